@@ -1,0 +1,1292 @@
+/* sync: mirror maintenance and DAW-confirmed tool calls. See sync.h. */
+#include "sync.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link.h"
+
+#define MAX_MSGS 256
+#define MOD "sync"
+
+enum op_kind { OP_REFRESH, OP_CALL };
+enum phase { PH_IDLE, PH_COUNT, PH_BANKS, PH_LIST, PH_PLUGINS, PH_SENT };
+
+struct op {
+  enum op_kind kind;
+  struct op *next;
+  sync_cb cb;
+  void *data;
+  int error;           /* set when built: deliver this error at start */
+  char errmsg[512];
+  uint64_t t0;
+  int attempts;
+  enum phase phase;
+  /* call */
+  char *tool;
+  json_t *vars;    /* template variables */
+  json_t *send;    /* templates */
+  json_t *query;   /* templates sent after `send` (and on resends) to make the DAW report */
+  json_t *confirm; /* predicates */
+  const char *unconfirmable;
+  int identify_new;  /* create_track on REAPER: find the new (selected) track by a refresh */
+  char range_key[48]; /* waiting for this parameter's range before sending (Ardour) */
+  char *then_name;   /* ... then rename it */
+  int track;         /* position at build time */
+  char track_id[16];
+  int pre_true;      /* predicates already held before sending */
+  unsigned long heard_at_send;
+  json_t *events;    /* [{event, str}] heard since sending */
+  /* refresh */
+  int count, bank, nbanks, zero_seen, restarts;
+  int list_end_seen;
+  session_t *stage;
+  int old_count;     /* identify_new: the mirror's count before */
+};
+
+struct sync {
+  uv_loop_t *loop;
+  oscmap_t *map;
+  session_t *ses;
+  link_t *link;
+  struct sync_config cfg;
+  struct log_sink log;
+  const json_t *mj; /* map json (borrowed) */
+  uv_timer_t op_timer, refresh_timer, kick;
+  struct op *head, *tail;
+  int bank_size, bank_start, banked;
+  int confirm_ms, retries, step_ms, refresh_ms;
+  double sample_rate;
+  int expect_count;   /* a count query is in flight: the next nonzero device-track number is the track count */
+  char *device_name;  /* REAPER: device-selected track name waiting for its number */
+  json_t *marker_slots; /* REAPER marker bank slot -> marker number */
+  json_t *param_ranges; /* "track/fx/param" -> [min, max] from descriptors */
+  unsigned long heard;
+  int lost, need_refresh;
+  struct sync_stats st;
+  int closing, pending;
+  void (*close_cb)(void *);
+  void *close_data;
+};
+
+const char *sync_strerror(int code) {
+  switch (code) {
+  case SYNC_OK: return "ok";
+  case SYNC_EINVAL: return "invalid arguments";
+  case SYNC_ENOTOOL: return "the DAW cannot do this";
+  case SYNC_ENOTRACK: return "no such track";
+  case SYNC_ETIMEDOUT: return "the DAW did not confirm";
+  case SYNC_EUNREACHABLE: return "the DAW does not answer";
+  case SYNC_ECANCELED: return "canceled";
+  case SYNC_ELINK: return "OSC socket error";
+  case SYNC_ENOMEM: return "out of memory";
+  default: return "unknown sync error";
+  }
+}
+
+static void kick_queue(sync_t *s);
+static void op_start(sync_t *s, struct op *o);
+static void refresh_step_send(sync_t *s, struct op *o);
+
+/* ---- helpers ---- */
+
+static int send_templates(sync_t *s, const json_t *tpl, const json_t *vars, char *err, size_t errlen) {
+  if (!tpl || !json_array_size(tpl)) return 0;
+  char *paths[MAX_MSGS];
+  lo_message msgs[MAX_MSGS];
+  int n = oscmap_render(s->map, tpl, vars, paths, msgs, MAX_MSGS, err, errlen);
+  if (n < 0) return SYNC_EINVAL;
+  const char *dsel = json_string_value(json_object_get(json_object_get(s->mj, "banking"), "device_select"));
+  int rc = 0;
+  for (int i = 0; i < n; i++) {
+    if (dsel && !strcmp(paths[i], dsel) && lo_message_get_argc(msgs[i]) == 1) {
+      /* a device-track select makes REAPER report that track's no-@ fields: drop any half-heard name */
+      free(s->device_name);
+      s->device_name = NULL;
+    }
+    if (!rc && link_send(s->link, paths[i], msgs[i]) < 0) {
+      snprintf(err, errlen, "cannot send %s to the DAW", paths[i]);
+      rc = SYNC_ELINK;
+    }
+    log_msg(&s->log, LOG_DEBUG, MOD, "-> %s", paths[i]);
+    free(paths[i]);
+    lo_message_free(msgs[i]);
+  }
+  return rc;
+}
+
+static json_t *base_vars(sync_t *s) {
+  return json_pack("{sisfsfsisi}", "bank_size", s->bank_size, "tempo", session_tempo(s->ses), "sample_rate",
+                   s->sample_rate, "listen_port", link_listen_port(s->link), "count", session_track_count(s->ses));
+}
+
+static void op_free(struct op *o) {
+  if (!o) return;
+  free(o->tool);
+  free(o->then_name);
+  json_decref(o->vars);
+  json_decref(o->send);
+  json_decref(o->query);
+  json_decref(o->confirm);
+  json_decref(o->events);
+  session_free(o->stage);
+  free(o);
+}
+
+static void finish(sync_t *s, struct op *o, int status, const json_t *result, const char *fmt, ...) {
+  char msg[512] = "";
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+  }
+  uv_timer_stop(&s->op_timer);
+  if (s->head == o) {
+    s->head = o->next;
+    if (!s->head) s->tail = NULL;
+  }
+  if (o->cb) o->cb(status, result, status ? msg : NULL, o->data);
+  op_free(o);
+  if (!s->closing) kick_queue(s);
+}
+
+static void enqueue(sync_t *s, struct op *o) {
+  if (s->tail) s->tail->next = o;
+  else s->head = o;
+  s->tail = o;
+  kick_queue(s);
+}
+
+static void on_kick(uv_timer_t *t) {
+  sync_t *s = t->data;
+  if (s->head && s->head->phase == PH_IDLE) op_start(s, s->head);
+}
+
+/* Start the head operation on the next loop turn: callbacks never run inside the caller's call. */
+static void kick_queue(sync_t *s) {
+  if (s->closing || !s->head || s->head->phase != PH_IDLE) return;
+  uv_timer_start(&s->kick, on_kick, 0, 0);
+}
+
+/* ---- applying feedback ---- */
+
+static int session_field_of(const char *set, enum session_field *f) {
+  static const struct {
+    const char *name;
+    enum session_field f;
+  } t[] = {{"tempo", SF_TEMPO},
+           {"playing", SF_PLAYING},
+           {"recording", SF_RECORDING},
+           {"position", SF_POSITION},
+           {"loop.enabled", SF_LOOP_ENABLED},
+           {"project", SF_PROJECT},
+           {"track.name", SF_TRACK_NAME},
+           {"track.type", SF_TRACK_TYPE},
+           {"track.volume_db", SF_TRACK_VOLUME_DB},
+           {"track.pan", SF_TRACK_PAN},
+           {"track.mute", SF_TRACK_MUTE},
+           {"track.solo", SF_TRACK_SOLO},
+           {"track.rec_arm", SF_TRACK_REC_ARM},
+           {"track.selected", SF_TRACK_SELECTED},
+           {"track.instrument", SF_TRACK_INSTRUMENT},
+           {"track.fx.name", SF_FX_NAME},
+           {"track.fx.enabled", SF_FX_ENABLED},
+           {"track.fx.param", SF_FX_PARAM},
+           {"marker.name", SF_MARKER},
+           {"marker.position", SF_MARKER}};
+  for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+    if (!strcmp(t[i].name, set)) return *f = t[i].f, 1;
+  return 0;
+}
+
+static int refresh_active(const sync_t *s) {
+  return s->head && s->head->kind == OP_REFRESH && s->head->stage &&
+         (s->head->phase == PH_BANKS || s->head->phase == PH_LIST);
+}
+
+static void apply_set(sync_t *s, const struct oscmap_match *mm) {
+  enum session_field f;
+  if (!strcmp(mm->set, "loop.start") || !strcmp(mm->set, "loop.end")) {
+    double v = mm->num;
+    if (mm->convert_ctx) {
+      json_t *ctx = json_pack("{sf}", "tempo", session_tempo(s->ses));
+      oscmap_convert(mm->convert_ctx, v, ctx, &v);
+      json_decref(ctx);
+    }
+    double a = NAN, b = NAN;
+    session_lookup(s->ses, "loop.start", 0, 0, 0, 0, &a, &(const char *){NULL});
+    session_lookup(s->ses, "loop.end", 0, 0, 0, 0, &b, &(const char *){NULL});
+    if (mm->set[5] == 's') a = v;
+    else b = v;
+    struct session_update u = {.field = SF_LOOP_RANGE, .num = a, .num2 = b};
+    session_apply(s->ses, &u, NULL, 0);
+    return;
+  }
+  if (!session_field_of(mm->set, &f)) return;
+  struct session_update u = {.field = f, .num = mm->num, .str = mm->str, .fx = mm->fx, .param = mm->param};
+  if (mm->convert_ctx) {
+    json_t *ctx = json_pack("{sfsf}", "tempo", session_tempo(s->ses), "sample_rate", s->sample_rate);
+    oscmap_convert(mm->convert_ctx, mm->num, ctx, &u.num);
+    json_decref(ctx);
+  }
+  if (f == SF_FX_PARAM && mm->str == NULL) u.str = NULL;
+  if (f == SF_FX_PARAM && !mm->has_num) return;
+  session_t *target = s->ses;
+  if (!strncmp(mm->set, "track.", 6)) {
+    int pos = mm->track;
+    if (mm->track_ref == OSCMAP_TRACK_SLOT) {
+      if (pos < 1 || pos > s->bank_size) return;
+      pos += s->bank_start;
+    }
+    if (refresh_active(s)) target = s->head->stage;
+    if (pos < 1 || pos > session_track_count(target)) {
+      /* feedback about a track the mirror does not know yet: the track list changed under us */
+      if (!refresh_active(s) && pos > 0 && mm->track_ref != OSCMAP_TRACK_SLOT) s->need_refresh = 1;
+      return;
+    }
+    u.index = pos;
+  } else if (!strncmp(mm->set, "marker.", 7)) {
+    char key[16];
+    snprintf(key, sizeof key, "%d", mm->marker);
+    json_t *num = json_object_get(s->marker_slots, key);
+    if (!json_is_integer(num)) return;
+    u.marker = (int)json_integer_value(num);
+    if (!strcmp(mm->set, "marker.name")) u.num = NAN;
+    else u.str = NULL;
+  } else if (f == SF_TEMPO && !(u.num >= 1)) {
+    return;
+  }
+  char err[160];
+  if (session_apply(target, &u, err, sizeof err) < 0) log_msg(&s->log, LOG_DEBUG, MOD, "feedback ignored: %s", err);
+}
+
+static void record_event(sync_t *s, const char *ev, const char *str) {
+  struct op *o = s->head;
+  if (!o || o->kind != OP_CALL || o->phase != PH_SENT) return;
+  if (!o->events) o->events = json_array();
+  json_array_append_new(o->events, json_pack("{ssss?}", "event", ev, "str", str));
+}
+
+static void on_count(sync_t *s, int n);
+static void on_sentinel(sync_t *s);
+
+static void stage_list_entry(sync_t *s, const json_t *fields) {
+  struct op *o = s->head;
+  if (!refresh_active(s) || o->phase != PH_LIST) return;
+  int idx = (int)json_integer_value(json_object_get(fields, "index"));
+  if (idx < 1 || idx > 100000) return;
+  if (idx > session_track_count(o->stage)) {
+    struct session_update u = {.field = SF_TRACK_COUNT, .num = idx};
+    session_apply(o->stage, &u, NULL, 0);
+  }
+  struct session_update u = {.index = idx};
+  u.field = SF_TRACK_NAME, u.str = json_string_value(json_object_get(fields, "name"));
+  session_apply(o->stage, &u, NULL, 0);
+  const char *type = json_string_value(json_object_get(fields, "type"));
+  if (type) {
+    u.field = SF_TRACK_TYPE, u.str = type;
+    session_apply(o->stage, &u, NULL, 0);
+  }
+  u.str = NULL;
+  const char *bools[] = {"mute", "solo", "rec_arm"};
+  enum session_field bf[] = {SF_TRACK_MUTE, SF_TRACK_SOLO, SF_TRACK_REC_ARM};
+  for (int i = 0; i < 3; i++) {
+    json_t *v = json_object_get(fields, bools[i]);
+    if (!json_is_number(v)) continue;
+    u.field = bf[i], u.num = json_number_value(v);
+    session_apply(o->stage, &u, NULL, 0);
+  }
+}
+
+static void apply_plugin_list(sync_t *s, const struct oscmap_match *mm) {
+  int pos = mm->track;
+  if (pos < 1 || pos > session_track_count(s->ses)) return;
+  json_t *items = json_object_get(mm->fields, "items");
+  /* the instrument is the first plugin of a MIDI track whose name the catalog knows as an instrument */
+  const json_t *instr = json_object_get(json_object_get(s->mj, "catalog"), "instruments");
+  const char *type = NULL;
+  double dummy;
+  session_lookup(s->ses, "track.type", pos, 0, 0, 0, &dummy, &type);
+  int fxn = 0, have_instr = 0;
+  struct session_update u = {.index = pos};
+  size_t i;
+  json_t *it;
+  json_array_foreach(items, i, it) {
+    const char *name = json_string_value(json_object_get(it, "name"));
+    if (!name) continue;
+    int is_instr = 0;
+    if (!have_instr && type && !strcmp(type, "midi")) {
+      size_t k;
+      json_t *c;
+      json_array_foreach(instr, k, c) is_instr |= !strcmp(json_string_value(json_object_get(c, "name")), name);
+    }
+    if (is_instr) {
+      have_instr = 1;
+      u.field = SF_TRACK_INSTRUMENT, u.str = name;
+      session_apply(s->ses, &u, NULL, 0);
+      continue;
+    }
+    fxn++;
+    u.field = SF_FX_NAME, u.fx = fxn, u.str = name;
+    session_apply(s->ses, &u, NULL, 0);
+    u.field = SF_FX_ENABLED, u.num = json_number_value(json_object_get(it, "enabled"));
+    u.str = NULL;
+    session_apply(s->ses, &u, NULL, 0);
+  }
+  if (!have_instr) {
+    u.field = SF_TRACK_INSTRUMENT, u.str = NULL;
+    session_apply(s->ses, &u, NULL, 0);
+  }
+  u.field = SF_FX_COUNT, u.num = fxn, u.str = NULL;
+  session_apply(s->ses, &u, NULL, 0);
+}
+
+static int check_confirm(sync_t *s, struct op *o, char *why, size_t whylen);
+static void range_arrived(sync_t *s, struct op *o);
+
+static void on_message(const char *path, const char *types, lo_arg **argv, int argc, void *data) {
+  sync_t *s = data;
+  if (s->closing) return;
+  s->st.messages++;
+  s->heard++;
+  struct oscmap_match mm[4];
+  char err[256];
+  int n = oscmap_match(s->map, path, types, argv, argc, mm, 4, err, sizeof err);
+  if (n < 0) {
+    s->st.malformed++;
+    log_msg(&s->log, LOG_WARN, MOD, "ignored malformed message: %s", err);
+    return;
+  }
+  if (n == 0) {
+    s->st.unknown++;
+    log_msg(&s->log, LOG_DEBUG, MOD, "<- %s ,%s (not in the map)", path, types);
+    return;
+  }
+  s->st.matched++;
+  log_msg(&s->log, LOG_DEBUG, MOD, "<- %s ,%s", path, types);
+  for (int i = 0; i < n; i++) {
+    const struct oscmap_match *m = &mm[i];
+    if (m->set) apply_set(s, m);
+    if (!m->event) continue;
+    const char *ev = m->event;
+    if (!strcmp(ev, "count")) {
+      if (m->has_num) on_count(s, (int)m->num);
+    } else if (!strcmp(ev, "device_name")) {
+      free(s->device_name);
+      s->device_name = m->str ? strdup(m->str) : NULL;
+    } else if (!strcmp(ev, "marker_slot")) {
+      char key[16];
+      snprintf(key, sizeof key, "%d", m->marker);
+      if (m->has_num && m->num > 0) json_object_set_new(s->marker_slots, key, json_integer((json_int_t)m->num));
+    } else if (!strcmp(ev, "list_entry")) {
+      stage_list_entry(s, m->fields);
+    } else if (!strcmp(ev, "list_end")) {
+      json_t *sr = json_object_get(m->fields, "sample_rate");
+      if (json_is_number(sr) && json_number_value(sr) > 0) s->sample_rate = json_number_value(sr);
+      if (refresh_active(s)) s->head->list_end_seen = 1;
+    } else if (!strcmp(ev, "plugin_list")) {
+      apply_plugin_list(s, m);
+    } else if (!strcmp(ev, "list_changed")) {
+      if (!refresh_active(s)) s->need_refresh = 1;
+    } else if (!strcmp(ev, "sentinel")) {
+      on_sentinel(s);
+    }
+    if (!strcmp(ev, "track.fx.param") && m->fields) {
+      /* not used */
+    }
+    record_event(s, ev, m->str);
+  }
+  /* remember parameter ranges (Ardour's descriptors) for 0..1 <-> plugin units */
+  for (int i = 0; i < n; i++) {
+    if (!mm[i].has_range || mm[i].track_ref != OSCMAP_TRACK_ABS) continue;
+    char key[48];
+    snprintf(key, sizeof key, "%d/%d/%d", mm[i].track, mm[i].fx, mm[i].param);
+    json_object_set_new(s->param_ranges, key, json_pack("[ff]", mm[i].range_min, mm[i].range_max));
+  }
+  oscmap_match_clear(mm, n);
+  struct op *o = s->head;
+  if (o && o->kind == OP_CALL && o->phase == PH_SENT && o->range_key[0]) {
+    range_arrived(s, o);
+    return;
+  }
+  if (o && o->kind == OP_CALL && o->phase == PH_SENT && !o->identify_new) {
+    char why[256];
+    if (check_confirm(s, o, why, sizeof why)) {
+      json_t *res = json_pack("{sssssisI}", "tool", o->tool, "status", "confirmed", "attempts", o->attempts, "ms",
+                              (json_int_t)(uv_now(s->loop) - o->t0));
+      if (o->track_id[0]) json_object_set_new(res, "track_id", json_string(o->track_id));
+      finish(s, o, 0, res, NULL);
+      json_decref(res);
+    }
+  }
+  if (s->need_refresh && !s->head) {
+    s->need_refresh = 0;
+    sync_refresh(s, NULL, NULL);
+  }
+}
+
+/* ---- refresh ---- */
+
+static int nbanks_for(int count, int bs) { return count <= 0 ? 0 : (count + bs - 1) / bs; }
+
+static void refresh_fail(sync_t *s, struct op *o, int code, const char *what) {
+  log_msg(&s->log, LOG_WARN, MOD, "refresh failed: %s", what);
+  finish(s, o, code, NULL, "%s", what);
+}
+
+static void create_identified(sync_t *s, struct op *o);
+
+static void refresh_done(sync_t *s, struct op *o) {
+  char err[256];
+  int rc = 0;
+  if (o->stage) {
+    json_t *st = session_to_json(o->stage);
+    json_t *tracks = json_object_get(st, "tracks");
+    size_t i;
+    json_t *t;
+    int sel = 0;
+    json_array_foreach(tracks, i, t) {
+      json_object_del(t, "id");
+      json_object_del(t, "clips");
+      json_object_del(t, "index");
+      if (json_is_true(json_object_get(t, "selected"))) sel = (int)i + 1;
+    }
+    if (o->identify_new && session_track_count(o->stage) == o->old_count + 1 && sel) {
+      /* the new track is the selected one: insert it in the mirror where it landed, so the tracks after it
+       * keep their ids when REAPER renumbers their default names */
+      struct session_update u = {.field = SF_TRACK_INSERT, .index = sel};
+      session_apply(s->ses, &u, NULL, 0);
+      o->track = sel;
+    }
+    rc = session_reconcile_tracks(s->ses, tracks, err, sizeof err);
+    json_decref(st);
+    if (o->identify_new) {
+      o->track = (o->track && session_track_count(s->ses) == o->old_count + 1) ? o->track : 0;
+    }
+  }
+  s->st.refreshes++;
+  if (rc) {
+    refresh_fail(s, o, SYNC_EINVAL, err);
+    return;
+  }
+  if (o->phase == PH_LIST && json_object_get(json_object_get(s->mj, "refresh"), "per_track") &&
+      session_track_count(s->ses) > 0) {
+    /* Ardour: plugins per strip, ended by the sentinel */
+    session_free(o->stage);
+    o->stage = NULL;
+    o->phase = PH_PLUGINS;
+    o->attempts = 1;
+    refresh_step_send(s, o);
+    return;
+  }
+  log_msg(&s->log, LOG_INFO, MOD, "mirror refreshed: %d tracks in %lld ms", session_track_count(s->ses),
+          (long long)(uv_now(s->loop) - o->t0));
+  if (o->identify_new) {
+    create_identified(s, o);
+    return;
+  }
+  json_t *res = json_pack("{sisI}", "tracks", session_track_count(s->ses), "ms", (json_int_t)(uv_now(s->loop) - o->t0));
+  finish(s, o, 0, res, NULL);
+  json_decref(res);
+}
+
+static void refresh_step_send(sync_t *s, struct op *o) {
+  const json_t *ref = json_object_get(s->mj, "refresh");
+  char err[256] = "";
+  json_t *vars = base_vars(s);
+  int rc = 0;
+  switch (o->phase) {
+  case PH_COUNT:
+    s->expect_count = 1;
+    o->zero_seen = 0;
+    rc = send_templates(s, json_object_get(ref, "count"), vars, err, sizeof err);
+    break;
+  case PH_BANKS: {
+    /* REAPER clamps the bank start to the last track and rounds it down to the bank size */
+    int start = (o->bank - 1) * s->bank_size;
+    if (start > o->count - 1) start = o->count - 1;
+    if (start < 0) start = 0;
+    s->bank_start = start - start % s->bank_size;
+    json_object_set_new(vars, "bank", json_integer(o->bank));
+    s->expect_count = 1;
+    rc = send_templates(s, json_object_get(ref, "bank"), vars, err, sizeof err);
+    break;
+  }
+  case PH_LIST:
+    rc = send_templates(s, json_object_get(ref, "list"), vars, err, sizeof err);
+    break;
+  case PH_PLUGINS: {
+    const json_t *per = json_object_get(ref, "per_track");
+    for (int t = 1; t <= session_track_count(s->ses) && !rc; t++) {
+      json_object_set_new(vars, "track", json_integer(t));
+      rc = send_templates(s, per, vars, err, sizeof err);
+    }
+    if (!rc) rc = send_templates(s, json_object_get(ref, "sentinel"), vars, err, sizeof err);
+    break;
+  }
+  default: break;
+  }
+  json_decref(vars);
+  if (rc) {
+    refresh_fail(s, o, rc, err);
+    return;
+  }
+
+}
+
+static void on_op_timeout(uv_timer_t *t);
+
+static void arm(sync_t *s, int ms) { uv_timer_start(&s->op_timer, on_op_timeout, (uint64_t)ms, 0); }
+
+static void refresh_begin_phase(sync_t *s, struct op *o, enum phase ph) {
+  o->phase = ph;
+  o->attempts = 1;
+  if (ph == PH_BANKS || ph == PH_LIST) {
+    session_free(o->stage);
+    o->stage = session_new(oscmap_dialect(s->map));
+    if (ph == PH_BANKS) {
+      struct session_update u = {.field = SF_TRACK_COUNT, .num = o->count};
+      session_apply(o->stage, &u, NULL, 0);
+    }
+  }
+  if (ph == PH_BANKS && o->count == 0) {
+    refresh_done(s, o);
+    return;
+  }
+  refresh_step_send(s, o);
+  if (s->head == o && o->phase == ph) arm(s, s->step_ms);
+}
+
+static void on_count(sync_t *s, int n) {
+  struct op *o = s->head;
+  int in_refresh = o && o->kind == OP_REFRESH && (o->phase == PH_COUNT || o->phase == PH_BANKS);
+  if (!in_refresh) {
+    /* a device-track number outside a count query: a named track's position (rename read-back) */
+    if (s->device_name && n > 0) {
+      struct session_update u = {.field = SF_TRACK_NAME, .index = n, .str = s->device_name};
+      if (!s->expect_count) session_apply(s->ses, &u, NULL, 0);
+    }
+    free(s->device_name);
+    s->device_name = NULL;
+    if (s->expect_count && n > 0) {
+      s->expect_count = 0;
+      if (n != session_track_count(s->ses)) {
+        log_msg(&s->log, LOG_INFO, MOD, "the DAW has %d tracks, the mirror %d: refreshing", n,
+                session_track_count(s->ses));
+        s->need_refresh = 1;
+      }
+    }
+    return;
+  }
+  free(s->device_name);
+  s->device_name = NULL;
+  if (n == 0) {
+    o->zero_seen = 1;
+    return;
+  }
+  s->expect_count = 0;
+  if (o->phase == PH_COUNT) {
+    o->count = n;
+    o->nbanks = nbanks_for(n, s->bank_size);
+    o->bank = 1;
+    refresh_begin_phase(s, o, PH_BANKS);
+    return;
+  }
+  if (n != o->count) {
+    /* tracks were added or removed while paging: start over (bounded) */
+    if (++o->restarts > 3) {
+      refresh_fail(s, o, SYNC_ETIMEDOUT, "the track count kept changing during the refresh");
+      return;
+    }
+    refresh_begin_phase(s, o, PH_COUNT);
+    return;
+  }
+  if (o->bank < o->nbanks) {
+    o->bank++;
+    o->attempts = 1;
+    refresh_step_send(s, o);
+    arm(s, s->step_ms);
+    return;
+  }
+  uv_timer_stop(&s->op_timer);
+  refresh_done(s, o);
+}
+
+static void on_sentinel(sync_t *s) {
+  struct op *o = s->head;
+  if (!o || o->kind != OP_REFRESH) return;
+  if (o->phase == PH_LIST) {
+    if (!o->list_end_seen) return; /* the list was lost: the timeout resends it */
+    uv_timer_stop(&s->op_timer);
+    refresh_done(s, o);
+  } else if (o->phase == PH_PLUGINS) {
+    uv_timer_stop(&s->op_timer);
+    o->phase = PH_IDLE + 100; /* done */
+    refresh_done(s, o);
+  }
+}
+
+static void refresh_start(sync_t *s, struct op *o) {
+  const char *mode = json_string_value(json_object_get(json_object_get(s->mj, "refresh"), "mode"));
+  o->old_count = session_track_count(s->ses);
+  if (o->identify_new) {
+    /* create_track without a companion: the insert action, then a refresh that finds the new track */
+    char err[256] = "";
+    int rc = send_templates(s, o->send, o->vars, err, sizeof err);
+    if (rc) {
+      finish(s, o, rc, NULL, "create_track: %s", err);
+      return;
+    }
+  }
+  if (!strcmp(mode, "banked")) {
+    json_object_clear(s->marker_slots);
+    struct session_update u = {.field = SF_MARKERS_CLEAR};
+    session_apply(s->ses, &u, NULL, 0);
+    refresh_begin_phase(s, o, PH_COUNT);
+  } else {
+    o->list_end_seen = 0;
+    refresh_begin_phase(s, o, PH_LIST);
+  }
+}
+
+/* ---- calls ---- */
+
+static int pred_holds(sync_t *s, struct op *o, const json_t *p, char *why, size_t whylen) {
+  char err[160];
+  const char *ev = json_string_value(json_object_get(p, "event"));
+  if (ev) {
+    json_t *want = json_object_get(p, "contains");
+    json_t *w = want ? oscmap_eval(want, o->vars, err, sizeof err) : NULL;
+    size_t i;
+    json_t *e;
+    int ok = 0;
+    json_array_foreach(o->events, i, e) {
+      if (strcmp(json_string_value(json_object_get(e, "event")), ev)) continue;
+      const char *str = json_string_value(json_object_get(e, "str"));
+      if (!w || (str && json_is_string(w) && strstr(str, json_string_value(w)))) ok = 1;
+    }
+    if (!ok) snprintf(why, whylen, "no %s feedback%s%s", ev, w ? " naming " : "", w ? json_string_value(w) : "");
+    json_decref(w);
+    return ok;
+  }
+  const char *field = json_string_value(json_object_get(p, "field"));
+  int fx = (int)json_integer_value(json_object_get(o->vars, "effect_index"));
+  int param = (int)json_integer_value(json_object_get(o->vars, "param_index"));
+  int marker = (int)json_integer_value(json_object_get(o->vars, "marker"));
+  double num;
+  const char *str;
+  int track = o->track_id[0] ? session_track_index_by_id(s->ses, o->track_id) : 0;
+  if (!session_lookup(s->ses, field, track, fx, param, marker, &num, &str)) {
+    snprintf(why, whylen, "%s is not known yet", field);
+    return 0;
+  }
+  json_t *want = oscmap_eval(json_object_get(p, "equals"), o->vars, err, sizeof err);
+  if (!want) return 1; /* nothing to compare with: presence is enough */
+  int ok;
+  if (str) {
+    const char *w = json_is_string(want) ? json_string_value(want) : "";
+    ok = !strcmp(str, w);
+    if (!ok) snprintf(why, whylen, "%s is \"%s\", expected \"%s\"", field, str, w);
+  } else {
+    double w = json_is_number(want) ? json_number_value(want) : json_is_true(want) ? 1 : 0;
+    double tol = json_number_value(json_object_get(p, "tolerance"));
+    if (!(tol > 0)) tol = 1e-4;
+    ok = fabs(num - w) <= tol;
+    if (!ok) snprintf(why, whylen, "%s is %g, expected %g", field, num, w);
+  }
+  json_decref(want);
+  return ok;
+}
+
+static int check_confirm(sync_t *s, struct op *o, char *why, size_t whylen) {
+  size_t i;
+  json_t *p;
+  json_array_foreach(o->confirm, i, p) {
+    if (!pred_holds(s, o, p, why, whylen)) return 0;
+  }
+  /* a value the mirror already showed must still be heard about at least once (or time out as unchanged) */
+  if (o->pre_true && s->heard == o->heard_at_send) return 0;
+  return 1;
+}
+
+static void call_send(sync_t *s, struct op *o) {
+  char err[256] = "";
+  json_t *vars = o->vars;
+  json_object_set_new(vars, "tempo", json_real(session_tempo(s->ses)));
+  int rc = send_templates(s, o->send, vars, err, sizeof err);
+  if (!rc) rc = send_templates(s, o->query, vars, err, sizeof err);
+  if (rc) {
+    finish(s, o, rc, NULL, "%s: %s", o->tool, err);
+    return;
+  }
+  o->heard_at_send = s->heard;
+  arm(s, s->confirm_ms);
+}
+
+
+
+static void call_start(sync_t *s, struct op *o) {
+  o->phase = PH_SENT;
+  o->attempts = 1;
+  if (o->unconfirmable) {
+    char err[256] = "";
+    int rc = send_templates(s, o->send, o->vars, err, sizeof err);
+    if (rc) {
+      finish(s, o, rc, NULL, "%s: %s", o->tool, err);
+      return;
+    }
+    json_t *res;
+    if (json_array_size(o->send) == 0) {
+      res = json_pack("{sssss{so}}", "tool", o->tool, "status", "confirmed", "state", "session",
+                      session_to_json(s->ses));
+    } else {
+      res = json_pack("{sssssiss}", "tool", o->tool, "status", "sent_unconfirmed", "attempts", 1, "reason",
+                      o->unconfirmable);
+    }
+    finish(s, o, 0, res, NULL);
+    json_decref(res);
+    return;
+  }
+  if (o->range_key[0]) {
+    char err[256] = "";
+    int rc = send_templates(s, o->query, o->vars, err, sizeof err);
+    if (rc) {
+      finish(s, o, rc, NULL, "%s: %s", o->tool, err);
+      return;
+    }
+    arm(s, s->confirm_ms);
+    return;
+  }
+  char why[256];
+  o->pre_true = 0;
+  o->pre_true = check_confirm(s, o, why, sizeof why);
+  call_send(s, o);
+}
+
+/* A range arrived for the parameter a call waits on: now it can convert and send. */
+static void range_arrived(sync_t *s, struct op *o) {
+  json_t *r = json_object_get(s->param_ranges, o->range_key);
+  if (!r) return;
+  json_object_set(o->vars, "param_min", json_array_get(r, 0));
+  json_object_set(o->vars, "param_max", json_array_get(r, 1));
+  o->range_key[0] = 0;
+  uv_timer_stop(&s->op_timer);
+  char why[256];
+  o->pre_true = check_confirm(s, o, why, sizeof why);
+  call_send(s, o);
+}
+
+static void op_start(sync_t *s, struct op *o) {
+  o->t0 = uv_now(s->loop);
+  if (o->error) {
+    o->phase = PH_SENT;
+    finish(s, o, o->error, NULL, "%s", o->errmsg);
+    return;
+  }
+  if (o->kind == OP_REFRESH) refresh_start(s, o);
+  else call_start(s, o);
+}
+
+static void on_op_timeout(uv_timer_t *t) {
+  sync_t *s = t->data;
+  struct op *o = s->head;
+  if (!o) return;
+  int retries = s->retries;
+  if (o->kind == OP_REFRESH) {
+    if (o->phase == PH_COUNT && o->zero_seen) {
+      /* only "0" came back: an empty session */
+      s->expect_count = 0;
+      o->count = 0;
+      refresh_begin_phase(s, o, PH_BANKS);
+      return;
+    }
+    if (o->attempts > retries) {
+      const char *what = o->phase == PH_COUNT || (o->phase == PH_LIST && s->heard == 0)
+                           ? "no answer from the DAW"
+                           : "the DAW stopped answering during the refresh";
+      char msg[256];
+      const char *host = s->cfg.daw_host ? s->cfg.daw_host : "127.0.0.1";
+      snprintf(msg, sizeof msg, "%s at %s:%d (%d attempts)", what, host, s->cfg.daw_port, o->attempts);
+      refresh_fail(s, o, s->heard == 0 ? SYNC_EUNREACHABLE : SYNC_ETIMEDOUT, msg);
+      return;
+    }
+    o->attempts++;
+    s->st.resends++;
+    refresh_step_send(s, o);
+    arm(s, s->step_ms);
+    return;
+  }
+  if (o->range_key[0]) {
+    if (o->attempts > retries) {
+      finish(s, o, SYNC_EINVAL, NULL, "%s: the DAW did not describe parameter %s (track/effect/parameter): does it exist?",
+             o->tool, o->range_key);
+      return;
+    }
+    o->attempts++;
+    char err[256] = "";
+    send_templates(s, o->query, o->vars, err, sizeof err);
+    arm(s, s->confirm_ms);
+    return;
+  }
+  char why[256] = "";
+  int holds = 1;
+  size_t i;
+  json_t *p;
+  json_array_foreach(o->confirm, i, p) {
+    if (!pred_holds(s, o, p, why, sizeof why)) {
+      holds = 0;
+      break;
+    }
+  }
+  if (holds) {
+    /* the DAW already had these values and sent nothing new (REAPER only sends changes) */
+    json_t *res = json_pack("{sssssisI}", "tool", o->tool, "status", o->pre_true ? "unchanged" : "confirmed",
+                            "attempts", o->attempts, "ms", (json_int_t)(uv_now(s->loop) - o->t0));
+    if (o->track_id[0]) json_object_set_new(res, "track_id", json_string(o->track_id));
+    finish(s, o, 0, res, NULL);
+    json_decref(res);
+    return;
+  }
+  if (o->attempts > retries) {
+    int none = s->heard == o->heard_at_send;
+    finish(s, o, none ? SYNC_EUNREACHABLE : SYNC_ETIMEDOUT, NULL,
+           "%s was not confirmed by the DAW after %d attempts: %s%s", o->tool, o->attempts, why,
+           none ? " (no answer from the DAW)" : "");
+    return;
+  }
+  o->attempts++;
+  s->st.resends++;
+  log_msg(&s->log, LOG_INFO, MOD, "%s not confirmed yet (%s): resending (attempt %d)", o->tool, why, o->attempts);
+  call_send(s, o);
+}
+
+/* ---- building calls from the map ---- */
+
+static struct op *op_error(int code, const char *fmt, ...) {
+  struct op *o = calloc(1, sizeof *o);
+  if (!o) return NULL;
+  o->kind = OP_CALL;
+  o->error = code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(o->errmsg, sizeof o->errmsg, fmt, ap);
+  va_end(ap);
+  return o;
+}
+
+static void append_all(json_t *dst, const json_t *src) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(src, i, v) json_array_append(dst, v);
+}
+
+/* Adds one step's send/query/confirm to the op. */
+static void add_step(struct op *o, const json_t *st) {
+  append_all(o->send, json_object_get(st, "send"));
+  append_all(o->query, json_object_get(st, "query"));
+  append_all(o->confirm, json_object_get(st, "confirm"));
+  const char *un = json_string_value(json_object_get(st, "unconfirmable"));
+  if (un) o->unconfirmable = un;
+}
+
+static int uses_range(const json_t *tpl) {
+  char *d = json_dumps(tpl, JSON_COMPACT);
+  int r = d && strstr(d, "norm_to_range") != NULL;
+  free(d);
+  return r;
+}
+
+static struct op *build_call(sync_t *s, const char *tool, const json_t *args) {
+  const json_t *entry = oscmap_tool(s->map, tool);
+  const json_t *caps = json_object_get(s->mj, "capabilities");
+  if (!entry) {
+    const char *why = json_string_value(json_object_get(json_object_get(caps, "unavailable"), tool));
+    return op_error(SYNC_ENOTOOL, "%s: not available in the %s dialect%s%s", tool, oscmap_dialect(s->map),
+                    why ? ": " : "", why ? why : "");
+  }
+  if (args && !json_is_object(args)) return op_error(SYNC_EINVAL, "%s: arguments must be a JSON object", tool);
+  struct op *o = calloc(1, sizeof *o);
+  if (!o) return NULL;
+  o->kind = OP_CALL;
+  o->tool = strdup(tool);
+  o->send = json_array();
+  o->query = json_array();
+  o->confirm = json_array();
+  o->vars = base_vars(s);
+  if (args) json_object_update(o->vars, (json_t *)args);
+  const char *targ = json_string_value(json_object_get(entry, "track_arg"));
+  int banked = json_is_true(json_object_get(entry, "banked")) && s->banked;
+  if (targ) {
+    json_t *ref = json_object_get(args, targ);
+    char buf[32];
+    const char *r = json_string_value(ref);
+    if (json_is_integer(ref)) {
+      snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(ref));
+      r = buf;
+    }
+    if (!r) {
+      op_free(o);
+      return op_error(SYNC_EINVAL, "%s: missing argument '%s' (a track id such as t1, or a track name)", tool, targ);
+    }
+    int pos = session_track_resolve(s->ses, r);
+    if (!pos && json_is_integer(ref) && json_integer_value(ref) >= 1 &&
+        json_integer_value(ref) <= session_track_count(s->ses))
+      pos = (int)json_integer_value(ref);
+    if (!pos) {
+      op_free(o);
+      return op_error(SYNC_ENOTRACK, "%s: unknown track '%s' (the session has %d tracks; see `dawbridge state`)", tool,
+                      r, session_track_count(s->ses));
+    }
+    o->track = pos;
+    snprintf(o->track_id, sizeof o->track_id, "%s", session_track_id(s->ses, pos));
+    json_object_set_new(o->vars, "track", json_integer(pos));
+    int slot = pos;
+    if (banked) {
+      int bank = (pos - 1) / s->bank_size + 1;
+      int start = (bank - 1) * s->bank_size;
+      slot = pos - start;
+      json_object_set_new(o->vars, "bank", json_integer(bank));
+      if (start != s->bank_start) {
+        /* address the track's bank first; REAPER processes messages in order */
+        append_all(o->send, json_object_get(json_object_get(s->mj, "banking"), "select"));
+        s->bank_start = start;
+      }
+    }
+    json_object_set_new(o->vars, "slot", json_integer(slot));
+    json_object_set_new(o->vars, "ssid", json_integer(pos));
+  }
+  if (json_is_true(json_object_get(entry, "local"))) {
+    o->unconfirmable = NULL;
+    return o; /* get_state: answered from the mirror in sync_call */
+  }
+  const json_t *fields = json_object_get(entry, "fields");
+  const json_t *variants = json_object_get(entry, "variants");
+  const json_t *native = json_object_get(entry, "native");
+  if (fields) {
+    const char *k;
+    json_t *st;
+    int any = 0;
+    json_object_foreach((json_t *)fields, k, st) {
+      if (!json_object_get(args, k)) continue;
+      add_step(o, st);
+      any = 1;
+    }
+    if (!any) {
+      char names[256] = "";
+      json_object_foreach((json_t *)fields, k, st) {
+        strncat(names, names[0] ? ", " : "", sizeof names - strlen(names) - 1);
+        strncat(names, k, sizeof names - strlen(names) - 1);
+      }
+      op_free(o);
+      return op_error(SYNC_EINVAL, "%s: nothing to change; give at least one of: %s", tool, names);
+    }
+  } else if (variants) {
+    const char *by = json_string_value(json_object_get(entry, "by"));
+    json_t *v = json_object_get(args, by);
+    const char *key = json_is_string(v) ? json_string_value(v) : json_is_true(v) ? "true" : json_is_false(v) ? "false" : NULL;
+    const json_t *st = key ? json_object_get(variants, key) : NULL;
+    if (!st) {
+      char names[256] = "";
+      const char *k;
+      json_t *x;
+      json_object_foreach((json_t *)variants, k, x) {
+        strncat(names, names[0] ? ", " : "", sizeof names - strlen(names) - 1);
+        strncat(names, k, sizeof names - strlen(names) - 1);
+      }
+      op_free(o);
+      return op_error(SYNC_EINVAL, "%s: '%s' must be one of: %s", tool, by, names);
+    }
+    add_step(o, st);
+  } else if (native) {
+    add_step(o, native);
+    if (json_is_string(json_object_get(native, "identify"))) {
+      o->kind = OP_REFRESH;
+      o->identify_new = 1;
+      const char *name = json_string_value(json_object_get(args, "name"));
+      if (name) o->then_name = strdup(name);
+    }
+  } else {
+    add_step(o, entry);
+  }
+  if (!strcmp(tool, "add_marker") && !json_object_get(o->vars, "marker")) {
+    /* REAPER creates a marker for a number that does not exist yet: take the next free one */
+    json_t *st = session_to_json(s->ses);
+    json_int_t mx = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(st, "markers"), i, m) {
+      json_int_t n = json_integer_value(json_object_get(m, "number"));
+      if (n > mx) mx = n;
+    }
+    json_decref(st);
+    json_object_set_new(o->vars, "marker", json_integer(mx + 1));
+  }
+  if (uses_range(o->send) && o->track) {
+    char key[48];
+    snprintf(key, sizeof key, "%d/%d/%d", o->track, (int)json_integer_value(json_object_get(args, "effect_index")),
+             (int)json_integer_value(json_object_get(args, "param_index")));
+    json_t *r = json_object_get(s->param_ranges, key);
+    if (r) {
+      json_object_set(o->vars, "param_min", json_array_get(r, 0));
+      json_object_set(o->vars, "param_max", json_array_get(r, 1));
+    } else {
+      /* ask the DAW first (call_start sends the query and waits for the range) */
+      snprintf(o->range_key, sizeof o->range_key, "%s", key);
+      json_object_set_new(o->vars, "param_min", json_real(0));
+      json_object_set_new(o->vars, "param_max", json_real(1));
+    }
+  }
+  /* render once now so a missing argument is reported before anything is sent */
+  char err[256] = "";
+  char *paths[MAX_MSGS];
+  lo_message msgs[MAX_MSGS];
+  json_t *all = json_array();
+  append_all(all, o->send);
+  append_all(all, o->query);
+  int n = oscmap_render(s->map, all, o->vars, paths, msgs, MAX_MSGS, err, sizeof err);
+  json_decref(all);
+  if (n < 0) {
+    op_free(o);
+    return op_error(SYNC_EINVAL, "%s: %s", tool, err);
+  }
+  for (int i = 0; i < n; i++) {
+    free(paths[i]);
+    lo_message_free(msgs[i]);
+  }
+  return o;
+}
+
+static void enqueue_front(sync_t *s, struct op *o) {
+  o->next = s->head;
+  s->head = o;
+  if (!s->tail) s->tail = o;
+}
+
+struct create_ctx {
+  sync_cb cb;
+  void *data;
+  char track_id[16];
+  int attempts;
+  uint64_t t0;
+};
+
+static void on_created_renamed(int status, const json_t *result, const char *message, void *data) {
+  struct create_ctx *c = data;
+  if (status) {
+    if (c->cb) c->cb(status, NULL, message, c->data);
+  } else {
+    json_t *res = json_pack("{sssssssi}", "tool", "create_track", "status", "confirmed", "track_id", c->track_id,
+                            "attempts", (int)json_integer_value(json_object_get(result, "attempts")));
+    if (c->cb) c->cb(0, res, NULL, c->data);
+    json_decref(res);
+  }
+  free(c);
+}
+
+static void create_identified(sync_t *s, struct op *o) {
+  if (!o->track) {
+    finish(s, o, SYNC_ETIMEDOUT, NULL,
+           "create_track: the DAW did not show exactly one new, selected track (had %d tracks, now %d)", o->old_count,
+           session_track_count(s->ses));
+    return;
+  }
+  const char *id = session_track_id(s->ses, o->track);
+  const char *type = json_string_value(json_object_get(o->vars, "type"));
+  if (type) {
+    struct session_update u = {.field = SF_TRACK_TYPE, .index = o->track, .str = type};
+    session_apply(s->ses, &u, NULL, 0);
+  }
+  log_msg(&s->log, LOG_INFO, MOD, "track created: %s at position %d", id, o->track);
+  if (!o->then_name) {
+    json_t *res = json_pack("{sssssssi}", "tool", "create_track", "status", "confirmed", "track_id", id, "attempts", 1);
+    finish(s, o, 0, res, NULL);
+    json_decref(res);
+    return;
+  }
+  json_t *args = json_pack("{ssss}", "track_id", id, "name", o->then_name);
+  struct op *r = build_call(s, "set_track", args);
+  json_decref(args);
+  struct create_ctx *c = calloc(1, sizeof *c);
+  c->cb = o->cb;
+  c->data = o->data;
+  snprintf(c->track_id, sizeof c->track_id, "%s", id);
+  r->cb = on_created_renamed;
+  r->data = c;
+  o->cb = NULL;
+  finish(s, o, 0, NULL, NULL); /* removes the create op; the rename runs next */
+  enqueue_front(s, r);
+  kick_queue(s);
+}
+
+/* ---- public API ---- */
+
+int sync_call(sync_t *s, const char *tool, const json_t *args, sync_cb cb, void *data) {
+  if (s->closing) return SYNC_ECANCELED;
+  struct op *o = build_call(s, tool, args);
+  if (!o) return SYNC_ENOMEM;
+  if (!o->error && json_is_true(json_object_get(oscmap_tool(s->map, tool), "local"))) {
+    /* get_state: the mirror itself, delivered on the next turn like every other result */
+    o->unconfirmable = "the mirror";
+    json_decref(o->send);
+    o->send = json_array();
+  }
+  o->cb = cb;
+  o->data = data;
+  enqueue(s, o);
+  return 0;
+}
+
+int sync_refresh(sync_t *s, sync_cb cb, void *data) {
+  if (s->closing) return SYNC_ECANCELED;
+  struct op *o = calloc(1, sizeof *o);
+  if (!o) return SYNC_ENOMEM;
+  o->kind = OP_REFRESH;
+  o->cb = cb;
+  o->data = data;
+  enqueue(s, o);
+  return 0;
+}
+
+static void send_connect(sync_t *s) {
+  char err[256] = "";
+  json_t *vars = base_vars(s);
+  if (send_templates(s, json_object_get(s->mj, "connect"), vars, err, sizeof err))
+    log_msg(&s->log, LOG_WARN, MOD, "connect: %s", err);
+  json_decref(vars);
+}
+
+int sync_start(sync_t *s, sync_cb cb, void *data) {
+  send_connect(s);
+  return sync_refresh(s, cb, data);
+}
+
+static void on_link_event(enum link_event ev, void *data) {
+  sync_t *s = data;
+  if (ev == LINK_EVENT_LOST) {
+    s->lost = 1;
+    s->st.lost_events++;
+    log_msg(&s->log, LOG_WARN, MOD, "lost the DAW: no message for %d ms", s->cfg.silence_ms);
+  } else if (ev == LINK_EVENT_CONNECTED && s->lost) {
+    s->lost = 0;
+    log_msg(&s->log, LOG_INFO, MOD, "the DAW is back: reconnecting and refreshing the mirror");
+    send_connect(s);
+    sync_refresh(s, NULL, NULL);
+  }
+}
+
+static void on_probe(void *data) {
+  sync_t *s = data;
+  if (s->head) return; /* an operation is talking to the DAW already */
+  char err[256] = "";
+  json_t *vars = base_vars(s);
+  /* after a restart the DAW forgot our registration (Ardour replies to port 8000 again): re-register */
+  if (s->lost) send_connect(s);
+  s->expect_count = 1;
+  if (send_templates(s, json_object_get(s->mj, "probe"), vars, err, sizeof err))
+    log_msg(&s->log, LOG_WARN, MOD, "probe: %s", err);
+  json_decref(vars);
+}
+
+static void on_refresh_timer(uv_timer_t *t) {
+  sync_t *s = t->data;
+  if (!s->head) sync_refresh(s, NULL, NULL);
+}
+
+static int cfg_int(int v, int def) { return v >= 0 ? v : def; }
+
+int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sync_config *cfg, sync_t **out,
+             char *err, size_t errlen) {
+  *out = NULL;
+  sync_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return SYNC_ENOMEM;
+  }
+  s->loop = loop;
+  s->map = map;
+  s->ses = session;
+  s->cfg = *cfg;
+  s->log = cfg->log;
+  s->mj = oscmap_json(map);
+  const json_t *ports = json_object_get(s->mj, "ports");
+  if (!s->cfg.daw_port) s->cfg.daw_port = (int)json_integer_value(json_object_get(ports, "daw"));
+  if (s->cfg.listen_port < 0) s->cfg.listen_port = (int)json_integer_value(json_object_get(ports, "listen"));
+  s->confirm_ms = cfg_int(cfg->confirm_timeout_ms, (int)oscmap_timing(map, "confirm_timeout_ms", 300));
+  s->retries = cfg_int(cfg->retries, (int)oscmap_timing(map, "retries", 3));
+  s->step_ms = (int)oscmap_timing(map, "refresh_step_timeout_ms", 1500);
+  s->refresh_ms = cfg_int(cfg->refresh_interval_ms, (int)oscmap_timing(map, "refresh_interval_ms", 30000));
+  s->cfg.silence_ms = cfg_int(cfg->silence_ms, (int)oscmap_timing(map, "silence_ms", 3000));
+  s->cfg.probe_ms = cfg_int(cfg->probe_ms, (int)oscmap_timing(map, "probe_ms", 1000));
+  const json_t *bank = json_object_get(s->mj, "banking");
+  s->banked = bank != NULL;
+  s->bank_size = cfg->bank_size > 0 ? cfg->bank_size : bank ? (int)json_integer_value(json_object_get(bank, "size")) : 1 << 30;
+  s->sample_rate = 48000;
+  s->marker_slots = json_object();
+  s->param_ranges = json_object();
+  struct link_config lc = {.daw_host = s->cfg.daw_host, .daw_port = s->cfg.daw_port, .listen_host = s->cfg.listen_host,
+                           .listen_port = s->cfg.listen_port, .silence_ms = s->cfg.silence_ms,
+                           .probe_ms = s->cfg.probe_ms ? s->cfg.probe_ms : -1};
+  struct link_callbacks lcb = {.on_message = on_message, .on_event = on_link_event, .on_probe = on_probe, .data = s};
+  int rc = link_new(loop, &lc, &lcb, &s->link, err, errlen);
+  if (rc) {
+    json_decref(s->marker_slots);
+    json_decref(s->param_ranges);
+    free(s);
+    return SYNC_ELINK;
+  }
+  uv_timer_init(loop, &s->op_timer);
+  uv_timer_init(loop, &s->refresh_timer);
+  uv_timer_init(loop, &s->kick);
+  s->op_timer.data = s->refresh_timer.data = s->kick.data = s;
+  if (s->refresh_ms > 0)
+    uv_timer_start(&s->refresh_timer, on_refresh_timer, (uint64_t)s->refresh_ms, (uint64_t)s->refresh_ms);
+  *out = s;
+  return SYNC_OK;
+}
+
+int sync_listen_port(const sync_t *s) { return link_listen_port(s->link); }
+int sync_set_daw(sync_t *s, const char *host, int port) {
+  s->cfg.daw_port = port;
+  return link_set_daw(s->link, host, port) ? SYNC_EINVAL : SYNC_OK;
+}
+int sync_is_connected(const sync_t *s) { return link_is_connected(s->link); }
+session_t *sync_session(sync_t *s) { return s->ses; }
+const oscmap_t *sync_map(const sync_t *s) { return s->map; }
+void sync_get_stats(const sync_t *s, struct sync_stats *st) { *st = s->st; }
+
+static void on_closed(uv_handle_t *h) {
+  sync_t *s = h->data;
+  if (--s->pending) return;
+  void (*cb)(void *) = s->close_cb;
+  void *data = s->close_data;
+  json_decref(s->marker_slots);
+  json_decref(s->param_ranges);
+  free(s->device_name);
+  free(s);
+  if (cb) cb(data);
+}
+
+static void on_link_closed(void *data) { on_closed((uv_handle_t *)&((sync_t *)data)->kick); }
+
+void sync_close(sync_t *s, void (*cb)(void *data), void *data) {
+  if (!s || s->closing) return;
+  s->closing = 1;
+  s->close_cb = cb;
+  s->close_data = data;
+  while (s->head) {
+    struct op *o = s->head;
+    s->head = o->next;
+    if (o->cb) o->cb(SYNC_ECANCELED, NULL, "canceled: the bridge is shutting down", o->data);
+    op_free(o);
+  }
+  s->tail = NULL;
+  s->pending = 4;
+  uv_close((uv_handle_t *)&s->op_timer, on_closed);
+  uv_close((uv_handle_t *)&s->refresh_timer, on_closed);
+  uv_close((uv_handle_t *)&s->kick, on_closed);
+  link_close(s->link, on_link_closed, s);
+}

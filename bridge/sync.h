@@ -1,0 +1,87 @@
+/* sync: keeps the session mirror current and turns tool calls into DAW-confirmed changes.
+ *
+ * - Connect: sends the map's "connect" messages (REAPER: bank size; Ardour: /set_surface).
+ * - Full refresh: the map's refresh procedure ("banked": learn the track count, then page through every bank so a
+ *   session larger than the bank is mirrored whole; "list": /strip/list + per-strip plugin lists), read into a
+ *   staging mirror and reconciled into the session so bridge ids stay stable.
+ * - Feedback is applied to the mirror as it arrives. A periodic refresh (interval from the map or the config,
+ *   0 = off) catches what feedback cannot report. When the link reports the DAW lost and then back (a restart),
+ *   sync re-sends "connect" and refreshes on its own.
+ * - sync_call(): one tool through the map: render its messages, send, wait until the mirror shows the values the
+ *   map's "confirm" names, resend on timeout a bounded number of times, then report failure. A call is either
+ *   confirmed by the DAW or reported failed (or, for the few tools a DAW never acknowledges, reported as
+ *   "sent_unconfirmed" — never as success).
+ *
+ * Operations (refreshes and calls) run one at a time, in order. Everything happens on the caller's loop.
+ */
+#ifndef DAWBRIDGE_SYNC_H
+#define DAWBRIDGE_SYNC_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "log.h"
+#include "oscmap.h"
+#include "session.h"
+
+typedef struct sync sync_t;
+
+enum sync_err {
+  SYNC_OK = 0,
+  SYNC_EINVAL = -1,       /* bad arguments (message names which) */
+  SYNC_ENOTOOL = -2,      /* the dialect cannot do this tool */
+  SYNC_ENOTRACK = -3,     /* unknown track reference */
+  SYNC_ETIMEDOUT = -4,    /* the DAW did not confirm after all attempts */
+  SYNC_EUNREACHABLE = -5, /* no answer from the DAW at all */
+  SYNC_ECANCELED = -6,    /* closed before it finished */
+  SYNC_ELINK = -7,        /* socket error */
+  SYNC_ENOMEM = -8,
+};
+const char *sync_strerror(int code);
+
+struct sync_config {
+  const char *daw_host;     /* default 127.0.0.1 */
+  int daw_port;             /* 0 = map's ports.daw */
+  const char *listen_host;  /* default 127.0.0.1 */
+  int listen_port;          /* -1 = map's ports.listen (REAPER's device port; Ardour: 0 = ephemeral) */
+  int refresh_interval_ms;  /* -1 = map's timing.refresh_interval_ms; 0 = no periodic refresh */
+  int confirm_timeout_ms;   /* -1 = map's */
+  int retries;              /* -1 = map's: resends after the first attempt */
+  int bank_size;            /* 0 = map's banking.size */
+  int silence_ms, probe_ms; /* -1 = map's */
+  struct log_sink log;
+};
+
+/* Result callback. status 0: `result` (borrowed for the call) describes what the DAW confirmed; status < 0:
+ * `message` says what went wrong in one line. */
+typedef void (*sync_cb)(int status, const json_t *result, const char *message, void *data);
+
+/* The map and session are borrowed and must outlive the sync. */
+int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sync_config *cfg, sync_t **out,
+             char *err, size_t errlen);
+
+/* Connect and run the first full refresh. cb gets status 0 with {"tracks": N, "ms": T} when the mirror is whole. */
+int sync_start(sync_t *s, sync_cb cb, void *data);
+/* Queue a full refresh. */
+int sync_refresh(sync_t *s, sync_cb cb, void *data);
+/* Queue one tool call (args borrowed). The result object: {"tool", "status": "confirmed"|"unchanged"|
+ * "sent_unconfirmed", "attempts", "ms", "track_id"?, "state"?: the confirmed values}. */
+int sync_call(sync_t *s, const char *tool, const json_t *args, sync_cb cb, void *data);
+
+int sync_listen_port(const sync_t *s);
+/* Re-points the link at the DAW (an embedded mock binds after the bridge's socket). */
+int sync_set_daw(sync_t *s, const char *host, int port);
+int sync_is_connected(const sync_t *s);
+session_t *sync_session(sync_t *s);
+const oscmap_t *sync_map(const sync_t *s);
+
+struct sync_stats {
+  unsigned long messages, matched, unknown, malformed, refreshes, resends, lost_events;
+};
+void sync_get_stats(const sync_t *s, struct sync_stats *st);
+
+/* Cancels queued operations (their callbacks get SYNC_ECANCELED), closes the link and timers, frees the sync in
+ * the last close callback, then calls cb(data). */
+void sync_close(sync_t *s, void (*cb)(void *data), void *data);
+
+#endif
