@@ -1,0 +1,372 @@
+/* llm_openai.c — OpenAI-compatible chat completions (OpenAI, Ollama, llama.cpp, vLLM,
+ * LM Studio): encode the neutral request, decode plain and streamed responses. */
+#include "llm_provider.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum llm_finish map_finish(const char *f) {
+  if (!f || !*f || !strcmp(f, "stop")) return LLM_STOP_END;
+  if (!strcmp(f, "tool_calls") || !strcmp(f, "function_call") || !strcmp(f, "tool")) return LLM_STOP_TOOL;
+  if (!strcmp(f, "length")) return LLM_STOP_LENGTH;
+  return LLM_STOP_OTHER;
+}
+
+static json_t *encode(json_t *neutral, const char *model, char *err, size_t errlen) {
+  json_t *body = json_object(), *msgs = json_array();
+  json_t *opts = json_object_get(neutral, "options");
+  json_object_set_new(body, "model", json_string(model ? model : ""));
+  const char *sys = llm__jstr(neutral, "system", NULL);
+  if (sys) json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content", sys));
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(neutral, "messages"), i, m) {
+    const char *role = llm__jstr(m, "role", "");
+    const char *content = llm__jstr(m, "content", NULL);
+    if (!strcmp(role, "user")) {
+      json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", content ? content : ""));
+    } else if (!strcmp(role, "assistant")) {
+      json_t *o = json_object();
+      json_object_set_new(o, "role", json_string("assistant"));
+      json_t *calls = json_object_get(m, "tool_calls");
+      json_object_set_new(o, "content", content && *content ? json_string(content)
+                                         : json_array_size(calls) ? json_null() : json_string(""));
+      if (json_array_size(calls)) {
+        json_t *tc = json_array(), *c;
+        size_t j;
+        json_array_foreach(calls, j, c) {
+          json_t *args = json_object_get(c, "arguments");
+          char *txt = json_is_string(args) ? strdup(json_string_value(args))
+                                           : json_dumps(args ? args : json_object(), JSON_COMPACT);
+          if (!args && txt) {
+            free(txt);
+            txt = strdup("{}");
+          }
+          json_array_append_new(tc, json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", llm__jstr(c, "id", ""),
+                                              "type", "function", "function", "name",
+                                              llm__jstr(c, "name", ""), "arguments", txt ? txt : "{}"));
+          free(txt);
+        }
+        json_object_set_new(o, "tool_calls", tc);
+      }
+      json_array_append_new(msgs, o);
+    } else if (!strcmp(role, "tool")) {
+      json_t *o = json_pack("{s:s,s:s,s:s}", "role", "tool", "tool_call_id", llm__jstr(m, "tool_call_id", ""),
+                            "content", content ? content : "");
+      json_array_append_new(msgs, o);
+    } else if (!strcmp(role, "system")) {
+      json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content", content ? content : ""));
+    } else {
+      snprintf(err, errlen, "openai: unknown message role \"%s\"", role);
+      json_decref(msgs);
+      json_decref(body);
+      return NULL;
+    }
+  }
+  json_object_set_new(body, "messages", msgs);
+  json_t *tools = json_object_get(neutral, "tools");
+  if (json_array_size(tools)) {
+    json_t *arr = json_array(), *t;
+    json_array_foreach(tools, i, t) {
+      json_t *fn = json_object();
+      json_object_set_new(fn, "name", json_string(llm__jstr(t, "name", "")));
+      json_object_set_new(fn, "description", json_string(llm__jstr(t, "description", "")));
+      json_t *p = json_object_get(t, "parameters");
+      json_object_set_new(fn, "parameters", p ? json_incref(p) : json_pack("{s:s}", "type", "object"));
+      json_array_append_new(arr, json_pack("{s:s,s:o}", "type", "function", "function", fn));
+    }
+    json_object_set_new(body, "tools", arr);
+    json_object_set_new(body, "parallel_tool_calls", json_true());
+  }
+  json_t *temp = json_object_get(opts, "temperature");
+  if (json_is_number(temp) && json_number_value(temp) >= 0)
+    json_object_set_new(body, "temperature", json_real(json_number_value(temp)));
+  json_int_t mt = json_integer_value(json_object_get(opts, "max_tokens"));
+  if (mt > 0) json_object_set_new(body, "max_tokens", json_integer(mt));
+  if (json_is_true(json_object_get(opts, "stream"))) {
+    json_object_set_new(body, "stream", json_true());
+    json_object_set_new(body, "stream_options", json_pack("{s:b}", "include_usage", 1));
+  }
+  return body;
+}
+
+/* content: string, null, or an array of {type:"text", text} parts */
+static int add_content(struct llm_buf *b, json_t *content) {
+  if (json_is_string(content)) return llm__buf_add(b, json_string_value(content), json_string_length(content));
+  if (json_is_array(content)) {
+    size_t i;
+    json_t *p;
+    json_array_foreach(content, i, p) {
+      json_t *t = json_object_get(p, "text");
+      if (json_is_string(t) && llm__buf_add(b, json_string_value(t), json_string_length(t))) return LLM_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+static int add_call(struct llm_result *res, json_t *c) {
+  json_t *fn = json_object_get(c, "function");
+  json_t *a = json_object_get(fn, "arguments");
+  json_t *args = NULL;
+  char *raw = NULL;
+  if (json_is_string(a)) {
+    args = llm__parse_args(json_string_value(a), json_string_length(a));
+    raw = strdup(json_string_value(a));
+  } else if (json_is_object(a)) {
+    args = json_incref(a);
+  } else {
+    args = json_object();
+  }
+  int rc = llm__result_add_call(res, llm__jstr(c, "id", NULL), llm__jstr(fn, "name", ""), args, raw);
+  free(raw);
+  return rc;
+}
+
+static void usage_from(struct llm_result *res, json_t *u) {
+  if (!json_is_object(u)) return;
+  json_t *p = json_object_get(u, "prompt_tokens"), *c = json_object_get(u, "completion_tokens");
+  if (json_is_integer(p)) res->usage.input_tokens = (long)json_integer_value(p);
+  if (json_is_integer(c)) res->usage.output_tokens = (long)json_integer_value(c);
+}
+
+static int error_obj(json_t *root, char *err, size_t errlen) {
+  json_t *e = json_object_get(root, "error");
+  if (!e) return 0;
+  const char *m = json_is_string(e) ? json_string_value(e) : llm__jstr(e, "message", "unknown error");
+  const char *type = json_is_object(e) ? llm__jstr(e, "type", NULL) : NULL;
+  if (type) snprintf(err, errlen, "provider error (%s): %s", type, m);
+  else snprintf(err, errlen, "provider error: %s", m);
+  return 1;
+}
+
+static int decode(const char *body, size_t len, struct llm_result **out, char *err, size_t errlen) {
+  json_error_t je;
+  json_t *root = json_loadb(body, len, 0, &je);
+  *out = NULL;
+  if (!json_is_object(root)) {
+    snprintf(err, errlen, "openai: response is not a JSON object (%s at byte %d)", root ? "wrong type" : je.text,
+             root ? 0 : je.position);
+    json_decref(root);
+    return LLM_EPROTO;
+  }
+  if (error_obj(root, err, errlen)) {
+    json_decref(root);
+    return LLM_EPROVIDER;
+  }
+  json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
+  json_t *msg = json_object_get(choice, "message");
+  if (!json_is_object(msg)) {
+    snprintf(err, errlen, "openai: response has no choices[0].message");
+    json_decref(root);
+    return LLM_EPROTO;
+  }
+  struct llm_result *res = llm__result_new();
+  struct llm_buf text = {0};
+  int rc = res ? add_content(&text, json_object_get(msg, "content")) : LLM_ENOMEM;
+  if (!rc) rc = llm__result_set_text(res, text.p ? text.p : "", text.len);
+  llm__buf_free(&text);
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(msg, "tool_calls"), i, c) {
+    if (!rc) rc = add_call(res, c);
+  }
+  const char *fr = llm__jstr(choice, "finish_reason", "");
+  if (!rc) rc = llm__result_set_finish(res, map_finish(fr), fr);
+  if (!rc) {
+    usage_from(res, json_object_get(root, "usage"));
+    free(res->model);
+    res->model = strdup(llm__jstr(root, "model", ""));
+    llm__result_normalize(res);
+  }
+  json_decref(root);
+  if (rc) {
+    llm_result_free(res);
+    snprintf(err, errlen, "openai: out of memory");
+    return rc;
+  }
+  *out = res;
+  return LLM_OK;
+}
+
+/* ---------- streaming ---------- */
+
+struct oa_slot {
+  char *id, *name;
+  struct llm_buf args;
+  json_t *obj_args; /* arguments that arrived as an object */
+};
+
+struct oa_stream {
+  struct llm_buf text;
+  struct oa_slot *slots;
+  size_t nslots;
+  char *finish;
+  char *model;
+  long in_tok, out_tok;
+  int done;
+};
+
+static void *stream_new(void) {
+  struct oa_stream *s = calloc(1, sizeof *s);
+  if (s) s->in_tok = s->out_tok = -1;
+  return s;
+}
+
+static void stream_free(void *p) {
+  struct oa_stream *s = p;
+  if (!s) return;
+  for (size_t i = 0; i < s->nslots; i++) {
+    free(s->slots[i].id);
+    free(s->slots[i].name);
+    llm__buf_free(&s->slots[i].args);
+    json_decref(s->slots[i].obj_args);
+  }
+  free(s->slots);
+  llm__buf_free(&s->text);
+  free(s->finish);
+  free(s->model);
+  free(s);
+}
+
+static struct oa_slot *slot_for(struct oa_stream *s, json_t *tc) {
+  json_t *ji = json_object_get(tc, "index");
+  const char *id = llm__jstr(tc, "id", NULL);
+  size_t idx;
+  if (json_is_integer(ji) && json_integer_value(ji) >= 0 && json_integer_value(ji) < 1024) {
+    idx = (size_t)json_integer_value(ji);
+  } else if (id) { /* no index: a new id starts a new call */
+    idx = s->nslots;
+    for (size_t i = 0; i < s->nslots; i++)
+      if (s->slots[i].id && !strcmp(s->slots[i].id, id)) idx = i;
+  } else {
+    idx = s->nslots ? s->nslots - 1 : 0;
+  }
+  if (idx >= s->nslots) {
+    struct oa_slot *n = realloc(s->slots, (idx + 1) * sizeof *n);
+    if (!n) return NULL;
+    memset(n + s->nslots, 0, (idx + 1 - s->nslots) * sizeof *n);
+    s->slots = n;
+    s->nslots = idx + 1;
+  }
+  return &s->slots[idx];
+}
+
+static int stream_event(void *p, const char *event, const char *data, size_t len, llm_text_fn emit, void *ctx,
+                        char *err, size_t errlen) {
+  struct oa_stream *s = p;
+  (void)event;
+  if (len == 6 && !memcmp(data, "[DONE]", 6)) {
+    s->done = 1;
+    return 1;
+  }
+  json_error_t je;
+  json_t *root = json_loadb(data, len, 0, &je);
+  if (!json_is_object(root)) {
+    snprintf(err, errlen, "openai: bad stream chunk: %s", root ? "not an object" : je.text);
+    json_decref(root);
+    return LLM_EPROTO;
+  }
+  if (error_obj(root, err, errlen)) {
+    json_decref(root);
+    return LLM_EPROVIDER;
+  }
+  const char *model = llm__jstr(root, "model", NULL);
+  if (model && !s->model) s->model = strdup(model);
+  json_t *u = json_object_get(root, "usage");
+  if (json_is_object(u)) {
+    json_t *a = json_object_get(u, "prompt_tokens"), *b = json_object_get(u, "completion_tokens");
+    if (json_is_integer(a)) s->in_tok = (long)json_integer_value(a);
+    if (json_is_integer(b)) s->out_tok = (long)json_integer_value(b);
+  }
+  int rc = 0;
+  size_t i;
+  json_t *ch;
+  json_array_foreach(json_object_get(root, "choices"), i, ch) {
+    json_t *d = json_object_get(ch, "delta");
+    json_t *content = json_object_get(d, "content");
+    if (json_is_string(content) && json_string_length(content)) {
+      if (llm__buf_add(&s->text, json_string_value(content), json_string_length(content))) rc = LLM_ENOMEM;
+      else if (emit) emit(ctx, json_string_value(content), json_string_length(content));
+    }
+    size_t j;
+    json_t *tc;
+    json_array_foreach(json_object_get(d, "tool_calls"), j, tc) {
+      struct oa_slot *sl = slot_for(s, tc);
+      if (!sl) {
+        rc = LLM_ENOMEM;
+        break;
+      }
+      const char *id = llm__jstr(tc, "id", NULL);
+      if (id && *id && !sl->id) sl->id = strdup(id);
+      json_t *fn = json_object_get(tc, "function");
+      const char *name = llm__jstr(fn, "name", NULL);
+      if (name && *name && !sl->name) sl->name = strdup(name);
+      json_t *a = json_object_get(fn, "arguments");
+      if (json_is_string(a)) {
+        if (llm__buf_add(&sl->args, json_string_value(a), json_string_length(a))) rc = LLM_ENOMEM;
+      } else if (json_is_object(a)) {
+        json_decref(sl->obj_args);
+        sl->obj_args = json_incref(a);
+      }
+    }
+    const char *fr = llm__jstr(ch, "finish_reason", NULL);
+    if (fr) {
+      free(s->finish);
+      s->finish = strdup(fr);
+    }
+  }
+  json_decref(root);
+  if (rc) snprintf(err, errlen, "openai: out of memory");
+  return rc;
+}
+
+static int stream_finish(void *p, struct llm_result **out, char *err, size_t errlen) {
+  struct oa_stream *s = p;
+  *out = NULL;
+  if (!s->done) {
+    snprintf(err, errlen, "openai: stream ended before [DONE]");
+    return LLM_EPROTO;
+  }
+  struct llm_result *res = llm__result_new();
+  int rc = res ? llm__result_set_text(res, s->text.p ? s->text.p : "", s->text.len) : LLM_ENOMEM;
+  for (size_t i = 0; !rc && i < s->nslots; i++) {
+    struct oa_slot *sl = &s->slots[i];
+    if (!sl->name && !sl->args.len && !sl->obj_args) continue; /* gap in indices */
+    json_t *args = sl->obj_args && !sl->args.len ? json_incref(sl->obj_args)
+                                                 : llm__parse_args(sl->args.p ? sl->args.p : "", sl->args.len);
+    rc = llm__result_add_call(res, sl->id, sl->name ? sl->name : "", args,
+                              sl->args.len ? sl->args.p : NULL);
+  }
+  if (!rc) rc = llm__result_set_finish(res, map_finish(s->finish), s->finish ? s->finish : "");
+  if (rc) {
+    llm_result_free(res);
+    snprintf(err, errlen, "openai: out of memory");
+    return rc;
+  }
+  res->usage.input_tokens = s->in_tok;
+  res->usage.output_tokens = s->out_tok;
+  if (s->model) {
+    free(res->model);
+    res->model = strdup(s->model);
+  }
+  llm__result_normalize(res);
+  *out = res;
+  return LLM_OK;
+}
+
+const struct llm_provider_ops *llm__openai_ops(void) {
+  static const struct llm_provider_ops ops = {
+    .name = "openai",
+    .path = "/v1/chat/completions",
+    .auth_fmt = "Authorization: Bearer %s",
+    .extra_header = NULL,
+    .encode = encode,
+    .decode = decode,
+    .stream_new = stream_new,
+    .stream_event = stream_event,
+    .stream_finish = stream_finish,
+    .stream_free = stream_free,
+  };
+  return &ops;
+}

@@ -1,0 +1,79 @@
+/* llm_provider.h — private to agent/llm*.c (and the codec tests): the provider vtable, the
+ * neutral request form and shared helpers. Not a public API.
+ *
+ * Neutral request JSON (llm_request_json):
+ *   {"system": "..."|null,
+ *    "messages": [{"role":"user","content":"..."},
+ *                 {"role":"assistant","content":"...","tool_calls":[{"id","name","arguments":{...}}]},
+ *                 {"role":"tool","tool_call_id":"...","name":"...","content":"...","is_error":false}],
+ *    "tools": [{"name","description","parameters":{...}}],
+ *    "options": {"model":"..."|null, "temperature":0.2 (absent: default), "max_tokens":N, "stream":bool}}
+ */
+#ifndef DAWBRIDGE_LLM_PROVIDER_H
+#define DAWBRIDGE_LLM_PROVIDER_H
+
+#include "llm.h"
+
+struct llm_buf {
+  char *p; /* NUL-terminated when non-NULL */
+  size_t len, cap;
+};
+int llm__buf_add(struct llm_buf *b, const char *s, size_t n); /* 0 or LLM_ENOMEM */
+void llm__buf_free(struct llm_buf *b);
+
+/* Emits one streamed text piece. */
+typedef void (*llm_text_fn)(void *ctx, const char *text, size_t len);
+
+struct llm_provider_ops {
+  const char *name;
+  const char *path;        /* appended to a base URL, e.g. "/v1/chat/completions" */
+  const char *auth_fmt;    /* header carrying the key, "%s" = key; used only when a key is set */
+  const char *extra_header;/* constant header or NULL */
+  /* neutral request → wire body. model: the effective model. New reference, NULL + err. */
+  json_t *(*encode)(json_t *neutral, const char *model, char *err, size_t errlen);
+  /* wire response body → *res (new). LLM_OK or LLM_EPROTO/LLM_EPROVIDER + err. */
+  int (*decode)(const char *body, size_t len, struct llm_result **res, char *err, size_t errlen);
+  /* streaming: one state per response */
+  void *(*stream_new)(void);
+  /* one SSE event; returns 0 = go on, 1 = end of stream seen, < 0 = error (err filled) */
+  int (*stream_event)(void *st, const char *event, const char *data, size_t len, llm_text_fn emit,
+                      void *ctx, char *err, size_t errlen);
+  /* after the end: assemble the result (new). */
+  int (*stream_finish)(void *st, struct llm_result **res, char *err, size_t errlen);
+  void (*stream_free)(void *st);
+};
+
+const struct llm_provider_ops *llm__openai_ops(void);
+const struct llm_provider_ops *llm__anthropic_ops(void);
+
+/* ---- result helpers (llm.c) ---- */
+struct llm_result *llm__result_new(void);
+/* args: steals (may be NULL); raw may be NULL (then dumped from args). */
+int llm__result_add_call(struct llm_result *res, const char *id, const char *name, json_t *args,
+                         const char *raw);
+int llm__result_set_text(struct llm_result *res, const char *text, size_t len);
+int llm__result_set_finish(struct llm_result *res, enum llm_finish f, const char *raw);
+/* "" / whitespace / "null" → {}; an object → itself; anything else → NULL (invalid). New ref. */
+json_t *llm__parse_args(const char *raw, size_t len);
+/* any tool call makes the finish TOOL (unless LENGTH): non-empty tool_calls are authoritative */
+void llm__result_normalize(struct llm_result *res);
+/* ids for calls that have none: "call_<seq>_<i>" */
+int llm__result_fill_ids(struct llm_result *res, unsigned long seq);
+/* The provider's error message out of an error body ({"error":{"message"}}, {"error":"..."},
+ * or text); writes "" if nothing useful. */
+void llm__error_message(const char *body, size_t len, char *out, size_t outlen);
+/* the string value of o[key] or def */
+const char *llm__jstr(json_t *o, const char *key, const char *def);
+
+/* ---- script provider (llm_script.c) ---- */
+struct llm_script;
+/* transcript: borrowed (a reference is taken) or NULL to read path. */
+struct llm_script *llm__script_new(json_t *transcript, const char *path, char *err, size_t errlen);
+void llm__script_free(struct llm_script *s);
+/* Record neutral (borrowed, deep-copied) and produce the next response (new) or an error. */
+int llm__script_next(struct llm_script *s, json_t *neutral, struct llm_result **res, char *err,
+                     size_t errlen);
+json_t *llm__script_requests(struct llm_script *s);
+struct llm_script *llm__get_script(llm_t *llm);
+
+#endif

@@ -1,0 +1,310 @@
+/* test_llm_codec.c — encode/decode of both wire formats against tests/fixtures/llm/.
+ * Data-driven: cases.json lists each response fixture, its streamed twin (.sse) and the
+ * expected neutral result; the streamed assembly must equal the plain decode. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm.h"
+#include "llm_provider.h"
+#include "sse.h"
+
+static const char *src_dir(void) {
+  const char *d = getenv("DAWBRIDGE_SOURCE_DIR");
+  return d && *d ? d : DAWBRIDGE_SOURCE_DIR;
+}
+
+static char *read_fixture(const char *name, size_t *len) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/tests/fixtures/llm/%s", src_dir(), name);
+  FILE *f = fopen(path, "rb");
+  if (!f) fail_msg("cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  assert_non_null(buf);
+  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+  buf[n] = '\0';
+  fclose(f);
+  *len = (size_t)n;
+  return buf;
+}
+
+static json_t *load_fixture(const char *name) {
+  size_t len;
+  char *s = read_fixture(name, &len);
+  json_error_t je;
+  json_t *j = json_loadb(s, len, 0, &je);
+  if (!j) fail_msg("%s: %s", name, je.text);
+  free(s);
+  return j;
+}
+
+static const struct llm_provider_ops *ops_for(const char *p) {
+  return !strcmp(p, "openai") ? llm__openai_ops() : llm__anthropic_ops();
+}
+
+static void assert_json_eq(json_t *got, json_t *want, const char *what) {
+  if (!json_equal(got, want)) {
+    char *g = json_dumps(got, JSON_SORT_KEYS), *w = json_dumps(want, JSON_SORT_KEYS);
+    fail_msg("%s:\n got  %s\n want %s", what, g, w);
+  }
+}
+
+struct stream_ctx {
+  const struct llm_provider_ops *ops;
+  void *st;
+  struct llm_buf text;
+  int rc;
+  char err[256];
+};
+
+static void on_text(void *ctx, const char *t, size_t n) {
+  struct stream_ctx *s = ctx;
+  assert_int_equal(llm__buf_add(&s->text, t, n), 0);
+}
+
+static int on_ev(const struct sse_event *ev, void *data) {
+  struct stream_ctx *s = data;
+  int rc = s->ops->stream_event(s->st, ev->event, ev->data, ev->data_len, on_text, s, s->err, sizeof s->err);
+  if (rc < 0) s->rc = rc;
+  return rc < 0;
+}
+
+/* Decode a stream fed in slices of `step` bytes (0 = whole). Returns status; *res new. */
+static int decode_stream(const struct llm_provider_ops *ops, const char *buf, size_t len, size_t step,
+                         struct llm_result **res, char **text) {
+  struct stream_ctx s = {.ops = ops, .st = ops->stream_new()};
+  sse_t *p = sse_new(0, on_ev, &s);
+  for (size_t off = 0; off < len;) {
+    size_t n = step && step < len - off ? step : len - off;
+    if (sse_feed(p, buf + off, n) != SSE_OK) break;
+    off += n;
+  }
+  sse_finish(p);
+  sse_free(p);
+  int rc = s.rc ? s.rc : ops->stream_finish(s.st, res, s.err, sizeof s.err);
+  ops->stream_free(s.st);
+  *text = s.text.p ? s.text.p : strdup("");
+  return rc;
+}
+
+static void test_llm_codec_fixture_cases(void **state) {
+  (void)state;
+  json_t *all = load_fixture("cases.json"), *c;
+  size_t i;
+  assert_true(json_array_size(json_object_get(all, "cases")) >= 12);
+  json_array_foreach(json_object_get(all, "cases"), i, c) {
+    const char *name = json_string_value(json_object_get(c, "name"));
+    const struct llm_provider_ops *ops = ops_for(json_string_value(json_object_get(c, "provider")));
+    json_t *want = json_object_get(c, "expect");
+    size_t len;
+    char *body = read_fixture(json_string_value(json_object_get(c, "response")), &len);
+    struct llm_result *res = NULL;
+    char err[256];
+    int rc = ops->decode(body, len, &res, err, sizeof err);
+    if (rc) fail_msg("%s: decode failed: %s", name, err);
+    json_t *got = llm_result_json(res);
+    char what[128];
+    snprintf(what, sizeof what, "%s (plain)", name);
+    assert_json_eq(got, want, what);
+    json_decref(got);
+    llm_result_free(res);
+    free(body);
+
+    json_t *sname = json_object_get(c, "stream");
+    if (!json_is_string(sname)) continue;
+    char *sse = read_fixture(json_string_value(sname), &len);
+    static const size_t steps[] = {0, 1, 7, 64};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+      char *text = NULL;
+      rc = decode_stream(ops, sse, len, steps[k], &res, &text);
+      if (rc) fail_msg("%s: stream decode failed (step %zu)", name, steps[k]);
+      got = llm_result_json(res);
+      snprintf(what, sizeof what, "%s (stream, step %zu)", name, steps[k]);
+      assert_json_eq(got, want, what);
+      /* the deltas add up to the text */
+      assert_string_equal(text, json_string_value(json_object_get(want, "text")));
+      json_decref(got);
+      llm_result_free(res);
+      free(text);
+    }
+    free(sse);
+  }
+  json_decref(all);
+}
+
+static void test_llm_codec_encode_both_formats(void **state) {
+  (void)state;
+  json_t *neutral = load_fixture("request_neutral.json");
+  char err[256];
+  json_t *oa = llm__openai_ops()->encode(neutral, "gpt-test", err, sizeof err);
+  json_t *want = load_fixture("request_openai.json");
+  assert_json_eq(oa, want, "openai request");
+  json_decref(oa);
+  json_decref(want);
+  json_t *an = llm__anthropic_ops()->encode(neutral, "claude-test", err, sizeof err);
+  want = load_fixture("request_anthropic.json");
+  assert_json_eq(an, want, "anthropic request");
+  json_decref(an);
+  json_decref(want);
+  json_decref(neutral);
+}
+
+static void test_llm_codec_request_builder_matches_neutral(void **state) {
+  (void)state;
+  llm_request_t *q = llm_request_new();
+  assert_int_equal(llm_request_set_system(q, "You are a DAW assistant."), LLM_OK);
+  assert_int_equal(llm_request_add_user(q, "Add a kick ♪"), LLM_OK);
+  json_t *a1 = json_pack("{s:s,s:s}", "name", "Kick", "type", "midi"), *a2 = json_pack("{s:i}", "bpm", 120);
+  struct llm_tool_call calls[2] = {{.id = "call_1", .name = "create_track", .args = a1},
+                                   {.id = "call_2", .name = "set_tempo", .args = a2}};
+  assert_int_equal(llm_request_add_assistant(q, "Creating it.", calls, 2), LLM_OK);
+  assert_int_equal(llm_request_add_tool_result(q, "call_1", "create_track", "{\"track_id\":\"t1\"}", 0), LLM_OK);
+  assert_int_equal(llm_request_add_tool_result(q, "call_2", "set_tempo", "tempo out of range", 1), LLM_OK);
+  assert_int_equal(llm_request_add_user(q, "Now a snare."), LLM_OK);
+  json_t *schema = json_pack("{s:s,s:{s:{s:s}},s:[s]}", "type", "object", "properties", "name", "type", "string",
+                             "required", "name");
+  assert_int_equal(llm_request_add_tool(q, "create_track", "Create a track", schema), LLM_OK);
+  json_decref(schema);
+  struct llm_options o = {.temperature = 0.25, .max_tokens = 1000, .stream = 1};
+  llm_request_set_options(q, &o);
+  json_t *want = load_fixture("request_neutral.json");
+  assert_json_eq(llm_request_json(q), want, "neutral request");
+  /* and back from JSON */
+  char err[128];
+  llm_request_t *q2 = llm_request_from_json(want, err, sizeof err);
+  assert_non_null(q2);
+  assert_json_eq(llm_request_json(q2), want, "from_json");
+  llm_request_free(q2);
+  json_decref(want);
+  json_decref(a1);
+  json_decref(a2);
+  llm_request_free(q);
+}
+
+static void test_llm_codec_missing_ids_are_synthesized(void **state) {
+  (void)state;
+  size_t len;
+  char *body = read_fixture("oa_ollama_object_args.json", &len);
+  struct llm_result *res = NULL;
+  char err[128];
+  assert_int_equal(llm__openai_ops()->decode(body, len, &res, err, sizeof err), LLM_OK);
+  assert_int_equal(res->ncalls, 2);
+  assert_null(res->calls[0].id);
+  assert_int_equal(res->finish, LLM_STOP_TOOL); /* finish_reason "stop", but tool_calls win */
+  assert_int_equal(llm__result_fill_ids(res, 7), 0);
+  assert_string_equal(res->calls[0].id, "call_7_0");
+  assert_string_equal(res->calls[1].id, "call_7_1");
+  assert_string_equal(res->calls[0].raw_args, "{\"bpm\":120}");
+  llm_result_free(res);
+  free(body);
+}
+
+static void test_llm_codec_invalid_arguments_kept_raw(void **state) {
+  (void)state;
+  const char *body = "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,"
+                     "\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"set_tempo\","
+                     "\"arguments\":\"{\\\"bpm\\\": 12\"}},{\"id\":\"c2\",\"type\":\"function\",\"function\":"
+                     "{\"name\":\"get_state\",\"arguments\":\"\"}},{\"id\":\"c3\",\"type\":\"function\",\"function\":"
+                     "{\"name\":\"x\",\"arguments\":\"[1,2]\"}}]},\"finish_reason\":\"tool_calls\"}]}";
+  struct llm_result *res = NULL;
+  char err[128];
+  assert_int_equal(llm__openai_ops()->decode(body, strlen(body), &res, err, sizeof err), LLM_OK);
+  assert_int_equal(res->ncalls, 3);
+  assert_null(res->calls[0].args);
+  assert_string_equal(res->calls[0].raw_args, "{\"bpm\": 12");
+  assert_true(json_is_object(res->calls[1].args)); /* "" → {} */
+  assert_int_equal(json_object_size(res->calls[1].args), 0);
+  assert_null(res->calls[2].args); /* not an object */
+  llm_result_free(res);
+}
+
+static void test_llm_codec_error_bodies(void **state) {
+  (void)state;
+  char m[256];
+  const char *oa = "{\"error\":{\"message\":\"Invalid model 'x'\",\"type\":\"invalid_request_error\"}}";
+  llm__error_message(oa, strlen(oa), m, sizeof m);
+  assert_string_equal(m, "Invalid model 'x'");
+  const char *an = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
+  llm__error_message(an, strlen(an), m, sizeof m);
+  assert_string_equal(m, "Overloaded");
+  const char *ol = "{\"error\":\"model \\\"llama9\\\" not found\"}";
+  llm__error_message(ol, strlen(ol), m, sizeof m);
+  assert_string_equal(m, "model \"llama9\" not found");
+  const char *txt = "Bad Gateway\n";
+  llm__error_message(txt, strlen(txt), m, sizeof m);
+  assert_string_equal(m, "Bad Gateway ");
+  /* a 200 body carrying an error is a provider error, not a result */
+  struct llm_result *res = NULL;
+  assert_int_equal(llm__openai_ops()->decode(oa, strlen(oa), &res, m, sizeof m), LLM_EPROVIDER);
+  assert_null(res);
+  assert_int_equal(llm__anthropic_ops()->decode(an, strlen(an), &res, m, sizeof m), LLM_EPROVIDER);
+  assert_non_null(strstr(m, "Overloaded"));
+  assert_int_equal(llm__openai_ops()->decode("{\"choices\":[{\"mess", 18, &res, m, sizeof m), LLM_EPROTO);
+}
+
+static void test_llm_codec_stream_errors(void **state) {
+  (void)state;
+  char *text;
+  struct llm_result *res = NULL;
+  const char *oa_err = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+                       "data: {\"error\":{\"message\":\"boom\"}}\n\n";
+  assert_int_equal(decode_stream(llm__openai_ops(), oa_err, strlen(oa_err), 5, &res, &text), LLM_EPROVIDER);
+  assert_string_equal(text, "Hi");
+  free(text);
+  const char *oa_cut = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+  assert_int_equal(decode_stream(llm__openai_ops(), oa_cut, strlen(oa_cut), 0, &res, &text), LLM_EPROTO);
+  free(text);
+  const char *an_err = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{}}}\n\n"
+                       "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+                       "\"message\":\"Overloaded\"}}\n\n";
+  assert_int_equal(decode_stream(llm__anthropic_ops(), an_err, strlen(an_err), 3, &res, &text), LLM_EPROVIDER);
+  free(text);
+  assert_null(res);
+}
+
+static void test_llm_codec_result_roundtrip_into_request(void **state) {
+  (void)state;
+  size_t len;
+  char *body = read_fixture("an_tool_use.json", &len);
+  struct llm_result *res = NULL;
+  char err[128];
+  assert_int_equal(llm__anthropic_ops()->decode(body, len, &res, err, sizeof err), LLM_OK);
+  struct llm_result *dup = llm_result_dup(res);
+  json_t *a = llm_result_json(res), *b = llm_result_json(dup);
+  assert_json_eq(b, a, "dup");
+  llm_request_t *q = llm_request_new();
+  llm_request_add_user(q, "go");
+  assert_int_equal(llm_request_add_result(q, dup), LLM_OK);
+  json_t *m = json_array_get(json_object_get(llm_request_json(q), "messages"), 1);
+  assert_string_equal(json_string_value(json_object_get(m, "role")), "assistant");
+  assert_int_equal(json_array_size(json_object_get(m, "tool_calls")), 2);
+  json_decref(a);
+  json_decref(b);
+  llm_request_free(q);
+  llm_result_free(dup);
+  llm_result_free(res);
+  free(body);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_llm_codec_fixture_cases),
+    cmocka_unit_test(test_llm_codec_encode_both_formats),
+    cmocka_unit_test(test_llm_codec_request_builder_matches_neutral),
+    cmocka_unit_test(test_llm_codec_missing_ids_are_synthesized),
+    cmocka_unit_test(test_llm_codec_invalid_arguments_kept_raw),
+    cmocka_unit_test(test_llm_codec_error_bodies),
+    cmocka_unit_test(test_llm_codec_stream_errors),
+    cmocka_unit_test(test_llm_codec_result_roundtrip_into_request),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
