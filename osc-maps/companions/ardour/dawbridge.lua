@@ -1,0 +1,56 @@
+-- dawbridge.lua: dawbridge companion for Ardour, headless entry (Ardour's Lua session host).
+--
+-- Run:   ardour7-lua dawbridge.lua SESSION_DIR [SNAPSHOT_NAME]
+--   or   /usr/lib/ardour7/luasession dawbridge.lua SESSION_DIR [SNAPSHOT_NAME]   (Debian: set the ARDOUR_* env, see README)
+-- Environment (all optional but the session):
+--   DAWBRIDGE_ARDOUR_SESSION   session directory (if not given as the first argument)
+--   DAWBRIDGE_ARDOUR_SNAPSHOT  snapshot name (default: the directory's base name)
+--   DAWBRIDGE_ARDOUR_BACKEND   audio backend (default "None (Dummy)": no audio hardware needed)
+--   DAWBRIDGE_ARDOUR_OSC_PORT  if set, Ardour's own OSC surface listens on this UDP port (if enabled in the session)
+--   DAWBRIDGE_SPOOL            spool directory (else ~/.config/dawbridge/spool, else the default, see PROTOCOL.md)
+--   DAWBRIDGE_STOP_FILE        the loop exits when this file exists (default <spool>/ardour.stop; it is removed)
+--   DAWBRIDGE_SAVE_ON_STOP     1 = save the session before exiting
+--   DAWBRIDGE_CORE             path of dawbridge_core.lua (default: next to this script)
+-- The loop polls <spool>/in every 50 ms (sleep is Ardour's Lua builtin in the session host).
+local function script_dir ()
+  local src = (arg and arg[0]) or debug.getinfo(1, "S").source:gsub("^@", "")
+  return src:match("^(.*)[/\\][^/\\]*$") or "."
+end
+
+local core_path = os.getenv("DAWBRIDGE_CORE") or (script_dir() .. "/dawbridge_core.lua")
+local f = assert(io.open(core_path, "r"), "dawbridge: cannot open the core " .. core_path)
+local C = assert(load(f:read("a"), "=dawbridge_core.lua"))()
+f:close()
+
+local sess_dir = (arg and arg[1]) or os.getenv("DAWBRIDGE_ARDOUR_SESSION")
+assert(sess_dir and sess_dir ~= "", "dawbridge: give the session directory (argument 1 or DAWBRIDGE_ARDOUR_SESSION)")
+sess_dir = sess_dir:gsub("[/\\]+$", "")
+local snapshot = (arg and arg[2]) or os.getenv("DAWBRIDGE_ARDOUR_SNAPSHOT") or sess_dir:match("([^/\\]+)$")
+
+AudioEngine:set_backend(os.getenv("DAWBRIDGE_ARDOUR_BACKEND") or "None (Dummy)", "", "")
+local osc_port = tonumber(os.getenv("DAWBRIDGE_ARDOUR_OSC_PORT") or "")
+if osc_port then ARDOUR.config():set_osc_port(math.tointeger(osc_port)) end
+local s = load_session(sess_dir, snapshot)
+assert(s, "dawbridge: load_session failed for " .. sess_dir .. " / " .. tostring(snapshot))
+
+local core = C.new({ mode = "headless" })
+local stop_file = os.getenv("DAWBRIDGE_STOP_FILE") or (core.spool .. "/ardour.stop")
+os.remove(stop_file)
+print("dawbridge: READY spool=" .. core.spool .. " stop=" .. stop_file)
+io.stdout:flush()
+
+while true do
+  local sf = io.open(stop_file, "r")
+  if sf then sf:close(); os.remove(stop_file); break end
+  local ok, err = pcall(core.poll, core)
+  if not ok then print("dawbridge: poll error: " .. tostring(err)) end
+  sleep(0.05)
+end
+
+if core.txn then pcall(core.commit_txn, core) end
+if os.getenv("DAWBRIDGE_SAVE_ON_STOP") == "1" then
+  Session:save_state("", false, false, false, false, false)
+end
+close_session()
+print("dawbridge: STOPPED")
+quit()

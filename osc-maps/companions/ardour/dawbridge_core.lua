@@ -1,0 +1,1107 @@
+-- dawbridge_core.lua: the shared core of the dawbridge companion for Ardour (Lua 5.3, Ardour 7.3 bindings).
+--
+-- Contract: osc-maps/companions/PROTOCOL.md (version 1). Install: osc-maps/companions/README.md.
+-- Loaded by two entry points:
+--   dawbridge.lua       headless, in Ardour's Lua session host (luasession): polls <spool>/in every 50 ms
+--   dawbridge_hook.lua  GUI, an EditorHook on the 100 ms LuaTimerDS timer
+-- with  local C = load(io.open(path):read("a"))()  ;  local core = C.new{mode = "headless"|"gui"}  ;  core:poll()
+--
+-- Every Ardour call used here is one proven on Ardour 7.3 (../shared/docs/ardour-lua.md):
+--   tracks        Session:new_midi_track (instrument PluginInfo, ARDOUR.PluginInfo () for none) / new_audio_track
+--   MIDI clip     Track:bounce_range of an empty range with ARDOUR.LuaAPI.nil_proc (), then a note-diff command,
+--                 then Playlist:add_region (it adds a COPY: the new region is looked up on the playlist afterwards)
+--   plugins       ARDOUR.LuaAPI.new_plugin (Session, name, type, "") + Route:add_processor_by_index
+--   notes back    ARDOUR.LuaAPI.note_list (model)
+--   undo          one Ardour transaction per request, built with the scratch-transaction recipe (d): note diffs
+--                 are applied inside a throw-away transaction (so they run but are not recorded), and at the end
+--                 of the request ONE transaction records all note diffs plus the playlist diffs.
+--                 Headless, Ardour's own undo cannot be reached, so the core also keeps, per request, the
+--                 inverse operations; the `undo` op applies them as a new transaction "bridge undo: <name>".
+--   replies       a reply file, and OSC /dawbridge/reply s <json> via ARDOUR.LuaOSC.Address
+-- The core only executes the protocol's JSON ops; it never evaluates received text as code.
+local C = {}
+
+local json = (function ()
+-- ---------------------------------------------------------------------------
+-- Small strict JSON codec (pure Lua, works in Lua 5.3 and 5.4).
+-- decode(text) -> value | raises "json: ..." ; JSON null decodes to json.null.
+-- encode(value) -> text | raises "json: ..." (NaN/inf, cycles, bad keys).
+-- Arrays: a table marked with json.array(t), or a non-empty sequence.
+-- An empty unmarked table encodes as {}.
+-- ---------------------------------------------------------------------------
+local json = {}
+json.null = setmetatable({}, { __tostring = function () return "null" end })
+local ARRAY_MT = { __jsontype = "array" }
+function json.array (t) return setmetatable(t or {}, ARRAY_MT) end
+function json.is_array (t) return getmetatable(t) == ARRAY_MT end
+
+local MAX_DEPTH = 64
+
+local function utf8_char (cp)
+  if cp < 0x80 then return string.char(cp)
+  elseif cp < 0x800 then
+    return string.char(0xC0 | (cp >> 6), 0x80 | (cp & 0x3F))
+  elseif cp < 0x10000 then
+    return string.char(0xE0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3F), 0x80 | (cp & 0x3F))
+  else
+    return string.char(0xF0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3F),
+                       0x80 | ((cp >> 6) & 0x3F), 0x80 | (cp & 0x3F))
+  end
+end
+
+function json.decode (text)
+  if type(text) ~= "string" then error("json: expected a string to decode", 0) end
+  local pos = 1
+  local len = #text
+  local function fail (msg) error(string.format("json: %s at byte %d", msg, pos), 0) end
+  local function skip_ws ()
+    pos = string.find(text, "[^ \t\r\n]", pos) or (len + 1)
+  end
+  local parse_value
+  local function parse_string ()
+    -- pos is at the opening quote
+    pos = pos + 1
+    local parts = {}
+    while true do
+      local s, e = string.find(text, '["\\%c]', pos)
+      if not s then fail("unterminated string") end
+      if s > pos then parts[#parts + 1] = string.sub(text, pos, s - 1) end
+      local ch = string.sub(text, s, s)
+      if ch == '"' then pos = s + 1; break
+      elseif ch == "\\" then
+        local esc = string.sub(text, s + 1, s + 1)
+        pos = s + 2
+        if esc == '"' or esc == "\\" or esc == "/" then parts[#parts + 1] = esc
+        elseif esc == "b" then parts[#parts + 1] = "\b"
+        elseif esc == "f" then parts[#parts + 1] = "\f"
+        elseif esc == "n" then parts[#parts + 1] = "\n"
+        elseif esc == "r" then parts[#parts + 1] = "\r"
+        elseif esc == "t" then parts[#parts + 1] = "\t"
+        elseif esc == "u" then
+          local hex = string.match(text, "^%x%x%x%x", pos)
+          if not hex then fail("bad \\u escape") end
+          local cp = tonumber(hex, 16)
+          pos = pos + 4
+          if cp >= 0xD800 and cp <= 0xDBFF then
+            local lo = string.match(text, "^\\u(%x%x%x%x)", pos)
+            local lov = lo and tonumber(lo, 16)
+            if not lov or lov < 0xDC00 or lov > 0xDFFF then fail("unpaired surrogate in \\u escape") end
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lov - 0xDC00)
+            pos = pos + 6
+          elseif cp >= 0xDC00 and cp <= 0xDFFF then
+            fail("unpaired surrogate in \\u escape")
+          end
+          parts[#parts + 1] = utf8_char(cp)
+        else
+          pos = s + 1
+          fail("bad escape")
+        end
+      else
+        pos = s
+        fail("control character in string")
+      end
+    end
+    local str = table.concat(parts)
+    if not utf8.len(str) then fail("invalid UTF-8 in string") end
+    return str
+  end
+  local function parse_number ()
+    -- validate against the JSON grammar exactly
+    local int, frac, exp = string.match(text, "^(-?%d+)(%.?%d*)([eE]?[-+]?%d*)", pos)
+    if not int then fail("bad number") end
+    if string.match(int, "^-?0%d") then fail("leading zero in number") end
+    if frac == "." then fail("bad number fraction") end
+    if exp ~= "" and not string.match(exp, "^[eE][-+]?%d+$") then fail("bad number exponent") end
+    local lit = int .. frac .. exp
+    pos = pos + #lit
+    local v
+    if frac == "" and exp == "" then
+      v = math.tointeger(tonumber(lit))
+      if not v then v = tonumber(lit) + 0.0 end  -- too large for an integer
+    else
+      v = tonumber(lit) + 0.0
+    end
+    if v ~= v or v == math.huge or v == -math.huge then fail("number out of range") end
+    return v
+  end
+  local function parse_array (depth)
+    pos = pos + 1
+    local arr = json.array({})
+    skip_ws()
+    if string.sub(text, pos, pos) == "]" then pos = pos + 1; return arr end
+    while true do
+      arr[#arr + 1] = parse_value(depth + 1)
+      skip_ws()
+      local ch = string.sub(text, pos, pos)
+      if ch == "," then pos = pos + 1
+      elseif ch == "]" then pos = pos + 1; return arr
+      else fail("expected ',' or ']' in array") end
+    end
+  end
+  local function parse_object (depth)
+    pos = pos + 1
+    local obj = {}
+    skip_ws()
+    if string.sub(text, pos, pos) == "}" then pos = pos + 1; return obj end
+    while true do
+      skip_ws()
+      if string.sub(text, pos, pos) ~= '"' then fail("expected string key in object") end
+      local key = parse_string()
+      skip_ws()
+      if string.sub(text, pos, pos) ~= ":" then fail("expected ':' in object") end
+      pos = pos + 1
+      if obj[key] ~= nil then fail("duplicate key '" .. key .. "'") end
+      obj[key] = parse_value(depth + 1)
+      skip_ws()
+      local ch = string.sub(text, pos, pos)
+      if ch == "," then pos = pos + 1
+      elseif ch == "}" then pos = pos + 1; return obj
+      else fail("expected ',' or '}' in object") end
+    end
+  end
+  parse_value = function (depth)
+    if depth > MAX_DEPTH then fail("nesting too deep") end
+    skip_ws()
+    local ch = string.sub(text, pos, pos)
+    if ch == "{" then return parse_object(depth)
+    elseif ch == "[" then return parse_array(depth)
+    elseif ch == '"' then return parse_string()
+    elseif ch == "-" or string.match(ch, "%d") then return parse_number()
+    elseif string.sub(text, pos, pos + 3) == "true" then pos = pos + 4; return true
+    elseif string.sub(text, pos, pos + 4) == "false" then pos = pos + 5; return false
+    elseif string.sub(text, pos, pos + 3) == "null" then pos = pos + 4; return json.null
+    elseif ch == "" then fail("unexpected end of input")
+    else fail("unexpected character '" .. ch .. "'") end
+  end
+  local v = parse_value(1)
+  skip_ws()
+  if pos <= len then fail("trailing characters after JSON value") end
+  return v
+end
+
+local ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
+              ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+
+local function encode_string (s)
+  if not utf8.len(s) then
+    -- replace bytes that are not valid UTF-8 with U+FFFD so the output stays valid JSON
+    local out, i, n = {}, 1, #s
+    while i <= n do
+      local ok_len
+      for l = 4, 1, -1 do
+        if i + l - 1 <= n and utf8.len(string.sub(s, i, i + l - 1)) == 1 then ok_len = l; break end
+      end
+      if ok_len then out[#out + 1] = string.sub(s, i, i + ok_len - 1); i = i + ok_len
+      else out[#out + 1] = "\239\191\189"; i = i + 1 end
+    end
+    s = table.concat(out)
+  end
+  return '"' .. string.gsub(s, '[%c"\\]', function (c)
+    return ESC[c] or string.format("\\u%04x", string.byte(c))
+  end) .. '"'
+end
+
+local function encode_number (v)
+  if math.type(v) == "integer" then return string.format("%d", v) end
+  if v ~= v or v == math.huge or v == -math.huge then error("json: cannot encode NaN or infinity", 0) end
+  if v == math.floor(v) and math.abs(v) < 1e15 then return string.format("%.1f", v) end
+  for _, fmt in ipairs({ "%.15g", "%.16g", "%.17g" }) do
+    local s = string.format(fmt, v)
+    if tonumber(s) == v then return s end
+  end
+  return string.format("%.17g", v)
+end
+
+function json.encode (value)
+  local out = {}
+  local seen = {}
+  local function enc (v, depth)
+    if depth > MAX_DEPTH then error("json: nesting too deep to encode", 0) end
+    local t = type(v)
+    if v == json.null or v == nil then out[#out + 1] = "null"
+    elseif t == "boolean" then out[#out + 1] = v and "true" or "false"
+    elseif t == "number" then out[#out + 1] = encode_number(v)
+    elseif t == "string" then out[#out + 1] = encode_string(v)
+    elseif t == "table" then
+      if seen[v] then error("json: cycle in value", 0) end
+      seen[v] = true
+      local n = #v
+      local is_arr = json.is_array(v)
+      if not is_arr and n > 0 then
+        local count = 0
+        for _ in pairs(v) do count = count + 1 end
+        is_arr = (count == n)
+      end
+      if is_arr then
+        out[#out + 1] = "["
+        for i = 1, n do
+          if i > 1 then out[#out + 1] = "," end
+          enc(v[i], depth + 1)
+        end
+        out[#out + 1] = "]"
+      else
+        local keys = {}
+        for k in pairs(v) do
+          if type(k) ~= "string" then error("json: object key is not a string", 0) end
+          keys[#keys + 1] = k
+        end
+        table.sort(keys)
+        out[#out + 1] = "{"
+        for i, k in ipairs(keys) do
+          if i > 1 then out[#out + 1] = "," end
+          out[#out + 1] = encode_string(k)
+          out[#out + 1] = ":"
+          enc(v[k], depth + 1)
+        end
+        out[#out + 1] = "}"
+      end
+      seen[v] = nil
+    else
+      error("json: cannot encode a " .. t, 0)
+    end
+  end
+  enc(value, 1)
+  return table.concat(out)
+end
+return json
+end)()
+
+C.json = json
+C.VERSION = 1
+C.MEMORY_MAX = 256
+C.TICKS = 1920                -- Temporal ticks per beat
+C.TOL_BEATS = 1 / 960         -- edit_clip matching tolerance (PROTOCOL.md)
+C.TXN_IDLE_S = 600            -- an open request with no command for this long is committed anyway
+
+-- ---------------------------------------------------------------------------
+-- helpers shared with the REAPER companion (kept in sync by hand)
+-- ---------------------------------------------------------------------------
+-- (the Ardour GUI's Lua state has no `package` table)
+local function is_windows ()
+  if type(package) == "table" and type(package.config) == "string" then return package.config:sub(1, 1) == "\\" end
+  return os.getenv("OS") == "Windows_NT"
+end
+local SEP = is_windows() and "\\" or "/"
+local function join (a, b) return a .. SEP .. b end
+local function trim (s) return (string.gsub(s, "^%s+", ""):gsub("%s+$", "")) end
+
+local function read_file (p)
+  local f = io.open(p, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write_atomic (path, text)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, "cannot write " .. tmp .. ": " .. tostring(err) end
+  f:write(text)
+  f:close()
+  if is_windows() then os.remove(path) end
+  local ok, rerr = os.rename(tmp, path)
+  if not ok then return nil, "cannot rename " .. tmp .. ": " .. tostring(rerr) end
+  return true
+end
+
+local function shq (s) return "'" .. string.gsub(s, "'", "'\\''") .. "'" end
+
+function C.spool_dir ()
+  local env = os.getenv("DAWBRIDGE_SPOOL")
+  if env and env ~= "" then return env end
+  local home = os.getenv("HOME") or os.getenv("USERPROFILE")
+  if home then
+    local s = read_file(home .. "/.config/dawbridge/spool")
+    if s then
+      local line = trim(string.match(s, "^[^\r\n]*") or "")
+      if line ~= "" then return line end
+    end
+  end
+  local xdg = os.getenv("XDG_RUNTIME_DIR")
+  if xdg and xdg ~= "" then return xdg .. "/dawbridge/spool" end
+  if is_windows() then return (os.getenv("TEMP") or "C:\\Temp") .. "\\dawbridge\\spool" end
+  local uid = os.getenv("UID")
+  if not uid or uid == "" then
+    local p = io.popen("id -u 2>/dev/null")
+    if p then uid = trim(p:read("a") or ""); p:close() end
+  end
+  if not uid or uid == "" then uid = "0" end
+  return "/tmp/dawbridge-" .. uid .. "/spool"
+end
+
+-- names of the files in dir ending in .json (no directory listing in Ardour's Lua: ls / dir)
+function C.list_json (dir)
+  local cmdline
+  if is_windows() then cmdline = 'dir /b "' .. dir .. '" 2>nul'
+  else cmdline = "ls -1 " .. shq(dir) .. " 2>/dev/null" end
+  local p = io.popen(cmdline)
+  if not p then return {} end
+  local ids = {}
+  for line in p:lines() do
+    local id = line:match("^(.*)%.json$")
+    if id then ids[#ids + 1] = id end
+  end
+  p:close()
+  table.sort(ids)
+  return ids
+end
+
+local function mkdir_p (dir)
+  if is_windows() then os.execute('mkdir "' .. dir .. '" 2>nul')
+  else os.execute("mkdir -p " .. shq(dir)) end
+end
+
+local ArgError = {}
+local function fail (fmt, ...) error(setmetatable({ msg = string.format(fmt, ...) }, ArgError), 0) end
+C.fail = fail
+
+local function get_string (args, key, optional)
+  local v = args[key]
+  if v == nil or v == json.null then
+    if optional then return nil end
+    fail("missing argument '%s' (a string)", key)
+  end
+  if type(v) ~= "string" or v == "" then fail("argument '%s' must be a non-empty string", key) end
+  return v
+end
+
+local function get_number (args, key)
+  local v = args[key]
+  if v == nil or v == json.null then fail("missing argument '%s' (a number)", key) end
+  if type(v) ~= "number" then fail("argument '%s' must be a number", key) end
+  return v
+end
+
+local function as_int (v)
+  if type(v) ~= "number" then return nil end
+  return math.tointeger(v)
+end
+
+local function get_string_list (args, key)
+  local v = args[key]
+  if v == nil or v == json.null then return {} end
+  if type(v) ~= "table" or (not json.is_array(v) and next(v) ~= nil) then
+    fail("argument '%s' must be a list of strings", key)
+  end
+  for i, s in ipairs(v) do
+    if type(s) ~= "string" or s == "" then fail("argument '%s'[%d] must be a non-empty string", key, i) end
+  end
+  return v
+end
+
+local function check_notes (list, key, clip_len, for_removal)
+  if list == nil or list == json.null then return {} end
+  if type(list) ~= "table" or (not json.is_array(list) and next(list) ~= nil) then
+    fail("argument '%s' must be a list of notes {n, s, d, v}", key)
+  end
+  local out = {}
+  for i, nt in ipairs(list) do
+    local where = string.format("%s[%d]", key, i)
+    if type(nt) ~= "table" or json.is_array(nt) then fail("%s must be an object {n, s, d, v}", where) end
+    local n = as_int(nt.n)
+    if not n or n < 0 or n > 127 then fail("%s.n must be an integer 0-127", where) end
+    if type(nt.s) ~= "number" or nt.s < 0 then fail("%s.s must be a number >= 0 (beats from the clip start)", where) end
+    if clip_len and nt.s >= clip_len then
+      fail("%s.s = %s is outside the clip (length %s beats)", where, tostring(nt.s), tostring(clip_len))
+    end
+    local note = { n = n, s = nt.s + 0.0 }
+    if not for_removal then
+      if type(nt.d) ~= "number" or nt.d <= 0 then fail("%s.d must be a number > 0 (beats)", where) end
+      local v = as_int(nt.v)
+      if not v or v < 1 or v > 127 then fail("%s.v must be an integer 1-127", where) end
+      local c = 0
+      if nt.c ~= nil and nt.c ~= json.null then
+        c = as_int(nt.c)
+        if not c or c < 0 or c > 15 then fail("%s.c must be an integer 0-15", where) end
+      end
+      note.d = nt.d + 0.0; note.v = v; note.c = c
+    end
+    out[#out + 1] = note
+  end
+  return out
+end
+C.check_notes = check_notes
+
+local function round6 (x)
+  local r = math.floor(x * 1e6 + 0.5) / 1e6
+  if r == math.floor(r) then return r + 0.0 end
+  return r
+end
+
+local function sort_notes (notes)
+  table.sort(notes, function (a, b)
+    if a.s ~= b.s then return a.s < b.s end
+    if a.n ~= b.n then return a.n < b.n end
+    return (a.c or 0) < (b.c or 0)
+  end)
+  return notes
+end
+
+local function one_line (s) return (string.gsub(s, "[\r\n]+", " ")) end
+local function valid_id (id) return type(id) == "string" and #id >= 1 and #id <= 64 and not id:find("[^%w_.-]") end
+C.valid_id = valid_id
+
+-- ---------------------------------------------------------------------------
+-- Ardour helpers
+-- ---------------------------------------------------------------------------
+local function id_of (obj) return obj:to_stateful():id():to_s() end
+
+-- "B:T" (Temporal.Beats:str ()) -> beats as a float
+local function beats_of (str)
+  local neg, b, t = string.match(str, "^(%-?)(%d+):(%d+)$")
+  if not b then error("cannot parse beat time '" .. tostring(str) .. "'") end
+  local v = tonumber(b) + tonumber(t) / C.TICKS
+  if neg == "-" then v = -v end
+  return v
+end
+C.beats_of = beats_of
+
+local function ticks (beats) return math.floor(beats * C.TICKS + 0.5) end
+
+local function tempo ()
+  local tm = Temporal.TempoMap.read()
+  return tm:tempo_at(Temporal.timepos_t(0)):quarter_notes_per_minute()
+end
+
+-- tracks in presentation order (master and busses are not tracks)
+local function track_list ()
+  local list = {}
+  for r in Session:get_tracks():iter() do
+    local t = r:to_track()
+    if not t:isnil() then list[#list + 1] = t end
+  end
+  table.sort(list, function (a, b)
+    return a:presentation_info_ptr():order() < b:presentation_info_ptr():order()
+  end)
+  return list
+end
+
+local function track_index (route)
+  local rid = id_of(route)
+  for i, t in ipairs(track_list()) do if id_of(t) == rid then return i end end
+  return nil
+end
+
+local function find_track (ref, key)
+  key = key or "track"
+  if ref == nil or ref == json.null then fail("missing argument '%s' (track id string or 1-based index)", key) end
+  if type(ref) == "number" then
+    local idx = math.tointeger(ref)
+    if not idx or idx < 1 then fail("argument '%s' must be a track id string or an index >= 1", key) end
+    local list = track_list()
+    if idx > #list then fail("no track at index %d (the session has %d tracks)", idx, #list) end
+    return list[idx]
+  elseif type(ref) == "string" and ref ~= "" then
+    if ref:find("^%d+$") then
+      local r = Session:route_by_id(PBD.ID(ref))
+      if not r:isnil() then
+        local t = r:to_track()
+        if not t:isnil() then return t end
+      end
+    end
+    fail("no track with id %s", ref)
+  end
+  fail("argument '%s' must be a track id string or a 1-based index", key)
+end
+
+local function is_midi_track (t) return t:data_type():to_string() == "midi" end
+
+-- region by id, still on a playlist
+local function find_region (ref)
+  if type(ref) ~= "string" or ref == "" then fail("missing argument 'clip' (the clip id string)") end
+  if ref:find("^%d+$") then
+    local r = ARDOUR.RegionFactory.region_by_id(PBD.ID(ref))
+    if not r:isnil() and not r:playlist():isnil() then return r end
+  end
+  fail("no clip with id %s", ref)
+end
+
+local function region_track (r)
+  local pid = id_of(r:playlist())
+  for _, t in ipairs(track_list()) do
+    if id_of(t:playlist()) == pid then return t end
+  end
+  return nil
+end
+
+local function region_span (r)
+  local start = beats_of(r:position():beats():str())
+  local len = beats_of(r:length():beats():str())
+  return start, len
+end
+
+local function region_offset (r)
+  local ok, v = pcall(function () return beats_of(r:start():beats():str()) end)
+  if ok then return v end
+  return 0
+end
+
+-- notes of a MIDI region, times relative to the region start; each entry keeps its NotePtr in _ptr
+local function region_notes (r)
+  local mr = r:to_midiregion()
+  if mr:isnil() then return nil end
+  local off = region_offset(r)
+  local _, len = region_span(r)
+  local notes = {}
+  for n in ARDOUR.LuaAPI.note_list(mr:model()):iter() do
+    local s = beats_of(n:time():str()) - off
+    if s >= -1e-9 and s < len + 1e-9 then
+      notes[#notes + 1] = { n = n:note(), s = round6(s), d = round6(beats_of(n:length():str())),
+                            v = n:velocity(), c = n:channel(), _ptr = n }
+    end
+  end
+  return sort_notes(notes)
+end
+
+local function public_notes (notes)
+  local out = json.array({})
+  for _, nt in ipairs(notes) do out[#out + 1] = { n = nt.n, s = nt.s, d = nt.d, v = nt.v, c = nt.c } end
+  return out
+end
+
+-- plugins of a route: all (0-based order) and the effects without the instrument
+local function plugin_list (route)
+  local all = {}
+  local i = 0
+  while true do
+    local p = route:nth_plugin(i)
+    if p:isnil() then break end
+    all[#all + 1] = p
+    i = i + 1
+  end
+  local inst = route:the_instrument()
+  local inst_id = (not inst:isnil()) and id_of(inst) or nil
+  local effects = {}
+  for _, p in ipairs(all) do
+    if id_of(p) ~= inst_id then effects[#effects + 1] = p end
+  end
+  return all, effects, inst
+end
+
+local PLUGIN_TYPES = { "LV2", "Lua", "VST3", "LADSPA" }
+
+local function new_plugin (name)
+  for _, tname in ipairs(PLUGIN_TYPES) do
+    local ty = ARDOUR.PluginType[tname]
+    if ty then
+      local p = ARDOUR.LuaAPI.new_plugin(Session, name, ty, "")
+      if not p:isnil() then return p end
+    end
+  end
+  return nil
+end
+
+local function new_plugin_info (name)
+  for _, tname in ipairs(PLUGIN_TYPES) do
+    local ty = ARDOUR.PluginType[tname]
+    if ty then
+      local pi = ARDOUR.LuaAPI.new_plugin_info(name, ty)
+      if not pi:isnil() then return pi end
+    end
+  end
+  return nil
+end
+
+-- does a LuaBridge object have this method? (a missing key may raise instead of returning nil)
+local function has_method (obj, name)
+  local ok, v = pcall(function () return obj[name] end)
+  return ok and v ~= nil
+end
+
+local function first_of (list)
+  for x in list:iter() do return x end
+  return nil
+end
+
+-- ---------------------------------------------------------------------------
+-- the companion object
+-- ---------------------------------------------------------------------------
+local Core = {}
+Core.__index = Core
+
+-- opts: mode = "headless" | "gui"; spool (default C.spool_dir ()); now_ms (clock); log (function)
+function C.new (opts)
+  opts = opts or {}
+  local self = setmetatable({}, Core)
+  self.mode = opts.mode or "headless"
+  self.spool = opts.spool or C.spool_dir()
+  self.now_ms = opts.now_ms or function () return os.time() * 1000 end
+  self.log = opts.log or function (msg) print("dawbridge: " .. msg) end
+  self.memory = {}         -- id -> reply text
+  self.memory_order = {}   -- ids, oldest first
+  self.txn = nil           -- the open request (see begin_txn)
+  self.undo_stack = {}     -- {name, inverses = {fn...}, not_undone = {...}}
+  self.osc = {}            -- reply port -> ARDOUR.LuaOSC.Address
+  return self
+end
+
+-- ---- one request = one Ardour transaction --------------------------------
+-- txn = {name, explicit, diffs = {NoteDiffCommand}, playlists = {Playlist}, seen = {id = true},
+--        inverses = {function (undo_ctx)}, not_undone = {text}, touched = time}
+function Core:begin_txn (name, explicit)
+  self.txn = { name = name, explicit = explicit, diffs = {}, playlists = {}, seen = {}, inverses = {},
+               not_undone = {}, touched = os.time() }
+  return self.txn
+end
+
+-- call BEFORE changing a playlist: clear_changes once per request, so the diff covers the whole request
+function Core:touch_playlist (pl)
+  local txn = self.txn
+  local pid = id_of(pl)
+  if not txn.seen[pid] then
+    txn.seen[pid] = true
+    pl:to_stateful():clear_changes()
+    txn.playlists[#txn.playlists + 1] = pl
+  end
+end
+
+-- run a note diff now without recording it (scratch transaction), keep it for the request's transaction
+function Core:apply_diff (model, cmd)
+  Session:begin_reversible_command("__bridge_scratch__")
+  model:apply_diff_command_as_commit(Session, cmd)
+  local txn = self.txn
+  txn.diffs[#txn.diffs + 1] = cmd
+end
+
+function Core:commit_txn ()
+  local txn = self.txn
+  if not txn then return nil end
+  self.txn = nil
+  if #txn.diffs > 0 or #txn.playlists > 0 then
+    Session:begin_reversible_command(txn.name)
+    for _, cmd in ipairs(txn.diffs) do Session:add_command(cmd) end
+    for _, pl in ipairs(txn.playlists) do Session:add_stateful_diff_command(pl:to_statefuldestructible()) end
+    Session:commit_reversible_command(nil)
+    if self.mode == "gui" then self:refresh_gui_undo() end
+  end
+  if not txn.undo and (#txn.inverses > 0 or #txn.not_undone > 0) then
+    self.undo_stack[#self.undo_stack + 1] = { name = txn.name, inverses = txn.inverses, not_undone = txn.not_undone }
+    while #self.undo_stack > 64 do table.remove(self.undo_stack, 1) end
+  end
+  return txn
+end
+
+-- GUI: a transaction committed from Lua does not make the editor's Edit > Undo action (the one OSC /undo and
+-- Ctrl+Z activate) sensitive; tested on Ardour 7.3 under Xvfb: /undo did nothing until Editor:redo had run once.
+-- Editor:redo (0) redoes nothing (n = 0) but marks the undo action sensitive, so native undo reaches the request.
+function Core:refresh_gui_undo ()
+  local ed = Editor
+  if ed ~= nil and has_method(ed, "redo") then
+    local ok, err = pcall(function () ed:redo(0) end)
+    if not ok then self.log("Editor:redo (0) failed: " .. tostring(err)) end
+  end
+end
+
+local function add_inverse (txn, fn) txn.inverses[#txn.inverses + 1] = fn end
+
+-- ---- ops -----------------------------------------------------------------
+local ops = {}
+C.ops = ops
+local CHANGES = { create_track = true, create_midi_clip = true, edit_clip = true, add_effect = true,
+                  remove_effect = true, delete_track = true, delete_clip = true }
+C.CHANGES = CHANGES
+
+function ops.ping (self)
+  return { companion = "dawbridge", version = C.VERSION, host = "ardour", command_id = json.null,
+           undo = self.mode == "gui" and "native" or "companion" }
+end
+
+function ops.state (self)
+  local tracks = json.array({})
+  for i, t in ipairs(track_list()) do
+    local _, effects, inst = plugin_list(t)
+    local fx = json.array({})
+    for k, p in ipairs(effects) do fx[#fx + 1] = { index = k, name = p:display_name(), enabled = p:active() } end
+    local clips = json.array({})
+    for r in t:playlist():region_list():iter() do
+      local start, len = region_span(r)
+      local notes = region_notes(r)
+      clips[#clips + 1] = { host_id = id_of(r), name = r:name(), start = round6(start), length = round6(len),
+                            notes = notes and public_notes(notes) or json.array({}) }
+    end
+    tracks[#tracks + 1] = { host_id = id_of(t), index = i, name = t:name(),
+                            type = is_midi_track(t) and "midi" or "audio",
+                            instrument = (not inst:isnil()) and inst:display_name() or json.null,
+                            fx = fx, clips = clips }
+  end
+  return { tempo = tempo() + 0.0, tracks = tracks }
+end
+
+function ops.create_track (self, args)
+  local name = get_string(args, "name")
+  local ttype = get_string(args, "type")
+  if ttype ~= "midi" and ttype ~= "audio" then fail("argument 'type' must be \"midi\" or \"audio\"") end
+  local inst = get_string(args, "instrument", true)
+  local aliases = get_string_list(args, "instrument_aliases")
+  local track
+  if ttype == "audio" then
+    track = first_of(Session:new_audio_track(1, 2, nil, 1, name, ARDOUR.PresentationInfo.max_order,
+                                             ARDOUR.TrackMode.Normal, true))
+  else
+    -- never pass nil as instrument (crashes 7.3): ARDOUR.PluginInfo () is the "none" value
+    local pi
+    if inst then
+      local names = { inst }
+      for _, a in ipairs(aliases) do names[#names + 1] = a end
+      for _, n in ipairs(names) do
+        pi = new_plugin_info(n)
+        if pi then break end
+      end
+    end
+    track = first_of(Session:new_midi_track(ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1),
+                                            ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2), true,
+                                            pi or ARDOUR.PluginInfo(), nil, nil, 1, name,
+                                            ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true))
+  end
+  if not track or track:isnil() then fail("Ardour did not create the track") end
+  local instrument = json.null
+  if ttype == "midi" then
+    local ti = track:the_instrument()
+    if not ti:isnil() then instrument = ti:display_name() end
+  elseif inst then
+    -- an instrument on an audio track: add it as the first plugin
+    local names = { inst }
+    for _, a in ipairs(aliases) do names[#names + 1] = a end
+    for _, n in ipairs(names) do
+      local p = new_plugin(n)
+      if p and track:add_processor_by_index(p, 0, nil, true) == 0 then instrument = p:display_name(); break end
+    end
+  end
+  local rid = id_of(track)
+  local txn = self.txn
+  if has_method(Session, "remove_route") then
+    add_inverse(txn, function ()
+      local r = Session:route_by_id(PBD.ID(rid))
+      if not r:isnil() then Session:remove_route(r) end
+    end)
+  else
+    txn.not_undone[#txn.not_undone + 1] = "track '" .. track:name() .. "' (Ardour's Lua cannot remove tracks)"
+  end
+  return { host_id = rid, index = track_index(track), name = track:name(), type = ttype, instrument = instrument }
+end
+
+function ops.create_midi_clip (self, args)
+  local track = find_track(args.track)
+  local start = get_number(args, "start")
+  local length = get_number(args, "length")
+  if start < 0 then fail("argument 'start' must be >= 0 (beats)") end
+  if length <= 0 then fail("argument 'length' must be > 0 (beats)") end
+  local name = get_string(args, "name", true) or track:name()
+  if args.notes == nil then fail("missing argument 'notes' (a list, may be empty)") end
+  local notes = check_notes(args.notes, "notes", length)
+  if not is_midi_track(track) then fail("track %s is an audio track; a MIDI clip needs a MIDI track", track:name()) end
+  local pl = track:playlist()
+  local sr = Session:nominal_sample_rate()
+  local len_samples = math.ceil(length * 60.0 / tempo() * sr)
+  -- bounce an EMPTY range: 1 s after the end of the last region on this playlist
+  local far = sr
+  local before = {}
+  for r in pl:region_list():iter() do
+    before[id_of(r)] = true
+    local e = r:position():samples() + r:length():samples()
+    if e + sr > far then far = e + sr end
+  end
+  local wf = track:bounce_range(far, far + len_samples, ARDOUR.InterThreadInfo(), ARDOUR.LuaAPI.nil_proc(), false, name)
+  if wf:isnil() then fail("Ardour could not create a MIDI region (bounce failed)") end
+  local model = wf:to_midiregion():model()
+  if #notes > 0 then
+    local cmd = model:new_note_diff_command("add notes")
+    for _, nt in ipairs(notes) do
+      cmd:add(ARDOUR.LuaAPI.new_noteptr(nt.c, Temporal.Beats.ticks(ticks(nt.s)), Temporal.Beats.ticks(ticks(nt.d)),
+                                        nt.n, nt.v))
+    end
+    self:apply_diff(model, cmd)
+  end
+  self:touch_playlist(pl)
+  pl:add_region(wf, Temporal.timepos_t.from_ticks(ticks(start)), 1, false)
+  -- add_region inserted a copy: find it
+  local region
+  for r in pl:region_list():iter() do
+    if not before[id_of(r)] then region = r end
+  end
+  if not region then fail("the new region was not found on the playlist") end
+  local txn = self.txn
+  add_inverse(txn, function (core)
+    core:touch_playlist(pl)
+    pl:remove_region(region)
+  end)
+  return { host_id = id_of(region), track = id_of(track), start = start, length = length, notes_added = #notes }
+end
+
+function ops.read_clip (self, args)
+  local r = find_region(args.clip)
+  local notes = region_notes(r)
+  if not notes then fail("clip %s is not a MIDI clip", args.clip) end
+  local start, len = region_span(r)
+  local t = region_track(r)
+  return { host_id = id_of(r), track = t and id_of(t) or json.null, start = round6(start), length = round6(len),
+           notes = public_notes(notes) }
+end
+
+function ops.edit_clip (self, args)
+  local ref = args.clip
+  local r = find_region(ref)
+  local existing = region_notes(r)
+  if not existing then fail("clip %s is not a MIDI clip", ref) end
+  local _, len = region_span(r)
+  local add = check_notes(args.add, "add", len)
+  local remove = check_notes(args.remove, "remove", nil, true)
+  if #add == 0 and #remove == 0 then fail("nothing to do: give 'add' and/or 'remove' notes") end
+  local used, victims = {}, {}
+  for i, rn in ipairs(remove) do
+    local found
+    for k, en in ipairs(existing) do
+      if not used[k] and en.n == rn.n and math.abs(en.s - rn.s) <= C.TOL_BEATS then found = k; break end
+    end
+    if not found then fail("remove[%d]: no note n=%d at s=%s in clip %s", i, rn.n, tostring(rn.s), ref) end
+    used[found] = true
+    victims[#victims + 1] = existing[found]._ptr
+  end
+  local model = r:to_midiregion():model()
+  local off = region_offset(r)
+  local cmd = model:new_note_diff_command("edit notes")
+  local added = {}
+  for _, p in ipairs(victims) do cmd:remove(p) end
+  for _, nt in ipairs(add) do
+    local p = ARDOUR.LuaAPI.new_noteptr(nt.c, Temporal.Beats.ticks(ticks(nt.s + off)), Temporal.Beats.ticks(ticks(nt.d)),
+                                        nt.n, nt.v)
+    added[#added + 1] = p
+    cmd:add(p)
+  end
+  self:apply_diff(model, cmd)
+  add_inverse(self.txn, function (core)
+    local inv = model:new_note_diff_command("undo edit notes")
+    for _, p in ipairs(added) do inv:remove(p) end
+    for _, p in ipairs(victims) do inv:add(p) end
+    core:apply_diff(model, inv)
+  end)
+  return { added = #add, removed = #victims, notes = public_notes(region_notes(r)) }
+end
+
+function ops.add_effect (self, args)
+  local track = find_track(args.track)
+  local name = get_string(args, "name")
+  local names = { name }
+  for _, a in ipairs(get_string_list(args, "aliases")) do names[#names + 1] = a end
+  local p
+  for _, n in ipairs(names) do
+    p = new_plugin(n)
+    if p then break end
+  end
+  if not p then fail("no such effect: tried %s", "'" .. table.concat(names, "', '") .. "'") end
+  local all = plugin_list(track)
+  -- visible-processor index = number of plugins: after the last plugin, before the fader
+  if track:add_processor_by_index(p, #all, nil, true) ~= 0 then
+    fail("Ardour could not insert %s on track %s", p:display_name(), track:name())
+  end
+  local pid = id_of(p)
+  local _, effects = plugin_list(track)
+  local index
+  for k, e in ipairs(effects) do if id_of(e) == pid then index = k end end
+  if not index then fail("the inserted plugin %s was not found on the track", p:display_name()) end
+  add_inverse(self.txn, function ()
+    local _, eff = plugin_list(track)
+    for _, e in ipairs(eff) do
+      if id_of(e) == pid then track:remove_processor(e, nil, true) end
+    end
+  end)
+  return { index = index, name = p:display_name() }
+end
+
+function ops.remove_effect (self, args)
+  local track = find_track(args.track)
+  local index = as_int(args.index)
+  if not index or index < 1 then fail("argument 'index' must be an integer >= 1") end
+  local all, effects = plugin_list(track)
+  local p = effects[index]
+  if not p then fail("no effect at index %d (the track has %d effects)", index, #effects) end
+  local name = p:display_name()
+  local pos = 0
+  for k, q in ipairs(all) do if id_of(q) == id_of(p) then pos = k - 1 end end
+  if track:remove_processor(p, nil, true) ~= 0 then fail("Ardour could not remove effect %d (%s)", index, name) end
+  add_inverse(self.txn, function ()
+    local np = new_plugin(name)
+    if np then track:add_processor_by_index(np, pos, nil, true) end
+  end)
+  return { removed = name }
+end
+
+function ops.delete_track (self, args)
+  local track = find_track(args.track)
+  local rid = id_of(track)
+  if not has_method(Session, "remove_route") then
+    fail("delete_track is not available: Ardour's Lua bindings (7.3) cannot remove a track; remove '%s' by hand",
+         track:name())
+  end
+  Session:remove_route(track)
+  self.txn.not_undone[#self.txn.not_undone + 1] = "deleted track " .. rid
+  return { deleted = rid }
+end
+
+function ops.delete_clip (self, args)
+  local r = find_region(args.clip)
+  local rid = id_of(r)
+  local pl = r:playlist()
+  local pos = r:position()
+  self:touch_playlist(pl)
+  pl:remove_region(r)
+  add_inverse(self.txn, function (core)
+    core:touch_playlist(pl)
+    pl:add_region(r, pos, 1, false)
+  end)
+  return { deleted = rid }
+end
+
+function ops.begin_undo (self, args)
+  local name = one_line(get_string(args, "name"))
+  if self.txn then self:commit_txn() end
+  self:begin_txn(name, true)
+  return {}
+end
+
+function ops.end_undo (self)
+  if not self.txn or not self.txn.explicit then fail("no undo step is open (begin_undo was not received)") end
+  local txn = self:commit_txn()
+  return { name = txn.name }
+end
+
+function ops.undo (self)
+  if self.txn then self:commit_txn() end
+  local entry = table.remove(self.undo_stack)
+  if not entry then fail("nothing to undo") end
+  local txn = self:begin_txn("bridge undo: " .. entry.name, false)
+  txn.undo = true
+  local errors = {}
+  for i = #entry.inverses, 1, -1 do
+    local ok, err = pcall(entry.inverses[i], self)
+    if not ok then errors[#errors + 1] = tostring(err) end
+  end
+  self:commit_txn()
+  local res = { undone = entry.name }
+  if #entry.not_undone > 0 then res.not_undone = json.array(entry.not_undone) end
+  if #errors > 0 then res.errors = json.array(errors) end
+  return res
+end
+
+-- ---- command processing --------------------------------------------------
+function Core:remember (id, text)
+  if self.memory[id] == nil then self.memory_order[#self.memory_order + 1] = id end
+  self.memory[id] = text
+  while #self.memory_order > C.MEMORY_MAX do
+    self.memory[table.remove(self.memory_order, 1)] = nil
+  end
+end
+
+function Core:execute (cmd)
+  local op = cmd.op
+  local fn = type(op) == "string" and ops[op]
+  if not fn then
+    return { id = cmd.id, ok = false, error = "unknown op: " .. (type(op) == "string" and op or tostring(op)) }
+  end
+  local args = cmd.args
+  if args == nil or args == json.null then args = {} end
+  if type(args) ~= "table" or json.is_array(args) then
+    return { id = cmd.id, ok = false, error = "bad command: 'args' must be an object" }
+  end
+  local auto = false
+  if CHANGES[op] then
+    if self.txn then
+      self.txn.touched = os.time()
+    else
+      auto = true
+      local name = (type(cmd.request) == "string" and cmd.request ~= "") and one_line(cmd.request) or ("dawbridge: " .. op)
+      self:begin_txn(name, false)
+    end
+  end
+  local ok, res = pcall(fn, self, args)
+  if auto then
+    local cok, cerr = pcall(self.commit_txn, self)
+    if not cok then self.txn = nil; self.log("commit failed: " .. tostring(cerr)) end
+  end
+  if ok then return { id = cmd.id, ok = true, result = res } end
+  local msg
+  if getmetatable(res) == ArgError then msg = res.msg
+  else msg = "internal error in " .. op .. ": " .. tostring(res) end
+  return { id = cmd.id, ok = false, error = msg }
+end
+
+-- returns reply text, was_duplicate, reply_port
+function Core:handle_text (id, text)
+  local ok, cmd = pcall(json.decode, text)
+  if not ok then return json.encode({ id = id, ok = false, error = "bad command: " .. tostring(cmd) }), false end
+  if type(cmd) ~= "table" or json.is_array(cmd) then
+    return json.encode({ id = id, ok = false, error = "bad command: not a JSON object" }), false
+  end
+  local port = as_int(cmd.reply_port)
+  if port and (port < 1 or port > 65535) then port = nil end
+  if cmd.id ~= id then
+    return json.encode({ id = id, ok = false, error = "bad command: id does not match the file name" }), false, port
+  end
+  if self.memory[id] then return self.memory[id], true, port end
+  local reply
+  if type(cmd.deadline_ms) ~= "number" then
+    reply = { id = id, ok = false, error = "bad command: missing deadline_ms" }
+  elseif self.now_ms() > cmd.deadline_ms then
+    reply = { id = id, ok = false, error = string.format("expired: deadline %.0f passed %.0f ms ago; not executed",
+                                                         cmd.deadline_ms, self.now_ms() - cmd.deadline_ms) }
+  else
+    reply = self:execute(cmd)
+  end
+  local eok, rtext = pcall(json.encode, reply)
+  if not eok then rtext = json.encode({ id = id, ok = false, error = "cannot encode reply: " .. tostring(rtext) }) end
+  self:remember(id, rtext)
+  return rtext, false, port
+end
+
+function Core:send_osc (port, text)
+  local ok, err = pcall(function ()
+    local a = self.osc[port]
+    if not a then
+      a = ARDOUR.LuaOSC.Address("osc.udp://127.0.0.1:" .. port)
+      self.osc[port] = a
+    end
+    a:send("/dawbridge/reply", "s", text)
+  end)
+  if not ok then self.log("OSC reply to port " .. port .. " failed: " .. tostring(err)) end
+end
+
+-- drain <spool>/in once; returns the number of commands handled
+function Core:poll ()
+  local indir, outdir = join(self.spool, "in"), join(self.spool, "out")
+  local ids = C.list_json(indir)
+  if #ids == 0 then
+    -- an explicit request left open for a long time is committed so its changes reach the history
+    if self.txn and os.time() - self.txn.touched > C.TXN_IDLE_S then self:commit_txn() end
+    return 0
+  end
+  if not self.outdir_ok then mkdir_p(outdir); self.outdir_ok = true end
+  local handled = 0
+  for _, id in ipairs(ids) do
+    local path = join(indir, id .. ".json")
+    if not valid_id(id) then
+      os.rename(path, path .. ".rejected")
+    else
+      local text = read_file(path)
+      if text then
+        local ok, rtext, _, port = pcall(self.handle_text, self, id, text)
+        if not ok then
+          rtext = json.encode({ id = id, ok = false, error = "internal error: " .. tostring(rtext) })
+          port = nil
+        end
+        local wok, werr = write_atomic(join(outdir, id .. ".json"), rtext)
+        if port then self:send_osc(port, rtext) end
+        if wok then
+          os.remove(path)
+        else
+          -- keep the command: the next poll answers it again from the id memory (not executed twice)
+          self.log(tostring(werr))
+        end
+        handled = handled + 1
+      end
+    end
+  end
+  return handled
+end
+
+return C

@@ -1,0 +1,48 @@
+# osc-maps/companions/companions.cmake: tests of the in-DAW companion scripts (included by the top-level CMakeLists.txt).
+#   companion_reaper_lua   REAPER companion against a fake ReaScript API   (lua5.4, like REAPER's Lua)
+#   companion_ardour_lua   Ardour companion against a fake Ardour Lua API  (lua5.3, like Ardour's Lua)
+#   companion_ardour_real  end to end against a real headless Ardour 7    (only with -DDAWBRIDGE_REAL_ARDOUR=ON)
+if(NOT DAWBRIDGE_TESTS)
+  return()
+endif()
+
+set(_db_comp_tests ${DAWBRIDGE_SOURCE_DIR}/tests/companions)
+
+find_program(DAWBRIDGE_LUA54 NAMES lua5.4)
+find_program(DAWBRIDGE_LUA53 NAMES lua5.3)
+
+if(DAWBRIDGE_LUA54)
+  add_test(NAME companion_reaper_lua
+           COMMAND ${DAWBRIDGE_LUA54} ${_db_comp_tests}/test_reaper_companion.lua
+           WORKING_DIRECTORY ${_db_comp_tests})
+  # the REAPER API function list every reaper.* call is checked against
+  set(_db_api_list ${DAWBRIDGE_SOURCE_DIR}/docs/reaper-api-functions.txt)
+  set(_db_env "DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR}")
+  if(DEFINED ENV{REAPER_API_LIST})
+    list(APPEND _db_env "REAPER_API_LIST=$ENV{REAPER_API_LIST}")
+  elseif(EXISTS ${_db_api_list})
+    list(APPEND _db_env "REAPER_API_LIST=${_db_api_list}")
+  endif()
+  set_tests_properties(companion_reaper_lua PROPERTIES ENVIRONMENT "${_db_env}" LABELS "companion;lua" TIMEOUT 60)
+else()
+  message(STATUS "lua5.4 not found: companion_reaper_lua test not registered (apt install lua5.4)")
+endif()
+
+if(DAWBRIDGE_LUA53)
+  add_test(NAME companion_ardour_lua
+           COMMAND ${DAWBRIDGE_LUA53} ${_db_comp_tests}/test_ardour_companion.lua
+           WORKING_DIRECTORY ${_db_comp_tests})
+  set_tests_properties(companion_ardour_lua PROPERTIES
+    ENVIRONMENT "DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR}" LABELS "companion;lua" TIMEOUT 60)
+else()
+  message(STATUS "lua5.3 not found: companion_ardour_lua test not registered (apt install lua5.3)")
+endif()
+
+if(DAWBRIDGE_REAL_ARDOUR)
+  add_test(NAME companion_ardour_real
+           COMMAND bash ${_db_comp_tests}/ardour_e2e.sh 3917
+           WORKING_DIRECTORY ${_db_comp_tests})
+  set_tests_properties(companion_ardour_real PROPERTIES
+    LABELS "real-ardour;companion" SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE
+    DEPENDS real_ardour_stop)  # one real Ardour at a time: two on 2 cores starve each other
+endif()
