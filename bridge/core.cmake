@@ -17,3 +17,24 @@ endif()
 if(EXISTS ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_link.c)
   db_add_test(test_link SOURCES tests/unit/test_link.c LIBS dbcore)
 endif()
+
+# Integration: bridge <-> in-process mock DAW over real UDP (both dialects).
+if(DAWBRIDGE_TESTS)
+  add_library(dbtest_wire STATIC tests/support/wire_fixture.c)
+  target_include_directories(dbtest_wire PUBLIC ${DAWBRIDGE_SOURCE_DIR}/tests/support)
+  target_link_libraries(dbtest_wire PUBLIC dbcore dbmock)
+endif()
+db_add_test(test_wire SOURCES tests/integration/test_wire.c LIBS dbtest_wire dbtest_osc_client LABELS integration TIMEOUT 300)
+
+# Real Ardour: ctest starts one headless Ardour for these tests and stops it by PID afterwards.
+if(DAWBRIDGE_TESTS AND DAWBRIDGE_REAL_ARDOUR)
+  set(DB_ARDOUR_PORT 3861)
+  add_test(NAME real_ardour_start COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/tests/support/ardour-runner.sh start ${DB_ARDOUR_PORT})
+  add_test(NAME real_ardour_stop COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/tests/support/ardour-runner.sh stop ${DB_ARDOUR_PORT})
+  set_tests_properties(real_ardour_start PROPERTIES FIXTURES_SETUP real_ardour LABELS real-ardour TIMEOUT 180)
+  set_tests_properties(real_ardour_stop PROPERTIES FIXTURES_CLEANUP real_ardour LABELS real-ardour TIMEOUT 60)
+  db_add_test(test_real_ardour SOURCES tests/integration/test_real_ardour.c LIBS dbtest_wire dbtest_osc_client
+              LABELS real-ardour TIMEOUT 180)
+  set_tests_properties(test_real_ardour PROPERTIES FIXTURES_REQUIRED real_ardour RUN_SERIAL TRUE SKIP_RETURN_CODE 77
+    ENVIRONMENT "DAWBRIDGE_ARDOUR_PORT=${DB_ARDOUR_PORT};DAWBRIDGE_ARDOUR_SESSION=/tmp/dawbridge-ardour-${DB_ARDOUR_PORT}/session/osctest.ardour;DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR};DAWBRIDGE_BINARY_DIR=${CMAKE_BINARY_DIR}")
+endif()

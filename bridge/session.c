@@ -266,6 +266,7 @@ static json_t *clip_normalise(session_t *s, const json_t *in, char *err, size_t 
     if (!json_is_integer(json_object_get(nt, "n")) || p < 0 || p > 127 || !json_is_number(json_object_get(nt, "s")) ||
         !json_is_number(json_object_get(nt, "d")) || json_number_value(json_object_get(nt, "d")) <= 0 ||
         (json_object_get(nt, "v") && (vel < 1 || vel > 127))) {
+      for (size_t k = 0; k < i; k++) json_decref(v[k]);
       free(v);
       json_decref(c);
       fail(err, errlen, SESSION_ERANGE, "note %zu is malformed (n 0-127, s, d > 0, v 1-127)", i + 1);
@@ -591,6 +592,7 @@ int session_lookup(const session_t *s, const char *path, int index, int fx, int 
   *num = NAN;
   *str = NULL;
   if (!strcmp(path, "tempo")) return *num = s->tempo, 1;
+  if (!strcmp(path, "project")) return *str = s->project ? s->project : "", 1; /* a map may set/confirm it */
   if (!strcmp(path, "playing")) return *num = s->playing, 1;
   if (!strcmp(path, "recording")) return *num = s->recording, 1;
   if (!strcmp(path, "position")) return *num = s->position, 1;
@@ -823,7 +825,8 @@ int session_from_json(session_t *s, const json_t *j, char *err, size_t errlen) {
     }
     const char *id = json_string_value(json_object_get(v, "id"));
     if (id) {
-      if (strlen(id) >= sizeof t->id || session_track_index_by_id(n, id) != n->ntracks) {
+      t->id[0] = '\0'; /* the provisional id from track_new must not hide (or fake) a duplicate */
+      if (strlen(id) >= sizeof t->id || session_track_index_by_id(n, id)) {
         /* duplicate or oversized ids would break id stability: refuse rather than guess */
         int dup = strlen(id) < sizeof t->id;
         session_free(n);
@@ -864,6 +867,17 @@ static int is_default_name(const char *name) {
 int session_reconcile_tracks(session_t *s, const json_t *fresh, char *err, size_t errlen) {
   if (!json_is_array(fresh)) return fail(err, errlen, SESSION_EINVAL, "fresh track list must be an array");
   size_t nf = json_array_size(fresh);
+  {
+    /* validate every fresh track on a scratch copy first: matched old tracks are filled in place below, and a
+     * late failure must not leave the mirror half-updated */
+    session_t *scratch = session_new(NULL);
+    struct track *probe = scratch ? track_new(scratch) : NULL;
+    int vrc = probe ? 0 : fail(err, errlen, SESSION_ENOMEM, "out of memory");
+    for (size_t i = 0; i < nf && !vrc; i++) vrc = track_from_json(scratch, probe, json_array_get(fresh, i), err, errlen);
+    track_free(probe);
+    session_free(scratch);
+    if (vrc) return vrc;
+  }
   if (reserve_tracks(s, (int)nf + 1)) return fail(err, errlen, SESSION_ENOMEM, "out of memory");
   int no = s->ntracks;
   struct track **old = s->tracks;

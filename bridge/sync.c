@@ -34,6 +34,7 @@ struct op {
   const char *unconfirmable;
   int identify_new;  /* create_track on REAPER: find the new (selected) track by a refresh */
   char range_key[48]; /* waiting for this parameter's range before sending (Ardour) */
+  json_t *later;      /* further steps of a "sequence" tool, each sent once the previous one is confirmed */
   char *then_name;   /* ... then rename it */
   int track;         /* position at build time */
   char track_id[16];
@@ -41,7 +42,7 @@ struct op {
   unsigned long heard_at_send;
   json_t *events;    /* [{event, str}] heard since sending */
   /* refresh */
-  int count, bank, nbanks, zero_seen, restarts;
+  int count, bank, nbanks, zero_seen, last_seen, seen_start, restarts;
   int list_end_seen;
   session_t *stage;
   int old_count;     /* identify_new: the mirror's count before */
@@ -132,6 +133,7 @@ static void op_free(struct op *o) {
   json_decref(o->query);
   json_decref(o->confirm);
   json_decref(o->events);
+  json_decref(o->later);
   session_free(o->stage);
   free(o);
 }
@@ -170,6 +172,12 @@ static void on_kick(uv_timer_t *t) {
 static void kick_queue(sync_t *s) {
   if (s->closing || !s->head || s->head->phase != PH_IDLE) return;
   uv_timer_start(&s->kick, on_kick, 0, 0);
+}
+
+static void append_all(json_t *dst, const json_t *src) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(src, i, v) json_array_append(dst, v);
 }
 
 /* ---- applying feedback ---- */
@@ -306,29 +314,24 @@ static void apply_plugin_list(sync_t *s, const struct oscmap_match *mm) {
   int pos = mm->track;
   if (pos < 1 || pos > session_track_count(s->ses)) return;
   json_t *items = json_object_get(mm->fields, "items");
-  /* the instrument is the first plugin of a MIDI track whose name the catalog knows as an instrument */
+  /* fx lists the whole chain as the DAW numbers it (tools address plugins by that number); the instrument is the
+   * first plugin of a MIDI track when the catalog knows it as an instrument */
   const json_t *instr = json_object_get(json_object_get(s->mj, "catalog"), "instruments");
   const char *type = NULL;
   double dummy;
   session_lookup(s->ses, "track.type", pos, 0, 0, 0, &dummy, &type);
-  int fxn = 0, have_instr = 0;
+  int fxn = 0;
+  const char *instrument = NULL;
   struct session_update u = {.index = pos};
   size_t i;
   json_t *it;
   json_array_foreach(items, i, it) {
     const char *name = json_string_value(json_object_get(it, "name"));
     if (!name) continue;
-    int is_instr = 0;
-    if (!have_instr && type && !strcmp(type, "midi")) {
+    if (fxn == 0 && type && !strcmp(type, "midi")) {
       size_t k;
       json_t *c;
-      json_array_foreach(instr, k, c) is_instr |= !strcmp(json_string_value(json_object_get(c, "name")), name);
-    }
-    if (is_instr) {
-      have_instr = 1;
-      u.field = SF_TRACK_INSTRUMENT, u.str = name;
-      session_apply(s->ses, &u, NULL, 0);
-      continue;
+      json_array_foreach(instr, k, c) if (!strcmp(json_string_value(json_object_get(c, "name")), name)) instrument = name;
     }
     fxn++;
     u.field = SF_FX_NAME, u.fx = fxn, u.str = name;
@@ -337,16 +340,15 @@ static void apply_plugin_list(sync_t *s, const struct oscmap_match *mm) {
     u.str = NULL;
     session_apply(s->ses, &u, NULL, 0);
   }
-  if (!have_instr) {
-    u.field = SF_TRACK_INSTRUMENT, u.str = NULL;
-    session_apply(s->ses, &u, NULL, 0);
-  }
+  u.field = SF_TRACK_INSTRUMENT, u.str = instrument;
+  session_apply(s->ses, &u, NULL, 0);
   u.field = SF_FX_COUNT, u.num = fxn, u.str = NULL;
   session_apply(s->ses, &u, NULL, 0);
 }
 
 static int check_confirm(sync_t *s, struct op *o, char *why, size_t whylen);
 static void range_arrived(sync_t *s, struct op *o);
+static void call_confirmed(sync_t *s, struct op *o, const char *status);
 
 static void on_message(const char *path, const char *types, lo_arg **argv, int argc, void *data) {
   sync_t *s = data;
@@ -358,7 +360,10 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
   int n = oscmap_match(s->map, path, types, argv, argc, mm, 4, err, sizeof err);
   if (n < 0) {
     s->st.malformed++;
-    log_msg(&s->log, LOG_WARN, MOD, "ignored malformed message: %s", err);
+    /* a misbehaving peer must not flood the log: the first few in full, then a count now and then */
+    if (s->st.malformed <= 5) log_msg(&s->log, LOG_WARN, MOD, "ignored malformed message: %s", err);
+    else if (s->st.malformed % 1000 == 0) log_msg(&s->log, LOG_WARN, MOD, "%lu malformed messages ignored so far", s->st.malformed);
+    else log_msg(&s->log, LOG_DEBUG, MOD, "ignored malformed message: %s", err);
     return;
   }
   if (n == 0) {
@@ -382,6 +387,7 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
       char key[16];
       snprintf(key, sizeof key, "%d", m->marker);
       if (m->has_num && m->num > 0) json_object_set_new(s->marker_slots, key, json_integer((json_int_t)m->num));
+      else json_object_del(s->marker_slots, key); /* an empty slot */
     } else if (!strcmp(ev, "list_entry")) {
       stage_list_entry(s, m->fields);
     } else if (!strcmp(ev, "list_end")) {
@@ -415,13 +421,7 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
   }
   if (o && o->kind == OP_CALL && o->phase == PH_SENT && !o->identify_new) {
     char why[256];
-    if (check_confirm(s, o, why, sizeof why)) {
-      json_t *res = json_pack("{sssssisI}", "tool", o->tool, "status", "confirmed", "attempts", o->attempts, "ms",
-                              (json_int_t)(uv_now(s->loop) - o->t0));
-      if (o->track_id[0]) json_object_set_new(res, "track_id", json_string(o->track_id));
-      finish(s, o, 0, res, NULL);
-      json_decref(res);
-    }
+    if (check_confirm(s, o, why, sizeof why)) call_confirmed(s, o, "confirmed");
   }
   if (s->need_refresh && !s->head) {
     s->need_refresh = 0;
@@ -503,6 +503,8 @@ static void refresh_step_send(sync_t *s, struct op *o) {
   case PH_COUNT:
     s->expect_count = 1;
     o->zero_seen = 0;
+    o->seen_start = 0;
+    s->bank_start = 0; /* the count step selects the first bank */
     rc = send_templates(s, json_object_get(ref, "count"), vars, err, sizeof err);
     break;
   case PH_BANKS: {
@@ -511,6 +513,7 @@ static void refresh_step_send(sync_t *s, struct op *o) {
     if (start > o->count - 1) start = o->count - 1;
     if (start < 0) start = 0;
     s->bank_start = start - start % s->bank_size;
+    o->seen_start = 0;
     json_object_set_new(vars, "bank", json_integer(o->bank));
     s->expect_count = 1;
     rc = send_templates(s, json_object_get(ref, "bank"), vars, err, sizeof err);
@@ -561,18 +564,21 @@ static void refresh_begin_phase(sync_t *s, struct op *o, enum phase ph) {
   if (s->head == o && o->phase == ph) arm(s, s->step_ms);
 }
 
+/* REAPER reports the device-selected track's number. A count query selects slot 0 (which is the master in the
+ * first bank, else the bank's first track) and then slot 100000, which REAPER clamps to the last track: the
+ * number that is neither 0 nor the bank start is the track count. */
 static void on_count(sync_t *s, int n) {
   struct op *o = s->head;
   int in_refresh = o && o->kind == OP_REFRESH && (o->phase == PH_COUNT || o->phase == PH_BANKS);
   if (!in_refresh) {
     /* a device-track number outside a count query: a named track's position (rename read-back) */
-    if (s->device_name && n > 0) {
+    if (s->device_name && n > 0 && !s->expect_count) {
       struct session_update u = {.field = SF_TRACK_NAME, .index = n, .str = s->device_name};
-      if (!s->expect_count) session_apply(s->ses, &u, NULL, 0);
+      session_apply(s->ses, &u, NULL, 0);
     }
     free(s->device_name);
     s->device_name = NULL;
-    if (s->expect_count && n > 0) {
+    if (s->expect_count && n > 0 && n != s->bank_start) {
       s->expect_count = 0;
       if (n != session_track_count(s->ses)) {
         log_msg(&s->log, LOG_INFO, MOD, "the DAW has %d tracks, the mirror %d: refreshing", n,
@@ -584,12 +590,16 @@ static void on_count(sync_t *s, int n) {
   }
   free(s->device_name);
   s->device_name = NULL;
-  if (n == 0) {
-    o->zero_seen = 1;
+  o->zero_seen = 1;
+  o->last_seen = n;
+  if (!o->seen_start) {
+    /* wait for this step's own "slot 0" report: anything before it is left over from an earlier step */
+    if (n == s->bank_start) o->seen_start = 1;
     return;
   }
-  s->expect_count = 0;
+  if (n == s->bank_start) return; /* the reset's own report of slot 0, or a repeat */
   if (o->phase == PH_COUNT) {
+    s->expect_count = 0;
     o->count = n;
     o->nbanks = nbanks_for(n, s->bank_size);
     o->bank = 1;
@@ -597,7 +607,7 @@ static void on_count(sync_t *s, int n) {
     return;
   }
   if (n != o->count) {
-    /* tracks were added or removed while paging: start over (bounded) */
+    /* the track count changed while paging: count again (bounded) */
     if (++o->restarts > 3) {
       refresh_fail(s, o, SYNC_ETIMEDOUT, "the track count kept changing during the refresh");
       return;
@@ -605,6 +615,7 @@ static void on_count(sync_t *s, int n) {
     refresh_begin_phase(s, o, PH_COUNT);
     return;
   }
+  s->expect_count = 0;
   if (o->bank < o->nbanks) {
     o->bank++;
     o->attempts = 1;
@@ -791,6 +802,35 @@ static void op_start(sync_t *s, struct op *o) {
   else call_start(s, o);
 }
 
+/* The current step holds: send the next step of a sequence, or report the call. */
+static void call_confirmed(sync_t *s, struct op *o, const char *status) {
+  if (json_array_size(o->later)) {
+    json_t *st = json_incref(json_array_get(o->later, 0));
+    json_array_remove(o->later, 0);
+    json_array_clear(o->send);
+    json_array_clear(o->query);
+    json_array_clear(o->confirm);
+    json_decref(o->events);
+    o->events = NULL;
+    append_all(o->send, json_object_get(st, "send"));
+    append_all(o->query, json_object_get(st, "query"));
+    append_all(o->confirm, json_object_get(st, "confirm"));
+    json_decref(st);
+    uv_timer_stop(&s->op_timer);
+    o->attempts = 1;
+    char why[256];
+    o->pre_true = 0;
+    o->pre_true = check_confirm(s, o, why, sizeof why);
+    call_send(s, o);
+    return;
+  }
+  json_t *res = json_pack("{sssssisI}", "tool", o->tool, "status", status, "attempts", o->attempts, "ms",
+                          (json_int_t)(uv_now(s->loop) - o->t0));
+  if (o->track_id[0]) json_object_set_new(res, "track_id", json_string(o->track_id));
+  finish(s, o, 0, res, NULL);
+  json_decref(res);
+}
+
 static void on_op_timeout(uv_timer_t *t) {
   sync_t *s = t->data;
   struct op *o = s->head;
@@ -798,10 +838,17 @@ static void on_op_timeout(uv_timer_t *t) {
   int retries = s->retries;
   if (o->kind == OP_REFRESH) {
     if (o->phase == PH_COUNT && o->zero_seen) {
-      /* only "0" came back: an empty session */
+      /* only 0 or the bank start came back (REAPER sends a number only when it changed): that is the count */
       s->expect_count = 0;
-      o->count = 0;
+      o->count = o->last_seen;
+      o->nbanks = nbanks_for(o->count, s->bank_size);
+      o->bank = 1;
       refresh_begin_phase(s, o, PH_BANKS);
+      return;
+    }
+    if (o->phase == PH_BANKS && o->attempts > retries && ++o->restarts <= 3) {
+      /* the count never came back as expected: the track list changed while paging; count again */
+      refresh_begin_phase(s, o, PH_COUNT);
       return;
     }
     if (o->attempts > retries) {
@@ -844,11 +891,7 @@ static void on_op_timeout(uv_timer_t *t) {
   }
   if (holds) {
     /* the DAW already had these values and sent nothing new (REAPER only sends changes) */
-    json_t *res = json_pack("{sssssisI}", "tool", o->tool, "status", o->pre_true ? "unchanged" : "confirmed",
-                            "attempts", o->attempts, "ms", (json_int_t)(uv_now(s->loop) - o->t0));
-    if (o->track_id[0]) json_object_set_new(res, "track_id", json_string(o->track_id));
-    finish(s, o, 0, res, NULL);
-    json_decref(res);
+    call_confirmed(s, o, o->pre_true ? "unchanged" : "confirmed");
     return;
   }
   if (o->attempts > retries) {
@@ -876,12 +919,6 @@ static struct op *op_error(int code, const char *fmt, ...) {
   vsnprintf(o->errmsg, sizeof o->errmsg, fmt, ap);
   va_end(ap);
   return o;
-}
-
-static void append_all(json_t *dst, const json_t *src) {
-  size_t i;
-  json_t *v;
-  json_array_foreach(src, i, v) json_array_append(dst, v);
 }
 
 /* Adds one step's send/query/confirm to the op. */
@@ -1001,6 +1038,11 @@ static struct op *build_call(sync_t *s, const char *tool, const json_t *args) {
       return op_error(SYNC_EINVAL, "%s: '%s' must be one of: %s", tool, by, names);
     }
     add_step(o, st);
+  } else if (json_is_array(json_object_get(entry, "sequence"))) {
+    const json_t *seq = json_object_get(entry, "sequence");
+    add_step(o, json_array_get(seq, 0));
+    o->later = json_array();
+    for (size_t i = 1; i < json_array_size(seq); i++) json_array_append(o->later, json_array_get(seq, i));
   } else if (native) {
     add_step(o, native);
     if (json_is_string(json_object_get(native, "identify"))) {
@@ -1047,6 +1089,12 @@ static struct op *build_call(sync_t *s, const char *tool, const json_t *args) {
   json_t *all = json_array();
   append_all(all, o->send);
   append_all(all, o->query);
+  size_t li;
+  json_t *lst;
+  json_array_foreach(o->later, li, lst) {
+    append_all(all, json_object_get(lst, "send"));
+    append_all(all, json_object_get(lst, "query"));
+  }
   int n = oscmap_render(s->map, all, o->vars, paths, msgs, MAX_MSGS, err, sizeof err);
   json_decref(all);
   if (n < 0) {

@@ -39,7 +39,7 @@ static const char *const known_sets[] = {
   "marker.position", "track.count", "marker.count", "track.fx.count", "track.clip.count", NULL};
 
 static const char *const known_converts[] = {"bool", "not", "int", "int_string", "db_string", "db_floor",
-                                             "float_string", "pan_string",
+                                             "float_string", "pan_string", "samples_to_beats",
                                              "norm_to_pan", "pan_to_norm", "sec_to_beats", "beats_to_sec",
                                              "beats_to_samples", "ardour_fader_to_db", "db_to_ardour_fader",
                                              "range_to_norm", "norm_to_range", NULL};
@@ -240,12 +240,26 @@ static int check_tool(const char *file, const char *name, const json_t *t, char 
     }
     return 0;
   }
+  json_t *seq = json_object_get(t, "sequence");
+  if (seq) {
+    if (!json_is_array(seq) || !json_array_size(seq))
+      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.sequence must be a non-empty array of steps", file, w);
+    size_t i;
+    json_t *st;
+    json_array_foreach(seq, i, st) {
+      char w2[200];
+      snprintf(w2, sizeof w2, "%s.sequence[%zu]", w, i);
+      int rc = check_step(file, w2, st, err, errlen);
+      if (rc) return rc;
+    }
+    return 0;
+  }
   if (native) {
     snprintf(w, sizeof w, "tools.%s.native", name);
     return check_step(file, w, native, err, errlen);
   }
   if (!json_object_get(t, "send"))
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: %s needs \"send\", \"fields\", \"variants\", \"native\" or \"local\"",
+    return fail(err, errlen, OSCMAP_EINVALID, "%s: %s needs \"send\", \"fields\", \"variants\", \"sequence\", \"native\" or \"local\"",
                 file, w);
   return check_step(file, w, t, err, errlen);
 }
@@ -539,6 +553,7 @@ int oscmap_convert(const char *name, double in, const json_t *ctx, double *out) 
   else if (!strcmp(name, "sec_to_beats")) *out = in * tempo / 60.0;
   else if (!strcmp(name, "beats_to_sec")) *out = in * 60.0 / tempo;
   else if (!strcmp(name, "beats_to_samples")) *out = floor(in * 60.0 / tempo * sr + 0.5);
+  else if (!strcmp(name, "samples_to_beats")) *out = in / sr * tempo / 60.0;
   else if (!strcmp(name, "ardour_fader_to_db")) {
     /* Ardour's slider curve: gain = 2^((pos^(1/8)*198 - 192)/6) */
     if (in <= 0) *out = -150;
@@ -587,12 +602,17 @@ static int parse_string_value(const char *conv, const char *sv, double *out) {
 
 static int arg_is_num(char t) { return t == 'i' || t == 'f' || t == 'd' || t == 'h'; }
 
+/* liblo packs arguments on 4-byte boundaries: copy out instead of dereferencing (8-byte types are misaligned) */
 static double arg_num(char t, const lo_arg *a) {
+  int32_t i;
+  float f;
+  double d;
+  int64_t h;
   switch (t) {
-  case 'i': return a->i;
-  case 'f': return a->f;
-  case 'd': return a->d;
-  case 'h': return (double)a->h;
+  case 'i': memcpy(&i, a, sizeof i); return i;
+  case 'f': memcpy(&f, a, sizeof f); return f;
+  case 'd': memcpy(&d, a, sizeof d); return d;
+  case 'h': memcpy(&h, a, sizeof h); return (double)h;
   case 'T': return 1;
   case 'F': return 0;
   default: return NAN;
@@ -634,7 +654,7 @@ static int loc_value(const char *ref, const int *wild, const char *types, lo_arg
 }
 
 static json_t *arg_json(char t, lo_arg *a) {
-  if (t == 's' || t == 'S') return json_string(&a->s);
+  if (t == 's' || t == 'S') return json_string((const char *)a); /* not &a->s: args are only 4-byte aligned */
   if (t == 'i' || t == 'h') return json_integer((json_int_t)arg_num(t, a));
   if (t == 'T' || t == 'F') return json_boolean(t == 'T');
   if (arg_is_num(t)) return json_real(arg_num(t, a));
@@ -684,7 +704,7 @@ int oscmap_match(const oscmap_t *m, const char *path, const char *types, lo_arg 
       json_object_foreach((json_t *)f->when, k, v) {
         int a = argidx(k, argc);
         if (a < 0 || (types[a] != 's' && types[a] != 'S') || !json_is_string(v) ||
-            strcmp(&argv[a]->s, json_string_value(v)))
+            strcmp((const char *)argv[a], json_string_value(v)))
           pass = 0;
       }
       if (!pass) continue;
@@ -704,14 +724,25 @@ int oscmap_match(const oscmap_t *m, const char *path, const char *types, lo_arg 
       int k = argidx(f->value, argc);
       if (k < 0) continue;
       if (types[k] == 's' || types[k] == 'S') {
-        const char *sv = &argv[k]->s;
+        const char *sv = (const char *)argv[k];
         mm->str = sv;
-        if (f->convert && (!strcmp(f->convert, "int_string") || !strcmp(f->convert, "db_string") ||
+        if (f->convert && !strcmp(f->convert, "samples_to_beats")) {
+          /* Ardour writes positions as text; the conversion needs the session's tempo and rate */
+          char *end;
+          double d = strtod(sv, &end);
+          if (end == sv) continue;
+          mm->num = d;
+          mm->has_num = 1;
+          mm->convert_ctx = f->convert;
+        } else if (f->convert && (!strcmp(f->convert, "int_string") || !strcmp(f->convert, "db_string") ||
                            !strcmp(f->convert, "float_string") || !strcmp(f->convert, "pan_string"))) {
           double d;
-          if (parse_string_value(f->convert, sv, &d)) continue;
-          oscmap_convert(f->convert, d, NULL, &mm->num);
-          mm->has_num = 1;
+          if (!parse_string_value(f->convert, sv, &d)) {
+            oscmap_convert(f->convert, d, NULL, &mm->num);
+            mm->has_num = 1;
+          } else if (*sv) {
+            continue; /* text where a number belongs: not this pattern */
+          } /* "" = an empty slot (REAPER's unused marker/track slots): matched, no number */
         }
       } else if (arg_is_num(types[k]) || types[k] == 'T' || types[k] == 'F') {
         double v = arg_num(types[k], argv[k]);
@@ -727,7 +758,7 @@ int oscmap_match(const oscmap_t *m, const char *path, const char *types, lo_arg 
           oscmap_convert("range_to_norm", v, ctx, &mm->num);
           json_decref(ctx);
         } else if (f->convert && (!strcmp(f->convert, "sec_to_beats") || !strcmp(f->convert, "beats_to_sec") ||
-                                  !strcmp(f->convert, "beats_to_samples"))) {
+                                  !strcmp(f->convert, "beats_to_samples") || !strcmp(f->convert, "samples_to_beats"))) {
           mm->num = v; /* needs the session tempo: the caller converts */
           mm->convert_ctx = f->convert;
         } else if (f->convert) {
@@ -741,7 +772,7 @@ int oscmap_match(const oscmap_t *m, const char *path, const char *types, lo_arg 
     }
     if (f->name) {
       int k = argidx(f->name, argc);
-      if (k >= 0 && types[k] == 's') mm->str = &argv[k]->s;
+      if (k >= 0 && types[k] == 's') mm->str = (const char *)argv[k];
     }
     if (f->fields || f->repeat) {
       json_t *fj = json_object();
@@ -796,7 +827,10 @@ void oscmap_match_clear(struct oscmap_match *mm, int n) {
 /* Resolves "{name}" / "{name|conv}" into a JSON value (new reference) or NULL. */
 static json_t *eval_placeholder(const char *expr, size_t n, const json_t *vars, char *err, size_t errlen) {
   char buf[96];
-  if (n >= sizeof buf) return NULL;
+  if (n >= sizeof buf) {
+    fail(err, errlen, OSCMAP_ERENDER, "placeholder '%.20s...' too long", expr);
+    return NULL;
+  }
   memcpy(buf, expr, n);
   buf[n] = 0;
   char *conv = strchr(buf, '|');
@@ -901,7 +935,10 @@ int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars
   size_t i;
   json_t *t;
   json_array_foreach(templates, i, t) {
-    if (n >= max) return fail(err, errlen, OSCMAP_ERENDER, "too many messages");
+    if (n >= max) {
+      fail(err, errlen, OSCMAP_ERENDER, "too many messages");
+      goto bad; /* frees the messages already rendered */
+    }
     char *path = render_string(json_string_value(json_object_get(t, "path")), vars, NULL, err, errlen);
     if (!path) goto bad;
     lo_message msg = lo_message_new();

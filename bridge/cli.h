@@ -1,0 +1,90 @@
+/* cli: what every dawbridge command shares — the parsed command line, the loop, the DAW, and shutdown.
+ *
+ * main.c parses all options into struct cli_opts and calls the command's function, which starts its work on the
+ * loop and returns. A command ends by calling cli_finish(c, exit_code): that closes the DAW (if open) and every
+ * handle, so uv_run returns and uv_loop_close() == 0. Commands live one per file by theme:
+ * cmd_wire.c (state, call, tools), cmd_agent.c (ask, plan, exec, demo), cmd_history.c (history ...).
+ */
+#ifndef DAWBRIDGE_CLI_H
+#define DAWBRIDGE_CLI_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "daw.h"
+#include "log.h"
+
+/* Exit codes (README.md). */
+enum {
+  CLI_EXIT_OK = 0,
+  CLI_EXIT_USAGE = 1,       /* bad command line */
+  CLI_EXIT_UNREACHABLE = 2, /* the DAW (or the model) did not answer */
+  CLI_EXIT_UNCONFIRMED = 3, /* the DAW did not confirm a change, or only part of a request ran */
+  CLI_EXIT_INVALID = 4,     /* unknown tool, bad or out-of-range arguments, unknown track, unsupported, invalid plan */
+  CLI_EXIT_CONFIG = 5,      /* map/config/socket/LLM configuration problem */
+  CLI_EXIT_SAVE = 6,        /* the change ran but its iteration could not be saved (full disk...) */
+};
+
+struct cli_opts {
+  const char *daw;        /* reaper | ardour | mock */
+  const char *dialect;    /* dialect of --daw mock */
+  const char *host;
+  int port, listen_port;  /* 0 / -1 = map defaults */
+  const char *map_path;
+  int json;
+  int log_level;
+  int bank_size, timeout_ms, retries; /* 0 / -1 = map defaults */
+  int mock_tracks;        /* -1 = mock demo session */
+  const char *spool_dir;  /* companion spool; NULL default */
+  int no_companion;
+  /* agent */
+  const char *llm, *model, *llm_url; /* NULL = env/config/defaults */
+  const char *transcript; /* script provider transcript file */
+  const char *executor;   /* "llm" (default) | "direct" */
+  int confirm;            /* show the plan and wait for approval */
+  int max_turns;          /* stage-2 turn limit, 0 = default */
+  /* history */
+  const char *data_dir;   /* NULL = XDG */
+  const char *composition;/* NULL = from the DAW project, else "default" */
+  const char *message;    /* -m TEXT */
+};
+
+struct cli {
+  uv_loop_t *loop;
+  struct cli_opts o;
+  const char *cmd;
+  char **argv; /* command arguments (after the command name) */
+  int argc;
+  daw_t *daw;
+  int exit_code;
+  int finished;
+  uv_signal_t sigint, sigterm;
+  void *cmd_data; /* the command's own state */
+  void (*cmd_free)(void *cmd_data);
+};
+
+void cli_log_stderr(int level, const char *module, const char *text, void *data);
+/* The DAW configuration the options describe. */
+void cli_daw_config(const struct cli *c, struct daw_config *cfg);
+/* Opens the DAW from the options and starts it (connect, mirror, companion ping); cb gets daw_start's result.
+ * On failure prints a clear message and finishes with the right exit code itself (cb is not called). */
+int cli_open_daw(struct cli *c, daw_cb cb, void *data);
+/* Ends the command: closes the DAW and the signal handles; uv_run then returns. */
+void cli_finish(struct cli *c, int exit_code);
+/* Prints a JSON value (pretty) to stdout. */
+void cli_print_json(const json_t *j);
+
+/* Commands: start on the loop, return 0 (or an exit code > 0 for an immediate usage error). */
+int cmd_state(struct cli *c);
+int cmd_call(struct cli *c);
+int cmd_tools(struct cli *c);
+int cmd_ask(struct cli *c);
+int cmd_plan(struct cli *c);
+int cmd_exec(struct cli *c);
+int cmd_demo(struct cli *c);
+int cmd_history(struct cli *c);
+
+/* Prints the mirror as a readable table. */
+void cli_print_state_table(const json_t *state);
+
+#endif

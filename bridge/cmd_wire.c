@@ -1,0 +1,121 @@
+/* The wire commands: state, call, tools. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void on_state(int status, const json_t *result, const char *message, void *data) {
+  struct cli *c = data;
+  (void)status, (void)result, (void)message;
+  json_t *st = session_to_json(daw_session(c->daw));
+  if (c->o.json) cli_print_json(st);
+  else cli_print_state_table(st);
+  json_decref(st);
+  cli_finish(c, CLI_EXIT_OK);
+}
+
+int cmd_state(struct cli *c) {
+  cli_open_daw(c, on_state, c);
+  return 0;
+}
+
+static void on_called(int status, const json_t *result, const char *message, void *data) {
+  struct cli *c = data;
+  if (status) {
+    fprintf(stderr, "dawbridge: %s\n", message ? message : daw_strerror(status));
+    cli_finish(c, daw_exit_code(status));
+    return;
+  }
+  const char *st = json_string_value(json_object_get(result, "status"));
+  if (c->o.json) {
+    cli_print_json(result);
+  } else if (!strcmp(c->argv[0], "get_state")) {
+    cli_print_state_table(json_object_get(json_object_get(result, "state"), "session"));
+  } else {
+    const char *tid = json_string_value(json_object_get(result, "track_id"));
+    const char *cid = json_string_value(json_object_get(result, "clip_id"));
+    const char *via = json_string_value(json_object_get(result, "via"));
+    printf("%s: %s%s%s%s%s%s%s (attempts %lld, %lld ms)\n", c->argv[0], st ? st : "?", tid ? ", track " : "",
+           tid ? tid : "", cid ? ", clip " : "", cid ? cid : "", via ? " via " : "", via ? via : "",
+           (long long)json_integer_value(json_object_get(result, "attempts")),
+           (long long)json_integer_value(json_object_get(result, "ms")));
+    const char *reason = json_string_value(json_object_get(result, "reason"));
+    if (reason) printf("  note: %s\n", reason);
+  }
+  /* "sent but not confirmed" is not success */
+  cli_finish(c, st && !strcmp(st, "sent_unconfirmed") ? CLI_EXIT_UNCONFIRMED : CLI_EXIT_OK);
+}
+
+static void on_ready_call(int status, const json_t *result, const char *message, void *data) {
+  struct cli *c = data;
+  (void)status, (void)result, (void)message;
+  json_error_t je;
+  json_t *args = c->argc > 1 ? json_loads(c->argv[1], 0, &je) : json_object();
+  if (!args) {
+    fprintf(stderr, "dawbridge: call %s: the arguments are not valid JSON: %s (column %d)\n", c->argv[0], je.text,
+            je.column);
+    cli_finish(c, CLI_EXIT_INVALID);
+    return;
+  }
+  int rc = daw_call(c->daw, c->argv[0], args, on_called, c);
+  json_decref(args);
+  if (rc) {
+    fprintf(stderr, "dawbridge: %s\n", daw_strerror(rc));
+    cli_finish(c, daw_exit_code(rc));
+  }
+}
+
+int cmd_call(struct cli *c) {
+  if (c->argc < 1 || c->argc > 2) {
+    fprintf(stderr, "dawbridge: call needs a tool and JSON arguments, e.g. call set_tempo '{\"bpm\": 96}'\n");
+    return CLI_EXIT_USAGE;
+  }
+  if (c->argc > 1) {
+    /* a bad JSON argument is a usage error found before connecting */
+    json_error_t je;
+    json_t *args = json_loads(c->argv[1], 0, &je);
+    if (!args || !json_is_object(args)) {
+      fprintf(stderr, "dawbridge: call %s: the arguments must be a JSON object: %s\n", c->argv[0],
+              args ? "got another JSON type" : je.text);
+      json_decref(args);
+      return CLI_EXIT_INVALID;
+    }
+    json_decref(args);
+  }
+  cli_open_daw(c, on_ready_call, c);
+  return 0;
+}
+
+static void on_ready_tools(int status, const json_t *result, const char *message, void *data) {
+  struct cli *c = data;
+  (void)status, (void)message;
+  json_t *caps = daw_capabilities(c->daw);
+  if (c->o.json) {
+    json_t *o = json_pack("{sOsb}", "available", caps, "companion", daw_has_companion(c->daw));
+    cli_print_json(o);
+    json_decref(o);
+  } else {
+    printf("%s, companion %s\n  available now:", daw_dialect(c->daw),
+           daw_has_companion(c->daw) ? "answering" : "not answering");
+    size_t i;
+    json_t *v;
+    json_array_foreach(caps, i, v) printf(" %s", json_string_value(v));
+    printf("\n");
+    const char *all[] = {"create_track", "create_midi_clip", "edit_clip", "add_effect", "remove_effect",
+                         "set_track", "set_effect_param", "set_effect_enabled", "delete_track", "delete_clip",
+                         "set_tempo", "transport", "set_loop", "add_marker", "save_project", "get_state"};
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++) {
+      const char *why = daw_unavailable_reason(c->daw, all[k]);
+      if (why) printf("  not now: %s (%s)\n", all[k], why);
+    }
+  }
+  (void)result;
+  json_decref(caps);
+  cli_finish(c, CLI_EXIT_OK);
+}
+
+int cmd_tools(struct cli *c) {
+  cli_open_daw(c, on_ready_tools, c);
+  return 0;
+}
