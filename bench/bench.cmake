@@ -1,1 +1,3 @@
 include(bench/llm.cmake)
+include(bench/wire.cmake)
+include(bench/agent.cmake)

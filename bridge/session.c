@@ -315,8 +315,9 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
   case SF_LOOP_RANGE: changed = set_num(&s->loop_start, u->num) | set_num(&s->loop_end, u->num2); break;
   case SF_PROJECT: changed = set_str(&s->project, u->str); break;
   case SF_TRACK_COUNT: {
+    if (!(u->num >= 0 && u->num <= 100000)) /* also refuses NaN before the int conversion */
+      return fail(err, errlen, SESSION_ERANGE, "track count %g out of range", u->num);
     int n = (int)u->num;
-    if (n < 0 || n > 100000) return fail(err, errlen, SESSION_ERANGE, "track count %d out of range", n);
     while (s->ntracks > n) {
       remove_track(s, s->ntracks - 1);
       changed = 1;
@@ -924,12 +925,15 @@ int session_reconcile_tracks(session_t *s, const json_t *fresh, char *err, size_
       }
       continue;
     }
-    for (int k = cursor; k < no; k++) {
-      if (!taken[k] && old[k]->name && !strcmp(old[k]->name, name)) {
-        taken[k] = 1;
-        out[i] = old[k];
-        cursor = k + 1;
-        break;
+    /* in order first (duplicate names keep their order), then anywhere (a track the user moved) */
+    for (int pass = 0; pass < 2 && !out[i]; pass++) {
+      for (int k = pass ? 0 : cursor; k < no; k++) {
+        if (!taken[k] && old[k]->name && !strcmp(old[k]->name, name)) {
+          taken[k] = 1;
+          out[i] = old[k];
+          if (!pass) cursor = k + 1;
+          break;
+        }
       }
     }
   }

@@ -815,7 +815,7 @@ static const struct reconcile_case reconcile_cases[] = {
    "[{'name': 'Drums'}]", {"t2"}, 1},
   {"'Track' with no number is a real name",
    {"Track", "X"}, {NULL}, 2,
-   "[{'name': 'X'}, {'name': 'Track'}]", {"t2", "t3"}, 2},
+   "[{'name': 'X'}, {'name': 'Track'}]", {"t2", "t1"}, 2}, /* moved tracks keep their ids */
   {"new host id adopts an old track without one by name",
    {"Drums", "Bass"}, {NULL}, 2,
    "[{'host_id': 'h1', 'name': 'Drums'}, {'host_id': 'h2', 'name': 'Bass'}]", {"t1", "t2"}, 2},

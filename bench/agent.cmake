@@ -1,0 +1,1 @@
+# bench/agent.cmake: agent overhead benchmark.

@@ -1,0 +1,1 @@
+# bench/wire.cmake: OSC throughput, confirm latency, sync benchmarks.
