@@ -35,6 +35,7 @@ struct op {
   int identify_new;  /* create_track on REAPER: find the new (selected) track by a refresh */
   char range_key[48]; /* waiting for this parameter's range before sending (Ardour) */
   json_t *later;      /* further steps of a "sequence" tool, each sent once the previous one is confirmed */
+  json_t *skip_if;    /* the current step is already satisfied when these hold (toggles: send only if needed) */
   char *then_name;   /* ... then rename it */
   int track;         /* position at build time */
   char track_id[16];
@@ -134,6 +135,7 @@ static void op_free(struct op *o) {
   json_decref(o->confirm);
   json_decref(o->events);
   json_decref(o->later);
+  json_decref(o->skip_if);
   session_free(o->stage);
   free(o);
 }
@@ -349,6 +351,7 @@ static void apply_plugin_list(sync_t *s, const struct oscmap_match *mm) {
 static int check_confirm(sync_t *s, struct op *o, char *why, size_t whylen);
 static void range_arrived(sync_t *s, struct op *o);
 static void call_confirmed(sync_t *s, struct op *o, const char *status);
+static void step_begin(sync_t *s, struct op *o);
 
 static void on_message(const char *path, const char *types, lo_arg **argv, int argc, void *data) {
   sync_t *s = data;
@@ -772,10 +775,7 @@ static void call_start(sync_t *s, struct op *o) {
     arm(s, s->confirm_ms);
     return;
   }
-  char why[256];
-  o->pre_true = 0;
-  o->pre_true = check_confirm(s, o, why, sizeof why);
-  call_send(s, o);
+  step_begin(s, o);
 }
 
 /* A range arrived for the parameter a call waits on: now it can convert and send. */
@@ -802,6 +802,30 @@ static void op_start(sync_t *s, struct op *o) {
   else call_start(s, o);
 }
 
+static int preds_hold(sync_t *s, struct op *o, const json_t *preds) {
+  char why[256];
+  size_t i;
+  json_t *p;
+  json_array_foreach(preds, i, p) {
+    if (!pred_holds(s, o, p, why, sizeof why)) return 0;
+  }
+  return 1;
+}
+
+static void call_confirmed(sync_t *s, struct op *o, const char *status);
+
+/* Sends the current step, unless the DAW already is where the step would take it (a toggle already on). */
+static void step_begin(sync_t *s, struct op *o) {
+  if (json_array_size(o->skip_if) && preds_hold(s, o, o->skip_if)) {
+    call_confirmed(s, o, "unchanged");
+    return;
+  }
+  char why[256];
+  o->pre_true = 0;
+  o->pre_true = check_confirm(s, o, why, sizeof why);
+  call_send(s, o);
+}
+
 /* The current step holds: send the next step of a sequence, or report the call. */
 static void call_confirmed(sync_t *s, struct op *o, const char *status) {
   if (json_array_size(o->later)) {
@@ -815,13 +839,12 @@ static void call_confirmed(sync_t *s, struct op *o, const char *status) {
     append_all(o->send, json_object_get(st, "send"));
     append_all(o->query, json_object_get(st, "query"));
     append_all(o->confirm, json_object_get(st, "confirm"));
+    json_decref(o->skip_if);
+    o->skip_if = json_incref(json_object_get(st, "skip_if"));
     json_decref(st);
     uv_timer_stop(&s->op_timer);
     o->attempts = 1;
-    char why[256];
-    o->pre_true = 0;
-    o->pre_true = check_confirm(s, o, why, sizeof why);
-    call_send(s, o);
+    step_begin(s, o);
     return;
   }
   json_t *res = json_pack("{sssssisI}", "tool", o->tool, "status", status, "attempts", o->attempts, "ms",
@@ -923,11 +946,28 @@ static struct op *op_error(int code, const char *fmt, ...) {
 
 /* Adds one step's send/query/confirm to the op. */
 static void add_step(struct op *o, const json_t *st) {
+  json_t *sk = json_object_get(st, "skip_if");
+  if (sk) {
+    if (!o->skip_if) o->skip_if = json_array();
+    append_all(o->skip_if, sk);
+  }
   append_all(o->send, json_object_get(st, "send"));
   append_all(o->query, json_object_get(st, "query"));
   append_all(o->confirm, json_object_get(st, "confirm"));
   const char *un = json_string_value(json_object_get(st, "unconfirmable"));
   if (un) o->unconfirmable = un;
+}
+
+/* A step, or a "sequence" of steps whose first is loaded now and the rest confirmed one after another. */
+static void load_steps(struct op *o, const json_t *st) {
+  const json_t *seq = json_object_get(st, "sequence");
+  if (!json_is_array(seq)) {
+    add_step(o, st);
+    return;
+  }
+  add_step(o, json_array_get(seq, 0));
+  if (!o->later) o->later = json_array();
+  for (size_t i = 1; i < json_array_size(seq); i++) json_array_append(o->later, json_array_get(seq, i));
 }
 
 static int uses_range(const json_t *tpl) {
@@ -1037,12 +1077,9 @@ static struct op *build_call(sync_t *s, const char *tool, const json_t *args) {
       op_free(o);
       return op_error(SYNC_EINVAL, "%s: '%s' must be one of: %s", tool, by, names);
     }
-    add_step(o, st);
+    load_steps(o, st);
   } else if (json_is_array(json_object_get(entry, "sequence"))) {
-    const json_t *seq = json_object_get(entry, "sequence");
-    add_step(o, json_array_get(seq, 0));
-    o->later = json_array();
-    for (size_t i = 1; i < json_array_size(seq); i++) json_array_append(o->later, json_array_get(seq, i));
+    load_steps(o, entry);
   } else if (native) {
     add_step(o, native);
     if (json_is_string(json_object_get(native, "identify"))) {

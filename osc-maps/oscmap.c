@@ -177,6 +177,19 @@ static int check_confirm(const char *file, const char *where, const json_t *c, c
 static int check_step(const char *file, const char *where, const json_t *st, char *err, size_t errlen) {
   if (!json_is_object(st)) return fail(err, errlen, OSCMAP_EINVALID, "%s: %s must be an object", file, where);
   char w[160];
+  json_t *seq = json_object_get(st, "sequence");
+  if (seq) {
+    if (!json_is_array(seq) || !json_array_size(seq))
+      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.sequence must be a non-empty array of steps", file, where);
+    size_t i;
+    json_t *x;
+    json_array_foreach(seq, i, x) {
+      snprintf(w, sizeof w, "%s.sequence[%zu]", where, i);
+      int rc = check_step(file, w, x, err, errlen);
+      if (rc) return rc;
+    }
+    return 0;
+  }
   json_t *send = json_object_get(st, "send");
   if (send) {
     snprintf(w, sizeof w, "%s.send", where);
@@ -192,6 +205,13 @@ static int check_step(const char *file, const char *where, const json_t *st, cha
   json_t *c = json_object_get(st, "confirm");
   if (c) {
     int rc = check_confirm(file, where, c, err, errlen);
+    if (rc) return rc;
+  }
+  json_t *sk = json_object_get(st, "skip_if");
+  if (sk) {
+    char w2[200];
+    snprintf(w2, sizeof w2, "%s.skip_if", where);
+    int rc = check_confirm(file, w2, sk, err, errlen);
     if (rc) return rc;
   }
   if (send && !c && !json_object_get(st, "unconfirmable") && !json_object_get(st, "identify"))
@@ -454,6 +474,33 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
   json_array_foreach(comp, i, v) {
     if (!in_list(json_string_value(v), known_tools))
       return fail(err, errlen, OSCMAP_EINVALID, "%s: capabilities.companion[%zu] is not a dawbridge tool", file, i);
+  }
+  json_t *cs = json_object_get(r, "companion");
+  if (cs) {
+    if (!json_is_object(cs))
+      return fail(err, errlen, OSCMAP_EINVALID, "%s: \"companion\" must be an object {\"trigger\": [...], \"reply\": ...}",
+                  file);
+    json_t *trig = json_object_get(cs, "trigger");
+    if (!trig)
+      return fail(err, errlen, OSCMAP_EINVALID,
+                  "%s: companion.trigger is missing (the messages that run the companion; [] when it polls)", file);
+    rc = check_templates(file, "companion.trigger", trig, err, errlen);
+    if (rc) return rc;
+    const char *reply = json_string_value(json_object_get(cs, "reply"));
+    if (!reply || (strcmp(reply, "file") && strcmp(reply, "osc+file")))
+      return fail(err, errlen, OSCMAP_EINVALID, "%s: companion.reply must be \"file\" or \"osc+file\"", file);
+    if (!strcmp(reply, "osc+file")) {
+      int has = 0;
+      for (int k = 0; k < m->nfb; k++) has |= m->fb[k].event && !strcmp(m->fb[k].event, "companion_reply");
+      if (!has)
+        return fail(err, errlen, OSCMAP_EINVALID,
+                    "%s: companion.reply \"osc+file\" needs a feedback entry with \"event\": \"companion_reply\" "
+                    "(the /dawbridge/reply message)",
+                    file);
+    }
+    json_t *to = json_object_get(cs, "timeout_ms");
+    if (to && (!json_is_integer(to) || json_integer_value(to) < 1))
+      return fail(err, errlen, OSCMAP_EINVALID, "%s: companion.timeout_ms must be a positive integer", file);
   }
   json_t *cat = json_object_get(r, "catalog");
   const char *ck[] = {"instruments", "effects"};

@@ -65,6 +65,9 @@ static const struct call calls[] = {
   {"set_effect_enabled", "{\"track_id\":\"t1\",\"effect_index\":1,\"enabled\":false}"},
   {"transport", "{\"action\":\"play\"}"},
   {"transport", "{\"action\":\"stop\"}"},
+  {"transport", "{\"action\":\"record\"}"},
+  {"transport", "{\"action\":\"stop\"}"},
+  {"transport", "{\"action\":\"rewind\"}"},
   {"add_marker", "{\"position\":8,\"name\":\"Verse\"}"},
   {"save_project", "{}"},
 };

@@ -85,6 +85,10 @@ static const struct tool_case cases[] = {
   {NULL, "set_effect_param", "{\"track_id\":\"t3\",\"effect_index\":1,\"param_index\":1,\"value\":0.25}", "track.3.fx.1.param.1", "0.25"},
   {NULL, "transport", "{\"action\":\"play\"}", "transport.playing", "true"},
   {NULL, "transport", "{\"action\":\"stop\"}", "transport.playing", "false"},
+  {NULL, "transport", "{\"action\":\"record\"}", "transport.recording", "true"},
+  {NULL, "transport", "{\"action\":\"stop\"}", "transport.playing", "false"},
+  {NULL, "transport", "{\"action\":\"rewind\"}", "transport.position", "0"},
+  {"reaper", "set_loop", "{\"start\":4,\"end\":12}", "loop.end", "12"},
   {"reaper", "set_tempo", "{\"bpm\":96.5}", "tempo", "96.5"},
   {NULL, "add_marker", "{\"position\":16,\"name\":\"Chorus\"}", "markers.name", "\"Chorus\""},
   {"ardour", "save_project", "{}", NULL, NULL},
@@ -96,6 +100,9 @@ static json_t *daw_value(json_t *state, const char *path) {
   snprintf(buf, sizeof buf, "%s", path);
   if (!strcmp(path, "tempo")) return json_incref(json_object_get(state, "tempo"));
   if (!strcmp(path, "transport.playing")) return json_incref(json_object_get(json_object_get(state, "transport"), "playing"));
+  if (!strcmp(path, "transport.recording")) return json_incref(json_object_get(json_object_get(state, "transport"), "recording"));
+  if (!strcmp(path, "transport.position")) return json_incref(json_object_get(json_object_get(state, "transport"), "position"));
+  if (!strcmp(path, "loop.end")) return json_incref(json_object_get(json_object_get(state, "loop"), "end"));
   if (!strcmp(path, "markers.name")) {
     json_t *ms = json_object_get(state, "markers");
     return json_incref(json_object_get(json_array_get(ms, json_array_size(ms) - 1), "name"));
