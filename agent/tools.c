@@ -1,5 +1,6 @@
 /* tools: catalog and argument checks. See tools.h. */
 #include "tools.h"
+#include "errfmt.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -24,16 +25,6 @@ const char *tools_strerror(int code) {
   }
 }
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 int tools_load(const char *path, tools_t **out, char *err, size_t errlen) {
   *out = NULL;
   char buf[1024];
@@ -44,18 +35,18 @@ int tools_load(const char *path, tools_t **out, char *err, size_t errlen) {
   }
   json_error_t je;
   json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-  if (!root) return fail(err, errlen, TOOLS_ELOAD, "%s:%d: %s", path, je.line, je.text);
+  if (!root) return errfmt(err, errlen, TOOLS_ELOAD, "%s:%d: %s", path, je.line, je.text);
   json_t *list = json_object_get(root, "tools");
   size_t i;
   json_t *t;
   if (!json_is_array(list)) {
     json_decref(root);
-    return fail(err, errlen, TOOLS_ELOAD, "%s: \"tools\" must be an array", path);
+    return errfmt(err, errlen, TOOLS_ELOAD, "%s: \"tools\" must be an array", path);
   }
   json_array_foreach(list, i, t) {
     if (!json_is_string(json_object_get(t, "name")) || !json_is_object(json_object_get(t, "parameters"))) {
       json_decref(root);
-      return fail(err, errlen, TOOLS_ELOAD, "%s: tools[%zu] needs a name and parameters", path, i);
+      return errfmt(err, errlen, TOOLS_ELOAD, "%s: tools[%zu] needs a name and parameters", path, i);
     }
   }
   tools_t *tt = calloc(1, sizeof *tt);
@@ -153,7 +144,7 @@ static int check_value(const json_t *schema, const json_t *v, const char *where,
              (!strcmp(type, "string") && json_is_string(v)) || (!strcmp(type, "boolean") && json_is_boolean(v)) ||
              (!strcmp(type, "number") && json_is_number(v)) ||
              (!strcmp(type, "integer") && (json_is_integer(v) || (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)))));
-    if (!ok) return fail(err, errlen, TOOLS_EARGS, "%s must be %s %s, not %s", where,
+    if (!ok) return errfmt(err, errlen, TOOLS_EARGS, "%s must be %s %s, not %s", where,
                          strchr("aeiou", type[0]) ? "an" : "a", type, type_of(v));
   }
   json_t *en = json_object_get(schema, "enum");
@@ -164,34 +155,34 @@ static int check_value(const json_t *schema, const json_t *v, const char *where,
     json_array_foreach(en, i, e) found |= json_equal(e, (json_t *)v);
     if (!found) {
       char *list = json_dumps(en, JSON_COMPACT);
-      int rc = fail(err, errlen, TOOLS_EARGS, "%s must be one of %s", where, list ? list : "?");
+      int rc = errfmt(err, errlen, TOOLS_EARGS, "%s must be one of %s", where, list ? list : "?");
       free(list);
       return rc;
     }
   }
   if (json_is_number(v)) {
     double d = json_number_value(v);
-    if (isnan(d) || isinf(d)) return fail(err, errlen, TOOLS_EARGS, "%s is not a finite number", where);
+    if (isnan(d) || isinf(d)) return errfmt(err, errlen, TOOLS_EARGS, "%s is not a finite number", where);
     json_t *mn = json_object_get(schema, "minimum"), *mx = json_object_get(schema, "maximum");
     json_t *xmn = json_object_get(schema, "exclusiveMinimum");
     if (mn && d < json_number_value(mn))
-      return fail(err, errlen, TOOLS_EARGS, "%s is %g; it must be at least %g", where, d, json_number_value(mn));
+      return errfmt(err, errlen, TOOLS_EARGS, "%s is %g; it must be at least %g", where, d, json_number_value(mn));
     if (xmn && d <= json_number_value(xmn))
-      return fail(err, errlen, TOOLS_EARGS, "%s is %g; it must be greater than %g", where, d, json_number_value(xmn));
+      return errfmt(err, errlen, TOOLS_EARGS, "%s is %g; it must be greater than %g", where, d, json_number_value(xmn));
     if (mx && d > json_number_value(mx))
-      return fail(err, errlen, TOOLS_EARGS, "%s is %g; it must be at most %g", where, d, json_number_value(mx));
+      return errfmt(err, errlen, TOOLS_EARGS, "%s is %g; it must be at most %g", where, d, json_number_value(mx));
   }
   if (json_is_string(v)) {
     size_t n = json_string_length(v);
     json_t *mn = json_object_get(schema, "minLength"), *mx = json_object_get(schema, "maxLength");
-    if (mn && n < (size_t)json_integer_value(mn)) return fail(err, errlen, TOOLS_EARGS, "%s must not be empty", where);
+    if (mn && n < (size_t)json_integer_value(mn)) return errfmt(err, errlen, TOOLS_EARGS, "%s must not be empty", where);
     if (mx && n > (size_t)json_integer_value(mx))
-      return fail(err, errlen, TOOLS_EARGS, "%s is longer than %lld characters", where, (long long)json_integer_value(mx));
+      return errfmt(err, errlen, TOOLS_EARGS, "%s is longer than %lld characters", where, (long long)json_integer_value(mx));
   }
   if (json_is_array(v)) {
     json_t *mx = json_object_get(schema, "maxItems");
     if (mx && json_array_size(v) > (size_t)json_integer_value(mx))
-      return fail(err, errlen, TOOLS_EARGS, "%s has %zu items; at most %lld are allowed", where, json_array_size(v),
+      return errfmt(err, errlen, TOOLS_EARGS, "%s has %zu items; at most %lld are allowed", where, json_array_size(v),
                   (long long)json_integer_value(mx));
     json_t *items = json_object_get(schema, "items");
     size_t i;
@@ -210,7 +201,7 @@ static int check_value(const json_t *schema, const json_t *v, const char *where,
     json_t *r;
     json_array_foreach(req, i, r) {
       if (!json_object_get(v, json_string_value(r)))
-        return fail(err, errlen, TOOLS_EARGS, "%s%smissing required argument '%s'", where, *where ? ": " : "",
+        return errfmt(err, errlen, TOOLS_EARGS, "%s%smissing required argument '%s'", where, *where ? ": " : "",
                     json_string_value(r));
     }
     const char *k;
@@ -228,7 +219,7 @@ static int check_value(const json_t *schema, const json_t *v, const char *where,
             strncat(names, names[0] ? ", " : "", sizeof names - strlen(names) - 1);
             strncat(names, pk, sizeof names - strlen(names) - 1);
           }
-          return fail(err, errlen, TOOLS_EARGS, "unknown argument '%s' (expected: %s)", w, names);
+          return errfmt(err, errlen, TOOLS_EARGS, "unknown argument '%s' (expected: %s)", w, names);
         }
         continue;
       }
@@ -237,7 +228,7 @@ static int check_value(const json_t *schema, const json_t *v, const char *where,
     }
     json_t *minp = json_object_get(schema, "minProperties");
     if (minp && json_object_size(v) < (size_t)json_integer_value(minp))
-      return fail(err, errlen, TOOLS_EARGS, "%snothing to change: give at least one setting besides the track", where);
+      return errfmt(err, errlen, TOOLS_EARGS, "%snothing to change: give at least one setting besides the track", where);
   }
   return 0;
 }
@@ -247,17 +238,17 @@ int tools_check(const tools_t *t, const char *tool, const json_t *args, const se
   const json_t *d = tools_get(t, tool);
   if (!d) {
     const char *s = tools_suggest(t, tool ? tool : "");
-    return fail(err, errlen, TOOLS_EUNKNOWN, "unknown tool '%s'%s%s%s", tool ? tool : "", s ? " (did you mean " : "",
+    return errfmt(err, errlen, TOOLS_EUNKNOWN, "unknown tool '%s'%s%s%s", tool ? tool : "", s ? " (did you mean " : "",
                 s ? s : "", s ? "?)" : "");
   }
-  if (!json_is_object(args)) return fail(err, errlen, TOOLS_EARGS, "%s: arguments must be a JSON object", tool);
+  if (!json_is_object(args)) return errfmt(err, errlen, TOOLS_EARGS, "%s: arguments must be a JSON object", tool);
   char buf[400];
   int rc = check_value(json_object_get(d, "parameters"), args, "", buf, sizeof buf);
-  if (rc) return fail(err, errlen, rc, "%s: %s", tool, buf);
+  if (rc) return errfmt(err, errlen, rc, "%s: %s", tool, buf);
   if (session) {
     const char *tr = json_string_value(json_object_get(args, "track_id"));
     if (tr && !session_track_resolve(session, tr))
-      return fail(err, errlen, TOOLS_ENOTRACK, "%s: unknown track '%s' (known: %d tracks, ids t1...; see get_state)",
+      return errfmt(err, errlen, TOOLS_ENOTRACK, "%s: unknown track '%s' (known: %d tracks, ids t1...; see get_state)",
                   tool, tr, session_track_count(session));
   }
   return 0;

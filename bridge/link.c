@@ -2,6 +2,7 @@
  * Why this shape: docs/osc-performance.md measured recv()+lo_server_dispatch_data at 0.84x raw receive capacity,
  * against 0.30x for lo_server_recv_noblock; and liblo 0.31 cannot bind to 127.0.0.1. */
 #include "link.h"
+#include "errfmt.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,16 +48,6 @@ const char *link_strerror(int code) {
   case LINK_ETOOBIG: return "OSC message too large for one datagram";
   default: return "unknown link error";
   }
-}
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
 }
 
 static int dispatch_cb(const char *path, const char *types, lo_arg **argv, int argc, lo_message msg, void *data) {
@@ -126,16 +117,16 @@ static int open_socket(link_t *l, const struct link_config *cfg, char *err, size
   const char *lh = cfg->listen_host ? cfg->listen_host : "127.0.0.1";
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->listen_port)};
   if (inet_pton(AF_INET, lh, &a.sin_addr) != 1)
-    return fail(err, errlen, LINK_EINVAL, "listen address '%s' is not an IPv4 address", lh);
+    return errfmt(err, errlen, LINK_EINVAL, "listen address '%s' is not an IPv4 address", lh);
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return fail(err, errlen, LINK_ESOCKET, "socket: %s", strerror(errno));
+  if (fd < 0) return errfmt(err, errlen, LINK_ESOCKET, "socket: %s", strerror(errno));
   int sz = RCVBUF_BYTES;
   /* best effort: the kernel caps it at rmem_max; refresh dumps are bursts and the default ~208 KB loses some */
   (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
   if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
     int e = errno;
     close(fd);
-    return fail(err, errlen, LINK_ESOCKET, "cannot listen on %s:%d: %s", lh, cfg->listen_port, strerror(e));
+    return errfmt(err, errlen, LINK_ESOCKET, "cannot listen on %s:%d: %s", lh, cfg->listen_port, strerror(e));
   }
   socklen_t len = sizeof a;
   getsockname(fd, (struct sockaddr *)&a, &len);
@@ -148,9 +139,9 @@ int link_new(uv_loop_t *loop, const struct link_config *cfg, const struct link_c
              char *err, size_t errlen) {
   *out = NULL;
   if (!cfg || cfg->daw_port <= 0 || cfg->daw_port > 65535 || cfg->listen_port < 0 || cfg->listen_port > 65535)
-    return fail(err, errlen, LINK_EINVAL, "DAW port must be 1-65535 and listen port 0-65535");
+    return errfmt(err, errlen, LINK_EINVAL, "DAW port must be 1-65535 and listen port 0-65535");
   link_t *l = calloc(1, sizeof *l);
-  if (!l) return fail(err, errlen, LINK_ENOMEM, "out of memory");
+  if (!l) return errfmt(err, errlen, LINK_ENOMEM, "out of memory");
   l->loop = loop;
   l->cb = *cb;
   l->fd = -1;
@@ -161,12 +152,12 @@ int link_new(uv_loop_t *loop, const struct link_config *cfg, const struct link_c
   l->daw.sin_port = htons((uint16_t)cfg->daw_port);
   if (inet_pton(AF_INET, dh, &l->daw.sin_addr) != 1) {
     free(l);
-    return fail(err, errlen, LINK_EINVAL, "DAW address '%s' is not an IPv4 address", dh);
+    return errfmt(err, errlen, LINK_EINVAL, "DAW address '%s' is not an IPv4 address", dh);
   }
   l->buf = malloc(MAX_DATAGRAM);
   if (!l->buf) {
     free(l);
-    return fail(err, errlen, LINK_ENOMEM, "out of memory");
+    return errfmt(err, errlen, LINK_ENOMEM, "out of memory");
   }
   int rc = open_socket(l, cfg, err, errlen);
   if (rc) {
@@ -181,7 +172,7 @@ int link_new(uv_loop_t *loop, const struct link_config *cfg, const struct link_c
     close(l->fd);
     free(l->buf);
     free(l);
-    return fail(err, errlen, LINK_ESOCKET, "liblo could not create its dispatcher");
+    return errfmt(err, errlen, LINK_ESOCKET, "liblo could not create its dispatcher");
   }
   int lfd = lo_server_get_socket_fd(l->srv);
   if (lfd >= 0) dup2(l->fd, lfd);

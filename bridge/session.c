@@ -1,5 +1,6 @@
 /* session: the DAW mirror as pure data. See session.h and docs/session-json.md. */
 #include "session.h"
+#include "errfmt.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -69,16 +70,6 @@ const char *session_strerror(int code) {
   case SESSION_ENOMEM: return "out of memory";
   default: return "unknown session error";
   }
-}
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
 }
 
 static char *xstrdup(const char *s) {
@@ -235,7 +226,7 @@ static int cmp_notes(const void *a, const void *b) {
 /* Validates and normalises one clip (new reference), giving it a bridge id if it has none. */
 static json_t *clip_normalise(session_t *s, const json_t *in, char *err, size_t errlen) {
   if (!json_is_object(in)) {
-    fail(err, errlen, SESSION_EINVAL, "clip must be an object");
+    errfmt(err, errlen, SESSION_EINVAL, "clip must be an object");
     return NULL;
   }
   json_t *c = json_deep_copy(in);
@@ -254,7 +245,7 @@ static json_t *clip_normalise(session_t *s, const json_t *in, char *err, size_t 
   if (!notes) json_object_set_new(c, "notes", notes = json_array());
   if (!json_is_array(notes)) {
     json_decref(c);
-    fail(err, errlen, SESSION_EINVAL, "clip notes must be an array");
+    errfmt(err, errlen, SESSION_EINVAL, "clip notes must be an array");
     return NULL;
   }
   size_t n = json_array_size(notes);
@@ -269,7 +260,7 @@ static json_t *clip_normalise(session_t *s, const json_t *in, char *err, size_t 
       for (size_t k = 0; k < i; k++) json_decref(v[k]);
       free(v);
       json_decref(c);
-      fail(err, errlen, SESSION_ERANGE, "note %zu is malformed (n 0-127, s, d > 0, v 1-127)", i + 1);
+      errfmt(err, errlen, SESSION_ERANGE, "note %zu is malformed (n 0-127, s, d > 0, v 1-127)", i + 1);
       return NULL;
     }
     v[i] = json_incref(nt);
@@ -295,17 +286,17 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
   struct track *t = NULL;
   if (u->field >= SF_TRACK_NAME && u->field <= SF_CLIP_REMOVE) {
     if (u->index < 1 || u->index > s->ntracks)
-      return fail(err, errlen, SESSION_ENOTRACK, "no track at position %d (the session has %d)", u->index, s->ntracks);
+      return errfmt(err, errlen, SESSION_ENOTRACK, "no track at position %d (the session has %d)", u->index, s->ntracks);
     t = s->tracks[u->index - 1];
   }
   switch (u->field) {
   case SF_TEMPO:
-    if (!(u->num >= 1 && u->num <= 2000)) return fail(err, errlen, SESSION_ERANGE, "tempo %g out of range", u->num);
+    if (!(u->num >= 1 && u->num <= 2000)) return errfmt(err, errlen, SESSION_ERANGE, "tempo %g out of range", u->num);
     changed = set_num(&s->tempo, u->num);
     break;
   case SF_TIMESIG:
     if (u->num < 1 || u->num > 64 || u->num2 < 1 || u->num2 > 64)
-      return fail(err, errlen, SESSION_ERANGE, "time signature %g/%g out of range", u->num, u->num2);
+      return errfmt(err, errlen, SESSION_ERANGE, "time signature %g/%g out of range", u->num, u->num2);
     changed = set_int(&s->ts_num, (int)u->num) | set_int(&s->ts_den, (int)u->num2);
     break;
   case SF_PLAYING: changed = set_int(&s->playing, track_field_bool(u)); break;
@@ -316,7 +307,7 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
   case SF_PROJECT: changed = set_str(&s->project, u->str); break;
   case SF_TRACK_COUNT: {
     if (!(u->num >= 0 && u->num <= 100000)) /* also refuses NaN before the int conversion */
-      return fail(err, errlen, SESSION_ERANGE, "track count %g out of range", u->num);
+      return errfmt(err, errlen, SESSION_ERANGE, "track count %g out of range", u->num);
     int n = (int)u->num;
     while (s->ntracks > n) {
       remove_track(s, s->ntracks - 1);
@@ -326,7 +317,7 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
       struct track *nt = track_new(s);
       if (!nt || insert_track(s, s->ntracks, nt)) {
         track_free(nt);
-        return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+        return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
       }
       changed = 1;
     }
@@ -334,11 +325,11 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
   }
   case SF_TRACK_INSERT: {
     if (u->index < 1 || u->index > s->ntracks + 1)
-      return fail(err, errlen, SESSION_ENOTRACK, "cannot insert a track at position %d", u->index);
+      return errfmt(err, errlen, SESSION_ENOTRACK, "cannot insert a track at position %d", u->index);
     struct track *nt = track_new(s);
     if (!nt || insert_track(s, u->index - 1, nt)) {
       track_free(nt);
-      return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+      return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
     }
     set_str(&nt->name, u->str);
     changed = 1;
@@ -346,14 +337,14 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
   }
   case SF_TRACK_REMOVE:
     if (u->index < 1 || u->index > s->ntracks)
-      return fail(err, errlen, SESSION_ENOTRACK, "no track at position %d", u->index);
+      return errfmt(err, errlen, SESSION_ENOTRACK, "no track at position %d", u->index);
     remove_track(s, u->index - 1);
     changed = 1;
     break;
   case SF_TRACK_NAME: changed = set_str(&t->name, u->str); break;
   case SF_TRACK_TYPE:
     if (!u->str || (strcmp(u->str, "midi") && strcmp(u->str, "audio") && strcmp(u->str, "bus")))
-      return fail(err, errlen, SESSION_EINVAL, "track type must be midi, audio or bus");
+      return errfmt(err, errlen, SESSION_EINVAL, "track type must be midi, audio or bus");
     if (strcmp(t->type, u->str)) {
       snprintf(t->type, sizeof t->type, "%s", u->str);
       changed = 1;
@@ -362,14 +353,14 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
   case SF_TRACK_HOST_ID: changed = set_str(&t->host_id, u->str); break;
   case SF_TRACK_VOLUME_DB: {
     double v = u->num;
-    if (isnan(v)) return fail(err, errlen, SESSION_ERANGE, "volume is not a number");
+    if (isnan(v)) return errfmt(err, errlen, SESSION_ERANGE, "volume is not a number");
     if (v < VOL_NEG_INF) v = VOL_NEG_INF;
-    if (v > 24) return fail(err, errlen, SESSION_ERANGE, "volume %g dB out of range", v);
+    if (v > 24) return errfmt(err, errlen, SESSION_ERANGE, "volume %g dB out of range", v);
     changed = set_num(&t->volume_db, v);
     break;
   }
   case SF_TRACK_PAN:
-    if (!(u->num >= -1.0001 && u->num <= 1.0001)) return fail(err, errlen, SESSION_ERANGE, "pan %g out of -1..1", u->num);
+    if (!(u->num >= -1.0001 && u->num <= 1.0001)) return errfmt(err, errlen, SESSION_ERANGE, "pan %g out of -1..1", u->num);
     changed = set_num(&t->pan, fmax(-1.0, fmin(1.0, u->num)));
     break;
   case SF_TRACK_MUTE: changed = set_int(&t->mute, track_field_bool(u)); break;
@@ -379,37 +370,37 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
   case SF_TRACK_INSTRUMENT: changed = set_str(&t->instrument, u->str); break;
   case SF_FX_COUNT: {
     int r = fx_resize(t, (int)u->num);
-    if (r < 0) return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+    if (r < 0) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
     changed = r;
     break;
   }
   case SF_FX_NAME:
   case SF_FX_ENABLED:
   case SF_FX_PARAM: {
-    if (u->fx < 1 || u->fx > 1024) return fail(err, errlen, SESSION_ERANGE, "FX slot %d out of range", u->fx);
+    if (u->fx < 1 || u->fx > 1024) return errfmt(err, errlen, SESSION_ERANGE, "FX slot %d out of range", u->fx);
     if (u->field == SF_FX_NAME && (!u->str || !*u->str)) {
       if (u->fx <= t->nfx) changed = fx_resize(t, u->fx - 1);
       break;
     }
     if (u->fx > t->nfx) {
-      if (u->field != SF_FX_NAME) return fail(err, errlen, SESSION_ENOTRACK, "track %d has no FX %d", u->index, u->fx);
-      if (fx_resize(t, u->fx) < 0) return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+      if (u->field != SF_FX_NAME) return errfmt(err, errlen, SESSION_ENOTRACK, "track %d has no FX %d", u->index, u->fx);
+      if (fx_resize(t, u->fx) < 0) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
       changed = 1;
     }
     struct fx *f = &t->fx[u->fx - 1];
     if (u->field == SF_FX_NAME) changed |= set_str(&f->name, u->str);
     else if (u->field == SF_FX_ENABLED) changed |= set_int(&f->enabled, track_field_bool(u));
     else {
-      if (u->param < 1 || u->param > 4096) return fail(err, errlen, SESSION_ERANGE, "parameter %d out of range", u->param);
-      if (!(u->num >= 0 && u->num <= 1)) return fail(err, errlen, SESSION_ERANGE, "parameter value %g outside 0..1", u->num);
-      if (param_resize(f, u->param) < 0) return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+      if (u->param < 1 || u->param > 4096) return errfmt(err, errlen, SESSION_ERANGE, "parameter %d out of range", u->param);
+      if (!(u->num >= 0 && u->num <= 1)) return errfmt(err, errlen, SESSION_ERANGE, "parameter value %g outside 0..1", u->num);
+      if (param_resize(f, u->param) < 0) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
       changed |= set_num(&f->params[u->param - 1].value, u->num);
       if (u->str) changed |= set_str(&f->params[u->param - 1].name, u->str);
     }
     break;
   }
   case SF_CLIPS_SET: {
-    if (!json_is_array(u->json)) return fail(err, errlen, SESSION_EINVAL, "clips must be an array");
+    if (!json_is_array(u->json)) return errfmt(err, errlen, SESSION_EINVAL, "clips must be an array");
     json_t *arr = json_array();
     size_t i;
     json_t *c;
@@ -439,7 +430,7 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
   }
   case SF_CLIP_PUT: {
     json_t *in = json_deep_copy(u->json);
-    if (!in) return fail(err, errlen, SESSION_EINVAL, "clip must be an object");
+    if (!in) return errfmt(err, errlen, SESSION_EINVAL, "clip must be an object");
     const char *hid = json_string_value(json_object_get(in, "host_id"));
     const char *bid = json_string_value(json_object_get(in, "id"));
     size_t k, at = (size_t)-1;
@@ -464,7 +455,7 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
     break;
   }
   case SF_CLIP_REMOVE: {
-    if (!u->str) return fail(err, errlen, SESSION_EINVAL, "clip id missing");
+    if (!u->str) return errfmt(err, errlen, SESSION_EINVAL, "clip id missing");
     size_t k;
     json_t *old;
     json_array_foreach(t->clips, k, old) {
@@ -474,14 +465,14 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
         break;
       }
     }
-    if (!changed) return fail(err, errlen, SESSION_ENOTRACK, "no clip '%s' on track %d", u->str, u->index);
+    if (!changed) return errfmt(err, errlen, SESSION_ENOTRACK, "no clip '%s' on track %d", u->str, u->index);
     break;
   }
   case SF_MARKER: {
     struct marker *m = find_marker(s, u->marker);
     if (!m) {
       struct marker *nm = realloc(s->markers, (size_t)(s->nmarkers + 1) * sizeof *nm);
-      if (!nm) return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+      if (!nm) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
       s->markers = nm;
       m = &s->markers[s->nmarkers++];
       memset(m, 0, sizeof *m);
@@ -510,7 +501,7 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
     s->nmarkers = 0;
     break;
   default:
-    return fail(err, errlen, SESSION_EINVAL, "unknown update field %d", (int)u->field);
+    return errfmt(err, errlen, SESSION_EINVAL, "unknown update field %d", (int)u->field);
   }
   if (changed) s->version++;
   return SESSION_OK;
@@ -727,7 +718,7 @@ static int track_from_json(session_t *s, struct track *t, const json_t *j, char 
   const char *type = json_string_value(json_object_get(j, "type"));
   if (type) {
     if (strcmp(type, "midi") && strcmp(type, "audio") && strcmp(type, "bus"))
-      return fail(err, errlen, SESSION_EINVAL, "track type '%s' is not midi, audio or bus", type);
+      return errfmt(err, errlen, SESSION_EINVAL, "track type '%s' is not midi, audio or bus", type);
     snprintf(t->type, sizeof t->type, "%s", type);
   }
   t->volume_db = fmax(VOL_NEG_INF, num_or(j, "volume_db", t->volume_db));
@@ -741,7 +732,7 @@ static int track_from_json(session_t *s, struct track *t, const json_t *j, char 
   json_t *fx = json_object_get(j, "fx");
   if (json_is_array(fx)) {
     fx_resize(t, 0);
-    if (fx_resize(t, (int)json_array_size(fx)) < 0) return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+    if (fx_resize(t, (int)json_array_size(fx)) < 0) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
     size_t i;
     json_t *f;
     json_array_foreach(fx, i, f) {
@@ -754,7 +745,7 @@ static int track_from_json(session_t *s, struct track *t, const json_t *j, char 
         json_array_foreach(ps, k, p) {
           int idx = (int)num_or(p, "index", (double)k + 1);
           if (idx < 1 || idx > 4096) continue;
-          if (param_resize(&t->fx[i], idx) < 0) return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+          if (param_resize(&t->fx[i], idx) < 0) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
           t->fx[i].params[idx - 1].value = num_or(p, "value", 0);
           set_str(&t->fx[i].params[idx - 1].name, json_string_value(json_object_get(p, "name")));
         }
@@ -781,11 +772,11 @@ static int track_from_json(session_t *s, struct track *t, const json_t *j, char 
 }
 
 int session_from_json(session_t *s, const json_t *j, char *err, size_t errlen) {
-  if (!json_is_object(j)) return fail(err, errlen, SESSION_EINVAL, "session must be a JSON object");
+  if (!json_is_object(j)) return errfmt(err, errlen, SESSION_EINVAL, "session must be a JSON object");
   json_t *tracks = json_object_get(j, "tracks");
-  if (tracks && !json_is_array(tracks)) return fail(err, errlen, SESSION_EINVAL, "\"tracks\" must be an array");
+  if (tracks && !json_is_array(tracks)) return errfmt(err, errlen, SESSION_EINVAL, "\"tracks\" must be an array");
   session_t *n = session_new(json_string_value(json_object_get(j, "dialect")) ? json_string_value(json_object_get(j, "dialect")) : s->dialect);
-  if (!n) return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+  if (!n) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
   n->next_track_id = s->next_track_id;
   n->next_clip_id = s->next_clip_id;
   n->next_marker_id = s->next_marker_id;
@@ -822,7 +813,7 @@ int session_from_json(session_t *s, const json_t *j, char *err, size_t errlen) {
     if (!t || insert_track(n, n->ntracks, t)) {
       track_free(t);
       session_free(n);
-      return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+      return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
     }
     const char *id = json_string_value(json_object_get(v, "id"));
     if (id) {
@@ -831,7 +822,7 @@ int session_from_json(session_t *s, const json_t *j, char *err, size_t errlen) {
         /* duplicate or oversized ids would break id stability: refuse rather than guess */
         int dup = strlen(id) < sizeof t->id;
         session_free(n);
-        return fail(err, errlen, SESSION_EINVAL, dup ? "duplicate track id '%s'" : "track id '%.20s' too long", id);
+        return errfmt(err, errlen, SESSION_EINVAL, dup ? "duplicate track id '%s'" : "track id '%.20s' too long", id);
       }
       snprintf(t->id, sizeof t->id, "%s", id);
       note_id(&n->next_track_id, id, 't');
@@ -866,20 +857,20 @@ static int is_default_name(const char *name) {
 }
 
 int session_reconcile_tracks(session_t *s, const json_t *fresh, char *err, size_t errlen) {
-  if (!json_is_array(fresh)) return fail(err, errlen, SESSION_EINVAL, "fresh track list must be an array");
+  if (!json_is_array(fresh)) return errfmt(err, errlen, SESSION_EINVAL, "fresh track list must be an array");
   size_t nf = json_array_size(fresh);
   {
     /* validate every fresh track on a scratch copy first: matched old tracks are filled in place below, and a
      * late failure must not leave the mirror half-updated */
     session_t *scratch = session_new(NULL);
     struct track *probe = scratch ? track_new(scratch) : NULL;
-    int vrc = probe ? 0 : fail(err, errlen, SESSION_ENOMEM, "out of memory");
+    int vrc = probe ? 0 : errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
     for (size_t i = 0; i < nf && !vrc; i++) vrc = track_from_json(scratch, probe, json_array_get(fresh, i), err, errlen);
     track_free(probe);
     session_free(scratch);
     if (vrc) return vrc;
   }
-  if (reserve_tracks(s, (int)nf + 1)) return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+  if (reserve_tracks(s, (int)nf + 1)) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
   int no = s->ntracks;
   struct track **old = s->tracks;
   int *taken = calloc((size_t)no + 1, sizeof *taken);
@@ -887,7 +878,7 @@ int session_reconcile_tracks(session_t *s, const json_t *fresh, char *err, size_
   if (!taken || !out) {
     free(taken);
     free(out);
-    return fail(err, errlen, SESSION_ENOMEM, "out of memory");
+    return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
   }
   /* pass 1: host ids are authoritative */
   for (size_t i = 0; i < nf; i++) {
@@ -939,7 +930,7 @@ int session_reconcile_tracks(session_t *s, const json_t *fresh, char *err, size_
   }
   int rc = 0;
   for (size_t i = 0; i < nf && !rc; i++) {
-    if (!out[i] && !(out[i] = track_new(s))) rc = fail(err, errlen, SESSION_ENOMEM, "out of memory");
+    if (!out[i] && !(out[i] = track_new(s))) rc = errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
     else rc = track_from_json(s, out[i], json_array_get(fresh, i), err, errlen);
   }
   if (rc) {

@@ -1,5 +1,6 @@
 /* oscmap: load, validate, match and render a DAW dialect map. Format: osc-maps/README.md. */
 #include "oscmap.h"
+#include "errfmt.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -61,16 +62,6 @@ const char *oscmap_strerror(int code) {
   }
 }
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 static int in_list(const char *s, const char *const *list) {
   for (; s && *list; list++)
     if (!strcmp(s, *list)) return 1;
@@ -102,26 +93,26 @@ static int valid_locref(const char *s, int nwild) {
 
 static int check_template_string(const char *file, const char *where, const char *s, char *err, size_t errlen) {
   for (const char *p = s; *p; p++) {
-    if (*p == '}') return fail(err, errlen, OSCMAP_EINVALID, "%s: %s: unbalanced '}' in \"%s\"", file, where, s);
+    if (*p == '}') return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s: unbalanced '}' in \"%s\"", file, where, s);
     if (*p != '{') continue;
     const char *e = strchr(p, '}');
-    if (!e) return fail(err, errlen, OSCMAP_EINVALID, "%s: %s: unclosed '{' in \"%s\"", file, where, s);
+    if (!e) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s: unclosed '{' in \"%s\"", file, where, s);
     char var[96];
     size_t n = (size_t)(e - p - 1);
     if (n == 0 || n >= sizeof var)
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s: empty or oversized placeholder in \"%s\"", file, where, s);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s: empty or oversized placeholder in \"%s\"", file, where, s);
     memcpy(var, p + 1, n);
     var[n] = 0;
     char *bar = strchr(var, '|');
     if (bar && !in_list(bar + 1, known_converts))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s: unknown conversion '%s' in \"%s\"", file, where, bar + 1, s);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s: unknown conversion '%s' in \"%s\"", file, where, bar + 1, s);
     p = e;
   }
   return 0;
 }
 
 static int check_templates(const char *file, const char *where, const json_t *arr, char *err, size_t errlen) {
-  if (!json_is_array(arr)) return fail(err, errlen, OSCMAP_EINVALID, "%s: %s must be an array of messages", file, where);
+  if (!json_is_array(arr)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s must be an array of messages", file, where);
   size_t i;
   json_t *m;
   json_array_foreach(arr, i, m) {
@@ -129,24 +120,24 @@ static int check_templates(const char *file, const char *where, const json_t *ar
     snprintf(w, sizeof w, "%s[%zu]", where, i);
     const char *path = json_string_value(json_object_get(m, "path"));
     if (!path || path[0] != '/')
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.path must be a string starting with '/'", file, w);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.path must be a string starting with '/'", file, w);
     int rc = check_template_string(file, w, path, err, errlen);
     if (rc) return rc;
     json_t *args = json_object_get(m, "args");
-    if (args && !json_is_array(args)) return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.args must be an array", file, w);
+    if (args && !json_is_array(args)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.args must be an array", file, w);
     size_t k;
     json_t *a;
     json_array_foreach(args, k, a) {
       const char *t = json_string_value(json_array_get(a, 0));
       json_t *v = json_array_get(a, 1);
       if (!json_is_array(a) || json_array_size(a) != 2 || !t || strlen(t) != 1 || !strchr("ifsdh", t[0]))
-        return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.args[%zu] must be [type, value] with type one of i f s d h",
+        return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.args[%zu] must be [type, value] with type one of i f s d h",
                     file, w, k);
       if (json_is_string(v)) {
         rc = check_template_string(file, w, json_string_value(v), err, errlen);
         if (rc) return rc;
       } else if (!json_is_number(v)) {
-        return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.args[%zu] value must be a number or a string", file, w, k);
+        return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.args[%zu] value must be a number or a string", file, w, k);
       }
     }
   }
@@ -154,16 +145,16 @@ static int check_templates(const char *file, const char *where, const json_t *ar
 }
 
 static int check_confirm(const char *file, const char *where, const json_t *c, char *err, size_t errlen) {
-  if (!json_is_array(c)) return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.confirm must be an array", file, where);
+  if (!json_is_array(c)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.confirm must be an array", file, where);
   size_t i;
   json_t *x;
   json_array_foreach(c, i, x) {
     const char *f = json_string_value(json_object_get(x, "field"));
     const char *ev = json_string_value(json_object_get(x, "event"));
     if (!f && !ev)
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.confirm[%zu] needs \"field\" or \"event\"", file, where, i);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.confirm[%zu] needs \"field\" or \"event\"", file, where, i);
     if (f && !in_list(f, known_sets))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.confirm[%zu].field '%s' is not a session field", file, where,
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.confirm[%zu].field '%s' is not a session field", file, where,
                   i, f);
     json_t *eq = json_object_get(x, "equals");
     if (json_is_string(eq)) {
@@ -175,12 +166,12 @@ static int check_confirm(const char *file, const char *where, const json_t *c, c
 }
 
 static int check_step(const char *file, const char *where, const json_t *st, char *err, size_t errlen) {
-  if (!json_is_object(st)) return fail(err, errlen, OSCMAP_EINVALID, "%s: %s must be an object", file, where);
+  if (!json_is_object(st)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s must be an object", file, where);
   char w[160];
   json_t *seq = json_object_get(st, "sequence");
   if (seq) {
     if (!json_is_array(seq) || !json_array_size(seq))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.sequence must be a non-empty array of steps", file, where);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.sequence must be a non-empty array of steps", file, where);
     size_t i;
     json_t *x;
     json_array_foreach(seq, i, x) {
@@ -215,7 +206,7 @@ static int check_step(const char *file, const char *where, const json_t *st, cha
     if (rc) return rc;
   }
   if (send && !c && !json_object_get(st, "unconfirmable") && !json_object_get(st, "identify"))
-    return fail(err, errlen, OSCMAP_EINVALID,
+    return errfmt(err, errlen, OSCMAP_EINVALID,
                 "%s: %s sends messages but says neither how the DAW confirms them (\"confirm\") nor why it cannot "
                 "(\"unconfirmable\")",
                 file, where);
@@ -226,15 +217,15 @@ static int check_tool(const char *file, const char *name, const json_t *t, char 
   char w[160];
   snprintf(w, sizeof w, "tools.%s", name);
   if (!in_list(name, known_tools))
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: %s: '%s' is not a dawbridge tool", file, w, name);
-  if (!json_is_object(t)) return fail(err, errlen, OSCMAP_EINVALID, "%s: %s must be an object", file, w);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s: '%s' is not a dawbridge tool", file, w, name);
+  if (!json_is_object(t)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s must be an object", file, w);
   if (json_is_true(json_object_get(t, "local"))) return 0;
   json_t *fields = json_object_get(t, "fields");
   json_t *variants = json_object_get(t, "variants");
   json_t *native = json_object_get(t, "native");
   if (fields) {
     if (!json_is_object(fields) || !json_object_size(fields))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.fields must be a non-empty object", file, w);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.fields must be a non-empty object", file, w);
     const char *k;
     json_t *v;
     json_object_foreach(fields, k, v) {
@@ -247,9 +238,9 @@ static int check_tool(const char *file, const char *name, const json_t *t, char 
   }
   if (variants) {
     if (!json_is_string(json_object_get(t, "by")))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s has variants but no \"by\" naming the argument", file, w);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s has variants but no \"by\" naming the argument", file, w);
     if (!json_is_object(variants) || !json_object_size(variants))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.variants must be a non-empty object", file, w);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.variants must be a non-empty object", file, w);
     const char *k;
     json_t *v;
     json_object_foreach(variants, k, v) {
@@ -263,7 +254,7 @@ static int check_tool(const char *file, const char *name, const json_t *t, char 
   json_t *seq = json_object_get(t, "sequence");
   if (seq) {
     if (!json_is_array(seq) || !json_array_size(seq))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: %s.sequence must be a non-empty array of steps", file, w);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.sequence must be a non-empty array of steps", file, w);
     size_t i;
     json_t *st;
     json_array_foreach(seq, i, st) {
@@ -279,7 +270,7 @@ static int check_tool(const char *file, const char *name, const json_t *t, char 
     return check_step(file, w, native, err, errlen);
   }
   if (!json_object_get(t, "send"))
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: %s needs \"send\", \"fields\", \"variants\", \"sequence\", \"native\" or \"local\"",
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s needs \"send\", \"fields\", \"variants\", \"sequence\", \"native\" or \"local\"",
                 file, w);
   return check_step(file, w, t, err, errlen);
 }
@@ -291,9 +282,9 @@ static void fb_free(struct fb *f) {
 static int compile_feedback(oscmap_t *m, const char *file, char *err, size_t errlen) {
   json_t *arr = json_object_get(m->root, "feedback");
   if (!json_is_array(arr) || !json_array_size(arr))
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: \"feedback\" must be a non-empty array", file);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: \"feedback\" must be a non-empty array", file);
   m->fb = calloc(json_array_size(arr), sizeof *m->fb);
-  if (!m->fb) return fail(err, errlen, OSCMAP_ENOMEM, "out of memory");
+  if (!m->fb) return errfmt(err, errlen, OSCMAP_ENOMEM, "out of memory");
   size_t i;
   json_t *e;
   json_array_foreach(arr, i, e) {
@@ -301,17 +292,17 @@ static int compile_feedback(oscmap_t *m, const char *file, char *err, size_t err
     f->j = e;
     const char *path = json_string_value(json_object_get(e, "path"));
     if (!path || (path[0] != '/' && path[0] != '#'))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].path must be an OSC address", file, i);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].path must be an OSC address", file, i);
     const char *p = path + (path[0] == '/');
     while (*p) {
       const char *s = strchr(p, '/');
       size_t n = s ? (size_t)(s - p) : strlen(p);
       if (f->nsegs == MAX_SEGS)
-        return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].path has too many segments", file, i);
+        return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].path has too many segments", file, i);
       f->segs[f->nsegs] = strndup(p, n);
       if (n == 1 && p[0] == '@') {
         if (f->nwild == MAX_WILD)
-          return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].path has too many '@'", file, i);
+          return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].path has too many '@'", file, i);
         f->wild_pos[f->nwild++] = f->nsegs;
       }
       f->nsegs++;
@@ -321,7 +312,7 @@ static int compile_feedback(oscmap_t *m, const char *file, char *err, size_t err
     if (f->types)
       for (const char *t = f->types; *t; t++)
         if (!strchr("ifsdhTFN*", *t) || (*t == '*' && t[1]))
-          return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].types '%s': only i f s d h T F N and a final *",
+          return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].types '%s': only i f s d h T F N and a final *",
                       file, i, f->types);
     f->set = json_string_value(json_object_get(e, "set"));
     f->event = json_string_value(json_object_get(e, "event"));
@@ -338,44 +329,44 @@ static int compile_feedback(oscmap_t *m, const char *file, char *err, size_t err
     f->values = json_object_get(e, "values");
     f->range = json_object_get(e, "range");
     if (!f->set && !f->event)
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] (%s) needs \"set\" or \"event\"", file, i, path);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] (%s) needs \"set\" or \"event\"", file, i, path);
     if (f->set && !in_list(f->set, known_sets))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].set '%s' is not a session field", file, i, f->set);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].set '%s' is not a session field", file, i, f->set);
     if (f->convert && !in_list(f->convert, known_converts))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].convert '%s' is not a known conversion", file, i,
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].convert '%s' is not a known conversion", file, i,
                   f->convert);
     if (f->set && !valid_argref(f->value))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].value must be an argument reference like \"$0\"",
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].value must be an argument reference like \"$0\"",
                   file, i);
     const char *locs[] = {f->track, f->fx, f->param, f->marker};
     const char *locn[] = {"track", "fx", "param", "marker"};
     for (int k = 0; k < 4; k++)
       if (locs[k] && !valid_locref(locs[k], f->nwild))
-        return fail(err, errlen, OSCMAP_EINVALID,
+        return errfmt(err, errlen, OSCMAP_EINVALID,
                     "%s: feedback[%zu].%s '%s' must be \"@N\" (N-th '@' of the path) or \"$N\" (argument N)", file, i,
                     locn[k], locs[k]);
     if (f->set && !strncmp(f->set, "track.", 6) && !f->track)
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] sets %s but has no \"track\"", file, i, f->set);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] sets %s but has no \"track\"", file, i, f->set);
     if (f->set && !strncmp(f->set, "track.fx.", 9) && !f->fx)
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] sets %s but has no \"fx\"", file, i, f->set);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] sets %s but has no \"fx\"", file, i, f->set);
     if (f->set && !strncmp(f->set, "marker.", 7) && !f->marker)
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] sets %s but has no \"marker\"", file, i, f->set);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] sets %s but has no \"marker\"", file, i, f->set);
     if (f->convert && !strcmp(f->convert, "range_to_norm") &&
         (!json_is_array(f->range) || json_array_size(f->range) != 2))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] converts range_to_norm without a 2-entry \"range\"",
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] converts range_to_norm without a 2-entry \"range\"",
                   file, i);
     if (f->fields && !json_is_object(f->fields))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].fields must be an object", file, i);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].fields must be an object", file, i);
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)f->fields, k, v) {
       if (!valid_argref(json_string_value(v)))
-        return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].fields.%s must be an argument reference", file, i, k);
+        return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].fields.%s must be an argument reference", file, i, k);
     }
     if (f->repeat &&
         (!json_is_integer(json_object_get(f->repeat, "from")) || !json_is_array(json_object_get(f->repeat, "group")) ||
          !json_array_size(json_object_get(f->repeat, "group"))))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].repeat needs \"from\" and a non-empty \"group\"", file,
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].repeat needs \"from\" and a non-empty \"group\"", file,
                   i);
   }
   return 0;
@@ -383,31 +374,31 @@ static int compile_feedback(oscmap_t *m, const char *file, char *err, size_t err
 
 static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
   json_t *r = m->root;
-  if (!json_is_object(r)) return fail(err, errlen, OSCMAP_EINVALID, "%s: the map must be a JSON object", file);
+  if (!json_is_object(r)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: the map must be a JSON object", file);
   const char *fmt = json_string_value(json_object_get(r, "format"));
   if (!fmt || strcmp(fmt, "dawbridge.oscmap/1"))
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: \"format\" must be \"dawbridge.oscmap/1\"", file);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: \"format\" must be \"dawbridge.oscmap/1\"", file);
   const char *d = json_string_value(json_object_get(r, "dialect"));
   if (!d || !*d || strspn(d, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(d))
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: \"dialect\" must be a lower-case name", file);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: \"dialect\" must be a lower-case name", file);
   json_t *ports = json_object_get(r, "ports");
   json_int_t dp = json_integer_value(json_object_get(ports, "daw"));
   json_t *lpj = json_object_get(ports, "listen");
   if (!json_is_integer(json_object_get(ports, "daw")) || dp < 1 || dp > 65535)
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: ports.daw must be an integer 1-65535", file);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: ports.daw must be an integer 1-65535", file);
   if (!json_is_integer(lpj) || json_integer_value(lpj) < 0 || json_integer_value(lpj) > 65535)
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: ports.listen must be an integer 0-65535", file);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: ports.listen must be an integer 0-65535", file);
   json_t *timing = json_object_get(r, "timing");
   const char *k;
   json_t *v;
   json_object_foreach(timing, k, v) {
     if (!json_is_number(v) || json_number_value(v) < 0)
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: timing.%s must be a non-negative number", file, k);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: timing.%s must be a non-negative number", file, k);
   }
   json_t *bank = json_object_get(r, "banking");
   if (bank) {
     json_int_t bs = json_integer_value(json_object_get(bank, "size"));
-    if (bs < 1 || bs > 4096) return fail(err, errlen, OSCMAP_EINVALID, "%s: banking.size must be 1-4096", file);
+    if (bs < 1 || bs > 4096) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: banking.size must be 1-4096", file);
     int rc = check_templates(file, "banking.select", json_object_get(bank, "select"), err, errlen);
     if (rc) return rc;
   }
@@ -422,9 +413,9 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
   json_t *ref = json_object_get(r, "refresh");
   const char *mode = json_string_value(json_object_get(ref, "mode"));
   if (!mode || (strcmp(mode, "banked") && strcmp(mode, "list")))
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: refresh.mode must be \"banked\" or \"list\"", file);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: refresh.mode must be \"banked\" or \"list\"", file);
   if (!strcmp(mode, "banked") && !bank)
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: refresh.mode \"banked\" needs a \"banking\" section", file);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: refresh.mode \"banked\" needs a \"banking\" section", file);
   const char *rkeys[] = {"count", "bank", "list", "per_track", "per_fx", "sentinel"};
   for (size_t i = 0; i < sizeof rkeys / sizeof *rkeys; i++) {
     json_t *l = json_object_get(ref, rkeys[i]);
@@ -436,11 +427,11 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
     }
   }
   if (!strcmp(mode, "banked") && (!json_object_get(ref, "count") || !json_object_get(ref, "bank")))
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: a banked refresh needs \"count\" and \"bank\" messages", file);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: a banked refresh needs \"count\" and \"bank\" messages", file);
   if (!strcmp(mode, "list") && !json_object_get(ref, "list"))
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: a list refresh needs \"list\" messages", file);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: a list refresh needs \"list\" messages", file);
   if (!json_is_string(json_object_get(ref, "done_event")))
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: refresh.done_event must name the event that ends a refresh step",
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: refresh.done_event must name the event that ends a refresh step",
                 file);
   int rc = compile_feedback(m, file, err, errlen);
   if (rc) return rc;
@@ -449,10 +440,10 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
   int found = 0;
   for (int i = 0; i < m->nfb; i++) found |= m->fb[i].event && !strcmp(m->fb[i].event, done);
   if (!found)
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: refresh.done_event '%s' is not emitted by any feedback entry", file,
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: refresh.done_event '%s' is not emitted by any feedback entry", file,
                 done);
   json_t *tools = json_object_get(r, "tools");
-  if (!json_is_object(tools)) return fail(err, errlen, OSCMAP_EINVALID, "%s: \"tools\" must be an object", file);
+  if (!json_is_object(tools)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: \"tools\" must be an object", file);
   json_object_foreach(tools, k, v) {
     rc = check_tool(file, k, v, err, errlen);
     if (rc) return rc;
@@ -460,59 +451,59 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
   json_t *caps = json_object_get(r, "capabilities");
   json_t *native = json_object_get(caps, "native");
   if (!json_is_array(native))
-    return fail(err, errlen, OSCMAP_EINVALID, "%s: capabilities.native must be an array of tool names", file);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: capabilities.native must be an array of tool names", file);
   size_t i;
   json_array_foreach(native, i, v) {
     const char *t = json_string_value(v);
     if (!in_list(t, known_tools))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: capabilities.native[%zu] '%s' is not a dawbridge tool", file, i,
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: capabilities.native[%zu] '%s' is not a dawbridge tool", file, i,
                   t ? t : "?");
     if (!json_object_get(tools, t))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: capabilities.native lists '%s' but tools.%s is missing", file, t, t);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: capabilities.native lists '%s' but tools.%s is missing", file, t, t);
   }
   json_t *comp = json_object_get(caps, "companion");
   json_array_foreach(comp, i, v) {
     if (!in_list(json_string_value(v), known_tools))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: capabilities.companion[%zu] is not a dawbridge tool", file, i);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: capabilities.companion[%zu] is not a dawbridge tool", file, i);
   }
   json_t *cs = json_object_get(r, "companion");
   if (cs) {
     if (!json_is_object(cs))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: \"companion\" must be an object {\"trigger\": [...], \"reply\": ...}",
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: \"companion\" must be an object {\"trigger\": [...], \"reply\": ...}",
                   file);
     json_t *trig = json_object_get(cs, "trigger");
     if (!trig)
-      return fail(err, errlen, OSCMAP_EINVALID,
+      return errfmt(err, errlen, OSCMAP_EINVALID,
                   "%s: companion.trigger is missing (the messages that run the companion; [] when it polls)", file);
     rc = check_templates(file, "companion.trigger", trig, err, errlen);
     if (rc) return rc;
     const char *reply = json_string_value(json_object_get(cs, "reply"));
     if (!reply || (strcmp(reply, "file") && strcmp(reply, "osc+file")))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: companion.reply must be \"file\" or \"osc+file\"", file);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: companion.reply must be \"file\" or \"osc+file\"", file);
     if (!strcmp(reply, "osc+file")) {
       int has = 0;
       for (int k = 0; k < m->nfb; k++) has |= m->fb[k].event && !strcmp(m->fb[k].event, "companion_reply");
       if (!has)
-        return fail(err, errlen, OSCMAP_EINVALID,
+        return errfmt(err, errlen, OSCMAP_EINVALID,
                     "%s: companion.reply \"osc+file\" needs a feedback entry with \"event\": \"companion_reply\" "
                     "(the /dawbridge/reply message)",
                     file);
     }
     json_t *to = json_object_get(cs, "timeout_ms");
     if (to && (!json_is_integer(to) || json_integer_value(to) < 1))
-      return fail(err, errlen, OSCMAP_EINVALID, "%s: companion.timeout_ms must be a positive integer", file);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: companion.timeout_ms must be a positive integer", file);
   }
   json_t *cat = json_object_get(r, "catalog");
   const char *ck[] = {"instruments", "effects"};
   for (int c = 0; c < 2; c++) {
     json_t *a = json_object_get(cat, ck[c]);
-    if (!json_is_array(a)) return fail(err, errlen, OSCMAP_EINVALID, "%s: catalog.%s must be an array", file, ck[c]);
+    if (!json_is_array(a)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: catalog.%s must be an array", file, ck[c]);
     json_array_foreach(a, i, v) {
       if (!json_is_string(json_object_get(v, "name")))
-        return fail(err, errlen, OSCMAP_EINVALID, "%s: catalog.%s[%zu].name must be a string", file, ck[c], i);
+        return errfmt(err, errlen, OSCMAP_EINVALID, "%s: catalog.%s[%zu].name must be a string", file, ck[c], i);
       json_t *al = json_object_get(v, "aliases");
       if (al && !json_is_array(al))
-        return fail(err, errlen, OSCMAP_EINVALID, "%s: catalog.%s[%zu].aliases must be an array", file, ck[c], i);
+        return errfmt(err, errlen, OSCMAP_EINVALID, "%s: catalog.%s[%zu].aliases must be an array", file, ck[c], i);
     }
   }
   return 0;
@@ -521,10 +512,10 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
 int oscmap_load_json(const json_t *j, const char *name, oscmap_t **out, char *err, size_t errlen) {
   *out = NULL;
   oscmap_t *m = calloc(1, sizeof *m);
-  if (!m) return fail(err, errlen, OSCMAP_ENOMEM, "out of memory");
+  if (!m) return errfmt(err, errlen, OSCMAP_ENOMEM, "out of memory");
   m->root = json_deep_copy(j);
   m->name = strdup(name ? name : "(map)");
-  int rc = m->root ? validate(m, m->name, err, errlen) : fail(err, errlen, OSCMAP_ENOMEM, "out of memory");
+  int rc = m->root ? validate(m, m->name, err, errlen) : errfmt(err, errlen, OSCMAP_ENOMEM, "out of memory");
   if (rc) {
     oscmap_free(m);
     return rc;
@@ -536,11 +527,11 @@ int oscmap_load_json(const json_t *j, const char *name, oscmap_t **out, char *er
 int oscmap_load(const char *path, oscmap_t **out, char *err, size_t errlen) {
   *out = NULL;
   FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, errlen, OSCMAP_EIO, "%s: %s", path, strerror(errno));
+  if (!f) return errfmt(err, errlen, OSCMAP_EIO, "%s: %s", path, strerror(errno));
   json_error_t je;
   json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
   fclose(f);
-  if (!j) return fail(err, errlen, OSCMAP_EPARSE, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+  if (!j) return errfmt(err, errlen, OSCMAP_EPARSE, "%s:%d:%d: %s", path, je.line, je.column, je.text);
   int rc = oscmap_load_json(j, path, out, err, errlen);
   json_decref(j);
   return rc;
@@ -857,7 +848,7 @@ int oscmap_match(const oscmap_t *m, const char *path, const char *types, lo_arg 
     n++;
   }
   if (n == 0 && path_hit)
-    return fail(err, errlen, OSCMAP_EINVALID, "%s with arguments ,%s does not match what the dialect expects", path,
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s with arguments ,%s does not match what the dialect expects", path,
                 types);
   return n;
 }
@@ -875,7 +866,7 @@ void oscmap_match_clear(struct oscmap_match *mm, int n) {
 static json_t *eval_placeholder(const char *expr, size_t n, const json_t *vars, char *err, size_t errlen) {
   char buf[96];
   if (n >= sizeof buf) {
-    fail(err, errlen, OSCMAP_ERENDER, "placeholder '%.20s...' too long", expr);
+    errfmt(err, errlen, OSCMAP_ERENDER, "placeholder '%.20s...' too long", expr);
     return NULL;
   }
   memcpy(buf, expr, n);
@@ -884,7 +875,7 @@ static json_t *eval_placeholder(const char *expr, size_t n, const json_t *vars, 
   if (conv) *conv++ = 0;
   json_t *v = json_object_get(vars, buf);
   if (!v) {
-    fail(err, errlen, OSCMAP_ERENDER, "missing value for '%s'", buf);
+    errfmt(err, errlen, OSCMAP_ERENDER, "missing value for '%s'", buf);
     return NULL;
   }
   if (!conv) return json_incref(v);
@@ -892,12 +883,12 @@ static json_t *eval_placeholder(const char *expr, size_t n, const json_t *vars, 
   if (json_is_boolean(v)) d = json_is_true(v);
   else if (json_is_number(v)) d = json_number_value(v);
   else {
-    fail(err, errlen, OSCMAP_ERENDER, "'%s' must be a number to convert with %s", buf, conv);
+    errfmt(err, errlen, OSCMAP_ERENDER, "'%s' must be a number to convert with %s", buf, conv);
     return NULL;
   }
   double r;
   if (oscmap_convert(conv, d, vars, &r)) {
-    fail(err, errlen, OSCMAP_ERENDER, "unknown conversion '%s'", conv);
+    errfmt(err, errlen, OSCMAP_ERENDER, "unknown conversion '%s'", conv);
     return NULL;
   }
   return json_real(r);
@@ -983,7 +974,7 @@ int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars
   json_t *t;
   json_array_foreach(templates, i, t) {
     if (n >= max) {
-      fail(err, errlen, OSCMAP_ERENDER, "too many messages");
+      errfmt(err, errlen, OSCMAP_ERENDER, "too many messages");
       goto bad; /* frees the messages already rendered */
     }
     char *path = render_string(json_string_value(json_object_get(t, "path")), vars, NULL, err, errlen);
@@ -1027,7 +1018,7 @@ int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars
         }
         lo_message_add_string(msg, s ? s : "");
       } else if (isnan(d) || isinf(d)) {
-        fail(err, errlen, OSCMAP_ERENDER, "%s: argument %zu is not a number", path, k + 1);
+        errfmt(err, errlen, OSCMAP_ERENDER, "%s: argument %zu is not a number", path, k + 1);
         json_decref(val);
         free(sv);
         lo_message_free(msg);
@@ -1035,7 +1026,7 @@ int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars
         goto bad;
       } else if (type == 'i') {
         if (d < -2147483648.0 || d > 2147483647.0) {
-          fail(err, errlen, OSCMAP_ERENDER, "%s: argument %zu out of int32 range", path, k + 1);
+          errfmt(err, errlen, OSCMAP_ERENDER, "%s: argument %zu out of int32 range", path, k + 1);
           json_decref(val);
           free(sv);
           lo_message_free(msg);
