@@ -73,6 +73,17 @@ static void heard(link_t *l) {
   }
 }
 
+static void handle_datagram(link_t *l, void *data, size_t n) {
+  l->st.rx_datagrams++;
+  unsigned long before = l->st.rx_messages;
+  int r = lo_server_dispatch_data(l->srv, data, n);
+  if (r < 0 || (l->st.rx_messages == before && r <= 0)) {
+    l->st.malformed++;
+    return;
+  }
+  heard(l);
+}
+
 static void on_readable(uv_poll_t *h, int status, int events) {
   link_t *l = h->data;
   if (status < 0 || !(events & UV_READABLE)) return;
@@ -83,15 +94,15 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       break; /* EAGAIN: drained; ECONNREFUSED from an earlier send: nothing to read */
     }
     if (n == 0) continue;
-    l->st.rx_datagrams++;
-    unsigned long before = l->st.rx_messages;
-    int r = lo_server_dispatch_data(l->srv, l->buf, (size_t)n);
-    if (r < 0 || (l->st.rx_messages == before && r <= 0)) {
-      l->st.malformed++;
-      continue;
-    }
-    heard(l);
+    handle_datagram(l, l->buf, (size_t)n);
   }
+}
+
+void link_inject(link_t *l, const void *datagram, size_t len) {
+  if (l->closing || len == 0 || len > MAX_DATAGRAM) return;
+  /* liblo may write into the buffer while dispatching: work on our own copy */
+  memcpy(l->buf, datagram, len);
+  handle_datagram(l, l->buf, len);
 }
 
 static void on_health(uv_timer_t *t) {

@@ -65,6 +65,9 @@ int link_sendf(link_t *l, const char *path, const char *types, ...);
 /* Points the link at another DAW address (e.g. an embedded mock whose port is known only after the link bound). */
 int link_set_daw(link_t *l, const char *host, int port);
 
+/* Handles one datagram as if it had arrived on the socket (same dispatch path). For fuzzing and tests. */
+void link_inject(link_t *l, const void *datagram, size_t len);
+
 int link_listen_port(const link_t *l);
 int link_is_connected(const link_t *l);
 uint64_t link_last_heard_ms(const link_t *l); /* uv_now() of the last message; 0 = never */

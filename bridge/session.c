@@ -72,11 +72,39 @@ const char *session_strerror(int code) {
   }
 }
 
+/* Length of the valid UTF-8 sequence at p, or 0. */
+static size_t utf8_seq(const unsigned char *p) {
+  if (p[0] < 0x80) return 1;
+  size_t n = (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+  if (!n || (n == 2 && p[0] < 0xC2) || (n == 4 && p[0] > 0xF4)) return 0;
+  for (size_t i = 1; i < n; i++)
+    if ((p[i] & 0xC0) != 0x80) return 0;
+  if (n == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0))) return 0; /* overlong, surrogates */
+  if (n == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))) return 0;
+  return n;
+}
+
+/* Copies a DAW-supplied string; bytes that are not UTF-8 (an OSC string is just bytes) become '?', so the mirror
+ * always serialises to JSON. */
 static char *xstrdup(const char *s) {
   if (!s) return NULL;
   size_t n = strlen(s) + 1;
   char *d = malloc(n);
-  if (d) memcpy(d, s, n);
+  if (!d) return NULL;
+  const unsigned char *p = (const unsigned char *)s;
+  size_t o = 0;
+  while (*p) {
+    size_t k = utf8_seq(p);
+    if (!k) {
+      d[o++] = '?';
+      p++;
+      continue;
+    }
+    memcpy(d + o, p, k);
+    o += k;
+    p += k;
+  }
+  d[o] = 0;
   return d;
 }
 
@@ -277,6 +305,21 @@ static int clip_matches(const json_t *clip, const char *ref) {
   const char *id = json_string_value(json_object_get(clip, "id"));
   const char *hid = json_string_value(json_object_get(clip, "host_id"));
   return (id && !strcmp(id, ref)) || (hid && !strcmp(hid, ref));
+}
+
+const json_t *session_clip_find(const session_t *s, const char *ref, int *index) {
+  if (!ref) return NULL;
+  for (int i = 0; i < s->ntracks; i++) {
+    size_t k;
+    json_t *c;
+    json_array_foreach(s->tracks[i]->clips, k, c) {
+      if (clip_matches(c, ref)) {
+        if (index) *index = i + 1;
+        return c;
+      }
+    }
+  }
+  return NULL;
 }
 
 static int track_field_bool(const struct session_update *u) { return u->num != 0 && !isnan(u->num); }

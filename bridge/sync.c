@@ -69,6 +69,7 @@ struct sync {
   unsigned long heard;
   int lost, need_refresh;
   struct sync_stats st;
+  struct { char name[32]; sync_event_cb cb; void *data; } handlers[4];
   int closing, pending;
   void (*close_cb)(void *);
   void *close_data;
@@ -403,6 +404,9 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
       if (!refresh_active(s)) s->need_refresh = 1;
     } else if (!strcmp(ev, "sentinel")) {
       on_sentinel(s);
+    } else {
+      for (int h = 0; h < 4; h++)
+        if (s->handlers[h].cb && !strcmp(s->handlers[h].name, ev)) s->handlers[h].cb(ev, m->str, s->handlers[h].data);
     }
     if (!strcmp(ev, "track.fx.param") && m->fields) {
       /* not used */
@@ -1333,7 +1337,38 @@ int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sy
   return SYNC_OK;
 }
 
+int sync_send(sync_t *s, const json_t *templates, const json_t *vars, char *err, size_t errlen) {
+  if (!s || s->closing) return SYNC_ECANCELED;
+  if (!json_is_array(templates) || !json_array_size(templates)) return SYNC_OK;
+  json_t *v = base_vars(s);
+  if (json_is_object(vars)) json_object_update(v, (json_t *)vars);
+  int rc = send_templates(s, templates, v, err, errlen);
+  json_decref(v);
+  return rc;
+}
+
+int sync_set_event_handler(sync_t *s, const char *event, sync_event_cb cb, void *data) {
+  if (!s || !event || strlen(event) >= sizeof s->handlers[0].name) return SYNC_EINVAL;
+  int free_slot = -1;
+  for (int h = 0; h < 4; h++) {
+    if (s->handlers[h].name[0] && !strcmp(s->handlers[h].name, event)) {
+      s->handlers[h].cb = cb;
+      s->handlers[h].data = data;
+      if (!cb) s->handlers[h].name[0] = 0;
+      return SYNC_OK;
+    }
+    if (!s->handlers[h].name[0] && free_slot < 0) free_slot = h;
+  }
+  if (!cb) return SYNC_OK;
+  if (free_slot < 0) return SYNC_EINVAL;
+  snprintf(s->handlers[free_slot].name, sizeof s->handlers[free_slot].name, "%s", event);
+  s->handlers[free_slot].cb = cb;
+  s->handlers[free_slot].data = data;
+  return SYNC_OK;
+}
+
 int sync_listen_port(const sync_t *s) { return link_listen_port(s->link); }
+void sync_inject(sync_t *s, const void *datagram, size_t len) { link_inject(s->link, datagram, len); }
 int sync_set_daw(sync_t *s, const char *host, int port) {
   s->cfg.daw_port = port;
   return link_set_daw(s->link, host, port) ? SYNC_EINVAL : SYNC_OK;

@@ -69,11 +69,24 @@ int sync_refresh(sync_t *s, sync_cb cb, void *data);
 int sync_call(sync_t *s, const char *tool, const json_t *args, sync_cb cb, void *data);
 
 int sync_listen_port(const sync_t *s);
+/* Feeds one datagram through the link's receive path, as if the DAW had sent it (fuzzing, tests). */
+void sync_inject(sync_t *s, const void *datagram, size_t len);
 /* Re-points the link at the DAW (an embedded mock binds after the bridge's socket). */
 int sync_set_daw(sync_t *s, const char *host, int port);
 int sync_is_connected(const sync_t *s);
 session_t *sync_session(sync_t *s);
 const oscmap_t *sync_map(const sync_t *s);
+
+/* Routes a map feedback event (e.g. "companion_reply": Ardour's companion answers on our socket) to a handler,
+ * called with the event's string value (borrowed for the call; NULL when the message carried none). One handler
+ * per event name (a later call replaces it; cb NULL removes it); up to 4 names. Returns 0 or SYNC_EINVAL. */
+/* Renders and sends message templates (borrowed; map template syntax, e.g. the map's companion.trigger) with
+ * `vars` (borrowed JSON object) from the link's socket, outside any operation. Returns 0 or SYNC_EINVAL/SYNC_ELINK
+ * with a message. */
+int sync_send(sync_t *s, const json_t *templates, const json_t *vars, char *err, size_t errlen);
+
+typedef void (*sync_event_cb)(const char *event, const char *str, void *data);
+int sync_set_event_handler(sync_t *s, const char *event, sync_event_cb cb, void *data);
 
 struct sync_stats {
   unsigned long messages, matched, unknown, malformed, refreshes, resends, lost_events;
