@@ -2,9 +2,25 @@
 add_library(dbagent STATIC
   agent/tools.c
   bridge/daw.c
+  bridge/companion.c
 )
 target_include_directories(dbagent PUBLIC ${DAWBRIDGE_SOURCE_DIR}/agent ${DAWBRIDGE_SOURCE_DIR}/bridge)
 target_link_libraries(dbagent PUBLIC dbcore dbmock PkgConfig::JANSSON)
 
 
 db_add_test(test_tools SOURCES tests/unit/test_tools.c LIBS dbagent)
+db_add_test(test_companion SOURCES tests/integration/test_companion.c LIBS dbtest_wire dbagent dbtest_osc_client
+            LABELS integration TIMEOUT 300)
+
+# The seed workflow through the bridge against a real headless Ardour running the companion (started and stopped by
+# tests/companions/ardour_e2e.sh, which runs this program in place of its Python driver).
+if(DAWBRIDGE_TESTS AND DAWBRIDGE_REAL_ARDOUR)
+  add_executable(test_companion_real tests/integration/test_companion_real.c)
+  target_link_libraries(test_companion_real PRIVATE dbagent PkgConfig::CMOCKA)
+  add_test(NAME companion_bridge_real
+           COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/tests/companions/ardour_e2e.sh 3933)
+  set_tests_properties(companion_bridge_real PROPERTIES
+    ENVIRONMENT "ARDOUR_E2E_RUN=$<TARGET_FILE:test_companion_real>;DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR};CMOCKA_MESSAGE_OUTPUT=stdout"
+    LABELS "real-ardour;companion;integration" SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE
+    DEPENDS companion_ardour_real)
+endif()

@@ -1,11 +1,17 @@
 /* daw: native OSC (sync + map) and the companion behind one interface. See daw.h. */
 #include "daw.h"
 
+#include <ctype.h>
+#include <dirent.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
+#include "companion.h"
 #include "mock.h"
 #include "tools.h"
 
@@ -20,8 +26,12 @@ struct daw {
   sync_t *sync;
   tools_t *tools;
   mock_t *mock;
-  int companion_ok;
-  char companion_err[256];
+  companion_t *comp;
+  char mock_spool[1024];  /* the embedded mock's temporary spool (removed at close) */
+  char request[256];      /* the open AI request (begin_request), "" = none */
+  char why[1400];         /* daw_unavailable_reason's text */
+  uint64_t ping_failed_at; /* uv_now() of the last failed ping: a refresh re-pings at most every 30 s */
+  struct ccall *waiting;   /* companion calls waiting on a timer before their next refresh */
   int closing, pending;
   void (*close_cb)(void *);
   void *close_data;
@@ -88,6 +98,50 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
   return code;
 }
 
+static int from_companion(int c) {
+  switch (c) {
+  case COMPANION_OK: return DAW_OK;
+  case COMPANION_EINVAL: return DAW_EINVAL;
+  case COMPANION_EREJECTED: return DAW_EREJECTED;
+  case COMPANION_ETIMEDOUT: return DAW_ETIMEDOUT;
+  case COMPANION_ECANCELED: return DAW_ECANCELED;
+  case COMPANION_ENOMEM: return DAW_ENOMEM;
+  case COMPANION_ESPOOL: return DAW_ECONFIG;
+  default: return DAW_EUNREACHABLE; /* not running, cannot trigger */
+  }
+}
+
+static int comp_up(const daw_t *d) { return d->comp && companion_is_running(d->comp); }
+
+/* The companion's trigger goes out through the native OSC link. */
+static int comp_send(const json_t *templates, const json_t *vars, void *data, char *err, size_t errlen) {
+  daw_t *d = data;
+  return sync_send(d->sync, templates, vars, err, errlen);
+}
+
+/* Ardour's companion answers by OSC on our link socket: the map turns it into the "companion_reply" event. */
+static void on_comp_reply_event(const char *event, const char *str, void *data) {
+  daw_t *d = data;
+  (void)event;
+  if (d->comp && str) companion_feed_reply(d->comp, str);
+}
+
+static void rm_tree_files(const char *dir) {
+  DIR *dd = opendir(dir);
+  if (!dd) return;
+  struct dirent *e;
+  char p[1400];
+  while ((e = readdir(dd)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (unlink(p) != 0) {
+      rm_tree_files(p);
+      rmdir(p);
+    }
+  }
+  closedir(dd);
+}
+
 int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *err, size_t errlen) {
   *out = NULL;
   daw_t *d = calloc(1, sizeof *d);
@@ -127,21 +181,49 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
     free(d);
     return DAW_ECONFIG;
   }
-  if (cfg->embedded_mock) {
+  /* the companion: unless switched off ("" spool), or an embedded mock runs without one */
+  int want_comp = !(cfg->spool_dir && !cfg->spool_dir[0]) && !(cfg->embedded_mock && !cfg->mock_companion);
+  const char *spool = cfg->spool_dir;
+  if (want_comp && cfg->embedded_mock) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(d->mock_spool, sizeof d->mock_spool, "%s/dawbridge-mock-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(d->mock_spool)) {
+      d->mock_spool[0] = 0;
+      rc = fail(err, errlen, DAW_ECONFIG, "cannot create a temporary spool for the mock's companion");
+    }
+    spool = d->mock_spool;
+  }
+  if (!rc && want_comp) {
+    const json_t *sec = json_object_get(oscmap_json(d->map), "companion");
+    int to = cfg->companion_timeout_ms > 0 ? cfg->companion_timeout_ms
+                                           : (int)json_integer_value(json_object_get(sec, "timeout_ms"));
+    struct companion_config cc = {.spool_dir = spool, .host = d->dialect, .section = sec, .timeout_ms = to,
+                                  .retries = -1, .reply_port = sync_listen_port(d->sync), .send = comp_send,
+                                  .send_data = d, .log = cfg->log};
+    char cerr[512];
+    if (companion_new(loop, &cc, &d->comp, cerr, sizeof cerr)) rc = fail(err, errlen, DAW_ECONFIG, "%s", cerr);
+    else sync_set_event_handler(d->sync, "companion_reply", on_comp_reply_event, d);
+  }
+  if (!rc && cfg->embedded_mock) {
     struct mock_config mc = {.dialect = d->dialect, .port = 0, .feedback_port = sync_listen_port(d->sync),
                              .tracks = cfg->mock_tracks, .drop = cfg->mock_drop, .seed = cfg->mock_seed,
-                             .quiet = cfg->log.level < LOG_DEBUG};
-    rc = mock_new(loop, &mc, &d->mock, err, errlen);
-    if (rc) {
-      /* sync_close frees asynchronously; the caller runs the loop to finish */
-      sync_close(d->sync, NULL, NULL);
-      session_free(d->ses);
-      tools_free(d->tools);
-      oscmap_free(d->map);
-      free(d);
-      return DAW_ECONFIG;
+                             .spool_dir = d->comp ? d->mock_spool : NULL, .quiet = cfg->log.level < LOG_DEBUG};
+    rc = mock_new(loop, &mc, &d->mock, err, errlen) ? DAW_ECONFIG : 0;
+    if (!rc) sync_set_daw(d->sync, "127.0.0.1", mock_port(d->mock));
+  }
+  if (rc) {
+    /* sync_close/companion_close free asynchronously; the caller runs the loop to finish */
+    if (d->comp) companion_close(d->comp, NULL, NULL);
+    sync_close(d->sync, NULL, NULL);
+    if (d->mock_spool[0]) {
+      rm_tree_files(d->mock_spool);
+      rmdir(d->mock_spool);
     }
-    sync_set_daw(d->sync, "127.0.0.1", mock_port(d->mock));
+    session_free(d->ses);
+    tools_free(d->tools);
+    oscmap_free(d->map);
+    free(d);
+    return DAW_ECONFIG;
   }
   *out = d;
   return DAW_OK;
@@ -172,29 +254,241 @@ static struct pending_call *pend(daw_t *d, const char *tool, daw_cb cb, void *da
   return p;
 }
 
-static void on_started(int status, const json_t *result, const char *message, void *data) {
-  struct pending_call *p = data;
-  if (!status) {
-    json_t *r = json_pack("{sIsbss}", "tracks", json_integer_value(json_object_get(result, "tracks")), "companion",
-                          p->d->companion_ok, "companion_error", "no companion configured");
-    if (p->cb) p->cb(0, r, NULL, p->data);
-    json_decref(r);
-    free(p);
+/* ---------------- the companion's state in the mirror ---------------- */
+
+/* "VST: ReaVerbate (Cockos)" -> "ReaVerbate (Cockos)": OSC shows plugin names without the type prefix. */
+static const char *plain_fx_name(const char *n) {
+  if (!n) return NULL;
+  const char *c = strstr(n, ": ");
+  if (!c || c - n > 8) return n;
+  for (const char *p = n; p < c; p++)
+    if (!isalnum((unsigned char)*p)) return n;
+  return c + 2;
+}
+
+static int names_match(const char *a, const char *b) {
+  if (!a || !b) return 0;
+  a = plain_fx_name(a);
+  b = plain_fx_name(b);
+  return !strcmp(a, b) || strstr(a, b) || strstr(b, a);
+}
+
+static void apply(daw_t *d, struct session_update *u) {
+  char err[256];
+  if (session_apply(d->ses, u, err, sizeof err) < 0) log_msg(&d->cfg.log, LOG_DEBUG, MOD, "mirror: %s", err);
+}
+
+static int mirror_index_of_host(daw_t *d, const char *hid) {
+  int n = session_track_count(d->ses);
+  for (int i = 1; hid && i <= n; i++) {
+    const char *h = session_track_host_id(d->ses, i);
+    if (h && !strcmp(h, hid)) return i;
+  }
+  return 0;
+}
+
+/* clips as the mirror keeps them: {host_id, name, start, length, notes} */
+static json_t *mirror_clip(const json_t *c, const json_t *notes) {
+  json_t *o = json_pack("{s:O?,s:O?,s:O?,s:O?}", "host_id", json_object_get(c, "host_id"), "name",
+                        json_object_get(c, "name"), "start", json_object_get(c, "start"), "length",
+                        json_object_get(c, "length"));
+  json_t *ns = json_array();
+  size_t i;
+  json_t *n;
+  json_array_foreach(notes ? notes : json_object_get(c, "notes"), i, n) {
+    json_array_append_new(ns, json_pack("{s:O,s:O,s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s"),
+                                        "d", json_object_get(n, "d"), "v", json_object_get(n, "v")));
+  }
+  json_object_set_new(o, "notes", ns);
+  return o;
+}
+
+/* Companion track -> mirror track: the host id when the mirror knows it, else the same position with the same
+ * name, else the name. Returns the mirror position or 0. */
+static int match_track(daw_t *d, const json_t *ct) {
+  const char *hid = json_string_value(json_object_get(ct, "host_id"));
+  const char *name = json_string_value(json_object_get(ct, "name"));
+  int idx = (int)json_integer_value(json_object_get(ct, "index"));
+  int mi = mirror_index_of_host(d, hid);
+  if (!mi && idx >= 1 && idx <= session_track_count(d->ses) && name &&
+      !strcmp(name, session_track_name(d->ses, idx) ? session_track_name(d->ses, idx) : ""))
+    mi = idx;
+  if (!mi && name) mi = session_track_index_by_name(d->ses, name);
+  return mi;
+}
+
+/* Host ids, type, instrument, clips with notes, and FX the native side cannot see (REAPER reports 8 slots). */
+static void merge_track(daw_t *d, int mi, const json_t *ct) {
+  struct session_update u = {.index = mi};
+  const char *hid = json_string_value(json_object_get(ct, "host_id"));
+  if (hid) {
+    u.field = SF_TRACK_HOST_ID;
+    u.str = hid;
+    apply(d, &u);
+  }
+  const char *type = json_string_value(json_object_get(ct, "type"));
+  if (type && (!strcmp(type, "midi") || !strcmp(type, "audio"))) {
+    u.field = SF_TRACK_TYPE;
+    u.str = type;
+    apply(d, &u);
+  }
+  json_t *ins = json_object_get(ct, "instrument");
+  if (ins) {
+    u.field = SF_TRACK_INSTRUMENT;
+    u.str = json_is_string(ins) ? plain_fx_name(json_string_value(ins)) : NULL;
+    apply(d, &u);
+  }
+  json_t *clips = json_object_get(ct, "clips");
+  if (json_is_array(clips)) {
+    json_t *arr = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(clips, i, c) json_array_append_new(arr, mirror_clip(c, NULL));
+    u.field = SF_CLIPS_SET;
+    u.json = arr;
+    apply(d, &u);
+    json_decref(arr);
+  }
+  json_t *fx = json_object_get(ct, "fx");
+  int have = session_track_fx_count(d->ses, mi);
+  for (int k = have; k < (int)json_array_size(fx); k++) {
+    json_t *f = json_array_get(fx, (size_t)k);
+    struct session_update v = {.field = SF_FX_NAME, .index = mi, .fx = k + 1,
+                               .str = plain_fx_name(json_string_value(json_object_get(f, "name")))};
+    if (!v.str || !*v.str) break;
+    apply(d, &v);
+    v.field = SF_FX_ENABLED;
+    v.num = json_is_false(json_object_get(f, "enabled")) ? 0 : 1;
+    apply(d, &v);
+  }
+}
+
+static void merge_state(daw_t *d, const json_t *state) {
+  size_t i;
+  json_t *ct;
+  json_array_foreach(json_object_get(state, "tracks"), i, ct) {
+    int mi = match_track(d, ct);
+    if (!mi) {
+      log_msg(&d->cfg.log, LOG_INFO, MOD, "companion track %s (%s) is not in the OSC mirror yet",
+              json_string_value(json_object_get(ct, "name")), json_string_value(json_object_get(ct, "host_id")));
+      continue;
+    }
+    merge_track(d, mi, ct);
+  }
+}
+
+/* ---------------- start / refresh ---------------- */
+
+struct startup {
+  daw_t *d;
+  daw_cb cb;
+  void *data;
+  json_int_t tracks;
+  int ping_only_if_down; /* refresh: ping only when the companion is not known to run */
+  char comp_err[1600];
+};
+
+static void startup_done(struct startup *st) {
+  daw_t *d = st->d;
+  json_t *r = json_pack("{sIsb}", "tracks", (json_int_t)session_track_count(d->ses), "companion", comp_up(d));
+  if (d->comp) {
+    json_object_set_new(r, "spool", json_string(companion_spool(d->comp)));
+    const json_t *info = companion_info(d->comp);
+    if (comp_up(d) && info) json_object_set(r, "companion_info", (json_t *)info);
+    if (!comp_up(d)) json_object_set_new(r, "companion_error", json_string(st->comp_err[0] ? st->comp_err : companion_why(d->comp)));
+  } else {
+    json_object_set_new(r, "companion_error", json_string("no companion configured"));
+  }
+  if (st->cb) st->cb(0, r, NULL, st->data);
+  json_decref(r);
+  free(st);
+}
+
+static void on_start_state(int status, const json_t *result, const char *message, void *data) {
+  struct startup *st = data;
+  if (status == COMPANION_ECANCELED) {
+    if (st->cb) st->cb(DAW_ECANCELED, NULL, message, st->data);
+    free(st);
     return;
   }
-  on_sync_result(status, result, message, data);
+  if (!status) merge_state(st->d, result);
+  else snprintf(st->comp_err, sizeof st->comp_err, "%s", message ? message : "state failed");
+  startup_done(st);
+}
+
+static void on_start_ping(int status, const json_t *result, const char *message, void *data) {
+  struct startup *st = data;
+  (void)result;
+  if (status == COMPANION_ECANCELED) {
+    if (st->cb) st->cb(DAW_ECANCELED, NULL, message, st->data);
+    free(st);
+    return;
+  }
+  if (status) {
+    st->d->ping_failed_at = uv_now(st->d->loop);
+    snprintf(st->comp_err, sizeof st->comp_err, "%s", message ? message : "companion not running");
+    log_msg(&st->d->cfg.log, LOG_WARN, MOD, "%s", st->comp_err);
+    startup_done(st);
+    return;
+  }
+  if (companion_call(st->d->comp, "state", NULL, NULL, on_start_state, st)) startup_done(st);
+}
+
+static void on_started(int status, const json_t *result, const char *message, void *data) {
+  struct startup *st = data;
+  (void)result;
+  if (status) {
+    if (st->cb) st->cb(from_sync(status), NULL, message, st->data);
+    free(st);
+    return;
+  }
+  daw_t *d = st->d;
+  if (!d->comp || d->closing) {
+    startup_done(st);
+    return;
+  }
+  int rc;
+  if (st->ping_only_if_down && comp_up(d)) {
+    rc = companion_call(d->comp, "state", NULL, NULL, on_start_state, st);
+  } else if (st->ping_only_if_down && d->ping_failed_at && uv_now(d->loop) - d->ping_failed_at < 30000) {
+    startup_done(st); /* it did not answer a moment ago: do not make every refresh wait for a ping */
+    return;
+  } else {
+    rc = companion_ping(d->comp, on_start_ping, st);
+  }
+  if (rc) startup_done(st);
+}
+
+static struct startup *startup_new(daw_t *d, daw_cb cb, void *data) {
+  struct startup *st = calloc(1, sizeof *st);
+  if (!st) return NULL;
+  st->d = d;
+  st->cb = cb;
+  st->data = data;
+  return st;
 }
 
 int daw_start(daw_t *d, daw_cb cb, void *data) {
-  struct pending_call *p = pend(d, "start", cb, data);
-  if (!p) return DAW_ENOMEM;
-  return sync_start(d->sync, on_started, p) ? DAW_ECANCELED : DAW_OK;
+  if (d->closing) return DAW_ECANCELED;
+  struct startup *st = startup_new(d, cb, data);
+  if (!st) return DAW_ENOMEM;
+  if (sync_start(d->sync, on_started, st)) {
+    free(st);
+    return DAW_ECANCELED;
+  }
+  return DAW_OK;
 }
 
 int daw_refresh(daw_t *d, daw_cb cb, void *data) {
-  struct pending_call *p = pend(d, "refresh", cb, data);
-  if (!p) return DAW_ENOMEM;
-  return sync_refresh(d->sync, on_sync_result, p) ? DAW_ECANCELED : DAW_OK;
+  if (d->closing) return DAW_ECANCELED;
+  struct startup *st = startup_new(d, cb, data);
+  if (!st) return DAW_ENOMEM;
+  st->ping_only_if_down = 1;
+  if (sync_refresh(d->sync, on_started, st)) {
+    free(st);
+    return DAW_ECANCELED;
+  }
+  return DAW_OK;
 }
 
 struct deferred {
@@ -202,43 +496,706 @@ struct deferred {
   daw_cb cb;
   void *data;
   int status;
-  char msg[512];
+  json_t *result;
+  char msg[1600];
 };
 
-static void deferred_closed(uv_handle_t *h) { free(h->data); }
+static void deferred_closed(uv_handle_t *h) {
+  struct deferred *x = h->data;
+  json_decref(x->result);
+  free(x);
+}
 static void on_deferred(uv_timer_t *t) {
   struct deferred *x = t->data;
-  if (x->cb) x->cb(x->status, NULL, x->msg, x->data);
+  if (x->cb) x->cb(x->status, x->result, x->status ? x->msg : NULL, x->data);
   uv_close((uv_handle_t *)&x->t, deferred_closed);
 }
 
-/* Errors found before anything is sent are still delivered asynchronously, like every other result. */
-static int defer_error(daw_t *d, daw_cb cb, void *data, int status, const char *msg) {
+/* Results found before anything is sent are still delivered asynchronously, like every other result. */
+static int defer_result(daw_t *d, daw_cb cb, void *data, int status, const char *msg, json_t *result /* steals */) {
   struct deferred *x = calloc(1, sizeof *x);
-  if (!x) return DAW_ENOMEM;
+  if (!x) {
+    json_decref(result);
+    return DAW_ENOMEM;
+  }
   x->cb = cb;
   x->data = data;
   x->status = status;
-  snprintf(x->msg, sizeof x->msg, "%s", msg);
+  x->result = result;
+  snprintf(x->msg, sizeof x->msg, "%s", msg ? msg : "");
   uv_timer_init(d->loop, &x->t);
   x->t.data = x;
   uv_timer_start(&x->t, on_deferred, 0, 0);
   return DAW_OK;
 }
 
-const char *daw_unavailable_reason(const daw_t *d, const char *tool) {
-  const json_t *mj = oscmap_json(d->map);
-  const json_t *caps = json_object_get(mj, "capabilities");
-  if (oscmap_tool(d->map, tool)) return NULL;
-  const char *why = json_string_value(json_object_get(json_object_get(caps, "unavailable"), tool));
+static int defer_error(daw_t *d, daw_cb cb, void *data, int status, const char *msg) {
+  return defer_result(d, cb, data, status, msg, NULL);
+}
+
+static int in_array(const json_t *a, const char *s) {
   size_t i;
   json_t *v;
-  json_array_foreach(json_object_get(caps, "companion"), i, v) {
-    if (!strcmp(json_string_value(v), tool))
-      return d->companion_ok ? NULL
-                             : "needs the dawbridge companion script in the DAW (see osc-maps/companions/README.md)";
+  json_array_foreach(a, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), s)) return 1;
+  return 0;
+}
+
+static int companion_tool(const daw_t *d, const char *tool) {
+  return in_array(json_object_get(json_object_get(oscmap_json(d->map), "capabilities"), "companion"), tool);
+}
+
+const char *daw_unavailable_reason(const daw_t *d, const char *tool) {
+  const json_t *caps = json_object_get(oscmap_json(d->map), "capabilities");
+  if (companion_tool(d, tool) && comp_up(d)) return NULL;
+  if (oscmap_tool(d->map, tool)) return NULL;
+  if (companion_tool(d, tool)) {
+    daw_t *m = (daw_t *)d; /* the reason text is a cache of the companion's state */
+    snprintf(m->why, sizeof m->why, "needs the dawbridge companion script in the DAW: %s",
+             d->comp ? companion_why(d->comp) : "the companion is switched off (no spool directory)");
+    return m->why;
   }
+  const char *why = json_string_value(json_object_get(json_object_get(caps, "unavailable"), tool));
   return why ? why : "this DAW cannot do it";
+}
+
+/* ---------------- tool calls through the companion ---------------- */
+
+struct ccall;
+typedef void (*cstep)(struct ccall *cc, int status, const json_t *res, const char *msg);
+
+struct ccall {
+  daw_t *d;
+  daw_cb cb;
+  void *data;
+  char tool[48];
+  json_t *args;   /* copy of the tool's arguments */
+  json_t *reply;  /* the change's reply (result) */
+  json_t *want;   /* notes expected on read-back */
+  json_t *out;    /* the result being built */
+  cstep next;
+  int track;      /* mirror position */
+  char track_id[16];
+  char host[160]; /* host id of the track or clip the call is about */
+  char clip_id[32];
+  int old_count;
+  uint64_t t0;
+  int attempts;
+  int refreshes;      /* refreshes done while waiting for the DAW's OSC to show the change */
+  uv_timer_t *timer;  /* while waiting between refreshes (own allocation: freed in its close callback) */
+  cstep after;        /* the step to run after that refresh */
+  struct ccall *wnext;
+};
+
+static void cc_free(struct ccall *cc) {
+  json_decref(cc->args);
+  json_decref(cc->reply);
+  json_decref(cc->want);
+  json_decref(cc->out);
+  free(cc);
+}
+
+static void cc_fail(struct ccall *cc, int status, const char *fmt, ...) {
+  char msg[1600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (cc->cb) cc->cb(status, NULL, msg, cc->data);
+  cc_free(cc);
+}
+
+static void cc_ok(struct ccall *cc) {
+  json_object_set_new(cc->out, "tool", json_string(cc->tool));
+  json_object_set_new(cc->out, "status", json_string("confirmed"));
+  json_object_set_new(cc->out, "via", json_string("companion"));
+  json_object_set_new(cc->out, "attempts", json_integer(cc->attempts ? cc->attempts : 1));
+  json_object_set_new(cc->out, "ms", json_integer((json_int_t)(uv_now(cc->d->loop) - cc->t0)));
+  if (cc->cb) cc->cb(0, cc->out, NULL, cc->data);
+  cc_free(cc);
+}
+
+static void on_cc_comp(int status, const json_t *res, const char *msg, void *data) {
+  struct ccall *cc = data;
+  if (status == COMPANION_ECANCELED || cc->d->closing) {
+    cc_fail(cc, DAW_ECANCELED, "%s: canceled", cc->tool);
+    return;
+  }
+  cc->next(cc, status, res, msg);
+}
+
+static void on_cc_sync(int status, const json_t *res, const char *msg, void *data) {
+  struct ccall *cc = data;
+  if (status == SYNC_ECANCELED || cc->d->closing) {
+    cc_fail(cc, DAW_ECANCELED, "%s: canceled", cc->tool);
+    return;
+  }
+  cc->next(cc, status ? from_sync(status) : 0, res, msg);
+}
+
+static void cc_send(struct ccall *cc, const char *op, json_t *args /* steals */, cstep next) {
+  cc->next = next;
+  int rc = companion_call(cc->d->comp, op, args, cc->d->request[0] ? cc->d->request : NULL, on_cc_comp, cc);
+  json_decref(args);
+  if (rc) cc_fail(cc, from_companion(rc), "%s: cannot send %s to the companion: %s", cc->tool, op, companion_strerror(rc));
+}
+
+static void cc_refresh(struct ccall *cc, cstep next) {
+  cc->next = next;
+  cc->refreshes++;
+  if (sync_refresh(cc->d->sync, on_cc_sync, cc)) cc_fail(cc, DAW_ECANCELED, "%s: canceled", cc->tool);
+}
+
+/* The DAW's OSC surface may show a change a moment after the companion made it (Ardour updates its strip list
+ * asynchronously): refresh again after a pause, a bounded number of times. Returns 0 when it gave up. */
+#define SHOW_REFRESHES 16
+#define SHOW_PAUSE_MS 250
+
+static void on_part_closed(void *data);
+
+static void timer_closed(uv_handle_t *h) {
+  daw_t *d = h->data;
+  free(h);
+  if (d) on_part_closed(d);
+}
+
+static void on_cc_timer(uv_timer_t *tm) {
+  struct ccall *cc = tm->data;
+  daw_t *d = cc->d;
+  for (struct ccall **pp = &d->waiting; *pp; pp = &(*pp)->wnext)
+    if (*pp == cc) {
+      *pp = cc->wnext;
+      break;
+    }
+  cc->timer = NULL;
+  tm->data = NULL;
+  uv_close((uv_handle_t *)tm, timer_closed);
+  cc_refresh(cc, cc->after);
+}
+
+static int cc_refresh_later(struct ccall *cc, cstep next) {
+  daw_t *d = cc->d;
+  if (cc->refreshes >= SHOW_REFRESHES || d->closing) return 0;
+  uv_timer_t *tm = malloc(sizeof *tm);
+  if (!tm) return 0;
+  uv_timer_init(d->loop, tm);
+  tm->data = cc;
+  cc->timer = tm;
+  cc->after = next;
+  cc->wnext = d->waiting;
+  d->waiting = cc;
+  uv_timer_start(tm, on_cc_timer, SHOW_PAUSE_MS, 0);
+  return 1;
+}
+
+/* A companion step failed: the message already names the op and the companion's words. */
+static int cc_check(struct ccall *cc, int status, const char *msg) {
+  if (!status) return 0;
+  cc_fail(cc, from_companion(status), "%s", msg ? msg : companion_strerror(status));
+  return 1;
+}
+
+/* The track argument as the companion wants it: the host id when known, else the 1-based position. */
+static json_t *track_ref(struct ccall *cc, int index) {
+  const char *h = session_track_host_id(cc->d->ses, index);
+  cc->track = index;
+  snprintf(cc->track_id, sizeof cc->track_id, "%s", session_track_id(cc->d->ses, index));
+  snprintf(cc->host, sizeof cc->host, "%s", h ? h : "");
+  return h ? json_string(h) : json_integer(index);
+}
+
+/* A catalog entry by name or alias (case-insensitive): its name and aliases, so the companion can try them. */
+static const json_t *catalog_find(const daw_t *d, const char *kind, const char *name) {
+  size_t i, k;
+  json_t *e, *a;
+  json_array_foreach(json_object_get(daw_catalog(d), kind), i, e) {
+    if (!strcasecmp(json_string_value(json_object_get(e, "name")), name)) return e;
+  }
+  json_array_foreach(json_object_get(daw_catalog(d), kind), i, e) {
+    json_array_foreach(json_object_get(e, "aliases"), k, a) {
+      if (json_is_string(a) && !strcasecmp(json_string_value(a), name)) return e;
+    }
+  }
+  return NULL;
+}
+
+static void put_names(json_t *cargs, const char *key, const char *akey, const daw_t *d, const char *kind,
+                      const char *name) {
+  const json_t *e = catalog_find(d, kind, name);
+  json_t *aliases = json_array();
+  if (e) {
+    json_object_set_new(cargs, key, json_string(json_string_value(json_object_get(e, "name"))));
+    if (strcasecmp(name, json_string_value(json_object_get(e, "name")))) json_array_append_new(aliases, json_string(name));
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(e, "aliases"), i, a) json_array_append(aliases, a);
+  } else {
+    json_object_set_new(cargs, key, json_string(name));
+  }
+  json_object_set_new(cargs, akey, aliases);
+}
+
+static json_t *notes_for_companion(const json_t *notes) {
+  json_t *a = json_array();
+  size_t i;
+  json_t *n;
+  json_array_foreach(notes, i, n) {
+    json_t *v = json_object_get(n, "v"), *dd = json_object_get(n, "d");
+    json_t *o = json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s"));
+    json_object_set_new(o, "d", dd ? json_incref(dd) : json_real(0.25));
+    json_object_set_new(o, "v", json_is_integer(v) ? json_incref(v) : json_integer(100));
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
+/* Every wanted note is in `got` (n, v equal; s, d within 1/960 beat) and the counts agree. */
+static int notes_equal(const json_t *want, const json_t *got, char *why, size_t whylen) {
+  if (json_array_size(want) != json_array_size(got)) {
+    snprintf(why, whylen, "%zu notes read back, %zu expected", json_array_size(got), json_array_size(want));
+    return 0;
+  }
+  size_t n = json_array_size(got);
+  char *used = calloc(n ? n : 1, 1);
+  size_t i, k;
+  json_t *w, *g;
+  json_array_foreach(want, i, w) {
+    int found = 0;
+    json_array_foreach(got, k, g) {
+      if (used[k]) continue;
+      if (json_integer_value(json_object_get(w, "n")) == json_integer_value(json_object_get(g, "n")) &&
+          fabs(json_number_value(json_object_get(w, "s")) - json_number_value(json_object_get(g, "s"))) <= 1.0 / 960 &&
+          fabs(json_number_value(json_object_get(w, "d")) - json_number_value(json_object_get(g, "d"))) <= 1.0 / 960 &&
+          (!json_object_get(w, "v") ||
+           json_integer_value(json_object_get(w, "v")) == json_integer_value(json_object_get(g, "v")))) {
+        used[k] = 1;
+        found = 1;
+        break;
+      }
+    }
+    if (!found) {
+      snprintf(why, whylen, "note {n:%lld, s:%g} was not read back as sent",
+               (long long)json_integer_value(json_object_get(w, "n")), json_number_value(json_object_get(w, "s")));
+      free(used);
+      return 0;
+    }
+  }
+  free(used);
+  return 1;
+}
+
+/* --- create_track: companion create, native refresh shows it, host id into the mirror --- */
+static void ct_refreshed(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  (void)res;
+  daw_t *d = cc->d;
+  if (status) {
+    cc_fail(cc, status, "create_track: the companion created the track, but the refresh that should show it failed: %s",
+            msg ? msg : "");
+    return;
+  }
+  const char *name = json_string_value(json_object_get(cc->reply, "name"));
+  const char *hid = json_string_value(json_object_get(cc->reply, "host_id"));
+  int idx = (int)json_integer_value(json_object_get(cc->reply, "index"));
+  int mi = mirror_index_of_host(d, hid);
+  if (!mi && idx >= 1 && idx <= session_track_count(d->ses) && name && session_track_name(d->ses, idx) &&
+      !strcmp(session_track_name(d->ses, idx), name))
+    mi = idx;
+  if (!mi) {
+    if (cc_refresh_later(cc, ct_refreshed)) return;
+    cc_fail(cc, DAW_ETIMEDOUT,
+            "create_track: the companion reported track \"%s\" created at position %d, but the DAW's OSC does not show "
+            "it there (%d refreshes)",
+            name ? name : "?", idx, cc->refreshes);
+    return;
+  }
+  struct session_update u = {.index = mi, .field = SF_TRACK_HOST_ID, .str = hid};
+  if (hid) apply(d, &u);
+  u.field = SF_TRACK_TYPE;
+  u.str = json_string_value(json_object_get(cc->reply, "type"));
+  if (u.str) apply(d, &u);
+  u.field = SF_TRACK_INSTRUMENT;
+  u.str = plain_fx_name(json_string_value(json_object_get(cc->reply, "instrument")));
+  apply(d, &u);
+  cc->out = json_pack("{s:s,s:i,s:s?,s:s?,s:s?}", "track_id", session_track_id(d->ses, mi), "index", mi, "name", name,
+                      "type", json_string_value(json_object_get(cc->reply, "type")), "host_id", hid);
+  json_object_set(cc->out, "instrument", json_object_get(cc->reply, "instrument"));
+  cc_ok(cc);
+}
+
+static void ct_created(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return;
+  cc->reply = json_deep_copy(res);
+  cc_refresh(cc, ct_refreshed);
+}
+
+static void start_create_track(struct ccall *cc) {
+  json_t *a = cc->args;
+  json_t *ca = json_pack("{s:O,s:O}", "name", json_object_get(a, "name"), "type", json_object_get(a, "type"));
+  const char *ins = json_string_value(json_object_get(a, "instrument"));
+  if (ins) put_names(ca, "instrument", "instrument_aliases", cc->d, "instruments", ins);
+  cc_send(cc, "create_track", ca, ct_created);
+}
+
+/* --- create_midi_clip: companion create, read_clip read-back, clip into the mirror --- */
+static void clip_into_mirror(struct ccall *cc, const json_t *clip, const json_t *notes) {
+  daw_t *d = cc->d;
+  const char *hid = json_string_value(json_object_get(clip, "host_id"));
+  const char *thid = json_string_value(json_object_get(clip, "track"));
+  int mi = mirror_index_of_host(d, thid);
+  if (!mi) mi = cc->track;
+  json_t *mc = mirror_clip(clip, notes);
+  const json_t *old = session_clip_find(d->ses, hid, NULL);
+  if (old && json_object_get(old, "name") && !json_object_get(clip, "name"))
+    json_object_set(mc, "name", json_object_get(old, "name"));
+  struct session_update u = {.index = mi, .field = SF_CLIP_PUT, .json = mc};
+  apply(d, &u);
+  json_decref(mc);
+  const json_t *c = session_clip_find(d->ses, hid, &mi);
+  snprintf(cc->clip_id, sizeof cc->clip_id, "%s", c ? json_string_value(json_object_get(c, "id")) : "");
+  if (mi >= 1) snprintf(cc->track_id, sizeof cc->track_id, "%s", session_track_id(d->ses, mi));
+}
+
+static void mc_read(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return;
+  char why[256];
+  if (!notes_equal(cc->want, json_object_get(res, "notes"), why, sizeof why)) {
+    cc_fail(cc, DAW_ETIMEDOUT, "create_midi_clip: not confirmed: %s", why);
+    return;
+  }
+  json_t *clip = json_deep_copy(res);
+  if (json_object_get(cc->args, "name")) json_object_set(clip, "name", json_object_get(cc->args, "name"));
+  clip_into_mirror(cc, clip, json_object_get(res, "notes"));
+  json_decref(clip);
+  cc->out = json_pack("{s:s,s:s,s:s?,s:O?,s:O?,s:O?,s:I}", "track_id", cc->track_id, "clip_id", cc->clip_id, "host_id",
+                      json_string_value(json_object_get(res, "host_id")), "start", json_object_get(res, "start"),
+                      "length", json_object_get(res, "length"), "notes_added",
+                      json_object_get(cc->reply, "notes_added"), "notes",
+                      (json_int_t)json_array_size(json_object_get(res, "notes")));
+  cc_ok(cc);
+}
+
+static void mc_created(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return;
+  cc->reply = json_deep_copy(res);
+  cc_send(cc, "read_clip", json_pack("{s:O}", "clip", json_object_get(res, "host_id")), mc_read);
+}
+
+static void start_create_midi_clip(struct ccall *cc) {
+  int t = session_track_resolve(cc->d->ses, json_string_value(json_object_get(cc->args, "track_id")));
+  cc->want = notes_for_companion(json_object_get(cc->args, "notes"));
+  json_t *ca = json_pack("{s:o,s:O,s:O,s:O}", "track", track_ref(cc, t), "start", json_object_get(cc->args, "start_time"),
+                         "length", json_object_get(cc->args, "duration"), "notes", cc->want);
+  if (json_object_get(cc->args, "name")) json_object_set(ca, "name", json_object_get(cc->args, "name"));
+  cc_send(cc, "create_midi_clip", ca, mc_created);
+}
+
+/* --- edit_clip: add/remove given notes (transpose/quantize: read first, then replace by the result) --- */
+static void ec_read_back(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return;
+  char why[256];
+  if (!notes_equal(cc->want, json_object_get(res, "notes"), why, sizeof why)) {
+    cc_fail(cc, DAW_ETIMEDOUT, "edit_clip: not confirmed: %s", why);
+    return;
+  }
+  clip_into_mirror(cc, res, json_object_get(res, "notes"));
+  cc->out = json_pack("{s:s,s:s,s:O?,s:O?,s:I}", "clip_id", cc->clip_id, "track_id", cc->track_id, "added",
+                      json_object_get(cc->reply, "added"), "removed", json_object_get(cc->reply, "removed"), "notes",
+                      (json_int_t)json_array_size(json_object_get(res, "notes")));
+  cc_ok(cc);
+}
+
+static void ec_edited(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return;
+  cc->reply = json_deep_copy(res);
+  if (!cc->want) cc->want = json_deep_copy(json_object_get(res, "notes"));
+  cc_send(cc, "read_clip", json_pack("{s:s}", "clip", cc->host), ec_read_back);
+}
+
+static void ec_transform(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return;
+  json_t *cur = json_object_get(res, "notes");
+  json_t *fin = json_array();
+  size_t i, k;
+  json_t *n, *r;
+  char *gone = calloc(json_array_size(cur) + 1, 1);
+  json_array_foreach(json_object_get(cc->args, "remove_notes"), k, r) {
+    int hit = 0;
+    json_array_foreach(cur, i, n) {
+      if (!gone[i] && json_integer_value(json_object_get(n, "n")) == json_integer_value(json_object_get(r, "n")) &&
+          fabs(json_number_value(json_object_get(n, "s")) - json_number_value(json_object_get(r, "s"))) <= 1.0 / 960) {
+        gone[i] = hit = 1;
+        break;
+      }
+    }
+    if (!hit) {
+      free(gone);
+      json_decref(fin);
+      cc_fail(cc, DAW_EREJECTED, "edit_clip: note {n:%lld, s:%g} to remove is not in clip %s; nothing changed",
+              (long long)json_integer_value(json_object_get(r, "n")), json_number_value(json_object_get(r, "s")),
+              cc->clip_id);
+      return;
+    }
+  }
+  json_array_foreach(cur, i, n) if (!gone[i]) json_array_append(fin, n);
+  free(gone);
+  json_t *add = notes_for_companion(json_object_get(cc->args, "add_notes"));
+  json_array_extend(fin, add);
+  json_decref(add);
+  json_int_t tr = json_integer_value(json_object_get(cc->args, "transpose"));
+  double q = json_number_value(json_object_get(cc->args, "quantize"));
+  double len = json_number_value(json_object_get(res, "length"));
+  json_t *out = json_array();
+  json_array_foreach(fin, i, n) {
+    json_int_t nn = json_integer_value(json_object_get(n, "n")) + tr;
+    double s = json_number_value(json_object_get(n, "s"));
+    if (q > 0) s = floor(s / q + 0.5) * q;
+    if (len > 0 && s >= len) s = floor((len - 1e-9) / (q > 0 ? q : 1)) * (q > 0 ? q : 1);
+    if (nn < 0 || nn > 127) {
+      json_decref(fin);
+      json_decref(out);
+      cc_fail(cc, DAW_EINVAL, "edit_clip: transposing note %lld by %lld leaves 0..127; nothing changed",
+              (long long)json_integer_value(json_object_get(n, "n")), (long long)tr);
+      return;
+    }
+    json_array_append_new(out, json_pack("{s:I,s:f,s:O,s:O}", "n", nn, "s", s, "d", json_object_get(n, "d"), "v",
+                                         json_object_get(n, "v")));
+  }
+  json_decref(fin);
+  json_t *rm = json_array();
+  json_array_foreach(cur, i, n)
+    json_array_append_new(rm, json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s")));
+  cc->want = json_deep_copy(out);
+  cc_send(cc, "edit_clip", json_pack("{s:s,s:o,s:o}", "clip", cc->host, "remove", rm, "add", out), ec_edited);
+}
+
+static int start_edit_clip(struct ccall *cc) {
+  const char *ref = json_string_value(json_object_get(cc->args, "clip_id"));
+  int ti = 0;
+  const json_t *c = session_clip_find(cc->d->ses, ref, &ti);
+  const char *hid = json_string_value(json_object_get(c, "host_id"));
+  if (!c || !hid) return DAW_ENOTRACK;
+  snprintf(cc->host, sizeof cc->host, "%s", hid);
+  snprintf(cc->clip_id, sizeof cc->clip_id, "%s", json_string_value(json_object_get(c, "id")));
+  cc->track = ti;
+  snprintf(cc->track_id, sizeof cc->track_id, "%s", session_track_id(cc->d->ses, ti));
+  if (json_object_get(cc->args, "transpose") || json_object_get(cc->args, "quantize")) {
+    cc_send(cc, "read_clip", json_pack("{s:s}", "clip", hid), ec_transform);
+    return 0;
+  }
+  json_t *ca = json_pack("{s:s}", "clip", hid);
+  if (json_object_get(cc->args, "add_notes"))
+    json_object_set_new(ca, "add", notes_for_companion(json_object_get(cc->args, "add_notes")));
+  if (json_object_get(cc->args, "remove_notes")) {
+    json_t *rm = json_array();
+    size_t i;
+    json_t *n;
+    json_array_foreach(json_object_get(cc->args, "remove_notes"), i, n)
+      json_array_append_new(rm, json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s")));
+    json_object_set_new(ca, "remove", rm);
+  }
+  cc_send(cc, "edit_clip", ca, ec_edited);
+  return 0;
+}
+
+/* --- add_effect / remove_effect: companion change, native refresh shows the chain --- */
+static void ae_refreshed(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  (void)res;
+  daw_t *d = cc->d;
+  if (status) {
+    cc_fail(cc, status, "add_effect: inserted by the companion, but the refresh that should show it failed: %s",
+            msg ? msg : "");
+    return;
+  }
+  int mi = cc->host[0] ? mirror_index_of_host(d, cc->host) : cc->track;
+  if (!mi) mi = cc->track;
+  int idx = (int)json_integer_value(json_object_get(cc->reply, "index"));
+  const char *name = json_string_value(json_object_get(cc->reply, "name"));
+  const char *seen = session_track_fx_name(d->ses, mi, idx);
+  const char *by = "osc";
+  if ((!seen || !*seen || !names_match(seen, name)) && cc_refresh_later(cc, ae_refreshed)) return;
+  if (!seen || !*seen) {
+    if (session_track_fx_count(d->ses, mi) >= idx) {
+      cc_fail(cc, DAW_ETIMEDOUT, "add_effect: the companion inserted %s at %d, but OSC shows nothing there", name, idx);
+      return;
+    }
+    /* beyond what the native surface reports (REAPER: /device/fx/count slots): the companion's word */
+    struct session_update u = {.index = mi, .fx = idx, .field = SF_FX_NAME, .str = plain_fx_name(name)};
+    apply(d, &u);
+    by = "companion";
+  } else if (!names_match(seen, name)) {
+    cc_fail(cc, DAW_ETIMEDOUT, "add_effect: the companion inserted %s at %d, but OSC shows %s there", name, idx, seen);
+    return;
+  }
+  cc->out = json_pack("{s:s,s:i,s:s?,s:s}", "track_id", session_track_id(d->ses, mi), "effect_index", idx, "name", name,
+                      "confirmed_by", by);
+  if (json_object_get(cc->args, "params"))
+    json_object_set_new(cc->out, "note", json_string("params were not applied: set them with set_effect_param"));
+  cc_ok(cc);
+}
+
+static void ae_added(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return;
+  cc->reply = json_deep_copy(res);
+  cc_refresh(cc, ae_refreshed);
+}
+
+static void start_add_effect(struct ccall *cc) {
+  int t = session_track_resolve(cc->d->ses, json_string_value(json_object_get(cc->args, "track_id")));
+  json_t *ca = json_pack("{s:o}", "track", track_ref(cc, t));
+  put_names(ca, "name", "aliases", cc->d, "effects", json_string_value(json_object_get(cc->args, "effect_name")));
+  cc_send(cc, "add_effect", ca, ae_added);
+}
+
+static void re_refreshed(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  (void)res;
+  daw_t *d = cc->d;
+  if (status) {
+    cc_fail(cc, status, "remove_effect: removed by the companion, but the refresh failed: %s", msg ? msg : "");
+    return;
+  }
+  int mi = cc->host[0] ? mirror_index_of_host(d, cc->host) : cc->track;
+  if (!mi) mi = cc->track;
+  int now = session_track_fx_count(d->ses, mi);
+  if (now != cc->old_count - 1) {
+    if (cc->old_count > 0 && now == cc->old_count) {
+      if (cc_refresh_later(cc, re_refreshed)) return;
+      cc_fail(cc, DAW_ETIMEDOUT, "remove_effect: the companion removed %s, but OSC still shows %d plugins",
+              json_string_value(json_object_get(cc->reply, "removed")), now);
+      return;
+    }
+    /* the native view was shorter than the chain: trust the companion's word for the slots OSC cannot see */
+    struct session_update u = {.index = mi, .field = SF_FX_COUNT, .num = cc->old_count > 0 ? cc->old_count - 1 : 0};
+    apply(d, &u);
+  }
+  cc->out = json_pack("{s:s,s:I,s:O?}", "track_id", session_track_id(d->ses, mi), "effect_index",
+                      json_integer_value(json_object_get(cc->args, "effect_index")), "name",
+                      json_object_get(cc->reply, "removed"));
+  cc_ok(cc);
+}
+
+static void re_removed(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return;
+  cc->reply = json_deep_copy(res);
+  cc_refresh(cc, re_refreshed);
+}
+
+static void start_remove_effect(struct ccall *cc) {
+  int t = session_track_resolve(cc->d->ses, json_string_value(json_object_get(cc->args, "track_id")));
+  cc->old_count = session_track_fx_count(cc->d->ses, t);
+  json_t *ca = json_pack("{s:o,s:O}", "track", track_ref(cc, t), "index", json_object_get(cc->args, "effect_index"));
+  cc_send(cc, "remove_effect", ca, re_removed);
+}
+
+/* --- delete_track / delete_clip --- */
+static void dt_refreshed(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  (void)res;
+  if (status) {
+    cc_fail(cc, status, "delete_track: deleted by the companion, but the refresh failed: %s", msg ? msg : "");
+    return;
+  }
+  if ((cc->host[0] && mirror_index_of_host(cc->d, cc->host)) || session_track_count(cc->d->ses) != cc->old_count - 1) {
+    if (cc_refresh_later(cc, dt_refreshed)) return;
+    int still = cc->host[0] ? mirror_index_of_host(cc->d, cc->host) : 0;
+    cc_fail(cc, DAW_ETIMEDOUT, "delete_track: the companion deleted %s (%s), but OSC still shows %d tracks%s%s", cc->track_id,
+            cc->host, session_track_count(cc->d->ses), still ? ", that one at position " : "",
+            still ? session_track_name(cc->d->ses, still) : "");
+    return;
+  }
+  cc->out = json_pack("{s:s,s:s?}", "track_id", cc->track_id, "host_id", cc->host[0] ? cc->host : NULL);
+  cc_ok(cc);
+}
+
+static void dt_deleted(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (status) {
+    /* not deleted after all: put the track back where it was, and let a refresh fill in the rest */
+    struct session_update u = {.field = SF_TRACK_INSERT, .index = cc->track, .str = cc->clip_id};
+    apply(cc->d, &u);
+    if (cc->host[0]) {
+      struct session_update h = {.field = SF_TRACK_HOST_ID, .index = cc->track, .str = cc->host};
+      apply(cc->d, &h);
+    }
+    if (!cc->d->closing) sync_refresh(cc->d->sync, NULL, NULL);
+    cc_check(cc, status, msg);
+    return;
+  }
+  cc->reply = json_deep_copy(res);
+  cc_refresh(cc, dt_refreshed);
+}
+
+static void start_delete_track(struct ccall *cc) {
+  int t = session_track_resolve(cc->d->ses, json_string_value(json_object_get(cc->args, "track_id")));
+  cc->old_count = session_track_count(cc->d->ses);
+  json_t *ref = track_ref(cc, t);
+  /* the track leaves the mirror now: the DAW's positional feedback about the tracks after it (REAPER renumbers,
+   * Ardour renumbers its strips) then lands on the right tracks, and they keep their ids */
+  snprintf(cc->clip_id, sizeof cc->clip_id, "%s", session_track_name(cc->d->ses, t)); /* the name, to undo this */
+  struct session_update u = {.field = SF_TRACK_REMOVE, .index = t};
+  apply(cc->d, &u);
+  cc_send(cc, "delete_track", json_pack("{s:o}", "track", ref), dt_deleted);
+}
+
+static void dc_checked(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  (void)res;
+  if (!status) {
+    cc_fail(cc, DAW_ETIMEDOUT, "delete_clip: the companion deleted %s, but read_clip still finds it", cc->clip_id);
+    return;
+  }
+  if (status != COMPANION_EREJECTED || !msg || !strstr(msg, "no clip")) {
+    cc_check(cc, status, msg);
+    return;
+  }
+  struct session_update u = {.index = cc->track, .field = SF_CLIP_REMOVE, .str = cc->clip_id};
+  apply(cc->d, &u);
+  cc->out = json_pack("{s:s,s:s,s:s}", "clip_id", cc->clip_id, "track_id", cc->track_id, "host_id", cc->host);
+  cc_ok(cc);
+}
+
+static void dc_deleted(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return;
+  cc->reply = json_deep_copy(res);
+  cc_send(cc, "read_clip", json_pack("{s:s}", "clip", cc->host), dc_checked);
+}
+
+static int start_delete_clip(struct ccall *cc) {
+  int ti = 0;
+  const json_t *c = session_clip_find(cc->d->ses, json_string_value(json_object_get(cc->args, "clip_id")), &ti);
+  const char *hid = json_string_value(json_object_get(c, "host_id"));
+  if (!c || !hid) return DAW_ENOTRACK;
+  snprintf(cc->host, sizeof cc->host, "%s", hid);
+  snprintf(cc->clip_id, sizeof cc->clip_id, "%s", json_string_value(json_object_get(c, "id")));
+  cc->track = ti;
+  snprintf(cc->track_id, sizeof cc->track_id, "%s", session_track_id(cc->d->ses, ti));
+  cc_send(cc, "delete_clip", json_pack("{s:s}", "clip", hid), dc_deleted);
+  return 0;
+}
+
+static int companion_route(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *data) {
+  struct ccall *cc = calloc(1, sizeof *cc);
+  if (!cc) return DAW_ENOMEM;
+  cc->d = d;
+  cc->cb = cb;
+  cc->data = data;
+  cc->args = json_deep_copy(args);
+  cc->t0 = uv_now(d->loop);
+  snprintf(cc->tool, sizeof cc->tool, "%s", tool);
+  int rc = 0;
+  if (!strcmp(tool, "create_track")) start_create_track(cc);
+  else if (!strcmp(tool, "create_midi_clip")) start_create_midi_clip(cc);
+  else if (!strcmp(tool, "edit_clip")) rc = start_edit_clip(cc);
+  else if (!strcmp(tool, "add_effect")) start_add_effect(cc);
+  else if (!strcmp(tool, "remove_effect")) start_remove_effect(cc);
+  else if (!strcmp(tool, "delete_track")) start_delete_track(cc);
+  else if (!strcmp(tool, "delete_clip")) rc = start_delete_clip(cc);
+  else rc = DAW_EUNSUPPORTED;
+  if (rc) {
+    char msg[256];
+    if (rc == DAW_ENOTRACK)
+      snprintf(msg, sizeof msg, "%s: unknown clip '%s' (use a clip id such as c1 from the session)", tool,
+               json_string_value(json_object_get(args, "clip_id")) ? json_string_value(json_object_get(args, "clip_id")) : "?");
+    else snprintf(msg, sizeof msg, "%s: the companion route does not handle this tool", tool);
+    cc_free(cc);
+    return defer_error(d, cb, data, rc, msg);
+  }
+  return DAW_OK;
 }
 
 int daw_call(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *data) {
@@ -249,9 +1206,19 @@ int daw_call(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *da
     int code = rc == TOOLS_ENOTRACK ? DAW_ENOTRACK : DAW_EINVAL;
     return defer_error(d, cb, data, code, err);
   }
+  /* the companion first where it can (create_track: only it can set an instrument), else native OSC */
+  if (companion_tool(d, tool) && comp_up(d)) return companion_route(d, tool, args, cb, data);
   const char *why = daw_unavailable_reason(d, tool);
   if (why) {
-    snprintf(err, sizeof err, "%s: not available with %s now: %s", tool, d->dialect, why);
+    char msg[1600];
+    snprintf(msg, sizeof msg, "%s: not available with %s now: %s", tool, d->dialect, why);
+    return defer_error(d, cb, data, DAW_EUNSUPPORTED, msg);
+  }
+  if (!strcmp(tool, "create_track") && json_object_get(args, "instrument")) {
+    snprintf(err, sizeof err,
+             "create_track: an instrument needs the dawbridge companion script in the DAW (native OSC cannot insert "
+             "plugins): %s",
+             d->comp ? companion_why(d->comp) : "the companion is switched off");
     return defer_error(d, cb, data, DAW_EUNSUPPORTED, err);
   }
   struct pending_call *p = pend(d, tool, cb, data);
@@ -259,20 +1226,59 @@ int daw_call(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *da
   return sync_call(d->sync, tool, args, on_sync_result, p) ? DAW_ECANCELED : DAW_OK;
 }
 
-static int request_noop(daw_t *d, const char *what, daw_cb cb, void *data) {
-  struct deferred *x = calloc(1, sizeof *x);
-  if (!x) return DAW_ENOMEM;
-  (void)what;
-  x->cb = cb;
-  x->data = data;
-  uv_timer_init(d->loop, &x->t);
-  x->t.data = x;
-  uv_timer_start(&x->t, on_deferred, 0, 0);
+/* ---------------- one AI request = one undo step ---------------- */
+
+struct req {
+  daw_t *d;
+  daw_cb cb;
+  void *data;
+  int end;
+};
+
+static void on_req(int status, const json_t *res, const char *msg, void *data) {
+  struct req *r = data;
+  if (r->end) r->d->request[0] = 0;
+  if (status) {
+    if (r->cb) r->cb(from_companion(status), NULL, msg, r->data);
+  } else {
+    json_t *o = json_pack("{s:s,s:O}", "undo", "companion", "result", (json_t *)res);
+    if (r->cb) r->cb(0, o, NULL, r->data);
+    json_decref(o);
+  }
+  free(r);
+}
+
+static int request_step(daw_t *d, const char *name, int end, daw_cb cb, void *data) {
+  if (d->closing) return DAW_ECANCELED;
+  if (!comp_up(d) || (end && !d->request[0])) {
+    if (end) d->request[0] = 0;
+    else snprintf(d->request, sizeof d->request, "%s", name ? name : "");
+    return defer_result(d, cb, data, 0, NULL, json_pack("{s:s}", "undo", "none"));
+  }
+  struct req *r = calloc(1, sizeof *r);
+  if (!r) return DAW_ENOMEM;
+  r->d = d;
+  r->cb = cb;
+  r->data = data;
+  r->end = end;
+  int rc;
+  if (end) {
+    rc = companion_call(d->comp, "end_undo", NULL, d->request, on_req, r);
+  } else {
+    snprintf(d->request, sizeof d->request, "%s", name && *name ? name : "dawbridge request");
+    json_t *a = json_pack("{s:s}", "name", d->request);
+    rc = companion_call(d->comp, "begin_undo", a, d->request, on_req, r);
+    json_decref(a);
+  }
+  if (rc) {
+    free(r);
+    return from_companion(rc);
+  }
   return DAW_OK;
 }
 
-int daw_begin_request(daw_t *d, const char *name, daw_cb cb, void *data) { return request_noop(d, name, cb, data); }
-int daw_end_request(daw_t *d, daw_cb cb, void *data) { return request_noop(d, "end", cb, data); }
+int daw_begin_request(daw_t *d, const char *name, daw_cb cb, void *data) { return request_step(d, name, 0, cb, data); }
+int daw_end_request(daw_t *d, daw_cb cb, void *data) { return request_step(d, NULL, 1, cb, data); }
 
 json_t *daw_capabilities(const daw_t *d) {
   json_t *out = json_array();
@@ -286,17 +1292,23 @@ json_t *daw_capabilities(const daw_t *d) {
 }
 
 const json_t *daw_catalog(const daw_t *d) { return json_object_get(oscmap_json(d->map), "catalog"); }
-int daw_has_companion(const daw_t *d) { return d->companion_ok; }
+int daw_has_companion(const daw_t *d) { return comp_up(d); }
 const char *daw_dialect(const daw_t *d) { return d->dialect; }
 session_t *daw_session(daw_t *d) { return d->ses; }
 sync_t *daw_sync(daw_t *d) { return d->sync; }
 json_t *daw_mock_state(daw_t *d) { return d->mock ? mock_state(d->mock) : NULL; }
+companion_t *daw_companion(daw_t *d) { return d->comp; }
+const char *daw_spool_dir(const daw_t *d) { return d->comp ? companion_spool(d->comp) : NULL; }
 
 static void on_part_closed(void *data) {
   daw_t *d = data;
   if (--d->pending) return;
   void (*cb)(void *) = d->close_cb;
   void *cd = d->close_data;
+  if (d->mock_spool[0]) {
+    rm_tree_files(d->mock_spool);
+    rmdir(d->mock_spool);
+  }
   session_free(d->ses);
   tools_free(d->tools);
   oscmap_free(d->map);
@@ -309,7 +1321,20 @@ void daw_close(daw_t *d, void (*cb)(void *data), void *data) {
   d->closing = 1;
   d->close_cb = cb;
   d->close_data = data;
-  d->pending = 1 + (d->mock != NULL);
+  d->pending = 1 + (d->mock != NULL) + (d->comp != NULL);
+  /* calls waiting between refreshes: canceled, their timers closed before the daw is freed */
+  while (d->waiting) {
+    struct ccall *cc = d->waiting;
+    d->waiting = cc->wnext;
+    d->pending++;
+    uv_timer_stop(cc->timer);
+    cc->timer->data = d;
+    uv_close((uv_handle_t *)cc->timer, timer_closed);
+    cc->timer = NULL;
+    cc_fail(cc, DAW_ECANCELED, "%s: canceled", cc->tool);
+  }
+  /* the companion first: its waiting commands are canceled while sync still runs */
+  if (d->comp) companion_close(d->comp, on_part_closed, d);
   sync_close(d->sync, on_part_closed, d);
   if (d->mock) mock_close(d->mock, on_part_closed, d);
 }

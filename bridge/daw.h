@@ -92,6 +92,12 @@ sync_t *daw_sync(daw_t *d);
 /* The embedded mock's state (new reference) or NULL when the DAW is not an embedded mock. */
 json_t *daw_mock_state(daw_t *d);
 
+/* The companion link (borrowed) or NULL when switched off; and the spool directory it uses (NULL likewise).
+ * Declared here so daw.h users need not include companion.h. */
+struct companion;
+struct companion *daw_companion(daw_t *d);
+const char *daw_spool_dir(const daw_t *d);
+
 /* Closes everything (queued calls get DAW_ECANCELED), frees in close callbacks, then cb(data). */
 void daw_close(daw_t *d, void (*cb)(void *data), void *data);
 

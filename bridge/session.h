@@ -100,6 +100,10 @@ int session_track_fx_count(const session_t *s, int index);
 const char *session_track_fx_name(const session_t *s, int index, int fx);
 double session_tempo(const session_t *s);
 
+/* A clip by bridge id ("c2") or host id: the clip object (borrowed, valid until the next apply) and its track's
+ * position in *index (may be NULL); NULL if no track holds it. */
+const json_t *session_clip_find(const session_t *s, const char *ref, int *index);
+
 /* Resolve a user/model reference to a track: a bridge id ("t3"), a host id, or an exact name. 0 if none. */
 int session_track_resolve(const session_t *s, const char *ref);
 

@@ -27,6 +27,7 @@ struct mk_companion {
   uv_timer_t *timer; /* Ardour only */
   struct { char *id; char *reply; } mem[MEMORY];
   int nmem, memhead;
+  int drop_replies; /* fault: the next N replies are lost (the command still runs and is remembered) */
   void (*close_cb)(void *);
   void *close_data;
 };
@@ -142,8 +143,10 @@ static int note_cmp(const void *a, const void *b) {
   return x->n - y->n;
 }
 
-/* parse notes; on error returns -1 with err naming the note */
-static int parse_notes(json_t *arr, double length, struct mk_note **out, int *count, char *err, size_t errlen) {
+/* parse notes; on error returns -1 with err naming the note. match_only: notes to remove, which PROTOCOL.md
+ * matches on n and s only (d and v may be absent) */
+static int parse_notes(json_t *arr, double length, int match_only, struct mk_note **out, int *count, char *err,
+                       size_t errlen) {
   *out = NULL;
   *count = 0;
   if (!arr) return 0;
@@ -158,7 +161,8 @@ static int parse_notes(json_t *arr, double length, struct mk_note **out, int *co
     json_t *jn = json_object_get(v, "n"), *js = json_object_get(v, "s"), *jd = json_object_get(v, "d"),
            *jv = json_object_get(v, "v"), *jc = json_object_get(v, "c");
     struct mk_note *x = &notes[i];
-    if (!json_is_integer(jn) || !json_is_number(js) || !json_is_number(jd) || !json_is_integer(jv) ||
+    int ok_d = json_is_number(jd) || (match_only && !jd), ok_v = json_is_integer(jv) || (match_only && !jv);
+    if (!json_is_integer(jn) || !json_is_number(js) || !ok_d || !ok_v ||
         (jc && !json_is_integer(jc))) {
       snprintf(err, errlen, "note %zu: needs integer n, number s, number d, integer v", i + 1);
       free(notes);
@@ -172,8 +176,8 @@ static int parse_notes(json_t *arr, double length, struct mk_note **out, int *co
     }
     x->n = (int)json_integer_value(jn);
     x->s = json_number_value(js);
-    x->d = json_number_value(jd);
-    x->v = (int)json_integer_value(jv);
+    x->d = jd ? json_number_value(jd) : 1;
+    x->v = jv ? (int)json_integer_value(jv) : 1;
     x->c = jc ? (int)json_integer_value(jc) : 0;
     if (x->n < 0 || x->n > 127 || x->v < 1 || x->v > 127 || x->d <= 0 || x->s < 0 || x->c < 0 || x->c > 15 ||
         (length > 0 && x->s >= length)) {
@@ -189,6 +193,7 @@ static int parse_notes(json_t *arr, double length, struct mk_note **out, int *co
 }
 
 static void clip_add_notes(struct mk_clip *c, const struct mk_note *notes, int n) {
+  if (n <= 0) return; /* nothing to add (notes may be NULL) */
   if (c->nnotes + n > c->cap) {
     c->cap = c->nnotes + n + 8;
     c->notes = realloc(c->notes, sizeof *c->notes * (size_t)c->cap);
@@ -218,10 +223,13 @@ static const struct mk_plugin *resolve_plugin(mock_t *m, json_t *name, json_t *a
 }
 
 static json_t *track_json(mock_t *m, struct mk_track *t) {
+  /* the whole chain as the host numbers it, instrument included (PROTOCOL.md: chain numbering) */
   json_t *fx = json_array();
-  for (int k = 0; k < t->nfx; k++)
-    json_array_append_new(fx, json_pack("{s:i,s:s,s:b}", "index", k + 1, "name", fx_name(m, &t->fx[k]), "enabled",
-                                        t->fx[k].enabled));
+  int nchain = mk_fx_chain_len(t);
+  for (int k = 1; k <= nchain; k++) {
+    const struct mk_fx *f = mk_fx_chain_get(t, k);
+    json_array_append_new(fx, json_pack("{s:i,s:s,s:b}", "index", k, "name", fx_name(m, f), "enabled", f->enabled));
+  }
   json_t *clips = json_array();
   for (int k = 0; k < t->nclips; k++) {
     struct mk_clip *c = &t->clips[k];
@@ -289,7 +297,7 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     if (m->dialect == MK_ARDOUR && t->type != MK_MIDI) FAIL("create_midi_clip: track %s is not a MIDI track", t->name);
     struct mk_note *notes;
     int nn;
-    if (parse_notes(json_object_get(args, "notes"), json_number_value(jl), &notes, &nn, err, errlen)) return NULL;
+    if (parse_notes(json_object_get(args, "notes"), json_number_value(jl), 0, &notes, &nn, err, errlen)) return NULL;
     mk_undo_push(m, "create_midi_clip");
     t->clips = realloc(t->clips, sizeof *t->clips * (size_t)(t->nclips + 1));
     struct mk_clip *cl = &t->clips[t->nclips++];
@@ -318,8 +326,8 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     if (!cl) return NULL;
     struct mk_note *add, *rem;
     int na, nr;
-    if (parse_notes(json_object_get(args, "add"), cl->length, &add, &na, err, errlen)) return NULL;
-    if (parse_notes(json_object_get(args, "remove"), 0, &rem, &nr, err, errlen)) {
+    if (parse_notes(json_object_get(args, "add"), cl->length, 0, &add, &na, err, errlen)) return NULL;
+    if (parse_notes(json_object_get(args, "remove"), 0, 1, &rem, &nr, err, errlen)) {
       free(add);
       return NULL;
     }
@@ -364,20 +372,30 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     mk_fx_from_plugin(&t->fx[t->nfx++], p, NULL);
     s->saved = 0;
     *changed = t;
-    return json_pack("{s:i,s:s}", "index", t->nfx, "name", p->full);
+    return json_pack("{s:i,s:s}", "index", mk_fx_chain_len(t), "name", p->full); /* chain position */
   }
   if (!strcmp(op, "remove_effect")) {
     struct mk_track *t = find_track(m, json_object_get(args, "track"), err, errlen);
     if (!t) return NULL;
     json_t *ji = json_object_get(args, "index");
-    if (!json_is_integer(ji) || json_integer_value(ji) < 1 || json_integer_value(ji) > t->nfx)
-      FAIL("remove_effect: 'index' must be 1..%d (track %s has %d effects)", t->nfx, t->name, t->nfx);
-    int k = (int)json_integer_value(ji) - 1;
+    int nchain = mk_fx_chain_len(t);
+    if (!json_is_integer(ji) || json_integer_value(ji) < 1 || json_integer_value(ji) > nchain)
+      FAIL("remove_effect: 'index' must be 1..%d (track %s has %d plugins in its chain)", nchain, t->name, nchain);
+    int k = (int)json_integer_value(ji); /* chain position: the instrument, if any, is 1 */
     mk_undo_push(m, "remove_effect");
-    json_t *r = json_pack("{s:s}", "removed", t->fx[k].name);
-    mk_fx_clear(&t->fx[k]);
-    memmove(&t->fx[k], &t->fx[k + 1], sizeof *t->fx * (size_t)(t->nfx - k - 1));
-    t->nfx--;
+    json_t *r;
+    if (t->inst && k == 1) {
+      r = json_pack("{s:s}", "removed", t->inst->name);
+      mk_fx_clear(t->inst);
+      free(t->inst);
+      t->inst = NULL;
+    } else {
+      k -= t->inst ? 2 : 1;
+      r = json_pack("{s:s}", "removed", t->fx[k].name);
+      mk_fx_clear(&t->fx[k]);
+      memmove(&t->fx[k], &t->fx[k + 1], sizeof *t->fx * (size_t)(t->nfx - k - 1));
+      t->nfx--;
+    }
     s->saved = 0;
     *changed = t;
     return r;
@@ -448,6 +466,11 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
 
 /* ---------------- one command file ---------------- */
 static void reply(struct mk_companion *c, const char *id, const char *text, int reply_port) {
+  if (c->drop_replies > 0) {
+    c->drop_replies--;
+    mk_log(c->m, "companion: fault: reply to %s lost", id);
+    return;
+  }
   char name[128];
   snprintf(name, sizeof name, "%s.json", id);
   if (write_file_atomic(c->out, name, text) != 0) mk_log(c->m, "companion: cannot write reply %s/%s", c->out, name);
@@ -522,6 +545,8 @@ static void process_file(struct mk_companion *c, const char *fname) {
   json_decref(cmd);
   unlink(path); /* deleted after the reply was written */
 }
+
+void mk_companion_drop_replies(struct mk_companion *c, int n) { c->drop_replies = n > 0 ? n : 0; }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 

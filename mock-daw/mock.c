@@ -127,6 +127,12 @@ void mk_log(const mock_t *m, const char *fmt, ...) {
   va_end(ap);
 }
 
+int mock_companion_drop_replies(mock_t *m, int n) {
+  if (!m->comp) return MOCK_ESTATE;
+  mk_companion_drop_replies(m->comp, n);
+  return MOCK_OK;
+}
+
 const char *mock_strerror(int code) {
   switch (code) {
   case MOCK_OK: return "ok";

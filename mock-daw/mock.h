@@ -71,6 +71,10 @@ json_t *mock_state(const mock_t *m);
  * the registered surface. Returns MOCK_OK or MOCK_ESTATE. */
 int mock_restart(mock_t *m, int keep_state, int down_ms);
 
+/* Companion fault: the next n commands are executed (and remembered) but their replies are lost, file and OSC
+ * alike, as if the reply never reached the bridge. Returns MOCK_OK, or MOCK_ESTATE without a companion. */
+int mock_companion_drop_replies(mock_t *m, int n);
+
 /* Closes every handle; memory is freed in the close callbacks; then cb(data) (cb may be NULL). */
 void mock_close(mock_t *m, void (*cb)(void *data), void *data);
 

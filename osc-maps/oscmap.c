@@ -482,7 +482,7 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: companion.reply must be \"file\" or \"osc+file\"", file);
     if (!strcmp(reply, "osc+file")) {
       int has = 0;
-      for (int k = 0; k < m->nfb; k++) has |= m->fb[k].event && !strcmp(m->fb[k].event, "companion_reply");
+      for (int q = 0; q < m->nfb; q++) has |= m->fb[q].event && !strcmp(m->fb[q].event, "companion_reply");
       if (!has)
         return errfmt(err, errlen, OSCMAP_EINVALID,
                     "%s: companion.reply \"osc+file\" needs a feedback entry with \"event\": \"companion_reply\" "

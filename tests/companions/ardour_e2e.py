@@ -255,7 +255,7 @@ def main():
     clip = r["result"]["host_id"] if r.get("ok") else None
     _, r = c.call("add_effect", {"track": track, "name": "Reverb", "aliases": ["a-Reverb", "ACE Reverb"]},
                   request=REQ)
-    check(r.get("ok") and r["result"] == {"index": 1, "name": "ACE Reverb"}, "add_effect by alias: %s" % json.dumps(r))
+    check(r.get("ok") and r["result"] == {"index": 2, "name": "ACE Reverb"}, "add_effect by alias (chain index: the synth is 1): %s" % json.dumps(r))
     _, r = c.call("end_undo", request=REQ)
     check(r.get("ok") and r["result"]["name"] == REQ, "end_undo")
 
@@ -287,7 +287,7 @@ def main():
     st = r.get("result", {})
     keys = [t for t in st.get("tracks", []) if t["host_id"] == track]
     check(len(keys) == 1 and keys[0]["instrument"] == "ACE Reasonable Synth" and
-          [f["name"] for f in keys[0]["fx"]] == ["ACE Reverb"] and len(keys[0]["clips"]) == 1 and
+          [f["name"] for f in keys[0]["fx"]] == ["ACE Reasonable Synth", "ACE Reverb"] and len(keys[0]["clips"]) == 1 and
           keys[0]["clips"][0]["notes"] == want, "state shows the track, instrument, reverb and clip")
     check(st.get("tempo") == 120.0, "state tempo 120")
 
@@ -334,7 +334,7 @@ def main():
     check(not r.get("ok") and "no clip with id" in r["error"], "clip gone after undo: %s" % r.get("error"))
     _, r = c.call("state")
     keys = [t for t in r.get("result", {}).get("tracks", []) if t["host_id"] == track]
-    check(len(keys) == 1 and keys[0]["clips"] == [] and keys[0]["fx"] == [], "state after undo: no clip, no reverb")
+    check(len(keys) == 1 and keys[0]["clips"] == [] and [f["name"] for f in keys[0]["fx"]] == ["ACE Reasonable Synth"], "state after undo: no clip, no reverb")
     hist = save_and_wait(os.path.getmtime(hist) if os.path.exists(hist) else 0)
     txns = [t.get("name") for t in ET.parse(hist).getroot().iter("UndoTransaction")] if os.path.exists(hist) else []
     check(txns == [REQ, "bridge undo: " + REQ], ".history after undo: %s" % txns)
@@ -367,11 +367,11 @@ def main():
           "undo of delete_clip puts the clip back")
     _, r = c.call("add_effect", {"track": track, "name": "ACE Compressor"})
     _, r2 = c.call("add_effect", {"track": track, "name": "ACE Delay"})
-    check(r.get("ok") and r2.get("ok") and r2["result"]["index"] == 2, "two effects: %s" % json.dumps(r2))
-    _, r = c.call("remove_effect", {"track": track, "index": 1})
+    check(r.get("ok") and r2.get("ok") and r2["result"]["index"] == 3, "two effects (chain: synth, comp, delay): %s" % json.dumps(r2))
+    _, r = c.call("remove_effect", {"track": track, "index": 2})
     check(r.get("ok") and r["result"]["removed"] == "ACE Compressor", "remove_effect: %s" % json.dumps(r))
-    _, r = c.call("remove_effect", {"track": track, "index": 3})
-    check(not r.get("ok") and "no effect at index 3" in r["error"], "remove_effect bad index")
+    _, r = c.call("remove_effect", {"track": track, "index": 4})
+    check(not r.get("ok") and "no effect at index 4" in r["error"], "remove_effect bad index")
     _, r = c.call("create_track", {"name": "Vox", "type": "audio"})
     check(r.get("ok") and r["result"]["type"] == "audio" and r["result"]["index"] == 3, "audio track: %s" % json.dumps(r))
     _, r = c.call("create_midi_clip", {"track": 3, "start": 0, "length": 1, "notes": []})

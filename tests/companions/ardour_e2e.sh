@@ -9,7 +9,8 @@
 #
 # Usage: tests/companions/ardour_e2e.sh [OSC_PORT]     (default 3917; the reply port is OSC_PORT+1)
 # Exit: 0 pass, 1 fail, 77 skip (Ardour not installed).
-# Environment: ARDOUR_E2E_KEEP=1 keeps the work dir; ARDOUR_E2E_DIR sets it.
+# Environment: ARDOUR_E2E_KEEP=1 keeps the work dir; ARDOUR_E2E_DIR sets it; ARDOUR_E2E_RUN=PROGRAM runs PROGRAM
+# (with DAWBRIDGE_SPOOL and DAWBRIDGE_ARDOUR_PORT set) instead of ardour_e2e.py.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -88,9 +89,13 @@ for _ in $(seq 1 600); do
 done
 (( ready )) || { log "Ardour not ready within 60 s:"; cat "$LOG" >&2; exit 1; }
 
-# 3. the test proper
-python3 "$HERE/ardour_e2e.py" --spool "$SPOOL" --osc-port "$PORT" --reply-port "$REPLY_PORT" \
-  --session-dir "$SESS_DIR" --session-name "$SESS_NAME"
+# 3. the test proper (ARDOUR_E2E_RUN: another test program instead, e.g. the bridge's own, given the spool and port)
+if [[ -n ${ARDOUR_E2E_RUN:-} ]]; then
+  DAWBRIDGE_SPOOL=$SPOOL DAWBRIDGE_ARDOUR_PORT=$PORT "$ARDOUR_E2E_RUN"
+else
+  python3 "$HERE/ardour_e2e.py" --spool "$SPOOL" --osc-port "$PORT" --reply-port "$REPLY_PORT" \
+    --session-dir "$SESS_DIR" --session-name "$SESS_NAME"
+fi
 rc=$?
 if (( rc != 0 )); then log "FAILED; Ardour log tail:"; tail -40 "$LOG" >&2; fi
 

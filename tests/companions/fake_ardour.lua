@@ -305,7 +305,13 @@ end
 function S.new_midi_track (self, cin, cout, strict, pi, preset, group, how_many, name, order, mode, autoconnect)
   if pi == nil then error("fake ardour: new_midi_track with a nil instrument segfaults Ardour 7.3") end
   assert(getmetatable(pi) == getmetatable(PluginInfo({})), "fake: instrument must be a PluginInfo")
-  return List({ items = { make_track("midi", name, pi) } })
+  local tr = make_track("midi", name, pi)
+  if fake.raise_after_create then
+    -- Ardour 7.3 headless with an OSC surface: the track is made, then the call raises (a port race)
+    fake.raise_after_create = nil
+    error(true)
+  end
+  return List({ items = { tr } })
 end
 function S.begin_reversible_command (self, name)
   if current then

@@ -231,7 +231,7 @@ static void test_mock_companion_reaper_seed_workflow(void **state) {
   osc_client_clear(f.c);
   r = run_cmd(&f, "add_effect", json_pack("{s:i,s:s,s:[s]}", "track", 4, "name", "Reverb", "aliases", "ReaVerbate"), NULL);
   res = ok(r);
-  assert_int_equal(json_integer_value(json_object_get(res, "index")), 1);
+  assert_int_equal(json_integer_value(json_object_get(res, "index")), 2); /* chain position: ReaSynth is 1 */
   assert_string_equal(json_string_value(json_object_get(res, "name")), "VST: ReaVerbate (Cockos)");
   json_decref(r);
   assert_string_equal(osc_rx_s(osc_client_last(f.c, "/track/4/fx/2/name"), 0), "ReaVerbate (Cockos)");

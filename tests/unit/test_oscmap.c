@@ -120,6 +120,7 @@ static const char base_map[] =
   "                                                              'confirm': [{'field': 'playing', 'equals': 1}]}}},"
   "           'get_state': {'local': true}},"
   " 'capabilities': {'native': ['set_tempo', 'transport', 'get_state'], 'companion': ['create_track']},"
+  " 'companion': {'trigger': [{'path': '/action/str', 'args': [['s', '{command_id}']]}], 'reply': 'file'},"
   " 'catalog': {'instruments': [{'name': 'Synth'}], 'effects': [{'name': 'Verb', 'aliases': ['reverb']}]}}";
 
 /* Sets (value != NULL) or deletes (value == NULL) the key at a dotted path; numeric segments index arrays. */
@@ -213,6 +214,12 @@ static const struct bad_map bad_maps[] = {
   {"native tool unknown", "capabilities.native.0", "'fly'", NULL, NULL, {"capabilities.native[0]", "'fly'", "not a dawbridge tool"}},
   {"native missing", "capabilities.native", NULL, NULL, NULL, {"capabilities.native", "array"}},
   {"companion tool unknown", "capabilities.companion.0", "'teleport'", NULL, NULL, {"capabilities.companion[0]", "not a dawbridge tool"}},
+  {"companion not an object", "companion", "[]", NULL, NULL, {"\"companion\"", "object"}},
+  {"companion without trigger", "companion.trigger", NULL, NULL, NULL, {"companion.trigger", "missing"}},
+  {"companion trigger bad", "companion.trigger.0.path", "'action'", NULL, NULL, {"companion.trigger[0].path", "'/'"}},
+  {"companion reply unknown", "companion.reply", "'carrier pigeon'", NULL, NULL, {"companion.reply", "\"file\" or \"osc+file\""}},
+  {"companion osc reply without feedback", "companion.reply", "'osc+file'", NULL, NULL, {"companion.reply", "companion_reply"}},
+  {"companion timeout not positive", "companion.timeout_ms", "0", NULL, NULL, {"companion.timeout_ms", "positive"}},
   {"done_event not emitted", "refresh.done_event", "'finished'", NULL, NULL, {"refresh.done_event", "'finished'", "not emitted"}},
   {"done_event missing", "refresh.done_event", NULL, NULL, NULL, {"refresh.done_event"}},
   {"banked refresh without banking", "banking", NULL, NULL, NULL, {"refresh.mode", "\"banking\""}},

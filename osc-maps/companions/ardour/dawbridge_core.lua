@@ -560,7 +560,8 @@ local function public_notes (notes)
   return out
 end
 
--- plugins of a route: all (0-based order) and the effects without the instrument
+-- plugins of a route: all (chain order; the protocol numbers them 1.. with the instrument counted, as OSC's
+-- /strip/plugin/list piid does) and the effects without the instrument
 local function plugin_list (route)
   local all = {}
   local i = 0
@@ -710,9 +711,9 @@ end
 function ops.state (self)
   local tracks = json.array({})
   for i, t in ipairs(track_list()) do
-    local _, effects, inst = plugin_list(t)
+    local all, _, inst = plugin_list(t)
     local fx = json.array({})
-    for k, p in ipairs(effects) do fx[#fx + 1] = { index = k, name = p:display_name(), enabled = p:active() } end
+    for k, p in ipairs(all) do fx[#fx + 1] = { index = k, name = p:display_name(), enabled = p:active() } end
     local clips = json.array({})
     for r in t:playlist():region_list():iter() do
       local start, len = region_span(r)
@@ -735,9 +736,27 @@ function ops.create_track (self, args)
   local inst = get_string(args, "instrument", true)
   local aliases = get_string_list(args, "instrument_aliases")
   local track
+  -- Ardour 7.3 headless with an OSC surface registered (the bridge's) sometimes raises from new_*_track after the
+  -- track was made ("Port already exists: <name>/audio_out 1", a race with the surface's thread; seen in about 1
+  -- of 5 creations here). The new track is then there and usable: take it, instead of failing a change that was made.
+  local before = {}
+  for _, t in ipairs(track_list()) do before[id_of(t)] = true end
+  local function created (ok, res)
+    if ok then return res end
+    for _, t in ipairs(track_list()) do
+      if not before[id_of(t)] and t:name() == name then
+        print("dawbridge: Ardour raised while creating track '" .. name .. "' (" .. tostring(res) ..
+              "), but the track is there: using it")
+        return t
+      end
+    end
+    error(res, 0)
+  end
   if ttype == "audio" then
-    track = first_of(Session:new_audio_track(1, 2, nil, 1, name, ARDOUR.PresentationInfo.max_order,
-                                             ARDOUR.TrackMode.Normal, true))
+    track = created(pcall(function ()
+      return first_of(Session:new_audio_track(1, 2, nil, 1, name, ARDOUR.PresentationInfo.max_order,
+                                              ARDOUR.TrackMode.Normal, true))
+    end))
   else
     -- never pass nil as instrument (crashes 7.3): ARDOUR.PluginInfo () is the "none" value
     local pi
@@ -749,10 +768,12 @@ function ops.create_track (self, args)
         if pi then break end
       end
     end
-    track = first_of(Session:new_midi_track(ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1),
-                                            ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2), true,
-                                            pi or ARDOUR.PluginInfo(), nil, nil, 1, name,
-                                            ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true))
+    track = created(pcall(function ()
+      return first_of(Session:new_midi_track(ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1),
+                                             ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2), true,
+                                             pi or ARDOUR.PluginInfo(), nil, nil, 1, name,
+                                             ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true))
+    end))
   end
   if not track or track:isnil() then fail("Ardour did not create the track") end
   local instrument = json.null
@@ -896,9 +917,9 @@ function ops.add_effect (self, args)
     fail("Ardour could not insert %s on track %s", p:display_name(), track:name())
   end
   local pid = id_of(p)
-  local _, effects = plugin_list(track)
+  local chain = plugin_list(track)
   local index
-  for k, e in ipairs(effects) do if id_of(e) == pid then index = k end end
+  for k, e in ipairs(chain) do if id_of(e) == pid then index = k end end
   if not index then fail("the inserted plugin %s was not found on the track", p:display_name()) end
   add_inverse(self.txn, function ()
     local _, eff = plugin_list(track)
@@ -913,9 +934,9 @@ function ops.remove_effect (self, args)
   local track = find_track(args.track)
   local index = as_int(args.index)
   if not index or index < 1 then fail("argument 'index' must be an integer >= 1") end
-  local all, effects = plugin_list(track)
-  local p = effects[index]
-  if not p then fail("no effect at index %d (the track has %d effects)", index, #effects) end
+  local all = plugin_list(track)
+  local p = all[index]
+  if not p then fail("no effect at index %d (the track has %d plugins in its chain)", index, #all) end
   local name = p:display_name()
   local pos = 0
   for k, q in ipairs(all) do if id_of(q) == id_of(p) then pos = k - 1 end end

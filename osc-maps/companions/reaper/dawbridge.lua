@@ -533,13 +533,12 @@ local function fx_name (tr, idx)
   return name or ""
 end
 
--- the track's FX chain without its instrument: list of {chain = 0-based REAPER index, index = 1-based}
+-- the track's whole FX chain as the DAW numbers it (instrument included, PROTOCOL.md "chain numbering"):
+-- list of {chain = 0-based REAPER index, index = 1-based position, the number OSC's /track/@/fx/@ uses}
 local function effect_slots (tr)
   local inst = reaper.TrackFX_GetInstrument(tr)
   local slots = {}
-  for i = 0, reaper.TrackFX_GetCount(tr) - 1 do
-    if i ~= inst then slots[#slots + 1] = { chain = i, index = #slots + 1 } end
-  end
+  for i = 0, reaper.TrackFX_GetCount(tr) - 1 do slots[#slots + 1] = { chain = i, index = i + 1 } end
   return slots, inst
 end
 
@@ -708,12 +707,7 @@ function ops.add_effect (args)
   if not chain then
     fail("no such effect: tried %s", "'" .. table.concat(names, "', '") .. "'")
   end
-  local slots = effect_slots(tr)
-  for _, sl in ipairs(slots) do
-    if sl.chain == chain then return { index = sl.index, name = fx_name(tr, chain) } end
-  end
-  -- the plugin was inserted but REAPER reports it as the track's instrument (first instrument on the track)
-  return { index = 0, name = fx_name(tr, chain) }
+  return { index = chain + 1, name = fx_name(tr, chain) }   -- 1-based position in the chain
 end
 
 function ops.remove_effect (args)
@@ -722,7 +716,7 @@ function ops.remove_effect (args)
   if not index or index < 1 then fail("argument 'index' must be an integer >= 1") end
   local slots = effect_slots(tr)
   local sl = slots[index]
-  if not sl then fail("no effect at index %d (the track has %d effects)", index, #slots) end
+  if not sl then fail("no effect at index %d (the track has %d plugins in its chain)", index, #slots) end
   local name = fx_name(tr, sl.chain)
   M.changing()
   if not reaper.TrackFX_Delete(tr, sl.chain) then fail("REAPER could not remove effect %d (%s)", index, name) end

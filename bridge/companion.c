@@ -1,0 +1,768 @@
+/* companion: spool-directory transport to the in-DAW companion script. See companion.h and
+ * osc-maps/companions/PROTOCOL.md. */
+#include "companion.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MOD "companion"
+#define TICK_MS 50
+#define GRACE_MS 300 /* a reply that arrives this late after the last attempt is still taken */
+
+struct cmd {
+  struct cmd *next;
+  char id[80];
+  char op[32];
+  char *text;          /* the command file's content */
+  companion_cb cb;
+  void *data;
+  int is_ping;
+  int attempts, max_attempts;
+  int attempt_ms;
+  uint64_t t0, attempt_end; /* uv_now() */
+  int written;         /* the command file is in place (this attempt) */
+  int reading;         /* a read of out/<id>.json is in flight */
+};
+
+struct companion {
+  uv_loop_t *loop;
+  struct companion_config cfg;
+  char spool[1024], in[1100], out[1100];
+  char host[16];
+  uv_fs_event_t watch;
+  uv_timer_t tick;
+  int watching;
+  struct cmd *head;
+  unsigned counter;
+  uint64_t last_poll;
+  char command_id[128];
+  json_t *info;
+  int running;
+  char why[1024];
+  struct companion_stats st;
+  int inflight; /* uv_fs jobs still running */
+  int closing, handles_open;
+  void (*close_cb)(void *);
+  void *close_data;
+};
+
+const char *companion_strerror(int code) {
+  switch (code) {
+  case COMPANION_OK: return "ok";
+  case COMPANION_EINVAL: return "invalid arguments";
+  case COMPANION_ESPOOL: return "spool directory unusable";
+  case COMPANION_ENOTRUNNING: return "the companion is not running";
+  case COMPANION_ETIMEDOUT: return "the companion did not answer";
+  case COMPANION_EREJECTED: return "the companion refused";
+  case COMPANION_ECANCELED: return "canceled";
+  case COMPANION_ETRIGGER: return "cannot trigger the companion";
+  case COMPANION_ENOMEM: return "out of memory";
+  default: return "unknown companion error";
+  }
+}
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+const char *companion_install_hint(const char *host) {
+  if (host && !strcmp(host, "ardour"))
+    return "with Ardour closed, run osc-maps/companions/ardour/install-gui-hook.sh (Ardour GUI), or run "
+           "`luasession osc-maps/companions/ardour/dawbridge.lua SESSION` (headless), with DAWBRIDGE_SPOOL set to "
+           "the spool above in Ardour's environment (or the path in ~/.config/dawbridge/spool); details in "
+           "osc-maps/companions/README.md";
+  return "copy osc-maps/companions/reaper/dawbridge.lua into REAPER's Scripts folder, add it with Actions > Show "
+         "action list > New action > Load ReaScript, run it once (it writes companion.json into the spool above), and "
+         "enable OSC (Preferences > Control/OSC/web: device port 9000, local listen port 8000); details in "
+         "osc-maps/companions/README.md";
+}
+
+int companion_default_spool(char *buf, size_t len) {
+  const char *e = getenv("DAWBRIDGE_SPOOL");
+  if (e && *e) return snprintf(buf, len, "%s", e) >= (int)len ? -1 : 0;
+  const char *home = getenv("HOME");
+  if (home && *home) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/.config/dawbridge/spool", home);
+    FILE *f = fopen(p, "r");
+    if (f) {
+      char line[1024] = "";
+      char *got = fgets(line, sizeof line, f);
+      fclose(f);
+      if (got) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (line[0]) return snprintf(buf, len, "%s", line) >= (int)len ? -1 : 0;
+      }
+    }
+  }
+  const char *x = getenv("XDG_RUNTIME_DIR");
+  if (x && *x) return snprintf(buf, len, "%s/dawbridge/spool", x) >= (int)len ? -1 : 0;
+  return snprintf(buf, len, "/tmp/dawbridge-%u/spool", (unsigned)getuid()) >= (int)len ? -1 : 0;
+}
+
+static int mkdir_p(const char *path) {
+  char p[1100];
+  snprintf(p, sizeof p, "%s", path);
+  for (char *s = p + 1; *s; s++) {
+    if (*s != '/') continue;
+    *s = 0;
+    if (mkdir(p, 0700) != 0 && errno != EEXIST) return -1;
+    *s = '/';
+  }
+  return mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int64_t unix_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int is_json_name(const char *n, size_t *idlen) {
+  size_t l = strlen(n);
+  if (l <= 5 || l > 64 + 5 || strcmp(n + l - 5, ".json")) return 0;
+  for (size_t i = 0; i < l - 5; i++) {
+    char ch = n[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+          ch == '.' || ch == '-'))
+      return 0;
+  }
+  if (idlen) *idlen = l - 5;
+  return 1;
+}
+
+/* ---------------- asynchronous file jobs (uv_fs) ---------------- */
+
+enum job_kind { JOB_WRITE, JOB_READ, JOB_UNLINK };
+
+struct job {
+  uv_fs_t req;
+  companion_t *c;
+  enum job_kind kind;
+  int step;
+  uv_file fd;
+  int err; /* first libuv error */
+  char path[1200], path2[1200];
+  char *buf;
+  size_t len;
+  char id[80];
+  void (*done)(struct job *j);
+};
+
+static void job_next(uv_fs_t *req);
+
+static void job_finish(struct job *j) {
+  companion_t *c = j->c;
+  if (j->done) j->done(j);
+  free(j->buf);
+  free(j);
+  c->inflight--;
+  if (c->closing && !c->inflight && !c->handles_open) {
+    void (*cb)(void *) = c->close_cb;
+    void *d = c->close_data;
+    json_decref(c->info);
+    free(c);
+    if (cb) cb(d);
+  }
+}
+
+static struct job *job_new(companion_t *c, enum job_kind k, const char *path, const char *id) {
+  struct job *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
+  j->c = c;
+  j->kind = k;
+  j->fd = -1;
+  j->req.data = j;
+  snprintf(j->path, sizeof j->path, "%s", path);
+  snprintf(j->id, sizeof j->id, "%s", id ? id : "");
+  c->inflight++;
+  return j;
+}
+
+/* close the fd (if any) and finish */
+static void job_close_then_finish(struct job *j) {
+  if (j->fd >= 0) {
+    uv_file fd = j->fd;
+    j->fd = -1;
+    j->step = 100;
+    uv_fs_close(j->c->loop, &j->req, fd, job_next);
+    return;
+  }
+  job_finish(j);
+}
+
+static void job_next(uv_fs_t *req) {
+  struct job *j = req->data;
+  ssize_t r = req->result;
+  uv_fs_req_cleanup(req);
+  if (j->step == 100) { /* closing after an error or the end of a read */
+    job_finish(j);
+    return;
+  }
+  if (r < 0) {
+    if (!j->err) j->err = (int)r;
+    job_close_then_finish(j);
+    return;
+  }
+  uv_loop_t *loop = j->c->loop;
+  if (j->kind == JOB_UNLINK) {
+    job_finish(j);
+    return;
+  }
+  if (j->kind == JOB_WRITE) {
+    switch (j->step++) {
+    case 0: { /* opened */
+      j->fd = (uv_file)r;
+      uv_buf_t b = uv_buf_init(j->buf, (unsigned)j->len);
+      uv_fs_write(loop, req, j->fd, &b, 1, 0, job_next);
+      return;
+    }
+    case 1:
+      if ((size_t)r != j->len) {
+        j->err = UV_EIO;
+        job_close_then_finish(j);
+        return;
+      }
+      uv_fs_fsync(loop, req, j->fd, job_next);
+      return;
+    case 2: {
+      uv_file fd = j->fd;
+      j->fd = -1;
+      uv_fs_close(loop, req, fd, job_next);
+      return;
+    }
+    case 3: uv_fs_rename(loop, req, j->path2, j->path, job_next); return; /* tmp -> final */
+    default: job_finish(j); return;
+    }
+  }
+  /* JOB_READ */
+  switch (j->step++) {
+  case 0:
+    j->fd = (uv_file)r;
+    uv_fs_fstat(loop, req, j->fd, job_next);
+    return;
+  case 1: {
+    size_t size = (size_t)req->statbuf.st_size;
+    if (size > 16u << 20) {
+      j->err = UV_E2BIG;
+      job_close_then_finish(j);
+      return;
+    }
+    j->buf = malloc(size + 1);
+    if (!j->buf) {
+      j->err = UV_ENOMEM;
+      job_close_then_finish(j);
+      return;
+    }
+    j->len = 0;
+    uv_buf_t b = uv_buf_init(j->buf, (unsigned)size);
+    j->buf[size] = 0;
+    if (!size) {
+      job_close_then_finish(j);
+      return;
+    }
+    uv_fs_read(loop, req, j->fd, &b, 1, 0, job_next);
+    return;
+  }
+  default:
+    j->len = (size_t)r;
+    j->buf[j->len] = 0;
+    job_close_then_finish(j);
+    return;
+  }
+}
+
+static int job_write(companion_t *c, const char *dst, const char *text, const char *id, void (*done)(struct job *)) {
+  struct job *j = job_new(c, JOB_WRITE, dst, id);
+  if (!j) return COMPANION_ENOMEM;
+  snprintf(j->path2, sizeof j->path2, "%s.tmp", dst);
+  j->len = strlen(text);
+  j->buf = malloc(j->len + 1);
+  if (!j->buf) {
+    free(j);
+    c->inflight--;
+    return COMPANION_ENOMEM;
+  }
+  memcpy(j->buf, text, j->len + 1);
+  j->done = done;
+  int rc = uv_fs_open(c->loop, &j->req, j->path2, O_WRONLY | O_CREAT | O_TRUNC, 0644, job_next);
+  if (rc) {
+    j->err = rc;
+    job_finish(j);
+  }
+  return COMPANION_OK;
+}
+
+static void job_read(companion_t *c, const char *path, const char *id, void (*done)(struct job *)) {
+  struct job *j = job_new(c, JOB_READ, path, id);
+  if (!j) return;
+  j->done = done;
+  int rc = uv_fs_open(c->loop, &j->req, path, O_RDONLY, 0, job_next);
+  if (rc) {
+    j->err = rc;
+    job_finish(j);
+  }
+}
+
+static void job_unlink(companion_t *c, const char *path) {
+  struct job *j = job_new(c, JOB_UNLINK, path, NULL);
+  if (!j) return;
+  int rc = uv_fs_unlink(c->loop, &j->req, path, job_next);
+  if (rc) job_finish(j);
+}
+
+/* ---------------- commands ---------------- */
+
+static struct cmd *find_cmd(companion_t *c, const char *id) {
+  for (struct cmd *k = c->head; k; k = k->next)
+    if (!strcmp(k->id, id)) return k;
+  return NULL;
+}
+
+static void unlink_cmd(companion_t *c, struct cmd *k) {
+  for (struct cmd **pp = &c->head; *pp; pp = &(*pp)->next) {
+    if (*pp == k) {
+      *pp = k->next;
+      return;
+    }
+  }
+}
+
+static void cmd_free(struct cmd *k) {
+  free(k->text);
+  free(k);
+}
+
+static void path_of(const companion_t *c, const char *dir, const char *id, char *buf, size_t len) {
+  snprintf(buf, len, "%s/%s.json", dir, id);
+}
+
+static void not_running_msg(companion_t *c, const char *detail, char *buf, size_t len) {
+  snprintf(buf, len, "companion not running in %s (%s; spool %s) - install it like this: %s",
+           !strcmp(c->host, "ardour") ? "Ardour" : "REAPER", detail, c->spool, companion_install_hint(c->host));
+}
+
+/* Ends a command: removed from the list first, so the callback may queue new ones. */
+static void cmd_end(companion_t *c, struct cmd *k, int status, const json_t *result, const char *msg) {
+  unlink_cmd(c, k);
+  if (status == COMPANION_ETIMEDOUT || status == COMPANION_ECANCELED || status == COMPANION_ETRIGGER) {
+    /* never leave a command behind that could run later (its deadline protects it too) */
+    char p[1200];
+    path_of(c, c->in, k->id, p, sizeof p);
+    job_unlink(c, p);
+  }
+  if (k->is_ping) {
+    if (!status) {
+      c->running = 1;
+      c->why[0] = 0;
+      json_decref(c->info);
+      c->info = json_deep_copy(result);
+    } else if (status != COMPANION_ECANCELED) {
+      c->running = 0;
+      snprintf(c->why, sizeof c->why, "%s", msg ? msg : "companion not running");
+    }
+  } else if (status == COMPANION_ETIMEDOUT) {
+    c->running = 0;
+    snprintf(c->why, sizeof c->why, "the companion stopped answering (%s)", msg ? msg : "timeout");
+  }
+  log_msg(&c->cfg.log, status ? LOG_INFO : LOG_DEBUG, MOD, "%s %s -> %s", k->id, k->op,
+          status ? (msg ? msg : companion_strerror(status)) : "ok");
+  if (k->cb) k->cb(status, result, msg, k->data);
+  cmd_free(k);
+}
+
+static void on_tick(uv_timer_t *t);
+
+static void tick_start(companion_t *c) {
+  if (!c->closing && !uv_is_active((uv_handle_t *)&c->tick)) uv_timer_start(&c->tick, on_tick, TICK_MS, TICK_MS);
+}
+
+static void trigger(companion_t *c, struct cmd *k) {
+  const json_t *tpl = json_object_get(c->cfg.section, "trigger");
+  if (!json_array_size(tpl) || !c->cfg.send) return;
+  char err[512] = "";
+  json_t *vars = json_object();
+  if (c->command_id[0]) json_object_set_new(vars, "command_id", json_string(c->command_id));
+  int rc = c->cfg.send(tpl, vars, c->cfg.send_data, err, sizeof err);
+  json_decref(vars);
+  if (rc) {
+    char msg[1600];
+    if (k->is_ping) {
+      char detail[700];
+      snprintf(detail, sizeof detail, "cannot trigger it: %s%s", err,
+               c->command_id[0] ? "" : "; no command id, companion.json is missing in the spool");
+      not_running_msg(c, detail, msg, sizeof msg);
+      cmd_end(c, k, COMPANION_ENOTRUNNING, NULL, msg);
+    } else {
+      snprintf(msg, sizeof msg, "cannot trigger the companion: %s", err);
+      cmd_end(c, k, COMPANION_ETRIGGER, NULL, msg);
+    }
+  }
+}
+
+static void on_written(struct job *j) {
+  companion_t *c = j->c;
+  struct cmd *k = find_cmd(c, j->id);
+  if (!k || c->closing) return;
+  if (j->err) {
+    char msg[1400];
+    snprintf(msg, sizeof msg, "cannot write the command file %s: %s", j->path, uv_strerror(j->err));
+    cmd_end(c, k, COMPANION_ESPOOL, NULL, msg);
+    return;
+  }
+  k->written = 1;
+  trigger(c, k);
+}
+
+static void attempt(companion_t *c, struct cmd *k) {
+  k->attempts++;
+  k->written = 0;
+  c->st.attempts++;
+  if (k->attempts > 1) c->st.retries++;
+  k->attempt_end = uv_now(c->loop) + (uint64_t)k->attempt_ms + (k->attempts == k->max_attempts ? GRACE_MS : 0);
+  char p[1200];
+  path_of(c, c->in, k->id, p, sizeof p);
+  log_msg(&c->cfg.log, LOG_DEBUG, MOD, "-> %s %s (attempt %d/%d)", k->id, k->op, k->attempts, k->max_attempts);
+  if (job_write(c, p, k->text, k->id, on_written)) {
+    cmd_end(c, k, COMPANION_ENOMEM, NULL, "out of memory");
+    return;
+  }
+  tick_start(c);
+}
+
+static void handle_reply_text(companion_t *c, const char *text, int via_osc) {
+  json_error_t je;
+  json_t *r = json_loads(text, 0, &je);
+  const char *id = json_string_value(json_object_get(r, "id"));
+  if (!json_is_object(r) || !id) {
+    log_msg(&c->cfg.log, LOG_WARN, MOD, "ignored a malformed companion reply: %s", r ? "no id" : je.text);
+    json_decref(r);
+    return;
+  }
+  struct cmd *k = find_cmd(c, id);
+  if (!k) {
+    c->st.unknown_replies++;
+    log_msg(&c->cfg.log, LOG_DEBUG, MOD, "reply for %s: no command waits for it (answered already or given up)", id);
+    json_decref(r);
+    return;
+  }
+  if (via_osc) c->st.replies_osc++;
+  else c->st.replies_file++;
+  char p[1200];
+  path_of(c, c->out, id, p, sizeof p);
+  job_unlink(c, p); /* the reply file, whichever way the reply came */
+  if (json_is_true(json_object_get(r, "ok"))) {
+    json_t *res = json_object_get(r, "result");
+    json_t *empty = NULL;
+    if (!json_is_object(res)) res = empty = json_object();
+    cmd_end(c, k, COMPANION_OK, res, NULL);
+    json_decref(empty);
+  } else {
+    const char *e = json_string_value(json_object_get(r, "error"));
+    char msg[1200];
+    if (e && !strncmp(e, "expired:", 8)) {
+      snprintf(msg, sizeof msg, "%s: the companion read the command too late (%s)", k->op, e);
+      cmd_end(c, k, COMPANION_ETIMEDOUT, NULL, msg);
+    } else {
+      snprintf(msg, sizeof msg, "%s: the companion refused: %s", k->op, e ? e : "(no error message)");
+      cmd_end(c, k, COMPANION_EREJECTED, NULL, msg);
+    }
+  }
+  json_decref(r);
+}
+
+void companion_feed_reply(companion_t *c, const char *json_text) {
+  if (!c || c->closing || !json_text) return;
+  handle_reply_text(c, json_text, 1);
+}
+
+static void on_reply_read(struct job *j) {
+  companion_t *c = j->c;
+  struct cmd *k = find_cmd(c, j->id);
+  if (k) k->reading = 0;
+  if (c->closing) return;
+  if (j->err) return; /* not there (yet): ENOENT is the normal case of a poll */
+  if (!k) {
+    job_unlink(c, j->path); /* a late or foreign reply: answered already */
+    return;
+  }
+  handle_reply_text(c, j->buf ? j->buf : "", 0);
+}
+
+static void read_reply(companion_t *c, const char *id) {
+  struct cmd *k = find_cmd(c, id);
+  if (k && k->reading) return;
+  if (k) k->reading = 1;
+  char p[1200];
+  path_of(c, c->out, id, p, sizeof p);
+  job_read(c, p, id, on_reply_read);
+}
+
+static void on_out_event(uv_fs_event_t *h, const char *filename, int events, int status) {
+  companion_t *c = h->data;
+  if (c->closing) return;
+  if (status < 0) {
+    log_msg(&c->cfg.log, LOG_WARN, MOD, "watching %s: %s (the poll goes on)", c->out, uv_strerror(status));
+    return;
+  }
+  size_t idlen;
+  if (!filename || !is_json_name(filename, &idlen)) {
+    if (!filename) c->last_poll = 0; /* no name: poll at the next tick */
+    return;
+  }
+  char id[80];
+  snprintf(id, sizeof id, "%.*s", (int)idlen, filename);
+  if (find_cmd(c, id)) {
+    read_reply(c, id);
+  } else if (events & UV_RENAME) {
+    /* a reply of ours that came late (already answered by OSC, or given up): remove it */
+    char mine[32], p[1200];
+    snprintf(mine, sizeof mine, "-%d-", (int)getpid());
+    if (strstr(id, mine)) {
+      path_of(c, c->out, id, p, sizeof p);
+      job_unlink(c, p);
+    }
+  }
+}
+
+static void on_tick(uv_timer_t *t) {
+  companion_t *c = t->data;
+  if (c->closing) return;
+  if (!c->head) {
+    uv_timer_stop(t);
+    return;
+  }
+  uint64_t now = uv_now(c->loop);
+  int poll = now - c->last_poll >= (uint64_t)c->cfg.poll_ms;
+  if (poll) c->last_poll = now;
+  /* collect first: ending a command runs its callback, which may change the list */
+  char ids[64][80];
+  int n = 0;
+  for (struct cmd *k = c->head; k && n < 64; k = k->next) snprintf(ids[n++], sizeof ids[0], "%s", k->id);
+  for (int i = 0; i < n; i++) {
+    struct cmd *k = find_cmd(c, ids[i]);
+    if (!k) continue;
+    if (now >= k->attempt_end) {
+      if (k->attempts < k->max_attempts) {
+        log_msg(&c->cfg.log, LOG_INFO, MOD, "%s %s: no reply within %d ms, sending it again (same id)", k->id, k->op,
+                k->attempt_ms);
+        attempt(c, k);
+      } else if (k->is_ping) {
+        char msg[1600], detail[200];
+        snprintf(detail, sizeof detail, "no answer to ping within %d ms x %d", k->attempt_ms, k->max_attempts);
+        not_running_msg(c, detail, msg, sizeof msg);
+        c->st.timeouts++;
+        cmd_end(c, k, COMPANION_ENOTRUNNING, NULL, msg);
+      } else {
+        char msg[1400];
+        snprintf(msg, sizeof msg, "%s: no reply from the companion after %d attempts (%d ms each; spool %s)", k->op,
+                 k->attempts, k->attempt_ms, c->spool);
+        c->st.timeouts++;
+        cmd_end(c, k, COMPANION_ETIMEDOUT, NULL, msg);
+      }
+      continue;
+    }
+    if (poll && k->written) read_reply(c, k->id);
+  }
+}
+
+static int start_cmd(companion_t *c, const char *op, const json_t *args, const char *request, int is_ping,
+                     companion_cb cb, void *data) {
+  if (c->closing) return COMPANION_ECANCELED;
+  if (!op || !*op) return COMPANION_EINVAL;
+  struct cmd *k = calloc(1, sizeof *k);
+  if (!k) return COMPANION_ENOMEM;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char tb[32];
+  strftime(tb, sizeof tb, "%Y%m%dT%H%M%S", &tm);
+  snprintf(k->id, sizeof k->id, "%s.%03ld-%d-%06u", tb, ts.tv_nsec / 1000000, (int)getpid(), ++c->counter);
+  snprintf(k->op, sizeof k->op, "%s", op);
+  k->cb = cb;
+  k->data = data;
+  k->is_ping = is_ping;
+  k->attempt_ms = is_ping ? c->cfg.ping_timeout_ms : c->cfg.timeout_ms;
+  k->max_attempts = is_ping ? 2 : 1 + c->cfg.retries;
+  k->t0 = uv_now(c->loop);
+  int64_t deadline = unix_ms() + (int64_t)k->attempt_ms * k->max_attempts;
+  json_t *j = json_pack("{s:s,s:s,s:I,s:s?}", "id", k->id, "op", op, "deadline_ms", (json_int_t)deadline, "request", request);
+  if (!j) {
+    free(k);
+    return COMPANION_ENOMEM;
+  }
+  json_object_set_new(j, "args", args ? json_deep_copy(args) : json_object());
+  if (c->cfg.reply_port > 0) json_object_set_new(j, "reply_port", json_integer(c->cfg.reply_port));
+  k->text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+  json_decref(j);
+  if (!k->text) {
+    free(k);
+    return COMPANION_ENOMEM;
+  }
+  /* append: commands are written in the order they were asked for */
+  struct cmd **pp = &c->head;
+  while (*pp) pp = &(*pp)->next;
+  *pp = k;
+  c->st.sent++;
+  attempt(c, k);
+  return COMPANION_OK;
+}
+
+int companion_call(companion_t *c, const char *op, const json_t *args, const char *request, companion_cb cb,
+                   void *data) {
+  if (!c) return COMPANION_EINVAL;
+  return start_cmd(c, op, args, request, 0, cb, data);
+}
+
+struct ping_ctx {
+  companion_cb cb;
+  void *data;
+};
+
+static void on_companion_json(struct job *j) {
+  companion_t *c = j->c;
+  struct ping_ctx ctx;
+  memcpy(&ctx, j->path2, sizeof ctx); /* stashed by companion_ping */
+  if (c->closing) {
+    if (ctx.cb) ctx.cb(COMPANION_ECANCELED, NULL, "closed", ctx.data);
+    return;
+  }
+  if (!j->err && j->buf) {
+    json_t *cj = json_loads(j->buf, 0, NULL);
+    const char *id = json_string_value(json_object_get(cj, "command_id"));
+    if (id && *id && strlen(id) < sizeof c->command_id) snprintf(c->command_id, sizeof c->command_id, "%s", id);
+    json_decref(cj);
+  }
+  int rc = start_cmd(c, "ping", NULL, NULL, 1, ctx.cb, ctx.data);
+  if (rc && ctx.cb) ctx.cb(rc, NULL, companion_strerror(rc), ctx.data);
+}
+
+int companion_ping(companion_t *c, companion_cb cb, void *data) {
+  if (!c) return COMPANION_EINVAL;
+  if (c->closing) return COMPANION_ECANCELED;
+  const json_t *tpl = json_object_get(c->cfg.section, "trigger");
+  if (!json_array_size(tpl)) return start_cmd(c, "ping", NULL, NULL, 1, cb, data);
+  /* a triggered companion (REAPER): its command id is in companion.json, written when it was installed */
+  char p[1200];
+  snprintf(p, sizeof p, "%s/companion.json", c->spool);
+  struct job *j = job_new(c, JOB_READ, p, NULL);
+  if (!j) return COMPANION_ENOMEM;
+  struct ping_ctx ctx = {cb, data};
+  memcpy(j->path2, &ctx, sizeof ctx);
+  j->done = on_companion_json;
+  int rc = uv_fs_open(c->loop, &j->req, p, O_RDONLY, 0, job_next);
+  if (rc) {
+    j->err = rc;
+    job_finish(j);
+  }
+  return COMPANION_OK;
+}
+
+/* ---------------- lifetime ---------------- */
+
+static int clean_dir(companion_t *c, const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  struct dirent *e;
+  char p[1400];
+  while ((e = readdir(d)) != NULL) {
+    size_t l = strlen(e->d_name);
+    int stale = (l > 5 && !strcmp(e->d_name + l - 5, ".json")) || (l > 9 && !strcmp(e->d_name + l - 9, ".json.tmp"));
+    if (!stale) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (unlink(p) == 0) c->st.stale_removed++;
+  }
+  closedir(d);
+  return 0;
+}
+
+int companion_new(uv_loop_t *loop, const struct companion_config *cfg, companion_t **out, char *err, size_t errlen) {
+  *out = NULL;
+  companion_t *c = calloc(1, sizeof *c);
+  if (!c) return fail(err, errlen, COMPANION_ENOMEM, "out of memory");
+  c->loop = loop;
+  c->cfg = *cfg;
+  if (c->cfg.timeout_ms <= 0) c->cfg.timeout_ms = 10000;
+  if (c->cfg.retries < 0) c->cfg.retries = 2;
+  if (c->cfg.ping_timeout_ms <= 0) c->cfg.ping_timeout_ms = 1500;
+  if (c->cfg.poll_ms <= 0) c->cfg.poll_ms = 500;
+  snprintf(c->host, sizeof c->host, "%s", cfg->host ? cfg->host : "reaper");
+  if (cfg->spool_dir && *cfg->spool_dir) snprintf(c->spool, sizeof c->spool, "%s", cfg->spool_dir);
+  else if (companion_default_spool(c->spool, sizeof c->spool)) {
+    free(c);
+    return fail(err, errlen, COMPANION_ESPOOL, "the spool directory path is too long");
+  }
+  c->cfg.spool_dir = c->spool;
+  c->cfg.host = c->host;
+  snprintf(c->in, sizeof c->in, "%s/in", c->spool);
+  snprintf(c->out, sizeof c->out, "%s/out", c->spool);
+  if (mkdir_p(c->in) || mkdir_p(c->out)) {
+    int e = errno;
+    free(c);
+    return fail(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool %s (in/, out/): %s", cfg->spool_dir ? cfg->spool_dir : "(default)", strerror(e));
+  }
+  /* files of a previous run: a command there is past its deadline anyway, a reply answers nobody */
+  clean_dir(c, c->in);
+  clean_dir(c, c->out);
+  if (c->st.stale_removed)
+    log_msg(&c->cfg.log, LOG_INFO, MOD, "removed %lu stale file(s) of a previous run from %s", c->st.stale_removed,
+            c->spool);
+  uv_timer_init(loop, &c->tick);
+  c->tick.data = c;
+  c->handles_open = 1;
+  uv_fs_event_init(loop, &c->watch);
+  c->watch.data = c;
+  c->handles_open++;
+  int rc = uv_fs_event_start(&c->watch, on_out_event, c->out, 0);
+  if (rc) log_msg(&c->cfg.log, LOG_WARN, MOD, "cannot watch %s (%s): polling every %d ms", c->out, uv_strerror(rc), c->cfg.poll_ms);
+  c->watching = rc == 0;
+  snprintf(c->why, sizeof c->why, "the companion has not answered a ping yet");
+  log_msg(&c->cfg.log, LOG_INFO, MOD, "spool %s (%s companion)", c->spool, c->host);
+  *out = c;
+  return COMPANION_OK;
+}
+
+int companion_is_running(const companion_t *c) { return c && c->running; }
+const char *companion_why(const companion_t *c) { return c ? c->why : "no companion configured"; }
+const json_t *companion_info(const companion_t *c) { return c ? c->info : NULL; }
+const char *companion_spool(const companion_t *c) { return c ? c->spool : ""; }
+void companion_get_stats(const companion_t *c, struct companion_stats *st) { *st = c->st; }
+
+static void on_handle_closed(uv_handle_t *h) {
+  companion_t *c = h->data;
+  if (--c->handles_open) return;
+  if (c->inflight) return; /* the last file job frees */
+  void (*cb)(void *) = c->close_cb;
+  void *d = c->close_data;
+  json_decref(c->info);
+  free(c);
+  if (cb) cb(d);
+}
+
+void companion_close(companion_t *c, void (*cb)(void *data), void *data) {
+  if (!c || c->closing) return;
+  /* cancel waiting commands first (their callbacks may still use the companion's getters) */
+  while (c->head) cmd_end(c, c->head, COMPANION_ECANCELED, NULL, "canceled: the companion link is closing");
+  c->closing = 1;
+  c->close_cb = cb;
+  c->close_data = data;
+  uv_timer_stop(&c->tick);
+  uv_close((uv_handle_t *)&c->tick, on_handle_closed);
+  if (c->watching) uv_fs_event_stop(&c->watch);
+  uv_close((uv_handle_t *)&c->watch, on_handle_closed);
+}

@@ -1,0 +1,107 @@
+/* companion: the bridge side of the in-DAW companion script (osc-maps/companions/PROTOCOL.md), on the libuv loop.
+ *
+ * Transport. Commands are files in the spool directory: `in/<id>.json`, written atomically (tmp, fsync, rename,
+ * all as uv_fs requests). After the rename the companion is triggered through the DAW's native OSC as the dialect
+ * map's "companion" section says ("trigger" templates, sent by the owner's send function; REAPER: /action/str
+ * with the script's named command id, read from `companion.json` in the spool; Ardour: no trigger, it polls).
+ * Replies arrive as OSC `/dawbridge/reply s JSON` where the host can send it (the owner feeds them in with
+ * companion_feed_reply()), else as `out/<id>.json` files, watched with uv_fs_event plus a slow uv_timer poll as a
+ * safety net. Whichever arrives first wins; the reply file is deleted.
+ *
+ * Every command carries a deadline (`deadline_ms`, Unix ms) that covers all its attempts: an attempt that gets no
+ * reply within the per-attempt timeout is retried with the SAME id (the companion answers a repeated id from its
+ * memory without executing it again), a bounded number of times; then the command fails with COMPANION_ETIMEDOUT
+ * and its file is removed. A command file left over from a crashed run is harmless: it is past its deadline, and
+ * files of a previous run in `in/` and `out/` are removed when a companion_t is created.
+ *
+ * Ids are unique per process and sort by time: "YYYYmmddTHHMMSS.mmm-<pid>-<counter>".
+ *
+ * One command at a time is not required: several may be in flight; replies are matched by id.
+ */
+#ifndef DAWBRIDGE_COMPANION_H
+#define DAWBRIDGE_COMPANION_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "log.h"
+
+typedef struct companion companion_t;
+
+enum companion_err {
+  COMPANION_OK = 0,
+  COMPANION_EINVAL = -1,      /* bad arguments */
+  COMPANION_ESPOOL = -2,      /* the spool directory cannot be created or written (message names the path) */
+  COMPANION_ENOTRUNNING = -3, /* ping got no answer: the message says how to install/start the companion */
+  COMPANION_ETIMEDOUT = -4,   /* no reply after every attempt */
+  COMPANION_EREJECTED = -5,   /* the companion answered {"ok": false}: the message quotes its error */
+  COMPANION_ECANCELED = -6,   /* closed before the reply */
+  COMPANION_ETRIGGER = -7,    /* the trigger could not be sent (e.g. REAPER's command id unknown) */
+  COMPANION_ENOMEM = -8,
+};
+const char *companion_strerror(int code);
+
+/* Sends the map's trigger templates (borrowed) with `vars` (borrowed; {"command_id": ...}) through the DAW's
+ * native OSC. Returns 0 or < 0 with a message. */
+typedef int (*companion_send_fn)(const json_t *templates, const json_t *vars, void *data, char *err, size_t errlen);
+
+struct companion_config {
+  const char *spool_dir;   /* NULL = companion_default_spool() */
+  const char *host;        /* "reaper" | "ardour" (messages, install hints) */
+  const json_t *section;   /* the map's "companion" section (borrowed; must outlive the companion); NULL = no
+                              trigger, replies by file */
+  int timeout_ms;          /* per attempt; 0 = 10000 */
+  int retries;             /* further attempts after the first; -1 = 2 */
+  int ping_timeout_ms;     /* per ping attempt; 0 = 1500 */
+  int poll_ms;             /* safety-net poll of out/ while commands wait; 0 = 500 */
+  int reply_port;          /* the bridge's OSC port for /dawbridge/reply (put into each command); 0 = none */
+  companion_send_fn send;  /* NULL = never trigger */
+  void *send_data;
+  struct log_sink log;
+};
+
+/* Result callback: status 0 with the reply's `result` (borrowed for the call), or < 0 with a one-line message. */
+typedef void (*companion_cb)(int status, const json_t *result, const char *message, void *data);
+
+/* The default spool: $DAWBRIDGE_SPOOL, else the first line of ~/.config/dawbridge/spool, else
+ * $XDG_RUNTIME_DIR/dawbridge/spool, else /tmp/dawbridge-<uid>/spool (the same order the companions use). */
+int companion_default_spool(char *buf, size_t len);
+
+/* Creates the spool (mkdir -p, with in/ and out/), removes files a previous run left in in/ and out/ (these few
+ * synchronous file-system calls happen once, here), starts watching out/. */
+int companion_new(uv_loop_t *loop, const struct companion_config *cfg, companion_t **out, char *err, size_t errlen);
+
+/* ping: status 0 with the ping result ({"companion","version","host","command_id","undo"}); on no answer
+ * COMPANION_ENOTRUNNING with a message naming the spool and the install steps for this host. REAPER: re-reads
+ * companion.json for the command id first (missing file = not installed, answered at once). */
+int companion_ping(companion_t *c, companion_cb cb, void *data);
+
+/* One command: op and args (borrowed, may be NULL). `request` (may be NULL) names the AI request for the undo
+ * step and is sent as the command's "request". */
+int companion_call(companion_t *c, const char *op, const json_t *args, const char *request, companion_cb cb,
+                   void *data);
+
+/* A reply that arrived by OSC (/dawbridge/reply s JSON): borrowed text. Unknown ids are ignored. */
+void companion_feed_reply(companion_t *c, const char *json_text);
+
+/* 1 when the last ping was answered (and no command has timed out since). */
+int companion_is_running(const companion_t *c);
+/* Why the companion cannot be used now ("" when it can): borrowed. */
+const char *companion_why(const companion_t *c);
+/* The last ping result (borrowed) or NULL. */
+const json_t *companion_info(const companion_t *c);
+const char *companion_spool(const companion_t *c);
+/* The install/start hint for a host, one line (borrowed static text). */
+const char *companion_install_hint(const char *host);
+
+struct companion_stats {
+  unsigned long sent, attempts, retries, replies_osc, replies_file, timeouts, stale_removed, unknown_replies;
+};
+void companion_get_stats(const companion_t *c, struct companion_stats *st);
+
+/* Cancels waiting commands (their callbacks get COMPANION_ECANCELED, and their command files are removed), closes
+ * the watcher and timers, frees in the last close callback, then cb(data). */
+void companion_close(companion_t *c, void (*cb)(void *data), void *data);
+
+#endif

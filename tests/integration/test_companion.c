@@ -1,0 +1,488 @@
+/* Bridge (daw_t: native OSC + companion) <-> in-process mock DAW with its companion, over real UDP and a real spool
+ * directory, both dialects: the seed workflow (MIDI track with an instrument, a clip with exact notes, a reverb)
+ * confirmed and visible in the DAW's own state; companion absent -> a clear install message and fewer
+ * capabilities; a lost reply -> retried with the same id, executed once; a command file of a previous run is never
+ * executed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "companion.h"
+#include "daw.h"
+#include "wire_fixture.h"
+
+static const char *const dialects[] = {"reaper", "ardour"};
+
+/* The wire fixture's loop, mock and log, with a daw_t in place of its bare sync. */
+struct tc {
+  struct wire w;
+  daw_t *d;
+  char spool[512];
+  int closed;
+};
+
+static void tc_log(int level, const char *module, const char *text, void *data) {
+  struct wire *w = data;
+  size_t n = strlen(w->log);
+  if (n > sizeof w->log - 600) {
+    memmove(w->log, w->log + n / 2, n - n / 2 + 1);
+    n = strlen(w->log);
+  }
+  snprintf(w->log + n, sizeof w->log - n, "[%d] %s: %s\n", level, module, text);
+  if (getenv("WIRE_VERBOSE")) fprintf(stderr, "[%d] %s: %s\n", level, module, text);
+}
+
+static void on_daw(int status, const json_t *result, const char *message, void *data) {
+  struct wire *w = data;
+  w->done = 1;
+  w->status = status;
+  json_decref(w->result);
+  w->result = result ? json_deep_copy(result) : NULL;
+  snprintf(w->message, sizeof w->message, "%s", message ? message : "");
+}
+
+static int is_done(struct wire *w) { return w->done; }
+
+static int wait_daw(struct tc *t) {
+  if (!wire_run_until(&t->w, is_done, 60000)) return -999;
+  if (t->w.status && getenv("WIRE_VERBOSE")) fprintf(stderr, "status %d: %s\n", t->w.status, t->w.message);
+  return t->w.status;
+}
+
+static void make_spool(struct tc *t) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(t->spool, sizeof t->spool, "%s/dawbridge-comptest-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  assert_non_null(mkdtemp(t->spool));
+}
+
+struct open_opts {
+  const char *dialect;
+  int tracks;
+  int mock_companion;   /* the mock runs the companion (else: companion absent) */
+  int timeout_ms;       /* companion per-attempt timeout, 0 = default */
+  const char *stale_id; /* a command file of a "previous run" placed before the bridge starts */
+};
+
+static void write_cmd(const char *spool, const char *id, const char *op, const char *args, long long deadline) {
+  char p[1024];
+  snprintf(p, sizeof p, "%s/in", spool);
+  mkdir(p, 0700);
+  snprintf(p, sizeof p, "%s/in/%s.json", spool, id);
+  FILE *f = fopen(p, "w");
+  assert_non_null(f);
+  fprintf(f, "{\"id\":\"%s\",\"op\":\"%s\",\"args\":%s,\"deadline_ms\":%lld}", id, op, args, deadline);
+  fclose(f);
+}
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Opens daw + mock (the mock's companion on the same spool) and runs daw_start; returns daw_start's status. */
+static int tc_open(struct tc *t, const struct open_opts *o) {
+  memset(t, 0, sizeof *t);
+  t->w.dialect = o->dialect;
+  uv_loop_init(&t->w.loop);
+  make_spool(t);
+  if (o->stale_id) write_cmd(t->spool, o->stale_id, "create_track", "{\"name\":\"Ghost\",\"type\":\"audio\"}", now_ms() - 60000);
+  struct daw_config cfg = {.dialect = o->dialect, .port = 9, .listen_port = 0, .confirm_timeout_ms = -1,
+                           .retries = -1, .refresh_interval_ms = 0, .spool_dir = t->spool,
+                           .companion_timeout_ms = o->timeout_ms, .mock_tracks = -1,
+                           .log = {.fn = tc_log, .data = &t->w, .level = LOG_DEBUG}};
+  char err[512];
+  int rc = daw_open(&t->w.loop, &cfg, &t->d, err, sizeof err);
+  if (rc) fprintf(stderr, "daw_open: %s\n", err);
+  assert_int_equal(rc, 0);
+  struct mock_config mc = {.dialect = o->dialect, .port = 0, .feedback_port = sync_listen_port(daw_sync(t->d)),
+                           .tracks = o->tracks, .spool_dir = o->mock_companion ? t->spool : NULL,
+                           .quiet = !getenv("WIRE_VERBOSE")};
+  rc = mock_new(&t->w.loop, &mc, &t->w.mock, err, sizeof err);
+  if (rc) fprintf(stderr, "mock: %s\n", err);
+  assert_int_equal(rc, 0);
+  sync_set_daw(daw_sync(t->d), "127.0.0.1", mock_port(t->w.mock));
+  t->w.done = 0;
+  assert_int_equal(daw_start(t->d, on_daw, &t->w), 0);
+  rc = wait_daw(t);
+  if (rc) fprintf(stderr, "start: %s\nlog:\n%s\n", t->w.message, t->w.log);
+  if (getenv("WIRE_VERBOSE")) { char *js = json_dumps(t->w.result, 0); fprintf(stderr, "start result: %s\n", js); free(js); }
+  return rc;
+}
+
+static int close_pending;
+static void on_closed(void *data) {
+  (void)data;
+  close_pending--;
+}
+
+static void rm_spool(const char *spool) {
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", spool);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void tc_close(struct tc *t) {
+  close_pending = 0;
+  if (t->d) {
+    close_pending++;
+    daw_close(t->d, on_closed, NULL);
+  }
+  if (t->w.mock) {
+    close_pending++;
+    mock_close(t->w.mock, on_closed, NULL);
+  }
+  uv_run(&t->w.loop, UV_RUN_DEFAULT);
+  assert_int_equal(close_pending, 0);
+  assert_int_equal(uv_loop_close(&t->w.loop), 0);
+  json_decref(t->w.result);
+  t->w.result = NULL;
+  if (t->spool[0]) rm_spool(t->spool);
+}
+
+static int call(struct tc *t, const char *tool, const char *fmt, ...) {
+  char buf[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  json_error_t je;
+  json_t *args = json_loads(buf, 0, &je);
+  if (!args) fail_msg("bad test JSON %s: %s", buf, je.text);
+  t->w.done = 0;
+  int rc = daw_call(t->d, tool, args, on_daw, &t->w);
+  json_decref(args);
+  if (rc) return rc;
+  rc = wait_daw(t);
+  if (rc && getenv("WIRE_VERBOSE")) fprintf(stderr, "%s -> %d %s\n", tool, rc, t->w.message);
+  return rc;
+}
+
+static const char *rs(struct tc *t, const char *key) { return json_string_value(json_object_get(t->w.result, key)); }
+
+static json_t *mock_track_named(json_t *st, const char *name) {
+  size_t i;
+  json_t *tr;
+  json_array_foreach(json_object_get(st, "tracks"), i, tr) {
+    if (!strcmp(json_string_value(json_object_get(tr, "name")), name)) return tr;
+  }
+  return NULL;
+}
+
+static int count_named(json_t *st, const char *name) {
+  int n = 0;
+  size_t i;
+  json_t *tr;
+  json_array_foreach(json_object_get(st, "tracks"), i, tr) n += !strcmp(json_string_value(json_object_get(tr, "name")), name);
+  return n;
+}
+
+static void expect_ok(struct tc *t, int rc, const char *what) {
+  if (rc) fail_msg("%s: %s failed (%d): %s\nlog:\n%s", t->w.dialect, what, rc, t->w.message, t->w.log);
+}
+
+/* ---------------------------------------------------------------- the seed workflow */
+
+static void test_companion_seed_workflow_both_dialects(void **st) {
+  (void)st;
+  for (int di = 0; di < 2; di++) {
+    struct tc t;
+    struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 1};
+    assert_int_equal(tc_open(&t, &o), 0);
+    assert_true(json_is_true(json_object_get(t.w.result, "companion")));
+    assert_true(daw_has_companion(t.d));
+    /* the capability list offers the companion's tools */
+    json_t *caps = daw_capabilities(t.d);
+    int has_clip = 0, has_fx = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(caps, i, v) {
+      has_clip |= !strcmp(json_string_value(v), "create_midi_clip");
+      has_fx |= !strcmp(json_string_value(v), "add_effect");
+    }
+    json_decref(caps);
+    assert_true(has_clip && has_fx);
+    /* host ids of the existing tracks came from the companion's state */
+    assert_non_null(session_track_host_id(daw_session(t.d), 1));
+
+    t.w.done = 0;
+    assert_int_equal(daw_begin_request(t.d, "add a kick", on_daw, &t.w), 0);
+    expect_ok(&t, wait_daw(&t), "begin_request");
+
+    expect_ok(&t, call(&t, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\",\"instrument\":\"synth\"}"), "create_track");
+    assert_string_equal(rs(&t, "status"), "confirmed");
+    assert_string_equal(rs(&t, "via"), "companion");
+    char track_id[16];
+    snprintf(track_id, sizeof track_id, "%s", rs(&t, "track_id"));
+    int ti = session_track_index_by_id(daw_session(t.d), track_id);
+    assert_int_equal(ti, 3);
+    assert_string_equal(session_track_name(daw_session(t.d), ti), "Kick");
+    assert_non_null(session_track_host_id(daw_session(t.d), ti));
+    assert_non_null(rs(&t, "instrument"));
+
+    expect_ok(&t, call(&t, "create_midi_clip",
+                       "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":4,\"name\":\"kick\",\"notes\":"
+                       "[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110},{\"n\":36,\"s\":2,\"d\":0.5,\"v\":100}]}",
+                       track_id),
+              "create_midi_clip");
+    assert_string_equal(rs(&t, "status"), "confirmed");
+    char clip_id[32];
+    snprintf(clip_id, sizeof clip_id, "%s", rs(&t, "clip_id"));
+    assert_true(clip_id[0] == 'c');
+    assert_string_equal(rs(&t, "track_id"), track_id);
+
+    expect_ok(&t, call(&t, "add_effect", "{\"track_id\":\"%s\",\"effect_name\":\"reverb\"}", track_id), "add_effect");
+    assert_int_equal(json_integer_value(json_object_get(t.w.result, "effect_index")), 2); /* the synth is 1 */
+    assert_non_null(strstr(rs(&t, "name"), di == 0 ? "ReaVerbate" : "ACE Reverb"));
+    assert_string_equal(rs(&t, "confirmed_by"), "osc");
+
+    t.w.done = 0;
+    assert_int_equal(daw_end_request(t.d, on_daw, &t.w), 0);
+    expect_ok(&t, wait_daw(&t), "end_request");
+
+    /* the replies came the way the dialect's map says: REAPER by file, Ardour by OSC on the bridge's socket */
+    struct companion_stats cst;
+    companion_get_stats(daw_companion(t.d), &cst);
+    if (di == 0) assert_true(cst.replies_file > 0 && cst.replies_osc == 0);
+    else assert_true(cst.replies_osc > 0);
+    /* the DAW's own state: the track, its instrument, the exact notes, the chain */
+    json_t *ms = mock_state(t.w.mock);
+    json_t *kick = mock_track_named(ms, "Kick");
+    assert_non_null(kick);
+    assert_string_equal(json_string_value(json_object_get(kick, "type")), "midi");
+    assert_non_null(json_string_value(json_object_get(kick, "instrument")));
+    json_t *clips = json_object_get(kick, "clips");
+    assert_int_equal(json_array_size(clips), 1);
+    json_t *notes = json_object_get(json_array_get(clips, 0), "notes");
+    assert_int_equal(json_array_size(notes), 2);
+    const double want_s[2] = {0, 2};
+    const int want_v[2] = {110, 100};
+    for (size_t k = 0; k < 2; k++) {
+      json_t *n = json_array_get(notes, k);
+      assert_int_equal(json_integer_value(json_object_get(n, "n")), 36);
+      assert_true(fabs(json_number_value(json_object_get(n, "s")) - want_s[k]) < 1e-9);
+      assert_true(fabs(json_number_value(json_object_get(n, "d")) - 0.5) < 1e-9);
+      assert_int_equal(json_integer_value(json_object_get(n, "v")), want_v[k]);
+    }
+    assert_true(fabs(json_number_value(json_object_get(json_array_get(clips, 0), "start")) - 4) < 1e-9);
+    json_t *fx = json_object_get(kick, "fx");
+    assert_int_equal(json_array_size(fx), 2);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(fx, 1), "name")),
+                           di == 0 ? "ReaVerbate" : "ACE Reverb"));
+    json_decref(ms);
+
+    /* the mirror agrees: clip with its notes, the whole chain */
+    int cti = 0;
+    const json_t *mc = session_clip_find(daw_session(t.d), clip_id, &cti);
+    assert_non_null(mc);
+    assert_int_equal(cti, ti);
+    assert_int_equal(json_array_size(json_object_get(mc, "notes")), 2);
+    assert_int_equal(session_track_fx_count(daw_session(t.d), ti), 2);
+
+    /* the rest of the companion's tools: edit (add + remove), transpose, remove_effect, delete_clip, delete_track */
+    expect_ok(&t, call(&t, "edit_clip",
+                       "{\"clip_id\":\"%s\",\"add_notes\":[{\"n\":38,\"s\":1,\"d\":0.5,\"v\":90}],"
+                       "\"remove_notes\":[{\"n\":36,\"s\":2}]}",
+                       clip_id),
+              "edit_clip");
+    assert_int_equal(json_integer_value(json_object_get(t.w.result, "notes")), 2);
+    expect_ok(&t, call(&t, "edit_clip", "{\"clip_id\":\"%s\",\"transpose\":12}", clip_id), "edit_clip transpose");
+    ms = mock_state(t.w.mock);
+    notes = json_object_get(json_array_get(json_object_get(mock_track_named(ms, "Kick"), "clips"), 0), "notes");
+    assert_int_equal(json_array_size(notes), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(notes, 0), "n")), 48);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(notes, 1), "n")), 50);
+    json_decref(ms);
+    /* a note that is not there: the companion's words, nothing changed */
+    assert_int_equal(call(&t, "edit_clip", "{\"clip_id\":\"%s\",\"remove_notes\":[{\"n\":99,\"s\":0}]}", clip_id),
+                     DAW_EREJECTED);
+    assert_non_null(strstr(t.w.message, "99"));
+
+    expect_ok(&t, call(&t, "remove_effect", "{\"track_id\":\"%s\",\"effect_index\":2}", track_id), "remove_effect");
+    assert_int_equal(session_track_fx_count(daw_session(t.d), ti), 1);
+    expect_ok(&t, call(&t, "delete_clip", "{\"clip_id\":\"%s\"}", clip_id), "delete_clip");
+    assert_null(session_clip_find(daw_session(t.d), clip_id, NULL));
+    ms = mock_state(t.w.mock);
+    assert_int_equal(json_array_size(json_object_get(mock_track_named(ms, "Kick"), "clips")), 0);
+    json_decref(ms);
+    expect_ok(&t, call(&t, "delete_track", "{\"track_id\":\"%s\"}", track_id), "delete_track");
+    assert_int_equal(session_track_count(daw_session(t.d)), 2);
+    ms = mock_state(t.w.mock);
+    assert_null(mock_track_named(ms, "Kick"));
+    json_decref(ms);
+    /* an unknown clip is refused before anything is sent */
+    assert_int_equal(call(&t, "delete_clip", "{\"clip_id\":\"c999\"}"), DAW_ENOTRACK);
+    tc_close(&t);
+  }
+}
+
+/* ---------------------------------------------------------------- companion absent */
+
+static void test_companion_absent_clear_error_and_fewer_capabilities(void **st) {
+  (void)st;
+  for (int di = 0; di < 2; di++) {
+    struct tc t;
+    struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 0};
+    assert_int_equal(tc_open(&t, &o), 0);
+    assert_true(json_is_false(json_object_get(t.w.result, "companion")));
+    const char *e = rs(&t, "companion_error");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "companion not running"));
+    assert_non_null(strstr(e, "install it like this"));
+    assert_non_null(strstr(e, di == 0 ? "Load ReaScript" : "install-gui-hook.sh"));
+    assert_non_null(strstr(e, t.spool));
+    assert_false(daw_has_companion(t.d));
+    json_t *caps = daw_capabilities(t.d);
+    int has_clip = 0, has_fx = 0, has_track = 0, has_set = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(caps, i, v) {
+      has_clip |= !strcmp(json_string_value(v), "create_midi_clip");
+      has_fx |= !strcmp(json_string_value(v), "add_effect");
+      has_track |= !strcmp(json_string_value(v), "create_track");
+      has_set |= !strcmp(json_string_value(v), "set_track");
+    }
+    json_decref(caps);
+    assert_false(has_clip);
+    assert_false(has_fx);
+    assert_true(has_set);
+    assert_int_equal(has_track, di == 0); /* REAPER can still insert a track natively; Ardour cannot */
+    assert_non_null(strstr(daw_unavailable_reason(t.d, "add_effect"), "install it like this"));
+    assert_int_equal(call(&t, "create_midi_clip",
+                          "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1}]}"),
+                     DAW_EUNSUPPORTED);
+    assert_non_null(strstr(t.w.message, "install"));
+    if (di == 0) {
+      /* the native fallback: a plain track without the companion */
+      expect_ok(&t, call(&t, "create_track", "{\"name\":\"Plain\",\"type\":\"audio\"}"), "native create_track");
+      assert_string_equal(rs(&t, "via"), "osc");
+      /* an instrument needs the companion */
+      assert_int_equal(call(&t, "create_track", "{\"name\":\"K\",\"type\":\"midi\",\"instrument\":\"synth\"}"),
+                       DAW_EUNSUPPORTED);
+    }
+    /* begin/end request without a companion: no-ops */
+    t.w.done = 0;
+    assert_int_equal(daw_begin_request(t.d, "x", on_daw, &t.w), 0);
+    assert_int_equal(wait_daw(&t), 0);
+    tc_close(&t);
+  }
+}
+
+/* ---------------------------------------------------------------- reply lost */
+
+static void test_companion_lost_reply_retried_without_duplicate(void **st) {
+  (void)st;
+  for (int di = 0; di < 2; di++) {
+    struct tc t;
+    struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 1, .timeout_ms = 600};
+    assert_int_equal(tc_open(&t, &o), 0);
+    assert_true(daw_has_companion(t.d));
+    struct companion_stats before, after;
+    companion_get_stats(daw_companion(t.d), &before);
+    assert_int_equal(mock_companion_drop_replies(t.w.mock, 1), MOCK_OK);
+    expect_ok(&t, call(&t, "create_midi_clip",
+                       "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}"),
+              "create_midi_clip after a lost reply");
+    companion_get_stats(daw_companion(t.d), &after);
+    assert_true(after.retries >= before.retries + 1);
+    json_t *ms = mock_state(t.w.mock);
+    json_t *tr = json_array_get(json_object_get(ms, "tracks"), 0);
+    assert_int_equal(json_array_size(json_object_get(tr, "clips")), 1); /* executed once */
+    json_decref(ms);
+    tc_close(&t);
+  }
+}
+
+/* ---------------------------------------------------------------- stale command files */
+
+static void test_companion_stale_command_not_executed(void **st) {
+  (void)st;
+  for (int di = 0; di < 2; di++) {
+    struct tc t;
+    /* a command from a "previous run" that sorts before anything this run sends */
+    struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 1,
+                          .stale_id = "19990101T000000.000-1-000001"};
+    assert_int_equal(tc_open(&t, &o), 0);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/in/%s.json", t.spool, o.stale_id);
+    assert_int_not_equal(access(p, F_OK), 0); /* removed at start */
+    struct companion_stats cs;
+    companion_get_stats(daw_companion(t.d), &cs);
+    assert_true(cs.stale_removed >= 1);
+    /* one that appears later (say, written by a bridge that died): its deadline has passed, so the companion
+     * answers "expired" and does not execute it, while the next real command runs */
+    write_cmd(t.spool, "19990101T000000.000-1-000002", "create_track", "{\"name\":\"Ghost\",\"type\":\"audio\"}",
+              now_ms() - 60000);
+    expect_ok(&t, call(&t, "create_track", "{\"name\":\"Real\",\"type\":\"midi\"}"), "create_track");
+    wire_run_for(&t.w, 200);
+    json_t *ms = mock_state(t.w.mock);
+    assert_int_equal(count_named(ms, "Ghost"), 0);
+    assert_int_equal(count_named(ms, "Real"), 1);
+    json_decref(ms);
+    tc_close(&t);
+  }
+}
+
+/* ---------------------------------------------------------------- embedded mock */
+
+static void test_companion_embedded_mock_runs_the_protocol(void **st) {
+  (void)st;
+  for (int di = 0; di < 2; di++) {
+    struct tc t;
+    memset(&t, 0, sizeof t);
+    uv_loop_init(&t.w.loop);
+    struct daw_config cfg = {.dialect = dialects[di], .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
+                             .refresh_interval_ms = 0, .embedded_mock = 1, .mock_tracks = -1, .mock_companion = 1,
+                             .log = {.fn = tc_log, .data = &t.w, .level = LOG_DEBUG}};
+    char err[512];
+    assert_int_equal(daw_open(&t.w.loop, &cfg, &t.d, err, sizeof err), 0);
+    char spool[1024];
+    snprintf(spool, sizeof spool, "%s", daw_spool_dir(t.d));
+    assert_int_equal(access(spool, F_OK), 0);
+    t.w.done = 0;
+    assert_int_equal(daw_start(t.d, on_daw, &t.w), 0);
+    expect_ok(&t, wait_daw(&t), "start");
+    assert_true(json_is_true(json_object_get(t.w.result, "companion")));
+    /* the demo session's Drums clip came in through the companion's state, notes included */
+    int ti = session_track_index_by_name(daw_session(t.d), "Drums");
+    assert_true(ti > 0);
+    json_t *mj = session_to_json(daw_session(t.d));
+    json_t *clips = json_object_get(json_array_get(json_object_get(mj, "tracks"), (size_t)ti - 1), "clips");
+    assert_true(json_array_size(clips) >= 1);
+    assert_true(json_array_size(json_object_get(json_array_get(clips, 0), "notes")) >= 1);
+    size_t nclips = json_array_size(clips);
+    json_decref(mj);
+    expect_ok(&t, call(&t, "create_midi_clip",
+                       "{\"track_id\":\"Drums\",\"start_time\":8,\"duration\":2,\"notes\":[{\"n\":38,\"s\":1,\"d\":0.25,\"v\":100}]}"),
+              "create_midi_clip");
+    json_t *ms = daw_mock_state(t.d);
+    assert_non_null(ms);
+    json_t *dr = mock_track_named(ms, "Drums");
+    assert_int_equal(json_array_size(json_object_get(dr, "clips")), nclips + 1);
+    json_decref(ms);
+    t.spool[0] = 0; /* the daw owns this spool */
+    tc_close(&t);
+    assert_int_not_equal(access(spool, F_OK), 0); /* removed at close */
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_companion_seed_workflow_both_dialects),
+    cmocka_unit_test(test_companion_absent_clear_error_and_fewer_capabilities),
+    cmocka_unit_test(test_companion_lost_reply_retried_without_duplicate),
+    cmocka_unit_test(test_companion_stale_command_not_executed),
+    cmocka_unit_test(test_companion_embedded_mock_runs_the_protocol),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
