@@ -289,7 +289,11 @@ static void job_next(uv_fs_t *req) {
 static int job_write(companion_t *c, const char *dst, const char *text, const char *id, void (*done)(struct job *)) {
   struct job *j = job_new(c, JOB_WRITE, dst, id);
   if (!j) return COMPANION_ENOMEM;
-  snprintf(j->path2, sizeof j->path2, "%s.tmp", dst);
+  if (snprintf(j->path2, sizeof j->path2, "%s.tmp", dst) >= (int)sizeof j->path2) {
+    free(j);
+    c->inflight--;
+    return COMPANION_EINVAL; /* a spool path this long cannot be written atomically */
+  }
   j->len = strlen(text);
   j->buf = malloc(j->len + 1);
   if (!j->buf) {
