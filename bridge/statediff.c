@@ -799,8 +799,12 @@ static void unsupported(json_t *u, const char *reason, const char *fmt, ...)
 
 static json_t *clip_create_args(json_t *track_id /*steals*/, const json_t *clip)
 {
-    return json_pack("{s:o, s:f, s:f, s:o}", "track_id", track_id, "start_time", num(clip, "start", 0), "duration",
-                     num(clip, "length", 0), "notes", notes_norm_all(arr(clip, "notes")));
+    json_t *a = json_pack("{s:o, s:f, s:f, s:o}", "track_id", track_id, "start_time", num(clip, "start", 0), "duration",
+                          num(clip, "length", 0), "notes", notes_norm_all(arr(clip, "notes")));
+    const char *name = str(clip, "name", NULL); /* a re-created clip keeps its name */
+    if (name && name[0])
+        json_object_set_new(a, "name", json_string(name));
+    return a;
 }
 
 static const char *clip_ref_id(const json_t *clip)
@@ -860,8 +864,10 @@ static void inverse_fx(struct phases *ph, json_t *u, const json_t *ct, const jso
             continue;
         json_t *cf = json_array_get(C, k), *tf = json_array_get(T, (size_t)keep[k]);
         if (boolean(cf, "enabled", 1) != boolean(tf, "enabled", 1))
-            unsupported(u, "no tool enables or bypasses an effect", "%s fx \"%s\" on track \"%s\"",
-                        boolean(tf, "enabled", 1) ? "enable" : "bypass", fx_name(tf), str(tt, "name", ""));
+            json_array_append_new(ph->fxparam, call("set_effect_enabled",
+                                                    json_pack("{s:s, s:I, s:b}", "track_id", tidc, "effect_index",
+                                                              (json_int_t)(keep[k] + 1), "enabled",
+                                                              boolean(tf, "enabled", 1))));
         json_t *tps = arr(tf, "params");
         for (size_t q = 0; q < json_array_size(tps); q++) {
             json_t *tp = json_array_get(tps, q);
@@ -881,8 +887,9 @@ static void inverse_fx(struct phases *ph, json_t *u, const json_t *ct, const jso
         json_array_append_new(ph->addfx,
                               call("add_effect", json_pack("{s:s, s:s}", "track_id", tidc, "effect_name", fx_name(tf))));
         if (!boolean(tf, "enabled", 1))
-            unsupported(u, "no tool enables or bypasses an effect", "bypass fx \"%s\" on track \"%s\"", fx_name(tf),
-                        str(tt, "name", ""));
+            json_array_append_new(ph->fxparam, call("set_effect_enabled",
+                                                    json_pack("{s:s, s:I, s:b}", "track_id", tidc, "effect_index",
+                                                              (json_int_t)(k + 1), "enabled", 0)));
         json_t *tps = arr(tf, "params");
         for (size_t q = 0; q < json_array_size(tps); q++) {
             json_t *tp = json_array_get(tps, q);
@@ -1017,13 +1024,18 @@ static void recreate_track(json_t *calls, json_t *u, const json_t *tt)
         json_decref(set);
 
     json_t *fxs = arr(tt, "fx");
-    for (size_t i = 0; i < json_array_size(fxs); i++) {
+    /* where the chain lists the instrument as fx[0] (docs/session-json.md), create_track inserts it already */
+    size_t first = (instr && json_array_size(fxs) && strcmp(fx_name(json_array_get(fxs, 0)), instr) == 0) ? 1 : 0;
+    for (size_t i = first; i < json_array_size(fxs); i++) {
         json_t *f = json_array_get(fxs, i);
         json_array_append_new(calls,
                               call("add_effect", json_pack("{s:o, s:s}", "track_id", ref(k), "effect_name", fx_name(f))));
-        if (!boolean(f, "enabled", 1))
-            unsupported(u, "no tool enables or bypasses an effect", "bypass fx \"%s\" on track \"%s\"", fx_name(f),
-                        str(tt, "name", ""));
+    }
+    for (size_t i = 0; i < json_array_size(fxs); i++) {
+        if (!boolean(json_array_get(fxs, i), "enabled", 1))
+            json_array_append_new(calls, call("set_effect_enabled",
+                                              json_pack("{s:o, s:I, s:b}", "track_id", ref(k), "effect_index",
+                                                        (json_int_t)(i + 1), "enabled", 0)));
     }
     for (size_t i = 0; i < json_array_size(fxs); i++) {
         json_t *ps = arr(json_array_get(fxs, i), "params");

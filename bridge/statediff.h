@@ -42,21 +42,23 @@ char *statediff_to_text(const json_t *diff);
 /* Tool calls that would turn `current` (borrowed) back into `target` (borrowed): a new reference to an
  * array of {"tool": name, "args": {...}} in the order to send them:
  *   set_tempo, delete_clip (clips of kept tracks), delete_track (tracks added since), set_track (mix/name),
- *   remove_effect (highest index first), add_effect, set_effect_param, edit_clip, create_midi_clip on kept
- *   tracks, then for each re-created track: create_track, set_track, add_effect, set_effect_param,
- *   create_midi_clip; finally set_loop and add_marker.
+ *   remove_effect (highest index first), add_effect, set_effect_param / set_effect_enabled, edit_clip,
+ *   create_midi_clip on kept tracks, then for each re-created track: create_track, set_track, add_effect (not
+ *   the instrument when the chain lists it as fx[0]: create_track inserts it), set_effect_enabled,
+ *   set_effect_param, create_midi_clip; finally set_loop and add_marker.
  * Tool vocabulary (args): create_track {name, type, instrument?}, create_midi_clip {track_id, start_time,
  * duration, notes:[{n,s,d,v}]}, edit_clip {clip_id, add_notes?, remove_notes?}, add_effect {track_id,
  * effect_name}, remove_effect {track_id, effect_index}, set_track {track_id, volume_db?, pan?, mute?, solo?,
- * rec_arm?, name?}, set_effect_param {track_id, effect_index, param_index, value}, delete_track {track_id},
+ * rec_arm?, name?}, set_effect_param {track_id, effect_index, param_index, value}, set_effect_enabled {track_id,
+ * effect_index, enabled}, delete_track {track_id},
  * delete_clip {clip_id}, set_tempo {bpm}, set_loop {start, end, enabled}, add_marker {position, name}.
  * Times are beats (start_time: from the song start; note "s": from the clip start, as in the snapshot;
  * notes in edit_clip.remove_notes are the exact {n,s,d,v} of notes present in the clip); effect indexes are 1-based positions in the fx chain (instrument excluded) as they are
  * at the moment the call runs (removals run first, highest index first; additions append).
  * A track_id that refers to a track created by an earlier call K of the list is {"$ref": {"call": K}}.
  * unsupported_out (may be NULL) receives a new reference to an array of {"what", "reason"} for differences
- * no tool can express (removing/moving a marker, time signature, changing type or instrument, effect
- * bypass, audio clips, ...). NULL only on allocation failure. */
+ * no tool can express (removing/moving a marker, time signature, changing type or instrument, audio clips,
+ * ...). NULL only on allocation failure. */
 json_t *statediff_inverse_calls(const json_t *current, const json_t *target, json_t **unsupported_out);
 
 #endif

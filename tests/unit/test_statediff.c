@@ -211,6 +211,12 @@ static void model_apply(struct model *m, json_t *calls)
             if (q == json_array_size(params))
                 json_array_append_new(params, json_pack("{s:I, s:s}", "index", pi, "name", ""));
             json_object_set(json_array_get(params, q), "value", json_object_get(a, "value"));
+        } else if (strcmp(tool, "set_effect_enabled") == 0) {
+            json_t *t = find_track(st, resolve_track(m, json_object_get(a, "track_id"), i), NULL);
+            json_t *fx = ensure_array(t, "fx");
+            json_int_t k = json_integer_value(json_object_get(a, "effect_index"));
+            assert_true(k >= 1 && (size_t)k <= json_array_size(fx));
+            json_object_set(json_array_get(fx, (size_t)k - 1), "enabled", json_object_get(a, "enabled"));
         } else if (strcmp(tool, "set_tempo") == 0) {
             json_object_set(st, "tempo", json_object_get(a, "bpm"));
         } else if (strcmp(tool, "set_loop") == 0) {
@@ -330,8 +336,8 @@ static const struct dcase CASES[] = {
      "{'time_signature':[4,4],'tracks':[{'id':'t1','name':'Piano','instrument':'ReaSynth','fx':[{'name':'ReaEQ','enabled':true}]}]}",
      "{'time_signature':[3,4],'tracks':[{'id':'t1','name':'Piano','instrument':'Vital','fx':[{'name':'ReaEQ','enabled':false}]}]}",
      "~ time signature 4/4 → 3/4\n~ t1 instrument \"ReaSynth\" → \"Vital\"\n~ fx \"ReaEQ\" on t1 enabled true → false\n",
-     "[]", 3,
-     "~ time signature 3/4 → 4/4\n~ t1 instrument \"Vital\" → \"ReaSynth\"\n~ fx \"ReaEQ\" on t1 enabled false → true\n"},
+     "[{'tool':'set_effect_enabled','args':{'track_id':'t1','effect_index':1,'enabled':true}}]", 2,
+     "~ time signature 3/4 → 4/4\n~ t1 instrument \"Vital\" → \"ReaSynth\"\n"},
     {"audio track clips",
      "{'tracks':[{'id':'t1','name':'Vox','type':'audio','clips':[{'id':'c1','start':0.0,'length':8.0}]}]}",
      "{'tracks':[{'id':'t1','name':'Vox','type':'audio','clips':[]}]}",
@@ -629,10 +635,41 @@ static void test_statediff_random_states_undo_reproduces(void **state)
     assert_true(checked > rounds * 3 / 4);
 }
 
+/* docs/session-json.md lists the instrument as fx[0] of the chain: re-creating the track inserts it with
+ * create_track, so it is not added again; the other effects' parameters keep their chain positions. */
+static void test_statediff_recreate_track_instrument_in_chain(void **state)
+{
+    (void)state;
+    json_t *cur = J("{'tracks':[" PIANO "]}");
+    json_t *target = J("{'tracks':[" PIANO ",{'id':'t3','name':'Bass','type':'midi','instrument':'ReaSynth','fx':["
+                       "{'index':1,'name':'ReaSynth','enabled':true,'params':[{'index':1,'value':0.4}]},"
+                       "{'index':2,'name':'ReaVerbate','enabled':true,'params':[{'index':1,'value':0.3}]}],'clips':[]}]}");
+    json_t *unsup = NULL;
+    json_t *calls = statediff_inverse_calls(cur, target, &unsup);
+    json_t *want = J("[{'tool':'create_track','args':{'name':'Bass','type':'midi','instrument':'ReaSynth'}},"
+                     "{'tool':'add_effect','args':{'track_id':{'$ref':{'call':0}},'effect_name':'ReaVerbate'}},"
+                     "{'tool':'set_effect_param','args':{'track_id':{'$ref':{'call':0}},'effect_index':1,'param_index':1,"
+                     "'value':0.4}},"
+                     "{'tool':'set_effect_param','args':{'track_id':{'$ref':{'call':0}},'effect_index':2,'param_index':1,"
+                     "'value':0.3}}]");
+    if (!json_equal(calls, want)) {
+        char *g = json_dumps(calls, JSON_INDENT(1));
+        fail_msg("got %s", g);
+        free(g);
+    }
+    assert_int_equal(json_array_size(unsup), 0);
+    json_decref(want);
+    json_decref(calls);
+    json_decref(unsup);
+    json_decref(cur);
+    json_decref(target);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statediff_cases),
+        cmocka_unit_test(test_statediff_recreate_track_instrument_in_chain),
         cmocka_unit_test(test_statediff_cases_reversed_reproduce),
         cmocka_unit_test(test_statediff_accepts_iterations),
         cmocka_unit_test(test_statediff_many_notes_text_is_bounded),

@@ -1,0 +1,650 @@
+/* The `dawbridge history ...` commands, run as the real binary (DAWBRIDGE_BINARY_DIR/dawbridge) against the
+ * embedded mock DAW (--daw mock) or a mock-daw process, with a temporary --data-dir: output and exit codes of
+ * list/show/diff/export/save/undo/restore; the MIDI export parsed back by tests/support/smf_reader.c and by
+ * python3 (stdlib only); a full disk (file-size limit) gives exit 6 after the DAW change. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "history.h"
+#include "smf_reader.h"
+
+struct env {
+  char dir[64];      /* temp root */
+  char data[128];    /* --data-dir */
+  char exe[1024];
+  char out[256], err[256];
+  char *stdout_text, *stderr_text;
+};
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return strdup("");
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  size_t got = fread(s, 1, (size_t)n, f);
+  s[got] = 0;
+  fclose(f);
+  return s;
+}
+
+/* Runs "dawbridge --data-dir DATA ARGS" through the shell (prefix: shell code before it, e.g. ulimit).
+ * Returns the exit code; output in e->stdout_text / e->stderr_text. */
+static int run(struct env *e, const char *prefix, const char *fmt, ...) {
+  char args[4096], cmd[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "%s exec '%s' --data-dir '%s' %s >'%s' 2>'%s'", prefix ? prefix : "", e->exe, e->data,
+           args, e->out, e->err);
+  int st = system(cmd);
+  free(e->stdout_text);
+  free(e->stderr_text);
+  e->stdout_text = slurp(e->out);
+  e->stderr_text = slurp(e->err);
+  int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  if (getenv("CLI_VERBOSE"))
+    fprintf(stderr, "$ dawbridge %s\n[exit %d]\n%s%s", args, code, e->stdout_text, e->stderr_text);
+  return code;
+}
+
+static void expect(struct env *e, int code, int want, const char *what) {
+  if (code != want)
+    fprintf(stderr, "%s: exit %d, expected %d\n--- stdout\n%s--- stderr\n%s", what, code, want, e->stdout_text,
+            e->stderr_text);
+  assert_int_equal(code, want);
+}
+
+static void has(const char *text, const char *needle) {
+  if (!strstr(text, needle)) fprintf(stderr, "expected to find \"%s\" in:\n%s\n", needle, text);
+  assert_non_null(strstr(text, needle));
+}
+
+static void env_open(struct env *e) {
+  memset(e, 0, sizeof *e);
+  snprintf(e->dir, sizeof e->dir, "/tmp/dawbridge-test-hcli-XXXXXX");
+  assert_non_null(mkdtemp(e->dir));
+  snprintf(e->data, sizeof e->data, "%s/data", e->dir);
+  snprintf(e->out, sizeof e->out, "%s/stdout", e->dir);
+  snprintf(e->err, sizeof e->err, "%s/stderr", e->dir);
+  const char *bd = getenv("DAWBRIDGE_BINARY_DIR");
+  snprintf(e->exe, sizeof e->exe, "%s/dawbridge", bd ? bd : ".");
+  assert_int_equal(access(e->exe, X_OK), 0);
+}
+
+static void rm_rf(const char *path) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+  if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", path);
+}
+
+static void env_close(struct env *e) {
+  free(e->stdout_text);
+  free(e->stderr_text);
+  rm_rf(e->dir);
+}
+
+static history_t *hist(struct env *e, const char *composition) {
+  char err[512];
+  history_t *h = history_open(e->data, composition, err, sizeof err);
+  if (!h) fprintf(stderr, "history_open: %s\n", err);
+  assert_non_null(h);
+  return h;
+}
+
+static json_t *track_named(json_t *state, const char *name) {
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(state, "tracks"), i, t) {
+    if (!strcmp(json_string_value(json_object_get(t, "name")), name)) return t;
+  }
+  return NULL;
+}
+
+/* Saves an "AI" iteration: the state of iteration `base` with the Bass at -3 dB, Drums muted, and per flags:
+ * tempo 100, no markers, an add_marker action, a bass clip with notes. Returns its number. */
+enum { AI_TEMPO = 1, AI_DROP_MARKER = 2, AI_MARKER_ACTION = 4, AI_CLIP = 8, AI_PARAM_ACTION = 16 };
+
+static int save_ai_iteration(history_t *h, int base, int flags) {
+  int tempo = flags & AI_TEMPO, drop_marker = flags & AI_DROP_MARKER, marker_action = flags & AI_MARKER_ACTION;
+  json_t *it = NULL;
+  char err[512];
+  assert_int_equal(history_load(h, base, &it, err, sizeof err), HISTORY_OK);
+  json_t *st = json_deep_copy(json_object_get(it, "state"));
+  json_decref(it);
+  json_t *bass = track_named(st, "Bass"), *drums = track_named(st, "Drums");
+  assert_non_null(bass);
+  assert_non_null(drums);
+  json_object_set_new(bass, "volume_db", json_real(-3.0));
+  json_object_set_new(drums, "mute", json_true());
+  if (tempo) json_object_set_new(st, "tempo", json_real(100.0));
+  if (drop_marker) json_array_clear(json_object_get(st, "markers"));
+  if (flags & AI_CLIP) {
+    json_t *notes = json_pack("[{s:i,s:f,s:f,s:i},{s:i,s:f,s:f,s:i},{s:i,s:f,s:f,s:i}]", "n", 40, "s", 0.0, "d", 1.0,
+                              "v", 100, "n", 43, "s", 1.5, "d", 0.5, "v", 90, "n", 47, "s", 3.0, "d", 2.0, "v", 64);
+    json_array_append_new(json_object_get(bass, "clips"), json_pack("{s:s, s:s, s:f, s:f, s:o}", "id", "c77", "name",
+                                                                    "bassline", "start", 4.0, "length", 4.0, "notes", notes));
+  }
+  json_t *meta = json_pack("{s:s, s:s, s:[{s:s, s:{s:s, s:f}, s:{s:s}}]}", "source", "ai_iteration", "user_message",
+                           "quieter bass, mute the drums", "actions", "tool", "set_track", "args", "track_id", "t2",
+                           "volume_db", -3.0, "result", "status", "confirmed");
+  if (marker_action)
+    json_array_append_new(json_object_get(meta, "actions"),
+                          json_pack("{s:s, s:{s:f, s:s}, s:{s:s}}", "tool", "add_marker", "args", "position", 16.0,
+                                    "name", "Chorus", "result", "status", "confirmed"));
+  if (flags & AI_PARAM_ACTION)
+    json_array_append_new(json_object_get(meta, "actions"),
+                          json_pack("{s:s, s:{s:s, s:i, s:i, s:f}, s:{s:s}}", "tool", "set_effect_param", "args",
+                                    "track_id", "t3", "effect_index", 1, "param_index", 1, "value", 0.9, "result",
+                                    "status", "confirmed"));
+  int num = 0;
+  assert_int_equal(history_save(h, st, meta, &num, err, sizeof err), HISTORY_OK);
+  json_decref(meta);
+  json_decref(st);
+  return num;
+}
+
+static void test_history_cli_usage_and_empty(void **st) {
+  struct env e;
+  env_open(&e);
+  expect(&e, run(&e, NULL, "history list"), 0, "list (empty)");
+  has(e.stdout_text, "no iterations");
+  expect(&e, run(&e, NULL, "--json history list"), 0, "list --json (empty)");
+  json_t *j = json_loads(e.stdout_text, 0, NULL);
+  assert_non_null(j);
+  assert_int_equal(json_array_size(json_object_get(j, "iterations")), 0);
+  json_decref(j);
+  expect(&e, run(&e, NULL, "history show 1"), 4, "show of a missing iteration");
+  has(e.stderr_text, "no iterations");
+  expect(&e, run(&e, NULL, "--daw mock history undo"), 4, "undo with no history");
+  has(e.stderr_text, "nothing to undo");
+  expect(&e, run(&e, NULL, "history show x"), 1, "show x");
+  has(e.stderr_text, "not an iteration number");
+  expect(&e, run(&e, NULL, "history frob"), 1, "unknown subcommand");
+  expect(&e, run(&e, NULL, "history diff 1"), 1, "diff with one number");
+  expect(&e, run(&e, NULL, "history"), 1, "no subcommand");
+  expect(&e, run(&e, NULL, "--composition ../x history list"), 1, "unsafe composition");
+  env_close(&e);
+  (void)st;
+}
+
+static void test_history_cli_save_list_show_diff(void **st) {
+  struct env e;
+  env_open(&e);
+  expect(&e, run(&e, NULL, "--daw mock --no-companion history save -m 'before the bass'"), 0, "save");
+  has(e.stdout_text, "saved iteration 1 of \"default\"");
+  history_t *h = hist(&e, "default");
+  int n2 = save_ai_iteration(h, 1, AI_TEMPO | AI_CLIP);
+  assert_int_equal(n2, 2);
+  /* a corrupt file and a foreign one: warnings, never fatal */
+  char p[512];
+  snprintf(p, sizeof p, "%s/0007.json", history_dir(h));
+  FILE *f = fopen(p, "w");
+  fputs("{\"format\": \"dawbridge.iteration/1\", \"number\": 7, \"sta", f);
+  fclose(f);
+  snprintf(p, sizeof p, "%s/notes.txt", history_dir(h));
+  f = fopen(p, "w");
+  fputs("hello", f);
+  fclose(f);
+
+  expect(&e, run(&e, NULL, "history list"), 0, "list");
+  has(e.stdout_text, "before the bass");
+  has(e.stdout_text, "quieter bass, mute the drums");
+  has(e.stdout_text, "ai_iteration");
+  has(e.stdout_text, "user");
+  has(e.stderr_text, "warning: 0007.json");
+  has(e.stderr_text, "notes.txt");
+  expect(&e, run(&e, NULL, "--json history list"), 0, "list --json");
+  json_t *j = json_loads(e.stdout_text, 0, NULL);
+  assert_non_null(j);
+  assert_int_equal(json_array_size(json_object_get(j, "iterations")), 2);
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "iterations"), 1), "actions_count")), 1);
+  assert_true(json_array_size(json_object_get(j, "warnings")) >= 2);
+  json_decref(j);
+
+  expect(&e, run(&e, NULL, "history show 2"), 0, "show 2");
+  has(e.stdout_text, "iteration 2");
+  has(e.stdout_text, "request: quieter bass, mute the drums");
+  has(e.stdout_text, "set_track");
+  has(e.stdout_text, "Bass");
+  expect(&e, run(&e, NULL, "history show 2 --json"), 0, "show 2 --json");
+  j = json_loads(e.stdout_text, 0, NULL);
+  assert_non_null(j);
+  assert_int_equal(json_integer_value(json_object_get(j, "number")), 2);
+  assert_string_equal(json_string_value(json_object_get(j, "source")), "ai_iteration");
+  json_decref(j);
+  expect(&e, run(&e, NULL, "history show 7"), 4, "show a corrupt iteration");
+  has(e.stderr_text, "corrupt");
+  expect(&e, run(&e, NULL, "history show 5"), 4, "show a missing iteration");
+  has(e.stderr_text, "no iteration 5");
+
+  expect(&e, run(&e, NULL, "history diff 1 2"), 0, "diff");
+  has(e.stdout_text, "tempo 120");
+  has(e.stdout_text, "100");
+  has(e.stdout_text, "volume_db");
+  has(e.stdout_text, "mute");
+  has(e.stdout_text, "clip");
+  expect(&e, run(&e, NULL, "history diff 2 2"), 0, "diff of the same");
+  has(e.stdout_text, "no changes");
+  expect(&e, run(&e, NULL, "--json history diff 1 2"), 0, "diff --json");
+  j = json_loads(e.stdout_text, 0, NULL);
+  assert_non_null(j);
+  assert_true(json_array_size(json_object_get(j, "changes")) >= 4);
+  json_decref(j);
+  expect(&e, run(&e, NULL, "history diff 1 9"), 4, "diff with a missing iteration");
+  history_free(h);
+  env_close(&e);
+  (void)st;
+}
+
+/* The expected notes of save_ai_iteration's bass clip at 960 PPQ: (tick on, tick off, key, velocity). */
+static const int want_notes[][4] = {
+  {4 * 960, 5 * 960, 40, 100},
+  {(int)(5.5 * 960), 6 * 960, 43, 90},
+  {7 * 960, 8 * 960, 47, 64}, /* 3 + 2 beats runs past the clip end (4 + 4): cut there */
+};
+
+static const char *PY_SMF =
+  "import struct,sys,json\n"
+  "d=open(sys.argv[1],'rb').read()\n"
+  "assert d[:4]==b'MThd'\n"
+  "ln,fmt,ntr,div=struct.unpack('>IHHH',d[4:14]); p=8+ln; out={'format':fmt,'ntracks':ntr,'division':div,'tracks':[]}\n"
+  "def vlq(p):\n"
+  "  v=0\n"
+  "  while True:\n"
+  "    b=d[p]; p+=1; v=(v<<7)|(b&127)\n"
+  "    if b<128: return v,p\n"
+  "for t in range(ntr):\n"
+  "  assert d[p:p+4]==b'MTrk'; n=struct.unpack('>I',d[p+4:p+8])[0]; q=p+8; end=q+n; tick=0; rs=0; on={}; notes=[]; tempo=None; name=''\n"
+  "  while q<end:\n"
+  "    dt,q=vlq(q); tick+=dt; s=d[q]\n"
+  "    if s==0xFF:\n"
+  "      ty=d[q+1]; l,q=vlq(q+2); data=d[q:q+l]; q+=l\n"
+  "      if ty==0x51: tempo=int.from_bytes(data,'big')\n"
+  "      if ty==0x03: name=data.decode('utf-8','replace')\n"
+  "      continue\n"
+  "    if s in (0xF0,0xF7):\n"
+  "      l,q=vlq(q+1); q+=l; continue\n"
+  "    if s&0x80: rs=s; q+=1\n"
+  "    hi=rs&0xF0\n"
+  "    if hi in (0xC0,0xD0): q+=1; continue\n"
+  "    a,b=d[q],d[q+1]; q+=2\n"
+  "    if hi==0x90 and b>0: on[(rs&15,a)]=(tick,b)\n"
+  "    elif hi==0x80 or (hi==0x90 and b==0):\n"
+  "      st,v=on.pop((rs&15,a)); notes.append([st,tick,a,v])\n"
+  "  assert not on\n"
+  "  out['tracks'].append({'name':name,'tempo':tempo,'notes':sorted(notes)}); p=end\n"
+  "print(json.dumps(out))\n";
+
+static void test_history_cli_export_parsed_back(void **st) {
+  struct env e;
+  env_open(&e);
+  expect(&e, run(&e, NULL, "--daw mock --no-companion history save"), 0, "save");
+  history_t *h = hist(&e, "default");
+  int n2 = save_ai_iteration(h, 1, AI_TEMPO | AI_CLIP);
+  history_free(h);
+  char mid[256];
+  snprintf(mid, sizeof mid, "%s/out.mid", e.dir);
+  expect(&e, run(&e, NULL, "history export %d '%s'", n2, mid), 0, "export");
+  has(e.stdout_text, "wrote");
+  has(e.stdout_text, "3 notes");
+
+  /* independent reader (tests/support/smf_reader.c) */
+  smf_t smf;
+  char err[256];
+  int rc = smf_read(mid, &smf, err, sizeof err);
+  if (rc) fprintf(stderr, "smf_read: %s\n", err);
+  assert_int_equal(rc, 0);
+  assert_int_equal(smf.format, 1);
+  assert_int_equal(smf.division, 960);
+  assert_int_equal(smf.ntracks, 2); /* tempo track + the one track with notes */
+  assert_string_equal(smf.tracks[1].name, "Bass");
+  int found_tempo = 0;
+  for (size_t i = 0; i < smf.tracks[0].count; i++) {
+    smf_event_t *ev = &smf.tracks[0].events[i];
+    if (ev->status == 0xFF && ev->meta == 0x51) {
+      assert_int_equal(ev->len, 3);
+      uint32_t us = ((uint32_t)ev->data[0] << 16) | ((uint32_t)ev->data[1] << 8) | ev->data[2];
+      assert_int_equal(us, 600000); /* 100 BPM */
+      found_tempo = 1;
+    }
+  }
+  assert_true(found_tempo);
+  size_t k = 0;
+  for (size_t i = 0; i < smf.tracks[1].count; i++) {
+    smf_event_t *ev = &smf.tracks[1].events[i];
+    if ((ev->status & 0xF0) == 0x90 && ev->d2 > 0) {
+      assert_true(k < 3);
+      assert_int_equal(ev->tick, (uint32_t)want_notes[k][0]);
+      assert_int_equal(ev->d1, want_notes[k][2]);
+      assert_int_equal(ev->d2, want_notes[k][3]);
+      /* its note-off */
+      int off = -1;
+      for (size_t q = i + 1; q < smf.tracks[1].count; q++) {
+        smf_event_t *o = &smf.tracks[1].events[q];
+        if ((((o->status & 0xF0) == 0x80) || ((o->status & 0xF0) == 0x90 && o->d2 == 0)) && o->d1 == ev->d1) {
+          off = (int)o->tick;
+          break;
+        }
+      }
+      assert_int_equal(off, want_notes[k][1]);
+      k++;
+    }
+  }
+  assert_int_equal(k, 3);
+  smf_free(&smf);
+
+  /* and python3's stdlib */
+  char py[256];
+  snprintf(py, sizeof py, "%s/smf.py", e.dir);
+  FILE *f = fopen(py, "w");
+  fputs(PY_SMF, f);
+  fclose(f);
+  char cmd[1024], outp[256];
+  snprintf(outp, sizeof outp, "%s/py.json", e.dir);
+  snprintf(cmd, sizeof cmd, "python3 -c \"$(cat '%s')\" '%s' > '%s'", py, mid, outp);
+  if (system("python3 -c 'pass' 2>/dev/null") != 0) {
+    fprintf(stderr, "python3 not available: that extra check is skipped\n");
+  } else {
+    assert_int_equal(system(cmd), 0);
+    json_t *j = json_load_file(outp, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "format")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "division")), 960);
+    json_t *trs = json_object_get(j, "tracks");
+    assert_int_equal(json_array_size(trs), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(trs, 0), "tempo")), 600000);
+    json_t *notes = json_object_get(json_array_get(trs, 1), "notes");
+    assert_int_equal(json_array_size(notes), 3);
+    for (size_t i = 0; i < 3; i++)
+      for (size_t q = 0; q < 4; q++)
+        assert_int_equal(json_integer_value(json_array_get(json_array_get(notes, i), q)), want_notes[i][q]);
+    json_decref(j);
+  }
+  expect(&e, run(&e, NULL, "history export 9 '%s'", mid), 4, "export of a missing iteration");
+  expect(&e, run(&e, NULL, "history export %d '%s/no/such/dir/x.mid'", n2, e.dir), 5, "export to a bad path");
+  has(e.stderr_text, "x.mid");
+  env_close(&e);
+  (void)st;
+}
+
+/* With the embedded mock every run starts from the mock's demo session: restore N puts it into iteration N's
+ * state; the result is saved as an iteration (source restore / undo); repeated undos go further back. */
+static void test_history_cli_restore_and_undo_embedded_mock(void **st) {
+  static const char *const dialects[] = {"reaper", "ardour"};
+  for (int d = 0; d < 2; d++) {
+    int reaper = d == 0;
+    struct env e;
+    env_open(&e);
+    const char *comp = reaper ? "default" : "mock"; /* the Ardour mock reports its session name */
+    char opts[128];
+    snprintf(opts, sizeof opts, "--daw mock --dialect %s --no-companion", dialects[d]);
+    expect(&e, run(&e, NULL, "%s history save -m baseline", opts), 0, "save");
+    char want[128];
+    snprintf(want, sizeof want, "of \"%s\"", comp);
+    has(e.stdout_text, want);
+    history_t *h = hist(&e, comp);
+    int n2 = save_ai_iteration(h, 1, reaper ? AI_TEMPO : 0);
+    history_free(h);
+
+    expect(&e, run(&e, NULL, "%s history restore %d", opts, n2), 0, "restore 2");
+    has(e.stdout_text, "done: set_track");
+    has(e.stdout_text, "saved as iteration 3 (restore)");
+    if (reaper) has(e.stdout_text, "set_tempo");
+    expect(&e, run(&e, NULL, "--composition %s history show 3 --json", comp), 0, "show 3");
+    json_t *j = json_loads(e.stdout_text, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "source")), "restore");
+    assert_int_equal(json_integer_value(json_object_get(j, "restored_from")), 2);
+    assert_true(json_integer_value(json_object_get(j, "actions_count")) >= 2);
+    json_t *bass = track_named(json_object_get(j, "state"), "Bass");
+    assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 3) < 0.02);
+    assert_true(json_is_true(json_object_get(track_named(json_object_get(j, "state"), "Drums"), "mute")));
+    if (reaper) assert_true(fabs(json_number_value(json_object_get(json_object_get(j, "state"), "tempo")) - 100) < 0.01);
+    json_decref(j);
+
+    /* undo of 3 (a restore): back to 2; then further back to 1; then nothing left */
+    expect(&e, run(&e, NULL, "--json %s history undo", opts), 0, "undo 1");
+    j = json_loads(e.stdout_text, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "undone")), 3);
+    assert_int_equal(json_integer_value(json_object_get(j, "target")), 2);
+    assert_int_equal(json_integer_value(json_object_get(j, "saved")), 4);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+    json_decref(j);
+    expect(&e, run(&e, NULL, "%s history undo", opts), 0, "undo 2");
+    has(e.stdout_text, "back to iteration 1");
+    has(e.stdout_text, "nothing to change"); /* a fresh mock is already in iteration 1's state */
+    has(e.stdout_text, "saved as iteration 5 (undo)");
+    expect(&e, run(&e, NULL, "%s history undo", opts), 4, "undo 3");
+    has(e.stderr_text, "nothing to undo");
+
+    expect(&e, run(&e, NULL, "--composition %s history list", comp), 0, "list");
+    has(e.stdout_text, "restore iteration 2");
+    has(e.stdout_text, "undo of iteration 3, back to 2");
+    expect(&e, run(&e, NULL, "--composition %s history show 5 --json", comp), 0, "show 5");
+    j = json_loads(e.stdout_text, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "source")), "undo");
+    assert_int_equal(json_integer_value(json_object_get(j, "restored_from")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "undone")), 4);
+    json_decref(j);
+    expect(&e, run(&e, NULL, "%s history restore 42", opts), 4, "restore of a missing iteration");
+    has(e.stderr_text, "no iteration 42");
+    env_close(&e);
+  }
+  (void)st;
+}
+
+/* Not reversible with this DAW: reported, the rest done, exit 3, and still saved. */
+static void test_history_cli_partial_restore_reported(void **st) {
+  struct env e;
+  env_open(&e);
+  /* REAPER: the iteration lacks the demo's marker, and no tool removes one */
+  expect(&e, run(&e, NULL, "--daw mock --no-companion history save"), 0, "save");
+  history_t *h = hist(&e, "default");
+  int n2 = save_ai_iteration(h, 1, AI_TEMPO | AI_DROP_MARKER);
+  history_free(h);
+  expect(&e, run(&e, NULL, "--daw mock --no-companion history restore %d", n2), 3, "partial restore (reaper)");
+  has(e.stdout_text, "done: set_track");
+  has(e.stdout_text, "done: set_tempo");
+  has(e.stdout_text, "not reversible with reaper: remove marker \"Intro\"");
+  has(e.stdout_text, "still different from iteration 2");
+  has(e.stdout_text, "partly restored");
+  has(e.stdout_text, "saved as iteration 3 (restore)");
+
+  /* Ardour: no tempo over OSC; and its OSC lists neither markers nor plugin parameter values, so a marker or a
+   * parameter the undone request changed is named from the iteration's actions */
+  const char *opts = "--daw mock --dialect ardour --no-companion";
+  expect(&e, run(&e, NULL, "%s history save", opts), 0, "save");
+  h = hist(&e, "mock");
+  n2 = save_ai_iteration(h, 1, AI_TEMPO | AI_MARKER_ACTION | AI_PARAM_ACTION);
+  history_free(h);
+  expect(&e, run(&e, NULL, "%s history restore %d", opts, n2), 3, "partial restore (ardour)");
+  has(e.stdout_text, "done: set_track");
+  has(e.stdout_text, "not reversible with ardour: set_tempo");
+  has(e.stdout_text, "still different from iteration 2");
+  has(e.stdout_text, "saved as iteration 3 (restore)");
+  /* undo of 3 (the restore) goes back to 2; the undo after that to 1: the marker of 2 is named */
+  expect(&e, run(&e, NULL, "%s history undo", opts), 3, "undo to 2 (ardour: tempo)");
+  expect(&e, run(&e, NULL, "%s history undo", opts), 3, "undo to 1 (ardour: the marker)");
+  has(e.stdout_text, "back to iteration 1");
+  has(e.stdout_text, "remove marker \"Chorus\" at beat 16 (added in iteration 2)");
+  has(e.stdout_text, "does not list markers");
+  has(e.stdout_text, "set parameter 1 of effect 1 (\"ACE Reverb\") on track \"Vocals\" back (changed in iteration 2)");
+  has(e.stdout_text, "does not report plugin parameter values");
+  env_close(&e);
+  (void)st;
+}
+
+/* Full disk (here: a file-size limit, EFBIG): the DAW change is done and shown, the save fails: exit 6. */
+static void test_history_cli_full_disk_exit_6(void **st) {
+  struct env e;
+  env_open(&e);
+  const char *opts = "--daw mock --no-companion";
+  expect(&e, run(&e, NULL, "%s history save", opts), 0, "save");
+  history_t *h = hist(&e, "default");
+  int n2 = save_ai_iteration(h, 1, AI_TEMPO);
+  history_free(h);
+  /* 2 KiB: enough for the command's output, not for an iteration with the whole session */
+  expect(&e, run(&e, "trap '' XFSZ; ulimit -f 2;", "%s history restore %d", opts, n2), 6, "restore on a full disk");
+  has(e.stdout_text, "done: set_track");
+  has(e.stderr_text, "the DAW change is done");
+  has(e.stderr_text, "could not be saved");
+  expect(&e, run(&e, "trap '' XFSZ; ulimit -f 2;", "%s history save -m x", opts), 6, "save on a full disk");
+  /* nothing earlier is lost */
+  expect(&e, run(&e, NULL, "--json history list"), 0, "list");
+  json_t *j = json_loads(e.stdout_text, 0, NULL);
+  assert_int_equal(json_array_size(json_object_get(j, "iterations")), 2);
+  assert_int_equal(json_array_size(json_object_get(j, "warnings")), 0);
+  json_decref(j);
+  env_close(&e);
+  (void)st;
+}
+
+/* With the embedded mock's companion: restoring an iteration re-creates its MIDI clip in the DAW, and the
+ * restore iteration (the session read back from the DAW) exports the same notes. */
+static void test_history_cli_restore_clip_with_companion(void **st) {
+  struct env e;
+  env_open(&e);
+  expect(&e, run(&e, NULL, "--daw mock tools"), 0, "tools");
+  if (!strstr(e.stdout_text, "companion answering")) {
+    fprintf(stderr, "skipped: the embedded mock's companion does not answer\n");
+    env_close(&e);
+    skip();
+  }
+  expect(&e, run(&e, NULL, "--daw mock history save -m baseline"), 0, "save");
+  history_t *h = hist(&e, "default");
+  int n2 = save_ai_iteration(h, 1, AI_TEMPO | AI_CLIP);
+  history_free(h);
+  expect(&e, run(&e, NULL, "--daw mock history restore %d", n2), 0, "restore with the companion");
+  has(e.stdout_text, "done: create_midi_clip");
+  has(e.stdout_text, "saved as iteration 3 (restore)");
+  char m2[256], m3[256];
+  snprintf(m2, sizeof m2, "%s/two.mid", e.dir);
+  snprintf(m3, sizeof m3, "%s/three.mid", e.dir);
+  expect(&e, run(&e, NULL, "history export 2 '%s'", m2), 0, "export 2");
+  expect(&e, run(&e, NULL, "history export 3 '%s'", m3), 0, "export 3");
+  smf_t a, b;
+  char err[256];
+  assert_int_equal(smf_read(m2, &a, err, sizeof err), 0);
+  assert_int_equal(smf_read(m3, &b, err, sizeof err), 0);
+  assert_int_equal(a.ntracks, b.ntracks);
+  for (int t = 1; t < a.ntracks; t++) {
+    assert_string_equal(a.tracks[t].name, b.tracks[t].name);
+    assert_int_equal(a.tracks[t].count, b.tracks[t].count);
+    for (size_t i = 0; i < a.tracks[t].count; i++) {
+      assert_int_equal(a.tracks[t].events[i].tick, b.tracks[t].events[i].tick);
+      assert_int_equal(a.tracks[t].events[i].status, b.tracks[t].events[i].status);
+      assert_int_equal(a.tracks[t].events[i].d1, b.tracks[t].events[i].d1);
+      assert_int_equal(a.tracks[t].events[i].d2, b.tracks[t].events[i].d2);
+    }
+  }
+  smf_free(&a);
+  smf_free(&b);
+  /* and undo (of the restore) takes the clip away again */
+  expect(&e, run(&e, NULL, "--daw mock history undo"), 0, "undo with the companion");
+  env_close(&e);
+  (void)st;
+}
+
+static int free_udp_port(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr *)&a, sizeof a);
+  socklen_t l = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &l);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+/* A DAW that keeps its state between commands (a mock-daw process speaking REAPER's dialect): change it with
+ * `call`, save, undo, and read the DAW back with `state --json`. */
+static void test_history_cli_undo_in_a_running_daw(void **st) {
+  struct env e;
+  env_open(&e);
+  int port = free_udp_port(), fb = free_udp_port();
+  char exe[1024], ps[16], fs[16];
+  const char *bd = getenv("DAWBRIDGE_BINARY_DIR");
+  snprintf(exe, sizeof exe, "%s/mock-daw", bd ? bd : ".");
+  snprintf(ps, sizeof ps, "%d", port);
+  snprintf(fs, sizeof fs, "%d", fb);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    execl(exe, exe, "--dialect", "reaper", "--port", ps, "--feedback-port", fs, "--quiet", (char *)NULL);
+    _exit(127);
+  }
+  char opts[256];
+  snprintf(opts, sizeof opts, "--daw reaper --port %d --listen-port %d --no-companion --timeout-ms 300", port, fb);
+  /* wait until it answers */
+  int code = 1;
+  for (int i = 0; i < 50 && code; i++) {
+    code = run(&e, NULL, "%s state", opts);
+    if (code) usleep(100000);
+  }
+  expect(&e, code, 0, "state");
+  expect(&e, run(&e, NULL, "%s history save -m baseline", opts), 0, "save baseline");
+  expect(&e, run(&e, NULL, "%s call set_track '{\"track_id\":\"t2\",\"volume_db\":-1,\"mute\":true}'", opts), 0,
+         "call set_track");
+  expect(&e, run(&e, NULL, "%s call set_tempo '{\"bpm\": 90}'", opts), 0, "call set_tempo");
+  expect(&e, run(&e, NULL, "%s history save -m 'louder, slower'", opts), 0, "save 2");
+  expect(&e, run(&e, NULL, "%s history undo", opts), 0, "undo");
+  has(e.stdout_text, "undo of iteration 2: back to iteration 1");
+  has(e.stdout_text, "saved as iteration 3 (undo)");
+  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state after undo");
+  json_t *j = json_loads(e.stdout_text, 0, NULL);
+  assert_non_null(j);
+  json_t *bass = track_named(j, "Bass");
+  assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 6) < 0.02);
+  assert_false(json_is_true(json_object_get(bass, "mute")));
+  assert_true(fabs(json_number_value(json_object_get(j, "tempo")) - 120) < 0.01);
+  json_decref(j);
+  /* restore 2 brings the change back */
+  expect(&e, run(&e, NULL, "%s history restore 2", opts), 0, "restore 2");
+  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state after restore");
+  j = json_loads(e.stdout_text, 0, NULL);
+  bass = track_named(j, "Bass");
+  assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 1) < 0.02);
+  assert_true(json_is_true(json_object_get(bass, "mute")));
+  assert_true(fabs(json_number_value(json_object_get(j, "tempo")) - 90) < 0.01);
+  json_decref(j);
+  kill(pid, SIGTERM);
+  int status;
+  waitpid(pid, &status, 0);
+  env_close(&e);
+  (void)st;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_history_cli_usage_and_empty),
+    cmocka_unit_test(test_history_cli_save_list_show_diff),
+    cmocka_unit_test(test_history_cli_export_parsed_back),
+    cmocka_unit_test(test_history_cli_restore_and_undo_embedded_mock),
+    cmocka_unit_test(test_history_cli_partial_restore_reported),
+    cmocka_unit_test(test_history_cli_full_disk_exit_6),
+    cmocka_unit_test(test_history_cli_restore_clip_with_companion),
+    cmocka_unit_test(test_history_cli_undo_in_a_running_daw),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
