@@ -434,6 +434,11 @@ static void on_undone(int status, const json_t *result, const char *message, voi
   json_t *applied = json_object_get(result, "applied");
   json_t *failed = json_object_get(result, "failed");
   json_t *unsup = json_deep_copy(json_object_get(result, "unsupported"));
+  json_t *fp = json_object_get(result, "fast_path");
+  if (fp && !c->o.json)
+    fprintf(stderr, "dawbridge: %s: the DAW's own undo %s (%s); then checked against the iteration\n", src,
+            json_is_true(json_object_get(fp, "ok")) ? "ran" : "was not possible",
+            json_string_value(json_object_get(fp, "detail")) ? json_string_value(json_object_get(fp, "detail")) : "");
   size_t na = json_array_size(applied);
   json_t *mirror = session_to_json(daw_session(c->daw));
   if (invisible_changes(x, mirror, unsup) && status == UNDO_OK) {
@@ -612,6 +617,9 @@ static void on_ready(int status, const json_t *result, const char *message, void
   x->latest = x->undone;
   if (!latest && (x->latest = history_latest(x->h, &own_latest, err, sizeof err)) > 0) latest = own_latest;
   if (x->latest < 0) x->latest = 0;
+  /* the DAW's own undo is the fast path only for undoing an AI request it recorded as one step */
+  const char *lsrc = latest ? json_string_value(json_object_get(latest, "source")) : NULL;
+  int fast = !strcmp(x->sub, "undo") && lsrc && !strcmp(lsrc, "ai_iteration");
   if (latest) {
     json_t *d = statediff_compute(json_object_get(latest, "state"), st);
     size_t n = json_array_size(json_object_get(d, "changes"));
@@ -623,7 +631,7 @@ static void on_ready(int status, const json_t *result, const char *message, void
   }
   json_decref(own_latest);
   json_decref(st);
-  rc = undo_to_state(c->daw, x->target_it, on_undone, x);
+  rc = fast ? undo_last_request(c->daw, x->target_it, on_undone, x) : undo_to_state(c->daw, x->target_it, on_undone, x);
   if (rc) {
     fprintf(stderr, "dawbridge: %s: %s (iteration %d has no usable session snapshot?)\n", x->sub, undo_strerror(rc),
             x->target);

@@ -1277,6 +1277,22 @@ static int request_step(daw_t *d, const char *name, int end, daw_cb cb, void *da
   return DAW_OK;
 }
 
+int daw_undo_request(daw_t *d, daw_cb cb, void *data) {
+  if (d->closing) return DAW_ECANCELED;
+  if (!comp_up(d)) return defer_result(d, cb, data, DAW_EUNSUPPORTED, "no companion: the DAW's own undo is not reachable", NULL);
+  struct req *r = calloc(1, sizeof *r);
+  if (!r) return DAW_ENOMEM;
+  r->d = d;
+  r->cb = cb;
+  r->data = data;
+  int rc = companion_call(d->comp, "undo", NULL, "dawbridge undo", on_req, r);
+  if (rc) {
+    free(r);
+    return from_companion(rc);
+  }
+  return DAW_OK;
+}
+
 int daw_begin_request(daw_t *d, const char *name, daw_cb cb, void *data) { return request_step(d, name, 0, cb, data); }
 int daw_end_request(daw_t *d, daw_cb cb, void *data) { return request_step(d, NULL, 1, cb, data); }
 

@@ -79,6 +79,11 @@ int daw_call(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *da
 int daw_begin_request(daw_t *d, const char *name, daw_cb cb, void *data);
 int daw_end_request(daw_t *d, daw_cb cb, void *data);
 
+/* The DAW's own undo of the last AI request (the companion's `undo`: REAPER's undo points of that request,
+ * Ardour's companion-level inverse operations). DAW_EUNSUPPORTED without a companion. The caller must check the
+ * mirror afterwards (undo_last_request does). */
+int daw_undo_request(daw_t *d, daw_cb cb, void *data);
+
 /* Tools that can run right now (new reference: array of names, a subset of agent/tools.json). */
 json_t *daw_capabilities(const daw_t *d);
 /* Why a tool cannot run now (borrowed string) or NULL if it can. */

@@ -401,3 +401,62 @@ int undo_to_state(daw_t *d, const json_t *target_state, undo_cb cb, void *data) 
   }
   return UNDO_OK;
 }
+
+/* ---- the fast path ---- */
+
+struct fast {
+  daw_t *d;
+  json_t *target;
+  undo_cb cb;
+  void *data;
+  json_t *fast; /* {"ok", "detail"} */
+};
+
+static void on_fast_done(int status, const json_t *result, const char *message, void *data) {
+  struct fast *f = data;
+  json_t *r = result ? json_deep_copy(result) : NULL;
+  if (r) json_object_set(r, "fast_path", f->fast);
+  f->cb(status, r, message, f->data);
+  json_decref(r);
+  json_decref(f->fast);
+  free(f);
+}
+
+static void on_daw_undo(int status, const json_t *result, const char *message, void *data) {
+  struct fast *f = data;
+  if (status) {
+    f->fast = json_pack("{s:b, s:s}", "ok", 0, "detail", message ? message : daw_strerror(status));
+  } else {
+    json_t *undone = json_object_get(json_object_get(result, "result"), "undone");
+    f->fast = json_pack("{s:b, s:s}", "ok", 1, "detail", json_is_string(undone) ? json_string_value(undone) : "undone");
+  }
+  /* the mirror is checked against the target either way, and anything left is fixed with tool calls */
+  int rc = undo_to_state(f->d, f->target, on_fast_done, f);
+  json_decref(f->target);
+  f->target = NULL;
+  if (rc) {
+    undo_cb cb = f->cb;
+    void *cd = f->data;
+    json_decref(f->fast);
+    free(f);
+    cb(rc, NULL, undo_strerror(rc), cd);
+  }
+}
+
+int undo_last_request(daw_t *d, const json_t *target_state, undo_cb cb, void *data) {
+  if (!d || !cb || !json_is_object(target_state)) return UNDO_EINVAL;
+  if (!daw_has_companion(d)) return undo_to_state(d, target_state, cb, data);
+  struct fast *f = calloc(1, sizeof *f);
+  if (!f) return UNDO_ENOMEM;
+  f->d = d;
+  f->cb = cb;
+  f->data = data;
+  f->target = json_deep_copy(target_state);
+  int rc = daw_undo_request(d, on_daw_undo, f);
+  if (rc) {
+    json_decref(f->target);
+    free(f);
+    return undo_to_state(d, target_state, cb, data);
+  }
+  return UNDO_OK;
+}

@@ -12,8 +12,10 @@
  * is done. At the end the mirror is refreshed again and compared with the target: whatever still differs is
  * in "remaining_diff" (readable, statediff_to_text) and "remaining" (the statediff changes).
  *
- * The DAW's own undo (a companion undo step) is not used: daw.h offers no call for it, and a diff-driven undo
- * also covers changes made outside an AI request. The comparison with the target is done either way.
+ * undo_last_request() first tries the DAW's own undo of the last AI request (the companion's undo step, the fast
+ * path: one DAW operation, and in the DAW's own history), then runs undo_to_state() to the target anyway, which
+ * finds nothing left to do when the fast path was right and fixes up whatever it was not (changes made outside an
+ * AI request, a companion restarted since). The result then carries "fast_path": {"ok", "detail"}.
  *
  * Everything runs on the daw's libuv loop; no threads. One undo_to_state at a time per daw_t is assumed (it
  * sends calls one after the other; other calls interleaved by the caller would be interleaved in the DAW too).
@@ -55,5 +57,9 @@ typedef void (*undo_cb)(int status, const json_t *result, const char *message, v
  * Returns UNDO_OK when started (cb is then called exactly once, later, from the loop), or UNDO_EINVAL /
  * UNDO_ENOMEM / UNDO_ECANCELED (the daw is closing) — then cb is not called. */
 int undo_to_state(daw_t *d, const json_t *target_state, undo_cb cb, void *data);
+
+/* The DAW's own undo of the last request when a companion answers, then undo_to_state(target) either way.
+ * Same contract as undo_to_state. */
+int undo_last_request(daw_t *d, const json_t *target_state, undo_cb cb, void *data);
 
 #endif

@@ -696,6 +696,43 @@ static void test_undo_restore_across_iterations_companion(void **st) {
   (void)st;
 }
 
+/* One AI request recorded by the companion as one undo step: the DAW's own undo runs first (fast path), then the
+ * mirror is checked against the target and nothing is left. */
+static void test_undo_fast_path_uses_the_daws_undo(void **st) {
+  for (int d = 0; d < 2; d++) {
+    struct fx f;
+    fx_open(&f, dialects[d], 1);
+    need_companion(&f);
+    assert_int_equal(refresh(&f), 0);
+    json_t *before = mirror(&f);
+    f.done = 0;
+    assert_int_equal(daw_begin_request(f.d, "add a kick", on_result, &f), 0);
+    assert_int_equal(wait_done(&f), 0);
+    assert_int_equal(call(&f, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\"}"), 0);
+    char args[160];
+    snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110}]}",
+             json_string_value(json_object_get(f.result, "track_id")));
+    assert_int_equal(call(&f, "create_midi_clip", args), 0);
+    f.done = 0;
+    assert_int_equal(daw_end_request(f.d, on_result, &f), 0);
+    assert_int_equal(wait_done(&f), 0);
+    f.done = 0;
+    assert_int_equal(undo_last_request(f.d, before, on_result, &f), 0);
+    int rc = wait_done(&f);
+    json_t *fp = json_object_get(f.result, "fast_path");
+    if (rc || !json_is_true(json_object_get(fp, "ok")) || getenv("UNDO_VERBOSE")) print_result(&f, dialects[d]);
+    assert_non_null(fp);
+    /* the mirror equals the state before the request, whatever the fast path managed */
+    assert_true(json_is_true(json_object_get(f.result, "complete")));
+    json_t *daw = daw_mock_state(f.d);
+    assert_null(daw_track(daw, "Kick"));
+    json_decref(daw);
+    json_decref(before);
+    fx_close(&f);
+  }
+  (void)st;
+}
+
 static void test_undo_bad_arguments(void **st) {
   struct fx f;
   fx_open(&f, "reaper", 0);
@@ -721,6 +758,7 @@ int main(void) {
     cmocka_unit_test(test_undo_companion_tools),
     cmocka_unit_test(test_undo_restore_across_iterations),
     cmocka_unit_test(test_undo_restore_across_iterations_companion),
+    cmocka_unit_test(test_undo_fast_path_uses_the_daws_undo),
     cmocka_unit_test(test_undo_bad_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
