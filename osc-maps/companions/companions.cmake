@@ -46,3 +46,14 @@ if(DAWBRIDGE_REAL_ARDOUR)
     LABELS "real-ardour;companion" SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE
     DEPENDS real_ardour_stop)  # one real Ardour at a time: two on 2 cores starve each other
 endif()
+
+# The same request through the GUI's timer hook, and Ardour's own /undo and /redo, in the real Ardour GUI under
+# Xvfb (needs xvfb and xauth; skipped with 77 when they are missing).
+if(DAWBRIDGE_REAL_ARDOUR)
+  add_test(NAME companion_ardour_gui_real
+           COMMAND bash ${_db_comp_tests}/ardour_gui_e2e.sh 3945
+           WORKING_DIRECTORY ${_db_comp_tests})
+  set_tests_properties(companion_ardour_gui_real PROPERTIES
+    LABELS "real-ardour;companion" SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE
+    DEPENDS companion_ardour_real)
+endif()
