@@ -63,6 +63,7 @@ struct sync {
   int confirm_ms, retries, step_ms, refresh_ms;
   double sample_rate;
   int expect_count;   /* a count query is in flight: the next nonzero device-track number is the track count */
+  int reports_type;   /* the map's feedback reports track types (Ardour's strip list; REAPER has none) */
   char *device_name;  /* REAPER: device-selected track name waiting for its number */
   json_t *marker_slots; /* REAPER marker bank slot -> marker number */
   json_t *param_ranges; /* "track/fx/param" -> [min, max] from descriptors */
@@ -460,6 +461,8 @@ static void refresh_done(sync_t *s, struct op *o) {
       json_object_del(t, "id");
       json_object_del(t, "clips");
       json_object_del(t, "index");
+      /* a field the DAW's OSC never reports keeps what the mirror knows (from the companion, or a create) */
+      if (!s->reports_type) json_object_del(t, "type");
       if (json_is_true(json_object_get(t, "selected"))) sel = (int)i + 1;
     }
     if (o->identify_new && session_track_count(o->stage) == o->old_count + 1 && sel) {
@@ -1316,6 +1319,13 @@ int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sy
   s->sample_rate = 48000;
   s->marker_slots = json_object();
   s->param_ranges = json_object();
+  size_t fi;
+  json_t *fe;
+  json_array_foreach(json_object_get(s->mj, "feedback"), fi, fe) {
+    const char *set = json_string_value(json_object_get(fe, "set"));
+    if ((set && !strcmp(set, "track.type")) || json_object_get(json_object_get(fe, "fields"), "type"))
+      s->reports_type = 1;
+  }
   struct link_config lc = {.daw_host = s->cfg.daw_host, .daw_port = s->cfg.daw_port, .listen_host = s->cfg.listen_host,
                            .listen_port = s->cfg.listen_port, .silence_ms = s->cfg.silence_ms,
                            .probe_ms = s->cfg.probe_ms ? s->cfg.probe_ms : -1};
