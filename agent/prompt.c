@@ -1,0 +1,659 @@
+/* prompt: templates (agent/prompts/NAME.txt) filled with the request, the state as data, the tools. See prompt.h. */
+#include "prompt.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "plan.h"
+
+#ifndef DAWBRIDGE_SOURCE_DIR
+#define DAWBRIDGE_SOURCE_DIR "."
+#endif
+
+struct tmpl {
+  char *system; /* NULL when the file has no [system] part */
+  char *user;
+};
+
+enum { T_STAGE1, T_FORMAT, T_STAGE2, T_REPLAN, T_FIX, T_COUNT };
+static const char *const tmpl_files[T_COUNT] = {"stage1.txt", "plan_format.txt", "stage2.txt", "replan.txt",
+                                                "fix.txt"};
+
+struct prompt {
+  char dir[1024];
+  struct tmpl t[T_COUNT];
+};
+
+const char *prompt_strerror(int code) {
+  switch (code) {
+  case PROMPT_OK: return "ok";
+  case PROMPT_ELOAD: return "prompt template missing or unreadable";
+  case PROMPT_ETEMPLATE: return "prompt template error";
+  case PROMPT_EINVAL: return "invalid argument";
+  case PROMPT_ENOMEM: return "out of memory";
+  default: return "unknown prompt error";
+  }
+}
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+/* ---- a small growable string ---- */
+struct sb {
+  char *s;
+  size_t n, cap;
+  int oom;
+};
+
+static void sb_addn(struct sb *b, const char *s, size_t n) {
+  if (b->oom) return;
+  if (b->n + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + n + 1) cap *= 2;
+    char *ns = realloc(b->s, cap);
+    if (!ns) {
+      b->oom = 1;
+      return;
+    }
+    b->s = ns;
+    b->cap = cap;
+  }
+  memcpy(b->s + b->n, s, n);
+  b->n += n;
+  b->s[b->n] = 0;
+}
+static void sb_add(struct sb *b, const char *s) { sb_addn(b, s, strlen(s)); }
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void sb_printf(struct sb *b, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n < sizeof buf) {
+    sb_addn(b, buf, (size_t)n);
+    return;
+  }
+  char *big = malloc((size_t)n + 1);
+  if (!big) {
+    b->oom = 1;
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  sb_addn(b, big, (size_t)n);
+  free(big);
+}
+static char *sb_done(struct sb *b) {
+  if (b->oom) {
+    free(b->s);
+    return NULL;
+  }
+  if (!b->s) return strdup("");
+  return b->s;
+}
+
+/* ---- loading ---- */
+
+static char *read_text(const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fail(err, errlen, PROMPT_ELOAD, "cannot read prompt template %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  struct sb b = {0};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_addn(&b, buf, n);
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    free(b.s);
+    fail(err, errlen, PROMPT_ELOAD, "cannot read prompt template %s", path);
+    return NULL;
+  }
+  return sb_done(&b);
+}
+
+static void trim_trailing_newlines(char *s) {
+  size_t n = strlen(s);
+  while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ')) s[--n] = 0;
+}
+
+/* Splits the file into [system] / [user] parts, dropping %% comment lines. */
+static int parse_template(const char *text, struct tmpl *t) {
+  struct sb parts[2] = {{0}, {0}};
+  int cur = 1, seen_marker = 0, seen[2] = {0, 0};
+  const char *p = text;
+  while (*p) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    size_t l2 = len;
+    if (l2 && p[l2 - 1] == '\r') l2--;
+    if (l2 >= 2 && p[0] == '%' && p[1] == '%') {
+      /* comment */
+    } else if (l2 == 8 && !memcmp(p, "[system]", 8)) {
+      cur = 0, seen_marker = 1, seen[0] = 1;
+    } else if (l2 == 6 && !memcmp(p, "[user]", 6)) {
+      cur = 1, seen_marker = 1, seen[1] = 1;
+    } else {
+      sb_addn(&parts[cur], p, l2);
+      sb_addn(&parts[cur], "\n", 1);
+    }
+    p += len + (nl ? 1 : 0);
+  }
+  (void)seen_marker;
+  if (parts[0].oom || parts[1].oom) {
+    free(parts[0].s), free(parts[1].s);
+    return PROMPT_ENOMEM;
+  }
+  t->system = seen[0] ? sb_done(&parts[0]) : (free(parts[0].s), NULL);
+  t->user = sb_done(&parts[1]);
+  if ((seen[0] && !t->system) || !t->user) return PROMPT_ENOMEM;
+  if (t->system) {
+    /* drop leading blank lines */
+    char *s = t->system;
+    while (*s == '\n') s++;
+    memmove(t->system, s, strlen(s) + 1);
+    trim_trailing_newlines(t->system);
+  }
+  char *s = t->user;
+  while (*s == '\n') s++;
+  memmove(t->user, s, strlen(s) + 1);
+  trim_trailing_newlines(t->user);
+  return PROMPT_OK;
+}
+
+static void default_dir(char *out, size_t n) {
+  const char *src = getenv("DAWBRIDGE_SOURCE_DIR");
+  snprintf(out, n, "%s/agent/prompts", src && *src ? src : DAWBRIDGE_SOURCE_DIR);
+}
+
+int prompt_load(const char *dir, prompt_t **out, char *err, size_t errlen) {
+  if (!out) return PROMPT_EINVAL;
+  *out = NULL;
+  prompt_t *p = calloc(1, sizeof *p);
+  if (!p) return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+  if (dir) snprintf(p->dir, sizeof p->dir, "%s", dir);
+  else default_dir(p->dir, sizeof p->dir);
+  for (int i = 0; i < T_COUNT; i++) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", p->dir, tmpl_files[i]);
+    char *text = read_text(path, err, errlen);
+    if (!text) {
+      prompt_free(p);
+      return PROMPT_ELOAD;
+    }
+    int rc = parse_template(text, &p->t[i]);
+    free(text);
+    if (rc) {
+      prompt_free(p);
+      return fail(err, errlen, rc, "%s: out of memory", path);
+    }
+  }
+  *out = p;
+  return PROMPT_OK;
+}
+
+void prompt_free(prompt_t *p) {
+  if (!p) return;
+  for (int i = 0; i < T_COUNT; i++) {
+    free(p->t[i].system);
+    free(p->t[i].user);
+  }
+  free(p);
+}
+
+const char *prompt_dir(const prompt_t *p) { return p ? p->dir : ""; }
+
+void prompt_text_free(struct prompt_text *t) {
+  if (!t) return;
+  free(t->system);
+  free(t->user);
+  t->system = t->user = NULL;
+}
+
+/* ---- rendering ---- */
+
+char *prompt_render(const char *tmpl, const json_t *vars, const char *what, char *err, size_t errlen) {
+  if (!tmpl) return NULL;
+  struct sb b = {0};
+  const char *p = tmpl;
+  for (;;) {
+    const char *o = strstr(p, "{{");
+    if (!o) {
+      sb_add(&b, p);
+      break;
+    }
+    sb_addn(&b, p, (size_t)(o - p));
+    const char *c = strstr(o + 2, "}}");
+    const char *nl = strchr(o + 2, '\n');
+    if (!c || (nl && nl < c)) {
+      free(b.s);
+      fail(err, errlen, PROMPT_ETEMPLATE, "prompt template %s: '{{' without '}}' on the same line",
+           what ? what : "");
+      return NULL;
+    }
+    char name[64];
+    size_t nlen = (size_t)(c - (o + 2));
+    if (nlen >= sizeof name) nlen = sizeof name - 1;
+    memcpy(name, o + 2, nlen);
+    name[nlen] = 0;
+    /* trim spaces: {{ request }} is fine */
+    char *nm = name;
+    while (*nm == ' ') nm++;
+    size_t k = strlen(nm);
+    while (k && nm[k - 1] == ' ') nm[--k] = 0;
+    const char *val = json_string_value(json_object_get(vars, nm));
+    if (!val) {
+      free(b.s);
+      fail(err, errlen, PROMPT_ETEMPLATE, "prompt template %s uses {{%s}}, which is not filled here", what ? what : "",
+           nm);
+      return NULL;
+    }
+    sb_add(&b, val);
+    p = c + 2;
+  }
+  char *out = sb_done(&b);
+  if (!out) fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+  return out;
+}
+
+static int render_pair(const struct tmpl *t, const json_t *vars, const char *what, struct prompt_text *out, char *err,
+                       size_t errlen) {
+  out->system = out->user = NULL;
+  if (t->system && !(out->system = prompt_render(t->system, vars, what, err, errlen))) return PROMPT_ETEMPLATE;
+  if (t->user && !(out->user = prompt_render(t->user, vars, what, err, errlen))) {
+    prompt_text_free(out);
+    return PROMPT_ETEMPLATE;
+  }
+  return PROMPT_OK;
+}
+
+/* ---- building blocks ---- */
+
+/* '<', '>' and '`' only occur inside JSON strings, so replacing them by \u escapes keeps the JSON valid. */
+static char *escape_data(const char *json) {
+  struct sb b = {0};
+  for (const char *p = json; *p; p++) {
+    if (*p == '<') sb_add(&b, "\\u003c");
+    else if (*p == '>') sb_add(&b, "\\u003e");
+    else if (*p == '`') sb_add(&b, "\\u0060");
+    else sb_addn(&b, p, 1);
+  }
+  return sb_done(&b);
+}
+
+static char *dump_compact(const json_t *j) {
+  return json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6) | JSON_ENCODE_ANY);
+}
+
+#define PROMPT_MAX_NOTES_PER_CLIP 64
+
+static json_t *state_for_prompt(const json_t *state) {
+  json_t *s = json_is_object(state) ? json_deep_copy(state) : json_object();
+  if (!s) return NULL;
+  size_t i, k;
+  json_t *t, *c;
+  json_array_foreach(json_object_get(s, "tracks"), i, t) {
+    json_object_del(t, "host_id");
+    json_array_foreach(json_object_get(t, "clips"), k, c) {
+      json_object_del(c, "host_id");
+      json_t *notes = json_object_get(c, "notes");
+      size_t n = json_array_size(notes);
+      if (n > PROMPT_MAX_NOTES_PER_CLIP) {
+        json_object_set_new(c, "notes_total", json_integer((json_int_t)n));
+        while (json_array_size(notes) > PROMPT_MAX_NOTES_PER_CLIP)
+          json_array_remove(notes, json_array_size(notes) - 1);
+      }
+    }
+  }
+  return s;
+}
+
+char *prompt_state_json(const json_t *state) {
+  json_t *s = state_for_prompt(state);
+  if (!s) return NULL;
+  struct sb b = {0};
+  sb_add(&b, "{\n");
+  const char *key;
+  json_t *v;
+  size_t nkeys = json_object_size(s), ki = 0;
+  json_object_foreach(s, key, v) {
+    ki++;
+    json_t *ks = json_string(key);
+    char *kj = dump_compact(ks);
+    json_decref(ks);
+    if (!strcmp(key, "tracks") && json_is_array(v) && json_array_size(v)) {
+      sb_printf(&b, " %s: [\n", kj ? kj : "\"tracks\"");
+      size_t i;
+      json_t *t;
+      json_array_foreach(v, i, t) {
+        char *tj = dump_compact(t);
+        sb_printf(&b, "  %s%s\n", tj ? tj : "null", i + 1 < json_array_size(v) ? "," : "");
+        free(tj);
+      }
+      sb_printf(&b, " ]%s\n", ki < nkeys ? "," : "");
+    } else {
+      char *vj = dump_compact(v);
+      sb_printf(&b, " %s: %s%s\n", kj ? kj : "\"?\"", vj ? vj : "null", ki < nkeys ? "," : "");
+      free(vj);
+    }
+    free(kj);
+  }
+  sb_add(&b, "}");
+  json_decref(s);
+  char *raw = sb_done(&b);
+  if (!raw) return NULL;
+  char *out = escape_data(raw);
+  free(raw);
+  return out;
+}
+
+static void type_text(struct sb *b, const json_t *sch) {
+  const json_t *en = json_object_get(sch, "enum");
+  if (json_is_array(en)) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(en, i, e) {
+      char *ej = dump_compact(e);
+      sb_printf(b, "%s%s", i ? "|" : "", ej ? ej : "?");
+      free(ej);
+    }
+    return;
+  }
+  const char *ty = json_string_value(json_object_get(sch, "type"));
+  if (ty && !strcmp(ty, "array")) {
+    const json_t *items = json_object_get(sch, "items");
+    const json_t *props = json_object_get(items, "properties");
+    if (json_is_object(props)) {
+      const json_t *req = json_object_get(items, "required");
+      sb_add(b, "[{");
+      const char *k;
+      json_t *v;
+      int first = 1;
+      json_object_foreach((json_t *)props, k, v) {
+        int r = 0;
+        size_t i;
+        json_t *x;
+        json_array_foreach(req, i, x) if (json_string_value(x) && !strcmp(json_string_value(x), k)) r = 1;
+        sb_printf(b, "%s%s%s", first ? "" : ", ", k, r ? "" : "?");
+        first = 0;
+      }
+      sb_add(b, "}, ...]");
+    } else {
+      sb_add(b, "array");
+    }
+    return;
+  }
+  sb_add(b, ty ? ty : "any");
+  const json_t *mn = json_object_get(sch, "minimum"), *mx = json_object_get(sch, "maximum");
+  const json_t *xmn = json_object_get(sch, "exclusiveMinimum");
+  if (json_is_number(mn) && json_is_number(mx)) sb_printf(b, " %g..%g", json_number_value(mn), json_number_value(mx));
+  else if (json_is_number(mn)) sb_printf(b, " >= %g", json_number_value(mn));
+  else if (json_is_number(xmn)) sb_printf(b, " > %g", json_number_value(xmn));
+  else if (json_is_number(mx)) sb_printf(b, " <= %g", json_number_value(mx));
+}
+
+char *prompt_tools_text(const json_t *tools) {
+  struct sb b = {0};
+  size_t i;
+  json_t *t;
+  json_array_foreach(tools, i, t) {
+    const char *name = json_string_value(json_object_get(t, "name"));
+    const char *desc = json_string_value(json_object_get(t, "description"));
+    const json_t *params = json_object_get(t, "parameters");
+    const json_t *props = json_object_get(params, "properties");
+    const json_t *req = json_object_get(params, "required");
+    sb_printf(&b, "- %s {", name ? name : "?");
+    const char *k;
+    json_t *v;
+    int first = 1;
+    json_object_foreach((json_t *)props, k, v) {
+      int r = 0;
+      size_t j;
+      json_t *x;
+      json_array_foreach(req, j, x) if (json_string_value(x) && !strcmp(json_string_value(x), k)) r = 1;
+      sb_printf(&b, "%s%s%s: ", first ? "" : ", ", k, r ? "" : "?");
+      type_text(&b, v);
+      first = 0;
+    }
+    sb_printf(&b, "} - %s\n", desc ? desc : "");
+  }
+  char *s = sb_done(&b);
+  if (s) trim_trailing_newlines(s);
+  return s;
+}
+
+static void catalog_list(struct sb *b, const char *label, const json_t *arr) {
+  sb_printf(b, "%s: ", label);
+  if (!json_array_size(arr)) {
+    sb_add(b, "none\n");
+    return;
+  }
+  size_t i;
+  json_t *e;
+  json_array_foreach(arr, i, e) {
+    const json_t *nm = json_object_get(e, "name");
+    char *nj = dump_compact(json_is_string(nm) ? nm : e);
+    sb_printf(b, "%s%s", i ? "; " : "", nj ? nj : "?");
+    free(nj);
+    const json_t *al = json_object_get(e, "aliases");
+    if (json_array_size(al)) {
+      sb_add(b, " (");
+      size_t k;
+      json_t *a;
+      json_array_foreach(al, k, a) sb_printf(b, "%s%s", k ? ", " : "", json_string_value(a) ? json_string_value(a) : "");
+      sb_add(b, ")");
+    }
+  }
+  sb_add(b, "\n");
+}
+
+char *prompt_catalog_text(const json_t *catalog) {
+  struct sb b = {0};
+  catalog_list(&b, "instruments", json_object_get(catalog, "instruments"));
+  catalog_list(&b, "effects", json_object_get(catalog, "effects"));
+  char *raw = sb_done(&b);
+  if (!raw) return NULL;
+  trim_trailing_newlines(raw);
+  char *out = escape_data(raw);
+  free(raw);
+  return out;
+}
+
+/* Replace {"$ref": ...} values by "<track_id from Step N>" strings (a copy). */
+static json_t *refs_to_text(const json_t *v, const char *key) {
+  const char *kind;
+  int n = plan_ref_step(v, &kind);
+  if (n > 0) {
+    char buf[64];
+    const char *what = key && !strcmp(key, "clip_id") ? "clip_id" : !strcmp(kind, "clip") ? "clip_id" : "track_id";
+    snprintf(buf, sizeof buf, "[%s from Step %d]", what, n);
+    return json_string(buf);
+  }
+  if (json_is_object(v)) {
+    json_t *o = json_object();
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x) json_object_set_new(o, k, refs_to_text(x, k));
+    return o;
+  }
+  if (json_is_array(v)) {
+    json_t *a = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) json_array_append_new(a, refs_to_text(x, key));
+    return a;
+  }
+  return json_deep_copy(v);
+}
+
+char *prompt_plan_text(const json_t *plan_json) {
+  struct sb b = {0};
+  size_t i;
+  json_t *st;
+  json_array_foreach(json_object_get(plan_json, "steps"), i, st) {
+    const char *tool = json_string_value(json_object_get(st, "tool"));
+    const char *desc = json_string_value(json_object_get(st, "description"));
+    json_int_t n = json_integer_value(json_object_get(st, "step"));
+    sb_printf(&b, "Step %lld: %s - %s\n", (long long)n, tool ? tool : "?", desc ? desc : "");
+    json_t *args = refs_to_text(json_object_get(st, "args"), NULL);
+    char *aj = dump_compact(args);
+    json_decref(args);
+    sb_printf(&b, "  arguments: %s\n", aj ? aj : "{}");
+    free(aj);
+  }
+  char *s = sb_done(&b);
+  if (s) trim_trailing_newlines(s);
+  return s;
+}
+
+static char *tool_names(const json_t *tools) {
+  struct sb b = {0};
+  size_t i;
+  json_t *t;
+  json_array_foreach(tools, i, t) {
+    const char *n = json_string_value(json_object_get(t, "name"));
+    sb_printf(&b, "%s%s", i ? ", " : "", n ? n : "?");
+  }
+  return sb_done(&b);
+}
+
+/* vars helper: set key to a malloc'd string (taken; NULL = out of memory recorded). */
+static int set_taken(json_t *vars, const char *key, char *val) {
+  if (!val) return -1;
+  json_object_set_new(vars, key, json_string(val));
+  free(val);
+  return 0;
+}
+
+int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in, struct prompt_text *out, char *err,
+                  size_t errlen) {
+  if (!p || !in || !out) return fail(err, errlen, PROMPT_EINVAL, "prompt_stage1: missing argument");
+  out->system = out->user = NULL;
+  json_t *vars = json_object();
+  int oom = 0;
+  json_object_set_new(vars, "dialect", json_string(in->dialect ? in->dialect : "DAW"));
+  json_object_set_new(vars, "request", json_string(in->request ? in->request : ""));
+  oom |= set_taken(vars, "state", prompt_state_json(in->state));
+  json_t *an = in->analysis ? json_incref((json_t *)in->analysis) : context_analyze(in->state ? in->state : NULL);
+  char *ctx = an ? context_to_text(an) : NULL;
+  json_decref(an);
+  oom |= set_taken(vars, "context", ctx ? escape_data(ctx) : NULL);
+  free(ctx);
+  oom |= set_taken(vars, "catalog", prompt_catalog_text(in->catalog));
+  oom |= set_taken(vars, "tools", prompt_tools_text(in->tools));
+  const json_t *ins = json_array_get(json_object_get(in->catalog, "instruments"), 0);
+  const char *ex = json_string_value(json_object_get(ins, "name"));
+  json_object_set_new(vars, "example_instrument", json_string(ex ? ex : "synth"));
+  if (oom) {
+    json_decref(vars);
+    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+  }
+  char *fmt = prompt_render(p->t[T_FORMAT].user, vars, "plan_format.txt", err, errlen);
+  if (!fmt) {
+    json_decref(vars);
+    return PROMPT_ETEMPLATE;
+  }
+  set_taken(vars, "plan_format", fmt);
+  int rc = render_pair(&p->t[T_STAGE1], vars, "stage1.txt", out, err, errlen);
+  json_decref(vars);
+  return rc;
+}
+
+int prompt_stage2(const prompt_t *p, const struct prompt_stage2 *in, struct prompt_text *out, char *err,
+                  size_t errlen) {
+  if (!p || !in || !out) return fail(err, errlen, PROMPT_EINVAL, "prompt_stage2: missing argument");
+  out->system = out->user = NULL;
+  json_t *vars = json_object();
+  int oom = 0;
+  json_object_set_new(vars, "dialect", json_string(in->dialect ? in->dialect : "DAW"));
+  json_object_set_new(vars, "request", json_string(in->request ? in->request : ""));
+  oom |= set_taken(vars, "state", prompt_state_json(in->state));
+  oom |= set_taken(vars, "tools", prompt_tools_text(in->tools));
+  char *pt = prompt_plan_text(in->plan);
+  oom |= set_taken(vars, "plan", pt ? escape_data(pt) : NULL);
+  free(pt);
+  if (oom) {
+    json_decref(vars);
+    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+  }
+  int rc = render_pair(&p->t[T_STAGE2], vars, "stage2.txt", out, err, errlen);
+  json_decref(vars);
+  return rc;
+}
+
+int prompt_replan(const prompt_t *p, const json_t *errors, const json_t *tools, struct prompt_text *out, char *err,
+                  size_t errlen) {
+  if (!p || !out) return fail(err, errlen, PROMPT_EINVAL, "prompt_replan: missing argument");
+  out->system = out->user = NULL;
+  json_t *vars = json_object();
+  int oom = 0;
+  char *et = plan_format_errors(errors);
+  oom |= set_taken(vars, "errors", et ? escape_data(et) : NULL);
+  free(et);
+  oom |= set_taken(vars, "tools_names", tool_names(tools));
+  if (oom) {
+    json_decref(vars);
+    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+  }
+  int rc = render_pair(&p->t[T_REPLAN], vars, "replan.txt", out, err, errlen);
+  json_decref(vars);
+  return rc;
+}
+
+int prompt_fix(const prompt_t *p, const json_t *violations, const json_t *created_tracks, struct prompt_text *out,
+               char *err, size_t errlen) {
+  if (!p || !out) return fail(err, errlen, PROMPT_EINVAL, "prompt_fix: missing argument");
+  out->system = out->user = NULL;
+  struct sb b = {0};
+  size_t i;
+  json_t *v;
+  json_array_foreach(violations, i, v) {
+    const char *m = json_string_value(json_object_get(v, "message"));
+    sb_printf(&b, "%zu. %s\n", i + 1, m ? m : "?");
+  }
+  char *vt = sb_done(&b);
+  if (vt) trim_trailing_newlines(vt);
+  struct sb t = {0};
+  json_array_foreach(created_tracks, i, v) {
+    json_t *o = json_pack("{sOsOsO}", "id", json_object_get(v, "id") ? json_object_get(v, "id") : json_null(), "name",
+                          json_object_get(v, "name") ? json_object_get(v, "name") : json_null(), "type",
+                          json_object_get(v, "type") ? json_object_get(v, "type") : json_null());
+    char *oj = o ? dump_compact(o) : NULL;
+    json_decref(o);
+    sb_printf(&t, "%s%s", i ? ", " : "", oj ? oj : "?");
+    free(oj);
+  }
+  if (!json_array_size(created_tracks)) sb_add(&t, "none");
+  char *tt = sb_done(&t);
+  json_t *vars = json_object();
+  int oom = 0;
+  oom |= set_taken(vars, "violations", vt ? escape_data(vt) : NULL);
+  oom |= set_taken(vars, "tracks", tt ? escape_data(tt) : NULL);
+  free(vt);
+  free(tt);
+  if (oom) {
+    json_decref(vars);
+    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+  }
+  int rc = render_pair(&p->t[T_FIX], vars, "fix.txt", out, err, errlen);
+  json_decref(vars);
+  return rc;
+}
