@@ -1425,8 +1425,10 @@ static void save_and_finish(agent_t *a) {
       alog(a, LOG_INFO, "%s", a->save_err);
       if (status == AGENT_OK || status == AGENT_EINCOMPLETE) {
         char m2[700];
-        snprintf(m2, sizeof m2, "%s%s%s", a->save_err, m[0] ? "; also: " : "", m);
-        snprintf(m, sizeof m, "%s", m2);
+        /* a long message is cut, which is fine for a summary line (the check keeps -Wformat-truncation quiet) */
+        if (snprintf(m2, sizeof m2, "%s%s%s", a->save_err, m[0] ? "; also: " : "", m) >= (int)sizeof m2)
+          m2[sizeof m2 - 1] = 0;
+        if (snprintf(m, sizeof m, "%s", m2) >= (int)sizeof m) m[sizeof m - 1] = 0;
         status = AGENT_ESAVE;
       }
     }
