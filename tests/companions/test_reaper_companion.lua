@@ -4,7 +4,7 @@
 local here = (arg and arg[0] or ""):match("^(.*)[/\\][^/\\]*$") or "."
 local ROOT = here .. "/../.."
 local SCRIPT = ROOT .. "/osc-maps/companions/reaper/dawbridge.lua"
-local API_LIST = os.getenv("REAPER_API_LIST") or (ROOT .. "/../shared/docs/reaper-api-functions.txt")
+local API_LIST = os.getenv("REAPER_API_LIST") or (ROOT .. "/docs/reaper-api-functions.txt")
 package.path = here .. "/?.lua;" .. package.path
 
 local fake = dofile(here .. "/fake_reaper.lua")
