@@ -28,6 +28,7 @@
 
 #include <lo/lo.h>
 
+#include "bench_util.h"
 #include "mock.h"
 #include "oscmap.h"
 #include "session.h"
@@ -63,33 +64,6 @@ static double pct(double *v, int n, double q) {
   return v[k];
 }
 
-static int free_udp_port(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, (struct sockaddr *)&a, sizeof a);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-static void mock_exe_path(char *out, size_t len, const char *given) {
-  if (given) {
-    snprintf(out, len, "%s", given);
-    return;
-  }
-  char self[PATH_MAX - 32];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) *slash = 0;
-    snprintf(out, len, "%s/mock-daw", self);
-    if (access(out, X_OK) == 0) return;
-  }
-  snprintf(out, len, "%s/mock-daw", DAWBRIDGE_BINARY_DIR);
-}
 
 static void pin_to(int cpu) {
   if (cpu < 0) return;

@@ -25,6 +25,7 @@
 
 #include <lo/lo.h>
 
+#include "bench_util.h"
 #include "oscmap.h"
 #include "session.h"
 #include "sync.h"
@@ -75,33 +76,6 @@ static double proc_cpu_ms(pid_t pid) {
   return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
 }
 
-static int free_udp_port(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, (struct sockaddr *)&a, sizeof a);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-static void mock_exe_path(char *out, size_t len, const char *given) {
-  if (given) {
-    snprintf(out, len, "%s", given);
-    return;
-  }
-  char self[PATH_MAX - 32];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) *slash = 0;
-    snprintf(out, len, "%s/mock-daw", self);
-    if (access(out, X_OK) == 0) return;
-  }
-  snprintf(out, len, "%s/mock-daw", DAWBRIDGE_BINARY_DIR);
-}
 
 /* Starts mock-daw; returns its pid (or -1). */
 static pid_t spawn_mock(const char *exe, const char *dialect, int port, int fport, int tracks) {
