@@ -19,11 +19,16 @@ enum {
   CLI_EXIT_OK = 0,
   CLI_EXIT_USAGE = 1,       /* bad command line */
   CLI_EXIT_UNREACHABLE = 2, /* the DAW (or the model) did not answer */
-  CLI_EXIT_UNCONFIRMED = 3, /* the DAW did not confirm a change, or only part of a request ran */
+  CLI_EXIT_UNCERTAIN = 3,   /* some step is "uncertain" (sent, no word from the DAW by the deadline), none failed */
   CLI_EXIT_INVALID = 4,     /* unknown tool, bad or out-of-range arguments, unknown track, unsupported, invalid plan */
   CLI_EXIT_CONFIG = 5,      /* map/config/socket/LLM configuration problem */
   CLI_EXIT_SAVE = 6,        /* the change ran but its iteration could not be saved (full disk...) */
+  CLI_EXIT_FAILED = 7,      /* some step "failed": the DAW refused it, its read-back contradicts the request, or
+                             * stage 2 tried a call outside the plan ("refused: not in the plan") */
+  CLI_EXIT_INTERRUPTED = 130, /* Ctrl-C / SIGINT during a run: the confirmed part is saved as a partial iteration */
 };
+/* Transitional alias: old name of CLI_EXIT_UNCERTAIN. */
+#define CLI_EXIT_UNCONFIRMED CLI_EXIT_UNCERTAIN
 
 struct cli_opts {
   const char *daw;        /* reaper | ardour | mock */
