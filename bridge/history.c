@@ -1,4 +1,5 @@
 /* history.c: crash-safe iteration store. See history.h for the contract. */
+#define _GNU_SOURCE /* O_TMPFILE, linkat AT_EMPTY_PATH */
 #include "history.h"
 
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -18,6 +20,10 @@
 
 #define HISTORY_COUNTER "next"
 #define HISTORY_MAX_NUMBER 99999999
+#define HISTORY_PROBE "probe"
+#define HISTORY_PROBE_MIN (64 * 1024)
+#define HISTORY_PROBE_MAX (256L * 1024 * 1024)
+#define HISTORY_PUBLISH_TRIES 1000
 
 struct history {
     char *dir;
@@ -189,7 +195,7 @@ static int parse_temp_name(const char *name, long *pid, int *number)
         return 0;
     memcpy(final, name + 1, flen);
     final[flen] = '\0';
-    if (strcmp(final, HISTORY_COUNTER) == 0)
+    if (strcmp(final, HISTORY_COUNTER) == 0 || strcmp(final, HISTORY_PROBE) == 0)
         *number = -1;
     else if ((*number = parse_iteration_name(final)) < 0)
         return 0;
@@ -298,28 +304,8 @@ static int fsync_dir(const char *dir, char *err, size_t errlen)
     return rc;
 }
 
-/* Writes data to <dir>/<name> atomically (temp + fsync + rename + fsync dir). */
-static int write_atomic(const char *dir, const char *name, const char *data, size_t len, char *err,
-                        size_t errlen)
+static int write_all(int fd, const char *data, size_t len, const char *what, char *err, size_t errlen)
 {
-    char tmpname[128];
-    snprintf(tmpname, sizeof tmpname, ".%s.%ld.tmp", name, (long)getpid());
-    char *tmp = path_join(dir, tmpname);
-    char *final = path_join(dir, name);
-    if (!tmp || !final) {
-        free(tmp);
-        free(final);
-        set_err(err, errlen, "out of memory");
-        return HISTORY_ENOMEM;
-    }
-    int rc = HISTORY_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        set_err(err, errlen, "cannot create %s: %s", tmp, strerror(e));
-        rc = code_for_errno(e);
-        goto out;
-    }
     size_t off = 0;
     while (off < len) {
         ssize_t w = write(fd, data + off, len - off);
@@ -327,37 +313,116 @@ static int write_atomic(const char *dir, const char *name, const char *data, siz
             if (errno == EINTR)
                 continue;
             int e = errno;
-            set_err(err, errlen, "cannot write %s: %s", tmp, strerror(e));
-            rc = code_for_errno(e);
-            break;
+            set_err(err, errlen, "cannot write %s: %s", what, strerror(e));
+            return code_for_errno(e);
         }
         if (w == 0) {
-            set_err(err, errlen, "cannot write %s: %s", tmp, strerror(ENOSPC));
-            rc = HISTORY_ENOSPC;
-            break;
+            set_err(err, errlen, "cannot write %s: %s", what, strerror(ENOSPC));
+            return HISTORY_ENOSPC;
         }
         off += (size_t)w;
     }
+    return HISTORY_OK;
+}
+
+/* An unnamed file in `dir` (O_TMPFILE): it has no name until it is linked, so a writer killed at any moment
+ * leaves nothing behind. Returns the fd, or -1 with errno (EOPNOTSUPP/EISDIR/EINVAL when the file system or
+ * kernel has no O_TMPFILE: the caller then falls back to a named temporary file). */
+static int open_unnamed(const char *dir)
+{
+#ifdef O_TMPFILE
+    return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+#else
+    (void)dir;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+static int unnamed_unsupported(int e)
+{
+    return e == EOPNOTSUPP || e == EISDIR || e == EINVAL || e == ENOSYS;
+}
+
+/* Gives the unnamed file `fd` the name `final`, failing with EEXIST when that name exists (never replaces).
+ * Returns 0 or -1 with errno. */
+static int link_unnamed(int fd, const char *final)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    if (errno != ENOENT)
+        return -1;
+#ifdef AT_EMPTY_PATH
+    /* no /proc: AT_EMPTY_PATH (needs CAP_DAC_READ_SEARCH on older kernels) */
+    return linkat(fd, "", AT_FDCWD, final, AT_EMPTY_PATH);
+#else
+    errno = ENOENT;
+    return -1;
+#endif
+}
+
+/* Writes data under <dir>/<name> if and only if that name does not exist yet: the content is written to an
+ * unnamed file (or, where O_TMPFILE is missing, a hidden ".<name>.<pid>.tmp"), fsync'ed, then linked to its
+ * final name without replacing anything, and the directory is fsync'ed. The name appears complete or not at
+ * all. Returns HISTORY_OK, HISTORY_EEXIST_INTERNAL when the name is taken (nothing written), or an error. */
+#define HISTORY_EEXIST_INTERNAL 1
+static int write_new_file(const char *dir, const char *name, const char *data, size_t len, char *err,
+                          size_t errlen)
+{
+    char *final = path_join(dir, name);
+    if (!final) {
+        set_err(err, errlen, "out of memory");
+        return HISTORY_ENOMEM;
+    }
+    char *tmp = NULL;
+    int rc = HISTORY_OK;
+    int fd = open_unnamed(dir);
+    if (fd < 0 && unnamed_unsupported(errno)) {
+        char tmpname[128];
+        snprintf(tmpname, sizeof tmpname, ".%s.%ld.tmp", name, (long)getpid());
+        tmp = path_join(dir, tmpname);
+        if (!tmp) {
+            free(final);
+            set_err(err, errlen, "out of memory");
+            return HISTORY_ENOMEM;
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    }
+    if (fd < 0) {
+        int e = errno;
+        set_err(err, errlen, "cannot create a file in %s for %s: %s", dir, name, strerror(e));
+        rc = code_for_errno(e);
+        goto out;
+    }
+    rc = write_all(fd, data, len, final, err, errlen);
     if (rc == HISTORY_OK && fsync(fd) != 0) {
         int e = errno;
-        set_err(err, errlen, "cannot sync %s: %s", tmp, strerror(e));
+        set_err(err, errlen, "cannot sync %s: %s", final, strerror(e));
         rc = code_for_errno(e);
+    }
+    if (rc == HISTORY_OK) {
+        int lr = tmp ? link(tmp, final) : link_unnamed(fd, final);
+        if (lr != 0) {
+            int e = errno;
+            if (e == EEXIST) {
+                rc = HISTORY_EEXIST_INTERNAL;
+            } else {
+                set_err(err, errlen, "cannot create %s: %s", final, strerror(e));
+                rc = code_for_errno(e);
+            }
+        }
     }
     if (close(fd) != 0 && rc == HISTORY_OK) {
         int e = errno;
-        set_err(err, errlen, "cannot close %s: %s", tmp, strerror(e));
+        set_err(err, errlen, "cannot close %s: %s", final, strerror(e));
         rc = code_for_errno(e);
     }
-    if (rc == HISTORY_OK && rename(tmp, final) != 0) {
-        int e = errno;
-        set_err(err, errlen, "cannot rename %s to %s: %s", tmp, final, strerror(e));
-        rc = code_for_errno(e);
-    }
-    if (rc != HISTORY_OK) {
+    if (tmp)
         unlink(tmp);
-        goto out;
-    }
-    rc = fsync_dir(dir, err, errlen);
+    if (rc == HISTORY_OK)
+        rc = fsync_dir(dir, err, errlen);
 out:
     free(tmp);
     free(final);
@@ -366,24 +431,27 @@ out:
 
 /* ---- numbering ---- */
 
-static int read_counter(const char *dir)
+/* The counter's value, 0 when absent or unreadable. */
+static int parse_counter(const char *buf)
 {
-    char *p = path_join(dir, HISTORY_COUNTER);
-    if (!p)
-        return 0;
-    FILE *f = fopen(p, "r");
-    free(p);
-    if (!f)
-        return 0;
-    char buf[32] = {0};
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
     char *end;
     long v = strtol(buf, &end, 10);
     if (end == buf || (*end != '\n' && *end != '\0') || v < 1 || v > HISTORY_MAX_NUMBER)
         return 0;
     return (int)v;
+}
+
+static int read_counter_fd(int fd)
+{
+    char buf[32] = {0};
+    ssize_t n;
+    do
+        n = pread(fd, buf, sizeof buf - 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return parse_counter(buf);
 }
 
 /* Highest number used by any iteration file or temporary iteration file, 0 if none; <0 on error. */
@@ -501,6 +569,94 @@ static json_t *build_iteration(int number, const json_t *snapshot, const json_t 
     return doc;
 }
 
+/* Reserves the next number: under an exclusive flock on the history directory (so concurrent writers, in
+ * this process or others, serialise here for a moment; the lock goes away with its holder, even after
+ * kill -9), n = max(what this handle handed out + 1, the counter, the highest number on disk + 1) and the
+ * counter is advanced to n + 1 in place (one 9-byte pwrite at offset 0, which a kill cannot tear) and
+ * synced. Without flock (ENOLCK, ...) it goes on unlocked: the final names are created without replacing,
+ * so a collision costs a retry, never a save. */
+static int reserve_number(history_t *h, int *out, char *err, size_t errlen)
+{
+    char *cpath = path_join(h->dir, HISTORY_COUNTER);
+    if (!cpath) {
+        set_err(err, errlen, "out of memory");
+        return HISTORY_ENOMEM;
+    }
+    int rc = HISTORY_OK, cfd = -1, created = 0;
+    int dfd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        int e = errno;
+        set_err(err, errlen, "cannot open directory %s: %s", h->dir, strerror(e));
+        rc = code_for_errno(e);
+        goto out;
+    }
+    while (flock(dfd, LOCK_EX) != 0 && errno == EINTR)
+        ;
+    cfd = open(cpath, O_RDWR | O_CLOEXEC);
+    if (cfd < 0 && errno == ENOENT) {
+        cfd = open(cpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        created = cfd >= 0;
+    }
+    if (cfd < 0) {
+        int e = errno;
+        set_err(err, errlen, "cannot write %s: %s", cpath, strerror(e));
+        rc = code_for_errno(e);
+        goto out;
+    }
+    int hi = highest_on_disk(h->dir, err, errlen);
+    if (hi < 0) {
+        rc = hi;
+        goto out;
+    }
+    int n = h->next_mem;
+    int c = read_counter_fd(cfd);
+    if (c > n)
+        n = c;
+    if (hi + 1 > n)
+        n = hi + 1;
+    if (n >= HISTORY_MAX_NUMBER) {
+        set_err(err, errlen, "history %s is full (iteration numbers exhausted)", h->dir);
+        rc = HISTORY_EINVAL;
+        goto out;
+    }
+    char cbuf[16];
+    int clen = snprintf(cbuf, sizeof cbuf, "%08d\n", n + 1);
+    ssize_t w;
+    do
+        w = pwrite(cfd, cbuf, (size_t)clen, 0);
+    while (w < 0 && errno == EINTR);
+    if (w != clen) {
+        int e = w < 0 ? errno : ENOSPC;
+        set_err(err, errlen, "cannot write %s: %s", cpath, strerror(e));
+        rc = code_for_errno(e);
+        goto out;
+    }
+    struct stat st;
+    if (fstat(cfd, &st) == 0 && st.st_size > clen && ftruncate(cfd, clen) != 0) {
+        int e = errno;
+        set_err(err, errlen, "cannot write %s: %s", cpath, strerror(e));
+        rc = code_for_errno(e);
+        goto out;
+    }
+    if (fdatasync(cfd) != 0) {
+        int e = errno;
+        set_err(err, errlen, "cannot sync %s: %s", cpath, strerror(e));
+        rc = code_for_errno(e);
+        goto out;
+    }
+    if (created && (rc = fsync_dir(h->dir, err, errlen)) != HISTORY_OK)
+        goto out;
+    h->next_mem = n + 1;
+    *out = n;
+out:
+    if (cfd >= 0)
+        close(cfd);
+    if (dfd >= 0)
+        close(dfd); /* releases the lock */
+    free(cpath);
+    return rc;
+}
+
 int history_save(history_t *h, const json_t *snapshot, const json_t *meta, int *number_out, char *err,
                  size_t errlen)
 {
@@ -508,50 +664,46 @@ int history_save(history_t *h, const json_t *snapshot, const json_t *meta, int *
         set_err(err, errlen, "history_save: snapshot (and meta, if given) must be JSON objects");
         return HISTORY_EINVAL;
     }
-    int hi = highest_on_disk(h->dir, err, errlen);
-    if (hi < 0)
-        return hi;
-    int n = h->next_mem;
-    int c = read_counter(h->dir);
-    if (c > n)
-        n = c;
-    if (hi + 1 > n)
-        n = hi + 1;
-    if (n >= HISTORY_MAX_NUMBER) {
-        set_err(err, errlen, "history %s is full (iteration numbers exhausted)", h->dir);
-        return HISTORY_EINVAL;
-    }
-    json_t *doc = build_iteration(n, snapshot, meta, err, errlen);
+    /* validate and build first: a bad request never costs a number */
+    json_t *doc = build_iteration(0, snapshot, meta, err, errlen);
     if (!doc)
         return HISTORY_EINVAL;
-    char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    json_decref(doc);
-    if (!text) {
-        set_err(err, errlen, "cannot serialize the iteration (out of memory?)");
-        return HISTORY_ENOMEM;
-    }
-    size_t tlen = strlen(text);
-
-    /* Reserve the number first: from here on n is never handed out again, whatever happens. */
-    h->next_mem = n + 1;
-    char cbuf[32];
-    int clen = snprintf(cbuf, sizeof cbuf, "%d\n", n + 1);
-    int rc = write_atomic(h->dir, HISTORY_COUNTER, cbuf, (size_t)clen, err, errlen);
-    if (rc == HISTORY_OK) {
-        char name[32];
-        snprintf(name, sizeof name, "%04d.json", n);
-        /* add the trailing newline without copying the (possibly large) text */
+    int rc = HISTORY_OK;
+    for (int attempt = 0; attempt < HISTORY_PUBLISH_TRIES; attempt++) {
+        int n = 0;
+        rc = reserve_number(h, &n, err, errlen);
+        if (rc != HISTORY_OK)
+            break;
+        /* from here on n is never handed out again, whatever happens */
+        json_object_set_new(doc, "number", json_integer(n));
+        char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        if (!text) {
+            set_err(err, errlen, "cannot serialize the iteration (out of memory?)");
+            rc = HISTORY_ENOMEM;
+            break;
+        }
+        size_t tlen = strlen(text);
         char *t2 = realloc(text, tlen + 2);
         if (t2) {
             text = t2;
             text[tlen++] = '\n';
             text[tlen] = '\0';
         }
-        rc = write_atomic(h->dir, name, text, tlen, err, errlen);
+        char name[32];
+        snprintf(name, sizeof name, "%04d.json", n);
+        rc = write_new_file(h->dir, name, text, tlen, err, errlen);
+        free(text);
+        if (rc == HISTORY_OK && number_out)
+            *number_out = n;
+        if (rc != HISTORY_EEXIST_INTERNAL)
+            break;
+        /* the name was taken by a writer that did not reserve it (another version, a copy by hand): next */
     }
-    free(text);
-    if (rc == HISTORY_OK && number_out)
-        *number_out = n;
+    if (rc == HISTORY_EEXIST_INTERNAL) {
+        set_err(err, errlen, "cannot find a free iteration number in %s", h->dir);
+        rc = HISTORY_EIO;
+    }
+    json_decref(doc);
     return rc;
 }
 
@@ -815,4 +967,102 @@ int history_previous(history_t *h, int number, json_t **iteration_out, char *err
         return HISTORY_EINVAL;
     }
     return find_readable_below(h, number, iteration_out, err, errlen);
+}
+
+/* ---- checking before a change ---- */
+
+/* Size of the newest iteration file, 0 if none. */
+static long latest_file_size(history_t *h)
+{
+    int *nums = NULL;
+    size_t n = 0;
+    char msg[256];
+    if (scan_numbers(h, &nums, &n, NULL, msg, sizeof msg) != HISTORY_OK)
+        return 0;
+    long size = 0;
+    if (n > 0) {
+        char name[32];
+        number_name(nums[n - 1], name, sizeof name);
+        char *p = path_join(h->dir, name);
+        struct stat st;
+        if (p && stat(p, &st) == 0)
+            size = (long)st.st_size;
+        free(p);
+    }
+    free(nums);
+    return size;
+}
+
+int history_check_writable(history_t *h, char *err, size_t errlen)
+{
+    if (!h) {
+        set_err(err, errlen, "history_check_writable: no history");
+        return HISTORY_EINVAL;
+    }
+    /* the counter, if there is one, must be writable in place */
+    char *cpath = path_join(h->dir, HISTORY_COUNTER);
+    if (!cpath) {
+        set_err(err, errlen, "out of memory");
+        return HISTORY_ENOMEM;
+    }
+    int cfd = open(cpath, O_WRONLY | O_CLOEXEC);
+    if (cfd < 0 && errno != ENOENT) {
+        int e = errno;
+        set_err(err, errlen, "cannot write %s: %s", cpath, strerror(e));
+        free(cpath);
+        return code_for_errno(e);
+    }
+    if (cfd >= 0)
+        close(cfd);
+    free(cpath);
+
+    /* room for an iteration at least as big as the newest one, half again, and never less than 64 KiB */
+    long want = latest_file_size(h);
+    want += want / 2;
+    if (want < HISTORY_PROBE_MIN)
+        want = HISTORY_PROBE_MIN;
+    if (want > HISTORY_PROBE_MAX)
+        want = HISTORY_PROBE_MAX;
+
+    char *tmp = NULL;
+    int fd = open_unnamed(h->dir);
+    if (fd < 0 && unnamed_unsupported(errno)) {
+        char tmpname[64];
+        snprintf(tmpname, sizeof tmpname, "." HISTORY_PROBE ".%ld.tmp", (long)getpid());
+        tmp = path_join(h->dir, tmpname);
+        if (!tmp) {
+            set_err(err, errlen, "out of memory");
+            return HISTORY_ENOMEM;
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    }
+    int rc = HISTORY_OK;
+    if (fd < 0) {
+        int e = errno;
+        set_err(err, errlen, "cannot write in the history directory %s: %s", h->dir, strerror(e));
+        free(tmp);
+        return code_for_errno(e);
+    }
+    static const char zeros[16384];
+    char what[64];
+    snprintf(what, sizeof what, "a %ld-byte test file", want);
+    long done = 0;
+    char msg[512];
+    while (rc == HISTORY_OK && done < want) {
+        size_t chunk = (size_t)(want - done) < sizeof zeros ? (size_t)(want - done) : sizeof zeros;
+        rc = write_all(fd, zeros, chunk, what, msg, sizeof msg);
+        done += (long)chunk;
+    }
+    if (rc == HISTORY_OK && fsync(fd) != 0) {
+        int e = errno;
+        snprintf(msg, sizeof msg, "cannot sync %s: %s", what, strerror(e));
+        rc = code_for_errno(e);
+    }
+    close(fd);
+    if (tmp)
+        unlink(tmp);
+    free(tmp);
+    if (rc != HISTORY_OK)
+        set_err(err, errlen, "the history directory %s cannot take an iteration: %s", h->dir, msg);
+    return rc;
 }

@@ -9,14 +9,19 @@
  *    "user_message":str|null, "actions_count":int, "timestamp":"2026-11-25T09:07:07.123Z",
  *    "plan":any|null, "actions":[...], ...extra meta keys..., "state":<session snapshot, docs/session-json.md>}
  *
- * Durability: every file is written to a temporary file in the same directory, fsync'ed, renamed over its
- * final name and the directory is fsync'ed. A crash (kill -9, power loss on a journaling fs) leaves either
- * the old or the new state, never a partial file. Numbers are never reused: a number is reserved (the `next`
- * counter is advanced and fsync'ed) before the iteration is written, and the next number is always
- * max(counter, highest numbered file + 1), so a failed write or a file later found corrupt keeps its number.
+ * Durability: every iteration is written to an unnamed file (O_TMPFILE; where the file system has none, a
+ * hidden ".<name>.<pid>.tmp"), fsync'ed, then linked to its final name WITHOUT replacing anything, and the
+ * directory is fsync'ed. A crash (kill -9, power loss on a journaling fs) leaves either the old or the new
+ * state, never a partial file, and (with O_TMPFILE) no temporary file at all.
  *
- * Not thread-safe; one writer process per composition is assumed (a second writer never corrupts a file,
- * but could in theory race for a number).
+ * Numbers are unique and never reused, also with concurrent writers (processes or handles): a number is
+ * reserved under an exclusive flock(2) on the history directory (held only while the `next` counter is read,
+ * advanced in place and fsync'ed; released by the kernel even when its holder is killed), as
+ * max(counter, highest numbered file + 1). The final name is created with link semantics (EEXIST instead of
+ * overwrite), so even a writer that bypasses the lock can cost a retry, never a save. A failed write or a
+ * file later found corrupt keeps its number (gaps are normal).
+ *
+ * Not thread-safe (one handle per thread); any number of processes may save to one composition at once.
  */
 #ifndef DAWBRIDGE_HISTORY_H
 #define DAWBRIDGE_HISTORY_H
@@ -74,6 +79,16 @@ const char *history_dir(const history_t *h);
  * file already be in place while an error is returned. */
 int history_save(history_t *h, const json_t *snapshot, const json_t *meta, int *number_out, char *err,
                  size_t errlen);
+
+/* Checks, before anything is changed in the DAW, that an iteration can be written here now: the `next`
+ * counter (if present) can be opened for writing, and a test file of max(64 KiB, 1.5 x the newest
+ * iteration's size) can be created in the history directory, written, fsync'ed (and is then removed; it is
+ * unnamed where the file system has O_TMPFILE, else ".probe.<pid>.tmp", removed as stale if the checker
+ * dies). Returns HISTORY_OK, or HISTORY_EIO (read-only, permission: err names the directory and the
+ * system's reason, e.g. "Read-only file system") / HISTORY_ENOSPC (full disk, quota, RLIMIT_FSIZE — with
+ * SIGXFSZ ignored by the program, else the kernel kills it). Nothing in the history is modified. A check that
+ * passes is no promise (the disk can fill meanwhile): history_save still reports its own failure. */
+int history_check_writable(history_t *h, char *err, size_t errlen);
 
 /* Lists the readable iterations in increasing number order.
  *   list_out      receives a new reference: array of {"number","timestamp","source","user_message",

@@ -1,5 +1,5 @@
 /* test_history.c: iteration store round trips, numbering, corrupt files, write failures, XDG. */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _GNU_SOURCE /* nftw, unshare, O_TMPFILE */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -526,21 +528,6 @@ static int child_save_with_fsize_limit(const char *tmp, char *err, size_t errlen
     return rc;
 }
 
-static int child_save_unprivileged(const char *tmp, char *err, size_t errlen)
-{
-    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
-        return -97;
-    history_t *h = history_open(tmp, "song", err, errlen);
-    if (!h)
-        return -98;
-    json_t *s = snapshot(5);
-    int num = 0;
-    int rc = history_save(h, s, NULL, &num, err, errlen);
-    json_decref(s);
-    history_free(h);
-    return rc;
-}
-
 /* Saves 2 iterations, returns their texts for later comparison. */
 static void save_two(const char *tmp, char **t1, char **t2, char **dir_out)
 {
@@ -617,40 +604,407 @@ static void test_history_full_disk_keeps_earlier_and_reserves_number(void **stat
     free(tmp);
 }
 
+/* ---- conditions produced in a private mount namespace (work as root and as an ordinary user) ---- */
+
+static int write_proc(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t w = write(fd, text, strlen(text));
+    close(fd);
+    return w == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Enters a mount namespace of its own (root: CLONE_NEWNS; others: a user namespace too, mapping the user to
+ * root inside it), with no propagation back to the host. Returns 0, or -1 with the reason in why. */
+static int enter_private_mounts(char *why, size_t len)
+{
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    if (unshare(CLONE_NEWNS) != 0) {
+        int e1 = errno;
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+            snprintf(why, len,
+                     "cannot produce the condition: no mount namespace (unshare(CLONE_NEWNS): %s; "
+                     "with CLONE_NEWUSER: %s) -- run as root or allow unprivileged user namespaces "
+                     "(sysctl kernel.unprivileged_userns_clone=1)",
+                     strerror(e1), strerror(errno));
+            return -1;
+        }
+        char map[64];
+        write_proc("/proc/self/setgroups", "deny");
+        snprintf(map, sizeof map, "0 %ld 1\n", (long)uid);
+        if (write_proc("/proc/self/uid_map", map) != 0) {
+            snprintf(why, len, "cannot write uid_map: %s", strerror(errno));
+            return -1;
+        }
+        snprintf(map, sizeof map, "0 %ld 1\n", (long)gid);
+        if (write_proc("/proc/self/gid_map", map) != 0) {
+            snprintf(why, len, "cannot write gid_map: %s", strerror(errno));
+            return -1;
+        }
+    }
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        snprintf(why, len, "cannot make the mounts private: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs fn in a child; fn returns 0 when every check passed, else a nonzero step number with its reason in
+ * msg. The test fails with that reason. */
+typedef int (*ns_fn)(const char *tmp, char *msg, size_t msglen);
+
+static void run_checked_child(ns_fn fn, const char *tmp)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        char msg[2048] = "";
+        int rc = fn(tmp, msg, sizeof msg);
+        ssize_t w = write(fds[1], msg, strlen(msg));
+        (void)w;
+        close(fds[1]);
+        _exit(rc < 0 || rc > 200 ? 201 : rc);
+    }
+    close(fds[1]);
+    char msg[2048];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof msg - 1 && (r = read(fds[0], msg + n, sizeof msg - 1 - n)) > 0)
+        n += (size_t)r;
+    msg[n] = '\0';
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status))
+        fail_msg("child died (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("step %d: %s", WEXITSTATUS(status), msg);
+}
+
+#define CHECK(step, cond, ...)                                                                                    \
+    do {                                                                                                          \
+        if (!(cond)) {                                                                                            \
+            snprintf(msg, msglen, __VA_ARGS__);                                                                   \
+            return (step);                                                                                        \
+        }                                                                                                         \
+    } while (0)
+
+/* In the child: the history directory (holding two iterations) becomes a read-only bind mount. Both the
+ * check before a change and the save itself fail with EROFS naming the directory. */
+static int ns_read_only(const char *tmp, char *msg, size_t msglen)
+{
+    if (enter_private_mounts(msg, msglen) != 0)
+        return 1;
+    char *dir = pathf("%s/compositions/song/history", tmp);
+    CHECK(2, mount(dir, dir, NULL, MS_BIND, NULL) == 0, "bind mount %s: %s", dir, strerror(errno));
+    CHECK(3, mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) == 0, "read-only remount: %s",
+          strerror(errno));
+    char err[1024] = "";
+    history_t *h = history_open(tmp, "song", err, sizeof err);
+    CHECK(4, h != NULL, "history_open on a read-only directory: %s", err);
+    int rc = history_check_writable(h, err, sizeof err);
+    CHECK(5, rc == HISTORY_EIO, "history_check_writable: %d (%s), want HISTORY_EIO", rc, err);
+    CHECK(6, strstr(err, dir) && strstr(err, strerror(EROFS)), "check message does not name %s and \"%s\": %s",
+          dir, strerror(EROFS), err);
+    json_t *s = snapshot(5);
+    int num = 0;
+    rc = history_save(h, s, NULL, &num, err, sizeof err);
+    json_decref(s);
+    CHECK(7, rc == HISTORY_EIO, "history_save: %d (%s), want HISTORY_EIO", rc, err);
+    CHECK(8, strstr(err, dir) && strstr(err, strerror(EROFS)), "save message does not name %s and \"%s\": %s",
+          dir, strerror(EROFS), err);
+    history_free(h);
+    free(dir);
+    return 0;
+}
+
 static void test_history_read_only_dir_clear_error(void **state)
 {
     (void)state;
     char *tmp = make_tmpdir();
     char *t1, *t2, *dir;
     save_two(tmp, &t1, &t2, &dir);
-    /* let an unprivileged user reach the directory, but not write it */
-    char *p = pathf("%s", tmp);
-    chmod(tmp, 0755);
-    char *c = pathf("%s/compositions", tmp), *cs = pathf("%s/compositions/song", tmp);
-    chmod(c, 0755);
-    chmod(cs, 0755);
-    assert_int_equal(chmod(dir, 0555), 0);
-
-    char msg[1024];
-    int rc = run_child(child_save_unprivileged, tmp, msg, sizeof msg);
-    if (rc == -97) {
-        chmod(dir, 0755);
-        rm_rf(tmp);
-        free(t1), free(t2), free(dir), free(p), free(c), free(cs), free(tmp);
-        skip();
-    }
-    assert_int_equal(rc, HISTORY_EIO);
-    assert_non_null(strstr(msg, dir));
-    assert_non_null(strstr(msg, strerror(EACCES)));
-    chmod(dir, 0755);
+    run_checked_child(ns_read_only, tmp);
     assert_two_intact(dir, t1, t2);
-
+    /* outside the namespace the directory is writable again: the next save works */
+    char err[512];
+    history_t *h = history_open(tmp, "song", err, sizeof err);
+    assert_non_null(h);
+    assert_int_equal(history_check_writable(h, err, sizeof err), HISTORY_OK);
+    json_t *s = snapshot(1);
+    int num = 0;
+    assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
+    assert_int_equal(num, 3);
+    json_decref(s);
+    history_free(h);
     free(t1);
     free(t2);
     free(dir);
-    free(p);
-    free(c);
-    free(cs);
+    rm_rf(tmp);
+    free(tmp);
+}
+
+/* In the child: a 512 KiB tmpfs as the data directory; two iterations saved; a file fills the rest. Then the
+ * check and the save fail with ENOSPC naming the directory; the two iterations are intact, no temporary
+ * file; once room is made, the next save works (the failed one only skipped a number). */
+static int ns_full_disk(const char *tmp, char *msg, size_t msglen)
+{
+    if (enter_private_mounts(msg, msglen) != 0)
+        return 1;
+    CHECK(2, mount("dbtest", tmp, "tmpfs", 0, "size=512k,mode=0700") == 0, "tmpfs on %s: %s", tmp,
+          strerror(errno));
+    char err[1024] = "";
+    history_t *h = history_open(tmp, "song", err, sizeof err);
+    CHECK(3, h != NULL, "history_open: %s", err);
+    const char *dir = history_dir(h);
+    json_t *s = snapshot(0);
+    int num = 0;
+    for (int i = 1; i <= 2; i++) {
+        int rc = history_save(h, s, NULL, &num, err, sizeof err);
+        CHECK(4, rc == HISTORY_OK && num == i, "save %d: %d %s", i, rc, err);
+    }
+    CHECK(5, history_check_writable(h, err, sizeof err) == HISTORY_OK, "check with room: %s", err);
+    char *p1 = pathf("%s/0001.json", dir), *p2 = pathf("%s/0002.json", dir);
+    char *t1 = slurp(p1, NULL), *t2 = slurp(p2, NULL);
+    char *filler = pathf("%s/filler", tmp);
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(6, fd >= 0, "filler: %s", strerror(errno));
+    static const char block[4096];
+    while (write(fd, block, sizeof block) > 0)
+        ;
+    close(fd);
+
+    int rc = history_check_writable(h, err, sizeof err);
+    CHECK(7, rc == HISTORY_ENOSPC, "check on a full disk: %d (%s), want HISTORY_ENOSPC", rc, err);
+    CHECK(8, strstr(err, dir) && strstr(err, strerror(ENOSPC)), "check message lacks %s / \"%s\": %s", dir,
+          strerror(ENOSPC), err);
+    json_t *big = big_snapshot();
+    rc = history_save(h, big, NULL, &num, err, sizeof err);
+    CHECK(9, rc == HISTORY_ENOSPC, "save on a full disk: %d (%s), want HISTORY_ENOSPC", rc, err);
+    CHECK(10, strstr(err, dir) && strstr(err, strerror(ENOSPC)), "save message lacks %s / \"%s\": %s", dir,
+          strerror(ENOSPC), err);
+    char *n1 = slurp(p1, NULL), *n2 = slurp(p2, NULL);
+    CHECK(11, n1 && n2 && strcmp(n1, t1) == 0 && strcmp(n2, t2) == 0, "earlier iterations changed");
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int others = 0;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, "next") &&
+            strcmp(de->d_name, "0001.json") && strcmp(de->d_name, "0002.json"))
+            others++;
+    closedir(d);
+    CHECK(12, others == 0, "%d stray file(s) left in %s after the failed save", others, dir);
+
+    unlink(filler);
+    rc = history_save(h, big, NULL, &num, err, sizeof err);
+    CHECK(13, rc == HISTORY_OK && num == 4, "save after making room: %d num %d (%s)", rc, num, err);
+    json_t *list = NULL, *warn = NULL;
+    CHECK(14, history_list(h, &list, &warn, err, sizeof err) == HISTORY_OK && json_array_size(list) == 3 &&
+                  json_array_size(warn) == 0,
+          "list after the full disk: %zu entries, %zu warnings", json_array_size(list), json_array_size(warn));
+    json_decref(list);
+    json_decref(warn);
+    json_decref(s);
+    json_decref(big);
+    free(p1), free(p2), free(t1), free(t2), free(n1), free(n2), free(filler);
+    history_free(h);
+    return 0;
+}
+
+static void test_history_full_disk_tmpfs_clear_error(void **state)
+{
+    (void)state;
+    char *tmp = make_tmpdir();
+    run_checked_child(ns_full_disk, tmp);
+    rm_rf(tmp);
+    free(tmp);
+}
+
+static void test_history_check_writable_leaves_nothing(void **state)
+{
+    (void)state;
+    char *tmp = make_tmpdir();
+    char *t1, *t2, *dir;
+    save_two(tmp, &t1, &t2, &dir);
+    char err[512];
+    history_t *h = history_open(tmp, "song", err, sizeof err);
+    assert_non_null(h);
+    assert_int_equal(history_check_writable(h, err, sizeof err), HISTORY_OK);
+    assert_two_intact(dir, t1, t2);
+    assert_int_equal(count_files(dir, ""), 5); /* . .. next 0001 0002 */
+    /* a counter that cannot be written is found before the DAW is touched */
+    char *pc = pathf("%s/next", dir);
+    assert_int_equal(chmod(pc, 0400), 0);
+    if (geteuid() != 0) {
+        assert_int_equal(history_check_writable(h, err, sizeof err), HISTORY_EIO);
+        assert_non_null(strstr(err, pc));
+    }
+    chmod(pc, 0600);
+    free(pc);
+    history_free(h);
+    free(t1), free(t2), free(dir);
+    rm_rf(tmp);
+    free(tmp);
+}
+
+/* ---- concurrency ---- */
+
+#define CONCURRENT_SAVERS 400
+
+static void test_history_concurrent_saves_all_kept(void **state)
+{
+    (void)state;
+    char *tmp = make_tmpdir();
+    char err[512];
+    history_t *h = history_open(tmp, "song", err, sizeof err);
+    assert_non_null(h);
+    char *dir = strdup(history_dir(h));
+    int go[2], out[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pids[CONCURRENT_SAVERS];
+    for (int i = 0; i < CONCURRENT_SAVERS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            close(go[1]);
+            close(out[0]);
+            char b;
+            ssize_t r = read(go[0], &b, 1); /* all start together when the parent closes its end */
+            (void)r;
+            char e[512];
+            history_t *hc = history_open(tmp, "song", e, sizeof e);
+            json_t *s = snapshot(0);
+            json_object_set_new(s, "saver", json_integer(i));
+            int num = 0;
+            int rc = hc ? history_save(hc, s, NULL, &num, e, sizeof e) : -99;
+            int rec[2] = {i, rc == HISTORY_OK ? num : -1};
+            ssize_t w = write(out[1], rec, sizeof rec);
+            (void)w;
+            _exit(rc == HISTORY_OK ? 0 : 1);
+        }
+    }
+    close(go[0]);
+    close(out[1]);
+    close(go[1]);
+    int failed = 0;
+    for (int i = 0; i < CONCURRENT_SAVERS; i++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            failed++;
+    }
+    assert_int_equal(failed, 0);
+    /* every saver reported a number; the numbers are distinct */
+    char *seen_num = calloc(CONCURRENT_SAVERS * 4 + 2, 1);
+    int saver_of[CONCURRENT_SAVERS * 4 + 2];
+    int rec[2], got = 0;
+    while (read(out[0], rec, sizeof rec) == (ssize_t)sizeof rec) {
+        assert_true(rec[1] >= 1 && rec[1] <= CONCURRENT_SAVERS * 4);
+        if (seen_num[rec[1]])
+            fail_msg("iteration number %d handed to two savers", rec[1]);
+        seen_num[rec[1]] = 1;
+        saver_of[rec[1]] = rec[0];
+        got++;
+    }
+    close(out[0]);
+    assert_int_equal(got, CONCURRENT_SAVERS);
+    /* and each is on disk, readable, holding what that saver wrote */
+    json_t *list = NULL, *warn = NULL;
+    assert_int_equal(history_list(h, &list, &warn, err, sizeof err), HISTORY_OK);
+    assert_int_equal(json_array_size(list), CONCURRENT_SAVERS);
+    assert_int_equal(json_array_size(warn), 0);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        int num = (int)json_integer_value(json_object_get(json_array_get(list, i), "number"));
+        assert_true(num >= 1 && num <= CONCURRENT_SAVERS * 4 && seen_num[num]);
+        json_t *it = NULL;
+        assert_int_equal(history_load(h, num, &it, err, sizeof err), HISTORY_OK);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(it, "state"), "saver")), saver_of[num]);
+        json_decref(it);
+    }
+    assert_int_equal(count_files(dir, ".tmp"), 0);
+    json_decref(list);
+    json_decref(warn);
+    free(seen_num);
+    history_free(h);
+    free(dir);
+    rm_rf(tmp);
+    free(tmp);
+}
+
+/* Two writers save in a loop; one is killed with SIGKILL at random moments, again and again. No temporary
+ * file is ever left in the directory (not even before the next open), every number is distinct, and every
+ * iteration is readable. */
+static void test_history_kill9_leaves_no_temp_file(void **state)
+{
+    (void)state;
+    char *tmp = make_tmpdir();
+    char err[512];
+    history_t *h = history_open(tmp, "song", err, sizeof err);
+    assert_non_null(h);
+    char *dir = strdup(history_dir(h));
+    int probe = open(dir, O_TMPFILE | O_WRONLY, 0600);
+    int unnamed_ok = probe >= 0;
+    if (probe >= 0)
+        close(probe);
+    pid_t steady = fork();
+    assert_true(steady >= 0);
+    if (steady == 0) {
+        history_t *hc = history_open(tmp, "song", err, sizeof err);
+        json_t *s = snapshot(2);
+        for (int i = 0; i < 100000; i++) {
+            int num;
+            if (history_save(hc, s, NULL, &num, err, sizeof err) != HISTORY_OK)
+                _exit(1);
+        }
+        _exit(0);
+    }
+    unsigned rnd = 4242;
+    int left_after_kill = 0;
+    for (int round = 0; round < 60; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            history_t *hc = history_open(tmp, "song", err, sizeof err);
+            json_t *s = big_snapshot();
+            for (;;) {
+                int num;
+                history_check_writable(hc, err, sizeof err);
+                if (history_save(hc, s, NULL, &num, err, sizeof err) != HISTORY_OK)
+                    _exit(1);
+            }
+        }
+        usleep((useconds_t)(rand_r(&rnd) % 8000));
+        kill(pid, SIGKILL);
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        left_after_kill += count_files(dir, ".tmp");
+    }
+    kill(steady, SIGKILL);
+    waitpid(steady, NULL, 0);
+    if (unnamed_ok)
+        assert_int_equal(left_after_kill, 0);
+    history_t *h2 = history_open(tmp, "song", err, sizeof err); /* removes a dead writer's leftovers, if any */
+    assert_non_null(h2);
+    assert_int_equal(count_files(dir, ".tmp"), 0);
+    json_t *list = NULL, *warn = NULL;
+    assert_int_equal(history_list(h2, &list, &warn, err, sizeof err), HISTORY_OK);
+    assert_int_equal(json_array_size(warn), 0);
+    assert_true(json_array_size(list) > 0);
+    print_message("kill -9 loop: %zu iterations, %d temporary files seen right after the kills (O_TMPFILE %s)\n",
+                  json_array_size(list), left_after_kill, unnamed_ok ? "yes" : "no");
+    json_decref(list);
+    json_decref(warn);
+    history_free(h2);
+    history_free(h);
+    free(dir);
     rm_rf(tmp);
     free(tmp);
 }
@@ -666,6 +1020,10 @@ int main(void)
         cmocka_unit_test(test_history_default_data_dir_from_xdg),
         cmocka_unit_test(test_history_full_disk_keeps_earlier_and_reserves_number),
         cmocka_unit_test(test_history_read_only_dir_clear_error),
+        cmocka_unit_test(test_history_full_disk_tmpfs_clear_error),
+        cmocka_unit_test(test_history_check_writable_leaves_nothing),
+        cmocka_unit_test(test_history_concurrent_saves_all_kept),
+        cmocka_unit_test(test_history_kill9_leaves_no_temp_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
