@@ -27,7 +27,7 @@ const char *context_strerror(int code)
 typedef struct {
     const char *suffix;
     int n;
-    int iv[5];
+    int iv[6];
 } ctpl_t;
 
 /* In order of preference when several roots fit. */
@@ -40,6 +40,9 @@ static const ctpl_t tpls[] = {
     {"aug7", 4, {0, 4, 8, 10}}, {"add9", 4, {0, 2, 4, 7}},    {"madd9", 4, {0, 2, 3, 7}},
     {"9", 5, {0, 2, 4, 7, 10}}, {"maj9", 5, {0, 2, 4, 7, 11}}, {"m9", 5, {0, 2, 3, 7, 10}},
     {"7", 3, {0, 4, 10}},       {"maj7", 3, {0, 4, 11}},      {"m7", 3, {0, 3, 10}},
+    {"6/9", 5, {0, 2, 4, 7, 9}}, {"7b9", 5, {0, 1, 4, 7, 10}}, {"7#9", 5, {0, 3, 4, 7, 10}},
+    {"11", 5, {0, 2, 5, 7, 10}}, {"m11", 6, {0, 2, 3, 5, 7, 10}}, {"13", 5, {0, 2, 4, 9, 10}},
+    {"7b5", 4, {0, 4, 6, 10}},  {"7b9", 4, {0, 1, 4, 10}},     {"7#9", 4, {0, 3, 4, 10}},
     {"5", 2, {0, 7}},
 };
 
@@ -203,6 +206,231 @@ static int key_uses_flats(int tonic, int minor)
 
 static double round3(double x) { return round(x * 1000.0) / 1000.0; }
 
+/* One quarter-note beat of the pitched material. */
+typedef struct {
+    double w[12];   /* sounding time per pitch class */
+    int bass, bass_any; /* lowest note sounding >= a 16th (else any), -1 none */
+    unsigned mask;  /* pitch classes sounding >= a 16th */
+    int root;       /* chord root, -1 when no chord fits */
+} beat_t;
+
+/* Candidate modes: scale membership per degree (1 in the scale, fractions for the usual chromatic degrees
+ * of that mode: the raised 6th/7th of minor, the blue third and fifth of the blues), the Krumhansl profile
+ * used for the correlation term, the tonic triad's third (4 major, 3 minor), a prior, and the major key
+ * whose signature names the notes (semitones above the tonic). */
+typedef struct {
+    const char *name;
+    double scale[12];
+    int minor_profile, third, parent;
+    double prior;
+} kmode_t;
+
+static const kmode_t kmodes[] = {
+    {"major", {1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1}, 0, 4, 0, 0.15},
+    {"minor", {1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0.8}, 1, 3, 3, 0.10},
+    {"dorian", {1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 1, 0.3}, 1, 3, 10, 0.0},
+    {"mixolydian", {1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 0.3}, 0, 4, 5, -0.05},
+    {"blues", {1, 0, 1, 0.8, 1, 1, 0.5, 1, 0, 1, 1, 0.8}, 0, 4, 5, 0.15},
+};
+#define NKMODES (sizeof kmodes / sizeof kmodes[0])
+
+/* Weights of the evidence terms (see context.h). */
+#define KW_FIT 3.0
+#define KW_KS 0.5
+#define KW_ROOT 1.0
+#define KW_BASS 0.6
+#define KW_FIRST 0.5
+#define KW_LAST 0.3
+#define KW_CADENCE 0.6
+#define KW_TONIC_QUALITY 0.3
+/* The chord that marks a mode: the major IV of the dorian, the major bVII of the mixolydian. */
+#define KW_MODAL_CHORD 0.2
+/* A melody without chords (chords on fewer than 30% of the sounding beats): its last note is the strongest
+ * tonic hint, its first often a pickup on the fifth or third, and its lowest notes say nothing. */
+#define KW_MELODY_FIRST 0.2
+#define KW_MELODY_LAST 0.6
+
+typedef struct {
+    int root;
+    unsigned mask;
+    double dur;
+} kevent_t;
+
+static int popcount12(unsigned m)
+{
+    int c = 0;
+    for (int i = 0; i < 12; i++)
+        c += (m >> i) & 1u;
+    return c;
+}
+
+static int has_pc(unsigned mask, int root, int iv) { return (mask >> ((root + iv) % 12)) & 1u; }
+
+static void key_name(int tonic, int m, char *buf, size_t len, int *flats_out)
+{
+    int flats;
+    const char *t;
+    if (m == 0) {
+        flats = key_uses_flats(tonic, 0);
+        t = major_tonic[tonic];
+    } else if (m == 1) {
+        flats = key_uses_flats(tonic, 1);
+        t = minor_tonic[tonic];
+    } else {
+        int parent = (tonic + kmodes[m].parent) % 12;
+        flats = key_uses_flats(parent, 0);
+        t = notation_pc_name(tonic, flats);
+    }
+    snprintf(buf, len, "%s %s", t, kmodes[m].name);
+    if (flats_out)
+        *flats_out = flats;
+}
+
+static json_t *estimate_key(const double *hist, double total, const beat_t *bt, int nbeats, int first_pc,
+                            int last_pc, int *use_flats)
+{
+    double h[12];
+    for (int i = 0; i < 12; i++)
+        h[i] = hist[i] / total;
+    /* chord events: consecutive beats with the same chord merged */
+    kevent_t ev[CONTEXT_MAX_BEATS];
+    int nev = 0, chord_beats = 0;
+    double root_share[12] = {0}, bass_share[12] = {0}, tonic_major[12] = {0}, tonic_minor[12] = {0};
+    int major_chord[12] = {0};
+    int tonic_b7[12] = {0}, bass_beats = 0, sounding = 0;
+    for (int b = 0; b < nbeats; b++) {
+        if (bt[b].bass >= 0) {
+            bass_share[bt[b].bass % 12] += 1;
+            bass_beats++;
+        }
+        if (bt[b].mask)
+            sounding++;
+        int r = bt[b].root;
+        if (r < 0 || popcount12(bt[b].mask) < 3)
+            continue;
+        chord_beats++;
+        root_share[r] += 1;
+        if (has_pc(bt[b].mask, r, 4)) {
+            tonic_major[r] += 1;
+            if (has_pc(bt[b].mask, r, 7))
+                major_chord[r] = 1;
+        }
+        else if (has_pc(bt[b].mask, r, 3))
+            tonic_minor[r] += 1;
+        if (has_pc(bt[b].mask, r, 10) && has_pc(bt[b].mask, r, 4))
+            tonic_b7[r]++;
+        if (nev && ev[nev - 1].root == r && ev[nev - 1].mask == bt[b].mask)
+            ev[nev - 1].dur += 1;
+        else
+            ev[nev++] = (kevent_t){.root = r, .mask = bt[b].mask, .dur = 1};
+    }
+    for (int i = 0; i < 12; i++) {
+        if (chord_beats)
+            root_share[i] /= chord_beats;
+        if (bass_beats)
+            bass_share[i] /= bass_beats;
+    }
+    /* cadences into each pitch class: a dominant (major-third chord a fifth above) or leading-tone diminished
+     * chord resolving to it; the last resolution of the piece counts double, a final plagal IV-I a little. */
+    double cad[12] = {0};
+    for (int i = 1; i < nev; i++) {
+        int x = ev[i - 1].root, y = ev[i].root;
+        double wgt = i == nev - 1 ? 2.0 : 1.0;
+        if (x == (y + 7) % 12 && has_pc(ev[i - 1].mask, x, 4))
+            cad[y] += wgt;
+        else if (x == (y + 11) % 12 && has_pc(ev[i - 1].mask, x, 3) && has_pc(ev[i - 1].mask, x, 6))
+            cad[y] += 0.5 * wgt;
+        else if (i == nev - 1 && x == (y + 5) % 12)
+            cad[y] += 0.5;
+    }
+    int melody = chord_beats * 10 < sounding * 3;
+    int first = !melody && nev ? ev[0].root : first_pc, last = !melody && nev ? ev[nev - 1].root : last_pc;
+    double w_first = melody ? KW_MELODY_FIRST : KW_FIRST, w_last = melody ? KW_MELODY_LAST : KW_LAST;
+    double w_bass = melody ? 0 : KW_BASS;
+
+    double best = -1e9, second = -1e9, best_ks = 0;
+    int bk = 0, bm = 0, sk = -1, sm = 0;
+    for (int t = 0; t < 12; t++) {
+        double prof_maj[12], prof_min[12];
+        for (int i = 0; i < 12; i++) {
+            prof_maj[i] = ks_major[((i - t) + 12) % 12];
+            prof_min[i] = ks_minor[((i - t) + 12) % 12];
+        }
+        double ks_maj = pearson(h, prof_maj), ks_min = pearson(h, prof_min);
+        double tq = tonic_major[t] + tonic_minor[t];
+        for (size_t m = 0; m < NKMODES; m++) {
+            const kmode_t *km = &kmodes[m];
+            /* the blues needs a dominant-seventh tonic chord on at least half of its beats */
+            if (!strcmp(km->name, "blues") && !(tonic_b7[t] > 0 && 2 * tonic_b7[t] >= tonic_major[t] + tonic_minor[t]))
+                continue;
+            double fit = 0;
+            for (int i = 0; i < 12; i++)
+                fit += h[(t + i) % 12] * km->scale[i];
+            double ks = km->minor_profile ? ks_min : ks_maj;
+            double sc = KW_FIT * fit + KW_KS * ks + KW_ROOT * root_share[t] + w_bass * bass_share[t] + km->prior;
+            if (first == t)
+                sc += w_first;
+            if (last == t)
+                sc += w_last;
+            sc += KW_CADENCE * fmin(1.0, cad[t] / 2.0);
+            if ((!strcmp(km->name, "dorian") && major_chord[(t + 5) % 12]) ||
+                (!strcmp(km->name, "mixolydian") && major_chord[(t + 10) % 12]))
+                sc += KW_MODAL_CHORD;
+            if (tq > 0) {
+                double right = km->third == 4 ? tonic_major[t] : tonic_minor[t];
+                sc += right * 2 >= tq ? KW_TONIC_QUALITY : -2 * KW_TONIC_QUALITY;
+            } else {
+                /* no chord on the tonic: the melody's third decides */
+                double want = h[(t + km->third) % 12], other = h[(t + (km->third == 4 ? 3 : 4)) % 12];
+                if (other > want)
+                    sc -= KW_TONIC_QUALITY;
+            }
+            if (sc > best) {
+                if (sk < 0 || bk != t) {
+                    second = best;
+                    sk = bk;
+                    sm = bm;
+                }
+                best = sc;
+                bk = t;
+                bm = (int)m;
+                best_ks = ks;
+            } else if (sc > second && t != bk) {
+                second = sc;
+                sk = t;
+                sm = (int)m;
+            }
+        }
+    }
+    char name[40], runner[40];
+    key_name(bk, bm, name, sizeof name, use_flats);
+    if (sk >= 0 && second > -1e9)
+        key_name(sk, sm, runner, sizeof runner, NULL);
+    else
+        snprintf(runner, sizeof runner, "none");
+    /* the evidence a musician can check */
+    char evid[160];
+    size_t o = 0;
+    double fit = 0;
+    for (int i = 0; i < 12; i++)
+        fit += h[(bk + i) % 12] * kmodes[bm].scale[i];
+    o += (size_t)snprintf(evid + o, sizeof evid - o, "%.0f%% of the notes in the scale", 100 * fit);
+    const char *tn = notation_pc_name(bk, *use_flats);
+    if (first == bk && o < sizeof evid)
+        o += (size_t)snprintf(evid + o, sizeof evid - o, "; starts on %s", tn);
+    if (last == bk && o < sizeof evid)
+        o += (size_t)snprintf(evid + o, sizeof evid - o, "; ends on %s", tn);
+    if (cad[bk] > 0 && o < sizeof evid)
+        o += (size_t)snprintf(evid + o, sizeof evid - o, "; cadence to %s", tn);
+    if (!melody && bass_share[bk] > 0 && o < sizeof evid)
+        o += (size_t)snprintf(evid + o, sizeof evid - o, "; %s in the bass %.0f%% of beats", tn, 100 * bass_share[bk]);
+    char tbuf[8];
+    snprintf(tbuf, sizeof tbuf, "%.*s", (int)(strchr(name, ' ') - name), name);
+    return json_pack("{s:s, s:s, s:s, s:f, s:f, s:s, s:s}", "name", name, "tonic", tbuf, "mode", kmodes[bm].name,
+                     "correlation", round3(best_ks), "confidence", round3(best - second), "runner_up", runner,
+                     "evidence", evid);
+}
+
 /* ---- durations ------------------------------------------------------------------------------ */
 
 static const char *duration_name(double d)
@@ -328,83 +556,76 @@ json_t *context_analyze(const json_t *state)
     json_object_set_new(out, "length_beats", json_real(round3(length)));
     json_object_set_new(out, "bars", json_integer(bars));
 
-    /* key */
+    /* per beat (in quarter-note beats): pitch-class weights and bass, one pass over the notes */
+    int nbeats = (int)ceil(length - 1e-9);
+    if (nbeats > CONTEXT_MAX_BEATS)
+        nbeats = CONTEXT_MAX_BEATS;
+    beat_t *bt = calloc((size_t)nbeats + 1, sizeof *bt);
+    if (!bt) {
+        free(tr);
+        free(notes);
+        json_decref(out);
+        return NULL;
+    }
+    for (int b = 0; b <= nbeats; b++)
+        bt[b].bass = bt[b].bass_any = bt[b].root = -1;
     double hist[12] = {0};
     double pitched_total = 0;
+    int first_pc = -1, last_pc = -1, first_low = 128;
+    double first_s = -1, last_s = -1;
     for (size_t i = 0; i < nn; i++) {
-        if (tr[notes[i].track].drums || tr[notes[i].track].muted)
+        const cnote_t *n = &notes[i];
+        if (tr[n->track].drums || tr[n->track].muted)
             continue;
-        hist[notes[i].n % 12] += notes[i].e - notes[i].s;
-        pitched_total += notes[i].e - notes[i].s;
+        hist[n->n % 12] += n->e - n->s;
+        pitched_total += n->e - n->s;
+        if (first_s < 0 || (fabs(n->s - first_s) < EPS && n->n < first_low)) {
+            first_s = n->s;
+            first_low = n->n;
+            first_pc = n->n % 12;
+        }
+        if (n->s >= last_s - EPS) {
+            last_s = n->s;
+            last_pc = n->n % 12;
+        }
+        for (int b = (int)floor(n->s + EPS); b < nbeats && b < n->e; b++) {
+            double ov = fmin(n->e, b + 1.0) - fmax(n->s, (double)b);
+            if (ov <= EPS)
+                continue;
+            bt[b].w[n->n % 12] += ov;
+            if (ov >= 0.25 - EPS && (bt[b].bass < 0 || n->n < bt[b].bass))
+                bt[b].bass = n->n;
+            if (bt[b].bass_any < 0 || n->n < bt[b].bass_any)
+                bt[b].bass_any = n->n;
+        }
     }
+    for (int b = 0; b < nbeats; b++) {
+        if (bt[b].bass < 0)
+            bt[b].bass = bt[b].bass_any;
+        for (int pc = 0; pc < 12; pc++)
+            if (bt[b].w[pc] >= 0.25 - EPS)
+                bt[b].mask |= 1u << pc;
+        if (bt[b].mask)
+            bt[b].root = context_chord_name(bt[b].mask, bt[b].bass >= 0 ? bt[b].bass % 12 : -1, 0, NULL, 0);
+    }
+
+    /* key */
     int use_flats = -1, distinct = 0;
     for (int i = 0; i < 12; i++)
         distinct += hist[i] > 0;
     if (pitched_total > 0 && distinct >= 3) {
-        double best = -2, second = -2;
-        int bk = 0, sk = 0;
-        for (int k = 0; k < 24; k++) {
-            double prof[12];
-            for (int i = 0; i < 12; i++)
-                prof[i] = (k < 12 ? ks_major : ks_minor)[((i - k % 12) + 12) % 12];
-            double r = pearson(hist, prof);
-            if (r > best) {
-                second = best;
-                sk = bk;
-                best = r;
-                bk = k;
-            } else if (r > second) {
-                second = r;
-                sk = k;
-            }
-        }
-        char name[32], runner[32];
-        int minor = bk >= 12, tonic = bk % 12;
-        snprintf(name, sizeof name, "%s %s", minor ? minor_tonic[tonic] : major_tonic[tonic], minor ? "minor" : "major");
-        snprintf(runner, sizeof runner, "%s %s", sk >= 12 ? minor_tonic[sk % 12] : major_tonic[sk % 12],
-                 sk >= 12 ? "minor" : "major");
-        use_flats = key_uses_flats(tonic, minor);
-        json_object_set_new(out, "key",
-                            json_pack("{s:s, s:s, s:s, s:f, s:f, s:s}", "name", name, "tonic",
-                                      minor ? minor_tonic[tonic] : major_tonic[tonic], "mode", minor ? "minor" : "major",
-                                      "correlation", round3(best), "confidence", round3(best - second), "runner_up",
-                                      runner));
+        json_t *key = estimate_key(hist, pitched_total, bt, nbeats, first_pc, last_pc, &use_flats);
+        json_object_set_new(out, "key", key ? key : json_null());
     } else {
         json_object_set_new(out, "key", json_null());
     }
 
-    /* per beat (in quarter-note beats) */
     json_t *jbeats = json_array(), *jchords = json_array();
-    int nbeats = (int)ceil(length - 1e-9);
-    if (nbeats > CONTEXT_MAX_BEATS)
-        nbeats = CONTEXT_MAX_BEATS;
     char prev_chord[48] = "";
     double chord_start = 0;
     for (int b = 0; b <= nbeats; b++) {
-        double ws = b, we = b + 1.0;
-        double w[12] = {0};
-        int bass = -1, bass_any = -1;
-        if (b < nbeats) {
-            for (size_t i = 0; i < nn && notes[i].s < we; i++) {
-                const cnote_t *n = &notes[i];
-                if (tr[n->track].drums || tr[n->track].muted)
-                    continue;
-                double ov = fmin(n->e, we) - fmax(n->s, ws);
-                if (ov <= EPS)
-                    continue;
-                w[n->n % 12] += ov;
-                if (ov >= 0.25 - EPS && (bass < 0 || n->n < bass))
-                    bass = n->n;
-                if (bass_any < 0 || n->n < bass_any)
-                    bass_any = n->n;
-            }
-        }
-        if (bass < 0)
-            bass = bass_any;
-        unsigned mask = 0;
-        for (int pc = 0; pc < 12; pc++)
-            if (w[pc] >= 0.25 - EPS)
-                mask |= 1u << pc;
+        unsigned mask = b < nbeats ? bt[b].mask : 0;
+        int bass = b < nbeats ? bt[b].bass : -1;
         char chord[48] = "";
         int root = -1;
         if (mask)
@@ -596,6 +817,7 @@ json_t *context_analyze(const json_t *state)
     }
     json_object_set_new(out, "registers", jreg);
 
+    free(bt);
     free(tr);
     free(notes);
     return out;
@@ -667,8 +889,10 @@ char *context_to_text(const json_t *a)
               num_or(json_object_get(a, "length_beats"), 0));
     const json_t *key = json_object_get(a, "key");
     if (json_is_object(key))
-        tb_printf(&b, "Key: %s (correlation %.2f, confidence %.2f; runner-up %s).\n",
-                  json_string_value(json_object_get(key, "name")), num_or(json_object_get(key, "correlation"), 0),
+        tb_printf(&b, "Key: %s (%s; confidence %.2f; runner-up %s).\n",
+                  json_string_value(json_object_get(key, "name")),
+                  json_string_value(json_object_get(key, "evidence")) ? json_string_value(json_object_get(key, "evidence"))
+                                                                       : "",
                   num_or(json_object_get(key, "confidence"), 0), json_string_value(json_object_get(key, "runner_up")));
     else
         tb_printf(&b, "Key: unknown (fewer than 3 pitch classes in pitched tracks).\n");

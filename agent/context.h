@@ -25,8 +25,10 @@ const char *context_strerror(int code);
 /* Analyze a session (borrowed). Returns a new object:
  * {
  *   "tempo": 120.0, "time_signature": [4, 4], "beats_per_bar": 4.0, "length_beats": 16.0, "bars": 4,
- *   "key": {"name": "Bb major", "tonic": "Bb", "mode": "major", "correlation": 0.88, "confidence": 0.21,
- *           "runner_up": "G minor"} | null (fewer than 3 pitch classes),
+ *   "key": {"name": "Bb major", "tonic": "Bb", "mode": "major"|"minor"|"dorian"|"mixolydian"|"blues",
+ *           "correlation": 0.88, "confidence": 0.21, "runner_up": "G minor",
+ *           "evidence": "100% of the notes in the scale; ends on Bb; cadence to Bb; Bb in the bass 50% of beats"}
+ *          | null (fewer than 3 pitch classes),
  *   "beats": [{"beat": 0.0, "bar": 1, "beat_in_bar": 1, "pitch_classes": ["C","Eb","G","Bb"],
  *              "bass": "C", "chord": "Cm7" | null, "inversion": 0}],          (at most CONTEXT_MAX_BEATS)
  *   "chords": [{"start": 0.0, "end": 4.0, "chord": "Cm7"}],                   (consecutive beats merged)
@@ -40,10 +42,19 @@ const char *context_strerror(int code);
  *                  "status": "empty"|"ok"|"crowded"}]
  * }
  * Chord names: root + "", m, dim, aug, 5, sus2, sus4, 6, m6, 7, maj7, m7, mM7, m7b5, dim7, aug7, 7sus4, add9,
- * madd9, 9, maj9, m9; a bass other than the root is written as a slash chord ("C/E"). Pitch names use flats
+ * madd9, 9, maj9, m9, 6/9, 7b9, 7#9, 11, m11, 13, 7b5; a bass other than the root is written as a slash chord
+ * ("C/E"). Pitch names use flats
  * in flat keys (F, Bb, Eb, Ab, Db, Gb major; D, G, C, F, Bb, Eb minor), else sharps.
- * Key: Krumhansl-Schmuckler profiles against the duration-weighted pitch-class histogram (Pearson
- * correlation); confidence = best minus second-best correlation. Returns NULL only when out of memory. */
+ * Key: every tonic x mode (major, minor, dorian, mixolydian, blues) is scored by how much of the
+ * duration-weighted pitch content lies in its scale (the raised 7th counts in minor, blue notes in the blues),
+ * the Krumhansl-Schmuckler correlation, and tonic evidence: the share of beats whose chord root and whose bass
+ * is the tonic, the first and the last chord (for a melody without chords: its first and, weighted more, its
+ * last note), cadences into the tonic (V or vii° resolving, the final one counting double), the tonic chord's
+ * third matching the mode, and the marker chords of the modes (major IV in dorian, major bVII in mixolydian).
+ * The blues is a candidate only when the tonic chord is a dominant seventh. Relative majors and minors share a
+ * scale and are told apart by that evidence (Am-F-C-G: A minor; C-G-Am-F: C major). Weights in context.c,
+ * tuned and tested against tests/fixtures/keys/progressions.json. correlation = the KS correlation of the
+ * chosen key; confidence = best minus runner-up score (another tonic). Returns NULL only when out of memory. */
 json_t *context_analyze(const json_t *state);
 
 /* Name the chord of a pitch-class set (bit i = pitch class i) with bass pitch class bass_pc (-1: none).
