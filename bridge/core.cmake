@@ -1,4 +1,10 @@
 # bridge/core.cmake: the wire (link, session mirror, dialect maps, sync) as a static library.
+# Instrument maps (roles -> a DAW's plugins): pure data + jansson, also used by the plan validator (dbmusic).
+add_library(dbinstmap STATIC osc-maps/instmap.c)
+target_include_directories(dbinstmap PUBLIC ${DAWBRIDGE_SOURCE_DIR}/osc-maps)
+target_link_libraries(dbinstmap PUBLIC PkgConfig::JANSSON)
+db_add_test(test_instmap SOURCES tests/unit/test_instmap.c LIBS dbinstmap LABELS unit)
+
 add_library(dbcore STATIC
   bridge/session.c
   bridge/link.c
@@ -6,7 +12,7 @@ add_library(dbcore STATIC
   osc-maps/oscmap.c
 )
 target_include_directories(dbcore PUBLIC ${DAWBRIDGE_SOURCE_DIR}/bridge ${DAWBRIDGE_SOURCE_DIR}/osc-maps)
-target_link_libraries(dbcore PUBLIC PkgConfig::LIBLO PkgConfig::LIBUV PkgConfig::JANSSON ${MATH_LIB})
+target_link_libraries(dbcore PUBLIC dbinstmap PkgConfig::LIBLO PkgConfig::LIBUV PkgConfig::JANSSON ${MATH_LIB})
 
 if(EXISTS ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_session.c)
   db_add_test(test_session SOURCES tests/unit/test_session.c LIBS dbcore)
