@@ -1168,3 +1168,367 @@ out:
         json_decref(u);
     return calls;
 }
+
+/* ---------------------------------------------------------------- three-way merge (undo keeps later edits) */
+
+struct merge {
+    int force;
+    json_t *conflicts;
+};
+
+/* The same music: a one-element diff of the two wrapped in the same container shows nothing. `kind` is
+ * "track", "clip" or "fx". */
+static int same_music(const char *kind, const json_t *a, const json_t *b)
+{
+    json_t *x = json_deep_copy(a), *y = json_deep_copy(b);
+    json_t *sa = NULL, *sb = NULL;
+    if (!x || !y)
+        goto out;
+    json_t *objs[2] = {x, y};
+    json_t *snaps[2];
+    for (int i = 0; i < 2; i++) {
+        json_t *o = objs[i];
+        json_object_del(o, "host_id");
+        json_object_del(o, "index");
+        if (!strcmp(kind, "track")) {
+            json_object_set_new(o, "id", json_string("t"));
+            snaps[i] = json_pack("{s:[O]}", "tracks", o);
+        } else if (!strcmp(kind, "clip")) {
+            json_object_set_new(o, "id", json_string("c"));
+            snaps[i] = json_pack("{s:[{s:s, s:s, s:[O]}]}", "tracks", "id", "t", "name", "t", "clips", o);
+        } else {
+            snaps[i] = json_pack("{s:[{s:s, s:s, s:[O]}]}", "tracks", "id", "t", "name", "t", "fx", o);
+        }
+    }
+    sa = snaps[0];
+    sb = snaps[1];
+out:;
+    int eq = 0;
+    if (sa && sb) {
+        json_t *d = statediff_compute(sa, sb);
+        eq = d && json_array_size(json_object_get(d, "changes")) == 0;
+        json_decref(d);
+    }
+    json_decref(sa);
+    json_decref(sb);
+    json_decref(x);
+    json_decref(y);
+    return eq;
+}
+
+static void text_value(char *buf, size_t len, const json_t *v)
+{
+    if (json_is_real(v))
+        snprintf(buf, len, "%g", json_real_value(v));
+    else if (!v || json_is_null(v))
+        snprintf(buf, len, "none");
+    else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+        snprintf(buf, len, "%s", s ? s : "?");
+        free(s);
+    }
+}
+
+/* Records a conflict: `where` (e.g. track "Bass"), `what` (e.g. volume_db), the three values (any may be NULL
+ * for "absent"), and a sentence. */
+static void conflict(struct merge *m, const char *where, const char *what, const json_t *b, const json_t *r,
+                     const json_t *c, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *o = json_pack("{s:s, s:s, s:s}", "where", where, "what", what, "message", msg);
+    json_object_set_new(o, "before", b ? json_deep_copy(b) : json_null());
+    json_object_set_new(o, "iteration", r ? json_deep_copy(r) : json_null());
+    json_object_set_new(o, "now", c ? json_deep_copy(c) : json_null());
+    json_array_append_new(m->conflicts, o);
+}
+
+/* Three-way value: b (before the iteration), r (after it), c (now). New reference to the merged value. */
+static json_t *merge_value(struct merge *m, const char *where, const char *what, const json_t *b, const json_t *r,
+                           const json_t *c)
+{
+    if (jv_equal(b, r) || jv_equal(c, b))
+        return c ? json_deep_copy(c) : json_null(); /* the iteration did not touch it, or it is already back */
+    if (jv_equal(c, r))
+        return b ? json_deep_copy(b) : json_null(); /* only the iteration changed it: revert */
+    char vb[64], vr[64], vc[64];
+    text_value(vb, sizeof vb, b);
+    text_value(vr, sizeof vr, r);
+    text_value(vc, sizeof vc, c);
+    conflict(m, where, what, b, r, c, "%s %s: the iteration changed it from %s to %s, and it was changed to %s since",
+             where, what, vb, vr, vc);
+    return m->force ? (b ? json_deep_copy(b) : json_null()) : (c ? json_deep_copy(c) : json_null());
+}
+
+typedef void (*merge_item_fn)(struct merge *m, const char *where, const json_t *b, const json_t *r, json_t *c);
+
+/* Three-way merge of a list of objects (tracks, clips, effects, markers): items are paired between the three
+ * lists with `same`; the result starts from the current list:
+ *   in the iteration's result but not before it (added by it): dropped if unchanged since, else a conflict;
+ *   before it but not in its result (removed by it): added back (at its old position) unless it exists now;
+ *   in all three: `item` merges it in place (NULL: kept as it is now);
+ *   before and after it but gone now (removed since): stays gone, a conflict if the iteration had changed it;
+ *   only now (added since): kept.
+ * `kind` names items in messages and for same_music (NULL: no same_music, e.g. markers). New reference. */
+static json_t *merge_list(struct merge *m, const char *where, const char *kind, const json_t *B, const json_t *R,
+                          const json_t *C, int passes, same_fn same, merge_item_fn item,
+                          const char *(*label)(const json_t *, char *, size_t))
+{
+    size_t nb = json_array_size(B), nc = json_array_size(C);
+    int *br = NULL, *rb = NULL, *rc = NULL, *cr = NULL, *bc = NULL, *cb = NULL;
+    json_t *out = json_array();
+    if (!match_alloc(B, R, passes, same, &br, &rb) || !match_alloc(R, C, passes, same, &rc, &cr) ||
+        !match_alloc(B, C, passes, same, &bc, &cb))
+        goto done;
+    /* pair by the chains first (B-R-C), then directly */
+    int *c_b = calloc(nc + 1, sizeof(int)), *c_r = calloc(nc + 1, sizeof(int));
+    char *b_used = calloc(nb + 1, 1);
+    if (!c_b || !c_r || !b_used) {
+        free(c_b), free(c_r), free(b_used);
+        goto done;
+    }
+    for (size_t k = 0; k < nc; k++) {
+        c_r[k] = cr[k];
+        c_b[k] = cr[k] >= 0 ? rb[cr[k]] : -1;
+        if (c_b[k] < 0 && cr[k] < 0)
+            c_b[k] = cb[k];
+        if (c_b[k] >= 0 && b_used[c_b[k]])
+            c_b[k] = -1;
+        if (c_b[k] >= 0)
+            b_used[c_b[k]] = 1;
+    }
+    char lab[300], w[400];
+    for (size_t k = 0; k < nc; k++) {
+        json_t *c = json_array_get(C, k);
+        json_t *r = c_r[k] >= 0 ? json_array_get(R, (size_t)c_r[k]) : NULL;
+        json_t *b = c_b[k] >= 0 ? json_array_get(B, (size_t)c_b[k]) : NULL;
+        label(c, lab, sizeof lab);
+        snprintf(w, sizeof w, "%s%s%s", where, where[0] ? " " : "", lab);
+        if (r && !b) { /* added by the iteration */
+            if (!kind || same_music(kind, r, c))
+                continue;
+            conflict(m, w, "changed since", NULL, NULL, NULL,
+                     "%s was added by the iteration and changed since: removing it would lose that", w);
+            if (m->force)
+                continue;
+            json_array_append(out, c);
+            continue;
+        }
+        json_t *copy = json_deep_copy(c);
+        if (r && b && item)
+            item(m, w, b, r, copy);
+        json_array_append_new(out, copy);
+    }
+    /* removed by the iteration, or removed since */
+    for (size_t j = 0; j < nb; j++) {
+        if (b_used[j])
+            continue;
+        json_t *b = json_array_get(B, j);
+        json_t *r = br[j] >= 0 ? json_array_get(R, (size_t)br[j]) : NULL;
+        label(b, lab, sizeof lab);
+        snprintf(w, sizeof w, "%s%s%s", where, where[0] ? " " : "", lab);
+        if (r) { /* the musician removed it after the iteration */
+            if (!kind || same_music(kind, b, r))
+                continue;
+            conflict(m, w, "removed since", NULL, NULL, NULL,
+                     "%s was changed by the iteration and removed since: reverting the change would bring it back", w);
+            if (!m->force)
+                continue;
+        }
+        /* add back B's version at (about) its old position; no id clash with what is there now */
+        json_t *copy = json_deep_copy(b);
+        const char *id = str(copy, "id", NULL), *hid = str(copy, "host_id", NULL);
+        for (size_t k = 0; k < json_array_size(out); k++) {
+            const json_t *o = json_array_get(out, k);
+            if (id && str_eq(id, str(o, "id", NULL)))
+                json_object_del(copy, "id"), id = NULL;
+            if (hid && str_eq(hid, str(o, "host_id", NULL)))
+                json_object_del(copy, "host_id"), hid = NULL;
+        }
+        size_t pos = j < json_array_size(out) ? j : json_array_size(out);
+        json_array_insert_new(out, pos, copy);
+    }
+    free(c_b), free(c_r), free(b_used);
+done:
+    free(br), free(rb), free(rc), free(cr), free(bc), free(cb);
+    return out;
+}
+
+static const char *track_label(const json_t *t, char *buf, size_t len)
+{
+    snprintf(buf, len, "track \"%s\"", str(t, "name", "?"));
+    return buf;
+}
+
+static const char *clip_label(const json_t *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "clip at beat %g", num(c, "start", 0));
+    return buf;
+}
+
+static const char *fx_label(const json_t *f, char *buf, size_t len)
+{
+    snprintf(buf, len, "effect \"%s\"", str(f, "name", "?"));
+    return buf;
+}
+
+static const char *marker_label(const json_t *mk, char *buf, size_t len)
+{
+    snprintf(buf, len, "marker \"%s\" at beat %g", str(mk, "name", ""), num(mk, "position", 0));
+    return buf;
+}
+
+/* Effects pair by name and occurrence (the 2nd "ReaEQ" with the 2nd "ReaEQ"). */
+static int fx_occurrence(const json_t *fx)
+{
+    json_t *o = json_object_get(fx, "_occ");
+    return json_is_integer(o) ? (int)json_integer_value(o) : 0;
+}
+
+static int fx_same(const json_t *a, const json_t *b, int pass)
+{
+    (void)pass;
+    return str_eq(fx_name(a), fx_name(b)) && fx_occurrence(a) == fx_occurrence(b);
+}
+
+/* A copy of a chain with "_occ" set on each effect. */
+static json_t *fx_tagged(const json_t *chain)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < json_array_size(chain); i++) {
+        json_t *f = json_deep_copy(json_array_get(chain, i));
+        int occ = 0;
+        for (size_t k = 0; k < i; k++)
+            occ += str_eq(fx_name(json_array_get(chain, k)), fx_name(f));
+        json_object_set_new(f, "_occ", json_integer(occ));
+        json_array_append_new(out, f);
+    }
+    return out;
+}
+
+static void merge_fx_item(struct merge *m, const char *where, const json_t *b, const json_t *r, json_t *c)
+{
+    json_object_set_new(c, "enabled",
+                        merge_value(m, where, "enabled", json_object_get(b, "enabled"), json_object_get(r, "enabled"),
+                                    json_object_get(c, "enabled")));
+    json_t *params = json_object_get(c, "params");
+    for (size_t i = 0; i < json_array_size(params); i++) {
+        json_t *p = json_array_get(params, i);
+        json_int_t idx = json_integer_value(json_object_get(p, "index"));
+        json_t *pb = param_by_index(b, idx), *pr = param_by_index(r, idx);
+        if (!pb || !pr)
+            continue;
+        char what[200];
+        snprintf(what, sizeof what, "parameter \"%s\"", str(p, "name", "?"));
+        json_object_set_new(p, "value", merge_value(m, where, what, json_object_get(pb, "value"),
+                                                    json_object_get(pr, "value"), json_object_get(p, "value")));
+    }
+}
+
+/* Notes: as multisets, now + (before − after): what the iteration added goes (if still there), what it removed
+ * comes back; notes added or removed since stay so. */
+static json_t *merge_notes(const json_t *B, const json_t *R, const json_t *C)
+{
+    json_t *removed = json_array(), *added = json_array(); /* R→B: removed = R\B (added by it), added = B\R */
+    notes_diff(R, B, removed, added);
+    json_t *out = json_array();
+    size_t nc = json_array_size(C), nrm = json_array_size(removed);
+    char *gone = calloc(nc + 1, 1);
+    for (size_t i = 0; gone && i < nrm; i++)
+        for (size_t k = 0; k < nc; k++)
+            if (!gone[k] && note_eq(json_array_get(removed, i), json_array_get(C, k))) {
+                gone[k] = 1;
+                break;
+            }
+    for (size_t k = 0; k < nc; k++)
+        if (!gone || !gone[k])
+            json_array_append_new(out, note_norm(json_array_get(C, k)));
+    json_array_extend(out, added);
+    free(gone);
+    json_decref(removed);
+    json_decref(added);
+    return out;
+}
+
+static void merge_clip_item(struct merge *m, const char *where, const json_t *b, const json_t *r, json_t *c)
+{
+    static const char *const keys[] = {"start", "length", "name"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = merge_value(m, where, keys[i], json_object_get(b, keys[i]), json_object_get(r, keys[i]),
+                                json_object_get(c, keys[i]));
+        if (json_is_null(v) && !json_object_get(c, keys[i]))
+            json_decref(v);
+        else
+            json_object_set_new(c, keys[i], v);
+    }
+    json_object_set_new(c, "notes", merge_notes(json_object_get(b, "notes"), json_object_get(r, "notes"),
+                                                json_object_get(c, "notes")));
+}
+
+static void strip_occ(json_t *chain)
+{
+    for (size_t i = 0; i < json_array_size(chain); i++) {
+        json_t *f = json_array_get(chain, i);
+        json_object_del(f, "_occ");
+        json_object_set_new(f, "index", json_integer((json_int_t)i + 1));
+    }
+}
+
+static void merge_track_item(struct merge *m, const char *where, const json_t *b, const json_t *r, json_t *c)
+{
+    for (size_t i = 0; i < N_TRACK_PROPS; i++) {
+        json_t *vb = prop_get(b, &TRACK_PROPS[i]), *vr = prop_get(r, &TRACK_PROPS[i]),
+               *vc = prop_get(c, &TRACK_PROPS[i]);
+        json_object_set_new(c, TRACK_PROPS[i].key, merge_value(m, where, TRACK_PROPS[i].key, vb, vr, vc));
+        json_decref(vb), json_decref(vr), json_decref(vc);
+    }
+    json_t *fb = fx_tagged(arr(b, "fx")), *fr = fx_tagged(arr(r, "fx")), *fc = fx_tagged(arr(c, "fx"));
+    json_t *fx = merge_list(m, where, "fx", fb, fr, fc, 1, fx_same, merge_fx_item, fx_label);
+    strip_occ(fx);
+    json_object_set_new(c, "fx", fx);
+    json_decref(fb), json_decref(fr), json_decref(fc);
+    json_object_set_new(c, "clips", merge_list(m, where, "clip", arr(b, "clips"), arr(r, "clips"), arr(c, "clips"),
+                                               4, clip_same, merge_clip_item, clip_label));
+}
+
+static int marker_same3(const json_t *a, const json_t *b, int pass)
+{
+    return marker_same(a, b, pass + 1); /* ids are per bridge process: name+position, position, name */
+}
+
+json_t *statediff_merge3(const json_t *base_in, const json_t *result_in, const json_t *current_in, int force,
+                         json_t **conflicts_out)
+{
+    const json_t *B = state_of(base_in), *R = state_of(result_in), *C = state_of(current_in);
+    struct merge m = {force, json_array()};
+    json_t *out = json_deep_copy(C);
+    if (!out || !m.conflicts) {
+        json_decref(out);
+        json_decref(m.conflicts);
+        return NULL;
+    }
+    json_t *v = merge_value(&m, "project", "tempo", json_object_get(B, "tempo"), json_object_get(R, "tempo"),
+                            json_object_get(C, "tempo"));
+    if (json_is_null(v))
+        json_decref(v);
+    else
+        json_object_set_new(out, "tempo", v);
+    json_t *tb = timesig_get(B), *tr = timesig_get(R), *tc = timesig_get(C);
+    json_object_set_new(out, "time_signature", merge_value(&m, "project", "time_signature", tb, tr, tc));
+    json_decref(tb), json_decref(tr), json_decref(tc);
+    json_t *lb = loop_get(B), *lr = loop_get(R), *lc = loop_get(C);
+    json_object_set_new(out, "loop", merge_value(&m, "project", "loop", lb, lr, lc));
+    json_decref(lb), json_decref(lr), json_decref(lc);
+    json_object_set_new(out, "markers", merge_list(&m, "", NULL, arr(B, "markers"), arr(R, "markers"),
+                                                   arr(C, "markers"), 3, marker_same3, NULL, marker_label));
+    json_object_set_new(out, "tracks", merge_list(&m, "", "track", arr(B, "tracks"), arr(R, "tracks"),
+                                                  arr(C, "tracks"), 3, track_same, merge_track_item, track_label));
+    if (conflicts_out)
+        *conflicts_out = m.conflicts;
+    else
+        json_decref(m.conflicts);
+    return out;
+}

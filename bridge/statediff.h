@@ -61,4 +61,25 @@ char *statediff_to_text(const json_t *diff);
  * ...). NULL only on allocation failure. */
 json_t *statediff_inverse_calls(const json_t *current, const json_t *target, json_t **unsupported_out);
 
+/* Three-way merge for undo/restore that keeps later edits. base = the state before the iteration(s) being undone
+ * (the target), result = the state right after them (the latest iteration's snapshot), current = the session
+ * now (all borrowed; snapshots or iteration objects). Returns a new reference to the state to go to: the
+ * current session with exactly the iteration's changes reverted, i.e.
+ *   - a value the iteration changed (tempo, loop, time signature, a track's name/type/volume/pan/mute/solo/arm/
+ *     instrument, an effect's bypass or parameter, a clip's start/length/name) goes back to `base` when it is
+ *     still as the iteration left it; a value changed since keeps its current value;
+ *   - tracks, clips, effects, markers the iteration added are removed (if unchanged since); those it removed
+ *     come back (unless they exist now); things added or removed since stay so;
+ *   - notes are merged as multisets: now + (base - result).
+ * Pairing as in statediff_compute (tracks: id, host_id, name; clips: id, host_id, start; effects: name and
+ * occurrence; markers: name and position, then position, then name).
+ * A conflict is a thing both the iteration and a later edit changed (a value changed since to something else, a
+ * thing the iteration added and that was edited since, a thing the iteration changed and that was removed
+ * since). conflicts_out (may be NULL) receives a new reference to an array of {"where" (e.g. "track \"Bass\""),
+ * "what" (e.g. "volume_db"), "before", "iteration", "now" (values or null), "message" (one sentence)}. For a
+ * conflict the merged state keeps the current value, or with `force` nonzero takes the base's (the iteration's
+ * change is reverted and the later edit of that thing is lost). NULL only on allocation failure. */
+json_t *statediff_merge3(const json_t *base, const json_t *result, const json_t *current, int force,
+                         json_t **conflicts_out);
+
 #endif

@@ -12,7 +12,11 @@ enum call_state { CS_PENDING = 0, CS_APPLIED, CS_FAILED, CS_UNSUPPORTED };
 
 struct undo_op {
   daw_t *d;
-  json_t *target;      /* the snapshot (own reference) */
+  json_t *target;      /* the snapshot (own reference); three-way: the merged state, set after the first refresh */
+  json_t *base, *result; /* three-way (undo_three_way): the iteration's before/after snapshots, else NULL */
+  unsigned flags;
+  json_t *conflicts;   /* three-way: conflicts found (overridden with UNDO_FORCE) */
+  json_t *kept;        /* three-way: later edits kept (statediff changes base -> merged) */
   undo_cb cb;
   void *data;
   json_t *calls;       /* inverse calls */
@@ -33,12 +37,17 @@ const char *undo_strerror(int code) {
   case UNDO_EINVAL: return "invalid argument";
   case UNDO_ENOMEM: return "out of memory";
   case UNDO_ECANCELED: return "canceled";
+  case UNDO_ECONFLICT: return "changed again since the iteration (use --force)";
   default: return "unknown undo error";
   }
 }
 
 static void op_free(struct undo_op *op) {
   json_decref(op->target);
+  json_decref(op->base);
+  json_decref(op->result);
+  json_decref(op->conflicts);
+  json_decref(op->kept);
   json_decref(op->calls);
   json_decref(op->applied);
   json_decref(op->failed);
@@ -176,7 +185,7 @@ static void on_call(int status, const json_t *result, const char *message, void 
   const char *tool = json_string_value(json_object_get(c, "tool"));
   json_t *args = json_object_get(c, "resolved");
   const char *st = json_string_value(json_object_get(result, "status"));
-  if (status == 0 && st && !strcmp(st, "sent_unconfirmed")) {
+  if (status == 0 && st && strcmp(st, "confirmed")) { /* "uncertain": sent, not confirmed by the DAW */
     op->cs[k] = CS_FAILED;
     add_failed(op, tool, args, DAW_ETIMEDOUT, "sent, but the DAW did not confirm it");
   } else if (status == 0) {
@@ -316,6 +325,11 @@ static void finish(struct undo_op *op, int status, const char *msg) {
     json_object_set_new(res, "daw_status", json_integer(op->daw_status));
   }
   json_object_set_new(res, "complete", json_boolean(complete));
+  if (op->base) {
+    json_object_set_new(res, "conflicts", op->conflicts ? json_incref(op->conflicts) : json_array());
+    json_object_set_new(res, "forced", json_boolean(op->flags & UNDO_FORCE));
+    json_object_set_new(res, "kept", op->kept ? json_incref(op->kept) : json_array());
+  }
   char summary[768];
   size_t na = json_array_size(op->applied), nf = json_array_size(op->failed), nu = json_array_size(op->unsupported);
   if (status == UNDO_OK && !op->n)
@@ -336,6 +350,60 @@ static void finish(struct undo_op *op, int status, const char *msg) {
   json_decref(res);
 }
 
+static int fast_path(daw_t *d, const json_t *target_state, undo_cb cb, void *data);
+
+/* Three-way: computes the merged target from base, result and the current session. Returns 0 to go on with the
+ * tool calls, or 1 when the op was delivered (and freed) here: conflicts without UNDO_FORCE (nothing sent),
+ * the DAW's own undo (nothing changed since the iteration), or out of memory. */
+static int three_way_target(struct undo_op *op, json_t *current) {
+  undo_cb cb = op->cb;
+  void *cd = op->data;
+  if ((op->flags & UNDO_FAST_PATH) && daw_has_companion(op->d)) {
+    json_t *since = statediff_compute(op->result, current);
+    int untouched = since && json_array_size(json_object_get(since, "changes")) == 0;
+    json_decref(since);
+    if (untouched) {
+      /* nothing changed since the iteration: its own undo step in the DAW cannot touch anybody's later edit */
+      daw_t *d = op->d;
+      json_t *base = json_incref(op->base);
+      op_free(op);
+      int rc = fast_path(d, base, cb, cd);
+      json_decref(base);
+      if (rc) cb(rc, NULL, undo_strerror(rc), cd);
+      return 1;
+    }
+  }
+  json_t *conflicts = NULL;
+  json_t *merged = statediff_merge3(op->base, op->result, current, (op->flags & UNDO_FORCE) != 0, &conflicts);
+  if (!merged) {
+    json_decref(conflicts);
+    op_free(op);
+    cb(UNDO_ENOMEM, NULL, "out of memory", cd);
+    return 1;
+  }
+  op->conflicts = conflicts;
+  json_t *kd = statediff_compute(op->base, merged);
+  op->kept = kd ? json_incref(json_object_get(kd, "changes")) : json_array();
+  json_decref(kd);
+  if (json_array_size(conflicts) && !(op->flags & UNDO_FORCE)) {
+    json_decref(merged);
+    size_t n = json_array_size(conflicts);
+    json_t *res = json_pack("{s:[], s:[], s:[], s:i, s:b, s:s, s:[], s:O, s:b, s:O}", "applied", "failed",
+                            "unsupported", "calls", 0, "complete", 0, "remaining_diff", "", "remaining", "conflicts",
+                            conflicts, "forced", 0, "kept", op->kept);
+    char m[256];
+    snprintf(m, sizeof m, "stopped: %zu thing%s changed by the iteration %s changed again since (nothing was sent; "
+             "--force reverts %s anyway)", n, n == 1 ? "" : "s", n == 1 ? "was" : "were", n == 1 ? "it" : "them");
+    op_free(op);
+    cb(UNDO_ECONFLICT, res, m, cd);
+    json_decref(res);
+    return 1;
+  }
+  json_decref(op->target);
+  op->target = merged;
+  return 0;
+}
+
 static void on_first_refresh(int status, const json_t *result, const char *message, void *data) {
   struct undo_op *op = data;
   (void)result;
@@ -349,6 +417,10 @@ static void on_first_refresh(int status, const json_t *result, const char *messa
     return;
   }
   json_t *current = session_to_json(daw_session(op->d));
+  if (op->base && current && three_way_target(op, current)) {
+    json_decref(current);
+    return; /* delivered (conflicts, fast path, or out of memory) */
+  }
   json_t *unsup = NULL;
   op->calls = current ? statediff_inverse_calls(current, op->target, &unsup) : NULL;
   json_decref(current);
@@ -443,7 +515,7 @@ static void on_daw_undo(int status, const json_t *result, const char *message, v
   }
 }
 
-int undo_last_request(daw_t *d, const json_t *target_state, undo_cb cb, void *data) {
+static int fast_path(daw_t *d, const json_t *target_state, undo_cb cb, void *data) {
   if (!d || !cb || !json_is_object(target_state)) return UNDO_EINVAL;
   if (!daw_has_companion(d)) return undo_to_state(d, target_state, cb, data);
   struct fast *f = calloc(1, sizeof *f);
@@ -457,6 +529,44 @@ int undo_last_request(daw_t *d, const json_t *target_state, undo_cb cb, void *da
     json_decref(f->target);
     free(f);
     return undo_to_state(d, target_state, cb, data);
+  }
+  return UNDO_OK;
+}
+
+int undo_last_request(daw_t *d, const json_t *target_state, undo_cb cb, void *data) {
+  return fast_path(d, target_state, cb, data);
+}
+
+static const json_t *snapshot_of(const json_t *s) {
+  const json_t *st = json_object_get(s, "state");
+  if (!json_is_object(st)) st = s;
+  return json_is_array(json_object_get(st, "tracks")) ? st : NULL;
+}
+
+int undo_three_way(daw_t *d, const json_t *base, const json_t *result, unsigned flags, undo_cb cb, void *data) {
+  const json_t *b = snapshot_of(base), *r = snapshot_of(result);
+  if (!d || !cb || !b || !r) return UNDO_EINVAL;
+  struct undo_op *op = calloc(1, sizeof *op);
+  if (!op) return UNDO_ENOMEM;
+  op->d = d;
+  op->cb = cb;
+  op->data = data;
+  op->flags = flags;
+  op->target = json_deep_copy(b);
+  op->base = json_deep_copy(b);
+  op->result = json_deep_copy(r);
+  op->applied = json_array();
+  op->failed = json_array();
+  op->unsupported = json_array();
+  op->created = json_array();
+  if (!op->target || !op->base || !op->result || !op->applied || !op->failed || !op->unsupported || !op->created) {
+    op_free(op);
+    return UNDO_ENOMEM;
+  }
+  int rc = daw_refresh(d, on_first_refresh, op);
+  if (rc) {
+    op_free(op);
+    return rc == DAW_ENOMEM ? UNDO_ENOMEM : UNDO_ECANCELED;
   }
   return UNDO_OK;
 }

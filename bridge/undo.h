@@ -34,6 +34,7 @@ enum {
   UNDO_EINVAL = -3,     /* bad argument (target not a session snapshot / iteration object) */
   UNDO_ENOMEM = -4,
   UNDO_ECANCELED = -5,  /* the daw was closed while the undo ran */
+  UNDO_ECONFLICT = -6,  /* three-way: something the iteration changed was changed again since; nothing sent */
 };
 
 /* Static English text for an UNDO_* code. */
@@ -57,6 +58,25 @@ typedef void (*undo_cb)(int status, const json_t *result, const char *message, v
  * Returns UNDO_OK when started (cb is then called exactly once, later, from the loop), or UNDO_EINVAL /
  * UNDO_ENOMEM / UNDO_ECANCELED (the daw is closing) — then cb is not called. */
 int undo_to_state(daw_t *d, const json_t *target_state, undo_cb cb, void *data);
+
+/* undo_three_way flags */
+#define UNDO_FORCE 1u     /* on a conflict, revert the iteration's change anyway (the later edit of it is lost) */
+#define UNDO_FAST_PATH 2u /* the DAW's own undo of the last request, when nothing changed since (see below) */
+
+/* Reverts what an iteration (or a run of them) changed, and nothing else: base = the state before it (the target
+ * iteration: a snapshot or an iteration object, borrowed, copied), result = the state right after it (the latest
+ * iteration's snapshot). After a refresh, the goal is statediff_merge3(base, result, current): the musician's
+ * edits made since (another track's volume, a renamed track, a moved clip, a track they added) stay.
+ *   - A thing both the iteration and a later edit changed is a conflict: without UNDO_FORCE nothing is sent and
+ *     cb gets UNDO_ECONFLICT with a result whose "conflicts" lists them ({"where","what","before","iteration",
+ *     "now","message"}); with UNDO_FORCE they are reverted too and listed the same way.
+ *   - With UNDO_FAST_PATH and a companion, when the session is exactly as the iteration left it, the DAW's own
+ *     undo of the last request runs first (undo_last_request); it is never used when anything changed since,
+ *     since it could take a later edit with it.
+ * The result (as for undo_to_state) also carries "conflicts", "forced" (bool) and "kept" (the statediff changes
+ * from base to the merged goal: the later edits that stay); "complete" compares with the merged goal.
+ * Returns UNDO_OK when started, else UNDO_EINVAL / UNDO_ENOMEM / UNDO_ECANCELED (cb not called). */
+int undo_three_way(daw_t *d, const json_t *base, const json_t *result, unsigned flags, undo_cb cb, void *data);
 
 /* The DAW's own undo of the last request when a companion answers, then undo_to_state(target) either way.
  * Same contract as undo_to_state. */

@@ -733,6 +733,201 @@ static void test_undo_fast_path_uses_the_daws_undo(void **st) {
   (void)st;
 }
 
+/* ---- three-way undo: the musician's later edits stay ---- */
+
+static int undo3(struct fx *f, const json_t *base, const json_t *result, unsigned flags) {
+  f->done = 0;
+  int rc = undo_three_way(f->d, base, result, flags, on_result, f);
+  if (rc) return rc;
+  rc = wait_done(f);
+  if (getenv("UNDO_VERBOSE")) print_result(f, "undo3");
+  return rc;
+}
+
+static double track_volume(json_t *state, const char *name) {
+  json_t *t = daw_track(state, name);
+  assert_non_null(t);
+  return json_number_value(json_object_get(t, "volume_db"));
+}
+
+/* Number of clips of the DAW's track `name` starting at `start` (beats). */
+static size_t clips_at(json_t *state, const char *name, double start) {
+  json_t *t = daw_track(state, name);
+  size_t n = 0, i;
+  json_t *c;
+  json_array_foreach(json_object_get(t, "clips"), i, c) n += close_to(json_number_value(json_object_get(c, "start")), start);
+  return n;
+}
+
+/* The AI iteration: a new track "Kick" with a clip, and Bass's volume -> -3 dB. Returns the state after it. */
+static json_t *ai_iteration(struct fx *f) {
+  assert_int_equal(call(f, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\"}"), 0);
+  char args[512];
+  snprintf(args, sizeof args,
+           "{\"track_id\":\"%s\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110},"
+           "{\"n\":36,\"s\":2,\"d\":0.5,\"v\":100}]}",
+           json_string_value(json_object_get(f->result, "track_id")));
+  assert_int_equal(call(f, "create_midi_clip", args), 0);
+  snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"volume_db\":-3}", mirror_track_id(f, "Bass"));
+  assert_int_equal(call(f, "set_track", args), 0);
+  assert_int_equal(refresh(f), 0);
+  return mirror(f);
+}
+
+/* The musician's own edits after the iteration (through the same DAW, recorded in no iteration): Drums renamed
+ * "Kit", Vocals' volume -> -10 dB, Drums' first clip moved to beat 8 (the companion has no move: delete +
+ * create with the same notes, as a DAW's "move" shows up in a snapshot anyway: the clip at 0 gone, one at 8). */
+static void musician_edits(struct fx *f) {
+  char args[4096];
+  const char *drums = mirror_track_id(f, "Drums");
+  assert_non_null(drums);
+  json_t *m = mirror(f);
+  json_t *dt = NULL, *tr;
+  size_t k;
+  json_array_foreach(json_object_get(m, "tracks"), k, tr) if (!strcmp(json_string_value(json_object_get(tr, "name")), "Drums")) dt = tr;
+  json_t *clip = clip_of(dt, 0);
+  assert_non_null(clip);
+  char *notes = json_dumps(json_object_get(clip, "notes"), JSON_COMPACT);
+  snprintf(args, sizeof args, "{\"clip_id\":\"%s\"}", json_string_value(json_object_get(clip, "id")));
+  assert_int_equal(call(f, "delete_clip", args), 0);
+  snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"start_time\":8,\"duration\":%g,\"notes\":%s}", drums,
+           json_number_value(json_object_get(clip, "length")), notes);
+  free(notes);
+  assert_int_equal(call(f, "create_midi_clip", args), 0);
+  json_decref(m);
+  snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"name\":\"Kit\"}", drums);
+  assert_int_equal(call(f, "set_track", args), 0);
+  snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"volume_db\":-10}", mirror_track_id(f, "Vocals"));
+  assert_int_equal(call(f, "set_track", args), 0);
+  assert_int_equal(refresh(f), 0);
+}
+
+static void test_undo_keeps_the_musicians_edits(void **st) {
+  for (int d = 0; d < 2; d++) {
+    struct fx f;
+    fx_open(&f, dialects[d], 1);
+    if (!daw_has_companion(f.d)) fail_msg("%s: the embedded mock's companion does not answer", dialects[d]);
+    assert_int_equal(refresh(&f), 0);
+    json_t *base = mirror(&f);
+    json_t *daw0 = daw_mock_state(f.d);
+    double bass0 = track_volume(daw0, "Bass"), vocals0 = track_volume(daw0, "Vocals");
+    size_t drums_at0 = clips_at(daw0, "Drums", 0);
+    assert_true(drums_at0 >= 1);
+    assert_false(close_to(bass0, -3));
+    json_t *result = ai_iteration(&f);
+    musician_edits(&f);
+
+    int rc = undo3(&f, base, result, UNDO_FAST_PATH);
+    if (rc) print_result(&f, dialects[d]);
+    assert_int_equal(rc, UNDO_OK);
+    assert_int_equal(json_array_size(json_object_get(f.result, "conflicts")), 0);
+    assert_null(json_object_get(f.result, "fast_path")); /* the session changed since: never the DAW's undo */
+    json_t *s = daw_mock_state(f.d);
+    /* the AI's changes are gone */
+    assert_null(daw_track(s, "Kick"));
+    assert_true(close_to(track_volume(s, "Bass"), bass0));
+    /* the musician's stay */
+    assert_null(daw_track(s, "Drums"));
+    assert_non_null(daw_track(s, "Kit"));
+    assert_true(close_to(track_volume(s, "Vocals"), -10));
+    assert_false(close_to(vocals0, -10));
+    assert_int_equal(clips_at(s, "Kit", 8), 1);
+    assert_int_equal(clips_at(s, "Kit", 0), drums_at0 - 1);
+    assert_int_equal(daw_track_count(s), daw_track_count(daw0));
+    /* and "kept" names them */
+    assert_true(json_array_size(json_object_get(f.result, "kept")) >= 3);
+    json_decref(s);
+    json_decref(daw0);
+    json_decref(base);
+    json_decref(result);
+    fx_close(&f);
+  }
+  (void)st;
+}
+
+static void test_undo_conflict_stops_and_force_reverts(void **st) {
+  for (int d = 0; d < 2; d++) {
+    struct fx f;
+    fx_open(&f, dialects[d], 1);
+    if (!daw_has_companion(f.d)) fail_msg("%s: the embedded mock's companion does not answer", dialects[d]);
+    assert_int_equal(refresh(&f), 0);
+    json_t *base = mirror(&f);
+    json_t *daw0 = daw_mock_state(f.d);
+    double bass0 = track_volume(daw0, "Bass");
+    json_t *result = ai_iteration(&f);
+    /* the musician changes the very volume the iteration changed */
+    char args[256];
+    snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"volume_db\":-10}", mirror_track_id(&f, "Bass"));
+    assert_int_equal(call(&f, "set_track", args), 0);
+    assert_int_equal(refresh(&f), 0);
+
+    int rc = undo3(&f, base, result, UNDO_FAST_PATH);
+    assert_int_equal(rc, UNDO_ECONFLICT);
+    json_t *conf = json_object_get(f.result, "conflicts");
+    assert_int_equal(json_array_size(conf), 1);
+    json_t *c0 = json_array_get(conf, 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "where")), "track \"Bass\"");
+    assert_string_equal(json_string_value(json_object_get(c0, "what")), "volume_db");
+    assert_true(close_to(json_number_value(json_object_get(c0, "iteration")), -3));
+    assert_true(close_to(json_number_value(json_object_get(c0, "now")), -10));
+    assert_true(close_to(json_number_value(json_object_get(c0, "before")), bass0));
+    assert_non_null(strstr(f.msg, "--force"));
+    /* nothing was sent: the AI's track and the musician's volume are both still there */
+    json_t *s = daw_mock_state(f.d);
+    assert_non_null(daw_track(s, "Kick"));
+    assert_true(close_to(track_volume(s, "Bass"), -10));
+    json_decref(s);
+
+    /* --force: the iteration is reverted, the conflicting volume too */
+    rc = undo3(&f, base, result, UNDO_FAST_PATH | UNDO_FORCE);
+    if (rc) print_result(&f, dialects[d]);
+    assert_int_equal(rc, UNDO_OK);
+    assert_int_equal(json_array_size(json_object_get(f.result, "conflicts")), 1);
+    assert_true(json_is_true(json_object_get(f.result, "forced")));
+    s = daw_mock_state(f.d);
+    assert_null(daw_track(s, "Kick"));
+    assert_true(close_to(track_volume(s, "Bass"), bass0));
+    assert_int_equal(differences(s, daw0, 1), 0);
+    json_decref(s);
+    json_decref(daw0);
+    json_decref(base);
+    json_decref(result);
+    fx_close(&f);
+  }
+  (void)st;
+}
+
+/* Nothing changed since the iteration: the DAW's own undo (fast path) is used, and the result is exact. */
+static void test_undo_three_way_fast_path_only_when_untouched(void **st) {
+  for (int d = 0; d < 2; d++) {
+    struct fx f;
+    fx_open(&f, dialects[d], 1);
+    if (!daw_has_companion(f.d)) fail_msg("%s: the embedded mock's companion does not answer", dialects[d]);
+    assert_int_equal(refresh(&f), 0);
+    json_t *base = mirror(&f);
+    json_t *daw0 = daw_mock_state(f.d);
+    f.done = 0;
+    assert_int_equal(daw_begin_request(f.d, "add a kick", on_result, &f), 0);
+    assert_int_equal(wait_done(&f), 0);
+    json_t *result = ai_iteration(&f);
+    f.done = 0;
+    assert_int_equal(daw_end_request(f.d, on_result, &f), 0);
+    assert_int_equal(wait_done(&f), 0);
+    int rc = undo3(&f, base, result, UNDO_FAST_PATH);
+    if (rc) print_result(&f, dialects[d]);
+    assert_int_equal(rc, UNDO_OK);
+    assert_non_null(json_object_get(f.result, "fast_path"));
+    json_t *s = daw_mock_state(f.d);
+    assert_int_equal(differences(s, daw0, 1), 0);
+    json_decref(s);
+    json_decref(daw0);
+    json_decref(base);
+    json_decref(result);
+    fx_close(&f);
+  }
+  (void)st;
+}
+
 static void test_undo_bad_arguments(void **st) {
   struct fx f;
   fx_open(&f, "reaper", 0);
@@ -760,6 +955,9 @@ int main(void) {
     cmocka_unit_test(test_undo_restore_across_iterations_companion),
     cmocka_unit_test(test_undo_fast_path_uses_the_daws_undo),
     cmocka_unit_test(test_undo_bad_arguments),
+    cmocka_unit_test(test_undo_keeps_the_musicians_edits),
+    cmocka_unit_test(test_undo_conflict_stops_and_force_reverts),
+    cmocka_unit_test(test_undo_three_way_fast_path_only_when_untouched),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
