@@ -2,6 +2,7 @@
 #include "session.h"
 #include "errfmt.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -349,7 +350,7 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
   case SF_LOOP_RANGE: changed = set_num(&s->loop_start, u->num) | set_num(&s->loop_end, u->num2); break;
   case SF_PROJECT: changed = set_str(&s->project, u->str); break;
   case SF_TRACK_COUNT: {
-    if (!(u->num >= 0 && u->num <= 100000)) /* also refuses NaN before the int conversion */
+    if (!(u->num >= 0 && u->num <= SESSION_MAX_TRACKS)) /* also refuses NaN before the int conversion */
       return errfmt(err, errlen, SESSION_ERANGE, "track count %g out of range", u->num);
     int n = (int)u->num;
     while (s->ntracks > n) {
@@ -752,6 +753,48 @@ static void note_id(unsigned *counter, const char *id, char prefix) {
   if (id && sscanf(id, fmt, &n) == 1 && n > *counter) *counter = n;
 }
 
+/* A set of borrowed strings for duplicate checks while reading JSON: one pass over n items instead of a scan
+ * of everything read so far per item (that scan made session_from_json quadratic: seconds at 100,000 tracks). */
+struct strset {
+  const char **slot;
+  size_t mask;
+};
+
+static int strset_init(struct strset *h, size_t n) {
+  size_t cap = 16;
+  while (cap < 2 * n) cap <<= 1;
+  h->slot = calloc(cap, sizeof *h->slot);
+  h->mask = cap - 1;
+  return h->slot ? 0 : -1;
+}
+
+/* 1 if `k` (borrowed: must outlive the set) was added, 0 if it was already there. */
+static int strset_add(struct strset *h, const char *k) {
+  size_t x = 14695981039346656037u;
+  for (const unsigned char *p = (const unsigned char *)k; *p; p++) x = (x ^ *p) * 1099511628211u;
+  size_t i = x & h->mask;
+  while (h->slot[i]) {
+    if (!strcmp(h->slot[i], k)) return 0;
+    i = (i + 1) & h->mask;
+  }
+  h->slot[i] = k;
+  return 1;
+}
+
+/* A JSON number as an int in [lo, hi]: 0 and *out set, or -1 (absent numbers give `dflt`). Converting an
+ * out-of-range double to int is undefined behaviour, so the range is checked on the double. */
+static int int_in_range(const json_t *o, const char *k, int dflt, int lo, int hi, int *out) {
+  const json_t *v = json_object_get(o, k);
+  if (!json_is_number(v)) {
+    *out = dflt;
+    return 0;
+  }
+  double d = json_number_value(v);
+  if (!(d >= lo && d <= hi)) return -1;
+  *out = (int)d;
+  return 0;
+}
+
 /* Fill a track from JSON. `t` keeps fields the JSON lacks. */
 static int track_from_json(session_t *s, struct track *t, const json_t *j, char *err, size_t errlen) {
   const char *name = json_string_value(json_object_get(j, "name"));
@@ -786,8 +829,8 @@ static int track_from_json(session_t *s, struct track *t, const json_t *j, char 
         size_t k;
         json_t *p;
         json_array_foreach(ps, k, p) {
-          int idx = (int)num_or(p, "index", (double)k + 1);
-          if (idx < 1 || idx > 4096) continue;
+          int idx;
+          if (int_in_range(p, "index", (int)k + 1, 1, 4096, &idx)) continue;
           if (param_resize(&t->fx[i], idx) < 0) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
           t->fx[i].params[idx - 1].value = num_or(p, "value", 0);
           set_str(&t->fx[i].params[idx - 1].name, json_string_value(json_object_get(p, "name")));
@@ -839,43 +882,74 @@ int session_from_json(session_t *s, const json_t *j, char *err, size_t errlen) {
   n->loop_start = num_or(lp, "start", 0);
   n->loop_end = num_or(lp, "end", 0);
   json_t *ms = json_object_get(j, "markers");
+  if (json_array_size(ms) > SESSION_MAX_MARKERS || json_array_size(tracks) > SESSION_MAX_TRACKS) {
+    session_free(n);
+    return errfmt(err, errlen, SESSION_ERANGE, "more than %d tracks or %d markers", SESSION_MAX_TRACKS,
+                  SESSION_MAX_MARKERS);
+  }
   size_t i;
   json_t *v;
   json_array_foreach(ms, i, v) {
-    struct session_update u = {.field = SF_MARKER, .marker = (int)num_or(v, "number", (double)i + 1),
+    int number;
+    if (int_in_range(v, "number", (int)i + 1, INT_MIN, INT_MAX, &number)) {
+      session_free(n);
+      return errfmt(err, errlen, SESSION_EINVAL, "marker %zu: number out of range", i + 1);
+    }
+    struct session_update u = {.field = SF_MARKER, .marker = number,
                                .str = json_string_value(json_object_get(v, "name")), .num = num_or(v, "position", 0)};
-    session_apply(n, &u, NULL, 0);
+    if (session_apply(n, &u, err, errlen)) {
+      session_free(n);
+      return SESSION_ENOMEM;
+    }
     const char *mid = json_string_value(json_object_get(v, "id"));
     if (mid) {
-      snprintf(n->markers[n->nmarkers - 1].id, sizeof n->markers[0].id, "%s", mid);
+      struct marker *m = find_marker(n, number); /* a repeated number updates the first, as on the wire */
+      snprintf(m->id, sizeof m->id, "%s", mid);
       note_id(&n->next_marker_id, mid, 'm');
     }
+  }
+  struct strset ids;
+  if (strset_init(&ids, json_array_size(tracks))) {
+    session_free(n);
+    return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
   }
   json_array_foreach(tracks, i, v) {
     struct track *t = track_new(n);
     if (!t || insert_track(n, n->ntracks, t)) {
       track_free(t);
+      free(ids.slot);
       session_free(n);
       return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
     }
     const char *id = json_string_value(json_object_get(v, "id"));
     if (id) {
-      t->id[0] = '\0'; /* the provisional id from track_new must not hide (or fake) a duplicate */
-      if (strlen(id) >= sizeof t->id || session_track_index_by_id(n, id)) {
-        /* duplicate or oversized ids would break id stability: refuse rather than guess */
-        int dup = strlen(id) < sizeof t->id;
+      if (strlen(id) >= sizeof t->id) {
+        free(ids.slot);
         session_free(n);
-        return errfmt(err, errlen, SESSION_EINVAL, dup ? "duplicate track id '%s'" : "track id '%.20s' too long", id);
+        return errfmt(err, errlen, SESSION_EINVAL, "track id '%.20s' too long", id);
       }
       snprintf(t->id, sizeof t->id, "%s", id);
       note_id(&n->next_track_id, id, 't');
     }
     int rc = track_from_json(n, t, v, err, errlen);
     if (rc) {
+      free(ids.slot);
       session_free(n);
       return rc;
     }
   }
+  /* Ids, given or provisional (a given id may equal a provisional one handed out earlier), must be unique:
+   * duplicates would break id stability, so refuse rather than guess. */
+  for (int k = 0; k < n->ntracks; k++) {
+    if (!strset_add(&ids, n->tracks[k]->id)) {
+      char dup[sizeof n->tracks[k]->id];
+      snprintf(dup, sizeof dup, "%s", n->tracks[k]->id);
+      free(ids.slot);
+      session_free(n);
+      return errfmt(err, errlen, SESSION_EINVAL, "duplicate track id '%s'", dup);
+    }
+  }
+  free(ids.slot);
   /* swap contents: keep s's address valid for its owner */
   clear_all(s);
   free(s->tracks);

@@ -107,6 +107,10 @@ const json_t *session_clip_find(const session_t *s, const char *ref, int *index)
 /* Resolve a user/model reference to a track: a bridge id ("t3"), a host id, or an exact name. 0 if none. */
 int session_track_resolve(const session_t *s, const char *ref);
 
+/* Limits of a mirror (a JSON session with more is refused with SESSION_ERANGE; feedback may not set more tracks). */
+#define SESSION_MAX_TRACKS 100000
+#define SESSION_MAX_MARKERS 100000
+
 /* JSON round trip (docs/session-json.md). to_json: new reference. from_json replaces the whole mirror and keeps
  * the id counters above every id it read, so later ids are never reused. */
 json_t *session_to_json(const session_t *s);

@@ -708,6 +708,45 @@ static void test_session_from_json_keeps_counters_growing(void **state) {
   session_free(s);
 }
 
+/* The largest mirror feedback can build (SESSION_MAX_TRACKS tracks) reads back from JSON: the duplicate-id check
+ * used to scan every earlier track per track (5e9 comparisons here; the fuzzer found it as a multi-second hang, and
+ * this test ran into ctest's timeout). One more track, or a marker number beyond int, is refused, not undefined. */
+static void test_session_from_json_max_tracks_linear(void **state) {
+  (void)state;
+  session_t *s = session_new("reaper");
+  struct session_update u = {.field = SF_TRACK_COUNT, .num = SESSION_MAX_TRACKS};
+  char err[256];
+  assert_int_equal(session_apply(s, &u, err, sizeof err), 0);
+  json_t *a = session_to_json(s);
+  session_t *t = session_new("reaper");
+  for (int round = 0; round < 3; round++) {
+    int rc = session_from_json(t, a, err, sizeof err);
+    if (rc) fail_msg("from_json of %d tracks: %d %s", SESSION_MAX_TRACKS, rc, err);
+  }
+  assert_int_equal(session_track_count(t), SESSION_MAX_TRACKS);
+  assert_string_equal(session_track_id(t, SESSION_MAX_TRACKS), session_track_id(s, SESSION_MAX_TRACKS));
+  json_array_append_new(json_object_get(a, "tracks"), json_object());
+  assert_int_equal(session_from_json(t, a, err, sizeof err), SESSION_ERANGE);
+  assert_non_null(strstr(err, "more than"));
+  assert_int_equal(session_track_count(t), SESSION_MAX_TRACKS);
+  json_decref(a);
+  json_t *m = J("{'markers': [{'number': 1e300, 'name': 'x'}]}");
+  assert_int_equal(session_from_json(t, m, err, sizeof err), SESSION_EINVAL);
+  json_decref(m);
+  /* a repeated marker number updates the first marker, and the id lands on it */
+  m = J("{'markers': [{'number': 2, 'id': 'm7'}, {'number': 3, 'id': 'm8'}, {'number': 2, 'name': 'b', 'id': 'm9'}]}");
+  assert_int_equal(session_from_json(t, m, err, sizeof err), 0);
+  json_decref(m);
+  json_t *b = session_to_json(t);
+  json_t *ms = json_object_get(b, "markers");
+  assert_int_equal(json_array_size(ms), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 0), "id")), "m9");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 1), "id")), "m8");
+  json_decref(b);
+  session_free(t);
+  session_free(s);
+}
+
 static void test_session_from_json_defaults_and_errors(void **state) {
   (void)state;
   session_t *s = fixture();
@@ -1110,6 +1149,7 @@ int main(void) {
     cmocka_unit_test(test_session_json_round_trip),
     cmocka_unit_test(test_session_from_json_keeps_counters_growing),
     cmocka_unit_test(test_session_from_json_defaults_and_errors),
+    cmocka_unit_test(test_session_from_json_max_tracks_linear),
     cmocka_unit_test(test_session_reconcile_table),
     cmocka_unit_test(test_session_reconcile_keeps_unreported_fields),
     cmocka_unit_test(test_session_track_resolve),
