@@ -52,6 +52,7 @@ struct cli_opts {
   const char *data_dir;   /* NULL = XDG */
   const char *composition;/* NULL = from the DAW project, else "default" */
   const char *message;    /* -m TEXT */
+  int force;              /* --force: history undo/restore revert conflicting later edits too */
 };
 
 struct cli {

@@ -30,8 +30,10 @@ static const struct {
    "demo\n  The whole pipeline offline: the embedded mock DAW and a scripted model replaying\n"
    "  examples/demo-transcript.json."},
   {"history", cmd_history,
-   "history list | show N [--json] | diff A B | save -m TEXT | undo | restore N | export N FILE.mid\n"
-   "  The iterations saved after each AI change (<data>/compositions/<id>/history/NNNN.json)."},
+   "history list | show N [--json] | diff A B | save -m TEXT | undo [--force] | restore N [--force] | export N FILE.mid\n"
+   "  The iterations saved after each AI change (<data>/compositions/<id>/history/NNNN.json). undo/restore revert\n"
+   "  only what the iterations changed and keep your own edits since; where you changed the same thing they stop\n"
+   "  and name it (exit 7) unless --force."},
 };
 
 static void usage(FILE *f) {
@@ -59,6 +61,7 @@ static void usage(FILE *f) {
         "  --max-turns N              stage-2 turn limit\n"
         "History options:\n"
         "  --data-dir DIR, --composition NAME, -m TEXT\n"
+        "  --force                    undo/restore: also revert what you changed again since the iteration\n"
         "General:\n"
         "  --json                     machine-readable output\n"
         "  --log-level error|warn|info|debug   (default warn)\n"
@@ -102,7 +105,7 @@ int main(int argc, char **argv) {
   enum {
     O_DAW = 256, O_DIALECT, O_HOST, O_PORT, O_LISTEN, O_MAP, O_JSON, O_LOG, O_BANK, O_TIMEOUT, O_RETRIES,
     O_MTRACKS, O_SPOOL, O_NOCOMP, O_LLM, O_MODEL, O_LLMURL, O_TRANSCRIPT, O_EXECUTOR, O_CONFIRM, O_MAXTURNS,
-    O_DATADIR, O_COMPOSITION
+    O_DATADIR, O_COMPOSITION, O_FORCE
   };
   static const struct option lopts[] = {
     {"daw", required_argument, 0, O_DAW},         {"dialect", required_argument, 0, O_DIALECT},
@@ -116,7 +119,8 @@ int main(int argc, char **argv) {
     {"llm-url", required_argument, 0, O_LLMURL},  {"transcript", required_argument, 0, O_TRANSCRIPT},
     {"executor", required_argument, 0, O_EXECUTOR}, {"confirm", no_argument, 0, O_CONFIRM},
     {"max-turns", required_argument, 0, O_MAXTURNS}, {"data-dir", required_argument, 0, O_DATADIR},
-    {"composition", required_argument, 0, O_COMPOSITION}, {"help", no_argument, 0, 'h'},
+    {"composition", required_argument, 0, O_COMPOSITION}, {"force", no_argument, 0, O_FORCE},
+    {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0}};
   int ch, help = 0;
   while ((ch = getopt_long(argc, argv, "hm:", lopts, NULL)) != -1) {
@@ -169,6 +173,7 @@ int main(int argc, char **argv) {
       break;
     case O_DATADIR: o->data_dir = optarg; break;
     case O_COMPOSITION: o->composition = optarg; break;
+    case O_FORCE: o->force = 1; break;
     case 'm': o->message = optarg; break;
     case 'h': help = 1; break;
     default: usage(stderr); return CLI_EXIT_USAGE;
