@@ -435,7 +435,16 @@ static void run_action(mock_t *m, int id) {
     struct mk_track *t = mk_track_add(m, pos, "", MK_AUDIO);
     t->selected = 1;
     r->last_touched = t->serial;
-    mk_log(m, "action 40001: inserted track %d", mk_track_index(m, t));
+    int abs = mk_track_index(m, t);
+    mk_log(m, "action 40001: inserted track %d", abs);
+    /* The new track's name goes out on its bank slot even when the slot showed the same default name before
+     * ("Track N" of the unnamed track that moved down, or of the empty slot): REAPER announces a new track this
+     * way (issue 10 §8, reaper-osc.md "create_track"), so its cache entry is dropped before the refresh. */
+    if (abs > r->bank_start && abs <= r->bank_start + r->bank_size) {
+      char key[64];
+      snprintf(key, sizeof key, "/track/%d/name", abs - r->bank_start);
+      cache_del(r, key);
+    }
     full_refresh(m);
     break;
   }

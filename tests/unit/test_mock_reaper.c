@@ -392,6 +392,37 @@ static void test_mock_reaper_actions(void **state) {
   stop(&f);
 }
 
+/* After /action 40001 REAPER reports the new track's name on its bank slot (reaper-osc.md: "a new /track/N/name
+ * 'Track N' in the bank" is how a pure-OSC client learns the index), even where the slot's old track had the
+ * same default name, so the change-only cache would otherwise drop it. Both places: at the end, and in the middle
+ * (after the last touched track) where unnamed tracks shift down. */
+static void test_mock_reaper_insert_track_sends_name(void **state) {
+  (void)state;
+  struct fx f;
+  start(&f, 3);
+  sync_mock(&f);
+  osc_client_clear(f.c);
+  osc_client_send(f.c, f.port, "/action", "i", 40001); /* nothing touched or selected: at the end */
+  sync_mock(&f);
+  assert_int_equal(ntracks(&f), 4);
+  got_s(&f, "/track/4/name", "Track 4");
+  /* unnamed tracks: the slots' names do not change when a track is inserted in the middle */
+  osc_client_send(f.c, f.port, "/track/1/name", "s", "");
+  osc_client_send(f.c, f.port, "/track/2/name", "s", "");
+  osc_client_send(f.c, f.port, "/track/3/name", "s", "");
+  osc_client_send(f.c, f.port, "/track/4/name", "s", "");
+  sync_mock(&f);
+  osc_client_send(f.c, f.port, "/track/1/mute", "i", 0); /* last touched: track 1 */
+  sync_mock(&f);
+  osc_client_clear(f.c);
+  osc_client_send(f.c, f.port, "/action", "i", 40001);
+  sync_mock(&f);
+  assert_int_equal(ntracks(&f), 5);
+  assert_true(track_bool(&f, 2, "selected"));
+  got_s(&f, "/track/2/name", "Track 2");
+  stop(&f);
+}
+
 static void test_mock_reaper_markers(void **state) {
   (void)state;
   struct fx f;
@@ -759,6 +790,7 @@ int main(void) {
     cmocka_unit_test(test_mock_reaper_bank_paging),
     cmocka_unit_test(test_mock_reaper_track_count_trick),
     cmocka_unit_test(test_mock_reaper_actions),
+    cmocka_unit_test(test_mock_reaper_insert_track_sends_name),
     cmocka_unit_test(test_mock_reaper_markers),
     cmocka_unit_test(test_mock_reaper_fx_feedback),
     cmocka_unit_test(test_mock_reaper_malformed),
