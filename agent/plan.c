@@ -1,6 +1,7 @@
 /* plan: parse the stage-1 plan text and validate it against the tool catalog, the session and the
  * instrument/effect catalog. */
 #include "plan.h"
+#include "instmap.h"
 
 #include "notation.h"
 #include "relaxed_json.h"
@@ -1594,11 +1595,48 @@ static void check_plain_arg(vctx_t *v, step_t *st, const char *key, const json_t
     }
 }
 
+/* An instrument is a musical role resolved per DAW by the catalog's "instrument_map" (osc-maps/instmap.h): a role
+ * is never refused (an unknown one becomes a plan warning: the DAW's default instrument is used); a plugin name
+ * the DAW does not have is an error listing the available ones; a plugin alias is canonicalized. */
+static void check_instrument_role(vctx_t *v, step_t *st, const char *key, const json_t *map)
+{
+    const char *name = json_string_value(json_object_get(st->args, key));
+    json_t *res = NULL;
+    char msg[900];
+    int rc = instmap_resolve_json(map, name, &res, msg, sizeof msg);
+    if (rc == INSTMAP_ENOTFOUND) {
+        verr(v, st, "%s", msg);
+        return;
+    }
+    if (rc)
+        return;
+    const char *kind = json_string_value(json_object_get(res, "kind"));
+    const char *plugin = json_string_value(json_object_get(res, "plugin"));
+    if (kind && !strcmp(kind, "plugin") && plugin && strcmp(plugin, name))
+        json_object_set_new(st->args, key, json_string(plugin));
+    if (msg[0]) {
+        char w[1000];
+        snprintf(w, sizeof w, "Step %d: %s", st->number, msg);
+        size_t i;
+        const json_t *e;
+        int seen = 0;
+        json_array_foreach(v->plan->warnings, i, e) if (json_is_string(e) && !strcmp(json_string_value(e), w)) seen = 1;
+        if (!seen)
+            json_array_append_new(v->plan->warnings, json_string(w));
+    }
+    json_decref(res);
+}
+
 static void check_catalog_arg(vctx_t *v, step_t *st, const char *key, int instrument)
 {
     json_t *val = json_object_get(st->args, key);
     if (!v->fx || !json_is_string(val))
         return;
+    const json_t *imap = json_object_get(v->fx, "instrument_map");
+    if (instrument && json_is_object(imap)) {
+        check_instrument_role(v, st, key, imap);
+        return;
+    }
     const char *name = json_string_value(val);
     const json_t *list = json_object_get(v->fx, instrument ? "instruments" : "effects");
     const char *found = catalog_find(list, name);

@@ -4,6 +4,7 @@ add_library(dbinstmap STATIC osc-maps/instmap.c)
 target_include_directories(dbinstmap PUBLIC ${DAWBRIDGE_SOURCE_DIR}/osc-maps)
 target_link_libraries(dbinstmap PUBLIC PkgConfig::JANSSON)
 db_add_test(test_instmap SOURCES tests/unit/test_instmap.c LIBS dbinstmap LABELS unit)
+db_add_test(test_plan_instruments SOURCES tests/unit/test_plan_instruments.c LIBS dbmusic dbinstmap LABELS unit music)
 
 add_library(dbcore STATIC
   bridge/session.c

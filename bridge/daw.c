@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "companion.h"
+#include "instmap.h"
 #include "mock.h"
 #include "tools.h"
 
@@ -22,6 +23,8 @@ struct daw {
   struct daw_config cfg;
   char dialect[16];
   oscmap_t *map;
+  instmap_t *inst;        /* instrument roles -> this DAW's plugins (osc-maps/instruments/), NULL when none */
+  json_t *catalog;        /* the map's catalog, instruments from the instrument map (daw_catalog) */
   session_t *ses;
   sync_t *sync;
   tools_t *tools;
@@ -142,6 +145,27 @@ static void rm_tree_files(const char *dir) {
   closedir(dd);
 }
 
+/* The instrument map of the map's dialect (a missing one is not an error: instruments are then checked against
+ * the map's catalog alone), and the catalog the planner and the validator see: the map's effects, the instrument
+ * map's plugins as "instruments", and the whole instrument map as "instrument_map" (plan.c resolves roles). */
+static int load_instruments(daw_t *d, char *err, size_t errlen) {
+  const json_t *mc = json_object_get(oscmap_json(d->map), "catalog");
+  d->catalog = json_is_object(mc) ? json_deep_copy(mc) : json_object();
+  if (!d->catalog) return fail(err, errlen, DAW_ENOMEM, "out of memory");
+  const char *dl = oscmap_dialect(d->map);
+  char ierr[512];
+  int rc = instmap_load_dialect(dl ? dl : d->dialect, &d->inst, ierr, sizeof ierr);
+  if (rc == INSTMAP_ENOMAP) {
+    log_msg(&d->cfg.log, LOG_INFO, MOD, "%s", ierr);
+    return 0;
+  }
+  if (rc) return fail(err, errlen, DAW_ECONFIG, "%s", ierr);
+  json_object_set_new(d->catalog, "instruments", instmap_catalog(d->inst));
+  json_object_set_new(d->catalog, "instrument_roles", instmap_role_examples(d->inst));
+  json_object_set(d->catalog, "instrument_map", (json_t *)instmap_json(d->inst));
+  return 0;
+}
+
 int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *err, size_t errlen) {
   *out = NULL;
   daw_t *d = calloc(1, sizeof *d);
@@ -211,6 +235,7 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
     rc = mock_new(loop, &mc, &d->mock, err, errlen) ? DAW_ECONFIG : 0;
     if (!rc) sync_set_daw(d->sync, "127.0.0.1", mock_port(d->mock));
   }
+  if (!rc) rc = load_instruments(d, err, errlen);
   if (rc) {
     /* sync_close/companion_close free asynchronously; the caller runs the loop to finish */
     if (d->comp) companion_close(d->comp, NULL, NULL);
@@ -222,6 +247,8 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
     session_free(d->ses);
     tools_free(d->tools);
     oscmap_free(d->map);
+    instmap_free(d->inst);
+    json_decref(d->catalog);
     free(d);
     return DAW_ECONFIG;
   }
@@ -571,6 +598,7 @@ struct ccall {
   json_t *args;   /* copy of the tool's arguments */
   json_t *reply;  /* the change's reply (result) */
   json_t *want;   /* notes expected on read-back */
+  json_t *inst;   /* create_track: the resolved instrument (instmap_resolve) */
   json_t *out;    /* the result being built */
   cstep next;
   int track;      /* mirror position */
@@ -587,6 +615,7 @@ struct ccall {
 };
 
 static void cc_free(struct ccall *cc) {
+  json_decref(cc->inst);
   json_decref(cc->args);
   json_decref(cc->reply);
   json_decref(cc->want);
@@ -784,6 +813,13 @@ static int notes_equal(const json_t *want, const json_t *got, char *why, size_t 
 }
 
 /* --- create_track: companion create, native refresh shows it, host id into the mirror --- */
+
+/* The instrument the companion reported loaded, or NULL (null, missing, empty). */
+static const char *ct_loaded(const struct ccall *cc) {
+  const char *ins = json_string_value(json_object_get(cc->reply, "instrument"));
+  return ins && *ins ? ins : NULL;
+}
+
 static void ct_refreshed(struct ccall *cc, int status, const json_t *res, const char *msg) {
   (void)res;
   daw_t *d = cc->d;
@@ -812,12 +848,42 @@ static void ct_refreshed(struct ccall *cc, int status, const json_t *res, const 
   u.field = SF_TRACK_TYPE;
   u.str = json_string_value(json_object_get(cc->reply, "type"));
   if (u.str) apply(d, &u);
+  /* the mirror's instrument is the plugin the DAW loaded (its real name), never the role */
+  const char *loaded = ct_loaded(cc);
   u.field = SF_TRACK_INSTRUMENT;
-  u.str = plain_fx_name(json_string_value(json_object_get(cc->reply, "instrument")));
+  u.str = plain_fx_name(loaded);
   apply(d, &u);
+  const char *asked = json_string_value(json_object_get(cc->args, "instrument"));
+  if (asked && !loaded) {
+    cc_fail(cc, DAW_EREJECTED,
+            "create_track: the DAW created track \"%s\" (%s) but reports no instrument loaded; asked for \"%s\"%s%s",
+            name ? name : "?", session_track_id(d->ses, mi), asked, cc->inst ? " -> " : "",
+            cc->inst ? json_string_value(json_object_get(cc->inst, "plugin")) : "");
+    return;
+  }
   cc->out = json_pack("{s:s,s:i,s:s?,s:s?,s:s?}", "track_id", session_track_id(d->ses, mi), "index", mi, "name", name,
                       "type", json_string_value(json_object_get(cc->reply, "type")), "host_id", hid);
-  json_object_set(cc->out, "instrument", json_object_get(cc->reply, "instrument"));
+  json_object_set_new(cc->out, "instrument", loaded ? json_string(loaded) : json_null());
+  if (asked && cc->inst) {
+    /* what the role asked for and what the DAW did with it */
+    json_t *ri = json_pack("{s:s,s:O?,s:O?}", "role", asked, "kind", json_object_get(cc->inst, "kind"), "sound",
+                           json_object_get(cc->inst, "sound"));
+    static const char *const keys[] = {"program", "channel", "drum_note", "preset"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+      if (json_object_get(cc->inst, keys[k])) json_object_set(ri, keys[k], json_object_get(cc->inst, keys[k]));
+    static const char *const applied[] = {"params_applied", "params_missing", "preset_applied", "program_applied"};
+    for (size_t k = 0; k < sizeof applied / sizeof applied[0]; k++)
+      if (json_object_get(cc->reply, applied[k])) json_object_set(ri, applied[k], json_object_get(cc->reply, applied[k]));
+    json_object_set_new(cc->out, "instrument_role", ri);
+    const char *want = json_string_value(json_object_get(cc->inst, "plugin"));
+    const char *warn = json_string_value(json_object_get(cc->inst, "warning"));
+    char w2[600] = "";
+    if (want && !names_match(loaded, want))
+      snprintf(w2, sizeof w2, "%s%sinstrument '%s': %s is not available in the DAW, loaded %s instead", warn ? warn : "",
+               warn ? "; " : "", asked, want, loaded);
+    if (w2[0]) json_object_set_new(cc->out, "warning", json_string(w2));
+    else if (warn) json_object_set_new(cc->out, "warning", json_string(warn));
+  }
   cc_ok(cc);
 }
 
@@ -831,7 +897,24 @@ static void start_create_track(struct ccall *cc) {
   json_t *a = cc->args;
   json_t *ca = json_pack("{s:O,s:O}", "name", json_object_get(a, "name"), "type", json_object_get(a, "type"));
   const char *ins = json_string_value(json_object_get(a, "instrument"));
-  if (ins) put_names(ca, "instrument", "instrument_aliases", cc->d, "instruments", ins);
+  if (ins && cc->d->inst) {
+    /* a role or a plugin name -> this DAW's plugin (+ the names to try after it), program, channel, params */
+    char msg[900];
+    int rc = instmap_resolve(cc->d->inst, ins, &cc->inst, msg, sizeof msg);
+    if (rc) {
+      json_decref(ca);
+      cc_fail(cc, rc == INSTMAP_ENOTFOUND ? DAW_EINVAL : DAW_ENOMEM, "create_track: %s", msg);
+      return;
+    }
+    json_object_set(ca, "instrument", json_object_get(cc->inst, "plugin"));
+    json_object_set(ca, "instrument_aliases", json_object_get(cc->inst, "aliases"));
+    json_object_set_new(ca, "role", json_string(ins));
+    static const char *const keys[] = {"program", "channel", "params", "preset"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+      if (json_object_get(cc->inst, keys[k])) json_object_set(ca, keys[k], json_object_get(cc->inst, keys[k]));
+  } else if (ins) {
+    put_names(ca, "instrument", "instrument_aliases", cc->d, "instruments", ins);
+  }
   cc_send(cc, "create_track", ca, ct_created);
 }
 
@@ -1307,7 +1390,9 @@ json_t *daw_capabilities(const daw_t *d) {
   return out;
 }
 
-const json_t *daw_catalog(const daw_t *d) { return json_object_get(oscmap_json(d->map), "catalog"); }
+const json_t *daw_catalog(const daw_t *d) {
+  return d->catalog ? d->catalog : json_object_get(oscmap_json(d->map), "catalog");
+}
 int daw_has_companion(const daw_t *d) { return comp_up(d); }
 const char *daw_dialect(const daw_t *d) { return d->dialect; }
 session_t *daw_session(daw_t *d) { return d->ses; }
@@ -1328,6 +1413,8 @@ static void on_part_closed(void *data) {
   session_free(d->ses);
   tools_free(d->tools);
   oscmap_free(d->map);
+  instmap_free(d->inst);
+  json_decref(d->catalog);
   free(d);
   if (cb) cb(cd);
 }
