@@ -97,6 +97,10 @@ else
     --session-dir "$SESS_DIR" --session-name "$SESS_NAME"
 fi
 rc=$?
+# never a nested Ardour transaction (7.3 aborts both, and a debug build asserts)
+if grep -q "An UNDO transaction was started while a prior command was underway" "$LOG"; then
+  log "FAIL: Ardour logged a nested undo transaction:"; grep "An UNDO transaction" "$LOG" | head -3 >&2; rc=1
+fi
 if (( rc != 0 )); then log "FAILED; Ardour log tail:"; tail -40 "$LOG" >&2; fi
 
 # 4. stop by PID (the companion loop exits on its stop file)

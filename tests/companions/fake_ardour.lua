@@ -48,11 +48,21 @@ end
 local Nil = class("nil", { isnil = function () return true end })
 local NIL = Nil()
 
--- lists with :iter()
+-- lists with :iter(). Like LuaBridge's listIterIter, the iterator does NOT keep the list alive: it holds it
+-- weakly, and walking a list the collector has freed raises (in Ardour: a segfault in libardour). A loop over a
+-- temporary list (`for x in f():iter()`) plus a collection inside the loop (C.gc_stress) hits this.
 local List = class("List", {
   iter = function (self)
     local i = 0
-    return function () i = i + 1; return self.items[i] end
+    local weak = setmetatable({ self }, { __mode = "v" })
+    return function ()
+      local lst = weak[1]
+      if lst == nil then
+        error("fake ardour: the list was freed by Lua's collector while it was iterated (use-after-free: Ardour segfaults)")
+      end
+      i = i + 1
+      return lst.items[i]
+    end
   end,
   size = function (self) return #self.items end,
 })
@@ -319,6 +329,8 @@ function S.begin_reversible_command (self, name)
       "An UNDO transaction was started while a prior command was underway. Aborting command (%s) and prior (%s)",
       name, current.name)
     current = nil
+    -- HistoryOwner::begin_reversible_command then runs assert (false): a debug build of Ardour aborts
+    if fake.debug_build then error("fake ardour: nested begin_reversible_command: assert (false) aborts a debug build") end
     return
   end
   current = { name = name, commands = {} }
@@ -343,6 +355,11 @@ function S.commit_reversible_command (self, cmd)
   current = nil
 end
 function S.abort_reversible_command () current = nil end
+function S.collected_undo_commands () return current ~= nil and #current.commands > 0 end
+function S.abort_empty_reversible_command ()
+  if current and #current.commands == 0 then current = nil; return true end
+  return false
+end
 session = S
 fake.Session = static("Session", S)
 -- Session is used with ":" syntax: make Session:method (...) work through a table whose entries take self
@@ -434,6 +451,7 @@ local ARDOUR = {
 setmetatable(ARDOUR, { __index = function (_, k) error("fake ardour: ARDOUR." .. tostring(k) .. " is not defined by the fake", 2) end })
 
 function fake.reset ()
+  fake.debug_build = true   -- strict: a nested transaction is an error, as in a debug build
   fake.calls = {}
   fake.history = {}
   fake.warnings = {}

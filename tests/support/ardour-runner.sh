@@ -108,9 +108,13 @@ running_pid() {
   echo "$pid"
 }
 
-port_bound_by() {  # prints "pid" of the process bound to UDP $PORT (or nothing)
-  ss -H -ulnp "sport = :$PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true
+port_bound_by() {  # prints the pids of the processes holding UDP $PORT, one a line (or nothing)
+  ss -H -ulnp "sport = :$PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true
 }
+
+# Is UDP $PORT held by pid $1? Ardour's children (ardour-avahi, tail, ...) inherit the socket and are often listed
+# by ss before Ardour itself, so the pid has to be AMONG those listed, not the first.
+port_bound_by_pid() { port_bound_by | grep -qx "$1"; }
 
 port_in_use() { [[ -n "$(ss -H -uln "sport = :$PORT" 2>/dev/null)" ]]; }
 
@@ -217,7 +221,7 @@ do_start() {
   fi
   install_pkgs
   if port_in_use; then
-    log "UDP port $PORT is already in use (pid $(port_bound_by)); not starting"; exit 2
+    log "UDP port $PORT is already in use (by pid $(port_bound_by | paste -sd, -)); not starting"; exit 2
   fi
   ardour_env
   rm -f "$STOPFILE" "$PIDFILE"
@@ -254,10 +258,12 @@ do_start() {
     if ! kill -0 "$pid" 2>/dev/null; then
       log "Ardour exited during startup; log:"; cat "$LOG" >&2; rm -f "$PIDFILE"; exit 1
     fi
-    [[ "$(port_bound_by)" == "$pid" ]] && break
+    port_bound_by_pid "$pid" && break
     if (( $(date +%s) > deadline )); then
-      log "OSC port $PORT not bound after ${START_TIMEOUT}s; stopping PID $pid"
-      kill -TERM "$pid" 2>/dev/null || true; cat "$LOG" >&2; rm -f "$PIDFILE"; exit 1
+      local holders; holders=$(port_bound_by | paste -sd, -)
+      log "Ardour (PID $pid) started but did not open its OSC port UDP $PORT within ${START_TIMEOUT}s" \
+          "(port held by: ${holders:-nobody}); stopping PID $pid. Its log ($LOG) follows:"
+      kill -TERM "$pid" 2>/dev/null || true; tail -40 "$LOG" >&2; rm -f "$PIDFILE"; exit 1
     fi
     sleep 0.1
   done

@@ -11,7 +11,10 @@
 --   DAWBRIDGE_STOP_FILE        the loop exits when this file exists (default <spool>/ardour.stop; it is removed)
 --   DAWBRIDGE_SAVE_ON_STOP     1 = save the session before exiting
 --   DAWBRIDGE_CORE             path of dawbridge_core.lua (default: next to this script)
--- The loop polls <spool>/in every 50 ms (sleep is Ardour's Lua builtin in the session host).
+--   DAWBRIDGE_POLL_MS          idle poll period in ms (default 10)
+--   DAWBRIDGE_GC_STRESS        1 = a full Lua collection inside every list loop (tests: proves no list is freed mid-loop)
+-- The loop polls the spool's doorbell (in/.queue, one rename(2); no process is started) every DAWBRIDGE_POLL_MS
+-- while idle, and again at once after it answered something (sleep is Ardour's Lua builtin in the session host).
 local function script_dir ()
   local src = (arg and arg[0]) or debug.getinfo(1, "S").source:gsub("^@", "")
   return src:match("^(.*)[/\\][^/\\]*$") or "."
@@ -39,12 +42,13 @@ os.remove(stop_file)
 print("dawbridge: READY spool=" .. core.spool .. " stop=" .. stop_file)
 io.stdout:flush()
 
+local idle_s = (tonumber(os.getenv("DAWBRIDGE_POLL_MS") or "") or 10) / 1000
 while true do
   local sf = io.open(stop_file, "r")
   if sf then sf:close(); os.remove(stop_file); break end
-  local ok, err = pcall(core.poll, core)
-  if not ok then print("dawbridge: poll error: " .. tostring(err)) end
-  sleep(0.05)
+  local ok, n = pcall(core.poll, core)
+  if not ok then print("dawbridge: poll error: " .. tostring(n)) end
+  if not ok or n == 0 then sleep(idle_s) end  -- after answering, look for more work at once
 end
 
 if core.txn then pcall(core.commit_txn, core) end

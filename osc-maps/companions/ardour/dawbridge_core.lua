@@ -2,8 +2,11 @@
 --
 -- Contract: osc-maps/companions/PROTOCOL.md (version 1). Install: osc-maps/companions/README.md.
 -- Loaded by two entry points:
---   dawbridge.lua       headless, in Ardour's Lua session host (luasession): polls <spool>/in every 50 ms
+--   dawbridge.lua       headless, in Ardour's Lua session host (luasession): polls every 10 ms when idle, at once
+--                       again after answering
 --   dawbridge_hook.lua  GUI, an EditorHook on the 100 ms LuaTimerDS timer
+-- A poll starts no process: it renames the spool's doorbell file in/.queue (the ids the bridge announced, one a
+-- line; PROTOCOL.md) -- one rename(2) that fails with ENOENT when there is no work.
 -- with  local C = load(io.open(path):read("a"))()  ;  local core = C.new{mode = "headless"|"gui"}  ;  core:poll()
 --
 -- Every Ardour call used here is one proven on Ardour 7.3 (../shared/docs/ardour-lua.md):
@@ -12,11 +15,12 @@
 --                 then Playlist:add_region (it adds a COPY: the new region is looked up on the playlist afterwards)
 --   plugins       ARDOUR.LuaAPI.new_plugin (Session, name, type, "") + Route:add_processor_by_index
 --   notes back    ARDOUR.LuaAPI.note_list (model)
---   undo          one Ardour transaction per request, built with the scratch-transaction recipe (d): note diffs
---                 are applied inside a throw-away transaction (so they run but are not recorded), and at the end
---                 of the request ONE transaction records all note diffs plus the playlist diffs.
---                 Headless, Ardour's own undo cannot be reached, so the core also keeps, per request, the
---                 inverse operations; the `undo` op applies them as a new transaction "bridge undo: <name>".
+--   undo          Ardour transactions named after the request, never nested (7.3 aborts nested ones, and asserts):
+--                 each note diff is Ardour's own transaction (MidiModel::apply_diff_command_as_commit), and the
+--                 request's clip changes are ONE transaction (begin / add_stateful_diff_command / commit) at its end.
+--                 Track creation and plugin insertion are never in Ardour's history (Ardour records neither).
+--                 The core also keeps, per request, the inverse operations; the `undo` op applies them
+--                 ("bridge undo: <name>"): the whole request, plugins included, headless or in the GUI.
 --   replies       a reply file, and OSC /dawbridge/reply s <json> via ARDOUR.LuaOSC.Address
 -- The core only executes the protocol's JSON ops; it never evaluates received text as code.
 local C = {}
@@ -272,6 +276,7 @@ C.MEMORY_MAX = 256
 C.TICKS = 1920                -- Temporal ticks per beat
 C.TOL_BEATS = 1 / 960         -- edit_clip matching tolerance (PROTOCOL.md)
 C.TXN_IDLE_S = 600            -- an open request with no command for this long is committed anyway
+C.gc_stress = os.getenv("DAWBRIDGE_GC_STRESS") == "1"  -- full collection inside every list loop (tests)
 
 -- ---------------------------------------------------------------------------
 -- helpers shared with the REAPER companion (kept in sync by hand)
@@ -330,7 +335,8 @@ function C.spool_dir ()
   return "/tmp/dawbridge-" .. uid .. "/spool"
 end
 
--- names of the files in dir ending in .json (no directory listing in Ardour's Lua: ls / dir)
+-- names of the files in dir ending in .json (no directory listing in Ardour's Lua: ls / dir). Starts a process:
+-- used only when DAWBRIDGE_LIST_EVERY_MS asks for a periodic listing (a bridge that writes no doorbell).
 function C.list_json (dir)
   local cmdline
   if is_windows() then cmdline = 'dir /b "' .. dir .. '" 2>nul'
@@ -447,6 +453,25 @@ C.valid_id = valid_id
 -- ---------------------------------------------------------------------------
 local function id_of (obj) return obj:to_stateful():id():to_s() end
 
+-- The elements of a LuaBridge list (RouteList, RegionList, note list ...) copied into a Lua table.
+-- Never write `for x in f():iter()`: nothing holds the temporary list returned by f(), so Lua's collector may
+-- free it (and the C++ list with it) in the middle of the loop, and LuaBridge's listIterIter then walks freed
+-- memory -- the segfaults of issue 11. Here the list is the argument `list`, a live local until the loop is done.
+-- C.gc_stress (env DAWBRIDGE_GC_STRESS=1, used by the real-Ardour tests) runs a full collection at every element,
+-- which turns such a use-after-free into a crash at once instead of now and then.
+local function items (list)
+  local out = {}
+  local it = list:iter()
+  for x in it do
+    out[#out + 1] = x
+    if C.gc_stress then collectgarbage() end
+  end
+  if C.gc_stress then collectgarbage() end
+  local _ = list  -- keep the list referenced (alive) up to this point
+  return out
+end
+C.items = items
+
 -- "B:T" (Temporal.Beats:str ()) -> beats as a float
 local function beats_of (str)
   local neg, b, t = string.match(str, "^(%-?)(%d+):(%d+)$")
@@ -467,7 +492,7 @@ end
 -- tracks in presentation order (master and busses are not tracks)
 local function track_list ()
   local list = {}
-  for r in Session:get_tracks():iter() do
+  for _, r in ipairs(items(Session:get_tracks())) do
     local t = r:to_track()
     if not t:isnil() then list[#list + 1] = t end
   end
@@ -544,7 +569,7 @@ local function region_notes (r)
   local off = region_offset(r)
   local _, len = region_span(r)
   local notes = {}
-  for n in ARDOUR.LuaAPI.note_list(mr:model()):iter() do
+  for _, n in ipairs(items(ARDOUR.LuaAPI.note_list(mr:model()))) do
     local s = beats_of(n:time():str()) - off
     if s >= -1e-9 and s < len + 1e-9 then
       notes[#notes + 1] = { n = n:note(), s = round6(s), d = round6(beats_of(n:length():str())),
@@ -611,8 +636,7 @@ local function has_method (obj, name)
 end
 
 local function first_of (list)
-  for x in list:iter() do return x end
-  return nil
+  return items(list)[1]
 end
 
 -- ---------------------------------------------------------------------------
@@ -634,14 +658,22 @@ function C.new (opts)
   self.txn = nil           -- the open request (see begin_txn)
   self.undo_stack = {}     -- {name, inverses = {fn...}, not_undone = {...}}
   self.osc = {}            -- reply port -> ARDOUR.LuaOSC.Address
+  if opts.gc_stress ~= nil then C.gc_stress = opts.gc_stress end
+  -- a periodic directory listing (starts a process) for bridges that ring no doorbell; 0 = never (default)
+  self.list_every_ms = opts.list_every_ms or tonumber(os.getenv("DAWBRIDGE_LIST_EVERY_MS") or "") or 0
+  self.last_list_ms = 0
+  self.clock_ms = opts.clock_ms or function ()
+    if ARDOUR and ARDOUR.LuaAPI and ARDOUR.LuaAPI.monotonic_time then return ARDOUR.LuaAPI.monotonic_time() / 1000 end
+    return os.clock() * 1000
+  end
   return self
 end
 
 -- ---- one request = one Ardour transaction --------------------------------
--- txn = {name, explicit, diffs = {NoteDiffCommand}, playlists = {Playlist}, seen = {id = true},
+-- txn = {name, explicit, playlists = {Playlist}, seen = {id = true}, notes_steps = number,
 --        inverses = {function (undo_ctx)}, not_undone = {text}, touched = time}
 function Core:begin_txn (name, explicit)
-  self.txn = { name = name, explicit = explicit, diffs = {}, playlists = {}, seen = {}, inverses = {},
+  self.txn = { name = name, explicit = explicit, playlists = {}, seen = {}, inverses = {},
                not_undone = {}, touched = os.time() }
   return self.txn
 end
@@ -657,25 +689,39 @@ function Core:touch_playlist (pl)
   end
 end
 
--- run a note diff now without recording it (scratch transaction), keep it for the request's transaction
-function Core:apply_diff (model, cmd)
-  Session:begin_reversible_command("__bridge_scratch__")
-  model:apply_diff_command_as_commit(Session, cmd)
-  local txn = self.txn
-  txn.diffs[#txn.diffs + 1] = cmd
+-- a note diff command named after the open request (the name of the Ardour undo step it makes)
+function Core:note_diff (model)
+  return model:new_note_diff_command(self.txn and self.txn.name or "dawbridge")
 end
 
+-- Apply a note diff now, as Ardour's own transaction: MidiModel::apply_diff_command_as_commit opens a reversible
+-- command named after the diff (= the request), runs it and commits it. Never inside an open transaction: Ardour
+-- 7.3 does not nest them (HistoryOwner::begin_reversible_command aborts both and asserts(false), which aborts a
+-- debug build), and 7.3's Lua has no apply_diff_command_as_subcommand; so no transaction of ours is ever open
+-- across a call, and the request's playlist changes are recorded at its end by commit_txn.
+function Core:apply_diff (model, cmd)
+  model:apply_diff_command_as_commit(Session, cmd)
+  self.txn.notes_steps = (self.txn.notes_steps or 0) + 1
+end
+
+-- The request's clip changes (playlist diffs) as ONE Ardour transaction named after the request, built the way
+-- Ardour's own scripts do: begin_reversible_command, add_stateful_diff_command per playlist (clear_changes was
+-- called before the first change, see touch_playlist), commit. It is opened and committed here, in one go.
 function Core:commit_txn ()
   local txn = self.txn
   if not txn then return nil end
   self.txn = nil
-  if #txn.diffs > 0 or #txn.playlists > 0 then
-    Session:begin_reversible_command(txn.name)
-    for _, cmd in ipairs(txn.diffs) do Session:add_command(cmd) end
-    for _, pl in ipairs(txn.playlists) do Session:add_stateful_diff_command(pl:to_statefuldestructible()) end
-    Session:commit_reversible_command(nil)
-    if self.mode == "gui" then self:refresh_gui_undo() end
+  if #txn.playlists > 0 then
+    if Session:collected_undo_commands() then
+      -- someone else's transaction is open (a GUI edit in progress): never nest into it
+      self.log("an Ardour undo transaction is open; the clip changes of '" .. txn.name .. "' are not recorded in Ardour's history")
+    else
+      Session:begin_reversible_command(txn.name)
+      for _, pl in ipairs(txn.playlists) do Session:add_stateful_diff_command(pl:to_statefuldestructible()) end
+      if not Session:abort_empty_reversible_command() then Session:commit_reversible_command(nil) end
+    end
   end
+  if self.mode == "gui" and (#txn.playlists > 0 or (txn.notes_steps or 0) > 0) then self:refresh_gui_undo() end
   if not txn.undo and (#txn.inverses > 0 or #txn.not_undone > 0) then
     self.undo_stack[#self.undo_stack + 1] = { name = txn.name, inverses = txn.inverses, not_undone = txn.not_undone }
     while #self.undo_stack > 64 do table.remove(self.undo_stack, 1) end
@@ -715,7 +761,7 @@ function ops.state (self)
     local fx = json.array({})
     for k, p in ipairs(all) do fx[#fx + 1] = { index = k, name = p:display_name(), enabled = p:active() } end
     local clips = json.array({})
-    for r in t:playlist():region_list():iter() do
+    for _, r in ipairs(items(t:playlist():region_list())) do
       local start, len = region_span(r)
       local notes = region_notes(r)
       clips[#clips + 1] = { host_id = id_of(r), name = r:name(), start = round6(start), length = round6(len),
@@ -821,7 +867,7 @@ function ops.create_midi_clip (self, args)
   -- bounce an EMPTY range: 1 s after the end of the last region on this playlist
   local far = sr
   local before = {}
-  for r in pl:region_list():iter() do
+  for _, r in ipairs(items(pl:region_list())) do
     before[id_of(r)] = true
     local e = r:position():samples() + r:length():samples()
     if e + sr > far then far = e + sr end
@@ -830,7 +876,7 @@ function ops.create_midi_clip (self, args)
   if wf:isnil() then fail("Ardour could not create a MIDI region (bounce failed)") end
   local model = wf:to_midiregion():model()
   if #notes > 0 then
-    local cmd = model:new_note_diff_command("add notes")
+    local cmd = self:note_diff(model)
     for _, nt in ipairs(notes) do
       cmd:add(ARDOUR.LuaAPI.new_noteptr(nt.c, Temporal.Beats.ticks(ticks(nt.s)), Temporal.Beats.ticks(ticks(nt.d)),
                                         nt.n, nt.v))
@@ -841,7 +887,7 @@ function ops.create_midi_clip (self, args)
   pl:add_region(wf, Temporal.timepos_t.from_ticks(ticks(start)), 1, false)
   -- add_region inserted a copy: find it
   local region
-  for r in pl:region_list():iter() do
+  for _, r in ipairs(items(pl:region_list())) do
     if not before[id_of(r)] then region = r end
   end
   if not region then fail("the new region was not found on the playlist") end
@@ -884,7 +930,7 @@ function ops.edit_clip (self, args)
   end
   local model = r:to_midiregion():model()
   local off = region_offset(r)
-  local cmd = model:new_note_diff_command("edit notes")
+  local cmd = self:note_diff(model)
   local added = {}
   for _, p in ipairs(victims) do cmd:remove(p) end
   for _, nt in ipairs(add) do
@@ -895,7 +941,7 @@ function ops.edit_clip (self, args)
   end
   self:apply_diff(model, cmd)
   add_inverse(self.txn, function (core)
-    local inv = model:new_note_diff_command("undo edit notes")
+    local inv = core:note_diff(model)
     for _, p in ipairs(added) do inv:remove(p) end
     for _, p in ipairs(victims) do inv:add(p) end
     core:apply_diff(model, inv)
@@ -1090,21 +1136,56 @@ function Core:send_osc (port, text)
   if not ok then self.log("OSC reply to port " .. port .. " failed: " .. tostring(err)) end
 end
 
--- drain <spool>/in once; returns the number of commands handled
+-- The ids of the commands announced since the last poll, sorted (ids sort by time). The bridge appends
+-- "<id>\n" to in/.queue after each command file is in place; the poll takes the whole file by renaming it to
+-- in/.queue.taken (an append racing with the rename lands in the taken file, so it is read once more at the next
+-- poll before it is removed). No process is started; an idle poll is one failed rename.
+function Core:announced_ids (indir)
+  local ids, seen = {}, {}
+  local function take (text)
+    for line in string.gmatch(text or "", "[^\r\n]+") do
+      local id = trim(line)
+      if id ~= "" and not seen[id] then seen[id] = true; ids[#ids + 1] = id end
+    end
+  end
+  local queue, taken = join(indir, ".queue"), join(indir, ".queue.taken")
+  if self.taken_pending then
+    take(read_file(taken))
+    os.remove(taken)
+    self.taken_pending = false
+  end
+  if os.rename(queue, taken) then
+    take(read_file(taken))
+    self.taken_pending = true
+  end
+  if self.list_every_ms > 0 then
+    local now = self.clock_ms()
+    if now - self.last_list_ms >= self.list_every_ms then
+      self.last_list_ms = now
+      for _, id in ipairs(C.list_json(indir)) do
+        if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
+      end
+    end
+  end
+  table.sort(ids)
+  return ids
+end
+
+-- handle the announced commands once; returns the number of commands handled
 function Core:poll ()
   local indir, outdir = join(self.spool, "in"), join(self.spool, "out")
-  local ids = C.list_json(indir)
+  local ids = self:announced_ids(indir)
   if #ids == 0 then
     -- an explicit request left open for a long time is committed so its changes reach the history
     if self.txn and os.time() - self.txn.touched > C.TXN_IDLE_S then self:commit_txn() end
     return 0
   end
-  if not self.outdir_ok then mkdir_p(outdir); self.outdir_ok = true end
   local handled = 0
   for _, id in ipairs(ids) do
     local path = join(indir, id .. ".json")
     if not valid_id(id) then
-      os.rename(path, path .. ".rejected")
+      -- never touch a path built from a bad id (it could name a file outside the spool)
+      self.log("ignored an announced command id that is not [A-Za-z0-9_.-]{1,64}")
     else
       local text = read_file(path)
       if text then
@@ -1114,6 +1195,11 @@ function Core:poll ()
           port = nil
         end
         local wok, werr = write_atomic(join(outdir, id .. ".json"), rtext)
+        if not wok and not self.outdir_made then
+          -- out/ missing: make it once (mkdir -p starts a process; never on a poll that finds nothing)
+          mkdir_p(outdir); self.outdir_made = true
+          wok, werr = write_atomic(join(outdir, id .. ".json"), rtext)
+        end
         if port then self:send_osc(port, rtext) end
         if wok then
           os.remove(path)
