@@ -123,6 +123,7 @@ typedef struct {
     const char *id, *name;
     int drums, muted;
     double clip_beats;
+    size_t first, count; /* the track's notes in the by-track copy */
 } ctrack_t;
 
 static int word_prefix_match(const char *text, const char *const *words)
@@ -485,7 +486,16 @@ json_t *context_analyze(const json_t *state)
     const json_t *jtracks = json_object_get(state, "tracks");
     size_t ntr = json_array_size(jtracks);
     ctrack_t *tr = calloc(ntr ? ntr : 1, sizeof *tr);
-    size_t cap = 256, nn = 0;
+    /* one allocation of the right size (big sessions: no realloc chain) */
+    size_t cap = 0, nn = 0;
+    for (size_t t = 0; t < ntr; t++) {
+        size_t ci;
+        const json_t *clip;
+        json_array_foreach(json_object_get(json_array_get(jtracks, t), "clips"), ci, clip) cap +=
+            json_array_size(json_object_get(clip, "notes"));
+    }
+    if (cap < 16)
+        cap = 16;
     cnote_t *notes = malloc(cap * sizeof *notes);
     json_t *out = json_object();
     if (!tr || !notes || !out) {
@@ -545,8 +555,19 @@ json_t *context_analyze(const json_t *state)
             }
         }
         size_t count = nn - first;
+        tr[t].first = first;
+        tr[t].count = count;
         tr[t].drums = ihint || (hint && (count == 0 || in_gm * 10 >= count * 7));
     }
+    /* a copy in track order for the per-track figures, the original sorted by time */
+    cnote_t *by_track = malloc((nn ? nn : 1) * sizeof *by_track);
+    if (!by_track) {
+        free(tr);
+        free(notes);
+        json_decref(out);
+        return NULL;
+    }
+    memcpy(by_track, notes, nn * sizeof *notes);
     qsort(notes, nn, sizeof *notes, cmp_cnote);
 
     int bars = length > 0 ? (int)ceil(length / bpb - 1e-9) : 0;
@@ -562,6 +583,7 @@ json_t *context_analyze(const json_t *state)
         nbeats = CONTEXT_MAX_BEATS;
     beat_t *bt = calloc((size_t)nbeats + 1, sizeof *bt);
     if (!bt) {
+        free(by_track);
         free(tr);
         free(notes);
         json_decref(out);
@@ -662,10 +684,8 @@ json_t *context_analyze(const json_t *state)
         double durs[16];
         int dcount[16], nd = 0;
         int drum_used[128] = {0};
-        for (size_t i = 0; i < nn; i++) {
-            const cnote_t *n = &notes[i];
-            if (n->track != (int)t)
-                continue;
+        for (size_t i = tr[t].first; i < tr[t].first + tr[t].count; i++) {
+            const cnote_t *n = &by_track[i];
             count++;
             if (n->n < lo)
                 lo = n->n;
@@ -734,12 +754,17 @@ json_t *context_analyze(const json_t *state)
 
     /* clashes between tracks */
     clash_t clashes[CONTEXT_MAX_CLASHES];
-    int ncl = 0, total_clashes = 0;
-    for (size_t i = 0; i < nn; i++) {
+    int ncl = 0, total_clashes = 0, clash_scan_cut = 0;
+    size_t pair_checks = 0;
+    for (size_t i = 0; i < nn && !clash_scan_cut; i++) {
         const cnote_t *a = &notes[i];
         if (tr[a->track].drums || tr[a->track].muted)
             continue;
         for (size_t j = i + 1; j < nn && notes[j].s < a->e - 0.05; j++) {
+            if (++pair_checks > CONTEXT_MAX_CLASH_CHECKS) {
+                clash_scan_cut = 1;
+                break;
+            }
             const cnote_t *b = &notes[j];
             if (b->track == a->track || tr[b->track].drums || tr[b->track].muted)
                 continue;
@@ -782,6 +807,8 @@ json_t *context_analyze(const json_t *state)
     }
     json_object_set_new(out, "clashes", jcl);
     json_object_set_new(out, "clash_count", json_integer(total_clashes));
+    if (clash_scan_cut)
+        json_object_set_new(out, "clash_scan_partial", json_true());
 
     /* registers */
     json_t *jreg = json_array();
@@ -794,12 +821,11 @@ json_t *context_analyze(const json_t *state)
                 continue;
             double in = 0, all = 0;
             int c = 0;
-            for (size_t i = 0; i < nn; i++) {
-                if (notes[i].track != (int)t)
-                    continue;
-                all += notes[i].e - notes[i].s;
-                if (notes[i].n >= bands[bnd].lo && notes[i].n <= bands[bnd].hi) {
-                    in += notes[i].e - notes[i].s;
+            for (size_t i = tr[t].first; i < tr[t].first + tr[t].count; i++) {
+                const cnote_t *n = &by_track[i];
+                all += n->e - n->s;
+                if (n->n >= bands[bnd].lo && n->n <= bands[bnd].hi) {
+                    in += n->e - n->s;
                     c++;
                 }
             }
@@ -818,6 +844,7 @@ json_t *context_analyze(const json_t *state)
     json_object_set_new(out, "registers", jreg);
 
     free(bt);
+    free(by_track);
     free(tr);
     free(notes);
     return out;

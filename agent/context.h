@@ -21,6 +21,9 @@ const char *context_strerror(int code);
 /* Limits of the per-beat and clash lists in the analysis. */
 #define CONTEXT_MAX_BEATS 1024
 #define CONTEXT_MAX_CLASHES 32
+/* Pairs of overlapping notes compared in the clash scan; past it the scan stops (big dense sessions) and the
+ * analysis says "clash_scan_partial": true. */
+#define CONTEXT_MAX_CLASH_CHECKS 400000
 
 /* Analyze a session (borrowed). Returns a new object:
  * {
@@ -37,7 +40,7 @@ const char *context_strerror(int code);
  *               "common_durations": [{"d": 0.5, "name": "8th", "count": 8}], "drum_sounds": ["Bass Drum 1"]}],
  *   "clashes": [{"beat": 4.0, "interval": "minor second", "semitones": 1, "tracks": ["t1","t2"],
  *                "track_names": ["Bass","Pad"], "notes": ["E2","F2"], "occurrences": 4}],
- *   "clash_count": 4,
+ *   "clash_count": 4, ("clash_scan_partial": true when CONTEXT_MAX_CLASH_CHECKS stopped the scan)
  *   "registers": [{"name": "bass", "range": "C2-B2", "note_count": 8, "tracks": ["t2"],
  *                  "status": "empty"|"ok"|"crowded"}]
  * }

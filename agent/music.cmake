@@ -12,3 +12,4 @@ db_add_test(test_notation SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_notati
 db_add_test(test_plan SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_plan.c LIBS dbmusic LABELS unit music)
 db_add_test(test_context SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_context.c LIBS dbmusic LABELS unit music)
 db_add_test(test_context_keys SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_context_keys.c LIBS dbmusic LABELS unit music)
+db_add_test(test_budget SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_budget.c LIBS dbmusic LABELS unit music)

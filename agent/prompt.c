@@ -551,12 +551,8 @@ int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in, struct prom
   int oom = 0;
   json_object_set_new(vars, "dialect", json_string(in->dialect ? in->dialect : "DAW"));
   json_object_set_new(vars, "request", json_string(in->request ? in->request : ""));
-  oom |= set_taken(vars, "state", prompt_state_json(in->state));
-  json_t *an = in->analysis ? json_incref((json_t *)in->analysis) : context_analyze(in->state ? in->state : NULL);
-  char *ctx = an ? context_to_text(an) : NULL;
-  json_decref(an);
-  oom |= set_taken(vars, "context", ctx ? escape_data(ctx) : NULL);
-  free(ctx);
+  json_object_set_new(vars, "state", json_string(""));
+  json_object_set_new(vars, "context", json_string(""));
   oom |= set_taken(vars, "catalog", prompt_catalog_text(in->catalog));
   oom |= set_taken(vars, "tools", prompt_tools_text(in->tools));
   const json_t *ins = json_array_get(json_object_get(in->catalog, "instruments"), 0);
@@ -572,6 +568,61 @@ int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in, struct prom
     return PROMPT_ETEMPLATE;
   }
   set_taken(vars, "plan_format", fmt);
+  json_t *an = in->analysis ? json_incref((json_t *)in->analysis) : context_analyze(in->state ? in->state : NULL);
+  if (!an) {
+    json_decref(vars);
+    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+  }
+  if (in->context_budget < 0) {
+    /* no budget: the whole state as JSON and the full analysis */
+    char *ctx = context_to_text(an);
+    oom |= set_taken(vars, "state", prompt_state_json(in->state));
+    oom |= set_taken(vars, "context", ctx ? escape_data(ctx) : NULL);
+    free(ctx);
+  } else {
+    /* what the instructions, tools and catalog cost, then the session in what is left */
+    int rc = render_pair(&p->t[T_STAGE1], vars, "stage1.txt", out, err, errlen);
+    if (rc) {
+      json_decref(an);
+      json_decref(vars);
+      return rc;
+    }
+    size_t fixed = budget_tokens(out->system) + budget_tokens(out->user);
+    prompt_text_free(out);
+    size_t budget = in->context_budget > 0 ? (size_t)in->context_budget : BUDGET_DEFAULT_TOKENS;
+    size_t avail = budget > fixed + 64 ? budget - fixed - 16 : 48;
+    /* the parts are counted one by one; should the whole come out above the budget, shrink and redo */
+    for (int tries = 0; tries < 3; tries++) {
+      char *st = NULL, *ctx = NULL;
+      if (budget_session(in->state, an, in->request, avail, &st, &ctx, in->stats) != BUDGET_OK) oom = 1;
+      oom |= set_taken(vars, "state", st);
+      oom |= set_taken(vars, "context", ctx);
+      if (oom) break;
+      rc = render_pair(&p->t[T_STAGE1], vars, "stage1.txt", out, err, errlen);
+      if (rc) {
+        json_decref(an);
+        json_decref(vars);
+        return rc;
+      }
+      size_t total = budget_tokens(out->system) + budget_tokens(out->user);
+      if (total <= budget || avail <= 48) break;
+      prompt_text_free(out);
+      size_t over = total - budget + 32;
+      avail = avail > over + 48 ? avail - over : 48;
+    }
+    json_decref(an);
+    json_decref(vars);
+    if (oom) {
+      prompt_text_free(out);
+      return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+    }
+    return PROMPT_OK;
+  }
+  json_decref(an);
+  if (oom) {
+    json_decref(vars);
+    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+  }
   int rc = render_pair(&p->t[T_STAGE1], vars, "stage1.txt", out, err, errlen);
   json_decref(vars);
   return rc;

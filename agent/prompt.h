@@ -6,6 +6,7 @@
  * does not fill is an error naming the template and the placeholder, so a typo in a template is found at once.
  *
  *   stage1.txt       planning: {{dialect}} {{request}} {{state}} {{context}} {{catalog}} {{tools}} {{plan_format}}
+ *                    ({{state}} and {{context}} fitted into the token budget by budget_session())
  *   plan_format.txt  the plan format (docs/plan-format.md), {{example_instrument}}; becomes {{plan_format}}
  *   stage2.txt       execution: {{dialect}} {{request}} {{plan}} {{state}} {{tools}}
  *   replan.txt       the one re-plan: {{errors}} {{tools_names}}
@@ -21,6 +22,8 @@
 
 #include <stddef.h>
 #include <jansson.h>
+
+#include "budget.h"
 
 enum prompt_err {
   PROMPT_OK = 0,
@@ -55,6 +58,11 @@ struct prompt_stage1 {
   const json_t *analysis;  /* context_analyze(state); NULL = computed here */
   const json_t *catalog;   /* {"instruments": [...], "effects": [...]} or NULL */
   const json_t *tools;     /* tool descriptors available now (tools_subset of daw_capabilities) */
+  /* Token budget of the whole stage-1 prompt (system + user, budget_tokens() estimate): 0 = the default
+   * BUDGET_DEFAULT_TOKENS (6,000); < 0 = no budget, the whole state as JSON (the format before the budget).
+   * The session and the musical context get what the instructions, tools and catalog leave (budget.h). */
+  long context_budget;
+  struct budget_stats *stats; /* optional out: what the session text holds (budget.h) */
 };
 struct prompt_stage2 {
   const char *dialect;

@@ -1,3 +1,4 @@
 include(bench/llm.cmake)
 include(bench/wire.cmake)
 include(bench/agent.cmake)
+include(bench/prompt_budget.cmake)

@@ -91,7 +91,7 @@ done
 
 # 3. the test proper (ARDOUR_E2E_RUN: another test program instead, e.g. the bridge's own, given the spool and port)
 if [[ -n ${ARDOUR_E2E_RUN:-} ]]; then
-  DAWBRIDGE_SPOOL=$SPOOL DAWBRIDGE_ARDOUR_PORT=$PORT "$ARDOUR_E2E_RUN"
+  DAWBRIDGE_SPOOL=$SPOOL DAWBRIDGE_ARDOUR_PORT=$PORT DAWBRIDGE_ARDOUR_PID=$PID "$ARDOUR_E2E_RUN"
 else
   python3 "$HERE/ardour_e2e.py" --spool "$SPOOL" --osc-port "$PORT" --reply-port "$REPLY_PORT" \
     --session-dir "$SESS_DIR" --session-name "$SESS_NAME"

@@ -864,7 +864,9 @@ function ops.create_midi_clip (self, args)
   local pl = track:playlist()
   local sr = Session:nominal_sample_rate()
   local len_samples = math.ceil(length * 60.0 / tempo() * sr)
-  -- bounce an EMPTY range: 1 s after the end of the last region on this playlist
+  -- bounce an EMPTY range: 1 s after the end of the last region on this playlist -- and after every range
+  -- bounced here before: the bounce reads the track's rendered MIDI, which can still hold a region removed a
+  -- moment ago (seen in the soak test: a clip bounced just after an undo got 8 notes of the removed clip)
   local far = sr
   local before = {}
   for _, r in ipairs(items(pl:region_list())) do
@@ -872,11 +874,18 @@ function ops.create_midi_clip (self, args)
     local e = r:position():samples() + r:length():samples()
     if e + sr > far then far = e + sr end
   end
+  self.bounce_mark = self.bounce_mark or {}
+  local plid = id_of(pl)
+  if (self.bounce_mark[plid] or 0) > far then far = self.bounce_mark[plid] end
+  self.bounce_mark[plid] = far + len_samples + sr
   local wf = track:bounce_range(far, far + len_samples, ARDOUR.InterThreadInfo(), ARDOUR.LuaAPI.nil_proc(), false, name)
   if wf:isnil() then fail("Ardour could not create a MIDI region (bounce failed)") end
   local model = wf:to_midiregion():model()
-  if #notes > 0 then
+  -- whatever the bounce brought along is removed in the same diff: the clip holds exactly the given notes
+  local stray = items(ARDOUR.LuaAPI.note_list(model))
+  if #notes > 0 or #stray > 0 then
     local cmd = self:note_diff(model)
+    for _, p in ipairs(stray) do cmd:remove(p) end
     for _, nt in ipairs(notes) do
       cmd:add(ARDOUR.LuaAPI.new_noteptr(nt.c, Temporal.Beats.ticks(ticks(nt.s)), Temporal.Beats.ticks(ticks(nt.d)),
                                         nt.n, nt.v))
