@@ -11,6 +11,8 @@ target_link_libraries(dbagent PUBLIC dbcore dbmock PkgConfig::JANSSON)
 db_add_test(test_tools SOURCES tests/unit/test_tools.c LIBS dbagent)
 db_add_test(test_companion SOURCES tests/integration/test_companion.c LIBS dbtest_wire dbagent dbtest_osc_client
             LABELS integration TIMEOUT 300)
+# the spool's security and request-id matching (companion_t alone, the test plays the companion / another user)
+db_add_test(test_companion_spool SOURCES tests/integration/test_companion_spool.c LIBS dbagent LABELS integration companion)
 
 # The seed workflow through the bridge against a real headless Ardour running the companion (started and stopped by
 # tests/companions/ardour_e2e.sh, which runs this program in place of its Python driver).

@@ -44,6 +44,11 @@ struct companion {
   unsigned counter;
   uint64_t last_poll;
   char command_id[128];
+  char bad_command_id[1400]; /* why companion.json was refused ("" = it was not) */
+  uid_t owner;                   /* who must own the spool and every file read from it */
+  int spool_fd, in_fd, out_fd;   /* the checked directories, open for the companion's life */
+  char done_ids[32][80];         /* ids answered lately: a second reply for one of them is a duplicate */
+  int done_head;
   json_t *info;
   int running;
   char why[1024];
@@ -53,6 +58,13 @@ struct companion {
   void (*close_cb)(void *);
   void *close_data;
 };
+
+static void close_fds(companion_t *c) {
+  if (c->spool_fd >= 0) close(c->spool_fd);
+  if (c->in_fd >= 0) close(c->in_fd);
+  if (c->out_fd >= 0) close(c->out_fd);
+  c->spool_fd = c->in_fd = c->out_fd = -1;
+}
 
 const char *companion_strerror(int code) {
   switch (code) {
@@ -114,16 +126,146 @@ int companion_default_spool(char *buf, size_t len) {
   return snprintf(buf, len, "/tmp/dawbridge-%u/spool", (unsigned)getuid()) >= (int)len ? -1 : 0;
 }
 
-static int mkdir_p(const char *path) {
+/* ---------------- the spool's security (README: "The companion spool is yours alone") ----------------
+ *
+ * The spool carries commands that the DAW executes, so nobody but this user may be able to write into it or
+ * swap any directory on the way to it:
+ * - every directory on the path is owned by this user or root, and writable by group/others only when sticky
+ *   (like /tmp); a symbolic link on the path must be owned by this user or root too (nobody else can re-point it);
+ * - the spool and its in/ and out/ are owned by this user and not writable by group/others (created 0700);
+ *   in/ and out/ must be real directories, never symbolic links;
+ * - files are opened with O_NOFOLLOW and checked after opening (a regular file owned by this user), so a link
+ *   or a file planted by someone else is never read or written through. */
+
+/* Directories and links on the way to the spool: this user's or root's (the real user's too when a test plays
+ * another owner with owner_uid). */
+static int is_trusted_owner(const companion_t *c, uid_t uid) { return uid == c->owner || uid == 0 || uid == geteuid(); }
+
+/* One existing directory on the way to the spool (or the spool's parent chain). */
+static int check_ancestor(const companion_t *c, const char *p, char *err, size_t errlen) {
+  struct stat ls, st;
+  if (lstat(p, &ls) != 0)
+    return fail(err, errlen, COMPANION_ESPOOL, "companion spool: cannot inspect %s: %s", p, strerror(errno));
+  if (S_ISLNK(ls.st_mode) && !is_trusted_owner(c, ls.st_uid))
+    return fail(err, errlen, COMPANION_ESPOOL,
+                "companion spool refused: %s is a symbolic link owned by uid %u, not by you (uid %u) or root; another "
+                "user could point it anywhere. Remove it, or choose another spool with --spool or DAWBRIDGE_SPOOL",
+                p, (unsigned)ls.st_uid, (unsigned)c->owner);
+  if (stat(p, &st) != 0)
+    return fail(err, errlen, COMPANION_ESPOOL, "companion spool: cannot inspect %s: %s", p, strerror(errno));
+  if (!S_ISDIR(st.st_mode))
+    return fail(err, errlen, COMPANION_ESPOOL, "companion spool refused: %s is not a directory", p);
+  if (!is_trusted_owner(c, st.st_uid))
+    return fail(err, errlen, COMPANION_ESPOOL,
+                "companion spool refused: %s is owned by uid %u, not by you (uid %u) or root; another user could "
+                "replace the spool and plant commands the DAW runs. Remove it, or choose another spool with --spool or "
+                "DAWBRIDGE_SPOOL",
+                p, (unsigned)st.st_uid, (unsigned)c->owner);
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+    return fail(err, errlen, COMPANION_ESPOOL,
+                "companion spool refused: %s is writable by group or others (mode %03o) and not sticky; another user "
+                "could replace the spool. Run `chmod go-w %s`, or choose another spool with --spool",
+                p, (unsigned)(st.st_mode & 07777), p);
+  return 0;
+}
+
+/* The spool itself and its in/, out/: opened (O_DIRECTORY, O_NOFOLLOW unless `follow`), owned by this user, not
+ * writable by group/others. Returns the directory fd or < 0 with a message. */
+static int open_private_dir(const companion_t *c, int at, const char *name, const char *shown, int follow, char *err,
+                            size_t errlen) {
+  int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+  if (fd < 0) {
+    int e = errno;
+    struct stat ls;
+    if ((e == ELOOP || e == ENOTDIR) && fstatat(at, name, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode))
+      return fail(err, errlen, COMPANION_ESPOOL,
+                  "companion spool refused: %s is a symbolic link; the spool's in/ and out/ must be real directories "
+                  "(someone may have planted it). Remove it and start again",
+                  shown);
+    return fail(err, errlen, COMPANION_ESPOOL, "companion spool: cannot open %s: %s", shown, strerror(e));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return fail(err, errlen, COMPANION_ESPOOL, "companion spool: cannot inspect %s: %s", shown, strerror(e));
+  }
+  if (st.st_uid != c->owner) {
+    close(fd);
+    return fail(err, errlen, COMPANION_ESPOOL,
+                "companion spool refused: %s is owned by uid %u, not by you (uid %u); another user could plant "
+                "commands the DAW runs. Remove it (it is recreated, mode 0700), or choose another spool with --spool "
+                "or DAWBRIDGE_SPOOL",
+                shown, (unsigned)st.st_uid, (unsigned)c->owner);
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    close(fd);
+    return fail(err, errlen, COMPANION_ESPOOL,
+                "companion spool refused: %s is writable by group or others (mode %03o); another user could plant "
+                "commands the DAW runs. Run `chmod 700 %s` (or remove it), or choose another spool with --spool",
+                shown, (unsigned)(st.st_mode & 07777), shown);
+  }
+  return fd;
+}
+
+/* Creates what is missing (mode 0700) and checks the whole path; on success c->spool_fd, in_fd, out_fd are open. */
+static int spool_secure(companion_t *c, char *err, size_t errlen) {
+  if (c->spool[0] != '/')
+    return fail(err, errlen, COMPANION_ESPOOL, "companion spool %s: the path must be absolute", c->spool);
   char p[1100];
-  snprintf(p, sizeof p, "%s", path);
+  snprintf(p, sizeof p, "%s", c->spool);
+  size_t n = strlen(p);
+  while (n > 1 && p[n - 1] == '/') p[--n] = 0;
+  /* every ancestor: created when missing (0700), then checked */
   for (char *s = p + 1; *s; s++) {
     if (*s != '/') continue;
     *s = 0;
-    if (mkdir(p, 0700) != 0 && errno != EEXIST) return -1;
+    if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+      int e = errno;
+      return fail(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool's directory %s: %s", p, strerror(e));
+    }
+    int rc = check_ancestor(c, p, err, errlen);
+    if (rc) return rc;
     *s = '/';
   }
-  return mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
+  if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+    int e = errno;
+    return fail(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool %s: %s", p, strerror(e));
+  }
+  /* the spool itself may be a link the user made (owned by them or root, in a directory checked above) */
+  struct stat ls;
+  if (lstat(p, &ls) == 0 && S_ISLNK(ls.st_mode) && !is_trusted_owner(c, ls.st_uid))
+    return fail(err, errlen, COMPANION_ESPOOL,
+                "companion spool refused: %s is a symbolic link owned by uid %u, not by you (uid %u) or root. Remove "
+                "it, or choose another spool with --spool or DAWBRIDGE_SPOOL",
+                p, (unsigned)ls.st_uid, (unsigned)c->owner);
+  c->spool_fd = open_private_dir(c, AT_FDCWD, p, p, 1, err, errlen);
+  if (c->spool_fd < 0) return c->spool_fd;
+  const char *names[2] = {"in", "out"};
+  int *fds[2] = {&c->in_fd, &c->out_fd};
+  for (int i = 0; i < 2; i++) {
+    char shown[1200];
+    snprintf(shown, sizeof shown, "%s/%s", p, names[i]);
+    if (mkdirat(c->spool_fd, names[i], 0700) != 0 && errno != EEXIST) {
+      int e = errno;
+      return fail(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool's %s: %s", shown, strerror(e));
+    }
+    *fds[i] = open_private_dir(c, c->spool_fd, names[i], shown, 0, err, errlen);
+    if (*fds[i] < 0) return *fds[i];
+  }
+  return 0;
+}
+
+/* A command id as the REAPER companion publishes it: REAPER's named command id of a ReaScript, "_RS" and
+ * letters/digits (REAPER: 40 hex digits). Anything else (a numeric action, "_SWS_...", text with separators) is
+ * refused, so a planted companion.json cannot make the bridge run another action. */
+int companion_valid_command_id(const char *id) {
+  if (!id || strncmp(id, "_RS", 3)) return 0;
+  size_t n = strlen(id + 3);
+  if (n < 8 || n > 100) return 0;
+  for (const char *s = id + 3; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9'))) return 0;
+  return 1;
 }
 
 static int64_t unix_ms(void) {
@@ -147,7 +289,7 @@ static int is_json_name(const char *n, size_t *idlen) {
 
 /* ---------------- asynchronous file jobs (uv_fs) ---------------- */
 
-enum job_kind { JOB_WRITE, JOB_READ, JOB_UNLINK };
+enum job_kind { JOB_WRITE, JOB_READ, JOB_UNLINK, JOB_APPEND };
 
 struct job {
   uv_fs_t req;
@@ -156,6 +298,7 @@ struct job {
   int step;
   uv_file fd;
   int err; /* first libuv error */
+  int foreign; /* a read refused: not a regular file owned by this user (planted) */
   char path[1200], path2[1200];
   char *buf;
   size_t len;
@@ -175,6 +318,7 @@ static void job_finish(struct job *j) {
     void (*cb)(void *) = c->close_cb;
     void *d = c->close_data;
     json_decref(c->info);
+    close_fds(c);
     free(c);
     if (cb) cb(d);
   }
@@ -223,6 +367,16 @@ static void job_next(uv_fs_t *req) {
     job_finish(j);
     return;
   }
+  if (j->kind == JOB_APPEND) { /* (comp helper) the doorbell: open, one write, close */
+    if (j->step++ == 0) {
+      j->fd = (uv_file)r;
+      uv_buf_t b = uv_buf_init(j->buf, (unsigned)j->len);
+      uv_fs_write(loop, req, j->fd, &b, 1, -1, job_next);
+      return;
+    }
+    job_close_then_finish(j);
+    return;
+  }
   if (j->kind == JOB_WRITE) {
     switch (j->step++) {
     case 0: { /* opened */
@@ -256,6 +410,12 @@ static void job_next(uv_fs_t *req) {
     uv_fs_fstat(loop, req, j->fd, job_next);
     return;
   case 1: {
+    if ((req->statbuf.st_mode & S_IFMT) != S_IFREG || req->statbuf.st_uid != (uint64_t)j->c->owner) {
+      j->foreign = 1; /* never read what another user (or a link, a pipe) put there */
+      j->err = UV_EPERM;
+      job_close_then_finish(j);
+      return;
+    }
     size_t size = (size_t)req->statbuf.st_size;
     if (size > 16u << 20) {
       j->err = UV_E2BIG;
@@ -303,7 +463,8 @@ static int job_write(companion_t *c, const char *dst, const char *text, const ch
   }
   memcpy(j->buf, text, j->len + 1);
   j->done = done;
-  int rc = uv_fs_open(c->loop, &j->req, j->path2, O_WRONLY | O_CREAT | O_TRUNC, 0644, job_next);
+  int rc = uv_fs_open(c->loop, &j->req, j->path2, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600,
+                      job_next);
   if (rc) {
     j->err = rc;
     job_finish(j);
@@ -315,11 +476,30 @@ static void job_read(companion_t *c, const char *path, const char *id, void (*do
   struct job *j = job_new(c, JOB_READ, path, id);
   if (!j) return;
   j->done = done;
-  int rc = uv_fs_open(c->loop, &j->req, path, O_RDONLY, 0, job_next);
+  int rc = uv_fs_open(c->loop, &j->req, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0, job_next);
   if (rc) {
     j->err = rc;
     job_finish(j);
   }
+}
+
+/* (comp helper) Rings the companion's doorbell: appends "<id>\n" to <spool>/in/.queue (O_APPEND: one write, so
+ * concurrent bridges do not interleave). A polling companion (Ardour) takes that file with one rename(2) instead
+ * of listing the directory with a process on every poll (osc-maps/companions/PROTOCOL.md, "Doorbell"). */
+static void job_ring(companion_t *c, const char *id) {
+  char p[1200];
+  if (snprintf(p, sizeof p, "%s/.queue", c->in) >= (int)sizeof p) return;
+  struct job *j = job_new(c, JOB_APPEND, p, id);
+  if (!j) return;
+  j->len = strlen(id) + 1;
+  j->buf = malloc(j->len + 1);
+  if (!j->buf) {
+    job_finish(j);
+    return;
+  }
+  snprintf(j->buf, j->len + 1, "%s\n", id);
+  int rc = uv_fs_open(c->loop, &j->req, p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600, job_next);
+  if (rc) job_finish(j);
 }
 
 static void job_unlink(companion_t *c, const char *path) {
@@ -363,7 +543,10 @@ static void not_running_msg(companion_t *c, const char *detail, char *buf, size_
 /* Ends a command: removed from the list first, so the callback may queue new ones. */
 static void cmd_end(companion_t *c, struct cmd *k, int status, const json_t *result, const char *msg) {
   unlink_cmd(c, k);
-  if (status == COMPANION_ETIMEDOUT || status == COMPANION_ECANCELED || status == COMPANION_ETRIGGER) {
+  snprintf(c->done_ids[c->done_head], sizeof c->done_ids[0], "%s", k->id);
+  c->done_head = (c->done_head + 1) % (int)(sizeof c->done_ids / sizeof c->done_ids[0]);
+  if (status == COMPANION_ETIMEDOUT || status == COMPANION_ECANCELED || status == COMPANION_ETRIGGER ||
+      status == COMPANION_ENOTRUNNING) {
     /* never leave a command behind that could run later (its deadline protects it too) */
     char p[1200];
     path_of(c, c->in, k->id, p, sizeof p);
@@ -398,17 +581,24 @@ static void tick_start(companion_t *c) {
 static void trigger(companion_t *c, struct cmd *k) {
   const json_t *tpl = json_object_get(c->cfg.section, "trigger");
   if (!json_array_size(tpl) || !c->cfg.send) return;
-  char err[512] = "";
-  json_t *vars = json_object();
-  if (c->command_id[0]) json_object_set_new(vars, "command_id", json_string(c->command_id));
-  int rc = c->cfg.send(tpl, vars, c->cfg.send_data, err, sizeof err);
-  json_decref(vars);
+  char err[1500] = "";
+  int rc;
+  if (!c->command_id[0]) {
+    /* nothing is sent without a valid id from a companion.json of this user */
+    snprintf(err, sizeof err, "%s", c->bad_command_id[0] ? c->bad_command_id
+                                                         : "no command id: companion.json is missing in the spool");
+    rc = -1;
+  } else {
+    json_t *vars = json_object();
+    json_object_set_new(vars, "command_id", json_string(c->command_id));
+    rc = c->cfg.send(tpl, vars, c->cfg.send_data, err, sizeof err);
+    json_decref(vars);
+  }
   if (rc) {
-    char msg[1600];
+    char msg[2400];
     if (k->is_ping) {
-      char detail[700];
-      snprintf(detail, sizeof detail, "cannot trigger it: %s%s", err,
-               c->command_id[0] ? "" : "; no command id, companion.json is missing in the spool");
+      char detail[1600];
+      snprintf(detail, sizeof detail, "cannot trigger it: %s", err);
       not_running_msg(c, detail, msg, sizeof msg);
       cmd_end(c, k, COMPANION_ENOTRUNNING, NULL, msg);
     } else {
@@ -429,6 +619,7 @@ static void on_written(struct job *j) {
     return;
   }
   k->written = 1;
+  job_ring(c, k->id);
   trigger(c, k);
 }
 
@@ -459,8 +650,12 @@ static void handle_reply_text(companion_t *c, const char *text, int via_osc) {
   }
   struct cmd *k = find_cmd(c, id);
   if (!k) {
-    c->st.unknown_replies++;
-    log_msg(&c->cfg.log, LOG_DEBUG, MOD, "reply for %s: no command waits for it (answered already or given up)", id);
+    int dup = 0;
+    for (size_t i = 0; i < sizeof c->done_ids / sizeof c->done_ids[0]; i++) dup |= !strcmp(c->done_ids[i], id);
+    if (dup) c->st.duplicate_replies++;
+    else c->st.unknown_replies++;
+    log_msg(&c->cfg.log, dup ? LOG_DEBUG : LOG_INFO, MOD, "ignored a reply for %.80s: %s", id,
+            dup ? "that command was answered already (a duplicate)" : "this bridge sent no such command now");
     json_decref(r);
     return;
   }
@@ -499,6 +694,14 @@ static void on_reply_read(struct job *j) {
   struct cmd *k = find_cmd(c, j->id);
   if (k) k->reading = 0;
   if (c->closing) return;
+  if (j->foreign || j->err == UV_ELOOP) {
+    /* a link, a pipe or another user's file where the companion's reply should be: never read, removed */
+    c->st.foreign_files++;
+    log_msg(&c->cfg.log, LOG_WARN, MOD, "refused %s: not a regular file written by you (uid %u); removed", j->path,
+            (unsigned)c->owner);
+    job_unlink(c, j->path);
+    return;
+  }
   if (j->err) return; /* not there (yet): ENOENT is the normal case of a poll */
   if (!k) {
     job_unlink(c, j->path); /* a late or foreign reply: answered already */
@@ -646,10 +849,26 @@ static void on_companion_json(struct job *j) {
     if (ctx.cb) ctx.cb(COMPANION_ECANCELED, NULL, "closed", ctx.data);
     return;
   }
-  if (!j->err && j->buf) {
+  c->command_id[0] = 0;
+  c->bad_command_id[0] = 0;
+  if (j->foreign || j->err == UV_ELOOP) {
+    c->st.foreign_files++;
+    snprintf(c->bad_command_id, sizeof c->bad_command_id,
+             "%s is not a regular file owned by you (uid %u): refused, nothing is triggered from it", j->path,
+             (unsigned)c->owner);
+    log_msg(&c->cfg.log, LOG_WARN, MOD, "%s", c->bad_command_id);
+  } else if (!j->err && j->buf) {
     json_t *cj = json_loads(j->buf, 0, NULL);
     const char *id = json_string_value(json_object_get(cj, "command_id"));
-    if (id && *id && strlen(id) < sizeof c->command_id) snprintf(c->command_id, sizeof c->command_id, "%s", id);
+    if (id && companion_valid_command_id(id)) {
+      snprintf(c->command_id, sizeof c->command_id, "%s", id);
+    } else if (id) {
+      snprintf(c->bad_command_id, sizeof c->bad_command_id,
+               "%s names the command id \"%.60s\", which is not a ReaScript's id (_RS and letters/digits): refused, "
+               "nothing is triggered",
+               j->path, id);
+      log_msg(&c->cfg.log, LOG_WARN, MOD, "%s", c->bad_command_id);
+    }
     json_decref(cj);
   }
   int rc = start_cmd(c, "ping", NULL, NULL, 1, ctx.cb, ctx.data);
@@ -669,7 +888,7 @@ int companion_ping(companion_t *c, companion_cb cb, void *data) {
   struct ping_ctx ctx = {cb, data};
   memcpy(j->path2, &ctx, sizeof ctx);
   j->done = on_companion_json;
-  int rc = uv_fs_open(c->loop, &j->req, p, O_RDONLY, 0, job_next);
+  int rc = uv_fs_open(c->loop, &j->req, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0, job_next);
   if (rc) {
     j->err = rc;
     job_finish(j);
@@ -679,17 +898,40 @@ int companion_ping(companion_t *c, companion_cb cb, void *data) {
 
 /* ---------------- lifetime ---------------- */
 
-static int clean_dir(companion_t *c, const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return -1;
+/* Files of a previous run in in/ or out/ (by the directory fd; unlinkat never follows a link). Anything not owned
+ * by this user is removed too, and counted: nobody else's command or reply is ever used. */
+static int clean_dir(companion_t *c, int dirfd, const char *shown) {
+  int fd = dup(dirfd);
+  if (fd < 0) return -1;
+  DIR *d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    return -1;
+  }
   struct dirent *e;
-  char p[1400];
   while ((e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    struct stat st;
+    if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    int foreign = st.st_uid != c->owner || !S_ISREG(st.st_mode);
     size_t l = strlen(e->d_name);
     int stale = (l > 5 && !strcmp(e->d_name + l - 5, ".json")) || (l > 9 && !strcmp(e->d_name + l - 9, ".json.tmp"));
-    if (!stale) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    if (unlink(p) == 0) c->st.stale_removed++;
+    if (!stale && !foreign) continue;
+    if (foreign && S_ISDIR(st.st_mode)) {
+      log_msg(&c->cfg.log, LOG_WARN, MOD, "%s/%s is a directory that does not belong in the spool: ignored", shown,
+              e->d_name);
+      continue;
+    }
+    if (unlinkat(dirfd, e->d_name, 0) == 0) {
+      if (foreign) {
+        c->st.foreign_files++;
+        log_msg(&c->cfg.log, LOG_WARN, MOD, "removed %s/%s: %s, not written by you (uid %u); never executed", shown,
+                e->d_name, S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISREG(st.st_mode) ? "owned by another user" : "not a regular file",
+                (unsigned)c->owner);
+      } else {
+        c->st.stale_removed++;
+      }
+    }
   }
   closedir(d);
   return 0;
@@ -713,16 +955,19 @@ int companion_new(uv_loop_t *loop, const struct companion_config *cfg, companion
   }
   c->cfg.spool_dir = c->spool;
   c->cfg.host = c->host;
+  c->owner = cfg->owner_uid > 0 ? (uid_t)cfg->owner_uid : geteuid();
+  c->spool_fd = c->in_fd = c->out_fd = -1;
   snprintf(c->in, sizeof c->in, "%s/in", c->spool);
   snprintf(c->out, sizeof c->out, "%s/out", c->spool);
-  if (mkdir_p(c->in) || mkdir_p(c->out)) {
-    int e = errno;
+  int src = spool_secure(c, err, errlen);
+  if (src) {
+    close_fds(c);
     free(c);
-    return fail(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool %s (in/, out/): %s", cfg->spool_dir ? cfg->spool_dir : "(default)", strerror(e));
+    return src;
   }
   /* files of a previous run: a command there is past its deadline anyway, a reply answers nobody */
-  clean_dir(c, c->in);
-  clean_dir(c, c->out);
+  clean_dir(c, c->in_fd, c->in);
+  clean_dir(c, c->out_fd, c->out);
   if (c->st.stale_removed)
     log_msg(&c->cfg.log, LOG_INFO, MOD, "removed %lu stale file(s) of a previous run from %s", c->st.stale_removed,
             c->spool);
@@ -754,6 +999,7 @@ static void on_handle_closed(uv_handle_t *h) {
   void (*cb)(void *) = c->close_cb;
   void *d = c->close_data;
   json_decref(c->info);
+  close_fds(c);
   free(c);
   if (cb) cb(d);
 }

@@ -56,6 +56,8 @@ struct companion_config {
   int ping_timeout_ms;     /* per ping attempt; 0 = 1500 */
   int poll_ms;             /* safety-net poll of out/ while commands wait; 0 = 500 */
   int reply_port;          /* the bridge's OSC port for /dawbridge/reply (put into each command); 0 = none */
+  long owner_uid;          /* who must own the spool and the files read from it; 0 = this process's effective user
+                              (tests set another uid to play "a spool made by another user") */
   companion_send_fn send;  /* NULL = never trigger */
   void *send_data;
   struct log_sink log;
@@ -68,19 +70,30 @@ typedef void (*companion_cb)(int status, const json_t *result, const char *messa
  * $XDG_RUNTIME_DIR/dawbridge/spool, else /tmp/dawbridge-<uid>/spool (the same order the companions use). */
 int companion_default_spool(char *buf, size_t len);
 
-/* Creates the spool (mkdir -p, with in/ and out/), removes files a previous run left in in/ and out/ (these few
- * synchronous file-system calls happen once, here), starts watching out/. */
+/* Creates the spool (missing directories mode 0700, with in/ and out/) and checks that it is this user's alone:
+ * every directory on the path owned by the user or root and not writable by others unless sticky, the spool and
+ * in/, out/ owned by the user and not group/other-writable, in/ and out/ real directories (no symbolic links).
+ * Anything else is refused with COMPANION_ESPOOL and a message naming the path and the problem. Then removes files
+ * a previous run left in in/ and out/ and any file there not owned by the user (these few synchronous file-system
+ * calls happen once, here, through directory fds), and starts watching out/. Afterwards every file is opened with
+ * O_NOFOLLOW and a reply (or companion.json) is read only when it is a regular file owned by the user. */
 int companion_new(uv_loop_t *loop, const struct companion_config *cfg, companion_t **out, char *err, size_t errlen);
 
 /* ping: status 0 with the ping result ({"companion","version","host","command_id","undo"}); on no answer
  * COMPANION_ENOTRUNNING with a message naming the spool and the install steps for this host. REAPER: re-reads
- * companion.json for the command id first (missing file = not installed, answered at once). */
+ * companion.json for the command id first (missing file = not installed, answered at once); the id is used only
+ * when companion.json is this user's regular file and the id is a ReaScript's (companion_valid_command_id),
+ * otherwise nothing is triggered and the message says why. */
 int companion_ping(companion_t *c, companion_cb cb, void *data);
 
 /* One command: op and args (borrowed, may be NULL). `request` (may be NULL) names the AI request for the undo
  * step and is sent as the command's "request". */
 int companion_call(companion_t *c, const char *op, const json_t *args, const char *request, companion_cb cb,
                    void *data);
+
+/* 1 when `id` has the form of a ReaScript's named command id as the REAPER companion publishes it: "_RS" and
+ * 8-100 letters/digits. */
+int companion_valid_command_id(const char *id);
 
 /* A reply that arrived by OSC (/dawbridge/reply s JSON): borrowed text. Unknown ids are ignored. */
 void companion_feed_reply(companion_t *c, const char *json_text);
@@ -96,7 +109,10 @@ const char *companion_spool(const companion_t *c);
 const char *companion_install_hint(const char *host);
 
 struct companion_stats {
-  unsigned long sent, attempts, retries, replies_osc, replies_file, timeouts, stale_removed, unknown_replies;
+  unsigned long sent, attempts, retries, replies_osc, replies_file, timeouts, stale_removed;
+  unsigned long unknown_replies;   /* replies whose id this bridge never sent (or forgot): ignored */
+  unsigned long duplicate_replies; /* a second reply for an id already answered (file + OSC, a retry's): ignored */
+  unsigned long foreign_files;     /* files in the spool not written by this user (or links): refused, removed */
 };
 void companion_get_stats(const companion_t *c, struct companion_stats *st);
 
