@@ -421,6 +421,44 @@ static size_t invisible_changes(struct hcmd *x, const json_t *mirror, json_t *un
   return added;
 }
 
+/* The later edits an undo/restore kept (three-way): "kept (changed since iteration L, not by the iterations
+ * undone):" and the statediff lines. */
+static void print_kept(const struct hcmd *x, const json_t *result) {
+  json_t *kept = json_object_get(result, "kept");
+  if (!json_array_size(kept)) return;
+  json_t *d = json_pack("{s:s, s:O}", "format", "dawbridge.diff/1", "changes", kept);
+  char *t = d ? statediff_to_text(d) : NULL;
+  if (t) printf("kept (your edits since iteration %d, which it did not make):\n%s", x->latest, t);
+  free(t);
+  json_decref(d);
+}
+
+/* Conflicts without --force: nothing was sent; each is named, with its three values. */
+static void report_conflicts(const struct hcmd *x, const json_t *result, const char *message) {
+  struct cli *c = x->c;
+  int is_undo = !strcmp(x->sub, "undo");
+  json_t *conflicts = json_object_get(result, "conflicts");
+  if (c->o.json) {
+    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:O, s:O, s:n, s:s}", "command", x->sub, "composition",
+                          x->composition, "target", x->target, "status", "conflict", "conflicts", conflicts, "kept",
+                          json_object_get(result, "kept"), "saved", "message", message);
+    if (is_undo) json_object_set_new(j, "undone", json_integer(x->undone));
+    cli_print_json(j);
+    json_decref(j);
+    return;
+  }
+  if (is_undo)
+    printf("undo of iteration %d stopped: you changed what it changed (since iteration %d)\n", x->undone, x->latest);
+  else
+    printf("restore iteration %d stopped: you changed what the iterations since it changed (since iteration %d)\n",
+           x->target, x->latest);
+  size_t i;
+  json_t *a;
+  json_array_foreach(conflicts, i, a) printf("  conflict: %s\n", sstr(a, "message", "?"));
+  printf("nothing was changed in the DAW. To revert these too (losing those edits), run it again with --force.\n");
+  fprintf(stderr, "dawbridge: %s: %s\n", x->sub, message);
+}
+
 static void on_undone(int status, const json_t *result, const char *message, void *data) {
   struct hcmd *x = data;
   struct cli *c = x->c;
@@ -429,6 +467,12 @@ static void on_undone(int status, const json_t *result, const char *message, voi
   if (!result) {
     fprintf(stderr, "dawbridge: %s: %s\n", src, message);
     cli_finish(c, status == UNDO_ECANCELED ? 130 : status == UNDO_EDAW ? CLI_EXIT_UNREACHABLE : CLI_EXIT_CONFIG);
+    return;
+  }
+  json_t *conflicts = json_object_get(result, "conflicts");
+  if (status == UNDO_ECONFLICT) {
+    report_conflicts(x, result, message);
+    cli_finish(c, CLI_EXIT_FAILED);
     return;
   }
   json_t *applied = json_object_get(result, "applied");
@@ -465,6 +509,12 @@ static void on_undone(int status, const json_t *result, const char *message, voi
                              "remaining_diff", json_object_get(result, "remaining_diff"), "complete",
                              json_is_true(json_object_get(result, "complete")));
     if (is_undo) json_object_set_new(meta, "undone", json_integer(x->undone));
+    if (conflicts) {
+      json_object_set(meta, "conflicts", conflicts);
+      json_object_set(meta, "forced", json_object_get(result, "forced"));
+      json_object_set(meta, "kept", json_object_get(result, "kept"));
+      json_object_set_new(meta, "latest", json_integer(x->latest));
+    }
     save_rc = save_snapshot(x, meta, &saved, save_err, sizeof save_err);
     json_decref(meta);
     if (save_rc) saved = 0;
@@ -506,8 +556,12 @@ static void on_undone(int status, const json_t *result, const char *message, voi
       printf("  FAILED: %s %s -- %s\n", sstr(a, "tool", "?"), args ? args : "", sstr(a, "error", ""));
       free(args);
     }
+    json_array_foreach(conflicts, i, a) printf("  forced: %s (--force: reverted)\n", sstr(a, "message", "?"));
+    print_kept(x, result);
     const char *rd = sstr(result, "remaining_diff", "");
-    if (rd[0]) printf("still different from iteration %d:\n%s", x->target, rd);
+    if (rd[0])
+      printf("still different from iteration %d%s:\n%s", x->target,
+             json_array_size(json_object_get(result, "kept")) ? " (with your edits kept)" : "", rd);
     printf("%s\n", message);
     if (saved) printf("saved as iteration %d (%s)\n", saved, src);
   }
@@ -519,7 +573,7 @@ static void on_undone(int status, const json_t *result, const char *message, voi
     return;
   }
   if (status == UNDO_OK) cli_finish(c, CLI_EXIT_OK);
-  else if (status == UNDO_EPARTIAL) cli_finish(c, CLI_EXIT_UNCONFIRMED);
+  else if (status == UNDO_EPARTIAL) cli_finish(c, json_array_size(failed) ? CLI_EXIT_FAILED : CLI_EXIT_UNCERTAIN);
   else if (status == UNDO_ECANCELED) cli_finish(c, 130);
   else {
     int ds = (int)json_integer_value(json_object_get(result, "daw_status"));
@@ -611,27 +665,21 @@ static void on_ready(int status, const json_t *result, const char *message, void
       return;
     }
   }
-  /* changes made outside dawbridge since the latest iteration are reverted too: say so */
+  /* the iteration(s) undone: from the target to the latest; the musician's edits since the latest are kept */
   json_t *latest = x->undone_it;
   json_t *own_latest = NULL;
   x->latest = x->undone;
   if (!latest && (x->latest = history_latest(x->h, &own_latest, err, sizeof err)) > 0) latest = own_latest;
   if (x->latest < 0) x->latest = 0;
-  /* the DAW's own undo is the fast path only for undoing an AI request it recorded as one step */
+  /* the DAW's own undo is the fast path only for undoing an AI request it recorded as one step, and undo.c takes
+   * it only when nothing changed since that request */
   const char *lsrc = latest ? json_string_value(json_object_get(latest, "source")) : NULL;
-  int fast = !strcmp(x->sub, "undo") && lsrc && !strcmp(lsrc, "ai_iteration");
-  if (latest) {
-    json_t *d = statediff_compute(json_object_get(latest, "state"), st);
-    size_t n = json_array_size(json_object_get(d, "changes"));
-    if (n && !c->o.json)
-      fprintf(stderr, "dawbridge: note: the session has %zu change%s not in iteration %lld (made outside dawbridge?); "
-                      "they are reverted too\n",
-              n, n == 1 ? "" : "s", (long long)json_integer_value(json_object_get(latest, "number")));
-    json_decref(d);
-  }
-  json_decref(own_latest);
+  unsigned flags = (c->o.force ? UNDO_FORCE : 0) |
+                   (!strcmp(x->sub, "undo") && lsrc && !strcmp(lsrc, "ai_iteration") ? UNDO_FAST_PATH : 0);
   json_decref(st);
-  rc = fast ? undo_last_request(c->daw, x->target_it, on_undone, x) : undo_to_state(c->daw, x->target_it, on_undone, x);
+  rc = latest ? undo_three_way(c->daw, x->target_it, latest, flags, on_undone, x)
+              : undo_to_state(c->daw, x->target_it, on_undone, x);
+  json_decref(own_latest);
   if (rc) {
     fprintf(stderr, "dawbridge: %s: %s (iteration %d has no usable session snapshot?)\n", x->sub, undo_strerror(rc),
             x->target);

@@ -405,12 +405,15 @@ static void test_history_cli_restore_and_undo_embedded_mock(void **st) {
     history_t *h = hist(&e, comp);
     int n2 = save_ai_iteration(h, 1, reaper ? AI_TEMPO : 0);
     history_free(h);
+    /* each command starts a fresh embedded mock (the state of iteration 1): record that as the latest state, so
+     * that restoring 2 reverts the change from 2 to 3 (restore keeps edits made after the latest iteration) */
+    expect(&e, run(&e, NULL, "%s history save -m 'back to the start'", opts), 0, "save 3");
 
     expect(&e, run(&e, NULL, "%s history restore %d", opts, n2), 0, "restore 2");
     has(e.stdout_text, "done: set_track");
-    has(e.stdout_text, "saved as iteration 3 (restore)");
+    has(e.stdout_text, "saved as iteration 4 (restore)");
     if (reaper) has(e.stdout_text, "set_tempo");
-    expect(&e, run(&e, NULL, "--composition %s history show 3 --json", comp), 0, "show 3");
+    expect(&e, run(&e, NULL, "--composition %s history show 4 --json", comp), 0, "show 4");
     json_t *j = json_loads(e.stdout_text, 0, NULL);
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "source")), "restore");
@@ -422,30 +425,35 @@ static void test_history_cli_restore_and_undo_embedded_mock(void **st) {
     if (reaper) assert_true(fabs(json_number_value(json_object_get(json_object_get(j, "state"), "tempo")) - 100) < 0.01);
     json_decref(j);
 
-    /* undo of 3 (a restore): back to 2; then further back to 1; then nothing left */
+    /* undo of 4 (a restore): back to 3 (a fresh mock already is); then back to 2 (the change again), then to 1
+     * (a fresh mock already is), then nothing left */
     expect(&e, run(&e, NULL, "--json %s history undo", opts), 0, "undo 1");
     j = json_loads(e.stdout_text, 0, NULL);
     assert_non_null(j);
-    assert_int_equal(json_integer_value(json_object_get(j, "undone")), 3);
-    assert_int_equal(json_integer_value(json_object_get(j, "target")), 2);
-    assert_int_equal(json_integer_value(json_object_get(j, "saved")), 4);
+    assert_int_equal(json_integer_value(json_object_get(j, "undone")), 4);
+    assert_int_equal(json_integer_value(json_object_get(j, "target")), 3);
+    assert_int_equal(json_integer_value(json_object_get(j, "saved")), 5);
     assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
     json_decref(j);
     expect(&e, run(&e, NULL, "%s history undo", opts), 0, "undo 2");
+    has(e.stdout_text, "back to iteration 2");
+    has(e.stdout_text, "done: set_track");
+    has(e.stdout_text, "saved as iteration 6 (undo)");
+    expect(&e, run(&e, NULL, "%s history undo", opts), 0, "undo 3");
     has(e.stdout_text, "back to iteration 1");
     has(e.stdout_text, "nothing to change"); /* a fresh mock is already in iteration 1's state */
-    has(e.stdout_text, "saved as iteration 5 (undo)");
-    expect(&e, run(&e, NULL, "%s history undo", opts), 4, "undo 3");
+    has(e.stdout_text, "saved as iteration 7 (undo)");
+    expect(&e, run(&e, NULL, "%s history undo", opts), 4, "undo 4");
     has(e.stderr_text, "nothing to undo");
 
     expect(&e, run(&e, NULL, "--composition %s history list", comp), 0, "list");
     has(e.stdout_text, "restore iteration 2");
-    has(e.stdout_text, "undo of iteration 3, back to 2");
-    expect(&e, run(&e, NULL, "--composition %s history show 5 --json", comp), 0, "show 5");
+    has(e.stdout_text, "undo of iteration 4, back to 3");
+    expect(&e, run(&e, NULL, "--composition %s history show 7 --json", comp), 0, "show 7");
     j = json_loads(e.stdout_text, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(j, "source")), "undo");
     assert_int_equal(json_integer_value(json_object_get(j, "restored_from")), 1);
-    assert_int_equal(json_integer_value(json_object_get(j, "undone")), 4);
+    assert_int_equal(json_integer_value(json_object_get(j, "undone")), 6);
     json_decref(j);
     expect(&e, run(&e, NULL, "%s history restore 42", opts), 4, "restore of a missing iteration");
     has(e.stderr_text, "no iteration 42");
@@ -463,13 +471,14 @@ static void test_history_cli_partial_restore_reported(void **st) {
   history_t *h = hist(&e, "default");
   int n2 = save_ai_iteration(h, 1, AI_TEMPO | AI_DROP_MARKER);
   history_free(h);
+  expect(&e, run(&e, NULL, "--daw mock --no-companion history save"), 0, "save 3 (a fresh mock)");
   expect(&e, run(&e, NULL, "--daw mock --no-companion history restore %d", n2), 3, "partial restore (reaper)");
   has(e.stdout_text, "done: set_track");
   has(e.stdout_text, "done: set_tempo");
   has(e.stdout_text, "not reversible with reaper: remove marker \"Intro\"");
   has(e.stdout_text, "still different from iteration 2");
   has(e.stdout_text, "partly restored");
-  has(e.stdout_text, "saved as iteration 3 (restore)");
+  has(e.stdout_text, "saved as iteration 4 (restore)");
 
   /* Ardour: no tempo over OSC; and its OSC lists neither markers nor plugin parameter values, so a marker or a
    * parameter the undone request changed is named from the iteration's actions */
@@ -478,12 +487,15 @@ static void test_history_cli_partial_restore_reported(void **st) {
   h = hist(&e, "mock");
   n2 = save_ai_iteration(h, 1, AI_TEMPO | AI_MARKER_ACTION | AI_PARAM_ACTION);
   history_free(h);
+  expect(&e, run(&e, NULL, "%s history save", opts), 0, "save 3 (a fresh mock)");
   expect(&e, run(&e, NULL, "%s history restore %d", opts, n2), 3, "partial restore (ardour)");
   has(e.stdout_text, "done: set_track");
   has(e.stdout_text, "not reversible with ardour: set_tempo");
   has(e.stdout_text, "still different from iteration 2");
-  has(e.stdout_text, "saved as iteration 3 (restore)");
-  /* undo of 3 (the restore) goes back to 2; the undo after that to 1: the marker of 2 is named */
+  has(e.stdout_text, "saved as iteration 4 (restore)");
+  /* undo of 4 (the restore) goes back to 3 (a fresh mock is), the next to 2 (the tempo), the next to 1: the
+   * marker of 2 is named */
+  expect(&e, run(&e, NULL, "%s history undo", opts), 0, "undo to 3");
   expect(&e, run(&e, NULL, "%s history undo", opts), 3, "undo to 2 (ardour: tempo)");
   expect(&e, run(&e, NULL, "%s history undo", opts), 3, "undo to 1 (ardour: the marker)");
   has(e.stdout_text, "back to iteration 1");
@@ -504,6 +516,7 @@ static void test_history_cli_full_disk_exit_6(void **st) {
   history_t *h = hist(&e, "default");
   int n2 = save_ai_iteration(h, 1, AI_TEMPO);
   history_free(h);
+  expect(&e, run(&e, NULL, "%s history save", opts), 0, "save 3 (a fresh mock)");
   /* 2 KiB: enough for the command's output, not for an iteration with the whole session */
   expect(&e, run(&e, "trap '' XFSZ; ulimit -f 2;", "%s history restore %d", opts, n2), 6, "restore on a full disk");
   has(e.stdout_text, "done: set_track");
@@ -513,7 +526,7 @@ static void test_history_cli_full_disk_exit_6(void **st) {
   /* nothing earlier is lost */
   expect(&e, run(&e, NULL, "--json history list"), 0, "list");
   json_t *j = json_loads(e.stdout_text, 0, NULL);
-  assert_int_equal(json_array_size(json_object_get(j, "iterations")), 2);
+  assert_int_equal(json_array_size(json_object_get(j, "iterations")), 3);
   assert_int_equal(json_array_size(json_object_get(j, "warnings")), 0);
   json_decref(j);
   env_close(&e);
@@ -535,14 +548,15 @@ static void test_history_cli_restore_clip_with_companion(void **st) {
   history_t *h = hist(&e, "default");
   int n2 = save_ai_iteration(h, 1, AI_TEMPO | AI_CLIP);
   history_free(h);
+  expect(&e, run(&e, NULL, "--daw mock history save"), 0, "save 3 (a fresh mock)");
   expect(&e, run(&e, NULL, "--daw mock history restore %d", n2), 0, "restore with the companion");
   has(e.stdout_text, "done: create_midi_clip");
-  has(e.stdout_text, "saved as iteration 3 (restore)");
+  has(e.stdout_text, "saved as iteration 4 (restore)");
   char m2[256], m3[256];
   snprintf(m2, sizeof m2, "%s/two.mid", e.dir);
   snprintf(m3, sizeof m3, "%s/three.mid", e.dir);
   expect(&e, run(&e, NULL, "history export 2 '%s'", m2), 0, "export 2");
-  expect(&e, run(&e, NULL, "history export 3 '%s'", m3), 0, "export 3");
+  expect(&e, run(&e, NULL, "history export 4 '%s'", m3), 0, "export 4");
   smf_t a, b;
   char err[256];
   assert_int_equal(smf_read(m2, &a, err, sizeof err), 0);
@@ -635,6 +649,120 @@ static void test_history_cli_undo_in_a_running_daw(void **st) {
   (void)st;
 }
 
+/* Undo keeps the musician's edits (a mock-daw process keeps its state between commands): the "AI" change is
+ * reverted, a rename and another track's volume made since stay; the same volume changed since stops the undo
+ * (exit 7, named, nothing sent); --force reverts it. */
+static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
+  struct env e;
+  env_open(&e);
+  int port = free_udp_port(), fb = free_udp_port();
+  char exe[1024], ps[16], fs[16];
+  const char *bd = getenv("DAWBRIDGE_BINARY_DIR");
+  snprintf(exe, sizeof exe, "%s/mock-daw", bd ? bd : ".");
+  snprintf(ps, sizeof ps, "%d", port);
+  snprintf(fs, sizeof fs, "%d", fb);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    execl(exe, exe, "--dialect", "reaper", "--port", ps, "--feedback-port", fs, "--quiet", (char *)NULL);
+    _exit(127);
+  }
+  char opts[256];
+  snprintf(opts, sizeof opts, "--daw reaper --port %d --listen-port %d --no-companion --timeout-ms 300", port, fb);
+  int code = 1;
+  for (int i = 0; i < 50 && code; i++) {
+    code = run(&e, NULL, "%s state", opts);
+    if (code) usleep(100000);
+  }
+  expect(&e, code, 0, "state");
+  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state before");
+  json_t *j = json_loads(e.stdout_text, 0, NULL);
+  assert_non_null(j);
+  double bass0 = json_number_value(json_object_get(track_named(j, "Bass"), "volume_db"));
+  assert_non_null(track_named(j, "Drums"));
+  json_decref(j);
+  expect(&e, run(&e, NULL, "%s history save -m baseline", opts), 0, "save baseline");
+  /* the change to undo */
+  expect(&e, run(&e, NULL, "%s call set_track '{\"track_id\":\"t2\",\"volume_db\":-1}'", opts), 0, "AI volume");
+  expect(&e, run(&e, NULL, "%s history save -m 'louder bass'", opts), 0, "save 2");
+  /* the musician's own edits since */
+  expect(&e, run(&e, NULL, "%s call set_track '{\"track_id\":\"t1\",\"name\":\"Kit\"}'", opts), 0, "rename");
+  expect(&e, run(&e, NULL, "%s call set_track '{\"track_id\":\"t3\",\"volume_db\":-10}'", opts), 0, "volume t3");
+  expect(&e, run(&e, NULL, "%s history undo", opts), 0, "undo keeping the edits");
+  has(e.stdout_text, "undo of iteration 2: back to iteration 1");
+  has(e.stdout_text, "done: set_track {\"track_id\":\"t2\"");
+  has(e.stdout_text, "kept (your edits since iteration 2");
+  has(e.stdout_text, "\"Kit\"");
+  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state after undo");
+  j = json_loads(e.stdout_text, 0, NULL);
+  assert_true(fabs(json_number_value(json_object_get(track_named(j, "Bass"), "volume_db")) - bass0) < 0.02);
+  assert_non_null(track_named(j, "Kit"));
+  assert_null(track_named(j, "Drums"));
+  json_t *t3 = NULL, *t;
+  size_t i;
+  json_array_foreach(json_object_get(j, "tracks"), i, t) if (!strcmp(json_string_value(json_object_get(t, "id")), "t3")) t3 = t;
+  assert_non_null(t3);
+  assert_true(fabs(json_number_value(json_object_get(t3, "volume_db")) + 10) < 0.02);
+  json_decref(j);
+
+  /* a conflict: the change to undo, then the musician changes the same volume */
+  expect(&e, run(&e, NULL, "%s call set_track '{\"track_id\":\"t2\",\"volume_db\":-2}'", opts), 0, "AI volume 2");
+  expect(&e, run(&e, NULL, "%s history save -m 'bass at -2'", opts), 0, "save 4");
+  expect(&e, run(&e, NULL, "%s call set_track '{\"track_id\":\"t2\",\"volume_db\":-9}'", opts), 0, "own volume");
+  expect(&e, run(&e, NULL, "%s history undo", opts), 7, "undo with a conflict");
+  has(e.stdout_text, "conflict: track \"Bass\" volume_db");
+  has(e.stdout_text, "--force");
+  has(e.stdout_text, "nothing was changed");
+  expect(&e, run(&e, NULL, "--json %s history list", opts), 0, "list after the conflict");
+  j = json_loads(e.stdout_text, 0, NULL);
+  assert_int_equal(json_array_size(json_object_get(j, "iterations")), 4); /* nothing saved by the refusal */
+  json_decref(j);
+  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state after the conflict");
+  j = json_loads(e.stdout_text, 0, NULL);
+  assert_true(fabs(json_number_value(json_object_get(track_named(j, "Bass"), "volume_db")) + 9) < 0.02);
+  json_decref(j);
+  expect(&e, run(&e, NULL, "--force %s history undo", opts), 0, "undo --force");
+  has(e.stdout_text, "forced: track \"Bass\" volume_db");
+  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state after --force");
+  j = json_loads(e.stdout_text, 0, NULL);
+  assert_true(fabs(json_number_value(json_object_get(track_named(j, "Bass"), "volume_db")) - bass0) < 0.02);
+  assert_non_null(track_named(j, "Kit"));
+  json_decref(j);
+  kill(pid, SIGTERM);
+  int status;
+  waitpid(pid, &status, 0);
+  env_close(&e);
+  (void)st;
+}
+
+/* Concurrent `history save` processes: every one that says "saved iteration N" has its own N, on disk. */
+static void test_history_cli_concurrent_saves_none_lost(void **st) {
+  struct env e;
+  env_open(&e);
+  enum { N = 24 };
+  char cmd[4096];
+  const char *bd = getenv("DAWBRIDGE_BINARY_DIR");
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && for i in $(seq %d); do '%s/dawbridge' --data-dir '%s/data' --daw mock --no-companion history "
+           "save -m \"s$i\" > out.$i 2>&1 & done; wait; cat out.* | grep -c '^saved iteration'; cat out.* | sed -n "
+           "'s/^saved iteration \\([0-9]*\\).*/\\1/p' | sort -n | uniq -d | wc -l",
+           e.dir, N, bd ? bd : ".", e.dir);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  int saved = -1, dups = -1;
+  assert_int_equal(fscanf(p, "%d %d", &saved, &dups), 2);
+  pclose(p);
+  assert_int_equal(saved, N);
+  assert_int_equal(dups, 0);
+  expect(&e, run(&e, NULL, "--json history list"), 0, "list");
+  json_t *j = json_loads(e.stdout_text, 0, NULL);
+  assert_int_equal(json_array_size(json_object_get(j, "iterations")), N);
+  assert_int_equal(json_array_size(json_object_get(j, "warnings")), 0);
+  json_decref(j);
+  env_close(&e);
+  (void)st;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_history_cli_usage_and_empty),
@@ -645,6 +773,8 @@ int main(void) {
     cmocka_unit_test(test_history_cli_full_disk_exit_6),
     cmocka_unit_test(test_history_cli_restore_clip_with_companion),
     cmocka_unit_test(test_history_cli_undo_in_a_running_daw),
+    cmocka_unit_test(test_history_cli_undo_keeps_edits_and_names_conflicts),
+    cmocka_unit_test(test_history_cli_concurrent_saves_none_lost),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -665,10 +665,112 @@ static void test_statediff_recreate_track_instrument_in_chain(void **state)
     json_decref(target);
 }
 
+/* ---------------------------------------------------------------- three-way merge (undo keeping later edits) */
+
+#define T1 "{'id':'t1','name':'Drums','type':'midi','volume_db':0,'fx':[{'index':1,'name':'ReaEQ','enabled':true,'params':[{'index':1,'name':'Gain','value':0.5}]}],'clips':[{'id':'c1','start':0,'length':4,'notes':[{'n':36,'s':0,'d':0.5,'v':100}]}]}"
+#define T1_QUIET "{'id':'t1','name':'Drums','type':'midi','volume_db':-9,'fx':[{'index':1,'name':'ReaEQ','enabled':true,'params':[{'index':1,'name':'Gain','value':0.5}]}],'clips':[{'id':'c1','start':0,'length':4,'notes':[{'n':36,'s':0,'d':0.5,'v':100}]}]}"
+#define T1_KIT "{'id':'t1','name':'Kit','type':'midi','volume_db':0,'fx':[{'index':1,'name':'ReaEQ','enabled':true,'params':[{'index':1,'name':'Gain','value':0.5}]}],'clips':[{'id':'c1','start':0,'length':4,'notes':[{'n':36,'s':0,'d':0.5,'v':100}]}]}"
+#define T1_MOVED "{'id':'t1','name':'Drums','type':'midi','volume_db':0,'fx':[{'index':1,'name':'ReaEQ','enabled':true,'params':[{'index':1,'name':'Gain','value':0.5}]}],'clips':[{'id':'c1','start':8,'length':4,'notes':[{'n':36,'s':0,'d':0.5,'v':100}]}]}"
+#define T1_VERB "{'id':'t1','name':'Drums','type':'midi','volume_db':0,'fx':[{'index':1,'name':'ReaEQ','enabled':true,'params':[{'index':1,'name':'Gain','value':0.5}]},{'index':2,'name':'ReaVerbate','enabled':true,'params':[]}],'clips':[{'id':'c1','start':0,'length':4,'notes':[{'n':36,'s':0,'d':0.5,'v':100}]}]}"
+#define T1_GAIN "{'id':'t1','name':'Drums','type':'midi','volume_db':0,'fx':[{'index':1,'name':'ReaEQ','enabled':true,'params':[{'index':1,'name':'Gain','value':0.8}]}],'clips':[{'id':'c1','start':0,'length':4,'notes':[{'n':36,'s':0,'d':0.5,'v':100}]}]}"
+#define T1_VERB_GAIN "{'id':'t1','name':'Drums','type':'midi','volume_db':0,'fx':[{'index':1,'name':'ReaEQ','enabled':true,'params':[{'index':1,'name':'Gain','value':0.8}]},{'index':2,'name':'ReaVerbate','enabled':true,'params':[]}],'clips':[{'id':'c1','start':0,'length':4,'notes':[{'n':36,'s':0,'d':0.5,'v':100}]}]}"
+#define T1_NOTES(extra) "{'id':'t1','name':'Drums','type':'midi','volume_db':0,'fx':[{'index':1,'name':'ReaEQ','enabled':true,'params':[{'index':1,'name':'Gain','value':0.5}]}],'clips':[{'id':'c1','start':0,'length':4,'notes':[{'n':36,'s':0,'d':0.5,'v':100}" extra "]}]}"
+#define T2(vol) "{'id':'t2','name':'Bass','type':'midi','volume_db':" vol "}"
+#define T3 "{'id':'t3','name':'Kick','type':'midi','volume_db':0}"
+#define T3_LOUD "{'id':'t3','name':'Kick','type':'midi','volume_db':4}"
+#define T9 "{'id':'t9','name':'Guitar','type':'audio','volume_db':0}"
+#define ST(tempo, ...) "{'tempo':" tempo ",'tracks':[" __VA_ARGS__ "]}"
+
+struct merge_case {
+    const char *name, *base, *result, *current;
+    const char *expect;        /* the merged state (without --force) */
+    int conflicts;
+    const char *where, *what;  /* of the first conflict */
+    const char *expect_forced; /* with --force; NULL = same as expect */
+};
+
+static const struct merge_case merge_cases[] = {
+    {"AI volume reverted, another track's volume kept", ST("120", T1 "," T2("-6")), ST("120", T1 "," T2("-3")),
+     ST("120", T1_QUIET "," T2("-3")), ST("120", T1_QUIET "," T2("-6")), 0, NULL, NULL, NULL},
+    {"same volume changed since: conflict", ST("120", T1 "," T2("-6")), ST("120", T1 "," T2("-3")),
+     ST("120", T1 "," T2("-10")), ST("120", T1 "," T2("-10")), 1, "track \"Bass\"", "volume_db",
+     ST("120", T1 "," T2("-6"))},
+    {"changed back by hand: nothing to do, no conflict", ST("120", T2("-6")), ST("120", T2("-3")), ST("120", T2("-6")),
+     ST("120", T2("-6")), 0, NULL, NULL, NULL},
+    {"AI track removed, rename kept", ST("120", T1 "," T2("-6")), ST("120", T1 "," T2("-6") "," T3),
+     ST("120", T1_KIT "," T2("-6") "," T3), ST("120", T1_KIT "," T2("-6")), 0, NULL, NULL, NULL},
+    {"AI track edited since: conflict", ST("120", T2("-6")), ST("120", T2("-6") "," T3), ST("120", T2("-6") "," T3_LOUD),
+     ST("120", T2("-6") "," T3_LOUD), 1, "track \"Kick\"", "changed since", ST("120", T2("-6"))},
+    {"track deleted by the AI comes back", ST("120", T1 "," T2("-6")), ST("120", T2("-6")), ST("120", T2("-6")),
+     ST("120", T1 "," T2("-6")), 0, NULL, NULL, NULL},
+    {"track the AI changed, deleted since: conflict", ST("120", T1 "," T2("-6")), ST("120", T1 "," T2("-3")),
+     ST("120", T1), ST("120", T1), 1, "track \"Bass\"", "removed since", ST("120", T1 "," T2("-6"))},
+    {"musician's new track and moved clip kept, AI tempo reverted", ST("120", T1), ST("96", T1),
+     ST("96", T1_MOVED "," T9), ST("120", T1_MOVED "," T9), 0, NULL, NULL, NULL},
+    {"AI effect removed, the musician's parameter kept", ST("120", T1), ST("120", T1_VERB), ST("120", T1_VERB_GAIN),
+     ST("120", T1_GAIN), 0, NULL, NULL, NULL},
+    {"notes: the AI's go, the musician's stay", ST("120", T1),
+     ST("120", T1_NOTES(",{'n':38,'s':1,'d':0.5,'v':90},{'n':42,'s':2,'d':0.25,'v':80}")),
+     ST("120", T1_NOTES(",{'n':38,'s':1,'d':0.5,'v':90},{'n':42,'s':2,'d':0.25,'v':80},{'n':49,'s':3,'d':1,'v':70}")),
+     ST("120", T1_NOTES(",{'n':49,'s':3,'d':1,'v':70}")), 0, NULL, NULL, NULL},
+    {"tempo changed by both: conflict", ST("120", T2("-6")), ST("96", T2("-6")), ST("100", T2("-6")),
+     ST("100", T2("-6")), 1, "project", "tempo", ST("120", T2("-6"))},
+};
+
+static void check_merged(const char *name, const char *label, json_t *merged, const char *expect_s)
+{
+    json_t *expect = J(expect_s);
+    json_t *d = statediff_compute(merged, expect);
+    if (json_array_size(json_object_get(d, "changes"))) {
+        char *t = statediff_to_text(d);
+        char *m = json_dumps(merged, JSON_COMPACT);
+        fail_msg("%s (%s): merged state differs from the expected one:\n%smerged: %s", name, label, t, m);
+    }
+    json_decref(d);
+    json_decref(expect);
+}
+
+static void test_statediff_merge3_cases(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof merge_cases / sizeof merge_cases[0]; i++) {
+        const struct merge_case *c = &merge_cases[i];
+        json_t *b = J(c->base), *r = J(c->result), *cur = J(c->current);
+        for (int force = 0; force < 2; force++) {
+            json_t *conf = NULL;
+            json_t *m = statediff_merge3(b, r, cur, force, &conf);
+            assert_non_null(m);
+            if ((int)json_array_size(conf) != c->conflicts) {
+                char *t = json_dumps(conf, JSON_COMPACT);
+                fail_msg("%s: %zu conflicts, expected %d: %s", c->name, json_array_size(conf), c->conflicts, t);
+            }
+            if (c->conflicts) {
+                json_t *c0 = json_array_get(conf, 0);
+                assert_string_equal(json_string_value(json_object_get(c0, "where")), c->where);
+                assert_string_equal(json_string_value(json_object_get(c0, "what")), c->what);
+                assert_non_null(json_string_value(json_object_get(c0, "message")));
+            }
+            check_merged(c->name, force ? "forced" : "not forced", m,
+                         force && c->expect_forced ? c->expect_forced : c->expect);
+            json_decref(m);
+            json_decref(conf);
+        }
+        /* nothing changed since the iteration: the merge is exactly the base */
+        json_t *m = statediff_merge3(b, r, r, 0, NULL);
+        json_t *d = statediff_compute(m, b);
+        if (json_array_size(json_object_get(d, "changes")))
+            fail_msg("%s: merge with nothing changed since is not the base", c->name);
+        json_decref(d);
+        json_decref(m);
+        json_decref(b), json_decref(r), json_decref(cur);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statediff_cases),
+        cmocka_unit_test(test_statediff_merge3_cases),
         cmocka_unit_test(test_statediff_recreate_track_instrument_in_chain),
         cmocka_unit_test(test_statediff_cases_reversed_reproduce),
         cmocka_unit_test(test_statediff_accepts_iterations),
