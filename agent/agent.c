@@ -792,7 +792,8 @@ static void start_planning(agent_t *a) {
        json_array_size(a->tools_avail));
   json_t *an = context_analyze(a->state0);
   struct prompt_stage1 in = {.dialect = daw_dialect(a->cfg.daw), .request = a->request, .state = a->state0,
-                             .analysis = an, .catalog = daw_catalog(a->cfg.daw), .tools = a->tools_avail};
+                             .analysis = an, .catalog = daw_catalog(a->cfg.daw), .tools = a->tools_avail,
+                             .context_budget = a->cfg.context_budget};
   struct prompt_text pt;
   char err[512];
   int rc = prompt_stage1(a->prompts, &in, &pt, err, sizeof err);

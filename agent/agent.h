@@ -101,6 +101,7 @@ struct agent_config {
   llm_t *llm;                 /* borrowed; NULL is fine for agent_exec_plan */
   enum agent_executor executor;
   int max_turns;              /* stage-2 model calls per round; 0 = 24 */
+  long context_budget;        /* stage-1 prompt tokens (prompt.h); 0 = 6,000 */
   int confirm;                /* call on_confirm and wait for agent_confirm() before executing */
   int stream;                 /* stream stage 1 (on_plan_delta) */
   double temperature;         /* 0 = 0.2 (the default), < 0 = the provider's default, else as given */

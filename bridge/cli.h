@@ -48,6 +48,7 @@ struct cli_opts {
   const char *executor;   /* "llm" (default) | "direct" */
   int confirm;            /* show the plan and wait for approval */
   int max_turns;          /* stage-2 turn limit, 0 = default */
+  long context_budget;    /* --context-budget: stage-1 prompt tokens, 0 = default (6,000) */
   /* history */
   const char *data_dir;   /* NULL = XDG */
   const char *composition;/* NULL = from the DAW project, else "default" */

@@ -377,6 +377,7 @@ static void start_agent(struct acmd *x) {
   ac.llm = x->llm;
   ac.executor = c->o.executor && !strcmp(c->o.executor, "direct") ? AGENT_EXEC_DIRECT : AGENT_EXEC_LLM;
   ac.max_turns = c->o.max_turns;
+  ac.context_budget = c->o.context_budget;
   ac.confirm = c->o.confirm;
   ac.stream = !c->o.json;
   ac.data_dir = c->o.data_dir ? c->o.data_dir : x->demo_dir[0] ? x->demo_dir : NULL;

@@ -57,6 +57,7 @@ static void usage(FILE *f) {
         "  --llm openai|anthropic|script, --model NAME, --llm-url URL   (or DAWBRIDGE_LLM/_MODEL/_LLM_URL)\n"
         "  --transcript FILE          transcript for --llm script\n"
         "  --executor llm|direct      stage 2 by the model (default) or run the parsed plan directly\n"
+        "  --context-budget TOKENS    stage-1 prompt size limit (default 6000; README, prompt budget)\n"
         "  --confirm                  show the plan and wait for approval before executing\n"
         "  --max-turns N              stage-2 turn limit\n"
         "History options:\n"
@@ -105,7 +106,7 @@ int main(int argc, char **argv) {
   enum {
     O_DAW = 256, O_DIALECT, O_HOST, O_PORT, O_LISTEN, O_MAP, O_JSON, O_LOG, O_BANK, O_TIMEOUT, O_RETRIES,
     O_MTRACKS, O_SPOOL, O_NOCOMP, O_LLM, O_MODEL, O_LLMURL, O_TRANSCRIPT, O_EXECUTOR, O_CONFIRM, O_MAXTURNS,
-    O_DATADIR, O_COMPOSITION, O_FORCE
+    O_DATADIR, O_COMPOSITION, O_FORCE, O_CTXBUDGET
   };
   static const struct option lopts[] = {
     {"daw", required_argument, 0, O_DAW},         {"dialect", required_argument, 0, O_DIALECT},
@@ -120,6 +121,7 @@ int main(int argc, char **argv) {
     {"executor", required_argument, 0, O_EXECUTOR}, {"confirm", no_argument, 0, O_CONFIRM},
     {"max-turns", required_argument, 0, O_MAXTURNS}, {"data-dir", required_argument, 0, O_DATADIR},
     {"composition", required_argument, 0, O_COMPOSITION}, {"force", no_argument, 0, O_FORCE},
+    {"context-budget", required_argument, 0, O_CTXBUDGET},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0}};
   int ch, help = 0;
@@ -171,6 +173,12 @@ int main(int argc, char **argv) {
     case O_MAXTURNS:
       if (parse_int(optarg, 1, 1000, "--max-turns", &o->max_turns)) return CLI_EXIT_USAGE;
       break;
+    case O_CTXBUDGET: {
+      int v;
+      if (parse_int(optarg, 500, 2000000, "--context-budget", &v)) return CLI_EXIT_USAGE;
+      o->context_budget = v;
+      break;
+    }
     case O_DATADIR: o->data_dir = optarg; break;
     case O_COMPOSITION: o->composition = optarg; break;
     case O_FORCE: o->force = 1; break;
