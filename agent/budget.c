@@ -157,6 +157,17 @@ static void sb_json(sb_t *b, const json_t *j)
 
 static void sb_str(sb_t *b, const char *s)
 {
+    /* fast path: nothing to escape */
+    const char *p = s ? s : "";
+    while (*p && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 && *p != '<' && *p != '>' && *p != '`' &&
+           (unsigned char)*p < 0x7f)
+        p++;
+    if (!*p) {
+        sb_addn(b, "\"", 1);
+        sb_add(b, s ? s : "");
+        sb_addn(b, "\"", 1);
+        return;
+    }
     json_t *j = json_string(s ? s : "");
     if (!j) {
         b->oom = 1;
@@ -693,15 +704,17 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
             sb_add(&hb, "]");
     }
     sb_add(&hb, "\n");
-    size_t used = budget_tokens(hb.s) + ctx_tok + 90 /* the track-count line and the elision line */;
+    size_t used = budget_tokens(hb.s) + ctx_tok + 110 /* the track-count line and the elision line */;
 
     /* level by level, in priority order: the tracks the request names first, up to name, detail and notes
      * (within 60% of the budget), then every other track by name, then as a summary, then (when the request
      * names no track) with its notes */
     size_t named_cap = used + (max_tokens > used ? (max_tokens - used) * 6 / 10 : 0);
     for (int pass = 0; pass < 4; pass++) {
-        for (size_t r = 0; r < nt; r++) {
+        int misses = 0; /* tracks in a row that did not fit: past 16 the rest will not either */
+        for (size_t r = 0; r < nt && misses < 16; r++) {
             trk_t *t = &tk[order[r].i];
+            int before = t->level;
             int want;
             size_t cap = max_tokens;
             if (pass == 0) {
@@ -761,6 +774,10 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
                 used = used - cur + t->tok[lv];
                 t->level = lv;
             }
+            if (pass >= 1 && t->level == before)
+                misses++;
+            else
+                misses = 0;
         }
     }
 
