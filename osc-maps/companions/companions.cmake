@@ -25,7 +25,7 @@ if(DAWBRIDGE_LUA54)
   endif()
   set_tests_properties(companion_reaper_lua PROPERTIES ENVIRONMENT "${_db_env}" LABELS "companion;lua" TIMEOUT 60)
 else()
-  message(STATUS "lua5.4 not found: companion_reaper_lua test not registered (apt install lua5.4)")
+  db_unavailable_test(companion_reaper_lua "lua5.4 not found (apt install lua5.4)")
 endif()
 
 if(DAWBRIDGE_LUA53)
@@ -35,7 +35,7 @@ if(DAWBRIDGE_LUA53)
   set_tests_properties(companion_ardour_lua PROPERTIES
     ENVIRONMENT "DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR}" LABELS "companion;lua" TIMEOUT 60)
 else()
-  message(STATUS "lua5.3 not found: companion_ardour_lua test not registered (apt install lua5.3)")
+  db_unavailable_test(companion_ardour_lua "lua5.3 not found (apt install lua5.3)")
 endif()
 
 if(DAWBRIDGE_REAL_ARDOUR)
