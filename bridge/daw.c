@@ -598,6 +598,10 @@ struct ccall {
   json_t *args;   /* copy of the tool's arguments */
   json_t *reply;  /* the change's reply (result) */
   json_t *want;   /* notes expected on read-back */
+  json_t *rest;   /* bulk notes: notes still to add in chunks (edit_clip add), from index `sent` */
+  size_t sent;    /* how many of `rest` went out already */
+  size_t chunk_from; /* where the last chunk started in `rest` */
+  size_t chunks;  /* companion commands that carried notes */
   json_t *inst;   /* create_track: the resolved instrument (instmap_resolve) */
   json_t *out;    /* the result being built */
   cstep next;
@@ -615,6 +619,7 @@ struct ccall {
 };
 
 static void cc_free(struct ccall *cc) {
+  json_decref(cc->rest);
   json_decref(cc->inst);
   json_decref(cc->args);
   json_decref(cc->reply);
@@ -777,12 +782,43 @@ static json_t *notes_for_companion(const json_t *notes) {
   return a;
 }
 
-/* Every wanted note is in `got` (n, v equal; s, d within 1/960 beat) and the counts agree. */
-static int notes_equal(const json_t *want, const json_t *got, char *why, size_t whylen) {
-  if (json_array_size(want) != json_array_size(got)) {
-    snprintf(why, whylen, "%zu notes read back, %zu expected", json_array_size(got), json_array_size(want));
-    return 0;
+/* Every wanted note is in `got` (n, v equal; s, d within 1/960 beat) and the counts agree. Both lists are sorted
+ * and compared in step (20,000 notes in milliseconds); only when that finds a difference among few notes does the
+ * greedy pairing run (two notes whose starts differ by less than the tolerance may sort either way). */
+struct nv {
+  json_int_t n, v;
+  double s, d;
+  int has_v;
+};
+
+static int nv_cmp(const void *a, const void *b) {
+  const struct nv *x = a, *y = b;
+  if (x->n != y->n) return x->n < y->n ? -1 : 1;
+  if (x->s != y->s) return x->s < y->s ? -1 : 1;
+  if (x->d != y->d) return x->d < y->d ? -1 : 1;
+  return (x->v > y->v) - (x->v < y->v);
+}
+
+static struct nv *nv_list(const json_t *notes, size_t n) {
+  struct nv *a = malloc((n ? n : 1) * sizeof *a);
+  if (!a) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    const json_t *o = json_array_get(notes, i);
+    a[i].n = json_integer_value(json_object_get(o, "n"));
+    a[i].s = json_number_value(json_object_get(o, "s"));
+    a[i].d = json_number_value(json_object_get(o, "d"));
+    a[i].has_v = json_object_get(o, "v") != NULL;
+    a[i].v = json_integer_value(json_object_get(o, "v"));
   }
+  qsort(a, n, sizeof *a, nv_cmp);
+  return a;
+}
+
+static int nv_same(const struct nv *w, const struct nv *g) {
+  return w->n == g->n && fabs(w->s - g->s) <= 1.0 / 960 && fabs(w->d - g->d) <= 1.0 / 960 && (!w->has_v || w->v == g->v);
+}
+
+static int notes_equal_greedy(const json_t *want, const json_t *got, char *why, size_t whylen) {
   size_t n = json_array_size(got);
   char *used = calloc(n ? n : 1, 1);
   size_t i, k;
@@ -810,6 +846,29 @@ static int notes_equal(const json_t *want, const json_t *got, char *why, size_t 
   }
   free(used);
   return 1;
+}
+
+static int notes_equal(const json_t *want, const json_t *got, char *why, size_t whylen) {
+  size_t n = json_array_size(want);
+  if (n != json_array_size(got)) {
+    snprintf(why, whylen, "%zu notes read back, %zu expected", json_array_size(got), n);
+    return 0;
+  }
+  struct nv *w = nv_list(want, n), *g = nv_list(got, n);
+  int ok = w && g;
+  size_t bad = 0;
+  for (size_t i = 0; ok && i < n; i++)
+    if (!nv_same(&w[i], &g[i])) {
+      ok = 0;
+      bad = i;
+    }
+  if (!ok && w && g && n > 4096)
+    snprintf(why, whylen, "note {n:%lld, s:%g} was not read back as sent (the DAW has {n:%lld, s:%g} there)",
+             (long long)w[bad].n, w[bad].s, (long long)g[bad].n, g[bad].s);
+  free(w);
+  free(g);
+  if (ok) return 1;
+  return n > 4096 ? 0 : notes_equal_greedy(want, got, why, whylen);
 }
 
 /* --- create_track: companion create, native refresh shows it, host id into the mirror --- */
@@ -953,20 +1012,76 @@ static void mc_read(struct ccall *cc, int status, const json_t *res, const char 
                       "length", json_object_get(res, "length"), "notes_added",
                       json_object_get(cc->reply, "notes_added"), "notes",
                       (json_int_t)json_array_size(json_object_get(res, "notes")));
+  if (cc->chunks > 1) {
+    json_object_set_new(cc->out, "notes_added", json_integer((json_int_t)json_array_size(cc->want)));
+    json_object_set_new(cc->out, "companion_commands", json_integer((json_int_t)cc->chunks));
+  }
   cc_ok(cc);
+}
+
+/* Bulk notes: a clip's notes go to the companion in commands of at most NOTES_PER_COMMAND notes (the clip is
+ * created with the first chunk, edit_clip adds the rest), and the whole clip is read back once and compared with
+ * everything that was asked for: one tool call, confirmed as one. */
+#define NOTES_PER_COMMAND 2000
+
+static json_t *chunk_of(const json_t *notes, size_t from) {
+  json_t *a = json_array();
+  size_t n = json_array_size(notes);
+  for (size_t i = from; i < n && i < from + NOTES_PER_COMMAND; i++) json_array_append(a, json_array_get(notes, i));
+  return a;
+}
+
+/* Sends the next chunk of cc->rest to the clip cc->host with edit_clip, or returns 0 when all went out. */
+static int send_next_chunk(struct ccall *cc, cstep next) {
+  size_t n = json_array_size(cc->rest);
+  if (cc->sent >= n) return 0;
+  json_t *ch = chunk_of(cc->rest, cc->sent);
+  cc->chunk_from = cc->sent;
+  cc->sent += json_array_size(ch);
+  cc->chunks++;
+  cc_send(cc, "edit_clip", json_pack("{s:s,s:o}", "clip", cc->host, "add", ch), next);
+  return 1;
+}
+
+static void mc_chunk_added(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  (void)res;
+  if (status) {
+    cc_fail(cc, status == COMPANION_ECANCELED ? DAW_ECANCELED : from_companion(status),
+            "create_midi_clip: clip %s was created, but adding notes %zu-%zu of %zu failed (%zu notes are in the clip "
+            "now): %s",
+            cc->host, cc->chunk_from + 1, cc->sent, json_array_size(cc->want), cc->chunk_from,
+            msg ? msg : companion_strerror(status));
+    return;
+  }
+  if (send_next_chunk(cc, mc_chunk_added)) return;
+  cc_send(cc, "read_clip", json_pack("{s:s}", "clip", cc->host), mc_read);
 }
 
 static void mc_created(struct ccall *cc, int status, const json_t *res, const char *msg) {
   if (cc_check(cc, status, msg)) return;
   cc->reply = json_deep_copy(res);
+  const char *hid = json_string_value(json_object_get(res, "host_id"));
+  if (cc->rest && hid) {
+    snprintf(cc->host, sizeof cc->host, "%s", hid);
+    if (send_next_chunk(cc, mc_chunk_added)) return;
+  }
   cc_send(cc, "read_clip", json_pack("{s:O}", "clip", json_object_get(res, "host_id")), mc_read);
 }
 
 static void start_create_midi_clip(struct ccall *cc) {
   int t = session_track_resolve(cc->d->ses, json_string_value(json_object_get(cc->args, "track_id")));
   cc->want = notes_for_companion(json_object_get(cc->args, "notes"));
-  json_t *ca = json_pack("{s:o,s:O,s:O,s:O}", "track", track_ref(cc, t), "start", json_object_get(cc->args, "start_time"),
-                         "length", json_object_get(cc->args, "duration"), "notes", cc->want);
+  json_t *first = cc->want;
+  if (json_array_size(cc->want) > NOTES_PER_COMMAND) {
+    cc->rest = json_incref(cc->want);
+    first = chunk_of(cc->want, 0);
+    cc->sent = json_array_size(first);
+  } else {
+    json_incref(first);
+  }
+  cc->chunks = 1;
+  json_t *ca = json_pack("{s:o,s:O,s:O,s:o}", "track", track_ref(cc, t), "start", json_object_get(cc->args, "start_time"),
+                         "length", json_object_get(cc->args, "duration"), "notes", first);
   if (json_object_get(cc->args, "name")) json_object_set(ca, "name", json_object_get(cc->args, "name"));
   cc_send(cc, "create_midi_clip", ca, mc_created);
 }
@@ -983,11 +1098,23 @@ static void ec_read_back(struct ccall *cc, int status, const json_t *res, const 
   cc->out = json_pack("{s:s,s:s,s:O?,s:O?,s:I}", "clip_id", cc->clip_id, "track_id", cc->track_id, "added",
                       json_object_get(cc->reply, "added"), "removed", json_object_get(cc->reply, "removed"), "notes",
                       (json_int_t)json_array_size(json_object_get(res, "notes")));
+  if (cc->chunks > 1) {
+    json_object_set_new(cc->out, "added", json_integer((json_int_t)json_array_size(cc->rest)));
+    json_object_set_new(cc->out, "companion_commands", json_integer((json_int_t)cc->chunks));
+  }
   cc_ok(cc);
 }
 
 static void ec_edited(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (status && cc->chunks > 1) {
+    cc_fail(cc, status == COMPANION_ECANCELED ? DAW_ECANCELED : from_companion(status),
+            "edit_clip: clip %s: adding notes %zu-%zu of %zu failed (the earlier chunks are in the clip): %s", cc->host,
+            cc->chunk_from + 1, cc->sent, json_array_size(cc->rest), msg ? msg : companion_strerror(status));
+    return;
+  }
   if (cc_check(cc, status, msg)) return;
+  if (send_next_chunk(cc, ec_edited)) return;
+  json_decref(cc->reply);
   cc->reply = json_deep_copy(res);
   if (!cc->want) cc->want = json_deep_copy(json_object_get(res, "notes"));
   cc_send(cc, "read_clip", json_pack("{s:s}", "clip", cc->host), ec_read_back);
@@ -1065,8 +1192,18 @@ static int start_edit_clip(struct ccall *cc) {
     return 0;
   }
   json_t *ca = json_pack("{s:s}", "clip", hid);
-  if (json_object_get(cc->args, "add_notes"))
-    json_object_set_new(ca, "add", notes_for_companion(json_object_get(cc->args, "add_notes")));
+  cc->chunks = 1;
+  if (json_object_get(cc->args, "add_notes")) {
+    json_t *add = notes_for_companion(json_object_get(cc->args, "add_notes"));
+    if (json_array_size(add) > NOTES_PER_COMMAND) {
+      /* bulk: the first chunk with the removals, then edit_clip adds of the rest; the last reply's notes are
+       * what the read-back must show */
+      cc->rest = add;
+      add = chunk_of(cc->rest, 0);
+      cc->sent = json_array_size(add);
+    }
+    json_object_set_new(ca, "add", add);
+  }
   if (json_object_get(cc->args, "remove_notes")) {
     json_t *rm = json_array();
     size_t i;

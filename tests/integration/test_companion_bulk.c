@@ -1,0 +1,181 @@
+/* Bulk notes (issue 11): a clip of 20,000 notes goes through daw_call as one tool call, split into bounded
+ * companion commands (create with the first 2,000 notes, then edit_clip adds of 2,000), confirmed as one by
+ * reading the whole clip back and comparing; the mock DAW's own state dump holds every note exactly. Both dialects,
+ * the embedded mock DAW with its companion over a real spool and real UDP. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "companion.h"
+#include "daw.h"
+
+static const char *const dialects[] = {"reaper", "ardour"};
+
+struct ctx {
+  uv_loop_t loop;
+  daw_t *d;
+  int done, status, closed;
+  json_t *result;
+  char msg[2048];
+};
+
+static void on_daw(int status, const json_t *result, const char *message, void *data) {
+  struct ctx *x = data;
+  x->done = 1;
+  x->status = status;
+  json_decref(x->result);
+  x->result = result ? json_deep_copy(result) : NULL;
+  snprintf(x->msg, sizeof x->msg, "%s", message ? message : "");
+}
+
+static void keepalive(uv_timer_t *t) { (void)t; }
+
+static int wait_done(struct ctx *x, int ms) {
+  uv_timer_t t;
+  uv_timer_init(&x->loop, &t);
+  uv_timer_start(&t, keepalive, 10, 10);
+  uint64_t end = uv_now(&x->loop) + (uint64_t)ms;
+  while (!x->done && uv_now(&x->loop) < end) uv_run(&x->loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(&x->loop, UV_RUN_NOWAIT);
+  if (!x->done) fail_msg("no result within %d ms", ms);
+  return x->status;
+}
+
+static void on_closed(void *data) { ((struct ctx *)data)->closed = 1; }
+
+/* n notes over 16 pitches and n/4 beats: every note distinct, velocities and lengths varied */
+static json_t *make_notes(size_t n, int pitch0) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++) {
+    json_array_append_new(a, json_pack("{s:i,s:f,s:f,s:i}", "n", pitch0 + (int)(i % 16), "s", (double)(i / 4) * 0.25 +
+                                       (double)(i % 4) * 0.0625, "d", 0.125 + (double)(i % 3) * 0.0625, "v",
+                                       1 + (int)(i % 127)));
+  }
+  return a;
+}
+
+static int note_cmp(const void *a, const void *b) {
+  const double *x = a, *y = b;
+  for (int k = 0; k < 4; k++)
+    if (x[k] != y[k]) return x[k] < y[k] ? -1 : 1;
+  return 0;
+}
+
+/* The mock's notes equal the wanted ones exactly (sorted, n/s/d/v). */
+static void expect_same_notes(const json_t *want, const json_t *got) {
+  size_t n = json_array_size(want);
+  assert_int_equal(json_array_size(got), n);
+  double *a = malloc(n * 4 * sizeof *a), *b = malloc(n * 4 * sizeof *b);
+  for (size_t i = 0; i < n; i++) {
+    const json_t *w = json_array_get(want, i), *g = json_array_get(got, i);
+    const char *k[4] = {"n", "s", "d", "v"};
+    for (int j = 0; j < 4; j++) {
+      a[i * 4 + j] = json_number_value(json_object_get(w, k[j]));
+      b[i * 4 + j] = json_number_value(json_object_get(g, k[j]));
+    }
+  }
+  qsort(a, n, 4 * sizeof *a, note_cmp);
+  qsort(b, n, 4 * sizeof *b, note_cmp);
+  for (size_t i = 0; i < n * 4; i++)
+    if (fabs(a[i] - b[i]) > 1e-9) fail_msg("note %zu differs in the DAW: want %g, has %g", i / 4, a[i], b[i]);
+  free(a);
+  free(b);
+}
+
+static const json_t *mock_clip(json_t *st, const char *track, size_t k) {
+  size_t i;
+  json_t *tr;
+  json_array_foreach(json_object_get(st, "tracks"), i, tr) {
+    if (!strcmp(json_string_value(json_object_get(tr, "name")), track))
+      return json_array_get(json_object_get(tr, "clips"), k);
+  }
+  return NULL;
+}
+
+static void test_companion_bulk_notes_20000_one_call(void **st) {
+  (void)st;
+  for (int di = 0; di < 2; di++) {
+    struct ctx x;
+    memset(&x, 0, sizeof x);
+    uv_loop_init(&x.loop);
+    struct daw_config cfg = {.dialect = dialects[di], .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
+                             .refresh_interval_ms = 0, .embedded_mock = 1, .mock_tracks = -1, .mock_companion = 1,
+                             .log = {.level = LOG_ERROR}};
+    char err[512];
+    assert_int_equal(daw_open(&x.loop, &cfg, &x.d, err, sizeof err), 0);
+    assert_int_equal(daw_start(x.d, on_daw, &x), 0);
+    assert_int_equal(wait_done(&x, 30000), 0);
+    assert_true(daw_has_companion(x.d));
+    int ti = session_track_index_by_name(daw_session(x.d), "Bass");
+    assert_true(ti > 0);
+    size_t before = 0;
+    json_t *ms = daw_mock_state(x.d);
+    while (mock_clip(ms, "Bass", before)) before++;
+    json_decref(ms);
+
+    /* one create_midi_clip of 20,000 notes */
+    json_t *notes = make_notes(20000, 36);
+    json_t *args = json_pack("{s:s,s:f,s:f,s:O}", "track_id", session_track_id(daw_session(x.d), ti), "start_time", 64.0,
+                             "duration", 5000.0, "notes", notes);
+    x.done = 0;
+    assert_int_equal(daw_call(x.d, "create_midi_clip", args, on_daw, &x), 0);
+    json_decref(args);
+    if (wait_done(&x, 120000)) fail_msg("%s: create_midi_clip of 20,000 notes: %s", dialects[di], x.msg);
+    assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
+    assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 20000);
+    assert_int_equal(json_integer_value(json_object_get(x.result, "notes_added")), 20000);
+    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 10); /* bounded commands */
+    char clip_id[32];
+    snprintf(clip_id, sizeof clip_id, "%s", json_string_value(json_object_get(x.result, "clip_id")));
+    /* the DAW's own state: exactly those notes, in one clip */
+    ms = daw_mock_state(x.d);
+    const json_t *clip = mock_clip(ms, "Bass", before);
+    assert_non_null(clip);
+    assert_null(mock_clip(ms, "Bass", before + 1));
+    expect_same_notes(notes, json_object_get(clip, "notes"));
+    json_decref(ms);
+    /* the mirror too */
+    const json_t *mc = session_clip_find(daw_session(x.d), clip_id, NULL);
+    assert_non_null(mc);
+    assert_int_equal(json_array_size(json_object_get(mc, "notes")), 20000);
+
+    /* edit_clip adds 4,500 more: three commands, the whole clip read back */
+    json_t *more = make_notes(4500, 70);
+    args = json_pack("{s:s,s:O}", "clip_id", clip_id, "add_notes", more);
+    x.done = 0;
+    assert_int_equal(daw_call(x.d, "edit_clip", args, on_daw, &x), 0);
+    json_decref(args);
+    if (wait_done(&x, 120000)) fail_msg("%s: edit_clip adding 4,500 notes: %s", dialects[di], x.msg);
+    assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
+    assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 24500);
+    assert_int_equal(json_integer_value(json_object_get(x.result, "added")), 4500);
+    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 3);
+    ms = daw_mock_state(x.d);
+    json_array_extend(notes, more);
+    expect_same_notes(notes, json_object_get(mock_clip(ms, "Bass", before), "notes"));
+    json_decref(ms);
+    json_decref(more);
+    json_decref(notes);
+
+    daw_close(x.d, on_closed, &x);
+    uv_run(&x.loop, UV_RUN_DEFAULT);
+    assert_true(x.closed);
+    json_decref(x.result);
+    assert_int_equal(uv_loop_close(&x.loop), 0);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_companion_bulk_notes_20000_one_call),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
