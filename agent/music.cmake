@@ -13,3 +13,18 @@ db_add_test(test_plan SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_plan.c LIB
 db_add_test(test_context SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_context.c LIBS dbmusic LABELS unit music)
 db_add_test(test_context_keys SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_context_keys.c LIBS dbmusic LABELS unit music)
 db_add_test(test_budget SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_budget.c LIBS dbmusic LABELS unit music)
+
+# dawbridge eval, offline (scripted model, embedded mock DAW): the core suite must pass in full, and the self-test
+# suite (cases built to fail) must be caught case by case.
+if(DAWBRIDGE_TESTS)
+  add_test(NAME eval_offline COMMAND dawbridge --data-dir ${CMAKE_BINARY_DIR}/test-eval-data eval
+           ${DAWBRIDGE_SOURCE_DIR}/examples/eval/suite.json)
+  add_test(NAME eval_selftest_catches_failures COMMAND dawbridge --data-dir ${CMAKE_BINARY_DIR}/test-eval-data eval
+           ${DAWBRIDGE_SOURCE_DIR}/examples/eval/selftest.json)
+  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/test-eval-data)
+  set_tests_properties(eval_offline eval_selftest_catches_failures PROPERTIES LABELS "agent;cli;eval" TIMEOUT 300
+    ENVIRONMENT "DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR}")
+  set_tests_properties(eval_offline PROPERTIES PASS_REGULAR_EXPRESSION "33 of 33 cases passed")
+  set_tests_properties(eval_selftest_catches_failures PROPERTIES PASS_REGULAR_EXPRESSION
+    "0 of 4 cases passed; plan valid first time 3/4; steps confirmed 4/4; checks 1/9")
+endif()

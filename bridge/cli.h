@@ -90,6 +90,7 @@ int cmd_plan(struct cli *c);
 int cmd_exec(struct cli *c);
 int cmd_demo(struct cli *c);
 int cmd_history(struct cli *c);
+int cmd_eval(struct cli *c); /* cmd_eval.c */
 
 /* Prints the mirror as a readable table. */
 void cli_print_state_table(const json_t *state);

@@ -5,6 +5,7 @@ add_executable(dawbridge
   bridge/cmd_wire.c
   bridge/cmd_agent.c
   bridge/cmd_history.c
+  bridge/cmd_eval.c
 )
 target_link_libraries(dawbridge PRIVATE dbagent dbcore dbmock dbhistory dbmusic dbllm)
 foreach(_lib dbagentcore dbundo)
