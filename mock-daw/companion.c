@@ -278,15 +278,44 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
       if (!p) FAIL("create_track: no instrument plugin named %s on this host", tried);
       if (!p->instrument) FAIL("create_track: %s is an effect, not an instrument", p->name);
     }
+    /* PROTOCOL.md create_track: channel 1..16 (recorded), params {name prefix: 0..1} set on the instrument */
+    json_t *jc = json_object_get(args, "channel"), *jp = json_object_get(args, "params");
+    if (jc && (!json_is_integer(jc) || json_integer_value(jc) < 1 || json_integer_value(jc) > 16))
+      FAIL("create_track: 'channel' must be a MIDI channel 1..16");
+    if (jp && !json_is_object(jp)) FAIL("create_track: 'params' must be an object {parameter: 0..1}");
     mk_undo_push(m, "create_track");
     struct mk_track *t = mk_track_add(m, -1, json_string_value(jn), strcmp(json_string_value(jt), "midi") ? MK_AUDIO : MK_MIDI);
+    json_t *applied = json_array(), *missing = json_array();
     if (p) {
       t->inst = malloc(sizeof *t->inst);
       mk_fx_from_plugin(t->inst, p, NULL);
+      const char *pk;
+      json_t *pv;
+      json_object_foreach(jp, pk, pv) {
+        struct mk_param *hit = NULL;
+        for (int k = 0; k < t->inst->nparams && !hit; k++)
+          if (!strncasecmp(t->inst->params[k].name, pk, strlen(pk))) hit = &t->inst->params[k];
+        if (!hit || !json_is_number(pv)) {
+          json_array_append_new(missing, json_string(pk));
+          continue;
+        }
+        double v = json_number_value(pv);
+        v = v < 0 ? 0 : v > 1 ? 1 : v;
+        hit->value = hit->lower + v * (hit->upper - hit->lower);
+        json_array_append_new(applied, json_string(hit->name));
+      }
     }
     *changed_tracks = 1;
-    return json_pack("{s:s,s:i,s:s,s:s,s:o}", "host_id", t->host_id, "index", mk_track_index(m, t), "name", t->name,
-                     "type", type_name(t->type), "instrument", p ? json_string(p->full) : json_null());
+    json_t *r = json_pack("{s:s,s:i,s:s,s:s,s:o}", "host_id", t->host_id, "index", mk_track_index(m, t), "name", t->name,
+                          "type", type_name(t->type), "instrument", p ? json_string(p->full) : json_null());
+    if (jc && p) json_object_set(r, "channel", jc);
+    if (jp && p) {
+      json_object_set(r, "params_applied", applied);
+      json_object_set(r, "params_missing", missing);
+    }
+    json_decref(applied);
+    json_decref(missing);
+    return r;
   }
   if (!strcmp(op, "create_midi_clip")) {
     struct mk_track *t = find_track(m, json_object_get(args, "track"), err, errlen);

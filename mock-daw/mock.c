@@ -23,6 +23,9 @@
 #define P01(n) {n, 128, 0.0f, 1.0f, "", 0.5}
 static const struct mk_pdesc rp_synth[] = {P01("Volume"), P01("Tuning"), P01("Attack"), P01("Decay"),
   P01("Sustain"), P01("Release"), P01("Square mix"), P01("Saw mix"), P01("Triangle mix")};
+/* ReaSynDr: REAPER's drum synthesizer (kick, snare, hi-hat and tom voices on the GM drum notes) */
+static const struct mk_pdesc rp_syndr[] = {P01("Volume"), P01("Kick level"), P01("Snare level"), P01("Hi-hat level"),
+  P01("Tom level")};
 static const struct mk_pdesc rp_rs5k[] = {P01("Volume"), P01("Pan"), P01("Min vol"), P01("Note range start"),
   P01("Note range end"), P01("Pitch for start"), P01("Pitch for end")};
 static const struct mk_pdesc rp_verbate[] = {P01("Wet"), P01("Dry"), P01("Room size"), P01("Dampening"),
@@ -41,6 +44,7 @@ static const struct mk_pdesc rp_generic[] = {P01("Wet"), P01("Dry"), P01("Bypass
 static const struct mk_plugin reaper_catalog[] = {
   {"ReaSynth", "VSTi: ReaSynth (Cockos)", 1, 9, rp_synth},
   {"ReaSamplOmatic5000", "VSTi: ReaSamplOmatic5000 (Cockos)", 1, 7, rp_rs5k},
+  {"ReaSynDr", "VSTi: ReaSynDr (Cockos)", 1, 5, rp_syndr},
   {"ReaVerbate", "VST: ReaVerbate (Cockos)", 0, 8, rp_verbate},
   {"ReaVerb", "VST: ReaVerb (Cockos)", 0, 2, rp_verb},
   {"ReaDelay", "VST: ReaDelay (Cockos)", 0, 7, rp_delay},
@@ -81,6 +85,9 @@ static const struct mk_pdesc ar_eq[] = {
 static const struct mk_plugin ardour_catalog[] = {
   {"ACE Reasonable Synth", "ACE Reasonable Synth", 1, 0, NULL},
   {"ACE Fluid Synth", "ACE Fluid Synth", 1, 0, NULL},
+  /* x42 AVL Drumkits (Debian avldrums.lv2, installed by .ci/deps): LV2 names from its manifest, kit built in */
+  {"Black Pearl Drumkit", "Black Pearl Drumkit", 1, 0, NULL},
+  {"Red Zeppelin Drumkit", "Red Zeppelin Drumkit", 1, 0, NULL},
   {"ACE Reverb", "ACE Reverb", 0, 3, ar_reverb},
   {"ACE Compressor", "ACE Compressor", 0, 11, ar_comp},
   {"ACE Delay", "ACE Delay", 0, 7, ar_delay},

@@ -298,11 +298,21 @@ static size_t clip_notes(const json_t *t, size_t clip) {
 
 static const char *reverb_name(const char *dialect) { return !strcmp(dialect, "ardour") ? "ACE Reverb" : "ReaVerbate"; }
 
-/* The seed's example as the DAW holds it: a Kick track, a 2-note clip (kick on beats 1 and 2), a reverb. */
+/* The seed's example as the DAW holds it: a Kick track, a 2-note clip (kick on beats 1 and 2), a reverb. The
+ * reference request (examples/demo-transcript.json) names it "Kick Drum" with the role "kick": its instrument must
+ * then be the DAW's real drum plugin (osc-maps/instruments/); other fixtures still call it "Kick". */
 static void check_seed_state(struct fx *f, const char *dialect) {
   json_t *ms = daw_mock_state(f->daw);
   assert_non_null(ms);
-  json_t *t = mock_track(ms, "Kick");
+  json_t *t = mock_track(ms, "Kick Drum");
+  if (t) {
+    const char *ins = json_string_value(json_object_get(t, "instrument"));
+    const char *drum = !strcmp(dialect, "ardour") ? "Black Pearl Drumkit" : "ReaSynDr";
+    if (!ins || !strstr(ins, drum))
+      fail_msg("Kick Drum's instrument is %s, not %s; log:\n%s", ins ? ins : "none", drum, f->log);
+  } else {
+    t = mock_track(ms, "Kick");
+  }
   if (!t) fail_msg("no Kick track in the mock DAW; log:\n%s", f->log);
   if (json_array_size(json_object_get(t, "clips")) != 1) {
     char *d = json_dumps(t, JSON_COMPACT);
@@ -380,7 +390,7 @@ static void seed_example(const char *dialect, enum agent_executor ex) {
   assert_non_null(strstr(f.log, "plan: 3 steps, valid"));
   assert_non_null(strstr(f.log, "executing 3 steps"));
   assert_non_null(strstr(f.log, "tool call"));
-  assert_non_null(strstr(f.log, "track created: \"Kick\""));
+  assert_non_null(strstr(f.log, "track created: \"Kick Drum\""));
   assert_non_null(strstr(f.log, "clip added"));
   assert_non_null(strstr(f.log, "iteration saved: 2"));
   assert_int_equal(f.nstages[AGENT_VERIFYING], 1);
@@ -731,7 +741,7 @@ static void test_agent_confirm_reject_and_approve(void **state) {
   assert_int_equal(f.nstages[AGENT_CONFIRMING], 1);
   assert_int_equal(f.nstages[AGENT_EXECUTING], 0);
   json_t *ms = daw_mock_state(f.daw);
-  assert_null(mock_track(ms, "Kick"));
+  assert_null(mock_track(ms, "Kick Drum"));
   json_decref(ms);
   fx_close(&f);
 
