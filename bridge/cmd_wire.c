@@ -50,14 +50,8 @@ static void on_called(int status, const json_t *result, const char *message, voi
 static void on_ready_call(int status, const json_t *result, const char *message, void *data) {
   struct cli *c = data;
   (void)status, (void)result, (void)message;
-  json_error_t je;
-  json_t *args = c->argc > 1 ? json_loads(c->argv[1], 0, &je) : json_object();
-  if (!args) {
-    fprintf(stderr, "dawbridge: call %s: the arguments are not valid JSON: %s (column %d)\n", c->argv[0], je.text,
-            je.column);
-    cli_finish(c, CLI_EXIT_INVALID);
-    return;
-  }
+  /* the arguments were read and checked before connecting (cmd_call) */
+  json_t *args = c->cmd_data ? json_incref((json_t *)c->cmd_data) : json_object();
   int rc = daw_call(c->daw, c->argv[0], args, on_called, c);
   json_decref(args);
   if (rc) {
@@ -66,22 +60,29 @@ static void on_ready_call(int status, const json_t *result, const char *message,
   }
 }
 
+static void free_call_args(void *p) { json_decref((json_t *)p); }
+
 int cmd_call(struct cli *c) {
   if (c->argc < 1 || c->argc > 2) {
     fprintf(stderr, "dawbridge: call needs a tool and JSON arguments, e.g. call set_tempo '{\"bpm\": 96}'\n");
     return CLI_EXIT_USAGE;
   }
   if (c->argc > 1) {
-    /* a bad JSON argument is a usage error found before connecting */
+    /* a bad JSON argument is a usage error found before connecting. Arguments too big for the command line (a
+     * clip of 20,000 notes is ~700 KB; Linux caps one argument at 128 KiB) come from a file (@FILE) or stdin (-) */
     json_error_t je;
-    json_t *args = json_loads(c->argv[1], 0, &je);
+    const char *a = c->argv[1];
+    const char *from = !strcmp(a, "-") ? "stdin" : a[0] == '@' ? a + 1 : NULL;
+    json_t *args = !strcmp(a, "-") ? json_loadf(stdin, 0, &je) : a[0] == '@' ? json_load_file(a + 1, 0, &je)
+                                                                           : json_loads(a, 0, &je);
     if (!args || !json_is_object(args)) {
-      fprintf(stderr, "dawbridge: call %s: the arguments must be a JSON object: %s\n", c->argv[0],
-              args ? "got another JSON type" : je.text);
+      fprintf(stderr, "dawbridge: call %s: the arguments%s%s must be a JSON object: %s\n", c->argv[0],
+              from ? " from " : "", from ? from : "", args ? "got another JSON type" : je.text);
       json_decref(args);
       return CLI_EXIT_INVALID;
     }
-    json_decref(args);
+    c->cmd_data = args;
+    c->cmd_free = free_call_args;
   }
   cli_open_daw(c, on_ready_call, c);
   return 0;

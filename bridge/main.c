@@ -19,8 +19,9 @@ static const struct {
    "state [--json]\n  Connect, mirror the whole session (paging through REAPER's banks) and print it: a table, or the\n"
    "  session JSON (docs/session-json.md) with --json."},
   {"call", cmd_call,
-   "call TOOL 'JSON-ARGS'\n  Run one tool (see `dawbridge tools`) and wait until the DAW confirms it; bounded resends, then\n"
-   "  exit 3. Example: dawbridge --daw ardour call set_track '{\"track_id\": \"t1\", \"volume_db\": -6}'"},
+   "call TOOL 'JSON-ARGS' | @FILE | -\n  Run one tool (see `dawbridge tools`) and wait until the DAW confirms it; bounded resends, then\n"
+   "  exit 3. Arguments from a file (@clip.json) or stdin (-) for large clips.\n"
+   "  Example: dawbridge --daw ardour call set_track '{\"track_id\": \"t1\", \"volume_db\": -6}'"},
   {"tools", cmd_tools, "tools\n  The tools this DAW can run now (native OSC, companion) and those it cannot, with the reason."},
   {"ask", cmd_ask,
    "ask TEXT\n  One request: plan (stage 1), validate, [--confirm], execute (stage 2), verify, save the iteration."},

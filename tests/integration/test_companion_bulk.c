@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "companion.h"
 #include "daw.h"
@@ -173,9 +174,59 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
   }
 }
 
+/* The CLI: arguments too big for one command-line argument (Linux: 128 KiB) come from a file or stdin. */
+static int run_cli(const char *cmd, char *out, size_t outlen) {
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t n = fread(out, 1, outlen - 1, p);
+  out[n] = 0;
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli_call_args_from_file_and_stdin(void **st) {
+  (void)st;
+  const char *bin = getenv("DAWBRIDGE_BINARY_DIR");
+  if (!bin) fail_msg("DAWBRIDGE_BINARY_DIR is not set (run through ctest)");
+  const char *tmp = getenv("TMPDIR");
+  char dir[512], file[600], cmd[2048], out[1 << 16];
+  snprintf(dir, sizeof dir, "%s/dawbridge-bulkcli-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  assert_non_null(mkdtemp(dir));
+  snprintf(file, sizeof file, "%s/clip.json", dir);
+  json_t *notes = make_notes(20000, 36);
+  json_t *args = json_pack("{s:s,s:f,s:f,s:o}", "track_id", "Bass", "start_time", 64.0, "duration", 5000.0, "notes", notes);
+  assert_int_equal(json_dump_file(args, file, JSON_COMPACT), 0);
+  json_decref(args);
+  for (int di = 0; di < 2; di++) {
+    for (int via_stdin = 0; via_stdin < 2; via_stdin++) {
+      snprintf(cmd, sizeof cmd, "'%s/dawbridge' --daw mock --dialect %s --json call create_midi_clip %s%s 2>&1", bin,
+               dialects[di], via_stdin ? "- < " : "@", file);
+      int rc = run_cli(cmd, out, sizeof out);
+      if (rc != 0) fail_msg("%s: exit %d:\n%s", cmd, rc, out);
+      json_error_t je;
+      json_t *r = json_loads(strchr(out, '{') ? strchr(out, '{') : out, JSON_DISABLE_EOF_CHECK, &je);
+      if (!r) fail_msg("%s: no JSON result: %s\n%s", cmd, je.text, out);
+      assert_string_equal(json_string_value(json_object_get(r, "status")), "confirmed");
+      assert_int_equal(json_integer_value(json_object_get(r, "notes")), 20000);
+      assert_int_equal(json_integer_value(json_object_get(r, "companion_commands")), 10);
+      json_decref(r);
+    }
+  }
+  /* a file that is not there, and one that is not a JSON object: invalid request (4), the file named */
+  snprintf(cmd, sizeof cmd, "'%s/dawbridge' --daw mock call create_midi_clip @%s/nope.json 2>&1", bin, dir);
+  assert_int_equal(run_cli(cmd, out, sizeof out), 4);
+  assert_non_null(strstr(out, "nope.json"));
+  snprintf(cmd, sizeof cmd, "echo '[1,2]' | '%s/dawbridge' --daw mock call create_midi_clip - 2>&1", bin);
+  assert_int_equal(run_cli(cmd, out, sizeof out), 4);
+  assert_non_null(strstr(out, "stdin"));
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_companion_bulk_notes_20000_one_call),
+    cmocka_unit_test(test_cli_call_args_from_file_and_stdin),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
