@@ -274,7 +274,9 @@ local Track = class("Track", {
 -- ---- plugins known to the fake (Ardour 7.3 names) ----
 fake.plugins = {
   LV2 = { ["ACE Reverb"] = {}, ["ACE Compressor"] = {}, ["ACE Delay"] = {}, ["ACE EQ"] = {},
-          ["ACE Reasonable Synth"] = { instrument = true } },
+          ["ACE Reasonable Synth"] = { instrument = true },
+          -- x42 AVL Drumkits (Debian avldrums.lv2, in .ci/deps)
+          ["Black Pearl Drumkit"] = { instrument = true }, ["Red Zeppelin Drumkit"] = { instrument = true } },
   Lua = { ["ACE Amplifier"] = {} },
 }
 local TYPE_NAMES = { [2] = "LV2", [6] = "Lua", [7] = "VST3", [1] = "LADSPA" }

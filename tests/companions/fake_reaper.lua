@@ -17,11 +17,20 @@ local guid_n = 0
 fake.plugins = {
   ["ReaSynth"] = { shown = "VSTi: ReaSynth (Cockos)", instrument = true },
   ["VSTi: ReaSynth (Cockos)"] = { shown = "VSTi: ReaSynth (Cockos)", instrument = true },
+  ["ReaSynDr"] = { shown = "VSTi: ReaSynDr (Cockos)", instrument = true },
   ["ReaVerbate"] = { shown = "VST: ReaVerbate (Cockos)" },
   ["ReaComp"] = { shown = "VST: ReaComp (Cockos)" },
   ["ReaEQ"] = { shown = "VST: ReaEQ (Cockos)" },
   ["ReaDelay"] = { shown = "VST: ReaDelay (Cockos)" },
 }
+
+-- parameter names by shown plugin name (REAPER's own ReaSynth names; ReaSynDr's voice levels)
+fake.params = {
+  ["VSTi: ReaSynth (Cockos)"] = { "Volume", "Tuning", "Attack", "Decay", "Sustain", "Release", "Square mix",
+                                  "Sawtooth mix", "Triangle mix", "Extra sine mix", "Extra sine tuning" },
+  ["VSTi: ReaSynDr (Cockos)"] = { "Volume", "Kick level", "Snare level", "Hi-hat level", "Tom level" },
+}
+fake.presets = { ["VSTi: ReaSynth (Cockos)"] = { "Soft pad" } }
 
 local function new_guid ()
   guid_n = guid_n + 1
@@ -171,8 +180,40 @@ function R.TrackFX_AddByName (tr, name, recfx, instantiate)
     for i, fx in ipairs(tr.fx) do if fx.name == p.shown then return i - 1 end end
     return -1
   end
-  tr.fx[#tr.fx + 1] = { name = p.shown, enabled = true, instrument = p.instrument or false }
+  local params = {}
+  for i, pn in ipairs(fake.params[p.shown] or { "Wet", "Dry" }) do params[i] = { name = pn, value = 0.5 } end
+  tr.fx[#tr.fx + 1] = { name = p.shown, enabled = true, instrument = p.instrument or false, params = params }
   return #tr.fx - 1
+end
+-- parameters (normalized values); presets: fake.presets[shown name] = {preset names}
+function R.TrackFX_GetNumParams (tr, idx)
+  local fx = check_track(tr, "TrackFX_GetNumParams").fx[idx + 1]
+  return fx and #fx.params or 0
+end
+function R.TrackFX_GetParamName (tr, idx, p, buf)
+  local fx = check_track(tr, "TrackFX_GetParamName").fx[idx + 1]
+  local pp = fx and fx.params[p + 1]
+  if not pp then return false, "" end
+  return true, pp.name
+end
+function R.TrackFX_GetParamNormalized (tr, idx, p)
+  local fx = check_track(tr, "TrackFX_GetParamNormalized").fx[idx + 1]
+  local pp = fx and fx.params[p + 1]
+  return pp and pp.value or -1
+end
+function R.TrackFX_SetParamNormalized (tr, idx, p, v)
+  local fx = check_track(tr, "TrackFX_SetParamNormalized").fx[idx + 1]
+  local pp = fx and fx.params[p + 1]
+  if not pp then return false end
+  pp.value = v
+  return true
+end
+function R.TrackFX_SetPreset (tr, idx, name)
+  local fx = check_track(tr, "TrackFX_SetPreset").fx[idx + 1]
+  for _, pr in ipairs(fx and fake.presets[fx.name] or {}) do
+    if pr == name then fx.preset = name; return true end
+  end
+  return false
 end
 function R.TrackFX_GetCount (tr) return #check_track(tr, "TrackFX_GetCount").fx end
 function R.TrackFX_GetFXName (tr, idx)

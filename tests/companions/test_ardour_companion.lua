@@ -120,7 +120,7 @@ test("replies: file (atomic) AND OSC /dawbridge/reply s <json> to the reply port
   truthy(not listing:find("%.json") and not listing:find("%.tmp"), "no files left: " .. listing)
 end)
 
-test("create_track midi with instrument (PluginInfo, never nil); aliases; none -> null", function ()
+test("create_track midi with instrument (PluginInfo, never nil); aliases; no instrument asked -> null", function ()
   core = new_core()
   local r = midi_track("Keys")
   eq(r.instrument, "ACE Reasonable Synth", "instrument"); eq(r.type, "midi", "type"); eq(r.index, 1, "index")
@@ -132,6 +132,38 @@ test("create_track midi with instrument (PluginInfo, never nil); aliases; none -
   eq(r3.instrument, json.null, "no instrument (ARDOUR.PluginInfo () passed, not nil)")
   local a = ok_result(call("create_track", { name = "Vox", type = "audio" }))
   eq(a.type, "audio", "audio"); eq(a.index, 4, "index"); eq(a.instrument, json.null, "audio instrument")
+end)
+
+test("create_track: an instrument this host does not have is refused before any track is made", function ()
+  core = new_core()
+  contains(err_of(call("create_track", { name = "K", type = "midi", instrument = "General MIDI Synth",
+                                         instrument_aliases = { "x42 gmsynth" } })),
+           "no instrument plugin named General MIDI Synth, x42 gmsynth")
+  contains(err_of(call("create_track", { name = "V", type = "audio", instrument = "Nothing" })),
+           "no instrument plugin named Nothing")
+  eq(#fake.routes(), 0, "nothing created")
+end)
+
+test("create_track with a role's sound: the drum kit for kick, falling back in order; params reported missing", function ()
+  core = new_core()
+  -- what the bridge sends for the role "kick" (osc-maps/instruments/ardour.json)
+  local k = ok_result(call("create_track", { name = "Kick Drum", type = "midi", instrument = "Black Pearl Drumkit",
+                                             instrument_aliases = { "avldrums", "Red Zeppelin Drumkit",
+                                                                    "ACE Reasonable Synth" },
+                                             role = "kick", channel = 10 }))
+  eq(k.instrument, "Black Pearl Drumkit", "the AVL drum kit is loaded")
+  -- without avldrums.lv2 the next candidate is loaded, and the reply says which
+  fake.plugins.LV2["Black Pearl Drumkit"], fake.plugins.LV2["Red Zeppelin Drumkit"] = nil, nil
+  local f = ok_result(call("create_track", { name = "Kick 2", type = "midi", instrument = "Black Pearl Drumkit",
+                                             instrument_aliases = { "Red Zeppelin Drumkit", "ACE Reasonable Synth" } }))
+  eq(f.instrument, "ACE Reasonable Synth", "fallback named in the reply")
+  fake.plugins.LV2["Black Pearl Drumkit"] = { instrument = true }
+  fake.plugins.LV2["Red Zeppelin Drumkit"] = { instrument = true }
+  local p = ok_result(call("create_track", { name = "Pad", type = "midi", instrument = "ACE Reasonable Synth",
+                                             params = { Attack = 0.6 } }))
+  eq(json.encode(p.params_applied), "[]", "nothing applied"); eq(json.encode(p.params_missing), '["Attack"]', "missing")
+  contains(err_of(call("create_track", { name = "X", type = "midi", instrument = "ACE Reasonable Synth", params = 2 })),
+           "'params'")
 end)
 
 test("create_track: Ardour raising after it made the track (7.3 port race) still answers with that track", function ()

@@ -129,13 +129,41 @@ test("create_track midi with instrument; reply names the inserted plugin", funct
   eq(a.index, 2, "index"); eq(a.instrument, json.null, "no instrument")
 end)
 
-test("create_track tries instrument aliases in order; unknown instrument gives null", function ()
+test("create_track tries instrument aliases in order; no such instrument is refused and leaves no track", function ()
   fresh()
   local r = ok_result(call("create_track", { name = "K", type = "midi", instrument = "General MIDI Synth",
                                              instrument_aliases = { "Nope", "ReaSynth" } }))
   eq(r.instrument, "VSTi: ReaSynth (Cockos)", "alias inserted")
-  local r2 = ok_result(call("create_track", { name = "K2", type = "midi", instrument = "Nothing" }))
-  eq(r2.instrument, json.null, "instrument")
+  local e = err_of(call("create_track", { name = "K2", type = "midi", instrument = "Nothing",
+                                          instrument_aliases = { "Nada" } }))
+  contains(e, "no instrument plugin named Nothing, Nada")
+  eq(#fake.project().tracks, 1, "the refused track was removed")
+end)
+
+test("create_track with a role's sound: drum plugin, GM channel kept, params set by name prefix", function ()
+  fresh()
+  -- what the bridge sends for the role "kick" (osc-maps/instruments/reaper.json)
+  local k = ok_result(call("create_track", { name = "Kick Drum", type = "midi", instrument = "ReaSynDr",
+                                             instrument_aliases = { "reasyndr", "ReaSynth" }, role = "kick",
+                                             channel = 10 }))
+  eq(k.instrument, "VSTi: ReaSynDr (Cockos)", "the drum synth is loaded")
+  eq(k.channel, 10, "channel")
+  local tr = fake.project().tracks[1]
+  eq(tr.ext["dawbridge_channel"] or tr.ext["P_EXT:dawbridge_channel"], "10", "channel kept with the track")
+  -- a pad: ReaSynth shaped by its parameters; a key the plugin lacks is reported, not invented
+  local p = ok_result(call("create_track", { name = "Pad", type = "midi", instrument = "ReaSynth", role = "pad",
+                                             params = { Attack = 0.6, Saw = 0.5, Wobble = 0.3 },
+                                             preset = "Soft pad" }))
+  eq(p.instrument, "VSTi: ReaSynth (Cockos)", "instrument")
+  eq(json.encode(p.params_applied), '["Attack","Sawtooth mix"]', "params applied (real names)")
+  eq(json.encode(p.params_missing), '["Wobble"]', "params missing")
+  eq(p.preset_applied, true, "preset")
+  local fx = fake.project().tracks[2].fx[1]
+  eq(fx.params[3].value, 0.6, "Attack"); eq(fx.params[8].value, 0.5, "Sawtooth mix")
+  contains(err_of(call("create_track", { name = "X", type = "midi", instrument = "ReaSynth", channel = 17 })),
+           "'channel'")
+  contains(err_of(call("create_track", { name = "X", type = "midi", instrument = "ReaSynth", params = 3 })),
+           "'params'")
 end)
 
 test("create_track bad args name the problem", function ()

@@ -781,6 +781,22 @@ function ops.create_track (self, args)
   if ttype ~= "midi" and ttype ~= "audio" then fail("argument 'type' must be \"midi\" or \"audio\"") end
   local inst = get_string(args, "instrument", true)
   local aliases = get_string_list(args, "instrument_aliases")
+  local params = args.params
+  if params ~= nil and params ~= json.null and type(params) ~= "table" then
+    fail("argument 'params' must be an object {parameter: 0..1}")
+  end
+  local preset = get_string(args, "preset", true)
+  -- the instrument is found before anything changes: a name this host does not have is refused, no track made
+  local names, pi, ap = {}, nil, nil
+  if inst then
+    names[1] = inst
+    for _, a in ipairs(aliases) do names[#names + 1] = a end
+    for _, n in ipairs(names) do
+      if ttype == "midi" then pi = new_plugin_info(n) else ap = new_plugin(n) end
+      if pi or ap then break end
+    end
+    if not pi and not ap then fail("no instrument plugin named %s on this host", table.concat(names, ", ")) end
+  end
   local track
   -- Ardour 7.3 headless with an OSC surface registered (the bridge's) sometimes raises from new_*_track after the
   -- track was made ("Port already exists: <name>/audio_out 1", a race with the surface's thread; seen in about 1
@@ -808,15 +824,6 @@ function ops.create_track (self, args)
     -- strict_io is false: with strict I/O, Ardour 7.3 headless re-registered the track's output ports while the
     -- instrument was configured, racing its own threads: "Port already exists: <name>/audio_out 1" in about one
     -- creation in four, and a segfault at the next plugin insert. With false: 0 failures in 40 runs here.
-    local pi
-    if inst then
-      local names = { inst }
-      for _, a in ipairs(aliases) do names[#names + 1] = a end
-      for _, n in ipairs(names) do
-        pi = new_plugin_info(n)
-        if pi then break end
-      end
-    end
     track = created(pcall(function ()
       return first_of(Session:new_midi_track(ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1),
                                              ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2), false,
@@ -826,16 +833,31 @@ function ops.create_track (self, args)
   end
   if not track or track:isnil() then fail("Ardour did not create the track") end
   local instrument = json.null
+  local res = {}
   if ttype == "midi" then
     local ti = track:the_instrument()
     if not ti:isnil() then instrument = ti:display_name() end
-  elseif inst then
+  elseif ap then
     -- an instrument on an audio track: add it as the first plugin
-    local names = { inst }
-    for _, a in ipairs(aliases) do names[#names + 1] = a end
-    for _, n in ipairs(names) do
-      local p = new_plugin(n)
-      if p and track:add_processor_by_index(p, 0, nil, true) == 0 then instrument = p:display_name(); break end
+    if track:add_processor_by_index(ap, 0, nil, true) == 0 then instrument = ap:display_name() end
+  end
+  if inst and instrument ~= json.null then
+    -- a preset where the plugin has it (Plugin:preset_by_label / load_preset); parameters by name are not
+    -- applied on Ardour (its instruments here have none the maps use): reported as missing, never invented
+    if preset then
+      local ok, done = pcall(function ()
+        local ins = track:the_instrument()
+        local pl = ins:to_plugininsert():plugin(0)
+        local pr = pl:preset_by_label(preset)
+        return pr and pl:load_preset(pr) or false
+      end)
+      res.preset_applied = ok and done and true or false
+    end
+    if type(params) == "table" then
+      local keys = {}
+      for k in pairs(params) do keys[#keys + 1] = k end
+      table.sort(keys)
+      res.params_applied, res.params_missing = json.array({}), json.array(keys)
     end
   end
   local rid = id_of(track)
@@ -848,7 +870,8 @@ function ops.create_track (self, args)
   else
     txn.not_undone[#txn.not_undone + 1] = "track '" .. track:name() .. "' (Ardour's Lua cannot remove tracks)"
   end
-  return { host_id = rid, index = track_index(track), name = track:name(), type = ttype, instrument = instrument }
+  res.host_id, res.index, res.name, res.type, res.instrument = rid, track_index(track), track:name(), ttype, instrument
+  return res
 end
 
 function ops.create_midi_clip (self, args)

@@ -616,12 +616,46 @@ function ops.state ()
   return { tempo = reaper.Master_GetTempo() + 0.0, tracks = tracks }
 end
 
+-- create_track's sound settings (PROTOCOL.md): params {name prefix: 0..1} set on the instrument by parameter
+-- name (case-insensitive prefix, sorted keys); returns the parameter names set and the keys the plugin lacks
+local function apply_params (tr, fxi, params)
+  local applied, missing = json.array({}), json.array({})
+  local keys = {}
+  for k in pairs(params) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local n = reaper.TrackFX_GetNumParams(tr, fxi)
+  for _, key in ipairs(keys) do
+    local val, hit, hitname = params[key], nil, nil
+    for p = 0, n - 1 do
+      local _, pn = reaper.TrackFX_GetParamName(tr, fxi, p, "")
+      if pn and pn:lower():sub(1, #key) == key:lower() then hit, hitname = p, pn; break end
+    end
+    if hit and type(val) == "number" and val >= 0 and val <= 1 then
+      reaper.TrackFX_SetParamNormalized(tr, fxi, hit, val)
+      applied[#applied + 1] = hitname
+    else
+      missing[#missing + 1] = key
+    end
+  end
+  return applied, missing
+end
+
 function ops.create_track (args)
   local name = get_string(args, "name")
   local ttype = get_string(args, "type")
   if ttype ~= "midi" and ttype ~= "audio" then fail("argument 'type' must be \"midi\" or \"audio\"") end
   local inst = get_string(args, "instrument", true)
   local aliases = get_string_list(args, "instrument_aliases")
+  local params = args.params
+  if params ~= nil and params ~= json.null and type(params) ~= "table" then
+    fail("argument 'params' must be an object {parameter: 0..1}")
+  end
+  local preset = get_string(args, "preset", true)
+  local channel = args.channel
+  if channel ~= nil and channel ~= json.null and
+     (math.type(channel) ~= "integer" or channel < 1 or channel > 16) then
+    fail("argument 'channel' must be a MIDI channel 1..16")
+  end
   local idx = reaper.CountTracks(0)
   M.changing()
   reaper.InsertTrackAtIndex(idx, true)
@@ -630,13 +664,27 @@ function ops.create_track (args)
   reaper.GetSetMediaTrackInfo_String(tr, "P_NAME", name, true)
   reaper.GetSetMediaTrackInfo_String(tr, "P_EXT:dawbridge_type", ttype, true)
   local inserted = json.null
+  local res = {}
   if inst then
     local names = { inst }
     for _, a in ipairs(aliases) do names[#names + 1] = a end
     local fxi, fxn = add_fx_by_names(tr, names)
-    if fxi then inserted = fxn end
+    if not fxi then
+      -- like the host refusing: no half-made track is left behind
+      reaper.DeleteTrack(tr)
+      fail("no instrument plugin named %s on this host", table.concat(names, ", "))
+    end
+    inserted = fxn
+    if type(params) == "table" then res.params_applied, res.params_missing = apply_params(tr, fxi, params) end
+    if preset then res.preset_applied = reaper.TrackFX_SetPreset(tr, fxi, preset) and true or false end
+    if channel ~= nil and channel ~= json.null then
+      -- the GM channel the role plays on (drums: 10), kept with the track for its clips
+      reaper.GetSetMediaTrackInfo_String(tr, "P_EXT:dawbridge_channel", tostring(channel), true)
+      res.channel = channel
+    end
   end
-  return { host_id = track_guid(tr), index = idx + 1, name = track_name(tr), type = ttype, instrument = inserted }
+  res.host_id, res.index, res.name, res.type, res.instrument = track_guid(tr), idx + 1, track_name(tr), ttype, inserted
+  return res
 end
 
 function ops.create_midi_clip (args)
