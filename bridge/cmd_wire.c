@@ -43,8 +43,8 @@ static void on_called(int status, const json_t *result, const char *message, voi
     const char *reason = json_string_value(json_object_get(result, "reason"));
     if (reason) printf("  note: %s\n", reason);
   }
-  /* "sent but not confirmed" is not success */
-  cli_finish(c, st && !strcmp(st, "sent_unconfirmed") ? CLI_EXIT_UNCONFIRMED : CLI_EXIT_OK);
+  /* only "confirmed" is success: "uncertain" (sent, no word from the DAW) exits 3, anything else is not ok */
+  cli_finish(c, st && !strcmp(st, "confirmed") ? CLI_EXIT_OK : CLI_EXIT_UNCERTAIN);
 }
 
 static void on_ready_call(int status, const json_t *result, const char *message, void *data) {

@@ -67,11 +67,11 @@ int daw_exit_code(int status) {
   switch (status) {
   case DAW_OK: return 0;
   case DAW_EUNREACHABLE: return 2;
-  case DAW_ETIMEDOUT: return 3;
+  case DAW_ETIMEDOUT: return 7; /* failed: the DAW's read-back contradicts the request (cli.h CLI_EXIT_FAILED) */
+  case DAW_EREJECTED: return 7; /* failed: the DAW refused */
   case DAW_EINVAL:
   case DAW_EUNSUPPORTED:
-  case DAW_ENOTRACK:
-  case DAW_EREJECTED: return 4;
+  case DAW_ENOTRACK: return 4;
   case DAW_ECANCELED: return 130;
   default: return 5;
   }
@@ -1418,12 +1418,62 @@ static int companion_route(daw_t *d, const char *tool, const json_t *args, daw_c
   return DAW_OK;
 }
 
+static int call_checked(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *data, int refreshed);
+
+/* An unknown track is only reported once a fresh refresh says so: the mirror may be incomplete (a lost packet
+ * in the first sync), and then the answer is "the DAW is not answering", never "unknown track". */
+struct notrack_retry {
+  daw_t *d;
+  char tool[48];
+  json_t *args;
+  daw_cb cb;
+  void *data;
+  char err[512];
+};
+
+static void on_notrack_refreshed(int status, const json_t *result, const char *message, void *data) {
+  struct notrack_retry *r = data;
+  (void)result;
+  if (status == DAW_ECANCELED || r->d->closing) {
+    if (r->cb) r->cb(DAW_ECANCELED, NULL, "canceled", r->data);
+  } else if (status) {
+    char msg[768];
+    snprintf(msg, sizeof msg, "%s: cannot check the track against the DAW: %s", r->tool, message ? message : daw_strerror(status));
+    if (r->cb) r->cb(status == DAW_ETIMEDOUT ? DAW_EUNREACHABLE : status, NULL, msg, r->data);
+  } else {
+    int rc = call_checked(r->d, r->tool, r->args, r->cb, r->data, 1);
+    if (rc && r->cb) r->cb(rc, NULL, daw_strerror(rc), r->data);
+  }
+  json_decref(r->args);
+  free(r);
+}
+
 int daw_call(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *data) {
+  return call_checked(d, tool, args, cb, data, 0);
+}
+
+static int call_checked(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *data, int refreshed) {
   if (d->closing) return DAW_ECANCELED;
   char err[512];
   int rc = tools_check(d->tools, tool, args, d->ses, err, sizeof err);
   if (rc) {
     int code = rc == TOOLS_ENOTRACK ? DAW_ENOTRACK : DAW_EINVAL;
+    if (code == DAW_ENOTRACK && !refreshed && strlen(tool) < sizeof ((struct notrack_retry *)0)->tool) {
+      struct notrack_retry *r = calloc(1, sizeof *r);
+      if (!r) return DAW_ENOMEM;
+      r->d = d;
+      snprintf(r->tool, sizeof r->tool, "%s", tool);
+      r->args = args ? json_deep_copy(args) : json_object();
+      r->cb = cb;
+      r->data = data;
+      int frc = daw_refresh(d, on_notrack_refreshed, r);
+      if (frc) {
+        json_decref(r->args);
+        free(r);
+        return defer_error(d, cb, data, code, err);
+      }
+      return DAW_OK;
+    }
     return defer_error(d, cb, data, code, err);
   }
   /* the companion first where it can (create_track: only it can set an instrument), else native OSC */

@@ -10,7 +10,8 @@
  * Every result is confirmed by the DAW (OSC feedback, or the companion's reply after it read the change back);
  * a call that could not be confirmed is an error, never a success.
  *
- * Result objects (borrowed for the callback): {"tool", "status": "confirmed"|"unchanged"|"sent_unconfirmed",
+ * Result objects (borrowed for the callback): {"tool", "status": "confirmed"|"uncertain" (sync.h: confirmed only
+ * on the DAW's fresh word; "unchanged": true marks a confirmed no-op; "uncertain" = sent, no word by the deadline),
  * "via": "osc"|"companion", "attempts", "ms", and what the DAW confirmed: "track_id", "clip_id",
  * "effect_index", "name", "notes_added", ...}. track_id / clip_id are the bridge's stable ids (t3, c2).
  */
@@ -32,7 +33,7 @@ enum daw_err {
   DAW_EINVAL = -1,       /* bad arguments (message names which) */
   DAW_EUNSUPPORTED = -2, /* neither native OSC nor the companion can do it now (message says what to install) */
   DAW_ENOTRACK = -3,     /* unknown track/clip reference */
-  DAW_ETIMEDOUT = -4,    /* not confirmed after all attempts */
+  DAW_ETIMEDOUT = -4,    /* failed: the DAW's fresh word / read-back contradicts the request after all attempts */
   DAW_EUNREACHABLE = -5, /* the DAW (or the companion) does not answer */
   DAW_EREJECTED = -6,    /* the companion answered with an error (message quotes it) */
   DAW_ECANCELED = -7,
@@ -40,7 +41,8 @@ enum daw_err {
   DAW_ENOMEM = -9,
 };
 const char *daw_strerror(int code);
-/* CLI exit code for a daw_err (README: 2 unreachable, 3 unconfirmed, 4 invalid request, 5 config). */
+/* CLI exit code for a daw_err (cli.h, README: 2 unreachable, 4 invalid request, 5 config, 7 failed: the DAW
+ * refused or its read-back contradicts the request). "uncertain" is a status-0 result (exit 3 where reported). */
 int daw_exit_code(int status);
 
 struct daw_config {

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,16 +85,60 @@ static void handle_datagram(link_t *l, void *data, size_t n) {
   heard(l);
 }
 
+/* Reads the socket's error queue (IP_RECVERR): an ICMP "port unreachable" from the DAW's address means nothing
+ * listens there. Returns 1 when one was read. */
+static int read_error_queue(link_t *l) {
+  char cbuf[512];
+  unsigned char dummy[64];
+  struct sockaddr_in from;
+  struct iovec iov = {.iov_base = dummy, .iov_len = sizeof dummy};
+  struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
+                      .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  if (recvmsg(l->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_RECVERR) continue;
+    struct sock_extended_err ee;
+    memcpy(&ee, CMSG_DATA(c), sizeof ee);
+    /* the original destination is in msg_name: only our DAW's port counts */
+    if (ee.ee_errno == ECONNREFUSED && from.sin_port == l->daw.sin_port &&
+        from.sin_addr.s_addr == l->daw.sin_addr.s_addr) {
+      l->st.refused++;
+      if (l->cb.on_event) l->cb.on_event(LINK_EVENT_REFUSED, l->cb.data);
+    }
+  }
+  return 1;
+}
+
 static void on_readable(uv_poll_t *h, int status, int events) {
   link_t *l = h->data;
-  if (status < 0 || !(events & UV_READABLE)) return;
+  if (status < 0) {
+    /* POLLERR: an ICMP error is queued (IP_RECVERR). libuv stopped the poll: read the error, then watch again */
+    if (l->closing) return;
+    while (!l->closing && read_error_queue(l)) {}
+    if (l->closing) return;
+    uv_poll_start(&l->poll, UV_READABLE, on_readable);
+    events = UV_READABLE;
+  }
+  if (!(events & UV_READABLE)) return;
   for (int i = 0; i < DRAIN_BUDGET && !l->closing; i++) {
-    ssize_t n = recv(l->fd, l->buf, MAX_DATAGRAM, MSG_DONTWAIT);
+    struct sockaddr_in from;
+    socklen_t flen = sizeof from;
+    ssize_t n = recvfrom(l->fd, l->buf, MAX_DATAGRAM, MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
     if (n < 0) {
       if (errno == EINTR) continue;
-      break; /* EAGAIN: drained; ECONNREFUSED from an earlier send: nothing to read */
+      if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH) {
+        while (!l->closing && read_error_queue(l)) {}
+        continue;
+      }
+      break; /* EAGAIN: drained */
     }
     if (n == 0) continue;
+    /* only the DAW's word counts: anything from another address or port is dropped unread */
+    if (flen < sizeof from || from.sin_family != AF_INET || from.sin_port != l->daw.sin_port ||
+        from.sin_addr.s_addr != l->daw.sin_addr.s_addr) {
+      l->st.foreign++;
+      continue;
+    }
     handle_datagram(l, l->buf, (size_t)n);
   }
 }
@@ -134,6 +179,9 @@ static int open_socket(link_t *l, const struct link_config *cfg, char *err, size
   int sz = RCVBUF_BYTES;
   /* best effort: the kernel caps it at rmem_max; refresh dumps are bursts and the default ~208 KB loses some */
   (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  /* ICMP errors (nothing listening at the DAW's port) reach an unconnected socket only through its error queue */
+  int on = 1;
+  (void)setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
   if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
     int e = errno;
     close(fd);

@@ -6,6 +6,9 @@
  * callback. Outgoing messages are built with liblo and sent from the same socket, so a DAW that replies to the
  * sender (Ardour with /set_surface port 0) answers on our listening port.
  *
+ * Only the DAW's word counts: a datagram whose source is not the DAW's address and port (link_set_daw) is dropped
+ * before it is parsed and counted in link_stats.foreign; link_inject bypasses the check (fuzzing, tests).
+ *
  * Health: the link records when it last heard the DAW. After `silence_ms` without a message it reports
  * LINK_EVENT_LOST (once); the next message reports LINK_EVENT_CONNECTED. While silent it calls the probe
  * callback every `probe_ms` so the owner can send something that makes the DAW answer.
@@ -30,7 +33,9 @@ enum link_err {
 };
 const char *link_strerror(int code);
 
-enum link_event { LINK_EVENT_CONNECTED = 1, LINK_EVENT_LOST = 2 };
+/* LINK_EVENT_REFUSED: the DAW's host said nothing listens at its port (ICMP port unreachable, seen through
+ * IP_RECVERR); reported for every such error, so the owner can fail at once instead of waiting for a timeout. */
+enum link_event { LINK_EVENT_CONNECTED = 1, LINK_EVENT_LOST = 2, LINK_EVENT_REFUSED = 3 };
 
 struct link_config {
   const char *daw_host;    /* where the DAW listens; default "127.0.0.1" */
@@ -74,6 +79,8 @@ uint64_t link_last_heard_ms(const link_t *l); /* uv_now() of the last message; 0
 
 struct link_stats {
   unsigned long rx_datagrams, rx_messages, tx_messages, malformed;
+  unsigned long foreign; /* datagrams from another address or port than the DAW's: dropped unread */
+  unsigned long refused; /* ICMP "port unreachable" answers to our sends: nothing listens at the DAW's port */
 };
 void link_get_stats(const link_t *l, struct link_stats *st);
 

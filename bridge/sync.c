@@ -11,6 +11,7 @@
 
 #define MAX_MSGS 256
 #define MOD "sync"
+#define PLUGIN_WINDOW 16 /* per-track plugin-list queries in flight at once (Ardour drops a burst of 256 under load) */
 
 enum op_kind { OP_REFRESH, OP_CALL };
 enum phase { PH_IDLE, PH_COUNT, PH_BANKS, PH_LIST, PH_PLUGINS, PH_SENT };
@@ -39,14 +40,23 @@ struct op {
   char *then_name;   /* ... then rename it */
   int track;         /* position at build time */
   char track_id[16];
-  int pre_true;      /* predicates already held before sending */
-  unsigned long heard_at_send;
+  unsigned pre;      /* bit i: confirm predicate i held before sending (needs FRESH feedback to count) */
+  unsigned fresh;    /* bit i: the DAW reported predicate i's field (or event) after the send / read-back */
+  int create;        /* the current step creates something (add_marker on Ardour): never resent blindly */
+  json_t *read_back; /* templates that make the DAW report the state again (the step's, else the map's) */
+  int rb_sent;       /* a read-back is in flight for this attempt */
+  int skipped_stale; /* a step was skipped on the mirror's (not freshly read) word */
+  unsigned long heard_at_send, heard_at_start;
   json_t *events;    /* [{event, str}] heard since sending */
   /* refresh */
   int count, bank, nbanks, zero_seen, last_seen, seen_start, restarts;
   int list_end_seen;
+  uint64_t progress_at; /* refresh: last time the DAW's answer grew (a step times out only without progress) */
+  unsigned char *got;   /* PH_PLUGINS: got[t] = 1 when track t's plugin list arrived */
+  int ntracks, next_q, inflight, answered, rounds;
   session_t *stage;
   int old_count;     /* identify_new: the mirror's count before */
+  int create_tries;  /* identify_new: insert actions sent (resent only when a read-back shows no new track) */
 };
 
 struct sync {
@@ -68,6 +78,7 @@ struct sync {
   json_t *marker_slots; /* REAPER marker bank slot -> marker number */
   json_t *param_ranges; /* "track/fx/param" -> [min, max] from descriptors */
   unsigned long heard;
+  uint64_t refused_at; /* uv_now() of the last "nothing listens at the DAW's port"; 0 = never */
   int lost, need_refresh;
   struct sync_stats st;
   struct { char name[32]; sync_event_cb cb; void *data; } handlers[4];
@@ -93,6 +104,9 @@ const char *sync_strerror(int code) {
 
 static void kick_queue(sync_t *s);
 static void op_start(sync_t *s, struct op *o);
+static int link_refused_since(const sync_t *s, uint64_t t) { return s->refused_at && s->refused_at >= t; }
+static void arm(sync_t *s, int ms);
+static void add_step(struct op *o, const json_t *st);
 static void refresh_step_send(sync_t *s, struct op *o);
 
 /* ---- helpers ---- */
@@ -138,6 +152,8 @@ static void op_free(struct op *o) {
   json_decref(o->events);
   json_decref(o->later);
   json_decref(o->skip_if);
+  json_decref(o->read_back);
+  free(o->got);
   session_free(o->stage);
   free(o);
 }
@@ -220,7 +236,8 @@ static int refresh_active(const sync_t *s) {
          (s->head->phase == PH_BANKS || s->head->phase == PH_LIST);
 }
 
-static void apply_set(sync_t *s, const struct oscmap_match *mm) {
+/* Returns the mirror position the feedback was about (track fields), 0 otherwise. */
+static int apply_set(sync_t *s, const struct oscmap_match *mm) {
   enum session_field f;
   if (!strcmp(mm->set, "loop.start") || !strcmp(mm->set, "loop.end")) {
     double v = mm->num;
@@ -236,9 +253,9 @@ static void apply_set(sync_t *s, const struct oscmap_match *mm) {
     else b = v;
     struct session_update u = {.field = SF_LOOP_RANGE, .num = a, .num2 = b};
     session_apply(s->ses, &u, NULL, 0);
-    return;
+    return 0;
   }
-  if (!session_field_of(mm->set, &f)) return;
+  if (!session_field_of(mm->set, &f)) return 0;
   struct session_update u = {.field = f, .num = mm->num, .str = mm->str, .fx = mm->fx, .param = mm->param};
   if (mm->convert_ctx) {
     json_t *ctx = json_pack("{sfsf}", "tempo", session_tempo(s->ses), "sample_rate", s->sample_rate);
@@ -246,34 +263,65 @@ static void apply_set(sync_t *s, const struct oscmap_match *mm) {
     json_decref(ctx);
   }
   if (f == SF_FX_PARAM && mm->str == NULL) u.str = NULL;
-  if (f == SF_FX_PARAM && !mm->has_num) return;
+  if (f == SF_FX_PARAM && !mm->has_num) return 0;
   session_t *target = s->ses;
   if (!strncmp(mm->set, "track.", 6)) {
     int pos = mm->track;
     if (mm->track_ref == OSCMAP_TRACK_SLOT) {
-      if (pos < 1 || pos > s->bank_size) return;
+      if (pos < 1 || pos > s->bank_size) return 0;
       pos += s->bank_start;
     }
     if (refresh_active(s)) target = s->head->stage;
     if (pos < 1 || pos > session_track_count(target)) {
       /* feedback about a track the mirror does not know yet: the track list changed under us */
       if (!refresh_active(s) && pos > 0 && mm->track_ref != OSCMAP_TRACK_SLOT) s->need_refresh = 1;
-      return;
+      return 0;
     }
     u.index = pos;
   } else if (!strncmp(mm->set, "marker.", 7)) {
     char key[16];
     snprintf(key, sizeof key, "%d", mm->marker);
     json_t *num = json_object_get(s->marker_slots, key);
-    if (!json_is_integer(num)) return;
+    if (!json_is_integer(num)) return 0;
     u.marker = (int)json_integer_value(num);
     if (!strcmp(mm->set, "marker.name")) u.num = NAN;
     else u.str = NULL;
   } else if (f == SF_TEMPO && !(u.num >= 1)) {
-    return;
+    return 0;
   }
   char err[160];
   if (session_apply(target, &u, err, sizeof err) < 0) log_msg(&s->log, LOG_DEBUG, MOD, "feedback ignored: %s", err);
+  return u.marker ? u.marker : u.index;
+}
+
+/* Marks the running call's confirm predicates whose field this feedback reported: the DAW's FRESH word, heard
+ * after the send (or the read-back). `pos` is the track position (track fields) or marker number (markers). */
+static void note_fresh(sync_t *s, const char *set, int pos, int fx, int param) {
+  struct op *o = s->head;
+  if (!o || o->kind != OP_CALL || o->phase != PH_SENT || !set) return;
+  size_t i;
+  json_t *p;
+  json_array_foreach(o->confirm, i, p) {
+    if (i >= 32) break;
+    const char *field = json_string_value(json_object_get(p, "field"));
+    if (!field) continue;
+    /* "track.fx": a whole plugin list arrived for the track (names, enabled flags, instrument) */
+    int list = !strcmp(set, "track.fx") && (!strncmp(field, "track.fx.", 9) || !strcmp(field, "track.instrument"));
+    if (strcmp(field, set) && !list) continue;
+    if (!strncmp(field, "track.", 6)) {
+      int track = o->track_id[0] ? session_track_index_by_id(s->ses, o->track_id) : 0;
+      if (pos != track) continue;
+      if (!strncmp(field, "track.fx.", 9) && fx > 0 &&
+          fx != (int)json_integer_value(json_object_get(o->vars, "effect_index")))
+        continue;
+      if (!strcmp(field, "track.fx.param") && param > 0 &&
+          param != (int)json_integer_value(json_object_get(o->vars, "param_index")))
+        continue;
+    } else if (!strncmp(field, "marker.", 7)) {
+      if (pos != (int)json_integer_value(json_object_get(o->vars, "marker"))) continue;
+    }
+    o->fresh |= 1u << i;
+  }
 }
 
 static void record_event(sync_t *s, const char *ev, const char *str) {
@@ -281,10 +329,17 @@ static void record_event(sync_t *s, const char *ev, const char *str) {
   if (!o || o->kind != OP_CALL || o->phase != PH_SENT) return;
   if (!o->events) o->events = json_array();
   json_array_append_new(o->events, json_pack("{ssss?}", "event", ev, "str", str));
+  size_t i;
+  json_t *p;
+  json_array_foreach(o->confirm, i, p) {
+    const char *pe = json_string_value(json_object_get(p, "event"));
+    if (i < 32 && pe && !strcmp(pe, ev)) o->fresh |= 1u << i;
+  }
 }
 
 static void on_count(sync_t *s, int n);
 static void on_sentinel(sync_t *s);
+static void plugin_list_arrived(sync_t *s, int track);
 
 static void stage_list_entry(sync_t *s, const json_t *fields) {
   struct op *o = s->head;
@@ -348,6 +403,7 @@ static void apply_plugin_list(sync_t *s, const struct oscmap_match *mm) {
   session_apply(s->ses, &u, NULL, 0);
   u.field = SF_FX_COUNT, u.num = fxn, u.str = NULL;
   session_apply(s->ses, &u, NULL, 0);
+  note_fresh(s, "track.fx", pos, 0, 0);
 }
 
 static int check_confirm(sync_t *s, struct op *o, char *why, size_t whylen);
@@ -380,7 +436,7 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
   log_msg(&s->log, LOG_DEBUG, MOD, "<- %s ,%s", path, types);
   for (int i = 0; i < n; i++) {
     const struct oscmap_match *m = &mm[i];
-    if (m->set) apply_set(s, m);
+    if (m->set) note_fresh(s, m->set, apply_set(s, m), m->fx, m->param);
     if (!m->event) continue;
     const char *ev = m->event;
     if (!strcmp(ev, "count")) {
@@ -395,12 +451,14 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
       else json_object_del(s->marker_slots, key); /* an empty slot */
     } else if (!strcmp(ev, "list_entry")) {
       stage_list_entry(s, m->fields);
+      if (refresh_active(s)) s->head->progress_at = uv_now(s->loop);
     } else if (!strcmp(ev, "list_end")) {
       json_t *sr = json_object_get(m->fields, "sample_rate");
       if (json_is_number(sr) && json_number_value(sr) > 0) s->sample_rate = json_number_value(sr);
       if (refresh_active(s)) s->head->list_end_seen = 1;
     } else if (!strcmp(ev, "plugin_list")) {
       apply_plugin_list(s, m);
+      plugin_list_arrived(s, m->track);
     } else if (!strcmp(ev, "list_changed")) {
       if (!refresh_active(s)) s->need_refresh = 1;
     } else if (!strcmp(ev, "sentinel")) {
@@ -490,7 +548,14 @@ static void refresh_done(sync_t *s, struct op *o) {
     o->stage = NULL;
     o->phase = PH_PLUGINS;
     o->attempts = 1;
+    o->ntracks = session_track_count(s->ses);
+    free(o->got);
+    o->got = calloc((size_t)o->ntracks + 1, 1);
+    o->next_q = 1;
+    o->inflight = o->answered = o->rounds = 0;
+    o->progress_at = uv_now(s->loop);
     refresh_step_send(s, o);
+    if (s->head == o && o->phase == PH_PLUGINS) arm(s, s->step_ms);
     return;
   }
   log_msg(&s->log, LOG_INFO, MOD, "mirror refreshed: %d tracks in %lld ms", session_track_count(s->ses),
@@ -533,12 +598,16 @@ static void refresh_step_send(sync_t *s, struct op *o) {
     rc = send_templates(s, json_object_get(ref, "list"), vars, err, sizeof err);
     break;
   case PH_PLUGINS: {
+    /* paced: at most PLUGIN_WINDOW queries in flight, the next one sent as an answer arrives; a round resends
+     * only the tracks that have not answered */
     const json_t *per = json_object_get(ref, "per_track");
-    for (int t = 1; t <= session_track_count(s->ses) && !rc; t++) {
+    while (!rc && o->got && o->inflight < PLUGIN_WINDOW && o->next_q <= o->ntracks) {
+      int t = o->next_q++;
+      if (o->got[t]) continue;
       json_object_set_new(vars, "track", json_integer(t));
       rc = send_templates(s, per, vars, err, sizeof err);
+      o->inflight++;
     }
-    if (!rc) rc = send_templates(s, json_object_get(ref, "sentinel"), vars, err, sizeof err);
     break;
   }
   default: break;
@@ -554,6 +623,23 @@ static void refresh_step_send(sync_t *s, struct op *o) {
 static void on_op_timeout(uv_timer_t *t);
 
 static void arm(sync_t *s, int ms) { uv_timer_start(&s->op_timer, on_op_timeout, (uint64_t)ms, 0); }
+
+static void plugin_list_arrived(sync_t *s, int track) {
+  struct op *o = s->head;
+  if (!o || o->kind != OP_REFRESH || o->phase != PH_PLUGINS || !o->got || track < 1 || track > o->ntracks) return;
+  if (o->inflight > 0) o->inflight--;
+  if (o->got[track]) return;
+  o->got[track] = 1;
+  o->answered++;
+  o->progress_at = uv_now(s->loop);
+  if (o->answered == o->ntracks) {
+    uv_timer_stop(&s->op_timer);
+    o->phase = PH_IDLE + 100; /* done */
+    refresh_done(s, o);
+    return;
+  }
+  refresh_step_send(s, o);
+}
 
 static void refresh_begin_phase(sync_t *s, struct op *o, enum phase ph) {
   o->phase = ph;
@@ -644,18 +730,17 @@ static void on_sentinel(sync_t *s) {
     if (!o->list_end_seen) return; /* the list was lost: the timeout resends it */
     uv_timer_stop(&s->op_timer);
     refresh_done(s, o);
-  } else if (o->phase == PH_PLUGINS) {
-    uv_timer_stop(&s->op_timer);
-    o->phase = PH_IDLE + 100; /* done */
-    refresh_done(s, o);
   }
+  /* PH_PLUGINS ends when every track's list arrived (plugin_list_arrived), not on a sentinel */
 }
 
 static void refresh_start(sync_t *s, struct op *o) {
+  o->heard_at_start = s->heard;
   const char *mode = json_string_value(json_object_get(json_object_get(s->mj, "refresh"), "mode"));
   o->old_count = session_track_count(s->ses);
   if (o->identify_new) {
     /* create_track without a companion: the insert action, then a refresh that finds the new track */
+    o->create_tries++;
     char err[256] = "";
     int rc = send_templates(s, o->send, o->vars, err, sizeof err);
     if (rc) {
@@ -729,9 +814,40 @@ static int check_confirm(sync_t *s, struct op *o, char *why, size_t whylen) {
   json_array_foreach(o->confirm, i, p) {
     if (!pred_holds(s, o, p, why, whylen)) return 0;
   }
-  /* a value the mirror already showed must still be heard about at least once (or time out as unchanged) */
-  if (o->pre_true && s->heard == o->heard_at_send) return 0;
+  /* a value the mirror already showed counts only once the DAW reports it again (fresh feedback) */
+  if (o->pre & ~o->fresh) {
+    snprintf(why, whylen, "the DAW has not reported the value again since the request");
+    return 0;
+  }
   return 1;
+}
+
+/* Bit i set: confirm predicate i holds in the mirror now. */
+static unsigned preds_mask(sync_t *s, struct op *o) {
+  unsigned m = 0;
+  char why[256];
+  size_t i;
+  json_t *p;
+  json_array_foreach(o->confirm, i, p) {
+    if (i < 32 && pred_holds(s, o, p, why, sizeof why)) m |= 1u << i;
+  }
+  return m;
+}
+
+/* What makes the DAW report the state again: the step's own read-back, else the map's. */
+static const json_t *rb_templates(sync_t *s, const struct op *o) {
+  if (json_array_size(o->read_back)) return o->read_back;
+  const json_t *rb = json_object_get(s->mj, "read_back");
+  return json_array_size(rb) ? rb : NULL;
+}
+
+static void send_read_back(sync_t *s, struct op *o) {
+  char err[256] = "";
+  const json_t *rb = rb_templates(s, o);
+  o->rb_sent = 1;
+  s->st.read_backs++;
+  if (rb && send_templates(s, rb, o->vars, err, sizeof err))
+    log_msg(&s->log, LOG_WARN, MOD, "%s: read-back: %s", o->tool, err);
 }
 
 static void call_send(sync_t *s, struct op *o) {
@@ -745,6 +861,10 @@ static void call_send(sync_t *s, struct op *o) {
     return;
   }
   o->heard_at_send = s->heard;
+  o->rb_sent = 0;
+  /* the mirror already shows the value: the DAW will not report a change (REAPER sends changes only), so ask it
+   * to report the state again at once; only that fresh word confirms */
+  if (o->pre && !o->create && rb_templates(s, o)) send_read_back(s, o);
   arm(s, s->confirm_ms);
 }
 
@@ -753,6 +873,7 @@ static void call_send(sync_t *s, struct op *o) {
 static void call_start(sync_t *s, struct op *o) {
   o->phase = PH_SENT;
   o->attempts = 1;
+  o->heard_at_start = s->heard;
   if (o->unconfirmable) {
     char err[256] = "";
     int rc = send_templates(s, o->send, o->vars, err, sizeof err);
@@ -765,7 +886,7 @@ static void call_start(sync_t *s, struct op *o) {
       res = json_pack("{sssss{so}}", "tool", o->tool, "status", "confirmed", "state", "session",
                       session_to_json(s->ses));
     } else {
-      res = json_pack("{sssssiss}", "tool", o->tool, "status", "sent_unconfirmed", "attempts", 1, "reason",
+      res = json_pack("{sssssiss}", "tool", o->tool, "status", "uncertain", "attempts", 1, "reason",
                       o->unconfirmable);
     }
     finish(s, o, 0, res, NULL);
@@ -793,8 +914,8 @@ static void range_arrived(sync_t *s, struct op *o) {
   json_object_set(o->vars, "param_max", json_array_get(r, 1));
   o->range_key[0] = 0;
   uv_timer_stop(&s->op_timer);
-  char why[256];
-  o->pre_true = check_confirm(s, o, why, sizeof why);
+  o->pre = preds_mask(s, o);
+  o->fresh = 0;
   call_send(s, o);
 }
 
@@ -824,12 +945,14 @@ static void call_confirmed(sync_t *s, struct op *o, const char *status);
 /* Sends the current step, unless the DAW already is where the step would take it (a toggle already on). */
 static void step_begin(sync_t *s, struct op *o) {
   if (json_array_size(o->skip_if) && preds_hold(s, o, o->skip_if)) {
-    call_confirmed(s, o, "unchanged");
+    /* a toggle the mirror shows as already on: sending would flip it. Skipped on the mirror's word, which is not
+     * a fresh read: the call can at best be "uncertain" */
+    o->skipped_stale = 1;
+    call_confirmed(s, o, "confirmed");
     return;
   }
-  char why[256];
-  o->pre_true = 0;
-  o->pre_true = check_confirm(s, o, why, sizeof why);
+  o->pre = preds_mask(s, o);
+  o->fresh = 0;
   call_send(s, o);
 }
 
@@ -843,20 +966,48 @@ static void call_confirmed(sync_t *s, struct op *o, const char *status) {
     json_array_clear(o->confirm);
     json_decref(o->events);
     o->events = NULL;
-    append_all(o->send, json_object_get(st, "send"));
-    append_all(o->query, json_object_get(st, "query"));
-    append_all(o->confirm, json_object_get(st, "confirm"));
     json_decref(o->skip_if);
-    o->skip_if = json_incref(json_object_get(st, "skip_if"));
+    o->skip_if = NULL;
+    json_decref(o->read_back);
+    o->read_back = NULL;
+    o->create = 0;
+    add_step(o, st);
     json_decref(st);
     uv_timer_stop(&s->op_timer);
     o->attempts = 1;
     step_begin(s, o);
     return;
   }
+  if (o->skipped_stale) status = "uncertain";
   json_t *res = json_pack("{sssssisI}", "tool", o->tool, "status", status, "attempts", o->attempts, "ms",
                           (json_int_t)(uv_now(s->loop) - o->t0));
   if (o->track_id[0]) json_object_set_new(res, "track_id", json_string(o->track_id));
+  if (o->pre && !strcmp(status, "confirmed")) json_object_set_new(res, "unchanged", json_true());
+  if (o->skipped_stale)
+    json_object_set_new(res, "reason", json_string("a step was skipped because the mirror showed it done; the DAW "
+                                                   "did not report that state again"));
+  finish(s, o, 0, res, NULL);
+  json_decref(res);
+}
+
+/* Sent, and the DAW's word did not settle it: "uncertain" (status 0), never success. A step of a sequence goes on
+ * (the later steps may still be confirmed), and the call ends uncertain. */
+static void call_uncertain(sync_t *s, struct op *o, int unchanged, const char *fmt, ...) {
+  char why[384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  log_msg(&s->log, LOG_WARN, MOD, "%s: uncertain: %s", o->tool, why);
+  if (json_array_size(o->later)) {
+    o->skipped_stale = 1;
+    call_confirmed(s, o, "confirmed");
+    return;
+  }
+  json_t *res = json_pack("{sssssisIss}", "tool", o->tool, "status", "uncertain", "attempts", o->attempts, "ms",
+                          (json_int_t)(uv_now(s->loop) - o->t0), "reason", why);
+  if (o->track_id[0]) json_object_set_new(res, "track_id", json_string(o->track_id));
+  if (unchanged) json_object_set_new(res, "unchanged", json_true());
   finish(s, o, 0, res, NULL);
   json_decref(res);
 }
@@ -867,6 +1018,45 @@ static void on_op_timeout(uv_timer_t *t) {
   if (!o) return;
   int retries = s->retries;
   if (o->kind == OP_REFRESH) {
+    uint64_t now = uv_now(s->loop);
+    if ((o->phase == PH_LIST || o->phase == PH_PLUGINS) && o->progress_at && now - o->progress_at < (uint64_t)s->step_ms) {
+      /* the DAW is still answering (a big session): the deadline counts from its last progress */
+      arm(s, s->step_ms - (int)(now - o->progress_at));
+      return;
+    }
+    if (o->phase == PH_PLUGINS) {
+      if (++o->rounds > retries) {
+        char miss[160] = "";
+        int nmiss = 0;
+        for (int k = 1; k <= o->ntracks; k++) {
+          if (o->got[k]) continue;
+          if (nmiss++ < 8) snprintf(miss + strlen(miss), sizeof miss - strlen(miss), "%s%d", nmiss > 1 ? ", " : "", k);
+        }
+        char msg[320];
+        snprintf(msg, sizeof msg, "the DAW did not answer the plugin-list query of %d of %d tracks (track %s%s) after %d "
+                 "rounds", nmiss, o->ntracks, miss, nmiss > 8 ? ", ..." : "", o->rounds);
+        refresh_fail(s, o, SYNC_EUNREACHABLE, msg);
+        return;
+      }
+      s->st.resends++;
+      log_msg(&s->log, LOG_INFO, MOD, "plugin lists: %d of %d answered, asking again for the rest (round %d)",
+              o->answered, o->ntracks, o->rounds + 1);
+      o->next_q = 1;
+      o->inflight = 0;
+      o->progress_at = now;
+      refresh_step_send(s, o);
+      arm(s, s->step_ms);
+      return;
+    }
+    if (o->phase == PH_COUNT && o->zero_seen && o->last_seen == s->bank_start && o->attempts <= retries) {
+      /* only the reset's "slot 0" came back: an empty project, or the clamp's answer was lost. Ask again (soon)
+       * before believing the session is empty */
+      o->attempts++;
+      s->st.resends++;
+      refresh_step_send(s, o);
+      arm(s, s->confirm_ms);
+      return;
+    }
     if (o->phase == PH_COUNT && o->zero_seen) {
       /* only 0 or the bank start came back (REAPER sends a number only when it changed): that is the count */
       s->expect_count = 0;
@@ -887,12 +1077,15 @@ static void on_op_timeout(uv_timer_t *t) {
                            : "the DAW stopped answering during the refresh";
       char msg[256];
       const char *host = s->cfg.daw_host ? s->cfg.daw_host : "127.0.0.1";
-      snprintf(msg, sizeof msg, "%s at %s:%d (%d attempts)", what, host, s->cfg.daw_port, o->attempts);
-      refresh_fail(s, o, s->heard == 0 ? SYNC_EUNREACHABLE : SYNC_ETIMEDOUT, msg);
+      const char *phase = o->phase == PH_COUNT ? "track count" : o->phase == PH_BANKS ? "bank" : "track list";
+      snprintf(msg, sizeof msg, "%s at %s:%d (%s query, %d attempts)", what, host, s->cfg.daw_port, phase, o->attempts);
+      /* an incomplete sync is "the DAW is not answering", never a reason to call a track unknown */
+      refresh_fail(s, o, SYNC_EUNREACHABLE, msg);
       return;
     }
     o->attempts++;
     s->st.resends++;
+    o->progress_at = 0;
     refresh_step_send(s, o);
     arm(s, s->step_ms);
     return;
@@ -910,25 +1103,71 @@ static void on_op_timeout(uv_timer_t *t) {
     return;
   }
   char why[256] = "";
-  int holds = 1;
+  int holds = 1, failing = -1;
   size_t i;
   json_t *p;
   json_array_foreach(o->confirm, i, p) {
     if (!pred_holds(s, o, p, why, sizeof why)) {
       holds = 0;
+      failing = (int)i;
       break;
     }
   }
+  const json_t *rb = rb_templates(s, o);
   if (holds) {
-    /* the DAW already had these values and sent nothing new (REAPER only sends changes) */
-    call_confirmed(s, o, o->pre_true ? "unchanged" : "confirmed");
+    if (!(o->pre & ~o->fresh)) {
+      call_confirmed(s, o, "confirmed");
+      return;
+    }
+    /* the mirror showed the value before the request and the DAW has not said it again */
+    if (rb && !o->rb_sent) {
+      send_read_back(s, o);
+      arm(s, s->confirm_ms);
+      return;
+    }
+    call_uncertain(s, o, 1, "the value was already so in the mirror and the DAW did not report it again");
+    return;
+  }
+  int fresh_fail = failing >= 0 && failing < 32 && ((o->fresh >> failing) & 1);
+  if (o->create) {
+    /* never resend a create blindly: read the state back first, resend only if the DAW shows it absent */
+    if (rb && !o->rb_sent) {
+      o->fresh = 0;
+      send_read_back(s, o);
+      arm(s, s->confirm_ms);
+      return;
+    }
+    if (o->rb_sent && fresh_fail) {
+      if (o->attempts <= retries) {
+        o->attempts++;
+        s->st.resends++;
+        log_msg(&s->log, LOG_INFO, MOD, "%s: the read-back shows it absent (%s): sending again (attempt %d)", o->tool,
+                why, o->attempts);
+        o->fresh = 0;
+        call_send(s, o);
+        return;
+      }
+      finish(s, o, SYNC_ETIMEDOUT, NULL, "%s failed: after %d attempts the DAW's read-back shows it absent (%s)",
+             o->tool, o->attempts, why);
+      return;
+    }
+    call_uncertain(s, o, 0, "sent once; the DAW neither confirmed it nor answered the read-back (%s)", why);
     return;
   }
   if (o->attempts > retries) {
-    int none = s->heard == o->heard_at_send;
-    finish(s, o, none ? SYNC_EUNREACHABLE : SYNC_ETIMEDOUT, NULL,
-           "%s was not confirmed by the DAW after %d attempts: %s%s", o->tool, o->attempts, why,
-           none ? " (no answer from the DAW)" : "");
+    if (fresh_fail) {
+      finish(s, o, SYNC_ETIMEDOUT, NULL, "%s failed: the DAW reports otherwise after %d attempts: %s", o->tool,
+             o->attempts, why);
+      return;
+    }
+    if (s->heard == o->heard_at_start && link_refused_since(s, o->t0)) {
+      const char *host = s->cfg.daw_host ? s->cfg.daw_host : "127.0.0.1";
+      finish(s, o, SYNC_EUNREACHABLE, NULL, "%s: nothing is listening at %s:%d (is the DAW running with OSC on?)",
+             o->tool, host, s->cfg.daw_port);
+      return;
+    }
+    call_uncertain(s, o, 0, "sent %d times, no word from the DAW about it (%s)%s", o->attempts, why,
+                   s->heard == o->heard_at_start ? "; the DAW sent nothing at all" : "");
     return;
   }
   o->attempts++;
@@ -963,6 +1202,12 @@ static void add_step(struct op *o, const json_t *st) {
   append_all(o->confirm, json_object_get(st, "confirm"));
   const char *un = json_string_value(json_object_get(st, "unconfirmable"));
   if (un) o->unconfirmable = un;
+  if (json_is_true(json_object_get(st, "create"))) o->create = 1;
+  json_t *rb = json_object_get(st, "read_back");
+  if (json_is_array(rb)) {
+    if (!o->read_back) o->read_back = json_array();
+    append_all(o->read_back, rb);
+  }
 }
 
 /* A step, or a "sequence" of steps whose first is loaded now and the rest confirmed one after another. */
@@ -1179,11 +1424,32 @@ static void on_created_renamed(int status, const json_t *result, const char *mes
   free(c);
 }
 
+static void refresh_start(sync_t *s, struct op *o);
+
 static void create_identified(sync_t *s, struct op *o) {
   if (!o->track) {
-    finish(s, o, SYNC_ETIMEDOUT, NULL,
-           "create_track: the DAW did not show exactly one new, selected track (had %d tracks, now %d)", o->old_count,
-           session_track_count(s->ses));
+    int now = session_track_count(s->ses);
+    if (now == o->old_count && o->create_tries <= s->retries) {
+      /* the read-back (a full refresh) shows no new track: the insert did not arrive, so sending it again cannot
+       * make a duplicate */
+      s->st.resends++;
+      log_msg(&s->log, LOG_INFO, MOD, "create_track: the DAW shows no new track: sending the insert again (attempt %d)",
+              o->create_tries + 1);
+      o->phase = PH_IDLE;
+      refresh_start(s, o);
+      return;
+    }
+    if (now == o->old_count) {
+      finish(s, o, SYNC_ETIMEDOUT, NULL, "create_track failed: after %d attempts the DAW shows no new track (still %d)",
+             o->create_tries, now);
+      return;
+    }
+    json_t *res = json_pack("{sssssiss}", "tool", "create_track", "status", "uncertain", "attempts", o->create_tries,
+                            "reason", "the DAW's track count changed, but not by exactly one new, selected track: "
+                            "cannot tell which track is the new one");
+    log_msg(&s->log, LOG_WARN, MOD, "create_track: uncertain (had %d tracks, now %d)", o->old_count, now);
+    finish(s, o, 0, res, NULL);
+    json_decref(res);
     return;
   }
   const char *id = session_track_id(s->ses, o->track);
@@ -1262,6 +1528,22 @@ static void on_link_event(enum link_event ev, void *data) {
     s->lost = 1;
     s->st.lost_events++;
     log_msg(&s->log, LOG_WARN, MOD, "lost the DAW: no message for %d ms", s->cfg.silence_ms);
+  } else if (ev == LINK_EVENT_REFUSED) {
+    s->refused_at = uv_now(s->loop);
+    struct op *o = s->head;
+    /* nothing listens at the DAW's port: an operation that has heard nothing from the DAW ends now, clearly */
+    if (o && o->phase != PH_IDLE && s->heard == o->heard_at_start) {
+      const char *host = s->cfg.daw_host ? s->cfg.daw_host : "127.0.0.1";
+      if (o->kind == OP_REFRESH) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "no answer from the DAW: nothing is listening at %s:%d (is it running, with OSC on "
+                 "and this port?)", host, s->cfg.daw_port);
+        refresh_fail(s, o, SYNC_EUNREACHABLE, msg);
+      } else {
+        finish(s, o, SYNC_EUNREACHABLE, NULL, "%s: nothing is listening at %s:%d (is the DAW running, with OSC on?)",
+               o->tool, host, s->cfg.daw_port);
+      }
+    }
   } else if (ev == LINK_EVENT_CONNECTED && s->lost) {
     s->lost = 0;
     log_msg(&s->log, LOG_INFO, MOD, "the DAW is back: reconnecting and refreshing the mirror");
@@ -1386,7 +1668,13 @@ int sync_set_daw(sync_t *s, const char *host, int port) {
 int sync_is_connected(const sync_t *s) { return link_is_connected(s->link); }
 session_t *sync_session(sync_t *s) { return s->ses; }
 const oscmap_t *sync_map(const sync_t *s) { return s->map; }
-void sync_get_stats(const sync_t *s, struct sync_stats *st) { *st = s->st; }
+void sync_get_stats(const sync_t *s, struct sync_stats *st) {
+  *st = s->st;
+  struct link_stats ls;
+  link_get_stats(s->link, &ls);
+  st->foreign = ls.foreign;
+  st->refused = ls.refused;
+}
 
 static void on_closed(uv_handle_t *h) {
   sync_t *s = h->data;

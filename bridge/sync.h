@@ -7,10 +7,13 @@
  * - Feedback is applied to the mirror as it arrives. A periodic refresh (interval from the map or the config,
  *   0 = off) catches what feedback cannot report. When the link reports the DAW lost and then back (a restart),
  *   sync re-sends "connect" and refreshes on its own.
- * - sync_call(): one tool through the map: render its messages, send, wait until the mirror shows the values the
- *   map's "confirm" names, resend on timeout a bounded number of times, then report failure. A call is either
- *   confirmed by the DAW or reported failed (or, for the few tools a DAW never acknowledges, reported as
- *   "sent_unconfirmed" — never as success).
+ * - sync_call(): one tool through the map: render its messages, send, wait until the DAW's fresh feedback shows the
+ *   values the map's "confirm" names; outcomes "confirmed", "uncertain" or failed (see sync_call).
+ * - Only the DAW's word counts: the link drops datagrams from any other address/port (sync_stats.foreign).
+ * - No hang: every refresh phase has a deadline counted from the DAW's last progress, resends only what is
+ *   missing (per-track plugin lists: a window of queries in flight), and ends in a result or an error naming what
+ *   did not answer. An incomplete refresh is SYNC_EUNREACHABLE ("the DAW is not answering"); nothing listening
+ *   at the DAW's port (ICMP) ends an operation at once with SYNC_EUNREACHABLE.
  *
  * Operations (refreshes and calls) run one at a time, in order. Everything happens on the caller's loop.
  */
@@ -64,8 +67,19 @@ int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sy
 int sync_start(sync_t *s, sync_cb cb, void *data);
 /* Queue a full refresh. */
 int sync_refresh(sync_t *s, sync_cb cb, void *data);
-/* Queue one tool call (args borrowed). The result object: {"tool", "status": "confirmed"|"unchanged"|
- * "sent_unconfirmed", "attempts", "ms", "track_id"?, "state"?: the confirmed values}. */
+/* Queue one tool call (args borrowed). Outcomes (issue 10 §2):
+ * - status 0, result {"tool", "status": "confirmed", "attempts", "ms", "track_id"?, "unchanged"?: true, "state"?}:
+ *   the DAW's own FRESH feedback (heard after the request was sent, or after a read-back) shows every value the
+ *   map's "confirm" names. "unchanged": the mirror already showed it before; the DAW said so again.
+ * - status 0, result {"tool", "status": "uncertain", "attempts", "ms", "reason", "unchanged"?}: sent, and no word
+ *   from the DAW settles it by the deadline (REAPER actions such as save; a value already so that the DAW did not
+ *   report again; a create that could not be read back). Never to be reported as success.
+ * - status < 0: failed. SYNC_ETIMEDOUT: the DAW's fresh feedback or read-back contradicts the request (a create:
+ *   the read-back shows it absent after every attempt); SYNC_EUNREACHABLE: nothing listens at the DAW's port;
+ *   SYNC_EINVAL/ENOTOOL/ENOTRACK: refused before sending.
+ * Idempotent sets are resent on a missing confirmation (bounded); a step marked "create" in the map (Ardour's
+ * add_marker) and REAPER's native create_track are never resent blindly: the state is read back first and the
+ * command is sent again only when the read-back shows the object absent. */
 int sync_call(sync_t *s, const char *tool, const json_t *args, sync_cb cb, void *data);
 
 int sync_listen_port(const sync_t *s);
@@ -90,6 +104,9 @@ int sync_set_event_handler(sync_t *s, const char *event, sync_event_cb cb, void 
 
 struct sync_stats {
   unsigned long messages, matched, unknown, malformed, refreshes, resends, lost_events;
+  unsigned long read_backs; /* read-backs sent: a create's missing confirmation, or a value the mirror already showed */
+  unsigned long foreign;    /* datagrams from another address/port than the DAW's: dropped unread (link) */
+  unsigned long refused;    /* "nothing listening at the DAW's port" (ICMP) seen by the link */
 };
 void sync_get_stats(const sync_t *s, struct sync_stats *st);
 

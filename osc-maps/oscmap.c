@@ -193,6 +193,15 @@ static int check_step(const char *file, const char *where, const json_t *st, cha
     int rc = check_templates(file, w, q, err, errlen);
     if (rc) return rc;
   }
+  json_t *rb = json_object_get(st, "read_back");
+  if (rb) {
+    snprintf(w, sizeof w, "%s.read_back", where);
+    int rc = check_templates(file, w, rb, err, errlen);
+    if (rc) return rc;
+  }
+  json_t *cr = json_object_get(st, "create");
+  if (cr && !json_is_boolean(cr))
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.create must be true or false", file, where);
   json_t *c = json_object_get(st, "confirm");
   if (c) {
     int rc = check_confirm(file, where, c, err, errlen);
@@ -402,8 +411,8 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
     int rc = check_templates(file, "banking.select", json_object_get(bank, "select"), err, errlen);
     if (rc) return rc;
   }
-  const char *lists[] = {"connect", "probe"};
-  for (int i = 0; i < 2; i++) {
+  const char *lists[] = {"connect", "probe", "read_back"};
+  for (int i = 0; i < 3; i++) {
     json_t *l = json_object_get(r, lists[i]);
     if (l) {
       int rc = check_templates(file, lists[i], l, err, errlen);
