@@ -774,7 +774,7 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
                 used = used - cur + t->tok[lv];
                 t->level = lv;
             }
-            if (pass >= 1 && t->level == before)
+            if (t->level == before || (pass == 0 && t->level < LV_FULL))
                 misses++;
             else
                 misses = 0;
