@@ -1,0 +1,323 @@
+/* test_instruments: the reference request end to end in both dialects — the plan step
+ * {"tool":"create_track","args":{"name":"Kick Drum","type":"midi","instrument":"kick"}}, a clip with exact notes and
+ * a reverb, run by the agent's direct executor against the embedded mock DAW with its companion. What the DAW holds
+ * is checked in the mock's own state dump: the track's instrument is the DAW's real drum plugin (resolved from
+ * osc-maps/instruments/, loaded by the companion, never the role), the clip's notes are exactly the plan's, the
+ * reverb is in the FX chain, and every step is confirmed. Also: an unknown role runs on the default instrument
+ * with a warning in the response; a plugin the DAW does not have is refused before anything is sent. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+struct fx {
+  uv_loop_t loop;
+  daw_t *daw;
+  agent_t *agent;
+  int started, start_status;
+  char start_msg[512];
+  int done, status;
+  json_t *resp;
+  char msg[1024];
+  char data_dir[256];
+};
+
+static void on_started(int status, const json_t *result, const char *message, void *data) {
+  struct fx *f = data;
+  (void)result;
+  f->started = 1;
+  f->start_status = status;
+  snprintf(f->start_msg, sizeof f->start_msg, "%s", message ? message : "");
+}
+
+static void cb_done(agent_t *a, int status, const json_t *resp, const char *message, void *data) {
+  struct fx *f = data;
+  (void)a;
+  f->done++;
+  f->status = status;
+  json_decref(f->resp);
+  f->resp = json_deep_copy(resp);
+  snprintf(f->msg, sizeof f->msg, "%s", message ? message : "");
+}
+
+static void on_deadline(uv_timer_t *t) { *(int *)t->data = 1; }
+
+static void run_until(struct fx *f, int *flag, int timeout_ms) {
+  uv_timer_t t;
+  int expired = 0;
+  uv_timer_init(&f->loop, &t);
+  t.data = &expired;
+  uv_timer_start(&t, on_deadline, (uint64_t)timeout_ms, 0);
+  while (!*flag && !expired) uv_run(&f->loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static void fx_open(struct fx *f, const char *dialect) {
+  memset(f, 0, sizeof *f);
+  assert_int_equal(uv_loop_init(&f->loop), 0);
+  snprintf(f->data_dir, sizeof f->data_dir, "/tmp/dawbridge-test-inst-XXXXXX");
+  assert_non_null(mkdtemp(f->data_dir));
+  struct daw_config dc;
+  memset(&dc, 0, sizeof dc);
+  dc.dialect = dialect;
+  dc.listen_port = -1;
+  dc.confirm_timeout_ms = -1;
+  dc.retries = -1;
+  dc.embedded_mock = 1;
+  dc.mock_tracks = -1; /* the demo session: Drums, Bass, Vocals */
+  dc.mock_companion = 1;
+  dc.log.level = LOG_ERROR;
+  char err[512];
+  if (daw_open(&f->loop, &dc, &f->daw, err, sizeof err)) fail_msg("daw_open: %s", err);
+  assert_int_equal(daw_start(f->daw, on_started, f), 0);
+  run_until(f, &f->started, 60000);
+  assert_true(f->started);
+  if (f->start_status) fail_msg("daw_start: %s", f->start_msg);
+  struct agent_config ac;
+  memset(&ac, 0, sizeof ac);
+  ac.daw = f->daw;
+  ac.executor = AGENT_EXEC_DIRECT;
+  ac.data_dir = f->data_dir;
+  ac.composition = "test";
+  ac.log.level = LOG_ERROR;
+  ac.cb.on_done = cb_done;
+  ac.cb.data = f;
+  if (agent_new(&f->loop, &ac, &f->agent, err, sizeof err)) fail_msg("agent_new: %s", err);
+}
+
+static void on_closed(void *data) { (*(int *)data)++; }
+
+static void fx_close(struct fx *f) {
+  int n = 0, want = 0;
+  if (f->agent) agent_close(f->agent, on_closed, &n), want++;
+  while (n < want) uv_run(&f->loop, UV_RUN_ONCE);
+  if (f->daw) daw_close(f->daw, on_closed, &n), want++;
+  while (n < want) uv_run(&f->loop, UV_RUN_ONCE);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  json_decref(f->resp);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->data_dir);
+  if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", f->data_dir);
+}
+
+static void exec_plan(struct fx *f, const char *instrument) {
+  char plan[2048];
+  snprintf(plan, sizeof plan,
+           "**ANALYSIS:** the reference request.\n**PLAN:**\n"
+           "Step 1: create_track - a kick drum track\n  - name: Kick Drum\n  - type: midi\n  - instrument: %s\n"
+           "Step 2: create_midi_clip - four on the floor\n  - track_id: [track from Step 1]\n  - start_time: 0\n"
+           "  - duration: 4\n  - notes: [{n: 36, s: 0, d: 0.5, v: 110}, {n: 36, s: 1, d: 0.5, v: 100}, "
+           "{n: 36, s: 2, d: 0.5, v: 110}, {n: 36, s: 3, d: 0.25, v: 90}]\n"
+           "Step 3: add_effect - some reverb\n  - track_id: [track from Step 1]\n  - effect_name: reverb\n"
+           "**MUSICAL REASONING:** a steady pulse.\n",
+           instrument);
+  assert_int_equal(agent_exec_plan(f->agent, plan, "reference request"), AGENT_OK);
+  run_until(f, &f->done, 120000);
+  assert_int_equal(f->done, 1);
+}
+
+static json_t *mock_track(json_t *ms, const char *name) {
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(ms, "tracks"), i, t) {
+    const char *n = json_string_value(json_object_get(t, "name"));
+    if (n && !strcmp(n, name)) return t;
+  }
+  return NULL;
+}
+
+static void check_all_confirmed(struct fx *f, size_t steps) {
+  const json_t *acts = json_object_get(f->resp, "actions_executed");
+  assert_int_equal(json_array_size(acts), steps);
+  size_t i;
+  json_t *x;
+  json_array_foreach(acts, i, x) {
+    const char *st = json_string_value(json_object_get(json_object_get(x, "result"), "status"));
+    if (!st || strcmp(st, "confirmed")) {
+      char *d = json_dumps(x, JSON_COMPACT);
+      fail_msg("action %zu is not confirmed: %s", i, d);
+    }
+    const json_t *oc = json_object_get(x, "outcome");
+    if (oc) assert_string_equal(json_string_value(oc), "confirmed");
+  }
+}
+
+struct ref_case {
+  const char *dialect, *instrument;
+  const char *loaded;   /* the real plugin name the mock's state shows (substring) */
+  const char *reverb;
+  const char *warning;  /* in the plan's warnings, or NULL */
+};
+
+static void reference_request(const struct ref_case *c) {
+  struct fx f;
+  fx_open(&f, c->dialect);
+  exec_plan(&f, c->instrument);
+  if (f.status) fail_msg("%s: status %d: %s", c->dialect, f.status, f.msg);
+  check_all_confirmed(&f, 3);
+  /* the step's result names the DAW's plugin and the role it played */
+  const json_t *r0 = json_object_get(json_array_get(json_object_get(f.resp, "actions_executed"), 0), "result");
+  const char *rins = json_string_value(json_object_get(r0, "instrument"));
+  assert_non_null(rins);
+  assert_non_null(strstr(rins, c->loaded));
+  assert_string_equal(json_string_value(json_object_get(json_object_get(r0, "instrument_role"), "role")),
+                      c->instrument);
+  /* what the DAW holds (the mock's own dump, not the bridge's mirror) */
+  json_t *ms = daw_mock_state(f.daw);
+  assert_non_null(ms);
+  json_t *t = mock_track(ms, "Kick Drum");
+  assert_non_null(t);
+  assert_string_equal(json_string_value(json_object_get(t, "type")), "midi");
+  const char *ins = json_string_value(json_object_get(t, "instrument"));
+  if (!ins || !strstr(ins, c->loaded)) fail_msg("%s: instrument %s, expected %s", c->dialect, ins ? ins : "none", c->loaded);
+  json_t *clips = json_object_get(t, "clips");
+  assert_int_equal(json_array_size(clips), 1);
+  json_t *notes = json_object_get(json_array_get(clips, 0), "notes");
+  static const double want[][4] = {{36, 0, 0.5, 110}, {36, 1, 0.5, 100}, {36, 2, 0.5, 110}, {36, 3, 0.25, 90}};
+  assert_int_equal(json_array_size(notes), 4);
+  for (size_t i = 0; i < 4; i++) {
+    json_t *n = json_array_get(notes, i);
+    assert_int_equal(json_integer_value(json_object_get(n, "n")), (json_int_t)want[i][0]);
+    assert_true(fabs(json_number_value(json_object_get(n, "s")) - want[i][1]) < 1e-6);
+    assert_true(fabs(json_number_value(json_object_get(n, "d")) - want[i][2]) < 1e-6);
+    assert_int_equal(json_integer_value(json_object_get(n, "v")), (json_int_t)want[i][3]);
+  }
+  json_t *fx = json_object_get(t, "fx");
+  assert_int_equal(json_array_size(fx), 2); /* the instrument, then the reverb */
+  assert_non_null(strstr(json_string_value(json_object_get(json_array_get(fx, 0), "name")), c->loaded));
+  assert_non_null(strstr(json_string_value(json_object_get(json_array_get(fx, 1), "name")), c->reverb));
+  json_decref(ms);
+  /* the mirror's instrument is the real plugin too */
+  json_t *mirror = session_to_json(daw_session(f.daw));
+  size_t i;
+  json_t *mt;
+  int seen = 0;
+  json_array_foreach(json_object_get(mirror, "tracks"), i, mt) {
+    if (strcmp(json_string_value(json_object_get(mt, "name")), "Kick Drum")) continue;
+    seen = 1;
+    assert_non_null(strstr(json_string_value(json_object_get(mt, "instrument")), c->loaded));
+  }
+  assert_true(seen);
+  json_decref(mirror);
+  /* an unknown role: the default instrument, and the warning is in the response */
+  char *pw = json_dumps(json_object_get(json_object_get(f.resp, "plan"), "warnings"), JSON_COMPACT);
+  if (c->warning) {
+    assert_non_null(strstr(pw, c->warning));
+    assert_non_null(strstr(json_string_value(json_object_get(r0, "warning")), c->warning));
+  } else {
+    assert_null(strstr(pw, "instrument"));
+    assert_null(json_object_get(r0, "warning"));
+  }
+  free(pw);
+  fx_close(&f);
+}
+
+static void test_instruments_reference_request_reaper(void **state) {
+  (void)state;
+  struct ref_case c = {"reaper", "kick", "ReaSynDr", "ReaVerbate", NULL};
+  reference_request(&c);
+}
+
+static void test_instruments_reference_request_ardour(void **state) {
+  (void)state;
+  struct ref_case c = {"ardour", "kick", "Black Pearl Drumkit", "ACE Reverb", NULL};
+  reference_request(&c);
+}
+
+static void test_instruments_unknown_role_uses_default_with_warning(void **state) {
+  (void)state;
+  struct ref_case r = {"reaper", "zorblax", "ReaSynth", "ReaVerbate", "unknown instrument role 'zorblax': using ReaSynth"};
+  reference_request(&r);
+  struct ref_case a = {"ardour", "zorblax", "ACE Reasonable Synth", "ACE Reverb",
+                       "unknown instrument role 'zorblax': using ACE Reasonable Synth"};
+  reference_request(&a);
+}
+
+/* a named plugin the DAW does not have: the plan is refused with the available instruments, nothing is sent */
+static void test_instruments_uninstalled_plugin_refused(void **state) {
+  (void)state;
+  struct fx f;
+  fx_open(&f, "ardour");
+  exec_plan(&f, "Serum");
+  assert_int_not_equal(f.status, AGENT_OK);
+  char *d = json_dumps(f.resp, JSON_COMPACT);
+  assert_non_null(strstr(d, "instrument plugin \\\"Serum\\\" is not installed in ardour; available instruments: "
+                            "ACE Reasonable Synth, Black Pearl Drumkit"));
+  free(d);
+  json_t *ms = daw_mock_state(f.daw);
+  assert_null(mock_track(ms, "Kick Drum"));
+  json_decref(ms);
+  fx_close(&f);
+}
+
+/* daw_call directly: the companion's reply without an instrument where one was asked is a failed step */
+static void on_call(int status, const json_t *result, const char *message, void *data) {
+  struct fx *f = data;
+  (void)result;
+  f->done++;
+  f->status = status;
+  snprintf(f->msg, sizeof f->msg, "%s", message ? message : "");
+}
+
+static void test_instruments_create_track_reports_loaded_plugin(void **state) {
+  (void)state;
+  struct fx f;
+  fx_open(&f, "reaper");
+  /* a GM program name: a ReaSynth shaped as a pad (the mock's ReaSynth has Attack, Saw mix, ...) */
+  json_t *args = json_pack("{s:s,s:s,s:s}", "name", "Pad", "type", "midi", "instrument", "Pad 2 (warm)");
+  assert_int_equal(daw_call(f.daw, "create_track", args, on_call, &f), 0);
+  run_until(&f, &f.done, 30000);
+  assert_int_equal(f.status, 0);
+  json_decref(args);
+  json_t *ms = daw_mock_state(f.daw);
+  json_t *t = mock_track(ms, "Pad");
+  assert_non_null(t);
+  assert_non_null(strstr(json_string_value(json_object_get(t, "instrument")), "ReaSynth"));
+  /* the family's parameters were set on the plugin: Attack 0.6 for a pad */
+  json_t *params = json_object_get(json_array_get(json_object_get(t, "fx"), 0), "params");
+  size_t i;
+  json_t *p;
+  int attack = 0;
+  json_array_foreach(params, i, p) {
+    if (!strcmp(json_string_value(json_object_get(p, "name")), "Attack")) {
+      attack = 1;
+      assert_true(fabs(json_number_value(json_object_get(p, "value")) - 0.6) < 1e-6);
+    }
+  }
+  assert_true(attack);
+  json_decref(ms);
+  /* a plugin name that is not installed: refused before anything is sent */
+  f.done = 0;
+  args = json_pack("{s:s,s:s,s:s}", "name", "X", "type", "midi", "instrument", "VSTi: Serum (Xfer Records)");
+  assert_int_equal(daw_call(f.daw, "create_track", args, on_call, &f), 0);
+  run_until(&f, &f.done, 30000);
+  json_decref(args);
+  assert_int_equal(f.status, DAW_EINVAL);
+  assert_non_null(strstr(f.msg, "not installed in reaper"));
+  ms = daw_mock_state(f.daw);
+  assert_null(mock_track(ms, "X"));
+  json_decref(ms);
+  fx_close(&f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_instruments_reference_request_reaper),
+    cmocka_unit_test(test_instruments_reference_request_ardour),
+    cmocka_unit_test(test_instruments_unknown_role_uses_default_with_warning),
+    cmocka_unit_test(test_instruments_uninstalled_plugin_refused),
+    cmocka_unit_test(test_instruments_create_track_reports_loaded_plugin),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
