@@ -43,6 +43,11 @@ struct op {
   unsigned pre;      /* bit i: confirm predicate i held before sending (needs FRESH feedback to count) */
   unsigned fresh;    /* bit i: the DAW reported predicate i's field (or event) after the send / read-back */
   int create;        /* the current step creates something (add_marker on Ardour): never resent blindly */
+  int step_confirm_ms; /* the current step's own wait (map "confirm_timeout_ms"), 0 = the sync's */
+  json_t *seq;       /* a "sequence" tool's steps: a create step is resent by running the sequence again */
+  int create_sends;  /* times a create step was sent */
+  int seq_create;    /* a send-only create step of this sequence was sent: the later steps read it back */
+  json_t *seen;      /* {field: true}: fields the DAW reported during this call (any step) */
   json_t *read_back; /* templates that make the DAW report the state again (the step's, else the map's) */
   int rb_sent;       /* a read-back is in flight for this attempt */
   int skipped_stale; /* a step was skipped on the mirror's (not freshly read) word */
@@ -107,6 +112,7 @@ static void op_start(sync_t *s, struct op *o);
 static int link_refused_since(const sync_t *s, uint64_t t) { return s->refused_at && s->refused_at >= t; }
 static void arm(sync_t *s, int ms);
 static void add_step(struct op *o, const json_t *st);
+static void restart_sequence(sync_t *s, struct op *o);
 static void refresh_step_send(sync_t *s, struct op *o);
 
 /* ---- helpers ---- */
@@ -153,6 +159,8 @@ static void op_free(struct op *o) {
   json_decref(o->later);
   json_decref(o->skip_if);
   json_decref(o->read_back);
+  json_decref(o->seq);
+  json_decref(o->seen);
   free(o->got);
   session_free(o->stage);
   free(o);
@@ -308,6 +316,7 @@ static void note_fresh(sync_t *s, const char *set, int pos, int fx, int param) {
     /* "track.fx": a whole plugin list arrived for the track (names, enabled flags, instrument) */
     int list = !strcmp(set, "track.fx") && (!strncmp(field, "track.fx.", 9) || !strcmp(field, "track.instrument"));
     if (strcmp(field, set) && !list) continue;
+    int track_field = !strncmp(field, "track.", 6), marker_field = !strncmp(field, "marker.", 7);
     if (!strncmp(field, "track.", 6)) {
       int track = o->track_id[0] ? session_track_index_by_id(s->ses, o->track_id) : 0;
       if (pos != track) continue;
@@ -317,10 +326,13 @@ static void note_fresh(sync_t *s, const char *set, int pos, int fx, int param) {
       if (!strcmp(field, "track.fx.param") && param > 0 &&
           param != (int)json_integer_value(json_object_get(o->vars, "param_index")))
         continue;
-    } else if (!strncmp(field, "marker.", 7)) {
+    } else if (marker_field) {
       if (pos != (int)json_integer_value(json_object_get(o->vars, "marker"))) continue;
     }
+    (void)track_field;
     o->fresh |= 1u << i;
+    if (!o->seen) o->seen = json_object();
+    json_object_set_new(o->seen, field, json_true());
   }
 }
 
@@ -329,6 +341,8 @@ static void record_event(sync_t *s, const char *ev, const char *str) {
   if (!o || o->kind != OP_CALL || o->phase != PH_SENT) return;
   if (!o->events) o->events = json_array();
   json_array_append_new(o->events, json_pack("{ssss?}", "event", ev, "str", str));
+  log_msg(&s->log, LOG_DEBUG, MOD, "%s: event %s \"%s\" at %llu ms", o->tool, ev, str ? str : "",
+          (unsigned long long)(uv_now(s->loop) - o->t0));
   size_t i;
   json_t *p;
   json_array_foreach(o->confirm, i, p) {
@@ -862,10 +876,18 @@ static void call_send(sync_t *s, struct op *o) {
   }
   o->heard_at_send = s->heard;
   o->rb_sent = 0;
+  if (o->create) o->create_sends++;
+  if (o->create && !json_array_size(o->confirm) && json_array_size(o->later)) {
+    /* a send-only create step (Ardour's /add_marker): the steps after it read the object back */
+    o->seq_create = 1;
+    uv_timer_stop(&s->op_timer);
+    call_confirmed(s, o, "confirmed");
+    return;
+  }
   /* the mirror already shows the value: the DAW will not report a change (REAPER sends changes only), so ask it
    * to report the state again at once; only that fresh word confirms */
   if (o->pre && !o->create && rb_templates(s, o)) send_read_back(s, o);
-  arm(s, s->confirm_ms);
+  arm(s, o->step_confirm_ms > s->confirm_ms ? o->step_confirm_ms : s->confirm_ms);
 }
 
 
@@ -971,6 +993,7 @@ static void call_confirmed(sync_t *s, struct op *o, const char *status) {
     json_decref(o->read_back);
     o->read_back = NULL;
     o->create = 0;
+    o->step_confirm_ms = 0;
     add_step(o, st);
     json_decref(st);
     uv_timer_stop(&s->op_timer);
@@ -988,6 +1011,31 @@ static void call_confirmed(sync_t *s, struct op *o, const char *status) {
                                                    "did not report that state again"));
   finish(s, o, 0, res, NULL);
   json_decref(res);
+}
+
+/* Runs a sequence from its first step again: the steps before a create set it up (Ardour: locate, then add where
+ * the playhead is), so a create is only ever resent together with them. */
+static void restart_sequence(sync_t *s, struct op *o) {
+  json_decref(o->later);
+  o->later = json_array();
+  for (size_t k = 1; k < json_array_size(o->seq); k++) json_array_append(o->later, json_array_get(o->seq, k));
+  json_array_clear(o->send);
+  json_array_clear(o->query);
+  json_array_clear(o->confirm);
+  json_decref(o->events);
+  o->events = NULL;
+  json_decref(o->skip_if);
+  o->skip_if = NULL;
+  json_decref(o->read_back);
+  o->read_back = NULL;
+  json_decref(o->seen);
+  o->seen = NULL;
+  o->create = 0;
+  o->seq_create = 0;
+  o->step_confirm_ms = 0;
+  o->attempts = 1;
+  add_step(o, json_array_get(o->seq, 0));
+  step_begin(s, o);
 }
 
 /* Sent, and the DAW's word did not settle it: "uncertain" (status 0), never success. A step of a sequence goes on
@@ -1129,32 +1177,55 @@ static void on_op_timeout(uv_timer_t *t) {
     return;
   }
   int fresh_fail = failing >= 0 && failing < 32 && ((o->fresh >> failing) & 1);
+  if (!fresh_fail && o->seq_create && failing >= 0) {
+    /* a read-back step after a create: the DAW reported this field earlier in the call (e.g. the playhead moved
+     * away) and nothing since says otherwise */
+    const char *ff = json_string_value(json_object_get(json_array_get(o->confirm, (size_t)failing), "field"));
+    fresh_fail = ff && json_is_true(json_object_get(o->seen, ff));
+  }
   if (o->create) {
     /* never resend a create blindly: read the state back first, resend only if the DAW shows it absent */
     if (rb && !o->rb_sent) {
-      o->fresh = 0;
+      o->fresh = 0; /* only what the DAW says after the read-back decides "absent" */
       send_read_back(s, o);
-      arm(s, s->confirm_ms);
+      arm(s, o->step_confirm_ms > s->confirm_ms ? o->step_confirm_ms : s->confirm_ms);
       return;
     }
     if (o->rb_sent && fresh_fail) {
-      if (o->attempts <= retries) {
+      if (o->create_sends <= retries) {
         o->attempts++;
         s->st.resends++;
         log_msg(&s->log, LOG_INFO, MOD, "%s: the read-back shows it absent (%s): sending again (attempt %d)", o->tool,
-                why, o->attempts);
+                why, o->create_sends + 1);
         o->fresh = 0;
+        if (json_array_size(o->seq) > 1) {
+          restart_sequence(s, o);
+          return;
+        }
         call_send(s, o);
         return;
       }
-      finish(s, o, SYNC_ETIMEDOUT, NULL, "%s failed: after %d attempts the DAW's read-back shows it absent (%s)",
-             o->tool, o->attempts, why);
+      finish(s, o, SYNC_ETIMEDOUT, NULL, "%s failed: sent %d times, and each time the DAW's read-back shows it absent "
+             "(%s)", o->tool, o->create_sends, why);
       return;
     }
     call_uncertain(s, o, 0, "sent once; the DAW neither confirmed it nor answered the read-back (%s)", why);
     return;
   }
   if (o->attempts > retries) {
+    if (fresh_fail && o->seq_create) {
+      /* the read-back shows the created object absent: only now may the create be sent again */
+      if (o->create_sends <= retries) {
+        s->st.resends++;
+        log_msg(&s->log, LOG_INFO, MOD, "%s: the read-back shows it absent (%s): running it again (attempt %d)",
+                o->tool, why, o->create_sends + 1);
+        restart_sequence(s, o);
+        return;
+      }
+      finish(s, o, SYNC_ETIMEDOUT, NULL, "%s failed: sent %d times, and each time the DAW's read-back shows it absent "
+             "(%s)", o->tool, o->create_sends, why);
+      return;
+    }
     if (fresh_fail) {
       finish(s, o, SYNC_ETIMEDOUT, NULL, "%s failed: the DAW reports otherwise after %d attempts: %s", o->tool,
              o->attempts, why);
@@ -1203,6 +1274,8 @@ static void add_step(struct op *o, const json_t *st) {
   const char *un = json_string_value(json_object_get(st, "unconfirmable"));
   if (un) o->unconfirmable = un;
   if (json_is_true(json_object_get(st, "create"))) o->create = 1;
+  json_int_t cms = json_integer_value(json_object_get(st, "confirm_timeout_ms"));
+  if (cms > 0 && cms <= 60000) o->step_confirm_ms = (int)cms;
   json_t *rb = json_object_get(st, "read_back");
   if (json_is_array(rb)) {
     if (!o->read_back) o->read_back = json_array();
@@ -1217,6 +1290,8 @@ static void load_steps(struct op *o, const json_t *st) {
     add_step(o, st);
     return;
   }
+  json_decref(o->seq);
+  o->seq = json_incref((json_t *)seq);
   add_step(o, json_array_get(seq, 0));
   if (!o->later) o->later = json_array();
   for (size_t i = 1; i < json_array_size(seq); i++) json_array_append(o->later, json_array_get(seq, i));

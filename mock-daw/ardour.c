@@ -591,12 +591,18 @@ static void ar_handle(mock_t *m, const char *path, const char *types, lo_arg **a
     mk_send_msg(m, &to, 0, "/transport_frame", "h", beats_to_samples(m, s->position));
   } else if (!strcmp(path, "/transport_speed")) {
     mk_send_msg(m, &to, 0, "/transport_speed", "d", s->playing ? 1.0 : 0.0);
-  } else if (!strcmp(path, "/add_marker")) {
+  } else if (!strcmp(path, "/marker") && argc >= 1 && types[0] == 's') {
+    /* "/marker s NAME" locates to the first marker of that name; nothing when there is none (seen on real
+     * Ardour 7.3, 2026-12-06: /locate 0, /marker s N52 -> /position/samples "1248000") */
     for (int i = 0; i < s->nmarkers; i++)
-      if (fabs(s->markers[i].pos - s->position) < 1e-9) {
-        mk_log(m, "/add_marker: a marker already exists at this position (ignored)");
-        return;
+      if (s->markers[i].name && !strcmp(s->markers[i].name, mk_as(argv, 0))) {
+        s->position = s->markers[i].pos;
+        position_fb(m, &to);
+        break;
       }
+  } else if (!strcmp(path, "/add_marker")) {
+    /* real Ardour 7.3 adds a second marker at a position that already has one (seen 2026-12-06: 8 "M1" markers
+     * where "TestMk1" was, counted in the saved session file) */
     int n = 1;
     for (int i = 0; i < s->nmarkers; i++)
       if (s->markers[i].number >= n) n = s->markers[i].number + 1;

@@ -43,7 +43,7 @@ static const char *const known_converts[] = {"bool", "not", "int", "int_string",
                                              "float_string", "pan_string", "samples_to_beats",
                                              "norm_to_pan", "pan_to_norm", "sec_to_beats", "beats_to_sec",
                                              "beats_to_samples", "ardour_fader_to_db", "db_to_ardour_fader",
-                                             "range_to_norm", "norm_to_range", NULL};
+                                             "range_to_norm", "norm_to_range", "beats_to_away", "beats_to_away_samples", NULL};
 
 static const char *const known_tools[] = {
   "create_track", "create_midi_clip", "edit_clip", "add_effect", "remove_effect", "set_track",
@@ -214,7 +214,8 @@ static int check_step(const char *file, const char *where, const json_t *st, cha
     int rc = check_confirm(file, w2, sk, err, errlen);
     if (rc) return rc;
   }
-  if (send && !c && !json_object_get(st, "unconfirmable") && !json_object_get(st, "identify"))
+  if (send && !c && !json_object_get(st, "unconfirmable") && !json_object_get(st, "identify") &&
+      !json_is_true(json_object_get(st, "create")))
     return errfmt(err, errlen, OSCMAP_EINVALID,
                 "%s: %s sends messages but says neither how the DAW confirms them (\"confirm\") nor why it cannot "
                 "(\"unconfirmable\")",
@@ -600,6 +601,9 @@ int oscmap_convert(const char *name, double in, const json_t *ctx, double *out) 
   else if (!strcmp(name, "sec_to_beats")) *out = in * tempo / 60.0;
   else if (!strcmp(name, "beats_to_sec")) *out = in * 60.0 / tempo;
   else if (!strcmp(name, "beats_to_samples")) *out = floor(in * 60.0 / tempo * sr + 0.5);
+  /* a place at least a beat away from `in` (a read-back locates there first, so a locate back is a change) */
+  else if (!strcmp(name, "beats_to_away")) *out = in >= 1 ? 0 : in + 4;
+  else if (!strcmp(name, "beats_to_away_samples")) *out = floor((in >= 1 ? 0 : in + 4) * 60.0 / tempo * sr + 0.5);
   else if (!strcmp(name, "samples_to_beats")) *out = in / sr * tempo / 60.0;
   else if (!strcmp(name, "ardour_fader_to_db")) {
     /* Ardour's slider curve: gain = 2^((pos^(1/8)*198 - 192)/6) */
