@@ -665,6 +665,14 @@ static void on_ready(int status, const json_t *result, const char *message, void
       return;
     }
   }
+  /* the undo/restore becomes an iteration: make sure it can be written before anything is sent to the DAW */
+  if (history_check_writable(x->h, err, sizeof err) != HISTORY_OK) {
+    fprintf(stderr, "dawbridge: %s: the undo iteration could not be saved, so nothing was changed in the DAW: %s\n",
+            x->sub, err);
+    json_decref(st);
+    cli_finish(c, CLI_EXIT_SAVE);
+    return;
+  }
   /* the iteration(s) undone: from the target to the latest; the musician's edits since the latest are kept */
   json_t *latest = x->undone_it;
   json_t *own_latest = NULL;

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -507,7 +508,8 @@ static void test_history_cli_partial_restore_reported(void **st) {
   (void)st;
 }
 
-/* Full disk (here: a file-size limit, EFBIG): the DAW change is done and shown, the save fails: exit 6. */
+/* Full disk (here: a file-size limit, EFBIG): found before the DAW is changed, exit 6; a save fails with exit 6;
+ * nothing earlier is lost. */
 static void test_history_cli_full_disk_exit_6(void **st) {
   struct env e;
   env_open(&e);
@@ -517,11 +519,12 @@ static void test_history_cli_full_disk_exit_6(void **st) {
   int n2 = save_ai_iteration(h, 1, AI_TEMPO);
   history_free(h);
   expect(&e, run(&e, NULL, "%s history save", opts), 0, "save 3 (a fresh mock)");
-  /* 2 KiB: enough for the command's output, not for an iteration with the whole session */
+  /* 2 KiB: enough for the command's output, not for an iteration with the whole session: found before the DAW is
+   * changed (nothing sent), exit 6 */
   expect(&e, run(&e, "trap '' XFSZ; ulimit -f 2;", "%s history restore %d", opts, n2), 6, "restore on a full disk");
-  has(e.stdout_text, "done: set_track");
-  has(e.stderr_text, "the DAW change is done");
-  has(e.stderr_text, "could not be saved");
+  has(e.stderr_text, "could not be saved, so nothing was changed in the DAW");
+  has(e.stderr_text, strerror(EFBIG));
+  assert_null(strstr(e.stdout_text, "done: set_track"));
   expect(&e, run(&e, "trap '' XFSZ; ulimit -f 2;", "%s history save -m x", opts), 6, "save on a full disk");
   /* nothing earlier is lost */
   expect(&e, run(&e, NULL, "--json history list"), 0, "list");
