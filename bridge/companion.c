@@ -16,6 +16,9 @@
 #define MOD "companion"
 #define TICK_MS 50
 #define GRACE_MS 300 /* a reply that arrives this late after the last attempt is still taken */
+#define ABSENT_MARK "ping.absent" /* in the spool: the last ping got no answer (and when) */
+#define ABSENT_PING_MS 500
+#define ABSENT_MEMORY_S (24 * 3600) /* an older mark is ignored */
 
 struct cmd {
   struct cmd *next;
@@ -29,6 +32,7 @@ struct cmd {
   int attempt_ms;
   uint64_t t0, attempt_end; /* uv_now() */
   int written;         /* the command file is in place (this attempt) */
+  int timed_out;       /* ended because no reply came in time */
   int reading;         /* a read of out/<id>.json is in flight */
 };
 
@@ -49,6 +53,7 @@ struct companion {
   int spool_fd, in_fd, out_fd;   /* the checked directories, open for the companion's life */
   char done_ids[32][80];         /* ids answered lately: a second reply for one of them is a duplicate */
   int done_head;
+  int absent_hint;               /* ping.absent in the spool: a ping here got no answer lately (see companion_ping) */
   json_t *info;
   int running;
   char why[1024];
@@ -391,8 +396,10 @@ static void job_next(uv_fs_t *req) {
         job_close_then_finish(j);
         return;
       }
-      uv_fs_fsync(loop, req, j->fd, job_next);
-      return;
+      /* no fsync: a command lives for seconds and carries its deadline; the rename alone makes it appear whole
+       * (an fsync per command cost milliseconds of every round trip) */
+      j->step++;
+      /* fall through */
     case 2: {
       uv_file fd = j->fd;
       j->fd = -1;
@@ -553,14 +560,25 @@ static void cmd_end(companion_t *c, struct cmd *k, int status, const json_t *res
     job_unlink(c, p);
   }
   if (k->is_ping) {
+    char mark[1200];
+    snprintf(mark, sizeof mark, "%s/" ABSENT_MARK, c->spool);
     if (!status) {
       c->running = 1;
       c->why[0] = 0;
       json_decref(c->info);
       c->info = json_deep_copy(result);
+      if (c->absent_hint) job_unlink(c, mark);
+      c->absent_hint = 0;
     } else if (status != COMPANION_ECANCELED) {
       c->running = 0;
       snprintf(c->why, sizeof c->why, "%s", msg ? msg : "companion not running");
+      if (k->timed_out && !c->closing) {
+        /* remembered for the next process on this spool: its ping waits one short attempt, not the full timeout */
+        char t[64];
+        snprintf(t, sizeof t, "{\"unanswered_ping_ms\":%lld}\n", (long long)unix_ms());
+        job_write(c, mark, t, "", NULL);
+        c->absent_hint = 1;
+      }
     }
   } else if (status == COMPANION_ETIMEDOUT) {
     c->running = 0;
@@ -773,6 +791,7 @@ static void on_tick(uv_timer_t *t) {
         snprintf(detail, sizeof detail, "no answer to ping within %d ms x %d", k->attempt_ms, k->max_attempts);
         not_running_msg(c, detail, msg, sizeof msg);
         c->st.timeouts++;
+        k->timed_out = 1;
         cmd_end(c, k, COMPANION_ENOTRUNNING, NULL, msg);
       } else {
         char msg[1400];
@@ -806,6 +825,11 @@ static int start_cmd(companion_t *c, const char *op, const json_t *args, const c
   k->is_ping = is_ping;
   k->attempt_ms = is_ping ? c->cfg.ping_timeout_ms : c->cfg.timeout_ms;
   k->max_attempts = is_ping ? 2 : 1 + c->cfg.retries;
+  if (is_ping && c->absent_hint) {
+    /* it did not answer lately: one short attempt (an idle companion answers within its poll period, 50-100 ms) */
+    k->max_attempts = 1;
+    if (k->attempt_ms > ABSENT_PING_MS) k->attempt_ms = ABSENT_PING_MS;
+  }
   k->t0 = uv_now(c->loop);
   int64_t deadline = unix_ms() + (int64_t)k->attempt_ms * k->max_attempts;
   json_t *j = json_pack("{s:s,s:s,s:I,s:s?}", "id", k->id, "op", op, "deadline_ms", (json_int_t)deadline, "request", request);
@@ -965,6 +989,11 @@ int companion_new(uv_loop_t *loop, const struct companion_config *cfg, companion
     free(c);
     return src;
   }
+  /* a ping on this spool got no answer lately (this user's regular file, not older than a day) */
+  struct stat ms;
+  if (fstatat(c->spool_fd, ABSENT_MARK, &ms, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(ms.st_mode) && ms.st_uid == c->owner &&
+      time(NULL) - ms.st_mtime < ABSENT_MEMORY_S)
+    c->absent_hint = 1;
   /* files of a previous run: a command there is past its deadline anyway, a reply answers nobody */
   clean_dir(c, c->in_fd, c->in);
   clean_dir(c, c->out_fd, c->out);

@@ -1,6 +1,6 @@
 /* companion: the bridge side of the in-DAW companion script (osc-maps/companions/PROTOCOL.md), on the libuv loop.
  *
- * Transport. Commands are files in the spool directory: `in/<id>.json`, written atomically (tmp, fsync, rename,
+ * Transport. Commands are files in the spool directory: `in/<id>.json`, written atomically (tmp, rename;
  * all as uv_fs requests). After the rename the companion is triggered through the DAW's native OSC as the dialect
  * map's "companion" section says ("trigger" templates, sent by the owner's send function; REAPER: /action/str
  * with the script's named command id, read from `companion.json` in the spool; Ardour: no trigger, it polls).

@@ -34,6 +34,7 @@ struct daw {
   char request[256];      /* the open AI request (begin_request), "" = none */
   char why[1400];         /* daw_unavailable_reason's text */
   uint64_t ping_failed_at; /* uv_now() of the last failed ping: a refresh re-pings at most every 30 s */
+  int bg_ping;             /* a background ping is out (the companion did not answer before) */
   struct ccall *waiting;   /* companion calls waiting on a timer before their next refresh */
   int closing, pending;
   void (*close_cb)(void *);
@@ -412,6 +413,9 @@ struct startup {
   void *data;
   json_int_t tracks;
   int ping_only_if_down; /* refresh: ping only when the companion is not known to run */
+  int waiting;           /* start: the native sync and the companion's ping run side by side; both must end */
+  int sync_status, ping_status, canceled;
+  char sync_msg[1024];
   char comp_err[1600];
 };
 
@@ -443,6 +447,17 @@ static void on_start_state(int status, const json_t *result, const char *message
   startup_done(st);
 }
 
+/* One short notice when the companion does not answer (the full install text is in companion_error and
+ * `dawbridge tools`); the failure is remembered: refreshes do not wait for another ping (a background one, at most
+ * every 30 s, notices the companion when it starts), and companion tools fail at once with the reason. */
+static void note_ping_failed(daw_t *d, const char *message) {
+  d->ping_failed_at = uv_now(d->loop);
+  log_msg(&d->cfg.log, LOG_WARN, MOD, "the %s companion does not answer (spool %s): only native OSC tools now; "
+          "`dawbridge tools` says how to install it",
+          d->dialect, d->comp ? companion_spool(d->comp) : "-");
+  log_msg(&d->cfg.log, LOG_DEBUG, MOD, "%s", message ? message : "companion not running");
+}
+
 static void on_start_ping(int status, const json_t *result, const char *message, void *data) {
   struct startup *st = data;
   (void)result;
@@ -452,13 +467,68 @@ static void on_start_ping(int status, const json_t *result, const char *message,
     return;
   }
   if (status) {
-    st->d->ping_failed_at = uv_now(st->d->loop);
     snprintf(st->comp_err, sizeof st->comp_err, "%s", message ? message : "companion not running");
-    log_msg(&st->d->cfg.log, LOG_WARN, MOD, "%s", st->comp_err);
+    note_ping_failed(st->d, st->comp_err);
     startup_done(st);
     return;
   }
   if (companion_call(st->d->comp, "state", NULL, NULL, on_start_state, st)) startup_done(st);
+}
+
+/* daw_start: the native sync and the ping run side by side; the companion's state is merged once both ended
+ * (it is matched against the mirror the native sync built). */
+static void start_joined(struct startup *st) {
+  if (--st->waiting > 0) return;
+  daw_t *d = st->d;
+  if (st->canceled || st->sync_status) {
+    if (st->cb)
+      st->cb(st->canceled ? DAW_ECANCELED : from_sync(st->sync_status), NULL,
+             st->canceled ? "canceled" : st->sync_msg, st->data);
+    free(st);
+    return;
+  }
+  if (st->ping_status || d->closing || !d->comp) {
+    startup_done(st);
+    return;
+  }
+  if (companion_call(d->comp, "state", NULL, NULL, on_start_state, st)) startup_done(st);
+}
+
+static void on_start_sync(int status, const json_t *result, const char *message, void *data) {
+  struct startup *st = data;
+  (void)result;
+  st->sync_status = status;
+  if (status == SYNC_ECANCELED) st->canceled = 1;
+  snprintf(st->sync_msg, sizeof st->sync_msg, "%s", message ? message : "");
+  start_joined(st);
+}
+
+static void on_start_ping_joined(int status, const json_t *result, const char *message, void *data) {
+  struct startup *st = data;
+  (void)result;
+  st->ping_status = status;
+  if (status == COMPANION_ECANCELED) {
+    st->canceled = 1;
+  } else if (status) {
+    snprintf(st->comp_err, sizeof st->comp_err, "%s", message ? message : "companion not running");
+    note_ping_failed(st->d, st->comp_err);
+  }
+  start_joined(st);
+}
+
+/* a refresh while the companion is down: a ping in the background, nobody waits for it */
+static void on_bg_ping(int status, const json_t *result, const char *message, void *data) {
+  daw_t *d = data;
+  (void)result;
+  d->bg_ping = 0;
+  if (status == COMPANION_ECANCELED || d->closing) return;
+  if (status) {
+    d->ping_failed_at = uv_now(d->loop);
+    log_msg(&d->cfg.log, LOG_DEBUG, MOD, "background ping: %s", message ? message : "no answer");
+    return;
+  }
+  log_msg(&d->cfg.log, LOG_INFO, MOD, "the companion answers now: its tools are available");
+  d->ping_failed_at = 0;
 }
 
 static void on_started(int status, const json_t *result, const char *message, void *data) {
@@ -477,8 +547,12 @@ static void on_started(int status, const json_t *result, const char *message, vo
   int rc;
   if (st->ping_only_if_down && comp_up(d)) {
     rc = companion_call(d->comp, "state", NULL, NULL, on_start_state, st);
-  } else if (st->ping_only_if_down && d->ping_failed_at && uv_now(d->loop) - d->ping_failed_at < 30000) {
-    startup_done(st); /* it did not answer a moment ago: do not make every refresh wait for a ping */
+  } else if (st->ping_only_if_down && d->ping_failed_at) {
+    /* it did not answer: the refresh does not wait for another ping; one runs in the background (at most every
+     * 30 s) and makes the companion's tools available when it answers */
+    if (!d->bg_ping && uv_now(d->loop) - d->ping_failed_at >= 30000 && !companion_ping(d->comp, on_bg_ping, d))
+      d->bg_ping = 1;
+    startup_done(st);
     return;
   } else {
     rc = companion_ping(d->comp, on_start_ping, st);
@@ -499,9 +573,22 @@ int daw_start(daw_t *d, daw_cb cb, void *data) {
   if (d->closing) return DAW_ECANCELED;
   struct startup *st = startup_new(d, cb, data);
   if (!st) return DAW_ENOMEM;
-  if (sync_start(d->sync, on_started, st)) {
+  if (!d->comp) {
+    if (sync_start(d->sync, on_started, st)) {
+      free(st);
+      return DAW_ECANCELED;
+    }
+    return DAW_OK;
+  }
+  st->waiting = 2;
+  if (sync_start(d->sync, on_start_sync, st)) {
     free(st);
     return DAW_ECANCELED;
+  }
+  if (companion_ping(d->comp, on_start_ping_joined, st)) {
+    st->ping_status = COMPANION_ENOTRUNNING;
+    snprintf(st->comp_err, sizeof st->comp_err, "the companion could not be pinged");
+    start_joined(st);
   }
   return DAW_OK;
 }

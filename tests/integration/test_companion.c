@@ -378,6 +378,67 @@ static void test_companion_absent_clear_error_and_fewer_capabilities(void **st) 
   }
 }
 
+/* ---------------------------------------------------------------- companion absent: remembered */
+
+/* A failed ping is remembered: refreshes and native calls send nothing to the spool and wait for nothing; a
+ * companion tool fails at once; the next start on the same spool (the next CLI call) pings once, briefly. */
+static void test_companion_absent_remembered_no_wait(void **st) {
+  (void)st;
+  for (int di = 0; di < 2; di++) {
+    struct tc t;
+    struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 0};
+    assert_int_equal(tc_open(&t, &o), 0);
+    assert_false(daw_has_companion(t.d));
+    struct companion_stats a, b;
+    companion_get_stats(daw_companion(t.d), &a);
+    for (int i = 0; i < 3; i++) {
+      t.w.done = 0;
+      assert_int_equal(daw_refresh(t.d, on_daw, &t.w), 0);
+      expect_ok(&t, wait_daw(&t), "refresh");
+      assert_true(json_is_false(json_object_get(t.w.result, "companion")));
+    }
+    expect_ok(&t, call(&t, "set_track", "{\"track_id\":\"t1\",\"mute\":true}"), "set_track");
+    assert_int_equal(call(&t, "add_effect", "{\"track_id\":\"t1\",\"effect_name\":\"reverb\"}"), DAW_EUNSUPPORTED);
+    companion_get_stats(daw_companion(t.d), &b);
+    assert_int_equal(b.sent, a.sent);         /* no ping per refresh or per command */
+    assert_int_equal(b.attempts, a.attempts);
+    if (di == 1) {
+      /* Ardour (no trigger): the ping waited for an answer; the spool remembers that nobody answered */
+      char p[1100];
+      snprintf(p, sizeof p, "%s/ping.absent", t.spool);
+      for (int i = 0; i < 100 && access(p, F_OK) != 0; i++) wire_run_for(&t.w, 20); /* written on the loop */
+      assert_int_equal(access(p, F_OK), 0);
+      assert_int_equal(a.attempts, 2);
+    }
+    /* the next start on this spool: one short ping attempt, not the full two */
+    char keep[512];
+    snprintf(keep, sizeof keep, "%s", t.spool);
+    t.spool[0] = 0;
+    tc_close(&t);
+    struct tc t2;
+    memset(&t2, 0, sizeof t2);
+    t2.w.dialect = dialects[di];
+    uv_loop_init(&t2.w.loop);
+    snprintf(t2.spool, sizeof t2.spool, "%s", keep);
+    struct daw_config cfg = {.dialect = dialects[di], .port = 9, .listen_port = 0, .confirm_timeout_ms = -1,
+                             .retries = -1, .refresh_interval_ms = 0, .spool_dir = t2.spool,
+                             .log = {.fn = tc_log, .data = &t2.w, .level = LOG_DEBUG}};
+    char err[512];
+    assert_int_equal(daw_open(&t2.w.loop, &cfg, &t2.d, err, sizeof err), 0);
+    struct mock_config mc = {.dialect = dialects[di], .port = 0, .feedback_port = sync_listen_port(daw_sync(t2.d)),
+                             .tracks = 2, .quiet = 1};
+    assert_int_equal(mock_new(&t2.w.loop, &mc, &t2.w.mock, err, sizeof err), 0);
+    sync_set_daw(daw_sync(t2.d), "127.0.0.1", mock_port(t2.w.mock));
+    t2.w.done = 0;
+    assert_int_equal(daw_start(t2.d, on_daw, &t2.w), 0);
+    expect_ok(&t2, wait_daw(&t2), "second start");
+    struct companion_stats c2;
+    companion_get_stats(daw_companion(t2.d), &c2);
+    assert_int_equal(c2.attempts, di == 1 ? 1 : 1);
+    tc_close(&t2);
+  }
+}
+
 /* ---------------------------------------------------------------- reply lost */
 
 static void test_companion_lost_reply_retried_without_duplicate(void **st) {
@@ -480,6 +541,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_companion_seed_workflow_both_dialects),
     cmocka_unit_test(test_companion_absent_clear_error_and_fewer_capabilities),
+    cmocka_unit_test(test_companion_absent_remembered_no_wait),
     cmocka_unit_test(test_companion_lost_reply_retried_without_duplicate),
     cmocka_unit_test(test_companion_stale_command_not_executed),
     cmocka_unit_test(test_companion_embedded_mock_runs_the_protocol),

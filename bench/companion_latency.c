@@ -1,0 +1,167 @@
+/* bench_companion_latency [RUNS]: the bridge side of companion round trips, in one process holding the link (as a
+ * daemon will), against the embedded mock DAW and its companion over a real spool, both dialects.
+ *
+ * Prints, per dialect:
+ *   - raw companion command (companion_call "ping" as a command: spool write, trigger/poll, reply) median / p95
+ *   - create_midi_clip of 16 notes, confirmed (create + whole-clip read-back) median / p95
+ *   - 10,000 notes written and read back as one tool call (5 companion commands + 1 read_clip)
+ *   - set_track (native OSC, no companion involved) median, with the companion loaded
+ * The mock's Ardour companion polls in/ every 50 ms like the headless session host, so its figures are bounded
+ * below by that poll; the REAPER flavour runs on its trigger at once. Real Ardour: bench/real_ardour (comp). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "companion.h"
+#include "daw.h"
+
+struct ctx {
+  uv_loop_t loop;
+  daw_t *d;
+  int done, status;
+  char msg[1024];
+  json_t *result;
+};
+
+static void on_res(int status, const json_t *result, const char *message, void *data) {
+  struct ctx *x = data;
+  x->done = 1;
+  x->status = status;
+  snprintf(x->msg, sizeof x->msg, "%s", message ? message : "");
+  json_decref(x->result);
+  x->result = result ? json_deep_copy(result) : NULL;
+}
+
+static void keepalive(uv_timer_t *t) { (void)t; }
+
+static int wait(struct ctx *x) {
+  uv_timer_t t;
+  uv_timer_init(&x->loop, &t);
+  uv_timer_start(&t, keepalive, 1000, 1000);
+  while (!x->done) uv_run(&x->loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(&x->loop, UV_RUN_NOWAIT);
+  return x->status;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static void stats(double *v, int n, double *med, double *p95) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  *med = v[n / 2];
+  *p95 = v[(int)(n * 0.95) < n ? (int)(n * 0.95) : n - 1];
+}
+
+static double now_ms(uv_loop_t *l) {
+  uv_update_time(l);
+  return (double)uv_hrtime() / 1e6;
+}
+
+static json_t *notes(int n) {
+  json_t *a = json_array();
+  for (int i = 0; i < n; i++)
+    json_array_append_new(a, json_pack("{s:i,s:f,s:f,s:i}", "n", 36 + i % 24, "s", (double)(i / 2) * 0.25 + (i % 2) * 0.125,
+                                       "d", 0.125, "v", 1 + i % 127));
+  return a;
+}
+
+static void closed(void *data) { *(int *)data = 1; }
+
+int main(int argc, char **argv) {
+  int runs = argc > 1 ? atoi(argv[1]) : 40;
+  if (runs < 3) runs = 3;
+  const char *dialects[2] = {"reaper", "ardour"};
+  printf("companion round trips in one process, embedded mock DAW + companion, %d runs each\n", runs);
+  printf("%-7s %-34s %10s %10s\n", "dialect", "what", "median ms", "p95 ms");
+  for (int di = 0; di < 2; di++) {
+    struct ctx x;
+    memset(&x, 0, sizeof x);
+    uv_loop_init(&x.loop);
+    struct daw_config cfg = {.dialect = dialects[di], .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
+                             .refresh_interval_ms = 0, .embedded_mock = 1, .mock_tracks = -1, .mock_companion = 1,
+                             .log = {.level = LOG_ERROR}};
+    char err[512];
+    if (daw_open(&x.loop, &cfg, &x.d, err, sizeof err)) {
+      fprintf(stderr, "daw_open: %s\n", err);
+      return 1;
+    }
+    double t0 = now_ms(&x.loop);
+    daw_start(x.d, on_res, &x);
+    if (wait(&x) || !daw_has_companion(x.d)) {
+      fprintf(stderr, "start: %s\n", x.msg);
+      return 1;
+    }
+    printf("%-7s %-34s %10.2f %10s\n", dialects[di], "start (sync + ping + state)", now_ms(&x.loop) - t0, "-");
+    double *v = calloc((size_t)runs, sizeof *v), med, p95;
+    /* raw companion command */
+    for (int i = 0; i < runs; i++) {
+      x.done = 0;
+      t0 = now_ms(&x.loop);
+      companion_call(daw_companion(x.d), "ping", NULL, NULL, on_res, &x);
+      if (wait(&x)) {
+        fprintf(stderr, "ping: %s\n", x.msg);
+        return 1;
+      }
+      v[i] = now_ms(&x.loop) - t0;
+    }
+    stats(v, runs, &med, &p95);
+    printf("%-7s %-34s %10.2f %10.2f\n", dialects[di], "companion command (raw)", med, p95);
+    /* create_midi_clip, 16 notes, confirmed */
+    for (int i = 0; i < runs; i++) {
+      json_t *a = json_pack("{s:s,s:f,s:f,s:o}", "track_id", "Bass", "start_time", 100.0 + 8.0 * i, "duration", 4.0, "notes",
+                            notes(16));
+      x.done = 0;
+      t0 = now_ms(&x.loop);
+      daw_call(x.d, "create_midi_clip", a, on_res, &x);
+      json_decref(a);
+      if (wait(&x)) {
+        fprintf(stderr, "create_midi_clip: %s\n", x.msg);
+        return 1;
+      }
+      v[i] = now_ms(&x.loop) - t0;
+    }
+    stats(v, runs, &med, &p95);
+    printf("%-7s %-34s %10.2f %10.2f\n", dialects[di], "create_midi_clip 16 notes confirmed", med, p95);
+    /* 10,000 notes, one tool call */
+    {
+      json_t *a = json_pack("{s:s,s:f,s:f,s:o}", "track_id", "Drums", "start_time", 2000.0, "duration", 2600.0, "notes",
+                            notes(10000));
+      x.done = 0;
+      t0 = now_ms(&x.loop);
+      daw_call(x.d, "create_midi_clip", a, on_res, &x);
+      json_decref(a);
+      if (wait(&x)) {
+        fprintf(stderr, "10,000 notes: %s\n", x.msg);
+        return 1;
+      }
+      printf("%-7s %-34s %10.2f %10s  (%lld companion commands + read-back)\n", dialects[di],
+             "10,000 notes written + read back", now_ms(&x.loop) - t0, "-",
+             (long long)json_integer_value(json_object_get(x.result, "companion_commands")));
+    }
+    /* native command with the companion loaded */
+    for (int i = 0; i < runs; i++) {
+      json_t *a = json_pack("{s:s,s:f}", "track_id", "Drums", "volume_db", -1.0 - (i % 10));
+      x.done = 0;
+      t0 = now_ms(&x.loop);
+      daw_call(x.d, "set_track", a, on_res, &x);
+      json_decref(a);
+      if (wait(&x)) {
+        fprintf(stderr, "set_track: %s\n", x.msg);
+        return 1;
+      }
+      v[i] = now_ms(&x.loop) - t0;
+    }
+    stats(v, runs, &med, &p95);
+    printf("%-7s %-34s %10.2f %10.2f\n", dialects[di], "set_track (native) confirmed", med, p95);
+    free(v);
+    int c = 0;
+    daw_close(x.d, closed, &c);
+    uv_run(&x.loop, UV_RUN_DEFAULT);
+    json_decref(x.result);
+    uv_loop_close(&x.loop);
+  }
+  return 0;
+}
