@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_VALUE_BYTES (1u << 20)
+#define MAX_VALUE_BYTES (16u << 20) /* a multi-line argument (a clip of 20,000+ notes written one per line) */
 
 typedef struct {
     int number;
