@@ -61,6 +61,8 @@ size_t budget_tokens_n(const char *s, size_t n)
             size_t j = i;
             while (j < n && s[j] && ispunct((unsigned char)s[j]))
                 j++;
+            if (j == i) /* a control character: one token */
+                j = i + 1;
             t += (j - i + 1) / 2;
             i = j;
         }
@@ -336,6 +338,10 @@ static char *clip_summary(const json_t *clip, double bpb, int drums)
 {
     sb_t b = {0};
     double cs = num_or(json_object_get(clip, "start"), 0), cl = num_or(json_object_get(clip, "length"), 0);
+    if (!isfinite(cs) || fabs(cs) > CONTEXT_MAX_TIME)
+        cs = 0;
+    if (!isfinite(cl) || cl < 0 || cl > CONTEXT_MAX_TIME)
+        cl = 0;
     const json_t *notes = json_object_get(clip, "notes");
     size_t nn = json_array_size(notes);
     int bar0 = (int)floor(cs / bpb + 1e-9) + 1, bar1 = cl > 0 ? (int)ceil((cs + cl) / bpb - 1e-9) : bar0;
@@ -366,7 +372,7 @@ static char *clip_summary(const json_t *clip, double bpb, int drums)
     json_array_foreach(notes, i, n) {
         int p = (int)num_or(json_object_get(n, "n"), -1);
         double s = num_or(json_object_get(n, "s"), -1), d = num_or(json_object_get(n, "d"), 0);
-        if (p < 0 || p > 127 || s < 0 || !(d > 0))
+        if (p < 0 || p > 127 || !(s >= 0) || !(d > 0) || s > CONTEXT_MAX_TIME || d > CONTEXT_MAX_TIME)
             continue;
         if (p < lo)
             lo = p;
@@ -735,7 +741,9 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
                 size_t cur = t->level ? t->tok[t->level] : 0;
                 if (used > cap)
                     break;
-                if (lv == LV_NAME) {
+                if (t->text[lv]) {
+                    /* rendered in an earlier pass that had no room for it */
+                } else if (lv == LV_NAME) {
                     t->text[LV_NAME] = render_name(t->t);
                     t->tok[LV_NAME] = budget_tokens(t->text[LV_NAME]) + 1;
                 } else if (lv == LV_DETAIL) {
@@ -769,6 +777,8 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
                     if (!t->text[LV_FULL])
                         break;
                 }
+                if (!t->text[lv])
+                    break; /* out of memory: stay at the level below */
                 if (used - cur + t->tok[lv] > cap)
                     break;
                 used = used - cur + t->tok[lv];

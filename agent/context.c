@@ -519,6 +519,9 @@ json_t *context_analyze(const json_t *state)
         const json_t *clip;
         json_array_foreach(json_object_get(jt, "clips"), ci, clip) {
             double cs = num_or(json_object_get(clip, "start"), 0), cl = num_or(json_object_get(clip, "length"), 0);
+            /* beyond CONTEXT_MAX_TIME beats (or not finite) a clip is not music we can place: skip it */
+            if (!isfinite(cs) || !isfinite(cl) || fabs(cs) > CONTEXT_MAX_TIME || cl > CONTEXT_MAX_TIME)
+                continue;
             if (cl > 0)
                 tr[t].clip_beats += cl;
             if (cl > 0 && cs + cl > length)
@@ -543,7 +546,8 @@ json_t *context_analyze(const json_t *state)
                 if (!json_is_number(n) || !json_is_number(s) || !json_is_number(d))
                     continue;
                 double pitch = json_number_value(n), st = json_number_value(s), du = json_number_value(d);
-                if (pitch < 0 || pitch > 127 || !(du > 0) || !isfinite(st) || !isfinite(du) || st < 0)
+                if (pitch < 0 || pitch > 127 || !(du > 0) || !isfinite(st) || !isfinite(du) || st < 0 ||
+                    st > CONTEXT_MAX_TIME || du > CONTEXT_MAX_TIME || cs + st < 0)
                     continue;
                 if (cl > 0 && st >= cl)
                     continue;
@@ -625,6 +629,8 @@ json_t *context_analyze(const json_t *state)
             last_s = n->s;
             last_pc = n->n % 12;
         }
+        if (n->s >= nbeats)
+            continue;
         for (int b = (int)floor(n->s + EPS); b < nbeats && b < n->e; b++) {
             double ov = fmin(n->e, b + 1.0) - fmax(n->s, (double)b);
             if (ov <= EPS)

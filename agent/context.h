@@ -21,6 +21,8 @@ const char *context_strerror(int code);
 /* Limits of the per-beat and clash lists in the analysis. */
 #define CONTEXT_MAX_BEATS 1024
 #define CONTEXT_MAX_CLASHES 32
+/* Clips starting or lasting beyond this many beats, and notes starting or lasting beyond it, are ignored. */
+#define CONTEXT_MAX_TIME 1e7
 /* Pairs of overlapping notes compared in the clash scan; past it the scan stops (big dense sessions) and the
  * analysis says "clash_scan_partial": true. */
 #define CONTEXT_MAX_CLASH_CHECKS 400000

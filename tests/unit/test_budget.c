@@ -24,6 +24,7 @@ static void test_budget_tokens_rules(void **state)
     assert_int_equal(budget_tokens("a\n\nb"), 3);            /* a run of whitespace is one */
     assert_int_equal(budget_tokens("\xc3\xa9t\xc3\xa9"), 3); /* a UTF-8 character is one */
     assert_int_equal(budget_tokens_n("hello world", 5), 2);
+    assert_int_equal(budget_tokens("\x01\x02x"), 3); /* control characters: one each (found by fuzz_budget) */
     /* prose comes out near characters / 4, JSON note lists above it */
     const char *prose = "Add a four on the floor kick and a sub bass in A minor for four bars, then some reverb.";
     size_t pt = budget_tokens(prose), pc = strlen(prose);
