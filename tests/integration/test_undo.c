@@ -487,6 +487,22 @@ static const char *catalog_name(struct fx *f, const char *kind, int want_not) {
   return kind[0] == 'i' ? "ReaSynth" : "ReaEQ";
 }
 
+/* Ardour 7.3's Lua bindings cannot remove a track, and the companion (and the mock's) says so: an undo that must
+ * delete a track is then partial, with exactly that delete_track failed and its reason. Returns 1 when f->result
+ * shows that (Ardour only); 0 otherwise. */
+static int ardour_cannot_delete(struct fx *f, const char *dialect) {
+  if (strcmp(dialect, "ardour") || f->status != UNDO_EPARTIAL) return 0;
+  json_t *failed = json_object_get(f->result, "failed");
+  size_t i;
+  json_t *x;
+  json_array_foreach(failed, i, x) {
+    if (strcmp(json_string_value(json_object_get(x, "tool")), "delete_track") ||
+        !strstr(json_string_value(json_object_get(x, "error")), "cannot remove a track"))
+      return 0;
+  }
+  return json_array_size(failed) > 0;
+}
+
 static void test_undo_companion_tools(void **st) {
   for (int d = 0; d < 2; d++) {
     for (size_t i = 0; i < sizeof comp_cases / sizeof *comp_cases; i++) {
@@ -518,6 +534,12 @@ static void test_undo_companion_tools(void **st) {
       json_decref(daw1);
 
       rc = undo_to(&f, target);
+      if (rc && ardour_cannot_delete(&f, dialects[d])) { /* reported, not pretended: nothing more to check */
+        json_decref(daw0);
+        json_decref(target);
+        fx_close(&f);
+        continue;
+      }
       if (rc) print_result(&f, c->name);
       assert_int_equal(rc, UNDO_OK);
       assert_int_equal(json_array_size(json_object_get(f.result, "failed")), 0);
@@ -759,7 +781,8 @@ static size_t clips_at(json_t *state, const char *name, double start) {
   return n;
 }
 
-/* The AI iteration: a new track "Kick" with a clip, and Bass's volume -> -3 dB. Returns the state after it. */
+/* The AI iteration: a new track "Kick" with a clip, a clip on Bass at beat 12, and Bass's volume -> -3 dB.
+ * Returns the state after it. */
 static json_t *ai_iteration(struct fx *f) {
   assert_int_equal(call(f, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\"}"), 0);
   char args[512];
@@ -767,6 +790,10 @@ static json_t *ai_iteration(struct fx *f) {
            "{\"track_id\":\"%s\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110},"
            "{\"n\":36,\"s\":2,\"d\":0.5,\"v\":100}]}",
            json_string_value(json_object_get(f->result, "track_id")));
+  assert_int_equal(call(f, "create_midi_clip", args), 0);
+  snprintf(args, sizeof args,
+           "{\"track_id\":\"%s\",\"start_time\":12,\"duration\":4,\"notes\":[{\"n\":40,\"s\":0,\"d\":1,\"v\":100}]}",
+           mirror_track_id(f, "Bass"));
   assert_int_equal(call(f, "create_midi_clip", args), 0);
   snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"volume_db\":-3}", mirror_track_id(f, "Bass"));
   assert_int_equal(call(f, "set_track", args), 0);
@@ -818,13 +845,16 @@ static void test_undo_keeps_the_musicians_edits(void **st) {
     musician_edits(&f);
 
     int rc = undo3(&f, base, result, UNDO_FAST_PATH);
-    if (rc) print_result(&f, dialects[d]);
-    assert_int_equal(rc, UNDO_OK);
+    int no_delete = rc && ardour_cannot_delete(&f, dialects[d]);
+    if (rc && !no_delete) print_result(&f, dialects[d]);
+    if (!no_delete) assert_int_equal(rc, UNDO_OK);
     assert_int_equal(json_array_size(json_object_get(f.result, "conflicts")), 0);
     assert_null(json_object_get(f.result, "fast_path")); /* the session changed since: never the DAW's undo */
     json_t *s = daw_mock_state(f.d);
-    /* the AI's changes are gone */
-    assert_null(daw_track(s, "Kick"));
+    /* the AI's changes are gone (Ardour: but for the track it cannot remove, reported as failed above) */
+    if (no_delete) assert_non_null(daw_track(s, "Kick"));
+    else assert_null(daw_track(s, "Kick"));
+    assert_int_equal(clips_at(s, "Bass", 12), 0);
     assert_true(close_to(track_volume(s, "Bass"), bass0));
     /* the musician's stay */
     assert_null(daw_track(s, "Drums"));
@@ -833,7 +863,7 @@ static void test_undo_keeps_the_musicians_edits(void **st) {
     assert_false(close_to(vocals0, -10));
     assert_int_equal(clips_at(s, "Kit", 8), 1);
     assert_int_equal(clips_at(s, "Kit", 0), drums_at0 - 1);
-    assert_int_equal(daw_track_count(s), daw_track_count(daw0));
+    assert_int_equal(daw_track_count(s), daw_track_count(daw0) + (size_t)no_delete);
     /* and "kept" names them */
     assert_true(json_array_size(json_object_get(f.result, "kept")) >= 3);
     json_decref(s);
@@ -880,14 +910,20 @@ static void test_undo_conflict_stops_and_force_reverts(void **st) {
 
     /* --force: the iteration is reverted, the conflicting volume too */
     rc = undo3(&f, base, result, UNDO_FAST_PATH | UNDO_FORCE);
-    if (rc) print_result(&f, dialects[d]);
-    assert_int_equal(rc, UNDO_OK);
+    int no_delete = rc && ardour_cannot_delete(&f, dialects[d]);
+    if (rc && !no_delete) print_result(&f, dialects[d]);
+    if (!no_delete) assert_int_equal(rc, UNDO_OK);
     assert_int_equal(json_array_size(json_object_get(f.result, "conflicts")), 1);
     assert_true(json_is_true(json_object_get(f.result, "forced")));
     s = daw_mock_state(f.d);
-    assert_null(daw_track(s, "Kick"));
     assert_true(close_to(track_volume(s, "Bass"), bass0));
-    assert_int_equal(differences(s, daw0, 1), 0);
+    assert_int_equal(clips_at(s, "Bass", 12), 0);
+    if (no_delete) {
+      assert_non_null(daw_track(s, "Kick"));
+    } else {
+      assert_null(daw_track(s, "Kick"));
+      assert_int_equal(differences(s, daw0, 1), 0);
+    }
     json_decref(s);
     json_decref(daw0);
     json_decref(base);
