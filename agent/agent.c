@@ -67,6 +67,8 @@ struct agent {
   json_t *step_tracks; /* "N" -> track id */
   json_t *step_clips;  /* "N" -> clip id */
   json_t *violations;  /* the last verification */
+  json_t *s2_open;     /* llm: what stage 2 may still carry out [{"step","tool","args","used","repair"?}] */
+  int exec_started;    /* execution began (the DAW may have changed) */
   json_t *violations_first;
   int n_failed, n_unreachable, failed_seen;
   int refresh_tries, unverified; /* unverified: the mirror could not be refreshed after a failed call */
@@ -93,6 +95,8 @@ const char *agent_strerror(int code) {
   case AGENT_EREJECTED: return "the plan was rejected; nothing was executed";
   case AGENT_ECANCELED: return "canceled";
   case AGENT_EDAW: return "the DAW does not answer";
+  case AGENT_EUNCERTAIN: return "done, but the DAW did not confirm every step";
+  case AGENT_ESTORAGE: return "the data directory cannot take the iteration; nothing was changed";
   default: return "unknown agent error";
   }
 }
@@ -104,10 +108,12 @@ int agent_exit_code(int status) {
   case AGENT_EINVAL: return 1;
   case AGENT_ELLM:
   case AGENT_EDAW: return 2;
-  case AGENT_EINCOMPLETE: return 3;
+  case AGENT_EUNCERTAIN: return 3;
+  case AGENT_EINCOMPLETE: return 7;
   case AGENT_EPLAN: return 4;
   case AGENT_ECONFIG: return 5;
-  case AGENT_ESAVE: return 6;
+  case AGENT_ESAVE:
+  case AGENT_ESTORAGE: return 6;
   case AGENT_ECANCELED: return 130;
   default: return 5;
   }
@@ -137,8 +143,10 @@ static const char *status_key(int status) {
   case AGENT_EINCOMPLETE: return "incomplete";
   case AGENT_ESAVE: return "not_saved";
   case AGENT_EREJECTED: return "rejected";
-  case AGENT_ECANCELED: return "canceled";
+  case AGENT_ECANCELED: return "interrupted";
   case AGENT_EDAW: return "daw_unreachable";
+  case AGENT_EUNCERTAIN: return "uncertain";
+  case AGENT_ESTORAGE: return "storage_unavailable";
   default: return "error";
   }
 }
@@ -242,6 +250,8 @@ static void job_reset(agent_t *a) {
   json_decref(a->step_clips), a->step_clips = NULL;
   json_decref(a->violations), a->violations = NULL;
   json_decref(a->violations_first), a->violations_first = NULL;
+  json_decref(a->s2_open), a->s2_open = NULL;
+  a->exec_started = 0;
   free(a->history_dir), a->history_dir = NULL;
   a->call = NULL;
   a->attempt = a->round = a->turns = a->total_turns = a->turn_limit_hit = 0;
@@ -290,10 +300,73 @@ static int count_changes(const json_t *actions) {
   return n;
 }
 
+/* ---- outcomes: every executed action is "confirmed", "uncertain" or "failed" (issue 10 §2) ---- */
+
+/* The outcome of a finished call. status 0 with the result's "status" "uncertain" (sent, no word from the DAW by
+ * the deadline; also the older names "sent_unconfirmed" and "unchanged") is uncertain; other successes are
+ * confirmed (the DAW's own feedback or read-back); anything else failed. */
+static const char *outcome_of(int ok, const json_t *result) {
+  if (!ok) return "failed";
+  const char *st = json_string_value(json_object_get(result, "status"));
+  if (st && (!strcmp(st, "uncertain") || !strcmp(st, "sent_unconfirmed") || !strcmp(st, "unchanged")))
+    return "uncertain";
+  return "confirmed";
+}
+
+struct tally {
+  int steps;     /* plan steps that change something (read-only steps are not counted) */
+  int confirmed, uncertain, failed, not_run; /* per plan step */
+  int refused;   /* stage-2 calls outside the plan (counted as failed too) */
+  int total;     /* steps + refused */
+};
+
+static int has_step_violation(const json_t *violations, int n) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(violations, i, v) {
+    const char *kind = json_string_value(json_object_get(v, "kind"));
+    if (json_integer_value(json_object_get(v, "step")) == n && kind && strcmp(kind, "empty_track")) return 1;
+  }
+  return 0;
+}
+
+/* One outcome per plan step: the outcome of its last action; "failed" when verification still finds it wrong;
+ * a step never run is "not_run" when the job was interrupted, else "failed" when verification finds it missing,
+ * else "uncertain" (not carried out in this run, though the session shows it). steps_out: new array
+ * [{"step","tool","outcome"}] (may be NULL). */
+static void tally(agent_t *a, struct tally *t, json_t **steps_out) {
+  memset(t, 0, sizeof *t);
+  json_t *out = steps_out ? json_array() : NULL;
+  size_t i, k;
+  json_t *s, *x;
+  json_array_foreach(json_object_get(a->plan_json, "steps"), i, s) {
+    const char *tool = json_string_value(json_object_get(s, "tool"));
+    if (!tool || tools_is_read(a->tools, tool)) continue;
+    int n = (int)json_integer_value(json_object_get(s, "step"));
+    const char *oc = NULL;
+    json_array_foreach(a->actions, k, x) {
+      if (json_integer_value(json_object_get(x, "step")) == n && !json_object_get(x, "refused"))
+        oc = json_string_value(json_object_get(x, "outcome"));
+    }
+    int vio = has_step_violation(a->violations, n);
+    if (!oc) oc = a->canceled ? "not_run" : vio ? "failed" : "uncertain";
+    else if (vio) oc = "failed";
+    t->steps++;
+    if (!strcmp(oc, "confirmed")) t->confirmed++;
+    else if (!strcmp(oc, "uncertain")) t->uncertain++;
+    else if (!strcmp(oc, "not_run")) t->not_run++;
+    else t->failed++;
+    if (out) json_array_append_new(out, json_pack("{sissss}", "step", n, "tool", tool, "outcome", oc));
+  }
+  json_array_foreach(a->actions, k, x) t->refused += json_object_get(x, "refused") != NULL;
+  t->failed += t->refused;
+  t->total = t->steps + t->refused;
+  if (steps_out) *steps_out = out;
+}
+
 static char *generated_response(agent_t *a, int status) {
   char buf[2048];
   size_t o = 0;
-  int ok = count_ok(a->actions), n = (int)json_array_size(a->actions);
   const json_t *vio = a->violations;
   switch (status) {
   case AGENT_EPLAN:
@@ -307,12 +380,25 @@ static char *generated_response(agent_t *a, int status) {
                plan_step_count(a->plan), plan_step_count(a->plan) == 1 ? "" : "s");
       break;
     }
-    o += (size_t)snprintf(buf + o, sizeof buf - o, "%d of %d action%s confirmed by the DAW", ok, n, n == 1 ? "" : "s");
-    if (a->plan) o += (size_t)snprintf(buf + o, sizeof buf - o, " for a %zu-step plan", plan_step_count(a->plan));
-    if (json_array_size(vio))
+    if (!a->exec_started) {
+      snprintf(buf, sizeof buf, "Nothing was sent to the DAW.");
+      break;
+    }
+    struct tally t;
+    tally(a, &t, NULL);
+    o += (size_t)snprintf(buf + o, sizeof buf - o, "%d of %d step%s confirmed by the DAW, %d uncertain, %d failed",
+                          t.confirmed, t.total, t.total == 1 ? "" : "s", t.uncertain, t.failed);
+    if (t.not_run) o += (size_t)snprintf(buf + o, sizeof buf - o, ", %d not run", t.not_run);
+    if (t.refused)
+      o += (size_t)snprintf(buf + o, sizeof buf - o, " (%d call%s refused: not in the plan)", t.refused,
+                            t.refused == 1 ? "" : "s");
+    if (status == AGENT_ECANCELED)
+      o += (size_t)snprintf(buf + o, sizeof buf - o, "; interrupted: %d of %d steps", t.confirmed + t.uncertain,
+                            t.steps);
+    else if (json_array_size(vio))
       o += (size_t)snprintf(buf + o, sizeof buf - o, "; %zu problem%s remain%s", json_array_size(vio),
                             json_array_size(vio) == 1 ? "" : "s", json_array_size(vio) == 1 ? "s" : "");
-    else if (ok)
+    else if (status == AGENT_OK && t.total > 0 && t.confirmed == t.total)
       o += (size_t)snprintf(buf + o, sizeof buf - o, "; the session matches the plan");
     snprintf(buf + o, sizeof buf - o, ".");
   }
@@ -324,7 +410,8 @@ static json_t *build_response(agent_t *a, int status, const char *message) {
   json_t *ctx = context_analyze(after);
   json_decref(after);
   char *gen = generated_response(a, status);
-  const char *text = a->final_text && *a->final_text && status != AGENT_EPLAN ? a->final_text : gen;
+  /* the model's closing words only when every step is confirmed: it must not claim what did not happen */
+  const char *text = a->final_text && *a->final_text && status == AGENT_OK ? a->final_text : gen;
   json_t *r = json_object();
   json_object_set_new(r, "response", json_string(text ? text : ""));
   json_object_set_new(r, "actions_executed", a->actions ? json_incref(a->actions) : json_array());
@@ -341,6 +428,16 @@ static json_t *build_response(agent_t *a, int status, const char *message) {
                                                      : "llm"));
   json_object_set_new(r, "plan_errors", a->plan_errors ? json_incref(a->plan_errors) : json_array());
   json_object_set_new(r, "violations", a->violations ? json_incref(a->violations) : json_array());
+  if (a->exec_started) {
+    struct tally t;
+    json_t *so = NULL;
+    tally(a, &t, &so);
+    json_object_set_new(r, "outcomes", json_pack("{sisisisisisisi}", "confirmed", t.confirmed, "uncertain", t.uncertain,
+                                                 "failed", t.failed, "refused", t.refused, "not_run", t.not_run,
+                                                 "steps", t.steps, "total", t.total));
+    json_object_set_new(r, "step_outcomes", so);
+  }
+  if (status == AGENT_ECANCELED) json_object_set_new(r, "interrupted", json_true());
   if (a->violations_first && json_array_size(a->violations_first))
     json_object_set_new(r, "violations_fixed", json_integer((json_int_t)(json_array_size(a->violations_first) -
                                                                           json_array_size(a->violations))));
@@ -431,6 +528,34 @@ void agent_close(agent_t *a, void (*cb)(void *data), void *data) {
 
 /* ---- cancel ---- */
 
+static int save_iteration(agent_t *a, int partial);
+static int count_changes(const json_t *actions);
+static void tally(agent_t *a, struct tally *t, json_t **steps_out);
+
+/* The end of an interrupted job: the part the DAW did is saved as a partial iteration (undoable like any other). */
+static void cancel_done(agent_t *a) {
+  char m[1200];
+  if (!a->exec_started) {
+    snprintf(m, sizeof m, "interrupted: 0 of %zu steps; nothing was sent to the DAW",
+             a->plan ? plan_step_count(a->plan) : (size_t)0);
+  } else {
+    struct tally t;
+    tally(a, &t, NULL);
+    int n = snprintf(m, sizeof m, "interrupted: %d of %d steps (%d confirmed, %d uncertain, %d failed)",
+                     t.confirmed + t.uncertain, t.steps, t.confirmed, t.uncertain, t.failed);
+    if (count_changes(a->actions) > 0 && !a->cfg.no_save) {
+      if (save_iteration(a, 1)) {
+        alog(a, LOG_INFO, "%s", a->save_err);
+        if (n > 0 && (size_t)n < sizeof m) snprintf(m + n, sizeof m - (size_t)n, "; %s", a->save_err);
+      } else if (n > 0 && (size_t)n < sizeof m) {
+        snprintf(m + n, sizeof m - (size_t)n, "; the part done is saved as iteration %d (partial)", a->iteration);
+      }
+    }
+  }
+  alog(a, LOG_INFO, "%s", m);
+  job_done(a, AGENT_ECANCELED, m);
+}
+
 static void on_cancel_ended(int status, const json_t *result, const char *message, void *data) {
   agent_t *a = data;
   (void)status, (void)result, (void)message;
@@ -440,7 +565,7 @@ static void on_cancel_ended(int status, const json_t *result, const char *messag
     close_continue(a);
     return;
   }
-  job_done(a, AGENT_ECANCELED, "canceled");
+  cancel_done(a);
 }
 
 static void cancel_finish(agent_t *a) {
@@ -455,7 +580,7 @@ static void cancel_finish(agent_t *a) {
     a->daw_pending = 0;
     a->request_begun = 0;
   }
-  job_done(a, AGENT_ECANCELED, "canceled");
+  cancel_done(a);
 }
 
 /* Every DAW/LLM callback starts with this: 1 = the job is being canceled/closed (handled here). */
@@ -500,9 +625,20 @@ static json_t *record_action(agent_t *a, int step, const char *tool, const json_
   json_object_set_new(x, "tool", json_string(tool ? tool : ""));
   json_object_set_new(x, "args", args ? json_deep_copy(args) : json_object());
   json_object_set_new(x, "ok", json_boolean(ok));
+  json_object_set_new(x, "outcome", json_string(outcome_of(ok, result)));
   json_object_set_new(x, "result", result ? json_deep_copy(result) : json_null());
   if (error) json_object_set_new(x, "error", json_string(error));
   json_object_set_new(x, "phase", json_string(a->round ? "fix" : "execute"));
+  if (ok && step > 0) {
+    /* earlier failed attempts of this step were retried with success */
+    size_t i;
+    json_t *p;
+    json_array_foreach(a->actions, i, p) {
+      if (json_integer_value(json_object_get(p, "step")) == step && !json_is_true(json_object_get(p, "ok")) &&
+          !json_object_get(p, "refused"))
+        json_object_set_new(p, "retried", json_true());
+    }
+  }
   json_array_append_new(a->actions, x);
   return x;
 }
@@ -793,7 +929,7 @@ static void start_planning(agent_t *a) {
   json_t *an = context_analyze(a->state0);
   struct prompt_stage1 in = {.dialect = daw_dialect(a->cfg.daw), .request = a->request, .state = a->state0,
                              .analysis = an, .catalog = daw_catalog(a->cfg.daw), .tools = a->tools_avail,
-                             .context_budget = a->cfg.context_budget};
+                             .context_budget = a->cfg.context_budget, .profile = a->cfg.profile};
   struct prompt_text pt;
   char err[512];
   int rc = prompt_stage1(a->prompts, &in, &pt, err, sizeof err);
@@ -907,10 +1043,39 @@ static void on_begun(int status, const json_t *result, const char *message, void
   }
 }
 
+static const char *composition_for(agent_t *a);
+
+/* Before the first DAW change: can the data directory take the iteration (read-only, full)? */
+static int check_storage(agent_t *a, char *m, size_t mlen) {
+  if (a->cfg.no_save) return 0;
+  char err[512];
+  const char *comp = composition_for(a);
+  history_t *h = history_open(a->cfg.data_dir, comp, err, sizeof err);
+  if (!h) {
+    errfmt(m, mlen, 0, "the history of \"%s\" cannot be opened, so the change could not be saved: %s; nothing was "
+           "sent to the DAW", comp, err);
+    return -1;
+  }
+  int rc = history_check_writable(h, err, sizeof err);
+  history_free(h);
+  if (rc) {
+    errfmt(m, mlen, 0, "the data directory cannot take the iteration: %s; nothing was sent to the DAW", err);
+    return -1;
+  }
+  return 0;
+}
+
 static void begin_exec(agent_t *a) {
-  set_stage(a, AGENT_EXECUTING);
   json_decref(a->before);
   a->before = session_to_json(daw_session(a->cfg.daw));
+  char m[800];
+  if (check_storage(a, m, sizeof m)) {
+    alog(a, LOG_INFO, "%s", m);
+    job_done(a, AGENT_ESTORAGE, m);
+    return;
+  }
+  set_stage(a, AGENT_EXECUTING);
+  a->exec_started = 1;
   alog(a, LOG_INFO, "executing %zu step%s (%s executor)", plan_step_count(a->plan),
        plan_step_count(a->plan) == 1 ? "" : "s", is_direct(a) ? "direct" : "llm");
   a->daw_pending = 1;
@@ -1030,6 +1195,312 @@ static void direct_next(agent_t *a) {
   after_round(a);
 }
 
+/* ---- stage 2 carries out only the plan (issue 10 §4) ----
+ *
+ * The llm executor keeps the list of what the model may still do: the validated plan's steps (in the corrective
+ * round also the repairs verification proposed). A call runs only when it matches an open entry: the same tool,
+ * the same target (track/clip references of the plan resolved through the ids earlier steps returned), every
+ * argument the plan gives with the same value (numbers within a small tolerance, names case-insensitively, catalog
+ * names canonically, notes as the same set), and no other argument — except for a tool that creates an object,
+ * where arguments the plan left open (a clip's name, an effect's parameters) are refinements. A call that succeeds
+ * (confirmed or uncertain) consumes its entry, so the same create_track twice is refused the second time; a call
+ * that failed leaves it open for a retry. Read-only tools (kind "read") may always be called and consume nothing. */
+
+static void s2_open_add(agent_t *a, const json_t *step, const json_t *tool, const json_t *args, int repair) {
+  json_t *e = json_pack("{sOsOsosb}", "step", step, "tool", tool, "args", args ? json_deep_copy(args) : json_object(),
+                        "used", 0);
+  if (!e) return;
+  if (repair) json_object_set_new(e, "repair", json_true());
+  json_array_append_new(a->s2_open, e);
+}
+
+static void s2_open_plan(agent_t *a) {
+  json_decref(a->s2_open);
+  a->s2_open = json_array();
+  size_t i;
+  json_t *st;
+  json_array_foreach(json_object_get(a->plan_json, "steps"), i, st)
+    s2_open_add(a, json_object_get(st, "step"), json_object_get(st, "tool"), json_object_get(st, "args"), 0);
+}
+
+static void s2_open_repairs(agent_t *a) {
+  if (!a->s2_open) a->s2_open = json_array();
+  size_t i;
+  json_t *v;
+  json_array_foreach(a->violations, i, v) {
+    const json_t *fix = json_object_get(v, "fix");
+    if (!json_is_object(fix) || !json_is_string(json_object_get(fix, "tool"))) continue;
+    s2_open_add(a, json_object_get(v, "step"), json_object_get(fix, "tool"), json_object_get(fix, "args"), 1);
+  }
+}
+
+/* A track reference (id, host id or exact name) as the mirror's bridge id; the text itself when unknown. */
+static const char *track_ref_id(agent_t *a, const char *ref) {
+  if (!ref) return NULL;
+  session_t *s = daw_session(a->cfg.daw);
+  int idx = session_track_resolve(s, ref);
+  const char *id = idx ? session_track_id(s, idx) : NULL;
+  return id ? id : ref;
+}
+
+/* The plan's value of a track_id/clip_id argument as an id (references resolved through the ids earlier steps
+ * returned); NULL when it refers to a step that has not produced its object yet. */
+static const char *plan_target(agent_t *a, const char *key, const json_t *v, int depth) {
+  const char *kind;
+  int n = plan_ref_step(v, &kind);
+  if (n <= 0) return json_string_value(v);
+  char k[16];
+  snprintf(k, sizeof k, "%d", n);
+  if (!strcmp(key, "clip_id")) return json_string_value(json_object_get(a->step_clips, k));
+  const char *id = json_string_value(json_object_get(a->step_tracks, k));
+  if (id || depth > 8) return id;
+  /* a reference to a clip step where a track is meant: that clip's track */
+  const json_t *target = NULL;
+  size_t i;
+  json_t *st;
+  json_array_foreach(json_object_get(a->plan_json, "steps"), i, st) {
+    if (json_integer_value(json_object_get(st, "step")) == n) target = st;
+  }
+  const json_t *tv = json_object_get(json_object_get(target, "args"), "track_id");
+  return tv ? plan_target(a, key, tv, depth + 1) : NULL;
+}
+
+/* The creating step's result was lost (its confirmation did not come, so no id was returned): a track the call
+ * names is that step's track when it is new since execution began and has the name the step gave it. */
+static const char *new_track_of_step(agent_t *a, int n, const char *id) {
+  if (n <= 0 || !id) return NULL;
+  session_t *s = daw_session(a->cfg.daw);
+  int idx = session_track_index_by_id(s, id);
+  if (!idx) return NULL;
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(a->before, "tracks"), i, t) {
+    const char *bid = json_string_value(json_object_get(t, "id"));
+    if (bid && !strcmp(bid, id)) return NULL;
+  }
+  const json_t *step = NULL, *st;
+  json_array_foreach(json_object_get(a->plan_json, "steps"), i, st) {
+    if (json_integer_value(json_object_get(st, "step")) == n) step = st;
+  }
+  const char *tool = json_string_value(json_object_get(step, "tool"));
+  const char *name = json_string_value(json_object_get(json_object_get(step, "args"), "name"));
+  const char *have = session_track_name(s, idx);
+  if (!tool || strcmp(tool, "create_track") || !name || !have || strcasecmp(name, have)) return NULL;
+  return id;
+}
+
+static int note_eq(const json_t *x, const json_t *y) {
+  if (json_integer_value(json_object_get(x, "n")) != json_integer_value(json_object_get(y, "n"))) return 0;
+  if (fabs(json_number_value(json_object_get(x, "s")) - json_number_value(json_object_get(y, "s"))) > 0.01) return 0;
+  if (fabs(json_number_value(json_object_get(x, "d")) - json_number_value(json_object_get(y, "d"))) > 0.01) return 0;
+  const json_t *vx = json_object_get(x, "v"), *vy = json_object_get(y, "v");
+  if (!vx != !vy) return 0;
+  return !vx || fabs(json_number_value(vx) - json_number_value(vy)) <= 1.01;
+}
+
+/* The same notes, as a multiset (order free). */
+static int notes_eq(const json_t *p, const json_t *c) {
+  if (!json_is_array(p) || !json_is_array(c) || json_array_size(p) != json_array_size(c)) return 0;
+  size_t n = json_array_size(p), i, k;
+  unsigned char *used = calloc(n ? n : 1, 1);
+  if (!used) return 0;
+  int ok = 1;
+  for (i = 0; i < n && ok; i++) {
+    const json_t *x = json_array_get(p, i);
+    int found = 0;
+    for (k = 0; k < n && !found; k++) {
+      if (!used[k] && note_eq(x, json_array_get(c, k))) used[k] = 1, found = 1;
+    }
+    ok = found;
+  }
+  free(used);
+  return ok;
+}
+
+static int value_eq(const json_t *p, const json_t *c) {
+  if (json_is_number(p) && json_is_number(c)) {
+    double x = json_number_value(p), y = json_number_value(c);
+    return fabs(x - y) <= 1e-3 + 1e-6 * fabs(x);
+  }
+  if (json_is_string(p) && json_is_string(c)) return !strcasecmp(json_string_value(p), json_string_value(c));
+  if (json_is_boolean(p) && json_is_boolean(c)) return json_is_true(p) == json_is_true(c);
+  if (json_is_object(p) && json_is_object(c)) {
+    if (json_object_size(p) != json_object_size(c)) return 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)p, k, v) {
+      if (!json_object_get(c, k) || !value_eq(v, json_object_get(c, k))) return 0;
+    }
+    return 1;
+  }
+  if (json_is_array(p) && json_is_array(c)) {
+    if (json_array_size(p) != json_array_size(c)) return 0;
+    for (size_t i = 0; i < json_array_size(p); i++)
+      if (!value_eq(json_array_get(p, i), json_array_get(c, i))) return 0;
+    return 1;
+  }
+  return json_equal((json_t *)p, (json_t *)c);
+}
+
+/* Arguments that name what a step works on (never left out, never "refined"). */
+static int is_target_key(const char *k) {
+  return !strcmp(k, "track_id") || !strcmp(k, "clip_id") || !strcmp(k, "effect_index") || !strcmp(k, "param_index");
+}
+
+/* Does the call (tool, prepared args) match the open entry e? On a mismatch, why (for the model). */
+static int entry_matches(agent_t *a, const json_t *e, const char *tool, const json_t *args, char *why, size_t wlen) {
+  const json_t *pargs = json_object_get(e, "args");
+  const json_t *cat = daw_catalog(a->cfg.daw);
+  const char *k;
+  json_t *pv;
+  int step = (int)json_integer_value(json_object_get(e, "step"));
+  json_object_foreach((json_t *)pargs, k, pv) {
+    const json_t *cv = json_object_get(args, k);
+    char *pj = compact(pv);
+    int ok = 1;
+    if (!strcmp(k, "track_id") || !strcmp(k, "clip_id")) {
+      const char *want = plan_target(a, k, pv, 0);
+      const char *have = json_string_value(cv);
+      if (!strcmp(k, "track_id")) want = track_ref_id(a, want), have = track_ref_id(a, have);
+      if (!want && !strcmp(k, "track_id")) want = new_track_of_step(a, plan_ref_step(pv, NULL), have);
+      ok = want && have && !strcmp(want, have);
+      if (!ok && !want) {
+        snprintf(why, wlen, "Step %d (%s) works on the object Step %d creates, which does not exist yet", step, tool,
+                 plan_ref_step(pv, NULL));
+        free(pj);
+        return 0;
+      }
+      if (!ok) {
+        free(pj);
+        snprintf(why, wlen, "Step %d (%s) is for %s %s, not %s", step, tool, k, want, have ? have : "(missing)");
+        return 0;
+      }
+    } else if (!cv) {
+      /* a change step may be carried out in parts (volume, then pan): each part with the plan's value */
+      const char *kd = tools_kind(a->tools, tool);
+      if (kd && !strcmp(kd, "change") && !is_target_key(k)) {
+        free(pj);
+        continue;
+      }
+      ok = 0;
+    } else if (!strcmp(k, "notes") || !strcmp(k, "add_notes") || !strcmp(k, "remove_notes")) {
+      ok = notes_eq(pv, cv);
+    } else if ((!strcmp(k, "effect_name") || !strcmp(k, "instrument")) && json_is_string(pv) && json_is_string(cv)) {
+      const char *list = !strcmp(k, "effect_name") ? "effects" : "instruments";
+      const char *cp = json_string_value(pv), *cc = json_string_value(cv);
+      canon_catalog(json_object_get(cat, list), cp, &cp);
+      canon_catalog(json_object_get(cat, list), cc, &cc);
+      ok = !strcasecmp(cp, cc);
+    } else {
+      ok = value_eq(pv, cv);
+    }
+    if (!ok) {
+      char *cj = cv ? compact(cv) : NULL;
+      if (snprintf(why, wlen, "Step %d (%s) says %s: %.200s%s, the call has %.200s", step, tool, k, pj ? pj : "?",
+                   pj && strlen(pj) > 200 ? "..." : "", cj ? cj : "nothing") >= (int)wlen)
+        why[wlen - 1] = 0; /* cut: fine for a message */
+      free(cj);
+      free(pj);
+      return 0;
+    }
+    free(pj);
+  }
+  /* arguments the plan does not give: refinements of an object being created, nothing else */
+  const char *kind = tools_kind(a->tools, tool);
+  int creates = kind && !strcmp(kind, "create") && !json_is_true(json_object_get(e, "repair"));
+  int values = 0;
+  json_t *cv;
+  json_object_foreach((json_t *)args, k, cv) {
+    if (!is_target_key(k)) values++;
+    if (json_object_get(pargs, k) || creates) continue;
+    snprintf(why, wlen, "Step %d (%s) does not set %s", step, tool, k);
+    return 0;
+  }
+  if (!values && kind && !strcmp(kind, "change") && json_object_size(pargs) > 1) {
+    snprintf(why, wlen, "Step %d (%s): the call sets nothing the step sets", step, tool);
+    return 0;
+  }
+  return 1;
+}
+
+/* The call matched entry idx and the DAW did it: the entry is done (a change step done in parts: the values
+ * set are taken off it, and it is done when none is left). */
+static void s2_consume(agent_t *a, int idx, const char *tool, const json_t *args) {
+  json_t *e = json_array_get(a->s2_open, (size_t)idx);
+  if (!e) return;
+  const char *kind = tools_kind(a->tools, tool);
+  if (kind && !strcmp(kind, "change")) {
+    json_t *pargs = json_object_get(e, "args");
+    const char *k;
+    json_t *v;
+    void *tmp;
+    int left = 0;
+    json_object_foreach_safe(pargs, tmp, k, v) {
+      if (is_target_key(k)) continue;
+      if (json_object_get(args, k)) json_object_del(pargs, k);
+      else left++;
+    }
+    if (left) return;
+  }
+  json_object_set_new(e, "used", json_true());
+}
+
+/* The step number of the first open entry of this tool (a failed attempt is tied to it), 0 if none. */
+static int s2_candidate_step(agent_t *a, const char *tool) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(a->s2_open, i, e) {
+    const char *t = json_string_value(json_object_get(e, "tool"));
+    if (t && tool && !strcmp(t, tool) && !json_is_true(json_object_get(e, "used")))
+      return (int)json_integer_value(json_object_get(e, "step"));
+  }
+  return 0;
+}
+
+/* The open entry the call carries out (index into s2_open), or -1 with the reason in why. A read-only tool
+ * matches without an entry (returns -2). */
+static int s2_match(agent_t *a, const char *tool, const json_t *args, char *why, size_t wlen) {
+  if (tools_is_read(a->tools, tool)) return -2;
+  size_t i;
+  json_t *e;
+  char first[400] = "";
+  int used_same = 0;
+  json_array_foreach(a->s2_open, i, e) {
+    const char *t = json_string_value(json_object_get(e, "tool"));
+    if (!t || strcmp(t, tool)) continue;
+    if (json_is_true(json_object_get(e, "used"))) {
+      used_same = 1;
+      continue;
+    }
+    char w[400];
+    if (entry_matches(a, e, tool, args, w, sizeof w)) return (int)i;
+    if (!first[0]) snprintf(first, sizeof first, "%s", w);
+  }
+  if (first[0]) snprintf(why, wlen, "refused: not in the plan (%s)", first);
+  else if (used_same)
+    snprintf(why, wlen, "refused: not in the plan (every %s step of the plan has been carried out already; a step "
+             "is done once)", tool);
+  else snprintf(why, wlen, "refused: not in the plan (the plan has no %s step)", tool);
+  return -1;
+}
+
+/* The open steps, for the model: "Step 2 create_midi_clip, Step 3 add_effect" (or "none"). */
+static void s2_open_list(agent_t *a, char *buf, size_t len) {
+  size_t o = 0, i;
+  json_t *e;
+  buf[0] = 0;
+  json_array_foreach(a->s2_open, i, e) {
+    if (json_is_true(json_object_get(e, "used"))) continue;
+    int w = snprintf(buf + o, len - o, "%sStep %lld %s%s", o ? ", " : "",
+                     (long long)json_integer_value(json_object_get(e, "step")),
+                     json_string_value(json_object_get(e, "tool")),
+                     json_is_true(json_object_get(e, "repair")) ? " (repair)" : "");
+    if (w < 0 || (size_t)w >= len - o) break;
+    o += (size_t)w;
+  }
+  if (!o) snprintf(buf, len, "none: every step is done");
+}
+
 /* ---- the llm executor ---- */
 
 static void s2_turn(agent_t *a);
@@ -1058,6 +1529,7 @@ static void s2_start(agent_t *a) {
                          json_string_value(json_object_get(t, "description")), json_object_get(t, "parameters"));
   }
   set_llm_options(a, a->req, 0);
+  s2_open_plan(a);
   a->turns = 0;
   s2_turn(a);
 }
@@ -1115,15 +1587,32 @@ struct s2_call {
   agent_t *a;
   char *id, *name;
   json_t *args;
+  int entry; /* index into s2_open, or -2 for a read-only tool */
+  int step;
 };
 
-static void s2_error_result(agent_t *a, const struct llm_tool_call *c, const json_t *args, const char *msg) {
-  char content[900];
-  snprintf(content, sizeof content, "error: %s", msg);
+/* A call that is not carried out. step > 0: a failed attempt of that step (bad arguments; the step stays open
+ * for a retry); step < 0: an error not tied to a step (a read-only tool); step 0: refused, not in the plan
+ * (counted as failed; the model hears which steps are still open). */
+static void s2_error_result(agent_t *a, const struct llm_tool_call *c, const json_t *args, int step, const char *msg) {
+  char content[1400], open[400], rmsg[900];
+  int refused = step == 0;
+  if (refused) {
+    snprintf(rmsg, sizeof rmsg, "%s%s", strncmp(msg, "refused:", 8) ? "refused: not in the plan: " : "", msg);
+    s2_open_list(a, open, sizeof open);
+    snprintf(content, sizeof content, "%s. Nothing was done. Only the plan's steps can be carried out; still open: "
+             "%s.", rmsg, open);
+    msg = rmsg;
+  } else {
+    snprintf(content, sizeof content, "error: %s", msg);
+  }
   llm_request_add_tool_result(a->req, c->id, c->name, content, 1);
-  record_action(a, 0, c->name, args, 0, NULL, msg);
-  alog(a, LOG_INFO, "tool call %s rejected: %s", c->name ? c->name : "?", msg);
-  if (a->cfg.cb.on_tool_result) a->cfg.cb.on_tool_result(a, c->name, args, DAW_EINVAL, NULL, msg, a->cfg.cb.data);
+  json_t *x = record_action(a, step, c->name, args, 0, NULL, msg);
+  if (refused) json_object_set_new(x, "refused", json_string("not in the plan"));
+  alog(a, LOG_INFO, "tool call %s %s: %s", c->name ? c->name : "?", refused ? "refused" : "rejected", msg);
+  if (a->cfg.cb.on_tool_result)
+    a->cfg.cb.on_tool_result(a, c->name, args, DAW_EINVAL, NULL, json_string_value(json_object_get(x, "error")),
+                             a->cfg.cb.data);
 }
 
 static void on_s2_result(int status, const json_t *result, const char *message, void *data) {
@@ -1140,8 +1629,12 @@ static void on_s2_result(int status, const json_t *result, const char *message, 
       llm_request_add_tool_result(a->req, sc->id, sc->name, rj ? rj : "{}", 0);
       free(rj);
     }
-    record_action(a, 0, sc->name, sc->args, status == 0, result,
+    record_action(a, sc->step, sc->name, sc->args, status == 0, result,
                   status ? (message ? message : daw_strerror(status)) : NULL);
+    if (!status && sc->entry >= 0) {
+      s2_consume(a, sc->entry, sc->name, sc->args);
+      note_created(a, sc->step, sc->name, result);
+    }
     log_result(a, sc->name, sc->args, status, result, message);
     count_failure(a, status);
     if (a->cfg.cb.on_tool_result)
@@ -1177,19 +1670,34 @@ static void s2_next_call(agent_t *a) {
       else
         snprintf(err, sizeof err, "unknown tool '%s'%s%s%s; the tools you can call are: %s", c->name ? c->name : "",
                  sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "", names.b);
-      s2_error_result(a, c, c->args, err);
+      s2_error_result(a, c, c->args, 0, err);
       a->call_i++;
       continue;
     }
     if (!c->args || !json_is_object(c->args)) {
       snprintf(err, sizeof err, "the arguments are not a valid JSON object: %.300s", c->raw_args ? c->raw_args : "");
-      s2_error_result(a, c, NULL, err);
+      s2_error_result(a, c, NULL, s2_candidate_step(a, c->name), err);
       a->call_i++;
       continue;
     }
     json_t *args = prepare_args(a, c->args, err, sizeof err);
     if (!args) {
-      s2_error_result(a, c, c->args, err);
+      s2_error_result(a, c, c->args, s2_candidate_step(a, c->name), err);
+      a->call_i++;
+      continue;
+    }
+    /* arguments the DAW would refuse are an attempt of the step (retried), not a call outside the plan */
+    if (tools_check(a->tools, c->name, args, daw_session(a->cfg.daw), err, sizeof err) &&
+        s2_candidate_step(a, c->name) > 0) {
+      s2_error_result(a, c, args, s2_candidate_step(a, c->name), err);
+      json_decref(args);
+      a->call_i++;
+      continue;
+    }
+    int entry = s2_match(a, c->name, args, err, sizeof err);
+    if (entry == -1) {
+      s2_error_result(a, c, args, 0, err);
+      json_decref(args);
       a->call_i++;
       continue;
     }
@@ -1202,11 +1710,14 @@ static void s2_next_call(agent_t *a) {
     sc->id = strdup(c->id ? c->id : "");
     sc->name = strdup(c->name);
     sc->args = args;
+    sc->entry = entry;
+    sc->step = entry >= 0 ? (int)json_integer_value(json_object_get(json_array_get(a->s2_open, (size_t)entry), "step"))
+                          : 0;
     a->daw_pending = 1;
     int rc = daw_call(a->cfg.daw, c->name, args, on_s2_result, sc);
     if (rc) {
       a->daw_pending = 0;
-      s2_error_result(a, c, args, daw_strerror(rc));
+      s2_error_result(a, c, args, entry == -2 ? -1 : sc->step, daw_strerror(rc));
       free(sc->id), free(sc->name), json_decref(sc->args), free(sc);
       a->call_i++;
       continue;
@@ -1268,6 +1779,7 @@ static void fix_round(agent_t *a) {
     direct_next(a);
     return;
   }
+  s2_open_repairs(a); /* besides the steps still open, the model may carry out the repairs verification proposed */
   json_t *ct = created_tracks(a);
   struct prompt_text pt;
   char err[512];
@@ -1360,7 +1872,7 @@ static const char *composition_for(agent_t *a) {
   return "default";
 }
 
-static int save_iteration(agent_t *a) {
+static int save_iteration(agent_t *a, int partial) {
   set_stage(a, AGENT_SAVING);
   char err[512];
   const char *comp = composition_for(a);
@@ -1390,6 +1902,14 @@ static int save_iteration(agent_t *a) {
                            "actions", a->actions);
   json_object_set_new(meta, "executor", json_string(is_direct(a) ? "direct" : "llm"));
   if (json_array_size(a->violations)) json_object_set(meta, "violations", a->violations);
+  struct tally t;
+  json_t *so = NULL;
+  tally(a, &t, &so);
+  json_object_set_new(meta, "outcomes", json_pack("{sisisisisisisi}", "confirmed", t.confirmed, "uncertain",
+                                                  t.uncertain, "failed", t.failed, "refused", t.refused, "not_run",
+                                                  t.not_run, "steps", t.steps, "total", t.total));
+  json_object_set_new(meta, "step_outcomes", so);
+  if (partial) json_object_set_new(meta, "partial", json_true());
   int num = 0;
   rc = history_save(h, after, meta, &num, err, sizeof err);
   json_decref(meta);
@@ -1420,11 +1940,33 @@ static void save_and_finish(agent_t *a) {
              json_array_size(a->violations),
              json_array_size(a->violations) == 1 ? "" : "s", json_array_size(a->violations) == 1 ? "s" : "",
              a->round ? " after the corrective round" : "", first ? first : "?");
+  } else {
+    /* the session looks as planned; the outcomes still decide: a failed or refused call, or a step the DAW did
+     * not confirm, is never reported as done */
+    struct tally t;
+    tally(a, &t, NULL);
+    const char *first = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(a->actions, i, x) {
+      if (!first && !json_is_true(json_object_get(x, "ok")) && !json_is_true(json_object_get(x, "retried")))
+        first = json_string_value(json_object_get(x, "error"));
+    }
+    if (t.failed) {
+      status = all_unreachable(a) ? AGENT_EDAW : AGENT_EINCOMPLETE;
+      snprintf(m, sizeof m, "%d of %d step%s failed%s%s%s (first: %s)", t.failed, t.total, t.total == 1 ? "" : "s",
+               t.refused ? ", " : "", t.refused ? "with calls outside the plan refused" : "",
+               a->turn_limit_hit ? "; turn limit reached" : "", first ? first : "?");
+    } else if (t.uncertain) {
+      status = AGENT_EUNCERTAIN;
+      snprintf(m, sizeof m, "%d of %d step%s uncertain: sent, but the DAW did not confirm %s", t.uncertain, t.total,
+               t.total == 1 ? "" : "s", t.uncertain == 1 ? "it" : "them");
+    }
   }
   if (count_changes(a->actions) > 0 && !a->cfg.no_save) {
-    if (save_iteration(a)) {
+    if (save_iteration(a, 0)) {
       alog(a, LOG_INFO, "%s", a->save_err);
-      if (status == AGENT_OK || status == AGENT_EINCOMPLETE) {
+      if (status == AGENT_OK || status == AGENT_EINCOMPLETE || status == AGENT_EUNCERTAIN) {
         char m2[700];
         /* a long message is cut, which is fine for a summary line (the check keeps -Wformat-truncation quiet) */
         if (snprintf(m2, sizeof m2, "%s%s%s", a->save_err, m[0] ? "; also: " : "", m) >= (int)sizeof m2)
@@ -1888,8 +2430,17 @@ char *agent_summary(const json_t *r) {
   const char *resp = json_string_value(json_object_get(r, "response"));
   OUT("%s\n", resp ? resp : "");
   const json_t *acts = json_object_get(r, "actions_executed");
+  const json_t *oc = json_object_get(r, "outcomes");
+  const char *rst = json_string_value(json_object_get(r, "status"));
+  int n_conf = (int)json_integer_value(json_object_get(oc, "confirmed"));
+  int n_total = (int)json_integer_value(json_object_get(oc, "total"));
+  int n_unc = (int)json_integer_value(json_object_get(oc, "uncertain"));
+  int n_fail = (int)json_integer_value(json_object_get(oc, "failed"));
+  int n_ref = (int)json_integer_value(json_object_get(oc, "refused"));
+  int n_notrun = (int)json_integer_value(json_object_get(oc, "not_run"));
+  int interrupted = rst && !strcmp(rst, "interrupted");
   if (json_array_size(acts)) {
-    OUT("\nActions (%d of %zu confirmed by the DAW):\n", count_ok(acts), json_array_size(acts));
+    OUT("\nActions:\n");
     size_t i;
     json_t *x;
     json_array_foreach(acts, i, x) {
@@ -1900,8 +2451,14 @@ char *agent_summary(const json_t *r) {
       const char *err = json_string_value(json_object_get(x, "error"));
       const char *ph = json_string_value(json_object_get(x, "phase"));
       char *aj = compact(json_object_get(x, "args"));
-      OUT("  %-6s %s %.160s%s", json_is_true(json_object_get(x, "ok")) ? "ok" : "FAILED", tool ? tool : "?",
-          aj ? aj : "{}", aj && strlen(aj) > 160 ? "..." : "");
+      const char *outc = json_string_value(json_object_get(x, "outcome"));
+      const char *label = json_object_get(x, "refused")          ? "REFUSED"
+                          : json_is_true(json_object_get(x, "retried")) ? "retried"
+                          : outc && !strcmp(outc, "failed")        ? "FAILED"
+                          : outc                                   ? outc
+                          : json_is_true(json_object_get(x, "ok")) ? "ok"
+                                                                   : "FAILED";
+      OUT("  %-9s %s %.160s%s", label, tool ? tool : "?", aj ? aj : "{}", aj && strlen(aj) > 160 ? "..." : "");
       free(aj);
       if (tid || cid) OUT(" -> %s%s%s", tid ? tid : "", tid && cid ? " " : "", cid ? cid : "");
       if (err) OUT(" (%s)", err);
@@ -1909,8 +2466,16 @@ char *agent_summary(const json_t *r) {
       OUT("\n");
     }
   }
+  if (json_is_object(oc)) {
+    OUT("\nSteps: %d of %d confirmed, %d uncertain, %d failed", n_conf, n_total, n_unc, n_fail);
+    if (n_notrun) OUT(", %d not run", n_notrun);
+    if (n_ref) OUT(" (%d call%s refused: not in the plan)", n_ref, n_ref == 1 ? "" : "s");
+    OUT("\n");
+  }
   const json_t *vio = json_object_get(r, "violations");
   const json_t *fixed = json_object_get(r, "violations_fixed");
+  /* "matches the plan" only when every step is confirmed by the DAW */
+  int all_confirmed = json_is_object(oc) && n_total > 0 && n_conf == n_total && rst && !strcmp(rst, "ok");
   if (json_integer_value(fixed) > 0) OUT("\nVerification: %lld problem(s) found and fixed in the corrective round.\n",
                                          (long long)json_integer_value(fixed));
   if (json_array_size(vio)) {
@@ -1918,8 +2483,13 @@ char *agent_summary(const json_t *r) {
     size_t i;
     json_t *v;
     json_array_foreach(vio, i, v) OUT("  - %s\n", json_string_value(json_object_get(v, "message")));
-  } else if (json_array_size(acts) && !json_integer_value(fixed)) {
+  } else if (interrupted) {
+    OUT("\nVerification: not done (interrupted).\n");
+  } else if (all_confirmed && !json_integer_value(fixed)) {
     OUT("\nVerification: the DAW's session matches the plan.\n");
+  } else if (json_array_size(acts) && !all_confirmed) {
+    OUT("\nVerification: the mirror shows no difference from the plan, but %d of %d step%s %s not confirmed by the "
+        "DAW.\n", n_total - n_conf, n_total, n_total == 1 ? "" : "s", n_total - n_conf == 1 ? "is" : "are");
   }
   const json_t *key = json_object_get(json_object_get(r, "musical_context"), "key");
   const json_t *ctx = json_object_get(r, "musical_context");
@@ -1935,7 +2505,8 @@ char *agent_summary(const json_t *r) {
   if (json_is_integer(it)) OUT("Iteration %lld saved%s%s.\n", (long long)json_integer_value(it), hd ? " in " : "",
                                hd ? hd : "");
   const char *err = json_string_value(json_object_get(r, "error"));
-  if (err) OUT("\nError: %s\n", err);
+  if (err && interrupted) OUT("\n%s\n", err);
+  else if (err) OUT("\nError: %s\n", err);
 #undef OUT
   return b;
 }

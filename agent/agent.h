@@ -10,7 +10,12 @@
  *   - AGENT_EXEC_LLM (default, the seed's): a second model call with the tools as JSON schemas and the plan
  *     injected; each tool call → notation expanded → daw_call → the DAW-confirmed result (or the error text,
  *     is_error) back to the model, until it stops or max_turns model calls; unknown tool names and bad arguments
- *     get an error result, never a crash.
+ *     get an error result, never a crash. Stage 2 carries out ONLY the plan: a call runs only when it matches a
+ *     validated step still open (same tool, same target — references resolved through the ids earlier steps
+ *     returned —, the plan's values; arguments the plan left open only for a tool that creates an object); a
+ *     step is consumed once by a call that succeeded (read-only tools, kind "read", are free). Anything else is
+ *     not executed: the model gets "refused: not in the plan" with the steps still open, the response lists the
+ *     call with "outcome": "failed", "refused": "not in the plan", and the job ends AGENT_EINCOMPLETE (exit 7).
  *   - AGENT_EXEC_DIRECT: the validated plan's steps run with daw_call in order, "[from Step N]" references
  *     resolved to the ids the DAW confirmed; no second model call.
  * Verifying: when a call failed, the mirror is refreshed first (a change whose confirmation was lost may still
@@ -21,6 +26,12 @@
  * missing steps run again (notes missing from a clip are added with edit_clip). Then verified once more. When the
  * refresh failed twice, nothing is repaired (a repair could duplicate a change the mirror does not show) and the
  * job ends with AGENT_EINCOMPLETE.
+ * Outcomes: every action carries "outcome": "confirmed" | "uncertain" | "failed" (a failed attempt later
+ * retried with success also "retried": true); the response's "outcomes" counts them per plan step (plus the
+ * refused calls) and "step_outcomes" lists each step's. AGENT_OK only when every step is confirmed;
+ * AGENT_EUNCERTAIN (exit 3) when some are uncertain and none failed; AGENT_EINCOMPLETE (exit 7) when some failed.
+ * Before the first DAW change the data directory is checked (history_check_writable): AGENT_ESTORAGE (exit 6),
+ * nothing sent.
  * Saving: history_open(data_dir, composition); a "baseline" iteration (the state before the first AI change)
  * when the history is empty, then the "ai_iteration" with user_message, actions_count, plan, actions + results.
  * Nothing is saved when nothing changed (no successful action other than get_state). A failed save (full disk) ends with AGENT_ESAVE; the response is
@@ -50,15 +61,21 @@ enum agent_err {
   AGENT_ECONFIG = -3,    /* prompts/tools missing; the model rejected the key (401/403); no model configured */
   AGENT_ELLM = -4,       /* the model failed (unreachable, timeouts, errors, script exhausted) */
   AGENT_EPLAN = -5,      /* no valid plan after the one re-plan: nothing was executed */
-  AGENT_EINCOMPLETE = -6,/* executed, but steps failed or verification still finds violations */
+  AGENT_EINCOMPLETE = -6,/* executed, but some step failed (the DAW refused it, its read-back contradicts it, it was
+                         * not run), verification still finds violations, or stage 2 tried a call outside the
+                         * plan ("refused: not in the plan") */
   AGENT_ESAVE = -7,      /* executed and verified, but the iteration could not be saved */
   AGENT_EREJECTED = -8,  /* --confirm: the plan was rejected; nothing was executed */
   AGENT_ECANCELED = -9,
   AGENT_EDAW = -10,      /* the DAW could not be reached at all */
+  AGENT_EUNCERTAIN = -11,/* every step done, none failed, but some are "uncertain" (sent, no word from the DAW) */
+  AGENT_ESTORAGE = -12,  /* before the first DAW change: the data directory cannot take the iteration (read-only,
+                          * full); nothing was sent to the DAW, nothing saved earlier was touched */
 };
 const char *agent_strerror(int code);
-/* Exit code of the dawbridge CLI for an agent status (README: 0 ok, 2 unreachable, 3 partly done,
- * 4 invalid plan, 5 configuration, 6 not saved, 130 canceled; a rejected plan is 0). */
+/* Exit code of the dawbridge CLI for an agent status (cli.h, README): 0 every step confirmed (or the plan was
+ * rejected), 2 unreachable, 3 some step uncertain and none failed, 4 invalid plan, 5 configuration, 6 the
+ * iteration cannot be / could not be saved, 7 some step failed or was refused, 130 interrupted (Ctrl-C). */
 int agent_exit_code(int status);
 
 enum agent_stage {
@@ -102,6 +119,7 @@ struct agent_config {
   enum agent_executor executor;
   int max_turns;              /* stage-2 model calls per round; 0 = 24 */
   long context_budget;        /* stage-1 prompt tokens (prompt.h); 0 = 6,000 */
+  int profile;                /* prompt profile (prompt.h): 0 default, 1 small */
   int confirm;                /* call on_confirm and wait for agent_confirm() before executing */
   int stream;                 /* stream stage 1 (on_plan_delta) */
   double temperature;         /* 0 = 0.2 (the default), < 0 = the provider's default, else as given */
@@ -130,8 +148,10 @@ int agent_exec_plan(agent_t *a, const char *plan_text, const char *label);
 
 /* Answer on_confirm: approve 1 → execute; 0 → the job ends with AGENT_EREJECTED. */
 void agent_confirm(agent_t *a, int approve);
-/* Cancel the running job: the model call is aborted; a DAW call in flight is awaited (it cannot be recalled);
- * then daw_end_request, and on_done(AGENT_ECANCELED). No-op when idle. */
+/* Cancel the running job (Ctrl-C): no new tool call is sent; the model call is aborted; a DAW call in flight is
+ * awaited (it cannot be recalled); then daw_end_request; the part the DAW did is saved as a partial iteration
+ * (source "ai_iteration", "partial": true, undoable like any other), and on_done(AGENT_ECANCELED) with the
+ * message "interrupted: N of M steps ..." (never "matches the plan"). No-op when idle. */
 void agent_cancel(agent_t *a);
 
 enum agent_stage agent_stage(const agent_t *a);

@@ -73,6 +73,15 @@ const json_t *tools_get(const tools_t *t, const char *name) {
   return NULL;
 }
 
+const char *tools_kind(const tools_t *t, const char *name) {
+  return json_string_value(json_object_get(tools_get(t, name), "kind"));
+}
+
+int tools_is_read(const tools_t *t, const char *name) {
+  const char *k = tools_kind(t, name);
+  return k && !strcmp(k, "read");
+}
+
 json_t *tools_subset(const tools_t *t, const json_t *names) {
   json_t *out = json_array();
   size_t i;

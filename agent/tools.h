@@ -41,6 +41,12 @@ json_t *tools_subset(const tools_t *t, const json_t *names);
 int tools_check(const tools_t *t, const char *tool, const json_t *args, const session_t *session, char *err,
                 size_t errlen);
 
+/* The tool's kind from the catalog: "read" (changes nothing), "create", "change" or "delete"; NULL for an
+ * unknown tool or a catalog entry without a kind (borrowed static/catalog string). */
+const char *tools_kind(const tools_t *t, const char *name);
+/* 1 when the tool only reads (kind "read"): stage 2 may call it outside the plan, and it never consumes a step. */
+int tools_is_read(const tools_t *t, const char *name);
+
 /* The closest known tool name to `name` (for "did you mean"), or NULL. */
 const char *tools_suggest(const tools_t *t, const char *name);
 

@@ -49,6 +49,7 @@ struct cli_opts {
   int confirm;            /* show the plan and wait for approval */
   int max_turns;          /* stage-2 turn limit, 0 = default */
   long context_budget;    /* --context-budget: stage-1 prompt tokens, 0 = default (6,000) */
+  int profile;            /* --profile: 0 default, 1 small (PROMPT_PROFILE_SMALL) */
   /* history */
   const char *data_dir;   /* NULL = XDG */
   const char *composition;/* NULL = from the DAW project, else "default" */

@@ -8,6 +8,11 @@
  *
  * stdout: the plan as the model writes it, then the readable summary (or only the response JSON with --json).
  * stderr: log lines (--log-level), the --confirm question, errors.
+ *
+ * Exit codes follow the outcomes (agent_exit_code): 0 every step confirmed by the DAW; 3 some step uncertain, none
+ * failed; 7 some step failed or a stage-2 call was refused (not in the plan); 6 the data directory cannot take the
+ * iteration (checked before the DAW is changed: nothing was sent) or the save failed afterwards; 130 Ctrl-C
+ * (the part done is saved as a partial iteration; a second Ctrl-C exits at once).
  */
 #include <errno.h>
 #include <signal.h>
@@ -37,6 +42,7 @@ struct acmd {
   agent_t *agent;
   int exit_code;
   int ending;
+  int signals; /* SIGINT/SIGTERM received */
   /* --confirm input */
   int input_kind; /* 0 none, 1 tty, 2 pipe, 3 file */
   uv_tty_t tty;
@@ -101,16 +107,27 @@ static void end(struct acmd *x, int code) {
   else finish_cli(x);
 }
 
-/* The CLI's own SIGINT/SIGTERM handles, taken over: the agent and the model client must close before the DAW. */
+/* The CLI's own SIGINT/SIGTERM handles, taken over: the agent and the model client must close before the DAW.
+ * First Ctrl-C: no new tool call is sent; the call in flight finishes (it cannot be recalled), the part the DAW
+ * did is saved as a partial iteration, "interrupted: N of M steps", exit 130. A second one exits at once. */
 static void on_signal(uv_signal_t *h, int signum) {
   struct cli *c = h->data;
   struct acmd *x = c->cmd_data;
-  fprintf(stderr, "dawbridge: interrupted (signal %d)\n", signum);
+  if (++x->signals > 1) {
+    fprintf(stderr, "dawbridge: interrupted again (signal %d): exiting now; the DAW call in flight (if any) is not "
+            "awaited and nothing more is saved\n", signum);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(CLI_EXIT_INTERRUPTED);
+  }
   if (x->agent && agent_busy(x->agent)) {
+    fprintf(stderr, "dawbridge: interrupted (signal %d): no further step is sent; finishing the call in flight and "
+            "saving what was done (Ctrl-C again to quit at once)\n", signum);
     agent_cancel(x->agent); /* on_done(AGENT_ECANCELED) ends the command */
     return;
   }
-  end(x, 130);
+  fprintf(stderr, "dawbridge: interrupted (signal %d)\n", signum);
+  end(x, CLI_EXIT_INTERRUPTED);
 }
 
 /* ---- printing ---- */
@@ -180,15 +197,21 @@ static void on_plan(agent_t *a, int attempt, const json_t *plan, const json_t *e
 static void on_tool_result(agent_t *a, const char *tool, const json_t *args, int status, const json_t *result,
                            const char *message, void *data) {
   struct acmd *x = data;
-  (void)a, (void)args;
+  (void)a;
   if (is_json(x)) return;
-  if (status) {
-    printf("  FAILED %s: %s\n", tool ? tool : "?", message ? message : "error");
+  if (status && message && !strncmp(message, "refused:", 8)) {
+    char *aj = args ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    printf("  REFUSED   %s %.160s: %s\n", tool ? tool : "?", aj ? aj : "", message);
+    free(aj);
+  } else if (status) {
+    printf("  FAILED    %s: %s\n", tool ? tool : "?", message ? message : "error");
   } else {
     const char *tid = json_string_value(json_object_get(result, "track_id"));
     const char *cid = json_string_value(json_object_get(result, "clip_id"));
     const char *st = json_string_value(json_object_get(result, "status"));
-    printf("  %-9s %s%s%s%s%s\n", st ? st : "ok", tool ? tool : "?", tid ? " track " : "", tid ? tid : "",
+    /* the three outcomes (older result statuses read as what they mean) */
+    if (st && (!strcmp(st, "sent_unconfirmed") || !strcmp(st, "unchanged"))) st = "uncertain";
+    printf("  %-9s %s%s%s%s%s\n", st ? st : "confirmed", tool ? tool : "?", tid ? " track " : "", tid ? tid : "",
            cid ? " clip " : "", cid ? cid : "");
   }
   fflush(stdout);
@@ -378,6 +401,7 @@ static void start_agent(struct acmd *x) {
   ac.executor = c->o.executor && !strcmp(c->o.executor, "direct") ? AGENT_EXEC_DIRECT : AGENT_EXEC_LLM;
   ac.max_turns = c->o.max_turns;
   ac.context_budget = c->o.context_budget;
+  ac.profile = c->o.profile;
   ac.confirm = c->o.confirm;
   ac.stream = !c->o.json;
   ac.data_dir = c->o.data_dir ? c->o.data_dir : x->demo_dir[0] ? x->demo_dir : NULL;
@@ -451,6 +475,9 @@ static struct acmd *acmd_new(struct cli *c, enum kind k) {
   c->cmd_free = acmd_free;
   uv_signal_start(&c->sigint, on_signal, SIGINT);
   uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+  /* a file size limit makes the history's write fail with an error (reported, checked before the DAW is changed)
+   * instead of killing the process in the middle of a change */
+  signal(SIGXFSZ, SIG_IGN);
   return x;
 }
 

@@ -63,6 +63,7 @@ static void usage(FILE *f) {
         "  --transcript FILE          transcript for --llm script\n"
         "  --executor llm|direct      stage 2 by the model (default) or run the parsed plan directly\n"
         "  --context-budget TOKENS    stage-1 prompt size limit (default 6000; README, prompt budget)\n"
+        "  --profile default|small    small: for small local models (shorter prompt, fewer tools, 3000 tokens)\n"
         "  --confirm                  show the plan and wait for approval before executing\n"
         "  --max-turns N              stage-2 turn limit\n"
         "History options:\n"

@@ -12,8 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -60,6 +66,7 @@ struct fx {
   int nresults;
   int nviolations;
   int limit_fsize; /* full disk while saving */
+  int limit_stage; /* the stage at which the limit starts (0 = AGENT_SAVING) */
   struct rlimit old_fsize;
   int closed;
 };
@@ -86,7 +93,7 @@ static void cb_stage(agent_t *a, enum agent_stage st, void *data) {
   struct fx *f = data;
   (void)a;
   f->nstages[st]++;
-  if (st == AGENT_SAVING && f->limit_fsize) {
+  if (st == (f->limit_stage ? (enum agent_stage)f->limit_stage : AGENT_SAVING) && f->limit_fsize) {
     getrlimit(RLIMIT_FSIZE, &f->old_fsize);
     struct rlimit rl = {.rlim_cur = 64, .rlim_max = f->old_fsize.rlim_max};
     setrlimit(RLIMIT_FSIZE, &rl);
@@ -544,7 +551,20 @@ static void test_agent_hallucinated_tool_and_bad_args_recover(void **state) {
   struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/hallucinated.json"};
   assert_int_equal(fx_open(&f, &o), 0);
   fx_ask(&f, "a kick track with two hits and reverb");
-  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  /* the made-up tool is a call outside the plan: refused, so the run reports a failure (exit 7) although the
+   * plan's steps were all carried out; the two bad create_track attempts were retried with success */
+  if (f.status != AGENT_EINCOMPLETE) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  assert_int_equal(agent_exit_code(f.status), 7);
+  {
+    json_t *acts = json_object_get(f.resp, "actions_executed");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(acts, 0), "refused")), "not in the plan");
+    assert_true(json_is_true(json_object_get(json_array_get(acts, 1), "retried")));
+    assert_true(json_is_true(json_object_get(json_array_get(acts, 2), "retried")));
+    json_t *oc = json_object_get(f.resp, "outcomes");
+    assert_int_equal(json_integer_value(json_object_get(oc, "confirmed")), 3);
+    assert_int_equal(json_integer_value(json_object_get(oc, "failed")), 1);
+    assert_int_equal(json_integer_value(json_object_get(oc, "refused")), 1);
+  }
   json_t *reqs = requests(&f);
   /* request 3 (stage 2, turn 2) carries the three error results */
   json_t *r = json_array_get(reqs, 2);
@@ -598,7 +618,9 @@ static void test_agent_early_stop_without_fix_is_incomplete(void **state) {
   assert_int_equal(fx_open(&f, &o), 0);
   fx_ask(&f, "a kick track with two hits and reverb");
   assert_int_equal(f.status, AGENT_EINCOMPLETE);
-  assert_int_equal(agent_exit_code(f.status), 3);
+  assert_int_equal(agent_exit_code(f.status), 7); /* a step not carried out is failed */
+  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(f.resp, "step_outcomes"), 2),
+                                                        "outcome")), "failed");
   assert_int_equal(json_array_size(json_object_get(f.resp, "violations")), 1);
   assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(f.resp, "violations"), 0), "kind")),
                       "missing_effect");
@@ -762,8 +784,26 @@ static void test_agent_cancel_while_executing(void **state) {
   f.cancel_after_results = 1;
   fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
   assert_int_equal(f.status, AGENT_ECANCELED);
+  assert_int_equal(agent_exit_code(f.status), 130);
   assert_int_equal(json_array_size(json_object_get(f.resp, "actions_executed")), 1);
   assert_false(agent_busy(f.agent));
+  /* the confirmed part is saved as a partial iteration; never "matches the plan" */
+  assert_non_null(strstr(f.msg, "interrupted: 1 of 3 steps"));
+  assert_string_equal(json_string_value(json_object_get(f.resp, "status")), "interrupted");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(f.resp, "outcomes"), "not_run")), 2);
+  char *sum = agent_summary(f.resp);
+  assert_null(strstr(sum, "matches the plan"));
+  assert_non_null(strstr(sum, "interrupted: 1 of 3 steps"));
+  free(sum);
+  char err[512];
+  history_t *h = history_open(f.data_dir, "test", err, sizeof err);
+  json_t *it = NULL;
+  assert_int_equal(history_latest(h, &it, err, sizeof err), 2);
+  assert_true(json_is_true(json_object_get(it, "partial")));
+  assert_string_equal(json_string_value(json_object_get(it, "source")), "ai_iteration");
+  assert_int_equal(json_array_size(json_object_get(it, "actions")), 1);
+  json_decref(it);
+  history_free(h);
   /* the agent takes the next request */
   fx_close(&f);
 }
@@ -810,6 +850,415 @@ static void test_agent_exec_plan_file(void **state) {
   check_seed_state(&f, "ardour");
   check_iterations(&f, 2, 3);
   fx_close(&f);
+}
+
+/* ---- issue 10 §4: stage 2 carries out only the plan; §2: outcomes; §5: Ctrl-C; §6: storage checked first ---- */
+
+static json_t *find_action(json_t *acts, const char *tool, int refused, int nth) {
+  size_t i;
+  json_t *x;
+  json_array_foreach(acts, i, x) {
+    const char *t = json_string_value(json_object_get(x, "tool"));
+    if (!t || strcmp(t, tool) || (json_object_get(x, "refused") != NULL) != refused) continue;
+    if (nth-- == 0) return x;
+  }
+  return NULL;
+}
+
+static int count_tracks_named(json_t *ms, const char *name) {
+  int n = 0;
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(ms, "tracks"), i, t) {
+    const char *nm = json_string_value(json_object_get(t, "name"));
+    n += nm && !strcmp(nm, name);
+  }
+  return n;
+}
+
+/* The refused call as the response lists it: not executed, outcome failed, "refused": "not in the plan". */
+static void assert_refused(json_t *x) {
+  assert_non_null(x);
+  assert_string_equal(json_string_value(json_object_get(x, "refused")), "not in the plan");
+  assert_string_equal(json_string_value(json_object_get(x, "outcome")), "failed");
+  assert_false(json_is_true(json_object_get(x, "ok")));
+  assert_non_null(strstr(json_string_value(json_object_get(x, "error")), "refused: not in the plan"));
+}
+
+static void test_agent_stage2_refuses_calls_outside_the_plan(void **state) {
+  (void)state;
+  struct fx f;
+  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/outside_plan.json"};
+  assert_int_equal(fx_open(&f, &o), 0);
+  fx_ask(&f, "a kick track with two hits and reverb");
+  /* the DAW: Bass (the musician's track) is still there, one Kick, Vocals not muted; the plan's steps were done */
+  json_t *ms = daw_mock_state(f.daw);
+  json_t *bass = mock_track(ms, "Bass"), *vocals = mock_track(ms, "Vocals"), *kick = mock_track(ms, "Kick");
+  if (!bass || !kick) fail_msg("Bass %p Kick %p; log:\n%s", (void *)bass, (void *)kick, f.log);
+  assert_int_equal(count_tracks_named(ms, "Kick"), 1);
+  assert_false(json_is_true(json_object_get(vocals, "mute")));
+  assert_int_equal(clip_notes(kick, 0), 2);
+  assert_true(has_fx(kick, "ReaVerbate"));
+  json_decref(ms);
+  /* the run does not claim to match the plan: failed (exit 7), refusals listed */
+  assert_int_equal(f.status, AGENT_EINCOMPLETE);
+  assert_int_equal(agent_exit_code(f.status), 7);
+  json_t *r = f.resp, *acts = json_object_get(r, "actions_executed");
+  assert_refused(find_action(acts, "delete_track", 1, 0));
+  assert_refused(find_action(acts, "create_track", 1, 0)); /* the second create_track: a step is done once */
+  assert_refused(find_action(acts, "set_track", 1, 0));
+  assert_null(find_action(acts, "delete_track", 0, 0));
+  assert_string_equal(json_string_value(json_object_get(find_action(acts, "create_track", 0, 0), "outcome")),
+                      "confirmed");
+  assert_int_equal(json_integer_value(json_object_get(find_action(acts, "create_midi_clip", 0, 0), "step")), 2);
+  json_t *oc = json_object_get(r, "outcomes");
+  assert_int_equal(json_integer_value(json_object_get(oc, "confirmed")), 3);
+  assert_int_equal(json_integer_value(json_object_get(oc, "refused")), 3);
+  assert_int_equal(json_integer_value(json_object_get(oc, "failed")), 3);
+  assert_int_equal(json_integer_value(json_object_get(oc, "total")), 6);
+  /* the model's "matches the plan" is not the response; the summary never says it */
+  const char *text = json_string_value(json_object_get(r, "response"));
+  assert_null(strstr(text, "Bass removed"));
+  assert_non_null(strstr(text, "3 calls refused: not in the plan"));
+  char *s = agent_summary(r);
+  assert_null(strstr(s, "matches the plan"));
+  assert_non_null(strstr(s, "Steps: 3 of 6 confirmed, 0 uncertain, 3 failed"));
+  assert_non_null(strstr(s, "REFUSED"));
+  free(s);
+  /* the model heard the refusal and which steps are open */
+  json_t *reqs = requests(&f);
+  json_t *msgs = json_object_get(json_array_get(reqs, 2), "messages");
+  const char *last = json_string_value(json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "content"));
+  assert_non_null(strstr(last, "refused: not in the plan"));
+  assert_non_null(strstr(last, "Step 2 create_midi_clip"));
+  /* the iteration records each action's outcome */
+  char err[512];
+  history_t *h = history_open(f.data_dir, "test", err, sizeof err);
+  assert_non_null(h);
+  json_t *it = NULL;
+  assert_int_equal(history_load(h, json_integer_value(json_object_get(r, "iteration")), &it, err, sizeof err), 0);
+  json_t *hacts = json_object_get(it, "actions");
+  assert_refused(find_action(hacts, "delete_track", 1, 0));
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(it, "outcomes"), "refused")), 3);
+  json_decref(it);
+  history_free(h);
+  fx_close(&f);
+}
+
+static void test_agent_fix_round_only_plan_steps(void **state) {
+  (void)state;
+  struct fx f;
+  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/fix_outside_plan.json"};
+  assert_int_equal(fx_open(&f, &o), 0);
+  fx_ask(&f, "a kick track with two hits and reverb");
+  assert_int_equal(f.nstages[AGENT_FIXING], 1);
+  json_t *ms = daw_mock_state(f.daw);
+  assert_non_null(mock_track(ms, "Drums")); /* the corrective round could not delete it */
+  json_t *kick = mock_track(ms, "Kick");
+  assert_non_null(kick);
+  assert_true(has_fx(kick, "ReaVerbate")); /* the missing step was done */
+  json_decref(ms);
+  json_t *acts = json_object_get(f.resp, "actions_executed");
+  json_t *del = find_action(acts, "delete_track", 1, 0);
+  assert_refused(del);
+  assert_string_equal(json_string_value(json_object_get(del, "phase")), "fix");
+  assert_int_equal(json_integer_value(json_object_get(find_action(acts, "add_effect", 0, 0), "step")), 3);
+  assert_int_equal(json_array_size(json_object_get(f.resp, "violations")), 0);
+  assert_int_equal(f.status, AGENT_EINCOMPLETE);
+  assert_int_equal(agent_exit_code(f.status), 7);
+  fx_close(&f);
+}
+
+static void test_agent_outcome_uncertain_exit_3(void **state) {
+  (void)state;
+  /* agent_summary and the exit code from outcomes alone: an uncertain step is never "matches the plan" */
+  json_t *r = json_pack("{sss[{sssisosos{ss}}]s{sisisisisisisi}s[]ss}", "response", "x", "actions_executed", "tool",
+                        "set_tempo", "step", 1, "ok", json_true(), "args", json_object(), "result", "status",
+                        "uncertain", "outcomes", "confirmed", 0, "uncertain", 1, "failed", 0, "refused", 0, "not_run",
+                        0, "steps", 1, "total", 1, "violations", "status", "uncertain");
+  assert_non_null(r);
+  char *s = agent_summary(r);
+  assert_null(strstr(s, "matches the plan"));
+  assert_non_null(strstr(s, "Steps: 0 of 1 confirmed, 1 uncertain, 0 failed"));
+  free(s);
+  json_decref(r);
+  assert_int_equal(agent_exit_code(AGENT_EUNCERTAIN), 3);
+  assert_int_equal(agent_exit_code(AGENT_EINCOMPLETE), 7);
+  assert_int_equal(agent_exit_code(AGENT_ECANCELED), 130);
+  assert_int_equal(agent_exit_code(AGENT_ESTORAGE), 6);
+}
+
+/* A data directory that cannot take the iteration (here: a file size limit, as a full disk) is found before the
+ * DAW is changed: nothing sent, nothing saved earlier damaged. */
+static void test_agent_storage_checked_before_any_change(void **state) {
+  (void)state;
+  signal(SIGXFSZ, SIG_IGN);
+  struct fx f;
+  struct fx_opts o = {.dialect = "reaper", .tracks = -1};
+  assert_int_equal(fx_open(&f, &o), 0);
+  const char *plan1 = "**PLAN:**\nStep 1: set_track - quieter bass\n  - track_id: t2\n  - volume_db: -9\n";
+  assert_int_equal(agent_exec_plan(f.agent, plan1, "exec one"), AGENT_OK);
+  fx_wait(&f);
+  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  assert_int_equal(json_integer_value(json_object_get(f.resp, "iteration")), 2);
+  json_t *before = daw_mock_state(f.daw);
+  f.done = 0;
+  f.limit_fsize = 1;
+  f.limit_stage = AGENT_VALIDATING;
+  const char *plan2 = "**PLAN:**\nStep 1: set_track - mute the bass\n  - track_id: t2\n  - mute: true\n"
+                      "Step 2: set_tempo - slower\n  - bpm: 90\n";
+  assert_int_equal(agent_exec_plan(f.agent, plan2, "exec two"), AGENT_OK);
+  fx_wait(&f);
+  assert_int_equal(f.status, AGENT_ESTORAGE);
+  assert_int_equal(agent_exit_code(f.status), 6);
+  assert_non_null(strstr(f.msg, "nothing was sent to the DAW"));
+  assert_int_equal(f.nstages[AGENT_EXECUTING], 1); /* only the first job executed */
+  assert_int_equal(json_array_size(json_object_get(f.resp, "actions_executed")), 0);
+  json_t *after = daw_mock_state(f.daw);
+  assert_false(json_is_true(json_object_get(mock_track(after, "Bass"), "mute")));
+  assert_true(fabs(json_number_value(json_object_get(after, "tempo")) -
+                   json_number_value(json_object_get(before, "tempo"))) < 0.01);
+  json_decref(before);
+  json_decref(after);
+  /* the earlier iterations are intact */
+  char err[512];
+  history_t *h = history_open(f.data_dir, "test", err, sizeof err);
+  json_t *list = NULL;
+  assert_int_equal(history_list(h, &list, NULL, err, sizeof err), HISTORY_OK);
+  assert_int_equal(json_array_size(list), 2);
+  json_t *it = NULL;
+  assert_int_equal(history_load(h, 2, &it, err, sizeof err), HISTORY_OK);
+  assert_string_equal(json_string_value(json_object_get(it, "user_message")), "exec one");
+  json_decref(it);
+  json_decref(list);
+  history_free(h);
+  fx_close(&f);
+}
+
+/* ---- Ctrl-C on a real dawbridge process ---- */
+
+struct proc {
+  pid_t pid;
+  int out; /* stdout, read end */
+  char text[65536];
+  size_t len;
+  char errpath[300];
+};
+
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr *)&a, sizeof a);
+  socklen_t l = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &l);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static const char *bin_dir(void) {
+  const char *b = getenv("DAWBRIDGE_BINARY_DIR");
+  return b && *b ? b : ".";
+}
+
+static void proc_start(struct proc *p, char *const argv[], const char *errpath) {
+  memset(p, 0, sizeof *p);
+  snprintf(p->errpath, sizeof p->errpath, "%s", errpath);
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  p->pid = fork();
+  assert_true(p->pid >= 0);
+  if (p->pid == 0) {
+    dup2(fds[1], 1);
+    int e = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (e >= 0) dup2(e, 2);
+    close(fds[0]);
+    close(fds[1]);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  p->out = fds[0];
+}
+
+/* Reads stdout until `want` appears (1) or the process closes it / timeout_ms passes (0). */
+static int proc_wait_for(struct proc *p, const char *want, int timeout_ms) {
+  for (int waited = 0; waited < timeout_ms;) {
+    if (want && strstr(p->text, want)) return 1;
+    struct pollfd pf = {.fd = p->out, .events = POLLIN};
+    int r = poll(&pf, 1, 100);
+    if (r == 0) {
+      waited += 100;
+      continue;
+    }
+    ssize_t n = read(p->out, p->text + p->len, sizeof p->text - 1 - p->len);
+    if (n <= 0) return want ? strstr(p->text, want) != NULL : 1;
+    p->len += (size_t)n;
+    p->text[p->len] = 0;
+  }
+  return want && strstr(p->text, want);
+}
+
+static int proc_exit(struct proc *p) {
+  proc_wait_for(p, NULL, 120000);
+  close(p->out);
+  int st = 0;
+  waitpid(p->pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void show_proc(struct proc *p) {
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "cat '%s' >&2", p->errpath);
+  fprintf(stderr, "stdout:\n%s\nstderr:\n", p->text);
+  if (system(cmd) != 0) fprintf(stderr, "(no stderr)\n");
+}
+
+struct sig_env {
+  char dir[256], data[300], plan[300], errpath[300];
+  char port[16], fport[16];
+  pid_t mock;
+};
+
+static void sig_env_open(struct sig_env *e, int delay_ms) {
+  memset(e, 0, sizeof *e);
+  snprintf(e->dir, sizeof e->dir, "/tmp/dawbridge-test-sigint-XXXXXX");
+  assert_non_null(mkdtemp(e->dir));
+  snprintf(e->data, sizeof e->data, "%s/data", e->dir);
+  snprintf(e->plan, sizeof e->plan, "%s/mix.plan", e->dir);
+  snprintf(e->errpath, sizeof e->errpath, "%s/stderr.txt", e->dir);
+  FILE *fp = fopen(e->plan, "w");
+  assert_non_null(fp);
+  fputs("**ANALYSIS:** a mix pass.\n**PLAN:**\n"
+        "Step 1: set_track - drums down\n  - track_id: t1\n  - volume_db: -3\n"
+        "Step 2: set_track - bass down\n  - track_id: t2\n  - volume_db: -4\n"
+        "Step 3: set_track - vocals down\n  - track_id: t3\n  - volume_db: -5\n"
+        "Step 4: set_track - drums right\n  - track_id: t1\n  - pan: 0.2\n"
+        "Step 5: set_track - bass left\n  - track_id: t2\n  - pan: -0.2\n"
+        "Step 6: set_tempo - slower\n  - bpm: 100\n"
+        "**MUSICAL REASONING:** room for the vocals.\n", fp);
+  fclose(fp);
+  snprintf(e->port, sizeof e->port, "%d", free_port());
+  snprintf(e->fport, sizeof e->fport, "%d", free_port());
+  char exe[600], delay[16];
+  snprintf(exe, sizeof exe, "%s/mock-daw", bin_dir());
+  snprintf(delay, sizeof delay, "%d", delay_ms);
+  e->mock = fork();
+  assert_true(e->mock >= 0);
+  if (e->mock == 0) {
+    execl(exe, exe, "--dialect", "reaper", "--port", e->port, "--feedback-port", e->fport, "--delay-ms", delay,
+          "--quiet", (char *)NULL);
+    _exit(127);
+  }
+}
+
+static void sig_env_close(struct sig_env *e) {
+  kill(e->mock, SIGTERM);
+  int st;
+  waitpid(e->mock, &st, 0);
+  rm_rf(e->dir);
+}
+
+/* dawbridge OPTIONS... exec PLAN against the mock-daw process; argv built here. */
+static void start_exec(struct proc *p, struct sig_env *e, const char *cmd, const char *arg) {
+  char exe[600];
+  snprintf(exe, sizeof exe, "%s/dawbridge", bin_dir());
+  char *argv[] = {exe, "--daw", "reaper", "--port", e->port, "--listen-port", e->fport, "--no-companion",
+                  "--timeout-ms", "3000", "--data-dir", e->data, "--composition", "sig", (char *)cmd, (char *)arg,
+                  NULL};
+  if (!arg) argv[15] = NULL;
+  proc_start(p, argv, e->errpath);
+}
+
+static void test_agent_sigint_saves_partial_iteration(void **state) {
+  (void)state;
+  struct sig_env e;
+  sig_env_open(&e, 400);
+  struct proc p;
+  start_exec(&p, &e, "exec", e.plan);
+  if (!proc_wait_for(&p, "confirmed set_track", 60000)) {
+    show_proc(&p);
+    kill(p.pid, SIGKILL);
+    fail_msg("dawbridge did not confirm a first step");
+  }
+  kill(p.pid, SIGINT);
+  int code = proc_exit(&p);
+  if (code != 130) show_proc(&p);
+  assert_int_equal(code, 130);
+  assert_null(strstr(p.text, "matches the plan"));
+  const char *it = strstr(p.text, "interrupted: ");
+  if (!it) show_proc(&p);
+  assert_non_null(it);
+  int n = -1, m = -1;
+  assert_int_equal(sscanf(it, "interrupted: %d of %d steps", &n, &m), 2);
+  assert_int_equal(m, 6);
+  assert_true(n >= 1 && n < 6);
+  /* the confirmed part is a partial iteration */
+  char err[512];
+  history_t *h = history_open(e.data, "sig", err, sizeof err);
+  assert_non_null(h);
+  json_t *last = NULL;
+  int num = history_latest(h, &last, err, sizeof err);
+  assert_true(num >= 2);
+  assert_string_equal(json_string_value(json_object_get(last, "source")), "ai_iteration");
+  assert_true(json_is_true(json_object_get(last, "partial")));
+  json_t *acts = json_object_get(last, "actions");
+  assert_int_equal((int)json_array_size(acts), n);
+  size_t i;
+  json_t *x;
+  json_array_foreach(acts, i, x) assert_string_equal(json_string_value(json_object_get(x, "outcome")), "confirmed");
+  json_decref(last);
+  history_free(h);
+  /* undoable like any other: drums back to 0 dB */
+  struct proc u;
+  start_exec(&u, &e, "history", "undo");
+  int ucode = proc_exit(&u);
+  if (ucode != 0) show_proc(&u);
+  assert_int_equal(ucode, 0);
+  struct proc s;
+  char exe[600];
+  snprintf(exe, sizeof exe, "%s/dawbridge", bin_dir());
+  char *sargv[] = {exe, "--json", "--daw", "reaper", "--port", e.port, "--listen-port", e.fport, "--no-companion",
+                   "--timeout-ms", "3000", "state", NULL};
+  proc_start(&s, sargv, e.errpath);
+  assert_int_equal(proc_exit(&s), 0);
+  json_t *st = json_loads(s.text, 0, NULL);
+  assert_non_null(st);
+  assert_true(fabs(json_number_value(json_object_get(json_array_get(json_object_get(st, "tracks"), 0), "volume_db"))) <
+              0.05);
+  json_decref(st);
+  sig_env_close(&e);
+}
+
+static void test_agent_second_sigint_exits_at_once(void **state) {
+  (void)state;
+  struct sig_env e;
+  sig_env_open(&e, 400);
+  struct proc p;
+  start_exec(&p, &e, "exec", e.plan);
+  if (!proc_wait_for(&p, "confirmed set_track", 60000)) {
+    show_proc(&p);
+    kill(p.pid, SIGKILL);
+    fail_msg("dawbridge did not confirm a first step");
+  }
+  kill(p.pid, SIGINT);
+  /* the second one after the first was taken (signals of one kind do not queue) */
+  char cmd0[400];
+  snprintf(cmd0, sizeof cmd0, "grep -q 'no further step is sent' '%s'", e.errpath);
+  for (int i = 0; i < 100 && system(cmd0) != 0; i++) usleep(20000);
+  kill(p.pid, SIGINT);
+  int code = proc_exit(&p);
+  assert_int_equal(code, 130);
+  assert_null(strstr(p.text, "matches the plan"));
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "grep -q 'interrupted again' '%s'", e.errpath);
+  if (system(cmd) != 0) {
+    show_proc(&p);
+    fail_msg("no 'interrupted again' on stderr");
+  }
+  sig_env_close(&e);
 }
 
 /* ---- agent_verify alone ---- */
@@ -906,6 +1355,12 @@ int main(void) {
     cmocka_unit_test(test_agent_cancel_while_executing),
     cmocka_unit_test(test_agent_full_disk_still_reports),
     cmocka_unit_test(test_agent_exec_plan_file),
+    cmocka_unit_test(test_agent_stage2_refuses_calls_outside_the_plan),
+    cmocka_unit_test(test_agent_fix_round_only_plan_steps),
+    cmocka_unit_test(test_agent_outcome_uncertain_exit_3),
+    cmocka_unit_test(test_agent_storage_checked_before_any_change),
+    cmocka_unit_test(test_agent_sigint_saves_partial_iteration),
+    cmocka_unit_test(test_agent_second_sigint_exits_at_once),
   };
   if (getenv("AGENT_TEST")) cmocka_set_test_filter(getenv("AGENT_TEST"));
   return cmocka_run_group_tests(tests, NULL, NULL);
