@@ -161,6 +161,12 @@ const char *plan_step_description(const plan_t *plan, size_t i)
 json_t *plan_step_args(const plan_t *plan, size_t i) { return plan && i < plan->n ? plan->steps[i].args : NULL; }
 const json_t *plan_warnings(const plan_t *plan) { return plan ? plan->warnings : NULL; }
 
+/* A JSON string of a model's text; invalid UTF-8 bytes become '?'. New reference. */
+static json_t *text_json(const char *s)
+{
+    return relaxed_json_string(s ? s : "", s ? strlen(s) : 0);
+}
+
 json_t *plan_to_json(const plan_t *plan)
 {
     if (!plan)
@@ -168,12 +174,16 @@ json_t *plan_to_json(const plan_t *plan)
     json_t *steps = json_array();
     for (size_t i = 0; i < plan->n; i++) {
         const step_t *st = &plan->steps[i];
-        json_array_append_new(steps, json_pack("{s:i, s:s, s:s, s:O}", "step", st->number, "tool", st->tool,
-                                               "description", st->description ? st->description : "", "args",
-                                               st->args));
+        /* the model's text may hold invalid UTF-8, which json_pack "s" refuses (the whole plan came out NULL):
+         * such bytes become '?' (found by fuzz/fuzz_plan.c) */
+        json_array_append_new(steps, json_pack("{s:i, s:o, s:o, s:O}", "step", st->number, "tool",
+                                               text_json(st->tool), "description",
+                                               text_json(st->description),
+                                               "args", st->args));
     }
-    return json_pack("{s:s, s:o, s:s, s:O}", "analysis", plan_analysis(plan), "steps", steps, "reasoning",
-                     plan_reasoning(plan), "warnings", plan->warnings);
+    return json_pack("{s:o, s:o, s:o, s:O}", "analysis", text_json(plan_analysis(plan)), "steps",
+                     steps, "reasoning", text_json(plan_reasoning(plan)), "warnings",
+                     plan->warnings);
 }
 
 int plan_ref_step(const json_t *v, const char **kind)

@@ -1,22 +1,45 @@
-# fuzz/fuzz.cmake: fuzz targets. Always built as corpus-replay + deterministic-mutation tests (ctest);
-# with -DDAWBRIDGE_FUZZ=ON and clang also as libFuzzer binaries (fuzz_*_libfuzzer).
-option(DAWBRIDGE_FUZZ "Build libFuzzer targets (needs clang)" OFF)
-if(DAWBRIDGE_TESTS)
-  add_executable(fuzz_feedback fuzz/fuzz_feedback.c fuzz/fuzz_main.c)
-  target_link_libraries(fuzz_feedback PRIVATE dbcore)
-  add_test(NAME fuzz_feedback_replay COMMAND fuzz_feedback ${DAWBRIDGE_SOURCE_DIR}/fuzz/corpus/feedback)
-  # the sanitizer build is ~7x slower: fewer mutations keep it well inside the timeout
-  if(DAWBRIDGE_SANITIZE)
-    set(_db_fuzz_rounds 4000)
-  else()
-    set(_db_fuzz_rounds 20000)
+# fuzz/fuzz.cmake: one fuzz target per parser (README "Fuzz targets"). Each target is built twice:
+#  - always, with fuzz/fuzz_main.c, as the ctest test fuzz_<name>_replay: the corpus fuzz/corpus/<name>/ and then
+#    a fixed number of deterministic mutations of it (any compiler; bounded; fails on a crash or sanitizer report);
+#  - with -DDAWBRIDGE_FUZZ=ON and clang, as the libFuzzer binary fuzz_<name>_libfuzzer. The top-level
+#    CMakeLists.txt then compiles every library with -fsanitize=fuzzer-no-link (plus ASan/UBSan), so libFuzzer
+#    sees the coverage of the code under test, not only of the harness. fuzz/run-libfuzzer.sh runs them all for a
+#    bounded time (CI: 20 s each).
+if(NOT DAWBRIDGE_TESTS)
+  return()
+endif()
+# the sanitizer build is ~7x slower: fewer mutations keep it well inside the timeout
+if(DAWBRIDGE_SANITIZE OR DAWBRIDGE_FUZZ)
+  set(_db_fuzz_rounds 4000)
+else()
+  set(_db_fuzz_rounds 20000)
+endif()
+
+# db_fuzz_target(NAME SOURCES src... LIBS lib... [ROUNDS n])   ROUNDS: mutations in the replay test (default above)
+function(db_fuzz_target name)
+  cmake_parse_arguments(F "" "ROUNDS" "SOURCES;LIBS" ${ARGN})
+  if(NOT F_ROUNDS)
+    set(F_ROUNDS ${_db_fuzz_rounds})
   endif()
-  set_tests_properties(fuzz_feedback_replay PROPERTIES LABELS "fuzz" TIMEOUT 300
-    ENVIRONMENT "DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR};FUZZ_ROUNDS=${_db_fuzz_rounds}")
-endif()
-if(DAWBRIDGE_FUZZ)
-  add_executable(fuzz_feedback_libfuzzer fuzz/fuzz_feedback.c)
-  target_compile_options(fuzz_feedback_libfuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_feedback_libfuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_feedback_libfuzzer PRIVATE dbcore)
-endif()
+  add_executable(fuzz_${name} ${F_SOURCES} fuzz/fuzz_main.c)
+  target_link_libraries(fuzz_${name} PRIVATE ${F_LIBS})
+  add_test(NAME fuzz_${name}_replay COMMAND fuzz_${name} ${DAWBRIDGE_SOURCE_DIR}/fuzz/corpus/${name})
+  set_tests_properties(fuzz_${name}_replay PROPERTIES LABELS "fuzz" TIMEOUT 300
+    ENVIRONMENT "DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR};FUZZ_ROUNDS=${F_ROUNDS};TMPDIR=${CMAKE_BINARY_DIR}")
+  if(DAWBRIDGE_FUZZ)
+    add_executable(fuzz_${name}_libfuzzer ${F_SOURCES})
+    target_compile_options(fuzz_${name}_libfuzzer PRIVATE -fsanitize=fuzzer)
+    target_link_options(fuzz_${name}_libfuzzer PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(fuzz_${name}_libfuzzer PRIVATE ${F_LIBS})
+  endif()
+endfunction()
+
+db_fuzz_target(feedback SOURCES fuzz/fuzz_feedback.c LIBS dbcore)
+db_fuzz_target(session_json SOURCES fuzz/fuzz_session_json.c LIBS dbcore ROUNDS 4000)
+db_fuzz_target(plan SOURCES fuzz/fuzz_plan.c LIBS dbmusic dbagent)
+db_fuzz_target(relaxed_json SOURCES fuzz/fuzz_relaxed_json.c LIBS dbmusic)
+db_fuzz_target(notation SOURCES fuzz/fuzz_notation.c LIBS dbmusic)
+db_fuzz_target(budget SOURCES fuzz/fuzz_budget.c LIBS dbmusic)
+db_fuzz_target(llm_response SOURCES fuzz/fuzz_llm_response.c LIBS dbllm)
+# each input waits for the command file the bridge writes (a few ms of file I/O): fewer mutations
+db_fuzz_target(companion_reply SOURCES fuzz/fuzz_companion_reply.c LIBS dbagent ROUNDS 500)

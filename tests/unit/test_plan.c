@@ -4,7 +4,8 @@
  *    "errors": [{"step": N, "contains": "..."}] (exact count, any order), "warnings": N,
  *    "args": {"<step>": {key: value}} (subset match after validation, numbers compared as numbers),
  *    "notes_count": {"<step>": N}, "analysis_contains": "...", "reasoning_contains": "..."}
- * validated against tools.json, effects.json and state.json in the same directory. */
+ * validated against the real tool catalog agent/tools.json (so they cannot drift from it), and effects.json and
+ * state.json in the fixture directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,7 +73,17 @@ typedef struct {
 static int setup(void **state)
 {
     fixtures_t *f = calloc(1, sizeof *f);
-    f->tools = load_fixture_json("tools.json");
+    /* the real tool catalog, so the fixtures cannot drift from what the agent validates against */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/agent/tools.json", source_dir());
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        fail_msg("cannot load %s: %s (line %d)", path, jerr.text, jerr.line);
+    f->tools = json_incref(json_object_get(root, "tools"));
+    json_decref(root);
+    if (!json_is_array(f->tools))
+        fail_msg("%s: no \"tools\" array", path);
     f->effects = load_fixture_json("effects.json");
     f->state = load_fixture_json("state.json");
     *state = f;
@@ -417,6 +428,137 @@ static void test_plan_validate_without_state_or_catalog(void **state)
     plan_free(p);
 }
 
+/* Plans the repository ships (examples/NAME.plan, the plan texts and tool calls of examples/demo-transcript.json)
+ * are checked against the real catalog agent/tools.json at test time: every step's plan validates (no state: only
+ * the catalog and the plan's own references), and every scripted tool call names a catalog tool with only
+ * parameters that tool declares, its required ones present. A renamed tool or parameter fails here. */
+static int check_plan_text(const fixtures_t *f, const char *what, const char *text)
+{
+    char err[512] = "";
+    plan_t *p = plan_parse(text, (size_t)-1, err, sizeof err);
+    if (!p) {
+        print_error("%s: does not parse: %s\n", what, err);
+        return 1;
+    }
+    json_t *errors = NULL;
+    plan_validate(p, f->tools, NULL, NULL, &errors);
+    int bad = json_array_size(errors) != 0;
+    if (bad) {
+        char *d = json_dumps(errors, JSON_COMPACT);
+        print_error("%s: invalid against agent/tools.json: %s\n", what, d);
+        free(d);
+    }
+    json_decref(errors);
+    plan_free(p);
+    return bad;
+}
+
+static const json_t *catalog_tool(const fixtures_t *f, const char *name)
+{
+    size_t i;
+    const json_t *t;
+    json_array_foreach(f->tools, i, t) if (name && !strcmp(json_string_value(json_object_get(t, "name")), name)) return t;
+    return NULL;
+}
+
+static int check_tool_call(const fixtures_t *f, const char *what, const json_t *call)
+{
+    const char *name = json_string_value(json_object_get(call, "name"));
+    const json_t *t = catalog_tool(f, name);
+    if (!t) {
+        print_error("%s: tool call %s is not in agent/tools.json\n", what, name ? name : "(no name)");
+        return 1;
+    }
+    const json_t *params = json_object_get(t, "parameters");
+    const json_t *props = json_object_get(params, "properties");
+    const json_t *args = json_object_get(call, "arguments");
+    int bad = 0;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)args, k, v) {
+        if (!json_object_get(props, k)) {
+            print_error("%s: %s has no parameter '%s' in agent/tools.json\n", what, name, k);
+            bad = 1;
+        }
+    }
+    size_t i;
+    json_array_foreach(json_object_get(params, "required"), i, v) {
+        if (!json_object_get(args, json_string_value(v))) {
+            print_error("%s: %s lacks the required parameter '%s'\n", what, name, json_string_value(v));
+            bad = 1;
+        }
+    }
+    return bad;
+}
+
+static void test_plan_examples_match_catalog(void **state)
+{
+    fixtures_t *f = *state;
+    char path[1024];
+    int failures = 0, plans = 0, calls = 0;
+    snprintf(path, sizeof path, "%s/examples", source_dir());
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l < 6 || strcmp(de->d_name + l - 5, ".plan"))
+            continue;
+        char p[1400];
+        snprintf(p, sizeof p, "%s/%s", path, de->d_name);
+        size_t len;
+        char *text = read_file(p, &len);
+        assert_non_null(text);
+        failures += check_plan_text(f, de->d_name, text);
+        plans++;
+        free(text);
+    }
+    closedir(d);
+    snprintf(path, sizeof path, "%s/examples/demo-transcript.json", source_dir());
+    json_error_t jerr;
+    json_t *tr = json_load_file(path, 0, &jerr);
+    if (!tr)
+        fail_msg("%s: %s", path, jerr.text);
+    size_t i, j;
+    json_t *r, *c;
+    json_array_foreach(json_object_get(tr, "responses"), i, r) {
+        const char *text = json_string_value(json_object_get(r, "text"));
+        char what[64];
+        snprintf(what, sizeof what, "demo-transcript.json responses[%zu]", i);
+        if (text && strstr(text, "**PLAN:**")) {
+            failures += check_plan_text(f, what, text);
+            plans++;
+        }
+        json_array_foreach(json_object_get(r, "tool_calls"), j, c) {
+            failures += check_tool_call(f, what, c);
+            calls++;
+        }
+    }
+    json_decref(tr);
+    assert_true(plans >= 2);
+    assert_true(calls >= 3);
+    assert_int_equal(failures, 0);
+}
+
+/* A model's text with invalid UTF-8 still gives a plan object (the bytes become '?'); it used to give NULL,
+ * dropping the whole plan from the agent's record (found by fuzz/fuzz_plan.c). */
+static void test_plan_to_json_invalid_utf8(void **state)
+{
+    (void)state;
+    const char *text = "**ANALYSIS:** bad \xff byte\n\n**PLAN:**\nStep 1: set_tempo - tempo \xfe\n  - bpm: 100\n\n"
+                       "**MUSICAL REASONING:** \xc3\n";
+    plan_t *p = plan_parse(text, (size_t)-1, NULL, 0);
+    assert_non_null(p);
+    json_t *j = plan_to_json(p);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "analysis")), "bad ? byte");
+    json_t *st = json_array_get(json_object_get(j, "steps"), 0);
+    assert_string_equal(json_string_value(json_object_get(st, "tool")), "set_tempo");
+    assert_non_null(strstr(json_string_value(json_object_get(st, "description")), "tempo ?"));
+    json_decref(j);
+    plan_free(p);
+}
+
 static void test_plan_format_errors_text(void **state)
 {
     (void)state;
@@ -499,6 +641,8 @@ int main(void)
         cmocka_unit_test(test_plan_garbage_never_crashes),
         cmocka_unit_test(test_plan_validate_without_state_or_catalog),
         cmocka_unit_test(test_plan_format_errors_text),
+        cmocka_unit_test(test_plan_examples_match_catalog),
+        cmocka_unit_test(test_plan_to_json_invalid_utf8),
         cmocka_unit_test(test_relaxed_json_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
