@@ -433,7 +433,7 @@ char *prompt_tools_text(const json_t *tools) {
       type_text(&b, v);
       first = 0;
     }
-    sb_printf(&b, "} - %s\n", desc ? desc : "");
+    sb_printf(&b, desc && *desc ? "} - %s\n" : "}%s\n", desc && *desc ? desc : "");
   }
   char *s = sb_done(&b);
   if (s) trim_trailing_newlines(s);
@@ -543,9 +543,64 @@ static int set_taken(json_t *vars, const char *key, char *val) {
   return 0;
 }
 
-int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in, struct prompt_text *out, char *err,
+int prompt_profile_parse(const char *name) {
+  if (!name || !strcmp(name, "default")) return PROMPT_PROFILE_DEFAULT;
+  if (!strcmp(name, "small")) return PROMPT_PROFILE_SMALL;
+  return -1;
+}
+
+/* The small profile's view of the tools (descriptions dropped) and of the catalog (no aliases): new references. */
+static json_t *small_tools(const json_t *tools) {
+  static const char *const keep[] = {"create_track", "create_midi_clip", "edit_clip", "add_effect", "set_track",
+                                     "set_tempo", "add_marker", "delete_track", "delete_clip", NULL};
+  json_t *out = json_array();
+  size_t i;
+  json_t *t;
+  json_array_foreach(tools, i, t) {
+    const char *n = json_string_value(json_object_get(t, "name"));
+    for (int k = 0; n && keep[k]; k++)
+      if (!strcmp(n, keep[k])) {
+        json_t *c = json_copy(t);
+        json_object_set_new(c, "description", json_string(""));
+        json_array_append_new(out, c);
+        break;
+      }
+  }
+  return out;
+}
+
+static json_t *small_catalog(const json_t *catalog) {
+  json_t *out = json_object();
+  const char *kinds[] = {"instruments", "effects"};
+  for (int k = 0; k < 2; k++) {
+    json_t *arr = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(catalog, kinds[k]), i, e) {
+      const json_t *nm = json_object_get(e, "name");
+      json_array_append_new(arr, json_pack("{s:O}", "name", nm ? (json_t *)nm : e));
+    }
+    json_object_set_new(out, kinds[k], arr);
+  }
+  return out;
+}
+
+int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in_arg, struct prompt_text *out, char *err,
                   size_t errlen) {
-  if (!p || !in || !out) return fail(err, errlen, PROMPT_EINVAL, "prompt_stage1: missing argument");
+  if (!p || !in_arg || !out) return fail(err, errlen, PROMPT_EINVAL, "prompt_stage1: missing argument");
+  struct prompt_stage1 small = *in_arg;
+  const struct prompt_stage1 *in = in_arg;
+  json_t *own_tools = NULL, *own_catalog = NULL;
+  if (in_arg->profile == PROMPT_PROFILE_SMALL) {
+    small.tools = own_tools = small_tools(in_arg->tools);
+    small.catalog = own_catalog = small_catalog(in_arg->catalog);
+    if (!small.context_budget) small.context_budget = PROMPT_SMALL_BUDGET;
+    small.profile = PROMPT_PROFILE_DEFAULT;
+    int rc = prompt_stage1(p, &small, out, err, errlen);
+    json_decref(own_tools);
+    json_decref(own_catalog);
+    return rc;
+  }
   out->system = out->user = NULL;
   json_t *vars = json_object();
   int oom = 0;

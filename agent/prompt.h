@@ -63,7 +63,15 @@ struct prompt_stage1 {
    * The session and the musical context get what the instructions, tools and catalog leave (budget.h). */
   long context_budget;
   struct budget_stats *stats; /* optional out: what the session text holds (budget.h) */
+  /* PROMPT_PROFILE_SMALL, for small local models: a 3,000-token default budget, only the tools that make and
+   * shape music (create_track, create_midi_clip, edit_clip, add_effect, set_track, set_tempo, add_marker,
+   * delete_track, delete_clip), tool lines without descriptions, catalog names without aliases. */
+  int profile;
 };
+enum prompt_profile { PROMPT_PROFILE_DEFAULT = 0, PROMPT_PROFILE_SMALL = 1 };
+#define PROMPT_SMALL_BUDGET 3000
+/* "default" | "small" -> the profile, or -1. */
+int prompt_profile_parse(const char *name);
 struct prompt_stage2 {
   const char *dialect;
   const char *request;

@@ -534,6 +534,7 @@ static void start_case(struct ev *e) {
   args[n++] = ddir;
   args[n++] = "--executor";
   args[n++] = e->c->o.executor ? e->c->o.executor : e->real_model ? "llm" : "direct";
+  if (e->c->o.profile) args[n++] = "--profile", args[n++] = "small";
   if (e->c->o.context_budget > 0) {
     snprintf(budget, sizeof budget, "%ld", e->c->o.context_budget);
     args[n++] = "--context-budget", args[n++] = budget;

@@ -174,6 +174,86 @@ static void test_prompt_stage2_plan_text_and_rules(void **state) {
   prompt_free(p);
 }
 
+/* A session of n MIDI tracks with 100 notes each; track 7 is "Bass". */
+static json_t *big_state(int n) {
+  json_t *tracks = json_array();
+  for (int t = 0; t < n; t++) {
+    json_t *notes = json_array();
+    for (int i = 0; i < 100; i++)
+      json_array_append_new(notes, json_pack("{sisfsfsi}", "n", 48 + (i * 7) % 24, "s", i * 0.5, "d", 0.5, "v", 90));
+    char name[32], id[16];
+    snprintf(name, sizeof name, t == 7 ? "Bass" : "Synth %d", t + 1);
+    snprintf(id, sizeof id, "t%d", t + 1);
+    json_array_append_new(tracks, json_pack("{ss si ss ss s[{ss sf sf so}]}", "id", id, "index", t + 1, "name", name,
+                                            "type", "midi", "clips", "id", "c1", "start", 0.0, "length", 64.0, "notes",
+                                            notes));
+  }
+  return json_pack("{ss sf s[ii] so}", "format", "dawbridge.session/1", "tempo", 120.0, "time_signature", 4, 4,
+                   "tracks", tracks);
+}
+
+static void test_prompt_stage1_within_the_budget(void **state) {
+  (void)state;
+  prompt_t *p = load();
+  json_t *st = big_state(300), *tl = tools(), *cat = catalog();
+  struct budget_stats bs;
+  struct prompt_stage1 in = {.dialect = "reaper", .request = "make the bass busier", .state = st, .catalog = cat,
+                             .tools = tl, .stats = &bs};
+  struct prompt_text out;
+  char err[512];
+  assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
+  size_t tok = budget_tokens(out.system) + budget_tokens(out.user);
+  assert_true(tok <= BUDGET_DEFAULT_TOKENS);
+  assert_true(bs.elided > 0);
+  assert_int_equal(bs.full, 1); /* the Bass, named in the request */
+  assert_non_null(strstr(out.user, "\"name\":\"Bass\""));
+  assert_non_null(strstr(out.user, "more tracks not shown"));
+  prompt_text_free(&out);
+  /* a smaller budget holds too; no budget is the old whole-JSON prompt, far bigger */
+  in.context_budget = 2500;
+  assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
+  assert_true(budget_tokens(out.system) + budget_tokens(out.user) <= 2500);
+  prompt_text_free(&out);
+  in.context_budget = -1;
+  assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
+  assert_true(budget_tokens(out.system) + budget_tokens(out.user) > 10 * BUDGET_DEFAULT_TOKENS);
+  prompt_text_free(&out);
+  json_decref(st);
+  json_decref(tl);
+  json_decref(cat);
+  prompt_free(p);
+}
+
+static void test_prompt_small_profile_is_shorter(void **state) {
+  (void)state;
+  prompt_t *p = load();
+  json_t *st = big_state(40), *tl = tools(), *cat = catalog();
+  json_array_append_new(tl, json_pack("{ss ss s{ss s{s{ss}}}}", "name", "transport", "description", "Play or stop.",
+                                      "parameters", "type", "object", "properties", "action", "type", "string"));
+  struct prompt_stage1 in = {.dialect = "reaper", .request = "a pad", .state = st, .catalog = cat, .tools = tl};
+  struct prompt_text def, sm;
+  char err[512];
+  assert_int_equal(prompt_stage1(p, &in, &def, err, sizeof err), PROMPT_OK);
+  in.profile = prompt_profile_parse("small");
+  assert_int_equal(in.profile, PROMPT_PROFILE_SMALL);
+  assert_int_equal(prompt_stage1(p, &in, &sm, err, sizeof err), PROMPT_OK);
+  size_t td = budget_tokens(def.system) + budget_tokens(def.user), ts = budget_tokens(sm.system) + budget_tokens(sm.user);
+  assert_true(ts <= PROMPT_SMALL_BUDGET);
+  assert_true(ts < td);
+  assert_non_null(strstr(sm.system, "- create_track {name: string, type: \"midi\"|\"audio\"}\n")); /* no description */
+  assert_non_null(strstr(def.system, "- transport {"));
+  assert_null(strstr(sm.system, "transport"));  /* not among the small profile's tools */
+  assert_null(strstr(sm.system, "(reverb)"));   /* no aliases */
+  assert_non_null(strstr(sm.system, "\"ReaVerbate\""));
+  assert_int_equal(prompt_profile_parse("huge"), -1);
+  prompt_text_free(&def);
+  prompt_text_free(&sm);
+  json_decref(st);
+  json_decref(tl);
+  json_decref(cat);
+  prompt_free(p);
+}
+
 static void test_prompt_render_placeholders(void **state) {
   (void)state;
   json_t *vars = json_pack("{ssss}", "a", "1", "b", "{{a}}");
@@ -198,6 +278,8 @@ int main(void) {
     cmocka_unit_test(test_prompt_many_notes_are_cut),
     cmocka_unit_test(test_prompt_stage2_plan_text_and_rules),
     cmocka_unit_test(test_prompt_render_placeholders),
+    cmocka_unit_test(test_prompt_stage1_within_the_budget),
+    cmocka_unit_test(test_prompt_small_profile_is_shorter),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
