@@ -112,7 +112,7 @@ int main(int argc, char **argv) {
   enum {
     O_DAW = 256, O_DIALECT, O_HOST, O_PORT, O_LISTEN, O_MAP, O_JSON, O_LOG, O_BANK, O_TIMEOUT, O_RETRIES,
     O_MTRACKS, O_SPOOL, O_NOCOMP, O_LLM, O_MODEL, O_LLMURL, O_TRANSCRIPT, O_EXECUTOR, O_CONFIRM, O_MAXTURNS,
-    O_DATADIR, O_COMPOSITION, O_FORCE, O_CTXBUDGET
+    O_DATADIR, O_COMPOSITION, O_FORCE, O_CTXBUDGET, O_PROFILE
   };
   static const struct option lopts[] = {
     {"daw", required_argument, 0, O_DAW},         {"dialect", required_argument, 0, O_DIALECT},
@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
     {"executor", required_argument, 0, O_EXECUTOR}, {"confirm", no_argument, 0, O_CONFIRM},
     {"max-turns", required_argument, 0, O_MAXTURNS}, {"data-dir", required_argument, 0, O_DATADIR},
     {"composition", required_argument, 0, O_COMPOSITION}, {"force", no_argument, 0, O_FORCE},
-    {"context-budget", required_argument, 0, O_CTXBUDGET},
+    {"context-budget", required_argument, 0, O_CTXBUDGET}, {"profile", required_argument, 0, O_PROFILE},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0}};
   int ch, help = 0;
@@ -185,6 +185,13 @@ int main(int argc, char **argv) {
       o->context_budget = v;
       break;
     }
+    case O_PROFILE:
+      if (strcmp(optarg, "default") && strcmp(optarg, "small")) {
+        fprintf(stderr, "dawbridge: --profile must be default or small\n");
+        return CLI_EXIT_USAGE;
+      }
+      o->profile = !strcmp(optarg, "small");
+      break;
     case O_DATADIR: o->data_dir = optarg; break;
     case O_COMPOSITION: o->composition = optarg; break;
     case O_FORCE: o->force = 1; break;
