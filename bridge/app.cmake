@@ -14,7 +14,7 @@ db_add_test(test_companion SOURCES tests/integration/test_companion.c LIBS dbtes
 # the spool's security and request-id matching (companion_t alone, the test plays the companion / another user)
 db_add_test(test_companion_spool SOURCES tests/integration/test_companion_spool.c LIBS dbagent LABELS integration companion)
 # bulk notes: a 20,000-note clip as one tool call, in bounded companion commands, read back whole (both dialects)
-db_add_test(test_companion_bulk SOURCES tests/integration/test_companion_bulk.c LIBS dbagent LABELS integration companion
+db_add_test(test_companion_bulk SOURCES tests/integration/test_companion_bulk.c LIBS dbagentcore LABELS integration companion
             TIMEOUT 300)
 
 # The seed workflow through the bridge against a real headless Ardour running the companion (started and stopped by

@@ -16,6 +16,8 @@
 
 #include "companion.h"
 #include "daw.h"
+#include "plan.h"
+#include "tools.h"
 
 static const char *const dialects[] = {"reaper", "ardour"};
 
@@ -174,6 +176,75 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
   }
 }
 
+/* A plan whose clip has 20,000 notes written one per line (1.3 MB for that one argument): parsed, validated against
+ * the catalog and the session, and run as one tool call; every note in the DAW. */
+static void test_companion_bulk_plan_20000_notes(void **st) {
+  (void)st;
+  size_t cap = 2u << 20, n = 0;
+  char *text = malloc(cap);
+  n += (size_t)snprintf(text + n, cap - n, "**PLAN:**\nStep 1: create_midi_clip - a long bass line\n  - track_id: Bass\n"
+                                           "  - start_time: 64\n  - duration: 5000\n  - notes: [\n");
+  json_t *want = make_notes(20000, 36);
+  for (size_t i = 0; i < 20000; i++) {
+    const json_t *o = json_array_get(want, i);
+    n += (size_t)snprintf(text + n, cap - n, "      {\"n\": %lld, \"s\": %.10f, \"d\": %.10f, \"v\": %lld}%s\n",
+                          (long long)json_integer_value(json_object_get(o, "n")), json_number_value(json_object_get(o, "s")),
+                          json_number_value(json_object_get(o, "d")), (long long)json_integer_value(json_object_get(o, "v")),
+                          i + 1 < 20000 ? "," : "");
+  }
+  n += (size_t)snprintf(text + n, cap - n, "    ]\n");
+  assert_true(n > (1u << 20)); /* beyond the old 1 MiB limit for one argument */
+  char err[512];
+  plan_t *plan = plan_parse(text, n, err, sizeof err);
+  free(text);
+  if (!plan) fail_msg("plan_parse: %s", err);
+  tools_t *tools = NULL;
+  assert_int_equal(tools_load(NULL, &tools, err, sizeof err), 0);
+
+  struct ctx x;
+  memset(&x, 0, sizeof x);
+  uv_loop_init(&x.loop);
+  struct daw_config cfg = {.dialect = "ardour", .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
+                           .refresh_interval_ms = 0, .embedded_mock = 1, .mock_tracks = -1, .mock_companion = 1,
+                           .log = {.level = LOG_ERROR}};
+  assert_int_equal(daw_open(&x.loop, &cfg, &x.d, err, sizeof err), 0);
+  assert_int_equal(daw_start(x.d, on_daw, &x), 0);
+  assert_int_equal(wait_done(&x, 30000), 0);
+  json_t *state = session_to_json(daw_session(x.d));
+  json_t *errors = NULL;
+  int rc = plan_validate(plan, tools_catalog(tools), state, NULL, &errors);
+  if (rc) {
+    char *e = json_dumps(errors, 0);
+    fail_msg("plan_validate: %s", e);
+  }
+  json_decref(errors);
+  json_decref(state);
+  assert_int_equal(plan_step_count(plan), 1);
+  json_t *args = plan_step_args(plan, 0);
+  assert_int_equal(json_array_size(json_object_get(args, "notes")), 20000);
+  x.done = 0;
+  assert_int_equal(daw_call(x.d, plan_step_tool(plan, 0), args, on_daw, &x), 0);
+  if (wait_done(&x, 120000)) fail_msg("the plan's create_midi_clip: %s", x.msg);
+  assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
+  assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 10);
+  json_t *ms = daw_mock_state(x.d);
+  size_t k = 0;
+  const json_t *c, *found = NULL;
+  while ((c = mock_clip(ms, "Bass", k++)) != NULL)
+    if (json_array_size(json_object_get(c, "notes")) == 20000) found = c;
+  assert_non_null(found);
+  expect_same_notes(want, json_object_get(found, "notes"));
+  json_decref(ms);
+  json_decref(want);
+  plan_free(plan);
+  tools_free(tools);
+  daw_close(x.d, on_closed, &x);
+  uv_run(&x.loop, UV_RUN_DEFAULT);
+  assert_true(x.closed);
+  json_decref(x.result);
+  assert_int_equal(uv_loop_close(&x.loop), 0);
+}
+
 /* The CLI: arguments too big for one command-line argument (Linux: 128 KiB) come from a file or stdin. */
 static int run_cli(const char *cmd, char *out, size_t outlen) {
   FILE *p = popen(cmd, "r");
@@ -226,6 +297,7 @@ static void test_cli_call_args_from_file_and_stdin(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_companion_bulk_notes_20000_one_call),
+    cmocka_unit_test(test_companion_bulk_plan_20000_notes),
     cmocka_unit_test(test_cli_call_args_from_file_and_stdin),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
