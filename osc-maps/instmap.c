@@ -518,11 +518,32 @@ static json_t *from_sound(const json_t *doc, const char *word, const char *kind,
   return o;
 }
 
+static int resolve_word(const json_t *doc, const char *word, json_t **out, char *msg, size_t msglen);
+
 int instmap_resolve_json(const json_t *doc, const char *word, json_t **out, char *msg, size_t msglen) {
   if (out) *out = NULL;
   if (msg && msglen) msg[0] = 0;
+  if (!out || !word) return INSTMAP_EARG;
+  /* the word goes into JSON strings: bytes that are not valid UTF-8 (model noise) become '?' */
+  json_t *chk = json_string(word);
+  if (chk) {
+    json_decref(chk);
+    return resolve_word(doc, word, out, msg, msglen);
+  }
+  size_t n = strlen(word);
+  char *safe = malloc(n + 1);
+  if (!safe) return INSTMAP_ENOMEM;
+  memcpy(safe, word, n + 1);
+  for (char *c = safe; *c; c++)
+    if ((unsigned char)*c >= 0x80) *c = '?';
+  int rc = resolve_word(doc, safe, out, msg, msglen);
+  free(safe);
+  return rc;
+}
+
+static int resolve_word(const json_t *doc, const char *word, json_t **out, char *msg, size_t msglen) {
   const json_t *daw = json_object_get(doc, "daw"), *roles = json_object_get(doc, "roles");
-  if (!out || !word || !json_is_object(daw) || !json_is_object(roles)) return INSTMAP_EARG;
+  if (!json_is_object(daw) || !json_is_object(roles)) return INSTMAP_EARG;
   const char *dialect = json_string_value(json_object_get(daw, "dialect"));
   int prefixed;
   const char *bare = strip_type(word, &prefixed);
@@ -561,7 +582,7 @@ int instmap_resolve_json(const json_t *doc, const char *word, json_t **out, char
     /* try the last word, then the last two words ("sub bass" in "deep sub bass") */
     *sp = 0;
     const char *last = sp + 1;
-    char two[256];
+    char two[520];
     char *sp2 = strrchr(w, ' ');
     snprintf(two, sizeof two, "%s %s", sp2 ? sp2 + 1 : w, last);
     found = lookup(doc, two, &h) || lookup(doc, last, &h);
@@ -570,6 +591,10 @@ int instmap_resolve_json(const json_t *doc, const char *word, json_t **out, char
       snprintf(s, sizeof s, "%.*s", (int)strlen(last) - 1, last);
       found = lookup(doc, s, &h);
     }
+  }
+  if (!found && w[0] && strcmp(w, bare)) {
+    /* what is left of the phrase: its first word ("kick" in "kick ??") */
+    found = lookup(doc, w, &h);
   }
   if (found) {
     *out = from_sound(doc, word, "role", &h);

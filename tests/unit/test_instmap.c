@@ -286,6 +286,23 @@ static void test_instmap_finds_the_dialect_map(void **state) {
   assert_int_equal(instmap_resolve(NULL, "kick", &o, NULL, 0), INSTMAP_EARG);
 }
 
+/* found by fuzz_instmap: a word that is not valid UTF-8 (model noise) still resolves, never "out of memory" */
+static void test_instmap_invalid_utf8_word(void **state) {
+  (void)state;
+  instmap_t *m = load("reaper");
+  json_t *o = NULL;
+  char msg[512];
+  assert_int_equal(instmap_resolve(m, "kick \xff\xfe", &o, msg, sizeof msg), INSTMAP_OK);
+  assert_string_equal(json_string_value(json_object_get(o, "plugin")), "ReaSynDr");
+  assert_string_equal(json_string_value(json_object_get(o, "role")), "kick ??");
+  json_decref(o);
+  assert_int_equal(instmap_resolve(m, "\xc3\x28", &o, msg, sizeof msg), INSTMAP_OK);
+  assert_string_equal(json_string_value(json_object_get(o, "kind")), "default");
+  assert_string_equal(msg, "unknown instrument role '?(': using ReaSynth");
+  json_decref(o);
+  instmap_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_instmap_resolves_roles_per_daw),
@@ -294,6 +311,7 @@ int main(void) {
     cmocka_unit_test(test_instmap_sound_carries_params_for_the_plugin),
     cmocka_unit_test(test_instmap_rejects_malformed_maps),
     cmocka_unit_test(test_instmap_finds_the_dialect_map),
+    cmocka_unit_test(test_instmap_invalid_utf8_word),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
