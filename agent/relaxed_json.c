@@ -32,6 +32,13 @@ static int utf8_len(const unsigned char *s, size_t avail)
     for (int i = 1; i < n; i++)
         if ((s[i] & 0xC0) != 0x80)
             return 0;
+    /* what jansson also refuses: overlong forms, UTF-16 surrogates, code points above U+10FFFF (found by
+     * fuzz/fuzz_relaxed_json.c: relaxed_json_string returned NULL for "\xF4\x95\x95\x95") */
+    unsigned long cp = n == 2 ? c & 0x1Fu : n == 3 ? c & 0x0Fu : c & 0x07u;
+    for (int i = 1; i < n; i++)
+        cp = (cp << 6) | (s[i] & 0x3Fu);
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
     return n;
 }
 

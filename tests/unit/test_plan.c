@@ -559,6 +559,34 @@ static void test_plan_to_json_invalid_utf8(void **state)
     plan_free(p);
 }
 
+/* Bytes that look like UTF-8 sequences but are not valid code points (what jansson refuses) become '?' too;
+ * relaxed_json_string used to return NULL for them (found by fuzz/fuzz_relaxed_json.c). */
+static void test_relaxed_json_string_invalid_code_points(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"a\xF4\x95\x95\x95" "b", "a????b"},        /* above U+10FFFF */
+        {"\xED\xA0\x80", "???"},                  /* a UTF-16 surrogate */
+        {"\xE0\x80\xAF", "???"},                  /* overlong */
+        {"\xF0\x80\x80\xAF", "????"},            /* overlong */
+        {"ok \xC3\xA9 \xF0\x9F\x8E\xB9", "ok \xC3\xA9 \xF0\x9F\x8E\xB9"}, /* valid: kept */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *s = relaxed_json_string(cases[i].in, strlen(cases[i].in));
+        if (!s)
+            fail_msg("case %zu: NULL", i);
+        assert_string_equal(json_string_value(s), cases[i].out);
+        json_decref(s);
+        int how;
+        json_t *v = relaxed_json_parse(cases[i].in, strlen(cases[i].in), &how);
+        if (!v)
+            fail_msg("case %zu: relaxed_json_parse gave NULL", i);
+        json_decref(v);
+    }
+}
+
 static void test_plan_format_errors_text(void **state)
 {
     (void)state;
@@ -643,6 +671,7 @@ int main(void)
         cmocka_unit_test(test_plan_format_errors_text),
         cmocka_unit_test(test_plan_examples_match_catalog),
         cmocka_unit_test(test_plan_to_json_invalid_utf8),
+        cmocka_unit_test(test_relaxed_json_string_invalid_code_points),
         cmocka_unit_test(test_relaxed_json_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
