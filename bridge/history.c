@@ -368,8 +368,9 @@ static int link_unnamed(int fd, const char *final)
  * final name without replacing anything, and the directory is fsync'ed. The name appears complete or not at
  * all. Returns HISTORY_OK, HISTORY_EEXIST_INTERNAL when the name is taken (nothing written), or an error. */
 #define HISTORY_EEXIST_INTERNAL 1
-static int write_new_file(const char *dir, const char *name, const char *data, size_t len, char *err,
-                          size_t errlen)
+#define HISTORY_NAMED_INTERNAL 2 /* the unnamed file could not be linked (no /proc, ...): write a named one */
+static int write_new_file_as(const char *dir, const char *name, const char *data, size_t len, int named, char *err,
+                             size_t errlen)
 {
     char *final = path_join(dir, name);
     if (!final) {
@@ -378,8 +379,8 @@ static int write_new_file(const char *dir, const char *name, const char *data, s
     }
     char *tmp = NULL;
     int rc = HISTORY_OK;
-    int fd = open_unnamed(dir);
-    if (fd < 0 && unnamed_unsupported(errno)) {
+    int fd = named ? -1 : open_unnamed(dir);
+    if (named || (fd < 0 && unnamed_unsupported(errno))) {
         char tmpname[128];
         snprintf(tmpname, sizeof tmpname, ".%s.%ld.tmp", name, (long)getpid());
         tmp = path_join(dir, tmpname);
@@ -408,6 +409,8 @@ static int write_new_file(const char *dir, const char *name, const char *data, s
             int e = errno;
             if (e == EEXIST) {
                 rc = HISTORY_EEXIST_INTERNAL;
+            } else if (!tmp) {
+                rc = HISTORY_NAMED_INTERNAL;
             } else {
                 set_err(err, errlen, "cannot create %s: %s", final, strerror(e));
                 rc = code_for_errno(e);
@@ -426,6 +429,15 @@ static int write_new_file(const char *dir, const char *name, const char *data, s
 out:
     free(tmp);
     free(final);
+    return rc;
+}
+
+static int write_new_file(const char *dir, const char *name, const char *data, size_t len, char *err,
+                          size_t errlen)
+{
+    int rc = write_new_file_as(dir, name, data, len, 0, err, errlen);
+    if (rc == HISTORY_NAMED_INTERNAL)
+        rc = write_new_file_as(dir, name, data, len, 1, err, errlen);
     return rc;
 }
 

@@ -853,6 +853,43 @@ static void test_history_check_writable_leaves_nothing(void **state)
     free(tmp);
 }
 
+/* In the child: /proc hidden (an empty tmpfs over it), so an unnamed file cannot be linked through
+ * /proc/self/fd: saves still work (AT_EMPTY_PATH, else a named temporary file) and leave no temporary file. */
+static int ns_no_proc(const char *tmp, char *msg, size_t msglen)
+{
+    if (enter_private_mounts(msg, msglen) != 0)
+        return 1;
+    CHECK(2, mount("noproc", "/proc", "tmpfs", 0, "size=16k") == 0, "tmpfs over /proc: %s", strerror(errno));
+    CHECK(3, access("/proc/self/fd", F_OK) != 0, "/proc/self/fd still visible");
+    char err[1024] = "";
+    history_t *h = history_open(tmp, "song", err, sizeof err);
+    CHECK(4, h != NULL, "history_open: %s", err);
+    json_t *s = snapshot(3);
+    for (int i = 1; i <= 3; i++) {
+        int num = 0;
+        int rc = history_save(h, s, NULL, &num, err, sizeof err);
+        CHECK(5, rc == HISTORY_OK && num == i, "save %d without /proc: %d (%s)", i, rc, err);
+    }
+    CHECK(6, history_check_writable(h, err, sizeof err) == HISTORY_OK, "check without /proc: %s", err);
+    json_t *list = NULL;
+    CHECK(7, history_list(h, &list, NULL, err, sizeof err) == HISTORY_OK && json_array_size(list) == 3,
+          "list without /proc");
+    CHECK(8, count_files(history_dir(h), ".tmp") == 0, "temporary file left without /proc");
+    json_decref(list);
+    json_decref(s);
+    history_free(h);
+    return 0;
+}
+
+static void test_history_saves_without_proc(void **state)
+{
+    (void)state;
+    char *tmp = make_tmpdir();
+    run_checked_child(ns_no_proc, tmp);
+    rm_rf(tmp);
+    free(tmp);
+}
+
 /* ---- concurrency ---- */
 
 #define CONCURRENT_SAVERS 400
@@ -1022,6 +1059,7 @@ int main(void)
         cmocka_unit_test(test_history_read_only_dir_clear_error),
         cmocka_unit_test(test_history_full_disk_tmpfs_clear_error),
         cmocka_unit_test(test_history_check_writable_leaves_nothing),
+        cmocka_unit_test(test_history_saves_without_proc),
         cmocka_unit_test(test_history_concurrent_saves_all_kept),
         cmocka_unit_test(test_history_kill9_leaves_no_temp_file),
     };
