@@ -82,6 +82,7 @@ const char *companion_strerror(int code) {
   case COMPANION_ECANCELED: return "canceled";
   case COMPANION_ETRIGGER: return "cannot trigger the companion";
   case COMPANION_ENOMEM: return "out of memory";
+  case COMPANION_EEXPIRED: return "the companion read the command after its deadline and did not run it";
   default: return "unknown companion error";
   }
 }
@@ -692,8 +693,8 @@ static void handle_reply_text(companion_t *c, const char *text, int via_osc) {
     const char *e = json_string_value(json_object_get(r, "error"));
     char msg[1200];
     if (e && !strncmp(e, "expired:", 8)) {
-      snprintf(msg, sizeof msg, "%s: the companion read the command too late (%s)", k->op, e);
-      cmd_end(c, k, COMPANION_ETIMEDOUT, NULL, msg);
+      snprintf(msg, sizeof msg, "%s: the companion read the command too late and did not run it (%s)", k->op, e);
+      cmd_end(c, k, COMPANION_EEXPIRED, NULL, msg);
     } else {
       snprintf(msg, sizeof msg, "%s: the companion refused: %s", k->op, e ? e : "(no error message)");
       cmd_end(c, k, COMPANION_EREJECTED, NULL, msg);

@@ -39,6 +39,7 @@ enum companion_err {
   COMPANION_ECANCELED = -6,   /* closed before the reply */
   COMPANION_ETRIGGER = -7,    /* the trigger could not be sent (e.g. REAPER's command id unknown) */
   COMPANION_ENOMEM = -8,
+  COMPANION_EEXPIRED = -9,    /* the companion answered "expired": it read the command too late and did not run it */
 };
 const char *companion_strerror(int code);
 
@@ -63,7 +64,9 @@ struct companion_config {
   struct log_sink log;
 };
 
-/* Result callback: status 0 with the reply's `result` (borrowed for the call), or < 0 with a one-line message. */
+/* Result callback: status 0 with the reply's `result` (borrowed for the call), or < 0 with a one-line message.
+ * COMPANION_ETIMEDOUT after a command that changes the DAW means "sent, no answer": the caller reports it as
+ * uncertain, never as done and never as not done (daw.c does). */
 typedef void (*companion_cb)(int status, const json_t *result, const char *message, void *data);
 
 /* The default spool: $DAWBRIDGE_SPOOL, else the first line of ~/.config/dawbridge/spool, else

@@ -111,6 +111,7 @@ static int from_companion(int c) {
   case COMPANION_ECANCELED: return DAW_ECANCELED;
   case COMPANION_ENOMEM: return DAW_ENOMEM;
   case COMPANION_ESPOOL: return DAW_ECONFIG;
+  case COMPANION_EEXPIRED: return DAW_EREJECTED; /* read too late, not executed: failed */
   default: return DAW_EUNREACHABLE; /* not running, cannot trigger */
   }
 }
@@ -689,6 +690,7 @@ struct ccall {
   size_t sent;    /* how many of `rest` went out already */
   size_t chunk_from; /* where the last chunk started in `rest` */
   size_t chunks;  /* companion commands that carried notes */
+  int change_sent; /* a command that changes the DAW went out: from now on no answer means "uncertain" */
   json_t *inst;   /* create_track: the resolved instrument (instmap_resolve) */
   json_t *out;    /* the result being built */
   cstep next;
@@ -755,6 +757,7 @@ static void on_cc_sync(int status, const json_t *res, const char *msg, void *dat
 
 static void cc_send(struct ccall *cc, const char *op, json_t *args /* steals */, cstep next) {
   cc->next = next;
+  if (strcmp(op, "read_clip") && strcmp(op, "state") && strcmp(op, "ping")) cc->change_sent = 1;
   int rc = companion_call(cc->d->comp, op, args, cc->d->request[0] ? cc->d->request : NULL, on_cc_comp, cc);
   json_decref(args);
   if (rc) cc_fail(cc, from_companion(rc), "%s: cannot send %s to the companion: %s", cc->tool, op, companion_strerror(rc));
@@ -808,9 +811,28 @@ static int cc_refresh_later(struct ccall *cc, cstep next) {
   return 1;
 }
 
+/* Sent, and no word from the companion by the deadline (every attempt, same id): the change may or may not have
+ * happened, so the outcome is "uncertain" (status 0), never confirmed and never a plain failure. The companion
+ * answering "expired" (it read the command too late and did not run it) is a failure instead. */
+static void cc_uncertain(struct ccall *cc, const char *msg) {
+  json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I}", "tool", cc->tool, "status", "uncertain", "via", "companion",
+                        "reason", msg ? msg : "no answer from the companion", "attempts", cc->attempts ? cc->attempts : 1,
+                        "ms", (json_int_t)(uv_now(cc->d->loop) - cc->t0));
+  if (cc->track_id[0]) json_object_set_new(o, "track_id", json_string(cc->track_id));
+  if (cc->clip_id[0] && cc->clip_id[0] == 'c') json_object_set_new(o, "clip_id", json_string(cc->clip_id));
+  log_msg(&cc->d->cfg.log, LOG_WARN, MOD, "%s: uncertain: %s", cc->tool, msg ? msg : "no answer");
+  if (cc->cb) cc->cb(0, o, NULL, cc->data);
+  json_decref(o);
+  cc_free(cc);
+}
+
 /* A companion step failed: the message already names the op and the companion's words. */
 static int cc_check(struct ccall *cc, int status, const char *msg) {
   if (!status) return 0;
+  if (status == COMPANION_ETIMEDOUT && cc->change_sent) {
+    cc_uncertain(cc, msg ? msg : companion_strerror(status));
+    return 1;
+  }
   cc_fail(cc, from_companion(status), "%s", msg ? msg : companion_strerror(status));
   return 1;
 }
@@ -1132,6 +1154,10 @@ static int send_next_chunk(struct ccall *cc, cstep next) {
 
 static void mc_chunk_added(struct ccall *cc, int status, const json_t *res, const char *msg) {
   (void)res;
+  if (status == COMPANION_ETIMEDOUT) {
+    cc_check(cc, status, msg); /* uncertain: those notes may be in the clip */
+    return;
+  }
   if (status) {
     cc_fail(cc, status == COMPANION_ECANCELED ? DAW_ECANCELED : from_companion(status),
             "create_midi_clip: clip %s was created, but adding notes %zu-%zu of %zu failed (%zu notes are in the clip "
@@ -1193,7 +1219,7 @@ static void ec_read_back(struct ccall *cc, int status, const json_t *res, const 
 }
 
 static void ec_edited(struct ccall *cc, int status, const json_t *res, const char *msg) {
-  if (status && cc->chunks > 1) {
+  if (status && status != COMPANION_ETIMEDOUT && cc->chunks > 1) {
     cc_fail(cc, status == COMPANION_ECANCELED ? DAW_ECANCELED : from_companion(status),
             "edit_clip: clip %s: adding notes %zu-%zu of %zu failed (the earlier chunks are in the clip): %s", cc->host,
             cc->chunk_from + 1, cc->sent, json_array_size(cc->rest), msg ? msg : companion_strerror(status));

@@ -464,6 +464,28 @@ static void test_companion_lost_reply_retried_without_duplicate(void **st) {
   }
 }
 
+/* Every reply lost (the change ran, the companion's words never arrive): the outcome is "uncertain" - never
+ * "confirmed", never a failure - and the same id was retried, so the DAW ran it once. */
+static void test_companion_no_reply_is_uncertain(void **st) {
+  (void)st;
+  for (int di = 0; di < 2; di++) {
+    struct tc t;
+    struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 1, .timeout_ms = 300};
+    assert_int_equal(tc_open(&t, &o), 0);
+    assert_int_equal(mock_companion_drop_replies(t.w.mock, 3), MOCK_OK); /* the first attempt and both retries */
+    int rc = call(&t, "create_midi_clip",
+                  "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}");
+    if (rc) fail_msg("%s: expected status 0 (uncertain), got %d: %s", t.w.dialect, rc, t.w.message);
+    assert_string_equal(rs(&t, "status"), "uncertain");
+    assert_non_null(strstr(rs(&t, "reason"), "no reply"));
+    json_t *ms = mock_state(t.w.mock);
+    json_t *tr = json_array_get(json_object_get(ms, "tracks"), 0);
+    assert_int_equal(json_array_size(json_object_get(tr, "clips")), 1); /* ran once, despite three sends */
+    json_decref(ms);
+    tc_close(&t);
+  }
+}
+
 /* ---------------------------------------------------------------- stale command files */
 
 static void test_companion_stale_command_not_executed(void **st) {
@@ -543,6 +565,7 @@ int main(void) {
     cmocka_unit_test(test_companion_absent_clear_error_and_fewer_capabilities),
     cmocka_unit_test(test_companion_absent_remembered_no_wait),
     cmocka_unit_test(test_companion_lost_reply_retried_without_duplicate),
+    cmocka_unit_test(test_companion_no_reply_is_uncertain),
     cmocka_unit_test(test_companion_stale_command_not_executed),
     cmocka_unit_test(test_companion_embedded_mock_runs_the_protocol),
   };
