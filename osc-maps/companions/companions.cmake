@@ -43,6 +43,7 @@ if(DAWBRIDGE_REAL_ARDOUR)
            COMMAND bash ${_db_comp_tests}/ardour_e2e.sh 3917
            WORKING_DIRECTORY ${_db_comp_tests})
   set_tests_properties(companion_ardour_real PROPERTIES
+    ENVIRONMENT "DAWBRIDGE_GC_STRESS=1"  # a full Lua collection inside every list loop of the companion
     LABELS "real-ardour;companion" SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE
     DEPENDS real_ardour_stop)  # one real Ardour at a time: two on 2 cores starve each other
 endif()
@@ -56,4 +57,24 @@ if(DAWBRIDGE_REAL_ARDOUR)
   set_tests_properties(companion_ardour_gui_real PROPERTIES
     LABELS "real-ardour;companion" SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE
     DEPENDS companion_ardour_real)
+endif()
+
+# Soak on a real headless Ardour (issue 11): 500+ mixed companion commands -- 100 small clips on one track, 20 clips
+# of 5,000 notes, undo, edits, effects, read-back -- Ardour alive at the end, every note read back. The companion
+# runs with DAWBRIDGE_GC_STRESS=1 in companion_ardour_real (a collection inside every list loop), not here (slow).
+if(DAWBRIDGE_REAL_ARDOUR)
+  add_test(NAME companion_ardour_soak
+           COMMAND bash ${_db_comp_tests}/ardour_e2e.sh 3917
+           WORKING_DIRECTORY ${_db_comp_tests})
+  set_tests_properties(companion_ardour_soak PROPERTIES
+    ENVIRONMENT "ARDOUR_E2E_RUN=${_db_comp_tests}/ardour_soak.py;SOAK_BUDGET_S=420"
+    LABELS "real-ardour;companion" SKIP_RETURN_CODE 77 TIMEOUT 480 RUN_SERIAL TRUE
+    DEPENDS companion_ardour_gui_real)
+  # the companion's figures, real Ardour and the mock side by side (bench/real_ardour.sh; short run in ctest)
+  add_test(NAME bench_real_ardour
+           COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/bench/real_ardour.sh 3917)
+  set_tests_properties(bench_real_ardour PROPERTIES
+    ENVIRONMENT "BENCH_ROUNDS=30;BENCH_IDLE_S=5;MOCK_DAW=$<TARGET_FILE:mock-daw>"
+    LABELS "real-ardour;bench" SKIP_RETURN_CODE 77 TIMEOUT 600 RUN_SERIAL TRUE
+    DEPENDS companion_ardour_soak)
 endif()

@@ -368,6 +368,37 @@ test("idle polls start no process; work is found through the doorbell alone; a r
   if not ok then error(err, 0) end
 end)
 
+test("bulk notes: notes_packed in, read_clip/edit_clip packed out, same notes as JSON; bounded per command", function ()
+  core = C.new({ mode = "headless", spool = SPOOL, log = function () end, gc_stress = false })  -- 3,000 notes
+  local t = midi_track()
+  local list, packed = {}, {}
+  for i = 0, 2999 do
+    local nt = { n = 30 + i % 90, s = (i % 1500) / 4 + (i // 1500) / 8, d = 0.125, v = 1 + i % 127, c = i % 16 }
+    list[#list + 1] = nt
+    packed[#packed + 1] = string.format("%d %d %d %d %d", nt.n, math.floor(nt.s * 1920 + 0.5), 240, nt.v, nt.c)
+  end
+  local r = ok_result(call("create_midi_clip", { track = t.host_id, start = 0, length = 400, notes_packed = table.concat(packed, ";") }))
+  eq(r.notes_added, 3000, "added")
+  local j = ok_result(call("read_clip", { clip = r.host_id }))
+  local p = ok_result(call("read_clip", { clip = r.host_id, packed = true }))
+  eq(#j.notes, 3000, "json notes"); eq(j.notes_packed, nil, "no packed unless asked")
+  eq(C.pack_notes(j.notes), p.notes_packed, "packed = the JSON notes")
+  local back = C.unpack_notes(p.notes_packed, "x")
+  eq(#back, 3000, "unpacked")
+  local e = ok_result(call("edit_clip", { clip = r.host_id, add_packed = "100 0 1920 90 0", packed = true }))
+  eq(e.added, 1, "edit add packed"); eq(e.notes, nil, "packed reply"); truthy(#e.notes_packed > 0, "packed notes")
+  contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 x 100 0" })), "bad packed note")
+  contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 7680 10 100 0" })), "outside the clip")
+  contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 10 100 0", notes = {} })), "not both")
+  local saved = C.MAX_NOTES
+  C.MAX_NOTES = 10
+  contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = string.rep("60 0 10 100 0;", 11) })), "at most 10")
+  C.MAX_NOTES = saved
+  -- the fast note encoding writes the same text as the generic encoder
+  eq(json.encode(json.array({ json.note({ n = 60, s = 0.5, d = 1.0, v = 100, c = 0 }) })),
+     json.encode(json.array({ { n = 60, s = 0.5, d = 1.0, v = 100, c = 0 } })), "same JSON")
+end)
+
 test("lists are held while iterated: a collection inside every loop (gc_stress) frees nothing in use", function ()
   core = new_core()
   local t = midi_track()

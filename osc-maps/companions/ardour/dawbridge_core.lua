@@ -37,6 +37,10 @@ local json = {}
 json.null = setmetatable({}, { __tostring = function () return "null" end })
 local ARRAY_MT = { __jsontype = "array" }
 function json.array (t) return setmetatable(t or {}, ARRAY_MT) end
+-- a note {n, s, d, v, c} (integers n, v, c; numbers s, d): encoded by one string.format, same text as the
+-- generic path (keys sorted) -- 10,000 notes are read back in one reply
+local NOTE_MT = { __jsontype = "note" }
+function json.note (t) return setmetatable(t, NOTE_MT) end
 function json.is_array (t) return getmetatable(t) == ARRAY_MT end
 
 local MAX_DEPTH = 64
@@ -226,6 +230,9 @@ function json.encode (value)
     elseif t == "boolean" then out[#out + 1] = v and "true" or "false"
     elseif t == "number" then out[#out + 1] = encode_number(v)
     elseif t == "string" then out[#out + 1] = encode_string(v)
+    elseif t == "table" and getmetatable(v) == NOTE_MT then
+      out[#out + 1] = string.format('{"c":%d,"d":%s,"n":%d,"s":%s,"v":%d}', v.c, encode_number(v.d), v.n,
+                                    encode_number(v.s), v.v)
     elseif t == "table" then
       if seen[v] then error("json: cycle in value", 0) end
       seen[v] = true
@@ -275,6 +282,7 @@ C.VERSION = 1
 C.MEMORY_MAX = 256
 C.TICKS = 1920                -- Temporal ticks per beat
 C.TOL_BEATS = 1 / 960         -- edit_clip matching tolerance (PROTOCOL.md)
+C.MAX_NOTES = 50000           -- notes in one command (bounded work per poll: the GUI thread runs it)
 C.TXN_IDLE_S = 600            -- an open request with no command for this long is committed anyway
 C.gc_stress = os.getenv("DAWBRIDGE_GC_STRESS") == "1"  -- full collection inside every list loop (tests)
 
@@ -581,8 +589,63 @@ end
 
 local function public_notes (notes)
   local out = json.array({})
-  for _, nt in ipairs(notes) do out[#out + 1] = { n = nt.n, s = nt.s, d = nt.d, v = nt.v, c = nt.c } end
+  for _, nt in ipairs(notes) do out[#out + 1] = json.note({ n = nt.n, s = nt.s, d = nt.d, v = nt.v, c = nt.c }) end
   return out
+end
+
+-- The packed form of a note list (PROTOCOL.md, bulk notes): one string "n s d v c;n s d v c;..." with s and d in
+-- ticks (C.TICKS per beat), all integers. Parsing and writing it are a few C-level string operations per note
+-- instead of a JSON object each.
+local function pack_notes (notes)
+  local out = {}
+  for i, nt in ipairs(notes) do
+    out[i] = string.format("%d %d %d %d %d", nt.n, math.floor(nt.s * C.TICKS + 0.5), math.floor(nt.d * C.TICKS + 0.5),
+                           nt.v, nt.c or 0)
+  end
+  return table.concat(out, ";")
+end
+C.pack_notes = pack_notes
+
+-- packed text -> the same list check_notes makes (validated the same way); raises an argument error
+local function unpack_notes (text, key, clip_len)
+  if type(text) ~= "string" then fail("argument '%s' must be a string \"n s d v c;...\" (s, d in ticks)", key) end
+  local out = {}
+  local pos = 1
+  local len = #text
+  while pos <= len do
+    local a, b, n, st, dt, v, c = string.find(text, "^%s*(%d+)%s+(%d+)%s+(%d+)%s+(%d+)%s+(%d+)%s*;?", pos)
+    if not a or b < pos then fail("%s: bad packed note at byte %d (want \"n s d v c\" integers, ';' between)", key, pos) end
+    pos = b + 1
+    local i = #out + 1
+    n, st, dt, v, c = math.tointeger(tonumber(n)), math.tointeger(tonumber(st)), math.tointeger(tonumber(dt)),
+                      math.tointeger(tonumber(v)), math.tointeger(tonumber(c))
+    if not n or n > 127 then fail("%s[%d].n must be an integer 0-127", key, i) end
+    if not dt or dt < 1 then fail("%s[%d].d must be > 0 ticks", key, i) end
+    if not v or v < 1 or v > 127 then fail("%s[%d].v must be an integer 1-127", key, i) end
+    if not c or c > 15 then fail("%s[%d].c must be an integer 0-15", key, i) end
+    local sb = st / C.TICKS
+    if clip_len and sb >= clip_len then
+      fail("%s[%d].s = %d ticks is outside the clip (length %s beats)", key, i, st, tostring(clip_len))
+    end
+    out[i] = { n = n, s = sb, d = dt / C.TICKS, v = v, c = c }
+  end
+  return out
+end
+C.unpack_notes = unpack_notes
+
+-- the notes of a command: "notes" (JSON list) or "notes_packed"; bounded
+local function command_notes (args, key, packed_key, clip_len)
+  local notes
+  if args[packed_key] ~= nil and args[packed_key] ~= json.null then
+    if args[key] ~= nil and args[key] ~= json.null then fail("give '%s' or '%s', not both", key, packed_key) end
+    notes = unpack_notes(args[packed_key], packed_key, clip_len)
+  else
+    notes = check_notes(args[key], key, clip_len)
+  end
+  if #notes > C.MAX_NOTES then
+    fail("%d notes in one command (at most %d): send the rest with edit_clip 'add'", #notes, C.MAX_NOTES)
+  end
+  return notes
 end
 
 -- plugins of a route: all (chain order; the protocol numbers them 1.. with the instrument counted, as OSC's
@@ -881,8 +944,8 @@ function ops.create_midi_clip (self, args)
   if start < 0 then fail("argument 'start' must be >= 0 (beats)") end
   if length <= 0 then fail("argument 'length' must be > 0 (beats)") end
   local name = get_string(args, "name", true) or track:name()
-  if args.notes == nil then fail("missing argument 'notes' (a list, may be empty)") end
-  local notes = check_notes(args.notes, "notes", length)
+  if args.notes == nil and args.notes_packed == nil then fail("missing argument 'notes' (a list, may be empty)") end
+  local notes = command_notes(args, "notes", "notes_packed", length)
   if not is_midi_track(track) then fail("track %s is an audio track; a MIDI clip needs a MIDI track", track:name()) end
   local pl = track:playlist()
   local sr = Session:nominal_sample_rate()
@@ -937,8 +1000,9 @@ function ops.read_clip (self, args)
   if not notes then fail("clip %s is not a MIDI clip", args.clip) end
   local start, len = region_span(r)
   local t = region_track(r)
-  return { host_id = id_of(r), track = t and id_of(t) or json.null, start = round6(start), length = round6(len),
-           notes = public_notes(notes) }
+  local res = { host_id = id_of(r), track = t and id_of(t) or json.null, start = round6(start), length = round6(len) }
+  if args.packed == true then res.notes_packed = pack_notes(notes) else res.notes = public_notes(notes) end
+  return res
 end
 
 function ops.edit_clip (self, args)
@@ -947,7 +1011,7 @@ function ops.edit_clip (self, args)
   local existing = region_notes(r)
   if not existing then fail("clip %s is not a MIDI clip", ref) end
   local _, len = region_span(r)
-  local add = check_notes(args.add, "add", len)
+  local add = command_notes(args, "add", "add_packed", len)
   local remove = check_notes(args.remove, "remove", nil, true)
   if #add == 0 and #remove == 0 then fail("nothing to do: give 'add' and/or 'remove' notes") end
   local used, victims = {}, {}
@@ -978,7 +1042,9 @@ function ops.edit_clip (self, args)
     for _, p in ipairs(victims) do inv:add(p) end
     core:apply_diff(model, inv)
   end)
-  return { added = #add, removed = #victims, notes = public_notes(region_notes(r)) }
+  local res = { added = #add, removed = #victims }
+  if args.packed == true then res.notes_packed = pack_notes(region_notes(r)) else res.notes = public_notes(region_notes(r)) end
+  return res
 end
 
 function ops.add_effect (self, args)

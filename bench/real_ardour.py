@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""bench/real_ardour.py: the companion's figures against a host (issue 11). Run by bench/real_ardour.sh, which
+starts the host (a real headless Ardour 7 with the companion, or the mock DAW) and passes its spool, OSC port and
+PID in the environment. Prints one "name value unit" line per figure (and --json FILE writes them).
+  companion command latency: ping and a 16-note read_clip, round trips through the spool (doorbell) until the
+    companion's OSC reply arrives, one process holding the link (this one): median, p95
+  native confirm latency: /strip/mute toggled, until Ardour's own feedback shows the new value: median, p95
+  10,000 notes: create_midi_clip + read_clip of the whole clip, compared note by note (JSON notes, then the
+    packed bulk form)
+  state: the companion's `state` op with 8, 64 and 256 tracks
+  idle CPU of the host process over --idle-s seconds (nothing sent)
+Every wait is bounded. Python 3 standard library only."""
+import argparse, json, os, random, socket, statistics, sys, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "companions"))
+from ardour_e2e import Companion, osc_msg, osc_parse  # noqa: E402
+
+OUT = {}
+
+
+def emit(name, value, unit):
+    OUT[name] = value
+    print("%-40s %10.2f %s" % (name, value, unit), flush=True)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tck  # utime stime cutime cstime
+
+
+def idle_cpu(pid, seconds):
+    c0, t0 = cpu_s(pid), time.time()
+    time.sleep(seconds)
+    return 100.0 * (cpu_s(pid) - c0) / (time.time() - t0)
+
+
+def timed(c, op, args=None, timeout=60.0):
+    t = time.perf_counter()
+    _, r = c.call(op, args, deadline_s=timeout)
+    return (time.perf_counter() - t) * 1000.0, r
+
+
+def notes(rng, count, length):
+    out, seen = [], set()
+    while len(out) < count:
+        slot, n, ch = rng.randrange(int(length * 4)), rng.randrange(24, 108), rng.randrange(16)
+        if (slot, n, ch) in seen:
+            continue
+        seen.add((slot, n, ch))
+        out.append({"n": n, "s": slot / 4.0 + rng.randrange(240) / 1920.0, "d": 0.125, "v": rng.randrange(1, 128), "c": ch})
+    return out
+
+
+def norm(xs):
+    return sorted((int(round(x["s"] * 1920)), x["n"], x.get("c", 0), int(round(x["d"] * 1920)), x["v"]) for x in xs)
+
+
+def native_confirm(port, ssid, rounds):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(0.5)
+    # feedback for strips (buttons and variable controls), replies to this port
+    s.sendto(osc_msg("/set_surface", "iiiiiiiii", 0, 159, 7, 0, 0, 0, 0, 0, 0), ("127.0.0.1", port))
+    time.sleep(0.3)
+    lat, misses = [], 0
+    for i in range(rounds):
+        want = (i + 1) % 2
+        t = time.perf_counter()
+        s.sendto(osc_msg("/strip/mute", "ii", ssid, want), ("127.0.0.1", port))
+        end = time.time() + 1.0
+        ok = False
+        while time.time() < end:
+            try:
+                b, _ = s.recvfrom(65536)
+            except socket.timeout:
+                break
+            addr, args = osc_parse(b)
+            if addr == "/strip/mute" and len(args) >= 2 and args[0] == ssid and int(args[1]) == want:
+                ok = True
+                break
+        if ok:
+            lat.append((time.perf_counter() - t) * 1000.0)
+        else:
+            misses += 1
+    s.close()
+    return lat, misses
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--label", default=os.environ.get("BENCH_LABEL", "ardour"))
+    ap.add_argument("--spool", default=os.environ.get("DAWBRIDGE_SPOOL"))
+    ap.add_argument("--osc-port", type=int, default=int(os.environ.get("DAWBRIDGE_ARDOUR_PORT", "0")))
+    ap.add_argument("--pid", type=int, default=int(os.environ.get("DAWBRIDGE_ARDOUR_PID", "0")))
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "100")))
+    ap.add_argument("--idle-s", type=float, default=float(os.environ.get("BENCH_IDLE_S", "10")))
+    ap.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "8,64,256"))
+    ap.add_argument("--json", default=os.environ.get("BENCH_JSON"))
+    o = ap.parse_args()
+    L = o.label
+    c = Companion(o.spool, o.osc_port + 1)
+    rng = random.Random(7)
+    _, r = c.call("ping", deadline_s=30)
+    if not r.get("ok"):
+        print("companion does not answer: %s" % r); return 1
+    if o.pid and o.idle_s > 0:
+        time.sleep(1.0)
+        emit("%s.idle_cpu_with_companion" % L, idle_cpu(o.pid, o.idle_s), "% of a core")
+    _, r = c.call("create_track", {"name": "Bench", "type": "midi"})
+    track = r["result"]["host_id"]
+    small = notes(rng, 16, 4)
+    _, r = c.call("create_midi_clip", {"track": track, "start": 0, "length": 4, "notes": small})
+    clip = r["result"]["host_id"]
+    for op, args in (("ping", None), ("read_clip", {"clip": clip})):
+        lat = [timed(c, op, args)[0] for _ in range(o.rounds)]
+        emit("%s.companion_%s_median" % (L, op), statistics.median(lat), "ms")
+        emit("%s.companion_%s_p95" % (L, op), pct(lat, 95), "ms")
+    lat = []
+    for i in range(max(10, o.rounds // 5)):
+        ms, r = timed(c, "create_midi_clip", {"track": track, "start": 8 + i * 4, "length": 4, "notes": small})
+        lat.append(ms)
+    emit("%s.companion_create_clip16_median" % L, statistics.median(lat), "ms")
+    emit("%s.companion_create_clip16_p95" % L, pct(lat, 95), "ms")
+    big = notes(rng, 10000, 256)
+    t = time.perf_counter()
+    _, r = c.call("create_midi_clip", {"track": track, "start": 1000, "length": 256, "notes": big}, deadline_s=120)
+    w = (time.perf_counter() - t) * 1000.0
+    t = time.perf_counter()
+    _, rb = c.call("read_clip", {"clip": r["result"]["host_id"]}, deadline_s=120)
+    rd = (time.perf_counter() - t) * 1000.0
+    exact = rb.get("ok") and norm(rb["result"]["notes"]) == norm(big)
+    emit("%s.notes10k_write" % L, w, "ms")
+    emit("%s.notes10k_read_back" % L, rd, "ms")
+    emit("%s.notes10k_write_plus_read" % L, w + rd, "ms (exact: %s)" % ("yes" if exact else "NO"))
+    # the same 10,000 notes in the packed bulk form (PROTOCOL.md): "n s d v c;..." with s, d in ticks
+    packed = ";".join("%d %d %d %d %d" % (x["n"], round(x["s"] * 1920), round(x["d"] * 1920), x["v"], x["c"]) for x in big)
+    t = time.perf_counter()
+    _, r = c.call("create_midi_clip", {"track": track, "start": 1300, "length": 256, "notes_packed": packed}, deadline_s=120)
+    w = (time.perf_counter() - t) * 1000.0
+    t = time.perf_counter()
+    _, rb = c.call("read_clip", {"clip": r["result"]["host_id"], "packed": True}, deadline_s=120)
+    rd = (time.perf_counter() - t) * 1000.0
+    got = []
+    if rb.get("ok"):
+        for item in rb["result"].get("notes_packed", "").split(";"):
+            if item:
+                n, st, dt, v, ch = (int(x) for x in item.split())
+                got.append({"n": n, "s": st / 1920.0, "d": dt / 1920.0, "v": v, "c": ch})
+    exact = norm(got) == norm(big)
+    emit("%s.notes10k_packed_write" % L, w, "ms")
+    emit("%s.notes10k_packed_read_back" % L, rd, "ms")
+    emit("%s.notes10k_packed_write_plus_read" % L, w + rd, "ms (exact: %s)" % ("yes" if exact else "NO"))
+    if o.osc_port and L.startswith("ardour"):
+        lat, misses = native_confirm(o.osc_port, 1, max(20, o.rounds // 2))
+        if lat:
+            emit("%s.native_confirm_median" % L, statistics.median(lat), "ms (%d unconfirmed)" % misses)
+            emit("%s.native_confirm_p95" % L, pct(lat, 95), "ms")
+    have = len(c.call("state", deadline_s=120)[1]["result"]["tracks"])
+    for size in [int(x) for x in o.sizes.split(",") if x]:
+        while have < size:
+            _, r = c.call("create_track", {"name": "T%d" % have, "type": "audio"}, deadline_s=60)
+            if not r.get("ok"):
+                print("create_track failed: %s" % r.get("error")); break
+            have += 1
+        lat = [timed(c, "state", None, 120)[0] for _ in range(3)]
+        emit("%s.companion_state_%d_tracks" % (L, have), statistics.median(lat), "ms (median of 3; 10,016 notes in it)")
+    if o.json:
+        with open(o.json, "w") as f:
+            json.dump(OUT, f, indent=1, sort_keys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
