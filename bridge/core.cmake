@@ -47,4 +47,32 @@ if(DAWBRIDGE_TESTS AND DAWBRIDGE_REAL_ARDOUR)
               LABELS real-ardour TIMEOUT 180)
   set_tests_properties(test_real_ardour PROPERTIES FIXTURES_REQUIRED real_ardour RUN_SERIAL TRUE SKIP_RETURN_CODE 77
     ENVIRONMENT "DAWBRIDGE_ARDOUR_PORT=${DB_ARDOUR_PORT};DAWBRIDGE_ARDOUR_SESSION=/tmp/dawbridge-ardour-${DB_ARDOUR_PORT}/session/osctest.ardour;DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR};DAWBRIDGE_BINARY_DIR=${CMAKE_BINARY_DIR}")
+  # issue 10 §3 / issue 11 "no hang": one add_marker -> one marker; 256- and 1,000-track sessions sync completely
+  # (tests/integration/ardour_sized_session.sh: creating the 1,000-track session takes minutes the first time; it is
+  # kept in /tmp/dawbridge-ardour-sized-PORT for later runs)
+  # one executable, one ctest test per Ardour fixture (argv[1] picks the test), so not db_add_test
+  add_executable(test_real_ardour_sync tests/integration/test_real_ardour_sync.c
+                 ${DAWBRIDGE_SOURCE_DIR}/tests/support/db_skip.c)
+  target_include_directories(test_real_ardour_sync PRIVATE ${DAWBRIDGE_SOURCE_DIR}/tests/support)
+  set_property(SOURCE tests/integration/test_real_ardour_sync.c APPEND PROPERTY COMPILE_DEFINITIONS _skip=db_skip_policy)
+  target_link_libraries(test_real_ardour_sync PRIVATE dbtest_wire dbtest_osc_client PkgConfig::CMOCKA)
+  add_test(NAME test_real_ardour_sync COMMAND test_real_ardour_sync marker)
+  set_tests_properties(test_real_ardour_sync PROPERTIES FIXTURES_REQUIRED real_ardour RUN_SERIAL TRUE
+    SKIP_RETURN_CODE 77 LABELS real-ardour TIMEOUT 180
+    ENVIRONMENT "DAWBRIDGE_ARDOUR_PORT=${DB_ARDOUR_PORT};DAWBRIDGE_ARDOUR_SESSION=/tmp/dawbridge-ardour-${DB_ARDOUR_PORT}/session/osctest.ardour;DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR};DAWBRIDGE_BINARY_DIR=${CMAKE_BINARY_DIR}")
+  foreach(n 256 1000)
+    math(EXPR p "${DB_ARDOUR_PORT} + 1 + (${n} / 1000)")
+    add_test(NAME real_ardour_sized_${n}_start
+             COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/tests/integration/ardour_sized_session.sh start ${n} ${p})
+    add_test(NAME real_ardour_sized_${n}_stop
+             COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/tests/integration/ardour_sized_session.sh stop ${p})
+    set_tests_properties(real_ardour_sized_${n}_start PROPERTIES FIXTURES_SETUP real_ardour_sized_${n}
+      LABELS real-ardour TIMEOUT 2400 RUN_SERIAL TRUE)
+    set_tests_properties(real_ardour_sized_${n}_stop PROPERTIES FIXTURES_CLEANUP real_ardour_sized_${n}
+      LABELS real-ardour TIMEOUT 120)
+    add_test(NAME test_real_ardour_sync_${n} COMMAND test_real_ardour_sync sized)
+    set_tests_properties(test_real_ardour_sync_${n} PROPERTIES FIXTURES_REQUIRED real_ardour_sized_${n} RUN_SERIAL TRUE
+      SKIP_RETURN_CODE 77 LABELS real-ardour TIMEOUT 600
+      ENVIRONMENT "DAWBRIDGE_ARDOUR_SIZED_PORT=${p};DAWBRIDGE_ARDOUR_SIZED_TRACKS=${n};DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR};DAWBRIDGE_BINARY_DIR=${CMAKE_BINARY_DIR}")
+  endforeach()
 endif()

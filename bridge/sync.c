@@ -451,6 +451,12 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
   for (int i = 0; i < n; i++) {
     const struct oscmap_match *m = &mm[i];
     if (m->set) note_fresh(s, m->set, apply_set(s, m), m->fx, m->param);
+    /* a refresh makes progress while the DAW answers about its tracks (a big session's dumps take seconds);
+     * heartbeats and transport position do not count, so a silent DAW still times out */
+    if (s->head && s->head->kind == OP_REFRESH && ((m->set && !strncmp(m->set, "track.", 6)) ||
+        (m->event && (!strcmp(m->event, "list_entry") || !strcmp(m->event, "list_end") ||
+                      !strcmp(m->event, "plugin_list")))))
+      s->head->progress_at = uv_now(s->loop);
     if (!m->event) continue;
     const char *ev = m->event;
     if (!strcmp(ev, "count")) {
@@ -658,6 +664,7 @@ static void plugin_list_arrived(sync_t *s, int track) {
 static void refresh_begin_phase(sync_t *s, struct op *o, enum phase ph) {
   o->phase = ph;
   o->attempts = 1;
+  o->progress_at = 0;
   if (ph == PH_BANKS || ph == PH_LIST) {
     session_free(o->stage);
     o->stage = session_new(oscmap_dialect(s->map));
@@ -884,9 +891,10 @@ static void call_send(sync_t *s, struct op *o) {
     call_confirmed(s, o, "confirmed");
     return;
   }
-  /* the mirror already shows the value: the DAW will not report a change (REAPER sends changes only), so ask it
-   * to report the state again at once; only that fresh word confirms */
-  if (o->pre && !o->create && rb_templates(s, o)) send_read_back(s, o);
+  /* the mirror already shows the value, or this is a resend (the first change's feedback may have been lost): the
+   * DAW will not report a change (REAPER sends changes only), so ask it to report the state again at once; only
+   * that fresh word confirms */
+  if ((o->pre || o->attempts > 1) && !o->create && rb_templates(s, o)) send_read_back(s, o);
   arm(s, o->step_confirm_ms > s->confirm_ms ? o->step_confirm_ms : s->confirm_ms);
 }
 
@@ -1067,6 +1075,16 @@ static void on_op_timeout(uv_timer_t *t) {
   int retries = s->retries;
   if (o->kind == OP_REFRESH) {
     uint64_t now = uv_now(s->loop);
+    /* a hard deadline for the whole refresh, however the DAW trickles: 60 s + 60 ms per track */
+    uint64_t cap = 60000 + 60 * (uint64_t)(o->ntracks > session_track_count(s->ses) ? o->ntracks : session_track_count(s->ses));
+    if (now - o->t0 > cap) {
+      char msg[256];
+      snprintf(msg, sizeof msg, "the DAW at %s:%d did not complete the refresh in %llu s (%s phase)",
+               s->cfg.daw_host ? s->cfg.daw_host : "127.0.0.1", s->cfg.daw_port, (unsigned long long)(cap / 1000),
+               o->phase == PH_PLUGINS ? "plugin list" : o->phase == PH_LIST ? "track list" : "track count");
+      refresh_fail(s, o, SYNC_EUNREACHABLE, msg);
+      return;
+    }
     if ((o->phase == PH_LIST || o->phase == PH_PLUGINS) && o->progress_at && now - o->progress_at < (uint64_t)s->step_ms) {
       /* the DAW is still answering (a big session): the deadline counts from its last progress */
       arm(s, s->step_ms - (int)(now - o->progress_at));
