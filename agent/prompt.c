@@ -468,6 +468,15 @@ static void catalog_list(struct sb *b, const char *label, const json_t *arr) {
 char *prompt_catalog_text(const json_t *catalog) {
   struct sb b = {0};
   catalog_list(&b, "instruments", json_object_get(catalog, "instruments"));
+  /* instrument roles (osc-maps/instruments/, daw_catalog): the plan may name the sound instead of a plugin */
+  const json_t *roles = json_object_get(catalog, "instrument_roles");
+  if (json_array_size(roles)) {
+    sb_add(&b, "instrument roles (or any General MIDI instrument name; each becomes a real plugin of this DAW): ");
+    size_t i;
+    json_t *r;
+    json_array_foreach(roles, i, r) sb_printf(&b, "%s%s", i ? ", " : "", json_string_value(r) ? json_string_value(r) : "");
+    sb_add(&b, "\n");
+  }
   catalog_list(&b, "effects", json_object_get(catalog, "effects"));
   char *raw = sb_done(&b);
   if (!raw) return NULL;
@@ -612,6 +621,9 @@ int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in_arg, struct 
   oom |= set_taken(vars, "tools", prompt_tools_text(in->tools));
   const json_t *ins = json_array_get(json_object_get(in->catalog, "instruments"), 0);
   const char *ex = json_string_value(json_object_get(ins, "name"));
+  /* a role when the DAW has an instrument map: the example step then shows "instrument: kick" */
+  if (json_is_string(json_array_get(json_object_get(in->catalog, "instrument_roles"), 0)))
+    ex = json_string_value(json_array_get(json_object_get(in->catalog, "instrument_roles"), 0));
   json_object_set_new(vars, "example_instrument", json_string(ex ? ex : "synth"));
   if (oom) {
     json_decref(vars);
