@@ -1,8 +1,11 @@
 /* test_history_crash.c: a child saves iterations in a loop and is killed with SIGKILL at random moments,
  * several hundred times (bounded to ~20 s). After every kill the history is reopened and must be readable:
  * every NNNN.json parses and is complete, numbers strictly increase with the order of the saves, nothing
- * saved earlier is lost, no temporary file is taken for an iteration. Then a full disk (RLIMIT_FSIZE child)
- * must fail cleanly without touching anything. */
+ * saved earlier is lost, no temporary file is taken for an iteration. What survived is asserted exactly: the
+ * child reports every save history_save() returned as done (number and sequence, through a pipe), and after the
+ * kill the history holds exactly those iterations, each with exactly the snapshot saved, plus at most the one save
+ * that was in flight when the child died (the next sequence number) — nothing else, nothing older lost. Then a
+ * full disk (RLIMIT_FSIZE child) must fail cleanly without touching anything. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <dirent.h>
 #include <errno.h>
@@ -26,7 +29,7 @@
 
 #define MAX_KILLS 500
 #define TIME_BUDGET_SEC 18.0
-#define MIN_KILLS 100
+#define MIN_KILLS 50 /* kills now wait for 0..3 completed saves: fewer fit in the time budget on a loaded machine */
 
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -58,7 +61,12 @@ static json_t *child_snapshot(int run, int seq)
     return s;
 }
 
-static void child_loop(const char *tmp, int run)
+/* what the child reports after each completed save */
+struct done_rec {
+    int number, seq;
+};
+
+static void child_loop(const char *tmp, int run, int report_fd)
 {
     char err[512];
     history_t *h = history_open(tmp, "crash", err, sizeof err);
@@ -70,6 +78,9 @@ static void child_loop(const char *tmp, int run)
         int num;
         if (history_save(h, s, m, &num, err, sizeof err) != HISTORY_OK)
             _exit(3);
+        struct done_rec rec = {num, seq};
+        if (write(report_fd, &rec, sizeof rec) != (ssize_t)sizeof rec) /* atomic: smaller than PIPE_BUF */
+            _exit(4);
         json_decref(s);
         json_decref(m);
     }
@@ -109,6 +120,11 @@ static void check_iteration(history_t *h, int number, int *run, int *seq)
     assert_string_equal(json_string_value(json_object_get(it, "user_message")), "keep going");
     *run = (int)json_integer_value(json_object_get(st, "run"));
     *seq = (int)json_integer_value(json_object_get(st, "seq"));
+    /* exactly the snapshot that was saved, byte for byte */
+    json_t *want = child_snapshot(*run, *seq);
+    if (!json_equal(st, want))
+        fail_msg("iteration %d (run %d, save %d) does not hold the snapshot saved", number, *run, *seq);
+    json_decref(want);
     json_decref(it);
 }
 
@@ -128,16 +144,27 @@ static void test_history_crash_kill9_loop_leaves_readable_history(void **state)
     struct seen *seen = malloc(cap * sizeof *seen);
     unsigned rnd = 12345;
     double start = now_sec();
-    int kills = 0, exited_early = 0, mid_write = 0;
+    int kills = 0, exited_early = 0, mid_write = 0, in_flight_survived = 0;
 
     for (int run = 1; run <= MAX_KILLS && now_sec() - start < TIME_BUDGET_SEC; run++) {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
         pid_t pid = fork();
         assert_true(pid >= 0);
-        if (pid == 0)
-            child_loop(tmp, run);
-        /* random moment: 0..6 ms, sometimes immediately (during open / first write) */
+        if (pid == 0) {
+            close(fds[0]);
+            child_loop(tmp, run, fds[1]);
+        }
+        close(fds[1]);
+        size_t nrec = 0, reccap = 64;
+        struct done_rec *recs = malloc(reccap * sizeof *recs);
+        /* random moment: sometimes immediately (during open / first write), else after 0..3 completed saves
+         * (however slow the machine is) and then 0..3 ms, so the kills land in every phase of a save */
         int r = rand_r(&rnd) % 100;
-        useconds_t delay = r < 10 ? 0 : (useconds_t)(rand_r(&rnd) % 6000);
+        int wait_saves = r < 10 ? 0 : rand_r(&rnd) % 4;
+        useconds_t delay = r < 10 ? 0 : (useconds_t)(rand_r(&rnd) % 3000);
+        while ((int)nrec < wait_saves && read(fds[0], &recs[nrec], sizeof *recs) == (ssize_t)sizeof *recs)
+            nrec++;
         if (delay)
             usleep(delay);
         kill(pid, SIGKILL);
@@ -147,6 +174,17 @@ static void test_history_crash_kill9_loop_leaves_readable_history(void **state)
             kills++;
         else
             exited_early++;
+        /* the other saves the child completed (the pipe holds every report: the writer is gone) */
+        for (;;) {
+            if (nrec == reccap)
+                recs = realloc(recs, (reccap *= 2) * sizeof *recs);
+            ssize_t got = read(fds[0], &recs[nrec], sizeof *recs);
+            if (got == 0)
+                break;
+            assert_int_equal(got, sizeof *recs);
+            nrec++;
+        }
+        close(fds[0]);
 
         int tmps = count_tmp(dir);
         if (tmps > 0)
@@ -162,6 +200,11 @@ static void test_history_crash_kill9_loop_leaves_readable_history(void **state)
         }
         /* everything seen before is still there, in the same order, then the new ones */
         assert_true(json_array_size(list) >= nseen);
+        size_t nseen_before = nseen;
+        /* every completed save survived (checked one by one below) */
+        if (json_array_size(list) - nseen < nrec)
+            fail_msg("kill %d: the child completed %zu saves, only %zu new iterations are there", run, nrec,
+                     json_array_size(list) - nseen);
         for (size_t i = 0; i < json_array_size(list); i++) {
             int num = (int)json_integer_value(json_object_get(json_array_get(list, i), "number"));
             if (i > 0)
@@ -178,6 +221,22 @@ static void test_history_crash_kill9_loop_leaves_readable_history(void **state)
                 assert_true(rr > p->run || (rr == p->run && sq > p->seq));
             }
             assert_int_equal(rr, run); /* only this child wrote since the last check */
+            size_t k = i - nseen_before; /* the k-th new iteration of this run */
+            if (k < nrec) {
+                /* a save the child saw completed: exactly that number and that snapshot */
+                if (num != recs[k].number || sq != recs[k].seq)
+                    fail_msg("kill %d: new iteration %zu is number %d (save %d), the child saved number %d (save %d)", run,
+                             k + 1, num, sq, recs[k].number, recs[k].seq);
+            } else if (k == nrec) {
+                /* the save in flight when the child died made it to disk: only the very next one */
+                if (sq != (nrec ? recs[nrec - 1].seq : 0) + 1)
+                    fail_msg("kill %d: an extra iteration %d holds save %d, not the one in flight (%d)", run, num, sq,
+                             (nrec ? recs[nrec - 1].seq : 0) + 1);
+                in_flight_survived++;
+            } else {
+                fail_msg("kill %d: %zu new iterations for %zu completed saves (at most one more may survive)", run,
+                         json_array_size(list) - nseen_before, nrec);
+            }
             if (nseen == cap)
                 seen = realloc(seen, (cap *= 2) * sizeof *seen);
             seen[nseen++] = (struct seen){num, rr, sq};
@@ -193,6 +252,7 @@ static void test_history_crash_kill9_loop_leaves_readable_history(void **state)
         }
         json_decref(list);
         json_decref(warn);
+        free(recs);
         assert_int_equal(count_tmp(dir), tmps);
         /* reopening removes the stale temporary files, nothing else */
         history_t *h2 = history_open(tmp, "crash", err, sizeof err);
@@ -205,8 +265,8 @@ static void test_history_crash_kill9_loop_leaves_readable_history(void **state)
     history_free(hl);
     double elapsed = now_sec() - start;
     print_message("history crash loop: %d kills (%d of them while a temporary file existed, %d children exited "
-                  "first), %zu iterations survived, %.1f s\n",
-                  kills, mid_write, exited_early, nseen, elapsed);
+                  "first), %zu iterations survived (%d of them the save in flight at the kill), %.1f s\n",
+                  kills, mid_write, exited_early, nseen, in_flight_survived, elapsed);
     assert_int_equal(exited_early, 0);
     assert_true(kills >= MIN_KILLS);
     assert_true(nseen > 0);
