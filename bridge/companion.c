@@ -216,8 +216,15 @@ static int open_private_dir(const companion_t *c, int at, const char *name, cons
 
 /* Creates what is missing (mode 0700) and checks the whole path; on success c->spool_fd, in_fd, out_fd are open. */
 static int spool_secure(companion_t *c, char *err, size_t errlen) {
-  if (c->spool[0] != '/')
-    return fail(err, errlen, COMPANION_ESPOOL, "companion spool %s: the path must be absolute", c->spool);
+  if (c->spool[0] != '/') {
+    /* relative to the working directory, checked like any other path */
+    char cwd[512], rel[1024];
+    snprintf(rel, sizeof rel, "%s", c->spool);
+    if (!getcwd(cwd, sizeof cwd) || snprintf(c->spool, sizeof c->spool, "%s/%s", cwd, rel) >= (int)sizeof c->spool)
+      return fail(err, errlen, COMPANION_ESPOOL, "companion spool %s: cannot make the path absolute", rel);
+    snprintf(c->in, sizeof c->in, "%s/in", c->spool);
+    snprintf(c->out, sizeof c->out, "%s/out", c->spool);
+  }
   char p[1100];
   snprintf(p, sizeof p, "%s", c->spool);
   size_t n = strlen(p);

@@ -259,15 +259,15 @@ static void test_tools_check_arguments_table(void **state) {
 
 static void test_tools_check_limits(void **state) {
   const tools_t *t = *state;
-  /* maxItems: 4096 notes pass, 4097 do not */
+  /* maxItems: 200,000 notes pass (bulk clips, issue 11), 200,001 do not */
   json_t *args = J("{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': []}");
   json_t *notes = json_object_get(args, "notes");
-  for (int i = 0; i < 4096; i++) json_array_append_new(notes, json_pack("{sisfsf}", "n", 60, "s", 0.0, "d", 1.0));
+  for (int i = 0; i < 200000; i++) json_array_append_new(notes, json_pack("{sisfsf}", "n", 60, "s", 0.0, "d", 1.0));
   char err[512] = "";
   assert_int_equal(tools_check(t, "create_midi_clip", args, NULL, err, sizeof err), 0);
   json_array_append_new(notes, json_pack("{sisfsf}", "n", 60, "s", 0.0, "d", 1.0));
   assert_int_equal(tools_check(t, "create_midi_clip", args, NULL, err, sizeof err), TOOLS_EARGS);
-  assert_non_null(strstr(err, "notes has 4097 items; at most 4096"));
+  assert_non_null(strstr(err, "notes has 200001 items; at most 200000"));
   json_decref(args);
 
   /* a tiny message buffer truncates but stays a string */
