@@ -241,10 +241,45 @@ def gui_main(o, c):
     _, r = c.call("state")
     keys = [t for t in r.get("result", {}).get("tracks", []) if t["host_id"] == track]
     check(len(keys) == 1 and keys[0]["clips"] == [], "state after /undo: no clip on Keys")
+    check(len(keys) == 1 and [f["name"] for f in keys[0]["fx"]] == ["ACE Reasonable Synth"],
+          "... and the request's reverb is gone too (Ardour has no undo for plugins: the hook follows the undo mark): %s"
+          % (keys[0]["fx"] if keys else None))
     osc_query(o.osc_port, [osc_msg("/redo")], wait=1.0)
     _, r = c.call("read_clip", {"clip": clip})
     check(r.get("ok") and r["result"]["notes"] == want, "after native /redo the clip is back with its notes: %s"
           % json.dumps(r)[:200])
+
+    # a request that only adds an effect (Ardour records no undo for plugins): Ardour's own /undo reverts exactly
+    # it -- the effect goes, the clip of the request before stays -- and /redo brings the effect back (undo mark)
+    def chain():
+        _, st = c.call("state")
+        ks = [t for t in st.get("result", {}).get("tracks", []) if t["host_id"] == track]
+        return [f["name"] for f in ks[0]["fx"]] if ks else None
+
+    def wait_chain(want_fx):
+        end = time.time() + 5
+        got = chain()
+        while got != want_fx and time.time() < end:
+            time.sleep(0.1)
+            got = chain()
+        return got
+
+    REQ2 = "add a delay (gui)"
+    c.call("begin_undo", {"name": REQ2})
+    _, r = c.call("add_effect", {"track": track, "name": "ACE Delay"})
+    check(r.get("ok"), "add_effect ACE Delay: %s" % json.dumps(r))
+    c.call("end_undo")
+    before_fx = chain()
+    check(before_fx and before_fx[-1] == "ACE Delay", "the delay is in the chain: %s" % before_fx)
+    osc_query(o.osc_port, [osc_msg("/undo")], wait=0.5)
+    got = wait_chain([x for x in before_fx if x != "ACE Delay"])
+    check(got is not None and "ACE Delay" not in got, "after native /undo of the effect request the delay is gone: %s" % got)
+    _, r = c.call("read_clip", {"clip": clip})
+    check(r.get("ok") and r["result"]["notes"] == want, "... and the clip of the request before is still there: %s"
+          % json.dumps(r)[:200])
+    osc_query(o.osc_port, [osc_msg("/redo")], wait=0.5)
+    got = wait_chain(before_fx)
+    check(got is not None and "ACE Delay" in got, "after native /redo the delay is back: %s" % got)
     print("%d failed" % len(FAILS))
     return 1 if FAILS else 0
 

@@ -8,7 +8,10 @@
 #   3. starts the Ardour GUI under xvfb-run (no display needed) and tracks the Ardour process by PID;
 #   4. runs tests/companions/ardour_e2e.py --gui: ping through the hook (undo "native"), one AI request
 #      (begin_undo, MIDI track with ACE Reasonable Synth, clip with notes, ACE Reverb, end_undo), read_clip,
-#      then Ardour's own undo through native OSC /undo (the clip disappears) and /redo (it comes back);
+#      then Ardour's own undo through native OSC /undo (the clip and the request's reverb disappear) and /redo
+#      (they come back); then a request that only adds an effect: /undo removes exactly that effect (the clip of
+#      the request before stays), /redo puts it back -- Ardour records no undo for plugins, the hook follows the
+#      companion's undo mark (osc-maps/companions/README.md);
 #   5. stops Ardour with SIGTERM by PID.
 # Needs: Debian packages ardour, ardour-lv2-plugins, xvfb, xauth, python3.
 # Usage: tests/companions/ardour_gui_e2e.sh [OSC_PORT]   (default 3927; reply port OSC_PORT+1)
@@ -117,5 +120,8 @@ done
 python3 "$HERE/ardour_e2e.py" --gui --spool "$SPOOL" --osc-port "$PORT" --reply-port "$REPLY_PORT" \
   --session-dir "$SESS_DIR" --session-name "$SESS_NAME"
 rc=$?
+if grep -q "An UNDO transaction was started while a prior command was underway" "$LOG"; then
+  log "FAIL: Ardour logged a nested undo transaction"; rc=1
+fi
 (( rc == 0 )) || { log "FAILED; Ardour log tail:"; tail -40 "$LOG" >&2; }
 exit $rc

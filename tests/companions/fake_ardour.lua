@@ -120,6 +120,7 @@ local Stateful = class("Stateful", {
   id = function (self) return ID({ v = self.obj._id }) end,
   clear_changes = function (self)
     local o = self.obj
+    if o._kind == "region" then o._before_name = o._name; return end
     if o._kind ~= "playlist" then return end
     o._before = {}
     for i, r in ipairs(o._regions) do o._before[i] = r end
@@ -189,6 +190,8 @@ Region = class("Region", {
   model = function (self) return self._model end,
   playlist = function (self) return self._playlist or NIL end,
   to_stateful = function (self) return stateful(self) end,
+  set_name = function (self, n) self._name = n; return true end,
+  to_statefuldestructible = function (self) return self end,
 })
 
 local Playlist = class("Playlist", {
@@ -344,6 +347,11 @@ function S.add_command (self, cmd)
 end
 function S.add_stateful_diff_command (self, pl)
   if not current then error("fake ardour: add_stateful_diff_command without an open transaction") end
+  if pl._kind == "region" then  -- a region's property diff (its name)
+    current.commands[#current.commands + 1] = { kind = "StatefulDiffCommand", region = pl,
+                                                before_name = pl._before_name, after_name = pl._name }
+    return NIL
+  end
   local before = pl._before or {}
   local after = {}
   for i, r in ipairs(pl._regions) do after[i] = r end
@@ -377,17 +385,38 @@ local SessionObj = setmetatable({}, {
 })
 
 -- native undo of the last committed transaction (what Ardour's GUI Edit > Undo does)
+fake.redo_list = {}
 function fake.native_undo ()
   local t = table.remove(fake.history)
   if not t then return nil end
+  fake.redo_list[#fake.redo_list + 1] = t
   for i = #t.commands, 1, -1 do
     local c = t.commands[i]
     if c.kind == "NoteDiffCommand" then diff_apply(c.cmd, true)
+    elseif c.region then c.region._name = c.before_name
     else
       local pl = c.playlist
       for _, r in ipairs(pl._regions) do r._playlist = nil end
       pl._regions = {}
       for k, r in ipairs(c.before) do pl._regions[k] = r; r._playlist = pl end
+    end
+  end
+  return t.name
+end
+
+-- native redo of the last undone transaction (Edit > Redo)
+function fake.native_redo ()
+  local t = table.remove(fake.redo_list)
+  if not t then return nil end
+  fake.history[#fake.history + 1] = t
+  for _, c in ipairs(t.commands) do
+    if c.kind == "NoteDiffCommand" then diff_apply(c.cmd, false)
+    elseif c.region then c.region._name = c.after_name
+    else
+      local pl = c.playlist
+      for _, r in ipairs(pl._regions) do r._playlist = nil end
+      pl._regions = {}
+      for k, r in ipairs(c.after) do pl._regions[k] = r; r._playlist = pl end
     end
   end
   return t.name
@@ -459,6 +488,7 @@ function fake.reset ()
   fake.warnings = {}
   fake.osc_sent = {}
   fake.editor_calls = {}
+  fake.redo_list = {}
   current = nil
   regions_by_id = {}
   routes = {}

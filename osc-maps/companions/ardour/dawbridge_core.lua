@@ -698,6 +698,21 @@ local function has_method (obj, name)
   return ok and v ~= nil
 end
 
+-- remove the plugin with this id from the track, if it is still there
+local function remove_plugin_id (track, pid)
+  for _, e in ipairs((plugin_list(track))) do
+    if id_of(e) == pid then track:remove_processor(e, nil, true); return true end
+  end
+  return false
+end
+
+-- insert a new instance of plugin `name` at processor index idx; returns its id
+local function insert_plugin (track, name, idx)
+  local np = new_plugin(name)
+  if np and track:add_processor_by_index(np, idx, nil, true) == 0 then return id_of(np) end
+  return nil
+end
+
 local function first_of (list)
   return items(list)[1]
 end
@@ -736,7 +751,7 @@ end
 -- txn = {name, explicit, playlists = {Playlist}, seen = {id = true}, notes_steps = number,
 --        inverses = {function (undo_ctx)}, not_undone = {text}, touched = time}
 function Core:begin_txn (name, explicit)
-  self.txn = { name = name, explicit = explicit, playlists = {}, seen = {}, inverses = {},
+  self.txn = { name = name, explicit = explicit, playlists = {}, seen = {}, inverses = {}, gui_ops = {},
                not_undone = {}, touched = os.time() }
   return self.txn
 end
@@ -774,17 +789,22 @@ function Core:commit_txn ()
   local txn = self.txn
   if not txn then return nil end
   self.txn = nil
-  if #txn.playlists > 0 then
+  -- GUI: changes Ardour keeps no history of (plugins) get the undo mark into the request's step (see mark_step)
+  local marked = self.mode == "gui" and #txn.gui_ops > 0 and not txn.undo
+  if #txn.playlists > 0 or marked then
     if Session:collected_undo_commands() then
       -- someone else's transaction is open (a GUI edit in progress): never nest into it
-      self.log("an Ardour undo transaction is open; the clip changes of '" .. txn.name .. "' are not recorded in Ardour's history")
+      self.log("an Ardour undo transaction is open; the changes of '" .. txn.name .. "' are not recorded in Ardour's history")
     else
+      local mark = marked and self:undo_mark()
+      if mark then mark:to_stateful():clear_changes() end
       Session:begin_reversible_command(txn.name)
       for _, pl in ipairs(txn.playlists) do Session:add_stateful_diff_command(pl:to_statefuldestructible()) end
+      if mark then self:mark_step(mark, txn) end
       if not Session:abort_empty_reversible_command() then Session:commit_reversible_command(nil) end
     end
   end
-  if self.mode == "gui" and (#txn.playlists > 0 or (txn.notes_steps or 0) > 0) then self:refresh_gui_undo() end
+  if self.mode == "gui" and (#txn.playlists > 0 or marked or (txn.notes_steps or 0) > 0) then self:refresh_gui_undo() end
   if not txn.undo and (#txn.inverses > 0 or #txn.not_undone > 0) then
     self.undo_stack[#self.undo_stack + 1] = { name = txn.name, inverses = txn.inverses, not_undone = txn.not_undone }
     while #self.undo_stack > 64 do table.remove(self.undo_stack, 1) end
@@ -802,6 +822,73 @@ function Core:refresh_gui_undo ()
     if not ok then self.log("Editor:redo (0) failed: " .. tostring(err)) end
   end
 end
+
+-- ---- GUI: Ardour's own undo/redo of changes Ardour keeps no history of ----
+-- Ardour 7.3 records no undo for inserting or removing a plugin (nor for a new track). So that the musician's
+-- Ctrl+Z (or OSC /undo) still reverts exactly the last AI request -- and not the clip of the request before it --
+-- every such request's Ardour step also carries a StatefulDiffCommand of the companion's *undo mark*: a tiny
+-- whole-file region that is on no playlist (invisible, silent), whose name holds the request's sequence number.
+-- Ardour's undo of the step puts the old name back, its redo the new one; the timer hook reads the name on every
+-- poll (one call) and applies the request's plugin changes backwards or forwards. Plugin changes are not in
+-- Ardour's history, so applying them disturbs neither Ardour's undo nor its redo list. The mark lives as long as
+-- the hook's Lua state (marks of a previous Ardour run are not followed).
+function Core:undo_mark ()
+  if self.mark then return self.mark end
+  local host
+  for _, t in ipairs(track_list()) do
+    if is_midi_track(t) then host = t; break end
+  end
+  if not host then self.log("no MIDI track to make the undo mark on: plugin changes are not in Ardour's undo"); return nil end
+  local ok, wf = pcall(function () return self:empty_bounce(host, 64, "dawbridge undo mark") end)
+  if not ok or not wf or wf:isnil() then self.log("cannot make the undo mark: " .. tostring(wf)); return nil end
+  self.mark, self.mark_seq, self.mark_steps = wf, 0, {}
+  wf:set_name("dawbridge undo mark 0")
+  return wf
+end
+
+-- inside the open transaction: the mark's name moves to the next sequence number; the request's GUI ops are kept
+function Core:mark_step (mark, txn)
+  local seq = self.mark_seq + 1
+  for k in pairs(self.mark_steps) do if k >= seq then self.mark_steps[k] = nil end end  -- the redo list is gone
+  mark:set_name("dawbridge undo mark " .. seq)
+  Session:add_stateful_diff_command(mark:to_statefuldestructible())
+  self.mark_steps[seq] = { name = txn.name, ops = txn.gui_ops }
+  while self.mark_steps[seq - 64] do self.mark_steps[seq - 64] = nil end
+  self.mark_seq = seq
+end
+
+-- every GUI poll: did Ardour's undo/redo move the mark? then revert / re-apply those requests' plugin changes
+function Core:follow_mark ()
+  local mark = self.mark
+  if not mark then return end
+  local seq = math.tointeger(tonumber(string.match(mark:name(), "(%d+)$") or ""))
+  if not seq or seq == self.mark_seq then return end
+  while self.mark_seq > seq do           -- undone
+    local step = self.mark_steps[self.mark_seq]
+    if step then
+      for i = #step.ops, 1, -1 do
+        local ok, err = pcall(step.ops[i].undo)
+        if not ok then self.log("undo of '" .. step.name .. "': " .. tostring(err)) end
+      end
+      self.log("Ardour undid '" .. step.name .. "': its plugin changes reverted")
+    end
+    self.mark_seq = self.mark_seq - 1
+  end
+  while self.mark_seq < seq do           -- redone
+    self.mark_seq = self.mark_seq + 1
+    local step = self.mark_steps[self.mark_seq]
+    if step then
+      for i = 1, #step.ops do
+        local ok, err = pcall(step.ops[i].redo)
+        if not ok then self.log("redo of '" .. step.name .. "': " .. tostring(err)) end
+      end
+      self.log("Ardour redid '" .. step.name .. "': its plugin changes made again")
+    end
+  end
+end
+
+-- a plugin change Ardour has no history of: its undo and redo for the GUI mark
+local function gui_op (txn, undo, redo) txn.gui_ops[#txn.gui_ops + 1] = { undo = undo, redo = redo } end
 
 local function add_inverse (txn, fn) txn.inverses[#txn.inverses + 1] = fn end
 
@@ -937,6 +1024,27 @@ function ops.create_track (self, args)
   return res
 end
 
+-- A new whole-file MIDI region of len_samples, empty: the bounce of an empty range 1 s after the end of the last
+-- region on the track's playlist -- and after every range bounced here before: the bounce reads the track's
+-- rendered MIDI, which can still hold a region removed a moment ago (seen in the soak test: a clip bounced just
+-- after an undo got 8 notes of the removed clip; the caller also removes any stray note)
+function Core:empty_bounce (track, len_samples, name)
+  local pl = track:playlist()
+  local sr = Session:nominal_sample_rate()
+  local far = sr
+  for _, r in ipairs(items(pl:region_list())) do
+    local e = r:position():samples() + r:length():samples()
+    if e + sr > far then far = e + sr end
+  end
+  self.bounce_mark = self.bounce_mark or {}
+  local plid = id_of(pl)
+  if (self.bounce_mark[plid] or 0) > far then far = self.bounce_mark[plid] end
+  self.bounce_mark[plid] = far + len_samples + sr
+  local wf = track:bounce_range(far, far + len_samples, ARDOUR.InterThreadInfo(), ARDOUR.LuaAPI.nil_proc(), false, name)
+  if wf:isnil() then fail("Ardour could not create a MIDI region (bounce failed)") end
+  return wf
+end
+
 function ops.create_midi_clip (self, args)
   local track = find_track(args.track)
   local start = get_number(args, "start")
@@ -950,22 +1058,9 @@ function ops.create_midi_clip (self, args)
   local pl = track:playlist()
   local sr = Session:nominal_sample_rate()
   local len_samples = math.ceil(length * 60.0 / tempo() * sr)
-  -- bounce an EMPTY range: 1 s after the end of the last region on this playlist -- and after every range
-  -- bounced here before: the bounce reads the track's rendered MIDI, which can still hold a region removed a
-  -- moment ago (seen in the soak test: a clip bounced just after an undo got 8 notes of the removed clip)
-  local far = sr
   local before = {}
-  for _, r in ipairs(items(pl:region_list())) do
-    before[id_of(r)] = true
-    local e = r:position():samples() + r:length():samples()
-    if e + sr > far then far = e + sr end
-  end
-  self.bounce_mark = self.bounce_mark or {}
-  local plid = id_of(pl)
-  if (self.bounce_mark[plid] or 0) > far then far = self.bounce_mark[plid] end
-  self.bounce_mark[plid] = far + len_samples + sr
-  local wf = track:bounce_range(far, far + len_samples, ARDOUR.InterThreadInfo(), ARDOUR.LuaAPI.nil_proc(), false, name)
-  if wf:isnil() then fail("Ardour could not create a MIDI region (bounce failed)") end
+  for _, r in ipairs(items(pl:region_list())) do before[id_of(r)] = true end
+  local wf = self:empty_bounce(track, len_samples, name)
   local model = wf:to_midiregion():model()
   -- whatever the bounce brought along is removed in the same diff: the clip holds exactly the given notes
   local stray = items(ARDOUR.LuaAPI.note_list(model))
@@ -1074,7 +1169,10 @@ function ops.add_effect (self, args)
       if id_of(e) == pid then track:remove_processor(e, nil, true) end
     end
   end)
-  return { index = index, name = p:display_name() }
+  local pname, cur = p:display_name(), { pid = pid }
+  gui_op(self.txn, function () remove_plugin_id(track, cur.pid) end,
+                   function () cur.pid = insert_plugin(track, pname, index - 1) or cur.pid end)
+  return { index = index, name = pname }
 end
 
 function ops.remove_effect (self, args)
@@ -1087,7 +1185,10 @@ function ops.remove_effect (self, args)
   local name = p:display_name()
   local pos = 0
   for k, q in ipairs(all) do if id_of(q) == id_of(p) then pos = k - 1 end end
+  local cur = { pid = id_of(p) }
   if track:remove_processor(p, nil, true) ~= 0 then fail("Ardour could not remove effect %d (%s)", index, name) end
+  gui_op(self.txn, function () cur.pid = insert_plugin(track, name, pos) or cur.pid end,
+                   function () remove_plugin_id(track, cur.pid) end)
   add_inverse(self.txn, function ()
     local np = new_plugin(name)
     if np then track:add_processor_by_index(np, pos, nil, true) end
@@ -1271,6 +1372,10 @@ end
 
 -- handle the announced commands once; returns the number of commands handled
 function Core:poll ()
+  if self.mark then
+    local ok, err = pcall(self.follow_mark, self)
+    if not ok then self.log("undo mark: " .. tostring(err)) end
+  end
   local indir, outdir = join(self.spool, "in"), join(self.spool, "out")
   local ids = self:announced_ids(indir)
   if #ids == 0 then
