@@ -988,6 +988,38 @@ static void test_agent_outcome_uncertain_exit_3(void **state) {
   assert_int_equal(agent_exit_code(AGENT_ESTORAGE), 6);
 }
 
+/* REAPER never acknowledges its save action: that step is uncertain, the run exits 3, never "matches the plan". */
+static void test_agent_uncertain_step_exits_3(void **state) {
+  (void)state;
+  struct fx f;
+  struct fx_opts o = {.dialect = "reaper", .tracks = -1};
+  assert_int_equal(fx_open(&f, &o), 0);
+  const char *plan = "**PLAN:**\nStep 1: set_tempo - slower\n  - bpm: 100\nStep 2: save_project - save it\n";
+  assert_int_equal(agent_exec_plan(f.agent, plan, "exec save"), AGENT_OK);
+  fx_wait(&f);
+  if (f.status != AGENT_EUNCERTAIN) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  assert_int_equal(agent_exit_code(f.status), 3);
+  assert_string_equal(json_string_value(json_object_get(f.resp, "status")), "uncertain");
+  json_t *acts = json_object_get(f.resp, "actions_executed");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(acts, 0), "outcome")), "confirmed");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(acts, 1), "outcome")), "uncertain");
+  char *s = agent_summary(f.resp);
+  assert_non_null(strstr(s, "Steps: 1 of 2 confirmed, 1 uncertain, 0 failed"));
+  assert_null(strstr(s, "matches the plan"));
+  free(s);
+  /* the history entry records the outcomes */
+  char err[512];
+  history_t *h = history_open(f.data_dir, "test", err, sizeof err);
+  json_t *it = NULL;
+  assert_int_equal(history_load(h, 2, &it, err, sizeof err), HISTORY_OK);
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(json_object_get(it, "actions"), 1), "outcome")), "uncertain");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(it, "outcomes"), "uncertain")), 1);
+  json_decref(it);
+  history_free(h);
+  fx_close(&f);
+}
+
 /* A data directory that cannot take the iteration (here: a file size limit, as a full disk) is found before the
  * DAW is changed: nothing sent, nothing saved earlier damaged. */
 static void test_agent_storage_checked_before_any_change(void **state) {
@@ -1358,6 +1390,7 @@ int main(void) {
     cmocka_unit_test(test_agent_stage2_refuses_calls_outside_the_plan),
     cmocka_unit_test(test_agent_fix_round_only_plan_steps),
     cmocka_unit_test(test_agent_outcome_uncertain_exit_3),
+    cmocka_unit_test(test_agent_uncertain_step_exits_3),
     cmocka_unit_test(test_agent_storage_checked_before_any_change),
     cmocka_unit_test(test_agent_sigint_saves_partial_iteration),
     cmocka_unit_test(test_agent_second_sigint_exits_at_once),
