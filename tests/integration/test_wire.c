@@ -148,7 +148,7 @@ static void test_wire_every_native_tool_confirmed_and_in_daw_state(void **st) {
       if (rc) fprintf(stderr, "%s %s %s: %d %s\n--- log ---\n%s\n", dialects[d], c->tool, c->args, rc, w.message, w.log);
       assert_int_equal(rc, 0);
       const char *status = json_string_value(json_object_get(w.result, "status"));
-      assert_true(!strcmp(status, "confirmed") || !strcmp(status, "unchanged"));
+      assert_string_equal(status, "confirmed"); /* the DAW's fresh word, never "uncertain" on a clean link */
       if (!c->daw_path) continue;
       json_t *state = wire_daw_state(&w);
       json_t *got = daw_value(state, c->daw_path);
@@ -331,6 +331,8 @@ static void test_wire_malformed_osc_ignored(void **st) {
     struct sync_stats s;
     sync_get_stats(w.sync, &s);
     assert_true(s.malformed + s.unknown >= 10);
+    /* sent from another port than the DAW's: dropped unread (the parser itself is fed by the fuzz targets) */
+    assert_true(s.foreign >= 20);
     json_t *after = wire_mirror(&w);
     assert_true(json_equal(before, after));
     json_decref(before);
@@ -382,6 +384,168 @@ static void test_wire_unreachable_daw_fails_clearly(void **st) {
   (void)st;
 }
 
+/* ---- issue 10 §2-3: three outcomes, only the DAW's word counts, no blind resend ---- */
+
+struct spoof {
+  uv_timer_t t;
+  osc_client_t *c;
+  int port;
+  const char *path;
+};
+static void on_spoof(uv_timer_t *t) {
+  struct spoof *sp = t->data;
+  osc_client_send(sp->c, sp->port, sp->path, "f", 1.0);
+}
+
+/* A local process sends /track/1/mute 1.0 to the bridge's port while the DAW is away: the mute is NOT confirmed
+ * (before: "confirmed", exit 0), and the spoofed datagrams are counted as foreign. */
+static void test_wire_foreign_feedback_never_confirms(void **st) {
+  struct wire w;
+  struct wire_opts o = {.dialect = "reaper", .tracks = 3, .confirm_ms = 100, .retries = 2, .silence_ms = -1,
+                        .probe_ms = -1, .process = 1};
+  open_or_fail(&w, &o);
+  assert_int_equal(wire_daw_fault(&w, 1.0, 0), 0); /* the DAW is away: it drops everything */
+  struct spoof sp = {.port = sync_listen_port(w.sync), .path = "/track/1/mute"};
+  assert_int_equal(osc_client_new(&w.loop, 0, &sp.c), 0);
+  uv_timer_init(&w.loop, &sp.t);
+  sp.t.data = &sp;
+  uv_timer_start(&sp.t, on_spoof, 5, 20);
+  int rc = wire_call(&w, "set_track", "{\"track_id\":\"t1\",\"mute\":true}");
+  uv_timer_stop(&sp.t);
+  uv_close((uv_handle_t *)&sp.t, NULL);
+  osc_client_close(sp.c, NULL, NULL);
+  const char *status = rc == 0 ? json_string_value(json_object_get(w.result, "status")) : "failed";
+  fprintf(stderr, "spoofed mute: rc %d status %s\n", rc, status);
+  assert_true(rc != 0 || strcmp(status, "confirmed"));
+  struct sync_stats ss;
+  sync_get_stats(w.sync, &ss);
+  assert_true(ss.foreign > 0);
+  assert_int_equal(wire_daw_fault(&w, 0.0, 0), 0);
+  json_t *d = wire_daw_state(&w);
+  assert_false(json_is_true(json_object_get(daw_track(&w, d, 1), "mute")));
+  json_decref(d);
+  assert_int_equal(wire_close(&w), 0);
+  (void)st;
+}
+
+/* A value already so: "confirmed" (+ unchanged) only on the DAW's fresh word; with the DAW away, "uncertain". */
+static void test_wire_unchanged_needs_fresh_feedback(void **st) {
+  for (int d = 0; d < 2; d++) {
+    struct wire w;
+    struct wire_opts o = {.dialect = dialects[d], .tracks = 3, .confirm_ms = 150, .retries = 1, .silence_ms = -1,
+                          .probe_ms = -1, .process = 1};
+    open_or_fail(&w, &o);
+    assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t2\",\"mute\":true}"), 0);
+    assert_string_equal(json_string_value(json_object_get(w.result, "status")), "confirmed");
+    assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t2\",\"mute\":true}"), 0);
+    assert_string_equal(json_string_value(json_object_get(w.result, "status")), "confirmed");
+    assert_true(json_is_true(json_object_get(w.result, "unchanged")));
+    assert_int_equal(wire_daw_fault(&w, 1.0, 0), 0);
+    assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t2\",\"mute\":true}"), 0);
+    if (strcmp(json_string_value(json_object_get(w.result, "status")), "uncertain"))
+      fprintf(stderr, "%s: status %s\n", dialects[d], json_string_value(json_object_get(w.result, "status")));
+    assert_string_equal(json_string_value(json_object_get(w.result, "status")), "uncertain");
+    assert_non_null(json_string_value(json_object_get(w.result, "reason")));
+    assert_int_equal(wire_daw_fault(&w, 0.0, 0), 0);
+    assert_int_equal(wire_close(&w), 0);
+  }
+  (void)st;
+}
+
+/* REAPER actions send no feedback: save is "uncertain", never confirmed. */
+static void test_wire_unconfirmable_is_uncertain(void **st) {
+  struct wire w;
+  struct wire_opts o = {.dialect = "reaper", .tracks = 2, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+  open_or_fail(&w, &o);
+  assert_int_equal(wire_call(&w, "save_project", "{}"), 0);
+  assert_string_equal(json_string_value(json_object_get(w.result, "status")), "uncertain");
+  assert_int_equal(wire_close(&w), 0);
+  (void)st;
+}
+
+static int count_named(json_t *arr, const char *name) {
+  int c = 0;
+  size_t i;
+  json_t *x;
+  json_array_foreach(arr, i, x) {
+    const char *n = json_string_value(json_object_get(x, "name"));
+    c += n && !strcmp(n, name);
+  }
+  return c;
+}
+
+/* Creates are never resent blindly: at 5% and 20% loss, no duplicate marker (Ardour) or track (REAPER native
+ * create_track); confirmed = exactly one in the DAW, failed = none. */
+static void test_wire_creates_no_duplicate_under_loss(void **st) {
+  const double drops[] = {0.05, 0.20};
+  for (int d = 0; d < 2; d++)
+    for (int k = 0; k < 2; k++) {
+      struct wire w;
+      struct wire_opts o = {.dialect = dialects[d], .tracks = 4, .drop = drops[k], .seed = 11 + (unsigned)k,
+                            .confirm_ms = 120, .retries = 3, .silence_ms = -1, .probe_ms = -1, .process = 1};
+      open_or_fail(&w, &o);
+      const int n = d == 0 ? 6 : 12;
+      int rcs[12], conf = 0, unc = 0, fail = 0;
+      char name[32], args[160];
+      for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "New%d", i);
+        if (d == 0) snprintf(args, sizeof args, "{\"name\":\"%s\"}", name);
+        else snprintf(args, sizeof args, "{\"position\":%d,\"name\":\"%s\"}", 4 + 2 * i, name);
+        rcs[i] = wire_call(&w, d == 0 ? "create_track" : "add_marker", args);
+        const char *status = json_string_value(json_object_get(w.result, "status"));
+        if (rcs[i]) fail++;
+        else if (status && !strcmp(status, "confirmed")) conf++, rcs[i] = 1;
+        else unc++, rcs[i] = 2;
+        if (rcs[i] < 0) rcs[i] = -1;
+      }
+      assert_int_equal(wire_daw_fault(&w, 0.0, 0), 0);
+      json_t *s = wire_daw_state(&w);
+      json_t *arr = json_object_get(s, d == 0 ? "tracks" : "markers");
+      for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "New%d", i);
+        int c = count_named(arr, name);
+        if (c > 1 || (rcs[i] == 1 && c != 1) || (rcs[i] == -1 && c != 0))
+          fprintf(stderr, "%s %.0f%%: %s outcome %d, %d in the DAW\n%s\n", dialects[d], drops[k] * 100, name, rcs[i], c, w.log);
+        assert_true(c <= 1);
+        if (rcs[i] == 1) assert_int_equal(c, 1);
+        if (rcs[i] == -1) assert_int_equal(c, 0);
+      }
+      fprintf(stderr, "%s creates at %.0f%% loss: %d confirmed, %d uncertain, %d failed, no duplicate\n", dialects[d],
+              drops[k] * 100, conf, unc, fail);
+      json_decref(s);
+      assert_int_equal(wire_close(&w), 0);
+    }
+  (void)st;
+}
+
+/* Nothing listening at the DAW's port: a clear error at once (ICMP), not after the refresh's timeouts. */
+static void test_wire_nothing_listening_fails_fast(void **st) {
+  struct wire w;
+  memset(&w, 0, sizeof w);
+  uv_loop_init(&w.loop);
+  char path[1024], err[256];
+  oscmap_find("ardour", path, sizeof path);
+  assert_int_equal(oscmap_load(path, &w.map, err, sizeof err), 0);
+  w.ses = session_new("ardour");
+  /* long timeouts: only the "nothing listening" path can end this quickly with that message */
+  struct sync_config sc = {.daw_port = 9, .listen_port = 0, .refresh_interval_ms = 0, .confirm_timeout_ms = 5000,
+                           .retries = 3, .silence_ms = -1, .probe_ms = -1};
+  assert_int_equal(sync_new(&w.loop, w.map, w.ses, &sc, &w.sync, err, sizeof err), 0);
+  osc_client_t *c; /* a port that was just free: bind, note it, close */
+  assert_int_equal(osc_client_new(&w.loop, 0, &c), 0);
+  int dead = osc_client_port(c);
+  osc_client_close(c, NULL, NULL);
+  wire_run_for(&w, 10);
+  sync_set_daw(w.sync, "127.0.0.1", dead);
+  assert_int_equal(wire_refresh(&w), SYNC_EUNREACHABLE);
+  assert_non_null(strstr(w.message, "nothing is listening"));
+  struct sync_stats ss;
+  sync_get_stats(w.sync, &ss);
+  assert_true(ss.refused > 0);
+  assert_int_equal(wire_close(&w), 0);
+  (void)st;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_wire_full_sync_matches_daw),
@@ -394,6 +558,11 @@ int main(void) {
     cmocka_unit_test(test_wire_malformed_osc_ignored),
     cmocka_unit_test(test_wire_bad_requests_are_clear_errors),
     cmocka_unit_test(test_wire_unreachable_daw_fails_clearly),
+    cmocka_unit_test(test_wire_foreign_feedback_never_confirms),
+    cmocka_unit_test(test_wire_unchanged_needs_fresh_feedback),
+    cmocka_unit_test(test_wire_unconfirmable_is_uncertain),
+    cmocka_unit_test(test_wire_creates_no_duplicate_under_loss),
+    cmocka_unit_test(test_wire_nothing_listening_fails_fast),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
