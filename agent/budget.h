@@ -16,8 +16,10 @@
  *           of each bar, a 16th-note rhythm sketch of the first bar with notes) and its track statistics,
  *   name    {"id", "name", "type"} only,
  *   elided  not listed; a closing line counts them and names the first and last id.
- * Tracks the request names (by a word of the name, by id, "drums" for drum tracks) are upgraded first, then
- * tracks with notes, then the rest in session order. Every name is a JSON string with '<', '>', '`' written as
+ * Passes, each in priority order (the tracks the request names — by a word of the name of 3+ letters, by id,
+ * "drums"/"beat"/"groove" for drum tracks — then tracks with notes, then the rest, each group in session order):
+ * 1. named tracks up to full, within 60% of the budget; 2. every other track by name; 3. summaries; 4. when the
+ * request names no track, notes in full. A pass stops after 16 tracks in a row that gain nothing. Every name is a JSON string with '<', '>', '`' written as
  * \u003c, \u003e, \u0060. Pure, no I/O, no globals. */
 #ifndef DAWBRIDGE_BUDGET_H
 #define DAWBRIDGE_BUDGET_H
