@@ -17,7 +17,7 @@
 #define TICK_MS 50
 #define GRACE_MS 300 /* a reply that arrives this late after the last attempt is still taken */
 #define ABSENT_MARK "ping.absent" /* in the spool: the last ping got no answer (and when) */
-#define ABSENT_PING_MS 500
+#define ABSENT_PING_MS 400
 #define ABSENT_MEMORY_S (24 * 3600) /* an older mark is ignored */
 
 struct cmd {
@@ -654,7 +654,7 @@ static void attempt(companion_t *c, struct cmd *k) {
   k->written = 0;
   c->st.attempts++;
   if (k->attempts > 1) c->st.retries++;
-  k->attempt_end = uv_now(c->loop) + (uint64_t)k->attempt_ms + (k->attempts == k->max_attempts ? GRACE_MS : 0);
+  k->attempt_end = uv_now(c->loop) + (uint64_t)k->attempt_ms + (k->attempts == k->max_attempts && !k->is_ping ? GRACE_MS : 0);
   char p[1200];
   path_of(c, c->in, k->id, p, sizeof p);
   log_msg(&c->cfg.log, LOG_DEBUG, MOD, "-> %s %s (attempt %d/%d)", k->id, k->op, k->attempts, k->max_attempts);
