@@ -197,6 +197,60 @@ test("create_midi_clip writes exact notes (ppq) and read_clip reads them back", 
   end
 end)
 
+test("bulk notes: notes_packed in (one MIDI_Sort), packed read-back equals the JSON notes; bounded per command", function ()
+  fresh()
+  local t = midi_track()
+  local packed = {}
+  for i = 0, 1999 do
+    packed[#packed + 1] = string.format("%d %d %d %d %d", 30 + i % 90, (i % 400) * 480 + (i // 400) * 7, 240, 1 + i % 127, i % 16)
+  end
+  local r = ok_result(call("create_midi_clip", { track = t.host_id, start = 0, length = 200, notes_packed = table.concat(packed, ";") }))
+  eq(r.notes_added, 2000, "added"); eq(fake.count("MIDI_Sort"), 1, "MIDI_Sort once for 2,000 notes")
+  local j = ok_result(call("read_clip", { clip = r.host_id }))
+  local p = ok_result(call("read_clip", { clip = r.host_id, packed = true }))
+  eq(#j.notes, 2000, "json notes"); eq(j.notes_packed, nil, "no packed unless asked")
+  eq(M0.pack_notes(j.notes), p.notes_packed, "packed = the JSON notes")
+  local e = ok_result(call("edit_clip", { clip = r.host_id, add_packed = "100 0 1920 90 0", packed = true }))
+  eq(e.added, 1, "edit add packed"); eq(e.notes, nil, "packed reply")
+  contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 x 100 0" })), "bad packed note")
+  contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 10 100 0", notes = {} })), "not both")
+  contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 1,
+    notes_packed = string.rep("60 0 10 100 0;", 50001) })), "at most 50000")
+end)
+
+test("a triggered run starts no process (no io.popen / os.execute while handling commands)", function ()
+  fresh()
+  local real_popen, real_execute = io.popen, os.execute
+  -- (the fake's EnumerateFiles lists with ls: only calls made by the companion script itself count)
+  local function from_script () return (debug.getinfo(3, "S").source or ""):find("reaper/dawbridge.lua", 1, true) end
+  io.popen = function (...)
+    if from_script() then error("the companion started a process (io.popen)") end
+    return real_popen(...)
+  end
+  os.execute = function (...)
+    if from_script() then error("the companion started a process (os.execute)") end
+    return real_execute(...)
+  end
+  local ok, err = pcall(function ()
+    local t = midi_track()
+    ok_result(call("create_midi_clip", { track = t.host_id, start = 0, length = 4, notes = { { n = 60, s = 0, d = 1, v = 100 } } }))
+    ok_result(call("state"))
+    -- the default spool (no DAWBRIDGE_SPOOL, no config file, no XDG_RUNTIME_DIR, no UID): the uid without `id -u`
+    local saved = os.getenv
+    os.getenv = function (k)
+      if k == "DAWBRIDGE_SPOOL" or k == "XDG_RUNTIME_DIR" or k == "UID" then return nil end
+      if k == "HOME" then return "/nonexistent-home" end
+      return real_getenv(k)
+    end
+    local sp = M0.spool_dir()
+    os.getenv = saved
+    local p = real_popen("id -u"); local uid = p:read("l"); p:close()
+    eq(sp, "/tmp/dawbridge-" .. uid .. "/spool", "default spool")
+  end)
+  io.popen, os.execute = real_popen, real_execute
+  if not ok then error(err, 0) end
+end)
+
 test("create_midi_clip by 1-based index; notes are added, never replacing an existing clip", function ()
   fresh()
   midi_track()

@@ -332,6 +332,11 @@ function M.spool_dir ()
   if is_windows() then return (os.getenv("TEMP") or "C:\\Temp") .. "\\dawbridge\\spool" end
   local uid = os.getenv("UID")
   if not uid or uid == "" then
+    -- Linux: the real uid from /proc (no process is started on each triggered run)
+    local st = read_file("/proc/self/status")
+    uid = st and string.match(st, "\nUid:%s*(%d+)")
+  end
+  if not uid or uid == "" then
     local p = io.popen and io.popen("id -u 2>/dev/null")
     if p then uid = trim(p:read("a") or ""); p:close() end
   end
@@ -422,6 +427,57 @@ local function check_notes (list, key, clip_len, for_removal)
   return out
 end
 M.check_notes = check_notes
+
+-- Bulk notes (PROTOCOL.md): "notes_packed" = "n s d v c;n s d v c;..." with s and d in ticks (M.TICKS a beat),
+-- all integers; a command carries at most M.MAX_NOTES notes (bounded work per run)
+M.TICKS = 1920
+M.MAX_NOTES = 50000
+local function pack_notes (notes)
+  local out = {}
+  for i, nt in ipairs(notes) do
+    out[i] = string.format("%d %d %d %d %d", nt.n, math.floor(nt.s * M.TICKS + 0.5), math.floor(nt.d * M.TICKS + 0.5),
+                           nt.v, nt.c or 0)
+  end
+  return table.concat(out, ";")
+end
+M.pack_notes = pack_notes
+
+local function unpack_notes (text, key, clip_len)
+  if type(text) ~= "string" then fail("argument '%s' must be a string \"n s d v c;...\" (s, d in ticks)", key) end
+  local out, pos, len = {}, 1, #text
+  while pos <= len do
+    local a, b, n, st, dt, v, c = string.find(text, "^%s*(%d+)%s+(%d+)%s+(%d+)%s+(%d+)%s+(%d+)%s*;?", pos)
+    if not a or b < pos then fail("%s: bad packed note at byte %d (want \"n s d v c\" integers, ';' between)", key, pos) end
+    pos = b + 1
+    local i = #out + 1
+    n, st, dt, v, c = math.tointeger(tonumber(n)), math.tointeger(tonumber(st)), math.tointeger(tonumber(dt)),
+                      math.tointeger(tonumber(v)), math.tointeger(tonumber(c))
+    if not n or n > 127 then fail("%s[%d].n must be an integer 0-127", key, i) end
+    if not dt or dt < 1 then fail("%s[%d].d must be > 0 ticks", key, i) end
+    if not v or v < 1 or v > 127 then fail("%s[%d].v must be an integer 1-127", key, i) end
+    if not c or c > 15 then fail("%s[%d].c must be an integer 0-15", key, i) end
+    if clip_len and st / M.TICKS >= clip_len then
+      fail("%s[%d].s = %d ticks is outside the clip (length %s beats)", key, i, st, tostring(clip_len))
+    end
+    out[i] = { n = n, s = st / M.TICKS, d = dt / M.TICKS, v = v, c = c }
+  end
+  return out
+end
+M.unpack_notes = unpack_notes
+
+local function command_notes (args, key, packed_key, clip_len)
+  local notes
+  if args[packed_key] ~= nil and args[packed_key] ~= json.null then
+    if args[key] ~= nil and args[key] ~= json.null then fail("give '%s' or '%s', not both", key, packed_key) end
+    notes = unpack_notes(args[packed_key], packed_key, clip_len)
+  else
+    notes = check_notes(args[key], key, clip_len)
+  end
+  if #notes > M.MAX_NOTES then
+    fail("%d notes in one command (at most %d): send the rest with edit_clip 'add'", #notes, M.MAX_NOTES)
+  end
+  return notes
+end
 
 local function round6 (x)
   local r = math.floor(x * 1e6 + 0.5) / 1e6
@@ -694,8 +750,8 @@ function ops.create_midi_clip (args)
   if start < 0 then fail("argument 'start' must be >= 0 (beats)") end
   if length <= 0 then fail("argument 'length' must be > 0 (beats)") end
   local name = get_string(args, "name", true)
-  if args.notes == nil then fail("missing argument 'notes' (a list, may be empty)") end
-  local notes = check_notes(args.notes, "notes", length)
+  if args.notes == nil and args.notes_packed == nil then fail("missing argument 'notes' (a list, may be empty)") end
+  local notes = command_notes(args, "notes", "notes_packed", length)
   M.changing()
   local t0 = reaper.TimeMap_QNToTime(start)
   local t1 = reaper.TimeMap_QNToTime(start + length)
@@ -714,8 +770,11 @@ function ops.read_clip (args)
   local item = find_item(ref)
   local take = midi_take(item, ref)
   local start, length = item_span(item)
-  return { host_id = ref, track = track_guid(reaper.GetMediaItem_Track(item)), start = round6(start),
-           length = round6(length), notes = public_notes(take_notes(take, start)) }
+  local res = { host_id = ref, track = track_guid(reaper.GetMediaItem_Track(item)), start = round6(start),
+                length = round6(length) }
+  if args.packed == true then res.notes_packed = pack_notes(take_notes(take, start))
+  else res.notes = public_notes(take_notes(take, start)) end
+  return res
 end
 
 function ops.edit_clip (args)
@@ -723,7 +782,7 @@ function ops.edit_clip (args)
   local item = find_item(ref)
   local take = midi_take(item, ref)
   local start, length = item_span(item)
-  local add = check_notes(args.add, "add", length)
+  local add = command_notes(args, "add", "add_packed", length)
   local remove = check_notes(args.remove, "remove", nil, true)
   if #add == 0 and #remove == 0 then fail("nothing to do: give 'add' and/or 'remove' notes") end
   -- find every note to remove first; if one is missing, change nothing
@@ -742,7 +801,10 @@ function ops.edit_clip (args)
   table.sort(victims, function (a, b) return a > b end)   -- delete from the end so indices stay valid
   for _, idx in ipairs(victims) do reaper.MIDI_DeleteNote(take, idx) end
   insert_notes(take, start, add)
-  return { added = #add, removed = #victims, notes = public_notes(take_notes(take, start)) }
+  local res = { added = #add, removed = #victims }
+  if args.packed == true then res.notes_packed = pack_notes(take_notes(take, start))
+  else res.notes = public_notes(take_notes(take, start)) end
+  return res
 end
 
 function ops.add_effect (args)
