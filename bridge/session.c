@@ -345,9 +345,18 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
     break;
   case SF_PLAYING: changed = set_int(&s->playing, track_field_bool(u)); break;
   case SF_RECORDING: changed = set_int(&s->recording, track_field_bool(u)); break;
-  case SF_POSITION: changed = set_num(&s->position, u->num); break;
+  /* non-finite times have no JSON form (the mirror's "transport"/"loop" vanished from session_to_json; found by
+   * fuzz_feedback with the library instrumented) */
+  case SF_POSITION:
+    if (!isfinite(u->num)) return errfmt(err, errlen, SESSION_ERANGE, "position %g is not a finite time", u->num);
+    changed = set_num(&s->position, u->num);
+    break;
   case SF_LOOP_ENABLED: changed = set_int(&s->loop_enabled, track_field_bool(u)); break;
-  case SF_LOOP_RANGE: changed = set_num(&s->loop_start, u->num) | set_num(&s->loop_end, u->num2); break;
+  case SF_LOOP_RANGE:
+    if (!isfinite(u->num) || !isfinite(u->num2))
+      return errfmt(err, errlen, SESSION_ERANGE, "loop %g..%g is not a finite range", u->num, u->num2);
+    changed = set_num(&s->loop_start, u->num) | set_num(&s->loop_end, u->num2);
+    break;
   case SF_PROJECT: changed = set_str(&s->project, u->str); break;
   case SF_TRACK_COUNT: {
     if (!(u->num >= 0 && u->num <= SESSION_MAX_TRACKS)) /* also refuses NaN before the int conversion */

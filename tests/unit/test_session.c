@@ -747,6 +747,26 @@ static void test_session_from_json_max_tracks_linear(void **state) {
   session_free(s);
 }
 
+/* A position or loop range that is not finite (feedback can carry "inf"/"nan") is refused: it has no JSON form,
+ * and "transport"/"loop" used to vanish from session_to_json (found by fuzz_feedback). */
+static void test_session_non_finite_times_refused(void **state) {
+  (void)state;
+  session_t *s = session_new("ardour");
+  char err[256];
+  const double bad[] = {INFINITY, -INFINITY, NAN};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    struct session_update p = {.field = SF_POSITION, .num = bad[i]};
+    assert_int_equal(session_apply(s, &p, err, sizeof err), SESSION_ERANGE);
+    struct session_update l = {.field = SF_LOOP_RANGE, .num = 0, .num2 = bad[i]};
+    assert_int_equal(session_apply(s, &l, err, sizeof err), SESSION_ERANGE);
+  }
+  json_t *j = session_to_json(s);
+  assert_non_null(json_object_get(j, "transport"));
+  assert_non_null(json_object_get(j, "loop"));
+  json_decref(j);
+  session_free(s);
+}
+
 static void test_session_from_json_defaults_and_errors(void **state) {
   (void)state;
   session_t *s = fixture();
@@ -1150,6 +1170,7 @@ int main(void) {
     cmocka_unit_test(test_session_from_json_keeps_counters_growing),
     cmocka_unit_test(test_session_from_json_defaults_and_errors),
     cmocka_unit_test(test_session_from_json_max_tracks_linear),
+    cmocka_unit_test(test_session_non_finite_times_refused),
     cmocka_unit_test(test_session_reconcile_table),
     cmocka_unit_test(test_session_reconcile_keeps_unreported_fields),
     cmocka_unit_test(test_session_track_resolve),
