@@ -336,6 +336,10 @@ function C.spool_dir ()
   if is_windows() then return (os.getenv("TEMP") or "C:\\Temp") .. "\\dawbridge\\spool" end
   local uid = os.getenv("UID")
   if not uid or uid == "" then
+    local st = read_file("/proc/self/status")  -- Linux: no process needed
+    uid = st and string.match(st, "\nUid:%s*(%d+)")
+  end
+  if not uid or uid == "" then
     local p = io.popen("id -u 2>/dev/null")
     if p then uid = trim(p:read("a") or ""); p:close() end
   end
