@@ -105,7 +105,7 @@ def main():
     ap.add_argument("--json", default=os.environ.get("BENCH_JSON"))
     o = ap.parse_args()
     L = o.label
-    c = Companion(o.spool, o.osc_port + 1)
+    c = Companion(o.spool, 0)  # replies to a free port of our own
     rng = random.Random(7)
     _, r = c.call("ping", deadline_s=30)
     if not r.get("ok"):

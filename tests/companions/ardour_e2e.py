@@ -74,6 +74,8 @@ class Companion:
         self.n = 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", reply_port))
+        if not reply_port:  # 0: any free port
+            self.reply_port = self.sock.getsockname()[1]
         self.sock.settimeout(0.05)
         self.osc_replies = {}
 
