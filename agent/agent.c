@@ -940,6 +940,7 @@ static void start_planning(agent_t *a) {
     job_done(a, AGENT_ECONFIG, err);
     return;
   }
+  alog(a, LOG_INFO, "stage 1 prompt: %zu tokens (estimate)", budget_tokens(pt.system) + budget_tokens(pt.user));
   a->req = llm_request_new();
   if (!a->req || (pt.system && llm_request_set_system(a->req, pt.system)) || llm_request_add_user(a->req, pt.user)) {
     prompt_text_free(&pt);

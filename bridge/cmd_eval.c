@@ -378,6 +378,9 @@ static void score_case(struct ev *e) {
   int nchecks = resp ? run_checks(json_object_get(cs, "checks"), acts, fails) : 0;
   size_t failed_checks = json_array_size(fails) - general;
   long calls = 1 + replans + (long)json_integer_value(json_object_get(resp, "model_turns"));
+  long prompt_est = -1; /* the agent logs "stage 1 prompt: N tokens (estimate)" */
+  const char *pl = e->eb.s ? strstr(e->eb.s, "stage 1 prompt: ") : NULL;
+  if (pl) prompt_est = strtol(pl + strlen("stage 1 prompt: "), NULL, 10);
   const json_t *usage = json_object_get(resp, "usage");
   long tin = json_is_object(usage) ? (long)json_integer_value(json_object_get(usage, "input_tokens"))
                                    : sum_after(e->eb.s, " in=");
@@ -391,14 +394,17 @@ static void score_case(struct ev *e) {
                         tin >= 0 ? json_integer(tin) : json_null(), "tokens_out",
                         tout >= 0 ? json_integer(tout) : json_null(), "ms", ms, "exit", (json_int_t)e->exit_status,
                         "failures", fails);
+  json_object_set_new(r, "stage1_prompt_tokens_est", prompt_est >= 0 ? json_integer(prompt_est) : json_null());
   json_array_append_new(e->results, r);
   if (!e->c->o.json) {
     char tin_s[24] = "-", tout_s[24] = "-";
     if (tin >= 0) snprintf(tin_s, sizeof tin_s, "%ld", tin);
     if (tout >= 0) snprintf(tout_s, sizeof tout_s, "%ld", tout);
-    printf("%-28.28s %-5s %7d %5zu/%-3zu %5d/%-3d %5ld %7s %7s %7.0f  %s\n", json_string_value(json_object_get(cs, "id")),
-           plan_ok ? "ok" : "no", replans, conf, steps, nchecks - (int)failed_checks, nchecks, calls, tin_s, tout_s, ms,
-           pass ? "PASS" : "FAIL");
+    char pe_s[24] = "-";
+    if (prompt_est >= 0) snprintf(pe_s, sizeof pe_s, "%ld", prompt_est);
+    printf("%-28.28s %-5s %7d %5zu/%-3zu %5d/%-3d %5ld %7s %7s %7s %7.0f  %s\n",
+           json_string_value(json_object_get(cs, "id")), plan_ok ? "ok" : "no", replans, conf, steps,
+           nchecks - (int)failed_checks, nchecks, calls, pe_s, tin_s, tout_s, ms, pass ? "PASS" : "FAIL");
     json_array_foreach(fails, i, a) printf("    - %s\n", json_string_value(a));
     fflush(stdout);
   }
@@ -454,8 +460,9 @@ static void on_timeout(uv_timer_t *t) {
 
 static void finish(struct ev *e) {
   size_t n = json_array_size(e->results), pass = 0, first = 0, steps = 0, conf = 0, checks = 0, cfail = 0;
-  double ms = 0;
+  double ms = 0, prompt_sum = 0;
   long calls = 0;
+  size_t prompt_n = 0;
   size_t i;
   const json_t *r;
   json_array_foreach(e->results, i, r) {
@@ -467,6 +474,8 @@ static void finish(struct ev *e) {
     cfail += (size_t)json_integer_value(json_object_get(r, "checks_failed"));
     calls += (long)json_integer_value(json_object_get(r, "model_calls"));
     ms += json_number_value(json_object_get(r, "ms"));
+    const json_t *pe = json_object_get(r, "stage1_prompt_tokens_est");
+    if (json_is_integer(pe)) prompt_sum += (double)json_integer_value(pe), prompt_n++;
   }
   const char *model = e->real_model ? (e->c->o.model ? e->c->o.model : "(configured model)") : "scripted";
   json_t *summary = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:f}", "suite", e->suite_path,
@@ -474,6 +483,9 @@ static void finish(struct ev *e) {
                               "cases", (int)n, "passed", (int)pass, "plan_valid_first", (int)first, "steps", (int)steps,
                               "steps_confirmed", (int)conf, "checks", (int)checks, "checks_passed", (int)(checks - cfail),
                               "model_calls", (json_int_t)calls, "wall_ms", ms);
+  json_object_set_new(summary, "stage1_prompt_tokens_est_mean",
+                      prompt_n ? json_integer((json_int_t)(prompt_sum / prompt_n + 0.5)) : json_null());
+  json_object_set_new(summary, "profile", json_string(e->c->o.profile ? "small" : "default"));
   json_t *all = json_pack("{s:o, s:O}", "summary", summary, "cases", e->results);
   char path[1200];
   snprintf(path, sizeof path, "%s/results.json", e->dir);
@@ -482,10 +494,11 @@ static void finish(struct ev *e) {
     cli_print_json(all);
   } else {
     printf("\n%s (%s): %zu of %zu cases passed; plan valid first time %zu/%zu; steps confirmed %zu/%zu; checks "
-           "%zu/%zu; %ld model calls; %.1f s\n",
+           "%zu/%zu; %ld model calls; stage-1 prompt %.0f tokens on average; %.1f s\n",
            json_string_value(json_object_get(e->suite, "name")) ? json_string_value(json_object_get(e->suite, "name"))
                                                                 : e->suite_path,
-           model, pass, n, first, n, conf, steps, checks - cfail, checks, calls, ms / 1000.0);
+           model, pass, n, first, n, conf, steps, checks - cfail, checks, calls, prompt_n ? prompt_sum / prompt_n : 0.0,
+           ms / 1000.0);
     if (saved) printf("Results: %s\n", path);
   }
   if (!saved) fprintf(stderr, "dawbridge: eval: cannot write %s\n", path);
@@ -625,8 +638,8 @@ int cmd_eval(struct cli *c) {
   if (!c->o.json) {
     printf("dawbridge eval: %s, %zu cases, model %s, each against a fresh embedded mock DAW\n\n", e->suite_path,
            json_array_size(e->cases), e->real_model ? (c->o.model ? c->o.model : c->o.llm) : "scripted (offline)");
-    printf("%-28s %-5s %7s %9s %9s %5s %7s %7s %7s  %s\n", "case", "plan", "replans", "confirmed", "checks", "calls",
-           "tok in", "tok out", "ms", "result");
+    printf("%-28s %-5s %7s %9s %9s %5s %7s %7s %7s %7s  %s\n", "case", "plan", "replans", "confirmed", "checks", "calls",
+           "prompt", "tok in", "tok out", "ms", "result");
   }
   start_case(e);
   return 0;
