@@ -268,6 +268,16 @@ static int do_show(struct hcmd *x, int n) {
     printf("  not reversible: %s (%s)\n", sstr(a, "what", "?"), sstr(a, "reason", ""));
   json_array_foreach(json_object_get(it, "failed"), i, a)
     printf("  failed: %s (%s)\n", sstr(a, "tool", "?"), sstr(a, "error", ""));
+  json_array_foreach(json_object_get(it, "conflicts"), i, a)
+    printf("  forced: %s\n", sstr(a, "message", "?"));
+  json_t *kept = json_object_get(it, "kept");
+  if (json_array_size(kept)) {
+    json_t *d = json_pack("{s:s, s:O}", "format", "dawbridge.diff/1", "changes", kept);
+    char *t = d ? statediff_to_text(d) : NULL;
+    if (t) printf("kept (edits made since iteration %lld, not by it):\n%s", (long long)json_integer_value(json_object_get(it, "latest")), t);
+    free(t);
+    json_decref(d);
+  }
   printf("\n");
   cli_print_state_table(json_object_get(it, "state"));
   json_decref(it);

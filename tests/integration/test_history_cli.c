@@ -696,6 +696,9 @@ static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   has(e.stdout_text, "done: set_track {\"track_id\":\"t2\"");
   has(e.stdout_text, "kept (your edits since iteration 2");
   has(e.stdout_text, "\"Kit\"");
+  expect(&e, run(&e, NULL, "history show 3"), 0, "show the undo");
+  has(e.stdout_text, "kept (edits made since iteration 2, not by it)");
+  has(e.stdout_text, "\"Kit\"");
   expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state after undo");
   j = json_loads(e.stdout_text, 0, NULL);
   assert_true(fabs(json_number_value(json_object_get(track_named(j, "Bass"), "volume_db")) - bass0) < 0.02);
