@@ -2489,6 +2489,11 @@ char *agent_summary(const json_t *r) {
       OUT("  %-9s %s %.160s%s", label, tool ? tool : "?", aj ? aj : "{}", aj && strlen(aj) > 160 ? "..." : "");
       free(aj);
       if (tid || cid) OUT(" -> %s%s%s", tid ? tid : "", tid && cid ? " " : "", cid ? cid : "");
+      /* create_track: the plugin the DAW reports loaded for the role (osc-maps/instruments/) */
+      const char *ins = json_string_value(json_object_get(res, "instrument"));
+      if (ins && json_object_get(res, "instrument_role")) OUT(" [%s]", ins);
+      const char *iw = json_string_value(json_object_get(res, "warning"));
+      if (iw) OUT(" (warning: %s)", iw);
       if (err) OUT(" (%s)", err);
       if (ph && !strcmp(ph, "fix")) OUT(" [corrective round]");
       OUT("\n");
