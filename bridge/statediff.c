@@ -1246,13 +1246,45 @@ static void conflict(struct merge *m, const char *where, const char *what, const
     json_array_append_new(m->conflicts, o);
 }
 
+/* Equality for the merge: numbers within 1e-3 (a value read back through OSC in another bridge process may
+ * differ in the last float digits; no musical edit is that small), the rest exactly. */
+static int mv_equal(const json_t *a, const json_t *b)
+{
+    if (!a)
+        a = json_null();
+    if (!b)
+        b = json_null();
+    if (json_is_number(a) && json_is_number(b))
+        return fabs(json_number_value(a) - json_number_value(b)) <= 1e-3;
+    if (json_is_array(a) && json_is_array(b)) {
+        if (json_array_size(a) != json_array_size(b))
+            return 0;
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (!mv_equal(json_array_get(a, i), json_array_get(b, i)))
+                return 0;
+        return 1;
+    }
+    if (json_is_object(a) && json_is_object(b)) {
+        if (json_object_size(a) != json_object_size(b))
+            return 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)a, k, v) {
+            if (!mv_equal(v, json_object_get(b, k)))
+                return 0;
+        }
+        return 1;
+    }
+    return json_equal((json_t *)a, (json_t *)b);
+}
+
 /* Three-way value: b (before the iteration), r (after it), c (now). New reference to the merged value. */
 static json_t *merge_value(struct merge *m, const char *where, const char *what, const json_t *b, const json_t *r,
                            const json_t *c)
 {
-    if (jv_equal(b, r) || jv_equal(c, b))
+    if (mv_equal(b, r) || mv_equal(c, b))
         return c ? json_deep_copy(c) : json_null(); /* the iteration did not touch it, or it is already back */
-    if (jv_equal(c, r))
+    if (mv_equal(c, r))
         return b ? json_deep_copy(b) : json_null(); /* only the iteration changed it: revert */
     char vb[64], vr[64], vc[64];
     text_value(vb, sizeof vb, b);

@@ -713,6 +713,8 @@ static const struct merge_case merge_cases[] = {
      ST("120", T1_NOTES(",{'n':38,'s':1,'d':0.5,'v':90},{'n':42,'s':2,'d':0.25,'v':80}")),
      ST("120", T1_NOTES(",{'n':38,'s':1,'d':0.5,'v':90},{'n':42,'s':2,'d':0.25,'v':80},{'n':49,'s':3,'d':1,'v':70}")),
      ST("120", T1_NOTES(",{'n':49,'s':3,'d':1,'v':70}")), 0, NULL, NULL, NULL},
+    {"read-back noise is no edit: reverted, no conflict", ST("120", T2("-6")), ST("120", T2("-3")),
+     ST("120", T2("-3.0004")), ST("120", T2("-6")), 0, NULL, NULL, NULL},
     {"tempo changed by both: conflict", ST("120", T2("-6")), ST("96", T2("-6")), ST("100", T2("-6")),
      ST("100", T2("-6")), 1, "project", "tempo", ST("120", T2("-6"))},
 };
