@@ -47,6 +47,7 @@ local function new_core (mode)
   return C.new({ mode = mode or "headless", spool = SPOOL, log = function (m) logs[#logs + 1] = m end, gc_stress = true })
 end
 
+local clock = 0
 local seq = 0
 local function new_id () seq = seq + 1; return string.format("20261125T101500-test-%04d", seq) end
 local function far () return os.time() * 1000 + 600000 end
@@ -343,7 +344,9 @@ test("commands are processed in lexical order; bad announced ids are ignored, no
 end)
 
 test("idle polls start no process; work is found through the doorbell alone; a racing append is not lost", function ()
-  core = new_core()
+  clock = 1000
+  core = C.new({ mode = "headless", spool = SPOOL, log = function () end, gc_stress = true,
+                 clock_ms = function () return clock end })
   local real_popen, real_execute = io.popen, os.execute
   io.popen = function () error("a poll started a process (io.popen)") end
   os.execute = function () error("a poll started a process (os.execute)") end
@@ -356,13 +359,20 @@ test("idle polls start no process; work is found through the doorbell alone; a r
     ring(c.id)
     eq(core:poll(), 1, "announced: handled")
     truthy(read_reply(c.id).ok, "answered")
-    -- an append that lands in the taken file after the poll read it (the bridge opened .queue before the rename)
+    -- an append that lands in the taken file after the poll read it (the bridge opened .queue before the rename
+    -- and was descheduled before its write): still handled, even a few polls later; then the file goes
+    local taken = core.taken[#core.taken].path
+    for _ = 1, 5 do eq(core:poll(), 0, "idle") end
     local c2 = cmd("ping")
     local f2 = assert(io.open(SPOOL .. "/in/" .. c2.id .. ".json", "wb")); f2:write(json.encode(c2)); f2:close()
-    local t = assert(io.open(SPOOL .. "/in/.queue.taken", "ab")); t:write(c2.id .. "\n"); t:close()
-    eq(core:poll(), 1, "the late append in the taken file is handled at the next poll")
+    local t = assert(io.open(taken, "ab")); t:write(c2.id .. "\n"); t:close()
+    eq(core:poll(), 1, "the late append in the taken file is handled")
     truthy(read_reply(c2.id).ok, "answered")
     eq(core:poll(), 0, "idle again")
+    clock = clock + C.TAKEN_KEEP_MS
+    eq(core:poll(), 0, "idle")
+    truthy(not io.open(taken), "the taken file is removed after C.TAKEN_KEEP_MS")
+    eq(#core.taken, 0, "nothing pending")
   end)
   io.popen, os.execute = real_popen, real_execute
   if not ok then error(err, 0) end

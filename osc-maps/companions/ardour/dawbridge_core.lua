@@ -282,6 +282,7 @@ C.VERSION = 1
 C.MEMORY_MAX = 256
 C.TICKS = 1920                -- Temporal ticks per beat
 C.TOL_BEATS = 1 / 960         -- edit_clip matching tolerance (PROTOCOL.md)
+C.TAKEN_KEEP_MS = 3000        -- a taken doorbell file is re-read this long (late appends), then removed
 C.MAX_NOTES = 50000           -- notes in one command (bounded work per poll: the GUI thread runs it)
 C.TXN_IDLE_S = 600            -- an open request with no command for this long is committed anyway
 C.gc_stress = os.getenv("DAWBRIDGE_GC_STRESS") == "1"  -- full collection inside every list loop (tests)
@@ -1340,9 +1341,11 @@ function Core:send_osc (port, text)
 end
 
 -- The ids of the commands announced since the last poll, sorted (ids sort by time). The bridge appends
--- "<id>\n" to in/.queue after each command file is in place; the poll takes the whole file by renaming it to
--- in/.queue.taken (an append racing with the rename lands in the taken file, so it is read once more at the next
--- poll before it is removed). No process is started; an idle poll is one failed rename.
+-- "<id>\n" to in/.queue after each command file is in place; the poll takes the whole file with one rename to
+-- in/.queue.taken.<n>. A bridge that opened .queue just before the rename writes into the taken file, perhaps
+-- much later on a loaded machine: so a taken file is read again (from where the last read ended) on every poll
+-- for C.TAKEN_KEEP_MS, and only then removed. No process is started; an idle poll is one failed rename (plus one
+-- read of a taken file during the C.TAKEN_KEEP_MS after work).
 function Core:announced_ids (indir)
   local ids, seen = {}, {}
   local function take (text)
@@ -1351,18 +1354,35 @@ function Core:announced_ids (indir)
       if id ~= "" and not seen[id] then seen[id] = true; ids[#ids + 1] = id end
     end
   end
-  local queue, taken = join(indir, ".queue"), join(indir, ".queue.taken")
-  if self.taken_pending then
-    take(read_file(taken))
-    os.remove(taken)
-    self.taken_pending = false
+  local now = self.clock_ms()
+  self.taken = self.taken or {}
+  local keep = {}
+  for _, tk in ipairs(self.taken) do
+    local f = io.open(tk.path, "rb")
+    if f then
+      f:seek("set", tk.offset)
+      local more = f:read("a") or ""
+      f:close()
+      -- only whole lines: a line still being written is read at the next poll
+      local whole = string.match(more, "^(.*\n)") or ""
+      tk.offset = tk.offset + #whole
+      take(whole)
+    end
+    if now - tk.t >= C.TAKEN_KEEP_MS then os.remove(tk.path) else keep[#keep + 1] = tk end
   end
+  self.taken = keep
+  local queue = join(indir, ".queue")
+  self.taken_seq = (self.taken_seq or 0) + 1
+  local taken = join(indir, ".queue.taken." .. self.taken_seq)
   if os.rename(queue, taken) then
-    take(read_file(taken))
-    self.taken_pending = true
+    local text = read_file(taken) or ""
+    local whole = string.match(text, "^(.*\n)") or ""
+    take(whole)
+    self.taken[#self.taken + 1] = { path = taken, t = now, offset = #whole }
+  else
+    self.taken_seq = self.taken_seq - 1
   end
   if self.list_every_ms > 0 then
-    local now = self.clock_ms()
     if now - self.last_list_ms >= self.list_every_ms then
       self.last_list_ms = now
       for _, id in ipairs(C.list_json(indir)) do
