@@ -771,7 +771,7 @@ static void cc_refresh(struct ccall *cc, cstep next) {
 
 /* The DAW's OSC surface may show a change a moment after the companion made it (Ardour updates its strip list
  * asynchronously): refresh again after a pause, a bounded number of times. Returns 0 when it gave up. */
-#define SHOW_REFRESHES 16
+#define SHOW_REFRESHES 20
 #define SHOW_PAUSE_MS 250
 
 static void on_part_closed(void *data);
@@ -807,7 +807,9 @@ static int cc_refresh_later(struct ccall *cc, cstep next) {
   cc->after = next;
   cc->wnext = d->waiting;
   d->waiting = cc;
-  uv_timer_start(tm, on_cc_timer, SHOW_PAUSE_MS, 0);
+  /* 20, 40, 80, 160 ms, then 250: the change usually shows at once or within one host tick */
+  uint64_t pause = cc->refreshes >= 5 ? SHOW_PAUSE_MS : (uint64_t)20 << (cc->refreshes > 0 ? cc->refreshes - 1 : 0);
+  uv_timer_start(tm, on_cc_timer, pause < SHOW_PAUSE_MS ? pause : SHOW_PAUSE_MS, 0);
   return 1;
 }
 
