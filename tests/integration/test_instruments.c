@@ -15,9 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
+
+#ifndef DAWBRIDGE_SOURCE_DIR
+#define DAWBRIDGE_SOURCE_DIR "."
+#endif
 
 struct fx {
   uv_loop_t loop;
@@ -270,6 +275,15 @@ static void on_call(int status, const json_t *result, const char *message, void 
   snprintf(f->msg, sizeof f->msg, "%s", message ? message : "");
 }
 
+static void on_call_keep(int status, const json_t *result, const char *message, void *data) {
+  struct fx *f = data;
+  f->done++;
+  f->status = status;
+  json_decref(f->resp);
+  f->resp = result ? json_deep_copy(result) : NULL;
+  snprintf(f->msg, sizeof f->msg, "%s", message ? message : "");
+}
+
 static void test_instruments_create_track_reports_loaded_plugin(void **state) {
   (void)state;
   struct fx f;
@@ -311,6 +325,69 @@ static void test_instruments_create_track_reports_loaded_plugin(void **state) {
   fx_close(&f);
 }
 
+/* your own map ($DAWBRIDGE_MAPS/instruments/): the first plugin of the sound is not on the host -> the next one is
+ * loaded and the result says so; none of them on the host -> the step fails and no track is left behind */
+static void write_json(const char *path, json_t *j) {
+  assert_int_equal(json_dump_file(j, path, JSON_INDENT(1)), 0);
+}
+
+static void test_instruments_user_map_fallback_and_refusal(void **state) {
+  (void)state;
+  const char *src = getenv("DAWBRIDGE_SOURCE_DIR") ? getenv("DAWBRIDGE_SOURCE_DIR") : DAWBRIDGE_SOURCE_DIR;
+  char dir[256], sub[300], path[1024];
+  snprintf(dir, sizeof dir, "/tmp/dawbridge-test-instmap-XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  snprintf(sub, sizeof sub, "%s/instruments", dir);
+  assert_int_equal(mkdir(sub, 0700), 0);
+  snprintf(path, sizeof path, "%s/osc-maps/instruments/roles.json", src);
+  json_t *roles = json_load_file(path, 0, NULL);
+  snprintf(path, sizeof path, "%s/osc-maps/instruments/reaper.json", src);
+  json_t *daw = json_load_file(path, 0, NULL);
+  assert_non_null(roles);
+  assert_non_null(daw);
+  /* a user's kit first for drums, and a sound whose only plugin the host does not have */
+  json_array_append_new(json_object_get(daw, "plugins"), json_pack("{s:s,s:[]}", "name", "My Kit", "aliases"));
+  json_array_insert_new(json_object_get(json_object_get(json_object_get(daw, "sounds"), "drums"), "plugins"), 0,
+                        json_string("My Kit"));
+  json_object_set_new(json_object_get(daw, "sounds"), "laser", json_pack("{s:[s]}", "plugins", "My Kit"));
+  snprintf(path, sizeof path, "%s/reaper.json", sub);
+  write_json(path, daw);
+  snprintf(path, sizeof path, "%s/roles.json", sub);
+  write_json(path, roles);
+  json_decref(daw);
+  json_decref(roles);
+  setenv("DAWBRIDGE_MAPS", dir, 1);
+  struct fx f;
+  fx_open(&f, "reaper");
+  json_t *args = json_pack("{s:s,s:s,s:s}", "name", "Kick Drum", "type", "midi", "instrument", "kick");
+  json_t *res = NULL;
+  f.done = 0;
+  assert_int_equal(daw_call(f.daw, "create_track", args, on_call_keep, &f), 0);
+  run_until(&f, &f.done, 30000);
+  json_decref(args);
+  if (f.status) fail_msg("create_track: %s", f.msg);
+  res = f.resp;
+  assert_non_null(strstr(json_string_value(json_object_get(res, "instrument")), "ReaSynDr"));
+  assert_string_equal(json_string_value(json_object_get(res, "warning")),
+                      "instrument 'kick': My Kit is not available in the DAW, loaded VSTi: ReaSynDr (Cockos) instead");
+  /* only "My Kit": the host refuses, the step fails, no track */
+  args = json_pack("{s:s,s:s,s:s}", "name", "Zap", "type", "midi", "instrument", "laser");
+  f.done = 0;
+  assert_int_equal(daw_call(f.daw, "create_track", args, on_call_keep, &f), 0);
+  run_until(&f, &f.done, 30000);
+  json_decref(args);
+  assert_int_not_equal(f.status, 0);
+  assert_non_null(strstr(f.msg, "no instrument plugin named My Kit"));
+  json_t *ms = daw_mock_state(f.daw);
+  assert_null(mock_track(ms, "Zap"));
+  json_decref(ms);
+  fx_close(&f);
+  unsetenv("DAWBRIDGE_MAPS");
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_instruments_reference_request_reaper),
@@ -318,6 +395,7 @@ int main(void) {
     cmocka_unit_test(test_instruments_unknown_role_uses_default_with_warning),
     cmocka_unit_test(test_instruments_uninstalled_plugin_refused),
     cmocka_unit_test(test_instruments_create_track_reports_loaded_plugin),
+    cmocka_unit_test(test_instruments_user_map_fallback_and_refusal),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
