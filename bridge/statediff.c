@@ -1460,28 +1460,49 @@ static void merge_fx_item(struct merge *m, const char *where, const json_t *b, c
     }
 }
 
-/* Notes: as multisets, now + (before − after): what the iteration added goes (if still there), what it removed
- * comes back; notes added or removed since stay so. */
+/* Notes, as multisets, one distinct note (pitch, start, length, velocity) at a time, with b, r, c its counts
+ * before the iteration, after it, and now: the iteration's additions go (but never below what was there before
+ * it: b), its removals come back (but never above b, so a note put back by hand is not doubled); notes added or
+ * removed since stay so:
+ *   r > b: min(c, max(b, c - (r - b)));   r < b: max(c, min(b, c + (b - r)));   r == b: c. */
+static size_t note_count(const json_t *list, const json_t *n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < json_array_size(list); i++)
+        k += note_eq(json_array_get(list, i), n);
+    return k;
+}
+
 static json_t *merge_notes(const json_t *B, const json_t *R, const json_t *C)
 {
-    json_t *removed = json_array(), *added = json_array(); /* R→B: removed = R\B (added by it), added = B\R */
-    notes_diff(R, B, removed, added);
     json_t *out = json_array();
-    size_t nc = json_array_size(C), nrm = json_array_size(removed);
-    char *gone = calloc(nc + 1, 1);
-    for (size_t i = 0; gone && i < nrm; i++)
-        for (size_t k = 0; k < nc; k++)
-            if (!gone[k] && note_eq(json_array_get(removed, i), json_array_get(C, k))) {
-                gone[k] = 1;
-                break;
+    json_t *seen = json_array();
+    const json_t *lists[3] = {C, B, R};
+    for (int l = 0; l < 3; l++) {
+        for (size_t i = 0; i < json_array_size(lists[l]); i++) {
+            json_t *n = json_array_get(lists[l], i);
+            if (note_count(seen, n))
+                continue;
+            json_array_append(seen, n);
+            long b = (long)note_count(B, n), r = (long)note_count(R, n), c = (long)note_count(C, n), m = c;
+            if (r > b) {
+                m = c - (r - b);
+                if (m < b)
+                    m = b;
+                if (m > c)
+                    m = c;
+            } else if (r < b) {
+                m = c + (b - r);
+                if (m > b)
+                    m = b;
+                if (m < c)
+                    m = c;
             }
-    for (size_t k = 0; k < nc; k++)
-        if (!gone || !gone[k])
-            json_array_append_new(out, note_norm(json_array_get(C, k)));
-    json_array_extend(out, added);
-    free(gone);
-    json_decref(removed);
-    json_decref(added);
+            for (long k = 0; k < m; k++)
+                json_array_append_new(out, note_norm(n));
+        }
+    }
+    json_decref(seen);
     return out;
 }
 

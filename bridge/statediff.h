@@ -70,7 +70,8 @@ json_t *statediff_inverse_calls(const json_t *current, const json_t *target, jso
  *     still as the iteration left it; a value changed since keeps its current value;
  *   - tracks, clips, effects, markers the iteration added are removed (if unchanged since); those it removed
  *     come back (unless they exist now); things added or removed since stay so;
- *   - notes are merged as multisets: now + (base - result).
+ *   - notes are merged as multisets, per distinct note with counts b, r, c: the iteration's additions go (never
+ *     below b), its removals come back (never above b: a note put back by hand is not doubled).
  * Pairing as in statediff_compute (tracks: id, host_id, name; clips: id, host_id, start; effects: name and
  * occurrence; markers: name and position, then position, then name).
  * A conflict is a thing both the iteration and a later edit changed (a value changed since to something else, a
