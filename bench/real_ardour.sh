@@ -5,6 +5,7 @@
 #   2. Ardour with the companion (tests/companions/ardour_e2e.sh starts it): bench/real_ardour.py measures
 #      idle CPU, companion command latency (median, p95), native confirm latency, 10,000 notes written + read
 #      back, `state` with 8/64/256 tracks
+#   2b. the Ardour GUI under Xvfb: idle CPU without and with the companion's timer hook (BENCH_GUI=0: skip)
 #   3. the mock DAW (its Ardour dialect and companion): the same companion figures
 # Usage: bench/real_ardour.sh [PORT]   (UDP PORT and PORT+1; default 3937).  Bounded: every wait has a deadline.
 # Environment: BENCH_ROUNDS (100), BENCH_IDLE_S (10), BENCH_SIZES (8,64,256), BENCH_JSON_DIR (keep the JSON),
@@ -44,6 +45,29 @@ PY
   # 2. Ardour with the companion
   BENCH_LABEL=ardour BENCH_JSON=$JDIR/ardour.json ARDOUR_E2E_RUN=$HERE/real_ardour.py \
     bash "$ROOT/tests/companions/ardour_e2e.sh" "$PORT" 2> >(grep -v '^\[\|^0x' >&2) || rc=1
+fi
+
+# 2b. the GUI under Xvfb: idle CPU without and with the companion's timer hook (BENCH_GUI=0 skips it)
+if [[ ${BENCH_SKIP_ARDOUR:-0} != 1 && ${BENCH_GUI:-1} == 1 ]] && command -v xvfb-run >/dev/null; then
+  cat > "$JDIR/gui_idle.sh" <<'SH'
+#!/usr/bin/env bash
+# wait until the GUI settles (the session is loaded), then measure the Ardour process
+sleep "${BENCH_GUI_SETTLE_S:-15}"
+python3 - "$DAWBRIDGE_ARDOUR_PID" "$BENCH_IDLE_S" "$BENCH_GUI_LABEL" <<'PY'
+import os, sys, time
+pid, secs, label = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+def cpu():
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK")
+c0, t0 = cpu(), time.time(); time.sleep(secs)
+print("%-40s %10.2f %s" % (label, 100.0 * (cpu() - c0) / (time.time() - t0), "% of a core"), flush=True)
+PY
+SH
+  chmod +x "$JDIR/gui_idle.sh"
+  ARDOUR_GUI_NO_HOOK=1 BENCH_GUI_LABEL=ardour_gui.idle_cpu_alone ARDOUR_E2E_RUN=$JDIR/gui_idle.sh \
+    bash "$ROOT/tests/companions/ardour_gui_e2e.sh" "$PORT" 2> >(grep -v '^\[\|^0x' >&2) || rc=1
+  BENCH_GUI_LABEL=ardour_gui.idle_cpu_with_hook ARDOUR_E2E_RUN=$JDIR/gui_idle.sh \
+    bash "$ROOT/tests/companions/ardour_gui_e2e.sh" "$PORT" 2> >(grep -v '^\[\|^0x' >&2) || rc=1
 fi
 
 # 3. the mock DAW

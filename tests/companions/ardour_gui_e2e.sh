@@ -16,6 +16,8 @@
 # Needs: Debian packages ardour, ardour-lv2-plugins, xvfb, xauth, python3.
 # Usage: tests/companions/ardour_gui_e2e.sh [OSC_PORT]   (default 3927; reply port OSC_PORT+1)
 # Exit: 0 pass, 1 fail, 77 skip (Ardour or Xvfb missing). ARDOUR_E2E_KEEP=1 keeps the work dir.
+# ARDOUR_E2E_RUN=PROGRAM runs PROGRAM instead of the test (with DAWBRIDGE_SPOOL, DAWBRIDGE_ARDOUR_PORT and
+# DAWBRIDGE_ARDOUR_PID set); ARDOUR_GUI_NO_HOOK=1 starts the GUI without the companion's hook.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -93,7 +95,9 @@ cat > "$CFG/config" <<EOF
   </Extra>
 </Ardour>
 EOF
-"$ROOT/osc-maps/companions/ardour/install-gui-hook.sh" "$CFG" >&2 || exit 1
+if [[ ${ARDOUR_GUI_NO_HOOK:-0} != 1 ]]; then
+  "$ROOT/osc-maps/companions/ardour/install-gui-hook.sh" "$CFG" >&2 || exit 1
+fi
 
 # 3. the GUI under Xvfb
 DAWBRIDGE_SPOOL=$SPOOL setsid xvfb-run -a -s "-screen 0 1600x1200x24 -nolisten tcp" \
@@ -117,8 +121,12 @@ done
 (( ready )) || { log "OSC port not bound within 90 s"; tail -40 "$LOG" >&2; exit 1; }
 
 # 4. the test (the first ping waits up to 60 s for the session and the hook)
-python3 "$HERE/ardour_e2e.py" --gui --spool "$SPOOL" --osc-port "$PORT" --reply-port "$REPLY_PORT" \
-  --session-dir "$SESS_DIR" --session-name "$SESS_NAME"
+if [[ -n ${ARDOUR_E2E_RUN:-} ]]; then  # another program instead (e.g. bench/real_ardour.sh's idle measurement)
+  DAWBRIDGE_SPOOL=$SPOOL DAWBRIDGE_ARDOUR_PORT=$PORT DAWBRIDGE_ARDOUR_PID=$PID "$ARDOUR_E2E_RUN"
+else
+  python3 "$HERE/ardour_e2e.py" --gui --spool "$SPOOL" --osc-port "$PORT" --reply-port "$REPLY_PORT" \
+    --session-dir "$SESS_DIR" --session-name "$SESS_NAME"
+fi
 rc=$?
 if grep -q "An UNDO transaction was started while a prior command was underway" "$LOG"; then
   log "FAIL: Ardour logged a nested undo transaction"; rc=1
