@@ -1530,6 +1530,54 @@ static void strip_occ(json_t *chain)
     }
 }
 
+static int fx_in(const json_t *chain, const json_t *fx)
+{
+    for (size_t i = 0; i < json_array_size(chain); i++)
+        if (fx_same(json_array_get(chain, i), fx, 0))
+            return 1;
+    return 0;
+}
+
+/* The effects both before and after the iteration, in the order of `chain` (borrowed items). */
+static json_t *fx_common(const json_t *chain, const json_t *other)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < json_array_size(chain); i++)
+        if (fx_in(other, json_array_get(chain, i)))
+            json_array_append(out, json_array_get(chain, i));
+    return out;
+}
+
+/* When the iteration re-ordered the chain (the effects present before and after it are in another order after),
+ * the merged chain takes the order from before it; effects added since follow at the end. Returns a new reference
+ * (the chain itself, re-ordered or not). */
+static json_t *fx_order_back(json_t *merged /*steals*/, const json_t *fb, const json_t *fr)
+{
+    json_t *cb = fx_common(fb, fr), *cr = fx_common(fr, fb);
+    int reordered = 0;
+    for (size_t i = 0; i < json_array_size(cb); i++)
+        reordered |= !fx_same(json_array_get(cb, i), json_array_get(cr, i), 0);
+    json_decref(cb);
+    json_decref(cr);
+    if (!reordered)
+        return merged;
+    json_t *out = json_array();
+    char *used = calloc(json_array_size(merged) + 1, 1);
+    for (size_t i = 0; used && i < json_array_size(fb); i++)
+        for (size_t k = 0; k < json_array_size(merged); k++)
+            if (!used[k] && fx_same(json_array_get(merged, k), json_array_get(fb, i), 0)) {
+                used[k] = 1;
+                json_array_append(out, json_array_get(merged, k));
+                break;
+            }
+    for (size_t k = 0; k < json_array_size(merged); k++)
+        if (!used || !used[k])
+            json_array_append(out, json_array_get(merged, k));
+    free(used);
+    json_decref(merged);
+    return out;
+}
+
 static void merge_track_item(struct merge *m, const char *where, const json_t *b, const json_t *r, json_t *c)
 {
     for (size_t i = 0; i < N_TRACK_PROPS; i++) {
@@ -1539,7 +1587,7 @@ static void merge_track_item(struct merge *m, const char *where, const json_t *b
         json_decref(vb), json_decref(vr), json_decref(vc);
     }
     json_t *fb = fx_tagged(arr(b, "fx")), *fr = fx_tagged(arr(r, "fx")), *fc = fx_tagged(arr(c, "fx"));
-    json_t *fx = merge_list(m, where, "fx", fb, fr, fc, 1, fx_same, merge_fx_item, fx_label);
+    json_t *fx = fx_order_back(merge_list(m, where, "fx", fb, fr, fc, 1, fx_same, merge_fx_item, fx_label), fb, fr);
     strip_occ(fx);
     json_object_set_new(c, "fx", fx);
     json_decref(fb), json_decref(fr), json_decref(fc);

@@ -775,11 +775,55 @@ static void test_statediff_merge3_cases(void **state)
     }
 }
 
+/* Random states: with nothing changed since the iteration (now == after) the merge is exactly the state before it;
+ * when everything was undone by hand (now == before) it is that state too (nothing doubled, nothing sent); an
+ * iteration that changed nothing leaves the session as it is now. */
+static void test_statediff_merge3_random_states(void **state)
+{
+    (void)state;
+    const char *env_rounds = getenv("DAWBRIDGE_FUZZ_ROUNDS"), *env_seed = getenv("DAWBRIDGE_FUZZ_SEED");
+    int rounds = env_rounds ? atoi(env_rounds) : 300;
+    unsigned seed = env_seed ? (unsigned)strtoul(env_seed, NULL, 10) : 777;
+    for (int round = 0; round < rounds; round++) {
+        int next_id = 1;
+        json_t *b = rand_state(&seed, &next_id);
+        json_t *r = mutate(b, &seed, &next_id);
+        const json_t *nows[2] = {r, b};
+        for (int k = 0; k < 2; k++) {
+            json_t *conf = NULL;
+            json_t *m = statediff_merge3(b, r, nows[k], 0, &conf);
+            assert_non_null(m);
+            json_t *d = statediff_compute(m, b);
+            if (json_array_size(json_object_get(d, "changes")) || json_array_size(conf)) {
+                char *t = statediff_to_text(d);
+                char *c = json_dumps(conf, JSON_COMPACT);
+                fail_msg("round %d (now = %s): merge is not the state before:\n%sconflicts: %s", round,
+                         k ? "before" : "after", t, c);
+            }
+            json_decref(d);
+            json_decref(conf);
+            json_decref(m);
+        }
+        /* an iteration that changed nothing: the merge is the session now, whatever was edited since */
+        json_t *conf = NULL;
+        json_t *m = statediff_merge3(b, b, r, 0, &conf);
+        json_t *d = statediff_compute(m, r);
+        if (json_array_size(json_object_get(d, "changes")) || json_array_size(conf))
+            fail_msg("round %d: an empty iteration's merge is not the session now", round);
+        json_decref(d);
+        json_decref(conf);
+        json_decref(m);
+        json_decref(b);
+        json_decref(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statediff_cases),
         cmocka_unit_test(test_statediff_merge3_cases),
+        cmocka_unit_test(test_statediff_merge3_random_states),
         cmocka_unit_test(test_statediff_recreate_track_instrument_in_chain),
         cmocka_unit_test(test_statediff_cases_reversed_reproduce),
         cmocka_unit_test(test_statediff_accepts_iterations),
