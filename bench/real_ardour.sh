@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/real_ardour.sh - the companion's figures on a real headless Ardour 7 and on the mock DAW, in one run
 # (issue 11). Prints "name value unit" lines; the figures are in docs/benchmarks.md.
-#   1. Ardour alone (the runner's plain session-host loop, no companion): idle CPU over BENCH_IDLE_S seconds
+#   1. Ardour alone (the runner's plain session-host loop, no companion): idle CPU over BENCH_IDLE_S seconds;
+#      then 20,000 idle companion polls inside Ardour's Lua (bench/real_ardour_idle_poll.lua): cost per poll
 #   2. Ardour with the companion (tests/companions/ardour_e2e.sh starts it): bench/real_ardour.py measures
 #      idle CPU, companion command latency (median, p95), native confirm latency, 10,000 notes written + read
 #      back, `state` with 8/64/256 tracks
@@ -40,6 +41,15 @@ PY
     bash "$ROOT/tests/support/ardour-runner.sh" stop "$PORT" 2>>"$JDIR/alone.log" || true
   else
     log "Ardour alone did not start:"; cat "$JDIR/alone.log" >&2; rc=1
+  fi
+  # 1b. the companion's idle poll alone, inside Ardour's Lua (wall time per poll; noise-free upper bound of its cost)
+  if [[ -d $JDIR/alone/session ]]; then
+    mkdir -p "$JDIR/idle-spool/in" "$JDIR/idle-spool/out"
+    ( export LD_LIBRARY_PATH=/usr/lib/ardour7 ARDOUR_DATA_PATH=/usr/share/ardour7 ARDOUR_CONFIG_PATH=/etc/ardour7 \
+             ARDOUR_DLL_PATH=/usr/lib/ardour7 XDG_CONFIG_HOME=$JDIR/alone/xdg-config XDG_CACHE_HOME=$JDIR/alone/xdg-cache
+      timeout 120 /usr/lib/ardour7/luasession "$HERE/real_ardour_idle_poll.lua" "$JDIR/alone/session" osctest \
+        "$ROOT/osc-maps/companions/ardour/dawbridge_core.lua" "$JDIR/idle-spool" 20000 2>/dev/null | grep '^ardour\.' ) \
+      || { log "idle poll probe failed"; rc=1; }
   fi
   unset ARDOUR_HEADLESS_DIR
   # 2. Ardour with the companion

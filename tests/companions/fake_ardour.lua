@@ -450,7 +450,7 @@ local ARDOUR = {
   InterThreadInfo = function () return {} end,
   LuaAPI = static("ARDOUR.LuaAPI", {
     nil_proc = function () return fake.NIL_PROC end,
-    monotonic_time = function () return math.floor(os.clock() * 1e6) end,  -- microseconds, as Ardour's
+    monotonic_time = function () return fake.clock_us or math.floor(os.clock() * 1e6) end,  -- microseconds, as Ardour's
     new_plugin = function (sess, name, ty, preset)
       local e = plugin_entry(name, ty)
       if not e then return NIL end

@@ -615,16 +615,23 @@ test("headless entry: loads the session, polls, exits on the stop file", functio
   close_session = function () events[#events + 1] = "close" end
   quit = function () events[#events + 1] = "quit" end
   local c = cmd("ping")
-  local sleeps = 0
+  local sleeps, got = 0, {}
+  fake.clock_us = 0
   sleep = function (s)
     sleeps = sleeps + 1
-    eq(s, 0.01, "idle poll every 10 ms")
-    if sleeps == 1 then write_cmd(c) elseif sleeps == 3 then io.open(stop, "w"):close() end
+    got[#got + 1] = s
+    fake.clock_us = fake.clock_us + math.floor(s * 1e6)
+    if sleeps == 1 then write_cmd(c)
+    elseif sleeps == 2 then fake.clock_us = fake.clock_us + 3000000   -- 3 s without work
+    elseif sleeps == 3 then io.open(stop, "w"):close() end
   end
   arg = { [0] = DIR .. "/dawbridge.lua", "/sessions/song", "song" }
   dofile(DIR .. "/dawbridge.lua")
   os.getenv = real_getenv
+  fake.clock_us = nil
   eq(read_reply(c.id).ok, true, "command answered by the loop")
+  eq(got[1], 0.01, "idle poll every 10 ms"); eq(got[2], 0.01, "after work: at once, then every 10 ms")
+  eq(got[3], 0.02, "after 2 s without work: every 20 ms")
   eq(events[1], "backend None (Dummy)", "dummy backend"); eq(events[2], "load /sessions/song song", "session")
   eq(events[#events], "quit", "quit at the end")
   truthy(not io.open(stop), "stop file consumed")

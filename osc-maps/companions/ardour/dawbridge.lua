@@ -11,7 +11,7 @@
 --   DAWBRIDGE_STOP_FILE        the loop exits when this file exists (default <spool>/ardour.stop; it is removed)
 --   DAWBRIDGE_SAVE_ON_STOP     1 = save the session before exiting
 --   DAWBRIDGE_CORE             path of dawbridge_core.lua (default: next to this script)
---   DAWBRIDGE_POLL_MS          idle poll period in ms (default 10)
+--   DAWBRIDGE_POLL_MS          poll period in ms while work came in the last 2 s (default 10); 2x that when idle longer
 --   DAWBRIDGE_GC_STRESS        1 = a full Lua collection inside every list loop (tests: proves no list is freed mid-loop)
 -- The loop polls the spool's doorbell (in/.queue, one rename(2); no process is started) every DAWBRIDGE_POLL_MS
 -- while idle, and again at once after it answered something (sleep is Ardour's Lua builtin in the session host).
@@ -42,13 +42,20 @@ os.remove(stop_file)
 print("dawbridge: READY spool=" .. core.spool .. " stop=" .. stop_file)
 io.stdout:flush()
 
-local idle_s = (tonumber(os.getenv("DAWBRIDGE_POLL_MS") or "") or 10) / 1000
+local busy_s = (tonumber(os.getenv("DAWBRIDGE_POLL_MS") or "") or 10) / 1000
+local idle_s = 2 * busy_s  -- after 2 s without work: half the polls (an idle poll costs tens of microseconds)
+local function now_s () return ARDOUR.LuaAPI.monotonic_time() / 1e6 end
+local last_work = now_s()
 while true do
   local sf = io.open(stop_file, "r")
   if sf then sf:close(); os.remove(stop_file); break end
   local ok, n = pcall(core.poll, core)
   if not ok then print("dawbridge: poll error: " .. tostring(n)) end
-  if not ok or n == 0 then sleep(idle_s) end  -- after answering, look for more work at once
+  if ok and n > 0 then
+    last_work = now_s()      -- after answering, look for more work at once
+  else
+    sleep(now_s() - last_work < 2 and busy_s or idle_s)
+  end
 end
 
 if core.txn then pcall(core.commit_txn, core) end

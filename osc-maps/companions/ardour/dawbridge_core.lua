@@ -2,7 +2,7 @@
 --
 -- Contract: osc-maps/companions/PROTOCOL.md (version 1). Install: osc-maps/companions/README.md.
 -- Loaded by two entry points:
---   dawbridge.lua       headless, in Ardour's Lua session host (luasession): polls every 10 ms when idle, at once
+--   dawbridge.lua       headless, in Ardour's Lua session host (luasession): polls every 10 ms (20 ms after 2 s idle), at once
 --                       again after answering
 --   dawbridge_hook.lua  GUI, an EditorHook on the 100 ms LuaTimerDS timer
 -- A poll starts no process: it renames the spool's doorbell file in/.queue (the ids the bridge announced, one a
@@ -1351,7 +1351,20 @@ end
 -- much later on a loaded machine: so a taken file is read again (from where the last read ended) on every poll
 -- for C.TAKEN_KEEP_MS, and only then removed. No process is started; an idle poll is one failed rename (plus one
 -- read of a taken file during the C.TAKEN_KEEP_MS after work).
+local NO_IDS = {}
 function Core:announced_ids (indir)
+  -- the idle fast path: nothing taken recently, no listing: one rename that fails, no allocation
+  local queue = self.queue_path
+  if not queue then queue = join(indir, ".queue"); self.queue_path = queue end
+  self.taken = self.taken or {}
+  local taken = self.next_taken
+  if not taken then
+    taken = join(indir, ".queue.taken." .. ((self.taken_seq or 0) + 1)); self.next_taken = taken
+  end
+  if #self.taken == 0 and self.list_every_ms <= 0 then
+    if not os.rename(queue, taken) then return NO_IDS end
+    self.renamed = taken
+  end
   local ids, seen = {}, {}
   local function take (text)
     for line in string.gmatch(text or "", "[^\r\n]+") do
@@ -1360,7 +1373,6 @@ function Core:announced_ids (indir)
     end
   end
   local now = self.clock_ms()
-  self.taken = self.taken or {}
   local keep = {}
   for _, tk in ipairs(self.taken) do
     local f = io.open(tk.path, "rb")
@@ -1376,16 +1388,15 @@ function Core:announced_ids (indir)
     if now - tk.t >= C.TAKEN_KEEP_MS then os.remove(tk.path) else keep[#keep + 1] = tk end
   end
   self.taken = keep
-  local queue = join(indir, ".queue")
-  self.taken_seq = (self.taken_seq or 0) + 1
-  local taken = join(indir, ".queue.taken." .. self.taken_seq)
-  if os.rename(queue, taken) then
+  local renamed = self.renamed or (os.rename(queue, taken) and taken)
+  self.renamed = nil
+  if renamed then
+    self.taken_seq = (self.taken_seq or 0) + 1
+    self.next_taken = nil
     local text = read_file(taken) or ""
     local whole = string.match(text, "^(.*\n)") or ""
     take(whole)
     self.taken[#self.taken + 1] = { path = taken, t = now, offset = #whole }
-  else
-    self.taken_seq = self.taken_seq - 1
   end
   if self.list_every_ms > 0 then
     if now - self.last_list_ms >= self.list_every_ms then
@@ -1405,7 +1416,11 @@ function Core:poll ()
     local ok, err = pcall(self.follow_mark, self)
     if not ok then self.log("undo mark: " .. tostring(err)) end
   end
-  local indir, outdir = join(self.spool, "in"), join(self.spool, "out")
+  local indir, outdir = self.indir, self.outdir
+  if not indir then
+    indir, outdir = join(self.spool, "in"), join(self.spool, "out")
+    self.indir, self.outdir = indir, outdir
+  end
   local ids = self:announced_ids(indir)
   if #ids == 0 then
     -- an explicit request left open for a long time is committed so its changes reach the history
