@@ -395,6 +395,7 @@ static void score_case(struct ev *e) {
                         tout >= 0 ? json_integer(tout) : json_null(), "ms", ms, "exit", (json_int_t)e->exit_status,
                         "failures", fails);
   json_object_set_new(r, "stage1_prompt_tokens_est", prompt_est >= 0 ? json_integer(prompt_est) : json_null());
+  if (json_array_size(json_object_get(cs, "tags"))) json_object_set(r, "tags", json_object_get(cs, "tags"));
   json_array_append_new(e->results, r);
   if (!e->c->o.json) {
     char tin_s[24] = "-", tout_s[24] = "-";
@@ -486,6 +487,22 @@ static void finish(struct ev *e) {
   json_object_set_new(summary, "stage1_prompt_tokens_est_mean",
                       prompt_n ? json_integer((json_int_t)(prompt_sum / prompt_n + 0.5)) : json_null());
   json_object_set_new(summary, "profile", json_string(e->c->o.profile ? "small" : "default"));
+  /* per tag: cases passed / run */
+  json_t *tags = json_object();
+  json_array_foreach(e->results, i, r) {
+    size_t k;
+    const json_t *tg;
+    json_array_foreach(json_object_get(r, "tags"), k, tg) {
+      const char *name = json_string_value(tg);
+      if (!name) continue;
+      json_t *t = json_object_get(tags, name);
+      if (!t) json_object_set_new(tags, name, t = json_pack("{s:i, s:i}", "cases", 0, "passed", 0));
+      json_object_set_new(t, "cases", json_integer(json_integer_value(json_object_get(t, "cases")) + 1));
+      json_object_set_new(t, "passed", json_integer(json_integer_value(json_object_get(t, "passed")) +
+                                                    json_is_true(json_object_get(r, "pass"))));
+    }
+  }
+  json_object_set_new(summary, "tags", tags);
   json_t *all = json_pack("{s:o, s:O}", "summary", summary, "cases", e->results);
   char path[1200];
   snprintf(path, sizeof path, "%s/results.json", e->dir);
@@ -499,6 +516,18 @@ static void finish(struct ev *e) {
                                                                 : e->suite_path,
            model, pass, n, first, n, conf, steps, checks - cfail, checks, calls, prompt_n ? prompt_sum / prompt_n : 0.0,
            ms / 1000.0);
+    if (json_object_size(tags)) {
+      printf("By tag:");
+      const char *name;
+      const json_t *t;
+      int first_tag = 1;
+      json_object_foreach(tags, name, t) {
+        printf("%s %s %lld/%lld", first_tag ? "" : ",", name, (long long)json_integer_value(json_object_get(t, "passed")),
+               (long long)json_integer_value(json_object_get(t, "cases")));
+        first_tag = 0;
+      }
+      printf("\n");
+    }
     if (saved) printf("Results: %s\n", path);
   }
   if (!saved) fprintf(stderr, "dawbridge: eval: cannot write %s\n", path);
