@@ -964,6 +964,42 @@ static void test_undo_three_way_fast_path_only_when_untouched(void **st) {
   (void)st;
 }
 
+/* restore N over several iterations keeps the musician's edits too (native OSC only, both dialects, no
+ * companion): iteration 2 sets Bass's volume, iteration 3 mutes Drums; then Vocals is renamed by hand; restoring
+ * 1 takes back both iterations and keeps the rename. */
+static void test_undo_restore_keeps_the_musicians_edits(void **st) {
+  for (int d = 0; d < 2; d++) {
+    struct fx f;
+    fx_open(&f, dialects[d], 0);
+    assert_int_equal(refresh(&f), 0);
+    json_t *one = mirror(&f);
+    json_t *daw0 = daw_mock_state(f.d);
+    char args[256];
+    snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"volume_db\":-12}", mirror_track_id(&f, "Bass"));
+    assert_int_equal(call(&f, "set_track", args), 0);
+    snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"mute\":true}", mirror_track_id(&f, "Drums"));
+    assert_int_equal(call(&f, "set_track", args), 0);
+    assert_int_equal(refresh(&f), 0);
+    json_t *three = mirror(&f);
+    snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"name\":\"Voice\"}", mirror_track_id(&f, "Vocals"));
+    assert_int_equal(call(&f, "set_track", args), 0);
+    int rc = undo3(&f, one, three, 0);
+    if (rc) print_result(&f, dialects[d]);
+    assert_int_equal(rc, UNDO_OK);
+    json_t *s = daw_mock_state(f.d);
+    assert_true(close_to(track_volume(s, "Bass"), track_volume(daw0, "Bass")));
+    assert_false(json_is_true(json_object_get(daw_track(s, "Drums"), "mute")));
+    assert_non_null(daw_track(s, "Voice"));
+    assert_null(daw_track(s, "Vocals"));
+    json_decref(s);
+    json_decref(daw0);
+    json_decref(one);
+    json_decref(three);
+    fx_close(&f);
+  }
+  (void)st;
+}
+
 static void test_undo_bad_arguments(void **st) {
   struct fx f;
   fx_open(&f, "reaper", 0);
@@ -994,6 +1030,7 @@ int main(void) {
     cmocka_unit_test(test_undo_keeps_the_musicians_edits),
     cmocka_unit_test(test_undo_conflict_stops_and_force_reverts),
     cmocka_unit_test(test_undo_three_way_fast_path_only_when_untouched),
+    cmocka_unit_test(test_undo_restore_keeps_the_musicians_edits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
