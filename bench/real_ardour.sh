@@ -23,6 +23,10 @@ export BENCH_IDLE_S=$IDLE_S
 rc=0
 log() { echo "real_ardour: $*" >&2; }
 
+# the bridge binary for `dawbridge state` timings (DAWBRIDGE_BIN, else build*/dawbridge of this tree)
+if [[ -z ${DAWBRIDGE_BIN:-} ]]; then
+  for b in "$ROOT"/build*/dawbridge; do [[ -x $b ]] && export DAWBRIDGE_BIN=$b && break; done
+fi
 if [[ ${BENCH_SKIP_ARDOUR:-0} != 1 ]]; then
   if [[ ! -x /usr/lib/ardour7/luasession ]]; then log "Ardour 7 is not installed"; exit 77; fi
   # 1. Ardour alone

@@ -74,7 +74,7 @@ if(DAWBRIDGE_REAL_ARDOUR)
   add_test(NAME bench_real_ardour
            COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/bench/real_ardour.sh 3917)
   set_tests_properties(bench_real_ardour PROPERTIES
-    ENVIRONMENT "BENCH_ROUNDS=30;BENCH_IDLE_S=5;MOCK_DAW=$<TARGET_FILE:mock-daw>"
-    LABELS "real-ardour;bench" SKIP_RETURN_CODE 77 TIMEOUT 600 RUN_SERIAL TRUE
+    ENVIRONMENT "BENCH_ROUNDS=30;BENCH_IDLE_S=5;BENCH_GUI=0;MOCK_DAW=$<TARGET_FILE:mock-daw>;DAWBRIDGE_BIN=$<TARGET_FILE:dawbridge>"
+    LABELS "real-ardour;bench" SKIP_RETURN_CODE 77 TIMEOUT 900 RUN_SERIAL TRUE
     DEPENDS companion_ardour_soak)
 endif()
