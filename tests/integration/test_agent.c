@@ -945,6 +945,33 @@ static void test_agent_stage2_refuses_calls_outside_the_plan(void **state) {
   fx_close(&f);
 }
 
+/* What the plan left open may be refined, and a mix step may come in parts: nothing refused, all confirmed. */
+static void test_agent_stage2_refinements_accepted(void **state) {
+  (void)state;
+  struct fx f;
+  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/refinements.json"};
+  assert_int_equal(fx_open(&f, &o), 0);
+  fx_ask(&f, "a snare fill after the first bar, and the bass a bit lower");
+  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  json_t *oc = json_object_get(f.resp, "outcomes");
+  assert_int_equal(json_integer_value(json_object_get(oc, "confirmed")), 2);
+  assert_int_equal(json_integer_value(json_object_get(oc, "total")), 2);
+  assert_int_equal(json_integer_value(json_object_get(oc, "refused")), 0);
+  json_t *acts = json_object_get(f.resp, "actions_executed");
+  assert_int_equal(json_array_size(acts), 3);
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(acts, 1), "step")), 1);
+  char *s = agent_summary(f.resp);
+  assert_non_null(strstr(s, "matches the plan"));
+  free(s);
+  json_t *ms = daw_mock_state(f.daw);
+  json_t *bass = mock_track(ms, "Bass"), *drums = mock_track(ms, "Drums");
+  assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 8) < 0.1);
+  assert_true(fabs(json_number_value(json_object_get(bass, "pan")) - 0.2) < 0.02);
+  assert_int_equal(json_array_size(json_object_get(drums, "clips")), 2);
+  json_decref(ms);
+  fx_close(&f);
+}
+
 static void test_agent_fix_round_only_plan_steps(void **state) {
   (void)state;
   struct fx f;
@@ -1388,6 +1415,7 @@ int main(void) {
     cmocka_unit_test(test_agent_full_disk_still_reports),
     cmocka_unit_test(test_agent_exec_plan_file),
     cmocka_unit_test(test_agent_stage2_refuses_calls_outside_the_plan),
+    cmocka_unit_test(test_agent_stage2_refinements_accepted),
     cmocka_unit_test(test_agent_fix_round_only_plan_steps),
     cmocka_unit_test(test_agent_outcome_uncertain_exit_3),
     cmocka_unit_test(test_agent_uncertain_step_exits_3),
