@@ -775,11 +775,10 @@ static void test_agent_confirm_reject_and_approve(void **state) {
   fx_close(&f);
 }
 
-static void test_agent_cancel_while_executing(void **state) {
-  (void)state;
+static void cancel_while_executing(enum agent_executor ex) {
   struct fx f;
   struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "examples/demo-transcript.json",
-                      .executor = AGENT_EXEC_DIRECT};
+                      .executor = ex};
   assert_int_equal(fx_open(&f, &o), 0);
   f.cancel_after_results = 1;
   fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
@@ -804,8 +803,15 @@ static void test_agent_cancel_while_executing(void **state) {
   assert_int_equal(json_array_size(json_object_get(it, "actions")), 1);
   json_decref(it);
   history_free(h);
+  if (ex == AGENT_EXEC_LLM) assert_int_equal(json_array_size(requests(&f)), 2); /* stage 1 + the first turn */
   /* the agent takes the next request */
   fx_close(&f);
+}
+
+static void test_agent_cancel_while_executing(void **state) {
+  (void)state;
+  cancel_while_executing(AGENT_EXEC_DIRECT);
+  cancel_while_executing(AGENT_EXEC_LLM); /* no further model call, no further tool call */
 }
 
 static void test_agent_full_disk_still_reports(void **state) {
