@@ -23,6 +23,8 @@
 struct cmd {
   struct cmd *next;
   char id[80];
+  char token[33];      /* a random secret in the command file (readable by this user only): an OSC reply that
+                          carries a token must carry this one */
   char op[32];
   char *text;          /* the command file's content */
   companion_cb cb;
@@ -665,6 +667,29 @@ static void attempt(companion_t *c, struct cmd *k) {
   tick_start(c);
 }
 
+/* 128 random bits as hex. The command file is readable only by this user, so only the companion that read it can
+ * echo the token; a datagram with another token is not the companion's. */
+static void make_token(char out[33]) {
+  unsigned char r[16];
+  size_t got = 0;
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = read(fd, r, sizeof r);
+    got = n > 0 ? (size_t)n : 0;
+    close(fd);
+  }
+  if (got < sizeof r) { /* no /dev/urandom: time and address bits (weaker, still unguessable from outside) */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec * 6364136223846793005ull ^ (uint64_t)(uintptr_t)out ^ (uint64_t)getpid();
+    for (size_t i = 0; i < sizeof r; i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      r[i] = (unsigned char)x;
+    }
+  }
+  for (size_t i = 0; i < sizeof r; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
 static void handle_reply_text(companion_t *c, const char *text, int via_osc) {
   json_error_t je;
   json_t *r = json_loads(text, 0, &je);
@@ -682,6 +707,14 @@ static void handle_reply_text(companion_t *c, const char *text, int via_osc) {
     else c->st.unknown_replies++;
     log_msg(&c->cfg.log, dup ? LOG_DEBUG : LOG_INFO, MOD, "ignored a reply for %.80s: %s", id,
             dup ? "that command was answered already (a duplicate)" : "this bridge sent no such command now");
+    json_decref(r);
+    return;
+  }
+  const char *tok = json_string_value(json_object_get(r, "token"));
+  if (via_osc && tok && strcmp(tok, k->token)) {
+    /* not the companion that read the command (the file is this user's alone): ignored, counted */
+    c->st.forged_replies++;
+    log_msg(&c->cfg.log, LOG_WARN, MOD, "ignored an OSC reply for %.80s with a wrong token (not from the companion)", id);
     json_decref(r);
     return;
   }
@@ -847,6 +880,8 @@ static int start_cmd(companion_t *c, const char *op, const json_t *args, const c
   }
   json_object_set_new(j, "args", args ? json_deep_copy(args) : json_object());
   if (c->cfg.reply_port > 0) json_object_set_new(j, "reply_port", json_integer(c->cfg.reply_port));
+  make_token(k->token);
+  json_object_set_new(j, "token", json_string(k->token));
   k->text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
   json_decref(j);
   if (!k->text) {

@@ -98,7 +98,10 @@ int companion_call(companion_t *c, const char *op, const json_t *args, const cha
  * 8-100 letters/digits. */
 int companion_valid_command_id(const char *id);
 
-/* A reply that arrived by OSC (/dawbridge/reply s JSON): borrowed text. Unknown ids are ignored. */
+/* A reply that arrived by OSC (/dawbridge/reply s JSON): borrowed text. Unknown ids are ignored. Each command
+ * carries a random "token" (in the command file, which only this user can read); a reply that carries a token
+ * must carry the command's, else it is ignored and counted (forged_replies). A reply without a token is taken
+ * (today's companions do not echo it; the link accepts datagrams only from the DAW's own address and port). */
 void companion_feed_reply(companion_t *c, const char *json_text);
 
 /* 1 when the last ping was answered (and no command has timed out since). */
@@ -116,6 +119,7 @@ struct companion_stats {
   unsigned long unknown_replies;   /* replies whose id this bridge never sent (or forgot): ignored */
   unsigned long duplicate_replies; /* a second reply for an id already answered (file + OSC, a retry's): ignored */
   unsigned long foreign_files;     /* files in the spool not written by this user (or links): refused, removed */
+  unsigned long forged_replies;    /* OSC replies whose token is not the command's: ignored */
 };
 void companion_get_stats(const companion_t *c, struct companion_stats *st);
 

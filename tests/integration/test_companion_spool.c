@@ -544,6 +544,67 @@ static void test_companion_reply_late_duplicate_unknown(void **st) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* An OSC reply must carry the token of the command file (only this user, and the companion reading the file, can
+ * know it): a datagram with another token is ignored and counted, the right one answers the request. */
+static void test_companion_reply_token_checked(void **st) {
+  (void)st;
+  char spool[1024], p[1200];
+  pathf(spool, sizeof spool, "tokens");
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char err[2048];
+  int rc;
+  companion_t *c = open_comp(&loop, spool, 0, NULL, 5000, err, sizeof err, &rc);
+  assert_int_equal(rc, 0);
+  struct res r = {0};
+  assert_int_equal(companion_call(c, "read_clip", NULL, NULL, on_res, &r), 0);
+  struct wait_cmd w = {.spool = spool};
+  assert_true(run_until(&loop, cmd_there, &w, 3000));
+  snprintf(p, sizeof p, "%s/in/%s.json", spool, w.id);
+  json_t *cmd = json_load_file(p, 0, NULL);
+  assert_non_null(cmd);
+  const char *tok = json_string_value(json_object_get(cmd, "token"));
+  assert_non_null(tok);
+  assert_int_equal(strlen(tok), 32);
+  char text[512];
+  snprintf(text, sizeof text, "{\"id\":\"%s\",\"token\":\"%s\",\"ok\":true,\"result\":{\"host_id\":\"forged\"}}", w.id,
+           "00000000000000000000000000000000");
+  companion_feed_reply(c, text);
+  struct companion_stats cs;
+  companion_get_stats(c, &cs);
+  assert_int_equal(cs.forged_replies, 1);
+  assert_int_equal(r.calls, 0);
+  snprintf(text, sizeof text, "{\"id\":\"%s\",\"token\":\"%s\",\"ok\":true,\"result\":{\"host_id\":\"real\"}}", w.id, tok);
+  companion_feed_reply(c, text);
+  assert_true(run_until(&loop, res_done, &r, 3000));
+  assert_int_equal(r.status, 0);
+  assert_string_equal(json_string_value(json_object_get(r.result, "host_id")), "real");
+  char first_tok[40];
+  snprintf(first_tok, sizeof first_tok, "%s", tok);
+  json_decref(cmd);
+  json_decref(r.result);
+  /* two commands never share a token */
+  struct res r2 = {0};
+  assert_int_equal(companion_call(c, "read_clip", NULL, NULL, on_res, &r2), 0);
+  for (int i = 0; i < 300; i++) {
+    char id2[128];
+    if (first_cmd(spool, id2, sizeof id2) && strcmp(id2, w.id)) {
+      snprintf(p, sizeof p, "%s/in/%s.json", spool, id2);
+      json_t *c2 = json_load_file(p, 0, NULL);
+      if (c2) {
+        assert_string_not_equal(json_string_value(json_object_get(c2, "token")), first_tok);
+        json_decref(c2);
+        break;
+      }
+    }
+    uv_run(&loop, UV_RUN_NOWAIT);
+    usleep(5000);
+  }
+  close_comp(&loop, c);
+  json_decref(r2.result);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_companion_spool_created_mode_0700, setup, teardown),
@@ -554,6 +615,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_companion_spool_planted_reply_link_not_followed, setup, teardown),
     cmocka_unit_test_setup_teardown(test_companion_spool_command_id_validated, setup, teardown),
     cmocka_unit_test_setup_teardown(test_companion_reply_late_duplicate_unknown, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_companion_reply_token_checked, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
