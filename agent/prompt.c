@@ -591,6 +591,9 @@ static json_t *small_catalog(const json_t *catalog) {
     }
     json_object_set_new(out, kinds[k], arr);
   }
+  /* the instrument roles stay: they are how a plan names a sound */
+  const json_t *roles = json_object_get(catalog, "instrument_roles");
+  if (roles) json_object_set(out, "instrument_roles", (json_t *)roles);
   return out;
 }
 

@@ -65,7 +65,8 @@ struct prompt_stage1 {
   struct budget_stats *stats; /* optional out: what the session text holds (budget.h) */
   /* PROMPT_PROFILE_SMALL, for small local models: a 3,000-token default budget, only the tools that make and
    * shape music (create_track, create_midi_clip, edit_clip, add_effect, set_track, set_tempo, add_marker,
-   * delete_track, delete_clip), tool lines without descriptions, catalog names without aliases. */
+   * delete_track, delete_clip), tool lines without descriptions, catalog names without aliases (the instrument
+   * roles kept). */
   int profile;
 };
 enum prompt_profile { PROMPT_PROFILE_DEFAULT = 0, PROMPT_PROFILE_SMALL = 1 };

@@ -230,6 +230,7 @@ static void test_prompt_small_profile_is_shorter(void **state) {
   json_t *st = big_state(40), *tl = tools(), *cat = catalog();
   json_array_append_new(tl, json_pack("{ss ss s{ss s{s{ss}}}}", "name", "transport", "description", "Play or stop.",
                                       "parameters", "type", "object", "properties", "action", "type", "string"));
+  json_object_set_new(cat, "instrument_roles", json_pack("[ss]", "kick", "pad"));
   struct prompt_stage1 in = {.dialect = "reaper", .request = "a pad", .state = st, .catalog = cat, .tools = tl};
   struct prompt_text def, sm;
   char err[512];
@@ -245,6 +246,7 @@ static void test_prompt_small_profile_is_shorter(void **state) {
   assert_null(strstr(sm.system, "transport"));  /* not among the small profile's tools */
   assert_null(strstr(sm.system, "(reverb)"));   /* no aliases */
   assert_non_null(strstr(sm.system, "\"ReaVerbate\""));
+  assert_non_null(strstr(sm.system, "kick, pad")); /* the instrument roles stay */
   assert_int_equal(prompt_profile_parse("huge"), -1);
   prompt_text_free(&def);
   prompt_text_free(&sm);
