@@ -692,8 +692,12 @@ static void on_ready(int status, const json_t *result, const char *message, void
   /* the DAW's own undo is the fast path only for undoing an AI request it recorded as one step, and undo.c takes
    * it only when nothing changed since that request */
   const char *lsrc = latest ? json_string_value(json_object_get(latest, "source")) : NULL;
+  /* (not for a partial iteration: a run interrupted by Ctrl-C may not have closed its undo step in the DAW) */
   unsigned flags = (c->o.force ? UNDO_FORCE : 0) |
-                   (!strcmp(x->sub, "undo") && lsrc && !strcmp(lsrc, "ai_iteration") ? UNDO_FAST_PATH : 0);
+                   (!strcmp(x->sub, "undo") && lsrc && !strcmp(lsrc, "ai_iteration") &&
+                            !json_is_true(json_object_get(latest, "partial"))
+                        ? UNDO_FAST_PATH
+                        : 0);
   json_decref(st);
   rc = latest ? undo_three_way(c->daw, x->target_it, latest, flags, on_undone, x)
               : undo_to_state(c->daw, x->target_it, on_undone, x);
