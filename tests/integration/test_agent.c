@@ -1297,6 +1297,29 @@ static void test_agent_sigint_saves_partial_iteration(void **state) {
   sig_env_close(&e);
 }
 
+/* The CLI: `dawbridge ask` with a stage 2 that deletes the musician's track exits 7 and says so. */
+static void test_agent_cli_refusal_exit_7(void **state) {
+  (void)state;
+  char dir[256], data[300], errpath[300], tr[1200], exe[600];
+  snprintf(dir, sizeof dir, "/tmp/dawbridge-test-refuse-XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  snprintf(data, sizeof data, "%s/data", dir);
+  snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
+  snprintf(tr, sizeof tr, "%s/tests/fixtures/agent/outside_plan.json", src_dir());
+  snprintf(exe, sizeof exe, "%s/dawbridge", bin_dir());
+  char *argv[] = {exe, "--daw", "mock", "--transcript", tr, "--data-dir", data, "--composition", "refuse", "ask",
+                  "a kick track with two hits and reverb", NULL};
+  struct proc p;
+  proc_start(&p, argv, errpath);
+  int code = proc_exit(&p);
+  if (code != 7 || !strstr(p.text, "REFUSED   delete_track") || strstr(p.text, "matches the plan") ||
+      !strstr(p.text, "Steps: 3 of 6 confirmed, 0 uncertain, 3 failed (3 calls refused: not in the plan)")) {
+    show_proc(&p);
+    fail_msg("exit %d", code);
+  }
+  rm_rf(dir);
+}
+
 static void test_agent_second_sigint_exits_at_once(void **state) {
   (void)state;
   struct sig_env e;
@@ -1428,6 +1451,7 @@ int main(void) {
     cmocka_unit_test(test_agent_storage_checked_before_any_change),
     cmocka_unit_test(test_agent_sigint_saves_partial_iteration),
     cmocka_unit_test(test_agent_second_sigint_exits_at_once),
+    cmocka_unit_test(test_agent_cli_refusal_exit_7),
   };
   if (getenv("AGENT_TEST")) cmocka_set_test_filter(getenv("AGENT_TEST"));
   return cmocka_run_group_tests(tests, NULL, NULL);
