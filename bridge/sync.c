@@ -59,6 +59,7 @@ struct op {
   uint64_t progress_at; /* refresh: last time the DAW's answer grew (a step times out only without progress) */
   unsigned char *got;   /* PH_PLUGINS: got[t] = 1 when track t's plugin list arrived */
   int ntracks, next_q, inflight, answered, rounds;
+  int max_track_heard; /* PH_LIST: highest track position the DAW's feedback named (a lost list entry shows) */
   session_t *stage;
   int old_count;     /* identify_new: the mirror's count before */
   int create_tries;  /* identify_new: insert actions sent (resent only when a read-back shows no new track) */
@@ -113,6 +114,7 @@ static int link_refused_since(const sync_t *s, uint64_t t) { return s->refused_a
 static void arm(sync_t *s, int ms);
 static void add_step(struct op *o, const json_t *st);
 static void restart_sequence(sync_t *s, struct op *o);
+static int plugin_round_ms(const sync_t *s);
 static void refresh_step_send(sync_t *s, struct op *o);
 
 /* ---- helpers ---- */
@@ -279,7 +281,12 @@ static int apply_set(sync_t *s, const struct oscmap_match *mm) {
       if (pos < 1 || pos > s->bank_size) return 0;
       pos += s->bank_start;
     }
-    if (refresh_active(s)) target = s->head->stage;
+    if (refresh_active(s)) {
+      target = s->head->stage;
+      if (s->head->phase == PH_LIST && mm->track_ref != OSCMAP_TRACK_SLOT && pos > s->head->max_track_heard &&
+          pos <= 100000)
+        s->head->max_track_heard = pos;
+    }
     if (pos < 1 || pos > session_track_count(target)) {
       /* feedback about a track the mirror does not know yet: the track list changed under us */
       if (!refresh_active(s) && pos > 0 && mm->track_ref != OSCMAP_TRACK_SLOT) s->need_refresh = 1;
@@ -575,7 +582,7 @@ static void refresh_done(sync_t *s, struct op *o) {
     o->inflight = o->answered = o->rounds = 0;
     o->progress_at = uv_now(s->loop);
     refresh_step_send(s, o);
-    if (s->head == o && o->phase == PH_PLUGINS) arm(s, s->step_ms);
+    if (s->head == o && o->phase == PH_PLUGINS) arm(s, plugin_round_ms(s));
     return;
   }
   log_msg(&s->log, LOG_INFO, MOD, "mirror refreshed: %d tracks in %lld ms", session_track_count(s->ses),
@@ -644,6 +651,13 @@ static void on_op_timeout(uv_timer_t *t);
 
 static void arm(sync_t *s, int ms) { uv_timer_start(&s->op_timer, on_op_timeout, (uint64_t)ms, 0); }
 
+/* A plugin-list round waits this long without an answer (the DAW answers each query at once, or shows progress). */
+static int plugin_round_ms(const sync_t *s) {
+  int ms = 4 * s->confirm_ms;
+  if (ms < 500) ms = 500;
+  return ms < s->step_ms ? ms : s->step_ms;
+}
+
 static void plugin_list_arrived(sync_t *s, int track) {
   struct op *o = s->head;
   if (!o || o->kind != OP_REFRESH || o->phase != PH_PLUGINS || !o->got || track < 1 || track > o->ntracks) return;
@@ -665,6 +679,7 @@ static void refresh_begin_phase(sync_t *s, struct op *o, enum phase ph) {
   o->phase = ph;
   o->attempts = 1;
   o->progress_at = 0;
+  o->max_track_heard = 0;
   if (ph == PH_BANKS || ph == PH_LIST) {
     session_free(o->stage);
     o->stage = session_new(oscmap_dialect(s->map));
@@ -749,6 +764,18 @@ static void on_sentinel(sync_t *s) {
   if (!o || o->kind != OP_REFRESH) return;
   if (o->phase == PH_LIST) {
     if (!o->list_end_seen) return; /* the list was lost: the timeout resends it */
+    /* entries lost on the way: a gap, or feedback about a track the list did not name */
+    int n = session_track_count(o->stage), gap = o->max_track_heard > n;
+    for (int i = 1; i <= n && !gap; i++) {
+      const char *nm = session_track_name(o->stage, i);
+      if (!nm || !*nm) gap = 1;
+    }
+    if (gap) {
+      log_msg(&s->log, LOG_INFO, MOD, "the track list arrived incomplete (%d listed, feedback names track %d): asking "
+              "again", n, o->max_track_heard);
+      o->list_end_seen = 0; /* the timeout resends it */
+      return;
+    }
     uv_timer_stop(&s->op_timer);
     refresh_done(s, o);
   }
@@ -1085,13 +1112,15 @@ static void on_op_timeout(uv_timer_t *t) {
       refresh_fail(s, o, SYNC_EUNREACHABLE, msg);
       return;
     }
-    if ((o->phase == PH_LIST || o->phase == PH_PLUGINS) && o->progress_at && now - o->progress_at < (uint64_t)s->step_ms) {
+    int wait = o->phase == PH_PLUGINS ? plugin_round_ms(s) : s->step_ms;
+    if ((o->phase == PH_LIST || o->phase == PH_PLUGINS) && o->progress_at && now - o->progress_at < (uint64_t)wait) {
       /* the DAW is still answering (a big session): the deadline counts from its last progress */
-      arm(s, s->step_ms - (int)(now - o->progress_at));
+      arm(s, wait - (int)(now - o->progress_at));
       return;
     }
     if (o->phase == PH_PLUGINS) {
-      if (++o->rounds > retries) {
+      /* each round asks only for the lists still missing: cheap, so more rounds than a call's retries */
+      if (++o->rounds > 2 * retries + 2) {
         char miss[160] = "";
         int nmiss = 0;
         for (int k = 1; k <= o->ntracks; k++) {
@@ -1111,7 +1140,7 @@ static void on_op_timeout(uv_timer_t *t) {
       o->inflight = 0;
       o->progress_at = now;
       refresh_step_send(s, o);
-      arm(s, s->step_ms);
+      arm(s, plugin_round_ms(s));
       return;
     }
     if (o->phase == PH_COUNT && o->zero_seen && o->last_seen == s->bank_start && o->attempts <= retries) {
@@ -1137,7 +1166,8 @@ static void on_op_timeout(uv_timer_t *t) {
       refresh_begin_phase(s, o, PH_COUNT);
       return;
     }
-    if (o->attempts > retries) {
+    /* the list's entries accumulate over attempts (only what is missing matters): more attempts than a call's */
+    if (o->attempts > (o->phase == PH_LIST && s->heard != o->heard_at_start ? 2 * retries + 2 : retries)) {
       const char *what = o->phase == PH_COUNT || (o->phase == PH_LIST && s->heard == 0)
                            ? "no answer from the DAW"
                            : "the DAW stopped answering during the refresh";

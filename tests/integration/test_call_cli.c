@@ -1,0 +1,136 @@
+/* `dawbridge call` end to end (the built binary against a mock-daw process over real UDP): the exit code follows
+ * the three outcomes (0 confirmed, 3 uncertain, 7 failed), an incomplete first sync under packet loss is "the DAW
+ * is not answering" (2) and never "unknown track" (4), nothing listening at the DAW's port is exit 2 with a clear
+ * message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *bindir(void) {
+  const char *b = getenv("DAWBRIDGE_BINARY_DIR");
+  return b ? b : ".";
+}
+
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  bind(fd, (struct sockaddr *)&a, sizeof a);
+  socklen_t l = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &l);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+/* Starts mock-daw; returns its pid. */
+static pid_t start_mock(const char *dialect, int port, int fport, int tracks, double drop, unsigned seed) {
+  char p[16], fp[16], t[16], d[32], s[16], exe[1024];
+  snprintf(p, sizeof p, "%d", port);
+  snprintf(fp, sizeof fp, "%d", fport);
+  snprintf(t, sizeof t, "%d", tracks);
+  snprintf(d, sizeof d, "%g", drop);
+  snprintf(s, sizeof s, "%u", seed);
+  snprintf(exe, sizeof exe, "%s/mock-daw", bindir());
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(exe, exe, "--dialect", dialect, "--port", p, "--feedback-port", fp, "--tracks", t, "--drop", d, "--seed", s,
+          "--quiet", (char *)NULL);
+    _exit(127);
+  }
+  usleep(300 * 1000); /* test set-up only: let the mock bind */
+  return pid;
+}
+
+static void stop_mock(pid_t pid) {
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+}
+
+/* Runs dawbridge with arguments (a shell fragment); returns its exit code, stderr in err. */
+static int run(char *err, size_t errlen, const char *fmt, ...) {
+  char args[1024], cmd[2048], ef[64];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(ef, sizeof ef, "/tmp/dawbridge-callcli-%d.err", (int)getpid());
+  snprintf(cmd, sizeof cmd, "timeout 60 %s/dawbridge %s >/dev/null 2>%s", bindir(), args, ef);
+  int st = system(cmd);
+  if (err && errlen) {
+    err[0] = 0;
+    FILE *f = fopen(ef, "r");
+    if (f) {
+      size_t n = fread(err, 1, errlen - 1, f);
+      err[n] = 0;
+      fclose(f);
+    }
+  }
+  unlink(ef);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_call_cli_exit_codes_follow_outcomes(void **state) {
+  char err[4096];
+  /* confirmed -> 0 */
+  int rc = run(err, sizeof err, "--daw mock --dialect reaper call set_track '{\"track_id\":\"t1\",\"mute\":true}'");
+  if (rc) fprintf(stderr, "%s", err);
+  assert_int_equal(rc, 0);
+  /* REAPER's save action sends no feedback: uncertain -> 3 */
+  rc = run(err, sizeof err, "--daw mock --dialect reaper call save_project '{}'");
+  assert_int_equal(rc, 3);
+  (void)state;
+}
+
+/* 20% loss both ways: every call ends 0, 2 or 3, never 4 ("unknown track" from an incomplete mirror). */
+static void test_call_cli_loss_never_unknown_track(void **state) {
+  for (int d = 0; d < 2; d++) {
+    const char *dialect = d ? "ardour" : "reaper";
+    int port = free_port(), fport = free_port();
+    pid_t m = start_mock(dialect, port, fport, 12, 0.20, 9 + (unsigned)d);
+    int counts[256] = {0};
+    char err[4096];
+    for (int i = 0; i < 25; i++) {
+      int rc = run(err, sizeof err, "--daw %s --port %d --listen-port %d --no-companion --timeout-ms 150 call set_track "
+                   "'{\"track_id\":\"t%d\",\"volume_db\":-%d}'", dialect, port, d ? 0 : fport, i % 12 + 1, i % 20);
+      if (rc < 0 || rc > 255) rc = 255;
+      counts[rc]++;
+      if (rc == 4 || rc == 7) fprintf(stderr, "%s call %d: exit %d: %s", dialect, i, rc, err);
+      assert_true(rc == 0 || rc == 2 || rc == 3);
+    }
+    fprintf(stderr, "%s at 20%% loss, 25 CLI calls: exit 0: %d, 2: %d, 3: %d\n", dialect, counts[0], counts[2],
+            counts[3]);
+    stop_mock(m);
+  }
+  (void)state;
+}
+
+static void test_call_cli_nothing_listening_is_exit_2(void **state) {
+  char err[4096];
+  int port = free_port();
+  int rc = run(err, sizeof err, "--daw ardour --port %d --no-companion --timeout-ms 5000 call set_track "
+               "'{\"track_id\":\"t1\",\"mute\":true}'", port);
+  assert_int_equal(rc, 2);
+  if (!strstr(err, "nothing is listening")) fprintf(stderr, "%s", err);
+  assert_non_null(strstr(err, "nothing is listening"));
+  (void)state;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_call_cli_exit_codes_follow_outcomes),
+    cmocka_unit_test(test_call_cli_loss_never_unknown_track),
+    cmocka_unit_test(test_call_cli_nothing_listening_is_exit_2),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
