@@ -741,6 +741,33 @@ static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   (void)st;
 }
 
+/* The DAW's own undo (fast path, companion) runs only for a complete AI iteration with nothing changed since; never
+ * for a partial (interrupted) one, whose undo step in the DAW may still be open. */
+static void test_history_cli_no_fast_path_for_partial_iteration(void **st) {
+  for (int partial = 0; partial < 2; partial++) {
+    struct env e;
+    env_open(&e);
+    expect(&e, run(&e, NULL, "--daw mock history save -m start"), 0, "save 1");
+    history_t *h = hist(&e, "default");
+    json_t *it = NULL;
+    char err[512];
+    assert_int_equal(history_load(h, 1, &it, err, sizeof err), HISTORY_OK);
+    /* "the AI" left the session as a fresh mock has it: nothing changed since */
+    json_t *meta = json_pack("{s:s, s:s, s:b}", "source", "ai_iteration", "user_message", "nothing really",
+                             "partial", partial);
+    int n = 0;
+    assert_int_equal(history_save(h, json_object_get(it, "state"), meta, &n, err, sizeof err), HISTORY_OK);
+    json_decref(meta);
+    json_decref(it);
+    history_free(h);
+    expect(&e, run(&e, NULL, "--daw mock history undo"), 0, "undo");
+    if (partial) assert_null(strstr(e.stderr_text, "the DAW's own undo"));
+    else has(e.stderr_text, "the DAW's own undo"); /* tried (a fresh mock has nothing to undo) */
+    env_close(&e);
+  }
+  (void)st;
+}
+
 /* Concurrent `history save` processes: every one that says "saved iteration N" has its own N, on disk. */
 static void test_history_cli_concurrent_saves_none_lost(void **st) {
   struct env e;
@@ -781,6 +808,7 @@ int main(void) {
     cmocka_unit_test(test_history_cli_undo_in_a_running_daw),
     cmocka_unit_test(test_history_cli_undo_keeps_edits_and_names_conflicts),
     cmocka_unit_test(test_history_cli_concurrent_saves_none_lost),
+    cmocka_unit_test(test_history_cli_no_fast_path_for_partial_iteration),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
