@@ -19,8 +19,9 @@ static const struct {
    "state [--json]\n  Connect, mirror the whole session (paging through REAPER's banks) and print it: a table, or the\n"
    "  session JSON (docs/session-json.md) with --json."},
   {"call", cmd_call,
-   "call TOOL 'JSON-ARGS' | @FILE | -\n  Run one tool (see `dawbridge tools`) and wait until the DAW confirms it; bounded resends, then\n"
-   "  exit 3. Arguments from a file (@clip.json) or stdin (-) for large clips.\n"
+   "call TOOL 'JSON-ARGS' | @FILE | -\n  Run one tool (see `dawbridge tools`) and wait for the DAW's own word: exit 0 confirmed, 3 uncertain\n"
+   "  (sent, no word from the DAW by the deadline), 7 failed (refused, or the DAW shows otherwise), 2 not\n"
+   "  answering. Creates are never resent blindly. Arguments from a file (@clip.json) or stdin (-).\n"
    "  Example: dawbridge --daw ardour call set_track '{\"track_id\": \"t1\", \"volume_db\": -6}'"},
   {"tools", cmd_tools, "tools\n  The tools this DAW can run now (native OSC, companion) and those it cannot, with the reason."},
   {"ask", cmd_ask,
@@ -74,9 +75,10 @@ static void usage(FILE *f) {
         "  --log-level error|warn|info|debug   (default warn)\n"
         "  -h, --help                 this help; `dawbridge COMMAND --help` for one command\n"
         "\n"
-        "Exit codes: 0 ok, 1 usage, 2 DAW (or model) not reachable, 3 a change was not confirmed, 4 invalid\n"
-        "request (unknown tool, bad or out-of-range argument, unknown track, unsupported, invalid plan),\n"
-        "5 configuration error, 6 the change ran but its iteration could not be saved.\n",
+        "Exit codes: 0 ok (every step confirmed by the DAW), 1 usage, 2 DAW (or model) not answering, 3 some\n"
+        "step uncertain (sent, no word from the DAW), none failed, 4 invalid request (unknown tool, bad or\n"
+        "out-of-range argument, unknown track, unsupported, invalid plan), 5 configuration error, 6 the\n"
+        "iteration could not be saved, 7 some step failed (refused, or the DAW shows otherwise), 130 interrupted.\n",
         f);
 }
 
