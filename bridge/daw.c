@@ -1047,6 +1047,7 @@ static void ct_refreshed(struct ccall *cc, int status, const json_t *res, const 
     json_object_set_new(cc->out, "instrument_role", ri);
     const char *want = json_string_value(json_object_get(cc->inst, "plugin"));
     const char *warn = json_string_value(json_object_get(cc->inst, "warning"));
+    if (json_object_get(cc->inst, "unmapped")) warn = "the plugin is not in this DAW's instrument map (osc-maps/instruments/): loaded by name";
     char w2[600] = "";
     if (want && !names_match(loaded, want))
       snprintf(w2, sizeof w2, "%s%sinstrument '%s': %s is not available in the DAW, loaded %s instead", warn ? warn : "",
@@ -1058,6 +1059,12 @@ static void ct_refreshed(struct ccall *cc, int status, const json_t *res, const 
 }
 
 static void ct_created(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  const char *unmapped = json_string_value(json_object_get(cc->inst, "unmapped"));
+  if (status && unmapped) {
+    /* a plugin name the instrument map does not know, and the DAW does not have either */
+    cc_fail(cc, from_companion(status), "create_track: %s (the DAW: %s)", unmapped, msg ? msg : companion_strerror(status));
+    return;
+  }
   if (cc_check(cc, status, msg)) return;
   cc->reply = json_deep_copy(res);
   cc_refresh(cc, ct_refreshed);
@@ -1071,9 +1078,17 @@ static void start_create_track(struct ccall *cc) {
     /* a role or a plugin name -> this DAW's plugin (+ the names to try after it), program, channel, params */
     char msg[900];
     int rc = instmap_resolve(cc->d->inst, ins, &cc->inst, msg, sizeof msg);
+    if (rc == INSTMAP_ENOTFOUND) {
+      /* a plugin name outside the map (undo re-creating a musician's track, a direct call): the DAW decides; the
+       * plan validator already refused such names for AI plans */
+      cc->inst = json_pack("{s:s,s:s,s:s,s:[s],s:[],s:s}", "role", ins, "kind", "unmapped", "plugin", ins,
+                           "candidates", ins, "aliases", "unmapped", msg);
+      if (!cc->inst) rc = INSTMAP_ENOMEM;
+      else rc = 0;
+    }
     if (rc) {
       json_decref(ca);
-      cc_fail(cc, rc == INSTMAP_ENOTFOUND ? DAW_EINVAL : DAW_ENOMEM, "create_track: %s", msg);
+      cc_fail(cc, DAW_ENOMEM, "create_track: %s", msg);
       return;
     }
     json_object_set(ca, "instrument", json_object_get(cc->inst, "plugin"));

@@ -558,8 +558,17 @@ static int resolve_word(const json_t *doc, const char *word, json_t **out, char 
     *out = o;
     return INSTMAP_OK;
   }
-  /* 2. clearly a plugin name, not a role: refused with what this DAW has */
-  if (prefixed || is_third_party(roles, bare)) {
+  /* 2. clearly a plugin name, not a role: refused with what this DAW has. A type prefix, a known third-party
+   * instrument, or a host-style "Name (Vendor)" that is not a role ("Lead 2 (sawtooth)" is a GM program). */
+  size_t bl = strlen(bare);
+  int vendor = bl > 3 && bare[bl - 1] == ')' && strchr(bare, '(') && strchr(bare, '(') != bare;
+  if (vendor) {
+    char nw[256];
+    struct hit hv;
+    normalize(bare, nw, sizeof nw);
+    vendor = !lookup(doc, nw, &hv);
+  }
+  if (prefixed || vendor || is_third_party(roles, bare)) {
     char names[600];
     list_plugins(daw, names, sizeof names);
     fail(msg, msglen, 0,

@@ -311,14 +311,16 @@ static void test_instruments_create_track_reports_loaded_plugin(void **state) {
   }
   assert_true(attack);
   json_decref(ms);
-  /* a plugin name that is not installed: refused before anything is sent */
+  /* a plugin name outside the map (e.g. undo re-creating a musician's track): the DAW decides; this one it does
+   * not have, so the step fails, saying what the map offers and what the DAW said, and no track is made */
   f.done = 0;
   args = json_pack("{s:s,s:s,s:s}", "name", "X", "type", "midi", "instrument", "VSTi: Serum (Xfer Records)");
   assert_int_equal(daw_call(f.daw, "create_track", args, on_call, &f), 0);
   run_until(&f, &f.done, 30000);
   json_decref(args);
-  assert_int_equal(f.status, DAW_EINVAL);
-  assert_non_null(strstr(f.msg, "not installed in reaper"));
+  assert_int_equal(f.status, DAW_EREJECTED);
+  assert_non_null(strstr(f.msg, "not installed in reaper; available instruments: ReaSynth"));
+  assert_non_null(strstr(f.msg, "(the DAW: "));
   ms = daw_mock_state(f.daw);
   assert_null(mock_track(ms, "X"));
   json_decref(ms);
@@ -350,6 +352,9 @@ static void test_instruments_user_map_fallback_and_refusal(void **state) {
   json_array_insert_new(json_object_get(json_object_get(json_object_get(daw, "sounds"), "drums"), "plugins"), 0,
                         json_string("My Kit"));
   json_object_set_new(json_object_get(daw, "sounds"), "laser", json_pack("{s:[s]}", "plugins", "My Kit"));
+  json_array_remove(json_object_get(daw, "plugins"), 2); /* ReaSamplOmatic5000: now outside the map */
+  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(daw, "plugins"), 1), "name")),
+                      "ReaSynDr");
   snprintf(path, sizeof path, "%s/reaper.json", sub);
   write_json(path, daw);
   snprintf(path, sizeof path, "%s/roles.json", sub);
@@ -370,6 +375,15 @@ static void test_instruments_user_map_fallback_and_refusal(void **state) {
   assert_non_null(strstr(json_string_value(json_object_get(res, "instrument")), "ReaSynDr"));
   assert_string_equal(json_string_value(json_object_get(res, "warning")),
                       "instrument 'kick': My Kit is not available in the DAW, loaded VSTi: ReaSynDr (Cockos) instead");
+  /* a host-style plugin name outside the map: loaded by name when the DAW has it, with a warning */
+  args = json_pack("{s:s,s:s,s:s}", "name", "Sampler", "type", "midi", "instrument", "ReaSamplOmatic5000 (Cockos)");
+  f.done = 0;
+  assert_int_equal(daw_call(f.daw, "create_track", args, on_call_keep, &f), 0);
+  run_until(&f, &f.done, 30000);
+  json_decref(args);
+  if (f.status) fail_msg("create_track by name: %s", f.msg);
+  assert_non_null(strstr(json_string_value(json_object_get(f.resp, "instrument")), "ReaSamplOmatic5000"));
+  assert_non_null(strstr(json_string_value(json_object_get(f.resp, "warning")), "not in this DAW's instrument map"));
   /* only "My Kit": the host refuses, the step fails, no track */
   args = json_pack("{s:s,s:s,s:s}", "name", "Zap", "type", "midi", "instrument", "laser");
   f.done = 0;

@@ -172,6 +172,7 @@ static void test_instmap_named_plugin_not_installed_lists_available(void **state
                                      "instruments: ACE Reasonable Synth, Black Pearl Drumkit, Red Zeppelin Drumkit, "
                                      "ACE Fluid Synth"},
     {"ardour", "Kontakt", "is not installed in ardour"},
+    {"reaper", "Foo Synth (Bar Audio)", "instrument plugin \"Foo Synth (Bar Audio)\" is not installed in reaper"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     instmap_t *m = load(cases[i].dialect);
