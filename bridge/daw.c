@@ -689,6 +689,8 @@ struct ccall {
   json_t *rest;   /* bulk notes: notes still to add in chunks (edit_clip add), from index `sent` */
   size_t sent;    /* how many of `rest` went out already */
   size_t chunk_from; /* where the last chunk started in `rest` */
+  json_t *rest_rm;   /* bulk edits: notes to remove, sent in chunks before the adds */
+  size_t sent_rm;
   size_t chunks;  /* companion commands that carried notes */
   int change_sent; /* a command that changes the DAW went out: from now on no answer means "uncertain" */
   json_t *inst;   /* create_track: the resolved instrument (instmap_resolve) */
@@ -709,6 +711,7 @@ struct ccall {
 
 static void cc_free(struct ccall *cc) {
   json_decref(cc->rest);
+  json_decref(cc->rest_rm);
   json_decref(cc->inst);
   json_decref(cc->args);
   json_decref(cc->reply);
@@ -1159,6 +1162,13 @@ static json_t *chunk_of(const json_t *notes, size_t from) {
 
 /* Sends the next chunk of cc->rest to the clip cc->host with edit_clip, or returns 0 when all went out. */
 static int send_next_chunk(struct ccall *cc, cstep next) {
+  if (cc->sent_rm < json_array_size(cc->rest_rm)) { /* removals first, each command atomic on the companion */
+    json_t *ch = chunk_of(cc->rest_rm, cc->sent_rm);
+    cc->sent_rm += json_array_size(ch);
+    cc->chunks++;
+    cc_send(cc, "edit_clip", json_pack("{s:s,s:o}", "clip", cc->host, "remove", ch), next);
+    return 1;
+  }
   size_t n = json_array_size(cc->rest);
   if (cc->sent >= n) return 0;
   json_t *ch = chunk_of(cc->rest, cc->sent);
@@ -1238,8 +1248,10 @@ static void ec_read_back(struct ccall *cc, int status, const json_t *res, const 
 static void ec_edited(struct ccall *cc, int status, const json_t *res, const char *msg) {
   if (status && status != COMPANION_ETIMEDOUT && cc->chunks > 1) {
     cc_fail(cc, status == COMPANION_ECANCELED ? DAW_ECANCELED : from_companion(status),
-            "edit_clip: clip %s: adding notes %zu-%zu of %zu failed (the earlier chunks are in the clip): %s", cc->host,
-            cc->chunk_from + 1, cc->sent, json_array_size(cc->rest), msg ? msg : companion_strerror(status));
+            "edit_clip: clip %s: companion command %zu of the bulk edit failed (%zu of %zu removals and %zu of %zu "
+            "additions were sent; the earlier commands are applied): %s",
+            cc->host, cc->chunks, cc->sent_rm, json_array_size(cc->rest_rm), cc->sent, json_array_size(cc->rest),
+            msg ? msg : companion_strerror(status));
     return;
   }
   if (cc_check(cc, status, msg)) return;
@@ -1304,6 +1316,14 @@ static void ec_transform(struct ccall *cc, int status, const json_t *res, const 
   json_array_foreach(cur, i, n)
     json_array_append_new(rm, json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s")));
   cc->want = json_deep_copy(out);
+  if (json_array_size(rm) + json_array_size(out) > NOTES_PER_COMMAND) {
+    /* a big clip: the removals, then the additions, in bounded commands; the read-back compares the whole clip */
+    cc->rest_rm = rm;
+    cc->rest = out;
+    cc->chunks = 0;
+    send_next_chunk(cc, ec_edited);
+    return;
+  }
   cc_send(cc, "edit_clip", json_pack("{s:s,s:o,s:o}", "clip", cc->host, "remove", rm, "add", out), ec_edited);
 }
 
@@ -1340,6 +1360,17 @@ static int start_edit_clip(struct ccall *cc) {
     json_t *n;
     json_array_foreach(json_object_get(cc->args, "remove_notes"), i, n)
       json_array_append_new(rm, json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s")));
+    if (json_array_size(rm) > NOTES_PER_COMMAND) {
+      /* many removals: in bounded commands before the additions */
+      json_t *add = json_object_get(ca, "add");
+      if (add && !cc->rest) cc->rest = json_incref(add);
+      cc->sent = 0;
+      cc->rest_rm = rm;
+      cc->chunks = 0;
+      json_decref(ca);
+      send_next_chunk(cc, ec_edited);
+      return 0;
+    }
     json_object_set_new(ca, "remove", rm);
   }
   cc_send(cc, "edit_clip", ca, ec_edited);

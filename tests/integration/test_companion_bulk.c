@@ -165,6 +165,39 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     json_array_extend(notes, more);
     expect_same_notes(notes, json_object_get(mock_clip(ms, "Bass", before), "notes"));
     json_decref(ms);
+
+    /* transpose all 24,500 notes: removals and additions in bounded commands, the whole clip read back */
+    args = json_pack("{s:s,s:i}", "clip_id", clip_id, "transpose", 1);
+    x.done = 0;
+    assert_int_equal(daw_call(x.d, "edit_clip", args, on_daw, &x), 0);
+    json_decref(args);
+    if (wait_done(&x, 120000)) fail_msg("%s: transposing 24,500 notes: %s", dialects[di], x.msg);
+    assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
+    assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 24500);
+    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 26); /* 13 + 13 */
+    size_t i;
+    json_t *o;
+    json_array_foreach(notes, i, o) json_object_set_new(o, "n", json_integer(json_integer_value(json_object_get(o, "n")) + 1));
+    /* (the objects of `more` are in `notes` too: shifted once above) */
+    ms = daw_mock_state(x.d);
+    expect_same_notes(notes, json_object_get(mock_clip(ms, "Bass", before), "notes"));
+    json_decref(ms);
+
+    /* remove the 4,500 again: three removal commands */
+    args = json_pack("{s:s,s:O}", "clip_id", clip_id, "remove_notes", more);
+    x.done = 0;
+    assert_int_equal(daw_call(x.d, "edit_clip", args, on_daw, &x), 0);
+    json_decref(args);
+    if (wait_done(&x, 120000)) fail_msg("%s: removing 4,500 notes: %s", dialects[di], x.msg);
+    assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
+    assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 20000);
+    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 3);
+    json_t *kept = json_array();
+    for (i = 0; i < 20000; i++) json_array_append(kept, json_array_get(notes, i));
+    ms = daw_mock_state(x.d);
+    expect_same_notes(kept, json_object_get(mock_clip(ms, "Bass", before), "notes"));
+    json_decref(ms);
+    json_decref(kept);
     json_decref(more);
     json_decref(notes);
 
