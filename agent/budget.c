@@ -753,8 +753,10 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
                     if (!t->notes)
                         break;
                     size_t room = cap - used + cur;
+                    if (room < cur + 48)
+                        break; /* not even a few notes would fit */
                     size_t maxn = (size_t)t->notes, shown = 0;
-                    for (int tries = 0; tries < 12; tries++) {
+                    for (int tries = 0; tries < 4; tries++) {
                         char *fs = render_full(t, maxn, from, to, &shown);
                         size_t tok = budget_tokens(fs) + 1;
                         if (fs && tok <= room) {
