@@ -2,7 +2,8 @@
 # ardour_sized_session.sh - a real headless Ardour 7 (Debian 12 package) holding a session of N tracks, for the
 # big-session sync tests (issue 11 "no hang"): 256 and 1,000 tracks. Same method as tests/support/ardour-runner.sh
 # (Ardour's Lua session host, "None (Dummy)" backend, OSC switched on in the session file), with N audio tracks,
-# every 4th holding ACE Compressor, so the per-track plugin-list queries have something to list.
+# every 4th (N <= 256; else every 50th) holding ACE Compressor, so the per-track plugin-list queries have
+# something to list.
 #
 # Usage:
 #   ardour_sized_session.sh start N PORT   create the session (cached per N in the work dir), serve it; prints the PID
@@ -60,6 +61,7 @@ mkdir -p "$DIR"
 rm -f "$STOPFILE"
 ardour_env
 SESS=$DIR/session-$N
+EVERY=$(( N <= 256 ? 4 : 50 ))
 NAME=sized
 if [[ ! -f $SESS/$NAME.ardour ]]; then
   rm -rf "$SESS"
@@ -67,17 +69,14 @@ if [[ ! -f $SESS/$NAME.ardour ]]; then
 AudioEngine:set_backend ("None (Dummy)", "", "")
 local s = create_session ("$SESS", "$NAME", 48000)
 assert (s, "create_session failed")
-local made = 0
-while made < $N do
-  local k = math.min (50, $N - made)
-  local tl = Session:new_audio_track (1, 2, nil, k, "T", ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true)
-  made = made + k
-end
+-- all tracks in one call (one graph update); every EVERY-th track gets a plugin (each insertion re-sorts the graph)
+Session:new_audio_track (1, 2, nil, $N, "T", ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true)
 local i = 0
-for r in Session:get_routes ():iter () do
+local rl = Session:get_routes ()
+for r in rl:iter () do
   if not r:is_master () and not r:is_monitor () then
     i = i + 1
-    if i % 4 == 1 then
+    if i % $EVERY == 1 or $EVERY == 1 then
       local comp = ARDOUR.LuaAPI.new_plugin (Session, "urn:ardour:a-comp", ARDOUR.PluginType.LV2, "")
       if not comp:isnil () then r:add_processor_by_index (comp, 0, nil, true) end
     end
