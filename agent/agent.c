@@ -1,5 +1,6 @@
 /* agent: the two-stage state machine on the loop. See agent.h. */
 #include "agent.h"
+#include "instmap.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -1419,6 +1420,22 @@ static int entry_matches(agent_t *a, const json_t *e, const char *tool, const js
       canon_catalog(json_object_get(cat, list), cp, &cp);
       canon_catalog(json_object_get(cat, list), cc, &cc);
       ok = !strcasecmp(cp, cc);
+      if (!ok && !strcmp(k, "instrument") && json_object_get(cat, "instrument_map")) {
+        /* the plan's role and the call's word or plugin name the same sound of this DAW (osc-maps/instruments/):
+         * "kick" and "ReaSynDr" are the same step */
+        json_t *rp = NULL, *rc = NULL;
+        const json_t *im = json_object_get(cat, "instrument_map");
+        if (!instmap_resolve_json(im, cp, &rp, NULL, 0) && !instmap_resolve_json(im, cc, &rc, NULL, 0)) {
+          const char *pp = json_string_value(json_object_get(rp, "plugin"));
+          const char *kc = json_string_value(json_object_get(rc, "kind"));
+          const char *sp = json_string_value(json_object_get(rp, "sound"));
+          const char *sc = json_string_value(json_object_get(rc, "sound"));
+          ok = pp && !strcmp(pp, json_string_value(json_object_get(rc, "plugin"))) && kc &&
+               (!strcmp(kc, "plugin") || (!strcmp(kc, "role") && sp && sc && !strcmp(sp, sc)));
+        }
+        json_decref(rp);
+        json_decref(rc);
+      }
     } else {
       ok = value_eq(pv, cv);
     }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "llm.h"
 
 #ifndef DAWBRIDGE_SOURCE_DIR
 #define DAWBRIDGE_SOURCE_DIR "."
@@ -27,6 +28,7 @@
 struct fx {
   uv_loop_t loop;
   daw_t *daw;
+  llm_t *llm;
   agent_t *agent;
   int started, start_status;
   char start_msg[512];
@@ -67,7 +69,10 @@ static void run_until(struct fx *f, int *flag, int timeout_ms) {
   uv_run(&f->loop, UV_RUN_NOWAIT);
 }
 
-static void fx_open(struct fx *f, const char *dialect) {
+static void fx_open_llm(struct fx *f, const char *dialect, json_t *script /* borrowed, NULL = no model */);
+static void fx_open(struct fx *f, const char *dialect) { fx_open_llm(f, dialect, NULL); }
+
+static void fx_open_llm(struct fx *f, const char *dialect, json_t *script) {
   memset(f, 0, sizeof *f);
   assert_int_equal(uv_loop_init(&f->loop), 0);
   snprintf(f->data_dir, sizeof f->data_dir, "/tmp/dawbridge-test-inst-XXXXXX");
@@ -88,10 +93,19 @@ static void fx_open(struct fx *f, const char *dialect) {
   run_until(f, &f->started, 60000);
   assert_true(f->started);
   if (f->start_status) fail_msg("daw_start: %s", f->start_msg);
+  if (script) {
+    struct llm_config lc;
+    llm_config_defaults(&lc);
+    lc.provider = LLM_PROVIDER_SCRIPT;
+    lc.script = script;
+    f->llm = llm_new(&f->loop, &lc, err, sizeof err);
+    if (!f->llm) fail_msg("llm_new: %s", err);
+  }
   struct agent_config ac;
   memset(&ac, 0, sizeof ac);
   ac.daw = f->daw;
-  ac.executor = AGENT_EXEC_DIRECT;
+  ac.llm = f->llm;
+  ac.executor = script ? AGENT_EXEC_LLM : AGENT_EXEC_DIRECT;
   ac.data_dir = f->data_dir;
   ac.composition = "test";
   ac.log.level = LOG_ERROR;
@@ -106,6 +120,7 @@ static void fx_close(struct fx *f) {
   int n = 0, want = 0;
   if (f->agent) agent_close(f->agent, on_closed, &n), want++;
   while (n < want) uv_run(&f->loop, UV_RUN_ONCE);
+  if (f->llm) llm_close(f->llm, on_closed, &n), want++;
   if (f->daw) daw_close(f->daw, on_closed, &n), want++;
   while (n < want) uv_run(&f->loop, UV_RUN_ONCE);
   uv_run(&f->loop, UV_RUN_DEFAULT);
@@ -402,6 +417,52 @@ static void test_instruments_user_map_fallback_and_refusal(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* stage 2 (the model) calls create_track with the DAW's plugin for the plan's role ("kick" -> ReaSynDr): the
+ * same step, executed and confirmed, not refused as outside the plan; a different sound would be refused */
+static void stage2_case(const char *call_instrument, int want_ok) {
+  const char *src = getenv("DAWBRIDGE_SOURCE_DIR") ? getenv("DAWBRIDGE_SOURCE_DIR") : DAWBRIDGE_SOURCE_DIR;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/examples/demo-transcript.json", src);
+  json_t *tr = json_load_file(path, 0, NULL);
+  assert_non_null(tr);
+  json_t *call = json_array_get(json_object_get(json_array_get(json_object_get(tr, "responses"), 1), "tool_calls"), 0);
+  json_t *cargs = json_object_get(call, "arguments");
+  assert_string_equal(json_string_value(json_object_get(cargs, "instrument")), "kick");
+  json_object_set_new(cargs, "instrument", json_string(call_instrument));
+  struct fx f;
+  fx_open_llm(&f, "reaper", tr);
+  json_decref(tr);
+  assert_int_equal(agent_ask(f.agent, "Add a kick drum track with a two-note pattern and some reverb"), AGENT_OK);
+  run_until(&f, &f.done, 120000);
+  assert_int_equal(f.done, 1);
+  const json_t *a0 = json_array_get(json_object_get(f.resp, "actions_executed"), 0);
+  char *d = json_dumps(a0, JSON_COMPACT);
+  print_message("stage 2 create_track with %s: %s\n", call_instrument, d);
+  free(d);
+  if (want_ok) {
+    assert_null(json_object_get(a0, "refused"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a0, "result"), "status")), "confirmed");
+    json_t *ms = daw_mock_state(f.daw);
+    json_t *t = mock_track(ms, "Kick Drum");
+    assert_non_null(t);
+    assert_non_null(strstr(json_string_value(json_object_get(t, "instrument")), "ReaSynDr"));
+    json_decref(ms);
+  } else {
+    json_t *ms = daw_mock_state(f.daw);
+    json_t *t = mock_track(ms, "Kick Drum");
+    /* never a track with the other sound */
+    if (t) assert_null(strstr(json_string_value(json_object_get(t, "instrument")), "ReaSynth"));
+    json_decref(ms);
+  }
+  fx_close(&f);
+}
+
+static void test_instruments_stage2_plugin_for_role_is_the_plan_step(void **state) {
+  (void)state;
+  stage2_case("ReaSynDr", 1);
+  stage2_case("pad", 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_instruments_reference_request_reaper),
@@ -410,6 +471,7 @@ int main(void) {
     cmocka_unit_test(test_instruments_uninstalled_plugin_refused),
     cmocka_unit_test(test_instruments_create_track_reports_loaded_plugin),
     cmocka_unit_test(test_instruments_user_map_fallback_and_refusal),
+    cmocka_unit_test(test_instruments_stage2_plugin_for_role_is_the_plan_step),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
