@@ -8,8 +8,9 @@
  *            the analysis (context_analyze + prompt_stage1), medians of RUNS,
  *   old      without a budget (context_budget < 0: the whole state as JSON, the format before the budget), in
  *            the same run, as the baseline.
- * Checks: every budgeted figure <= the budget, and the 1,024 x 100 prompt build <= 10 ms; exits 1 when a check
- * fails. (The analysis of 102,400 notes is reported, not checked.)
+ * Checks: every budgeted figure <= the budget, and the 1,024 x 100 prompt build <= 10 ms of process CPU time
+ * (the wall-clock median is printed beside it; on a machine shared with other work it measures the scheduler
+ * too); exits 1 when a check fails. (The analysis of 102,400 notes is reported, not checked.)
  *   bench_prompt_budget [RUNS] [--show TRACKS NOTES]   (default 15 runs; --show prints that prompt's user part)
  */
 #include <stdio.h>
@@ -28,6 +29,12 @@
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double cpu_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -91,16 +98,18 @@ static int cmp_d(const void *a, const void *b) {
 struct fig {
   size_t tokens, chars;
   double ms, prompt_ms; /* analysis + prompt; the prompt alone (analysis given, as the agent does) */
+  double prompt_cpu_ms; /* the prompt alone, process CPU time (robust to other processes on the machine) */
   struct budget_stats st;
 };
 
 static int measure(prompt_t *p, const json_t *sess, const json_t *tools, const json_t *catalog, long budget, int runs,
                    struct fig *f, int show) {
-  double *t = calloc((size_t)runs, sizeof *t), *tp = calloc((size_t)runs, sizeof *tp);
+  double *t = calloc((size_t)runs, sizeof *t), *tp = calloc((size_t)runs, sizeof *tp),
+         *tc = calloc((size_t)runs, sizeof *tc);
   for (int r = 0; r < runs; r++) {
     double t0 = now_ms();
     json_t *an = context_analyze(sess);
-    double t1 = now_ms();
+    double t1 = now_ms(), c1 = cpu_ms();
     struct prompt_stage1 in = {.dialect = "reaper", .request = "make the bass busier in bars 5-8", .state = sess,
                                .analysis = an, .catalog = catalog, .tools = tools, .context_budget = budget,
                                .stats = &f->st};
@@ -111,10 +120,12 @@ static int measure(prompt_t *p, const json_t *sess, const json_t *tools, const j
       json_decref(an);
       free(t);
       free(tp);
+      free(tc);
       return -1;
     }
     t[r] = now_ms() - t0;
     tp[r] = now_ms() - t1;
+    tc[r] = cpu_ms() - c1;
     f->tokens = budget_tokens(out.system) + budget_tokens(out.user);
     f->chars = strlen(out.system ? out.system : "") + strlen(out.user ? out.user : "");
     if (show && r == 0) printf("---- system ----\n%s\n---- user ----\n%s\n----\n", out.system, out.user);
@@ -123,10 +134,13 @@ static int measure(prompt_t *p, const json_t *sess, const json_t *tools, const j
   }
   qsort(t, (size_t)runs, sizeof *t, cmp_d);
   qsort(tp, (size_t)runs, sizeof *tp, cmp_d);
+  qsort(tc, (size_t)runs, sizeof *tc, cmp_d);
   f->ms = t[runs / 2];
   f->prompt_ms = tp[runs / 2];
+  f->prompt_cpu_ms = tc[runs / 2];
   free(t);
   free(tp);
+  free(tc);
   return 0;
 }
 
@@ -154,8 +168,8 @@ int main(int argc, char **argv) {
   int fails = 0;
   printf("stage-1 prompt, budget %d tokens (estimate: budget_tokens; chars/4 for comparison); median of %d builds\n",
          BUDGET_DEFAULT_TOKENS, runs);
-  printf("%6s %6s | %7s %7s %9s %9s  %-22s | %8s %8s %9s %9s\n", "tracks", "notes", "tokens", "chars/4", "prompt ms",
-         "+anal. ms", "full/sum/name/cut", "old tok", "old c/4", "prompt ms", "+anal. ms");
+  printf("%6s %6s | %7s %7s %9s %8s %9s  %-22s | %8s %8s %9s %9s\n", "tracks", "notes", "tokens", "chars/4",
+         "prompt ms", "cpu ms", "+anal. ms", "full/sum/name/cut", "old tok", "old c/4", "prompt ms", "+anal. ms");
   for (int si = 0; si < 4; si++)
     for (int ci = 0; ci < 2; ci++) {
       json_t *sess = make_session(sizes[si], counts[ci]);
@@ -170,16 +184,16 @@ int main(int argc, char **argv) {
       char lv[40];
       snprintf(lv, sizeof lv, "%zu/%zu/%zu/%zu", nb.st.full, nb.st.detail, nb.st.name_only, nb.st.elided);
       int over = nb.tokens > BUDGET_DEFAULT_TOKENS;
-      int slow = sizes[si] == 1024 && counts[ci] == 100 && nb.prompt_ms > 10.0;
-      printf("%6d %6d | %7zu %7zu %9.2f %9.2f  %-22s | %8zu %8zu %9.2f %9.2f%s%s\n", sizes[si], counts[ci], nb.tokens,
-             nb.chars / 4, nb.prompt_ms, nb.ms, lv, old.tokens, old.chars / 4, old.prompt_ms, old.ms,
-             over ? "  OVER BUDGET" : "", slow ? "  PROMPT SLOWER THAN 10 ms" : "");
+      int slow = sizes[si] == 1024 && counts[ci] == 100 && nb.prompt_cpu_ms > 10.0;
+      printf("%6d %6d | %7zu %7zu %9.2f %8.2f %9.2f  %-22s | %8zu %8zu %9.2f %9.2f%s%s\n", sizes[si], counts[ci],
+             nb.tokens, nb.chars / 4, nb.prompt_ms, nb.prompt_cpu_ms, nb.ms, lv, old.tokens, old.chars / 4, old.prompt_ms,
+             old.ms, over ? "  OVER BUDGET" : "", slow ? "  PROMPT SLOWER THAN 10 ms (CPU)" : "");
       fails += over + slow;
       json_decref(sess);
     }
   prompt_free(p);
   json_decref(tools);
   json_decref(map);
-  printf("%s\n", fails ? "FAIL" : "all figures within the budget; the 1,024 x 100 prompt built within 10 ms");
+  printf("%s\n", fails ? "FAIL" : "all figures within the budget; the 1,024 x 100 prompt built within 10 ms (CPU)");
   return fails ? 1 : 0;
 }
