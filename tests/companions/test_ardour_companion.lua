@@ -121,6 +121,18 @@ test("replies: file (atomic) AND OSC /dawbridge/reply s <json> to the reply port
   truthy(not listing:find("%.json") and not listing:find("%.tmp"), "no files left: " .. listing)
 end)
 
+test("the command's token is echoed in the reply (file and OSC), also for a duplicate; a bad token is not", function ()
+  core = new_core()
+  local c = cmd("ping", nil, { token = "9f2c0e61a4b85d7730e1c2f4a8b96d05" })
+  local r = run({ c })[1]
+  eq(r.token, "9f2c0e61a4b85d7730e1c2f4a8b96d05", "token in the reply file")
+  eq(json.decode(fake.osc_sent[#fake.osc_sent].args[1]).token, c.token, "token in the OSC reply")
+  c.token = "0123456789abcdef0123456789abcdef"
+  eq(run({ c })[1].token, c.token, "a resend: its own token")
+  local bad = cmd("ping", nil, { token = 'x","ok":false' })
+  eq(run({ bad })[1].token, nil, "a token that is not hex is not copied")
+end)
+
 test("create_track midi with instrument (PluginInfo, never nil); aliases; no instrument asked -> null", function ()
   core = new_core()
   local r = midi_track("Keys")

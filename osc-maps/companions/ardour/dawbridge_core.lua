@@ -1317,7 +1317,16 @@ function Core:handle_text (id, text)
   if cmd.id ~= id then
     return json.encode({ id = id, ok = false, error = "bad command: id does not match the file name" }), false, port
   end
-  if self.memory[id] then return self.memory[id], true, port end
+  -- the command's token (PROTOCOL.md) goes back in the reply, so the bridge can tell our OSC reply from a forged
+  -- datagram; the memory keeps the reply without it (a resend may carry its own)
+  local function with_token (t)
+    local tok = cmd.token
+    if type(tok) == "string" and #tok <= 64 and not tok:find("[^%x]") and tok ~= "" and t:sub(1, 1) == "{" then
+      return '{"token":"' .. tok .. '",' .. t:sub(2)
+    end
+    return t
+  end
+  if self.memory[id] then return with_token(self.memory[id]), true, port end
   local reply
   if type(cmd.deadline_ms) ~= "number" then
     reply = { id = id, ok = false, error = "bad command: missing deadline_ms" }
@@ -1330,7 +1339,7 @@ function Core:handle_text (id, text)
   local eok, rtext = pcall(json.encode, reply)
   if not eok then rtext = json.encode({ id = id, ok = false, error = "cannot encode reply: " .. tostring(rtext) }) end
   self:remember(id, rtext)
-  return rtext, false, port
+  return with_token(rtext), false, port
 end
 
 function Core:send_osc (port, text)
