@@ -63,8 +63,11 @@ int plan_ref_step(const json_t *v, const char **kind);
  *                   (properties/required; type, enum, minimum, maximum, exclusiveMinimum/Maximum),
  *                   "creates": "track"|"clip"|null}; required.
  *   state           borrowed session JSON (docs/session-json.md) or NULL (empty session).
- *   effects_catalog borrowed {"instruments": [{"name", "aliases": [...]}], "effects": [...]} or NULL
- *                   (then instrument/effect names are not checked).
+ *   effects_catalog borrowed {"instruments": [{"name", "aliases": [...]}], "effects": [...],
+ *                   "instrument_map"?: instmap_json() (osc-maps/instmap.h)} or NULL (then instrument/effect names
+ *                   are not checked). With an instrument map a create_track instrument is a role: never refused,
+ *                   an unknown one adds a plan warning ("Step N: unknown instrument role 'x': using P"), a plugin
+ *                   name the DAW does not have is an error listing the available instruments.
  * Checks: known tools (with a suggestion), no unknown/missing required args, schema types/enums/ranges,
  * domain ranges (note 0..127, velocity 1..127, start >= 0, duration > 0, notes inside their clip, pan -1..1,
  * tempo 20..999, volume_db -150..12), notation expanded (notation.h) before checking, references to earlier
