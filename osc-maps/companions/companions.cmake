@@ -48,6 +48,18 @@ if(DAWBRIDGE_REAL_ARDOUR)
     DEPENDS real_ardour_stop)  # one real Ardour at a time: two on 2 cores starve each other
 endif()
 
+# The reference request (issue 10): examples/kick-reverb.plan through `dawbridge exec` on a real headless Ardour,
+# then read back by a separate `dawbridge state`: Kick Drum with the DAW's drum kit, the exact notes, a reverb.
+if(DAWBRIDGE_REAL_ARDOUR)
+  add_test(NAME companion_ardour_reference
+           COMMAND bash ${_db_comp_tests}/ardour_e2e.sh 3917
+           WORKING_DIRECTORY ${_db_comp_tests})
+  set_tests_properties(companion_ardour_reference PROPERTIES
+    ENVIRONMENT "ARDOUR_E2E_RUN=${_db_comp_tests}/ardour_reference.py;DAWBRIDGE_BIN=$<TARGET_FILE:dawbridge>;DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR}"
+    LABELS "real-ardour;companion" SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE
+    DEPENDS companion_ardour_real)
+endif()
+
 # The same request through the GUI's timer hook, and Ardour's own /undo and /redo, in the real Ardour GUI under
 # Xvfb (needs xvfb and xauth; skipped with 77 when they are missing).
 if(DAWBRIDGE_REAL_ARDOUR)
@@ -56,7 +68,7 @@ if(DAWBRIDGE_REAL_ARDOUR)
            WORKING_DIRECTORY ${_db_comp_tests})
   set_tests_properties(companion_ardour_gui_real PROPERTIES
     LABELS "real-ardour;companion" SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE
-    DEPENDS companion_ardour_real)
+    DEPENDS companion_ardour_reference)
 endif()
 
 # Soak on a real headless Ardour (issue 11): 500+ mixed companion commands -- 100 small clips on one track, 20 clips
