@@ -28,7 +28,7 @@ struct link {
   struct sockaddr_in daw;
   int listen_port;
   struct link_callbacks cb;
-  int silence_ms, probe_ms;
+  int silence_ms, probe_ms, any_source_port;
   uint64_t last_heard, last_probe;
   int connected; /* 1 after a message, 0 after silence */
   int reported_lost;
@@ -134,8 +134,8 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     }
     if (n == 0) continue;
     /* only the DAW's word counts: anything from another address or port is dropped unread */
-    if (flen < sizeof from || from.sin_family != AF_INET || from.sin_port != l->daw.sin_port ||
-        from.sin_addr.s_addr != l->daw.sin_addr.s_addr) {
+    if (flen < sizeof from || from.sin_family != AF_INET ||
+        (!l->any_source_port && from.sin_port != l->daw.sin_port) || from.sin_addr.s_addr != l->daw.sin_addr.s_addr) {
       l->st.foreign++;
       continue;
     }
@@ -205,6 +205,7 @@ int link_new(uv_loop_t *loop, const struct link_config *cfg, const struct link_c
   l->cb = *cb;
   l->fd = -1;
   l->silence_ms = cfg->silence_ms > 0 ? cfg->silence_ms : 3000;
+  l->any_source_port = cfg->any_source_port;
   l->probe_ms = cfg->probe_ms >= 0 ? (cfg->probe_ms ? cfg->probe_ms : 1000) : 0;
   const char *dh = cfg->daw_host ? cfg->daw_host : "127.0.0.1";
   l->daw.sin_family = AF_INET;

@@ -44,6 +44,8 @@ struct link_config {
   int listen_port;         /* 0 = ephemeral */
   int silence_ms;          /* no message for this long = lost; default 3000 */
   int probe_ms;            /* probe interval while silent; default 1000; 0 disables probing */
+  int any_source_port;     /* 1 = accept the DAW's address from any port (a DAW that sends from another socket than
+                            * it listens on); default 0: address and port must both be the DAW's */
 };
 
 /* Called for every OSC message received (bundles unpacked). path/types/argv are borrowed for the call. */

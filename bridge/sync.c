@@ -1733,7 +1733,9 @@ int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sy
   }
   struct link_config lc = {.daw_host = s->cfg.daw_host, .daw_port = s->cfg.daw_port, .listen_host = s->cfg.listen_host,
                            .listen_port = s->cfg.listen_port, .silence_ms = s->cfg.silence_ms,
-                           .probe_ms = s->cfg.probe_ms ? s->cfg.probe_ms : -1};
+                           .probe_ms = s->cfg.probe_ms ? s->cfg.probe_ms : -1,
+                           /* the map may say its DAW replies from another socket than the one it listens on */
+                           .any_source_port = json_is_true(json_object_get(ports, "reply_from_any_port"))};
   struct link_callbacks lcb = {.on_message = on_message, .on_event = on_link_event, .on_probe = on_probe, .data = s};
   int rc = link_new(loop, &lc, &lcb, &s->link, err, errlen);
   if (rc) {
