@@ -1419,8 +1419,130 @@ static void test_agent_verify_reports_and_proposes_fixes(void **state) {
   json_decref(after);
 }
 
+/* ---- issue 11: a 20,000-note clip through the agent (verification sorts, never compares pair by pair) ---- */
+
+/* n notes over 16 pitches and n/4 beats: every note distinct, velocities and lengths varied */
+static json_t *big_notes(size_t n, int pitch0) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(a, json_pack("{s:i,s:f,s:f,s:i}", "n", pitch0 + (int)(i % 16), "s",
+                                       (double)(i / 4) * 0.25 + (double)(i % 4) * 0.0625, "d",
+                                       0.125 + (double)(i % 3) * 0.0625, "v", 1 + (int)(i % 127)));
+  return a;
+}
+
+static char *big_clip_plan(const json_t *notes, const char *track) {
+  size_t cap = 4u << 20, o = 0, n = json_array_size(notes);
+  char *text = malloc(cap);
+  assert_non_null(text);
+  o += (size_t)snprintf(text + o, cap - o, "**PLAN:**\nStep 1: create_midi_clip - a long line\n  - track_id: %s\n"
+                                           "  - start_time: 64\n  - duration: 5000\n  - notes: [\n", track);
+  for (size_t i = 0; i < n; i++) {
+    const json_t *x = json_array_get(notes, i);
+    o += (size_t)snprintf(text + o, cap - o, "      {\"n\": %lld, \"s\": %.10f, \"d\": %.10f, \"v\": %lld}%s\n",
+                          (long long)json_integer_value(json_object_get(x, "n")),
+                          json_number_value(json_object_get(x, "s")), json_number_value(json_object_get(x, "d")),
+                          (long long)json_integer_value(json_object_get(x, "v")), i + 1 < n ? "," : "");
+    assert_true(o < cap);
+  }
+  snprintf(text + o, cap - o, "    ]\n");
+  return text;
+}
+
+static void exec_big_clip(const char *dialect) {
+  struct fx f;
+  struct fx_opts o = {.dialect = dialect, .tracks = -1};
+  assert_int_equal(fx_open(&f, &o), 0);
+  json_t *want = big_notes(20000, 36);
+  char *text = big_clip_plan(want, "Bass");
+  assert_int_equal(agent_exec_plan(f.agent, text, "exec big.plan"), AGENT_OK);
+  free(text);
+  fx_wait(&f);
+  if (f.status) fail_msg("%s: status %d (%s); log:\n%.4000s", dialect, f.status, f.msg, f.log);
+  assert_string_equal(json_string_value(json_object_get(f.resp, "status")), "ok");
+  assert_int_equal(json_array_size(json_object_get(f.resp, "violations")), 0);
+  json_t *act = json_array_get(json_object_get(f.resp, "actions_executed"), 0);
+  assert_string_equal(json_string_value(json_object_get(act, "outcome")), "confirmed");
+  assert_int_equal(f.nstages[AGENT_FIXING], 0);
+  /* the DAW holds all 20,000 notes */
+  json_t *ms = daw_mock_state(f.daw);
+  json_t *t = mock_track(ms, "Bass");
+  assert_non_null(t);
+  size_t k, found = 0;
+  json_t *c;
+  json_array_foreach(json_object_get(t, "clips"), k, c) found += json_array_size(json_object_get(c, "notes")) == 20000;
+  if (found != 1) fail_msg("%s: %zu clips of 20,000 notes on Bass", dialect, found);
+  json_decref(ms);
+  json_decref(want);
+  fx_close(&f);
+}
+
+static void test_agent_exec_plan_20000_notes(void **state) {
+  (void)state;
+  exec_big_clip("reaper");
+  exec_big_clip("ardour");
+}
+
+/* agent_verify on a 20,000-note clip: the notes the DAW lacks or holds differently are each found, in any order. */
+static void test_agent_verify_big_clip_finds_missing_notes(void **state) {
+  (void)state;
+  json_t *want = big_notes(20000, 36);
+  json_t *plan = json_pack("{s[{sisss{sssisisO}}]}", "steps", "step", 1, "tool", "create_midi_clip", "args",
+                           "track_id", "t1", "start_time", 64, "duration", 5000, "notes", want);
+  json_t *before = json_loads("{\"tempo\": 120, \"tracks\": [{\"id\": \"t1\", \"name\": \"Bass\", \"type\": \"midi\", "
+                              "\"fx\": [], \"clips\": []}]}", 0, NULL);
+  /* the DAW's copy: reversed, tiny float noise, three notes changed (pitch, velocity, length), one dropped */
+  json_t *got = json_array();
+  for (size_t i = json_array_size(want); i-- > 0;) {
+    json_t *x = json_deep_copy(json_array_get(want, i));
+    json_object_set_new(x, "s", json_real(json_number_value(json_object_get(x, "s")) + 0.0004));
+    if (i == 7) json_object_set_new(x, "n", json_integer(json_integer_value(json_object_get(x, "n")) + 1));
+    if (i == 9000) json_object_set_new(x, "v", json_integer(json_integer_value(json_object_get(x, "v")) + 5));
+    if (i == 15000) json_object_set_new(x, "d", json_real(json_number_value(json_object_get(x, "d")) + 0.25));
+    if (i == 19999) {
+      json_decref(x);
+      continue;
+    }
+    json_array_append_new(got, x);
+  }
+  json_t *after = json_deep_copy(before);
+  json_t *tr = json_array_get(json_object_get(after, "tracks"), 0);
+  json_array_append_new(json_object_get(tr, "clips"),
+                        json_pack("{sssfsfso}", "id", "c9", "start", 64.0, "length", 5000.0, "notes", got));
+  json_t *v = agent_verify(plan, before, after, NULL, NULL);
+  char *dump = json_dumps(v, JSON_COMPACT);
+  if (json_array_size(v) != 1) fail_msg("violations: %.2000s", dump);
+  json_t *x = json_array_get(v, 0);
+  assert_string_equal(json_string_value(json_object_get(x, "kind")), "missing_notes");
+  json_t *missing = json_object_get(json_object_get(json_object_get(x, "fix"), "args"), "add_notes");
+  assert_int_equal(json_array_size(missing), 4);
+  const size_t idx[] = {7, 9000, 15000, 19999};
+  for (size_t i = 0; i < 4; i++) assert_true(json_equal(json_array_get(missing, i), json_array_get(want, idx[i])));
+  free(dump);
+  json_decref(v);
+  /* all notes there (reversed, with noise): no violation */
+  json_t *ok = json_array();
+  for (size_t i = json_array_size(want); i-- > 0;) {
+    json_t *y = json_deep_copy(json_array_get(want, i));
+    json_object_set_new(y, "d", json_real(json_number_value(json_object_get(y, "d")) - 0.03));
+    json_array_append_new(ok, y);
+  }
+  json_object_set_new(json_array_get(json_object_get(tr, "clips"), 0), "notes", ok);
+  v = agent_verify(plan, before, after, NULL, NULL);
+  dump = json_dumps(v, JSON_COMPACT);
+  if (json_array_size(v)) fail_msg("unexpected violations: %.2000s", dump);
+  free(dump);
+  json_decref(v);
+  json_decref(plan);
+  json_decref(before);
+  json_decref(after);
+  json_decref(want);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_agent_exec_plan_20000_notes),
+    cmocka_unit_test(test_agent_verify_big_clip_finds_missing_notes),
     cmocka_unit_test(test_agent_verify_reports_and_proposes_fixes),
     cmocka_unit_test(test_agent_seed_example_reaper),
     cmocka_unit_test(test_agent_seed_example_ardour),
