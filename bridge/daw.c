@@ -659,8 +659,23 @@ static int companion_tool(const daw_t *d, const char *tool) {
   return in_array(json_object_get(json_object_get(oscmap_json(d->map), "capabilities"), "companion"), tool);
 }
 
+/* A companion tool this host's companion cannot carry out (Ardour 7.3: delete_track), or NULL. The companion's
+ * ping reply may list them ({"unavailable": {op: reason}}): when it does, that list is the host's word; else the
+ * dialect map's capabilities.companion_unavailable (data) applies. */
+static const char *companion_refuses(const daw_t *d, const char *tool) {
+  const json_t *info = d->comp ? companion_info(d->comp) : NULL;
+  const json_t *list = json_object_get(info, "unavailable");
+  if (!json_is_object(list))
+    list = json_object_get(json_object_get(oscmap_json(d->map), "capabilities"), "companion_unavailable");
+  return json_string_value(json_object_get(list, tool));
+}
+
 const char *daw_unavailable_reason(const daw_t *d, const char *tool) {
   const json_t *caps = json_object_get(oscmap_json(d->map), "capabilities");
+  if (companion_tool(d, tool) && !oscmap_tool(d->map, tool)) {
+    const char *no = companion_refuses(d, tool);
+    if (no) return no;
+  }
   if (companion_tool(d, tool) && comp_up(d)) return NULL;
   if (oscmap_tool(d->map, tool)) return NULL;
   if (companion_tool(d, tool)) {
@@ -1638,7 +1653,8 @@ static int call_checked(daw_t *d, const char *tool, const json_t *args, daw_cb c
     return defer_error(d, cb, data, code, err);
   }
   /* the companion first where it can (create_track: only it can set an instrument), else native OSC */
-  if (companion_tool(d, tool) && comp_up(d)) return companion_route(d, tool, args, cb, data);
+  if (companion_tool(d, tool) && comp_up(d) && !companion_refuses(d, tool))
+    return companion_route(d, tool, args, cb, data);
   const char *why = daw_unavailable_reason(d, tool);
   if (why) {
     char msg[1600];

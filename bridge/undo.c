@@ -105,6 +105,19 @@ static void add_unsupported(struct undo_op *op, const char *tool, const json_t *
   free(what);
 }
 
+/* An inverse delete_track named after the track it would remove (`delete track "Kick"`), as the mirror still
+ * knows it; NULL when the mirror has no such track. malloc'ed. */
+static char *describe_track_delete(struct undo_op *op, const json_t *args) {
+  session_t *ses = daw_session(op->d);
+  int idx = session_track_index_by_id(ses, json_string_value(json_object_get(args, "track_id")));
+  const char *name = idx > 0 ? session_track_name(ses, idx) : NULL;
+  if (!name) return NULL;
+  size_t len = strlen(name) + 32;
+  char *s = malloc(len);
+  if (s) snprintf(s, len, "delete track \"%s\"", name);
+  return s;
+}
+
 static void add_failed(struct undo_op *op, const char *tool, const json_t *args, int daw_status, const char *error) {
   json_array_append_new(op->failed, json_pack("{s:s, s:o, s:s, s:i}", "tool", tool, "args", display_args(op, args),
                                               "error", error, "daw_status", daw_status));
@@ -257,7 +270,12 @@ static void run_next(struct undo_op *op) {
       char reason[768];
       snprintf(reason, sizeof reason, "%s is not available with %s: %s", tool, daw_dialect(op->d), why);
       op->cs[k] = CS_UNSUPPORTED;
-      add_unsupported(op, tool, args, reason);
+      char *what = !strcmp(tool, "delete_track") ? describe_track_delete(op, args) : NULL;
+      if (what) /* a track the iteration created, which this DAW cannot remove (Ardour 7.3): named */
+        json_array_append_new(op->unsupported, json_pack("{s:s, s:s}", "what", what, "reason", reason));
+      else
+        add_unsupported(op, tool, args, reason);
+      free(what);
       json_decref(args);
       op->next++;
       continue;
@@ -336,10 +354,16 @@ static void finish(struct undo_op *op, int status, const char *msg) {
     snprintf(summary, sizeof summary, "nothing to change: the session already matches");
   else if (status == UNDO_OK)
     snprintf(summary, sizeof summary, "restored: %zu change%s confirmed by the DAW", na, na == 1 ? "" : "s");
-  else if (status == UNDO_EPARTIAL)
-    snprintf(summary, sizeof summary,
-             "partly restored: %zu change%s confirmed, %zu failed, %zu not reversible here, %zu difference%s left",
-             na, na == 1 ? "" : "s", nf, nu, left, left == 1 ? "" : "s");
+  else if (status == UNDO_EPARTIAL) {
+    int w = snprintf(summary, sizeof summary,
+                     "partly restored: %zu change%s confirmed, %zu failed, %zu not reversible here, %zu difference%s left",
+                     na, na == 1 ? "" : "s", nf, nu, left, left == 1 ? "" : "s");
+    json_t *u0 = json_array_get(op->unsupported, 0); /* the first thing this DAW cannot revert, by name */
+    if (u0 && w > 0 && (size_t)w < sizeof summary)
+      snprintf(summary + w, sizeof summary - (size_t)w, "; not reversible here: %s (%s)%s",
+               json_string_value(json_object_get(u0, "what")), json_string_value(json_object_get(u0, "reason")),
+               nu > 1 ? ", ..." : "");
+  }
   else
     snprintf(summary, sizeof summary, "%s (%zu change%s confirmed before that)", msg ? msg : undo_strerror(status),
              na, na == 1 ? "" : "s");

@@ -432,6 +432,11 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
   if (!strcmp(op, "delete_track")) {
     struct mk_track *t = find_track(m, json_object_get(args, "track"), err, errlen);
     if (!t) return NULL;
+    /* Ardour 7.3's Lua bindings cannot remove a route (osc-maps/companions/README.md): the real companion finds
+     * the track, then answers with this error and leaves the session unchanged. REAPER deletes. */
+    if (m->dialect == MK_ARDOUR)
+      FAIL("delete_track is not available: Ardour's Lua bindings (7.3) cannot remove a track; remove '%s' by hand",
+           t->name);
     mk_undo_push(m, "delete_track");
     json_t *r = json_pack("{s:s}", "deleted", t->host_id);
     mk_track_remove(m, mk_track_index(m, t) - 1);

@@ -23,6 +23,19 @@
 
 static const char *const dialects[] = {"reaper", "ardour"};
 
+/* The hosts' limits (the mock follows the real hosts): Ardour 7.3's Lua bindings cannot remove a track
+ * (osc-maps/companions/README.md); REAPER can. */
+static int hosts_delete_tracks(const char *dialect) {
+  static const struct {
+    const char *dialect;
+    int deletes_tracks;
+  } hosts[] = {{"reaper", 1}, {"ardour", 0}};
+  for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++)
+    if (!strcmp(hosts[i].dialect, dialect)) return hosts[i].deletes_tracks;
+  fail_msg("no host limits for dialect %s", dialect);
+  return 0;
+}
+
 /* The wire fixture's loop, mock and log, with a daw_t in place of its bare sync. */
 struct tc {
   struct wire w;
@@ -315,10 +328,27 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     ms = mock_state(t.w.mock);
     assert_int_equal(json_array_size(json_object_get(mock_track_named(ms, "Kick"), "clips")), 0);
     json_decref(ms);
-    expect_ok(&t, call(&t, "delete_track", "{\"track_id\":\"%s\"}", track_id), "delete_track");
-    assert_int_equal(session_track_count(daw_session(t.d)), 2);
+    /* delete_track: REAPER deletes; Ardour 7.3's Lua cannot remove a track, so it is not offered and a call is
+     * refused with the host's reason, the track untouched */
+    int deletes = hosts_delete_tracks(dialects[di]);
+    json_t *dcaps = daw_capabilities(t.d);
+    int offered = 0;
+    size_t ci;
+    json_t *cv;
+    json_array_foreach(dcaps, ci, cv) offered |= !strcmp(json_string_value(cv), "delete_track");
+    json_decref(dcaps);
+    assert_int_equal(offered, deletes);
+    if (deletes) {
+      expect_ok(&t, call(&t, "delete_track", "{\"track_id\":\"%s\"}", track_id), "delete_track");
+      assert_int_equal(session_track_count(daw_session(t.d)), 2);
+    } else {
+      assert_int_equal(call(&t, "delete_track", "{\"track_id\":\"%s\"}", track_id), DAW_EUNSUPPORTED);
+      assert_non_null(strstr(t.w.message, "Ardour 7.3 cannot delete tracks"));
+      assert_int_equal(session_track_count(daw_session(t.d)), 3);
+    }
     ms = mock_state(t.w.mock);
-    assert_null(mock_track_named(ms, "Kick"));
+    if (deletes) assert_null(mock_track_named(ms, "Kick"));
+    else assert_non_null(mock_track_named(ms, "Kick"));
     json_decref(ms);
     /* an unknown clip is refused before anything is sent */
     assert_int_equal(call(&t, "delete_clip", "{\"clip_id\":\"c999\"}"), DAW_ENOTRACK);

@@ -21,6 +21,21 @@
 
 static const char *const dialects[] = {"reaper", "ardour"};
 
+/* What each host can do, as the real hosts do (the mock follows them): Ardour 7.3's Lua bindings cannot remove a
+ * track (osc-maps/companions/README.md), so its companion refuses delete_track and an undo that must remove a
+ * track is partial, naming it; REAPER deletes. */
+static const struct host_limits {
+  const char *dialect;
+  int deletes_tracks;
+} host_limits[] = {{"reaper", 1}, {"ardour", 0}};
+
+static int deletes_tracks(const char *dialect) {
+  for (size_t i = 0; i < sizeof host_limits / sizeof *host_limits; i++)
+    if (!strcmp(host_limits[i].dialect, dialect)) return host_limits[i].deletes_tracks;
+  fail_msg("no host limits for dialect %s", dialect);
+  return 0;
+}
+
 struct fx {
   uv_loop_t loop;
   daw_t *d;
@@ -426,7 +441,7 @@ static void test_undo_reaper_without_companion_reports_and_does_the_rest(void **
   assert_int_equal(undo_to(&f, target), UNDO_EPARTIAL);
   json_t *u = json_object_get(f.result, "unsupported");
   assert_int_equal(json_array_size(u), 1);
-  assert_non_null(strstr(json_string_value(json_object_get(json_array_get(u, 0), "what")), "delete_track"));
+  assert_string_equal(json_string_value(json_object_get(json_array_get(u, 0), "what")), "delete track \"Pad\"");
   assert_non_null(strstr(json_string_value(json_object_get(json_array_get(u, 0), "reason")), "companion"));
   assert_int_equal(json_array_size(json_object_get(f.result, "failed")), 0);
   assert_true(json_array_size(json_object_get(f.result, "applied")) >= 2);
@@ -461,19 +476,21 @@ struct comp_case {
   const char *name;
   const char *tool;
   const char *args; /* %1$s = Bass track id, %2$s = Drums' first clip id */
+  const char *new_track; /* the track the call creates (its undo must remove it) */
 };
 
 static const struct comp_case comp_cases[] = {
-  {"create_track", "create_track", "{\"name\": \"Pad\", \"type\": \"midi\"}"},
-  {"create_track with instrument", "create_track", "{\"name\": \"Lead\", \"type\": \"midi\", \"instrument\": \"%3$s\"}"},
+  {"create_track", "create_track", "{\"name\": \"Pad\", \"type\": \"midi\"}", "Pad"},
+  {"create_track with instrument", "create_track", "{\"name\": \"Lead\", \"type\": \"midi\", \"instrument\": \"%3$s\"}",
+   "Lead"},
   {"create_midi_clip", "create_midi_clip",
    "{\"track_id\": \"%1$s\", \"start_time\": 8, \"duration\": 4, \"notes\": [{\"n\":40,\"s\":0,\"d\":1,\"v\":100},"
-   "{\"n\":43,\"s\":1.5,\"d\":0.5,\"v\":90}]}"},
-  {"edit_clip", "edit_clip", "{\"clip_id\": \"%2$s\", \"add_notes\": [{\"n\":42,\"s\":0.5,\"d\":0.25,\"v\":70}]}"},
-  {"add_effect", "add_effect", "{\"track_id\": \"%1$s\", \"effect_name\": \"%4$s\"}"},
-  {"remove_effect", "remove_effect", "{\"track_id\": \"%5$s\", \"effect_index\": %6$d}"},
-  {"delete_clip", "delete_clip", "{\"clip_id\": \"%2$s\"}"},
-  {"delete_track", "delete_track", "{\"track_id\": \"%1$s\"}"},
+   "{\"n\":43,\"s\":1.5,\"d\":0.5,\"v\":90}]}", NULL},
+  {"edit_clip", "edit_clip", "{\"clip_id\": \"%2$s\", \"add_notes\": [{\"n\":42,\"s\":0.5,\"d\":0.25,\"v\":70}]}", NULL},
+  {"add_effect", "add_effect", "{\"track_id\": \"%1$s\", \"effect_name\": \"%4$s\"}", NULL},
+  {"remove_effect", "remove_effect", "{\"track_id\": \"%5$s\", \"effect_index\": %6$d}", NULL},
+  {"delete_clip", "delete_clip", "{\"clip_id\": \"%2$s\"}", NULL},
+  {"delete_track", "delete_track", "{\"track_id\": \"%1$s\"}", NULL},
 };
 
 static const char *catalog_name(struct fx *f, const char *kind, int want_not) {
@@ -487,20 +504,33 @@ static const char *catalog_name(struct fx *f, const char *kind, int want_not) {
   return kind[0] == 'i' ? "ReaSynth" : "ReaEQ";
 }
 
-/* Ardour 7.3's Lua bindings cannot remove a track, and the companion (and the mock's) says so: an undo that must
- * delete a track is then partial, with exactly that delete_track failed and its reason. Returns 1 when f->result
- * shows that (Ardour only); 0 otherwise. */
-static int ardour_cannot_delete(struct fx *f, const char *dialect) {
-  if (strcmp(dialect, "ardour") || f->status != UNDO_EPARTIAL) return 0;
-  json_t *failed = json_object_get(f->result, "failed");
-  size_t i;
-  json_t *x;
-  json_array_foreach(failed, i, x) {
-    if (strcmp(json_string_value(json_object_get(x, "tool")), "delete_track") ||
-        !strstr(json_string_value(json_object_get(x, "error")), "cannot remove a track"))
-      return 0;
-  }
-  return json_array_size(failed) > 0;
+/* The DAW's state without the track `name` (new reference): what is left to compare when that track stays. */
+static json_t *without_track(json_t *state, const char *name) {
+  json_t *c = json_deep_copy(state);
+  json_t *tracks = json_object_get(c, "tracks");
+  for (size_t i = 0; i < json_array_size(tracks); i++)
+    if (!strcmp(json_string_value(json_object_get(json_array_get(tracks, i), "name")), name)) {
+      json_array_remove(tracks, i);
+      break;
+    }
+  return c;
+}
+
+/* On a host that cannot remove tracks (Ardour 7.3), undoing the creation of `name` is partial: nothing failed,
+ * exactly that track is "not reversible here", named, with the host's reason, in the result and the summary. */
+static void assert_track_not_reversible(struct fx *f, int rc, const char *name) {
+  if (rc != UNDO_EPARTIAL) print_result(f, name);
+  assert_int_equal(rc, UNDO_EPARTIAL);
+  assert_int_equal(json_array_size(json_object_get(f->result, "failed")), 0);
+  json_t *u = json_object_get(f->result, "unsupported");
+  assert_int_equal(json_array_size(u), 1);
+  char what[160];
+  snprintf(what, sizeof what, "delete track \"%s\"", name);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(u, 0), "what")), what);
+  assert_non_null(strstr(json_string_value(json_object_get(json_array_get(u, 0), "reason")), "Ardour 7.3 cannot delete tracks"));
+  assert_false(json_is_true(json_object_get(f->result, "complete")));
+  assert_non_null(strstr(f->msg, "not reversible here: "));
+  assert_non_null(strstr(f->msg, what));
 }
 
 static void test_undo_companion_tools(void **st) {
@@ -526,7 +556,27 @@ static void test_undo_companion_tools(void **st) {
       char args[1024];
       snprintf(args, sizeof args, c->args, bass ? bass : "?", clip ? clip : "?", catalog_name(&f, "instruments", 0),
                catalog_name(&f, "effects", 1), vocals ? vocals : "?", vfx);
+      int deletes = deletes_tracks(dialects[d]);
+      /* the planner is offered delete_track only where the host can do it */
+      json_t *caps = daw_capabilities(f.d);
+      int offered = 0;
+      size_t ci;
+      json_t *cv;
+      json_array_foreach(caps, ci, cv) offered |= !strcmp(json_string_value(cv), "delete_track");
+      json_decref(caps);
+      assert_int_equal(offered, deletes);
       int rc = call(&f, c->tool, args);
+      if (!deletes && !strcmp(c->tool, "delete_track")) { /* refused with the host's reason, the DAW unchanged */
+        assert_int_equal(rc, DAW_EUNSUPPORTED);
+        assert_non_null(strstr(f.msg, "Ardour 7.3 cannot delete tracks"));
+        json_t *daw1 = daw_mock_state(f.d);
+        assert_int_equal(differences(daw0, daw1, 1), 0);
+        json_decref(daw1);
+        json_decref(daw0);
+        json_decref(target);
+        fx_close(&f);
+        continue;
+      }
       if (rc) fprintf(stderr, "%s %s: %s\n", dialects[d], c->name, f.msg);
       assert_int_equal(rc, 0);
       json_t *daw1 = daw_mock_state(f.d);
@@ -534,7 +584,15 @@ static void test_undo_companion_tools(void **st) {
       json_decref(daw1);
 
       rc = undo_to(&f, target);
-      if (rc && ardour_cannot_delete(&f, dialects[d])) { /* reported, not pretended: nothing more to check */
+      if (!deletes && c->new_track) { /* reported, not pretended: the new track stays, nothing else differs */
+        assert_track_not_reversible(&f, rc, c->new_track);
+        json_t *daw2 = daw_mock_state(f.d);
+        assert_non_null(daw_track(daw2, c->new_track));
+        assert_int_equal(daw_track_count(daw2), daw_track_count(daw0) + 1);
+        json_t *rest = without_track(daw2, c->new_track);
+        assert_int_equal(differences(rest, daw0, 1), 0);
+        json_decref(rest);
+        json_decref(daw2);
         json_decref(daw0);
         json_decref(target);
         fx_close(&f);
@@ -683,19 +741,29 @@ static void test_undo_restore_across_iterations_companion(void **st) {
     assert_int_equal(call(&f, "create_midi_clip", args), 0);
     save_iteration(h, &f, "add keys", &n2);
     json_t *daw_2 = daw_mock_state(f.d);
+    /* Ardour 7.3 cannot remove a track: the delete is refused, Vocals stays (restore 2 then re-creates nothing) */
+    int deletes = deletes_tracks(dialects[d]);
     snprintf(args, sizeof args, "{\"track_id\": \"%s\"}", mirror_track_id(&f, "Vocals"));
-    assert_int_equal(call(&f, "delete_track", args), 0);
+    assert_int_equal(call(&f, "delete_track", args), deletes ? 0 : DAW_EUNSUPPORTED);
     snprintf(args, sizeof args, "{\"track_id\": \"%s\", \"effect_name\": \"%s\"}", mirror_track_id(&f, "Bass"),
              catalog_name(&f, "effects", 1));
     assert_int_equal(call(&f, "add_effect", args), 0);
     save_iteration(h, &f, "no vocals", &n3);
 
     int rc = restore(&f, h, n1);
-    if (rc) print_result(&f, "restore 1");
-    assert_int_equal(rc, UNDO_OK);
     json_t *s = daw_mock_state(f.d);
-    assert_int_equal(differences(s, daw_1, 1), 0);
-    assert_null(daw_track(s, "Keys"));
+    if (deletes) {
+      if (rc) print_result(&f, "restore 1");
+      assert_int_equal(rc, UNDO_OK);
+      assert_int_equal(differences(s, daw_1, 1), 0);
+      assert_null(daw_track(s, "Keys"));
+    } else { /* Keys stays, named; the effect is removed */
+      assert_track_not_reversible(&f, rc, "Keys");
+      assert_non_null(daw_track(s, "Keys"));
+      json_t *rest = without_track(s, "Keys");
+      assert_int_equal(differences(rest, daw_1, 1), 0);
+      json_decref(rest);
+    }
     assert_non_null(daw_track(s, "Vocals"));
     json_decref(s);
 
@@ -845,9 +913,13 @@ static void test_undo_keeps_the_musicians_edits(void **st) {
     musician_edits(&f);
 
     int rc = undo3(&f, base, result, UNDO_FAST_PATH);
-    int no_delete = rc && ardour_cannot_delete(&f, dialects[d]);
-    if (rc && !no_delete) print_result(&f, dialects[d]);
-    if (!no_delete) assert_int_equal(rc, UNDO_OK);
+    int no_delete = !deletes_tracks(dialects[d]);
+    if (no_delete) {
+      assert_track_not_reversible(&f, rc, "Kick");
+    } else {
+      if (rc) print_result(&f, dialects[d]);
+      assert_int_equal(rc, UNDO_OK);
+    }
     assert_int_equal(json_array_size(json_object_get(f.result, "conflicts")), 0);
     assert_null(json_object_get(f.result, "fast_path")); /* the session changed since: never the DAW's undo */
     json_t *s = daw_mock_state(f.d);
@@ -910,9 +982,13 @@ static void test_undo_conflict_stops_and_force_reverts(void **st) {
 
     /* --force: the iteration is reverted, the conflicting volume too */
     rc = undo3(&f, base, result, UNDO_FAST_PATH | UNDO_FORCE);
-    int no_delete = rc && ardour_cannot_delete(&f, dialects[d]);
-    if (rc && !no_delete) print_result(&f, dialects[d]);
-    if (!no_delete) assert_int_equal(rc, UNDO_OK);
+    int no_delete = !deletes_tracks(dialects[d]);
+    if (no_delete) {
+      assert_track_not_reversible(&f, rc, "Kick");
+    } else {
+      if (rc) print_result(&f, dialects[d]);
+      assert_int_equal(rc, UNDO_OK);
+    }
     assert_int_equal(json_array_size(json_object_get(f.result, "conflicts")), 1);
     assert_true(json_is_true(json_object_get(f.result, "forced")));
     s = daw_mock_state(f.d);

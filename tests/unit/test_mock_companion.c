@@ -490,6 +490,46 @@ static void test_mock_companion_ardour(void **state) {
   stop(&f);
 }
 
+/* The hosts' limits, as the real companions behave: Ardour 7.3's Lua cannot remove a route, so the Ardour
+ * companion finds the track and answers delete_track with an error naming it (the real companion's words), and
+ * nothing changes (no undo step either); REAPER deletes. An unknown track is still an error naming the track. */
+static void test_mock_companion_ardour_refuses_delete_track(void **state) {
+  (void)state;
+  static const struct {
+    const char *dialect;
+    int deletes;
+  } hosts[] = {{"reaper", 1}, {"ardour", 0}};
+  for (size_t h = 0; h < sizeof hosts / sizeof *hosts; h++) {
+    struct fx f;
+    start(&f, hosts[h].dialect, 2);
+    json_t *st0 = mock_state(f.m);
+    const char *name = json_string_value(json_object_get(json_array_get(json_object_get(st0, "tracks"), 0), "name"));
+    json_t *r = run_cmd(&f, "delete_track", json_pack("{s:i}", "track", 1), NULL);
+    json_t *st = mock_state(f.m);
+    if (hosts[h].deletes) {
+      ok(r);
+      assert_int_equal(json_array_size(json_object_get(st, "tracks")), 1);
+    } else {
+      char want[256];
+      snprintf(want, sizeof want,
+               "delete_track is not available: Ardour's Lua bindings (7.3) cannot remove a track; remove '%s' by hand",
+               name);
+      assert_string_equal(error_of(r), want);
+      assert_true(json_equal(st, st0));
+      json_t *u = run_cmd(&f, "undo", NULL, NULL);
+      assert_non_null(strstr(error_of(u), "nothing to undo"));
+      json_decref(u);
+    }
+    json_decref(r);
+    json_decref(st);
+    json_decref(st0);
+    r = run_cmd(&f, "delete_track", json_pack("{s:i}", "track", 9), NULL);
+    assert_non_null(strstr(error_of(r), "9"));
+    json_decref(r);
+    stop(&f);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_mock_companion_reaper_publish_and_ping),
@@ -498,6 +538,7 @@ int main(void) {
     cmocka_unit_test(test_mock_companion_duplicates_and_deadlines),
     cmocka_unit_test(test_mock_companion_edit_delete_undo),
     cmocka_unit_test(test_mock_companion_ardour),
+    cmocka_unit_test(test_mock_companion_ardour_refuses_delete_track),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
