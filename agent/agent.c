@@ -57,6 +57,8 @@ struct agent {
   int round; /* 0 = execute, 1 = the corrective round */
   /* llm executor */
   int turns, total_turns, turn_limit_hit;
+  /* every model call of the job (stage 1, re-plan, stage 2, fix round): reported tokens, else an estimate */
+  long use_in, use_out, use_calls, use_estimated;
   struct llm_result *pending;
   size_t call_i;
   char *final_text;
@@ -256,6 +258,7 @@ static void job_reset(agent_t *a) {
   free(a->history_dir), a->history_dir = NULL;
   a->call = NULL;
   a->attempt = a->round = a->turns = a->total_turns = a->turn_limit_hit = 0;
+  a->use_in = a->use_out = a->use_calls = a->use_estimated = 0;
   a->call_i = a->step_i = 0;
   a->llm_status = 0;
   a->llm_msg[0] = a->msg[0] = a->save_err[0] = 0;
@@ -448,6 +451,10 @@ static json_t *build_response(agent_t *a, int status, const char *message) {
     json_object_set_new(r, "model_turns", json_integer(a->total_turns));
     if (a->turn_limit_hit) json_object_set_new(r, "turn_limit_reached", json_true());
   }
+  if (a->mode != MODE_EXEC || a->use_calls)
+    json_object_set_new(r, "usage", json_pack("{sIsIsIsb}", "input_tokens", (json_int_t)a->use_in, "output_tokens",
+                                              (json_int_t)a->use_out, "calls", (json_int_t)a->use_calls, "estimated",
+                                              a->use_estimated > 0));
   if (a->history_dir) json_object_set_new(r, "history_dir", json_string(a->history_dir));
   if (a->plan_text && a->mode != MODE_EXEC) json_object_set_new(r, "plan_text", json_string(a->plan_text));
   free(gen);
@@ -874,10 +881,38 @@ static int parse_and_validate(agent_t *a, const char *text) {
   return ne == 0 && a->plan;
 }
 
+/* Count one model call in the job's usage. A provider that did not report a figure (-1; a scripted model whose
+ * transcript has no "usage") gets an estimate (budget_tokens of the request as sent and of the answer) and the
+ * response says "estimated": true. Called before the answer is appended to a->req. */
+static void count_usage(agent_t *a, const struct llm_result *res) {
+  a->use_calls++;
+  if (!res) return; /* the call failed: nothing came back; its input is not counted */
+  if (res->usage.input_tokens >= 0) {
+    a->use_in += res->usage.input_tokens;
+  } else {
+    char *q = a->req ? json_dumps(llm_request_json(a->req), JSON_COMPACT) : NULL;
+    a->use_in += q ? (long)budget_tokens(q) : 0;
+    free(q);
+    a->use_estimated++;
+  }
+  if (res->usage.output_tokens >= 0) {
+    a->use_out += res->usage.output_tokens;
+  } else {
+    json_t *rj = llm_result_json(res);
+    json_object_del(rj, "usage");
+    char *t = json_dumps(rj, JSON_COMPACT);
+    a->use_out += t ? (long)budget_tokens(t) : 0;
+    free(t);
+    json_decref(rj);
+    a->use_estimated++;
+  }
+}
+
 static void on_plan_done(llm_call_t *call, int status, const struct llm_result *res, const char *errmsg, void *data) {
   agent_t *a = data;
   (void)call;
   a->call = NULL;
+  count_usage(a, status ? NULL : res);
   if (stop_if_canceled(a)) return;
   if (status) {
     llm_failed(a, status, errmsg, "planning");
@@ -1583,6 +1618,7 @@ static void on_s2_done(llm_call_t *call, int status, const struct llm_result *re
   agent_t *a = data;
   (void)call;
   a->call = NULL;
+  count_usage(a, status ? NULL : res);
   if (stop_if_canceled(a)) return;
   if (status) {
     a->llm_status = status;

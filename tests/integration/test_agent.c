@@ -1539,8 +1539,45 @@ static void test_agent_verify_big_clip_finds_missing_notes(void **state) {
   json_decref(want);
 }
 
+/* "usage" sums every model call of the request: the figures the model reported, else an estimate (flagged). */
+static void test_agent_usage_summed_over_model_calls(void **state) {
+  (void)state;
+  for (int ex = 0; ex < 2; ex++) {
+    struct fx f;
+    struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "examples/demo-transcript.json",
+                        .executor = ex ? AGENT_EXEC_DIRECT : AGENT_EXEC_LLM};
+    assert_int_equal(fx_open(&f, &o), 0);
+    fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
+    if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+    json_t *u = json_object_get(f.resp, "usage");
+    char *d = json_dumps(u, JSON_COMPACT);
+    fprintf(stderr, "%s executor: usage %s\n", ex ? "direct" : "llm", d ? d : "null");
+    free(d);
+    assert_true(json_is_object(u));
+    json_int_t in = json_integer_value(json_object_get(u, "input_tokens"));
+    json_int_t out = json_integer_value(json_object_get(u, "output_tokens"));
+    if (ex) {
+      /* stage 1 only, and the transcript reports its usage: exactly those figures */
+      assert_int_equal(json_integer_value(json_object_get(u, "calls")), 1);
+      assert_int_equal(in, 2400);
+      assert_int_equal(out, 260);
+      assert_false(json_is_true(json_object_get(u, "estimated")));
+    } else {
+      /* stage 1 (reported) + 4 stage-2 calls (not reported: estimated from what was sent and answered) */
+      assert_int_equal(json_integer_value(json_object_get(u, "calls")), 5);
+      assert_int_equal(json_integer_value(json_object_get(u, "calls")),
+                       1 + json_integer_value(json_object_get(f.resp, "model_turns")));
+      assert_true(in > 2400 + 4 * 100); /* every stage-2 request carries the tools and the plan */
+      assert_true(out > 260);
+      assert_true(json_is_true(json_object_get(u, "estimated")));
+    }
+    fx_close(&f);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_agent_usage_summed_over_model_calls),
     cmocka_unit_test(test_agent_exec_plan_20000_notes),
     cmocka_unit_test(test_agent_verify_big_clip_finds_missing_notes),
     cmocka_unit_test(test_agent_verify_reports_and_proposes_fixes),
