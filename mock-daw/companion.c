@@ -248,6 +248,43 @@ static json_t *track_json(mock_t *m, struct mk_track *t) {
 }
 
 /* ---------------- ops ---------------- */
+/* Ardour 7.3's Lua cannot remove a route: the real companion's `undo` leaves a track the request created and lists
+ * it in the reply's `not_undone` (osc-maps/companions/README.md); the request's clips and effects on it are removed.
+ * `after` is the state before this undo: a track of it that the restored snapshot lacks is put back (same id,
+ * name, mix and instrument), without clips and effects. */
+static void keep_created_tracks(mock_t *m, const struct mk_state *after, json_t *reply) {
+  json_t *kept = json_array();
+  struct mk_state *copy = NULL;
+  for (int i = 0; i < after->ntracks; i++) {
+    const struct mk_track *t = after->tracks[i];
+    int found = 0;
+    for (int k = 0; k < m->st->ntracks && !found; k++) found = !strcmp(m->st->tracks[k]->host_id, t->host_id);
+    if (found) continue;
+    if (!copy) copy = mk_state_clone(after);
+    struct mk_track *c = copy->tracks[i];
+    copy->tracks[i] = NULL; /* taken: mk_state_free skips it */
+    for (int k = 0; k < c->nclips; k++) {
+      free(c->clips[k].host_id);
+      free(c->clips[k].name);
+      free(c->clips[k].notes);
+    }
+    c->nclips = 0;
+    for (int k = 0; k < c->nfx; k++) mk_fx_clear(&c->fx[k]);
+    c->nfx = 0;
+    int pos = i < m->st->ntracks ? i : m->st->ntracks;
+    struct mk_track *slot = mk_track_add(m, pos, "", c->type); /* grows the list; replaced by the kept track */
+    mk_track_free(slot);
+    m->st->tracks[pos] = c;
+    char line[320];
+    snprintf(line, sizeof line, "track '%s' (Ardour's Lua cannot remove tracks)", c->name);
+    json_array_append_new(kept, json_string(line));
+  }
+  if (after->next_serial > m->st->next_serial) m->st->next_serial = after->next_serial;
+  mk_state_free(copy);
+  if (json_array_size(kept)) json_object_set_new(reply, "not_undone", kept);
+  else json_decref(kept);
+}
+
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return NULL; } while (0)
 
 static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, char *err, size_t errlen,
@@ -493,7 +530,9 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     if (m->group_open) FAIL("undo: an undo block is open (send end_undo first)");
     if (mk_undo(m, name, sizeof name)) FAIL("nothing to undo");
     *changed_tracks = 1;
-    return json_pack("{s:s}", "undone", name);
+    json_t *r = json_pack("{s:s}", "undone", name);
+    if (m->dialect == MK_ARDOUR) keep_created_tracks(m, m->redo[m->nredo - 1].s, r);
+    return r;
   }
   FAIL("unknown op '%s'", op);
 }

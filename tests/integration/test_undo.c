@@ -812,10 +812,19 @@ static void test_undo_fast_path_uses_the_daws_undo(void **st) {
     json_t *fp = json_object_get(f.result, "fast_path");
     if (rc || !json_is_true(json_object_get(fp, "ok")) || getenv("UNDO_VERBOSE")) print_result(&f, dialects[d]);
     assert_non_null(fp);
-    /* the mirror equals the state before the request, whatever the fast path managed */
-    assert_true(json_is_true(json_object_get(f.result, "complete")));
     json_t *daw = daw_mock_state(f.d);
-    assert_null(daw_track(daw, "Kick"));
+    if (deletes_tracks(dialects[d])) {
+      /* the mirror equals the state before the request, whatever the fast path managed */
+      assert_true(json_is_true(json_object_get(f.result, "complete")));
+      assert_null(daw_track(daw, "Kick"));
+    } else {
+      /* Ardour 7.3: the companion's undo removes the request's clip but cannot remove the track (nor can a tool
+       * call): partial, the track named; nothing else is left */
+      assert_track_not_reversible(&f, rc, "Kick");
+      assert_non_null(daw_track(daw, "Kick"));
+      assert_int_equal(json_array_size(json_object_get(daw_track(daw, "Kick"), "clips")), 0);
+      assert_int_equal(json_array_size(json_object_get(f.result, "remaining")), 1);
+    }
     json_decref(daw);
     json_decref(before);
     fx_close(&f);
@@ -1026,11 +1035,18 @@ static void test_undo_three_way_fast_path_only_when_untouched(void **st) {
     assert_int_equal(daw_end_request(f.d, on_result, &f), 0);
     assert_int_equal(wait_done(&f), 0);
     int rc = undo3(&f, base, result, UNDO_FAST_PATH);
-    if (rc) print_result(&f, dialects[d]);
-    assert_int_equal(rc, UNDO_OK);
     assert_non_null(json_object_get(f.result, "fast_path"));
     json_t *s = daw_mock_state(f.d);
-    assert_int_equal(differences(s, daw0, 1), 0);
+    if (deletes_tracks(dialects[d])) {
+      if (rc) print_result(&f, dialects[d]);
+      assert_int_equal(rc, UNDO_OK);
+      assert_int_equal(differences(s, daw0, 1), 0);
+    } else { /* Ardour 7.3: everything reverted but the new track, which is named */
+      assert_track_not_reversible(&f, rc, "Kick");
+      json_t *rest = without_track(s, "Kick");
+      assert_int_equal(differences(rest, daw0, 1), 0);
+      json_decref(rest);
+    }
     json_decref(s);
     json_decref(daw0);
     json_decref(base);

@@ -530,6 +530,65 @@ static void test_mock_companion_ardour_refuses_delete_track(void **state) {
   }
 }
 
+/* The companion's undo of a request that created a track: REAPER's undo removes it; Ardour 7.3's companion cannot
+ * remove a route, so the track stays (same id and instrument), named in not_undone, without the request's clips
+ * and effects; the rest of the request is reverted. */
+static void test_mock_companion_ardour_undo_keeps_created_track(void **state) {
+  (void)state;
+  static const struct {
+    const char *dialect;
+    int deletes;
+  } hosts[] = {{"reaper", 1}, {"ardour", 0}};
+  for (size_t h = 0; h < sizeof hosts / sizeof *hosts; h++) {
+    struct fx f;
+    start(&f, hosts[h].dialect, 2);
+    json_t *st0 = mock_state(f.m);
+    json_t *r = run_cmd(&f, "begin_undo", json_pack("{s:s}", "name", "add keys"), NULL);
+    ok(r);
+    json_decref(r);
+    r = run_cmd(&f, "create_track", json_pack("{s:s,s:s}", "name", "Keys", "type", "midi"), NULL);
+    char hid[64];
+    snprintf(hid, sizeof hid, "%s", json_string_value(json_object_get(ok(r), "host_id")));
+    json_decref(r);
+    r = run_cmd(&f, "create_midi_clip",
+                json_pack("{s:s,s:f,s:f,s:[{s:i,s:f,s:f,s:i}]}", "track", hid, "start", 0.0, "length", 4.0, "notes", "n",
+                          60, "s", 0.0, "d", 1.0, "v", 100),
+                NULL);
+    ok(r);
+    json_decref(r);
+    r = run_cmd(&f, "create_midi_clip", json_pack("{s:i,s:f,s:f}", "track", 1, "start", 8.0, "length", 4.0), NULL);
+    ok(r);
+    json_decref(r);
+    r = run_cmd(&f, "end_undo", NULL, NULL);
+    ok(r);
+    json_decref(r);
+    r = run_cmd(&f, "undo", NULL, NULL);
+    json_t *res = ok(r);
+    json_t *st = mock_state(f.m);
+    json_t *tracks = json_object_get(st, "tracks");
+    if (hosts[h].deletes) {
+      assert_null(json_object_get(res, "not_undone"));
+      assert_true(json_equal(tracks, json_object_get(st0, "tracks")));
+    } else {
+      json_t *nu = json_object_get(res, "not_undone");
+      assert_int_equal(json_array_size(nu), 1);
+      assert_non_null(strstr(json_string_value(json_array_get(nu, 0)), "Keys"));
+      assert_int_equal(json_array_size(tracks), 3);
+      json_t *k = json_array_get(tracks, 2);
+      assert_string_equal(json_string_value(json_object_get(k, "name")), "Keys");
+      assert_string_equal(json_string_value(json_object_get(k, "host_id")), hid);
+      assert_int_equal(json_array_size(json_object_get(k, "clips")), 0);
+      /* the rest is reverted: the first two tracks are as before */
+      json_array_remove(tracks, 2);
+      assert_true(json_equal(tracks, json_object_get(st0, "tracks")));
+    }
+    json_decref(st);
+    json_decref(r);
+    json_decref(st0);
+    stop(&f);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_mock_companion_reaper_publish_and_ping),
@@ -539,6 +598,7 @@ int main(void) {
     cmocka_unit_test(test_mock_companion_edit_delete_undo),
     cmocka_unit_test(test_mock_companion_ardour),
     cmocka_unit_test(test_mock_companion_ardour_refuses_delete_track),
+    cmocka_unit_test(test_mock_companion_ardour_undo_keeps_created_track),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
