@@ -1827,6 +1827,16 @@ void sync_close(sync_t *s, void (*cb)(void *data), void *data) {
     op_free(o);
   }
   s->tail = NULL;
+  /* Say goodbye while the socket is open: Ardour 7.3 keeps a feedback surface for our port after we exit and can
+   * crash in its OSC thread when tracks are added later (docs/benchmarks.md, tests/companions/ardour_surface_crash.py);
+   * the map's "disconnect" turns our feedback off first. */
+  if (json_object_get(s->mj, "disconnect")) {
+    char err[256] = "";
+    json_t *vars = base_vars(s);
+    if (send_templates(s, json_object_get(s->mj, "disconnect"), vars, err, sizeof err))
+      log_msg(&s->log, LOG_DEBUG, MOD, "disconnect: %s", err);
+    json_decref(vars);
+  }
   s->pending = 4;
   uv_close((uv_handle_t *)&s->op_timer, on_closed);
   uv_close((uv_handle_t *)&s->refresh_timer, on_closed);

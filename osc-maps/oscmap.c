@@ -412,8 +412,8 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
     int rc = check_templates(file, "banking.select", json_object_get(bank, "select"), err, errlen);
     if (rc) return rc;
   }
-  const char *lists[] = {"connect", "probe", "read_back"};
-  for (int i = 0; i < 3; i++) {
+  const char *lists[] = {"connect", "probe", "read_back", "disconnect"};
+  for (int i = 0; i < 4; i++) {
     json_t *l = json_object_get(r, lists[i]);
     if (l) {
       int rc = check_templates(file, lists[i], l, err, errlen);

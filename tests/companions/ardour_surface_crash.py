@@ -33,8 +33,22 @@ if mode in ("surf", "surf_off"):
             time.sleep(0.3)
         sk.close()
     print("surfaces registered and closed", mode, flush=True)
+failed = 0
 for i in range(80):
     _, r = c.call("create_track", {"name": "T%d" % i, "type": "audio"}, deadline_s=30)
     if not r.get("ok"):
+        failed += 1
         print("create_track", i, r.get("error"), flush=True)
-print("done 80 tracks", flush=True)
+        if failed >= 3:
+            break
+pid = int(os.environ.get("DAWBRIDGE_ARDOUR_PID", "0") or 0)
+alive = True
+if pid:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        alive = False
+print("done 80 tracks" if not failed else "%d create_track calls failed" % failed, "; Ardour",
+      "alive" if alive else "GONE", flush=True)
+# As a test (ctest companion_ardour_surface_gone, REPRO_MODE=cli): the bridge's "disconnect" must keep Ardour alive.
+sys.exit(0 if alive and not failed else 1)
