@@ -59,6 +59,7 @@ struct agent {
   int turns, total_turns, turn_limit_hit;
   /* every model call of the job (stage 1, re-plan, stage 2, fix round): reported tokens, else an estimate */
   long use_in, use_out, use_calls, use_estimated;
+  int readback_unknown; /* set while a result whose read-back failed is handled (the step must not run again) */
   struct llm_result *pending;
   size_t call_i;
   char *final_text;
@@ -75,6 +76,7 @@ struct agent {
   json_t *violations_first;
   int n_failed, n_unreachable, failed_seen;
   int refresh_tries, unverified; /* unverified: the mirror could not be refreshed after a failed call */
+  int verify_fresh;              /* the mirror was just read back (daw_refresh) for this verification */
   int canceled, cancel_finishing;
   int status;
   char msg[512];
@@ -264,7 +266,7 @@ static void job_reset(agent_t *a) {
   a->llm_msg[0] = a->msg[0] = a->save_err[0] = 0;
   a->canceled = a->cancel_finishing = 0;
   a->n_failed = a->n_unreachable = a->failed_seen = 0;
-  a->refresh_tries = a->unverified = 0;
+  a->refresh_tries = a->unverified = a->verify_fresh = 0;
   a->status = 0;
   a->iteration = 0;
   a->request_begun = 0;
@@ -1159,6 +1161,154 @@ static json_t *resolve_refs(agent_t *a, const json_t *v, const char *key, int *m
   return json_deep_copy(v);
 }
 
+/* ---- read-back of a create whose confirmation was lost (issue 10 §3: never resend a non-idempotent command
+ * without reading back whether it took effect) ----
+ * A create_track / create_midi_clip / add_effect that failed because the DAW did not answer or its confirmation
+ * did not come (DAW_ETIMEDOUT, DAW_EUNREACHABLE; not a refusal) may still have been done. Before its result is
+ * recorded (and, in stage 2, shown to the model, which would call it again), the mirror is refreshed and the
+ * object looked for: a track of that name that was not there before and no earlier action returned; a clip at
+ * that start on that track, new and not returned before; one more such effect on the track than the plan's
+ * confirmed add_effect calls put there. Found: the step is confirmed with the ids of the read-back ("read_back":
+ * true). Absent: the failure stands (the step may run again). Refresh failed: the failure stands and "unknown":
+ * true (stage 2 does not run the step again; verification checks it later). */
+static const json_t *track_by_id(const json_t *state, const char *id);
+static int clip_in(const json_t *track, const char *cid);
+static int count_fx(const json_t *track, const char *name);
+
+struct readback {
+  agent_t *a;
+  daw_cb cb; /* the result handler the call had: called with the outcome of the read-back */
+  void *data;
+  char tool[48];
+  json_t *args; /* borrowed from the call's context, which lives until cb */
+  int status;
+  char *message;
+};
+
+static void a_pending_off(agent_t *a) { a->daw_pending = 0; }
+
+static int is_create(const char *tool) {
+  return tool && (!strcmp(tool, "create_track") || !strcmp(tool, "create_midi_clip") || !strcmp(tool, "add_effect"));
+}
+
+/* Was this id returned by an action the agent already counts as done? */
+static int id_claimed(agent_t *a, const char *key, const char *id) {
+  size_t i;
+  json_t *x;
+  json_array_foreach(a->actions, i, x) {
+    if (!json_is_true(json_object_get(x, "ok"))) continue;
+    const char *v = json_string_value(json_object_get(json_object_get(x, "result"), key));
+    if (v && !strcmp(v, id)) return 1;
+  }
+  return 0;
+}
+
+/* The object the failed create made, as a new result object, or NULL when the refreshed mirror lacks it. */
+static json_t *readback_find(agent_t *a, const char *tool, const json_t *args) {
+  json_t *after = session_to_json(daw_session(a->cfg.daw));
+  json_t *res = NULL;
+  size_t i;
+  json_t *t;
+  if (!strcmp(tool, "create_track")) {
+    const char *name = json_string_value(json_object_get(args, "name"));
+    json_array_foreach(json_object_get(after, "tracks"), i, t) {
+      const char *id = json_string_value(json_object_get(t, "id"));
+      const char *nm = json_string_value(json_object_get(t, "name"));
+      if (!id || !nm || !name || strcasecmp(nm, name) || track_by_id(a->before, id) || id_claimed(a, "track_id", id))
+        continue;
+      res = json_pack("{sssssb}", "status", "confirmed", "track_id", id, "read_back", 1);
+      break;
+    }
+  } else {
+    const char *tid = json_string_value(json_object_get(args, "track_id"));
+    const json_t *T = track_by_id(after, tid);
+    const json_t *bt = track_by_id(a->before, tid);
+    if (T && !strcmp(tool, "create_midi_clip")) {
+      double start = json_number_value(json_object_get(args, "start_time"));
+      json_array_foreach(json_object_get(T, "clips"), i, t) {
+        const char *cid = json_string_value(json_object_get(t, "id"));
+        if (!cid || (bt && clip_in(bt, cid)) || id_claimed(a, "clip_id", cid)) continue;
+        if (fabs(json_number_value(json_object_get(t, "start")) - start) > 0.01) continue;
+        res = json_pack("{sssssssIsb}", "status", "confirmed", "track_id", tid, "clip_id", cid, "notes",
+                        (json_int_t)json_array_size(json_object_get(t, "notes")), "read_back", 1);
+        break;
+      }
+    } else if (T) {
+      const char *en = json_string_value(json_object_get(args, "effect_name"));
+      int have = count_fx(T, en) - (bt ? count_fx(bt, en) : 0), done = 0;
+      json_array_foreach(a->actions, i, t) {
+        const json_t *xa = json_object_get(t, "args");
+        const char *xt = json_string_value(json_object_get(t, "tool"));
+        const char *xe = json_string_value(json_object_get(xa, "effect_name"));
+        const char *xtr = json_string_value(json_object_get(xa, "track_id"));
+        done += json_is_true(json_object_get(t, "ok")) && xt && !strcmp(xt, "add_effect") && xe && en &&
+                !strcasecmp(xe, en) && xtr && !strcmp(xtr, tid);
+      }
+      if (have > done) res = json_pack("{sssssb}", "status", "confirmed", "track_id", tid, "read_back", 1);
+    }
+  }
+  json_decref(after);
+  return res;
+}
+
+static void on_readback(int status, const json_t *result, const char *message, void *data) {
+  struct readback *rb = data;
+  agent_t *a = rb->a;
+  json_t *found = NULL;
+  /* clips come from the companion's state: when it was not read, "no such clip" is no answer */
+  const char *cerr = json_string_value(json_object_get(result, "companion_state_error"));
+  if (!cerr) cerr = json_string_value(json_object_get(result, "companion_error"));
+  if (!status && cerr && !strcmp(rb->tool, "create_midi_clip") &&
+      (found = readback_find(a, rb->tool, rb->args)) == NULL) {
+    status = DAW_EUNREACHABLE;
+    message = cerr;
+  }
+  char msg[1200];
+  if (a->closing || a->canceled) {
+    snprintf(msg, sizeof msg, "%s", rb->message);
+  } else if (status) {
+    snprintf(msg, sizeof msg, "%s (the read-back failed too: %s; it is unknown whether the DAW did it, so the step "
+             "is not run again; do not call it again)", rb->message, message ? message : daw_strerror(status));
+    rb->status = DAW_ETIMEDOUT;
+  } else if (found || (found = readback_find(a, rb->tool, rb->args)) != NULL) {
+    alog(a, LOG_INFO, "%s: the confirmation was lost (%s), but the read-back shows it was done", rb->tool,
+         rb->message);
+    json_object_set_new(found, "note", json_string("the DAW's confirmation was lost, but a read-back of the session "
+                                                   "shows this was done; do not call it again"));
+  } else {
+    alog(a, LOG_INFO, "%s: not confirmed (%s), and the read-back shows it was not done", rb->tool, rb->message);
+    snprintf(msg, sizeof msg, "%s (a read-back shows the DAW does not have it: the step can be called again)",
+             rb->message);
+  }
+  if (!found && status && !a->closing && !a->canceled) a->readback_unknown = 1;
+  if (found) rb->cb(0, found, NULL, rb->data);
+  else rb->cb(rb->status, NULL, msg, rb->data);
+  a->readback_unknown = 0;
+  json_decref(found);
+  free(rb->message);
+  free(rb);
+}
+
+/* Returns 1 when a read-back was started (cb follows with its outcome), 0 when the result stands as it is. */
+static int readback_start(agent_t *a, const char *tool, const json_t *args, int status, const char *message,
+                          daw_cb cb, void *data) {
+  if (!status || a->closing || a->canceled || !is_create(tool) || !args || !a->before) return 0;
+  if (status != DAW_ETIMEDOUT && status != DAW_EUNREACHABLE) return 0;
+  struct readback *rb = calloc(1, sizeof *rb);
+  if (!rb) return 0;
+  rb->a = a, rb->cb = cb, rb->data = data, rb->args = (json_t *)args, rb->status = status;
+  snprintf(rb->tool, sizeof rb->tool, "%s", tool);
+  rb->message = strdup(message ? message : daw_strerror(status));
+  alog(a, LOG_INFO, "%s failed (%s): reading the session back before the step may run again", tool, rb->message);
+  a->daw_pending = 1;
+  if (!rb->message || daw_refresh(a->cfg.daw, on_readback, rb) != DAW_OK) {
+    free(rb->message);
+    free(rb);
+    return 0;
+  }
+  return 1;
+}
+
 struct direct_call {
   agent_t *a;
   int step;
@@ -1176,7 +1326,16 @@ static void note_created(agent_t *a, int step, const char *tool, const json_t *r
   if (!strcmp(tool, "create_midi_clip") && json_is_string(cid)) json_object_set(a->step_clips, k, (json_t *)cid);
 }
 
+static void on_direct_checked(int status, const json_t *result, const char *message, void *data);
+
 static void on_direct_result(int status, const json_t *result, const char *message, void *data) {
+  struct direct_call *dc = data;
+  a_pending_off(dc->a);
+  if (readback_start(dc->a, dc->tool, dc->args, status, message, on_direct_checked, dc)) return;
+  on_direct_checked(status, result, message, dc);
+}
+
+static void on_direct_checked(int status, const json_t *result, const char *message, void *data) {
   struct direct_call *dc = data;
   agent_t *a = dc->a;
   a->daw_pending = 0;
@@ -1531,7 +1690,8 @@ static int s2_candidate_step(agent_t *a, const char *tool) {
   json_t *e;
   json_array_foreach(a->s2_open, i, e) {
     const char *t = json_string_value(json_object_get(e, "tool"));
-    if (t && tool && !strcmp(t, tool) && !json_is_true(json_object_get(e, "used")))
+    if (t && tool && !strcmp(t, tool) && !json_is_true(json_object_get(e, "used")) &&
+        !json_is_true(json_object_get(e, "unknown")))
       return (int)json_integer_value(json_object_get(e, "step"));
   }
   return 0;
@@ -1544,7 +1704,7 @@ static int s2_match(agent_t *a, const char *tool, const json_t *args, char *why,
   size_t i;
   json_t *e;
   char first[400] = "";
-  int used_same = 0;
+  int used_same = 0, unknown = 0;
   json_array_foreach(a->s2_open, i, e) {
     const char *t = json_string_value(json_object_get(e, "tool"));
     if (!t || strcmp(t, tool)) continue;
@@ -1552,11 +1712,18 @@ static int s2_match(agent_t *a, const char *tool, const json_t *args, char *why,
       used_same = 1;
       continue;
     }
+    if (json_is_true(json_object_get(e, "unknown"))) {
+      if (!unknown) unknown = (int)json_integer_value(json_object_get(e, "step"));
+      continue;
+    }
     char w[400];
     if (entry_matches(a, e, tool, args, w, sizeof w)) return (int)i;
     if (!first[0]) snprintf(first, sizeof first, "%s", w);
   }
   if (first[0]) snprintf(why, wlen, "refused: not in the plan (%s)", first);
+  else if (unknown)
+    snprintf(why, wlen, "refused: Step %d (%s) may have been done already (its confirmation was lost and the "
+             "session could not be read back); it is not sent again", unknown, tool);
   else if (used_same)
     snprintf(why, wlen, "refused: not in the plan (every %s step of the plan has been carried out already; a step "
              "is done once)", tool);
@@ -1570,7 +1737,7 @@ static void s2_open_list(agent_t *a, char *buf, size_t len) {
   json_t *e;
   buf[0] = 0;
   json_array_foreach(a->s2_open, i, e) {
-    if (json_is_true(json_object_get(e, "used"))) continue;
+    if (json_is_true(json_object_get(e, "used")) || json_is_true(json_object_get(e, "unknown"))) continue;
     int w = snprintf(buf + o, len - o, "%sStep %lld %s%s", o ? ", " : "",
                      (long long)json_integer_value(json_object_get(e, "step")),
                      json_string_value(json_object_get(e, "tool")),
@@ -1696,7 +1863,16 @@ static void s2_error_result(agent_t *a, const struct llm_tool_call *c, const jso
                              a->cfg.cb.data);
 }
 
+static void on_s2_checked(int status, const json_t *result, const char *message, void *data);
+
 static void on_s2_result(int status, const json_t *result, const char *message, void *data) {
+  struct s2_call *sc = data;
+  a_pending_off(sc->a);
+  if (sc->entry >= 0 && readback_start(sc->a, sc->name, sc->args, status, message, on_s2_checked, sc)) return;
+  on_s2_checked(status, result, message, sc);
+}
+
+static void on_s2_checked(int status, const json_t *result, const char *message, void *data) {
   struct s2_call *sc = data;
   agent_t *a = sc->a;
   a->daw_pending = 0;
@@ -1715,6 +1891,9 @@ static void on_s2_result(int status, const json_t *result, const char *message, 
     if (!status && sc->entry >= 0) {
       s2_consume(a, sc->entry, sc->name, sc->args);
       note_created(a, sc->step, sc->name, result);
+    } else if (status && sc->entry >= 0 && a->readback_unknown) {
+      /* it may have been done: the step is not run again in this round (verification reads it back later) */
+      json_object_set_new(json_array_get(a->s2_open, (size_t)sc->entry), "unknown", json_true());
     }
     log_result(a, sc->name, sc->args, status, result, message);
     count_failure(a, status);
@@ -1881,9 +2060,14 @@ static void verify(agent_t *a);
 
 static void on_refreshed(int status, const json_t *result, const char *message, void *data) {
   agent_t *a = data;
-  (void)result;
   a->daw_pending = 0;
   if (stop_if_canceled(a)) return;
+  const char *cerr = status ? NULL : json_string_value(json_object_get(result, "companion_state_error"));
+  if (cerr) {
+    /* the tracks are fresh, the clips are not: a clip whose confirmation was lost would look missing */
+    status = DAW_EUNREACHABLE;
+    message = cerr;
+  }
   if (status && ++a->refresh_tries < 2) {
     alog(a, LOG_INFO, "refresh before verification failed (%s); once more", message ? message : daw_strerror(status));
     a->daw_pending = 1;
@@ -1896,6 +2080,7 @@ static void on_refreshed(int status, const json_t *result, const char *message, 
     alog(a, LOG_WARN, "the mirror could not be refreshed (%s): verifying it as it is, without repairs",
          message ? message : daw_strerror(status));
   }
+  a->verify_fresh = 1;
   verify(a);
 }
 
@@ -1915,12 +2100,44 @@ static void after_round(agent_t *a) {
   verify(a);
 }
 
+/* A repair that would create something again (a track, a clip, an effect, notes added): it runs only on a mirror
+ * read back after the round, never on one that only followed the confirmations (issue 10 §3). */
+static int needs_create_repair(const json_t *violations) {
+  size_t i;
+  json_t *v;
+  json_array_foreach((json_t *)violations, i, v) {
+    const char *k = json_string_value(json_object_get(v, "kind"));
+    if (k && (!strcmp(k, "missing_track") || !strcmp(k, "missing_clip") || !strcmp(k, "missing_effect") ||
+              !strcmp(k, "missing_notes") || !strcmp(k, "empty_track")))
+      return 1;
+  }
+  return 0;
+}
+
 static void verify(agent_t *a) {
+  int fresh = a->verify_fresh;
+  a->verify_fresh = 0;
   json_t *after = session_to_json(daw_session(a->cfg.daw));
   json_t *st = NULL;
   json_decref(a->violations);
   a->violations = agent_verify(a->plan_json, a->before, after, a->actions, &st);
   json_decref(after);
+  if (!fresh && a->round == 0 && !a->cfg.no_fix && !a->unverified && !a->canceled &&
+      needs_create_repair(a->violations)) {
+    /* the mirror may have lost what the DAW confirmed (ids renumbered, feedback lost): read it back first */
+    json_decref(st);
+    a->refresh_tries = 0;
+    alog(a, LOG_INFO, "refreshing the mirror before a repair creates anything again");
+    a->daw_pending = 1;
+    if (daw_refresh(a->cfg.daw, on_refreshed, a) == DAW_OK) return;
+    a->daw_pending = 0;
+    a->unverified = 1; /* not read back: nothing is created again */
+    st = NULL;
+    after = session_to_json(daw_session(a->cfg.daw));
+    json_decref(a->violations);
+    a->violations = agent_verify(a->plan_json, a->before, after, a->actions, &st);
+    json_decref(after);
+  }
   /* tracks verification matched to the plan's create_track steps: references of repairs resolve to them */
   const char *k;
   json_t *v;
@@ -1932,7 +2149,10 @@ static void verify(agent_t *a) {
     if (a->cfg.cb.on_violation) a->cfg.cb.on_violation(a, v, a->cfg.cb.data);
   }
   if (!json_array_size(a->violations)) alog(a, LOG_INFO, "verified: the session matches the plan");
-  if (a->round == 0) a->violations_first = json_incref(a->violations);
+  if (a->round == 0) {
+    json_decref(a->violations_first);
+    a->violations_first = json_incref(a->violations);
+  }
   int llm_dead = !is_direct(a) && a->llm_status;
   if (a->round == 0 && json_array_size(a->violations) && !a->cfg.no_fix && !llm_dead && !a->unverified) {
     fix_round(a);

@@ -9,7 +9,7 @@ if(DAWBRIDGE_TESTS)
   db_add_test(test_prompt SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_prompt.c
               LIBS dbagentcore LABELS unit agent)
   db_add_test(test_agent SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/integration/test_agent.c
-              LIBS dbagentcore dbmockllm LABELS integration agent TIMEOUT 300)
+              LIBS dbagentcore dbmockllm LABELS integration agent TIMEOUT 600)
 endif()
 
 # The CLI end to end, offline: `dawbridge demo` (mock DAW + companion + scripted model), and `exec` of the example

@@ -18,6 +18,14 @@
  *     call with "outcome": "failed", "refused": "not in the plan", and the job ends AGENT_EINCOMPLETE (exit 7).
  *   - AGENT_EXEC_DIRECT: the validated plan's steps run with daw_call in order, "[from Step N]" references
  *     resolved to the ids the DAW confirmed; no second model call.
+ * Read-back of creates: a create_track / create_midi_clip / add_effect that failed for DAW_ETIMEDOUT or
+ * DAW_EUNREACHABLE (not a refusal) is not recorded (nor shown to the model) before daw_refresh: when the refreshed
+ * mirror holds the object (new, not returned by an earlier action), the step is confirmed with its ids
+ * ("read_back": true); when it does not, the failure stands and the step may run again; when the refresh fails,
+ * the failure stands and stage 2 does not run the step again (issue 10 §3: no blind resend).
+ * A corrective round that would create something again (missing track/clip/effect/notes) runs only after a
+ * refresh of the mirror (also when every call was confirmed); a refresh whose companion state failed counts as
+ * failed (no repairs).
  * Verifying: when a call failed, the mirror is refreshed first (a change whose confirmation was lost may still
  * have happened). Then the mirror is compared with the plan (agent_verify: MIDI tracks created without a clip —
  * the seed's "AI CREATED EMPTY TRACKS" —, tracks/clips/effects/markers the plan names but the DAW does not hold,

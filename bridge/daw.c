@@ -428,6 +428,8 @@ static void startup_done(struct startup *st) {
     const json_t *info = companion_info(d->comp);
     if (comp_up(d) && info) json_object_set(r, "companion_info", (json_t *)info);
     if (!comp_up(d)) json_object_set_new(r, "companion_error", json_string(st->comp_err[0] ? st->comp_err : companion_why(d->comp)));
+    /* the companion runs but its state (clips, notes) was not read: the mirror's clips are not fresh */
+    else if (st->comp_err[0]) json_object_set_new(r, "companion_state_error", json_string(st->comp_err));
   } else {
     json_object_set_new(r, "companion_error", json_string("no companion configured"));
   }

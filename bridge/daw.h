@@ -71,7 +71,8 @@ typedef void (*daw_cb)(int status, const json_t *result, const char *message, vo
 
 int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *err, size_t errlen);
 /* Connects, mirrors the session, pings the companion (and merges its state: host ids, clips, notes).
- * Result: {"tracks": N, "companion": true|false, "companion_error"?: "..."}. */
+ * Result: {"tracks": N, "companion": true|false, "companion_error"?: "...", "companion_state_error"?: "..." (the
+ * companion runs but its state was not read: clips and notes in the mirror are not fresh)}. */
 int daw_start(daw_t *d, daw_cb cb, void *data);
 /* A full refresh of the mirror (native + companion state). */
 int daw_refresh(daw_t *d, daw_cb cb, void *data);
