@@ -27,8 +27,6 @@ enum {
                              * stage 2 tried a call outside the plan ("refused: not in the plan") */
   CLI_EXIT_INTERRUPTED = 130, /* Ctrl-C / SIGINT during a run: the confirmed part is saved as a partial iteration */
 };
-/* Transitional alias: old name of CLI_EXIT_UNCERTAIN. */
-#define CLI_EXIT_UNCONFIRMED CLI_EXIT_UNCERTAIN
 
 struct cli_opts {
   const char *daw;        /* reaper | ardour | mock */

@@ -104,6 +104,8 @@ int main(int argc, char **argv) {
   struct cli c;
   memset(&c, 0, sizeof c);
   struct cli_opts *o = &c.o;
+  /* A file-size limit must be an error we report (history: "cannot be written"), not a signal that kills us. */
+  signal(SIGXFSZ, SIG_IGN);
   o->daw = getenv("DAWBRIDGE_DAW") ? getenv("DAWBRIDGE_DAW") : "reaper";
   o->dialect = "reaper";
   o->listen_port = -1;
