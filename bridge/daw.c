@@ -661,14 +661,10 @@ static int companion_tool(const daw_t *d, const char *tool) {
   return in_array(json_object_get(json_object_get(oscmap_json(d->map), "capabilities"), "companion"), tool);
 }
 
-/* A companion tool this host's companion cannot carry out (Ardour 7.3: delete_track), or NULL. The companion's
- * ping reply may list them ({"unavailable": {op: reason}}): when it does, that list is the host's word; else the
- * dialect map's capabilities.companion_unavailable (data) applies. */
+/* A companion tool this host's companion cannot carry out (Ardour 7.3: delete_track, its Lua cannot remove a
+ * route), or NULL: the dialect map's capabilities.companion_unavailable {tool: reason} (data). */
 static const char *companion_refuses(const daw_t *d, const char *tool) {
-  const json_t *info = d->comp ? companion_info(d->comp) : NULL;
-  const json_t *list = json_object_get(info, "unavailable");
-  if (!json_is_object(list))
-    list = json_object_get(json_object_get(oscmap_json(d->map), "capabilities"), "companion_unavailable");
+  const json_t *list = json_object_get(json_object_get(oscmap_json(d->map), "capabilities"), "companion_unavailable");
   return json_string_value(json_object_get(list, tool));
 }
 
