@@ -1192,10 +1192,10 @@ static int is_create(const char *tool) {
 }
 
 /* Was this id returned by an action the agent already counts as done? */
-static int id_claimed(agent_t *a, const char *key, const char *id) {
+static int id_claimed(const json_t *actions, const char *key, const char *id) {
   size_t i;
   json_t *x;
-  json_array_foreach(a->actions, i, x) {
+  json_array_foreach((json_t *)actions, i, x) {
     if (!json_is_true(json_object_get(x, "ok"))) continue;
     const char *v = json_string_value(json_object_get(json_object_get(x, "result"), key));
     if (v && !strcmp(v, id)) return 1;
@@ -1203,10 +1203,10 @@ static int id_claimed(agent_t *a, const char *key, const char *id) {
   return 0;
 }
 
-/* The object the failed create made, as a new result object, or NULL when the refreshed mirror lacks it. */
-static json_t *readback_find(agent_t *a, const char *tool, const json_t *args) {
-  json_t *after = session_to_json(daw_session(a->cfg.daw));
+json_t *agent_readback_find(const json_t *before, const json_t *after, const json_t *actions, const char *tool,
+                            const json_t *args) {
   json_t *res = NULL;
+  if (!tool || !args || !is_create(tool)) return NULL;
   size_t i;
   json_t *t;
   if (!strcmp(tool, "create_track")) {
@@ -1214,7 +1214,7 @@ static json_t *readback_find(agent_t *a, const char *tool, const json_t *args) {
     json_array_foreach(json_object_get(after, "tracks"), i, t) {
       const char *id = json_string_value(json_object_get(t, "id"));
       const char *nm = json_string_value(json_object_get(t, "name"));
-      if (!id || !nm || !name || strcasecmp(nm, name) || track_by_id(a->before, id) || id_claimed(a, "track_id", id))
+      if (!id || !nm || !name || strcasecmp(nm, name) || track_by_id(before, id) || id_claimed(actions, "track_id", id))
         continue;
       res = json_pack("{sssssb}", "status", "confirmed", "track_id", id, "read_back", 1);
       break;
@@ -1222,12 +1222,12 @@ static json_t *readback_find(agent_t *a, const char *tool, const json_t *args) {
   } else {
     const char *tid = json_string_value(json_object_get(args, "track_id"));
     const json_t *T = track_by_id(after, tid);
-    const json_t *bt = track_by_id(a->before, tid);
+    const json_t *bt = track_by_id(before, tid);
     if (T && !strcmp(tool, "create_midi_clip")) {
       double start = json_number_value(json_object_get(args, "start_time"));
       json_array_foreach(json_object_get(T, "clips"), i, t) {
         const char *cid = json_string_value(json_object_get(t, "id"));
-        if (!cid || (bt && clip_in(bt, cid)) || id_claimed(a, "clip_id", cid)) continue;
+        if (!cid || (bt && clip_in(bt, cid)) || id_claimed(actions, "clip_id", cid)) continue;
         if (fabs(json_number_value(json_object_get(t, "start")) - start) > 0.01) continue;
         res = json_pack("{sssssssIsb}", "status", "confirmed", "track_id", tid, "clip_id", cid, "notes",
                         (json_int_t)json_array_size(json_object_get(t, "notes")), "read_back", 1);
@@ -1236,7 +1236,7 @@ static json_t *readback_find(agent_t *a, const char *tool, const json_t *args) {
     } else if (T) {
       const char *en = json_string_value(json_object_get(args, "effect_name"));
       int have = count_fx(T, en) - (bt ? count_fx(bt, en) : 0), done = 0;
-      json_array_foreach(a->actions, i, t) {
+      json_array_foreach((json_t *)actions, i, t) {
         const json_t *xa = json_object_get(t, "args");
         const char *xt = json_string_value(json_object_get(t, "tool"));
         const char *xe = json_string_value(json_object_get(xa, "effect_name"));
@@ -1247,6 +1247,12 @@ static json_t *readback_find(agent_t *a, const char *tool, const json_t *args) {
       if (have > done) res = json_pack("{sssssb}", "status", "confirmed", "track_id", tid, "read_back", 1);
     }
   }
+  return res;
+}
+
+static json_t *readback_find(agent_t *a, const char *tool, const json_t *args) {
+  json_t *after = session_to_json(daw_session(a->cfg.daw));
+  json_t *res = agent_readback_find(a->before, after, a->actions, tool, args);
   json_decref(after);
   return res;
 }

@@ -181,6 +181,16 @@ void agent_close(agent_t *a, void (*cb)(void *data), void *data);
 json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *after, const json_t *actions,
                      json_t **step_tracks);
 
+/* The read-back of a create whose confirmation was lost: the object a create_track / create_midi_clip /
+ * add_effect call (args: ids resolved, catalog names canonical) made, looked for in after (session JSON after a
+ * refresh): a track of that name (case-insensitive) absent from before and returned by no ok action; a clip at
+ * args.start_time (±0.01) on args.track_id, absent from before and returned by no ok action; one more effect
+ * named args.effect_name on the track than before plus the ok add_effect actions on it. Returns a new result
+ * {"status": "confirmed", "track_id", "clip_id"?, "notes"?, "read_back": true}, or NULL when it is not there (or
+ * the tool creates nothing). All arguments borrowed; actions may be NULL. */
+json_t *agent_readback_find(const json_t *before, const json_t *after, const json_t *actions, const char *tool,
+                            const json_t *args);
+
 /* A readable summary of a response object (malloc'd; caller frees). */
 char *agent_summary(const json_t *response);
 

@@ -1629,8 +1629,65 @@ static void test_agent_packet_loss_no_duplicate_creates(void **state) {
   if (dups) fail_msg("%d run(s) left a duplicate in the DAW", dups);
 }
 
+/* The read-back of a create whose confirmation was lost: what is there is found with its ids, what was there before,
+ * what an earlier confirmed action returned, or what is absent, is not. */
+static void test_agent_readback_finds_lost_creates(void **state) {
+  (void)state;
+  json_t *before = json_loads(
+      "{\"tracks\": [{\"id\": \"t1\", \"name\": \"Kick Drum\", \"type\": \"midi\", \"fx\": [{\"name\": \"ReaVerbate "
+      "(Cockos)\"}], \"clips\": [{\"id\": \"c1\", \"start\": 0, \"notes\": []}]}]}", 0, NULL);
+  json_t *after = json_loads(
+      "{\"tracks\": [{\"id\": \"t1\", \"name\": \"Kick Drum\", \"type\": \"midi\", \"fx\": [{\"name\": \"ReaVerbate "
+      "(Cockos)\"}, {\"name\": \"ReaVerbate (Cockos)\"}], \"clips\": [{\"id\": \"c1\", \"start\": 0, \"notes\": []}, "
+      "{\"id\": \"c7\", \"start\": 8, \"notes\": [{\"n\": 36, \"s\": 0, \"d\": 1, \"v\": 100}]}]}, "
+      "{\"id\": \"t5\", \"name\": \"kick drum\", \"type\": \"midi\", \"fx\": [], \"clips\": []}]}", 0, NULL);
+  assert_non_null(before);
+  assert_non_null(after);
+  json_t *track = json_pack("{ssss}", "name", "Kick Drum", "type", "midi");
+  json_t *clip8 = json_pack("{sssisi}", "track_id", "t1", "start_time", 8, "duration", 4);
+  json_t *clip0 = json_pack("{sssisi}", "track_id", "t1", "start_time", 0, "duration", 4);
+  json_t *clip16 = json_pack("{sssisi}", "track_id", "t1", "start_time", 16, "duration", 4);
+  json_t *fx = json_pack("{ssss}", "track_id", "t1", "effect_name", "ReaVerbate");
+  json_t *fx_t5 = json_pack("{ssss}", "track_id", "t5", "effect_name", "ReaVerbate");
+  /* nothing confirmed yet: the new track (t1 was there before), the new clip at beat 8, the second reverb */
+  json_t *r = agent_readback_find(before, after, NULL, "create_track", track);
+  assert_non_null(r);
+  assert_string_equal(json_string_value(json_object_get(r, "track_id")), "t5");
+  assert_string_equal(json_string_value(json_object_get(r, "status")), "confirmed");
+  assert_true(json_is_true(json_object_get(r, "read_back")));
+  json_decref(r);
+  r = agent_readback_find(before, after, NULL, "create_midi_clip", clip8);
+  assert_non_null(r);
+  assert_string_equal(json_string_value(json_object_get(r, "clip_id")), "c7");
+  assert_int_equal(json_integer_value(json_object_get(r, "notes")), 1);
+  json_decref(r);
+  assert_null(agent_readback_find(before, after, NULL, "create_midi_clip", clip0));  /* c1 was there before */
+  assert_null(agent_readback_find(before, after, NULL, "create_midi_clip", clip16)); /* no clip there */
+  assert_null(agent_readback_find(before, after, NULL, "create_track", json_object_get(after, "nothing")));
+  r = agent_readback_find(before, after, NULL, "add_effect", fx);
+  assert_non_null(r);
+  assert_string_equal(json_string_value(json_object_get(r, "track_id")), "t1");
+  json_decref(r);
+  assert_null(agent_readback_find(before, after, NULL, "add_effect", fx_t5));
+  assert_null(agent_readback_find(before, after, NULL, "set_track", fx)); /* not a create */
+  /* what earlier confirmed actions returned is theirs, not the lost call's */
+  json_t *acts = json_pack("[{sssOsbs{ssss}}, {sssOsbs{ssss}}, {sssOsbs{ss}}]",
+                           "tool", "create_track", "args", track, "ok", 1, "result", "status", "confirmed", "track_id", "t5",
+                           "tool", "create_midi_clip", "args", clip8, "ok", 1, "result", "status", "confirmed", "clip_id", "c7",
+                           "tool", "add_effect", "args", fx, "ok", 1, "result", "status", "confirmed");
+  assert_non_null(acts);
+  assert_null(agent_readback_find(before, after, acts, "create_track", track));
+  assert_null(agent_readback_find(before, after, acts, "create_midi_clip", clip8));
+  assert_null(agent_readback_find(before, after, acts, "add_effect", fx));
+  json_decref(acts);
+  json_decref(track), json_decref(clip8), json_decref(clip0), json_decref(clip16), json_decref(fx), json_decref(fx_t5);
+  json_decref(before);
+  json_decref(after);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_agent_readback_finds_lost_creates),
     cmocka_unit_test(test_agent_packet_loss_no_duplicate_creates),
     cmocka_unit_test(test_agent_usage_summed_over_model_calls),
     cmocka_unit_test(test_agent_exec_plan_20000_notes),
