@@ -1,6 +1,7 @@
 /* sync: mirror maintenance and DAW-confirmed tool calls. See sync.h. */
 #include "sync.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -467,14 +468,16 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
     if (!m->event) continue;
     const char *ev = m->event;
     if (!strcmp(ev, "count")) {
-      if (m->has_num) on_count(s, (int)m->num);
+      if (m->has_num && m->num >= 0 && m->num <= INT_MAX) on_count(s, (int)m->num);
     } else if (!strcmp(ev, "device_name")) {
       free(s->device_name);
       s->device_name = m->str ? strdup(m->str) : NULL;
     } else if (!strcmp(ev, "marker_slot")) {
       char key[16];
       snprintf(key, sizeof key, "%d", m->marker);
-      if (m->has_num && m->num > 0) json_object_set_new(s->marker_slots, key, json_integer((json_int_t)m->num));
+      /* a marker's position in samples; out of json_int_t's range is no position (fuzzing) */
+      if (m->has_num && m->num > 0 && m->num < 9.2e18)
+        json_object_set_new(s->marker_slots, key, json_integer((json_int_t)m->num));
       else json_object_del(s->marker_slots, key); /* an empty slot */
     } else if (!strcmp(ev, "list_entry")) {
       stage_list_entry(s, m->fields);

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -700,7 +701,10 @@ static int loc_value(const char *ref, const int *wild, const char *types, lo_arg
   }
   int k = argidx(ref, argc);
   if (k < 0 || !arg_is_num(types[k])) return -1;
-  *out = (int)arg_num(types[k], argv[k]);
+  /* a DAW's index is an int; anything else (a 64-bit 'h', NaN, a huge float) is not a location: no match */
+  double v = arg_num(types[k], argv[k]);
+  if (!(v >= INT_MIN && v <= INT_MAX)) return -1;
+  *out = (int)v;
   return 1;
 }
 
