@@ -46,6 +46,12 @@ cleanup() {
     kill -0 "$PID" 2>/dev/null && kill -KILL "$PID" 2>/dev/null || true
   fi
   if [[ -n $WRAPPER ]] && kill -0 "$WRAPPER" 2>/dev/null; then kill -TERM "$WRAPPER" 2>/dev/null || true; fi
+  # xvfb-run runs in its own session (setsid): its Xvfb outlived it, so end the whole process group by its id
+  if [[ -n $WRAPPER ]]; then
+    kill -TERM -- "-$WRAPPER" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 -- "-$WRAPPER" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$WRAPPER" 2>/dev/null || true
+  fi
   if [[ ${ARDOUR_E2E_KEEP:-0} != 1 ]]; then rm -rf "$WORK"; else log "kept $WORK"; fi
 }
 trap cleanup EXIT
