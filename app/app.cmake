@@ -1,11 +1,11 @@
-# bridge/exe.cmake: the dawbridge executable (after every library fragment).
+# app/app.cmake: the dawbridge executable (after every library fragment).
 add_executable(dawbridge
-  bridge/main.c
-  bridge/cli.c
-  bridge/cmd_wire.c
-  bridge/cmd_agent.c
-  bridge/cmd_history.c
-  bridge/cmd_eval.c
+  app/main.c
+  app/cli.c
+  app/cmd_wire.c
+  app/cmd_agent.c
+  app/cmd_history.c
+  app/cmd_eval.c
 )
 target_link_libraries(dawbridge PRIVATE dbagent dbcore dbmock dbhistory dbmusic dbllm)
 foreach(_lib dbagentcore dbundo)

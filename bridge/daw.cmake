@@ -1,4 +1,4 @@
-# bridge/app.cmake: the DAW facade (daw), the tool catalog, and the dawbridge executable.
+# bridge/daw.cmake: the DAW facade (daw), the tool catalog, and the dawbridge executable.
 add_library(dbagent STATIC
   agent/tools.c
   bridge/daw.c
