@@ -154,6 +154,24 @@ void llm__result_normalize(struct llm_result *r) {
   if (r->ncalls && r->finish != LLM_STOP_LENGTH) r->finish = LLM_STOP_TOOL;
 }
 
+int llm__stream_result(struct llm_result *res, int rc, const char *provider, long in_tok, long out_tok,
+                       const char *model, struct llm_result **out, char *err, size_t errlen) {
+  if (rc) {
+    llm_result_free(res);
+    snprintf(err, errlen, "%s: out of memory", provider);
+    return rc;
+  }
+  res->usage.input_tokens = in_tok;
+  res->usage.output_tokens = out_tok;
+  if (model) {
+    free(res->model);
+    res->model = strdup(model);
+  }
+  llm__result_normalize(res);
+  *out = res;
+  return LLM_OK;
+}
+
 int llm__result_fill_ids(struct llm_result *r, unsigned long seq) {
   for (size_t i = 0; i < r->ncalls; i++) {
     if (r->calls[i].id) continue;

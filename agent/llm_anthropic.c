@@ -342,20 +342,7 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
   if (!rc) rc = llm__result_set_text(res, text.p ? text.p : "", text.len);
   llm__buf_free(&text);
   if (!rc) rc = llm__result_set_finish(res, map_stop(s->stop), s->stop ? s->stop : "");
-  if (rc) {
-    llm_result_free(res);
-    snprintf(err, errlen, "anthropic: out of memory");
-    return rc;
-  }
-  res->usage.input_tokens = s->in_tok;
-  res->usage.output_tokens = s->out_tok;
-  if (s->model) {
-    free(res->model);
-    res->model = strdup(s->model);
-  }
-  llm__result_normalize(res);
-  *out = res;
-  return LLM_OK;
+  return llm__stream_result(res, rc, "anthropic", s->in_tok, s->out_tok, s->model, out, err, errlen);
 }
 
 const struct llm_provider_ops *llm__anthropic_ops(void) {

@@ -339,20 +339,7 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
                               sl->args.len ? sl->args.p : NULL);
   }
   if (!rc) rc = llm__result_set_finish(res, map_finish(s->finish), s->finish ? s->finish : "");
-  if (rc) {
-    llm_result_free(res);
-    snprintf(err, errlen, "openai: out of memory");
-    return rc;
-  }
-  res->usage.input_tokens = s->in_tok;
-  res->usage.output_tokens = s->out_tok;
-  if (s->model) {
-    free(res->model);
-    res->model = strdup(s->model);
-  }
-  llm__result_normalize(res);
-  *out = res;
-  return LLM_OK;
+  return llm__stream_result(res, rc, "openai", s->in_tok, s->out_tok, s->model, out, err, errlen);
 }
 
 const struct llm_provider_ops *llm__openai_ops(void) {

@@ -57,6 +57,11 @@ int llm__result_set_finish(struct llm_result *res, enum llm_finish f, const char
 json_t *llm__parse_args(const char *raw, size_t len);
 /* any tool call makes the finish TOOL (unless LENGTH): non-empty tool_calls are authoritative */
 void llm__result_normalize(struct llm_result *res);
+/* The end of a streamed response, shared by the providers: rc (0 or an error from assembling res) decides —
+ * on error res is freed and err says "<provider>: out of memory"; else the usage and model are recorded, the
+ * result normalized and handed to *out. Returns LLM_OK or rc. */
+int llm__stream_result(struct llm_result *res, int rc, const char *provider, long in_tok, long out_tok,
+                       const char *model, struct llm_result **out, char *err, size_t errlen);
 /* ids for calls that have none: "call_<seq>_<i>" */
 int llm__result_fill_ids(struct llm_result *res, unsigned long seq);
 /* The provider's error message out of an error body ({"error":{"message"}}, {"error":"..."},
