@@ -377,11 +377,14 @@ static void score_case(struct ev *e) {
   general = json_array_size(fails) - general;
   int nchecks = resp ? run_checks(json_object_get(cs, "checks"), acts, fails) : 0;
   size_t failed_checks = json_array_size(fails) - general;
-  long calls = 1 + replans + (long)json_integer_value(json_object_get(resp, "model_turns"));
+  const json_t *usage = json_object_get(resp, "usage");
+  /* the agent counts its model calls itself (usage.calls); older responses: stage 1 + re-plans + stage-2 turns */
+  long calls = json_is_integer(json_object_get(usage, "calls"))
+                   ? (long)json_integer_value(json_object_get(usage, "calls"))
+                   : 1 + replans + (long)json_integer_value(json_object_get(resp, "model_turns"));
   long prompt_est = -1; /* the agent logs "stage 1 prompt: N tokens (estimate)" */
   const char *pl = e->eb.s ? strstr(e->eb.s, "stage 1 prompt: ") : NULL;
   if (pl) prompt_est = strtol(pl + strlen("stage 1 prompt: "), NULL, 10);
-  const json_t *usage = json_object_get(resp, "usage");
   long tin = json_is_object(usage) ? (long)json_integer_value(json_object_get(usage, "input_tokens"))
                                    : sum_after(e->eb.s, " in=");
   long tout = json_is_object(usage) ? (long)json_integer_value(json_object_get(usage, "output_tokens"))
