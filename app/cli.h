@@ -90,6 +90,10 @@ int cmd_exec(struct cli *c);
 int cmd_demo(struct cli *c);
 int cmd_history(struct cli *c);
 int cmd_eval(struct cli *c); /* cmd_eval.c */
+int cmd_run(struct cli *c);  /* cmd_run.c: the live daemon */
+int cmd_status(struct cli *c);
+/* Prints a history undo/restore report (app/histop.h) as `dawbridge history undo|restore` does (cmd_history.c). */
+void cli_print_histop_report(const json_t *report, int json);
 
 /* Prints the mirror as a readable table. */
 void cli_print_state_table(const json_t *state);

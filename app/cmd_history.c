@@ -26,6 +26,7 @@
 #include "history.h"
 #include "midifile.h"
 #include "statediff.h"
+#include "histop.h"
 #include "undo.h"
 
 struct hcmd {
@@ -342,253 +343,98 @@ static int do_export(struct hcmd *x, int n, const char *file) {
 
 /* ---- save / undo / restore (connect to the DAW) ---- */
 
-static int save_snapshot(struct hcmd *x, json_t *meta, int *num, char *err, size_t errlen) {
-  json_t *snap = session_to_json(daw_session(x->c->daw));
-  int rc = snap ? history_save(x->h, snap, meta, num, err, errlen) : HISTORY_ENOMEM;
-  if (!snap) snprintf(err, errlen, "out of memory");
-  json_decref(snap);
-  return rc;
-}
-
-static int has_marker(const json_t *markers, const char *name, double pos) {
-  size_t i;
-  json_t *m;
-  json_array_foreach(markers, i, m) {
-    const char *n = json_string_value(json_object_get(m, "name"));
-    if (n && name && !strcmp(n, name) && fabs(json_number_value(json_object_get(m, "position")) - pos) < 1e-6) return 1;
-  }
-  return 0;
-}
-
-static const json_t *track_by_id(const json_t *state, const char *id) {
-  size_t i;
-  json_t *t;
-  json_array_foreach(json_object_get(state, "tracks"), i, t) {
-    const char *tid = json_string_value(json_object_get(t, "id"));
-    if (tid && id && !strcmp(tid, id)) return t;
-  }
-  return NULL;
-}
-
-/* Changes made by the iterations after the target that no snapshot can show, so the diff cannot see them:
- *   - markers (add_marker) where the DAW's OSC does not list markers (Ardour: only the one at the playhead);
- *   - effect parameters (set_effect_param) where it does not report plugin parameter values (Ardour).
- * Found from the iterations' actions; appended to `unsup`. Returns how many. */
-static size_t invisible_changes(struct hcmd *x, const json_t *mirror, json_t *unsup) {
-  int markers_hidden = json_array_size(json_object_get(mirror, "markers")) == 0;
-  const json_t *want = json_object_get(json_object_get(x->target_it, "state"), "markers");
-  json_t *seen = json_array();
-  size_t added = 0;
-  for (int n = x->target + 1; n <= x->latest; n++) {
-    json_t *it = NULL;
-    if (history_load(x->h, n, &it, NULL, 0)) continue;
-    size_t i;
-    json_t *a;
-    json_array_foreach(json_object_get(it, "actions"), i, a) {
-      const json_t *args = json_object_get(a, "args");
-      const char *tool = sstr(a, "tool", "");
-      const char *st = sstr(json_object_get(a, "result"), "status", "confirmed");
-      if (json_object_get(a, "error") || strcmp(st, "confirmed")) continue;
-      char what[512], why[512], key[600];
-      if (!strcmp(tool, "add_marker") && markers_hidden) {
-        const char *name = sstr(args, "name", "");
-        double pos = json_number_value(json_object_get(args, "position"));
-        if (has_marker(want, name, pos)) continue;
-        snprintf(what, sizeof what, "remove marker \"%s\" at beat %g (added in iteration %d)", name, pos, n);
-        snprintf(why, sizeof why,
-                 "%s's OSC does not list markers, so the bridge can neither see nor remove it: remove it in the DAW",
-                 daw_dialect(x->c->daw));
-      } else if (!strcmp(tool, "set_effect_param")) {
-        const json_t *t = track_by_id(mirror, sstr(args, "track_id", NULL));
-        json_int_t fi = json_integer_value(json_object_get(args, "effect_index"));
-        const json_t *f = t && fi >= 1 ? json_array_get(json_object_get(t, "fx"), (size_t)fi - 1) : NULL;
-        if (!f || json_array_size(json_object_get(f, "params"))) continue; /* visible: the diff covered it */
-        snprintf(what, sizeof what, "set parameter %lld of effect %lld (\"%s\") on track \"%s\" back (changed in "
-                 "iteration %d)", (long long)json_integer_value(json_object_get(args, "param_index")), (long long)fi,
-                 sstr(f, "name", "?"), sstr(t, "name", "?"), n);
-        snprintf(why, sizeof why,
-                 "%s's OSC does not report plugin parameter values, so the earlier value is unknown: set it in the DAW",
-                 daw_dialect(x->c->daw));
-      } else {
-        continue;
-      }
-      snprintf(key, sizeof key, "%s", what);
-      char *paren = strstr(key, " (added in");
-      if (!paren) paren = strstr(key, " (changed in");
-      if (paren) *paren = 0; /* the same change from several iterations: once */
-      size_t q;
-      json_t *v;
-      int dup = 0;
-      json_array_foreach(seen, q, v) dup |= !strcmp(json_string_value(v), key);
-      if (dup) continue;
-      json_array_append_new(seen, json_string(key));
-      json_array_append_new(unsup, json_pack("{s:s, s:s}", "what", what, "reason", why));
-      added++;
-    }
-    json_decref(it);
-  }
-  json_decref(seen);
-  return added;
-}
-
 /* The later edits an undo/restore kept (three-way): "kept (changed since iteration L, not by the iterations
  * undone):" and the statediff lines. */
-static void print_kept(const struct hcmd *x, const json_t *result) {
+static void print_kept(int latest, const json_t *result) {
   json_t *kept = json_object_get(result, "kept");
   if (!json_array_size(kept)) return;
   json_t *d = json_pack("{s:s, s:O}", "format", "dawbridge.diff/1", "changes", kept);
   char *t = d ? statediff_to_text(d) : NULL;
-  if (t) printf("kept (your edits since iteration %d, which it did not make):\n%s", x->latest, t);
+  if (t) printf("kept (your edits since iteration %d, which it did not make):\n%s", latest, t);
   free(t);
   json_decref(d);
 }
 
-/* Conflicts without --force: nothing was sent; each is named, with its three values. */
-static void report_conflicts(const struct hcmd *x, const json_t *result, const char *message) {
-  struct cli *c = x->c;
-  int is_undo = !strcmp(x->sub, "undo");
-  json_t *conflicts = json_object_get(result, "conflicts");
-  if (c->o.json) {
-    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:O, s:O, s:n, s:s}", "command", x->sub, "composition",
-                          x->composition, "target", x->target, "status", "conflict", "conflicts", conflicts, "kept",
-                          json_object_get(result, "kept"), "saved", "message", message);
-    if (is_undo) json_object_set_new(j, "undone", json_integer(x->undone));
+/* Prints what histop reports (the --json object is the report minus its presentation fields). Shared by
+ * `dawbridge history undo|restore` one-shot and through the live daemon. */
+void cli_print_histop_report(const json_t *rep, int json) {
+  const char *cmd = sstr(rep, "command", "undo");
+  int is_undo = !strcmp(cmd, "undo");
+  int target = (int)json_integer_value(json_object_get(rep, "target"));
+  int undone = (int)json_integer_value(json_object_get(rep, "undone"));
+  int latest = (int)json_integer_value(json_object_get(rep, "latest"));
+  const char *status = sstr(rep, "status", "?");
+  const char *message = sstr(rep, "message", "");
+  if (json) {
+    json_t *j = json_deep_copy(rep);
+    json_object_del(j, "latest");
+    json_object_del(j, "target_source");
+    json_object_del(j, "target_timestamp");
+    json_object_del(j, "dialect");
     cli_print_json(j);
     json_decref(j);
     return;
   }
-  if (is_undo)
-    printf("undo of iteration %d stopped: you changed what it changed (since iteration %d)\n", x->undone, x->latest);
-  else
-    printf("restore iteration %d stopped: you changed what the iterations since it changed (since iteration %d)\n",
-           x->target, x->latest);
-  size_t i;
-  json_t *a;
-  json_array_foreach(conflicts, i, a) printf("  conflict: %s\n", sstr(a, "message", "?"));
-  printf("nothing was changed in the DAW. To revert these too (losing those edits), run it again with --force.\n");
-  fprintf(stderr, "dawbridge: %s: %s\n", x->sub, message);
-}
-
-static void on_undone(int status, const json_t *result, const char *message, void *data) {
-  struct hcmd *x = data;
-  struct cli *c = x->c;
-  int is_undo = !strcmp(x->sub, "undo");
-  const char *src = is_undo ? "undo" : "restore";
-  if (!result) {
-    fprintf(stderr, "dawbridge: %s: %s\n", src, message);
-    cli_finish(c, status == UNDO_ECANCELED ? 130 : status == UNDO_EDAW ? CLI_EXIT_UNREACHABLE : CLI_EXIT_CONFIG);
-    return;
-  }
-  json_t *conflicts = json_object_get(result, "conflicts");
-  if (status == UNDO_ECONFLICT) {
-    report_conflicts(x, result, message);
-    cli_finish(c, CLI_EXIT_FAILED);
-    return;
-  }
-  json_t *applied = json_object_get(result, "applied");
-  json_t *failed = json_object_get(result, "failed");
-  json_t *unsup = json_deep_copy(json_object_get(result, "unsupported"));
-  json_t *fp = json_object_get(result, "fast_path");
-  if (fp && !c->o.json)
-    fprintf(stderr, "dawbridge: %s: the DAW's own undo %s (%s); then checked against the iteration\n", src,
-            json_is_true(json_object_get(fp, "ok")) ? "ran" : "was not possible",
-            json_string_value(json_object_get(fp, "detail")) ? json_string_value(json_object_get(fp, "detail")) : "");
-  size_t na = json_array_size(applied);
-  json_t *mirror = session_to_json(daw_session(c->daw));
-  if (invisible_changes(x, mirror, unsup) && status == UNDO_OK) {
-    status = UNDO_EPARTIAL;
-    message = "partly restored: changes this DAW does not show are left (see above)";
-  }
-  json_decref(mirror);
-
-  /* the undo itself becomes an iteration (when the DAW answered to the end, or something was changed) */
-  int saved = 0, save_rc = 0;
-  char save_err[1024] = "";
-  if (status == UNDO_OK || status == UNDO_EPARTIAL || na) {
-    char msg[1024];
-    const char *req = sstr(x->undone_it, "user_message", NULL);
-    const char *usrc = sstr(x->undone_it, "source", "");
-    if (!strcmp(usrc, "undo") || !strcmp(usrc, "restore")) req = NULL; /* no nesting of undo messages */
+  if (!strcmp(status, "conflict")) {
     if (is_undo)
-      snprintf(msg, sizeof msg, "undo of iteration %d%s%s%s, back to %d", x->undone, req ? " (\"" : "",
-               req ? req : "", req ? "\")" : "", x->target);
+      printf("undo of iteration %d stopped: you changed what it changed (since iteration %d)\n", undone, latest);
     else
-      snprintf(msg, sizeof msg, "restore iteration %d", x->target);
-    json_t *meta = json_pack("{s:s, s:s, s:O, s:i, s:O, s:O, s:O, s:b}", "source", src, "user_message", msg,
-                             "actions", applied, "restored_from", x->target, "unsupported", unsup, "failed", failed,
-                             "remaining_diff", json_object_get(result, "remaining_diff"), "complete",
-                             json_is_true(json_object_get(result, "complete")));
-    if (is_undo) json_object_set_new(meta, "undone", json_integer(x->undone));
-    if (conflicts) {
-      json_object_set(meta, "conflicts", conflicts);
-      json_object_set(meta, "forced", json_object_get(result, "forced"));
-      json_object_set(meta, "kept", json_object_get(result, "kept"));
-      json_object_set_new(meta, "latest", json_integer(x->latest));
-    }
-    save_rc = save_snapshot(x, meta, &saved, save_err, sizeof save_err);
-    json_decref(meta);
-    if (save_rc) saved = 0;
-  }
-
-  if (c->o.json) {
-    json_t *res = json_deep_copy(result);
-    json_object_set(res, "unsupported", unsup);
-    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:o}", "command", src, "composition", x->composition, "target",
-                          x->target, "status",
-                          status == UNDO_OK ? "ok" : status == UNDO_EPARTIAL ? "partial" : "stopped", "result",
-                          res);
-    if (is_undo) json_object_set_new(j, "undone", json_integer(x->undone));
-    json_object_set_new(j, "saved", saved ? json_integer(saved) : json_null());
-    if (save_rc) json_object_set_new(j, "save_error", json_string(save_err));
-    json_object_set_new(j, "message", json_string(message));
-    cli_print_json(j);
-    json_decref(j);
-  } else {
-    char t[32];
-    short_time(sstr(x->target_it, "timestamp", NULL), t, sizeof t);
-    if (is_undo)
-      printf("undo of iteration %d: back to iteration %d (%s, %s)\n", x->undone, x->target,
-             sstr(x->target_it, "source", "?"), t);
-    else
-      printf("restore iteration %d (%s, %s)\n", x->target, sstr(x->target_it, "source", "?"), t);
+      printf("restore iteration %d stopped: you changed what the iterations since it changed (since iteration %d)\n",
+             target, latest);
     size_t i;
     json_t *a;
-    json_array_foreach(applied, i, a) {
-      char *args = json_dumps(json_object_get(a, "args"), JSON_COMPACT | JSON_REAL_PRECISION(10));
-      printf("  done: %s %s (%s)\n", sstr(a, "tool", "?"), args ? args : "",
-             sstr(json_object_get(a, "result"), "status", "confirmed"));
-      free(args);
-    }
-    json_array_foreach(unsup, i, a)
-      printf("  not reversible with %s: %s -- %s\n", daw_dialect(c->daw), sstr(a, "what", "?"), sstr(a, "reason", ""));
-    json_array_foreach(failed, i, a) {
-      char *args = json_dumps(json_object_get(a, "args"), JSON_COMPACT | JSON_REAL_PRECISION(10));
-      printf("  FAILED: %s %s -- %s\n", sstr(a, "tool", "?"), args ? args : "", sstr(a, "error", ""));
-      free(args);
-    }
-    json_array_foreach(conflicts, i, a) printf("  forced: %s (--force: reverted)\n", sstr(a, "message", "?"));
-    print_kept(x, result);
-    const char *rd = sstr(result, "remaining_diff", "");
-    if (rd[0])
-      printf("still different from iteration %d%s:\n%s", x->target,
-             json_array_size(json_object_get(result, "kept")) ? " (with your edits kept)" : "", rd);
-    printf("%s\n", message);
-    if (saved) printf("saved as iteration %d (%s)\n", saved, src);
-  }
-  json_decref(unsup);
-  if (save_rc) {
-    fprintf(stderr, "dawbridge: %s: the DAW change is done, but the %s iteration could not be saved: %s\n", src, src,
-            save_err);
-    cli_finish(c, CLI_EXIT_SAVE);
+    json_array_foreach(json_object_get(rep, "conflicts"), i, a) printf("  conflict: %s\n", sstr(a, "message", "?"));
+    printf("nothing was changed in the DAW. To revert these too (losing those edits), run it again with --force.\n");
     return;
   }
-  if (status == UNDO_OK) cli_finish(c, CLI_EXIT_OK);
-  else if (status == UNDO_EPARTIAL) cli_finish(c, json_array_size(failed) ? CLI_EXIT_FAILED : CLI_EXIT_UNCERTAIN);
-  else if (status == UNDO_ECANCELED) cli_finish(c, 130);
-  else {
-    int ds = (int)json_integer_value(json_object_get(result, "daw_status"));
-    cli_finish(c, ds ? daw_exit_code(ds) : CLI_EXIT_UNREACHABLE);
+  const json_t *result = json_object_get(rep, "result");
+  json_t *fp = json_object_get(result, "fast_path");
+  if (fp)
+    fprintf(stderr, "dawbridge: %s: the DAW's own undo %s (%s); then checked against the iteration\n", cmd,
+            json_is_true(json_object_get(fp, "ok")) ? "ran" : "was not possible",
+            json_string_value(json_object_get(fp, "detail")) ? json_string_value(json_object_get(fp, "detail")) : "");
+  char t[32];
+  short_time(sstr(rep, "target_timestamp", NULL), t, sizeof t);
+  if (is_undo)
+    printf("undo of iteration %d: back to iteration %d (%s, %s)\n", undone, target, sstr(rep, "target_source", "?"), t);
+  else
+    printf("restore iteration %d (%s, %s)\n", target, sstr(rep, "target_source", "?"), t);
+  size_t i;
+  json_t *a;
+  json_array_foreach(json_object_get(result, "applied"), i, a) {
+    char *args = json_dumps(json_object_get(a, "args"), JSON_COMPACT | JSON_REAL_PRECISION(10));
+    printf("  done: %s %s (%s)\n", sstr(a, "tool", "?"), args ? args : "",
+           sstr(json_object_get(a, "result"), "status", "confirmed"));
+    free(args);
   }
+  json_array_foreach(json_object_get(result, "unsupported"), i, a)
+    printf("  not reversible with %s: %s -- %s\n", sstr(rep, "dialect", "?"), sstr(a, "what", "?"), sstr(a, "reason", ""));
+  json_array_foreach(json_object_get(result, "failed"), i, a) {
+    char *args = json_dumps(json_object_get(a, "args"), JSON_COMPACT | JSON_REAL_PRECISION(10));
+    printf("  FAILED: %s %s -- %s\n", sstr(a, "tool", "?"), args ? args : "", sstr(a, "error", ""));
+    free(args);
+  }
+  json_array_foreach(json_object_get(result, "conflicts"), i, a)
+    printf("  forced: %s (--force: reverted)\n", sstr(a, "message", "?"));
+  print_kept(latest, result);
+  const char *rd = sstr(result, "remaining_diff", "");
+  if (rd[0])
+    printf("still different from iteration %d%s:\n%s", target,
+           json_array_size(json_object_get(result, "kept")) ? " (with your edits kept)" : "", rd);
+  printf("%s\n", message);
+  if (json_is_integer(json_object_get(rep, "saved")))
+    printf("saved as iteration %lld (%s)\n", (long long)json_integer_value(json_object_get(rep, "saved")), cmd);
+}
+
+static void on_histop(int exit_code, const json_t *report, const char *message, void *data) {
+  struct hcmd *x = data;
+  struct cli *c = x->c;
+  if (report) cli_print_histop_report(report, c->o.json);
+  if (exit_code && message && (!report || exit_code == CLI_EXIT_SAVE || exit_code == CLI_EXIT_FAILED ||
+                               exit_code == CLI_EXIT_UNREACHABLE || exit_code == CLI_EXIT_INTERRUPTED))
+    fprintf(stderr, "dawbridge: %s%s%s\n", report && exit_code == CLI_EXIT_FAILED ? x->sub : "",
+            report && exit_code == CLI_EXIT_FAILED ? ": " : "", message);
+  cli_finish(c, exit_code);
 }
 
 static void on_ready(int status, const json_t *result, const char *message, void *data) {
@@ -629,83 +475,14 @@ static void on_ready(int status, const json_t *result, const char *message, void
     return;
   }
 
-  if (!strcmp(x->sub, "undo")) {
-    rc = history_latest(x->h, &x->undone_it, err, sizeof err);
-    if (rc == HISTORY_ENOENT) {
-      fprintf(stderr, "dawbridge: history undo: nothing to undo: no iterations of \"%s\" yet (%s)\n", x->composition,
-              history_dir(x->h));
-      json_decref(st);
-      cli_finish(c, CLI_EXIT_INVALID);
-      return;
-    }
-    if (rc < 0) {
-      fprintf(stderr, "dawbridge: history undo: %s\n", err);
-      json_decref(st);
-      cli_finish(c, CLI_EXIT_CONFIG);
-      return;
-    }
-    x->undone = rc;
-    /* after an undo, the next undo goes further back: before the iteration that undo restored */
-    int from = x->undone;
-    json_t *rf = json_object_get(x->undone_it, "restored_from");
-    if (!strcmp(sstr(x->undone_it, "source", ""), "undo") && json_is_integer(rf) && json_integer_value(rf) > 0)
-      from = (int)json_integer_value(rf);
-    rc = history_previous(x->h, from, &x->target_it, err, sizeof err);
-    if (rc == HISTORY_ENOENT) {
-      fprintf(stderr,
-              "dawbridge: history undo: nothing to undo: iteration %d is the oldest readable state of \"%s\"%s\n",
-              from, x->composition,
-              from == x->undone ? "" : " (the earlier undos already went back to it)");
-      json_decref(st);
-      cli_finish(c, CLI_EXIT_INVALID);
-      return;
-    }
-    if (rc < 0) {
-      fprintf(stderr, "dawbridge: history undo: %s\n", err);
-      json_decref(st);
-      cli_finish(c, CLI_EXIT_CONFIG);
-      return;
-    }
-    x->target = rc;
-  } else {
-    rc = load(x, x->target, &x->target_it);
-    if (rc) {
-      json_decref(st);
-      cli_finish(c, rc);
-      return;
-    }
-  }
-  /* the undo/restore becomes an iteration: make sure it can be written before anything is sent to the DAW */
-  if (history_check_writable(x->h, err, sizeof err) != HISTORY_OK) {
-    fprintf(stderr, "dawbridge: %s: the undo iteration could not be saved, so nothing was changed in the DAW: %s\n",
-            x->sub, err);
-    json_decref(st);
-    cli_finish(c, CLI_EXIT_SAVE);
-    return;
-  }
-  /* the iteration(s) undone: from the target to the latest; the musician's edits since the latest are kept */
-  json_t *latest = x->undone_it;
-  json_t *own_latest = NULL;
-  x->latest = x->undone;
-  if (!latest && (x->latest = history_latest(x->h, &own_latest, err, sizeof err)) > 0) latest = own_latest;
-  if (x->latest < 0) x->latest = 0;
-  /* the DAW's own undo is the fast path only for undoing an AI request it recorded as one step, and undo.c takes
-   * it only when nothing changed since that request */
-  const char *lsrc = latest ? json_string_value(json_object_get(latest, "source")) : NULL;
-  /* (not for a partial iteration: a run interrupted by Ctrl-C may not have closed its undo step in the DAW) */
-  unsigned flags = (c->o.force ? UNDO_FORCE : 0) |
-                   (!strcmp(x->sub, "undo") && lsrc && !strcmp(lsrc, "ai_iteration") &&
-                            !json_is_true(json_object_get(latest, "partial"))
-                        ? UNDO_FAST_PATH
-                        : 0);
   json_decref(st);
-  rc = latest ? undo_three_way(c->daw, x->target_it, latest, flags, on_undone, x)
-              : undo_to_state(c->daw, x->target_it, on_undone, x);
-  json_decref(own_latest);
+  struct histop_req hr = {.daw = c->daw, .data_dir = x->data_dir, .composition = x->composition,
+                          .kind = strcmp(x->sub, "undo") ? HISTOP_RESTORE : HISTOP_UNDO, .target = x->target,
+                          .force = c->o.force};
+  rc = histop_start(&hr, on_histop, x, err, sizeof err);
   if (rc) {
-    fprintf(stderr, "dawbridge: %s: %s (iteration %d has no usable session snapshot?)\n", x->sub, undo_strerror(rc),
-            x->target);
-    cli_finish(c, rc == UNDO_EINVAL ? CLI_EXIT_INVALID : CLI_EXIT_CONFIG);
+    fprintf(stderr, "dawbridge: %s\n", err);
+    cli_finish(c, rc);
   }
 }
 

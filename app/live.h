@@ -126,6 +126,13 @@ typedef void (*live_event_cb)(const json_t *event, void *data);
 int live_subscribe(live_t *l, live_event_cb cb, void *data);
 void live_unsubscribe(live_t *l, int subscription);
 
+/* "ask", "plan", ... (the control socket's and the events' names); live_kind_parse: the kind or -1. */
+const char *live_kind_name(enum live_kind k);
+int live_kind_parse(const char *name);
+/* The exit code of one tool call (LIVE_CALL and `dawbridge call`): daw_exit_code for an error, 0 for a
+ * "confirmed" result, 3 for anything else (uncertain: sent, no word from the DAW). result borrowed. */
+int live_call_exit_code(int status, const json_t *result);
+
 const char *live_dialect(const live_t *l);
 daw_t *live_daw(live_t *l);   /* borrowed: read-only use (catalog, capabilities) by faces that list tools */
 
