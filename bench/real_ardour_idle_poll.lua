@@ -6,7 +6,7 @@ local sess, snap, core_path, spool, n = arg[1], arg[2], arg[3], arg[4], tonumber
 AudioEngine:set_backend("None (Dummy)", "", "")
 assert(load_session(sess, snap), "load_session failed")
 local f = assert(io.open(core_path, "r"))
-local C = assert(load(f:read("a"), "=dawbridge_core.lua"))()
+local C = assert(load(f:read("a"), "=dawbridge_core.lua"))(core_path)
 f:close()
 local core = C.new({ mode = "headless", spool = spool, log = function () end })
 local stop = io.open(spool .. "/ardour.stop", "r")  -- what the headless loop also does on every poll

@@ -99,7 +99,7 @@ local R = {}
 
 -- ---- actions, ext state, ui ----
 function R.get_action_context ()
-  return false, "/fake/Scripts/dawbridge.lua", 0, fake.action_cmd_id, -1, -1, -1, ""
+  return false, fake.script_path or "/fake/Scripts/dawbridge.lua", 0, fake.action_cmd_id, -1, -1, -1, ""
 end
 function R.ReverseNamedCommandLookup (id)
   if id == fake.action_cmd_id then return fake.named_command end

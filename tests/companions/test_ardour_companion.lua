@@ -33,7 +33,7 @@ end
 -- load the core as the entry points do
 local function load_core ()
   local f = assert(io.open(CORE, "r"))
-  local C = assert(load(f:read("a"), "=dawbridge_core.lua"))()
+  local C = assert(load(f:read("a"), "=dawbridge_core.lua"))(CORE)
   f:close()
   return C
 end
@@ -663,8 +663,19 @@ test("JSON codec edge cases", function ()
   truthy(not pcall(json.encode, math.huge), "inf rejected")
 end)
 
+test("the core finds ../common/dawbridge_common.lua from the path its loader gives, and says so when it cannot", function ()
+  local src = assert(io.open(CORE)):read("a")
+  local C2 = assert(load(src, "=dawbridge_core.lua"))(CORE)
+  eq(C2.json.encode(C2.json.array({ 1 })), "[1]", "common codec through the core")
+  eq(C2.pack_notes({ { n = 60, s = 0.5, d = 1, v = 100 } }), "60 960 1920 100 0", "common notes through the core")
+  local ok, err = pcall(assert(load(src, "=dawbridge_core.lua")), "/nonexistent/dir/dawbridge_core.lua")
+  truthy(not ok, "no common file: the core does not load")
+  contains(tostring(err), "cannot find dawbridge_common.lua", "error")
+  contains(tostring(err), "/nonexistent/dir/../common/dawbridge_common.lua", "tried path named")
+end)
+
 test("Ardour scripts are Lua 5.3 code: no 5.4-only syntax", function ()
-  for _, f in ipairs({ "dawbridge_core.lua", "dawbridge.lua", "dawbridge_hook.lua" }) do
+  for _, f in ipairs({ "dawbridge_core.lua", "dawbridge.lua", "dawbridge_hook.lua", "../common/dawbridge_common.lua" }) do
     local src = assert(io.open(DIR .. "/" .. f)):read("a")
     local code = src:gsub("%-%-[^\n]*", ""):gsub('"[^"\n]*"', '""')
     truthy(not code:find("<close>", 1, true) and not code:find("<const>", 1, true), f .. ": no <close>/<const>")

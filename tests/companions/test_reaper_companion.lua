@@ -487,6 +487,35 @@ test("JSON codec edge cases", function ()
   eq(json.encode("\255ok"), '"\239\191\189ok"', "invalid UTF-8 replaced")
 end)
 
+test("installed as two files in REAPER's Scripts folder: the script loads dawbridge_common.lua next to itself", function ()
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute("mkdir -p '" .. dir .. "'")
+  local function copy (from, to)
+    local text = assert(io.open(from, "rb")):read("a")
+    local f = assert(io.open(to, "wb")); f:write(text); f:close()
+  end
+  copy(SCRIPT, dir .. "/dawbridge.lua")
+  local ok, err = pcall(function ()
+    -- load() with no file name: only REAPER's script path (get_action_context) can lead to the common file
+    local src = assert(io.open(dir .. "/dawbridge.lua")):read("a")
+    fake.script_path = dir .. "/dawbridge.lua"
+    DAWBRIDGE_TEST = true
+    local lok, lerr = pcall(assert(load(src, "=dawbridge.lua")))
+    truthy(not lok, "without dawbridge_common.lua the script does not load")
+    contains(tostring(lerr), "cannot find dawbridge_common.lua", "error")
+    contains(tostring(lerr), dir .. "/dawbridge_common.lua", "the path tried")
+    copy(ROOT .. "/osc-maps/companions/common/dawbridge_common.lua", dir .. "/dawbridge_common.lua")
+    local M = assert(load(src, "=dawbridge.lua"))()
+    eq(M.json.encode(M.json.array({ 1, "a" })), '[1,"a"]', "codec from the common file")
+    eq(M.pack_notes({ { n = 36, s = 1, d = 0.25, v = 90, c = 9 } }), "36 1920 480 90 9", "packed notes")
+  end)
+  DAWBRIDGE_TEST = nil
+  fake.script_path = nil
+  os.execute("rm -rf '" .. dir .. "'")
+  if not ok then error(err, 0) end
+end)
+
 test("every reaper.* function used by the script is in REAPER's API list; the fake defines only listed ones", function ()
   local f = io.open(API_LIST)
   if not f then error("API list not found: " .. API_LIST .. " (set REAPER_API_LIST)") end

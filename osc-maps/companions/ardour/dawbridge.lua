@@ -22,7 +22,7 @@ end
 
 local core_path = os.getenv("DAWBRIDGE_CORE") or (script_dir() .. "/dawbridge_core.lua")
 local f = assert(io.open(core_path, "r"), "dawbridge: cannot open the core " .. core_path)
-local C = assert(load(f:read("a"), "=dawbridge_core.lua"))()
+local C = assert(load(f:read("a"), "=dawbridge_core.lua"))(core_path)  -- its path: it finds ../common/ from it
 f:close()
 
 local sess_dir = (arg and arg[1]) or os.getenv("DAWBRIDGE_ARDOUR_SESSION")

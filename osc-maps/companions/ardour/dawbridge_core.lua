@@ -25,328 +25,48 @@
 -- The core only executes the protocol's JSON ops; it never evaluates received text as code.
 local C = {}
 
-local json = (function ()
--- ---------------------------------------------------------------------------
--- Small strict JSON codec (pure Lua, works in Lua 5.3 and 5.4).
--- decode(text) -> value | raises "json: ..." ; JSON null decodes to json.null.
--- encode(value) -> text | raises "json: ..." (NaN/inf, cycles, bad keys).
--- Arrays: a table marked with json.array(t), or a non-empty sequence.
--- An empty unmarked table encodes as {}.
--- ---------------------------------------------------------------------------
-local json = {}
-json.null = setmetatable({}, { __tostring = function () return "null" end })
-local ARRAY_MT = { __jsontype = "array" }
-function json.array (t) return setmetatable(t or {}, ARRAY_MT) end
--- a note {n, s, d, v, c} (integers n, v, c; numbers s, d): encoded by one string.format, same text as the
--- generic path (keys sorted) -- 10,000 notes are read back in one reply
-local NOTE_MT = { __jsontype = "note" }
-function json.note (t) return setmetatable(t, NOTE_MT) end
-function json.is_array (t) return getmetatable(t) == ARRAY_MT end
-
-local MAX_DEPTH = 64
-
-local function utf8_char (cp)
-  if cp < 0x80 then return string.char(cp)
-  elseif cp < 0x800 then
-    return string.char(0xC0 | (cp >> 6), 0x80 | (cp & 0x3F))
-  elseif cp < 0x10000 then
-    return string.char(0xE0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3F), 0x80 | (cp & 0x3F))
-  else
-    return string.char(0xF0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3F),
-                       0x80 | ((cp >> 6) & 0x3F), 0x80 | (cp & 0x3F))
+-- The host-independent part (JSON, files, spool, arguments, notes, the command envelope) is
+-- ../common/dawbridge_common.lua. The loaders pass this file's path:  load(io.open(p):read("a"))(p)  ;
+-- DAWBRIDGE_COMMON names the common file instead; next to this file is tried too (an installation in one folder).
+local function load_common (core_path)
+  local dir = type(core_path) == "string" and core_path:match("^(.*)[/\\][^/\\]*$") or "."
+  local tried = {}
+  for _, p in ipairs({ os.getenv("DAWBRIDGE_COMMON") or "", dir .. "/../common/dawbridge_common.lua",
+                       dir .. "/dawbridge_common.lua" }) do
+    local f = p ~= "" and io.open(p, "r")
+    if f then
+      local src = f:read("a")
+      f:close()
+      return assert(load(src, "=dawbridge_common.lua"))()
+    end
+    if p ~= "" then tried[#tried + 1] = p end
   end
+  error("dawbridge: cannot find dawbridge_common.lua (tried " .. table.concat(tried, ", ") ..
+        "; a GUI hook installed by an older version: run install-gui-hook.sh again)", 0)
 end
-
-function json.decode (text)
-  if type(text) ~= "string" then error("json: expected a string to decode", 0) end
-  local pos = 1
-  local len = #text
-  local function fail (msg) error(string.format("json: %s at byte %d", msg, pos), 0) end
-  local function skip_ws ()
-    pos = string.find(text, "[^ \t\r\n]", pos) or (len + 1)
-  end
-  local parse_value
-  local function parse_string ()
-    -- pos is at the opening quote
-    pos = pos + 1
-    local parts = {}
-    while true do
-      local s, e = string.find(text, '["\\%c]', pos)
-      if not s then fail("unterminated string") end
-      if s > pos then parts[#parts + 1] = string.sub(text, pos, s - 1) end
-      local ch = string.sub(text, s, s)
-      if ch == '"' then pos = s + 1; break
-      elseif ch == "\\" then
-        local esc = string.sub(text, s + 1, s + 1)
-        pos = s + 2
-        if esc == '"' or esc == "\\" or esc == "/" then parts[#parts + 1] = esc
-        elseif esc == "b" then parts[#parts + 1] = "\b"
-        elseif esc == "f" then parts[#parts + 1] = "\f"
-        elseif esc == "n" then parts[#parts + 1] = "\n"
-        elseif esc == "r" then parts[#parts + 1] = "\r"
-        elseif esc == "t" then parts[#parts + 1] = "\t"
-        elseif esc == "u" then
-          local hex = string.match(text, "^%x%x%x%x", pos)
-          if not hex then fail("bad \\u escape") end
-          local cp = tonumber(hex, 16)
-          pos = pos + 4
-          if cp >= 0xD800 and cp <= 0xDBFF then
-            local lo = string.match(text, "^\\u(%x%x%x%x)", pos)
-            local lov = lo and tonumber(lo, 16)
-            if not lov or lov < 0xDC00 or lov > 0xDFFF then fail("unpaired surrogate in \\u escape") end
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lov - 0xDC00)
-            pos = pos + 6
-          elseif cp >= 0xDC00 and cp <= 0xDFFF then
-            fail("unpaired surrogate in \\u escape")
-          end
-          parts[#parts + 1] = utf8_char(cp)
-        else
-          pos = s + 1
-          fail("bad escape")
-        end
-      else
-        pos = s
-        fail("control character in string")
-      end
-    end
-    local str = table.concat(parts)
-    if not utf8.len(str) then fail("invalid UTF-8 in string") end
-    return str
-  end
-  local function parse_number ()
-    -- validate against the JSON grammar exactly
-    local int, frac, exp = string.match(text, "^(-?%d+)(%.?%d*)([eE]?[-+]?%d*)", pos)
-    if not int then fail("bad number") end
-    if string.match(int, "^-?0%d") then fail("leading zero in number") end
-    if frac == "." then fail("bad number fraction") end
-    if exp ~= "" and not string.match(exp, "^[eE][-+]?%d+$") then fail("bad number exponent") end
-    local lit = int .. frac .. exp
-    pos = pos + #lit
-    local v
-    if frac == "" and exp == "" then
-      v = math.tointeger(tonumber(lit))
-      if not v then v = tonumber(lit) + 0.0 end  -- too large for an integer
-    else
-      v = tonumber(lit) + 0.0
-    end
-    if v ~= v or v == math.huge or v == -math.huge then fail("number out of range") end
-    return v
-  end
-  local function parse_array (depth)
-    pos = pos + 1
-    local arr = json.array({})
-    skip_ws()
-    if string.sub(text, pos, pos) == "]" then pos = pos + 1; return arr end
-    while true do
-      arr[#arr + 1] = parse_value(depth + 1)
-      skip_ws()
-      local ch = string.sub(text, pos, pos)
-      if ch == "," then pos = pos + 1
-      elseif ch == "]" then pos = pos + 1; return arr
-      else fail("expected ',' or ']' in array") end
-    end
-  end
-  local function parse_object (depth)
-    pos = pos + 1
-    local obj = {}
-    skip_ws()
-    if string.sub(text, pos, pos) == "}" then pos = pos + 1; return obj end
-    while true do
-      skip_ws()
-      if string.sub(text, pos, pos) ~= '"' then fail("expected string key in object") end
-      local key = parse_string()
-      skip_ws()
-      if string.sub(text, pos, pos) ~= ":" then fail("expected ':' in object") end
-      pos = pos + 1
-      if obj[key] ~= nil then fail("duplicate key '" .. key .. "'") end
-      obj[key] = parse_value(depth + 1)
-      skip_ws()
-      local ch = string.sub(text, pos, pos)
-      if ch == "," then pos = pos + 1
-      elseif ch == "}" then pos = pos + 1; return obj
-      else fail("expected ',' or '}' in object") end
-    end
-  end
-  parse_value = function (depth)
-    if depth > MAX_DEPTH then fail("nesting too deep") end
-    skip_ws()
-    local ch = string.sub(text, pos, pos)
-    if ch == "{" then return parse_object(depth)
-    elseif ch == "[" then return parse_array(depth)
-    elseif ch == '"' then return parse_string()
-    elseif ch == "-" or string.match(ch, "%d") then return parse_number()
-    elseif string.sub(text, pos, pos + 3) == "true" then pos = pos + 4; return true
-    elseif string.sub(text, pos, pos + 4) == "false" then pos = pos + 5; return false
-    elseif string.sub(text, pos, pos + 3) == "null" then pos = pos + 4; return json.null
-    elseif ch == "" then fail("unexpected end of input")
-    else fail("unexpected character '" .. ch .. "'") end
-  end
-  local v = parse_value(1)
-  skip_ws()
-  if pos <= len then fail("trailing characters after JSON value") end
-  return v
-end
-
-local ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
-              ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-
-local function encode_string (s)
-  if not utf8.len(s) then
-    -- replace bytes that are not valid UTF-8 with U+FFFD so the output stays valid JSON
-    local out, i, n = {}, 1, #s
-    while i <= n do
-      local ok_len
-      for l = 4, 1, -1 do
-        if i + l - 1 <= n and utf8.len(string.sub(s, i, i + l - 1)) == 1 then ok_len = l; break end
-      end
-      if ok_len then out[#out + 1] = string.sub(s, i, i + ok_len - 1); i = i + ok_len
-      else out[#out + 1] = "\239\191\189"; i = i + 1 end
-    end
-    s = table.concat(out)
-  end
-  return '"' .. string.gsub(s, '[%c"\\]', function (c)
-    return ESC[c] or string.format("\\u%04x", string.byte(c))
-  end) .. '"'
-end
-
-local function encode_number (v)
-  if math.type(v) == "integer" then return string.format("%d", v) end
-  if v ~= v or v == math.huge or v == -math.huge then error("json: cannot encode NaN or infinity", 0) end
-  if v == math.floor(v) and math.abs(v) < 1e15 then return string.format("%.1f", v) end
-  for _, fmt in ipairs({ "%.15g", "%.16g", "%.17g" }) do
-    local s = string.format(fmt, v)
-    if tonumber(s) == v then return s end
-  end
-  return string.format("%.17g", v)
-end
-
-function json.encode (value)
-  local out = {}
-  local seen = {}
-  local function enc (v, depth)
-    if depth > MAX_DEPTH then error("json: nesting too deep to encode", 0) end
-    local t = type(v)
-    if v == json.null or v == nil then out[#out + 1] = "null"
-    elseif t == "boolean" then out[#out + 1] = v and "true" or "false"
-    elseif t == "number" then out[#out + 1] = encode_number(v)
-    elseif t == "string" then out[#out + 1] = encode_string(v)
-    elseif t == "table" and getmetatable(v) == NOTE_MT then
-      out[#out + 1] = string.format('{"c":%d,"d":%s,"n":%d,"s":%s,"v":%d}', v.c, encode_number(v.d), v.n,
-                                    encode_number(v.s), v.v)
-    elseif t == "table" then
-      if seen[v] then error("json: cycle in value", 0) end
-      seen[v] = true
-      local n = #v
-      local is_arr = json.is_array(v)
-      if not is_arr and n > 0 then
-        local count = 0
-        for _ in pairs(v) do count = count + 1 end
-        is_arr = (count == n)
-      end
-      if is_arr then
-        out[#out + 1] = "["
-        for i = 1, n do
-          if i > 1 then out[#out + 1] = "," end
-          enc(v[i], depth + 1)
-        end
-        out[#out + 1] = "]"
-      else
-        local keys = {}
-        for k in pairs(v) do
-          if type(k) ~= "string" then error("json: object key is not a string", 0) end
-          keys[#keys + 1] = k
-        end
-        table.sort(keys)
-        out[#out + 1] = "{"
-        for i, k in ipairs(keys) do
-          if i > 1 then out[#out + 1] = "," end
-          out[#out + 1] = encode_string(k)
-          out[#out + 1] = ":"
-          enc(v[k], depth + 1)
-        end
-        out[#out + 1] = "}"
-      end
-      seen[v] = nil
-    else
-      error("json: cannot encode a " .. t, 0)
-    end
-  end
-  enc(value, 1)
-  return table.concat(out)
-end
-return json
-end)()
+local D = load_common(...)
+local json = D.json
+local join, trim, read_file, write_atomic, shq, mkdir_p = D.join, D.trim, D.read_file, D.write_atomic, D.shq, D.mkdir_p
+local fail, get_string, get_number, as_int, get_string_list = D.fail, D.get_string, D.get_number, D.as_int,
+  D.get_string_list
+local check_notes, round6, sort_notes, one_line, valid_id = D.check_notes, D.round6, D.sort_notes, D.one_line,
+  D.valid_id
+local pack_notes, unpack_notes = D.pack_notes, D.unpack_notes
 
 C.json = json
-C.VERSION = 1
-C.MEMORY_MAX = 256
-C.TICKS = 1920                -- Temporal ticks per beat
+C.VERSION = D.VERSION
+C.MEMORY_MAX = D.MEMORY_MAX
+C.TICKS = D.TICKS             -- Temporal ticks per beat (also the packed notes' unit)
 C.TOL_BEATS = 1 / 960         -- edit_clip matching tolerance (PROTOCOL.md)
 C.TAKEN_KEEP_MS = 3000        -- a taken doorbell file is re-read this long (late appends), then removed
-C.MAX_NOTES = 50000           -- notes in one command (bounded work per poll: the GUI thread runs it)
+C.MAX_NOTES = D.MAX_NOTES     -- notes in one command (bounded work per poll: the GUI thread runs it)
 C.TXN_IDLE_S = 600            -- an open request with no command for this long is committed anyway
 C.gc_stress = os.getenv("DAWBRIDGE_GC_STRESS") == "1"  -- full collection inside every list loop (tests)
+C.fail, C.check_notes, C.valid_id, C.pack_notes, C.unpack_notes = fail, check_notes, valid_id, pack_notes, unpack_notes
+C.spool_dir = D.spool_dir
 
--- ---------------------------------------------------------------------------
--- helpers shared with the REAPER companion (kept in sync by hand)
--- ---------------------------------------------------------------------------
--- (the Ardour GUI's Lua state has no `package` table)
-local function is_windows ()
-  if type(package) == "table" and type(package.config) == "string" then return package.config:sub(1, 1) == "\\" end
-  return os.getenv("OS") == "Windows_NT"
-end
-local SEP = is_windows() and "\\" or "/"
-local function join (a, b) return a .. SEP .. b end
-local function trim (s) return (string.gsub(s, "^%s+", ""):gsub("%s+$", "")) end
+local function is_windows () return D.is_windows() end
 
-local function read_file (p)
-  local f = io.open(p, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_atomic (path, text)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, "cannot write " .. tmp .. ": " .. tostring(err) end
-  f:write(text)
-  f:close()
-  if is_windows() then os.remove(path) end
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then return nil, "cannot rename " .. tmp .. ": " .. tostring(rerr) end
-  return true
-end
-
-local function shq (s) return "'" .. string.gsub(s, "'", "'\\''") .. "'" end
-
-function C.spool_dir ()
-  local env = os.getenv("DAWBRIDGE_SPOOL")
-  if env and env ~= "" then return env end
-  local home = os.getenv("HOME") or os.getenv("USERPROFILE")
-  if home then
-    local s = read_file(home .. "/.config/dawbridge/spool")
-    if s then
-      local line = trim(string.match(s, "^[^\r\n]*") or "")
-      if line ~= "" then return line end
-    end
-  end
-  local xdg = os.getenv("XDG_RUNTIME_DIR")
-  if xdg and xdg ~= "" then return xdg .. "/dawbridge/spool" end
-  if is_windows() then return (os.getenv("TEMP") or "C:\\Temp") .. "\\dawbridge\\spool" end
-  local uid = os.getenv("UID")
-  if not uid or uid == "" then
-    local st = read_file("/proc/self/status")  -- Linux: no process needed
-    uid = st and string.match(st, "\nUid:%s*(%d+)")
-  end
-  if not uid or uid == "" then
-    local p = io.popen("id -u 2>/dev/null")
-    if p then uid = trim(p:read("a") or ""); p:close() end
-  end
-  if not uid or uid == "" then uid = "0" end
-  return "/tmp/dawbridge-" .. uid .. "/spool"
-end
 
 -- names of the files in dir ending in .json (no directory listing in Ardour's Lua: ls / dir). Starts a process:
 -- used only when DAWBRIDGE_LIST_EVERY_MS asks for a periodic listing (a bridge that writes no doorbell).
@@ -366,105 +86,6 @@ function C.list_json (dir)
   return ids
 end
 
-local function mkdir_p (dir)
-  if is_windows() then os.execute('mkdir "' .. dir .. '" 2>nul')
-  else os.execute("mkdir -p " .. shq(dir)) end
-end
-
-local ArgError = {}
-local function fail (fmt, ...) error(setmetatable({ msg = string.format(fmt, ...) }, ArgError), 0) end
-C.fail = fail
-
-local function get_string (args, key, optional)
-  local v = args[key]
-  if v == nil or v == json.null then
-    if optional then return nil end
-    fail("missing argument '%s' (a string)", key)
-  end
-  if type(v) ~= "string" or v == "" then fail("argument '%s' must be a non-empty string", key) end
-  return v
-end
-
-local function get_number (args, key)
-  local v = args[key]
-  if v == nil or v == json.null then fail("missing argument '%s' (a number)", key) end
-  if type(v) ~= "number" then fail("argument '%s' must be a number", key) end
-  return v
-end
-
-local function as_int (v)
-  if type(v) ~= "number" then return nil end
-  return math.tointeger(v)
-end
-
-local function get_string_list (args, key)
-  local v = args[key]
-  if v == nil or v == json.null then return {} end
-  if type(v) ~= "table" or (not json.is_array(v) and next(v) ~= nil) then
-    fail("argument '%s' must be a list of strings", key)
-  end
-  for i, s in ipairs(v) do
-    if type(s) ~= "string" or s == "" then fail("argument '%s'[%d] must be a non-empty string", key, i) end
-  end
-  return v
-end
-
-local function check_notes (list, key, clip_len, for_removal)
-  if list == nil or list == json.null then return {} end
-  if type(list) ~= "table" or (not json.is_array(list) and next(list) ~= nil) then
-    fail("argument '%s' must be a list of notes {n, s, d, v}", key)
-  end
-  local out = {}
-  for i, nt in ipairs(list) do
-    local where = string.format("%s[%d]", key, i)
-    if type(nt) ~= "table" or json.is_array(nt) then fail("%s must be an object {n, s, d, v}", where) end
-    local n = as_int(nt.n)
-    if not n or n < 0 or n > 127 then fail("%s.n must be an integer 0-127", where) end
-    if type(nt.s) ~= "number" or nt.s < 0 then fail("%s.s must be a number >= 0 (beats from the clip start)", where) end
-    if clip_len and nt.s >= clip_len then
-      fail("%s.s = %s is outside the clip (length %s beats)", where, tostring(nt.s), tostring(clip_len))
-    end
-    local note = { n = n, s = nt.s + 0.0 }
-    if not for_removal then
-      if type(nt.d) ~= "number" or nt.d <= 0 then fail("%s.d must be a number > 0 (beats)", where) end
-      local v = as_int(nt.v)
-      if not v or v < 1 or v > 127 then fail("%s.v must be an integer 1-127", where) end
-      local c = 0
-      if nt.c ~= nil and nt.c ~= json.null then
-        c = as_int(nt.c)
-        if not c or c < 0 or c > 15 then fail("%s.c must be an integer 0-15", where) end
-      end
-      note.d = nt.d + 0.0; note.v = v; note.c = c
-    end
-    out[#out + 1] = note
-  end
-  return out
-end
-C.check_notes = check_notes
-
-local function round6 (x)
-  local r = math.floor(x * 1e6 + 0.5) / 1e6
-  if r == math.floor(r) then return r + 0.0 end
-  return r
-end
-
-local function note_before (a, b)
-  if a.s ~= b.s then return a.s < b.s end
-  if a.n ~= b.n then return a.n < b.n end
-  return (a.c or 0) < (b.c or 0)
-end
-
-local function sort_notes (notes)
-  -- Ardour's note list usually comes in order already: one pass instead of a sort of 10,000 notes
-  for i = 2, #notes do
-    if note_before(notes[i], notes[i - 1]) then table.sort(notes, note_before); return notes end
-  end
-  return notes
-end
-
-local function one_line (s) return (string.gsub(s, "[\r\n]+", " ")) end
-local function valid_id (id) return type(id) == "string" and #id >= 1 and #id <= 64 and not id:find("[^%w_.-]") end
-C.valid_id = valid_id
 
 -- ---------------------------------------------------------------------------
 -- Ardour helpers
@@ -602,63 +223,11 @@ local function public_notes (notes)
   for _, nt in ipairs(notes) do out[#out + 1] = json.note({ n = nt.n, s = nt.s, d = nt.d, v = nt.v, c = nt.c }) end
   return out
 end
-
--- The packed form of a note list (PROTOCOL.md, bulk notes): one string "n s d v c;n s d v c;..." with s and d in
--- ticks (C.TICKS per beat), all integers. Parsing and writing it are a few C-level string operations per note
--- instead of a JSON object each.
-local function pack_notes (notes)
-  local out = {}
-  for i, nt in ipairs(notes) do
-    out[i] = string.format("%d %d %d %d %d", nt.n, math.floor(nt.s * C.TICKS + 0.5), math.floor(nt.d * C.TICKS + 0.5),
-                           nt.v, nt.c or 0)
-  end
-  return table.concat(out, ";")
-end
-C.pack_notes = pack_notes
-
--- packed text -> the same list check_notes makes (validated the same way); raises an argument error
-local function unpack_notes (text, key, clip_len)
-  if type(text) ~= "string" then fail("argument '%s' must be a string \"n s d v c;...\" (s, d in ticks)", key) end
-  local out = {}
-  local pos = 1
-  local len = #text
-  while pos <= len do
-    local a, b, n, st, dt, v, c = string.find(text, "^%s*(%d+)%s+(%d+)%s+(%d+)%s+(%d+)%s+(%d+)%s*;?", pos)
-    if not a or b < pos then fail("%s: bad packed note at byte %d (want \"n s d v c\" integers, ';' between)", key, pos) end
-    pos = b + 1
-    local i = #out + 1
-    n, st, dt, v, c = math.tointeger(tonumber(n)), math.tointeger(tonumber(st)), math.tointeger(tonumber(dt)),
-                      math.tointeger(tonumber(v)), math.tointeger(tonumber(c))
-    if not n or n > 127 then fail("%s[%d].n must be an integer 0-127", key, i) end
-    if not dt or dt < 1 then fail("%s[%d].d must be > 0 ticks", key, i) end
-    if not v or v < 1 or v > 127 then fail("%s[%d].v must be an integer 1-127", key, i) end
-    if not c or c > 15 then fail("%s[%d].c must be an integer 0-15", key, i) end
-    local sb = st / C.TICKS
-    if clip_len and sb >= clip_len then
-      fail("%s[%d].s = %d ticks is outside the clip (length %s beats)", key, i, st, tostring(clip_len))
-    end
-    out[i] = { n = n, s = sb, d = dt / C.TICKS, v = v, c = c }
-  end
-  return out
-end
-C.unpack_notes = unpack_notes
-
--- the notes of a command: "notes" (JSON list) or "notes_packed"; bounded
+-- the notes of a command: "notes" (JSON list) or "notes_packed"; at most C.MAX_NOTES
 local function command_notes (args, key, packed_key, clip_len)
-  local notes
-  if args[packed_key] ~= nil and args[packed_key] ~= json.null then
-    if args[key] ~= nil and args[key] ~= json.null then fail("give '%s' or '%s', not both", key, packed_key) end
-    notes = unpack_notes(args[packed_key], packed_key, clip_len)
-  else
-    notes = check_notes(args[key], key, clip_len)
-  end
-  if #notes > C.MAX_NOTES then
-    fail("%d notes in one command (at most %d): send the rest with edit_clip 'add'", #notes, C.MAX_NOTES)
-  end
-  return notes
+  return D.command_notes(args, key, packed_key, clip_len, C.MAX_NOTES)
 end
 
--- plugins of a route: all (chain order; the protocol numbers them 1.. with the instrument counted, as OSC's
 -- /strip/plugin/list piid does) and the effects without the instrument
 local function plugin_list (route)
   local all = {}
@@ -936,16 +505,7 @@ function ops.state (self)
 end
 
 function ops.create_track (self, args)
-  local name = get_string(args, "name")
-  local ttype = get_string(args, "type")
-  if ttype ~= "midi" and ttype ~= "audio" then fail("argument 'type' must be \"midi\" or \"audio\"") end
-  local inst = get_string(args, "instrument", true)
-  local aliases = get_string_list(args, "instrument_aliases")
-  local params = args.params
-  if params ~= nil and params ~= json.null and type(params) ~= "table" then
-    fail("argument 'params' must be an object {parameter: 0..1}")
-  end
-  local preset = get_string(args, "preset", true)
+  local name, ttype, inst, aliases, params, preset = D.create_track_args(args)
   -- the instrument is found before anything changes: a name this host does not have is refused, no track made
   local names, pi, ap = {}, nil, nil
   if inst then
@@ -1273,24 +833,16 @@ function Core:remember (id, text)
 end
 
 function Core:execute (cmd)
+  local fn, args = D.lookup_op(ops, cmd)
+  if not fn then return args end
   local op = cmd.op
-  local fn = type(op) == "string" and ops[op]
-  if not fn then
-    return { id = cmd.id, ok = false, error = "unknown op: " .. (type(op) == "string" and op or tostring(op)) }
-  end
-  local args = cmd.args
-  if args == nil or args == json.null then args = {} end
-  if type(args) ~= "table" or json.is_array(args) then
-    return { id = cmd.id, ok = false, error = "bad command: 'args' must be an object" }
-  end
   local auto = false
   if CHANGES[op] then
     if self.txn then
       self.txn.touched = os.time()
     else
       auto = true
-      local name = (type(cmd.request) == "string" and cmd.request ~= "") and one_line(cmd.request) or ("dawbridge: " .. op)
-      self:begin_txn(name, false)
+      self:begin_txn(D.request_name(cmd, op), false)
     end
   end
   local ok, res = pcall(fn, self, args)
@@ -1298,25 +850,15 @@ function Core:execute (cmd)
     local cok, cerr = pcall(self.commit_txn, self)
     if not cok then self.txn = nil; self.log("commit failed: " .. tostring(cerr)) end
   end
-  if ok then return { id = cmd.id, ok = true, result = res } end
-  local msg
-  if getmetatable(res) == ArgError then msg = res.msg
-  else msg = "internal error in " .. op .. ": " .. tostring(res) end
-  return { id = cmd.id, ok = false, error = msg }
+  return D.op_reply(cmd, ok, res)
 end
 
 -- returns reply text, was_duplicate, reply_port
 function Core:handle_text (id, text)
-  local ok, cmd = pcall(json.decode, text)
-  if not ok then return json.encode({ id = id, ok = false, error = "bad command: " .. tostring(cmd) }), false end
-  if type(cmd) ~= "table" or json.is_array(cmd) then
-    return json.encode({ id = id, ok = false, error = "bad command: not a JSON object" }), false
-  end
-  local port = as_int(cmd.reply_port)
+  local cmd, bad = D.decode_command(id, text)
+  local port = cmd and as_int(cmd.reply_port)
   if port and (port < 1 or port > 65535) then port = nil end
-  if cmd.id ~= id then
-    return json.encode({ id = id, ok = false, error = "bad command: id does not match the file name" }), false, port
-  end
+  if bad then return bad, false, port end
   -- the command's token (PROTOCOL.md) goes back in the reply, so the bridge can tell our OSC reply from a forged
   -- datagram; the memory keeps the reply without it (a resend may carry its own)
   local function with_token (t)
@@ -1327,17 +869,7 @@ function Core:handle_text (id, text)
     return t
   end
   if self.memory[id] then return with_token(self.memory[id]), true, port end
-  local reply
-  if type(cmd.deadline_ms) ~= "number" then
-    reply = { id = id, ok = false, error = "bad command: missing deadline_ms" }
-  elseif self.now_ms() > cmd.deadline_ms then
-    reply = { id = id, ok = false, error = string.format("expired: deadline %.0f passed %.0f ms ago; not executed",
-                                                         cmd.deadline_ms, self.now_ms() - cmd.deadline_ms) }
-  else
-    reply = self:execute(cmd)
-  end
-  local eok, rtext = pcall(json.encode, reply)
-  if not eok then rtext = json.encode({ id = id, ok = false, error = "cannot encode reply: " .. tostring(rtext) }) end
+  local rtext = D.run_command(id, cmd, self.now_ms(), function (c) return self:execute(c) end)
   self:remember(id, rtext)
   return with_token(rtext), false, port
 end

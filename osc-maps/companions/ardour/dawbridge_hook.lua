@@ -11,7 +11,7 @@ return function (signal, ref, ...)
   if not core then
     local ok, err = pcall(function ()
       local f = assert(io.open(core_path, "r"), "cannot open " .. core_path)
-      local C = assert(load(f:read("a"), "=dawbridge_core.lua"))()
+      local C = assert(load(f:read("a"), "=dawbridge_core.lua"))(core_path)
       f:close()
       core = C.new({ mode = "gui" })
       print("dawbridge: GUI hook ready, spool " .. core.spool)
