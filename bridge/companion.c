@@ -552,9 +552,11 @@ static void path_of(const companion_t *c, const char *dir, const char *id, char 
   snprintf(buf, len, "%s/%s.json", dir, id);
 }
 
+/* The message is for the user: one longer than buf is cut, ending in "..." (never a silently clipped path). */
 static void not_running_msg(companion_t *c, const char *detail, char *buf, size_t len) {
-  snprintf(buf, len, "companion not running in %s (%s; spool %s) - install it like this: %s",
-           !strcmp(c->host, "ardour") ? "Ardour" : "REAPER", detail, c->spool, companion_install_hint(c->host));
+  int n = snprintf(buf, len, "companion not running in %s (%s; spool %s) - install it like this: %s",
+                   !strcmp(c->host, "ardour") ? "Ardour" : "REAPER", detail, c->spool, companion_install_hint(c->host));
+  if (n >= 0 && (size_t)n >= len && len > 4) memcpy(buf + len - 4, "...", 4);
 }
 
 /* Ends a command: removed from the list first, so the callback may queue new ones. */
