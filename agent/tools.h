@@ -1,9 +1,8 @@
-/* tools: the stage-2 tool vocabulary (agent/tools.json), its JSON schemas, and argument checks.
+/* tools: the agent's view of the tool vocabulary — a thin layer over vocab/vocab.h (the table, vocab/tools.json
+ * and the pure argument validator) that adds the one check needing a session: track ids exist.
  *
- * The catalog is data: agent/tools.json lists each tool with a JSON-schema subset (type, properties, required,
- * enum, minimum/maximum/exclusiveMinimum, minLength/maxLength, items, maxItems, minProperties,
- * additionalProperties). tools_check() validates arguments against it and against the session (track ids exist)
- * before anything is sent; errors name the argument and the rule, in words a model can act on.
+ * New code should use vocab.h directly (vocab_lookup + a switch on enum vocab_tool, vocab_check); these
+ * name-based calls remain for the agent's existing callers.
  */
 #ifndef DAWBRIDGE_TOOLS_H
 #define DAWBRIDGE_TOOLS_H
@@ -12,6 +11,7 @@
 #include <stddef.h>
 
 #include "session.h"
+#include "vocab.h"
 
 typedef struct tools tools_t;
 
@@ -25,15 +25,17 @@ enum tools_err {
 };
 const char *tools_strerror(int code);
 
-/* Loads agent/tools.json (path NULL = found via DAWBRIDGE_SOURCE_DIR). */
+/* Loads the vocabulary (vocab_load: path NULL = the copy of vocab/tools.json built into the program). */
 int tools_load(const char *path, tools_t **out, char *err, size_t errlen);
 void tools_free(tools_t *t);
+/* The vocabulary underneath (borrowed). */
+const vocab_t *tools_vocab(const tools_t *t);
 
-/* The whole catalog array (borrowed): [{name, description, creates, parameters}]. */
+/* The whole catalog array (borrowed): [{name, description, creates, kind, parameters}], vocab_catalog. */
 const json_t *tools_catalog(const tools_t *t);
 /* One tool's descriptor (borrowed) or NULL. */
 const json_t *tools_get(const tools_t *t, const char *name);
-/* The catalog restricted to `names` (array of strings, borrowed); new reference. */
+/* The catalog restricted to `names` (array of strings, borrowed; NULL = none), in table order; new reference. */
 json_t *tools_subset(const tools_t *t, const json_t *names);
 
 /* Checks args (borrowed) for tool. session may be NULL (no reference checks). Returns 0 or a negative

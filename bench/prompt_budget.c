@@ -2,7 +2,7 @@
  *
  * Sessions of 8, 64, 256 and 1,024 tracks with 0 and 100 notes per track (MIDI tracks, one 16-bar clip each;
  * drums, bass, chords and melodies over Am-F-C-G). For each, the whole stage-1 prompt (system + user, with the
- * REAPER map's catalog and every tool of agent/tools.json) is built
+ * REAPER map's catalog and every tool of vocab/tools.json) is built
  *   budget   with the default budget (6,000 tokens): tokens (budget_tokens() estimate and characters / 4) and the
  *            build time of the prompt (prompt_stage1 with the analysis given, as the agent calls it) and with
  *            the analysis (context_analyze + prompt_stage1), medians of RUNS,
@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
     }
   }
   if (runs < 1) runs = 1;
-  json_t *tools = load("agent/tools.json"), *map = load("osc-maps/reaper.json");
+  json_t *tools = load("vocab/tools.json"), *map = load("osc-maps/reaper.json");
   if (!tools || !map) return 2;
   prompt_t *p = NULL;
   char err[512];

@@ -5,7 +5,7 @@ add_library(dbagent STATIC
   bridge/companion.c
 )
 target_include_directories(dbagent PUBLIC ${DAWBRIDGE_SOURCE_DIR}/agent ${DAWBRIDGE_SOURCE_DIR}/bridge)
-target_link_libraries(dbagent PUBLIC dbcore dbmock PkgConfig::JANSSON)
+target_link_libraries(dbagent PUBLIC dbvocab dbcore dbmock PkgConfig::JANSSON)
 
 
 db_add_test(test_tools SOURCES tests/unit/test_tools.c LIBS dbagent)

@@ -2,7 +2,7 @@
  *
  * A daw_t owns what talks to the DAW: the native OSC side (dialect map + session mirror + sync) and the in-DAW
  * companion (bridge/companion.c), and optionally an embedded mock DAW (for `--daw mock` and the demo). Each tool
- * call is checked against the catalog (agent/tools.json), then routed to whichever side can do it *now*:
+ * call is checked against the catalog (vocab/tools.json), then routed to whichever side can do it *now*:
  * native OSC when the map has it, else the companion when it answered ping; otherwise it fails with a message
  * saying what to install. The capability list reflects exactly that, so a planner is never offered a tool that
  * cannot run.
@@ -87,7 +87,7 @@ int daw_end_request(daw_t *d, daw_cb cb, void *data);
  * mirror afterwards (undo_last_request does). */
 int daw_undo_request(daw_t *d, daw_cb cb, void *data);
 
-/* Tools that can run right now (new reference: array of names, a subset of agent/tools.json). */
+/* Tools that can run right now (new reference: array of names, a subset of vocab/tools.json). */
 json_t *daw_capabilities(const daw_t *d);
 /* Why a tool cannot run now (borrowed string) or NULL if it can. */
 const char *daw_unavailable_reason(const daw_t *d, const char *tool);

@@ -1,5 +1,5 @@
 /* Fuzz target: the stage-1 plan text a model writes (agent/plan.c plan_parse), then plan_validate against the
- * real tool catalog (agent/tools.json) and the plan tests' session (tests/fixtures/plans/state.json), as the
+ * real tool catalog (vocab/tools.json) and the plan tests' session (tests/fixtures/plans/state.json), as the
  * agent does. Invariants: no crash/sanitizer
  * report/hang; a parsed plan's accessors are consistent (every step has a tool and args object); a validated
  * plan's errors are an array; plan_to_json and plan_format_errors give output. */

@@ -4,7 +4,7 @@
  *    "errors": [{"step": N, "contains": "..."}] (exact count, any order), "warnings": N,
  *    "args": {"<step>": {key: value}} (subset match after validation, numbers compared as numbers),
  *    "notes_count": {"<step>": N}, "analysis_contains": "...", "reasoning_contains": "..."}
- * validated against the real tool catalog agent/tools.json (so they cannot drift from it), and effects.json and
+ * validated against the real tool catalog vocab/tools.json (so they cannot drift from it), and effects.json and
  * state.json in the fixture directory. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,7 +75,7 @@ static int setup(void **state)
     fixtures_t *f = calloc(1, sizeof *f);
     /* the real tool catalog, so the fixtures cannot drift from what the agent validates against */
     char path[1024];
-    snprintf(path, sizeof path, "%s/agent/tools.json", source_dir());
+    snprintf(path, sizeof path, "%s/vocab/tools.json", source_dir());
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
@@ -429,7 +429,7 @@ static void test_plan_validate_without_state_or_catalog(void **state)
 }
 
 /* Plans the repository ships (examples/NAME.plan, the plan texts and tool calls of examples/demo-transcript.json)
- * are checked against the real catalog agent/tools.json at test time: every step's plan validates (no state: only
+ * are checked against the real catalog vocab/tools.json at test time: every step's plan validates (no state: only
  * the catalog and the plan's own references), and every scripted tool call names a catalog tool with only
  * parameters that tool declares, its required ones present. A renamed tool or parameter fails here. */
 static int check_plan_text(const fixtures_t *f, const char *what, const char *text)
@@ -445,7 +445,7 @@ static int check_plan_text(const fixtures_t *f, const char *what, const char *te
     int bad = json_array_size(errors) != 0;
     if (bad) {
         char *d = json_dumps(errors, JSON_COMPACT);
-        print_error("%s: invalid against agent/tools.json: %s\n", what, d);
+        print_error("%s: invalid against vocab/tools.json: %s\n", what, d);
         free(d);
     }
     json_decref(errors);
@@ -466,7 +466,7 @@ static int check_tool_call(const fixtures_t *f, const char *what, const json_t *
     const char *name = json_string_value(json_object_get(call, "name"));
     const json_t *t = catalog_tool(f, name);
     if (!t) {
-        print_error("%s: tool call %s is not in agent/tools.json\n", what, name ? name : "(no name)");
+        print_error("%s: tool call %s is not in vocab/tools.json\n", what, name ? name : "(no name)");
         return 1;
     }
     const json_t *params = json_object_get(t, "parameters");
@@ -477,7 +477,7 @@ static int check_tool_call(const fixtures_t *f, const char *what, const json_t *
     const json_t *v;
     json_object_foreach((json_t *)args, k, v) {
         if (!json_object_get(props, k)) {
-            print_error("%s: %s has no parameter '%s' in agent/tools.json\n", what, name, k);
+            print_error("%s: %s has no parameter '%s' in vocab/tools.json\n", what, name, k);
             bad = 1;
         }
     }

@@ -1,6 +1,6 @@
 /* test_plan_instruments: the validator treats a plan's instrument as a musical role resolved per DAW by the
  * instrument map (osc-maps/instruments/): never refused; unknown -> a warning naming the default; a plugin name
- * the DAW does not have -> an error listing the available instruments. Tools from agent/tools.json. */
+ * the DAW does not have -> an error listing the available instruments. Tools from vocab/tools.json. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +21,7 @@ static const char *srcdir(void) {
 
 static json_t *tools(void) {
   char p[1024];
-  snprintf(p, sizeof p, "%s/agent/tools.json", srcdir());
+  snprintf(p, sizeof p, "%s/vocab/tools.json", srcdir());
   json_t *j = json_load_file(p, 0, NULL);
   assert_non_null(j);
   json_t *t = json_incref(json_object_get(j, "tools"));

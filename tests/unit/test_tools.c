@@ -1,4 +1,4 @@
-/* test_tools.c: the tool catalog (agent/tools.json) and argument checks (agent/tools.[ch]).
+/* test_tools.c: the tool catalog (vocab/tools.json) and argument checks (agent/tools.[ch]).
  *
  * A table of good and bad arguments per tool (the bad ones with the words the message must contain), unknown
  * tools with suggestions, track references against a session, tools_subset. JSON literals use single quotes. */
@@ -46,13 +46,13 @@ static int teardown(void **state) {
 static const char *const all_tools[] = {
   "create_track", "create_midi_clip", "edit_clip", "add_effect", "remove_effect", "set_track", "set_effect_param",
   "set_effect_enabled", "delete_track", "delete_clip", "set_tempo", "transport", "set_loop", "add_marker",
-  "save_project", "get_state"};
+  "save_project", "get_state", "get_notes"};
 
 static void test_tools_catalog_loads(void **state) {
   const tools_t *t = *state;
   const json_t *cat = tools_catalog(t);
   assert_true(json_is_array(cat));
-  assert_int_equal(json_array_size(cat), 16);
+  assert_int_equal(json_array_size(cat), VOCAB__COUNT);
   for (size_t i = 0; i < sizeof all_tools / sizeof *all_tools; i++) {
     const json_t *d = tools_get(t, all_tools[i]);
     if (!d) fail_msg("tool %s missing", all_tools[i]);
@@ -388,7 +388,7 @@ static void test_tools_subset(void **state) {
   json_decref(names);
 
   /* the catalog is not modified by a subset's owner dropping it */
-  assert_int_equal(json_array_size(tools_catalog(t)), 16);
+  assert_int_equal(json_array_size(tools_catalog(t)), VOCAB__COUNT);
 }
 
 int main(void) {
