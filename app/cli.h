@@ -53,6 +53,11 @@ struct cli_opts {
   const char *composition;/* NULL = from the DAW project, else "default" */
   const char *message;    /* -m TEXT */
   int force;              /* --force: history undo/restore revert conflicting later edits too */
+  /* the OSC control surface (app/surface.h; `run` and the interactive prompt) */
+  int surface_port;                 /* --surface-port N, 0 = off */
+  const char *surface_allow[33];    /* --surface-allow CIDR|ADDR (repeatable, NULL-terminated); none = loopback */
+  int surface_allow_n;
+  const char *surface_reply;        /* --surface-reply HOST:PORT; NULL = the sender */
 };
 
 struct cli {
@@ -90,6 +95,14 @@ int cmd_exec(struct cli *c);
 int cmd_demo(struct cli *c);
 int cmd_history(struct cli *c);
 int cmd_eval(struct cli *c); /* cmd_eval.c */
+int cmd_repl(struct cli *c); /* cmd_repl.c: the interactive prompt (`dawbridge` with no command in a terminal) */
+/* cmd_repl.c: the live_config the options describe (log to stderr), and the OSC surface when --surface-port is
+ * set (*out NULL otherwise); returns 0 or an exit code after printing the error. */
+struct live_config;
+struct live;
+struct surface;
+void cli_live_config(const struct cli *c, struct live_config *lc);
+int cli_start_surface(struct cli *c, struct live *live, const struct log_sink *log, struct surface **out);
 int cmd_run(struct cli *c);  /* cmd_run.c: the live daemon */
 int cmd_status(struct cli *c);
 /* Prints a history undo/restore report (app/histop.h) as `dawbridge history undo|restore` does (cmd_history.c). */

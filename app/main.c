@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "cli.h"
@@ -31,6 +32,9 @@ static const struct {
   {"demo", cmd_demo,
    "demo\n  The whole pipeline offline: the embedded mock DAW and a scripted model replaying\n"
    "  examples/demo-transcript.json."},
+  {"repl", cmd_repl,
+   "repl\n  The interactive prompt (also `dawbridge` with no command in a terminal): type requests, watch the plan and\n"
+   "  each step as the DAW confirms it; /undo /state /history /status /new /help /quit; Ctrl-C cancels a request."},
   {"eval", cmd_eval,
    "eval [SUITE]\n  A suite of musical requests (default examples/eval/suite.json), each against a fresh embedded mock DAW,\n"
    "  scored (plan valid first time, re-plans, steps confirmed, musical checks, model calls, tokens, time);\n"
@@ -70,6 +74,10 @@ static void usage(FILE *f) {
         "History options:\n"
         "  --data-dir DIR, --composition NAME, -m TEXT\n"
         "  --force                    undo/restore: also revert what you changed again since the iteration\n"
+        "Control surface (run, and the prompt):\n"
+        "  --surface-port N           OSC control surface on UDP port N (default off; README \"Live session\")\n"
+        "  --surface-allow ADDR[/BITS]  senders allowed (repeatable; default 127.0.0.0/8)\n"
+        "  --surface-reply HOST:PORT  where answers go (default: the sender)\n"
         "General:\n"
         "  --json                     machine-readable output\n"
         "  --log-level error|warn|info|debug   (default warn)\n"
@@ -116,7 +124,7 @@ int main(int argc, char **argv) {
   enum {
     O_DAW = 256, O_DIALECT, O_HOST, O_PORT, O_LISTEN, O_MAP, O_JSON, O_LOG, O_BANK, O_TIMEOUT, O_RETRIES,
     O_MTRACKS, O_SPOOL, O_NOCOMP, O_LLM, O_MODEL, O_LLMURL, O_TRANSCRIPT, O_EXECUTOR, O_CONFIRM, O_MAXTURNS,
-    O_DATADIR, O_COMPOSITION, O_FORCE, O_CTXBUDGET, O_PROFILE
+    O_DATADIR, O_COMPOSITION, O_FORCE, O_CTXBUDGET, O_PROFILE, O_SURFPORT, O_SURFALLOW, O_SURFREPLY
   };
   static const struct option lopts[] = {
     {"daw", required_argument, 0, O_DAW},         {"dialect", required_argument, 0, O_DIALECT},
@@ -132,6 +140,8 @@ int main(int argc, char **argv) {
     {"max-turns", required_argument, 0, O_MAXTURNS}, {"data-dir", required_argument, 0, O_DATADIR},
     {"composition", required_argument, 0, O_COMPOSITION}, {"force", no_argument, 0, O_FORCE},
     {"context-budget", required_argument, 0, O_CTXBUDGET}, {"profile", required_argument, 0, O_PROFILE},
+    {"surface-port", required_argument, 0, O_SURFPORT}, {"surface-allow", required_argument, 0, O_SURFALLOW},
+    {"surface-reply", required_argument, 0, O_SURFREPLY},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0}};
   int ch, help = 0;
@@ -189,6 +199,17 @@ int main(int argc, char **argv) {
       o->context_budget = v;
       break;
     }
+    case O_SURFPORT:
+      if (parse_int(optarg, 1, 65535, "--surface-port", &o->surface_port)) return CLI_EXIT_USAGE;
+      break;
+    case O_SURFALLOW:
+      if (o->surface_allow_n >= 32) {
+        fprintf(stderr, "dawbridge: --surface-allow: at most 32 entries\n");
+        return CLI_EXIT_USAGE;
+      }
+      o->surface_allow[o->surface_allow_n++] = optarg;
+      break;
+    case O_SURFREPLY: o->surface_reply = optarg; break;
     case O_PROFILE:
       if (strcmp(optarg, "default") && strcmp(optarg, "small")) {
         fprintf(stderr, "dawbridge: --profile must be default or small\n");
@@ -204,13 +225,14 @@ int main(int argc, char **argv) {
     default: usage(stderr); return CLI_EXIT_USAGE;
     }
   }
-  if (optind >= argc) {
+  if (optind >= argc && (help || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
     usage(help ? stdout : stderr);
     return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
   }
-  c.cmd = argv[optind];
-  c.argv = argv + optind + 1;
-  c.argc = argc - optind - 1;
+  /* no command in a terminal: the interactive prompt (app/repl.c) */
+  c.cmd = optind < argc ? argv[optind] : "repl";
+  c.argv = argv + (optind < argc ? optind + 1 : optind);
+  c.argc = optind < argc ? argc - optind - 1 : 0;
   size_t k;
   for (k = 0; k < sizeof commands / sizeof *commands; k++)
     if (!strcmp(commands[k].name, c.cmd)) break;

@@ -51,4 +51,5 @@ db_fuzz_target(instmap SOURCES fuzz/fuzz_instmap.c LIBS dbinstmap)
 db_fuzz_target(llm_response SOURCES fuzz/fuzz_llm_response.c LIBS dbllm)
 # each input waits for the command file the bridge writes (a few ms of file I/O): fewer mutations
 db_fuzz_target(companion_reply SOURCES fuzz/fuzz_companion_reply.c LIBS dbagent ROUNDS 500)
+db_fuzz_target(surface SOURCES fuzz/fuzz_surface.c LIBS dbsurfacecodec)
 db_fuzz_target(web SOURCES fuzz/fuzz_web.c LIBS dbwebreq)
