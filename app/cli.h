@@ -95,6 +95,7 @@ int cmd_exec(struct cli *c);
 int cmd_demo(struct cli *c);
 int cmd_history(struct cli *c);
 int cmd_eval(struct cli *c); /* cmd_eval.c */
+int cmd_mcp(struct cli *c);  /* mcp.c: the MCP server on stdio */
 int cmd_repl(struct cli *c); /* cmd_repl.c: the interactive prompt (`dawbridge` with no command in a terminal) */
 /* cmd_repl.c: the live_config the options describe (log to stderr), and the OSC surface when --surface-port is
  * set (*out NULL otherwise); returns 0 or an exit code after printing the error. */

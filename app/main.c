@@ -39,6 +39,7 @@ static const struct {
    "eval [SUITE]\n  A suite of musical requests (default examples/eval/suite.json), each against a fresh embedded mock DAW,\n"
    "  scored (plan valid first time, re-plans, steps confirmed, musical checks, model calls, tokens, time);\n"
    "  offline with the scripted model, or with --llm/--model/--llm-url a real one. Exit 0 when all pass, else 7."},
+  {"mcp", cmd_mcp, "mcp\n  An MCP server on stdio (JSON-RPC, one message a line) for MCP clients: the tools, ask, undo, history; --profile small: ten tools. README: Use from an MCP client."},
   {"history", cmd_history,
    "history list | show N [--json] | diff A B | save -m TEXT | undo [--force] | restore N [--force] | export N FILE.mid\n"
    "  The iterations saved after each AI change (<data>/compositions/<id>/history/NNNN.json). undo/restore revert\n"
