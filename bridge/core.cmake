@@ -16,7 +16,7 @@ add_library(dbcore STATIC
   osc-maps/oscmap.c
 )
 target_include_directories(dbcore PUBLIC ${DAWBRIDGE_SOURCE_DIR}/bridge ${DAWBRIDGE_SOURCE_DIR}/osc-maps)
-target_link_libraries(dbcore PUBLIC dbinstmap PkgConfig::LIBLO PkgConfig::LIBUV PkgConfig::JANSSON ${MATH_LIB})
+target_link_libraries(dbcore PUBLIC dbvocab dbinstmap PkgConfig::LIBLO PkgConfig::LIBUV PkgConfig::JANSSON ${MATH_LIB})
 
 if(EXISTS ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_session.c)
   db_add_test(test_session SOURCES tests/unit/test_session.c LIBS dbcore)

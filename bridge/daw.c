@@ -14,7 +14,7 @@
 #include "companion.h"
 #include "instmap.h"
 #include "mock.h"
-#include "tools.h"
+#include "vocab.h"
 
 #define MOD "daw"
 
@@ -27,7 +27,7 @@ struct daw {
   json_t *catalog;        /* the map's catalog, instruments from the instrument map (daw_catalog) */
   session_t *ses;
   sync_t *sync;
-  tools_t *tools;
+  vocab_t *vocab;         /* the tool vocabulary: schemas for the argument check */
   mock_t *mock;
   companion_t *comp;
   char mock_spool[1024];  /* the embedded mock's temporary spool (removed at close) */
@@ -46,6 +46,7 @@ struct pending_call {
   daw_cb cb;
   void *data;
   char tool[48];
+  char only_track[16]; /* get_state {track_id}: the bridge id of the one track to report, "" = all */
 };
 
 const char *daw_strerror(int code) {
@@ -183,7 +184,7 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
     free(d);
     return DAW_ECONFIG;
   }
-  rc = tools_load(NULL, &d->tools, err, errlen);
+  rc = vocab_load(NULL, &d->vocab, err, errlen);
   if (rc) {
     oscmap_free(d->map);
     free(d);
@@ -202,7 +203,7 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
   rc = sync_new(loop, d->map, d->ses, &sc, &d->sync, err, errlen);
   if (rc) {
     session_free(d->ses);
-    tools_free(d->tools);
+    vocab_free(d->vocab);
     oscmap_free(d->map);
     free(d);
     return DAW_ECONFIG;
@@ -247,7 +248,7 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
       rmdir(d->mock_spool);
     }
     session_free(d->ses);
-    tools_free(d->tools);
+    vocab_free(d->vocab);
     oscmap_free(d->map);
     instmap_free(d->inst);
     json_decref(d->catalog);
@@ -258,6 +259,24 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
   return DAW_OK;
 }
 
+/* get_state {track_id}: the mirror's session with that one track (and "track": the track itself). */
+static void only_one_track(json_t *r, const char *id) {
+  json_t *ses = json_object_get(json_object_get(r, "state"), "session");
+  json_t *tracks = json_object_get(ses, "tracks");
+  json_t *keep = NULL;
+  size_t i;
+  json_t *t;
+  json_array_foreach(tracks, i, t) {
+    const char *tid = json_string_value(json_object_get(t, "id"));
+    if (tid && !strcmp(tid, id)) keep = t;
+  }
+  json_t *one = json_array();
+  if (keep) json_array_append(one, keep);
+  if (ses) json_object_set_new(ses, "tracks", one);
+  else json_decref(one);
+  if (keep) json_object_set(r, "track", keep);
+}
+
 static void on_sync_result(int status, const json_t *result, const char *message, void *data) {
   struct pending_call *p = data;
   if (p->cb) {
@@ -266,6 +285,7 @@ static void on_sync_result(int status, const json_t *result, const char *message
     } else {
       json_t *r = json_deep_copy(result);
       if (json_is_object(r) && json_object_get(r, "tool")) json_object_set_new(r, "via", json_string("osc"));
+      if (p->only_track[0]) only_one_track(r, p->only_track);
       p->cb(0, r, NULL, p->data);
       json_decref(r);
     }
@@ -714,6 +734,7 @@ struct ccall {
   char host[160]; /* host id of the track or clip the call is about */
   char clip_id[32];
   int old_count;
+  char err[256];  /* why the start function refused (DAW_EINVAL) */
   uint64_t t0;
   int attempts;
   int refreshes;      /* refreshes done while waiting for the DAW's OSC to show the change */
@@ -1562,7 +1583,99 @@ static int start_delete_clip(struct ccall *cc) {
   return 0;
 }
 
-static int companion_route(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *data) {
+/* --- get_notes: the notes of one clip (read_clip) or of a track's clips (the companion's state), read from the DAW;
+ * with start/end only the notes starting in [start, end) (beats from the project start). A read: nothing to confirm,
+ * the DAW's answer is the result, and the mirror takes what was read. --- */
+static json_t *gn_clip(const struct ccall *cc, const char *clip_id, const json_t *c) {
+  double cs = json_number_value(json_object_get(c, "start"));
+  const json_t *a = cc->args, *from = json_object_get(a, "start"), *to = json_object_get(a, "end");
+  json_t *notes = json_array();
+  size_t i;
+  json_t *n;
+  json_array_foreach(json_object_get(c, "notes"), i, n) {
+    double at = cs + json_number_value(json_object_get(n, "s"));
+    if (from && at < json_number_value(from) - 1e-9) continue;
+    if (to && at >= json_number_value(to) - 1e-9) continue;
+    json_array_append_new(notes, json_pack("{s:O,s:O,s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s"),
+                                           "d", json_object_get(n, "d"), "v", json_object_get(n, "v")));
+  }
+  return json_pack("{s:s,s:O?,s:O?,s:o}", "clip_id", clip_id ? clip_id : "", "start", json_object_get(c, "start"),
+                   "length", json_object_get(c, "length"), "notes", notes);
+}
+
+static void gn_ok(struct ccall *cc, json_t *clips /* steals */) {
+  json_int_t total = 0;
+  size_t i;
+  json_t *c;
+  json_array_foreach(clips, i, c) total += (json_int_t)json_array_size(json_object_get(c, "notes"));
+  cc->out = json_pack("{s:s,s:o,s:I}", "track_id", cc->track_id, "clips", clips, "note_count", total);
+  if (json_object_get(cc->args, "start")) json_object_set(cc->out, "start", json_object_get(cc->args, "start"));
+  if (json_object_get(cc->args, "end")) json_object_set(cc->out, "end", json_object_get(cc->args, "end"));
+  cc_ok(cc);
+}
+
+static void gn_clip_read(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return;
+  clip_into_mirror(cc, res, json_object_get(res, "notes"));
+  json_t *clips = json_array();
+  json_array_append_new(clips, gn_clip(cc, cc->clip_id, res));
+  gn_ok(cc, clips);
+}
+
+static void gn_state_read(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return;
+  daw_t *d = cc->d;
+  merge_state(d, res);
+  const json_t *mine = NULL;
+  size_t i;
+  json_t *ct;
+  json_array_foreach(json_object_get(res, "tracks"), i, ct) {
+    if (match_track(d, ct) == cc->track) mine = ct;
+  }
+  if (!mine) {
+    cc_fail(cc, DAW_ENOTRACK, "get_notes: the companion's state has no track %s (%s)", cc->track_id,
+            session_track_name(d->ses, cc->track) ? session_track_name(d->ses, cc->track) : "?");
+    return;
+  }
+  json_t *clips = json_array();
+  json_t *c;
+  json_array_foreach(json_object_get(mine, "clips"), i, c) {
+    const json_t *mc = session_clip_find(d->ses, json_string_value(json_object_get(c, "host_id")), NULL);
+    json_array_append_new(clips, gn_clip(cc, json_string_value(json_object_get(mc, "id")), c));
+  }
+  gn_ok(cc, clips);
+}
+
+static int start_get_notes(struct ccall *cc) {
+  daw_t *d = cc->d;
+  const json_t *a = cc->args, *from = json_object_get(a, "start"), *to = json_object_get(a, "end");
+  if (from && to && json_number_value(to) <= json_number_value(from)) {
+    snprintf(cc->err, sizeof cc->err, "get_notes: end (%g) must be after start (%g)", json_number_value(to),
+             json_number_value(from));
+    return DAW_EINVAL;
+  }
+  int t = session_track_resolve(d->ses, json_string_value(json_object_get(a, "track_id")));
+  json_decref(track_ref(cc, t));
+  const char *cid = json_string_value(json_object_get(a, "clip_id"));
+  if (!cid) {
+    cc_send(cc, "state", NULL, gn_state_read);
+    return 0;
+  }
+  int ti = 0;
+  const json_t *c = session_clip_find(d->ses, cid, &ti);
+  const char *hid = json_string_value(json_object_get(c, "host_id"));
+  if (!c || !hid) return DAW_ENOTRACK;
+  if (ti != t) {
+    snprintf(cc->err, sizeof cc->err, "get_notes: clip %s is on track %s, not on %s", cid, session_track_id(d->ses, ti),
+             cc->track_id);
+    return DAW_EINVAL;
+  }
+  snprintf(cc->host, sizeof cc->host, "%s", hid);
+  cc_send(cc, "read_clip", json_pack("{s:s}", "clip", hid), gn_clip_read);
+  return 0;
+}
+
+static int companion_route(daw_t *d, enum vocab_tool t, const json_t *args, daw_cb cb, void *data) {
   struct ccall *cc = calloc(1, sizeof *cc);
   if (!cc) return DAW_ENOMEM;
   cc->d = d;
@@ -1570,19 +1683,25 @@ static int companion_route(daw_t *d, const char *tool, const json_t *args, daw_c
   cc->data = data;
   cc->args = json_deep_copy(args);
   cc->t0 = uv_now(d->loop);
+  const char *tool = vocab_name(t);
   snprintf(cc->tool, sizeof cc->tool, "%s", tool);
   int rc = 0;
-  if (!strcmp(tool, "create_track")) start_create_track(cc);
-  else if (!strcmp(tool, "create_midi_clip")) start_create_midi_clip(cc);
-  else if (!strcmp(tool, "edit_clip")) rc = start_edit_clip(cc);
-  else if (!strcmp(tool, "add_effect")) start_add_effect(cc);
-  else if (!strcmp(tool, "remove_effect")) start_remove_effect(cc);
-  else if (!strcmp(tool, "delete_track")) start_delete_track(cc);
-  else if (!strcmp(tool, "delete_clip")) rc = start_delete_clip(cc);
-  else rc = DAW_EUNSUPPORTED;
+  switch (t) {
+  case VOCAB_CREATE_TRACK: start_create_track(cc); break;
+  case VOCAB_CREATE_MIDI_CLIP: start_create_midi_clip(cc); break;
+  case VOCAB_EDIT_CLIP: rc = start_edit_clip(cc); break;
+  case VOCAB_ADD_EFFECT: start_add_effect(cc); break;
+  case VOCAB_REMOVE_EFFECT: start_remove_effect(cc); break;
+  case VOCAB_DELETE_TRACK: start_delete_track(cc); break;
+  case VOCAB_DELETE_CLIP: rc = start_delete_clip(cc); break;
+  case VOCAB_GET_NOTES: rc = start_get_notes(cc); break;
+  default: rc = DAW_EUNSUPPORTED; break;
+  }
   if (rc) {
     char msg[256];
-    if (rc == DAW_ENOTRACK)
+    if (rc == DAW_EINVAL && cc->err[0])
+      snprintf(msg, sizeof msg, "%s", cc->err);
+    else if (rc == DAW_ENOTRACK)
       snprintf(msg, sizeof msg, "%s: unknown clip '%s' (use a clip id such as c1 from the session)", tool,
                json_string_value(json_object_get(args, "clip_id")) ? json_string_value(json_object_get(args, "clip_id")) : "?");
     else snprintf(msg, sizeof msg, "%s: the companion route does not handle this tool", tool);
@@ -1626,12 +1745,24 @@ int daw_call(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *da
   return call_checked(d, tool, args, cb, data, 0);
 }
 
+/* The vocabulary's schema check, then the one check that needs the mirror: the track exists. */
+static int check_call(const daw_t *d, const char *tool, const json_t *args, char *err, size_t errlen) {
+  if (vocab_check_name(d->vocab, tool, args, err, errlen)) return DAW_EINVAL;
+  const char *tr = json_string_value(json_object_get(args, "track_id"));
+  if (tr && !session_track_resolve(d->ses, tr)) {
+    snprintf(err, errlen, "%s: unknown track '%s' (known: %d tracks, ids t1...; see get_state)", tool, tr,
+             session_track_count(d->ses));
+    return DAW_ENOTRACK;
+  }
+  return 0;
+}
+
 static int call_checked(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *data, int refreshed) {
   if (d->closing) return DAW_ECANCELED;
   char err[512];
-  int rc = tools_check(d->tools, tool, args, d->ses, err, sizeof err);
+  int rc = check_call(d, tool, args, err, sizeof err);
   if (rc) {
-    int code = rc == TOOLS_ENOTRACK ? DAW_ENOTRACK : DAW_EINVAL;
+    int code = rc;
     if (code == DAW_ENOTRACK && !refreshed && strlen(tool) < sizeof ((struct notrack_retry *)0)->tool) {
       struct notrack_retry *r = calloc(1, sizeof *r);
       if (!r) return DAW_ENOMEM;
@@ -1651,15 +1782,16 @@ static int call_checked(daw_t *d, const char *tool, const json_t *args, daw_cb c
     return defer_error(d, cb, data, code, err);
   }
   /* the companion first where it can (create_track: only it can set an instrument), else native OSC */
+  enum vocab_tool t = (enum vocab_tool)vocab_lookup(tool); /* known: checked above */
   if (companion_tool(d, tool) && comp_up(d) && !companion_refuses(d, tool))
-    return companion_route(d, tool, args, cb, data);
+    return companion_route(d, t, args, cb, data);
   const char *why = daw_unavailable_reason(d, tool);
   if (why) {
     char msg[1600];
     snprintf(msg, sizeof msg, "%s: not available with %s now: %s", tool, d->dialect, why);
     return defer_error(d, cb, data, DAW_EUNSUPPORTED, msg);
   }
-  if (!strcmp(tool, "create_track") && json_object_get(args, "instrument")) {
+  if (t == VOCAB_CREATE_TRACK && json_object_get(args, "instrument")) {
     snprintf(err, sizeof err,
              "create_track: an instrument needs the dawbridge companion script in the DAW (native OSC cannot insert "
              "plugins): %s",
@@ -1668,6 +1800,10 @@ static int call_checked(daw_t *d, const char *tool, const json_t *args, daw_cb c
   }
   struct pending_call *p = pend(d, tool, cb, data);
   if (!p) return DAW_ENOMEM;
+  if (t == VOCAB_GET_STATE && json_object_get(args, "track_id")) {
+    int ti = session_track_resolve(d->ses, json_string_value(json_object_get(args, "track_id")));
+    snprintf(p->only_track, sizeof p->only_track, "%s", session_track_id(d->ses, ti));
+  }
   return sync_call(d->sync, tool, args, on_sync_result, p) ? DAW_ECANCELED : DAW_OK;
 }
 
@@ -1743,10 +1879,8 @@ int daw_end_request(daw_t *d, daw_cb cb, void *data) { return request_step(d, NU
 
 json_t *daw_capabilities(const daw_t *d) {
   json_t *out = json_array();
-  size_t i;
-  json_t *t;
-  json_array_foreach(tools_catalog(d->tools), i, t) {
-    const char *n = json_string_value(json_object_get(t, "name"));
+  for (int t = 0; t < VOCAB__COUNT; t++) {
+    const char *n = vocab_name((enum vocab_tool)t);
     if (!daw_unavailable_reason(d, n)) json_array_append_new(out, json_string(n));
   }
   return out;
@@ -1773,7 +1907,7 @@ static void on_part_closed(void *data) {
     rmdir(d->mock_spool);
   }
   session_free(d->ses);
-  tools_free(d->tools);
+  vocab_free(d->vocab);
   oscmap_free(d->map);
   instmap_free(d->inst);
   json_decref(d->catalog);

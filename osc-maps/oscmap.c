@@ -1,6 +1,7 @@
 /* oscmap: load, validate, match and render a DAW dialect map. Format: osc-maps/README.md. */
 #include "oscmap.h"
 #include "errfmt.h"
+#include "vocab.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -45,11 +46,6 @@ static const char *const known_converts[] = {"bool", "not", "int", "int_string",
                                              "norm_to_pan", "pan_to_norm", "sec_to_beats", "beats_to_sec",
                                              "beats_to_samples", "ardour_fader_to_db", "db_to_ardour_fader",
                                              "range_to_norm", "norm_to_range", "beats_to_away", "beats_to_away_samples", NULL};
-
-static const char *const known_tools[] = {
-  "create_track", "create_midi_clip", "edit_clip", "add_effect", "remove_effect", "set_track",
-  "set_effect_param", "set_effect_enabled", "delete_track", "delete_clip", "set_tempo", "transport", "set_loop",
-  "add_marker", "get_state", "save_project", NULL};
 
 const char *oscmap_strerror(int code) {
   switch (code) {
@@ -227,7 +223,7 @@ static int check_step(const char *file, const char *where, const json_t *st, cha
 static int check_tool(const char *file, const char *name, const json_t *t, char *err, size_t errlen) {
   char w[160];
   snprintf(w, sizeof w, "tools.%s", name);
-  if (!in_list(name, known_tools))
+  if (vocab_lookup(name) < 0)
     return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s: '%s' is not a dawbridge tool", file, w, name);
   if (!json_is_object(t)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s must be an object", file, w);
   if (json_is_true(json_object_get(t, "local"))) return 0;
@@ -466,7 +462,7 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
   size_t i;
   json_array_foreach(native, i, v) {
     const char *t = json_string_value(v);
-    if (!in_list(t, known_tools))
+    if (vocab_lookup(t) < 0)
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: capabilities.native[%zu] '%s' is not a dawbridge tool", file, i,
                   t ? t : "?");
     if (!json_object_get(tools, t))
@@ -474,7 +470,7 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
   }
   json_t *comp = json_object_get(caps, "companion");
   json_array_foreach(comp, i, v) {
-    if (!in_list(json_string_value(v), known_tools))
+    if (vocab_lookup(json_string_value(v)) < 0)
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: capabilities.companion[%zu] is not a dawbridge tool", file, i);
   }
   json_t *cs = json_object_get(r, "companion");

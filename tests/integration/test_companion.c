@@ -408,6 +408,181 @@ static void test_companion_absent_clear_error_and_fewer_capabilities(void **st) 
   }
 }
 
+/* ---------------------------------------------------------------- get_notes (a read tool) */
+
+/* The notes of `clip` (a result's clips[k]) sorted as "n@s:d:v" strings joined, for exact comparison. */
+static void notes_key(const json_t *notes, char *out, size_t outlen) {
+  char items[64][48];
+  size_t n = json_array_size(notes) < 64 ? json_array_size(notes) : 64;
+  for (size_t i = 0; i < n; i++) {
+    const json_t *x = json_array_get(notes, i);
+    snprintf(items[i], sizeof items[i], "%03lld@%08.3f:%.3f:%lld", (long long)json_integer_value(json_object_get(x, "n")),
+             json_number_value(json_object_get(x, "s")), json_number_value(json_object_get(x, "d")),
+             (long long)json_integer_value(json_object_get(x, "v")));
+  }
+  qsort(items, n, sizeof items[0], (int (*)(const void *, const void *))strcmp);
+  out[0] = 0;
+  for (size_t i = 0; i < n; i++) {
+    strncat(out, items[i], outlen - strlen(out) - 1);
+    strncat(out, " ", outlen - strlen(out) - 1);
+  }
+}
+
+/* The notes of the mock's clip that starts at `start` on the track named `track` (the DAW's own state). */
+static void mock_clip_notes(struct tc *t, const char *track, double start, char *out, size_t outlen) {
+  json_t *st = mock_state(t->w.mock);
+  json_t *tr = mock_track_named(st, track);
+  assert_non_null(tr);
+  size_t i;
+  json_t *c;
+  out[0] = 0;
+  json_array_foreach(json_object_get(tr, "clips"), i, c) {
+    if (fabs(json_number_value(json_object_get(c, "start")) - start) < 1e-6) notes_key(json_object_get(c, "notes"), out, outlen);
+  }
+  json_decref(st);
+}
+
+/* get_notes reads the notes back from the DAW (both dialects): one clip, every clip of a track, a range; the
+ * result equals what was written and what the DAW holds, not what the mirror says; bad arguments and a missing
+ * companion are clear errors. */
+static void test_companion_get_notes_both_dialects(void **st) {
+  (void)st;
+  static const char *const written =
+    "[{\"n\":60,\"s\":0,\"d\":1,\"v\":100},{\"n\":64,\"s\":1,\"d\":0.5,\"v\":90},{\"n\":67,\"s\":2.5,\"d\":1.5,\"v\":80},"
+    "{\"n\":72,\"s\":7,\"d\":1,\"v\":70}]";
+  for (int di = 0; di < 2; di++) {
+    struct tc t;
+    struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 1};
+    assert_int_equal(tc_open(&t, &o), 0);
+    json_t *caps = daw_capabilities(t.d);
+    int has = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(caps, i, v) has |= !strcmp(json_string_value(v), "get_notes");
+    json_decref(caps);
+    assert_true(has);
+
+    expect_ok(&t, call(&t, "create_track", "{\"name\":\"Keys\",\"type\":\"midi\"}"), "create_track");
+    char tid[16];
+    snprintf(tid, sizeof tid, "%s", rs(&t, "track_id"));
+    expect_ok(&t, call(&t, "create_midi_clip", "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":8,\"notes\":%s}", tid,
+                       written),
+              "create_midi_clip");
+    char cid[32];
+    snprintf(cid, sizeof cid, "%s", rs(&t, "clip_id"));
+    expect_ok(&t, call(&t, "create_midi_clip",
+                       "{\"track_id\":\"%s\",\"start_time\":16,\"duration\":4,\"notes\":[{\"n\":48,\"s\":0,\"d\":4,\"v\":60}]}",
+                       tid),
+              "second clip");
+    char cid2[32];
+    snprintf(cid2, sizeof cid2, "%s", rs(&t, "clip_id"));
+
+    json_error_t je;
+    json_t *w = json_loads(written, 0, &je);
+    char want[2048], got[2048], daw[2048];
+    notes_key(w, want, sizeof want);
+    json_decref(w);
+    mock_clip_notes(&t, "Keys", 4, daw, sizeof daw);
+    assert_string_equal(daw, want);
+
+    /* the mirror is made wrong on purpose: get_notes must answer from the DAW, and repair the mirror */
+    {
+      const json_t *mc = session_clip_find(daw_session(t.d), cid, NULL);
+      json_t *bad = json_pack("{s:O,s:f,s:f,s:[{s:i,s:f,s:f,s:i}]}", "host_id", json_object_get(mc, "host_id"), "start",
+                              4.0, "length", 8.0, "notes", "n", 1, "s", 0.0, "d", 1.0, "v", 1);
+      struct session_update u = {.index = session_track_index_by_id(daw_session(t.d), tid), .field = SF_CLIP_PUT,
+                                 .json = bad};
+      char e[256];
+      assert_int_equal(session_apply(daw_session(t.d), &u, e, sizeof e), 0);
+      json_decref(bad);
+    }
+
+    /* one clip */
+    expect_ok(&t, call(&t, "get_notes", "{\"track_id\":\"%s\",\"clip_id\":\"%s\"}", tid, cid), "get_notes clip");
+    assert_string_equal(rs(&t, "status"), "confirmed");
+    assert_string_equal(rs(&t, "via"), "companion");
+    assert_string_equal(rs(&t, "track_id"), tid);
+    json_t *clips = json_object_get(t.w.result, "clips");
+    assert_int_equal(json_array_size(clips), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(clips, 0), "clip_id")), cid);
+    assert_true(fabs(json_number_value(json_object_get(json_array_get(clips, 0), "start")) - 4) < 1e-6);
+    notes_key(json_object_get(json_array_get(clips, 0), "notes"), got, sizeof got);
+    assert_string_equal(got, want);
+    assert_int_equal(json_integer_value(json_object_get(t.w.result, "note_count")), 4);
+    notes_key(json_object_get(session_clip_find(daw_session(t.d), cid, NULL), "notes"), got, sizeof got);
+    assert_string_equal(got, want); /* the mirror took what was read */
+
+    /* every clip of the track (by name), from the companion's state */
+    expect_ok(&t, call(&t, "get_notes", "{\"track_id\":\"Keys\"}"), "get_notes track");
+    clips = json_object_get(t.w.result, "clips");
+    assert_int_equal(json_array_size(clips), 2);
+    assert_int_equal(json_integer_value(json_object_get(t.w.result, "note_count")), 5);
+    int seen = 0;
+    json_array_foreach(clips, i, v) {
+      const char *c = json_string_value(json_object_get(v, "clip_id"));
+      notes_key(json_object_get(v, "notes"), got, sizeof got);
+      if (!strcmp(c, cid)) {
+        assert_string_equal(got, want);
+        seen |= 1;
+      } else if (!strcmp(c, cid2)) {
+        assert_string_equal(got, "048@0000.000:4.000:60 ");
+        seen |= 2;
+      }
+    }
+    assert_int_equal(seen, 3);
+
+    /* a range in beats from the project start: notes starting in [5, 11) -> s 1 and 2.5 of the first clip */
+    expect_ok(&t, call(&t, "get_notes", "{\"track_id\":\"%s\",\"start\":5,\"end\":11}", tid), "get_notes range");
+    assert_int_equal(json_integer_value(json_object_get(t.w.result, "note_count")), 2);
+    clips = json_object_get(t.w.result, "clips");
+    json_array_foreach(clips, i, v) {
+      if (!strcmp(json_string_value(json_object_get(v, "clip_id")), cid)) {
+        notes_key(json_object_get(v, "notes"), got, sizeof got);
+        assert_string_equal(got, "064@0001.000:0.500:90 067@0002.500:1.500:80 ");
+      } else {
+        assert_int_equal(json_array_size(json_object_get(v, "notes")), 0);
+      }
+    }
+
+    /* a read changes nothing in the DAW */
+    mock_clip_notes(&t, "Keys", 4, daw, sizeof daw);
+    assert_string_equal(daw, want);
+
+    /* bad arguments: clear errors, nothing sent */
+    assert_int_equal(call(&t, "get_notes", "{\"track_id\":\"%s\",\"start\":8,\"end\":8}", tid), DAW_EINVAL);
+    assert_non_null(strstr(t.w.message, "end (8) must be after start (8)"));
+    assert_int_equal(call(&t, "get_notes", "{\"track_id\":\"t1\",\"clip_id\":\"%s\"}", cid), DAW_EINVAL);
+    assert_non_null(strstr(t.w.message, "is on track"));
+    assert_int_equal(call(&t, "get_notes", "{\"track_id\":\"%s\",\"clip_id\":\"c999\"}", tid), DAW_ENOTRACK);
+    assert_int_equal(call(&t, "get_notes", "{\"clip_id\":\"%s\"}", cid), DAW_EINVAL);
+    assert_non_null(strstr(t.w.message, "missing required argument 'track_id'"));
+    assert_int_equal(call(&t, "get_notes", "{\"track_id\":\"%s\",\"bars\":[1,2]}", tid), DAW_EINVAL);
+
+    /* get_state of one track */
+    expect_ok(&t, call(&t, "get_state", "{\"track_id\":\"%s\"}", tid), "get_state track");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(t.w.result, "track"), "name")), "Keys");
+    json_t *tracks = json_object_get(json_object_get(json_object_get(t.w.result, "state"), "session"), "tracks");
+    assert_int_equal(json_array_size(tracks), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tracks, 0), "id")), tid);
+    expect_ok(&t, call(&t, "get_state", "{}"), "get_state all");
+    tracks = json_object_get(json_object_get(json_object_get(t.w.result, "state"), "session"), "tracks");
+    assert_int_equal(json_array_size(tracks), 3);
+    tc_close(&t);
+
+    /* without the companion: not offered, and a call says what to install */
+    struct open_opts o2 = {.dialect = dialects[di], .tracks = 2, .mock_companion = 0};
+    assert_int_equal(tc_open(&t, &o2), 0);
+    caps = daw_capabilities(t.d);
+    has = 0;
+    json_array_foreach(caps, i, v) has |= !strcmp(json_string_value(v), "get_notes");
+    json_decref(caps);
+    assert_false(has);
+    assert_int_equal(call(&t, "get_notes", "{\"track_id\":\"t1\"}"), DAW_EUNSUPPORTED);
+    assert_non_null(strstr(t.w.message, "companion"));
+    tc_close(&t);
+  }
+}
+
 /* ---------------------------------------------------------------- companion absent: remembered */
 
 /* A failed ping is remembered: refreshes and native calls send nothing to the spool and wait for nothing; a
@@ -593,6 +768,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_companion_seed_workflow_both_dialects),
     cmocka_unit_test(test_companion_absent_clear_error_and_fewer_capabilities),
+    cmocka_unit_test(test_companion_get_notes_both_dialects),
     cmocka_unit_test(test_companion_absent_remembered_no_wait),
     cmocka_unit_test(test_companion_lost_reply_retried_without_duplicate),
     cmocka_unit_test(test_companion_no_reply_is_uncertain),
