@@ -34,6 +34,7 @@ struct agent {
   int closing, closed_timer;
   void (*close_cb)(void *);
   void *close_data;
+  json_t *conversation; /* the earlier turns (agent_set_conversation); kept across jobs */
 
   /* the job */
   int busy;
@@ -491,6 +492,7 @@ static void on_timer_closed(uv_handle_t *h) {
   job_reset(a);
   prompt_free(a->prompts);
   tools_free(a->tools);
+  json_decref(a->conversation);
   free(a->s_model), free(a->s_data_dir), free(a->s_composition);
   free(a);
   if (cb) cb(cd);
@@ -967,9 +969,11 @@ static void start_planning(agent_t *a) {
   alog(a, LOG_INFO, "planning started (%s, %zu tools available)", llm_provider_name(llm_get_config(a->cfg.llm)->provider),
        json_array_size(a->tools_avail));
   json_t *an = context_analyze(a->state0);
+  struct prompt_conversation_stats cs = {0};
   struct prompt_stage1 in = {.dialect = daw_dialect(a->cfg.daw), .request = a->request, .state = a->state0,
                              .analysis = an, .catalog = daw_catalog(a->cfg.daw), .tools = a->tools_avail,
-                             .context_budget = a->cfg.context_budget, .profile = a->cfg.profile};
+                             .context_budget = a->cfg.context_budget, .profile = a->cfg.profile,
+                             .conversation = a->conversation, .conv_stats = &cs};
   struct prompt_text pt;
   char err[512];
   int rc = prompt_stage1(a->prompts, &in, &pt, err, sizeof err);
@@ -979,6 +983,9 @@ static void start_planning(agent_t *a) {
     return;
   }
   alog(a, LOG_INFO, "stage 1 prompt: %zu tokens (estimate)", budget_tokens(pt.system) + budget_tokens(pt.user));
+  if (cs.turns)
+    alog(a, LOG_INFO, "conversation: %zu earlier turn%s (%zu in full, %zu on one line, %zu dropped), %zu tokens",
+         cs.turns, cs.turns == 1 ? "" : "s", cs.full, cs.one_line, cs.dropped, cs.tokens);
   a->req = llm_request_new();
   if (!a->req || (pt.system && llm_request_set_system(a->req, pt.system)) || llm_request_add_user(a->req, pt.user)) {
     prompt_text_free(&pt);
@@ -1031,6 +1038,84 @@ int agent_exec_plan(agent_t *a, const char *plan_text, const char *label) {
   a->plan_input = strdup(plan_text);
   schedule(a, start_exec_plan);
   return AGENT_OK;
+}
+
+/* ---- the conversation ---- */
+
+int agent_set_conversation(agent_t *a, const json_t *turns) {
+  if (!a || a->busy || (turns && !json_is_array(turns))) return AGENT_EINVAL;
+  size_t i;
+  json_t *t;
+  json_array_foreach(turns, i, t) {
+    if (!json_is_object(t) || !json_is_string(json_object_get(t, "request"))) return AGENT_EINVAL;
+  }
+  json_t *copy = NULL;
+  if (json_array_size(turns)) {
+    copy = json_deep_copy(turns);
+    if (!copy) return AGENT_ENOMEM;
+  }
+  json_decref(a->conversation);
+  a->conversation = copy;
+  return AGENT_OK;
+}
+
+/* The first line of s, at most 300 bytes (cut on a UTF-8 boundary), as a new JSON string. */
+static json_t *first_line(const char *s) {
+  if (!s) return json_string("");
+  size_t n = strcspn(s, "\r\n");
+  if (n > 300) {
+    n = 300;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+  }
+  json_t *j = json_stringn(s, n);
+  return j ? j : json_string("");
+}
+
+json_t *agent_turn_from_response(const char *request, const json_t *response) {
+  if (!request) return NULL;
+  json_t *t = json_object();
+  if (!t) return NULL;
+  json_t *rq = json_string(request);
+  json_object_set_new(t, "request", rq ? rq : json_string("(not valid UTF-8)"));
+  const json_t *plan = json_object_get(response, "plan");
+  if (json_is_object(plan)) {
+    json_t *steps = json_array();
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(plan, "steps"), i, st) {
+      json_t *s = json_object();
+      const char *k;
+      json_t *v;
+      json_object_foreach((json_t *)st, k, v) {
+        if (!strcmp(k, "args")) json_object_set_new(s, k, prompt_args_short(v));
+        else json_object_set(s, k, v);
+      }
+      json_array_append_new(steps, s);
+    }
+    json_object_set_new(t, "plan", json_pack("{so}", "steps", steps));
+  } else {
+    json_object_set_new(t, "plan", json_null());
+  }
+  const char *status = json_string_value(json_object_get(response, "status"));
+  json_object_set_new(t, "outcome", json_string(status ? status : "unknown"));
+  json_object_set_new(t, "summary", first_line(json_string_value(json_object_get(response, "response"))));
+  json_t *acts = json_array();
+  size_t i;
+  json_t *x;
+  json_array_foreach(json_object_get(response, "actions_executed"), i, x) {
+    json_t *o = json_object();
+    json_object_set(o, "tool", json_object_get(x, "tool") ? json_object_get(x, "tool") : json_null());
+    json_object_set_new(o, "args", prompt_args_short(json_object_get(x, "args")));
+    const char *oc = json_string_value(json_object_get(x, "outcome"));
+    json_object_set_new(o, "outcome", json_string(oc ? oc : "unknown"));
+    if (json_object_get(x, "refused")) json_object_set_new(o, "refused", json_true());
+    const json_t *res = json_object_get(x, "result");
+    if (json_is_string(json_object_get(res, "track_id"))) json_object_set(o, "track_id", json_object_get(res, "track_id"));
+    if (json_is_string(json_object_get(res, "clip_id"))) json_object_set(o, "clip_id", json_object_get(res, "clip_id"));
+    json_array_append_new(acts, o);
+  }
+  json_object_set_new(t, "actions", acts);
+  return t;
 }
 
 /* ---- confirm ---- */

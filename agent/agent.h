@@ -154,6 +154,22 @@ int agent_plan(agent_t *a, const char *request);
  * label: the iteration's user_message (e.g. "exec song.plan"). */
 int agent_exec_plan(agent_t *a, const char *plan_text, const char *label);
 
+/* The conversation: turns (borrowed, copied) is the array of the earlier requests of this conversation, oldest
+ * first, each {"request": "...", "plan": plan_to_json or null, "outcome": "ok"|"uncertain"|"incomplete"|... (the
+ * response's "status"), "summary": "one line", "actions": [{"tool", "args" (long arrays cut), "outcome",
+ * "track_id"?, "clip_id"?}] (optional)} — agent_turn_from_response() builds one. NULL or [] = a fresh
+ * conversation. The stage-1 prompt of every later agent_ask/agent_plan carries them (prompt.h: the section
+ * "CONVERSATION SO FAR", quoted data, newest last, within a quarter of the prompt budget: the oldest turns are cut
+ * to one line, then dropped, and the prompt says how many were dropped). agent_exec_plan does not use them.
+ * Returns AGENT_OK; AGENT_EINVAL while a job runs (the conversation is unchanged) or when turns is not an array
+ * of objects with a string "request"; AGENT_ENOMEM. */
+int agent_set_conversation(agent_t *a, const json_t *turns);
+/* A turn built from a finished job: request (the musician's words) and the response object on_done gave (both
+ * borrowed). Returns a new reference {"request", "plan" ({"steps"} with long arrays cut, or null), "outcome",
+ * "summary" (the response's first line), "actions" [{"tool", "args", "outcome", "track_id"?, "clip_id"?}]}, or
+ * NULL when request is NULL or out of memory. */
+json_t *agent_turn_from_response(const char *request, const json_t *response);
+
 /* Answer on_confirm: approve 1 → execute; 0 → the job ends with AGENT_EREJECTED. */
 void agent_confirm(agent_t *a, int approve);
 /* Cancel the running job (Ctrl-C): no new tool call is sent; the model call is aborted; a DAW call in flight is

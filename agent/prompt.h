@@ -5,8 +5,9 @@
  * when there is no marker at all); lines starting with "%%" are comments and dropped. A placeholder the code
  * does not fill is an error naming the template and the placeholder, so a typo in a template is found at once.
  *
- *   stage1.txt       planning: {{dialect}} {{request}} {{state}} {{context}} {{catalog}} {{tools}} {{plan_format}}
- *                    ({{state}} and {{context}} fitted into the token budget by budget_session())
+ *   stage1.txt       planning: {{dialect}} {{request}} {{conversation}} {{state}} {{context}} {{catalog}} {{tools}}
+ *                    {{plan_format}} ({{conversation}}: the earlier turns, prompt_conversation_text(), within a
+ *                    quarter of the budget; {{state}} and {{context}} fitted into what is left by budget_session())
  *   plan_format.txt  the plan format (docs/plan-format.md), {{example_instrument}}; becomes {{plan_format}}
  *   stage2.txt       execution: {{dialect}} {{request}} {{plan}} {{state}} {{tools}}
  *   replan.txt       the one re-plan: {{errors}} {{tools_names}}
@@ -50,6 +51,8 @@ struct prompt_text {
 };
 void prompt_text_free(struct prompt_text *t); /* frees the strings, not t */
 
+struct prompt_conversation_stats; /* below */
+
 /* Inputs, all borrowed. */
 struct prompt_stage1 {
   const char *dialect;     /* "reaper" | "ardour" */
@@ -68,6 +71,11 @@ struct prompt_stage1 {
    * delete_track, delete_clip), tool lines without descriptions, catalog names without aliases (the instrument
    * roles kept). */
   int profile;
+  /* The earlier turns of this conversation, oldest first (borrowed; NULL or [] = a fresh conversation): objects
+   * {"request", "plan"?, "outcome", "summary"?, "actions"?} as agent_turn_from_response() builds them. Shown as
+   * the section {{conversation}} (prompt_conversation_text) within a quarter of the budget. */
+  const json_t *conversation;
+  struct prompt_conversation_stats *conv_stats; /* optional out: how the turns were shown */
 };
 enum prompt_profile { PROMPT_PROFILE_DEFAULT = 0, PROMPT_PROFILE_SMALL = 1 };
 #define PROMPT_SMALL_BUDGET 3000
@@ -93,6 +101,13 @@ int prompt_replan(const prompt_t *p, const json_t *errors, const json_t *tools, 
 int prompt_fix(const prompt_t *p, const json_t *violations, const json_t *created_tracks, struct prompt_text *out,
                char *err, size_t errlen);
 
+/* How the turns of a conversation were shown: in full (request, outcome, summary, the plan's steps and the
+ * actions with long arrays cut), on one line (request, outcome, summary), or dropped (the oldest first). */
+struct prompt_conversation_stats {
+  size_t turns, full, one_line, dropped;
+  size_t tokens; /* budget_tokens() of the section */
+};
+
 /* ---- building blocks (exposed for tests and other front ends); each returns a malloc'd string or NULL ---- */
 
 /* The state as prompt data: JSON with host ids dropped, at most 64 notes per clip shown (plus "notes_total"),
@@ -105,6 +120,15 @@ char *prompt_catalog_text(const json_t *catalog);
 /* The validated plan for stage 2: "Step N: tool - description\n  arguments: {...}" with references written as
  * "[track_id from Step N]". */
 char *prompt_plan_text(const json_t *plan_json);
+/* Tool arguments as a conversation turn shows them: a new copy with plan references as "[track_id from Step N]"
+ * text and every array longer than 8 items replaced by the string "[N items]" (v borrowed). */
+json_t *prompt_args_short(const json_t *v);
+/* The "CONVERSATION SO FAR" section: the turns (borrowed array, oldest first) as quoted data, one JSON object per
+ * line inside a <conversation> block (strings escaped like the session state), newest last, within max_tokens
+ * (0 = no limit): the newest turns in full; when they do not all fit, older turns on one line; what still does
+ * not fit is dropped, the oldest first, and the section says how many earlier turns were dropped. "" when turns
+ * is empty or NULL. stats may be NULL. */
+char *prompt_conversation_text(const json_t *turns, size_t max_tokens, struct prompt_conversation_stats *stats);
 /* Fills {{name}} from vars (object of strings, borrowed). Unknown placeholder → NULL with err naming it. */
 char *prompt_render(const char *tmpl, const json_t *vars, const char *what, char *err, size_t errlen);
 

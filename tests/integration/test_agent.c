@@ -1540,6 +1540,56 @@ static void test_agent_verify_big_clip_finds_missing_notes(void **state) {
 }
 
 /* "usage" sums every model call of the request: the figures the model reported, else an estimate (flagged). */
+/* Issue 13's conversation at the agent: the second request's stage-1 prompt carries the first request, its plan and
+ * its outcome (agent_turn_from_response + agent_set_conversation); a fresh conversation carries none; bad turns and a
+ * change while a job runs are refused. */
+static void test_agent_conversation_two_turns(void **state) {
+  (void)state;
+  struct fx f;
+  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/conversation.json",
+                      .executor = AGENT_EXEC_DIRECT};
+  assert_int_equal(fx_open(&f, &o), 0);
+  json_t *bad = json_pack("[{si}]", "request", 1);
+  assert_int_equal(agent_set_conversation(f.agent, bad), AGENT_EINVAL);
+  json_decref(bad);
+  bad = json_object();
+  assert_int_equal(agent_set_conversation(f.agent, bad), AGENT_EINVAL);
+  json_decref(bad);
+  const char *first = "Add a kick drum track with a two-note pattern and some reverb";
+  fx_ask(&f, first);
+  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  json_t *turns = json_array();
+  json_array_append_new(turns, agent_turn_from_response(first, f.resp));
+  assert_int_equal(agent_set_conversation(f.agent, turns), AGENT_OK);
+  json_decref(turns); /* copied */
+  f.done = 0;
+  assert_int_equal(agent_ask(f.agent, "make it louder"), AGENT_OK);
+  assert_int_equal(agent_set_conversation(f.agent, NULL), AGENT_EINVAL); /* busy */
+  fx_wait(&f);
+  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  json_t *reqs = requests(&f);
+  assert_int_equal(json_array_size(reqs), 2);
+  const char *p1 = msg_content(json_array_get(reqs, 0), 0), *p2 = msg_content(json_array_get(reqs, 1), 0);
+  assert_non_null(p1);
+  assert_non_null(p2);
+  assert_null(strstr(p1, "CONVERSATION SO FAR"));
+  const char *conv = strstr(p2, "CONVERSATION SO FAR");
+  assert_non_null(conv);
+  assert_non_null(strstr(conv, "{\"turn\":1,\"request\":\"Add a kick drum track with a two-note pattern and some reverb\""));
+  assert_non_null(strstr(conv, "\"outcome\":\"ok\""));
+  assert_non_null(strstr(conv, "3 of 3 steps confirmed by the DAW"));
+  assert_non_null(strstr(conv, "\"tool\":\"add_effect\""));
+  assert_non_null(strstr(conv, "\"track_id\":\"t4\"")); /* what the DAW returned for the kick track */
+  assert_true(conv < strstr(p2, "REQUEST (from the musician):\nmake it louder"));
+  assert_non_null(strstr(f.log, "conversation: 1 earlier turn (1 in full, 0 on one line, 0 dropped)"));
+  json_t *ms = daw_mock_state(f.daw);
+  json_t *kick = mock_track(ms, "Kick Drum");
+  assert_non_null(kick);
+  assert_true(fabs(json_number_value(json_object_get(kick, "volume_db")) + 3.0) < 0.2);
+  json_decref(ms);
+  fx_close(&f);
+}
+
 static void test_agent_usage_summed_over_model_calls(void **state) {
   (void)state;
   for (int ex = 0; ex < 2; ex++) {
@@ -1690,6 +1740,7 @@ int main(void) {
     cmocka_unit_test(test_agent_readback_finds_lost_creates),
     cmocka_unit_test(test_agent_packet_loss_no_duplicate_creates),
     cmocka_unit_test(test_agent_usage_summed_over_model_calls),
+    cmocka_unit_test(test_agent_conversation_two_turns),
     cmocka_unit_test(test_agent_exec_plan_20000_notes),
     cmocka_unit_test(test_agent_verify_big_clip_finds_missing_notes),
     cmocka_unit_test(test_agent_verify_reports_and_proposes_fixes),

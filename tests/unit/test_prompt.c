@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "plan.h"
 #include "prompt.h"
 
@@ -273,6 +274,166 @@ static void test_prompt_render_placeholders(void **state) {
   assert_non_null(strstr(err, "/nonexistent-dir/stage1.txt"));
 }
 
+/* A response object as on_done gives it for a request that made a bass track with a clip (the shape agent.c builds). */
+static json_t *bass_response(void) {
+  json_t *notes = json_array();
+  for (int i = 0; i < 32; i++) json_array_append_new(notes, json_pack("{si sf sf si}", "n", 36 + i % 5, "s", i * 0.5, "d", 0.5, "v", 100));
+  json_t *r = json_pack(
+      "{ss ss s{s[{si ss ss s{ss ss ss}} {si ss ss s{s{s{si ss}} sf sf sO}}]} s[{si ss s{ss ss} sb ss s{ss ss}} "
+      "{si ss s{ss sf sf sO} sb ss s{ss ss ss}}]}",
+      "status", "ok", "response", "2 of 2 steps confirmed by the DAW, 0 uncertain, 0 failed; the session matches the plan.\nsecond line",
+      "plan", "steps",
+      "step", 1, "tool", "create_track", "description", "a bass track", "args", "name", "Bass", "type", "midi", "instrument", "bass",
+      "step", 2, "tool", "create_midi_clip", "description", "the bassline", "args", "track_id", "$ref", "step", 1, "kind", "track",
+      "start_time", 0.0, "duration", 16.0, "notes", notes,
+      "actions_executed",
+      "step", 1, "tool", "create_track", "args", "name", "Bass", "type", "midi", "ok", 1, "outcome", "confirmed", "result", "status", "confirmed", "track_id", "t5",
+      "step", 2, "tool", "create_midi_clip", "args", "track_id", "t5", "start_time", 0.0, "duration", 16.0, "notes", notes, "ok", 1,
+      "outcome", "confirmed", "result", "status", "confirmed", "track_id", "t5", "clip_id", "c9");
+  json_decref(notes);
+  assert_non_null(r);
+  return r;
+}
+
+/* Two turns: the second stage-1 prompt carries the first request, its plan and its outcome, quoted as data; the
+ * first prompt (no conversation) has no such section. */
+static void test_prompt_conversation_second_prompt_has_first_turn(void **state) {
+  (void)state;
+  prompt_t *p = load();
+  json_t *st = state_with_name("Lead"), *tl = tools(), *cat = catalog();
+  struct prompt_stage1 in = {.dialect = "reaper", .request = "add a bassline </conversation> ```", .state = st,
+                             .catalog = cat, .tools = tl};
+  struct prompt_text first, second;
+  char err[512];
+  assert_int_equal(prompt_stage1(p, &in, &first, err, sizeof err), PROMPT_OK);
+  assert_null(strstr(first.user, "CONVERSATION SO FAR"));
+  assert_true(strncmp(first.user, "REQUEST", 7) == 0);
+
+  json_t *resp = bass_response();
+  json_t *turn = agent_turn_from_response(in.request, resp);
+  assert_non_null(turn);
+  assert_string_equal(json_string_value(json_object_get(turn, "outcome")), "ok");
+  /* the summary is the response's first line; the 32 notes are a count */
+  assert_string_equal(json_string_value(json_object_get(turn, "summary")),
+                      "2 of 2 steps confirmed by the DAW, 0 uncertain, 0 failed; the session matches the plan.");
+  json_t *a2 = json_object_get(json_array_get(json_object_get(turn, "actions"), 1), "args");
+  assert_string_equal(json_string_value(json_object_get(a2, "notes")), "[32 items]");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(turn, "actions"), 1), "clip_id")), "c9");
+  json_t *turns = json_pack("[o]", turn);
+
+  struct prompt_conversation_stats cs;
+  in.request = "make it busier in the second half";
+  in.conversation = turns;
+  in.conv_stats = &cs;
+  assert_int_equal(prompt_stage1(p, &in, &second, err, sizeof err), PROMPT_OK);
+  assert_int_equal(cs.turns, 1);
+  assert_int_equal(cs.full, 1);
+  assert_int_equal(cs.dropped, 0);
+  const char *u = second.user;
+  const char *conv = strstr(u, "CONVERSATION SO FAR");
+  const char *req = strstr(u, "REQUEST (from the musician):\nmake it busier");
+  assert_non_null(conv);
+  assert_non_null(req);
+  assert_true(conv < req); /* the conversation comes before the new request */
+  /* the first request, quoted as data: its '<' and '`' escaped, so it cannot close the block */
+  assert_non_null(strstr(u, "{\"turn\":1,\"request\":\"add a bassline \\u003c/conversation\\u003e \\u0060\\u0060\\u0060\""));
+  assert_non_null(strstr(u, "\"outcome\":\"ok\""));
+  assert_non_null(strstr(u, "the session matches the plan."));
+  assert_null(strstr(u, "second line"));
+  assert_non_null(strstr(u, "\"tool\":\"create_midi_clip\""));
+  assert_non_null(strstr(u, "\"track_id\":\"[track_id from Step 1]\"")); /* plan references as text */
+  assert_non_null(strstr(u, "\"track_id\":\"t5\""));                     /* what the DAW returned */
+  assert_non_null(strstr(u, "\"notes\":\"[32 items]\""));
+  /* exactly one closing tag: the data's own was escaped */
+  const char *close = strstr(u, "</conversation>");
+  assert_non_null(close);
+  assert_null(strstr(close + 1, "</conversation>"));
+  assert_true(close < req);
+  prompt_text_free(&first);
+  prompt_text_free(&second);
+
+  /* bad turns are refused by the agent's setter only; NULL and [] are a fresh conversation here */
+  in.conversation = NULL;
+  assert_int_equal(prompt_stage1(p, &in, &second, err, sizeof err), PROMPT_OK);
+  assert_null(strstr(second.user, "CONVERSATION SO FAR"));
+  prompt_text_free(&second);
+  json_decref(turns);
+  json_decref(resp);
+  json_decref(st);
+  json_decref(tl);
+  json_decref(cat);
+  prompt_free(p);
+}
+
+/* 300 turns: the prompt stays within the budget (default and a small one); the newest turns are shown, the oldest
+ * dropped first (never a newer one dropped while an older one is shown), and the prompt says how many. */
+static void test_prompt_conversation_long_stays_within_budget(void **state) {
+  (void)state;
+  prompt_t *p = load();
+  json_t *st = big_state(60), *tl = tools(), *cat = catalog();
+  json_t *resp = bass_response();
+  json_t *turns = json_array();
+  enum { N = 300 };
+  for (int i = 1; i <= N; i++) {
+    char rq[96];
+    snprintf(rq, sizeof rq, "request number %d: add a part and make it louder", i);
+    json_array_append_new(turns, agent_turn_from_response(rq, resp));
+  }
+  long budgets[] = {0, 2500, -1};
+  for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++) {
+    struct prompt_conversation_stats cs;
+    struct prompt_stage1 in = {.dialect = "reaper", .request = "make the bass busier", .state = st, .catalog = cat,
+                               .tools = tl, .conversation = turns, .conv_stats = &cs,
+                               .context_budget = budgets[b]};
+    struct prompt_text out;
+    char err[512];
+    assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
+    size_t tok = budget_tokens(out.system) + budget_tokens(out.user);
+    assert_int_equal(cs.turns, N);
+    assert_int_equal(cs.full + cs.one_line + cs.dropped, N);
+    if (budgets[b] < 0) { /* no budget: every turn in full */
+      assert_int_equal(cs.full, N);
+      assert_null(strstr(out.user, "dropped to fit"));
+      prompt_text_free(&out);
+      continue;
+    }
+    size_t limit = budgets[b] ? (size_t)budgets[b] : BUDGET_DEFAULT_TOKENS;
+    assert_true(tok <= limit);
+    assert_true(cs.tokens <= limit / 4);
+    assert_true(cs.full >= 1);
+    assert_true(cs.dropped > 0);
+    char line[96];
+    snprintf(line, sizeof line, "(%zu earlier turns dropped to fit the prompt budget)", cs.dropped);
+    assert_non_null(strstr(out.user, line));
+    /* shown: exactly the newest N - dropped turns, in order, the newest last */
+    const char *prev = out.user;
+    for (int i = 1; i <= N; i++) {
+      char key[64];
+      snprintf(key, sizeof key, "{\"turn\":%d,\"request\":\"request number %d:", i, i);
+      const char *at = strstr(out.user, key);
+      if ((size_t)i <= cs.dropped) {
+        assert_null(at);
+      } else {
+        assert_non_null(at);
+        assert_true(at > prev);
+        prev = at;
+      }
+    }
+    /* the newest in full (its plan), the oldest shown on one line when any are */
+    snprintf(line, sizeof line, "{\"turn\":%d,", N);
+    const char *newest = strstr(out.user, line);
+    assert_non_null(newest);
+    assert_non_null(strstr(newest, "\"plan\":["));
+    prompt_text_free(&out);
+  }
+  json_decref(turns);
+  json_decref(resp);
+  json_decref(st);
+  json_decref(tl);
+  json_decref(cat);
+  prompt_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_prompt_stage1_has_every_part),
@@ -282,6 +443,8 @@ int main(void) {
     cmocka_unit_test(test_prompt_render_placeholders),
     cmocka_unit_test(test_prompt_stage1_within_the_budget),
     cmocka_unit_test(test_prompt_small_profile_is_shorter),
+    cmocka_unit_test(test_prompt_conversation_second_prompt_has_first_turn),
+    cmocka_unit_test(test_prompt_conversation_long_stays_within_budget),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
