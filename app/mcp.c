@@ -55,12 +55,13 @@ static void maybe_finish(struct mcp_cmd *x);
 
 static int be_submit(void *d, const struct live_request *req) { return live_submit(((struct mcp_cmd *)d)->live, req); }
 static int be_cancel(void *d, int id) { return live_cancel(((struct mcp_cmd *)d)->live, id); }
-static json_t *be_state(void *d) { return live_state(((struct mcp_cmd *)d)->live); }
-static json_t *be_history(void *d, char *err, size_t errlen) {
-  return live_history(((struct mcp_cmd *)d)->live, err, errlen);
-}
-static json_t *be_iteration(void *d, int n, char *err, size_t errlen) {
-  return live_iteration(((struct mcp_cmd *)d)->live, n, err, errlen);
+static void be_read(void *d, enum mcp_read_what what, int n, struct mcp_read *op) {
+  struct mcp_cmd *x = d;
+  char err[512] = "";
+  json_t *r = what == MCP_READ_STATE     ? live_state(x->live)
+              : what == MCP_READ_HISTORY ? live_history(x->live, err, sizeof err)
+                                         : live_iteration(x->live, n, err, sizeof err);
+  mcp_server_read_done(x->srv, op, r, err);
 }
 /* The vocabulary's tools this DAW can do now, shaped for MCP by the vocabulary itself. */
 static json_t *be_tools(void *d) {
@@ -366,8 +367,7 @@ int cmd_mcp(struct cli *c) {
     return CLI_EXIT_CONFIG;
   }
   struct mcp_server_config sc = {
-      .backend = {.data = x, .submit = be_submit, .cancel = be_cancel, .state = be_state, .history = be_history,
-                  .iteration = be_iteration, .tools = be_tools, .strerror = live_strerror},
+      .backend = {.data = x, .submit = be_submit, .cancel = be_cancel, .read = be_read, .tools = be_tools, .strerror = live_strerror},
       .small = c->o.profile == 1,
       .version = DAWBRIDGE_VERSION_STRING,
       .send = send_frame,

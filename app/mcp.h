@@ -53,6 +53,9 @@ enum {
   MCP_ERR_NOT_INITIALIZED = -32000, /* the official TypeScript SDK's "Server not initialized" */
 };
 
+enum mcp_read_what { MCP_READ_STATE, MCP_READ_HISTORY, MCP_READ_ITERATION };
+struct mcp_read; /* one read the server waits for (owned by the server) */
+
 /* What the server asks of the core. In-process these are live_* on a live_t; as a daemon client they go over the
  * control socket. Every function may be NULL (then the matching tools/resources answer "not available"). */
 struct mcp_backend {
@@ -60,9 +63,9 @@ struct mcp_backend {
   /* live_submit: returns the request id (> 0) or a negative live_err; its events reach mcp_server_event. */
   int (*submit)(void *data, const struct live_request *req);
   int (*cancel)(void *data, int id);
-  json_t *(*state)(void *data);                                      /* new reference: session JSON, or NULL */
-  json_t *(*history)(void *data, char *err, size_t errlen);          /* new reference or NULL with err */
-  json_t *(*iteration)(void *data, int n, char *err, size_t errlen); /* new reference or NULL with err */
+  /* Reads (live_state, live_history, live_iteration n): answered with mcp_server_read_done(op, ...), at once or
+   * later (the daemon's reply). */
+  void (*read)(void *data, enum mcp_read_what what, int n, struct mcp_read *op);
   /* The vocabulary's tools this DAW can run now (new reference): [{name, description, kind, idempotent?,
    * parameters}] */
   json_t *(*tools)(void *data);
@@ -91,7 +94,9 @@ void mcp_server_frame(mcp_server_t *s, const char *frame, size_t len);
 void mcp_server_oversized(mcp_server_t *s, size_t len);
 /* One live event (borrowed): progress for calls, their results on "done", resource updates on "state". */
 void mcp_server_event(mcp_server_t *s, const json_t *event);
-/* Tool calls still waiting for their "done". */
+/* The core's answer to backend.read: result (steals; NULL = failed, err says why). op is invalid afterwards. */
+void mcp_server_read_done(mcp_server_t *s, struct mcp_read *op, json_t *result, const char *err);
+/* Tool calls still waiting for their "done", and reads still waiting for the core. */
 int mcp_server_pending(const mcp_server_t *s);
 
 /* The tools/list array this server offers (new reference) — for tests and `dawbridge mcp --list`. */

@@ -27,7 +27,16 @@ struct pending {
   struct pending *next;
 };
 
+enum read_cont { C_RES_LIST, C_RES_READ, C_HISTORY_TOOL };
+struct mcp_read {
+  enum read_cont cont;
+  json_t *id;
+  char uri[256];
+  struct mcp_read *next;
+};
+
 struct mcp_server {
+  struct mcp_read *reads; /* reads the core has not answered yet */
   struct mcp_server_config cfg;
   int initialized;       /* initialize answered */
   char version[16];      /* negotiated protocol revision */
@@ -75,6 +84,12 @@ void mcp_server_free(mcp_server_t *s) {
     s->pending = p->next;
     pending_free(p);
   }
+  while (s->reads) {
+    struct mcp_read *r = s->reads;
+    s->reads = r->next;
+    json_decref(r->id);
+    free(r);
+  }
   json_decref(s->subscriptions);
   free(s);
 }
@@ -82,6 +97,7 @@ void mcp_server_free(mcp_server_t *s) {
 int mcp_server_pending(const mcp_server_t *s) {
   int n = 0;
   for (const struct pending *p = s->pending; p; p = p->next) n++;
+  for (const struct mcp_read *r = s->reads; r; r = r->next) n++;
   return n;
 }
 
@@ -121,6 +137,39 @@ static void send_notification(mcp_server_t *s, const char *method, json_t *param
   json_object_set_new(m, "method", json_string(method));
   if (params) json_object_set_new(m, "params", params);
   send_json(s, m);
+}
+
+/* ---- reads (answered now in-process, later through the daemon) ---- */
+
+static void read_finish(mcp_server_t *s, struct mcp_read *op, json_t *result, const char *err);
+
+static void start_read(mcp_server_t *s, json_t *id, enum read_cont cont, const char *uri, enum mcp_read_what what,
+                       int n) {
+  struct mcp_read *op = calloc(1, sizeof *op);
+  if (!op) {
+    send_error(s, id, MCP_ERR_INTERNAL, "out of memory");
+    return;
+  }
+  op->cont = cont;
+  op->id = json_incref(id);
+  snprintf(op->uri, sizeof op->uri, "%s", uri ? uri : "");
+  op->next = s->reads;
+  s->reads = op;
+  if (s->cfg.backend.read) s->cfg.backend.read(s->cfg.backend.data, what, n, op);
+  else mcp_server_read_done(s, op, NULL, "not available");
+}
+
+void mcp_server_read_done(mcp_server_t *s, struct mcp_read *op, json_t *result, const char *err) {
+  for (struct mcp_read **pp = &s->reads; *pp; pp = &(*pp)->next)
+    if (*pp == op) {
+      *pp = op->next;
+      read_finish(s, op, result, err);
+      json_decref(op->id);
+      free(op);
+      json_decref(result);
+      return;
+    }
+  json_decref(result); /* not ours (already forgotten) */
 }
 
 /* ---- tools ---- */
@@ -419,8 +468,12 @@ void mcp_server_event(mcp_server_t *s, const json_t *ev) {
     json_array_append_new(p->steps, st);
     char line[400];
     text_step(st, line, sizeof line);
-    snprintf(msg, sizeof msg, "step %lld/%lld %s", (long long)json_integer_value(json_object_get(ev, "index")),
-             (long long)json_integer_value(json_object_get(ev, "total")), line);
+    json_int_t idx = json_integer_value(json_object_get(ev, "index"));
+    if (idx > 0)
+      snprintf(msg, sizeof msg, "step %lld/%lld %s", (long long)idx,
+               (long long)json_integer_value(json_object_get(ev, "total")), line);
+    else
+      snprintf(msg, sizeof msg, "call %s", line); /* not a plan step (a direct call, a read) */
     progress(s, p, msg);
   } else if (!strcmp(type, "error")) {
     const char *m = json_string_value(json_object_get(ev, "message"));
@@ -489,28 +542,11 @@ static void do_tools_call(mcp_server_t *s, json_t *id, json_t *params) {
   char err[512] = "";
   if (!strcmp(name, "history")) {
     json_t *it = json_object_get(own_args, "iteration");
-    json_t *h = NULL;
-    if (it && (!json_is_integer(it) || json_integer_value(it) < 1 || json_integer_value(it) > 1000000000)) {
-      snprintf(err, sizeof err, "history: iteration must be an integer >= 1");
-    } else if (it) {
-      h = s->cfg.backend.iteration ? s->cfg.backend.iteration(s->cfg.backend.data, (int)json_integer_value(it), err,
-                                                              sizeof err)
-                                   : NULL;
-    } else {
-      h = s->cfg.backend.history ? s->cfg.backend.history(s->cfg.backend.data, err, sizeof err) : NULL;
-    }
+    int bad = it && (!json_is_integer(it) || json_integer_value(it) < 1 || json_integer_value(it) > 1000000000);
+    int n = it && !bad ? (int)json_integer_value(it) : 0;
     json_decref(own_args);
-    if (!h) {
-      send_result(s, id, refused_result(err[0] ? err : "history: not available"));
-      return;
-    }
-    json_t *sc = json_is_object(h) ? json_incref(h) : json_pack("{sO}", "iterations", h);
-    char *dump = json_dumps(h, JSON_COMPACT);
-    json_decref(h);
-    json_t *r = json_pack("{s[{ssss}] so}", "content", "type", "text", "text", dump ? dump : "", "structuredContent",
-                          sc);
-    free(dump);
-    send_result(s, id, r);
+    if (bad) send_result(s, id, refused_result("history: iteration must be an integer >= 1"));
+    else start_read(s, id, C_HISTORY_TOOL, NULL, n ? MCP_READ_ITERATION : MCP_READ_HISTORY, n);
     return;
   }
   if (!strcmp(name, "ask")) {
@@ -569,14 +605,13 @@ static json_t *resource(const char *uri, const char *name, const char *title, co
                    "application/json");
 }
 
-static void do_resources_list(mcp_server_t *s, json_t *id) {
+static void resources_list_done(mcp_server_t *s, json_t *id, json_t *state) {
   json_t *list = json_array();
   json_array_append_new(list, resource("dawbridge://session", "session", "Session",
                                        "The DAW session as dawbridge mirrors it (tempo, tracks, clips with notes, "
                                        "effects; units: beats). docs/session-json.md"));
   json_array_append_new(list, resource("dawbridge://history", "history", "History",
                                        "The saved iterations of the AI's changes, newest last"));
-  json_t *state = s->cfg.backend.state ? s->cfg.backend.state(s->cfg.backend.data) : NULL;
   size_t i;
   json_t *t;
   json_array_foreach(json_object_get(state, "tracks"), i, t) {
@@ -588,7 +623,6 @@ static void do_resources_list(mcp_server_t *s, json_t *id) {
     snprintf(title, sizeof title, "Track %.16s: %.128s", tid, tname ? tname : "");
     json_array_append_new(list, resource(uri, tid, title, "One track: mix, instrument, effects, clips and notes"));
   }
-  json_decref(state);
   send_result(s, id, json_pack("{so}", "resources", list));
 }
 
@@ -601,48 +635,34 @@ static void do_templates_list(mcp_server_t *s, json_t *id) {
   send_result(s, id, json_pack("{so}", "resourceTemplates", list));
 }
 
-/* The resource's JSON (new reference) or NULL with err. */
-static json_t *resource_read(mcp_server_t *s, const char *uri, char *err, size_t errlen) {
-  struct mcp_backend *b = &s->cfg.backend;
-  if (!strcmp(uri, "dawbridge://session") || !strncmp(uri, "dawbridge://track/", 18)) {
-    json_t *state = b->state ? b->state(b->data) : NULL;
-    if (!state) {
-      snprintf(err, errlen, "the session is not available");
-      return NULL;
-    }
-    if (uri[12] == 's') return state;
+static void resources_read_done(mcp_server_t *s, json_t *id, const char *uri, json_t *j /* borrowed */,
+                                const char *err) {
+  if (j && !strncmp(uri, "dawbridge://track/", 18)) {
+    json_t *found = NULL, *t;
     size_t i;
-    json_t *t;
-    json_array_foreach(json_object_get(state, "tracks"), i, t) {
+    json_array_foreach(json_object_get(j, "tracks"), i, t) {
       const char *tid = json_string_value(json_object_get(t, "id"));
-      if (tid && !strcmp(tid, uri + 18)) {
-        json_incref(t);
-        json_decref(state);
-        return t;
-      }
+      if (tid && !strcmp(tid, uri + 18)) found = t;
     }
-    json_decref(state);
-    snprintf(err, errlen, "Resource not found: no track '%.64s' in the session", uri + 18);
-    return NULL;
-  }
-  if (!strcmp(uri, "dawbridge://history")) {
-    json_t *h = b->history ? b->history(b->data, err, errlen) : NULL;
-    if (!h && !err[0]) snprintf(err, errlen, "the history is not available");
-    return h;
-  }
-  if (!strncmp(uri, "dawbridge://history/", 20)) {
-    char *end;
-    long n = strtol(uri + 20, &end, 10);
-    if (*end || end == uri + 20 || n < 1 || n > 1000000000) {
-      snprintf(err, errlen, "Resource not found: '%.100s' (an iteration number)", uri);
-      return NULL;
+    if (!found) {
+      char m[200];
+      snprintf(m, sizeof m, "Resource not found: no track '%.64s' in the session", uri + 18);
+      send_error(s, id, MCP_ERR_PARAMS, m);
+      return;
     }
-    json_t *it = b->iteration ? b->iteration(b->data, (int)n, err, errlen) : NULL;
-    if (!it && !err[0]) snprintf(err, errlen, "Resource not found: iteration %ld", n);
-    return it;
+    j = found;
   }
-  snprintf(err, errlen, "Resource not found: '%.100s'", uri);
-  return NULL;
+  if (!j) {
+    send_error(s, id, MCP_ERR_PARAMS, err && err[0] ? err : "Resource not available");
+    return;
+  }
+  char *text = json_dumps(j, JSON_COMPACT);
+  if (!text) {
+    send_error(s, id, MCP_ERR_INTERNAL, "out of memory");
+    return;
+  }
+  send_result(s, id, json_pack("{s[{ssssss}]}", "contents", "uri", uri, "mimeType", "application/json", "text", text));
+  free(text);
 }
 
 static void do_resources_read(mcp_server_t *s, json_t *id, json_t *params) {
@@ -651,20 +671,46 @@ static void do_resources_read(mcp_server_t *s, json_t *id, json_t *params) {
     send_error(s, id, MCP_ERR_PARAMS, "resources/read: params.uri (a string) is required");
     return;
   }
-  char err[512] = "";
-  json_t *j = resource_read(s, uri, err, sizeof err);
-  if (!j) {
-    send_error(s, id, MCP_ERR_PARAMS, err);
+  char m[200];
+  if (strlen(uri) >= sizeof ((struct mcp_read *)0)->uri) {
+    send_error(s, id, MCP_ERR_PARAMS, "Resource not found: the URI is too long");
+  } else if (!strcmp(uri, "dawbridge://session") || !strncmp(uri, "dawbridge://track/", 18)) {
+    start_read(s, id, C_RES_READ, uri, MCP_READ_STATE, 0);
+  } else if (!strcmp(uri, "dawbridge://history")) {
+    start_read(s, id, C_RES_READ, uri, MCP_READ_HISTORY, 0);
+  } else if (!strncmp(uri, "dawbridge://history/", 20)) {
+    char *end;
+    long n = strtol(uri + 20, &end, 10);
+    if (*end || end == uri + 20 || n < 1 || n > 1000000000) {
+      snprintf(m, sizeof m, "Resource not found: '%.100s' (an iteration number)", uri);
+      send_error(s, id, MCP_ERR_PARAMS, m);
+    } else {
+      start_read(s, id, C_RES_READ, uri, MCP_READ_ITERATION, (int)n);
+    }
+  } else {
+    snprintf(m, sizeof m, "Resource not found: '%.100s'", uri);
+    send_error(s, id, MCP_ERR_PARAMS, m);
+  }
+}
+
+static void history_tool_done(mcp_server_t *s, json_t *id, json_t *h, const char *err) {
+  if (!h) {
+    send_result(s, id, refused_result(err && err[0] ? err : "history: not available"));
     return;
   }
-  char *text = json_dumps(j, JSON_COMPACT);
-  json_decref(j);
-  if (!text) {
-    send_error(s, id, MCP_ERR_INTERNAL, "out of memory");
-    return;
+  json_t *sc = json_is_object(h) ? json_incref(h) : json_pack("{sO}", "iterations", h);
+  char *dump = json_dumps(h, JSON_COMPACT);
+  json_t *r = json_pack("{s[{ssss}] so}", "content", "type", "text", "text", dump ? dump : "", "structuredContent", sc);
+  free(dump);
+  send_result(s, id, r);
+}
+
+static void read_finish(mcp_server_t *s, struct mcp_read *op, json_t *result, const char *err) {
+  switch (op->cont) {
+  case C_RES_LIST: resources_list_done(s, op->id, result); break;
+  case C_RES_READ: resources_read_done(s, op->id, op->uri, result, err); break;
+  case C_HISTORY_TOOL: history_tool_done(s, op->id, result, err); break;
   }
-  send_result(s, id, json_pack("{s[{ssssss}]}", "contents", "uri", uri, "mimeType", "application/json", "text", text));
-  free(text);
 }
 
 static void do_subscribe(mcp_server_t *s, json_t *id, json_t *params, int on) {
@@ -771,7 +817,7 @@ void mcp_server_frame(mcp_server_t *s, const char *frame, size_t len) {
   else if (!s->initialized) send_error(s, id, MCP_ERR_NOT_INITIALIZED, "Server not initialized: send initialize first");
   else if (!strcmp(m, "tools/list")) send_result(s, id, json_pack("{so}", "tools", mcp_server_tools(s)));
   else if (!strcmp(m, "tools/call")) do_tools_call(s, id, params);
-  else if (!strcmp(m, "resources/list")) do_resources_list(s, id);
+  else if (!strcmp(m, "resources/list")) start_read(s, id, C_RES_LIST, NULL, MCP_READ_STATE, 0);
   else if (!strcmp(m, "resources/templates/list")) do_templates_list(s, id);
   else if (!strcmp(m, "resources/read")) do_resources_read(s, id, params);
   else if (!strcmp(m, "resources/subscribe")) do_subscribe(s, id, params, 1);

@@ -32,18 +32,20 @@ static int f_cancel(void *d, int id) {
   (void)d, (void)id;
   return 0;
 }
-static json_t *f_state(void *d) {
+static mcp_server_t *srv;
+static struct mcp_read *deferred; /* one read answered after the next frame, as the daemon would */
+static void f_read(void *d, enum mcp_read_what what, int n, struct mcp_read *op) {
   (void)d;
-  return json_pack("{s[{ssss}]}", "tracks", "id", "t1", "name", "Kick");
-}
-static json_t *f_history(void *d, char *err, size_t errlen) {
-  (void)d, (void)err, (void)errlen;
-  return json_array();
-}
-static json_t *f_iteration(void *d, int n, char *err, size_t errlen) {
-  (void)d;
-  snprintf(err, errlen, "no iteration %d", n);
-  return NULL;
+  if (what == MCP_READ_ITERATION) {
+    char err[64];
+    snprintf(err, sizeof err, "no iteration %d", n);
+    mcp_server_read_done(srv, op, NULL, err);
+  } else if (what == MCP_READ_HISTORY && !deferred) {
+    deferred = op;
+  } else {
+    mcp_server_read_done(srv, op, what == MCP_READ_STATE ? json_pack("{s[{ssss}]}", "tracks", "id", "t1", "name", "Kick")
+                                                          : json_pack("{s[]}", "iterations"), NULL);
+  }
 }
 static json_t *f_tools(void *d) {
   (void)d;
@@ -59,18 +61,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
   struct mcp_server_config cfg = {
-      .backend = {.submit = f_submit, .cancel = f_cancel, .state = f_state, .history = f_history,
-                  .iteration = f_iteration, .tools = f_tools, .strerror = f_strerror},
+      .backend = {.submit = f_submit, .cancel = f_cancel, .read = f_read, .tools = f_tools, .strerror = f_strerror},
       .small = size & 1,
       .send = on_send,
   };
   mcp_server_t *s;
   if (mcp_server_new(&cfg, &s)) abort();
+  srv = s;
+  deferred = NULL;
   const char *p = (const char *)data, *end = p + size;
   while (p < end) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
     submitted = 0;
+    struct mcp_read *late = deferred;
+    deferred = NULL;
+    if (late) mcp_server_read_done(s, late, json_pack("{s[]}", "iterations"), NULL);
     mcp_server_frame(s, p, n);
     if (submitted) {
       json_t *ev = json_pack("{ss si s{s[]}}", "type", "plan", "request", submitted, "plan", "steps");
@@ -90,6 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     p += n + 1;
   }
+  if (deferred) mcp_server_read_done(s, deferred, NULL, "gone");
+  deferred = NULL;
   if (mcp_server_pending(s)) abort();
   mcp_server_free(s);
   return 0;

@@ -21,6 +21,7 @@ struct fake {
   int last_kind;
   vocab_t *vocab;
   json_t *state;
+  mcp_server_t *srv;
 };
 
 static void on_send(const char *frame, size_t len, void *data) {
@@ -42,18 +43,15 @@ static int f_cancel(void *d, int id) {
   ((struct fake *)d)->cancelled = id;
   return 0;
 }
-static json_t *f_state(void *d) { return json_incref(((struct fake *)d)->state); }
-static json_t *f_history(void *d, char *err, size_t errlen) {
-  (void)d, (void)err, (void)errlen;
-  return json_pack("[{si ss}]", "number", 1, "user_message", "kick");
-}
-static json_t *f_iteration(void *d, int n, char *err, size_t errlen) {
-  (void)d;
-  if (n != 1) {
-    snprintf(err, errlen, "no iteration %d", n);
-    return NULL;
-  }
-  return json_pack("{si}", "number", 1);
+static void f_read(void *d, enum mcp_read_what what, int n, struct mcp_read *op) {
+  struct fake *f = d;
+  char err[100] = "";
+  json_t *r = NULL;
+  if (what == MCP_READ_STATE) r = json_incref(f->state);
+  else if (what == MCP_READ_HISTORY) r = json_pack("{s[{si ss}]}", "iterations", "number", 1, "user_message", "kick");
+  else if (n == 1) r = json_pack("{si}", "number", 1);
+  else snprintf(err, sizeof err, "no iteration %d", n);
+  mcp_server_read_done(f->srv, op, r, err);
 }
 static json_t *f_tools(void *d) { return vocab_tools_json(((struct fake *)d)->vocab, NULL, VOCAB_JSON_MCP); }
 static const char *f_strerror(int c) { return c == LIVE_EFULL ? "queue full" : "error"; }
@@ -65,8 +63,7 @@ static mcp_server_t *mk(struct fake *f, int small) {
   assert_int_equal(vocab_load(NULL, &f->vocab, err, sizeof err), 0);
   f->state = json_pack("{ss s[{ss ss}]}", "format", "dawbridge.session/1", "tracks", "id", "t1", "name", "Kick");
   struct mcp_server_config cfg = {
-      .backend = {.data = f, .submit = f_submit, .cancel = f_cancel, .state = f_state, .history = f_history,
-                  .iteration = f_iteration, .tools = f_tools, .strerror = f_strerror},
+      .backend = {.data = f, .submit = f_submit, .cancel = f_cancel, .read = f_read, .tools = f_tools, .strerror = f_strerror},
       .small = small,
       .version = "test",
       .send = on_send,
@@ -74,6 +71,7 @@ static mcp_server_t *mk(struct fake *f, int small) {
   };
   mcp_server_t *s;
   assert_int_equal(mcp_server_new(&cfg, &s), 0);
+  f->srv = s;
   return s;
 }
 static void done(struct fake *f, mcp_server_t *s) {
