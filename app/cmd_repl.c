@@ -26,6 +26,7 @@ struct replcmd {
 void cli_live_config(const struct cli *c, struct live_config *lc) {
   memset(lc, 0, sizeof *lc);
   cli_daw_config(c, &lc->daw);
+  lc->embedded_mock = cli_mock_config(c, &lc->mock);
   lc->llm = c->o.llm;
   lc->model = c->o.model;
   lc->llm_url = c->o.llm_url;
@@ -104,8 +105,7 @@ static void on_started(int status, const char *message, void *data) {
              "commands.",
              message ? message : "");
   else
-    snprintf(line, sizeof line, "Connected to %s%s%s. Type a request, or /help.", live_dialect(x->live),
-             message && *message ? ": " : "", message ? message : "");
+    snprintf(line, sizeof line, "Type a request, or /help.");
   repl_notice(x->repl, line);
 }
 

@@ -311,12 +311,17 @@ static void repl_history_list(repl_t *r) {
     say(r, "no iterations yet");
   } else {
     out_begin(r);
-    printf("%5s  %-20s  %-12s  %7s  %s\n", "#", "time", "source", "actions", "request");
+    printf("%5s  %-19s  %-12s  %7s  %s\n", "#", "time (UTC)", "source", "actions", "request");
     size_t i;
     const json_t *it;
     json_array_foreach(list, i, it)
-      printf("%5d  %-20.20s  %-12s  %7d  %s\n", jint(it, "number"), jstr(it, "timestamp", ""), jstr(it, "source", "?"),
-             jint(it, "actions_count"), jstr(it, "user_message", ""));
+    {
+      char t[20] = "";
+      snprintf(t, sizeof t, "%s", jstr(it, "timestamp", ""));
+      if (t[10] == 'T') t[10] = ' ';
+      printf("%5d  %-19s  %-12s  %7d  %s\n", jint(it, "number"), t, jstr(it, "source", "?"), jint(it, "actions_count"),
+             jstr(it, "user_message", ""));
+    }
     out_end(r);
   }
   json_decref(h);
@@ -435,6 +440,13 @@ static void on_line(char *line) {
   }
   fflush(stdout);
   r->in_line = 0;
+  /* libedit 3.1 (2022) leaves its callback mode when a line is done: install the handler again for the next
+   * line (a fresh, empty line and the prompt). When quitting, the prompt is not shown again and stdin is no
+   * longer read (libedit would read a whole line blocking). */
+  if (r->quitting) {
+    r->active = 0;
+    uv_poll_stop(&r->poll);
+  } else if (!r->closing) rl_callback_handler_install(r->prompt, on_line);
 }
 
 /* ---- terminal and signals ---- */
@@ -558,12 +570,10 @@ static void on_handle_closed(uv_handle_t *h) {
   repl_t *r = h->data;
   if (--r->handles) return;
   /* every handle is closed: libedit's line handler has long returned, so the terminal can go back to normal */
-  if (r->active) {
-    rl_callback_handler_remove();
-    r->active = 0;
-    fputs("\r\033[K", stdout);
-    fflush(stdout);
-  }
+  rl_callback_handler_remove(); /* back to the terminal's normal mode (also when a line ended the prompt) */
+  if (r->active) fputs("\r\033[K", stdout);
+  r->active = 0;
+  fflush(stdout);
   if (r->history_path) {
     if (write_history(r->history_path) == 0) chmod(r->history_path, 0600);
     history_truncate_file(r->history_path, REPL_HISTORY_LINES);
