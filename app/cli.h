@@ -58,6 +58,9 @@ struct cli_opts {
   const char *surface_allow[33];    /* --surface-allow CIDR|ADDR (repeatable, NULL-terminated); none = loopback */
   int surface_allow_n;
   const char *surface_reply;        /* --surface-reply HOST:PORT; NULL = the sender */
+  /* the web page (app/web.h; `run`) */
+  int web_port;                     /* --web-port N, 0 = off */
+  const char *web_listen;           /* --web-listen ADDR; NULL = 127.0.0.1 */
 };
 
 struct cli {
@@ -104,6 +107,11 @@ struct live;
 struct surface;
 void cli_live_config(const struct cli *c, struct live_config *lc);
 int cli_start_surface(struct cli *c, struct live *live, const struct log_sink *log, struct surface **out);
+/* cmd_web.c: the web page when --web-port is set (token file next to the control socket in runtime_dir); prints its
+ * URL. Returns 0 (*out NULL when off) or an exit code. */
+struct web;
+int cli_start_web(struct cli *c, struct live *live, const struct log_sink *log, const char *runtime_dir,
+                  struct web **out);
 int cmd_run(struct cli *c);  /* cmd_run.c: the live daemon */
 int cmd_status(struct cli *c);
 /* Prints a history undo/restore report (app/histop.h) as `dawbridge history undo|restore` does (cmd_history.c). */
