@@ -69,6 +69,7 @@ struct mcp_backend {
   /* The vocabulary's tools this DAW can run now (new reference): [{name, description, kind, idempotent?,
    * parameters}] */
   json_t *(*tools)(void *data);
+  void *tools_data; /* tools' data; NULL = data */
   const char *(*strerror)(int code); /* live_strerror: words for submit's negative codes */
 };
 
@@ -101,6 +102,22 @@ int mcp_server_pending(const mcp_server_t *s);
 
 /* The tools/list array this server offers (new reference) — for tests and `dawbridge mcp --list`. */
 json_t *mcp_server_tools(mcp_server_t *s);
+
+/* ---- app/mcp_ctl.c: the core as a client of a running live daemon (its control socket, app/ctl.h) ---- */
+typedef struct mcp_ctl mcp_ctl_t;
+struct mcp_ctl_callbacks {
+  void (*on_ready)(int status, void *data);          /* connected (0) or not (< 0, a libuv error: no daemon) */
+  void (*on_event)(const json_t *ev, void *data);    /* every event handed to the server (borrowed) */
+  void (*on_gone)(const char *why, void *data);      /* the daemon went away: calls ended, reads failed */
+  void *data;
+};
+int mcp_ctl_connect(uv_loop_t *loop, const char *path, const struct mcp_ctl_callbacks *cb, mcp_ctl_t **out);
+/* Fills b with the daemon-backed submit/cancel/read (tools: the caller's). */
+void mcp_ctl_backend(mcp_ctl_t *m, struct mcp_backend *b);
+/* The server the daemon's events and replies go to (borrowed; NULL = none). */
+void mcp_ctl_set_server(mcp_ctl_t *m, mcp_server_t *srv);
+/* Closes the connection (requests keep running in the daemon); frees in the close callback, then cb(data). */
+void mcp_ctl_close(mcp_ctl_t *m, void (*cb)(void *data), void *data);
 
 /* The command: `dawbridge mcp` (app/mcp.c). */
 struct cli;

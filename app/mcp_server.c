@@ -231,7 +231,9 @@ static json_t *vocab_tool(const json_t *t) {
 
 json_t *mcp_server_tools(mcp_server_t *s) {
   json_t *out = json_array();
-  json_t *vocab = s->cfg.backend.tools ? s->cfg.backend.tools(s->cfg.backend.data) : NULL;
+  json_t *vocab = s->cfg.backend.tools ? s->cfg.backend.tools(s->cfg.backend.tools_data ? s->cfg.backend.tools_data
+                                                                                       : s->cfg.backend.data)
+                                     : NULL;
   json_t *ask = json_pack(
       "{ss ss ss s{ss s{s{ss ss si}} s[s] sb} so so}", "name", "ask", "title", "Ask",
       "description",
