@@ -26,11 +26,17 @@ void cli_daw_config(const struct cli *c, struct daw_config *cfg) {
   cfg->retries = o->retries;
   cfg->refresh_interval_ms = 0; /* one-shot commands: no periodic refresh */
   cfg->spool_dir = o->no_companion ? "" : o->spool_dir;
-  cfg->embedded_mock = mock;
-  cfg->mock_tracks = o->mock_tracks;
-  cfg->mock_companion = mock && !o->no_companion;
   cfg->log.fn = cli_log_stderr;
   cfg->log.level = o->log_level;
+}
+
+int cli_mock_config(const struct cli *c, struct mock_embed_config *mc) {
+  const struct cli_opts *o = &c->o;
+  memset(mc, 0, sizeof *mc);
+  mc->tracks = o->mock_tracks;
+  mc->companion = !o->no_companion;
+  mc->quiet = o->log_level < LOG_DEBUG;
+  return !strcmp(o->daw, "mock");
 }
 
 struct open_ctx {
@@ -59,8 +65,11 @@ static void on_started(int status, const json_t *result, const char *message, vo
 int cli_open_daw(struct cli *c, daw_cb cb, void *data) {
   struct daw_config cfg;
   cli_daw_config(c, &cfg);
+  struct mock_embed_config mc;
   char err[512];
-  int rc = daw_open(c->loop, &cfg, &c->daw, err, sizeof err);
+  /* --daw mock: the app starts the in-process mock and points the daw at it (mock-daw/embed.h) */
+  int rc = cli_mock_config(c, &mc) ? mock_embed_open(c->loop, &cfg, &mc, &c->daw, &c->mock, err, sizeof err)
+                                   : daw_open(c->loop, &cfg, &c->daw, err, sizeof err);
   if (rc) {
     fprintf(stderr, "dawbridge: %s\n", err);
     cli_finish(c, daw_exit_code(rc));
@@ -78,6 +87,11 @@ static void on_daw_closed(void *data) {
   c->daw = NULL;
 }
 
+static void on_mock_closed(void *data) {
+  struct cli *c = data;
+  c->mock = NULL;
+}
+
 void cli_finish(struct cli *c, int exit_code) {
   if (c->finished) return;
   c->finished = 1;
@@ -85,6 +99,7 @@ void cli_finish(struct cli *c, int exit_code) {
   if (!uv_is_closing((uv_handle_t *)&c->sigint)) uv_close((uv_handle_t *)&c->sigint, NULL);
   if (!uv_is_closing((uv_handle_t *)&c->sigterm)) uv_close((uv_handle_t *)&c->sigterm, NULL);
   if (c->daw) daw_close(c->daw, on_daw_closed, c);
+  if (c->mock) mock_embed_close(c->mock, on_mock_closed, c);
 }
 
 void cli_print_json(const json_t *j) {

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "daw.h"
+#include "embed.h"
 #include "log.h"
 
 /* Exit codes (README.md). */
@@ -70,6 +71,7 @@ struct cli {
   char **argv; /* command arguments (after the command name) */
   int argc;
   daw_t *daw;
+  mock_embed_t *mock;     /* --daw mock: the in-process mock DAW behind daw (closed with it) */
   int exit_code;
   int finished;
   uv_signal_t sigint, sigterm;
@@ -80,6 +82,8 @@ struct cli {
 void cli_log_stderr(int level, const char *module, const char *text, void *data);
 /* The DAW configuration the options describe. */
 void cli_daw_config(const struct cli *c, struct daw_config *cfg);
+/* --daw mock: fills mc (tracks, companion unless --no-companion) and returns 1; else 0. */
+int cli_mock_config(const struct cli *c, struct mock_embed_config *mc);
 /* Opens the DAW from the options and starts it (connect, mirror, companion ping); cb gets daw_start's result.
  * On failure prints a clear message and finishes with the right exit code itself (cb is not called). */
 int cli_open_daw(struct cli *c, daw_cb cb, void *data);

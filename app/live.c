@@ -61,6 +61,7 @@ struct live {
   char llm_err[1024];
   llm_t *llm;
   daw_t *daw;
+  mock_embed_t *mock;  /* cfg.embedded_mock: the in-process mock DAW behind daw */
   agent_t *agent;
   int started_once;    /* daw_start succeeded once: later checks are refreshes */
   enum conn conn;
@@ -792,7 +793,9 @@ static void on_daw_started(int status, const json_t *result, const char *message
 }
 
 static int open_daw(live_t *l, char *err, size_t errlen) {
-  int rc = daw_open(l->loop, &l->cfg.daw, &l->daw, err, errlen);
+  int rc = l->cfg.embedded_mock && !l->mock
+               ? mock_embed_open(l->loop, &l->cfg.daw, &l->cfg.mock, &l->daw, &l->mock, err, errlen)
+               : daw_open(l->loop, &l->cfg.daw, &l->daw, err, errlen);
   if (rc) {
     l->daw = NULL;
     return rc;
@@ -1004,10 +1007,17 @@ static void close_handles(live_t *l) {
   uv_close((uv_handle_t *)&l->check, on_handle_closed);
 }
 
+static void on_mock_closed(void *data) {
+  live_t *l = data;
+  l->mock = NULL;
+  close_handles(l);
+}
+
 static void on_daw_closed(void *data) {
   live_t *l = data;
   l->daw = NULL;
-  close_handles(l);
+  if (l->mock) mock_embed_close(l->mock, on_mock_closed, l);
+  else close_handles(l);
 }
 
 static void on_llm_closed(void *data) {

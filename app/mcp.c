@@ -346,6 +346,7 @@ int cmd_mcp(struct cli *c) {
   struct live_config lc;
   memset(&lc, 0, sizeof lc);
   cli_daw_config(c, &lc.daw);
+  lc.embedded_mock = cli_mock_config(c, &lc.mock);
   lc.daw.refresh_interval_ms = -1; /* long-lived: the map's periodic refresh */
   lc.llm = c->o.llm;
   lc.model = c->o.model;

@@ -16,12 +16,14 @@
 
 #include "agent.h"
 #include "daw.h"
+#include "embed.h"
 
 #define SET_CALLS 20
 
 struct bench {
   uv_loop_t loop;
   daw_t *daw;
+  mock_embed_t *mock;
   llm_t *llm;
   agent_t *agent;
   int flag, status, failures;
@@ -191,12 +193,10 @@ static int open_daw(struct bench *b) {
   dc.listen_port = -1;
   dc.confirm_timeout_ms = -1;
   dc.retries = -1;
-  dc.embedded_mock = 1;
-  dc.mock_tracks = 0;
-  dc.mock_companion = 1;
+  struct mock_embed_config mc = {.tracks = 0, .companion = 1, .quiet = 1};
   char err[512];
-  if (daw_open(&b->loop, &dc, &b->daw, err, sizeof err)) {
-    fprintf(stderr, "daw_open: %s\n", err);
+  if (mock_embed_open(&b->loop, &dc, &mc, &b->daw, &b->mock, err, sizeof err)) {
+    fprintf(stderr, "mock_embed_open: %s\n", err);
     return -1;
   }
   b->flag = 0;
@@ -211,7 +211,8 @@ static int open_daw(struct bench *b) {
 static void close_daw(struct bench *b) {
   int n = 0;
   daw_close(b->daw, on_closed, &n);
-  while (n < 1) uv_run(&b->loop, UV_RUN_ONCE);
+  mock_embed_close(b->mock, on_closed, &n);
+  while (n < 2) uv_run(&b->loop, UV_RUN_ONCE);
   b->daw = NULL;
 }
 

@@ -14,6 +14,7 @@
 
 #include "companion.h"
 #include "daw.h"
+#include "embed.h"
 
 struct ctx {
   uv_loop_t loop;
@@ -81,11 +82,12 @@ int main(int argc, char **argv) {
     memset(&x, 0, sizeof x);
     uv_loop_init(&x.loop);
     struct daw_config cfg = {.dialect = dialects[di], .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
-                             .refresh_interval_ms = 0, .embedded_mock = 1, .mock_tracks = -1, .mock_companion = 1,
-                             .log = {.level = LOG_ERROR}};
+                             .refresh_interval_ms = 0, .log = {.level = LOG_ERROR}};
+    struct mock_embed_config mc = {.tracks = -1, .companion = 1, .quiet = 1};
+    mock_embed_t *mock = NULL;
     char err[512];
-    if (daw_open(&x.loop, &cfg, &x.d, err, sizeof err)) {
-      fprintf(stderr, "daw_open: %s\n", err);
+    if (mock_embed_open(&x.loop, &cfg, &mc, &x.d, &mock, err, sizeof err)) {
+      fprintf(stderr, "mock_embed_open: %s\n", err);
       return 1;
     }
     double t0 = now_ms(&x.loop);
@@ -159,6 +161,7 @@ int main(int argc, char **argv) {
     free(v);
     int c = 0;
     daw_close(x.d, closed, &c);
+    mock_embed_close(mock, closed, &c);
     uv_run(&x.loop, UV_RUN_DEFAULT);
     json_decref(x.result);
     uv_loop_close(&x.loop);

@@ -2,7 +2,6 @@
 #include "daw.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,7 +12,6 @@
 
 #include "companion.h"
 #include "instmap.h"
-#include "mock.h"
 #include "vocab.h"
 
 #define MOD "daw"
@@ -28,9 +26,7 @@ struct daw {
   session_t *ses;
   sync_t *sync;
   vocab_t *vocab;         /* the tool vocabulary: schemas for the argument check */
-  mock_t *mock;
   companion_t *comp;
-  char mock_spool[1024];  /* the embedded mock's temporary spool (removed at close) */
   char request[256];      /* the open AI request (begin_request), "" = none */
   char why[1400];         /* daw_unavailable_reason's text */
   uint64_t ping_failed_at; /* uv_now() of the last failed ping: a refresh re-pings at most every 30 s */
@@ -132,22 +128,6 @@ static void on_comp_reply_event(const char *event, const char *str, void *data) 
   if (d->comp && str) companion_feed_reply(d->comp, str);
 }
 
-static void rm_tree_files(const char *dir) {
-  DIR *dd = opendir(dir);
-  if (!dd) return;
-  struct dirent *e;
-  char p[1400];
-  while ((e = readdir(dd)) != NULL) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    if (unlink(p) != 0) {
-      rm_tree_files(p);
-      rmdir(p);
-    }
-  }
-  closedir(dd);
-}
-
 /* The instrument map of the map's dialect (a missing one is not an error: instruments are then checked against
  * the map's catalog alone), and the catalog the planner and the validator see: the map's effects, the instrument
  * map's plugins as "instruments", and the whole instrument map as "instrument_map" (plan.c resolves roles). */
@@ -195,11 +175,6 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
                            .refresh_interval_ms = cfg->refresh_interval_ms,
                            .confirm_timeout_ms = cfg->confirm_timeout_ms, .retries = cfg->retries,
                            .bank_size = cfg->bank_size, .silence_ms = -1, .probe_ms = -1, .log = cfg->log};
-  if (cfg->embedded_mock) {
-    sc.listen_port = 0;
-    sc.daw_port = 9; /* replaced once the mock has bound */
-    sc.daw_host = "127.0.0.1";
-  }
   rc = sync_new(loop, d->map, d->ses, &sc, &d->sync, err, errlen);
   if (rc) {
     session_free(d->ses);
@@ -208,18 +183,9 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
     free(d);
     return DAW_ECONFIG;
   }
-  /* the companion: unless switched off ("" spool), or an embedded mock runs without one */
-  int want_comp = !(cfg->spool_dir && !cfg->spool_dir[0]) && !(cfg->embedded_mock && !cfg->mock_companion);
+  /* the companion: unless switched off ("" spool) */
+  int want_comp = !(cfg->spool_dir && !cfg->spool_dir[0]);
   const char *spool = cfg->spool_dir;
-  if (want_comp && cfg->embedded_mock) {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(d->mock_spool, sizeof d->mock_spool, "%s/dawbridge-mock-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(d->mock_spool)) {
-      d->mock_spool[0] = 0;
-      rc = fail(err, errlen, DAW_ECONFIG, "cannot create a temporary spool for the mock's companion");
-    }
-    spool = d->mock_spool;
-  }
   if (!rc && want_comp) {
     const json_t *sec = json_object_get(oscmap_json(d->map), "companion");
     int to = cfg->companion_timeout_ms > 0 ? cfg->companion_timeout_ms
@@ -231,22 +197,11 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
     if (companion_new(loop, &cc, &d->comp, cerr, sizeof cerr)) rc = fail(err, errlen, DAW_ECONFIG, "%s", cerr);
     else sync_set_event_handler(d->sync, "companion_reply", on_comp_reply_event, d);
   }
-  if (!rc && cfg->embedded_mock) {
-    struct mock_config mc = {.dialect = d->dialect, .port = 0, .feedback_port = sync_listen_port(d->sync),
-                             .tracks = cfg->mock_tracks, .drop = cfg->mock_drop, .seed = cfg->mock_seed,
-                             .spool_dir = d->comp ? d->mock_spool : NULL, .quiet = cfg->log.level < LOG_DEBUG};
-    rc = mock_new(loop, &mc, &d->mock, err, errlen) ? DAW_ECONFIG : 0;
-    if (!rc) sync_set_daw(d->sync, "127.0.0.1", mock_port(d->mock));
-  }
   if (!rc) rc = load_instruments(d, err, errlen);
   if (rc) {
     /* sync_close/companion_close free asynchronously; the caller runs the loop to finish */
     if (d->comp) companion_close(d->comp, NULL, NULL);
     sync_close(d->sync, NULL, NULL);
-    if (d->mock_spool[0]) {
-      rm_tree_files(d->mock_spool);
-      rmdir(d->mock_spool);
-    }
     session_free(d->ses);
     vocab_free(d->vocab);
     oscmap_free(d->map);
@@ -1893,7 +1848,6 @@ int daw_has_companion(const daw_t *d) { return comp_up(d); }
 const char *daw_dialect(const daw_t *d) { return d->dialect; }
 session_t *daw_session(daw_t *d) { return d->ses; }
 sync_t *daw_sync(daw_t *d) { return d->sync; }
-json_t *daw_mock_state(daw_t *d) { return d->mock ? mock_state(d->mock) : NULL; }
 companion_t *daw_companion(daw_t *d) { return d->comp; }
 const char *daw_spool_dir(const daw_t *d) { return d->comp ? companion_spool(d->comp) : NULL; }
 
@@ -1902,10 +1856,6 @@ static void on_part_closed(void *data) {
   if (--d->pending) return;
   void (*cb)(void *) = d->close_cb;
   void *cd = d->close_data;
-  if (d->mock_spool[0]) {
-    rm_tree_files(d->mock_spool);
-    rmdir(d->mock_spool);
-  }
   session_free(d->ses);
   vocab_free(d->vocab);
   oscmap_free(d->map);
@@ -1920,7 +1870,7 @@ void daw_close(daw_t *d, void (*cb)(void *data), void *data) {
   d->closing = 1;
   d->close_cb = cb;
   d->close_data = data;
-  d->pending = 1 + (d->mock != NULL) + (d->comp != NULL);
+  d->pending = 1 + (d->comp != NULL);
   /* calls waiting between refreshes: canceled, their timers closed before the daw is freed */
   while (d->waiting) {
     struct ccall *cc = d->waiting;
@@ -1935,5 +1885,4 @@ void daw_close(daw_t *d, void (*cb)(void *data), void *data) {
   /* the companion first: its waiting commands are canceled while sync still runs */
   if (d->comp) companion_close(d->comp, on_part_closed, d);
   sync_close(d->sync, on_part_closed, d);
-  if (d->mock) mock_close(d->mock, on_part_closed, d);
 }

@@ -1,8 +1,9 @@
 /* daw: one DAW behind one interface.
  *
  * A daw_t owns what talks to the DAW: the native OSC side (dialect map + session mirror + sync) and the in-DAW
- * companion (bridge/companion.c), and optionally an embedded mock DAW (for `--daw mock` and the demo). Each tool
- * call is checked against the catalog (vocab/tools.json), then routed to whichever side can do it *now*:
+ * companion (bridge/companion.c). It talks to a DAW at an address; starting an in-process mock DAW (the demo,
+ * `--daw mock`, tests) is the application's business (mock-daw/embed.h). Each tool call is checked against the
+ * vocabulary (vocab/vocab.h: the schemas of vocab/tools.json), then routed to whichever side can do it *now*:
  * native OSC when the map has it, else the companion when it answered ping; otherwise it fails with a message
  * saying what to install. The capability list reflects exactly that, so a planner is never offered a tool that
  * cannot run.
@@ -57,12 +58,6 @@ struct daw_config {
   int refresh_interval_ms; /* -1 = map default, 0 = off */
   const char *spool_dir;   /* companion spool; NULL = default (see PROTOCOL.md); "" = no companion */
   int companion_timeout_ms;/* per command; 0 = default (10000) */
-  /* embedded mock DAW (the demo, `--daw mock`, tests) */
-  int embedded_mock;
-  int mock_tracks;         /* -1 = the mock's demo session */
-  double mock_drop;
-  unsigned mock_seed;
-  int mock_companion;      /* 1 = the embedded mock runs the companion protocol too */
   struct log_sink log;
 };
 
@@ -76,7 +71,8 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
 int daw_start(daw_t *d, daw_cb cb, void *data);
 /* A full refresh of the mirror (native + companion state). */
 int daw_refresh(daw_t *d, daw_cb cb, void *data);
-/* One tool call (args borrowed): checked, routed, confirmed. */
+/* One tool call (args borrowed): checked (vocab_check + the track exists), routed, confirmed; a read (kind
+ * VOCAB_READ: get_state, get_notes) reports what the mirror or the DAW holds, nothing to confirm. */
 int daw_call(daw_t *d, const char *tool, const json_t *args, daw_cb cb, void *data);
 /* One AI request = one undo step in the DAW where the companion can group it (no-op result without companion). */
 int daw_begin_request(daw_t *d, const char *name, daw_cb cb, void *data);
@@ -97,8 +93,6 @@ int daw_has_companion(const daw_t *d);
 const char *daw_dialect(const daw_t *d);
 session_t *daw_session(daw_t *d);
 sync_t *daw_sync(daw_t *d);
-/* The embedded mock's state (new reference) or NULL when the DAW is not an embedded mock. */
-json_t *daw_mock_state(daw_t *d);
 
 /* The companion link (borrowed) or NULL when switched off; and the spool directory it uses (NULL likewise).
  * Declared here so daw.h users need not include companion.h. */

@@ -1,6 +1,6 @@
 /* test_agent: the two-stage agent end to end — scripted model (in-process, and once over HTTP in OpenAI format),
  * embedded mock DAW with its companion (both dialects), history in a temporary directory. What the DAW holds is
- * checked in the mock's own state dump (daw_mock_state), not only in the bridge's mirror. */
+ * checked in the mock's own state dump (mock_embed_state), not only in the bridge's mirror. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "embed.h"
 #include "history.h"
 #include "plan.h"
 #include "mock_llm_server.h"
@@ -50,6 +51,7 @@ static json_t *load_fixture(const char *rel) {
 struct fx {
   uv_loop_t loop;
   daw_t *daw;
+  mock_embed_t *mock; /* the in-process mock DAW behind daw (mock-daw/embed.h) */
   llm_t *llm;
   agent_t *agent;
   mock_llm_t *mllm;
@@ -173,17 +175,13 @@ static int fx_open(struct fx *f, const struct fx_opts *o) {
   dc.listen_port = -1;
   dc.confirm_timeout_ms = -1;
   dc.retries = -1;
-  dc.embedded_mock = 1;
-  dc.mock_tracks = o->tracks;
-  dc.mock_drop = o->drop;
-  dc.mock_seed = o->seed;
-  dc.mock_companion = 1;
   dc.log.fn = logf_;
   dc.log.data = f;
   dc.log.level = getenv("AGENT_VERBOSE") ? LOG_DEBUG : LOG_INFO;
   char err[512];
-  int rc = daw_open(&f->loop, &dc, &f->daw, err, sizeof err);
-  if (rc) fail_msg("daw_open: %s", err);
+  struct mock_embed_config mc = {.tracks = o->tracks, .drop = o->drop, .seed = o->seed, .companion = 1, .quiet = 1};
+  int rc = mock_embed_open(&f->loop, &dc, &mc, &f->daw, &f->mock, err, sizeof err);
+  if (rc) fail_msg("mock_embed_open: %s", err);
   assert_int_equal(daw_start(f->daw, on_started, f), 0);
   run_until(f, &f->started, 60000);
   assert_true(f->started);
@@ -254,6 +252,7 @@ static void fx_close(struct fx *f) {
   if (f->llm) llm_close(f->llm, on_closed, &n), want++;
   if (f->mllm) mock_llm_close(f->mllm, on_closed, &n), want++;
   if (f->daw) daw_close(f->daw, on_closed, &n), want++;
+  if (f->mock) mock_embed_close(f->mock, on_closed, &n), want++;
   while (n < want) uv_run(&f->loop, UV_RUN_ONCE);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -309,7 +308,7 @@ static const char *reverb_name(const char *dialect) { return !strcmp(dialect, "a
  * reference request (examples/demo-transcript.json) names it "Kick Drum" with the role "kick": its instrument must
  * then be the DAW's real drum plugin (osc-maps/instruments/); other fixtures still call it "Kick". */
 static void check_seed_state(struct fx *f, const char *dialect) {
-  json_t *ms = daw_mock_state(f->daw);
+  json_t *ms = mock_embed_state(f->mock);
   assert_non_null(ms);
   json_t *t = mock_track(ms, "Kick Drum");
   if (t) {
@@ -429,7 +428,7 @@ static void multi_track(const char *dialect, enum agent_executor ex) {
   assert_int_equal(fx_open(&f, &o), 0);
   fx_ask(&f, "add drums, bass and chords in A minor, 4 bars, with effects");
   if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   json_t *drums = mock_track(ms, "Drums"), *bass = mock_track(ms, "Bass"), *chords = mock_track(ms, "Chords");
   assert_non_null(drums);
   assert_non_null(bass);
@@ -489,7 +488,7 @@ static void test_agent_invalid_twice_not_executed(void **state) {
   struct fx f;
   struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/invalid_twice.json"};
   assert_int_equal(fx_open(&f, &o), 0);
-  json_t *before = daw_mock_state(f.daw);
+  json_t *before = mock_embed_state(f.mock);
   fx_ask(&f, "a kick track with two hits and reverb");
   assert_int_equal(f.status, AGENT_EPLAN);
   assert_int_equal(agent_exit_code(f.status), 4);
@@ -499,7 +498,7 @@ static void test_agent_invalid_twice_not_executed(void **state) {
   assert_true(json_is_object(json_object_get(f.resp, "plan"))); /* shown with its errors */
   assert_true(json_is_null(json_object_get(f.resp, "iteration")));
   assert_int_equal(f.nstages[AGENT_EXECUTING], 0);
-  json_t *after = daw_mock_state(f.daw);
+  json_t *after = mock_embed_state(f.mock);
   assert_int_equal(json_array_size(json_object_get(after, "tracks")), json_array_size(json_object_get(before, "tracks")));
   assert_null(mock_track(after, "Kick"));
   json_decref(before);
@@ -533,7 +532,7 @@ static void test_agent_empty_track_violation_fixed(void **state) {
   assert_non_null(strstr(fixmsg, "AI CREATED EMPTY TRACKS"));
   assert_non_null(strstr(fixmsg, "t4"));
   /* the DAW has the clip now */
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   json_t *t = mock_track(ms, "Kick");
   assert_non_null(t);
   assert_int_equal(json_array_size(json_object_get(t, "clips")), 1);
@@ -694,7 +693,7 @@ static void test_agent_prompt_injection_in_track_name(void **state) {
   json_decref(args);
   assert_true(run_until(&f, &f.started, 30000));
   assert_int_equal(f.start_status, 0);
-  json_t *ms0 = daw_mock_state(f.daw);
+  json_t *ms0 = mock_embed_state(f.mock);
   assert_non_null(mock_track(ms0, evil));
   json_decref(ms0);
   fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
@@ -718,7 +717,7 @@ static void test_agent_prompt_injection_in_track_name(void **state) {
   json_t *steps = json_object_get(json_object_get(f.resp, "plan"), "steps");
   assert_int_equal(json_array_size(steps), 3);
   assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 0), "tool")), "create_track");
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   assert_non_null(mock_track(ms, evil));
   assert_non_null(mock_track(ms, "Drums"));
   json_decref(ms);
@@ -762,7 +761,7 @@ static void test_agent_confirm_reject_and_approve(void **state) {
   assert_int_equal(agent_exit_code(f.status), 0);
   assert_int_equal(f.nstages[AGENT_CONFIRMING], 1);
   assert_int_equal(f.nstages[AGENT_EXECUTING], 0);
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   assert_null(mock_track(ms, "Kick Drum"));
   json_decref(ms);
   fx_close(&f);
@@ -898,7 +897,7 @@ static void test_agent_stage2_refuses_calls_outside_the_plan(void **state) {
   assert_int_equal(fx_open(&f, &o), 0);
   fx_ask(&f, "a kick track with two hits and reverb");
   /* the DAW: Bass (the musician's track) is still there, one Kick, Vocals not muted; the plan's steps were done */
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   json_t *bass = mock_track(ms, "Bass"), *vocals = mock_track(ms, "Vocals"), *kick = mock_track(ms, "Kick");
   if (!bass || !kick) fail_msg("Bass %p Kick %p; log:\n%s", (void *)bass, (void *)kick, f.log);
   assert_int_equal(count_tracks_named(ms, "Kick"), 1);
@@ -969,7 +968,7 @@ static void test_agent_stage2_refinements_accepted(void **state) {
   char *s = agent_summary(f.resp);
   assert_non_null(strstr(s, "matches the plan"));
   free(s);
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   json_t *bass = mock_track(ms, "Bass"), *drums = mock_track(ms, "Drums");
   assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 8) < 0.1);
   assert_true(fabs(json_number_value(json_object_get(bass, "pan")) - 0.2) < 0.02);
@@ -985,7 +984,7 @@ static void test_agent_fix_round_only_plan_steps(void **state) {
   assert_int_equal(fx_open(&f, &o), 0);
   fx_ask(&f, "a kick track with two hits and reverb");
   assert_int_equal(f.nstages[AGENT_FIXING], 1);
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   assert_non_null(mock_track(ms, "Drums")); /* the corrective round could not delete it */
   json_t *kick = mock_track(ms, "Kick");
   assert_non_null(kick);
@@ -1066,7 +1065,7 @@ static void test_agent_storage_checked_before_any_change(void **state) {
   fx_wait(&f);
   if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
   assert_int_equal(json_integer_value(json_object_get(f.resp, "iteration")), 2);
-  json_t *before = daw_mock_state(f.daw);
+  json_t *before = mock_embed_state(f.mock);
   f.done = 0;
   f.limit_fsize = 1;
   f.limit_stage = AGENT_VALIDATING;
@@ -1079,7 +1078,7 @@ static void test_agent_storage_checked_before_any_change(void **state) {
   assert_non_null(strstr(f.msg, "nothing was sent to the DAW"));
   assert_int_equal(f.nstages[AGENT_EXECUTING], 1); /* only the first job executed */
   assert_int_equal(json_array_size(json_object_get(f.resp, "actions_executed")), 0);
-  json_t *after = daw_mock_state(f.daw);
+  json_t *after = mock_embed_state(f.mock);
   assert_false(json_is_true(json_object_get(mock_track(after, "Bass"), "mute")));
   assert_true(fabs(json_number_value(json_object_get(after, "tempo")) -
                    json_number_value(json_object_get(before, "tempo"))) < 0.01);
@@ -1465,7 +1464,7 @@ static void exec_big_clip(const char *dialect) {
   assert_string_equal(json_string_value(json_object_get(act, "outcome")), "confirmed");
   assert_int_equal(f.nstages[AGENT_FIXING], 0);
   /* the DAW holds all 20,000 notes */
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   json_t *t = mock_track(ms, "Bass");
   assert_non_null(t);
   size_t k, found = 0;
@@ -1582,7 +1581,7 @@ static void test_agent_conversation_two_turns(void **state) {
   assert_non_null(strstr(conv, "\"track_id\":\"t4\"")); /* what the DAW returned for the kick track */
   assert_true(conv < strstr(p2, "REQUEST (from the musician):\nmake it louder"));
   assert_non_null(strstr(f.log, "conversation: 1 earlier turn (1 in full, 0 on one line, 0 dropped)"));
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   json_t *kick = mock_track(ms, "Kick Drum");
   assert_non_null(kick);
   assert_true(fabs(json_number_value(json_object_get(kick, "volume_db")) + 3.0) < 0.2);
@@ -1648,7 +1647,7 @@ static int loss_case(enum agent_executor ex, double drop, unsigned seed) {
     return 0;
   }
   fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   assert_non_null(ms);
   int tracks = count_tracks_named(ms, "Kick Drum") + count_tracks_named(ms, "Kick");
   json_t *t = mock_track(ms, "Kick Drum");

@@ -19,6 +19,7 @@
 
 #include "companion.h"
 #include "daw.h"
+#include "embed.h"
 #include "wire_fixture.h"
 
 static const char *const dialects[] = {"reaper", "ardour"};
@@ -40,6 +41,7 @@ static int hosts_delete_tracks(const char *dialect) {
 struct tc {
   struct wire w;
   daw_t *d;
+  mock_embed_t *embed; /* the embedded-mock test: the mock behind d (mock-daw/embed.h) */
   char spool[512];
   int closed;
 };
@@ -112,7 +114,7 @@ static int tc_open(struct tc *t, const struct open_opts *o) {
   if (o->stale_id) write_cmd(t->spool, o->stale_id, "create_track", "{\"name\":\"Ghost\",\"type\":\"audio\"}", now_ms() - 60000);
   struct daw_config cfg = {.dialect = o->dialect, .port = 9, .listen_port = 0, .confirm_timeout_ms = -1,
                            .retries = -1, .refresh_interval_ms = 0, .spool_dir = t->spool,
-                           .companion_timeout_ms = o->timeout_ms, .mock_tracks = -1,
+                           .companion_timeout_ms = o->timeout_ms,
                            .log = {.fn = tc_log, .data = &t->w, .level = LOG_DEBUG}};
   char err[512];
   int rc = daw_open(&t->w.loop, &cfg, &t->d, err, sizeof err);
@@ -154,6 +156,10 @@ static void tc_close(struct tc *t) {
   if (t->w.mock) {
     close_pending++;
     mock_close(t->w.mock, on_closed, NULL);
+  }
+  if (t->embed) {
+    close_pending++;
+    mock_embed_close(t->embed, on_closed, NULL);
   }
   uv_run(&t->w.loop, UV_RUN_DEFAULT);
   assert_int_equal(close_pending, 0);
@@ -730,10 +736,11 @@ static void test_companion_embedded_mock_runs_the_protocol(void **st) {
     memset(&t, 0, sizeof t);
     uv_loop_init(&t.w.loop);
     struct daw_config cfg = {.dialect = dialects[di], .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
-                             .refresh_interval_ms = 0, .embedded_mock = 1, .mock_tracks = -1, .mock_companion = 1,
-                             .log = {.fn = tc_log, .data = &t.w, .level = LOG_DEBUG}};
+                             .refresh_interval_ms = 0, .log = {.fn = tc_log, .data = &t.w, .level = LOG_DEBUG}};
+    struct mock_embed_config mc = {.tracks = -1, .companion = 1, .quiet = 1};
     char err[512];
-    assert_int_equal(daw_open(&t.w.loop, &cfg, &t.d, err, sizeof err), 0);
+    assert_int_equal(mock_embed_open(&t.w.loop, &cfg, &mc, &t.d, &t.embed, err, sizeof err), 0);
+    assert_string_equal(mock_embed_spool(t.embed), daw_spool_dir(t.d));
     char spool[1024];
     snprintf(spool, sizeof spool, "%s", daw_spool_dir(t.d));
     assert_int_equal(access(spool, F_OK), 0);
@@ -753,12 +760,12 @@ static void test_companion_embedded_mock_runs_the_protocol(void **st) {
     expect_ok(&t, call(&t, "create_midi_clip",
                        "{\"track_id\":\"Drums\",\"start_time\":8,\"duration\":2,\"notes\":[{\"n\":38,\"s\":1,\"d\":0.25,\"v\":100}]}"),
               "create_midi_clip");
-    json_t *ms = daw_mock_state(t.d);
+    json_t *ms = mock_embed_state(t.embed);
     assert_non_null(ms);
     json_t *dr = mock_track_named(ms, "Drums");
     assert_int_equal(json_array_size(json_object_get(dr, "clips")), nclips + 1);
     json_decref(ms);
-    t.spool[0] = 0; /* the daw owns this spool */
+    t.spool[0] = 0; /* the embedded mock owns this spool */
     tc_close(&t);
     assert_int_not_equal(access(spool, F_OK), 0); /* removed at close */
   }

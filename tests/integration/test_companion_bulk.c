@@ -17,6 +17,7 @@
 #include "companion.h"
 #include "daw.h"
 #include "plan.h"
+#include "embed.h"
 #include "tools.h"
 
 static const char *const dialects[] = {"reaper", "ardour"};
@@ -24,6 +25,7 @@ static const char *const dialects[] = {"reaper", "ardour"};
 struct ctx {
   uv_loop_t loop;
   daw_t *d;
+  mock_embed_t *mock;
   int done, status, closed;
   json_t *result;
   char msg[2048];
@@ -52,7 +54,7 @@ static int wait_done(struct ctx *x, int ms) {
   return x->status;
 }
 
-static void on_closed(void *data) { ((struct ctx *)data)->closed = 1; }
+static void on_closed(void *data) { ((struct ctx *)data)->closed++; }
 
 /* n notes over 16 pitches and n/4 beats: every note distinct, velocities and lengths varied */
 static json_t *make_notes(size_t n, int pitch0) {
@@ -110,17 +112,17 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     memset(&x, 0, sizeof x);
     uv_loop_init(&x.loop);
     struct daw_config cfg = {.dialect = dialects[di], .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
-                             .refresh_interval_ms = 0, .embedded_mock = 1, .mock_tracks = -1, .mock_companion = 1,
-                             .log = {.level = LOG_ERROR}};
+                             .refresh_interval_ms = 0, .log = {.level = LOG_ERROR}};
+    struct mock_embed_config mcfg = {.tracks = -1, .companion = 1, .quiet = 1};
     char err[512];
-    assert_int_equal(daw_open(&x.loop, &cfg, &x.d, err, sizeof err), 0);
+    assert_int_equal(mock_embed_open(&x.loop, &cfg, &mcfg, &x.d, &x.mock, err, sizeof err), 0);
     assert_int_equal(daw_start(x.d, on_daw, &x), 0);
     assert_int_equal(wait_done(&x, 30000), 0);
     assert_true(daw_has_companion(x.d));
     int ti = session_track_index_by_name(daw_session(x.d), "Bass");
     assert_true(ti > 0);
     size_t before = 0;
-    json_t *ms = daw_mock_state(x.d);
+    json_t *ms = mock_embed_state(x.mock);
     while (mock_clip(ms, "Bass", before)) before++;
     json_decref(ms);
 
@@ -139,7 +141,7 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     char clip_id[32];
     snprintf(clip_id, sizeof clip_id, "%s", json_string_value(json_object_get(x.result, "clip_id")));
     /* the DAW's own state: exactly those notes, in one clip */
-    ms = daw_mock_state(x.d);
+    ms = mock_embed_state(x.mock);
     const json_t *clip = mock_clip(ms, "Bass", before);
     assert_non_null(clip);
     assert_null(mock_clip(ms, "Bass", before + 1));
@@ -161,7 +163,7 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 24500);
     assert_int_equal(json_integer_value(json_object_get(x.result, "added")), 4500);
     assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 3);
-    ms = daw_mock_state(x.d);
+    ms = mock_embed_state(x.mock);
     json_array_extend(notes, more);
     expect_same_notes(notes, json_object_get(mock_clip(ms, "Bass", before), "notes"));
     json_decref(ms);
@@ -179,7 +181,7 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     json_t *o;
     json_array_foreach(notes, i, o) json_object_set_new(o, "n", json_integer(json_integer_value(json_object_get(o, "n")) + 1));
     /* (the objects of `more` are in `notes` too: shifted once above) */
-    ms = daw_mock_state(x.d);
+    ms = mock_embed_state(x.mock);
     expect_same_notes(notes, json_object_get(mock_clip(ms, "Bass", before), "notes"));
     json_decref(ms);
 
@@ -194,7 +196,7 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 3);
     json_t *kept = json_array();
     for (i = 0; i < 20000; i++) json_array_append(kept, json_array_get(notes, i));
-    ms = daw_mock_state(x.d);
+    ms = mock_embed_state(x.mock);
     expect_same_notes(kept, json_object_get(mock_clip(ms, "Bass", before), "notes"));
     json_decref(ms);
     json_decref(kept);
@@ -202,8 +204,9 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     json_decref(notes);
 
     daw_close(x.d, on_closed, &x);
+    mock_embed_close(x.mock, on_closed, &x);
     uv_run(&x.loop, UV_RUN_DEFAULT);
-    assert_true(x.closed);
+    assert_int_equal(x.closed, 2);
     json_decref(x.result);
     assert_int_equal(uv_loop_close(&x.loop), 0);
   }
@@ -238,9 +241,9 @@ static void test_companion_bulk_plan_20000_notes(void **st) {
   memset(&x, 0, sizeof x);
   uv_loop_init(&x.loop);
   struct daw_config cfg = {.dialect = "ardour", .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
-                           .refresh_interval_ms = 0, .embedded_mock = 1, .mock_tracks = -1, .mock_companion = 1,
-                           .log = {.level = LOG_ERROR}};
-  assert_int_equal(daw_open(&x.loop, &cfg, &x.d, err, sizeof err), 0);
+                           .refresh_interval_ms = 0, .log = {.level = LOG_ERROR}};
+  struct mock_embed_config mcfg = {.tracks = -1, .companion = 1, .quiet = 1};
+  assert_int_equal(mock_embed_open(&x.loop, &cfg, &mcfg, &x.d, &x.mock, err, sizeof err), 0);
   assert_int_equal(daw_start(x.d, on_daw, &x), 0);
   assert_int_equal(wait_done(&x, 30000), 0);
   json_t *state = session_to_json(daw_session(x.d));
@@ -260,7 +263,7 @@ static void test_companion_bulk_plan_20000_notes(void **st) {
   if (wait_done(&x, 120000)) fail_msg("the plan's create_midi_clip: %s", x.msg);
   assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
   assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 10);
-  json_t *ms = daw_mock_state(x.d);
+  json_t *ms = mock_embed_state(x.mock);
   size_t k = 0;
   const json_t *c, *found = NULL;
   while ((c = mock_clip(ms, "Bass", k++)) != NULL)
@@ -272,8 +275,9 @@ static void test_companion_bulk_plan_20000_notes(void **st) {
   plan_free(plan);
   tools_free(tools);
   daw_close(x.d, on_closed, &x);
+  mock_embed_close(x.mock, on_closed, &x);
   uv_run(&x.loop, UV_RUN_DEFAULT);
-  assert_true(x.closed);
+  assert_int_equal(x.closed, 2);
   json_decref(x.result);
   assert_int_equal(uv_loop_close(&x.loop), 0);
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "embed.h"
 #include "llm.h"
 
 #ifndef DAWBRIDGE_SOURCE_DIR
@@ -28,6 +29,7 @@
 struct fx {
   uv_loop_t loop;
   daw_t *daw;
+  mock_embed_t *mock; /* the in-process mock DAW behind daw (mock-daw/embed.h) */
   llm_t *llm;
   agent_t *agent;
   int started, start_status;
@@ -83,12 +85,10 @@ static void fx_open_llm(struct fx *f, const char *dialect, json_t *script) {
   dc.listen_port = -1;
   dc.confirm_timeout_ms = -1;
   dc.retries = -1;
-  dc.embedded_mock = 1;
-  dc.mock_tracks = -1; /* the demo session: Drums, Bass, Vocals */
-  dc.mock_companion = 1;
   dc.log.level = LOG_ERROR;
   char err[512];
-  if (daw_open(&f->loop, &dc, &f->daw, err, sizeof err)) fail_msg("daw_open: %s", err);
+  struct mock_embed_config mc = {.tracks = -1 /* the demo session: Drums, Bass, Vocals */, .companion = 1, .quiet = 1};
+  if (mock_embed_open(&f->loop, &dc, &mc, &f->daw, &f->mock, err, sizeof err)) fail_msg("mock_embed_open: %s", err);
   assert_int_equal(daw_start(f->daw, on_started, f), 0);
   run_until(f, &f->started, 60000);
   assert_true(f->started);
@@ -122,6 +122,7 @@ static void fx_close(struct fx *f) {
   while (n < want) uv_run(&f->loop, UV_RUN_ONCE);
   if (f->llm) llm_close(f->llm, on_closed, &n), want++;
   if (f->daw) daw_close(f->daw, on_closed, &n), want++;
+  if (f->mock) mock_embed_close(f->mock, on_closed, &n), want++;
   while (n < want) uv_run(&f->loop, UV_RUN_ONCE);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -194,7 +195,7 @@ static void reference_request(const struct ref_case *c) {
   assert_string_equal(json_string_value(json_object_get(json_object_get(r0, "instrument_role"), "role")),
                       c->instrument);
   /* what the DAW holds (the mock's own dump, not the bridge's mirror) */
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   assert_non_null(ms);
   json_t *t = mock_track(ms, "Kick Drum");
   assert_non_null(t);
@@ -275,7 +276,7 @@ static void test_instruments_uninstalled_plugin_refused(void **state) {
   assert_non_null(strstr(d, "instrument plugin \\\"Serum\\\" is not installed in ardour; available instruments: "
                             "ACE Reasonable Synth, Black Pearl Drumkit"));
   free(d);
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   assert_null(mock_track(ms, "Kick Drum"));
   json_decref(ms);
   fx_close(&f);
@@ -309,7 +310,7 @@ static void test_instruments_create_track_reports_loaded_plugin(void **state) {
   run_until(&f, &f.done, 30000);
   assert_int_equal(f.status, 0);
   json_decref(args);
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   json_t *t = mock_track(ms, "Pad");
   assert_non_null(t);
   assert_non_null(strstr(json_string_value(json_object_get(t, "instrument")), "ReaSynth"));
@@ -336,7 +337,7 @@ static void test_instruments_create_track_reports_loaded_plugin(void **state) {
   assert_int_equal(f.status, DAW_EREJECTED);
   assert_non_null(strstr(f.msg, "not installed in reaper; available instruments: ReaSynth"));
   assert_non_null(strstr(f.msg, "(the DAW: "));
-  ms = daw_mock_state(f.daw);
+  ms = mock_embed_state(f.mock);
   assert_null(mock_track(ms, "X"));
   json_decref(ms);
   fx_close(&f);
@@ -407,7 +408,7 @@ static void test_instruments_user_map_fallback_and_refusal(void **state) {
   json_decref(args);
   assert_int_not_equal(f.status, 0);
   assert_non_null(strstr(f.msg, "no instrument plugin named My Kit"));
-  json_t *ms = daw_mock_state(f.daw);
+  json_t *ms = mock_embed_state(f.mock);
   assert_null(mock_track(ms, "Zap"));
   json_decref(ms);
   fx_close(&f);
@@ -442,13 +443,13 @@ static void stage2_case(const char *call_instrument, int want_ok) {
   if (want_ok) {
     assert_null(json_object_get(a0, "refused"));
     assert_string_equal(json_string_value(json_object_get(json_object_get(a0, "result"), "status")), "confirmed");
-    json_t *ms = daw_mock_state(f.daw);
+    json_t *ms = mock_embed_state(f.mock);
     json_t *t = mock_track(ms, "Kick Drum");
     assert_non_null(t);
     assert_non_null(strstr(json_string_value(json_object_get(t, "instrument")), "ReaSynDr"));
     json_decref(ms);
   } else {
-    json_t *ms = daw_mock_state(f.daw);
+    json_t *ms = mock_embed_state(f.mock);
     json_t *t = mock_track(ms, "Kick Drum");
     /* never a track with the other sound */
     if (t) assert_null(strstr(json_string_value(json_object_get(t, "instrument")), "ReaSynth"));

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daw.h"
+#include "embed.h"
 #include "history.h"
 #include "session.h"
 #include "statediff.h"
@@ -39,6 +40,7 @@ static int deletes_tracks(const char *dialect) {
 struct fx {
   uv_loop_t loop;
   daw_t *d;
+  mock_embed_t *mock; /* the in-process mock DAW behind d (mock-daw/embed.h) */
   int done, status;
   json_t *result;
   char msg[1024];
@@ -87,15 +89,12 @@ static void fx_open(struct fx *f, const char *dialect, int companion) {
   cfg.confirm_timeout_ms = -1;
   cfg.retries = -1;
   cfg.refresh_interval_ms = 0;
-  cfg.embedded_mock = 1;
-  cfg.mock_tracks = -1;
-  cfg.mock_companion = companion;
-  cfg.spool_dir = companion ? NULL : ""; /* NULL: the embedded mock's companion gets a temporary spool */
   cfg.log.fn = quiet_log;
   cfg.log.level = getenv("UNDO_VERBOSE") ? LOG_DEBUG : LOG_ERROR;
   char err[512];
-  int rc = daw_open(&f->loop, &cfg, &f->d, err, sizeof err);
-  if (rc) fprintf(stderr, "daw_open: %s\n", err);
+  struct mock_embed_config mc = {.tracks = -1, .companion = companion, .quiet = 1};
+  int rc = mock_embed_open(&f->loop, &cfg, &mc, &f->d, &f->mock, err, sizeof err);
+  if (rc) fprintf(stderr, "mock_embed_open: %s\n", err);
   assert_int_equal(rc, 0);
   f->done = 0;
   assert_int_equal(daw_start(f->d, on_result, f), 0);
@@ -104,7 +103,7 @@ static void fx_open(struct fx *f, const char *dialect, int companion) {
   assert_int_equal(rc, 0);
 }
 
-static void on_closed(void *data) { ((struct fx *)data)->closed = 1; }
+static void on_closed(void *data) { ((struct fx *)data)->closed++; }
 
 static void rm_rf(const char *path) {
   char cmd[1024];
@@ -114,7 +113,8 @@ static void rm_rf(const char *path) {
 
 static void fx_close(struct fx *f) {
   daw_close(f->d, on_closed, f);
-  while (!f->closed) uv_run(&f->loop, UV_RUN_ONCE);
+  mock_embed_close(f->mock, on_closed, f);
+  while (f->closed < 2) uv_run(&f->loop, UV_RUN_ONCE);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   json_decref(f->result);
   f->result = NULL;
@@ -219,7 +219,7 @@ static void test_undo_set_track_each_property(void **st) {
     for (int comp = 0; comp < 2; comp++) {
       struct fx f;
       fx_open(&f, dialects[d], comp);
-      json_t *before_daw = daw_mock_state(f.d);
+      json_t *before_daw = mock_embed_state(f.mock);
       json_t *bass0 = json_deep_copy(daw_track(before_daw, "Bass"));
       assert_non_null(bass0);
       for (size_t i = 0; i < sizeof mix_cases / sizeof *mix_cases; i++) {
@@ -229,7 +229,7 @@ static void test_undo_set_track_each_property(void **st) {
         char args[256];
         snprintf(args, sizeof args, c->args, mirror_track_id(&f, "Bass"));
         assert_int_equal(call(&f, "set_track", args), 0);
-        json_t *changed = daw_mock_state(f.d);
+        json_t *changed = mock_embed_state(f.mock);
         json_t *t = daw_track(changed, c->changed_name ? c->changed_name : "Bass");
         assert_non_null(t);
         assert_false(json_equal(json_object_get(t, c->key), json_object_get(bass0, c->key)));
@@ -243,7 +243,7 @@ static void test_undo_set_track_each_property(void **st) {
         assert_true(json_is_true(json_object_get(f.result, "complete")));
         assert_string_equal(json_string_value(json_object_get(f.result, "remaining_diff")), "");
 
-        json_t *after = daw_mock_state(f.d);
+        json_t *after = mock_embed_state(f.mock);
         json_t *b = daw_track(after, "Bass");
         assert_non_null(b);
         assert_true(close_to(json_number_value(json_object_get(b, "volume_db")),
@@ -268,11 +268,11 @@ static void test_undo_set_tempo_reaper(void **st) {
   fx_open(&f, "reaper", 0);
   json_t *target = mirror(&f);
   assert_int_equal(call(&f, "set_tempo", "{\"bpm\": 96}"), 0);
-  json_t *s = daw_mock_state(f.d);
+  json_t *s = mock_embed_state(f.mock);
   assert_true(close_to(json_number_value(json_object_get(s, "tempo")), 96));
   json_decref(s);
   assert_int_equal(undo_to(&f, target), UNDO_OK);
-  s = daw_mock_state(f.d);
+  s = mock_embed_state(f.mock);
   assert_true(close_to(json_number_value(json_object_get(s, "tempo")), json_number_value(json_object_get(target, "tempo"))));
   json_decref(s);
   json_decref(target);
@@ -289,7 +289,7 @@ static void test_undo_ardour_tempo_unsupported_rest_done(void **st) {
   json_object_set_new(target, "tempo", json_real(100.0));
   char args[128];
   snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"volume_db\":-20}", mirror_track_id(&f, "Vocals"));
-  json_t *s0 = daw_mock_state(f.d);
+  json_t *s0 = mock_embed_state(f.mock);
   double vol0 = json_number_value(json_object_get(daw_track(s0, "Vocals"), "volume_db"));
   json_decref(s0);
   assert_int_equal(call(&f, "set_track", args), 0);
@@ -302,7 +302,7 @@ static void test_undo_ardour_tempo_unsupported_rest_done(void **st) {
   assert_non_null(strstr(why, "tempo"));
   assert_non_null(strstr(json_string_value(json_object_get(f.result, "remaining_diff")), "tempo"));
   assert_false(json_is_true(json_object_get(f.result, "complete")));
-  s0 = daw_mock_state(f.d);
+  s0 = mock_embed_state(f.mock);
   assert_true(close_to(json_number_value(json_object_get(daw_track(s0, "Vocals"), "volume_db")), vol0));
   json_decref(s0);
   json_decref(target);
@@ -320,7 +320,7 @@ static void test_undo_markers(void **st) {
     struct fx f;
     fx_open(&f, dialects[d], 0);
     json_t *target = mirror(&f);
-    json_t *daw0 = daw_mock_state(f.d);
+    json_t *daw0 = mock_embed_state(f.mock);
     size_t nm = json_array_size(json_object_get(daw0, "markers"));
     json_decref(daw0);
     char args[128];
@@ -339,7 +339,7 @@ static void test_undo_markers(void **st) {
       assert_int_equal(json_array_size(json_object_get(target, "markers")), 0);
       assert_int_equal(rc, UNDO_OK);
     }
-    json_t *s = daw_mock_state(f.d);
+    json_t *s = mock_embed_state(f.mock);
     assert_false(json_is_true(json_object_get(daw_track(s, "Drums"), "mute")));
     assert_int_equal(json_array_size(json_object_get(s, "markers")), nm + 1); /* still there */
     json_decref(s);
@@ -354,7 +354,7 @@ static void test_undo_markers(void **st) {
       rc = undo_to(&f, target);
       if (rc) print_result(&f, "add marker back");
       assert_int_equal(rc, UNDO_OK);
-      s = daw_mock_state(f.d);
+      s = mock_embed_state(f.mock);
       int found = 0;
       size_t i;
       json_t *m;
@@ -379,7 +379,7 @@ static void test_undo_effect_param_and_bypass(void **st) {
     struct fx f;
     fx_open(&f, dialects[d], 0);
     json_t *target = mirror(&f);
-    json_t *s0 = daw_mock_state(f.d);
+    json_t *s0 = mock_embed_state(f.mock);
     json_t *fx0 = json_deep_copy(json_array_get(json_object_get(daw_track(s0, "Vocals"), "fx"), 0));
     json_decref(s0);
     assert_non_null(fx0);
@@ -391,7 +391,7 @@ static void test_undo_effect_param_and_bypass(void **st) {
     assert_int_equal(call(&f, "set_effect_param", args), 0);
     snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"effect_index\":1,\"enabled\":false}", voc);
     assert_int_equal(call(&f, "set_effect_enabled", args), 0);
-    json_t *s1 = daw_mock_state(f.d);
+    json_t *s1 = mock_embed_state(f.mock);
     json_t *fx1 = json_array_get(json_object_get(daw_track(s1, "Vocals"), "fx"), 0);
     assert_false(json_is_true(json_object_get(fx1, "enabled")));
     assert_false(close_to(json_number_value(json_object_get(json_array_get(json_object_get(fx1, "params"), 0), "value")), p0));
@@ -400,7 +400,7 @@ static void test_undo_effect_param_and_bypass(void **st) {
     int rc = undo_to(&f, target);
     if (rc) print_result(&f, "fx param + bypass");
     assert_int_equal(rc, UNDO_OK);
-    json_t *s2 = daw_mock_state(f.d);
+    json_t *s2 = mock_embed_state(f.mock);
     json_t *fx2 = json_array_get(json_object_get(daw_track(s2, "Vocals"), "fx"), 0);
     assert_true(json_is_true(json_object_get(fx2, "enabled")));
     double p2 = json_number_value(json_object_get(json_array_get(json_object_get(fx2, "params"), 0), "value"));
@@ -446,7 +446,7 @@ static void test_undo_reaper_without_companion_reports_and_does_the_rest(void **
   assert_int_equal(json_array_size(json_object_get(f.result, "failed")), 0);
   assert_true(json_array_size(json_object_get(f.result, "applied")) >= 2);
   assert_non_null(strstr(json_string_value(json_object_get(f.result, "remaining_diff")), "Pad"));
-  json_t *s = daw_mock_state(f.d);
+  json_t *s = mock_embed_state(f.mock);
   assert_int_equal(daw_track_count(s), n0 + 1); /* the new track is still there, as reported */
   json_t *dr = daw_track(s, "Drums");
   assert_true(close_to(json_number_value(json_object_get(dr, "volume_db")), 0));
@@ -541,7 +541,7 @@ static void test_undo_companion_tools(void **st) {
       fx_open(&f, dialects[d], 1);
       need_companion(&f);
       json_t *target = mirror(&f);
-      json_t *daw0 = daw_mock_state(&*f.d);
+      json_t *daw0 = mock_embed_state(f.mock);
       /* ids the case needs */
       const char *bass = mirror_track_id(&f, "Bass");
       json_t *mt = NULL, *tr;
@@ -569,7 +569,7 @@ static void test_undo_companion_tools(void **st) {
       if (!deletes && !strcmp(c->tool, "delete_track")) { /* refused with the host's reason, the DAW unchanged */
         assert_int_equal(rc, DAW_EUNSUPPORTED);
         assert_non_null(strstr(f.msg, "Ardour 7.3 cannot delete tracks"));
-        json_t *daw1 = daw_mock_state(f.d);
+        json_t *daw1 = mock_embed_state(f.mock);
         assert_int_equal(differences(daw0, daw1, 1), 0);
         json_decref(daw1);
         json_decref(daw0);
@@ -579,14 +579,14 @@ static void test_undo_companion_tools(void **st) {
       }
       if (rc) fprintf(stderr, "%s %s: %s\n", dialects[d], c->name, f.msg);
       assert_int_equal(rc, 0);
-      json_t *daw1 = daw_mock_state(f.d);
+      json_t *daw1 = mock_embed_state(f.mock);
       assert_true(differences(daw0, daw1, 0) > 0);
       json_decref(daw1);
 
       rc = undo_to(&f, target);
       if (!deletes && c->new_track) { /* reported, not pretended: the new track stays, nothing else differs */
         assert_track_not_reversible(&f, rc, c->new_track);
-        json_t *daw2 = daw_mock_state(f.d);
+        json_t *daw2 = mock_embed_state(f.mock);
         assert_non_null(daw_track(daw2, c->new_track));
         assert_int_equal(daw_track_count(daw2), daw_track_count(daw0) + 1);
         json_t *rest = without_track(daw2, c->new_track);
@@ -603,7 +603,7 @@ static void test_undo_companion_tools(void **st) {
       assert_int_equal(json_array_size(json_object_get(f.result, "failed")), 0);
       assert_int_equal(json_array_size(json_object_get(f.result, "unsupported")), 0);
       /* the DAW's own state has the same music as before (re-created things get new ids) */
-      json_t *daw2 = daw_mock_state(f.d);
+      json_t *daw2 = mock_embed_state(f.mock);
       size_t nd = differences(daw2, daw0, 1);
       if (nd) fprintf(stderr, "%s %s: the DAW differs from before after undo\n", dialects[d], c->name);
       assert_int_equal(nd, 0);
@@ -670,7 +670,7 @@ static void test_undo_restore_across_iterations(void **st) {
     int rc = restore(&f, h, n1);
     if (rc) print_result(&f, "restore 1");
     assert_int_equal(rc, UNDO_OK);
-    json_t *s = daw_mock_state(&*f.d);
+    json_t *s = mock_embed_state(f.mock);
     json_t *b = daw_track(s, "Bass"), *dr = daw_track(s, "Drums");
     assert_non_null(b);
     assert_non_null(dr);
@@ -683,14 +683,14 @@ static void test_undo_restore_across_iterations(void **st) {
 
     /* restore 3 (forward again), then 2 */
     assert_int_equal(restore(&f, h, n3), UNDO_OK);
-    s = daw_mock_state(f.d);
+    s = mock_embed_state(f.mock);
     assert_non_null(daw_track(s, "Kit"));
     assert_true(json_is_true(json_object_get(daw_track(s, "Kit"), "mute")));
     assert_true(close_to(json_number_value(json_object_get(daw_track(s, "Bass"), "volume_db")), -3));
     if (reaper) assert_true(close_to(json_number_value(json_object_get(s, "tempo")), 132));
     json_decref(s);
     assert_int_equal(restore(&f, h, n2), UNDO_OK);
-    s = daw_mock_state(f.d);
+    s = mock_embed_state(f.mock);
     b = daw_track(s, "Bass");
     dr = daw_track(s, "Drums");
     assert_non_null(dr);
@@ -729,7 +729,7 @@ static void test_undo_restore_across_iterations_companion(void **st) {
     }
     int n1, n2, n3;
     save_iteration(h, &f, "start", &n1);
-    json_t *daw_1 = daw_mock_state(f.d);
+    json_t *daw_1 = mock_embed_state(f.mock);
     assert_int_equal(call(&f, "create_track", "{\"name\": \"Keys\", \"type\": \"midi\"}"), 0);
     char args[512];
     const char *keys = json_string_value(json_object_get(f.result, "track_id"));
@@ -740,7 +740,7 @@ static void test_undo_restore_across_iterations_companion(void **st) {
              keys);
     assert_int_equal(call(&f, "create_midi_clip", args), 0);
     save_iteration(h, &f, "add keys", &n2);
-    json_t *daw_2 = daw_mock_state(f.d);
+    json_t *daw_2 = mock_embed_state(f.mock);
     /* Ardour 7.3 cannot remove a track: the delete is refused, Vocals stays (restore 2 then re-creates nothing) */
     int deletes = deletes_tracks(dialects[d]);
     snprintf(args, sizeof args, "{\"track_id\": \"%s\"}", mirror_track_id(&f, "Vocals"));
@@ -751,7 +751,7 @@ static void test_undo_restore_across_iterations_companion(void **st) {
     save_iteration(h, &f, "no vocals", &n3);
 
     int rc = restore(&f, h, n1);
-    json_t *s = daw_mock_state(f.d);
+    json_t *s = mock_embed_state(f.mock);
     if (deletes) {
       if (rc) print_result(&f, "restore 1");
       assert_int_equal(rc, UNDO_OK);
@@ -770,7 +770,7 @@ static void test_undo_restore_across_iterations_companion(void **st) {
     rc = restore(&f, h, n2);
     if (rc) print_result(&f, "restore 2");
     assert_int_equal(rc, UNDO_OK);
-    s = daw_mock_state(f.d);
+    s = mock_embed_state(f.mock);
     assert_int_equal(differences(s, daw_2, 1), 0);
     json_t *k = daw_track(s, "Keys");
     assert_non_null(k);
@@ -812,7 +812,7 @@ static void test_undo_fast_path_uses_the_daws_undo(void **st) {
     json_t *fp = json_object_get(f.result, "fast_path");
     if (rc || !json_is_true(json_object_get(fp, "ok")) || getenv("UNDO_VERBOSE")) print_result(&f, dialects[d]);
     assert_non_null(fp);
-    json_t *daw = daw_mock_state(f.d);
+    json_t *daw = mock_embed_state(f.mock);
     if (deletes_tracks(dialects[d])) {
       /* the mirror equals the state before the request, whatever the fast path managed */
       assert_true(json_is_true(json_object_get(f.result, "complete")));
@@ -913,7 +913,7 @@ static void test_undo_keeps_the_musicians_edits(void **st) {
     if (!daw_has_companion(f.d)) fail_msg("%s: the embedded mock's companion does not answer", dialects[d]);
     assert_int_equal(refresh(&f), 0);
     json_t *base = mirror(&f);
-    json_t *daw0 = daw_mock_state(f.d);
+    json_t *daw0 = mock_embed_state(f.mock);
     double bass0 = track_volume(daw0, "Bass"), vocals0 = track_volume(daw0, "Vocals");
     size_t drums_at0 = clips_at(daw0, "Drums", 0);
     assert_true(drums_at0 >= 1);
@@ -931,7 +931,7 @@ static void test_undo_keeps_the_musicians_edits(void **st) {
     }
     assert_int_equal(json_array_size(json_object_get(f.result, "conflicts")), 0);
     assert_null(json_object_get(f.result, "fast_path")); /* the session changed since: never the DAW's undo */
-    json_t *s = daw_mock_state(f.d);
+    json_t *s = mock_embed_state(f.mock);
     /* the AI's changes are gone (Ardour: but for the track it cannot remove, reported as failed above) */
     if (no_delete) assert_non_null(daw_track(s, "Kick"));
     else assert_null(daw_track(s, "Kick"));
@@ -963,7 +963,7 @@ static void test_undo_conflict_stops_and_force_reverts(void **st) {
     if (!daw_has_companion(f.d)) fail_msg("%s: the embedded mock's companion does not answer", dialects[d]);
     assert_int_equal(refresh(&f), 0);
     json_t *base = mirror(&f);
-    json_t *daw0 = daw_mock_state(f.d);
+    json_t *daw0 = mock_embed_state(f.mock);
     double bass0 = track_volume(daw0, "Bass");
     json_t *result = ai_iteration(&f);
     /* the musician changes the very volume the iteration changed */
@@ -984,7 +984,7 @@ static void test_undo_conflict_stops_and_force_reverts(void **st) {
     assert_true(close_to(json_number_value(json_object_get(c0, "before")), bass0));
     assert_non_null(strstr(f.msg, "--force"));
     /* nothing was sent: the AI's track and the musician's volume are both still there */
-    json_t *s = daw_mock_state(f.d);
+    json_t *s = mock_embed_state(f.mock);
     assert_non_null(daw_track(s, "Kick"));
     assert_true(close_to(track_volume(s, "Bass"), -10));
     json_decref(s);
@@ -1000,7 +1000,7 @@ static void test_undo_conflict_stops_and_force_reverts(void **st) {
     }
     assert_int_equal(json_array_size(json_object_get(f.result, "conflicts")), 1);
     assert_true(json_is_true(json_object_get(f.result, "forced")));
-    s = daw_mock_state(f.d);
+    s = mock_embed_state(f.mock);
     assert_true(close_to(track_volume(s, "Bass"), bass0));
     assert_int_equal(clips_at(s, "Bass", 12), 0);
     if (no_delete) {
@@ -1026,7 +1026,7 @@ static void test_undo_three_way_fast_path_only_when_untouched(void **st) {
     if (!daw_has_companion(f.d)) fail_msg("%s: the embedded mock's companion does not answer", dialects[d]);
     assert_int_equal(refresh(&f), 0);
     json_t *base = mirror(&f);
-    json_t *daw0 = daw_mock_state(f.d);
+    json_t *daw0 = mock_embed_state(f.mock);
     f.done = 0;
     assert_int_equal(daw_begin_request(f.d, "add a kick", on_result, &f), 0);
     assert_int_equal(wait_done(&f), 0);
@@ -1036,7 +1036,7 @@ static void test_undo_three_way_fast_path_only_when_untouched(void **st) {
     assert_int_equal(wait_done(&f), 0);
     int rc = undo3(&f, base, result, UNDO_FAST_PATH);
     assert_non_null(json_object_get(f.result, "fast_path"));
-    json_t *s = daw_mock_state(f.d);
+    json_t *s = mock_embed_state(f.mock);
     if (deletes_tracks(dialects[d])) {
       if (rc) print_result(&f, dialects[d]);
       assert_int_equal(rc, UNDO_OK);
@@ -1065,7 +1065,7 @@ static void test_undo_restore_keeps_the_musicians_edits(void **st) {
     fx_open(&f, dialects[d], 0);
     assert_int_equal(refresh(&f), 0);
     json_t *one = mirror(&f);
-    json_t *daw0 = daw_mock_state(f.d);
+    json_t *daw0 = mock_embed_state(f.mock);
     char args[256];
     snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"volume_db\":-12}", mirror_track_id(&f, "Bass"));
     assert_int_equal(call(&f, "set_track", args), 0);
@@ -1078,7 +1078,7 @@ static void test_undo_restore_keeps_the_musicians_edits(void **st) {
     int rc = undo3(&f, one, three, 0);
     if (rc) print_result(&f, dialects[d]);
     assert_int_equal(rc, UNDO_OK);
-    json_t *s = daw_mock_state(f.d);
+    json_t *s = mock_embed_state(f.mock);
     assert_true(close_to(track_volume(s, "Bass"), track_volume(daw0, "Bass")));
     assert_false(json_is_true(json_object_get(daw_track(s, "Drums"), "mute")));
     assert_non_null(daw_track(s, "Voice"));
