@@ -351,13 +351,17 @@ static json_t *call_result(mcp_server_t *s, struct pending *p, const json_t *don
   } while (0)
   char line[1024];
   const char *summary = json_string_value(json_object_get(done, "summary"));
-  snprintf(line, sizeof line, "%s%s%s", outcome, summary ? ": " : "", summary ? summary : "");
-  APPEND(line);
+  /* one direct call: its step line says it all ("create_track: confirmed (track t4)") */
+  int single = json_array_size(p->steps) == 1 && !p->plan;
+  if (!single) {
+    snprintf(line, sizeof line, "%s%s%s", outcome, summary ? ": " : "", summary ? summary : "");
+    APPEND(line);
+  }
   size_t i;
   json_t *v;
   json_array_foreach(p->steps, i, v) {
     text_step(v, line, sizeof line);
-    APPEND("\n");
+    if (!single || i) APPEND("\n");
     APPEND(line);
     /* a read's result is what the model asked for: the data itself */
     json_t *res = json_object_get(v, "result");
