@@ -174,7 +174,15 @@
     return parts.join(', ');
   }
 
+  /* follows the newest output unless the musician scrolled up to read */
   function onEvent(ev) {
+    const c = $('#conversation');
+    const atBottom = c.scrollHeight - c.scrollTop - c.clientHeight < 80;
+    handleEvent(ev);
+    if (atBottom) c.scrollTop = c.scrollHeight;
+  }
+
+  function handleEvent(ev) {
     switch (ev.type) {
       case 'queued': {
         const r = reqEntry(ev.request, ev.kind, ev.text, ev.client);
@@ -267,10 +275,12 @@
       ev.summary ? el('span', { class: 'summary-text', text: ' — ' + ev.summary }) : null);
     if (ev.status === 'conflict' && (ev.kind === 'undo' || ev.kind === 'restore')) {
       const mine = submitted.get(ev.request) || { kind: ev.kind, iteration: 0 };
-      p.append(el('div', { class: 'conflict', role: 'alert' },
+      const box = el('div', { class: 'conflict', role: 'alert' },
         el('span', { text: 'You changed this since. Keep your edits (do nothing), or revert them too: ' }),
         el('button', { type: 'button', class: 'danger', onclick: () => submit(mine.kind, { iteration: mine.iteration, force: true }) },
-          mine.kind === 'undo' ? 'Undo anyway' : 'Restore anyway')));
+          mine.kind === 'undo' ? 'Undo anyway' : 'Restore anyway'));
+      p.append(box);
+      box.scrollIntoView({ block: 'nearest' });
     }
     if (running === ev.request) running = null;
     updateButtons();

@@ -132,6 +132,7 @@ try {
 } finally {
   const { code, signal } = await d.stop();
   check(code === 0, `dawbridge run stops on SIGTERM with exit 0 (got ${code ?? signal})`);
+  check(!/handles still open/.test(d.log()), "every libuv handle (lws's too) is closed at exit: uv_loop_close() == 0");
   const tokFiles = fs.readdirSync(d.runtime, { recursive: true }).filter((f) => String(f).endsWith(".token"));
   check(tokFiles.length === 0, "the token file is removed at exit");
   if (failed()) console.log(d.log().slice(-4000));

@@ -4,6 +4,7 @@
 // piano roll, undoes it from the history, sees it gone. A screenshot of each state goes to $WEB_ARTEFACTS.
 // Chromium is started and stopped by its PID. Exit status 0 = every check passed.
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import puppeteer from "puppeteer-core";
 import { ARTEFACTS, check, failed, sleep, startDaemon } from "./web_util.mjs";
@@ -11,6 +12,29 @@ import { ARTEFACTS, check, failed, sleep, startDaemon } from "./web_util.mjs";
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 fs.mkdirSync(ARTEFACTS, { recursive: true });
 const REQUEST = "Add a kick drum track with a two-note pattern and some reverb";
+
+// one request through the daemon's control socket (app/ctl.h); resolves its "done" event
+function ctlSubmit(sock, request) {
+  return new Promise((resolve) => {
+    const c = net.connect(sock);
+    let buf = "", id = null;
+    const t = setTimeout(() => { c.destroy(); resolve(null); }, 20000);
+    c.on("connect", () => c.write(JSON.stringify({ op: "subscribe" }) + "\n" + JSON.stringify({ op: "submit", id: "w", request }) + "\n"));
+    c.on("data", (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let m;
+        try { m = JSON.parse(line); } catch { continue; }
+        if (m.type === "reply" && m.id === "w") id = m.result && m.result.request;
+        if (m.type === "done" && id !== null && m.request === id) { clearTimeout(t); c.end(); resolve(m); }
+      }
+    });
+    c.on("error", () => { clearTimeout(t); resolve(null); });
+  });
+}
 
 const d = await startDaemon();
 let browser = null, chromePid = null;
@@ -84,17 +108,29 @@ try {
   await shot(page, "web-3-phone-360");
   await page.setViewport({ width: 1280, height: 900 });
 
-  // undo from the history
-  await page.click('#iterations .iteration[data-iteration="2"] button[aria-label="Undo iteration 2"]');
+  // the musician changes the new track (through the control socket, as the CLI would), then asks to undo it:
+  // the daemon refuses with a conflict, the page says so and offers to revert that edit too
+  const call = await ctlSubmit(path.join(d.runtime, "dawbridge", "mock.sock"),
+    { kind: "call", tool: "set_track", args: { track_id: "t4", volume_db: -6 } });
+  check(call && call.status === "ok", `the musician's own edit (set_track t4 -6 dB) is confirmed (${call && call.summary})`);
+  // (clicked inside the page in one step: the history list is redrawn whenever a request ends)
+  await page.$eval('#iterations .iteration[data-iteration="2"] button[aria-label="Undo iteration 2"]', (b) => b.click());
+  await page.waitForSelector("#conversation .conflict button", { timeout: 20000 });
+  const conflict = await page.$eval("#conversation .conflict", (e) => e.closest(".req").textContent);
+  check(/conflict/.test(conflict) && /Undo anyway/.test(conflict), `a conflict is shown with its message and "Undo anyway": "${conflict.trim().slice(0, 160)}"`);
+  const still = await page.$$eval("#tracks .track", (ts) => ts.map((t) => t.dataset.trackName));
+  check(still.includes("Kick Drum"), "nothing was undone on the conflict");
+  await shot(page, "web-4-conflict");
+  await page.$eval("#conversation .conflict button", (b) => b.click());
   await page.waitForFunction(() => ![...document.querySelectorAll("#tracks .track")].some((t) => t.dataset.trackName === "Kick Drum"), { timeout: 30000 });
   const after = await page.$$eval("#tracks .track", (ts) => ts.map((t) => t.dataset.trackName));
   check(!after.includes("Kick Drum") && after.length === 3, `after Undo the track is gone: ${after.join(", ")}`);
-  await page.waitForFunction(() => [...document.querySelectorAll("#conversation .req")].some((li) => /undo/.test(li.querySelector(".kind").textContent) && !li.querySelector(".summary").hidden), { timeout: 15000 });
-  const undoLine = await page.$$eval("#conversation .req", (ls) => ls.map((l) => l.textContent).find((t) => /undo/.test(t)) || "");
-  check(/Done/.test(undoLine), `the undo is reported done: "${undoLine.trim().slice(0, 120)}"`);
+  await page.waitForFunction(() => [...document.querySelectorAll("#conversation .req")].some((li) => /undo/.test(li.querySelector(".kind").textContent) && li.querySelector(".stage").textContent === "done"), { timeout: 15000 });
+  const undoLine = await page.$$eval("#conversation .req", (ls) => ls.filter((l) => /undo/.test(l.querySelector(".kind").textContent)).map((l) => l.textContent).pop() || "");
+  check(/Done/.test(undoLine), `the forced undo is reported done: "${undoLine.trim().slice(0, 120)}"`);
   await page.waitForSelector('#iterations .iteration[data-iteration="3"]', { timeout: 15000 });
   check(true, "the undo is saved as iteration 3");
-  await shot(page, "web-4-after-undo");
+  await shot(page, "web-5-after-undo");
   check(consoleErrors.length === 0, `no errors in the page's console${consoleErrors.length ? ": " + consoleErrors.join(" | ") : ""}`);
 } catch (e) {
   check(false, `unexpected: ${e.stack}`);
@@ -110,6 +146,7 @@ try {
   }
   const { code, signal } = await d.stop();
   check(code === 0, `dawbridge run stops with exit 0 (got ${code ?? signal})`);
+  check(!/handles still open/.test(d.log()), "every libuv handle (lws's too) is closed at exit: uv_loop_close() == 0");
   if (failed()) console.log(d.log().slice(-5000));
   fs.rmSync(d.tmp, { recursive: true, force: true });
 }
