@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "vocab.h"
 
 static void on_state(int status, const json_t *result, const char *message, void *data) {
   struct cli *c = data;
@@ -103,12 +104,10 @@ static void on_ready_tools(int status, const json_t *result, const char *message
     json_t *v;
     json_array_foreach(caps, i, v) printf(" %s", json_string_value(v));
     printf("\n");
-    const char *all[] = {"create_track", "create_midi_clip", "edit_clip", "add_effect", "remove_effect",
-                         "set_track", "set_effect_param", "set_effect_enabled", "delete_track", "delete_clip",
-                         "set_tempo", "transport", "set_loop", "add_marker", "save_project", "get_state"};
-    for (size_t k = 0; k < sizeof all / sizeof *all; k++) {
-      const char *why = daw_unavailable_reason(c->daw, all[k]);
-      if (why) printf("  not now: %s (%s)\n", all[k], why);
+    for (int k = 0; k < VOCAB__COUNT; k++) { /* every tool of the vocabulary */
+      const char *name = vocab_name((enum vocab_tool)k);
+      const char *why = daw_unavailable_reason(c->daw, name);
+      if (why) printf("  not now: %s (%s)\n", name, why);
     }
   }
   (void)result;
