@@ -1,6 +1,10 @@
 # agent/agent.cmake: the two-stage agent (agent, prompt) and its integration test.
 add_library(dbagentcore STATIC
   ${DAWBRIDGE_SOURCE_DIR}/agent/agent.c
+  ${DAWBRIDGE_SOURCE_DIR}/agent/agent_plan.c
+  ${DAWBRIDGE_SOURCE_DIR}/agent/agent_exec.c
+  ${DAWBRIDGE_SOURCE_DIR}/agent/agent_verify.c
+  ${DAWBRIDGE_SOURCE_DIR}/agent/agent_report.c
   ${DAWBRIDGE_SOURCE_DIR}/agent/prompt.c)
 target_include_directories(dbagentcore PUBLIC ${DAWBRIDGE_SOURCE_DIR}/agent ${DAWBRIDGE_SOURCE_DIR}/bridge)
 target_link_libraries(dbagentcore PUBLIC dbagent dbmusic dbllm dbhistory PkgConfig::LIBUV PkgConfig::JANSSON ${MATH_LIB})
