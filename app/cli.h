@@ -54,6 +54,7 @@ struct cli_opts {
   const char *composition;/* NULL = from the DAW project, else "default" */
   const char *message;    /* -m TEXT */
   int force;              /* --force: history undo/restore revert conflicting later edits too */
+  int new_conversation;   /* ask --new: start a new conversation of the live daemon first */
   /* the OSC control surface (app/surface.h; `run` and the interactive prompt) */
   int surface_port;                 /* --surface-port N, 0 = off */
   const char *surface_allow[33];    /* --surface-allow CIDR|ADDR (repeatable, NULL-terminated); none = loopback */
@@ -117,9 +118,21 @@ struct web;
 int cli_start_web(struct cli *c, struct live *live, const struct log_sink *log, const char *runtime_dir,
                   struct web **out);
 int cmd_run(struct cli *c);  /* cmd_run.c: the live daemon */
-int cmd_status(struct cli *c);
+int cmd_daemon_status(struct cli *c); /* cmd_client.c: `dawbridge status` without a daemon */
 /* Prints a history undo/restore report (app/histop.h) as `dawbridge history undo|restore` does (cmd_history.c). */
 void cli_print_histop_report(const json_t *report, int json);
+/* cmd_wire.c: `call`'s arguments (argv[1]: JSON, @FILE or -) into *out (new reference, NULL when none); 0 or an
+ * exit code after a message. And one call's result printed as `dawbridge call` does. */
+int cli_call_args(struct cli *c, json_t **out);
+void cli_print_call_result(const char *tool, const json_t *result, int json);
+/* cmd_agent.c: a plan file's text (malloc'd; NULL with err). */
+char *cli_read_small_file(const char *path, char *err, size_t errlen);
+/* cmd_run.c: the control socket's name for these options ("reaper", "ardour", "mock"). */
+const char *cli_socket_name(const struct cli *c);
+/* cmd_client.c: runs the command through the live daemon for this DAW when one answers on its control socket
+ * (ask, plan, exec, call, state, history list|show|undo|restore, status), else fn (one-shot). Returns like a
+ * command function. */
+int cli_dispatch(struct cli *c, int (*fn)(struct cli *c));
 
 /* Prints the mirror as a readable table. */
 void cli_print_state_table(const json_t *state);

@@ -556,7 +556,7 @@ static int start_text_cmd(struct cli *c, enum kind k) {
 int cmd_ask(struct cli *c) { return start_text_cmd(c, K_ASK); }
 int cmd_plan(struct cli *c) { return start_text_cmd(c, K_PLAN); }
 
-static char *read_small_file(const char *path, char *err, size_t errlen) {
+char *cli_read_small_file(const char *path, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
@@ -599,7 +599,7 @@ int cmd_exec(struct cli *c) {
     return CLI_EXIT_USAGE;
   }
   char err[1200];
-  char *text = read_small_file(c->argv[0], err, sizeof err);
+  char *text = cli_read_small_file(c->argv[0], err, sizeof err);
   if (!text) {
     fprintf(stderr, "dawbridge: %s\n", err);
     return CLI_EXIT_USAGE;

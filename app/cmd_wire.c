@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "live.h"
 #include "vocab.h"
 
 static void on_state(int status, const json_t *result, const char *message, void *data) {
@@ -21,6 +22,25 @@ int cmd_state(struct cli *c) {
   return 0;
 }
 
+void cli_print_call_result(const char *tool, const json_t *result, int json) {
+  const char *st = json_string_value(json_object_get(result, "status"));
+  if (json) {
+    cli_print_json(result);
+  } else if (!strcmp(tool, "get_state")) {
+    cli_print_state_table(json_object_get(json_object_get(result, "state"), "session"));
+  } else {
+    const char *tid = json_string_value(json_object_get(result, "track_id"));
+    const char *cid = json_string_value(json_object_get(result, "clip_id"));
+    const char *via = json_string_value(json_object_get(result, "via"));
+    printf("%s: %s%s%s%s%s%s%s (attempts %lld, %lld ms)\n", tool, st ? st : "?", tid ? ", track " : "",
+           tid ? tid : "", cid ? ", clip " : "", cid ? cid : "", via ? " via " : "", via ? via : "",
+           (long long)json_integer_value(json_object_get(result, "attempts")),
+           (long long)json_integer_value(json_object_get(result, "ms")));
+    const char *reason = json_string_value(json_object_get(result, "reason"));
+    if (reason) printf("  note: %s\n", reason);
+  }
+}
+
 static void on_called(int status, const json_t *result, const char *message, void *data) {
   struct cli *c = data;
   if (status) {
@@ -28,24 +48,9 @@ static void on_called(int status, const json_t *result, const char *message, voi
     cli_finish(c, daw_exit_code(status));
     return;
   }
-  const char *st = json_string_value(json_object_get(result, "status"));
-  if (c->o.json) {
-    cli_print_json(result);
-  } else if (!strcmp(c->argv[0], "get_state")) {
-    cli_print_state_table(json_object_get(json_object_get(result, "state"), "session"));
-  } else {
-    const char *tid = json_string_value(json_object_get(result, "track_id"));
-    const char *cid = json_string_value(json_object_get(result, "clip_id"));
-    const char *via = json_string_value(json_object_get(result, "via"));
-    printf("%s: %s%s%s%s%s%s%s (attempts %lld, %lld ms)\n", c->argv[0], st ? st : "?", tid ? ", track " : "",
-           tid ? tid : "", cid ? ", clip " : "", cid ? cid : "", via ? " via " : "", via ? via : "",
-           (long long)json_integer_value(json_object_get(result, "attempts")),
-           (long long)json_integer_value(json_object_get(result, "ms")));
-    const char *reason = json_string_value(json_object_get(result, "reason"));
-    if (reason) printf("  note: %s\n", reason);
-  }
-  /* only "confirmed" is success: "uncertain" (sent, no word from the DAW) exits 3, anything else is not ok */
-  cli_finish(c, st && !strcmp(st, "confirmed") ? CLI_EXIT_OK : CLI_EXIT_UNCERTAIN);
+  cli_print_call_result(c->argv[0], result, c->o.json);
+  /* only "confirmed" is success: "uncertain" (sent, no word from the DAW) exits 3 (live_call_exit_code) */
+  cli_finish(c, live_call_exit_code(status, result));
 }
 
 static void on_ready_call(int status, const json_t *result, const char *message, void *data) {
@@ -63,7 +68,8 @@ static void on_ready_call(int status, const json_t *result, const char *message,
 
 static void free_call_args(void *p) { json_decref((json_t *)p); }
 
-int cmd_call(struct cli *c) {
+int cli_call_args(struct cli *c, json_t **out) {
+  *out = NULL;
   if (c->argc < 1 || c->argc > 2) {
     fprintf(stderr, "dawbridge: call needs a tool and JSON arguments, e.g. call set_tempo '{\"bpm\": 96}'\n");
     return CLI_EXIT_USAGE;
@@ -82,6 +88,16 @@ int cmd_call(struct cli *c) {
       json_decref(args);
       return CLI_EXIT_INVALID;
     }
+    *out = args;
+  }
+  return 0;
+}
+
+int cmd_call(struct cli *c) {
+  json_t *args = NULL;
+  int rc = cli_call_args(c, &args);
+  if (rc) return rc;
+  if (args) {
     c->cmd_data = args;
     c->cmd_free = free_call_args;
   }

@@ -40,6 +40,12 @@ static const struct {
    "  scored (plan valid first time, re-plans, steps confirmed, musical checks, model calls, tokens, time);\n"
    "  offline with the scripted model, or with --llm/--model/--llm-url a real one. Exit 0 when all pass, else 7."},
   {"mcp", cmd_mcp, "mcp\n  An MCP server on stdio (JSON-RPC, one message a line) for MCP clients: the tools, ask, undo, history; --profile small: ten tools. README: Use from an MCP client."},
+  {"run", cmd_run,
+   "run\n  The live daemon for one DAW (--daw reaper|ardour|mock): keeps the link, the mirror, the conversation and the\n"
+   "  history; serves the CLI through its control socket ($XDG_RUNTIME_DIR/dawbridge/<daw>.sock), the OSC surface\n"
+   "  (--surface-port) and, in a terminal, the prompt. While it runs, ask/plan/exec/call/state/history/undo go\n"
+   "  through it (queued in order). SIGINT/SIGTERM stop it cleanly. README: Live session."},
+  {"status", cmd_daemon_status, "status\n  The running daemon's request and queue (exit 2 when no daemon runs for --daw)."},
   {"history", cmd_history,
    "history list | show N [--json] | diff A B | save -m TEXT | undo [--force] | restore N [--force] | export N FILE.mid\n"
    "  The iterations saved after each AI change (<data>/compositions/<id>/history/NNNN.json). undo/restore revert\n"
@@ -75,6 +81,7 @@ static void usage(FILE *f) {
         "History options:\n"
         "  --data-dir DIR, --composition NAME, -m TEXT\n"
         "  --force                    undo/restore: also revert what you changed again since the iteration\n"
+        "  --new                      ask (through the daemon): start a new conversation first\n"
         "Control surface (run, and the prompt):\n"
         "  --surface-port N           OSC control surface on UDP port N (default off; README \"Live session\")\n"
         "  --surface-allow ADDR[/BITS]  senders allowed (repeatable; default 127.0.0.0/8)\n"
@@ -125,7 +132,7 @@ int main(int argc, char **argv) {
   enum {
     O_DAW = 256, O_DIALECT, O_HOST, O_PORT, O_LISTEN, O_MAP, O_JSON, O_LOG, O_BANK, O_TIMEOUT, O_RETRIES,
     O_MTRACKS, O_SPOOL, O_NOCOMP, O_LLM, O_MODEL, O_LLMURL, O_TRANSCRIPT, O_EXECUTOR, O_CONFIRM, O_MAXTURNS,
-    O_DATADIR, O_COMPOSITION, O_FORCE, O_CTXBUDGET, O_PROFILE, O_SURFPORT, O_SURFALLOW, O_SURFREPLY
+    O_DATADIR, O_COMPOSITION, O_FORCE, O_CTXBUDGET, O_PROFILE, O_SURFPORT, O_SURFALLOW, O_SURFREPLY, O_NEWCONV
   };
   static const struct option lopts[] = {
     {"daw", required_argument, 0, O_DAW},         {"dialect", required_argument, 0, O_DIALECT},
@@ -142,7 +149,7 @@ int main(int argc, char **argv) {
     {"composition", required_argument, 0, O_COMPOSITION}, {"force", no_argument, 0, O_FORCE},
     {"context-budget", required_argument, 0, O_CTXBUDGET}, {"profile", required_argument, 0, O_PROFILE},
     {"surface-port", required_argument, 0, O_SURFPORT}, {"surface-allow", required_argument, 0, O_SURFALLOW},
-    {"surface-reply", required_argument, 0, O_SURFREPLY},
+    {"surface-reply", required_argument, 0, O_SURFREPLY}, {"new", no_argument, 0, O_NEWCONV},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0}};
   int ch, help = 0;
@@ -221,6 +228,7 @@ int main(int argc, char **argv) {
     case O_DATADIR: o->data_dir = optarg; break;
     case O_COMPOSITION: o->composition = optarg; break;
     case O_FORCE: o->force = 1; break;
+    case O_NEWCONV: o->new_conversation = 1; break;
     case 'm': o->message = optarg; break;
     case 'h': help = 1; break;
     default: usage(stderr); return CLI_EXIT_USAGE;
@@ -263,7 +271,8 @@ int main(int argc, char **argv) {
   uv_signal_start(&c.sigterm, on_signal, SIGTERM);
   uv_unref((uv_handle_t *)&c.sigint);
   uv_unref((uv_handle_t *)&c.sigterm);
-  int rc = commands[k].fn(&c);
+  /* through the live daemon when one serves this DAW (app/cmd_client.c), else one-shot */
+  int rc = cli_dispatch(&c, commands[k].fn);
   if (rc > 0 && !c.finished) cli_finish(&c, rc);
   uv_run(&loop, UV_RUN_DEFAULT);
   if (c.cmd_free) c.cmd_free(c.cmd_data);

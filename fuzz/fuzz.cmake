@@ -55,3 +55,4 @@ db_fuzz_target(companion_reply SOURCES fuzz/fuzz_companion_reply.c LIBS dbagent 
 db_fuzz_target(surface SOURCES fuzz/fuzz_surface.c LIBS dbsurfacecodec)
 db_fuzz_target(web SOURCES fuzz/fuzz_web.c LIBS dbwebreq)
 db_fuzz_target(mcp SOURCES fuzz/fuzz_mcp.c app/mcp_server.c LIBS dblive dbvocab)
+db_fuzz_target(ctl SOURCES fuzz/fuzz_ctl.c LIBS dblive)

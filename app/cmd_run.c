@@ -1,0 +1,177 @@
+/* `dawbridge run`: the live daemon (issue 13). One live session (app/live.h) for one DAW, its control socket
+ * (app/ctl.h: the CLI and other clients), the OSC control surface when --surface-port is set, and the interactive
+ * prompt when stdin and stdout are terminals. Without a terminal it logs one line per event to stderr (every
+ * event but the streamed plan text, which is logged at --log-level debug). SIGINT/SIGTERM stop it cleanly: the
+ * running request is cancelled (its done event still goes out), every handle is closed, exit 0.
+ *
+ * `dawbridge status`: the running request and the queue of the daemon for --daw (exit 2 when none runs). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ctl.h"
+#include "ctl_client.h"
+#include "live.h"
+#include "repl.h"
+#include "surface.h"
+
+struct runcmd {
+  struct cli *c;
+  live_t *live;
+  ctl_t *ctl;
+  surface_t *surface;
+  repl_t *repl;
+  int sub;
+  int code;
+  int stopping;
+  struct log_sink log;
+};
+
+/* The control socket's name for the options: the dialect, or "mock" for the embedded mock. */
+const char *cli_socket_name(const struct cli *c) { return !strcmp(c->o.daw, "mock") ? "mock" : c->o.daw; }
+
+static void on_live_closed(void *data) {
+  struct runcmd *x = data;
+  x->live = NULL;
+  cli_finish(x->c, x->code);
+}
+
+static void on_ctl_closed(void *data) {
+  struct runcmd *x = data;
+  x->ctl = NULL;
+  if (x->live) {
+    if (x->sub > 0) live_unsubscribe(x->live, x->sub);
+    x->sub = 0;
+    live_close(x->live, on_live_closed, x);
+  } else {
+    cli_finish(x->c, x->code);
+  }
+}
+
+static void on_surface_closed(void *data) {
+  struct runcmd *x = data;
+  x->surface = NULL;
+  if (x->ctl) ctl_close(x->ctl, on_ctl_closed, x);
+  else on_ctl_closed(x);
+}
+
+static void on_repl_closed(void *data) {
+  struct runcmd *x = data;
+  x->repl = NULL;
+  if (x->surface) surface_close(x->surface, on_surface_closed, x);
+  else on_surface_closed(x);
+}
+
+static void stop(struct runcmd *x, int code) {
+  if (x->stopping) return;
+  x->stopping = 1;
+  x->code = code;
+  log_msg(&x->log, LOG_INFO, "run", "stopping");
+  if (x->repl) repl_close(x->repl, on_repl_closed, x);
+  else on_repl_closed(x);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  struct cli *c = h->data;
+  struct runcmd *x = c->cmd_data;
+  log_msg(&x->log, LOG_WARN, "run", "signal %d: stopping (the running request is cancelled)", signum);
+  stop(x, CLI_EXIT_OK);
+}
+
+static void on_quit(int exit_code, void *data) { stop(data, exit_code); }
+
+static void log_line(int level, const char *module, const char *text, void *data) {
+  struct runcmd *x = data;
+  if (x->repl) repl_log(level, module, text, x->repl);
+  else cli_log_stderr(level, module, text, NULL);
+}
+
+/* One line per event (the prompt shows them its own way; the streamed plan text only at --log-level debug). */
+static void on_event(const json_t *ev, void *data) {
+  struct runcmd *x = data;
+  const char *type = json_string_value(json_object_get(ev, "type"));
+  int quiet = x->repl || (type && !strcmp(type, "plan_delta"));
+  if (quiet && x->c->o.log_level < LOG_DEBUG) return;
+  char *s = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
+  if (!s) return;
+  if (strlen(s) > 2000) strcpy(s + 1990, "...");
+  if (x->repl) repl_log(LOG_DEBUG, "event", s, x->repl);
+  else fprintf(stderr, "dawbridge: event: %s\n", s);
+  free(s);
+}
+
+static void on_started(int status, const char *message, void *data) {
+  struct runcmd *x = data;
+  char line[1200];
+  if (status < 0)
+    snprintf(line, sizeof line, "the DAW is not answering: %s (retrying; requests end with exit 2 meanwhile)",
+             message ? message : "");
+  else
+    snprintf(line, sizeof line, "connected to %s%s%s", live_dialect(x->live), message && *message ? ": " : "",
+             message ? message : "");
+  if (x->repl) repl_notice(x->repl, line);
+  else fprintf(stderr, "dawbridge: run: %s\n", line);
+}
+
+int cmd_run(struct cli *c) {
+  if (c->argc) {
+    fprintf(stderr, "dawbridge: run takes no arguments (dawbridge --daw reaper|ardour|mock run)\n");
+    return CLI_EXIT_USAGE;
+  }
+  struct runcmd *x = calloc(1, sizeof *x);
+  if (!x) return CLI_EXIT_CONFIG;
+  x->c = c;
+  c->cmd_data = x;
+  c->cmd_free = free;
+  /* a file-size limit is a reported save error, not a signal */
+  signal(SIGXFSZ, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  struct live_config lc;
+  cli_live_config(c, &lc);
+  x->log = (struct log_sink){log_line, x, c->o.log_level};
+  lc.log = x->log;
+  char err[1024];
+  int rc = live_new(c->loop, &lc, &x->live, err, sizeof err);
+  if (rc) {
+    fprintf(stderr, "dawbridge: %s\n", err);
+    x->live = NULL;
+    return CLI_EXIT_CONFIG;
+  }
+  char path[512];
+  rc = ctl_socket_path(cli_socket_name(c), path, sizeof path, 1, err, sizeof err);
+  if (!rc) rc = ctl_new(c->loop, x->live, path, &x->log, &x->ctl, err, sizeof err);
+  if (rc) {
+    fprintf(stderr, "dawbridge: run: %s\n", err);
+    x->stopping = 1;
+    x->code = CLI_EXIT_CONFIG;
+    live_close(x->live, on_live_closed, x);
+    return 0;
+  }
+  if (isatty(0) && isatty(1)) {
+    struct repl_config rcfg = {.on_quit = on_quit, .data = x};
+    if (repl_new(c->loop, x->live, &rcfg, &x->repl, err, sizeof err)) {
+      x->repl = NULL;
+      fprintf(stderr, "dawbridge: run: no prompt: %s\n", err);
+    }
+  }
+  if (!x->repl) {
+    /* SIGINT/SIGTERM: a clean stop (the prompt takes them itself) */
+    uv_signal_start(&c->sigint, on_signal, SIGINT);
+    uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+  } else {
+    uv_signal_stop(&c->sigint);
+    uv_signal_stop(&c->sigterm);
+  }
+  x->sub = live_subscribe(x->live, on_event, x);
+  rc = cli_start_surface(c, x->live, &x->log, &x->surface);
+  if (rc) {
+    stop(x, rc);
+    return 0;
+  }
+  fprintf(stderr, "dawbridge: run: control socket %s; connecting to the DAW...\n", path);
+  live_start(x->live, on_started, x);
+  return 0;
+}
