@@ -132,7 +132,7 @@ struct agent_config {
   int stream;                 /* stream stage 1 (on_plan_delta) */
   double temperature;         /* 0 = 0.2 (the default), < 0 = the provider's default, else as given */
   const char *model;          /* NULL: the llm config's model */
-  const char *prompts_dir;    /* NULL: $DAWBRIDGE_SOURCE_DIR/agent/prompts */
+  const char *prompts_dir;    /* NULL: the data directory's prompts (bridge/datadir.h) */
   const char *tools_path;     /* NULL: agent/tools.json via DAWBRIDGE_SOURCE_DIR */
   const char *data_dir;       /* NULL: XDG (history_default_data_dir) */
   const char *composition;    /* NULL: the DAW's project name if usable as a directory name, else "default" */

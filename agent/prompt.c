@@ -8,11 +8,8 @@
 #include <string.h>
 
 #include "context.h"
+#include "datadir.h"
 #include "plan.h"
-
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
 
 struct tmpl {
   char *system; /* NULL when the file has no [system] part */
@@ -179,18 +176,16 @@ static int parse_template(const char *text, struct tmpl *t) {
   return PROMPT_OK;
 }
 
-static void default_dir(char *out, size_t n) {
-  const char *src = getenv("DAWBRIDGE_SOURCE_DIR");
-  snprintf(out, n, "%s/agent/prompts", src && *src ? src : DAWBRIDGE_SOURCE_DIR);
-}
-
 int prompt_load(const char *dir, prompt_t **out, char *err, size_t errlen) {
   if (!out) return PROMPT_EINVAL;
   *out = NULL;
   prompt_t *p = calloc(1, sizeof *p);
   if (!p) return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
   if (dir) snprintf(p->dir, sizeof p->dir, "%s", dir);
-  else default_dir(p->dir, sizeof p->dir);
+  else if (datadir_path(DATADIR_PROMPTS, p->dir, sizeof p->dir, err, errlen)) {
+    prompt_free(p);
+    return PROMPT_ELOAD;
+  }
   for (int i = 0; i < T_COUNT; i++) {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", p->dir, tmpl_files[i]);

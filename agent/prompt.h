@@ -37,8 +37,8 @@ const char *prompt_strerror(int code);
 
 typedef struct prompt prompt_t;
 
-/* Loads every template from dir (NULL = $DAWBRIDGE_SOURCE_DIR/agent/prompts, else the compile-time
- * DAWBRIDGE_SOURCE_DIR). Returns PROMPT_OK and *out, or a negative code with err naming the file. */
+/* Loads every template from dir (NULL = the data directory's prompts, bridge/datadir.h). Returns PROMPT_OK and
+ * *out, or a negative code with err naming the file (or saying why there is no data directory). */
 int prompt_load(const char *dir, prompt_t **out, char *err, size_t errlen);
 void prompt_free(prompt_t *p);
 /* The directory the templates came from (owned by p). */

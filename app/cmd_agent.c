@@ -24,11 +24,8 @@
 #include "agent.h"
 #include "cli.h"
 #include "history.h"
+#include "datadir.h"
 #include "llm.h"
-
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
 
 enum kind { K_ASK, K_PLAN, K_EXEC, K_DEMO };
 
@@ -629,9 +626,13 @@ int cmd_demo(struct cli *c) {
   struct acmd *x = acmd_new(c, K_DEMO);
   if (!x) return CLI_EXIT_CONFIG;
   x->text = strdup(DEMO_REQUEST);
-  const char *src = getenv("DAWBRIDGE_SOURCE_DIR");
-  snprintf(x->transcript, sizeof x->transcript, "%s/examples/demo-transcript.json",
-           src && *src ? src : DAWBRIDGE_SOURCE_DIR);
+  char derr[600];
+  if (!c->o.transcript &&
+      datadir_file(DATADIR_EXAMPLES, "demo-transcript.json", x->transcript, sizeof x->transcript, derr, sizeof derr)) {
+    fprintf(stderr, "dawbridge: demo: %s\n", derr);
+    x->ending = 1;
+    return CLI_EXIT_CONFIG;
+  }
   if (!c->o.transcript) c->o.transcript = x->transcript;
   else snprintf(x->transcript, sizeof x->transcript, "%s", c->o.transcript);
   c->o.llm = "script";

@@ -22,11 +22,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "datadir.h"
 #include "notation.h"
-
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
 
 #define EVAL_CASE_TIMEOUT_MS 120000
 
@@ -640,9 +637,12 @@ int cmd_eval(struct cli *c) {
   e->c = c;
   c->cmd_data = e;
   c->cmd_free = ev_free;
-  const char *src = getenv("DAWBRIDGE_SOURCE_DIR");
+  char derr[600];
   if (c->argc == 1) snprintf(e->suite_path, sizeof e->suite_path, "%s", c->argv[0]);
-  else snprintf(e->suite_path, sizeof e->suite_path, "%s/examples/eval/suite.json", src && *src ? src : DAWBRIDGE_SOURCE_DIR);
+  else if (datadir_file(DATADIR_EXAMPLES, "eval/suite.json", e->suite_path, sizeof e->suite_path, derr, sizeof derr)) {
+    fprintf(stderr, "dawbridge: eval: %s\n", derr);
+    return CLI_EXIT_CONFIG;
+  }
   json_error_t je;
   e->suite = json_load_file(e->suite_path, 0, &je);
   e->cases = json_object_get(e->suite, "cases");

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "version.h"
 
 static const struct {
   const char *name;
@@ -90,6 +91,7 @@ static void usage(FILE *f) {
         "  --json                     machine-readable output\n"
         "  --log-level error|warn|info|debug   (default warn)\n"
         "  -h, --help                 this help; `dawbridge COMMAND --help` for one command\n"
+        "  --version                  the version, the git describe of the build, and the data directory in use\n"
         "\n"
         "Exit codes: 0 ok (every step confirmed by the DAW), 1 usage, 2 DAW (or model) not answering, 3 some\n"
         "step uncertain (sent, no word from the DAW), none failed, 4 invalid request (unknown tool, bad or\n"
@@ -150,7 +152,7 @@ int main(int argc, char **argv) {
     {"context-budget", required_argument, 0, O_CTXBUDGET}, {"profile", required_argument, 0, O_PROFILE},
     {"surface-port", required_argument, 0, O_SURFPORT}, {"surface-allow", required_argument, 0, O_SURFALLOW},
     {"surface-reply", required_argument, 0, O_SURFREPLY}, {"new", no_argument, 0, O_NEWCONV},
-    {"help", no_argument, 0, 'h'},
+    {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0}};
   int ch, help = 0;
   while ((ch = getopt_long(argc, argv, "hm:", lopts, NULL)) != -1) {
@@ -231,6 +233,7 @@ int main(int argc, char **argv) {
     case O_NEWCONV: o->new_conversation = 1; break;
     case 'm': o->message = optarg; break;
     case 'h': help = 1; break;
+    case 'V': return app_print_version(stdout);
     default: usage(stderr); return CLI_EXIT_USAGE;
     }
   }

@@ -1,8 +1,16 @@
 # bridge/core.cmake: the wire (link, session mirror, dialect maps, sync) as a static library.
+# The data lookup (bridge/datadir.h): the one place that knows the build tree, its source tree and the install dir.
+add_library(dbdatadir STATIC bridge/datadir.c)
+target_include_directories(dbdatadir PUBLIC ${DAWBRIDGE_SOURCE_DIR}/bridge)
+target_compile_definitions(dbdatadir PRIVATE DAWBRIDGE_BUILD_TREE="${CMAKE_BINARY_DIR}"
+  DAWBRIDGE_SOURCE_TREE="${CMAKE_SOURCE_DIR}" DAWBRIDGE_INSTALL_DATADIR="${CMAKE_INSTALL_FULL_DATADIR}/dawbridge")
+target_link_libraries(dbdatadir PUBLIC PkgConfig::LIBUV)
+db_add_test(test_datadir SOURCES tests/unit/test_datadir.c LIBS dbdatadir LABELS unit)
+
 # Instrument maps (roles -> a DAW's plugins): pure data + jansson, also used by the plan validator (dbmusic).
 add_library(dbinstmap STATIC osc-maps/instmap.c)
 target_include_directories(dbinstmap PUBLIC ${DAWBRIDGE_SOURCE_DIR}/osc-maps)
-target_link_libraries(dbinstmap PUBLIC PkgConfig::JANSSON)
+target_link_libraries(dbinstmap PUBLIC dbdatadir PkgConfig::JANSSON)
 db_add_test(test_instmap SOURCES tests/unit/test_instmap.c LIBS dbinstmap LABELS unit)
 db_add_test(test_plan_instruments SOURCES tests/unit/test_plan_instruments.c LIBS dbmusic dbinstmap LABELS unit music)
 # the reference request end to end (agent, direct executor) against the embedded mock DAW + companion, both dialects
@@ -16,7 +24,7 @@ add_library(dbcore STATIC
   osc-maps/oscmap.c
 )
 target_include_directories(dbcore PUBLIC ${DAWBRIDGE_SOURCE_DIR}/bridge ${DAWBRIDGE_SOURCE_DIR}/osc-maps)
-target_link_libraries(dbcore PUBLIC dbvocab dbinstmap PkgConfig::LIBLO PkgConfig::LIBUV PkgConfig::JANSSON ${MATH_LIB})
+target_link_libraries(dbcore PUBLIC dbvocab dbdatadir dbinstmap PkgConfig::LIBLO PkgConfig::LIBUV PkgConfig::JANSSON ${MATH_LIB})
 
 if(EXISTS ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_session.c)
   db_add_test(test_session SOURCES tests/unit/test_session.c LIBS dbcore)

@@ -1,5 +1,6 @@
 /* instmap: instrument roles -> a DAW's real plugins, from data. See instmap.h. */
 #include "instmap.h"
+#include "datadir.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -8,10 +9,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
 
 #define DAW_FORMAT "dawbridge.instruments/1"
 #define ROLES_FORMAT "dawbridge.instrument-roles/1"
@@ -236,12 +233,12 @@ int instmap_load(const char *daw_path, const char *roles_path, instmap_t **out, 
 int instmap_load_dialect(const char *dialect, instmap_t **out, char *err, size_t errlen) {
   if (!out || !dialect) return INSTMAP_EARG;
   *out = NULL;
-  char src[1024];
-  const char *sd = getenv("DAWBRIDGE_SOURCE_DIR");
-  snprintf(src, sizeof src, "%s/osc-maps", sd && *sd ? sd : DAWBRIDGE_SOURCE_DIR);
-  const char *dirs[3] = {getenv("DAWBRIDGE_MAPS"), src, "/usr/share/dawbridge/osc-maps"};
+  char src[1024], derr[512] = "";
+  int drc = datadir_path(DATADIR_OSC_MAPS, src, sizeof src, derr, sizeof derr);
+  if (drc) snprintf(src, sizeof src, "(%s)", derr);
+  const char *dirs[2] = {getenv("DAWBRIDGE_MAPS"), drc ? NULL : src};
   char dp[1200], rp[1200];
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 2; i++) {
     if (!dirs[i] || !*dirs[i]) continue;
     snprintf(dp, sizeof dp, "%s/instruments/%s.json", dirs[i], dialect);
     if (access(dp, R_OK)) continue;

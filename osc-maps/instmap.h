@@ -43,8 +43,8 @@ int instmap_load(const char *daw_path, const char *roles_path, instmap_t **out, 
 int instmap_load_json(const json_t *daw, const char *name, const json_t *roles, const char *roles_name,
                       instmap_t **out, char *err, size_t errlen);
 
-/* Finds "<dir>/instruments/<dialect>.json" and "<dir>/instruments/roles.json" with dir = $DAWBRIDGE_MAPS, the
- * source osc-maps directory ($DAWBRIDGE_SOURCE_DIR or the compile-time one), /usr/share/dawbridge/osc-maps; the
+/* Finds "<dir>/instruments/<dialect>.json" and "<dir>/instruments/roles.json" with dir = $DAWBRIDGE_MAPS, then the
+ * data directory's osc-maps (bridge/datadir.h: the source tree from a build tree, else the install); the
  * first directory holding the dialect's file wins. INSTMAP_ENOMAP when none has it. */
 int instmap_load_dialect(const char *dialect, instmap_t **out, char *err, size_t errlen);
 

@@ -1,5 +1,6 @@
 /* oscmap: load, validate, match and render a DAW dialect map. Format: osc-maps/README.md. */
 #include "oscmap.h"
+#include "datadir.h"
 #include "errfmt.h"
 #include "vocab.h"
 
@@ -554,18 +555,16 @@ void oscmap_free(oscmap_t *m) {
 }
 
 int oscmap_find(const char *dialect, char *path, size_t pathlen) {
-  const char *dirs[3] = {getenv("DAWBRIDGE_MAPS"), NULL, NULL};
-  char src[1024];
-  const char *sd = getenv("DAWBRIDGE_SOURCE_DIR");
-  snprintf(src, sizeof src, "%s/osc-maps", sd ? sd : DAWBRIDGE_SOURCE_DIR);
-  dirs[1] = src;
-  dirs[2] = "/usr/share/dawbridge/osc-maps";
-  for (int i = 0; i < 3; i++) {
-    if (!dirs[i]) continue;
+  char data[1024];
+  if (datadir_path(DATADIR_OSC_MAPS, data, sizeof data, NULL, 0)) /* named in the caller's "not found" message */
+    snprintf(data, sizeof data, "<no dawbridge data directory: set DAWBRIDGE_DATA_DIR>/osc-maps");
+  const char *dirs[2] = {getenv("DAWBRIDGE_MAPS"), data};
+  for (int i = 0; i < 2; i++) {
+    if (!dirs[i] || !*dirs[i]) continue;
     snprintf(path, pathlen, "%s/%s.json", dirs[i], dialect);
     if (access(path, R_OK) == 0) return 0;
   }
-  snprintf(path, pathlen, "%s/%s.json", src, dialect);
+  snprintf(path, pathlen, "%s/%s.json", data, dialect);
   return -1;
 }
 

@@ -32,7 +32,8 @@ int oscmap_load(const char *path, oscmap_t **out, char *err, size_t errlen);
 int oscmap_load_json(const json_t *j, const char *name, oscmap_t **out, char *err, size_t errlen);
 void oscmap_free(oscmap_t *m);
 
-/* Finds "<dir>/<dialect>.json" with dir = $DAWBRIDGE_MAPS, else the installed/source osc-maps directory. */
+/* Finds "<dir>/<dialect>.json" with dir = $DAWBRIDGE_MAPS, else the data directory's osc-maps (bridge/datadir.h).
+ * Returns 0 with the path, or -1 with the path it would have used (for the caller's message). */
 int oscmap_find(const char *dialect, char *path, size_t pathlen);
 
 const char *oscmap_dialect(const oscmap_t *m);
