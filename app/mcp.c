@@ -1,8 +1,11 @@
 /* `dawbridge mcp`: the MCP face on stdio. stdin is read on the loop (pipe or terminal), split into lines of at
  * most MCP_FRAME_MAX bytes and handed to the protocol server (mcp_server.c); its frames go to stdout, one per line,
- * with uv_write; logs go to stderr. The server talks to an in-process live core (live.h) that owns the DAW link,
- * the agent and the history. stdin's end (the client went away) lets the calls still running finish, then closes.
+ * with uv_write; logs go to stderr. When a live daemon runs for this DAW (its control socket answers, and no
+ * --data-dir/--composition asks for a one-shot run), the server is its client (app/mcp_ctl.c): same link, mirror,
+ * conversation and history. Otherwise it holds an in-process live core (live.h). stdin's end (the client went
+ * away) lets the calls still running finish, then closes.
  */
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ctl.h"
+#include "ctl_client.h"
 #include "live.h"
 #include "mcp.h"
 #include "vocab.h"
@@ -22,6 +27,7 @@
 struct mcp_cmd {
   struct cli *c;
   live_t *live;
+  mcp_ctl_t *ctl; /* the daemon's control socket, instead of live */
   int sub;
   mcp_server_t *srv;
   vocab_t *vocab;
@@ -38,7 +44,7 @@ struct mcp_cmd {
   int eof;
   int writes;             /* uv_write requests in flight */
   int closing;
-  int live_closed;
+  int core_closed;
   int signals;
   int exit_code;
 };
@@ -66,7 +72,7 @@ static void be_read(void *d, enum mcp_read_what what, int n, struct mcp_read *op
 /* The vocabulary's tools this DAW can do now, shaped for MCP by the vocabulary itself. */
 static json_t *be_tools(void *d) {
   struct mcp_cmd *x = d;
-  daw_t *daw = live_daw(x->live);
+  daw_t *daw = x->live ? live_daw(x->live) : NULL; /* through a daemon: every tool of the vocabulary */
   json_t *caps = daw ? daw_capabilities(daw) : NULL;
   json_t *tools = vocab_tools_json(x->vocab, caps, VOCAB_JSON_MCP);
   json_decref(caps);
@@ -222,24 +228,35 @@ static void on_out_closed(uv_handle_t *h) {
   cli_finish(x->c, x->exit_code);
 }
 
-static void on_live_closed(void *data) {
+static void on_core_closed(void *data) {
   struct mcp_cmd *x = data;
   x->live = NULL;
-  x->live_closed = 1;
+  x->ctl = NULL;
+  x->core_closed = 1;
   maybe_finish(x);
+}
+
+static void close_core(struct mcp_cmd *x) {
+  if (x->closing) return;
+  x->closing = 1;
+  if (x->live) {
+    live_unsubscribe(x->live, x->sub);
+    live_close(x->live, on_core_closed, x);
+  } else if (x->ctl) {
+    mcp_ctl_close(x->ctl, on_core_closed, x);
+  } else {
+    x->core_closed = 1;
+  }
 }
 
 static void maybe_finish(struct mcp_cmd *x) {
   if (!x->eof && !x->closing) return;
-  if (x->live && !x->closing) {
+  if (!x->closing) {
     /* the client is gone: the calls still running finish first (a change in flight is seen through) */
     if (x->srv && mcp_server_pending(x->srv)) return;
-    x->closing = 1;
-    live_unsubscribe(x->live, x->sub);
-    live_close(x->live, on_live_closed, x);
-    return;
+    close_core(x);
   }
-  if (!x->live_closed || x->writes) return;
+  if (!x->core_closed || x->writes) return;
   close_input(x);
   if (x->out_open) {
     x->out_open = 0;
@@ -262,6 +279,8 @@ static void on_event(const json_t *ev, void *data) {
   if (type && !strcmp(type, "done")) maybe_finish(x);
 }
 
+static void start_reading(struct mcp_cmd *x);
+
 static void on_started(int status, const char *message, void *data) {
   struct mcp_cmd *x = data;
   if (status < 0)
@@ -270,8 +289,12 @@ static void on_started(int status, const char *message, void *data) {
   else
     log_msg(&(struct log_sink){cli_log_stderr, NULL, x->c->o.log_level}, LOG_INFO, "mcp", "DAW connected: %s",
             message ? message : "ok");
-  if (x->closing) return;
   /* requests are read once the first sync ended, so tools/list reflects what this DAW can do */
+  start_reading(x);
+}
+
+static void start_reading(struct mcp_cmd *x) {
+  if (x->closing || !x->in_open) return;
   int rc = uv_read_start((uv_stream_t *)&x->in, on_alloc, on_read);
   if (rc) {
     fprintf(stderr, "dawbridge mcp: cannot read stdin: %s\n", uv_strerror(rc));
@@ -295,11 +318,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   x->exit_code = CLI_EXIT_INTERRUPTED;
   x->eof = 1;
   close_input(x);
-  if (x->live && !x->closing) {
-    x->closing = 1;
-    live_unsubscribe(x->live, x->sub);
-    live_close(x->live, on_live_closed, x);
-  }
+  close_core(x);
   /* the CLI's handles go now; the loop ends once live and stdout are closed */
   if (!uv_is_closing((uv_handle_t *)&c->sigint)) uv_close((uv_handle_t *)&c->sigint, NULL);
   if (!uv_is_closing((uv_handle_t *)&c->sigterm)) uv_close((uv_handle_t *)&c->sigterm, NULL);
@@ -313,36 +332,11 @@ static void free_cmd(void *p) {
   free(x);
 }
 
-int cmd_mcp(struct cli *c) {
-  if (c->argc) {
-    fprintf(stderr, "dawbridge: mcp takes no arguments (the client speaks on stdin); see --help\n");
-    return CLI_EXIT_USAGE;
-  }
-  /* a client that went away must not kill us with SIGPIPE: writes fail with EPIPE instead */
-  signal(SIGPIPE, SIG_IGN);
-  struct mcp_cmd *x = calloc(1, sizeof *x);
-  if (!x) return CLI_EXIT_CONFIG;
-  x->c = c;
-  c->cmd_data = x;
-  c->cmd_free = free_cmd;
+/* The in-process core: our own live_t (DAW link, agent, history). */
+static int start_inprocess(struct mcp_cmd *x) {
+  struct cli *c = x->c;
   char err[512];
-  if (vocab_load(NULL, &x->vocab, err, sizeof err)) {
-    fprintf(stderr, "dawbridge mcp: %s\n", err);
-    return CLI_EXIT_CONFIG;
-  }
-  int rc = open_stream(x, 0, &x->in_kind, &x->in, 1);
-  if (rc) {
-    fprintf(stderr, "dawbridge mcp: stdin must be a pipe or a terminal (%s)\n", uv_strerror(rc));
-    return CLI_EXIT_CONFIG;
-  }
-  x->in_open = 1;
-  if ((rc = open_stream(x, 1, &x->out_kind, &x->out, 0))) {
-    fprintf(stderr, "dawbridge mcp: stdout must be a pipe, a terminal or a file (%s)\n", uv_strerror(rc));
-    close_input(x);
-    return CLI_EXIT_CONFIG;
-  }
-  x->out_open = 1;
-
+  int rc;
   struct live_config lc;
   memset(&lc, 0, sizeof lc);
   cli_daw_config(c, &lc.daw);
@@ -377,10 +371,10 @@ int cmd_mcp(struct cli *c) {
   };
   if (mcp_server_new(&sc, &x->srv)) {
     fprintf(stderr, "dawbridge mcp: out of memory\n");
+    x->exit_code = CLI_EXIT_CONFIG;
     x->eof = 1;
-    x->closing = 1;
     close_input(x);
-    live_close(x->live, on_live_closed, x);
+    maybe_finish(x);
     return 0;
   }
   x->sub = live_subscribe(x->live, on_event, x);
@@ -393,4 +387,111 @@ int cmd_mcp(struct cli *c) {
     maybe_finish(x);
   }
   return 0;
+}
+
+/* ---- through a running daemon ---- */
+
+static void on_ctl_event(const json_t *ev, void *data) {
+  struct mcp_cmd *x = data;
+  const char *type = json_string_value(json_object_get(ev, "type"));
+  if (type && !strcmp(type, "done")) maybe_finish(x);
+}
+
+static void on_ctl_gone(const char *why, void *data) {
+  struct mcp_cmd *x = data;
+  fprintf(stderr, "dawbridge mcp: %s; closing\n", why);
+  x->exit_code = CLI_EXIT_UNREACHABLE;
+  x->eof = 1;
+  close_input(x);
+  maybe_finish(x);
+}
+
+static void on_ctl_closed_fallback(void *data) { (void)data; }
+
+static void on_ctl_ready(int status, void *data) {
+  struct mcp_cmd *x = data;
+  struct cli *c = x->c;
+  if (status < 0) {
+    /* a socket nobody answers on (a daemon that died): our own core, as without a daemon */
+    mcp_ctl_close(x->ctl, on_ctl_closed_fallback, NULL);
+    x->ctl = NULL;
+    uv_signal_stop(&c->sigint);
+    uv_signal_stop(&c->sigterm);
+    int rc = start_inprocess(x);
+    if (rc > 0) {
+      x->exit_code = rc;
+      x->eof = 1;
+      close_input(x);
+      maybe_finish(x);
+    }
+    return;
+  }
+  log_msg(&(struct log_sink){cli_log_stderr, NULL, c->o.log_level}, LOG_INFO, "mcp",
+          "through the running daemon's control socket");
+  struct mcp_server_config sc = {
+      .small = c->o.profile == 1,
+      .version = DAWBRIDGE_VERSION_STRING,
+      .send = send_frame,
+      .send_data = x,
+      .log = {cli_log_stderr, NULL, c->o.log_level},
+  };
+  mcp_ctl_backend(x->ctl, &sc.backend);
+  sc.backend.tools = be_tools;
+  sc.backend.tools_data = x;
+  if (mcp_server_new(&sc, &x->srv)) {
+    fprintf(stderr, "dawbridge mcp: out of memory\n");
+    x->exit_code = CLI_EXIT_CONFIG;
+    x->eof = 1;
+    close_input(x);
+    maybe_finish(x);
+    return;
+  }
+  mcp_ctl_set_server(x->ctl, x->srv);
+  start_reading(x);
+}
+
+int cmd_mcp(struct cli *c) {
+  if (c->argc) {
+    fprintf(stderr, "dawbridge: mcp takes no arguments (the client speaks on stdin); see --help\n");
+    return CLI_EXIT_USAGE;
+  }
+  /* a client that went away must not kill us with SIGPIPE: writes fail with EPIPE instead */
+  signal(SIGPIPE, SIG_IGN);
+  struct mcp_cmd *x = calloc(1, sizeof *x);
+  if (!x) return CLI_EXIT_CONFIG;
+  x->c = c;
+  c->cmd_data = x;
+  c->cmd_free = free_cmd;
+  char err[512];
+  if (vocab_load(NULL, &x->vocab, err, sizeof err)) {
+    fprintf(stderr, "dawbridge mcp: %s\n", err);
+    return CLI_EXIT_CONFIG;
+  }
+  int rc = open_stream(x, 0, &x->in_kind, &x->in, 1);
+  if (rc) {
+    fprintf(stderr, "dawbridge mcp: stdin must be a pipe or a terminal (%s)\n", uv_strerror(rc));
+    return CLI_EXIT_CONFIG;
+  }
+  x->in_open = 1;
+  if ((rc = open_stream(x, 1, &x->out_kind, &x->out, 0))) {
+    fprintf(stderr, "dawbridge mcp: stdout must be a pipe, a terminal or a file (%s)\n", uv_strerror(rc));
+    close_input(x);
+    return CLI_EXIT_CONFIG;
+  }
+  x->out_open = 1;
+
+  /* through the daemon when one runs for this DAW (as the CLI: --data-dir/--composition mean one-shot) */
+  char sock[512];
+  struct stat st;
+  if (!c->o.data_dir && !c->o.composition && !ctl_socket_path(cli_socket_name(c), sock, sizeof sock, 0, NULL, 0) &&
+      !stat(sock, &st) && S_ISSOCK(st.st_mode)) {
+    struct mcp_ctl_callbacks cb = {on_ctl_ready, on_ctl_event, on_ctl_gone, x};
+    if (!mcp_ctl_connect(c->loop, sock, &cb, &x->ctl)) {
+      uv_signal_start(&c->sigint, on_signal, SIGINT);
+      uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+      return 0;
+    }
+    x->ctl = NULL;
+  }
+  return start_inprocess(x);
 }

@@ -1,6 +1,7 @@
 # app/mcp.cmake: the MCP face (`dawbridge mcp`: app/mcp.c on stdio, app/mcp_server.c the protocol), its fuzz
 # target and its tests with the official MCP SDK client (tests/mcp/, Node). Included after app/live.cmake.
-target_sources(dawbridge PRIVATE ${DAWBRIDGE_SOURCE_DIR}/app/mcp.c ${DAWBRIDGE_SOURCE_DIR}/app/mcp_server.c)
+target_sources(dawbridge PRIVATE ${DAWBRIDGE_SOURCE_DIR}/app/mcp.c ${DAWBRIDGE_SOURCE_DIR}/app/mcp_server.c
+  ${DAWBRIDGE_SOURCE_DIR}/app/mcp_ctl.c)
 target_link_libraries(dawbridge PRIVATE dbvocab)
 set_property(SOURCE ${DAWBRIDGE_SOURCE_DIR}/app/mcp.c APPEND PROPERTY
   COMPILE_DEFINITIONS DAWBRIDGE_VERSION_STRING="${PROJECT_VERSION}")

@@ -48,6 +48,8 @@ async function test(name, fn) {
   console.log(`${ok ? "ok  " : "FAIL"} ${name} (${Date.now() - t0} ms)`);
 }
 const tmp = (p) => fs.mkdtempSync(path.join(os.tmpdir(), p));
+// a private runtime directory: no other daemon's control socket is seen, ours is seen by our clients only
+process.env.XDG_RUNTIME_DIR = tmp("db-mcp-run-");
 const textOf = (r) => (r.content || []).filter((c) => c.type === "text").map((c) => c.text).join("\n");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -232,6 +234,7 @@ await test("cancel: a long ask stops after the client cancels; the server goes o
   const ourPort = await freeUdpPort();
   const mock = spawn(MOCK, ["--dialect", "reaper", "--port", String(dawPort), "--feedback-port", String(ourPort),
     "--spool", spool, "--delay-ms", "300", "--quiet"], { stdio: ["ignore", "ignore", "inherit"] });
+  mock.on("error", (e) => check(false, `mock-daw did not start: ${e.message}`));
   try {
     await sleep(300);
     const s = await connect(["--daw", "reaper", "--port", String(dawPort), "--listen-port", String(ourPort),
@@ -277,6 +280,45 @@ await test("cancel: a long ask stops after the client cancels; the server goes o
     await s.client.close();
   } finally {
     mock.kill("SIGTERM");
+  }
+});
+
+// ---------- through a running daemon (dawbridge run): the MCP server is a client of its control socket ----------
+await test("daemon: with `dawbridge run` up, mcp goes through its control socket; the daemon ends -> mcp ends", async () => {
+  const d3 = tmp("db-mcp-daemon-");
+  const daemon = spawn(BIN, ["--daw", "mock", "--data-dir", d3, "--llm", "script", "--transcript", TRANSCRIPT, "run"],
+    { stdio: ["ignore", "ignore", "pipe"] });
+  let dErr = "";
+  daemon.stderr.on("data", (d) => (dErr += d));
+  const daemonExit = new Promise((r) => daemon.on("exit", (code, sig) => r({ code, sig })));
+  const sock = path.join(process.env.XDG_RUNTIME_DIR, "dawbridge", "mock.sock");
+  for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await sleep(100);
+  check(fs.existsSync(sock), `the daemon's socket ${sock} appears (${dErr.slice(-300)})`);
+  await sleep(300);
+  const s = await connect(["--daw", "mock", "--log-level", "info", "mcp"]);
+  try {
+    const names = (await s.client.listTools()).tools.map((t) => t.name);
+    check(names.includes("ask") && names.includes("create_track"), "tools listed through the daemon");
+    const r = await s.client.callTool(
+      { name: "ask", arguments: { text: "Add a kick drum track with a two-note pattern and some reverb" } },
+      undefined, { timeout: 120000 });
+    check(r.structuredContent?.outcome === "confirmed", `ask through the daemon confirmed: ${textOf(r).slice(0, 300)}`);
+    check(/through the running daemon/.test(s.stderr()), `mcp says it uses the daemon (${s.stderr().slice(-300)})`);
+    // the daemon ran it: the iteration is in the daemon's data directory (mcp was given none)
+    const hist = path.join(d3, "compositions");
+    const files = fs.existsSync(hist) ? fs.readdirSync(hist, { recursive: true }).filter((f) => /\d{4}\.json$/.test(f)) : [];
+    check(files.length >= 2, `the iteration is saved in the daemon's data directory (${files.join(",")})`);
+    const st = JSON.parse((await s.client.readResource({ uri: "dawbridge://session" })).contents[0].text);
+    check(st.tracks.some((t) => t.name === "Kick Drum"), "the session resource is the daemon's mirror");
+    const proc = s.transport._process;
+    const mcpExit = new Promise((res) => proc.once("exit", (code, sig) => res({ code, sig })));
+    daemon.kill("SIGTERM");
+    const e = await Promise.race([mcpExit, sleep(20000).then(() => null)]);
+    check(e && e.code === 2, `mcp ends with exit 2 when the daemon goes away (${JSON.stringify(e)})`);
+  } finally {
+    daemon.kill("SIGTERM");
+    await Promise.race([daemonExit, sleep(10000)]);
+    await s.client.close().catch(() => {});
   }
 });
 
