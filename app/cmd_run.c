@@ -17,12 +17,14 @@
 #include "live.h"
 #include "repl.h"
 #include "surface.h"
+#include "web.h"
 
 struct runcmd {
   struct cli *c;
   live_t *live;
   ctl_t *ctl;
   surface_t *surface;
+  web_t *web;
   repl_t *repl;
   int sub;
   int code;
@@ -58,11 +60,18 @@ static void on_surface_closed(void *data) {
   else on_ctl_closed(x);
 }
 
+static void on_web_closed(void *data) {
+  struct runcmd *x = data;
+  x->web = NULL;
+  if (x->surface) surface_close(x->surface, on_surface_closed, x);
+  else on_surface_closed(x);
+}
+
 static void on_repl_closed(void *data) {
   struct runcmd *x = data;
   x->repl = NULL;
-  if (x->surface) surface_close(x->surface, on_surface_closed, x);
-  else on_surface_closed(x);
+  if (x->web) web_close(x->web, on_web_closed, x);
+  else on_web_closed(x);
 }
 
 static void stop(struct runcmd *x, int code) {
@@ -170,6 +179,18 @@ int cmd_run(struct cli *c) {
   if (rc) {
     stop(x, rc);
     return 0;
+  }
+  {
+    /* the web page's token file goes next to the control socket (the runtime directory, 0700) */
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    rc = cli_start_web(c, x->live, &x->log, slash ? dir : NULL, &x->web);
+    if (rc) {
+      stop(x, rc);
+      return 0;
+    }
   }
   fprintf(stderr, "dawbridge: run: control socket %s; connecting to the DAW...\n", path);
   live_start(x->live, on_started, x);

@@ -87,6 +87,9 @@ static void usage(FILE *f) {
         "  --surface-port N           OSC control surface on UDP port N (default off; README \"Live session\")\n"
         "  --surface-allow ADDR[/BITS]  senders allowed (repeatable; default 127.0.0.0/8)\n"
         "  --surface-reply HOST:PORT  where answers go (default: the sender)\n"
+        "Web page (run):\n"
+        "  --web-port N               the web page and its API on 127.0.0.1:N (default off; README \"Web page\")\n"
+        "  --web-listen ADDR          listen on ADDR instead (e.g. 0.0.0.0 for a tablet; the token still applies)\n"
         "General:\n"
         "  --json                     machine-readable output\n"
         "  --log-level error|warn|info|debug   (default warn)\n"
@@ -134,7 +137,8 @@ int main(int argc, char **argv) {
   enum {
     O_DAW = 256, O_DIALECT, O_HOST, O_PORT, O_LISTEN, O_MAP, O_JSON, O_LOG, O_BANK, O_TIMEOUT, O_RETRIES,
     O_MTRACKS, O_SPOOL, O_NOCOMP, O_LLM, O_MODEL, O_LLMURL, O_TRANSCRIPT, O_EXECUTOR, O_CONFIRM, O_MAXTURNS,
-    O_DATADIR, O_COMPOSITION, O_FORCE, O_CTXBUDGET, O_PROFILE, O_SURFPORT, O_SURFALLOW, O_SURFREPLY, O_NEWCONV
+    O_DATADIR, O_COMPOSITION, O_FORCE, O_CTXBUDGET, O_PROFILE, O_SURFPORT, O_SURFALLOW, O_SURFREPLY, O_NEWCONV,
+    O_WEBPORT, O_WEBLISTEN
   };
   static const struct option lopts[] = {
     {"daw", required_argument, 0, O_DAW},         {"dialect", required_argument, 0, O_DIALECT},
@@ -152,6 +156,7 @@ int main(int argc, char **argv) {
     {"context-budget", required_argument, 0, O_CTXBUDGET}, {"profile", required_argument, 0, O_PROFILE},
     {"surface-port", required_argument, 0, O_SURFPORT}, {"surface-allow", required_argument, 0, O_SURFALLOW},
     {"surface-reply", required_argument, 0, O_SURFREPLY}, {"new", no_argument, 0, O_NEWCONV},
+    {"web-port", required_argument, 0, O_WEBPORT}, {"web-listen", required_argument, 0, O_WEBLISTEN},
     {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0}};
   int ch, help = 0;
@@ -231,6 +236,10 @@ int main(int argc, char **argv) {
     case O_COMPOSITION: o->composition = optarg; break;
     case O_FORCE: o->force = 1; break;
     case O_NEWCONV: o->new_conversation = 1; break;
+    case O_WEBPORT:
+      if (parse_int(optarg, 1, 65535, "--web-port", &o->web_port)) return CLI_EXIT_USAGE;
+      break;
+    case O_WEBLISTEN: o->web_listen = optarg; break;
     case 'm': o->message = optarg; break;
     case 'h': help = 1; break;
     case 'V': return app_print_version(stdout);

@@ -12,11 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "datadir.h"
+#include "statediff.h"
 #include "web_req.h"
-
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
 
 /* a WebSocket client that reads slower than events come is dropped beyond these (it reconnects and re-reads) */
 #define WEB_QUEUE_MAX_MSGS 4096
@@ -54,6 +52,7 @@ struct pss {
   unsigned char *resp;          /* LWS_PRE + resp_len: the JSON body waiting for HTTP_WRITEABLE */
   size_t resp_len;
   int close_after;              /* the request's body was not read: close instead of keep-alive */
+  int answered;                 /* answered before its body (refused, or no body): what follows is ignored */
   /* WebSocket */
   struct pss *next, *prev;
   struct lws *wsi;
@@ -108,7 +107,7 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
 
 /* Writes the status line and headers now, keeps the body for HTTP_WRITEABLE. Returns 0, or -1 to close. */
 static int respond_json(struct lws *wsi, struct pss *s, unsigned status, json_t *body) {
-  char *text = json_dumps(body, JSON_COMPACT);
+  char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
   json_decref(body);
   if (!text) return -1;
   size_t len = strlen(text);
@@ -233,6 +232,20 @@ static int read_request(struct web *w, struct lws *wsi, int websocket, struct we
 
 static void client_name(struct pss *s, char *out, size_t outlen) { snprintf(out, outlen, "web:%u", s->id); }
 
+/* "diff_text": what changed from iteration N-1 to N, as `dawbridge history diff` writes it (bridge/statediff) */
+static void add_diff_text(struct web *w, json_t *it, int number) {
+  if (number < 2) return;
+  char err[256];
+  json_t *prev = live_iteration(w->live, number - 1, err, sizeof err);
+  if (!prev) return;
+  json_t *diff = statediff_compute(json_object_get(prev, "state"), json_object_get(it, "state"));
+  char *text = diff ? statediff_to_text(diff) : NULL;
+  if (text) json_object_set_new(it, "diff_text", json_string(text));
+  free(text);
+  json_decref(diff);
+  json_decref(prev);
+}
+
 static int api_get(struct web *w, struct lws *wsi, struct pss *s) {
   char err[256] = "";
   json_t *out = NULL;
@@ -243,6 +256,7 @@ static int api_get(struct web *w, struct lws *wsi, struct pss *s) {
   case WEBREQ_ITERATION:
     out = live_iteration(w->live, s->target.iteration, err, sizeof err);
     if (!out) return respond_error(wsi, s, 404, err[0] ? err : "no such iteration");
+    add_diff_text(w, out, s->target.iteration);
     break;
   default: return respond_error(wsi, s, 404, "not found");
   }
@@ -376,6 +390,8 @@ static int web_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
   case LWS_CALLBACK_HTTP: {
     if (!w || !s) return -1;
     pss_reset_http(s);
+    s->answered = 0;
+    s->close_after = 0;
     if (!s->id) s->id = ++w->serial;
     struct webreq r;
     struct req_hdrs h;
@@ -386,16 +402,19 @@ static int web_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     if (status) {
       /* a refused request's body is never read: close after the answer */
       s->close_after = clen > 0 || method == WEBREQ_POST;
+      s->answered = 1;
       if (status == 403 || status == 401) log_msg(&w->log, LOG_INFO, "web", "refused (%d): %s", status, msg);
       return respond_error(wsi, s, (unsigned)status, msg);
     }
     if (s->target.route == WEBREQ_STATIC) return serve_static(w, wsi, s);
     if (method == WEBREQ_GET) return api_get(w, wsi, s);
     if (clen > 0) return 0; /* wait for LWS_CALLBACK_HTTP_BODY ... BODY_COMPLETION */
+    s->answered = 1;        /* no body: lws may still report an empty BODY_COMPLETION */
     return api_post(w, wsi, s);
   }
   case LWS_CALLBACK_HTTP_BODY:
     if (!w || !s) return -1;
+    if (s->answered) return 0;
     if (s->body_over || s->body_len + len > w->policy.max_body) {
       s->body_over = 1;
       free(s->body);
@@ -414,6 +433,7 @@ static int web_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     return 0;
   case LWS_CALLBACK_HTTP_BODY_COMPLETION:
     if (!w || !s) return -1;
+    if (s->answered) return 0;
     return api_post(w, wsi, s);
   case LWS_CALLBACK_HTTP_WRITEABLE:
     if (!s || !s->resp) return 0;
@@ -522,15 +542,12 @@ int web_new(uv_loop_t *loop, live_t *live, const struct web_config *cfg, web_t *
   w->live = live;
   w->log = cfg->log;
   snprintf(w->listen, sizeof w->listen, "%s", cfg->listen && *cfg->listen ? cfg->listen : "127.0.0.1");
-  const char *sdir = cfg->static_dir;
-  char fallback[PATH_MAX];
-  if (!sdir || !*sdir) sdir = getenv("DAWBRIDGE_WEB_DIR");
-  if (!sdir || !*sdir) {
-    const char *src = getenv("DAWBRIDGE_SOURCE_DIR");
-    snprintf(fallback, sizeof fallback, "%s/web", src && *src ? src : DAWBRIDGE_SOURCE_DIR);
-    sdir = fallback;
+  if (cfg->static_dir && *cfg->static_dir) {
+    snprintf(w->static_dir, sizeof w->static_dir, "%s", cfg->static_dir);
+  } else if (datadir_path(DATADIR_WEB, w->static_dir, sizeof w->static_dir, err, errlen)) {
+    free(w);
+    return WEB_ESTATIC;
   }
-  snprintf(w->static_dir, sizeof w->static_dir, "%s", sdir);
   char index[PATH_MAX + 16];
   snprintf(index, sizeof index, "%s/index.html", w->static_dir);
   if (access(index, R_OK)) {

@@ -43,7 +43,7 @@ const char *web_strerror(int code);
 struct web_config {
   int port;                 /* 1..65535; 0 = an ephemeral port (web_port tells which) */
   const char *listen;       /* NULL = "127.0.0.1"; another address widens who can reach it (a warning is logged) */
-  const char *static_dir;   /* the page's files; NULL = $DAWBRIDGE_WEB_DIR, else <source dir>/web */
+  const char *static_dir;   /* the page's files; NULL = the data lookup's web/ (bridge/datadir.h) */
   const char *runtime_dir;  /* the token goes to <runtime_dir>/web-PORT.token (mode 0600); NULL = not written */
   const char *token;        /* NULL = 32 random bytes as hex (tests may fix one) */
   size_t max_body;          /* 0 = 64 KiB */
