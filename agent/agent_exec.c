@@ -58,13 +58,13 @@ static void log_result(agent_t *a, const char *tool, const json_t *args, int sta
   const char *cid = json_string_value(json_object_get(result, "clip_id"));
   agent_log(a, LOG_INFO, "tool %s: %s%s%s%s%s", tool, st ? st : "done", tid ? ", track " : "", tid ? tid : "",
        cid ? ", clip " : "", cid ? cid : "");
-  if (!strcmp(tool, "create_track")) {
+  if (vocab_lookup(tool) == VOCAB_CREATE_TRACK) {
     const char *nm = json_string_value(json_object_get(args, "name"));
     const char *ty = json_string_value(json_object_get(args, "type"));
     char *q = agent_compact(json_object_get(args, "name"));
     agent_log(a, LOG_INFO, "track created: %s (%s, %s)", q ? q : (nm ? nm : "?"), tid ? tid : "?", ty ? ty : "?");
     free(q);
-  } else if (!strcmp(tool, "create_midi_clip")) {
+  } else if (vocab_lookup(tool) == VOCAB_CREATE_MIDI_CLIP) {
     const char *tr = json_string_value(json_object_get(args, "track_id"));
     json_int_t n = json_is_integer(json_object_get(result, "notes_added"))
                        ? json_integer_value(json_object_get(result, "notes_added"))
@@ -76,7 +76,7 @@ static void log_result(agent_t *a, const char *tool, const json_t *args, int sta
     agent_log(a, LOG_INFO, "clip added: %s on %s%s%s, %lld note%s", cid ? cid : "?", tid ? tid : (tr ? tr : "?"),
          q ? " " : "", q ? q : "", (long long)n, n == 1 ? "" : "s");
     free(q);
-  } else if (!strcmp(tool, "add_effect")) {
+  } else if (vocab_lookup(tool) == VOCAB_ADD_EFFECT) {
     const char *en = json_string_value(json_object_get(args, "effect_name"));
     const char *tr = json_string_value(json_object_get(args, "track_id"));
     agent_log(a, LOG_INFO, "effect added: %s on %s", en ? en : "?", tid ? tid : (tr ? tr : "?"));
@@ -276,8 +276,8 @@ static void note_created(agent_t *a, int step, const char *tool, const json_t *r
   snprintf(k, sizeof k, "%d", step);
   const json_t *tid = json_object_get(result, "track_id");
   const json_t *cid = json_object_get(result, "clip_id");
-  if (!strcmp(tool, "create_track") && json_is_string(tid)) json_object_set(a->step_tracks, k, (json_t *)tid);
-  if (!strcmp(tool, "create_midi_clip") && json_is_string(cid)) json_object_set(a->step_clips, k, (json_t *)cid);
+  if (vocab_lookup(tool) == VOCAB_CREATE_TRACK && json_is_string(tid)) json_object_set(a->step_tracks, k, (json_t *)tid);
+  if (vocab_lookup(tool) == VOCAB_CREATE_MIDI_CLIP && json_is_string(cid)) json_object_set(a->step_clips, k, (json_t *)cid);
 }
 
 static void on_direct_result(int status, const json_t *result, const char *message, void *data) {
@@ -435,7 +435,7 @@ static const char *new_track_of_step(agent_t *a, int n, const char *id) {
   const char *tool = json_string_value(json_object_get(step, "tool"));
   const char *name = json_string_value(json_object_get(json_object_get(step, "args"), "name"));
   const char *have = session_track_name(s, idx);
-  if (!tool || strcmp(tool, "create_track") || !name || !have || strcasecmp(name, have)) return NULL;
+  if (!tool || vocab_lookup(tool) != VOCAB_CREATE_TRACK || !name || !have || strcasecmp(name, have)) return NULL;
   return id;
 }
 
@@ -518,6 +518,12 @@ static int value_eq(const json_t *p, const json_t *c) {
 }
 
 /* Arguments that name what a step works on (never left out, never "refined"). */
+/* The tool's kind is k (an unknown tool has none). */
+static int kind_is(const char *tool, enum vocab_kind k) {
+  int t = vocab_lookup(tool);
+  return t >= 0 && vocab_kind((enum vocab_tool)t) == k;
+}
+
 static int is_target_key(const char *k) {
   return !strcmp(k, "track_id") || !strcmp(k, "clip_id") || !strcmp(k, "effect_index") || !strcmp(k, "param_index");
 }
@@ -552,8 +558,7 @@ static int entry_matches(agent_t *a, const json_t *e, const char *tool, const js
       }
     } else if (!cv) {
       /* a change step may be carried out in parts (volume, then pan): each part with the plan's value */
-      const char *kd = tools_kind(a->tools, tool);
-      if (kd && !strcmp(kd, "change") && !is_target_key(k)) {
+      if (kind_is(tool, VOCAB_CHANGE) && !is_target_key(k)) {
         free(pj);
         continue;
       }
@@ -597,8 +602,7 @@ static int entry_matches(agent_t *a, const json_t *e, const char *tool, const js
     free(pj);
   }
   /* arguments the plan does not give: refinements of an object being created, nothing else */
-  const char *kind = tools_kind(a->tools, tool);
-  int creates = kind && !strcmp(kind, "create") && !json_is_true(json_object_get(e, "repair"));
+  int creates = kind_is(tool, VOCAB_CREATE) && !json_is_true(json_object_get(e, "repair"));
   int values = 0;
   json_t *cv;
   json_object_foreach((json_t *)args, k, cv) {
@@ -607,7 +611,7 @@ static int entry_matches(agent_t *a, const json_t *e, const char *tool, const js
     snprintf(why, wlen, "Step %d (%s) does not set %s", step, tool, k);
     return 0;
   }
-  if (!values && kind && !strcmp(kind, "change") && json_object_size(pargs) > 1) {
+  if (!values && kind_is(tool, VOCAB_CHANGE) && json_object_size(pargs) > 1) {
     snprintf(why, wlen, "Step %d (%s): the call sets nothing the step sets", step, tool);
     return 0;
   }
@@ -619,8 +623,7 @@ static int entry_matches(agent_t *a, const json_t *e, const char *tool, const js
 static void s2_consume(agent_t *a, int idx, const char *tool, const json_t *args) {
   json_t *e = json_array_get(a->s2_open, (size_t)idx);
   if (!e) return;
-  const char *kind = tools_kind(a->tools, tool);
-  if (kind && !strcmp(kind, "change")) {
+  if (kind_is(tool, VOCAB_CHANGE)) {
     json_t *pargs = json_object_get(e, "args");
     const char *k;
     json_t *v;

@@ -22,6 +22,7 @@
 #include "prompt.h"
 #include "session.h"
 #include "tools.h"
+#include "vocab.h"
 
 enum mode { MODE_ASK, MODE_PLAN, MODE_EXEC };
 

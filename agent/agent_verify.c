@@ -29,7 +29,7 @@ static json_t *created_tracks(agent_t *a) {
       const char *rid = json_string_value(json_object_get(json_object_get(x, "result"), "track_id"));
       const char *tool = json_string_value(json_object_get(x, "tool"));
       const json_t *ty = json_object_get(json_object_get(x, "args"), "type");
-      if (tool && !strcmp(tool, "create_track") && rid && id && !strcmp(rid, id) && json_is_string(ty))
+      if (tool && vocab_lookup(tool) == VOCAB_CREATE_TRACK && rid && id && !strcmp(rid, id) && json_is_string(ty))
         json_object_set(c, "type", (json_t *)ty);
     }
     json_array_append_new(out, c);
@@ -50,8 +50,14 @@ struct readback {
 
 void agent_pending_off(agent_t *a) { a->daw_pending = 0; }
 
+/* The creates a lost confirmation is read back for (a marker is not: agent_readback_find cannot tell it apart). */
 static int is_create(const char *tool) {
-  return tool && (!strcmp(tool, "create_track") || !strcmp(tool, "create_midi_clip") || !strcmp(tool, "add_effect"));
+  switch (vocab_lookup(tool)) {
+  case VOCAB_CREATE_TRACK:
+  case VOCAB_CREATE_MIDI_CLIP:
+  case VOCAB_ADD_EFFECT: return 1;
+  default: return 0;
+  }
 }
 
 /* Was this id returned by an action the agent already counts as done? */
@@ -72,7 +78,7 @@ json_t *agent_readback_find(const json_t *before, const json_t *after, const jso
   if (!tool || !args || !is_create(tool)) return NULL;
   size_t i;
   json_t *t;
-  if (!strcmp(tool, "create_track")) {
+  if (vocab_lookup(tool) == VOCAB_CREATE_TRACK) {
     const char *name = json_string_value(json_object_get(args, "name"));
     json_array_foreach(json_object_get(after, "tracks"), i, t) {
       const char *id = json_string_value(json_object_get(t, "id"));
@@ -86,7 +92,7 @@ json_t *agent_readback_find(const json_t *before, const json_t *after, const jso
     const char *tid = json_string_value(json_object_get(args, "track_id"));
     const json_t *T = track_by_id(after, tid);
     const json_t *bt = track_by_id(before, tid);
-    if (T && !strcmp(tool, "create_midi_clip")) {
+    if (T && vocab_lookup(tool) == VOCAB_CREATE_MIDI_CLIP) {
       double start = json_number_value(json_object_get(args, "start_time"));
       json_array_foreach(json_object_get(T, "clips"), i, t) {
         const char *cid = json_string_value(json_object_get(t, "id"));
@@ -104,7 +110,7 @@ json_t *agent_readback_find(const json_t *before, const json_t *after, const jso
         const char *xt = json_string_value(json_object_get(t, "tool"));
         const char *xe = json_string_value(json_object_get(xa, "effect_name"));
         const char *xtr = json_string_value(json_object_get(xa, "track_id"));
-        done += json_is_true(json_object_get(t, "ok")) && xt && !strcmp(xt, "add_effect") && xe && en &&
+        done += json_is_true(json_object_get(t, "ok")) && xt && vocab_lookup(xt) == VOCAB_ADD_EFFECT && xe && en &&
                 !strcasecmp(xe, en) && xtr && !strcmp(xtr, tid);
       }
       if (have > done) res = json_pack("{sssssb}", "status", "confirmed", "track_id", tid, "read_back", 1);
@@ -127,7 +133,7 @@ static void on_readback(int status, const json_t *result, const char *message, v
   /* clips come from the companion's state: when it was not read, "no such clip" is no answer */
   const char *cerr = json_string_value(json_object_get(result, "companion_state_error"));
   if (!cerr) cerr = json_string_value(json_object_get(result, "companion_error"));
-  if (!status && cerr && !strcmp(rb->tool, "create_midi_clip") &&
+  if (!status && cerr && vocab_lookup(rb->tool) == VOCAB_CREATE_MIDI_CLIP &&
       (found = readback_find(a, rb->tool, rb->args)) == NULL) {
     status = DAW_EUNREACHABLE;
     message = cerr;
@@ -386,7 +392,7 @@ static const char *resolve_track(const json_t *plan, const json_t *step_tracks, 
   if (n > 0) {
     const json_t *target = step_by_number(plan, n);
     const char *ttool = json_string_value(json_object_get(target, "tool"));
-    if (ttool && strcmp(ttool, "create_track") != 0) {
+    if (ttool && vocab_lookup(ttool) != VOCAB_CREATE_TRACK) {
       /* a clip step: its track */
       return resolve_track(plan, step_tracks, after, json_object_get(json_object_get(target, "args"), "track_id"),
                            ref_step);
@@ -426,15 +432,14 @@ static int count_fx(const json_t *track, const char *name) {
 }
 
 /* Is step n the last step of the plan that sets `key` through `tool` on the same target? */
-static int last_setter(const json_t *plan, int n, const char *tool, const char *key, const json_t *step_tracks,
+static int last_setter(const json_t *plan, int n, enum vocab_tool tool, const char *key, const json_t *step_tracks,
                        const json_t *after, const char *track) {
   size_t i;
   json_t *s;
   json_array_foreach(json_object_get(plan, "steps"), i, s) {
     int m = (int)json_integer_value(json_object_get(s, "step"));
     if (m <= n) continue;
-    const char *t = json_string_value(json_object_get(s, "tool"));
-    if (!t || strcmp(t, tool)) continue;
+    if (vocab_lookup(json_string_value(json_object_get(s, "tool"))) != (int)tool) continue;
     const json_t *args = json_object_get(s, "args");
     if (!json_object_get(args, key)) continue;
     if (track) {
@@ -447,15 +452,15 @@ static int last_setter(const json_t *plan, int n, const char *tool, const char *
   return 1;
 }
 
-static int ok_action_for_step(const json_t *actions, int step, const char *tool, int ordinal) {
+static int ok_action_for_step(const json_t *actions, int step, int tool, int ordinal) {
   /* direct: an action with this step number; llm: at least `ordinal` successful calls of the tool */
   size_t i;
   json_t *x;
   int any_step = 0, count = 0;
   json_array_foreach(actions, i, x) {
     if (json_object_get(x, "step")) any_step = 1;
-    const char *t = json_string_value(json_object_get(x, "tool"));
-    if (!t || strcmp(t, tool) || !json_is_true(json_object_get(x, "ok"))) continue;
+    if (vocab_lookup(json_string_value(json_object_get(x, "tool"))) != tool || !json_is_true(json_object_get(x, "ok")))
+      continue;
     if (json_integer_value(json_object_get(x, "step")) == step) return 1;
     count++;
   }
@@ -532,7 +537,7 @@ static int is_midi_track(const json_t *t, const json_t *actions, const json_t *p
     const char *tool = json_string_value(json_object_get(x, "tool"));
     const char *rid = json_string_value(json_object_get(json_object_get(x, "result"), "track_id"));
     const char *ty = json_string_value(json_object_get(json_object_get(x, "args"), "type"));
-    if (tool && !strcmp(tool, "create_track") && json_is_true(json_object_get(x, "ok")) && rid && id &&
+    if (tool && vocab_lookup(tool) == VOCAB_CREATE_TRACK && json_is_true(json_object_get(x, "ok")) && rid && id &&
         !strcmp(rid, id))
       return ty && !strcasecmp(ty, "midi");
   }
@@ -559,7 +564,7 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
   /* 1. tracks the plan creates */
   json_array_foreach(steps, i, s) {
     const char *tool = json_string_value(json_object_get(s, "tool"));
-    if (!tool || strcmp(tool, "create_track")) continue;
+    if (!tool || vocab_lookup(tool) != VOCAB_CREATE_TRACK) continue;
     int n = (int)json_integer_value(json_object_get(s, "step"));
     const json_t *args = json_object_get(s, "args");
     const char *name = json_string_value(json_object_get(args, "name"));
@@ -569,7 +574,7 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
       if (json_integer_value(json_object_get(t, "step")) != n || !json_is_true(json_object_get(t, "ok"))) continue;
       const char *tool2 = json_string_value(json_object_get(t, "tool"));
       const char *id = json_string_value(json_object_get(json_object_get(t, "result"), "track_id"));
-      if (tool2 && !strcmp(tool2, "create_track") && id && track_by_id(after, id) && !track_by_id(before, id) &&
+      if (tool2 && vocab_lookup(tool2) == VOCAB_CREATE_TRACK && id && track_by_id(after, id) && !track_by_id(before, id) &&
           !json_object_get(claimed, id))
         found = id;
     }
@@ -586,7 +591,7 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
           const json_t *a2 = json_object_get(s2, "args");
           const char *t2 = json_string_value(json_object_get(s2, "tool"));
           const char *kind;
-          if (t2 && !strcmp(t2, "set_track") && plan_ref_step(json_object_get(a2, "track_id"), &kind) == n &&
+          if (t2 && vocab_lookup(t2) == VOCAB_SET_TRACK && plan_ref_step(json_object_get(a2, "track_id"), &kind) == n &&
               json_is_string(json_object_get(a2, "name")) && nm &&
               !strcasecmp(json_string_value(json_object_get(a2, "name")), nm))
             match = 1;
@@ -605,7 +610,7 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
       json_object_set_new(st, key, json_string(found));
       json_object_set_new(claimed, found, json_true());
     } else {
-      json_t *fix = json_pack("{sssO}", "tool", "create_track", "args", args);
+      json_t *fix = json_pack("{sssO}", "tool", vocab_name(VOCAB_CREATE_TRACK), "args", args);
       violation(out, "missing_track", n, NULL, fix, "Step %d: the track %s was not created", n, q);
       json_decref(fix);
     }
@@ -618,7 +623,7 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
     const char *tool = json_string_value(json_object_get(s, "tool"));
     int n = (int)json_integer_value(json_object_get(s, "step"));
     const json_t *args = json_object_get(s, "args");
-    if (!tool || !strcmp(tool, "create_track")) continue;
+    if (!tool || vocab_lookup(tool) == VOCAB_CREATE_TRACK) continue;
     json_int_t ord = json_integer_value(json_object_get(tool_seen, tool)) + 1;
     json_object_set_new(tool_seen, tool, json_integer(ord));
     int rs = 0;
@@ -644,7 +649,7 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
     json_t *fix = json_pack("{sssO}", "tool", tool, "args", fix_args);
     json_decref(fix_args);
 
-    if (!strcmp(tool, "create_midi_clip")) {
+    if (vocab_lookup(tool) == VOCAB_CREATE_MIDI_CLIP) {
       const json_t *notes = json_object_get(args, "notes");
       double start = json_number_value(json_object_get(args, "start_time"));
       double dur = json_number_value(json_object_get(args, "duration"));
@@ -677,14 +682,14 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
           char first[120];
           note_text(json_array_get(missing, 0), first, sizeof first);
           const char *cid = json_string_value(json_object_get(clip, "id"));
-          json_t *f2 = json_pack("{sss{sssO}}", "tool", "edit_clip", "args", "clip_id", cid, "add_notes", missing);
+          json_t *f2 = json_pack("{sss{sssO}}", "tool", vocab_name(VOCAB_EDIT_CLIP), "args", "clip_id", cid, "add_notes", missing);
           violation(out, "missing_notes", n, tr, f2, "Step %d: clip %s on %s lacks %zu of the %zu planned notes "
                     "(first: %s)", n, cid, tq, json_array_size(missing), json_array_size(notes), first);
           json_decref(f2);
         }
         json_decref(missing);
       }
-    } else if (!strcmp(tool, "add_effect")) {
+    } else if (vocab_lookup(tool) == VOCAB_ADD_EFFECT) {
       const char *en = json_string_value(json_object_get(args, "effect_name"));
       char key[400];
       snprintf(key, sizeof key, "%s|%s", tr ? tr : "?", en ? en : "?");
@@ -697,7 +702,7 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
         quote(en, eq, sizeof eq);
         violation(out, "missing_effect", n, tr, fix, "Step %d: the effect %s is not on %s", n, eq, tq);
       }
-    } else if (!strcmp(tool, "set_track")) {
+    } else if (vocab_lookup(tool) == VOCAB_SET_TRACK) {
       if (!T) {
         violation(out, "step_failed", n, NULL, fix, "Step %d: set_track could not be checked: %s does not exist", n, tq);
       } else {
@@ -707,7 +712,7 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
         const char *key;
         json_t *want;
         json_object_foreach((json_t *)args, key, want) {
-          if (!strcmp(key, "track_id") || !last_setter(plan, n, "set_track", key, st, after, tr)) continue;
+          if (!strcmp(key, "track_id") || !last_setter(plan, n, VOCAB_SET_TRACK, key, st, after, tr)) continue;
           const json_t *have = json_object_get(T, key);
           int differs = 0;
           if (json_is_number(want)) {
@@ -729,18 +734,18 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
           }
         }
         if (o) {
-          json_t *f4 = json_pack("{sssO}", "tool", "set_track", "args", f3);
+          json_t *f4 = json_pack("{sssO}", "tool", vocab_name(VOCAB_SET_TRACK), "args", f3);
           violation(out, "value_differs", n, tr, f4, "Step %d: on %s %s", n, tq, diffs);
           json_decref(f4);
         }
         json_decref(f3);
       }
-    } else if (!strcmp(tool, "set_tempo")) {
+    } else if (vocab_lookup(tool) == VOCAB_SET_TEMPO) {
       double want = json_number_value(json_object_get(args, "bpm"));
       double have = json_number_value(json_object_get(after, "tempo"));
-      if (last_setter(plan, n, "set_tempo", "bpm", st, after, NULL) && fabs(have - want) > 0.01)
+      if (last_setter(plan, n, VOCAB_SET_TEMPO, "bpm", st, after, NULL) && fabs(have - want) > 0.01)
         violation(out, "value_differs", n, NULL, fix, "Step %d: the tempo is %g BPM, the plan says %g", n, have, want);
-    } else if (!strcmp(tool, "add_marker")) {
+    } else if (vocab_lookup(tool) == VOCAB_ADD_MARKER) {
       const char *nm = json_string_value(json_object_get(args, "name"));
       double pos = json_number_value(json_object_get(args, "position"));
       int found = 0;
@@ -755,15 +760,15 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
         quote(nm, q, sizeof q);
         violation(out, "missing_marker", n, NULL, fix, "Step %d: no marker %s at beat %g", n, q, pos);
       }
-    } else if (!strcmp(tool, "set_loop")) {
+    } else if (vocab_lookup(tool) == VOCAB_SET_LOOP) {
       const json_t *lp = json_object_get(after, "loop");
       double ws = json_number_value(json_object_get(args, "start")), we = json_number_value(json_object_get(args, "end"));
-      if (last_setter(plan, n, "set_loop", "start", st, after, NULL) &&
+      if (last_setter(plan, n, VOCAB_SET_LOOP, "start", st, after, NULL) &&
           (fabs(json_number_value(json_object_get(lp, "start")) - ws) > 0.01 ||
            fabs(json_number_value(json_object_get(lp, "end")) - we) > 0.01))
         violation(out, "value_differs", n, NULL, fix, "Step %d: the loop is %g-%g, the plan says %g-%g", n,
                   json_number_value(json_object_get(lp, "start")), json_number_value(json_object_get(lp, "end")), ws, we);
-    } else if (!ok_action_for_step(actions, n, tool, (int)ord)) {
+    } else if (!ok_action_for_step(actions, n, vocab_lookup(tool), (int)ord)) {
       violation(out, "step_failed", n, tr, fix, "Step %d: %s was not carried out", n, tool);
     }
     json_decref(fix);

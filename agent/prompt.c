@@ -10,6 +10,7 @@
 #include "context.h"
 #include "datadir.h"
 #include "plan.h"
+#include "vocab.h"
 
 struct tmpl {
   char *system; /* NULL when the file has no [system] part */
@@ -736,15 +737,16 @@ int prompt_profile_parse(const char *name) {
 
 /* The small profile's view of the tools (descriptions dropped) and of the catalog (no aliases): new references. */
 static json_t *small_tools(const json_t *tools) {
-  static const char *const keep[] = {"create_track", "create_midi_clip", "edit_clip", "add_effect", "set_track",
-                                     "set_tempo", "add_marker", "delete_track", "delete_clip", NULL};
+  static const enum vocab_tool keep[] = {VOCAB_CREATE_TRACK, VOCAB_CREATE_MIDI_CLIP, VOCAB_EDIT_CLIP, VOCAB_ADD_EFFECT,
+                                         VOCAB_SET_TRACK, VOCAB_SET_TEMPO, VOCAB_ADD_MARKER, VOCAB_DELETE_TRACK,
+                                         VOCAB_DELETE_CLIP};
   json_t *out = json_array();
   size_t i;
   json_t *t;
   json_array_foreach(tools, i, t) {
-    const char *n = json_string_value(json_object_get(t, "name"));
-    for (int k = 0; n && keep[k]; k++)
-      if (!strcmp(n, keep[k])) {
+    int id = vocab_lookup(json_string_value(json_object_get(t, "name")));
+    for (size_t k = 0; id >= 0 && k < sizeof keep / sizeof keep[0]; k++)
+      if (id == (int)keep[k]) {
         json_t *c = json_copy(t);
         json_object_set_new(c, "description", json_string(""));
         json_array_append_new(out, c);
