@@ -67,7 +67,7 @@ int cli_open_daw(struct cli *c, daw_cb cb, void *data) {
   cli_daw_config(c, &cfg);
   struct mock_embed_config mc;
   char err[512];
-  /* --daw mock: the app starts the in-process mock and points the daw at it (mock-daw/embed.h) */
+  /* --daw mock: the app starts the in-process mock and points the daw at it (app/mock_embed.h) */
   int rc = cli_mock_config(c, &mc) ? mock_embed_open(c->loop, &cfg, &mc, &c->daw, &c->mock, err, sizeof err)
                                    : daw_open(c->loop, &cfg, &c->daw, err, sizeof err);
   if (rc) {

@@ -12,7 +12,7 @@
 #include <uv.h>
 
 #include "daw.h"
-#include "embed.h"
+#include "mock_embed.h"
 #include "log.h"
 
 /* Exit codes (README.md). */

@@ -45,7 +45,7 @@
 #include <uv.h>
 
 #include "daw.h"
-#include "embed.h"
+#include "mock_embed.h"
 #include "log.h"
 
 typedef struct live live_t;
@@ -89,7 +89,7 @@ struct live_request {
 
 struct live_config {
   struct daw_config daw;        /* how to reach the DAW (strings copied) */
-  int embedded_mock;            /* 1 = start an in-process mock DAW (--daw mock, mock-daw/embed.h) with `mock` */
+  int embedded_mock;            /* 1 = start an in-process mock DAW (--daw mock, app/mock_embed.h) with `mock` */
   struct mock_embed_config mock;
   /* the model: the same resolution as the CLI (llm_config_resolve); NULL fields = env/config/defaults */
   const char *llm, *model, *llm_url, *transcript;

@@ -256,11 +256,18 @@ static void on_event(const json_t *ev, void *data) {
     print_plan(r, ev);
   } else if (!strcmp(type, "step")) {
     const char *msg = jstr(ev, "message", NULL);
+    const json_t *res = json_object_get(ev, "result");
+    const char *tid = jstr(res, "track_id", NULL), *cid = jstr(res, "clip_id", NULL);
+    char where[160] = "";
+    if (tid || cid)
+      snprintf(where, sizeof where, "%s%s%s%s", tid ? " track " : "", tid ? tid : "", cid ? " clip " : "",
+               cid ? cid : "");
     if (jint(ev, "index") > 0)
-      say(r, "  [%d/%d] %s %s%s%s", jint(ev, "index"), jint(ev, "total"), jstr(ev, "outcome", "?"),
-          jstr(ev, "tool", "?"), msg ? ": " : "", msg ? msg : "");
+      say(r, "  [%d/%d] %s %s%s%s%s", jint(ev, "index"), jint(ev, "total"), jstr(ev, "outcome", "?"),
+          jstr(ev, "tool", "?"), where, msg ? ": " : "", msg ? msg : "");
     else
-      say(r, "  [-] %s %s%s%s", jstr(ev, "outcome", "?"), jstr(ev, "tool", "?"), msg ? ": " : "", msg ? msg : "");
+      say(r, "  [-] %s %s%s%s%s", jstr(ev, "outcome", "?"), jstr(ev, "tool", "?"), where, msg ? ": " : "",
+          msg ? msg : "");
   } else if (!strcmp(type, "violation")) {
     const json_t *v = json_object_get(ev, "violation");
     say(r, "  violation: %s", jstr(v, "message", jstr(v, "kind", "?")));

@@ -119,7 +119,7 @@ int surface_decode(const void *data, size_t len, struct surface_cmd *out, char *
     if (argc != 1 || (types[0] != 's' && types[0] != 'S')) {
       rc = errfmt(err, errlen, SURFACE_EINVAL, "/dawbridge/ask takes one string (,s), not ,%.16s", types);
     } else {
-      const char *s = &argv[0]->s;
+      const char *s = (const char *)argv[0]; /* not argv[0]->s: liblo packs on 4 bytes (UBSan) */
       size_t n = strnlen(s, len);
       while (n && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) s++, n--;
       while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) n--;

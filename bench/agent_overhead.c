@@ -16,7 +16,7 @@
 
 #include "agent.h"
 #include "daw.h"
-#include "embed.h"
+#include "mock_embed.h"
 
 #define SET_CALLS 20
 

@@ -14,7 +14,7 @@
 
 #include "companion.h"
 #include "daw.h"
-#include "embed.h"
+#include "mock_embed.h"
 
 struct ctx {
   uv_loop_t loop;

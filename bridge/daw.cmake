@@ -1,11 +1,11 @@
 # bridge/daw.cmake: the DAW facade (daw), the agent's tool shim (agent/tools.c over vocab/), the companion link,
-# and mock-daw/embed.c (mock_embed_open: an in-process mock DAW behind a daw_t).
+# and app/mock_embed.c (mock_embed_open: an in-process mock DAW behind a daw_t).
 add_library(dbagent STATIC
   agent/tools.c
   bridge/daw.c
   bridge/companion.c
   # an in-process mock DAW behind a daw_t (the demo, --daw mock, tests): the app's and the tests' helper, not daw.c's
-  mock-daw/embed.c
+  app/mock_embed.c
 )
 target_include_directories(dbagent PUBLIC ${DAWBRIDGE_SOURCE_DIR}/agent ${DAWBRIDGE_SOURCE_DIR}/bridge)
 target_link_libraries(dbagent PUBLIC dbvocab dbcore dbmock PkgConfig::JANSSON)

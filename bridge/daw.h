@@ -2,7 +2,7 @@
  *
  * A daw_t owns what talks to the DAW: the native OSC side (dialect map + session mirror + sync) and the in-DAW
  * companion (bridge/companion.c). It talks to a DAW at an address; starting an in-process mock DAW (the demo,
- * `--daw mock`, tests) is the application's business (mock-daw/embed.h). Each tool call is checked against the
+ * `--daw mock`, tests) is the application's business (app/mock_embed.h). Each tool call is checked against the
  * vocabulary (vocab/vocab.h: the schemas of vocab/tools.json), then routed to whichever side can do it *now*:
  * native OSC when the map has it, else the companion when it answered ping; otherwise it fails with a message
  * saying what to install. The capability list reflects exactly that, so a planner is never offered a tool that

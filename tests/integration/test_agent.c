@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "embed.h"
+#include "mock_embed.h"
 #include "history.h"
 #include "plan.h"
 #include "mock_llm_server.h"
@@ -51,7 +51,7 @@ static json_t *load_fixture(const char *rel) {
 struct fx {
   uv_loop_t loop;
   daw_t *daw;
-  mock_embed_t *mock; /* the in-process mock DAW behind daw (mock-daw/embed.h) */
+  mock_embed_t *mock; /* the in-process mock DAW behind daw (app/mock_embed.h) */
   llm_t *llm;
   agent_t *agent;
   mock_llm_t *mllm;

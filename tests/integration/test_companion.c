@@ -19,7 +19,7 @@
 
 #include "companion.h"
 #include "daw.h"
-#include "embed.h"
+#include "mock_embed.h"
 #include "wire_fixture.h"
 
 static const char *const dialects[] = {"reaper", "ardour"};
@@ -41,7 +41,7 @@ static int hosts_delete_tracks(const char *dialect) {
 struct tc {
   struct wire w;
   daw_t *d;
-  mock_embed_t *embed; /* the embedded-mock test: the mock behind d (mock-daw/embed.h) */
+  mock_embed_t *embed; /* the embedded-mock test: the mock behind d (app/mock_embed.h) */
   char spool[512];
   int closed;
 };

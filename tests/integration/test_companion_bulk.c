@@ -17,7 +17,7 @@
 #include "companion.h"
 #include "daw.h"
 #include "plan.h"
-#include "embed.h"
+#include "mock_embed.h"
 #include "tools.h"
 
 static const char *const dialects[] = {"reaper", "ardour"};

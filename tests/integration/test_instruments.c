@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "embed.h"
+#include "mock_embed.h"
 #include "llm.h"
 
 #ifndef DAWBRIDGE_SOURCE_DIR
@@ -29,7 +29,7 @@
 struct fx {
   uv_loop_t loop;
   daw_t *daw;
-  mock_embed_t *mock; /* the in-process mock DAW behind daw (mock-daw/embed.h) */
+  mock_embed_t *mock; /* the in-process mock DAW behind daw (app/mock_embed.h) */
   llm_t *llm;
   agent_t *agent;
   int started, start_status;

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "daw.h"
-#include "embed.h"
+#include "mock_embed.h"
 #include "history.h"
 #include "session.h"
 #include "statediff.h"
@@ -40,7 +40,7 @@ static int deletes_tracks(const char *dialect) {
 struct fx {
   uv_loop_t loop;
   daw_t *d;
-  mock_embed_t *mock; /* the in-process mock DAW behind d (mock-daw/embed.h) */
+  mock_embed_t *mock; /* the in-process mock DAW behind d (app/mock_embed.h) */
   int done, status;
   json_t *result;
   char msg[1024];

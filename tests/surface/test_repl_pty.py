@@ -132,8 +132,8 @@ def test_repl_ask_streams_plan_and_outcomes():
         at = len(p.raw)
         p.send("add a kick drum with reverb\r")
         a = p.expect(r"Plan valid: 3 steps\.", since=at)
-        b = p.expect(r"\[1/3\] confirmed create_track", since=a)
-        c = p.expect(r"\[2/3\] confirmed create_midi_clip", since=b)
+        b = p.expect(r"\[1/3\] confirmed create_track track t4", since=a)
+        c = p.expect(r"\[2/3\] confirmed create_midi_clip track t4 clip c\d+", since=b)
         e = p.expect(r"\[3/3\] confirmed add_effect", since=c)
         f = p.expect(r"Steps: 3 of 3 confirmed, 0 uncertain, 0 failed", since=e)
         p.expect(r"Iteration 2 saved\.", since=f)
@@ -179,6 +179,14 @@ def test_repl_ask_streams_plan_and_outcomes():
         assert mode == 0o600, "history file mode %o" % mode
         content = open(hist, "rb").read().decode("utf-8", "replace")
         assert "/state" in content and "/undo" in content, content
+        # the next prompt reads the history file: Up recalls the last line (/quit), Enter runs it
+        p.kill()
+        p = start(d, [("kick", KICK_PLAN)], ["--daw", "mock"])
+        at = len(p.raw)
+        p.send("\x1b[A")
+        p.expect(r"/quit", since=at)
+        p.send("\r")
+        assert p.wait_exit() == 0, "exit code %s" % p.status
     finally:
         p.kill()
         d.cleanup()
@@ -273,6 +281,32 @@ def test_repl_sigterm_ends_cleanly():
         d.cleanup()
 
 
+def test_repl_run_on_a_terminal_opens_the_prompt():
+    # `dawbridge run` in a terminal: the daemon with the prompt on it
+    d = TestDir("repl-run")
+    tr = transcript(d("transcript.json"), [("kick", KICK_PLAN)])
+    os.makedirs(d("run"), mode=0o700, exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": d("home"), "XDG_STATE_HOME": d("state"),
+           "XDG_RUNTIME_DIR": d("run"), "TERM": "xterm",
+           "DAWBRIDGE_SOURCE_DIR": os.environ.get("DAWBRIDGE_SOURCE_DIR", "")}
+    p = Pty([DAWBRIDGE, "--daw", "mock", "--llm", "script", "--transcript", tr, "--executor", "direct",
+             "--data-dir", d("data"), "--spool", d("spool"), "run"], env)
+    try:
+        p.expect(r"dawbridge> ", timeout=30)
+        p.expect(r"DAW connection connected", timeout=30)
+        at = len(p.raw)
+        p.send("add a kick drum with reverb\r")
+        p.expect(r"Steps: 3 of 3 confirmed", since=at)
+        at = len(p.raw)
+        p.send("/status\r")
+        p.expect(r"idle", since=at)
+        p.send("/quit\r")
+        assert p.wait_exit() == 0, "exit code %s" % p.status
+    finally:
+        p.kill()
+        d.cleanup()
+
+
 def test_repl_needs_a_terminal():
     # no command and stdin not a terminal: the usage, exit 1 (never a prompt that reads a pipe)
     r = subprocess.run([DAWBRIDGE], stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
@@ -282,4 +316,4 @@ def test_repl_needs_a_terminal():
 if __name__ == "__main__":
     run_tests([test_repl_ask_streams_plan_and_outcomes, test_repl_ctrl_c_cancels_mid_run_and_keeps_the_prompt,
                test_repl_ctrl_c_at_idle_prompt_clears_the_line, test_repl_sigterm_ends_cleanly,
-               test_repl_needs_a_terminal])
+               test_repl_run_on_a_terminal_opens_the_prompt, test_repl_needs_a_terminal])

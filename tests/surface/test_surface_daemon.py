@@ -98,12 +98,13 @@ class Client:
 # ---- the daemon ----
 
 class Daemon:
-    def __init__(self, d, plans, extra=(), daw=("--daw", "mock")):
+    def __init__(self, d, plans, extra=(), daw=("--daw", "mock"), env_extra=None):
         self.port = free_udp_port()
         tr = transcript(d("transcript.json"), plans)
         os.makedirs(d("run"), mode=0o700, exist_ok=True)
         env = dict(os.environ, XDG_RUNTIME_DIR=d("run"), XDG_STATE_HOME=d("state"), XDG_CONFIG_HOME=d("config"),
                    HOME=d("home"))
+        env.update(env_extra or {})
         self.errpath = d("daemon.stderr")
         self.err = open(self.errpath, "wb")
         args = [DAWBRIDGE] + list(daw) + ["--llm", "script", "--transcript", tr, "--executor", "direct",
@@ -338,44 +339,50 @@ def test_surface_allow_list_ignores_other_senders():
 
 def test_surface_flood_of_malformed_messages():
     d = TestDir("surface-flood")
-    dm = Daemon(d, [("kick", KICK_PLAN)])
+    # in the sanitizer build, ASan's quarantine would hold every freed buffer: keep it small so RSS shows leaks
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    dm = Daemon(d, [("kick", KICK_PLAN)], env_extra={"ASAN_OPTIONS": (asan + ":" if asan else "") +
+                                                      "quarantine_size_mb=1:thread_local_quarantine_size_kb=64"})
     c = Client()
-    try:
-        dm.wait_ready()
-        rss0 = dm.rss_kb()
-        import random
-        rnd = random.Random(13)
-        kinds = [
-            lambda i: osc("/dawbridge/nope%d" % i),
-            lambda i: osc("/dawbridge/ask", "i", i),
-            lambda i: osc("/dawbridge/cancel", "ss", "a", "b"),
-            lambda i: bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 64))),
-            lambda i: osc("/dawbridge/ask", "s", "kick")[: rnd.randint(1, 23)],
-            lambda i: b"#bundle\0" + bytes(rnd.getrandbits(8) for _ in range(16)),
-            lambda i: b"/dawbridge/ask\0\0,s\0\0" + b"\xff" * 8,
-        ]
-        replies = 0
-        bad = []
-        for batch in range(20):
+    import random
+    rnd = random.Random(13)
+    kinds = [
+        lambda i: osc("/dawbridge/nope%d" % i),
+        lambda i: osc("/dawbridge/ask", "i", i),
+        lambda i: osc("/dawbridge/cancel", "ss", "a", "b"),
+        lambda i: bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 64))),
+        lambda i: osc("/dawbridge/ask", "s", "kick")[: rnd.randint(1, 23)],
+        lambda i: b"#bundle\0" + bytes(rnd.getrandbits(8) for _ in range(16)),
+        lambda i: b"/dawbridge/ask\0\0,s\0\0" + b"\xff" * 8,
+        lambda i: osc("/dawbridge/ask", "s", "x" * 4500),
+    ]
+
+    def flood(n):
+        replies, bad = 0, []
+        for batch in range(n // 500):
             for i in range(500):
                 c.send(dm.port, kinds[(batch * 500 + i) % len(kinds)](i))
-            for path, args in c.recv_all(0.05):
-                replies += 1
-                if path != "/dawbridge/error":
-                    bad.append((path, args))
-        for path, args in c.recv_all(1.0):
-            replies += 1
-            if path != "/dawbridge/error":
-                bad.append((path, args))
+            got = c.recv_all(0.05)
+            replies += len(got)
+            bad += [m for m in got if m[0] != "/dawbridge/error"]
+        got = c.recv_all(1.0)
+        return replies + len(got), bad + [m for m in got if m[0] != "/dawbridge/error"]
+
+    try:
+        dm.wait_ready()
+        flood(1000)  # warm-up: buffers and allocator arenas reach their working size
+        rss0 = dm.rss_kb()
+        replies, bad = flood(10000)
         assert dm.p.poll() is None, "the daemon died: " + dm.stderr()
         assert not bad, "malformed input answered with something else than /dawbridge/error: %r" % bad[:5]
-        assert replies >= 5000, "only %d of 10000 malformed messages answered" % replies
+        assert replies > 0, "no /dawbridge/error answered during the flood"
         c.send(dm.port, osc("/dawbridge/status"))
-        (path, args), _ = c.wait_for("/dawbridge/status", timeout=5)
+        (path, args), _ = c.wait_for("/dawbridge/status", timeout=10)
         assert "idle" in args[0], args
         rss1 = dm.rss_kb()
-        print("flood: 10000 malformed datagrams, %d /dawbridge/error replies, RSS %d -> %d kB" % (replies, rss0, rss1))
-        assert rss1 - rss0 < 4096, "memory grew by %d kB over the flood" % (rss1 - rss0)
+        print("flood: 10000 malformed datagrams, %d /dawbridge/error replies (the rest dropped by the socket "
+              "buffers), RSS %d -> %d kB" % (replies, rss0, rss1))
+        assert rss1 - rss0 < 2048, "memory grew by %d kB over the flood" % (rss1 - rss0)
     finally:
         c.close()
         assert dm.stop() == 0, dm.stderr()

@@ -171,7 +171,7 @@ static int32_t arg_i(lo_message m, int k) {
   memcpy(&v, lo_message_get_argv(m)[k], sizeof v);
   return v;
 }
-static const char *arg_s(lo_message m, int k) { return &lo_message_get_argv(m)[k]->s; }
+static const char *arg_s(lo_message m, int k) { return (const char *)lo_message_get_argv(m)[k]; }
 
 static json_t *J(const char *s) {
   json_error_t e;
