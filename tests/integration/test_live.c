@@ -159,7 +159,7 @@ static void fx_open(struct fx *f, const struct fx_opts *o) {
   lc.daw.confirm_timeout_ms = -1;
   lc.daw.retries = -1;
   lc.daw.refresh_interval_ms = 0;
-  lc.daw.mock_tracks = -1;
+  lc.mock.tracks = -1;
   if (o->process_daw) {
     f->daw_port = free_udp_port();
     f->listen_port = free_udp_port();
@@ -171,8 +171,9 @@ static void fx_open(struct fx *f, const struct fx_opts *o) {
     lc.daw.retries = 1;
     spawn_mock(f);
   } else {
-    lc.daw.embedded_mock = 1;
-    lc.daw.mock_companion = 1;
+    lc.embedded_mock = 1; /* app/mock_embed.h */
+    lc.mock.companion = 1;
+    lc.mock.quiet = 1;
   }
   lc.daw.log.level = -1;
   char url[64];
@@ -735,7 +736,7 @@ static void test_ctl_stale_socket(void **state) {
   struct live_config lc;
   memset(&lc, 0, sizeof lc);
   lc.daw.dialect = "reaper";
-  lc.daw.embedded_mock = 1;
+  lc.embedded_mock = 1;
   lc.llm = "script";
   lc.transcript = "/nonexistent";
   live_t *l = NULL;
