@@ -127,7 +127,8 @@ def start(d, plans, extra=(), env_extra=None):
 
 def test_repl_ask_streams_plan_and_outcomes():
     d = TestDir("repl-ask")
-    p = start(d, [("kick", KICK_PLAN), ("bass", BASS_PLAN)], ["--daw", "mock"])
+    # the second answer is only given when the second stage-1 prompt carries the first request (the conversation)
+    p = start(d, [("kick", KICK_PLAN), ("add a kick drum with reverb", BASS_PLAN)], ["--daw", "mock"])
     try:
         at = len(p.raw)
         p.send("add a kick drum with reverb\r")
@@ -143,7 +144,7 @@ def test_repl_ask_streams_plan_and_outcomes():
         p.send("/state\r")
         p.expect(r"Kick Drum", since=at)
 
-        # a second request goes on in the same session (the conversation)
+        # a second request goes on in the same conversation
         at = len(p.raw)
         p.send("and a sub bass\r")
         p.expect(r"\[2/2\] confirmed create_midi_clip", since=at)

@@ -201,7 +201,9 @@ def oscsend(port, path, types="", *args):
 def test_surface_ask_plan_steps_done_with_oscsend_oscdump():
     d = TestDir("surface-ask")
     dump = OscDump(d)
-    dm = Daemon(d, [("kick", KICK_PLAN), ("bass", BASS_PLAN)], ["--surface-reply", "127.0.0.1:%d" % dump.port])
+    # the second answer is only given when the second stage-1 prompt carries the first request (the conversation)
+    dm = Daemon(d, [("kick", KICK_PLAN), ("add a kick drum with reverb", BASS_PLAN)],
+                ["--surface-reply", "127.0.0.1:%d" % dump.port])
     try:
         dm.wait_ready(dump=dump)
         since = len(dump.text())
