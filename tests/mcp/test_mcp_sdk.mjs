@@ -26,6 +26,7 @@ const TOOL_LIMIT = 40;
 const DESC_LIMIT = 300;
 
 let failures = 0;
+const stderrs = []; // every dawbridge child's stderr: a sanitizer report in any of them fails the test
 const results = [];
 function check(cond, what) {
   if (!cond) {
@@ -62,6 +63,7 @@ async function connect(args, env = {}) {
   });
   let stderr = "";
   transport.stderr?.on("data", (d) => (stderr += d));
+  stderrs.push(() => stderr);
   const client = new Client({ name: "dawbridge-test", version: "1.0.0" }, { capabilities: {} });
   await client.connect(transport);
   return { client, transport, stderr: () => stderr };
@@ -290,6 +292,7 @@ await test("daemon: with `dawbridge run` up, mcp goes through its control socket
     { stdio: ["ignore", "ignore", "pipe"] });
   let dErr = "";
   daemon.stderr.on("data", (d) => (dErr += d));
+  stderrs.push(() => dErr);
   const daemonExit = new Promise((r) => daemon.on("exit", (code, sig) => r({ code, sig })));
   const sock = path.join(process.env.XDG_RUNTIME_DIR, "dawbridge", "mock.sock");
   for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await sleep(100);
@@ -339,6 +342,7 @@ function rawServer(args) {
   });
   let stderr = "";
   p.stderr.on("data", (d) => (stderr += d));
+  stderrs.push(() => stderr);
   const exit = new Promise((r) => p.on("exit", (code, sig) => r({ code, sig })));
   let seen = 0;
   async function next(ms = 15000) {
@@ -405,6 +409,14 @@ await test("bad input: the JSON-RPC errors the spec names, the connection surviv
       ok = JSON.parse(l).jsonrpc === "2.0";
     } catch {}
     check(ok, `stdout carries only JSON-RPC frames: ${l.slice(0, 120)}`);
+  }
+});
+
+await sleep(500); // the last children exit
+await test("no sanitizer report from any dawbridge process", async () => {
+  for (const e of stderrs) {
+    const t = e();
+    check(!/Sanitizer|runtime error:/.test(t), `stderr: ${t.slice(t.search(/Sanitizer|runtime error:/) - 200, t.search(/Sanitizer|runtime error:/) + 800)}`);
   }
 });
 
