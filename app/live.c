@@ -88,6 +88,7 @@ struct live {
   json_t *last_state;
   /* closing */
   int closing;
+  int close_after_running; /* live_close waits for the running request's end */
   void (*close_cb)(void *);
   void *close_data;
 };
@@ -492,9 +493,18 @@ static void run(live_t *l, struct req *r) {
   }
 }
 
+static void close_now(live_t *l);
+
 static void on_kick(uv_timer_t *t) {
   live_t *l = t->data;
   flush_events(l);
+  if (l->closing) {
+    if (l->close_after_running && !l->running) {
+      l->close_after_running = 0;
+      close_now(l);
+    }
+    return;
+  }
   if (!l->running && l->head && !l->closing && l->conn != CONN_CHECKING) {
     struct req *r = l->head;
     l->head = r->next;
@@ -1035,6 +1045,11 @@ static void on_agent_closed(void *data) {
   else on_llm_closed(l);
 }
 
+static void close_now(live_t *l) {
+  if (l->agent) agent_close(l->agent, on_agent_closed, l);
+  else on_agent_closed(l);
+}
+
 void live_close(live_t *l, void (*cb)(void *data), void *data) {
   if (!l || l->closing) return;
   l->closing = 1;
@@ -1057,9 +1072,17 @@ void live_close(live_t *l, void (*cb)(void *data), void *data) {
   l->tail = NULL;
   if (l->running) {
     struct req *r = l->running;
+    r->cancelled = 1;
+    int agent_job = r->kind == LIVE_ASK || r->kind == LIVE_PLAN || r->kind == LIVE_EXEC;
+    if ((agent_job && l->agent && agent_busy(l->agent)) || r->kind == LIVE_CALL) {
+      /* its done event comes from the agent (cancelled: the confirmed part saved as a partial iteration) or from
+       * the DAW's answer to the call in flight; then the rest closes (on_kick) */
+      if (agent_job) agent_cancel(l->agent);
+      l->close_after_running = 1;
+      return;
+    }
     finish_simple(l, r, "cancelled", CLI_EXIT_INTERRUPTED, "the live session closed while it ran");
     l->running = NULL;
   }
-  if (l->agent) agent_close(l->agent, on_agent_closed, l);
-  else on_agent_closed(l);
+  close_now(l);
 }
