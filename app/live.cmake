@@ -29,3 +29,11 @@ if(DAWBRIDGE_TESTS)
     ENVIRONMENT "DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR};DAWBRIDGE_BINARY_DIR=${CMAKE_BINARY_DIR}")
   add_dependencies(bench_live_idle dawbridge)
 endif()
+
+# The CLI through a running `dawbridge run` (a shell script driving the real binary).
+if(DAWBRIDGE_TESTS)
+  add_test(NAME test_live_cli COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/tests/live/test_live_cli.sh
+           $<TARGET_FILE:dawbridge> ${DAWBRIDGE_SOURCE_DIR})
+  set_tests_properties(test_live_cli PROPERTIES LABELS "integration;live;mock" TIMEOUT 300
+    ENVIRONMENT "DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR};DAWBRIDGE_BINARY_DIR=${CMAKE_BINARY_DIR}")
+endif()

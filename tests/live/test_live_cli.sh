@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# test_live_cli: the CLI as a client of `dawbridge run` (README "Live session"). A daemon with the embedded mock
+# DAW and the scripted model runs; the ordinary commands go through its control socket (same output, same exit
+# codes), two CLI clients at once are queued, `status` sees the daemon, `ask --new`, history list/undo; after
+# SIGTERM the daemon is gone (exit 0, socket removed) and the commands run one-shot again.
+# Usage: test_live_cli.sh DAWBRIDGE_EXE SOURCE_DIR
+set -uo pipefail
+exe=$1
+src=$2
+tmp=$(mktemp -d /tmp/dawbridge-test-live-cli-XXXXXX)
+daemon=
+cleanup() {
+  if [[ -n $daemon ]] && kill -0 "$daemon" 2>/dev/null; then kill -KILL "$daemon"; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+export XDG_RUNTIME_DIR=$tmp/run XDG_CONFIG_HOME=$tmp XDG_DATA_HOME=$tmp/data
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+fail() { echo "FAIL: $*" >&2; [[ -f $tmp/daemon.log ]] && { echo "--- daemon log:"; tail -40 "$tmp/daemon.log"; } >&2; exit 1; }
+run() { # run WANT_EXIT OUTFILE ARGS...: the command's exit code must be WANT_EXIT
+  local want=$1 out=$2
+  shift 2
+  "$exe" "$@" >"$out" 2>&1 </dev/null
+  local rc=$?
+  [[ $rc == "$want" ]] || { cat "$out" >&2; fail "dawbridge $* exited $rc, want $want"; }
+}
+has() { grep -qE -- "$2" "$1" || { cat "$1" >&2; fail "no line matching '$2' in $1"; }; }
+
+# no daemon: status says so (exit 2)
+run 2 "$tmp/status0" --daw mock status
+has "$tmp/status0" "no daemon runs for mock"
+
+# the daemon (no terminal: one line per event on stderr)
+"$exe" --daw mock --transcript "$src/examples/demo-transcript.json" --composition live --log-level info run \
+  </dev/null >"$tmp/daemon.out" 2>"$tmp/daemon.log" &
+daemon=$!
+sock=$XDG_RUNTIME_DIR/dawbridge/mock.sock
+for _ in $(seq 1 200); do
+  [[ -S $sock ]] && grep -q '"state":"connected"' "$tmp/daemon.log" && break
+  sleep 0.05
+done
+[[ -S $sock ]] || fail "no control socket at $sock"
+[[ $(stat -c %a "$sock") == 600 ]] || fail "the socket's mode is $(stat -c %a "$sock"), not 600"
+[[ $(stat -c %a "$XDG_RUNTIME_DIR/dawbridge") == 700 ]] || fail "the socket's directory is not 0700"
+
+run 0 "$tmp/status1" --daw mock status
+has "$tmp/status1" "daemon for reaper: DAW connected"
+has "$tmp/status1" "queue: empty"
+
+# ask through the daemon: the plan streams, each step, the summary; exit 0; the daemon logged the events
+run 0 "$tmp/ask" --daw mock ask "Add a kick drum track with a two-note pattern and some reverb"
+has "$tmp/ask" "Plan valid: 3 steps"
+has "$tmp/ask" "confirmed +create_track"
+has "$tmp/ask" "Steps: 3 of 3 confirmed"
+has "$tmp/daemon.log" '"type":"done".*"exit_code":0'
+has "$tmp/daemon.log" '"client":"ctl:'
+
+# call and state through the daemon, the same output as one-shot; the mirror follows without a re-sync
+run 0 "$tmp/call" --daw mock call set_tempo '{"bpm": 97}'
+has "$tmp/call" "set_tempo: confirmed"
+run 0 "$tmp/state" --daw mock state
+has "$tmp/state" "97.00 BPM"
+has "$tmp/state" "Kick Drum"
+run 0 "$tmp/statej" --json --daw mock state
+has "$tmp/statej" '"tempo": 97'
+# a bad call: the validator's error and exit 4, like one-shot
+run 4 "$tmp/badcall" --daw mock call set_tempo '{"bpm": "fast"}'
+
+# two clients at once: both exit 0, the second waited in the queue
+"$exe" --daw mock call set_tempo '{"bpm": 98}' >"$tmp/q1" 2>&1 </dev/null &
+p1=$!
+"$exe" --daw mock call set_track '{"track_id": "t1", "volume_db": -3}' >"$tmp/q2" 2>&1 </dev/null &
+p2=$!
+wait $p1 || fail "client 1 of 2: exit $?"
+wait $p2 || fail "client 2 of 2: exit $?"
+has "$tmp/q1" "set_tempo: confirmed"
+has "$tmp/q2" "set_track: confirmed"
+
+# history through the daemon; undo of the last iteration (the ask), exit 0
+run 0 "$tmp/hist" --daw mock history list
+has "$tmp/hist" "Add a kick drum track"
+run 0 "$tmp/undo" --daw mock history undo
+has "$tmp/undo" "undo of iteration"
+has "$tmp/undo" "saved as iteration"
+# ask --new: a new conversation first (the script has no second plan: the model's end is an error, exit 2 or 5)
+"$exe" --daw mock ask --new "another one" >"$tmp/new" 2>&1 </dev/null
+has "$tmp/new" "a new conversation"
+has "$tmp/daemon.log" '"type":"conversation","state":"new"'
+
+# a clean stop on SIGTERM: exit 0, the socket is gone, commands are one-shot again
+kill -TERM "$daemon"
+wait "$daemon"
+rc=$?
+daemon=
+[[ $rc == 0 ]] || fail "the daemon exited $rc on SIGTERM"
+grep -q "handles still open" "$tmp/daemon.log" && fail "the daemon left handles open"
+[[ -e $sock ]] && fail "the socket is still there after the daemon stopped"
+run 0 "$tmp/oneshot" --daw mock call set_tempo '{"bpm": 99}'
+has "$tmp/oneshot" "set_tempo: confirmed"
+echo "test_live_cli: ok"
