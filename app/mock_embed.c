@@ -1,5 +1,5 @@
-/* mock_embed: an in-process mock DAW behind a daw_t. See embed.h. */
-#include "embed.h"
+/* mock_embed: an in-process mock DAW behind a daw_t. See mock_embed.h. */
+#include "mock_embed.h"
 
 #include <dirent.h>
 #include <stdarg.h>

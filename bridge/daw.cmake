@@ -1,17 +1,17 @@
-# bridge/daw.cmake: the DAW facade (daw), the agent's tool shim (agent/tools.c over vocab/), the companion link,
-# and app/mock_embed.c (mock_embed_open: an in-process mock DAW behind a daw_t).
+# bridge/daw.cmake: the DAW facade (daw) and the companion link (library dbagent: bridge layer, no agent/ or
+# mock-daw/ header on its include path), and the agent's tool shim (dbtools: agent/tools.c over vocab/, agent layer).
 add_library(dbagent STATIC
-  agent/tools.c
   bridge/daw.c
   bridge/companion.c
-  # an in-process mock DAW behind a daw_t (the demo, --daw mock, tests): the app's and the tests' helper, not daw.c's
-  app/mock_embed.c
 )
-target_include_directories(dbagent PUBLIC ${DAWBRIDGE_SOURCE_DIR}/agent ${DAWBRIDGE_SOURCE_DIR}/bridge)
-target_link_libraries(dbagent PUBLIC dbvocab dbcore dbmock PkgConfig::JANSSON)
+target_include_directories(dbagent PUBLIC ${DAWBRIDGE_SOURCE_DIR}/bridge)
+target_link_libraries(dbagent PUBLIC dbvocab dbcore PkgConfig::JANSSON)
 
+add_library(dbtools STATIC agent/tools.c)
+target_include_directories(dbtools PUBLIC ${DAWBRIDGE_SOURCE_DIR}/agent)
+target_link_libraries(dbtools PUBLIC dbvocab dbcore PkgConfig::JANSSON)
 
-db_add_test(test_tools SOURCES tests/unit/test_tools.c LIBS dbagent)
+db_add_test(test_tools SOURCES tests/unit/test_tools.c LIBS dbtools)
 db_add_test(test_companion SOURCES tests/integration/test_companion.c LIBS dbtest_wire dbagent dbtest_osc_client
             LABELS integration TIMEOUT 300)
 # the spool's security and request-id matching (companion_t alone, the test plays the companion / another user)
