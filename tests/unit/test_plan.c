@@ -57,7 +57,7 @@ static char *read_file(const char *path, size_t *len)
 
 static json_t *load_fixture_json(const char *name)
 {
-    char path[1024];
+    char path[2048];
     snprintf(path, sizeof path, "%s/tests/fixtures/plans/%s", source_dir(), name);
     json_error_t jerr;
     json_t *j = json_load_file(path, 0, &jerr);

@@ -148,7 +148,7 @@ static void model_apply(struct model *m, json_t *calls)
             json_array_append_new(ensure_array(st, "tracks"), t);
             created = json_string(id);
         } else if (strcmp(tool, "delete_track") == 0) {
-            size_t idx;
+            size_t idx = (size_t)-1; /* not found: json_array_remove refuses it */
             find_track(st, resolve_track(m, json_object_get(a, "track_id"), i), &idx);
             json_array_remove(json_object_get(st, "tracks"), idx);
         } else if (strcmp(tool, "set_track") == 0) {
