@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "link.h"
+#include "vocab.h"
 
 #define MAX_MSGS 256
 #define MOD "sync"
@@ -1469,7 +1470,7 @@ static struct op *build_call(sync_t *s, const char *tool, const json_t *args) {
   } else {
     add_step(o, entry);
   }
-  if (!strcmp(tool, "add_marker") && !json_object_get(o->vars, "marker")) {
+  if (vocab_lookup(tool) == VOCAB_ADD_MARKER && !json_object_get(o->vars, "marker")) {
     /* REAPER creates a marker for a number that does not exist yet: take the next free one */
     json_t *st = session_to_json(s->ses);
     json_int_t mx = 0;

@@ -7,6 +7,7 @@
 
 #include "session.h"
 #include "statediff.h"
+#include "vocab.h"
 
 enum call_state { CS_PENDING = 0, CS_APPLIED, CS_FAILED, CS_UNSUPPORTED };
 
@@ -270,7 +271,7 @@ static void run_next(struct undo_op *op) {
       char reason[768];
       snprintf(reason, sizeof reason, "%s is not available with %s: %s", tool, daw_dialect(op->d), why);
       op->cs[k] = CS_UNSUPPORTED;
-      char *what = !strcmp(tool, "delete_track") ? describe_track_delete(op, args) : NULL;
+      char *what = vocab_lookup(tool) == VOCAB_DELETE_TRACK ? describe_track_delete(op, args) : NULL;
       if (what) /* a track the iteration created, which this DAW cannot remove (Ardour 7.3): named */
         json_array_append_new(op->unsupported, json_pack("{s:s, s:s}", "what", what, "reason", reason));
       else
