@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "datadir.h"
 #include "notation.h"
+#include "vocab.h"
 
 #define EVAL_CASE_TIMEOUT_MS 120000
 
@@ -121,7 +122,7 @@ static const char *created_track(const json_t *acts, const char *name, const jso
   const json_t *a;
   json_array_foreach(acts, i, a) {
     const char *tool = json_string_value(json_object_get(a, "tool"));
-    if (!tool || strcmp(tool, "create_track") || !confirmed(a)) continue;
+    if (vocab_lookup(tool) != VOCAB_CREATE_TRACK || !confirmed(a)) continue;
     const char *nm = json_string_value(json_object_get(json_object_get(a, "args"), "name"));
     if (name && !ci_contains(nm, name)) continue;
     if (act) *act = a;
@@ -182,7 +183,8 @@ static int run_checks(const json_t *checks, const json_t *acts, json_t *fails) {
       const char *tool = json_string_value(json_object_get(a, "tool"));
       const json_t *args = json_object_get(a, "args"), *res = json_object_get(a, "result");
       if (!tool || !confirmed(a)) continue;
-      if (!strcmp(tool, "create_midi_clip")) {
+      int t = vocab_lookup(tool);
+      if (t == VOCAB_CREATE_MIDI_CLIP) {
         const char *tid = json_string_value(json_object_get(args, "track_id"));
         if (!tid) tid = json_string_value(json_object_get(res, "track_id"));
         if (!target || !tid || strcmp(tid, target)) continue;
@@ -195,7 +197,7 @@ static int run_checks(const json_t *checks, const json_t *acts, json_t *fails) {
           json_array_append_new(notes, json_pack("{s:O, s:f, s:O}", "n", json_object_get(nt, "n"), "s",
                                                  cs + json_number_value(json_object_get(nt, "s")), "d",
                                                  json_object_get(nt, "d")));
-      } else if (!strcmp(tool, "edit_clip")) {
+      } else if (t == VOCAB_EDIT_CLIP) {
         const char *cid = json_string_value(json_object_get(args, "clip_id"));
         const char *tid = json_string_value(json_object_get(res, "track_id"));
         const json_t *cs = cid ? json_object_get(clips, cid) : NULL;
@@ -293,7 +295,7 @@ static int run_checks(const json_t *checks, const json_t *acts, json_t *fails) {
     const json_t *a;
     json_array_foreach(acts, i, a) {
       const char *tool = json_string_value(json_object_get(a, "tool"));
-      if (tool && !strcmp(tool, "add_effect") && confirmed(a) &&
+      if (vocab_lookup(tool) == VOCAB_ADD_EFFECT && confirmed(a) &&
           (ci_contains(json_string_value(json_object_get(json_object_get(a, "args"), "effect_name")), fx) ||
            ci_contains(json_string_value(json_object_get(json_object_get(a, "result"), "effect_name")), fx)))
         ok = 1;
