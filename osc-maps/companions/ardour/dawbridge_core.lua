@@ -676,19 +676,9 @@ function ops.edit_clip (self, args)
   local existing = region_notes(r)
   if not existing then fail("clip %s is not a MIDI clip", ref) end
   local _, len = region_span(r)
-  local add = command_notes(args, "add", "add_packed", len)
-  local remove = check_notes(args.remove, "remove", nil, true)
-  if #add == 0 and #remove == 0 then fail("nothing to do: give 'add' and/or 'remove' notes") end
-  local used, victims = {}, {}
-  for i, rn in ipairs(remove) do
-    local found
-    for k, en in ipairs(existing) do
-      if not used[k] and en.n == rn.n and math.abs(en.s - rn.s) <= C.TOL_BEATS then found = k; break end
-    end
-    if not found then fail("remove[%d]: no note n=%d at s=%s in clip %s", i, rn.n, tostring(rn.s), ref) end
-    used[found] = true
-    victims[#victims + 1] = existing[found]._ptr
-  end
+  local add, positions = D.edit_clip_notes(args, existing, len, ref, C.TOL_BEATS, C.MAX_NOTES)
+  local victims = {}
+  for i, k in ipairs(positions) do victims[i] = existing[k]._ptr end
   local model = r:to_midiregion():model()
   local off = region_offset(r)
   local cmd = self:note_diff(model)

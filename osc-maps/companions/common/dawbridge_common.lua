@@ -501,6 +501,26 @@ function D.command_notes (args, key, packed_key, clip_len, max_notes)
   return notes
 end
 
+-- edit_clip's notes: those to add (within the clip, at most max_notes) and the positions in `existing` (the clip's
+-- notes as read back) of those to remove, each matched by pitch and by start within tol beats. Raises an argument
+-- error, before anything changes, when nothing is asked or a note to remove is not in the clip.
+function D.edit_clip_notes (args, existing, clip_len, ref, tol, max_notes)
+  local add = D.command_notes(args, "add", "add_packed", clip_len, max_notes)
+  local remove = check_notes(args.remove, "remove", nil, true)
+  if #add == 0 and #remove == 0 then fail("nothing to do: give 'add' and/or 'remove' notes") end
+  local used, positions = {}, {}
+  for i, rn in ipairs(remove) do
+    local found
+    for k, en in ipairs(existing) do
+      if not used[k] and en.n == rn.n and math.abs(en.s - rn.s) <= tol then found = k; break end
+    end
+    if not found then fail("remove[%d]: no note n=%d at s=%s in clip %s", i, rn.n, tostring(rn.s), ref) end
+    used[found] = true
+    positions[#positions + 1] = found
+  end
+  return add, positions
+end
+
 -- create_track's arguments, checked before anything changes: name, type, instrument, instrument_aliases, params, preset
 function D.create_track_args (args)
   local name = get_string(args, "name")

@@ -353,21 +353,11 @@ function ops.edit_clip (args)
   local item = find_item(ref)
   local take = midi_take(item, ref)
   local start, length = item_span(item)
-  local add = command_notes(args, "add", "add_packed", length)
-  local remove = check_notes(args.remove, "remove", nil, true)
-  if #add == 0 and #remove == 0 then fail("nothing to do: give 'add' and/or 'remove' notes") end
   -- find every note to remove first; if one is missing, change nothing
   local existing = take_notes(take, start)
-  local used, victims = {}, {}
-  for i, rn in ipairs(remove) do
-    local found
-    for k, en in ipairs(existing) do
-      if not used[k] and en.n == rn.n and math.abs(en.s - rn.s) <= M.TICK_BEATS then found = k; break end
-    end
-    if not found then fail("remove[%d]: no note n=%d at s=%s in clip %s", i, rn.n, tostring(rn.s), ref) end
-    used[found] = true
-    victims[#victims + 1] = existing[found]._idx
-  end
+  local add, positions = D.edit_clip_notes(args, existing, length, ref, M.TICK_BEATS, M.MAX_NOTES)
+  local victims = {}
+  for i, k in ipairs(positions) do victims[i] = existing[k]._idx end
   M.changing()
   table.sort(victims, function (a, b) return a > b end)   -- delete from the end so indices stay valid
   for _, idx in ipairs(victims) do reaper.MIDI_DeleteNote(take, idx) end
