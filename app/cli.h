@@ -133,6 +133,11 @@ const char *cli_socket_name(const struct cli *c);
  * (ask, plan, exec, call, state, history list|show|undo|restore, status), else fn (one-shot). Returns like a
  * command function. */
 int cli_dispatch(struct cli *c, int (*fn)(struct cli *c));
+/* cmd_client.c: 0 when the options describe another DAW link, model or data place than a daemon's own (--host,
+ * --port, --listen-port, --map, --spool, --no-companion, --mock-tracks, --timeout-ms, --retries, --bank-size, --llm,
+ * --model, --llm-url, --transcript, --executor, --max-turns, --context-budget, --profile, --data-dir, --composition,
+ * --confirm): then commands run one-shot even while a daemon runs. */
+int cli_daemon_applies(const struct cli *c);
 
 /* Prints the mirror as a readable table. */
 void cli_print_state_table(const json_t *state);

@@ -375,10 +375,17 @@ static int plan_request(struct ccmd *x) {
   return 0;
 }
 
+int cli_daemon_applies(const struct cli *c) {
+  const struct cli_opts *o = &c->o;
+  /* options that describe another DAW link, model or data place than the daemon's own ask for a one-shot run */
+  return !(o->data_dir || o->composition || o->confirm || o->host || o->port || o->listen_port != -1 || o->map_path ||
+           o->spool_dir || o->no_companion || o->mock_tracks != -1 || o->timeout_ms != -1 || o->retries != -1 ||
+           o->bank_size || o->llm || o->model || o->llm_url || o->transcript || o->executor || o->max_turns ||
+           o->context_budget || o->profile);
+}
+
 int cli_dispatch(struct cli *c, int (*fn)(struct cli *c)) {
-  /* --data-dir / --composition / --confirm ask for a one-shot run with those settings */
-  if (c->o.data_dir || c->o.composition || c->o.confirm || !strcmp(c->cmd, "demo") || !strcmp(c->cmd, "eval"))
-    return fn(c);
+  if (!cli_daemon_applies(c) || !strcmp(c->cmd, "demo") || !strcmp(c->cmd, "eval")) return fn(c);
   struct ccmd *x = calloc(1, sizeof *x);
   if (!x) return fn(c);
   x->c = c;

@@ -32,8 +32,11 @@ struct runcmd {
   struct log_sink log;
 };
 
-/* The control socket's name for the options: the dialect, or "mock" for the embedded mock. */
-const char *cli_socket_name(const struct cli *c) { return !strcmp(c->o.daw, "mock") ? "mock" : c->o.daw; }
+/* The control socket's name for the options: the dialect, or "mock-<dialect>" for the embedded mock. */
+const char *cli_socket_name(const struct cli *c) {
+  if (strcmp(c->o.daw, "mock")) return c->o.daw;
+  return c->o.dialect && !strcmp(c->o.dialect, "ardour") ? "mock-ardour" : "mock-reaper";
+}
 
 static void on_live_closed(void *data) {
   struct runcmd *x = data;
@@ -98,12 +101,16 @@ static void log_line(int level, const char *module, const char *text, void *data
   else cli_log_stderr(level, module, text, NULL);
 }
 
-/* One line per event (the prompt shows them its own way; the streamed plan text only at --log-level debug). */
+/* One line per event at --log-level info; "done" and "connection" already at warn (the default), the streamed
+ * plan text only at debug; the prompt shows the events its own way (here only at debug). */
 static void on_event(const json_t *ev, void *data) {
   struct runcmd *x = data;
   const char *type = json_string_value(json_object_get(ev, "type"));
-  int quiet = x->repl || (type && !strcmp(type, "plan_delta"));
-  if (quiet && x->c->o.log_level < LOG_DEBUG) return;
+  if (!type) type = "";
+  int level = !strcmp(type, "plan_delta") || x->repl                   ? LOG_DEBUG
+              : !strcmp(type, "done") || !strcmp(type, "connection") ? LOG_WARN
+                                                                     : LOG_INFO;
+  if (level > x->c->o.log_level) return;
   char *s = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
   if (!s) return;
   if (strlen(s) > 2000) strcpy(s + 1990, "...");

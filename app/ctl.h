@@ -2,7 +2,7 @@
  * $XDG_RUNTIME_DIR/dawbridge/<name>.sock (fallback /tmp/dawbridge-$UID/<name>.sock; the directory is created
  * 0700 and refused when another user owns it or others may write it). A socket path owned by another user is
  * refused; a socket left by a dead daemon (connect fails) is replaced; one that answers means a daemon runs:
- * CTL_EBUSY. <name> is the dialect ("reaper", "ardour") or "mock" for `--daw mock`.
+ * CTL_EBUSY. <name> is the dialect ("reaper", "ardour") or "mock-reaper" / "mock-ardour" for `--daw mock`.
  *
  * PROTOCOL: newline-delimited JSON both ways, one object per line (UTF-8, at most CTL_LINE_MAX bytes a line).
  * Client → daemon ("id" optional, any string, echoed in the reply):

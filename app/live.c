@@ -653,6 +653,8 @@ daw_t *live_daw(live_t *l) { return l->daw; }
 
 /* ---- the mirror's changes → "state" events ---- */
 
+/* What changed between two session snapshots: the top-level keys (tempo, transport, markers...) and the ids of the
+ * tracks added, removed or changed. Tracks are matched by id through an index (linear in the session size). */
 static json_t *changed_keys(const json_t *before, const json_t *after) {
   json_t *out = json_array();
   const char *k;
@@ -661,30 +663,22 @@ static json_t *changed_keys(const json_t *before, const json_t *after) {
     if (!strcmp(k, "tracks")) continue;
     if (!json_equal(v, json_object_get(before, k))) json_array_append_new(out, json_string(k));
   }
-  const json_t *tb = json_object_get(before, "tracks"), *ta = json_object_get(after, "tracks");
-  size_t i, j;
-  json_t *t, *u;
-  json_array_foreach(ta, i, t) {
+  json_t *index = json_object();
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(before, "tracks"), i, t) {
     const char *id = json_string_value(json_object_get(t, "id"));
-    const json_t *old = NULL;
-    json_array_foreach(tb, j, u) if (id && !strcmp(id, json_string_value(json_object_get(u, "id")) ? json_string_value(json_object_get(u, "id")) : "")) {
-      old = u;
-      break;
-    }
-    if (!old || !json_equal(old, t)) json_array_append_new(out, json_string(id ? id : "?"));
+    if (id) json_object_set(index, id, t);
   }
-  json_array_foreach(tb, j, u) {
-    const char *id = json_string_value(json_object_get(u, "id"));
-    int found = 0;
-    json_array_foreach(ta, i, t) {
-      const char *tid = json_string_value(json_object_get(t, "id"));
-      if (id && tid && !strcmp(id, tid)) {
-        found = 1;
-        break;
-      }
-    }
-    if (!found) json_array_append_new(out, json_string(id ? id : "?"));
+  json_array_foreach(json_object_get(after, "tracks"), i, t) {
+    const char *id = json_string_value(json_object_get(t, "id"));
+    if (!id) continue;
+    json_t *old = json_object_get(index, id);
+    if (!old || !json_equal(old, t)) json_array_append_new(out, json_string(id));
+    if (old) json_object_del(index, id);
   }
+  json_object_foreach(index, k, v) json_array_append_new(out, json_string(k)); /* removed */
+  json_decref(index);
   return out;
 }
 

@@ -89,7 +89,7 @@ static int run_oneshot(struct bench *b, char **args) {
 static void on_daemon_exit(uv_process_t *p, int64_t status, int sig) {
   struct bench *b = p->data;
   b->running = 0;
-  b->exit_status = (int)(status ? status : 128 + sig);
+  b->exit_status = (int)(status ? status : sig ? 128 + sig : 0);
   uv_close((uv_handle_t *)p, NULL);
 }
 
@@ -252,7 +252,7 @@ int main(int argc, char **argv) {
   if (uv_spawn(&b.loop, &b.proc, &po)) return 1;
   b.running = 1;
   int pid = b.proc.pid;
-  if (ctl_socket_path("mock", b.sock, sizeof b.sock, 0, NULL, 0) || connect_daemon(&b)) {
+  if (ctl_socket_path("mock-reaper", b.sock, sizeof b.sock, 0, NULL, 0) || connect_daemon(&b)) {
     fprintf(stderr, "bench_live_idle: the daemon's control socket does not answer\n");
     uv_process_kill(&b.proc, SIGKILL);
     return 1;

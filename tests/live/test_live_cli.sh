@@ -34,7 +34,7 @@ has "$tmp/status0" "no daemon runs for mock"
 "$exe" --daw mock --transcript "$src/examples/demo-transcript.json" --composition live --log-level info run \
   </dev/null >"$tmp/daemon.out" 2>"$tmp/daemon.log" &
 daemon=$!
-sock=$XDG_RUNTIME_DIR/dawbridge/mock.sock
+sock=$XDG_RUNTIME_DIR/dawbridge/mock-reaper.sock
 for _ in $(seq 1 200); do
   [[ -S $sock ]] && grep -q '"state":"connected"' "$tmp/daemon.log" && break
   sleep 0.05
