@@ -15,6 +15,10 @@
  * on the DAW's fresh word; "unchanged": true marks a confirmed no-op; "uncertain" = sent, no word by the deadline),
  * "via": "osc"|"companion", "attempts", "ms", and what the DAW confirmed: "track_id", "clip_id",
  * "effect_index", "name", "notes_added", ...}. track_id / clip_id are the bridge's stable ids (t3, c2).
+ * Reads: get_state -> {"state": {"session": {...}}} (with track_id: that one track, also as "track");
+ * get_notes -> {"track_id", "clips": [{"clip_id", "start", "length", "notes": [{n, s, d, v}]}], "note_count",
+ * "start"?, "end"?}: read from the DAW by the companion (read_clip for one clip, its state for a track), s relative
+ * to the clip start; with start/end only notes starting in [start, end) beats; the mirror takes what was read.
  */
 #ifndef DAWBRIDGE_DAW_H
 #define DAWBRIDGE_DAW_H
