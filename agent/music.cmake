@@ -6,7 +6,7 @@ add_library(dbmusic STATIC
   ${DAWBRIDGE_SOURCE_DIR}/agent/context.c
   ${DAWBRIDGE_SOURCE_DIR}/agent/budget.c)
 target_include_directories(dbmusic PUBLIC ${DAWBRIDGE_SOURCE_DIR}/agent)
-target_link_libraries(dbmusic PUBLIC dbinstmap PkgConfig::JANSSON ${MATH_LIB})
+target_link_libraries(dbmusic PUBLIC dbinstmap dbvocab PkgConfig::JANSSON ${MATH_LIB})
 
 db_add_test(test_notation SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_notation.c LIBS dbmusic LABELS unit music)
 db_add_test(test_plan SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_plan.c LIBS dbmusic LABELS unit music)

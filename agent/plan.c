@@ -5,6 +5,7 @@
 
 #include "notation.h"
 #include "relaxed_json.h"
+#include "vocab.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -929,6 +930,7 @@ plan_t *plan_parse(const char *text, size_t len, char *err, size_t errlen)
 typedef struct {
     plan_t *plan;
     const json_t *tools, *state, *fx;
+    const vocab_t *vocab; /* the tool-call validator (vocab_check), the last word on a step's arguments */
     json_t *errors;
 } vctx_t;
 
@@ -1300,7 +1302,7 @@ static void state_track_list(const json_t *state, char *buf, size_t len)
 static int is_midi_track_step(const step_t *st)
 {
     const char *type = json_string_value(json_object_get(st->args, "type"));
-    return !strcmp(st->tool, "create_track") && (!type || !strcasecmp(type, "midi"));
+    return vocab_lookup(st->tool) == VOCAB_CREATE_TRACK && (!type || !strcasecmp(type, "midi"));
 }
 
 /* Resolve a track_id/clip_id value. kind: "track" or "clip". May replace the value in args. */
@@ -1339,7 +1341,7 @@ static void check_id_arg(vctx_t *v, step_t *st, const char *key, const char *wan
         if (strcmp(rkind, "any") && strcmp(rkind, want))
             verr(v, st, "'%s' asks for the %s from Step %d, but this argument needs a %s", key, rkind, ref, want);
         const char *ttype = json_string_value(json_object_get(target->args, "type"));
-        if (!strcmp(want, "track") && !strcmp(st->tool, "create_midi_clip") && ttype && !strcasecmp(ttype, "audio"))
+        if (!strcmp(want, "track") && vocab_lookup(st->tool) == VOCAB_CREATE_MIDI_CLIP && ttype && !strcasecmp(ttype, "audio"))
             verr(v, st, "'%s': Step %d creates an audio track; MIDI clips need a MIDI track", key, ref);
         return;
     }
@@ -1367,7 +1369,7 @@ static void check_id_arg(vctx_t *v, step_t *st, const char *key, const char *wan
         for (size_t i = 0; i < v->plan->n; i++) {
             step_t *o = &v->plan->steps[i];
             const char *n = json_string_value(json_object_get(o->args, "name"));
-            if (o->number < st->number && !strcmp(o->tool, "create_track") && n && !strcasecmp(n, s)) {
+            if (o->number < st->number && vocab_lookup(o->tool) == VOCAB_CREATE_TRACK && n && !strcasecmp(n, s)) {
                 json_object_set_new(st->args, key,
                                     json_pack("{s:{s:i, s:s}}", "$ref", "step", o->number, "kind", "track"));
                 check_id_arg(v, st, key, want);
@@ -1377,7 +1379,7 @@ static void check_id_arg(vctx_t *v, step_t *st, const char *key, const char *wan
         int by_name;
         const json_t *t = state_track(v->state, s, &by_name);
         if (t) {
-            if (!strcmp(st->tool, "create_midi_clip")) {
+            if (vocab_lookup(st->tool) == VOCAB_CREATE_MIDI_CLIP) {
                 const char *type = json_string_value(json_object_get(t, "type"));
                 if (type && strcmp(type, "midi") != 0)
                     verr(v, st, "'%s': track \"%s\" is an %s track; MIDI clips need a MIDI track", key, s, type);
@@ -1390,7 +1392,7 @@ static void check_id_arg(vctx_t *v, step_t *st, const char *key, const char *wan
         for (size_t i = 0; i < v->plan->n; i++) {
             step_t *o = &v->plan->steps[i];
             const char *n = json_string_value(json_object_get(o->args, "name"));
-            if (!strcmp(o->tool, "create_track") && n && !strcasecmp(n, s)) {
+            if (vocab_lookup(o->tool) == VOCAB_CREATE_TRACK && n && !strcasecmp(n, s)) {
                 verr(v, st, "'%s' names track \"%s\", which is only created later in Step %d; reorder the steps", key,
                      s, o->number);
                 return;
@@ -1413,7 +1415,7 @@ static void check_id_arg(vctx_t *v, step_t *st, const char *key, const char *wan
 /* Clip length for notes checks of this step, or 0 when unknown. */
 static double clip_length_for(vctx_t *v, const step_t *st)
 {
-    if (!strcmp(st->tool, "create_midi_clip")) {
+    if (vocab_lookup(st->tool) == VOCAB_CREATE_MIDI_CLIP) {
         const json_t *d = json_object_get(st->args, "duration");
         return json_is_number(d) ? json_number_value(d) : 0;
     }
@@ -1421,7 +1423,7 @@ static double clip_length_for(vctx_t *v, const step_t *st)
     int ref = plan_ref_step(cid, NULL);
     if (ref) {
         const step_t *t = find_step(v->plan, ref);
-        if (t && ref < st->number && !strcmp(t->tool, "create_midi_clip")) {
+        if (t && ref < st->number && vocab_lookup(t->tool) == VOCAB_CREATE_MIDI_CLIP) {
             const json_t *d = json_object_get(t->args, "duration");
             return json_is_number(d) ? json_number_value(d) : 0;
         }
@@ -1500,28 +1502,6 @@ static void check_notes_arg(vctx_t *v, step_t *st, const char *key, int inside_c
     json_object_set_new(st->args, key, notes);
 }
 
-typedef struct {
-    const char *key;
-    double min, max;
-    int min_excl;
-    const char *what;
-} domain_t;
-
-static const domain_t domains[] = {
-    {"start_time", 0, 1e9, 0, "start (beats)"},
-    {"duration", 0, 1e9, 1, "duration (beats)"},
-    {"pan", -1, 1, 0, "pan (-1 left .. +1 right)"},
-    {"bpm", 20, 999, 0, "tempo (BPM)"},
-    {"volume_db", -150, 12, 0, "volume (dB)"},
-    {"position", 0, 1e9, 0, "position (beats)"},
-    {"start", 0, 1e9, 0, "start (beats)"},
-    {"end", 0, 1e9, 1, "end (beats)"},
-    {"transpose", -127, 127, 0, "transpose (semitones)"},
-    {"quantize", 0, 64, 1, "quantize grid (beats)"},
-    {"effect_index", 1, 1e6, 0, "effect index (1-based)"},
-    {"param_index", 1, 1e6, 0, "parameter index (1-based)"},
-};
-
 static void check_plain_arg(vctx_t *v, step_t *st, const char *key, const json_t *ps)
 {
     json_t *val = json_object_get(st->args, key);
@@ -1582,25 +1562,22 @@ static void check_plain_arg(vctx_t *v, step_t *st, const char *key, const json_t
         double d = json_number_value(val);
         const json_t *mn = json_object_get(ps, "minimum"), *mx = json_object_get(ps, "maximum");
         const json_t *emn = json_object_get(ps, "exclusiveMinimum"), *emx = json_object_get(ps, "exclusiveMaximum");
-        for (size_t i = 0; i < sizeof domains / sizeof domains[0]; i++) {
-            const domain_t *dm = &domains[i];
-            if (strcmp(dm->key, key))
-                continue;
-            if (d < dm->min || (dm->min_excl && d <= dm->min) || d > dm->max) {
-                verr(v, st, "'%s' = %g is out of range: %s must be %s %g%s%s", key, d, dm->what,
-                     dm->min_excl ? ">" : dm->max < 1e9 ? "between" : ">=", dm->min, dm->max < 1e9 ? " and " : "",
-                     dm->max < 1e9 ? (snprintf(shown, sizeof shown, "%g", dm->max), shown) : "");
-                return;
-            }
-        }
+        /* the range is the tool's schema (vocab/tools.json), the one the tool call is checked against */
         if ((json_is_number(mn) && d < json_number_value(mn)) || (json_is_number(mx) && d > json_number_value(mx)) ||
             (json_is_number(emn) && d <= json_number_value(emn)) || (json_is_number(emx) && d >= json_number_value(emx))) {
-            char range[96];
-            snprintf(range, sizeof range, "%s%g .. %g%s", json_is_number(emn) ? "> " : "",
-                     json_is_number(mn) ? json_number_value(mn) : json_is_number(emn) ? json_number_value(emn) : -INFINITY,
-                     json_is_number(mx) ? json_number_value(mx) : json_is_number(emx) ? json_number_value(emx) : INFINITY,
-                     json_is_number(emx) ? " (exclusive)" : "");
-            verr(v, st, "'%s' = %g is out of range %s", key, d, range);
+            char lo[48] = "", hi[48] = "";
+            if (json_is_number(mn) || json_is_number(emn))
+                snprintf(lo, sizeof lo, "%s %g", json_is_number(emn) ? ">" : ">=",
+                         json_number_value(json_is_number(emn) ? emn : mn));
+            if (json_is_number(mx) || json_is_number(emx))
+                snprintf(hi, sizeof hi, "%s %g", json_is_number(emx) ? "<" : "<=",
+                         json_number_value(json_is_number(emx) ? emx : mx));
+            if (json_is_number(mn) && json_is_number(mx))
+                verr(v, st, "'%s' = %g is out of range: it must be between %g and %g", key, d, json_number_value(mn),
+                     json_number_value(mx));
+            else
+                verr(v, st, "'%s' = %g is out of range: it must be %s%s%s", key, d, lo, lo[0] && hi[0] ? " and " : "",
+                     hi);
         }
     }
 }
@@ -1663,8 +1640,39 @@ static void check_catalog_arg(vctx_t *v, step_t *st, const char *key, int instru
          name, names[0] ? names : "(none)");
 }
 
+/* A copy of args with every step reference replaced by an id-shaped placeholder (what the tool call will carry). */
+static json_t *args_as_call(const json_t *args)
+{
+    json_t *c = json_object();
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)args, k, x) {
+        const char *kind;
+        if (plan_ref_step(x, &kind) > 0)
+            json_object_set_new(c, k, json_string(!strcmp(kind, "clip") || !strcmp(k, "clip_id") ? "c0" : "t0"));
+        else
+            json_object_set(c, k, x);
+    }
+    return c;
+}
+
+/* The arguments as normalized above (types, names, notes expanded) go through the tool-call validator, vocab_check:
+ * a plan step is held to the same rules as the call it becomes. */
+static void check_with_vocab(vctx_t *v, step_t *st)
+{
+    int t = vocab_lookup(st->tool);
+    if (!v->vocab || t < 0)
+        return;
+    json_t *call = args_as_call(st->args);
+    char msg[512];
+    if (call && vocab_check(v->vocab, (enum vocab_tool)t, call, msg, sizeof msg))
+        verr(v, st, "%s", msg);
+    json_decref(call);
+}
+
 static void check_step(vctx_t *v, step_t *st)
 {
+    size_t errors_before = json_array_size(v->errors);
     const json_t *tool = find_tool(v->tools, st->tool);
     if (!tool) {
         const char *sug = suggest_tool(v->tools, st->tool);
@@ -1729,16 +1737,18 @@ static void check_step(vctx_t *v, step_t *st)
         check_notes_arg(v, st, "add_notes", 1);
     if (json_object_get(props, "remove_notes") && json_object_get(st->args, "remove_notes"))
         check_remove_notes_arg(v, st, "remove_notes");
-    if (!strcmp(st->tool, "create_track") && json_object_get(st->args, "instrument") &&
+    if (vocab_lookup(st->tool) == VOCAB_CREATE_TRACK && json_object_get(st->args, "instrument") &&
         !json_is_null(json_object_get(st->args, "instrument")))
         check_catalog_arg(v, st, "instrument", 1);
-    if (!strcmp(st->tool, "add_effect"))
+    if (vocab_lookup(st->tool) == VOCAB_ADD_EFFECT)
         check_catalog_arg(v, st, "effect_name", 0);
-    if (!strcmp(st->tool, "set_loop")) {
+    if (vocab_lookup(st->tool) == VOCAB_SET_LOOP) {
         const json_t *s = json_object_get(st->args, "start"), *e = json_object_get(st->args, "end");
         if (json_is_number(s) && json_is_number(e) && json_number_value(e) <= json_number_value(s))
             verr(v, st, "loop end %g must be after loop start %g", json_number_value(e), json_number_value(s));
     }
+    if (json_array_size(v->errors) == errors_before)
+        check_with_vocab(v, st);
 }
 
 int plan_validate(plan_t *plan, const json_t *tools_catalog, const json_t *state, const json_t *effects_catalog,
@@ -1751,6 +1761,10 @@ int plan_validate(plan_t *plan, const json_t *tools_catalog, const json_t *state
     vctx_t v = {.plan = plan, .tools = tools_catalog, .state = state, .fx = effects_catalog, .errors = json_array()};
     if (!v.errors)
         return PLAN_ERR_NOMEM;
+    vocab_t *vocab = NULL;
+    char verrbuf[256];
+    if (vocab_load(NULL, &vocab, verrbuf, sizeof verrbuf) == VOCAB_OK)
+        v.vocab = vocab;
     if (plan->n == 0)
         verr(&v, NULL, "the plan has no steps");
     for (size_t i = 0; i < plan->n; i++) {
@@ -1770,12 +1784,12 @@ int plan_validate(plan_t *plan, const json_t *tools_catalog, const json_t *state
     /* complete workflows: every MIDI track created gets a clip */
     for (size_t i = 0; i < plan->n; i++) {
         step_t *st = &plan->steps[i];
-        if (!is_midi_track_step(st) || !find_tool(v.tools, "create_midi_clip"))
+        if (!is_midi_track_step(st) || !find_tool(v.tools, vocab_name(VOCAB_CREATE_MIDI_CLIP)))
             continue;
         int has_clip = 0;
         for (size_t j = 0; j < plan->n && !has_clip; j++) {
             const step_t *c = &plan->steps[j];
-            if (!strcmp(c->tool, "create_midi_clip") && plan_ref_step(json_object_get(c->args, "track_id"), NULL) ==
+            if (vocab_lookup(c->tool) == VOCAB_CREATE_MIDI_CLIP && plan_ref_step(json_object_get(c->args, "track_id"), NULL) ==
                                                             st->number)
                 has_clip = 1;
         }
@@ -1786,6 +1800,7 @@ int plan_validate(plan_t *plan, const json_t *tools_catalog, const json_t *state
                  st->number, n ? n : "?", st->number);
         }
     }
+    vocab_free(vocab);
     int rc = json_array_size(v.errors) ? PLAN_ERR_INVALID : PLAN_OK;
     if (errors_out)
         *errors_out = v.errors;
