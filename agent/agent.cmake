@@ -6,7 +6,7 @@ add_library(dbagentcore STATIC
   ${DAWBRIDGE_SOURCE_DIR}/agent/agent_verify.c
   ${DAWBRIDGE_SOURCE_DIR}/agent/agent_report.c
   ${DAWBRIDGE_SOURCE_DIR}/agent/prompt.c)
-target_include_directories(dbagentcore PUBLIC ${DAWBRIDGE_SOURCE_DIR}/agent ${DAWBRIDGE_SOURCE_DIR}/bridge)
+target_include_directories(dbagentcore PUBLIC ${DAWBRIDGE_SOURCE_DIR}/agent)  # bridge/ comes with dbagent (layers)
 target_link_libraries(dbagentcore PUBLIC dbagent dbmusic dbllm dbhistory PkgConfig::LIBUV PkgConfig::JANSSON ${MATH_LIB})
 
 if(DAWBRIDGE_TESTS)
