@@ -133,7 +133,7 @@ struct agent_config {
   double temperature;         /* 0 = 0.2 (the default), < 0 = the provider's default, else as given */
   const char *model;          /* NULL: the llm config's model */
   const char *prompts_dir;    /* NULL: the data directory's prompts (bridge/datadir.h) */
-  const char *tools_path;     /* NULL: agent/tools.json via DAWBRIDGE_SOURCE_DIR */
+  const char *tools_path;     /* NULL: the vocab/tools.json built into the program (tools_load) */
   const char *data_dir;       /* NULL: XDG (history_default_data_dir) */
   const char *composition;    /* NULL: the DAW's project name if usable as a directory name, else "default" */
   int no_save;                /* 1: do not write history (benchmarks) */
