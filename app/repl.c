@@ -169,6 +169,7 @@ static void delta_reset(repl_t *r, int req) {
 /* Prints the complete lines of the streamed stage-1 text (all of it when flush). */
 static void delta_print(repl_t *r, int flush) {
   size_t start = 0;
+  if (!r->delta_len) return;
   out_begin(r);
   for (size_t i = 0; i < r->delta_len; i++)
     if (r->delta[i] == '\n') {
@@ -248,6 +249,7 @@ static void on_event(const json_t *ev, void *data) {
           jint(ev, "position"));
   } else if (!strcmp(type, "stage")) {
     const char *st = jstr(ev, "stage", "?");
+    if (r->delta_req == id && r->delta_len) delta_print(r, 1); /* the plan text's last line before the stage */
     if (!strcmp(st, "planning")) delta_reset(r, id);
     say(r, "%c%s...", st[0] >= 'a' && st[0] <= 'z' ? st[0] - 'a' + 'A' : st[0], st[0] ? st + 1 : "");
   } else if (!strcmp(type, "plan_delta")) {
