@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,7 +81,11 @@ struct web {
   char url[256];
   char security_headers[512];
   struct log_sink log;
-  uv_check_t closer; /* closed last by web_close: its close callback frees the web_t */
+  /* libwebsockets 4.1 on a foreign loop ends in two calls: lws_context_destroy closes its handles, and once their
+   * close callbacks have run (the next closing phase of the loop), a second lws_context_destroy frees the context
+   * (and NULLs w->ctx through info.pcontext). closer is closed right after the first call; its close callback
+   * closes closer2, whose callback runs one loop turn later, after lws's: the second call, then w is freed. */
+  uv_check_t closer, closer2;
   void (*close_cb)(void *data);
   void *close_data;
   int closing;
@@ -522,12 +529,50 @@ static int write_token_file(struct web *w, const char *dir, char *err, size_t er
   return 0;
 }
 
-static void on_closer_closed(uv_handle_t *h) {
+/* Whether addr:port can be bound now (a plain socket, closed at once; port 0 always can). libwebsockets 4.1 on a
+ * foreign loop cannot be torn down cleanly when its listening socket failed (its first destroy completes at once
+ * and unloads the libuv event library while its handles still wait for their close callbacks), so a taken port is
+ * found here, before the context exists. Returns 0 or -errno. */
+static int can_listen(const char *addr, int port) {
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  if (strchr(addr, ':')) {
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, addr, &a6->sin6_addr) != 1) return -EINVAL;
+    len = sizeof *a6;
+  } else {
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, addr, &a4->sin_addr) != 1) return -EINVAL;
+    len = sizeof *a4;
+  }
+  if (port == 0) return 0;
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc = bind(fd, (struct sockaddr *)&ss, len) ? -errno : 0;
+  close(fd);
+  return rc;
+}
+
+static void on_closer2_closed(uv_handle_t *h) {
   struct web *w = h->data;
+  if (w->ctx) lws_context_destroy(w->ctx); /* the second call: frees the context, sets w->ctx NULL */
   void (*cb)(void *) = w->close_cb;
   void *data = w->close_data;
   free(w);
   if (cb) cb(data);
+}
+
+static void on_closer_closed(uv_handle_t *h) {
+  struct web *w = h->data;
+  w->closer2.data = w;
+  uv_close((uv_handle_t *)&w->closer2, on_closer2_closed);
 }
 
 int web_new(uv_loop_t *loop, live_t *live, const struct web_config *cfg, web_t **out, char *err, size_t errlen) {
@@ -570,6 +615,13 @@ int web_new(uv_loop_t *loop, live_t *live, const struct web_config *cfg, web_t *
   w->policy.listen = w->listen;
   w->policy.max_body = cfg->max_body ? cfg->max_body : WEBREQ_MAX_BODY;
 
+  int lrc = can_listen(w->listen, cfg->port);
+  if (lrc) {
+    if (lrc == -EINVAL) snprintf(err, errlen, "web: --web-listen takes an IP address (e.g. 127.0.0.1, 0.0.0.0), not \"%s\"", w->listen);
+    else snprintf(err, errlen, "web: cannot listen on %s:%d: %s", w->listen, cfg->port, strerror(-lrc));
+    free(w);
+    return lrc == -EINVAL ? WEB_EINVAL : WEB_ELISTEN;
+  }
   lws_set_log_level(LLL_ERR, NULL);
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
@@ -585,6 +637,7 @@ int web_new(uv_loop_t *loop, live_t *live, const struct web_config *cfg, web_t *
   info.max_http_header_data = 4096;
   info.timeout_secs = 30;
   info.vhost_name = "dawbridge";
+  info.pcontext = &w->ctx;
   w->ctx = lws_create_context(&info);
   if (!w->ctx) {
     snprintf(err, errlen, "web: libwebsockets could not start on %s:%d (port in use? libwebsockets-evlib-uv "
@@ -592,15 +645,20 @@ int web_new(uv_loop_t *loop, live_t *live, const struct web_config *cfg, web_t *
     free(w);
     return WEB_ELISTEN;
   }
+  uv_check_init(loop, &w->closer);
+  uv_check_init(loop, &w->closer2);
   w->vhost = lws_get_vhost_by_name(w->ctx, "dawbridge");
-  w->policy.port = w->vhost ? lws_get_vhost_listen_port(w->vhost) : cfg->port;
+  w->policy.port = w->vhost ? lws_get_vhost_listen_port(w->vhost) : -1;
   if (w->policy.port <= 0) {
-    snprintf(err, errlen, "web: not listening on %s:%d", w->listen, cfg->port);
+    snprintf(err, errlen, "web: cannot listen on %s:%d (in use, or not an address of this machine?)", w->listen,
+             cfg->port);
+    /* w is freed by the close of its check handles, on the loop */
+    w->closing = 1;
     lws_context_destroy(w->ctx);
-    free(w);
+    w->closer.data = w;
+    uv_close((uv_handle_t *)&w->closer, on_closer_closed);
     return WEB_ELISTEN;
   }
-  uv_check_init(loop, &w->closer);
   int wildcard = !strcmp(w->listen, "0.0.0.0") || !strcmp(w->listen, "::");
   const char *urlhost = wildcard ? "127.0.0.1" : w->listen;
   int v6 = strchr(urlhost, ':') != NULL;
@@ -617,7 +675,6 @@ int web_new(uv_loop_t *loop, live_t *live, const struct web_config *cfg, web_t *
       /* w is freed by the close of its check handle, on the loop */
       w->closing = 1;
       lws_context_destroy(w->ctx);
-      w->ctx = NULL;
       w->closer.data = w;
       uv_close((uv_handle_t *)&w->closer, on_closer_closed);
       return rc;
@@ -643,7 +700,6 @@ void web_close(web_t *w, void (*cb)(void *data), void *data) {
   /* closes every connection (their CLOSED callbacks run now, with w alive) and the listening socket; lws's
    * libuv handles finish closing on the next loop turns */
   lws_context_destroy(w->ctx);
-  w->ctx = NULL;
   w->closer.data = w;
   uv_close((uv_handle_t *)&w->closer, on_closer_closed);
 }

@@ -18,6 +18,7 @@ function ctlSubmit(sock, request) {
   return new Promise((resolve) => {
     const c = net.connect(sock);
     let buf = "", id = null;
+    const done = new Map(); // the done event may come before the reply that names the request
     const t = setTimeout(() => { c.destroy(); resolve(null); }, 20000);
     c.on("connect", () => c.write(JSON.stringify({ op: "subscribe" }) + "\n" + JSON.stringify({ op: "submit", id: "w", request }) + "\n"));
     c.on("data", (d) => {
@@ -29,7 +30,8 @@ function ctlSubmit(sock, request) {
         let m;
         try { m = JSON.parse(line); } catch { continue; }
         if (m.type === "reply" && m.id === "w") id = m.result && m.result.request;
-        if (m.type === "done" && id !== null && m.request === id) { clearTimeout(t); c.end(); resolve(m); }
+        if (m.type === "done") done.set(m.request, m);
+        if (id !== null && done.has(id)) { clearTimeout(t); c.end(); resolve(done.get(id)); return; }
       }
     });
     c.on("error", () => { clearTimeout(t); resolve(null); });
@@ -110,7 +112,7 @@ try {
 
   // the musician changes the new track (through the control socket, as the CLI would), then asks to undo it:
   // the daemon refuses with a conflict, the page says so and offers to revert that edit too
-  const call = await ctlSubmit(path.join(d.runtime, "dawbridge", "mock.sock"),
+  const call = await ctlSubmit(d.ctlSocket(),
     { kind: "call", tool: "set_track", args: { track_id: "t4", volume_db: -6 } });
   check(call && call.status === "ok", `the musician's own edit (set_track t4 -6 dB) is confirmed (${call && call.summary})`);
   // (clicked inside the page in one step: the history list is redrawn whenever a request ends)

@@ -68,6 +68,7 @@ export async function startDaemon(extra = []) {
   return {
     child, pid: child.pid, port, url, token: u.searchParams.get("token"), base: `${u.protocol}//${u.host}`, runtime, tmp,
     log: () => log, exited,
+    ctlSocket: () => (log.match(/control socket (\S+?);/) || [])[1],
     async stop() {
       if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, "SIGTERM");
       const r = await Promise.race([exited, sleep(20000).then(() => null)]);
