@@ -308,6 +308,11 @@ def test_surface_answers_the_sender_and_rejects_bad_messages():
         c.send(dm.port, osc("/dawbridge/status"))
         (path, args), _ = c.wait_for("/dawbridge/status", timeout=5)
         assert "idle" in args[0], args
+        # the default allow-list is 127.0.0.0/8: a second local address is answered at its own address
+        other = Client("127.0.0.2")
+        other.send(dm.port, osc("/dawbridge/status"))
+        (path, args), _ = other.wait_for("/dawbridge/status", timeout=5)
+        other.close()
         assert dm.p.poll() is None
     finally:
         c.close()
@@ -334,6 +339,23 @@ def test_surface_allow_list_ignores_other_senders():
         assert log.count("ignoring 127.0.0.2") == 1, "logged once per address:\n" + log
     finally:
         other.close()
+        mine.close()
+        assert dm.stop() == 0, dm.stderr()
+    # an allow-list replaces the default: with only another network, loopback senders are ignored too, and the
+    # port listens on every interface with a warning (OSC has no authentication)
+    dm = Daemon(d, [("kick", KICK_PLAN)], ["--surface-allow", "10.0.0.0/8"])
+    mine = Client()
+    try:
+        end = time.time() + 30
+        while "connected to" not in dm.stderr() and time.time() < end:
+            assert dm.p.poll() is None, dm.stderr()
+            time.sleep(0.1)
+        mine.send(dm.port, osc("/dawbridge/status"))
+        assert mine.recv_all(1.0) == [], "a loopback sender was answered though only 10.0.0.0/8 is allowed"
+        log = dm.stderr()
+        assert "listening on 0.0.0.0:%d" % dm.port in log and "no authentication" in log, log
+        assert "ignoring 127.0.0.1" in log, log
+    finally:
         mine.close()
         assert dm.stop() == 0, dm.stderr()
         d.cleanup()
