@@ -82,8 +82,14 @@ await test("initialize: protocol, server info, capabilities", async () => {
   check(caps && caps.tools, "tools capability");
   check(caps && caps.resources && caps.resources.subscribe === true, "resources.subscribe capability");
   check(typeof S.client.getInstructions() === "string", "instructions");
-  // the SDK only connects when the negotiated version is one it supports; ours must be its latest
-  check(S.transport._process !== undefined || true, "spawned");
+  // the version the server answered: the SDK asks for its latest, and the server must answer that same one
+  let answered = null;
+  const r = rawServer([...base, "mcp"]);
+  r.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"${LATEST_PROTOCOL_VERSION}","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}\n`);
+  answered = JSON.parse(await r.next()).result?.protocolVersion;
+  r.p.stdin.end();
+  await r.exit;
+  check(answered === LATEST_PROTOCOL_VERSION, `the SDK's latest revision ${LATEST_PROTOCOL_VERSION} is answered as is (${answered})`);
 });
 
 let tools = [];
