@@ -4,6 +4,11 @@
  * outcomes, saving). See agent.h. */
 #include "agent_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #define MOD "agent"
 #define DEFAULT_MAX_TURNS 24
 

@@ -2,6 +2,18 @@
  * executor and the LLM executor, and the plan matching that refuses calls outside the plan. See agent.h. */
 #include "agent_int.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "errfmt.h"
+#include "history.h"
+#include "instmap.h"
+#include "notation.h"
+#include "session.h"
+
 static void on_direct_checked(int status, const json_t *result, const char *message, void *data);
 static void s2_start(agent_t *a);
 static void on_s2_checked(int status, const json_t *result, const char *message, void *data);
@@ -282,7 +294,7 @@ static void note_created(agent_t *a, int step, const char *tool, const json_t *r
 
 static void on_direct_result(int status, const json_t *result, const char *message, void *data) {
   struct direct_call *dc = data;
-  agent_pending_off(dc->a);
+  dc->a->daw_pending = 0;
   if (agent_readback_start(dc->a, dc->tool, dc->args, status, message, on_direct_checked, dc)) return;
   on_direct_checked(status, result, message, dc);
 }
@@ -815,7 +827,7 @@ static void s2_error_result(agent_t *a, const struct llm_tool_call *c, const jso
 
 static void on_s2_result(int status, const json_t *result, const char *message, void *data) {
   struct s2_call *sc = data;
-  agent_pending_off(sc->a);
+  sc->a->daw_pending = 0;
   if (sc->entry >= 0 && agent_readback_start(sc->a, sc->name, sc->args, status, message, on_s2_checked, sc)) return;
   on_s2_checked(status, result, message, sc);
 }

@@ -2,6 +2,14 @@
  * of a plan written by hand (agent_exec_plan). See agent.h. */
 #include "agent_int.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budget.h"
+#include "context.h"
+#include "session.h"
+
 static void on_plan_done(llm_call_t *call, int status, const struct llm_result *res, const char *errmsg, void *data);
 
 static void llm_failed(agent_t *a, int status, const char *errmsg, const char *what) {

@@ -1,6 +1,15 @@
 /* agent_report: the end of a job — outcomes per step, the response object, the summary text, the conversation
  * turn built from a response, the end of the DAW request and saving the iteration. See agent.h. */
 #include "agent_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "errfmt.h"
+#include "history.h"
+#include "session.h"
 #include "vocab.h"
 
 static void save_and_finish(agent_t *a);

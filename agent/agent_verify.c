@@ -3,6 +3,14 @@
  * agent.h. */
 #include "agent_int.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "session.h"
+
 static void verify(agent_t *a);
 static const json_t *track_by_id(const json_t *state, const char *id);
 static int clip_in(const json_t *track, const char *cid);
@@ -47,8 +55,6 @@ struct readback {
   int status;
   char *message;
 };
-
-void agent_pending_off(agent_t *a) { a->daw_pending = 0; }
 
 /* The creates a lost confirmation is read back for (a marker is not: agent_readback_find cannot tell it apart). */
 static int is_create(const char *tool) {
