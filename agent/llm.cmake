@@ -12,7 +12,7 @@ target_link_libraries(dbllm PUBLIC PkgConfig::LIBUV PkgConfig::JANSSON PkgConfig
 # Mock LLM HTTP server: a library for tests/benches on the same loop, plus a stand-alone binary.
 add_library(dbmockllm STATIC ${DAWBRIDGE_SOURCE_DIR}/tests/support/mock_llm_server.c)
 target_include_directories(dbmockllm PUBLIC ${DAWBRIDGE_SOURCE_DIR}/tests/support)
-target_link_libraries(dbmockllm PUBLIC PkgConfig::LIBUV PkgConfig::JANSSON)
+target_link_libraries(dbmockllm PUBLIC dbutil PkgConfig::LIBUV PkgConfig::JANSSON)
 
 add_executable(mock-llm ${DAWBRIDGE_SOURCE_DIR}/tests/support/mock_llm_main.c)
 target_link_libraries(mock-llm PRIVATE dbmockllm)

@@ -1,41 +1,23 @@
-/* bench_util: small helpers the wire benchmarks share (a free loopback port, where mock-daw is). */
+/* bench_util: what the benchmarks share (bench/wire.cmake: dbbenchutil): the mock-daw process they measure against,
+ * and the statistics they print. The free port, the clock and the mock-daw path come from tests/support/db_test_util.h. */
 #ifndef DAWBRIDGE_BENCH_UTIL_H
 #define DAWBRIDGE_BENCH_UTIL_H
 
-#include <arpa/inet.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sys/types.h>
 
-static inline int free_udp_port(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, (struct sockaddr *)&a, sizeof a);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+/* Pins the calling process to one CPU (cpu < 0: no pinning). */
+void bench_pin_to(int cpu);
 
-static inline void mock_exe_path(char *out, size_t len, const char *given) {
-  if (given) {
-    snprintf(out, len, "%s", given);
-    return;
-  }
-  char self[PATH_MAX - 32];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) *slash = 0;
-    snprintf(out, len, "%s/mock-daw", self);
-    if (access(out, X_OK) == 0) return;
-  }
-  snprintf(out, len, "%s/mock-daw", DAWBRIDGE_BINARY_DIR);
-}
+/* Starts `exe --dialect D --port P --feedback-port F --tracks T --quiet`, pinned to cpu (< 0: not pinned).
+ * Returns its pid, or -1 if fork failed (a failed exec exits the child with 127). */
+pid_t bench_spawn_mock(const char *exe, const char *dialect, int port, int fport, int tracks, int cpu);
+
+/* Blocks (a bench, not the product) until the mock answers /mock/ping with /mock/pong: 0, or -1 after ~10 s. */
+int bench_wait_ping(int port);
+
+/* The median of v[0..n-1] (v is not changed; 0 for n <= 0). */
+double bench_median(const double *v, int n);
+/* The q-quantile (0..1, nearest rank) of v[0..n-1]; sorts v. 0 for n <= 0. */
+double bench_pct(double *v, int n, double q);
 
 #endif

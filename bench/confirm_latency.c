@@ -29,6 +29,7 @@
 #include <lo/lo.h>
 
 #include "bench_util.h"
+#include "db_test_util.h"
 #include "mock.h"
 #include "oscmap.h"
 #include "session.h"
@@ -41,77 +42,6 @@ static double now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_dbl(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n) {
-  double t[MAX_REPS];
-  if (n <= 0) return 0;
-  memcpy(t, v, sizeof *v * (size_t)n);
-  qsort(t, (size_t)n, sizeof *t, cmp_dbl);
-  return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
-/* sorts v */
-static double pct(double *v, int n, double q) {
-  if (n <= 0) return 0;
-  qsort(v, (size_t)n, sizeof *v, cmp_dbl);
-  size_t k = (size_t)(q * (n - 1) + 0.5);
-  return v[k];
-}
-
-
-static void pin_to(int cpu) {
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set);
-}
-
-static pid_t spawn_mock(const char *exe, const char *dialect, int port, int fport, int cpu) {
-  char p[16], f[16];
-  snprintf(p, sizeof p, "%d", port);
-  snprintf(f, sizeof f, "%d", fport);
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    pin_to(cpu);
-    execl(exe, exe, "--dialect", dialect, "--port", p, "--feedback-port", f, "--tracks", "8", "--quiet", (char *)NULL);
-    fprintf(stderr, "cannot run %s: %s\n", exe, strerror(errno));
-    _exit(127);
-  }
-  return pid;
-}
-
-static int wait_ping_blocking(int port) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  lo_message m = lo_message_new();
-  size_t len = 0;
-  void *data = lo_message_serialise(m, "/mock/ping", NULL, &len);
-  int ok = 0;
-  char buf[2048];
-  for (int i = 0; i < 100 && !ok; i++) {
-    sendto(fd, data, len, 0, (struct sockaddr *)&to, sizeof to);
-    ssize_t n;
-    while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
-      if (n >= 10 && !memcmp(buf, "/mock/pong", 10)) {
-        ok = 1;
-        break;
-      }
-  }
-  free(data);
-  lo_message_free(m);
-  close(fd);
-  return ok ? 0 : -1;
 }
 
 /* ---- one configuration on one loop ---- */
@@ -305,9 +235,9 @@ struct series {
 
 static void add_rep(struct series *s, double *lat, int n) {
   if (n <= 0) return;
-  s->med[s->n] = pct(lat, n, 0.5);
-  s->p90[s->n] = pct(lat, n, 0.9);
-  s->p99[s->n] = pct(lat, n, 0.99);
+  s->med[s->n] = bench_pct(lat, n, 0.5);
+  s->p90[s->n] = bench_pct(lat, n, 0.9);
+  s->p99[s->n] = bench_pct(lat, n, 0.99);
   s->max[s->n] = lat[n - 1];
   s->n++;
 }
@@ -347,18 +277,18 @@ int main(int argc, char **argv) {
   if (reps < 1) reps = 1;
   if (reps > MAX_REPS) reps = MAX_REPS;
   char exe[PATH_MAX];
-  mock_exe_path(exe, sizeof exe, mock_arg);
+  db_test_exe_path(exe, sizeof exe, "mock-daw", mock_arg);
   signal(SIGPIPE, SIG_IGN);
-  pin_to(cpu_self);
+  bench_pin_to(cpu_self);
 
   const char *dialects[2] = {"reaper", "ardour"};
   int mport[2], fport[2];
   pid_t pids[2] = {-1, -1};
   for (int d = 0; d < 2; d++) {
-    mport[d] = free_udp_port();
-    fport[d] = free_udp_port();
-    pids[d] = spawn_mock(exe, dialects[d], mport[d], fport[d], cpu_mock);
-    if (pids[d] < 0 || wait_ping_blocking(mport[d])) {
+    mport[d] = db_test_free_udp_port();
+    fport[d] = db_test_free_udp_port();
+    pids[d] = bench_spawn_mock(exe, dialects[d], mport[d], fport[d], 8, cpu_mock);
+    if (pids[d] < 0 || bench_wait_ping(mport[d])) {
       fprintf(stderr, "mock-daw (%s) did not answer /mock/ping\n", exe);
       for (int k = 0; k <= d; k++)
         if (pids[k] > 0) kill(pids[k], SIGTERM), waitpid(pids[k], NULL, 0);
@@ -409,14 +339,14 @@ int main(int argc, char **argv) {
       for (int k = 0; k < 2; k++) {
         struct series *s = &ser[d][ip][k];
         printf("%-7s %-10s %-22s %9.1f %9.1f %9.1f %9.1f %6d %7d\n", dialects[d], ip ? "in-process" : "process",
-               k ? "raw OSC ping RTT" : "sync_call confirmed", median(s->med, s->n), median(s->p90, s->n),
-               median(s->p99, s->n), median(s->max, s->n), s->failures, s->retried);
+               k ? "raw OSC ping RTT" : "sync_call confirmed", bench_median(s->med, s->n), bench_median(s->p90, s->n),
+               bench_median(s->p99, s->n), bench_median(s->max, s->n), s->failures, s->retried);
       }
   printf("\n%-7s %-10s %14s %14s %16s\n", "dialect", "mock", "call/ping med", "call/ping p99", "call-ping µs");
   for (int d = 0; d < 2; d++)
     for (int ip = 0; ip < 2; ip++) {
-      double cm = median(ser[d][ip][0].med, ser[d][ip][0].n), pm = median(ser[d][ip][1].med, ser[d][ip][1].n);
-      double c99 = median(ser[d][ip][0].p99, ser[d][ip][0].n), p99 = median(ser[d][ip][1].p99, ser[d][ip][1].n);
+      double cm = bench_median(ser[d][ip][0].med, ser[d][ip][0].n), pm = bench_median(ser[d][ip][1].med, ser[d][ip][1].n);
+      double c99 = bench_median(ser[d][ip][0].p99, ser[d][ip][0].n), p99 = bench_median(ser[d][ip][1].p99, ser[d][ip][1].n);
       printf("%-7s %-10s %14.2f %14.2f %16.1f\n", dialects[d], ip ? "in-process" : "process", pm > 0 ? cm / pm : 0,
              p99 > 0 ? c99 / p99 : 0, cm - pm);
     }
@@ -425,11 +355,11 @@ int main(int argc, char **argv) {
   for (int d = 0; d < 2; d++)
     for (int ip = 0; ip < 2; ip++) {
       struct series *s = &ser[d][ip][0];
-      double m = median(s->med, s->n);
+      double m = bench_median(s->med, s->n);
       int ok = !s->failures && m <= TARGET_US;
       all &= ok;
       printf("verdict: %s, %s mock: median %.1f µs (p99 %.1f), target median <= %.0f µs: %s\n", dialects[d],
-             ip ? "in-process" : "process", m, median(s->p99, s->n), TARGET_US, ok ? "MET" : "MISSED");
+             ip ? "in-process" : "process", m, bench_median(s->p99, s->n), TARGET_US, ok ? "MET" : "MISSED");
     }
   return all ? 0 : 3;
 }

@@ -39,6 +39,7 @@
 #include <lo/lo.h>
 #include <uv.h>
 
+#include "bench_util.h"
 #include "link.h"
 #include "mock.h"
 
@@ -70,19 +71,6 @@ static double cpu_ns(int who) {
   struct rusage ru;
   getrusage(who, &ru);
   return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
-}
-
-static int cmp_dbl(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n) {
-  double t[MAX_REPS];
-  if (n <= 0) return 0;
-  memcpy(t, v, sizeof *v * (size_t)n);
-  qsort(t, (size_t)n, sizeof *t, cmp_dbl);
-  return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
 static void minmax(const double *v, int n, double *mn, double *mx) {
@@ -475,12 +463,12 @@ int main(int argc, char **argv) {
           rc[k] = r[x][t][k].recv_cpu_ns;
         }
         minmax(gp, reps, &mn, &mx);
-        good[x][t] = median(gp, reps);
-        if (x == 1) scpu[t] = median(sc, reps);
+        good[x][t] = bench_median(gp, reps);
+        if (x == 1) scpu[t] = bench_median(sc, reps);
         char range[40];
         snprintf(range, sizeof range, "%.0fk-%.0fk", mn / 1e3, mx / 1e3);
-        printf("%-26s %-22s %11.0f %11.0f %15s %8.3f %11.0f %11.0f\n", rx_label[x], tx_names[t], median(sr, reps),
-               good[x][t], range, median(ls, reps), median(sc, reps), median(rc, reps));
+        printf("%-26s %-22s %11.0f %11.0f %15s %8.3f %11.0f %11.0f\n", rx_label[x], tx_names[t], bench_median(sr, reps),
+               good[x][t], range, bench_median(ls, reps), bench_median(sc, reps), bench_median(rc, reps));
       }
     }
     for (int x = 0; x < 2; x++) {
@@ -516,11 +504,11 @@ int main(int argc, char **argv) {
         rc[k] = r[m][k].recv_cpu_ns;
       }
       minmax(rt, dreps, &mn, &mx);
-      rate[m] = median(rt, dreps);
+      rate[m] = bench_median(rt, dreps);
       char range[40];
       snprintf(range, sizeof range, "%.0fk-%.0fk", mn / 1e3, mx / 1e3);
-      printf("%-8s %-52s %12.0f %18s %8.3f %12.0f\n", rx_names[m], what[m], rate[m], range, median(ls, dreps),
-             median(rc, dreps));
+      printf("%-8s %-52s %12.0f %18s %8.3f %12.0f\n", rx_names[m], what[m], rate[m], range, bench_median(ls, dreps),
+             bench_median(rc, dreps));
     }
     double ratio = rate[RX_RAW] > 0 ? rate[RX_LINK] / rate[RX_RAW] : 0;
     printf("ratios (drain medians): liblo/raw %.2f, link/raw %.2f, link/liblo %.2f, mock/raw %.2f\n",

@@ -26,6 +26,7 @@
 #include <lo/lo.h>
 
 #include "bench_util.h"
+#include "db_test_util.h"
 #include "oscmap.h"
 #include "session.h"
 #include "sync.h"
@@ -33,25 +34,6 @@
 #define MAX_SIZES 8
 #define MAX_CFG 32
 #define TARGET_MS 200.0
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_dbl(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n) {
-  double t[64];
-  if (n <= 0) return 0;
-  memcpy(t, v, sizeof *v * (size_t)n);
-  qsort(t, (size_t)n, sizeof *t, cmp_dbl);
-  return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
 
 static double self_cpu_ms(void) {
   struct rusage ru;
@@ -77,51 +59,6 @@ static double proc_cpu_ms(pid_t pid) {
 }
 
 
-/* Starts mock-daw; returns its pid (or -1). */
-static pid_t spawn_mock(const char *exe, const char *dialect, int port, int fport, int tracks) {
-  char p[16], f[16], t[16];
-  snprintf(p, sizeof p, "%d", port);
-  snprintf(f, sizeof f, "%d", fport);
-  snprintf(t, sizeof t, "%d", tracks);
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    execl(exe, exe, "--dialect", dialect, "--port", p, "--feedback-port", f, "--tracks", t, "--quiet", (char *)NULL);
-    fprintf(stderr, "cannot run %s: %s\n", exe, strerror(errno));
-    _exit(127);
-  }
-  return pid;
-}
-
-/* Ready when /mock/ping is answered by /mock/pong (up to ~10 s). */
-static int wait_ping(int port) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  lo_message m = lo_message_new();
-  size_t len = 0;
-  void *data = lo_message_serialise(m, "/mock/ping", NULL, &len);
-  int ok = 0;
-  char buf[2048];
-  for (int i = 0; i < 100 && !ok; i++) {
-    sendto(fd, data, len, 0, (struct sockaddr *)&to, sizeof to);
-    for (;;) {
-      ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      if (n >= 10 && !memcmp(buf, "/mock/pong", 10)) {
-        ok = 1;
-        break;
-      }
-    }
-  }
-  free(data);
-  lo_message_free(m);
-  close(fd);
-  return ok ? 0 : -1;
-}
-
 struct run {
   int done, status;
   double t_end;
@@ -131,7 +68,7 @@ struct run {
 
 static void on_synced(int status, const json_t *result, const char *message, void *data) {
   struct run *r = data;
-  r->t_end = now_ms();
+  r->t_end = db_test_now_ms();
   r->done = 1;
   r->status = status;
   r->tracks = (int)json_integer_value(json_object_get(result, "tracks"));
@@ -142,7 +79,7 @@ static void on_closed(void *data) { *(int *)data = 1; }
 
 static void log_stderr(int level, const char *module, const char *text, void *data) {
   (void)data;
-  fprintf(stderr, "%.3f [%d] %s: %s\n", now_ms(), level, module, text);
+  fprintf(stderr, "%.3f [%d] %s: %s\n", db_test_now_ms(), level, module, text);
 }
 
 struct cfg {
@@ -177,7 +114,7 @@ static double one_sync(struct cfg *c, int verbose, unsigned long *msgs, double *
   }
   struct run r = {0};
   double c0 = self_cpu_ms(), d0 = proc_cpu_ms(c->mock_pid);
-  double t0 = now_ms();
+  double t0 = db_test_now_ms();
   sync_start(s, on_synced, &r);
   while (!r.done) uv_run(&loop, UV_RUN_ONCE);
   double ms = r.t_end - t0;
@@ -228,7 +165,7 @@ int main(int argc, char **argv) {
   if (reps < 1) reps = 1;
   if (reps > 64) reps = 64;
   char exe[PATH_MAX];
-  mock_exe_path(exe, sizeof exe, mock_arg);
+  db_test_exe_path(exe, sizeof exe, "mock-daw", mock_arg);
   signal(SIGPIPE, SIG_IGN);
   static char errbuf[1 << 20];
   if (verbose) setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf); /* timestamps stay honest: no write per line */
@@ -246,13 +183,13 @@ int main(int argc, char **argv) {
   for (int d = 0; d < 2; d++) {
     if (only && strcmp(only, dialects[d])) continue;
     for (int k = 0; k < nsizes; k++) {
-      int port = free_udp_port(), fport = free_udp_port();
+      int port = db_test_free_udp_port(), fport = db_test_free_udp_port();
       mocks[nm].dialect = dialects[d];
       mocks[nm].tracks = sizes[k];
       mocks[nm].port = port;
       mocks[nm].fport = fport;
-      mocks[nm].pid = spawn_mock(exe, dialects[d], port, fport, sizes[k]);
-      if (mocks[nm].pid < 0 || wait_ping(port)) {
+      mocks[nm].pid = bench_spawn_mock(exe, dialects[d], port, fport, sizes[k], -1);
+      if (mocks[nm].pid < 0 || bench_wait_ping(port)) {
         fprintf(stderr, "mock-daw (%s) did not start or answer /mock/ping on port %d\n", exe, port);
         for (int j = 0; j <= nm; j++)
           if (mocks[j].pid > 0) kill(mocks[j].pid, SIGTERM), waitpid(mocks[j].pid, NULL, 0);
@@ -313,7 +250,7 @@ int main(int argc, char **argv) {
   int all_ok = 1;
   for (int i = 0; i < nc; i++) {
     struct cfg *c = &cfgs[i];
-    double mn = 0, mx = 0, med = median(c->ms, c->n);
+    double mn = 0, mx = 0, med = bench_median(c->ms, c->n);
     double msgs[64];
     for (int k = 0; k < c->n; k++) {
       if (!k || c->ms[k] < mn) mn = c->ms[k];
@@ -323,16 +260,16 @@ int main(int argc, char **argv) {
     char bank[16];
     if (strcmp(c->dialect, "reaper")) snprintf(bank, sizeof bank, "-");
     else snprintf(bank, sizeof bank, "%d", c->bank ? c->bank : map_bank);
-    double mmsg = median(msgs, c->n);
+    double mmsg = bench_median(msgs, c->n);
     printf("%-7s %6d %5s %10.1f %8.1f %8.1f %8.0f %10.0f %8.1f ms %5.0f ms %5d\n", c->dialect, c->tracks, bank, med, mn,
-           mx, mmsg, med > 0 ? mmsg / (med / 1e3) : 0, median(c->bridge_cpu, c->n), median(c->daw_cpu, c->n),
+           mx, mmsg, med > 0 ? mmsg / (med / 1e3) : 0, bench_median(c->bridge_cpu, c->n), bench_median(c->daw_cpu, c->n),
            c->failures);
   }
   printf("\n");
   for (int i = 0; i < nc; i++) {
     struct cfg *c = &cfgs[i];
     if (c->tracks != 1000) continue;
-    double med = median(c->ms, c->n);
+    double med = bench_median(c->ms, c->n);
     int ok = c->n > 0 && !c->failures && med <= TARGET_MS;
     all_ok &= ok;
     char bank[16];

@@ -10,7 +10,7 @@ db_add_test(test_datadir SOURCES tests/unit/test_datadir.c LIBS dbdatadir LABELS
 # Instrument maps (roles -> a DAW's plugins): pure data + jansson, also used by the plan validator (dbmusic).
 add_library(dbinstmap STATIC osc-maps/instmap.c)
 target_include_directories(dbinstmap PUBLIC ${DAWBRIDGE_SOURCE_DIR}/osc-maps)
-target_link_libraries(dbinstmap PUBLIC dbdatadir PkgConfig::JANSSON)
+target_link_libraries(dbinstmap PUBLIC dbutil dbdatadir PkgConfig::JANSSON)
 db_add_test(test_instmap SOURCES tests/unit/test_instmap.c LIBS dbinstmap LABELS unit)
 db_add_test(test_plan_instruments SOURCES tests/unit/test_plan_instruments.c LIBS dbmusic dbinstmap LABELS unit music)
 # the reference request end to end (agent, direct executor) against the embedded mock DAW + companion, both dialects
@@ -24,7 +24,7 @@ add_library(dbcore STATIC
   osc-maps/oscmap.c
 )
 target_include_directories(dbcore PUBLIC ${DAWBRIDGE_SOURCE_DIR}/bridge ${DAWBRIDGE_SOURCE_DIR}/osc-maps)
-target_link_libraries(dbcore PUBLIC dbvocab dbdatadir dbinstmap PkgConfig::LIBLO PkgConfig::LIBUV PkgConfig::JANSSON ${MATH_LIB})
+target_link_libraries(dbcore PUBLIC dbutil dbvocab dbdatadir dbinstmap PkgConfig::LIBLO PkgConfig::LIBUV PkgConfig::JANSSON ${MATH_LIB})
 
 if(EXISTS ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_session.c)
   db_add_test(test_session SOURCES tests/unit/test_session.c LIBS dbcore)
@@ -40,7 +40,7 @@ endif()
 if(DAWBRIDGE_TESTS)
   add_library(dbtest_wire STATIC tests/support/wire_fixture.c)
   target_include_directories(dbtest_wire PUBLIC ${DAWBRIDGE_SOURCE_DIR}/tests/support)
-  target_link_libraries(dbtest_wire PUBLIC dbcore dbmock)
+  target_link_libraries(dbtest_wire PUBLIC dbcore dbmock dbtestutil)
 endif()
 db_add_test(test_wire SOURCES tests/integration/test_wire.c LIBS dbtest_wire dbtest_osc_client LABELS integration TIMEOUT 300)
 # `dawbridge call` end to end against a mock-daw process: exit codes of the three outcomes, loss, nothing listening

@@ -1,6 +1,7 @@
 /* history.c: crash-safe iteration store. See history.h for the contract. */
 #define _GNU_SOURCE /* O_TMPFILE, linkat AT_EMPTY_PATH */
 #include "history.h"
+#include "errfmt.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,16 +43,6 @@ const char *history_strerror(int code)
     case HISTORY_ENOMEM: return "out of memory";
     default: return "unknown history error";
     }
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static int code_for_errno(int e)
@@ -116,8 +107,7 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
 {
     char *p = strdup(path);
     if (!p) {
-        set_err(err, errlen, "out of memory");
-        return HISTORY_ENOMEM;
+        return errfmt(err, errlen, HISTORY_ENOMEM, "out of memory");
     }
     int rc = HISTORY_OK;
     for (char *s = p + 1;; s++) {
@@ -126,8 +116,7 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
             *s = '\0';
             if (mkdir(p, 0700) != 0 && errno != EEXIST) {
                 int e = errno;
-                set_err(err, errlen, "cannot create directory %s: %s", p, strerror(e));
-                rc = code_for_errno(e);
+                rc = errfmt(err, errlen, code_for_errno(e), "cannot create directory %s: %s", p, strerror(e));
                 break;
             }
             *s = saved;
@@ -138,8 +127,7 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
     if (rc == HISTORY_OK) {
         struct stat st;
         if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            set_err(err, errlen, "%s exists but is not a directory", path);
-            rc = HISTORY_EIO;
+            rc = errfmt(err, errlen, HISTORY_EIO, "%s exists but is not a directory", path);
         }
     }
     free(p);
@@ -228,7 +216,7 @@ static void remove_stale_temps(const char *dir)
 history_t *history_open(const char *data_dir, const char *composition, char *err, size_t errlen)
 {
     if (!history_composition_valid(composition)) {
-        set_err(err, errlen, "invalid composition name \"%s\": use 1-128 characters without / \\ : * ? \" < > |, "
+        errmsg(err, errlen, "invalid composition name \"%s\": use 1-128 characters without / \\ : * ? \" < > |, "
                 "control characters, a leading '.' or '-' or a trailing '.' or space",
                 composition ? composition : "(null)");
         return NULL;
@@ -237,13 +225,13 @@ history_t *history_open(const char *data_dir, const char *composition, char *err
     if (!data_dir) {
         def = history_default_data_dir();
         if (!def) {
-            set_err(err, errlen, "cannot find the data directory: set XDG_DATA_HOME or HOME, or pass --data-dir");
+            errmsg(err, errlen, "cannot find the data directory: set XDG_DATA_HOME or HOME, or pass --data-dir");
             return NULL;
         }
         data_dir = def;
     }
     if (!data_dir[0]) {
-        set_err(err, errlen, "empty data directory");
+        errmsg(err, errlen, "empty data directory");
         free(def);
         return NULL;
     }
@@ -251,7 +239,7 @@ history_t *history_open(const char *data_dir, const char *composition, char *err
     char *dir = malloc(len);
     history_t *h = calloc(1, sizeof *h);
     if (!dir || !h) {
-        set_err(err, errlen, "out of memory");
+        errmsg(err, errlen, "out of memory");
         free(dir);
         free(h);
         free(def);
@@ -291,14 +279,12 @@ static int fsync_dir(const char *dir, char *err, size_t errlen)
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        set_err(err, errlen, "cannot open directory %s: %s", dir, strerror(e));
-        return code_for_errno(e);
+        return errfmt(err, errlen, code_for_errno(e), "cannot open directory %s: %s", dir, strerror(e));
     }
     int rc = HISTORY_OK;
     if (fsync(fd) != 0 && errno != EINVAL) {
         int e = errno;
-        set_err(err, errlen, "cannot sync directory %s: %s", dir, strerror(e));
-        rc = code_for_errno(e);
+        rc = errfmt(err, errlen, code_for_errno(e), "cannot sync directory %s: %s", dir, strerror(e));
     }
     close(fd);
     return rc;
@@ -313,12 +299,10 @@ static int write_all(int fd, const char *data, size_t len, const char *what, cha
             if (errno == EINTR)
                 continue;
             int e = errno;
-            set_err(err, errlen, "cannot write %s: %s", what, strerror(e));
-            return code_for_errno(e);
+            return errfmt(err, errlen, code_for_errno(e), "cannot write %s: %s", what, strerror(e));
         }
         if (w == 0) {
-            set_err(err, errlen, "cannot write %s: %s", what, strerror(ENOSPC));
-            return HISTORY_ENOSPC;
+            return errfmt(err, errlen, HISTORY_ENOSPC, "cannot write %s: %s", what, strerror(ENOSPC));
         }
         off += (size_t)w;
     }
@@ -374,8 +358,7 @@ static int write_new_file_as(const char *dir, const char *name, const char *data
 {
     char *final = path_join(dir, name);
     if (!final) {
-        set_err(err, errlen, "out of memory");
-        return HISTORY_ENOMEM;
+        return errfmt(err, errlen, HISTORY_ENOMEM, "out of memory");
     }
     char *tmp = NULL;
     int rc = HISTORY_OK;
@@ -386,22 +369,19 @@ static int write_new_file_as(const char *dir, const char *name, const char *data
         tmp = path_join(dir, tmpname);
         if (!tmp) {
             free(final);
-            set_err(err, errlen, "out of memory");
-            return HISTORY_ENOMEM;
+            return errfmt(err, errlen, HISTORY_ENOMEM, "out of memory");
         }
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     }
     if (fd < 0) {
         int e = errno;
-        set_err(err, errlen, "cannot create a file in %s for %s: %s", dir, name, strerror(e));
-        rc = code_for_errno(e);
+        rc = errfmt(err, errlen, code_for_errno(e), "cannot create a file in %s for %s: %s", dir, name, strerror(e));
         goto out;
     }
     rc = write_all(fd, data, len, final, err, errlen);
     if (rc == HISTORY_OK && fsync(fd) != 0) {
         int e = errno;
-        set_err(err, errlen, "cannot sync %s: %s", final, strerror(e));
-        rc = code_for_errno(e);
+        rc = errfmt(err, errlen, code_for_errno(e), "cannot sync %s: %s", final, strerror(e));
     }
     if (rc == HISTORY_OK) {
         int lr = tmp ? link(tmp, final) : link_unnamed(fd, final);
@@ -412,15 +392,13 @@ static int write_new_file_as(const char *dir, const char *name, const char *data
             } else if (!tmp) {
                 rc = HISTORY_NAMED_INTERNAL;
             } else {
-                set_err(err, errlen, "cannot create %s: %s", final, strerror(e));
-                rc = code_for_errno(e);
+                rc = errfmt(err, errlen, code_for_errno(e), "cannot create %s: %s", final, strerror(e));
             }
         }
     }
     if (close(fd) != 0 && rc == HISTORY_OK) {
         int e = errno;
-        set_err(err, errlen, "cannot close %s: %s", final, strerror(e));
-        rc = code_for_errno(e);
+        rc = errfmt(err, errlen, code_for_errno(e), "cannot close %s: %s", final, strerror(e));
     }
     if (tmp)
         unlink(tmp);
@@ -472,8 +450,7 @@ static int highest_on_disk(const char *dir, char *err, size_t errlen)
     DIR *d = opendir(dir);
     if (!d) {
         int e = errno;
-        set_err(err, errlen, "cannot read directory %s: %s", dir, strerror(e));
-        return code_for_errno(e);
+        return errfmt(err, errlen, code_for_errno(e), "cannot read directory %s: %s", dir, strerror(e));
     }
     int hi = 0;
     struct dirent *de;
@@ -529,24 +506,24 @@ static json_t *build_iteration(int number, const json_t *snapshot, const json_t 
     json_t *src = meta ? json_object_get(meta, "source") : NULL;
     if (src) {
         if (!json_is_string(src) || !source_valid(json_string_value(src))) {
-            set_err(err, errlen, "invalid iteration source (expected ai_iteration, user, baseline, undo or restore)");
+            errmsg(err, errlen, "invalid iteration source (expected ai_iteration, user, baseline, undo or restore)");
             return NULL;
         }
         source = json_string_value(src);
     }
     json_t *um = meta ? json_object_get(meta, "user_message") : NULL;
     if (um && !json_is_string(um) && !json_is_null(um)) {
-        set_err(err, errlen, "user_message must be a string or null");
+        errmsg(err, errlen, "user_message must be a string or null");
         return NULL;
     }
     json_t *actions = meta ? json_object_get(meta, "actions") : NULL;
     if (actions && !json_is_array(actions)) {
-        set_err(err, errlen, "actions must be an array");
+        errmsg(err, errlen, "actions must be an array");
         return NULL;
     }
     json_t *ac = meta ? json_object_get(meta, "actions_count") : NULL;
     if (ac && (!json_is_integer(ac) || json_integer_value(ac) < 0)) {
-        set_err(err, errlen, "actions_count must be a non-negative integer");
+        errmsg(err, errlen, "actions_count must be a non-negative integer");
         return NULL;
     }
     json_int_t count = ac ? json_integer_value(ac) : (json_int_t)(actions ? json_array_size(actions) : 0);
@@ -575,7 +552,7 @@ static json_t *build_iteration(int number, const json_t *snapshot, const json_t 
     bad |= json_object_set_new(doc, "state", json_deep_copy(snapshot));
     if (bad) {
         json_decref(doc);
-        set_err(err, errlen, "out of memory (or invalid JSON) while building the iteration");
+        errmsg(err, errlen, "out of memory (or invalid JSON) while building the iteration");
         return NULL;
     }
     return doc;
@@ -591,15 +568,13 @@ static int reserve_number(history_t *h, int *out, char *err, size_t errlen)
 {
     char *cpath = path_join(h->dir, HISTORY_COUNTER);
     if (!cpath) {
-        set_err(err, errlen, "out of memory");
-        return HISTORY_ENOMEM;
+        return errfmt(err, errlen, HISTORY_ENOMEM, "out of memory");
     }
     int rc = HISTORY_OK, cfd = -1, created = 0;
     int dfd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
         int e = errno;
-        set_err(err, errlen, "cannot open directory %s: %s", h->dir, strerror(e));
-        rc = code_for_errno(e);
+        rc = errfmt(err, errlen, code_for_errno(e), "cannot open directory %s: %s", h->dir, strerror(e));
         goto out;
     }
     while (flock(dfd, LOCK_EX) != 0 && errno == EINTR)
@@ -611,8 +586,7 @@ static int reserve_number(history_t *h, int *out, char *err, size_t errlen)
     }
     if (cfd < 0) {
         int e = errno;
-        set_err(err, errlen, "cannot write %s: %s", cpath, strerror(e));
-        rc = code_for_errno(e);
+        rc = errfmt(err, errlen, code_for_errno(e), "cannot write %s: %s", cpath, strerror(e));
         goto out;
     }
     int hi = highest_on_disk(h->dir, err, errlen);
@@ -627,8 +601,7 @@ static int reserve_number(history_t *h, int *out, char *err, size_t errlen)
     if (hi + 1 > n)
         n = hi + 1;
     if (n >= HISTORY_MAX_NUMBER) {
-        set_err(err, errlen, "history %s is full (iteration numbers exhausted)", h->dir);
-        rc = HISTORY_EINVAL;
+        rc = errfmt(err, errlen, HISTORY_EINVAL, "history %s is full (iteration numbers exhausted)", h->dir);
         goto out;
     }
     char cbuf[16];
@@ -639,21 +612,18 @@ static int reserve_number(history_t *h, int *out, char *err, size_t errlen)
     while (w < 0 && errno == EINTR);
     if (w != clen) {
         int e = w < 0 ? errno : ENOSPC;
-        set_err(err, errlen, "cannot write %s: %s", cpath, strerror(e));
-        rc = code_for_errno(e);
+        rc = errfmt(err, errlen, code_for_errno(e), "cannot write %s: %s", cpath, strerror(e));
         goto out;
     }
     struct stat st;
     if (fstat(cfd, &st) == 0 && st.st_size > clen && ftruncate(cfd, clen) != 0) {
         int e = errno;
-        set_err(err, errlen, "cannot write %s: %s", cpath, strerror(e));
-        rc = code_for_errno(e);
+        rc = errfmt(err, errlen, code_for_errno(e), "cannot write %s: %s", cpath, strerror(e));
         goto out;
     }
     if (fdatasync(cfd) != 0) {
         int e = errno;
-        set_err(err, errlen, "cannot sync %s: %s", cpath, strerror(e));
-        rc = code_for_errno(e);
+        rc = errfmt(err, errlen, code_for_errno(e), "cannot sync %s: %s", cpath, strerror(e));
         goto out;
     }
     if (created && (rc = fsync_dir(h->dir, err, errlen)) != HISTORY_OK)
@@ -673,8 +643,7 @@ int history_save(history_t *h, const json_t *snapshot, const json_t *meta, int *
                  size_t errlen)
 {
     if (!h || !json_is_object(snapshot) || (meta && !json_is_object(meta))) {
-        set_err(err, errlen, "history_save: snapshot (and meta, if given) must be JSON objects");
-        return HISTORY_EINVAL;
+        return errfmt(err, errlen, HISTORY_EINVAL, "history_save: snapshot (and meta, if given) must be JSON objects");
     }
     /* validate and build first: a bad request never costs a number */
     json_t *doc = build_iteration(0, snapshot, meta, err, errlen);
@@ -690,8 +659,7 @@ int history_save(history_t *h, const json_t *snapshot, const json_t *meta, int *
         json_object_set_new(doc, "number", json_integer(n));
         char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         if (!text) {
-            set_err(err, errlen, "cannot serialize the iteration (out of memory?)");
-            rc = HISTORY_ENOMEM;
+            rc = errfmt(err, errlen, HISTORY_ENOMEM, "cannot serialize the iteration (out of memory?)");
             break;
         }
         size_t tlen = strlen(text);
@@ -712,8 +680,7 @@ int history_save(history_t *h, const json_t *snapshot, const json_t *meta, int *
         /* the name was taken by a writer that did not reserve it (another version, a copy by hand): next */
     }
     if (rc == HISTORY_EEXIST_INTERNAL) {
-        set_err(err, errlen, "cannot find a free iteration number in %s", h->dir);
-        rc = HISTORY_EIO;
+        rc = errfmt(err, errlen, HISTORY_EIO, "cannot find a free iteration number in %s", h->dir);
     }
     json_decref(doc);
     return rc;
@@ -726,18 +693,17 @@ static int load_file(const char *dir, const char *name, int number, json_t **out
 {
     char *p = path_join(dir, name);
     if (!p) {
-        set_err(err, errlen, "out of memory");
-        return HISTORY_ENOMEM;
+        return errfmt(err, errlen, HISTORY_ENOMEM, "out of memory");
     }
     struct stat st;
     if (stat(p, &st) != 0) {
         int e = errno;
-        set_err(err, errlen, "%s: %s", p, strerror(e));
+        errmsg(err, errlen, "%s: %s", p, strerror(e));
         free(p);
         return e == ENOENT ? HISTORY_ENOENT : code_for_errno(e);
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s: not a regular file", p);
+        errmsg(err, errlen, "%s: not a regular file", p);
         free(p);
         return HISTORY_ECORRUPT;
     }
@@ -745,7 +711,7 @@ static int load_file(const char *dir, const char *name, int number, json_t **out
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        set_err(err, errlen, "%s: %s", p, strerror(e));
+        errmsg(err, errlen, "%s: %s", p, strerror(e));
         free(p);
         return e == ENOENT ? HISTORY_ENOENT : code_for_errno(e);
     }
@@ -753,7 +719,7 @@ static int load_file(const char *dir, const char *name, int number, json_t **out
     char *data = malloc(size + 1);
     if (!data) {
         close(fd);
-        set_err(err, errlen, "%s: out of memory", p);
+        errmsg(err, errlen, "%s: out of memory", p);
         free(p);
         return HISTORY_ENOMEM;
     }
@@ -770,7 +736,7 @@ static int load_file(const char *dir, const char *name, int number, json_t **out
     json_t *doc = json_loadb(data, got, JSON_REJECT_DUPLICATES, &je);
     free(data);
     if (!doc) {
-        set_err(err, errlen, "%s: corrupt or truncated (line %d: %s)", p, je.line, je.text);
+        errmsg(err, errlen, "%s: corrupt or truncated (line %d: %s)", p, je.line, je.text);
         free(p);
         return HISTORY_ECORRUPT;
     }
@@ -790,7 +756,7 @@ static int load_file(const char *dir, const char *name, int number, json_t **out
     else if (!json_is_object(json_object_get(doc, "state")))
         why = "missing state";
     if (why) {
-        set_err(err, errlen, "%s: %s", p, why);
+        errmsg(err, errlen, "%s: %s", p, why);
         json_decref(doc);
         free(p);
         return HISTORY_ECORRUPT;
@@ -813,15 +779,13 @@ static int scan_numbers(const history_t *h, int **nums_out, size_t *count_out, j
     DIR *d = opendir(h->dir);
     if (!d) {
         int e = errno;
-        set_err(err, errlen, "cannot read directory %s: %s", h->dir, strerror(e));
-        return code_for_errno(e);
+        return errfmt(err, errlen, code_for_errno(e), "cannot read directory %s: %s", h->dir, strerror(e));
     }
     size_t cap = 64, n = 0;
     int *nums = malloc(cap * sizeof *nums);
     if (!nums) {
         closedir(d);
-        set_err(err, errlen, "out of memory");
-        return HISTORY_ENOMEM;
+        return errfmt(err, errlen, HISTORY_ENOMEM, "out of memory");
     }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
@@ -846,8 +810,7 @@ static int scan_numbers(const history_t *h, int **nums_out, size_t *count_out, j
             if (!nn) {
                 free(nums);
                 closedir(d);
-                set_err(err, errlen, "out of memory");
-                return HISTORY_ENOMEM;
+                return errfmt(err, errlen, HISTORY_ENOMEM, "out of memory");
             }
             nums = nn;
             cap *= 2;
@@ -876,8 +839,7 @@ static int load_number(const history_t *h, int number, json_t **out, char *err, 
 int history_list(history_t *h, json_t **list_out, json_t **warnings_out, char *err, size_t errlen)
 {
     if (!h || !list_out) {
-        set_err(err, errlen, "history_list: bad arguments");
-        return HISTORY_EINVAL;
+        return errfmt(err, errlen, HISTORY_EINVAL, "history_list: bad arguments");
     }
     json_t *list = json_array();
     json_t *warnings = json_array();
@@ -923,12 +885,11 @@ int history_list(history_t *h, json_t **list_out, json_t **warnings_out, char *e
 int history_load(history_t *h, int number, json_t **iteration_out, char *err, size_t errlen)
 {
     if (!h || !iteration_out || number < 1) {
-        set_err(err, errlen, "no iteration %d", number);
-        return number < 1 ? HISTORY_ENOENT : HISTORY_EINVAL;
+        return errfmt(err, errlen, number < 1 ? HISTORY_ENOENT : HISTORY_EINVAL, "no iteration %d", number);
     }
     int rc = load_number(h, number, iteration_out, err, errlen);
     if (rc == HISTORY_ENOENT)
-        set_err(err, errlen, "no iteration %d in %s", number, h->dir);
+        errmsg(err, errlen, "no iteration %d in %s", number, h->dir);
     return rc;
 }
 
@@ -957,17 +918,16 @@ static int find_readable_below(history_t *h, int below, json_t **out, char *err,
     }
     free(nums);
     if (below == INT_MAX)
-        set_err(err, errlen, "no readable iteration in %s", h->dir);
+        errmsg(err, errlen, "no readable iteration in %s", h->dir);
     else
-        set_err(err, errlen, "no readable iteration before %d in %s", below, h->dir);
+        errmsg(err, errlen, "no readable iteration before %d in %s", below, h->dir);
     return HISTORY_ENOENT;
 }
 
 int history_latest(history_t *h, json_t **iteration_out, char *err, size_t errlen)
 {
     if (!h) {
-        set_err(err, errlen, "history_latest: no history");
-        return HISTORY_EINVAL;
+        return errfmt(err, errlen, HISTORY_EINVAL, "history_latest: no history");
     }
     return find_readable_below(h, INT_MAX, iteration_out, err, errlen);
 }
@@ -975,8 +935,7 @@ int history_latest(history_t *h, json_t **iteration_out, char *err, size_t errle
 int history_previous(history_t *h, int number, json_t **iteration_out, char *err, size_t errlen)
 {
     if (!h) {
-        set_err(err, errlen, "history_previous: no history");
-        return HISTORY_EINVAL;
+        return errfmt(err, errlen, HISTORY_EINVAL, "history_previous: no history");
     }
     return find_readable_below(h, number, iteration_out, err, errlen);
 }
@@ -1008,19 +967,17 @@ static long latest_file_size(history_t *h)
 int history_check_writable(history_t *h, char *err, size_t errlen)
 {
     if (!h) {
-        set_err(err, errlen, "history_check_writable: no history");
-        return HISTORY_EINVAL;
+        return errfmt(err, errlen, HISTORY_EINVAL, "history_check_writable: no history");
     }
     /* the counter, if there is one, must be writable in place */
     char *cpath = path_join(h->dir, HISTORY_COUNTER);
     if (!cpath) {
-        set_err(err, errlen, "out of memory");
-        return HISTORY_ENOMEM;
+        return errfmt(err, errlen, HISTORY_ENOMEM, "out of memory");
     }
     int cfd = open(cpath, O_WRONLY | O_CLOEXEC);
     if (cfd < 0 && errno != ENOENT) {
         int e = errno;
-        set_err(err, errlen, "cannot write %s: %s", cpath, strerror(e));
+        errmsg(err, errlen, "cannot write %s: %s", cpath, strerror(e));
         free(cpath);
         return code_for_errno(e);
     }
@@ -1043,15 +1000,14 @@ int history_check_writable(history_t *h, char *err, size_t errlen)
         snprintf(tmpname, sizeof tmpname, "." HISTORY_PROBE ".%ld.tmp", (long)getpid());
         tmp = path_join(h->dir, tmpname);
         if (!tmp) {
-            set_err(err, errlen, "out of memory");
-            return HISTORY_ENOMEM;
+            return errfmt(err, errlen, HISTORY_ENOMEM, "out of memory");
         }
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     }
     int rc = HISTORY_OK;
     if (fd < 0) {
         int e = errno;
-        set_err(err, errlen, "cannot write in the history directory %s: %s", h->dir, strerror(e));
+        errmsg(err, errlen, "cannot write in the history directory %s: %s", h->dir, strerror(e));
         free(tmp);
         return code_for_errno(e);
     }
@@ -1075,6 +1031,6 @@ int history_check_writable(history_t *h, char *err, size_t errlen)
         unlink(tmp);
     free(tmp);
     if (rc != HISTORY_OK)
-        set_err(err, errlen, "the history directory %s cannot take an iteration: %s", h->dir, msg);
+        errmsg(err, errlen, "the history directory %s cannot take an iteration: %s", h->dir, msg);
     return rc;
 }

@@ -4,7 +4,7 @@ add_library(dbhistory STATIC
   ${DAWBRIDGE_SOURCE_DIR}/bridge/statediff.c
   ${DAWBRIDGE_SOURCE_DIR}/bridge/midifile.c)
 target_include_directories(dbhistory PUBLIC ${DAWBRIDGE_SOURCE_DIR}/bridge)
-target_link_libraries(dbhistory PUBLIC PkgConfig::JANSSON ${MATH_LIB})
+target_link_libraries(dbhistory PUBLIC dbutil PkgConfig::JANSSON ${MATH_LIB})
 
 db_add_test(test_history
   SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_history.c

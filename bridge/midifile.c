@@ -1,5 +1,7 @@
 /* midifile.c: Standard MIDI File (format 1) export. See midifile.h. */
 #include "midifile.h"
+#include "errfmt.h"
+#include "strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -25,64 +27,30 @@ const char *midifile_strerror(int code)
     }
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- byte buffer ---- */
 
-struct buf {
-    unsigned char *p;
-    size_t len, cap;
-    int oom;
-};
+static void put(strbuf_t *b, const void *data, size_t n) { strbuf_append(b, data, n); }
 
-static void put(struct buf *b, const void *data, size_t n)
-{
-    if (b->oom || n == 0)
-        return;
-    if (b->len + n > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->len + n)
-            nc *= 2;
-        unsigned char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static void put1(struct buf *b, unsigned v)
+static void put1(strbuf_t *b, unsigned v)
 {
     unsigned char c = (unsigned char)v;
     put(b, &c, 1);
 }
 
-static void put32(struct buf *b, uint32_t v)
+static void put32(strbuf_t *b, uint32_t v)
 {
     unsigned char c[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
                           (unsigned char)v};
     put(b, c, 4);
 }
 
-static void put16(struct buf *b, unsigned v)
+static void put16(strbuf_t *b, unsigned v)
 {
     unsigned char c[2] = {(unsigned char)(v >> 8), (unsigned char)v};
     put(b, c, 2);
 }
 
-static void put_vlq(struct buf *b, uint32_t v)
+static void put_vlq(strbuf_t *b, uint32_t v)
 {
     unsigned char tmp[5];
     int n = 0;
@@ -93,7 +61,7 @@ static void put_vlq(struct buf *b, uint32_t v)
         put1(b, tmp[n]);
 }
 
-static void put_meta(struct buf *b, uint32_t delta, unsigned type, const void *data, size_t n)
+static void put_meta(strbuf_t *b, uint32_t delta, unsigned type, const void *data, size_t n)
 {
     put_vlq(b, delta);
     put1(b, 0xff);
@@ -103,11 +71,11 @@ static void put_meta(struct buf *b, uint32_t delta, unsigned type, const void *d
 }
 
 /* Appends an MTrk chunk with the body `t`. */
-static void put_chunk(struct buf *out, const struct buf *t)
+static void put_chunk(strbuf_t *out, const strbuf_t *t)
 {
     put(out, "MTrk", 4);
     put32(out, (uint32_t)t->len);
-    put(out, t->p, t->len);
+    put(out, t->s, t->len);
 }
 
 /* ---- snapshot helpers ---- */
@@ -282,9 +250,9 @@ static int cmp_marker(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int tempo_track(const json_t *s, struct buf *out)
+static int tempo_track(const json_t *s, strbuf_t *out)
 {
-    struct buf t = {0};
+    strbuf_t t = STRBUF_INIT;
     const char *project = str(s, "project", "");
     put_meta(&t, 0, 0x03, project, strlen(project));
 
@@ -322,7 +290,7 @@ static int tempo_track(const json_t *s, struct buf *out)
     if (nm > 0) {
         json_t **ms = malloc(nm * sizeof *ms);
         if (!ms) {
-            free(t.p);
+            strbuf_reset(&t);
             return MIDIFILE_ENOMEM;
         }
         for (size_t i = 0; i < nm; i++)
@@ -339,12 +307,12 @@ static int tempo_track(const json_t *s, struct buf *out)
     put_meta(&t, 0, 0x2f, NULL, 0);
     put_chunk(out, &t);
     int oom = t.oom;
-    free(t.p);
+    strbuf_reset(&t);
     return oom ? MIDIFILE_ENOMEM : MIDIFILE_OK;
 }
 
 /* Writes the MTrk of one DAW track if it has notes; *written tells whether it did. */
-static int note_track(const json_t *track, int channel, struct buf *out, int *written)
+static int note_track(const json_t *track, int channel, strbuf_t *out, int *written)
 {
     struct note *notes = NULL;
     long n = collect_notes(track, &notes);
@@ -360,7 +328,7 @@ static int note_track(const json_t *track, int channel, struct buf *out, int *wr
     free(notes);
     if (!ev)
         return MIDIFILE_ENOMEM;
-    struct buf t = {0};
+    strbuf_t t = STRBUF_INIT;
     const char *name = str(track, "name", "");
     put_meta(&t, 0, 0x03, name, strlen(name));
     uint32_t last = 0;
@@ -375,7 +343,7 @@ static int note_track(const json_t *track, int channel, struct buf *out, int *wr
     free(ev);
     put_chunk(out, &t);
     int oom = t.oom;
-    free(t.p);
+    strbuf_reset(&t);
     *written = 1;
     return oom ? MIDIFILE_ENOMEM : MIDIFILE_OK;
 }
@@ -383,15 +351,14 @@ static int note_track(const json_t *track, int channel, struct buf *out, int *wr
 int midifile_encode(const json_t *snapshot, unsigned char **data_out, size_t *len_out, char *err, size_t errlen)
 {
     if (!json_is_object(snapshot) || !data_out || !len_out) {
-        set_err(err, errlen, "midifile: the snapshot must be a JSON object");
-        return MIDIFILE_EINVAL;
+        return errfmt(err, errlen, MIDIFILE_EINVAL, "midifile: the snapshot must be a JSON object");
     }
     const json_t *s = snapshot;
     json_t *st = json_object_get(snapshot, "state");
     if (json_is_object(st))
         s = st;
 
-    struct buf body = {0};
+    strbuf_t body = STRBUF_INIT;
     int rc = tempo_track(s, &body);
     unsigned ntracks = 1;
     json_t *tracks = json_object_get(s, "tracks");
@@ -414,33 +381,29 @@ int midifile_encode(const json_t *snapshot, unsigned char **data_out, size_t *le
     if (rc == MIDIFILE_OK && (body.oom || ntracks > 0xffff))
         rc = body.oom ? MIDIFILE_ENOMEM : MIDIFILE_EINVAL;
     if (rc != MIDIFILE_OK) {
-        free(body.p);
-        set_err(err, errlen, "midifile: %s", midifile_strerror(rc));
-        return rc;
+        strbuf_reset(&body);
+        return errfmt(err, errlen, rc, "midifile: %s", midifile_strerror(rc));
     }
-    struct buf out = {0};
+    strbuf_t out = STRBUF_INIT;
     put(&out, "MThd", 4);
     put32(&out, 6);
     put16(&out, 1);
     put16(&out, ntracks);
     put16(&out, MIDIFILE_PPQ);
-    put(&out, body.p, body.len);
-    free(body.p);
+    put(&out, body.s, body.len);
+    strbuf_reset(&body);
     if (out.oom) {
-        free(out.p);
-        set_err(err, errlen, "midifile: out of memory");
-        return MIDIFILE_ENOMEM;
+        strbuf_reset(&out);
+        return errfmt(err, errlen, MIDIFILE_ENOMEM, "midifile: out of memory");
     }
-    *data_out = out.p;
-    *len_out = out.len;
+    *data_out = (unsigned char *)strbuf_take(&out, len_out);
     return MIDIFILE_OK;
 }
 
 int midifile_write(const json_t *snapshot, const char *path, char *err, size_t errlen)
 {
     if (!path || !path[0]) {
-        set_err(err, errlen, "midifile: no output path");
-        return MIDIFILE_EINVAL;
+        return errfmt(err, errlen, MIDIFILE_EINVAL, "midifile: no output path");
     }
     unsigned char *data = NULL;
     size_t len = 0;
@@ -457,8 +420,7 @@ int midifile_write(const json_t *snapshot, const char *path, char *err, size_t e
         free(dir);
         free(tmp);
         free(data);
-        set_err(err, errlen, "midifile: out of memory");
-        return MIDIFILE_ENOMEM;
+        return errfmt(err, errlen, MIDIFILE_ENOMEM, "midifile: out of memory");
     }
     if (slash) {
         memcpy(dir, path, dlen);
@@ -473,8 +435,7 @@ int midifile_write(const json_t *snapshot, const char *path, char *err, size_t e
     rc = MIDIFILE_OK;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        rc = MIDIFILE_EIO;
+        rc = errfmt(err, errlen, MIDIFILE_EIO, "cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
     size_t off = 0;
@@ -483,23 +444,19 @@ int midifile_write(const json_t *snapshot, const char *path, char *err, size_t e
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            set_err(err, errlen, "cannot write %s: %s", tmp, strerror(w < 0 ? errno : ENOSPC));
-            rc = MIDIFILE_EIO;
+            rc = errfmt(err, errlen, MIDIFILE_EIO, "cannot write %s: %s", tmp, strerror(w < 0 ? errno : ENOSPC));
             break;
         }
         off += (size_t)w;
     }
     if (rc == MIDIFILE_OK && fsync(fd) != 0) {
-        set_err(err, errlen, "cannot sync %s: %s", tmp, strerror(errno));
-        rc = MIDIFILE_EIO;
+        rc = errfmt(err, errlen, MIDIFILE_EIO, "cannot sync %s: %s", tmp, strerror(errno));
     }
     if (close(fd) != 0 && rc == MIDIFILE_OK) {
-        set_err(err, errlen, "cannot close %s: %s", tmp, strerror(errno));
-        rc = MIDIFILE_EIO;
+        rc = errfmt(err, errlen, MIDIFILE_EIO, "cannot close %s: %s", tmp, strerror(errno));
     }
     if (rc == MIDIFILE_OK && rename(tmp, path) != 0) {
-        set_err(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        rc = MIDIFILE_EIO;
+        rc = errfmt(err, errlen, MIDIFILE_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     }
     if (rc != MIDIFILE_OK) {
         unlink(tmp);

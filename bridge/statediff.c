@@ -1,5 +1,6 @@
 /* statediff.c: snapshot diff, readable text, inverse tool calls. See statediff.h. */
 #include "statediff.h"
+#include "strbuf.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -559,41 +560,6 @@ json_t *statediff_compute(const json_t *from_in, const json_t *to_in)
 
 /* ---------------------------------------------------------------- text */
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t ncap = (b->cap ? b->cap * 2 : 256) + (size_t)n + 1;
-        char *np = realloc(b->p, ncap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = ncap;
-        b->p[b->len] = '\0';
-    }
-}
-
 /* Number with at most `maxd` decimals, trailing zeros trimmed but at least `mind` decimals. */
 static const char *fmtn(char *buf, size_t len, double x, int mind, int maxd)
 {
@@ -617,22 +583,22 @@ static const char *beat_s(char *buf, size_t len, double x)
 }
 
 /* A json value for the text: numbers via fmt (mind), strings quoted, null as "none". */
-static void sb_value(struct sbuf *b, const json_t *v, int mind, int maxd)
+static void value_text(strbuf_t *b, const json_t *v, int mind, int maxd)
 {
     char nb[64];
     if (json_is_number(v))
-        sb_printf(b, "%s", fmtn(nb, sizeof nb, json_number_value(v), mind, maxd));
+        strbuf_appendf(b, "%s", fmtn(nb, sizeof nb, json_number_value(v), mind, maxd));
     else if (json_is_string(v))
-        sb_printf(b, "\"%s\"", json_string_value(v));
+        strbuf_appendf(b, "\"%s\"", json_string_value(v));
     else if (json_is_true(v))
-        sb_printf(b, "true");
+        strbuf_puts(b, "true");
     else if (json_is_false(v))
-        sb_printf(b, "false");
+        strbuf_puts(b, "false");
     else if (!v || json_is_null(v))
-        sb_printf(b, "none");
+        strbuf_puts(b, "none");
     else {
         char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        sb_printf(b, "%s", d ? d : "?");
+        strbuf_appendf(b, "%s", d ? d : "?");
         free(d);
     }
 }
@@ -647,20 +613,20 @@ static const char *id_or(const json_t *c, const char *k, const char *def)
     return str(c, k, def);
 }
 
-static void note_line(struct sbuf *b, char sign, const json_t *n, double clip_start)
+static void note_line(strbuf_t *b, char sign, const json_t *n, double clip_start)
 {
     static const char *const names[] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
     json_int_t p = json_integer_value(json_object_get(n, "n"));
     char b1[32], b2[32];
     int pc = (int)(((p % 12) + 12) % 12);
-    sb_printf(b, "    %c note %d (%s%d) at beat %s len %s vel %d\n", sign, (int)p, names[pc], (int)(p / 12) - 1,
+    strbuf_appendf(b, "    %c note %d (%s%d) at beat %s len %s vel %d\n", sign, (int)p, names[pc], (int)(p / 12) - 1,
               beat_s(b1, sizeof b1, clip_start + num(n, "s", 0)), beat_s(b2, sizeof b2, num(n, "d", 0)),
               (int)json_integer_value(json_object_get(n, "v")));
 }
 
 #define MAX_NOTE_LINES 24
 
-static void text_change(struct sbuf *b, const json_t *c)
+static void text_change(strbuf_t *b, const json_t *c)
 {
     const char *op = str(c, "op", "change");
     const char *kind = str(c, "kind", "");
@@ -672,60 +638,60 @@ static void text_change(struct sbuf *b, const json_t *c)
 
     if (strcmp(kind, "project") == 0) {
         if (key && strcmp(key, "time_signature") == 0) {
-            sb_printf(b, "~ time signature %d/%d → %d/%d\n", (int)json_integer_value(json_array_get(from, 0)),
+            strbuf_appendf(b, "~ time signature %d/%d → %d/%d\n", (int)json_integer_value(json_array_get(from, 0)),
                       (int)json_integer_value(json_array_get(from, 1)), (int)json_integer_value(json_array_get(to, 0)),
                       (int)json_integer_value(json_array_get(to, 1)));
         } else if (key && strcmp(key, "loop") == 0) {
-            sb_printf(b, "~ loop %s %s–%s → ", boolean(from, "enabled", 0) ? "on" : "off",
+            strbuf_appendf(b, "~ loop %s %s–%s → ", boolean(from, "enabled", 0) ? "on" : "off",
                       beat_s(b1, sizeof b1, num(from, "start", 0)), beat_s(b2, sizeof b2, num(from, "end", 0)));
-            sb_printf(b, "%s %s–%s\n", boolean(to, "enabled", 0) ? "on" : "off",
+            strbuf_appendf(b, "%s %s–%s\n", boolean(to, "enabled", 0) ? "on" : "off",
                       beat_s(b1, sizeof b1, num(to, "start", 0)), beat_s(b2, sizeof b2, num(to, "end", 0)));
         } else {
-            sb_printf(b, "~ %s ", key ? key : "?");
-            sb_value(b, from, 0, 3);
-            sb_printf(b, " → ");
-            sb_value(b, to, 0, 3);
-            sb_printf(b, "\n");
+            strbuf_appendf(b, "~ %s ", key ? key : "?");
+            value_text(b, from, 0, 3);
+            strbuf_puts(b, " → ");
+            value_text(b, to, 0, 3);
+            strbuf_puts(b, "\n");
         }
     } else if (strcmp(kind, "marker") == 0) {
         if (sign != '~') {
-            sb_printf(b, "%c marker \"%s\" at beat %s\n", sign, str(c, "name", ""),
+            strbuf_appendf(b, "%c marker \"%s\" at beat %s\n", sign, str(c, "name", ""),
                       beat_s(b1, sizeof b1, num(c, "position", 0)));
         } else {
-            sb_printf(b, "~ marker \"%s\" %s ", str(c, "name", ""), key ? key : "?");
-            sb_value(b, from, 0, 3);
-            sb_printf(b, " → ");
-            sb_value(b, to, 0, 3);
-            sb_printf(b, "\n");
+            strbuf_appendf(b, "~ marker \"%s\" %s ", str(c, "name", ""), key ? key : "?");
+            value_text(b, from, 0, 3);
+            strbuf_puts(b, " → ");
+            value_text(b, to, 0, 3);
+            strbuf_puts(b, "\n");
         }
     } else if (strcmp(kind, "track") == 0) {
         if (sign != '~') {
-            sb_printf(b, "%c track %s \"%s\" (%s)\n", sign, track, str(c, "name", ""), str(c, "type", "midi"));
+            strbuf_appendf(b, "%c track %s \"%s\" (%s)\n", sign, track, str(c, "name", ""), str(c, "type", "midi"));
         } else {
-            sb_printf(b, "~ %s %s ", track, key ? key : "?");
-            sb_value(b, from, 1, 3);
-            sb_printf(b, " → ");
-            sb_value(b, to, 1, 3);
-            sb_printf(b, "\n");
+            strbuf_appendf(b, "~ %s %s ", track, key ? key : "?");
+            value_text(b, from, 1, 3);
+            strbuf_puts(b, " → ");
+            value_text(b, to, 1, 3);
+            strbuf_puts(b, "\n");
         }
     } else if (strcmp(kind, "clip") == 0) {
         const char *cid = str(c, "clip", NULL);
         if (sign != '~') {
             json_int_t n = json_integer_value(json_object_get(c, "notes"));
-            sb_printf(b, "%c clip%s%s on %s at beat %s (%d note%s)\n", sign, cid ? " " : "", cid ? cid : "", track,
+            strbuf_appendf(b, "%c clip%s%s on %s at beat %s (%d note%s)\n", sign, cid ? " " : "", cid ? cid : "", track,
                       beat_s(b1, sizeof b1, num(c, "start", 0)), (int)n, n == 1 ? "" : "s");
         } else {
-            sb_printf(b, "~ clip%s%s on %s %s ", cid ? " " : "", cid ? cid : "", track, key ? key : "?");
-            sb_value(b, from, 0, 3);
-            sb_printf(b, " → ");
-            sb_value(b, to, 0, 3);
-            sb_printf(b, "\n");
+            strbuf_appendf(b, "~ clip%s%s on %s %s ", cid ? " " : "", cid ? cid : "", track, key ? key : "?");
+            value_text(b, from, 0, 3);
+            strbuf_puts(b, " → ");
+            value_text(b, to, 0, 3);
+            strbuf_puts(b, "\n");
         }
     } else if (strcmp(kind, "notes") == 0) {
         const char *cid = str(c, "clip", NULL);
         json_t *added = arr(c, "added"), *removed = arr(c, "removed");
         double start = num(c, "start", 0);
-        sb_printf(b, "~ clip%s%s on %s notes: +%d -%d\n", cid ? " " : "", cid ? cid : "", track,
+        strbuf_appendf(b, "~ clip%s%s on %s notes: +%d -%d\n", cid ? " " : "", cid ? cid : "", track,
                   (int)json_array_size(added), (int)json_array_size(removed));
         size_t shown = 0, total = json_array_size(added) + json_array_size(removed);
         for (size_t i = 0; i < json_array_size(removed) && shown < MAX_NOTE_LINES; i++, shown++)
@@ -733,46 +699,42 @@ static void text_change(struct sbuf *b, const json_t *c)
         for (size_t i = 0; i < json_array_size(added) && shown < MAX_NOTE_LINES; i++, shown++)
             note_line(b, '+', json_array_get(added, i), start);
         if (total > shown)
-            sb_printf(b, "    … and %d more\n", (int)(total - shown));
+            strbuf_appendf(b, "    … and %d more\n", (int)(total - shown));
     } else if (strcmp(kind, "fx") == 0) {
         if (sign != '~') {
-            sb_printf(b, "%c fx \"%s\" on %s\n", sign, str(c, "name", ""), track);
+            strbuf_appendf(b, "%c fx \"%s\" on %s\n", sign, str(c, "name", ""), track);
         } else {
-            sb_printf(b, "~ fx \"%s\" on %s %s ", str(c, "name", ""), track, key ? key : "?");
-            sb_value(b, from, 0, 4);
-            sb_printf(b, " → ");
-            sb_value(b, to, 0, 4);
-            sb_printf(b, "\n");
+            strbuf_appendf(b, "~ fx \"%s\" on %s %s ", str(c, "name", ""), track, key ? key : "?");
+            value_text(b, from, 0, 4);
+            strbuf_puts(b, " → ");
+            value_text(b, to, 0, 4);
+            strbuf_puts(b, "\n");
         }
     } else if (strcmp(kind, "fx_param") == 0) {
         const char *pn = str(c, "param_name", "");
-        sb_printf(b, "~ fx \"%s\" on %s param ", str(c, "fx", ""), track);
+        strbuf_appendf(b, "~ fx \"%s\" on %s param ", str(c, "fx", ""), track);
         if (pn[0])
-            sb_printf(b, "\"%s\" ", pn);
+            strbuf_appendf(b, "\"%s\" ", pn);
         else
-            sb_printf(b, "%d ", (int)json_integer_value(json_object_get(c, "param")));
-        sb_value(b, from, 1, 4);
-        sb_printf(b, " → ");
-        sb_value(b, to, 1, 4);
-        sb_printf(b, "\n");
+            strbuf_appendf(b, "%d ", (int)json_integer_value(json_object_get(c, "param")));
+        value_text(b, from, 1, 4);
+        strbuf_puts(b, " → ");
+        value_text(b, to, 1, 4);
+        strbuf_puts(b, "\n");
     } else {
-        sb_printf(b, "%c %s\n", sign, kind);
+        strbuf_appendf(b, "%c %s\n", sign, kind);
     }
 }
 
 char *statediff_to_text(const json_t *diff)
 {
-    struct sbuf b = {0};
+    strbuf_t b = STRBUF_INIT;
     json_t *changes = arr(diff, "changes");
     if (json_array_size(changes) == 0)
-        sb_printf(&b, "no changes\n");
+        strbuf_puts(&b, "no changes\n");
     for (size_t i = 0; i < json_array_size(changes); i++)
         text_change(&b, json_array_get(changes, i));
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+    return strbuf_take(&b, NULL);
 }
 
 /* ---------------------------------------------------------------- inverse calls */

@@ -16,7 +16,38 @@
 #define PLUGIN_WINDOW 16 /* per-track plugin-list queries in flight at once (Ardour drops a burst of 256 under load) */
 
 enum op_kind { OP_REFRESH, OP_CALL };
-enum phase { PH_IDLE, PH_COUNT, PH_BANKS, PH_LIST, PH_PLUGINS, PH_SENT };
+/* The state of an operation. A call goes QUEUED -> CALL_SENT and ends there (finish). A refresh goes QUEUED ->
+ * COUNT -> BANKS (banked dialects: REAPER) or QUEUED -> LIST [-> PLUGINS -> DONE] (listed dialects: Ardour, per
+ * track plugin lists when the map asks for them); op_enter checks every change against op_next[] below. */
+enum op_state {
+  ST_QUEUED,          /* waiting in the queue: op_start picks the head up */
+  ST_CALL_SENT,       /* a call's step was sent (or its build error is being delivered); confirmations decide */
+  ST_REFRESH_COUNT,   /* banked refresh: asking the track count */
+  ST_REFRESH_BANKS,   /* banked refresh: paging the tracks bank by bank */
+  ST_REFRESH_LIST,    /* listed refresh: the track list, ended by the map's sentinel */
+  ST_REFRESH_PLUGINS, /* listed refresh: each track's plugin list, paced (PLUGIN_WINDOW in flight) */
+  ST_REFRESH_DONE,    /* every plugin list arrived: late answers change nothing */
+  ST_COUNT_
+};
+
+#define ST_BIT(st) (1u << (st))
+/* op_next[from]: the states an operation may go to from `from`. A refresh that identifies a new track
+ * (create_track without a companion) goes back to QUEUED from where it ended to insert again and refresh anew. */
+static const unsigned op_next[ST_COUNT_] = {
+  [ST_QUEUED] = ST_BIT(ST_CALL_SENT) | ST_BIT(ST_REFRESH_COUNT) | ST_BIT(ST_REFRESH_LIST),
+  [ST_CALL_SENT] = 0,
+  [ST_REFRESH_COUNT] = ST_BIT(ST_REFRESH_BANKS) | ST_BIT(ST_QUEUED),
+  [ST_REFRESH_BANKS] = ST_BIT(ST_REFRESH_COUNT) | ST_BIT(ST_QUEUED),
+  [ST_REFRESH_LIST] = ST_BIT(ST_REFRESH_PLUGINS) | ST_BIT(ST_QUEUED),
+  [ST_REFRESH_PLUGINS] = ST_BIT(ST_REFRESH_DONE),
+  [ST_REFRESH_DONE] = ST_BIT(ST_QUEUED),
+};
+
+static const char *const op_state_name[ST_COUNT_] = {
+  [ST_QUEUED] = "queued",          [ST_CALL_SENT] = "sent",         [ST_REFRESH_COUNT] = "track count",
+  [ST_REFRESH_BANKS] = "bank",     [ST_REFRESH_LIST] = "track list", [ST_REFRESH_PLUGINS] = "plugin list",
+  [ST_REFRESH_DONE] = "done",
+};
 
 struct op {
   enum op_kind kind;
@@ -27,7 +58,7 @@ struct op {
   char errmsg[512];
   uint64_t t0;
   int attempts;
-  enum phase phase;
+  enum op_state state;
   /* call */
   char *tool;
   json_t *vars;    /* template variables */
@@ -59,9 +90,9 @@ struct op {
   int count, bank, nbanks, zero_seen, last_seen, seen_start, restarts;
   int list_end_seen;
   uint64_t progress_at; /* refresh: last time the DAW's answer grew (a step times out only without progress) */
-  unsigned char *got;   /* PH_PLUGINS: got[t] = 1 when track t's plugin list arrived */
+  unsigned char *got;   /* ST_REFRESH_PLUGINS: got[t] = 1 when track t's plugin list arrived */
   int ntracks, next_q, inflight, answered, rounds;
-  int max_track_heard; /* PH_LIST: highest track position the DAW's feedback named (a lost list entry shows) */
+  int max_track_heard; /* ST_REFRESH_LIST: highest track position the DAW's feedback named (a lost list entry shows) */
   session_t *stage;
   int old_count;     /* identify_new: the mirror's count before */
   int create_tries;  /* identify_new: insert actions sent (resent only when a read-back shows no new track) */
@@ -118,6 +149,15 @@ static void add_step(struct op *o, const json_t *st);
 static void restart_sequence(sync_t *s, struct op *o);
 static int plugin_round_ms(const sync_t *s);
 static void refresh_step_send(sync_t *s, struct op *o);
+
+/* Moves o to state `to`. A change op_next[] does not list is a bug in this file: it is logged (an error line, never
+ * silence) and made anyway, so a release build behaves as before the table existed. */
+static void op_enter(sync_t *s, struct op *o, enum op_state to) {
+  if (!(op_next[o->state] & ST_BIT(to)))
+    log_msg(&s->log, LOG_ERROR, MOD, "internal: %s: %s -> %s is not a listed transition",
+            o->kind == OP_CALL ? (o->tool ? o->tool : "call") : "refresh", op_state_name[o->state], op_state_name[to]);
+  o->state = to;
+}
 
 /* ---- helpers ---- */
 
@@ -197,12 +237,12 @@ static void enqueue(sync_t *s, struct op *o) {
 
 static void on_kick(uv_timer_t *t) {
   sync_t *s = t->data;
-  if (s->head && s->head->phase == PH_IDLE) op_start(s, s->head);
+  if (s->head && s->head->state == ST_QUEUED) op_start(s, s->head);
 }
 
 /* Start the head operation on the next loop turn: callbacks never run inside the caller's call. */
 static void kick_queue(sync_t *s) {
-  if (s->closing || !s->head || s->head->phase != PH_IDLE) return;
+  if (s->closing || !s->head || s->head->state != ST_QUEUED) return;
   uv_timer_start(&s->kick, on_kick, 0, 0);
 }
 
@@ -245,7 +285,7 @@ static int session_field_of(const char *set, enum session_field *f) {
 
 static int refresh_active(const sync_t *s) {
   return s->head && s->head->kind == OP_REFRESH && s->head->stage &&
-         (s->head->phase == PH_BANKS || s->head->phase == PH_LIST);
+         (s->head->state == ST_REFRESH_BANKS || s->head->state == ST_REFRESH_LIST);
 }
 
 /* Returns the mirror position the feedback was about (track fields), 0 otherwise. */
@@ -285,7 +325,7 @@ static int apply_set(sync_t *s, const struct oscmap_match *mm) {
     }
     if (refresh_active(s)) {
       target = s->head->stage;
-      if (s->head->phase == PH_LIST && mm->track_ref != OSCMAP_TRACK_SLOT && pos > s->head->max_track_heard &&
+      if (s->head->state == ST_REFRESH_LIST && mm->track_ref != OSCMAP_TRACK_SLOT && pos > s->head->max_track_heard &&
           pos <= 100000)
         s->head->max_track_heard = pos;
     }
@@ -315,7 +355,7 @@ static int apply_set(sync_t *s, const struct oscmap_match *mm) {
  * after the send (or the read-back). `pos` is the track position (track fields) or marker number (markers). */
 static void note_fresh(sync_t *s, const char *set, int pos, int fx, int param) {
   struct op *o = s->head;
-  if (!o || o->kind != OP_CALL || o->phase != PH_SENT || !set) return;
+  if (!o || o->kind != OP_CALL || o->state != ST_CALL_SENT || !set) return;
   size_t i;
   json_t *p;
   json_array_foreach(o->confirm, i, p) {
@@ -347,7 +387,7 @@ static void note_fresh(sync_t *s, const char *set, int pos, int fx, int param) {
 
 static void record_event(sync_t *s, const char *ev, const char *str) {
   struct op *o = s->head;
-  if (!o || o->kind != OP_CALL || o->phase != PH_SENT) return;
+  if (!o || o->kind != OP_CALL || o->state != ST_CALL_SENT) return;
   if (!o->events) o->events = json_array();
   json_array_append_new(o->events, json_pack("{ssss?}", "event", ev, "str", str));
   log_msg(&s->log, LOG_DEBUG, MOD, "%s: event %s \"%s\" at %llu ms", o->tool, ev, str ? str : "",
@@ -366,7 +406,7 @@ static void plugin_list_arrived(sync_t *s, int track);
 
 static void stage_list_entry(sync_t *s, const json_t *fields) {
   struct op *o = s->head;
-  if (!refresh_active(s) || o->phase != PH_LIST) return;
+  if (!refresh_active(s) || o->state != ST_REFRESH_LIST) return;
   int idx = (int)json_integer_value(json_object_get(fields, "index"));
   if (idx < 1 || idx > 100000) return;
   if (idx > session_track_count(o->stage)) {
@@ -512,11 +552,11 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
   }
   oscmap_match_clear(mm, n);
   struct op *o = s->head;
-  if (o && o->kind == OP_CALL && o->phase == PH_SENT && o->range_key[0]) {
+  if (o && o->kind == OP_CALL && o->state == ST_CALL_SENT && o->range_key[0]) {
     range_arrived(s, o);
     return;
   }
-  if (o && o->kind == OP_CALL && o->phase == PH_SENT && !o->identify_new) {
+  if (o && o->kind == OP_CALL && o->state == ST_CALL_SENT && !o->identify_new) {
     char why[256];
     if (check_confirm(s, o, why, sizeof why)) call_confirmed(s, o, "confirmed");
   }
@@ -572,12 +612,12 @@ static void refresh_done(sync_t *s, struct op *o) {
     refresh_fail(s, o, SYNC_EINVAL, err);
     return;
   }
-  if (o->phase == PH_LIST && json_object_get(json_object_get(s->mj, "refresh"), "per_track") &&
+  if (o->state == ST_REFRESH_LIST && json_object_get(json_object_get(s->mj, "refresh"), "per_track") &&
       session_track_count(s->ses) > 0) {
     /* Ardour: plugins per strip, ended by the sentinel */
     session_free(o->stage);
     o->stage = NULL;
-    o->phase = PH_PLUGINS;
+    op_enter(s, o, ST_REFRESH_PLUGINS);
     o->attempts = 1;
     o->ntracks = session_track_count(s->ses);
     free(o->got);
@@ -586,7 +626,7 @@ static void refresh_done(sync_t *s, struct op *o) {
     o->inflight = o->answered = o->rounds = 0;
     o->progress_at = uv_now(s->loop);
     refresh_step_send(s, o);
-    if (s->head == o && o->phase == PH_PLUGINS) arm(s, plugin_round_ms(s));
+    if (s->head == o && o->state == ST_REFRESH_PLUGINS) arm(s, plugin_round_ms(s));
     return;
   }
   log_msg(&s->log, LOG_INFO, MOD, "mirror refreshed: %d tracks in %lld ms", session_track_count(s->ses),
@@ -605,15 +645,15 @@ static void refresh_step_send(sync_t *s, struct op *o) {
   char err[256] = "";
   json_t *vars = base_vars(s);
   int rc = 0;
-  switch (o->phase) {
-  case PH_COUNT:
+  switch (o->state) {
+  case ST_REFRESH_COUNT:
     s->expect_count = 1;
     o->zero_seen = 0;
     o->seen_start = 0;
     s->bank_start = 0; /* the count step selects the first bank */
     rc = send_templates(s, json_object_get(ref, "count"), vars, err, sizeof err);
     break;
-  case PH_BANKS: {
+  case ST_REFRESH_BANKS: {
     /* REAPER clamps the bank start to the last track and rounds it down to the bank size */
     int start = (o->bank - 1) * s->bank_size;
     if (start > o->count - 1) start = o->count - 1;
@@ -625,10 +665,10 @@ static void refresh_step_send(sync_t *s, struct op *o) {
     rc = send_templates(s, json_object_get(ref, "bank"), vars, err, sizeof err);
     break;
   }
-  case PH_LIST:
+  case ST_REFRESH_LIST:
     rc = send_templates(s, json_object_get(ref, "list"), vars, err, sizeof err);
     break;
-  case PH_PLUGINS: {
+  case ST_REFRESH_PLUGINS: {
     /* paced: at most PLUGIN_WINDOW queries in flight, the next one sent as an answer arrives; a round resends
      * only the tracks that have not answered */
     const json_t *per = json_object_get(ref, "per_track");
@@ -664,7 +704,7 @@ static int plugin_round_ms(const sync_t *s) {
 
 static void plugin_list_arrived(sync_t *s, int track) {
   struct op *o = s->head;
-  if (!o || o->kind != OP_REFRESH || o->phase != PH_PLUGINS || !o->got || track < 1 || track > o->ntracks) return;
+  if (!o || o->kind != OP_REFRESH || o->state != ST_REFRESH_PLUGINS || !o->got || track < 1 || track > o->ntracks) return;
   if (o->inflight > 0) o->inflight--;
   if (o->got[track]) return;
   o->got[track] = 1;
@@ -672,32 +712,32 @@ static void plugin_list_arrived(sync_t *s, int track) {
   o->progress_at = uv_now(s->loop);
   if (o->answered == o->ntracks) {
     uv_timer_stop(&s->op_timer);
-    o->phase = PH_IDLE + 100; /* done */
+    op_enter(s, o, ST_REFRESH_DONE);
     refresh_done(s, o);
     return;
   }
   refresh_step_send(s, o);
 }
 
-static void refresh_begin_phase(sync_t *s, struct op *o, enum phase ph) {
-  o->phase = ph;
+static void refresh_enter(sync_t *s, struct op *o, enum op_state ph) {
+  op_enter(s, o, ph);
   o->attempts = 1;
   o->progress_at = 0;
   o->max_track_heard = 0;
-  if (ph == PH_BANKS || ph == PH_LIST) {
+  if (ph == ST_REFRESH_BANKS || ph == ST_REFRESH_LIST) {
     session_free(o->stage);
     o->stage = session_new(oscmap_dialect(s->map));
-    if (ph == PH_BANKS) {
+    if (ph == ST_REFRESH_BANKS) {
       struct session_update u = {.field = SF_TRACK_COUNT, .num = o->count};
       session_apply(o->stage, &u, NULL, 0);
     }
   }
-  if (ph == PH_BANKS && o->count == 0) {
+  if (ph == ST_REFRESH_BANKS && o->count == 0) {
     refresh_done(s, o);
     return;
   }
   refresh_step_send(s, o);
-  if (s->head == o && o->phase == ph) arm(s, s->step_ms);
+  if (s->head == o && o->state == ph) arm(s, s->step_ms);
 }
 
 /* REAPER reports the device-selected track's number. A count query selects slot 0 (which is the master in the
@@ -705,7 +745,7 @@ static void refresh_begin_phase(sync_t *s, struct op *o, enum phase ph) {
  * number that is neither 0 nor the bank start is the track count. */
 static void on_count(sync_t *s, int n) {
   struct op *o = s->head;
-  int in_refresh = o && o->kind == OP_REFRESH && (o->phase == PH_COUNT || o->phase == PH_BANKS);
+  int in_refresh = o && o->kind == OP_REFRESH && (o->state == ST_REFRESH_COUNT || o->state == ST_REFRESH_BANKS);
   if (!in_refresh) {
     /* a device-track number outside a count query: a named track's position (rename read-back) */
     if (s->device_name && n > 0 && !s->expect_count) {
@@ -734,12 +774,12 @@ static void on_count(sync_t *s, int n) {
     return;
   }
   if (n == s->bank_start) return; /* the reset's own report of slot 0, or a repeat */
-  if (o->phase == PH_COUNT) {
+  if (o->state == ST_REFRESH_COUNT) {
     s->expect_count = 0;
     o->count = n;
     o->nbanks = nbanks_for(n, s->bank_size);
     o->bank = 1;
-    refresh_begin_phase(s, o, PH_BANKS);
+    refresh_enter(s, o, ST_REFRESH_BANKS);
     return;
   }
   if (n != o->count) {
@@ -748,7 +788,7 @@ static void on_count(sync_t *s, int n) {
       refresh_fail(s, o, SYNC_ETIMEDOUT, "the track count kept changing during the refresh");
       return;
     }
-    refresh_begin_phase(s, o, PH_COUNT);
+    refresh_enter(s, o, ST_REFRESH_COUNT);
     return;
   }
   s->expect_count = 0;
@@ -766,7 +806,7 @@ static void on_count(sync_t *s, int n) {
 static void on_sentinel(sync_t *s) {
   struct op *o = s->head;
   if (!o || o->kind != OP_REFRESH) return;
-  if (o->phase == PH_LIST) {
+  if (o->state == ST_REFRESH_LIST) {
     if (!o->list_end_seen) return; /* the list was lost: the timeout resends it */
     /* entries lost on the way: a gap, or feedback about a track the list did not name */
     int n = session_track_count(o->stage), gap = o->max_track_heard > n;
@@ -783,7 +823,7 @@ static void on_sentinel(sync_t *s) {
     uv_timer_stop(&s->op_timer);
     refresh_done(s, o);
   }
-  /* PH_PLUGINS ends when every track's list arrived (plugin_list_arrived), not on a sentinel */
+  /* ST_REFRESH_PLUGINS ends when every track's list arrived (plugin_list_arrived), not on a sentinel */
 }
 
 static void refresh_start(sync_t *s, struct op *o) {
@@ -804,10 +844,10 @@ static void refresh_start(sync_t *s, struct op *o) {
     json_object_clear(s->marker_slots);
     struct session_update u = {.field = SF_MARKERS_CLEAR};
     session_apply(s->ses, &u, NULL, 0);
-    refresh_begin_phase(s, o, PH_COUNT);
+    refresh_enter(s, o, ST_REFRESH_COUNT);
   } else {
     o->list_end_seen = 0;
-    refresh_begin_phase(s, o, PH_LIST);
+    refresh_enter(s, o, ST_REFRESH_LIST);
   }
 }
 
@@ -932,7 +972,7 @@ static void call_send(sync_t *s, struct op *o) {
 
 
 static void call_start(sync_t *s, struct op *o) {
-  o->phase = PH_SENT;
+  op_enter(s, o, ST_CALL_SENT);
   o->attempts = 1;
   o->heard_at_start = s->heard;
   if (o->unconfirmable) {
@@ -983,7 +1023,7 @@ static void range_arrived(sync_t *s, struct op *o) {
 static void op_start(sync_t *s, struct op *o) {
   o->t0 = uv_now(s->loop);
   if (o->error) {
-    o->phase = PH_SENT;
+    op_enter(s, o, ST_CALL_SENT);
     finish(s, o, o->error, NULL, "%s", o->errmsg);
     return;
   }
@@ -1017,22 +1057,27 @@ static void step_begin(sync_t *s, struct op *o) {
   call_send(s, o);
 }
 
+/* Forgets the current step of a sequence (what it sends, asks, confirms and heard) before the next is added. */
+static void step_clear(struct op *o) {
+  json_array_clear(o->send);
+  json_array_clear(o->query);
+  json_array_clear(o->confirm);
+  json_decref(o->events);
+  o->events = NULL;
+  json_decref(o->skip_if);
+  o->skip_if = NULL;
+  json_decref(o->read_back);
+  o->read_back = NULL;
+  o->create = 0;
+  o->step_confirm_ms = 0;
+}
+
 /* The current step holds: send the next step of a sequence, or report the call. */
 static void call_confirmed(sync_t *s, struct op *o, const char *status) {
   if (json_array_size(o->later)) {
     json_t *st = json_incref(json_array_get(o->later, 0));
     json_array_remove(o->later, 0);
-    json_array_clear(o->send);
-    json_array_clear(o->query);
-    json_array_clear(o->confirm);
-    json_decref(o->events);
-    o->events = NULL;
-    json_decref(o->skip_if);
-    o->skip_if = NULL;
-    json_decref(o->read_back);
-    o->read_back = NULL;
-    o->create = 0;
-    o->step_confirm_ms = 0;
+    step_clear(o);
     add_step(o, st);
     json_decref(st);
     uv_timer_stop(&s->op_timer);
@@ -1058,20 +1103,10 @@ static void restart_sequence(sync_t *s, struct op *o) {
   json_decref(o->later);
   o->later = json_array();
   for (size_t k = 1; k < json_array_size(o->seq); k++) json_array_append(o->later, json_array_get(o->seq, k));
-  json_array_clear(o->send);
-  json_array_clear(o->query);
-  json_array_clear(o->confirm);
-  json_decref(o->events);
-  o->events = NULL;
-  json_decref(o->skip_if);
-  o->skip_if = NULL;
-  json_decref(o->read_back);
-  o->read_back = NULL;
+  step_clear(o);
   json_decref(o->seen);
   o->seen = NULL;
-  o->create = 0;
   o->seq_create = 0;
-  o->step_confirm_ms = 0;
   o->attempts = 1;
   add_step(o, json_array_get(o->seq, 0));
   step_begin(s, o);
@@ -1112,17 +1147,17 @@ static void on_op_timeout(uv_timer_t *t) {
       char msg[256];
       snprintf(msg, sizeof msg, "the DAW at %s:%d did not complete the refresh in %llu s (%s phase)",
                s->cfg.daw_host ? s->cfg.daw_host : "127.0.0.1", s->cfg.daw_port, (unsigned long long)(cap / 1000),
-               o->phase == PH_PLUGINS ? "plugin list" : o->phase == PH_LIST ? "track list" : "track count");
+               op_state_name[o->state]);
       refresh_fail(s, o, SYNC_EUNREACHABLE, msg);
       return;
     }
-    int wait = o->phase == PH_PLUGINS ? plugin_round_ms(s) : s->step_ms;
-    if ((o->phase == PH_LIST || o->phase == PH_PLUGINS) && o->progress_at && now - o->progress_at < (uint64_t)wait) {
+    int wait = o->state == ST_REFRESH_PLUGINS ? plugin_round_ms(s) : s->step_ms;
+    if ((o->state == ST_REFRESH_LIST || o->state == ST_REFRESH_PLUGINS) && o->progress_at && now - o->progress_at < (uint64_t)wait) {
       /* the DAW is still answering (a big session): the deadline counts from its last progress */
       arm(s, wait - (int)(now - o->progress_at));
       return;
     }
-    if (o->phase == PH_PLUGINS) {
+    if (o->state == ST_REFRESH_PLUGINS) {
       /* each round asks only for the lists still missing: cheap, so more rounds than a call's retries */
       if (++o->rounds > 2 * retries + 2) {
         char miss[160] = "";
@@ -1147,7 +1182,7 @@ static void on_op_timeout(uv_timer_t *t) {
       arm(s, plugin_round_ms(s));
       return;
     }
-    if (o->phase == PH_COUNT && o->zero_seen && o->last_seen == s->bank_start && o->attempts <= retries) {
+    if (o->state == ST_REFRESH_COUNT && o->zero_seen && o->last_seen == s->bank_start && o->attempts <= retries) {
       /* only the reset's "slot 0" came back: an empty project, or the clamp's answer was lost. Ask again (soon)
        * before believing the session is empty */
       o->attempts++;
@@ -1156,29 +1191,29 @@ static void on_op_timeout(uv_timer_t *t) {
       arm(s, s->confirm_ms);
       return;
     }
-    if (o->phase == PH_COUNT && o->zero_seen) {
+    if (o->state == ST_REFRESH_COUNT && o->zero_seen) {
       /* only 0 or the bank start came back (REAPER sends a number only when it changed): that is the count */
       s->expect_count = 0;
       o->count = o->last_seen;
       o->nbanks = nbanks_for(o->count, s->bank_size);
       o->bank = 1;
-      refresh_begin_phase(s, o, PH_BANKS);
+      refresh_enter(s, o, ST_REFRESH_BANKS);
       return;
     }
-    if (o->phase == PH_BANKS && o->attempts > retries && ++o->restarts <= 3) {
+    if (o->state == ST_REFRESH_BANKS && o->attempts > retries && ++o->restarts <= 3) {
       /* the count never came back as expected: the track list changed while paging; count again */
-      refresh_begin_phase(s, o, PH_COUNT);
+      refresh_enter(s, o, ST_REFRESH_COUNT);
       return;
     }
     /* the list's entries accumulate over attempts (only what is missing matters): more attempts than a call's */
-    if (o->attempts > (o->phase == PH_LIST && s->heard != o->heard_at_start ? 2 * retries + 2 : retries)) {
-      const char *what = o->phase == PH_COUNT || (o->phase == PH_LIST && s->heard == 0)
+    if (o->attempts > (o->state == ST_REFRESH_LIST && s->heard != o->heard_at_start ? 2 * retries + 2 : retries)) {
+      const char *what = o->state == ST_REFRESH_COUNT || (o->state == ST_REFRESH_LIST && s->heard == 0)
                            ? "no answer from the DAW"
                            : "the DAW stopped answering during the refresh";
       char msg[256];
       const char *host = s->cfg.daw_host ? s->cfg.daw_host : "127.0.0.1";
-      const char *phase = o->phase == PH_COUNT ? "track count" : o->phase == PH_BANKS ? "bank" : "track list";
-      snprintf(msg, sizeof msg, "%s at %s:%d (%s query, %d attempts)", what, host, s->cfg.daw_port, phase, o->attempts);
+      snprintf(msg, sizeof msg, "%s at %s:%d (%s query, %d attempts)", what, host, s->cfg.daw_port,
+               op_state_name[o->state], o->attempts);
       /* an incomplete sync is "the DAW is not answering", never a reason to call a track unknown */
       refresh_fail(s, o, SYNC_EUNREACHABLE, msg);
       return;
@@ -1562,7 +1597,7 @@ static void create_identified(sync_t *s, struct op *o) {
       s->st.resends++;
       log_msg(&s->log, LOG_INFO, MOD, "create_track: the DAW shows no new track: sending the insert again (attempt %d)",
               o->create_tries + 1);
-      o->phase = PH_IDLE;
+      op_enter(s, o, ST_QUEUED);
       refresh_start(s, o);
       return;
     }
@@ -1659,7 +1694,7 @@ static void on_link_event(enum link_event ev, void *data) {
     s->refused_at = uv_now(s->loop);
     struct op *o = s->head;
     /* nothing listens at the DAW's port: an operation that has heard nothing from the DAW ends now, clearly */
-    if (o && o->phase != PH_IDLE && s->heard == o->heard_at_start) {
+    if (o && o->state != ST_QUEUED && s->heard == o->heard_at_start) {
       const char *host = s->cfg.daw_host ? s->cfg.daw_host : "127.0.0.1";
       if (o->kind == OP_REFRESH) {
         char msg[256];

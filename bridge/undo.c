@@ -472,31 +472,46 @@ static void on_first_refresh(int status, const json_t *result, const char *messa
   run_next(op);
 }
 
-int undo_to_state(daw_t *d, const json_t *target_state, undo_cb cb, void *data) {
-  if (!d || !cb || !json_is_object(target_state)) return UNDO_EINVAL;
-  const json_t *st = json_object_get(target_state, "state");
-  if (!json_is_object(st)) st = target_state;
-  if (!json_is_array(json_object_get(st, "tracks"))) return UNDO_EINVAL;
+/* A new operation towards `target` (copied); base and result (copied when given) for a three-way undo. */
+static struct undo_op *op_new(daw_t *d, const json_t *target, const json_t *base, const json_t *result, undo_cb cb,
+                              void *data) {
   struct undo_op *op = calloc(1, sizeof *op);
-  if (!op) return UNDO_ENOMEM;
+  if (!op) return NULL;
   op->d = d;
   op->cb = cb;
   op->data = data;
-  op->target = json_deep_copy(st);
+  op->target = json_deep_copy(target);
+  op->base = base ? json_deep_copy(base) : NULL;
+  op->result = result ? json_deep_copy(result) : NULL;
   op->applied = json_array();
   op->failed = json_array();
   op->unsupported = json_array();
   op->created = json_array();
-  if (!op->target || !op->applied || !op->failed || !op->unsupported || !op->created) {
+  if (!op->target || (base && !op->base) || (result && !op->result) || !op->applied || !op->failed ||
+      !op->unsupported || !op->created) {
     op_free(op);
-    return UNDO_ENOMEM;
+    return NULL;
   }
-  int rc = daw_refresh(d, on_first_refresh, op);
+  return op;
+}
+
+/* Starts op with a refresh of the mirror; on failure op is freed. */
+static int op_begin(struct undo_op *op) {
+  int rc = daw_refresh(op->d, on_first_refresh, op);
   if (rc) {
     op_free(op);
     return rc == DAW_ENOMEM ? UNDO_ENOMEM : UNDO_ECANCELED;
   }
   return UNDO_OK;
+}
+
+int undo_to_state(daw_t *d, const json_t *target_state, undo_cb cb, void *data) {
+  if (!d || !cb || !json_is_object(target_state)) return UNDO_EINVAL;
+  const json_t *st = json_object_get(target_state, "state");
+  if (!json_is_object(st)) st = target_state;
+  if (!json_is_array(json_object_get(st, "tracks"))) return UNDO_EINVAL;
+  struct undo_op *op = op_new(d, st, NULL, NULL, cb, data);
+  return op ? op_begin(op) : UNDO_ENOMEM;
 }
 
 /* ---- the fast path ---- */
@@ -571,27 +586,8 @@ static const json_t *snapshot_of(const json_t *s) {
 int undo_three_way(daw_t *d, const json_t *base, const json_t *result, unsigned flags, undo_cb cb, void *data) {
   const json_t *b = snapshot_of(base), *r = snapshot_of(result);
   if (!d || !cb || !b || !r) return UNDO_EINVAL;
-  struct undo_op *op = calloc(1, sizeof *op);
+  struct undo_op *op = op_new(d, b, b, r, cb, data);
   if (!op) return UNDO_ENOMEM;
-  op->d = d;
-  op->cb = cb;
-  op->data = data;
   op->flags = flags;
-  op->target = json_deep_copy(b);
-  op->base = json_deep_copy(b);
-  op->result = json_deep_copy(r);
-  op->applied = json_array();
-  op->failed = json_array();
-  op->unsupported = json_array();
-  op->created = json_array();
-  if (!op->target || !op->base || !op->result || !op->applied || !op->failed || !op->unsupported || !op->created) {
-    op_free(op);
-    return UNDO_ENOMEM;
-  }
-  int rc = daw_refresh(d, on_first_refresh, op);
-  if (rc) {
-    op_free(op);
-    return rc == DAW_ENOMEM ? UNDO_ENOMEM : UNDO_ECANCELED;
-  }
-  return UNDO_OK;
+  return op_begin(op);
 }

@@ -126,17 +126,6 @@ static const char *fx_name(mock_t *m, const struct mk_fx *f) {
   return f->name; /* the host's own name (REAPER: "VST: ReaVerbate (Cockos)", as TrackFX_GetFXName gives it) */
 }
 
-static json_t *notes_json(const struct mk_clip *c) {
-  json_t *a = json_array();
-  for (int i = 0; i < c->nnotes; i++) {
-    const struct mk_note *n = &c->notes[i];
-    json_t *o = json_pack("{s:i,s:f,s:f,s:i}", "n", n->n, "s", n->s, "d", n->d, "v", n->v);
-    if (n->c) json_object_set_new(o, "c", json_integer(n->c));
-    json_array_append_new(a, o);
-  }
-  return a;
-}
-
 static int note_cmp(const void *a, const void *b) {
   const struct mk_note *x = a, *y = b;
   if (x->s != y->s) return x->s < y->s ? -1 : 1;
@@ -234,7 +223,7 @@ static json_t *track_json(mock_t *m, struct mk_track *t) {
   for (int k = 0; k < t->nclips; k++) {
     struct mk_clip *c = &t->clips[k];
     json_array_append_new(clips, json_pack("{s:s,s:s,s:f,s:f,s:o}", "host_id", c->host_id, "name", c->name, "start",
-                                           c->start, "length", c->length, "notes", notes_json(c)));
+                                           c->start, "length", c->length, "notes", mk_notes_json(c)));
   }
   char nb[32];
   const char *name = t->name;
@@ -385,7 +374,7 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     struct mk_clip *cl = find_clip(m, json_object_get(args, "clip"), &t, err, errlen);
     if (!cl) return NULL;
     return json_pack("{s:s,s:s,s:f,s:f,s:o}", "host_id", cl->host_id, "track", t->host_id, "start", cl->start,
-                     "length", cl->length, "notes", notes_json(cl));
+                     "length", cl->length, "notes", mk_notes_json(cl));
   }
   if (!strcmp(op, "edit_clip")) {
     struct mk_clip *cl = find_clip(m, json_object_get(args, "clip"), NULL, err, errlen);
@@ -423,7 +412,7 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     clip_add_notes(cl, add, na);
     free(add); free(rem); free(idx); free(taken);
     s->saved = 0;
-    return json_pack("{s:i,s:i,s:o}", "added", na, "removed", nr, "notes", notes_json(cl));
+    return json_pack("{s:i,s:i,s:o}", "added", na, "removed", nr, "notes", mk_notes_json(cl));
   }
   if (!strcmp(op, "add_effect")) {
     struct mk_track *t = find_track(m, json_object_get(args, "track"), err, errlen);

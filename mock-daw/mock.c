@@ -413,7 +413,7 @@ static const char *display_fx_name(const mock_t *m, const struct mk_fx *f) {
   return m->dialect == MK_REAPER ? mk_fx_osc_name(f->name) : f->name;
 }
 
-static json_t *notes_json(const struct mk_clip *c) {
+json_t *mk_notes_json(const struct mk_clip *c) {
   json_t *a = json_array();
   for (int i = 0; i < c->nnotes; i++) {
     const struct mk_note *n = &c->notes[i];
@@ -486,7 +486,7 @@ json_t *mk_state_json(const mock_t *m, const struct mk_state *s) {
       const struct mk_clip *c = &t->clips[k];
       json_array_append_new(cl, json_pack("{s:s,s:s,s:s,s:f,s:f,s:o}", "id", c->host_id, "host_id", c->host_id,
                                           "name", c->name, "start", c->start, "length", c->length, "notes",
-                                          notes_json(c)));
+                                          mk_notes_json(c)));
     }
     json_object_set_new(o, "clips", cl);
     json_array_append_new(tr, o);

@@ -74,6 +74,7 @@ struct mk_state *mk_state_new(void);
 struct mk_state *mk_state_clone(const struct mk_state *s);
 void mk_state_free(struct mk_state *s);
 json_t *mk_state_json(const mock_t *m, const struct mk_state *s);
+json_t *mk_notes_json(const struct mk_clip *c); /* [{n, s, d, v[, c]}] (new reference) */
 struct mk_track *mk_track_add(mock_t *m, int pos /* 0-based insert position */, const char *name, int type);
 void mk_track_remove(mock_t *m, int idx0);
 void mk_track_free(struct mk_track *t);

@@ -1,5 +1,6 @@
 /* instmap: instrument roles -> a DAW's real plugins, from data. See instmap.h. */
 #include "instmap.h"
+#include "errfmt.h"
 #include "datadir.h"
 
 #include <ctype.h>
@@ -30,16 +31,6 @@ const char *instmap_strerror(int code) {
   }
 }
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 /* ---------------- validation ---------------- */
 
 static int is_unit(const json_t *v) {
@@ -47,59 +38,59 @@ static int is_unit(const json_t *v) {
 }
 
 static int check_roles(const json_t *r, const char *f, char *err, size_t errlen) {
-  if (!json_is_object(r)) return fail(err, errlen, INSTMAP_EFORMAT, "%s: the top level must be an object", f);
+  if (!json_is_object(r)) return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: the top level must be an object", f);
   const char *fmt = json_string_value(json_object_get(r, "format"));
   if (!fmt || strcmp(fmt, ROLES_FORMAT))
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: format must be \"%s\"", f, ROLES_FORMAT);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: format must be \"%s\"", f, ROLES_FORMAT);
   const json_t *fams = json_object_get(r, "families");
   if (!json_is_array(fams) || json_array_size(fams) != 16)
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: families must be the 16 General MIDI family names", f);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: families must be the 16 General MIDI family names", f);
   size_t i;
   const json_t *e;
   json_array_foreach(fams, i, e) if (!json_is_string(e))
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: families[%zu] is not a string", f, i);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: families[%zu] is not a string", f, i);
   const json_t *progs = json_object_get(r, "programs");
   if (!json_is_array(progs) || json_array_size(progs) != 128)
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: programs must list the 128 General MIDI programs", f);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: programs must list the 128 General MIDI programs", f);
   json_array_foreach(progs, i, e) {
     const json_t *p = json_object_get(e, "program");
     if (!json_is_integer(p) || json_integer_value(p) != (json_int_t)i + 1)
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: programs[%zu].program must be %zu", f, i, i + 1);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: programs[%zu].program must be %zu", f, i, i + 1);
     if (!json_is_string(json_object_get(e, "name")))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: programs[%zu].name must be a string", f, i);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: programs[%zu].name must be a string", f, i);
     const char *fam = json_string_value(json_object_get(e, "family"));
     const json_t *want = json_array_get(fams, i / 8);
     if (!fam || strcmp(fam, json_string_value(want)))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: programs[%zu].family must be \"%s\"", f, i, json_string_value(want));
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: programs[%zu].family must be \"%s\"", f, i, json_string_value(want));
   }
   const json_t *ch = json_object_get(r, "drum_channel");
   if (!json_is_integer(ch) || json_integer_value(ch) < 1 || json_integer_value(ch) > 16)
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: drum_channel must be a MIDI channel 1..16", f);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: drum_channel must be a MIDI channel 1..16", f);
   json_array_foreach(json_object_get(r, "drum_notes"), i, e) {
     const json_t *n = json_object_get(e, "note");
     if (!json_is_integer(n) || json_integer_value(n) < 0 || json_integer_value(n) > 127 ||
         !json_is_string(json_object_get(e, "name")))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: drum_notes[%zu] must be {\"note\": 0..127, \"name\": string}", f, i);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: drum_notes[%zu] must be {\"note\": 0..127, \"name\": string}", f, i);
   }
   const char *k;
   const json_t *v;
   if (!json_is_object(json_object_get(r, "drum_words")))
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: drum_words must be an object {word: GM drum note}", f);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: drum_words must be an object {word: GM drum note}", f);
   json_object_foreach((json_t *)json_object_get(r, "drum_words"), k, v) {
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 127)
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: drum_words.%s must be a MIDI note 0..127", f, k);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: drum_words.%s must be a MIDI note 0..127", f, k);
   }
   if (!json_is_object(json_object_get(r, "words")))
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: words must be an object {word: GM program}", f);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: words must be an object {word: GM program}", f);
   json_object_foreach((json_t *)json_object_get(r, "words"), k, v) {
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 128)
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: words.%s must be a General MIDI program 1..128", f, k);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: words.%s must be a General MIDI program 1..128", f, k);
   }
   const json_t *tp = json_object_get(r, "third_party_plugins");
   if (tp && !json_is_array(tp))
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: third_party_plugins must be an array of names", f);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: third_party_plugins must be an array of names", f);
   json_array_foreach(tp, i, e) if (!json_is_string(e))
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: third_party_plugins[%zu] is not a string", f, i);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: third_party_plugins[%zu] is not a string", f, i);
   return INSTMAP_OK;
 }
 
@@ -114,72 +105,72 @@ static const json_t *plugin_by_name(const json_t *daw, const char *name) {
 }
 
 static int check_daw(const json_t *d, const char *f, const json_t *roles, char *err, size_t errlen) {
-  if (!json_is_object(d)) return fail(err, errlen, INSTMAP_EFORMAT, "%s: the top level must be an object", f);
+  if (!json_is_object(d)) return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: the top level must be an object", f);
   const char *fmt = json_string_value(json_object_get(d, "format"));
   if (!fmt || strcmp(fmt, DAW_FORMAT))
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: format must be \"%s\"", f, DAW_FORMAT);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: format must be \"%s\"", f, DAW_FORMAT);
   if (!json_is_string(json_object_get(d, "dialect")))
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: dialect must be a string", f);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: dialect must be a string", f);
   const json_t *pl = json_object_get(d, "plugins");
   if (!json_is_array(pl) || !json_array_size(pl))
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: plugins must be a non-empty array of {name, aliases}", f);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: plugins must be a non-empty array of {name, aliases}", f);
   size_t i, k;
   const json_t *e, *a;
   json_array_foreach(pl, i, e) {
     if (!json_is_string(json_object_get(e, "name")) || !*json_string_value(json_object_get(e, "name")))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].name must be a non-empty string", f, i);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].name must be a non-empty string", f, i);
     const json_t *al = json_object_get(e, "aliases");
     if (al && !json_is_array(al))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].aliases must be an array of strings", f, i);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].aliases must be an array of strings", f, i);
     json_array_foreach(al, k, a) if (!json_is_string(a))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].aliases[%zu] is not a string", f, i, k);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].aliases[%zu] is not a string", f, i, k);
     for (size_t j = 0; j < i; j++)
       if (!strcasecmp(json_string_value(json_object_get(json_array_get(pl, j), "name")),
                       json_string_value(json_object_get(e, "name"))))
-        return fail(err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].name \"%s\" appears twice", f, i,
+        return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].name \"%s\" appears twice", f, i,
                     json_string_value(json_object_get(e, "name")));
   }
   const json_t *snd = json_object_get(d, "sounds");
-  if (!json_is_object(snd)) return fail(err, errlen, INSTMAP_EFORMAT, "%s: sounds must be an object {sound: {plugins}}", f);
+  if (!json_is_object(snd)) return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds must be an object {sound: {plugins}}", f);
   const char *key;
   const json_t *s;
   json_object_foreach((json_t *)snd, key, s) {
     const json_t *sp = json_object_get(s, "plugins");
     if (!json_is_array(sp) || !json_array_size(sp))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.plugins must be a non-empty array of plugin names", f, key);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.plugins must be a non-empty array of plugin names", f, key);
     json_array_foreach(sp, k, a) {
       if (!json_is_string(a) || !plugin_by_name(d, json_string_value(a)))
-        return fail(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.plugins[%zu] is not one of the map's plugins", f, key, k);
+        return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.plugins[%zu] is not one of the map's plugins", f, key, k);
     }
     const json_t *pa = json_object_get(s, "params");
     if (pa && !json_is_object(pa))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.params must be an object {parameter: 0..1}", f, key);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.params must be an object {parameter: 0..1}", f, key);
     const char *pk;
     const json_t *pv;
     json_object_foreach((json_t *)pa, pk, pv) if (!is_unit(pv))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.params.%s must be a number 0..1", f, key, pk);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.params.%s must be a number 0..1", f, key, pk);
     const json_t *ch = json_object_get(s, "channel");
     if (ch && (!json_is_integer(ch) || json_integer_value(ch) < 1 || json_integer_value(ch) > 16))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.channel must be a MIDI channel 1..16", f, key);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.channel must be a MIDI channel 1..16", f, key);
     const json_t *pr = json_object_get(s, "preset");
     if (pr && !json_is_string(pr))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.preset must be a string", f, key);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.preset must be a string", f, key);
   }
   const char *def = json_string_value(json_object_get(d, "default"));
   if (!def || !json_object_get(snd, def))
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: default must name one of the sounds", f);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: default must name one of the sounds", f);
   if (!json_object_get(snd, "drums"))
-    return fail(err, errlen, INSTMAP_EFORMAT, "%s: sounds has no \"drums\" entry (the GM drum kit)", f);
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds has no \"drums\" entry (the GM drum kit)", f);
   json_array_foreach(json_object_get(roles, "families"), i, e) {
     if (!json_object_get(snd, json_string_value(e)))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: sounds has no entry for the General MIDI family \"%s\"", f,
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds has no entry for the General MIDI family \"%s\"", f,
                   json_string_value(e));
   }
   const json_t *w = json_object_get(d, "words");
-  if (w && !json_is_object(w)) return fail(err, errlen, INSTMAP_EFORMAT, "%s: words must be an object {word: sound}", f);
+  if (w && !json_is_object(w)) return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: words must be an object {word: sound}", f);
   json_object_foreach((json_t *)w, key, s) {
     if (!json_is_string(s) || !json_object_get(snd, json_string_value(s)))
-      return fail(err, errlen, INSTMAP_EFORMAT, "%s: words.%s must name one of the sounds", f, key);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: words.%s must name one of the sounds", f, key);
   }
   return INSTMAP_OK;
 }
@@ -195,12 +186,12 @@ int instmap_load_json(const json_t *daw, const char *name, const json_t *roles, 
   rc = check_daw(daw, name, roles, err, errlen);
   if (rc) return rc;
   instmap_t *m = calloc(1, sizeof *m);
-  if (!m) return fail(err, errlen, INSTMAP_ENOMEM, "out of memory");
+  if (!m) return errfmt(err, errlen, INSTMAP_ENOMEM, "out of memory");
   /* deep copies: the caller's documents may change afterwards */
   m->doc = json_pack("{s:o,s:o}", "daw", json_deep_copy(daw), "roles", json_deep_copy(roles));
   if (!m->doc) {
     free(m);
-    return fail(err, errlen, INSTMAP_ENOMEM, "out of memory");
+    return errfmt(err, errlen, INSTMAP_ENOMEM, "out of memory");
   }
   *out = m;
   return INSTMAP_OK;
@@ -209,7 +200,7 @@ int instmap_load_json(const json_t *daw, const char *name, const json_t *roles, 
 static json_t *read_json(const char *path, int *rc, char *err, size_t errlen) {
   json_error_t je;
   json_t *j = json_load_file(path, 0, &je);
-  if (!j) *rc = fail(err, errlen, INSTMAP_EIO, "%s: line %d: %s", path, je.line, je.text);
+  if (!j) *rc = errfmt(err, errlen, INSTMAP_EIO, "%s: line %d: %s", path, je.line, je.text);
   return j;
 }
 
@@ -245,7 +236,7 @@ int instmap_load_dialect(const char *dialect, instmap_t **out, char *err, size_t
     snprintf(rp, sizeof rp, "%s/instruments/roles.json", dirs[i]);
     return instmap_load(dp, rp, out, err, errlen);
   }
-  return fail(err, errlen, INSTMAP_ENOMAP, "no instrument map instruments/%s.json in $DAWBRIDGE_MAPS or %s", dialect, src);
+  return errfmt(err, errlen, INSTMAP_ENOMAP, "no instrument map instruments/%s.json in $DAWBRIDGE_MAPS or %s", dialect, src);
 }
 
 void instmap_free(instmap_t *m) {
@@ -568,7 +559,7 @@ static int resolve_word(const json_t *doc, const char *word, json_t **out, char 
   if (prefixed || vendor || is_third_party(roles, bare)) {
     char names[600];
     list_plugins(daw, names, sizeof names);
-    fail(msg, msglen, 0,
+    errmsg(msg, msglen,
          "instrument plugin \"%s\" is not installed in %s; available instruments: %s (or a role such as kick, drums, "
          "bass, piano, strings, pad, lead)",
          bare, dialect ? dialect : "this DAW", names);

@@ -2,6 +2,7 @@
 #include "oscmap.h"
 #include "datadir.h"
 #include "errfmt.h"
+#include "strbuf.h"
 #include "vocab.h"
 
 #include <ctype.h>
@@ -914,16 +915,14 @@ static char *render_string(const char *tpl, const json_t *vars, json_t **whole, 
     *whole = eval_placeholder(tpl + 1, len - 2, vars, err, errlen);
     return *whole ? strdup("") : NULL;
   }
-  size_t cap = len + 64, o = 0;
-  char *out = malloc(cap);
-  if (!out) return NULL;
+  strbuf_t out = STRBUF_INIT;
   for (const char *p = tpl; *p;) {
     if (*p == '{') {
       const char *e = strchr(p, '}');
       if (!e) break;
       json_t *v = eval_placeholder(p + 1, (size_t)(e - p - 1), vars, err, errlen);
       if (!v) {
-        free(out);
+        strbuf_reset(&out);
         return NULL;
       }
       char tmp[512];
@@ -934,34 +933,16 @@ static char *render_string(const char *tpl, const json_t *vars, json_t **whole, 
       else if (json_is_number(v)) snprintf(tmp, sizeof tmp, "%g", json_number_value(v));
       else snprintf(tmp, sizeof tmp, "%s", json_is_true(v) ? "1" : "0");
       json_decref(v);
-      size_t tl = strlen(tmp);
-      if (o + tl + 1 > cap) {
-        cap = (o + tl + 1) * 2;
-        char *nb = realloc(out, cap);
-        if (!nb) {
-          free(out);
-          return NULL;
-        }
-        out = nb;
-      }
-      memcpy(out + o, tmp, tl);
-      o += tl;
+      strbuf_puts(&out, tmp);
       p = e + 1;
       continue;
     }
-    if (o + 2 > cap) {
-      cap *= 2;
-      char *nb = realloc(out, cap);
-      if (!nb) {
-        free(out);
-        return NULL;
-      }
-      out = nb;
-    }
-    out[o++] = *p++;
+    const char *q = p;
+    while (*q && *q != '{') q++;
+    strbuf_append(&out, p, (size_t)(q - p));
+    p = q;
   }
-  out[o] = 0;
-  return out;
+  return strbuf_take(&out, NULL);
 }
 
 json_t *oscmap_eval(const json_t *tpl, const json_t *vars, char *err, size_t errlen) {

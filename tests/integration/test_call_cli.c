@@ -18,19 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "db_test_util.h"
+
 static const char *bindir(void) {
   const char *b = getenv("DAWBRIDGE_BINARY_DIR");
   return b ? b : ".";
-}
-
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  bind(fd, (struct sockaddr *)&a, sizeof a);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 /* Starts mock-daw; returns its pid. */
@@ -96,7 +88,7 @@ static void test_call_cli_exit_codes_follow_outcomes(void **state) {
 static void test_call_cli_loss_never_unknown_track(void **state) {
   for (int d = 0; d < 2; d++) {
     const char *dialect = d ? "ardour" : "reaper";
-    int port = free_port(), fport = free_port();
+    int port = db_test_free_udp_port(), fport = db_test_free_udp_port();
     pid_t m = start_mock(dialect, port, fport, 12, 0.20, 9 + (unsigned)d);
     int counts[256] = {0};
     char err[4096];
@@ -117,7 +109,7 @@ static void test_call_cli_loss_never_unknown_track(void **state) {
 
 static void test_call_cli_nothing_listening_is_exit_2(void **state) {
   char err[4096];
-  int port = free_port();
+  int port = db_test_free_udp_port();
   int rc = run(err, sizeof err, "--daw ardour --port %d --no-companion --timeout-ms 5000 call set_track "
                "'{\"track_id\":\"t1\",\"mute\":true}'", port);
   assert_int_equal(rc, 2);

@@ -19,16 +19,11 @@
 #include <unistd.h>
 
 #include "companion.h"
+#include "db_test_util.h"
 
 /* ---------------------------------------------------------------- helpers */
 
 static char base[512];
-
-static void rm_rf(const char *p) {
-  char cmd[1200];
-  snprintf(cmd, sizeof cmd, "chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'", p, p);
-  assert_int_equal(system(cmd), 0);
-}
 
 static int setup(void **st) {
   (void)st;
@@ -40,7 +35,7 @@ static int setup(void **st) {
 
 static int teardown(void **st) {
   (void)st;
-  rm_rf(base);
+  assert_int_equal(db_test_rm_rf(base), 0);
   return 0;
 }
 

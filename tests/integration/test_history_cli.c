@@ -25,6 +25,7 @@
 
 #include "history.h"
 #include "smf_reader.h"
+#include "db_test_util.h"
 
 struct env {
   char dir[64];      /* temp root */
@@ -92,16 +93,10 @@ static void env_open(struct env *e) {
   assert_int_equal(access(e->exe, X_OK), 0);
 }
 
-static void rm_rf(const char *path) {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-  if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", path);
-}
-
 static void env_close(struct env *e) {
   free(e->stdout_text);
   free(e->stderr_text);
-  rm_rf(e->dir);
+  db_test_rm_rf(e->dir);
 }
 
 static history_t *hist(struct env *e, const char *composition) {
@@ -583,23 +578,12 @@ static void test_history_cli_restore_clip_with_companion(void **st) {
   (void)st;
 }
 
-static int free_udp_port(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, (struct sockaddr *)&a, sizeof a);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 /* A DAW that keeps its state between commands (a mock-daw process speaking REAPER's dialect): change it with
  * `call`, save, undo, and read the DAW back with `state --json`. */
 static void test_history_cli_undo_in_a_running_daw(void **st) {
   struct env e;
   env_open(&e);
-  int port = free_udp_port(), fb = free_udp_port();
+  int port = db_test_free_udp_port(), fb = db_test_free_udp_port();
   char exe[1024], ps[16], fs[16];
   const char *bd = getenv("DAWBRIDGE_BINARY_DIR");
   snprintf(exe, sizeof exe, "%s/mock-daw", bd ? bd : ".");
@@ -658,7 +642,7 @@ static void test_history_cli_undo_in_a_running_daw(void **st) {
 static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   struct env e;
   env_open(&e);
-  int port = free_udp_port(), fb = free_udp_port();
+  int port = db_test_free_udp_port(), fb = db_test_free_udp_port();
   char exe[1024], ps[16], fs[16];
   const char *bd = getenv("DAWBRIDGE_BINARY_DIR");
   snprintf(exe, sizeof exe, "%s/mock-daw", bd ? bd : ".");

@@ -19,6 +19,7 @@
 #include "session.h"
 #include "statediff.h"
 #include "undo.h"
+#include "db_test_util.h"
 
 static const char *const dialects[] = {"reaper", "ardour"};
 
@@ -104,12 +105,6 @@ static void fx_open(struct fx *f, const char *dialect, int companion) {
 }
 
 static void on_closed(void *data) { ((struct fx *)data)->closed++; }
-
-static void rm_rf(const char *path) {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-  if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", path);
-}
 
 static void fx_close(struct fx *f) {
   daw_close(f->d, on_closed, f);
@@ -707,7 +702,7 @@ static void test_undo_restore_across_iterations(void **st) {
 
     fx_close(&f);
     history_free(h);
-    rm_rf(dir);
+    db_test_rm_rf(dir);
   }
   (void)st;
 }
@@ -724,7 +719,7 @@ static void test_undo_restore_across_iterations_companion(void **st) {
     fx_open(&f, dialects[d], 1);
     if (!daw_has_companion(f.d)) {
       history_free(h);
-      rm_rf(dir);
+      db_test_rm_rf(dir);
       need_companion(&f);
     }
     int n1, n2, n3;
@@ -783,7 +778,7 @@ static void test_undo_restore_across_iterations_companion(void **st) {
     json_decref(daw_2);
     fx_close(&f);
     history_free(h);
-    rm_rf(dir);
+    db_test_rm_rf(dir);
   }
   (void)st;
 }

@@ -1,5 +1,6 @@
 /* mock_llm_server.c — scripted LLM HTTP server on libuv. See mock_llm_server.h. */
 #include "mock_llm_server.h"
+#include "strbuf.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -49,27 +50,6 @@ struct mock_write {
 };
 
 /* ---------- small helpers ---------- */
-
-struct sbuf {
-  char *p;
-  size_t len, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) abort();
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 
 static const char *jstr(json_t *o, const char *k, const char *def) {
   json_t *v = json_object_get(o, k);
@@ -266,7 +246,7 @@ static char *anthropic_plain(json_t *spec, const char *model) {
 }
 
 struct sse_out {
-  struct sbuf b;
+  strbuf_t b;
   const char *eol;
   int events;
 };
@@ -274,26 +254,26 @@ struct sse_out {
 static void sse_ev(struct sse_out *o, const char *event, json_t *data /* steals */) {
   char *d = dump(data);
   if (event) {
-    sb_str(&o->b, "event: ");
-    sb_str(&o->b, event);
-    sb_str(&o->b, o->eol);
+    strbuf_puts(&o->b, "event: ");
+    strbuf_puts(&o->b, event);
+    strbuf_puts(&o->b, o->eol);
   }
-  sb_str(&o->b, "data: ");
-  sb_str(&o->b, d);
-  sb_str(&o->b, o->eol);
-  sb_str(&o->b, o->eol);
+  strbuf_puts(&o->b, "data: ");
+  strbuf_puts(&o->b, d);
+  strbuf_puts(&o->b, o->eol);
+  strbuf_puts(&o->b, o->eol);
   free(d);
   if (++o->events == 2) { /* a keep-alive comment between events */
-    sb_str(&o->b, ": keep-alive");
-    sb_str(&o->b, o->eol);
-    sb_str(&o->b, o->eol);
+    strbuf_puts(&o->b, ": keep-alive");
+    strbuf_puts(&o->b, o->eol);
+    strbuf_puts(&o->b, o->eol);
   }
 }
 
 static void sse_raw(struct sse_out *o, const char *line) {
-  sb_str(&o->b, line);
-  sb_str(&o->b, o->eol);
-  sb_str(&o->b, o->eol);
+  strbuf_puts(&o->b, line);
+  strbuf_puts(&o->b, o->eol);
+  strbuf_puts(&o->b, o->eol);
 }
 
 static char *args_text(json_t *c) {
@@ -311,9 +291,9 @@ static char *openai_stream(json_t *spec, const char *model, const char *eol, int
 #define OA_CHUNK(delta, fin) \
   json_pack("{s:s,s:s,s:i,s:s,s:[{s:i,s:o,s:o}]}", "id", "chatcmpl-mock", "object", "chat.completion.chunk", \
             "created", 0, "model", model, "choices", "index", 0, "delta", (delta), "finish_reason", (fin))
-  sb_str(&o.b, ": keep-alive");
-  sb_str(&o.b, eol);
-  sb_str(&o.b, eol);
+  strbuf_puts(&o.b, ": keep-alive");
+  strbuf_puts(&o.b, eol);
+  strbuf_puts(&o.b, eol);
   sse_ev(&o, NULL, OA_CHUNK(json_pack("{s:s,s:s}", "role", "assistant", "content", ""), json_null()));
   size_t n = utf8_split(text, strlen(text), 3, cuts), prev = 0;
   for (size_t k = 0; *text && k < n; k++) {
@@ -321,7 +301,7 @@ static char *openai_stream(json_t *spec, const char *model, const char *eol, int
     prev = cuts[k];
     if (serr && k == 0) {
       sse_ev(&o, NULL, json_pack("{s:{s:s,s:s}}", "error", "message", "mock stream error", "type", "server_error"));
-      return o.b.p;
+      return strbuf_take(&o.b, NULL);
     }
   }
   json_array_foreach(calls, i, c) {
@@ -342,14 +322,14 @@ static char *openai_stream(json_t *spec, const char *model, const char *eol, int
     }
     free(args);
   }
-  if (truncate) return o.b.p;
+  if (truncate) return strbuf_take(&o.b, NULL);
   sse_ev(&o, NULL, OA_CHUNK(json_object(), json_string(neutral_finish(0, jstr(spec, "finish", NULL),
                                                                       json_array_size(calls) > 0))));
   sse_ev(&o, NULL, json_pack("{s:s,s:s,s:s,s:[],s:o}", "id", "chatcmpl-mock", "object", "chat.completion.chunk",
                              "model", model, "choices", "usage", usage_json(spec, 0)));
   sse_raw(&o, "data: [DONE]");
 #undef OA_CHUNK
-  return o.b.p;
+  return strbuf_take(&o.b, NULL);
 }
 
 static char *anthropic_stream(json_t *spec, const char *model, const char *eol, int truncate, int serr) {
@@ -367,7 +347,7 @@ static char *anthropic_stream(json_t *spec, const char *model, const char *eol, 
     sse_ev(&o, "error", json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type", "overloaded_error", "message",
                                   "Overloaded"));
     json_decref(u);
-    return o.b.p;
+    return strbuf_take(&o.b, NULL);
   }
   if (*text) {
     sse_ev(&o, "content_block_start", json_pack("{s:s,s:i,s:{s:s,s:s}}", "type", "content_block_start", "index", 0,
@@ -381,7 +361,7 @@ static char *anthropic_stream(json_t *spec, const char *model, const char *eol, 
         sse_ev(&o, "error", json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type", "overloaded_error",
                                       "message", "Overloaded"));
         json_decref(u);
-        return o.b.p;
+        return strbuf_take(&o.b, NULL);
       }
     }
     sse_ev(&o, "content_block_stop", json_pack("{s:s,s:i}", "type", "content_block_stop", "index", 0));
@@ -413,7 +393,7 @@ static char *anthropic_stream(json_t *spec, const char *model, const char *eol, 
     sse_ev(&o, "message_stop", json_pack("{s:s}", "type", "message_stop"));
   }
   json_decref(u);
-  return o.b.p;
+  return strbuf_take(&o.b, NULL);
 }
 
 static const char *reason(int status) {
@@ -493,22 +473,22 @@ static void respond(struct mock_conn *c, json_t *req) {
   size_t plen = strlen(payload);
   int drop = !strcmp(fault, "drop");
 
-  struct sbuf h = {0};
+  strbuf_t h = STRBUF_INIT;
   char line[256];
   snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n", status, reason(status), ctype);
-  sb_str(&h, line);
+  strbuf_puts(&h, line);
   if (json_is_integer(json_object_get(spec, "retry_after"))) {
     snprintf(line, sizeof line, "Retry-After: %lld\r\n", (long long)json_integer_value(json_object_get(spec, "retry_after")));
-    sb_str(&h, line);
+    strbuf_puts(&h, line);
   }
   if (sse) {
-    sb_str(&h, "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n");
+    strbuf_puts(&h, "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n");
   } else {
     snprintf(line, sizeof line, "Content-Length: %zu\r\n\r\n", plen);
-    sb_str(&h, line);
+    strbuf_puts(&h, line);
   }
-  add_piece(c, h.p, h.len);
-  free(h.p);
+  add_piece(c, h.s, h.len);
+  strbuf_reset(&h);
   if (sse) {
     static const size_t cycle[] = {7, 13, 3, 29, 1, 17, 41, 5};
     size_t fixed = json_is_integer(json_object_get(spec, "chunk")) ? (size_t)json_integer_value(json_object_get(spec, "chunk")) : 0;
@@ -517,12 +497,12 @@ static void respond(struct mock_conn *c, json_t *req) {
       size_t n = fixed ? fixed : cycle[k++ % (sizeof cycle / sizeof cycle[0])];
       if (n > limit - off) n = limit - off;
       snprintf(line, sizeof line, "%zx\r\n", n);
-      struct sbuf ch = {0};
-      sb_str(&ch, line);
-      sb_add(&ch, payload + off, n);
-      sb_str(&ch, "\r\n");
-      add_piece(c, ch.p, ch.len);
-      free(ch.p);
+      strbuf_t ch = STRBUF_INIT;
+      strbuf_puts(&ch, line);
+      strbuf_append(&ch, payload + off, n);
+      strbuf_puts(&ch, "\r\n");
+      add_piece(c, ch.s, ch.len);
+      strbuf_reset(&ch);
       off += n;
     }
     if (!drop) add_piece(c, "0\r\n\r\n", 5);

@@ -1,20 +1,12 @@
 /* smf_reader.c: see smf_reader.h. Written from the SMF 1.0 spec, independently of bridge/midifile.c. */
 #include "smf_reader.h"
+#include "db_test_util.h"
+#include "errfmt.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -59,24 +51,24 @@ static int parse_track(const uint8_t *p, size_t len, smf_track_t *t, char *err, 
     int ended = 0;
     while (pos < len) {
         if (ended)
-            return fail(err, errlen, "data after end of track");
+            return errfmt(err, errlen, -1, "data after end of track");
         uint32_t delta;
         if (vlq(p, len, &pos, &delta))
-            return fail(err, errlen, "bad delta time");
+            return errfmt(err, errlen, -1, "bad delta time");
         tick += delta;
         if (pos >= len)
-            return fail(err, errlen, "event missing");
+            return errfmt(err, errlen, -1, "event missing");
         smf_event_t e = {0};
         e.tick = tick;
         uint8_t b = p[pos];
         if (b == 0xff) {
             pos++;
             if (pos >= len)
-                return fail(err, errlen, "truncated meta");
+                return errfmt(err, errlen, -1, "truncated meta");
             e.status = 0xff;
             e.meta = p[pos++];
             if (vlq(p, len, &pos, &e.len) || pos + e.len > len)
-                return fail(err, errlen, "bad meta length");
+                return errfmt(err, errlen, -1, "bad meta length");
             e.data = p + pos;
             pos += e.len;
             if (e.meta == 0x2f)
@@ -91,7 +83,7 @@ static int parse_track(const uint8_t *p, size_t len, smf_track_t *t, char *err, 
             pos++;
             e.status = b;
             if (vlq(p, len, &pos, &e.len) || pos + e.len > len)
-                return fail(err, errlen, "bad sysex length");
+                return errfmt(err, errlen, -1, "bad sysex length");
             e.data = p + pos;
             pos += e.len;
             running = 0;
@@ -100,57 +92,39 @@ static int parse_track(const uint8_t *p, size_t len, smf_track_t *t, char *err, 
                 running = b;
                 pos++;
             } else if (!running) {
-                return fail(err, errlen, "data byte without status at offset %zu", pos);
+                return errfmt(err, errlen, -1, "data byte without status at offset %zu", pos);
             }
             e.status = running;
             int hi = running & 0xf0;
             int nd = (hi == 0xc0 || hi == 0xd0) ? 1 : 2;
             if (pos + (size_t)nd > len)
-                return fail(err, errlen, "truncated channel message");
+                return errfmt(err, errlen, -1, "truncated channel message");
             e.d1 = p[pos++];
             if (nd == 2)
                 e.d2 = p[pos++];
             if ((e.d1 | e.d2) & 0x80)
-                return fail(err, errlen, "data byte with high bit set");
+                return errfmt(err, errlen, -1, "data byte with high bit set");
         }
         if (push(t, &cap, e))
-            return fail(err, errlen, "out of memory");
+            return errfmt(err, errlen, -1, "out of memory");
     }
     if (!ended)
-        return fail(err, errlen, "track without end-of-track meta event");
+        return errfmt(err, errlen, -1, "track without end-of-track meta event");
     return 0;
 }
 
 int smf_read(const char *path, smf_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(err, errlen, "cannot open %s", path);
-    size_t cap = 4096, len = 0;
-    uint8_t *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += n;
-        if (len == cap) {
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
+    size_t len = 0;
+    uint8_t *buf = (uint8_t *)db_test_slurp(path, &len);
     if (!buf)
-        return fail(err, errlen, "out of memory");
+        return errfmt(err, errlen, -1, "cannot read %s", path);
     out->raw = buf;
     out->raw_len = len;
     if (len < 14 || memcmp(buf, "MThd", 4) != 0 || be32(buf + 4) != 6) {
         smf_free(out);
-        return fail(err, errlen, "not a MIDI file (bad MThd)");
+        return errfmt(err, errlen, -1, "not a MIDI file (bad MThd)");
     }
     out->format = (buf[8] << 8) | buf[9];
     out->ntracks = (buf[10] << 8) | buf[11];
@@ -158,29 +132,29 @@ int smf_read(const char *path, smf_t *out, char *err, size_t errlen)
     out->tracks = calloc((size_t)out->ntracks + 1, sizeof *out->tracks);
     if (!out->tracks) {
         smf_free(out);
-        return fail(err, errlen, "out of memory");
+        return errfmt(err, errlen, -1, "out of memory");
     }
     size_t pos = 14;
     for (int i = 0; i < out->ntracks; i++) {
         if (pos + 8 > len || memcmp(buf + pos, "MTrk", 4) != 0) {
             smf_free(out);
-            return fail(err, errlen, "track %d: missing MTrk", i);
+            return errfmt(err, errlen, -1, "track %d: missing MTrk", i);
         }
         uint32_t tl = be32(buf + pos + 4);
         if (pos + 8 + tl > len) {
             smf_free(out);
-            return fail(err, errlen, "track %d: chunk longer than the file", i);
+            return errfmt(err, errlen, -1, "track %d: chunk longer than the file", i);
         }
         char msg[128];
         if (parse_track(buf + pos + 8, tl, &out->tracks[i], msg, sizeof msg)) {
             smf_free(out);
-            return fail(err, errlen, "track %d: %s", i, msg);
+            return errfmt(err, errlen, -1, "track %d: %s", i, msg);
         }
         pos += 8 + tl;
     }
     if (pos != len) {
         smf_free(out);
-        return fail(err, errlen, "%zu trailing bytes", len - pos);
+        return errfmt(err, errlen, -1, "%zu trailing bytes", len - pos);
     }
     return 0;
 }

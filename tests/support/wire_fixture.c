@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "osc_client.h"
+#include "db_test_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +22,11 @@ static void fixture_log(int level, const char *module, const char *text, void *d
     n = strlen(w->log);
   }
   snprintf(w->log + n, sizeof w->log - n, "[%d] %s: %s\n", level, module, text);
+  if (level == LOG_ERROR && !strncmp(text, "internal:", 9)) {
+    /* a bug the bridge noticed in itself (sync: an unlisted state transition): wire_close fails the test */
+    w->internal_errors++;
+    fprintf(stderr, "wire: %s: %s\n", module, text);
+  }
   if (getenv("WIRE_VERBOSE")) fprintf(stderr, "[%d] %s: %s\n", level, module, text);
 }
 
@@ -63,17 +69,6 @@ static int wait_result(struct wire *w) {
   return w->status;
 }
 
-static int free_udp_port(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, (struct sockaddr *)&a, sizeof a);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 static void on_exit_cb(uv_process_t *p, int64_t status, int sig) {
   struct wire *w = p->data;
   w->proc_running = 0;
@@ -85,7 +80,7 @@ static int spawn_mock(struct wire *w, const struct wire_opts *o, int feedback_po
   char exe[1024], port[16], fport[16], tracks[16], drop[32], seed[16];
   const char *bd = getenv("DAWBRIDGE_BINARY_DIR");
   snprintf(exe, sizeof exe, "%s/mock-daw", bd ? bd : ".");
-  w->daw_port = free_udp_port();
+  w->daw_port = db_test_free_udp_port();
   snprintf(port, sizeof port, "%d", w->daw_port);
   snprintf(fport, sizeof fport, "%d", feedback_port);
   snprintf(tracks, sizeof tracks, "%d", o->tracks);
@@ -249,7 +244,8 @@ int wire_close(struct wire *w) {
   oscmap_free(w->map);
   json_decref(w->result);
   w->result = NULL;
-  return rc || close_pending;
+  if (w->internal_errors) fprintf(stderr, "wire: %d internal error(s) logged (above)\n", w->internal_errors);
+  return rc || close_pending || w->internal_errors;
 }
 
 static int near(double a, double b, double tol) { return fabs(a - b) <= tol; }

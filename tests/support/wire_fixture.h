@@ -28,6 +28,7 @@ struct wire {
   json_t *result;
   char message[512];
   char log[8192]; /* the last log lines, for assertions on messages */
+  int internal_errors; /* "internal: ..." error lines logged (e.g. an unlisted sync state transition) */
 };
 
 struct wire_opts {
@@ -46,7 +47,8 @@ struct wire_opts {
 
 /* Sets up everything and runs the first full sync; returns 0 on success (the sync's status otherwise). */
 int wire_open(struct wire *w, const struct wire_opts *o);
-/* Closes everything; returns uv_loop_close()'s result (0 = every handle closed). */
+/* Closes everything; returns 0 when every handle closed and the bridge logged no "internal:" error (an unlisted
+ * sync state transition, say), else nonzero. */
 int wire_close(struct wire *w);
 
 /* One tool call; returns its status (0 = confirmed/unchanged), result in w->result (new ref held by w). */

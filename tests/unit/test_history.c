@@ -21,28 +21,15 @@
 #include <cmocka.h>
 
 #include "history.h"
+#include "db_test_util.h"
 
 /* ---------------------------------------------------------------- helpers */
 
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static char *make_tmpdir(void)
 {
-    char tmpl[] = "/tmp/dbhist-test-XXXXXX";
-    char *d = mkdtemp(tmpl);
+    char *d = db_test_tmpdir("history");
     assert_non_null(d);
-    return strdup(d);
+    return d;
 }
 
 static char *pathf(const char *fmt, ...)
@@ -53,23 +40,6 @@ static char *pathf(const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     return strdup(buf);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t r = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    b[r] = '\0';
-    if (len)
-        *len = r;
-    return b;
 }
 
 static void spit(const char *path, const char *data, size_t len)
@@ -189,7 +159,7 @@ static void test_history_save_list_load_round_trip(void **state)
 
     /* key order in the file: format first, state last */
     char *f2 = pathf("%s/0002.json", history_dir(h));
-    char *text = slurp(f2, NULL);
+    char *text = db_test_slurp(f2, NULL);
     assert_non_null(text);
     assert_true(strncmp(text, "{\n \"format\": \"dawbridge.iteration/1\",\n \"number\": 2,", 48) == 0);
     assert_true(strstr(text, "\"state\"") > strstr(text, "\"actions\""));
@@ -224,7 +194,7 @@ static void test_history_save_list_load_round_trip(void **state)
     assert_int_equal(count_files(history_dir(h), ".tmp"), 0);
 
     history_free(h);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 
@@ -242,7 +212,7 @@ static void test_history_empty_history(void **state)
     json_decref(warn);
     assert_int_equal(history_latest(h, NULL, err, sizeof err), HISTORY_ENOENT);
     history_free(h);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 
@@ -296,7 +266,7 @@ static void test_history_numbers_never_reused_across_reopen(void **state)
     free(p3);
     free(pc);
     free(dir);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 
@@ -315,14 +285,14 @@ static void test_history_corrupt_and_foreign_files_skipped(void **state)
 
     char *p2 = pathf("%s/0002.json", dir);
     size_t len = 0;
-    char *text = slurp(p2, &len);
+    char *text = db_test_slurp(p2, &len);
     spit(p2, text, len / 2); /* truncated */
     free(text);
     char *p4 = pathf("%s/0004.json", dir);
     const char *foreign = "{\"format\":\"something.else/2\",\"number\":4}";
     spit(p4, foreign, strlen(foreign)); /* foreign */
     char *p5 = pathf("%s/0005.json", dir);
-    text = slurp(p2, &len);
+    text = db_test_slurp(p2, &len);
     free(text);
     h = NULL;
     {
@@ -383,7 +353,7 @@ static void test_history_corrupt_and_foreign_files_skipped(void **state)
     char *paths[] = {p2, p4, p5, p6, pn, pd, pstale, plive, dir};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         free(paths[i]);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 
@@ -410,7 +380,7 @@ static void test_history_invalid_composition_names(void **state)
     assert_null(history_open(file, "song", err, sizeof err));
     assert_non_null(strstr(err, file));
     free(file);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 
@@ -456,7 +426,7 @@ static void test_history_default_data_dir_from_xdg(void **state)
     assert_true(S_ISDIR(st.st_mode));
     free(expect);
     history_free(h);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 
     if (old_xdg)
@@ -542,8 +512,8 @@ static void save_two(const char *tmp, char **t1, char **t2, char **dir_out)
     *dir_out = strdup(history_dir(h));
     history_free(h);
     char *p1 = pathf("%s/0001.json", *dir_out), *p2 = pathf("%s/0002.json", *dir_out);
-    *t1 = slurp(p1, NULL);
-    *t2 = slurp(p2, NULL);
+    *t1 = db_test_slurp(p1, NULL);
+    *t2 = db_test_slurp(p2, NULL);
     free(p1);
     free(p2);
 }
@@ -551,7 +521,7 @@ static void save_two(const char *tmp, char **t1, char **t2, char **dir_out)
 static void assert_two_intact(const char *dir, const char *t1, const char *t2)
 {
     char *p1 = pathf("%s/0001.json", dir), *p2 = pathf("%s/0002.json", dir);
-    char *n1 = slurp(p1, NULL), *n2 = slurp(p2, NULL);
+    char *n1 = db_test_slurp(p1, NULL), *n2 = db_test_slurp(p2, NULL);
     assert_non_null(n1);
     assert_non_null(n2);
     assert_string_equal(n1, t1);
@@ -600,7 +570,7 @@ static void test_history_full_disk_keeps_earlier_and_reserves_number(void **stat
     free(t1);
     free(t2);
     free(dir);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 
@@ -746,7 +716,7 @@ static void test_history_read_only_dir_clear_error(void **state)
     free(t1);
     free(t2);
     free(dir);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 
@@ -771,7 +741,7 @@ static int ns_full_disk(const char *tmp, char *msg, size_t msglen)
     }
     CHECK(5, history_check_writable(h, err, sizeof err) == HISTORY_OK, "check with room: %s", err);
     char *p1 = pathf("%s/0001.json", dir), *p2 = pathf("%s/0002.json", dir);
-    char *t1 = slurp(p1, NULL), *t2 = slurp(p2, NULL);
+    char *t1 = db_test_slurp(p1, NULL), *t2 = db_test_slurp(p2, NULL);
     char *filler = pathf("%s/filler", tmp);
     int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     CHECK(6, fd >= 0, "filler: %s", strerror(errno));
@@ -789,7 +759,7 @@ static int ns_full_disk(const char *tmp, char *msg, size_t msglen)
     CHECK(9, rc == HISTORY_ENOSPC, "save on a full disk: %d (%s), want HISTORY_ENOSPC", rc, err);
     CHECK(10, strstr(err, dir) && strstr(err, strerror(ENOSPC)), "save message lacks %s / \"%s\": %s", dir,
           strerror(ENOSPC), err);
-    char *n1 = slurp(p1, NULL), *n2 = slurp(p2, NULL);
+    char *n1 = db_test_slurp(p1, NULL), *n2 = db_test_slurp(p2, NULL);
     CHECK(11, n1 && n2 && strcmp(n1, t1) == 0 && strcmp(n2, t2) == 0, "earlier iterations changed");
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -822,7 +792,7 @@ static void test_history_full_disk_tmpfs_clear_error(void **state)
     (void)state;
     char *tmp = make_tmpdir();
     run_checked_child(ns_full_disk, tmp);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 
@@ -849,7 +819,7 @@ static void test_history_check_writable_leaves_nothing(void **state)
     free(pc);
     history_free(h);
     free(t1), free(t2), free(dir);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 
@@ -886,7 +856,7 @@ static void test_history_saves_without_proc(void **state)
     (void)state;
     char *tmp = make_tmpdir();
     run_checked_child(ns_no_proc, tmp);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 
@@ -971,7 +941,7 @@ static void test_history_concurrent_saves_all_kept(void **state)
     free(seen_num);
     history_free(h);
     free(dir);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 
@@ -1042,7 +1012,7 @@ static void test_history_kill9_leaves_no_temp_file(void **state)
     history_free(h2);
     history_free(h);
     free(dir);
-    rm_rf(tmp);
+    db_test_rm_rf(tmp);
     free(tmp);
 }
 

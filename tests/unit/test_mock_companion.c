@@ -17,6 +17,7 @@
 
 #include "mock.h"
 #include "osc_client.h"
+#include "db_test_util.h"
 
 #define T_MS 3000
 #define CMD_ID "_RSdawbridgemock0000000000000000000000000000"
@@ -49,34 +50,12 @@ static void start(struct fx *f, const char *dialect, int tracks) {
   f->port = mock_port(f->m);
 }
 
-static void rm_rf(const char *dir) {
-  char sub[2][128];
-  snprintf(sub[0], sizeof sub[0], "%s/in", dir);
-  snprintf(sub[1], sizeof sub[1], "%s/out", dir);
-  for (int i = 0; i < 2; i++) {
-    DIR *d = opendir(sub[i]);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-      if (e->d_name[0] == '.') continue;
-      char p[512];
-      snprintf(p, sizeof p, "%s/%s", sub[i], e->d_name);
-      unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(sub[i]);
-  }
-  char p[256];
-  snprintf(p, sizeof p, "%s/companion.json", dir);
-  unlink(p);
-  rmdir(dir);
-}
-
 static void stop(struct fx *f) {
   mock_close(f->m, NULL, NULL);
   osc_client_close(f->c, NULL, NULL);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(uv_loop_close(&f->loop), 0);
-  rm_rf(f->spool);
+  db_test_rm_rf(f->spool);
 }
 
 static void sync_mock(struct fx *f) {

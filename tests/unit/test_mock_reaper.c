@@ -14,6 +14,7 @@
 
 #include "mock.h"
 #include "osc_client.h"
+#include "db_test_util.h"
 
 #define T_MS 3000
 
@@ -675,18 +676,6 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig) {
   uv_close((uv_handle_t *)p, NULL);
 }
 
-static int free_port(void) {
-  uv_loop_t l;
-  uv_loop_init(&l);
-  osc_client_t *c;
-  osc_client_new(&l, 0, &c);
-  int p = osc_client_port(c);
-  osc_client_close(c, NULL, NULL);
-  uv_run(&l, UV_RUN_DEFAULT);
-  uv_loop_close(&l);
-  return p;
-}
-
 static void test_mock_reaper_process(void **state) {
   (void)state;
   const char *bin = getenv("DAWBRIDGE_BINARY_DIR");
@@ -697,7 +686,7 @@ static void test_mock_reaper_process(void **state) {
   struct fx f;
   assert_int_equal(uv_loop_init(&f.loop), 0);
   assert_int_equal(osc_client_new(&f.loop, 0, &f.c), 0);
-  f.port = free_port();
+  f.port = db_test_free_udp_port();
   snprintf(portb, sizeof portb, "%d", f.port);
   snprintf(fbb, sizeof fbb, "%d", osc_client_port(f.c));
   char *args[] = {exe, "--dialect", "reaper", "--port", portb, "--feedback-port", fbb, "--tracks", "4", "--quiet", NULL};
