@@ -159,7 +159,9 @@ static void test_vocab_check_cases(void **state) {
       fail_msg("case %zu %s %s: rc %d, message '%s'", i, cases[i].tool, cases[i].args, rc, err);
     json_decref(a);
   }
-  assert_int_equal(vocab_check(v, VOCAB__COUNT, json_object(), err, sizeof err), VOCAB_EUNKNOWN);
+  json_t *empty = json_object();
+  assert_int_equal(vocab_check(v, VOCAB__COUNT, empty, err, sizeof err), VOCAB_EUNKNOWN);
+  json_decref(empty);
   vocab_free(v);
 }
 
