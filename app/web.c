@@ -413,8 +413,15 @@ static int web_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
       if (status == 403 || status == 401) log_msg(&w->log, LOG_INFO, "web", "refused (%d): %s", status, msg);
       return respond_error(wsi, s, (unsigned)status, msg);
     }
-    if (s->target.route == WEBREQ_STATIC) return serve_static(w, wsi, s);
-    if (method == WEBREQ_GET) return api_get(w, wsi, s);
+    if (s->target.route == WEBREQ_STATIC) {
+      s->answered = 1;
+      return serve_static(w, wsi, s);
+    }
+    if (method == WEBREQ_GET) {
+      s->answered = 1; /* a body sent with a GET is not read as a request */
+      s->close_after = clen > 0;
+      return api_get(w, wsi, s);
+    }
     if (clen > 0) return 0; /* wait for LWS_CALLBACK_HTTP_BODY ... BODY_COMPLETION */
     s->answered = 1;        /* no body: lws may still report an empty BODY_COMPLETION */
     return api_post(w, wsi, s);

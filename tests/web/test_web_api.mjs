@@ -71,6 +71,8 @@ try {
   check(r.status === 403, `foreign Host on the API: 403 (got ${r.status})`);
   r = await request(port, "POST", "/api/ask", { headers: auth, body: '{"text": "a", "text": "b"}' });
   check(r.status === 400 && /malformed JSON/.test(r.json?.error || ""), `duplicate keys: 400 "${r.json?.error}"`);
+  r = await request(port, "GET", "/api/status", { headers: auth, body: '{"text":"x"}' });
+  check(r.status === 200 && r.json && "connected" in r.json, "a GET with a body: one answer, the body is not read as a request");
   // the server still answers after all that
   r = await request(port, "GET", "/api/status", { headers: auth });
   check(r.status === 200, "still serving after the refusals");
