@@ -110,6 +110,21 @@ try {
     check(r.status === 202 && r.json && r.json.request > 0, `POST /api/new: 202 {request} (${r.body})`);
     const ev = await Promise.race([got, sleep(10000).then(() => null)]);
     check(ev && typeof ev.type === "string", `an event arrives as one JSON text frame (${ev && ev.type})`);
+    // restore, undo and cancel go to the live core and come back as its events (no iterations yet: refused there)
+    const dones = new Map();
+    w.ws.on("message", (m) => { const e = JSON.parse(m.toString()); if (e.type === "done") dones.set(e.request, e); });
+    const rs = await request(port, "POST", "/api/restore", { headers: auth, body: '{"iteration": 1}' });
+    const un = await request(port, "POST", "/api/undo", { headers: auth, body: '{"force": false}' });
+    check(rs.status === 202 && un.status === 202 && rs.json.request > 0 && un.json.request > rs.json.request,
+      `POST /api/restore and /api/undo: 202 with their request ids (${rs.body} ${un.body})`);
+    for (let i = 0; i < 100 && !(dones.has(rs.json?.request) && dones.has(un.json?.request)); i++) await sleep(100);
+    const dr = dones.get(rs.json?.request), du = dones.get(un.json?.request);
+    check(dr && dr.kind === "restore" && dr.exit_code === 4 && /no iteration/.test(dr.summary),
+      `the restore's done event: refused by the core, exit 4 (${dr && dr.summary})`);
+    check(du && du.kind === "undo" && du.exit_code === 4 && /nothing to undo/.test(du.summary),
+      `the undo's done event: refused by the core, exit 4 (${du && du.summary})`);
+    r = await request(port, "POST", "/api/cancel", { headers: auth, body: "{}" });
+    check(r.status === 404 && /no such request/.test(r.json?.error || ""), `POST /api/cancel with nothing running: 404 (${r.body})`);
     w.ws.close();
   }
 
