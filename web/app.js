@@ -129,6 +129,15 @@
       const s = await api('GET', '/api/status');
       setConn(s.connected ? 'connected' : 'lost', `${s.dialect || ''}${s.model ? ' · model ' + s.model : ''}`);
       running = s.running ? s.running.request : null;
+      /* after a reload: what runs and waits now (earlier requests are in the history) */
+      if (s.running) {
+        const r = reqEntry(s.running.request, s.running.kind, s.running.text, s.running.client);
+        r.li.classList.add('running');
+        r.li.querySelector('.stage').textContent = s.running.stage || 'running';
+      }
+      (s.queue || []).forEach((q, i) => {
+        reqEntry(q.request, q.kind, q.text, q.client).li.querySelector('.stage').textContent = `queued (${i + 1} ahead)`;
+      });
       updateButtons();
     } catch (e) { /* the events socket reports it */ }
   }
