@@ -643,7 +643,8 @@ char *prompt_conversation_text(const json_t *turns, size_t max_tokens, struct pr
     if (stats) *stats = st;
     return strdup("");
   }
-  /* newest first: in full while it fits, then on one line while it fits, then the rest (the oldest) dropped */
+  /* newest first: in full while it fits (the newest in max_tokens, more within 60% of it), then on one line while it
+   * fits, then the rest (the oldest) dropped */
   char **lines = calloc(n, sizeof *lines);
   if (!lines) return NULL;
   size_t used = budget_tokens(conv_head) + budget_tokens(conv_tail) + 16; /* + the "dropped" line */
@@ -659,7 +660,9 @@ char *prompt_conversation_text(const json_t *turns, size_t max_tokens, struct pr
         break;
       }
       size_t t = budget_tokens(line) + 1;
-      if (max_tokens && used + t > max_tokens) {
+      /* the newest turn in full when it fits; more turns in full only within 60% of the section, so that older
+       * turns still show on one line */
+      if (max_tokens && (used + t > max_tokens || (st.full && used + t > max_tokens * 6 / 10))) {
         free(line), line = NULL;
         level = 1;
       } else {

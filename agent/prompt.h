@@ -125,7 +125,7 @@ char *prompt_plan_text(const json_t *plan_json);
 json_t *prompt_args_short(const json_t *v);
 /* The "CONVERSATION SO FAR" section: the turns (borrowed array, oldest first) as quoted data, one JSON object per
  * line inside a <conversation> block (strings escaped like the session state), newest last, within max_tokens
- * (0 = no limit): the newest turns in full; when they do not all fit, older turns on one line; what still does
+ * (0 = no limit): the newest turn in full, more in full within 60% of max_tokens; older turns on one line; what does
  * not fit is dropped, the oldest first, and the section says how many earlier turns were dropped. "" when turns
  * is empty or NULL. stats may be NULL. */
 char *prompt_conversation_text(const json_t *turns, size_t max_tokens, struct prompt_conversation_stats *stats);

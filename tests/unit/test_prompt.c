@@ -398,6 +398,8 @@ static void test_prompt_conversation_long_stays_within_budget(void **state) {
       continue;
     }
     size_t limit = budgets[b] ? (size_t)budgets[b] : BUDGET_DEFAULT_TOKENS;
+    print_message("%d turns, budget %zu: prompt %zu tokens, conversation %zu tokens (%zu in full, %zu on one line, "
+                  "%zu dropped)\n", N, limit, tok, cs.tokens, cs.full, cs.one_line, cs.dropped);
     assert_true(tok <= limit);
     assert_true(cs.tokens <= limit / 4);
     assert_true(cs.full >= 1);
@@ -434,6 +436,45 @@ static void test_prompt_conversation_long_stays_within_budget(void **state) {
   prompt_free(p);
 }
 
+/* Turns as another front end might hand them over (the daemon keeps them as JSON): wrong shapes, nulls, invalid
+ * UTF-8 cut points, a huge request. Never a crash; every turn is still counted; the section stays quoted data. */
+static void test_prompt_conversation_bad_turns(void **state) {
+  (void)state;
+  char big[20000];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  memcpy(big + 299, "\xc3\xa9", 2); /* a 2-byte character across the one-line cut (300 bytes) */
+  json_t *turns = json_pack("[{ss} {ss so s[is]} {ss ss s{s[inso]}} {ss s{s[{si ss s[i]}]} s[{ss sO}]} {ss}]",
+                            "request", "plain",
+                            "request", "odd", "plan", json_string("not a plan"), "actions", 3, "x",
+                            "request", "nulls", "outcome", "ok", "plan", "steps", 1, "x", json_null(),
+                            "request", "args not an object", "plan", "steps", "step", 1, "tool", "set_tempo",
+                            "args", 120, "actions", "tool", "transport", "args", json_true(),
+                            "request", big);
+  assert_non_null(turns);
+  struct prompt_conversation_stats cs;
+  for (size_t budget = 0; budget <= 400; budget += 200) {
+    char *t = prompt_conversation_text(turns, budget, &cs);
+    assert_non_null(t);
+    assert_int_equal(cs.turns, 5);
+    assert_int_equal(cs.full + cs.one_line + cs.dropped, 5);
+    if (budget) assert_true(cs.tokens <= budget);
+    /* one opening and one closing tag: nothing in the turns can close the block */
+    assert_non_null(strstr(t, "<conversation>\n"));
+    const char *close = strstr(t, "</conversation>");
+    assert_non_null(close);
+    assert_null(strstr(close + 1, "</conversation>"));
+    if (!budget) assert_non_null(strstr(t, "\"outcome\":\"unknown\""));
+    free(t);
+  }
+  json_decref(turns);
+  /* nothing to show: an empty text, not an empty section */
+  char *t = prompt_conversation_text(NULL, 0, &cs);
+  assert_string_equal(t, "");
+  assert_int_equal(cs.turns, 0);
+  free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_prompt_stage1_has_every_part),
@@ -445,6 +486,7 @@ int main(void) {
     cmocka_unit_test(test_prompt_small_profile_is_shorter),
     cmocka_unit_test(test_prompt_conversation_second_prompt_has_first_turn),
     cmocka_unit_test(test_prompt_conversation_long_stays_within_budget),
+    cmocka_unit_test(test_prompt_conversation_bad_turns),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
