@@ -42,16 +42,16 @@ n=$(hidden sh -c "ls -A '$src' | wc -l; if [ -e '$build' ]; then ls -A '$build' 
 out=$(hidden "$P/bin/dawbridge" --version 2>&1); rc=$?
 echo "$out"
 [ $rc -eq 0 ] || fail "--version exited $rc"
-echo "$out" | grep -qx "dawbridge [0-9][0-9.]*\( (git .*)\)\?" || fail "--version: no version line"
-echo "$out" | grep -qxF "data: $P/share/dawbridge (install (relative to the executable))" ||
+grep -qx "dawbridge [0-9][0-9.]*\( (git .*)\)\?" <<<"$out" || fail "--version: no version line"
+grep -qxF "data: $P/share/dawbridge (install (relative to the executable))" <<<"$out" ||
   fail "--version: data directory is not $P/share/dawbridge"
 
 out=$(hidden "$P/bin/dawbridge" demo 2>&1); rc=$?
 echo "$out"
 [ $rc -eq 0 ] || fail "demo exited $rc"
-echo "$out" | grep -qx "Steps: 3 of 3 confirmed, 0 uncertain, 0 failed" || fail "demo: not every step confirmed"
-echo "$out" | grep -qx "Verification: the DAW's session matches the plan\." || fail "demo: session does not match the plan"
-echo "$out" | grep -q "^t4 .*Kick Drum .*ReaVerbate (Cockos); 1 clip, 2 notes$" || fail "demo: no kick track with its clip and reverb"
+grep -qx "Steps: 3 of 3 confirmed, 0 uncertain, 0 failed" <<<"$out" || fail "demo: not every step confirmed"
+grep -qx "Verification: the DAW's session matches the plan\." <<<"$out" || fail "demo: session does not match the plan"
+grep -q "^t4 .*Kick Drum .*ReaVerbate (Cockos); 1 clip, 2 notes$" <<<"$out" || fail "demo: no kick track with its clip and reverb"
 
 # without its data the install says so (and does not find the source tree's); skipped only if a system-wide
 # install exists at the compiled-in prefix (it would rightly be used)
@@ -63,10 +63,10 @@ else
   out=$(hidden "$P/bin/dawbridge" --version 2>&1); rc=$?
   echo "$out"
   [ $rc -eq 5 ] || fail "--version without data exited $rc, not 5"
-  echo "$out" | grep -q "^data: none (no dawbridge data directory" || fail "--version without data: no clear message"
+  grep -q "^data: none (no dawbridge data directory" <<<"$out" || fail "--version without data: no clear message"
   out=$(hidden "$P/bin/dawbridge" demo 2>&1); rc=$?
   echo "$out"
   [ $rc -eq 5 ] || fail "demo without data exited $rc, not 5"
-  echo "$out" | grep -q "no dawbridge data directory" || fail "demo without data: no clear message"
+  grep -q "no dawbridge data directory" <<<"$out" || fail "demo without data: no clear message"
 fi
 echo "PASS: installed dawbridge ran from $P with the source and build trees hidden"

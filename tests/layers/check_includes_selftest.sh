@@ -22,6 +22,6 @@ echo "$out"
 for want in 'bridge/daw.c: includes "agent.h" (agent/agent.h): bridge/ may include only from: bridge osc-maps vocab' \
   'agent/plan.c: includes "cli.h" (app/cli.h)' 'mock-daw/ardour.c: includes "session.h" (bridge/session.h)' \
   'vocab/vocab.c: includes "nowhere.h", which is in no layer directory' 'layers: 4 include(s) point up'; do
-  echo "$out" | grep -qF "$want" || { echo "FAIL: not reported: $want"; exit 1; }
+  grep -qF "$want" <<<"$out" || { echo "FAIL: not reported: $want"; exit 1; }
 done
 echo "PASS"

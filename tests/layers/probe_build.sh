@@ -29,7 +29,7 @@ while [ $# -ge 3 ]; do
   elif [ $rc -eq 0 ]; then
     echo "FAIL: $name compiled: \"$hdr\" is on this layer's include path"
     bad=1
-  elif ! echo "$out" | grep -qF "$hdr: No such file"; then
+  elif [[ $out != *"$hdr: No such file"* ]]; then
     echo "$out" | tail -15
     echo "FAIL: $name failed, but not because \"$hdr\" is not found"
     bad=1
