@@ -448,6 +448,12 @@ void mcp_server_event(mcp_server_t *s, const json_t *ev) {
     }
     return;
   }
+  if (!strcmp(type, "connection")) {
+    /* what the DAW can do may differ after it came (back): the client re-reads tools/list */
+    const char *st = json_string_value(json_object_get(ev, "state"));
+    if (s->initialized && st && strcmp(st, "lost")) send_notification(s, "notifications/tools/list_changed", NULL);
+    return;
+  }
   json_t *rid = json_object_get(ev, "request");
   if (!json_is_integer(rid)) return;
   if (!strcmp(type, "done") && !json_is_null(json_object_get(ev, "iteration")) && json_object_get(ev, "iteration"))
@@ -512,7 +518,7 @@ static void do_initialize(mcp_server_t *s, json_t *id, json_t *params) {
   snprintf(s->version, sizeof s->version, "%s", v);
   s->initialized = 1;
   json_t *r = json_pack(
-      "{ss s{s{sb} s{sbsb}} s{ssssss} ss}", "protocolVersion", v, "capabilities", "tools", "listChanged", 0,
+      "{ss s{s{sb} s{sbsb}} s{ssssss} ss}", "protocolVersion", v, "capabilities", "tools", "listChanged", 1,
       "resources", "subscribe", 1, "listChanged", 0, "serverInfo", "name", "dawbridge", "title", "dawbridge",
       "version", s->cfg.version ? s->cfg.version : "0", "instructions",
       "dawbridge drives a DAW (REAPER or Ardour). Every change is confirmed by the DAW itself: each result says "

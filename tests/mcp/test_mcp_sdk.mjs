@@ -22,6 +22,7 @@ if (!BIN || !MOCK || !SRC) {
   process.exit(1);
 }
 const TRANSCRIPT = path.join(SRC, "examples/demo-transcript.json");
+const LONG_TRANSCRIPT = path.join(SRC, "tests/mcp/long-transcript.json");
 const TOOL_LIMIT = 40;
 const DESC_LIMIT = 300;
 
@@ -240,34 +241,35 @@ await test("cancel: a long ask stops after the client cancels; the server goes o
   const d2 = tmp("db-mcp-data-");
   const dawPort = await freeUdpPort();
   const ourPort = await freeUdpPort();
+  // every reply of this mock comes 1 s late: each of the plan's five steps waits for the DAW's feedback
   const mock = spawn(MOCK, ["--dialect", "reaper", "--port", String(dawPort), "--feedback-port", String(ourPort),
-    "--spool", spool, "--delay-ms", "300", "--quiet"], { stdio: ["ignore", "ignore", "inherit"] });
+    "--spool", spool, "--delay-ms", "1000", "--quiet"], { stdio: ["ignore", "ignore", "inherit"] });
   mock.on("error", (e) => check(false, `mock-daw did not start: ${e.message}`));
   try {
     await sleep(300);
     const s = await connect(["--daw", "reaper", "--port", String(dawPort), "--listen-port", String(ourPort),
-      "--spool", spool, "--data-dir", d2, "--llm", "script", "--transcript", TRANSCRIPT, "mcp"]);
+      "--spool", spool, "--data-dir", d2, "--llm", "script", "--transcript", LONG_TRANSCRIPT, "--executor", "direct",
+      "mcp"]);
     const ac = new AbortController();
     const progress = [];
     let rejected = null;
     const t0 = Date.now();
-    const call = s.client
-      .callTool({ name: "ask", arguments: { text: "Add a kick drum track with a two-note pattern and some reverb" } },
-        undefined, {
-          signal: ac.signal, timeout: 120000,
-          onprogress: (p) => {
-            progress.push(p);
-            if (/^step/.test(p.message || "")) ac.abort("the user changed their mind");
-          },
-        })
+    await s.client
+      .callTool({ name: "ask", arguments: { text: "a mix pass: tempo and levels" } }, undefined, {
+        signal: ac.signal, timeout: 120000,
+        onprogress: (p) => {
+          progress.push(p);
+          if (/^step/.test(p.message || "")) ac.abort("the user changed their mind");
+        },
+      })
       .catch((e) => (rejected = e));
-    await call;
     check(rejected !== null, "the cancelled call rejects in the client");
-    check(progress.some((p) => /^step/.test(p.message || "")), `a step was reported before cancelling (${progress.map((p) => p.message).join(" | ")})`);
+    check(progress.some((p) => /^step 1\//.test(p.message || "")),
+      `step 1 was reported before cancelling (${progress.map((p) => p.message).join(" | ")})`);
     // the server stays usable, and the run ended early: it is saved as a partial iteration
     await s.client.ping();
     let partial = null, lastHistory = "";
-    for (let i = 0; i < 100 && !partial; i++) {
+    for (let i = 0; i < 150 && !partial; i++) {
       const h = await s.client.callTool({ name: "history", arguments: {} });
       lastHistory = textOf(h);
       const its = (h.structuredContent?.iterations || []).filter((it) => it.source === "ai_iteration");
@@ -280,10 +282,11 @@ await test("cancel: a long ask stops after the client cancels; the server goes o
       if (!partial) await sleep(200);
     }
     check(partial !== null, `the cancelled run is saved as a partial iteration: ${lastHistory}`);
-    if (partial) check(partial.actions_count < 3, `fewer than 3 actions in it (${partial.actions_count})`);
+    if (partial) check(partial.actions_count <= 2, `at most the step in flight after step 1 ran (${partial.actions_count} actions)`);
     const st = JSON.parse((await s.client.readResource({ uri: "dawbridge://session" })).contents[0].text);
-    const kick = st.tracks.find((t) => /kick/i.test(t.name));
-    check(!kick || !(kick.fx || []).some((f) => /ReaVerbate/.test(f.name)), "the last step (reverb) was not sent");
+    const vox = st.tracks.find((t) => t.id === "t3");
+    check(vox && Math.abs(vox.volume_db - -5) > 0.5, `step 4 was never sent: t3 at ${vox?.volume_db} dB, not -5`);
+    check(Math.abs(st.tempo - 104) > 0.5, `step 5 was never sent: tempo ${st.tempo}, not 104`);
     console.log(`  cancel: ${Date.now() - t0} ms, ${progress.length} progress notifications`);
     await s.client.close();
   } finally {
@@ -300,9 +303,11 @@ await test("daemon: with `dawbridge run` up, mcp goes through its control socket
   daemon.stderr.on("data", (d) => (dErr += d));
   stderrs.push(() => dErr);
   const daemonExit = new Promise((r) => daemon.on("exit", (code, sig) => r({ code, sig })));
-  const sock = path.join(process.env.XDG_RUNTIME_DIR, "dawbridge", "mock.sock");
-  for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await sleep(100);
-  check(fs.existsSync(sock), `the daemon's socket ${sock} appears (${dErr.slice(-300)})`);
+  // the daemon's control socket (named after the DAW) appears in our private runtime directory
+  const sdir = path.join(process.env.XDG_RUNTIME_DIR, "dawbridge");
+  const socks = () => (fs.existsSync(sdir) ? fs.readdirSync(sdir).filter((f) => f.endsWith(".sock")) : []);
+  for (let i = 0; i < 100 && !socks().length; i++) await sleep(100);
+  check(socks().length === 1, `the daemon's control socket appears in ${sdir} (${socks()}; ${dErr.slice(-300)})`);
   await sleep(300);
   const s = await connect(["--daw", "mock", "--log-level", "info", "mcp"]);
   try {

@@ -285,6 +285,13 @@ static void test_mcp_server_resources(void **state) {
   json_decref(ev);
   assert_int_equal(json_array_size(f.out), n + 1);
   assert_string_equal(json_string_value(json_object_get(last(&f), "method")), "notifications/resources/updated");
+  /* the DAW (re)connected: what it can do may have changed */
+  n = json_array_size(f.out);
+  ev = json_pack("{ss ss}", "type", "connection", "state", "resynced");
+  mcp_server_event(s, ev);
+  json_decref(ev);
+  assert_int_equal(json_array_size(f.out), n + 1);
+  assert_string_equal(json_string_value(json_object_get(last(&f), "method")), "notifications/tools/list_changed");
   feed(s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/unsubscribe\",\"params\":{\"uri\":\"dawbridge://session\"}}");
   n = json_array_size(f.out);
   ev = json_pack("{ss s[s]}", "type", "state", "changed", "tempo");
