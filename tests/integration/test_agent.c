@@ -890,6 +890,41 @@ static void assert_refused(json_t *x) {
   assert_non_null(strstr(json_string_value(json_object_get(x, "error")), "refused: not in the plan"));
 }
 
+/* Read tools are free in stage 2 (agent.h): get_state of one track and get_notes run outside the plan, use up no
+ * step and are never refused; the notes the model reads are the DAW's; the plan's steps are all confirmed. */
+static void test_agent_stage2_read_tools_are_free(void **state) {
+  (void)state;
+  struct fx f;
+  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/read_notes.json"};
+  assert_int_equal(fx_open(&f, &o), 0);
+  fx_ask(&f, "a kick track with two hits and reverb");
+  if (f.status != AGENT_OK) fail_msg("status %d; log:\n%s", f.status, f.log);
+  assert_int_equal(agent_exit_code(f.status), 0);
+  json_t *acts = json_object_get(f.resp, "actions_executed");
+  json_t *gn = find_action(acts, "get_notes", 0, 0), *gs = find_action(acts, "get_state", 0, 0);
+  assert_non_null(gn);
+  assert_non_null(gs);
+  assert_null(find_action(acts, "get_notes", 1, 0));
+  assert_true(json_is_true(json_object_get(gn, "ok")));
+  assert_int_equal(json_integer_value(json_object_get(gn, "step")), 0); /* no plan step */
+  /* what the model read is the DAW's Drums clip */
+  json_t *ms = mock_embed_state(f.mock);
+  json_t *drums = mock_track(ms, "Drums");
+  json_int_t daw_notes = (json_int_t)json_array_size(json_object_get(json_array_get(json_object_get(drums, "clips"), 0), "notes"));
+  assert_true(daw_notes > 0);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(gn, "result"), "note_count")), daw_notes);
+  json_decref(ms);
+  json_t *reqs = requests(&f);
+  const char *last = msg_content(json_array_get(reqs, 2), json_array_size(json_object_get(json_array_get(reqs, 2), "messages")) - 1);
+  assert_non_null(last);
+  assert_non_null(strstr(last, "note_count"));
+  /* the plan's three steps, in order */
+  assert_int_equal(json_integer_value(json_object_get(find_action(acts, "create_track", 0, 0), "step")), 1);
+  assert_int_equal(json_integer_value(json_object_get(find_action(acts, "create_midi_clip", 0, 0), "step")), 2);
+  assert_int_equal(json_integer_value(json_object_get(find_action(acts, "add_effect", 0, 0), "step")), 3);
+  fx_close(&f);
+}
+
 static void test_agent_stage2_refuses_calls_outside_the_plan(void **state) {
   (void)state;
   struct fx f;
@@ -1765,6 +1800,7 @@ int main(void) {
     cmocka_unit_test(test_agent_full_disk_still_reports),
     cmocka_unit_test(test_agent_exec_plan_file),
     cmocka_unit_test(test_agent_stage2_refuses_calls_outside_the_plan),
+    cmocka_unit_test(test_agent_stage2_read_tools_are_free),
     cmocka_unit_test(test_agent_stage2_refinements_accepted),
     cmocka_unit_test(test_agent_fix_round_only_plan_steps),
     cmocka_unit_test(test_agent_outcome_uncertain_exit_3),
