@@ -89,6 +89,7 @@ struct live {
   /* closing */
   int closing;
   int close_after_running; /* live_close waits for the running request's end */
+  int lost_reported;       /* "lost" was emitted and no "connected"/"resynced" since */
   void (*close_cb)(void *);
   void *close_data;
 };
@@ -712,6 +713,13 @@ static void on_check(uv_check_t *h) {
 /* ---- connection: start, check, reconnect ---- */
 
 static void connection_event(live_t *l, const char *state, const char *message) {
+  /* "lost" once per outage (retries while it lasts say nothing new) */
+  int lost = !strcmp(state, "lost");
+  if (lost && l->lost_reported) {
+    log_msg(&l->cfg.log, LOG_DEBUG, "live", "still no DAW: %s", message ? message : "");
+    return;
+  }
+  l->lost_reported = lost;
   log_msg(&l->cfg.log, state[0] == 'l' ? LOG_WARN : LOG_INFO, "live", "connection %s: %s", state,
           message ? message : "");
   emit(l, json_pack("{s:s, s:s, s:s}", "type", "connection", "state", state, "message", message ? message : ""));

@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "ctl.h"
 #include "ctl_client.h"
@@ -148,22 +151,35 @@ static void c_close(ctl_client_t *cl, const char *why, void *data) {
   b->gone = 1;
 }
 
+static int free_udp_port(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)&a, sizeof a)) return -1;
+  socklen_t l = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &l);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+/* Connects to the daemon's socket once it exists and answers; gives up after 30 s in all. */
 static int connect_daemon(struct bench *b) {
-  for (int i = 0; i < 200; i++) {
+  uint64_t end = uv_now(&b->loop) + 30000;
+  while (uv_now(&b->loop) < end) {
     struct stat st;
     if (!stat(b->sock, &st)) {
       struct ctl_client_callbacks cb = {c_connect, c_message, c_close, b};
       b->connected = 0;
+      b->gone = 0;
       if (ctl_client_connect(&b->loop, b->sock, &cb, &b->cl) == 0) {
-        run_until(b, &b->connected, 5000);
-        if (b->connect_status == 0) return 0;
-        int closed = 0;
+        run_until(b, &b->connected, 2000);
+        if (b->connected && b->connect_status == 0) return 0;
         ctl_client_close(b->cl, NULL, NULL);
-        (void)closed;
         b->cl = NULL;
       }
     }
     sleep_loop(b, 50);
+    uv_update_time(&b->loop);
   }
   return -1;
 }
@@ -197,8 +213,8 @@ static int request(struct bench *b, int i) {
 int main(int argc, char **argv) {
   int idle_s = argc > 1 ? atoi(argv[1]) : 60;
   int nreq = argc > 2 ? atoi(argv[2]) : 1000;
-  if (idle_s < 1 || nreq < 10) {
-    fprintf(stderr, "usage: bench_live_idle [IDLE_SECONDS >= 1] [REQUESTS >= 10]\n");
+  if (idle_s < 1 || nreq < 11) {
+    fprintf(stderr, "usage: bench_live_idle [IDLE_SECONDS >= 1] [REQUESTS > 10]\n");
     return 1;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -284,7 +300,7 @@ int main(int argc, char **argv) {
       t10 = now_s();
     }
   }
-  double daemon_ms = (now_s() - t10) * 1000.0 / (nreq - 10);
+  double daemon_ms = nreq > 10 ? (now_s() - t10) * 1000.0 / (nreq - 10) : 0;
   long rssn = proc_rss_kib(pid);
 
   /* 4. clean stop */
@@ -298,9 +314,63 @@ int main(int argc, char **argv) {
   uv_timer_stop(&b.timer);
   stopped = !b.running;
 
+  /* 5. idle against a separate mock-daw process over UDP (REAPER dialect, no companion): the daemon alone */
+  double idle_ext = -1, idle_mock = -1;
+  {
+    char mexe[1100], port[16], fport[16];
+    snprintf(mexe, sizeof mexe, "%s/mock-daw", bin ? bin : ".");
+    int dp = free_udp_port(), lp = free_udp_port();
+    snprintf(port, sizeof port, "%d", dp);
+    snprintf(fport, sizeof fport, "%d", lp);
+    char *margs[] = {mexe, "--dialect", "reaper", "--port", port, "--feedback-port", fport, "--quiet", NULL};
+    uv_process_t mp;
+    struct child mc = {0};
+    mp.data = &mc;
+    uv_process_options_t mpo = {.file = mexe, .args = margs, .exit_cb = on_child_exit, .stdio = stdio, .stdio_count = 3};
+    char *eargs[] = {b.exe, "--daw", "reaper", "--port", port, "--listen-port", fport, "--no-companion", "--data-dir",
+                     data, "--log-level", "error", "run", NULL};
+    uv_process_options_t epo = {.file = b.exe, .args = eargs, .exit_cb = on_daemon_exit, .stdio = stdio,
+                                .stdio_count = 3};
+    if (!access(mexe, X_OK) && !uv_spawn(&b.loop, &mp, &mpo)) {
+      b.proc.data = &b;
+      b.gone = 0;
+      if (!uv_spawn(&b.loop, &b.proc, &epo)) {
+        b.running = 1;
+        int epid = b.proc.pid;
+        if (!ctl_socket_path("reaper", b.sock, sizeof b.sock, 0, NULL, 0) && !connect_daemon(&b)) {
+          for (int i = 0; i < 100; i++) {
+            json_t *rr = op(&b, json_pack("{s:s}", "op", "status"));
+            if (rr && json_is_true(json_object_get(json_object_get(rr, "result"), "connected"))) break;
+            sleep_loop(&b, 50);
+          }
+          sleep_loop(&b, 500);
+          long e0 = proc_cpu_ticks(epid), m0 = proc_cpu_ticks(mp.pid);
+          sleep_loop(&b, idle_s * 1000);
+          long e1 = proc_cpu_ticks(epid), m1 = proc_cpu_ticks(mp.pid);
+          idle_ext = (double)(e1 - e0) / (double)hz;
+          idle_mock = (double)(m1 - m0) / (double)hz;
+          ctl_client_close(b.cl, NULL, NULL);
+        }
+        uv_process_kill(&b.proc, SIGTERM);
+        b.timer_fired = 0;
+        uv_timer_start(&b.timer, on_timer, 30000, 0);
+        while (b.running && !b.timer_fired) uv_run(&b.loop, UV_RUN_ONCE);
+        uv_timer_stop(&b.timer);
+        if (b.exit_status) stopped = 0;
+      }
+      uv_process_kill(&mp, SIGTERM);
+      run_until(&b, &mc.done, 10000);
+    }
+  }
+
   printf("bench_live_idle: dawbridge --daw mock run (embedded mock DAW), %d s idle, %d exec requests\n", idle_s, nreq);
   printf("  idle CPU:               %.3f s over %d s = %.3f s per minute (%.3f %% of a core); target < 0.1 s/min\n",
          idle_cpu, idle_s, idle_cpu * 60.0 / idle_s, idle_cpu * 100.0 / idle_s);
+  if (idle_ext >= 0)
+    printf("  idle CPU, separate DAW: %.3f s over %d s (dawbridge --daw reaper run against the mock-daw process, no "
+           "companion; the mock itself: %.3f s)\n", idle_ext, idle_s, idle_mock);
+  else
+    printf("  idle CPU, separate DAW: not measured (mock-daw not found or did not start)\n");
   printf("  per request:            daemon %.1f ms  vs one-shot CLI %.1f ms  (ratio %.3f)\n", daemon_ms, oneshot_ms,
          daemon_ms / oneshot_ms);
   printf("  RSS:                    idle %ld KiB, after 10 requests %ld KiB, after %d: %ld KiB (growth %+.1f %%; "

@@ -22,6 +22,7 @@
 #include "ctl_client.h"
 #include "live.h"
 #include "mock_llm_server.h"
+#include "db_test_util.h"
 
 struct client {
   ctl_client_t *cl;
@@ -77,28 +78,11 @@ static int p_started(struct fx *f, void *a) {
   return f->started;
 }
 
-static void rm_rf(const char *p) {
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
-  if (system(cmd)) {
-  }
-}
-
 struct fx_opts {
   int process_daw;      /* the mock-daw executable instead of the embedded mock */
   const char *executor; /* "direct" default */
   int no_llm;
 };
-
-static int free_udp_port(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = 0};
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
   struct fx *f = p->data;
@@ -114,8 +98,8 @@ static void spawn_mock(struct fx *f) {
   snprintf(port, sizeof port, "%d", f->daw_port);
   snprintf(fport, sizeof fport, "%d", f->listen_port);
   char *args[] = {exe, "--dialect", "reaper", "--port", port, "--feedback-port", fport, "--quiet", NULL};
-  uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE}, {.flags = UV_INHERIT_FD, .data.fd = 1},
-                                   {.flags = UV_INHERIT_FD, .data.fd = 2}};
+  /* no inherited output: a mock left behind by a failed assertion must not hold ctest's pipe open */
+  uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_IGNORE}};
   uv_process_options_t po = {.file = exe, .args = args, .exit_cb = on_proc_exit, .stdio = stdio, .stdio_count = 3};
   f->proc.data = f;
   int rc = uv_spawn(&f->loop, &f->proc, &po);
@@ -132,6 +116,17 @@ static void kill_mock(struct fx *f) {
   if (!f->proc_running) return;
   uv_process_kill(&f->proc, SIGKILL);
   assert_true(run_until(f, p_proc_gone, NULL, 10000));
+}
+
+static int p_connected_event(struct fx *f, void *a) {
+  (void)a;
+  size_t i;
+  json_t *e;
+  json_array_foreach(f->events, i, e) {
+    const char *st = json_string_value(json_object_get(e, "state"));
+    if (st && !strcmp(st, "connected")) return 1;
+  }
+  return 0;
 }
 
 static void fx_open(struct fx *f, const struct fx_opts *o) {
@@ -161,8 +156,8 @@ static void fx_open(struct fx *f, const struct fx_opts *o) {
   lc.daw.refresh_interval_ms = 0;
   lc.mock.tracks = -1;
   if (o->process_daw) {
-    f->daw_port = free_udp_port();
-    f->listen_port = free_udp_port();
+    f->daw_port = db_test_free_udp_port();
+    f->listen_port = db_test_free_udp_port();
     lc.daw.port = f->daw_port;
     lc.daw.listen_port = f->listen_port;
     lc.daw.host = "127.0.0.1";
@@ -205,6 +200,11 @@ static void fx_open(struct fx *f, const struct fx_opts *o) {
   assert_int_equal(st.st_mode & 0777, 0600);
   assert_int_equal(live_start(f->live, on_live_started, f), 0);
   assert_true(run_until(f, p_started, NULL, 30000));
+  if (o->process_daw && f->start_status) {
+    /* the mock process may not listen yet (slow sanitizer builds): the live session retries by itself */
+    assert_true(run_until(f, p_connected_event, NULL, 30000));
+    return;
+  }
   assert_int_equal(f->start_status, 0);
 }
 
@@ -229,7 +229,7 @@ static void fx_close(struct fx *f) {
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(uv_loop_close(&f->loop), 0);
   json_decref(f->events);
-  rm_rf(f->dir);
+  db_test_rm_rf(f->dir);
 }
 
 /* ---- clients ---- */
@@ -754,7 +754,7 @@ static void test_ctl_stale_socket(void **state) {
   live_close(l, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   assert_int_equal(uv_loop_close(&loop), 0);
-  rm_rf(dir);
+  db_test_rm_rf(dir);
 }
 
 int main(void) {
