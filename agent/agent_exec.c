@@ -667,7 +667,7 @@ static int s2_candidate_step(agent_t *a, const char *tool) {
 /* The open entry the call carries out (index into s2_open), or -1 with the reason in why. A read-only tool
  * matches without an entry (returns -2). */
 static int s2_match(agent_t *a, const char *tool, const json_t *args, char *why, size_t wlen) {
-  if (tools_is_read(a->tools, tool)) return -2;
+  if (vocab_name_is_read(tool)) return -2;
   size_t i;
   json_t *e;
   char first[400] = "";
@@ -874,7 +874,7 @@ static void s2_next_call(agent_t *a) {
     const struct llm_tool_call *c = &a->pending->calls[a->call_i];
     char err[600];
     if (!c->name || !tool_offered(a, c->name)) {
-      const char *sug = c->name ? tools_suggest(a->tools, c->name) : NULL;
+      const char *sug = c->name ? vocab_suggest(c->name) : NULL;
       struct { char b[400]; size_t o; } names = {{0}, 0};
       size_t i;
       json_t *t;
@@ -884,7 +884,7 @@ static void s2_next_call(agent_t *a) {
         if (w > 0 && (size_t)w < sizeof names.b - names.o) names.o += (size_t)w;
       }
       const char *why = c->name ? daw_unavailable_reason(a->cfg.daw, c->name) : NULL;
-      if (c->name && tools_get(a->tools, c->name) && why)
+      if (vocab_lookup(c->name) >= 0 && why)
         snprintf(err, sizeof err, "tool '%s' cannot run with this DAW now (%s); the tools you can call are: %s",
                  c->name, why, names.b);
       else

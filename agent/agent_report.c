@@ -87,7 +87,7 @@ void agent_tally(agent_t *a, struct agent_tally *t, json_t **steps_out) {
   json_t *s, *x;
   json_array_foreach(json_object_get(a->plan_json, "steps"), i, s) {
     const char *tool = json_string_value(json_object_get(s, "tool"));
-    if (!tool || tools_is_read(a->tools, tool)) continue;
+    if (!tool || vocab_name_is_read(tool)) continue;
     int n = (int)json_integer_value(json_object_get(s, "step"));
     const char *oc = NULL;
     json_array_foreach(a->actions, k, x) {
