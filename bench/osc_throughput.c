@@ -195,12 +195,17 @@ static void on_tick(uv_timer_t *t) {
   }
 }
 
+/* The drain sender's port, set before the receiver is forked: the link accepts only its DAW's address and port
+ * (link_config.any_source_port 0, the default), so the link receiver is pointed at the sender, as at a DAW. */
+static int drain_src_port;
+
 static void rx_uv(enum rx_mode mode, int sink_port) {
   struct uvrx u = {0};
   uv_loop_init(&u.loop);
   char err[256];
   if (mode == RX_LINK) {
-    struct link_config lc = {.daw_port = 9, .listen_port = 0, .silence_ms = 600000, .probe_ms = -1};
+    struct link_config lc = {.daw_port = drain_src_port ? drain_src_port : 9, .listen_port = 0,
+                             .silence_ms = 600000, .probe_ms = -1};
     struct link_callbacks cb = {.on_message = link_msg, .data = &u};
     if (link_new(&u.loop, &lc, &cb, &u.link, err, sizeof err)) {
       fprintf(stderr, "link_new: %s\n", err);
@@ -369,13 +374,13 @@ struct drain_result {
 };
 
 static void run_drain(enum rx_mode rx, long n, int sink_port, struct shm *sh, struct drain_result *res) {
+  int fd = loopback_socket(&drain_src_port); /* bound first: the link receiver takes it as its DAW's port */
   pid_t pid = start_receiver(sh, rx, n, sink_port);
   kill(pid, SIGSTOP);
   int st;
   waitpid(pid, &st, WUNTRACED);
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)sh->port)};
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
   size_t len;
   void *d = m1_bytes(&len);
   for (long i = 0; i < n; i++) sendto(fd, d, len, 0, (struct sockaddr *)&to, sizeof to);
