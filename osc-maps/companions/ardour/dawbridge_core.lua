@@ -665,7 +665,9 @@ function ops.read_clip (self, args)
   if not notes then fail("clip %s is not a MIDI clip", args.clip) end
   local start, len = region_span(r)
   local t = region_track(r)
-  local res = { host_id = id_of(r), track = t and id_of(t) or json.null, start = round6(start), length = round6(len) }
+  -- the name too: Ardour names a new region after its track, and a mirror without it differs from the next state dump
+  local res = { host_id = id_of(r), track = t and id_of(t) or json.null, name = r:name(), start = round6(start),
+                length = round6(len) }
   if args.packed == true then res.notes_packed = pack_notes(notes) else res.notes = public_notes(notes) end
   return res
 end
