@@ -27,6 +27,7 @@
 #include "history.h"
 #include "plan.h"
 #include "mock_llm_server.h"
+#include "db_test_util.h"
 
 #ifndef DAWBRIDGE_SOURCE_DIR
 #define DAWBRIDGE_SOURCE_DIR "."
@@ -239,12 +240,6 @@ static int fx_open(struct fx *f, const struct fx_opts *o) {
 
 static void on_closed(void *data) { (*(int *)data)++; }
 
-static void rm_rf(const char *dir) {
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", dir);
-}
-
 static void fx_close(struct fx *f) {
   int n = 0, want = 0;
   if (f->agent) agent_close(f->agent, on_closed, &n), want++;
@@ -257,7 +252,7 @@ static void fx_close(struct fx *f) {
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(uv_loop_close(&f->loop), 0);
   json_decref(f->resp);
-  rm_rf(f->data_dir);
+  db_test_rm_rf(f->data_dir);
 }
 
 static void fx_wait(struct fx *f) {
@@ -1144,19 +1139,6 @@ struct proc {
   char errpath[300];
 };
 
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, (struct sockaddr *)&a, sizeof a);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 static const char *bin_dir(void) {
   const char *b = getenv("DAWBRIDGE_BINARY_DIR");
   return b && *b ? b : ".";
@@ -1239,8 +1221,8 @@ static void sig_env_open(struct sig_env *e, int delay_ms) {
         "Step 6: set_tempo - slower\n  - bpm: 100\n"
         "**MUSICAL REASONING:** room for the vocals.\n", fp);
   fclose(fp);
-  snprintf(e->port, sizeof e->port, "%d", free_port());
-  snprintf(e->fport, sizeof e->fport, "%d", free_port());
+  snprintf(e->port, sizeof e->port, "%d", db_test_free_udp_port());
+  snprintf(e->fport, sizeof e->fport, "%d", db_test_free_udp_port());
   char exe[600], delay[16];
   snprintf(exe, sizeof exe, "%s/mock-daw", bin_dir());
   snprintf(delay, sizeof delay, "%d", delay_ms);
@@ -1257,7 +1239,7 @@ static void sig_env_close(struct sig_env *e) {
   kill(e->mock, SIGTERM);
   int st;
   waitpid(e->mock, &st, 0);
-  rm_rf(e->dir);
+  db_test_rm_rf(e->dir);
 }
 
 /* dawbridge OPTIONS... exec PLAN against the mock-daw process; argv built here. */
@@ -1351,7 +1333,7 @@ static void test_agent_cli_refusal_exit_7(void **state) {
     show_proc(&p);
     fail_msg("exit %d", code);
   }
-  rm_rf(dir);
+  db_test_rm_rf(dir);
 }
 
 static void test_agent_second_sigint_exits_at_once(void **state) {
