@@ -135,7 +135,8 @@ start_ardour() {
 }
 start_ardour
 
-# 0. Ardour idle, no daemon
+# 0. Ardour idle, no daemon (after 5 s for the end of its start-up)
+sleep 5
 a0=$(cpu_ticks "$APID")
 sleep "$IDLE_S"
 a1=$(cpu_ticks "$APID")
