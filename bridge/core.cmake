@@ -4,7 +4,7 @@ add_library(dbdatadir STATIC bridge/datadir.c)
 target_include_directories(dbdatadir PUBLIC ${DAWBRIDGE_SOURCE_DIR}/bridge)
 target_compile_definitions(dbdatadir PRIVATE DAWBRIDGE_BUILD_TREE="${CMAKE_BINARY_DIR}"
   DAWBRIDGE_SOURCE_TREE="${CMAKE_SOURCE_DIR}" DAWBRIDGE_INSTALL_DATADIR="${CMAKE_INSTALL_FULL_DATADIR}/dawbridge")
-target_link_libraries(dbdatadir PUBLIC PkgConfig::LIBUV)
+target_link_libraries(dbdatadir PUBLIC dbutil PkgConfig::LIBUV)
 db_add_test(test_datadir SOURCES tests/unit/test_datadir.c LIBS dbdatadir LABELS unit)
 
 # Instrument maps (roles -> a DAW's plugins): pure data + jansson, also used by the plan validator (dbmusic).

@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
 # check_includes.sh [ROOT]: every #include "..." in the C sources of each layer must point down (DESIGN.md "Layers"):
-#   vocab/            vocab
-#   bridge/ osc-maps/ bridge osc-maps vocab
-#   agent/            agent bridge osc-maps vocab
-#   app/              app agent bridge osc-maps vocab mock-daw (the composition root; + generated headers)
-#   mock-daw/         mock-daw (independent of the bridge, by design)
+#   util/             util (the bottom: includes nothing of ours)
+#   vocab/            vocab util
+#   bridge/ osc-maps/ bridge osc-maps vocab util
+#   agent/            agent bridge osc-maps vocab util
+#   app/              app agent bridge osc-maps vocab mock-daw util (the composition root; + generated headers)
+#   mock-daw/         mock-daw util (independent of the bridge, by design)
 # A header is looked up like the compiler does for quotes: the including file's own directory first, then the layer
 # directories; one found only in a directory the layer may not use is a violation, one found nowhere is too (except
 # the generated headers listed below). Prints every violation; exit 1 if any, 0 otherwise.
 set -euo pipefail
 root=$(realpath "${1:-$(dirname "$0")/../..}")
-all_dirs="vocab bridge osc-maps agent app mock-daw"
+all_dirs="util vocab bridge osc-maps agent app mock-daw"
 generated="dawbridge_version.h"   # app/app.cmake: configure_file(app/version.h.in ...)
 allowed() {
   case $1 in
-  vocab) echo "vocab" ;;
-  bridge | osc-maps) echo "bridge osc-maps vocab" ;;
-  agent) echo "agent bridge osc-maps vocab" ;;
-  app) echo "app agent bridge osc-maps vocab mock-daw" ;;
-  mock-daw) echo "mock-daw" ;;
+  util) echo "util" ;;
+  vocab) echo "vocab util" ;;
+  bridge | osc-maps) echo "bridge osc-maps vocab util" ;;
+  agent) echo "agent bridge osc-maps vocab util" ;;
+  app) echo "app agent bridge osc-maps vocab mock-daw util" ;;
+  mock-daw) echo "mock-daw util" ;;
   esac
 }
 bad=0 files=0 includes=0

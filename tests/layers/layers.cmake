@@ -1,6 +1,6 @@
 # tests/layers/layers.cmake: includes point down only (DESIGN.md "Layers"; README "Architecture").
-#   vocab (dbvocab) <- bridge (dbutil dbdatadir dbinstmap dbcore dbagent dbhistory dbundo; bridge/ + osc-maps/)
-#   <- agent (dbllm dbmusic dbtools dbagentcore; agent/) <- app (the dawbridge executable, dblive, dbmockembed, the
+#   util (dbutil; util/, every layer may use it) <- vocab (dbvocab) <- bridge (dbdatadir dbinstmap dbcore dbagent
+#   dbhistory dbundo; bridge/ + osc-maps/) <- agent (dbllm dbmusic dbtools dbagentcore; agent/) <- app (the dawbridge executable, dblive, dbmockembed, the
 #   faces; app/). mock-daw (dbmock; mock-daw/) stands alone: the app and the tests embed it.
 # Each library puts only its own layer's directories on its PUBLIC include path, so a source including a header of
 # a higher layer does not compile. Checked two ways:
@@ -47,6 +47,9 @@ foreach(_l dbllm dbmusic dbtools dbagentcore)
     list(APPEND _db_agent_libs ${_l})
   endif()
 endforeach()
+db_layer_probe(util_ok ok strbuf.h dbutil)
+db_layer_probe(util_up up vocab.h dbutil)
+db_layer_probe(util_up_bridge up session.h dbutil)
 db_layer_probe(vocab_ok ok vocab.h ${_db_vocab_libs})
 db_layer_probe(vocab_up up session.h ${_db_vocab_libs})
 db_layer_probe(bridge_ok ok daw.h ${_db_bridge_libs})

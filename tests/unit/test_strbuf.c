@@ -1,4 +1,4 @@
-/* test_strbuf: the growable buffer (bridge/strbuf.h): text, binary, formatting past any initial size, JSON string
+/* test_strbuf: the growable buffer (util/strbuf.h): text, binary, formatting past any initial size, JSON string
  * literals, take/reset/clear, and the sticky out-of-memory state. */
 #include <setjmp.h>
 #include <stdarg.h>
