@@ -20,6 +20,9 @@
 #include "vocab.h"
 
 #define MCP_READ_CHUNK 65536
+/* A client that does not read its answers: above this many bytes waiting for stdout, stdin is not read until
+ * half of it went out (the answers to come are bounded by the requests already read). */
+#define MCP_WRITE_BACKLOG_MAX (16u * 1024u * 1024u)
 #ifndef DAWBRIDGE_VERSION_STRING
 #define DAWBRIDGE_VERSION_STRING "0"
 #endif
@@ -42,6 +45,9 @@ struct mcp_cmd {
   int skipping;           /* an oversized line: dropped up to its newline */
   size_t skipped;
   int eof;
+  int paused;             /* stdin not read while stdout's backlog is too big */
+  char *stash;            /* the rest of a read chunk, not handled while paused */
+  size_t stash_len;
   int writes;             /* uv_write requests in flight */
   int closing;
   int core_closed;
@@ -56,6 +62,9 @@ struct wreq {
 };
 
 static void maybe_finish(struct mcp_cmd *x);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void add_bytes(struct mcp_cmd *x, const char *p, size_t n);
 
 /* ---- the backend: the live core in this process ---- */
 
@@ -88,6 +97,17 @@ static void on_written(uv_write_t *req, int status) {
     fprintf(stderr, "dawbridge mcp: cannot write to stdout: %s\n", uv_strerror(status));
   free(w);
   x->writes--;
+  if (x->paused && x->in_open && x->out_open &&
+      uv_stream_get_write_queue_size((uv_stream_t *)&x->out) < MCP_WRITE_BACKLOG_MAX / 2) {
+    x->paused = 0;
+    char *rest = x->stash;
+    size_t n = x->stash_len;
+    x->stash = NULL;
+    x->stash_len = 0;
+    if (rest) add_bytes(x, rest, n); /* may pause again (and stash what is left) */
+    free(rest);
+    if (!x->paused && x->in_open) uv_read_start((uv_stream_t *)&x->in, on_alloc, on_read);
+  }
   maybe_finish(x);
 }
 
@@ -123,6 +143,10 @@ static void send_frame(const char *frame, size_t len, void *data) {
     return;
   }
   x->writes++;
+  if (!x->paused && x->in_open && uv_stream_get_write_queue_size((uv_stream_t *)&x->out) > MCP_WRITE_BACKLOG_MAX) {
+    x->paused = 1;
+    uv_read_stop((uv_stream_t *)&x->in);
+  }
 }
 
 /* ---- stdin ---- */
@@ -173,6 +197,16 @@ static void add_bytes(struct mcp_cmd *x, const char *p, size_t n) {
     x->len = 0;
     p = nl + 1;
     n -= take + 1;
+    if (x->paused && n) {
+      /* stdout is backed up: the rest of this chunk waits (at most one read chunk) */
+      char *st = malloc(n);
+      if (st) {
+        memcpy(st, p, n);
+        x->stash = st;
+        x->stash_len = n;
+        return;
+      }
+    }
   }
 }
 
@@ -329,6 +363,7 @@ static void free_cmd(void *p) {
   mcp_server_free(x->srv);
   vocab_free(x->vocab);
   free(x->line);
+  free(x->stash);
   free(x);
 }
 

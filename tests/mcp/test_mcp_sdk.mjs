@@ -423,6 +423,31 @@ await test("bad input: the JSON-RPC errors the spec names, the connection surviv
   }
 });
 
+await test("a client that does not read: stdin waits while 16 MiB of answers are queued; all come once it reads", async () => {
+  const r = rawServer([...base, "mcp"]);
+  r.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"${LATEST_PROTOCOL_VERSION}"}}\n`);
+  await r.next();
+  r.p.stdout.pause(); // stop reading: the server's answers pile up
+  const N = 8000; // tools/list answers of ~18 KB each: ~145 MB in all
+  for (let i = 1; i <= N; i++) r.send(`{"jsonrpc":"2.0","id":${i},"method":"tools/list"}\n`);
+  await sleep(3000);
+  const rss = () => Number((fs.readFileSync(`/proc/${r.p.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/) || [])[1]) / 1024;
+  const held = rss();
+  // the server stopped reading: most of the requests still wait in the client's own pipe buffer (with unbounded
+  // queueing it would have read them all and hold every answer: ~145 MB)
+  const unread = r.p.stdin.writableLength;
+  check(unread > 100000, `the server stopped reading its stdin while its answers pile up (${unread} request bytes unread)`);
+  r.p.stdout.resume();
+  const t0 = Date.now();
+  let last = null;
+  for (let i = 1; i <= N; i++) last = JSON.parse(await r.next(30000));
+  check(last && last.id === N && Array.isArray(last.result?.tools), `all ${N} answers arrive in order once it reads`);
+  console.log(`  backlog: ${held.toFixed(0)} MB resident, ${unread} request bytes unread while paused; ${N} answers drained in ${Date.now() - t0} ms`);
+  r.p.stdin.end();
+  const e = await Promise.race([r.exit, sleep(20000).then(() => null)]);
+  check(e && e.code === 0, `exit 0 (${JSON.stringify(e)})`);
+});
+
 await sleep(500); // the last children exit
 await test("no sanitizer report from any dawbridge process", async () => {
   for (const e of stderrs) {
