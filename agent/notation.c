@@ -1,5 +1,6 @@
 /* notation: note names, chord symbols, GM drum names and step patterns -> {n, s, d, v} notes. */
 #include "notation.h"
+#include "errfmt.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -30,16 +31,6 @@ void notation_opts_default(notation_opts_t *opts)
     opts->ghost_velocity = 60;
     opts->chord_octave = 4;
     opts->default_duration = 1.0;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- pitch names ---------------------------------------------------------------------------- */
@@ -106,18 +97,18 @@ static int parse_root(const char **p, int upper_only)
 int notation_parse_note(const char *name, int *midi, char *err, size_t errlen)
 {
     if (!name || !*name) {
-        set_err(err, errlen, "empty note name");
+        errmsg(err, errlen, "empty note name");
         return NOTATION_ERR_SYNTAX;
     }
     const char *p = name;
     int pc = parse_root(&p, 0);
     if (pc == -100) {
-        set_err(err, errlen, "bad note name '%s': expected a letter A-G, accidentals (#, b) and an octave -1..9",
+        errmsg(err, errlen, "bad note name '%s': expected a letter A-G, accidentals (#, b) and an octave -1..9",
                 name);
         return NOTATION_ERR_SYNTAX;
     }
     if (pc == -101) {
-        set_err(err, errlen, "bad accidentals in note name '%s' (at most two, not both # and b)", name);
+        errmsg(err, errlen, "bad accidentals in note name '%s' (at most two, not both # and b)", name);
         return NOTATION_ERR_SYNTAX;
     }
     int neg = 0;
@@ -126,7 +117,7 @@ int notation_parse_note(const char *name, int *midi, char *err, size_t errlen)
         p++;
     }
     if (!isdigit((unsigned char)*p)) {
-        set_err(err, errlen, "note name '%s' needs an octave -1..9 (C4 = 60)", name);
+        errmsg(err, errlen, "note name '%s' needs an octave -1..9 (C4 = 60)", name);
         return NOTATION_ERR_SYNTAX;
     }
     int oct = 0;
@@ -137,18 +128,18 @@ int notation_parse_note(const char *name, int *midi, char *err, size_t errlen)
         p++;
     }
     if (*p) {
-        set_err(err, errlen, "bad note name '%s': unexpected '%s' after the octave", name, p);
+        errmsg(err, errlen, "bad note name '%s': unexpected '%s' after the octave", name, p);
         return NOTATION_ERR_SYNTAX;
     }
     if (neg)
         oct = -oct;
     if (oct < -1 || oct > 9) {
-        set_err(err, errlen, "octave %d of note '%s' is outside -1..9", oct, name);
+        errmsg(err, errlen, "octave %d of note '%s' is outside -1..9", oct, name);
         return NOTATION_ERR_RANGE;
     }
     int m = (oct + 1) * 12 + pc;
     if (m < 0 || m > 127) {
-        set_err(err, errlen, "note '%s' is outside MIDI 0..127 (would be %d)", name, m);
+        errmsg(err, errlen, "note '%s' is outside MIDI 0..127 (would be %d)", name, m);
         return NOTATION_ERR_RANGE;
     }
     *midi = m;
@@ -245,7 +236,7 @@ int notation_drum(const char *name, int *midi, char *err, size_t errlen)
 {
     char norm[64], gm[64];
     if (!name || !*name || strlen(name) >= sizeof norm) {
-        set_err(err, errlen, "unknown drum name '%s'", name ? name : "");
+        errmsg(err, errlen, "unknown drum name '%s'", name ? name : "");
         return NOTATION_ERR_UNKNOWN;
     }
     normalize_name(name, norm, sizeof norm);
@@ -256,7 +247,7 @@ int notation_drum(const char *name, int *midi, char *err, size_t errlen)
             return NOTATION_OK;
         }
     }
-    set_err(err, errlen, "unknown drum name '%s' (try kick, snare, clap, closed hat, open hat, crash, ride, "
+    errmsg(err, errlen, "unknown drum name '%s' (try kick, snare, clap, closed hat, open hat, crash, ride, "
                          "low tom, ...)", name);
     return NOTATION_ERR_UNKNOWN;
 }
@@ -275,12 +266,12 @@ int notation_pitch(const char *symbol, int *midi, char *err, size_t errlen)
     if (rc == NOTATION_OK)
         return rc;
     if (rc == NOTATION_ERR_RANGE) {
-        set_err(err, errlen, "%s", e1);
+        errmsg(err, errlen, "%s", e1);
         return rc;
     }
     if (symbol && notation_drum(symbol, midi, NULL, 0) == NOTATION_OK)
         return NOTATION_OK;
-    set_err(err, errlen, "unknown pitch '%s': not a note name (C4 = 60) or a drum name (kick, snare, closed hat)",
+    errmsg(err, errlen, "unknown pitch '%s': not a note name (C4 = 60) or a drum name (kick, snare, closed hat)",
             symbol ? symbol : "");
     return NOTATION_ERR_UNKNOWN;
 }
@@ -347,23 +338,23 @@ int notation_chord(const char *symbol, int octave, int *notes, size_t max, size_
 {
     *count = 0;
     if (!symbol || !*symbol) {
-        set_err(err, errlen, "empty chord symbol");
+        errmsg(err, errlen, "empty chord symbol");
         return NOTATION_ERR_SYNTAX;
     }
     if (octave == NOTATION_OCTAVE_DEFAULT)
         octave = 4;
     if (octave < -1 || octave > 9) {
-        set_err(err, errlen, "chord octave %d is outside -1..9", octave);
+        errmsg(err, errlen, "chord octave %d is outside -1..9", octave);
         return NOTATION_ERR_RANGE;
     }
     const char *p = symbol;
     int root = parse_root(&p, 1);
     if (root == -100) {
-        set_err(err, errlen, "bad chord symbol \"%s\": it must start with a root A-G (upper case)", symbol);
+        errmsg(err, errlen, "bad chord symbol \"%s\": it must start with a root A-G (upper case)", symbol);
         return NOTATION_ERR_SYNTAX;
     }
     if (root == -101) {
-        set_err(err, errlen, "bad accidentals in chord root of \"%s\"", symbol);
+        errmsg(err, errlen, "bad accidentals in chord root of \"%s\"", symbol);
         return NOTATION_ERR_SYNTAX;
     }
     /* quality runs to the last '/' whose rest is a root; else to the end ("6/9") */
@@ -377,14 +368,14 @@ int notation_chord(const char *symbol, int octave, int *notes, size_t max, size_
             bass = bpc;
             qend = slash;
         } else if (!find_quality(p, strlen(p))) {
-            set_err(err, errlen, "bad slash bass '%s' in \"%s\": expected a note letter A-G with optional # or b",
+            errmsg(err, errlen, "bad slash bass '%s' in \"%s\": expected a note letter A-G with optional # or b",
                     slash + 1, symbol);
             return NOTATION_ERR_SYNTAX;
         }
     }
     const quality_t *q = find_quality(p, (size_t)(qend - p));
     if (!q) {
-        set_err(err, errlen, "unknown chord quality '%.*s' in \"%s\"", (int)(qend - p), p, symbol);
+        errmsg(err, errlen, "unknown chord quality '%.*s' in \"%s\"", (int)(qend - p), p, symbol);
         return NOTATION_ERR_UNKNOWN;
     }
     int base = (octave + 1) * 12 + root;
@@ -401,12 +392,12 @@ int notation_chord(const char *symbol, int octave, int *notes, size_t max, size_
         tmp[n++] = base + q->iv[i];
     for (size_t i = 0; i < n; i++) {
         if (tmp[i] < 0 || tmp[i] > 127) {
-            set_err(err, errlen, "chord \"%s\" in octave %d goes outside MIDI 0..127 (%d)", symbol, octave, tmp[i]);
+            errmsg(err, errlen, "chord \"%s\" in octave %d goes outside MIDI 0..127 (%d)", symbol, octave, tmp[i]);
             return NOTATION_ERR_RANGE;
         }
     }
     if (n > max) {
-        set_err(err, errlen, "chord \"%s\" has %zu notes, room for %zu", symbol, n, max);
+        errmsg(err, errlen, "chord \"%s\" has %zu notes, room for %zu", symbol, n, max);
         return NOTATION_ERR_RANGE;
     }
     memcpy(notes, tmp, n * sizeof(int));
@@ -438,15 +429,15 @@ int notation_pattern(const char *pattern, int pitch, double grid, double start, 
         opts = &defs;
     }
     if (!pattern) {
-        set_err(err, errlen, "missing step pattern");
+        errmsg(err, errlen, "missing step pattern");
         return NOTATION_ERR_SYNTAX;
     }
     if (!(grid > 0) || grid > 64) {
-        set_err(err, errlen, "pattern grid %g must be > 0 beats (0.25 = sixteenth notes)", grid);
+        errmsg(err, errlen, "pattern grid %g must be > 0 beats (0.25 = sixteenth notes)", grid);
         return NOTATION_ERR_RANGE;
     }
     if (pitch < 0 || pitch > 127) {
-        set_err(err, errlen, "pattern pitch %d is outside MIDI 0..127", pitch);
+        errmsg(err, errlen, "pattern pitch %d is outside MIDI 0..127", pitch);
         return NOTATION_ERR_RANGE;
     }
     if (!(duration > 0))
@@ -462,10 +453,10 @@ int notation_pattern(const char *pattern, int pitch, double grid, double start, 
         case '|': case ' ': case '\t': continue;
         default:
             if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
-                set_err(err, errlen, "bad character at position %d of step pattern \"%s\" (use x X o for hits, . or - "
+                errmsg(err, errlen, "bad character at position %d of step pattern \"%s\" (use x X o for hits, . or - "
                                      "for rests)", (int)(p - pattern) + 1, pattern);
             else
-                set_err(err, errlen, "bad character '%c' at position %d of step pattern \"%s\" (use x X o for hits, "
+                errmsg(err, errlen, "bad character '%c' at position %d of step pattern \"%s\" (use x X o for hits, "
                                      ". or - for rests)", *p, (int)(p - pattern) + 1, pattern);
             return NOTATION_ERR_SYNTAX;
         }
@@ -476,7 +467,7 @@ int notation_pattern(const char *pattern, int pitch, double grid, double start, 
         step++;
     }
     if (step == 0) {
-        set_err(err, errlen, "empty step pattern \"%s\"", pattern);
+        errmsg(err, errlen, "empty step pattern \"%s\"", pattern);
         return NOTATION_ERR_SYNTAX;
     }
     return NOTATION_OK;
@@ -501,9 +492,9 @@ static void xerr(expand_t *x, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (x->where[0])
-        set_err(x->err, x->errlen, "%s: %s", x->where, msg);
+        errmsg(x->err, x->errlen, "%s: %s", x->where, msg);
     else
-        set_err(x->err, x->errlen, "%s", msg);
+        errmsg(x->err, x->errlen, "%s", msg);
 }
 
 static int is_pattern_text(const char *s)
@@ -969,12 +960,12 @@ json_t *notation_expand_notes(const json_t *spec, const notation_opts_t *opts, c
     if (err && errlen)
         err[0] = 0;
     if (!spec) {
-        set_err(err, errlen, "missing notes");
+        errmsg(err, errlen, "missing notes");
         return NULL;
     }
     expand_t x = {.opts = opts, .out = json_array(), .err = err, .errlen = errlen};
     if (!x.out) {
-        set_err(err, errlen, "out of memory");
+        errmsg(err, errlen, "out of memory");
         return NULL;
     }
     int rc = NOTATION_OK;
@@ -990,7 +981,7 @@ json_t *notation_expand_notes(const json_t *spec, const notation_opts_t *opts, c
     } else if (json_is_object(spec) || json_is_string(spec)) {
         rc = expand_item(&x, spec);
     } else {
-        set_err(err, errlen, "notes must be an array of {n, s, d, v} objects, a chord/pattern object or a string");
+        errmsg(err, errlen, "notes must be an array of {n, s, d, v} objects, a chord/pattern object or a string");
         rc = NOTATION_ERR_TYPE;
     }
     if (rc != NOTATION_OK) {
@@ -1002,7 +993,7 @@ json_t *notation_expand_notes(const json_t *spec, const notation_opts_t *opts, c
         json_t **v = malloc(n * sizeof *v);
         if (!v) {
             json_decref(x.out);
-            set_err(err, errlen, "out of memory");
+            errmsg(err, errlen, "out of memory");
             return NULL;
         }
         for (size_t i = 0; i < n; i++)
@@ -1028,7 +1019,7 @@ static void fmt_note(const json_t *note, char *buf, size_t len)
 int notation_check_notes(const json_t *notes, double clip_length, char *err, size_t errlen)
 {
     if (!json_is_array(notes)) {
-        set_err(err, errlen, "notes must be an array");
+        errmsg(err, errlen, "notes must be an array");
         return 1;
     }
     int bad = 0;
@@ -1063,7 +1054,7 @@ int notation_check_notes(const json_t *notes, double clip_length, char *err, siz
             if (bad == 0) {
                 char nb[160];
                 fmt_note(note, nb, sizeof nb);
-                set_err(err, errlen, "note %zu %s: %s", i + 1, nb, msg);
+                errmsg(err, errlen, "note %zu %s: %s", i + 1, nb, msg);
             }
             bad++;
         }

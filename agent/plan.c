@@ -6,6 +6,7 @@
 #include "notation.h"
 #include "relaxed_json.h"
 #include "vocab.h"
+#include "errfmt.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -43,16 +44,6 @@ const char *plan_strerror(int code)
     case PLAN_ERR_NOMEM: return "out of memory";
     default: return "unknown plan error";
     }
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- small string buffer -------------------------------------------------------------------- */
@@ -754,14 +745,14 @@ static void append_text(sb_t *b, const char *line)
 plan_t *plan_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     if (!text) {
-        set_err(err, errlen, "no plan text");
+        errmsg(err, errlen, "no plan text");
         return NULL;
     }
     if (len == (size_t)-1)
         len = strlen(text);
     plan_t *plan = calloc(1, sizeof *plan);
     if (!plan) {
-        set_err(err, errlen, "out of memory");
+        errmsg(err, errlen, "out of memory");
         return NULL;
     }
     plan->warnings = json_array();
@@ -769,7 +760,7 @@ plan_t *plan_parse(const char *text, size_t len, char *err, size_t errlen)
     if (!buf || !plan->warnings) {
         free(buf);
         plan_free(plan);
-        set_err(err, errlen, "out of memory");
+        errmsg(err, errlen, "out of memory");
         return NULL;
     }
     for (size_t i = 0; i < len; i++)
@@ -910,7 +901,7 @@ plan_t *plan_parse(const char *text, size_t len, char *err, size_t errlen)
         memmove(plan->reasoning, trim_inplace(plan->reasoning), strlen(trim_inplace(plan->reasoning)) + 1);
 
     if (plan->n == 0) {
-        set_err(err, errlen,
+        errmsg(err, errlen,
                 "no plan steps found: write **PLAN:** followed by lines like \"Step 1: create_track - what it does\" "
                 "with \"  - key: value\" argument lines");
         plan_free(plan);

@@ -11,6 +11,7 @@
 #include "datadir.h"
 #include "plan.h"
 #include "vocab.h"
+#include "errfmt.h"
 
 struct tmpl {
   char *system; /* NULL when the file has no [system] part */
@@ -35,16 +36,6 @@ const char *prompt_strerror(int code) {
   case PROMPT_ENOMEM: return "out of memory";
   default: return "unknown prompt error";
   }
-}
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
 }
 
 /* ---- a small growable string ---- */
@@ -111,7 +102,7 @@ static char *sb_done(struct sb *b) {
 static char *read_text(const char *path, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    fail(err, errlen, PROMPT_ELOAD, "cannot read prompt template %s: %s", path, strerror(errno));
+    errfmt(err, errlen, PROMPT_ELOAD, "cannot read prompt template %s: %s", path, strerror(errno));
     return NULL;
   }
   struct sb b = {0};
@@ -122,7 +113,7 @@ static char *read_text(const char *path, char *err, size_t errlen) {
   fclose(f);
   if (bad) {
     free(b.s);
-    fail(err, errlen, PROMPT_ELOAD, "cannot read prompt template %s", path);
+    errfmt(err, errlen, PROMPT_ELOAD, "cannot read prompt template %s", path);
     return NULL;
   }
   return sb_done(&b);
@@ -181,7 +172,7 @@ int prompt_load(const char *dir, prompt_t **out, char *err, size_t errlen) {
   if (!out) return PROMPT_EINVAL;
   *out = NULL;
   prompt_t *p = calloc(1, sizeof *p);
-  if (!p) return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+  if (!p) return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
   if (dir) snprintf(p->dir, sizeof p->dir, "%s", dir);
   else if (datadir_path(DATADIR_PROMPTS, p->dir, sizeof p->dir, err, errlen)) {
     prompt_free(p);
@@ -199,7 +190,7 @@ int prompt_load(const char *dir, prompt_t **out, char *err, size_t errlen) {
     free(text);
     if (rc) {
       prompt_free(p);
-      return fail(err, errlen, rc, "%s: out of memory", path);
+      return errfmt(err, errlen, rc, "%s: out of memory", path);
     }
   }
   *out = p;
@@ -241,7 +232,7 @@ char *prompt_render(const char *tmpl, const json_t *vars, const char *what, char
     const char *nl = strchr(o + 2, '\n');
     if (!c || (nl && nl < c)) {
       free(b.s);
-      fail(err, errlen, PROMPT_ETEMPLATE, "prompt template %s: '{{' without '}}' on the same line",
+      errfmt(err, errlen, PROMPT_ETEMPLATE, "prompt template %s: '{{' without '}}' on the same line",
            what ? what : "");
       return NULL;
     }
@@ -258,7 +249,7 @@ char *prompt_render(const char *tmpl, const json_t *vars, const char *what, char
     const char *val = json_string_value(json_object_get(vars, nm));
     if (!val) {
       free(b.s);
-      fail(err, errlen, PROMPT_ETEMPLATE, "prompt template %s uses {{%s}}, which is not filled here", what ? what : "",
+      errfmt(err, errlen, PROMPT_ETEMPLATE, "prompt template %s uses {{%s}}, which is not filled here", what ? what : "",
            nm);
       return NULL;
     }
@@ -266,7 +257,7 @@ char *prompt_render(const char *tmpl, const json_t *vars, const char *what, char
     p = c + 2;
   }
   char *out = sb_done(&b);
-  if (!out) fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+  if (!out) errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
   return out;
 }
 
@@ -780,7 +771,7 @@ static json_t *small_catalog(const json_t *catalog) {
 
 int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in_arg, struct prompt_text *out, char *err,
                   size_t errlen) {
-  if (!p || !in_arg || !out) return fail(err, errlen, PROMPT_EINVAL, "prompt_stage1: missing argument");
+  if (!p || !in_arg || !out) return errfmt(err, errlen, PROMPT_EINVAL, "prompt_stage1: missing argument");
   struct prompt_stage1 small = *in_arg;
   const struct prompt_stage1 *in = in_arg;
   json_t *own_tools = NULL, *own_catalog = NULL;
@@ -817,7 +808,7 @@ int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in_arg, struct 
   json_object_set_new(vars, "example_instrument", json_string(ex ? ex : "synth"));
   if (oom) {
     json_decref(vars);
-    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+    return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
   }
   char *fmt = prompt_render(p->t[T_FORMAT].user, vars, "plan_format.txt", err, errlen);
   if (!fmt) {
@@ -828,7 +819,7 @@ int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in_arg, struct 
   json_t *an = in->analysis ? json_incref((json_t *)in->analysis) : context_analyze(in->state ? in->state : NULL);
   if (!an) {
     json_decref(vars);
-    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+    return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
   }
   if (in->context_budget < 0) {
     /* no budget: the whole state as JSON and the full analysis */
@@ -871,14 +862,14 @@ int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in_arg, struct 
     json_decref(vars);
     if (oom) {
       prompt_text_free(out);
-      return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+      return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
     }
     return PROMPT_OK;
   }
   json_decref(an);
   if (oom) {
     json_decref(vars);
-    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+    return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
   }
   int rc = render_pair(&p->t[T_STAGE1], vars, "stage1.txt", out, err, errlen);
   json_decref(vars);
@@ -887,7 +878,7 @@ int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in_arg, struct 
 
 int prompt_stage2(const prompt_t *p, const struct prompt_stage2 *in, struct prompt_text *out, char *err,
                   size_t errlen) {
-  if (!p || !in || !out) return fail(err, errlen, PROMPT_EINVAL, "prompt_stage2: missing argument");
+  if (!p || !in || !out) return errfmt(err, errlen, PROMPT_EINVAL, "prompt_stage2: missing argument");
   out->system = out->user = NULL;
   json_t *vars = json_object();
   int oom = 0;
@@ -900,7 +891,7 @@ int prompt_stage2(const prompt_t *p, const struct prompt_stage2 *in, struct prom
   free(pt);
   if (oom) {
     json_decref(vars);
-    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+    return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
   }
   int rc = render_pair(&p->t[T_STAGE2], vars, "stage2.txt", out, err, errlen);
   json_decref(vars);
@@ -909,7 +900,7 @@ int prompt_stage2(const prompt_t *p, const struct prompt_stage2 *in, struct prom
 
 int prompt_replan(const prompt_t *p, const json_t *errors, const json_t *tools, struct prompt_text *out, char *err,
                   size_t errlen) {
-  if (!p || !out) return fail(err, errlen, PROMPT_EINVAL, "prompt_replan: missing argument");
+  if (!p || !out) return errfmt(err, errlen, PROMPT_EINVAL, "prompt_replan: missing argument");
   out->system = out->user = NULL;
   json_t *vars = json_object();
   int oom = 0;
@@ -919,7 +910,7 @@ int prompt_replan(const prompt_t *p, const json_t *errors, const json_t *tools, 
   oom |= set_taken(vars, "tools_names", tool_names(tools));
   if (oom) {
     json_decref(vars);
-    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+    return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
   }
   int rc = render_pair(&p->t[T_REPLAN], vars, "replan.txt", out, err, errlen);
   json_decref(vars);
@@ -928,7 +919,7 @@ int prompt_replan(const prompt_t *p, const json_t *errors, const json_t *tools, 
 
 int prompt_fix(const prompt_t *p, const json_t *violations, const json_t *created_tracks, struct prompt_text *out,
                char *err, size_t errlen) {
-  if (!p || !out) return fail(err, errlen, PROMPT_EINVAL, "prompt_fix: missing argument");
+  if (!p || !out) return errfmt(err, errlen, PROMPT_EINVAL, "prompt_fix: missing argument");
   out->system = out->user = NULL;
   struct sb b = {0};
   size_t i;
@@ -959,7 +950,7 @@ int prompt_fix(const prompt_t *p, const json_t *violations, const json_t *create
   free(tt);
   if (oom) {
     json_decref(vars);
-    return fail(err, errlen, PROMPT_ENOMEM, "out of memory");
+    return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
   }
   int rc = render_pair(&p->t[T_FIX], vars, "fix.txt", out, err, errlen);
   json_decref(vars);

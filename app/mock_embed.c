@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sync.h"
+#include "errfmt.h"
 
 struct mock_embed {
   mock_t *mock;
@@ -16,16 +17,6 @@ struct mock_embed {
   void (*close_cb)(void *);
   void *close_data;
 };
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
 
 static void rm_tree(const char *dir) {
   DIR *dd = opendir(dir);
@@ -47,13 +38,13 @@ int mock_embed_open(uv_loop_t *loop, const struct daw_config *cfg, const struct 
   *daw = NULL;
   *out = NULL;
   mock_embed_t *e = calloc(1, sizeof *e);
-  if (!e) return fail(err, errlen, DAW_ENOMEM, "out of memory");
+  if (!e) return errfmt(err, errlen, DAW_ENOMEM, "out of memory");
   if (mc->companion) {
     const char *tmp = getenv("TMPDIR");
     snprintf(e->spool, sizeof e->spool, "%s/dawbridge-mock-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(e->spool)) {
       free(e);
-      return fail(err, errlen, DAW_ECONFIG, "cannot create a temporary spool for the mock's companion");
+      return errfmt(err, errlen, DAW_ECONFIG, "cannot create a temporary spool for the mock's companion");
     }
   }
   /* the daw talks to 127.0.0.1 from an ephemeral port; its DAW address is known once the mock has bound */
@@ -77,7 +68,7 @@ int mock_embed_open(uv_loop_t *loop, const struct daw_config *cfg, const struct 
     daw_close(d, NULL, NULL); /* frees in its close callbacks: the caller runs the loop */
     if (e->spool[0]) rm_tree(e->spool);
     free(e);
-    return fail(err, errlen, DAW_ECONFIG, "cannot start the mock DAW: %s", merr);
+    return errfmt(err, errlen, DAW_ECONFIG, "cannot start the mock DAW: %s", merr);
   }
   sync_set_daw(daw_sync(d), "127.0.0.1", mock_port(e->mock));
   *daw = d;

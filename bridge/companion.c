@@ -1,6 +1,7 @@
 /* companion: spool-directory transport to the in-DAW companion script. See companion.h and
  * osc-maps/companions/PROTOCOL.md. */
 #include "companion.h"
+#include "errfmt.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -89,16 +90,6 @@ const char *companion_strerror(int code) {
   }
 }
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 const char *companion_install_hint(const char *host) {
   if (host && !strcmp(host, "ardour"))
     return "with Ardour closed, run osc-maps/companions/ardour/install-gui-hook.sh (Ardour GUI), or run "
@@ -153,24 +144,24 @@ static int is_trusted_owner(const companion_t *c, uid_t uid) { return uid == c->
 static int check_ancestor(const companion_t *c, const char *p, char *err, size_t errlen) {
   struct stat ls, st;
   if (lstat(p, &ls) != 0)
-    return fail(err, errlen, COMPANION_ESPOOL, "companion spool: cannot inspect %s: %s", p, strerror(errno));
+    return errfmt(err, errlen, COMPANION_ESPOOL, "companion spool: cannot inspect %s: %s", p, strerror(errno));
   if (S_ISLNK(ls.st_mode) && !is_trusted_owner(c, ls.st_uid))
-    return fail(err, errlen, COMPANION_ESPOOL,
+    return errfmt(err, errlen, COMPANION_ESPOOL,
                 "companion spool refused: %s is a symbolic link owned by uid %u, not by you (uid %u) or root; another "
                 "user could point it anywhere. Remove it, or choose another spool with --spool or DAWBRIDGE_SPOOL",
                 p, (unsigned)ls.st_uid, (unsigned)c->owner);
   if (stat(p, &st) != 0)
-    return fail(err, errlen, COMPANION_ESPOOL, "companion spool: cannot inspect %s: %s", p, strerror(errno));
+    return errfmt(err, errlen, COMPANION_ESPOOL, "companion spool: cannot inspect %s: %s", p, strerror(errno));
   if (!S_ISDIR(st.st_mode))
-    return fail(err, errlen, COMPANION_ESPOOL, "companion spool refused: %s is not a directory", p);
+    return errfmt(err, errlen, COMPANION_ESPOOL, "companion spool refused: %s is not a directory", p);
   if (!is_trusted_owner(c, st.st_uid))
-    return fail(err, errlen, COMPANION_ESPOOL,
+    return errfmt(err, errlen, COMPANION_ESPOOL,
                 "companion spool refused: %s is owned by uid %u, not by you (uid %u) or root; another user could "
                 "replace the spool and plant commands the DAW runs. Remove it, or choose another spool with --spool or "
                 "DAWBRIDGE_SPOOL",
                 p, (unsigned)st.st_uid, (unsigned)c->owner);
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
-    return fail(err, errlen, COMPANION_ESPOOL,
+    return errfmt(err, errlen, COMPANION_ESPOOL,
                 "companion spool refused: %s is writable by group or others (mode %03o) and not sticky; another user "
                 "could replace the spool. Run `chmod go-w %s`, or choose another spool with --spool",
                 p, (unsigned)(st.st_mode & 07777), p);
@@ -186,21 +177,21 @@ static int open_private_dir(const companion_t *c, int at, const char *name, cons
     int e = errno;
     struct stat ls;
     if ((e == ELOOP || e == ENOTDIR) && fstatat(at, name, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode))
-      return fail(err, errlen, COMPANION_ESPOOL,
+      return errfmt(err, errlen, COMPANION_ESPOOL,
                   "companion spool refused: %s is a symbolic link; the spool's in/ and out/ must be real directories "
                   "(someone may have planted it). Remove it and start again",
                   shown);
-    return fail(err, errlen, COMPANION_ESPOOL, "companion spool: cannot open %s: %s", shown, strerror(e));
+    return errfmt(err, errlen, COMPANION_ESPOOL, "companion spool: cannot open %s: %s", shown, strerror(e));
   }
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int e = errno;
     close(fd);
-    return fail(err, errlen, COMPANION_ESPOOL, "companion spool: cannot inspect %s: %s", shown, strerror(e));
+    return errfmt(err, errlen, COMPANION_ESPOOL, "companion spool: cannot inspect %s: %s", shown, strerror(e));
   }
   if (st.st_uid != c->owner) {
     close(fd);
-    return fail(err, errlen, COMPANION_ESPOOL,
+    return errfmt(err, errlen, COMPANION_ESPOOL,
                 "companion spool refused: %s is owned by uid %u, not by you (uid %u); another user could plant "
                 "commands the DAW runs. Remove it (it is recreated, mode 0700), or choose another spool with --spool "
                 "or DAWBRIDGE_SPOOL",
@@ -208,7 +199,7 @@ static int open_private_dir(const companion_t *c, int at, const char *name, cons
   }
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
     close(fd);
-    return fail(err, errlen, COMPANION_ESPOOL,
+    return errfmt(err, errlen, COMPANION_ESPOOL,
                 "companion spool refused: %s is writable by group or others (mode %03o); another user could plant "
                 "commands the DAW runs. Run `chmod 700 %s` (or remove it), or choose another spool with --spool",
                 shown, (unsigned)(st.st_mode & 07777), shown);
@@ -223,7 +214,7 @@ static int spool_secure(companion_t *c, char *err, size_t errlen) {
     char cwd[512], rel[1024];
     snprintf(rel, sizeof rel, "%s", c->spool);
     if (!getcwd(cwd, sizeof cwd) || snprintf(c->spool, sizeof c->spool, "%s/%s", cwd, rel) >= (int)sizeof c->spool)
-      return fail(err, errlen, COMPANION_ESPOOL, "companion spool %s: cannot make the path absolute", rel);
+      return errfmt(err, errlen, COMPANION_ESPOOL, "companion spool %s: cannot make the path absolute", rel);
     snprintf(c->in, sizeof c->in, "%s/in", c->spool);
     snprintf(c->out, sizeof c->out, "%s/out", c->spool);
   }
@@ -237,7 +228,7 @@ static int spool_secure(companion_t *c, char *err, size_t errlen) {
     *s = 0;
     if (mkdir(p, 0700) != 0 && errno != EEXIST) {
       int e = errno;
-      return fail(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool's directory %s: %s", p, strerror(e));
+      return errfmt(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool's directory %s: %s", p, strerror(e));
     }
     int rc = check_ancestor(c, p, err, errlen);
     if (rc) return rc;
@@ -245,12 +236,12 @@ static int spool_secure(companion_t *c, char *err, size_t errlen) {
   }
   if (mkdir(p, 0700) != 0 && errno != EEXIST) {
     int e = errno;
-    return fail(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool %s: %s", p, strerror(e));
+    return errfmt(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool %s: %s", p, strerror(e));
   }
   /* the spool itself may be a link the user made (owned by them or root, in a directory checked above) */
   struct stat ls;
   if (lstat(p, &ls) == 0 && S_ISLNK(ls.st_mode) && !is_trusted_owner(c, ls.st_uid))
-    return fail(err, errlen, COMPANION_ESPOOL,
+    return errfmt(err, errlen, COMPANION_ESPOOL,
                 "companion spool refused: %s is a symbolic link owned by uid %u, not by you (uid %u) or root. Remove "
                 "it, or choose another spool with --spool or DAWBRIDGE_SPOOL",
                 p, (unsigned)ls.st_uid, (unsigned)c->owner);
@@ -263,7 +254,7 @@ static int spool_secure(companion_t *c, char *err, size_t errlen) {
     snprintf(shown, sizeof shown, "%s/%s", p, names[i]);
     if (mkdirat(c->spool_fd, names[i], 0700) != 0 && errno != EEXIST) {
       int e = errno;
-      return fail(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool's %s: %s", shown, strerror(e));
+      return errfmt(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool's %s: %s", shown, strerror(e));
     }
     *fds[i] = open_private_dir(c, c->spool_fd, names[i], shown, 0, err, errlen);
     if (*fds[i] < 0) return *fds[i];
@@ -1009,7 +1000,7 @@ static int clean_dir(companion_t *c, int dirfd, const char *shown) {
 int companion_new(uv_loop_t *loop, const struct companion_config *cfg, companion_t **out, char *err, size_t errlen) {
   *out = NULL;
   companion_t *c = calloc(1, sizeof *c);
-  if (!c) return fail(err, errlen, COMPANION_ENOMEM, "out of memory");
+  if (!c) return errfmt(err, errlen, COMPANION_ENOMEM, "out of memory");
   c->loop = loop;
   c->cfg = *cfg;
   if (c->cfg.timeout_ms <= 0) c->cfg.timeout_ms = 10000;
@@ -1020,7 +1011,7 @@ int companion_new(uv_loop_t *loop, const struct companion_config *cfg, companion
   if (cfg->spool_dir && *cfg->spool_dir) snprintf(c->spool, sizeof c->spool, "%s", cfg->spool_dir);
   else if (companion_default_spool(c->spool, sizeof c->spool)) {
     free(c);
-    return fail(err, errlen, COMPANION_ESPOOL, "the spool directory path is too long");
+    return errfmt(err, errlen, COMPANION_ESPOOL, "the spool directory path is too long");
   }
   c->cfg.spool_dir = c->spool;
   c->cfg.host = c->host;

@@ -13,6 +13,7 @@
 #include "companion.h"
 #include "instmap.h"
 #include "vocab.h"
+#include "errfmt.h"
 
 #define MOD "daw"
 
@@ -89,16 +90,6 @@ static int from_sync(int s) {
   }
 }
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 static int from_companion(int c) {
   switch (c) {
   case COMPANION_OK: return DAW_OK;
@@ -134,7 +125,7 @@ static void on_comp_reply_event(const char *event, const char *str, void *data) 
 static int load_instruments(daw_t *d, char *err, size_t errlen) {
   const json_t *mc = json_object_get(oscmap_json(d->map), "catalog");
   d->catalog = json_is_object(mc) ? json_deep_copy(mc) : json_object();
-  if (!d->catalog) return fail(err, errlen, DAW_ENOMEM, "out of memory");
+  if (!d->catalog) return errfmt(err, errlen, DAW_ENOMEM, "out of memory");
   const char *dl = oscmap_dialect(d->map);
   char ierr[512];
   int rc = instmap_load_dialect(dl ? dl : d->dialect, &d->inst, ierr, sizeof ierr);
@@ -142,7 +133,7 @@ static int load_instruments(daw_t *d, char *err, size_t errlen) {
     log_msg(&d->cfg.log, LOG_INFO, MOD, "%s", ierr);
     return 0;
   }
-  if (rc) return fail(err, errlen, DAW_ECONFIG, "%s", ierr);
+  if (rc) return errfmt(err, errlen, DAW_ECONFIG, "%s", ierr);
   json_object_set_new(d->catalog, "instruments", instmap_catalog(d->inst));
   json_object_set_new(d->catalog, "instrument_roles", instmap_role_examples(d->inst));
   json_object_set(d->catalog, "instrument_map", (json_t *)instmap_json(d->inst));
@@ -152,7 +143,7 @@ static int load_instruments(daw_t *d, char *err, size_t errlen) {
 int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *err, size_t errlen) {
   *out = NULL;
   daw_t *d = calloc(1, sizeof *d);
-  if (!d) return fail(err, errlen, DAW_ENOMEM, "out of memory");
+  if (!d) return errfmt(err, errlen, DAW_ENOMEM, "out of memory");
   d->loop = loop;
   d->cfg = *cfg;
   snprintf(d->dialect, sizeof d->dialect, "%s", cfg->dialect ? cfg->dialect : "reaper");
@@ -194,7 +185,7 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
                                   .retries = -1, .reply_port = sync_listen_port(d->sync), .send = comp_send,
                                   .send_data = d, .log = cfg->log};
     char cerr[512];
-    if (companion_new(loop, &cc, &d->comp, cerr, sizeof cerr)) rc = fail(err, errlen, DAW_ECONFIG, "%s", cerr);
+    if (companion_new(loop, &cc, &d->comp, cerr, sizeof cerr)) rc = errfmt(err, errlen, DAW_ECONFIG, "%s", cerr);
     else sync_set_event_handler(d->sync, "companion_reply", on_comp_reply_event, d);
   }
   if (!rc) rc = load_instruments(d, err, errlen);

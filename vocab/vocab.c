@@ -1,5 +1,6 @@
 /* vocab: the tool table, the schemas of vocab/tools.json, and the argument validator. See vocab.h. */
 #include "vocab.h"
+#include "errfmt.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -46,19 +47,6 @@ struct vocab {
   json_t *list;                  /* borrowed from root, in table order */
   json_t *entry[VOCAB__COUNT];   /* borrowed from list */
 };
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
 
 const char *vocab_strerror(int code) {
   switch (code) {
@@ -142,28 +130,28 @@ static int check_agreement(vocab_t *v, const char *src, char *err, size_t errlen
   json_array_foreach(v->list, i, t) {
     const char *name = json_string_value(json_object_get(t, "name"));
     if (!name || !json_is_object(json_object_get(t, "parameters")))
-      return fail(err, errlen, VOCAB_ELOAD, "%s: tools[%zu] needs a name and parameters", src, i);
+      return errfmt(err, errlen, VOCAB_ELOAD, "%s: tools[%zu] needs a name and parameters", src, i);
     int k = vocab_lookup(name);
     if (k < 0)
-      return fail(err, errlen, VOCAB_ELOAD, "%s: tool '%s' has no row in the vocabulary table (vocab/vocab.c)", src,
+      return errfmt(err, errlen, VOCAB_ELOAD, "%s: tool '%s' has no row in the vocabulary table (vocab/vocab.c)", src,
                   name);
-    if (v->entry[k]) return fail(err, errlen, VOCAB_ELOAD, "%s: tool '%s' is listed twice", src, name);
+    if (v->entry[k]) return errfmt(err, errlen, VOCAB_ELOAD, "%s: tool '%s' is listed twice", src, name);
     const char *kind = json_string_value(json_object_get(t, "kind"));
     if (!kind || strcmp(kind, vocab_kind_name(rows[k].kind)))
-      return fail(err, errlen, VOCAB_ELOAD, "%s: %s.kind is \"%s\" but the vocabulary table says \"%s\"", src, name,
+      return errfmt(err, errlen, VOCAB_ELOAD, "%s: %s.kind is \"%s\" but the vocabulary table says \"%s\"", src, name,
                   kind ? kind : "(none)", vocab_kind_name(rows[k].kind));
     const json_t *cr = json_object_get(t, "creates");
     const char *crs = json_string_value(cr);
     if ((cr && !json_is_null(cr) && !crs) || (crs ? !rows[k].creates || strcmp(crs, rows[k].creates) : !!rows[k].creates))
-      return fail(err, errlen, VOCAB_ELOAD, "%s: %s.creates is %s but the vocabulary table says %s", src, name,
+      return errfmt(err, errlen, VOCAB_ELOAD, "%s: %s.creates is %s but the vocabulary table says %s", src, name,
                   crs ? crs : "null", rows[k].creates ? rows[k].creates : "null");
     if (i != (size_t)k)
-      return fail(err, errlen, VOCAB_ELOAD, "%s: '%s' is tools[%zu] but row %d of the table: keep the same order", src,
+      return errfmt(err, errlen, VOCAB_ELOAD, "%s: '%s' is tools[%zu] but row %d of the table: keep the same order", src,
                   name, i, k);
     v->entry[k] = t;
   }
   for (int k = 0; k < VOCAB__COUNT; k++)
-    if (!v->entry[k]) return fail(err, errlen, VOCAB_ELOAD, "%s: no schema for the tool '%s'", src, rows[k].name);
+    if (!v->entry[k]) return errfmt(err, errlen, VOCAB_ELOAD, "%s: no schema for the tool '%s'", src, rows[k].name);
   return 0;
 }
 
@@ -173,16 +161,16 @@ int vocab_load(const char *path, vocab_t **out, char *err, size_t errlen) {
   json_t *root = path ? json_load_file(path, JSON_REJECT_DUPLICATES, &je)
                       : json_loadb(vocab_builtin_json, vocab_builtin_json_len, JSON_REJECT_DUPLICATES, &je);
   const char *src = path ? path : "vocab/tools.json (built in)";
-  if (!root) return fail(err, errlen, VOCAB_ELOAD, "%s:%d: %s", src, je.line, je.text);
+  if (!root) return errfmt(err, errlen, VOCAB_ELOAD, "%s:%d: %s", src, je.line, je.text);
   json_t *list = json_object_get(root, "tools");
   if (!json_is_array(list)) {
     json_decref(root);
-    return fail(err, errlen, VOCAB_ELOAD, "%s: \"tools\" must be an array", src);
+    return errfmt(err, errlen, VOCAB_ELOAD, "%s: \"tools\" must be an array", src);
   }
   vocab_t *v = calloc(1, sizeof *v);
   if (!v) {
     json_decref(root);
-    return fail(err, errlen, VOCAB_ENOMEM, "out of memory");
+    return errfmt(err, errlen, VOCAB_ENOMEM, "out of memory");
   }
   v->root = root;
   v->list = list;
@@ -262,7 +250,7 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
              (!strcmp(type, "integer") &&
               (json_is_integer(x) || (json_is_real(x) && json_real_value(x) == floor(json_real_value(x)))));
     if (!ok)
-      return fail(err, errlen, VOCAB_EARGS, "%s must be %s %s, not %s", where, strchr("aeiou", type[0]) ? "an" : "a",
+      return errfmt(err, errlen, VOCAB_EARGS, "%s must be %s %s, not %s", where, strchr("aeiou", type[0]) ? "an" : "a",
                   type, type_of(x));
   }
   json_t *en = json_object_get(schema, "enum");
@@ -273,35 +261,35 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
     json_array_foreach(en, i, e) found |= json_equal(e, (json_t *)x);
     if (!found) {
       char *list = json_dumps(en, JSON_COMPACT);
-      int rc = fail(err, errlen, VOCAB_EARGS, "%s must be one of %s", where, list ? list : "?");
+      int rc = errfmt(err, errlen, VOCAB_EARGS, "%s must be one of %s", where, list ? list : "?");
       free(list);
       return rc;
     }
   }
   if (json_is_number(x)) {
     double d = json_number_value(x);
-    if (isnan(d) || isinf(d)) return fail(err, errlen, VOCAB_EARGS, "%s is not a finite number", where);
+    if (isnan(d) || isinf(d)) return errfmt(err, errlen, VOCAB_EARGS, "%s is not a finite number", where);
     json_t *mn = json_object_get(schema, "minimum"), *mx = json_object_get(schema, "maximum");
     json_t *xmn = json_object_get(schema, "exclusiveMinimum");
     if (mn && d < json_number_value(mn))
-      return fail(err, errlen, VOCAB_EARGS, "%s is %g; it must be at least %g", where, d, json_number_value(mn));
+      return errfmt(err, errlen, VOCAB_EARGS, "%s is %g; it must be at least %g", where, d, json_number_value(mn));
     if (xmn && d <= json_number_value(xmn))
-      return fail(err, errlen, VOCAB_EARGS, "%s is %g; it must be greater than %g", where, d, json_number_value(xmn));
+      return errfmt(err, errlen, VOCAB_EARGS, "%s is %g; it must be greater than %g", where, d, json_number_value(xmn));
     if (mx && d > json_number_value(mx))
-      return fail(err, errlen, VOCAB_EARGS, "%s is %g; it must be at most %g", where, d, json_number_value(mx));
+      return errfmt(err, errlen, VOCAB_EARGS, "%s is %g; it must be at most %g", where, d, json_number_value(mx));
   }
   if (json_is_string(x)) {
     size_t n = json_string_length(x);
     json_t *mn = json_object_get(schema, "minLength"), *mx = json_object_get(schema, "maxLength");
-    if (mn && n < (size_t)json_integer_value(mn)) return fail(err, errlen, VOCAB_EARGS, "%s must not be empty", where);
+    if (mn && n < (size_t)json_integer_value(mn)) return errfmt(err, errlen, VOCAB_EARGS, "%s must not be empty", where);
     if (mx && n > (size_t)json_integer_value(mx))
-      return fail(err, errlen, VOCAB_EARGS, "%s is longer than %lld characters", where,
+      return errfmt(err, errlen, VOCAB_EARGS, "%s is longer than %lld characters", where,
                   (long long)json_integer_value(mx));
   }
   if (json_is_array(x)) {
     json_t *mx = json_object_get(schema, "maxItems");
     if (mx && json_array_size(x) > (size_t)json_integer_value(mx))
-      return fail(err, errlen, VOCAB_EARGS, "%s has %zu items; at most %lld are allowed", where, json_array_size(x),
+      return errfmt(err, errlen, VOCAB_EARGS, "%s has %zu items; at most %lld are allowed", where, json_array_size(x),
                   (long long)json_integer_value(mx));
     json_t *items = json_object_get(schema, "items");
     size_t i;
@@ -320,7 +308,7 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
     json_t *r;
     json_array_foreach(req, i, r) {
       if (!json_object_get(x, json_string_value(r)))
-        return fail(err, errlen, VOCAB_EARGS, "%s%smissing required argument '%s'", where, *where ? ": " : "",
+        return errfmt(err, errlen, VOCAB_EARGS, "%s%smissing required argument '%s'", where, *where ? ": " : "",
                     json_string_value(r));
     }
     const char *k;
@@ -338,7 +326,7 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
             strncat(names, names[0] ? ", " : "", sizeof names - strlen(names) - 1);
             strncat(names, pk, sizeof names - strlen(names) - 1);
           }
-          return fail(err, errlen, VOCAB_EARGS, "unknown argument '%s' (expected: %s)", w,
+          return errfmt(err, errlen, VOCAB_EARGS, "unknown argument '%s' (expected: %s)", w,
                       names[0] ? names : "no arguments");
         }
         continue;
@@ -348,17 +336,17 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
     }
     json_t *minp = json_object_get(schema, "minProperties");
     if (minp && json_object_size(x) < (size_t)json_integer_value(minp))
-      return fail(err, errlen, VOCAB_EARGS, "%snothing to change: give at least one setting besides the track", where);
+      return errfmt(err, errlen, VOCAB_EARGS, "%snothing to change: give at least one setting besides the track", where);
   }
   return 0;
 }
 
 int vocab_check(const vocab_t *v, enum vocab_tool t, const json_t *args, char *err, size_t errlen) {
-  if (!valid(t)) return fail(err, errlen, VOCAB_EUNKNOWN, "unknown tool #%d", (int)t);
-  if (!json_is_object(args)) return fail(err, errlen, VOCAB_EARGS, "%s: arguments must be a JSON object", rows[t].name);
+  if (!valid(t)) return errfmt(err, errlen, VOCAB_EUNKNOWN, "unknown tool #%d", (int)t);
+  if (!json_is_object(args)) return errfmt(err, errlen, VOCAB_EARGS, "%s: arguments must be a JSON object", rows[t].name);
   char buf[400];
   int rc = check_value(vocab_schema(v, t), args, "", buf, sizeof buf);
-  if (rc) return fail(err, errlen, rc, "%s: %s", rows[t].name, buf);
+  if (rc) return errfmt(err, errlen, rc, "%s: %s", rows[t].name, buf);
   return 0;
 }
 
@@ -366,7 +354,7 @@ int vocab_check_name(const vocab_t *v, const char *tool, const json_t *args, cha
   int t = vocab_lookup(tool);
   if (t < 0) {
     const char *s = vocab_suggest(tool);
-    return fail(err, errlen, VOCAB_EUNKNOWN, "unknown tool '%s'%s%s%s", tool ? tool : "", s ? " (did you mean " : "",
+    return errfmt(err, errlen, VOCAB_EUNKNOWN, "unknown tool '%s'%s%s%s", tool ? tool : "", s ? " (did you mean " : "",
                 s ? s : "", s ? "?)" : "");
   }
   return vocab_check(v, (enum vocab_tool)t, args, err, errlen);

@@ -8,6 +8,6 @@ add_custom_command(
   COMMENT "Embedding vocab/tools.json")
 add_library(dbvocab STATIC vocab/vocab.c ${CMAKE_BINARY_DIR}/vocab/vocab_tools_json.c)
 target_include_directories(dbvocab PUBLIC ${DAWBRIDGE_SOURCE_DIR}/vocab)
-target_link_libraries(dbvocab PUBLIC PkgConfig::JANSSON ${MATH_LIB})
+target_link_libraries(dbvocab PUBLIC dbutil PkgConfig::JANSSON ${MATH_LIB})
 
 db_add_test(test_vocab SOURCES tests/unit/test_vocab.c LIBS dbvocab)
