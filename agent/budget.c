@@ -3,6 +3,7 @@
 
 #include "context.h"
 #include "notation.h"
+#include "strbuf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -72,67 +73,10 @@ size_t budget_tokens_n(const char *s, size_t n)
 
 size_t budget_tokens(const char *s) { return s ? budget_tokens_n(s, strlen(s)) : 0; }
 
-/* ---- growable string ------------------------------------------------------------------------ */
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sb_t;
-
-static void sb_addn(sb_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
-static void sb_add(sb_t *b, const char *s) { sb_addn(b, s, strlen(s)); }
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void sb_printf(sb_t *b, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof buf) {
-        sb_addn(b, buf, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_addn(b, big, (size_t)n);
-    free(big);
-}
+/* ---- JSON into a strbuf (util/strbuf.h) ------------------------------------------------------ */
 
 /* JSON (compact) with '<' '>' '`' escaped: they only occur inside strings, so the JSON stays valid. */
-static void sb_json(sb_t *b, const json_t *j)
+static void sb_json(strbuf_t *b, const json_t *j)
 {
     char *d = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6) | JSON_ENCODE_ANY);
     if (!d) {
@@ -141,23 +85,23 @@ static void sb_json(sb_t *b, const json_t *j)
     }
     for (const char *p = d; *p; p++) {
         if (*p == '<')
-            sb_add(b, "\\u003c");
+            strbuf_puts(b, "\\u003c");
         else if (*p == '>')
-            sb_add(b, "\\u003e");
+            strbuf_puts(b, "\\u003e");
         else if (*p == '`')
-            sb_add(b, "\\u0060");
+            strbuf_puts(b, "\\u0060");
         else {
             const char *q = p;
             while (q[1] && q[1] != '<' && q[1] != '>' && q[1] != '`')
                 q++;
-            sb_addn(b, p, (size_t)(q - p + 1));
+            strbuf_append(b, p, (size_t)(q - p + 1));
             p = q;
         }
     }
     free(d);
 }
 
-static void sb_str(sb_t *b, const char *s)
+static void sb_str(strbuf_t *b, const char *s)
 {
     /* fast path: nothing to escape */
     const char *p = s ? s : "";
@@ -165,9 +109,9 @@ static void sb_str(sb_t *b, const char *s)
            (unsigned char)*p < 0x7f)
         p++;
     if (!*p) {
-        sb_addn(b, "\"", 1);
-        sb_add(b, s ? s : "");
-        sb_addn(b, "\"", 1);
+        strbuf_append(b, "\"", 1);
+        strbuf_puts(b, s ? s : "");
+        strbuf_append(b, "\"", 1);
         return;
     }
     json_t *j = json_string(s ? s : "");
@@ -177,15 +121,6 @@ static void sb_str(sb_t *b, const char *s)
     }
     sb_json(b, j);
     json_decref(j);
-}
-
-static char *sb_take(sb_t *b)
-{
-    if (b->oom) {
-        free(b->s);
-        return NULL;
-    }
-    return b->s ? b->s : strdup("");
 }
 
 /* ---- request: names, ids, bars -------------------------------------------------------------- */
@@ -336,7 +271,7 @@ static json_t *track_base(const json_t *t, int keep_params)
 /* The musical summary of a clip: bars, notes, range, density, chord per bar, rhythm sketch. */
 static char *clip_summary(const json_t *clip, double bpb, int drums)
 {
-    sb_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     double cs = num_or(json_object_get(clip, "start"), 0), cl = num_or(json_object_get(clip, "length"), 0);
     if (!isfinite(cs) || fabs(cs) > CONTEXT_MAX_TIME)
         cs = 0;
@@ -347,10 +282,10 @@ static char *clip_summary(const json_t *clip, double bpb, int drums)
     int bar0 = (int)floor(cs / bpb + 1e-9) + 1, bar1 = cl > 0 ? (int)ceil((cs + cl) / bpb - 1e-9) : bar0;
     if (bar1 < bar0)
         bar1 = bar0;
-    sb_printf(&b, "bars %d-%d", bar0, bar1);
+    strbuf_appendf(&b, "bars %d-%d", bar0, bar1);
     if (!nn) {
-        sb_add(&b, ", empty");
-        return sb_take(&b);
+        strbuf_puts(&b, ", empty");
+        return strbuf_take(&b, NULL);
     }
     int lo = 128, hi = -1;
     enum { MAXB = 64 };
@@ -402,9 +337,9 @@ static char *clip_summary(const json_t *clip, double bpb, int drums)
     notation_note_name(lo, lon, sizeof lon);
     notation_note_name(hi, hin, sizeof hin);
     int nbars = bar1 - bar0 + 1;
-    sb_printf(&b, ", %zu notes %s-%s, %.1f/bar", nn, lon, hin, (double)nn / nbars);
+    strbuf_appendf(&b, ", %zu notes %s-%s, %.1f/bar", nn, lon, hin, (double)nn / nbars);
     if (!drums) {
-        sb_add(&b, ", chords by bar:");
+        strbuf_puts(&b, ", chords by bar:");
         int shown = nbars < MAXB ? nbars : MAXB;
         if (shown > 16)
             shown = 16;
@@ -422,14 +357,14 @@ static char *clip_summary(const json_t *clip, double bpb, int drums)
                     if (masks[k] & (1u << pc))
                         o += (size_t)snprintf(name + o, sizeof name - o, "%s%s", o ? "." : "", notation_pc_name(pc, 0));
             }
-            sb_printf(&b, " %s", name[0] ? name : "-");
+            strbuf_appendf(&b, " %s", name[0] ? name : "-");
         }
         if (nbars > shown)
-            sb_add(&b, " ...");
+            strbuf_puts(&b, " ...");
     }
     if (rbar >= 0)
-        sb_printf(&b, ", rhythm bar %d: %s", rbar + bar0, rhythm);
-    return sb_take(&b);
+        strbuf_appendf(&b, ", rhythm bar %d: %s", rbar + bar0, rhythm);
+    return strbuf_take(&b, NULL);
 }
 
 static const char *kwords[] = {"drums", "muted", "note_count", "lowest", "highest", "notes_per_bar", "on_beat_share",
@@ -456,18 +391,18 @@ static json_t *track_music(const json_t *an)
 
 static char *render_name(const json_t *t)
 {
-    sb_t b = {0};
-    sb_add(&b, "{\"id\":");
+    strbuf_t b = STRBUF_INIT;
+    strbuf_puts(&b, "{\"id\":");
     sb_str(&b, json_string_value(json_object_get(t, "id")));
-    sb_add(&b, ",\"name\":");
+    strbuf_puts(&b, ",\"name\":");
     sb_str(&b, json_string_value(json_object_get(t, "name")));
     const char *ty = json_string_value(json_object_get(t, "type"));
     if (ty) {
-        sb_add(&b, ",\"type\":");
+        strbuf_puts(&b, ",\"type\":");
         sb_str(&b, ty);
     }
-    sb_add(&b, "}");
-    return sb_take(&b);
+    strbuf_puts(&b, "}");
+    return strbuf_take(&b, NULL);
 }
 
 static char *render_detail(const trk_t *tk, double bpb)
@@ -493,10 +428,10 @@ static char *render_detail(const trk_t *tk, double bpb)
         json_array_append_new(clips, cc);
     }
     json_object_set_new(o, "clips", clips);
-    sb_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     sb_json(&b, o);
     json_decref(o);
-    return sb_take(&b);
+    return strbuf_take(&b, NULL);
 }
 
 /* The track with its notes as [[n,s,d,v]]: at most max_notes per track, only those starting in [from, to)
@@ -507,13 +442,13 @@ static char *render_full(const trk_t *tk, size_t max_notes, double from, double 
     json_t *m = track_music(tk->an);
     if (m)
         json_object_set_new(o, "music", m);
-    sb_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     sb_json(&b, o);
     json_decref(o);
-    if (b.oom || b.n < 2)
-        return sb_take(&b);
-    b.n--; /* reopen the object: drop '}' */
-    sb_add(&b, ",\"clips\":[");
+    if (b.oom || b.len < 2)
+        return strbuf_take(&b, NULL);
+    b.len--; /* reopen the object: drop '}' */
+    strbuf_puts(&b, ",\"clips\":[");
     *shown = 0;
     size_t i;
     const json_t *c;
@@ -524,16 +459,16 @@ static char *render_full(const trk_t *tk, size_t max_notes, double from, double 
         for (int k = 0; k < 4; k++)
             if (json_object_get(c, keys[k]))
                 json_object_set(head, keys[k], json_object_get(c, keys[k]));
-        sb_add(&b, i ? "," : "");
-        size_t mark = b.n;
+        strbuf_puts(&b, i ? "," : "");
+        size_t mark = b.len;
         sb_json(&b, head);
         json_decref(head);
         if (b.oom)
             break;
-        b.n = b.n > mark ? b.n - 1 : b.n;
+        b.len = b.len > mark ? b.len - 1 : b.len;
         const json_t *notes = json_object_get(c, "notes");
         size_t total = json_array_size(notes), here = 0;
-        sb_add(&b, b.s[b.n - 1] == '{' ? "\"notes_nsdv\":[" : ",\"notes_nsdv\":[");
+        strbuf_puts(&b, b.s[b.len - 1] == '{' ? "\"notes_nsdv\":[" : ",\"notes_nsdv\":[");
         size_t j;
         const json_t *n;
         json_array_foreach(notes, j, n) {
@@ -542,18 +477,18 @@ static char *render_full(const trk_t *tk, size_t max_notes, double from, double 
                 continue;
             if (*shown >= max_notes)
                 break;
-            sb_printf(&b, "%s[%d,%g,%g,%d]", here ? "," : "", (int)num_or(json_object_get(n, "n"), 0), s,
+            strbuf_appendf(&b, "%s[%d,%g,%g,%d]", here ? "," : "", (int)num_or(json_object_get(n, "n"), 0), s,
                       num_or(json_object_get(n, "d"), 0), (int)num_or(json_object_get(n, "v"), 0));
             here++;
             (*shown)++;
         }
-        sb_printf(&b, "],\"notes_total\":%zu", total);
+        strbuf_appendf(&b, "],\"notes_total\":%zu", total);
         if (here < total)
-            sb_printf(&b, ",\"notes_shown\":%zu", here);
-        sb_add(&b, "}");
+            strbuf_appendf(&b, ",\"notes_shown\":%zu", here);
+        strbuf_puts(&b, "}");
     }
-    sb_add(&b, "]}");
-    return sb_take(&b);
+    strbuf_puts(&b, "]}");
+    return strbuf_take(&b, NULL);
 }
 
 /* ---- the whole session ---------------------------------------------------------------------- */
@@ -568,19 +503,19 @@ static char *context_without_tracks(const json_t *analysis)
     json_decref(c);
     if (!s)
         return NULL;
-    sb_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     for (const char *p = s; *p; p++) {
         if (*p == '<')
-            sb_add(&b, "\\u003c");
+            strbuf_puts(&b, "\\u003c");
         else if (*p == '>')
-            sb_add(&b, "\\u003e");
+            strbuf_puts(&b, "\\u003e");
         else if (*p == '`')
-            sb_add(&b, "\\u0060");
+            strbuf_puts(&b, "\\u0060");
         else
-            sb_addn(&b, p, 1);
+            strbuf_append(&b, p, 1);
     }
     free(s);
-    return sb_take(&b);
+    return strbuf_take(&b, NULL);
 }
 
 /* Cut text to whole lines within max tokens, ending with a line saying so. */
@@ -682,7 +617,7 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
     qsort(order, nt, sizeof *order, cmp_prio_q);
 
     /* header */
-    sb_t hb = {0};
+    strbuf_t hb = STRBUF_INIT;
     json_t *top = json_object();
     const char *k;
     json_t *v;
@@ -690,26 +625,26 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
         if (strcmp(k, "tracks") && strcmp(k, "markers") && strcmp(k, "format"))
             json_object_set(top, k, v);
     }
-    sb_add(&hb, "session: ");
+    strbuf_puts(&hb, "session: ");
     sb_json(&hb, top);
     json_decref(top);
     const json_t *mk = json_object_get(state, "markers");
     if (json_array_size(mk)) {
-        sb_add(&hb, "\nmarkers: [");
+        strbuf_puts(&hb, "\nmarkers: [");
         size_t i;
         const json_t *m;
         json_array_foreach(mk, i, m) {
             if (i >= 32) {
-                sb_printf(&hb, "] (and %zu more markers)", json_array_size(mk) - 32);
+                strbuf_appendf(&hb, "] (and %zu more markers)", json_array_size(mk) - 32);
                 break;
             }
-            sb_add(&hb, i ? "," : "");
+            strbuf_puts(&hb, i ? "," : "");
             sb_json(&hb, m);
         }
         if (json_array_size(mk) <= 32)
-            sb_add(&hb, "]");
+            strbuf_puts(&hb, "]");
     }
-    sb_add(&hb, "\n");
+    strbuf_puts(&hb, "\n");
     size_t used = budget_tokens(hb.s) + ctx_tok + 110 /* the track-count line and the elision line */;
 
     /* level by level, in priority order: the tracks the request names first, up to name, detail and notes
@@ -808,23 +743,23 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
         }
     }
     st.tracks = nt;
-    sb_printf(&hb, "tracks: %zu (%zu with notes in full, %zu as summaries, %zu by name only, %zu not shown)%s\n", nt,
+    strbuf_appendf(&hb, "tracks: %zu (%zu with notes in full, %zu as summaries, %zu by name only, %zu not shown)%s\n", nt,
               st.full, st.detail, st.name_only, st.elided,
               nt ? "; one JSON object per line, notes_nsdv = [note, start, duration, velocity]" : "");
     if (bar_a && st.full)
-        sb_printf(&hb, "(notes in full only for bars %d-%d, as the request names them)\n", bar_a, bar_z);
+        strbuf_appendf(&hb, "(notes in full only for bars %d-%d, as the request names them)\n", bar_a, bar_z);
     for (size_t i = 0; i < nt; i++) {
         if (tk[i].level == LV_ELIDED)
             continue;
-        sb_add(&hb, tk[i].text[tk[i].level]);
-        sb_add(&hb, "\n");
+        strbuf_puts(&hb, tk[i].text[tk[i].level]);
+        strbuf_puts(&hb, "\n");
     }
     if (st.elided) {
-        sb_printf(&hb, "... %zu more tracks not shown to keep this prompt within its budget (", st.elided);
+        strbuf_appendf(&hb, "... %zu more tracks not shown to keep this prompt within its budget (", st.elided);
         sb_str(&hb, json_string_value(json_object_get(json_array_get(tracks, first_el), "id")));
-        sb_add(&hb, " ... ");
+        strbuf_puts(&hb, " ... ");
         sb_str(&hb, json_string_value(json_object_get(json_array_get(tracks, last_el), "id")));
-        sb_add(&hb, "); use only ids shown here, or name the track in the request\n");
+        strbuf_puts(&hb, "); use only ids shown here, or name the track in the request\n");
     }
     for (size_t i = 0; i < nt; i++)
         for (int l = 0; l < 4; l++)
@@ -832,7 +767,7 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
     free(tk);
     free(order);
     json_decref(own);
-    char *s = sb_take(&hb);
+    char *s = strbuf_take(&hb, NULL);
     if (!s) {
         free(ctx);
         return BUDGET_ERR_NOMEM;

@@ -2,6 +2,7 @@
 #include "context.h"
 
 #include "notation.h"
+#include "strbuf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -873,44 +874,12 @@ json_t *context_analyze(const json_t *state)
 
 /* ---- text ----------------------------------------------------------------------------------- */
 
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} tb_t;
-
-static void tb_printf(tb_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (need < 0 || b->oom)
-        return;
-    if (b->n + (size_t)need + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 512;
-        while (b->n + (size_t)need + 1 > cap)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, (size_t)need + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)need;
-}
-
 /* DAW-supplied text as a JSON string literal (data, not instructions). */
-static void tb_quote(tb_t *b, const char *s)
+static void tb_quote(strbuf_t *b, const char *s)
 {
     json_t *j = json_string(s ? s : "");
     char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    tb_printf(b, "%s", q ? q : "\"?\"");
+    strbuf_appendf(b, "%s", q ? q : "\"?\"");
     free(q);
     json_decref(j);
 }
@@ -926,87 +895,87 @@ static void bar_beat(const json_t *a, double beat, int *bar, double *bib)
 
 char *context_to_text(const json_t *a)
 {
-    tb_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     if (!json_is_object(a))
         return strdup("(no musical context)");
     const json_t *ts = json_object_get(a, "time_signature");
-    tb_printf(&b, "Tempo %g BPM, %d/%d; %d bar%s (%g beats) of material.\n",
+    strbuf_appendf(&b, "Tempo %g BPM, %d/%d; %d bar%s (%g beats) of material.\n",
               num_or(json_object_get(a, "tempo"), 120), (int)json_integer_value(json_array_get(ts, 0)),
               (int)json_integer_value(json_array_get(ts, 1)), (int)json_integer_value(json_object_get(a, "bars")),
               json_integer_value(json_object_get(a, "bars")) == 1 ? "" : "s",
               num_or(json_object_get(a, "length_beats"), 0));
     const json_t *key = json_object_get(a, "key");
     if (json_is_object(key))
-        tb_printf(&b, "Key: %s (%s; confidence %.2f; runner-up %s).\n",
+        strbuf_appendf(&b, "Key: %s (%s; confidence %.2f; runner-up %s).\n",
                   json_string_value(json_object_get(key, "name")),
                   json_string_value(json_object_get(key, "evidence")) ? json_string_value(json_object_get(key, "evidence"))
                                                                        : "",
                   num_or(json_object_get(key, "confidence"), 0), json_string_value(json_object_get(key, "runner_up")));
     else
-        tb_printf(&b, "Key: unknown (fewer than 3 pitch classes in pitched tracks).\n");
+        strbuf_appendf(&b, "Key: unknown (fewer than 3 pitch classes in pitched tracks).\n");
 
     const json_t *chords = json_object_get(a, "chords");
     if (json_array_size(chords)) {
-        tb_printf(&b, "Chords (bar.beat):");
+        strbuf_appendf(&b, "Chords (bar.beat):");
         size_t i;
         const json_t *c;
         json_array_foreach(chords, i, c) {
             if (i >= 48) {
-                tb_printf(&b, " …");
+                strbuf_appendf(&b, " …");
                 break;
             }
             int bar;
             double bib;
             bar_beat(a, num_or(json_object_get(c, "start"), 0), &bar, &bib);
-            tb_printf(&b, "%s %d.%g %s", i ? "," : "", bar, bib, json_string_value(json_object_get(c, "chord")));
+            strbuf_appendf(&b, "%s %d.%g %s", i ? "," : "", bar, bib, json_string_value(json_object_get(c, "chord")));
         }
-        tb_printf(&b, ".\n");
+        strbuf_appendf(&b, ".\n");
     }
 
     const json_t *tracks = json_object_get(a, "tracks");
     if (json_array_size(tracks)) {
-        tb_printf(&b, "Tracks:\n");
+        strbuf_appendf(&b, "Tracks:\n");
         size_t i;
         const json_t *t;
         json_array_foreach(tracks, i, t) {
-            tb_printf(&b, "- %s ", json_string_value(json_object_get(t, "id")) ? json_string_value(json_object_get(t, "id")) : "?");
+            strbuf_appendf(&b, "- %s ", json_string_value(json_object_get(t, "id")) ? json_string_value(json_object_get(t, "id")) : "?");
             tb_quote(&b, json_string_value(json_object_get(t, "name")));
             int cnt = (int)json_integer_value(json_object_get(t, "note_count"));
             if (json_is_true(json_object_get(t, "drums")))
-                tb_printf(&b, " (drums)");
+                strbuf_appendf(&b, " (drums)");
             if (json_is_true(json_object_get(t, "muted")))
-                tb_printf(&b, " (muted)");
+                strbuf_appendf(&b, " (muted)");
             if (cnt == 0) {
-                tb_printf(&b, ": no notes\n");
+                strbuf_appendf(&b, ": no notes\n");
                 continue;
             }
-            tb_printf(&b, ": %s-%s, %d notes, %.1f notes/bar, %.0f%% on-beat", json_string_value(json_object_get(t, "lowest")),
+            strbuf_appendf(&b, ": %s-%s, %d notes, %.1f notes/bar, %.0f%% on-beat", json_string_value(json_object_get(t, "lowest")),
                       json_string_value(json_object_get(t, "highest")), cnt,
                       num_or(json_object_get(t, "notes_per_bar"), 0), 100 * num_or(json_object_get(t, "on_beat_share"), 0));
             size_t k;
             const json_t *d;
             json_array_foreach(json_object_get(t, "common_durations"), k, d) {
                 const char *dn = json_string_value(json_object_get(d, "name"));
-                tb_printf(&b, "%s%g%s%s%s x%d", k ? ", " : "; durations ", num_or(json_object_get(d, "d"), 0),
+                strbuf_appendf(&b, "%s%g%s%s%s x%d", k ? ", " : "; durations ", num_or(json_object_get(d, "d"), 0),
                           dn ? " (" : "", dn ? dn : "", dn ? ")" : "", (int)json_integer_value(json_object_get(d, "count")));
             }
             const json_t *ds = json_object_get(t, "drum_sounds");
             if (json_array_size(ds)) {
-                tb_printf(&b, "; sounds");
-                json_array_foreach(ds, k, d) tb_printf(&b, "%s %s", k ? "," : "", json_string_value(d));
+                strbuf_appendf(&b, "; sounds");
+                json_array_foreach(ds, k, d) strbuf_appendf(&b, "%s %s", k ? "," : "", json_string_value(d));
             }
-            tb_printf(&b, "\n");
+            strbuf_appendf(&b, "\n");
         }
     }
 
     const json_t *cl = json_object_get(a, "clashes");
     if (json_array_size(cl)) {
-        tb_printf(&b, "Clashes (%d sounding together):\n", (int)json_integer_value(json_object_get(a, "clash_count")));
+        strbuf_appendf(&b, "Clashes (%d sounding together):\n", (int)json_integer_value(json_object_get(a, "clash_count")));
         size_t i;
         const json_t *c;
         json_array_foreach(cl, i, c) {
             if (i >= 12) {
-                tb_printf(&b, "- …\n");
+                strbuf_appendf(&b, "- …\n");
                 break;
             }
             int bar;
@@ -1014,37 +983,33 @@ char *context_to_text(const json_t *a)
             bar_beat(a, num_or(json_object_get(c, "beat"), 0), &bar, &bib);
             const json_t *ids = json_object_get(c, "tracks"), *names = json_object_get(c, "track_names"),
                          *nts = json_object_get(c, "notes");
-            tb_printf(&b, "- bar %d beat %g: %s ", bar, bib, json_string_value(json_array_get(ids, 0)) ? json_string_value(json_array_get(ids, 0)) : "?");
+            strbuf_appendf(&b, "- bar %d beat %g: %s ", bar, bib, json_string_value(json_array_get(ids, 0)) ? json_string_value(json_array_get(ids, 0)) : "?");
             tb_quote(&b, json_string_value(json_array_get(names, 0)));
-            tb_printf(&b, " %s vs %s ", json_string_value(json_array_get(nts, 0)),
+            strbuf_appendf(&b, " %s vs %s ", json_string_value(json_array_get(nts, 0)),
                       json_string_value(json_array_get(ids, 1)) ? json_string_value(json_array_get(ids, 1)) : "?");
             tb_quote(&b, json_string_value(json_array_get(names, 1)));
-            tb_printf(&b, " %s: %s", json_string_value(json_array_get(nts, 1)),
+            strbuf_appendf(&b, " %s: %s", json_string_value(json_array_get(nts, 1)),
                       json_string_value(json_object_get(c, "interval")));
             int occ = (int)json_integer_value(json_object_get(c, "occurrences"));
             if (occ > 1)
-                tb_printf(&b, " (%d times)", occ);
-            tb_printf(&b, "\n");
+                strbuf_appendf(&b, " (%d times)", occ);
+            strbuf_appendf(&b, "\n");
         }
     }
 
     const json_t *reg = json_object_get(a, "registers");
     if (json_is_object(key) && json_array_size(reg)) {
-        tb_printf(&b, "Registers:");
+        strbuf_appendf(&b, "Registers:");
         size_t i;
         const json_t *r;
         json_array_foreach(reg, i, r) {
             const char *st = json_string_value(json_object_get(r, "status"));
             size_t nt = json_array_size(json_object_get(r, "tracks"));
-            tb_printf(&b, "%s %s %s", i ? "," : "", json_string_value(json_object_get(r, "name")), st ? st : "?");
+            strbuf_appendf(&b, "%s %s %s", i ? "," : "", json_string_value(json_object_get(r, "name")), st ? st : "?");
             if (st && strcmp(st, "empty"))
-                tb_printf(&b, " (%zu track%s)", nt, nt == 1 ? "" : "s");
+                strbuf_appendf(&b, " (%zu track%s)", nt, nt == 1 ? "" : "s");
         }
-        tb_printf(&b, ".\n");
+        strbuf_appendf(&b, ".\n");
     }
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s ? b.s : strdup("");
+    return strbuf_take(&b, NULL);
 }

@@ -7,7 +7,7 @@ add_library(dbllm STATIC
   ${DAWBRIDGE_SOURCE_DIR}/agent/llm_anthropic.c
   ${DAWBRIDGE_SOURCE_DIR}/agent/llm_script.c)
 target_include_directories(dbllm PUBLIC ${DAWBRIDGE_SOURCE_DIR}/agent)
-target_link_libraries(dbllm PUBLIC PkgConfig::LIBUV PkgConfig::JANSSON PkgConfig::LIBCURL ${MATH_LIB})
+target_link_libraries(dbllm PUBLIC dbutil PkgConfig::LIBUV PkgConfig::JANSSON PkgConfig::LIBCURL ${MATH_LIB})
 
 # Mock LLM HTTP server: a library for tests/benches on the same loop, plus a stand-alone binary.
 add_library(dbmockllm STATIC ${DAWBRIDGE_SOURCE_DIR}/tests/support/mock_llm_server.c)

@@ -7,6 +7,7 @@
 #include "relaxed_json.h"
 #include "vocab.h"
 #include "errfmt.h"
+#include "strbuf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -47,61 +48,6 @@ const char *plan_strerror(int code)
 }
 
 /* ---- small string buffer -------------------------------------------------------------------- */
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-} sb_t;
-
-static void sb_addn(sb_t *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (b->n + n + 1 > cap)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns)
-            return;
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
-static void sb_add(sb_t *b, const char *s) { sb_addn(b, s, strlen(s)); }
-
-static void sb_printf(sb_t *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof tmp) {
-        sb_addn(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_addn(b, big, (size_t)n);
-    free(big);
-}
-
-static char *sb_take(sb_t *b)
-{
-    char *s = b->s ? b->s : strdup("");
-    b->s = NULL;
-    b->n = b->cap = 0;
-    return s;
-}
 
 static char *dupn(const char *s, size_t n)
 {
@@ -656,7 +602,7 @@ static step_t *add_step(plan_t *plan, int number, const char *tool, const char *
 typedef struct {
     step_t *step;
     char key[64];
-    sb_t value;
+    strbuf_t value;
     int indent;
     int open;
     int depth; /* bracket depth of value so far */
@@ -665,9 +611,9 @@ typedef struct {
 
 static void pending_add(pending_t *pa, const char *text)
 {
-    if (pa->value.n > 0)
-        sb_add(&pa->value, "\n");
-    sb_add(&pa->value, text);
+    if (pa->value.len > 0)
+        strbuf_puts(&pa->value, "\n");
+    strbuf_puts(&pa->value, text);
     bracket_scan(text, &pa->depth, &pa->quote);
 }
 
@@ -678,7 +624,7 @@ static void finish_arg(plan_t *plan, pending_t *pa)
     pa->open = 0;
     pa->depth = 0;
     pa->quote = 0;
-    char *v = sb_take(&pa->value);
+    char *v = strbuf_take(&pa->value, NULL);
     if (!v)
         return;
     json_t *j = parse_value_text(v);
@@ -735,11 +681,11 @@ static void add_call_args(step_t *st, const char *call)
     json_decref(j);
 }
 
-static void append_text(sb_t *b, const char *line)
+static void append_text(strbuf_t *b, const char *line)
 {
-    if (b->n)
-        sb_add(b, "\n");
-    sb_add(b, line);
+    if (b->len)
+        strbuf_puts(b, "\n");
+    strbuf_puts(b, line);
 }
 
 plan_t *plan_parse(const char *text, size_t len, char *err, size_t errlen)
@@ -767,7 +713,7 @@ plan_t *plan_parse(const char *text, size_t len, char *err, size_t errlen)
         if (buf[i] == 0)
             buf[i] = ' ';
 
-    sb_t analysis = {0}, reasoning = {0};
+    strbuf_t analysis = {0}, reasoning = {0};
     int section = SEC_NONE, saw_analysis = 0, saw_plan = 0, saw_reasoning = 0, after_arg = 0;
     step_t *cur = NULL;
     pending_t pa = {0};
@@ -800,14 +746,14 @@ plan_t *plan_parse(const char *text, size_t len, char *err, size_t errlen)
 
         /* an open multi-line value swallows lines until its brackets balance (but never a step or section
          * header: an unclosed bracket must not eat the rest of the plan) */
-        if (pa.open && pa.value.n > 0 && pa.depth > 0) {
+        if (pa.open && pa.value.len > 0 && pa.depth > 0) {
             int num;
             char tool[96], d[8], c[8];
             int header = (sec != SEC_NONE && strlen(clean) < 200) ||
                          (starts_ci(clean, "step") && parse_step_line(lead, 0, raw, &num, tool, sizeof tool, d, sizeof d,
                                                                       c, sizeof c) == 1);
             if (!header) {
-                if (pa.value.n < MAX_VALUE_BYTES)
+                if (pa.value.len < MAX_VALUE_BYTES)
                     pending_add(&pa, tr);
                 if (pa.depth <= 0)
                     finish_arg(plan, &pa);
@@ -865,11 +811,11 @@ plan_t *plan_parse(const char *text, size_t len, char *err, size_t errlen)
                 pa.indent = indent;
                 pa.open = 1;
                 pending_add(&pa, value);
-                if (pa.value.n > 0 && pa.depth <= 0)
+                if (pa.value.len > 0 && pa.depth <= 0)
                     finish_arg(plan, &pa);
                 continue;
             }
-            if (pa.open && pa.value.n == 0) {
+            if (pa.open && pa.value.len == 0) {
                 /* "- notes:" followed by the value on the next lines */
                 if (*tr == 0)
                     continue;
@@ -893,8 +839,8 @@ plan_t *plan_parse(const char *text, size_t len, char *err, size_t errlen)
     finish_arg(plan, &pa);
     free(pa.value.s);
     free(buf);
-    plan->analysis = sb_take(&analysis);
-    plan->reasoning = sb_take(&reasoning);
+    plan->analysis = strbuf_take(&analysis, NULL);
+    plan->reasoning = strbuf_take(&reasoning, NULL);
     if (plan->analysis)
         memmove(plan->analysis, trim_inplace(plan->analysis), strlen(trim_inplace(plan->analysis)) + 1);
     if (plan->reasoning)
@@ -1802,9 +1748,9 @@ int plan_validate(plan_t *plan, const json_t *tools_catalog, const json_t *state
 
 char *plan_format_errors(const json_t *errors)
 {
-    sb_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     size_t n = json_array_size(errors);
-    sb_printf(&b,
+    strbuf_appendf(&b,
               "The plan was rejected before execution: %zu problem%s. Fix every problem below and write the complete "
               "plan again in the same format (**ANALYSIS:**, **PLAN:** with \"Step N: tool_name - description\" and "
               "\"  - key: value\" lines, **MUSICAL REASONING:**).\n",
@@ -1816,10 +1762,10 @@ char *plan_format_errors(const json_t *errors)
         const char *tool = json_string_value(json_object_get(e, "tool"));
         const char *msg = json_string_value(json_object_get(e, "message"));
         if (step > 0)
-            sb_printf(&b, "- Step %d%s%s%s: %s\n", step, tool ? " (" : "", tool ? tool : "", tool ? ")" : "",
+            strbuf_appendf(&b, "- Step %d%s%s%s: %s\n", step, tool ? " (" : "", tool ? tool : "", tool ? ")" : "",
                       msg ? msg : "?");
         else
-            sb_printf(&b, "- Plan: %s\n", msg ? msg : "?");
+            strbuf_appendf(&b, "- Plan: %s\n", msg ? msg : "?");
     }
-    return sb_take(&b);
+    return strbuf_take(&b, NULL);
 }

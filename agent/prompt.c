@@ -12,6 +12,7 @@
 #include "plan.h"
 #include "vocab.h"
 #include "errfmt.h"
+#include "strbuf.h"
 
 struct tmpl {
   char *system; /* NULL when the file has no [system] part */
@@ -39,63 +40,6 @@ const char *prompt_strerror(int code) {
 }
 
 /* ---- a small growable string ---- */
-struct sb {
-  char *s;
-  size_t n, cap;
-  int oom;
-};
-
-static void sb_addn(struct sb *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + n + 1) cap *= 2;
-    char *ns = realloc(b->s, cap);
-    if (!ns) {
-      b->oom = 1;
-      return;
-    }
-    b->s = ns;
-    b->cap = cap;
-  }
-  memcpy(b->s + b->n, s, n);
-  b->n += n;
-  b->s[b->n] = 0;
-}
-static void sb_add(struct sb *b, const char *s) { sb_addn(b, s, strlen(s)); }
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void sb_printf(struct sb *b, const char *fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n < 0) return;
-  if ((size_t)n < sizeof buf) {
-    sb_addn(b, buf, (size_t)n);
-    return;
-  }
-  char *big = malloc((size_t)n + 1);
-  if (!big) {
-    b->oom = 1;
-    return;
-  }
-  va_start(ap, fmt);
-  vsnprintf(big, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  sb_addn(b, big, (size_t)n);
-  free(big);
-}
-static char *sb_done(struct sb *b) {
-  if (b->oom) {
-    free(b->s);
-    return NULL;
-  }
-  if (!b->s) return strdup("");
-  return b->s;
-}
 
 /* ---- loading ---- */
 
@@ -105,10 +49,10 @@ static char *read_text(const char *path, char *err, size_t errlen) {
     errfmt(err, errlen, PROMPT_ELOAD, "cannot read prompt template %s: %s", path, strerror(errno));
     return NULL;
   }
-  struct sb b = {0};
+  strbuf_t b = STRBUF_INIT;
   char buf[4096];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_addn(&b, buf, n);
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) strbuf_append(&b, buf, n);
   int bad = ferror(f);
   fclose(f);
   if (bad) {
@@ -116,7 +60,7 @@ static char *read_text(const char *path, char *err, size_t errlen) {
     errfmt(err, errlen, PROMPT_ELOAD, "cannot read prompt template %s", path);
     return NULL;
   }
-  return sb_done(&b);
+  return strbuf_take(&b, NULL);
 }
 
 static void trim_trailing_newlines(char *s) {
@@ -126,7 +70,7 @@ static void trim_trailing_newlines(char *s) {
 
 /* Splits the file into [system] / [user] parts, dropping %% comment lines. */
 static int parse_template(const char *text, struct tmpl *t) {
-  struct sb parts[2] = {{0}, {0}};
+  strbuf_t parts[2] = {{0}, {0}};
   int cur = 1, seen_marker = 0, seen[2] = {0, 0};
   const char *p = text;
   while (*p) {
@@ -141,8 +85,8 @@ static int parse_template(const char *text, struct tmpl *t) {
     } else if (l2 == 6 && !memcmp(p, "[user]", 6)) {
       cur = 1, seen_marker = 1, seen[1] = 1;
     } else {
-      sb_addn(&parts[cur], p, l2);
-      sb_addn(&parts[cur], "\n", 1);
+      strbuf_append(&parts[cur], p, l2);
+      strbuf_append(&parts[cur], "\n", 1);
     }
     p += len + (nl ? 1 : 0);
   }
@@ -151,8 +95,8 @@ static int parse_template(const char *text, struct tmpl *t) {
     free(parts[0].s), free(parts[1].s);
     return PROMPT_ENOMEM;
   }
-  t->system = seen[0] ? sb_done(&parts[0]) : (free(parts[0].s), NULL);
-  t->user = sb_done(&parts[1]);
+  t->system = seen[0] ? strbuf_take(&parts[0], NULL) : (free(parts[0].s), NULL);
+  t->user = strbuf_take(&parts[1], NULL);
   if ((seen[0] && !t->system) || !t->user) return PROMPT_ENOMEM;
   if (t->system) {
     /* drop leading blank lines */
@@ -219,15 +163,15 @@ void prompt_text_free(struct prompt_text *t) {
 
 char *prompt_render(const char *tmpl, const json_t *vars, const char *what, char *err, size_t errlen) {
   if (!tmpl) return NULL;
-  struct sb b = {0};
+  strbuf_t b = STRBUF_INIT;
   const char *p = tmpl;
   for (;;) {
     const char *o = strstr(p, "{{");
     if (!o) {
-      sb_add(&b, p);
+      strbuf_puts(&b, p);
       break;
     }
-    sb_addn(&b, p, (size_t)(o - p));
+    strbuf_append(&b, p, (size_t)(o - p));
     const char *c = strstr(o + 2, "}}");
     const char *nl = strchr(o + 2, '\n');
     if (!c || (nl && nl < c)) {
@@ -253,10 +197,10 @@ char *prompt_render(const char *tmpl, const json_t *vars, const char *what, char
            nm);
       return NULL;
     }
-    sb_add(&b, val);
+    strbuf_puts(&b, val);
     p = c + 2;
   }
-  char *out = sb_done(&b);
+  char *out = strbuf_take(&b, NULL);
   if (!out) errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
   return out;
 }
@@ -276,14 +220,14 @@ static int render_pair(const struct tmpl *t, const json_t *vars, const char *wha
 
 /* '<', '>' and '`' only occur inside JSON strings, so replacing them by \u escapes keeps the JSON valid. */
 static char *escape_data(const char *json) {
-  struct sb b = {0};
+  strbuf_t b = STRBUF_INIT;
   for (const char *p = json; *p; p++) {
-    if (*p == '<') sb_add(&b, "\\u003c");
-    else if (*p == '>') sb_add(&b, "\\u003e");
-    else if (*p == '`') sb_add(&b, "\\u0060");
-    else sb_addn(&b, p, 1);
+    if (*p == '<') strbuf_puts(&b, "\\u003c");
+    else if (*p == '>') strbuf_puts(&b, "\\u003e");
+    else if (*p == '`') strbuf_puts(&b, "\\u0060");
+    else strbuf_append(&b, p, 1);
   }
-  return sb_done(&b);
+  return strbuf_take(&b, NULL);
 }
 
 static char *dump_compact(const json_t *j) {
@@ -316,8 +260,8 @@ static json_t *state_for_prompt(const json_t *state) {
 char *prompt_state_json(const json_t *state) {
   json_t *s = state_for_prompt(state);
   if (!s) return NULL;
-  struct sb b = {0};
-  sb_add(&b, "{\n");
+  strbuf_t b = STRBUF_INIT;
+  strbuf_puts(&b, "{\n");
   const char *key;
   json_t *v;
   size_t nkeys = json_object_size(s), ki = 0;
@@ -327,39 +271,39 @@ char *prompt_state_json(const json_t *state) {
     char *kj = dump_compact(ks);
     json_decref(ks);
     if (!strcmp(key, "tracks") && json_is_array(v) && json_array_size(v)) {
-      sb_printf(&b, " %s: [\n", kj ? kj : "\"tracks\"");
+      strbuf_appendf(&b, " %s: [\n", kj ? kj : "\"tracks\"");
       size_t i;
       json_t *t;
       json_array_foreach(v, i, t) {
         char *tj = dump_compact(t);
-        sb_printf(&b, "  %s%s\n", tj ? tj : "null", i + 1 < json_array_size(v) ? "," : "");
+        strbuf_appendf(&b, "  %s%s\n", tj ? tj : "null", i + 1 < json_array_size(v) ? "," : "");
         free(tj);
       }
-      sb_printf(&b, " ]%s\n", ki < nkeys ? "," : "");
+      strbuf_appendf(&b, " ]%s\n", ki < nkeys ? "," : "");
     } else {
       char *vj = dump_compact(v);
-      sb_printf(&b, " %s: %s%s\n", kj ? kj : "\"?\"", vj ? vj : "null", ki < nkeys ? "," : "");
+      strbuf_appendf(&b, " %s: %s%s\n", kj ? kj : "\"?\"", vj ? vj : "null", ki < nkeys ? "," : "");
       free(vj);
     }
     free(kj);
   }
-  sb_add(&b, "}");
+  strbuf_puts(&b, "}");
   json_decref(s);
-  char *raw = sb_done(&b);
+  char *raw = strbuf_take(&b, NULL);
   if (!raw) return NULL;
   char *out = escape_data(raw);
   free(raw);
   return out;
 }
 
-static void type_text(struct sb *b, const json_t *sch) {
+static void type_text(strbuf_t *b, const json_t *sch) {
   const json_t *en = json_object_get(sch, "enum");
   if (json_is_array(en)) {
     size_t i;
     json_t *e;
     json_array_foreach(en, i, e) {
       char *ej = dump_compact(e);
-      sb_printf(b, "%s%s", i ? "|" : "", ej ? ej : "?");
+      strbuf_appendf(b, "%s%s", i ? "|" : "", ej ? ej : "?");
       free(ej);
     }
     return;
@@ -370,7 +314,7 @@ static void type_text(struct sb *b, const json_t *sch) {
     const json_t *props = json_object_get(items, "properties");
     if (json_is_object(props)) {
       const json_t *req = json_object_get(items, "required");
-      sb_add(b, "[{");
+      strbuf_puts(b, "[{");
       const char *k;
       json_t *v;
       int first = 1;
@@ -379,26 +323,26 @@ static void type_text(struct sb *b, const json_t *sch) {
         size_t i;
         json_t *x;
         json_array_foreach(req, i, x) if (json_string_value(x) && !strcmp(json_string_value(x), k)) r = 1;
-        sb_printf(b, "%s%s%s", first ? "" : ", ", k, r ? "" : "?");
+        strbuf_appendf(b, "%s%s%s", first ? "" : ", ", k, r ? "" : "?");
         first = 0;
       }
-      sb_add(b, "}, ...]");
+      strbuf_puts(b, "}, ...]");
     } else {
-      sb_add(b, "array");
+      strbuf_puts(b, "array");
     }
     return;
   }
-  sb_add(b, ty ? ty : "any");
+  strbuf_puts(b, ty ? ty : "any");
   const json_t *mn = json_object_get(sch, "minimum"), *mx = json_object_get(sch, "maximum");
   const json_t *xmn = json_object_get(sch, "exclusiveMinimum");
-  if (json_is_number(mn) && json_is_number(mx)) sb_printf(b, " %g..%g", json_number_value(mn), json_number_value(mx));
-  else if (json_is_number(mn)) sb_printf(b, " >= %g", json_number_value(mn));
-  else if (json_is_number(xmn)) sb_printf(b, " > %g", json_number_value(xmn));
-  else if (json_is_number(mx)) sb_printf(b, " <= %g", json_number_value(mx));
+  if (json_is_number(mn) && json_is_number(mx)) strbuf_appendf(b, " %g..%g", json_number_value(mn), json_number_value(mx));
+  else if (json_is_number(mn)) strbuf_appendf(b, " >= %g", json_number_value(mn));
+  else if (json_is_number(xmn)) strbuf_appendf(b, " > %g", json_number_value(xmn));
+  else if (json_is_number(mx)) strbuf_appendf(b, " <= %g", json_number_value(mx));
 }
 
 char *prompt_tools_text(const json_t *tools) {
-  struct sb b = {0};
+  strbuf_t b = STRBUF_INIT;
   size_t i;
   json_t *t;
   json_array_foreach(tools, i, t) {
@@ -407,7 +351,7 @@ char *prompt_tools_text(const json_t *tools) {
     const json_t *params = json_object_get(t, "parameters");
     const json_t *props = json_object_get(params, "properties");
     const json_t *req = json_object_get(params, "required");
-    sb_printf(&b, "- %s {", name ? name : "?");
+    strbuf_appendf(&b, "- %s {", name ? name : "?");
     const char *k;
     json_t *v;
     int first = 1;
@@ -416,21 +360,21 @@ char *prompt_tools_text(const json_t *tools) {
       size_t j;
       json_t *x;
       json_array_foreach(req, j, x) if (json_string_value(x) && !strcmp(json_string_value(x), k)) r = 1;
-      sb_printf(&b, "%s%s%s: ", first ? "" : ", ", k, r ? "" : "?");
+      strbuf_appendf(&b, "%s%s%s: ", first ? "" : ", ", k, r ? "" : "?");
       type_text(&b, v);
       first = 0;
     }
-    sb_printf(&b, desc && *desc ? "} - %s\n" : "}%s\n", desc && *desc ? desc : "");
+    strbuf_appendf(&b, desc && *desc ? "} - %s\n" : "}%s\n", desc && *desc ? desc : "");
   }
-  char *s = sb_done(&b);
+  char *s = strbuf_take(&b, NULL);
   if (s) trim_trailing_newlines(s);
   return s;
 }
 
-static void catalog_list(struct sb *b, const char *label, const json_t *arr) {
-  sb_printf(b, "%s: ", label);
+static void catalog_list(strbuf_t *b, const char *label, const json_t *arr) {
+  strbuf_appendf(b, "%s: ", label);
   if (!json_array_size(arr)) {
-    sb_add(b, "none\n");
+    strbuf_puts(b, "none\n");
     return;
   }
   size_t i;
@@ -438,34 +382,34 @@ static void catalog_list(struct sb *b, const char *label, const json_t *arr) {
   json_array_foreach(arr, i, e) {
     const json_t *nm = json_object_get(e, "name");
     char *nj = dump_compact(json_is_string(nm) ? nm : e);
-    sb_printf(b, "%s%s", i ? "; " : "", nj ? nj : "?");
+    strbuf_appendf(b, "%s%s", i ? "; " : "", nj ? nj : "?");
     free(nj);
     const json_t *al = json_object_get(e, "aliases");
     if (json_array_size(al)) {
-      sb_add(b, " (");
+      strbuf_puts(b, " (");
       size_t k;
       json_t *a;
-      json_array_foreach(al, k, a) sb_printf(b, "%s%s", k ? ", " : "", json_string_value(a) ? json_string_value(a) : "");
-      sb_add(b, ")");
+      json_array_foreach(al, k, a) strbuf_appendf(b, "%s%s", k ? ", " : "", json_string_value(a) ? json_string_value(a) : "");
+      strbuf_puts(b, ")");
     }
   }
-  sb_add(b, "\n");
+  strbuf_puts(b, "\n");
 }
 
 char *prompt_catalog_text(const json_t *catalog) {
-  struct sb b = {0};
+  strbuf_t b = STRBUF_INIT;
   catalog_list(&b, "instruments", json_object_get(catalog, "instruments"));
   /* instrument roles (osc-maps/instruments/, daw_catalog): the plan may name the sound instead of a plugin */
   const json_t *roles = json_object_get(catalog, "instrument_roles");
   if (json_array_size(roles)) {
-    sb_add(&b, "instrument roles (or any General MIDI instrument name; each becomes a real plugin of this DAW): ");
+    strbuf_puts(&b, "instrument roles (or any General MIDI instrument name; each becomes a real plugin of this DAW): ");
     size_t i;
     json_t *r;
-    json_array_foreach(roles, i, r) sb_printf(&b, "%s%s", i ? ", " : "", json_string_value(r) ? json_string_value(r) : "");
-    sb_add(&b, "\n");
+    json_array_foreach(roles, i, r) strbuf_appendf(&b, "%s%s", i ? ", " : "", json_string_value(r) ? json_string_value(r) : "");
+    strbuf_puts(&b, "\n");
   }
   catalog_list(&b, "effects", json_object_get(catalog, "effects"));
-  char *raw = sb_done(&b);
+  char *raw = strbuf_take(&b, NULL);
   if (!raw) return NULL;
   trim_trailing_newlines(raw);
   char *out = escape_data(raw);
@@ -501,21 +445,21 @@ static json_t *refs_to_text(const json_t *v, const char *key) {
 }
 
 char *prompt_plan_text(const json_t *plan_json) {
-  struct sb b = {0};
+  strbuf_t b = STRBUF_INIT;
   size_t i;
   json_t *st;
   json_array_foreach(json_object_get(plan_json, "steps"), i, st) {
     const char *tool = json_string_value(json_object_get(st, "tool"));
     const char *desc = json_string_value(json_object_get(st, "description"));
     json_int_t n = json_integer_value(json_object_get(st, "step"));
-    sb_printf(&b, "Step %lld: %s - %s\n", (long long)n, tool ? tool : "?", desc ? desc : "");
+    strbuf_appendf(&b, "Step %lld: %s - %s\n", (long long)n, tool ? tool : "?", desc ? desc : "");
     json_t *args = refs_to_text(json_object_get(st, "args"), NULL);
     char *aj = dump_compact(args);
     json_decref(args);
-    sb_printf(&b, "  arguments: %s\n", aj ? aj : "{}");
+    strbuf_appendf(&b, "  arguments: %s\n", aj ? aj : "{}");
     free(aj);
   }
-  char *s = sb_done(&b);
+  char *s = strbuf_take(&b, NULL);
   if (s) trim_trailing_newlines(s);
   return s;
 }
@@ -681,16 +625,16 @@ char *prompt_conversation_text(const json_t *turns, size_t max_tokens, struct pr
     first_shown = k;
   }
   st.dropped = first_shown;
-  struct sb b = {0};
+  strbuf_t b = STRBUF_INIT;
   if (!oom) {
-    sb_add(&b, conv_head);
+    strbuf_puts(&b, conv_head);
     if (st.dropped)
-      sb_printf(&b, "(%zu earlier turn%s dropped to fit the prompt budget)\n", st.dropped, st.dropped == 1 ? "" : "s");
+      strbuf_appendf(&b, "(%zu earlier turn%s dropped to fit the prompt budget)\n", st.dropped, st.dropped == 1 ? "" : "s");
     for (size_t k = first_shown; k < n; k++) {
-      sb_add(&b, lines[k]);
-      sb_add(&b, "\n");
+      strbuf_puts(&b, lines[k]);
+      strbuf_puts(&b, "\n");
     }
-    sb_add(&b, conv_tail);
+    strbuf_puts(&b, conv_tail);
   }
   for (size_t k = 0; k < n; k++) free(lines[k]);
   free(lines);
@@ -698,21 +642,21 @@ char *prompt_conversation_text(const json_t *turns, size_t max_tokens, struct pr
     free(b.s);
     return NULL;
   }
-  char *s = sb_done(&b);
+  char *s = strbuf_take(&b, NULL);
   st.tokens = s ? budget_tokens(s) : 0;
   if (stats) *stats = st;
   return s;
 }
 
 static char *tool_names(const json_t *tools) {
-  struct sb b = {0};
+  strbuf_t b = STRBUF_INIT;
   size_t i;
   json_t *t;
   json_array_foreach(tools, i, t) {
     const char *n = json_string_value(json_object_get(t, "name"));
-    sb_printf(&b, "%s%s", i ? ", " : "", n ? n : "?");
+    strbuf_appendf(&b, "%s%s", i ? ", " : "", n ? n : "?");
   }
-  return sb_done(&b);
+  return strbuf_take(&b, NULL);
 }
 
 /* vars helper: set key to a malloc'd string (taken; NULL = out of memory recorded). */
@@ -921,27 +865,27 @@ int prompt_fix(const prompt_t *p, const json_t *violations, const json_t *create
                char *err, size_t errlen) {
   if (!p || !out) return errfmt(err, errlen, PROMPT_EINVAL, "prompt_fix: missing argument");
   out->system = out->user = NULL;
-  struct sb b = {0};
+  strbuf_t b = STRBUF_INIT;
   size_t i;
   json_t *v;
   json_array_foreach(violations, i, v) {
     const char *m = json_string_value(json_object_get(v, "message"));
-    sb_printf(&b, "%zu. %s\n", i + 1, m ? m : "?");
+    strbuf_appendf(&b, "%zu. %s\n", i + 1, m ? m : "?");
   }
-  char *vt = sb_done(&b);
+  char *vt = strbuf_take(&b, NULL);
   if (vt) trim_trailing_newlines(vt);
-  struct sb t = {0};
+  strbuf_t t = STRBUF_INIT;
   json_array_foreach(created_tracks, i, v) {
     json_t *o = json_pack("{sOsOsO}", "id", json_object_get(v, "id") ? json_object_get(v, "id") : json_null(), "name",
                           json_object_get(v, "name") ? json_object_get(v, "name") : json_null(), "type",
                           json_object_get(v, "type") ? json_object_get(v, "type") : json_null());
     char *oj = o ? dump_compact(o) : NULL;
     json_decref(o);
-    sb_printf(&t, "%s%s", i ? ", " : "", oj ? oj : "?");
+    strbuf_appendf(&t, "%s%s", i ? ", " : "", oj ? oj : "?");
     free(oj);
   }
-  if (!json_array_size(created_tracks)) sb_add(&t, "none");
-  char *tt = sb_done(&t);
+  if (!json_array_size(created_tracks)) strbuf_puts(&t, "none");
+  char *tt = strbuf_take(&t, NULL);
   json_t *vars = json_object();
   int oom = 0;
   oom |= set_taken(vars, "violations", vt ? escape_data(vt) : NULL);

@@ -1,19 +1,16 @@
 /* sse.c — incremental Server-Sent Events parser. See sse.h. */
 #include "sse.h"
 
+#include "strbuf.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-struct sse_buf {
-  char *p;
-  size_t len, cap;
-};
 
 struct sse {
   sse_event_cb cb;
   void *data;
   size_t max_len;
-  struct sse_buf line, evdata, event, id;
+  strbuf_t line, evdata, event, id; /* NUL-terminated once sse_new succeeded */
   long retry_ms;
   int has_data;   /* at least one data field in the current event */
   int last_cr;    /* previous slice ended with '\r' */
@@ -33,24 +30,14 @@ const char *sse_strerror(int err) {
   }
 }
 
-static int buf_add(struct sse_buf *b, const char *s, size_t n, size_t max) {
+static int buf_add(strbuf_t *b, const char *s, size_t n, size_t max) {
   if (b->len + n + 1 > max + 1) return SSE_ETOOLONG;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np) return SSE_ENOMEM;
-    b->p = np;
-    b->cap = cap;
-  }
-  if (n) memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-  return SSE_OK;
+  strbuf_append(b, s, n);
+  return b->oom ? SSE_ENOMEM : SSE_OK;
 }
 
-static int buf_set(struct sse_buf *b, const char *s, size_t n, size_t max) {
-  b->len = 0;
+static int buf_set(strbuf_t *b, const char *s, size_t n, size_t max) {
+  strbuf_clear(b);
   return buf_add(b, s, n, max);
 }
 
@@ -71,10 +58,10 @@ sse_t *sse_new(size_t max_len, sse_event_cb cb, void *data) {
 
 void sse_free(sse_t *p) {
   if (!p) return;
-  free(p->line.p);
-  free(p->evdata.p);
-  free(p->event.p);
-  free(p->id.p);
+  strbuf_reset(&p->line);
+  strbuf_reset(&p->evdata);
+  strbuf_reset(&p->event);
+  strbuf_reset(&p->id);
   free(p);
 }
 
@@ -83,12 +70,12 @@ size_t sse_count(const sse_t *p) { return p->count; }
 static int dispatch(sse_t *p) {
   int rc = SSE_OK;
   if (p->has_data) {
-    if (p->evdata.len && p->evdata.p[p->evdata.len - 1] == '\n') p->evdata.p[--p->evdata.len] = '\0';
+    if (p->evdata.len && p->evdata.s[p->evdata.len - 1] == '\n') p->evdata.s[--p->evdata.len] = '\0';
     struct sse_event ev = {
-      .event = p->event.len ? p->event.p : "message",
-      .data = p->evdata.p,
+      .event = p->event.len ? p->event.s : "message",
+      .data = p->evdata.s,
       .data_len = p->evdata.len,
-      .id = p->id.p,
+      .id = p->id.s,
       .retry_ms = p->retry_ms,
     };
     p->count++;
@@ -96,9 +83,9 @@ static int dispatch(sse_t *p) {
   }
   p->has_data = 0;
   p->evdata.len = 0;
-  p->evdata.p[0] = '\0';
+  p->evdata.s[0] = '\0';
   p->event.len = 0;
-  p->event.p[0] = '\0';
+  p->event.s[0] = '\0';
   return rc;
 }
 
@@ -138,9 +125,9 @@ static int process_line(sse_t *p, const char *l, size_t n) {
 }
 
 static int end_line(sse_t *p) {
-  int rc = process_line(p, p->line.p, p->line.len);
+  int rc = process_line(p, p->line.s, p->line.len);
   p->line.len = 0;
-  p->line.p[0] = '\0';
+  p->line.s[0] = '\0';
   return rc;
 }
 
@@ -195,6 +182,6 @@ int sse_finish(sse_t *p) {
   /* an event not terminated by a blank line is discarded */
   p->has_data = 0;
   p->evdata.len = 0;
-  p->evdata.p[0] = '\0';
+  p->evdata.s[0] = '\0';
   return SSE_OK;
 }

@@ -24,28 +24,10 @@
 #include "cli.h"
 #include "datadir.h"
 #include "notation.h"
+#include "strbuf.h"
 #include "vocab.h"
 
 #define EVAL_CASE_TIMEOUT_MS 120000
-
-struct buf {
-  char *s;
-  size_t n, cap;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n) {
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->n + n + 1) cap *= 2;
-    char *ns = realloc(b->s, cap);
-    if (!ns) return;
-    b->s = ns;
-    b->cap = cap;
-  }
-  memcpy(b->s + b->n, s, n);
-  b->n += n;
-  b->s[b->n] = 0;
-}
 
 struct ev {
   struct cli *c;
@@ -58,7 +40,7 @@ struct ev {
   uv_pipe_t out, err;
   uv_timer_t timer;
   int live; /* handles open for the current case */
-  struct buf ob, eb;
+  strbuf_t ob, eb; /* the case's stdout and stderr */
   int64_t exit_status;
   int timed_out;
   uint64_t t0;
@@ -69,8 +51,8 @@ static void ev_free(void *data) {
   struct ev *e = data;
   json_decref(e->suite);
   json_decref(e->results);
-  free(e->ob.s);
-  free(e->eb.s);
+  strbuf_reset(&e->ob);
+  strbuf_reset(&e->eb);
   free(e);
 }
 
@@ -440,7 +422,7 @@ static int proc_done(struct ev *e) { return uv_is_closing((uv_handle_t *)&e->pro
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   struct ev *e = s->data;
-  if (n > 0) buf_add((uv_stream_t *)&e->out == s ? &e->ob : &e->eb, b->base, (size_t)n);
+  if (n > 0) strbuf_append((uv_stream_t *)&e->out == s ? &e->ob : &e->eb, b->base, (size_t)n);
   free(b->base);
   if (n < 0) {
     uv_close((uv_handle_t *)s, on_handle_closed);
@@ -558,10 +540,8 @@ static void start_case(struct ev *e) {
     json_dump_file(tr, tpath, JSON_INDENT(1));
     json_decref(tr);
   }
-  free(e->ob.s);
-  free(e->eb.s);
-  memset(&e->ob, 0, sizeof e->ob);
-  memset(&e->eb, 0, sizeof e->eb);
+  strbuf_reset(&e->ob);
+  strbuf_reset(&e->eb);
   e->exit_status = -1;
   e->timed_out = 0;
   const char *args[40];
