@@ -58,25 +58,9 @@ const char *llm_finish_name(enum llm_finish f) {
 
 /* ---------- shared helpers (llm_provider.h) ---------- */
 
-int llm__buf_add(struct llm_buf *b, const char *s, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) return LLM_ENOMEM;
-    b->p = p;
-    b->cap = cap;
-  }
-  if (n) memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-  return 0;
-}
-
-void llm__buf_free(struct llm_buf *b) {
-  free(b->p);
-  b->p = NULL;
-  b->len = b->cap = 0;
+int llm__buf_add(strbuf_t *b, const char *s, size_t n) {
+  strbuf_append(b, s, n);
+  return b->oom ? LLM_ENOMEM : 0;
 }
 
 const char *llm__jstr(json_t *o, const char *key, const char *def) {
@@ -542,7 +526,7 @@ struct llm_call {
   /* per attempt */
   sse_t *sse;
   void *pstate;
-  struct llm_buf raw; /* body collected when not parsed as SSE */
+  strbuf_t raw; /* body collected when not parsed as SSE */
   int sse_mode;
   int stream_rc;
   char stream_err[512];
@@ -611,7 +595,7 @@ static void reset_attempt(struct llm_call *c) {
   c->sse = NULL;
   if (c->pstate) c->llm->ops->stream_free(c->pstate);
   c->pstate = NULL;
-  llm__buf_free(&c->raw);
+  strbuf_reset(&c->raw);
   c->sse_mode = 0;
   c->stream_rc = 0;
   c->stream_err[0] = '\0';
@@ -740,7 +724,7 @@ static void on_http_done(http_req_t *req, const struct http_response *r, void *d
   struct llm_result *res = NULL;
   (void)req;
   c->http = NULL;
-  const char *body = c->stream ? (c->raw.p ? c->raw.p : "") : r->body;
+  const char *body = c->stream ? (c->raw.s ? c->raw.s : "") : r->body;
   size_t blen = c->stream ? c->raw.len : r->body_len;
   msg[0] = '\0';
 

@@ -31,7 +31,7 @@ static json_t *encode(json_t *neutral, const char *model, char *err, size_t errl
   json_object_set_new(body, "model", json_string(model ? model : ""));
   json_int_t mt = json_integer_value(json_object_get(opts, "max_tokens"));
   json_object_set_new(body, "max_tokens", json_integer(mt > 0 ? mt : ANTHROPIC_DEFAULT_MAX_TOKENS));
-  struct llm_buf sys = {0};
+  strbuf_t sys = STRBUF_INIT;
   const char *s0 = llm__jstr(neutral, "system", NULL);
   if (s0) llm__buf_add(&sys, s0, strlen(s0));
   size_t i;
@@ -65,7 +65,7 @@ static json_t *encode(json_t *neutral, const char *model, char *err, size_t errl
       json_array_append_new(msg_for(msgs, "user"), b);
     } else {
       snprintf(err, errlen, "anthropic: unknown message role \"%s\"", role);
-      llm__buf_free(&sys);
+      strbuf_reset(&sys);
       json_decref(msgs);
       json_decref(body);
       return NULL;
@@ -78,8 +78,8 @@ static json_t *encode(json_t *neutral, const char *model, char *err, size_t errl
     if (json_array_size(c) == 1 && !strcmp(llm__jstr(b0, "type", ""), "text"))
       json_object_set_new(m, "content", json_string(llm__jstr(b0, "text", "")));
   }
-  if (sys.len) json_object_set_new(body, "system", json_stringn(sys.p, sys.len));
-  llm__buf_free(&sys);
+  if (sys.len) json_object_set_new(body, "system", json_stringn(sys.s, sys.len));
+  strbuf_reset(&sys);
   json_object_set_new(body, "messages", msgs);
   json_t *tools = json_object_get(neutral, "tools");
   if (json_array_size(tools)) {
@@ -134,7 +134,7 @@ static int decode(const char *body, size_t len, struct llm_result **out, char *e
     return LLM_EPROTO;
   }
   struct llm_result *res = llm__result_new();
-  struct llm_buf text = {0};
+  strbuf_t text = STRBUF_INIT;
   int rc = res ? 0 : LLM_ENOMEM;
   size_t i;
   json_t *b;
@@ -148,8 +148,8 @@ static int decode(const char *body, size_t len, struct llm_result **out, char *e
       rc = llm__result_add_call(res, llm__jstr(b, "id", NULL), llm__jstr(b, "name", ""), input_of(b), NULL);
     }
   }
-  if (!rc) rc = llm__result_set_text(res, text.p ? text.p : "", text.len);
-  llm__buf_free(&text);
+  if (!rc) rc = llm__result_set_text(res, text.s ? text.s : "", text.len);
+  strbuf_reset(&text);
   const char *sr = llm__jstr(root, "stop_reason", "");
   if (!rc) rc = llm__result_set_finish(res, map_stop(sr), sr);
   if (rc) {
@@ -177,7 +177,7 @@ struct an_block {
   int is_tool;
   int active;
   char *id, *name;
-  struct llm_buf buf; /* text, or partial_json for tool_use */
+  strbuf_t buf; /* text, or partial_json for tool_use */
   json_t *input;      /* parsed at content_block_stop (or from the start block) */
 };
 
@@ -202,7 +202,7 @@ static void stream_free(void *p) {
   for (size_t i = 0; i < s->nblocks; i++) {
     free(s->blocks[i].id);
     free(s->blocks[i].name);
-    llm__buf_free(&s->blocks[i].buf);
+    strbuf_reset(&s->blocks[i].buf);
     json_decref(s->blocks[i].input);
   }
   free(s->blocks);
@@ -299,7 +299,7 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
     struct an_block *b = block_at(s, root);
     if (b && b->is_tool && b->buf.len) {
       json_decref(b->input);
-      b->input = llm__parse_args(b->buf.p, b->buf.len);
+      b->input = llm__parse_args(b->buf.s, b->buf.len);
     }
   } else if (!strcmp(type, "message_delta")) {
     const char *sr = llm__jstr(json_object_get(root, "delta"), "stop_reason", NULL);
@@ -325,7 +325,7 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
     return LLM_EPROTO;
   }
   struct llm_result *res = llm__result_new();
-  struct llm_buf text = {0};
+  strbuf_t text = STRBUF_INIT;
   int rc = res ? 0 : LLM_ENOMEM;
   for (size_t i = 0; !rc && i < s->nblocks; i++) {
     struct an_block *b = &s->blocks[i];
@@ -334,13 +334,13 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
       json_t *in = b->input ? json_incref(b->input)
                    : b->buf.len ? NULL : json_object();
       rc = llm__result_add_call(res, b->id && *b->id ? b->id : NULL, b->name ? b->name : "", in,
-                                b->buf.len ? b->buf.p : NULL);
+                                b->buf.len ? b->buf.s : NULL);
     } else if (b->buf.len) {
-      rc = llm__buf_add(&text, b->buf.p, b->buf.len);
+      rc = llm__buf_add(&text, b->buf.s, b->buf.len);
     }
   }
-  if (!rc) rc = llm__result_set_text(res, text.p ? text.p : "", text.len);
-  llm__buf_free(&text);
+  if (!rc) rc = llm__result_set_text(res, text.s ? text.s : "", text.len);
+  strbuf_reset(&text);
   if (!rc) rc = llm__result_set_finish(res, map_stop(s->stop), s->stop ? s->stop : "");
   return llm__stream_result(res, rc, "anthropic", s->in_tok, s->out_tok, s->model, out, err, errlen);
 }

@@ -92,7 +92,7 @@ static json_t *encode(json_t *neutral, const char *model, char *err, size_t errl
 }
 
 /* content: string, null, or an array of {type:"text", text} parts */
-static int add_content(struct llm_buf *b, json_t *content) {
+static int add_content(strbuf_t *b, json_t *content) {
   if (json_is_string(content)) return llm__buf_add(b, json_string_value(content), json_string_length(content));
   if (json_is_array(content)) {
     size_t i;
@@ -162,10 +162,10 @@ static int decode(const char *body, size_t len, struct llm_result **out, char *e
     return LLM_EPROTO;
   }
   struct llm_result *res = llm__result_new();
-  struct llm_buf text = {0};
+  strbuf_t text = STRBUF_INIT;
   int rc = res ? add_content(&text, json_object_get(msg, "content")) : LLM_ENOMEM;
-  if (!rc) rc = llm__result_set_text(res, text.p ? text.p : "", text.len);
-  llm__buf_free(&text);
+  if (!rc) rc = llm__result_set_text(res, text.s ? text.s : "", text.len);
+  strbuf_reset(&text);
   size_t i;
   json_t *c;
   json_array_foreach(json_object_get(msg, "tool_calls"), i, c) {
@@ -193,12 +193,12 @@ static int decode(const char *body, size_t len, struct llm_result **out, char *e
 
 struct oa_slot {
   char *id, *name;
-  struct llm_buf args;
+  strbuf_t args;
   json_t *obj_args; /* arguments that arrived as an object */
 };
 
 struct oa_stream {
-  struct llm_buf text;
+  strbuf_t text;
   struct oa_slot *slots;
   size_t nslots;
   char *finish;
@@ -219,11 +219,11 @@ static void stream_free(void *p) {
   for (size_t i = 0; i < s->nslots; i++) {
     free(s->slots[i].id);
     free(s->slots[i].name);
-    llm__buf_free(&s->slots[i].args);
+    strbuf_reset(&s->slots[i].args);
     json_decref(s->slots[i].obj_args);
   }
   free(s->slots);
-  llm__buf_free(&s->text);
+  strbuf_reset(&s->text);
   free(s->finish);
   free(s->model);
   free(s);
@@ -329,14 +329,14 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
     return LLM_EPROTO;
   }
   struct llm_result *res = llm__result_new();
-  int rc = res ? llm__result_set_text(res, s->text.p ? s->text.p : "", s->text.len) : LLM_ENOMEM;
+  int rc = res ? llm__result_set_text(res, s->text.s ? s->text.s : "", s->text.len) : LLM_ENOMEM;
   for (size_t i = 0; !rc && i < s->nslots; i++) {
     struct oa_slot *sl = &s->slots[i];
     if (!sl->name && !sl->args.len && !sl->obj_args) continue; /* gap in indices */
     json_t *args = sl->obj_args && !sl->args.len ? json_incref(sl->obj_args)
-                                                 : llm__parse_args(sl->args.p ? sl->args.p : "", sl->args.len);
+                                                 : llm__parse_args(sl->args.s ? sl->args.s : "", sl->args.len);
     rc = llm__result_add_call(res, sl->id, sl->name ? sl->name : "", args,
-                              sl->args.len ? sl->args.p : NULL);
+                              sl->args.len ? sl->args.s : NULL);
   }
   if (!rc) rc = llm__result_set_finish(res, map_finish(s->finish), s->finish ? s->finish : "");
   return llm__stream_result(res, rc, "openai", s->in_tok, s->out_tok, s->model, out, err, errlen);

@@ -13,13 +13,10 @@
 #define DAWBRIDGE_LLM_PROVIDER_H
 
 #include "llm.h"
+#include "strbuf.h"
 
-struct llm_buf {
-  char *p; /* NUL-terminated when non-NULL */
-  size_t len, cap;
-};
-int llm__buf_add(struct llm_buf *b, const char *s, size_t n); /* 0 or LLM_ENOMEM */
-void llm__buf_free(struct llm_buf *b);
+/* Appends to a util strbuf (b->s NUL-terminated when non-NULL): 0, or LLM_ENOMEM once an allocation failed. */
+int llm__buf_add(strbuf_t *b, const char *s, size_t n);
 
 /* Emits one streamed text piece. */
 typedef void (*llm_text_fn)(void *ctx, const char *text, size_t len);

@@ -61,7 +61,7 @@ static void assert_json_eq(json_t *got, json_t *want, const char *what) {
 struct stream_ctx {
   const struct llm_provider_ops *ops;
   void *st;
-  struct llm_buf text;
+  strbuf_t text;
   int rc;
   char err[256];
 };
@@ -92,7 +92,7 @@ static int decode_stream(const struct llm_provider_ops *ops, const char *buf, si
   sse_free(p);
   int rc = s.rc ? s.rc : ops->stream_finish(s.st, res, s.err, sizeof s.err);
   ops->stream_free(s.st);
-  *text = s.text.p ? s.text.p : strdup("");
+  *text = s.text.s ? s.text.s : strdup("");
   return rc;
 }
 
