@@ -35,6 +35,8 @@ struct ccmd {
   char sock[512];
 };
 
+static void free_json(void *p) { json_decref((json_t *)p); }
+
 static void ccmd_free(void *p) {
   struct ccmd *x = p;
   if (!x) return;
@@ -290,6 +292,12 @@ static void on_connect(ctl_client_t *cl, int status, void *data) {
     int (*fn)(struct cli *) = x->oneshot;
     c->cmd_data = NULL;
     c->cmd_free = NULL;
+    /* call's arguments were read already (perhaps from stdin): cmd_call takes them as they are */
+    json_t *args = !strcmp(c->cmd, "call") ? json_object_get(x->submit, "args") : NULL;
+    if (args) {
+      c->cmd_data = json_incref(args);
+      c->cmd_free = free_json;
+    }
     ccmd_free(x);
     uv_signal_stop(&c->sigint);
     uv_signal_stop(&c->sigterm);
@@ -390,14 +398,19 @@ int cli_dispatch(struct cli *c, int (*fn)(struct cli *c)) {
   if (!x) return fn(c);
   x->c = c;
   x->oneshot = fn;
+  /* no socket, no daemon: one-shot without touching the arguments (call reads stdin only once) */
+  struct stat st;
+  if (ctl_socket_path(cli_socket_name(c), x->sock, sizeof x->sock, 0, NULL, 0) || stat(x->sock, &st) ||
+      !S_ISSOCK(st.st_mode)) {
+    ccmd_free(x);
+    return fn(c);
+  }
   int rc = plan_request(x);
   if (rc > 0) {
     ccmd_free(x);
     return rc;
   }
-  struct stat st;
-  if (x->what == W_NONE || ctl_socket_path(cli_socket_name(c), x->sock, sizeof x->sock, 0, NULL, 0) ||
-      stat(x->sock, &st) || !S_ISSOCK(st.st_mode)) {
+  if (x->what == W_NONE) {
     ccmd_free(x);
     return fn(c);
   }

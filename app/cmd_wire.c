@@ -94,12 +94,17 @@ int cli_call_args(struct cli *c, json_t **out) {
 }
 
 int cmd_call(struct cli *c) {
-  json_t *args = NULL;
-  int rc = cli_call_args(c, &args);
-  if (rc) return rc;
-  if (args) {
-    c->cmd_data = args;
-    c->cmd_free = free_call_args;
+  /* arguments already read (by cli_dispatch, when a daemon's socket did not answer) are taken as they are */
+  if (!c->cmd_data) {
+    json_t *args = NULL;
+    int rc = cli_call_args(c, &args);
+    if (rc) return rc;
+    if (args) {
+      c->cmd_data = args;
+      c->cmd_free = free_call_args;
+    }
+  } else if (c->argc < 1 || c->argc > 2) {
+    return cli_call_args(c, &(json_t *){NULL});
   }
   cli_open_daw(c, on_ready_call, c);
   return 0;

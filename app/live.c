@@ -26,6 +26,7 @@ int agent_set_conversation(agent_t *a, const json_t *turns) __attribute__((weak)
 json_t *agent_turn_from_response(const char *request, const json_t *response) __attribute__((weak));
 
 #define LIVE_STATE_MIN_MS 100
+#define LIVE_TURNS_MAX 64
 #define LIVE_RECONNECT_MAX_MS 10000
 
 struct req {
@@ -367,6 +368,9 @@ static void on_agent_done(agent_t *a, int status, const json_t *resp, const char
   if (r->kind == LIVE_ASK && resp && agent_turn_from_response) {
     json_t *turn = agent_turn_from_response(r->text, resp);
     if (turn) json_array_append_new(l->turns, turn);
+    /* the prompt carries at most a quarter of its budget of them (the oldest cut, then dropped): keeping more than
+     * LIVE_TURNS_MAX would only grow the daemon's memory over a long session */
+    while (json_array_size(l->turns) > LIVE_TURNS_MAX) json_array_remove(l->turns, 0);
   }
   if (status == AGENT_EDAW) r->suspect = 1;
   const json_t *oc = json_object_get(resp, "outcomes");

@@ -97,4 +97,11 @@ grep -q "handles still open" "$tmp/daemon.log" && fail "the daemon left handles 
 [[ -e $sock ]] && fail "the socket is still there after the daemon stopped"
 run 0 "$tmp/oneshot" --daw mock call set_tempo '{"bpm": 99}'
 has "$tmp/oneshot" "set_tempo: confirmed"
+# a stale socket (a daemon that died without removing it): one-shot, and call's arguments from stdin are read once
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$sock" || fail "cannot make a stale socket"
+[[ -S $sock ]] || fail "no stale socket"
+echo '{"bpm": 91}' | "$exe" --daw mock call set_tempo - >"$tmp/stale" 2>&1
+rc=$?
+[[ $rc == 0 ]] || { cat "$tmp/stale" >&2; fail "call from stdin with a stale socket exited $rc"; }
+has "$tmp/stale" "set_tempo: confirmed"
 echo "test_live_cli: ok"
