@@ -2,6 +2,7 @@
 #include "budget.h"
 
 #include "context.h"
+#include "jsonget.h"
 #include "notation.h"
 #include "strbuf.h"
 
@@ -231,8 +232,6 @@ typedef struct {
     size_t shown;      /* notes written at LV_FULL */
 } trk_t;
 
-static double num_or(const json_t *j, double d) { return json_is_number(j) ? json_number_value(j) : d; }
-
 /* A copy of the track without host ids, clips and (unless keep_params) plugin parameters. */
 static json_t *track_base(const json_t *t, int keep_params)
 {
@@ -272,7 +271,7 @@ static json_t *track_base(const json_t *t, int keep_params)
 static char *clip_summary(const json_t *clip, double bpb, int drums)
 {
     strbuf_t b = STRBUF_INIT;
-    double cs = num_or(json_object_get(clip, "start"), 0), cl = num_or(json_object_get(clip, "length"), 0);
+    double cs = jnum_or(json_object_get(clip, "start"), 0), cl = jnum_or(json_object_get(clip, "length"), 0);
     if (!isfinite(cs) || fabs(cs) > CONTEXT_MAX_TIME)
         cs = 0;
     if (!isfinite(cl) || cl < 0 || cl > CONTEXT_MAX_TIME)
@@ -305,8 +304,8 @@ static char *clip_summary(const json_t *clip, double bpb, int drums)
     size_t i;
     const json_t *n;
     json_array_foreach(notes, i, n) {
-        int p = (int)num_or(json_object_get(n, "n"), -1);
-        double s = num_or(json_object_get(n, "s"), -1), d = num_or(json_object_get(n, "d"), 0);
+        int p = (int)jnum_or(json_object_get(n, "n"), -1);
+        double s = jnum_or(json_object_get(n, "s"), -1), d = jnum_or(json_object_get(n, "d"), 0);
         if (p < 0 || p > 127 || !(s >= 0) || !(d > 0) || s > CONTEXT_MAX_TIME || d > CONTEXT_MAX_TIME)
             continue;
         if (p < lo)
@@ -453,7 +452,7 @@ static char *render_full(const trk_t *tk, size_t max_notes, double from, double 
     size_t i;
     const json_t *c;
     json_array_foreach(json_object_get(tk->t, "clips"), i, c) {
-        double cs = num_or(json_object_get(c, "start"), 0);
+        double cs = jnum_or(json_object_get(c, "start"), 0);
         json_t *head = json_object();
         const char *keys[] = {"id", "name", "start", "length"};
         for (int k = 0; k < 4; k++)
@@ -472,13 +471,13 @@ static char *render_full(const trk_t *tk, size_t max_notes, double from, double 
         size_t j;
         const json_t *n;
         json_array_foreach(notes, j, n) {
-            double s = num_or(json_object_get(n, "s"), 0);
+            double s = jnum_or(json_object_get(n, "s"), 0);
             if (to >= 0 && (cs + s < from || cs + s >= to))
                 continue;
             if (*shown >= max_notes)
                 break;
-            strbuf_appendf(&b, "%s[%d,%g,%g,%d]", here ? "," : "", (int)num_or(json_object_get(n, "n"), 0), s,
-                      num_or(json_object_get(n, "d"), 0), (int)num_or(json_object_get(n, "v"), 0));
+            strbuf_appendf(&b, "%s[%d,%g,%g,%d]", here ? "," : "", (int)jnum_or(json_object_get(n, "n"), 0), s,
+                      jnum_or(json_object_get(n, "d"), 0), (int)jnum_or(json_object_get(n, "v"), 0));
             here++;
             (*shown)++;
         }
@@ -564,7 +563,7 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
         analysis = own = context_analyze(state);
     if (!analysis)
         return BUDGET_ERR_NOMEM;
-    double bpb = num_or(json_object_get(analysis, "beats_per_bar"), 4);
+    double bpb = jnum_or(json_object_get(analysis, "beats_per_bar"), 4);
     if (!(bpb > 0))
         bpb = 4;
 

@@ -2,6 +2,7 @@
 #include "context.h"
 
 #include "notation.h"
+#include "jsonget.h"
 #include "strbuf.h"
 
 #include <ctype.h>
@@ -168,8 +169,6 @@ static int cmp_cnote(const void *a, const void *b)
         return 1;
     return (x->n > y->n) - (x->n < y->n);
 }
-
-static double num_or(const json_t *j, double d) { return json_is_number(j) ? json_number_value(j) : d; }
 
 /* ---- key estimation ------------------------------------------------------------------------- */
 
@@ -472,7 +471,7 @@ static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_nul
 
 json_t *context_analyze(const json_t *state)
 {
-    double tempo = num_or(json_object_get(state, "tempo"), 120.0);
+    double tempo = jnum_or(json_object_get(state, "tempo"), 120.0);
     const json_t *ts = json_object_get(state, "time_signature");
     int num = 4, den = 4;
     if (json_is_array(ts) && json_array_size(ts) == 2 && json_is_integer(json_array_get(ts, 0)) &&
@@ -519,7 +518,7 @@ json_t *context_analyze(const json_t *state)
         size_t ci;
         const json_t *clip;
         json_array_foreach(json_object_get(jt, "clips"), ci, clip) {
-            double cs = num_or(json_object_get(clip, "start"), 0), cl = num_or(json_object_get(clip, "length"), 0);
+            double cs = jnum_or(json_object_get(clip, "start"), 0), cl = jnum_or(json_object_get(clip, "length"), 0);
             /* beyond CONTEXT_MAX_TIME beats (or not finite) a clip is not music we can place: skip it */
             if (!isfinite(cs) || !isfinite(cl) || fabs(cs) > CONTEXT_MAX_TIME || cl > CONTEXT_MAX_TIME)
                 continue;
@@ -886,7 +885,7 @@ static void tb_quote(strbuf_t *b, const char *s)
 
 static void bar_beat(const json_t *a, double beat, int *bar, double *bib)
 {
-    double bpb = num_or(json_object_get(a, "beats_per_bar"), 4);
+    double bpb = jnum_or(json_object_get(a, "beats_per_bar"), 4);
     const json_t *ts = json_object_get(a, "time_signature");
     double unit = 4.0 / (double)(json_integer_value(json_array_get(ts, 1)) ? json_integer_value(json_array_get(ts, 1)) : 4);
     *bar = (int)floor(beat / bpb + 1e-9) + 1;
@@ -900,17 +899,17 @@ char *context_to_text(const json_t *a)
         return strdup("(no musical context)");
     const json_t *ts = json_object_get(a, "time_signature");
     strbuf_appendf(&b, "Tempo %g BPM, %d/%d; %d bar%s (%g beats) of material.\n",
-              num_or(json_object_get(a, "tempo"), 120), (int)json_integer_value(json_array_get(ts, 0)),
+              jnum_or(json_object_get(a, "tempo"), 120), (int)json_integer_value(json_array_get(ts, 0)),
               (int)json_integer_value(json_array_get(ts, 1)), (int)json_integer_value(json_object_get(a, "bars")),
               json_integer_value(json_object_get(a, "bars")) == 1 ? "" : "s",
-              num_or(json_object_get(a, "length_beats"), 0));
+              jnum_or(json_object_get(a, "length_beats"), 0));
     const json_t *key = json_object_get(a, "key");
     if (json_is_object(key))
         strbuf_appendf(&b, "Key: %s (%s; confidence %.2f; runner-up %s).\n",
                   json_string_value(json_object_get(key, "name")),
                   json_string_value(json_object_get(key, "evidence")) ? json_string_value(json_object_get(key, "evidence"))
                                                                        : "",
-                  num_or(json_object_get(key, "confidence"), 0), json_string_value(json_object_get(key, "runner_up")));
+                  jnum_or(json_object_get(key, "confidence"), 0), json_string_value(json_object_get(key, "runner_up")));
     else
         strbuf_appendf(&b, "Key: unknown (fewer than 3 pitch classes in pitched tracks).\n");
 
@@ -926,7 +925,7 @@ char *context_to_text(const json_t *a)
             }
             int bar;
             double bib;
-            bar_beat(a, num_or(json_object_get(c, "start"), 0), &bar, &bib);
+            bar_beat(a, jnum_or(json_object_get(c, "start"), 0), &bar, &bib);
             strbuf_appendf(&b, "%s %d.%g %s", i ? "," : "", bar, bib, json_string_value(json_object_get(c, "chord")));
         }
         strbuf_appendf(&b, ".\n");
@@ -951,12 +950,12 @@ char *context_to_text(const json_t *a)
             }
             strbuf_appendf(&b, ": %s-%s, %d notes, %.1f notes/bar, %.0f%% on-beat", json_string_value(json_object_get(t, "lowest")),
                       json_string_value(json_object_get(t, "highest")), cnt,
-                      num_or(json_object_get(t, "notes_per_bar"), 0), 100 * num_or(json_object_get(t, "on_beat_share"), 0));
+                      jnum_or(json_object_get(t, "notes_per_bar"), 0), 100 * jnum_or(json_object_get(t, "on_beat_share"), 0));
             size_t k;
             const json_t *d;
             json_array_foreach(json_object_get(t, "common_durations"), k, d) {
                 const char *dn = json_string_value(json_object_get(d, "name"));
-                strbuf_appendf(&b, "%s%g%s%s%s x%d", k ? ", " : "; durations ", num_or(json_object_get(d, "d"), 0),
+                strbuf_appendf(&b, "%s%g%s%s%s x%d", k ? ", " : "; durations ", jnum_or(json_object_get(d, "d"), 0),
                           dn ? " (" : "", dn ? dn : "", dn ? ")" : "", (int)json_integer_value(json_object_get(d, "count")));
             }
             const json_t *ds = json_object_get(t, "drum_sounds");
@@ -980,7 +979,7 @@ char *context_to_text(const json_t *a)
             }
             int bar;
             double bib;
-            bar_beat(a, num_or(json_object_get(c, "beat"), 0), &bar, &bib);
+            bar_beat(a, jnum_or(json_object_get(c, "beat"), 0), &bar, &bib);
             const json_t *ids = json_object_get(c, "tracks"), *names = json_object_get(c, "track_names"),
                          *nts = json_object_get(c, "notes");
             strbuf_appendf(&b, "- bar %d beat %g: %s ", bar, bib, json_string_value(json_array_get(ids, 0)) ? json_string_value(json_array_get(ids, 0)) : "?");

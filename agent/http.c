@@ -9,6 +9,8 @@
  */
 #include "http.h"
 
+#include "strbuf.h"
+
 #include <curl/curl.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -52,8 +54,8 @@ struct http_req {
   CURL *easy;
   struct curl_slist *hdrs;
   char *body;
-  char *resp;
-  size_t resp_len, resp_cap, received, max_body;
+  strbuf_t resp; /* the body, when not streamed to on_data */
+  size_t received, max_body;
   long status;
   char ctype[128];
   long retry_after_ms;
@@ -132,7 +134,7 @@ static void req_free(struct http_req *r) {
   if (r->easy) curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->hdrs);
   free(r->body);
-  free(r->resp);
+  strbuf_reset(&r->resp);
   free(r);
 }
 
@@ -191,8 +193,8 @@ static void req_complete(struct http_req *r, CURLcode code) {
     .status = r->status,
     .content_type = r->ctype,
     .retry_after_ms = r->retry_after_ms,
-    .body = r->resp ? r->resp : "",
-    .body_len = r->resp_len,
+    .body = r->resp.s ? r->resp.s : "",
+    .body_len = r->resp.len,
     .errmsg = msg,
   };
   r->on_done(r, &res, r->data);
@@ -382,20 +384,11 @@ static size_t on_write(char *buf, size_t size, size_t n, void *userp) {
     }
     return len;
   }
-  if (r->resp_len + len + 1 > r->resp_cap) {
-    size_t cap = r->resp_cap ? r->resp_cap : 4096;
-    while (cap < r->resp_len + len + 1) cap *= 2;
-    char *p = realloc(r->resp, cap);
-    if (!p) {
-      r->err = HTTP_ENOMEM;
-      return 0;
-    }
-    r->resp = p;
-    r->resp_cap = cap;
+  strbuf_append(&r->resp, buf, len);
+  if (r->resp.oom) {
+    r->err = HTTP_ENOMEM;
+    return 0;
   }
-  memcpy(r->resp + r->resp_len, buf, len);
-  r->resp_len += len;
-  r->resp[r->resp_len] = '\0';
   return len;
 }
 
@@ -545,8 +538,8 @@ static void do_close(http_t *h) {
     curl_multi_remove_handle(h->multi, r->easy);
     r->done = 1;
     struct http_response res = {.err = HTTP_ECANCELED, .status = r->status, .content_type = r->ctype,
-                                .retry_after_ms = r->retry_after_ms, .body = r->resp ? r->resp : "",
-                                .body_len = r->resp_len, .errmsg = "cancelled: http client closing"};
+                                .retry_after_ms = r->retry_after_ms, .body = r->resp.s ? r->resp.s : "",
+                                .body_len = r->resp.len, .errmsg = "cancelled: http client closing"};
     r->on_done(r, &res, r->data);
     req_free(r);
   }

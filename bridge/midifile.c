@@ -1,5 +1,6 @@
 /* midifile.c: Standard MIDI File (format 1) export. See midifile.h. */
 #include "midifile.h"
+#include "jsonget.h"
 #include "errfmt.h"
 #include "strbuf.h"
 
@@ -79,12 +80,6 @@ static void put_chunk(strbuf_t *out, const strbuf_t *t)
 }
 
 /* ---- snapshot helpers ---- */
-
-static double num(const json_t *o, const char *k, double def)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_number(v) ? json_number_value(v) : def;
-}
 
 static const char *str(const json_t *o, const char *k, const char *def)
 {
@@ -167,14 +162,14 @@ static long collect_notes(const json_t *track, struct note **out)
     struct note *v = NULL;
     for (size_t c = 0; c < json_array_size(clips); c++) {
         json_t *clip = json_array_get(clips, c);
-        double cs = num(clip, "start", 0), cl = num(clip, "length", 0);
+        double cs = jget_num(clip, "start", 0), cl = jget_num(clip, "length", 0);
         json_t *notes = json_object_get(clip, "notes");
         for (size_t i = 0; i < json_array_size(notes); i++) {
             json_t *nt = json_array_get(notes, i);
             json_t *pn = json_object_get(nt, "n");
             if (!json_is_integer(pn) || json_integer_value(pn) < 0 || json_integer_value(pn) > 127)
                 continue;
-            double s = num(nt, "s", 0), d = num(nt, "d", 0);
+            double s = jget_num(nt, "s", 0), d = jget_num(nt, "d", 0);
             double e = s + d;
             if (cl > 0) {
                 if (s >= cl - 1e-9)
@@ -246,7 +241,7 @@ static struct ev *note_events(struct note *v, size_t n, size_t *nev)
 
 static int cmp_marker(const void *a, const void *b)
 {
-    double x = num(*(json_t *const *)a, "position", 0), y = num(*(json_t *const *)b, "position", 0);
+    double x = jget_num(*(json_t *const *)a, "position", 0), y = jget_num(*(json_t *const *)b, "position", 0);
     return (x > y) - (x < y);
 }
 
@@ -272,7 +267,7 @@ static int tempo_track(const json_t *s, strbuf_t *out)
     unsigned char tsd[4] = {(unsigned char)nn, (unsigned char)pow2, 24, 8};
     put_meta(&t, 0, 0x58, tsd, 4);
 
-    double bpm = num(s, "tempo", 120.0);
+    double bpm = jget_num(s, "tempo", 120.0);
     if (!(bpm > 0) || bpm > 10000)
         bpm = 120.0;
     double us = floor(60000000.0 / bpm + 0.5);
@@ -297,7 +292,7 @@ static int tempo_track(const json_t *s, strbuf_t *out)
             ms[i] = json_array_get(markers, i);
         qsort(ms, nm, sizeof *ms, cmp_marker);
         for (size_t i = 0; i < nm; i++) {
-            uint32_t tick = to_tick(num(ms[i], "position", 0));
+            uint32_t tick = to_tick(jget_num(ms[i], "position", 0));
             const char *name = str(ms[i], "name", "");
             put_meta(&t, tick - last, 0x06, name, strlen(name));
             last = tick;

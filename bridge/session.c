@@ -1,5 +1,6 @@
 /* session: the DAW mirror as pure data. See session.h and docs/session-json.md. */
 #include "session.h"
+#include "jsonget.h"
 #include "errfmt.h"
 
 #include <limits.h>
@@ -744,11 +745,6 @@ json_t *session_to_json(const session_t *s) {
   return j;
 }
 
-static double num_or(const json_t *o, const char *k, double d) {
-  const json_t *v = json_object_get(o, k);
-  return json_is_number(v) ? json_number_value(v) : d;
-}
-
 static int bool_or(const json_t *o, const char *k, int d) {
   const json_t *v = json_object_get(o, k);
   if (json_is_boolean(v)) return json_is_true(v);
@@ -816,8 +812,8 @@ static int track_from_json(session_t *s, struct track *t, const json_t *j, char 
       return errfmt(err, errlen, SESSION_EINVAL, "track type '%s' is not midi, audio or bus", type);
     snprintf(t->type, sizeof t->type, "%s", type);
   }
-  t->volume_db = fmax(VOL_NEG_INF, num_or(j, "volume_db", t->volume_db));
-  t->pan = num_or(j, "pan", t->pan);
+  t->volume_db = fmax(VOL_NEG_INF, jget_num(j, "volume_db", t->volume_db));
+  t->pan = jget_num(j, "pan", t->pan);
   t->mute = bool_or(j, "mute", t->mute);
   t->solo = bool_or(j, "solo", t->solo);
   t->rec_arm = bool_or(j, "rec_arm", t->rec_arm);
@@ -841,7 +837,7 @@ static int track_from_json(session_t *s, struct track *t, const json_t *j, char 
           int idx;
           if (int_in_range(p, "index", (int)k + 1, 1, 4096, &idx)) continue;
           if (param_resize(&t->fx[i], idx) < 0) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
-          t->fx[i].params[idx - 1].value = num_or(p, "value", 0);
+          t->fx[i].params[idx - 1].value = jget_num(p, "value", 0);
           set_str(&t->fx[i].params[idx - 1].name, json_string_value(json_object_get(p, "name")));
         }
       }
@@ -876,7 +872,7 @@ int session_from_json(session_t *s, const json_t *j, char *err, size_t errlen) {
   n->next_clip_id = s->next_clip_id;
   n->next_marker_id = s->next_marker_id;
   set_str(&n->project, json_string_value(json_object_get(j, "project")));
-  n->tempo = num_or(j, "tempo", 120);
+  n->tempo = jget_num(j, "tempo", 120);
   json_t *tsig = json_object_get(j, "time_signature");
   if (json_is_array(tsig) && json_array_size(tsig) == 2) {
     n->ts_num = (int)json_integer_value(json_array_get(tsig, 0));
@@ -885,11 +881,11 @@ int session_from_json(session_t *s, const json_t *j, char *err, size_t errlen) {
   json_t *tp = json_object_get(j, "transport");
   n->playing = bool_or(tp, "playing", 0);
   n->recording = bool_or(tp, "recording", 0);
-  n->position = num_or(tp, "position", 0);
+  n->position = jget_num(tp, "position", 0);
   json_t *lp = json_object_get(j, "loop");
   n->loop_enabled = bool_or(lp, "enabled", 0);
-  n->loop_start = num_or(lp, "start", 0);
-  n->loop_end = num_or(lp, "end", 0);
+  n->loop_start = jget_num(lp, "start", 0);
+  n->loop_end = jget_num(lp, "end", 0);
   json_t *ms = json_object_get(j, "markers");
   if (json_array_size(ms) > SESSION_MAX_MARKERS || json_array_size(tracks) > SESSION_MAX_TRACKS) {
     session_free(n);
@@ -905,7 +901,7 @@ int session_from_json(session_t *s, const json_t *j, char *err, size_t errlen) {
       return errfmt(err, errlen, SESSION_EINVAL, "marker %zu: number out of range", i + 1);
     }
     struct session_update u = {.field = SF_MARKER, .marker = number,
-                               .str = json_string_value(json_object_get(v, "name")), .num = num_or(v, "position", 0)};
+                               .str = json_string_value(json_object_get(v, "name")), .num = jget_num(v, "position", 0)};
     if (session_apply(n, &u, err, errlen)) {
       session_free(n);
       return SESSION_ENOMEM;
