@@ -26,7 +26,7 @@ void cli_print_call_result(const char *tool, const json_t *result, int json) {
   const char *st = json_string_value(json_object_get(result, "status"));
   if (json) {
     cli_print_json(result);
-  } else if (!strcmp(tool, "get_state")) {
+  } else if (vocab_lookup(tool) == VOCAB_GET_STATE) {
     cli_print_state_table(json_object_get(json_object_get(result, "state"), "session"));
   } else {
     const char *tid = json_string_value(json_object_get(result, "track_id"));

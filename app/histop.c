@@ -12,6 +12,7 @@
 #include "errfmt.h"
 #include "history.h"
 #include "undo.h"
+#include "vocab.h"
 
 struct hop {
   daw_t *daw;
@@ -82,7 +83,8 @@ static size_t invisible_changes(struct hop *x, const json_t *mirror, json_t *uns
       const char *st = sstr(json_object_get(a, "result"), "status", "confirmed");
       if (json_object_get(a, "error") || strcmp(st, "confirmed")) continue;
       char what[512], why[512], key[600];
-      if (!strcmp(tool, "add_marker") && markers_hidden) {
+      int vt = vocab_lookup(tool);
+      if (vt == VOCAB_ADD_MARKER && markers_hidden) {
         const char *name = sstr(args, "name", "");
         double pos = json_number_value(json_object_get(args, "position"));
         if (has_marker(want, name, pos)) continue;
@@ -90,7 +92,7 @@ static size_t invisible_changes(struct hop *x, const json_t *mirror, json_t *uns
         snprintf(why, sizeof why,
                  "%s's OSC does not list markers, so the bridge can neither see nor remove it: remove it in the DAW",
                  daw_dialect(x->daw));
-      } else if (!strcmp(tool, "set_effect_param")) {
+      } else if (vt == VOCAB_SET_EFFECT_PARAM) {
         const json_t *t = track_by_id(mirror, sstr(args, "track_id", NULL));
         json_int_t fi = json_integer_value(json_object_get(args, "effect_index"));
         const json_t *f = t && fi >= 1 ? json_array_get(json_object_get(t, "fx"), (size_t)fi - 1) : NULL;

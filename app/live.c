@@ -19,11 +19,7 @@
 #include "histop.h"
 #include "history.h"
 #include "llm.h"
-
-/* The conversation API of the agent (agent.h). Declared weak so this file links while the agent side lands; the
- * conversation is carried only when they exist. */
-int agent_set_conversation(agent_t *a, const json_t *turns) __attribute__((weak));
-json_t *agent_turn_from_response(const char *request, const json_t *response) __attribute__((weak));
+#include "vocab.h"
 
 #define LIVE_STATE_MIN_MS 100
 #define LIVE_TURNS_MAX 64
@@ -340,9 +336,7 @@ static void on_tool_result(agent_t *a, const char *tool, const json_t *args, int
   struct req *r = l->running;
   if (!r) return;
   int idx = 0;
-  const json_t *kind = NULL;
-  (void)kind;
-  if (!tool || strcmp(tool, "get_state")) {
+  if (vocab_lookup(tool) != VOCAB_GET_STATE) { /* a read of the whole state is no plan step */
     idx = step_index(r, tool);
     if (idx && !status) r->step_done[idx] = 1;
   }
@@ -365,7 +359,7 @@ static void on_agent_done(agent_t *a, int status, const json_t *resp, const char
   (void)a;
   struct req *r = l->running;
   if (!r) return;
-  if (r->kind == LIVE_ASK && resp && agent_turn_from_response) {
+  if (r->kind == LIVE_ASK && resp) {
     json_t *turn = agent_turn_from_response(r->text, resp);
     if (turn) json_array_append_new(l->turns, turn);
     /* the prompt carries at most a quarter of its budget of them (the oldest cut, then dropped): keeping more than
@@ -470,7 +464,7 @@ static void run(live_t *l, struct req *r) {
       finish_simple(l, r, "config", CLI_EXIT_CONFIG, m);
       return;
     }
-    if (r->kind != LIVE_EXEC && agent_set_conversation) agent_set_conversation(l->agent, l->turns);
+    if (r->kind != LIVE_EXEC) agent_set_conversation(l->agent, l->turns);
     rc = r->kind == LIVE_ASK    ? agent_ask(l->agent, r->text)
          : r->kind == LIVE_PLAN ? agent_plan(l->agent, r->text)
                                 : agent_exec_plan(l->agent, r->text, r->label ? r->label : "exec");

@@ -515,10 +515,11 @@ int cmd_mcp(struct cli *c) {
   }
   x->out_open = 1;
 
-  /* through the daemon when one runs for this DAW (as the CLI: --data-dir/--composition mean one-shot) */
+  /* through the daemon when one runs for this DAW, by the CLI's rule (options naming another link, model or data
+   * place mean one-shot) */
   char sock[512];
   struct stat st;
-  if (!c->o.data_dir && !c->o.composition && !ctl_socket_path(cli_socket_name(c), sock, sizeof sock, 0, NULL, 0) &&
+  if (cli_daemon_applies(c) && !ctl_socket_path(cli_socket_name(c), sock, sizeof sock, 0, NULL, 0) &&
       !stat(sock, &st) && S_ISSOCK(st.st_mode)) {
     struct mcp_ctl_callbacks cb = {on_ctl_ready, on_ctl_event, on_ctl_gone, x};
     if (!mcp_ctl_connect(c->loop, sock, &cb, &x->ctl)) {
