@@ -200,10 +200,11 @@ void agent_job_done(agent_t *a, int status, const char *message) {
   a->next = NULL;
   agent_set_stage(a, AGENT_DONE);
   json_t *resp = agent_build_response(a, status, message);
-  if (status) agent_log(a, LOG_INFO, "done: %s%s%s", agent_strerror(status),
-                   message ? ": " : "", message ? message : "");
-  else agent_log(a, LOG_INFO, "done: %d action(s) confirmed%s", agent_count_ok(a->actions),
-            a->iteration > 0 ? ", iteration saved" : "");
+  if (status)
+    agent_log(a, LOG_INFO, "done: %s%s%s", agent_strerror(status), message ? ": " : "", message ? message : "");
+  else
+    agent_log(a, LOG_INFO, "done: %d action(s) confirmed%s", agent_count_ok(a->actions),
+              a->iteration > 0 ? ", iteration saved" : "");
   struct agent_callbacks cb = a->cfg.cb;
   char msg[512];
   snprintf(msg, sizeof msg, "%s", message ? message : "");

@@ -64,20 +64,20 @@ typedef struct agent agent_t;
 
 enum agent_err {
   AGENT_OK = 0,
-  AGENT_EINVAL = -1,     /* bad argument, or a job is already running */
+  AGENT_EINVAL = -1, /* bad argument, or a job is already running */
   AGENT_ENOMEM = -2,
-  AGENT_ECONFIG = -3,    /* prompts/tools missing; the model rejected the key (401/403); no model configured */
-  AGENT_ELLM = -4,       /* the model failed (unreachable, timeouts, errors, script exhausted) */
-  AGENT_EPLAN = -5,      /* no valid plan after the one re-plan: nothing was executed */
-  AGENT_EINCOMPLETE = -6,/* executed, but some step failed (the DAW refused it, its read-back contradicts it, it was
+  AGENT_ECONFIG = -3,     /* prompts/tools missing; the model rejected the key (401/403); no model configured */
+  AGENT_ELLM = -4,        /* the model failed (unreachable, timeouts, errors, script exhausted) */
+  AGENT_EPLAN = -5,       /* no valid plan after the one re-plan: nothing was executed */
+  AGENT_EINCOMPLETE = -6, /* executed, but some step failed (the DAW refused it, its read-back contradicts it, it was
                          * not run), verification still finds violations, or stage 2 tried a call outside the
                          * plan ("refused: not in the plan") */
-  AGENT_ESAVE = -7,      /* executed and verified, but the iteration could not be saved */
-  AGENT_EREJECTED = -8,  /* --confirm: the plan was rejected; nothing was executed */
+  AGENT_ESAVE = -7,       /* executed and verified, but the iteration could not be saved */
+  AGENT_EREJECTED = -8,   /* --confirm: the plan was rejected; nothing was executed */
   AGENT_ECANCELED = -9,
-  AGENT_EDAW = -10,      /* the DAW could not be reached at all */
-  AGENT_EUNCERTAIN = -11,/* every step done, none failed, but some are "uncertain" (sent, no word from the DAW) */
-  AGENT_ESTORAGE = -12,  /* before the first DAW change: the data directory cannot take the iteration (read-only,
+  AGENT_EDAW = -10,       /* the DAW could not be reached at all */
+  AGENT_EUNCERTAIN = -11, /* every step done, none failed, but some are "uncertain" (sent, no word from the DAW) */
+  AGENT_ESTORAGE = -12,   /* before the first DAW change: the data directory cannot take the iteration (read-only,
                           * full); nothing was sent to the DAW, nothing saved earlier was touched */
 };
 const char *agent_strerror(int code);
@@ -122,22 +122,22 @@ struct agent_callbacks {
 };
 
 struct agent_config {
-  daw_t *daw;                 /* borrowed; started (daw_start done) */
-  llm_t *llm;                 /* borrowed; NULL is fine for agent_exec_plan */
+  daw_t *daw; /* borrowed; started (daw_start done) */
+  llm_t *llm; /* borrowed; NULL is fine for agent_exec_plan */
   enum agent_executor executor;
-  int max_turns;              /* stage-2 model calls per round; 0 = 24 */
-  long context_budget;        /* stage-1 prompt tokens (prompt.h); 0 = 6,000 */
-  int profile;                /* prompt profile (prompt.h): 0 default, 1 small */
-  int confirm;                /* call on_confirm and wait for agent_confirm() before executing */
-  int stream;                 /* stream stage 1 (on_plan_delta) */
-  double temperature;         /* 0 = 0.2 (the default), < 0 = the provider's default, else as given */
-  const char *model;          /* NULL: the llm config's model */
-  const char *prompts_dir;    /* NULL: the data directory's prompts (bridge/datadir.h) */
-  const char *tools_path;     /* NULL: the vocab/tools.json built into the program (tools_load) */
-  const char *data_dir;       /* NULL: XDG (history_default_data_dir) */
-  const char *composition;    /* NULL: the DAW's project name if usable as a directory name, else "default" */
-  int no_save;                /* 1: do not write history (benchmarks) */
-  int no_fix;                 /* 1: verify but no corrective round */
+  int max_turns;           /* stage-2 model calls per round; 0 = 24 */
+  long context_budget;     /* stage-1 prompt tokens (prompt.h); 0 = 6,000 */
+  int profile;             /* prompt profile (prompt.h): 0 default, 1 small */
+  int confirm;             /* call on_confirm and wait for agent_confirm() before executing */
+  int stream;              /* stream stage 1 (on_plan_delta) */
+  double temperature;      /* 0 = 0.2 (the default), < 0 = the provider's default, else as given */
+  const char *model;       /* NULL: the llm config's model */
+  const char *prompts_dir; /* NULL: the data directory's prompts (bridge/datadir.h) */
+  const char *tools_path;  /* NULL: the vocab/tools.json built into the program (tools_load) */
+  const char *data_dir;    /* NULL: XDG (history_default_data_dir) */
+  const char *composition; /* NULL: the DAW's project name if usable as a directory name, else "default" */
+  int no_save;             /* 1: do not write history (benchmarks) */
+  int no_fix;              /* 1: verify but no corrective round */
   struct log_sink log;
   struct agent_callbacks cb;
 };

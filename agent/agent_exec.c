@@ -69,7 +69,7 @@ static void log_result(agent_t *a, const char *tool, const json_t *args, int sta
   const char *tid = json_string_value(json_object_get(result, "track_id"));
   const char *cid = json_string_value(json_object_get(result, "clip_id"));
   agent_log(a, LOG_INFO, "tool %s: %s%s%s%s%s", tool, st ? st : "done", tid ? ", track " : "", tid ? tid : "",
-       cid ? ", clip " : "", cid ? cid : "");
+            cid ? ", clip " : "", cid ? cid : "");
   if (vocab_lookup(tool) == VOCAB_CREATE_TRACK) {
     const char *nm = json_string_value(json_object_get(args, "name"));
     const char *ty = json_string_value(json_object_get(args, "type"));
@@ -86,7 +86,7 @@ static void log_result(agent_t *a, const char *tool, const json_t *args, int sta
     char *q = tq ? agent_compact(tq) : NULL;
     json_decref(tq);
     agent_log(a, LOG_INFO, "clip added: %s on %s%s%s, %lld note%s", cid ? cid : "?", tid ? tid : (tr ? tr : "?"),
-         q ? " " : "", q ? q : "", (long long)n, n == 1 ? "" : "s");
+              q ? " " : "", q ? q : "", (long long)n, n == 1 ? "" : "s");
     free(q);
   } else if (vocab_lookup(tool) == VOCAB_ADD_EFFECT) {
     const char *en = json_string_value(json_object_get(args, "effect_name"));
@@ -181,8 +181,10 @@ static void on_begun(int status, const json_t *result, const char *message, void
   agent_t *a = data;
   (void)result;
   a->daw_pending = 0;
-  if (status) agent_log(a, LOG_WARN, "could not open the DAW's undo block: %s", message ? message : daw_strerror(status));
-  else a->request_begun = 1;
+  if (status)
+    agent_log(a, LOG_WARN, "could not open the DAW's undo block: %s", message ? message : daw_strerror(status));
+  else
+    a->request_begun = 1;
   if (agent_stop_if_canceled(a)) return;
   if (agent_is_direct(a)) {
     /* the validated plan's steps, in order */
@@ -207,8 +209,10 @@ static int check_storage(agent_t *a, char *m, size_t mlen) {
   const char *comp = agent_composition(a);
   history_t *h = history_open(a->cfg.data_dir, comp, err, sizeof err);
   if (!h) {
-    errfmt(m, mlen, 0, "the history of \"%s\" cannot be opened, so the change could not be saved: %s; nothing was "
-           "sent to the DAW", comp, err);
+    errfmt(m, mlen, 0,
+           "the history of \"%s\" cannot be opened, so the change could not be saved: %s; nothing was "
+           "sent to the DAW",
+           comp, err);
     return -1;
   }
   int rc = history_check_writable(h, err, sizeof err);
@@ -232,7 +236,7 @@ void agent_begin_exec(agent_t *a) {
   agent_set_stage(a, AGENT_EXECUTING);
   a->exec_started = 1;
   agent_log(a, LOG_INFO, "executing %zu step%s (%s executor)", plan_step_count(a->plan),
-       plan_step_count(a->plan) == 1 ? "" : "s", agent_is_direct(a) ? "direct" : "llm");
+            plan_step_count(a->plan) == 1 ? "" : "s", agent_is_direct(a) ? "direct" : "llm");
   a->daw_pending = 1;
   int rc = daw_begin_request(a->cfg.daw, a->request ? a->request : "dawbridge", on_begun, a);
   if (rc) {
@@ -288,8 +292,10 @@ static void note_created(agent_t *a, int step, const char *tool, const json_t *r
   snprintf(k, sizeof k, "%d", step);
   const json_t *tid = json_object_get(result, "track_id");
   const json_t *cid = json_object_get(result, "clip_id");
-  if (vocab_lookup(tool) == VOCAB_CREATE_TRACK && json_is_string(tid)) json_object_set(a->step_tracks, k, (json_t *)tid);
-  if (vocab_lookup(tool) == VOCAB_CREATE_MIDI_CLIP && json_is_string(cid)) json_object_set(a->step_clips, k, (json_t *)cid);
+  if (vocab_lookup(tool) == VOCAB_CREATE_TRACK && json_is_string(tid))
+    json_object_set(a->step_tracks, k, (json_t *)tid);
+  if (vocab_lookup(tool) == VOCAB_CREATE_MIDI_CLIP && json_is_string(cid))
+    json_object_set(a->step_clips, k, (json_t *)cid);
 }
 
 static void on_direct_result(int status, const json_t *result, const char *message, void *data) {
@@ -304,7 +310,8 @@ static void on_direct_checked(int status, const json_t *result, const char *mess
   agent_t *a = dc->a;
   a->daw_pending = 0;
   if (!a->closing) {
-    record_action(a, dc->step, dc->tool, dc->args, status == 0, result, status ? (message ? message : daw_strerror(status)) : NULL);
+    record_action(a, dc->step, dc->tool, dc->args, status == 0, result,
+                  status ? (message ? message : daw_strerror(status)) : NULL);
     log_result(a, dc->tool, dc->args, status, result, message);
     if (a->cfg.cb.on_tool_result)
       a->cfg.cb.on_tool_result(a, dc->tool, dc->args, status, result, message, a->cfg.cb.data);
@@ -382,7 +389,7 @@ static void s2_open_plan(agent_t *a) {
   size_t i;
   json_t *st;
   json_array_foreach(json_object_get(a->plan_json, "steps"), i, st)
-    s2_open_add(a, json_object_get(st, "step"), json_object_get(st, "tool"), json_object_get(st, "args"), 0);
+      s2_open_add(a, json_object_get(st, "step"), json_object_get(st, "tool"), json_object_get(st, "args"), 0);
 }
 
 void agent_s2_open_repairs(agent_t *a) {
@@ -643,8 +650,10 @@ static void s2_consume(agent_t *a, int idx, const char *tool, const json_t *args
     int left = 0;
     json_object_foreach_safe(pargs, tmp, k, v) {
       if (is_target_key(k)) continue;
-      if (json_object_get(args, k)) json_object_del(pargs, k);
-      else left++;
+      if (json_object_get(args, k))
+        json_object_del(pargs, k);
+      else
+        left++;
     }
     if (left) return;
   }
@@ -687,14 +696,20 @@ static int s2_match(agent_t *a, const char *tool, const json_t *args, char *why,
     if (entry_matches(a, e, tool, args, w, sizeof w)) return (int)i;
     if (!first[0]) snprintf(first, sizeof first, "%s", w);
   }
-  if (first[0]) snprintf(why, wlen, "refused: not in the plan (%s)", first);
+  if (first[0])
+    snprintf(why, wlen, "refused: not in the plan (%s)", first);
   else if (unknown)
-    snprintf(why, wlen, "refused: Step %d (%s) may have been done already (its confirmation was lost and the "
-             "session could not be read back); it is not sent again", unknown, tool);
+    snprintf(why, wlen,
+             "refused: Step %d (%s) may have been done already (its confirmation was lost and the "
+             "session could not be read back); it is not sent again",
+             unknown, tool);
   else if (used_same)
-    snprintf(why, wlen, "refused: not in the plan (every %s step of the plan has been carried out already; a step "
-             "is done once)", tool);
-  else snprintf(why, wlen, "refused: not in the plan (the plan has no %s step)", tool);
+    snprintf(why, wlen,
+             "refused: not in the plan (every %s step of the plan has been carried out already; a step "
+             "is done once)",
+             tool);
+  else
+    snprintf(why, wlen, "refused: not in the plan (the plan has no %s step)", tool);
   return -1;
 }
 
@@ -705,10 +720,9 @@ static void s2_open_list(agent_t *a, char *buf, size_t len) {
   buf[0] = 0;
   json_array_foreach(a->s2_open, i, e) {
     if (json_is_true(json_object_get(e, "used")) || json_is_true(json_object_get(e, "unknown"))) continue;
-    int w = snprintf(buf + o, len - o, "%sStep %lld %s%s", o ? ", " : "",
-                     (long long)json_integer_value(json_object_get(e, "step")),
-                     json_string_value(json_object_get(e, "tool")),
-                     json_is_true(json_object_get(e, "repair")) ? " (repair)" : "");
+    int w = snprintf(
+        buf + o, len - o, "%sStep %lld %s%s", o ? ", " : "", (long long)json_integer_value(json_object_get(e, "step")),
+        json_string_value(json_object_get(e, "tool")), json_is_true(json_object_get(e, "repair")) ? " (repair)" : "");
     if (w < 0 || (size_t)w >= len - o) break;
     o += (size_t)w;
   }
@@ -716,8 +730,11 @@ static void s2_open_list(agent_t *a, char *buf, size_t len) {
 }
 
 static void s2_start(agent_t *a) {
-  struct prompt_stage2 in = {.dialect = daw_dialect(a->cfg.daw), .request = a->request, .plan = a->plan_json,
-                             .state = a->before, .tools = a->tools_avail};
+  struct prompt_stage2 in = {.dialect = daw_dialect(a->cfg.daw),
+                             .request = a->request,
+                             .plan = a->plan_json,
+                             .state = a->before,
+                             .tools = a->tools_avail};
   struct prompt_text pt;
   char err[512];
   if (prompt_stage2(a->prompts, &in, &pt, err, sizeof err)) {
@@ -762,7 +779,7 @@ static void on_s2_done(llm_call_t *call, int status, const struct llm_result *re
     free(a->final_text);
     a->final_text = strdup(res->text ? res->text : "");
     agent_log(a, LOG_INFO, "the model stopped after %d turn%s (%s)", a->turns, a->turns == 1 ? "" : "s",
-         llm_finish_name(res->finish));
+              llm_finish_name(res->finish));
     agent_after_round(a);
     return;
   }
@@ -810,8 +827,10 @@ static void s2_error_result(agent_t *a, const struct llm_tool_call *c, const jso
   if (refused) {
     snprintf(rmsg, sizeof rmsg, "%s%s", strncmp(msg, "refused:", 8) ? "refused: not in the plan: " : "", msg);
     s2_open_list(a, open, sizeof open);
-    snprintf(content, sizeof content, "%s. Nothing was done. Only the plan's steps can be carried out; still open: "
-             "%s.", rmsg, open);
+    snprintf(content, sizeof content,
+             "%s. Nothing was done. Only the plan's steps can be carried out; still open: "
+             "%s.",
+             rmsg, open);
     msg = rmsg;
   } else {
     snprintf(content, sizeof content, "error: %s", msg);
@@ -875,7 +894,10 @@ static void s2_next_call(agent_t *a) {
     char err[600];
     if (!c->name || !tool_offered(a, c->name)) {
       const char *sug = c->name ? vocab_suggest(c->name) : NULL;
-      struct { char b[400]; size_t o; } names = {{0}, 0};
+      struct {
+        char b[400];
+        size_t o;
+      } names = {{0}, 0};
       size_t i;
       json_t *t;
       json_array_foreach(a->tools_avail, i, t) {
@@ -931,8 +953,8 @@ static void s2_next_call(agent_t *a) {
     sc->name = strdup(c->name);
     sc->args = args;
     sc->entry = entry;
-    sc->step = entry >= 0 ? (int)json_integer_value(json_object_get(json_array_get(a->s2_open, (size_t)entry), "step"))
-                          : 0;
+    sc->step =
+        entry >= 0 ? (int)json_integer_value(json_object_get(json_array_get(a->s2_open, (size_t)entry), "step")) : 0;
     a->daw_pending = 1;
     int rc = daw_call(a->cfg.daw, c->name, args, on_s2_result, sc);
     if (rc) {

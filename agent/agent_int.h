@@ -33,13 +33,13 @@ struct agent {
   int busy;
   enum mode mode;
   enum agent_stage stage;
-  char *request;        /* the musician's words (or the exec label) */
-  char *plan_input;     /* exec: the plan text */
-  json_t *tools_avail;  /* descriptors of the tools the DAW can run now */
-  llm_request_t *req;   /* the conversation with the model (stage 1, then stage 2 in its own request) */
-  llm_call_t *call;     /* the model call in flight */
-  int daw_pending;      /* a DAW call in flight */
-  int request_begun;    /* daw_begin_request done, daw_end_request not yet */
+  char *request;       /* the musician's words (or the exec label) */
+  char *plan_input;    /* exec: the plan text */
+  json_t *tools_avail; /* descriptors of the tools the DAW can run now */
+  llm_request_t *req;  /* the conversation with the model (stage 1, then stage 2 in its own request) */
+  llm_call_t *call;    /* the model call in flight */
+  int daw_pending;     /* a DAW call in flight */
+  int request_begun;   /* daw_begin_request done, daw_end_request not yet */
   int canceled, cancel_finishing;
   int status;
   char msg[512];
@@ -47,18 +47,18 @@ struct agent {
   long use_in, use_out, use_calls, use_estimated;
 
   /* stage 1 (agent_plan.c) */
-  json_t *state0;       /* state at planning time */
+  json_t *state0; /* state at planning time */
   plan_t *plan;
-  json_t *plan_json;    /* normalized, after validation */
+  json_t *plan_json; /* normalized, after validation */
   json_t *plan_errors;
   char *plan_text;
-  int attempt;          /* 0 = the first plan, 1 = the re-plan */
+  int attempt; /* 0 = the first plan, 1 = the re-plan */
 
   /* stage 2 (agent_exec.c) */
-  json_t *before;       /* state when execution started */
-  json_t *actions;      /* every call made: [{"step"?, "tool", "args", "ok", "outcome", "result", ...}] */
-  int exec_started;     /* execution began (the DAW may have changed) */
-  int round;            /* 0 = execute, 1 = the corrective round */
+  json_t *before;   /* state when execution started */
+  json_t *actions;  /* every call made: [{"step"?, "tool", "args", "ok", "outcome", "result", ...}] */
+  int exec_started; /* execution began (the DAW may have changed) */
+  int round;        /* 0 = execute, 1 = the corrective round */
   int n_failed, n_unreachable;
   int readback_unknown; /* set while a result whose read-back failed is handled (the step must not run again) */
   json_t *step_tracks;  /* "N" -> track id */
@@ -70,15 +70,15 @@ struct agent {
   char *final_text;
   int llm_status;
   char llm_msg[512];
-  json_t *s2_open;      /* what stage 2 may still carry out [{"step","tool","args","used","repair"?}] */
+  json_t *s2_open; /* what stage 2 may still carry out [{"step","tool","args","used","repair"?}] */
   /* direct executor */
   size_t step_i;
-  json_t *work;         /* [{"step","tool","args"}] to run in this round */
+  json_t *work; /* [{"step","tool","args"}] to run in this round */
 
   /* verification (agent_verify.c) */
-  json_t *violations;   /* the last verification */
+  json_t *violations; /* the last verification */
   json_t *violations_first;
-  int failed_seen;      /* n_failed when the mirror was last refreshed */
+  int failed_seen;               /* n_failed when the mirror was last refreshed */
   int refresh_tries, unverified; /* unverified: the mirror could not be refreshed after a failed call */
   int verify_fresh;              /* the mirror was just read back (daw_refresh) for this verification */
 
@@ -89,10 +89,10 @@ struct agent {
 };
 
 struct agent_tally {
-  int steps;     /* plan steps that change something (read-only steps are not counted) */
+  int steps;                                 /* plan steps that change something (read-only steps are not counted) */
   int confirmed, uncertain, failed, not_run; /* per plan step */
-  int refused;   /* stage-2 calls outside the plan (counted as failed too) */
-  int total;     /* steps + refused */
+  int refused;                               /* stage-2 calls outside the plan (counted as failed too) */
+  int total;                                 /* steps + refused */
 };
 
 /* ---- agent.c: the job ---- */
@@ -141,8 +141,8 @@ void agent_s2_turn(agent_t *a);
 /* A create (create_track, create_midi_clip, add_effect) that failed with DAW_ETIMEDOUT/DAW_EUNREACHABLE is read
  * back before its result counts: returns 1 when the read-back was started (cb follows with the outcome: found ->
  * status 0 and the read-back ids; else the original failure), 0 when the result stands as it is. */
-int agent_readback_start(agent_t *a, const char *tool, const json_t *args, int status, const char *message,
-                         daw_cb cb, void *data);
+int agent_readback_start(agent_t *a, const char *tool, const json_t *args, int status, const char *message, daw_cb cb,
+                         void *data);
 /* The end of an execution round: refresh the mirror when a call failed, then verify, then the corrective round or
  * the end of the request. */
 void agent_after_round(agent_t *a);

@@ -64,11 +64,11 @@ static int parse_and_validate(agent_t *a, const char *text) {
   size_t ne = json_array_size(a->plan_errors);
   if (a->plan) {
     agent_log(a, LOG_INFO, "plan: %zu step%s, %s", plan_step_count(a->plan), plan_step_count(a->plan) == 1 ? "" : "s",
-         ne ? "invalid" : "valid");
+              ne ? "invalid" : "valid");
     for (size_t i = 0; i < plan_step_count(a->plan); i++) {
       char *args = agent_compact(plan_step_args(a->plan, i));
       agent_log(a, LOG_INFO, "plan: Step %d: %s %s", plan_step_number(a->plan, i), plan_step_tool(a->plan, i),
-           args ? args : "{}");
+                args ? args : "{}");
       free(args);
     }
   }
@@ -76,7 +76,7 @@ static int parse_and_validate(agent_t *a, const char *text) {
   json_t *e;
   json_array_foreach(a->plan_errors, i, e) {
     agent_log(a, LOG_INFO, "plan error (Step %lld): %s", (long long)json_integer_value(json_object_get(e, "step")),
-         json_string_value(json_object_get(e, "message")));
+              json_string_value(json_object_get(e, "message")));
   }
   if (a->cfg.cb.on_plan) a->cfg.cb.on_plan(a, a->attempt, a->plan_json, a->plan_errors, text, a->cfg.cb.data);
   return ne == 0 && a->plan;
@@ -133,7 +133,7 @@ static void on_plan_done(llm_call_t *call, int status, const struct llm_result *
   if (a->attempt == 0) {
     a->attempt = 1;
     agent_log(a, LOG_INFO, "re-planning with %zu error%s quoted", json_array_size(a->plan_errors),
-         json_array_size(a->plan_errors) == 1 ? "" : "s");
+              json_array_size(a->plan_errors) == 1 ? "" : "s");
     struct prompt_text pt;
     char err[512];
     if (prompt_replan(a->prompts, a->plan_errors, a->tools_avail, &pt, err, sizeof err)) {
@@ -163,14 +163,20 @@ static void prepare_context(agent_t *a) {
 void agent_start_planning(agent_t *a) {
   prepare_context(a);
   agent_set_stage(a, AGENT_PLANNING);
-  agent_log(a, LOG_INFO, "planning started (%s, %zu tools available)", llm_provider_name(llm_get_config(a->cfg.llm)->provider),
-       json_array_size(a->tools_avail));
+  agent_log(a, LOG_INFO, "planning started (%s, %zu tools available)",
+            llm_provider_name(llm_get_config(a->cfg.llm)->provider), json_array_size(a->tools_avail));
   json_t *an = context_analyze(a->state0);
   struct prompt_conversation_stats cs = {0};
-  struct prompt_stage1 in = {.dialect = daw_dialect(a->cfg.daw), .request = a->request, .state = a->state0,
-                             .analysis = an, .catalog = daw_catalog(a->cfg.daw), .tools = a->tools_avail,
-                             .context_budget = a->cfg.context_budget, .profile = a->cfg.profile,
-                             .conversation = a->conversation, .conv_stats = &cs};
+  struct prompt_stage1 in = {.dialect = daw_dialect(a->cfg.daw),
+                             .request = a->request,
+                             .state = a->state0,
+                             .analysis = an,
+                             .catalog = daw_catalog(a->cfg.daw),
+                             .tools = a->tools_avail,
+                             .context_budget = a->cfg.context_budget,
+                             .profile = a->cfg.profile,
+                             .conversation = a->conversation,
+                             .conv_stats = &cs};
   struct prompt_text pt;
   char err[512];
   int rc = prompt_stage1(a->prompts, &in, &pt, err, sizeof err);
@@ -182,7 +188,7 @@ void agent_start_planning(agent_t *a) {
   agent_log(a, LOG_INFO, "stage 1 prompt: %zu tokens (estimate)", budget_tokens(pt.system) + budget_tokens(pt.user));
   if (cs.turns)
     agent_log(a, LOG_INFO, "conversation: %zu earlier turn%s (%zu in full, %zu on one line, %zu dropped), %zu tokens",
-         cs.turns, cs.turns == 1 ? "" : "s", cs.full, cs.one_line, cs.dropped, cs.tokens);
+              cs.turns, cs.turns == 1 ? "" : "s", cs.full, cs.one_line, cs.dropped, cs.tokens);
   a->req = llm_request_new();
   if (!a->req || (pt.system && llm_request_set_system(a->req, pt.system)) || llm_request_add_user(a->req, pt.user)) {
     prompt_text_free(&pt);

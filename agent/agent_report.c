@@ -95,13 +95,19 @@ void agent_tally(agent_t *a, struct agent_tally *t, json_t **steps_out) {
         oc = json_string_value(json_object_get(x, "outcome"));
     }
     int vio = has_step_violation(a->violations, n);
-    if (!oc) oc = a->canceled ? "not_run" : vio ? "failed" : "uncertain";
-    else if (vio) oc = "failed";
+    if (!oc)
+      oc = a->canceled ? "not_run" : vio ? "failed" : "uncertain";
+    else if (vio)
+      oc = "failed";
     t->steps++;
-    if (!strcmp(oc, "confirmed")) t->confirmed++;
-    else if (!strcmp(oc, "uncertain")) t->uncertain++;
-    else if (!strcmp(oc, "not_run")) t->not_run++;
-    else t->failed++;
+    if (!strcmp(oc, "confirmed"))
+      t->confirmed++;
+    else if (!strcmp(oc, "uncertain"))
+      t->uncertain++;
+    else if (!strcmp(oc, "not_run"))
+      t->not_run++;
+    else
+      t->failed++;
     if (out) json_array_append_new(out, json_pack("{sissss}", "step", n, "tool", tool, "outcome", oc));
   }
   json_array_foreach(a->actions, k, x) t->refused += json_object_get(x, "refused") != NULL;
@@ -164,39 +170,43 @@ json_t *agent_build_response(agent_t *a, int status, const char *message) {
   json_object_set_new(r, "response", json_string(text ? text : ""));
   json_object_set_new(r, "actions_executed", a->actions ? json_incref(a->actions) : json_array());
   json_object_set_new(r, "musical_context", ctx ? ctx : json_null());
-  json_object_set_new(r, "plan", a->plan_json ? json_incref(a->plan_json)
-                                 : a->plan ? plan_to_json(a->plan)
-                                           : json_null());
+  json_object_set_new(r, "plan",
+                      a->plan_json ? json_incref(a->plan_json)
+                      : a->plan    ? plan_to_json(a->plan)
+                                   : json_null());
   json_object_set_new(r, "iteration", a->iteration > 0 ? json_integer(a->iteration) : json_null());
   json_object_set_new(r, "status", json_string(status_key(status)));
   if (message) json_object_set_new(r, "error", json_string(message));
-  json_object_set_new(r, "executor", json_string(a->mode == MODE_PLAN ? "none"
-                                                 : a->cfg.executor == AGENT_EXEC_DIRECT || a->mode == MODE_EXEC
-                                                     ? "direct"
-                                                     : "llm"));
+  json_object_set_new(r, "executor",
+                      json_string(a->mode == MODE_PLAN                                           ? "none"
+                                  : a->cfg.executor == AGENT_EXEC_DIRECT || a->mode == MODE_EXEC ? "direct"
+                                                                                                 : "llm"));
   json_object_set_new(r, "plan_errors", a->plan_errors ? json_incref(a->plan_errors) : json_array());
   json_object_set_new(r, "violations", a->violations ? json_incref(a->violations) : json_array());
   if (a->exec_started) {
     struct agent_tally t;
     json_t *so = NULL;
     agent_tally(a, &t, &so);
-    json_object_set_new(r, "outcomes", json_pack("{sisisisisisisi}", "confirmed", t.confirmed, "uncertain", t.uncertain,
-                                                 "failed", t.failed, "refused", t.refused, "not_run", t.not_run,
-                                                 "steps", t.steps, "total", t.total));
+    json_object_set_new(r, "outcomes",
+                        json_pack("{sisisisisisisi}", "confirmed", t.confirmed, "uncertain", t.uncertain, "failed",
+                                  t.failed, "refused", t.refused, "not_run", t.not_run, "steps", t.steps, "total",
+                                  t.total));
     json_object_set_new(r, "step_outcomes", so);
   }
   if (status == AGENT_ECANCELED) json_object_set_new(r, "interrupted", json_true());
   if (a->violations_first && json_array_size(a->violations_first))
-    json_object_set_new(r, "violations_fixed", json_integer((json_int_t)(json_array_size(a->violations_first) -
-                                                                          json_array_size(a->violations))));
+    json_object_set_new(
+        r, "violations_fixed",
+        json_integer((json_int_t)(json_array_size(a->violations_first) - json_array_size(a->violations))));
   if (a->mode != MODE_PLAN) {
     json_object_set_new(r, "model_turns", json_integer(a->total_turns));
     if (a->turn_limit_hit) json_object_set_new(r, "turn_limit_reached", json_true());
   }
   if (a->mode != MODE_EXEC || a->use_calls)
-    json_object_set_new(r, "usage", json_pack("{sIsIsIsb}", "input_tokens", (json_int_t)a->use_in, "output_tokens",
-                                              (json_int_t)a->use_out, "calls", (json_int_t)a->use_calls, "estimated",
-                                              a->use_estimated > 0));
+    json_object_set_new(r, "usage",
+                        json_pack("{sIsIsIsb}", "input_tokens", (json_int_t)a->use_in, "output_tokens",
+                                  (json_int_t)a->use_out, "calls", (json_int_t)a->use_calls, "estimated",
+                                  a->use_estimated > 0));
   if (a->history_dir) json_object_set_new(r, "history_dir", json_string(a->history_dir));
   if (a->plan_text && a->mode != MODE_EXEC) json_object_set_new(r, "plan_text", json_string(a->plan_text));
   free(gen);
@@ -231,8 +241,10 @@ json_t *agent_turn_from_response(const char *request, const json_t *response) {
       const char *k;
       json_t *v;
       json_object_foreach((json_t *)st, k, v) {
-        if (!strcmp(k, "args")) json_object_set_new(s, k, prompt_args_short(v));
-        else json_object_set(s, k, v);
+        if (!strcmp(k, "args"))
+          json_object_set_new(s, k, prompt_args_short(v));
+        else
+          json_object_set(s, k, v);
       }
       json_array_append_new(steps, s);
     }
@@ -254,7 +266,8 @@ json_t *agent_turn_from_response(const char *request, const json_t *response) {
     json_object_set_new(o, "outcome", json_string(oc ? oc : "unknown"));
     if (json_object_get(x, "refused")) json_object_set_new(o, "refused", json_true());
     const json_t *res = json_object_get(x, "result");
-    if (json_is_string(json_object_get(res, "track_id"))) json_object_set(o, "track_id", json_object_get(res, "track_id"));
+    if (json_is_string(json_object_get(res, "track_id")))
+      json_object_set(o, "track_id", json_object_get(res, "track_id"));
     if (json_is_string(json_object_get(res, "clip_id"))) json_object_set(o, "clip_id", json_object_get(res, "clip_id"));
     json_array_append_new(acts, o);
   }
@@ -267,7 +280,8 @@ static void on_ended(int status, const json_t *result, const char *message, void
   (void)result;
   a->daw_pending = 0;
   a->request_begun = 0;
-  if (status) agent_log(a, LOG_WARN, "could not close the DAW's undo block: %s", message ? message : daw_strerror(status));
+  if (status)
+    agent_log(a, LOG_WARN, "could not close the DAW's undo block: %s", message ? message : daw_strerror(status));
   if (agent_stop_if_canceled(a)) return;
   save_and_finish(a);
 }
@@ -323,16 +337,17 @@ int agent_save_iteration(agent_t *a, int partial) {
   }
   json_t *after = session_to_json(daw_session(a->cfg.daw));
   json_t *meta = json_pack("{sssssisOsO}", "source", "ai_iteration", "user_message", a->request ? a->request : "",
-                           "actions_count", agent_count_changes(a->actions), "plan", a->plan_json ? a->plan_json : json_null(),
-                           "actions", a->actions);
+                           "actions_count", agent_count_changes(a->actions), "plan",
+                           a->plan_json ? a->plan_json : json_null(), "actions", a->actions);
   json_object_set_new(meta, "executor", json_string(agent_is_direct(a) ? "direct" : "llm"));
   if (json_array_size(a->violations)) json_object_set(meta, "violations", a->violations);
   struct agent_tally t;
   json_t *so = NULL;
   agent_tally(a, &t, &so);
-  json_object_set_new(meta, "outcomes", json_pack("{sisisisisisisi}", "confirmed", t.confirmed, "uncertain",
-                                                  t.uncertain, "failed", t.failed, "refused", t.refused, "not_run",
-                                                  t.not_run, "steps", t.steps, "total", t.total));
+  json_object_set_new(meta, "outcomes",
+                      json_pack("{sisisisisisisi}", "confirmed", t.confirmed, "uncertain", t.uncertain, "failed",
+                                t.failed, "refused", t.refused, "not_run", t.not_run, "steps", t.steps, "total",
+                                t.total));
   json_object_set_new(meta, "step_outcomes", so);
   if (partial) json_object_set_new(meta, "partial", json_true());
   int num = 0;
@@ -353,18 +368,21 @@ static void save_and_finish(agent_t *a) {
   int status = AGENT_OK;
   char m[700] = "";
   if (json_array_size(a->violations)) {
-    status = !agent_is_direct(a) && a->llm_status ? (a->llm_status == LLM_EAUTH || a->llm_status == LLM_ECONFIG
-                                                   ? AGENT_ECONFIG : AGENT_ELLM)
+    status = !agent_is_direct(a) && a->llm_status
+                 ? (a->llm_status == LLM_EAUTH || a->llm_status == LLM_ECONFIG ? AGENT_ECONFIG : AGENT_ELLM)
              : all_unreachable(a) ? AGENT_EDAW
                                   : AGENT_EINCOMPLETE;
     const char *first = json_string_value(json_object_get(json_array_get(a->violations, 0), "message"));
-    snprintf(m, sizeof m, "%s%s%s%s%zu problem%s remain%s%s (first: %s)", a->unverified
-             ? "the mirror could not be refreshed after a failed call, so nothing was repaired; " : "",
-             !agent_is_direct(a) && a->llm_status ? "the model failed: " : "", !agent_is_direct(a) && a->llm_status ? a->llm_msg : "",
-             !agent_is_direct(a) && a->llm_status ? "; " : a->turn_limit_hit ? "turn limit reached; " : "",
-             json_array_size(a->violations),
-             json_array_size(a->violations) == 1 ? "" : "s", json_array_size(a->violations) == 1 ? "s" : "",
-             a->round ? " after the corrective round" : "", first ? first : "?");
+    snprintf(m, sizeof m, "%s%s%s%s%zu problem%s remain%s%s (first: %s)",
+             a->unverified ? "the mirror could not be refreshed after a failed call, so nothing was repaired; " : "",
+             !agent_is_direct(a) && a->llm_status ? "the model failed: " : "",
+             !agent_is_direct(a) && a->llm_status ? a->llm_msg : "",
+             !agent_is_direct(a) && a->llm_status ? "; "
+             : a->turn_limit_hit                  ? "turn limit reached; "
+                                                  : "",
+             json_array_size(a->violations), json_array_size(a->violations) == 1 ? "" : "s",
+             json_array_size(a->violations) == 1 ? "s" : "", a->round ? " after the corrective round" : "",
+             first ? first : "?");
   } else {
     /* the session looks as planned; the outcomes still decide: a failed or refused call, or a step the DAW did
      * not confirm, is never reported as done */
@@ -443,12 +461,12 @@ char *agent_summary(const json_t *r) {
       const char *ph = json_string_value(json_object_get(x, "phase"));
       char *aj = agent_compact(json_object_get(x, "args"));
       const char *outc = json_string_value(json_object_get(x, "outcome"));
-      const char *label = json_object_get(x, "refused")          ? "REFUSED"
+      const char *label = json_object_get(x, "refused")                 ? "REFUSED"
                           : json_is_true(json_object_get(x, "retried")) ? "retried"
-                          : outc && !strcmp(outc, "failed")        ? "FAILED"
-                          : outc                                   ? outc
-                          : json_is_true(json_object_get(x, "ok")) ? "ok"
-                                                                   : "FAILED";
+                          : outc && !strcmp(outc, "failed")             ? "FAILED"
+                          : outc                                        ? outc
+                          : json_is_true(json_object_get(x, "ok"))      ? "ok"
+                                                                        : "FAILED";
       OUT("  %-9s %s %.160s%s", label, tool ? tool : "?", aj ? aj : "{}", aj && strlen(aj) > 160 ? "..." : "");
       free(aj);
       if (tid || cid) OUT(" -> %s%s%s", tid ? tid : "", tid && cid ? " " : "", cid ? cid : "");
@@ -472,8 +490,9 @@ char *agent_summary(const json_t *r) {
   const json_t *fixed = json_object_get(r, "violations_fixed");
   /* "matches the plan" only when every step is confirmed by the DAW */
   int all_confirmed = json_is_object(oc) && n_total > 0 && n_conf == n_total && rst && !strcmp(rst, "ok");
-  if (json_integer_value(fixed) > 0) OUT("\nVerification: %lld problem(s) found and fixed in the corrective round.\n",
-                                         (long long)json_integer_value(fixed));
+  if (json_integer_value(fixed) > 0)
+    OUT("\nVerification: %lld problem(s) found and fixed in the corrective round.\n",
+        (long long)json_integer_value(fixed));
   if (json_array_size(vio)) {
     OUT("\nStill wrong after verification:\n");
     size_t i;
@@ -485,7 +504,8 @@ char *agent_summary(const json_t *r) {
     OUT("\nVerification: the DAW's session matches the plan.\n");
   } else if (json_array_size(acts) && !all_confirmed) {
     OUT("\nVerification: the mirror shows no difference from the plan, but %d of %d step%s %s not confirmed by the "
-        "DAW.\n", n_total - n_conf, n_total, n_total == 1 ? "" : "s", n_total - n_conf == 1 ? "is" : "are");
+        "DAW.\n",
+        n_total - n_conf, n_total, n_total == 1 ? "" : "s", n_total - n_conf == 1 ? "is" : "are");
   }
   const json_t *key = json_object_get(json_object_get(r, "musical_context"), "key");
   const json_t *ctx = json_object_get(r, "musical_context");
@@ -498,11 +518,13 @@ char *agent_summary(const json_t *r) {
   }
   const json_t *it = json_object_get(r, "iteration");
   const char *hd = json_string_value(json_object_get(r, "history_dir"));
-  if (json_is_integer(it)) OUT("Iteration %lld saved%s%s.\n", (long long)json_integer_value(it), hd ? " in " : "",
-                               hd ? hd : "");
+  if (json_is_integer(it))
+    OUT("Iteration %lld saved%s%s.\n", (long long)json_integer_value(it), hd ? " in " : "", hd ? hd : "");
   const char *err = json_string_value(json_object_get(r, "error"));
-  if (err && interrupted) OUT("\n%s\n", err);
-  else if (err) OUT("\nError: %s\n", err);
+  if (err && interrupted)
+    OUT("\n%s\n", err);
+  else if (err)
+    OUT("\nError: %s\n", err);
 #undef OUT
   return b;
 }

@@ -148,22 +148,27 @@ static void on_readback(int status, const json_t *result, const char *message, v
   if (a->closing || a->canceled) {
     snprintf(msg, sizeof msg, "%s", rb->message);
   } else if (status) {
-    snprintf(msg, sizeof msg, "%s (the read-back failed too: %s; it is unknown whether the DAW did it, so the step "
-             "is not run again; do not call it again)", rb->message, message ? message : daw_strerror(status));
+    snprintf(msg, sizeof msg,
+             "%s (the read-back failed too: %s; it is unknown whether the DAW did it, so the step "
+             "is not run again; do not call it again)",
+             rb->message, message ? message : daw_strerror(status));
     rb->status = DAW_ETIMEDOUT;
   } else if (found || (found = readback_find(a, rb->tool, rb->args)) != NULL) {
     agent_log(a, LOG_INFO, "%s: the confirmation was lost (%s), but the read-back shows it was done", rb->tool,
-         rb->message);
-    json_object_set_new(found, "note", json_string("the DAW's confirmation was lost, but a read-back of the session "
-                                                   "shows this was done; do not call it again"));
+              rb->message);
+    json_object_set_new(found, "note",
+                        json_string("the DAW's confirmation was lost, but a read-back of the session "
+                                    "shows this was done; do not call it again"));
   } else {
     agent_log(a, LOG_INFO, "%s: not confirmed (%s), and the read-back shows it was not done", rb->tool, rb->message);
     snprintf(msg, sizeof msg, "%s (a read-back shows the DAW does not have it: the step can be called again)",
              rb->message);
   }
   if (!found && status && !a->closing && !a->canceled) a->readback_unknown = 1;
-  if (found) rb->cb(0, found, NULL, rb->data);
-  else rb->cb(rb->status, NULL, msg, rb->data);
+  if (found)
+    rb->cb(0, found, NULL, rb->data);
+  else
+    rb->cb(rb->status, NULL, msg, rb->data);
   a->readback_unknown = 0;
   json_decref(found);
   free(rb->message);
@@ -171,8 +176,8 @@ static void on_readback(int status, const json_t *result, const char *message, v
 }
 
 /* Returns 1 when a read-back was started (cb follows with its outcome), 0 when the result stands as it is. */
-int agent_readback_start(agent_t *a, const char *tool, const json_t *args, int status, const char *message,
-                          daw_cb cb, void *data) {
+int agent_readback_start(agent_t *a, const char *tool, const json_t *args, int status, const char *message, daw_cb cb,
+                         void *data) {
   if (!status || a->closing || a->canceled || !is_create(tool) || !args || !a->before) return 0;
   if (status != DAW_ETIMEDOUT && status != DAW_EUNREACHABLE) return 0;
   struct readback *rb = calloc(1, sizeof *rb);
@@ -194,7 +199,7 @@ static void fix_round(agent_t *a) {
   a->round = 1;
   agent_set_stage(a, AGENT_FIXING);
   agent_log(a, LOG_INFO, "corrective round: %zu violation%s", json_array_size(a->violations),
-       json_array_size(a->violations) == 1 ? "" : "s");
+            json_array_size(a->violations) == 1 ? "" : "s");
   if (agent_is_direct(a)) {
     /* the repairs verification proposed, in step order, one per step */
     json_decref(a->work);
@@ -211,7 +216,8 @@ static void fix_round(agent_t *a) {
     agent_direct_next(a);
     return;
   }
-  agent_s2_open_repairs(a); /* besides the steps still open, the model may carry out the repairs verification proposed */
+  agent_s2_open_repairs(
+      a); /* besides the steps still open, the model may carry out the repairs verification proposed */
   json_t *ct = created_tracks(a);
   struct prompt_text pt;
   char err[512];
@@ -239,7 +245,8 @@ static void on_refreshed(int status, const json_t *result, const char *message, 
     message = cerr;
   }
   if (status && ++a->refresh_tries < 2) {
-    agent_log(a, LOG_INFO, "refresh before verification failed (%s); once more", message ? message : daw_strerror(status));
+    agent_log(a, LOG_INFO, "refresh before verification failed (%s); once more",
+              message ? message : daw_strerror(status));
     a->daw_pending = 1;
     if (daw_refresh(a->cfg.daw, on_refreshed, a) == DAW_OK) return;
     a->daw_pending = 0;
@@ -248,7 +255,7 @@ static void on_refreshed(int status, const json_t *result, const char *message, 
     /* the mirror may miss changes whose confirmation was lost: repairing from it could duplicate them */
     a->unverified = 1;
     agent_log(a, LOG_WARN, "the mirror could not be refreshed (%s): verifying it as it is, without repairs",
-         message ? message : daw_strerror(status));
+              message ? message : daw_strerror(status));
   }
   a->verify_fresh = 1;
   verify(a);
@@ -262,7 +269,7 @@ void agent_after_round(agent_t *a) {
     a->failed_seen = a->n_failed;
     a->refresh_tries = 0;
     agent_log(a, LOG_INFO, "refreshing the mirror before verification (%d call%s failed)", a->n_failed,
-         a->n_failed == 1 ? "" : "s");
+              a->n_failed == 1 ? "" : "s");
     a->daw_pending = 1;
     if (daw_refresh(a->cfg.daw, on_refreshed, a) == DAW_OK) return;
     a->daw_pending = 0;
@@ -375,8 +382,8 @@ static void quote(const char *s, char *out, size_t n) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 6, 7)))
 #endif
-static json_t *violation(json_t *out, const char *kind, int step, const char *track_id, const json_t *fix,
-                         const char *fmt, ...) {
+static json_t *
+violation(json_t *out, const char *kind, int step, const char *track_id, const json_t *fix, const char *fmt, ...) {
   char buf[900];
   va_list ap;
   va_start(ap, fmt);
@@ -520,8 +527,10 @@ static int note_present(const struct note_key *k, size_t count, const json_t *wa
   size_t lo = 0, hi = count;
   while (lo < hi) { /* the first note starting at ws - 0.01 or later */
     size_t mid = lo + (hi - lo) / 2;
-    if (k[mid].s < ws - 0.01) lo = mid + 1;
-    else hi = mid;
+    if (k[mid].s < ws - 0.01)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   for (size_t i = lo; i < count && k[i].s <= ws + 0.01; i++) {
     if (fabs(k[i].s - ws) > 0.01 || fabs(k[i].n - wn) > 0.01) continue;
@@ -561,7 +570,7 @@ static int is_midi_track(const json_t *t, const json_t *actions, const json_t *p
 json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *after, const json_t *actions,
                      json_t **step_tracks_out) {
   json_t *out = json_array();
-  json_t *st = json_object();     /* step -> track id */
+  json_t *st = json_object();      /* step -> track id */
   json_t *claimed = json_object(); /* track ids / clip ids already matched */
   const json_t *steps = json_object_get(plan, "steps");
   size_t i, k;
@@ -580,8 +589,8 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
       if (json_integer_value(json_object_get(t, "step")) != n || !json_is_true(json_object_get(t, "ok"))) continue;
       const char *tool2 = json_string_value(json_object_get(t, "tool"));
       const char *id = json_string_value(json_object_get(json_object_get(t, "result"), "track_id"));
-      if (tool2 && vocab_lookup(tool2) == VOCAB_CREATE_TRACK && id && track_by_id(after, id) && !track_by_id(before, id) &&
-          !json_object_get(claimed, id))
+      if (tool2 && vocab_lookup(tool2) == VOCAB_CREATE_TRACK && id && track_by_id(after, id) &&
+          !track_by_id(before, id) && !json_object_get(claimed, id))
         found = id;
     }
     /* else a new track by name (or by the name a later set_track gives it) */
@@ -673,8 +682,10 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
         }
       }
       if (!clip) {
-        violation(out, "missing_clip", n, tr, fix, "Step %d: %s has no clip at beat %g (the plan's %g-beat clip with "
-                  "%zu note%s)", n, tq, start, dur, json_array_size(notes), json_array_size(notes) == 1 ? "" : "s");
+        violation(out, "missing_clip", n, tr, fix,
+                  "Step %d: %s has no clip at beat %g (the plan's %g-beat clip with "
+                  "%zu note%s)",
+                  n, tq, start, dur, json_array_size(notes), json_array_size(notes) == 1 ? "" : "s");
       } else {
         json_t *missing = json_array();
         json_t *nn;
@@ -688,9 +699,12 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
           char first[120];
           note_text(json_array_get(missing, 0), first, sizeof first);
           const char *cid = json_string_value(json_object_get(clip, "id"));
-          json_t *f2 = json_pack("{sss{sssO}}", "tool", vocab_name(VOCAB_EDIT_CLIP), "args", "clip_id", cid, "add_notes", missing);
-          violation(out, "missing_notes", n, tr, f2, "Step %d: clip %s on %s lacks %zu of the %zu planned notes "
-                    "(first: %s)", n, cid, tq, json_array_size(missing), json_array_size(notes), first);
+          json_t *f2 = json_pack("{sss{sssO}}", "tool", vocab_name(VOCAB_EDIT_CLIP), "args", "clip_id", cid,
+                                 "add_notes", missing);
+          violation(out, "missing_notes", n, tr, f2,
+                    "Step %d: clip %s on %s lacks %zu of the %zu planned notes "
+                    "(first: %s)",
+                    n, cid, tq, json_array_size(missing), json_array_size(notes), first);
           json_decref(f2);
         }
         json_decref(missing);
@@ -710,7 +724,8 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
       }
     } else if (vocab_lookup(tool) == VOCAB_SET_TRACK) {
       if (!T) {
-        violation(out, "step_failed", n, NULL, fix, "Step %d: set_track could not be checked: %s does not exist", n, tq);
+        violation(out, "step_failed", n, NULL, fix, "Step %d: set_track could not be checked: %s does not exist", n,
+                  tq);
       } else {
         char diffs[600] = "";
         size_t o = 0;
@@ -723,7 +738,8 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
           int differs = 0;
           if (json_is_number(want)) {
             double tol = !strcmp(key, "volume_db") ? 0.1 : 0.01;
-            if (!strcmp(key, "volume_db") && json_number_value(want) <= -150 && json_number_value(have) <= -149) tol = 1e9;
+            if (!strcmp(key, "volume_db") && json_number_value(want) <= -150 && json_number_value(have) <= -149)
+              tol = 1e9;
             differs = !json_is_number(have) || fabs(json_number_value(have) - json_number_value(want)) > tol;
           } else if (json_is_boolean(want)) {
             differs = !json_is_boolean(have) || json_is_true(have) != json_is_true(want);
@@ -768,12 +784,14 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
       }
     } else if (vocab_lookup(tool) == VOCAB_SET_LOOP) {
       const json_t *lp = json_object_get(after, "loop");
-      double ws = json_number_value(json_object_get(args, "start")), we = json_number_value(json_object_get(args, "end"));
+      double ws = json_number_value(json_object_get(args, "start")),
+             we = json_number_value(json_object_get(args, "end"));
       if (last_setter(plan, n, VOCAB_SET_LOOP, "start", st, after, NULL) &&
           (fabs(json_number_value(json_object_get(lp, "start")) - ws) > 0.01 ||
            fabs(json_number_value(json_object_get(lp, "end")) - we) > 0.01))
         violation(out, "value_differs", n, NULL, fix, "Step %d: the loop is %g-%g, the plan says %g-%g", n,
-                  json_number_value(json_object_get(lp, "start")), json_number_value(json_object_get(lp, "end")), ws, we);
+                  json_number_value(json_object_get(lp, "start")), json_number_value(json_object_get(lp, "end")), ws,
+                  we);
     } else if (!ok_action_for_step(actions, n, vocab_lookup(tool), (int)ord)) {
       violation(out, "step_failed", n, tr, fix, "Step %d: %s was not carried out", n, tool);
     }
@@ -798,7 +816,9 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
               id);
   }
   json_decref(claimed);
-  if (step_tracks_out) *step_tracks_out = st;
-  else json_decref(st);
+  if (step_tracks_out)
+    *step_tracks_out = st;
+  else
+    json_decref(st);
   return out;
 }

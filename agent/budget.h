@@ -30,9 +30,9 @@
 #define BUDGET_DEFAULT_TOKENS 6000
 
 enum {
-    BUDGET_OK = 0,
-    BUDGET_ERR_ARG = -1,
-    BUDGET_ERR_NOMEM = -2,
+  BUDGET_OK = 0,
+  BUDGET_ERR_ARG = -1,
+  BUDGET_ERR_NOMEM = -2,
 };
 const char *budget_strerror(int code);
 
@@ -41,9 +41,9 @@ size_t budget_tokens(const char *s);
 size_t budget_tokens_n(const char *s, size_t n);
 
 struct budget_stats {
-    size_t tracks, full, detail, name_only, elided; /* tracks per level */
-    size_t notes_total, notes_shown;                /* notes in the session / written out */
-    size_t tokens;                                  /* estimate of state + context text */
+  size_t tracks, full, detail, name_only, elided; /* tracks per level */
+  size_t notes_total, notes_shown;                /* notes in the session / written out */
+  size_t tokens;                                  /* estimate of state + context text */
 };
 
 /* Renders the session (borrowed; NULL = empty) and its musical context (analysis: borrowed, from

@@ -11,9 +11,9 @@
 #include <jansson.h>
 
 enum {
-    CONTEXT_OK = 0,
-    CONTEXT_ERR_ARG = -1,
-    CONTEXT_ERR_NOMEM = -2,
+  CONTEXT_OK = 0,
+  CONTEXT_ERR_ARG = -1,
+  CONTEXT_ERR_NOMEM = -2,
 };
 
 const char *context_strerror(int code);

@@ -35,13 +35,13 @@ struct http {
   uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
-  int depth;        /* > 0 while inside curl or while delivering completions */
-  int in_timer;     /* inside the timer callback */
-  int closing;      /* http_close called */
+  int depth;    /* > 0 while inside curl or while delivering completions */
+  int in_timer; /* inside the timer callback */
+  int closing;  /* http_close called */
   int close_started;
-  int cleaning;     /* inside curl_multi_cleanup */
+  int cleaning;       /* inside curl_multi_cleanup */
   int cancel_pending; /* a cancellation waits for after_action */
-  int open_handles; /* libuv handles not yet closed (timer + polls) */
+  int open_handles;   /* libuv handles not yet closed (timer + polls) */
   size_t nreqs;
   struct http_req *reqs;
   struct http_sock *socks;
@@ -101,8 +101,10 @@ static void on_handle_closed(uv_handle_t *hd) {
   if (hd->type == UV_POLL) {
     struct http_sock *k = hd->data;
     h = k->h;
-    if (k->prev) k->prev->next = k->next;
-    else h->socks = k->next;
+    if (k->prev)
+      k->prev->next = k->next;
+    else
+      h->socks = k->next;
     if (k->next) k->next->prev = k->prev;
     free(k);
   } else {
@@ -123,8 +125,10 @@ static void sock_close(struct http_sock *k) {
 
 static void req_unlink(struct http_req *r) {
   http_t *h = r->h;
-  if (r->prev) r->prev->next = r->next;
-  else if (h->reqs == r) h->reqs = r->next;
+  if (r->prev)
+    r->prev->next = r->next;
+  else if (h->reqs == r)
+    h->reqs = r->next;
   if (r->next) r->next->prev = r->prev;
   r->next = r->prev = NULL;
   h->nreqs--;
@@ -189,13 +193,13 @@ static void req_complete(struct http_req *r, CURLcode code) {
       snprintf(msg, sizeof msg, "%s: %s", http_strerror(err), detail);
   }
   struct http_response res = {
-    .err = err,
-    .status = r->status,
-    .content_type = r->ctype,
-    .retry_after_ms = r->retry_after_ms,
-    .body = r->resp.s ? r->resp.s : "",
-    .body_len = r->resp.len,
-    .errmsg = msg,
+      .err = err,
+      .status = r->status,
+      .content_type = r->ctype,
+      .retry_after_ms = r->retry_after_ms,
+      .body = r->resp.s ? r->resp.s : "",
+      .body_len = r->resp.len,
+      .errmsg = msg,
   };
   r->on_done(r, &res, r->data);
   req_free(r);
@@ -435,8 +439,7 @@ http_req_t *http_request(http_t *h, const struct http_request *q, int *errp) {
     *errp = HTTP_ECLOSED;
     return NULL;
   }
-  if (!q || !q->url || !q->on_done ||
-      (strncasecmp(q->url, "http://", 7) && strncasecmp(q->url, "https://", 8))) {
+  if (!q || !q->url || !q->on_done || (strncasecmp(q->url, "http://", 7) && strncasecmp(q->url, "https://", 8))) {
     *errp = HTTP_EINVAL;
     return NULL;
   }
@@ -520,8 +523,10 @@ nomem:
 void http_cancel(http_req_t *r) {
   if (!r || r->cancelled || r->done) return;
   r->cancelled = 1;
-  if (r->h->depth == 0) req_remove(r);
-  else r->h->cancel_pending = 1; /* removed by after_action once curl has returned */
+  if (r->h->depth == 0)
+    req_remove(r);
+  else
+    r->h->cancel_pending = 1; /* removed by after_action once curl has returned */
 }
 
 static void do_close(http_t *h) {
@@ -537,9 +542,13 @@ static void do_close(http_t *h) {
     req_unlink(r);
     curl_multi_remove_handle(h->multi, r->easy);
     r->done = 1;
-    struct http_response res = {.err = HTTP_ECANCELED, .status = r->status, .content_type = r->ctype,
-                                .retry_after_ms = r->retry_after_ms, .body = r->resp.s ? r->resp.s : "",
-                                .body_len = r->resp.len, .errmsg = "cancelled: http client closing"};
+    struct http_response res = {.err = HTTP_ECANCELED,
+                                .status = r->status,
+                                .content_type = r->ctype,
+                                .retry_after_ms = r->retry_after_ms,
+                                .body = r->resp.s ? r->resp.s : "",
+                                .body_len = r->resp.len,
+                                .errmsg = "cancelled: http client closing"};
     r->on_done(r, &res, r->data);
     req_free(r);
   }

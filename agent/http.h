@@ -37,7 +37,7 @@ struct http_response {
   long retry_after_ms;      /* parsed Retry-After (seconds or HTTP date), -1 if absent */
   const char *body;         /* NUL-terminated; "" when streamed through on_data */
   size_t body_len;
-  const char *errmsg;       /* human-readable detail when err != 0, else "" */
+  const char *errmsg; /* human-readable detail when err != 0, else "" */
 };
 
 /* Body bytes as they arrive (streaming). status/content_type are known by then via
@@ -48,17 +48,17 @@ typedef void (*http_done_cb)(http_req_t *req, const struct http_response *res, v
 typedef void (*http_close_cb)(void *data);
 
 struct http_request {
-  const char *method;           /* NULL: "POST" if body != NULL, else "GET" */
-  const char *url;              /* http:// or https:// only */
-  const char *const *headers;   /* NULL-terminated "Name: value" lines; copied */
-  const char *body;             /* copied; may be NULL */
+  const char *method;         /* NULL: "POST" if body != NULL, else "GET" */
+  const char *url;            /* http:// or https:// only */
+  const char *const *headers; /* NULL-terminated "Name: value" lines; copied */
+  const char *body;           /* copied; may be NULL */
   size_t body_len;
-  long connect_timeout_ms;      /* 0 = 10 s */
-  long total_timeout_ms;        /* 0 = no total limit */
-  long low_speed_time_s;        /* abort if < 1 byte/s for this long; 0 = off */
-  size_t max_body;              /* limit on received body bytes (also streamed); 0 = 16 MiB */
-  http_data_cb on_data;         /* NULL: body collected into http_response.body */
-  http_done_cb on_done;         /* required */
+  long connect_timeout_ms; /* 0 = 10 s */
+  long total_timeout_ms;   /* 0 = no total limit */
+  long low_speed_time_s;   /* abort if < 1 byte/s for this long; 0 = off */
+  size_t max_body;         /* limit on received body bytes (also streamed); 0 = 16 MiB */
+  http_data_cb on_data;    /* NULL: body collected into http_response.body */
+  http_done_cb on_done;    /* required */
   void *data;
 };
 

@@ -226,8 +226,8 @@ json_t *llm_result_json(const struct llm_result *r) {
   json_t *calls = json_array();
   for (size_t i = 0; i < r->ncalls; i++) {
     const struct llm_tool_call *c = &r->calls[i];
-    json_array_append_new(calls, json_pack("{s:s?,s:s,s:O?,s:s*}", "id", c->id, "name", c->name, "arguments",
-                                           c->args, "raw_arguments", c->args ? NULL : c->raw_args));
+    json_array_append_new(calls, json_pack("{s:s?,s:s,s:O?,s:s*}", "id", c->id, "name", c->name, "arguments", c->args,
+                                           "raw_arguments", c->args ? NULL : c->raw_args));
   }
   return json_pack("{s:s,s:o,s:s,s:{s:I,s:I}}", "text", r->text, "tool_calls", calls, "finish",
                    llm_finish_name(r->finish), "usage", "input_tokens", (json_int_t)r->usage.input_tokens,
@@ -243,8 +243,8 @@ struct llm_request {
 llm_request_t *llm_request_new(void) {
   llm_request_t *q = calloc(1, sizeof *q);
   if (!q) return NULL;
-  q->j = json_pack("{s:n,s:[],s:[],s:{s:n,s:i,s:b}}", "system", "messages", "tools", "options", "model",
-                   "max_tokens", 0, "stream", 0);
+  q->j = json_pack("{s:n,s:[],s:[],s:{s:n,s:i,s:b}}", "system", "messages", "tools", "options", "model", "max_tokens",
+                   0, "stream", 0);
   if (!q->j) {
     free(q);
     return NULL;
@@ -280,8 +280,9 @@ int llm_request_add_assistant(llm_request_t *q, const char *text, const struct l
   if (n) {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-      json_t *args = calls[i].args ? json_deep_copy(calls[i].args)
-                     : calls[i].raw_args ? json_string(calls[i].raw_args) : json_object();
+      json_t *args = calls[i].args       ? json_deep_copy(calls[i].args)
+                     : calls[i].raw_args ? json_string(calls[i].raw_args)
+                                         : json_object();
       json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "id", calls[i].id ? calls[i].id : "", "name",
                                            calls[i].name ? calls[i].name : "", "arguments", args));
     }
@@ -304,8 +305,8 @@ int llm_request_add_tool_result(llm_request_t *q, const char *call_id, const cha
 int llm_request_add_tool(llm_request_t *q, const char *name, const char *description, json_t *schema) {
   if (!name || (schema && !json_is_object(schema))) return LLM_EINVAL;
   json_t *params = schema ? json_incref(schema) : json_pack("{s:s}", "type", "object");
-  json_t *t = json_pack("{s:s,s:s,s:o}", "name", name, "description", description ? description : "", "parameters",
-                        params);
+  json_t *t =
+      json_pack("{s:s,s:s,s:o}", "name", name, "description", description ? description : "", "parameters", params);
   if (!t) return LLM_EINVAL;
   return json_array_append_new(json_object_get(q->j, "tools"), t) ? LLM_ENOMEM : LLM_OK;
 }
@@ -352,11 +353,15 @@ void llm_config_defaults(struct llm_config *c) {
 }
 
 static int parse_provider(const char *s, enum llm_provider *p) {
-  static const struct { const char *name; enum llm_provider p; } names[] = {
-    {"openai", LLM_PROVIDER_OPENAI},   {"openai-compatible", LLM_PROVIDER_OPENAI}, {"ollama", LLM_PROVIDER_OPENAI},
-    {"llama.cpp", LLM_PROVIDER_OPENAI}, {"llamacpp", LLM_PROVIDER_OPENAI},       {"vllm", LLM_PROVIDER_OPENAI},
-    {"lmstudio", LLM_PROVIDER_OPENAI}, {"anthropic", LLM_PROVIDER_ANTHROPIC},     {"claude", LLM_PROVIDER_ANTHROPIC},
-    {"script", LLM_PROVIDER_SCRIPT},
+  static const struct {
+    const char *name;
+    enum llm_provider p;
+  } names[] = {
+      {"openai", LLM_PROVIDER_OPENAI},    {"openai-compatible", LLM_PROVIDER_OPENAI},
+      {"ollama", LLM_PROVIDER_OPENAI},    {"llama.cpp", LLM_PROVIDER_OPENAI},
+      {"llamacpp", LLM_PROVIDER_OPENAI},  {"vllm", LLM_PROVIDER_OPENAI},
+      {"lmstudio", LLM_PROVIDER_OPENAI},  {"anthropic", LLM_PROVIDER_ANTHROPIC},
+      {"claude", LLM_PROVIDER_ANTHROPIC}, {"script", LLM_PROVIDER_SCRIPT},
   };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (!strcasecmp(s, names[i].name)) {
@@ -370,8 +375,10 @@ static const char *nonempty(const char *s) { return s && *s ? s : NULL; }
 
 static void config_path(char *out, size_t n) {
   const char *x = nonempty(getenv("XDG_CONFIG_HOME"));
-  if (x) snprintf(out, n, "%s/dawbridge/config.json", x);
-  else snprintf(out, n, "%s/.config/dawbridge/config.json", nonempty(getenv("HOME")) ? getenv("HOME") : ".");
+  if (x)
+    snprintf(out, n, "%s/dawbridge/config.json", x);
+  else
+    snprintf(out, n, "%s/.config/dawbridge/config.json", nonempty(getenv("HOME")) ? getenv("HOME") : ".");
 }
 
 static int copy_field(char *dst, size_t n, const char *src, const char *what, char *err, size_t errlen) {
@@ -489,9 +496,12 @@ const char *llm_config_endpoint(const struct llm_config *c, char *out, size_t ou
   size_t n = strlen(base);
   while (n && base[n - 1] == '/') n--;
   const char *full = anth ? "/messages" : "/chat/completions";
-  if (ends_with(base, n, full)) snprintf(out, outlen, "%.*s", (int)n, base);
-  else if (ends_with(base, n, "/v1")) snprintf(out, outlen, "%.*s%s", (int)n, base, full);
-  else snprintf(out, outlen, "%.*s/v1%s", (int)n, base, full);
+  if (ends_with(base, n, full))
+    snprintf(out, outlen, "%.*s", (int)n, base);
+  else if (ends_with(base, n, "/v1"))
+    snprintf(out, outlen, "%.*s%s", (int)n, base, full);
+  else
+    snprintf(out, outlen, "%.*s/v1%s", (int)n, base, full);
   return out;
 }
 
@@ -546,7 +556,9 @@ struct llm_call {
 const struct llm_config *llm_get_config(const llm_t *l) { return &l->cfg; }
 size_t llm_in_flight(const llm_t *l) { return l->ncalls; }
 int llm_call_attempts(const llm_call_t *c) { return c->attempt; }
-struct llm_script *llm__get_script(llm_t *l) { return l->script; }
+struct llm_script *llm__get_script(llm_t *l) {
+  return l->script;
+}
 
 /* Replace every occurrence of the key with "***" (in place). */
 static void redact(const llm_t *l, char *s) {
@@ -562,7 +574,8 @@ static void redact(const llm_t *l, char *s) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void llm_log(const llm_t *l, enum llm_log_level lvl, const char *fmt, ...) {
+static void
+llm_log(const llm_t *l, enum llm_log_level lvl, const char *fmt, ...) {
   if (!l->cfg.log || lvl < l->cfg.log_level) return;
   char line[1536];
   va_list ap;
@@ -620,8 +633,10 @@ static void release(struct llm_call *c) {
     http_cancel(c->http);
     c->http = NULL;
   }
-  if (c->prev) c->prev->next = c->next;
-  else l->calls = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    l->calls = c->next;
   if (c->next) c->next->prev = c->prev;
   l->ncalls--;
   uv_timer_stop(&c->timer);
@@ -737,9 +752,9 @@ static void on_http_done(http_req_t *req, const struct http_response *r, void *d
   } else if (r->err) {
     status = r->err == HTTP_ETIMEDOUT ? LLM_ETIMEDOUT
              : r->err == HTTP_ETOOBIG ? LLM_ETOOBIG
-             : r->err == HTTP_EINVAL ? LLM_ECONFIG
-             : r->err == HTTP_ENOMEM ? LLM_ENOMEM
-             : LLM_ECONNECT;
+             : r->err == HTTP_EINVAL  ? LLM_ECONFIG
+             : r->err == HTTP_ENOMEM  ? LLM_ENOMEM
+                                      : LLM_ECONNECT;
     retry = retryable_http(r->err);
     snprintf(msg, sizeof msg, "%s at %.300s: %s", l->ops->name, l->endpoint, r->errmsg);
   } else if (r->status == 429 || r->status >= 500) {
@@ -775,8 +790,10 @@ static void on_http_done(http_req_t *req, const struct http_response *r, void *d
     } else {
       char err[512] = "";
       status = l->ops->decode(body, blen, &res, err, sizeof err);
-      if (status) snprintf(msg, sizeof msg, "%s (from %.300s)", err, l->endpoint);
-      else if (c->stream && res->text[0]) emit_text(c, res->text, strlen(res->text)); /* server ignored stream */
+      if (status)
+        snprintf(msg, sizeof msg, "%s (from %.300s)", err, l->endpoint);
+      else if (c->stream && res->text[0])
+        emit_text(c, res->text, strlen(res->text)); /* server ignored stream */
       if (c->released) {
         llm_result_free(res);
         return;
@@ -795,8 +812,8 @@ static void on_http_done(http_req_t *req, const struct http_response *r, void *d
     uint64_t delay = base / 2 + (base ? rng_next(l) % (base / 2 + 1) : 0); /* jitter: [base/2, base] */
     if (retry_after >= 0) delay = (uint64_t)retry_after;
     redact(l, msg);
-    llm_log(l, LLM_LOG_WARN, "llm: attempt %d/%d failed (%s); retrying in %llu ms", c->attempt,
-            l->cfg.max_attempts, msg, (unsigned long long)delay);
+    llm_log(l, LLM_LOG_WARN, "llm: attempt %d/%d failed (%s); retrying in %llu ms", c->attempt, l->cfg.max_attempts,
+            msg, (unsigned long long)delay);
     reset_attempt(c);
     uv_timer_start(&c->timer, on_retry_timer, delay, 0);
     return;
@@ -827,18 +844,18 @@ static void start_attempt(struct llm_call *c) {
   if (l->ops->extra_header) hdrs[n++] = l->ops->extra_header;
   hdrs[n] = NULL;
   struct http_request q = {
-    .url = l->endpoint,
-    .method = "POST",
-    .headers = hdrs,
-    .body = c->body,
-    .body_len = c->body_len,
-    .connect_timeout_ms = l->cfg.connect_timeout_ms,
-    .total_timeout_ms = c->stream ? 0 : l->cfg.total_timeout_ms,
-    .low_speed_time_s = c->stream ? l->cfg.stream_idle_s : 0,
-    .max_body = l->cfg.max_body,
-    .on_data = c->stream ? on_http_data : NULL,
-    .on_done = on_http_done,
-    .data = c,
+      .url = l->endpoint,
+      .method = "POST",
+      .headers = hdrs,
+      .body = c->body,
+      .body_len = c->body_len,
+      .connect_timeout_ms = l->cfg.connect_timeout_ms,
+      .total_timeout_ms = c->stream ? 0 : l->cfg.total_timeout_ms,
+      .low_speed_time_s = c->stream ? l->cfg.stream_idle_s : 0,
+      .max_body = l->cfg.max_body,
+      .on_data = c->stream ? on_http_data : NULL,
+      .on_done = on_http_done,
+      .data = c,
   };
   llm_log(l, LLM_LOG_INFO, "llm: POST %s (%s, attempt %d/%d%s)", l->endpoint, l->ops->name, c->attempt,
           l->cfg.max_attempts, c->stream ? ", streaming" : "");
@@ -872,9 +889,7 @@ llm_t *llm_new(uv_loop_t *loop, const struct llm_config *cfg, char *err, size_t 
     l->script = llm__script_new(l->cfg.script, l->cfg.url, err, errlen);
     if (!l->script) goto fail;
     break;
-  default:
-    snprintf(err, errlen, "llm: no provider configured (see llm_config_resolve)");
-    goto fail;
+  default: snprintf(err, errlen, "llm: no provider configured (see llm_config_resolve)"); goto fail;
   }
   if (l->ops) {
     llm_config_endpoint(&l->cfg, l->endpoint, sizeof l->endpoint);
@@ -952,8 +967,10 @@ void llm_close(llm_t *l, llm_close_cb cb, void *data) {
     struct llm_call *c = l->calls;
     if (c->in_done) { /* llm_close from inside this call's on_done: finish() releases it */
       c->released = 1;
-      if (c->prev) c->prev->next = c->next;
-      else l->calls = c->next;
+      if (c->prev)
+        c->prev->next = c->next;
+      else
+        l->calls = c->next;
       if (c->next) c->next->prev = c->prev;
       l->ncalls--;
       uv_close((uv_handle_t *)&c->timer, on_call_closed);
@@ -965,8 +982,10 @@ void llm_close(llm_t *l, llm_close_cb cb, void *data) {
     }
     finish(c, LLM_ECANCELED, NULL, "llm: cancelled (client closing)");
   }
-  if (l->http) http_close(l->http, on_http_closed, l);
-  else maybe_finish_close(l);
+  if (l->http)
+    http_close(l->http, on_http_closed, l);
+  else
+    maybe_finish_close(l);
 }
 
 /* ---------- probing for a local server ---------- */
@@ -1061,8 +1080,12 @@ int llm_config_probe(uv_loop_t *loop, struct llm_config *cfg, const char *const 
     llm_config_endpoint(&tmp, ep, sizeof ep);
     size_t el = strlen(ep) - strlen("/chat/completions");
     snprintf(models, sizeof models, "%.*s/models", (int)el, ep);
-    struct http_request q = {.url = models, .connect_timeout_ms = 1000, .total_timeout_ms = 3000,
-                             .max_body = 1 << 20, .on_done = probe_done, .data = &p->one[k]};
+    struct http_request q = {.url = models,
+                             .connect_timeout_ms = 1000,
+                             .total_timeout_ms = 3000,
+                             .max_body = 1 << 20,
+                             .on_done = probe_done,
+                             .data = &p->one[k]};
     p->one[k].p = p;
     p->one[k].idx = k;
     if (!http_request(p->http, &q, NULL)) continue;

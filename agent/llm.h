@@ -47,11 +47,11 @@ typedef void (*llm_log_fn)(void *data, enum llm_log_level level, const char *lin
 struct llm_config {
   enum llm_provider provider;
   char model[128];
-  char url[1024];        /* base URL or full endpoint; script provider: transcript path */
-  char key[512];         /* secret; "" for none (local servers) */
-  json_t *script;        /* script provider: transcript object (borrowed, incref'd by llm_new);
+  char url[1024];          /* base URL or full endpoint; script provider: transcript path */
+  char key[512];           /* secret; "" for none (local servers) */
+  json_t *script;          /* script provider: transcript object (borrowed, incref'd by llm_new);
                             used instead of reading url */
-  int max_attempts;      /* total tries incl. the first; default 4 */
+  int max_attempts;        /* total tries incl. the first; default 4 */
   unsigned base_delay_ms;  /* first backoff; default 500 */
   unsigned max_delay_ms;   /* backoff cap and longest Retry-After waited for; default 30000 */
   long connect_timeout_ms; /* default 10000 */
@@ -100,14 +100,14 @@ int llm_config_probe(uv_loop_t *loop, struct llm_config *cfg, const char *const 
 typedef struct llm_request llm_request_t;
 
 struct llm_options {
-  const char *model;   /* NULL: the config's model */
-  double temperature;  /* < 0: provider default */
-  int max_tokens;      /* <= 0: default (4096; Anthropic requires one) */
-  int stream;          /* deliver text deltas through on_delta while generating */
+  const char *model;  /* NULL: the config's model */
+  double temperature; /* < 0: provider default */
+  int max_tokens;     /* <= 0: default (4096; Anthropic requires one) */
+  int stream;         /* deliver text deltas through on_delta while generating */
 };
 
 struct llm_tool_call {
-  char *id;       /* provider id, or synthesized "call_…" when the provider sent none */
+  char *id; /* provider id, or synthesized "call_…" when the provider sent none */
   char *name;
   json_t *args;   /* parsed arguments object (owned by the result); NULL if they were not
                      valid JSON — then raw_args holds the text */
@@ -120,11 +120,10 @@ void llm_request_free(llm_request_t *req);
 int llm_request_set_system(llm_request_t *req, const char *text);
 int llm_request_add_user(llm_request_t *req, const char *text);
 /* text may be NULL/""; calls[i].args borrowed (copied in). */
-int llm_request_add_assistant(llm_request_t *req, const char *text,
-                              const struct llm_tool_call *calls, size_t ncalls);
+int llm_request_add_assistant(llm_request_t *req, const char *text, const struct llm_tool_call *calls, size_t ncalls);
 /* content: the tool's result text (often JSON). name optional. */
-int llm_request_add_tool_result(llm_request_t *req, const char *call_id, const char *name,
-                                const char *content, int is_error);
+int llm_request_add_tool_result(llm_request_t *req, const char *call_id, const char *name, const char *content,
+                                int is_error);
 /* schema: JSON Schema object, borrowed (a reference is taken). */
 int llm_request_add_tool(llm_request_t *req, const char *name, const char *description, json_t *schema);
 void llm_request_set_options(llm_request_t *req, const struct llm_options *opts);
@@ -136,21 +135,21 @@ llm_request_t *llm_request_from_json(json_t *neutral, char *err, size_t errlen);
 /* ---------- results ---------- */
 
 struct llm_usage {
-  long input_tokens;  /* -1 if unknown */
+  long input_tokens; /* -1 if unknown */
   long output_tokens;
 };
 
 struct llm_result {
-  char *text;                   /* never NULL ("" when the model said nothing) */
+  char *text; /* never NULL ("" when the model said nothing) */
   struct llm_tool_call *calls;
   size_t ncalls;
   enum llm_finish finish;
-  char *finish_raw;             /* the provider's string, "" if none */
+  char *finish_raw; /* the provider's string, "" if none */
   struct llm_usage usage;
-  char *model;                  /* as reported, "" if none */
+  char *model; /* as reported, "" if none */
 };
 
-void llm_result_free(struct llm_result *res);           /* frees res itself too */
+void llm_result_free(struct llm_result *res); /* frees res itself too */
 struct llm_result *llm_result_dup(const struct llm_result *res);
 /* {"text","tool_calls":[{"id","name","arguments"}],"finish","usage"}: new reference. */
 json_t *llm_result_json(const struct llm_result *res);
@@ -167,8 +166,7 @@ typedef void (*llm_delta_cb)(llm_call_t *call, const char *text, size_t len, voi
 /* status LLM_OK: res is borrowed (valid during the callback; llm_result_dup to keep).
  * Otherwise res is NULL and errmsg says what happened (redacted, includes the provider's
  * own error message for 4xx). */
-typedef void (*llm_done_cb)(llm_call_t *call, int status, const struct llm_result *res,
-                            const char *errmsg, void *data);
+typedef void (*llm_done_cb)(llm_call_t *call, int status, const struct llm_result *res, const char *errmsg, void *data);
 typedef void (*llm_close_cb)(void *data);
 
 /* cfg is copied. NULL on failure with err (e.g. unreadable transcript). */
@@ -179,8 +177,7 @@ llm_t *llm_new(uv_loop_t *loop, const struct llm_config *cfg, char *err, size_t 
  * connection errors, timeouts, 429 and 5xx with exponential backoff and jitter, up to
  * max_attempts; a Retry-After replaces the backoff (one longer than max_delay_ms ends the
  * call with the error instead); never after a text delta has been delivered. */
-llm_call_t *llm_chat(llm_t *llm, const llm_request_t *req, llm_delta_cb on_delta,
-                     llm_done_cb on_done, void *data);
+llm_call_t *llm_chat(llm_t *llm, const llm_request_t *req, llm_delta_cb on_delta, llm_done_cb on_done, void *data);
 
 /* Abort; on_done will not be called. No-op inside that call's own on_done. */
 void llm_cancel(llm_call_t *call);

@@ -43,14 +43,15 @@ static json_t *encode(json_t *neutral, const char *model, char *err, size_t errl
       if (sys.len) llm__buf_add(&sys, "\n\n", 2);
       if (content) llm__buf_add(&sys, content, strlen(content));
     } else if (!strcmp(role, "user")) {
-      json_array_append_new(msg_for(msgs, "user"), json_pack("{s:s,s:s}", "type", "text", "text", content ? content : ""));
+      json_array_append_new(msg_for(msgs, "user"),
+                            json_pack("{s:s,s:s}", "type", "text", "text", content ? content : ""));
     } else if (!strcmp(role, "assistant")) {
       json_t *blocks = msg_for(msgs, "assistant"), *c;
       if (content && *content) json_array_append_new(blocks, json_pack("{s:s,s:s}", "type", "text", "text", content));
       size_t j;
       json_array_foreach(json_object_get(m, "tool_calls"), j, c) {
         json_t *a = json_object_get(c, "arguments");
-        json_t *input = json_is_object(a) ? json_incref(a)
+        json_t *input = json_is_object(a)   ? json_incref(a)
                         : json_is_string(a) ? llm__parse_args(json_string_value(a), json_string_length(a))
                                             : json_object();
         if (!input) input = json_object();
@@ -177,8 +178,8 @@ struct an_block {
   int is_tool;
   int active;
   char *id, *name;
-  strbuf_t buf; /* text, or partial_json for tool_use */
-  json_t *input;      /* parsed at content_block_stop (or from the start block) */
+  strbuf_t buf;  /* text, or partial_json for tool_use */
+  json_t *input; /* parsed at content_block_stop (or from the start block) */
 };
 
 struct an_stream {
@@ -331,8 +332,7 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
     struct an_block *b = &s->blocks[i];
     if (!b->active) continue;
     if (b->is_tool) {
-      json_t *in = b->input ? json_incref(b->input)
-                   : b->buf.len ? NULL : json_object();
+      json_t *in = b->input ? json_incref(b->input) : b->buf.len ? NULL : json_object();
       rc = llm__result_add_call(res, b->id && *b->id ? b->id : NULL, b->name ? b->name : "", in,
                                 b->buf.len ? b->buf.s : NULL);
     } else if (b->buf.len) {
@@ -347,16 +347,16 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
 
 const struct llm_provider_ops *llm__anthropic_ops(void) {
   static const struct llm_provider_ops ops = {
-    .name = "anthropic",
-    .path = "/v1/messages",
-    .auth_fmt = "x-api-key: %s",
-    .extra_header = "anthropic-version: 2023-06-01",
-    .encode = encode,
-    .decode = decode,
-    .stream_new = stream_new,
-    .stream_event = stream_event,
-    .stream_finish = stream_finish,
-    .stream_free = stream_free,
+      .name = "anthropic",
+      .path = "/v1/messages",
+      .auth_fmt = "x-api-key: %s",
+      .extra_header = "anthropic-version: 2023-06-01",
+      .encode = encode,
+      .decode = decode,
+      .stream_new = stream_new,
+      .stream_event = stream_event,
+      .stream_finish = stream_finish,
+      .stream_free = stream_free,
   };
   return &ops;
 }

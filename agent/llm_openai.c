@@ -30,8 +30,10 @@ static json_t *encode(json_t *neutral, const char *model, char *err, size_t errl
       json_t *o = json_object();
       json_object_set_new(o, "role", json_string("assistant"));
       json_t *calls = json_object_get(m, "tool_calls");
-      json_object_set_new(o, "content", content && *content ? json_string(content)
-                                         : json_array_size(calls) ? json_null() : json_string(""));
+      json_object_set_new(o, "content",
+                          content && *content      ? json_string(content)
+                          : json_array_size(calls) ? json_null()
+                                                   : json_string(""));
       if (json_array_size(calls)) {
         json_t *tc = json_array(), *c;
         size_t j;
@@ -43,9 +45,9 @@ static json_t *encode(json_t *neutral, const char *model, char *err, size_t errl
             free(txt);
             txt = strdup("{}");
           }
-          json_array_append_new(tc, json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", llm__jstr(c, "id", ""),
-                                              "type", "function", "function", "name",
-                                              llm__jstr(c, "name", ""), "arguments", txt ? txt : "{}"));
+          json_array_append_new(tc,
+                                json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", llm__jstr(c, "id", ""), "type", "function",
+                                          "function", "name", llm__jstr(c, "name", ""), "arguments", txt ? txt : "{}"));
           free(txt);
         }
         json_object_set_new(o, "tool_calls", tc);
@@ -135,8 +137,10 @@ static int error_obj(json_t *root, char *err, size_t errlen) {
   if (!e) return 0;
   const char *m = json_is_string(e) ? json_string_value(e) : llm__jstr(e, "message", "unknown error");
   const char *type = json_is_object(e) ? llm__jstr(e, "type", NULL) : NULL;
-  if (type) snprintf(err, errlen, "provider error (%s): %s", type, m);
-  else snprintf(err, errlen, "provider error: %s", m);
+  if (type)
+    snprintf(err, errlen, "provider error (%s): %s", type, m);
+  else
+    snprintf(err, errlen, "provider error: %s", m);
   return 1;
 }
 
@@ -286,8 +290,10 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
     json_t *d = json_object_get(ch, "delta");
     json_t *content = json_object_get(d, "content");
     if (json_is_string(content) && json_string_length(content)) {
-      if (llm__buf_add(&s->text, json_string_value(content), json_string_length(content))) rc = LLM_ENOMEM;
-      else if (emit) emit(ctx, json_string_value(content), json_string_length(content));
+      if (llm__buf_add(&s->text, json_string_value(content), json_string_length(content)))
+        rc = LLM_ENOMEM;
+      else if (emit)
+        emit(ctx, json_string_value(content), json_string_length(content));
     }
     size_t j;
     json_t *tc;
@@ -335,8 +341,7 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
     if (!sl->name && !sl->args.len && !sl->obj_args) continue; /* gap in indices */
     json_t *args = sl->obj_args && !sl->args.len ? json_incref(sl->obj_args)
                                                  : llm__parse_args(sl->args.s ? sl->args.s : "", sl->args.len);
-    rc = llm__result_add_call(res, sl->id, sl->name ? sl->name : "", args,
-                              sl->args.len ? sl->args.s : NULL);
+    rc = llm__result_add_call(res, sl->id, sl->name ? sl->name : "", args, sl->args.len ? sl->args.s : NULL);
   }
   if (!rc) rc = llm__result_set_finish(res, map_finish(s->finish), s->finish ? s->finish : "");
   return llm__stream_result(res, rc, "openai", s->in_tok, s->out_tok, s->model, out, err, errlen);
@@ -344,16 +349,16 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
 
 const struct llm_provider_ops *llm__openai_ops(void) {
   static const struct llm_provider_ops ops = {
-    .name = "openai",
-    .path = "/v1/chat/completions",
-    .auth_fmt = "Authorization: Bearer %s",
-    .extra_header = NULL,
-    .encode = encode,
-    .decode = decode,
-    .stream_new = stream_new,
-    .stream_event = stream_event,
-    .stream_finish = stream_finish,
-    .stream_free = stream_free,
+      .name = "openai",
+      .path = "/v1/chat/completions",
+      .auth_fmt = "Authorization: Bearer %s",
+      .extra_header = NULL,
+      .encode = encode,
+      .decode = decode,
+      .stream_new = stream_new,
+      .stream_event = stream_event,
+      .stream_finish = stream_finish,
+      .stream_free = stream_free,
   };
   return &ops;
 }

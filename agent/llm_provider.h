@@ -23,9 +23,9 @@ typedef void (*llm_text_fn)(void *ctx, const char *text, size_t len);
 
 struct llm_provider_ops {
   const char *name;
-  const char *path;        /* appended to a base URL, e.g. "/v1/chat/completions" */
-  const char *auth_fmt;    /* header carrying the key, "%s" = key; used only when a key is set */
-  const char *extra_header;/* constant header or NULL */
+  const char *path;         /* appended to a base URL, e.g. "/v1/chat/completions" */
+  const char *auth_fmt;     /* header carrying the key, "%s" = key; used only when a key is set */
+  const char *extra_header; /* constant header or NULL */
   /* neutral request → wire body. model: the effective model. New reference, NULL + err. */
   json_t *(*encode)(json_t *neutral, const char *model, char *err, size_t errlen);
   /* wire response body → *res (new). LLM_OK or LLM_EPROTO/LLM_EPROVIDER + err. */
@@ -33,8 +33,8 @@ struct llm_provider_ops {
   /* streaming: one state per response */
   void *(*stream_new)(void);
   /* one SSE event; returns 0 = go on, 1 = end of stream seen, < 0 = error (err filled) */
-  int (*stream_event)(void *st, const char *event, const char *data, size_t len, llm_text_fn emit,
-                      void *ctx, char *err, size_t errlen);
+  int (*stream_event)(void *st, const char *event, const char *data, size_t len, llm_text_fn emit, void *ctx, char *err,
+                      size_t errlen);
   /* after the end: assemble the result (new). */
   int (*stream_finish)(void *st, struct llm_result **res, char *err, size_t errlen);
   void (*stream_free)(void *st);
@@ -46,8 +46,7 @@ const struct llm_provider_ops *llm__anthropic_ops(void);
 /* ---- result helpers (llm.c) ---- */
 struct llm_result *llm__result_new(void);
 /* args: steals (may be NULL); raw may be NULL (then dumped from args). */
-int llm__result_add_call(struct llm_result *res, const char *id, const char *name, json_t *args,
-                         const char *raw);
+int llm__result_add_call(struct llm_result *res, const char *id, const char *name, json_t *args, const char *raw);
 int llm__result_set_text(struct llm_result *res, const char *text, size_t len);
 int llm__result_set_finish(struct llm_result *res, enum llm_finish f, const char *raw);
 /* "" / whitespace / "null" → {}; an object → itself; anything else → NULL (invalid). New ref. */
@@ -73,8 +72,7 @@ struct llm_script;
 struct llm_script *llm__script_new(json_t *transcript, const char *path, char *err, size_t errlen);
 void llm__script_free(struct llm_script *s);
 /* Record neutral (borrowed, deep-copied) and produce the next response (new) or an error. */
-int llm__script_next(struct llm_script *s, json_t *neutral, struct llm_result **res, char *err,
-                     size_t errlen);
+int llm__script_next(struct llm_script *s, json_t *neutral, struct llm_result **res, char *err, size_t errlen);
 json_t *llm__script_requests(struct llm_script *s);
 struct llm_script *llm__get_script(llm_t *llm);
 

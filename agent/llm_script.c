@@ -16,7 +16,7 @@
 struct llm_script {
   json_t *responses; /* array */
   size_t next;
-  json_t *requests;  /* recorded neutral requests */
+  json_t *requests; /* recorded neutral requests */
   char name[256];
 };
 
@@ -28,7 +28,8 @@ struct llm_script *llm__script_new(json_t *transcript, const char *path, char *e
     json_error_t je;
     root = json_load_file(path ? path : "", 0, &je);
     if (!root) {
-      snprintf(err, errlen, "script: cannot load transcript %s: %s (line %d)", path ? path : "(none)", je.text, je.line);
+      snprintf(err, errlen, "script: cannot load transcript %s: %s (line %d)", path ? path : "(none)", je.text,
+               je.line);
       return NULL;
     }
   }
@@ -87,15 +88,17 @@ int llm__script_next(struct llm_script *s, json_t *neutral, struct llm_result **
   const char *last = last_input(neutral);
   size_t n = json_array_size(s->responses);
   if (s->next >= n) {
-    snprintf(err, errlen, "script: transcript %s exhausted: all %zu responses used (request %zu, last message \"%.80s\")",
-             s->name, n, json_array_size(s->requests), last);
+    snprintf(err, errlen,
+             "script: transcript %s exhausted: all %zu responses used (request %zu, last message \"%.80s\")", s->name,
+             n, json_array_size(s->requests), last);
     return LLM_ESCRIPT;
   }
   size_t k = s->next++;
   json_t *r = json_array_get(s->responses, k);
   const char *match = llm__jstr(r, "match", NULL);
   if (match && !strstr(last, match)) {
-    snprintf(err, errlen, "script: response %zu of %s expects the last user/tool message to contain \"%.80s\", got \"%.120s\"",
+    snprintf(err, errlen,
+             "script: response %zu of %s expects the last user/tool message to contain \"%.80s\", got \"%.120s\"",
              k + 1, s->name, match, last);
     return LLM_ESCRIPT;
   }
@@ -113,18 +116,18 @@ int llm__script_next(struct llm_script *s, json_t *neutral, struct llm_result **
   json_array_foreach(json_object_get(r, "tool_calls"), i, c) {
     if (rc) break;
     json_t *a = json_object_get(c, "arguments");
-    json_t *args = json_is_object(a) ? json_deep_copy(a)
+    json_t *args = json_is_object(a)   ? json_deep_copy(a)
                    : json_is_string(a) ? llm__parse_args(json_string_value(a), json_string_length(a))
                                        : json_object();
     rc = llm__result_add_call(res, llm__jstr(c, "id", NULL), llm__jstr(c, "name", ""), args,
                               json_is_string(a) ? json_string_value(a) : NULL);
   }
   const char *f = llm__jstr(r, "finish", NULL);
-  enum llm_finish fin = !f ? (res->ncalls ? LLM_STOP_TOOL : LLM_STOP_END)
+  enum llm_finish fin = !f                                             ? (res->ncalls ? LLM_STOP_TOOL : LLM_STOP_END)
                         : !strcmp(f, "stop") || !strcmp(f, "end_turn") ? LLM_STOP_END
                         : !strcmp(f, "tool_calls") || !strcmp(f, "tool_use") ? LLM_STOP_TOOL
-                        : !strcmp(f, "length") || !strcmp(f, "max_tokens") ? LLM_STOP_LENGTH
-                                                                            : LLM_STOP_OTHER;
+                        : !strcmp(f, "length") || !strcmp(f, "max_tokens")   ? LLM_STOP_LENGTH
+                                                                             : LLM_STOP_OTHER;
   if (!rc) rc = llm__result_set_finish(res, fin, f ? f : "");
   if (rc) {
     llm_result_free(res);

@@ -15,12 +15,12 @@
 #include <jansson.h>
 
 enum {
-    NOTATION_OK = 0,
-    NOTATION_ERR_SYNTAX = -1,  /* malformed symbol */
-    NOTATION_ERR_RANGE = -2,   /* result outside MIDI 0..127 or bad numeric parameter */
-    NOTATION_ERR_UNKNOWN = -3, /* unknown chord quality / drum name / symbol */
-    NOTATION_ERR_TYPE = -4,    /* wrong JSON type in a note spec */
-    NOTATION_ERR_NOMEM = -5,
+  NOTATION_OK = 0,
+  NOTATION_ERR_SYNTAX = -1,  /* malformed symbol */
+  NOTATION_ERR_RANGE = -2,   /* result outside MIDI 0..127 or bad numeric parameter */
+  NOTATION_ERR_UNKNOWN = -3, /* unknown chord quality / drum name / symbol */
+  NOTATION_ERR_TYPE = -4,    /* wrong JSON type in a note spec */
+  NOTATION_ERR_NOMEM = -5,
 };
 
 /* Static description of an error code (never NULL). */
@@ -31,11 +31,11 @@ const char *notation_strerror(int code);
 
 /* Options of notation_expand_notes(); fill with notation_opts_default() and change what you need. */
 typedef struct {
-    int velocity;           /* default velocity of notes without "v" and of pattern hits 'x' (100) */
-    int accent_velocity;    /* pattern 'X' (120) */
-    int ghost_velocity;     /* pattern 'o' (60) */
-    int chord_octave;       /* octave of chord roots when not given (4: Cmaj7 = C4 E4 G4 B4) */
-    double default_duration;/* duration of tokens in a plain-string sequence without ":dur" (1 beat) */
+  int velocity;            /* default velocity of notes without "v" and of pattern hits 'x' (100) */
+  int accent_velocity;     /* pattern 'X' (120) */
+  int ghost_velocity;      /* pattern 'o' (60) */
+  int chord_octave;        /* octave of chord roots when not given (4: Cmaj7 = C4 E4 G4 B4) */
+  double default_duration; /* duration of tokens in a plain-string sequence without ":dur" (1 beat) */
 } notation_opts_t;
 
 void notation_opts_default(notation_opts_t *opts);
@@ -74,8 +74,7 @@ int notation_pitch(const char *symbol, int *midi, char *err, size_t errlen);
  * A slash bass (/E) is added as the highest pitch of that class strictly below the lowest chord tone.
  * Writes up to max notes ascending into notes, count into *count. */
 #define NOTATION_OCTAVE_DEFAULT (-100)
-int notation_chord(const char *symbol, int octave, int *notes, size_t max, size_t *count,
-                   char *err, size_t errlen);
+int notation_chord(const char *symbol, int octave, int *notes, size_t max, size_t *count, char *err, size_t errlen);
 
 /* Expand a step pattern: each character is one grid step (beats): 'x' hit (opts->velocity), 'X' accent,
  * 'o' ghost, '.', '-', '_' rest; '|' and spaces are ignored. Hits last `duration` beats (<= 0: one grid).

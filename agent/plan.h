@@ -22,12 +22,12 @@
 #include <jansson.h>
 
 enum {
-    PLAN_OK = 0,
-    PLAN_ERR_EMPTY = -1,   /* no text */
-    PLAN_ERR_NOSTEPS = -2, /* no "Step N: tool" line found */
-    PLAN_ERR_INVALID = -3, /* plan_validate found errors */
-    PLAN_ERR_ARG = -4,     /* bad argument to a plan_ function */
-    PLAN_ERR_NOMEM = -5,
+  PLAN_OK = 0,
+  PLAN_ERR_EMPTY = -1,   /* no text */
+  PLAN_ERR_NOSTEPS = -2, /* no "Step N: tool" line found */
+  PLAN_ERR_INVALID = -3, /* plan_validate found errors */
+  PLAN_ERR_ARG = -4,     /* bad argument to a plan_ function */
+  PLAN_ERR_NOMEM = -5,
 };
 
 const char *plan_strerror(int code);
@@ -43,10 +43,10 @@ void plan_free(plan_t *plan);
 const char *plan_analysis(const plan_t *plan);
 const char *plan_reasoning(const plan_t *plan);
 size_t plan_step_count(const plan_t *plan);
-int plan_step_number(const plan_t *plan, size_t i);     /* the N of "Step N", -1 if i out of range */
+int plan_step_number(const plan_t *plan, size_t i);       /* the N of "Step N", -1 if i out of range */
 const char *plan_step_tool(const plan_t *plan, size_t i); /* NULL if i out of range */
 const char *plan_step_description(const plan_t *plan, size_t i);
-json_t *plan_step_args(const plan_t *plan, size_t i);   /* borrowed object; after a successful
+json_t *plan_step_args(const plan_t *plan, size_t i); /* borrowed object; after a successful
                                                           * plan_validate() the normalized args */
 /* Parse warnings (borrowed array of strings), e.g. "no **ANALYSIS:** section". */
 const json_t *plan_warnings(const plan_t *plan);

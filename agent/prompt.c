@@ -20,8 +20,7 @@ struct tmpl {
 };
 
 enum { T_STAGE1, T_FORMAT, T_STAGE2, T_REPLAN, T_FIX, T_COUNT };
-static const char *const tmpl_files[T_COUNT] = {"stage1.txt", "plan_format.txt", "stage2.txt", "replan.txt",
-                                                "fix.txt"};
+static const char *const tmpl_files[T_COUNT] = {"stage1.txt", "plan_format.txt", "stage2.txt", "replan.txt", "fix.txt"};
 
 struct prompt {
   char dir[1024];
@@ -117,7 +116,8 @@ int prompt_load(const char *dir, prompt_t **out, char *err, size_t errlen) {
   *out = NULL;
   prompt_t *p = calloc(1, sizeof *p);
   if (!p) return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
-  if (dir) snprintf(p->dir, sizeof p->dir, "%s", dir);
+  if (dir)
+    snprintf(p->dir, sizeof p->dir, "%s", dir);
   else if (datadir_path(DATADIR_PROMPTS, p->dir, sizeof p->dir, err, errlen)) {
     prompt_free(p);
     return PROMPT_ELOAD;
@@ -176,8 +176,7 @@ char *prompt_render(const char *tmpl, const json_t *vars, const char *what, char
     const char *nl = strchr(o + 2, '\n');
     if (!c || (nl && nl < c)) {
       free(b.s);
-      errfmt(err, errlen, PROMPT_ETEMPLATE, "prompt template %s: '{{' without '}}' on the same line",
-           what ? what : "");
+      errfmt(err, errlen, PROMPT_ETEMPLATE, "prompt template %s: '{{' without '}}' on the same line", what ? what : "");
       return NULL;
     }
     char name[64];
@@ -193,8 +192,8 @@ char *prompt_render(const char *tmpl, const json_t *vars, const char *what, char
     const char *val = json_string_value(json_object_get(vars, nm));
     if (!val) {
       free(b.s);
-      errfmt(err, errlen, PROMPT_ETEMPLATE, "prompt template %s uses {{%s}}, which is not filled here", what ? what : "",
-           nm);
+      errfmt(err, errlen, PROMPT_ETEMPLATE, "prompt template %s uses {{%s}}, which is not filled here",
+             what ? what : "", nm);
       return NULL;
     }
     strbuf_puts(&b, val);
@@ -222,10 +221,14 @@ static int render_pair(const struct tmpl *t, const json_t *vars, const char *wha
 static char *escape_data(const char *json) {
   strbuf_t b = STRBUF_INIT;
   for (const char *p = json; *p; p++) {
-    if (*p == '<') strbuf_puts(&b, "\\u003c");
-    else if (*p == '>') strbuf_puts(&b, "\\u003e");
-    else if (*p == '`') strbuf_puts(&b, "\\u0060");
-    else strbuf_append(&b, p, 1);
+    if (*p == '<')
+      strbuf_puts(&b, "\\u003c");
+    else if (*p == '>')
+      strbuf_puts(&b, "\\u003e");
+    else if (*p == '`')
+      strbuf_puts(&b, "\\u0060");
+    else
+      strbuf_append(&b, p, 1);
   }
   return strbuf_take(&b, NULL);
 }
@@ -249,8 +252,7 @@ static json_t *state_for_prompt(const json_t *state) {
       size_t n = json_array_size(notes);
       if (n > PROMPT_MAX_NOTES_PER_CLIP) {
         json_object_set_new(c, "notes_total", json_integer((json_int_t)n));
-        while (json_array_size(notes) > PROMPT_MAX_NOTES_PER_CLIP)
-          json_array_remove(notes, json_array_size(notes) - 1);
+        while (json_array_size(notes) > PROMPT_MAX_NOTES_PER_CLIP) json_array_remove(notes, json_array_size(notes) - 1);
       }
     }
   }
@@ -335,10 +337,14 @@ static void type_text(strbuf_t *b, const json_t *sch) {
   strbuf_puts(b, ty ? ty : "any");
   const json_t *mn = json_object_get(sch, "minimum"), *mx = json_object_get(sch, "maximum");
   const json_t *xmn = json_object_get(sch, "exclusiveMinimum");
-  if (json_is_number(mn) && json_is_number(mx)) strbuf_appendf(b, " %g..%g", json_number_value(mn), json_number_value(mx));
-  else if (json_is_number(mn)) strbuf_appendf(b, " >= %g", json_number_value(mn));
-  else if (json_is_number(xmn)) strbuf_appendf(b, " > %g", json_number_value(xmn));
-  else if (json_is_number(mx)) strbuf_appendf(b, " <= %g", json_number_value(mx));
+  if (json_is_number(mn) && json_is_number(mx))
+    strbuf_appendf(b, " %g..%g", json_number_value(mn), json_number_value(mx));
+  else if (json_is_number(mn))
+    strbuf_appendf(b, " >= %g", json_number_value(mn));
+  else if (json_is_number(xmn))
+    strbuf_appendf(b, " > %g", json_number_value(xmn));
+  else if (json_is_number(mx))
+    strbuf_appendf(b, " <= %g", json_number_value(mx));
 }
 
 char *prompt_tools_text(const json_t *tools) {
@@ -389,7 +395,8 @@ static void catalog_list(strbuf_t *b, const char *label, const json_t *arr) {
       strbuf_puts(b, " (");
       size_t k;
       json_t *a;
-      json_array_foreach(al, k, a) strbuf_appendf(b, "%s%s", k ? ", " : "", json_string_value(a) ? json_string_value(a) : "");
+      json_array_foreach(al, k, a)
+          strbuf_appendf(b, "%s%s", k ? ", " : "", json_string_value(a) ? json_string_value(a) : "");
       strbuf_puts(b, ")");
     }
   }
@@ -405,7 +412,8 @@ char *prompt_catalog_text(const json_t *catalog) {
     strbuf_puts(&b, "instrument roles (or any General MIDI instrument name; each becomes a real plugin of this DAW): ");
     size_t i;
     json_t *r;
-    json_array_foreach(roles, i, r) strbuf_appendf(&b, "%s%s", i ? ", " : "", json_string_value(r) ? json_string_value(r) : "");
+    json_array_foreach(roles, i, r)
+        strbuf_appendf(&b, "%s%s", i ? ", " : "", json_string_value(r) ? json_string_value(r) : "");
     strbuf_puts(&b, "\n");
   }
   catalog_list(&b, "effects", json_object_get(catalog, "effects"));
@@ -466,9 +474,9 @@ char *prompt_plan_text(const json_t *plan_json) {
 
 /* ---- the conversation so far ---- */
 
-#define CONV_MAX_ARRAY 8     /* longer arrays in a turn's arguments are shown as a count */
-#define CONV_MAX_TEXT 300    /* characters of a request or summary on the one-line form */
-#define CONV_MAX_ACTIONS 24  /* actions shown per turn in full */
+#define CONV_MAX_ARRAY 8    /* longer arrays in a turn's arguments are shown as a count */
+#define CONV_MAX_TEXT 300   /* characters of a request or summary on the one-line form */
+#define CONV_MAX_ACTIONS 24 /* actions shown per turn in full */
 
 /* A copy of v with references as text and every array longer than CONV_MAX_ARRAY replaced by "[N items]". */
 static json_t *shorten_args(const json_t *v, const char *key) {
@@ -629,7 +637,8 @@ char *prompt_conversation_text(const json_t *turns, size_t max_tokens, struct pr
   if (!oom) {
     strbuf_puts(&b, conv_head);
     if (st.dropped)
-      strbuf_appendf(&b, "(%zu earlier turn%s dropped to fit the prompt budget)\n", st.dropped, st.dropped == 1 ? "" : "s");
+      strbuf_appendf(&b, "(%zu earlier turn%s dropped to fit the prompt budget)\n", st.dropped,
+                     st.dropped == 1 ? "" : "s");
     for (size_t k = first_shown; k < n; k++) {
       strbuf_puts(&b, lines[k]);
       strbuf_puts(&b, "\n");
@@ -675,9 +684,9 @@ int prompt_profile_parse(const char *name) {
 
 /* The small profile's view of the tools (descriptions dropped) and of the catalog (no aliases): new references. */
 static json_t *small_tools(const json_t *tools) {
-  static const enum vocab_tool keep[] = {VOCAB_CREATE_TRACK, VOCAB_CREATE_MIDI_CLIP, VOCAB_EDIT_CLIP, VOCAB_ADD_EFFECT,
-                                         VOCAB_SET_TRACK, VOCAB_SET_TEMPO, VOCAB_ADD_MARKER, VOCAB_DELETE_TRACK,
-                                         VOCAB_DELETE_CLIP};
+  static const enum vocab_tool keep[] = {VOCAB_CREATE_TRACK, VOCAB_CREATE_MIDI_CLIP, VOCAB_EDIT_CLIP,
+                                         VOCAB_ADD_EFFECT,   VOCAB_SET_TRACK,        VOCAB_SET_TEMPO,
+                                         VOCAB_ADD_MARKER,   VOCAB_DELETE_TRACK,     VOCAB_DELETE_CLIP};
   json_t *out = json_array();
   size_t i;
   json_t *t;
@@ -738,8 +747,8 @@ int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in_arg, struct 
   json_object_set_new(vars, "context", json_string(""));
   {
     /* the earlier turns get at most a quarter of the budget; the session what is left after them */
-    size_t conv_max = in->context_budget < 0 ? 0
-                      : (in->context_budget > 0 ? (size_t)in->context_budget : BUDGET_DEFAULT_TOKENS) / 4;
+    size_t conv_max =
+        in->context_budget < 0 ? 0 : (in->context_budget > 0 ? (size_t)in->context_budget : BUDGET_DEFAULT_TOKENS) / 4;
     oom |= set_taken(vars, "conversation", prompt_conversation_text(in->conversation, conv_max, in->conv_stats));
   }
   oom |= set_taken(vars, "catalog", prompt_catalog_text(in->catalog));

@@ -28,8 +28,8 @@
 
 enum prompt_err {
   PROMPT_OK = 0,
-  PROMPT_ELOAD = -1,    /* template file missing or unreadable */
-  PROMPT_ETEMPLATE = -2,/* a placeholder the code does not fill, or an unclosed {{ */
+  PROMPT_ELOAD = -1,     /* template file missing or unreadable */
+  PROMPT_ETEMPLATE = -2, /* a placeholder the code does not fill, or an unclosed {{ */
   PROMPT_EINVAL = -3,
   PROMPT_ENOMEM = -4,
 };
@@ -55,12 +55,12 @@ struct prompt_conversation_stats; /* below */
 
 /* Inputs, all borrowed. */
 struct prompt_stage1 {
-  const char *dialect;     /* "reaper" | "ardour" */
-  const char *request;     /* the musician's words */
-  const json_t *state;     /* session JSON (docs/session-json.md); NULL = empty */
-  const json_t *analysis;  /* context_analyze(state); NULL = computed here */
-  const json_t *catalog;   /* {"instruments": [...], "effects": [...]} or NULL */
-  const json_t *tools;     /* tool descriptors available now (tools_subset of daw_capabilities) */
+  const char *dialect;    /* "reaper" | "ardour" */
+  const char *request;    /* the musician's words */
+  const json_t *state;    /* session JSON (docs/session-json.md); NULL = empty */
+  const json_t *analysis; /* context_analyze(state); NULL = computed here */
+  const json_t *catalog;  /* {"instruments": [...], "effects": [...]} or NULL */
+  const json_t *tools;    /* tool descriptors available now (tools_subset of daw_capabilities) */
   /* Token budget of the whole stage-1 prompt (system + user, budget_tokens() estimate): 0 = the default
    * BUDGET_DEFAULT_TOKENS (6,000); < 0 = no budget, the whole state as JSON (the format before the budget).
    * The session and the musical context get what the instructions, tools and catalog leave (budget.h). */
@@ -84,15 +84,13 @@ int prompt_profile_parse(const char *name);
 struct prompt_stage2 {
   const char *dialect;
   const char *request;
-  const json_t *plan;      /* plan_to_json() of the validated plan */
+  const json_t *plan; /* plan_to_json() of the validated plan */
   const json_t *state;
   const json_t *tools;
 };
 
-int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in, struct prompt_text *out, char *err,
-                  size_t errlen);
-int prompt_stage2(const prompt_t *p, const struct prompt_stage2 *in, struct prompt_text *out, char *err,
-                  size_t errlen);
+int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in, struct prompt_text *out, char *err, size_t errlen);
+int prompt_stage2(const prompt_t *p, const struct prompt_stage2 *in, struct prompt_text *out, char *err, size_t errlen);
 /* errors: plan_validate()'s array (borrowed); tools: descriptors available (borrowed). User part only. */
 int prompt_replan(const prompt_t *p, const json_t *errors, const json_t *tools, struct prompt_text *out, char *err,
                   size_t errlen);

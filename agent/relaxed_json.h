@@ -12,9 +12,9 @@
 #include <jansson.h>
 
 enum {
-    RELAXED_JSON_STRICT = 0,  /* the text was strict JSON (any value) */
-    RELAXED_JSON_RELAXED = 1, /* parsed with the relaxed grammar */
-    RELAXED_JSON_STRING = 2,  /* fell back to a plain string (or a bare scalar word) */
+  RELAXED_JSON_STRICT = 0,  /* the text was strict JSON (any value) */
+  RELAXED_JSON_RELAXED = 1, /* parsed with the relaxed grammar */
+  RELAXED_JSON_STRING = 2,  /* fell back to a plain string (or a bare scalar word) */
 };
 
 #define RELAXED_JSON_MAX_DEPTH 64

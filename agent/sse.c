@@ -12,8 +12,8 @@ struct sse {
   size_t max_len;
   strbuf_t line, evdata, event, id; /* NUL-terminated once sse_new succeeded */
   long retry_ms;
-  int has_data;   /* at least one data field in the current event */
-  int last_cr;    /* previous slice ended with '\r' */
+  int has_data; /* at least one data field in the current event */
+  int last_cr;  /* previous slice ended with '\r' */
   int bom_checked;
   int bom_pos;
   int err;
@@ -72,11 +72,11 @@ static int dispatch(sse_t *p) {
   if (p->has_data) {
     if (p->evdata.len && p->evdata.s[p->evdata.len - 1] == '\n') p->evdata.s[--p->evdata.len] = '\0';
     struct sse_event ev = {
-      .event = p->event.len ? p->event.s : "message",
-      .data = p->evdata.s,
-      .data_len = p->evdata.len,
-      .id = p->id.s,
-      .retry_ms = p->retry_ms,
+        .event = p->event.len ? p->event.s : "message",
+        .data = p->evdata.s,
+        .data_len = p->evdata.len,
+        .id = p->id.s,
+        .retry_ms = p->retry_ms,
     };
     p->count++;
     if (p->cb && p->cb(&ev, p->data)) rc = SSE_ESTOPPED;

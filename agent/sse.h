@@ -14,17 +14,17 @@
 enum sse_err {
   SSE_OK = 0,
   SSE_ENOMEM = -1,
-  SSE_ETOOLONG = -2,  /* a line or an event's data exceeded the limit */
-  SSE_ESTOPPED = -3,  /* the callback asked to stop */
+  SSE_ETOOLONG = -2, /* a line or an event's data exceeded the limit */
+  SSE_ESTOPPED = -3, /* the callback asked to stop */
 };
 const char *sse_strerror(int err);
 
 struct sse_event {
-  const char *event;  /* event type; "message" when the stream gave none */
-  const char *data;   /* NUL-terminated, trailing '\n' removed */
+  const char *event; /* event type; "message" when the stream gave none */
+  const char *data;  /* NUL-terminated, trailing '\n' removed */
   size_t data_len;
-  const char *id;     /* last event id seen so far ("" if none) */
-  long retry_ms;      /* last valid retry value, -1 if none */
+  const char *id; /* last event id seen so far ("" if none) */
+  long retry_ms;  /* last valid retry value, -1 if none */
 };
 
 /* Return 0 to continue, non-zero to stop parsing (sse_feed returns SSE_ESTOPPED).

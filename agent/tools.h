@@ -17,10 +17,10 @@ typedef struct tools tools_t;
 
 enum tools_err {
   TOOLS_OK = 0,
-  TOOLS_EUNKNOWN = -1, /* no such tool */
-  TOOLS_EARGS = -2,    /* arguments fail the schema */
-  TOOLS_ENOTRACK = -3, /* a track/clip reference does not resolve */
-  TOOLS_ELOAD = -4,    /* catalog file unreadable/invalid */
+  TOOLS_EUNKNOWN = -1,     /* no such tool */
+  TOOLS_EARGS = -2,        /* arguments fail the schema */
+  TOOLS_ENOTRACK = -3,     /* a track/clip reference does not resolve */
+  TOOLS_ELOAD = -4,        /* catalog file unreadable/invalid */
   TOOLS_EUNSUPPORTED = -5, /* the connected DAW cannot do this tool now */
 };
 const char *tools_strerror(int code);

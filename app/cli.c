@@ -109,8 +109,10 @@ void cli_print_json(const json_t *j) {
 }
 
 static void fmt_pan(double p, char *buf, size_t n) {
-  if (fabs(p) < 0.005) snprintf(buf, n, "C");
-  else snprintf(buf, n, "%d%c", (int)lround(fabs(p) * 100), p < 0 ? 'L' : 'R');
+  if (fabs(p) < 0.005)
+    snprintf(buf, n, "C");
+  else
+    snprintf(buf, n, "%d%c", (int)lround(fabs(p) * 100), p < 0 ? 'L' : 'R');
 }
 
 void cli_print_state_table(const json_t *st) {
@@ -132,8 +134,10 @@ void cli_print_state_table(const json_t *st) {
     char pan[16], vol[16];
     fmt_pan(json_number_value(json_object_get(t, "pan")), pan, sizeof pan);
     double v = json_number_value(json_object_get(t, "volume_db"));
-    if (v <= -150) snprintf(vol, sizeof vol, "-inf");
-    else snprintf(vol, sizeof vol, "%.1f", v);
+    if (v <= -150)
+      snprintf(vol, sizeof vol, "-inf");
+    else
+      snprintf(vol, sizeof vol, "%.1f", v);
     char fx[256] = "";
     size_t k;
     json_t *f;

@@ -30,39 +30,39 @@ enum {
 };
 
 struct cli_opts {
-  const char *daw;        /* reaper | ardour | mock */
-  const char *dialect;    /* dialect of --daw mock */
+  const char *daw;     /* reaper | ardour | mock */
+  const char *dialect; /* dialect of --daw mock */
   const char *host;
-  int port, listen_port;  /* 0 / -1 = map defaults */
+  int port, listen_port; /* 0 / -1 = map defaults */
   const char *map_path;
   int json;
   int log_level;
   int bank_size, timeout_ms, retries; /* 0 / -1 = map defaults */
-  int mock_tracks;        /* -1 = mock demo session */
-  const char *spool_dir;  /* companion spool; NULL default */
+  int mock_tracks;                    /* -1 = mock demo session */
+  const char *spool_dir;              /* companion spool; NULL default */
   int no_companion;
   /* agent */
   const char *llm, *model, *llm_url; /* NULL = env/config/defaults */
-  const char *transcript; /* script provider transcript file */
-  const char *executor;   /* "llm" (default) | "direct" */
-  int confirm;            /* show the plan and wait for approval */
-  int max_turns;          /* stage-2 turn limit, 0 = default */
-  long context_budget;    /* --context-budget: stage-1 prompt tokens, 0 = default (6,000) */
-  int profile;            /* --profile: 0 default, 1 small (PROMPT_PROFILE_SMALL) */
+  const char *transcript;            /* script provider transcript file */
+  const char *executor;              /* "llm" (default) | "direct" */
+  int confirm;                       /* show the plan and wait for approval */
+  int max_turns;                     /* stage-2 turn limit, 0 = default */
+  long context_budget;               /* --context-budget: stage-1 prompt tokens, 0 = default (6,000) */
+  int profile;                       /* --profile: 0 default, 1 small (PROMPT_PROFILE_SMALL) */
   /* history */
-  const char *data_dir;   /* NULL = XDG */
-  const char *composition;/* NULL = from the DAW project, else "default" */
-  const char *message;    /* -m TEXT */
-  int force;              /* --force: history undo/restore revert conflicting later edits too */
-  int new_conversation;   /* ask --new: start a new conversation of the live daemon first */
+  const char *data_dir;    /* NULL = XDG */
+  const char *composition; /* NULL = from the DAW project, else "default" */
+  const char *message;     /* -m TEXT */
+  int force;               /* --force: history undo/restore revert conflicting later edits too */
+  int new_conversation;    /* ask --new: start a new conversation of the live daemon first */
   /* the OSC control surface (app/surface.h; `run` and the interactive prompt) */
-  int surface_port;                 /* --surface-port N, 0 = off */
-  const char *surface_allow[33];    /* --surface-allow CIDR|ADDR (repeatable, NULL-terminated); none = loopback */
+  int surface_port;              /* --surface-port N, 0 = off */
+  const char *surface_allow[33]; /* --surface-allow CIDR|ADDR (repeatable, NULL-terminated); none = loopback */
   int surface_allow_n;
-  const char *surface_reply;        /* --surface-reply HOST:PORT; NULL = the sender */
+  const char *surface_reply; /* --surface-reply HOST:PORT; NULL = the sender */
   /* the web page (app/web.h; `run`) */
-  int web_port;                     /* --web-port N, 0 = off */
-  const char *web_listen;           /* --web-listen ADDR; NULL = 127.0.0.1 */
+  int web_port;           /* --web-port N, 0 = off */
+  const char *web_listen; /* --web-listen ADDR; NULL = 127.0.0.1 */
 };
 
 struct cli {
@@ -72,7 +72,7 @@ struct cli {
   char **argv; /* command arguments (after the command name) */
   int argc;
   daw_t *daw;
-  mock_embed_t *mock;     /* --daw mock: the in-process mock DAW behind daw (closed with it) */
+  mock_embed_t *mock; /* --daw mock: the in-process mock DAW behind daw (closed with it) */
   int exit_code;
   int finished;
   uv_signal_t sigint, sigterm;
@@ -117,7 +117,7 @@ int cli_start_surface(struct cli *c, struct live *live, const struct log_sink *l
 struct web;
 int cli_start_web(struct cli *c, struct live *live, const struct log_sink *log, const char *runtime_dir,
                   struct web **out);
-int cmd_run(struct cli *c);  /* cmd_run.c: the live daemon */
+int cmd_run(struct cli *c);           /* cmd_run.c: the live daemon */
 int cmd_daemon_status(struct cli *c); /* cmd_client.c: `dawbridge status` without a daemon */
 /* Prints a history undo/restore report (app/histop.h) as `dawbridge history undo|restore` does (cmd_history.c). */
 void cli_print_histop_report(const json_t *report, int json);

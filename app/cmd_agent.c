@@ -79,8 +79,10 @@ static void on_llm_closed(void *data) {
 static void on_agent_closed(void *data) {
   struct acmd *x = data;
   x->agent = NULL;
-  if (x->llm) llm_close(x->llm, on_llm_closed, x);
-  else finish_cli(x);
+  if (x->llm)
+    llm_close(x->llm, on_llm_closed, x);
+  else
+    finish_cli(x);
 }
 
 static void close_input(struct acmd *x) {
@@ -99,9 +101,12 @@ static void end(struct acmd *x, int code) {
   x->ending = 1;
   x->exit_code = code;
   close_input(x);
-  if (x->agent) agent_close(x->agent, on_agent_closed, x);
-  else if (x->llm) llm_close(x->llm, on_llm_closed, x);
-  else finish_cli(x);
+  if (x->agent)
+    agent_close(x->agent, on_agent_closed, x);
+  else if (x->llm)
+    llm_close(x->llm, on_llm_closed, x);
+  else
+    finish_cli(x);
 }
 
 /* The CLI's own SIGINT/SIGTERM handles, taken over: the agent and the model client must close before the DAW.
@@ -111,15 +116,19 @@ static void on_signal(uv_signal_t *h, int signum) {
   struct cli *c = h->data;
   struct acmd *x = c->cmd_data;
   if (++x->signals > 1) {
-    fprintf(stderr, "dawbridge: interrupted again (signal %d): exiting now; the DAW call in flight (if any) is not "
-            "awaited and nothing more is saved\n", signum);
+    fprintf(stderr,
+            "dawbridge: interrupted again (signal %d): exiting now; the DAW call in flight (if any) is not "
+            "awaited and nothing more is saved\n",
+            signum);
     fflush(stdout);
     fflush(stderr);
     _exit(CLI_EXIT_INTERRUPTED);
   }
   if (x->agent && agent_busy(x->agent)) {
-    fprintf(stderr, "dawbridge: interrupted (signal %d): no further step is sent; finishing the call in flight and "
-            "saving what was done (Ctrl-C again to quit at once)\n", signum);
+    fprintf(stderr,
+            "dawbridge: interrupted (signal %d): no further step is sent; finishing the call in flight and "
+            "saving what was done (Ctrl-C again to quit at once)\n",
+            signum);
     agent_cancel(x->agent); /* on_done(AGENT_ECANCELED) ends the command */
     return;
   }
@@ -137,8 +146,10 @@ static void print_plan_errors(const json_t *errors) {
   json_array_foreach(errors, i, e) {
     json_int_t step = json_integer_value(json_object_get(e, "step"));
     const char *m = json_string_value(json_object_get(e, "message"));
-    if (step) printf("  Step %lld: %s\n", (long long)step, m ? m : "?");
-    else printf("  %s\n", m ? m : "?");
+    if (step)
+      printf("  Step %lld: %s\n", (long long)step, m ? m : "?");
+    else
+      printf("  %s\n", m ? m : "?");
   }
 }
 
@@ -240,7 +251,8 @@ static void print_demo_tail(struct acmd *x, const json_t *resp) {
     json_t *e;
     json_array_foreach(list, i, e) {
       const char *um = json_string_value(json_object_get(e, "user_message"));
-      printf("  %04lld  %-12s %-24s %lld action%s  %s%s%s\n", (long long)json_integer_value(json_object_get(e, "number")),
+      printf("  %04lld  %-12s %-24s %lld action%s  %s%s%s\n",
+             (long long)json_integer_value(json_object_get(e, "number")),
              json_string_value(json_object_get(e, "source")), json_string_value(json_object_get(e, "timestamp")),
              (long long)json_integer_value(json_object_get(e, "actions_count")),
              json_integer_value(json_object_get(e, "actions_count")) == 1 ? "" : "s", um ? "\"" : "", um ? um : "",
@@ -259,8 +271,10 @@ static void on_done(agent_t *a, int status, const json_t *resp, const char *mess
   if (is_json(x)) {
     cli_print_json(resp);
   } else if (x->kind == K_PLAN) {
-    if (!status) printf("Nothing was sent to the DAW (plan only).\n");
-    else if (message) fprintf(stderr, "dawbridge: %s\n", message);
+    if (!status)
+      printf("Nothing was sent to the DAW (plan only).\n");
+    else if (message)
+      fprintf(stderr, "dawbridge: %s\n", message);
   } else {
     char *s = agent_summary(resp);
     if (status == AGENT_EPLAN) {
@@ -308,7 +322,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   struct acmd *x = s->data;
-  if (n > 0) feed(x, buf->base, (size_t)n);
+  if (n > 0)
+    feed(x, buf->base, (size_t)n);
   else if (n < 0) {
     x->line[x->linelen] = 0;
     answer(x, x->line, x->linelen == 0);
@@ -375,8 +390,10 @@ static void on_confirm(agent_t *a, const json_t *plan, void *data) {
 
 static void llm_log(void *data, enum llm_log_level level, const char *line) {
   struct acmd *x = data;
-  int lv = level == LLM_LOG_ERROR ? LOG_ERROR : level == LLM_LOG_WARN ? LOG_WARN : level == LLM_LOG_INFO ? LOG_INFO
-                                                                                                          : LOG_DEBUG;
+  int lv = level == LLM_LOG_ERROR  ? LOG_ERROR
+           : level == LLM_LOG_WARN ? LOG_WARN
+           : level == LLM_LOG_INFO ? LOG_INFO
+                                   : LOG_DEBUG;
   if (lv <= x->c->o.log_level) cli_log_stderr(lv, "llm", line, NULL);
 }
 
@@ -420,8 +437,9 @@ static void start_agent(struct acmd *x) {
     return;
   }
   if (x->kind == K_DEMO && !is_json(x))
-    printf("dawbridge demo: an embedded mock %s (with its companion), a scripted model replaying\n%s\n\nRequest: %s\n\n",
-           daw_dialect(c->daw), x->transcript, x->text);
+    printf(
+        "dawbridge demo: an embedded mock %s (with its companion), a scripted model replaying\n%s\n\nRequest: %s\n\n",
+        daw_dialect(c->daw), x->transcript, x->text);
   switch (x->kind) {
   case K_PLAN: rc = agent_plan(x->agent, x->text); break;
   case K_EXEC: rc = agent_exec_plan(x->agent, x->text, x->label); break;
@@ -534,8 +552,8 @@ static int setup_llm(struct acmd *x) {
 }
 
 static int usage_text(struct cli *c, const char *what) {
-  fprintf(stderr, "dawbridge: %s needs %s, e.g. dawbridge %s \"add a four-on-the-floor kick, 4 bars\"\n", c->cmd,
-          what, c->cmd);
+  fprintf(stderr, "dawbridge: %s needs %s, e.g. dawbridge %s \"add a four-on-the-floor kick, 4 bars\"\n", c->cmd, what,
+          c->cmd);
   return CLI_EXIT_USAGE;
 }
 
@@ -633,8 +651,10 @@ int cmd_demo(struct cli *c) {
     x->ending = 1;
     return CLI_EXIT_CONFIG;
   }
-  if (!c->o.transcript) c->o.transcript = x->transcript;
-  else snprintf(x->transcript, sizeof x->transcript, "%s", c->o.transcript);
+  if (!c->o.transcript)
+    c->o.transcript = x->transcript;
+  else
+    snprintf(x->transcript, sizeof x->transcript, "%s", c->o.transcript);
   c->o.llm = "script";
   if (!c->o.data_dir) {
     const char *tmp = getenv("TMPDIR");

@@ -24,10 +24,10 @@ struct ccmd {
   int (*oneshot)(struct cli *c);
   ctl_client_t *cl;
   enum what what;
-  json_t *submit;    /* the request object of a submit */
-  int with_new;      /* ask --new: a "new" request first */
-  int request;       /* our request id (the last submitted) */
-  int pending_new;   /* the "new" request's id */
+  json_t *submit;  /* the request object of a submit */
+  int with_new;    /* ask --new: a "new" request first */
+  int request;     /* our request id (the last submitted) */
+  int pending_new; /* the "new" request's id */
   int code;
   int ending;
   int signals;
@@ -55,8 +55,10 @@ static void end(struct ccmd *x, int code) {
   x->ending = 1;
   x->code = code;
   fflush(stdout);
-  if (x->cl) ctl_client_close(x->cl, on_client_closed, x);
-  else cli_finish(x->c, code);
+  if (x->cl)
+    ctl_client_close(x->cl, on_client_closed, x);
+  else
+    cli_finish(x->c, code);
 }
 
 static void send_op(struct ccmd *x, json_t *msg /* steals */) {
@@ -77,8 +79,10 @@ static void on_signal(uv_signal_t *h, int signum) {
     fflush(stdout);
     _exit(CLI_EXIT_INTERRUPTED);
   }
-  fprintf(stderr, "dawbridge: interrupted (signal %d): cancelling request %d in the daemon: no further step is sent; "
-          "what was done is kept (Ctrl-C again to quit at once)\n", signum, x->request);
+  fprintf(stderr,
+          "dawbridge: interrupted (signal %d): cancelling request %d in the daemon: no further step is sent; "
+          "what was done is kept (Ctrl-C again to quit at once)\n",
+          signum, x->request);
   send_op(x, json_pack("{s:s, s:s, s:i}", "op", "cancel", "id", "cancel", "request", x->request));
 }
 
@@ -98,9 +102,12 @@ static void print_event(struct ccmd *x, const json_t *ev) {
   } else if (!strcmp(type, "stage")) {
     const char *st = sget(ev, "stage");
     if (!st) return;
-    if (!strcmp(st, "planning")) printf("%s", x->streamed ? "\n--- re-plan ---\n" : "Planning...\n");
-    else if (!strcmp(st, "executing")) printf("Executing...\n");
-    else if (!strcmp(st, "fixing")) printf("Corrective round...\n");
+    if (!strcmp(st, "planning"))
+      printf("%s", x->streamed ? "\n--- re-plan ---\n" : "Planning...\n");
+    else if (!strcmp(st, "executing"))
+      printf("Executing...\n");
+    else if (!strcmp(st, "fixing"))
+      printf("Corrective round...\n");
   } else if (!strcmp(type, "plan_delta")) {
     const char *t = sget(ev, "text");
     if (t) fputs(t, stdout);
@@ -117,8 +124,10 @@ static void print_event(struct ccmd *x, const json_t *ev) {
       json_t *e;
       json_array_foreach(errors, i, e) {
         json_int_t step = json_integer_value(json_object_get(e, "step"));
-        if (step) printf("  Step %lld: %s\n", (long long)step, sget(e, "message") ? sget(e, "message") : "?");
-        else printf("  %s\n", sget(e, "message") ? sget(e, "message") : "?");
+        if (step)
+          printf("  Step %lld: %s\n", (long long)step, sget(e, "message") ? sget(e, "message") : "?");
+        else
+          printf("  %s\n", sget(e, "message") ? sget(e, "message") : "?");
       }
     } else {
       size_t k = json_array_size(json_object_get(json_object_get(ev, "plan"), "steps"));
@@ -157,7 +166,8 @@ static void print_done(struct ccmd *x, const json_t *ev) {
   if (!strcmp(kind, "call")) {
     if (json_is_object(resp) && code != CLI_EXIT_UNREACHABLE && strcmp(status ? status : "", "failed"))
       cli_print_call_result(sget(x->submit, "tool") ? sget(x->submit, "tool") : "?", resp, json);
-    else fprintf(stderr, "dawbridge: %s\n", summary ? summary : "failed");
+    else
+      fprintf(stderr, "dawbridge: %s\n", summary ? summary : "failed");
     return;
   }
   if (!strcmp(kind, "undo") || !strcmp(kind, "restore")) {
@@ -188,14 +198,16 @@ static void print_status(const json_t *st) {
          sget(st, "model") ? sget(st, "model") : "?");
   if (json_is_object(run))
     printf("running: #%lld %s \"%s\" from %s%s%s\n", (long long)json_integer_value(json_object_get(run, "request")),
-           sget(run, "kind"), sget(run, "text") ? sget(run, "text") : "", sget(run, "client") ? sget(run, "client") : "?",
-           sget(run, "stage") ? ", " : "", sget(run, "stage") ? sget(run, "stage") : "");
-  else printf("running: nothing\n");
+           sget(run, "kind"), sget(run, "text") ? sget(run, "text") : "",
+           sget(run, "client") ? sget(run, "client") : "?", sget(run, "stage") ? ", " : "",
+           sget(run, "stage") ? sget(run, "stage") : "");
+  else
+    printf("running: nothing\n");
   size_t i;
   json_t *q;
-  json_array_foreach(json_object_get(st, "queue"), i, q)
-    printf("queued %zu: #%lld %s \"%s\" from %s\n", i + 1, (long long)json_integer_value(json_object_get(q, "request")),
-           sget(q, "kind"), sget(q, "text") ? sget(q, "text") : "", sget(q, "client") ? sget(q, "client") : "?");
+  json_array_foreach(json_object_get(st, "queue"), i, q) printf(
+      "queued %zu: #%lld %s \"%s\" from %s\n", i + 1, (long long)json_integer_value(json_object_get(q, "request")),
+      sget(q, "kind"), sget(q, "text") ? sget(q, "text") : "", sget(q, "client") ? sget(q, "client") : "?");
   if (!json_array_size(json_object_get(st, "queue"))) printf("queue: empty\n");
 }
 
@@ -242,19 +254,31 @@ static void on_message(ctl_client_t *cl, const json_t *m, void *data) {
     if (id && !strcmp(id, "cancel")) return;
     switch (x->what) {
     case W_SUBMIT:
-      if (id && !strcmp(id, "new")) x->pending_new = (int)json_integer_value(json_object_get(res, "request"));
-      else x->request = (int)json_integer_value(json_object_get(res, "request"));
+      if (id && !strcmp(id, "new"))
+        x->pending_new = (int)json_integer_value(json_object_get(res, "request"));
+      else
+        x->request = (int)json_integer_value(json_object_get(res, "request"));
       return;
     case W_STATE:
-      if (x->c->o.json) cli_print_json(res);
-      else cli_print_state_table(res);
+      if (x->c->o.json)
+        cli_print_json(res);
+      else
+        cli_print_state_table(res);
       end(x, json_is_object(res) ? CLI_EXIT_OK : CLI_EXIT_UNREACHABLE);
       return;
-    case W_HISTORY: print_history(x, res); end(x, CLI_EXIT_OK); return;
-    case W_ITERATION: cli_print_json(res); end(x, CLI_EXIT_OK); return;
+    case W_HISTORY:
+      print_history(x, res);
+      end(x, CLI_EXIT_OK);
+      return;
+    case W_ITERATION:
+      cli_print_json(res);
+      end(x, CLI_EXIT_OK);
+      return;
     case W_STATUS:
-      if (x->c->o.json) cli_print_json(res);
-      else print_status(res);
+      if (x->c->o.json)
+        cli_print_json(res);
+      else
+        print_status(res);
       end(x, CLI_EXIT_OK);
       return;
     default: return;
@@ -315,9 +339,7 @@ static void on_connect(ctl_client_t *cl, int status, void *data) {
     break;
   case W_STATE: send_op(x, json_pack("{s:s}", "op", "state")); break;
   case W_HISTORY: send_op(x, json_pack("{s:s}", "op", "history")); break;
-  case W_ITERATION:
-    send_op(x, json_pack("{s:s, s:i}", "op", "iteration", "number", atoi(x->c->argv[1])));
-    break;
+  case W_ITERATION: send_op(x, json_pack("{s:s, s:i}", "op", "iteration", "number", atoi(x->c->argv[1]))); break;
   case W_STATUS: send_op(x, json_pack("{s:s}", "op", "status")); break;
   default: end(x, CLI_EXIT_USAGE); break;
   }
@@ -370,8 +392,10 @@ static int plan_request(struct ccmd *x) {
     x->what = W_STATUS;
   } else if (!strcmp(cmd, "history") && c->argc >= 1) {
     const char *sub = c->argv[0];
-    if (!strcmp(sub, "list") && c->argc == 1) x->what = W_HISTORY;
-    else if (!strcmp(sub, "show") && c->argc == 2 && c->o.json && atoi(c->argv[1]) > 0) x->what = W_ITERATION;
+    if (!strcmp(sub, "list") && c->argc == 1)
+      x->what = W_HISTORY;
+    else if (!strcmp(sub, "show") && c->argc == 2 && c->o.json && atoi(c->argv[1]) > 0)
+      x->what = W_ITERATION;
     else if (!strcmp(sub, "undo") && c->argc == 1) {
       x->submit = json_pack("{s:s, s:b}", "kind", "undo", "force", c->o.force);
       x->what = W_SUBMIT;

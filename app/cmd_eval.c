@@ -39,7 +39,7 @@ struct ev {
   uv_process_t proc;
   uv_pipe_t out, err;
   uv_timer_t timer;
-  int live; /* handles open for the current case */
+  int live;        /* handles open for the current case */
   strbuf_t ob, eb; /* the case's stdout and stderr */
   int64_t exit_status;
   int timed_out;
@@ -72,8 +72,10 @@ static int scale_of(const char *key, int *pcs) {
   static const struct {
     const char *mode;
     int iv[8];
-  } modes[] = {{"major", {0, 2, 4, 5, 7, 9, 11, -1}},  {"minor", {0, 2, 3, 5, 7, 8, 10, 11}},
-               {"dorian", {0, 2, 3, 5, 7, 9, 10, -1}}, {"mixolydian", {0, 2, 4, 5, 7, 9, 10, -1}},
+  } modes[] = {{"major", {0, 2, 4, 5, 7, 9, 11, -1}},
+               {"minor", {0, 2, 3, 5, 7, 8, 10, 11}},
+               {"dorian", {0, 2, 3, 5, 7, 9, 10, -1}},
+               {"mixolydian", {0, 2, 4, 5, 7, 9, 10, -1}},
                {"blues", {0, 3, 4, 5, 6, 7, 9, 10}}};
   for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
     if (strcmp(mode, modes[m].mode)) continue;
@@ -141,7 +143,8 @@ static int run_checks(const json_t *checks, const json_t *acts, json_t *fails) {
       const char *ins = json_string_value(json_object_get(res, "instrument"));
       const char *req = json_string_value(json_object_get(json_object_get(act, "args"), "instrument"));
       const json_t *role = json_object_get(res, "instrument_role");
-      const char *rr = json_string_value(json_object_get(role, "role")), *rs = json_string_value(json_object_get(role, "sound"));
+      const char *rr = json_string_value(json_object_get(role, "role")),
+                 *rs = json_string_value(json_object_get(role, "sound"));
       int ok = 0;
       size_t k;
       const json_t *w;
@@ -175,10 +178,9 @@ static int run_checks(const json_t *checks, const json_t *acts, json_t *fails) {
         if (cid) json_object_set_new(clips, cid, json_real(cs));
         size_t k;
         const json_t *nt;
-        json_array_foreach(json_object_get(args, "notes"), k, nt)
-          json_array_append_new(notes, json_pack("{s:O, s:f, s:O}", "n", json_object_get(nt, "n"), "s",
-                                                 cs + json_number_value(json_object_get(nt, "s")), "d",
-                                                 json_object_get(nt, "d")));
+        json_array_foreach(json_object_get(args, "notes"), k, nt) json_array_append_new(
+            notes, json_pack("{s:O, s:f, s:O}", "n", json_object_get(nt, "n"), "s",
+                             cs + json_number_value(json_object_get(nt, "s")), "d", json_object_get(nt, "d")));
       } else if (t == VOCAB_EDIT_CLIP) {
         const char *cid = json_string_value(json_object_get(args, "clip_id"));
         const char *tid = json_string_value(json_object_get(res, "track_id"));
@@ -187,10 +189,9 @@ static int run_checks(const json_t *checks, const json_t *acts, json_t *fails) {
         double start = cs ? json_number_value(cs) : json_number_value(json_object_get(nc, "clip_start"));
         size_t k;
         const json_t *nt;
-        json_array_foreach(json_object_get(args, "add_notes"), k, nt)
-          json_array_append_new(notes, json_pack("{s:O, s:f, s:O}", "n", json_object_get(nt, "n"), "s",
-                                                 start + json_number_value(json_object_get(nt, "s")), "d",
-                                                 json_object_get(nt, "d")));
+        json_array_foreach(json_object_get(args, "add_notes"), k, nt) json_array_append_new(
+            notes, json_pack("{s:O, s:f, s:O}", "n", json_object_get(nt, "n"), "s",
+                             start + json_number_value(json_object_get(nt, "s")), "d", json_object_get(nt, "d")));
       }
     }
     size_t nn = json_array_size(notes);
@@ -237,7 +238,8 @@ static int run_checks(const json_t *checks, const json_t *acts, json_t *fails) {
       }
       if (outside)
         fail_check(fails, "%zu of %zu notes outside bars %lld-%lld", outside, nn,
-                   (long long)json_integer_value(json_array_get(bars, 0)), (long long)json_integer_value(json_array_get(bars, 1)));
+                   (long long)json_integer_value(json_array_get(bars, 0)),
+                   (long long)json_integer_value(json_array_get(bars, 1)));
     }
     const json_t *pitches = json_object_get(nc, "pitches");
     if (json_array_size(pitches)) {
@@ -302,13 +304,17 @@ static int run_checks(const json_t *checks, const json_t *acts, json_t *fails) {
       const json_t *v;
       json_object_foreach((json_t *)wargs, key, v) {
         const json_t *got = json_object_get(args, key);
-        if (json_is_number(v) && json_is_number(got)) all &= fabs(json_number_value(v) - json_number_value(got)) < 1e-6;
-        else all &= json_equal((json_t *)v, (json_t *)got);
+        if (json_is_number(v) && json_is_number(got))
+          all &= fabs(json_number_value(v) - json_number_value(got)) < 1e-6;
+        else
+          all &= json_equal((json_t *)v, (json_t *)got);
       }
       const json_t *mx = json_object_get(want, "max");
-      json_object_foreach((json_t *)mx, key, v) all &= json_number_value(json_object_get(args, key)) <= json_number_value(v) + 1e-9;
+      json_object_foreach((json_t *)mx, key, v) all &=
+          json_number_value(json_object_get(args, key)) <= json_number_value(v) + 1e-9;
       const json_t *mn = json_object_get(want, "min");
-      json_object_foreach((json_t *)mn, key, v) all &= json_number_value(json_object_get(args, key)) >= json_number_value(v) - 1e-9;
+      json_object_foreach((json_t *)mn, key, v) all &=
+          json_number_value(json_object_get(args, key)) >= json_number_value(v) - 1e-9;
       ok |= all;
     }
     if (!ok) {
@@ -346,14 +352,17 @@ static void score_case(struct ev *e) {
   const json_t *acts = json_object_get(resp, "actions_executed");
   int replans = count_lines(e->eb.s, "re-planning");
   int plan_ok = resp && !json_array_size(json_object_get(resp, "plan_errors")) && replans == 0 &&
-                json_is_object(json_object_get(resp, "plan")) && json_array_size(json_object_get(json_object_get(resp, "plan"), "steps"));
+                json_is_object(json_object_get(resp, "plan")) &&
+                json_array_size(json_object_get(json_object_get(resp, "plan"), "steps"));
   size_t steps = json_array_size(acts), conf = 0;
   size_t i;
   const json_t *a;
   json_array_foreach(acts, i, a) conf += confirmed(a);
   size_t general = json_array_size(fails);
-  if (!resp) fail_check(fails, "no JSON response (exit %lld%s)", (long long)e->exit_status, e->timed_out ? ", timed out" : "");
-  else if (e->exit_status) fail_check(fails, "exit code %lld", (long long)e->exit_status);
+  if (!resp)
+    fail_check(fails, "no JSON response (exit %lld%s)", (long long)e->exit_status, e->timed_out ? ", timed out" : "");
+  else if (e->exit_status)
+    fail_check(fails, "exit code %lld", (long long)e->exit_status);
   if (resp && (!steps || conf < steps)) fail_check(fails, "%zu of %zu steps confirmed", conf, steps);
   general = json_array_size(fails) - general;
   int nchecks = resp ? run_checks(json_object_get(cs, "checks"), acts, fails) : 0;
@@ -371,13 +380,12 @@ static void score_case(struct ev *e) {
   long tout = json_is_object(usage) ? (long)json_integer_value(json_object_get(usage, "output_tokens"))
                                     : sum_after(e->eb.s, " out=");
   int pass = resp && !e->exit_status && json_array_size(fails) == 0;
-  json_t *r = json_pack("{s:O, s:O, s:b, s:b, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:f, s:I, s:o}", "id",
-                        json_object_get(cs, "id"), "request", json_object_get(cs, "request"), "pass", pass,
-                        "plan_valid_first", plan_ok, "replans", replans, "steps", (int)steps, "confirmed", (int)conf,
-                        "checks", nchecks, "checks_failed", (int)failed_checks, "model_calls", (int)calls, "tokens_in",
-                        tin >= 0 ? json_integer(tin) : json_null(), "tokens_out",
-                        tout >= 0 ? json_integer(tout) : json_null(), "ms", ms, "exit", (json_int_t)e->exit_status,
-                        "failures", fails);
+  json_t *r = json_pack(
+      "{s:O, s:O, s:b, s:b, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:f, s:I, s:o}", "id", json_object_get(cs, "id"),
+      "request", json_object_get(cs, "request"), "pass", pass, "plan_valid_first", plan_ok, "replans", replans, "steps",
+      (int)steps, "confirmed", (int)conf, "checks", nchecks, "checks_failed", (int)failed_checks, "model_calls",
+      (int)calls, "tokens_in", tin >= 0 ? json_integer(tin) : json_null(), "tokens_out",
+      tout >= 0 ? json_integer(tout) : json_null(), "ms", ms, "exit", (json_int_t)e->exit_status, "failures", fails);
   json_object_set_new(r, "stage1_prompt_tokens_est", prompt_est >= 0 ? json_integer(prompt_est) : json_null());
   if (json_array_size(json_object_get(cs, "tags"))) json_object_set(r, "tags", json_object_get(cs, "tags"));
   json_array_append_new(e->results, r);
@@ -463,11 +471,11 @@ static void finish(struct ev *e) {
     if (json_is_integer(pe)) prompt_sum += (double)json_integer_value(pe), prompt_n++;
   }
   const char *model = e->real_model ? (e->c->o.model ? e->c->o.model : "(configured model)") : "scripted";
-  json_t *summary = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:f}", "suite", e->suite_path,
-                              "model", model, "executor", e->c->o.executor ? e->c->o.executor : (e->real_model ? "llm" : "direct"),
-                              "cases", (int)n, "passed", (int)pass, "plan_valid_first", (int)first, "steps", (int)steps,
-                              "steps_confirmed", (int)conf, "checks", (int)checks, "checks_passed", (int)(checks - cfail),
-                              "model_calls", (json_int_t)calls, "wall_ms", ms);
+  json_t *summary = json_pack(
+      "{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:f}", "suite", e->suite_path, "model", model,
+      "executor", e->c->o.executor ? e->c->o.executor : (e->real_model ? "llm" : "direct"), "cases", (int)n, "passed",
+      (int)pass, "plan_valid_first", (int)first, "steps", (int)steps, "steps_confirmed", (int)conf, "checks",
+      (int)checks, "checks_passed", (int)(checks - cfail), "model_calls", (json_int_t)calls, "wall_ms", ms);
   json_object_set_new(summary, "stage1_prompt_tokens_est_mean",
                       prompt_n ? json_integer((json_int_t)(prompt_sum / prompt_n + 0.5)) : json_null());
   json_object_set_new(summary, "profile", json_string(e->c->o.profile ? "small" : "default"));
@@ -482,8 +490,9 @@ static void finish(struct ev *e) {
       json_t *t = json_object_get(tags, name);
       if (!t) json_object_set_new(tags, name, t = json_pack("{s:i, s:i}", "cases", 0, "passed", 0));
       json_object_set_new(t, "cases", json_integer(json_integer_value(json_object_get(t, "cases")) + 1));
-      json_object_set_new(t, "passed", json_integer(json_integer_value(json_object_get(t, "passed")) +
-                                                    json_is_true(json_object_get(r, "pass"))));
+      json_object_set_new(
+          t, "passed",
+          json_integer(json_integer_value(json_object_get(t, "passed")) + json_is_true(json_object_get(r, "pass"))));
     }
   }
   json_object_set_new(summary, "tags", tags);
@@ -506,7 +515,8 @@ static void finish(struct ev *e) {
       const json_t *t;
       int first_tag = 1;
       json_object_foreach(tags, name, t) {
-        printf("%s %s %lld/%lld", first_tag ? "" : ",", name, (long long)json_integer_value(json_object_get(t, "passed")),
+        printf("%s %s %lld/%lld", first_tag ? "" : ",", name,
+               (long long)json_integer_value(json_object_get(t, "passed")),
                (long long)json_integer_value(json_object_get(t, "cases")));
         first_tag = 0;
       }
@@ -534,8 +544,9 @@ static void start_case(struct ev *e) {
     size_t k;
     const json_t *r;
     json_array_foreach(json_object_get(cs, "responses"), k, r) {
-      json_array_append_new(json_object_get(tr, "responses"),
-                            json_is_string(r) ? json_pack("{s:O, s:s}", "text", r, "finish", "stop") : json_deep_copy(r));
+      json_array_append_new(json_object_get(tr, "responses"), json_is_string(r)
+                                                                  ? json_pack("{s:O, s:s}", "text", r, "finish", "stop")
+                                                                  : json_deep_copy(r));
     }
     json_dump_file(tr, tpath, JSON_INDENT(1));
     json_decref(tr);
@@ -620,7 +631,8 @@ int cmd_eval(struct cli *c) {
   c->cmd_data = e;
   c->cmd_free = ev_free;
   char derr[600];
-  if (c->argc == 1) snprintf(e->suite_path, sizeof e->suite_path, "%s", c->argv[0]);
+  if (c->argc == 1)
+    snprintf(e->suite_path, sizeof e->suite_path, "%s", c->argv[0]);
   else if (datadir_file(DATADIR_EXAMPLES, "eval/suite.json", e->suite_path, sizeof e->suite_path, derr, sizeof derr)) {
     fprintf(stderr, "dawbridge: eval: %s\n", derr);
     return CLI_EXIT_CONFIG;
@@ -652,8 +664,8 @@ int cmd_eval(struct cli *c) {
   if (!c->o.json) {
     printf("dawbridge eval: %s, %zu cases, model %s, each against a fresh embedded mock DAW\n\n", e->suite_path,
            json_array_size(e->cases), e->real_model ? (c->o.model ? c->o.model : c->o.llm) : "scripted (offline)");
-    printf("%-28s %-5s %7s %9s %9s %5s %7s %7s %7s %7s  %s\n", "case", "plan", "replans", "confirmed", "checks", "calls",
-           "prompt", "tok in", "tok out", "ms", "result");
+    printf("%-28s %-5s %7s %9s %9s %5s %7s %7s %7s %7s  %s\n", "case", "plan", "replans", "confirmed", "checks",
+           "calls", "prompt", "tok in", "tok out", "ms", "result");
   }
   start_case(e);
   return 0;

@@ -35,9 +35,9 @@ struct hcmd {
   char *data_dir;
   char composition[256];
   history_t *h;
-  int target;      /* iteration to go back to */
-  int undone;      /* undo: the latest iteration, whose change is undone */
-  int latest;      /* the latest readable iteration when the command started */
+  int target; /* iteration to go back to */
+  int undone; /* undo: the latest iteration, whose change is undone */
+  int latest; /* the latest readable iteration when the command started */
   json_t *target_it;
   json_t *undone_it;
 };
@@ -131,10 +131,13 @@ static int choose_place(struct hcmd *x, const char *project) {
     return CLI_EXIT_USAGE;
   }
   if (!comp && project && project[0]) {
-    if (history_composition_valid(project)) comp = project;
+    if (history_composition_valid(project))
+      comp = project;
     else
-      fprintf(stderr, "dawbridge: note: the project name '%s' cannot be a folder name; using \"default\" "
-                      "(--composition NAME to choose)\n", project);
+      fprintf(stderr,
+              "dawbridge: note: the project name '%s' cannot be a folder name; using \"default\" "
+              "(--composition NAME to choose)\n",
+              project);
   }
   snprintf(x->composition, sizeof x->composition, "%s", comp ? comp : "default");
   return 0;
@@ -150,8 +153,8 @@ static int open_history(struct hcmd *x, int must_exist) {
     char *others = other_compositions(x);
     if (!strcmp(x->sub, "list")) {
       if (x->c->o.json) {
-        json_t *j = json_pack("{s:s, s:s, s:[], s:[]}", "composition", x->composition, "dir", p, "iterations",
-                              "warnings");
+        json_t *j =
+            json_pack("{s:s, s:s, s:[], s:[]}", "composition", x->composition, "dir", p, "iterations", "warnings");
         cli_print_json(j);
         json_decref(j);
       } else {
@@ -194,7 +197,7 @@ static void print_warnings(const json_t *warnings) {
   size_t i;
   json_t *w;
   json_array_foreach(warnings, i, w)
-    fprintf(stderr, "dawbridge: warning: %s: %s\n", sstr(w, "file", "?"), sstr(w, "message", ""));
+      fprintf(stderr, "dawbridge: warning: %s: %s\n", sstr(w, "file", "?"), sstr(w, "message", ""));
 }
 
 /* ---- list / show / diff / export ---- */
@@ -209,8 +212,8 @@ static int do_list(struct hcmd *x) {
   }
   print_warnings(warnings);
   if (x->c->o.json) {
-    json_t *j = json_pack("{s:s, s:s, s:O, s:O}", "composition", x->composition, "dir", history_dir(x->h),
-                          "iterations", list, "warnings", warnings);
+    json_t *j = json_pack("{s:s, s:s, s:O, s:O}", "composition", x->composition, "dir", history_dir(x->h), "iterations",
+                          list, "warnings", warnings);
     cli_print_json(j);
     json_decref(j);
   } else if (!json_array_size(list)) {
@@ -266,16 +269,17 @@ static int do_show(struct hcmd *x, int n) {
   json_t *a;
   json_array_foreach(actions, i, a) print_action(i, a);
   json_array_foreach(json_object_get(it, "unsupported"), i, a)
-    printf("  not reversible: %s (%s)\n", sstr(a, "what", "?"), sstr(a, "reason", ""));
+      printf("  not reversible: %s (%s)\n", sstr(a, "what", "?"), sstr(a, "reason", ""));
   json_array_foreach(json_object_get(it, "failed"), i, a)
-    printf("  failed: %s (%s)\n", sstr(a, "tool", "?"), sstr(a, "error", ""));
-  json_array_foreach(json_object_get(it, "conflicts"), i, a)
-    printf("  forced: %s\n", sstr(a, "message", "?"));
+      printf("  failed: %s (%s)\n", sstr(a, "tool", "?"), sstr(a, "error", ""));
+  json_array_foreach(json_object_get(it, "conflicts"), i, a) printf("  forced: %s\n", sstr(a, "message", "?"));
   json_t *kept = json_object_get(it, "kept");
   if (json_array_size(kept)) {
     json_t *d = json_pack("{s:s, s:O}", "format", "dawbridge.diff/1", "changes", kept);
     char *t = d ? statediff_to_text(d) : NULL;
-    if (t) printf("kept (edits made since iteration %lld, not by it):\n%s", (long long)json_integer_value(json_object_get(it, "latest")), t);
+    if (t)
+      printf("kept (edits made since iteration %lld, not by it):\n%s",
+             (long long)json_integer_value(json_object_get(it, "latest")), t);
     free(t);
     json_decref(d);
   }
@@ -329,13 +333,13 @@ static int do_export(struct hcmd *x, int n, const char *file) {
     tracks += tn > 0;
   }
   if (x->c->o.json) {
-    json_t *j = json_pack("{s:i, s:s, s:I, s:I}", "iteration", n, "file", file, "tracks", (json_int_t)tracks,
-                          "notes", (json_int_t)notes);
+    json_t *j = json_pack("{s:i, s:s, s:I, s:I}", "iteration", n, "file", file, "tracks", (json_int_t)tracks, "notes",
+                          (json_int_t)notes);
     cli_print_json(j);
     json_decref(j);
   } else {
-    printf("wrote %s: iteration %d, Standard MIDI File format 1, %zu track%s with %zu note%s (+ tempo track)\n",
-           file, n, tracks, tracks == 1 ? "" : "s", notes, notes == 1 ? "" : "s");
+    printf("wrote %s: iteration %d, Standard MIDI File format 1, %zu track%s with %zu note%s (+ tempo track)\n", file,
+           n, tracks, tracks == 1 ? "" : "s", notes, notes == 1 ? "" : "s");
   }
   json_decref(it);
   return CLI_EXIT_OK;
@@ -407,15 +411,15 @@ void cli_print_histop_report(const json_t *rep, int json) {
            sstr(json_object_get(a, "result"), "status", "confirmed"));
     free(args);
   }
-  json_array_foreach(json_object_get(result, "unsupported"), i, a)
-    printf("  not reversible with %s: %s -- %s\n", sstr(rep, "dialect", "?"), sstr(a, "what", "?"), sstr(a, "reason", ""));
+  json_array_foreach(json_object_get(result, "unsupported"), i, a) printf(
+      "  not reversible with %s: %s -- %s\n", sstr(rep, "dialect", "?"), sstr(a, "what", "?"), sstr(a, "reason", ""));
   json_array_foreach(json_object_get(result, "failed"), i, a) {
     char *args = json_dumps(json_object_get(a, "args"), JSON_COMPACT | JSON_REAL_PRECISION(10));
     printf("  FAILED: %s %s -- %s\n", sstr(a, "tool", "?"), args ? args : "", sstr(a, "error", ""));
     free(args);
   }
   json_array_foreach(json_object_get(result, "conflicts"), i, a)
-    printf("  forced: %s (--force: reverted)\n", sstr(a, "message", "?"));
+      printf("  forced: %s (--force: reverted)\n", sstr(a, "message", "?"));
   print_kept(latest, result);
   const char *rd = sstr(result, "remaining_diff", "");
   if (rd[0])
@@ -430,8 +434,9 @@ static void on_histop(int exit_code, const json_t *report, const char *message, 
   struct hcmd *x = data;
   struct cli *c = x->c;
   if (report) cli_print_histop_report(report, c->o.json);
-  if (exit_code && message && (!report || exit_code == CLI_EXIT_SAVE || exit_code == CLI_EXIT_FAILED ||
-                               exit_code == CLI_EXIT_UNREACHABLE || exit_code == CLI_EXIT_INTERRUPTED))
+  if (exit_code && message &&
+      (!report || exit_code == CLI_EXIT_SAVE || exit_code == CLI_EXIT_FAILED || exit_code == CLI_EXIT_UNREACHABLE ||
+       exit_code == CLI_EXIT_INTERRUPTED))
     fprintf(stderr, "dawbridge: %s%s%s\n", report && exit_code == CLI_EXIT_FAILED ? x->sub : "",
             report && exit_code == CLI_EXIT_FAILED ? ": " : "", message);
   cli_finish(c, exit_code);
@@ -476,8 +481,11 @@ static void on_ready(int status, const json_t *result, const char *message, void
   }
 
   json_decref(st);
-  struct histop_req hr = {.daw = c->daw, .data_dir = x->data_dir, .composition = x->composition,
-                          .kind = strcmp(x->sub, "undo") ? HISTOP_RESTORE : HISTOP_UNDO, .target = x->target,
+  struct histop_req hr = {.daw = c->daw,
+                          .data_dir = x->data_dir,
+                          .composition = x->composition,
+                          .kind = strcmp(x->sub, "undo") ? HISTOP_RESTORE : HISTOP_UNDO,
+                          .target = x->target,
                           .force = c->o.force};
   rc = histop_start(&hr, on_histop, x, err, sizeof err);
   if (rc) {
@@ -489,8 +497,9 @@ static void on_ready(int status, const json_t *result, const char *message, void
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "dawbridge: history: ");
   fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nusage: dawbridge [--data-dir DIR] [--composition NAME] history list | show N [--json] | diff A B | "
-                  "save [-m TEXT] | undo | restore N | export N FILE.mid\n");
+  fprintf(stderr,
+          "\nusage: dawbridge [--data-dir DIR] [--composition NAME] history list | show N [--json] | diff A B | "
+          "save [-m TEXT] | undo | restore N | export N FILE.mid\n");
   return CLI_EXIT_USAGE;
 }
 
@@ -501,8 +510,10 @@ int cmd_history(struct cli *c) {
     const char *name;
     int args;
     const char *form;
-  } subs[] = {{"list", 0, "list"}, {"show", 1, "show N"}, {"diff", 2, "diff A B"}, {"export", 2, "export N FILE.mid"},
-              {"save", 0, "save [-m TEXT]"}, {"undo", 0, "undo"}, {"restore", 1, "restore N"}};
+  } subs[] = {{"list", 0, "list"},           {"show", 1, "show N"},
+              {"diff", 2, "diff A B"},       {"export", 2, "export N FILE.mid"},
+              {"save", 0, "save [-m TEXT]"}, {"undo", 0, "undo"},
+              {"restore", 1, "restore N"}};
   size_t k;
   for (k = 0; k < sizeof subs / sizeof *subs; k++)
     if (!strcmp(subs[k].name, sub)) break;
@@ -534,9 +545,13 @@ int cmd_history(struct cli *c) {
   if (!rc) rc = open_history(x, 1);
   if (rc < 0) return done(c, CLI_EXIT_OK);
   if (rc) return done(c, rc);
-  if (!strcmp(sub, "list")) rc = do_list(x);
-  else if (!strcmp(sub, "show")) rc = do_show(x, n1);
-  else if (!strcmp(sub, "diff")) rc = do_diff(x, n1, n2);
-  else rc = do_export(x, n1, c->argv[2]);
+  if (!strcmp(sub, "list"))
+    rc = do_list(x);
+  else if (!strcmp(sub, "show"))
+    rc = do_show(x, n1);
+  else if (!strcmp(sub, "diff"))
+    rc = do_diff(x, n1, n2);
+  else
+    rc = do_export(x, n1, c->argv[2]);
   return done(c, rc);
 }

@@ -44,10 +44,10 @@ int cli_start_surface(struct cli *c, live_t *live, const struct log_sink *log, s
   *out = NULL;
   if (c->o.surface_port <= 0) return 0;
   struct surface_config sc = {
-    .port = c->o.surface_port,
-    .allow = c->o.surface_allow_n ? c->o.surface_allow : NULL,
-    .reply = c->o.surface_reply,
-    .log = *log,
+      .port = c->o.surface_port,
+      .allow = c->o.surface_allow_n ? c->o.surface_allow : NULL,
+      .reply = c->o.surface_reply,
+      .log = *log,
   };
   char err[512];
   int rc = surface_new(c->loop, live, &sc, out, err, sizeof err);
@@ -67,23 +67,29 @@ static void on_live_closed(void *data) {
 static void on_repl_closed(void *data) {
   struct replcmd *x = data;
   x->repl = NULL;
-  if (x->live) live_close(x->live, on_live_closed, x);
-  else cli_finish(x->c, x->code);
+  if (x->live)
+    live_close(x->live, on_live_closed, x);
+  else
+    cli_finish(x->c, x->code);
 }
 
 static void on_surface_closed(void *data) {
   struct replcmd *x = data;
   x->surface = NULL;
-  if (x->repl) repl_close(x->repl, on_repl_closed, x);
-  else on_repl_closed(x);
+  if (x->repl)
+    repl_close(x->repl, on_repl_closed, x);
+  else
+    on_repl_closed(x);
 }
 
 static void shut_down(struct replcmd *x, int code) {
   if (x->quitting) return;
   x->quitting = 1;
   x->code = code;
-  if (x->surface) surface_close(x->surface, on_surface_closed, x);
-  else on_surface_closed(x);
+  if (x->surface)
+    surface_close(x->surface, on_surface_closed, x);
+  else
+    on_surface_closed(x);
 }
 
 static void on_quit(int exit_code, void *data) { shut_down(data, exit_code); }
@@ -91,8 +97,10 @@ static void on_quit(int exit_code, void *data) { shut_down(data, exit_code); }
 /* Log lines go through the prompt (not garbling the line being typed) once it exists. */
 static void log_line(int level, const char *module, const char *text, void *data) {
   struct replcmd *x = data;
-  if (x->repl) repl_log(level, module, text, x->repl);
-  else cli_log_stderr(level, module, text, NULL);
+  if (x->repl)
+    repl_log(level, module, text, x->repl);
+  else
+    cli_log_stderr(level, module, text, NULL);
 }
 
 static void on_started(int status, const char *message, void *data) {

@@ -59,22 +59,28 @@ static void on_ctl_closed(void *data) {
 static void on_surface_closed(void *data) {
   struct runcmd *x = data;
   x->surface = NULL;
-  if (x->ctl) ctl_close(x->ctl, on_ctl_closed, x);
-  else on_ctl_closed(x);
+  if (x->ctl)
+    ctl_close(x->ctl, on_ctl_closed, x);
+  else
+    on_ctl_closed(x);
 }
 
 static void on_web_closed(void *data) {
   struct runcmd *x = data;
   x->web = NULL;
-  if (x->surface) surface_close(x->surface, on_surface_closed, x);
-  else on_surface_closed(x);
+  if (x->surface)
+    surface_close(x->surface, on_surface_closed, x);
+  else
+    on_surface_closed(x);
 }
 
 static void on_repl_closed(void *data) {
   struct runcmd *x = data;
   x->repl = NULL;
-  if (x->web) web_close(x->web, on_web_closed, x);
-  else on_web_closed(x);
+  if (x->web)
+    web_close(x->web, on_web_closed, x);
+  else
+    on_web_closed(x);
 }
 
 static void stop(struct runcmd *x, int code) {
@@ -82,8 +88,10 @@ static void stop(struct runcmd *x, int code) {
   x->stopping = 1;
   x->code = code;
   log_msg(&x->log, LOG_INFO, "run", "stopping");
-  if (x->repl) repl_close(x->repl, on_repl_closed, x);
-  else on_repl_closed(x);
+  if (x->repl)
+    repl_close(x->repl, on_repl_closed, x);
+  else
+    on_repl_closed(x);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -97,8 +105,10 @@ static void on_quit(int exit_code, void *data) { stop(data, exit_code); }
 
 static void log_line(int level, const char *module, const char *text, void *data) {
   struct runcmd *x = data;
-  if (x->repl) repl_log(level, module, text, x->repl);
-  else cli_log_stderr(level, module, text, NULL);
+  if (x->repl)
+    repl_log(level, module, text, x->repl);
+  else
+    cli_log_stderr(level, module, text, NULL);
 }
 
 /* One line per event at --log-level info; "done" and "connection" already at warn (the default), the streamed
@@ -107,15 +117,17 @@ static void on_event(const json_t *ev, void *data) {
   struct runcmd *x = data;
   const char *type = json_string_value(json_object_get(ev, "type"));
   if (!type) type = "";
-  int level = !strcmp(type, "plan_delta") || x->repl                   ? LOG_DEBUG
+  int level = !strcmp(type, "plan_delta") || x->repl                 ? LOG_DEBUG
               : !strcmp(type, "done") || !strcmp(type, "connection") ? LOG_WARN
                                                                      : LOG_INFO;
   if (level > x->c->o.log_level) return;
   char *s = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
   if (!s) return;
   if (strlen(s) > 2000) strcpy(s + 1990, "...");
-  if (x->repl) repl_log(LOG_DEBUG, "event", s, x->repl);
-  else fprintf(stderr, "dawbridge: event: %s\n", s);
+  if (x->repl)
+    repl_log(LOG_DEBUG, "event", s, x->repl);
+  else
+    fprintf(stderr, "dawbridge: event: %s\n", s);
   free(s);
 }
 
@@ -128,8 +140,10 @@ static void on_started(int status, const char *message, void *data) {
   else
     snprintf(line, sizeof line, "connected to %s%s%s", live_dialect(x->live), message && *message ? ": " : "",
              message ? message : "");
-  if (x->repl) repl_notice(x->repl, line);
-  else fprintf(stderr, "dawbridge: run: %s\n", line);
+  if (x->repl)
+    repl_notice(x->repl, line);
+  else
+    fprintf(stderr, "dawbridge: run: %s\n", line);
 }
 
 int cmd_run(struct cli *c) {

@@ -11,8 +11,10 @@ static void on_state(int status, const json_t *result, const char *message, void
   struct cli *c = data;
   (void)status, (void)result, (void)message;
   json_t *st = session_to_json(daw_session(c->daw));
-  if (c->o.json) cli_print_json(st);
-  else cli_print_state_table(st);
+  if (c->o.json)
+    cli_print_json(st);
+  else
+    cli_print_state_table(st);
   json_decref(st);
   cli_finish(c, CLI_EXIT_OK);
 }
@@ -32,8 +34,8 @@ void cli_print_call_result(const char *tool, const json_t *result, int json) {
     const char *tid = json_string_value(json_object_get(result, "track_id"));
     const char *cid = json_string_value(json_object_get(result, "clip_id"));
     const char *via = json_string_value(json_object_get(result, "via"));
-    printf("%s: %s%s%s%s%s%s%s (attempts %lld, %lld ms)\n", tool, st ? st : "?", tid ? ", track " : "",
-           tid ? tid : "", cid ? ", clip " : "", cid ? cid : "", via ? " via " : "", via ? via : "",
+    printf("%s: %s%s%s%s%s%s%s (attempts %lld, %lld ms)\n", tool, st ? st : "?", tid ? ", track " : "", tid ? tid : "",
+           cid ? ", clip " : "", cid ? cid : "", via ? " via " : "", via ? via : "",
            (long long)json_integer_value(json_object_get(result, "attempts")),
            (long long)json_integer_value(json_object_get(result, "ms")));
     const char *reason = json_string_value(json_object_get(result, "reason"));
@@ -80,8 +82,9 @@ int cli_call_args(struct cli *c, json_t **out) {
     json_error_t je;
     const char *a = c->argv[1];
     const char *from = !strcmp(a, "-") ? "stdin" : a[0] == '@' ? a + 1 : NULL;
-    json_t *args = !strcmp(a, "-") ? json_loadf(stdin, 0, &je) : a[0] == '@' ? json_load_file(a + 1, 0, &je)
-                                                                           : json_loads(a, 0, &je);
+    json_t *args = !strcmp(a, "-") ? json_loadf(stdin, 0, &je)
+                   : a[0] == '@'   ? json_load_file(a + 1, 0, &je)
+                                   : json_loads(a, 0, &je);
     if (!args || !json_is_object(args)) {
       fprintf(stderr, "dawbridge: call %s: the arguments%s%s must be a JSON object: %s\n", c->argv[0],
               from ? " from " : "", from ? from : "", args ? "got another JSON type" : je.text);

@@ -30,12 +30,16 @@ static int check_dir(const char *dir, int mk, char *err, size_t errlen) {
   struct stat st;
   if (lstat(dir, &st)) {
     if (errno != ENOENT || !mk) return errfmt(err, errlen, CTL_EIO, "%s: %s", dir, strerror(errno));
-    if (mkdir(dir, 0700) && errno != EEXIST) return errfmt(err, errlen, CTL_EIO, "cannot create %s: %s", dir, strerror(errno));
+    if (mkdir(dir, 0700) && errno != EEXIST)
+      return errfmt(err, errlen, CTL_EIO, "cannot create %s: %s", dir, strerror(errno));
     if (lstat(dir, &st)) return errfmt(err, errlen, CTL_EIO, "%s: %s", dir, strerror(errno));
   }
   if (!S_ISDIR(st.st_mode)) return errfmt(err, errlen, CTL_EPERM, "%s is not a directory", dir);
-  if (st.st_uid != getuid()) return errfmt(err, errlen, CTL_EPERM, "%s belongs to another user (uid %u)", dir, (unsigned)st.st_uid);
-  if (st.st_mode & 022) return errfmt(err, errlen, CTL_EPERM, "%s may be written by others (mode %03o): refused", dir, (unsigned)(st.st_mode & 0777));
+  if (st.st_uid != getuid())
+    return errfmt(err, errlen, CTL_EPERM, "%s belongs to another user (uid %u)", dir, (unsigned)st.st_uid);
+  if (st.st_mode & 022)
+    return errfmt(err, errlen, CTL_EPERM, "%s may be written by others (mode %03o): refused", dir,
+                  (unsigned)(st.st_mode & 0777));
   return CTL_OK;
 }
 
@@ -80,8 +84,7 @@ static int opt_string(const json_t *o, const char *k, const char **out, char *er
   return 0;
 }
 
-static int int_field(const json_t *o, const char *k, int lo, int hi, int *out, int required, char *err,
-                     size_t errlen) {
+static int int_field(const json_t *o, const char *k, int lo, int hi, int *out, int required, char *err, size_t errlen) {
   const json_t *v = json_object_get(o, k);
   if (!v) {
     if (required) return errfmt(err, errlen, CTL_EINVAL, "\"%s\" is missing", k);
@@ -109,8 +112,10 @@ int ctl_parse_line(const char *line, size_t len, struct ctl_msg *m, char *err, s
   for (k = 0; k < sizeof op_names / sizeof *op_names; k++)
     if (!strcmp(op_names[k], op)) break;
   if (k == sizeof op_names / sizeof *op_names)
-    return errfmt(err, errlen, CTL_EINVAL, "unknown op \"%.64s\" (submit, cancel, state, history, iteration, status, "
-                  "subscribe)", op);
+    return errfmt(err, errlen, CTL_EINVAL,
+                  "unknown op \"%.64s\" (submit, cancel, state, history, iteration, status, "
+                  "subscribe)",
+                  op);
   m->op = (enum ctl_op)k;
   if (m->op == CTL_OP_CANCEL) return int_field(m->root, "request", 0, 0x7fffffff, &m->number, 1, err, errlen);
   if (m->op == CTL_OP_ITERATION) return int_field(m->root, "number", 1, 99999999, &m->number, 1, err, errlen);
@@ -156,15 +161,15 @@ int ctl_parse_line(const char *line, size_t len, struct ctl_msg *m, char *err, s
 struct conn {
   uv_pipe_t pipe;
   struct ctl *ctl;
-  int n;            /* connection number, for "ctl:N" */
-  char *buf;        /* the line being read */
+  int n;     /* connection number, for "ctl:N" */
+  char *buf; /* the line being read */
   size_t len, cap;
   int subscribed;
-  int *owned;       /* request ids of this client still running */
+  int *owned; /* request ids of this client still running */
   int nowned, ownedcap;
-  size_t backlog;   /* bytes written but not yet flushed */
+  size_t backlog; /* bytes written but not yet flushed */
   int closing;
-  int dropping;     /* discarding the rest of an oversized line: never (we close) */
+  int dropping; /* discarding the rest of an oversized line: never (we close) */
   struct conn *next;
 };
 
@@ -255,8 +260,10 @@ static void send_json(struct conn *c, const json_t *j) {
 
 static void reply(struct conn *c, const char *id, json_t *result /* steals */, const char *error) {
   json_t *j = json_pack("{s:s, s:o, s:b}", "type", "reply", "id", id ? json_string(id) : json_null(), "ok", !error);
-  if (error) json_object_set_new(j, "error", json_string(error));
-  else json_object_set_new(j, "result", result ? result : json_null());
+  if (error)
+    json_object_set_new(j, "error", json_string(error));
+  else
+    json_object_set_new(j, "result", result ? result : json_null());
   if (error) json_decref(result);
   send_json(c, j);
   json_decref(j);
@@ -382,7 +389,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
 static void on_event(const json_t *ev, void *data) {
   struct ctl *s = data;
   json_int_t rid = json_integer_value(json_object_get(ev, "request"));
-  int is_done = !strcmp(json_string_value(json_object_get(ev, "type")) ? json_string_value(json_object_get(ev, "type")) : "", "done");
+  int is_done = !strcmp(
+      json_string_value(json_object_get(ev, "type")) ? json_string_value(json_object_get(ev, "type")) : "", "done");
   for (struct conn *c = s->conns; c; c = c->next) {
     int k = rid ? owns(c, (int)rid) : -1;
     if (c->subscribed || k >= 0) send_json(c, ev);
@@ -425,7 +433,8 @@ static int clear_stale(const char *path, char *err, size_t errlen) {
   int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa); /* a local socket: answers or refuses at once */
   close(fd);
   if (rc == 0) return errfmt(err, errlen, CTL_EBUSY, "a dawbridge daemon already answers on %s", path);
-  if (unlink(path) && errno != ENOENT) return errfmt(err, errlen, CTL_EIO, "cannot remove the stale %s: %s", path, strerror(errno));
+  if (unlink(path) && errno != ENOENT)
+    return errfmt(err, errlen, CTL_EIO, "cannot remove the stale %s: %s", path, strerror(errno));
   return CTL_OK;
 }
 

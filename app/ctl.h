@@ -37,11 +37,11 @@
 
 enum ctl_err {
   CTL_OK = 0,
-  CTL_EINVAL = -1,  /* bad argument; a malformed request line */
+  CTL_EINVAL = -1, /* bad argument; a malformed request line */
   CTL_ENOMEM = -2,
-  CTL_EBUSY = -3,   /* a daemon already answers on that socket */
-  CTL_EPERM = -4,   /* the directory or the socket path belongs to another user, or others may write the dir */
-  CTL_EIO = -5,     /* cannot create the directory, bind, listen */
+  CTL_EBUSY = -3, /* a daemon already answers on that socket */
+  CTL_EPERM = -4, /* the directory or the socket path belongs to another user, or others may write the dir */
+  CTL_EIO = -5,   /* cannot create the directory, bind, listen */
 };
 const char *ctl_strerror(int code);
 
@@ -50,14 +50,21 @@ const char *ctl_strerror(int code);
 int ctl_socket_path(const char *name, char *buf, size_t len, int mkdir, char *err, size_t errlen);
 
 /* ---- the request-line parser (pure; fuzz/fuzz_ctl.c) ---- */
-enum ctl_op { CTL_OP_SUBMIT = 0, CTL_OP_CANCEL, CTL_OP_STATE, CTL_OP_HISTORY, CTL_OP_ITERATION, CTL_OP_STATUS,
-              CTL_OP_SUBSCRIBE };
+enum ctl_op {
+  CTL_OP_SUBMIT = 0,
+  CTL_OP_CANCEL,
+  CTL_OP_STATE,
+  CTL_OP_HISTORY,
+  CTL_OP_ITERATION,
+  CTL_OP_STATUS,
+  CTL_OP_SUBSCRIBE
+};
 struct ctl_msg {
   enum ctl_op op;
-  const char *id;            /* NULL when absent; borrowed from root */
-  struct live_request req;   /* SUBMIT (strings and args borrowed from root; client NULL) */
-  int number;                /* CANCEL: request; ITERATION: number */
-  json_t *root;              /* the parsed line (owned; ctl_msg_clear) */
+  const char *id;          /* NULL when absent; borrowed from root */
+  struct live_request req; /* SUBMIT (strings and args borrowed from root; client NULL) */
+  int number;              /* CANCEL: request; ITERATION: number */
+  json_t *root;            /* the parsed line (owned; ctl_msg_clear) */
 };
 /* Parses one line (without its newline). Returns 0, or CTL_EINVAL with err (out->id still set when the line was an
  * object with a string "id", so the error reply can carry it; call ctl_msg_clear either way). */

@@ -91,8 +91,7 @@ static void on_connected(uv_connect_t *req, int status) {
   if (c->cb.on_connect) c->cb.on_connect(c, status, c->cb.data);
 }
 
-int ctl_client_connect(uv_loop_t *loop, const char *path, const struct ctl_client_callbacks *cb,
-                       ctl_client_t **out) {
+int ctl_client_connect(uv_loop_t *loop, const char *path, const struct ctl_client_callbacks *cb, ctl_client_t **out) {
   if (!loop || !path || !cb || !out) return UV_EINVAL;
   ctl_client_t *c = calloc(1, sizeof *c);
   if (!c) return UV_ENOMEM;

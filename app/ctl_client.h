@@ -16,13 +16,12 @@ typedef struct ctl_client ctl_client_t;
 
 struct ctl_client_callbacks {
   void (*on_connect)(ctl_client_t *c, int status, void *data);
-  void (*on_message)(ctl_client_t *c, const json_t *msg, void *data);   /* msg borrowed */
-  void (*on_close)(ctl_client_t *c, const char *why, void *data);       /* the daemon went away (not after close) */
+  void (*on_message)(ctl_client_t *c, const json_t *msg, void *data); /* msg borrowed */
+  void (*on_close)(ctl_client_t *c, const char *why, void *data);     /* the daemon went away (not after close) */
   void *data;
 };
 
-int ctl_client_connect(uv_loop_t *loop, const char *path, const struct ctl_client_callbacks *cb,
-                       ctl_client_t **out);
+int ctl_client_connect(uv_loop_t *loop, const char *path, const struct ctl_client_callbacks *cb, ctl_client_t **out);
 /* Sends one JSON object as a line (borrowed). Returns 0 or a negative libuv error. */
 int ctl_client_send(ctl_client_t *c, const json_t *msg);
 /* Closes the connection; frees in the close callback, then cb(data). */

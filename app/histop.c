@@ -21,9 +21,9 @@ struct hop {
   char composition[256];
   int is_undo;
   int force;
-  int target;      /* iteration to go back to */
-  int undone;      /* undo: the latest iteration, whose change is undone */
-  int latest;      /* the latest readable iteration when it started */
+  int target; /* iteration to go back to */
+  int undone; /* undo: the latest iteration, whose change is undone */
+  int latest; /* the latest readable iteration when it started */
   json_t *target_it;
   json_t *undone_it;
   histop_cb cb;
@@ -97,8 +97,10 @@ static size_t invisible_changes(struct hop *x, const json_t *mirror, json_t *uns
         json_int_t fi = json_integer_value(json_object_get(args, "effect_index"));
         const json_t *f = t && fi >= 1 ? json_array_get(json_object_get(t, "fx"), (size_t)fi - 1) : NULL;
         if (!f || json_array_size(json_object_get(f, "params"))) continue; /* visible: the diff covered it */
-        snprintf(what, sizeof what, "set parameter %lld of effect %lld (\"%s\") on track \"%s\" back (changed in "
-                 "iteration %d)", (long long)json_integer_value(json_object_get(args, "param_index")), (long long)fi,
+        snprintf(what, sizeof what,
+                 "set parameter %lld of effect %lld (\"%s\") on track \"%s\" back (changed in "
+                 "iteration %d)",
+                 (long long)json_integer_value(json_object_get(args, "param_index")), (long long)fi,
                  sstr(f, "name", "?"), sstr(t, "name", "?"), n);
         snprintf(why, sizeof why,
                  "%s's OSC does not report plugin parameter values, so the earlier value is unknown: set it in the DAW",
@@ -146,8 +148,10 @@ static void on_undone(int status, const json_t *result, const char *message, voi
   if (!result) {
     char m[1024];
     snprintf(m, sizeof m, "%s: %s", src, message);
-    end(x, status == UNDO_ECANCELED ? CLI_EXIT_INTERRUPTED : status == UNDO_EDAW ? CLI_EXIT_UNREACHABLE
-                                                                                 : CLI_EXIT_CONFIG,
+    end(x,
+        status == UNDO_ECANCELED ? CLI_EXIT_INTERRUPTED
+        : status == UNDO_EDAW    ? CLI_EXIT_UNREACHABLE
+                                 : CLI_EXIT_CONFIG,
         NULL, m);
     return;
   }
@@ -180,12 +184,12 @@ static void on_undone(int status, const json_t *result, const char *message, voi
     const char *usrc = sstr(x->undone_it, "source", "");
     if (!strcmp(usrc, "undo") || !strcmp(usrc, "restore")) req = NULL; /* no nesting of undo messages */
     if (x->is_undo)
-      snprintf(msg, sizeof msg, "undo of iteration %d%s%s%s, back to %d", x->undone, req ? " (\"" : "",
-               req ? req : "", req ? "\")" : "", x->target);
+      snprintf(msg, sizeof msg, "undo of iteration %d%s%s%s, back to %d", x->undone, req ? " (\"" : "", req ? req : "",
+               req ? "\")" : "", x->target);
     else
       snprintf(msg, sizeof msg, "restore iteration %d", x->target);
-    json_t *meta = json_pack("{s:s, s:s, s:O, s:i, s:O, s:O, s:O, s:b}", "source", src, "user_message", msg,
-                             "actions", applied, "restored_from", x->target, "unsupported", unsup, "failed", failed,
+    json_t *meta = json_pack("{s:s, s:s, s:O, s:i, s:O, s:O, s:O, s:b}", "source", src, "user_message", msg, "actions",
+                             applied, "restored_from", x->target, "unsupported", unsup, "failed", failed,
                              "remaining_diff", json_object_get(result, "remaining_diff"), "complete",
                              json_is_true(json_object_get(result, "complete")));
     if (x->is_undo) json_object_set_new(meta, "undone", json_integer(x->undone));
@@ -215,9 +219,12 @@ static void on_undone(int status, const json_t *result, const char *message, voi
     snprintf(m, sizeof m, "%s: the DAW change is done, but the %s iteration could not be saved: %s", src, src,
              save_err);
     code = CLI_EXIT_SAVE;
-  } else if (status == UNDO_OK) code = CLI_EXIT_OK;
-  else if (status == UNDO_EPARTIAL) code = json_array_size(failed) ? CLI_EXIT_FAILED : CLI_EXIT_UNCERTAIN;
-  else if (status == UNDO_ECANCELED) code = CLI_EXIT_INTERRUPTED;
+  } else if (status == UNDO_OK)
+    code = CLI_EXIT_OK;
+  else if (status == UNDO_EPARTIAL)
+    code = json_array_size(failed) ? CLI_EXIT_FAILED : CLI_EXIT_UNCERTAIN;
+  else if (status == UNDO_ECANCELED)
+    code = CLI_EXIT_INTERRUPTED;
   else {
     int ds = (int)json_integer_value(json_object_get(result, "daw_status"));
     code = ds ? daw_exit_code(ds) : CLI_EXIT_UNREACHABLE;
@@ -241,7 +248,8 @@ int histop_start(const struct histop_req *r, histop_cb cb, void *data, char *err
   int rc = CLI_EXIT_OK;
   char e[1024];
   if (!x->data_dir) {
-    rc = errfmt(err, errlen, CLI_EXIT_CONFIG, "history: no data directory (set XDG_DATA_HOME or HOME, or use --data-dir)");
+    rc = errfmt(err, errlen, CLI_EXIT_CONFIG,
+                "history: no data directory (set XDG_DATA_HOME or HOME, or use --data-dir)");
     goto fail;
   }
   /* undo/restore never create an empty history */
@@ -321,11 +329,10 @@ int histop_start(const struct histop_req *r, histop_cb cb, void *data, char *err
    * it only when nothing changed since that request (not for a partial iteration: a run interrupted by Ctrl-C may
    * not have closed its undo step in the DAW) */
   const char *lsrc = latest ? json_string_value(json_object_get(latest, "source")) : NULL;
-  unsigned flags = (x->force ? UNDO_FORCE : 0) |
-                   (x->is_undo && lsrc && !strcmp(lsrc, "ai_iteration") &&
-                            !json_is_true(json_object_get(latest, "partial"))
-                        ? UNDO_FAST_PATH
-                        : 0);
+  unsigned flags = (x->force ? UNDO_FORCE : 0) | (x->is_undo && lsrc && !strcmp(lsrc, "ai_iteration") &&
+                                                          !json_is_true(json_object_get(latest, "partial"))
+                                                      ? UNDO_FAST_PATH
+                                                      : 0);
   rc = latest ? undo_three_way(x->daw, x->target_it, latest, flags, on_undone, x)
               : undo_to_state(x->daw, x->target_it, on_undone, x);
   json_decref(own_latest);

@@ -29,8 +29,8 @@ struct histop_req {
   const char *data_dir;    /* NULL = history_default_data_dir() */
   const char *composition; /* a valid composition name */
   enum histop_kind kind;
-  int target;              /* RESTORE: the iteration (>= 1); UNDO: ignored */
-  int force;               /* revert conflicting later edits too */
+  int target; /* RESTORE: the iteration (>= 1); UNDO: ignored */
+  int force;  /* revert conflicting later edits too */
 };
 
 /* exit_code as above; report NULL when it stopped before the DAW was touched (message says why). */

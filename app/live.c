@@ -33,8 +33,8 @@ struct req {
   int iteration;
   unsigned flags;
   int cancelled;
-  int suspect;           /* the DAW was silent during it: check the link afterwards */
-  int plan_total;        /* steps of the last valid plan */
+  int suspect;              /* the DAW was silent during it: check the link afterwards */
+  int plan_total;           /* steps of the last valid plan */
   unsigned char *step_done; /* per plan step: a result was seen */
   const char *stage;
   struct req *next;
@@ -51,16 +51,15 @@ enum conn { CONN_DOWN = 0, CONN_UP, CONN_CHECKING };
 struct live {
   uv_loop_t *loop;
   struct live_config cfg;
-  char *s_dialect, *s_map, *s_host, *s_spool, *s_llm, *s_model, *s_url, *s_transcript, *s_exec, *s_data,
-      *s_comp;
+  char *s_dialect, *s_map, *s_host, *s_spool, *s_llm, *s_model, *s_url, *s_transcript, *s_exec, *s_data, *s_comp;
   struct llm_config lcfg;
-  int llm_ok;          /* lcfg resolved (or probed) */
+  int llm_ok; /* lcfg resolved (or probed) */
   char llm_err[1024];
   llm_t *llm;
   daw_t *daw;
-  mock_embed_t *mock;  /* cfg.embedded_mock: the in-process mock DAW behind daw */
+  mock_embed_t *mock; /* cfg.embedded_mock: the in-process mock DAW behind daw */
   agent_t *agent;
-  int started_once;    /* daw_start succeeded once: later checks are refreshes */
+  int started_once; /* daw_start succeeded once: later checks are refreshes */
   enum conn conn;
   int reconnect_ms;
   void (*start_cb)(int, const char *, void *);
@@ -236,11 +235,11 @@ static void check_link(live_t *l);
 /* The one end of every request: the done event (fields as live.h), then the next request. */
 static void finish(live_t *l, struct req *r, const char *status, int exit_code, int confirmed, int uncertain,
                    int failed, int total, const char *summary, json_t *iteration, json_t *response) {
-  json_t *ev = json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:o, s:o}", "type", "done", "request",
-                         r->id, "kind", live_kind_name(r->kind), "status", status, "exit_code", exit_code, "confirmed",
-                         confirmed, "uncertain", uncertain, "failed", failed, "total", total, "summary",
-                         summary ? summary : status, "iteration", iteration ? iteration : json_null(), "response",
-                         response ? response : json_null());
+  json_t *ev =
+      json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:o, s:o}", "type", "done", "request", r->id,
+                "kind", live_kind_name(r->kind), "status", status, "exit_code", exit_code, "confirmed", confirmed,
+                "uncertain", uncertain, "failed", failed, "total", total, "summary", summary ? summary : status,
+                "iteration", iteration ? iteration : json_null(), "response", response ? response : json_null());
   if (r->client) json_object_set_new(ev, "client", json_string(r->client));
   log_msg(&l->cfg.log, LOG_INFO, "live", "request %d (%s) done: %s, exit %d: %s", r->id, live_kind_name(r->kind),
           status, exit_code, summary ? summary : "");
@@ -324,7 +323,8 @@ static json_t *step_event(struct req *r, int index, const char *tool, const json
   json_object_set_new(ev, "outcome", json_string(outcome_of(status, result)));
   json_object_set_new(ev, "result", result && !status ? json_deep_copy(result) : json_null());
   json_object_set_new(ev, "message", message ? json_string(message) : json_null());
-  if (status == DAW_EUNREACHABLE || status == DAW_ETIMEDOUT || (!status && strcmp(outcome_of(status, result), "confirmed")))
+  if (status == DAW_EUNREACHABLE || status == DAW_ETIMEDOUT ||
+      (!status && strcmp(outcome_of(status, result), "confirmed")))
     r->suspect = 1;
   return ev;
 }
@@ -394,10 +394,16 @@ static void on_called(int status, const json_t *result, const char *message, voi
   if (status == DAW_EUNREACHABLE || status == DAW_ETIMEDOUT) r->suspect = 1;
   const char *oc = outcome_of(status, result);
   char summary[1024];
-  if (status) snprintf(summary, sizeof summary, "%s: %s", r->tool, message ? message : daw_strerror(status));
-  else snprintf(summary, sizeof summary, "%s: %s", r->tool, oc);
-  finish(l, r, status ? "failed" : strcmp(oc, "confirmed") ? "uncertain" : "ok", code, !status && code == 0,
-         !status && code != 0, status != 0, 1, summary, NULL, result ? json_deep_copy(result) : NULL);
+  if (status)
+    snprintf(summary, sizeof summary, "%s: %s", r->tool, message ? message : daw_strerror(status));
+  else
+    snprintf(summary, sizeof summary, "%s: %s", r->tool, oc);
+  finish(l, r,
+         status                    ? "failed"
+         : strcmp(oc, "confirmed") ? "uncertain"
+                                   : "ok",
+         code, !status && code == 0, !status && code != 0, status != 0, 1, summary, NULL,
+         result ? json_deep_copy(result) : NULL);
 }
 
 static void on_histop(int exit_code, const json_t *report, const char *message, void *data) {
@@ -410,9 +416,12 @@ static void on_histop(int exit_code, const json_t *report, const char *message, 
   int failed = (int)json_array_size(json_object_get(res, "failed"));
   if (exit_code == CLI_EXIT_UNREACHABLE) r->suspect = 1;
   const json_t *saved = json_object_get(report, "saved");
-  finish(l, r, exit_code == 0 ? "ok" : st ? st : "failed", exit_code, applied, 0, failed, applied + failed,
-         message, json_is_integer(saved) ? json_incref((json_t *)saved) : NULL,
-         report ? json_deep_copy(report) : NULL);
+  finish(l, r,
+         exit_code == 0 ? "ok"
+         : st           ? st
+                        : "failed",
+         exit_code, applied, 0, failed, applied + failed, message,
+         json_is_integer(saved) ? json_incref((json_t *)saved) : NULL, report ? json_deep_copy(report) : NULL);
 }
 
 static const char *data_dir(live_t *l) { return l->cfg.data_dir; }
@@ -481,8 +490,11 @@ static void run(live_t *l, struct req *r) {
   case LIVE_RESTORE: {
     char comp[256];
     composition(l, comp, sizeof comp);
-    struct histop_req hr = {.daw = l->daw, .data_dir = data_dir(l), .composition = comp,
-                            .kind = r->kind == LIVE_UNDO ? HISTOP_UNDO : HISTOP_RESTORE, .target = r->iteration,
+    struct histop_req hr = {.daw = l->daw,
+                            .data_dir = data_dir(l),
+                            .composition = comp,
+                            .kind = r->kind == LIVE_UNDO ? HISTOP_UNDO : HISTOP_RESTORE,
+                            .target = r->iteration,
                             .force = (r->flags & LIVE_FORCE) != 0};
     rc = histop_start(&hr, on_histop, l, err, sizeof err);
     if (rc) finish_simple(l, r, rc == CLI_EXIT_INVALID ? "invalid" : "failed", rc, err);
@@ -546,8 +558,10 @@ int live_submit(live_t *l, const struct live_request *q) {
     return LIVE_ENOMEM;
   }
   int position = l->queued + (l->running ? 1 : 0);
-  if (l->tail) l->tail->next = r;
-  else l->head = r;
+  if (l->tail)
+    l->tail->next = r;
+  else
+    l->head = r;
   l->tail = r;
   l->queued++;
   json_t *ev = req_event("queued", r);
@@ -607,8 +621,8 @@ json_t *live_history(live_t *l, char *err, size_t errlen) {
   if (!rc) {
     char comp[256];
     composition(l, comp, sizeof comp);
-    out = json_pack("{s:s, s:s, s:o, s:o}", "composition", comp, "dir", history_dir(h), "iterations", list,
-                    "warnings", warnings ? warnings : json_array());
+    out = json_pack("{s:s, s:s, s:o, s:o}", "composition", comp, "dir", history_dir(h), "iterations", list, "warnings",
+                    warnings ? warnings : json_array());
   }
   history_free(h);
   return out;
@@ -629,8 +643,10 @@ json_t *live_iteration(live_t *l, int number, char *err, size_t errlen) {
 
 static json_t *req_json(const struct req *r) {
   json_t *o = json_pack("{s:i, s:s, s:o, s:o}", "request", r->id, "kind", live_kind_name(r->kind), "text",
-                        r->text ? json_string(r->text) : r->tool ? json_string(r->tool) : json_null(), "client",
-                        r->client ? json_string(r->client) : json_null());
+                        r->text   ? json_string(r->text)
+                        : r->tool ? json_string(r->tool)
+                                  : json_null(),
+                        "client", r->client ? json_string(r->client) : json_null());
   return o;
 }
 
@@ -704,8 +720,10 @@ static void on_check(uv_check_t *h) {
   if (session_version(daw_session(l->daw)) == l->seen_version) return;
   if (uv_is_active((uv_handle_t *)&l->state_timer)) return;
   uint64_t now = uv_now(l->loop);
-  if (now - l->last_state_ms >= LIVE_STATE_MIN_MS) emit_state(l);
-  else uv_timer_start(&l->state_timer, on_state_timer, LIVE_STATE_MIN_MS - (now - l->last_state_ms), 0);
+  if (now - l->last_state_ms >= LIVE_STATE_MIN_MS)
+    emit_state(l);
+  else
+    uv_timer_start(&l->state_timer, on_state_timer, LIVE_STATE_MIN_MS - (now - l->last_state_ms), 0);
 }
 
 /* ---- connection: start, check, reconnect ---- */
@@ -727,8 +745,10 @@ static void schedule_reconnect(live_t *l);
 
 static void llm_log(void *data, enum llm_log_level level, const char *line) {
   live_t *l = data;
-  int lv = level == LLM_LOG_ERROR ? LOG_ERROR : level == LLM_LOG_WARN ? LOG_WARN : level == LLM_LOG_INFO ? LOG_INFO
-                                                                                                          : LOG_DEBUG;
+  int lv = level == LLM_LOG_ERROR  ? LOG_ERROR
+           : level == LLM_LOG_WARN ? LOG_WARN
+           : level == LLM_LOG_INFO ? LOG_INFO
+                                   : LOG_DEBUG;
   log_msg(&l->cfg.log, lv, "llm", "%s", line);
 }
 
@@ -909,8 +929,10 @@ int live_new(uv_loop_t *loop, const struct live_config *cfg, live_t **out, char 
   l->lcfg.log = llm_log;
   l->lcfg.log_data = l;
   int lv = cfg->log.level;
-  l->lcfg.log_level = lv >= LOG_DEBUG ? LLM_LOG_DEBUG : lv >= LOG_INFO ? LLM_LOG_INFO : lv >= LOG_WARN ? LLM_LOG_WARN
-                                                                                                    : LLM_LOG_ERROR;
+  l->lcfg.log_level = lv >= LOG_DEBUG  ? LLM_LOG_DEBUG
+                      : lv >= LOG_INFO ? LLM_LOG_INFO
+                      : lv >= LOG_WARN ? LLM_LOG_WARN
+                                       : LLM_LOG_ERROR;
   struct llm_flags fl = {.llm = l->cfg.llm, .model = l->cfg.model, .url = l->cfg.llm_url};
   if (l->cfg.transcript) {
     fl.llm = "script";
@@ -1026,28 +1048,36 @@ static void on_mock_closed(void *data) {
 static void on_daw_closed(void *data) {
   live_t *l = data;
   l->daw = NULL;
-  if (l->mock) mock_embed_close(l->mock, on_mock_closed, l);
-  else close_handles(l);
+  if (l->mock)
+    mock_embed_close(l->mock, on_mock_closed, l);
+  else
+    close_handles(l);
 }
 
 static void on_llm_closed(void *data) {
   live_t *l = data;
   l->llm = NULL;
-  if (l->daw) daw_close(l->daw, on_daw_closed, l);
-  else close_handles(l);
+  if (l->daw)
+    daw_close(l->daw, on_daw_closed, l);
+  else
+    close_handles(l);
 }
 
 static void on_agent_closed(void *data) {
   live_t *l = data;
   l->agent = NULL;
   flush_events(l);
-  if (l->llm) llm_close(l->llm, on_llm_closed, l);
-  else on_llm_closed(l);
+  if (l->llm)
+    llm_close(l->llm, on_llm_closed, l);
+  else
+    on_llm_closed(l);
 }
 
 static void close_now(live_t *l) {
-  if (l->agent) agent_close(l->agent, on_agent_closed, l);
-  else on_agent_closed(l);
+  if (l->agent)
+    agent_close(l->agent, on_agent_closed, l);
+  else
+    on_agent_closed(l);
 }
 
 void live_close(live_t *l, void (*cb)(void *data), void *data) {

@@ -52,54 +52,54 @@ typedef struct live live_t;
 
 enum live_err {
   LIVE_OK = 0,
-  LIVE_EINVAL = -1,   /* bad request (unknown kind, missing text, bad iteration number) */
+  LIVE_EINVAL = -1, /* bad request (unknown kind, missing text, bad iteration number) */
   LIVE_ENOMEM = -2,
-  LIVE_ECONFIG = -3,  /* no model configured, maps/prompts missing */
-  LIVE_EDAW = -4,     /* the DAW is not connected (a request submitted while it is down ends with this) */
-  LIVE_EFULL = -5,    /* the queue is full (LIVE_QUEUE_MAX) */
-  LIVE_ENOENT = -6,   /* no such request / iteration */
-  LIVE_ECLOSED = -7,  /* live_close was called */
+  LIVE_ECONFIG = -3, /* no model configured, maps/prompts missing */
+  LIVE_EDAW = -4,    /* the DAW is not connected (a request submitted while it is down ends with this) */
+  LIVE_EFULL = -5,   /* the queue is full (LIVE_QUEUE_MAX) */
+  LIVE_ENOENT = -6,  /* no such request / iteration */
+  LIVE_ECLOSED = -7, /* live_close was called */
 };
 const char *live_strerror(int code);
 
 #define LIVE_QUEUE_MAX 64
 
 enum live_kind {
-  LIVE_ASK = 0,   /* text: the musician's request; the whole two-stage agent */
-  LIVE_PLAN,      /* text: stage 1 only */
-  LIVE_EXEC,      /* text: a plan in the plan format; label: its name */
-  LIVE_CALL,      /* tool + args: one tool call, validated like any other */
-  LIVE_UNDO,      /* iteration: 0 = the last; flags LIVE_FORCE: revert conflicting edits of the musician too */
-  LIVE_RESTORE,   /* iteration N; flags LIVE_FORCE */
-  LIVE_NEW,       /* start a new conversation (runs in queue order) */
+  LIVE_ASK = 0, /* text: the musician's request; the whole two-stage agent */
+  LIVE_PLAN,    /* text: stage 1 only */
+  LIVE_EXEC,    /* text: a plan in the plan format; label: its name */
+  LIVE_CALL,    /* tool + args: one tool call, validated like any other */
+  LIVE_UNDO,    /* iteration: 0 = the last; flags LIVE_FORCE: revert conflicting edits of the musician too */
+  LIVE_RESTORE, /* iteration N; flags LIVE_FORCE */
+  LIVE_NEW,     /* start a new conversation (runs in queue order) */
 };
 #define LIVE_FORCE 1u
 
 struct live_request {
   enum live_kind kind;
-  const char *text;       /* ASK, PLAN, EXEC */
-  const char *label;      /* EXEC: the iteration's user_message; NULL = "exec" */
-  const char *tool;       /* CALL */
-  const json_t *args;     /* CALL (borrowed; copied) */
-  int iteration;          /* UNDO / RESTORE */
+  const char *text;   /* ASK, PLAN, EXEC */
+  const char *label;  /* EXEC: the iteration's user_message; NULL = "exec" */
+  const char *tool;   /* CALL */
+  const json_t *args; /* CALL (borrowed; copied) */
+  int iteration;      /* UNDO / RESTORE */
   unsigned flags;
-  const char *client;     /* who sent it, for events and logs ("ctl:3", "surface:127.0.0.1:9000", "web:2",
+  const char *client; /* who sent it, for events and logs ("ctl:3", "surface:127.0.0.1:9000", "web:2",
                            * "mcp", "repl"); copied */
 };
 
 struct live_config {
-  struct daw_config daw;        /* how to reach the DAW (strings copied) */
-  int embedded_mock;            /* 1 = start an in-process mock DAW (--daw mock, app/mock_embed.h) with `mock` */
+  struct daw_config daw; /* how to reach the DAW (strings copied) */
+  int embedded_mock;     /* 1 = start an in-process mock DAW (--daw mock, app/mock_embed.h) with `mock` */
   struct mock_embed_config mock;
   /* the model: the same resolution as the CLI (llm_config_resolve); NULL fields = env/config/defaults */
   const char *llm, *model, *llm_url, *transcript;
-  const char *executor;         /* "llm" (default) | "direct" */
+  const char *executor; /* "llm" (default) | "direct" */
   int max_turns;
   long context_budget;
   int profile;
-  const char *data_dir;         /* NULL = XDG */
-  const char *composition;      /* NULL = from the DAW project */
-  int reconnect_ms;             /* first retry after the DAW went away; 0 = 1000 (backoff to 10 s) */
+  const char *data_dir;    /* NULL = XDG */
+  const char *composition; /* NULL = from the DAW project */
+  int reconnect_ms;        /* first retry after the DAW went away; 0 = 1000 (backoff to 10 s) */
   struct log_sink log;
 };
 
@@ -137,7 +137,7 @@ int live_kind_parse(const char *name);
 int live_call_exit_code(int status, const json_t *result);
 
 const char *live_dialect(const live_t *l);
-daw_t *live_daw(live_t *l);   /* borrowed: read-only use (catalog, capabilities) by faces that list tools */
+daw_t *live_daw(live_t *l); /* borrowed: read-only use (catalog, capabilities) by faces that list tools */
 
 /* Cancels the running request (its done event is still emitted), drops the queue (each queued request gets its
  * done event with status "cancelled"), closes the agent, the llm and the DAW, frees l, then cb(data). */

@@ -17,41 +17,53 @@ static const struct {
   int (*fn)(struct cli *c);
   const char *usage;
 } commands[] = {
-  {"state", cmd_state,
-   "state [--json]\n  Connect, mirror the whole session (paging through REAPER's banks) and print it: a table, or the\n"
-   "  session JSON (docs/session-json.md) with --json."},
-  {"call", cmd_call,
-   "call TOOL 'JSON-ARGS' | @FILE | -\n  Run one tool (see `dawbridge tools`) and wait for the DAW's own word: exit 0 confirmed, 3 uncertain\n"
-   "  (sent, no word from the DAW by the deadline), 7 failed (refused, or the DAW shows otherwise), 2 not\n"
-   "  answering. Creates are never resent blindly. Arguments from a file (@clip.json) or stdin (-).\n"
-   "  Example: dawbridge --daw ardour call set_track '{\"track_id\": \"t1\", \"volume_db\": -6}'"},
-  {"tools", cmd_tools, "tools\n  The tools this DAW can run now (native OSC, companion) and those it cannot, with the reason."},
-  {"ask", cmd_ask,
-   "ask TEXT\n  One request: plan (stage 1), validate, [--confirm], execute (stage 2), verify, save the iteration."},
-  {"plan", cmd_plan, "plan TEXT\n  Stage 1 and validation only: print the plan and its errors; nothing is sent to the DAW."},
-  {"exec", cmd_exec, "exec PLAN_FILE\n  Validate and run a plan file directly (no model), verify, save the iteration."},
-  {"demo", cmd_demo,
-   "demo\n  The whole pipeline offline: the embedded mock DAW and a scripted model replaying\n"
-   "  examples/demo-transcript.json."},
-  {"repl", cmd_repl,
-   "repl\n  The interactive prompt (also `dawbridge` with no command in a terminal): type requests, watch the plan and\n"
-   "  each step as the DAW confirms it; /undo /state /history /status /new /help /quit; Ctrl-C cancels a request."},
-  {"eval", cmd_eval,
-   "eval [SUITE]\n  A suite of musical requests (default examples/eval/suite.json), each against a fresh embedded mock DAW,\n"
-   "  scored (plan valid first time, re-plans, steps confirmed, musical checks, model calls, tokens, time);\n"
-   "  offline with the scripted model, or with --llm/--model/--llm-url a real one. Exit 0 when all pass, else 7."},
-  {"mcp", cmd_mcp, "mcp\n  An MCP server on stdio (JSON-RPC, one message a line) for MCP clients: the tools, ask, undo, history; --profile small: ten tools. README: Use from an MCP client."},
-  {"run", cmd_run,
-   "run\n  The live daemon for one DAW (--daw reaper|ardour|mock): keeps the link, the mirror, the conversation and the\n"
-   "  history; serves the CLI through its control socket ($XDG_RUNTIME_DIR/dawbridge/<daw>.sock), the OSC surface\n"
-   "  (--surface-port) and, in a terminal, the prompt. While it runs, ask/plan/exec/call/state/history/undo go\n"
-   "  through it (queued in order). SIGINT/SIGTERM stop it cleanly. README: Live session."},
-  {"status", cmd_daemon_status, "status\n  The running daemon's request and queue (exit 2 when no daemon runs for --daw)."},
-  {"history", cmd_history,
-   "history list | show N [--json] | diff A B | save -m TEXT | undo [--force] | restore N [--force] | export N FILE.mid\n"
-   "  The iterations saved after each AI change (<data>/compositions/<id>/history/NNNN.json). undo/restore revert\n"
-   "  only what the iterations changed and keep your own edits since; where you changed the same thing they stop\n"
-   "  and name it (exit 7) unless --force."},
+    {"state", cmd_state,
+     "state [--json]\n  Connect, mirror the whole session (paging through REAPER's banks) and print it: a table, or "
+     "the\n"
+     "  session JSON (docs/session-json.md) with --json."},
+    {"call", cmd_call,
+     "call TOOL 'JSON-ARGS' | @FILE | -\n  Run one tool (see `dawbridge tools`) and wait for the DAW's own word: exit "
+     "0 confirmed, 3 uncertain\n"
+     "  (sent, no word from the DAW by the deadline), 7 failed (refused, or the DAW shows otherwise), 2 not\n"
+     "  answering. Creates are never resent blindly. Arguments from a file (@clip.json) or stdin (-).\n"
+     "  Example: dawbridge --daw ardour call set_track '{\"track_id\": \"t1\", \"volume_db\": -6}'"},
+    {"tools", cmd_tools,
+     "tools\n  The tools this DAW can run now (native OSC, companion) and those it cannot, with the reason."},
+    {"ask", cmd_ask,
+     "ask TEXT\n  One request: plan (stage 1), validate, [--confirm], execute (stage 2), verify, save the iteration."},
+    {"plan", cmd_plan,
+     "plan TEXT\n  Stage 1 and validation only: print the plan and its errors; nothing is sent to the DAW."},
+    {"exec", cmd_exec,
+     "exec PLAN_FILE\n  Validate and run a plan file directly (no model), verify, save the iteration."},
+    {"demo", cmd_demo,
+     "demo\n  The whole pipeline offline: the embedded mock DAW and a scripted model replaying\n"
+     "  examples/demo-transcript.json."},
+    {"repl", cmd_repl,
+     "repl\n  The interactive prompt (also `dawbridge` with no command in a terminal): type requests, watch the plan "
+     "and\n"
+     "  each step as the DAW confirms it; /undo /state /history /status /new /help /quit; Ctrl-C cancels a request."},
+    {"eval", cmd_eval,
+     "eval [SUITE]\n  A suite of musical requests (default examples/eval/suite.json), each against a fresh embedded "
+     "mock DAW,\n"
+     "  scored (plan valid first time, re-plans, steps confirmed, musical checks, model calls, tokens, time);\n"
+     "  offline with the scripted model, or with --llm/--model/--llm-url a real one. Exit 0 when all pass, else 7."},
+    {"mcp", cmd_mcp,
+     "mcp\n  An MCP server on stdio (JSON-RPC, one message a line) for MCP clients: the tools, ask, undo, history; "
+     "--profile small: ten tools. README: Use from an MCP client."},
+    {"run", cmd_run,
+     "run\n  The live daemon for one DAW (--daw reaper|ardour|mock): keeps the link, the mirror, the conversation and "
+     "the\n"
+     "  history; serves the CLI through its control socket ($XDG_RUNTIME_DIR/dawbridge/<daw>.sock), the OSC surface\n"
+     "  (--surface-port) and, in a terminal, the prompt. While it runs, ask/plan/exec/call/state/history/undo go\n"
+     "  through it (queued in order). SIGINT/SIGTERM stop it cleanly. README: Live session."},
+    {"status", cmd_daemon_status,
+     "status\n  The running daemon's request and queue (exit 2 when no daemon runs for --daw)."},
+    {"history", cmd_history,
+     "history list | show N [--json] | diff A B | save -m TEXT | undo [--force] | restore N [--force] | export N "
+     "FILE.mid\n"
+     "  The iterations saved after each AI change (<data>/compositions/<id>/history/NNNN.json). undo/restore revert\n"
+     "  only what the iterations changed and keep your own edits since; where you changed the same thing they stop\n"
+     "  and name it (exit 7) unless --force."},
 };
 
 static void usage(FILE *f) {
@@ -135,30 +147,74 @@ int main(int argc, char **argv) {
   o->retries = -1;
   o->mock_tracks = -1;
   enum {
-    O_DAW = 256, O_DIALECT, O_HOST, O_PORT, O_LISTEN, O_MAP, O_JSON, O_LOG, O_BANK, O_TIMEOUT, O_RETRIES,
-    O_MTRACKS, O_SPOOL, O_NOCOMP, O_LLM, O_MODEL, O_LLMURL, O_TRANSCRIPT, O_EXECUTOR, O_CONFIRM, O_MAXTURNS,
-    O_DATADIR, O_COMPOSITION, O_FORCE, O_CTXBUDGET, O_PROFILE, O_SURFPORT, O_SURFALLOW, O_SURFREPLY, O_NEWCONV,
-    O_WEBPORT, O_WEBLISTEN
+    O_DAW = 256,
+    O_DIALECT,
+    O_HOST,
+    O_PORT,
+    O_LISTEN,
+    O_MAP,
+    O_JSON,
+    O_LOG,
+    O_BANK,
+    O_TIMEOUT,
+    O_RETRIES,
+    O_MTRACKS,
+    O_SPOOL,
+    O_NOCOMP,
+    O_LLM,
+    O_MODEL,
+    O_LLMURL,
+    O_TRANSCRIPT,
+    O_EXECUTOR,
+    O_CONFIRM,
+    O_MAXTURNS,
+    O_DATADIR,
+    O_COMPOSITION,
+    O_FORCE,
+    O_CTXBUDGET,
+    O_PROFILE,
+    O_SURFPORT,
+    O_SURFALLOW,
+    O_SURFREPLY,
+    O_NEWCONV,
+    O_WEBPORT,
+    O_WEBLISTEN
   };
-  static const struct option lopts[] = {
-    {"daw", required_argument, 0, O_DAW},         {"dialect", required_argument, 0, O_DIALECT},
-    {"host", required_argument, 0, O_HOST},       {"port", required_argument, 0, O_PORT},
-    {"listen-port", required_argument, 0, O_LISTEN}, {"map", required_argument, 0, O_MAP},
-    {"json", no_argument, 0, O_JSON},             {"log-level", required_argument, 0, O_LOG},
-    {"bank-size", required_argument, 0, O_BANK},  {"timeout-ms", required_argument, 0, O_TIMEOUT},
-    {"retries", required_argument, 0, O_RETRIES}, {"mock-tracks", required_argument, 0, O_MTRACKS},
-    {"spool", required_argument, 0, O_SPOOL},     {"no-companion", no_argument, 0, O_NOCOMP},
-    {"llm", required_argument, 0, O_LLM},         {"model", required_argument, 0, O_MODEL},
-    {"llm-url", required_argument, 0, O_LLMURL},  {"transcript", required_argument, 0, O_TRANSCRIPT},
-    {"executor", required_argument, 0, O_EXECUTOR}, {"confirm", no_argument, 0, O_CONFIRM},
-    {"max-turns", required_argument, 0, O_MAXTURNS}, {"data-dir", required_argument, 0, O_DATADIR},
-    {"composition", required_argument, 0, O_COMPOSITION}, {"force", no_argument, 0, O_FORCE},
-    {"context-budget", required_argument, 0, O_CTXBUDGET}, {"profile", required_argument, 0, O_PROFILE},
-    {"surface-port", required_argument, 0, O_SURFPORT}, {"surface-allow", required_argument, 0, O_SURFALLOW},
-    {"surface-reply", required_argument, 0, O_SURFREPLY}, {"new", no_argument, 0, O_NEWCONV},
-    {"web-port", required_argument, 0, O_WEBPORT}, {"web-listen", required_argument, 0, O_WEBLISTEN},
-    {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
-    {0, 0, 0, 0}};
+  static const struct option lopts[] = {{"daw", required_argument, 0, O_DAW},
+                                        {"dialect", required_argument, 0, O_DIALECT},
+                                        {"host", required_argument, 0, O_HOST},
+                                        {"port", required_argument, 0, O_PORT},
+                                        {"listen-port", required_argument, 0, O_LISTEN},
+                                        {"map", required_argument, 0, O_MAP},
+                                        {"json", no_argument, 0, O_JSON},
+                                        {"log-level", required_argument, 0, O_LOG},
+                                        {"bank-size", required_argument, 0, O_BANK},
+                                        {"timeout-ms", required_argument, 0, O_TIMEOUT},
+                                        {"retries", required_argument, 0, O_RETRIES},
+                                        {"mock-tracks", required_argument, 0, O_MTRACKS},
+                                        {"spool", required_argument, 0, O_SPOOL},
+                                        {"no-companion", no_argument, 0, O_NOCOMP},
+                                        {"llm", required_argument, 0, O_LLM},
+                                        {"model", required_argument, 0, O_MODEL},
+                                        {"llm-url", required_argument, 0, O_LLMURL},
+                                        {"transcript", required_argument, 0, O_TRANSCRIPT},
+                                        {"executor", required_argument, 0, O_EXECUTOR},
+                                        {"confirm", no_argument, 0, O_CONFIRM},
+                                        {"max-turns", required_argument, 0, O_MAXTURNS},
+                                        {"data-dir", required_argument, 0, O_DATADIR},
+                                        {"composition", required_argument, 0, O_COMPOSITION},
+                                        {"force", no_argument, 0, O_FORCE},
+                                        {"context-budget", required_argument, 0, O_CTXBUDGET},
+                                        {"profile", required_argument, 0, O_PROFILE},
+                                        {"surface-port", required_argument, 0, O_SURFPORT},
+                                        {"surface-allow", required_argument, 0, O_SURFALLOW},
+                                        {"surface-reply", required_argument, 0, O_SURFREPLY},
+                                        {"new", no_argument, 0, O_NEWCONV},
+                                        {"web-port", required_argument, 0, O_WEBPORT},
+                                        {"web-listen", required_argument, 0, O_WEBLISTEN},
+                                        {"help", no_argument, 0, 'h'},
+                                        {"version", no_argument, 0, 'V'},
+                                        {0, 0, 0, 0}};
   int ch, help = 0;
   while ((ch = getopt_long(argc, argv, "hm:", lopts, NULL)) != -1) {
     switch (ch) {

@@ -40,15 +40,15 @@ struct mcp_cmd {
   } in, out;
   uv_handle_type in_kind, out_kind;
   int in_open, out_open;
-  char *line;             /* the line being read */
+  char *line; /* the line being read */
   size_t len, cap;
-  int skipping;           /* an oversized line: dropped up to its newline */
+  int skipping; /* an oversized line: dropped up to its newline */
   size_t skipped;
   int eof;
-  int paused;             /* stdin not read while stdout's backlog is too big */
-  char *stash;            /* the rest of a read chunk, not handled while paused */
+  int paused;  /* stdin not read while stdout's backlog is too big */
+  char *stash; /* the rest of a read chunk, not handled while paused */
   size_t stash_len;
-  int writes;             /* uv_write requests in flight */
+  int writes; /* uv_write requests in flight */
   int closing;
   int core_closed;
   int signals;
@@ -397,7 +397,12 @@ static int start_inprocess(struct mcp_cmd *x) {
     return CLI_EXIT_CONFIG;
   }
   struct mcp_server_config sc = {
-      .backend = {.data = x, .submit = be_submit, .cancel = be_cancel, .read = be_read, .tools = be_tools, .strerror = live_strerror},
+      .backend = {.data = x,
+                  .submit = be_submit,
+                  .cancel = be_cancel,
+                  .read = be_read,
+                  .tools = be_tools,
+                  .strerror = live_strerror},
       .small = c->o.profile == 1,
       .version = DAWBRIDGE_VERSION_STRING,
       .send = send_frame,

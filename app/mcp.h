@@ -32,9 +32,9 @@
 
 #define MCP_PROTOCOL_LATEST "2025-11-25"
 #define MCP_FRAME_MAX (4u * 1024u * 1024u) /* bytes of one frame; a longer line is refused and skipped */
-#define MCP_TOOLS_MAX 40                    /* the whole tool set stays below this */
-#define MCP_DESC_MAX 300                    /* characters of one tool description */
-#define MCP_SMALL_TOOLS 10                  /* tools of the small profile */
+#define MCP_TOOLS_MAX 40                   /* the whole tool set stays below this */
+#define MCP_DESC_MAX 300                   /* characters of one tool description */
+#define MCP_SMALL_TOOLS 10                 /* tools of the small profile */
 
 enum mcp_err {
   MCP_OK = 0,
@@ -69,14 +69,14 @@ struct mcp_backend {
   /* The vocabulary's tools this DAW can run now (new reference): [{name, description, kind, idempotent?,
    * parameters}] */
   json_t *(*tools)(void *data);
-  void *tools_data; /* tools' data; NULL = data */
+  void *tools_data;                  /* tools' data; NULL = data */
   const char *(*strerror)(int code); /* live_strerror: words for submit's negative codes */
 };
 
 struct mcp_server_config {
   struct mcp_backend backend;
-  int small;              /* the small profile: MCP_SMALL_TOOLS tools */
-  const char *version;    /* serverInfo.version */
+  int small;           /* the small profile: MCP_SMALL_TOOLS tools */
+  const char *version; /* serverInfo.version */
   /* one outgoing frame (compact JSON, no newline; borrowed for the call) */
   void (*send)(const char *frame, size_t len, void *data);
   void *send_data;
@@ -106,9 +106,9 @@ json_t *mcp_server_tools(mcp_server_t *s);
 /* ---- app/mcp_ctl.c: the core as a client of a running live daemon (its control socket, app/ctl.h) ---- */
 typedef struct mcp_ctl mcp_ctl_t;
 struct mcp_ctl_callbacks {
-  void (*on_ready)(int status, void *data);          /* connected (0) or not (< 0, a libuv error: no daemon) */
-  void (*on_event)(const json_t *ev, void *data);    /* every event handed to the server (borrowed) */
-  void (*on_gone)(const char *why, void *data);      /* the daemon went away: calls ended, reads failed */
+  void (*on_ready)(int status, void *data);       /* connected (0) or not (< 0, a libuv error: no daemon) */
+  void (*on_event)(const json_t *ev, void *data); /* every event handed to the server (borrowed) */
+  void (*on_gone)(const char *why, void *data);   /* the daemon went away: calls ended, reads failed */
   void *data;
 };
 int mcp_ctl_connect(uv_loop_t *loop, const char *path, const struct mcp_ctl_callbacks *cb, mcp_ctl_t **out);

@@ -81,7 +81,8 @@ static int be_submit(void *d, const struct live_request *q) {
   if (q->label) json_object_set_new(req, "label", json_string(q->label));
   if (q->tool) json_object_set_new(req, "tool", json_string(q->tool));
   if (q->args) json_object_set_new(req, "args", json_deep_copy(q->args));
-  if (q->kind == LIVE_UNDO || q->kind == LIVE_RESTORE) json_object_set_new(req, "iteration", json_integer(q->iteration));
+  if (q->kind == LIVE_UNDO || q->kind == LIVE_RESTORE)
+    json_object_set_new(req, "iteration", json_integer(q->iteration));
   if (q->flags & LIVE_FORCE) json_object_set_new(req, "force", json_true());
   char id[32];
   snprintf(id, sizeof id, "s%d", r->local);
@@ -225,8 +226,10 @@ static void on_close(ctl_client_t *cl, const char *why, void *data) {
 static void on_connect(ctl_client_t *cl, int status, void *data) {
   (void)cl;
   struct mcp_ctl *m = data;
-  if (status >= 0) send_msg(m, json_pack("{ss ss}", "op", "subscribe", "id", "u"));
-  else m->gone = 1;
+  if (status >= 0)
+    send_msg(m, json_pack("{ss ss}", "op", "subscribe", "id", "u"));
+  else
+    m->gone = 1;
   if (m->cb.on_ready) m->cb.on_ready(status, m->cb.data);
 }
 

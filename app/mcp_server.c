@@ -5,25 +5,24 @@
 
 #include "mcp.h"
 
-static const char *const supported_versions[] = {MCP_PROTOCOL_LATEST, "2025-06-18", "2025-03-26", "2024-11-05",
-                                                 NULL};
+static const char *const supported_versions[] = {MCP_PROTOCOL_LATEST, "2025-06-18", "2025-03-26", "2024-11-05", NULL};
 
 /* The small profile: the ten tools a small model uses most. */
-static const char *const small_tools[MCP_SMALL_TOOLS] = {"ask",       "get_state", "create_track", "create_midi_clip",
-                                                         "edit_clip", "add_effect", "set_track",   "set_tempo",
+static const char *const small_tools[MCP_SMALL_TOOLS] = {"ask",       "get_state",  "create_track", "create_midi_clip",
+                                                         "edit_clip", "add_effect", "set_track",    "set_tempo",
                                                          "transport", "undo"};
 
 struct pending {
-  json_t *id;        /* the JSON-RPC id (own reference) */
-  json_t *progress;  /* _meta.progressToken (own reference) or NULL */
-  int request;       /* live request id */
+  json_t *id;       /* the JSON-RPC id (own reference) */
+  json_t *progress; /* _meta.progressToken (own reference) or NULL */
+  int request;      /* live request id */
   int progress_n;
-  int cancelled;     /* the client sent notifications/cancelled: no response */
-  const char *tool;  /* static or from the tools list: only for the text */
+  int cancelled;    /* the client sent notifications/cancelled: no response */
+  const char *tool; /* static or from the tools list: only for the text */
   char tool_name[64];
-  json_t *steps;     /* [{index, tool, args, outcome, result, message}] */
-  json_t *plan;      /* the plan event's plan, or NULL */
-  json_t *errors;    /* "error" event messages */
+  json_t *steps;  /* [{index, tool, args, outcome, result, message}] */
+  json_t *plan;   /* the plan event's plan, or NULL */
+  json_t *errors; /* "error" event messages */
   struct pending *next;
 };
 
@@ -38,8 +37,8 @@ struct mcp_read {
 struct mcp_server {
   struct mcp_read *reads; /* reads the core has not answered yet */
   struct mcp_server_config cfg;
-  int initialized;       /* initialize answered */
-  char version[16];      /* negotiated protocol revision */
+  int initialized;  /* initialize answered */
+  char version[16]; /* negotiated protocol revision */
   struct pending *pending;
   json_t *subscriptions; /* object used as a set of URIs */
 };
@@ -155,8 +154,10 @@ static void start_read(mcp_server_t *s, json_t *id, enum read_cont cont, const c
   snprintf(op->uri, sizeof op->uri, "%s", uri ? uri : "");
   op->next = s->reads;
   s->reads = op;
-  if (s->cfg.backend.read) s->cfg.backend.read(s->cfg.backend.data, what, n, op);
-  else mcp_server_read_done(s, op, NULL, "not available");
+  if (s->cfg.backend.read)
+    s->cfg.backend.read(s->cfg.backend.data, what, n, op);
+  else
+    mcp_server_read_done(s, op, NULL, "not available");
 }
 
 void mcp_server_read_done(mcp_server_t *s, struct mcp_read *op, json_t *result, const char *err) {
@@ -182,11 +183,11 @@ static int is_small(const char *name) {
 
 /* The structuredContent every change tool returns (the client's SDK checks it against this). */
 static json_t *outcome_schema(void) {
-  return json_pack("{ss s{s{ss s[sssss]} s{ss} s{ss} s{ss} s{ss} s{ss} s{ss}} s[ssss]}", "type", "object",
-                   "properties", "outcome", "type", "string", "enum", "confirmed", "uncertain", "failed",
-                   "cancelled", "refused", "confirmed", "type", "integer", "uncertain", "type", "integer", "failed",
-                   "type", "integer", "total", "type", "integer", "steps", "type", "array", "summary", "type",
-                   "string", "required", "outcome", "confirmed", "uncertain", "failed");
+  return json_pack("{ss s{s{ss s[sssss]} s{ss} s{ss} s{ss} s{ss} s{ss} s{ss}} s[ssss]}", "type", "object", "properties",
+                   "outcome", "type", "string", "enum", "confirmed", "uncertain", "failed", "cancelled", "refused",
+                   "confirmed", "type", "integer", "uncertain", "type", "integer", "failed", "type", "integer", "total",
+                   "type", "integer", "steps", "type", "array", "summary", "type", "string", "required", "outcome",
+                   "confirmed", "uncertain", "failed");
 }
 
 static json_t *annotations(const char *title, int read_only, int destructive, int idempotent) {
@@ -223,7 +224,7 @@ static json_t *vocab_tool(const json_t *t) {
   snprintf(d, sizeof d, "%s", desc ? desc : title);
   if (desc && strlen(desc) > MCP_DESC_MAX) memcpy(d + MCP_DESC_MAX - 3, "...", 4);
   json_t *ann = json_is_object(json_object_get(t, "annotations")) ? json_deep_copy(json_object_get(t, "annotations"))
-                                                                   : json_object();
+                                                                  : json_object();
   json_object_set_new(ann, "title", json_string(title));
   return json_pack("{ss ss ss sO so so}", "name", name, "title", title, "description", d, "inputSchema", schema,
                    "outputSchema", outcome_schema(), "annotations", ann);
@@ -232,17 +233,15 @@ static json_t *vocab_tool(const json_t *t) {
 json_t *mcp_server_tools(mcp_server_t *s) {
   json_t *out = json_array();
   json_t *vocab = s->cfg.backend.tools ? s->cfg.backend.tools(s->cfg.backend.tools_data ? s->cfg.backend.tools_data
-                                                                                       : s->cfg.backend.data)
-                                     : NULL;
+                                                                                        : s->cfg.backend.data)
+                                       : NULL;
   json_t *ask = json_pack(
-      "{ss ss ss s{ss s{s{ss ss si}} s[s] sb} so so}", "name", "ask", "title", "Ask",
-      "description",
+      "{ss ss ss s{ss s{s{ss ss si}} s[s] sb} so so}", "name", "ask", "title", "Ask", "description",
       "The whole dawbridge agent: a musical request in words; it plans (validated before anything is sent), runs "
       "each step in the DAW, verifies and saves an undoable iteration. Returns the plan and each step's outcome.",
       "inputSchema", "type", "object", "properties", "text", "type", "string", "description",
-      "The request, e.g. 'a four-on-the-floor kick and a sub bass in A minor, 4 bars'", "minLength", 1,
-      "required", "text", "additionalProperties", 0, "outputSchema", outcome_schema(), "annotations",
-      annotations("Ask", 0, 1, 0));
+      "The request, e.g. 'a four-on-the-floor kick and a sub bass in A minor, 4 bars'", "minLength", 1, "required",
+      "text", "additionalProperties", 0, "outputSchema", outcome_schema(), "annotations", annotations("Ask", 0, 1, 0));
   json_array_append_new(out, ask);
   size_t i;
   json_t *t;
@@ -252,17 +251,16 @@ json_t *mcp_server_tools(mcp_server_t *s) {
   }
   json_decref(vocab);
   json_array_append_new(
-      out, json_pack("{ss ss ss s{ss s{s{ss si ss} s{ss ss}} sb} so so}", "name", "undo", "title", "Undo",
-                     "description",
-                     "Revert an AI iteration (default: the last) and keep the musician's own edits since; stops and "
-                     "names a conflicting edit unless force is true.",
-                     "inputSchema", "type", "object", "properties", "iteration", "type", "integer", "minimum", 0,
-                     "description", "Iteration number; 0 or absent = the last", "force", "type", "boolean",
-                     "description", "Also revert conflicting later edits", "additionalProperties", 0,
-                     "outputSchema", outcome_schema(), "annotations", annotations("Undo", 0, 1, 0)));
+      out,
+      json_pack("{ss ss ss s{ss s{s{ss si ss} s{ss ss}} sb} so so}", "name", "undo", "title", "Undo", "description",
+                "Revert an AI iteration (default: the last) and keep the musician's own edits since; stops and "
+                "names a conflicting edit unless force is true.",
+                "inputSchema", "type", "object", "properties", "iteration", "type", "integer", "minimum", 0,
+                "description", "Iteration number; 0 or absent = the last", "force", "type", "boolean", "description",
+                "Also revert conflicting later edits", "additionalProperties", 0, "outputSchema", outcome_schema(),
+                "annotations", annotations("Undo", 0, 1, 0)));
   json_array_append_new(
-      out, json_pack("{ss ss ss s{ss s{s{ss si ss}} sb} so}", "name", "history", "title", "History",
-                     "description",
+      out, json_pack("{ss ss ss s{ss s{s{ss si ss}} sb} so}", "name", "history", "title", "History", "description",
                      "The saved iterations (number, request, outcome counts), or one iteration in full with its "
                      "plan and actions.",
                      "inputSchema", "type", "object", "properties", "iteration", "type", "integer", "minimum", 1,
@@ -336,18 +334,18 @@ static json_t *call_result(mcp_server_t *s, struct pending *p, const json_t *don
   char *text = malloc(cap);
   if (!text) return NULL;
   text[0] = 0;
-#define APPEND(str)                                                                                                  \
-  do {                                                                                                               \
-    const char *a_ = (str);                                                                                          \
-    size_t l_ = strlen(a_);                                                                                          \
-    if (len + l_ + 2 > cap) {                                                                                        \
-      size_t nc_ = (len + l_ + 2) * 2;                                                                               \
-      char *t_ = realloc(text, nc_);                                                                                 \
-      if (!t_) break;                                                                                                \
-      text = t_, cap = nc_;                                                                                          \
-    }                                                                                                                \
-    memcpy(text + len, a_, l_ + 1);                                                                                  \
-    len += l_;                                                                                                       \
+#define APPEND(str)                                                                                                    \
+  do {                                                                                                                 \
+    const char *a_ = (str);                                                                                            \
+    size_t l_ = strlen(a_);                                                                                            \
+    if (len + l_ + 2 > cap) {                                                                                          \
+      size_t nc_ = (len + l_ + 2) * 2;                                                                                 \
+      char *t_ = realloc(text, nc_);                                                                                   \
+      if (!t_) break;                                                                                                  \
+      text = t_, cap = nc_;                                                                                            \
+    }                                                                                                                  \
+    memcpy(text + len, a_, l_ + 1);                                                                                    \
+    len += l_;                                                                                                         \
   } while (0)
   char line[1024];
   const char *summary = json_string_value(json_object_get(done, "summary"));
@@ -393,17 +391,16 @@ static json_t *call_result(mcp_server_t *s, struct pending *p, const json_t *don
 
 /* A call that never reached the core (the core refused to queue it): isError with the reason. */
 static json_t *refused_result(const char *reason) {
-  json_t *sc = json_pack("{ss si si si si s[] ss}", "outcome", "refused", "confirmed", 0, "uncertain", 0, "failed",
-                         0, "total", 0, "steps", "summary", reason);
-  return json_pack("{s[{ssss}] so sb}", "content", "type", "text", "text", reason, "structuredContent", sc,
-                   "isError", 1);
+  json_t *sc = json_pack("{ss si si si si s[] ss}", "outcome", "refused", "confirmed", 0, "uncertain", 0, "failed", 0,
+                         "total", 0, "steps", "summary", reason);
+  return json_pack("{s[{ssss}] so sb}", "content", "type", "text", "text", reason, "structuredContent", sc, "isError",
+                   1);
 }
 
 static void progress(mcp_server_t *s, struct pending *p, const char *message) {
   if (!p->progress || p->cancelled) return;
   p->progress_n++;
-  json_t *params = json_pack("{sO si ss}", "progressToken", p->progress, "progress", p->progress_n, "message",
-                             message);
+  json_t *params = json_pack("{sO si ss}", "progressToken", p->progress, "progress", p->progress_n, "message", message);
   send_notification(s, "notifications/progress", params);
 }
 
@@ -462,13 +459,16 @@ void mcp_server_event(mcp_server_t *s, const json_t *ev) {
   if (!p) return; /* another client's request (daemon) */
   char msg[512];
   if (!strcmp(type, "stage")) {
-    snprintf(msg, sizeof msg, "%s", json_string_value(json_object_get(ev, "stage")) ? json_string_value(json_object_get(ev, "stage")) : "stage");
+    snprintf(msg, sizeof msg, "%s",
+             json_string_value(json_object_get(ev, "stage")) ? json_string_value(json_object_get(ev, "stage"))
+                                                             : "stage");
     progress(s, p, msg);
   } else if (!strcmp(type, "plan")) {
     json_decref(p->plan);
     p->plan = json_incref(json_object_get(ev, "plan"));
     size_t n = json_array_size(json_object_get(p->plan, "steps"));
-    snprintf(msg, sizeof msg, "plan: %zu steps%s", n, json_array_size(json_object_get(ev, "errors")) ? " (errors)" : "");
+    snprintf(msg, sizeof msg, "plan: %zu steps%s", n,
+             json_array_size(json_object_get(ev, "errors")) ? " (errors)" : "");
     progress(s, p, msg);
   } else if (!strcmp(type, "step")) {
     json_t *st = json_object();
@@ -493,8 +493,10 @@ void mcp_server_event(mcp_server_t *s, const json_t *ev) {
   } else if (!strcmp(type, "done")) {
     if (!p->cancelled) {
       json_t *r = call_result(s, p, ev);
-      if (r) send_result(s, p->id, r);
-      else send_error(s, p->id, MCP_ERR_INTERNAL, "out of memory");
+      if (r)
+        send_result(s, p->id, r);
+      else
+        send_error(s, p->id, MCP_ERR_INTERNAL, "out of memory");
     }
     pending_remove(s, p);
   }
@@ -519,8 +521,8 @@ static void do_initialize(mcp_server_t *s, json_t *id, json_t *params) {
   s->initialized = 1;
   json_t *r = json_pack(
       "{ss s{s{sb} s{sbsb}} s{ssssss} ss}", "protocolVersion", v, "capabilities", "tools", "listChanged", 1,
-      "resources", "subscribe", 1, "listChanged", 0, "serverInfo", "name", "dawbridge", "title", "dawbridge",
-      "version", s->cfg.version ? s->cfg.version : "0", "instructions",
+      "resources", "subscribe", 1, "listChanged", 0, "serverInfo", "name", "dawbridge", "title", "dawbridge", "version",
+      s->cfg.version ? s->cfg.version : "0", "instructions",
       "dawbridge drives a DAW (REAPER or Ardour). Every change is confirmed by the DAW itself: each result says "
       "confirmed, uncertain (sent, no word from the DAW) or failed. Use 'ask' for a musical request in words "
       "(planned, validated, executed, saved as an undoable iteration), the other tools for single edits, "
@@ -557,8 +559,10 @@ static void do_tools_call(mcp_server_t *s, json_t *id, json_t *params) {
     int bad = it && (!json_is_integer(it) || json_integer_value(it) < 1 || json_integer_value(it) > 1000000000);
     int n = it && !bad ? (int)json_integer_value(it) : 0;
     json_decref(own_args);
-    if (bad) send_result(s, id, refused_result("history: iteration must be an integer >= 1"));
-    else start_read(s, id, C_HISTORY_TOOL, NULL, n ? MCP_READ_ITERATION : MCP_READ_HISTORY, n);
+    if (bad)
+      send_result(s, id, refused_result("history: iteration must be an integer >= 1"));
+    else
+      start_read(s, id, C_HISTORY_TOOL, NULL, n ? MCP_READ_ITERATION : MCP_READ_HISTORY, n);
     return;
   }
   if (!strcmp(name, "ask")) {
@@ -639,11 +643,10 @@ static void resources_list_done(mcp_server_t *s, json_t *id, json_t *state) {
 }
 
 static void do_templates_list(mcp_server_t *s, json_t *id) {
-  json_t *list = json_pack(
-      "[{ssssssss},{ssssssss}]", "uriTemplate", "dawbridge://track/{track_id}", "name", "track", "description",
-      "One track by its id (t1, t2, ...)", "mimeType", "application/json", "uriTemplate",
-      "dawbridge://history/{iteration}", "name", "iteration", "description",
-      "One saved iteration in full (plan, actions, outcomes)", "mimeType", "application/json");
+  json_t *list = json_pack("[{ssssssss},{ssssssss}]", "uriTemplate", "dawbridge://track/{track_id}", "name", "track",
+                           "description", "One track by its id (t1, t2, ...)", "mimeType", "application/json",
+                           "uriTemplate", "dawbridge://history/{iteration}", "name", "iteration", "description",
+                           "One saved iteration in full (plan, actions, outcomes)", "mimeType", "application/json");
   send_result(s, id, json_pack("{so}", "resourceTemplates", list));
 }
 
@@ -684,7 +687,7 @@ static void do_resources_read(mcp_server_t *s, json_t *id, json_t *params) {
     return;
   }
   char m[200];
-  if (strlen(uri) >= sizeof ((struct mcp_read *)0)->uri) {
+  if (strlen(uri) >= sizeof((struct mcp_read *)0)->uri) {
     send_error(s, id, MCP_ERR_PARAMS, "Resource not found: the URI is too long");
   } else if (!strcmp(uri, "dawbridge://session") || !strncmp(uri, "dawbridge://track/", 18)) {
     start_read(s, id, C_RES_READ, uri, MCP_READ_STATE, 0);
@@ -738,8 +741,10 @@ static void do_subscribe(mcp_server_t *s, json_t *id, json_t *params, int on) {
     send_error(s, id, MCP_ERR_PARAMS, m);
     return;
   }
-  if (on) json_object_set_new(s->subscriptions, uri, json_true());
-  else json_object_del(s->subscriptions, uri);
+  if (on)
+    json_object_set_new(s->subscriptions, uri, json_true());
+  else
+    json_object_del(s->subscriptions, uri);
   send_result(s, id, json_object());
 }
 
@@ -817,23 +822,36 @@ void mcp_server_frame(mcp_server_t *s, const char *frame, size_t len) {
     return;
   }
   if (!id) { /* notifications: never answered */
-    if (!strcmp(m, "notifications/cancelled")) do_cancelled(s, params);
-    else if (!strcmp(m, "notifications/initialized")) log_msg(&s->cfg.log, LOG_INFO, "mcp", "client initialized");
-    else log_msg(&s->cfg.log, LOG_DEBUG, "mcp", "ignored notification %.80s", m);
+    if (!strcmp(m, "notifications/cancelled"))
+      do_cancelled(s, params);
+    else if (!strcmp(m, "notifications/initialized"))
+      log_msg(&s->cfg.log, LOG_INFO, "mcp", "client initialized");
+    else
+      log_msg(&s->cfg.log, LOG_DEBUG, "mcp", "ignored notification %.80s", m);
     json_decref(msg);
     return;
   }
   log_msg(&s->cfg.log, LOG_DEBUG, "mcp", "request %.80s", m);
-  if (!strcmp(m, "initialize")) do_initialize(s, id, params);
-  else if (!strcmp(m, "ping")) send_result(s, id, json_object());
-  else if (!s->initialized) send_error(s, id, MCP_ERR_NOT_INITIALIZED, "Server not initialized: send initialize first");
-  else if (!strcmp(m, "tools/list")) send_result(s, id, json_pack("{so}", "tools", mcp_server_tools(s)));
-  else if (!strcmp(m, "tools/call")) do_tools_call(s, id, params);
-  else if (!strcmp(m, "resources/list")) start_read(s, id, C_RES_LIST, NULL, MCP_READ_STATE, 0);
-  else if (!strcmp(m, "resources/templates/list")) do_templates_list(s, id);
-  else if (!strcmp(m, "resources/read")) do_resources_read(s, id, params);
-  else if (!strcmp(m, "resources/subscribe")) do_subscribe(s, id, params, 1);
-  else if (!strcmp(m, "resources/unsubscribe")) do_subscribe(s, id, params, 0);
+  if (!strcmp(m, "initialize"))
+    do_initialize(s, id, params);
+  else if (!strcmp(m, "ping"))
+    send_result(s, id, json_object());
+  else if (!s->initialized)
+    send_error(s, id, MCP_ERR_NOT_INITIALIZED, "Server not initialized: send initialize first");
+  else if (!strcmp(m, "tools/list"))
+    send_result(s, id, json_pack("{so}", "tools", mcp_server_tools(s)));
+  else if (!strcmp(m, "tools/call"))
+    do_tools_call(s, id, params);
+  else if (!strcmp(m, "resources/list"))
+    start_read(s, id, C_RES_LIST, NULL, MCP_READ_STATE, 0);
+  else if (!strcmp(m, "resources/templates/list"))
+    do_templates_list(s, id);
+  else if (!strcmp(m, "resources/read"))
+    do_resources_read(s, id, params);
+  else if (!strcmp(m, "resources/subscribe"))
+    do_subscribe(s, id, params, 1);
+  else if (!strcmp(m, "resources/unsubscribe"))
+    do_subscribe(s, id, params, 0);
   else {
     char e[160];
     snprintf(e, sizeof e, "Method not found: %.100s", m);

@@ -60,9 +60,14 @@ int mock_embed_open(uv_loop_t *loop, const struct daw_config *cfg, const struct 
     free(e);
     return rc;
   }
-  struct mock_config m = {.dialect = daw_dialect(d), .port = 0, .feedback_port = sync_listen_port(daw_sync(d)),
-                          .tracks = mc->tracks, .drop = mc->drop, .seed = mc->seed,
-                          .spool_dir = e->spool[0] ? e->spool : NULL, .quiet = mc->quiet};
+  struct mock_config m = {.dialect = daw_dialect(d),
+                          .port = 0,
+                          .feedback_port = sync_listen_port(daw_sync(d)),
+                          .tracks = mc->tracks,
+                          .drop = mc->drop,
+                          .seed = mc->seed,
+                          .spool_dir = e->spool[0] ? e->spool : NULL,
+                          .quiet = mc->quiet};
   char merr[512];
   if (mock_new(loop, &m, &e->mock, merr, sizeof merr)) {
     daw_close(d, NULL, NULL); /* frees in its close callbacks: the caller runs the loop */

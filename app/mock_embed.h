@@ -21,11 +21,11 @@
 #include "mock.h"
 
 struct mock_embed_config {
-  int tracks;         /* initial session: N tracks, -1 = the mock's demo session */
-  double drop;        /* fault: probability to drop each OSC message (mock_config.drop) */
-  unsigned seed;      /* PRNG seed for the drops */
-  int companion;      /* 1 = the mock runs the companion protocol (a temporary spool is made); 0 = no companion */
-  int quiet;          /* no mock log lines */
+  int tracks;    /* initial session: N tracks, -1 = the mock's demo session */
+  double drop;   /* fault: probability to drop each OSC message (mock_config.drop) */
+  unsigned seed; /* PRNG seed for the drops */
+  int companion; /* 1 = the mock runs the companion protocol (a temporary spool is made); 0 = no companion */
+  int quiet;     /* no mock log lines */
 };
 
 typedef struct mock_embed mock_embed_t;

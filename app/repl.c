@@ -27,8 +27,8 @@ struct repl {
   uv_timer_t defer; /* runs the quit callback outside libedit's and live's call stacks */
   int handles;      /* open handles; r is freed when the last one has closed */
   int sub;
-  int active;  /* libedit's callback handler is installed: the prompt line is on the screen */
-  int in_line; /* inside the line callback: libedit redraws the prompt itself afterwards */
+  int active;            /* libedit's callback handler is installed: the prompt line is on the screen */
+  int in_line;           /* inside the line callback: libedit redraws the prompt itself afterwards */
   int own[REPL_OWN_MAX]; /* ids of our requests that have not ended (queued or running) */
   int quitting, quit_code, quit_called, closing;
   char *history_path;
@@ -71,7 +71,8 @@ static void out_end(repl_t *r) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void say(repl_t *r, const char *fmt, ...) {
+static void
+say(repl_t *r, const char *fmt, ...) {
   out_begin(r);
   va_list ap;
   va_start(ap, fmt);
@@ -214,7 +215,7 @@ static void print_plan(repl_t *r, const json_t *ev) {
     size_t i;
     const json_t *st;
     json_array_foreach(steps, i, st)
-      printf("  Step %d: %s - %s\n", jint(st, "step"), jstr(st, "tool", "?"), jstr(st, "description", ""));
+        printf("  Step %d: %s - %s\n", jint(st, "step"), jstr(st, "tool", "?"), jstr(st, "description", ""));
     out_end(r);
   }
   delta_reset(r, 0);
@@ -223,7 +224,8 @@ static void print_plan(repl_t *r, const json_t *ev) {
     printf("Plan errors:\n");
     size_t i;
     const json_t *e;
-    json_array_foreach(errors, i, e) printf("  - %s\n", json_is_string(e) ? json_string_value(e) : jstr(e, "message", "?"));
+    json_array_foreach(errors, i, e)
+        printf("  - %s\n", json_is_string(e) ? json_string_value(e) : jstr(e, "message", "?"));
     out_end(r);
   } else {
     say(r, "Plan valid: %zu steps.", json_array_size(steps));
@@ -304,8 +306,10 @@ static void on_event(const json_t *ev, void *data) {
 
 static void submit(repl_t *r, const struct live_request *q) {
   int id = live_submit(r->live, q);
-  if (id < 0) say(r, "error: %s", live_strerror(id));
-  else own_add(r, id);
+  if (id < 0)
+    say(r, "error: %s", live_strerror(id));
+  else
+    own_add(r, id);
 }
 
 static void repl_history_list(repl_t *r) {
@@ -323,8 +327,7 @@ static void repl_history_list(repl_t *r) {
     printf("%5s  %-19s  %-12s  %7s  %s\n", "#", "time (UTC)", "source", "actions", "request");
     size_t i;
     const json_t *it;
-    json_array_foreach(list, i, it)
-    {
+    json_array_foreach(list, i, it) {
       char t[20] = "";
       snprintf(t, sizeof t, "%s", jstr(it, "timestamp", ""));
       if (t[10] == 'T') t[10] = ' ';
@@ -345,27 +348,28 @@ static void repl_status(repl_t *r) {
   if (json_is_object(run))
     printf("running: request %d %s \"%s\" from %s (%s)\n", jint(run, "request"), jstr(run, "kind", "?"),
            jstr(run, "text", ""), jstr(run, "client", "?"), jstr(run, "stage", "?"));
-  else printf("idle\n");
+  else
+    printf("idle\n");
   size_t i;
   const json_t *q;
   json_array_foreach(json_object_get(st, "queue"), i, q)
-    printf("queued %zu: request %d %s \"%s\" from %s\n", i + 1, jint(q, "request"), jstr(q, "kind", "?"),
-           jstr(q, "text", ""), jstr(q, "client", "?"));
+      printf("queued %zu: request %d %s \"%s\" from %s\n", i + 1, jint(q, "request"), jstr(q, "kind", "?"),
+             jstr(q, "text", ""), jstr(q, "client", "?"));
   printf("conversation: %d turns\n", jint(st, "conversation_turns"));
   out_end(r);
   json_decref(st);
 }
 
 static const char help_text[] =
-  "Type a request in plain words (\"add a sub bass in A minor, 4 bars\"): it is planned, run in the DAW and saved.\n"
-  "  /undo [N] [--force]  revert the last iteration (or N); --force also reverts your later edits of the same thing\n"
-  "  /state               the session as the DAW reports it\n"
-  "  /history             the saved iterations\n"
-  "  /status              the running request and the queue\n"
-  "  /new                 start a new conversation (earlier requests no longer go to the planner)\n"
-  "  /help                this text\n"
-  "  /quit                leave (also Ctrl-D on an empty line)\n"
-  "Ctrl-C cancels the running request: nothing further is sent, the confirmed part is kept as a partial iteration.";
+    "Type a request in plain words (\"add a sub bass in A minor, 4 bars\"): it is planned, run in the DAW and saved.\n"
+    "  /undo [N] [--force]  revert the last iteration (or N); --force also reverts your later edits of the same thing\n"
+    "  /state               the session as the DAW reports it\n"
+    "  /history             the saved iterations\n"
+    "  /status              the running request and the queue\n"
+    "  /new                 start a new conversation (earlier requests no longer go to the planner)\n"
+    "  /help                this text\n"
+    "  /quit                leave (also Ctrl-D on an empty line)\n"
+    "Ctrl-C cancels the running request: nothing further is sent, the confirmed part is kept as a partial iteration.";
 
 static void dispatch(repl_t *r, const char *line) {
   struct live_request q = {.client = "repl"};
@@ -410,8 +414,10 @@ static void dispatch(repl_t *r, const char *line) {
       snprintf(word, sizeof word, "%.*s", (int)(k < sizeof word - 1 ? k : sizeof word - 1), p);
       char *end;
       long v = strtol(word, &end, 10);
-      if (!strcmp(word, "--force")) q.flags |= LIVE_FORCE;
-      else if (*word && !*end && v > 0 && v < 1000000) q.iteration = (int)v;
+      if (!strcmp(word, "--force"))
+        q.flags |= LIVE_FORCE;
+      else if (*word && !*end && v > 0 && v < 1000000)
+        q.iteration = (int)v;
       else {
         say(r, "usage: /undo [N] [--force]");
         return;
@@ -455,7 +461,8 @@ static void on_line(char *line) {
   if (r->quitting) {
     r->active = 0;
     uv_poll_stop(&r->poll);
-  } else if (!r->closing) rl_callback_handler_install(r->prompt, on_line);
+  } else if (!r->closing)
+    rl_callback_handler_install(r->prompt, on_line);
 }
 
 /* ---- terminal and signals ---- */
@@ -500,9 +507,12 @@ static char *history_path(const char *given) {
   const char *state = getenv("XDG_STATE_HOME");
   const char *home = getenv("HOME");
   char dir[4096];
-  if (state && state[0] == '/') snprintf(dir, sizeof dir, "%s/dawbridge", state);
-  else if (home && home[0]) snprintf(dir, sizeof dir, "%s/.local/state/dawbridge", home);
-  else return NULL;
+  if (state && state[0] == '/')
+    snprintf(dir, sizeof dir, "%s/dawbridge", state);
+  else if (home && home[0])
+    snprintf(dir, sizeof dir, "%s/.local/state/dawbridge", home);
+  else
+    return NULL;
   /* create the directory and its missing parents (0700) */
   for (char *p = dir + 1; *p; p++)
     if (*p == '/') {

@@ -26,7 +26,7 @@ enum repl_err {
   REPL_OK = 0,
   REPL_ENOTTY = -1, /* stdin or stdout is not a terminal */
   REPL_ENOMEM = -2,
-  REPL_EBUSY = -3,  /* a repl already exists in this process */
+  REPL_EBUSY = -3, /* a repl already exists in this process */
 };
 const char *repl_strerror(int code);
 

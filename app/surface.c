@@ -144,7 +144,9 @@ static void handle(surface_t *s, const struct sockaddr_in *from, const char *dat
     } else {
       track(s, id, to);
       log_msg(&s->log, LOG_INFO, "surface", "%s: request %d (%s)", client, id,
-              cmd.op == SURFACE_ASK ? "ask" : cmd.op == SURFACE_UNDO ? "undo" : "new");
+              cmd.op == SURFACE_ASK    ? "ask"
+              : cmd.op == SURFACE_UNDO ? "undo"
+                                       : "new");
     }
     break;
   }

@@ -24,9 +24,9 @@ typedef struct surface surface_t;
 #define SURFACE_ALLOW_MAX 32
 
 struct surface_config {
-  int port;                    /* UDP port (1-65535; 0 = any free port, see surface_port) */
-  const char *const *allow;    /* NULL-terminated list of "A.B.C.D[/BITS]"; NULL or empty = 127.0.0.0/8 */
-  const char *reply;           /* "HOST:PORT" every answer goes to; NULL = the sender of the request */
+  int port;                 /* UDP port (1-65535; 0 = any free port, see surface_port) */
+  const char *const *allow; /* NULL-terminated list of "A.B.C.D[/BITS]"; NULL or empty = 127.0.0.0/8 */
+  const char *reply;        /* "HOST:PORT" every answer goes to; NULL = the sender of the request */
   struct log_sink log;
 };
 

@@ -30,10 +30,14 @@ static int utf8_valid(const char *s, size_t n) {
     if (c < 0x80) continue;
     int more;
     unsigned min;
-    if (c >= 0xC2 && c <= 0xDF) more = 1, min = 0x80, c &= 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) more = 2, min = 0x800, c &= 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) more = 3, min = 0x10000, c &= 0x07;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+      more = 1, min = 0x80, c &= 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+      more = 2, min = 0x800, c &= 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+      more = 3, min = 0x10000, c &= 0x07;
+    else
+      return 0;
     if (end - p < more) return 0;
     for (int k = 0; k < more; k++) {
       if ((p[k] & 0xC0) != 0x80) return 0;
@@ -78,8 +82,8 @@ static const struct {
   const char *path;
   enum surface_op op;
 } in_paths[] = {
-  {"/dawbridge/ask", SURFACE_ASK},       {"/dawbridge/cancel", SURFACE_CANCEL}, {"/dawbridge/undo", SURFACE_UNDO},
-  {"/dawbridge/new", SURFACE_NEW},       {"/dawbridge/status", SURFACE_STATUS},
+    {"/dawbridge/ask", SURFACE_ASK}, {"/dawbridge/cancel", SURFACE_CANCEL}, {"/dawbridge/undo", SURFACE_UNDO},
+    {"/dawbridge/new", SURFACE_NEW}, {"/dawbridge/status", SURFACE_STATUS},
 };
 
 /* The address for messages (printable, cut): bytes from the client are never echoed raw. */
@@ -123,12 +127,15 @@ int surface_decode(const void *data, size_t len, struct surface_cmd *out, char *
       size_t n = strnlen(s, len);
       while (n && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) s++, n--;
       while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) n--;
-      if (!n) rc = errfmt(err, errlen, SURFACE_EINVAL, "/dawbridge/ask: the request is empty");
+      if (!n)
+        rc = errfmt(err, errlen, SURFACE_EINVAL, "/dawbridge/ask: the request is empty");
       else if (n > SURFACE_TEXT_MAX)
         rc = errfmt(err, errlen, SURFACE_ETOOBIG, "/dawbridge/ask: the request has %zu bytes, at most %d", n,
                     SURFACE_TEXT_MAX);
-      else if (!utf8_valid(s, n)) rc = errfmt(err, errlen, SURFACE_EINVAL, "/dawbridge/ask: the request is not UTF-8");
-      else if (!(out->text = malloc(n + 1))) rc = errfmt(err, errlen, SURFACE_ENOMEM, "out of memory");
+      else if (!utf8_valid(s, n))
+        rc = errfmt(err, errlen, SURFACE_EINVAL, "/dawbridge/ask: the request is not UTF-8");
+      else if (!(out->text = malloc(n + 1)))
+        rc = errfmt(err, errlen, SURFACE_ENOMEM, "out of memory");
       else {
         memcpy(out->text, s, n);
         out->text[n] = 0;
@@ -142,7 +149,8 @@ int surface_decode(const void *data, size_t len, struct surface_cmd *out, char *
     if (v < 0)
       rc = errfmt(err, errlen, SURFACE_EINVAL, "%s takes no argument or one number (a button), not ,%.16s", shown,
                   types);
-    else out->op = v ? in_paths[k].op : SURFACE_IGNORE;
+    else
+      out->op = v ? in_paths[k].op : SURFACE_IGNORE;
   }
   lo_message_free(m);
   return rc;
@@ -259,8 +267,7 @@ int surface_encode_event(const json_t *ev, surface_emit_fn emit, void *data) {
     int pos = jint(ev, "position");
     if (pos <= 0) return 0;
     if (!(m = lo_message_new())) return 0;
-    snprintf(buf, sizeof buf, "busy: your request is queued at position %d and runs when the current one ends",
-             pos);
+    snprintf(buf, sizeof buf, "busy: your request is queued at position %d and runs when the current one ends", pos);
     lo_message_add_int32(m, pos);
     lo_message_add_string(m, buf);
     emit_msg(m, "/dawbridge/busy", emit, data);

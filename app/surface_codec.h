@@ -20,16 +20,16 @@
 
 enum surface_err {
   SURFACE_OK = 0,
-  SURFACE_EINVAL = -1,   /* malformed OSC, wrong arguments, unknown address, bad option value */
+  SURFACE_EINVAL = -1, /* malformed OSC, wrong arguments, unknown address, bad option value */
   SURFACE_ENOMEM = -2,
-  SURFACE_ESOCKET = -3,  /* the UDP port could not be opened */
-  SURFACE_ETOOBIG = -4,  /* a request text over SURFACE_TEXT_MAX */
+  SURFACE_ESOCKET = -3, /* the UDP port could not be opened */
+  SURFACE_ETOOBIG = -4, /* a request text over SURFACE_TEXT_MAX */
 };
 const char *surface_strerror(int code);
 
-#define SURFACE_TEXT_MAX 4000      /* bytes of an /ask text */
-#define SURFACE_PLAN_MAX 6000      /* bytes of an outgoing /dawbridge/plan text (longer plans are cut, "...") */
-#define SURFACE_SUMMARY_MAX 1000   /* bytes of any other outgoing string */
+#define SURFACE_TEXT_MAX 4000    /* bytes of an /ask text */
+#define SURFACE_PLAN_MAX 6000    /* bytes of an outgoing /dawbridge/plan text (longer plans are cut, "...") */
+#define SURFACE_SUMMARY_MAX 1000 /* bytes of any other outgoing string */
 
 enum surface_op {
   SURFACE_IGNORE = 0, /* a button release (value 0): nothing to do, no answer */

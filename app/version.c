@@ -10,8 +10,10 @@
 const char *app_version(void) { return DAWBRIDGE_VERSION; }
 
 int app_print_version(FILE *f) {
-  if (DAWBRIDGE_GIT_DESCRIBE[0]) fprintf(f, "dawbridge %s (git %s)\n", DAWBRIDGE_VERSION, DAWBRIDGE_GIT_DESCRIBE);
-  else fprintf(f, "dawbridge %s\n", DAWBRIDGE_VERSION);
+  if (DAWBRIDGE_GIT_DESCRIBE[0])
+    fprintf(f, "dawbridge %s (git %s)\n", DAWBRIDGE_VERSION, DAWBRIDGE_GIT_DESCRIBE);
+  else
+    fprintf(f, "dawbridge %s\n", DAWBRIDGE_VERSION);
   char dir[PATH_MAX], err[PATH_MAX + 256];
   int src = datadir_root(dir, sizeof dir, err, sizeof err);
   if (src < 0) {

@@ -47,15 +47,15 @@ enum conn_kind { CONN_HTTP = 0, CONN_WS };
 /* per connection (lws allocates and zeroes it; on an upgrade the same memory becomes the WebSocket's) */
 struct pss {
   enum conn_kind kind;
-  unsigned id;                  /* connection serial, for the live request's client name "web:ID" */
-  struct webreq_target target;  /* the HTTP request being answered */
-  char *body;                   /* POST body so far */
+  unsigned id;                 /* connection serial, for the live request's client name "web:ID" */
+  struct webreq_target target; /* the HTTP request being answered */
+  char *body;                  /* POST body so far */
   size_t body_len;
-  int body_over;                /* more than the limit arrived: answer 413 */
-  unsigned char *resp;          /* LWS_PRE + resp_len: the JSON body waiting for HTTP_WRITEABLE */
+  int body_over;       /* more than the limit arrived: answer 413 */
+  unsigned char *resp; /* LWS_PRE + resp_len: the JSON body waiting for HTTP_WRITEABLE */
   size_t resp_len;
-  int close_after;              /* the request's body was not read: close instead of keep-alive */
-  int answered;                 /* answered before its body (refused, or no body): what follows is ignored */
+  int close_after; /* the request's body was not read: close instead of keep-alive */
+  int answered;    /* answered before its body (refused, or no body): what follows is ignored */
   /* WebSocket */
   struct pss *next, *prev;
   struct lws *wsi;
@@ -279,8 +279,8 @@ static int api_post(struct web *w, struct lws *wsi, struct pss *s) {
     snprintf(msg, sizeof msg, "body too large: at most %zu bytes", w->policy.max_body);
     return respond_error(wsi, s, 413, msg);
   }
-  int status = webreq_body(&w->policy, s->target.route, s->body ? s->body : "", s->body_len, &b, &json, msg,
-                           sizeof msg);
+  int status =
+      webreq_body(&w->policy, s->target.route, s->body ? s->body : "", s->body_len, &b, &json, msg, sizeof msg);
   if (status) return respond_error(wsi, s, (unsigned)status, msg);
   char client[32];
   client_name(s, client, sizeof client);
@@ -299,9 +299,7 @@ static int api_post(struct web *w, struct lws *wsi, struct pss *s) {
   case WEBREQ_UNDO: req.kind = LIVE_UNDO; break;
   case WEBREQ_RESTORE: req.kind = LIVE_RESTORE; break;
   case WEBREQ_NEW: req.kind = LIVE_NEW; break;
-  default:
-    json_decref(json);
-    return respond_error(wsi, s, 404, "not found");
+  default: json_decref(json); return respond_error(wsi, s, 404, "not found");
   }
   int id = live_submit(w->live, &req);
   json_decref(json);
@@ -336,8 +334,10 @@ static void client_free_queue(struct pss *s) {
 }
 
 static void client_unlink(struct web *w, struct pss *s) {
-  if (s->prev) s->prev->next = s->next;
-  else if (w->clients == s) w->clients = s->next;
+  if (s->prev)
+    s->prev->next = s->next;
+  else if (w->clients == s)
+    w->clients = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
   client_free_queue(s);
@@ -362,8 +362,10 @@ static void on_live_event(const json_t *event, void *data) {
     m->next = NULL;
     m->len = len;
     memcpy(m->buf + LWS_PRE, text, len);
-    if (s->tail) s->tail->next = m;
-    else s->head = m;
+    if (s->tail)
+      s->tail->next = m;
+    else
+      s->head = m;
     s->tail = m;
     s->queued++;
     s->queued_bytes += len;
@@ -493,8 +495,7 @@ static int web_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
   case LWS_CALLBACK_SERVER_WRITEABLE:
     if (!s || s->kind != CONN_WS) return 0;
     return ws_write_one(s);
-  case LWS_CALLBACK_RECEIVE:
-    return 0; /* the event stream is one-way; requests go through the HTTP API */
+  case LWS_CALLBACK_RECEIVE: return 0; /* the event stream is one-way; requests go through the HTTP API */
   case LWS_CALLBACK_CLOSED:
     if (w && s && s->kind == CONN_WS) {
       client_unlink(w, s);
@@ -624,8 +625,10 @@ int web_new(uv_loop_t *loop, live_t *live, const struct web_config *cfg, web_t *
 
   int lrc = can_listen(w->listen, cfg->port);
   if (lrc) {
-    if (lrc == -EINVAL) snprintf(err, errlen, "web: --web-listen takes an IP address (e.g. 127.0.0.1, 0.0.0.0), not \"%s\"", w->listen);
-    else snprintf(err, errlen, "web: cannot listen on %s:%d: %s", w->listen, cfg->port, strerror(-lrc));
+    if (lrc == -EINVAL)
+      snprintf(err, errlen, "web: --web-listen takes an IP address (e.g. 127.0.0.1, 0.0.0.0), not \"%s\"", w->listen);
+    else
+      snprintf(err, errlen, "web: cannot listen on %s:%d: %s", w->listen, cfg->port, strerror(-lrc));
     free(w);
     return lrc == -EINVAL ? WEB_EINVAL : WEB_ELISTEN;
   }
@@ -634,8 +637,8 @@ int web_new(uv_loop_t *loop, live_t *live, const struct web_config *cfg, web_t *
   memset(&info, 0, sizeof info);
   void *loops[1] = {loop};
   info.foreign_loops = loops;
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
-                 LWS_SERVER_OPTION_VALIDATE_UTF8;
+  info.options =
+      LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN | LWS_SERVER_OPTION_VALIDATE_UTF8;
   if (!strchr(w->listen, ':')) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   info.port = cfg->port;
   info.iface = w->listen;
@@ -647,8 +650,10 @@ int web_new(uv_loop_t *loop, live_t *live, const struct web_config *cfg, web_t *
   info.pcontext = &w->ctx;
   w->ctx = lws_create_context(&info);
   if (!w->ctx) {
-    snprintf(err, errlen, "web: libwebsockets could not start on %s:%d (port in use? libwebsockets-evlib-uv "
-             "missing?)", w->listen, cfg->port);
+    snprintf(err, errlen,
+             "web: libwebsockets could not start on %s:%d (port in use? libwebsockets-evlib-uv "
+             "missing?)",
+             w->listen, cfg->port);
     free(w);
     return WEB_ELISTEN;
   }
@@ -669,8 +674,8 @@ int web_new(uv_loop_t *loop, live_t *live, const struct web_config *cfg, web_t *
   int wildcard = !strcmp(w->listen, "0.0.0.0") || !strcmp(w->listen, "::");
   const char *urlhost = wildcard ? "127.0.0.1" : w->listen;
   int v6 = strchr(urlhost, ':') != NULL;
-  snprintf(w->url, sizeof w->url, "http://%s%s%s:%d/?token=%s", v6 ? "[" : "", urlhost, v6 ? "]" : "",
-           w->policy.port, w->token);
+  snprintf(w->url, sizeof w->url, "http://%s%s%s:%d/?token=%s", v6 ? "[" : "", urlhost, v6 ? "]" : "", w->policy.port,
+           w->token);
   if (strcmp(w->listen, "127.0.0.1") && strcmp(w->listen, "localhost"))
     log_msg(&w->log, LOG_WARN, "web",
             "the web page listens on %s: anyone who can reach this address and has the token can change your "

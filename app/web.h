@@ -32,21 +32,21 @@ typedef struct web web_t;
 
 enum web_err {
   WEB_OK = 0,
-  WEB_EINVAL = -1,   /* bad config (port out of range, listen address too long) */
+  WEB_EINVAL = -1, /* bad config (port out of range, listen address too long) */
   WEB_ENOMEM = -2,
-  WEB_ELISTEN = -3,  /* libwebsockets could not start or listen (port in use, no libuv event library) */
-  WEB_ETOKEN = -4,   /* no random token, or the token file could not be written */
-  WEB_ESTATIC = -5,  /* the page's directory has no index.html */
+  WEB_ELISTEN = -3, /* libwebsockets could not start or listen (port in use, no libuv event library) */
+  WEB_ETOKEN = -4,  /* no random token, or the token file could not be written */
+  WEB_ESTATIC = -5, /* the page's directory has no index.html */
 };
 const char *web_strerror(int code);
 
 struct web_config {
-  int port;                 /* 1..65535; 0 = an ephemeral port (web_port tells which) */
-  const char *listen;       /* NULL = "127.0.0.1"; another address widens who can reach it (a warning is logged) */
-  const char *static_dir;   /* the page's files; NULL = the data lookup's web/ (bridge/datadir.h) */
-  const char *runtime_dir;  /* the token goes to <runtime_dir>/web-PORT.token (mode 0600); NULL = not written */
-  const char *token;        /* NULL = 32 random bytes as hex (tests may fix one) */
-  size_t max_body;          /* 0 = 64 KiB */
+  int port;                /* 1..65535; 0 = an ephemeral port (web_port tells which) */
+  const char *listen;      /* NULL = "127.0.0.1"; another address widens who can reach it (a warning is logged) */
+  const char *static_dir;  /* the page's files; NULL = the data lookup's web/ (bridge/datadir.h) */
+  const char *runtime_dir; /* the token goes to <runtime_dir>/web-PORT.token (mode 0600); NULL = not written */
+  const char *token;       /* NULL = 32 random bytes as hex (tests may fix one) */
+  size_t max_body;         /* 0 = 64 KiB */
   struct log_sink log;
 };
 

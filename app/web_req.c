@@ -37,9 +37,7 @@ static int is_ip_literal(const char *s, size_t n) {
   return dots == 3 && digits > 0;
 }
 
-static int name_eq(const char *s, size_t n, const char *name) {
-  return strlen(name) == n && !strncasecmp(s, name, n);
-}
+static int name_eq(const char *s, size_t n, const char *name) { return strlen(name) == n && !strncasecmp(s, name, n); }
 
 int webreq_host_ok(const struct webreq_policy *p, const char *host) {
   if (!host || !*host) return 0;
@@ -192,7 +190,8 @@ int webreq_check(const struct webreq_policy *p, const struct webreq *r, struct w
                   r->websocket ? "not found: the WebSocket is /api/events" : "/api/events is a WebSocket");
   if (r->method != want) {
     t->route = WEBREQ_NOT_FOUND;
-    return refuse(405, msg, msglen, want == WEBREQ_GET ? "method not allowed: use GET" : "method not allowed: use POST");
+    return refuse(405, msg, msglen,
+                  want == WEBREQ_GET ? "method not allowed: use GET" : "method not allowed: use POST");
   }
   if (api && !webreq_token_ok(p, r->authorization, r->query)) {
     t->route = WEBREQ_NOT_FOUND;
@@ -298,8 +297,10 @@ int webreq_body(const struct webreq_policy *p, enum webreq_route route, const ch
     rc = get_int(o, "iteration", min, &out->iteration, msg, msglen);
     json_t *force = json_object_get(o, "force");
     if (!rc && force) {
-      if (!json_is_boolean(force)) rc = refuse(400, msg, msglen, "\"force\" must be true or false");
-      else out->force = json_is_true(force);
+      if (!json_is_boolean(force))
+        rc = refuse(400, msg, msglen, "\"force\" must be true or false");
+      else
+        out->force = json_is_true(force);
     }
     break;
   }
@@ -318,9 +319,12 @@ const char *webreq_mime(const char *file) {
   static const struct {
     const char *ext, *mime;
   } types[] = {
-      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-      {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
-      {".png", "image/png"},                 {".json", "application/json"},
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".json", "application/json"},
       {".ico", "image/x-icon"},
   };
   const char *dot = strrchr(file, '.');

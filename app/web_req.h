@@ -11,52 +11,52 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define WEBREQ_TOKEN_HEX 64          /* 32 random bytes as lowercase hex */
-#define WEBREQ_MAX_BODY (64 * 1024)  /* default body limit: larger bodies get 413 */
-#define WEBREQ_NAME_MAX 64           /* longest static file name served */
+#define WEBREQ_TOKEN_HEX 64         /* 32 random bytes as lowercase hex */
+#define WEBREQ_MAX_BODY (64 * 1024) /* default body limit: larger bodies get 413 */
+#define WEBREQ_NAME_MAX 64          /* longest static file name served */
 
 enum webreq_method { WEBREQ_GET = 0, WEBREQ_POST, WEBREQ_OTHER };
 
 enum webreq_route {
   WEBREQ_NOT_FOUND = 0,
-  WEBREQ_STATIC,     /* GET a page file: name in webreq_target.file */
-  WEBREQ_STATE,      /* GET /api/state */
-  WEBREQ_STATUS,     /* GET /api/status */
-  WEBREQ_HISTORY,    /* GET /api/history */
-  WEBREQ_ITERATION,  /* GET /api/iteration/N: number in webreq_target.iteration */
-  WEBREQ_EVENTS,     /* the WebSocket /api/events */
-  WEBREQ_ASK,        /* POST /api/ask {"text"} */
-  WEBREQ_CANCEL,     /* POST /api/cancel {"request"?} */
-  WEBREQ_UNDO,       /* POST /api/undo {"iteration"?, "force"?} */
-  WEBREQ_RESTORE,    /* POST /api/restore {"iteration", "force"?} */
-  WEBREQ_NEW,        /* POST /api/new */
+  WEBREQ_STATIC,    /* GET a page file: name in webreq_target.file */
+  WEBREQ_STATE,     /* GET /api/state */
+  WEBREQ_STATUS,    /* GET /api/status */
+  WEBREQ_HISTORY,   /* GET /api/history */
+  WEBREQ_ITERATION, /* GET /api/iteration/N: number in webreq_target.iteration */
+  WEBREQ_EVENTS,    /* the WebSocket /api/events */
+  WEBREQ_ASK,       /* POST /api/ask {"text"} */
+  WEBREQ_CANCEL,    /* POST /api/cancel {"request"?} */
+  WEBREQ_UNDO,      /* POST /api/undo {"iteration"?, "force"?} */
+  WEBREQ_RESTORE,   /* POST /api/restore {"iteration", "force"?} */
+  WEBREQ_NEW,       /* POST /api/new */
 };
 
 struct webreq_target {
   enum webreq_route route;
-  int iteration;                    /* WEBREQ_ITERATION */
-  char file[WEBREQ_NAME_MAX + 1];   /* WEBREQ_STATIC: "index.html", "app.js", ... */
+  int iteration;                  /* WEBREQ_ITERATION */
+  char file[WEBREQ_NAME_MAX + 1]; /* WEBREQ_STATIC: "index.html", "app.js", ... */
 };
 
 /* Who may talk to the server: the token, the port and the address it listens on (NULL or "127.0.0.1" = the
  * loopback names 127.0.0.1 and localhost; another address is accepted in Host too). Strings are borrowed. */
 struct webreq_policy {
-  const char *token;   /* WEBREQ_TOKEN_HEX chars */
+  const char *token; /* WEBREQ_TOKEN_HEX chars */
   int port;
   const char *listen;
-  size_t max_body;     /* 0 = WEBREQ_MAX_BODY */
+  size_t max_body; /* 0 = WEBREQ_MAX_BODY */
 };
 
 /* The parts of one request the rules look at (borrowed; NULL = header absent). path has no query string. */
 struct webreq {
   enum webreq_method method;
   const char *path;
-  const char *query;          /* the raw query string after '?' (or NULL) */
+  const char *query; /* the raw query string after '?' (or NULL) */
   const char *host;
   const char *origin;
-  const char *authorization;  /* the Authorization header */
-  int websocket;              /* the request asks for a WebSocket upgrade */
-  long long content_length;   /* -1 = not given */
+  const char *authorization; /* the Authorization header */
+  int websocket;             /* the request asks for a WebSocket upgrade */
+  long long content_length;  /* -1 = not given */
 };
 
 /* Routes and checks a request before its body is read. Returns 0 (serve it: *t filled) or the HTTP status to
@@ -75,10 +75,10 @@ int webreq_token_ok(const struct webreq_policy *p, const char *authorization, co
 
 /* A POST body parsed for its route. Strings point into *json (owned by the caller: json_decref it). */
 struct webreq_body {
-  const char *text;   /* ASK */
-  int iteration;      /* UNDO (0 = the last), RESTORE (>= 1) */
-  int force;          /* UNDO, RESTORE */
-  int request;        /* CANCEL (0 = the running one) */
+  const char *text; /* ASK */
+  int iteration;    /* UNDO (0 = the last), RESTORE (>= 1) */
+  int force;        /* UNDO, RESTORE */
+  int request;      /* CANCEL (0 = the running one) */
 };
 /* Parses body (len bytes, may be empty for CANCEL/UNDO/NEW) for route. Returns 0, or 400 with msg (malformed
  * JSON with its line/column, not an object, a missing or mistyped field, an unknown field), or 413 when len is

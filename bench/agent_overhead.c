@@ -67,8 +67,10 @@ static char *mix_plan(int run) {
                         "  - type: audio\n",
                         run);
   for (int k = 0; k < SET_CALLS; k++)
-    o += (size_t)snprintf(s + o, cap - o, "Step %d: set_track - level\n  - track_id: [track from Step 1]\n"
-                                          "  - volume_db: %d\n", k + 2, -1 - k);
+    o += (size_t)snprintf(s + o, cap - o,
+                          "Step %d: set_track - level\n  - track_id: [track from Step 1]\n"
+                          "  - volume_db: %d\n",
+                          k + 2, -1 - k);
   snprintf(s + o, cap - o, "**MUSICAL REASONING:** none\n");
   return s;
 }
@@ -93,18 +95,18 @@ static json_t *calls_for(int seed, int run) {
     snprintf(name, sizeof name, "Kick %d", run);
     json_array_append_new(a, json_pack("{ss s{ssssss}}", "name", "create_track", "arguments", "name", name, "type",
                                        "midi", "instrument", "ReaSynth"));
-    json_array_append_new(a, json_pack("{ss s{sssisis[{sisfsfsi}{sisfsfsi}]}}", "name", "create_midi_clip",
-                                       "arguments", "track_id", name, "start_time", 0, "duration", 4, "notes", "n",
-                                       36, "s", 0.0, "d", 0.5, "v", 110, "n", 36, "s", 1.0, "d", 0.5, "v", 110));
-    json_array_append_new(a, json_pack("{ss s{ssss}}", "name", "add_effect", "arguments", "track_id", name,
-                                       "effect_name", "ReaVerbate"));
+    json_array_append_new(a, json_pack("{ss s{sssisis[{sisfsfsi}{sisfsfsi}]}}", "name", "create_midi_clip", "arguments",
+                                       "track_id", name, "start_time", 0, "duration", 4, "notes", "n", 36, "s", 0.0,
+                                       "d", 0.5, "v", 110, "n", 36, "s", 1.0, "d", 0.5, "v", 110));
+    json_array_append_new(
+        a, json_pack("{ss s{ssss}}", "name", "add_effect", "arguments", "track_id", name, "effect_name", "ReaVerbate"));
   } else {
     snprintf(name, sizeof name, "Bench %d", run);
-    json_array_append_new(a, json_pack("{ss s{ssss}}", "name", "create_track", "arguments", "name", name, "type",
-                                       "audio"));
+    json_array_append_new(
+        a, json_pack("{ss s{ssss}}", "name", "create_track", "arguments", "name", name, "type", "audio"));
     for (int k = 0; k < SET_CALLS; k++)
-      json_array_append_new(a, json_pack("{ss s{sssi}}", "name", "set_track", "arguments", "track_id", name,
-                                         "volume_db", -1 - k));
+      json_array_append_new(
+          a, json_pack("{ss s{sssi}}", "name", "set_track", "arguments", "track_id", name, "volume_db", -1 - k));
   }
   return a;
 }
@@ -159,8 +161,10 @@ static void raw_begun(int status, const json_t *result, const char *message, voi
 
 static void raw_next(struct bench *b) {
   if (b->raw_i >= json_array_size(b->raw_calls)) {
-    if (b->undo) daw_end_request(b->daw, raw_ended, b);
-    else b->flag = 1;
+    if (b->undo)
+      daw_end_request(b->daw, raw_ended, b);
+    else
+      b->flag = 1;
     return;
   }
   json_t *c = json_array_get(b->raw_calls, b->raw_i++);
@@ -182,9 +186,7 @@ static void on_agent_done(agent_t *a, int status, const json_t *resp, const char
   b->flag = 1;
 }
 
-
 static void on_closed(void *data) { (*(int *)data)++; }
-
 
 static int open_daw(struct bench *b) {
   struct daw_config dc;
@@ -242,8 +244,10 @@ static double one(struct bench *b, struct agents *ag, int seed, enum way w, int 
     b->raw_calls = calls_for(seed, id);
     b->raw_i = 0;
     b->undo = w == RAWU;
-    if (b->undo) daw_begin_request(b->daw, "bench", raw_begun, b);
-    else raw_next(b);
+    if (b->undo)
+      daw_begin_request(b->daw, "bench", raw_begun, b);
+    else
+      raw_next(b);
   } else if (w == LLM) {
     agent_ask(ag->llm, seed ? "a kick with reverb" : "a bench track");
   } else {
@@ -329,7 +333,8 @@ static void scenario(struct bench *b, int seed, int runs, const char *dir) {
   printf("  direct executor           %8.2f ms/request  agent overhead %+7.3f ms/call  ratio %.2f vs raw+undo\n",
          direct, median(over[DIRECT], runs), direct / rawu);
   printf("  llm executor (scripted)   %8.2f ms/request  agent overhead %+7.3f ms/call  ratio %.2f vs raw+undo, %.2f vs "
-         "direct\n", llm, median(over[LLM], runs), llm / rawu, llm / direct);
+         "direct\n",
+         llm, median(over[LLM], runs), llm / rawu, llm / direct);
   printf("  direct + history save     %8.2f ms/request  (the save: %+.2f ms/request)\n\n", save,
          median(over[RAW], runs));
   for (int w = 0; w <= NWAYS; w++) free(t[w]);
@@ -355,7 +360,8 @@ int main(int argc, char **argv) {
   printf("agent overhead: embedded mock REAPER + companion on 127.0.0.1, scripted model with zero latency,\n"
          "%d requests per way, the ways interleaved on one DAW; medians; one loop, one process.\n"
          "The agent's requests include the DAW undo block (daw_begin_request/daw_end_request: two more companion\n"
-         "commands when the companion answers) and the verification; \"raw\" is the tool calls alone.\n\n", runs);
+         "commands when the companion answers) and the verification; \"raw\" is the tool calls alone.\n\n",
+         runs);
   for (int seed = 0; seed <= 1; seed++) scenario(&b, seed, runs, dir);
   uv_run(&b.loop, UV_RUN_DEFAULT);
   int rc = uv_loop_close(&b.loop);

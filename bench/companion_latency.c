@@ -64,8 +64,8 @@ static double now_ms(uv_loop_t *l) {
 static json_t *notes(int n) {
   json_t *a = json_array();
   for (int i = 0; i < n; i++)
-    json_array_append_new(a, json_pack("{s:i,s:f,s:f,s:i}", "n", 36 + i % 24, "s", (double)(i / 2) * 0.25 + (i % 2) * 0.125,
-                                       "d", 0.125, "v", 1 + i % 127));
+    json_array_append_new(a, json_pack("{s:i,s:f,s:f,s:i}", "n", 36 + i % 24, "s",
+                                       (double)(i / 2) * 0.25 + (i % 2) * 0.125, "d", 0.125, "v", 1 + i % 127));
   return a;
 }
 
@@ -81,8 +81,12 @@ int main(int argc, char **argv) {
     struct ctx x;
     memset(&x, 0, sizeof x);
     uv_loop_init(&x.loop);
-    struct daw_config cfg = {.dialect = dialects[di], .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
-                             .refresh_interval_ms = 0, .log = {.level = LOG_ERROR}};
+    struct daw_config cfg = {.dialect = dialects[di],
+                             .listen_port = -1,
+                             .confirm_timeout_ms = -1,
+                             .retries = -1,
+                             .refresh_interval_ms = 0,
+                             .log = {.level = LOG_ERROR}};
     struct mock_embed_config mc = {.tracks = -1, .companion = 1, .quiet = 1};
     mock_embed_t *mock = NULL;
     char err[512];
@@ -113,8 +117,8 @@ int main(int argc, char **argv) {
     printf("%-7s %-34s %10.2f %10.2f\n", dialects[di], "companion command (raw)", med, p95);
     /* create_midi_clip, 16 notes, confirmed */
     for (int i = 0; i < runs; i++) {
-      json_t *a = json_pack("{s:s,s:f,s:f,s:o}", "track_id", "Bass", "start_time", 100.0 + 8.0 * i, "duration", 4.0, "notes",
-                            notes(16));
+      json_t *a = json_pack("{s:s,s:f,s:f,s:o}", "track_id", "Bass", "start_time", 100.0 + 8.0 * i, "duration", 4.0,
+                            "notes", notes(16));
       x.done = 0;
       t0 = now_ms(&x.loop);
       daw_call(x.d, "create_midi_clip", a, on_res, &x);

@@ -94,8 +94,10 @@ static void on_called(int status, const json_t *result, const char *message, voi
   }
   if (b->i >= b->warm) b->lat[b->nlat++] = t;
   b->i++;
-  if (b->i < b->total) start_call(b);
-  else b->done = 1;
+  if (b->i < b->total)
+    start_call(b);
+  else
+    b->done = 1;
 }
 
 static void start_call(struct bench *b) {
@@ -128,8 +130,10 @@ static void ping_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct 
   double t = now_us() - b->t0;
   if (b->i >= b->warm) b->lat[b->nlat++] = t;
   b->i++;
-  if (b->i < b->total) ping_send(b);
-  else b->done = 1;
+  if (b->i < b->total)
+    ping_send(b);
+  else
+    b->done = 1;
 }
 
 static void on_closed(void *data) { (void)data; }
@@ -145,16 +149,21 @@ static int setup(struct bench *b, const char *dialect, int inproc, int proc_port
   }
   b->ses = session_new(dialect);
   int reaper = !strcmp(dialect, "reaper");
-  struct sync_config sc = {.daw_port = inproc ? 9 : proc_port, .listen_port = !inproc && reaper ? fport : 0,
-                           .refresh_interval_ms = 0, .confirm_timeout_ms = -1, .retries = -1, .bank_size = 0,
-                           .silence_ms = -1, .probe_ms = -1};
+  struct sync_config sc = {.daw_port = inproc ? 9 : proc_port,
+                           .listen_port = !inproc && reaper ? fport : 0,
+                           .refresh_interval_ms = 0,
+                           .confirm_timeout_ms = -1,
+                           .retries = -1,
+                           .bank_size = 0,
+                           .silence_ms = -1,
+                           .probe_ms = -1};
   if (sync_new(&b->loop, b->map, b->ses, &sc, &b->sync, err, sizeof err)) {
     fprintf(stderr, "sync: %s\n", err);
     return -1;
   }
   if (inproc) {
-    struct mock_config mc = {.dialect = dialect, .port = 0, .feedback_port = sync_listen_port(b->sync), .tracks = 8,
-                             .seed = 1, .quiet = 1};
+    struct mock_config mc = {
+        .dialect = dialect, .port = 0, .feedback_port = sync_listen_port(b->sync), .tracks = 8, .seed = 1, .quiet = 1};
     if (mock_new(&b->loop, &mc, &b->mock, err, sizeof err)) {
       fprintf(stderr, "mock: %s\n", err);
       return -1;
@@ -255,14 +264,20 @@ int main(int argc, char **argv) {
   int cpu_self = -1, cpu_mock = -1;
   const char *mock_arg = NULL, *pin = "none";
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-n") && i + 1 < argc) n = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "-w") && i + 1 < argc) warm = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--mock-daw") && i + 1 < argc) mock_arg = argv[++i];
+    if (!strcmp(argv[i], "-n") && i + 1 < argc)
+      n = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "-w") && i + 1 < argc)
+      warm = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "-r") && i + 1 < argc)
+      reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--mock-daw") && i + 1 < argc)
+      mock_arg = argv[++i];
     else if (!strcmp(argv[i], "--pin") && i + 1 < argc) {
       pin = argv[++i];
-      if (!strcmp(pin, "same")) cpu_self = cpu_mock = 0;
-      else if (!strcmp(pin, "cross")) cpu_self = 0, cpu_mock = 1;
+      if (!strcmp(pin, "same"))
+        cpu_self = cpu_mock = 0;
+      else if (!strcmp(pin, "cross"))
+        cpu_self = 0, cpu_mock = 1;
       else if (strcmp(pin, "none")) {
         usage();
         return 2;
@@ -332,8 +347,8 @@ int main(int argc, char **argv) {
   printf("bench_confirm_latency: set_track volume_db -> confirmed, %d calls x %d interleaved reps (after %d warm-up), "
          "pin %s; µs, median over reps\n",
          n, reps, warm, pin);
-  printf("%-7s %-10s %-22s %9s %9s %9s %9s %6s %7s\n", "dialect", "mock", "what", "median", "p90", "p99", "max",
-         "fail", "resent");
+  printf("%-7s %-10s %-22s %9s %9s %9s %9s %6s %7s\n", "dialect", "mock", "what", "median", "p90", "p99", "max", "fail",
+         "resent");
   for (int d = 0; d < 2; d++)
     for (int ip = 0; ip < 2; ip++)
       for (int k = 0; k < 2; k++) {
@@ -345,8 +360,10 @@ int main(int argc, char **argv) {
   printf("\n%-7s %-10s %14s %14s %16s\n", "dialect", "mock", "call/ping med", "call/ping p99", "call-ping µs");
   for (int d = 0; d < 2; d++)
     for (int ip = 0; ip < 2; ip++) {
-      double cm = bench_median(ser[d][ip][0].med, ser[d][ip][0].n), pm = bench_median(ser[d][ip][1].med, ser[d][ip][1].n);
-      double c99 = bench_median(ser[d][ip][0].p99, ser[d][ip][0].n), p99 = bench_median(ser[d][ip][1].p99, ser[d][ip][1].n);
+      double cm = bench_median(ser[d][ip][0].med, ser[d][ip][0].n),
+             pm = bench_median(ser[d][ip][1].med, ser[d][ip][1].n);
+      double c99 = bench_median(ser[d][ip][0].p99, ser[d][ip][0].n),
+             p99 = bench_median(ser[d][ip][1].p99, ser[d][ip][1].n);
       printf("%-7s %-10s %14.2f %14.2f %16.1f\n", dialects[d], ip ? "in-process" : "process", pm > 0 ? cm / pm : 0,
              p99 > 0 ? c99 / p99 : 0, cm - pm);
     }

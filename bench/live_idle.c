@@ -260,8 +260,8 @@ int main(int argc, char **argv) {
   long oneshot_rss = ru.ru_maxrss;
 
   /* 2. the daemon, idle */
-  char *dargs[] = {b.exe, "--daw", "mock", "--data-dir", data, "--composition", "bench", "--log-level", "error",
-                   "run", NULL};
+  char *dargs[] = {b.exe,   "--daw",       "mock",  "--data-dir", data, "--composition",
+                   "bench", "--log-level", "error", "run",        NULL};
   uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_INHERIT_FD, .data.fd = 2}};
   uv_process_options_t po = {.file = b.exe, .args = dargs, .exit_cb = on_daemon_exit, .stdio = stdio, .stdio_count = 3};
   b.proc.data = &b;
@@ -326,11 +326,13 @@ int main(int argc, char **argv) {
     uv_process_t mp;
     struct child mc = {0};
     mp.data = &mc;
-    uv_process_options_t mpo = {.file = mexe, .args = margs, .exit_cb = on_child_exit, .stdio = stdio, .stdio_count = 3};
-    char *eargs[] = {b.exe, "--daw", "reaper", "--port", port, "--listen-port", fport, "--no-companion", "--data-dir",
-                     data, "--log-level", "error", "run", NULL};
-    uv_process_options_t epo = {.file = b.exe, .args = eargs, .exit_cb = on_daemon_exit, .stdio = stdio,
-                                .stdio_count = 3};
+    uv_process_options_t mpo = {
+        .file = mexe, .args = margs, .exit_cb = on_child_exit, .stdio = stdio, .stdio_count = 3};
+    char *eargs[] = {
+        b.exe, "--daw",       "reaper", "--port", port, "--listen-port", fport, "--no-companion", "--data-dir",
+        data,  "--log-level", "error",  "run",    NULL};
+    uv_process_options_t epo = {
+        .file = b.exe, .args = eargs, .exit_cb = on_daemon_exit, .stdio = stdio, .stdio_count = 3};
     if (!access(mexe, X_OK) && !uv_spawn(&b.loop, &mp, &mpo)) {
       b.proc.data = &b;
       b.gone = 0;
@@ -368,7 +370,8 @@ int main(int argc, char **argv) {
          idle_cpu, idle_s, idle_cpu * 60.0 / idle_s, idle_cpu * 100.0 / idle_s);
   if (idle_ext >= 0)
     printf("  idle CPU, separate DAW: %.3f s over %d s (dawbridge --daw reaper run against the mock-daw process, no "
-           "companion; the mock itself: %.3f s)\n", idle_ext, idle_s, idle_mock);
+           "companion; the mock itself: %.3f s)\n",
+           idle_ext, idle_s, idle_mock);
   else
     printf("  idle CPU, separate DAW: not measured (mock-daw not found or did not start)\n");
   printf("  per request:            daemon %.1f ms  vs one-shot CLI %.1f ms  (ratio %.3f)\n", daemon_ms, oneshot_ms,
@@ -387,7 +390,6 @@ int main(int argc, char **argv) {
   if (uv_loop_close(&b.loop)) r = 1;
   char cmd[400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", b.dir);
-  if (system(cmd)) {
-  }
+  if (system(cmd)) {}
   return r;
 }

@@ -41,8 +41,13 @@ static void raw_done(http_req_t *r, const struct http_response *res, void *data)
 static void start_raw(struct bench *b) {
   static const char *hdrs[] = {"Content-Type: application/json", "Accept: application/json",
                                "Authorization: Bearer bench-key", NULL};
-  struct http_request q = {.url = b->url, .method = "POST", .headers = hdrs, .body = b->body,
-                           .body_len = strlen(b->body), .on_done = raw_done, .data = b};
+  struct http_request q = {.url = b->url,
+                           .method = "POST",
+                           .headers = hdrs,
+                           .body = b->body,
+                           .body_len = strlen(b->body),
+                           .on_done = raw_done,
+                           .data = b};
   b->started++;
   if (!http_request(b->http, &q, NULL)) {
     b->failures++;
@@ -125,9 +130,9 @@ int main(int argc, char **argv) {
   llm_request_set_options(b.req, &o);
   /* the baseline posts the very bytes the llm layer would send */
   json_t *raw_body = json_pack("{s:s,s:[{s:s,s:s},{s:s,s:s}],s:f,s:i}", "model", "bench-model", "messages", "role",
-                                "system", "content", "You are a DAW assistant. Plan, then call tools.", "role", "user",
-                                "content", "add a four-on-the-floor kick and a sub bass in A minor, 4 bars",
-                                "temperature", 0.2, "max_tokens", 512);
+                               "system", "content", "You are a DAW assistant. Plan, then call tools.", "role", "user",
+                               "content", "add a four-on-the-floor kick and a sub bass in A minor, 4 bars",
+                               "temperature", 0.2, "max_tokens", 512);
   b.body = json_dumps(raw_body, JSON_COMPACT);
   json_decref(raw_body);
 

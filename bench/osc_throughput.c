@@ -123,8 +123,10 @@ static void rx_raw(void) {
   store_int(&G->ready, 1);
   for (;;) {
     ssize_t n = recvfrom(fd, buf, sizeof buf, 0, NULL, NULL);
-    if (n > 0) counted(++c);
-    else if (load_int(&G->stop)) break;
+    if (n > 0)
+      counted(++c);
+    else if (load_int(&G->stop))
+      break;
   }
   G->cpu_ns = cpu_ns(RUSAGE_SELF) - cpu0;
   close(fd);
@@ -204,8 +206,8 @@ static void rx_uv(enum rx_mode mode, int sink_port) {
   uv_loop_init(&u.loop);
   char err[256];
   if (mode == RX_LINK) {
-    struct link_config lc = {.daw_port = drain_src_port ? drain_src_port : 9, .listen_port = 0,
-                             .silence_ms = 600000, .probe_ms = -1};
+    struct link_config lc = {
+        .daw_port = drain_src_port ? drain_src_port : 9, .listen_port = 0, .silence_ms = 600000, .probe_ms = -1};
     struct link_callbacks cb = {.on_message = link_msg, .data = &u};
     if (link_new(&u.loop, &lc, &cb, &u.link, err, sizeof err)) {
       fprintf(stderr, "link_new: %s\n", err);
@@ -213,8 +215,8 @@ static void rx_uv(enum rx_mode mode, int sink_port) {
     }
     G->port = link_listen_port(u.link);
   } else {
-    struct mock_config mc = {.dialect = "reaper", .port = 0, .feedback_port = sink_port, .tracks = 8, .seed = 1,
-                             .quiet = 1};
+    struct mock_config mc = {
+        .dialect = "reaper", .port = 0, .feedback_port = sink_port, .tracks = 8, .seed = 1, .quiet = 1};
     if (mock_new(&u.loop, &mc, &u.mock, err, sizeof err)) {
       fprintf(stderr, "mock_new: %s\n", err);
       _exit(1);
@@ -406,10 +408,14 @@ int main(int argc, char **argv) {
   long n = 100000, dn = 9000;
   int reps = 3, dreps = 9, do_e2e = 1, do_drain = 1;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-n") && i + 1 < argc) n = atol(argv[++i]);
-    else if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "-d") && i + 1 < argc) dn = atol(argv[++i]);
-    else if (!strcmp(argv[i], "-R") && i + 1 < argc) dreps = atoi(argv[++i]);
+    if (!strcmp(argv[i], "-n") && i + 1 < argc)
+      n = atol(argv[++i]);
+    else if (!strcmp(argv[i], "-r") && i + 1 < argc)
+      reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+      dn = atol(argv[++i]);
+    else if (!strcmp(argv[i], "-R") && i + 1 < argc)
+      dreps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
       const char *o = argv[++i];
       do_e2e = !strcmp(o, "e2e");
@@ -517,8 +523,8 @@ int main(int argc, char **argv) {
     }
     double ratio = rate[RX_RAW] > 0 ? rate[RX_LINK] / rate[RX_RAW] : 0;
     printf("ratios (drain medians): liblo/raw %.2f, link/raw %.2f, link/liblo %.2f, mock/raw %.2f\n",
-           rate[RX_RAW] > 0 ? rate[RX_LO] / rate[RX_RAW] : 0, ratio,
-           rate[RX_LO] > 0 ? rate[RX_LINK] / rate[RX_LO] : 0, rate[RX_RAW] > 0 ? rate[RX_MOCK] / rate[RX_RAW] : 0);
+           rate[RX_RAW] > 0 ? rate[RX_LO] / rate[RX_RAW] : 0, ratio, rate[RX_LO] > 0 ? rate[RX_LINK] / rate[RX_LO] : 0,
+           rate[RX_RAW] > 0 ? rate[RX_MOCK] / rate[RX_RAW] : 0);
     drain_ratio = ratio;
     ok_drain = ratio >= 0.8;
     printf("\n");
@@ -526,10 +532,10 @@ int main(int argc, char **argv) {
   close(sink);
   munmap(sh, sizeof *sh);
   if (do_e2e) {
-    printf("verdict: end to end into the mock DAW (receiver-bound: the mock's capacity decides), link/bare liblo = %.2f, "
-           "target >= 0.9: %s\n",
-           e2e_ratio[0],
-           e2e_ratio[0] >= 0.9 ? "MET" : "MISSED");
+    printf(
+        "verdict: end to end into the mock DAW (receiver-bound: the mock's capacity decides), link/bare liblo = %.2f, "
+        "target >= 0.9: %s\n",
+        e2e_ratio[0], e2e_ratio[0] >= 0.9 ? "MET" : "MISSED");
     printf("verdict: end to end into a raw sink (sender-bound), link/bare liblo = %.2f, target >= 0.9: %s\n",
            e2e_ratio[1], e2e_ratio[1] >= 0.9 ? "MET" : "MISSED");
   }

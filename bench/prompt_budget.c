@@ -68,26 +68,31 @@ static json_t *make_session(int ntr, int nnotes) {
       s = (double)(long)(s * 4) / 4; /* on the 16th grid */
       int bar = (int)(s / 4) % 4, n;
       double d = 0.5;
-      if (kind == 0) n = 36;
-      else if (kind == 1) n = 38;
-      else if (kind == 2) n = 42, d = 0.25;
-      else if (kind == 3) n = prog[bar][0] - 24;
-      else n = prog[bar][i % 3] + (kind == 5 ? 12 : 0);
+      if (kind == 0)
+        n = 36;
+      else if (kind == 1)
+        n = 38;
+      else if (kind == 2)
+        n = 42, d = 0.25;
+      else if (kind == 3)
+        n = prog[bar][0] - 24;
+      else
+        n = prog[bar][i % 3] + (kind == 5 ? 12 : 0);
       json_array_append_new(notes, json_pack("{s:i, s:f, s:f, s:i}", "n", n, "s", s, "d", d, "v", 96));
     }
-    json_t *tr = json_pack("{s:s, s:i, s:s, s:s, s:s, s:f, s:f, s:b, s:b, s:b, s:b, s:s, s:[{s:i, s:s, s:b, s:[]}], "
-                           "s:[{s:s, s:s, s:s, s:f, s:f, s:o}]}",
-                           "id", id, "index", t + 1, "host_id", "{0A1B2C3D-0000-0000-0000-000000000000}", "name", name,
-                           "type", "midi", "volume_db", 0.0, "pan", 0.0, "mute", 0, "solo", 0, "rec_arm", 0,
-                           "selected", 0, "instrument", "ReaSynth", "fx", "index", 1, "name", "ReaSynth", "enabled", 1,
-                           "params", "clips", "id", "c1", "host_id", "{C}", "name", name, "start", 0.0, "length", 64.0,
-                           "notes", notes);
+    json_t *tr =
+        json_pack("{s:s, s:i, s:s, s:s, s:s, s:f, s:f, s:b, s:b, s:b, s:b, s:s, s:[{s:i, s:s, s:b, s:[]}], "
+                  "s:[{s:s, s:s, s:s, s:f, s:f, s:o}]}",
+                  "id", id, "index", t + 1, "host_id", "{0A1B2C3D-0000-0000-0000-000000000000}", "name", name, "type",
+                  "midi", "volume_db", 0.0, "pan", 0.0, "mute", 0, "solo", 0, "rec_arm", 0, "selected", 0, "instrument",
+                  "ReaSynth", "fx", "index", 1, "name", "ReaSynth", "enabled", 1, "params", "clips", "id", "c1",
+                  "host_id", "{C}", "name", name, "start", 0.0, "length", 64.0, "notes", notes);
     json_array_append_new(tracks, tr);
   }
   return json_pack("{s:s, s:s, s:s, s:f, s:[i,i], s:{s:b, s:b, s:f}, s:{s:b, s:f, s:f}, s:[], s:o}", "format",
-                   "dawbridge.session/1", "dialect", "reaper", "project", "Bench", "tempo", 120.0, "time_signature", 4, 4,
-                   "transport", "playing", 0, "recording", 0, "position", 0.0, "loop", "enabled", 0, "start", 0.0, "end",
-                   0.0, "markers", "tracks", tracks);
+                   "dawbridge.session/1", "dialect", "reaper", "project", "Bench", "tempo", 120.0, "time_signature", 4,
+                   4, "transport", "playing", 0, "recording", 0, "position", 0.0, "loop", "enabled", 0, "start", 0.0,
+                   "end", 0.0, "markers", "tracks", tracks);
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -110,8 +115,13 @@ static int measure(prompt_t *p, const json_t *sess, const json_t *tools, const j
     double t0 = now_ms();
     json_t *an = context_analyze(sess);
     double t1 = now_ms(), c1 = cpu_ms();
-    struct prompt_stage1 in = {.dialect = "reaper", .request = "make the bass busier in bars 5-8", .state = sess,
-                               .analysis = an, .catalog = catalog, .tools = tools, .context_budget = budget,
+    struct prompt_stage1 in = {.dialect = "reaper",
+                               .request = "make the bass busier in bars 5-8",
+                               .state = sess,
+                               .analysis = an,
+                               .catalog = catalog,
+                               .tools = tools,
+                               .context_budget = budget,
                                .stats = &f->st};
     struct prompt_text out;
     char err[256];
@@ -186,8 +196,8 @@ int main(int argc, char **argv) {
       int over = nb.tokens > BUDGET_DEFAULT_TOKENS;
       int slow = sizes[si] == 1024 && counts[ci] == 100 && nb.prompt_cpu_ms > 10.0;
       printf("%6d %6d | %7zu %7zu %9.2f %8.2f %9.2f  %-22s | %8zu %8zu %9.2f %9.2f%s%s\n", sizes[si], counts[ci],
-             nb.tokens, nb.chars / 4, nb.prompt_ms, nb.prompt_cpu_ms, nb.ms, lv, old.tokens, old.chars / 4, old.prompt_ms,
-             old.ms, over ? "  OVER BUDGET" : "", slow ? "  PROMPT SLOWER THAN 10 ms (CPU)" : "");
+             nb.tokens, nb.chars / 4, nb.prompt_ms, nb.prompt_cpu_ms, nb.ms, lv, old.tokens, old.chars / 4,
+             old.prompt_ms, old.ms, over ? "  OVER BUDGET" : "", slow ? "  PROMPT SLOWER THAN 10 ms (CPU)" : "");
       fails += over + slow;
       json_decref(sess);
     }

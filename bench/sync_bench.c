@@ -58,7 +58,6 @@ static double proc_cpu_ms(pid_t pid) {
   return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
 }
 
-
 struct run {
   int done, status;
   double t_end;
@@ -104,9 +103,15 @@ static double one_sync(struct cfg *c, int verbose, unsigned long *msgs, double *
     exit(1);
   }
   session_t *ses = session_new(c->dialect);
-  struct sync_config sc = {.daw_port = c->mock_port, .listen_port = c->listen_port, .refresh_interval_ms = 0,
-                           .confirm_timeout_ms = -1, .retries = -1, .bank_size = c->bank, .silence_ms = -1,
-                           .probe_ms = -1, .log = {.fn = verbose ? log_stderr : NULL, .level = verbose > 1 ? LOG_DEBUG : LOG_INFO}};
+  struct sync_config sc = {.daw_port = c->mock_port,
+                           .listen_port = c->listen_port,
+                           .refresh_interval_ms = 0,
+                           .confirm_timeout_ms = -1,
+                           .retries = -1,
+                           .bank_size = c->bank,
+                           .silence_ms = -1,
+                           .probe_ms = -1,
+                           .log = {.fn = verbose ? log_stderr : NULL, .level = verbose > 1 ? LOG_DEBUG : LOG_INFO}};
   sync_t *s = NULL;
   if (sync_new(&loop, map, ses, &sc, &s, err, sizeof err)) {
     fprintf(stderr, "sync: %s\n", err);
@@ -149,14 +154,18 @@ int main(int argc, char **argv) {
   int sizes[MAX_SIZES] = {100, 1000}, nsizes = 2;
   const char *mock_arg = NULL, *only = NULL;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]);
+    if (!strcmp(argv[i], "-r") && i + 1 < argc)
+      reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
       nsizes = 0;
       for (char *tok = strtok(argv[++i], ","); tok && nsizes < MAX_SIZES; tok = strtok(NULL, ","))
         sizes[nsizes++] = atoi(tok);
-    } else if (!strcmp(argv[i], "--mock-daw") && i + 1 < argc) mock_arg = argv[++i];
-    else if (!strcmp(argv[i], "-d") && i + 1 < argc) only = argv[++i];
-    else if (!strcmp(argv[i], "-v")) verbose++;
+    } else if (!strcmp(argv[i], "--mock-daw") && i + 1 < argc)
+      mock_arg = argv[++i];
+    else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+      only = argv[++i];
+    else if (!strcmp(argv[i], "-v"))
+      verbose++;
     else {
       usage();
       return strcmp(argv[i], "-h") && strcmp(argv[i], "--help") ? 2 : 0;
@@ -258,12 +267,14 @@ int main(int argc, char **argv) {
       msgs[k] = (double)c->msgs[k];
     }
     char bank[16];
-    if (strcmp(c->dialect, "reaper")) snprintf(bank, sizeof bank, "-");
-    else snprintf(bank, sizeof bank, "%d", c->bank ? c->bank : map_bank);
+    if (strcmp(c->dialect, "reaper"))
+      snprintf(bank, sizeof bank, "-");
+    else
+      snprintf(bank, sizeof bank, "%d", c->bank ? c->bank : map_bank);
     double mmsg = bench_median(msgs, c->n);
     printf("%-7s %6d %5s %10.1f %8.1f %8.1f %8.0f %10.0f %8.1f ms %5.0f ms %5d\n", c->dialect, c->tracks, bank, med, mn,
-           mx, mmsg, med > 0 ? mmsg / (med / 1e3) : 0, bench_median(c->bridge_cpu, c->n), bench_median(c->daw_cpu, c->n),
-           c->failures);
+           mx, mmsg, med > 0 ? mmsg / (med / 1e3) : 0, bench_median(c->bridge_cpu, c->n),
+           bench_median(c->daw_cpu, c->n), c->failures);
   }
   printf("\n");
   for (int i = 0; i < nc; i++) {
@@ -273,10 +284,12 @@ int main(int argc, char **argv) {
     int ok = c->n > 0 && !c->failures && med <= TARGET_MS;
     all_ok &= ok;
     char bank[16];
-    if (strcmp(c->dialect, "reaper")) snprintf(bank, sizeof bank, "list");
-    else snprintf(bank, sizeof bank, "bank %d", c->bank ? c->bank : map_bank);
-    printf("verdict: %s 1000 tracks (%s): median %.1f ms, target <= %.0f ms: %s\n", c->dialect, bank, med,
-           TARGET_MS, ok ? "MET" : "MISSED");
+    if (strcmp(c->dialect, "reaper"))
+      snprintf(bank, sizeof bank, "list");
+    else
+      snprintf(bank, sizeof bank, "bank %d", c->bank ? c->bank : map_bank);
+    printf("verdict: %s 1000 tracks (%s): median %.1f ms, target <= %.0f ms: %s\n", c->dialect, bank, med, TARGET_MS,
+           ok ? "MET" : "MISSED");
   }
   return all_ok ? 0 : 3;
 }

@@ -16,7 +16,7 @@
 
 #define MOD "companion"
 #define TICK_MS 50
-#define GRACE_MS 300 /* a reply that arrives this late after the last attempt is still taken */
+#define GRACE_MS 300              /* a reply that arrives this late after the last attempt is still taken */
 #define ABSENT_MARK "ping.absent" /* in the spool: the last ping got no answer (and when) */
 #define ABSENT_PING_MS 400
 #define ABSENT_MEMORY_S (24 * 3600) /* an older mark is ignored */
@@ -24,19 +24,19 @@
 struct cmd {
   struct cmd *next;
   char id[80];
-  char token[33];      /* a random secret in the command file (readable by this user only): an OSC reply that
+  char token[33]; /* a random secret in the command file (readable by this user only): an OSC reply that
                           carries a token must carry this one */
   char op[32];
-  char *text;          /* the command file's content */
+  char *text; /* the command file's content */
   companion_cb cb;
   void *data;
   int is_ping;
   int attempts, max_attempts;
   int attempt_ms;
   uint64_t t0, attempt_end; /* uv_now() */
-  int written;         /* the command file is in place (this attempt) */
-  int timed_out;       /* ended because no reply came in time */
-  int reading;         /* a read of out/<id>.json is in flight */
+  int written;              /* the command file is in place (this attempt) */
+  int timed_out;            /* ended because no reply came in time */
+  int reading;              /* a read of out/<id>.json is in flight */
 };
 
 struct companion {
@@ -51,12 +51,12 @@ struct companion {
   unsigned counter;
   uint64_t last_poll;
   char command_id[128];
-  char bad_command_id[1400]; /* why companion.json was refused ("" = it was not) */
-  uid_t owner;                   /* who must own the spool and every file read from it */
-  int spool_fd, in_fd, out_fd;   /* the checked directories, open for the companion's life */
-  char done_ids[32][80];         /* ids answered lately: a second reply for one of them is a duplicate */
+  char bad_command_id[1400];   /* why companion.json was refused ("" = it was not) */
+  uid_t owner;                 /* who must own the spool and every file read from it */
+  int spool_fd, in_fd, out_fd; /* the checked directories, open for the companion's life */
+  char done_ids[32][80];       /* ids answered lately: a second reply for one of them is a duplicate */
   int done_head;
-  int absent_hint;               /* ping.absent in the spool: a ping here got no answer lately (see companion_ping) */
+  int absent_hint; /* ping.absent in the spool: a ping here got no answer lately (see companion_ping) */
   json_t *info;
   int running;
   char why[1024];
@@ -146,25 +146,27 @@ static int check_ancestor(const companion_t *c, const char *p, char *err, size_t
   if (lstat(p, &ls) != 0)
     return errfmt(err, errlen, COMPANION_ESPOOL, "companion spool: cannot inspect %s: %s", p, strerror(errno));
   if (S_ISLNK(ls.st_mode) && !is_trusted_owner(c, ls.st_uid))
-    return errfmt(err, errlen, COMPANION_ESPOOL,
-                "companion spool refused: %s is a symbolic link owned by uid %u, not by you (uid %u) or root; another "
-                "user could point it anywhere. Remove it, or choose another spool with --spool or DAWBRIDGE_SPOOL",
-                p, (unsigned)ls.st_uid, (unsigned)c->owner);
+    return errfmt(
+        err, errlen, COMPANION_ESPOOL,
+        "companion spool refused: %s is a symbolic link owned by uid %u, not by you (uid %u) or root; another "
+        "user could point it anywhere. Remove it, or choose another spool with --spool or DAWBRIDGE_SPOOL",
+        p, (unsigned)ls.st_uid, (unsigned)c->owner);
   if (stat(p, &st) != 0)
     return errfmt(err, errlen, COMPANION_ESPOOL, "companion spool: cannot inspect %s: %s", p, strerror(errno));
   if (!S_ISDIR(st.st_mode))
     return errfmt(err, errlen, COMPANION_ESPOOL, "companion spool refused: %s is not a directory", p);
   if (!is_trusted_owner(c, st.st_uid))
-    return errfmt(err, errlen, COMPANION_ESPOOL,
-                "companion spool refused: %s is owned by uid %u, not by you (uid %u) or root; another user could "
-                "replace the spool and plant commands the DAW runs. Remove it, or choose another spool with --spool or "
-                "DAWBRIDGE_SPOOL",
-                p, (unsigned)st.st_uid, (unsigned)c->owner);
+    return errfmt(
+        err, errlen, COMPANION_ESPOOL,
+        "companion spool refused: %s is owned by uid %u, not by you (uid %u) or root; another user could "
+        "replace the spool and plant commands the DAW runs. Remove it, or choose another spool with --spool or "
+        "DAWBRIDGE_SPOOL",
+        p, (unsigned)st.st_uid, (unsigned)c->owner);
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
     return errfmt(err, errlen, COMPANION_ESPOOL,
-                "companion spool refused: %s is writable by group or others (mode %03o) and not sticky; another user "
-                "could replace the spool. Run `chmod go-w %s`, or choose another spool with --spool",
-                p, (unsigned)(st.st_mode & 07777), p);
+                  "companion spool refused: %s is writable by group or others (mode %03o) and not sticky; another user "
+                  "could replace the spool. Run `chmod go-w %s`, or choose another spool with --spool",
+                  p, (unsigned)(st.st_mode & 07777), p);
   return 0;
 }
 
@@ -178,9 +180,9 @@ static int open_private_dir(const companion_t *c, int at, const char *name, cons
     struct stat ls;
     if ((e == ELOOP || e == ENOTDIR) && fstatat(at, name, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode))
       return errfmt(err, errlen, COMPANION_ESPOOL,
-                  "companion spool refused: %s is a symbolic link; the spool's in/ and out/ must be real directories "
-                  "(someone may have planted it). Remove it and start again",
-                  shown);
+                    "companion spool refused: %s is a symbolic link; the spool's in/ and out/ must be real directories "
+                    "(someone may have planted it). Remove it and start again",
+                    shown);
     return errfmt(err, errlen, COMPANION_ESPOOL, "companion spool: cannot open %s: %s", shown, strerror(e));
   }
   struct stat st;
@@ -192,17 +194,17 @@ static int open_private_dir(const companion_t *c, int at, const char *name, cons
   if (st.st_uid != c->owner) {
     close(fd);
     return errfmt(err, errlen, COMPANION_ESPOOL,
-                "companion spool refused: %s is owned by uid %u, not by you (uid %u); another user could plant "
-                "commands the DAW runs. Remove it (it is recreated, mode 0700), or choose another spool with --spool "
-                "or DAWBRIDGE_SPOOL",
-                shown, (unsigned)st.st_uid, (unsigned)c->owner);
+                  "companion spool refused: %s is owned by uid %u, not by you (uid %u); another user could plant "
+                  "commands the DAW runs. Remove it (it is recreated, mode 0700), or choose another spool with --spool "
+                  "or DAWBRIDGE_SPOOL",
+                  shown, (unsigned)st.st_uid, (unsigned)c->owner);
   }
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
     close(fd);
     return errfmt(err, errlen, COMPANION_ESPOOL,
-                "companion spool refused: %s is writable by group or others (mode %03o); another user could plant "
-                "commands the DAW runs. Run `chmod 700 %s` (or remove it), or choose another spool with --spool",
-                shown, (unsigned)(st.st_mode & 07777), shown);
+                  "companion spool refused: %s is writable by group or others (mode %03o); another user could plant "
+                  "commands the DAW runs. Run `chmod 700 %s` (or remove it), or choose another spool with --spool",
+                  shown, (unsigned)(st.st_mode & 07777), shown);
   }
   return fd;
 }
@@ -228,7 +230,8 @@ static int spool_secure(companion_t *c, char *err, size_t errlen) {
     *s = 0;
     if (mkdir(p, 0700) != 0 && errno != EEXIST) {
       int e = errno;
-      return errfmt(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool's directory %s: %s", p, strerror(e));
+      return errfmt(err, errlen, COMPANION_ESPOOL, "cannot create the companion spool's directory %s: %s", p,
+                    strerror(e));
     }
     int rc = check_ancestor(c, p, err, errlen);
     if (rc) return rc;
@@ -242,9 +245,9 @@ static int spool_secure(companion_t *c, char *err, size_t errlen) {
   struct stat ls;
   if (lstat(p, &ls) == 0 && S_ISLNK(ls.st_mode) && !is_trusted_owner(c, ls.st_uid))
     return errfmt(err, errlen, COMPANION_ESPOOL,
-                "companion spool refused: %s is a symbolic link owned by uid %u, not by you (uid %u) or root. Remove "
-                "it, or choose another spool with --spool or DAWBRIDGE_SPOOL",
-                p, (unsigned)ls.st_uid, (unsigned)c->owner);
+                  "companion spool refused: %s is a symbolic link owned by uid %u, not by you (uid %u) or root. Remove "
+                  "it, or choose another spool with --spool or DAWBRIDGE_SPOOL",
+                  p, (unsigned)ls.st_uid, (unsigned)c->owner);
   c->spool_fd = open_private_dir(c, AT_FDCWD, p, p, 1, err, errlen);
   if (c->spool_fd < 0) return c->spool_fd;
   const char *names[2] = {"in", "out"};
@@ -285,8 +288,8 @@ static int is_json_name(const char *n, size_t *idlen) {
   if (l <= 5 || l > 64 + 5 || strcmp(n + l - 5, ".json")) return 0;
   for (size_t i = 0; i < l - 5; i++) {
     char ch = n[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-          ch == '.' || ch == '-'))
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
+          ch == '-'))
       return 0;
   }
   if (idlen) *idlen = l - 5;
@@ -303,7 +306,7 @@ struct job {
   enum job_kind kind;
   int step;
   uv_file fd;
-  int err; /* first libuv error */
+  int err;     /* first libuv error */
   int foreign; /* a read refused: not a regular file owned by this user (planted) */
   char path[1200], path2[1200];
   char *buf;
@@ -471,8 +474,8 @@ static int job_write(companion_t *c, const char *dst, const char *text, const ch
   }
   memcpy(j->buf, text, j->len + 1);
   j->done = done;
-  int rc = uv_fs_open(c->loop, &j->req, j->path2, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600,
-                      job_next);
+  int rc =
+      uv_fs_open(c->loop, &j->req, j->path2, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600, job_next);
   if (rc) {
     j->err = rc;
     job_finish(j);
@@ -606,8 +609,8 @@ static void trigger(companion_t *c, struct cmd *k) {
   int rc;
   if (!c->command_id[0]) {
     /* nothing is sent without a valid id from a companion.json of this user */
-    snprintf(err, sizeof err, "%s", c->bad_command_id[0] ? c->bad_command_id
-                                                         : "no command id: companion.json is missing in the spool");
+    snprintf(err, sizeof err, "%s",
+             c->bad_command_id[0] ? c->bad_command_id : "no command id: companion.json is missing in the spool");
     rc = -1;
   } else {
     json_t *vars = json_object();
@@ -649,7 +652,8 @@ static void attempt(companion_t *c, struct cmd *k) {
   k->written = 0;
   c->st.attempts++;
   if (k->attempts > 1) c->st.retries++;
-  k->attempt_end = uv_now(c->loop) + (uint64_t)k->attempt_ms + (k->attempts == k->max_attempts && !k->is_ping ? GRACE_MS : 0);
+  k->attempt_end =
+      uv_now(c->loop) + (uint64_t)k->attempt_ms + (k->attempts == k->max_attempts && !k->is_ping ? GRACE_MS : 0);
   char p[1200];
   path_of(c, c->in, k->id, p, sizeof p);
   log_msg(&c->cfg.log, LOG_DEBUG, MOD, "-> %s %s (attempt %d/%d)", k->id, k->op, k->attempts, k->max_attempts);
@@ -696,8 +700,10 @@ static void handle_reply_text(companion_t *c, const char *text, int via_osc) {
   if (!k) {
     int dup = 0;
     for (size_t i = 0; i < sizeof c->done_ids / sizeof c->done_ids[0]; i++) dup |= !strcmp(c->done_ids[i], id);
-    if (dup) c->st.duplicate_replies++;
-    else c->st.unknown_replies++;
+    if (dup)
+      c->st.duplicate_replies++;
+    else
+      c->st.unknown_replies++;
     log_msg(&c->cfg.log, dup ? LOG_DEBUG : LOG_INFO, MOD, "ignored a reply for %.80s: %s", id,
             dup ? "that command was answered already (a duplicate)" : "this bridge sent no such command now");
     json_decref(r);
@@ -707,12 +713,15 @@ static void handle_reply_text(companion_t *c, const char *text, int via_osc) {
   if (via_osc && tok && strcmp(tok, k->token)) {
     /* not the companion that read the command (the file is this user's alone): ignored, counted */
     c->st.forged_replies++;
-    log_msg(&c->cfg.log, LOG_WARN, MOD, "ignored an OSC reply for %.80s with a wrong token (not from the companion)", id);
+    log_msg(&c->cfg.log, LOG_WARN, MOD, "ignored an OSC reply for %.80s with a wrong token (not from the companion)",
+            id);
     json_decref(r);
     return;
   }
-  if (via_osc) c->st.replies_osc++;
-  else c->st.replies_file++;
+  if (via_osc)
+    c->st.replies_osc++;
+  else
+    c->st.replies_file++;
   char p[1200];
   path_of(c, c->out, id, p, sizeof p);
   job_unlink(c, p); /* the reply file, whichever way the reply came */
@@ -866,7 +875,8 @@ static int start_cmd(companion_t *c, const char *op, const json_t *args, const c
   }
   k->t0 = uv_now(c->loop);
   int64_t deadline = unix_ms() + (int64_t)k->attempt_ms * k->max_attempts;
-  json_t *j = json_pack("{s:s,s:s,s:I,s:s?}", "id", k->id, "op", op, "deadline_ms", (json_int_t)deadline, "request", request);
+  json_t *j =
+      json_pack("{s:s,s:s,s:I,s:s?}", "id", k->id, "op", op, "deadline_ms", (json_int_t)deadline, "request", request);
   if (!j) {
     free(k);
     return COMPANION_ENOMEM;
@@ -986,7 +996,10 @@ static int clean_dir(companion_t *c, int dirfd, const char *shown) {
       if (foreign) {
         c->st.foreign_files++;
         log_msg(&c->cfg.log, LOG_WARN, MOD, "removed %s/%s: %s, not written by you (uid %u); never executed", shown,
-                e->d_name, S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISREG(st.st_mode) ? "owned by another user" : "not a regular file",
+                e->d_name,
+                S_ISLNK(st.st_mode)   ? "a symbolic link"
+                : S_ISREG(st.st_mode) ? "owned by another user"
+                                      : "not a regular file",
                 (unsigned)c->owner);
       } else {
         c->st.stale_removed++;
@@ -1008,7 +1021,8 @@ int companion_new(uv_loop_t *loop, const struct companion_config *cfg, companion
   if (c->cfg.ping_timeout_ms <= 0) c->cfg.ping_timeout_ms = 1500;
   if (c->cfg.poll_ms <= 0) c->cfg.poll_ms = 500;
   snprintf(c->host, sizeof c->host, "%s", cfg->host ? cfg->host : "reaper");
-  if (cfg->spool_dir && *cfg->spool_dir) snprintf(c->spool, sizeof c->spool, "%s", cfg->spool_dir);
+  if (cfg->spool_dir && *cfg->spool_dir)
+    snprintf(c->spool, sizeof c->spool, "%s", cfg->spool_dir);
   else if (companion_default_spool(c->spool, sizeof c->spool)) {
     free(c);
     return errfmt(err, errlen, COMPANION_ESPOOL, "the spool directory path is too long");
@@ -1027,8 +1041,8 @@ int companion_new(uv_loop_t *loop, const struct companion_config *cfg, companion
   }
   /* a ping on this spool got no answer lately (this user's regular file, not older than a day) */
   struct stat ms;
-  if (fstatat(c->spool_fd, ABSENT_MARK, &ms, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(ms.st_mode) && ms.st_uid == c->owner &&
-      time(NULL) - ms.st_mtime < ABSENT_MEMORY_S)
+  if (fstatat(c->spool_fd, ABSENT_MARK, &ms, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(ms.st_mode) &&
+      ms.st_uid == c->owner && time(NULL) - ms.st_mtime < ABSENT_MEMORY_S)
     c->absent_hint = 1;
   /* files of a previous run: a command there is past its deadline anyway, a reply answers nobody */
   clean_dir(c, c->in_fd, c->in);
@@ -1043,7 +1057,9 @@ int companion_new(uv_loop_t *loop, const struct companion_config *cfg, companion
   c->watch.data = c;
   c->handles_open++;
   int rc = uv_fs_event_start(&c->watch, on_out_event, c->out, 0);
-  if (rc) log_msg(&c->cfg.log, LOG_WARN, MOD, "cannot watch %s (%s): polling every %d ms", c->out, uv_strerror(rc), c->cfg.poll_ms);
+  if (rc)
+    log_msg(&c->cfg.log, LOG_WARN, MOD, "cannot watch %s (%s): polling every %d ms", c->out, uv_strerror(rc),
+            c->cfg.poll_ms);
   c->watching = rc == 0;
   snprintf(c->why, sizeof c->why, "the companion has not answered a ping yet");
   log_msg(&c->cfg.log, LOG_INFO, MOD, "spool %s (%s companion)", c->spool, c->host);

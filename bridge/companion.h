@@ -39,7 +39,7 @@ enum companion_err {
   COMPANION_ECANCELED = -6,   /* closed before the reply */
   COMPANION_ETRIGGER = -7,    /* the trigger could not be sent (e.g. REAPER's command id unknown) */
   COMPANION_ENOMEM = -8,
-  COMPANION_EEXPIRED = -9,    /* the companion answered "expired": it read the command too late and did not run it */
+  COMPANION_EEXPIRED = -9, /* the companion answered "expired": it read the command too late and did not run it */
 };
 const char *companion_strerror(int code);
 
@@ -48,18 +48,18 @@ const char *companion_strerror(int code);
 typedef int (*companion_send_fn)(const json_t *templates, const json_t *vars, void *data, char *err, size_t errlen);
 
 struct companion_config {
-  const char *spool_dir;   /* NULL = companion_default_spool() */
-  const char *host;        /* "reaper" | "ardour" (messages, install hints) */
-  const json_t *section;   /* the map's "companion" section (borrowed; must outlive the companion); NULL = no
+  const char *spool_dir;  /* NULL = companion_default_spool() */
+  const char *host;       /* "reaper" | "ardour" (messages, install hints) */
+  const json_t *section;  /* the map's "companion" section (borrowed; must outlive the companion); NULL = no
                               trigger, replies by file */
-  int timeout_ms;          /* per attempt; 0 = 10000 */
-  int retries;             /* further attempts after the first; -1 = 2 */
-  int ping_timeout_ms;     /* per ping attempt; 0 = 1500 */
-  int poll_ms;             /* safety-net poll of out/ while commands wait; 0 = 500 */
-  int reply_port;          /* the bridge's OSC port for /dawbridge/reply (put into each command); 0 = none */
-  long owner_uid;          /* who must own the spool and the files read from it; 0 = this process's effective user
+  int timeout_ms;         /* per attempt; 0 = 10000 */
+  int retries;            /* further attempts after the first; -1 = 2 */
+  int ping_timeout_ms;    /* per ping attempt; 0 = 1500 */
+  int poll_ms;            /* safety-net poll of out/ while commands wait; 0 = 500 */
+  int reply_port;         /* the bridge's OSC port for /dawbridge/reply (put into each command); 0 = none */
+  long owner_uid;         /* who must own the spool and the files read from it; 0 = this process's effective user
                               (tests set another uid to play "a spool made by another user") */
-  companion_send_fn send;  /* NULL = never trigger */
+  companion_send_fn send; /* NULL = never trigger */
   void *send_data;
   struct log_sink log;
 };

@@ -22,10 +22,10 @@
 static const struct {
   const char *installed, *source;
 } layout[] = {
-  [DATADIR_OSC_MAPS] = {"osc-maps", "osc-maps"},
-  [DATADIR_PROMPTS] = {"prompts", "agent/prompts"},
-  [DATADIR_EXAMPLES] = {"examples", "examples"},
-  [DATADIR_WEB] = {"web", "web"},
+    [DATADIR_OSC_MAPS] = {"osc-maps", "osc-maps"},
+    [DATADIR_PROMPTS] = {"prompts", "agent/prompts"},
+    [DATADIR_EXAMPLES] = {"examples", "examples"},
+    [DATADIR_WEB] = {"web", "web"},
 };
 
 const char *datadir_strerror(int code) {
@@ -70,8 +70,7 @@ int datadir_root(char *out, size_t outlen, char *err, size_t errlen) {
   if (!out || !outlen) return errfmt(err, errlen, DATADIR_EARG, "datadir_root: no buffer");
   const char *env = getenv("DAWBRIDGE_DATA_DIR");
   if (env && *env) {
-    if (!is_dir(env))
-      return errfmt(err, errlen, DATADIR_ENOTFOUND, "DAWBRIDGE_DATA_DIR=%s is not a directory", env);
+    if (!is_dir(env)) return errfmt(err, errlen, DATADIR_ENOTFOUND, "DAWBRIDGE_DATA_DIR=%s is not a directory", env);
     if (put(out, outlen, env, "", "")) return errfmt(err, errlen, DATADIR_ETOOLONG, "DAWBRIDGE_DATA_DIR too long");
     return DATADIR_FROM_ENV;
   }

@@ -25,10 +25,10 @@
 enum datadir_item { DATADIR_OSC_MAPS, DATADIR_PROMPTS, DATADIR_EXAMPLES, DATADIR_WEB };
 
 enum datadir_source {
-  DATADIR_FROM_ENV = 1,     /* $DAWBRIDGE_DATA_DIR */
-  DATADIR_FROM_BUILD_TREE,  /* the source tree of this build tree */
-  DATADIR_FROM_EXE,         /* <exe>/../share/dawbridge */
-  DATADIR_FROM_PREFIX,      /* the compiled-in install directory */
+  DATADIR_FROM_ENV = 1,    /* $DAWBRIDGE_DATA_DIR */
+  DATADIR_FROM_BUILD_TREE, /* the source tree of this build tree */
+  DATADIR_FROM_EXE,        /* <exe>/../share/dawbridge */
+  DATADIR_FROM_PREFIX,     /* the compiled-in install directory */
 };
 
 enum {

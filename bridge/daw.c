@@ -22,14 +22,14 @@ struct daw {
   struct daw_config cfg;
   char dialect[16];
   oscmap_t *map;
-  instmap_t *inst;        /* instrument roles -> this DAW's plugins (osc-maps/instruments/), NULL when none */
-  json_t *catalog;        /* the map's catalog, instruments from the instrument map (daw_catalog) */
+  instmap_t *inst; /* instrument roles -> this DAW's plugins (osc-maps/instruments/), NULL when none */
+  json_t *catalog; /* the map's catalog, instruments from the instrument map (daw_catalog) */
   session_t *ses;
   sync_t *sync;
-  vocab_t *vocab;         /* the tool vocabulary: schemas for the argument check */
+  vocab_t *vocab; /* the tool vocabulary: schemas for the argument check */
   companion_t *comp;
-  char request[256];      /* the open AI request (begin_request), "" = none */
-  char why[1400];         /* daw_unavailable_reason's text */
+  char request[256];       /* the open AI request (begin_request), "" = none */
+  char why[1400];          /* daw_unavailable_reason's text */
   uint64_t ping_failed_at; /* uv_now() of the last failed ping: a refresh re-pings at most every 30 s */
   int bg_ping;             /* a background ping is out (the companion did not answer before) */
   struct ccall *waiting;   /* companion calls waiting on a timer before their next refresh */
@@ -100,7 +100,7 @@ static int from_companion(int c) {
   case COMPANION_ENOMEM: return DAW_ENOMEM;
   case COMPANION_ESPOOL: return DAW_ECONFIG;
   case COMPANION_EEXPIRED: return DAW_EREJECTED; /* read too late, not executed: failed */
-  default: return DAW_EUNREACHABLE; /* not running, cannot trigger */
+  default: return DAW_EUNREACHABLE;              /* not running, cannot trigger */
   }
 }
 
@@ -148,8 +148,10 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
   d->cfg = *cfg;
   snprintf(d->dialect, sizeof d->dialect, "%s", cfg->dialect ? cfg->dialect : "reaper");
   char path[1024];
-  if (cfg->map_path) snprintf(path, sizeof path, "%s", cfg->map_path);
-  else oscmap_find(d->dialect, path, sizeof path);
+  if (cfg->map_path)
+    snprintf(path, sizeof path, "%s", cfg->map_path);
+  else
+    oscmap_find(d->dialect, path, sizeof path);
   int rc = oscmap_load(path, &d->map, err, errlen);
   if (rc) {
     free(d);
@@ -162,10 +164,16 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
     return DAW_ECONFIG;
   }
   d->ses = session_new(oscmap_dialect(d->map));
-  struct sync_config sc = {.daw_host = cfg->host, .daw_port = cfg->port, .listen_port = cfg->listen_port,
+  struct sync_config sc = {.daw_host = cfg->host,
+                           .daw_port = cfg->port,
+                           .listen_port = cfg->listen_port,
                            .refresh_interval_ms = cfg->refresh_interval_ms,
-                           .confirm_timeout_ms = cfg->confirm_timeout_ms, .retries = cfg->retries,
-                           .bank_size = cfg->bank_size, .silence_ms = -1, .probe_ms = -1, .log = cfg->log};
+                           .confirm_timeout_ms = cfg->confirm_timeout_ms,
+                           .retries = cfg->retries,
+                           .bank_size = cfg->bank_size,
+                           .silence_ms = -1,
+                           .probe_ms = -1,
+                           .log = cfg->log};
   rc = sync_new(loop, d->map, d->ses, &sc, &d->sync, err, errlen);
   if (rc) {
     session_free(d->ses);
@@ -181,12 +189,20 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
     const json_t *sec = json_object_get(oscmap_json(d->map), "companion");
     int to = cfg->companion_timeout_ms > 0 ? cfg->companion_timeout_ms
                                            : (int)json_integer_value(json_object_get(sec, "timeout_ms"));
-    struct companion_config cc = {.spool_dir = spool, .host = d->dialect, .section = sec, .timeout_ms = to,
-                                  .retries = -1, .reply_port = sync_listen_port(d->sync), .send = comp_send,
-                                  .send_data = d, .log = cfg->log};
+    struct companion_config cc = {.spool_dir = spool,
+                                  .host = d->dialect,
+                                  .section = sec,
+                                  .timeout_ms = to,
+                                  .retries = -1,
+                                  .reply_port = sync_listen_port(d->sync),
+                                  .send = comp_send,
+                                  .send_data = d,
+                                  .log = cfg->log};
     char cerr[512];
-    if (companion_new(loop, &cc, &d->comp, cerr, sizeof cerr)) rc = errfmt(err, errlen, DAW_ECONFIG, "%s", cerr);
-    else sync_set_event_handler(d->sync, "companion_reply", on_comp_reply_event, d);
+    if (companion_new(loop, &cc, &d->comp, cerr, sizeof cerr))
+      rc = errfmt(err, errlen, DAW_ECONFIG, "%s", cerr);
+    else
+      sync_set_event_handler(d->sync, "companion_reply", on_comp_reply_event, d);
   }
   if (!rc) rc = load_instruments(d, err, errlen);
   if (rc) {
@@ -218,8 +234,10 @@ static void only_one_track(json_t *r, const char *id) {
   }
   json_t *one = json_array();
   if (keep) json_array_append(one, keep);
-  if (ses) json_object_set_new(ses, "tracks", one);
-  else json_decref(one);
+  if (ses)
+    json_object_set_new(ses, "tracks", one);
+  else
+    json_decref(one);
   if (keep) json_object_set(r, "track", keep);
 }
 
@@ -284,9 +302,9 @@ static int mirror_index_of_host(daw_t *d, const char *hid) {
 
 /* clips as the mirror keeps them: {host_id, name, start, length, notes} */
 static json_t *mirror_clip(const json_t *c, const json_t *notes) {
-  json_t *o = json_pack("{s:O?,s:O?,s:O?,s:O?}", "host_id", json_object_get(c, "host_id"), "name",
-                        json_object_get(c, "name"), "start", json_object_get(c, "start"), "length",
-                        json_object_get(c, "length"));
+  json_t *o =
+      json_pack("{s:O?,s:O?,s:O?,s:O?}", "host_id", json_object_get(c, "host_id"), "name", json_object_get(c, "name"),
+                "start", json_object_get(c, "start"), "length", json_object_get(c, "length"));
   json_t *ns = json_array();
   size_t i;
   json_t *n;
@@ -348,7 +366,9 @@ static void merge_track(daw_t *d, int mi, const json_t *ct) {
   int have = session_track_fx_count(d->ses, mi);
   for (int k = have; k < (int)json_array_size(fx); k++) {
     json_t *f = json_array_get(fx, (size_t)k);
-    struct session_update v = {.field = SF_FX_NAME, .index = mi, .fx = k + 1,
+    struct session_update v = {.field = SF_FX_NAME,
+                               .index = mi,
+                               .fx = k + 1,
                                .str = plain_fx_name(json_string_value(json_object_get(f, "name")))};
     if (!v.str || !*v.str) break;
     apply(d, &v);
@@ -393,9 +413,11 @@ static void startup_done(struct startup *st) {
     json_object_set_new(r, "spool", json_string(companion_spool(d->comp)));
     const json_t *info = companion_info(d->comp);
     if (comp_up(d) && info) json_object_set(r, "companion_info", (json_t *)info);
-    if (!comp_up(d)) json_object_set_new(r, "companion_error", json_string(st->comp_err[0] ? st->comp_err : companion_why(d->comp)));
+    if (!comp_up(d))
+      json_object_set_new(r, "companion_error", json_string(st->comp_err[0] ? st->comp_err : companion_why(d->comp)));
     /* the companion runs but its state (clips, notes) was not read: the mirror's clips are not fresh */
-    else if (st->comp_err[0]) json_object_set_new(r, "companion_state_error", json_string(st->comp_err));
+    else if (st->comp_err[0])
+      json_object_set_new(r, "companion_state_error", json_string(st->comp_err));
   } else {
     json_object_set_new(r, "companion_error", json_string("no companion configured"));
   }
@@ -411,8 +433,10 @@ static void on_start_state(int status, const json_t *result, const char *message
     free(st);
     return;
   }
-  if (!status) merge_state(st->d, result);
-  else snprintf(st->comp_err, sizeof st->comp_err, "%s", message ? message : "state failed");
+  if (!status)
+    merge_state(st->d, result);
+  else
+    snprintf(st->comp_err, sizeof st->comp_err, "%s", message ? message : "state failed");
   startup_done(st);
 }
 
@@ -421,7 +445,8 @@ static void on_start_state(int status, const json_t *result, const char *message
  * every 30 s, notices the companion when it starts), and companion tools fail at once with the reason. */
 static void note_ping_failed(daw_t *d, const char *message) {
   d->ping_failed_at = uv_now(d->loop);
-  log_msg(&d->cfg.log, LOG_WARN, MOD, "the %s companion does not answer (spool %s): only native OSC tools now; "
+  log_msg(&d->cfg.log, LOG_WARN, MOD,
+          "the %s companion does not answer (spool %s): only native OSC tools now; "
           "`dawbridge tools` says how to install it",
           d->dialect, d->comp ? companion_spool(d->comp) : "-");
   log_msg(&d->cfg.log, LOG_DEBUG, MOD, "%s", message ? message : "companion not running");
@@ -451,8 +476,8 @@ static void start_joined(struct startup *st) {
   daw_t *d = st->d;
   if (st->canceled || st->sync_status) {
     if (st->cb)
-      st->cb(st->canceled ? DAW_ECANCELED : from_sync(st->sync_status), NULL,
-             st->canceled ? "canceled" : st->sync_msg, st->data);
+      st->cb(st->canceled ? DAW_ECANCELED : from_sync(st->sync_status), NULL, st->canceled ? "canceled" : st->sync_msg,
+             st->data);
     free(st);
     return;
   }
@@ -662,30 +687,30 @@ struct ccall {
   daw_cb cb;
   void *data;
   char tool[48];
-  json_t *args;   /* copy of the tool's arguments */
-  json_t *reply;  /* the change's reply (result) */
-  json_t *want;   /* notes expected on read-back */
-  json_t *rest;   /* bulk notes: notes still to add in chunks (edit_clip add), from index `sent` */
-  size_t sent;    /* how many of `rest` went out already */
+  json_t *args;      /* copy of the tool's arguments */
+  json_t *reply;     /* the change's reply (result) */
+  json_t *want;      /* notes expected on read-back */
+  json_t *rest;      /* bulk notes: notes still to add in chunks (edit_clip add), from index `sent` */
+  size_t sent;       /* how many of `rest` went out already */
   size_t chunk_from; /* where the last chunk started in `rest` */
   json_t *rest_rm;   /* bulk edits: notes to remove, sent in chunks before the adds */
   size_t sent_rm;
-  size_t chunks;  /* companion commands that carried notes */
+  size_t chunks;   /* companion commands that carried notes */
   int change_sent; /* a command that changes the DAW went out: from now on no answer means "uncertain" */
-  json_t *inst;   /* create_track: the resolved instrument (instmap_resolve) */
-  json_t *out;    /* the result being built */
+  json_t *inst;    /* create_track: the resolved instrument (instmap_resolve) */
+  json_t *out;     /* the result being built */
   cstep next;
-  int track;      /* mirror position */
+  int track; /* mirror position */
   char track_id[16];
   char host[160]; /* host id of the track or clip the call is about */
   char clip_id[32];
   int old_count;
-  char err[256];  /* why the start function refused (DAW_EINVAL) */
+  char err[256]; /* why the start function refused (DAW_EINVAL) */
   uint64_t t0;
   int attempts;
-  int refreshes;      /* refreshes done while waiting for the DAW's OSC to show the change */
-  uv_timer_t *timer;  /* while waiting between refreshes (own allocation: freed in its close callback) */
-  cstep after;        /* the step to run after that refresh */
+  int refreshes;     /* refreshes done while waiting for the DAW's OSC to show the change */
+  uv_timer_t *timer; /* while waiting between refreshes (own allocation: freed in its close callback) */
+  cstep after;       /* the step to run after that refresh */
   struct ccall *wnext;
 };
 
@@ -743,7 +768,8 @@ static void cc_send(struct ccall *cc, const char *op, json_t *args /* steals */,
   if (strcmp(op, "read_clip") && strcmp(op, "state") && strcmp(op, "ping")) cc->change_sent = 1;
   int rc = companion_call(cc->d->comp, op, args, cc->d->request[0] ? cc->d->request : NULL, on_cc_comp, cc);
   json_decref(args);
-  if (rc) cc_fail(cc, from_companion(rc), "%s: cannot send %s to the companion: %s", cc->tool, op, companion_strerror(rc));
+  if (rc)
+    cc_fail(cc, from_companion(rc), "%s: cannot send %s to the companion: %s", cc->tool, op, companion_strerror(rc));
 }
 
 static void cc_refresh(struct ccall *cc, cstep next) {
@@ -801,8 +827,8 @@ static int cc_refresh_later(struct ccall *cc, cstep next) {
  * answering "expired" (it read the command too late and did not run it) is a failure instead. */
 static void cc_uncertain(struct ccall *cc, const char *msg) {
   json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I}", "tool", cc->tool, "status", "uncertain", "via", "companion",
-                        "reason", msg ? msg : "no answer from the companion", "attempts", cc->attempts ? cc->attempts : 1,
-                        "ms", (json_int_t)(uv_now(cc->d->loop) - cc->t0));
+                        "reason", msg ? msg : "no answer from the companion", "attempts",
+                        cc->attempts ? cc->attempts : 1, "ms", (json_int_t)(uv_now(cc->d->loop) - cc->t0));
   if (cc->track_id[0]) json_object_set_new(o, "track_id", json_string(cc->track_id));
   if (cc->clip_id[0] && cc->clip_id[0] == 'c') json_object_set_new(o, "clip_id", json_string(cc->clip_id));
   log_msg(&cc->d->cfg.log, LOG_WARN, MOD, "%s: uncertain: %s", cc->tool, msg ? msg : "no answer");
@@ -852,7 +878,8 @@ static void put_names(json_t *cargs, const char *key, const char *akey, const da
   json_t *aliases = json_array();
   if (e) {
     json_object_set_new(cargs, key, json_string(json_string_value(json_object_get(e, "name"))));
-    if (strcasecmp(name, json_string_value(json_object_get(e, "name")))) json_array_append_new(aliases, json_string(name));
+    if (strcasecmp(name, json_string_value(json_object_get(e, "name"))))
+      json_array_append_new(aliases, json_string(name));
     size_t i;
     json_t *a;
     json_array_foreach(json_object_get(e, "aliases"), i, a) json_array_append(aliases, a);
@@ -909,7 +936,8 @@ static struct nv *nv_list(const json_t *notes, size_t n) {
 }
 
 static int nv_same(const struct nv *w, const struct nv *g) {
-  return w->n == g->n && fabs(w->s - g->s) <= 1.0 / 960 && fabs(w->d - g->d) <= 1.0 / 960 && (!w->has_v || w->v == g->v);
+  return w->n == g->n && fabs(w->s - g->s) <= 1.0 / 960 && fabs(w->d - g->d) <= 1.0 / 960 &&
+         (!w->has_v || w->v == g->v);
 }
 
 static int notes_equal_greedy(const json_t *want, const json_t *got, char *why, size_t whylen) {
@@ -1026,17 +1054,21 @@ static void ct_refreshed(struct ccall *cc, int status, const json_t *res, const 
       if (json_object_get(cc->inst, keys[k])) json_object_set(ri, keys[k], json_object_get(cc->inst, keys[k]));
     static const char *const applied[] = {"params_applied", "params_missing", "preset_applied", "program_applied"};
     for (size_t k = 0; k < sizeof applied / sizeof applied[0]; k++)
-      if (json_object_get(cc->reply, applied[k])) json_object_set(ri, applied[k], json_object_get(cc->reply, applied[k]));
+      if (json_object_get(cc->reply, applied[k]))
+        json_object_set(ri, applied[k], json_object_get(cc->reply, applied[k]));
     json_object_set_new(cc->out, "instrument_role", ri);
     const char *want = json_string_value(json_object_get(cc->inst, "plugin"));
     const char *warn = json_string_value(json_object_get(cc->inst, "warning"));
-    if (json_object_get(cc->inst, "unmapped")) warn = "the plugin is not in this DAW's instrument map (osc-maps/instruments/): loaded by name";
+    if (json_object_get(cc->inst, "unmapped"))
+      warn = "the plugin is not in this DAW's instrument map (osc-maps/instruments/): loaded by name";
     char w2[600] = "";
     if (want && !names_match(loaded, want))
-      snprintf(w2, sizeof w2, "%s%sinstrument '%s': %s is not available in the DAW, loaded %s instead", warn ? warn : "",
-               warn ? "; " : "", asked, want, loaded);
-    if (w2[0]) json_object_set_new(cc->out, "warning", json_string(w2));
-    else if (warn) json_object_set_new(cc->out, "warning", json_string(warn));
+      snprintf(w2, sizeof w2, "%s%sinstrument '%s': %s is not available in the DAW, loaded %s instead",
+               warn ? warn : "", warn ? "; " : "", asked, want, loaded);
+    if (w2[0])
+      json_object_set_new(cc->out, "warning", json_string(w2));
+    else if (warn)
+      json_object_set_new(cc->out, "warning", json_string(warn));
   }
   cc_ok(cc);
 }
@@ -1045,7 +1077,8 @@ static void ct_created(struct ccall *cc, int status, const json_t *res, const ch
   const char *unmapped = json_string_value(json_object_get(cc->inst, "unmapped"));
   if (status && unmapped) {
     /* a plugin name the instrument map does not know, and the DAW does not have either */
-    cc_fail(cc, from_companion(status), "create_track: %s (the DAW: %s)", unmapped, msg ? msg : companion_strerror(status));
+    cc_fail(cc, from_companion(status), "create_track: %s (the DAW: %s)", unmapped,
+            msg ? msg : companion_strerror(status));
     return;
   }
   if (cc_check(cc, status, msg)) return;
@@ -1064,10 +1097,12 @@ static void start_create_track(struct ccall *cc) {
     if (rc == INSTMAP_ENOTFOUND) {
       /* a plugin name outside the map (undo re-creating a musician's track, a direct call): the DAW decides; the
        * plan validator already refused such names for AI plans */
-      cc->inst = json_pack("{s:s,s:s,s:s,s:[s],s:[],s:s}", "role", ins, "kind", "unmapped", "plugin", ins,
-                           "candidates", ins, "aliases", "unmapped", msg);
-      if (!cc->inst) rc = INSTMAP_ENOMEM;
-      else rc = 0;
+      cc->inst = json_pack("{s:s,s:s,s:s,s:[s],s:[],s:s}", "role", ins, "kind", "unmapped", "plugin", ins, "candidates",
+                           ins, "aliases", "unmapped", msg);
+      if (!cc->inst)
+        rc = INSTMAP_ENOMEM;
+      else
+        rc = 0;
     }
     if (rc) {
       json_decref(ca);
@@ -1116,11 +1151,11 @@ static void mc_read(struct ccall *cc, int status, const json_t *res, const char 
   if (json_object_get(cc->args, "name")) json_object_set(clip, "name", json_object_get(cc->args, "name"));
   clip_into_mirror(cc, clip, json_object_get(res, "notes"));
   json_decref(clip);
-  cc->out = json_pack("{s:s,s:s,s:s?,s:O?,s:O?,s:O?,s:I}", "track_id", cc->track_id, "clip_id", cc->clip_id, "host_id",
-                      json_string_value(json_object_get(res, "host_id")), "start", json_object_get(res, "start"),
-                      "length", json_object_get(res, "length"), "notes_added",
-                      json_object_get(cc->reply, "notes_added"), "notes",
-                      (json_int_t)json_array_size(json_object_get(res, "notes")));
+  cc->out =
+      json_pack("{s:s,s:s,s:s?,s:O?,s:O?,s:O?,s:I}", "track_id", cc->track_id, "clip_id", cc->clip_id, "host_id",
+                json_string_value(json_object_get(res, "host_id")), "start", json_object_get(res, "start"), "length",
+                json_object_get(res, "length"), "notes_added", json_object_get(cc->reply, "notes_added"), "notes",
+                (json_int_t)json_array_size(json_object_get(res, "notes")));
   if (cc->chunks > 1) {
     json_object_set_new(cc->out, "notes_added", json_integer((json_int_t)json_array_size(cc->want)));
     json_object_set_new(cc->out, "companion_commands", json_integer((json_int_t)cc->chunks));
@@ -1200,8 +1235,9 @@ static void start_create_midi_clip(struct ccall *cc) {
     json_incref(first);
   }
   cc->chunks = 1;
-  json_t *ca = json_pack("{s:o,s:O,s:O,s:o}", "track", track_ref(cc, t), "start", json_object_get(cc->args, "start_time"),
-                         "length", json_object_get(cc->args, "duration"), "notes", first);
+  json_t *ca =
+      json_pack("{s:o,s:O,s:O,s:o}", "track", track_ref(cc, t), "start", json_object_get(cc->args, "start_time"),
+                "length", json_object_get(cc->args, "duration"), "notes", first);
   if (json_object_get(cc->args, "name")) json_object_set(ca, "name", json_object_get(cc->args, "name"));
   cc_send(cc, "create_midi_clip", ca, mc_created);
 }
@@ -1294,7 +1330,7 @@ static void ec_transform(struct ccall *cc, int status, const json_t *res, const 
   json_decref(fin);
   json_t *rm = json_array();
   json_array_foreach(cur, i, n)
-    json_array_append_new(rm, json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s")));
+      json_array_append_new(rm, json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s")));
   cc->want = json_deep_copy(out);
   if (json_array_size(rm) + json_array_size(out) > NOTES_PER_COMMAND) {
     /* a big clip: the removals, then the additions, in bounded commands; the read-back compares the whole clip */
@@ -1339,7 +1375,7 @@ static int start_edit_clip(struct ccall *cc) {
     size_t i;
     json_t *n;
     json_array_foreach(json_object_get(cc->args, "remove_notes"), i, n)
-      json_array_append_new(rm, json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s")));
+        json_array_append_new(rm, json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s")));
     if (json_array_size(rm) > NOTES_PER_COMMAND) {
       /* many removals: in bounded commands before the additions */
       json_t *add = json_object_get(ca, "add");
@@ -1456,8 +1492,8 @@ static void dt_refreshed(struct ccall *cc, int status, const json_t *res, const 
   if ((cc->host[0] && mirror_index_of_host(cc->d, cc->host)) || session_track_count(cc->d->ses) != cc->old_count - 1) {
     if (cc_refresh_later(cc, dt_refreshed)) return;
     int still = cc->host[0] ? mirror_index_of_host(cc->d, cc->host) : 0;
-    cc_fail(cc, DAW_ETIMEDOUT, "delete_track: the companion deleted %s (%s), but OSC still shows %d tracks%s%s", cc->track_id,
-            cc->host, session_track_count(cc->d->ses), still ? ", that one at position " : "",
+    cc_fail(cc, DAW_ETIMEDOUT, "delete_track: the companion deleted %s (%s), but OSC still shows %d tracks%s%s",
+            cc->track_id, cc->host, session_track_count(cc->d->ses), still ? ", that one at position " : "",
             still ? session_track_name(cc->d->ses, still) : "");
     return;
   }
@@ -1542,8 +1578,9 @@ static json_t *gn_clip(const struct ccall *cc, const char *clip_id, const json_t
     double at = cs + json_number_value(json_object_get(n, "s"));
     if (from && at < json_number_value(from) - 1e-9) continue;
     if (to && at >= json_number_value(to) - 1e-9) continue;
-    json_array_append_new(notes, json_pack("{s:O,s:O,s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s"),
-                                           "d", json_object_get(n, "d"), "v", json_object_get(n, "v")));
+    json_array_append_new(notes,
+                          json_pack("{s:O,s:O,s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s"),
+                                    "d", json_object_get(n, "d"), "v", json_object_get(n, "v")));
   }
   return json_pack("{s:s,s:O?,s:O?,s:o}", "clip_id", clip_id ? clip_id : "", "start", json_object_get(c, "start"),
                    "length", json_object_get(c, "length"), "notes", notes);
@@ -1649,8 +1686,10 @@ static int companion_route(daw_t *d, enum vocab_tool t, const json_t *args, daw_
       snprintf(msg, sizeof msg, "%s", cc->err);
     else if (rc == DAW_ENOTRACK)
       snprintf(msg, sizeof msg, "%s: unknown clip '%s' (use a clip id such as c1 from the session)", tool,
-               json_string_value(json_object_get(args, "clip_id")) ? json_string_value(json_object_get(args, "clip_id")) : "?");
-    else snprintf(msg, sizeof msg, "%s: the companion route does not handle this tool", tool);
+               json_string_value(json_object_get(args, "clip_id")) ? json_string_value(json_object_get(args, "clip_id"))
+                                                                   : "?");
+    else
+      snprintf(msg, sizeof msg, "%s: the companion route does not handle this tool", tool);
     cc_free(cc);
     return defer_error(d, cb, data, rc, msg);
   }
@@ -1677,7 +1716,8 @@ static void on_notrack_refreshed(int status, const json_t *result, const char *m
     if (r->cb) r->cb(DAW_ECANCELED, NULL, "canceled", r->data);
   } else if (status) {
     char msg[768];
-    snprintf(msg, sizeof msg, "%s: cannot check the track against the DAW: %s", r->tool, message ? message : daw_strerror(status));
+    snprintf(msg, sizeof msg, "%s: cannot check the track against the DAW: %s", r->tool,
+             message ? message : daw_strerror(status));
     if (r->cb) r->cb(status == DAW_ETIMEDOUT ? DAW_EUNREACHABLE : status, NULL, msg, r->data);
   } else {
     int rc = call_checked(r->d, r->tool, r->args, r->cb, r->data, 1);
@@ -1709,7 +1749,7 @@ static int call_checked(daw_t *d, const char *tool, const json_t *args, daw_cb c
   int rc = check_call(d, tool, args, err, sizeof err);
   if (rc) {
     int code = rc;
-    if (code == DAW_ENOTRACK && !refreshed && strlen(tool) < sizeof ((struct notrack_retry *)0)->tool) {
+    if (code == DAW_ENOTRACK && !refreshed && strlen(tool) < sizeof((struct notrack_retry *)0)->tool) {
       struct notrack_retry *r = calloc(1, sizeof *r);
       if (!r) return DAW_ENOMEM;
       r->d = d;
@@ -1778,8 +1818,10 @@ static void on_req(int status, const json_t *res, const char *msg, void *data) {
 static int request_step(daw_t *d, const char *name, int end, daw_cb cb, void *data) {
   if (d->closing) return DAW_ECANCELED;
   if (!comp_up(d) || (end && !d->request[0])) {
-    if (end) d->request[0] = 0;
-    else snprintf(d->request, sizeof d->request, "%s", name ? name : "");
+    if (end)
+      d->request[0] = 0;
+    else
+      snprintf(d->request, sizeof d->request, "%s", name ? name : "");
     return defer_result(d, cb, data, 0, NULL, json_pack("{s:s}", "undo", "none"));
   }
   struct req *r = calloc(1, sizeof *r);
@@ -1806,7 +1848,8 @@ static int request_step(daw_t *d, const char *name, int end, daw_cb cb, void *da
 
 int daw_undo_request(daw_t *d, daw_cb cb, void *data) {
   if (d->closing) return DAW_ECANCELED;
-  if (!comp_up(d)) return defer_result(d, cb, data, DAW_EUNSUPPORTED, "no companion: the DAW's own undo is not reachable", NULL);
+  if (!comp_up(d))
+    return defer_result(d, cb, data, DAW_EUNSUPPORTED, "no companion: the DAW's own undo is not reachable", NULL);
   struct req *r = calloc(1, sizeof *r);
   if (!r) return DAW_ENOMEM;
   r->d = d;

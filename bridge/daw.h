@@ -42,7 +42,7 @@ enum daw_err {
   DAW_EUNREACHABLE = -5, /* the DAW (or the companion) does not answer */
   DAW_EREJECTED = -6,    /* the companion answered with an error (message quotes it) */
   DAW_ECANCELED = -7,
-  DAW_ECONFIG = -8,      /* map, socket, spool directory */
+  DAW_ECONFIG = -8, /* map, socket, spool directory */
   DAW_ENOMEM = -9,
 };
 const char *daw_strerror(int code);
@@ -51,17 +51,17 @@ const char *daw_strerror(int code);
 int daw_exit_code(int status);
 
 struct daw_config {
-  const char *dialect;     /* "reaper" | "ardour" */
-  const char *map_path;    /* NULL = osc-maps/<dialect>.json */
-  const char *host;        /* DAW address, default 127.0.0.1 */
-  int port;                /* 0 = map default */
-  int listen_port;         /* -1 = map default */
-  int bank_size;           /* 0 = map default */
-  int confirm_timeout_ms;  /* -1 = map default */
-  int retries;             /* -1 = map default */
-  int refresh_interval_ms; /* -1 = map default, 0 = off */
-  const char *spool_dir;   /* companion spool; NULL = default (see PROTOCOL.md); "" = no companion */
-  int companion_timeout_ms;/* per command; 0 = default (10000) */
+  const char *dialect;      /* "reaper" | "ardour" */
+  const char *map_path;     /* NULL = osc-maps/<dialect>.json */
+  const char *host;         /* DAW address, default 127.0.0.1 */
+  int port;                 /* 0 = map default */
+  int listen_port;          /* -1 = map default */
+  int bank_size;            /* 0 = map default */
+  int confirm_timeout_ms;   /* -1 = map default */
+  int retries;              /* -1 = map default */
+  int refresh_interval_ms;  /* -1 = map default, 0 = off */
+  const char *spool_dir;    /* companion spool; NULL = default (see PROTOCOL.md); "" = no companion */
+  int companion_timeout_ms; /* per command; 0 = default (10000) */
   struct log_sink log;
 };
 

@@ -32,13 +32,13 @@
 #define HISTORY_FORMAT "dawbridge.iteration/1"
 
 enum {
-    HISTORY_OK = 0,
-    HISTORY_EINVAL = -1,   /* bad argument (e.g. unsafe composition id, snapshot not an object, bad source) */
-    HISTORY_EIO = -2,      /* file system error (permission, read-only fs, I/O error, ...) */
-    HISTORY_ENOSPC = -3,   /* disk full / quota / file size limit */
-    HISTORY_ENOENT = -4,   /* no such iteration (or no readable one) */
-    HISTORY_ECORRUPT = -5, /* the file exists but is not a complete iteration of this format */
-    HISTORY_ENOMEM = -6,
+  HISTORY_OK = 0,
+  HISTORY_EINVAL = -1,   /* bad argument (e.g. unsafe composition id, snapshot not an object, bad source) */
+  HISTORY_EIO = -2,      /* file system error (permission, read-only fs, I/O error, ...) */
+  HISTORY_ENOSPC = -3,   /* disk full / quota / file size limit */
+  HISTORY_ENOENT = -4,   /* no such iteration (or no readable one) */
+  HISTORY_ECORRUPT = -5, /* the file exists but is not a complete iteration of this format */
+  HISTORY_ENOMEM = -6,
 };
 
 /* Static English text for a HISTORY_E* code. */
@@ -77,8 +77,7 @@ const char *history_dir(const history_t *h);
  * HISTORY_ENOSPC). On failure no existing file is modified (the `next` counter may have advanced, which
  * only skips a number). Only if the very last step (fsync of the directory) fails can the new, complete
  * file already be in place while an error is returned. */
-int history_save(history_t *h, const json_t *snapshot, const json_t *meta, int *number_out, char *err,
-                 size_t errlen);
+int history_save(history_t *h, const json_t *snapshot, const json_t *meta, int *number_out, char *err, size_t errlen);
 
 /* Checks, before anything is changed in the DAW, that an iteration can be written here now: the `next`
  * counter (if present) can be opened for writing, and a test file of max(64 KiB, 1.5 x the newest

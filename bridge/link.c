@@ -92,8 +92,12 @@ static int read_error_queue(link_t *l) {
   unsigned char dummy[64];
   struct sockaddr_in from;
   struct iovec iov = {.iov_base = dummy, .iov_len = sizeof dummy};
-  struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
-                      .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct msghdr mh = {.msg_name = &from,
+                      .msg_namelen = sizeof from,
+                      .msg_iov = &iov,
+                      .msg_iovlen = 1,
+                      .msg_control = cbuf,
+                      .msg_controllen = sizeof cbuf};
   if (recvmsg(l->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
     if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_RECVERR) continue;
@@ -134,8 +138,8 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     }
     if (n == 0) continue;
     /* only the DAW's word counts: anything from another address or port is dropped unread */
-    if (flen < sizeof from || from.sin_family != AF_INET ||
-        (!l->any_source_port && from.sin_port != l->daw.sin_port) || from.sin_addr.s_addr != l->daw.sin_addr.s_addr) {
+    if (flen < sizeof from || from.sin_family != AF_INET || (!l->any_source_port && from.sin_port != l->daw.sin_port) ||
+        from.sin_addr.s_addr != l->daw.sin_addr.s_addr) {
       l->st.foreign++;
       continue;
     }
@@ -194,8 +198,8 @@ static int open_socket(link_t *l, const struct link_config *cfg, char *err, size
   return 0;
 }
 
-int link_new(uv_loop_t *loop, const struct link_config *cfg, const struct link_callbacks *cb, link_t **out,
-             char *err, size_t errlen) {
+int link_new(uv_loop_t *loop, const struct link_config *cfg, const struct link_callbacks *cb, link_t **out, char *err,
+             size_t errlen) {
   *out = NULL;
   if (!cfg || cfg->daw_port <= 0 || cfg->daw_port > 65535 || cfg->listen_port < 0 || cfg->listen_port > 65535)
     return errfmt(err, errlen, LINK_EINVAL, "DAW port must be 1-65535 and listen port 0-65535");

@@ -61,8 +61,8 @@ struct link_callbacks {
   void *data;
 };
 
-int link_new(uv_loop_t *loop, const struct link_config *cfg, const struct link_callbacks *cb, link_t **out,
-             char *err, size_t errlen);
+int link_new(uv_loop_t *loop, const struct link_config *cfg, const struct link_callbacks *cb, link_t **out, char *err,
+             size_t errlen);
 
 /* Sends one message (not stolen: the caller frees it). */
 int link_send(link_t *l, const char *path, lo_message m);

@@ -16,7 +16,8 @@ struct log_sink {
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static inline void log_msg(const struct log_sink *s, int level, const char *module, const char *fmt, ...) {
+static inline void
+log_msg(const struct log_sink *s, int level, const char *module, const char *fmt, ...) {
   if (!s || !s->fn || level > s->level) return;
   char buf[1024];
   va_list ap;

@@ -27,10 +27,10 @@
 #define MIDIFILE_PPQ 960
 
 enum {
-    MIDIFILE_OK = 0,
-    MIDIFILE_EINVAL = -1, /* the snapshot is not an object */
-    MIDIFILE_EIO = -2,    /* cannot write the file (message names the path and strerror) */
-    MIDIFILE_ENOMEM = -3,
+  MIDIFILE_OK = 0,
+  MIDIFILE_EINVAL = -1, /* the snapshot is not an object */
+  MIDIFILE_EIO = -2,    /* cannot write the file (message names the path and strerror) */
+  MIDIFILE_ENOMEM = -3,
 };
 
 const char *midifile_strerror(int code);

@@ -331,7 +331,8 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
   struct track *t = NULL;
   if (u->field >= SF_TRACK_NAME && u->field <= SF_CLIP_REMOVE) {
     if (u->index < 1 || u->index > s->ntracks)
-      return errfmt(err, errlen, SESSION_ENOTRACK, "no track at position %d (the session has %d)", u->index, s->ntracks);
+      return errfmt(err, errlen, SESSION_ENOTRACK, "no track at position %d (the session has %d)", u->index,
+                    s->ntracks);
     t = s->tracks[u->index - 1];
   }
   switch (u->field) {
@@ -414,7 +415,8 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
     break;
   }
   case SF_TRACK_PAN:
-    if (!(u->num >= -1.0001 && u->num <= 1.0001)) return errfmt(err, errlen, SESSION_ERANGE, "pan %g out of -1..1", u->num);
+    if (!(u->num >= -1.0001 && u->num <= 1.0001))
+      return errfmt(err, errlen, SESSION_ERANGE, "pan %g out of -1..1", u->num);
     changed = set_num(&t->pan, fmax(-1.0, fmin(1.0, u->num)));
     break;
   case SF_TRACK_MUTE: changed = set_int(&t->mute, track_field_bool(u)); break;
@@ -437,16 +439,21 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
       break;
     }
     if (u->fx > t->nfx) {
-      if (u->field != SF_FX_NAME) return errfmt(err, errlen, SESSION_ENOTRACK, "track %d has no FX %d", u->index, u->fx);
+      if (u->field != SF_FX_NAME)
+        return errfmt(err, errlen, SESSION_ENOTRACK, "track %d has no FX %d", u->index, u->fx);
       if (fx_resize(t, u->fx) < 0) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
       changed = 1;
     }
     struct fx *f = &t->fx[u->fx - 1];
-    if (u->field == SF_FX_NAME) changed |= set_str(&f->name, u->str);
-    else if (u->field == SF_FX_ENABLED) changed |= set_int(&f->enabled, track_field_bool(u));
+    if (u->field == SF_FX_NAME)
+      changed |= set_str(&f->name, u->str);
+    else if (u->field == SF_FX_ENABLED)
+      changed |= set_int(&f->enabled, track_field_bool(u));
     else {
-      if (u->param < 1 || u->param > 4096) return errfmt(err, errlen, SESSION_ERANGE, "parameter %d out of range", u->param);
-      if (!(u->num >= 0 && u->num <= 1)) return errfmt(err, errlen, SESSION_ERANGE, "parameter value %g outside 0..1", u->num);
+      if (u->param < 1 || u->param > 4096)
+        return errfmt(err, errlen, SESSION_ERANGE, "parameter %d out of range", u->param);
+      if (!(u->num >= 0 && u->num <= 1))
+        return errfmt(err, errlen, SESSION_ERANGE, "parameter value %g outside 0..1", u->num);
       if (param_resize(f, u->param) < 0) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
       changed |= set_num(&f->params[u->param - 1].value, u->num);
       if (u->str) changed |= set_str(&f->params[u->param - 1].name, u->str);
@@ -554,8 +561,7 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
     for (int i = 0; i < s->nmarkers; i++) free(s->markers[i].name);
     s->nmarkers = 0;
     break;
-  default:
-    return errfmt(err, errlen, SESSION_EINVAL, "unknown update field %d", (int)u->field);
+  default: return errfmt(err, errlen, SESSION_EINVAL, "unknown update field %d", (int)u->field);
   }
   if (changed) s->version++;
   return SESSION_OK;
@@ -728,15 +734,15 @@ json_t *session_to_json(const session_t *s) {
   json_object_set_new(j, "project", s->project ? json_string(s->project) : json_null());
   json_object_set_new(j, "tempo", json_real(s->tempo));
   json_object_set_new(j, "time_signature", json_pack("[ii]", s->ts_num, s->ts_den));
-  json_object_set_new(j, "transport", json_pack("{sbsbsf}", "playing", s->playing, "recording", s->recording,
-                                                "position", s->position));
-  json_object_set_new(j, "loop", json_pack("{sbsfsf}", "enabled", s->loop_enabled, "start", s->loop_start, "end",
-                                           s->loop_end));
+  json_object_set_new(j, "transport",
+                      json_pack("{sbsbsf}", "playing", s->playing, "recording", s->recording, "position", s->position));
+  json_object_set_new(j, "loop",
+                      json_pack("{sbsfsf}", "enabled", s->loop_enabled, "start", s->loop_start, "end", s->loop_end));
   json_t *ms = json_array();
   for (int i = 0; i < s->nmarkers; i++) {
     const struct marker *m = &s->markers[i];
-    json_array_append_new(ms, json_pack("{sssiss*sf}", "id", m->id, "number", m->number, "name", m->name,
-                                        "position", m->position));
+    json_array_append_new(
+        ms, json_pack("{sssiss*sf}", "id", m->id, "number", m->number, "name", m->name, "position", m->position));
   }
   json_object_set_new(j, "markers", ms);
   json_t *ts = json_array();
@@ -866,7 +872,8 @@ int session_from_json(session_t *s, const json_t *j, char *err, size_t errlen) {
   if (!json_is_object(j)) return errfmt(err, errlen, SESSION_EINVAL, "session must be a JSON object");
   json_t *tracks = json_object_get(j, "tracks");
   if (tracks && !json_is_array(tracks)) return errfmt(err, errlen, SESSION_EINVAL, "\"tracks\" must be an array");
-  session_t *n = session_new(json_string_value(json_object_get(j, "dialect")) ? json_string_value(json_object_get(j, "dialect")) : s->dialect);
+  session_t *n = session_new(
+      json_string_value(json_object_get(j, "dialect")) ? json_string_value(json_object_get(j, "dialect")) : s->dialect);
   if (!n) return errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
   n->next_track_id = s->next_track_id;
   n->next_clip_id = s->next_clip_id;
@@ -900,8 +907,10 @@ int session_from_json(session_t *s, const json_t *j, char *err, size_t errlen) {
       session_free(n);
       return errfmt(err, errlen, SESSION_EINVAL, "marker %zu: number out of range", i + 1);
     }
-    struct session_update u = {.field = SF_MARKER, .marker = number,
-                               .str = json_string_value(json_object_get(v, "name")), .num = jget_num(v, "position", 0)};
+    struct session_update u = {.field = SF_MARKER,
+                               .marker = number,
+                               .str = json_string_value(json_object_get(v, "name")),
+                               .num = jget_num(v, "position", 0)};
     if (session_apply(n, &u, err, errlen)) {
       session_free(n);
       return SESSION_ENOMEM;
@@ -987,7 +996,8 @@ int session_reconcile_tracks(session_t *s, const json_t *fresh, char *err, size_
     session_t *scratch = session_new(NULL);
     struct track *probe = scratch ? track_new(scratch) : NULL;
     int vrc = probe ? 0 : errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
-    for (size_t i = 0; i < nf && !vrc; i++) vrc = track_from_json(scratch, probe, json_array_get(fresh, i), err, errlen);
+    for (size_t i = 0; i < nf && !vrc; i++)
+      vrc = track_from_json(scratch, probe, json_array_get(fresh, i), err, errlen);
     track_free(probe);
     session_free(scratch);
     if (vrc) return vrc;
@@ -1052,8 +1062,10 @@ int session_reconcile_tracks(session_t *s, const json_t *fresh, char *err, size_
   }
   int rc = 0;
   for (size_t i = 0; i < nf && !rc; i++) {
-    if (!out[i] && !(out[i] = track_new(s))) rc = errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
-    else rc = track_from_json(s, out[i], json_array_get(fresh, i), err, errlen);
+    if (!out[i] && !(out[i] = track_new(s)))
+      rc = errfmt(err, errlen, SESSION_ENOMEM, "out of memory");
+    else
+      rc = track_from_json(s, out[i], json_array_get(fresh, i), err, errlen);
   }
   if (rc) {
     /* roll back: free the new tracks only; old ones stay where they were */

@@ -65,7 +65,7 @@ struct session_update {
   int marker;
   double num;
   double num2;
-  const char *str;   /* borrowed */
+  const char *str;    /* borrowed */
   const json_t *json; /* borrowed */
 };
 
@@ -90,9 +90,9 @@ int session_reconcile_tracks(session_t *s, const json_t *fresh, char *err, size_
 /* Queries. Track positions are 1-based; bridge ids look like "t3". Returned strings are borrowed and valid until
  * the next apply. */
 int session_track_count(const session_t *s);
-int session_track_index_by_id(const session_t *s, const char *id);   /* 0 if unknown */
+int session_track_index_by_id(const session_t *s, const char *id);     /* 0 if unknown */
 int session_track_index_by_name(const session_t *s, const char *name); /* first match, case-sensitive; 0 if none */
-const char *session_track_id(const session_t *s, int index);         /* NULL if out of range */
+const char *session_track_id(const session_t *s, int index);           /* NULL if out of range */
 const char *session_track_name(const session_t *s, int index);
 const char *session_track_host_id(const session_t *s, int index);
 double session_track_number(const session_t *s, int index, enum session_field f); /* NAN when not a numeric field */

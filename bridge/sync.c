@@ -34,19 +34,19 @@ enum op_state {
 /* op_next[from]: the states an operation may go to from `from`. A refresh that identifies a new track
  * (create_track without a companion) goes back to QUEUED from where it ended to insert again and refresh anew. */
 static const unsigned op_next[ST_COUNT_] = {
-  [ST_QUEUED] = ST_BIT(ST_CALL_SENT) | ST_BIT(ST_REFRESH_COUNT) | ST_BIT(ST_REFRESH_LIST),
-  [ST_CALL_SENT] = 0,
-  [ST_REFRESH_COUNT] = ST_BIT(ST_REFRESH_BANKS) | ST_BIT(ST_QUEUED),
-  [ST_REFRESH_BANKS] = ST_BIT(ST_REFRESH_COUNT) | ST_BIT(ST_QUEUED),
-  [ST_REFRESH_LIST] = ST_BIT(ST_REFRESH_PLUGINS) | ST_BIT(ST_QUEUED),
-  [ST_REFRESH_PLUGINS] = ST_BIT(ST_REFRESH_DONE),
-  [ST_REFRESH_DONE] = ST_BIT(ST_QUEUED),
+    [ST_QUEUED] = ST_BIT(ST_CALL_SENT) | ST_BIT(ST_REFRESH_COUNT) | ST_BIT(ST_REFRESH_LIST),
+    [ST_CALL_SENT] = 0,
+    [ST_REFRESH_COUNT] = ST_BIT(ST_REFRESH_BANKS) | ST_BIT(ST_QUEUED),
+    [ST_REFRESH_BANKS] = ST_BIT(ST_REFRESH_COUNT) | ST_BIT(ST_QUEUED),
+    [ST_REFRESH_LIST] = ST_BIT(ST_REFRESH_PLUGINS) | ST_BIT(ST_QUEUED),
+    [ST_REFRESH_PLUGINS] = ST_BIT(ST_REFRESH_DONE),
+    [ST_REFRESH_DONE] = ST_BIT(ST_QUEUED),
 };
 
 static const char *const op_state_name[ST_COUNT_] = {
-  [ST_QUEUED] = "queued",          [ST_CALL_SENT] = "sent",         [ST_REFRESH_COUNT] = "track count",
-  [ST_REFRESH_BANKS] = "bank",     [ST_REFRESH_LIST] = "track list", [ST_REFRESH_PLUGINS] = "plugin list",
-  [ST_REFRESH_DONE] = "done",
+    [ST_QUEUED] = "queued",      [ST_CALL_SENT] = "sent",          [ST_REFRESH_COUNT] = "track count",
+    [ST_REFRESH_BANKS] = "bank", [ST_REFRESH_LIST] = "track list", [ST_REFRESH_PLUGINS] = "plugin list",
+    [ST_REFRESH_DONE] = "done",
 };
 
 struct op {
@@ -54,7 +54,7 @@ struct op {
   struct op *next;
   sync_cb cb;
   void *data;
-  int error;           /* set when built: deliver this error at start */
+  int error; /* set when built: deliver this error at start */
   char errmsg[512];
   uint64_t t0;
   int attempts;
@@ -66,26 +66,26 @@ struct op {
   json_t *query;   /* templates sent after `send` (and on resends) to make the DAW report */
   json_t *confirm; /* predicates */
   const char *unconfirmable;
-  int identify_new;  /* create_track on REAPER: find the new (selected) track by a refresh */
+  int identify_new;   /* create_track on REAPER: find the new (selected) track by a refresh */
   char range_key[48]; /* waiting for this parameter's range before sending (Ardour) */
   json_t *later;      /* further steps of a "sequence" tool, each sent once the previous one is confirmed */
   json_t *skip_if;    /* the current step is already satisfied when these hold (toggles: send only if needed) */
-  char *then_name;   /* ... then rename it */
-  int track;         /* position at build time */
+  char *then_name;    /* ... then rename it */
+  int track;          /* position at build time */
   char track_id[16];
-  unsigned pre;      /* bit i: confirm predicate i held before sending (needs FRESH feedback to count) */
-  unsigned fresh;    /* bit i: the DAW reported predicate i's field (or event) after the send / read-back */
-  int create;        /* the current step creates something (add_marker on Ardour): never resent blindly */
+  unsigned pre;        /* bit i: confirm predicate i held before sending (needs FRESH feedback to count) */
+  unsigned fresh;      /* bit i: the DAW reported predicate i's field (or event) after the send / read-back */
+  int create;          /* the current step creates something (add_marker on Ardour): never resent blindly */
   int step_confirm_ms; /* the current step's own wait (map "confirm_timeout_ms"), 0 = the sync's */
-  json_t *seq;       /* a "sequence" tool's steps: a create step is resent by running the sequence again */
-  int create_sends;  /* times a create step was sent */
-  int seq_create;    /* a send-only create step of this sequence was sent: the later steps read it back */
-  json_t *seen;      /* {field: true}: fields the DAW reported during this call (any step) */
-  json_t *read_back; /* templates that make the DAW report the state again (the step's, else the map's) */
-  int rb_sent;       /* a read-back is in flight for this attempt */
-  int skipped_stale; /* a step was skipped on the mirror's (not freshly read) word */
+  json_t *seq;         /* a "sequence" tool's steps: a create step is resent by running the sequence again */
+  int create_sends;    /* times a create step was sent */
+  int seq_create;      /* a send-only create step of this sequence was sent: the later steps read it back */
+  json_t *seen;        /* {field: true}: fields the DAW reported during this call (any step) */
+  json_t *read_back;   /* templates that make the DAW report the state again (the step's, else the map's) */
+  int rb_sent;         /* a read-back is in flight for this attempt */
+  int skipped_stale;   /* a step was skipped on the mirror's (not freshly read) word */
   unsigned long heard_at_send, heard_at_start;
-  json_t *events;    /* [{event, str}] heard since sending */
+  json_t *events; /* [{event, str}] heard since sending */
   /* refresh */
   int count, bank, nbanks, zero_seen, last_seen, seen_start, restarts;
   int list_end_seen;
@@ -94,8 +94,8 @@ struct op {
   int ntracks, next_q, inflight, answered, rounds;
   int max_track_heard; /* ST_REFRESH_LIST: highest track position the DAW's feedback named (a lost list entry shows) */
   session_t *stage;
-  int old_count;     /* identify_new: the mirror's count before */
-  int create_tries;  /* identify_new: insert actions sent (resent only when a read-back shows no new track) */
+  int old_count;    /* identify_new: the mirror's count before */
+  int create_tries; /* identify_new: insert actions sent (resent only when a read-back shows no new track) */
 };
 
 struct sync {
@@ -111,16 +111,20 @@ struct sync {
   int bank_size, bank_start, banked;
   int confirm_ms, retries, step_ms, refresh_ms;
   double sample_rate;
-  int expect_count;   /* a count query is in flight: the next nonzero device-track number is the track count */
-  int reports_type;   /* the map's feedback reports track types (Ardour's strip list; REAPER has none) */
-  char *device_name;  /* REAPER: device-selected track name waiting for its number */
+  int expect_count;     /* a count query is in flight: the next nonzero device-track number is the track count */
+  int reports_type;     /* the map's feedback reports track types (Ardour's strip list; REAPER has none) */
+  char *device_name;    /* REAPER: device-selected track name waiting for its number */
   json_t *marker_slots; /* REAPER marker bank slot -> marker number */
   json_t *param_ranges; /* "track/fx/param" -> [min, max] from descriptors */
   unsigned long heard;
   uint64_t refused_at; /* uv_now() of the last "nothing listens at the DAW's port"; 0 = never */
   int lost, need_refresh;
   struct sync_stats st;
-  struct { char name[32]; sync_event_cb cb; void *data; } handlers[4];
+  struct {
+    char name[32];
+    sync_event_cb cb;
+    void *data;
+  } handlers[4];
   int closing, pending;
   void (*close_cb)(void *);
   void *close_data;
@@ -229,8 +233,10 @@ static void finish(sync_t *s, struct op *o, int status, const json_t *result, co
 }
 
 static void enqueue(sync_t *s, struct op *o) {
-  if (s->tail) s->tail->next = o;
-  else s->head = o;
+  if (s->tail)
+    s->tail->next = o;
+  else
+    s->head = o;
   s->tail = o;
   kick_queue(s);
 }
@@ -301,8 +307,10 @@ static int apply_set(sync_t *s, const struct oscmap_match *mm) {
     double a = NAN, b = NAN;
     session_lookup(s->ses, "loop.start", 0, 0, 0, 0, &a, &(const char *){NULL});
     session_lookup(s->ses, "loop.end", 0, 0, 0, 0, &b, &(const char *){NULL});
-    if (mm->set[5] == 's') a = v;
-    else b = v;
+    if (mm->set[5] == 's')
+      a = v;
+    else
+      b = v;
     struct session_update u = {.field = SF_LOOP_RANGE, .num = a, .num2 = b};
     session_apply(s->ses, &u, NULL, 0);
     return 0;
@@ -341,8 +349,10 @@ static int apply_set(sync_t *s, const struct oscmap_match *mm) {
     json_t *num = json_object_get(s->marker_slots, key);
     if (!json_is_integer(num)) return 0;
     u.marker = (int)json_integer_value(num);
-    if (!strcmp(mm->set, "marker.name")) u.num = NAN;
-    else u.str = NULL;
+    if (!strcmp(mm->set, "marker.name"))
+      u.num = NAN;
+    else
+      u.str = NULL;
   } else if (f == SF_TEMPO && !(u.num >= 1)) {
     return 0;
   }
@@ -453,7 +463,8 @@ static void apply_plugin_list(sync_t *s, const struct oscmap_match *mm) {
     if (fxn == 0 && type && !strcmp(type, "midi")) {
       size_t k;
       json_t *c;
-      json_array_foreach(instr, k, c) if (!strcmp(json_string_value(json_object_get(c, "name")), name)) instrument = name;
+      json_array_foreach(instr, k, c) if (!strcmp(json_string_value(json_object_get(c, "name")), name)) instrument =
+          name;
     }
     fxn++;
     u.field = SF_FX_NAME, u.fx = fxn, u.str = name;
@@ -485,9 +496,12 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
   if (n < 0) {
     s->st.malformed++;
     /* a misbehaving peer must not flood the log: the first few in full, then a count now and then */
-    if (s->st.malformed <= 5) log_msg(&s->log, LOG_WARN, MOD, "ignored malformed message: %s", err);
-    else if (s->st.malformed % 1000 == 0) log_msg(&s->log, LOG_WARN, MOD, "%lu malformed messages ignored so far", s->st.malformed);
-    else log_msg(&s->log, LOG_DEBUG, MOD, "ignored malformed message: %s", err);
+    if (s->st.malformed <= 5)
+      log_msg(&s->log, LOG_WARN, MOD, "ignored malformed message: %s", err);
+    else if (s->st.malformed % 1000 == 0)
+      log_msg(&s->log, LOG_WARN, MOD, "%lu malformed messages ignored so far", s->st.malformed);
+    else
+      log_msg(&s->log, LOG_DEBUG, MOD, "ignored malformed message: %s", err);
     return;
   }
   if (n == 0) {
@@ -502,9 +516,10 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
     if (m->set) note_fresh(s, m->set, apply_set(s, m), m->fx, m->param);
     /* a refresh makes progress while the DAW answers about its tracks (a big session's dumps take seconds);
      * heartbeats and transport position do not count, so a silent DAW still times out */
-    if (s->head && s->head->kind == OP_REFRESH && ((m->set && !strncmp(m->set, "track.", 6)) ||
-        (m->event && (!strcmp(m->event, "list_entry") || !strcmp(m->event, "list_end") ||
-                      !strcmp(m->event, "plugin_list")))))
+    if (s->head && s->head->kind == OP_REFRESH &&
+        ((m->set && !strncmp(m->set, "track.", 6)) ||
+         (m->event &&
+          (!strcmp(m->event, "list_entry") || !strcmp(m->event, "list_end") || !strcmp(m->event, "plugin_list")))))
       s->head->progress_at = uv_now(s->loop);
     if (!m->event) continue;
     const char *ev = m->event;
@@ -519,7 +534,8 @@ static void on_message(const char *path, const char *types, lo_arg **argv, int a
       /* a marker's position in samples; out of json_int_t's range is no position (fuzzing) */
       if (m->has_num && m->num > 0 && m->num < 9.2e18)
         json_object_set_new(s->marker_slots, key, json_integer((json_int_t)m->num));
-      else json_object_del(s->marker_slots, key); /* an empty slot */
+      else
+        json_object_del(s->marker_slots, key); /* an empty slot */
     } else if (!strcmp(ev, "list_entry")) {
       stage_list_entry(s, m->fields);
       if (refresh_active(s)) s->head->progress_at = uv_now(s->loop);
@@ -665,9 +681,7 @@ static void refresh_step_send(sync_t *s, struct op *o) {
     rc = send_templates(s, json_object_get(ref, "bank"), vars, err, sizeof err);
     break;
   }
-  case ST_REFRESH_LIST:
-    rc = send_templates(s, json_object_get(ref, "list"), vars, err, sizeof err);
-    break;
+  case ST_REFRESH_LIST: rc = send_templates(s, json_object_get(ref, "list"), vars, err, sizeof err); break;
   case ST_REFRESH_PLUGINS: {
     /* paced: at most PLUGIN_WINDOW queries in flight, the next one sent as an answer arrives; a round resends
      * only the tracks that have not answered */
@@ -688,7 +702,6 @@ static void refresh_step_send(sync_t *s, struct op *o) {
     refresh_fail(s, o, rc, err);
     return;
   }
-
 }
 
 static void on_op_timeout(uv_timer_t *t);
@@ -704,7 +717,8 @@ static int plugin_round_ms(const sync_t *s) {
 
 static void plugin_list_arrived(sync_t *s, int track) {
   struct op *o = s->head;
-  if (!o || o->kind != OP_REFRESH || o->state != ST_REFRESH_PLUGINS || !o->got || track < 1 || track > o->ntracks) return;
+  if (!o || o->kind != OP_REFRESH || o->state != ST_REFRESH_PLUGINS || !o->got || track < 1 || track > o->ntracks)
+    return;
   if (o->inflight > 0) o->inflight--;
   if (o->got[track]) return;
   o->got[track] = 1;
@@ -815,8 +829,10 @@ static void on_sentinel(sync_t *s) {
       if (!nm || !*nm) gap = 1;
     }
     if (gap) {
-      log_msg(&s->log, LOG_INFO, MOD, "the track list arrived incomplete (%d listed, feedback names track %d): asking "
-              "again", n, o->max_track_heard);
+      log_msg(&s->log, LOG_INFO, MOD,
+              "the track list arrived incomplete (%d listed, feedback names track %d): asking "
+              "again",
+              n, o->max_track_heard);
       o->list_end_seen = 0; /* the timeout resends it */
       return;
     }
@@ -969,8 +985,6 @@ static void call_send(sync_t *s, struct op *o) {
   arm(s, o->step_confirm_ms > s->confirm_ms ? o->step_confirm_ms : s->confirm_ms);
 }
 
-
-
 static void call_start(sync_t *s, struct op *o) {
   op_enter(s, o, ST_CALL_SENT);
   o->attempts = 1;
@@ -984,11 +998,10 @@ static void call_start(sync_t *s, struct op *o) {
     }
     json_t *res;
     if (json_array_size(o->send) == 0) {
-      res = json_pack("{sssss{so}}", "tool", o->tool, "status", "confirmed", "state", "session",
-                      session_to_json(s->ses));
+      res =
+          json_pack("{sssss{so}}", "tool", o->tool, "status", "confirmed", "state", "session", session_to_json(s->ses));
     } else {
-      res = json_pack("{sssssiss}", "tool", o->tool, "status", "uncertain", "attempts", 1, "reason",
-                      o->unconfirmable);
+      res = json_pack("{sssssiss}", "tool", o->tool, "status", "uncertain", "attempts", 1, "reason", o->unconfirmable);
     }
     finish(s, o, 0, res, NULL);
     json_decref(res);
@@ -1027,8 +1040,10 @@ static void op_start(sync_t *s, struct op *o) {
     finish(s, o, o->error, NULL, "%s", o->errmsg);
     return;
   }
-  if (o->kind == OP_REFRESH) refresh_start(s, o);
-  else call_start(s, o);
+  if (o->kind == OP_REFRESH)
+    refresh_start(s, o);
+  else
+    call_start(s, o);
 }
 
 static int preds_hold(sync_t *s, struct op *o, const json_t *preds) {
@@ -1091,8 +1106,9 @@ static void call_confirmed(sync_t *s, struct op *o, const char *status) {
   if (o->track_id[0]) json_object_set_new(res, "track_id", json_string(o->track_id));
   if (o->pre && !strcmp(status, "confirmed")) json_object_set_new(res, "unchanged", json_true());
   if (o->skipped_stale)
-    json_object_set_new(res, "reason", json_string("a step was skipped because the mirror showed it done; the DAW "
-                                                   "did not report that state again"));
+    json_object_set_new(res, "reason",
+                        json_string("a step was skipped because the mirror showed it done; the DAW "
+                                    "did not report that state again"));
   finish(s, o, 0, res, NULL);
   json_decref(res);
 }
@@ -1142,7 +1158,8 @@ static void on_op_timeout(uv_timer_t *t) {
   if (o->kind == OP_REFRESH) {
     uint64_t now = uv_now(s->loop);
     /* a hard deadline for the whole refresh, however the DAW trickles: 60 s + 60 ms per track */
-    uint64_t cap = 60000 + 60 * (uint64_t)(o->ntracks > session_track_count(s->ses) ? o->ntracks : session_track_count(s->ses));
+    uint64_t cap =
+        60000 + 60 * (uint64_t)(o->ntracks > session_track_count(s->ses) ? o->ntracks : session_track_count(s->ses));
     if (now - o->t0 > cap) {
       char msg[256];
       snprintf(msg, sizeof msg, "the DAW at %s:%d did not complete the refresh in %llu s (%s phase)",
@@ -1152,7 +1169,8 @@ static void on_op_timeout(uv_timer_t *t) {
       return;
     }
     int wait = o->state == ST_REFRESH_PLUGINS ? plugin_round_ms(s) : s->step_ms;
-    if ((o->state == ST_REFRESH_LIST || o->state == ST_REFRESH_PLUGINS) && o->progress_at && now - o->progress_at < (uint64_t)wait) {
+    if ((o->state == ST_REFRESH_LIST || o->state == ST_REFRESH_PLUGINS) && o->progress_at &&
+        now - o->progress_at < (uint64_t)wait) {
       /* the DAW is still answering (a big session): the deadline counts from its last progress */
       arm(s, wait - (int)(now - o->progress_at));
       return;
@@ -1167,8 +1185,10 @@ static void on_op_timeout(uv_timer_t *t) {
           if (nmiss++ < 8) snprintf(miss + strlen(miss), sizeof miss - strlen(miss), "%s%d", nmiss > 1 ? ", " : "", k);
         }
         char msg[320];
-        snprintf(msg, sizeof msg, "the DAW did not answer the plugin-list query of %d of %d tracks (track %s%s) after %d "
-                 "rounds", nmiss, o->ntracks, miss, nmiss > 8 ? ", ..." : "", o->rounds);
+        snprintf(msg, sizeof msg,
+                 "the DAW did not answer the plugin-list query of %d of %d tracks (track %s%s) after %d "
+                 "rounds",
+                 nmiss, o->ntracks, miss, nmiss > 8 ? ", ..." : "", o->rounds);
         refresh_fail(s, o, SYNC_EUNREACHABLE, msg);
         return;
       }
@@ -1208,8 +1228,8 @@ static void on_op_timeout(uv_timer_t *t) {
     /* the list's entries accumulate over attempts (only what is missing matters): more attempts than a call's */
     if (o->attempts > (o->state == ST_REFRESH_LIST && s->heard != o->heard_at_start ? 2 * retries + 2 : retries)) {
       const char *what = o->state == ST_REFRESH_COUNT || (o->state == ST_REFRESH_LIST && s->heard == 0)
-                           ? "no answer from the DAW"
-                           : "the DAW stopped answering during the refresh";
+                             ? "no answer from the DAW"
+                             : "the DAW stopped answering during the refresh";
       char msg[256];
       const char *host = s->cfg.daw_host ? s->cfg.daw_host : "127.0.0.1";
       snprintf(msg, sizeof msg, "%s at %s:%d (%s query, %d attempts)", what, host, s->cfg.daw_port,
@@ -1227,8 +1247,9 @@ static void on_op_timeout(uv_timer_t *t) {
   }
   if (o->range_key[0]) {
     if (o->attempts > retries) {
-      finish(s, o, SYNC_EINVAL, NULL, "%s: the DAW did not describe parameter %s (track/effect/parameter): does it exist?",
-             o->tool, o->range_key);
+      finish(s, o, SYNC_EINVAL, NULL,
+             "%s: the DAW did not describe parameter %s (track/effect/parameter): does it exist?", o->tool,
+             o->range_key);
       return;
     }
     o->attempts++;
@@ -1292,8 +1313,10 @@ static void on_op_timeout(uv_timer_t *t) {
         call_send(s, o);
         return;
       }
-      finish(s, o, SYNC_ETIMEDOUT, NULL, "%s failed: sent %d times, and each time the DAW's read-back shows it absent "
-             "(%s)", o->tool, o->create_sends, why);
+      finish(s, o, SYNC_ETIMEDOUT, NULL,
+             "%s failed: sent %d times, and each time the DAW's read-back shows it absent "
+             "(%s)",
+             o->tool, o->create_sends, why);
       return;
     }
     call_uncertain(s, o, 0, "sent once; the DAW neither confirmed it nor answered the read-back (%s)", why);
@@ -1309,8 +1332,10 @@ static void on_op_timeout(uv_timer_t *t) {
         restart_sequence(s, o);
         return;
       }
-      finish(s, o, SYNC_ETIMEDOUT, NULL, "%s failed: sent %d times, and each time the DAW's read-back shows it absent "
-             "(%s)", o->tool, o->create_sends, why);
+      finish(s, o, SYNC_ETIMEDOUT, NULL,
+             "%s failed: sent %d times, and each time the DAW's read-back shows it absent "
+             "(%s)",
+             o->tool, o->create_sends, why);
       return;
     }
     if (fresh_fail) {
@@ -1478,7 +1503,10 @@ static struct op *build_call(sync_t *s, const char *tool, const json_t *args) {
   } else if (variants) {
     const char *by = json_string_value(json_object_get(entry, "by"));
     json_t *v = json_object_get(args, by);
-    const char *key = json_is_string(v) ? json_string_value(v) : json_is_true(v) ? "true" : json_is_false(v) ? "false" : NULL;
+    const char *key = json_is_string(v)  ? json_string_value(v)
+                      : json_is_true(v)  ? "true"
+                      : json_is_false(v) ? "false"
+                                         : NULL;
     const json_t *st = key ? json_object_get(variants, key) : NULL;
     if (!st) {
       char names[256] = "";
@@ -1606,9 +1634,10 @@ static void create_identified(sync_t *s, struct op *o) {
              o->create_tries, now);
       return;
     }
-    json_t *res = json_pack("{sssssiss}", "tool", "create_track", "status", "uncertain", "attempts", o->create_tries,
-                            "reason", "the DAW's track count changed, but not by exactly one new, selected track: "
-                            "cannot tell which track is the new one");
+    json_t *res =
+        json_pack("{sssssiss}", "tool", "create_track", "status", "uncertain", "attempts", o->create_tries, "reason",
+                  "the DAW's track count changed, but not by exactly one new, selected track: "
+                  "cannot tell which track is the new one");
     log_msg(&s->log, LOG_WARN, MOD, "create_track: uncertain (had %d tracks, now %d)", o->old_count, now);
     finish(s, o, 0, res, NULL);
     json_decref(res);
@@ -1698,8 +1727,10 @@ static void on_link_event(enum link_event ev, void *data) {
       const char *host = s->cfg.daw_host ? s->cfg.daw_host : "127.0.0.1";
       if (o->kind == OP_REFRESH) {
         char msg[256];
-        snprintf(msg, sizeof msg, "no answer from the DAW: nothing is listening at %s:%d (is it running, with OSC on "
-                 "and this port?)", host, s->cfg.daw_port);
+        snprintf(msg, sizeof msg,
+                 "no answer from the DAW: nothing is listening at %s:%d (is it running, with OSC on "
+                 "and this port?)",
+                 host, s->cfg.daw_port);
         refresh_fail(s, o, SYNC_EUNREACHABLE, msg);
       } else {
         finish(s, o, SYNC_EUNREACHABLE, NULL, "%s: nothing is listening at %s:%d (is the DAW running, with OSC on?)",
@@ -1734,8 +1765,8 @@ static void on_refresh_timer(uv_timer_t *t) {
 
 static int cfg_int(int v, int def) { return v >= 0 ? v : def; }
 
-int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sync_config *cfg, sync_t **out,
-             char *err, size_t errlen) {
+int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sync_config *cfg, sync_t **out, char *err,
+             size_t errlen) {
   *out = NULL;
   sync_t *s = calloc(1, sizeof *s);
   if (!s) {
@@ -1759,7 +1790,9 @@ int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sy
   s->cfg.probe_ms = cfg_int(cfg->probe_ms, (int)oscmap_timing(map, "probe_ms", 1000));
   const json_t *bank = json_object_get(s->mj, "banking");
   s->banked = bank != NULL;
-  s->bank_size = cfg->bank_size > 0 ? cfg->bank_size : bank ? (int)json_integer_value(json_object_get(bank, "size")) : 1 << 30;
+  s->bank_size = cfg->bank_size > 0 ? cfg->bank_size
+                 : bank             ? (int)json_integer_value(json_object_get(bank, "size"))
+                                    : 1 << 30;
   s->sample_rate = 48000;
   s->marker_slots = json_object();
   s->param_ranges = json_object();
@@ -1770,8 +1803,11 @@ int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sy
     if ((set && !strcmp(set, "track.type")) || json_object_get(json_object_get(fe, "fields"), "type"))
       s->reports_type = 1;
   }
-  struct link_config lc = {.daw_host = s->cfg.daw_host, .daw_port = s->cfg.daw_port, .listen_host = s->cfg.listen_host,
-                           .listen_port = s->cfg.listen_port, .silence_ms = s->cfg.silence_ms,
+  struct link_config lc = {.daw_host = s->cfg.daw_host,
+                           .daw_port = s->cfg.daw_port,
+                           .listen_host = s->cfg.listen_host,
+                           .listen_port = s->cfg.listen_port,
+                           .silence_ms = s->cfg.silence_ms,
                            .probe_ms = s->cfg.probe_ms ? s->cfg.probe_ms : -1,
                            /* the map may say its DAW replies from another socket than the one it listens on */
                            .any_source_port = json_is_true(json_object_get(ports, "reply_from_any_port"))};

@@ -60,8 +60,8 @@ struct sync_config {
 typedef void (*sync_cb)(int status, const json_t *result, const char *message, void *data);
 
 /* The map and session are borrowed and must outlive the sync. */
-int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sync_config *cfg, sync_t **out,
-             char *err, size_t errlen);
+int sync_new(uv_loop_t *loop, oscmap_t *map, session_t *session, const struct sync_config *cfg, sync_t **out, char *err,
+             size_t errlen);
 
 /* Connect and run the first full refresh. cb gets status 0 with {"tracks": N, "ms": T} when the mirror is whole. */
 int sync_start(sync_t *s, sync_cb cb, void *data);

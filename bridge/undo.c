@@ -13,20 +13,20 @@ enum call_state { CS_PENDING = 0, CS_APPLIED, CS_FAILED, CS_UNSUPPORTED };
 
 struct undo_op {
   daw_t *d;
-  json_t *target;      /* the snapshot (own reference); three-way: the merged state, set after the first refresh */
+  json_t *target;        /* the snapshot (own reference); three-way: the merged state, set after the first refresh */
   json_t *base, *result; /* three-way (undo_three_way): the iteration's before/after snapshots, else NULL */
   unsigned flags;
-  json_t *conflicts;   /* three-way: conflicts found (overridden with UNDO_FORCE) */
-  json_t *kept;        /* three-way: later edits kept (statediff changes base -> merged) */
+  json_t *conflicts; /* three-way: conflicts found (overridden with UNDO_FORCE) */
+  json_t *kept;      /* three-way: later edits kept (statediff changes base -> merged) */
   undo_cb cb;
   void *data;
-  json_t *calls;       /* inverse calls */
+  json_t *calls; /* inverse calls */
   json_t *applied, *failed, *unsupported;
-  json_t *created;     /* per call: the result of an applied call, else null */
+  json_t *created; /* per call: the result of an applied call, else null */
   enum call_state *cs;
   size_t n, next;
   int in_call, sync_done; /* a daw_call callback that ran inside daw_call itself */
-  int daw_status;      /* the daw_err that stopped the run, 0 otherwise */
+  int daw_status;         /* the daw_err that stopped the run, 0 otherwise */
   char stop_msg[512];
 };
 
@@ -68,15 +68,18 @@ static char *describe(const char *tool, const json_t *args) {
   return s;
 }
 
-static int is_ref(const json_t *v) { return json_is_object(v) && json_object_get(v, "$ref") && json_object_size(v) == 1; }
+static int is_ref(const json_t *v) {
+  return json_is_object(v) && json_object_get(v, "$ref") && json_object_size(v) == 1;
+}
 
 /* A copy of args for people: {"$ref": {"call": K}} becomes "<new track NAME>" (NAME from call K's args). */
 static json_t *display_args(struct undo_op *op, const json_t *v) {
   if (is_ref(v)) {
     json_int_t k = json_integer_value(json_object_get(json_object_get(v, "$ref"), "call"));
-    const char *name = k >= 0 && (size_t)k < op->n
-                           ? json_string_value(json_object_get(json_object_get(json_array_get(op->calls, (size_t)k), "args"), "name"))
-                           : NULL;
+    const char *name =
+        k >= 0 && (size_t)k < op->n
+            ? json_string_value(json_object_get(json_object_get(json_array_get(op->calls, (size_t)k), "args"), "name"))
+            : NULL;
     char buf[300];
     snprintf(buf, sizeof buf, "<new track%s%s>", name ? " " : "", name ? name : "");
     return json_string(buf);
@@ -123,7 +126,6 @@ static void add_failed(struct undo_op *op, const char *tool, const json_t *args,
   json_array_append_new(op->failed, json_pack("{s:s, s:o, s:s, s:i}", "tool", tool, "args", display_args(op, args),
                                               "error", error, "daw_status", daw_status));
 }
-
 
 /* The string a reference stands for, or NULL with *dep set (call index, or -2 when malformed). */
 static const char *ref_value(struct undo_op *op, const json_t *x, long *dep) {
@@ -336,8 +338,10 @@ static void finish(struct undo_op *op, int status, const char *msg) {
     free(text);
     json_decref(diff);
     json_decref(mirror);
-    if (!diff) status = UNDO_ENOMEM;
-    else if (!complete || json_array_size(op->failed)) status = UNDO_EPARTIAL;
+    if (!diff)
+      status = UNDO_ENOMEM;
+    else if (!complete || json_array_size(op->failed))
+      status = UNDO_EPARTIAL;
   } else {
     json_object_set_new(res, "remaining_diff", json_string("unknown: the session could not be read back"));
     json_object_set_new(res, "remaining", json_array());
@@ -356,18 +360,18 @@ static void finish(struct undo_op *op, int status, const char *msg) {
   else if (status == UNDO_OK)
     snprintf(summary, sizeof summary, "restored: %zu change%s confirmed by the DAW", na, na == 1 ? "" : "s");
   else if (status == UNDO_EPARTIAL) {
-    int w = snprintf(summary, sizeof summary,
-                     "partly restored: %zu change%s confirmed, %zu failed, %zu not reversible here, %zu difference%s left",
-                     na, na == 1 ? "" : "s", nf, nu, left, left == 1 ? "" : "s");
+    int w =
+        snprintf(summary, sizeof summary,
+                 "partly restored: %zu change%s confirmed, %zu failed, %zu not reversible here, %zu difference%s left",
+                 na, na == 1 ? "" : "s", nf, nu, left, left == 1 ? "" : "s");
     json_t *u0 = json_array_get(op->unsupported, 0); /* the first thing this DAW cannot revert, by name */
     if (u0 && w > 0 && (size_t)w < sizeof summary)
       snprintf(summary + w, sizeof summary - (size_t)w, "; not reversible here: %s (%s)%s",
                json_string_value(json_object_get(u0, "what")), json_string_value(json_object_get(u0, "reason")),
                nu > 1 ? ", ..." : "");
-  }
-  else
-    snprintf(summary, sizeof summary, "%s (%zu change%s confirmed before that)", msg ? msg : undo_strerror(status),
-             na, na == 1 ? "" : "s");
+  } else
+    snprintf(summary, sizeof summary, "%s (%zu change%s confirmed before that)", msg ? msg : undo_strerror(status), na,
+             na == 1 ? "" : "s");
   undo_cb cb = op->cb;
   void *data = op->data;
   op_free(op);
@@ -417,8 +421,10 @@ static int three_way_target(struct undo_op *op, json_t *current) {
                             "unsupported", "calls", 0, "complete", 0, "remaining_diff", "", "remaining", "conflicts",
                             conflicts, "forced", 0, "kept", op->kept);
     char m[256];
-    snprintf(m, sizeof m, "stopped: %zu thing%s changed by the iteration %s changed again since (nothing was sent; "
-             "--force reverts %s anyway)", n, n == 1 ? "" : "s", n == 1 ? "was" : "were", n == 1 ? "it" : "them");
+    snprintf(m, sizeof m,
+             "stopped: %zu thing%s changed by the iteration %s changed again since (nothing was sent; "
+             "--force reverts %s anyway)",
+             n, n == 1 ? "" : "s", n == 1 ? "was" : "were", n == 1 ? "it" : "them");
     op_free(op);
     cb(UNDO_ECONFLICT, res, m, cd);
     json_decref(res);

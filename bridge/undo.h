@@ -28,13 +28,13 @@
 #include "daw.h"
 
 enum {
-  UNDO_OK = 0,          /* the mirror equals the target afterwards (nothing failed, nothing left) */
-  UNDO_EPARTIAL = -1,   /* done what could be done; something was unsupported, failed, or still differs */
-  UNDO_EDAW = -2,       /* the DAW did not answer (refresh failed, or it stopped answering midway) */
-  UNDO_EINVAL = -3,     /* bad argument (target not a session snapshot / iteration object) */
+  UNDO_OK = 0,        /* the mirror equals the target afterwards (nothing failed, nothing left) */
+  UNDO_EPARTIAL = -1, /* done what could be done; something was unsupported, failed, or still differs */
+  UNDO_EDAW = -2,     /* the DAW did not answer (refresh failed, or it stopped answering midway) */
+  UNDO_EINVAL = -3,   /* bad argument (target not a session snapshot / iteration object) */
   UNDO_ENOMEM = -4,
-  UNDO_ECANCELED = -5,  /* the daw was closed while the undo ran */
-  UNDO_ECONFLICT = -6,  /* three-way: something the iteration changed was changed again since; nothing sent */
+  UNDO_ECANCELED = -5, /* the daw was closed while the undo ran */
+  UNDO_ECONFLICT = -6, /* three-way: something the iteration changed was changed again since; nothing sent */
 };
 
 /* Static English text for an UNDO_* code. */

@@ -48,8 +48,8 @@ static void setup(void) {
   if (!mkdtemp(spool)) abort();
   atexit(remove_spool);
   uv_loop_init(&loop);
-  struct companion_config cfg = {.spool_dir = spool, .host = "reaper", .timeout_ms = 3600000, .retries = 0,
-                                 .poll_ms = 3600000};
+  struct companion_config cfg = {
+      .spool_dir = spool, .host = "reaper", .timeout_ms = 3600000, .retries = 0, .poll_ms = 3600000};
   char err[512];
   if (companion_new(&loop, &cfg, &comp, err, sizeof err)) {
     fprintf(stderr, "fuzz: %s\n", err);

@@ -34,8 +34,13 @@ static void setup(void) {
       abort();
     }
     sides[i].ses = session_new(names[i]);
-    struct sync_config sc = {.daw_port = 9, .listen_port = 0, .refresh_interval_ms = 0, .confirm_timeout_ms = -1,
-                             .retries = -1, .silence_ms = -1, .probe_ms = 0};
+    struct sync_config sc = {.daw_port = 9,
+                             .listen_port = 0,
+                             .refresh_interval_ms = 0,
+                             .confirm_timeout_ms = -1,
+                             .retries = -1,
+                             .silence_ms = -1,
+                             .probe_ms = 0};
     if (sync_new(&loop, sides[i].map, sides[i].ses, &sc, &sides[i].sync, err, sizeof err)) {
       fprintf(stderr, "fuzz: %s\n", err);
       abort();
@@ -70,7 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       char *x = json_dumps(a, JSON_SORT_KEYS), *y = json_dumps(b, JSON_SORT_KEYS);
       size_t k = 0;
       while (x[k] && x[k] == y[k]) k++;
-      fprintf(stderr, "fuzz: mirror JSON differs after a round trip at: ...%.120s\nvs ...%.120s\n", x + (k > 40 ? k - 40 : 0), y + (k > 40 ? k - 40 : 0));
+      fprintf(stderr, "fuzz: mirror JSON differs after a round trip at: ...%.120s\nvs ...%.120s\n",
+              x + (k > 40 ? k - 40 : 0), y + (k > 40 ? k - 40 : 0));
       abort();
     }
     json_decref(a);

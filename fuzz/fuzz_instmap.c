@@ -26,8 +26,8 @@ static void check(const instmap_t *m, const char *word) {
   int known = 0;
   size_t i;
   json_t *p;
-  json_array_foreach(json_object_get(json_object_get(instmap_json(m), "daw"), "plugins"), i, p)
-    if (!strcmp(json_string_value(json_object_get(p, "name")), plugin)) known = 1;
+  json_array_foreach(json_object_get(json_object_get(instmap_json(m), "daw"), "plugins"), i,
+                     p) if (!strcmp(json_string_value(json_object_get(p, "name")), plugin)) known = 1;
   if (!known) abort();
   int is_default = !strcmp(kind, "default");
   if (!is_default && strcmp(kind, "plugin") && strcmp(kind, "role")) abort();

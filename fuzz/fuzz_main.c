@@ -60,11 +60,25 @@ int main(int argc, char **argv) {
     size_t n = a->n < sizeof buf ? a->n : sizeof buf;
     memcpy(buf, a->d, n);
     switch (rnd() % 5) {
-    case 0: if (n) buf[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8)); break;
-    case 1: if (n) n = rnd() % n; break;
-    case 2: if (n) buf[rnd() % n] = (uint8_t)rnd(); break;
-    case 3: { size_t k = n ? rnd() % n : 0; size_t m = b->n < sizeof buf - k ? b->n : sizeof buf - k; memcpy(buf + k, b->d, m); n = k + m; break; }
-    default: for (int q = 0; q < 4 && n; q++) buf[rnd() % n] = (uint8_t)rnd(); break;
+    case 0:
+      if (n) buf[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
+      break;
+    case 1:
+      if (n) n = rnd() % n;
+      break;
+    case 2:
+      if (n) buf[rnd() % n] = (uint8_t)rnd();
+      break;
+    case 3: {
+      size_t k = n ? rnd() % n : 0;
+      size_t m = b->n < sizeof buf - k ? b->n : sizeof buf - k;
+      memcpy(buf + k, b->d, m);
+      n = k + m;
+      break;
+    }
+    default:
+      for (int q = 0; q < 4 && n; q++) buf[rnd() % n] = (uint8_t)rnd();
+      break;
     }
     LLVMFuzzerTestOneInput(buf, n);
   }

@@ -18,7 +18,10 @@ static void on_send(const char *frame, size_t len, void *data) {
   if (memchr(frame, '\n', len)) abort();
   json_error_t je;
   json_t *j = json_loadb(frame, len, 0, &je);
-  if (!j || strcmp(json_string_value(json_object_get(j, "jsonrpc")) ? json_string_value(json_object_get(j, "jsonrpc")) : "", "2.0")) abort();
+  if (!j ||
+      strcmp(json_string_value(json_object_get(j, "jsonrpc")) ? json_string_value(json_object_get(j, "jsonrpc")) : "",
+             "2.0"))
+    abort();
   json_decref(j);
 }
 static int f_submit(void *d, const struct live_request *req) {
@@ -43,8 +46,10 @@ static void f_read(void *d, enum mcp_read_what what, int n, struct mcp_read *op)
   } else if (what == MCP_READ_HISTORY && !deferred) {
     deferred = op;
   } else {
-    mcp_server_read_done(srv, op, what == MCP_READ_STATE ? json_pack("{s[{ssss}]}", "tracks", "id", "t1", "name", "Kick")
-                                                          : json_pack("{s[]}", "iterations"), NULL);
+    mcp_server_read_done(srv, op,
+                         what == MCP_READ_STATE ? json_pack("{s[{ssss}]}", "tracks", "id", "t1", "name", "Kick")
+                                                : json_pack("{s[]}", "iterations"),
+                         NULL);
   }
 }
 static json_t *f_tools(void *d) {
@@ -86,8 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                      "set_tempo", "outcome", "confirmed", "result");
       mcp_server_event(s, ev);
       json_decref(ev);
-      ev = json_pack("{ss si ss si si si si si ss}", "type", "done", "request", submitted, "status", "ok",
-                     "exit_code", 0, "confirmed", 1, "uncertain", 0, "failed", 0, "total", 1, "summary", "ok");
+      ev = json_pack("{ss si ss si si si si si ss}", "type", "done", "request", submitted, "status", "ok", "exit_code",
+                     0, "confirmed", 1, "uncertain", 0, "failed", 0, "total", 1, "summary", "ok");
       mcp_server_event(s, ev);
       json_decref(ev);
       ev = json_pack("{ss s[s]}", "type", "state", "changed", "t1");

@@ -47,8 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *sp = strchr(line[0], ' ');
     if (sp) {
       *sp = 0;
-      if (!strcmp(line[0], "GET")) r.method = WEBREQ_GET;
-      else if (!strcmp(line[0], "POST")) r.method = WEBREQ_POST;
+      if (!strcmp(line[0], "GET"))
+        r.method = WEBREQ_GET;
+      else if (!strcmp(line[0], "POST"))
+        r.method = WEBREQ_POST;
       path = sp + 1;
       char *q = strchr(path, '?');
       if (q) {
@@ -64,11 +66,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     *colon = 0;
     char *v = colon + 1;
     while (*v == ' ') v++;
-    if (!strcmp(line[i], "Host")) r.host = v;
-    else if (!strcmp(line[i], "Origin")) r.origin = v;
-    else if (!strcmp(line[i], "Authorization")) r.authorization = v;
-    else if (!strcmp(line[i], "Content-Length")) r.content_length = strtoll(v, NULL, 10);
-    else if (!strcmp(line[i], "Upgrade")) r.websocket = 1;
+    if (!strcmp(line[i], "Host"))
+      r.host = v;
+    else if (!strcmp(line[i], "Origin"))
+      r.origin = v;
+    else if (!strcmp(line[i], "Authorization"))
+      r.authorization = v;
+    else if (!strcmp(line[i], "Content-Length"))
+      r.content_length = strtoll(v, NULL, 10);
+    else if (!strcmp(line[i], "Upgrade"))
+      r.websocket = 1;
   }
   /* two policies: loopback only, and widened to a LAN address */
   const char *listens[] = {NULL, "192.168.1.20", "0.0.0.0"};

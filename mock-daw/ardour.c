@@ -106,14 +106,20 @@ static void strip_msg(mock_t *m, const struct sockaddr_in *to, int ssid, const c
   char path[128];
   if (a->feedback & 4) {
     snprintf(path, sizeof path, "/strip/%s/%d", what, ssid);
-    if (type == 'f') mk_send_msg(m, to, 0, path, "f", num);
-    else if (type == 'i') mk_send_msg(m, to, 0, path, "i", (int)num);
-    else mk_send_msg(m, to, 0, path, "s", str);
+    if (type == 'f')
+      mk_send_msg(m, to, 0, path, "f", num);
+    else if (type == 'i')
+      mk_send_msg(m, to, 0, path, "i", (int)num);
+    else
+      mk_send_msg(m, to, 0, path, "s", str);
   } else {
     snprintf(path, sizeof path, "/strip/%s", what);
-    if (type == 'f') mk_send_msg(m, to, 0, path, "if", ssid, num);
-    else if (type == 'i') mk_send_msg(m, to, 0, path, "ii", ssid, (int)num);
-    else mk_send_msg(m, to, 0, path, "is", ssid, str);
+    if (type == 'f')
+      mk_send_msg(m, to, 0, path, "if", ssid, num);
+    else if (type == 'i')
+      mk_send_msg(m, to, 0, path, "ii", ssid, (int)num);
+    else
+      mk_send_msg(m, to, 0, path, "is", ssid, str);
   }
 }
 
@@ -209,8 +215,10 @@ static void marker_text(mock_t *m, char *buf, size_t n) {
     if (k->pos < s->position && (!prev || k->pos > prev->pos)) prev = k;
     if (k->pos > s->position && (!next || k->pos < next->pos)) next = k;
   }
-  if (prev) snprintf(buf, n, "%s <-", prev->name);
-  else snprintf(buf, n, "-> %s", next->name);
+  if (prev)
+    snprintf(buf, n, "%s <-", prev->name);
+  else
+    snprintf(buf, n, "-> %s", next->name);
 }
 
 static int any_solo(mock_t *m) {
@@ -291,8 +299,10 @@ static void position_fb(mock_t *m, const struct sockaddr_in *to) {
 static void set_playing(mock_t *m, const struct sockaddr_in *to, int playing) {
   struct ar *a = AR(m);
   m->st->playing = playing;
-  if (!playing) m->st->recording = 0;
-  else m->st->recording = m->st->rec_global;
+  if (!playing)
+    m->st->recording = 0;
+  else
+    m->st->recording = m->st->rec_global;
   if (a->feedback & 16) {
     transport_block(m, to);
     if (playing) transport_block(m, to); /* the real one sent the block twice when starting */
@@ -438,8 +448,10 @@ static void handle_strip(mock_t *m, const char *cmd, int ssid, const char *types
     if (a->feedback & 2) gain_fb(m, to, ssid, t->volume_db);
   } else if (!strcmp(cmd, "mute") || !strcmp(cmd, "solo") || !strcmp(cmd, "recenable")) {
     int b = v != 0;
-    if (cmd[0] == 'm') t->mute = b;
-    else if (cmd[0] == 's') t->solo = b;
+    if (cmd[0] == 'm')
+      t->mute = b;
+    else if (cmd[0] == 's')
+      t->solo = b;
     else {
       if (t->type == MK_BUS) return;
       t->recarm = b;
@@ -506,8 +518,8 @@ static void ar_handle(mock_t *m, const char *path, const char *types, lo_arg **a
     return;
   }
   if (!strncmp(path, "/set_surface/", 13)) {
-    static const char *const fields[] = {"bank_size", "strip_types", "feedback", "gainmode", "send_page_size",
-                                         "plugin_page_size", "port", "linkset", "linkid"};
+    static const char *const fields[] = {"bank_size",        "strip_types", "feedback", "gainmode", "send_page_size",
+                                         "plugin_page_size", "port",        "linkset",  "linkid"};
     const char *f = path + 13;
     int idx = -1;
     for (int i = 0; i < 9; i++)
@@ -551,9 +563,12 @@ static void ar_handle(mock_t *m, const char *path, const char *types, lo_arg **a
     handle_strip(m, cmd, mk_dtoi(v, -1, 1 << 20), types, argv, argc, 1, &to);
     return;
   }
-  if (!strcmp(path, "/transport_play")) set_playing(m, &to, 1);
-  else if (!strcmp(path, "/transport_stop")) set_playing(m, &to, 0);
-  else if (!strcmp(path, "/toggle_roll")) set_playing(m, &to, !s->playing);
+  if (!strcmp(path, "/transport_play"))
+    set_playing(m, &to, 1);
+  else if (!strcmp(path, "/transport_stop"))
+    set_playing(m, &to, 0);
+  else if (!strcmp(path, "/toggle_roll"))
+    set_playing(m, &to, !s->playing);
   else if (!strcmp(path, "/set_transport_speed")) {
     if (num(types, argv, argc, 0, &v)) set_playing(m, &to, v != 0);
   } else if (!strcmp(path, "/rec_enable_toggle")) {
@@ -608,8 +623,10 @@ static void ar_handle(mock_t *m, const char *path, const char *types, lo_arg **a
       if (s->markers[i].number >= n) n = s->markers[i].number + 1;
     char name[128];
     /* "/add_marker s NAME" names it (seen on real Ardour 7.3); without a name Ardour numbers it "markN" */
-    if (argc >= 1 && types[0] == 's' && *mk_as(argv, 0)) snprintf(name, sizeof name, "%s", mk_as(argv, 0));
-    else snprintf(name, sizeof name, "mark%d", n);
+    if (argc >= 1 && types[0] == 's' && *mk_as(argv, 0))
+      snprintf(name, sizeof name, "%s", mk_as(argv, 0));
+    else
+      snprintf(name, sizeof name, "mark%d", n);
     s->markers = realloc(s->markers, sizeof *s->markers * (size_t)(s->nmarkers + 1));
     s->markers[s->nmarkers++] = (struct mk_marker){n, mk_strdup(name), s->position};
     s->saved = 0;
@@ -674,8 +691,8 @@ static void ar_free(mock_t *m) {
   m->dl = NULL;
 }
 
-const struct mk_dialect_ops mk_ardour_ops = {ar_handle, ar_after_packet, ar_reset, ar_tracks_changed,
-                                             ar_track_changed, ar_free};
+const struct mk_dialect_ops mk_ardour_ops = {ar_handle,         ar_after_packet,  ar_reset,
+                                             ar_tracks_changed, ar_track_changed, ar_free};
 
 int mk_ardour_init(mock_t *m) {
   struct ar *a = calloc(1, sizeof *a);

@@ -25,7 +25,10 @@ struct mk_companion {
   mock_t *m;
   char *spool, *in, *out;
   uv_timer_t *timer; /* Ardour only */
-  struct { char *id; char *reply; } mem[MEMORY];
+  struct {
+    char *id;
+    char *reply;
+  } mem[MEMORY];
   int nmem, memhead;
   int drop_replies; /* fault: the next N replies are lost (the command still runs and is remembered) */
   void (*close_cb)(void *);
@@ -80,8 +83,8 @@ static int valid_id(const char *id) {
   size_t n = strlen(id);
   if (n < 1 || n > 64) return 0;
   for (const char *p = id; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-          *p == '.' || *p == '-'))
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
+          *p == '-'))
       return 0;
   return 1;
 }
@@ -151,8 +154,7 @@ static int parse_notes(json_t *arr, double length, int match_only, struct mk_not
            *jv = json_object_get(v, "v"), *jc = json_object_get(v, "c");
     struct mk_note *x = &notes[i];
     int ok_d = json_is_number(jd) || (match_only && !jd), ok_v = json_is_integer(jv) || (match_only && !jv);
-    if (!json_is_integer(jn) || !json_is_number(js) || !ok_d || !ok_v ||
-        (jc && !json_is_integer(jc))) {
+    if (!json_is_integer(jn) || !json_is_number(js) || !ok_d || !ok_v || (jc && !json_is_integer(jc))) {
       snprintf(err, errlen, "note %zu: needs integer n, number s, number d, integer v", i + 1);
       free(notes);
       return -1;
@@ -270,11 +272,17 @@ static void keep_created_tracks(mock_t *m, const struct mk_state *after, json_t 
   }
   if (after->next_serial > m->st->next_serial) m->st->next_serial = after->next_serial;
   mk_state_free(copy);
-  if (json_array_size(kept)) json_object_set_new(reply, "not_undone", kept);
-  else json_decref(kept);
+  if (json_array_size(kept))
+    json_object_set_new(reply, "not_undone", kept);
+  else
+    json_decref(kept);
 }
 
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return NULL; } while (0)
+#define FAIL(...)                                                                                                      \
+  do {                                                                                                                 \
+    snprintf(err, errlen, __VA_ARGS__);                                                                                \
+    return NULL;                                                                                                       \
+  } while (0)
 
 static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, char *err, size_t errlen,
                        int *changed_tracks, struct mk_track **changed) {
@@ -310,7 +318,8 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
       FAIL("create_track: 'channel' must be a MIDI channel 1..16");
     if (jp && !json_is_object(jp)) FAIL("create_track: 'params' must be an object {parameter: 0..1}");
     mk_undo_push(m, "create_track");
-    struct mk_track *t = mk_track_add(m, -1, json_string_value(jn), strcmp(json_string_value(jt), "midi") ? MK_AUDIO : MK_MIDI);
+    struct mk_track *t =
+        mk_track_add(m, -1, json_string_value(jn), strcmp(json_string_value(jt), "midi") ? MK_AUDIO : MK_MIDI);
     json_t *applied = json_array(), *missing = json_array();
     if (p) {
       t->inst = malloc(sizeof *t->inst);
@@ -332,8 +341,8 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
       }
     }
     *changed_tracks = 1;
-    json_t *r = json_pack("{s:s,s:i,s:s,s:s,s:o}", "host_id", t->host_id, "index", mk_track_index(m, t), "name", t->name,
-                          "type", type_name(t->type), "instrument", p ? json_string(p->full) : json_null());
+    json_t *r = json_pack("{s:s,s:i,s:s,s:s,s:o}", "host_id", t->host_id, "index", mk_track_index(m, t), "name",
+                          t->name, "type", type_name(t->type), "instrument", p ? json_string(p->full) : json_null());
     if (jc && p) json_object_set(r, "channel", jc);
     if (jp && p) {
       json_object_set(r, "params_applied", applied);
@@ -347,8 +356,10 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     struct mk_track *t = find_track(m, json_object_get(args, "track"), err, errlen);
     if (!t) return NULL;
     json_t *js = json_object_get(args, "start"), *jl = json_object_get(args, "length");
-    if (!json_is_number(js) || !(json_number_value(js) >= 0) || json_number_value(js) > 1e9) FAIL("create_midi_clip: 'start' must be a number >= 0");
-    if (!json_is_number(jl) || !(json_number_value(jl) > 0) || json_number_value(jl) > 1e9) FAIL("create_midi_clip: 'length' must be a number > 0");
+    if (!json_is_number(js) || !(json_number_value(js) >= 0) || json_number_value(js) > 1e9)
+      FAIL("create_midi_clip: 'start' must be a number >= 0");
+    if (!json_is_number(jl) || !(json_number_value(jl) > 0) || json_number_value(jl) > 1e9)
+      FAIL("create_midi_clip: 'length' must be a number > 0");
     if (m->dialect == MK_ARDOUR && t->type != MK_MIDI) FAIL("create_midi_clip: track %s is not a MIDI track", t->name);
     struct mk_note *notes;
     int nn;
@@ -366,15 +377,15 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     free(notes);
     if (m->dialect == MK_REAPER) t->type = MK_MIDI; /* REAPER has no track types: a track with MIDI items is MIDI */
     s->saved = 0;
-    return json_pack("{s:s,s:s,s:f,s:f,s:i}", "host_id", cl->host_id, "track", t->host_id, "start", cl->start,
-                     "length", cl->length, "notes_added", nn);
+    return json_pack("{s:s,s:s,s:f,s:f,s:i}", "host_id", cl->host_id, "track", t->host_id, "start", cl->start, "length",
+                     cl->length, "notes_added", nn);
   }
   if (!strcmp(op, "read_clip")) {
     struct mk_track *t = NULL;
     struct mk_clip *cl = find_clip(m, json_object_get(args, "clip"), &t, err, errlen);
     if (!cl) return NULL;
-    return json_pack("{s:s,s:s,s:f,s:f,s:o}", "host_id", cl->host_id, "track", t->host_id, "start", cl->start,
-                     "length", cl->length, "notes", mk_notes_json(cl));
+    return json_pack("{s:s,s:s,s:f,s:f,s:o}", "host_id", cl->host_id, "track", t->host_id, "start", cl->start, "length",
+                     cl->length, "notes", mk_notes_json(cl));
   }
   if (!strcmp(op, "edit_clip")) {
     struct mk_clip *cl = find_clip(m, json_object_get(args, "clip"), NULL, err, errlen);
@@ -400,7 +411,10 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
       if (idx[i] < 0) {
         snprintf(err, errlen, "edit_clip: note {n:%d, s:%g} to remove is not in the clip; nothing changed", rem[i].n,
                  rem[i].s);
-        free(add); free(rem); free(idx); free(taken);
+        free(add);
+        free(rem);
+        free(idx);
+        free(taken);
         return NULL;
       }
     }
@@ -410,7 +424,10 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
       if (!taken[k]) cl->notes[w++] = cl->notes[k];
     cl->nnotes = w;
     clip_add_notes(cl, add, na);
-    free(add); free(rem); free(idx); free(taken);
+    free(add);
+    free(rem);
+    free(idx);
+    free(taken);
     s->saved = 0;
     return json_pack("{s:i,s:i,s:o}", "added", na, "removed", nr, "notes", mk_notes_json(cl));
   }
@@ -419,8 +436,8 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     if (!t) return NULL;
     if (!json_is_string(json_object_get(args, "name"))) FAIL("add_effect: 'name' (string) is required");
     char tried[512];
-    const struct mk_plugin *p = resolve_plugin(m, json_object_get(args, "name"), json_object_get(args, "aliases"),
-                                               tried, sizeof tried);
+    const struct mk_plugin *p =
+        resolve_plugin(m, json_object_get(args, "name"), json_object_get(args, "aliases"), tried, sizeof tried);
     if (!p) FAIL("add_effect: no plugin named %s on this host", tried);
     mk_undo_push(m, "add_effect");
     t->fx = realloc(t->fx, sizeof *t->fx * (size_t)(t->nfx + 1));
@@ -506,7 +523,7 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     m->group_open = 0;
     char *name = m->group_name;
     m->group_name = NULL;
-    mk_undo_push(m, name);                 /* pushes a snapshot of now ... */
+    mk_undo_push(m, name);                  /* pushes a snapshot of now ... */
     mk_state_free(m->undo[m->nundo - 1].s); /* ... replaced by the one taken at begin_undo */
     m->undo[m->nundo - 1].s = m->group_snap;
     m->group_snap = NULL;
@@ -559,7 +576,8 @@ static void process_file(struct mk_companion *c, const char *fname) {
   if (!cmd || !json_is_object(cmd)) {
     snprintf(err, sizeof err, "bad command file: %s", cmd ? "not a JSON object" : je.text);
   } else {
-    json_t *jid = json_object_get(cmd, "id"), *jop = json_object_get(cmd, "op"), *jdl = json_object_get(cmd, "deadline_ms");
+    json_t *jid = json_object_get(cmd, "id"), *jop = json_object_get(cmd, "op"),
+           *jdl = json_object_get(cmd, "deadline_ms");
     json_t *jrp = json_object_get(cmd, "reply_port");
     if (json_is_integer(jrp) && json_integer_value(jrp) > 0 && json_integer_value(jrp) < 65536)
       reply_port = (int)json_integer_value(jrp);
@@ -586,8 +604,10 @@ static void process_file(struct mk_companion *c, const char *fname) {
         res = op_exec(c, json_string_value(jop), args ? args : empty, err, sizeof err, &changed_tracks, &changed);
         json_decref(empty);
         mk_log(m, "companion: %s %s -> %s", cid, json_string_value(jop), res ? "ok" : err);
-        if (changed_tracks) m->ops->tracks_changed(m);
-        else if (changed) m->ops->track_changed(m, changed);
+        if (changed_tracks)
+          m->ops->tracks_changed(m);
+        else if (changed)
+          m->ops->track_changed(m, changed);
       }
       json_t *r = res ? json_pack("{s:s,s:b,s:o}", "id", cid, "ok", 1, "result", res)
                       : json_pack("{s:s,s:b,s:s}", "id", cid, "ok", 0, "error", err);
@@ -653,7 +673,10 @@ int mk_companion_new(mock_t *m, const char *spool, struct mk_companion **out, ch
   snprintf(c->out, l, "%s/out", spool);
   if ((mkdir(c->in, 0755) != 0 && errno != EEXIST) || (mkdir(c->out, 0755) != 0 && errno != EEXIST)) {
     snprintf(err, errlen, "cannot create %s/in and out: %s", spool, strerror(errno));
-    free(c->spool); free(c->in); free(c->out); free(c);
+    free(c->spool);
+    free(c->in);
+    free(c->out);
+    free(c);
     return MOCK_ESPOOL;
   }
   if (m->dialect == MK_REAPER) {
@@ -661,7 +684,10 @@ int mk_companion_new(mock_t *m, const char *spool, struct mk_companion **out, ch
     snprintf(buf, sizeof buf, "{\"host\":\"reaper\",\"version\":1,\"command_id\":\"%s\"}\n", MK_REAPER_COMMAND_ID);
     if (write_file_atomic(spool, "companion.json", buf) != 0) {
       snprintf(err, errlen, "cannot write %s/companion.json: %s", spool, strerror(errno));
-      free(c->spool); free(c->in); free(c->out); free(c);
+      free(c->spool);
+      free(c->in);
+      free(c->out);
+      free(c);
       return MOCK_ESPOOL;
     }
   } else {

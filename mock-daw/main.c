@@ -83,19 +83,28 @@ int main(int argc, char **argv) {
       return 2;
     }
     i++;
-    if (!strcmp(o, "--dialect")) cfg.dialect = v;
-    else if (!strcmp(o, "--port") && parse_int(v, &cfg.port)) have_port = 1;
-    else if (!strcmp(o, "--feedback-port") && parse_int(v, &cfg.feedback_port)) {}
-    else if (!strcmp(o, "--drop")) {
+    if (!strcmp(o, "--dialect"))
+      cfg.dialect = v;
+    else if (!strcmp(o, "--port") && parse_int(v, &cfg.port))
+      have_port = 1;
+    else if (!strcmp(o, "--feedback-port") && parse_int(v, &cfg.feedback_port)) {
+    } else if (!strcmp(o, "--drop")) {
       char *e;
       cfg.drop = strtod(v, &e);
-      if (*e || cfg.drop < 0 || cfg.drop > 1) { fprintf(stderr, "mock-daw: --drop must be 0..1\n"); return 2; }
-    } else if (!strcmp(o, "--delay-ms") && parse_int(v, &cfg.delay_ms) && cfg.delay_ms >= 0) {}
-    else if (!strcmp(o, "--seed") && parse_int(v, &iv)) cfg.seed = (unsigned)iv;
-    else if (!strcmp(o, "--tracks") && parse_int(v, &cfg.tracks) && cfg.tracks >= 0) {}
-    else if (!strcmp(o, "--session")) cfg.session_file = v;
-    else if (!strcmp(o, "--spool")) cfg.spool_dir = v;
-    else if (!strcmp(o, "--project")) cfg.project = v;
+      if (*e || cfg.drop < 0 || cfg.drop > 1) {
+        fprintf(stderr, "mock-daw: --drop must be 0..1\n");
+        return 2;
+      }
+    } else if (!strcmp(o, "--delay-ms") && parse_int(v, &cfg.delay_ms) && cfg.delay_ms >= 0) {
+    } else if (!strcmp(o, "--seed") && parse_int(v, &iv))
+      cfg.seed = (unsigned)iv;
+    else if (!strcmp(o, "--tracks") && parse_int(v, &cfg.tracks) && cfg.tracks >= 0) {
+    } else if (!strcmp(o, "--session"))
+      cfg.session_file = v;
+    else if (!strcmp(o, "--spool"))
+      cfg.spool_dir = v;
+    else if (!strcmp(o, "--project"))
+      cfg.project = v;
     else {
       fprintf(stderr, "mock-daw: bad option or value: %s %s (see --help)\n", o, v);
       return 2;

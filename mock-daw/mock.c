@@ -20,78 +20,85 @@
  * parameter list is exactly what real Ardour 7.3 reported (ardour-osc.md §3 and a probe on this machine); the
  * other ACE parameter lists are plausible subsets (documented as guessed in README.md). */
 
-#define P01(n) {n, 128, 0.0f, 1.0f, "", 0.5}
-static const struct mk_pdesc rp_synth[] = {P01("Volume"), P01("Tuning"), P01("Attack"), P01("Decay"),
-  P01("Sustain"), P01("Release"), P01("Square mix"), P01("Saw mix"), P01("Triangle mix")};
+#define P01(n)                                                                                                         \
+  { n, 128, 0.0f, 1.0f, "", 0.5 }
+static const struct mk_pdesc rp_synth[] = {P01("Volume"),     P01("Tuning"),  P01("Attack"),
+                                           P01("Decay"),      P01("Sustain"), P01("Release"),
+                                           P01("Square mix"), P01("Saw mix"), P01("Triangle mix")};
 /* ReaSynDr: REAPER's drum synthesizer (kick, snare, hi-hat and tom voices on the GM drum notes) */
 static const struct mk_pdesc rp_syndr[] = {P01("Volume"), P01("Kick level"), P01("Snare level"), P01("Hi-hat level"),
-  P01("Tom level")};
-static const struct mk_pdesc rp_rs5k[] = {P01("Volume"), P01("Pan"), P01("Min vol"), P01("Note range start"),
-  P01("Note range end"), P01("Pitch for start"), P01("Pitch for end")};
-static const struct mk_pdesc rp_verbate[] = {P01("Wet"), P01("Dry"), P01("Room size"), P01("Dampening"),
-  P01("Width"), P01("Initial delay"), P01("Lowpass"), P01("Highpass")};
+                                           P01("Tom level")};
+static const struct mk_pdesc rp_rs5k[] = {
+    P01("Volume"),          P01("Pan"),          P01("Min vol"), P01("Note range start"), P01("Note range end"),
+    P01("Pitch for start"), P01("Pitch for end")};
+static const struct mk_pdesc rp_verbate[] = {P01("Wet"),   P01("Dry"),           P01("Room size"), P01("Dampening"),
+                                             P01("Width"), P01("Initial delay"), P01("Lowpass"),   P01("Highpass")};
 static const struct mk_pdesc rp_verb[] = {P01("Wet"), P01("Dry")};
-static const struct mk_pdesc rp_delay[] = {P01("Wet"), P01("Dry"), P01("Length (time)"), P01("Length (musical)"),
-  P01("Feedback"), P01("Lowpass"), P01("Hipass")};
-static const struct mk_pdesc rp_eq[] = {P01("Freq-Low Shelf"), P01("Gain-Low Shelf"), P01("Q-Low Shelf"),
-  P01("Freq-Band 2"), P01("Gain-Band 2"), P01("Q-Band 2"), P01("Freq-High Shelf"), P01("Gain-High Shelf")};
-static const struct mk_pdesc rp_comp[] = {P01("Thresh"), P01("Ratio"), P01("Attack"), P01("Release"),
-  P01("Pre-comp"), P01("Lowpass"), P01("Hipass"), P01("Wet"), P01("Dry")};
-static const struct mk_pdesc rp_gate[] = {P01("Thresh"), P01("Attack"), P01("Hold"), P01("Release"),
-  P01("Wet"), P01("Dry")};
+static const struct mk_pdesc rp_delay[] = {
+    P01("Wet"),      P01("Dry"),     P01("Length (time)"), P01("Length (musical)"),
+    P01("Feedback"), P01("Lowpass"), P01("Hipass")};
+static const struct mk_pdesc rp_eq[] = {P01("Freq-Low Shelf"),  P01("Gain-Low Shelf"), P01("Q-Low Shelf"),
+                                        P01("Freq-Band 2"),     P01("Gain-Band 2"),    P01("Q-Band 2"),
+                                        P01("Freq-High Shelf"), P01("Gain-High Shelf")};
+static const struct mk_pdesc rp_comp[] = {P01("Thresh"),  P01("Ratio"),  P01("Attack"), P01("Release"), P01("Pre-comp"),
+                                          P01("Lowpass"), P01("Hipass"), P01("Wet"),    P01("Dry")};
+static const struct mk_pdesc rp_gate[] = {P01("Thresh"),  P01("Attack"), P01("Hold"),
+                                          P01("Release"), P01("Wet"),    P01("Dry")};
 static const struct mk_pdesc rp_generic[] = {P01("Wet"), P01("Dry"), P01("Bypass")};
 
 static const struct mk_plugin reaper_catalog[] = {
-  {"ReaSynth", "VSTi: ReaSynth (Cockos)", 1, 9, rp_synth},
-  {"ReaSamplOmatic5000", "VSTi: ReaSamplOmatic5000 (Cockos)", 1, 7, rp_rs5k},
-  {"ReaSynDr", "VSTi: ReaSynDr (Cockos)", 1, 5, rp_syndr},
-  {"ReaVerbate", "VST: ReaVerbate (Cockos)", 0, 8, rp_verbate},
-  {"ReaVerb", "VST: ReaVerb (Cockos)", 0, 2, rp_verb},
-  {"ReaDelay", "VST: ReaDelay (Cockos)", 0, 7, rp_delay},
-  {"ReaEQ", "VST: ReaEQ (Cockos)", 0, 8, rp_eq},
-  {"ReaComp", "VST: ReaComp (Cockos)", 0, 9, rp_comp},
-  {"ReaGate", "VST: ReaGate (Cockos)", 0, 6, rp_gate},
-  {"ReaXcomp", "VST: ReaXcomp (Cockos)", 0, 3, rp_generic},
-  {"ReaPitch", "VST: ReaPitch (Cockos)", 0, 3, rp_generic},
-  {"ReaTune", "VST: ReaTune (Cockos)", 0, 3, rp_generic},
-  {"ReaFIR", "VST: ReaFIR (Cockos)", 0, 3, rp_generic},
-  {"ReaLimit", "VST: ReaLimit (Cockos)", 0, 3, rp_generic},
+    {"ReaSynth", "VSTi: ReaSynth (Cockos)", 1, 9, rp_synth},
+    {"ReaSamplOmatic5000", "VSTi: ReaSamplOmatic5000 (Cockos)", 1, 7, rp_rs5k},
+    {"ReaSynDr", "VSTi: ReaSynDr (Cockos)", 1, 5, rp_syndr},
+    {"ReaVerbate", "VST: ReaVerbate (Cockos)", 0, 8, rp_verbate},
+    {"ReaVerb", "VST: ReaVerb (Cockos)", 0, 2, rp_verb},
+    {"ReaDelay", "VST: ReaDelay (Cockos)", 0, 7, rp_delay},
+    {"ReaEQ", "VST: ReaEQ (Cockos)", 0, 8, rp_eq},
+    {"ReaComp", "VST: ReaComp (Cockos)", 0, 9, rp_comp},
+    {"ReaGate", "VST: ReaGate (Cockos)", 0, 6, rp_gate},
+    {"ReaXcomp", "VST: ReaXcomp (Cockos)", 0, 3, rp_generic},
+    {"ReaPitch", "VST: ReaPitch (Cockos)", 0, 3, rp_generic},
+    {"ReaTune", "VST: ReaTune (Cockos)", 0, 3, rp_generic},
+    {"ReaFIR", "VST: ReaFIR (Cockos)", 0, 3, rp_generic},
+    {"ReaLimit", "VST: ReaLimit (Cockos)", 0, 3, rp_generic},
 };
 
 static const struct mk_pdesc ar_comp[] = {
-  {"Attack", 128, 0.1f, 100.0f, "", 10.0},
-  {"Release", 128, 1.0f, 2000.0f, "", 80.0},
-  {"Knee", 128, 0.0f, 8.0f, "", 0.0},
-  {"Ratio", 132, 1.0f, 20.0f, "%.3f  ", 4.0},
-  {"Threshold", 128, -60.0f, 0.0f, "", 0.0},
-  {"Makeup", 128, 0.0f, 30.0f, "", 0.0},
-  {"Gain Reduction", 0, 0.0f, 45.0f, "%4.1f", 0.0},
-  {"Input Level", 0, -60.0f, 10.0f, "%4.1f", 0.0},
-  {"Output Level", 0, -60.0f, 10.0f, "%4.1f", 0.0},
-  {"Sidechain", 194, 0.0f, 1.0f, "", 0.0},
-  {"Enable", 194, 0.0f, 1.0f, "", 1.0},
+    {"Attack", 128, 0.1f, 100.0f, "", 10.0},
+    {"Release", 128, 1.0f, 2000.0f, "", 80.0},
+    {"Knee", 128, 0.0f, 8.0f, "", 0.0},
+    {"Ratio", 132, 1.0f, 20.0f, "%.3f  ", 4.0},
+    {"Threshold", 128, -60.0f, 0.0f, "", 0.0},
+    {"Makeup", 128, 0.0f, 30.0f, "", 0.0},
+    {"Gain Reduction", 0, 0.0f, 45.0f, "%4.1f", 0.0},
+    {"Input Level", 0, -60.0f, 10.0f, "%4.1f", 0.0},
+    {"Output Level", 0, -60.0f, 10.0f, "%4.1f", 0.0},
+    {"Sidechain", 194, 0.0f, 1.0f, "", 0.0},
+    {"Enable", 194, 0.0f, 1.0f, "", 1.0},
 };
-static const struct mk_pdesc ar_reverb[] = {
-  {"Blend", 128, 0.0f, 1.0f, "", 0.3}, {"Room Size", 128, 0.5f, 1.0f, "", 0.75}, {"Enable", 194, 0.0f, 1.0f, "", 1.0}};
+static const struct mk_pdesc ar_reverb[] = {{"Blend", 128, 0.0f, 1.0f, "", 0.3},
+                                            {"Room Size", 128, 0.5f, 1.0f, "", 0.75},
+                                            {"Enable", 194, 0.0f, 1.0f, "", 1.0}};
 static const struct mk_pdesc ar_delay[] = {
-  {"BPM", 128, 1.0f, 240.0f, "", 120.0}, {"Time", 128, 1.0f, 8000.0f, "", 160.0}, {"Divisor", 128, 1.0f, 8.0f, "", 4.0},
-  {"Feedback", 128, 0.0f, 100.0f, "", 50.0}, {"LPF", 128, 20.0f, 20000.0f, "", 16000.0},
-  {"Output", 128, -60.0f, 10.0f, "", 0.0}, {"Enable", 194, 0.0f, 1.0f, "", 1.0}};
+    {"BPM", 128, 1.0f, 240.0f, "", 120.0},      {"Time", 128, 1.0f, 8000.0f, "", 160.0},
+    {"Divisor", 128, 1.0f, 8.0f, "", 4.0},      {"Feedback", 128, 0.0f, 100.0f, "", 50.0},
+    {"LPF", 128, 20.0f, 20000.0f, "", 16000.0}, {"Output", 128, -60.0f, 10.0f, "", 0.0},
+    {"Enable", 194, 0.0f, 1.0f, "", 1.0}};
 static const struct mk_pdesc ar_eq[] = {
-  {"Frequency L", 128, 20.0f, 20000.0f, "", 160.0}, {"Gain L", 128, -20.0f, 20.0f, "", 0.0},
-  {"Frequency H", 128, 20.0f, 20000.0f, "", 9000.0}, {"Gain H", 128, -20.0f, 20.0f, "", 0.0},
-  {"Master Gain", 128, -20.0f, 20.0f, "", 0.0}, {"Enable", 194, 0.0f, 1.0f, "", 1.0}};
+    {"Frequency L", 128, 20.0f, 20000.0f, "", 160.0},  {"Gain L", 128, -20.0f, 20.0f, "", 0.0},
+    {"Frequency H", 128, 20.0f, 20000.0f, "", 9000.0}, {"Gain H", 128, -20.0f, 20.0f, "", 0.0},
+    {"Master Gain", 128, -20.0f, 20.0f, "", 0.0},      {"Enable", 194, 0.0f, 1.0f, "", 1.0}};
 
 static const struct mk_plugin ardour_catalog[] = {
-  {"ACE Reasonable Synth", "ACE Reasonable Synth", 1, 0, NULL},
-  {"ACE Fluid Synth", "ACE Fluid Synth", 1, 0, NULL},
-  /* x42 AVL Drumkits (Debian avldrums.lv2, installed by .ci/deps): LV2 names from its manifest, kit built in */
-  {"Black Pearl Drumkit", "Black Pearl Drumkit", 1, 0, NULL},
-  {"Red Zeppelin Drumkit", "Red Zeppelin Drumkit", 1, 0, NULL},
-  {"ACE Reverb", "ACE Reverb", 0, 3, ar_reverb},
-  {"ACE Compressor", "ACE Compressor", 0, 11, ar_comp},
-  {"ACE Delay", "ACE Delay", 0, 7, ar_delay},
-  {"ACE EQ", "ACE EQ", 0, 6, ar_eq},
+    {"ACE Reasonable Synth", "ACE Reasonable Synth", 1, 0, NULL},
+    {"ACE Fluid Synth", "ACE Fluid Synth", 1, 0, NULL},
+    /* x42 AVL Drumkits (Debian avldrums.lv2, installed by .ci/deps): LV2 names from its manifest, kit built in */
+    {"Black Pearl Drumkit", "Black Pearl Drumkit", 1, 0, NULL},
+    {"Red Zeppelin Drumkit", "Red Zeppelin Drumkit", 1, 0, NULL},
+    {"ACE Reverb", "ACE Reverb", 0, 3, ar_reverb},
+    {"ACE Compressor", "ACE Compressor", 0, 11, ar_comp},
+    {"ACE Delay", "ACE Delay", 0, 7, ar_delay},
+    {"ACE EQ", "ACE EQ", 0, 6, ar_eq},
 };
 
 const char *mk_fx_osc_name(const char *full) {
@@ -431,10 +438,11 @@ json_t *mk_state_json(const mock_t *m, const struct mk_state *s) {
   json_object_set_new(root, "project", json_string(m->project));
   json_object_set_new(root, "tempo", json_real(s->tempo));
   json_object_set_new(root, "time_signature", json_pack("[i,i]", s->ts_num, s->ts_den));
-  json_object_set_new(root, "transport", json_pack("{s:b,s:b,s:f}", "playing", s->playing, "recording",
-                                                   s->recording && s->playing, "position", s->position));
-  json_object_set_new(root, "loop", json_pack("{s:b,s:f,s:f}", "enabled", s->loop_enabled, "start", s->loop_start,
-                                              "end", s->loop_end));
+  json_object_set_new(root, "transport",
+                      json_pack("{s:b,s:b,s:f}", "playing", s->playing, "recording", s->recording && s->playing,
+                                "position", s->position));
+  json_object_set_new(
+      root, "loop", json_pack("{s:b,s:f,s:f}", "enabled", s->loop_enabled, "start", s->loop_start, "end", s->loop_end));
   json_t *mk = json_array();
   for (int i = 0; i < s->nmarkers; i++) {
     char id[32];
@@ -477,16 +485,15 @@ json_t *mk_state_json(const mock_t *m, const struct mk_state *s) {
         double norm = pp->upper > pp->lower ? clampd((pp->value - pp->lower) / (pp->upper - pp->lower), 0, 1) : 0;
         json_array_append_new(pa, json_pack("{s:i,s:s,s:f}", "index", p + 1, "name", pp->name, "value", norm));
       }
-      json_array_append_new(fx, json_pack("{s:i,s:s,s:b,s:o}", "index", k + 1, "name", display_fx_name(m, f),
-                                          "enabled", f->enabled, "params", pa));
+      json_array_append_new(fx, json_pack("{s:i,s:s,s:b,s:o}", "index", k + 1, "name", display_fx_name(m, f), "enabled",
+                                          f->enabled, "params", pa));
     }
     json_object_set_new(o, "fx", fx);
     json_t *cl = json_array();
     for (int k = 0; k < t->nclips; k++) {
       const struct mk_clip *c = &t->clips[k];
-      json_array_append_new(cl, json_pack("{s:s,s:s,s:s,s:f,s:f,s:o}", "id", c->host_id, "host_id", c->host_id,
-                                          "name", c->name, "start", c->start, "length", c->length, "notes",
-                                          mk_notes_json(c)));
+      json_array_append_new(cl, json_pack("{s:s,s:s,s:s,s:f,s:f,s:o}", "id", c->host_id, "host_id", c->host_id, "name",
+                                          c->name, "start", c->start, "length", c->length, "notes", mk_notes_json(c)));
     }
     json_object_set_new(o, "clips", cl);
     json_array_append_new(tr, o);
@@ -736,8 +743,7 @@ size_t mk_osc_vencode(void *buf, size_t cap, const char *path, const char *types
       off += n;
       break;
     }
-    default:
-      return 0;
+    default: return 0;
     }
   }
   return off;
@@ -1184,8 +1190,8 @@ int mock_new(uv_loop_t *loop, const struct mock_config *cfg, mock_t **out, char 
     return MOCK_ESPOOL;
   }
   mk_log(m, "listening on 127.0.0.1:%d, %s %d, %d tracks%s", m->port,
-         m->dialect == MK_REAPER ? "feedback to port" : "replies before /set_surface to port",
-         m->cfg.feedback_port, m->st->ntracks, m->spool ? ", companion on" : "");
+         m->dialect == MK_REAPER ? "feedback to port" : "replies before /set_surface to port", m->cfg.feedback_port,
+         m->st->ntracks, m->spool ? ", companion on" : "");
   m->ops->reset(m, 1);
   m->ops->after_packet(m);
   *out = m;

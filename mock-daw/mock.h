@@ -48,7 +48,7 @@ enum {
   MOCK_ESESSION = -3, /* session file unreadable or invalid */
   MOCK_ESPOOL = -4,   /* spool directory cannot be created/used */
   MOCK_ENOMEM = -5,
-  MOCK_ESTATE = -6    /* operation not possible in the current state (e.g. restart while closing) */
+  MOCK_ESTATE = -6 /* operation not possible in the current state (e.g. restart while closing) */
 };
 
 /* Creates the mock on `loop`, binds 127.0.0.1:cfg->port. The strings in cfg are copied.
@@ -80,7 +80,9 @@ void mock_close(mock_t *m, void (*cb)(void *data), void *data);
 
 const char *mock_strerror(int code);
 
-struct mock_stats { unsigned long rx, tx, dropped_rx, dropped_tx, malformed; };
+struct mock_stats {
+  unsigned long rx, tx, dropped_rx, dropped_tx, malformed;
+};
 /* rx/tx count OSC messages (not packets), /mock/ inspection traffic included. */
 void mock_get_stats(const mock_t *m, struct mock_stats *st);
 

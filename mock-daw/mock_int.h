@@ -10,10 +10,26 @@
 
 /* liblo's argv points into 4-byte aligned data while lo_arg contains 8-byte members: read through memcpy
  * (direct member access is undefined behaviour that UBSan reports) */
-static inline int32_t mk_ai(lo_arg **a, int i) { int32_t v; memcpy(&v, a[i], 4); return v; }
-static inline float mk_af(lo_arg **a, int i) { float v; memcpy(&v, a[i], 4); return v; }
-static inline int64_t mk_ah(lo_arg **a, int i) { int64_t v; memcpy(&v, a[i], 8); return v; }
-static inline double mk_ad(lo_arg **a, int i) { double v; memcpy(&v, a[i], 8); return v; }
+static inline int32_t mk_ai(lo_arg **a, int i) {
+  int32_t v;
+  memcpy(&v, a[i], 4);
+  return v;
+}
+static inline float mk_af(lo_arg **a, int i) {
+  float v;
+  memcpy(&v, a[i], 4);
+  return v;
+}
+static inline int64_t mk_ah(lo_arg **a, int i) {
+  int64_t v;
+  memcpy(&v, a[i], 8);
+  return v;
+}
+static inline double mk_ad(lo_arg **a, int i) {
+  double v;
+  memcpy(&v, a[i], 8);
+  return v;
+}
 static inline const char *mk_as(lo_arg **a, int i) { return (const char *)a[i]; }
 /* double -> int without undefined behaviour: NaN -> lo, clamped to lo..hi */
 static inline int mk_dtoi(double v, int lo, int hi) { return !(v >= lo) ? lo : v > hi ? hi : (int)v; }
@@ -22,50 +38,84 @@ enum mk_dialect { MK_REAPER, MK_ARDOUR };
 enum mk_ttype { MK_MIDI, MK_AUDIO, MK_BUS };
 
 /* ---- plugin catalog (mock.c) ---- */
-struct mk_pdesc {            /* one parameter of a catalog plugin */
+struct mk_pdesc { /* one parameter of a catalog plugin */
   const char *name;
-  int flags;                 /* Ardour descriptor flags (128 = input control, 0 = output, 194 = toggle...) */
+  int flags; /* Ardour descriptor flags (128 = input control, 0 = output, 194 = toggle...) */
   float lower, upper;
-  const char *fmt;           /* Ardour print format */
-  double def;                /* default raw value */
+  const char *fmt; /* Ardour print format */
+  double def;      /* default raw value */
 };
 struct mk_plugin {
-  const char *name;          /* display/short name: "ReaVerbate" / "ACE Reverb" */
-  const char *full;          /* the host's own name: "VST: ReaVerbate (Cockos)" / "ACE Reverb" */
+  const char *name; /* display/short name: "ReaVerbate" / "ACE Reverb" */
+  const char *full; /* the host's own name: "VST: ReaVerbate (Cockos)" / "ACE Reverb" */
   int instrument;
   int nparams;
   const struct mk_pdesc *params;
 };
 const struct mk_plugin *mk_catalog_find(int dialect, const char *name); /* case-insensitive on name/full/stripped */
-const char *mk_fx_osc_name(const char *full);  /* REAPER: strip "VST: " etc. prefixes (pointer into full) */
+const char *mk_fx_osc_name(const char *full); /* REAPER: strip "VST: " etc. prefixes (pointer into full) */
 
 /* ---- state ---- */
-struct mk_param { char *name; double value; double lower, upper; int flags; const char *fmt; }; /* raw value */
-struct mk_fx { char *name; int enabled; int nparams; struct mk_param *params; char *preset; int openui; };
-struct mk_note { int n; double s, d; int v, c; };
-struct mk_clip { char *host_id; char *name; double start, length; int nnotes, cap; struct mk_note *notes; };
-struct mk_track {
-  unsigned serial;           /* stable mock id ("t<serial>" in the dump) */
-  char *host_id;
-  char *name;                /* REAPER: "" = unnamed (shown as "Track N") */
-  int type;
-  double volume_db;          /* <= -150 is -inf */
-  double pan;                /* -1..1 */
-  int mute, solo, recarm, selected, monitor;
-  struct mk_fx *inst;        /* instrument or NULL */
-  int nfx; struct mk_fx *fx; /* effects, chain order, instrument excluded */
-  int nclips; struct mk_clip *clips;
+struct mk_param {
+  char *name;
+  double value;
+  double lower, upper;
+  int flags;
+  const char *fmt;
+}; /* raw value */
+struct mk_fx {
+  char *name;
+  int enabled;
+  int nparams;
+  struct mk_param *params;
+  char *preset;
+  int openui;
 };
-struct mk_marker { int number; char *name; double pos; }; /* pos in beats */
+struct mk_note {
+  int n;
+  double s, d;
+  int v, c;
+};
+struct mk_clip {
+  char *host_id;
+  char *name;
+  double start, length;
+  int nnotes, cap;
+  struct mk_note *notes;
+};
+struct mk_track {
+  unsigned serial; /* stable mock id ("t<serial>" in the dump) */
+  char *host_id;
+  char *name; /* REAPER: "" = unnamed (shown as "Track N") */
+  int type;
+  double volume_db; /* <= -150 is -inf */
+  double pan;       /* -1..1 */
+  int mute, solo, recarm, selected, monitor;
+  struct mk_fx *inst; /* instrument or NULL */
+  int nfx;
+  struct mk_fx *fx; /* effects, chain order, instrument excluded */
+  int nclips;
+  struct mk_clip *clips;
+};
+struct mk_marker {
+  int number;
+  char *name;
+  double pos;
+}; /* pos in beats */
 struct mk_state {
-  double tempo; int ts_num, ts_den;
+  double tempo;
+  int ts_num, ts_den;
   int playing, recording, paused, rec_global;
-  double position;           /* beats */
-  int loop_enabled; double loop_start, loop_end;
+  double position; /* beats */
+  int loop_enabled;
+  double loop_start, loop_end;
   int click;
-  double master_db, master_pan; int master_mute;
-  int ntracks, captracks; struct mk_track **tracks;
-  int nmarkers; struct mk_marker *markers;
+  double master_db, master_pan;
+  int master_mute;
+  int ntracks, captracks;
+  struct mk_track **tracks;
+  int nmarkers;
+  struct mk_marker *markers;
   unsigned next_serial, next_host; /* counters for ids */
   int saved;
 };
@@ -81,7 +131,7 @@ void mk_track_free(struct mk_track *t);
 int mk_track_index(const mock_t *m, const struct mk_track *t); /* 1-based, 0 if absent */
 struct mk_fx *mk_fx_from_plugin(struct mk_fx *dst, const struct mk_plugin *p, const char *fallback_name);
 void mk_fx_clear(struct mk_fx *f);
-int mk_fx_chain_len(const struct mk_track *t);           /* instrument + effects */
+int mk_fx_chain_len(const struct mk_track *t);            /* instrument + effects */
 struct mk_fx *mk_fx_chain_get(struct mk_track *t, int k); /* 1-based chain slot, NULL if none */
 char *mk_new_host_id(mock_t *m);
 char *mk_strdup(const char *s);
@@ -114,9 +164,9 @@ struct mk_dialect_ops {
   /* one incoming message (already past the drop fault); src = sender */
   void (*handle)(mock_t *m, const char *path, const char *types, lo_arg **argv, int argc,
                  const struct sockaddr_in *src);
-  void (*after_packet)(mock_t *m);      /* flush queued feedback */
-  void (*reset)(mock_t *m, int startup); /* socket (re)opened / state replaced */
-  void (*tracks_changed)(mock_t *m);     /* companion changed the track list */
+  void (*after_packet)(mock_t *m);                      /* flush queued feedback */
+  void (*reset)(mock_t *m, int startup);                /* socket (re)opened / state replaced */
+  void (*tracks_changed)(mock_t *m);                    /* companion changed the track list */
   void (*track_changed)(mock_t *m, struct mk_track *t); /* companion changed a track (fx, name) */
   void (*free)(mock_t *m);
 };
@@ -128,7 +178,7 @@ int mk_ardour_init(mock_t *m);
 /* ---- companion ---- */
 struct mk_companion;
 int mk_companion_new(mock_t *m, const char *spool, struct mk_companion **out, char *err, size_t errlen);
-void mk_companion_run(struct mk_companion *c); /* drain in/ once */
+void mk_companion_run(struct mk_companion *c);                 /* drain in/ once */
 void mk_companion_drop_replies(struct mk_companion *c, int n); /* fault: execute, but lose the next n replies */
 void mk_companion_close(struct mk_companion *c, void (*cb)(void *), void *data);
 extern const char MK_REAPER_COMMAND_ID[];
@@ -138,12 +188,12 @@ struct mock {
   uv_loop_t *loop;
   int dialect;
   const struct mk_dialect_ops *ops;
-  void *dl;                  /* dialect-private */
-  struct mock_config cfg;    /* strings below are owned copies */
+  void *dl;               /* dialect-private */
+  struct mock_config cfg; /* strings below are owned copies */
   char *project;
   char *spool;
   struct mk_state *st, *initial;
-  uv_udp_t *udp;             /* NULL while down */
+  uv_udp_t *udp; /* NULL while down */
   uv_timer_t *restart_timer;
   int port;
   int down;
@@ -159,9 +209,14 @@ struct mock {
   int in_packet;
   /* undo */
   int nundo, nredo;
-  struct { char *name; struct mk_state *s; } undo[64], redo[64];
-  int group_open; char *group_name; struct mk_state *group_snap;
-  uint64_t idrng;            /* id generator state (not the drop PRNG) */
+  struct {
+    char *name;
+    struct mk_state *s;
+  } undo[64], redo[64];
+  int group_open;
+  char *group_name;
+  struct mk_state *group_snap;
+  uint64_t idrng; /* id generator state (not the drop PRNG) */
 };
 
 void mk_log(const mock_t *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

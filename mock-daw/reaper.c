@@ -159,13 +159,23 @@ static void fb(mock_t *m, char flag, const char *addr, char type, double num, co
   if (!changed) return;
   if (mk_drop_tx(m)) return;
   unsigned char buf[RP_MAX_PACKET];
-  size_t n = type == 's' ? mk_osc_encode(buf, sizeof buf, addr, "s", str)
+  size_t n = type == 's'   ? mk_osc_encode(buf, sizeof buf, addr, "s", str)
              : type == 'i' ? mk_osc_encode(buf, sizeof buf, addr, "i", (int)num)
                            : mk_osc_encode(buf, sizeof buf, addr, "f", (double)f);
   if (n) queue_msg(m, buf, n);
 }
-#define FBF(flag, val, ...) do { char a_[160]; snprintf(a_, sizeof a_, __VA_ARGS__); fb(m, flag, a_, 'f', (val), NULL); } while (0)
-#define FBS(str, ...) do { char a_[160]; snprintf(a_, sizeof a_, __VA_ARGS__); fb(m, 's', a_, 's', 0, (str)); } while (0)
+#define FBF(flag, val, ...)                                                                                            \
+  do {                                                                                                                 \
+    char a_[160];                                                                                                      \
+    snprintf(a_, sizeof a_, __VA_ARGS__);                                                                              \
+    fb(m, flag, a_, 'f', (val), NULL);                                                                                 \
+  } while (0)
+#define FBS(str, ...)                                                                                                  \
+  do {                                                                                                                 \
+    char a_[160];                                                                                                      \
+    snprintf(a_, sizeof a_, __VA_ARGS__);                                                                              \
+    fb(m, 's', a_, 's', 0, (str));                                                                                     \
+  } while (0)
 
 /* ---------------- conversions ---------------- */
 static double db_to_pos(double db) { return db <= -150.0 ? 0.0 : fmin(1.0, pow(10.0, (db - 12.0) / 80.0)); }
@@ -368,8 +378,14 @@ static int arg_num(const char *types, lo_arg **argv, int argc, double *v) {
 static int arg_b(const char *types, lo_arg **argv, int argc, int *out) {
   double v;
   if (!arg_num(types, argv, argc, &v)) return 0;
-  if (v == 1.0) { *out = 1; return 1; }
-  if (v == 0.0) { *out = 0; return 1; }
+  if (v == 1.0) {
+    *out = 1;
+    return 1;
+  }
+  if (v == 0.0) {
+    *out = 0;
+    return 1;
+  }
   return 0; /* any other value is ignored */
 }
 static int arg_t(const char *types, lo_arg **argv, int argc) {
@@ -473,15 +489,27 @@ static void run_action(mock_t *m, int id) {
   case 1013: set_transport(m, 1, 1, 0); break;
   case 1008: set_transport(m, 0, s->recording, s->playing || !s->paused); break;
   case 40044: set_transport(m, !s->playing, 0, 0); break;
-  case 1068: s->loop_enabled = !s->loop_enabled; globals_fb(m); break;
-  case 40364: s->click = !s->click; globals_fb(m); break;
-  case 40042: s->position = 0; globals_fb(m); break;
+  case 1068:
+    s->loop_enabled = !s->loop_enabled;
+    globals_fb(m);
+    break;
+  case 40364:
+    s->click = !s->click;
+    globals_fb(m);
+    break;
+  case 40042:
+    s->position = 0;
+    globals_fb(m);
+    break;
   case 40157: /* Markers: Insert marker at current position (lowest free number, unnamed) */
     mk_undo_push(m, "Insert marker");
     marker_add(m, lowest_free_marker(m), s->position, "");
     markers_fb(m);
     break;
-  case 40026: s->saved = 1; mk_log(m, "project saved"); break;
+  case 40026:
+    s->saved = 1;
+    mk_log(m, "project saved");
+    break;
   case 40029:
   case 40030: {
     char nm[128] = "";
@@ -517,10 +545,14 @@ static void handle_track(mock_t *m, int abs, const char *sub, const char *types,
   double v;
   int b;
   if (abs == 0) { /* /track/0/... with bank at 0, or the device-selected master */
-    if (!strcmp(sub, "volume") && arg_num(types, argv, argc, &v)) s->master_db = pos_to_db(v);
-    else if (!strcmp(sub, "volume/db") && arg_num(types, argv, argc, &v)) s->master_db = v <= -150 ? -150 : v;
-    else if (!strcmp(sub, "pan") && arg_num(types, argv, argc, &v)) s->master_pan = fmax(-1, fmin(1, 2 * v - 1));
-    else return;
+    if (!strcmp(sub, "volume") && arg_num(types, argv, argc, &v))
+      s->master_db = pos_to_db(v);
+    else if (!strcmp(sub, "volume/db") && arg_num(types, argv, argc, &v))
+      s->master_db = v <= -150 ? -150 : v;
+    else if (!strcmp(sub, "pan") && arg_num(types, argv, argc, &v))
+      s->master_pan = fmax(-1, fmin(1, 2 * v - 1));
+    else
+      return;
     track_changed(m, 0);
     return;
   }
@@ -551,8 +583,10 @@ static void handle_track(mock_t *m, int abs, const char *sub, const char *types,
   } else if (!strcmp(sub, "recarm/toggle") && arg_t(types, argv, argc)) {
     t->recarm = !t->recarm;
   } else if (!strcmp(sub, "monitor") && arg_num(types, argv, argc, &v)) {
-    if (types[0] == 'i' ? (v >= 0 && v <= 2) : (v == 0 || v == 1)) t->monitor = (int)v;
-    else ok = 0;
+    if (types[0] == 'i' ? (v >= 0 && v <= 2) : (v == 0 || v == 1))
+      t->monitor = (int)v;
+    else
+      ok = 0;
   } else if (!strncmp(sub, "fx/", 3) || !strncmp(sub, "fxinst", 6)) {
     int k = 0, p = 0;
     char tail[64] = "";
@@ -568,9 +602,12 @@ static void handle_track(mock_t *m, int abs, const char *sub, const char *types,
       struct mk_param *pp = &f->params[p - 1];
       pp->value = pp->lower + fmax(0, fmin(1, mk_af(argv, 0))) * (pp->upper - pp->lower);
     } else if (sscanf(sub, "fx/%d/%63s", &k, tail) == 2 && (f = mk_fx_chain_get(t, k))) {
-      if (!strcmp(tail, "bypass") && arg_b(types, argv, argc, &b)) f->enabled = b; /* value = enabled */
-      else if (!strcmp(tail, "openui") && arg_b(types, argv, argc, &b)) f->openui = b;
-      else return;
+      if (!strcmp(tail, "bypass") && arg_b(types, argv, argc, &b))
+        f->enabled = b; /* value = enabled */
+      else if (!strcmp(tail, "openui") && arg_b(types, argv, argc, &b))
+        f->openui = b;
+      else
+        return;
     } else if (!strcmp(sub, "fxinst/bypass") && t->inst && arg_b(types, argv, argc, &b)) {
       t->inst->enabled = b;
     } else if (!strcmp(sub, "fxinst/openui") && t->inst && arg_b(types, argv, argc, &b)) {
@@ -624,22 +661,43 @@ static void rp_handle(mock_t *m, const char *path, const char *types, lo_arg **a
   } else if (!strcmp(path, "/pause")) {
     if (arg_t(types, argv, argc)) set_transport(m, 0, s->recording, 1);
   } else if (!strcmp(path, "/repeat")) {
-    if (arg_t(types, argv, argc)) { s->loop_enabled = !s->loop_enabled; globals_fb(m); }
+    if (arg_t(types, argv, argc)) {
+      s->loop_enabled = !s->loop_enabled;
+      globals_fb(m);
+    }
   } else if (!strcmp(path, "/click")) {
-    if (arg_t(types, argv, argc)) { s->click = !s->click; globals_fb(m); }
+    if (arg_t(types, argv, argc)) {
+      s->click = !s->click;
+      globals_fb(m);
+    }
   } else if (!strcmp(path, "/tempo/raw")) {
-    if (arg_num(types, argv, argc, &v) && v >= 1 && v <= 960) { s->tempo = v; s->saved = 0; globals_fb(m); markers_fb(m); }
+    if (arg_num(types, argv, argc, &v) && v >= 1 && v <= 960) {
+      s->tempo = v;
+      s->saved = 0;
+      globals_fb(m);
+      markers_fb(m);
+    }
   } else if (!strcmp(path, "/tempo")) {
-    if (arg_num(types, argv, argc, &v) && v >= 0 && v <= 1) { s->tempo = 1.0 + v * 959.0; s->saved = 0; globals_fb(m); markers_fb(m); }
+    if (arg_num(types, argv, argc, &v) && v >= 0 && v <= 1) {
+      s->tempo = 1.0 + v * 959.0;
+      s->saved = 0;
+      globals_fb(m);
+      markers_fb(m);
+    }
   } else if (!strcmp(path, "/loop/start/time") || !strcmp(path, "/loop/end/time")) {
     if (arg_num(types, argv, argc, &v) && v >= 0 && v < 1e9) {
-      if (path[6] == 's') s->loop_start = mk_sec_to_beats(m, v);
-      else s->loop_end = mk_sec_to_beats(m, v);
+      if (path[6] == 's')
+        s->loop_start = mk_sec_to_beats(m, v);
+      else
+        s->loop_end = mk_sec_to_beats(m, v);
       s->saved = 0;
       r->loop_dirty = 1;
     }
   } else if (!strcmp(path, "/time")) {
-    if (arg_num(types, argv, argc, &v) && v >= 0 && v < 1e9) { s->position = mk_sec_to_beats(m, v); globals_fb(m); }
+    if (arg_num(types, argv, argc, &v) && v >= 0 && v < 1e9) {
+      s->position = mk_sec_to_beats(m, v);
+      globals_fb(m);
+    }
   } else if (!strncmp(path, "/marker_id/", 11)) {
     char *e;
     long num = strtol(path + 11, &e, 10);
@@ -648,8 +706,12 @@ static void rp_handle(mock_t *m, const char *path, const char *types, lo_arg **a
     if (!(is_time && arg_num(types, argv, argc, &v)) && !(is_name && argc >= 1 && types[0] == 's')) goto done;
     struct mk_marker *mk = marker_by_number(m, (int)num);
     if (!mk) mk = marker_add(m, (int)num, 0.0, ""); /* REAPER creates a missing marker at time 0 */
-    if (is_time) mk->pos = mk_sec_to_beats(m, fmin(fmax(0, v), 1e9));
-    else { free(mk->name); mk->name = mk_strdup(mk_as(argv, 0)); }
+    if (is_time)
+      mk->pos = mk_sec_to_beats(m, fmin(fmax(0, v), 1e9));
+    else {
+      free(mk->name);
+      mk->name = mk_strdup(mk_as(argv, 0));
+    }
     s->saved = 0;
     markers_fb(m);
   } else if (!strncmp(path, "/marker/", 8) || !strcmp(path, "/marker")) {
@@ -661,13 +723,18 @@ static void rp_handle(mock_t *m, const char *path, const char *types, lo_arg **a
     }
     struct mk_marker **mv;
     int nm = sorted_markers(m, &mv);
-    if (k >= 1 && k <= nm) { s->position = mv[k - 1]->pos; globals_fb(m); }
+    if (k >= 1 && k <= nm) {
+      s->position = mv[k - 1]->pos;
+      globals_fb(m);
+    }
     free(mv);
   } else if (!strcmp(path, "/action") || !strcmp(path, "/action/str")) {
     /* int32 or string arguments only; a float does nothing; several run in order */
     for (int i = 0; i < argc; i++) {
-      if (types[i] == 'i') run_action(m, mk_ai(argv, i));
-      else if (types[i] == 's') run_named(m, mk_as(argv, i));
+      if (types[i] == 'i')
+        run_action(m, mk_ai(argv, i));
+      else if (types[i] == 's')
+        run_named(m, mk_as(argv, i));
     }
   } else if (!strncmp(path, "/action/", 8)) {
     const char *id = path + 8;
@@ -677,11 +744,20 @@ static void rp_handle(mock_t *m, const char *path, const char *types, lo_arg **a
       run_named(m, id);
     }
   } else if (!strcmp(path, "/device/track/count")) {
-    if (arg_num(types, argv, argc, &v) && v >= 0) { r->bank_size = mk_dtoi(v, 0, RP_MAX_BANK); full_refresh(m); }
+    if (arg_num(types, argv, argc, &v) && v >= 0) {
+      r->bank_size = mk_dtoi(v, 0, RP_MAX_BANK);
+      full_refresh(m);
+    }
   } else if (!strcmp(path, "/device/fx/count")) {
-    if (arg_num(types, argv, argc, &v) && v >= 0) { r->fx_count = mk_dtoi(v, 0, 128); full_refresh(m); }
+    if (arg_num(types, argv, argc, &v) && v >= 0) {
+      r->fx_count = mk_dtoi(v, 0, 128);
+      full_refresh(m);
+    }
   } else if (!strcmp(path, "/device/marker/count")) {
-    if (arg_num(types, argv, argc, &v) && v >= 0) { r->marker_count = mk_dtoi(v, 0, 4096); markers_fb(m); }
+    if (arg_num(types, argv, argc, &v) && v >= 0) {
+      r->marker_count = mk_dtoi(v, 0, 4096);
+      markers_fb(m);
+    }
   } else if (!strcmp(path, "/device/track/select")) {
     if (arg_num(types, argv, argc, &v)) {
       double t = r->bank_start + v;
@@ -710,8 +786,10 @@ static void rp_handle(mock_t *m, const char *path, const char *types, lo_arg **a
   } else if (!strcmp(path, "/device/track/bank/+") || !strcmp(path, "/device/track/bank/-")) {
     if (arg_t(types, argv, argc) && r->bank_size > 0) {
       int last = s->ntracks > 0 ? (s->ntracks - 1) / r->bank_size * r->bank_size : 0;
-      if (path[strlen(path) - 1] == '+') r->bank_start = r->bank_start + r->bank_size > last ? 0 : r->bank_start + r->bank_size;
-      else r->bank_start = r->bank_start == 0 ? last : r->bank_start - r->bank_size;
+      if (path[strlen(path) - 1] == '+')
+        r->bank_start = r->bank_start + r->bank_size > last ? 0 : r->bank_start + r->bank_size;
+      else
+        r->bank_start = r->bank_start == 0 ? last : r->bank_start - r->bank_size;
       full_refresh(m);
     }
   } else {
@@ -738,7 +816,7 @@ static void rp_reset(mock_t *m, int startup) {
   struct rp *r = RP(m);
   r->bank_size = 8; /* DEVICE_TRACK_COUNT 8 */
   r->bank_start = 0;
-  r->fx_count = 8;  /* DEVICE_FX_COUNT 8 */
+  r->fx_count = 8; /* DEVICE_FX_COUNT 8 */
   r->marker_count = 0;
   r->dev_sel = 0;
   r->pmsgs = 0;
@@ -767,8 +845,8 @@ static void rp_free(mock_t *m) {
   m->dl = NULL;
 }
 
-const struct mk_dialect_ops mk_reaper_ops = {rp_handle, rp_after_packet, rp_reset, rp_tracks_changed,
-                                             rp_track_changed, rp_free};
+const struct mk_dialect_ops mk_reaper_ops = {rp_handle,         rp_after_packet,  rp_reset,
+                                             rp_tracks_changed, rp_track_changed, rp_free};
 
 int mk_reaper_init(mock_t *m) {
   struct rp *r = calloc(1, sizeof *r);

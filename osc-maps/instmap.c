@@ -47,8 +47,8 @@ static int check_roles(const json_t *r, const char *f, char *err, size_t errlen)
     return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: families must be the 16 General MIDI family names", f);
   size_t i;
   const json_t *e;
-  json_array_foreach(fams, i, e) if (!json_is_string(e))
-    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: families[%zu] is not a string", f, i);
+  json_array_foreach(fams, i, e) if (!json_is_string(e)) return errfmt(err, errlen, INSTMAP_EFORMAT,
+                                                                       "%s: families[%zu] is not a string", f, i);
   const json_t *progs = json_object_get(r, "programs");
   if (!json_is_array(progs) || json_array_size(progs) != 128)
     return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: programs must list the 128 General MIDI programs", f);
@@ -61,7 +61,8 @@ static int check_roles(const json_t *r, const char *f, char *err, size_t errlen)
     const char *fam = json_string_value(json_object_get(e, "family"));
     const json_t *want = json_array_get(fams, i / 8);
     if (!fam || strcmp(fam, json_string_value(want)))
-      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: programs[%zu].family must be \"%s\"", f, i, json_string_value(want));
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: programs[%zu].family must be \"%s\"", f, i,
+                    json_string_value(want));
   }
   const json_t *ch = json_object_get(r, "drum_channel");
   if (!json_is_integer(ch) || json_integer_value(ch) < 1 || json_integer_value(ch) > 16)
@@ -70,7 +71,8 @@ static int check_roles(const json_t *r, const char *f, char *err, size_t errlen)
     const json_t *n = json_object_get(e, "note");
     if (!json_is_integer(n) || json_integer_value(n) < 0 || json_integer_value(n) > 127 ||
         !json_is_string(json_object_get(e, "name")))
-      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: drum_notes[%zu] must be {\"note\": 0..127, \"name\": string}", f, i);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: drum_notes[%zu] must be {\"note\": 0..127, \"name\": string}", f,
+                    i);
   }
   const char *k;
   const json_t *v;
@@ -89,8 +91,8 @@ static int check_roles(const json_t *r, const char *f, char *err, size_t errlen)
   const json_t *tp = json_object_get(r, "third_party_plugins");
   if (tp && !json_is_array(tp))
     return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: third_party_plugins must be an array of names", f);
-  json_array_foreach(tp, i, e) if (!json_is_string(e))
-    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: third_party_plugins[%zu] is not a string", f, i);
+  json_array_foreach(tp, i, e) if (!json_is_string(e)) return errfmt(
+      err, errlen, INSTMAP_EFORMAT, "%s: third_party_plugins[%zu] is not a string", f, i);
   return INSTMAP_OK;
 }
 
@@ -122,33 +124,36 @@ static int check_daw(const json_t *d, const char *f, const json_t *roles, char *
     const json_t *al = json_object_get(e, "aliases");
     if (al && !json_is_array(al))
       return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].aliases must be an array of strings", f, i);
-    json_array_foreach(al, k, a) if (!json_is_string(a))
-      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].aliases[%zu] is not a string", f, i, k);
+    json_array_foreach(al, k, a) if (!json_is_string(a)) return errfmt(
+        err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].aliases[%zu] is not a string", f, i, k);
     for (size_t j = 0; j < i; j++)
       if (!strcasecmp(json_string_value(json_object_get(json_array_get(pl, j), "name")),
                       json_string_value(json_object_get(e, "name"))))
         return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: plugins[%zu].name \"%s\" appears twice", f, i,
-                    json_string_value(json_object_get(e, "name")));
+                      json_string_value(json_object_get(e, "name")));
   }
   const json_t *snd = json_object_get(d, "sounds");
-  if (!json_is_object(snd)) return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds must be an object {sound: {plugins}}", f);
+  if (!json_is_object(snd))
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds must be an object {sound: {plugins}}", f);
   const char *key;
   const json_t *s;
   json_object_foreach((json_t *)snd, key, s) {
     const json_t *sp = json_object_get(s, "plugins");
     if (!json_is_array(sp) || !json_array_size(sp))
-      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.plugins must be a non-empty array of plugin names", f, key);
+      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.plugins must be a non-empty array of plugin names", f,
+                    key);
     json_array_foreach(sp, k, a) {
       if (!json_is_string(a) || !plugin_by_name(d, json_string_value(a)))
-        return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.plugins[%zu] is not one of the map's plugins", f, key, k);
+        return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.plugins[%zu] is not one of the map's plugins", f,
+                      key, k);
     }
     const json_t *pa = json_object_get(s, "params");
     if (pa && !json_is_object(pa))
       return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.params must be an object {parameter: 0..1}", f, key);
     const char *pk;
     const json_t *pv;
-    json_object_foreach((json_t *)pa, pk, pv) if (!is_unit(pv))
-      return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.params.%s must be a number 0..1", f, key, pk);
+    json_object_foreach((json_t *)pa, pk, pv) if (!is_unit(pv)) return errfmt(
+        err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.params.%s must be a number 0..1", f, key, pk);
     const json_t *ch = json_object_get(s, "channel");
     if (ch && (!json_is_integer(ch) || json_integer_value(ch) < 1 || json_integer_value(ch) > 16))
       return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds.%s.channel must be a MIDI channel 1..16", f, key);
@@ -164,10 +169,11 @@ static int check_daw(const json_t *d, const char *f, const json_t *roles, char *
   json_array_foreach(json_object_get(roles, "families"), i, e) {
     if (!json_object_get(snd, json_string_value(e)))
       return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: sounds has no entry for the General MIDI family \"%s\"", f,
-                  json_string_value(e));
+                    json_string_value(e));
   }
   const json_t *w = json_object_get(d, "words");
-  if (w && !json_is_object(w)) return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: words must be an object {word: sound}", f);
+  if (w && !json_is_object(w))
+    return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: words must be an object {word: sound}", f);
   json_object_foreach((json_t *)w, key, s) {
     if (!json_is_string(s) || !json_object_get(snd, json_string_value(s)))
       return errfmt(err, errlen, INSTMAP_EFORMAT, "%s: words.%s must name one of the sounds", f, key);
@@ -175,8 +181,8 @@ static int check_daw(const json_t *d, const char *f, const json_t *roles, char *
   return INSTMAP_OK;
 }
 
-int instmap_load_json(const json_t *daw, const char *name, const json_t *roles, const char *roles_name,
-                      instmap_t **out, char *err, size_t errlen) {
+int instmap_load_json(const json_t *daw, const char *name, const json_t *roles, const char *roles_name, instmap_t **out,
+                      char *err, size_t errlen) {
   if (!out) return INSTMAP_EARG;
   *out = NULL;
   if (!name) name = "instrument map";
@@ -236,7 +242,8 @@ int instmap_load_dialect(const char *dialect, instmap_t **out, char *err, size_t
     snprintf(rp, sizeof rp, "%s/instruments/roles.json", dirs[i]);
     return instmap_load(dp, rp, out, err, errlen);
   }
-  return errfmt(err, errlen, INSTMAP_ENOMAP, "no instrument map instruments/%s.json in $DAWBRIDGE_MAPS or %s", dialect, src);
+  return errfmt(err, errlen, INSTMAP_ENOMAP, "no instrument map instruments/%s.json in $DAWBRIDGE_MAPS or %s", dialect,
+                src);
 }
 
 void instmap_free(instmap_t *m) {
@@ -265,9 +272,9 @@ json_t *instmap_catalog(const instmap_t *m) {
 
 json_t *instmap_role_examples(const instmap_t *m) {
   (void)m;
-  static const char *const ex[] = {"kick", "snare", "hat", "clap", "drums", "808", "bass", "sub", "piano", "keys",
-                                   "rhodes", "organ", "guitar", "strings", "brass", "choir", "pad", "lead", "pluck",
-                                   "bells", "flute", "sax"};
+  static const char *const ex[] = {"kick",  "snare", "hat",    "clap",  "drums",  "808",     "bass",  "sub",
+                                   "piano", "keys",  "rhodes", "organ", "guitar", "strings", "brass", "choir",
+                                   "pad",   "lead",  "pluck",  "bells", "flute",  "sax"};
   json_t *a = json_array();
   for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) json_array_append_new(a, json_string(ex[i]));
   return a;
@@ -294,8 +301,8 @@ static void normalize(const char *in, char *out, size_t outlen) {
   out[o] = 0;
 }
 
-static const char *const type_prefixes[] = {"VSTi:", "VST:", "VST3i:", "VST3:", "LV2i:", "LV2:", "JS:", "CLAPi:",
-                                            "CLAP:", "AUi:", "AU:", "DXi:", "DX:", "Lua:", "LADSPA:"};
+static const char *const type_prefixes[] = {"VSTi:", "VST:", "VST3i:", "VST3:", "LV2i:", "LV2:", "JS:",    "CLAPi:",
+                                            "CLAP:", "AUi:", "AU:",    "DXi:",  "DX:",   "Lua:", "LADSPA:"};
 
 /* "VSTi: Serum (Xfer Records)" -> "Serum (Xfer Records)", *prefixed = 1 */
 static const char *strip_type(const char *w, int *prefixed) {
@@ -470,7 +477,7 @@ static json_t *plugin_names(const json_t *daw, const json_t *cands) {
   json_array_foreach(cands, i, c) {
     if (i) json_array_append(al, (json_t *)c);
     json_array_foreach(json_object_get(plugin_by_name(daw, json_string_value(c)), "aliases"), k, a)
-      json_array_append(al, (json_t *)a);
+        json_array_append(al, (json_t *)a);
   }
   return al;
 }
@@ -560,9 +567,9 @@ static int resolve_word(const json_t *doc, const char *word, json_t **out, char 
     char names[600];
     list_plugins(daw, names, sizeof names);
     errmsg(msg, msglen,
-         "instrument plugin \"%s\" is not installed in %s; available instruments: %s (or a role such as kick, drums, "
-         "bass, piano, strings, pad, lead)",
-         bare, dialect ? dialect : "this DAW", names);
+           "instrument plugin \"%s\" is not installed in %s; available instruments: %s (or a role such as kick, drums, "
+           "bass, piano, strings, pad, lead)",
+           bare, dialect ? dialect : "this DAW", names);
     return INSTMAP_ENOTFOUND;
   }
   /* 3. a role: the whole phrase, its singular, then its words from the last */

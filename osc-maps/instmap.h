@@ -22,13 +22,13 @@
 #include <jansson.h>
 
 enum {
-    INSTMAP_OK = 0,
-    INSTMAP_EIO = -1,        /* a file cannot be read or is not JSON */
-    INSTMAP_EFORMAT = -2,    /* a map is malformed (message: file, key, problem) */
-    INSTMAP_ENOTFOUND = -3,  /* a named plugin that this DAW does not have (message lists the available ones) */
-    INSTMAP_EARG = -4,
-    INSTMAP_ENOMEM = -5,
-    INSTMAP_ENOMAP = -6,     /* no instrument map for this dialect in any search directory */
+  INSTMAP_OK = 0,
+  INSTMAP_EIO = -1,       /* a file cannot be read or is not JSON */
+  INSTMAP_EFORMAT = -2,   /* a map is malformed (message: file, key, problem) */
+  INSTMAP_ENOTFOUND = -3, /* a named plugin that this DAW does not have (message lists the available ones) */
+  INSTMAP_EARG = -4,
+  INSTMAP_ENOMEM = -5,
+  INSTMAP_ENOMAP = -6, /* no instrument map for this dialect in any search directory */
 };
 
 const char *instmap_strerror(int code);
@@ -40,8 +40,8 @@ typedef struct instmap instmap_t;
 int instmap_load(const char *daw_path, const char *roles_path, instmap_t **out, char *err, size_t errlen);
 
 /* The same from parsed JSON (borrowed; copied). name/roles_name label the messages. */
-int instmap_load_json(const json_t *daw, const char *name, const json_t *roles, const char *roles_name,
-                      instmap_t **out, char *err, size_t errlen);
+int instmap_load_json(const json_t *daw, const char *name, const json_t *roles, const char *roles_name, instmap_t **out,
+                      char *err, size_t errlen);
 
 /* Finds "<dir>/instruments/<dialect>.json" and "<dir>/instruments/roles.json" with dir = $DAWBRIDGE_MAPS, then the
  * data directory's osc-maps (bridge/datadir.h: the source tree from a build tree, else the install); the

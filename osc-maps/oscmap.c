@@ -20,12 +20,12 @@
 #define MAX_WILD 4
 
 struct fb {
-  const json_t *j;          /* the entry (borrowed from map->root) */
-  char *segs[MAX_SEGS];     /* path segments; "@" = integer wildcard */
+  const json_t *j;      /* the entry (borrowed from map->root) */
+  char *segs[MAX_SEGS]; /* path segments; "@" = integer wildcard */
   int nsegs;
-  int wild_pos[MAX_WILD];   /* which segments are wildcards */
+  int wild_pos[MAX_WILD]; /* which segments are wildcards */
   int nwild;
-  const char *types;        /* expected type tags; trailing '*' = anything after; NULL = any */
+  const char *types; /* expected type tags; trailing '*' = anything after; NULL = any */
   const char *set, *event, *convert, *value, *track, *fx, *param, *marker, *name;
   const json_t *fields, *repeat, *when, *values, *range;
 };
@@ -37,17 +37,55 @@ struct oscmap {
   int nfb;
 };
 
-static const char *const known_sets[] = {
-  "tempo", "playing", "recording", "position", "loop.enabled", "loop.start", "loop.end", "project",
-  "track.name", "track.volume_db", "track.pan", "track.mute", "track.solo", "track.rec_arm", "track.selected",
-  "track.instrument", "track.type", "track.fx.name", "track.fx.enabled", "track.fx.param", "marker.name",
-  "marker.position", "track.count", "marker.count", "track.fx.count", "track.clip.count", NULL};
+static const char *const known_sets[] = {"tempo",
+                                         "playing",
+                                         "recording",
+                                         "position",
+                                         "loop.enabled",
+                                         "loop.start",
+                                         "loop.end",
+                                         "project",
+                                         "track.name",
+                                         "track.volume_db",
+                                         "track.pan",
+                                         "track.mute",
+                                         "track.solo",
+                                         "track.rec_arm",
+                                         "track.selected",
+                                         "track.instrument",
+                                         "track.type",
+                                         "track.fx.name",
+                                         "track.fx.enabled",
+                                         "track.fx.param",
+                                         "marker.name",
+                                         "marker.position",
+                                         "track.count",
+                                         "marker.count",
+                                         "track.fx.count",
+                                         "track.clip.count",
+                                         NULL};
 
-static const char *const known_converts[] = {"bool", "not", "int", "int_string", "db_string", "db_floor",
-                                             "float_string", "pan_string", "samples_to_beats",
-                                             "norm_to_pan", "pan_to_norm", "sec_to_beats", "beats_to_sec",
-                                             "beats_to_samples", "ardour_fader_to_db", "db_to_ardour_fader",
-                                             "range_to_norm", "norm_to_range", "beats_to_away", "beats_to_away_samples", NULL};
+static const char *const known_converts[] = {"bool",
+                                             "not",
+                                             "int",
+                                             "int_string",
+                                             "db_string",
+                                             "db_floor",
+                                             "float_string",
+                                             "pan_string",
+                                             "samples_to_beats",
+                                             "norm_to_pan",
+                                             "pan_to_norm",
+                                             "sec_to_beats",
+                                             "beats_to_sec",
+                                             "beats_to_samples",
+                                             "ardour_fader_to_db",
+                                             "db_to_ardour_fader",
+                                             "range_to_norm",
+                                             "norm_to_range",
+                                             "beats_to_away",
+                                             "beats_to_away_samples",
+                                             NULL};
 
 const char *oscmap_strerror(int code) {
   switch (code) {
@@ -111,7 +149,8 @@ static int check_template_string(const char *file, const char *where, const char
 }
 
 static int check_templates(const char *file, const char *where, const json_t *arr, char *err, size_t errlen) {
-  if (!json_is_array(arr)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s must be an array of messages", file, where);
+  if (!json_is_array(arr))
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s must be an array of messages", file, where);
   size_t i;
   json_t *m;
   json_array_foreach(arr, i, m) {
@@ -123,7 +162,8 @@ static int check_templates(const char *file, const char *where, const json_t *ar
     int rc = check_template_string(file, w, path, err, errlen);
     if (rc) return rc;
     json_t *args = json_object_get(m, "args");
-    if (args && !json_is_array(args)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.args must be an array", file, w);
+    if (args && !json_is_array(args))
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.args must be an array", file, w);
     size_t k;
     json_t *a;
     json_array_foreach(args, k, a) {
@@ -131,7 +171,7 @@ static int check_templates(const char *file, const char *where, const json_t *ar
       json_t *v = json_array_get(a, 1);
       if (!json_is_array(a) || json_array_size(a) != 2 || !t || strlen(t) != 1 || !strchr("ifsdh", t[0]))
         return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.args[%zu] must be [type, value] with type one of i f s d h",
-                    file, w, k);
+                      file, w, k);
       if (json_is_string(v)) {
         rc = check_template_string(file, w, json_string_value(v), err, errlen);
         if (rc) return rc;
@@ -154,7 +194,7 @@ static int check_confirm(const char *file, const char *where, const json_t *c, c
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.confirm[%zu] needs \"field\" or \"event\"", file, where, i);
     if (f && !in_list(f, known_sets))
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.confirm[%zu].field '%s' is not a session field", file, where,
-                  i, f);
+                    i, f);
     json_t *eq = json_object_get(x, "equals");
     if (json_is_string(eq)) {
       int rc = check_template_string(file, where, json_string_value(eq), err, errlen);
@@ -216,9 +256,9 @@ static int check_step(const char *file, const char *where, const json_t *st, cha
   if (send && !c && !json_object_get(st, "unconfirmable") && !json_object_get(st, "identify") &&
       !json_is_true(json_object_get(st, "create")))
     return errfmt(err, errlen, OSCMAP_EINVALID,
-                "%s: %s sends messages but says neither how the DAW confirms them (\"confirm\") nor why it cannot "
-                "(\"unconfirmable\")",
-                file, where);
+                  "%s: %s sends messages but says neither how the DAW confirms them (\"confirm\") nor why it cannot "
+                  "(\"unconfirmable\")",
+                  file, where);
   return 0;
 }
 
@@ -279,8 +319,8 @@ static int check_tool(const char *file, const char *name, const json_t *t, char 
     return check_step(file, w, native, err, errlen);
   }
   if (!json_object_get(t, "send"))
-    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s needs \"send\", \"fields\", \"variants\", \"sequence\", \"native\" or \"local\"",
-                file, w);
+    return errfmt(err, errlen, OSCMAP_EINVALID,
+                  "%s: %s needs \"send\", \"fields\", \"variants\", \"sequence\", \"native\" or \"local\"", file, w);
   return check_step(file, w, t, err, errlen);
 }
 
@@ -321,8 +361,8 @@ static int compile_feedback(oscmap_t *m, const char *file, char *err, size_t err
     if (f->types)
       for (const char *t = f->types; *t; t++)
         if (!strchr("ifsdhTFN*", *t) || (*t == '*' && t[1]))
-          return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].types '%s': only i f s d h T F N and a final *",
-                      file, i, f->types);
+          return errfmt(err, errlen, OSCMAP_EINVALID,
+                        "%s: feedback[%zu].types '%s': only i f s d h T F N and a final *", file, i, f->types);
     f->set = json_string_value(json_object_get(e, "set"));
     f->event = json_string_value(json_object_get(e, "event"));
     f->convert = json_string_value(json_object_get(e, "convert"));
@@ -343,17 +383,17 @@ static int compile_feedback(oscmap_t *m, const char *file, char *err, size_t err
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].set '%s' is not a session field", file, i, f->set);
     if (f->convert && !in_list(f->convert, known_converts))
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].convert '%s' is not a known conversion", file, i,
-                  f->convert);
+                    f->convert);
     if (f->set && !valid_argref(f->value))
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].value must be an argument reference like \"$0\"",
-                  file, i);
+                    file, i);
     const char *locs[] = {f->track, f->fx, f->param, f->marker};
     const char *locn[] = {"track", "fx", "param", "marker"};
     for (int k = 0; k < 4; k++)
       if (locs[k] && !valid_locref(locs[k], f->nwild))
         return errfmt(err, errlen, OSCMAP_EINVALID,
-                    "%s: feedback[%zu].%s '%s' must be \"@N\" (N-th '@' of the path) or \"$N\" (argument N)", file, i,
-                    locn[k], locs[k]);
+                      "%s: feedback[%zu].%s '%s' must be \"@N\" (N-th '@' of the path) or \"$N\" (argument N)", file, i,
+                      locn[k], locs[k]);
     if (f->set && !strncmp(f->set, "track.", 6) && !f->track)
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] sets %s but has no \"track\"", file, i, f->set);
     if (f->set && !strncmp(f->set, "track.fx.", 9) && !f->fx)
@@ -362,21 +402,22 @@ static int compile_feedback(oscmap_t *m, const char *file, char *err, size_t err
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] sets %s but has no \"marker\"", file, i, f->set);
     if (f->convert && !strcmp(f->convert, "range_to_norm") &&
         (!json_is_array(f->range) || json_array_size(f->range) != 2))
-      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu] converts range_to_norm without a 2-entry \"range\"",
-                  file, i);
+      return errfmt(err, errlen, OSCMAP_EINVALID,
+                    "%s: feedback[%zu] converts range_to_norm without a 2-entry \"range\"", file, i);
     if (f->fields && !json_is_object(f->fields))
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].fields must be an object", file, i);
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)f->fields, k, v) {
       if (!valid_argref(json_string_value(v)))
-        return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].fields.%s must be an argument reference", file, i, k);
+        return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].fields.%s must be an argument reference", file,
+                      i, k);
     }
     if (f->repeat &&
         (!json_is_integer(json_object_get(f->repeat, "from")) || !json_is_array(json_object_get(f->repeat, "group")) ||
          !json_array_size(json_object_get(f->repeat, "group"))))
-      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].repeat needs \"from\" and a non-empty \"group\"", file,
-                  i);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: feedback[%zu].repeat needs \"from\" and a non-empty \"group\"",
+                    file, i);
   }
   return 0;
 }
@@ -441,7 +482,7 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
     return errfmt(err, errlen, OSCMAP_EINVALID, "%s: a list refresh needs \"list\" messages", file);
   if (!json_is_string(json_object_get(ref, "done_event")))
     return errfmt(err, errlen, OSCMAP_EINVALID, "%s: refresh.done_event must name the event that ends a refresh step",
-                file);
+                  file);
   int rc = compile_feedback(m, file, err, errlen);
   if (rc) return rc;
   /* the refresh's done event must be something a feedback entry emits */
@@ -449,8 +490,8 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
   int found = 0;
   for (int i = 0; i < m->nfb; i++) found |= m->fb[i].event && !strcmp(m->fb[i].event, done);
   if (!found)
-    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: refresh.done_event '%s' is not emitted by any feedback entry", file,
-                done);
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: refresh.done_event '%s' is not emitted by any feedback entry",
+                  file, done);
   json_t *tools = json_object_get(r, "tools");
   if (!json_is_object(tools)) return errfmt(err, errlen, OSCMAP_EINVALID, "%s: \"tools\" must be an object", file);
   json_object_foreach(tools, k, v) {
@@ -466,9 +507,10 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
     const char *t = json_string_value(v);
     if (vocab_lookup(t) < 0)
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: capabilities.native[%zu] '%s' is not a dawbridge tool", file, i,
-                  t ? t : "?");
+                    t ? t : "?");
     if (!json_object_get(tools, t))
-      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: capabilities.native lists '%s' but tools.%s is missing", file, t, t);
+      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: capabilities.native lists '%s' but tools.%s is missing", file, t,
+                    t);
   }
   json_t *comp = json_object_get(caps, "companion");
   json_array_foreach(comp, i, v) {
@@ -478,12 +520,12 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
   json_t *cs = json_object_get(r, "companion");
   if (cs) {
     if (!json_is_object(cs))
-      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: \"companion\" must be an object {\"trigger\": [...], \"reply\": ...}",
-                  file);
+      return errfmt(err, errlen, OSCMAP_EINVALID,
+                    "%s: \"companion\" must be an object {\"trigger\": [...], \"reply\": ...}", file);
     json_t *trig = json_object_get(cs, "trigger");
     if (!trig)
       return errfmt(err, errlen, OSCMAP_EINVALID,
-                  "%s: companion.trigger is missing (the messages that run the companion; [] when it polls)", file);
+                    "%s: companion.trigger is missing (the messages that run the companion; [] when it polls)", file);
     rc = check_templates(file, "companion.trigger", trig, err, errlen);
     if (rc) return rc;
     const char *reply = json_string_value(json_object_get(cs, "reply"));
@@ -494,9 +536,9 @@ static int validate(oscmap_t *m, const char *file, char *err, size_t errlen) {
       for (int q = 0; q < m->nfb; q++) has |= m->fb[q].event && !strcmp(m->fb[q].event, "companion_reply");
       if (!has)
         return errfmt(err, errlen, OSCMAP_EINVALID,
-                    "%s: companion.reply \"osc+file\" needs a feedback entry with \"event\": \"companion_reply\" "
-                    "(the /dawbridge/reply message)",
-                    file);
+                      "%s: companion.reply \"osc+file\" needs a feedback entry with \"event\": \"companion_reply\" "
+                      "(the /dawbridge/reply message)",
+                      file);
     }
     json_t *to = json_object_get(cs, "timeout_ms");
     if (to && (!json_is_integer(to) || json_integer_value(to) < 1))
@@ -588,27 +630,44 @@ int oscmap_convert(const char *name, double in, const json_t *ctx, double *out) 
   if (!(tempo > 0)) tempo = 120;
   double sr = json_number_value(json_object_get(ctx, "sample_rate"));
   if (!(sr > 0)) sr = 48000;
-  if (!strcmp(name, "bool")) *out = in >= 0.5 ? 1 : 0;
-  else if (!strcmp(name, "not")) *out = in >= 0.5 ? 0 : 1;
-  else if (!strcmp(name, "int") || !strcmp(name, "int_string")) *out = floor(in + 0.5);
-  else if (!strcmp(name, "db_floor") || !strcmp(name, "db_string")) *out = in < -150 ? -150 : in;
-  else if (!strcmp(name, "float_string") || !strcmp(name, "pan_string")) *out = in;
-  else if (!strcmp(name, "norm_to_pan")) *out = fmax(-1, fmin(1, in * 2 - 1));
-  else if (!strcmp(name, "pan_to_norm")) *out = fmax(0, fmin(1, (in + 1) / 2));
-  else if (!strcmp(name, "sec_to_beats")) *out = in * tempo / 60.0;
-  else if (!strcmp(name, "beats_to_sec")) *out = in * 60.0 / tempo;
-  else if (!strcmp(name, "beats_to_samples")) *out = floor(in * 60.0 / tempo * sr + 0.5);
+  if (!strcmp(name, "bool"))
+    *out = in >= 0.5 ? 1 : 0;
+  else if (!strcmp(name, "not"))
+    *out = in >= 0.5 ? 0 : 1;
+  else if (!strcmp(name, "int") || !strcmp(name, "int_string"))
+    *out = floor(in + 0.5);
+  else if (!strcmp(name, "db_floor") || !strcmp(name, "db_string"))
+    *out = in < -150 ? -150 : in;
+  else if (!strcmp(name, "float_string") || !strcmp(name, "pan_string"))
+    *out = in;
+  else if (!strcmp(name, "norm_to_pan"))
+    *out = fmax(-1, fmin(1, in * 2 - 1));
+  else if (!strcmp(name, "pan_to_norm"))
+    *out = fmax(0, fmin(1, (in + 1) / 2));
+  else if (!strcmp(name, "sec_to_beats"))
+    *out = in * tempo / 60.0;
+  else if (!strcmp(name, "beats_to_sec"))
+    *out = in * 60.0 / tempo;
+  else if (!strcmp(name, "beats_to_samples"))
+    *out = floor(in * 60.0 / tempo * sr + 0.5);
   /* a place at least a beat away from `in` (a read-back locates there first, so a locate back is a change) */
-  else if (!strcmp(name, "beats_to_away")) *out = in >= 1 ? 0 : in + 4;
-  else if (!strcmp(name, "beats_to_away_samples")) *out = floor((in >= 1 ? 0 : in + 4) * 60.0 / tempo * sr + 0.5);
-  else if (!strcmp(name, "samples_to_beats")) *out = in / sr * tempo / 60.0;
+  else if (!strcmp(name, "beats_to_away"))
+    *out = in >= 1 ? 0 : in + 4;
+  else if (!strcmp(name, "beats_to_away_samples"))
+    *out = floor((in >= 1 ? 0 : in + 4) * 60.0 / tempo * sr + 0.5);
+  else if (!strcmp(name, "samples_to_beats"))
+    *out = in / sr * tempo / 60.0;
   else if (!strcmp(name, "ardour_fader_to_db")) {
     /* Ardour's slider curve: gain = 2^((pos^(1/8)*198 - 192)/6) */
-    if (in <= 0) *out = -150;
-    else *out = fmax(-150, 20 * log10(pow(2.0, (pow(in, 0.125) * 198.0 - 192.0) / 6.0)));
+    if (in <= 0)
+      *out = -150;
+    else
+      *out = fmax(-150, 20 * log10(pow(2.0, (pow(in, 0.125) * 198.0 - 192.0) / 6.0)));
   } else if (!strcmp(name, "db_to_ardour_fader")) {
-    if (in <= -150) *out = 0;
-    else *out = pow((6.0 * log2(pow(10, in / 20)) + 192.0) / 198.0, 8.0);
+    if (in <= -150)
+      *out = 0;
+    else
+      *out = pow((6.0 * log2(pow(10, in / 20)) + 192.0) / 198.0, 8.0);
   } else if (!strcmp(name, "range_to_norm") || !strcmp(name, "norm_to_range")) {
     double lo = json_number_value(json_object_get(ctx, "param_min"));
     double hi = json_number_value(json_object_get(ctx, "param_max"));
@@ -616,9 +675,12 @@ int oscmap_convert(const char *name, double in, const json_t *ctx, double *out) 
       lo = 0;
       hi = 1;
     }
-    if (name[0] == 'r') *out = fmax(0, fmin(1, (in - lo) / (hi - lo)));
-    else *out = lo + fmax(0, fmin(1, in)) * (hi - lo);
-  } else return -1;
+    if (name[0] == 'r')
+      *out = fmax(0, fmin(1, (in - lo) / (hi - lo)));
+    else
+      *out = lo + fmax(0, fmin(1, in)) * (hi - lo);
+  } else
+    return -1;
   return 0;
 }
 
@@ -739,8 +801,10 @@ int oscmap_match(const oscmap_t *m, const char *path, const char *types, lo_arg 
       if (f->segs[s][0] == '@' && !f->segs[s][1]) {
         char *end;
         long v = strtol(segs[s], &end, 10);
-        if (end != segs[s] + seglen[s] || seglen[s] == 0 || v < 0 || v > 1000000) ok = 0;
-        else wild[nw++] = (int)v;
+        if (end != segs[s] + seglen[s] || seglen[s] == 0 || v < 0 || v > 1000000)
+          ok = 0;
+        else
+          wild[nw++] = (int)v;
       } else if (strlen(f->segs[s]) != seglen[s] || memcmp(f->segs[s], segs[s], seglen[s])) {
         ok = 0;
       }
@@ -786,14 +850,14 @@ int oscmap_match(const oscmap_t *m, const char *path, const char *types, lo_arg 
           mm->has_num = 1;
           mm->convert_ctx = f->convert;
         } else if (f->convert && (!strcmp(f->convert, "int_string") || !strcmp(f->convert, "db_string") ||
-                           !strcmp(f->convert, "float_string") || !strcmp(f->convert, "pan_string"))) {
+                                  !strcmp(f->convert, "float_string") || !strcmp(f->convert, "pan_string"))) {
           double d;
           if (!parse_string_value(f->convert, sv, &d)) {
             oscmap_convert(f->convert, d, NULL, &mm->num);
             mm->has_num = 1;
           } else if (*sv) {
             continue; /* text where a number belongs: not this pattern */
-          } /* "" = an empty slot (REAPER's unused marker/track slots): matched, no number */
+          }           /* "" = an empty slot (REAPER's unused marker/track slots): matched, no number */
         }
       } else if (arg_is_num(types[k]) || types[k] == 'T' || types[k] == 'F') {
         double v = arg_num(types[k], argv[k]);
@@ -851,7 +915,8 @@ int oscmap_match(const oscmap_t *m, const char *path, const char *types, lo_arg 
         for (int a = from; a + g <= argc; a += g) {
           json_t *it = json_object();
           for (int q = 0; q < g; q++)
-            json_object_set_new(it, json_string_value(json_array_get(group, (size_t)q)), arg_json(types[a + q], argv[a + q]));
+            json_object_set_new(it, json_string_value(json_array_get(group, (size_t)q)),
+                                arg_json(types[a + q], argv[a + q]));
           json_array_append_new(items, it);
         }
         json_object_set_new(fj, "items", items);
@@ -862,7 +927,7 @@ int oscmap_match(const oscmap_t *m, const char *path, const char *types, lo_arg 
   }
   if (n == 0 && path_hit)
     return errfmt(err, errlen, OSCMAP_EINVALID, "%s with arguments ,%s does not match what the dialect expects", path,
-                types);
+                  types);
   return n;
 }
 
@@ -893,8 +958,10 @@ static json_t *eval_placeholder(const char *expr, size_t n, const json_t *vars, 
   }
   if (!conv) return json_incref(v);
   double d;
-  if (json_is_boolean(v)) d = json_is_true(v);
-  else if (json_is_number(v)) d = json_number_value(v);
+  if (json_is_boolean(v))
+    d = json_is_true(v);
+  else if (json_is_number(v))
+    d = json_number_value(v);
   else {
     errfmt(err, errlen, OSCMAP_ERENDER, "'%s' must be a number to convert with %s", buf, conv);
     return NULL;
@@ -926,12 +993,16 @@ static char *render_string(const char *tpl, const json_t *vars, json_t **whole, 
         return NULL;
       }
       char tmp[512];
-      if (json_is_string(v)) snprintf(tmp, sizeof tmp, "%s", json_string_value(v));
-      else if (json_is_integer(v)) snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
+      if (json_is_string(v))
+        snprintf(tmp, sizeof tmp, "%s", json_string_value(v));
+      else if (json_is_integer(v))
+        snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
       else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) && fabs(json_real_value(v)) < 1e15)
         snprintf(tmp, sizeof tmp, "%lld", (long long)json_real_value(v));
-      else if (json_is_number(v)) snprintf(tmp, sizeof tmp, "%g", json_number_value(v));
-      else snprintf(tmp, sizeof tmp, "%s", json_is_true(v) ? "1" : "0");
+      else if (json_is_number(v))
+        snprintf(tmp, sizeof tmp, "%g", json_number_value(v));
+      else
+        snprintf(tmp, sizeof tmp, "%s", json_is_true(v) ? "1" : "0");
       json_decref(v);
       strbuf_puts(&out, tmp);
       p = e + 1;
@@ -959,8 +1030,8 @@ json_t *oscmap_eval(const json_t *tpl, const json_t *vars, char *err, size_t err
   return r;
 }
 
-int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars, char **paths,
-                  lo_message *msgs, int max, char *err, size_t errlen) {
+int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars, char **paths, lo_message *msgs,
+                  int max, char *err, size_t errlen) {
   (void)m;
   int n = 0;
   size_t i;
@@ -991,8 +1062,10 @@ int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars
         val = json_incref(v);
       }
       double d = NAN;
-      if (val && json_is_number(val)) d = json_number_value(val);
-      else if (val && json_is_boolean(val)) d = json_is_true(val);
+      if (val && json_is_number(val))
+        d = json_number_value(val);
+      else if (val && json_is_boolean(val))
+        d = json_is_true(val);
       else if (val && json_is_string(val) && type != 's') {
         char *end;
         d = strtod(json_string_value(val), &end);
@@ -1027,9 +1100,12 @@ int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars
           goto bad;
         }
         lo_message_add_int32(msg, (int32_t)lrint(d));
-      } else if (type == 'f') lo_message_add_float(msg, (float)d);
-      else if (type == 'd') lo_message_add_double(msg, d);
-      else if (type == 'h') lo_message_add_int64(msg, (int64_t)llrint(d));
+      } else if (type == 'f')
+        lo_message_add_float(msg, (float)d);
+      else if (type == 'd')
+        lo_message_add_double(msg, d);
+      else if (type == 'h')
+        lo_message_add_int64(msg, (int64_t)llrint(d));
       json_decref(val);
       free(sv);
     }

@@ -63,12 +63,12 @@ struct oscmap_match {
   int param;  /* 1-based or 0 */
   int marker; /* marker slot (bank-relative, REAPER) or 0 */
   int has_num;
-  double num;      /* converted value when numeric */
-  const char *str; /* string value */
+  double num;              /* converted value when numeric */
+  const char *str;         /* string value */
   const char *convert_ctx; /* conversion still to apply with session context ("sec_to_beats"), or NULL */
-  int has_range;   /* the message also described the value's range (Ardour's plugin descriptor) */
+  int has_range;           /* the message also described the value's range (Ardour's plugin descriptor) */
   double range_min, range_max;
-  json_t *fields;  /* events with "fields"/"repeat": new reference, the caller decrefs; else NULL */
+  json_t *fields; /* events with "fields"/"repeat": new reference, the caller decrefs; else NULL */
 };
 
 /* Matches an incoming message against the map's feedback patterns. Fills up to `max` matches (a message may
@@ -82,8 +82,8 @@ void oscmap_match_clear(struct oscmap_match *mm, int n);
 /* Renders an array of message templates (borrowed) with variables from `vars` (borrowed JSON object).
  * Appends one {path, message} per template to the caller's arrays; returns the count or a negative error.
  * The caller frees each message with lo_message_free and each path with free. */
-int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars, char **paths,
-                  lo_message *msgs, int max, char *err, size_t errlen);
+int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars, char **paths, lo_message *msgs,
+                  int max, char *err, size_t errlen);
 
 /* Evaluates one template value: a string with placeholders ("{bpm}", "{pan|pan_to_norm}", "/track/{slot}") or a
  * literal. A string that is exactly one placeholder yields the variable's own JSON type. New reference, or NULL

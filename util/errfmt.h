@@ -15,7 +15,8 @@ static inline void verrmsg(char *err, size_t errlen, const char *fmt, va_list ap
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static inline int errfmt(char *err, size_t errlen, int code, const char *fmt, ...) {
+static inline int
+errfmt(char *err, size_t errlen, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   verrmsg(err, errlen, fmt, ap);
@@ -28,7 +29,8 @@ static inline int errfmt(char *err, size_t errlen, int code, const char *fmt, ..
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static inline void errmsg(char *err, size_t errlen, const char *fmt, ...) {
+static inline void
+errmsg(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   verrmsg(err, errlen, fmt, ap);

@@ -17,7 +17,8 @@ typedef struct strbuf {
   int oom;    /* an allocation failed: the content is incomplete */
 } strbuf_t;
 
-#define STRBUF_INIT {NULL, 0, 0, 0}
+#define STRBUF_INIT                                                                                                    \
+  { NULL, 0, 0, 0 }
 
 /* Appends n bytes (any bytes, NULs included). */
 void strbuf_append(strbuf_t *b, const void *data, size_t n);

@@ -23,29 +23,29 @@ struct row {
 /* The table. Read with bridge/daw.c and the dialect maps: companion tools are confirmed by the companion's
  * read-back; native ones by the DAW's feedback of the value; reads need no confirmation. */
 static const struct row rows[VOCAB__COUNT] = {
-  [VOCAB_CREATE_TRACK] = {"create_track", VOCAB_CREATE, false, VOCAB_CONFIRM_READBACK, "track"},
-  [VOCAB_CREATE_MIDI_CLIP] = {"create_midi_clip", VOCAB_CREATE, false, VOCAB_CONFIRM_READBACK, "clip"},
-  [VOCAB_EDIT_CLIP] = {"edit_clip", VOCAB_CHANGE, false, VOCAB_CONFIRM_READBACK, NULL},
-  [VOCAB_ADD_EFFECT] = {"add_effect", VOCAB_CREATE, false, VOCAB_CONFIRM_READBACK, "effect"},
-  [VOCAB_REMOVE_EFFECT] = {"remove_effect", VOCAB_DELETE, false, VOCAB_CONFIRM_READBACK, NULL},
-  [VOCAB_SET_TRACK] = {"set_track", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
-  [VOCAB_SET_EFFECT_PARAM] = {"set_effect_param", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
-  [VOCAB_SET_EFFECT_ENABLED] = {"set_effect_enabled", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
-  [VOCAB_DELETE_TRACK] = {"delete_track", VOCAB_DELETE, true, VOCAB_CONFIRM_READBACK, NULL},
-  [VOCAB_DELETE_CLIP] = {"delete_clip", VOCAB_DELETE, true, VOCAB_CONFIRM_READBACK, NULL},
-  [VOCAB_SET_TEMPO] = {"set_tempo", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
-  [VOCAB_TRANSPORT] = {"transport", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
-  [VOCAB_SET_LOOP] = {"set_loop", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
-  [VOCAB_ADD_MARKER] = {"add_marker", VOCAB_CREATE, false, VOCAB_CONFIRM_FEEDBACK, "marker"},
-  [VOCAB_SAVE_PROJECT] = {"save_project", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
-  [VOCAB_GET_STATE] = {"get_state", VOCAB_READ, true, VOCAB_CONFIRM_NONE, NULL},
-  [VOCAB_GET_NOTES] = {"get_notes", VOCAB_READ, true, VOCAB_CONFIRM_NONE, NULL},
+    [VOCAB_CREATE_TRACK] = {"create_track", VOCAB_CREATE, false, VOCAB_CONFIRM_READBACK, "track"},
+    [VOCAB_CREATE_MIDI_CLIP] = {"create_midi_clip", VOCAB_CREATE, false, VOCAB_CONFIRM_READBACK, "clip"},
+    [VOCAB_EDIT_CLIP] = {"edit_clip", VOCAB_CHANGE, false, VOCAB_CONFIRM_READBACK, NULL},
+    [VOCAB_ADD_EFFECT] = {"add_effect", VOCAB_CREATE, false, VOCAB_CONFIRM_READBACK, "effect"},
+    [VOCAB_REMOVE_EFFECT] = {"remove_effect", VOCAB_DELETE, false, VOCAB_CONFIRM_READBACK, NULL},
+    [VOCAB_SET_TRACK] = {"set_track", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
+    [VOCAB_SET_EFFECT_PARAM] = {"set_effect_param", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
+    [VOCAB_SET_EFFECT_ENABLED] = {"set_effect_enabled", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
+    [VOCAB_DELETE_TRACK] = {"delete_track", VOCAB_DELETE, true, VOCAB_CONFIRM_READBACK, NULL},
+    [VOCAB_DELETE_CLIP] = {"delete_clip", VOCAB_DELETE, true, VOCAB_CONFIRM_READBACK, NULL},
+    [VOCAB_SET_TEMPO] = {"set_tempo", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
+    [VOCAB_TRANSPORT] = {"transport", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
+    [VOCAB_SET_LOOP] = {"set_loop", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
+    [VOCAB_ADD_MARKER] = {"add_marker", VOCAB_CREATE, false, VOCAB_CONFIRM_FEEDBACK, "marker"},
+    [VOCAB_SAVE_PROJECT] = {"save_project", VOCAB_CHANGE, true, VOCAB_CONFIRM_FEEDBACK, NULL},
+    [VOCAB_GET_STATE] = {"get_state", VOCAB_READ, true, VOCAB_CONFIRM_NONE, NULL},
+    [VOCAB_GET_NOTES] = {"get_notes", VOCAB_READ, true, VOCAB_CONFIRM_NONE, NULL},
 };
 
 struct vocab {
   json_t *root;
-  json_t *list;                  /* borrowed from root, in table order */
-  json_t *entry[VOCAB__COUNT];   /* borrowed from list */
+  json_t *list;                /* borrowed from root, in table order */
+  json_t *entry[VOCAB__COUNT]; /* borrowed from list */
 };
 
 const char *vocab_strerror(int code) {
@@ -134,20 +134,21 @@ static int check_agreement(vocab_t *v, const char *src, char *err, size_t errlen
     int k = vocab_lookup(name);
     if (k < 0)
       return errfmt(err, errlen, VOCAB_ELOAD, "%s: tool '%s' has no row in the vocabulary table (vocab/vocab.c)", src,
-                  name);
+                    name);
     if (v->entry[k]) return errfmt(err, errlen, VOCAB_ELOAD, "%s: tool '%s' is listed twice", src, name);
     const char *kind = json_string_value(json_object_get(t, "kind"));
     if (!kind || strcmp(kind, vocab_kind_name(rows[k].kind)))
       return errfmt(err, errlen, VOCAB_ELOAD, "%s: %s.kind is \"%s\" but the vocabulary table says \"%s\"", src, name,
-                  kind ? kind : "(none)", vocab_kind_name(rows[k].kind));
+                    kind ? kind : "(none)", vocab_kind_name(rows[k].kind));
     const json_t *cr = json_object_get(t, "creates");
     const char *crs = json_string_value(cr);
-    if ((cr && !json_is_null(cr) && !crs) || (crs ? !rows[k].creates || strcmp(crs, rows[k].creates) : !!rows[k].creates))
+    if ((cr && !json_is_null(cr) && !crs) ||
+        (crs ? !rows[k].creates || strcmp(crs, rows[k].creates) : !!rows[k].creates))
       return errfmt(err, errlen, VOCAB_ELOAD, "%s: %s.creates is %s but the vocabulary table says %s", src, name,
-                  crs ? crs : "null", rows[k].creates ? rows[k].creates : "null");
+                    crs ? crs : "null", rows[k].creates ? rows[k].creates : "null");
     if (i != (size_t)k)
-      return errfmt(err, errlen, VOCAB_ELOAD, "%s: '%s' is tools[%zu] but row %d of the table: keep the same order", src,
-                  name, i, k);
+      return errfmt(err, errlen, VOCAB_ELOAD, "%s: '%s' is tools[%zu] but row %d of the table: keep the same order",
+                    src, name, i, k);
     v->entry[k] = t;
   }
   for (int k = 0; k < VOCAB__COUNT; k++)
@@ -251,7 +252,7 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
               (json_is_integer(x) || (json_is_real(x) && json_real_value(x) == floor(json_real_value(x)))));
     if (!ok)
       return errfmt(err, errlen, VOCAB_EARGS, "%s must be %s %s, not %s", where, strchr("aeiou", type[0]) ? "an" : "a",
-                  type, type_of(x));
+                    type, type_of(x));
   }
   json_t *en = json_object_get(schema, "enum");
   if (json_is_array(en)) {
@@ -281,16 +282,17 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
   if (json_is_string(x)) {
     size_t n = json_string_length(x);
     json_t *mn = json_object_get(schema, "minLength"), *mx = json_object_get(schema, "maxLength");
-    if (mn && n < (size_t)json_integer_value(mn)) return errfmt(err, errlen, VOCAB_EARGS, "%s must not be empty", where);
+    if (mn && n < (size_t)json_integer_value(mn))
+      return errfmt(err, errlen, VOCAB_EARGS, "%s must not be empty", where);
     if (mx && n > (size_t)json_integer_value(mx))
       return errfmt(err, errlen, VOCAB_EARGS, "%s is longer than %lld characters", where,
-                  (long long)json_integer_value(mx));
+                    (long long)json_integer_value(mx));
   }
   if (json_is_array(x)) {
     json_t *mx = json_object_get(schema, "maxItems");
     if (mx && json_array_size(x) > (size_t)json_integer_value(mx))
       return errfmt(err, errlen, VOCAB_EARGS, "%s has %zu items; at most %lld are allowed", where, json_array_size(x),
-                  (long long)json_integer_value(mx));
+                    (long long)json_integer_value(mx));
     json_t *items = json_object_get(schema, "items");
     size_t i;
     json_t *e;
@@ -309,7 +311,7 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
     json_array_foreach(req, i, r) {
       if (!json_object_get(x, json_string_value(r)))
         return errfmt(err, errlen, VOCAB_EARGS, "%s%smissing required argument '%s'", where, *where ? ": " : "",
-                    json_string_value(r));
+                      json_string_value(r));
     }
     const char *k;
     json_t *val;
@@ -327,7 +329,7 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
             strncat(names, pk, sizeof names - strlen(names) - 1);
           }
           return errfmt(err, errlen, VOCAB_EARGS, "unknown argument '%s' (expected: %s)", w,
-                      names[0] ? names : "no arguments");
+                        names[0] ? names : "no arguments");
         }
         continue;
       }
@@ -336,14 +338,16 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
     }
     json_t *minp = json_object_get(schema, "minProperties");
     if (minp && json_object_size(x) < (size_t)json_integer_value(minp))
-      return errfmt(err, errlen, VOCAB_EARGS, "%snothing to change: give at least one setting besides the track", where);
+      return errfmt(err, errlen, VOCAB_EARGS, "%snothing to change: give at least one setting besides the track",
+                    where);
   }
   return 0;
 }
 
 int vocab_check(const vocab_t *v, enum vocab_tool t, const json_t *args, char *err, size_t errlen) {
   if (!valid(t)) return errfmt(err, errlen, VOCAB_EUNKNOWN, "unknown tool #%d", (int)t);
-  if (!json_is_object(args)) return errfmt(err, errlen, VOCAB_EARGS, "%s: arguments must be a JSON object", rows[t].name);
+  if (!json_is_object(args))
+    return errfmt(err, errlen, VOCAB_EARGS, "%s: arguments must be a JSON object", rows[t].name);
   char buf[400];
   int rc = check_value(vocab_schema(v, t), args, "", buf, sizeof buf);
   if (rc) return errfmt(err, errlen, rc, "%s: %s", rows[t].name, buf);
@@ -355,7 +359,7 @@ int vocab_check_name(const vocab_t *v, const char *tool, const json_t *args, cha
   if (t < 0) {
     const char *s = vocab_suggest(tool);
     return errfmt(err, errlen, VOCAB_EUNKNOWN, "unknown tool '%s'%s%s%s", tool ? tool : "", s ? " (did you mean " : "",
-                s ? s : "", s ? "?)" : "");
+                  s ? s : "", s ? "?)" : "");
   }
   return vocab_check(v, (enum vocab_tool)t, args, err, errlen);
 }

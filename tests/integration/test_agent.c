@@ -64,7 +64,7 @@ struct fx {
   char data_dir[256];
   char log[65536];
   int nstages[AGENT_DONE + 1];
-  int confirm_answer; /* -1: do not answer */
+  int confirm_answer;       /* -1: do not answer */
   int cancel_after_results; /* > 0: agent_cancel after that many tool results */
   int nresults;
   int nviolations;
@@ -128,8 +128,9 @@ static void cb_done(agent_t *a, int status, const json_t *resp, const char *mess
   (void)a;
   if (f->limit_fsize) setrlimit(RLIMIT_FSIZE, &f->old_fsize);
   f->done++;
-  if (f->done > 1) fprintf(stderr, "on_done called %d times (status %d, %s); log:\n%s\n", f->done, status,
-                           message ? message : "", f->log);
+  if (f->done > 1)
+    fprintf(stderr, "on_done called %d times (status %d, %s); log:\n%s\n", f->done, status, message ? message : "",
+            f->log);
   f->status = status;
   json_decref(f->resp);
   f->resp = json_deep_copy(resp);
@@ -152,11 +153,11 @@ static int run_until(struct fx *f, int *flag, int timeout_ms) {
 
 struct fx_opts {
   const char *dialect;
-  int tracks;           /* -1 demo session */
+  int tracks; /* -1 demo session */
   double drop;
   unsigned seed;
   const char *transcript; /* fixture path relative to the source dir; NULL = no model */
-  int openai_http;      /* replay the transcript through the mock LLM server in OpenAI format */
+  int openai_http;        /* replay the transcript through the mock LLM server in OpenAI format */
   enum agent_executor executor;
   int max_turns;
   int confirm;
@@ -418,8 +419,8 @@ static void test_agent_seed_example_direct_ardour(void **state) {
 
 static void multi_track(const char *dialect, enum agent_executor ex) {
   struct fx f;
-  struct fx_opts o = {.dialect = dialect, .tracks = 0, .transcript = "tests/fixtures/agent/multi_track.json",
-                      .executor = ex};
+  struct fx_opts o = {
+      .dialect = dialect, .tracks = 0, .transcript = "tests/fixtures/agent/multi_track.json", .executor = ex};
   assert_int_equal(fx_open(&f, &o), 0);
   fx_ask(&f, "add drums, bass and chords in A minor, 4 bars, with effects");
   if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
@@ -494,7 +495,8 @@ static void test_agent_invalid_twice_not_executed(void **state) {
   assert_true(json_is_null(json_object_get(f.resp, "iteration")));
   assert_int_equal(f.nstages[AGENT_EXECUTING], 0);
   json_t *after = mock_embed_state(f.mock);
-  assert_int_equal(json_array_size(json_object_get(after, "tracks")), json_array_size(json_object_get(before, "tracks")));
+  assert_int_equal(json_array_size(json_object_get(after, "tracks")),
+                   json_array_size(json_object_get(before, "tracks")));
   assert_null(mock_track(after, "Kick"));
   json_decref(before);
   json_decref(after);
@@ -607,17 +609,19 @@ static void test_agent_early_stop_caught_by_verification(void **state) {
 static void test_agent_early_stop_without_fix_is_incomplete(void **state) {
   (void)state;
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/early_stop.json",
-                      .no_fix = 1};
+  struct fx_opts o = {
+      .dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/early_stop.json", .no_fix = 1};
   assert_int_equal(fx_open(&f, &o), 0);
   fx_ask(&f, "a kick track with two hits and reverb");
   assert_int_equal(f.status, AGENT_EINCOMPLETE);
   assert_int_equal(agent_exit_code(f.status), 7); /* a step not carried out is failed */
-  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(f.resp, "step_outcomes"), 2),
-                                                        "outcome")), "failed");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(json_object_get(f.resp, "step_outcomes"), 2), "outcome")),
+      "failed");
   assert_int_equal(json_array_size(json_object_get(f.resp, "violations")), 1);
-  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(f.resp, "violations"), 0), "kind")),
-                      "missing_effect");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(json_object_get(f.resp, "violations"), 0), "kind")),
+      "missing_effect");
   /* the partial change is still saved */
   assert_int_equal(json_integer_value(json_object_get(f.resp, "iteration")), 2);
   fx_close(&f);
@@ -626,8 +630,8 @@ static void test_agent_early_stop_without_fix_is_incomplete(void **state) {
 static void test_agent_turn_limit(void **state) {
   (void)state;
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/turn_limit.json",
-                      .max_turns = 2};
+  struct fx_opts o = {
+      .dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/turn_limit.json", .max_turns = 2};
   assert_int_equal(fx_open(&f, &o), 0);
   fx_ask(&f, "a kick track with two hits and reverb");
   assert_int_equal(f.status, AGENT_EINCOMPLETE);
@@ -644,8 +648,12 @@ static void test_agent_turn_limit(void **state) {
 /* 10% of the packets in both directions are lost: the result is still right, or the failure says so. */
 static void drop_case(enum agent_executor ex, unsigned seed) {
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .drop = 0.10, .seed = seed,
-                      .transcript = "examples/demo-transcript.json", .executor = ex};
+  struct fx_opts o = {.dialect = "reaper",
+                      .tracks = -1,
+                      .drop = 0.10,
+                      .seed = seed,
+                      .transcript = "examples/demo-transcript.json",
+                      .executor = ex};
   int rc = fx_open(&f, &o);
   if (rc) {
     /* the initial sync failed: an explicit failure with a message */
@@ -722,8 +730,8 @@ static void test_agent_prompt_injection_in_track_name(void **state) {
 static void test_agent_openai_http_end_to_end(void **state) {
   (void)state;
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "examples/demo-transcript.json",
-                      .openai_http = 1};
+  struct fx_opts o = {
+      .dialect = "reaper", .tracks = -1, .transcript = "examples/demo-transcript.json", .openai_http = 1};
   assert_int_equal(fx_open(&f, &o), 0);
   fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
   if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
@@ -771,8 +779,7 @@ static void test_agent_confirm_reject_and_approve(void **state) {
 
 static void cancel_while_executing(enum agent_executor ex) {
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "examples/demo-transcript.json",
-                      .executor = ex};
+  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "examples/demo-transcript.json", .executor = ex};
   assert_int_equal(fx_open(&f, &o), 0);
   f.cancel_after_results = 1;
   fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
@@ -812,8 +819,8 @@ static void test_agent_full_disk_still_reports(void **state) {
   (void)state;
   signal(SIGXFSZ, SIG_IGN);
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "examples/demo-transcript.json",
-                      .executor = AGENT_EXEC_DIRECT};
+  struct fx_opts o = {
+      .dialect = "reaper", .tracks = -1, .transcript = "examples/demo-transcript.json", .executor = AGENT_EXEC_DIRECT};
   assert_int_equal(fx_open(&f, &o), 0);
   f.limit_fsize = 1;
   fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
@@ -905,12 +912,14 @@ static void test_agent_stage2_read_tools_are_free(void **state) {
   /* what the model read is the DAW's Drums clip */
   json_t *ms = mock_embed_state(f.mock);
   json_t *drums = mock_track(ms, "Drums");
-  json_int_t daw_notes = (json_int_t)json_array_size(json_object_get(json_array_get(json_object_get(drums, "clips"), 0), "notes"));
+  json_int_t daw_notes =
+      (json_int_t)json_array_size(json_object_get(json_array_get(json_object_get(drums, "clips"), 0), "notes"));
   assert_true(daw_notes > 0);
   assert_int_equal(json_integer_value(json_object_get(json_object_get(gn, "result"), "note_count")), daw_notes);
   json_decref(ms);
   json_t *reqs = requests(&f);
-  const char *last = msg_content(json_array_get(reqs, 2), json_array_size(json_object_get(json_array_get(reqs, 2), "messages")) - 1);
+  const char *last =
+      msg_content(json_array_get(reqs, 2), json_array_size(json_object_get(json_array_get(reqs, 2), "messages")) - 1);
   assert_non_null(last);
   assert_non_null(strstr(last, "note_count"));
   /* the plan's three steps, in order */
@@ -1074,8 +1083,8 @@ static void test_agent_uncertain_step_exits_3(void **state) {
   history_t *h = history_open(f.data_dir, "test", err, sizeof err);
   json_t *it = NULL;
   assert_int_equal(history_load(h, 2, &it, err, sizeof err), HISTORY_OK);
-  assert_string_equal(
-      json_string_value(json_object_get(json_array_get(json_object_get(it, "actions"), 1), "outcome")), "uncertain");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(it, "actions"), 1), "outcome")),
+                      "uncertain");
   assert_int_equal(json_integer_value(json_object_get(json_object_get(it, "outcomes"), "uncertain")), 1);
   json_decref(it);
   history_free(h);
@@ -1219,7 +1228,8 @@ static void sig_env_open(struct sig_env *e, int delay_ms) {
         "Step 4: set_track - drums right\n  - track_id: t1\n  - pan: 0.2\n"
         "Step 5: set_track - bass left\n  - track_id: t2\n  - pan: -0.2\n"
         "Step 6: set_tempo - slower\n  - bpm: 100\n"
-        "**MUSICAL REASONING:** room for the vocals.\n", fp);
+        "**MUSICAL REASONING:** room for the vocals.\n",
+        fp);
   fclose(fp);
   snprintf(e->port, sizeof e->port, "%d", db_test_free_udp_port());
   snprintf(e->fport, sizeof e->fport, "%d", db_test_free_udp_port());
@@ -1246,8 +1256,22 @@ static void sig_env_close(struct sig_env *e) {
 static void start_exec(struct proc *p, struct sig_env *e, const char *cmd, const char *arg) {
   char exe[600];
   snprintf(exe, sizeof exe, "%s/dawbridge", bin_dir());
-  char *argv[] = {exe, "--daw", "reaper", "--port", e->port, "--listen-port", e->fport, "--no-companion",
-                  "--timeout-ms", "3000", "--data-dir", e->data, "--composition", "sig", (char *)cmd, (char *)arg,
+  char *argv[] = {exe,
+                  "--daw",
+                  "reaper",
+                  "--port",
+                  e->port,
+                  "--listen-port",
+                  e->fport,
+                  "--no-companion",
+                  "--timeout-ms",
+                  "3000",
+                  "--data-dir",
+                  e->data,
+                  "--composition",
+                  "sig",
+                  (char *)cmd,
+                  (char *)arg,
                   NULL};
   if (!arg) argv[15] = NULL;
   proc_start(p, argv, e->errpath);
@@ -1301,8 +1325,8 @@ static void test_agent_sigint_saves_partial_iteration(void **state) {
   struct proc s;
   char exe[600];
   snprintf(exe, sizeof exe, "%s/dawbridge", bin_dir());
-  char *sargv[] = {exe, "--json", "--daw", "reaper", "--port", e.port, "--listen-port", e.fport, "--no-companion",
-                   "--timeout-ms", "3000", "state", NULL};
+  char *sargv[] = {exe,     "--json",         "--daw",        "reaper", "--port", e.port, "--listen-port",
+                   e.fport, "--no-companion", "--timeout-ms", "3000",   "state",  NULL};
   proc_start(&s, sargv, e.errpath);
   assert_int_equal(proc_exit(&s), 0);
   json_t *st = json_loads(s.text, 0, NULL);
@@ -1323,8 +1347,18 @@ static void test_agent_cli_refusal_exit_7(void **state) {
   snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
   snprintf(tr, sizeof tr, "%s/tests/fixtures/agent/outside_plan.json", src_dir());
   snprintf(exe, sizeof exe, "%s/dawbridge", bin_dir());
-  char *argv[] = {exe, "--daw", "mock", "--transcript", tr, "--data-dir", data, "--composition", "refuse", "ask",
-                  "a kick track with two hits and reverb", NULL};
+  char *argv[] = {exe,
+                  "--daw",
+                  "mock",
+                  "--transcript",
+                  tr,
+                  "--data-dir",
+                  data,
+                  "--composition",
+                  "refuse",
+                  "ask",
+                  "a kick track with two hits and reverb",
+                  NULL};
   struct proc p;
   proc_start(&p, argv, errpath);
   int code = proc_exit(&p);
@@ -1374,7 +1408,8 @@ static void test_agent_verify_reports_and_proposes_fixes(void **state) {
       "{\"step\": 1, \"tool\": \"create_track\", \"args\": {\"name\": \"Kick\", \"type\": \"midi\"}},"
       "{\"step\": 2, \"tool\": \"create_midi_clip\", \"args\": {\"track_id\": {\"$ref\": {\"step\": 1, \"kind\": "
       "\"track\"}}, \"start_time\": 0, \"duration\": 4, \"notes\": [{\"n\": 36, \"s\": 0, \"d\": 0.5, \"v\": 110}]}},"
-      "{\"step\": 3, \"tool\": \"add_effect\", \"args\": {\"track_id\": {\"$ref\": {\"step\": 1, \"kind\": \"track\"}}, "
+      "{\"step\": 3, \"tool\": \"add_effect\", \"args\": {\"track_id\": {\"$ref\": {\"step\": 1, \"kind\": "
+      "\"track\"}}, "
       "\"effect_name\": \"ReaVerbate\"}},"
       "{\"step\": 4, \"tool\": \"set_track\", \"args\": {\"track_id\": \"t1\", \"volume_db\": -6}},"
       "{\"step\": 5, \"tool\": \"create_track\", \"args\": {\"name\": \"Pad\", \"type\": \"midi\"}},"
@@ -1396,8 +1431,8 @@ static void test_agent_verify_reports_and_proposes_fixes(void **state) {
   json_t *v = agent_verify(plan, before, after, NULL, &st);
   char *dump = json_dumps(v, JSON_INDENT(1));
   /* Pad missing; Kick has no clip and no reverb; Bass volume -3 instead of -6; Kick is an empty MIDI track */
-  const char *kinds[] = {"missing_track", "missing_clip", "missing_effect", "value_differs", "missing_clip",
-                         "empty_track"};
+  const char *kinds[] = {"missing_track", "missing_clip", "missing_effect",
+                         "value_differs", "missing_clip", "empty_track"};
   if (json_array_size(v) != 6) fail_msg("violations: %s", dump);
   for (size_t i = 0; i < 6; i++)
     assert_string_equal(json_string_value(json_object_get(json_array_get(v, i), "kind")), kinds[i]);
@@ -1410,8 +1445,8 @@ static void test_agent_verify_reports_and_proposes_fixes(void **state) {
   assert_int_equal(plan_ref_step(json_object_get(json_object_get(fix2, "args"), "track_id"), NULL), 5);
   assert_non_null(strstr(json_string_value(json_object_get(json_array_get(v, 5), "message")),
                          "AI CREATED EMPTY TRACKS: \"Kick\" (t2)"));
-  assert_non_null(strstr(json_string_value(json_object_get(json_array_get(v, 3), "message")),
-                         "volume_db is -3, the plan says -6"));
+  assert_non_null(
+      strstr(json_string_value(json_object_get(json_array_get(v, 3), "message")), "volume_db is -3, the plan says -6"));
   free(dump);
   json_decref(v);
   json_decref(st);
@@ -1451,8 +1486,10 @@ static char *big_clip_plan(const json_t *notes, const char *track) {
   size_t cap = 4u << 20, o = 0, n = json_array_size(notes);
   char *text = malloc(cap);
   assert_non_null(text);
-  o += (size_t)snprintf(text + o, cap - o, "**PLAN:**\nStep 1: create_midi_clip - a long line\n  - track_id: %s\n"
-                                           "  - start_time: 64\n  - duration: 5000\n  - notes: [\n", track);
+  o += (size_t)snprintf(text + o, cap - o,
+                        "**PLAN:**\nStep 1: create_midi_clip - a long line\n  - track_id: %s\n"
+                        "  - start_time: 64\n  - duration: 5000\n  - notes: [\n",
+                        track);
   for (size_t i = 0; i < n; i++) {
     const json_t *x = json_array_get(notes, i);
     o += (size_t)snprintf(text + o, cap - o, "      {\"n\": %lld, \"s\": %.10f, \"d\": %.10f, \"v\": %lld}%s\n",
@@ -1503,10 +1540,11 @@ static void test_agent_exec_plan_20000_notes(void **state) {
 static void test_agent_verify_big_clip_finds_missing_notes(void **state) {
   (void)state;
   json_t *want = big_notes(20000, 36);
-  json_t *plan = json_pack("{s[{sisss{sssisisO}}]}", "steps", "step", 1, "tool", "create_midi_clip", "args",
-                           "track_id", "t1", "start_time", 64, "duration", 5000, "notes", want);
+  json_t *plan = json_pack("{s[{sisss{sssisisO}}]}", "steps", "step", 1, "tool", "create_midi_clip", "args", "track_id",
+                           "t1", "start_time", 64, "duration", 5000, "notes", want);
   json_t *before = json_loads("{\"tempo\": 120, \"tracks\": [{\"id\": \"t1\", \"name\": \"Bass\", \"type\": \"midi\", "
-                              "\"fx\": [], \"clips\": []}]}", 0, NULL);
+                              "\"fx\": [], \"clips\": []}]}",
+                              0, NULL);
   /* the DAW's copy: reversed, tiny float noise, three notes changed (pitch, velocity, length), one dropped */
   json_t *got = json_array();
   for (size_t i = json_array_size(want); i-- > 0;) {
@@ -1562,7 +1600,9 @@ static void test_agent_verify_big_clip_finds_missing_notes(void **state) {
 static void test_agent_conversation_two_turns(void **state) {
   (void)state;
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/conversation.json",
+  struct fx_opts o = {.dialect = "reaper",
+                      .tracks = -1,
+                      .transcript = "tests/fixtures/agent/conversation.json",
                       .executor = AGENT_EXEC_DIRECT};
   assert_int_equal(fx_open(&f, &o), 0);
   json_t *bad = json_pack("[{si}]", "request", 1);
@@ -1591,7 +1631,8 @@ static void test_agent_conversation_two_turns(void **state) {
   assert_null(strstr(p1, "CONVERSATION SO FAR"));
   const char *conv = strstr(p2, "CONVERSATION SO FAR");
   assert_non_null(conv);
-  assert_non_null(strstr(conv, "{\"turn\":1,\"request\":\"Add a kick drum track with a two-note pattern and some reverb\""));
+  assert_non_null(
+      strstr(conv, "{\"turn\":1,\"request\":\"Add a kick drum track with a two-note pattern and some reverb\""));
   assert_non_null(strstr(conv, "\"outcome\":\"ok\""));
   assert_non_null(strstr(conv, "3 of 3 steps confirmed by the DAW"));
   assert_non_null(strstr(conv, "\"tool\":\"add_effect\""));
@@ -1610,7 +1651,9 @@ static void test_agent_usage_summed_over_model_calls(void **state) {
   (void)state;
   for (int ex = 0; ex < 2; ex++) {
     struct fx f;
-    struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "examples/demo-transcript.json",
+    struct fx_opts o = {.dialect = "reaper",
+                        .tracks = -1,
+                        .transcript = "examples/demo-transcript.json",
                         .executor = ex ? AGENT_EXEC_DIRECT : AGENT_EXEC_LLM};
     assert_int_equal(fx_open(&f, &o), 0);
     fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
@@ -1657,8 +1700,12 @@ static int count_fx_named(const json_t *t, const char *name) {
 
 static int loss_case(enum agent_executor ex, double drop, unsigned seed) {
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .drop = drop, .seed = seed,
-                      .transcript = "examples/demo-transcript.json", .executor = ex};
+  struct fx_opts o = {.dialect = "reaper",
+                      .tracks = -1,
+                      .drop = drop,
+                      .seed = seed,
+                      .transcript = "examples/demo-transcript.json",
+                      .executor = ex};
   if (fx_open(&f, &o)) {
     fx_close(&f);
     return 0;
@@ -1701,12 +1748,14 @@ static void test_agent_readback_finds_lost_creates(void **state) {
   (void)state;
   json_t *before = json_loads(
       "{\"tracks\": [{\"id\": \"t1\", \"name\": \"Kick Drum\", \"type\": \"midi\", \"fx\": [{\"name\": \"ReaVerbate "
-      "(Cockos)\"}], \"clips\": [{\"id\": \"c1\", \"start\": 0, \"notes\": []}]}]}", 0, NULL);
+      "(Cockos)\"}], \"clips\": [{\"id\": \"c1\", \"start\": 0, \"notes\": []}]}]}",
+      0, NULL);
   json_t *after = json_loads(
       "{\"tracks\": [{\"id\": \"t1\", \"name\": \"Kick Drum\", \"type\": \"midi\", \"fx\": [{\"name\": \"ReaVerbate "
       "(Cockos)\"}, {\"name\": \"ReaVerbate (Cockos)\"}], \"clips\": [{\"id\": \"c1\", \"start\": 0, \"notes\": []}, "
       "{\"id\": \"c7\", \"start\": 8, \"notes\": [{\"n\": 36, \"s\": 0, \"d\": 1, \"v\": 100}]}]}, "
-      "{\"id\": \"t5\", \"name\": \"kick drum\", \"type\": \"midi\", \"fx\": [], \"clips\": []}]}", 0, NULL);
+      "{\"id\": \"t5\", \"name\": \"kick drum\", \"type\": \"midi\", \"fx\": [], \"clips\": []}]}",
+      0, NULL);
   assert_non_null(before);
   assert_non_null(after);
   json_t *track = json_pack("{ssss}", "name", "Kick Drum", "type", "midi");
@@ -1737,10 +1786,10 @@ static void test_agent_readback_finds_lost_creates(void **state) {
   assert_null(agent_readback_find(before, after, NULL, "add_effect", fx_t5));
   assert_null(agent_readback_find(before, after, NULL, "set_track", fx)); /* not a create */
   /* what earlier confirmed actions returned is theirs, not the lost call's */
-  json_t *acts = json_pack("[{sssOsbs{ssss}}, {sssOsbs{ssss}}, {sssOsbs{ss}}]",
-                           "tool", "create_track", "args", track, "ok", 1, "result", "status", "confirmed", "track_id", "t5",
-                           "tool", "create_midi_clip", "args", clip8, "ok", 1, "result", "status", "confirmed", "clip_id", "c7",
-                           "tool", "add_effect", "args", fx, "ok", 1, "result", "status", "confirmed");
+  json_t *acts = json_pack("[{sssOsbs{ssss}}, {sssOsbs{ssss}}, {sssOsbs{ss}}]", "tool", "create_track", "args", track,
+                           "ok", 1, "result", "status", "confirmed", "track_id", "t5", "tool", "create_midi_clip",
+                           "args", clip8, "ok", 1, "result", "status", "confirmed", "clip_id", "c7", "tool",
+                           "add_effect", "args", fx, "ok", 1, "result", "status", "confirmed");
   assert_non_null(acts);
   assert_null(agent_readback_find(before, after, acts, "create_track", track));
   assert_null(agent_readback_find(before, after, acts, "create_midi_clip", clip8));
@@ -1753,44 +1802,44 @@ static void test_agent_readback_finds_lost_creates(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_agent_readback_finds_lost_creates),
-    cmocka_unit_test(test_agent_packet_loss_no_duplicate_creates),
-    cmocka_unit_test(test_agent_usage_summed_over_model_calls),
-    cmocka_unit_test(test_agent_conversation_two_turns),
-    cmocka_unit_test(test_agent_exec_plan_20000_notes),
-    cmocka_unit_test(test_agent_verify_big_clip_finds_missing_notes),
-    cmocka_unit_test(test_agent_verify_reports_and_proposes_fixes),
-    cmocka_unit_test(test_agent_seed_example_reaper),
-    cmocka_unit_test(test_agent_seed_example_ardour),
-    cmocka_unit_test(test_agent_seed_example_direct_reaper),
-    cmocka_unit_test(test_agent_seed_example_direct_ardour),
-    cmocka_unit_test(test_agent_multi_track_reaper),
-    cmocka_unit_test(test_agent_multi_track_ardour),
-    cmocka_unit_test(test_agent_multi_track_direct),
-    cmocka_unit_test(test_agent_invalid_plan_replan_succeeds),
-    cmocka_unit_test(test_agent_invalid_twice_not_executed),
-    cmocka_unit_test(test_agent_empty_track_violation_fixed),
-    cmocka_unit_test(test_agent_hallucinated_tool_and_bad_args_recover),
-    cmocka_unit_test(test_agent_early_stop_caught_by_verification),
-    cmocka_unit_test(test_agent_early_stop_without_fix_is_incomplete),
-    cmocka_unit_test(test_agent_turn_limit),
-    cmocka_unit_test(test_agent_packet_loss),
-    cmocka_unit_test(test_agent_prompt_injection_in_track_name),
-    cmocka_unit_test(test_agent_openai_http_end_to_end),
-    cmocka_unit_test(test_agent_confirm_reject_and_approve),
-    cmocka_unit_test(test_agent_cancel_while_executing),
-    cmocka_unit_test(test_agent_full_disk_still_reports),
-    cmocka_unit_test(test_agent_exec_plan_file),
-    cmocka_unit_test(test_agent_stage2_refuses_calls_outside_the_plan),
-    cmocka_unit_test(test_agent_stage2_read_tools_are_free),
-    cmocka_unit_test(test_agent_stage2_refinements_accepted),
-    cmocka_unit_test(test_agent_fix_round_only_plan_steps),
-    cmocka_unit_test(test_agent_outcome_uncertain_exit_3),
-    cmocka_unit_test(test_agent_uncertain_step_exits_3),
-    cmocka_unit_test(test_agent_storage_checked_before_any_change),
-    cmocka_unit_test(test_agent_sigint_saves_partial_iteration),
-    cmocka_unit_test(test_agent_second_sigint_exits_at_once),
-    cmocka_unit_test(test_agent_cli_refusal_exit_7),
+      cmocka_unit_test(test_agent_readback_finds_lost_creates),
+      cmocka_unit_test(test_agent_packet_loss_no_duplicate_creates),
+      cmocka_unit_test(test_agent_usage_summed_over_model_calls),
+      cmocka_unit_test(test_agent_conversation_two_turns),
+      cmocka_unit_test(test_agent_exec_plan_20000_notes),
+      cmocka_unit_test(test_agent_verify_big_clip_finds_missing_notes),
+      cmocka_unit_test(test_agent_verify_reports_and_proposes_fixes),
+      cmocka_unit_test(test_agent_seed_example_reaper),
+      cmocka_unit_test(test_agent_seed_example_ardour),
+      cmocka_unit_test(test_agent_seed_example_direct_reaper),
+      cmocka_unit_test(test_agent_seed_example_direct_ardour),
+      cmocka_unit_test(test_agent_multi_track_reaper),
+      cmocka_unit_test(test_agent_multi_track_ardour),
+      cmocka_unit_test(test_agent_multi_track_direct),
+      cmocka_unit_test(test_agent_invalid_plan_replan_succeeds),
+      cmocka_unit_test(test_agent_invalid_twice_not_executed),
+      cmocka_unit_test(test_agent_empty_track_violation_fixed),
+      cmocka_unit_test(test_agent_hallucinated_tool_and_bad_args_recover),
+      cmocka_unit_test(test_agent_early_stop_caught_by_verification),
+      cmocka_unit_test(test_agent_early_stop_without_fix_is_incomplete),
+      cmocka_unit_test(test_agent_turn_limit),
+      cmocka_unit_test(test_agent_packet_loss),
+      cmocka_unit_test(test_agent_prompt_injection_in_track_name),
+      cmocka_unit_test(test_agent_openai_http_end_to_end),
+      cmocka_unit_test(test_agent_confirm_reject_and_approve),
+      cmocka_unit_test(test_agent_cancel_while_executing),
+      cmocka_unit_test(test_agent_full_disk_still_reports),
+      cmocka_unit_test(test_agent_exec_plan_file),
+      cmocka_unit_test(test_agent_stage2_refuses_calls_outside_the_plan),
+      cmocka_unit_test(test_agent_stage2_read_tools_are_free),
+      cmocka_unit_test(test_agent_stage2_refinements_accepted),
+      cmocka_unit_test(test_agent_fix_round_only_plan_steps),
+      cmocka_unit_test(test_agent_outcome_uncertain_exit_3),
+      cmocka_unit_test(test_agent_uncertain_step_exits_3),
+      cmocka_unit_test(test_agent_storage_checked_before_any_change),
+      cmocka_unit_test(test_agent_sigint_saves_partial_iteration),
+      cmocka_unit_test(test_agent_second_sigint_exits_at_once),
+      cmocka_unit_test(test_agent_cli_refusal_exit_7),
   };
   if (getenv("AGENT_TEST")) cmocka_set_test_filter(getenv("AGENT_TEST"));
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -93,8 +93,10 @@ static void test_call_cli_loss_never_unknown_track(void **state) {
     int counts[256] = {0};
     char err[4096];
     for (int i = 0; i < 25; i++) {
-      int rc = run(err, sizeof err, "--daw %s --port %d --listen-port %d --no-companion --timeout-ms 150 call set_track "
-                   "'{\"track_id\":\"t%d\",\"volume_db\":-%d}'", dialect, port, d ? 0 : fport, i % 12 + 1, i % 20);
+      int rc = run(err, sizeof err,
+                   "--daw %s --port %d --listen-port %d --no-companion --timeout-ms 150 call set_track "
+                   "'{\"track_id\":\"t%d\",\"volume_db\":-%d}'",
+                   dialect, port, d ? 0 : fport, i % 12 + 1, i % 20);
       if (rc < 0 || rc > 255) rc = 255;
       counts[rc]++;
       if (rc == 4 || rc == 7) fprintf(stderr, "%s call %d: exit %d: %s", dialect, i, rc, err);
@@ -110,8 +112,10 @@ static void test_call_cli_loss_never_unknown_track(void **state) {
 static void test_call_cli_nothing_listening_is_exit_2(void **state) {
   char err[4096];
   int port = db_test_free_udp_port();
-  int rc = run(err, sizeof err, "--daw ardour --port %d --no-companion --timeout-ms 5000 call set_track "
-               "'{\"track_id\":\"t1\",\"mute\":true}'", port);
+  int rc = run(err, sizeof err,
+               "--daw ardour --port %d --no-companion --timeout-ms 5000 call set_track "
+               "'{\"track_id\":\"t1\",\"mute\":true}'",
+               port);
   assert_int_equal(rc, 2);
   if (!strstr(err, "nothing is listening")) fprintf(stderr, "%s", err);
   assert_non_null(strstr(err, "nothing is listening"));
@@ -120,9 +124,9 @@ static void test_call_cli_nothing_listening_is_exit_2(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_call_cli_exit_codes_follow_outcomes),
-    cmocka_unit_test(test_call_cli_loss_never_unknown_track),
-    cmocka_unit_test(test_call_cli_nothing_listening_is_exit_2),
+      cmocka_unit_test(test_call_cli_exit_codes_follow_outcomes),
+      cmocka_unit_test(test_call_cli_loss_never_unknown_track),
+      cmocka_unit_test(test_call_cli_nothing_listening_is_exit_2),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,17 +111,26 @@ static int tc_open(struct tc *t, const struct open_opts *o) {
   t->w.dialect = o->dialect;
   uv_loop_init(&t->w.loop);
   make_spool(t);
-  if (o->stale_id) write_cmd(t->spool, o->stale_id, "create_track", "{\"name\":\"Ghost\",\"type\":\"audio\"}", now_ms() - 60000);
-  struct daw_config cfg = {.dialect = o->dialect, .port = 9, .listen_port = 0, .confirm_timeout_ms = -1,
-                           .retries = -1, .refresh_interval_ms = 0, .spool_dir = t->spool,
+  if (o->stale_id)
+    write_cmd(t->spool, o->stale_id, "create_track", "{\"name\":\"Ghost\",\"type\":\"audio\"}", now_ms() - 60000);
+  struct daw_config cfg = {.dialect = o->dialect,
+                           .port = 9,
+                           .listen_port = 0,
+                           .confirm_timeout_ms = -1,
+                           .retries = -1,
+                           .refresh_interval_ms = 0,
+                           .spool_dir = t->spool,
                            .companion_timeout_ms = o->timeout_ms,
                            .log = {.fn = tc_log, .data = &t->w, .level = LOG_DEBUG}};
   char err[512];
   int rc = daw_open(&t->w.loop, &cfg, &t->d, err, sizeof err);
   if (rc) fprintf(stderr, "daw_open: %s\n", err);
   assert_int_equal(rc, 0);
-  struct mock_config mc = {.dialect = o->dialect, .port = 0, .feedback_port = sync_listen_port(daw_sync(t->d)),
-                           .tracks = o->tracks, .spool_dir = o->mock_companion ? t->spool : NULL,
+  struct mock_config mc = {.dialect = o->dialect,
+                           .port = 0,
+                           .feedback_port = sync_listen_port(daw_sync(t->d)),
+                           .tracks = o->tracks,
+                           .spool_dir = o->mock_companion ? t->spool : NULL,
                            .quiet = !getenv("WIRE_VERBOSE")};
   rc = mock_new(&t->w.loop, &mc, &t->w.mock, err, sizeof err);
   if (rc) fprintf(stderr, "mock: %s\n", err);
@@ -131,7 +140,11 @@ static int tc_open(struct tc *t, const struct open_opts *o) {
   assert_int_equal(daw_start(t->d, on_daw, &t->w), 0);
   rc = wait_daw(t);
   if (rc) fprintf(stderr, "start: %s\nlog:\n%s\n", t->w.message, t->w.log);
-  if (getenv("WIRE_VERBOSE")) { char *js = json_dumps(t->w.result, 0); fprintf(stderr, "start result: %s\n", js); free(js); }
+  if (getenv("WIRE_VERBOSE")) {
+    char *js = json_dumps(t->w.result, 0);
+    fprintf(stderr, "start result: %s\n", js);
+    free(js);
+  }
   return rc;
 }
 
@@ -202,7 +215,8 @@ static int count_named(json_t *st, const char *name) {
   int n = 0;
   size_t i;
   json_t *tr;
-  json_array_foreach(json_object_get(st, "tracks"), i, tr) n += !strcmp(json_string_value(json_object_get(tr, "name")), name);
+  json_array_foreach(json_object_get(st, "tracks"), i, tr) n +=
+      !strcmp(json_string_value(json_object_get(tr, "name")), name);
   return n;
 }
 
@@ -238,7 +252,8 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     assert_int_equal(daw_begin_request(t.d, "add a kick", on_daw, &t.w), 0);
     expect_ok(&t, wait_daw(&t), "begin_request");
 
-    expect_ok(&t, call(&t, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\",\"instrument\":\"synth\"}"), "create_track");
+    expect_ok(&t, call(&t, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\",\"instrument\":\"synth\"}"),
+              "create_track");
     assert_string_equal(rs(&t, "status"), "confirmed");
     assert_string_equal(rs(&t, "via"), "companion");
     char track_id[16];
@@ -249,10 +264,11 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     assert_non_null(session_track_host_id(daw_session(t.d), ti));
     assert_non_null(rs(&t, "instrument"));
 
-    expect_ok(&t, call(&t, "create_midi_clip",
-                       "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":4,\"name\":\"kick\",\"notes\":"
-                       "[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110},{\"n\":36,\"s\":2,\"d\":0.5,\"v\":100}]}",
-                       track_id),
+    expect_ok(&t,
+              call(&t, "create_midi_clip",
+                   "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":4,\"name\":\"kick\",\"notes\":"
+                   "[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110},{\"n\":36,\"s\":2,\"d\":0.5,\"v\":100}]}",
+                   track_id),
               "create_midi_clip");
     assert_string_equal(rs(&t, "status"), "confirmed");
     char clip_id[32];
@@ -272,8 +288,10 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     /* the replies came the way the dialect's map says: REAPER by file, Ardour by OSC on the bridge's socket */
     struct companion_stats cst;
     companion_get_stats(daw_companion(t.d), &cst);
-    if (di == 0) assert_true(cst.replies_file > 0 && cst.replies_osc == 0);
-    else assert_true(cst.replies_osc > 0);
+    if (di == 0)
+      assert_true(cst.replies_file > 0 && cst.replies_osc == 0);
+    else
+      assert_true(cst.replies_osc > 0);
     /* the DAW's own state: the track, its instrument, the exact notes, the chain */
     json_t *ms = mock_state(t.w.mock);
     json_t *kick = mock_track_named(ms, "Kick");
@@ -309,10 +327,11 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     assert_int_equal(session_track_fx_count(daw_session(t.d), ti), 2);
 
     /* the rest of the companion's tools: edit (add + remove), transpose, remove_effect, delete_clip, delete_track */
-    expect_ok(&t, call(&t, "edit_clip",
-                       "{\"clip_id\":\"%s\",\"add_notes\":[{\"n\":38,\"s\":1,\"d\":0.5,\"v\":90}],"
-                       "\"remove_notes\":[{\"n\":36,\"s\":2}]}",
-                       clip_id),
+    expect_ok(&t,
+              call(&t, "edit_clip",
+                   "{\"clip_id\":\"%s\",\"add_notes\":[{\"n\":38,\"s\":1,\"d\":0.5,\"v\":90}],"
+                   "\"remove_notes\":[{\"n\":36,\"s\":2}]}",
+                   clip_id),
               "edit_clip");
     assert_int_equal(json_integer_value(json_object_get(t.w.result, "notes")), 2);
     expect_ok(&t, call(&t, "edit_clip", "{\"clip_id\":\"%s\",\"transpose\":12}", clip_id), "edit_clip transpose");
@@ -353,8 +372,10 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
       assert_int_equal(session_track_count(daw_session(t.d)), 3);
     }
     ms = mock_state(t.w.mock);
-    if (deletes) assert_null(mock_track_named(ms, "Kick"));
-    else assert_non_null(mock_track_named(ms, "Kick"));
+    if (deletes)
+      assert_null(mock_track_named(ms, "Kick"));
+    else
+      assert_non_null(mock_track_named(ms, "Kick"));
     json_decref(ms);
     /* an unknown clip is refused before anything is sent */
     assert_int_equal(call(&t, "delete_clip", "{\"clip_id\":\"c999\"}"), DAW_ENOTRACK);
@@ -394,9 +415,10 @@ static void test_companion_absent_clear_error_and_fewer_capabilities(void **st) 
     assert_true(has_set);
     assert_int_equal(has_track, di == 0); /* REAPER can still insert a track natively; Ardour cannot */
     assert_non_null(strstr(daw_unavailable_reason(t.d, "add_effect"), "install it like this"));
-    assert_int_equal(call(&t, "create_midi_clip",
-                          "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1}]}"),
-                     DAW_EUNSUPPORTED);
+    assert_int_equal(
+        call(&t, "create_midi_clip",
+             "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1}]}"),
+        DAW_EUNSUPPORTED);
     assert_non_null(strstr(t.w.message, "install"));
     if (di == 0) {
       /* the native fallback: a plain track without the companion */
@@ -422,9 +444,9 @@ static void notes_key(const json_t *notes, char *out, size_t outlen) {
   size_t n = json_array_size(notes) < 64 ? json_array_size(notes) : 64;
   for (size_t i = 0; i < n; i++) {
     const json_t *x = json_array_get(notes, i);
-    snprintf(items[i], sizeof items[i], "%03lld@%08.3f:%.3f:%lld", (long long)json_integer_value(json_object_get(x, "n")),
-             json_number_value(json_object_get(x, "s")), json_number_value(json_object_get(x, "d")),
-             (long long)json_integer_value(json_object_get(x, "v")));
+    snprintf(items[i], sizeof items[i], "%03lld@%08.3f:%.3f:%lld",
+             (long long)json_integer_value(json_object_get(x, "n")), json_number_value(json_object_get(x, "s")),
+             json_number_value(json_object_get(x, "d")), (long long)json_integer_value(json_object_get(x, "v")));
   }
   qsort(items, n, sizeof items[0], (int (*)(const void *, const void *))strcmp);
   out[0] = 0;
@@ -443,7 +465,8 @@ static void mock_clip_notes(struct tc *t, const char *track, double start, char 
   json_t *c;
   out[0] = 0;
   json_array_foreach(json_object_get(tr, "clips"), i, c) {
-    if (fabs(json_number_value(json_object_get(c, "start")) - start) < 1e-6) notes_key(json_object_get(c, "notes"), out, outlen);
+    if (fabs(json_number_value(json_object_get(c, "start")) - start) < 1e-6)
+      notes_key(json_object_get(c, "notes"), out, outlen);
   }
   json_decref(st);
 }
@@ -453,9 +476,9 @@ static void mock_clip_notes(struct tc *t, const char *track, double start, char 
  * companion are clear errors. */
 static void test_companion_get_notes_both_dialects(void **st) {
   (void)st;
-  static const char *const written =
-    "[{\"n\":60,\"s\":0,\"d\":1,\"v\":100},{\"n\":64,\"s\":1,\"d\":0.5,\"v\":90},{\"n\":67,\"s\":2.5,\"d\":1.5,\"v\":80},"
-    "{\"n\":72,\"s\":7,\"d\":1,\"v\":70}]";
+  static const char *const written = "[{\"n\":60,\"s\":0,\"d\":1,\"v\":100},{\"n\":64,\"s\":1,\"d\":0.5,\"v\":90},{"
+                                     "\"n\":67,\"s\":2.5,\"d\":1.5,\"v\":80},"
+                                     "{\"n\":72,\"s\":7,\"d\":1,\"v\":70}]";
   for (int di = 0; di < 2; di++) {
     struct tc t;
     struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 1};
@@ -471,15 +494,18 @@ static void test_companion_get_notes_both_dialects(void **st) {
     expect_ok(&t, call(&t, "create_track", "{\"name\":\"Keys\",\"type\":\"midi\"}"), "create_track");
     char tid[16];
     snprintf(tid, sizeof tid, "%s", rs(&t, "track_id"));
-    expect_ok(&t, call(&t, "create_midi_clip", "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":8,\"notes\":%s}", tid,
-                       written),
+    expect_ok(&t,
+              call(&t, "create_midi_clip", "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":8,\"notes\":%s}", tid,
+                   written),
               "create_midi_clip");
     char cid[32];
     snprintf(cid, sizeof cid, "%s", rs(&t, "clip_id"));
-    expect_ok(&t, call(&t, "create_midi_clip",
-                       "{\"track_id\":\"%s\",\"start_time\":16,\"duration\":4,\"notes\":[{\"n\":48,\"s\":0,\"d\":4,\"v\":60}]}",
-                       tid),
-              "second clip");
+    expect_ok(
+        &t,
+        call(&t, "create_midi_clip",
+             "{\"track_id\":\"%s\",\"start_time\":16,\"duration\":4,\"notes\":[{\"n\":48,\"s\":0,\"d\":4,\"v\":60}]}",
+             tid),
+        "second clip");
     char cid2[32];
     snprintf(cid2, sizeof cid2, "%s", rs(&t, "clip_id"));
 
@@ -496,8 +522,8 @@ static void test_companion_get_notes_both_dialects(void **st) {
       const json_t *mc = session_clip_find(daw_session(t.d), cid, NULL);
       json_t *bad = json_pack("{s:O,s:f,s:f,s:[{s:i,s:f,s:f,s:i}]}", "host_id", json_object_get(mc, "host_id"), "start",
                               4.0, "length", 8.0, "notes", "n", 1, "s", 0.0, "d", 1.0, "v", 1);
-      struct session_update u = {.index = session_track_index_by_id(daw_session(t.d), tid), .field = SF_CLIP_PUT,
-                                 .json = bad};
+      struct session_update u = {
+          .index = session_track_index_by_id(daw_session(t.d), tid), .field = SF_CLIP_PUT, .json = bad};
       char e[256];
       assert_int_equal(session_apply(daw_session(t.d), &u, e, sizeof e), 0);
       json_decref(bad);
@@ -611,7 +637,7 @@ static void test_companion_absent_remembered_no_wait(void **st) {
     expect_ok(&t, call(&t, "set_track", "{\"track_id\":\"t1\",\"mute\":true}"), "set_track");
     assert_int_equal(call(&t, "add_effect", "{\"track_id\":\"t1\",\"effect_name\":\"reverb\"}"), DAW_EUNSUPPORTED);
     companion_get_stats(daw_companion(t.d), &b);
-    assert_int_equal(b.sent, a.sent);         /* no ping per refresh or per command */
+    assert_int_equal(b.sent, a.sent); /* no ping per refresh or per command */
     assert_int_equal(b.attempts, a.attempts);
     if (di == 1) {
       /* Ardour (no trigger): the ping waited for an answer; the spool remembers that nobody answered */
@@ -631,13 +657,18 @@ static void test_companion_absent_remembered_no_wait(void **st) {
     t2.w.dialect = dialects[di];
     uv_loop_init(&t2.w.loop);
     snprintf(t2.spool, sizeof t2.spool, "%s", keep);
-    struct daw_config cfg = {.dialect = dialects[di], .port = 9, .listen_port = 0, .confirm_timeout_ms = -1,
-                             .retries = -1, .refresh_interval_ms = 0, .spool_dir = t2.spool,
+    struct daw_config cfg = {.dialect = dialects[di],
+                             .port = 9,
+                             .listen_port = 0,
+                             .confirm_timeout_ms = -1,
+                             .retries = -1,
+                             .refresh_interval_ms = 0,
+                             .spool_dir = t2.spool,
                              .log = {.fn = tc_log, .data = &t2.w, .level = LOG_DEBUG}};
     char err[512];
     assert_int_equal(daw_open(&t2.w.loop, &cfg, &t2.d, err, sizeof err), 0);
-    struct mock_config mc = {.dialect = dialects[di], .port = 0, .feedback_port = sync_listen_port(daw_sync(t2.d)),
-                             .tracks = 2, .quiet = 1};
+    struct mock_config mc = {
+        .dialect = dialects[di], .port = 0, .feedback_port = sync_listen_port(daw_sync(t2.d)), .tracks = 2, .quiet = 1};
     assert_int_equal(mock_new(&t2.w.loop, &mc, &t2.w.mock, err, sizeof err), 0);
     sync_set_daw(daw_sync(t2.d), "127.0.0.1", mock_port(t2.w.mock));
     t2.w.done = 0;
@@ -662,9 +693,11 @@ static void test_companion_lost_reply_retried_without_duplicate(void **st) {
     struct companion_stats before, after;
     companion_get_stats(daw_companion(t.d), &before);
     assert_int_equal(mock_companion_drop_replies(t.w.mock, 1), MOCK_OK);
-    expect_ok(&t, call(&t, "create_midi_clip",
-                       "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}"),
-              "create_midi_clip after a lost reply");
+    expect_ok(
+        &t,
+        call(&t, "create_midi_clip",
+             "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}"),
+        "create_midi_clip after a lost reply");
     companion_get_stats(daw_companion(t.d), &after);
     assert_true(after.retries >= before.retries + 1);
     json_t *ms = mock_state(t.w.mock);
@@ -684,8 +717,9 @@ static void test_companion_no_reply_is_uncertain(void **st) {
     struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 1, .timeout_ms = 300};
     assert_int_equal(tc_open(&t, &o), 0);
     assert_int_equal(mock_companion_drop_replies(t.w.mock, 3), MOCK_OK); /* the first attempt and both retries */
-    int rc = call(&t, "create_midi_clip",
-                  "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}");
+    int rc =
+        call(&t, "create_midi_clip",
+             "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}");
     if (rc) fail_msg("%s: expected status 0 (uncertain), got %d: %s", t.w.dialect, rc, t.w.message);
     assert_string_equal(rs(&t, "status"), "uncertain");
     assert_non_null(strstr(rs(&t, "reason"), "no reply"));
@@ -704,8 +738,8 @@ static void test_companion_stale_command_not_executed(void **st) {
   for (int di = 0; di < 2; di++) {
     struct tc t;
     /* a command from a "previous run" that sorts before anything this run sends */
-    struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 1,
-                          .stale_id = "19990101T000000.000-1-000001"};
+    struct open_opts o = {
+        .dialect = dialects[di], .tracks = 2, .mock_companion = 1, .stale_id = "19990101T000000.000-1-000001"};
     assert_int_equal(tc_open(&t, &o), 0);
     char p[1024];
     snprintf(p, sizeof p, "%s/in/%s.json", t.spool, o.stale_id);
@@ -735,8 +769,12 @@ static void test_companion_embedded_mock_runs_the_protocol(void **st) {
     struct tc t;
     memset(&t, 0, sizeof t);
     uv_loop_init(&t.w.loop);
-    struct daw_config cfg = {.dialect = dialects[di], .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
-                             .refresh_interval_ms = 0, .log = {.fn = tc_log, .data = &t.w, .level = LOG_DEBUG}};
+    struct daw_config cfg = {.dialect = dialects[di],
+                             .listen_port = -1,
+                             .confirm_timeout_ms = -1,
+                             .retries = -1,
+                             .refresh_interval_ms = 0,
+                             .log = {.fn = tc_log, .data = &t.w, .level = LOG_DEBUG}};
     struct mock_embed_config mc = {.tracks = -1, .companion = 1, .quiet = 1};
     char err[512];
     assert_int_equal(mock_embed_open(&t.w.loop, &cfg, &mc, &t.d, &t.embed, err, sizeof err), 0);
@@ -757,8 +795,10 @@ static void test_companion_embedded_mock_runs_the_protocol(void **st) {
     assert_true(json_array_size(json_object_get(json_array_get(clips, 0), "notes")) >= 1);
     size_t nclips = json_array_size(clips);
     json_decref(mj);
-    expect_ok(&t, call(&t, "create_midi_clip",
-                       "{\"track_id\":\"Drums\",\"start_time\":8,\"duration\":2,\"notes\":[{\"n\":38,\"s\":1,\"d\":0.25,\"v\":100}]}"),
+    expect_ok(&t,
+              call(&t, "create_midi_clip",
+                   "{\"track_id\":\"Drums\",\"start_time\":8,\"duration\":2,\"notes\":[{\"n\":38,\"s\":1,\"d\":0.25,"
+                   "\"v\":100}]}"),
               "create_midi_clip");
     json_t *ms = mock_embed_state(t.embed);
     assert_non_null(ms);
@@ -773,14 +813,14 @@ static void test_companion_embedded_mock_runs_the_protocol(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_companion_seed_workflow_both_dialects),
-    cmocka_unit_test(test_companion_absent_clear_error_and_fewer_capabilities),
-    cmocka_unit_test(test_companion_get_notes_both_dialects),
-    cmocka_unit_test(test_companion_absent_remembered_no_wait),
-    cmocka_unit_test(test_companion_lost_reply_retried_without_duplicate),
-    cmocka_unit_test(test_companion_no_reply_is_uncertain),
-    cmocka_unit_test(test_companion_stale_command_not_executed),
-    cmocka_unit_test(test_companion_embedded_mock_runs_the_protocol),
+      cmocka_unit_test(test_companion_seed_workflow_both_dialects),
+      cmocka_unit_test(test_companion_absent_clear_error_and_fewer_capabilities),
+      cmocka_unit_test(test_companion_get_notes_both_dialects),
+      cmocka_unit_test(test_companion_absent_remembered_no_wait),
+      cmocka_unit_test(test_companion_lost_reply_retried_without_duplicate),
+      cmocka_unit_test(test_companion_no_reply_is_uncertain),
+      cmocka_unit_test(test_companion_stale_command_not_executed),
+      cmocka_unit_test(test_companion_embedded_mock_runs_the_protocol),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

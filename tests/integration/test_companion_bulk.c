@@ -60,9 +60,9 @@ static void on_closed(void *data) { ((struct ctx *)data)->closed++; }
 static json_t *make_notes(size_t n, int pitch0) {
   json_t *a = json_array();
   for (size_t i = 0; i < n; i++) {
-    json_array_append_new(a, json_pack("{s:i,s:f,s:f,s:i}", "n", pitch0 + (int)(i % 16), "s", (double)(i / 4) * 0.25 +
-                                       (double)(i % 4) * 0.0625, "d", 0.125 + (double)(i % 3) * 0.0625, "v",
-                                       1 + (int)(i % 127)));
+    json_array_append_new(a, json_pack("{s:i,s:f,s:f,s:i}", "n", pitch0 + (int)(i % 16), "s",
+                                       (double)(i / 4) * 0.25 + (double)(i % 4) * 0.0625, "d",
+                                       0.125 + (double)(i % 3) * 0.0625, "v", 1 + (int)(i % 127)));
   }
   return a;
 }
@@ -111,8 +111,12 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     struct ctx x;
     memset(&x, 0, sizeof x);
     uv_loop_init(&x.loop);
-    struct daw_config cfg = {.dialect = dialects[di], .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
-                             .refresh_interval_ms = 0, .log = {.level = LOG_ERROR}};
+    struct daw_config cfg = {.dialect = dialects[di],
+                             .listen_port = -1,
+                             .confirm_timeout_ms = -1,
+                             .retries = -1,
+                             .refresh_interval_ms = 0,
+                             .log = {.level = LOG_ERROR}};
     struct mock_embed_config mcfg = {.tracks = -1, .companion = 1, .quiet = 1};
     char err[512];
     assert_int_equal(mock_embed_open(&x.loop, &cfg, &mcfg, &x.d, &x.mock, err, sizeof err), 0);
@@ -128,8 +132,8 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
 
     /* one create_midi_clip of 20,000 notes */
     json_t *notes = make_notes(20000, 36);
-    json_t *args = json_pack("{s:s,s:f,s:f,s:O}", "track_id", session_track_id(daw_session(x.d), ti), "start_time", 64.0,
-                             "duration", 5000.0, "notes", notes);
+    json_t *args = json_pack("{s:s,s:f,s:f,s:O}", "track_id", session_track_id(daw_session(x.d), ti), "start_time",
+                             64.0, "duration", 5000.0, "notes", notes);
     x.done = 0;
     assert_int_equal(daw_call(x.d, "create_midi_clip", args, on_daw, &x), 0);
     json_decref(args);
@@ -179,7 +183,8 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 26); /* 13 + 13 */
     size_t i;
     json_t *o;
-    json_array_foreach(notes, i, o) json_object_set_new(o, "n", json_integer(json_integer_value(json_object_get(o, "n")) + 1));
+    json_array_foreach(notes, i, o)
+        json_object_set_new(o, "n", json_integer(json_integer_value(json_object_get(o, "n")) + 1));
     /* (the objects of `more` are in `notes` too: shifted once above) */
     ms = mock_embed_state(x.mock);
     expect_same_notes(notes, json_object_get(mock_clip(ms, "Bass", before), "notes"));
@@ -218,15 +223,16 @@ static void test_companion_bulk_plan_20000_notes(void **st) {
   (void)st;
   size_t cap = 2u << 20, n = 0;
   char *text = malloc(cap);
-  n += (size_t)snprintf(text + n, cap - n, "**PLAN:**\nStep 1: create_midi_clip - a long bass line\n  - track_id: Bass\n"
-                                           "  - start_time: 64\n  - duration: 5000\n  - notes: [\n");
+  n += (size_t)snprintf(text + n, cap - n,
+                        "**PLAN:**\nStep 1: create_midi_clip - a long bass line\n  - track_id: Bass\n"
+                        "  - start_time: 64\n  - duration: 5000\n  - notes: [\n");
   json_t *want = make_notes(20000, 36);
   for (size_t i = 0; i < 20000; i++) {
     const json_t *o = json_array_get(want, i);
     n += (size_t)snprintf(text + n, cap - n, "      {\"n\": %lld, \"s\": %.10f, \"d\": %.10f, \"v\": %lld}%s\n",
-                          (long long)json_integer_value(json_object_get(o, "n")), json_number_value(json_object_get(o, "s")),
-                          json_number_value(json_object_get(o, "d")), (long long)json_integer_value(json_object_get(o, "v")),
-                          i + 1 < 20000 ? "," : "");
+                          (long long)json_integer_value(json_object_get(o, "n")),
+                          json_number_value(json_object_get(o, "s")), json_number_value(json_object_get(o, "d")),
+                          (long long)json_integer_value(json_object_get(o, "v")), i + 1 < 20000 ? "," : "");
   }
   n += (size_t)snprintf(text + n, cap - n, "    ]\n");
   assert_true(n > (1u << 20)); /* beyond the old 1 MiB limit for one argument */
@@ -240,8 +246,12 @@ static void test_companion_bulk_plan_20000_notes(void **st) {
   struct ctx x;
   memset(&x, 0, sizeof x);
   uv_loop_init(&x.loop);
-  struct daw_config cfg = {.dialect = "ardour", .listen_port = -1, .confirm_timeout_ms = -1, .retries = -1,
-                           .refresh_interval_ms = 0, .log = {.level = LOG_ERROR}};
+  struct daw_config cfg = {.dialect = "ardour",
+                           .listen_port = -1,
+                           .confirm_timeout_ms = -1,
+                           .retries = -1,
+                           .refresh_interval_ms = 0,
+                           .log = {.level = LOG_ERROR}};
   struct mock_embed_config mcfg = {.tracks = -1, .companion = 1, .quiet = 1};
   assert_int_equal(mock_embed_open(&x.loop, &cfg, &mcfg, &x.d, &x.mock, err, sizeof err), 0);
   assert_int_equal(daw_start(x.d, on_daw, &x), 0);
@@ -302,7 +312,8 @@ static void test_cli_call_args_from_file_and_stdin(void **st) {
   assert_non_null(mkdtemp(dir));
   snprintf(file, sizeof file, "%s/clip.json", dir);
   json_t *notes = make_notes(20000, 36);
-  json_t *args = json_pack("{s:s,s:f,s:f,s:o}", "track_id", "Bass", "start_time", 64.0, "duration", 5000.0, "notes", notes);
+  json_t *args =
+      json_pack("{s:s,s:f,s:f,s:o}", "track_id", "Bass", "start_time", 64.0, "duration", 5000.0, "notes", notes);
   assert_int_equal(json_dump_file(args, file, JSON_COMPACT), 0);
   json_decref(args);
   for (int di = 0; di < 2; di++) {
@@ -333,9 +344,9 @@ static void test_cli_call_args_from_file_and_stdin(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_companion_bulk_notes_20000_one_call),
-    cmocka_unit_test(test_companion_bulk_plan_20000_notes),
-    cmocka_unit_test(test_cli_call_args_from_file_and_stdin),
+      cmocka_unit_test(test_companion_bulk_notes_20000_one_call),
+      cmocka_unit_test(test_companion_bulk_plan_20000_notes),
+      cmocka_unit_test(test_cli_call_args_from_file_and_stdin),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,9 +84,15 @@ static void test_companion_real_ardour_seed_workflow(void **st) {
   struct rt t;
   memset(&t, 0, sizeof t);
   uv_loop_init(&t.loop);
-  struct daw_config cfg = {.dialect = "ardour", .host = "127.0.0.1", .port = atoi(getenv("DAWBRIDGE_ARDOUR_PORT")),
-                           .listen_port = 0, .confirm_timeout_ms = -1, .retries = -1, .refresh_interval_ms = 0,
-                           .spool_dir = getenv("DAWBRIDGE_SPOOL"), .companion_timeout_ms = 20000,
+  struct daw_config cfg = {.dialect = "ardour",
+                           .host = "127.0.0.1",
+                           .port = atoi(getenv("DAWBRIDGE_ARDOUR_PORT")),
+                           .listen_port = 0,
+                           .confirm_timeout_ms = -1,
+                           .retries = -1,
+                           .refresh_interval_ms = 0,
+                           .spool_dir = getenv("DAWBRIDGE_SPOOL"),
+                           .companion_timeout_ms = 20000,
                            .log = {.fn = log_fn, .level = LOG_DEBUG}};
   char err[512];
   assert_int_equal(daw_open(&t.loop, &cfg, &t.d, err, sizeof err), 0);
@@ -157,7 +163,7 @@ int main(void) {
     return 77;
   }
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_companion_real_ardour_seed_workflow),
+      cmocka_unit_test(test_companion_real_ardour_seed_workflow),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,9 +106,15 @@ static int record_send(const json_t *templates, const json_t *vars, void *data, 
 
 static companion_t *open_comp(uv_loop_t *loop, const char *spool, long owner, const json_t *section, int timeout_ms,
                               char *err, size_t errlen, int *rc) {
-  struct companion_config cfg = {.spool_dir = spool, .host = section ? "reaper" : "ardour", .section = section,
-                                 .timeout_ms = timeout_ms, .retries = -1, .ping_timeout_ms = 200, .poll_ms = 50,
-                                 .owner_uid = owner, .send = section ? record_send : NULL,
+  struct companion_config cfg = {.spool_dir = spool,
+                                 .host = section ? "reaper" : "ardour",
+                                 .section = section,
+                                 .timeout_ms = timeout_ms,
+                                 .retries = -1,
+                                 .ping_timeout_ms = 200,
+                                 .poll_ms = 50,
+                                 .owner_uid = owner,
+                                 .send = section ? record_send : NULL,
                                  .log = {.fn = on_log, .level = LOG_DEBUG}};
   companion_t *c = NULL;
   err[0] = 0;
@@ -445,8 +451,8 @@ static void ping_with_companion_json(const char *spool, const char *cj, int as_l
 static void test_companion_spool_command_id_validated(void **st) {
   (void)st;
   assert_true(companion_valid_command_id("_RS3f2a9c0d1e2b3a4c5d6e7f8091a2b3c4d5e6f708"));
-  assert_false(companion_valid_command_id("1013"));          /* Transport: Record */
-  assert_false(companion_valid_command_id("40026"));         /* File: Save project */
+  assert_false(companion_valid_command_id("1013"));  /* Transport: Record */
+  assert_false(companion_valid_command_id("40026")); /* File: Save project */
   assert_false(companion_valid_command_id("_SWS_ABOUT"));
   assert_false(companion_valid_command_id("_RS"));
   assert_false(companion_valid_command_id("_RS1234/../x"));
@@ -569,7 +575,8 @@ static void test_companion_reply_token_checked(void **st) {
   companion_get_stats(c, &cs);
   assert_int_equal(cs.forged_replies, 1);
   assert_int_equal(r.calls, 0);
-  snprintf(text, sizeof text, "{\"id\":\"%s\",\"token\":\"%s\",\"ok\":true,\"result\":{\"host_id\":\"real\"}}", w.id, tok);
+  snprintf(text, sizeof text, "{\"id\":\"%s\",\"token\":\"%s\",\"ok\":true,\"result\":{\"host_id\":\"real\"}}", w.id,
+           tok);
   companion_feed_reply(c, text);
   assert_true(run_until(&loop, res_done, &r, 3000));
   assert_int_equal(r.status, 0);
@@ -602,15 +609,15 @@ static void test_companion_reply_token_checked(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_companion_spool_created_mode_0700, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_companion_spool_refuses_group_or_world_writable, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_companion_spool_refuses_other_owner, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_companion_spool_refuses_symlinked_dirs, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_companion_spool_foreign_files_removed_never_run, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_companion_spool_planted_reply_link_not_followed, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_companion_spool_command_id_validated, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_companion_reply_late_duplicate_unknown, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_companion_reply_token_checked, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_companion_spool_created_mode_0700, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_companion_spool_refuses_group_or_world_writable, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_companion_spool_refuses_other_owner, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_companion_spool_refuses_symlinked_dirs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_companion_spool_foreign_files_removed_never_run, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_companion_spool_planted_reply_link_not_followed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_companion_spool_command_id_validated, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_companion_reply_late_duplicate_unknown, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_companion_reply_token_checked, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,8 +28,8 @@
 #include "db_test_util.h"
 
 struct env {
-  char dir[64];      /* temp root */
-  char data[128];    /* --data-dir */
+  char dir[64];   /* temp root */
+  char data[128]; /* --data-dir */
   char exe[1024];
   char out[256], err[256];
   char *stdout_text, *stderr_text;
@@ -56,8 +56,8 @@ static int run(struct env *e, const char *prefix, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(args, sizeof args, fmt, ap);
   va_end(ap);
-  snprintf(cmd, sizeof cmd, "%s exec '%s' --data-dir '%s' %s >'%s' 2>'%s'", prefix ? prefix : "", e->exe, e->data,
-           args, e->out, e->err);
+  snprintf(cmd, sizeof cmd, "%s exec '%s' --data-dir '%s' %s >'%s' 2>'%s'", prefix ? prefix : "", e->exe, e->data, args,
+           e->out, e->err);
   int st = system(cmd);
   free(e->stdout_text);
   free(e->stderr_text);
@@ -137,8 +137,9 @@ static int save_ai_iteration(history_t *h, int base, int flags) {
   if (flags & AI_CLIP) {
     json_t *notes = json_pack("[{s:i,s:f,s:f,s:i},{s:i,s:f,s:f,s:i},{s:i,s:f,s:f,s:i}]", "n", 40, "s", 0.0, "d", 1.0,
                               "v", 100, "n", 43, "s", 1.5, "d", 0.5, "v", 90, "n", 47, "s", 3.0, "d", 2.0, "v", 64);
-    json_array_append_new(json_object_get(bass, "clips"), json_pack("{s:s, s:s, s:f, s:f, s:o}", "id", "c77", "name",
-                                                                    "bassline", "start", 4.0, "length", 4.0, "notes", notes));
+    json_array_append_new(json_object_get(bass, "clips"),
+                          json_pack("{s:s, s:s, s:f, s:f, s:o}", "id", "c77", "name", "bassline", "start", 4.0,
+                                    "length", 4.0, "notes", notes));
   }
   json_t *meta = json_pack("{s:s, s:s, s:[{s:s, s:{s:s, s:f}, s:{s:s}}]}", "source", "ai_iteration", "user_message",
                            "quieter bass, mute the drums", "actions", "tool", "set_track", "args", "track_id", "t2",
@@ -213,7 +214,8 @@ static void test_history_cli_save_list_show_diff(void **st) {
   json_t *j = json_loads(e.stdout_text, 0, NULL);
   assert_non_null(j);
   assert_int_equal(json_array_size(json_object_get(j, "iterations")), 2);
-  assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "iterations"), 1), "actions_count")), 1);
+  assert_int_equal(
+      json_integer_value(json_object_get(json_array_get(json_object_get(j, "iterations"), 1), "actions_count")), 1);
   assert_true(json_array_size(json_object_get(j, "warnings")) >= 2);
   json_decref(j);
 
@@ -254,42 +256,43 @@ static void test_history_cli_save_list_show_diff(void **st) {
 
 /* The expected notes of save_ai_iteration's bass clip at 960 PPQ: (tick on, tick off, key, velocity). */
 static const int want_notes[][4] = {
-  {4 * 960, 5 * 960, 40, 100},
-  {(int)(5.5 * 960), 6 * 960, 43, 90},
-  {7 * 960, 8 * 960, 47, 64}, /* 3 + 2 beats runs past the clip end (4 + 4): cut there */
+    {4 * 960, 5 * 960, 40, 100},
+    {(int)(5.5 * 960), 6 * 960, 43, 90},
+    {7 * 960, 8 * 960, 47, 64}, /* 3 + 2 beats runs past the clip end (4 + 4): cut there */
 };
 
-static const char *PY_SMF =
-  "import struct,sys,json\n"
-  "d=open(sys.argv[1],'rb').read()\n"
-  "assert d[:4]==b'MThd'\n"
-  "ln,fmt,ntr,div=struct.unpack('>IHHH',d[4:14]); p=8+ln; out={'format':fmt,'ntracks':ntr,'division':div,'tracks':[]}\n"
-  "def vlq(p):\n"
-  "  v=0\n"
-  "  while True:\n"
-  "    b=d[p]; p+=1; v=(v<<7)|(b&127)\n"
-  "    if b<128: return v,p\n"
-  "for t in range(ntr):\n"
-  "  assert d[p:p+4]==b'MTrk'; n=struct.unpack('>I',d[p+4:p+8])[0]; q=p+8; end=q+n; tick=0; rs=0; on={}; notes=[]; tempo=None; name=''\n"
-  "  while q<end:\n"
-  "    dt,q=vlq(q); tick+=dt; s=d[q]\n"
-  "    if s==0xFF:\n"
-  "      ty=d[q+1]; l,q=vlq(q+2); data=d[q:q+l]; q+=l\n"
-  "      if ty==0x51: tempo=int.from_bytes(data,'big')\n"
-  "      if ty==0x03: name=data.decode('utf-8','replace')\n"
-  "      continue\n"
-  "    if s in (0xF0,0xF7):\n"
-  "      l,q=vlq(q+1); q+=l; continue\n"
-  "    if s&0x80: rs=s; q+=1\n"
-  "    hi=rs&0xF0\n"
-  "    if hi in (0xC0,0xD0): q+=1; continue\n"
-  "    a,b=d[q],d[q+1]; q+=2\n"
-  "    if hi==0x90 and b>0: on[(rs&15,a)]=(tick,b)\n"
-  "    elif hi==0x80 or (hi==0x90 and b==0):\n"
-  "      st,v=on.pop((rs&15,a)); notes.append([st,tick,a,v])\n"
-  "  assert not on\n"
-  "  out['tracks'].append({'name':name,'tempo':tempo,'notes':sorted(notes)}); p=end\n"
-  "print(json.dumps(out))\n";
+static const char *PY_SMF = "import struct,sys,json\n"
+                            "d=open(sys.argv[1],'rb').read()\n"
+                            "assert d[:4]==b'MThd'\n"
+                            "ln,fmt,ntr,div=struct.unpack('>IHHH',d[4:14]); p=8+ln; "
+                            "out={'format':fmt,'ntracks':ntr,'division':div,'tracks':[]}\n"
+                            "def vlq(p):\n"
+                            "  v=0\n"
+                            "  while True:\n"
+                            "    b=d[p]; p+=1; v=(v<<7)|(b&127)\n"
+                            "    if b<128: return v,p\n"
+                            "for t in range(ntr):\n"
+                            "  assert d[p:p+4]==b'MTrk'; n=struct.unpack('>I',d[p+4:p+8])[0]; q=p+8; end=q+n; tick=0; "
+                            "rs=0; on={}; notes=[]; tempo=None; name=''\n"
+                            "  while q<end:\n"
+                            "    dt,q=vlq(q); tick+=dt; s=d[q]\n"
+                            "    if s==0xFF:\n"
+                            "      ty=d[q+1]; l,q=vlq(q+2); data=d[q:q+l]; q+=l\n"
+                            "      if ty==0x51: tempo=int.from_bytes(data,'big')\n"
+                            "      if ty==0x03: name=data.decode('utf-8','replace')\n"
+                            "      continue\n"
+                            "    if s in (0xF0,0xF7):\n"
+                            "      l,q=vlq(q+1); q+=l; continue\n"
+                            "    if s&0x80: rs=s; q+=1\n"
+                            "    hi=rs&0xF0\n"
+                            "    if hi in (0xC0,0xD0): q+=1; continue\n"
+                            "    a,b=d[q],d[q+1]; q+=2\n"
+                            "    if hi==0x90 and b>0: on[(rs&15,a)]=(tick,b)\n"
+                            "    elif hi==0x80 or (hi==0x90 and b==0):\n"
+                            "      st,v=on.pop((rs&15,a)); notes.append([st,tick,a,v])\n"
+                            "  assert not on\n"
+                            "  out['tracks'].append({'name':name,'tempo':tempo,'notes':sorted(notes)}); p=end\n"
+                            "print(json.dumps(out))\n";
 
 static void test_history_cli_export_parsed_back(void **st) {
   struct env e;
@@ -418,7 +421,8 @@ static void test_history_cli_restore_and_undo_embedded_mock(void **st) {
     json_t *bass = track_named(json_object_get(j, "state"), "Bass");
     assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 3) < 0.02);
     assert_true(json_is_true(json_object_get(track_named(json_object_get(j, "state"), "Drums"), "mute")));
-    if (reaper) assert_true(fabs(json_number_value(json_object_get(json_object_get(j, "state"), "tempo")) - 100) < 0.01);
+    if (reaper)
+      assert_true(fabs(json_number_value(json_object_get(json_object_get(j, "state"), "tempo")) - 100) < 0.01);
     json_decref(j);
 
     /* undo of 4 (a restore): back to 3 (a fresh mock already is); then back to 2 (the change again), then to 1
@@ -690,7 +694,8 @@ static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   assert_null(track_named(j, "Drums"));
   json_t *t3 = NULL, *t;
   size_t i;
-  json_array_foreach(json_object_get(j, "tracks"), i, t) if (!strcmp(json_string_value(json_object_get(t, "id")), "t3")) t3 = t;
+  json_array_foreach(json_object_get(j, "tracks"), i, t) if (!strcmp(json_string_value(json_object_get(t, "id")), "t3"))
+      t3 = t;
   assert_non_null(t3);
   assert_true(fabs(json_number_value(json_object_get(t3, "volume_db")) + 10) < 0.02);
   json_decref(j);
@@ -737,16 +742,18 @@ static void test_history_cli_no_fast_path_for_partial_iteration(void **st) {
     char err[512];
     assert_int_equal(history_load(h, 1, &it, err, sizeof err), HISTORY_OK);
     /* "the AI" left the session as a fresh mock has it: nothing changed since */
-    json_t *meta = json_pack("{s:s, s:s, s:b}", "source", "ai_iteration", "user_message", "nothing really",
-                             "partial", partial);
+    json_t *meta =
+        json_pack("{s:s, s:s, s:b}", "source", "ai_iteration", "user_message", "nothing really", "partial", partial);
     int n = 0;
     assert_int_equal(history_save(h, json_object_get(it, "state"), meta, &n, err, sizeof err), HISTORY_OK);
     json_decref(meta);
     json_decref(it);
     history_free(h);
     expect(&e, run(&e, NULL, "--daw mock history undo"), 0, "undo");
-    if (partial) assert_null(strstr(e.stderr_text, "the DAW's own undo"));
-    else has(e.stderr_text, "the DAW's own undo"); /* tried (a fresh mock has nothing to undo) */
+    if (partial)
+      assert_null(strstr(e.stderr_text, "the DAW's own undo"));
+    else
+      has(e.stderr_text, "the DAW's own undo"); /* tried (a fresh mock has nothing to undo) */
     env_close(&e);
   }
   (void)st;
@@ -782,17 +789,17 @@ static void test_history_cli_concurrent_saves_none_lost(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_history_cli_usage_and_empty),
-    cmocka_unit_test(test_history_cli_save_list_show_diff),
-    cmocka_unit_test(test_history_cli_export_parsed_back),
-    cmocka_unit_test(test_history_cli_restore_and_undo_embedded_mock),
-    cmocka_unit_test(test_history_cli_partial_restore_reported),
-    cmocka_unit_test(test_history_cli_full_disk_exit_6),
-    cmocka_unit_test(test_history_cli_restore_clip_with_companion),
-    cmocka_unit_test(test_history_cli_undo_in_a_running_daw),
-    cmocka_unit_test(test_history_cli_undo_keeps_edits_and_names_conflicts),
-    cmocka_unit_test(test_history_cli_concurrent_saves_none_lost),
-    cmocka_unit_test(test_history_cli_no_fast_path_for_partial_iteration),
+      cmocka_unit_test(test_history_cli_usage_and_empty),
+      cmocka_unit_test(test_history_cli_save_list_show_diff),
+      cmocka_unit_test(test_history_cli_export_parsed_back),
+      cmocka_unit_test(test_history_cli_restore_and_undo_embedded_mock),
+      cmocka_unit_test(test_history_cli_partial_restore_reported),
+      cmocka_unit_test(test_history_cli_full_disk_exit_6),
+      cmocka_unit_test(test_history_cli_restore_clip_with_companion),
+      cmocka_unit_test(test_history_cli_undo_in_a_running_daw),
+      cmocka_unit_test(test_history_cli_undo_keeps_edits_and_names_conflicts),
+      cmocka_unit_test(test_history_cli_concurrent_saves_none_lost),
+      cmocka_unit_test(test_history_cli_no_fast_path_for_partial_iteration),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -176,9 +176,9 @@ static void check_all_confirmed(struct fx *f, size_t steps) {
 
 struct ref_case {
   const char *dialect, *instrument;
-  const char *loaded;   /* the real plugin name the mock's state shows (substring) */
+  const char *loaded; /* the real plugin name the mock's state shows (substring) */
   const char *reverb;
-  const char *warning;  /* in the plan's warnings, or NULL */
+  const char *warning; /* in the plan's warnings, or NULL */
 };
 
 static void reference_request(const struct ref_case *c) {
@@ -201,7 +201,8 @@ static void reference_request(const struct ref_case *c) {
   assert_non_null(t);
   assert_string_equal(json_string_value(json_object_get(t, "type")), "midi");
   const char *ins = json_string_value(json_object_get(t, "instrument"));
-  if (!ins || !strstr(ins, c->loaded)) fail_msg("%s: instrument %s, expected %s", c->dialect, ins ? ins : "none", c->loaded);
+  if (!ins || !strstr(ins, c->loaded))
+    fail_msg("%s: instrument %s, expected %s", c->dialect, ins ? ins : "none", c->loaded);
   json_t *clips = json_object_get(t, "clips");
   assert_int_equal(json_array_size(clips), 1);
   json_t *notes = json_object_get(json_array_get(clips, 0), "notes");
@@ -258,7 +259,8 @@ static void test_instruments_reference_request_ardour(void **state) {
 
 static void test_instruments_unknown_role_uses_default_with_warning(void **state) {
   (void)state;
-  struct ref_case r = {"reaper", "zorblax", "ReaSynth", "ReaVerbate", "unknown instrument role 'zorblax': using ReaSynth"};
+  struct ref_case r = {"reaper", "zorblax", "ReaSynth", "ReaVerbate",
+                       "unknown instrument role 'zorblax': using ReaSynth"};
   reference_request(&r);
   struct ref_case a = {"ardour", "zorblax", "ACE Reasonable Synth", "ACE Reverb",
                        "unknown instrument role 'zorblax': using ACE Reasonable Synth"};
@@ -345,9 +347,7 @@ static void test_instruments_create_track_reports_loaded_plugin(void **state) {
 
 /* your own map ($DAWBRIDGE_MAPS/instruments/): the first plugin of the sound is not on the host -> the next one is
  * loaded and the result says so; none of them on the host -> the step fails and no track is left behind */
-static void write_json(const char *path, json_t *j) {
-  assert_int_equal(json_dump_file(j, path, JSON_INDENT(1)), 0);
-}
+static void write_json(const char *path, json_t *j) { assert_int_equal(json_dump_file(j, path, JSON_INDENT(1)), 0); }
 
 static void test_instruments_user_map_fallback_and_refusal(void **state) {
   (void)state;
@@ -466,13 +466,13 @@ static void test_instruments_stage2_plugin_for_role_is_the_plan_step(void **stat
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_instruments_reference_request_reaper),
-    cmocka_unit_test(test_instruments_reference_request_ardour),
-    cmocka_unit_test(test_instruments_unknown_role_uses_default_with_warning),
-    cmocka_unit_test(test_instruments_uninstalled_plugin_refused),
-    cmocka_unit_test(test_instruments_create_track_reports_loaded_plugin),
-    cmocka_unit_test(test_instruments_user_map_fallback_and_refusal),
-    cmocka_unit_test(test_instruments_stage2_plugin_for_role_is_the_plan_step),
+      cmocka_unit_test(test_instruments_reference_request_reaper),
+      cmocka_unit_test(test_instruments_reference_request_ardour),
+      cmocka_unit_test(test_instruments_unknown_role_uses_default_with_warning),
+      cmocka_unit_test(test_instruments_uninstalled_plugin_refused),
+      cmocka_unit_test(test_instruments_create_track_reports_loaded_plugin),
+      cmocka_unit_test(test_instruments_user_map_fallback_and_refusal),
+      cmocka_unit_test(test_instruments_stage2_plugin_for_role_is_the_plan_step),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -219,8 +219,10 @@ static int p_closed(struct fx *f, void *a) {
 static void fx_close(struct fx *f) {
   ctl_close(f->ctl, on_ctl_closed, f);
   live_close(f->live, on_live_closed, f);
-  if (f->mllm) mock_llm_close(f->mllm, on_llm_closed, f);
-  else f->llm_closed = 1;
+  if (f->mllm)
+    mock_llm_close(f->mllm, on_llm_closed, f);
+  else
+    f->llm_closed = 1;
   assert_true(run_until(f, p_closed, NULL, 30000));
   struct stat st;
   assert_int_not_equal(stat(f->sock, &st), 0); /* the socket file is removed */
@@ -307,10 +309,12 @@ static const json_t *find_msg(const json_t *msgs, const struct want *w) {
   json_array_foreach(msgs, i, m) {
     const char *t = json_string_value(json_object_get(m, "type"));
     if (!t || strcmp(t, w->type)) continue;
-    if (w->id && (!json_string_value(json_object_get(m, "id")) || strcmp(w->id, json_string_value(json_object_get(m, "id")))))
+    if (w->id &&
+        (!json_string_value(json_object_get(m, "id")) || strcmp(w->id, json_string_value(json_object_get(m, "id")))))
       continue;
     if (w->request && json_integer_value(json_object_get(m, "request")) != w->request) continue;
-    if (w->state && (!json_string_value(json_object_get(m, "state")) || strcmp(w->state, json_string_value(json_object_get(m, "state")))))
+    if (w->state && (!json_string_value(json_object_get(m, "state")) ||
+                     strcmp(w->state, json_string_value(json_object_get(m, "state")))))
       continue;
     return m;
   }
@@ -336,7 +340,8 @@ static int submit(struct fx *f, struct client *c, const char *id, const char *re
   snprintf(line, sizeof line, "{\"op\":\"submit\",\"id\":\"%s\",\"request\":%s}", id, request_json);
   client_send_text(c, line);
   const json_t *r = wait_msg(f, (struct want){.c = c, .type = "reply", .id = id}, 10000);
-  if (!json_is_true(json_object_get(r, "ok"))) fail_msg("submit %s refused: %s", id, json_string_value(json_object_get(r, "error")));
+  if (!json_is_true(json_object_get(r, "ok")))
+    fail_msg("submit %s refused: %s", id, json_string_value(json_object_get(r, "error")));
   return (int)json_integer_value(json_object_get(json_object_get(r, "result"), "request"));
 }
 
@@ -516,12 +521,17 @@ static void test_live_queue_two_clients(void **state) {
   client_send_text(&s, "{\"op\":\"subscribe\",\"id\":\"sub\"}");
   wait_msg(&f, (struct want){.c = &s, .type = "reply", .id = "sub"}, 5000);
   char plan[4096];
-  snprintf(plan, sizeof plan, "{\"kind\":\"exec\",\"label\":\"kick\",\"text\":%s}", "\"Step 1: create_track - K\\n  - name: Kick\\n  - type: midi\\nStep 2: create_midi_clip - c\\n  - track_id: [track from Step 1]\\n  - start_time: 0\\n  - duration: 4\\n  - notes: [{n: 36, s: 0, d: 1, v: 100}]\\n\"");
+  snprintf(
+      plan, sizeof plan, "{\"kind\":\"exec\",\"label\":\"kick\",\"text\":%s}",
+      "\"Step 1: create_track - K\\n  - name: Kick\\n  - type: midi\\nStep 2: create_midi_clip - c\\n  - track_id: "
+      "[track from Step 1]\\n  - start_time: 0\\n  - duration: 4\\n  - notes: [{n: 36, s: 0, d: 1, v: 100}]\\n\"");
   /* both lines go out before the loop runs: they reach the daemon together */
   char line[8192];
   snprintf(line, sizeof line, "{\"op\":\"submit\",\"id\":\"A\",\"request\":%s}", plan);
   client_send_text(&a, line);
-  client_send_text(&b, "{\"op\":\"submit\",\"id\":\"B\",\"request\":{\"kind\":\"call\",\"tool\":\"set_tempo\",\"args\":{\"bpm\":97}}}");
+  client_send_text(
+      &b,
+      "{\"op\":\"submit\",\"id\":\"B\",\"request\":{\"kind\":\"call\",\"tool\":\"set_tempo\",\"args\":{\"bpm\":97}}}");
   const json_t *ra = wait_msg(&f, (struct want){.c = &a, .type = "reply", .id = "A"}, 5000);
   const json_t *rb = wait_msg(&f, (struct want){.c = &b, .type = "reply", .id = "B"}, 5000);
   int ida = (int)json_integer_value(json_object_get(json_object_get(ra, "result"), "request"));
@@ -551,7 +561,8 @@ static void test_live_queue_two_clients(void **state) {
   const json_t *st = find_msg(s.msgs, &(struct want){.type = "reply", .id = "st"});
   const json_t *res = json_object_get(st, "result");
   assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "running"), "request")), ida);
-  assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res, "queue"), 0), "request")), idb);
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(res, "queue"), 0), "request")),
+                   idb);
   /* the mirror followed: the state read shows the new tempo and the created track, "state" events came */
   client_send_text(&a, "{\"op\":\"state\",\"id\":\"state\"}");
   const json_t *sr = wait_msg(&f, (struct want){.c = &a, .type = "reply", .id = "state"}, 5000);
@@ -648,27 +659,27 @@ static void test_ctl_bad_input(void **state) {
     int ok;
     const char *err;
   } cases[] = {
-    {"not json", 0, "not JSON"},
-    {"[1,2]", 0, "object"},
-    {"{\"op\":5}", 0, "op"},
-    {"{\"op\":\"dance\"}", 0, "unknown op"},
-    {"{\"op\":\"submit\"}", 0, "request"},
-    {"{\"op\":\"submit\",\"request\":{\"kind\":\"dance\"}}", 0, "unknown request kind"},
-    {"{\"op\":\"submit\",\"request\":{\"kind\":\"ask\"}}", 0, "text"},
-    {"{\"op\":\"submit\",\"request\":{\"kind\":\"ask\",\"text\":7}}", 0, "string"},
-    {"{\"op\":\"submit\",\"request\":{\"kind\":\"call\"}}", 0, "tool"},
-    {"{\"op\":\"submit\",\"request\":{\"kind\":\"call\",\"tool\":\"x\",\"args\":[]}}", 0, "args"},
-    {"{\"op\":\"submit\",\"request\":{\"kind\":\"restore\"}}", 0, "iteration"},
-    {"{\"op\":\"submit\",\"request\":{\"kind\":\"restore\",\"iteration\":-3}}", 0, "iteration"},
-    {"{\"op\":\"submit\",\"request\":{\"kind\":\"undo\",\"force\":\"yes\"}}", 0, "force"},
-    {"{\"op\":\"cancel\"}", 0, "request"},
-    {"{\"op\":\"iteration\",\"number\":\"x\"}", 0, "number"},
-    {"{\"op\":\"iteration\",\"number\":0}", 0, "number"},
-    {"{\"op\":\"status\",\"id\":5}", 0, "id"},
-    {"{\"op\":\"status\",\"op\":\"state\"}", 0, "not JSON"},
-    {"{\"op\":\"status\"}", 1, NULL},
-    {"{\"op\":\"submit\",\"request\":{\"kind\":\"undo\",\"force\":true}}", 1, NULL},
-    {"{\"op\":\"submit\",\"request\":{\"kind\":\"restore\",\"iteration\":2}}", 1, NULL},
+      {"not json", 0, "not JSON"},
+      {"[1,2]", 0, "object"},
+      {"{\"op\":5}", 0, "op"},
+      {"{\"op\":\"dance\"}", 0, "unknown op"},
+      {"{\"op\":\"submit\"}", 0, "request"},
+      {"{\"op\":\"submit\",\"request\":{\"kind\":\"dance\"}}", 0, "unknown request kind"},
+      {"{\"op\":\"submit\",\"request\":{\"kind\":\"ask\"}}", 0, "text"},
+      {"{\"op\":\"submit\",\"request\":{\"kind\":\"ask\",\"text\":7}}", 0, "string"},
+      {"{\"op\":\"submit\",\"request\":{\"kind\":\"call\"}}", 0, "tool"},
+      {"{\"op\":\"submit\",\"request\":{\"kind\":\"call\",\"tool\":\"x\",\"args\":[]}}", 0, "args"},
+      {"{\"op\":\"submit\",\"request\":{\"kind\":\"restore\"}}", 0, "iteration"},
+      {"{\"op\":\"submit\",\"request\":{\"kind\":\"restore\",\"iteration\":-3}}", 0, "iteration"},
+      {"{\"op\":\"submit\",\"request\":{\"kind\":\"undo\",\"force\":\"yes\"}}", 0, "force"},
+      {"{\"op\":\"cancel\"}", 0, "request"},
+      {"{\"op\":\"iteration\",\"number\":\"x\"}", 0, "number"},
+      {"{\"op\":\"iteration\",\"number\":0}", 0, "number"},
+      {"{\"op\":\"status\",\"id\":5}", 0, "id"},
+      {"{\"op\":\"status\",\"op\":\"state\"}", 0, "not JSON"},
+      {"{\"op\":\"status\"}", 1, NULL},
+      {"{\"op\":\"submit\",\"request\":{\"kind\":\"undo\",\"force\":true}}", 1, NULL},
+      {"{\"op\":\"submit\",\"request\":{\"kind\":\"restore\",\"iteration\":2}}", 1, NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     struct ctl_msg m;
@@ -760,12 +771,12 @@ static void test_ctl_stale_socket(void **state) {
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_ctl_bad_input),
-    cmocka_unit_test(test_ctl_stale_socket),
-    cmocka_unit_test(test_live_queue_two_clients),
-    cmocka_unit_test(test_live_cancel_midrun),
-    cmocka_unit_test(test_live_conversation_two_turns),
-    cmocka_unit_test(test_live_daw_restart),
+      cmocka_unit_test(test_ctl_bad_input),
+      cmocka_unit_test(test_ctl_stale_socket),
+      cmocka_unit_test(test_live_queue_two_clients),
+      cmocka_unit_test(test_live_cancel_midrun),
+      cmocka_unit_test(test_live_conversation_two_turns),
+      cmocka_unit_test(test_live_daw_restart),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,7 +32,7 @@ struct done {
   int called;
   int status;
   char msg[2048];
-  json_t *res; /* llm_result_json */
+  json_t *res;     /* llm_result_json */
   char text[4096]; /* concatenated deltas */
   size_t ndeltas;
   int cancel_on_delta;
@@ -134,8 +134,10 @@ static void on_closed(void *data) { (*(int *)data)++; }
 static int teardown(void **state) {
   struct fx *f = *state;
   int closed = 0;
-  if (f->llm) llm_close(f->llm, on_closed, &closed);
-  else closed++;
+  if (f->llm)
+    llm_close(f->llm, on_closed, &closed);
+  else
+    closed++;
   mock_llm_close(f->mock, on_closed, &closed);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(closed, 2);
@@ -182,8 +184,8 @@ static json_t *last_request(struct fx *f) {
 static void test_llm_http_openai_plain(void **state) {
   struct fx *f = *state;
   struct done d = {0};
-  mock_llm_push(f->mock, json_pack("{s:s,s:{s:i,s:i}}", "text", "Hello ♪", "usage", "input_tokens", 42,
-                                   "output_tokens", 7));
+  mock_llm_push(f->mock,
+                json_pack("{s:s,s:{s:i,s:i}}", "text", "Hello ♪", "usage", "input_tokens", 42, "output_tokens", 7));
   chat(f, 0, &d);
   run_until(&f->loop, &d.called);
   assert_int_equal(d.status, LLM_OK);
@@ -239,10 +241,10 @@ static void test_llm_http_streaming_both_formats(void **state) {
     for (size_t k = 0; k < 2; k++) {
       struct done d = {0};
       make_llm(f, ps[k]);
-      mock_llm_push(f->mock, json_pack("{s:s,s:[{s:s,s:{s:s,s:s}}],s:b}", "text",
-                                       "Plan: kick on every beat ♪ — then a sub bass in A minor.", "tool_calls", "name",
-                                       "create_track", "arguments", "name", "Sub \"808\" ♪", "type", "midi", "crlf",
-                                       crlf));
+      mock_llm_push(f->mock,
+                    json_pack("{s:s,s:[{s:s,s:{s:s,s:s}}],s:b}", "text",
+                              "Plan: kick on every beat ♪ — then a sub bass in A minor.", "tool_calls", "name",
+                              "create_track", "arguments", "name", "Sub \"808\" ♪", "type", "midi", "crlf", crlf));
       chat(f, 1, &d);
       run_until(&f->loop, &d.called);
       if (d.status) fail_msg("%s: %s", llm_provider_name(ps[k]), d.msg);
@@ -250,7 +252,8 @@ static void test_llm_http_streaming_both_formats(void **state) {
       assert_string_equal(d.text, "Plan: kick on every beat ♪ — then a sub bass in A minor.");
       assert_string_equal(json_string_value(json_object_get(d.res, "text")), d.text);
       json_t *c0 = json_array_get(json_object_get(d.res, "tool_calls"), 0);
-      assert_string_equal(json_string_value(json_object_get(json_object_get(c0, "arguments"), "name")), "Sub \"808\" ♪");
+      assert_string_equal(json_string_value(json_object_get(json_object_get(c0, "arguments"), "name")),
+                          "Sub \"808\" ♪");
       assert_string_equal(json_string_value(json_object_get(d.res, "finish")), "tool_calls");
       json_t *b = json_object_get(last_request(f), "body");
       assert_true(json_is_true(json_object_get(b, "stream")));
@@ -267,62 +270,64 @@ struct fault_case {
   int stream;
   const char *specs; /* JSON array pushed in order */
   int want_status;
-  int want_attempts; /* 0 = don't check */
+  int want_attempts;    /* 0 = don't check */
   const char *want_msg; /* substring, or NULL */
 };
 
 static const struct fault_case faults[] = {
-  {"429 Retry-After too long", LLM_PROVIDER_OPENAI, 0, "[{\"status\":429,\"retry_after\":3600},{\"text\":\"never\"}]",
-   LLM_ERATELIMIT, 1, "3600 s"},
-  {"500 then ok", LLM_PROVIDER_OPENAI, 0, "[{\"status\":500},{\"text\":\"ok\"}]", LLM_OK, 2, NULL},
-  {"503 then ok (anthropic)", LLM_PROVIDER_ANTHROPIC, 0, "[{\"status\":503},{\"text\":\"ok\"}]", LLM_OK, 2, NULL},
-  {"429 Retry-After 0 then ok", LLM_PROVIDER_OPENAI, 0, "[{\"status\":429,\"retry_after\":0},{\"text\":\"ok\"}]",
-   LLM_OK, 2, NULL},
-  {"429 until attempts run out", LLM_PROVIDER_OPENAI, 0,
-   "[{\"status\":429,\"retry_after\":0,\"error_message\":\"slow down\"},{\"status\":429,\"retry_after\":0,"
-   "\"error_message\":\"slow down\"},{\"status\":429,\"retry_after\":0,\"error_message\":\"slow down\"}]",
-   LLM_ERATELIMIT, 3, "slow down"},
-  {"500 until attempts run out", LLM_PROVIDER_ANTHROPIC, 1, "[{\"status\":500},{\"status\":500},{\"status\":503}]",
-   LLM_ESERVER, 3, "HTTP 503"},
-  {"400 reported at once", LLM_PROVIDER_OPENAI, 0,
-   "[{\"status\":400,\"error_message\":\"Invalid model 'nope'\"},{\"text\":\"never\"}]", LLM_EHTTP, 1,
-   "Invalid model 'nope'"},
-  {"400 anthropic streaming", LLM_PROVIDER_ANTHROPIC, 1,
-   "[{\"status\":400,\"error_message\":\"max_tokens: field required\"}]", LLM_EHTTP, 1, "max_tokens: field required"},
-  {"401 reported at once, key redacted", LLM_PROVIDER_OPENAI, 0,
-   "[{\"status\":401,\"error_message\":\"Incorrect API key\",\"echo_auth\":true}]", LLM_EAUTH, 1, "***"},
-  {"401 anthropic", LLM_PROVIDER_ANTHROPIC, 0, "[{\"status\":401,\"error_message\":\"invalid x-api-key\",\"echo_auth\":true}]",
-   LLM_EAUTH, 1, "invalid x-api-key"},
-  {"drop mid-body then ok", LLM_PROVIDER_OPENAI, 0, "[{\"fault\":\"drop\",\"text\":\"abcdefghijklmnop\"},{\"text\":\"ok\"}]",
-   LLM_OK, 2, NULL},
-  {"drop every time", LLM_PROVIDER_ANTHROPIC, 0,
-   "[{\"fault\":\"drop\",\"text\":\"abcdefghijklmnop\"},{\"fault\":\"drop\",\"text\":\"abcdefghijklmnop\"},"
-   "{\"fault\":\"drop\",\"text\":\"abcdefghijklmnop\"}]",
-   LLM_ECONNECT, 3, NULL},
-  {"drop mid-stream after text: no retry", LLM_PROVIDER_OPENAI, 1,
-   "[{\"fault\":\"drop\",\"text\":\"a long enough answer to stream in pieces\"},{\"text\":\"never\"}]", LLM_ECONNECT,
-   1, NULL},
-  {"truncated JSON", LLM_PROVIDER_OPENAI, 0, "[{\"fault\":\"truncate\",\"text\":\"cut me\"}]", LLM_EPROTO, 1, NULL},
-  {"truncated JSON anthropic", LLM_PROVIDER_ANTHROPIC, 0, "[{\"fault\":\"truncate\",\"text\":\"cut me\"}]", LLM_EPROTO,
-   1, NULL},
-  {"stream ends without [DONE]", LLM_PROVIDER_OPENAI, 1, "[{\"fault\":\"truncate\",\"text\":\"cut me\"}]", LLM_EPROTO, 1,
-   "[DONE]"},
-  {"stream ends without message_stop", LLM_PROVIDER_ANTHROPIC, 1, "[{\"fault\":\"truncate\",\"text\":\"cut me\"}]",
-   LLM_EPROTO, 1, "message_stop"},
-  {"wrong content type", LLM_PROVIDER_OPENAI, 0, "[{\"fault\":\"content_type\"}]", LLM_EPROTO, 1, "text/html"},
-  {"wrong content type streaming", LLM_PROVIDER_ANTHROPIC, 1, "[{\"fault\":\"content_type\"}]", LLM_EPROTO, 1,
-   "text/html"},
-  {"error event in stream", LLM_PROVIDER_ANTHROPIC, 1, "[{\"fault\":\"stream_error\",\"text\":\"partial answer\"}]",
-   LLM_EPROVIDER, 1, "Overloaded"},
-  {"overloaded event before any text: retried", LLM_PROVIDER_ANTHROPIC, 1,
-   "[{\"fault\":\"stream_error\"},{\"text\":\"ok\"}]", LLM_OK, 2, NULL},
-  {"error chunk in stream", LLM_PROVIDER_OPENAI, 1, "[{\"fault\":\"stream_error\",\"text\":\"partial answer\"}]",
-   LLM_EPROVIDER, 1, "mock stream error"},
-  {"slow first byte beats the timeout", LLM_PROVIDER_OPENAI, 0,
-   "[{\"delay_ms\":5000,\"text\":\"late\"},{\"delay_ms\":5000,\"text\":\"late\"},{\"delay_ms\":5000,\"text\":\"late\"}]",
-   LLM_ETIMEDOUT, 3, "timed out"},
-  {"server ignores stream flag", LLM_PROVIDER_OPENAI, 1, "[{\"text\":\"plain json\",\"ignore_stream\":true}]",
-   LLM_OK, 1, NULL},
+    {"429 Retry-After too long", LLM_PROVIDER_OPENAI, 0, "[{\"status\":429,\"retry_after\":3600},{\"text\":\"never\"}]",
+     LLM_ERATELIMIT, 1, "3600 s"},
+    {"500 then ok", LLM_PROVIDER_OPENAI, 0, "[{\"status\":500},{\"text\":\"ok\"}]", LLM_OK, 2, NULL},
+    {"503 then ok (anthropic)", LLM_PROVIDER_ANTHROPIC, 0, "[{\"status\":503},{\"text\":\"ok\"}]", LLM_OK, 2, NULL},
+    {"429 Retry-After 0 then ok", LLM_PROVIDER_OPENAI, 0, "[{\"status\":429,\"retry_after\":0},{\"text\":\"ok\"}]",
+     LLM_OK, 2, NULL},
+    {"429 until attempts run out", LLM_PROVIDER_OPENAI, 0,
+     "[{\"status\":429,\"retry_after\":0,\"error_message\":\"slow down\"},{\"status\":429,\"retry_after\":0,"
+     "\"error_message\":\"slow down\"},{\"status\":429,\"retry_after\":0,\"error_message\":\"slow down\"}]",
+     LLM_ERATELIMIT, 3, "slow down"},
+    {"500 until attempts run out", LLM_PROVIDER_ANTHROPIC, 1, "[{\"status\":500},{\"status\":500},{\"status\":503}]",
+     LLM_ESERVER, 3, "HTTP 503"},
+    {"400 reported at once", LLM_PROVIDER_OPENAI, 0,
+     "[{\"status\":400,\"error_message\":\"Invalid model 'nope'\"},{\"text\":\"never\"}]", LLM_EHTTP, 1,
+     "Invalid model 'nope'"},
+    {"400 anthropic streaming", LLM_PROVIDER_ANTHROPIC, 1,
+     "[{\"status\":400,\"error_message\":\"max_tokens: field required\"}]", LLM_EHTTP, 1, "max_tokens: field required"},
+    {"401 reported at once, key redacted", LLM_PROVIDER_OPENAI, 0,
+     "[{\"status\":401,\"error_message\":\"Incorrect API key\",\"echo_auth\":true}]", LLM_EAUTH, 1, "***"},
+    {"401 anthropic", LLM_PROVIDER_ANTHROPIC, 0,
+     "[{\"status\":401,\"error_message\":\"invalid x-api-key\",\"echo_auth\":true}]", LLM_EAUTH, 1,
+     "invalid x-api-key"},
+    {"drop mid-body then ok", LLM_PROVIDER_OPENAI, 0,
+     "[{\"fault\":\"drop\",\"text\":\"abcdefghijklmnop\"},{\"text\":\"ok\"}]", LLM_OK, 2, NULL},
+    {"drop every time", LLM_PROVIDER_ANTHROPIC, 0,
+     "[{\"fault\":\"drop\",\"text\":\"abcdefghijklmnop\"},{\"fault\":\"drop\",\"text\":\"abcdefghijklmnop\"},"
+     "{\"fault\":\"drop\",\"text\":\"abcdefghijklmnop\"}]",
+     LLM_ECONNECT, 3, NULL},
+    {"drop mid-stream after text: no retry", LLM_PROVIDER_OPENAI, 1,
+     "[{\"fault\":\"drop\",\"text\":\"a long enough answer to stream in pieces\"},{\"text\":\"never\"}]", LLM_ECONNECT,
+     1, NULL},
+    {"truncated JSON", LLM_PROVIDER_OPENAI, 0, "[{\"fault\":\"truncate\",\"text\":\"cut me\"}]", LLM_EPROTO, 1, NULL},
+    {"truncated JSON anthropic", LLM_PROVIDER_ANTHROPIC, 0, "[{\"fault\":\"truncate\",\"text\":\"cut me\"}]",
+     LLM_EPROTO, 1, NULL},
+    {"stream ends without [DONE]", LLM_PROVIDER_OPENAI, 1, "[{\"fault\":\"truncate\",\"text\":\"cut me\"}]", LLM_EPROTO,
+     1, "[DONE]"},
+    {"stream ends without message_stop", LLM_PROVIDER_ANTHROPIC, 1, "[{\"fault\":\"truncate\",\"text\":\"cut me\"}]",
+     LLM_EPROTO, 1, "message_stop"},
+    {"wrong content type", LLM_PROVIDER_OPENAI, 0, "[{\"fault\":\"content_type\"}]", LLM_EPROTO, 1, "text/html"},
+    {"wrong content type streaming", LLM_PROVIDER_ANTHROPIC, 1, "[{\"fault\":\"content_type\"}]", LLM_EPROTO, 1,
+     "text/html"},
+    {"error event in stream", LLM_PROVIDER_ANTHROPIC, 1, "[{\"fault\":\"stream_error\",\"text\":\"partial answer\"}]",
+     LLM_EPROVIDER, 1, "Overloaded"},
+    {"overloaded event before any text: retried", LLM_PROVIDER_ANTHROPIC, 1,
+     "[{\"fault\":\"stream_error\"},{\"text\":\"ok\"}]", LLM_OK, 2, NULL},
+    {"error chunk in stream", LLM_PROVIDER_OPENAI, 1, "[{\"fault\":\"stream_error\",\"text\":\"partial answer\"}]",
+     LLM_EPROVIDER, 1, "mock stream error"},
+    {"slow first byte beats the timeout", LLM_PROVIDER_OPENAI, 0,
+     "[{\"delay_ms\":5000,\"text\":\"late\"},{\"delay_ms\":5000,\"text\":\"late\"},{\"delay_ms\":5000,\"text\":"
+     "\"late\"}]",
+     LLM_ETIMEDOUT, 3, "timed out"},
+    {"server ignores stream flag", LLM_PROVIDER_OPENAI, 1, "[{\"text\":\"plain json\",\"ignore_stream\":true}]", LLM_OK,
+     1, NULL},
 };
 
 static void test_llm_http_faults(void **state) {
@@ -536,7 +541,10 @@ static void udp_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
   *b = uv_buf_init(e->buf, sizeof e->buf);
 }
 
-static void on_sent(uv_udp_send_t *r, int status) { (void)r; (void)status; }
+static void on_sent(uv_udp_send_t *r, int status) {
+  (void)r;
+  (void)status;
+}
 
 static void server_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags) {
   struct udp_echo *e = h->data;
@@ -623,7 +631,8 @@ static void test_llm_http_raw_client_and_close(void **state) {
   mock_llm_push(f->mock, json_pack("{s:s}", "text", "x"));
   const char *hdrs[] = {"Content-Type: application/json", NULL};
   struct raw_done d = {0}, d2 = {0};
-  struct http_request q = {.url = url, .headers = hdrs, .body = "{}", .body_len = 2, .on_done = raw_on_done, .data = &d};
+  struct http_request q = {
+      .url = url, .headers = hdrs, .body = "{}", .body_len = 2, .on_done = raw_on_done, .data = &d};
   int e = 0;
   assert_non_null(http_request(h, &q, &e));
   run_until(&f->loop, &d.called);
@@ -761,22 +770,22 @@ static void test_llm_http_probe_finds_local_server(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_llm_http_openai_plain, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_anthropic_plain_tool_calls, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_streaming_both_formats, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_faults, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_connection_refused, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_retry_after_honoured, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_several_in_flight, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_cancel, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_close_with_calls_in_flight, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_body_limit, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_no_key_in_logs, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_udp_served_while_llm_slow, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_raw_client_and_close, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_close_from_callbacks, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_tls_failure_is_clear, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_llm_http_probe_finds_local_server, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_openai_plain, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_anthropic_plain_tool_calls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_streaming_both_formats, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_faults, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_connection_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_retry_after_honoured, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_several_in_flight, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_cancel, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_close_with_calls_in_flight, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_body_limit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_no_key_in_logs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_udp_served_while_llm_slow, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_raw_client_and_close, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_close_from_callbacks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_tls_failure_is_clear, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_probe_finds_local_server, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

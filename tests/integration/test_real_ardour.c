@@ -22,8 +22,13 @@ static int port(void) {
 }
 
 static void open_real(struct wire *w) {
-  struct wire_opts o = {.dialect = "ardour", .tracks = -1, .confirm_ms = 400, .retries = 4, .silence_ms = -1,
-                        .probe_ms = -1, .external_port = port()};
+  struct wire_opts o = {.dialect = "ardour",
+                        .tracks = -1,
+                        .confirm_ms = 400,
+                        .retries = 4,
+                        .silence_ms = -1,
+                        .probe_ms = -1,
+                        .external_port = port()};
   int rc = wire_open(w, &o);
   if (rc) fprintf(stderr, "sync with Ardour on %d failed: %s\n%s\n", port(), w->message, w->log);
   assert_int_equal(rc, 0);
@@ -55,21 +60,21 @@ struct call {
 };
 
 static const struct call calls[] = {
-  {"set_track", "{\"track_id\":\"t2\",\"name\":\"Bass\"}"},
-  {"set_track", "{\"track_id\":\"t1\",\"volume_db\":-6.5}"},
-  {"set_track", "{\"track_id\":\"t2\",\"mute\":true}"},
-  {"set_track", "{\"track_id\":\"t1\",\"solo\":true}"},
-  {"set_track", "{\"track_id\":\"t3\",\"rec_arm\":true}"},
-  {"set_track", "{\"track_id\":\"t1\",\"pan\":-0.4}"},
-  {"set_effect_param", "{\"track_id\":\"t1\",\"effect_index\":1,\"param_index\":4,\"value\":0.5}"},
-  {"set_effect_enabled", "{\"track_id\":\"t1\",\"effect_index\":1,\"enabled\":false}"},
-  {"transport", "{\"action\":\"play\"}"},
-  {"transport", "{\"action\":\"stop\"}"},
-  {"transport", "{\"action\":\"record\"}"},
-  {"transport", "{\"action\":\"stop\"}"},
-  {"transport", "{\"action\":\"rewind\"}"},
-  {"add_marker", "{\"position\":8,\"name\":\"Verse\"}"},
-  {"save_project", "{}"},
+    {"set_track", "{\"track_id\":\"t2\",\"name\":\"Bass\"}"},
+    {"set_track", "{\"track_id\":\"t1\",\"volume_db\":-6.5}"},
+    {"set_track", "{\"track_id\":\"t2\",\"mute\":true}"},
+    {"set_track", "{\"track_id\":\"t1\",\"solo\":true}"},
+    {"set_track", "{\"track_id\":\"t3\",\"rec_arm\":true}"},
+    {"set_track", "{\"track_id\":\"t1\",\"pan\":-0.4}"},
+    {"set_effect_param", "{\"track_id\":\"t1\",\"effect_index\":1,\"param_index\":4,\"value\":0.5}"},
+    {"set_effect_enabled", "{\"track_id\":\"t1\",\"effect_index\":1,\"enabled\":false}"},
+    {"transport", "{\"action\":\"play\"}"},
+    {"transport", "{\"action\":\"stop\"}"},
+    {"transport", "{\"action\":\"record\"}"},
+    {"transport", "{\"action\":\"stop\"}"},
+    {"transport", "{\"action\":\"rewind\"}"},
+    {"add_marker", "{\"position\":8,\"name\":\"Verse\"}"},
+    {"save_project", "{}"},
 };
 
 static void test_real_ardour_native_tools_confirmed_by_ardour(void **state) {
@@ -121,8 +126,9 @@ static void test_real_ardour_bad_requests(void **state) {
   open_real(&w);
   assert_int_equal(wire_call(&w, "set_tempo", "{\"bpm\":100}"), SYNC_ENOTOOL);
   assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t99\",\"mute\":true}"), SYNC_ENOTRACK);
-  assert_int_equal(wire_call(&w, "set_effect_param", "{\"track_id\":\"t1\",\"effect_index\":1,\"param_index\":99,\"value\":0.5}"),
-                   SYNC_EINVAL);
+  assert_int_equal(
+      wire_call(&w, "set_effect_param", "{\"track_id\":\"t1\",\"effect_index\":1,\"param_index\":99,\"value\":0.5}"),
+      SYNC_EINVAL);
   assert_int_equal(wire_close(&w), 0);
   (void)state;
 }
@@ -133,9 +139,9 @@ int main(void) {
     return 77;
   }
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_real_ardour_full_sync),
-    cmocka_unit_test(test_real_ardour_native_tools_confirmed_by_ardour),
-    cmocka_unit_test(test_real_ardour_bad_requests),
+      cmocka_unit_test(test_real_ardour_full_sync),
+      cmocka_unit_test(test_real_ardour_native_tools_confirmed_by_ardour),
+      cmocka_unit_test(test_real_ardour_bad_requests),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

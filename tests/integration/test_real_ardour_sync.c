@@ -40,8 +40,13 @@ static void test_real_ardour_sync_sized_session(void **state) {
   }
   for (int round = 0; round < 2; round++) {
     struct wire w;
-    struct wire_opts o = {.dialect = "ardour", .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1,
-                          .probe_ms = -1, .external_port = port};
+    struct wire_opts o = {.dialect = "ardour",
+                          .tracks = -1,
+                          .confirm_ms = -1,
+                          .retries = -1,
+                          .silence_ms = -1,
+                          .probe_ms = -1,
+                          .external_port = port};
     double t0 = now_ms();
     int rc = wire_open(&w, &o);
     double ms = now_ms() - t0;
@@ -85,8 +90,13 @@ static void test_real_ardour_add_marker_exactly_one(void **state) {
     skip();
   }
   struct wire w;
-  struct wire_opts o = {.dialect = "ardour", .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1,
-                        .probe_ms = -1, .external_port = port};
+  struct wire_opts o = {.dialect = "ardour",
+                        .tracks = -1,
+                        .confirm_ms = -1,
+                        .retries = -1,
+                        .silence_ms = -1,
+                        .probe_ms = -1,
+                        .external_port = port};
   int rc = wire_open(&w, &o);
   if (rc) fprintf(stderr, "sync with Ardour on %d failed: %s\n%s\n", port, w.message, w.log);
   assert_int_equal(rc, 0);
@@ -127,8 +137,8 @@ int main(int argc, char **argv) {
   const struct CMUnitTest sized[] = {cmocka_unit_test(test_real_ardour_sync_sized_session)};
   const struct CMUnitTest marker[] = {cmocka_unit_test(test_real_ardour_add_marker_exactly_one)};
   const struct CMUnitTest all[] = {
-    cmocka_unit_test(test_real_ardour_sync_sized_session),
-    cmocka_unit_test(test_real_ardour_add_marker_exactly_one),
+      cmocka_unit_test(test_real_ardour_sync_sized_session),
+      cmocka_unit_test(test_real_ardour_add_marker_exactly_one),
   };
   if (only && !strcmp(only, "sized")) return cmocka_run_group_tests(sized, NULL, NULL);
   if (only && !strcmp(only, "marker")) return cmocka_run_group_tests(marker, NULL, NULL);

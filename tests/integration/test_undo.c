@@ -200,13 +200,13 @@ struct mix_case {
 };
 
 static const struct mix_case mix_cases[] = {
-  {"{\"track_id\":\"%s\",\"volume_db\":-1.5}", "volume_db", NULL},
-  {"{\"track_id\":\"%s\",\"pan\":0.6}", "pan", NULL},
-  {"{\"track_id\":\"%s\",\"mute\":true}", "mute", NULL},
-  {"{\"track_id\":\"%s\",\"solo\":true}", "solo", NULL},
-  {"{\"track_id\":\"%s\",\"name\":\"Low end\"}", "name", "Low end"},
-  {"{\"track_id\":\"%s\",\"volume_db\":2,\"pan\":-0.4,\"mute\":true,\"name\":\"All of it\"}", "volume_db",
-   "All of it"},
+    {"{\"track_id\":\"%s\",\"volume_db\":-1.5}", "volume_db", NULL},
+    {"{\"track_id\":\"%s\",\"pan\":0.6}", "pan", NULL},
+    {"{\"track_id\":\"%s\",\"mute\":true}", "mute", NULL},
+    {"{\"track_id\":\"%s\",\"solo\":true}", "solo", NULL},
+    {"{\"track_id\":\"%s\",\"name\":\"Low end\"}", "name", "Low end"},
+    {"{\"track_id\":\"%s\",\"volume_db\":2,\"pan\":-0.4,\"mute\":true,\"name\":\"All of it\"}", "volume_db",
+     "All of it"},
 };
 
 static void test_undo_set_track_each_property(void **st) {
@@ -243,7 +243,8 @@ static void test_undo_set_track_each_property(void **st) {
         assert_non_null(b);
         assert_true(close_to(json_number_value(json_object_get(b, "volume_db")),
                              json_number_value(json_object_get(bass0, "volume_db"))));
-        assert_true(close_to(json_number_value(json_object_get(b, "pan")), json_number_value(json_object_get(bass0, "pan"))));
+        assert_true(
+            close_to(json_number_value(json_object_get(b, "pan")), json_number_value(json_object_get(bass0, "pan"))));
         assert_int_equal(json_is_true(json_object_get(b, "mute")), json_is_true(json_object_get(bass0, "mute")));
         assert_int_equal(json_is_true(json_object_get(b, "solo")), json_is_true(json_object_get(bass0, "solo")));
         assert_int_equal(daw_track_count(after), daw_track_count(before_daw));
@@ -268,7 +269,8 @@ static void test_undo_set_tempo_reaper(void **st) {
   json_decref(s);
   assert_int_equal(undo_to(&f, target), UNDO_OK);
   s = mock_embed_state(f.mock);
-  assert_true(close_to(json_number_value(json_object_get(s, "tempo")), json_number_value(json_object_get(target, "tempo"))));
+  assert_true(
+      close_to(json_number_value(json_object_get(s, "tempo")), json_number_value(json_object_get(target, "tempo"))));
   json_decref(s);
   json_decref(target);
   fx_close(&f);
@@ -389,7 +391,8 @@ static void test_undo_effect_param_and_bypass(void **st) {
     json_t *s1 = mock_embed_state(f.mock);
     json_t *fx1 = json_array_get(json_object_get(daw_track(s1, "Vocals"), "fx"), 0);
     assert_false(json_is_true(json_object_get(fx1, "enabled")));
-    assert_false(close_to(json_number_value(json_object_get(json_array_get(json_object_get(fx1, "params"), 0), "value")), p0));
+    assert_false(
+        close_to(json_number_value(json_object_get(json_array_get(json_object_get(fx1, "params"), 0), "value")), p0));
     json_decref(s1);
 
     int rc = undo_to(&f, target);
@@ -470,22 +473,24 @@ static json_t *clip_of(json_t *track, size_t i) { return json_array_get(json_obj
 struct comp_case {
   const char *name;
   const char *tool;
-  const char *args; /* %1$s = Bass track id, %2$s = Drums' first clip id */
+  const char *args;      /* %1$s = Bass track id, %2$s = Drums' first clip id */
   const char *new_track; /* the track the call creates (its undo must remove it) */
 };
 
 static const struct comp_case comp_cases[] = {
-  {"create_track", "create_track", "{\"name\": \"Pad\", \"type\": \"midi\"}", "Pad"},
-  {"create_track with instrument", "create_track", "{\"name\": \"Lead\", \"type\": \"midi\", \"instrument\": \"%3$s\"}",
-   "Lead"},
-  {"create_midi_clip", "create_midi_clip",
-   "{\"track_id\": \"%1$s\", \"start_time\": 8, \"duration\": 4, \"notes\": [{\"n\":40,\"s\":0,\"d\":1,\"v\":100},"
-   "{\"n\":43,\"s\":1.5,\"d\":0.5,\"v\":90}]}", NULL},
-  {"edit_clip", "edit_clip", "{\"clip_id\": \"%2$s\", \"add_notes\": [{\"n\":42,\"s\":0.5,\"d\":0.25,\"v\":70}]}", NULL},
-  {"add_effect", "add_effect", "{\"track_id\": \"%1$s\", \"effect_name\": \"%4$s\"}", NULL},
-  {"remove_effect", "remove_effect", "{\"track_id\": \"%5$s\", \"effect_index\": %6$d}", NULL},
-  {"delete_clip", "delete_clip", "{\"clip_id\": \"%2$s\"}", NULL},
-  {"delete_track", "delete_track", "{\"track_id\": \"%1$s\"}", NULL},
+    {"create_track", "create_track", "{\"name\": \"Pad\", \"type\": \"midi\"}", "Pad"},
+    {"create_track with instrument", "create_track",
+     "{\"name\": \"Lead\", \"type\": \"midi\", \"instrument\": \"%3$s\"}", "Lead"},
+    {"create_midi_clip", "create_midi_clip",
+     "{\"track_id\": \"%1$s\", \"start_time\": 8, \"duration\": 4, \"notes\": [{\"n\":40,\"s\":0,\"d\":1,\"v\":100},"
+     "{\"n\":43,\"s\":1.5,\"d\":0.5,\"v\":90}]}",
+     NULL},
+    {"edit_clip", "edit_clip", "{\"clip_id\": \"%2$s\", \"add_notes\": [{\"n\":42,\"s\":0.5,\"d\":0.25,\"v\":70}]}",
+     NULL},
+    {"add_effect", "add_effect", "{\"track_id\": \"%1$s\", \"effect_name\": \"%4$s\"}", NULL},
+    {"remove_effect", "remove_effect", "{\"track_id\": \"%5$s\", \"effect_index\": %6$d}", NULL},
+    {"delete_clip", "delete_clip", "{\"clip_id\": \"%2$s\"}", NULL},
+    {"delete_track", "delete_track", "{\"track_id\": \"%1$s\"}", NULL},
 };
 
 static const char *catalog_name(struct fx *f, const char *kind, int want_not) {
@@ -522,7 +527,8 @@ static void assert_track_not_reversible(struct fx *f, int rc, const char *name) 
   char what[160];
   snprintf(what, sizeof what, "delete track \"%s\"", name);
   assert_string_equal(json_string_value(json_object_get(json_array_get(u, 0), "what")), what);
-  assert_non_null(strstr(json_string_value(json_object_get(json_array_get(u, 0), "reason")), "Ardour 7.3 cannot delete tracks"));
+  assert_non_null(
+      strstr(json_string_value(json_object_get(json_array_get(u, 0), "reason")), "Ardour 7.3 cannot delete tracks"));
   assert_false(json_is_true(json_object_get(f->result, "complete")));
   assert_non_null(strstr(f->msg, "not reversible here: "));
   assert_non_null(strstr(f->msg, what));
@@ -729,10 +735,11 @@ static void test_undo_restore_across_iterations_companion(void **st) {
     char args[512];
     const char *keys = json_string_value(json_object_get(f.result, "track_id"));
     assert_non_null(keys);
-    snprintf(args, sizeof args,
-             "{\"track_id\": \"%s\", \"start_time\": 0, \"duration\": 4, \"notes\": [{\"n\":60,\"s\":0,\"d\":1,\"v\":100},"
-             "{\"n\":64,\"s\":1,\"d\":1,\"v\":96},{\"n\":67,\"s\":2,\"d\":2,\"v\":92}]}",
-             keys);
+    snprintf(
+        args, sizeof args,
+        "{\"track_id\": \"%s\", \"start_time\": 0, \"duration\": 4, \"notes\": [{\"n\":60,\"s\":0,\"d\":1,\"v\":100},"
+        "{\"n\":64,\"s\":1,\"d\":1,\"v\":96},{\"n\":67,\"s\":2,\"d\":2,\"v\":92}]}",
+        keys);
     assert_int_equal(call(&f, "create_midi_clip", args), 0);
     save_iteration(h, &f, "add keys", &n2);
     json_t *daw_2 = mock_embed_state(f.mock);
@@ -797,7 +804,8 @@ static void test_undo_fast_path_uses_the_daws_undo(void **st) {
     assert_int_equal(wait_done(&f), 0);
     assert_int_equal(call(&f, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\"}"), 0);
     char args[160];
-    snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110}]}",
+    snprintf(args, sizeof args,
+             "{\"track_id\":\"%s\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110}]}",
              json_string_value(json_object_get(f.result, "track_id")));
     assert_int_equal(call(&f, "create_midi_clip", args), 0);
     f.done = 0;
@@ -851,7 +859,8 @@ static size_t clips_at(json_t *state, const char *name, double start) {
   json_t *t = daw_track(state, name);
   size_t n = 0, i;
   json_t *c;
-  json_array_foreach(json_object_get(t, "clips"), i, c) n += close_to(json_number_value(json_object_get(c, "start")), start);
+  json_array_foreach(json_object_get(t, "clips"), i, c) n +=
+      close_to(json_number_value(json_object_get(c, "start")), start);
   return n;
 }
 
@@ -885,7 +894,8 @@ static void musician_edits(struct fx *f) {
   json_t *m = mirror(f);
   json_t *dt = NULL, *tr;
   size_t k;
-  json_array_foreach(json_object_get(m, "tracks"), k, tr) if (!strcmp(json_string_value(json_object_get(tr, "name")), "Drums")) dt = tr;
+  json_array_foreach(json_object_get(m, "tracks"), k,
+                     tr) if (!strcmp(json_string_value(json_object_get(tr, "name")), "Drums")) dt = tr;
   json_t *clip = clip_of(dt, 0);
   assert_non_null(clip);
   char *notes = json_dumps(json_object_get(clip, "notes"), JSON_COMPACT);
@@ -930,8 +940,10 @@ static void test_undo_keeps_the_musicians_edits(void **st) {
     assert_null(json_object_get(f.result, "fast_path")); /* the session changed since: never the DAW's undo */
     json_t *s = mock_embed_state(f.mock);
     /* the AI's changes are gone (Ardour: but for the track it cannot remove, reported as failed above) */
-    if (no_delete) assert_non_null(daw_track(s, "Kick"));
-    else assert_null(daw_track(s, "Kick"));
+    if (no_delete)
+      assert_non_null(daw_track(s, "Kick"));
+    else
+      assert_null(daw_track(s, "Kick"));
     assert_int_equal(clips_at(s, "Bass", 12), 0);
     assert_true(close_to(track_volume(s, "Bass"), bass0));
     /* the musician's stay */
@@ -1105,21 +1117,21 @@ static void test_undo_bad_arguments(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_undo_set_track_each_property),
-    cmocka_unit_test(test_undo_set_tempo_reaper),
-    cmocka_unit_test(test_undo_ardour_tempo_unsupported_rest_done),
-    cmocka_unit_test(test_undo_markers),
-    cmocka_unit_test(test_undo_effect_param_and_bypass),
-    cmocka_unit_test(test_undo_reaper_without_companion_reports_and_does_the_rest),
-    cmocka_unit_test(test_undo_companion_tools),
-    cmocka_unit_test(test_undo_restore_across_iterations),
-    cmocka_unit_test(test_undo_restore_across_iterations_companion),
-    cmocka_unit_test(test_undo_fast_path_uses_the_daws_undo),
-    cmocka_unit_test(test_undo_bad_arguments),
-    cmocka_unit_test(test_undo_keeps_the_musicians_edits),
-    cmocka_unit_test(test_undo_conflict_stops_and_force_reverts),
-    cmocka_unit_test(test_undo_three_way_fast_path_only_when_untouched),
-    cmocka_unit_test(test_undo_restore_keeps_the_musicians_edits),
+      cmocka_unit_test(test_undo_set_track_each_property),
+      cmocka_unit_test(test_undo_set_tempo_reaper),
+      cmocka_unit_test(test_undo_ardour_tempo_unsupported_rest_done),
+      cmocka_unit_test(test_undo_markers),
+      cmocka_unit_test(test_undo_effect_param_and_bypass),
+      cmocka_unit_test(test_undo_reaper_without_companion_reports_and_does_the_rest),
+      cmocka_unit_test(test_undo_companion_tools),
+      cmocka_unit_test(test_undo_restore_across_iterations),
+      cmocka_unit_test(test_undo_restore_across_iterations_companion),
+      cmocka_unit_test(test_undo_fast_path_uses_the_daws_undo),
+      cmocka_unit_test(test_undo_bad_arguments),
+      cmocka_unit_test(test_undo_keeps_the_musicians_edits),
+      cmocka_unit_test(test_undo_conflict_stops_and_force_reverts),
+      cmocka_unit_test(test_undo_three_way_fast_path_only_when_untouched),
+      cmocka_unit_test(test_undo_restore_keeps_the_musicians_edits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,7 +30,8 @@ static json_t *daw_track(struct wire *w, json_t *state, int index) {
 static void test_wire_full_sync_matches_daw(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {.dialect = dialects[d], .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+    struct wire_opts o = {
+        .dialect = dialects[d], .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
     open_or_fail(&w, &o);
     char diff[256];
     int rc = wire_compare(&w, diff, sizeof diff);
@@ -46,8 +47,13 @@ static void test_wire_full_sync_of_1000_tracks(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
     /* the DAW is a separate process, as a real one is: its bursts are read while they are sent */
-    struct wire_opts o = {.dialect = dialects[d], .tracks = 1000, .confirm_ms = -1, .retries = -1, .silence_ms = -1,
-                          .probe_ms = -1, .process = 1};
+    struct wire_opts o = {.dialect = dialects[d],
+                          .tracks = 1000,
+                          .confirm_ms = -1,
+                          .retries = -1,
+                          .silence_ms = -1,
+                          .probe_ms = -1,
+                          .process = 1};
     open_or_fail(&w, &o);
     assert_int_equal(session_track_count(w.ses), 1000);
     char diff[256];
@@ -72,26 +78,29 @@ struct tool_case {
 };
 
 static const struct tool_case cases[] = {
-  {NULL, "set_track", "{\"track_id\":\"t2\",\"volume_db\":-7.5}", "track.2.volume_db", "-7.5"},
-  {NULL, "set_track", "{\"track_id\":\"t1\",\"pan\":-0.3}", "track.1.pan", "-0.3"},
-  {NULL, "set_track", "{\"track_id\":\"t1\",\"mute\":true}", "track.1.mute", "true"},
-  {NULL, "set_track", "{\"track_id\":\"t2\",\"solo\":true}", "track.2.solo", "true"},
-  {NULL, "set_track", "{\"track_id\":\"t1\",\"rec_arm\":true}", "track.1.rec_arm", "true"},
-  {NULL, "set_track", "{\"track_id\":\"t2\",\"name\":\"Sub Bass\"}", "track.2.name", "\"Sub Bass\""},
-  {"reaper", "set_track", "{\"track_id\":\"t1\",\"selected\":true}", "track.1.selected", "true"},
-  {NULL, "set_track", "{\"track_id\":\"t1\",\"mute\":false,\"volume_db\":-3}", "track.1.mute", "false"},
-  {NULL, "set_effect_enabled", "{\"track_id\":\"t3\",\"effect_index\":1,\"enabled\":false}", "track.3.fx.1.enabled", "false"},
-  {NULL, "set_effect_enabled", "{\"track_id\":\"t3\",\"effect_index\":1,\"enabled\":true}", "track.3.fx.1.enabled", "true"},
-  {NULL, "set_effect_param", "{\"track_id\":\"t3\",\"effect_index\":1,\"param_index\":1,\"value\":0.25}", "track.3.fx.1.param.1", "0.25"},
-  {NULL, "transport", "{\"action\":\"play\"}", "transport.playing", "true"},
-  {NULL, "transport", "{\"action\":\"stop\"}", "transport.playing", "false"},
-  {NULL, "transport", "{\"action\":\"record\"}", "transport.recording", "true"},
-  {NULL, "transport", "{\"action\":\"stop\"}", "transport.playing", "false"},
-  {NULL, "transport", "{\"action\":\"rewind\"}", "transport.position", "0"},
-  {"reaper", "set_loop", "{\"start\":4,\"end\":12}", "loop.end", "12"},
-  {"reaper", "set_tempo", "{\"bpm\":96.5}", "tempo", "96.5"},
-  {NULL, "add_marker", "{\"position\":16,\"name\":\"Chorus\"}", "markers.name", "\"Chorus\""},
-  {"ardour", "save_project", "{}", NULL, NULL},
+    {NULL, "set_track", "{\"track_id\":\"t2\",\"volume_db\":-7.5}", "track.2.volume_db", "-7.5"},
+    {NULL, "set_track", "{\"track_id\":\"t1\",\"pan\":-0.3}", "track.1.pan", "-0.3"},
+    {NULL, "set_track", "{\"track_id\":\"t1\",\"mute\":true}", "track.1.mute", "true"},
+    {NULL, "set_track", "{\"track_id\":\"t2\",\"solo\":true}", "track.2.solo", "true"},
+    {NULL, "set_track", "{\"track_id\":\"t1\",\"rec_arm\":true}", "track.1.rec_arm", "true"},
+    {NULL, "set_track", "{\"track_id\":\"t2\",\"name\":\"Sub Bass\"}", "track.2.name", "\"Sub Bass\""},
+    {"reaper", "set_track", "{\"track_id\":\"t1\",\"selected\":true}", "track.1.selected", "true"},
+    {NULL, "set_track", "{\"track_id\":\"t1\",\"mute\":false,\"volume_db\":-3}", "track.1.mute", "false"},
+    {NULL, "set_effect_enabled", "{\"track_id\":\"t3\",\"effect_index\":1,\"enabled\":false}", "track.3.fx.1.enabled",
+     "false"},
+    {NULL, "set_effect_enabled", "{\"track_id\":\"t3\",\"effect_index\":1,\"enabled\":true}", "track.3.fx.1.enabled",
+     "true"},
+    {NULL, "set_effect_param", "{\"track_id\":\"t3\",\"effect_index\":1,\"param_index\":1,\"value\":0.25}",
+     "track.3.fx.1.param.1", "0.25"},
+    {NULL, "transport", "{\"action\":\"play\"}", "transport.playing", "true"},
+    {NULL, "transport", "{\"action\":\"stop\"}", "transport.playing", "false"},
+    {NULL, "transport", "{\"action\":\"record\"}", "transport.recording", "true"},
+    {NULL, "transport", "{\"action\":\"stop\"}", "transport.playing", "false"},
+    {NULL, "transport", "{\"action\":\"rewind\"}", "transport.position", "0"},
+    {"reaper", "set_loop", "{\"start\":4,\"end\":12}", "loop.end", "12"},
+    {"reaper", "set_tempo", "{\"bpm\":96.5}", "tempo", "96.5"},
+    {NULL, "add_marker", "{\"position\":16,\"name\":\"Chorus\"}", "markers.name", "\"Chorus\""},
+    {"ardour", "save_project", "{}", NULL, NULL},
 };
 
 /* Reads a value from the mock's state by a small path; new ref or NULL. */
@@ -99,9 +108,12 @@ static json_t *daw_value(json_t *state, const char *path) {
   char buf[128];
   snprintf(buf, sizeof buf, "%s", path);
   if (!strcmp(path, "tempo")) return json_incref(json_object_get(state, "tempo"));
-  if (!strcmp(path, "transport.playing")) return json_incref(json_object_get(json_object_get(state, "transport"), "playing"));
-  if (!strcmp(path, "transport.recording")) return json_incref(json_object_get(json_object_get(state, "transport"), "recording"));
-  if (!strcmp(path, "transport.position")) return json_incref(json_object_get(json_object_get(state, "transport"), "position"));
+  if (!strcmp(path, "transport.playing"))
+    return json_incref(json_object_get(json_object_get(state, "transport"), "playing"));
+  if (!strcmp(path, "transport.recording"))
+    return json_incref(json_object_get(json_object_get(state, "transport"), "recording"));
+  if (!strcmp(path, "transport.position"))
+    return json_incref(json_object_get(json_object_get(state, "transport"), "position"));
   if (!strcmp(path, "loop.end")) return json_incref(json_object_get(json_object_get(state, "loop"), "end"));
   if (!strcmp(path, "markers.name")) {
     json_t *ms = json_object_get(state, "markers");
@@ -139,13 +151,15 @@ static int json_close_to(const json_t *a, const json_t *b) {
 static void test_wire_every_native_tool_confirmed_and_in_daw_state(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {.dialect = dialects[d], .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+    struct wire_opts o = {
+        .dialect = dialects[d], .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
     open_or_fail(&w, &o);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
       const struct tool_case *c = &cases[i];
       if (c->dialect && strcmp(c->dialect, dialects[d])) continue;
       int rc = wire_call(&w, c->tool, c->args);
-      if (rc) fprintf(stderr, "%s %s %s: %d %s\n--- log ---\n%s\n", dialects[d], c->tool, c->args, rc, w.message, w.log);
+      if (rc)
+        fprintf(stderr, "%s %s %s: %d %s\n--- log ---\n%s\n", dialects[d], c->tool, c->args, rc, w.message, w.log);
       assert_int_equal(rc, 0);
       const char *status = json_string_value(json_object_get(w.result, "status"));
       assert_string_equal(status, "confirmed"); /* the DAW's fresh word, never "uncertain" on a clean link */
@@ -177,7 +191,13 @@ static void test_wire_every_native_tool_confirmed_and_in_daw_state(void **st) {
 /* REAPER: a track outside the first bank is addressed by paging; ids stay. */
 static void test_wire_reaper_bank_paging(void **st) {
   struct wire w;
-  struct wire_opts o = {.dialect = "reaper", .tracks = 20, .bank_size = 8, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+  struct wire_opts o = {.dialect = "reaper",
+                        .tracks = 20,
+                        .bank_size = 8,
+                        .confirm_ms = -1,
+                        .retries = -1,
+                        .silence_ms = -1,
+                        .probe_ms = -1};
   open_or_fail(&w, &o);
   assert_int_equal(session_track_count(w.ses), 20);
   assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t19\",\"volume_db\":-12}"), 0);
@@ -198,7 +218,8 @@ static void test_wire_reaper_bank_paging(void **st) {
 /* REAPER: create_track without a companion uses its insert-track action; other tracks keep their ids. */
 static void test_wire_reaper_create_track_native(void **st) {
   struct wire w;
-  struct wire_opts o = {.dialect = "reaper", .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+  struct wire_opts o = {
+      .dialect = "reaper", .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
   open_or_fail(&w, &o);
   int n = session_track_count(w.ses);
   char *names[64];
@@ -230,8 +251,15 @@ static void test_wire_reaper_create_track_native(void **st) {
 static void test_wire_packet_loss_every_call_accounted(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {.dialect = dialects[d], .tracks = 12, .drop = 0.10, .seed = 7, .bank_size = 8, .confirm_ms = 150,
-                          .retries = 4, .silence_ms = -1, .probe_ms = -1};
+    struct wire_opts o = {.dialect = dialects[d],
+                          .tracks = 12,
+                          .drop = 0.10,
+                          .seed = 7,
+                          .bank_size = 8,
+                          .confirm_ms = 150,
+                          .retries = 4,
+                          .silence_ms = -1,
+                          .probe_ms = -1};
     open_or_fail(&w, &o);
     int ok = 0, failed = 0;
     for (int i = 0; i < 40; i++) {
@@ -279,8 +307,13 @@ static int resynced_after_restart(struct wire *w) {
 static void test_wire_daw_restart_resyncs(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {.dialect = dialects[d], .tracks = 3, .confirm_ms = -1, .retries = -1, .silence_ms = 400,
-                          .probe_ms = 100, .process = 1};
+    struct wire_opts o = {.dialect = dialects[d],
+                          .tracks = 3,
+                          .confirm_ms = -1,
+                          .retries = -1,
+                          .silence_ms = 400,
+                          .probe_ms = 100,
+                          .process = 1};
     open_or_fail(&w, &o);
     assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t1\",\"name\":\"Changed\"}"), 0);
     assert_int_equal(wire_restart_daw(&w, 0, 700), 0);
@@ -302,7 +335,8 @@ static void test_wire_daw_restart_resyncs(void **st) {
 static void test_wire_malformed_osc_ignored(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {.dialect = dialects[d], .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+    struct wire_opts o = {
+        .dialect = dialects[d], .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
     open_or_fail(&w, &o);
     json_t *before = wire_mirror(&w);
     osc_client_t *c;
@@ -310,15 +344,16 @@ static void test_wire_malformed_osc_ignored(void **st) {
     int port = sync_listen_port(w.sync);
     const char *addrs[] = {"/track/1/volume/db", "/strip/gain", "/strip/mute", "/reply", "/tempo/raw"};
     for (int i = 0; i < 5; i++) {
-      osc_client_send(c, port, addrs[i], "s", "not a number");           /* bad type */
-      osc_client_send(c, port, addrs[i], "");                             /* wrong arg count */
+      osc_client_send(c, port, addrs[i], "s", "not a number"); /* bad type */
+      osc_client_send(c, port, addrs[i], "");                  /* wrong arg count */
       osc_client_send(c, port, addrs[i], "iiiiiiiiiii", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
     }
     osc_client_send(c, port, "/no/such/address", "f", 1.0);
     osc_client_send(c, port, "/strip/gain", "if", 99999, -6.0); /* a strip that does not exist */
     osc_client_send(c, port, "/track/99999/name", "s", "ghost");
     static const unsigned char trunc1[] = {'/', 't', 'r', 'a'};
-    static const unsigned char trunc2[] = {'/', 's', 't', 'r', 'i', 'p', '/', 'g', 'a', 'i', 'n', 0, ',', 'i', 'f', 0, 0, 0};
+    static const unsigned char trunc2[] = {'/', 's', 't', 'r', 'i', 'p', '/', 'g', 'a',
+                                           'i', 'n', 0,   ',', 'i', 'f', 0,   0,   0};
     static const unsigned char bundle[] = {'#', 'b', 'u', 'n', 'd', 'l', 'e', 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0};
     osc_client_send_raw(c, port, trunc1, sizeof trunc1);
     osc_client_send_raw(c, port, trunc2, sizeof trunc2);
@@ -346,7 +381,8 @@ static void test_wire_malformed_osc_ignored(void **st) {
 
 static void test_wire_bad_requests_are_clear_errors(void **st) {
   struct wire w;
-  struct wire_opts o = {.dialect = "ardour", .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+  struct wire_opts o = {
+      .dialect = "ardour", .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
   open_or_fail(&w, &o);
   assert_int_equal(wire_call(&w, "set_tempo", "{\"bpm\":100}"), SYNC_ENOTOOL);
   assert_non_null(strstr(w.message, "no tempo message"));
@@ -355,8 +391,9 @@ static void test_wire_bad_requests_are_clear_errors(void **st) {
   assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t1\"}"), SYNC_EINVAL);
   assert_int_equal(wire_call(&w, "transport", "{\"action\":\"fly\"}"), SYNC_EINVAL);
   assert_non_null(strstr(w.message, "play"));
-  assert_int_equal(wire_call(&w, "set_effect_param", "{\"track_id\":\"t3\",\"effect_index\":7,\"param_index\":1,\"value\":0.5}"),
-                   SYNC_EINVAL);
+  assert_int_equal(
+      wire_call(&w, "set_effect_param", "{\"track_id\":\"t3\",\"effect_index\":7,\"param_index\":1,\"value\":0.5}"),
+      SYNC_EINVAL);
   json_t *before = wire_mirror(&w);
   assert_int_equal(session_track_count(w.ses), json_array_size(json_object_get(before, "tracks")));
   json_decref(before);
@@ -372,8 +409,13 @@ static void test_wire_unreachable_daw_fails_clearly(void **st) {
   oscmap_find("reaper", path, sizeof path);
   assert_int_equal(oscmap_load(path, &w.map, err, sizeof err), 0);
   w.ses = session_new("reaper");
-  struct sync_config sc = {.daw_port = 9, .listen_port = 0, .refresh_interval_ms = 0, .confirm_timeout_ms = 50,
-                           .retries = 1, .silence_ms = -1, .probe_ms = -1};
+  struct sync_config sc = {.daw_port = 9,
+                           .listen_port = 0,
+                           .refresh_interval_ms = 0,
+                           .confirm_timeout_ms = 50,
+                           .retries = 1,
+                           .silence_ms = -1,
+                           .probe_ms = -1};
   assert_int_equal(sync_new(&w.loop, w.map, w.ses, &sc, &w.sync, err, sizeof err), 0);
   /* a port nobody listens on */
   sync_set_daw(w.sync, "127.0.0.1", 1);
@@ -401,8 +443,13 @@ static void on_spoof(uv_timer_t *t) {
  * (before: "confirmed", exit 0), and the spoofed datagrams are counted as foreign. */
 static void test_wire_foreign_feedback_never_confirms(void **st) {
   struct wire w;
-  struct wire_opts o = {.dialect = "reaper", .tracks = 3, .confirm_ms = 100, .retries = 2, .silence_ms = -1,
-                        .probe_ms = -1, .process = 1};
+  struct wire_opts o = {.dialect = "reaper",
+                        .tracks = 3,
+                        .confirm_ms = 100,
+                        .retries = 2,
+                        .silence_ms = -1,
+                        .probe_ms = -1,
+                        .process = 1};
   open_or_fail(&w, &o);
   assert_int_equal(wire_daw_fault(&w, 1.0, 0), 0); /* the DAW is away: it drops everything */
   struct spoof sp = {.port = sync_listen_port(w.sync), .path = "/track/1/mute"};
@@ -432,8 +479,13 @@ static void test_wire_foreign_feedback_never_confirms(void **st) {
 static void test_wire_unchanged_needs_fresh_feedback(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {.dialect = dialects[d], .tracks = 3, .confirm_ms = 150, .retries = 1, .silence_ms = -1,
-                          .probe_ms = -1, .process = 1};
+    struct wire_opts o = {.dialect = dialects[d],
+                          .tracks = 3,
+                          .confirm_ms = 150,
+                          .retries = 1,
+                          .silence_ms = -1,
+                          .probe_ms = -1,
+                          .process = 1};
     open_or_fail(&w, &o);
     assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t2\",\"mute\":true}"), 0);
     assert_string_equal(json_string_value(json_object_get(w.result, "status")), "confirmed");
@@ -455,7 +507,8 @@ static void test_wire_unchanged_needs_fresh_feedback(void **st) {
 /* REAPER actions send no feedback: save is "uncertain", never confirmed. */
 static void test_wire_unconfirmable_is_uncertain(void **st) {
   struct wire w;
-  struct wire_opts o = {.dialect = "reaper", .tracks = 2, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+  struct wire_opts o = {
+      .dialect = "reaper", .tracks = 2, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
   open_or_fail(&w, &o);
   assert_int_equal(wire_call(&w, "save_project", "{}"), 0);
   assert_string_equal(json_string_value(json_object_get(w.result, "status")), "uncertain");
@@ -481,21 +534,33 @@ static void test_wire_creates_no_duplicate_under_loss(void **st) {
   for (int d = 0; d < 2; d++)
     for (int k = 0; k < 2; k++) {
       struct wire w;
-      struct wire_opts o = {.dialect = dialects[d], .tracks = 4, .drop = drops[k], .seed = 11 + (unsigned)k,
-                            .confirm_ms = 120, .retries = 3, .silence_ms = -1, .probe_ms = -1, .process = 1};
+      struct wire_opts o = {.dialect = dialects[d],
+                            .tracks = 4,
+                            .drop = drops[k],
+                            .seed = 11 + (unsigned)k,
+                            .confirm_ms = 120,
+                            .retries = 3,
+                            .silence_ms = -1,
+                            .probe_ms = -1,
+                            .process = 1};
       open_or_fail(&w, &o);
       const int n = d == 0 ? 6 : 12;
       int rcs[12], conf = 0, unc = 0, fail = 0;
       char name[32], args[160];
       for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "New%d", i);
-        if (d == 0) snprintf(args, sizeof args, "{\"name\":\"%s\"}", name);
-        else snprintf(args, sizeof args, "{\"position\":%d,\"name\":\"%s\"}", 4 + 2 * i, name);
+        if (d == 0)
+          snprintf(args, sizeof args, "{\"name\":\"%s\"}", name);
+        else
+          snprintf(args, sizeof args, "{\"position\":%d,\"name\":\"%s\"}", 4 + 2 * i, name);
         rcs[i] = wire_call(&w, d == 0 ? "create_track" : "add_marker", args);
         const char *status = json_string_value(json_object_get(w.result, "status"));
-        if (rcs[i]) fail++;
-        else if (status && !strcmp(status, "confirmed")) conf++, rcs[i] = 1;
-        else unc++, rcs[i] = 2;
+        if (rcs[i])
+          fail++;
+        else if (status && !strcmp(status, "confirmed"))
+          conf++, rcs[i] = 1;
+        else
+          unc++, rcs[i] = 2;
         if (rcs[i] < 0) rcs[i] = -1;
       }
       assert_int_equal(wire_daw_fault(&w, 0.0, 0), 0);
@@ -505,7 +570,8 @@ static void test_wire_creates_no_duplicate_under_loss(void **st) {
         snprintf(name, sizeof name, "New%d", i);
         int c = count_named(arr, name);
         if (c > 1 || (rcs[i] == 1 && c != 1) || (rcs[i] == -1 && c != 0))
-          fprintf(stderr, "%s %.0f%%: %s outcome %d, %d in the DAW\n%s\n", dialects[d], drops[k] * 100, name, rcs[i], c, w.log);
+          fprintf(stderr, "%s %.0f%%: %s outcome %d, %d in the DAW\n%s\n", dialects[d], drops[k] * 100, name, rcs[i], c,
+                  w.log);
         assert_true(c <= 1);
         if (rcs[i] == 1) assert_int_equal(c, 1);
         if (rcs[i] == -1) assert_int_equal(c, 0);
@@ -528,8 +594,13 @@ static void test_wire_nothing_listening_fails_fast(void **st) {
   assert_int_equal(oscmap_load(path, &w.map, err, sizeof err), 0);
   w.ses = session_new("ardour");
   /* long timeouts: only the "nothing listening" path can end this quickly with that message */
-  struct sync_config sc = {.daw_port = 9, .listen_port = 0, .refresh_interval_ms = 0, .confirm_timeout_ms = 5000,
-                           .retries = 3, .silence_ms = -1, .probe_ms = -1};
+  struct sync_config sc = {.daw_port = 9,
+                           .listen_port = 0,
+                           .refresh_interval_ms = 0,
+                           .confirm_timeout_ms = 5000,
+                           .retries = 3,
+                           .silence_ms = -1,
+                           .probe_ms = -1};
   assert_int_equal(sync_new(&w.loop, w.map, w.ses, &sc, &w.sync, err, sizeof err), 0);
   osc_client_t *c; /* a port that was just free: bind, note it, close */
   assert_int_equal(osc_client_new(&w.loop, 0, &c), 0);
@@ -548,21 +619,21 @@ static void test_wire_nothing_listening_fails_fast(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_wire_full_sync_matches_daw),
-    cmocka_unit_test(test_wire_full_sync_of_1000_tracks),
-    cmocka_unit_test(test_wire_every_native_tool_confirmed_and_in_daw_state),
-    cmocka_unit_test(test_wire_reaper_bank_paging),
-    cmocka_unit_test(test_wire_reaper_create_track_native),
-    cmocka_unit_test(test_wire_packet_loss_every_call_accounted),
-    cmocka_unit_test(test_wire_daw_restart_resyncs),
-    cmocka_unit_test(test_wire_malformed_osc_ignored),
-    cmocka_unit_test(test_wire_bad_requests_are_clear_errors),
-    cmocka_unit_test(test_wire_unreachable_daw_fails_clearly),
-    cmocka_unit_test(test_wire_foreign_feedback_never_confirms),
-    cmocka_unit_test(test_wire_unchanged_needs_fresh_feedback),
-    cmocka_unit_test(test_wire_unconfirmable_is_uncertain),
-    cmocka_unit_test(test_wire_creates_no_duplicate_under_loss),
-    cmocka_unit_test(test_wire_nothing_listening_fails_fast),
+      cmocka_unit_test(test_wire_full_sync_matches_daw),
+      cmocka_unit_test(test_wire_full_sync_of_1000_tracks),
+      cmocka_unit_test(test_wire_every_native_tool_confirmed_and_in_daw_state),
+      cmocka_unit_test(test_wire_reaper_bank_paging),
+      cmocka_unit_test(test_wire_reaper_create_track_native),
+      cmocka_unit_test(test_wire_packet_loss_every_call_accounted),
+      cmocka_unit_test(test_wire_daw_restart_resyncs),
+      cmocka_unit_test(test_wire_malformed_osc_ignored),
+      cmocka_unit_test(test_wire_bad_requests_are_clear_errors),
+      cmocka_unit_test(test_wire_unreachable_daw_fails_clearly),
+      cmocka_unit_test(test_wire_foreign_feedback_never_confirms),
+      cmocka_unit_test(test_wire_unchanged_needs_fresh_feedback),
+      cmocka_unit_test(test_wire_unconfirmable_is_uncertain),
+      cmocka_unit_test(test_wire_creates_no_duplicate_under_loss),
+      cmocka_unit_test(test_wire_nothing_listening_fails_fast),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

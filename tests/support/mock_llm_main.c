@@ -26,9 +26,12 @@ int main(int argc, char **argv) {
   int port = 0, repeat = 0;
   const char *transcript = NULL;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--port") && i + 1 < argc) port = (int)strtol(argv[++i], NULL, 10);
-    else if (!strcmp(argv[i], "--transcript") && i + 1 < argc) transcript = argv[++i];
-    else if (!strcmp(argv[i], "--repeat")) repeat = 1;
+    if (!strcmp(argv[i], "--port") && i + 1 < argc)
+      port = (int)strtol(argv[++i], NULL, 10);
+    else if (!strcmp(argv[i], "--transcript") && i + 1 < argc)
+      transcript = argv[++i];
+    else if (!strcmp(argv[i], "--repeat"))
+      repeat = 1;
     else {
       fprintf(stderr, "usage: mock-llm [--port N] [--transcript FILE.json] [--repeat]\n");
       return 2;

@@ -98,8 +98,10 @@ static void on_conn_handle_closed(uv_handle_t *h) {
   struct mock_conn *c = h->data;
   if (--c->open) return;
   mock_llm_t *m = c->m;
-  if (c->prevc) c->prevc->nextc = c->nextc;
-  else m->conns = c->nextc;
+  if (c->prevc)
+    c->prevc->nextc = c->nextc;
+  else
+    m->conns = c->nextc;
   if (c->nextc) c->nextc->prevc = c->prevc;
   free_pieces(c);
   free(c->in);
@@ -176,8 +178,11 @@ static const char *neutral_finish(int anthropic, const char *f, int has_calls) {
 
 static json_t *usage_json(json_t *spec, int anthropic) {
   json_t *u = json_object_get(spec, "usage");
-  json_int_t in = json_is_integer(json_object_get(u, "input_tokens")) ? json_integer_value(json_object_get(u, "input_tokens")) : 10;
-  json_int_t out = json_is_integer(json_object_get(u, "output_tokens")) ? json_integer_value(json_object_get(u, "output_tokens")) : 5;
+  json_int_t in =
+      json_is_integer(json_object_get(u, "input_tokens")) ? json_integer_value(json_object_get(u, "input_tokens")) : 10;
+  json_int_t out = json_is_integer(json_object_get(u, "output_tokens"))
+                       ? json_integer_value(json_object_get(u, "output_tokens"))
+                       : 5;
   if (anthropic) return json_pack("{s:I,s:I}", "input_tokens", in, "output_tokens", out);
   return json_pack("{s:I,s:I,s:I}", "prompt_tokens", in, "completion_tokens", out, "total_tokens", in + out);
 }
@@ -234,9 +239,9 @@ static char *anthropic_plain(json_t *spec, const char *model) {
   json_array_foreach(calls, i, c) {
     char *id = call_id(c, 1, i);
     json_t *args = json_object_get(c, "arguments");
-    json_array_append_new(content, json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id", id, "name",
-                                             jstr(c, "name", ""), "input",
-                                             json_is_object(args) ? json_incref(args) : json_object()));
+    json_array_append_new(content,
+                          json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id", id, "name", jstr(c, "name", ""),
+                                    "input", json_is_object(args) ? json_incref(args) : json_object()));
     free(id);
   }
   return dump(json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:n,s:o}", "id", "msg_mock", "type", "message", "role", "assistant",
@@ -288,8 +293,8 @@ static char *openai_stream(json_t *spec, const char *model, const char *eol, int
   const char *text = jstr(spec, "text", "");
   json_t *calls = json_object_get(spec, "tool_calls"), *c;
   size_t i, cuts[8];
-#define OA_CHUNK(delta, fin) \
-  json_pack("{s:s,s:s,s:i,s:s,s:[{s:i,s:o,s:o}]}", "id", "chatcmpl-mock", "object", "chat.completion.chunk", \
+#define OA_CHUNK(delta, fin)                                                                                           \
+  json_pack("{s:s,s:s,s:i,s:s,s:[{s:i,s:o,s:o}]}", "id", "chatcmpl-mock", "object", "chat.completion.chunk",           \
             "created", 0, "model", model, "choices", "index", 0, "delta", (delta), "finish_reason", (fin))
   strbuf_puts(&o.b, ": keep-alive");
   strbuf_puts(&o.b, eol);
@@ -316,17 +321,21 @@ static char *openai_stream(json_t *spec, const char *model, const char *eol, int
     char *args = args_text(c);
     size_t an = utf8_split(args, strlen(args), 4, cuts), ap = 0;
     for (size_t k = 0; k < an; k++) {
-      sse_ev(&o, NULL, OA_CHUNK(json_pack("{s:[{s:i,s:{s:s%}}]}", "tool_calls", "index", (int)i, "function",
-                                          "arguments", args + ap, cuts[k] - ap), json_null()));
+      sse_ev(&o, NULL,
+             OA_CHUNK(json_pack("{s:[{s:i,s:{s:s%}}]}", "tool_calls", "index", (int)i, "function", "arguments",
+                                args + ap, cuts[k] - ap),
+                      json_null()));
       ap = cuts[k];
     }
     free(args);
   }
   if (truncate) return strbuf_take(&o.b, NULL);
-  sse_ev(&o, NULL, OA_CHUNK(json_object(), json_string(neutral_finish(0, jstr(spec, "finish", NULL),
-                                                                      json_array_size(calls) > 0))));
-  sse_ev(&o, NULL, json_pack("{s:s,s:s,s:s,s:[],s:o}", "id", "chatcmpl-mock", "object", "chat.completion.chunk",
-                             "model", model, "choices", "usage", usage_json(spec, 0)));
+  sse_ev(
+      &o, NULL,
+      OA_CHUNK(json_object(), json_string(neutral_finish(0, jstr(spec, "finish", NULL), json_array_size(calls) > 0))));
+  sse_ev(&o, NULL,
+         json_pack("{s:s,s:s,s:s,s:[],s:o}", "id", "chatcmpl-mock", "object", "chat.completion.chunk", "model", model,
+                   "choices", "usage", usage_json(spec, 0)));
   sse_raw(&o, "data: [DONE]");
 #undef OA_CHUNK
   return strbuf_take(&o.b, NULL);
@@ -344,22 +353,26 @@ static char *anthropic_stream(json_t *spec, const char *model, const char *eol, 
                    "usage", "input_tokens", json_object_get(u, "input_tokens"), "output_tokens", 1));
   sse_ev(&o, "ping", json_pack("{s:s}", "type", "ping"));
   if (serr && !*text) { /* an error before any content */
-    sse_ev(&o, "error", json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type", "overloaded_error", "message",
-                                  "Overloaded"));
+    sse_ev(
+        &o, "error",
+        json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type", "overloaded_error", "message", "Overloaded"));
     json_decref(u);
     return strbuf_take(&o.b, NULL);
   }
   if (*text) {
-    sse_ev(&o, "content_block_start", json_pack("{s:s,s:i,s:{s:s,s:s}}", "type", "content_block_start", "index", 0,
-                                                "content_block", "type", "text", "text", ""));
+    sse_ev(&o, "content_block_start",
+           json_pack("{s:s,s:i,s:{s:s,s:s}}", "type", "content_block_start", "index", 0, "content_block", "type",
+                     "text", "text", ""));
     size_t n = utf8_split(text, strlen(text), 3, cuts), prev = 0;
     for (size_t k = 0; k < n; k++) {
-      sse_ev(&o, "content_block_delta", json_pack("{s:s,s:i,s:{s:s,s:s%}}", "type", "content_block_delta", "index", 0,
-                                                  "delta", "type", "text_delta", "text", text + prev, cuts[k] - prev));
+      sse_ev(&o, "content_block_delta",
+             json_pack("{s:s,s:i,s:{s:s,s:s%}}", "type", "content_block_delta", "index", 0, "delta", "type",
+                       "text_delta", "text", text + prev, cuts[k] - prev));
       prev = cuts[k];
       if (serr && k == 0) {
-        sse_ev(&o, "error", json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type", "overloaded_error",
-                                      "message", "Overloaded"));
+        sse_ev(&o, "error",
+               json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type", "overloaded_error", "message",
+                         "Overloaded"));
         json_decref(u);
         return strbuf_take(&o.b, NULL);
       }
@@ -438,12 +451,16 @@ static void respond(struct mock_conn *c, json_t *req) {
   int stream = json_is_true(json_object_get(body, "stream"));
   const char *model = jstr(body, "model", "mock-model");
   json_t *spec = json_incref(json_array_get(m->queue, 0));
-  if (spec) json_array_remove(m->queue, 0);
-  else if (m->def) spec = json_incref(m->def);
-  else spec = json_pack("{s:i,s:s}", "status", 500, "error_message", "mock: no scripted response");
+  if (spec)
+    json_array_remove(m->queue, 0);
+  else if (m->def)
+    spec = json_incref(m->def);
+  else
+    spec = json_pack("{s:i,s:s}", "status", 500, "error_message", "mock: no scripted response");
   if (json_is_true(json_object_get(spec, "ignore_stream"))) stream = 0;
 
-  int status = json_is_integer(json_object_get(spec, "status")) ? (int)json_integer_value(json_object_get(spec, "status")) : 200;
+  int status =
+      json_is_integer(json_object_get(spec, "status")) ? (int)json_integer_value(json_object_get(spec, "status")) : 200;
   const char *fault = jstr(spec, "fault", "");
   const char *ctype = jstr(spec, "content_type", NULL);
   const char *eol = json_is_true(json_object_get(spec, "crlf")) ? "\r\n" : "\n";
@@ -453,8 +470,10 @@ static void respond(struct mock_conn *c, json_t *req) {
     char msg[1024];
     const char *em = jstr(spec, "error_message", "mock error");
     const char *auth = jstr(json_object_get(req, "headers"), anthropic ? "x-api-key" : "authorization", "");
-    if (json_is_true(json_object_get(spec, "echo_auth"))) snprintf(msg, sizeof msg, "%s (you sent: %s)", em, auth);
-    else snprintf(msg, sizeof msg, "%s", em);
+    if (json_is_true(json_object_get(spec, "echo_auth")))
+      snprintf(msg, sizeof msg, "%s (you sent: %s)", em, auth);
+    else
+      snprintf(msg, sizeof msg, "%s", em);
     const char *etype = status == 429 ? "rate_limit_error" : status >= 500 ? "api_error" : "invalid_request_error";
     payload = anthropic ? dump(json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type", etype, "message", msg))
                         : dump(json_pack("{s:{s:s,s:s,s:n}}", "error", "message", msg, "type", etype, "code"));
@@ -463,7 +482,8 @@ static void respond(struct mock_conn *c, json_t *req) {
     ctype = "text/html";
   } else if (stream) {
     int trunc = !strcmp(fault, "truncate"), serr = !strcmp(fault, "stream_error");
-    payload = anthropic ? anthropic_stream(spec, model, eol, trunc, serr) : openai_stream(spec, model, eol, trunc, serr);
+    payload =
+        anthropic ? anthropic_stream(spec, model, eol, trunc, serr) : openai_stream(spec, model, eol, trunc, serr);
     sse = 1;
   } else {
     payload = anthropic ? anthropic_plain(spec, model) : openai_plain(spec, model);
@@ -478,7 +498,8 @@ static void respond(struct mock_conn *c, json_t *req) {
   snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n", status, reason(status), ctype);
   strbuf_puts(&h, line);
   if (json_is_integer(json_object_get(spec, "retry_after"))) {
-    snprintf(line, sizeof line, "Retry-After: %lld\r\n", (long long)json_integer_value(json_object_get(spec, "retry_after")));
+    snprintf(line, sizeof line, "Retry-After: %lld\r\n",
+             (long long)json_integer_value(json_object_get(spec, "retry_after")));
     strbuf_puts(&h, line);
   }
   if (sse) {
@@ -491,7 +512,9 @@ static void respond(struct mock_conn *c, json_t *req) {
   strbuf_reset(&h);
   if (sse) {
     static const size_t cycle[] = {7, 13, 3, 29, 1, 17, 41, 5};
-    size_t fixed = json_is_integer(json_object_get(spec, "chunk")) ? (size_t)json_integer_value(json_object_get(spec, "chunk")) : 0;
+    size_t fixed = json_is_integer(json_object_get(spec, "chunk"))
+                       ? (size_t)json_integer_value(json_object_get(spec, "chunk"))
+                       : 0;
     size_t off = 0, k = 0, limit = drop ? plen / 2 : plen;
     while (off < limit) {
       size_t n = fixed ? fixed : cycle[k++ % (sizeof cycle / sizeof cycle[0])];
@@ -513,8 +536,12 @@ static void respond(struct mock_conn *c, json_t *req) {
   }
   free(payload);
   c->close_after = drop;
-  c->first_delay_ms = json_is_integer(json_object_get(spec, "delay_ms")) ? (unsigned)json_integer_value(json_object_get(spec, "delay_ms")) : 0;
-  c->gap_ms = json_is_integer(json_object_get(spec, "gap_ms")) ? (unsigned)json_integer_value(json_object_get(spec, "gap_ms")) : 1;
+  c->first_delay_ms = json_is_integer(json_object_get(spec, "delay_ms"))
+                          ? (unsigned)json_integer_value(json_object_get(spec, "delay_ms"))
+                          : 0;
+  c->gap_ms = json_is_integer(json_object_get(spec, "gap_ms"))
+                  ? (unsigned)json_integer_value(json_object_get(spec, "gap_ms"))
+                  : 1;
   if (!sse) c->gap_ms = 0;
   json_decref(spec);
   c->responding = 1;

@@ -124,7 +124,10 @@ int osc_client_send(osc_client_t *c, int port, const char *path, const char *typ
     case 'd': lo_message_add_double(m, va_arg(ap, double)); break;
     case 'T': lo_message_add_true(m); break;
     case 'F': lo_message_add_false(m); break;
-    default: va_end(ap); lo_message_free(m); return -1;
+    default:
+      va_end(ap);
+      lo_message_free(m);
+      return -1;
     }
   }
   va_end(ap);
@@ -137,10 +140,26 @@ int osc_client_send(osc_client_t *c, int port, const char *path, const char *typ
   return r;
 }
 
-int32_t osc_rx_i(const struct osc_rx *r, int k) { int32_t v; memcpy(&v, r->argv[k], 4); return v; }
-float osc_rx_f(const struct osc_rx *r, int k) { float v; memcpy(&v, r->argv[k], 4); return v; }
-int64_t osc_rx_h(const struct osc_rx *r, int k) { int64_t v; memcpy(&v, r->argv[k], 8); return v; }
-double osc_rx_d(const struct osc_rx *r, int k) { double v; memcpy(&v, r->argv[k], 8); return v; }
+int32_t osc_rx_i(const struct osc_rx *r, int k) {
+  int32_t v;
+  memcpy(&v, r->argv[k], 4);
+  return v;
+}
+float osc_rx_f(const struct osc_rx *r, int k) {
+  float v;
+  memcpy(&v, r->argv[k], 4);
+  return v;
+}
+int64_t osc_rx_h(const struct osc_rx *r, int k) {
+  int64_t v;
+  memcpy(&v, r->argv[k], 8);
+  return v;
+}
+double osc_rx_d(const struct osc_rx *r, int k) {
+  double v;
+  memcpy(&v, r->argv[k], 8);
+  return v;
+}
 const char *osc_rx_s(const struct osc_rx *r, int k) { return (const char *)r->argv[k]; }
 
 size_t osc_client_count(const osc_client_t *c) { return c->n; }

@@ -23,15 +23,15 @@
 typedef struct osc_client osc_client_t;
 
 struct osc_rx {
-  char *path;           /* address */
-  char *types;          /* type tags without the comma ("" for none) */
+  char *path;  /* address */
+  char *types; /* type tags without the comma ("" for none) */
   int argc;
-  lo_arg **argv;        /* raw liblo argument pointers (owned by the client); read them with osc_rx_*() */
-  unsigned packet;      /* 0-based number of the datagram it came in */
-  int bundled;          /* 1 if it came inside a #bundle */
-  size_t packet_len;    /* size of that datagram in bytes */
-  int src_port;         /* sender's UDP port */
-  lo_message msg;       /* owned */
+  lo_arg **argv;     /* raw liblo argument pointers (owned by the client); read them with osc_rx_*() */
+  unsigned packet;   /* 0-based number of the datagram it came in */
+  int bundled;       /* 1 if it came inside a #bundle */
+  size_t packet_len; /* size of that datagram in bytes */
+  int src_port;      /* sender's UDP port */
+  lo_message msg;    /* owned */
 };
 
 /* Argument k of a received message (the caller checks r->types[k]); use these rather than r->argv[k]->x, which is
@@ -51,7 +51,7 @@ int osc_client_send(osc_client_t *c, int port, const char *path, const char *typ
 int osc_client_send_raw(osc_client_t *c, int port, const void *buf, size_t len);
 
 size_t osc_client_count(const osc_client_t *c);
-unsigned osc_client_packets(const osc_client_t *c);      /* datagrams received */
+unsigned osc_client_packets(const osc_client_t *c);                   /* datagrams received */
 const struct osc_rx *osc_client_get(const osc_client_t *c, size_t i); /* borrowed; NULL if out of range */
 /* first message with this path at index >= from (NULL if none); *index (optional) gets its index */
 const struct osc_rx *osc_client_find(const osc_client_t *c, const char *path, size_t from);
@@ -66,7 +66,7 @@ int osc_client_wait(osc_client_t *c, int (*pred)(osc_client_t *c, void *data), v
 /* true at once if ANY stored message has this path (also one from before): osc_client_clear() first, or use
  * osc_client_count_path() with a custom predicate, to wait for a new one */
 int osc_client_wait_path(osc_client_t *c, const char *path, int timeout_ms);
-int osc_client_wait_count(osc_client_t *c, size_t n, int timeout_ms);         /* at least n messages */
+int osc_client_wait_count(osc_client_t *c, size_t n, int timeout_ms); /* at least n messages */
 /* Runs the loop for ms milliseconds (collects whatever arrives). */
 void osc_client_run_for(osc_client_t *c, int ms);
 

@@ -109,8 +109,8 @@ static int spawn_mock(struct wire *w, const struct wire_opts *o, int feedback_po
   }
   if (!getenv("WIRE_VERBOSE")) args[n++] = "--quiet";
   args[n] = NULL;
-  uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE}, {.flags = UV_INHERIT_FD, .data.fd = 2},
-                                   {.flags = UV_INHERIT_FD, .data.fd = 2}};
+  uv_stdio_container_t stdio[3] = {
+      {.flags = UV_IGNORE}, {.flags = UV_INHERIT_FD, .data.fd = 2}, {.flags = UV_INHERIT_FD, .data.fd = 2}};
   uv_process_options_t po = {.file = exe, .args = args, .exit_cb = on_exit_cb, .stdio = stdio, .stdio_count = 3};
   w->proc.data = w;
   int rc = uv_spawn(&w->loop, &w->proc, &po);
@@ -140,9 +140,14 @@ int wire_open(struct wire *w, const struct wire_opts *o) {
     return -1;
   }
   w->ses = session_new(o->dialect);
-  struct sync_config sc = {.daw_port = 9, .listen_port = 0, .refresh_interval_ms = 0,
-                           .confirm_timeout_ms = o->confirm_ms, .retries = o->retries, .bank_size = o->bank_size,
-                           .silence_ms = o->silence_ms, .probe_ms = o->probe_ms,
+  struct sync_config sc = {.daw_port = 9,
+                           .listen_port = 0,
+                           .refresh_interval_ms = 0,
+                           .confirm_timeout_ms = o->confirm_ms,
+                           .retries = o->retries,
+                           .bank_size = o->bank_size,
+                           .silence_ms = o->silence_ms,
+                           .probe_ms = o->probe_ms,
                            .log = {.fn = fixture_log, .data = w, .level = LOG_DEBUG}};
   if (sync_new(&w->loop, w->map, w->ses, &sc, &w->sync, err, sizeof err)) {
     fprintf(stderr, "sync: %s\n", err);
@@ -154,8 +159,13 @@ int wire_open(struct wire *w, const struct wire_opts *o) {
   } else if (o->process) {
     if (spawn_mock(w, o, sync_listen_port(w->sync))) return -1;
   } else {
-    struct mock_config mc = {.dialect = o->dialect, .port = 0, .feedback_port = sync_listen_port(w->sync),
-                             .tracks = o->tracks, .drop = o->drop, .seed = o->seed, .spool_dir = o->spool_dir,
+    struct mock_config mc = {.dialect = o->dialect,
+                             .port = 0,
+                             .feedback_port = sync_listen_port(w->sync),
+                             .tracks = o->tracks,
+                             .drop = o->drop,
+                             .seed = o->seed,
+                             .spool_dir = o->spool_dir,
                              .quiet = !getenv("WIRE_VERBOSE")};
     if (mock_new(&w->loop, &mc, &w->mock, err, sizeof err)) {
       fprintf(stderr, "mock: %s\n", err);
@@ -288,7 +298,8 @@ int wire_compare(struct wire *w, char *diff, size_t difflen) {
     const char *f0 = json_string_value(json_object_get(json_array_get(af, 0), "name"));
     if (ins && (!f0 || strcmp(f0, ins))) json_array_insert_new(af, 0, json_pack("{ss}", "name", ins));
     if (!rc && json_array_size(af) != json_array_size(bf)) {
-      snprintf(diff, difflen, "track %zu fx count: DAW %zu, mirror %zu", i + 1, json_array_size(af), json_array_size(bf));
+      snprintf(diff, difflen, "track %zu fx count: DAW %zu, mirror %zu", i + 1, json_array_size(af),
+               json_array_size(bf));
       rc = 1;
     }
     for (size_t k = 0; !rc && k < json_array_size(af); k++) {

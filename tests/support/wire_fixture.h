@@ -27,22 +27,22 @@ struct wire {
   int done, status;
   json_t *result;
   char message[512];
-  char log[8192]; /* the last log lines, for assertions on messages */
+  char log[8192];      /* the last log lines, for assertions on messages */
   int internal_errors; /* "internal: ..." error lines logged (e.g. an unlisted sync state transition) */
 };
 
 struct wire_opts {
   const char *dialect;
-  int tracks;          /* mock session size; -1 = demo session */
+  int tracks; /* mock session size; -1 = demo session */
   double drop;
   unsigned seed;
-  int bank_size;       /* 0 = map default */
-  int confirm_ms;      /* -1 = map default */
-  int retries;         /* -1 = map default */
+  int bank_size;            /* 0 = map default */
+  int confirm_ms;           /* -1 = map default */
+  int retries;              /* -1 = map default */
   int silence_ms, probe_ms; /* -1 = map default */
   const char *spool_dir;
-  int process;         /* 1 = run the mock-daw executable as a separate process (else in-process on the loop) */
-  int external_port;   /* > 0: no mock; talk to a real DAW on 127.0.0.1:external_port */
+  int process;       /* 1 = run the mock-daw executable as a separate process (else in-process on the loop) */
+  int external_port; /* > 0: no mock; talk to a real DAW on 127.0.0.1:external_port */
 };
 
 /* Sets up everything and runs the first full sync; returns 0 on success (the sync's status otherwise). */

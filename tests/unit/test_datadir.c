@@ -91,7 +91,7 @@ static void test_datadir_bad_arguments_and_short_buffers(void **state) {
   assert_int_equal(datadir_root(small, sizeof small, err, sizeof err), DATADIR_ETOOLONG);
   assert_int_equal(datadir_root(NULL, 0, err, sizeof err), DATADIR_EARG);
   assert_int_equal(datadir_path((enum datadir_item)99, p, sizeof p, err, sizeof err), DATADIR_EARG);
-  assert_int_equal(datadir_path((enum datadir_item)-1, p, sizeof p, err, sizeof err), DATADIR_EARG);
+  assert_int_equal(datadir_path((enum datadir_item) - 1, p, sizeof p, err, sizeof err), DATADIR_EARG);
   assert_int_equal(datadir_file(DATADIR_EXAMPLES, "/etc/passwd", p, sizeof p, err, sizeof err), DATADIR_EARG);
   assert_int_equal(datadir_file(DATADIR_EXAMPLES, NULL, p, sizeof p, err, sizeof err), DATADIR_EARG);
   char mid[PATH_MAX];
@@ -104,9 +104,9 @@ static void test_datadir_bad_arguments_and_short_buffers(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_datadir_build_tree_is_the_source_tree),
-    cmocka_unit_test(test_datadir_env_is_taken_as_given),
-    cmocka_unit_test(test_datadir_bad_arguments_and_short_buffers),
+      cmocka_unit_test(test_datadir_build_tree_is_the_source_tree),
+      cmocka_unit_test(test_datadir_env_is_taken_as_given),
+      cmocka_unit_test(test_datadir_bad_arguments_and_short_buffers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,56 +37,56 @@ struct role_case {
 };
 
 static const struct role_case role_cases[] = {
-  /* the reference request and drum pieces: the DAW's drum instrument, GM channel 10, the GM note */
-  {"reaper", "kick", "ReaSynDr", "role", 0, 10, 36},
-  {"ardour", "kick", "Black Pearl Drumkit", "role", 0, 10, 36},
-  {"reaper", "Kick Drum", "ReaSynDr", "role", 0, 10, 36},
-  {"reaper", "snare", "ReaSynDr", "role", 0, 10, 38},
-  {"ardour", "hi-hat", "Black Pearl Drumkit", "role", 0, 10, 42},
-  {"reaper", "open hat", "ReaSynDr", "role", 0, 10, 46},
-  {"ardour", "clap", "Black Pearl Drumkit", "role", 0, 10, 39},
-  {"reaper", "crash", "ReaSynDr", "role", 0, 10, 49},
-  {"ardour", "ride", "Black Pearl Drumkit", "role", 0, 10, 51},
-  {"reaper", "tom", "ReaSynDr", "role", 0, 10, 45},
-  {"ardour", "808", "Black Pearl Drumkit", "role", 0, 10, 36},
-  {"reaper", "drums", "ReaSynDr", "role", 0, 10, 36},
-  {"ardour", "Drum Kit", "Black Pearl Drumkit", "role", 0, 10, 36},
-  {"reaper", "Acoustic Snare", "ReaSynDr", "role", 0, 10, 38},
-  {"reaper", "percussion", "ReaSynDr", "role", 0, 10, 36},
-  /* producer words and GM programs by word, by name and by family */
-  {"reaper", "bass", "ReaSynth", "role", 34, 0, -1},
-  {"ardour", "bass", "ACE Reasonable Synth", "role", 34, 0, -1},
-  {"reaper", "sub", "ReaSynth", "role", 39, 0, -1},
-  {"reaper", "sub bass", "ReaSynth", "role", 39, 0, -1},
-  {"reaper", "piano", "ReaSynth", "role", 1, 0, -1},
-  {"reaper", "keys", "ReaSynth", "role", 5, 0, -1},
-  {"ardour", "rhodes", "ACE Reasonable Synth", "role", 5, 0, -1},
-  {"reaper", "pad", "ReaSynth", "role", 90, 0, -1},
-  {"reaper", "lead", "ReaSynth", "role", 81, 0, -1},
-  {"reaper", "pluck", "ReaSynth", "role", 46, 0, -1},
-  {"ardour", "bells", "ACE Reasonable Synth", "role", 15, 0, -1},
-  {"reaper", "choir", "ReaSynth", "role", 53, 0, -1},
-  {"reaper", "brass", "ReaSynth", "role", 62, 0, -1},
-  {"ardour", "strings", "ACE Reasonable Synth", "role", 49, 0, -1},
-  {"reaper", "String", "ReaSynth", "role", 49, 0, -1},
-  {"reaper", "Electric Piano 2", "ReaSynth", "role", 6, 0, -1},
-  {"reaper", "Lead 2 (sawtooth)", "ReaSynth", "role", 82, 0, -1},
-  {"reaper", "Gunshot", "ReaSynth", "role", 128, 0, -1},
-  {"ardour", "synth pad", "ACE Reasonable Synth", "role", 90, 0, -1},
-  {"reaper", "chromatic percussion", "ReaSynth", "role", 9, 0, -1},
-  {"reaper", "warm analog pad", "ReaSynth", "role", 90, 0, -1},
-  {"reaper", "deep sub bass", "ReaSynth", "role", 39, 0, -1},
-  {"ardour", "funky slap bass", "ACE Reasonable Synth", "role", 37, 0, -1},
-  /* named plugins of the DAW (any spelling the host uses) */
-  {"reaper", "ReaSynth", "ReaSynth", "plugin", 0, 0, -1},
-  {"reaper", "VSTi: ReaSynth (Cockos)", "ReaSynth", "plugin", 0, 0, -1},
-  {"reaper", "rs5k", "ReaSamplOmatic5000", "plugin", 0, 0, -1},
-  {"ardour", "ACE Fluid Synth", "ACE Fluid Synth", "plugin", 0, 0, -1},
-  {"ardour", "LV2: ACE Reasonable Synth", "ACE Reasonable Synth", "plugin", 0, 0, -1},
-  {"ardour", "avldrums", "Black Pearl Drumkit", "plugin", 0, 0, -1},
-  /* unknown roles: the default instrument, never a refusal */
-  {"reaper", "zorblax", "ReaSynth", "default", 0, 0, -1},
-  {"ardour", "something shiny", "ACE Reasonable Synth", "default", 0, 0, -1},
+    /* the reference request and drum pieces: the DAW's drum instrument, GM channel 10, the GM note */
+    {"reaper", "kick", "ReaSynDr", "role", 0, 10, 36},
+    {"ardour", "kick", "Black Pearl Drumkit", "role", 0, 10, 36},
+    {"reaper", "Kick Drum", "ReaSynDr", "role", 0, 10, 36},
+    {"reaper", "snare", "ReaSynDr", "role", 0, 10, 38},
+    {"ardour", "hi-hat", "Black Pearl Drumkit", "role", 0, 10, 42},
+    {"reaper", "open hat", "ReaSynDr", "role", 0, 10, 46},
+    {"ardour", "clap", "Black Pearl Drumkit", "role", 0, 10, 39},
+    {"reaper", "crash", "ReaSynDr", "role", 0, 10, 49},
+    {"ardour", "ride", "Black Pearl Drumkit", "role", 0, 10, 51},
+    {"reaper", "tom", "ReaSynDr", "role", 0, 10, 45},
+    {"ardour", "808", "Black Pearl Drumkit", "role", 0, 10, 36},
+    {"reaper", "drums", "ReaSynDr", "role", 0, 10, 36},
+    {"ardour", "Drum Kit", "Black Pearl Drumkit", "role", 0, 10, 36},
+    {"reaper", "Acoustic Snare", "ReaSynDr", "role", 0, 10, 38},
+    {"reaper", "percussion", "ReaSynDr", "role", 0, 10, 36},
+    /* producer words and GM programs by word, by name and by family */
+    {"reaper", "bass", "ReaSynth", "role", 34, 0, -1},
+    {"ardour", "bass", "ACE Reasonable Synth", "role", 34, 0, -1},
+    {"reaper", "sub", "ReaSynth", "role", 39, 0, -1},
+    {"reaper", "sub bass", "ReaSynth", "role", 39, 0, -1},
+    {"reaper", "piano", "ReaSynth", "role", 1, 0, -1},
+    {"reaper", "keys", "ReaSynth", "role", 5, 0, -1},
+    {"ardour", "rhodes", "ACE Reasonable Synth", "role", 5, 0, -1},
+    {"reaper", "pad", "ReaSynth", "role", 90, 0, -1},
+    {"reaper", "lead", "ReaSynth", "role", 81, 0, -1},
+    {"reaper", "pluck", "ReaSynth", "role", 46, 0, -1},
+    {"ardour", "bells", "ACE Reasonable Synth", "role", 15, 0, -1},
+    {"reaper", "choir", "ReaSynth", "role", 53, 0, -1},
+    {"reaper", "brass", "ReaSynth", "role", 62, 0, -1},
+    {"ardour", "strings", "ACE Reasonable Synth", "role", 49, 0, -1},
+    {"reaper", "String", "ReaSynth", "role", 49, 0, -1},
+    {"reaper", "Electric Piano 2", "ReaSynth", "role", 6, 0, -1},
+    {"reaper", "Lead 2 (sawtooth)", "ReaSynth", "role", 82, 0, -1},
+    {"reaper", "Gunshot", "ReaSynth", "role", 128, 0, -1},
+    {"ardour", "synth pad", "ACE Reasonable Synth", "role", 90, 0, -1},
+    {"reaper", "chromatic percussion", "ReaSynth", "role", 9, 0, -1},
+    {"reaper", "warm analog pad", "ReaSynth", "role", 90, 0, -1},
+    {"reaper", "deep sub bass", "ReaSynth", "role", 39, 0, -1},
+    {"ardour", "funky slap bass", "ACE Reasonable Synth", "role", 37, 0, -1},
+    /* named plugins of the DAW (any spelling the host uses) */
+    {"reaper", "ReaSynth", "ReaSynth", "plugin", 0, 0, -1},
+    {"reaper", "VSTi: ReaSynth (Cockos)", "ReaSynth", "plugin", 0, 0, -1},
+    {"reaper", "rs5k", "ReaSamplOmatic5000", "plugin", 0, 0, -1},
+    {"ardour", "ACE Fluid Synth", "ACE Fluid Synth", "plugin", 0, 0, -1},
+    {"ardour", "LV2: ACE Reasonable Synth", "ACE Reasonable Synth", "plugin", 0, 0, -1},
+    {"ardour", "avldrums", "Black Pearl Drumkit", "plugin", 0, 0, -1},
+    /* unknown roles: the default instrument, never a refusal */
+    {"reaper", "zorblax", "ReaSynth", "default", 0, 0, -1},
+    {"ardour", "something shiny", "ACE Reasonable Synth", "default", 0, 0, -1},
 };
 
 static void test_instmap_resolves_roles_per_daw(void **state) {
@@ -105,8 +105,10 @@ static void test_instmap_resolves_roles_per_daw(void **state) {
     assert_string_equal(json_string_value(json_object_get(o, "role")), c->word);
     assert_int_equal(json_integer_value(json_object_get(o, "program")), c->program);
     assert_int_equal(json_integer_value(json_object_get(o, "channel")), c->channel);
-    if (c->drum_note >= 0) assert_int_equal(json_integer_value(json_object_get(o, "drum_note")), c->drum_note);
-    else assert_null(json_object_get(o, "drum_note"));
+    if (c->drum_note >= 0)
+      assert_int_equal(json_integer_value(json_object_get(o, "drum_note")), c->drum_note);
+    else
+      assert_null(json_object_get(o, "drum_note"));
     /* the candidates start with the plugin; a warning exactly for the default */
     assert_string_equal(json_string_value(json_array_get(json_object_get(o, "candidates"), 0)), c->plugin);
     if (!strcmp(c->kind, "default")) {
@@ -165,14 +167,16 @@ static void test_instmap_named_plugin_not_installed_lists_available(void **state
   struct {
     const char *dialect, *word, *want;
   } cases[] = {
-    {"reaper", "Serum", "instrument plugin \"Serum\" is not installed in reaper; available instruments: ReaSynth, "
-                        "ReaSynDr, ReaSamplOmatic5000"},
-    {"reaper", "VST3i: Some Synth (Vendor)", "instrument plugin \"Some Synth (Vendor)\" is not installed in reaper"},
-    {"ardour", "General MIDI Synth", "instrument plugin \"General MIDI Synth\" is not installed in ardour; available "
-                                     "instruments: ACE Reasonable Synth, Black Pearl Drumkit, Red Zeppelin Drumkit, "
-                                     "ACE Fluid Synth"},
-    {"ardour", "Kontakt", "is not installed in ardour"},
-    {"reaper", "Foo Synth (Bar Audio)", "instrument plugin \"Foo Synth (Bar Audio)\" is not installed in reaper"},
+      {"reaper", "Serum",
+       "instrument plugin \"Serum\" is not installed in reaper; available instruments: ReaSynth, "
+       "ReaSynDr, ReaSamplOmatic5000"},
+      {"reaper", "VST3i: Some Synth (Vendor)", "instrument plugin \"Some Synth (Vendor)\" is not installed in reaper"},
+      {"ardour", "General MIDI Synth",
+       "instrument plugin \"General MIDI Synth\" is not installed in ardour; available "
+       "instruments: ACE Reasonable Synth, Black Pearl Drumkit, Red Zeppelin Drumkit, "
+       "ACE Fluid Synth"},
+      {"ardour", "Kontakt", "is not installed in ardour"},
+      {"reaper", "Foo Synth (Bar Audio)", "instrument plugin \"Foo Synth (Bar Audio)\" is not installed in reaper"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     instmap_t *m = load(cases[i].dialect);
@@ -225,16 +229,17 @@ static void test_instmap_rejects_malformed_maps(void **state) {
     const char *patch;  /* JSON object merged over the top level (null deletes) */
     const char *want;
   } cases[] = {
-    {"daw", "{\"format\": \"x/2\"}", "my.json: format must be \"dawbridge.instruments/1\""},
-    {"daw", "{\"plugins\": []}", "my.json: plugins must be a non-empty array"},
-    {"daw", "{\"plugins\": [{\"aliases\": []}]}", "my.json: plugins[0].name must be a non-empty string"},
-    {"daw", "{\"default\": \"nope\"}", "my.json: default must name one of the sounds"},
-    {"daw", "{\"sounds\": {\"synth\": {\"plugins\": [\"Massive\"]}}}", "my.json: sounds.synth.plugins[0] is not one of the map's plugins"},
-    {"daw", "{\"words\": {\"zap\": \"laser\"}}", "my.json: words.zap must name one of the sounds"},
-    {"roles", "{\"words\": {\"piano\": 0}}", "roles.json: words.piano must be a General MIDI program 1..128"},
-    {"roles", "{\"drum_channel\": 17}", "roles.json: drum_channel must be a MIDI channel 1..16"},
-    {"roles", "{\"programs\": []}", "roles.json: programs must list the 128 General MIDI programs"},
-    {"roles", "{\"drum_words\": {\"kick\": 200}}", "roles.json: drum_words.kick must be a MIDI note 0..127"},
+      {"daw", "{\"format\": \"x/2\"}", "my.json: format must be \"dawbridge.instruments/1\""},
+      {"daw", "{\"plugins\": []}", "my.json: plugins must be a non-empty array"},
+      {"daw", "{\"plugins\": [{\"aliases\": []}]}", "my.json: plugins[0].name must be a non-empty string"},
+      {"daw", "{\"default\": \"nope\"}", "my.json: default must name one of the sounds"},
+      {"daw", "{\"sounds\": {\"synth\": {\"plugins\": [\"Massive\"]}}}",
+       "my.json: sounds.synth.plugins[0] is not one of the map's plugins"},
+      {"daw", "{\"words\": {\"zap\": \"laser\"}}", "my.json: words.zap must name one of the sounds"},
+      {"roles", "{\"words\": {\"piano\": 0}}", "roles.json: words.piano must be a General MIDI program 1..128"},
+      {"roles", "{\"drum_channel\": 17}", "roles.json: drum_channel must be a MIDI channel 1..16"},
+      {"roles", "{\"programs\": []}", "roles.json: programs must list the 128 General MIDI programs"},
+      {"roles", "{\"drum_words\": {\"kick\": 200}}", "roles.json: drum_words.kick must be a MIDI note 0..127"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     json_t *daw = json_deep_copy(daw0), *roles = json_deep_copy(roles0);
@@ -306,13 +311,13 @@ static void test_instmap_invalid_utf8_word(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_instmap_resolves_roles_per_daw),
-    cmocka_unit_test(test_instmap_covers_all_gm_programs_and_drums),
-    cmocka_unit_test(test_instmap_named_plugin_not_installed_lists_available),
-    cmocka_unit_test(test_instmap_sound_carries_params_for_the_plugin),
-    cmocka_unit_test(test_instmap_rejects_malformed_maps),
-    cmocka_unit_test(test_instmap_finds_the_dialect_map),
-    cmocka_unit_test(test_instmap_invalid_utf8_word),
+      cmocka_unit_test(test_instmap_resolves_roles_per_daw),
+      cmocka_unit_test(test_instmap_covers_all_gm_programs_and_drums),
+      cmocka_unit_test(test_instmap_named_plugin_not_installed_lists_available),
+      cmocka_unit_test(test_instmap_sound_carries_params_for_the_plugin),
+      cmocka_unit_test(test_instmap_rejects_malformed_maps),
+      cmocka_unit_test(test_instmap_finds_the_dialect_map),
+      cmocka_unit_test(test_instmap_invalid_utf8_word),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

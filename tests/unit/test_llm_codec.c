@@ -297,14 +297,14 @@ static void test_llm_codec_result_roundtrip_into_request(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_llm_codec_fixture_cases),
-    cmocka_unit_test(test_llm_codec_encode_both_formats),
-    cmocka_unit_test(test_llm_codec_request_builder_matches_neutral),
-    cmocka_unit_test(test_llm_codec_missing_ids_are_synthesized),
-    cmocka_unit_test(test_llm_codec_invalid_arguments_kept_raw),
-    cmocka_unit_test(test_llm_codec_error_bodies),
-    cmocka_unit_test(test_llm_codec_stream_errors),
-    cmocka_unit_test(test_llm_codec_result_roundtrip_into_request),
+      cmocka_unit_test(test_llm_codec_fixture_cases),
+      cmocka_unit_test(test_llm_codec_encode_both_formats),
+      cmocka_unit_test(test_llm_codec_request_builder_matches_neutral),
+      cmocka_unit_test(test_llm_codec_missing_ids_are_synthesized),
+      cmocka_unit_test(test_llm_codec_invalid_arguments_kept_raw),
+      cmocka_unit_test(test_llm_codec_error_bodies),
+      cmocka_unit_test(test_llm_codec_stream_errors),
+      cmocka_unit_test(test_llm_codec_result_roundtrip_into_request),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,7 +96,8 @@ static void test_llm_script_replays_in_order(void **state) {
   const char *id0 = json_string_value(json_object_get(json_array_get(calls, 0), "id"));
   assert_non_null(id0); /* synthesized */
   assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 1), "id")), "call_fixed");
-  assert_int_equal(json_integer_value(json_object_get(json_object_get(json_array_get(calls, 1), "arguments"), "bpm")), 120);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(json_array_get(calls, 1), "arguments"), "bpm")),
+                   120);
   assert_int_equal(d2.ndeltas, 0);
 
   /* the tool round trip: results go back, the match checks the tool message */
@@ -112,7 +113,8 @@ static void test_llm_script_replays_in_order(void **state) {
   json_t *last = json_array_get(reqs, 2);
   assert_string_equal(json_string_value(json_object_get(last, "system")), "sys");
   json_t *msgs = json_object_get(last, "messages");
-  assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "role")), "tool");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "role")),
+                      "tool");
 
   /* out of responses: a clear error */
   struct done d4 = {0};
@@ -349,14 +351,14 @@ static void test_llm_config_errors_never_show_keys(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_llm_script_replays_in_order),
-    cmocka_unit_test(test_llm_script_match_failure),
-    cmocka_unit_test(test_llm_script_inline_transcript_and_errors),
-    cmocka_unit_test(test_llm_script_cancel_and_close),
-    cmocka_unit_test(test_llm_script_bad_transcript),
-    cmocka_unit_test(test_llm_config_nothing_configured_explains),
-    cmocka_unit_test(test_llm_config_precedence),
-    cmocka_unit_test(test_llm_config_errors_never_show_keys),
+      cmocka_unit_test(test_llm_script_replays_in_order),
+      cmocka_unit_test(test_llm_script_match_failure),
+      cmocka_unit_test(test_llm_script_inline_transcript_and_errors),
+      cmocka_unit_test(test_llm_script_cancel_and_close),
+      cmocka_unit_test(test_llm_script_bad_transcript),
+      cmocka_unit_test(test_llm_config_nothing_configured_explains),
+      cmocka_unit_test(test_llm_config_precedence),
+      cmocka_unit_test(test_llm_config_errors_never_show_keys),
   };
   return cmocka_run_group_tests(tests, config_setup, config_teardown);
 }

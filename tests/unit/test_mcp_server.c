@@ -14,7 +14,7 @@
 #include "vocab.h"
 
 struct fake {
-  json_t *out;       /* frames sent */
+  json_t *out; /* frames sent */
   int next_id;
   int cancelled;
   json_t *last_args; /* of the last submit */
@@ -47,10 +47,14 @@ static void f_read(void *d, enum mcp_read_what what, int n, struct mcp_read *op)
   struct fake *f = d;
   char err[100] = "";
   json_t *r = NULL;
-  if (what == MCP_READ_STATE) r = json_incref(f->state);
-  else if (what == MCP_READ_HISTORY) r = json_pack("{s[{si ss}]}", "iterations", "number", 1, "user_message", "kick");
-  else if (n == 1) r = json_pack("{si}", "number", 1);
-  else snprintf(err, sizeof err, "no iteration %d", n);
+  if (what == MCP_READ_STATE)
+    r = json_incref(f->state);
+  else if (what == MCP_READ_HISTORY)
+    r = json_pack("{s[{si ss}]}", "iterations", "number", 1, "user_message", "kick");
+  else if (n == 1)
+    r = json_pack("{si}", "number", 1);
+  else
+    snprintf(err, sizeof err, "no iteration %d", n);
   mcp_server_read_done(f->srv, op, r, err);
 }
 static json_t *f_tools(void *d) { return vocab_tools_json(((struct fake *)d)->vocab, NULL, VOCAB_JSON_MCP); }
@@ -63,7 +67,8 @@ static mcp_server_t *mk(struct fake *f, int small) {
   assert_int_equal(vocab_load(NULL, &f->vocab, err, sizeof err), 0);
   f->state = json_pack("{ss s[{ss ss}]}", "format", "dawbridge.session/1", "tracks", "id", "t1", "name", "Kick");
   struct mcp_server_config cfg = {
-      .backend = {.data = f, .submit = f_submit, .cancel = f_cancel, .read = f_read, .tools = f_tools, .strerror = f_strerror},
+      .backend =
+          {.data = f, .submit = f_submit, .cancel = f_cancel, .read = f_read, .tools = f_tools, .strerror = f_strerror},
       .small = small,
       .version = "test",
       .send = on_send,
@@ -117,8 +122,10 @@ static void test_mcp_server_bad_frames(void **state) {
     assert_int_equal(json_array_size(f.out), before + 1);
     json_t *m = last(&f);
     assert_int_equal(err_code(m), cases[i].code);
-    if (cases[i].id < 0) assert_true(json_is_null(json_object_get(m, "id")));
-    else assert_int_equal(json_integer_value(json_object_get(m, "id")), cases[i].id);
+    if (cases[i].id < 0)
+      assert_true(json_is_null(json_object_get(m, "id")));
+    else
+      assert_int_equal(json_integer_value(json_object_get(m, "id")), cases[i].id);
   }
   /* ping works before initialize; notifications and blank lines are never answered */
   feed(s, "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":\"ping\"}");
@@ -133,7 +140,8 @@ static void test_mcp_server_bad_frames(void **state) {
   assert_int_equal(err_code(last(&f)), MCP_ERR_METHOD);
   feed(s, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/call\",\"params\":{\"name\":\"make_coffee\"}}");
   assert_int_equal(err_code(last(&f)), MCP_ERR_PARAMS);
-  feed(s, "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tools/call\",\"params\":{\"name\":\"set_tempo\",\"arguments\":3}}");
+  feed(s,
+       "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tools/call\",\"params\":{\"name\":\"set_tempo\",\"arguments\":3}}");
   assert_int_equal(err_code(last(&f)), MCP_ERR_PARAMS);
   feed(s, "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"resources/read\",\"params\":{\"uri\":\"dawbridge://nothing\"}}");
   assert_int_equal(err_code(last(&f)), MCP_ERR_PARAMS);
@@ -148,7 +156,9 @@ static void test_mcp_server_negotiates_version(void **state) {
   (void)state;
   static const struct {
     const char *asked, *got;
-  } cases[] = {{"2025-06-18", "2025-06-18"}, {"2024-11-05", "2024-11-05"}, {MCP_PROTOCOL_LATEST, MCP_PROTOCOL_LATEST},
+  } cases[] = {{"2025-06-18", "2025-06-18"},
+               {"2024-11-05", "2024-11-05"},
+               {MCP_PROTOCOL_LATEST, MCP_PROTOCOL_LATEST},
                {"1999-01-01", MCP_PROTOCOL_LATEST}};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     struct fake f;
@@ -160,8 +170,8 @@ static void test_mcp_server_negotiates_version(void **state) {
     feed(s, frame);
     json_t *r = json_object_get(last(&f), "result");
     assert_string_equal(json_string_value(json_object_get(r, "protocolVersion")), cases[i].got);
-    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(r, "capabilities"), "resources"),
-                                             "subscribe")));
+    assert_true(
+        json_is_true(json_object_get(json_object_get(json_object_get(r, "capabilities"), "resources"), "subscribe")));
     done(&f, s);
   }
 }
@@ -214,8 +224,8 @@ static void test_mcp_server_call_progress_and_outcomes(void **state) {
   assert_int_equal(f.last_kind, LIVE_CALL);
   assert_int_equal(json_integer_value(json_object_get(f.last_args, "bpm")), 96);
   assert_int_equal(mcp_server_pending(s), 1);
-  json_t *ev = json_pack("{ss si si si ss s{si} ss s{sf}}", "type", "step", "request", 1, "index", 0, "total", 0, "tool",
-                         "set_tempo", "args", "bpm", 96, "outcome", "uncertain", "result", "bpm", 96.0);
+  json_t *ev = json_pack("{ss si si si ss s{si} ss s{sf}}", "type", "step", "request", 1, "index", 0, "total", 0,
+                         "tool", "set_tempo", "args", "bpm", 96, "outcome", "uncertain", "result", "bpm", 96.0);
   mcp_server_event(s, ev);
   json_decref(ev);
   json_t *p = last(&f);
@@ -278,7 +288,9 @@ static void test_mcp_server_resources(void **state) {
   assert_non_null(strstr(json_string_value(json_object_get(c, "text")), "Kick"));
   feed(s, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/read\",\"params\":{\"uri\":\"dawbridge://track/t7\"}}");
   assert_int_equal(err_code(last(&f)), MCP_ERR_PARAMS);
-  feed(s, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"dawbridge://session\"}}");
+  feed(
+      s,
+      "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"dawbridge://session\"}}");
   size_t n = json_array_size(f.out);
   json_t *ev = json_pack("{ss s[s]}", "type", "state", "changed", "tempo");
   mcp_server_event(s, ev);
@@ -292,7 +304,8 @@ static void test_mcp_server_resources(void **state) {
   json_decref(ev);
   assert_int_equal(json_array_size(f.out), n + 1);
   assert_string_equal(json_string_value(json_object_get(last(&f), "method")), "notifications/tools/list_changed");
-  feed(s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/unsubscribe\",\"params\":{\"uri\":\"dawbridge://session\"}}");
+  feed(s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/unsubscribe\",\"params\":{\"uri\":\"dawbridge://"
+          "session\"}}");
   n = json_array_size(f.out);
   ev = json_pack("{ss s[s]}", "type", "state", "changed", "tempo");
   mcp_server_event(s, ev);

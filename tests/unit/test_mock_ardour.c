@@ -17,17 +17,16 @@
 #define T_MS 3000
 
 /* the session of ardour-osc.md §3: Audio 1 (ACE Compressor), Audio 2, MIDI 1 (ACE Reasonable Synth) */
-static const char *SESSION =
-  "{\"project\":\"osctest\",\"tracks\":["
-  "{\"name\":\"Audio 1\",\"type\":\"audio\",\"fx\":[{\"name\":\"ACE Compressor\"}]},"
-  "{\"name\":\"Audio 2\",\"type\":\"audio\"},"
-  "{\"name\":\"MIDI 1\",\"type\":\"midi\",\"instrument\":\"ACE Reasonable Synth\"}]}";
+static const char *SESSION = "{\"project\":\"osctest\",\"tracks\":["
+                             "{\"name\":\"Audio 1\",\"type\":\"audio\",\"fx\":[{\"name\":\"ACE Compressor\"}]},"
+                             "{\"name\":\"Audio 2\",\"type\":\"audio\"},"
+                             "{\"name\":\"MIDI 1\",\"type\":\"midi\",\"instrument\":\"ACE Reasonable Synth\"}]}";
 
 struct fx {
   uv_loop_t loop;
   mock_t *m;
-  osc_client_t *c;    /* the surface */
-  osc_client_t *p8k;  /* stands in for port 8000 (the reply port before /set_surface) */
+  osc_client_t *c;   /* the surface */
+  osc_client_t *p8k; /* stands in for port 8000 (the reply port before /set_surface) */
   int port;
   char sess[64];
 };
@@ -144,35 +143,35 @@ static size_t count_real(struct fx *f) { /* received, without /mock/pong */
 
 /* ------------------------------------------------------------------------------------------------ */
 static const struct exp DUMP_AUDIO1[] = {
-  {"/strip/select", "if", "1 0.0"},
-  {"/strip/name", "is", "1 \"Audio 1\""},
-  {"/strip/group", "is", "1 \" \""},
-  {"/strip/hide", "ii", "1 0"},
-  {"/strip/mute/automation", "if", "1 0.0"},
-  {"/strip/mute/automation_name", "is", "1 \"Manual\""},
-  {"/strip/mute", "if", "1 0.0"},
-  {"/strip/solo", "if", "1 0.0"},
-  {"/strip/solo_iso", "if", "1 0.0"},
-  {"/strip/solo_safe", "if", "1 0.0"},
-  {"/strip/monitor_input", "ii", "1 0"},
-  {"/strip/monitor_disk", "ii", "1 0"},
-  {"/strip/recenable", "if", "1 0.0"},
-  {"/strip/record_safe", "if", "1 0.0"},
-  {"/strip/select", "if", "1 0.0"},
-  {"/strip/gain", "if", "1 0.0"},
-  {"/strip/gain/automation", "if", "1 0.0"},
-  {"/strip/gain/automation_name", "is", "1 \"Manual\""},
-  {"/strip/trimdB/automation", "if", "1 0.0"},
-  {"/strip/trimdB/automation_name", "is", "1 \"Manual\""},
-  {"/strip/trimdB", "if", "1 0.0"},
-  {"/strip/pan_type", "is", "1 \"panner_1in2out\""},
-  {"/strip/pan_stereo_position", "if", "1 0.5"},
-  {"/strip/pan_stereo_position/automation", "if", "1 0.0"},
-  {"/strip/pan_stereo_position/automation_name", "is", "1 \"Manual\""},
-  {"/strip/pan_stereo_width", "if", "1 0.5"},
-  {"/strip/pan_stereo_width/automation", "if", "1 0.0"},
-  {"/strip/pan_stereo_width/automation_name", "is", "1 \"Manual\""},
-  {"/strip/expand", "if", "1 0.0"},
+    {"/strip/select", "if", "1 0.0"},
+    {"/strip/name", "is", "1 \"Audio 1\""},
+    {"/strip/group", "is", "1 \" \""},
+    {"/strip/hide", "ii", "1 0"},
+    {"/strip/mute/automation", "if", "1 0.0"},
+    {"/strip/mute/automation_name", "is", "1 \"Manual\""},
+    {"/strip/mute", "if", "1 0.0"},
+    {"/strip/solo", "if", "1 0.0"},
+    {"/strip/solo_iso", "if", "1 0.0"},
+    {"/strip/solo_safe", "if", "1 0.0"},
+    {"/strip/monitor_input", "ii", "1 0"},
+    {"/strip/monitor_disk", "ii", "1 0"},
+    {"/strip/recenable", "if", "1 0.0"},
+    {"/strip/record_safe", "if", "1 0.0"},
+    {"/strip/select", "if", "1 0.0"},
+    {"/strip/gain", "if", "1 0.0"},
+    {"/strip/gain/automation", "if", "1 0.0"},
+    {"/strip/gain/automation_name", "is", "1 \"Manual\""},
+    {"/strip/trimdB/automation", "if", "1 0.0"},
+    {"/strip/trimdB/automation_name", "is", "1 \"Manual\""},
+    {"/strip/trimdB", "if", "1 0.0"},
+    {"/strip/pan_type", "is", "1 \"panner_1in2out\""},
+    {"/strip/pan_stereo_position", "if", "1 0.5"},
+    {"/strip/pan_stereo_position/automation", "if", "1 0.0"},
+    {"/strip/pan_stereo_position/automation_name", "is", "1 \"Manual\""},
+    {"/strip/pan_stereo_width", "if", "1 0.5"},
+    {"/strip/pan_stereo_width/automation", "if", "1 0.0"},
+    {"/strip/pan_stereo_width/automation_name", "is", "1 \"Manual\""},
+    {"/strip/expand", "if", "1 0.0"},
 };
 
 static void test_mock_ardour_replies_to_8000_before_set_surface(void **state) {
@@ -219,10 +218,10 @@ static void test_mock_ardour_strip_list(void **state) {
   osc_client_send(f.c, f.port, "/strip/list", "");
   sync_mock(&f);
   static const struct exp list[] = {
-    {"#reply", "ssiiiiii", "\"AT\" \"Audio 1\" 1 2 0 0 1 0"},
-    {"#reply", "ssiiiiii", "\"AT\" \"Audio 2\" 1 2 0 0 2 0"},
-    {"#reply", "ssiiiiii", "\"MT\" \"MIDI 1\" 0 2 0 0 3 0"},
-    {"#reply", "shhi", "\"end_route_list\" 48000 0 0"},
+      {"#reply", "ssiiiiii", "\"AT\" \"Audio 1\" 1 2 0 0 1 0"},
+      {"#reply", "ssiiiiii", "\"AT\" \"Audio 2\" 1 2 0 0 2 0"},
+      {"#reply", "ssiiiiii", "\"MT\" \"MIDI 1\" 0 2 0 0 3 0"},
+      {"#reply", "shhi", "\"end_route_list\" 48000 0 0"},
   };
   expect_seq(&f, 0, list, N(list));
   assert_int_equal(count_real(&f), 4);
@@ -280,9 +279,9 @@ static void test_mock_ardour_strip_control(void **state) {
   osc_client_send(f.c, f.port, "/strip/name", "is", 2, "Bass");
   sync_mock(&f);
   static const struct exp e3[] = {
-    {"/strip/gain", "if", "1 -6.0"},
-    {"/strip/mute", "if", "1 1.0"}, /* float back, although sent as int */
-    {"/strip/name", "is", "2 \"Bass\""},
+      {"/strip/gain", "if", "1 -6.0"},
+      {"/strip/mute", "if", "1 1.0"}, /* float back, although sent as int */
+      {"/strip/name", "is", "2 \"Bass\""},
   };
   expect_seq(&f, 0, e3, N(e3));
   /* feedback 7: ssid in the path */
@@ -299,13 +298,13 @@ static void test_mock_ardour_strip_control(void **state) {
   osc_client_send(f.c, f.port, "/strip/gain", "if", 9, -3.0); /* no such strip: no reply */
   sync_mock(&f);
   static const struct exp e7[] = {
-    {"/strip/gain/2", "f", "-12.500001"},
-    {"/strip/gain/2", "f", "-10.469021"}, /* gainmode 0: fader position answered as dB */
-    {"/strip/mute/3", "f", "1.0"},
-    {"/strip/solo/1", "f", "1.0"},
-    {"/strip/recenable/1", "f", "1.0"},
-    {"/strip/pan_stereo_position/1", "f", "0.2"},
-    {"/strip/name/1", "s", "\"Drums\""},
+      {"/strip/gain/2", "f", "-12.500001"},
+      {"/strip/gain/2", "f", "-10.469021"}, /* gainmode 0: fader position answered as dB */
+      {"/strip/mute/3", "f", "1.0"},
+      {"/strip/solo/1", "f", "1.0"},
+      {"/strip/recenable/1", "f", "1.0"},
+      {"/strip/pan_stereo_position/1", "f", "0.2"},
+      {"/strip/name/1", "s", "\"Drums\""},
   };
   expect_seq(&f, 0, e7, N(e7));
   assert_int_equal(count_real(&f), N(e7));
@@ -328,14 +327,29 @@ static void test_mock_ardour_transport_markers_session(void **state) {
   osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 16, 0, 0, 0, 0, 0, 0);
   sync_mock(&f);
   static const struct exp g[] = {
-    {"/master/name", "s", "\"Master\""}, {"/master/mute", "f", "0.0"}, {"/master/trimdB", "f", "0.0"},
-    {"/master/pan_stereo_position", "f", "0.5"}, {"/master/gain", "f", "0.0"}, {"/loop_toggle", "f", "0.0"},
-    {"/transport_play", "f", "0.0"}, {"/toggle_roll", "f", "0.0"}, {"/transport_stop", "f", "1.0"},
-    {"/rewind", "f", "0.0"}, {"/ffwd", "f", "0.0"}, {"/rec_enable_toggle", "f", "0.0"},
-    {"/record_tally", "f", "0.0"}, {"/marker", "s", "\"No Marks\""}, {"/session_name", "s", "\"osctest\""},
-    {"/cancel_all_solos", "f", "0.0"}, {"/click/level", "f", "0.781787"}, {"/group/list", "s", "\"none\""},
-    {"/toggle_punch_in", "f", "0.0"}, {"/toggle_punch_out", "f", "0.0"}, {"/toggle_click", "f", "0.0"},
-    {"/jog/mode/name", "s", "\"Jog\""}, {"/jog/mode", "i", "0"},
+      {"/master/name", "s", "\"Master\""},
+      {"/master/mute", "f", "0.0"},
+      {"/master/trimdB", "f", "0.0"},
+      {"/master/pan_stereo_position", "f", "0.5"},
+      {"/master/gain", "f", "0.0"},
+      {"/loop_toggle", "f", "0.0"},
+      {"/transport_play", "f", "0.0"},
+      {"/toggle_roll", "f", "0.0"},
+      {"/transport_stop", "f", "1.0"},
+      {"/rewind", "f", "0.0"},
+      {"/ffwd", "f", "0.0"},
+      {"/rec_enable_toggle", "f", "0.0"},
+      {"/record_tally", "f", "0.0"},
+      {"/marker", "s", "\"No Marks\""},
+      {"/session_name", "s", "\"osctest\""},
+      {"/cancel_all_solos", "f", "0.0"},
+      {"/click/level", "f", "0.781787"},
+      {"/group/list", "s", "\"none\""},
+      {"/toggle_punch_in", "f", "0.0"},
+      {"/toggle_punch_out", "f", "0.0"},
+      {"/toggle_click", "f", "0.0"},
+      {"/jog/mode/name", "s", "\"Jog\""},
+      {"/jog/mode", "i", "0"},
   };
   expect_seq(&f, 0, g, N(g));
   assert_int_equal(count_real(&f), N(g));
@@ -343,18 +357,18 @@ static void test_mock_ardour_transport_markers_session(void **state) {
   osc_client_send(f.c, f.port, "/transport_play", "");
   sync_mock(&f);
   static const struct exp play[] = {
-    {"/loop_toggle", "f", "0.0"}, {"/transport_play", "f", "1.0"}, {"/toggle_roll", "f", "1.0"},
-    {"/transport_stop", "f", "0.0"}, {"/rewind", "f", "0.0"}, {"/ffwd", "f", "0.0"},
-    {"/loop_toggle", "f", "0.0"}, {"/transport_play", "f", "1.0"}, {"/toggle_roll", "f", "1.0"},
-    {"/transport_stop", "f", "0.0"}, {"/rewind", "f", "0.0"}, {"/ffwd", "f", "0.0"},
+      {"/loop_toggle", "f", "0.0"},    {"/transport_play", "f", "1.0"}, {"/toggle_roll", "f", "1.0"},
+      {"/transport_stop", "f", "0.0"}, {"/rewind", "f", "0.0"},         {"/ffwd", "f", "0.0"},
+      {"/loop_toggle", "f", "0.0"},    {"/transport_play", "f", "1.0"}, {"/toggle_roll", "f", "1.0"},
+      {"/transport_stop", "f", "0.0"}, {"/rewind", "f", "0.0"},         {"/ffwd", "f", "0.0"},
   };
   expect_seq(&f, 0, play, N(play));
   osc_client_clear(f.c);
   osc_client_send(f.c, f.port, "/transport_stop", "");
   sync_mock(&f);
   static const struct exp stp[] = {
-    {"/loop_toggle", "f", "0.0"}, {"/transport_play", "f", "0.0"}, {"/toggle_roll", "f", "0.0"},
-    {"/transport_stop", "f", "1.0"}, {"/rewind", "f", "0.0"}, {"/ffwd", "f", "0.0"},
+      {"/loop_toggle", "f", "0.0"},    {"/transport_play", "f", "0.0"}, {"/toggle_roll", "f", "0.0"},
+      {"/transport_stop", "f", "1.0"}, {"/rewind", "f", "0.0"},         {"/ffwd", "f", "0.0"},
   };
   expect_seq(&f, 0, stp, N(stp));
   assert_int_equal(count_real(&f), N(stp));
@@ -388,9 +402,9 @@ static void test_mock_ardour_transport_markers_session(void **state) {
   osc_client_send(f.c, f.port, "/goto_start", "");
   sync_mock(&f);
   static const struct exp misc[] = {
-    {"/master/gain", "f", "-3.0"}, {"/rec_enable_toggle", "f", "1.0"}, {"/record_tally", "f", "1.0"},
-    {"/position/samples", "s", "\"96000\""}, {"/marker", "s", "\"mark1 <-\""}, {"/transport_frame", "h", "96000"},
-    {"/position/samples", "s", "\"0\""}, {"/marker", "s", "\"mark1\""},
+      {"/master/gain", "f", "-3.0"},           {"/rec_enable_toggle", "f", "1.0"}, {"/record_tally", "f", "1.0"},
+      {"/position/samples", "s", "\"96000\""}, {"/marker", "s", "\"mark1 <-\""},   {"/transport_frame", "h", "96000"},
+      {"/position/samples", "s", "\"0\""},     {"/marker", "s", "\"mark1\""},
   };
   expect_seq(&f, 0, misc, N(misc));
   stop(&f);
@@ -409,22 +423,22 @@ static void test_mock_ardour_plugins(void **state) {
   osc_client_send(f.c, f.port, "/strip/plugin/descriptor", "ii", 3, 1);
   sync_mock(&f);
   static const struct exp e[] = {
-    {"/strip/plugin/list", "iisi", "1 1 \"ACE Compressor\" 1"},
-    {"/strip/plugin/list", "i", "2"},
-    {"/strip/plugin/list", "iisi", "3 1 \"ACE Reasonable Synth\" 1"},
-    {"/strip/plugin/descriptor", "iiisisffsid", "1 1 1 \"Attack\" 128 \"NOTHING\" 0.1 100.0 \"\" 0 10.0"},
-    {"/strip/plugin/descriptor", "iiisisffsid", "1 1 2 \"Release\" 128 \"NOTHING\" 1.0 2000.0 \"\" 0 80.0"},
-    {"/strip/plugin/descriptor", "iiisisffsid", "1 1 3 \"Knee\" 128 \"NOTHING\" 0.0 8.0 \"\" 0 0.0"},
-    {"/strip/plugin/descriptor", "iiisisffsid", "1 1 4 \"Ratio\" 132 \"NOTHING\" 1.0 20.0 \"%.3f  \" 0 4.0"},
-    {"/strip/plugin/descriptor", "iiisisffsid", "1 1 5 \"Threshold\" 128 \"NOTHING\" -60.0 0.0 \"\" 0 0.0"},
-    {"/strip/plugin/descriptor", "iiisisffsid", "1 1 6 \"Makeup\" 128 \"NOTHING\" 0.0 30.0 \"\" 0 0.0"},
-    {"/strip/plugin/descriptor", "iiisisffsid", "1 1 7 \"Gain Reduction\" 0 \"NOTHING\" 0.0 45.0 \"%4.1f\" 0 0.0"},
-    {"/strip/plugin/descriptor", "iiisisffsid", "1 1 8 \"Input Level\" 0 \"NOTHING\" -60.0 10.0 \"%4.1f\" 0 0.0"},
-    {"/strip/plugin/descriptor", "iiisisffsid", "1 1 9 \"Output Level\" 0 \"NOTHING\" -60.0 10.0 \"%4.1f\" 0 0.0"},
-    {"/strip/plugin/descriptor", "iiisisffsid", "1 1 10 \"Sidechain\" 194 \"NOTHING\" 0.0 1.0 \"\" 0 0.0"},
-    {"/strip/plugin/descriptor", "iiisisffsid", "1 1 11 \"Enable\" 194 \"NOTHING\" 0.0 1.0 \"\" 0 1.0"},
-    {"/strip/plugin/descriptor_end", "ii", "1 1"},
-    {"/strip/plugin/descriptor_end", "ii", "3 1"},
+      {"/strip/plugin/list", "iisi", "1 1 \"ACE Compressor\" 1"},
+      {"/strip/plugin/list", "i", "2"},
+      {"/strip/plugin/list", "iisi", "3 1 \"ACE Reasonable Synth\" 1"},
+      {"/strip/plugin/descriptor", "iiisisffsid", "1 1 1 \"Attack\" 128 \"NOTHING\" 0.1 100.0 \"\" 0 10.0"},
+      {"/strip/plugin/descriptor", "iiisisffsid", "1 1 2 \"Release\" 128 \"NOTHING\" 1.0 2000.0 \"\" 0 80.0"},
+      {"/strip/plugin/descriptor", "iiisisffsid", "1 1 3 \"Knee\" 128 \"NOTHING\" 0.0 8.0 \"\" 0 0.0"},
+      {"/strip/plugin/descriptor", "iiisisffsid", "1 1 4 \"Ratio\" 132 \"NOTHING\" 1.0 20.0 \"%.3f  \" 0 4.0"},
+      {"/strip/plugin/descriptor", "iiisisffsid", "1 1 5 \"Threshold\" 128 \"NOTHING\" -60.0 0.0 \"\" 0 0.0"},
+      {"/strip/plugin/descriptor", "iiisisffsid", "1 1 6 \"Makeup\" 128 \"NOTHING\" 0.0 30.0 \"\" 0 0.0"},
+      {"/strip/plugin/descriptor", "iiisisffsid", "1 1 7 \"Gain Reduction\" 0 \"NOTHING\" 0.0 45.0 \"%4.1f\" 0 0.0"},
+      {"/strip/plugin/descriptor", "iiisisffsid", "1 1 8 \"Input Level\" 0 \"NOTHING\" -60.0 10.0 \"%4.1f\" 0 0.0"},
+      {"/strip/plugin/descriptor", "iiisisffsid", "1 1 9 \"Output Level\" 0 \"NOTHING\" -60.0 10.0 \"%4.1f\" 0 0.0"},
+      {"/strip/plugin/descriptor", "iiisisffsid", "1 1 10 \"Sidechain\" 194 \"NOTHING\" 0.0 1.0 \"\" 0 0.0"},
+      {"/strip/plugin/descriptor", "iiisisffsid", "1 1 11 \"Enable\" 194 \"NOTHING\" 0.0 1.0 \"\" 0 1.0"},
+      {"/strip/plugin/descriptor_end", "ii", "1 1"},
+      {"/strip/plugin/descriptor_end", "ii", "3 1"},
   };
   expect_seq(&f, 0, e, N(e));
   assert_int_equal(count_real(&f), N(e));
@@ -437,8 +451,8 @@ static void test_mock_ardour_plugins(void **state) {
   osc_client_send(f.c, f.port, "/strip/plugin/descriptor", "ii", 1, 1);
   sync_mock(&f);
   static const struct exp e2[] = {
-    {"/strip/plugin/list", "iisi", "1 1 \"ACE Compressor\" 0"},
-    {"/strip/plugin/list", "iisi", "1 1 \"ACE Compressor\" 1"},
+      {"/strip/plugin/list", "iisi", "1 1 \"ACE Compressor\" 0"},
+      {"/strip/plugin/list", "iisi", "1 1 \"ACE Compressor\" 1"},
   };
   expect_seq(&f, 0, e2, N(e2));
   const struct osc_rx *r = osc_client_find(f.c, "/strip/plugin/descriptor", 0);
@@ -474,22 +488,22 @@ static void test_mock_ardour_gainmode_fader(void **state) {
   osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 2, 1, 0, 0, 0, 0, 0);
   sync_mock(&f);
   static const struct exp dump[] = {
-    {"/strip/select", "if", "1 0.0"},
-    {"/strip/fader", "if", "1 0.781787"},
-    {"/strip/name", "is", "1 \"0.00\""},
-    {"/strip/fader/automation", "if", "1 0.0"},
-    {"/strip/fader/automation_name", "is", "1 \"Manual\""},
-    {"/strip/trimdB/automation", "if", "1 0.0"},
-    {"/strip/trimdB/automation_name", "is", "1 \"Manual\""},
-    {"/strip/trimdB", "if", "1 0.0"},
-    {"/strip/pan_type", "is", "1 \"panner_1in2out\""},
-    {"/strip/pan_stereo_position", "if", "1 0.5"},
-    {"/strip/pan_stereo_position/automation", "if", "1 0.0"},
-    {"/strip/pan_stereo_position/automation_name", "is", "1 \"Manual\""},
-    {"/strip/pan_stereo_width", "if", "1 0.5"},
-    {"/strip/pan_stereo_width/automation", "if", "1 0.0"},
-    {"/strip/pan_stereo_width/automation_name", "is", "1 \"Manual\""},
-    {"/strip/select", "if", "2 0.0"},
+      {"/strip/select", "if", "1 0.0"},
+      {"/strip/fader", "if", "1 0.781787"},
+      {"/strip/name", "is", "1 \"0.00\""},
+      {"/strip/fader/automation", "if", "1 0.0"},
+      {"/strip/fader/automation_name", "is", "1 \"Manual\""},
+      {"/strip/trimdB/automation", "if", "1 0.0"},
+      {"/strip/trimdB/automation_name", "is", "1 \"Manual\""},
+      {"/strip/trimdB", "if", "1 0.0"},
+      {"/strip/pan_type", "is", "1 \"panner_1in2out\""},
+      {"/strip/pan_stereo_position", "if", "1 0.5"},
+      {"/strip/pan_stereo_position/automation", "if", "1 0.0"},
+      {"/strip/pan_stereo_position/automation_name", "is", "1 \"Manual\""},
+      {"/strip/pan_stereo_width", "if", "1 0.5"},
+      {"/strip/pan_stereo_width/automation", "if", "1 0.0"},
+      {"/strip/pan_stereo_width/automation_name", "is", "1 \"Manual\""},
+      {"/strip/select", "if", "2 0.0"},
   };
   expect_seq(&f, 0, dump, N(dump));
   osc_client_clear(f.c);
@@ -497,8 +511,10 @@ static void test_mock_ardour_gainmode_fader(void **state) {
   osc_client_send(f.c, f.port, "/strip/gain", "if", 1, -6.0);
   sync_mock(&f);
   static const struct exp e1[] = {
-    {"/strip/fader", "if", "1 0.5"}, {"/strip/name", "is", "1 \"-10.47\""},
-    {"/strip/fader", "if", "1 0.606968"}, {"/strip/name", "is", "1 \"-6.00\""},
+      {"/strip/fader", "if", "1 0.5"},
+      {"/strip/name", "is", "1 \"-10.47\""},
+      {"/strip/fader", "if", "1 0.606968"},
+      {"/strip/name", "is", "1 \"-6.00\""},
   };
   expect_seq(&f, 0, e1, N(e1));
   /* gainmode 2: fader and gain */
@@ -531,10 +547,10 @@ static void test_mock_ardour_malformed(void **state) {
   osc_client_send_raw(f.c, f.port, "/strip/gain\0,if\0\0\0", 17);
   osc_client_send_raw(f.c, f.port, "\0\0\0\0", 4);
   osc_client_send_raw(f.c, f.port, "#bundle\0", 8);
-  osc_client_send(f.c, f.port, "/strip/gain", "");            /* wrong arg count */
-  osc_client_send(f.c, f.port, "/strip/gain", "s", "loud");    /* wrong type */
-  osc_client_send(f.c, f.port, "/strip/name", "ii", 1, 2);     /* wrong type */
-  osc_client_send(f.c, f.port, "/strip/mute", "ii", -4, 1);    /* no such strip */
+  osc_client_send(f.c, f.port, "/strip/gain", "");          /* wrong arg count */
+  osc_client_send(f.c, f.port, "/strip/gain", "s", "loud"); /* wrong type */
+  osc_client_send(f.c, f.port, "/strip/name", "ii", 1, 2);  /* wrong type */
+  osc_client_send(f.c, f.port, "/strip/mute", "ii", -4, 1); /* no such strip */
   osc_client_send(f.c, f.port, "/no/such/thing", "fff", 1.0, 2.0, 3.0);
   osc_client_send(f.c, f.port, "/strip/plugin/parameter", "iiif", 1, 7, 1, 1.0); /* no such plugin */
   sync_mock(&f);
@@ -565,17 +581,17 @@ static void test_mock_ardour_restart_forgets_surface(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_mock_ardour_replies_to_8000_before_set_surface),
-    cmocka_unit_test(test_mock_ardour_set_surface_dump_twice),
-    cmocka_unit_test(test_mock_ardour_strip_list),
-    cmocka_unit_test(test_mock_ardour_midi_track_ports),
-    cmocka_unit_test(test_mock_ardour_strip_control),
-    cmocka_unit_test(test_mock_ardour_transport_markers_session),
-    cmocka_unit_test(test_mock_ardour_plugins),
-    cmocka_unit_test(test_mock_ardour_fixed_reply_port),
-    cmocka_unit_test(test_mock_ardour_gainmode_fader),
-    cmocka_unit_test(test_mock_ardour_malformed),
-    cmocka_unit_test(test_mock_ardour_restart_forgets_surface),
+      cmocka_unit_test(test_mock_ardour_replies_to_8000_before_set_surface),
+      cmocka_unit_test(test_mock_ardour_set_surface_dump_twice),
+      cmocka_unit_test(test_mock_ardour_strip_list),
+      cmocka_unit_test(test_mock_ardour_midi_track_ports),
+      cmocka_unit_test(test_mock_ardour_strip_control),
+      cmocka_unit_test(test_mock_ardour_transport_markers_session),
+      cmocka_unit_test(test_mock_ardour_plugins),
+      cmocka_unit_test(test_mock_ardour_fixed_reply_port),
+      cmocka_unit_test(test_mock_ardour_gainmode_fader),
+      cmocka_unit_test(test_mock_ardour_malformed),
+      cmocka_unit_test(test_mock_ardour_restart_forgets_surface),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

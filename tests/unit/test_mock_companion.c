@@ -76,8 +76,8 @@ static long long now_ms(void) {
 
 /* writes in/<id>.json atomically; returns the id */
 static void put_cmd(struct fx *f, const char *id, const char *op, json_t *args /* steals */, long long deadline) {
-  json_t *c = json_pack("{s:s,s:s,s:o,s:I,s:i}", "id", id, "op", op, "args", args ? args : json_object(),
-                        "deadline_ms", (json_int_t)deadline, "reply_port", osc_client_port(f->c));
+  json_t *c = json_pack("{s:s,s:s,s:o,s:I,s:i}", "id", id, "op", op, "args", args ? args : json_object(), "deadline_ms",
+                        (json_int_t)deadline, "reply_port", osc_client_port(f->c));
   char tmp[256], dst[256];
   snprintf(tmp, sizeof tmp, "%s/in/%s.json.tmp", f->spool, id);
   snprintf(dst, sizeof dst, "%s/in/%s.json", f->spool, id);
@@ -184,7 +184,8 @@ static void test_mock_companion_reaper_seed_workflow(void **state) {
   ok(r);
   json_decref(r);
   osc_client_clear(f.c);
-  r = run_cmd(&f, "create_track", json_pack("{s:s,s:s,s:s}", "name", "Kick", "type", "midi", "instrument", "ReaSynth"), NULL);
+  r = run_cmd(&f, "create_track", json_pack("{s:s,s:s,s:s}", "name", "Kick", "type", "midi", "instrument", "ReaSynth"),
+              NULL);
   json_t *res = ok(r);
   assert_int_equal(json_integer_value(json_object_get(res, "index")), 4);
   assert_string_equal(json_string_value(json_object_get(res, "instrument")), "VSTi: ReaSynth (Cockos)");
@@ -208,7 +209,8 @@ static void test_mock_companion_reaper_seed_workflow(void **state) {
   snprintf(clip, sizeof clip, "%s", json_string_value(json_object_get(res, "host_id")));
   json_decref(r);
   osc_client_clear(f.c);
-  r = run_cmd(&f, "add_effect", json_pack("{s:i,s:s,s:[s]}", "track", 4, "name", "Reverb", "aliases", "ReaVerbate"), NULL);
+  r = run_cmd(&f, "add_effect", json_pack("{s:i,s:s,s:[s]}", "track", 4, "name", "Reverb", "aliases", "ReaVerbate"),
+              NULL);
   res = ok(r);
   assert_int_equal(json_integer_value(json_object_get(res, "index")), 2); /* chain position: ReaSynth is 1 */
   assert_string_equal(json_string_value(json_object_get(res, "name")), "VST: ReaVerbate (Cockos)");
@@ -259,31 +261,34 @@ static void test_mock_companion_errors(void **state) {
   static const struct {
     const char *op, *args, *needle;
   } cases[] = {
-    {"fly", "{}", "unknown op"},
-    {"create_track", "{\"type\":\"midi\"}", "name"},
-    {"create_track", "{\"name\":\"x\",\"type\":\"video\"}", "type"},
-    {"create_track", "{\"name\":\"x\",\"type\":\"midi\",\"instrument\":\"Moog\"}", "Moog"},
-    {"create_track", "{\"name\":\"x\",\"type\":\"midi\",\"instrument\":\"ReaComp\"}", "not an instrument"},
-    {"create_midi_clip", "{\"track\":9,\"start\":0,\"length\":4,\"notes\":[]}", "no track at index 9"},
-    {"create_midi_clip", "{\"track\":\"{nope}\",\"start\":0,\"length\":4}", "{nope}"},
-    {"create_midi_clip", "{\"track\":1,\"start\":-1,\"length\":4}", "start"},
-    {"create_midi_clip", "{\"track\":1,\"start\":0,\"length\":0}", "length"},
-    {"create_midi_clip", "{\"track\":1,\"start\":0,\"length\":4,\"notes\":[{\"n\":200,\"s\":0,\"d\":1,\"v\":90}]}", "n:200"},
-    {"create_midi_clip", "{\"track\":1,\"start\":0,\"length\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":0,\"v\":90}]}", "out of range"},
-    {"create_midi_clip", "{\"track\":1,\"start\":0,\"length\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1}]}", "note 1"},
-    {"add_effect", "{\"track\":1,\"name\":\"Fairchild 670\"}", "Fairchild 670"},
-    {"add_effect", "{\"track\":1}", "name"},
-    {"remove_effect", "{\"track\":1,\"index\":1}", "index"},
-    {"read_clip", "{\"clip\":\"{none}\"}", "{none}"},
-    {"delete_clip", "{\"clip\":5}", "clip"},
-    {"delete_track", "{}", "track"},
-    {"end_undo", "{}", "no undo block"},
-    {"undo", "{}", "nothing to undo"},
+      {"fly", "{}", "unknown op"},
+      {"create_track", "{\"type\":\"midi\"}", "name"},
+      {"create_track", "{\"name\":\"x\",\"type\":\"video\"}", "type"},
+      {"create_track", "{\"name\":\"x\",\"type\":\"midi\",\"instrument\":\"Moog\"}", "Moog"},
+      {"create_track", "{\"name\":\"x\",\"type\":\"midi\",\"instrument\":\"ReaComp\"}", "not an instrument"},
+      {"create_midi_clip", "{\"track\":9,\"start\":0,\"length\":4,\"notes\":[]}", "no track at index 9"},
+      {"create_midi_clip", "{\"track\":\"{nope}\",\"start\":0,\"length\":4}", "{nope}"},
+      {"create_midi_clip", "{\"track\":1,\"start\":-1,\"length\":4}", "start"},
+      {"create_midi_clip", "{\"track\":1,\"start\":0,\"length\":0}", "length"},
+      {"create_midi_clip", "{\"track\":1,\"start\":0,\"length\":4,\"notes\":[{\"n\":200,\"s\":0,\"d\":1,\"v\":90}]}",
+       "n:200"},
+      {"create_midi_clip", "{\"track\":1,\"start\":0,\"length\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":0,\"v\":90}]}",
+       "out of range"},
+      {"create_midi_clip", "{\"track\":1,\"start\":0,\"length\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1}]}", "note 1"},
+      {"add_effect", "{\"track\":1,\"name\":\"Fairchild 670\"}", "Fairchild 670"},
+      {"add_effect", "{\"track\":1}", "name"},
+      {"remove_effect", "{\"track\":1,\"index\":1}", "index"},
+      {"read_clip", "{\"clip\":\"{none}\"}", "{none}"},
+      {"delete_clip", "{\"clip\":5}", "clip"},
+      {"delete_track", "{}", "track"},
+      {"end_undo", "{}", "no undo block"},
+      {"undo", "{}", "nothing to undo"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     json_t *r = run_cmd(&f, cases[i].op, json_loads(cases[i].args, 0, NULL), NULL);
     const char *e = error_of(r);
-    if (!strstr(e, cases[i].needle)) fail_msg("%s %s: error \"%s\" lacks \"%s\"", cases[i].op, cases[i].args, e, cases[i].needle);
+    if (!strstr(e, cases[i].needle))
+      fail_msg("%s %s: error \"%s\" lacks \"%s\"", cases[i].op, cases[i].args, e, cases[i].needle);
     json_decref(r);
   }
   /* a broken command file gets an error reply too */
@@ -324,7 +329,8 @@ static void test_mock_companion_duplicates_and_deadlines(void **state) {
   assert_int_equal(json_array_size(json_object_get(st, "tracks")), 1);
   json_decref(st);
   /* a command read after its deadline is not executed */
-  put_cmd(&f, "old-run-0001", "create_track", json_pack("{s:s,s:s}", "name", "Stale", "type", "audio"), now_ms() - 1000);
+  put_cmd(&f, "old-run-0001", "create_track", json_pack("{s:s,s:s}", "name", "Stale", "type", "audio"),
+          now_ms() - 1000);
   osc_client_send(f.c, f.port, "/action/str", "s", CMD_ID);
   sync_mock(&f);
   json_t *r = read_reply_file(&f, "old-run-0001");
@@ -350,8 +356,8 @@ static void test_mock_companion_edit_delete_undo(void **state) {
   json_decref(r);
   /* removing a note that is not there: error naming it, nothing changed */
   r = run_cmd(&f, "edit_clip",
-              json_pack("{s:s,s:[{s:i,s:f,s:f,s:i}],s:[{s:i,s:f,s:f,s:i}]}", "clip", clip, "add", "n", 64, "s", 1.0, "d",
-                        1.0, "v", 80, "remove", "n", 61, "s", 0.0, "d", 1.0, "v", 90),
+              json_pack("{s:s,s:[{s:i,s:f,s:f,s:i}],s:[{s:i,s:f,s:f,s:i}]}", "clip", clip, "add", "n", 64, "s", 1.0,
+                        "d", 1.0, "v", 80, "remove", "n", 61, "s", 0.0, "d", 1.0, "v", 90),
               NULL);
   assert_non_null(strstr(error_of(r), "n:61"));
   json_decref(r);
@@ -360,8 +366,8 @@ static void test_mock_companion_edit_delete_undo(void **state) {
   json_decref(r);
   /* add and remove (matched within 1/960 beat) */
   r = run_cmd(&f, "edit_clip",
-              json_pack("{s:s,s:[{s:i,s:f,s:f,s:i}],s:[{s:i,s:f,s:f,s:i}]}", "clip", clip, "add", "n", 64, "s", 1.0, "d",
-                        1.0, "v", 80, "remove", "n", 60, "s", 0.0005, "d", 1.0, "v", 90),
+              json_pack("{s:s,s:[{s:i,s:f,s:f,s:i}],s:[{s:i,s:f,s:f,s:i}]}", "clip", clip, "add", "n", 64, "s", 1.0,
+                        "d", 1.0, "v", 80, "remove", "n", 60, "s", 0.0005, "d", 1.0, "v", 90),
               NULL);
   json_t *res = ok(r);
   assert_int_equal(json_integer_value(json_object_get(res, "added")), 1);
@@ -530,8 +536,8 @@ static void test_mock_companion_ardour_undo_keeps_created_track(void **state) {
     snprintf(hid, sizeof hid, "%s", json_string_value(json_object_get(ok(r), "host_id")));
     json_decref(r);
     r = run_cmd(&f, "create_midi_clip",
-                json_pack("{s:s,s:f,s:f,s:[{s:i,s:f,s:f,s:i}]}", "track", hid, "start", 0.0, "length", 4.0, "notes", "n",
-                          60, "s", 0.0, "d", 1.0, "v", 100),
+                json_pack("{s:s,s:f,s:f,s:[{s:i,s:f,s:f,s:i}]}", "track", hid, "start", 0.0, "length", 4.0, "notes",
+                          "n", 60, "s", 0.0, "d", 1.0, "v", 100),
                 NULL);
     ok(r);
     json_decref(r);
@@ -570,14 +576,14 @@ static void test_mock_companion_ardour_undo_keeps_created_track(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_mock_companion_reaper_publish_and_ping),
-    cmocka_unit_test(test_mock_companion_reaper_seed_workflow),
-    cmocka_unit_test(test_mock_companion_errors),
-    cmocka_unit_test(test_mock_companion_duplicates_and_deadlines),
-    cmocka_unit_test(test_mock_companion_edit_delete_undo),
-    cmocka_unit_test(test_mock_companion_ardour),
-    cmocka_unit_test(test_mock_companion_ardour_refuses_delete_track),
-    cmocka_unit_test(test_mock_companion_ardour_undo_keeps_created_track),
+      cmocka_unit_test(test_mock_companion_reaper_publish_and_ping),
+      cmocka_unit_test(test_mock_companion_reaper_seed_workflow),
+      cmocka_unit_test(test_mock_companion_errors),
+      cmocka_unit_test(test_mock_companion_duplicates_and_deadlines),
+      cmocka_unit_test(test_mock_companion_edit_delete_undo),
+      cmocka_unit_test(test_mock_companion_ardour),
+      cmocka_unit_test(test_mock_companion_ardour_refuses_delete_track),
+      cmocka_unit_test(test_mock_companion_ardour_undo_keeps_created_track),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -228,7 +228,7 @@ static void test_mock_reaper_switches_and_triggers(void **state) {
   struct fx f;
   start(&f, 3);
   sync_mock(&f);
-  osc_client_send(f.c, f.port, "/track/1/solo", "f", 0.5); /* b: only exactly 0 or 1 act */
+  osc_client_send(f.c, f.port, "/track/1/solo", "f", 0.5);        /* b: only exactly 0 or 1 act */
   osc_client_send(f.c, f.port, "/track/1/recarm/toggle", "i", 0); /* t: 0 is ignored */
   sync_mock(&f);
   assert_false(track_bool(&f, 1, "solo"));
@@ -492,7 +492,7 @@ static void test_mock_reaper_malformed(void **state) {
   osc_client_send(f.c, f.port, "/track/1/mute", "T");
   osc_client_send(f.c, f.port, "/track/1/mute", "hi", (int64_t)1, 1);
   static const unsigned char trunc[] = {'/', 't', 'r', 'a', 'c', 'k', 0, 0, ',', 'i', 0, 0, 0, 0};
-  osc_client_send_raw(f.c, f.port, trunc, sizeof trunc);  /* int argument cut off */
+  osc_client_send_raw(f.c, f.port, trunc, sizeof trunc); /* int argument cut off */
   osc_client_send_raw(f.c, f.port, "garbage!", 8);
   osc_client_send_raw(f.c, f.port, "#bundle\0\0\0\0\0\0\0\0\1\0\0\0\x40", 20); /* element longer than the packet */
   osc_client_send_raw(f.c, f.port, "/x", 2);
@@ -617,7 +617,8 @@ static void test_mock_reaper_delay_fault(void **state) {
   struct fx f;
   start(&f, 2);
   sync_mock(&f);
-  osc_client_send(f.c, f.port, "/mock/fault", "fi", 0.0, 1500); /* long enough that a stalled CI box still sees the order */
+  osc_client_send(f.c, f.port, "/mock/fault", "fi", 0.0,
+                  1500); /* long enough that a stalled CI box still sees the order */
   assert_true(osc_client_wait_path(f.c, "/mock/fault", T_MS));
   osc_client_clear(f.c);
   osc_client_send(f.c, f.port, "/track/1/mute", "i", 1);
@@ -689,7 +690,8 @@ static void test_mock_reaper_process(void **state) {
   f.port = db_test_free_udp_port();
   snprintf(portb, sizeof portb, "%d", f.port);
   snprintf(fbb, sizeof fbb, "%d", osc_client_port(f.c));
-  char *args[] = {exe, "--dialect", "reaper", "--port", portb, "--feedback-port", fbb, "--tracks", "4", "--quiet", NULL};
+  char *args[] = {exe, "--dialect", "reaper", "--port",  portb, "--feedback-port",
+                  fbb, "--tracks",  "4",      "--quiet", NULL};
   uv_process_t proc;
   int rc = -1;
   proc.data = &rc;
@@ -697,8 +699,8 @@ static void test_mock_reaper_process(void **state) {
   o.file = exe;
   o.args = args;
   o.exit_cb = on_exit_cb;
-  uv_stdio_container_t io[3] = {{.flags = UV_IGNORE}, {.flags = UV_INHERIT_FD, .data.fd = 1},
-                                {.flags = UV_INHERIT_FD, .data.fd = 2}};
+  uv_stdio_container_t io[3] = {
+      {.flags = UV_IGNORE}, {.flags = UV_INHERIT_FD, .data.fd = 1}, {.flags = UV_INHERIT_FD, .data.fd = 2}};
   o.stdio = io;
   o.stdio_count = 3;
   assert_int_equal(uv_spawn(&f.loop, &proc, &o), 0);
@@ -771,26 +773,26 @@ static void test_mock_reaper_session_roundtrip(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_mock_reaper_startup_refresh),
-    cmocka_unit_test(test_mock_reaper_bundles_up_to_1024),
-    cmocka_unit_test(test_mock_reaper_change_only_cache),
-    cmocka_unit_test(test_mock_reaper_anti_echo),
-    cmocka_unit_test(test_mock_reaper_switches_and_triggers),
-    cmocka_unit_test(test_mock_reaper_bank_paging),
-    cmocka_unit_test(test_mock_reaper_track_count_trick),
-    cmocka_unit_test(test_mock_reaper_actions),
-    cmocka_unit_test(test_mock_reaper_insert_track_sends_name),
-    cmocka_unit_test(test_mock_reaper_markers),
-    cmocka_unit_test(test_mock_reaper_fx_feedback),
-    cmocka_unit_test(test_mock_reaper_malformed),
-    cmocka_unit_test(test_mock_reaper_state_dump_chunks),
-    cmocka_unit_test(test_mock_reaper_drop_fault),
-    cmocka_unit_test(test_mock_reaper_delay_fault),
-    cmocka_unit_test(test_mock_reaper_restart),
-    cmocka_unit_test(test_mock_reaper_thousand_tracks),
-    cmocka_unit_test(test_mock_reaper_process),
-    cmocka_unit_test(test_mock_reaper_bad_config),
-    cmocka_unit_test(test_mock_reaper_session_roundtrip),
+      cmocka_unit_test(test_mock_reaper_startup_refresh),
+      cmocka_unit_test(test_mock_reaper_bundles_up_to_1024),
+      cmocka_unit_test(test_mock_reaper_change_only_cache),
+      cmocka_unit_test(test_mock_reaper_anti_echo),
+      cmocka_unit_test(test_mock_reaper_switches_and_triggers),
+      cmocka_unit_test(test_mock_reaper_bank_paging),
+      cmocka_unit_test(test_mock_reaper_track_count_trick),
+      cmocka_unit_test(test_mock_reaper_actions),
+      cmocka_unit_test(test_mock_reaper_insert_track_sends_name),
+      cmocka_unit_test(test_mock_reaper_markers),
+      cmocka_unit_test(test_mock_reaper_fx_feedback),
+      cmocka_unit_test(test_mock_reaper_malformed),
+      cmocka_unit_test(test_mock_reaper_state_dump_chunks),
+      cmocka_unit_test(test_mock_reaper_drop_fault),
+      cmocka_unit_test(test_mock_reaper_delay_fault),
+      cmocka_unit_test(test_mock_reaper_restart),
+      cmocka_unit_test(test_mock_reaper_thousand_tracks),
+      cmocka_unit_test(test_mock_reaper_process),
+      cmocka_unit_test(test_mock_reaper_bad_config),
+      cmocka_unit_test(test_mock_reaper_session_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,7 +57,7 @@ static void test_oscmap_real_maps_load(void **state) {
   size_t i;
   json_t *v;
   json_array_foreach(json_object_get(json_object_get(oscmap_json(a), "capabilities"), "native"), i, v)
-    assert_non_null(oscmap_tool(a, json_string_value(v)));
+      assert_non_null(oscmap_tool(a, json_string_value(v)));
   oscmap_free(r);
   oscmap_free(a);
   oscmap_free(NULL);
@@ -104,24 +104,25 @@ static void test_oscmap_not_json_names_file_and_line(void **state) {
 
 /* A minimal valid map; each bad case mutates one key. */
 static const char base_map[] =
-  "{'format': 'dawbridge.oscmap/1', 'dialect': 'test',"
-  " 'ports': {'daw': 8000, 'listen': 9000},"
-  " 'timing': {'confirm_timeout_ms': 250},"
-  " 'banking': {'size': 8, 'select': [{'path': '/bank', 'args': [['i', '{bank}']]}]},"
-  " 'refresh': {'mode': 'banked', 'count': [{'path': '/count', 'args': []}],"
-  "             'bank': [{'path': '/bank', 'args': [['i', '{bank}']]}], 'done_event': 'count'},"
-  " 'feedback': ["
-  "   {'path': '/track/@/volume', 'types': 'f', 'track': '@1', 'set': 'track.volume_db', 'value': '$0', 'convert': 'db_floor'},"
-  "   {'path': '/track/@/fx/@/name', 'types': 's', 'track': '@1', 'fx': '@2', 'set': 'track.fx.name', 'value': '$0'},"
-  "   {'path': '/count', 'types': 's', 'event': 'count', 'value': '$0', 'convert': 'int_string'}],"
-  " 'tools': {'set_tempo': {'send': [{'path': '/tempo', 'args': [['f', '{bpm}']]}],"
-  "                         'confirm': [{'field': 'tempo', 'equals': '{bpm}'}]},"
-  "           'transport': {'by': 'action', 'variants': {'play': {'send': [{'path': '/play', 'args': [['i', 1]]}],"
-  "                                                              'confirm': [{'field': 'playing', 'equals': 1}]}}},"
-  "           'get_state': {'local': true}},"
-  " 'capabilities': {'native': ['set_tempo', 'transport', 'get_state'], 'companion': ['create_track']},"
-  " 'companion': {'trigger': [{'path': '/action/str', 'args': [['s', '{command_id}']]}], 'reply': 'file'},"
-  " 'catalog': {'instruments': [{'name': 'Synth'}], 'effects': [{'name': 'Verb', 'aliases': ['reverb']}]}}";
+    "{'format': 'dawbridge.oscmap/1', 'dialect': 'test',"
+    " 'ports': {'daw': 8000, 'listen': 9000},"
+    " 'timing': {'confirm_timeout_ms': 250},"
+    " 'banking': {'size': 8, 'select': [{'path': '/bank', 'args': [['i', '{bank}']]}]},"
+    " 'refresh': {'mode': 'banked', 'count': [{'path': '/count', 'args': []}],"
+    "             'bank': [{'path': '/bank', 'args': [['i', '{bank}']]}], 'done_event': 'count'},"
+    " 'feedback': ["
+    "   {'path': '/track/@/volume', 'types': 'f', 'track': '@1', 'set': 'track.volume_db', 'value': '$0', 'convert': "
+    "'db_floor'},"
+    "   {'path': '/track/@/fx/@/name', 'types': 's', 'track': '@1', 'fx': '@2', 'set': 'track.fx.name', 'value': '$0'},"
+    "   {'path': '/count', 'types': 's', 'event': 'count', 'value': '$0', 'convert': 'int_string'}],"
+    " 'tools': {'set_tempo': {'send': [{'path': '/tempo', 'args': [['f', '{bpm}']]}],"
+    "                         'confirm': [{'field': 'tempo', 'equals': '{bpm}'}]},"
+    "           'transport': {'by': 'action', 'variants': {'play': {'send': [{'path': '/play', 'args': [['i', 1]]}],"
+    "                                                              'confirm': [{'field': 'playing', 'equals': 1}]}}},"
+    "           'get_state': {'local': true}},"
+    " 'capabilities': {'native': ['set_tempo', 'transport', 'get_state'], 'companion': ['create_track']},"
+    " 'companion': {'trigger': [{'path': '/action/str', 'args': [['s', '{command_id}']]}], 'reply': 'file'},"
+    " 'catalog': {'instruments': [{'name': 'Synth'}], 'effects': [{'name': 'Verb', 'aliases': ['reverb']}]}}";
 
 /* Sets (value != NULL) or deletes (value == NULL) the key at a dotted path; numeric segments index arrays. */
 static void mutate(json_t *root, const char *path, const char *value) {
@@ -141,9 +142,12 @@ static void mutate(json_t *root, const char *path, const char *value) {
   }
   if (json_is_array(parent)) {
     size_t k = (size_t)atoi(key);
-    if (!value) json_array_remove(parent, k);
-    else if (k == json_array_size(parent)) json_array_append_new(parent, J(value));
-    else json_array_set_new(parent, k, J(value));
+    if (!value)
+      json_array_remove(parent, k);
+    else if (k == json_array_size(parent))
+      json_array_append_new(parent, J(value));
+    else
+      json_array_set_new(parent, k, J(value));
   } else if (!value) {
     if (json_object_del(parent, key)) fail_msg("mutate: no key %s", path);
   } else {
@@ -153,85 +157,221 @@ static void mutate(json_t *root, const char *path, const char *value) {
 
 struct bad_map {
   const char *what;
-  const char *path, *value; /* mutation */
+  const char *path, *value;   /* mutation */
   const char *path2, *value2; /* optional second mutation (path2 NULL = none) */
   const char *msg[3];         /* substrings the message must contain (besides "bad.json") */
 };
 
 static const struct bad_map bad_maps[] = {
-  {"missing format", "format", NULL, NULL, NULL, {"\"format\"", "dawbridge.oscmap/1"}},
-  {"wrong format", "format", "'dawbridge.oscmap/2'", NULL, NULL, {"\"format\""}},
-  {"bad dialect", "dialect", "'Reaper!'", NULL, NULL, {"\"dialect\"", "lower-case"}},
-  {"empty dialect", "dialect", "''", NULL, NULL, {"\"dialect\""}},
-  {"daw port too high", "ports.daw", "70000", NULL, NULL, {"ports.daw", "1-65535"}},
-  {"daw port 0", "ports.daw", "0", NULL, NULL, {"ports.daw", "1-65535"}},
-  {"daw port a string", "ports.daw", "'8000'", NULL, NULL, {"ports.daw", "integer"}},
-  {"listen port negative", "ports.listen", "-1", NULL, NULL, {"ports.listen", "0-65535"}},
-  {"listen port too high", "ports.listen", "65536", NULL, NULL, {"ports.listen", "0-65535"}},
-  {"no ports", "ports", NULL, NULL, NULL, {"ports.daw"}},
-  {"negative timing", "timing.confirm_timeout_ms", "-5", NULL, NULL, {"timing.confirm_timeout_ms", "non-negative"}},
-  {"banking size 0", "banking.size", "0", NULL, NULL, {"banking.size", "1-4096"}},
-  {"feedback without set/event", "feedback.2.event", NULL, NULL, NULL, {"feedback[2]", "/count", "needs \"set\" or \"event\""}},
-  {"feedback empty", "feedback", "[]", NULL, NULL, {"\"feedback\"", "non-empty"}},
-  {"feedback path not OSC", "feedback.0.path", "'track/@/volume'", NULL, NULL, {"feedback[0].path", "OSC address"}},
-  {"feedback bad types", "feedback.0.types", "'fx'", NULL, NULL, {"feedback[0].types", "'fx'"}},
-  {"feedback * not last", "feedback.0.types", "'*f'", NULL, NULL, {"feedback[0].types", "final *"}},
-  {"unknown session field", "feedback.0.set", "'track.volume'", NULL, NULL, {"feedback[0].set", "'track.volume'", "not a session field"}},
-  {"unknown conversion", "feedback.0.convert", "'db_to_magic'", NULL, NULL, {"feedback[0].convert", "'db_to_magic'", "not a known conversion"}},
-  {"value not an argument reference", "feedback.0.value", "'0'", NULL, NULL, {"feedback[0].value", "argument reference"}},
-  {"value $x", "feedback.0.value", "'$x'", NULL, NULL, {"feedback[0].value", "argument reference"}},
-  {"set without value", "feedback.0.value", NULL, NULL, NULL, {"feedback[0].value", "argument reference"}},
-  {"@2 with one wildcard", "feedback.0.track", "'@2'", NULL, NULL, {"feedback[0].track", "'@2'", "N-th '@'"}},
-  {"@0", "feedback.1.fx", "'@0'", NULL, NULL, {"feedback[1].fx", "'@0'"}},
-  {"bad marker reference", "feedback.2.marker", "'#1'", NULL, NULL, {"feedback[2].marker", "'#1'"}},
-  {"track field without track", "feedback.0.track", NULL, NULL, NULL, {"feedback[0]", "track.volume_db", "no \"track\""}},
-  {"fx field without fx", "feedback.1.fx", NULL, NULL, NULL, {"feedback[1]", "track.fx.name", "no \"fx\""}},
-  {"marker field without marker", "feedback.0", "{'path': '/m/@', 'set': 'marker.name', 'value': '$0'}", NULL, NULL,
-   {"feedback[0]", "marker.name", "no \"marker\""}},
-  {"range_to_norm without range", "feedback.0.convert", "'range_to_norm'", NULL, NULL, {"feedback[0]", "range_to_norm", "\"range\""}},
-  {"fields not references", "feedback.2.fields", "{'n': 'x'}", NULL, NULL, {"feedback[2].fields.n", "argument reference"}},
-  {"repeat without group", "feedback.2.repeat", "{'from': 1}", NULL, NULL, {"feedback[2].repeat", "\"group\""}},
-  {"tool not in the vocabulary", "tools.set_tmpo", "{'send': [{'path': '/t', 'args': []}], 'unconfirmable': 'x'}", NULL, NULL,
-   {"tools.set_tmpo", "'set_tmpo'", "not a dawbridge tool"}},
-  {"tool sends without confirm", "tools.set_tempo.confirm", NULL, NULL, NULL, {"tools.set_tempo", "\"confirm\"", "\"unconfirmable\""}},
-  {"variant sends without confirm", "tools.transport.variants.play.confirm", NULL, NULL, NULL,
-   {"tools.transport.variants.play", "\"unconfirmable\""}},
-  {"variants without by", "tools.transport.by", NULL, NULL, NULL, {"tools.transport", "\"by\""}},
-  {"tool without send", "tools.set_tempo", "{'confirm': []}", NULL, NULL, {"tools.set_tempo", "\"send\""}},
-  {"confirm without field", "tools.set_tempo.confirm.0", "{'equals': 1}", NULL, NULL, {"tools.set_tempo.confirm[0]", "\"field\" or \"event\""}},
-  {"confirm unknown field", "tools.set_tempo.confirm.0.field", "'bpm'", NULL, NULL, {"tools.set_tempo.confirm[0].field", "'bpm'", "not a session field"}},
-  {"unclosed { in a path", "tools.set_tempo.send.0.path", "'/tempo/{bpm'", NULL, NULL, {"tools.set_tempo.send[0]", "unclosed '{'", "/tempo/{bpm"}},
-  {"unbalanced } in an argument", "tools.set_tempo.send.0.args.0", "['f', 'bpm}']", NULL, NULL, {"tools.set_tempo.send[0]", "unbalanced '}'"}},
-  {"empty placeholder", "tools.set_tempo.send.0.path", "'/tempo/{}'", NULL, NULL, {"tools.set_tempo.send[0]", "empty"}},
-  {"unknown conversion in a placeholder", "tools.set_tempo.send.0.args.0", "['f', '{bpm|warp}']", NULL, NULL,
-   {"tools.set_tempo.send[0]", "unknown conversion 'warp'"}},
-  {"unknown conversion in a confirmation", "tools.set_tempo.confirm.0.equals", "'{bpm|warp}'", NULL, NULL, {"tools.set_tempo", "'warp'"}},
-  {"bad argument type", "tools.set_tempo.send.0.args.0", "['x', 1]", NULL, NULL, {"tools.set_tempo.send[0].args[0]", "i f s d h"}},
-  {"argument value an object", "tools.set_tempo.send.0.args.0", "['f', {}]", NULL, NULL, {"tools.set_tempo.send[0].args[0]", "number or a string"}},
-  {"template path relative", "tools.set_tempo.send.0.path", "'tempo'", NULL, NULL, {"tools.set_tempo.send[0].path", "'/'"}},
-  {"tools not an object", "tools", "[]", NULL, NULL, {"\"tools\"", "object"}},
-  {"native tool without entry", "capabilities.native.3", "'set_loop'", NULL, NULL, {"capabilities.native", "'set_loop'", "tools.set_loop is missing"}},
-  {"native tool unknown", "capabilities.native.0", "'fly'", NULL, NULL, {"capabilities.native[0]", "'fly'", "not a dawbridge tool"}},
-  {"native missing", "capabilities.native", NULL, NULL, NULL, {"capabilities.native", "array"}},
-  {"companion tool unknown", "capabilities.companion.0", "'teleport'", NULL, NULL, {"capabilities.companion[0]", "not a dawbridge tool"}},
-  {"companion not an object", "companion", "[]", NULL, NULL, {"\"companion\"", "object"}},
-  {"companion without trigger", "companion.trigger", NULL, NULL, NULL, {"companion.trigger", "missing"}},
-  {"companion trigger bad", "companion.trigger.0.path", "'action'", NULL, NULL, {"companion.trigger[0].path", "'/'"}},
-  {"companion reply unknown", "companion.reply", "'carrier pigeon'", NULL, NULL, {"companion.reply", "\"file\" or \"osc+file\""}},
-  {"companion osc reply without feedback", "companion.reply", "'osc+file'", NULL, NULL, {"companion.reply", "companion_reply"}},
-  {"companion timeout not positive", "companion.timeout_ms", "0", NULL, NULL, {"companion.timeout_ms", "positive"}},
-  {"done_event not emitted", "refresh.done_event", "'finished'", NULL, NULL, {"refresh.done_event", "'finished'", "not emitted"}},
-  {"done_event missing", "refresh.done_event", NULL, NULL, NULL, {"refresh.done_event"}},
-  {"banked refresh without banking", "banking", NULL, NULL, NULL, {"refresh.mode", "\"banking\""}},
-  {"banked refresh without count", "refresh.count", NULL, NULL, NULL, {"banked refresh", "\"count\""}},
-  {"unknown refresh mode", "refresh.mode", "'poll'", NULL, NULL, {"refresh.mode", "\"banked\" or \"list\""}},
-  {"list refresh without list", "refresh.mode", "'list'", NULL, NULL, {"list refresh", "\"list\""}},
-  {"refresh template bad", "refresh.count.0.path", "'/c/{x'", NULL, NULL, {"refresh.count[0]", "unclosed '{'"}},
-  {"connect not an array", "connect", "{'path': '/x'}", NULL, NULL, {"connect", "array"}},
-  {"catalog entry without name", "catalog.effects.0.name", NULL, NULL, NULL, {"catalog.effects[0].name", "string"}},
-  {"catalog instruments missing", "catalog.instruments", NULL, NULL, NULL, {"catalog.instruments", "array"}},
-  {"catalog aliases not an array", "catalog.effects.0.aliases", "'reverb'", NULL, NULL, {"catalog.effects[0].aliases", "array"}},
-  {"not an object", "", NULL, NULL, NULL, {"JSON object"}},
+    {"missing format", "format", NULL, NULL, NULL, {"\"format\"", "dawbridge.oscmap/1"}},
+    {"wrong format", "format", "'dawbridge.oscmap/2'", NULL, NULL, {"\"format\""}},
+    {"bad dialect", "dialect", "'Reaper!'", NULL, NULL, {"\"dialect\"", "lower-case"}},
+    {"empty dialect", "dialect", "''", NULL, NULL, {"\"dialect\""}},
+    {"daw port too high", "ports.daw", "70000", NULL, NULL, {"ports.daw", "1-65535"}},
+    {"daw port 0", "ports.daw", "0", NULL, NULL, {"ports.daw", "1-65535"}},
+    {"daw port a string", "ports.daw", "'8000'", NULL, NULL, {"ports.daw", "integer"}},
+    {"listen port negative", "ports.listen", "-1", NULL, NULL, {"ports.listen", "0-65535"}},
+    {"listen port too high", "ports.listen", "65536", NULL, NULL, {"ports.listen", "0-65535"}},
+    {"no ports", "ports", NULL, NULL, NULL, {"ports.daw"}},
+    {"negative timing", "timing.confirm_timeout_ms", "-5", NULL, NULL, {"timing.confirm_timeout_ms", "non-negative"}},
+    {"banking size 0", "banking.size", "0", NULL, NULL, {"banking.size", "1-4096"}},
+    {"feedback without set/event",
+     "feedback.2.event",
+     NULL,
+     NULL,
+     NULL,
+     {"feedback[2]", "/count", "needs \"set\" or \"event\""}},
+    {"feedback empty", "feedback", "[]", NULL, NULL, {"\"feedback\"", "non-empty"}},
+    {"feedback path not OSC", "feedback.0.path", "'track/@/volume'", NULL, NULL, {"feedback[0].path", "OSC address"}},
+    {"feedback bad types", "feedback.0.types", "'fx'", NULL, NULL, {"feedback[0].types", "'fx'"}},
+    {"feedback * not last", "feedback.0.types", "'*f'", NULL, NULL, {"feedback[0].types", "final *"}},
+    {"unknown session field",
+     "feedback.0.set",
+     "'track.volume'",
+     NULL,
+     NULL,
+     {"feedback[0].set", "'track.volume'", "not a session field"}},
+    {"unknown conversion",
+     "feedback.0.convert",
+     "'db_to_magic'",
+     NULL,
+     NULL,
+     {"feedback[0].convert", "'db_to_magic'", "not a known conversion"}},
+    {"value not an argument reference",
+     "feedback.0.value",
+     "'0'",
+     NULL,
+     NULL,
+     {"feedback[0].value", "argument reference"}},
+    {"value $x", "feedback.0.value", "'$x'", NULL, NULL, {"feedback[0].value", "argument reference"}},
+    {"set without value", "feedback.0.value", NULL, NULL, NULL, {"feedback[0].value", "argument reference"}},
+    {"@2 with one wildcard", "feedback.0.track", "'@2'", NULL, NULL, {"feedback[0].track", "'@2'", "N-th '@'"}},
+    {"@0", "feedback.1.fx", "'@0'", NULL, NULL, {"feedback[1].fx", "'@0'"}},
+    {"bad marker reference", "feedback.2.marker", "'#1'", NULL, NULL, {"feedback[2].marker", "'#1'"}},
+    {"track field without track",
+     "feedback.0.track",
+     NULL,
+     NULL,
+     NULL,
+     {"feedback[0]", "track.volume_db", "no \"track\""}},
+    {"fx field without fx", "feedback.1.fx", NULL, NULL, NULL, {"feedback[1]", "track.fx.name", "no \"fx\""}},
+    {"marker field without marker",
+     "feedback.0",
+     "{'path': '/m/@', 'set': 'marker.name', 'value': '$0'}",
+     NULL,
+     NULL,
+     {"feedback[0]", "marker.name", "no \"marker\""}},
+    {"range_to_norm without range",
+     "feedback.0.convert",
+     "'range_to_norm'",
+     NULL,
+     NULL,
+     {"feedback[0]", "range_to_norm", "\"range\""}},
+    {"fields not references",
+     "feedback.2.fields",
+     "{'n': 'x'}",
+     NULL,
+     NULL,
+     {"feedback[2].fields.n", "argument reference"}},
+    {"repeat without group", "feedback.2.repeat", "{'from': 1}", NULL, NULL, {"feedback[2].repeat", "\"group\""}},
+    {"tool not in the vocabulary",
+     "tools.set_tmpo",
+     "{'send': [{'path': '/t', 'args': []}], 'unconfirmable': 'x'}",
+     NULL,
+     NULL,
+     {"tools.set_tmpo", "'set_tmpo'", "not a dawbridge tool"}},
+    {"tool sends without confirm",
+     "tools.set_tempo.confirm",
+     NULL,
+     NULL,
+     NULL,
+     {"tools.set_tempo", "\"confirm\"", "\"unconfirmable\""}},
+    {"variant sends without confirm",
+     "tools.transport.variants.play.confirm",
+     NULL,
+     NULL,
+     NULL,
+     {"tools.transport.variants.play", "\"unconfirmable\""}},
+    {"variants without by", "tools.transport.by", NULL, NULL, NULL, {"tools.transport", "\"by\""}},
+    {"tool without send", "tools.set_tempo", "{'confirm': []}", NULL, NULL, {"tools.set_tempo", "\"send\""}},
+    {"confirm without field",
+     "tools.set_tempo.confirm.0",
+     "{'equals': 1}",
+     NULL,
+     NULL,
+     {"tools.set_tempo.confirm[0]", "\"field\" or \"event\""}},
+    {"confirm unknown field",
+     "tools.set_tempo.confirm.0.field",
+     "'bpm'",
+     NULL,
+     NULL,
+     {"tools.set_tempo.confirm[0].field", "'bpm'", "not a session field"}},
+    {"unclosed { in a path",
+     "tools.set_tempo.send.0.path",
+     "'/tempo/{bpm'",
+     NULL,
+     NULL,
+     {"tools.set_tempo.send[0]", "unclosed '{'", "/tempo/{bpm"}},
+    {"unbalanced } in an argument",
+     "tools.set_tempo.send.0.args.0",
+     "['f', 'bpm}']",
+     NULL,
+     NULL,
+     {"tools.set_tempo.send[0]", "unbalanced '}'"}},
+    {"empty placeholder",
+     "tools.set_tempo.send.0.path",
+     "'/tempo/{}'",
+     NULL,
+     NULL,
+     {"tools.set_tempo.send[0]", "empty"}},
+    {"unknown conversion in a placeholder",
+     "tools.set_tempo.send.0.args.0",
+     "['f', '{bpm|warp}']",
+     NULL,
+     NULL,
+     {"tools.set_tempo.send[0]", "unknown conversion 'warp'"}},
+    {"unknown conversion in a confirmation",
+     "tools.set_tempo.confirm.0.equals",
+     "'{bpm|warp}'",
+     NULL,
+     NULL,
+     {"tools.set_tempo", "'warp'"}},
+    {"bad argument type",
+     "tools.set_tempo.send.0.args.0",
+     "['x', 1]",
+     NULL,
+     NULL,
+     {"tools.set_tempo.send[0].args[0]", "i f s d h"}},
+    {"argument value an object",
+     "tools.set_tempo.send.0.args.0",
+     "['f', {}]",
+     NULL,
+     NULL,
+     {"tools.set_tempo.send[0].args[0]", "number or a string"}},
+    {"template path relative",
+     "tools.set_tempo.send.0.path",
+     "'tempo'",
+     NULL,
+     NULL,
+     {"tools.set_tempo.send[0].path", "'/'"}},
+    {"tools not an object", "tools", "[]", NULL, NULL, {"\"tools\"", "object"}},
+    {"native tool without entry",
+     "capabilities.native.3",
+     "'set_loop'",
+     NULL,
+     NULL,
+     {"capabilities.native", "'set_loop'", "tools.set_loop is missing"}},
+    {"native tool unknown",
+     "capabilities.native.0",
+     "'fly'",
+     NULL,
+     NULL,
+     {"capabilities.native[0]", "'fly'", "not a dawbridge tool"}},
+    {"native missing", "capabilities.native", NULL, NULL, NULL, {"capabilities.native", "array"}},
+    {"companion tool unknown",
+     "capabilities.companion.0",
+     "'teleport'",
+     NULL,
+     NULL,
+     {"capabilities.companion[0]", "not a dawbridge tool"}},
+    {"companion not an object", "companion", "[]", NULL, NULL, {"\"companion\"", "object"}},
+    {"companion without trigger", "companion.trigger", NULL, NULL, NULL, {"companion.trigger", "missing"}},
+    {"companion trigger bad", "companion.trigger.0.path", "'action'", NULL, NULL, {"companion.trigger[0].path", "'/'"}},
+    {"companion reply unknown",
+     "companion.reply",
+     "'carrier pigeon'",
+     NULL,
+     NULL,
+     {"companion.reply", "\"file\" or \"osc+file\""}},
+    {"companion osc reply without feedback",
+     "companion.reply",
+     "'osc+file'",
+     NULL,
+     NULL,
+     {"companion.reply", "companion_reply"}},
+    {"companion timeout not positive", "companion.timeout_ms", "0", NULL, NULL, {"companion.timeout_ms", "positive"}},
+    {"done_event not emitted",
+     "refresh.done_event",
+     "'finished'",
+     NULL,
+     NULL,
+     {"refresh.done_event", "'finished'", "not emitted"}},
+    {"done_event missing", "refresh.done_event", NULL, NULL, NULL, {"refresh.done_event"}},
+    {"banked refresh without banking", "banking", NULL, NULL, NULL, {"refresh.mode", "\"banking\""}},
+    {"banked refresh without count", "refresh.count", NULL, NULL, NULL, {"banked refresh", "\"count\""}},
+    {"unknown refresh mode", "refresh.mode", "'poll'", NULL, NULL, {"refresh.mode", "\"banked\" or \"list\""}},
+    {"list refresh without list", "refresh.mode", "'list'", NULL, NULL, {"list refresh", "\"list\""}},
+    {"refresh template bad", "refresh.count.0.path", "'/c/{x'", NULL, NULL, {"refresh.count[0]", "unclosed '{'"}},
+    {"connect not an array", "connect", "{'path': '/x'}", NULL, NULL, {"connect", "array"}},
+    {"catalog entry without name", "catalog.effects.0.name", NULL, NULL, NULL, {"catalog.effects[0].name", "string"}},
+    {"catalog instruments missing", "catalog.instruments", NULL, NULL, NULL, {"catalog.instruments", "array"}},
+    {"catalog aliases not an array",
+     "catalog.effects.0.aliases",
+     "'reverb'",
+     NULL,
+     NULL,
+     {"catalog.effects[0].aliases", "array"}},
+    {"not an object", "", NULL, NULL, NULL, {"JSON object"}},
 };
 
 static void test_oscmap_bad_maps_refused(void **state) {
@@ -248,7 +388,8 @@ static void test_oscmap_bad_maps_refused(void **state) {
   for (size_t i = 0; i < sizeof bad_maps / sizeof *bad_maps; i++) {
     const struct bad_map *c = &bad_maps[i];
     json_t *j;
-    if (!c->path[0]) j = J("['not', 'an', 'object']");
+    if (!c->path[0])
+      j = J("['not', 'an', 'object']");
     else {
       j = J(base_map);
       mutate(j, c->path, c->value);
@@ -435,21 +576,21 @@ struct str_case {
 };
 
 static const struct str_case reaper_strings[] = {
-  {"/track/1/volume/str", "-6.00dB", "track.volume_db", -6, 1},
-  {"/track/1/volume/str", "+3.5 dB", "track.volume_db", 3.5, 1},
-  {"/track/1/volume/str", "-inf", "track.volume_db", -150, 1},
-  {"/track/1/volume/str", "-inf dB", "track.volume_db", -150, 1},
-  {"/track/1/volume/str", "-200dB", "track.volume_db", -150, 1},
-  {"/track/1/volume/str", "", "track.volume_db", 0, 0},
-  {"/track/1/pan/str", "C", "track.pan", 0, 1},
-  {"/track/1/pan/str", "center", "track.pan", 0, 1},
-  {"/track/1/pan/str", "50%L", "track.pan", -0.5, 1},
-  {"/track/1/pan/str", "23%R", "track.pan", 0.23, 1},
-  {"/track/1/pan/str", "100% R", "track.pan", 1, 1},
-  {"/tempo/str", "120 bpm", "tempo", 120, 1},
-  {"/tempo/str", "97.5", "tempo", 97.5, 1},
-  {"/track/number/str", "12", NULL, 12, 1},
-  {"/track/number/str", " 7", NULL, 7, 1},
+    {"/track/1/volume/str", "-6.00dB", "track.volume_db", -6, 1},
+    {"/track/1/volume/str", "+3.5 dB", "track.volume_db", 3.5, 1},
+    {"/track/1/volume/str", "-inf", "track.volume_db", -150, 1},
+    {"/track/1/volume/str", "-inf dB", "track.volume_db", -150, 1},
+    {"/track/1/volume/str", "-200dB", "track.volume_db", -150, 1},
+    {"/track/1/volume/str", "", "track.volume_db", 0, 0},
+    {"/track/1/pan/str", "C", "track.pan", 0, 1},
+    {"/track/1/pan/str", "center", "track.pan", 0, 1},
+    {"/track/1/pan/str", "50%L", "track.pan", -0.5, 1},
+    {"/track/1/pan/str", "23%R", "track.pan", 0.23, 1},
+    {"/track/1/pan/str", "100% R", "track.pan", 1, 1},
+    {"/tempo/str", "120 bpm", "tempo", 120, 1},
+    {"/tempo/str", "97.5", "tempo", 97.5, 1},
+    {"/track/number/str", "12", NULL, 12, 1},
+    {"/track/number/str", " 7", NULL, 7, 1},
 };
 
 static void test_oscmap_match_reaper_strings(void **state) {
@@ -465,13 +606,16 @@ static void test_oscmap_match_reaper_strings(void **state) {
     if (c->set ? !mm[0].set || strcmp(mm[0].set, c->set) : mm[0].set != NULL)
       fail_msg("%s s \"%s\": set %s", c->path, c->arg, mm[0].set ? mm[0].set : "(none)");
     if (mm[0].has_num != c->has_num) fail_msg("%s s \"%s\": has_num %d", c->path, c->arg, mm[0].has_num);
-    if (c->has_num && fabs(mm[0].num - c->num) > 1e-9) fail_msg("%s s \"%s\": %g, expected %g", c->path, c->arg, mm[0].num, c->num);
+    if (c->has_num && fabs(mm[0].num - c->num) > 1e-9)
+      fail_msg("%s s \"%s\": %g, expected %g", c->path, c->arg, mm[0].num, c->num);
     assert_string_equal(mm[0].str, c->arg);
     lo_message_free(msg.m);
   }
   /* text where a number belongs: not a match, and an error */
-  static const char *const bad[][2] = {{"/track/1/volume/str", "loud"}, {"/track/1/pan/str", "left"},
-                                       {"/tempo/str", "fast"}, {"/track/1/pan/str", "50%X"}};
+  static const char *const bad[][2] = {{"/track/1/volume/str", "loud"},
+                                       {"/track/1/pan/str", "left"},
+                                       {"/tempo/str", "fast"},
+                                       {"/track/1/pan/str", "50%X"}};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     struct msg msg = mk("s", bad[i][1]);
     int n = match(m, bad[i][0], msg, mm, 4, err, sizeof err);
@@ -532,7 +676,8 @@ static void test_oscmap_match_ardour_lists(void **state) {
   assert_string_equal(mm[0].event, "plugin_list");
   assert_int_equal(mm[0].track_ref, OSCMAP_TRACK_ABS);
   assert_int_equal(mm[0].track, 5);
-  json_t *want = J("{'items': [{'fx': 1, 'name': 'ACE Compressor', 'enabled': 1}, {'fx': 2, 'name': 'ACE Reverb', 'enabled': 0}]}");
+  json_t *want = J(
+      "{'items': [{'fx': 1, 'name': 'ACE Compressor', 'enabled': 1}, {'fx': 2, 'name': 'ACE Reverb', 'enabled': 0}]}");
   if (!json_equal(mm[0].fields, want)) fail_msg("plugin list: %s", json_dumps(mm[0].fields, JSON_COMPACT));
   json_decref(want);
   oscmap_match_clear(mm, 1);
@@ -655,7 +800,8 @@ static void test_oscmap_match_ardour_strips(void **state) {
 static void test_oscmap_match_custom_feedback(void **state) {
   (void)state;
   json_t *j = J(base_map);
-  mutate(j, "feedback.3", "{'path': '/ev', 'types': 'sif', 'when': {'$0': 'go'}, 'track': '$1', 'set': 'track.pan', 'value': '$2'}");
+  mutate(j, "feedback.3",
+         "{'path': '/ev', 'types': 'sif', 'when': {'$0': 'go'}, 'track': '$1', 'set': 'track.pan', 'value': '$2'}");
   mutate(j, "feedback.4", "{'path': '/ev', 'types': 'sif', 'when': {'$0': 'stop'}, 'event': 'stopped'}");
   mutate(j, "feedback.5", "{'path': '/flag', 'types': 'T', 'set': 'playing', 'value': '$0', 'convert': 'not'}");
   mutate(j, "feedback.6", "{'path': '/flag', 'types': 'F', 'set': 'playing', 'value': '$0'}");
@@ -756,8 +902,8 @@ static void test_oscmap_render_templates(void **state) {
   lo_message msgs[4];
   char err[256] = "";
 
-  int n = render(m, "[{'path': '/track/{slot}/volume/db', 'args': [['f', '{volume_db}']]}]", "{'slot': 3, 'volume_db': -6}",
-                 paths, msgs, 4, err, sizeof err);
+  int n = render(m, "[{'path': '/track/{slot}/volume/db', 'args': [['f', '{volume_db}']]}]",
+                 "{'slot': 3, 'volume_db': -6}", paths, msgs, 4, err, sizeof err);
   assert_int_equal(n, 1);
   assert_string_equal(paths[0], "/track/3/volume/db");
   assert_string_equal(lo_message_get_types(msgs[0]), "f");
@@ -765,7 +911,8 @@ static void test_oscmap_render_templates(void **state) {
   free_rendered(paths, msgs, n);
 
   /* the real set_track pan field */
-  const json_t *pan = json_object_get(json_object_get(json_object_get(oscmap_tool(m, "set_track"), "fields"), "pan"), "send");
+  const json_t *pan =
+      json_object_get(json_object_get(json_object_get(oscmap_tool(m, "set_track"), "fields"), "pan"), "send");
   assert_non_null(pan);
   json_t *vars = J("{'slot': 2, 'pan': -0.5}");
   n = oscmap_render(m, pan, vars, paths, msgs, 4, err, sizeof err);
@@ -786,14 +933,16 @@ static void test_oscmap_render_templates(void **state) {
   assert_true(fabs(argf(msgs[1], 0) - 8.0) < 1e-6);
   free_rendered(paths, msgs, n);
 
-  n = render(m, "[{'path': '/time', 'args': [['f', '{position|beats_to_sec}']]}]", "{'position': 3, 'tempo': 90}", paths, msgs,
-             4, err, sizeof err);
+  n = render(m, "[{'path': '/time', 'args': [['f', '{position|beats_to_sec}']]}]", "{'position': 3, 'tempo': 90}",
+             paths, msgs, 4, err, sizeof err);
   assert_int_equal(n, 1);
   assert_true(fabs(argf(msgs[0], 0) - 2.0) < 1e-6);
   free_rendered(paths, msgs, n);
 
   /* bool from JSON true / false, into an int */
-  n = render(m, "[{'path': '/track/{slot}/mute', 'args': [['i', '{mute|bool}']]}, {'path': '/x', 'args': [['i', '{solo|bool}']]}]",
+  n = render(m,
+             "[{'path': '/track/{slot}/mute', 'args': [['i', '{mute|bool}']]}, {'path': '/x', 'args': [['i', "
+             "'{solo|bool}']]}]",
              "{'slot': 1, 'mute': true, 'solo': false}", paths, msgs, 4, err, sizeof err);
   assert_int_equal(n, 2);
   assert_string_equal(paths[0], "/track/1/mute");
@@ -804,7 +953,8 @@ static void test_oscmap_render_templates(void **state) {
 
   /* literals, strings, every type, text around placeholders, a real that is an integer */
   n = render(m,
-             "[{'path': '/a/{n}/b{x}', 'args': [['i', 41743], ['s', '{name}'], ['s', 'Track {n}'], ['d', '{x}'], ['h', '{big}'],"
+             "[{'path': '/a/{n}/b{x}', 'args': [['i', 41743], ['s', '{name}'], ['s', 'Track {n}'], ['d', '{x}'], ['h', "
+             "'{big}'],"
              " ['s', '{x}'], ['f', '2.5'], ['i', '{n}']]}, {'path': '/noargs'}]",
              "{'n': 3.0, 'x': 0.5, 'name': 'Bass', 'big': 5000000000}", paths, msgs, 4, err, sizeof err);
   if (n != 2) fail_msg("render: %d %s", n, err);
@@ -834,17 +984,17 @@ struct render_err {
 };
 
 static const struct render_err render_errs[] = {
-  {"[{'path': '/tempo', 'args': [['f', '{bpm}']]}]", "{}", 4, "'bpm'"},
-  {"[{'path': '/track/{slot}/mute', 'args': []}]", "{'mute': 1}", 4, "'slot'"},
-  {"[{'path': '/ok', 'args': []}, {'path': '/x', 'args': [['i', '{n}']]}]", "{}", 4, "missing value for 'n'"},
-  {"[{'path': '/x', 'args': [['i', '{n}']]}]", "{'n': 3000000000}", 4, "int32"},
-  {"[{'path': '/x', 'args': [['i', '{n}']]}]", "{'n': -2147483649}", 4, "int32"},
-  {"[{'path': '/x', 'args': [['f', '{n}']]}]", "{'n': 'fast'}", 4, "not a number"},
-  {"[{'path': '/x', 'args': [['i', 'n{n}']]}]", "{'n': 1}", 4, "not a number"},
-  {"[{'path': '/x', 'args': [['f', '{n}']]}]", "{'n': null}", 4, "not a number"},
-  {"[{'path': '/x', 'args': [['f', '{n|pan_to_norm}']]}]", "{'n': 'left'}", 4, "must be a number"},
-  {"[{'path': '/x', 'args': [['f', '{n|warp}']]}]", "{'n': 1}", 4, "unknown conversion 'warp'"},
-  {"[{'path': '/a', 'args': []}, {'path': '/b', 'args': []}]", "{}", 1, "too many"},
+    {"[{'path': '/tempo', 'args': [['f', '{bpm}']]}]", "{}", 4, "'bpm'"},
+    {"[{'path': '/track/{slot}/mute', 'args': []}]", "{'mute': 1}", 4, "'slot'"},
+    {"[{'path': '/ok', 'args': []}, {'path': '/x', 'args': [['i', '{n}']]}]", "{}", 4, "missing value for 'n'"},
+    {"[{'path': '/x', 'args': [['i', '{n}']]}]", "{'n': 3000000000}", 4, "int32"},
+    {"[{'path': '/x', 'args': [['i', '{n}']]}]", "{'n': -2147483649}", 4, "int32"},
+    {"[{'path': '/x', 'args': [['f', '{n}']]}]", "{'n': 'fast'}", 4, "not a number"},
+    {"[{'path': '/x', 'args': [['i', 'n{n}']]}]", "{'n': 1}", 4, "not a number"},
+    {"[{'path': '/x', 'args': [['f', '{n}']]}]", "{'n': null}", 4, "not a number"},
+    {"[{'path': '/x', 'args': [['f', '{n|pan_to_norm}']]}]", "{'n': 'left'}", 4, "must be a number"},
+    {"[{'path': '/x', 'args': [['f', '{n|warp}']]}]", "{'n': 1}", 4, "unknown conversion 'warp'"},
+    {"[{'path': '/a', 'args': []}, {'path': '/b', 'args': []}]", "{}", 1, "too many"},
 };
 
 static void test_oscmap_render_errors(void **state) {
@@ -863,29 +1013,30 @@ static void test_oscmap_render_errors(void **state) {
 
 static void test_oscmap_eval_typed_values(void **state) {
   (void)state;
-  json_t *vars = J("{'bpm': 120, 'x': 0.5, 'name': 'Bass', 'flag': true, 'slot': 3, 'pan': -0.5, 'tempo': 90, 'beats': 3,"
-                   " 'arr': [1, 2]}");
+  json_t *vars =
+      J("{'bpm': 120, 'x': 0.5, 'name': 'Bass', 'flag': true, 'slot': 3, 'pan': -0.5, 'tempo': 90, 'beats': 3,"
+        " 'arr': [1, 2]}");
   struct {
     const char *tpl, *want;
   } cases[] = {
-    {"'{bpm}'", "120"},
-    {"'{x}'", "0.5"},
-    {"'{name}'", "'Bass'"},
-    {"'{flag}'", "true"},
-    {"'{arr}'", "[1, 2]"},
-    {"'/track/{slot}'", "'/track/3'"},
-    {"'{slot}{slot}'", "'33'"},
-    {"'{name} and {bpm}'", "'Bass and 120'"},
-    {"'{pan|pan_to_norm}'", "0.25"},
-    {"'{flag|bool}'", "1.0"},
-    {"'{flag|not}'", "0.0"},
-    {"'{beats|beats_to_sec}'", "2.0"},
-    {"'plain'", "'plain'"},
-    {"''", "''"},
-    {"5", "5"},
-    {"2.5", "2.5"},
-    {"true", "true"},
-    {"null", "null"},
+      {"'{bpm}'", "120"},
+      {"'{x}'", "0.5"},
+      {"'{name}'", "'Bass'"},
+      {"'{flag}'", "true"},
+      {"'{arr}'", "[1, 2]"},
+      {"'/track/{slot}'", "'/track/3'"},
+      {"'{slot}{slot}'", "'33'"},
+      {"'{name} and {bpm}'", "'Bass and 120'"},
+      {"'{pan|pan_to_norm}'", "0.25"},
+      {"'{flag|bool}'", "1.0"},
+      {"'{flag|not}'", "0.0"},
+      {"'{beats|beats_to_sec}'", "2.0"},
+      {"'plain'", "'plain'"},
+      {"''", "''"},
+      {"5", "5"},
+      {"2.5", "2.5"},
+      {"true", "true"},
+      {"null", "null"},
   };
   char err[256];
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -905,12 +1056,14 @@ static void test_oscmap_eval_typed_values(void **state) {
   struct {
     const char *tpl, *msg;
   } bad[] = {
-    {"'{nope}'", "'nope'"},
-    {"'/track/{nope}/x'", "'nope'"},
-    {"'{name|bool}'", "must be a number"},
-    {"'{bpm|warp}'", "unknown conversion 'warp'"},
-    {"'{aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}'", "too long"},
-    {"'/x/{aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}'", "too long"},
+      {"'{nope}'", "'nope'"},
+      {"'/track/{nope}/x'", "'nope'"},
+      {"'{name|bool}'", "must be a number"},
+      {"'{bpm|warp}'", "unknown conversion 'warp'"},
+      {"'{aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}'",
+       "too long"},
+      {"'/x/{aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}'",
+       "too long"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     json_t *t = J(bad[i].tpl);
@@ -934,73 +1087,73 @@ struct conv_case {
 };
 
 static const struct conv_case conv_cases[] = {
-  {"bool", 0, NULL, 0, 0},
-  {"bool", 0.49, NULL, 0, 0},
-  {"bool", 0.5, NULL, 1, 0},
-  {"bool", 1, NULL, 1, 0},
-  {"bool", -1, NULL, 0, 0},
-  {"not", 0, NULL, 1, 0},
-  {"not", 0.5, NULL, 0, 0},
-  {"not", 1, NULL, 0, 0},
-  {"int", 2.4, NULL, 2, 0},
-  {"int", 2.5, NULL, 3, 0},
-  {"int", -2.4, NULL, -2, 0},
-  {"int_string", 11.6, NULL, 12, 0},
-  {"db_floor", -6, NULL, -6, 0},
-  {"db_floor", -150, NULL, -150, 0},
-  {"db_floor", -1000, NULL, -150, 0},
-  {"db_floor", -INFINITY, NULL, -150, 0},
-  {"db_floor", 12, NULL, 12, 0},
-  {"db_string", -151, NULL, -150, 0},
-  {"float_string", 97.25, NULL, 97.25, 0},
-  {"pan_string", -0.3, NULL, -0.3, 0},
-  {"norm_to_pan", 0, NULL, -1, 1e-12},
-  {"norm_to_pan", 0.5, NULL, 0, 1e-12},
-  {"norm_to_pan", 1, NULL, 1, 1e-12},
-  {"norm_to_pan", 0.25, NULL, -0.5, 1e-12},
-  {"norm_to_pan", 2, NULL, 1, 0},
-  {"norm_to_pan", -1, NULL, -1, 0},
-  {"pan_to_norm", -1, NULL, 0, 0},
-  {"pan_to_norm", 0, NULL, 0.5, 0},
-  {"pan_to_norm", 1, NULL, 1, 0},
-  {"pan_to_norm", -0.5, NULL, 0.25, 1e-12},
-  {"pan_to_norm", 3, NULL, 1, 0},
-  {"pan_to_norm", -3, NULL, 0, 0},
-  {"sec_to_beats", 2, NULL, 4, 1e-12},            /* default tempo 120 */
-  {"sec_to_beats", 2, "{'tempo': 90}", 3, 1e-12},
-  {"sec_to_beats", 2, "{'tempo': 0}", 4, 1e-12},  /* nonsense tempo: default */
-  {"sec_to_beats", 2, "{'tempo': -60}", 4, 1e-12},
-  {"beats_to_sec", 4, NULL, 2, 1e-12},
-  {"beats_to_sec", 3, "{'tempo': 90}", 2, 1e-12},
-  {"beats_to_sec", 0, "{'tempo': 90}", 0, 0},
-  {"beats_to_samples", 4, NULL, 96000, 0},        /* default sample rate 48000 */
-  {"beats_to_samples", 4, "{'tempo': 120, 'sample_rate': 44100}", 88200, 0},
-  {"beats_to_samples", 1, "{'tempo': 90, 'sample_rate': 44100}", 29400, 0},
-  {"beats_to_samples", 1, "{'tempo': 7, 'sample_rate': 1}", 9, 0},  /* 8.57 rounds to 9 */
-  {"samples_to_beats", 96000, NULL, 4, 1e-12},     /* defaults: 120 bpm, 48000 Hz */
-  {"samples_to_beats", 88200, "{'tempo': 90, 'sample_rate': 44100}", 3, 1e-12},
-  {"samples_to_beats", 0, NULL, 0, 0},
-  {"ardour_fader_to_db", 0, NULL, -150, 0},
-  {"ardour_fader_to_db", -0.5, NULL, -150, 0},
-  {"ardour_fader_to_db", 1, NULL, 6.0206, 1e-3},
-  {"ardour_fader_to_db", 0.5, NULL, -10.469, 1e-3},
-  {"ardour_fader_to_db", 0.781787, NULL, 0, 1e-3},
-  {"ardour_fader_to_db", 1e-12, NULL, -150, 0},
-  {"db_to_ardour_fader", -150, NULL, 0, 0},
-  {"db_to_ardour_fader", -200, NULL, 0, 0},
-  {"db_to_ardour_fader", 0, NULL, 0.781787, 1e-5},
-  {"db_to_ardour_fader", 6.0206, NULL, 1, 1e-4},
-  {"db_to_ardour_fader", -10.469, NULL, 0.5, 1e-4},
-  {"range_to_norm", 4, "{'param_min': 1, 'param_max': 20}", 3.0 / 19.0, 1e-12},
-  {"range_to_norm", 1, "{'param_min': 1, 'param_max': 20}", 0, 0},
-  {"range_to_norm", 30, "{'param_min': 1, 'param_max': 20}", 1, 0},
-  {"range_to_norm", -5, "{'param_min': 1, 'param_max': 20}", 0, 0},
-  {"range_to_norm", 0.3, NULL, 0.3, 1e-12},                              /* no range: 0..1 */
-  {"range_to_norm", 0.3, "{'param_min': 5, 'param_max': 5}", 0.3, 1e-12}, /* empty range: 0..1 */
-  {"norm_to_range", 0.5, "{'param_min': 1, 'param_max': 20}", 10.5, 1e-12},
-  {"norm_to_range", 2, "{'param_min': 1, 'param_max': 20}", 20, 0},
-  {"norm_to_range", -1, "{'param_min': -24, 'param_max': 24}", -24, 0},
-  {"norm_to_range", 0.25, NULL, 0.25, 1e-12},
+    {"bool", 0, NULL, 0, 0},
+    {"bool", 0.49, NULL, 0, 0},
+    {"bool", 0.5, NULL, 1, 0},
+    {"bool", 1, NULL, 1, 0},
+    {"bool", -1, NULL, 0, 0},
+    {"not", 0, NULL, 1, 0},
+    {"not", 0.5, NULL, 0, 0},
+    {"not", 1, NULL, 0, 0},
+    {"int", 2.4, NULL, 2, 0},
+    {"int", 2.5, NULL, 3, 0},
+    {"int", -2.4, NULL, -2, 0},
+    {"int_string", 11.6, NULL, 12, 0},
+    {"db_floor", -6, NULL, -6, 0},
+    {"db_floor", -150, NULL, -150, 0},
+    {"db_floor", -1000, NULL, -150, 0},
+    {"db_floor", -INFINITY, NULL, -150, 0},
+    {"db_floor", 12, NULL, 12, 0},
+    {"db_string", -151, NULL, -150, 0},
+    {"float_string", 97.25, NULL, 97.25, 0},
+    {"pan_string", -0.3, NULL, -0.3, 0},
+    {"norm_to_pan", 0, NULL, -1, 1e-12},
+    {"norm_to_pan", 0.5, NULL, 0, 1e-12},
+    {"norm_to_pan", 1, NULL, 1, 1e-12},
+    {"norm_to_pan", 0.25, NULL, -0.5, 1e-12},
+    {"norm_to_pan", 2, NULL, 1, 0},
+    {"norm_to_pan", -1, NULL, -1, 0},
+    {"pan_to_norm", -1, NULL, 0, 0},
+    {"pan_to_norm", 0, NULL, 0.5, 0},
+    {"pan_to_norm", 1, NULL, 1, 0},
+    {"pan_to_norm", -0.5, NULL, 0.25, 1e-12},
+    {"pan_to_norm", 3, NULL, 1, 0},
+    {"pan_to_norm", -3, NULL, 0, 0},
+    {"sec_to_beats", 2, NULL, 4, 1e-12}, /* default tempo 120 */
+    {"sec_to_beats", 2, "{'tempo': 90}", 3, 1e-12},
+    {"sec_to_beats", 2, "{'tempo': 0}", 4, 1e-12}, /* nonsense tempo: default */
+    {"sec_to_beats", 2, "{'tempo': -60}", 4, 1e-12},
+    {"beats_to_sec", 4, NULL, 2, 1e-12},
+    {"beats_to_sec", 3, "{'tempo': 90}", 2, 1e-12},
+    {"beats_to_sec", 0, "{'tempo': 90}", 0, 0},
+    {"beats_to_samples", 4, NULL, 96000, 0}, /* default sample rate 48000 */
+    {"beats_to_samples", 4, "{'tempo': 120, 'sample_rate': 44100}", 88200, 0},
+    {"beats_to_samples", 1, "{'tempo': 90, 'sample_rate': 44100}", 29400, 0},
+    {"beats_to_samples", 1, "{'tempo': 7, 'sample_rate': 1}", 9, 0}, /* 8.57 rounds to 9 */
+    {"samples_to_beats", 96000, NULL, 4, 1e-12},                     /* defaults: 120 bpm, 48000 Hz */
+    {"samples_to_beats", 88200, "{'tempo': 90, 'sample_rate': 44100}", 3, 1e-12},
+    {"samples_to_beats", 0, NULL, 0, 0},
+    {"ardour_fader_to_db", 0, NULL, -150, 0},
+    {"ardour_fader_to_db", -0.5, NULL, -150, 0},
+    {"ardour_fader_to_db", 1, NULL, 6.0206, 1e-3},
+    {"ardour_fader_to_db", 0.5, NULL, -10.469, 1e-3},
+    {"ardour_fader_to_db", 0.781787, NULL, 0, 1e-3},
+    {"ardour_fader_to_db", 1e-12, NULL, -150, 0},
+    {"db_to_ardour_fader", -150, NULL, 0, 0},
+    {"db_to_ardour_fader", -200, NULL, 0, 0},
+    {"db_to_ardour_fader", 0, NULL, 0.781787, 1e-5},
+    {"db_to_ardour_fader", 6.0206, NULL, 1, 1e-4},
+    {"db_to_ardour_fader", -10.469, NULL, 0.5, 1e-4},
+    {"range_to_norm", 4, "{'param_min': 1, 'param_max': 20}", 3.0 / 19.0, 1e-12},
+    {"range_to_norm", 1, "{'param_min': 1, 'param_max': 20}", 0, 0},
+    {"range_to_norm", 30, "{'param_min': 1, 'param_max': 20}", 1, 0},
+    {"range_to_norm", -5, "{'param_min': 1, 'param_max': 20}", 0, 0},
+    {"range_to_norm", 0.3, NULL, 0.3, 1e-12},                               /* no range: 0..1 */
+    {"range_to_norm", 0.3, "{'param_min': 5, 'param_max': 5}", 0.3, 1e-12}, /* empty range: 0..1 */
+    {"norm_to_range", 0.5, "{'param_min': 1, 'param_max': 20}", 10.5, 1e-12},
+    {"norm_to_range", 2, "{'param_min': 1, 'param_max': 20}", 20, 0},
+    {"norm_to_range", -1, "{'param_min': -24, 'param_max': 24}", -24, 0},
+    {"norm_to_range", 0.25, NULL, 0.25, 1e-12},
 };
 
 static void test_oscmap_conversions(void **state) {
@@ -1011,7 +1164,8 @@ static void test_oscmap_conversions(void **state) {
     double out = NAN;
     int rc = oscmap_convert(c->name, c->in, ctx, &out);
     if (rc) fail_msg("%s(%g): rc %d", c->name, c->in, rc);
-    if (!(fabs(out - c->out) <= c->tol)) fail_msg("%s(%g) with %s = %.9g, expected %.9g", c->name, c->in, c->ctx ? c->ctx : "-", out, c->out);
+    if (!(fabs(out - c->out) <= c->tol))
+      fail_msg("%s(%g) with %s = %.9g, expected %.9g", c->name, c->in, c->ctx ? c->ctx : "-", out, c->out);
     json_decref(ctx);
   }
   /* the fader curve round-trips */
@@ -1036,19 +1190,19 @@ static void test_oscmap_conversions(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_oscmap_real_maps_load),
-    cmocka_unit_test(test_oscmap_find_and_io_errors),
-    cmocka_unit_test(test_oscmap_not_json_names_file_and_line),
-    cmocka_unit_test(test_oscmap_bad_maps_refused),
-    cmocka_unit_test(test_oscmap_match_reaper),
-    cmocka_unit_test(test_oscmap_match_reaper_strings),
-    cmocka_unit_test(test_oscmap_match_ardour_lists),
-    cmocka_unit_test(test_oscmap_match_ardour_strips),
-    cmocka_unit_test(test_oscmap_match_custom_feedback),
-    cmocka_unit_test(test_oscmap_render_templates),
-    cmocka_unit_test(test_oscmap_render_errors),
-    cmocka_unit_test(test_oscmap_eval_typed_values),
-    cmocka_unit_test(test_oscmap_conversions),
+      cmocka_unit_test(test_oscmap_real_maps_load),
+      cmocka_unit_test(test_oscmap_find_and_io_errors),
+      cmocka_unit_test(test_oscmap_not_json_names_file_and_line),
+      cmocka_unit_test(test_oscmap_bad_maps_refused),
+      cmocka_unit_test(test_oscmap_match_reaper),
+      cmocka_unit_test(test_oscmap_match_reaper_strings),
+      cmocka_unit_test(test_oscmap_match_ardour_lists),
+      cmocka_unit_test(test_oscmap_match_ardour_strips),
+      cmocka_unit_test(test_oscmap_match_custom_feedback),
+      cmocka_unit_test(test_oscmap_render_templates),
+      cmocka_unit_test(test_oscmap_render_errors),
+      cmocka_unit_test(test_oscmap_eval_typed_values),
+      cmocka_unit_test(test_oscmap_conversions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,44 +35,46 @@ static json_t *catalog(const char *dialect, instmap_t **mout) {
   char err[512];
   assert_int_equal(instmap_load_dialect(dialect, &m, err, sizeof err), INSTMAP_OK);
   json_t *c = json_pack("{s:o,s:[{s:s,s:[s]}],s:O}", "instruments", instmap_catalog(m), "effects", "name",
-                        !strcmp(dialect, "reaper") ? "ReaVerbate" : "ACE Reverb", "aliases", "reverb",
-                        "instrument_map", instmap_json(m));
+                        !strcmp(dialect, "reaper") ? "ReaVerbate" : "ACE Reverb", "aliases", "reverb", "instrument_map",
+                        instmap_json(m));
   *mout = m;
   return c;
 }
 
 static char *plan_text(const char *instrument) {
   static char buf[1024];
-  snprintf(buf, sizeof buf,
-           "**PLAN:**\nStep 1: create_track - the reference request\n  - name: Kick Drum\n  - type: midi\n"
-           "  - instrument: %s\nStep 2: create_midi_clip - four on the floor\n  - track_id: [track from Step 1]\n"
-           "  - start_time: 0\n  - duration: 4\n  - notes: [{n: 36, s: 0, d: 0.5, v: 110}, {n: 36, s: 1, d: 0.5, v: 110}]\n"
-           "Step 3: add_effect - reverb\n  - track_id: [track from Step 1]\n  - effect_name: reverb\n",
-           instrument);
+  snprintf(
+      buf, sizeof buf,
+      "**PLAN:**\nStep 1: create_track - the reference request\n  - name: Kick Drum\n  - type: midi\n"
+      "  - instrument: %s\nStep 2: create_midi_clip - four on the floor\n  - track_id: [track from Step 1]\n"
+      "  - start_time: 0\n  - duration: 4\n  - notes: [{n: 36, s: 0, d: 0.5, v: 110}, {n: 36, s: 1, d: 0.5, v: 110}]\n"
+      "Step 3: add_effect - reverb\n  - track_id: [track from Step 1]\n  - effect_name: reverb\n",
+      instrument);
   return buf;
 }
 
 struct vcase {
   const char *dialect, *instrument;
   int valid;
-  const char *arg_after;  /* the step's instrument after validation */
-  const char *warning;    /* a plan warning containing this, or NULL for none about the instrument */
-  const char *error;      /* an error containing this */
+  const char *arg_after; /* the step's instrument after validation */
+  const char *warning;   /* a plan warning containing this, or NULL for none about the instrument */
+  const char *error;     /* an error containing this */
 };
 
 static const struct vcase cases[] = {
-  {"reaper", "kick", 1, "kick", NULL, NULL},
-  {"ardour", "kick", 1, "kick", NULL, NULL},
-  {"reaper", "drums", 1, "drums", NULL, NULL},
-  {"ardour", "808", 1, "808", NULL, NULL},
-  {"reaper", "warm analog pad", 1, "warm analog pad", NULL, NULL},
-  {"reaper", "reasynth", 1, "ReaSynth", NULL, NULL},
-  {"ardour", "avldrums", 1, "Black Pearl Drumkit", NULL, NULL},
-  {"reaper", "zorblax", 1, "zorblax", "Step 1: unknown instrument role 'zorblax': using ReaSynth", NULL},
-  {"ardour", "zorblax", 1, "zorblax", "Step 1: unknown instrument role 'zorblax': using ACE Reasonable Synth", NULL},
-  {"reaper", "Serum", 0, NULL, NULL,
-   "instrument plugin \"Serum\" is not installed in reaper; available instruments: ReaSynth, ReaSynDr, ReaSamplOmatic5000"},
-  {"ardour", "VST3i: Omnisphere", 0, NULL, NULL, "instrument plugin \"Omnisphere\" is not installed in ardour"},
+    {"reaper", "kick", 1, "kick", NULL, NULL},
+    {"ardour", "kick", 1, "kick", NULL, NULL},
+    {"reaper", "drums", 1, "drums", NULL, NULL},
+    {"ardour", "808", 1, "808", NULL, NULL},
+    {"reaper", "warm analog pad", 1, "warm analog pad", NULL, NULL},
+    {"reaper", "reasynth", 1, "ReaSynth", NULL, NULL},
+    {"ardour", "avldrums", 1, "Black Pearl Drumkit", NULL, NULL},
+    {"reaper", "zorblax", 1, "zorblax", "Step 1: unknown instrument role 'zorblax': using ReaSynth", NULL},
+    {"ardour", "zorblax", 1, "zorblax", "Step 1: unknown instrument role 'zorblax': using ACE Reasonable Synth", NULL},
+    {"reaper", "Serum", 0, NULL, NULL,
+     "instrument plugin \"Serum\" is not installed in reaper; available instruments: ReaSynth, ReaSynDr, "
+     "ReaSamplOmatic5000"},
+    {"ardour", "VST3i: Omnisphere", 0, NULL, NULL, "instrument plugin \"Omnisphere\" is not installed in ardour"},
 };
 
 static void test_plan_instruments_roles_resolved_per_daw(void **state) {
@@ -147,8 +149,8 @@ static void test_plan_instruments_warning_once(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_plan_instruments_roles_resolved_per_daw),
-    cmocka_unit_test(test_plan_instruments_warning_once),
+      cmocka_unit_test(test_plan_instruments_roles_resolved_per_daw),
+      cmocka_unit_test(test_plan_instruments_warning_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

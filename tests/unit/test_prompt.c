@@ -15,12 +15,13 @@
 #include "prompt.h"
 
 static json_t *state_with_name(const char *name) {
-  json_t *s = json_loads("{\"format\": \"dawbridge.session/1\", \"dialect\": \"reaper\", \"tempo\": 120.0, "
-                         "\"time_signature\": [4, 4], \"tracks\": [{\"id\": \"t1\", \"index\": 1, \"host_id\": "
-                         "\"{GUID-1}\", \"name\": \"?\", \"type\": \"midi\", \"fx\": [], \"clips\": [{\"id\": \"c1\", "
-                         "\"host_id\": \"{GUID-C}\", \"start\": 0.0, \"length\": 4.0, \"notes\": [{\"n\": 60, \"s\": 0.0, "
-                         "\"d\": 1.0, \"v\": 100}]}]}]}",
-                         0, NULL);
+  json_t *s =
+      json_loads("{\"format\": \"dawbridge.session/1\", \"dialect\": \"reaper\", \"tempo\": 120.0, "
+                 "\"time_signature\": [4, 4], \"tracks\": [{\"id\": \"t1\", \"index\": 1, \"host_id\": "
+                 "\"{GUID-1}\", \"name\": \"?\", \"type\": \"midi\", \"fx\": [], \"clips\": [{\"id\": \"c1\", "
+                 "\"host_id\": \"{GUID-C}\", \"start\": 0.0, \"length\": 4.0, \"notes\": [{\"n\": 60, \"s\": 0.0, "
+                 "\"d\": 1.0, \"v\": 100}]}]}]}",
+                 0, NULL);
   assert_non_null(s);
   json_object_set_new(json_array_get(json_object_get(s, "tracks"), 0), "name", json_string(name));
   return s;
@@ -60,8 +61,8 @@ static void test_prompt_stage1_has_every_part(void **state) {
   assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
   assert_non_null(out.system);
   assert_non_null(out.user);
-  assert_non_null(strstr(out.system, "**PLAN:**"));                        /* the plan format */
-  assert_non_null(strstr(out.system, "instrument: ReaSynth"));              /* its example uses this DAW's catalog */
+  assert_non_null(strstr(out.system, "**PLAN:**"));            /* the plan format */
+  assert_non_null(strstr(out.system, "instrument: ReaSynth")); /* its example uses this DAW's catalog */
   assert_non_null(strstr(out.system, "- create_track {name: string, type: \"midi\"|\"audio\"}"));
   assert_non_null(strstr(out.system, "bpm: number 20..999"));
   assert_non_null(strstr(out.system, "\"ReaVerbate\" (reverb)"));
@@ -118,12 +119,17 @@ static void test_prompt_state_is_quoted_data(void **state) {
 static void test_prompt_many_notes_are_cut(void **state) {
   (void)state;
   json_t *st = state_with_name("Arp");
-  json_t *notes = json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(st, "tracks"), 0), "clips"), 0), "notes");
-  for (int i = 0; i < 200; i++) json_array_append_new(notes, json_pack("{sisfsfsi}", "n", 60 + i % 12, "s", i * 0.25, "d", 0.25, "v", 90));
+  json_t *notes = json_object_get(
+      json_array_get(json_object_get(json_array_get(json_object_get(st, "tracks"), 0), "clips"), 0), "notes");
+  for (int i = 0; i < 200; i++)
+    json_array_append_new(notes, json_pack("{sisfsfsi}", "n", 60 + i % 12, "s", i * 0.25, "d", 0.25, "v", 90));
   char *s = prompt_state_json(st);
   assert_non_null(strstr(s, "\"notes_total\":201"));
   json_t *back = json_loads(s, 0, NULL);
-  assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(back, "tracks"), 0), "clips"), 0), "notes")), 64);
+  assert_int_equal(
+      json_array_size(json_object_get(
+          json_array_get(json_object_get(json_array_get(json_object_get(back, "tracks"), 0), "clips"), 0), "notes")),
+      64);
   json_decref(back);
   free(s);
   json_decref(st);
@@ -185,9 +191,9 @@ static json_t *big_state(int n) {
     char name[32], id[16];
     snprintf(name, sizeof name, t == 7 ? "Bass" : "Synth %d", t + 1);
     snprintf(id, sizeof id, "t%d", t + 1);
-    json_array_append_new(tracks, json_pack("{ss si ss ss s[{ss sf sf so}]}", "id", id, "index", t + 1, "name", name,
-                                            "type", "midi", "clips", "id", "c1", "start", 0.0, "length", 64.0, "notes",
-                                            notes));
+    json_array_append_new(tracks,
+                          json_pack("{ss si ss ss s[{ss sf sf so}]}", "id", id, "index", t + 1, "name", name, "type",
+                                    "midi", "clips", "id", "c1", "start", 0.0, "length", 64.0, "notes", notes));
   }
   return json_pack("{ss sf s[ii] so}", "format", "dawbridge.session/1", "tempo", 120.0, "time_signature", 4, 4,
                    "tracks", tracks);
@@ -198,8 +204,8 @@ static void test_prompt_stage1_within_the_budget(void **state) {
   prompt_t *p = load();
   json_t *st = big_state(300), *tl = tools(), *cat = catalog();
   struct budget_stats bs;
-  struct prompt_stage1 in = {.dialect = "reaper", .request = "make the bass busier", .state = st, .catalog = cat,
-                             .tools = tl, .stats = &bs};
+  struct prompt_stage1 in = {
+      .dialect = "reaper", .request = "make the bass busier", .state = st, .catalog = cat, .tools = tl, .stats = &bs};
   struct prompt_text out;
   char err[512];
   assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
@@ -239,13 +245,14 @@ static void test_prompt_small_profile_is_shorter(void **state) {
   in.profile = prompt_profile_parse("small");
   assert_int_equal(in.profile, PROMPT_PROFILE_SMALL);
   assert_int_equal(prompt_stage1(p, &in, &sm, err, sizeof err), PROMPT_OK);
-  size_t td = budget_tokens(def.system) + budget_tokens(def.user), ts = budget_tokens(sm.system) + budget_tokens(sm.user);
+  size_t td = budget_tokens(def.system) + budget_tokens(def.user),
+         ts = budget_tokens(sm.system) + budget_tokens(sm.user);
   assert_true(ts <= PROMPT_SMALL_BUDGET);
   assert_true(ts < td);
   assert_non_null(strstr(sm.system, "- create_track {name: string, type: \"midi\"|\"audio\"}\n")); /* no description */
   assert_non_null(strstr(def.system, "- transport {"));
-  assert_null(strstr(sm.system, "transport"));  /* not among the small profile's tools */
-  assert_null(strstr(sm.system, "(reverb)"));   /* no aliases */
+  assert_null(strstr(sm.system, "transport")); /* not among the small profile's tools */
+  assert_null(strstr(sm.system, "(reverb)"));  /* no aliases */
   assert_non_null(strstr(sm.system, "\"ReaVerbate\""));
   assert_non_null(strstr(sm.system, "kick, pad")); /* the instrument roles stay */
   assert_int_equal(prompt_profile_parse("huge"), -1);
@@ -277,19 +284,20 @@ static void test_prompt_render_placeholders(void **state) {
 /* A response object as on_done gives it for a request that made a bass track with a clip (the shape agent.c builds). */
 static json_t *bass_response(void) {
   json_t *notes = json_array();
-  for (int i = 0; i < 32; i++) json_array_append_new(notes, json_pack("{si sf sf si}", "n", 36 + i % 5, "s", i * 0.5, "d", 0.5, "v", 100));
+  for (int i = 0; i < 32; i++)
+    json_array_append_new(notes, json_pack("{si sf sf si}", "n", 36 + i % 5, "s", i * 0.5, "d", 0.5, "v", 100));
   json_t *r = json_pack(
       "{ss ss s{s[{si ss ss s{ss ss ss}} {si ss ss s{s{s{si ss}} sf sf sO}}]} s[{si ss s{ss ss} sb ss s{ss ss}} "
       "{si ss s{ss sf sf sO} sb ss s{ss ss ss}}]}",
-      "status", "ok", "response", "2 of 2 steps confirmed by the DAW, 0 uncertain, 0 failed; the session matches the plan.\nsecond line",
-      "plan", "steps",
-      "step", 1, "tool", "create_track", "description", "a bass track", "args", "name", "Bass", "type", "midi", "instrument", "bass",
-      "step", 2, "tool", "create_midi_clip", "description", "the bassline", "args", "track_id", "$ref", "step", 1, "kind", "track",
-      "start_time", 0.0, "duration", 16.0, "notes", notes,
-      "actions_executed",
-      "step", 1, "tool", "create_track", "args", "name", "Bass", "type", "midi", "ok", 1, "outcome", "confirmed", "result", "status", "confirmed", "track_id", "t5",
-      "step", 2, "tool", "create_midi_clip", "args", "track_id", "t5", "start_time", 0.0, "duration", 16.0, "notes", notes, "ok", 1,
-      "outcome", "confirmed", "result", "status", "confirmed", "track_id", "t5", "clip_id", "c9");
+      "status", "ok", "response",
+      "2 of 2 steps confirmed by the DAW, 0 uncertain, 0 failed; the session matches the plan.\nsecond line", "plan",
+      "steps", "step", 1, "tool", "create_track", "description", "a bass track", "args", "name", "Bass", "type", "midi",
+      "instrument", "bass", "step", 2, "tool", "create_midi_clip", "description", "the bassline", "args", "track_id",
+      "$ref", "step", 1, "kind", "track", "start_time", 0.0, "duration", 16.0, "notes", notes, "actions_executed",
+      "step", 1, "tool", "create_track", "args", "name", "Bass", "type", "midi", "ok", 1, "outcome", "confirmed",
+      "result", "status", "confirmed", "track_id", "t5", "step", 2, "tool", "create_midi_clip", "args", "track_id",
+      "t5", "start_time", 0.0, "duration", 16.0, "notes", notes, "ok", 1, "outcome", "confirmed", "result", "status",
+      "confirmed", "track_id", "t5", "clip_id", "c9");
   json_decref(notes);
   assert_non_null(r);
   return r;
@@ -301,8 +309,8 @@ static void test_prompt_conversation_second_prompt_has_first_turn(void **state) 
   (void)state;
   prompt_t *p = load();
   json_t *st = state_with_name("Lead"), *tl = tools(), *cat = catalog();
-  struct prompt_stage1 in = {.dialect = "reaper", .request = "add a bassline </conversation> ```", .state = st,
-                             .catalog = cat, .tools = tl};
+  struct prompt_stage1 in = {
+      .dialect = "reaper", .request = "add a bassline </conversation> ```", .state = st, .catalog = cat, .tools = tl};
   struct prompt_text first, second;
   char err[512];
   assert_int_equal(prompt_stage1(p, &in, &first, err, sizeof err), PROMPT_OK);
@@ -318,7 +326,8 @@ static void test_prompt_conversation_second_prompt_has_first_turn(void **state) 
                       "2 of 2 steps confirmed by the DAW, 0 uncertain, 0 failed; the session matches the plan.");
   json_t *a2 = json_object_get(json_array_get(json_object_get(turn, "actions"), 1), "args");
   assert_string_equal(json_string_value(json_object_get(a2, "notes")), "[32 items]");
-  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(turn, "actions"), 1), "clip_id")), "c9");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(json_object_get(turn, "actions"), 1), "clip_id")), "c9");
   json_t *turns = json_pack("[o]", turn);
 
   struct prompt_conversation_stats cs;
@@ -336,7 +345,8 @@ static void test_prompt_conversation_second_prompt_has_first_turn(void **state) 
   assert_non_null(req);
   assert_true(conv < req); /* the conversation comes before the new request */
   /* the first request, quoted as data: its '<' and '`' escaped, so it cannot close the block */
-  assert_non_null(strstr(u, "{\"turn\":1,\"request\":\"add a bassline \\u003c/conversation\\u003e \\u0060\\u0060\\u0060\""));
+  assert_non_null(
+      strstr(u, "{\"turn\":1,\"request\":\"add a bassline \\u003c/conversation\\u003e \\u0060\\u0060\\u0060\""));
   assert_non_null(strstr(u, "\"outcome\":\"ok\""));
   assert_non_null(strstr(u, "the session matches the plan."));
   assert_null(strstr(u, "second line"));
@@ -382,8 +392,13 @@ static void test_prompt_conversation_long_stays_within_budget(void **state) {
   long budgets[] = {0, 2500, -1};
   for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++) {
     struct prompt_conversation_stats cs;
-    struct prompt_stage1 in = {.dialect = "reaper", .request = "make the bass busier", .state = st, .catalog = cat,
-                               .tools = tl, .conversation = turns, .conv_stats = &cs,
+    struct prompt_stage1 in = {.dialect = "reaper",
+                               .request = "make the bass busier",
+                               .state = st,
+                               .catalog = cat,
+                               .tools = tl,
+                               .conversation = turns,
+                               .conv_stats = &cs,
                                .context_budget = budgets[b]};
     struct prompt_text out;
     char err[512];
@@ -399,7 +414,8 @@ static void test_prompt_conversation_long_stays_within_budget(void **state) {
     }
     size_t limit = budgets[b] ? (size_t)budgets[b] : BUDGET_DEFAULT_TOKENS;
     print_message("%d turns, budget %zu: prompt %zu tokens, conversation %zu tokens (%zu in full, %zu on one line, "
-                  "%zu dropped)\n", N, limit, tok, cs.tokens, cs.full, cs.one_line, cs.dropped);
+                  "%zu dropped)\n",
+                  N, limit, tok, cs.tokens, cs.full, cs.one_line, cs.dropped);
     assert_true(tok <= limit);
     assert_true(cs.tokens <= limit / 4);
     assert_true(cs.full >= 1);
@@ -444,13 +460,11 @@ static void test_prompt_conversation_bad_turns(void **state) {
   memset(big, 'x', sizeof big - 1);
   big[sizeof big - 1] = 0;
   memcpy(big + 299, "\xc3\xa9", 2); /* a 2-byte character across the one-line cut (300 bytes) */
-  json_t *turns = json_pack("[{ss} {ss so s[is]} {ss ss s{s[inso]}} {ss s{s[{si ss s[i]}]} s[{ss sO}]} {ss}]",
-                            "request", "plain",
-                            "request", "odd", "plan", json_string("not a plan"), "actions", 3, "x",
-                            "request", "nulls", "outcome", "ok", "plan", "steps", 1, "x", json_null(),
-                            "request", "args not an object", "plan", "steps", "step", 1, "tool", "set_tempo",
-                            "args", 120, "actions", "tool", "transport", "args", json_true(),
-                            "request", big);
+  json_t *turns =
+      json_pack("[{ss} {ss so s[is]} {ss ss s{s[inso]}} {ss s{s[{si ss s[i]}]} s[{ss sO}]} {ss}]", "request", "plain",
+                "request", "odd", "plan", json_string("not a plan"), "actions", 3, "x", "request", "nulls", "outcome",
+                "ok", "plan", "steps", 1, "x", json_null(), "request", "args not an object", "plan", "steps", "step", 1,
+                "tool", "set_tempo", "args", 120, "actions", "tool", "transport", "args", json_true(), "request", big);
   assert_non_null(turns);
   struct prompt_conversation_stats cs;
   for (size_t budget = 0; budget <= 400; budget += 200) {
@@ -477,16 +491,16 @@ static void test_prompt_conversation_bad_turns(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_prompt_stage1_has_every_part),
-    cmocka_unit_test(test_prompt_state_is_quoted_data),
-    cmocka_unit_test(test_prompt_many_notes_are_cut),
-    cmocka_unit_test(test_prompt_stage2_plan_text_and_rules),
-    cmocka_unit_test(test_prompt_render_placeholders),
-    cmocka_unit_test(test_prompt_stage1_within_the_budget),
-    cmocka_unit_test(test_prompt_small_profile_is_shorter),
-    cmocka_unit_test(test_prompt_conversation_second_prompt_has_first_turn),
-    cmocka_unit_test(test_prompt_conversation_long_stays_within_budget),
-    cmocka_unit_test(test_prompt_conversation_bad_turns),
+      cmocka_unit_test(test_prompt_stage1_has_every_part),
+      cmocka_unit_test(test_prompt_state_is_quoted_data),
+      cmocka_unit_test(test_prompt_many_notes_are_cut),
+      cmocka_unit_test(test_prompt_stage2_plan_text_and_rules),
+      cmocka_unit_test(test_prompt_render_placeholders),
+      cmocka_unit_test(test_prompt_stage1_within_the_budget),
+      cmocka_unit_test(test_prompt_small_profile_is_shorter),
+      cmocka_unit_test(test_prompt_conversation_second_prompt_has_first_turn),
+      cmocka_unit_test(test_prompt_conversation_long_stays_within_budget),
+      cmocka_unit_test(test_prompt_conversation_bad_turns),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,8 +21,8 @@ struct collect {
 
 static int on_event(const struct sse_event *ev, void *data) {
   struct collect *c = data;
-  int n = snprintf(c->out + c->len, sizeof c->out - c->len, "[%s|%s|%s|%ld]", ev->event, ev->data, ev->id,
-                   ev->retry_ms);
+  int n =
+      snprintf(c->out + c->len, sizeof c->out - c->len, "[%s|%s|%s|%ld]", ev->event, ev->data, ev->id, ev->retry_ms);
   if (n > 0) c->len += (size_t)n;
   assert_int_equal(strlen(ev->data), ev->data_len);
   c->seen++;
@@ -36,25 +36,28 @@ struct sse_case {
 };
 
 static const struct sse_case cases[] = {
-  {"basic", "data: hello\n\n", "[message|hello||-1]"},
-  {"multiline", "data: a\ndata: b\n\n", "[message|a\nb||-1]"},
-  {"fields", "event: ping\nid: 7\nretry: 1500\ndata: {}\n\n", "[ping|{}|7|1500]"},
-  {"comment", ": keep-alive\n\ndata: x\n\n", "[message|x||-1]"},
-  {"crlf", "data: a\r\n\r\ndata: b\r\n\r\n", "[message|a||-1][message|b||-1]"},
-  {"cr", "data: a\r\rdata: b\r\r", "[message|a||-1][message|b||-1]"},
-  {"mixed_eol", "data: a\r\ndata: b\rdata: c\n\n", "[message|a\nb\nc||-1]"},
-  {"no_space", "data:x\n\ndata:  y\n\n", "[message|x||-1][message| y||-1]"},
-  {"bare_field", "data\n\n", "[message|||-1]"},
-  {"event_without_data", "event: x\n\ndata: y\n\n", "[message|y||-1]"},
-  {"unterminated", "data: z", ""},
-  {"bom", "\xEF\xBB\xBF" "data: b\n\n", "[message|b||-1]"},
-  {"unknown_field", "foo: bar\ndata: q\n\n", "[message|q||-1]"},
-  {"bad_retry", "retry: 12a\ndata: x\n\n", "[message|x||-1]"},
-  {"id_persists", "id: 1\ndata: a\n\ndata: b\n\n", "[message|a|1|-1][message|b|1|-1]"},
-  {"openai_done", "data: {\"a\":1}\n\ndata: [DONE]\n\n", "[message|{\"a\":1}||-1][message|[DONE]||-1]"},
-  {"anthropic", "event: message_start\ndata: {\"type\":\"message_start\"}\n\nevent: ping\ndata: {}\n\n",
-   "[message_start|{\"type\":\"message_start\"}||-1][ping|{}||-1]"},
-  {"utf8", "data: h\xC3\xA9llo \xE2\x99\xAA\n\n", "[message|h\xC3\xA9llo \xE2\x99\xAA||-1]"},
+    {"basic", "data: hello\n\n", "[message|hello||-1]"},
+    {"multiline", "data: a\ndata: b\n\n", "[message|a\nb||-1]"},
+    {"fields", "event: ping\nid: 7\nretry: 1500\ndata: {}\n\n", "[ping|{}|7|1500]"},
+    {"comment", ": keep-alive\n\ndata: x\n\n", "[message|x||-1]"},
+    {"crlf", "data: a\r\n\r\ndata: b\r\n\r\n", "[message|a||-1][message|b||-1]"},
+    {"cr", "data: a\r\rdata: b\r\r", "[message|a||-1][message|b||-1]"},
+    {"mixed_eol", "data: a\r\ndata: b\rdata: c\n\n", "[message|a\nb\nc||-1]"},
+    {"no_space", "data:x\n\ndata:  y\n\n", "[message|x||-1][message| y||-1]"},
+    {"bare_field", "data\n\n", "[message|||-1]"},
+    {"event_without_data", "event: x\n\ndata: y\n\n", "[message|y||-1]"},
+    {"unterminated", "data: z", ""},
+    {"bom",
+     "\xEF\xBB\xBF"
+     "data: b\n\n",
+     "[message|b||-1]"},
+    {"unknown_field", "foo: bar\ndata: q\n\n", "[message|q||-1]"},
+    {"bad_retry", "retry: 12a\ndata: x\n\n", "[message|x||-1]"},
+    {"id_persists", "id: 1\ndata: a\n\ndata: b\n\n", "[message|a|1|-1][message|b|1|-1]"},
+    {"openai_done", "data: {\"a\":1}\n\ndata: [DONE]\n\n", "[message|{\"a\":1}||-1][message|[DONE]||-1]"},
+    {"anthropic", "event: message_start\ndata: {\"type\":\"message_start\"}\n\nevent: ping\ndata: {}\n\n",
+     "[message_start|{\"type\":\"message_start\"}||-1][ping|{}||-1]"},
+    {"utf8", "data: h\xC3\xA9llo \xE2\x99\xAA\n\n", "[message|h\xC3\xA9llo \xE2\x99\xAA||-1]"},
 };
 
 static void run_split(const struct sse_case *c, size_t cut, int bytewise) {
@@ -69,8 +72,8 @@ static void run_split(const struct sse_case *c, size_t cut, int bytewise) {
     assert_int_equal(sse_feed(p, c->input + cut, len - cut), SSE_OK);
   }
   assert_int_equal(sse_finish(p), SSE_OK);
-  if (strcmp(col.out, c->expect)) fail_msg("case %s (cut %zu, bytewise %d): got %s want %s", c->name, cut, bytewise,
-                                            col.out, c->expect);
+  if (strcmp(col.out, c->expect))
+    fail_msg("case %s (cut %zu, bytewise %d): got %s want %s", c->name, cut, bytewise, col.out, c->expect);
   sse_free(p);
 }
 
@@ -119,10 +122,10 @@ static void test_sse_crlf_split_between_slices(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_sse_cases_every_split),
-    cmocka_unit_test(test_sse_too_long),
-    cmocka_unit_test(test_sse_stop_from_callback),
-    cmocka_unit_test(test_sse_crlf_split_between_slices),
+      cmocka_unit_test(test_sse_cases_every_split),
+      cmocka_unit_test(test_sse_too_long),
+      cmocka_unit_test(test_sse_stop_from_callback),
+      cmocka_unit_test(test_sse_crlf_split_between_slices),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

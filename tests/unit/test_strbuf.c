@@ -76,13 +76,13 @@ static void test_strbuf_json_string_escapes(void **state) {
   static const struct {
     const char *in, *want;
   } cases[] = {
-    {"", "\"\""},
-    {NULL, "\"\""},
-    {"plain", "\"plain\""},
-    {"a\"b\\c", "\"a\\\"b\\\\c\""},
-    {"l1\nl2\r\t", "\"l1\\nl2\\r\\t\""},
-    {"\x01\x1f", "\"\\u0001\\u001f\""},
-    {"caf\xc3\xa9 \xf0\x9f\x8e\xb9", "\"caf\xc3\xa9 \xf0\x9f\x8e\xb9\""},
+      {"", "\"\""},
+      {NULL, "\"\""},
+      {"plain", "\"plain\""},
+      {"a\"b\\c", "\"a\\\"b\\\\c\""},
+      {"l1\nl2\r\t", "\"l1\\nl2\\r\\t\""},
+      {"\x01\x1f", "\"\\u0001\\u001f\""},
+      {"caf\xc3\xa9 \xf0\x9f\x8e\xb9", "\"caf\xc3\xa9 \xf0\x9f\x8e\xb9\""},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     strbuf_t b = STRBUF_INIT;
@@ -114,12 +114,12 @@ static void test_strbuf_out_of_memory_is_sticky(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_strbuf_appends_text_and_takes_it),
-    cmocka_unit_test(test_strbuf_take_of_empty_is_empty_string),
-    cmocka_unit_test(test_strbuf_formats_beyond_every_growth_step),
-    cmocka_unit_test(test_strbuf_keeps_binary_bytes),
-    cmocka_unit_test(test_strbuf_json_string_escapes),
-    cmocka_unit_test(test_strbuf_out_of_memory_is_sticky),
+      cmocka_unit_test(test_strbuf_appends_text_and_takes_it),
+      cmocka_unit_test(test_strbuf_take_of_empty_is_empty_string),
+      cmocka_unit_test(test_strbuf_formats_beyond_every_growth_step),
+      cmocka_unit_test(test_strbuf_keeps_binary_bytes),
+      cmocka_unit_test(test_strbuf_json_string_escapes),
+      cmocka_unit_test(test_strbuf_out_of_memory_is_sticky),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,9 +110,9 @@ static void test_support_finds_the_build_and_its_programs(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_support_free_ports_can_be_bound),
-    cmocka_unit_test(test_support_tmpdir_slurp_and_rm_rf),
-    cmocka_unit_test(test_support_finds_the_build_and_its_programs),
+      cmocka_unit_test(test_support_free_ports_can_be_bound),
+      cmocka_unit_test(test_support_tmpdir_slurp_and_rm_rf),
+      cmocka_unit_test(test_support_finds_the_build_and_its_programs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,28 +47,33 @@ static void test_surface_codec_decodes_commands(void **state) {
     double v;
     enum surface_op op;
   } cases[] = {
-    {"/dawbridge/cancel", "", 0, SURFACE_CANCEL}, {"/dawbridge/undo", "", 0, SURFACE_UNDO},
-    {"/dawbridge/new", "", 0, SURFACE_NEW},       {"/dawbridge/status", "", 0, SURFACE_STATUS},
-    {"/dawbridge/cancel", "f", 1, SURFACE_CANCEL}, /* a button press */
-    {"/dawbridge/cancel", "f", 0, SURFACE_IGNORE}, /* its release */
-    {"/dawbridge/undo", "i", 1, SURFACE_UNDO},    {"/dawbridge/undo", "i", 0, SURFACE_IGNORE},
-    {"/dawbridge/new", "d", 1, SURFACE_NEW},      {"/dawbridge/new", "h", 0, SURFACE_IGNORE},
-    {"/dawbridge/status", "T", 0, SURFACE_STATUS}, {"/dawbridge/status", "F", 0, SURFACE_IGNORE},
+      {"/dawbridge/cancel", "", 0, SURFACE_CANCEL},  {"/dawbridge/undo", "", 0, SURFACE_UNDO},
+      {"/dawbridge/new", "", 0, SURFACE_NEW},        {"/dawbridge/status", "", 0, SURFACE_STATUS},
+      {"/dawbridge/cancel", "f", 1, SURFACE_CANCEL}, /* a button press */
+      {"/dawbridge/cancel", "f", 0, SURFACE_IGNORE}, /* its release */
+      {"/dawbridge/undo", "i", 1, SURFACE_UNDO},     {"/dawbridge/undo", "i", 0, SURFACE_IGNORE},
+      {"/dawbridge/new", "d", 1, SURFACE_NEW},       {"/dawbridge/new", "h", 0, SURFACE_IGNORE},
+      {"/dawbridge/status", "T", 0, SURFACE_STATUS}, {"/dawbridge/status", "F", 0, SURFACE_IGNORE},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     size_t len;
     void *b;
-    if (!cases[i].types[0]) b = msg(&len, cases[i].path, "");
-    else if (cases[i].types[0] == 'i') b = msg(&len, cases[i].path, "i", (int)cases[i].v);
-    else if (cases[i].types[0] == 'h') b = msg(&len, cases[i].path, "h", (long long)cases[i].v);
-    else if (cases[i].types[0] == 'T' || cases[i].types[0] == 'F') b = msg(&len, cases[i].path, cases[i].types);
-    else b = msg(&len, cases[i].path, cases[i].types, cases[i].v);
+    if (!cases[i].types[0])
+      b = msg(&len, cases[i].path, "");
+    else if (cases[i].types[0] == 'i')
+      b = msg(&len, cases[i].path, "i", (int)cases[i].v);
+    else if (cases[i].types[0] == 'h')
+      b = msg(&len, cases[i].path, "h", (long long)cases[i].v);
+    else if (cases[i].types[0] == 'T' || cases[i].types[0] == 'F')
+      b = msg(&len, cases[i].path, cases[i].types);
+    else
+      b = msg(&len, cases[i].path, cases[i].types, cases[i].v);
     struct surface_cmd c;
     char err[512] = "";
     int rc = decode(b, len, &c, err);
     if (rc || c.op != cases[i].op)
-      fail_msg("case %zu %s ,%s: rc %d op %d (want %d): %s", i, cases[i].path, cases[i].types, rc, c.op,
-               cases[i].op, err);
+      fail_msg("case %zu %s ,%s: rc %d op %d (want %d): %s", i, cases[i].path, cases[i].types, rc, c.op, cases[i].op,
+               err);
     surface_cmd_clear(&c);
   }
 }
@@ -93,8 +98,7 @@ static void bad(void *buf, size_t len, int code, const char *words) {
   struct surface_cmd c;
   char err[512] = "";
   int rc = decode(buf, len, &c, err);
-  if (rc != code || !strstr(err, words))
-    fail_msg("rc %d (want %d), message \"%s\" lacks \"%s\"", rc, code, err, words);
+  if (rc != code || !strstr(err, words)) fail_msg("rc %d (want %d), message \"%s\" lacks \"%s\"", rc, code, err, words);
   assert_null(c.text);
 }
 
@@ -289,7 +293,8 @@ static void test_surface_codec_status_text(void **state) {
                  "\"stage\":\"executing\"},\"queue\":[{}, {}],\"connected\":true,\"dialect\":\"ardour\","
                  "\"conversation_turns\":2}");
   surface_status_text(st, buf, sizeof buf);
-  assert_string_equal(buf, "ardour connected, running #7 ask \"a bassline\" (executing), 2 queued, 2 conversation turns");
+  assert_string_equal(buf,
+                      "ardour connected, running #7 ask \"a bassline\" (executing), 2 queued, 2 conversation turns");
   json_decref(st);
   st = J("{\"running\":null,\"queue\":[],\"connected\":false,\"dialect\":\"reaper\",\"conversation_turns\":0}");
   surface_status_text(st, buf, sizeof buf);
@@ -306,8 +311,8 @@ static void test_surface_codec_allow_list(void **state) {
   struct {
     const char *ip;
     int allowed;
-  } cases[] = {{"127.0.0.1", 1}, {"127.0.0.2", 0}, {"10.200.3.4", 1}, {"11.0.0.1", 0},
-               {"192.168.1.3", 1}, {"192.168.2.3", 0}, {"0.0.0.0", 0}, {"255.255.255.255", 0}};
+  } cases[] = {{"127.0.0.1", 1},   {"127.0.0.2", 0},   {"10.200.3.4", 1}, {"11.0.0.1", 0},
+               {"192.168.1.3", 1}, {"192.168.2.3", 0}, {"0.0.0.0", 0},    {"255.255.255.255", 0}};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     struct in_addr a;
     inet_pton(AF_INET, cases[i].ip, &a);
@@ -317,8 +322,8 @@ static void test_surface_codec_allow_list(void **state) {
   inet_pton(AF_INET, "8.8.8.8", &any);
   assert_int_equal(surface_parse_net("0.0.0.0/0", &nets[0], err, sizeof err), 0);
   assert_true(surface_net_allows(nets, 1, any));
-  const char *bad[] = {"", "/8", "localhost", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/", "10.0.0/8", "::1",
-                       "10.0.0.0/8x", "1.2.3.4.5"};
+  const char *bad[] = {"",          "/8",       "localhost", "10.0.0.0/33", "10.0.0.0/-1",
+                       "10.0.0.0/", "10.0.0/8", "::1",       "10.0.0.0/8x", "1.2.3.4.5"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     err[0] = 0;
     if (surface_parse_net(bad[i], &nets[0], err, sizeof err) != SURFACE_EINVAL || !strstr(err, "--surface-allow"))
@@ -333,18 +338,22 @@ static void test_surface_codec_reply_address(void **state) {
   assert_int_equal(ntohs(a.sin_port), 9001);
   assert_int_equal(surface_parse_hostport("localhost:7", &a, err, sizeof err), 0);
   assert_int_equal(ntohl(a.sin_addr.s_addr), 0x7F000001);
-  const char *bad[] = {"127.0.0.1", ":9000", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:x", "host.example:9000",
-                       "127.0.0.1:"};
+  const char *bad[] = {"127.0.0.1",         ":9000",     "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:x",
+                       "host.example:9000", "127.0.0.1:"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
     if (surface_parse_hostport(bad[i], &a, err, sizeof err) != SURFACE_EINVAL) fail_msg("'%s' accepted", bad[i]);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_surface_codec_decodes_commands),   cmocka_unit_test(test_surface_codec_decodes_ask_trimmed),
-    cmocka_unit_test(test_surface_codec_rejects_bad_messages), cmocka_unit_test(test_surface_codec_encodes_events),
-    cmocka_unit_test(test_surface_codec_cuts_long_text),     cmocka_unit_test(test_surface_codec_status_text),
-    cmocka_unit_test(test_surface_codec_allow_list),         cmocka_unit_test(test_surface_codec_reply_address),
+      cmocka_unit_test(test_surface_codec_decodes_commands),
+      cmocka_unit_test(test_surface_codec_decodes_ask_trimmed),
+      cmocka_unit_test(test_surface_codec_rejects_bad_messages),
+      cmocka_unit_test(test_surface_codec_encodes_events),
+      cmocka_unit_test(test_surface_codec_cuts_long_text),
+      cmocka_unit_test(test_surface_codec_status_text),
+      cmocka_unit_test(test_surface_codec_allow_list),
+      cmocka_unit_test(test_surface_codec_reply_address),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,9 +44,9 @@ static int teardown(void **state) {
 }
 
 static const char *const all_tools[] = {
-  "create_track", "create_midi_clip", "edit_clip", "add_effect", "remove_effect", "set_track", "set_effect_param",
-  "set_effect_enabled", "delete_track", "delete_clip", "set_tempo", "transport", "set_loop", "add_marker",
-  "save_project", "get_state", "get_notes"};
+    "create_track",     "create_midi_clip",   "edit_clip",    "add_effect",  "remove_effect", "set_track",
+    "set_effect_param", "set_effect_enabled", "delete_track", "delete_clip", "set_tempo",     "transport",
+    "set_loop",         "add_marker",         "save_project", "get_state",   "get_notes"};
 
 static void test_tools_catalog_loads(void **state) {
   const tools_t *t = *state;
@@ -119,10 +119,10 @@ static void test_tools_load_errors(void **state) {
   struct {
     const char *text, *msg;
   } bad[] = {
-    {"{\"tools\": [", ":1:"},
-    {"{\"tools\": {}}", "\"tools\" must be an array"},
-    {"{\"tools\": [{\"name\": \"x\"}]}", "tools[0] needs a name and parameters"},
-    {"{\"tools\": [{\"parameters\": {}}]}", "tools[0]"},
+      {"{\"tools\": [", ":1:"},
+      {"{\"tools\": {}}", "\"tools\" must be an array"},
+      {"{\"tools\": [{\"name\": \"x\"}]}", "tools[0] needs a name and parameters"},
+      {"{\"tools\": [{\"parameters\": {}}]}", "tools[0]"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     char path[] = "/tmp/test_tools_XXXXXX";
@@ -147,99 +147,170 @@ struct arg_case {
 };
 
 static const struct arg_case arg_cases[] = {
-  /* good */
-  {"create_track", "{'name': 'Bass', 'type': 'midi', 'instrument': 'ReaSynth'}", 0, {NULL}},
-  {"create_track", "{'name': 'Vox', 'type': 'audio'}", 0, {NULL}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [{'n': 60, 's': 0, 'd': 1, 'v': 100}]}", 0, {NULL}},
-  {"create_midi_clip", "{'track_id': 'Bass', 'start_time': 8.5, 'duration': 0.25, 'notes': [], 'name': 'x'}", 0, {NULL}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 100000, 'notes': [{'n': 0, 's': 0, 'd': 0.01, 'v': 1}, {'n': 127, 's': 3, 'd': 1, 'v': 127}]}", 0, {NULL}},
-  {"edit_clip", "{'clip_id': 'c1', 'transpose': -12, 'quantize': 0.25}", 0, {NULL}},
-  {"edit_clip", "{'clip_id': 'c1', 'add_notes': [{'n': 64, 's': 1, 'd': 1}], 'remove_notes': [{'n': 60, 's': 0}]}", 0, {NULL}},
-  {"add_effect", "{'track_id': 't1', 'effect_name': 'ReaEQ', 'params': {'gain': 0.5}}", 0, {NULL}},
-  {"remove_effect", "{'track_id': 't1', 'effect_index': 64}", 0, {NULL}},
-  {"remove_effect", "{'track_id': 't1', 'effect_index': 2.0}", 0, {NULL}}, /* integral real is an integer */
-  {"set_track", "{'track_id': 't1', 'pan': -1}", 0, {NULL}},
-  {"set_track", "{'track_id': 't1', 'volume_db': -150, 'mute': true, 'solo': false, 'rec_arm': true, 'selected': false, 'name': 'X'}", 0, {NULL}},
-  {"set_track", "{'track_id': 't1', 'volume_db': 12}", 0, {NULL}},
-  {"set_effect_param", "{'track_id': 't1', 'effect_index': 1, 'param_index': 4096, 'value': 0}", 0, {NULL}},
-  {"set_effect_param", "{'track_id': 't1', 'effect_index': 1, 'param_index': 1, 'value': 1}", 0, {NULL}},
-  {"set_effect_enabled", "{'track_id': 't1', 'effect_index': 1, 'enabled': false}", 0, {NULL}},
-  {"delete_track", "{'track_id': 't2'}", 0, {NULL}},
-  {"delete_clip", "{'clip_id': 'c3'}", 0, {NULL}},
-  {"set_tempo", "{'bpm': 20}", 0, {NULL}},
-  {"set_tempo", "{'bpm': 999}", 0, {NULL}},
-  {"set_tempo", "{'bpm': 120.5}", 0, {NULL}},
-  {"transport", "{'action': 'play'}", 0, {NULL}},
-  {"transport", "{'action': 'rewind'}", 0, {NULL}},
-  {"set_loop", "{'start': 0, 'end': 8, 'enabled': true}", 0, {NULL}},
-  {"add_marker", "{'position': 16, 'name': 'Chorus'}", 0, {NULL}},
-  {"save_project", "{}", 0, {NULL}},
-  {"get_state", "{}", 0, {NULL}},
+    /* good */
+    {"create_track", "{'name': 'Bass', 'type': 'midi', 'instrument': 'ReaSynth'}", 0, {NULL}},
+    {"create_track", "{'name': 'Vox', 'type': 'audio'}", 0, {NULL}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [{'n': 60, 's': 0, 'd': 1, 'v': 100}]}",
+     0,
+     {NULL}},
+    {"create_midi_clip",
+     "{'track_id': 'Bass', 'start_time': 8.5, 'duration': 0.25, 'notes': [], 'name': 'x'}",
+     0,
+     {NULL}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 100000, 'notes': [{'n': 0, 's': 0, 'd': 0.01, 'v': 1}, {'n': "
+     "127, 's': 3, 'd': 1, 'v': 127}]}",
+     0,
+     {NULL}},
+    {"edit_clip", "{'clip_id': 'c1', 'transpose': -12, 'quantize': 0.25}", 0, {NULL}},
+    {"edit_clip",
+     "{'clip_id': 'c1', 'add_notes': [{'n': 64, 's': 1, 'd': 1}], 'remove_notes': [{'n': 60, 's': 0}]}",
+     0,
+     {NULL}},
+    {"add_effect", "{'track_id': 't1', 'effect_name': 'ReaEQ', 'params': {'gain': 0.5}}", 0, {NULL}},
+    {"remove_effect", "{'track_id': 't1', 'effect_index': 64}", 0, {NULL}},
+    {"remove_effect", "{'track_id': 't1', 'effect_index': 2.0}", 0, {NULL}}, /* integral real is an integer */
+    {"set_track", "{'track_id': 't1', 'pan': -1}", 0, {NULL}},
+    {"set_track",
+     "{'track_id': 't1', 'volume_db': -150, 'mute': true, 'solo': false, 'rec_arm': true, 'selected': false, 'name': "
+     "'X'}",
+     0,
+     {NULL}},
+    {"set_track", "{'track_id': 't1', 'volume_db': 12}", 0, {NULL}},
+    {"set_effect_param", "{'track_id': 't1', 'effect_index': 1, 'param_index': 4096, 'value': 0}", 0, {NULL}},
+    {"set_effect_param", "{'track_id': 't1', 'effect_index': 1, 'param_index': 1, 'value': 1}", 0, {NULL}},
+    {"set_effect_enabled", "{'track_id': 't1', 'effect_index': 1, 'enabled': false}", 0, {NULL}},
+    {"delete_track", "{'track_id': 't2'}", 0, {NULL}},
+    {"delete_clip", "{'clip_id': 'c3'}", 0, {NULL}},
+    {"set_tempo", "{'bpm': 20}", 0, {NULL}},
+    {"set_tempo", "{'bpm': 999}", 0, {NULL}},
+    {"set_tempo", "{'bpm': 120.5}", 0, {NULL}},
+    {"transport", "{'action': 'play'}", 0, {NULL}},
+    {"transport", "{'action': 'rewind'}", 0, {NULL}},
+    {"set_loop", "{'start': 0, 'end': 8, 'enabled': true}", 0, {NULL}},
+    {"add_marker", "{'position': 16, 'name': 'Chorus'}", 0, {NULL}},
+    {"save_project", "{}", 0, {NULL}},
+    {"get_state", "{}", 0, {NULL}},
 
-  /* missing required */
-  {"create_track", "{'name': 'Bass'}", TOOLS_EARGS, {"create_track: ", "missing required argument 'type'"}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 4}", TOOLS_EARGS, {"missing required argument 'notes'"}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [{'n': 60, 's': 0}]}", TOOLS_EARGS,
-   {"notes[0]", "missing required argument 'd'"}},
-  {"set_effect_param", "{'track_id': 't1', 'effect_index': 1, 'param_index': 1}", TOOLS_EARGS, {"missing required argument 'value'"}},
-  {"set_loop", "{'start': 0}", TOOLS_EARGS, {"set_loop: ", "'end'"}},
-  {"set_tempo", "{}", TOOLS_EARGS, {"missing required argument 'bpm'"}},
-  {"delete_clip", "{}", TOOLS_EARGS, {"'clip_id'"}},
-  /* wrong type */
-  {"create_track", "{'name': 42, 'type': 'midi'}", TOOLS_EARGS, {"name must be a string, not an integer"}},
-  {"set_track", "{'track_id': 't1', 'mute': 1}", TOOLS_EARGS, {"mute must be a boolean, not an integer"}},
-  {"set_track", "{'track_id': 't1', 'pan': 'left'}", TOOLS_EARGS, {"pan must be a number, not a string"}},
-  {"set_tempo", "{'bpm': '120'}", TOOLS_EARGS, {"bpm must be a number, not a string"}},
-  {"set_tempo", "{'bpm': null}", TOOLS_EARGS, {"bpm must be a number, not null"}},
-  {"remove_effect", "{'track_id': 't1', 'effect_index': 1.5}", TOOLS_EARGS, {"effect_index must be an integer, not a number"}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': {}}", TOOLS_EARGS, {"notes must be an array, not an object"}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [60]}", TOOLS_EARGS, {"notes[0] must be an object"}},
-  {"add_effect", "{'track_id': 't1', 'effect_name': 'X', 'params': []}", TOOLS_EARGS, {"params must be an object, not an array"}},
-  {"set_effect_enabled", "{'track_id': 't1', 'effect_index': 1, 'enabled': 'yes'}", TOOLS_EARGS, {"enabled must be a boolean"}},
-  {"delete_track", "{'track_id': ['t1']}", TOOLS_EARGS, {"track_id must be a string, not an array"}},
-  /* out of range */
-  {"set_track", "{'track_id': 't1', 'pan': 1.5}", TOOLS_EARGS, {"set_track: ", "pan is 1.5", "at most 1"}},
-  {"set_track", "{'track_id': 't1', 'pan': -1.01}", TOOLS_EARGS, {"pan is -1.01", "at least -1"}},
-  {"set_track", "{'track_id': 't1', 'volume_db': 13}", TOOLS_EARGS, {"volume_db is 13", "at most 12"}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [{'n': 60, 's': 0, 'd': 1, 'v': 0}]}",
-   TOOLS_EARGS, {"notes[0].v is 0", "at least 1"}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [{'n': 60, 's': 0, 'd': 1}, {'n': 128, 's': 0, 'd': 1}]}",
-   TOOLS_EARGS, {"notes[1].n is 128", "at most 127"}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [{'n': 60, 's': 0, 'd': 0}]}",
-   TOOLS_EARGS, {"notes[0].d is 0", "greater than 0"}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 0, 'notes': []}", TOOLS_EARGS, {"duration is 0", "greater than 0"}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': -1, 'duration': 4, 'notes': []}", TOOLS_EARGS, {"start_time is -1", "at least 0"}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 100001, 'notes': []}", TOOLS_EARGS, {"duration", "at most 100000"}},
-  {"set_tempo", "{'bpm': 19}", TOOLS_EARGS, {"set_tempo: bpm is 19; it must be at least 20"}},
-  {"set_tempo", "{'bpm': 1000}", TOOLS_EARGS, {"bpm is 1000; it must be at most 999"}},
-  {"set_effect_param", "{'track_id': 't1', 'effect_index': 1, 'param_index': 1, 'value': 1.2}", TOOLS_EARGS, {"value is 1.2", "at most 1"}},
-  {"set_effect_param", "{'track_id': 't1', 'effect_index': 0, 'param_index': 1, 'value': 0.5}", TOOLS_EARGS, {"effect_index is 0"}},
-  {"edit_clip", "{'clip_id': 'c1', 'transpose': 49}", TOOLS_EARGS, {"transpose is 49", "at most 48"}},
-  {"edit_clip", "{'clip_id': 'c1', 'quantize': 0}", TOOLS_EARGS, {"quantize is 0", "greater than 0"}},
-  {"set_loop", "{'start': 0, 'end': 0}", TOOLS_EARGS, {"end is 0", "greater than 0"}},
-  {"add_marker", "{'position': -4, 'name': 'A'}", TOOLS_EARGS, {"position is -4"}},
-  /* strings */
-  {"create_track", "{'name': '', 'type': 'midi'}", TOOLS_EARGS, {"name must not be empty"}},
-  {"set_track", "{'track_id': '', 'mute': true}", TOOLS_EARGS, {"track_id must not be empty"}},
-  {"add_marker", "{'position': 0, 'name': "
-                 "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'}",
-   TOOLS_EARGS, {"name is longer than 128 characters"}},
-  /* enums */
-  {"create_track", "{'name': 'B', 'type': 'bus'}", TOOLS_EARGS, {"type must be one of", "midi", "audio"}},
-  {"transport", "{'action': 'pause'}", TOOLS_EARGS, {"transport: action must be one of", "play", "rewind"}},
-  {"transport", "{'action': 'PLAY'}", TOOLS_EARGS, {"action must be one of"}},
-  {"transport", "{'action': 1}", TOOLS_EARGS, {"action must be a string"}},
-  /* unknown arguments, with the expected list */
-  {"set_track", "{'track_id': 't1', 'volume': -6}", TOOLS_EARGS,
-   {"set_track: unknown argument 'volume'", "expected: ", "track_id, volume_db, pan, mute, solo, rec_arm, selected, name"}},
-  {"set_tempo", "{'bpm': 120, 'tempo': 120}", TOOLS_EARGS, {"unknown argument 'tempo' (expected: bpm)"}},
-  {"save_project", "{'path': 'x'}", TOOLS_EARGS, {"unknown argument 'path'"}},
-  {"create_midi_clip", "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [], 'velocity': 100}", TOOLS_EARGS, {"unknown argument 'velocity'"}},
-  /* nothing to change */
-  {"set_track", "{'track_id': 't1'}", TOOLS_EARGS, {"set_track: ", "nothing to change"}},
-  /* not an object */
-  {"set_tempo", "[120]", TOOLS_EARGS, {"set_tempo: arguments must be a JSON object"}},
-  {"get_state", "null", TOOLS_EARGS, {"arguments must be a JSON object"}},
+    /* missing required */
+    {"create_track", "{'name': 'Bass'}", TOOLS_EARGS, {"create_track: ", "missing required argument 'type'"}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 4}",
+     TOOLS_EARGS,
+     {"missing required argument 'notes'"}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [{'n': 60, 's': 0}]}",
+     TOOLS_EARGS,
+     {"notes[0]", "missing required argument 'd'"}},
+    {"set_effect_param",
+     "{'track_id': 't1', 'effect_index': 1, 'param_index': 1}",
+     TOOLS_EARGS,
+     {"missing required argument 'value'"}},
+    {"set_loop", "{'start': 0}", TOOLS_EARGS, {"set_loop: ", "'end'"}},
+    {"set_tempo", "{}", TOOLS_EARGS, {"missing required argument 'bpm'"}},
+    {"delete_clip", "{}", TOOLS_EARGS, {"'clip_id'"}},
+    /* wrong type */
+    {"create_track", "{'name': 42, 'type': 'midi'}", TOOLS_EARGS, {"name must be a string, not an integer"}},
+    {"set_track", "{'track_id': 't1', 'mute': 1}", TOOLS_EARGS, {"mute must be a boolean, not an integer"}},
+    {"set_track", "{'track_id': 't1', 'pan': 'left'}", TOOLS_EARGS, {"pan must be a number, not a string"}},
+    {"set_tempo", "{'bpm': '120'}", TOOLS_EARGS, {"bpm must be a number, not a string"}},
+    {"set_tempo", "{'bpm': null}", TOOLS_EARGS, {"bpm must be a number, not null"}},
+    {"remove_effect",
+     "{'track_id': 't1', 'effect_index': 1.5}",
+     TOOLS_EARGS,
+     {"effect_index must be an integer, not a number"}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': {}}",
+     TOOLS_EARGS,
+     {"notes must be an array, not an object"}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [60]}",
+     TOOLS_EARGS,
+     {"notes[0] must be an object"}},
+    {"add_effect",
+     "{'track_id': 't1', 'effect_name': 'X', 'params': []}",
+     TOOLS_EARGS,
+     {"params must be an object, not an array"}},
+    {"set_effect_enabled",
+     "{'track_id': 't1', 'effect_index': 1, 'enabled': 'yes'}",
+     TOOLS_EARGS,
+     {"enabled must be a boolean"}},
+    {"delete_track", "{'track_id': ['t1']}", TOOLS_EARGS, {"track_id must be a string, not an array"}},
+    /* out of range */
+    {"set_track", "{'track_id': 't1', 'pan': 1.5}", TOOLS_EARGS, {"set_track: ", "pan is 1.5", "at most 1"}},
+    {"set_track", "{'track_id': 't1', 'pan': -1.01}", TOOLS_EARGS, {"pan is -1.01", "at least -1"}},
+    {"set_track", "{'track_id': 't1', 'volume_db': 13}", TOOLS_EARGS, {"volume_db is 13", "at most 12"}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [{'n': 60, 's': 0, 'd': 1, 'v': 0}]}",
+     TOOLS_EARGS,
+     {"notes[0].v is 0", "at least 1"}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [{'n': 60, 's': 0, 'd': 1}, {'n': 128, 's': 0, 'd': "
+     "1}]}",
+     TOOLS_EARGS,
+     {"notes[1].n is 128", "at most 127"}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [{'n': 60, 's': 0, 'd': 0}]}",
+     TOOLS_EARGS,
+     {"notes[0].d is 0", "greater than 0"}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 0, 'notes': []}",
+     TOOLS_EARGS,
+     {"duration is 0", "greater than 0"}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': -1, 'duration': 4, 'notes': []}",
+     TOOLS_EARGS,
+     {"start_time is -1", "at least 0"}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 100001, 'notes': []}",
+     TOOLS_EARGS,
+     {"duration", "at most 100000"}},
+    {"set_tempo", "{'bpm': 19}", TOOLS_EARGS, {"set_tempo: bpm is 19; it must be at least 20"}},
+    {"set_tempo", "{'bpm': 1000}", TOOLS_EARGS, {"bpm is 1000; it must be at most 999"}},
+    {"set_effect_param",
+     "{'track_id': 't1', 'effect_index': 1, 'param_index': 1, 'value': 1.2}",
+     TOOLS_EARGS,
+     {"value is 1.2", "at most 1"}},
+    {"set_effect_param",
+     "{'track_id': 't1', 'effect_index': 0, 'param_index': 1, 'value': 0.5}",
+     TOOLS_EARGS,
+     {"effect_index is 0"}},
+    {"edit_clip", "{'clip_id': 'c1', 'transpose': 49}", TOOLS_EARGS, {"transpose is 49", "at most 48"}},
+    {"edit_clip", "{'clip_id': 'c1', 'quantize': 0}", TOOLS_EARGS, {"quantize is 0", "greater than 0"}},
+    {"set_loop", "{'start': 0, 'end': 0}", TOOLS_EARGS, {"end is 0", "greater than 0"}},
+    {"add_marker", "{'position': -4, 'name': 'A'}", TOOLS_EARGS, {"position is -4"}},
+    /* strings */
+    {"create_track", "{'name': '', 'type': 'midi'}", TOOLS_EARGS, {"name must not be empty"}},
+    {"set_track", "{'track_id': '', 'mute': true}", TOOLS_EARGS, {"track_id must not be empty"}},
+    {"add_marker",
+     "{'position': 0, 'name': "
+     "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxx'}",
+     TOOLS_EARGS,
+     {"name is longer than 128 characters"}},
+    /* enums */
+    {"create_track", "{'name': 'B', 'type': 'bus'}", TOOLS_EARGS, {"type must be one of", "midi", "audio"}},
+    {"transport", "{'action': 'pause'}", TOOLS_EARGS, {"transport: action must be one of", "play", "rewind"}},
+    {"transport", "{'action': 'PLAY'}", TOOLS_EARGS, {"action must be one of"}},
+    {"transport", "{'action': 1}", TOOLS_EARGS, {"action must be a string"}},
+    /* unknown arguments, with the expected list */
+    {"set_track",
+     "{'track_id': 't1', 'volume': -6}",
+     TOOLS_EARGS,
+     {"set_track: unknown argument 'volume'",
+      "expected: ", "track_id, volume_db, pan, mute, solo, rec_arm, selected, name"}},
+    {"set_tempo", "{'bpm': 120, 'tempo': 120}", TOOLS_EARGS, {"unknown argument 'tempo' (expected: bpm)"}},
+    {"save_project", "{'path': 'x'}", TOOLS_EARGS, {"unknown argument 'path'"}},
+    {"create_midi_clip",
+     "{'track_id': 't1', 'start_time': 0, 'duration': 4, 'notes': [], 'velocity': 100}",
+     TOOLS_EARGS,
+     {"unknown argument 'velocity'"}},
+    /* nothing to change */
+    {"set_track", "{'track_id': 't1'}", TOOLS_EARGS, {"set_track: ", "nothing to change"}},
+    /* not an object */
+    {"set_tempo", "[120]", TOOLS_EARGS, {"set_tempo: arguments must be a JSON object"}},
+    {"get_state", "null", TOOLS_EARGS, {"arguments must be a JSON object"}},
 };
 
 static void test_tools_check_arguments_table(void **state) {
@@ -297,17 +368,25 @@ static void test_tools_unknown_tool_suggests(void **state) {
   struct {
     const char *in, *want;
   } s[] = {
-    {"set_tmpo", "set_tempo"},      {"transprot", "transport"},   {"create_trak", "create_track"},
-    {"get_stat", "get_state"},      {"set_effect_parm", "set_effect_param"}, {"add_efect", "add_effect"},
-    {"marker", "add_marker"},       {"save", "save_project"},     {"set_tempo", "set_tempo"},
-    {"delete_clips", "delete_clip"},
+      {"set_tmpo", "set_tempo"},
+      {"transprot", "transport"},
+      {"create_trak", "create_track"},
+      {"get_stat", "get_state"},
+      {"set_effect_parm", "set_effect_param"},
+      {"add_efect", "add_effect"},
+      {"marker", "add_marker"},
+      {"save", "save_project"},
+      {"set_tempo", "set_tempo"},
+      {"delete_clips", "delete_clip"},
   };
   for (size_t i = 0; i < sizeof s / sizeof *s; i++) {
     const char *got = tools_suggest(t, s[i].in);
-    if (!got || strcmp(got, s[i].want)) fail_msg("suggest(%s) = %s, expected %s", s[i].in, got ? got : "(none)", s[i].want);
+    if (!got || strcmp(got, s[i].want))
+      fail_msg("suggest(%s) = %s, expected %s", s[i].in, got ? got : "(none)", s[i].want);
   }
   assert_null(tools_suggest(t, "make me a sandwich please"));
-  assert_null(tools_suggest(t, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+  assert_null(
+      tools_suggest(t, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
 }
 
 static void test_tools_unknown_track_with_session(void **state) {
@@ -324,16 +403,16 @@ static void test_tools_unknown_track_with_session(void **state) {
     const char *tool, *args;
     int rc;
   } cases[] = {
-    {"set_track", "{'track_id': 't1', 'mute': true}", 0},
-    {"set_track", "{'track_id': 't2', 'mute': true}", 0},
-    {"set_track", "{'track_id': 'Drums', 'mute': true}", 0},
-    {"set_track", "{'track_id': 'drums', 'mute': true}", 0},
-    {"set_track", "{'track_id': '{GUID}', 'mute': true}", 0},
-    {"set_track", "{'track_id': 't9', 'mute': true}", TOOLS_ENOTRACK},
-    {"delete_track", "{'track_id': 'Bass'}", TOOLS_ENOTRACK},
-    {"add_effect", "{'track_id': 't3', 'effect_name': 'ReaEQ'}", TOOLS_ENOTRACK},
-    {"set_tempo", "{'bpm': 100}", 0},        /* no track reference */
-    {"delete_clip", "{'clip_id': 'c9'}", 0}, /* clip ids are not checked against the session */
+      {"set_track", "{'track_id': 't1', 'mute': true}", 0},
+      {"set_track", "{'track_id': 't2', 'mute': true}", 0},
+      {"set_track", "{'track_id': 'Drums', 'mute': true}", 0},
+      {"set_track", "{'track_id': 'drums', 'mute': true}", 0},
+      {"set_track", "{'track_id': '{GUID}', 'mute': true}", 0},
+      {"set_track", "{'track_id': 't9', 'mute': true}", TOOLS_ENOTRACK},
+      {"delete_track", "{'track_id': 'Bass'}", TOOLS_ENOTRACK},
+      {"add_effect", "{'track_id': 't3', 'effect_name': 'ReaEQ'}", TOOLS_ENOTRACK},
+      {"set_tempo", "{'bpm': 100}", 0},        /* no track reference */
+      {"delete_clip", "{'clip_id': 'c9'}", 0}, /* clip ids are not checked against the session */
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     json_t *args = J(cases[i].args);
@@ -381,7 +460,8 @@ static void test_tools_subset(void **state) {
   json_decref(sub);
 
   names = json_array();
-  for (size_t i = 0; i < sizeof all_tools / sizeof *all_tools; i++) json_array_append_new(names, json_string(all_tools[i]));
+  for (size_t i = 0; i < sizeof all_tools / sizeof *all_tools; i++)
+    json_array_append_new(names, json_string(all_tools[i]));
   sub = tools_subset(t, names);
   assert_true(json_equal(sub, (json_t *)tools_catalog(t)));
   json_decref(sub);
@@ -393,14 +473,14 @@ static void test_tools_subset(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_tools_catalog_loads),
-    cmocka_unit_test(test_tools_catalog_covers_dialect_maps),
-    cmocka_unit_test(test_tools_load_errors),
-    cmocka_unit_test(test_tools_check_arguments_table),
-    cmocka_unit_test(test_tools_check_limits),
-    cmocka_unit_test(test_tools_unknown_tool_suggests),
-    cmocka_unit_test(test_tools_unknown_track_with_session),
-    cmocka_unit_test(test_tools_subset),
+      cmocka_unit_test(test_tools_catalog_loads),
+      cmocka_unit_test(test_tools_catalog_covers_dialect_maps),
+      cmocka_unit_test(test_tools_load_errors),
+      cmocka_unit_test(test_tools_check_arguments_table),
+      cmocka_unit_test(test_tools_check_limits),
+      cmocka_unit_test(test_tools_unknown_tool_suggests),
+      cmocka_unit_test(test_tools_unknown_track_with_session),
+      cmocka_unit_test(test_tools_subset),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

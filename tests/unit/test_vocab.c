@@ -31,13 +31,14 @@ static void test_vocab_table_and_schemas_agree(void **state) {
       const json_t *e = vocab_entry(v, (enum vocab_tool)t);
       assert_non_null(e);
       assert_string_equal(json_string_value(json_object_get(e, "name")), vocab_name((enum vocab_tool)t));
-      assert_string_equal(json_string_value(json_object_get(e, "kind")), vocab_kind_name(vocab_kind((enum vocab_tool)t)));
+      assert_string_equal(json_string_value(json_object_get(e, "kind")),
+                          vocab_kind_name(vocab_kind((enum vocab_tool)t)));
       assert_true(json_is_object(vocab_schema(v, (enum vocab_tool)t)));
       assert_non_null(vocab_description(v, (enum vocab_tool)t));
       assert_ptr_equal(json_array_get(vocab_catalog(v), (size_t)t), e);
     }
     assert_null(vocab_entry(v, VOCAB__COUNT));
-    assert_null(vocab_schema(v, (enum vocab_tool)-1));
+    assert_null(vocab_schema(v, (enum vocab_tool) - 1));
     vocab_free(v);
   }
 }
@@ -123,25 +124,27 @@ struct check_case {
 };
 
 static const struct check_case cases[] = {
-  {"get_notes", "{\"track_id\": \"t1\"}", 0, NULL},
-  {"get_notes", "{\"track_id\": \"t1\", \"clip_id\": \"c2\", \"start\": 0, \"end\": 16}", 0, NULL},
-  {"get_notes", "{}", VOCAB_EARGS, "get_notes: missing required argument 'track_id'"},
-  {"get_notes", "{\"track_id\": \"t1\", \"end\": 0}", VOCAB_EARGS, "end is 0; it must be greater than 0"},
-  {"get_notes", "{\"track_id\": \"t1\", \"start\": -1}", VOCAB_EARGS, "start is -1; it must be at least 0"},
-  {"get_notes", "{\"track_id\": \"t1\", \"bars\": 2}", VOCAB_EARGS, "unknown argument 'bars'"},
-  {"get_notes", "{\"track_id\": 3}", VOCAB_EARGS, "track_id must be a string, not an integer"},
-  {"get_state", "{}", 0, NULL},
-  {"get_state", "{\"track_id\": \"t2\"}", 0, NULL},
-  {"get_state", "{\"track_id\": \"\"}", VOCAB_EARGS, "track_id must not be empty"},
-  {"set_track", "{\"track_id\": \"t1\"}", VOCAB_EARGS, "nothing to change"},
-  {"set_track", "{\"track_id\": \"t1\", \"pan\": 3}", VOCAB_EARGS, "pan is 3; it must be at most 1"},
-  {"transport", "{\"action\": \"jump\"}", VOCAB_EARGS, "action must be one of"},
-  {"create_midi_clip", "{\"track_id\": \"t1\", \"start_time\": 0, \"duration\": 4, \"notes\": [{\"n\": 60, \"s\": 0}]}",
-   VOCAB_EARGS, "notes[0]: missing required argument 'd'"},
-  {"create_midi_clip", "{\"track_id\": \"t1\", \"start_time\": 0, \"duration\": 4, \"notes\": [{\"n\": 60.5, \"s\": 0, \"d\": 1}]}",
-   VOCAB_EARGS, "notes[0].n must be an integer"},
-  {"crete_track", "{}", VOCAB_EUNKNOWN, "did you mean create_track?"},
-  {"get_notes", "[]", VOCAB_EARGS, "arguments must be a JSON object"},
+    {"get_notes", "{\"track_id\": \"t1\"}", 0, NULL},
+    {"get_notes", "{\"track_id\": \"t1\", \"clip_id\": \"c2\", \"start\": 0, \"end\": 16}", 0, NULL},
+    {"get_notes", "{}", VOCAB_EARGS, "get_notes: missing required argument 'track_id'"},
+    {"get_notes", "{\"track_id\": \"t1\", \"end\": 0}", VOCAB_EARGS, "end is 0; it must be greater than 0"},
+    {"get_notes", "{\"track_id\": \"t1\", \"start\": -1}", VOCAB_EARGS, "start is -1; it must be at least 0"},
+    {"get_notes", "{\"track_id\": \"t1\", \"bars\": 2}", VOCAB_EARGS, "unknown argument 'bars'"},
+    {"get_notes", "{\"track_id\": 3}", VOCAB_EARGS, "track_id must be a string, not an integer"},
+    {"get_state", "{}", 0, NULL},
+    {"get_state", "{\"track_id\": \"t2\"}", 0, NULL},
+    {"get_state", "{\"track_id\": \"\"}", VOCAB_EARGS, "track_id must not be empty"},
+    {"set_track", "{\"track_id\": \"t1\"}", VOCAB_EARGS, "nothing to change"},
+    {"set_track", "{\"track_id\": \"t1\", \"pan\": 3}", VOCAB_EARGS, "pan is 3; it must be at most 1"},
+    {"transport", "{\"action\": \"jump\"}", VOCAB_EARGS, "action must be one of"},
+    {"create_midi_clip",
+     "{\"track_id\": \"t1\", \"start_time\": 0, \"duration\": 4, \"notes\": [{\"n\": 60, \"s\": 0}]}", VOCAB_EARGS,
+     "notes[0]: missing required argument 'd'"},
+    {"create_midi_clip",
+     "{\"track_id\": \"t1\", \"start_time\": 0, \"duration\": 4, \"notes\": [{\"n\": 60.5, \"s\": 0, \"d\": 1}]}",
+     VOCAB_EARGS, "notes[0].n must be an integer"},
+    {"crete_track", "{}", VOCAB_EUNKNOWN, "did you mean create_track?"},
+    {"get_notes", "[]", VOCAB_EARGS, "arguments must be a JSON object"},
 };
 
 static void test_vocab_check_cases(void **state) {
@@ -182,7 +185,10 @@ static void test_vocab_load_refuses_disagreement(void **state) {
     json_t *tools = json_object_get(r, "tools");
     const char *want = NULL;
     switch (k) {
-    case 0: json_array_remove(tools, VOCAB_GET_NOTES); want = "no schema for the tool 'get_notes'"; break;
+    case 0:
+      json_array_remove(tools, VOCAB_GET_NOTES);
+      want = "no schema for the tool 'get_notes'";
+      break;
     case 1:
       json_array_append_new(tools, json_pack("{s:s,s:s,s:{}}", "name", "get_everything", "kind", "read", "parameters"));
       want = "'get_everything' has no row";
@@ -221,11 +227,9 @@ static void test_vocab_load_refuses_disagreement(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_vocab_table_and_schemas_agree),
-    cmocka_unit_test(test_vocab_lookup),
-    cmocka_unit_test(test_vocab_mcp_annotations),
-    cmocka_unit_test(test_vocab_check_cases),
-    cmocka_unit_test(test_vocab_load_refuses_disagreement),
+      cmocka_unit_test(test_vocab_table_and_schemas_agree),   cmocka_unit_test(test_vocab_lookup),
+      cmocka_unit_test(test_vocab_mcp_annotations),           cmocka_unit_test(test_vocab_check_cases),
+      cmocka_unit_test(test_vocab_load_refuses_disagreement),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,10 +30,10 @@ static const struct check_case check_cases[] = {
     {"page needs no token", WEBREQ_GET, "/app.js", NULL, "localhost:8765", NULL, NULL, 0, -1, 0, WEBREQ_STATIC},
     {"state, token in query", WEBREQ_GET, "/api/state", "token=" TOK, "127.0.0.1:8765", NULL, NULL, 0, -1, 0,
      WEBREQ_STATE},
-    {"state, token among args", WEBREQ_GET, "/api/state", "a=1&token=" TOK "&b=2", "127.0.0.1:8765", NULL, NULL, 0,
-     -1, 0, WEBREQ_STATE},
-    {"history, bearer", WEBREQ_GET, "/api/history", NULL, "127.0.0.1:8765", "http://127.0.0.1:8765",
-     "Bearer " TOK, 0, -1, 0, WEBREQ_HISTORY},
+    {"state, token among args", WEBREQ_GET, "/api/state", "a=1&token=" TOK "&b=2", "127.0.0.1:8765", NULL, NULL, 0, -1,
+     0, WEBREQ_STATE},
+    {"history, bearer", WEBREQ_GET, "/api/history", NULL, "127.0.0.1:8765", "http://127.0.0.1:8765", "Bearer " TOK, 0,
+     -1, 0, WEBREQ_HISTORY},
     {"iteration 3", WEBREQ_GET, "/api/iteration/3", NULL, "[::1]:8765", NULL, "bearer " TOK, 0, -1, 0,
      WEBREQ_ITERATION},
     {"ask", WEBREQ_POST, "/api/ask", NULL, "127.0.0.1:8765", "http://localhost:8765", "Bearer " TOK, 0, 20, 0,
@@ -48,20 +48,20 @@ static const struct check_case check_cases[] = {
     {"wrong bearer", WEBREQ_POST, "/api/ask", NULL, "127.0.0.1:8765", NULL, "Bearer " BAD, 0, 5, 401, 0},
     {"basic auth", WEBREQ_POST, "/api/ask", NULL, "127.0.0.1:8765", NULL, "Basic " TOK, 0, 5, 401, 0},
     {"websocket without token", WEBREQ_GET, "/api/events", NULL, "127.0.0.1:8765", NULL, NULL, 1, -1, 401, 0},
-    {"foreign origin", WEBREQ_POST, "/api/ask", NULL, "127.0.0.1:8765", "http://evil.example", "Bearer " TOK, 0, 5,
+    {"foreign origin", WEBREQ_POST, "/api/ask", NULL, "127.0.0.1:8765", "http://evil.example", "Bearer " TOK, 0, 5, 403,
+     0},
+    {"foreign origin, other port", WEBREQ_GET, "/api/state", "token=" TOK, "127.0.0.1:8765", "http://127.0.0.1:9999",
+     NULL, 0, -1, 403, 0},
+    {"https origin", WEBREQ_GET, "/api/state", "token=" TOK, "127.0.0.1:8765", "https://127.0.0.1:8765", NULL, 0, -1,
      403, 0},
-    {"foreign origin, other port", WEBREQ_GET, "/api/state", "token=" TOK, "127.0.0.1:8765",
-     "http://127.0.0.1:9999", NULL, 0, -1, 403, 0},
-    {"https origin", WEBREQ_GET, "/api/state", "token=" TOK, "127.0.0.1:8765", "https://127.0.0.1:8765", NULL, 0,
-     -1, 403, 0},
     {"null origin", WEBREQ_GET, "/api/state", "token=" TOK, "127.0.0.1:8765", "null", NULL, 0, -1, 403, 0},
     {"rebinding host", WEBREQ_GET, "/api/state", "token=" TOK, "evil.example:8765", NULL, NULL, 0, -1, 403, 0},
     {"rebinding host on the page", WEBREQ_GET, "/", NULL, "evil.example:8765", NULL, NULL, 0, -1, 403, 0},
     {"host without port", WEBREQ_GET, "/", NULL, "127.0.0.1", NULL, NULL, 0, -1, 403, 0},
     {"host other port", WEBREQ_GET, "/", NULL, "127.0.0.1:80", NULL, NULL, 0, -1, 403, 0},
     {"no host", WEBREQ_GET, "/", NULL, NULL, NULL, NULL, 0, -1, 403, 0},
-    {"websocket foreign origin", WEBREQ_GET, "/api/events", "token=" TOK, "127.0.0.1:8765", "http://evil.example",
-     NULL, 1, -1, 403, 0},
+    {"websocket foreign origin", WEBREQ_GET, "/api/events", "token=" TOK, "127.0.0.1:8765", "http://evil.example", NULL,
+     1, -1, 403, 0},
     {"traversal", WEBREQ_GET, "/../etc/passwd", NULL, "127.0.0.1:8765", NULL, NULL, 0, -1, 404, 0},
     {"traversal dotdot name", WEBREQ_GET, "/..", NULL, "127.0.0.1:8765", NULL, NULL, 0, -1, 404, 0},
     {"hidden file", WEBREQ_GET, "/.git", NULL, "127.0.0.1:8765", NULL, NULL, 0, -1, 404, 0},
@@ -74,12 +74,11 @@ static const struct check_case check_cases[] = {
     {"GET a POST path", WEBREQ_GET, "/api/ask", "token=" TOK, "127.0.0.1:8765", NULL, NULL, 0, -1, 405, 0},
     {"POST a GET path", WEBREQ_POST, "/api/state", "token=" TOK, "127.0.0.1:8765", NULL, NULL, 0, 0, 405, 0},
     {"PUT", WEBREQ_OTHER, "/api/ask", "token=" TOK, "127.0.0.1:8765", NULL, NULL, 0, 0, 405, 0},
-    {"events without upgrade", WEBREQ_GET, "/api/events", "token=" TOK, "127.0.0.1:8765", NULL, NULL, 0, -1, 400,
-     0},
+    {"events without upgrade", WEBREQ_GET, "/api/events", "token=" TOK, "127.0.0.1:8765", NULL, NULL, 0, -1, 400, 0},
     {"upgrade elsewhere", WEBREQ_GET, "/api/state", "token=" TOK, "127.0.0.1:8765", NULL, NULL, 1, -1, 404, 0},
     {"oversized", WEBREQ_POST, "/api/ask", NULL, "127.0.0.1:8765", NULL, "Bearer " TOK, 0, 65537, 413, 0},
-    {"oversized without token is 401 first", WEBREQ_POST, "/api/ask", NULL, "127.0.0.1:8765", NULL, NULL, 0,
-     1000000, 401, 0},
+    {"oversized without token is 401 first", WEBREQ_POST, "/api/ask", NULL, "127.0.0.1:8765", NULL, NULL, 0, 1000000,
+     401, 0},
 };
 
 static void test_web_req_check_table(void **state) {
@@ -158,8 +157,8 @@ struct body_case {
 
 static const struct body_case body_cases[] = {
     {"ask", WEBREQ_ASK, "{\"text\": \"add a kick\"}", 0, NULL, "add a kick", 0, 0, 0},
-    {"ask unicode", WEBREQ_ASK, "{\"text\": \"Basse \\u00e9l\\u00e9gante\"}", 0, NULL, "Basse \xc3\xa9l\xc3\xa9gante", 0,
-     0, 0},
+    {"ask unicode", WEBREQ_ASK, "{\"text\": \"Basse \\u00e9l\\u00e9gante\"}", 0, NULL, "Basse \xc3\xa9l\xc3\xa9gante",
+     0, 0, 0},
     {"ask empty body", WEBREQ_ASK, "", 400, "\"text\"", NULL, 0, 0, 0},
     {"ask empty text", WEBREQ_ASK, "{\"text\": \"\"}", 400, "\"text\"", NULL, 0, 0, 0},
     {"ask number", WEBREQ_ASK, "{\"text\": 4}", 400, "\"text\"", NULL, 0, 0, 0},
@@ -246,9 +245,9 @@ static void test_web_req_token_is_random_hex(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_web_req_check_table),        cmocka_unit_test(test_web_req_static_names),
-      cmocka_unit_test(test_web_req_listen_widened),     cmocka_unit_test(test_web_req_body_table),
-      cmocka_unit_test(test_web_req_body_limit),         cmocka_unit_test(test_web_req_token_is_random_hex),
+      cmocka_unit_test(test_web_req_check_table),    cmocka_unit_test(test_web_req_static_names),
+      cmocka_unit_test(test_web_req_listen_widened), cmocka_unit_test(test_web_req_body_table),
+      cmocka_unit_test(test_web_req_body_limit),     cmocka_unit_test(test_web_req_token_is_random_hex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
