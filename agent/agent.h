@@ -207,6 +207,13 @@ json_t *agent_verify(const json_t *plan, const json_t *before, const json_t *aft
 json_t *agent_readback_find(const json_t *before, const json_t *after, const json_t *actions, const char *tool,
                             const json_t *args);
 
+/* The arguments of one tool call as stage 2 sends them: the notation plans may use (note names "C4", chord
+ * symbols, drum names, step patterns, in "notes"/"add_notes"; note names in "remove_notes") expanded to MIDI notes
+ * (agent/notation.h), and "effect_name"/"instrument" made the catalog's own spelling (catalog: daw_catalog(),
+ * may be NULL). Used by stage 2 and by `dawbridge call`, so a call accepts what a plan accepts. Returns a new
+ * object (args is borrowed), or NULL with a message naming the bad item in err. */
+json_t *agent_expand_call_args(const json_t *catalog, const json_t *args, char *err, size_t errlen);
+
 /* A readable summary of a response object (malloc'd; caller frees). */
 char *agent_summary(const json_t *response);
 

@@ -116,7 +116,7 @@ static int canon_catalog(const json_t *list, const char *name, const char **out)
   return 0;
 }
 
-static json_t *prepare_args(agent_t *a, const json_t *args, char *err, size_t errlen) {
+json_t *agent_expand_call_args(const json_t *catalog, const json_t *args, char *err, size_t errlen) {
   json_t *x = json_deep_copy(args);
   if (!x) {
     snprintf(err, errlen, "out of memory");
@@ -151,7 +151,7 @@ static json_t *prepare_args(agent_t *a, const json_t *args, char *err, size_t er
       json_object_set_new(n, "n", json_integer(midi));
     }
   }
-  const json_t *cat = daw_catalog(a->cfg.daw);
+  const json_t *cat = catalog;
   const char *canon;
   const char *en = json_string_value(json_object_get(x, "effect_name"));
   if (en && canon_catalog(json_object_get(cat, "effects"), en, &canon))
@@ -922,7 +922,7 @@ static void s2_next_call(agent_t *a) {
       a->call_i++;
       continue;
     }
-    json_t *args = prepare_args(a, c->args, err, sizeof err);
+    json_t *args = agent_expand_call_args(daw_catalog(a->cfg.daw), c->args, err, sizeof err);
     if (!args) {
       s2_error_result(a, c, c->args, s2_candidate_step(a, c->name), err);
       a->call_i++;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "cli.h"
 #include "live.h"
 #include "vocab.h"
@@ -59,7 +60,14 @@ static void on_ready_call(int status, const json_t *result, const char *message,
   struct cli *c = data;
   (void)status, (void)result, (void)message;
   /* the arguments were read and checked before connecting (cmd_call) */
-  json_t *args = c->cmd_data ? json_incref((json_t *)c->cmd_data) : json_object();
+  char err[512];
+  json_t *args =
+      c->cmd_data ? agent_expand_call_args(daw_catalog(c->daw), c->cmd_data, err, sizeof err) : json_object();
+  if (!args) { /* the notation did not parse: nothing was sent */
+    fprintf(stderr, "dawbridge: call %s: %s\n", c->argv[0], err);
+    cli_finish(c, CLI_EXIT_INVALID);
+    return;
+  }
   int rc = daw_call(c->daw, c->argv[0], args, on_called, c);
   json_decref(args);
   if (rc) {

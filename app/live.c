@@ -479,13 +479,25 @@ static void run(live_t *l, struct req *r) {
                                 : agent_exec_plan(l->agent, r->text, r->label ? r->label : "exec");
     if (rc) finish_simple(l, r, status_name(rc), agent_exit_code(rc), agent_strerror(rc));
     return;
-  case LIVE_CALL:
-    rc = daw_call(l->daw, r->tool, r->args, on_called, l);
+  case LIVE_CALL: {
+    /* a call accepts the notation a plan accepts (note names, chords, drum names, patterns) */
+    json_t *none = r->args ? NULL : json_object();
+    json_t *args = agent_expand_call_args(daw_catalog(l->daw), r->args ? r->args : none, err, sizeof err);
+    json_decref(none);
+    if (!args) {
+      char msg[1200];
+      snprintf(msg, sizeof msg, "%s: %s", r->tool, err);
+      finish_simple(l, r, "invalid", CLI_EXIT_INVALID, msg);
+      return;
+    }
+    rc = daw_call(l->daw, r->tool, args, on_called, l);
+    json_decref(args);
     if (rc) {
       snprintf(err, sizeof err, "%s: %s", r->tool, daw_strerror(rc));
       finish_simple(l, r, "failed", daw_exit_code(rc), err);
     }
     return;
+  }
   case LIVE_UNDO:
   case LIVE_RESTORE: {
     char comp[256];

@@ -72,6 +72,34 @@ static int run(char *err, size_t errlen, const char *fmt, ...) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* `call` accepts the notation a plan accepts (issue 13): note names and chord symbols become MIDI notes, read back
+ * by the DAW; a symbol that is no note, drum or chord is exit 4 with the symbol named, and nothing is sent. */
+static void test_call_cli_accepts_plan_notation(void **state) {
+  char out[64], cmd[1024];
+  snprintf(out, sizeof out, "/tmp/dawbridge-callcli-%d.out", (int)getpid());
+  snprintf(cmd, sizeof cmd,
+           "timeout 60 %s/dawbridge --daw mock --dialect reaper --json call create_midi_clip "
+           "'{\"track_id\":\"t1\",\"start_time\":8,\"duration\":4,\"notes\":[\"C4\",\"Am7\"]}' >%s 2>&1",
+           bindir(), out);
+  int st = system(cmd);
+  size_t n = 0;
+  char *text = db_test_slurp(out, &n);
+  assert_non_null(text);
+  unlink(out);
+  if (!WIFEXITED(st) || WEXITSTATUS(st)) fprintf(stderr, "%s", text);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  assert_non_null(strstr(text, "\"status\": \"confirmed\""));
+  assert_non_null(strstr(text, "\"notes\": 5")); /* C4 + the four notes of Am7 */
+  free(text);
+  char err[4096];
+  int rc = run(err, sizeof err,
+               "--daw mock --dialect reaper call create_midi_clip "
+               "'{\"track_id\":\"t1\",\"start_time\":8,\"duration\":4,\"notes\":[\"H9x\"]}'");
+  assert_int_equal(rc, 4);
+  assert_non_null(strstr(err, "'H9x'"));
+  (void)state;
+}
+
 static void test_call_cli_exit_codes_follow_outcomes(void **state) {
   char err[4096];
   /* confirmed -> 0 */
@@ -125,6 +153,7 @@ static void test_call_cli_nothing_listening_is_exit_2(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_call_cli_exit_codes_follow_outcomes),
+      cmocka_unit_test(test_call_cli_accepts_plan_notation),
       cmocka_unit_test(test_call_cli_loss_never_unknown_track),
       cmocka_unit_test(test_call_cli_nothing_listening_is_exit_2),
   };
