@@ -2,8 +2,8 @@
 # test_install_runs_without_source_tree BUILD_DIR SOURCE_DIR
 # `cmake --install` into a temporary prefix, the prefix moved elsewhere (an install finds its data relative to
 # itself), then the installed dawbridge run from / with an empty environment while the source tree and the build
-# tree are HIDDEN: an empty directory is mounted over each in a private user+mount namespace (unshare -rm), so any
-# read of them fails. `--version` must name <prefix>/share/dawbridge, and `demo` must confirm all three steps.
+# tree are HIDDEN (root: an empty directory mounted over each in a private user+mount namespace; another user:
+# the trees made unreadable), so any read of them fails. `--version` must name <prefix>/share/dawbridge, and `demo` must confirm all three steps.
 # Then, with share/dawbridge renamed away, both must fail with a clear message (exit 5), not find other data.
 # CI (.ci/run) does the same for real: clone, build, install, move the clone away, run the demo.
 set -uo pipefail
@@ -12,7 +12,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 base=/tmp
 case "$base/" in "$src/"* | "$build/"*) fail "/tmp is inside the source or build tree" ;; esac
 work=$(mktemp -d "$base/dawbridge-install-XXXXXX") || fail "mktemp"
-trap 'rm -rf "$work"' EXIT
+restore=() # modes to put back (mode:path) if a run with the trees made unreadable is interrupted
+trap 'for m in "${restore[@]}"; do chmod "${m%%:*}" "${m#*:}"; done; rm -rf "$work"' EXIT
 
 cmake --install "$build" --prefix "$work/p" >"$work/install.log" 2>&1 || { cat "$work/install.log"; fail "cmake --install"; }
 for f in bin/dawbridge bin/mock-daw share/dawbridge/osc-maps/reaper.json share/dawbridge/osc-maps/ardour.json \
@@ -28,13 +29,31 @@ mv "$work/p" "$work/moved" || fail "mv prefix"
 P=$work/moved
 mkdir -p "$work/empty" "$work/home"
 
-unshare -rm true 2>/dev/null || { echo "cannot run here: unshare -rm (user + mount namespace) is not permitted" >&2; exit 77; }
-# hidden CMD...: runs CMD from / with an empty environment, the source and build trees covered by an empty directory
-hidden() {
-  unshare -rm -- sh -c 'e=$1 s=$2 b=$3 h=$4; shift 4
-    mount --bind "$e" "$b" && mount --bind "$e" "$s" || exit 99  # the build tree first: it may be inside the source
-    cd / && exec env -i PATH=/usr/bin:/bin HOME="$h" TMPDIR=/tmp "$@"' sh "$work/empty" "$src" "$build" "$work/home" "$@"
-}
+# hidden CMD...: runs CMD from / with an empty environment while the source and build trees cannot be read.
+# As root: an empty directory is mounted over each in a private user+mount namespace (unshare -rm). As another user
+# the namespace would show every root-owned directory (/, /tmp) as owned by the overflow uid 65534, which the
+# companion spool's ownership check rightly refuses; so an unprivileged run makes the trees unreadable instead
+# (chmod 000 on the trees it owns; restored on exit).
+if [ "$(id -u)" -eq 0 ]; then
+  unshare -rm true 2>/dev/null || { echo "cannot run here: unshare -rm (user + mount namespace) is not permitted" >&2; exit 77; }
+  hidden() {
+    unshare -rm -- sh -c 'e=$1 s=$2 b=$3 h=$4; shift 4
+      mount --bind "$e" "$b" && mount --bind "$e" "$s" || exit 99  # the build tree first: it may be inside the source
+      cd / && exec env -i PATH=/usr/bin:/bin HOME="$h" TMPDIR=/tmp "$@"' sh "$work/empty" "$src" "$build" "$work/home" "$@"
+  }
+else
+  [ -O "$src" ] && [ -O "$build" ] || { echo "cannot run here: the source and build trees must be this user's to hide them" >&2; exit 77; }
+  hidden() {
+    local t rc
+    for t in "$build" "$src"; do
+      restore+=("$(stat -c %a "$t"):$t")
+      chmod 000 "$t" || return 99
+    done
+    (cd / && exec env -i PATH=/usr/bin:/bin HOME="$work/home" TMPDIR=/tmp "$@"); rc=$?
+    chmod "${restore[1]%%:*}" "$src"; chmod "${restore[0]%%:*}" "$build"; restore=()
+    return $rc
+  }
+fi
 # the hiding works: the trees are empty inside
 n=$(hidden sh -c "ls -A '$src' | wc -l; if [ -e '$build' ]; then ls -A '$build' | wc -l; else echo 0; fi" | tr '\n' ' ')
 [ "$n" = "0 0 " ] || fail "source/build tree still visible inside the namespace ($n entries)"
