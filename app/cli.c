@@ -171,3 +171,16 @@ void cli_print_state_table(const json_t *st) {
            json_number_value(json_object_get(t, "position")));
   }
 }
+
+char *cli_join_args(const struct cli *c) {
+  size_t n = 1;
+  for (int i = 0; i < c->argc; i++) n += strlen(c->argv[i]) + 1;
+  char *s = malloc(n);
+  if (!s) return NULL;
+  s[0] = 0;
+  for (int i = 0; i < c->argc; i++) {
+    if (i) strcat(s, " ");
+    strcat(s, c->argv[i]);
+  }
+  return s;
+}

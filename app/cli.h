@@ -90,6 +90,8 @@ int cli_mock_config(const struct cli *c, struct mock_embed_config *mc);
 int cli_open_daw(struct cli *c, daw_cb cb, void *data);
 /* Ends the command: closes the DAW and the signal handles; uv_run then returns. */
 void cli_finish(struct cli *c, int exit_code);
+/* The command's arguments joined by single spaces (the request text of ask/plan); malloc'd, NULL on OOM. */
+char *cli_join_args(const struct cli *c);
 /* Prints a JSON value (pretty) to stdout. */
 void cli_print_json(const json_t *j);
 

@@ -496,19 +496,6 @@ static struct acmd *acmd_new(struct cli *c, enum kind k) {
   return x;
 }
 
-static char *join_args(struct cli *c) {
-  size_t n = 1;
-  for (int i = 0; i < c->argc; i++) n += strlen(c->argv[i]) + 1;
-  char *s = malloc(n);
-  if (!s) return NULL;
-  s[0] = 0;
-  for (int i = 0; i < c->argc; i++) {
-    if (i) strcat(s, " ");
-    strcat(s, c->argv[i]);
-  }
-  return s;
-}
-
 /* Resolve the model configuration; 0 = go on (open the DAW, maybe after a probe), else an exit code. */
 static int setup_llm(struct acmd *x) {
   struct cli *c = x->c;
@@ -561,7 +548,7 @@ static int start_text_cmd(struct cli *c, enum kind k) {
   if (c->argc < 1) return usage_text(c, "a request in words");
   struct acmd *x = acmd_new(c, k);
   if (!x) return CLI_EXIT_CONFIG;
-  x->text = join_args(c);
+  x->text = cli_join_args(c);
   if (!x->text || !*x->text) return usage_text(c, "a request in words");
   int rc = setup_llm(x);
   if (rc) x->ending = 1;

@@ -345,26 +345,13 @@ static void on_connect(ctl_client_t *cl, int status, void *data) {
   }
 }
 
-static char *join_args(struct cli *c) {
-  size_t n = 1;
-  for (int i = 0; i < c->argc; i++) n += strlen(c->argv[i]) + 1;
-  char *s = malloc(n);
-  if (!s) return NULL;
-  s[0] = 0;
-  for (int i = 0; i < c->argc; i++) {
-    if (i) strcat(s, " ");
-    strcat(s, c->argv[i]);
-  }
-  return s;
-}
-
 /* The request for the command, or W_NONE (one-shot only); an exit code > 0 for a usage error. */
 static int plan_request(struct ccmd *x) {
   struct cli *c = x->c;
   const char *cmd = c->cmd;
   if (!strcmp(cmd, "ask") || !strcmp(cmd, "plan")) {
     if (c->argc < 1) return -1; /* the one-shot command says how to use it */
-    char *t = join_args(c);
+    char *t = cli_join_args(c);
     x->submit = json_pack("{s:s, s:s}", "kind", cmd, "text", t ? t : "");
     free(t);
     x->with_new = c->o.new_conversation && !strcmp(cmd, "ask");
