@@ -9,26 +9,10 @@ local CORE = DIR .. "/dawbridge_core.lua"
 local fake = dofile(here .. "/fake_ardour.lua")
 fake.install()
 
-local SPOOL = os.tmpname()
-os.remove(SPOOL)
-os.execute("mkdir -p '" .. SPOOL .. "/in' '" .. SPOOL .. "/out'")
-
-local passed, failed = 0, 0
-local function test (name, fn)
-  fake.reset()
-  local ok, err = xpcall(fn, debug.traceback)
-  if ok then passed = passed + 1; print("ok   " .. name)
-  else failed = failed + 1; print("FAIL " .. name .. "\n     " .. tostring(err):gsub("\n", "\n     ")) end
-end
-local function eq (a, b, what)
-  if a ~= b then error(string.format("%s: expected %s, got %s", what or "value", tostring(b), tostring(a)), 2) end
-end
-local function truthy (v, what) if not v then error((what or "condition") .. " is false", 2) end end
-local function contains (s, sub, what)
-  if type(s) ~= "string" or not s:find(sub, 1, true) then
-    error(string.format("%s: %q does not contain %q", what or "text", tostring(s), sub), 2)
-  end
-end
+local T = dofile(here .. "/testlib.lua")
+local test, eq, truthy, contains = T.test, T.eq, T.truthy, T.contains
+T.before_each(fake.reset)
+local SPOOL = T.new_spool()
 
 -- load the core as the entry points do
 local function load_core ()
@@ -48,50 +32,16 @@ local function new_core (mode)
 end
 
 local clock = 0
-local seq = 0
-local function new_id () seq = seq + 1; return string.format("20261125T101500-test-%04d", seq) end
-local function far () return os.time() * 1000 + 600000 end
 -- as the bridge does: the command file, then its id appended to the doorbell in/.queue
 local function ring (id)
   local q = assert(io.open(SPOOL .. "/in/.queue", "ab"))
   q:write(id .. "\n")
   q:close()
 end
-local function write_cmd (cmd)
-  local f = assert(io.open(SPOOL .. "/in/" .. cmd.id .. ".json", "wb"))
-  f:write(type(cmd.raw) == "string" and cmd.raw or json.encode(cmd))
-  f:close()
-  ring(cmd.id)
-end
-local function read_reply (id)
-  local f = io.open(SPOOL .. "/out/" .. id .. ".json", "rb")
-  if not f then return nil end
-  local s = f:read("a"); f:close()
-  os.remove(SPOOL .. "/out/" .. id .. ".json")
-  return json.decode(s), s
-end
 local core
-local function run (cmds)
-  for _, c in ipairs(cmds) do write_cmd(c) end
-  core:poll()
-  local out = {}
-  for i, c in ipairs(cmds) do out[i] = read_reply(c.id) or error("no reply for " .. c.id) end
-  return out
-end
-local function cmd (op, args, extra)
-  local c = { id = new_id(), op = op, args = args or {}, deadline_ms = far(), reply_port = 9010 }
-  for k, v in pairs(extra or {}) do c[k] = v end
-  return c
-end
-local function call (op, args, extra) return run({ cmd(op, args, extra) })[1] end
-local function ok_result (r, what)
-  if not r.ok then error((what or "reply") .. " failed: " .. tostring(r.error), 2) end
-  return r.result
-end
-local function err_of (r)
-  if r.ok then error("expected an error reply, got ok: " .. json.encode(r.result), 2) end
-  return r.error
-end
+local K = T.client({ spool = SPOOL, json = json, after_write = ring, run_once = function () core:poll() end })
+local new_id, far, write_cmd, read_reply = K.new_id, K.far, K.write_cmd, K.read_reply
+local run, cmd, call, ok_result, err_of = K.run, K.cmd, K.call, K.ok_result, K.err_of
 local function midi_track (name)
   return ok_result(call("create_track", { name = name or "Keys", type = "midi", instrument = "ACE Reasonable Synth" }))
 end
@@ -686,6 +636,4 @@ test("Ardour scripts are Lua 5.3 code: no 5.4-only syntax", function ()
   end
 end)
 
-os.execute("rm -rf '" .. SPOOL .. "'")
-print(string.format("%d passed, %d failed", passed, failed))
-os.exit(failed == 0 and 0 or 1)
+T.finish(SPOOL)
