@@ -18,23 +18,13 @@
 
 #include "midifile.h"
 #include "smf_reader.h"
+#include "db_test_json.h"
 
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
   (void)ftw;
   return remove(path);
-}
-
-static json_t *J(const char *s) {
-  char *c = strdup(s);
-  for (char *p = c; *p; p++)
-    if (*p == '\'') *p = '"';
-  json_error_t e;
-  json_t *v = json_loads(c, 0, &e);
-  if (!v) fail_msg("bad test JSON (%s) at %d", e.text, e.position);
-  free(c);
-  return v;
 }
 
 static const char *SNAPSHOT =

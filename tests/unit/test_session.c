@@ -15,18 +15,7 @@
 
 #include "oscmap.h"
 #include "session.h"
-
-/* JSON written with single quotes (the data has no apostrophes). New reference. */
-static json_t *J(const char *s) {
-  char *c = strdup(s);
-  for (char *p = c; *p; p++)
-    if (*p == '\'') *p = '"';
-  json_error_t e;
-  json_t *v = json_loads(c, JSON_DECODE_ANY, &e);
-  if (!v) fail_msg("bad test JSON (%s) at %d: %s", e.text, e.position, c);
-  free(c);
-  return v;
-}
+#include "db_test_json.h"
 
 /* A value inside a JSON document by a dotted path ("tracks.0.fx.1.name"); borrowed. */
 static const json_t *at(const json_t *j, const char *path) {

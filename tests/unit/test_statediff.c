@@ -12,18 +12,7 @@
 #include <cmocka.h>
 
 #include "statediff.h"
-
-/* JSON written with single quotes (no apostrophes in the data). */
-static json_t *J(const char *s) {
-  char *c = strdup(s);
-  for (char *p = c; *p; p++)
-    if (*p == '\'') *p = '"';
-  json_error_t e;
-  json_t *v = json_loads(c, JSON_DECODE_ANY, &e);
-  if (!v) fail_msg("bad test JSON (%s) at %d: %s", e.text, e.position, c);
-  free(c);
-  return v;
-}
+#include "db_test_json.h"
 
 /* Equality where 4 == 4.0 (numbers compared by value). */
 static int same(const json_t *a, const json_t *b) {

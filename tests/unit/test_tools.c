@@ -15,17 +15,7 @@
 #include "oscmap.h"
 #include "session.h"
 #include "tools.h"
-
-static json_t *J(const char *s) {
-  char *c = strdup(s);
-  for (char *p = c; *p; p++)
-    if (*p == '\'') *p = '"';
-  json_error_t e;
-  json_t *v = json_loads(c, JSON_DECODE_ANY, &e);
-  if (!v) fail_msg("bad test JSON (%s) at %d: %s", e.text, e.position, c);
-  free(c);
-  return v;
-}
+#include "db_test_json.h"
 
 static int setup(void **state) {
   tools_t *t = NULL;

@@ -1,0 +1,23 @@
+/* db_test_json: see db_test_json.h */
+#include "db_test_json.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+json_t *db_test_json(const char *single_quoted) {
+  char *c = strdup(single_quoted);
+  if (!c) fail_msg("out of memory");
+  for (char *p = c; *p; p++)
+    if (*p == '\'') *p = '"';
+  json_error_t e;
+  json_t *v = json_loads(c, JSON_DECODE_ANY, &e);
+  if (!v) fail_msg("bad test JSON (%s) at %d: %s", e.text, e.position, c);
+  free(c);
+  return v;
+}
