@@ -15,79 +15,43 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/support/ardour-lib.sh"
 PORT=${1:-3917}
 REPLY_PORT=$((PORT + 1))
-LUASESSION=${LUASESSION:-/usr/lib/ardour7/luasession}
 WORK=${ARDOUR_E2E_DIR:-$(mktemp -d /tmp/dawbridge-ardour-e2e.XXXXXX)}
 SESS_NAME=e2e
 SESS_DIR=$WORK/session
 SPOOL=$WORK/spool
 LOG=$WORK/ardour.log
-PID=""
 
 log() { echo "ardour_e2e: $*" >&2; }
 
-if [[ ! -x $LUASESSION ]] || ! dpkg -s ardour >/dev/null 2>&1; then
-  log "SKIP: Ardour (Debian package 'ardour', $LUASESSION) is not installed"
+if ! ardour_installed; then
+  log "SKIP: Ardour (Debian package 'ardour', $ARDOUR_LUASESSION) is not installed"
   exit 77
 fi
 command -v python3 >/dev/null || { log "SKIP: python3 not found"; exit 77; }
 
 cleanup() {
-  if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then
-    touch "$SPOOL/ardour.stop"
-    for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$PID" 2>/dev/null; then log "PID $PID did not stop; SIGTERM"; kill -TERM "$PID" 2>/dev/null || true; fi
-    for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$PID" 2>/dev/null; then kill -KILL "$PID" 2>/dev/null || true; fi
-  fi
+  ardour_stop "$ARDOUR_PID" "$SPOOL/ardour.stop"
   if [[ ${ARDOUR_E2E_KEEP:-0} != 1 ]]; then rm -rf "$WORK"; else log "kept $WORK"; fi
 }
 trap cleanup EXIT
 
-if [[ -n "$(ss -H -uln "sport = :$PORT" 2>/dev/null)" || -n "$(ss -H -uln "sport = :$REPLY_PORT" 2>/dev/null)" ]]; then
-  log "UDP port $PORT or $REPLY_PORT is busy"; exit 1
-fi
-
-export LD_LIBRARY_PATH=/usr/lib/ardour7${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export ARDOUR_DATA_PATH=/usr/share/ardour7 ARDOUR_CONFIG_PATH=/etc/ardour7 ARDOUR_DLL_PATH=/usr/lib/ardour7
-export VAMP_PATH=/usr/lib/ardour7/vamp
-export XDG_CONFIG_HOME=$WORK/xdg-config XDG_CACHE_HOME=$WORK/xdg-cache
-mkdir -p "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$SPOOL/in" "$SPOOL/out"
+if ardour_udp_busy "$PORT" "$REPLY_PORT"; then log "UDP port $PORT or $REPLY_PORT is busy"; exit 1; fi
+ardour_env "$WORK"
+mkdir -p "$SPOOL/in" "$SPOOL/out"
 
 # 1. a fresh session (one audio track, so the companion's MIDI track is not strip 1)
-cat > "$WORK/create.lua" <<EOF
-AudioEngine:set_backend ("None (Dummy)", "", "")
-local s = create_session ("$SESS_DIR", "$SESS_NAME", 48000)
-assert (s, "create_session failed")
-Session:new_audio_track (1, 2, nil, 1, "Audio", ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true)
-Session:save_state ("", false, false, false, false, false)
-close_session ()
-quit ()
-EOF
-if ! timeout 120 "$LUASESSION" "$WORK/create.lua" > "$WORK/create.log" 2>&1; then
-  log "session creation failed:"; cat "$WORK/create.log" >&2; exit 1
-fi
-F=$SESS_DIR/$SESS_NAME.ardour
-[[ -f $F ]] || { log "no session file $F"; cat "$WORK/create.log" >&2; exit 1; }
-sed -i 's|<Protocol name="Open Sound Control (OSC)" active="0"/>|<Protocol name="Open Sound Control (OSC)" active="1"/>|' "$F"
-grep -q '<Protocol name="Open Sound Control (OSC)" active="1"' "$F" || { log "could not enable OSC in $F"; exit 1; }
+ardour_create_session "$SESS_DIR" "$SESS_NAME" \
+  'Session:new_audio_track (1, 2, nil, 1, "Audio", ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true)' ||
+  exit 1
 
 # 2. Ardour with the companion's headless entry
-DAWBRIDGE_SPOOL=$SPOOL DAWBRIDGE_ARDOUR_OSC_PORT=$PORT \
-  setsid "$LUASESSION" -X "$ROOT/osc-maps/companions/ardour/dawbridge.lua" "$SESS_DIR" "$SESS_NAME" \
-  > "$LOG" 2>&1 < /dev/null &
-PID=$!
-log "started luasession PID $PID (OSC udp $PORT), work dir $WORK"
-ready=0
-for _ in $(seq 1 600); do
-  kill -0 "$PID" 2>/dev/null || { log "Ardour exited during startup:"; cat "$LOG" >&2; PID=""; exit 1; }
-  if grep -q "dawbridge: READY" "$LOG" && [[ -n "$(ss -H -ulnp "sport = :$PORT" 2>/dev/null | grep "pid=$PID,")" ]]; then
-    ready=1; break
-  fi
-  sleep 0.1
-done
-(( ready )) || { log "Ardour not ready within 60 s:"; cat "$LOG" >&2; exit 1; }
+ardour_start_companion "$PORT" "$SPOOL" "$SESS_DIR" "$SESS_NAME" "$LOG" "$ROOT/osc-maps/companions/ardour/dawbridge.lua" ||
+  exit 1
+PID=$ARDOUR_PID
+log "luasession PID $PID ready (OSC udp $PORT), work dir $WORK"
 
 # 3. the test proper (ARDOUR_E2E_RUN: another test program instead, e.g. the bridge's own, given the spool and port)
 if [[ -n ${ARDOUR_E2E_RUN:-} ]]; then
@@ -105,6 +69,5 @@ if (( rc != 0 )); then log "FAILED; Ardour log tail:"; tail -40 "$LOG" >&2; fi
 
 # 4. stop by PID (the companion loop exits on its stop file)
 touch "$SPOOL/ardour.stop"
-for _ in $(seq 1 150); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$PID" 2>/dev/null; then log "companion did not stop on the stop file"; rc=1; fi
+ardour_wait_gone "$PID" 150 || { log "companion did not stop on the stop file"; rc=1; }
 exit $rc

@@ -22,10 +22,9 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/support/ardour-lib.sh"
 PORT=${1:-3927}
 REPLY_PORT=$((PORT + 1))
-LUASESSION=/usr/lib/ardour7/luasession
-ARDOUR_BIN=$(ls /usr/lib/ardour7/ardour-7* 2>/dev/null | head -1)
 WORK=${ARDOUR_E2E_DIR:-$(mktemp -d /tmp/dawbridge-ardour-gui.XXXXXX)}
 SESS_NAME=gui
 SESS_DIR=$WORK/session
@@ -36,15 +35,11 @@ WRAPPER=""
 
 log() { echo "ardour_gui_e2e: $*" >&2; }
 
-[[ -x $LUASESSION && -n $ARDOUR_BIN ]] || { log "SKIP: Ardour 7 is not installed"; exit 77; }
+[[ -x $ARDOUR_LUASESSION && -x $ARDOUR_GUI_BIN ]] || { log "SKIP: Ardour 7 is not installed"; exit 77; }
 command -v xvfb-run >/dev/null || { log "SKIP: xvfb-run (package xvfb) is not installed"; exit 77; }
 
 cleanup() {
-  if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$PID" 2>/dev/null && kill -KILL "$PID" 2>/dev/null || true
-  fi
+  ardour_stop "$PID"
   if [[ -n $WRAPPER ]] && kill -0 "$WRAPPER" 2>/dev/null; then kill -TERM "$WRAPPER" 2>/dev/null || true; fi
   # xvfb-run runs in its own session (setsid): its Xvfb outlived it, so end the whole process group by its id
   if [[ -n $WRAPPER ]]; then
@@ -56,72 +51,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export LD_LIBRARY_PATH=/usr/lib/ardour7${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export ARDOUR_DATA_PATH=/usr/share/ardour7 ARDOUR_CONFIG_PATH=/etc/ardour7 ARDOUR_DLL_PATH=/usr/lib/ardour7
-export VAMP_PATH=/usr/lib/ardour7/vamp
-export XDG_CONFIG_HOME=$WORK/xdg-config XDG_CACHE_HOME=$WORK/xdg-cache
-mkdir -p "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$SPOOL/in" "$SPOOL/out"
+ardour_env "$WORK"
+mkdir -p "$SPOOL/in" "$SPOOL/out"
 
 # 1. session
-cat > "$WORK/create.lua" <<EOF
-AudioEngine:set_backend ("None (Dummy)", "", "")
-local s = create_session ("$SESS_DIR", "$SESS_NAME", 48000)
-assert (s, "create_session failed")
-Session:new_audio_track (1, 2, nil, 1, "Audio", ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true)
-Session:save_state ("", false, false, false, false, false)
-close_session ()
-quit ()
-EOF
-timeout 120 "$LUASESSION" "$WORK/create.lua" > "$WORK/create.log" 2>&1 || { log "session creation failed"; cat "$WORK/create.log" >&2; exit 1; }
+ardour_create_session "$SESS_DIR" "$SESS_NAME" \
+  'Session:new_audio_track (1, 2, nil, 1, "Audio", ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true)' ||
+  exit 1
 F=$SESS_DIR/$SESS_NAME.ardour
-sed -i 's|<Protocol name="Open Sound Control (OSC)" active="0"/>|<Protocol name="Open Sound Control (OSC)" active="1"/>|' "$F"
 # the luasession-written EngineHints make the GUI ask about a changed device: drop them
 sed -i '/<EngineHints /d' "$F"
 
 # 2. private Ardour config + the companion hook
 CFG=$XDG_CONFIG_HOME/ardour7
-mkdir -p "$CFG"
-touch "$CFG/.a7"
-cat > "$CFG/config" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<Ardour>
-  <Config>
-    <Option name="osc-port" value="$PORT"/>
-    <Option name="try-autostart-engine" value="1"/>
-    <Option name="hide-dummy-backend" value="0"/>
-  </Config>
-  <Extra>
-    <AudioMIDISetup>
-      <EngineStates>
-        <State backend="None (Dummy)" driver="" device="Silence" input-device="" output-device="" sample-rate="48000" buffer-size="1024" n-periods="0" input-latency="0" output-latency="0" active="1" use-buffered-io="0" midi-option="" lm-input="0" lm-output="0" lru="$(date +%s)">
-          <MIDIDevices/>
-        </State>
-      </EngineStates>
-    </AudioMIDISetup>
-  </Extra>
-</Ardour>
-EOF
+ardour_write_gui_config "$CFG" "$PORT"
 if [[ ${ARDOUR_GUI_NO_HOOK:-0} != 1 ]]; then
   "$ROOT/osc-maps/companions/ardour/install-gui-hook.sh" "$CFG" >&2 || exit 1
 fi
 
 # 3. the GUI under Xvfb
 DAWBRIDGE_SPOOL=$SPOOL setsid xvfb-run -a -s "-screen 0 1600x1200x24 -nolisten tcp" \
-  "$ARDOUR_BIN" -a -n "$F" > "$LOG" 2>&1 < /dev/null &
+  "$ARDOUR_GUI_BIN" -a -n "$F" > "$LOG" 2>&1 < /dev/null &
 WRAPPER=$!
-for _ in $(seq 1 300); do
-  for c in $(ps -o pid= --ppid "$WRAPPER" 2>/dev/null); do
-    [[ "$(readlink "/proc/$c/exe" 2>/dev/null)" == "$ARDOUR_BIN" ]] && PID=$c
-  done
-  [[ -n $PID ]] && break
-  sleep 0.1
-done
-[[ -n $PID ]] || { log "Ardour GUI process not found"; cat "$LOG" >&2; exit 1; }
+PID=$(ardour_gui_pid "$WRAPPER" 300) || { cat "$LOG" >&2; exit 1; }
 log "Ardour GUI PID $PID (OSC udp $PORT), work dir $WORK"
 ready=0
 for _ in $(seq 1 900); do
   kill -0 "$PID" 2>/dev/null || { log "Ardour exited:"; tail -40 "$LOG" >&2; PID=""; exit 1; }
-  if [[ -n "$(ss -H -ulnp "sport = :$PORT" 2>/dev/null | grep "pid=$PID,")" ]]; then ready=1; break; fi
+  if ardour_port_held_by "$PORT" "$PID"; then ready=1; break; fi
   sleep 0.1
 done
 (( ready )) || { log "OSC port not bound within 90 s"; tail -40 "$LOG" >&2; exit 1; }

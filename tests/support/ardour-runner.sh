@@ -38,6 +38,7 @@
 # 127.0.0.1 only. Ardour silently moves to PORT+1.. if PORT is taken, so this
 # script refuses to start when PORT is already bound.
 set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/ardour-lib.sh"
 
 MODE=start
 GUI=0
@@ -56,24 +57,11 @@ SESS_DIR=$DIR/session
 PIDFILE=$DIR/ardour.pid
 LOG=$DIR/ardour.log
 STOPFILE=$DIR/STOP
-LUASESSION=/usr/lib/ardour7/luasession
-ARDOUR_GUI_BIN=/usr/lib/ardour7/ardour-7.3.0~ds0
+LUASESSION=$ARDOUR_LUASESSION
 SAVE_ON_STOP=${ARDOUR_SAVE_ON_STOP:-0}
 START_TIMEOUT=${ARDOUR_START_TIMEOUT:-60}
 
 log() { echo "ardour-runner: $*" >&2; }
-
-ardour_env() {
-  export LD_LIBRARY_PATH=/usr/lib/ardour7${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  export ARDOUR_DATA_PATH=/usr/share/ardour7
-  export ARDOUR_CONFIG_PATH=/etc/ardour7
-  export ARDOUR_DLL_PATH=/usr/lib/ardour7
-  export VAMP_PATH=/usr/lib/ardour7/vamp
-  # keep Ardour's per-user config/cache out of ~/.config and ~/.cache
-  export XDG_CONFIG_HOME=$DIR/xdg-config
-  export XDG_CACHE_HOME=$DIR/xdg-cache
-  mkdir -p "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME"
-}
 
 install_pkgs() {
   local need=()
@@ -96,34 +84,12 @@ install_pkgs() {
   [[ -x $LUASESSION ]] || { log "missing $LUASESSION after install"; exit 1; }
 }
 
-# PID from the pid file, only if that process is alive and is our luasession
-running_pid() {
-  [[ -f $PIDFILE ]] || return 1
-  local pid; pid=$(cat "$PIDFILE" 2>/dev/null || true)
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  local exe; exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
-  [[ "$exe" == "$LUASESSION" || "$exe" == "$ARDOUR_GUI_BIN" ]] || return 1
-  grep -qF -- "$DIR/" "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
-
-port_bound_by() {  # prints the pids of the processes holding UDP $PORT, one a line (or nothing)
-  ss -H -ulnp "sport = :$PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true
-}
-
-# Is UDP $PORT held by pid $1? Ardour's children (ardour-avahi, tail, ...) inherit the socket and are often listed
-# by ss before Ardour itself, so the pid has to be AMONG those listed, not the first.
-port_bound_by_pid() { port_bound_by | grep -qx "$1"; }
-
-port_in_use() { [[ -n "$(ss -H -uln "sport = :$PORT" 2>/dev/null)" ]]; }
+# PID from the pid file, only if that process is alive and is our luasession (or GUI)
+running_pid() { ardour_running_pid "$PIDFILE" "$DIR"; }
 
 make_session() {
-  rm -rf "$SESS_DIR"
-  cat > "$DIR/create.lua" <<EOF
-AudioEngine:set_backend ("None (Dummy)", "", "")
-local s = create_session ("$SESS_DIR", "$SESS_NAME", 48000)
-assert (s, "create_session failed")
+  local body
+  body=$(cat <<'EOF'
 Session:new_audio_track (1, 2, nil, 2, "Audio", ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true)
 -- MIDI track with Ardour's bundled "ACE Reasonable Synth" as instrument (if present)
 local synth = ARDOUR.LuaAPI.new_plugin_info ("https://community.ardour.org/node/7596", ARDOUR.PluginType.LV2)
@@ -135,38 +101,9 @@ if not comp:isnil () then
   Session:route_by_name ("Audio 1"):add_processor_by_index (comp, 0, nil, true)
 end
 for r in Session:get_routes ():iter () do print ("route: " .. r:name ()) end
-Session:save_state ("", false, false, false, false, false)
-close_session ()
-quit ()
 EOF
-  if ! timeout 120 "$LUASESSION" "$DIR/create.lua" > "$DIR/create.log" 2>&1; then
-    log "session creation failed, see $DIR/create.log"; cat "$DIR/create.log" >&2; exit 1
-  fi
-  local f=$SESS_DIR/$SESS_NAME.ardour
-  [[ -f $f ]] || { log "no session file $f"; cat "$DIR/create.log" >&2; exit 1; }
-  # switch the OSC surface on (Ardour writes it as active="0")
-  sed -i "s|<Protocol name=\"Open Sound Control (OSC)\" active=\"0\"/>|<Protocol name=\"Open Sound Control (OSC)\" active=\"1\"/>|" "$f"
-  grep -q '<Protocol name="Open Sound Control (OSC)" active="1"' "$f" || {
-    log "could not enable OSC in $f"; exit 1; }
-}
-
-write_serve_lua() {
-  cat > "$DIR/serve.lua" <<EOF
-AudioEngine:set_backend ("None (Dummy)", "", "")
-ARDOUR.config ():set_osc_port ($PORT)
-local s = load_session ("$SESS_DIR", "$SESS_NAME")
-assert (s, "load_session failed")
-print ("READY")
-while true do
-  local f = io.open ("$STOPFILE", "r")
-  if f then f:close () break end
-  sleep (0.2)
-end
-if $SAVE_ON_STOP == 1 then Session:save_state ("", false, false, false, false, false) end
-close_session ()
-print ("STOPPED")
-quit ()
-EOF
+)
+  ardour_create_session "$SESS_DIR" "$SESS_NAME" "$body" || { log "could not create the session"; exit 1; }
 }
 
 # GUI mode: per-instance Ardour user config (skips first-run wizard and the
@@ -175,27 +112,7 @@ EOF
 # manager's table is 1-based: scripts[N] is action LuaAction/script-N).
 write_gui_config() {
   local cfg=$XDG_CONFIG_HOME/ardour7
-  mkdir -p "$cfg"
-  touch "$cfg/.a7"
-  cat > "$cfg/config" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<Ardour>
-  <Config>
-    <Option name="osc-port" value="$PORT"/>
-    <Option name="try-autostart-engine" value="1"/>
-    <Option name="hide-dummy-backend" value="0"/>
-  </Config>
-  <Extra>
-    <AudioMIDISetup>
-      <EngineStates>
-        <State backend="None (Dummy)" driver="" device="Silence" input-device="" output-device="" sample-rate="48000" buffer-size="1024" n-periods="0" input-latency="0" output-latency="0" active="1" use-buffered-io="0" midi-option="" lm-input="0" lm-output="0" lru="$(date +%s)">
-          <MIDIDevices/>
-        </State>
-      </EngineStates>
-    </AudioMIDISetup>
-  </Extra>
-</Ardour>
-EOF
+  ardour_write_gui_config "$cfg" "$PORT"
   cat > "$DIR/actions.lua" <<'EOF'
 scripts = {}
 scripts[1] = { ["n"] = "OSC Add Audio Track", ["s"] = "",
@@ -220,10 +137,10 @@ do_start() {
     echo "$pid"; return 0
   fi
   install_pkgs
-  if port_in_use; then
-    log "UDP port $PORT is already in use (by pid $(port_bound_by | paste -sd, -)); not starting"; exit 2
+  if ardour_udp_busy "$PORT"; then
+    log "UDP port $PORT is already in use (by pid $(ardour_udp_holders "$PORT")); not starting"; exit 2
   fi
-  ardour_env
+  ardour_env "$DIR"
   rm -f "$STOPFILE" "$PIDFILE"
   local t0; t0=$(date +%s%N)
   make_session
@@ -234,19 +151,10 @@ do_start() {
     # xvfb-run is the parent; the PID we track is the Ardour GUI process itself
     setsid xvfb-run -a -s "-screen 0 1600x1200x24 -nolisten tcp" \
       "$ARDOUR_GUI_BIN" -a -n "$SESS_DIR/$SESS_NAME.ardour" > "$LOG" 2>&1 < /dev/null &
-    local wrapper=$! i
-    pid=""
-    for i in $(seq 1 200); do
-      local c
-      for c in $(ps -o pid= --ppid "$wrapper" 2>/dev/null || true); do
-        [[ "$(readlink "/proc/$c/exe" 2>/dev/null || true)" == "$ARDOUR_GUI_BIN" ]] && pid=$c
-      done
-      [[ -n "$pid" ]] && break
-      sleep 0.1
-    done
-    [[ -n "$pid" ]] || { log "Ardour GUI process not found; log:"; cat "$LOG" >&2; exit 1; }
+    local wrapper=$!
+    pid=$(ardour_gui_pid "$wrapper" 200) || { log "Ardour GUI process not found; log:"; cat "$LOG" >&2; exit 1; }
   else
-    write_serve_lua
+    ardour_write_serve_lua "$DIR/serve.lua" "$PORT" "$SESS_DIR" "$SESS_NAME" "$STOPFILE" "$SAVE_ON_STOP"
     t1=$(date +%s%N)
     # -X: exit if the (dummy) engine halts. setsid: own session, no terminal.
     setsid "$LUASESSION" -X "$DIR/serve.lua" > "$LOG" 2>&1 < /dev/null &
@@ -258,9 +166,9 @@ do_start() {
     if ! kill -0 "$pid" 2>/dev/null; then
       log "Ardour exited during startup; log:"; cat "$LOG" >&2; rm -f "$PIDFILE"; exit 1
     fi
-    port_bound_by_pid "$pid" && break
+    ardour_port_held_by "$PORT" "$pid" && break
     if (( $(date +%s) > deadline )); then
-      local holders; holders=$(port_bound_by | paste -sd, -)
+      local holders; holders=$(ardour_udp_holders "$PORT")
       log "Ardour (PID $pid) started but did not open its OSC port UDP $PORT within ${START_TIMEOUT}s" \
           "(port held by: ${holders:-nobody}); stopping PID $pid. Its log ($LOG) follows:"
       kill -TERM "$pid" 2>/dev/null || true; tail -40 "$LOG" >&2; rm -f "$PIDFILE"; exit 1
@@ -278,18 +186,10 @@ do_stop() {
   if ! pid=$(running_pid); then
     log "not running (port $PORT)"; rm -f "$PIDFILE"; return 0
   fi
-  local i
   if [[ "$(readlink "/proc/$pid/exe" 2>/dev/null || true)" == "$ARDOUR_GUI_BIN" ]]; then
-    kill -TERM "$pid" 2>/dev/null || true      # GUI: SIGTERM exits (no save prompt)
+    ardour_stop "$pid"                         # GUI: SIGTERM exits (no save prompt)
   else
-    touch "$STOPFILE"                          # luasession: the Lua loop polls this file
-  fi
-  for i in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "PID $pid did not stop within 15s; sending SIGTERM"
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    ardour_stop "$pid" "$STOPFILE"             # luasession: the Lua loop polls this file
   fi
   rm -f "$PIDFILE" "$STOPFILE"
   log "stopped PID $pid"
