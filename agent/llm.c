@@ -373,13 +373,8 @@ static int parse_provider(const char *s, enum llm_provider *p) {
 
 static const char *nonempty(const char *s) { return s && *s ? s : NULL; }
 
-static void config_path(char *out, size_t n) {
-  const char *x = nonempty(getenv("XDG_CONFIG_HOME"));
-  if (x)
-    snprintf(out, n, "%s/dawbridge/config.json", x);
-  else
-    snprintf(out, n, "%s/.config/dawbridge/config.json", nonempty(getenv("HOME")) ? getenv("HOME") : ".");
-}
+/* named in the how-to; the app reads the file (app/config.c) and passes its values as flags */
+static const char config_file[] = "$XDG_CONFIG_HOME/dawbridge/config.json";
 
 static int copy_field(char *dst, size_t n, const char *src, const char *what, char *err, size_t errlen) {
   if (strlen(src) >= n) {
@@ -404,30 +399,14 @@ static void howto(char *err, size_t errlen, const char *first, const char *path)
 }
 
 int llm_config_resolve(struct llm_config *c, const struct llm_flags *f, char *err, size_t errlen) {
-  char path[1024];
+  const char *path = config_file;
   struct llm_flags none = {0};
-  json_t *file = NULL;
   int rc = LLM_OK;
   if (!f) f = &none;
-  config_path(path, sizeof path);
-  FILE *fp = fopen(path, "r");
-  if (fp) {
-    json_error_t je;
-    file = json_loadf(fp, 0, &je);
-    fclose(fp);
-    if (!json_is_object(file)) {
-      snprintf(err, errlen, "llm: %s: %s (line %d)", path, file ? "not a JSON object" : je.text, je.line);
-      json_decref(file);
-      return LLM_ECONFIG;
-    }
-  }
   const char *llm = nonempty(f->llm), *model = nonempty(f->model), *url = nonempty(f->url);
   if (!llm) llm = nonempty(getenv("DAWBRIDGE_LLM"));
   if (!model) model = nonempty(getenv("DAWBRIDGE_MODEL"));
   if (!url) url = nonempty(getenv("DAWBRIDGE_LLM_URL"));
-  if (!llm) llm = nonempty(llm__jstr(file, "llm", NULL));
-  if (!model) model = nonempty(llm__jstr(file, "model", NULL));
-  if (!url) url = nonempty(llm__jstr(file, "llm_url", NULL));
   const char *okey = nonempty(getenv("OPENAI_API_KEY")), *akey = nonempty(getenv("ANTHROPIC_API_KEY"));
 
   enum llm_provider p = LLM_PROVIDER_NONE;
@@ -481,7 +460,6 @@ int llm_config_resolve(struct llm_config *c, const struct llm_flags *f, char *er
     if (!model) snprintf(c->model, sizeof c->model, "%s", "script");
   }
 out:
-  json_decref(file);
   return rc;
 }
 
@@ -1044,13 +1022,12 @@ static void probe_done(http_req_t *r, const struct http_response *res, void *dat
     break;
   }
   if (p->status) {
-    char first[1024], path[1024];
+    char first[1024];
     size_t o = (size_t)snprintf(first, sizeof first, "no LLM configured and no local server answered at");
     for (i = 0; i < p->n && o < sizeof first; i++)
       o += (size_t)snprintf(first + o, sizeof first - o, "%s %s", i ? "," : "", p->urls[i]);
     if (o < sizeof first) snprintf(first + o, sizeof first - o, ".");
-    config_path(path, sizeof path);
-    howto(p->msg, sizeof p->msg, first, path);
+    howto(p->msg, sizeof p->msg, first, config_file);
   }
   http_close(p->http, probe_closed, p);
 }
@@ -1097,9 +1074,7 @@ int llm_config_probe(uv_loop_t *loop, struct llm_config *cfg, const char *const 
     p->pending = 1;
     p->status = LLM_ECONFIG;
     http_close(p->http, probe_closed, p);
-    char path[1024];
-    config_path(path, sizeof path);
-    howto(p->msg, sizeof p->msg, "no LLM configured.", path);
+    howto(p->msg, sizeof p->msg, "no LLM configured.", config_file);
   }
   return LLM_OK;
 }

@@ -74,8 +74,9 @@ struct llm_flags {
 void llm_config_defaults(struct llm_config *cfg);
 
 /* Resolve provider/model/url: flags > env (DAWBRIDGE_LLM, DAWBRIDGE_MODEL, DAWBRIDGE_LLM_URL)
- * > $XDG_CONFIG_HOME/dawbridge/config.json (or ~/.config/…; keys "llm", "model", "llm_url")
- * > defaults. Keys come only from OPENAI_API_KEY / ANTHROPIC_API_KEY. Without an explicit
+ * > defaults. The config file ($XDG_CONFIG_HOME/dawbridge/config.json) is read by the app (app/config.h), which
+ * passes its "llm", "model", "llm_url" as flags when neither a flag nor the variable is set. Keys come only
+ * from OPENAI_API_KEY / ANTHROPIC_API_KEY. Without an explicit
  * provider: OPENAI_API_KEY → openai, else ANTHROPIC_API_KEY → anthropic, else a URL → openai
  * (local server). Only fields the resolution decides are overwritten; call
  * llm_config_defaults() first. Returns LLM_OK or LLM_ECONFIG with a how-to in err. */

@@ -33,6 +33,7 @@ struct cli_opts {
   const char *daw;     /* reaper | ardour | mock */
   const char *dialect; /* dialect of --daw mock */
   const char *host;
+  const char *listen;    /* --listen ADDR: the address feedback arrives on (NULL: see cli_listen_host) */
   int port, listen_port; /* 0 / -1 = map defaults */
   const char *map_path;
   int json;
@@ -67,7 +68,8 @@ struct cli_opts {
 
 struct cli {
   uv_loop_t *loop;
-  struct cli_opts o;
+  struct cli_opts o;     /* the command line, then the config file (app/config.h), then defaults */
+  struct cli_opts given; /* the command line alone (cli_daemon_applies) */
   const char *cmd;
   char **argv; /* command arguments (after the command name) */
   int argc;
@@ -138,7 +140,8 @@ int cli_dispatch(struct cli *c, int (*fn)(struct cli *c));
 /* cmd_client.c: 0 when the options describe another DAW link, model or data place than a daemon's own (--host,
  * --port, --listen-port, --map, --spool, --no-companion, --mock-tracks, --timeout-ms, --retries, --bank-size, --llm,
  * --model, --llm-url, --transcript, --executor, --max-turns, --context-budget, --profile, --data-dir, --composition,
- * --confirm): then commands run one-shot even while a daemon runs. */
+ * --confirm, --listen) on the command line (c->given; the daemon read the same config file): then commands run
+ * one-shot even while a daemon runs. */
 int cli_daemon_applies(const struct cli *c);
 
 /* Prints the mirror as a readable table. */

@@ -395,9 +395,11 @@ static int plan_request(struct ccmd *x) {
 }
 
 int cli_daemon_applies(const struct cli *c) {
-  const struct cli_opts *o = &c->o;
+  /* the command line only: the daemon read the same configuration file */
+  const struct cli_opts *o = &c->given;
   /* options that describe another DAW link, model or data place than the daemon's own ask for a one-shot run */
-  return !(o->data_dir || o->composition || o->confirm || o->host || o->port || o->listen_port != -1 || o->map_path ||
+  return !(o->data_dir || o->composition || o->confirm || o->host || o->listen || o->port || o->listen_port != -1 ||
+           o->map_path ||
            o->spool_dir || o->no_companion || o->mock_tracks != -1 || o->timeout_ms != -1 || o->retries != -1 ||
            o->bank_size || o->llm || o->model || o->llm_url || o->transcript || o->executor || o->max_turns ||
            o->context_budget || o->profile);

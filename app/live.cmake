@@ -4,7 +4,8 @@ add_library(dblive STATIC
   ${DAWBRIDGE_SOURCE_DIR}/app/live.c
   ${DAWBRIDGE_SOURCE_DIR}/app/histop.c
   ${DAWBRIDGE_SOURCE_DIR}/app/ctl.c
-  ${DAWBRIDGE_SOURCE_DIR}/app/ctl_client.c)
+  ${DAWBRIDGE_SOURCE_DIR}/app/ctl_client.c
+  ${DAWBRIDGE_SOURCE_DIR}/app/config.c)
 target_sources(dawbridge PRIVATE ${DAWBRIDGE_SOURCE_DIR}/app/cmd_run.c ${DAWBRIDGE_SOURCE_DIR}/app/cmd_client.c)
 target_include_directories(dblive PUBLIC ${DAWBRIDGE_SOURCE_DIR}/app ${DAWBRIDGE_SOURCE_DIR}/agent
   ${DAWBRIDGE_SOURCE_DIR}/bridge)
@@ -12,6 +13,9 @@ target_link_libraries(dblive PUBLIC dbagentcore dbundo dbagent dbcore dbmock dbh
   PkgConfig::LIBUV PkgConfig::JANSSON)
 
 target_link_libraries(dawbridge PRIVATE dblive)
+
+# the configuration file (app/config.c): table-driven cases, file and line in every message
+db_add_test(test_config SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_config.c LIBS dblive LABELS unit)
 
 db_add_test(test_live SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/integration/test_live.c
   LIBS dblive dbmockllm LABELS integration live mock TIMEOUT 300)

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "config.h"
 #include "version.h"
 
 static const struct {
@@ -78,6 +79,8 @@ static void usage(FILE *f) {
         "  --host HOST                DAW address (default 127.0.0.1)\n"
         "  --port PORT                DAW OSC port (default: REAPER 8000, Ardour 3819)\n"
         "  --listen-port PORT         our OSC port (default: REAPER 9000, its device port; Ardour: any)\n"
+        "  --listen ADDR              the address the DAW's feedback arrives on (default 127.0.0.1; with a remote\n"
+        "                             --host: 0.0.0.0 and a warning, OSC has no authentication; README)\n"
         "  --map FILE                 a dialect map instead of osc-maps/<dialect>.json\n"
         "  --bank-size N              REAPER surface bank size (default from the map)\n"
         "  --timeout-ms N, --retries N  confirmation timeout per attempt, and resends (defaults from the map)\n"
@@ -104,6 +107,7 @@ static void usage(FILE *f) {
         "  --web-listen ADDR          listen on ADDR instead (e.g. 0.0.0.0 for a tablet; the token still applies)\n"
         "General:\n"
         "  --json                     machine-readable output\n"
+        "  Every option can also be set in $XDG_CONFIG_HOME/dawbridge/config.json (README: Configuration file)\n"
         "  --log-level error|warn|info|debug   (default warn)\n"
         "  -h, --help                 this help; `dawbridge COMMAND --help` for one command\n"
         "  --version                  the version, the git describe of the build, and the data directory in use\n"
@@ -139,10 +143,9 @@ int main(int argc, char **argv) {
   struct cli_opts *o = &c.o;
   /* A file-size limit must be an error we report (history: "cannot be written"), not a signal that kills us. */
   signal(SIGXFSZ, SIG_IGN);
-  o->daw = getenv("DAWBRIDGE_DAW") ? getenv("DAWBRIDGE_DAW") : "reaper";
-  o->dialect = "reaper";
+  /* "not given" values: the config file (app/config.h) fills what the command line leaves at them */
   o->listen_port = -1;
-  o->log_level = LOG_WARN;
+  o->log_level = -1;
   o->timeout_ms = -1;
   o->retries = -1;
   o->mock_tracks = -1;
@@ -178,13 +181,15 @@ int main(int argc, char **argv) {
     O_SURFREPLY,
     O_NEWCONV,
     O_WEBPORT,
-    O_WEBLISTEN
+    O_WEBLISTEN,
+    O_LISTENADDR
   };
   static const struct option lopts[] = {{"daw", required_argument, 0, O_DAW},
                                         {"dialect", required_argument, 0, O_DIALECT},
                                         {"host", required_argument, 0, O_HOST},
                                         {"port", required_argument, 0, O_PORT},
                                         {"listen-port", required_argument, 0, O_LISTEN},
+                                        {"listen", required_argument, 0, O_LISTENADDR},
                                         {"map", required_argument, 0, O_MAP},
                                         {"json", no_argument, 0, O_JSON},
                                         {"log-level", required_argument, 0, O_LOG},
@@ -227,6 +232,7 @@ int main(int argc, char **argv) {
     case O_LISTEN:
       if (parse_int(optarg, 0, 65535, "--listen-port", &o->listen_port)) return CLI_EXIT_USAGE;
       break;
+    case O_LISTENADDR: o->listen = optarg; break;
     case O_MAP: o->map_path = optarg; break;
     case O_JSON: o->json = 1; break;
     case O_LOG:
@@ -321,12 +327,26 @@ int main(int argc, char **argv) {
     printf("usage: dawbridge [options] %s\n", commands[k].usage);
     return CLI_EXIT_OK;
   }
+  /* the configuration file fills what the command line left unset (flags > environment > file > defaults) */
+  c.given = *o;
+  app_config_t *conf = NULL;
+  char cerr[1024];
+  if (app_config_load(NULL, &conf, cerr, sizeof cerr)) {
+    fprintf(stderr, "dawbridge: %s\n", cerr);
+    return CLI_EXIT_CONFIG;
+  }
+  app_config_apply(conf, o);
+  if (!o->daw) o->daw = getenv("DAWBRIDGE_DAW") && *getenv("DAWBRIDGE_DAW") ? getenv("DAWBRIDGE_DAW") : "reaper";
+  if (!o->dialect) o->dialect = "reaper";
+  if (o->log_level < 0) o->log_level = LOG_WARN;
   if (strcmp(o->daw, "reaper") && strcmp(o->daw, "ardour") && strcmp(o->daw, "mock")) {
     fprintf(stderr, "dawbridge: --daw must be reaper, ardour or mock\n");
+    app_config_free(conf);
     return CLI_EXIT_USAGE;
   }
   if (strcmp(o->dialect, "reaper") && strcmp(o->dialect, "ardour")) {
     fprintf(stderr, "dawbridge: --dialect must be reaper or ardour\n");
+    app_config_free(conf);
     return CLI_EXIT_USAGE;
   }
   uv_loop_t loop;
@@ -346,5 +366,6 @@ int main(int argc, char **argv) {
   if (c.cmd_free) c.cmd_free(c.cmd_data);
   int lc = uv_loop_close(&loop);
   if (lc) fprintf(stderr, "dawbridge: internal: handles still open at exit (%s)\n", uv_strerror(lc));
+  app_config_free(conf);
   return c.exit_code;
 }
