@@ -477,12 +477,17 @@ static json_t *parse_value_text(char *text) {
 }
 
 static void warn(plan_t *plan, const char *fmt, ...) {
-  char msg[512];
+  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  json_array_append_new(plan->warnings, relaxed_json_string(msg, strlen(msg)));
+  json_t *w = relaxed_json_string(msg, strlen(msg));
+  size_t i;
+  const json_t *e;
+  json_array_foreach(plan->warnings, i, e) if (json_equal(e, w)) break; /* validating twice warns once */
+  if (i < json_array_size(plan->warnings)) json_decref(w);
+  else json_array_append_new(plan->warnings, w);
 }
 
 static step_t *add_step(plan_t *plan, int number, const char *tool, const char *desc) {
@@ -771,91 +776,6 @@ static const json_t *find_tool(const json_t *tools, const char *name) {
   return NULL;
 }
 
-static size_t levenshtein(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 64 || lb > 64) return 99;
-  size_t row[65];
-  for (size_t j = 0; j <= lb; j++) row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t prev = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t cur = row[j];
-      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      size_t m = prev + cost;
-      if (row[j] + 1 < m) m = row[j] + 1;
-      if (row[j - 1] + 1 < m) m = row[j - 1] + 1;
-      row[j] = m;
-      prev = cur;
-    }
-  }
-  return row[lb];
-}
-
-static int shared_tokens(const char *a, const char *b) {
-  int n = 0;
-  char ta[128];
-  snprintf(ta, sizeof ta, "%s", a);
-  char *save = NULL;
-  for (char *t = strtok_r(ta, "_", &save); t; t = strtok_r(NULL, "_", &save)) {
-    size_t tl = strlen(t);
-    for (const char *p = b; (p = strstr(p, t)) != NULL; p += tl) {
-      if ((p == b || p[-1] == '_') && (p[tl] == 0 || p[tl] == '_')) {
-        n++;
-        break;
-      }
-    }
-  }
-  return n;
-}
-
-static const char *suggest_tool(const json_t *tools, const char *name) {
-  static const struct {
-    const char *from, *to;
-  } syn[] = {{"add_track", "create_track"},
-             {"new_track", "create_track"},
-             {"insert_track", "create_track"},
-             {"create_clip", "create_midi_clip"},
-             {"add_clip", "create_midi_clip"},
-             {"add_midi_clip", "create_midi_clip"},
-             {"insert_midi", "create_midi_clip"},
-             {"add_notes", "edit_clip"},
-             {"add_fx", "add_effect"},
-             {"insert_fx", "add_effect"},
-             {"add_plugin", "add_effect"},
-             {"set_volume", "set_track"},
-             {"set_pan", "set_track"},
-             {"mute_track", "set_track"},
-             {"rename_track", "set_track"},
-             {"set_bpm", "set_tempo"},
-             {"play", "transport"},
-             {"stop", "transport"},
-             {"record", "transport"},
-             {"remove_track", "delete_track"},
-             {"remove_clip", "delete_clip"},
-             {"delete_effect", "remove_effect"}};
-  for (size_t i = 0; i < sizeof syn / sizeof syn[0]; i++)
-    if (!strcmp(syn[i].from, name) && find_tool(tools, syn[i].to)) return syn[i].to;
-  const char *best = NULL;
-  int best_shared = -1;
-  size_t best_dist = 1000;
-  size_t i;
-  const json_t *t;
-  json_array_foreach(tools, i, t) {
-    const char *n = json_string_value(json_object_get(t, "name"));
-    if (!n) continue;
-    int sh = shared_tokens(name, n);
-    size_t d = levenshtein(name, n);
-    if (sh > best_shared || (sh == best_shared && d < best_dist)) {
-      best = n;
-      best_shared = sh;
-      best_dist = d;
-    }
-  }
-  if (best && (best_shared > 0 || best_dist <= strlen(name) / 2)) return best;
-  return NULL;
-}
-
 static void tool_names(const json_t *tools, char *buf, size_t len) {
   size_t o = 0;
   size_t i;
@@ -876,9 +796,9 @@ static const step_t *find_step(const plan_t *plan, int number) {
   return NULL;
 }
 
-static const char *tool_creates(const vctx_t *v, const char *tool) {
-  const json_t *t = find_tool(v->tools, tool);
-  return t ? json_string_value(json_object_get(t, "creates")) : NULL;
+static const char *tool_creates(const char *tool) {
+  int t = vocab_lookup(tool);
+  return t < 0 ? NULL : vocab_creates((enum vocab_tool)t);
 }
 
 /* Short printable form of a value for messages. */
@@ -1090,7 +1010,7 @@ static void check_id_arg(vctx_t *v, step_t *st, const char *key, const char *wan
            ref == st->number ? "is this step itself" : "comes later");
       return;
     }
-    const char *creates = tool_creates(v, target->tool);
+    const char *creates = tool_creates(target->tool);
     if (creates && !strcmp(creates, "clip") && !strcmp(want, "track") && strcmp(rkind, "clip") != 0) {
       /* "[from Step 2]" where Step 2 made a clip: the track that clip is on */
       const char *k2;
@@ -1267,9 +1187,11 @@ static void check_notes_arg(vctx_t *v, step_t *st, const char *key, int inside_c
   json_object_set_new(st->args, key, notes);
 }
 
-static void check_plain_arg(vctx_t *v, step_t *st, const char *key, const json_t *ps) {
+/* A plain argument as the model wrote it, normalized towards its schema type before the vocabulary checks it:
+ * "4 beats", "-6 dB", "yes" become numbers and booleans, 4.0 an integer, 808 a name, "MIDI" the enum's "midi".
+ * What cannot be normalized is left as written: the vocabulary's validator reports it (check_with_vocab). */
+static void normalize_plain_arg(vctx_t *v, step_t *st, const char *key, const json_t *ps) {
   json_t *val = json_object_get(st->args, key);
-  char shown[96];
   if (plan_ref_step(val, NULL)) {
     verr(v, st, "'%s' cannot be a reference to another step; only track_id and clip_id can", key);
     return;
@@ -1277,70 +1199,22 @@ static void check_plain_arg(vctx_t *v, step_t *st, const char *key, const json_t
   const char *type = schema_type(ps, val);
   if (type && !type_ok(val, type)) {
     json_t *c = coerce(val, type);
-    if (c) {
-      json_object_set_new(st->args, key, c);
-      val = c;
-    } else if (!strcmp(type, "string") && json_is_number(val)) {
-      /* names like 808 */
+    if (!c && !strcmp(type, "string") && json_is_number(val)) { /* names like 808 */
       char b[64];
       show(val, b, sizeof b);
-      json_object_set_new(st->args, key, json_string(b));
-      val = json_object_get(st->args, key);
-    } else {
-      show(val, shown, sizeof shown);
-      verr(v, st, "'%s' must be %s %s, got %s", key,
-           !strcmp(type, "integer") || !strcmp(type, "array") || !strcmp(type, "object") ? "an" : "a", type, shown);
-      return;
+      c = json_string(b);
     }
+    if (c) json_object_set_new(st->args, key, c), val = c;
   }
-  if (type && !strcmp(type, "integer") && json_is_real(val)) {
+  if (type && !strcmp(type, "integer") && json_is_real(val) && type_ok(val, type))
     json_object_set_new(st->args, key, json_integer((json_int_t)json_real_value(val)));
-    val = json_object_get(st->args, key);
-  }
-  const json_t *en = json_object_get(ps, "enum");
-  if (json_is_array(en)) {
-    size_t i;
-    const json_t *e;
-    int found = 0;
-    json_array_foreach(en, i, e) {
-      if (json_equal(e, val)) {
-        found = 1;
-        break;
-      }
-      if (json_is_string(e) && json_is_string(val) && !strcasecmp(json_string_value(e), json_string_value(val))) {
-        json_object_set_new(st->args, key, json_copy((json_t *)e));
-        val = json_object_get(st->args, key);
-        found = 1;
-        break;
-      }
-    }
-    if (!found) {
-      char *allowed = json_dumps(en, JSON_COMPACT);
-      show(val, shown, sizeof shown);
-      verr(v, st, "'%s' must be one of %s, got %s", key, allowed ? allowed : "?", shown);
-      free(allowed);
-      return;
-    }
-  }
-  if (json_is_number(val)) {
-    double d = json_number_value(val);
-    const json_t *mn = json_object_get(ps, "minimum"), *mx = json_object_get(ps, "maximum");
-    const json_t *emn = json_object_get(ps, "exclusiveMinimum"), *emx = json_object_get(ps, "exclusiveMaximum");
-    /* the range is the tool's schema (vocab/tools.json), the one the tool call is checked against */
-    if ((json_is_number(mn) && d < json_number_value(mn)) || (json_is_number(mx) && d > json_number_value(mx)) ||
-        (json_is_number(emn) && d <= json_number_value(emn)) || (json_is_number(emx) && d >= json_number_value(emx))) {
-      char lo[48] = "", hi[48] = "";
-      if (json_is_number(mn) || json_is_number(emn))
-        snprintf(lo, sizeof lo, "%s %g",
-                 json_is_number(emn) ? ">" : ">=", json_number_value(json_is_number(emn) ? emn : mn));
-      if (json_is_number(mx) || json_is_number(emx))
-        snprintf(hi, sizeof hi, "%s %g",
-                 json_is_number(emx) ? "<" : "<=", json_number_value(json_is_number(emx) ? emx : mx));
-      if (json_is_number(mn) && json_is_number(mx))
-        verr(v, st, "'%s' = %g is out of range: it must be between %g and %g", key, d, json_number_value(mn),
-             json_number_value(mx));
-      else
-        verr(v, st, "'%s' = %g is out of range: it must be %s%s%s", key, d, lo, lo[0] && hi[0] ? " and " : "", hi);
+  size_t i;
+  const json_t *e;
+  json_array_foreach(json_object_get(ps, "enum"), i, e) {
+    if (json_is_string(e) && json_is_string(val) && strcmp(json_string_value(e), json_string_value(val)) &&
+        !strcasecmp(json_string_value(e), json_string_value(val))) {
+      json_object_set_new(st->args, key, json_copy((json_t *)e));
+      break;
     }
   }
 }
@@ -1362,15 +1236,7 @@ static void check_instrument_role(vctx_t *v, step_t *st, const char *key, const 
   const char *plugin = json_string_value(json_object_get(res, "plugin"));
   if (kind && !strcmp(kind, "plugin") && plugin && strcmp(plugin, name))
     json_object_set_new(st->args, key, json_string(plugin));
-  if (msg[0]) {
-    char w[1000];
-    snprintf(w, sizeof w, "Step %d: %s", st->number, msg);
-    size_t i;
-    const json_t *e;
-    int seen = 0;
-    json_array_foreach(v->plan->warnings, i, e) if (json_is_string(e) && !strcmp(json_string_value(e), w)) seen = 1;
-    if (!seen) json_array_append_new(v->plan->warnings, json_string(w));
-  }
+  if (msg[0]) warn(v->plan, "Step %d: %s", st->number, msg);
   json_decref(res);
 }
 
@@ -1411,86 +1277,108 @@ static json_t *args_as_call(const json_t *args) {
   return c;
 }
 
-/* The arguments as normalized above (types, names, notes expanded) go through the tool-call validator, vocab_check:
- * a plan step is held to the same rules as the call it becomes. */
-static void check_with_vocab(vctx_t *v, step_t *st) {
+struct vocab_sink {
+  vctx_t *v;
+  step_t *st;
+  const json_t *reported; /* arguments the plan's own checks already reported (borrowed object used as a set) */
+};
+
+static void vocab_problem(void *data, const char *arg, const char *message) {
+  struct vocab_sink *k = data;
+  if (!arg || !json_object_get(k->reported, arg)) verr(k->v, k->st, "%s", message);
+}
+
+/* The arguments as normalized (types, names, notes expanded; references as id-shaped placeholders) go through the
+ * tool-call validator: a plan step is held to the same rules as the call it becomes, and every problem the
+ * vocabulary finds is reported, except on an argument the plan's own checks (references, notation, catalog)
+ * already reported. */
+static void check_with_vocab(vctx_t *v, step_t *st, const json_t *reported) {
   int t = vocab_lookup(st->tool);
   if (!v->vocab || t < 0) return;
   json_t *call = args_as_call(st->args);
-  char msg[512];
-  if (call && vocab_check(v->vocab, (enum vocab_tool)t, call, msg, sizeof msg)) verr(v, st, "%s", msg);
+  struct vocab_sink k = {v, st, reported};
+  if (call) vocab_check_all(v->vocab, (enum vocab_tool)t, call, vocab_problem, &k);
   json_decref(call);
 }
 
+/* Issue 13: a create_track whose name an existing track already has (case-insensitive) may be meant for that
+ * track; it is a warning, not an error (two tracks may share a name), shown with the plan. */
+static void warn_existing_track_name(vctx_t *v, const step_t *st) {
+  const char *name = json_string_value(json_object_get(st->args, "name"));
+  if (vocab_lookup(st->tool) != VOCAB_CREATE_TRACK || !name || !v->state) return;
+  size_t i;
+  const json_t *t;
+  json_array_foreach(json_object_get(v->state, "tracks"), i, t) {
+    const char *n = json_string_value(json_object_get(t, "name"));
+    if (!n || strcasecmp(n, name)) continue;
+    const char *id = json_string_value(json_object_get(t, "id"));
+    char q[128];
+    quote_text(n, q, sizeof q);
+    warn(v->plan,
+         "Step %d: a track named %s already exists (%s); this step creates another one. If the request meant the "
+         "existing track, use track_id %s instead of creating a track",
+         st->number, q, id ? id : "?", id ? id : "?");
+    return;
+  }
+}
+
+/* One plan-side check of argument key; when it reported a problem, key joins the reported set. */
+#define CHECKED(v, reported, key, call)                                                                                \
+  do {                                                                                                                 \
+    size_t n0_ = json_array_size((v)->errors);                                                                         \
+    call;                                                                                                              \
+    if (json_array_size((v)->errors) > n0_) json_object_set_new((reported), (key), json_true());                     \
+  } while (0)
+
 static void check_step(vctx_t *v, step_t *st) {
-  size_t errors_before = json_array_size(v->errors);
-  const json_t *tool = find_tool(v->tools, st->tool);
-  if (!tool) {
-    const char *sug = suggest_tool(v->tools, st->tool);
+  int t = vocab_lookup(st->tool);
+  if (t < 0 || !find_tool(v->tools, st->tool)) {
+    const char *sug = vocab_suggest(st->tool);
     char names[1024];
     tool_names(v->tools, names, sizeof names);
-    if (sug)
+    if (t >= 0)
+      verr(v, st, "the tool '%s' is not available now; available tools: %s", st->tool, names);
+    else if (sug && find_tool(v->tools, sug))
       verr(v, st, "unknown tool '%s'; did you mean '%s'? Available tools: %s", st->tool, sug, names);
     else
       verr(v, st, "unknown tool '%s'; available tools: %s", st->tool, names);
     return;
   }
-  const json_t *schema = json_object_get(tool, "parameters");
-  const json_t *props = json_object_get(schema, "properties");
-  const json_t *addl = json_object_get(schema, "additionalProperties");
+  const json_t *props = json_object_get(vocab_schema(v->vocab, (enum vocab_tool)t), "properties");
+  json_t *reported = json_object();
   const char *key;
   json_t *val;
   void *tmp;
-  /* unknown arguments */
-  json_object_foreach_safe(st->args, tmp, key, val) {
-    if (json_object_get(props, key) || json_is_true(addl)) continue;
-    char known[512] = "";
-    size_t o = 0;
-    const char *k2;
-    json_t *p2;
-    json_object_foreach((json_t *)props, k2, p2) {
-      int w = snprintf(known + o, sizeof known - o, "%s%s", o ? ", " : "", k2);
-      if (w < 0 || (size_t)w >= sizeof known - o) break;
-      o += (size_t)w;
-    }
-    verr(v, st, "%s has no argument '%s'; its arguments are: %s", st->tool, key, o ? known : "(none)");
-  }
-  size_t i;
-  const json_t *r;
-  json_array_foreach(json_object_get(schema, "required"), i, r) {
-    const char *rk = json_string_value(r);
-    if (rk && !json_object_get(st->args, rk)) {
-      const char *desc = json_string_value(json_object_get(json_object_get(props, rk), "description"));
-      verr(v, st, "missing required argument '%s'%s%s%s", rk, desc ? " (" : "", desc ? desc : "", desc ? ")" : "");
-    }
-  }
-  /* per argument; ids and notes after the plain ones (clip length needs a checked duration) */
+  /* per argument; ids and notes after the plain ones (clip length needs a normalized duration) */
   json_object_foreach_safe(st->args, tmp, key, val) {
     const json_t *ps = json_object_get(props, key);
-    if (!ps) continue;
     size_t kl = strlen(key);
-    if (kl > 3 && !strcmp(key + kl - 3, "_id")) continue;
+    if (!ps || (kl > 3 && !strcmp(key + kl - 3, "_id"))) continue;
     if (!strcmp(key, "notes") || !strcmp(key, "add_notes") || !strcmp(key, "remove_notes")) continue;
-    check_plain_arg(v, st, key, ps);
+    CHECKED(v, reported, key, normalize_plain_arg(v, st, key, ps));
   }
-  if (json_object_get(props, "track_id") && json_object_get(st->args, "track_id"))
-    check_id_arg(v, st, "track_id", "track");
-  if (json_object_get(props, "clip_id") && json_object_get(st->args, "clip_id")) check_id_arg(v, st, "clip_id", "clip");
-  if (json_object_get(props, "notes") && json_object_get(st->args, "notes")) check_notes_arg(v, st, "notes", 1);
+  static const char *const ids[][2] = {{"track_id", "track"}, {"clip_id", "clip"}};
+  for (size_t i = 0; i < 2; i++)
+    if (json_object_get(props, ids[i][0]) && json_object_get(st->args, ids[i][0]))
+      CHECKED(v, reported, ids[i][0], check_id_arg(v, st, ids[i][0], ids[i][1]));
+  if (json_object_get(props, "notes") && json_object_get(st->args, "notes"))
+    CHECKED(v, reported, "notes", check_notes_arg(v, st, "notes", 1));
   if (json_object_get(props, "add_notes") && json_object_get(st->args, "add_notes"))
-    check_notes_arg(v, st, "add_notes", 1);
+    CHECKED(v, reported, "add_notes", check_notes_arg(v, st, "add_notes", 1));
   if (json_object_get(props, "remove_notes") && json_object_get(st->args, "remove_notes"))
-    check_remove_notes_arg(v, st, "remove_notes");
-  if (vocab_lookup(st->tool) == VOCAB_CREATE_TRACK && json_object_get(st->args, "instrument") &&
+    CHECKED(v, reported, "remove_notes", check_remove_notes_arg(v, st, "remove_notes"));
+  if (t == VOCAB_CREATE_TRACK && json_object_get(st->args, "instrument") &&
       !json_is_null(json_object_get(st->args, "instrument")))
-    check_catalog_arg(v, st, "instrument", 1);
-  if (vocab_lookup(st->tool) == VOCAB_ADD_EFFECT) check_catalog_arg(v, st, "effect_name", 0);
-  if (vocab_lookup(st->tool) == VOCAB_SET_LOOP) {
+    CHECKED(v, reported, "instrument", check_catalog_arg(v, st, "instrument", 1));
+  if (t == VOCAB_ADD_EFFECT) CHECKED(v, reported, "effect_name", check_catalog_arg(v, st, "effect_name", 0));
+  if (t == VOCAB_SET_LOOP) {
     const json_t *s = json_object_get(st->args, "start"), *e = json_object_get(st->args, "end");
     if (json_is_number(s) && json_is_number(e) && json_number_value(e) <= json_number_value(s))
       verr(v, st, "loop end %g must be after loop start %g", json_number_value(e), json_number_value(s));
   }
-  if (json_array_size(v->errors) == errors_before) check_with_vocab(v, st);
+  check_with_vocab(v, st, reported);
+  json_decref(reported);
+  warn_existing_track_name(v, st);
 }
 
 int plan_validate(plan_t *plan, const json_t *tools_catalog, const json_t *state, const json_t *effects_catalog,
@@ -1501,7 +1389,11 @@ int plan_validate(plan_t *plan, const json_t *tools_catalog, const json_t *state
   if (!v.errors) return PLAN_ERR_NOMEM;
   vocab_t *vocab = NULL;
   char verrbuf[256];
-  if (vocab_load(NULL, &vocab, verrbuf, sizeof verrbuf) == VOCAB_OK) v.vocab = vocab;
+  if (vocab_load(NULL, &vocab, verrbuf, sizeof verrbuf) != VOCAB_OK) { /* built in: only out of memory */
+    json_decref(v.errors);
+    return PLAN_ERR_NOMEM;
+  }
+  v.vocab = vocab;
   if (plan->n == 0) verr(&v, NULL, "the plan has no steps");
   for (size_t i = 0; i < plan->n; i++) {
     step_t *st = &plan->steps[i];

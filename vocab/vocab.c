@@ -94,32 +94,74 @@ const char *vocab_kind_name(enum vocab_kind k) {
 static size_t lev(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
   if (la > 64 || lb > 64) return 99;
-  size_t d[65][65];
-  for (size_t i = 0; i <= la; i++) d[i][0] = i;
-  for (size_t j = 0; j <= lb; j++) d[0][j] = j;
-  for (size_t i = 1; i <= la; i++)
+  size_t row[65];
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
     for (size_t j = 1; j <= lb; j++) {
-      size_t c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-      size_t x = d[i - 1][j] + 1, y = d[i][j - 1] + 1;
-      d[i][j] = c < x ? (c < y ? c : y) : (x < y ? x : y);
-    }
-  return d[la][lb];
-}
-
-const char *vocab_suggest(const char *name) {
-  if (!name || !*name) return NULL;
-  const char *best = NULL;
-  size_t bd = 99;
-  for (int i = 0; i < VOCAB__COUNT; i++) {
-    const char *n = rows[i].name;
-    size_t d = lev(name, n);
-    if (strstr(n, name) || strstr(name, n)) d = d > 2 ? 2 : d;
-    if (d < bd) {
-      bd = d;
-      best = n;
+      size_t up = row[j], m = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < m) m = up + 1;
+      if (row[j - 1] + 1 < m) m = row[j - 1] + 1;
+      row[j] = m;
+      diag = up;
     }
   }
-  return bd <= 4 ? best : NULL;
+  return row[lb];
+}
+
+/* How many of name's '_'-separated words are whole words of tool ("set_volume" and "set_track" share "set"). */
+static int shared_words(const char *name, const char *tool) {
+  int n = 0;
+  for (const char *w = name; *w;) {
+    size_t wl = strcspn(w, "_");
+    for (const char *p = tool; wl && *p; p += strcspn(p, "_"), p += *p == '_') {
+      if (strcspn(p, "_") == wl && !strncmp(p, w, wl)) {
+        n++;
+        break;
+      }
+    }
+    w += wl;
+    w += *w == '_';
+  }
+  return n;
+}
+
+/* Names models write for a tool they do not have, and the tool they meant (data: add a row, not a rule). */
+static const struct {
+  const char *from;
+  enum vocab_tool to;
+} synonyms[] = {{"add_track", VOCAB_CREATE_TRACK},        {"new_track", VOCAB_CREATE_TRACK},
+                {"insert_track", VOCAB_CREATE_TRACK},     {"create_clip", VOCAB_CREATE_MIDI_CLIP},
+                {"add_clip", VOCAB_CREATE_MIDI_CLIP},     {"add_midi_clip", VOCAB_CREATE_MIDI_CLIP},
+                {"insert_midi", VOCAB_CREATE_MIDI_CLIP},  {"add_notes", VOCAB_EDIT_CLIP},
+                {"add_fx", VOCAB_ADD_EFFECT},             {"insert_fx", VOCAB_ADD_EFFECT},
+                {"add_plugin", VOCAB_ADD_EFFECT},         {"set_volume", VOCAB_SET_TRACK},
+                {"set_pan", VOCAB_SET_TRACK},             {"mute_track", VOCAB_SET_TRACK},
+                {"rename_track", VOCAB_SET_TRACK},        {"set_bpm", VOCAB_SET_TEMPO},
+                {"play", VOCAB_TRANSPORT},                {"stop", VOCAB_TRANSPORT},
+                {"record", VOCAB_TRANSPORT},              {"remove_track", VOCAB_DELETE_TRACK},
+                {"remove_clip", VOCAB_DELETE_CLIP},       {"delete_effect", VOCAB_REMOVE_EFFECT}};
+
+/* A synonym first; else the tool sharing the most words with name, the nearest by edit distance among those;
+ * accepted when a word is shared or the distance is at most half of name's length. */
+const char *vocab_suggest(const char *name) {
+  if (!name || !*name) return NULL;
+  for (size_t i = 0; i < sizeof synonyms / sizeof synonyms[0]; i++)
+    if (!strcmp(synonyms[i].from, name)) return rows[synonyms[i].to].name;
+  const char *best = NULL;
+  int best_shared = -1;
+  size_t best_dist = 1000;
+  for (int i = 0; i < VOCAB__COUNT; i++) {
+    int sh = shared_words(name, rows[i].name);
+    size_t d = lev(name, rows[i].name);
+    if (sh > best_shared || (sh == best_shared && d < best_dist)) {
+      best = rows[i].name;
+      best_shared = sh;
+      best_dist = d;
+    }
+  }
+  return best && (best_shared > 0 || best_dist <= strlen(name) / 2) ? best : NULL;
 }
 
 /* ---------------- the schemas ---------------- */
@@ -241,8 +283,83 @@ static const char *type_of(const json_t *x) {
   }
 }
 
-/* A JSON-schema subset: enough for the catalog, strict about what it does check. */
+/* A short printable form of a value for messages: "fast", 3, [1,2…]. */
+static void show(const json_t *x, char *buf, size_t len) {
+  if (json_is_string(x)) {
+    snprintf(buf, len, "\"%.60s%s\"", json_string_value(x), json_string_length(x) > 60 ? "…" : "");
+    return;
+  }
+  char *s = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+  snprintf(buf, len, "%.60s%s", s ? s : "?", s && strlen(s) > 60 ? "…" : "");
+  free(s);
+}
+
+/* A problem found in an object's members: arg is the member it concerns (NULL: the object as a whole), msg the
+ * problem in words. Returns nonzero to stop at this problem. */
+typedef int (*problem_fn)(void *ctx, const char *arg, const char *msg);
+
+static int check_value(const json_t *schema, const json_t *x, const char *where, char *err, size_t errlen);
+
+/* Every problem of an object against an object schema, in this order: missing required members, then each member
+ * (unknown, or the first problem inside its value), then minProperties. Returns nonzero when fn stopped it. */
+static int object_problems(const json_t *schema, const json_t *x, const char *where, problem_fn fn, void *ctx) {
+  json_t *props = json_object_get(schema, "properties");
+  const char *sep = *where ? ": " : "";
+  char msg[400];
+  size_t i;
+  json_t *r;
+  json_array_foreach(json_object_get(schema, "required"), i, r) {
+    const char *rk = json_string_value(r);
+    if (!rk || json_object_get(x, rk)) continue;
+    const char *desc = json_string_value(json_object_get(json_object_get(props, rk), "description"));
+    snprintf(msg, sizeof msg, "%s%smissing required argument '%s'%s%s%s", where, sep, rk, desc && *desc ? " (" : "",
+             desc && *desc ? desc : "", desc && *desc ? ")" : "");
+    if (fn(ctx, rk, msg)) return 1;
+  }
+  const char *k;
+  json_t *val;
+  json_object_foreach((json_t *)x, k, val) {
+    json_t *ps = json_object_get(props, k);
+    char w[160];
+    snprintf(w, sizeof w, "%s%s%s", where, *where ? "." : "", k);
+    if (!ps) {
+      if (!json_is_false(json_object_get(schema, "additionalProperties"))) continue;
+      char names[256] = "";
+      const char *pk;
+      json_t *pv;
+      json_object_foreach(props, pk, pv) {
+        strncat(names, names[0] ? ", " : "", sizeof names - strlen(names) - 1);
+        strncat(names, pk, sizeof names - strlen(names) - 1);
+      }
+      snprintf(msg, sizeof msg, "unknown argument '%s' (expected: %s)", w, names[0] ? names : "no arguments");
+      if (fn(ctx, k, msg)) return 1;
+      continue;
+    }
+    if (check_value(ps, val, w, msg, sizeof msg) && fn(ctx, k, msg)) return 1;
+  }
+  json_t *minp = json_object_get(schema, "minProperties");
+  if (minp && json_object_size(x) < (size_t)json_integer_value(minp)) {
+    snprintf(msg, sizeof msg, "%s%snothing to change: give at least one setting besides the track", where, sep);
+    if (fn(ctx, NULL, msg)) return 1;
+  }
+  return 0;
+}
+
+struct first {
+  char *err;
+  size_t errlen;
+};
+
+static int keep_first(void *ctx, const char *arg, const char *msg) {
+  (void)arg;
+  struct first *f = ctx;
+  errmsg(f->err, f->errlen, "%s", msg);
+  return 1;
+}
+
+/* A JSON-schema subset: enough for the catalog, strict about what it does check. The first problem only. */
 static int check_value(const json_t *schema, const json_t *x, const char *where, char *err, size_t errlen) {
+  char shown[96];
   const char *type = json_string_value(json_object_get(schema, "type"));
   if (type) {
     int ok = (!strcmp(type, "object") && json_is_object(x)) || (!strcmp(type, "array") && json_is_array(x)) ||
@@ -250,9 +367,11 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
              (!strcmp(type, "number") && json_is_number(x)) ||
              (!strcmp(type, "integer") &&
               (json_is_integer(x) || (json_is_real(x) && json_real_value(x) == floor(json_real_value(x)))));
-    if (!ok)
-      return errfmt(err, errlen, VOCAB_EARGS, "%s must be %s %s, not %s", where, strchr("aeiou", type[0]) ? "an" : "a",
-                    type, type_of(x));
+    if (!ok) {
+      show(x, shown, sizeof shown);
+      return errfmt(err, errlen, VOCAB_EARGS, "%s must be %s %s, not %s: %s", where,
+                    strchr("aeiou", type[0]) ? "an" : "a", type, type_of(x), shown);
+    }
   }
   json_t *en = json_object_get(schema, "enum");
   if (json_is_array(en)) {
@@ -262,7 +381,8 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
     json_array_foreach(en, i, e) found |= json_equal(e, (json_t *)x);
     if (!found) {
       char *list = json_dumps(en, JSON_COMPACT);
-      int rc = errfmt(err, errlen, VOCAB_EARGS, "%s must be one of %s", where, list ? list : "?");
+      show(x, shown, sizeof shown);
+      int rc = errfmt(err, errlen, VOCAB_EARGS, "%s must be one of %s, not %s", where, list ? list : "?", shown);
       free(list);
       return rc;
     }
@@ -271,13 +391,19 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
     double d = json_number_value(x);
     if (isnan(d) || isinf(d)) return errfmt(err, errlen, VOCAB_EARGS, "%s is not a finite number", where);
     json_t *mn = json_object_get(schema, "minimum"), *mx = json_object_get(schema, "maximum");
-    json_t *xmn = json_object_get(schema, "exclusiveMinimum");
+    json_t *xmn = json_object_get(schema, "exclusiveMinimum"), *xmx = json_object_get(schema, "exclusiveMaximum");
+    char range[64] = ""; /* both ends, so one correction lands inside */
+    if (mn && mx) snprintf(range, sizeof range, " (range %g to %g)", json_number_value(mn), json_number_value(mx));
     if (mn && d < json_number_value(mn))
-      return errfmt(err, errlen, VOCAB_EARGS, "%s is %g; it must be at least %g", where, d, json_number_value(mn));
+      return errfmt(err, errlen, VOCAB_EARGS, "%s is %g; it must be at least %g%s", where, d, json_number_value(mn),
+                    range);
     if (xmn && d <= json_number_value(xmn))
       return errfmt(err, errlen, VOCAB_EARGS, "%s is %g; it must be greater than %g", where, d, json_number_value(xmn));
     if (mx && d > json_number_value(mx))
-      return errfmt(err, errlen, VOCAB_EARGS, "%s is %g; it must be at most %g", where, d, json_number_value(mx));
+      return errfmt(err, errlen, VOCAB_EARGS, "%s is %g; it must be at most %g%s", where, d, json_number_value(mx),
+                    range);
+    if (xmx && d >= json_number_value(xmx))
+      return errfmt(err, errlen, VOCAB_EARGS, "%s is %g; it must be less than %g", where, d, json_number_value(xmx));
   }
   if (json_is_string(x)) {
     size_t n = json_string_length(x);
@@ -304,54 +430,53 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
     }
   }
   if (json_is_object(x) && json_is_object(json_object_get(schema, "properties"))) {
-    json_t *props = json_object_get(schema, "properties");
-    json_t *req = json_object_get(schema, "required");
-    size_t i;
-    json_t *r;
-    json_array_foreach(req, i, r) {
-      if (!json_object_get(x, json_string_value(r)))
-        return errfmt(err, errlen, VOCAB_EARGS, "%s%smissing required argument '%s'", where, *where ? ": " : "",
-                      json_string_value(r));
-    }
-    const char *k;
-    json_t *val;
-    json_object_foreach((json_t *)x, k, val) {
-      json_t *ps = json_object_get(props, k);
-      char w[160];
-      snprintf(w, sizeof w, "%s%s%s", where, *where ? "." : "", k);
-      if (!ps) {
-        if (json_is_false(json_object_get(schema, "additionalProperties"))) {
-          char names[256] = "";
-          const char *pk;
-          json_t *pv;
-          json_object_foreach(props, pk, pv) {
-            strncat(names, names[0] ? ", " : "", sizeof names - strlen(names) - 1);
-            strncat(names, pk, sizeof names - strlen(names) - 1);
-          }
-          return errfmt(err, errlen, VOCAB_EARGS, "unknown argument '%s' (expected: %s)", w,
-                        names[0] ? names : "no arguments");
-        }
-        continue;
-      }
-      int rc = check_value(ps, val, w, err, errlen);
-      if (rc) return rc;
-    }
-    json_t *minp = json_object_get(schema, "minProperties");
-    if (minp && json_object_size(x) < (size_t)json_integer_value(minp))
-      return errfmt(err, errlen, VOCAB_EARGS, "%snothing to change: give at least one setting besides the track",
-                    where);
+    struct first f = {err, errlen};
+    if (object_problems(schema, x, where, keep_first, &f)) return VOCAB_EARGS;
   }
   return 0;
 }
 
+struct every {
+  vocab_problem_fn cb;
+  void *data;
+  int n;
+};
+
+static int report_every(void *ctx, const char *arg, const char *msg) {
+  struct every *e = ctx;
+  e->n++;
+  if (e->cb) e->cb(e->data, arg, msg);
+  return 0;
+}
+
+int vocab_check_all(const vocab_t *v, enum vocab_tool t, const json_t *args, vocab_problem_fn cb, void *data) {
+  if (!valid(t)) return VOCAB_EUNKNOWN;
+  struct every e = {cb, data, 0};
+  if (!json_is_object(args)) {
+    report_every(&e, NULL, "arguments must be a JSON object");
+    return e.n;
+  }
+  object_problems(vocab_schema(v, t), args, "", report_every, &e);
+  return e.n;
+}
+
+struct first_named {
+  const char *tool;
+  char *err;
+  size_t errlen;
+};
+
+static void first_named(void *data, const char *arg, const char *msg) {
+  (void)arg;
+  struct first_named *f = data;
+  if (f->tool) errmsg(f->err, f->errlen, "%s: %s", f->tool, msg);
+  f->tool = NULL;
+}
+
 int vocab_check(const vocab_t *v, enum vocab_tool t, const json_t *args, char *err, size_t errlen) {
   if (!valid(t)) return errfmt(err, errlen, VOCAB_EUNKNOWN, "unknown tool #%d", (int)t);
-  if (!json_is_object(args))
-    return errfmt(err, errlen, VOCAB_EARGS, "%s: arguments must be a JSON object", rows[t].name);
-  char buf[400];
-  int rc = check_value(vocab_schema(v, t), args, "", buf, sizeof buf);
-  if (rc) return errfmt(err, errlen, rc, "%s: %s", rows[t].name, buf);
-  return 0;
+  struct first_named f = {rows[t].name, err, errlen};
+  return vocab_check_all(v, t, args, first_named, &f) ? VOCAB_EARGS : 0;
 }
 
 int vocab_check_name(const vocab_t *v, const char *tool, const json_t *args, char *err, size_t errlen) {

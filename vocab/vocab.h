@@ -84,7 +84,9 @@ const char *vocab_creates(enum vocab_tool t);
 /* Shorthand: kind == VOCAB_READ (name unknown: false). */
 bool vocab_is_read(enum vocab_tool t);
 bool vocab_name_is_read(const char *name);
-/* The closest tool name to `name` (for "did you mean"), or NULL (static string). */
+/* The closest tool name to `name` (for "did you mean"), or NULL (static string): a name models write for a tool
+ * ("add_track", "set_volume", "play": a table in vocab.c), else the tool sharing the most '_'-separated words with
+ * it and, among those, the nearest by edit distance; none when no word is shared and more than half of it differs. */
 const char *vocab_suggest(const char *name);
 
 /* ---- the schemas (vocab/tools.json) ---- */
@@ -121,6 +123,15 @@ json_t *vocab_tools_json(const vocab_t *v, const json_t *names, enum vocab_json_
  * string lengths, array sizes, minProperties. Pure: no session, no DAW (whether a track id resolves is the
  * caller's check). Returns 0 or VOCAB_EARGS with "tool: what is wrong"; VOCAB_EUNKNOWN for an invalid t. */
 int vocab_check(const vocab_t *v, enum vocab_tool t, const json_t *args, char *err, size_t errlen);
+/* The whole validator, which vocab_check reports the first problem of: EVERY problem of a call, each once, in
+ * this order: each missing required argument, each given argument (unknown to the tool, or the first problem
+ * inside its value: "pan is 3; it must be at most 1", "notes[4].d must be a number, not a string: \"x\""), then a
+ * call with nothing to change. For each problem cb(data, arg, message): arg is the top-level argument it concerns
+ * (NULL: the call as a whole), message names the argument, the rule and the value but not the tool; both are
+ * borrowed for the call of cb only. cb may be NULL (count only). Returns the number of problems (0: valid), or
+ * VOCAB_EUNKNOWN for an invalid t (cb not called). Pure, like vocab_check. */
+typedef void (*vocab_problem_fn)(void *data, const char *arg, const char *message);
+int vocab_check_all(const vocab_t *v, enum vocab_tool t, const json_t *args, vocab_problem_fn cb, void *data);
 /* The same by name: an unknown name is VOCAB_EUNKNOWN with "unknown tool 'x' (did you mean y?)". */
 int vocab_check_name(const vocab_t *v, const char *tool, const json_t *args, char *err, size_t errlen);
 

@@ -174,7 +174,27 @@ static int run_fixture(fixtures_t *f, const char *base) {
           json_string_value(v));
 
   json_t *errors = NULL;
+  size_t parse_warnings = json_array_size(plan_warnings(p));
   int rc = plan_validate(p, f->tools, f->state, f->effects, &errors);
+  if ((v = json_object_get(ex, "validation_warnings"))) {
+    const json_t *got = plan_warnings(p);
+    char *wd = json_dumps(got, JSON_INDENT(1));
+    CHECK(json_array_size(got) - parse_warnings == json_array_size(v), "%zu validation warnings, expected %zu: %s",
+          json_array_size(got) - parse_warnings, json_array_size(v), wd);
+    size_t i, j;
+    const json_t *w, *g;
+    json_array_foreach(v, i, w) {
+      int found = 0;
+      json_array_foreach(got, j, g) found |= j >= parse_warnings && strstr(json_string_value(g), json_string_value(w));
+      CHECK(found, "no validation warning containing \"%s\"; got %s", json_string_value(w), wd);
+    }
+    free(wd);
+  }
+  size_t all_warnings = json_array_size(plan_warnings(p));
+  json_t *again = NULL;
+  plan_validate(p, f->tools, f->state, f->effects, &again); /* validating again warns no more */
+  CHECK(json_array_size(plan_warnings(p)) == all_warnings, "a second validation added warnings");
+  json_decref(again);
   int want_valid = json_is_true(json_object_get(ex, "valid"));
   char *dump = json_dumps(errors, JSON_INDENT(1));
   CHECK((rc == PLAN_OK) == want_valid, "validate rc %d, expected %s; errors: %s", rc, want_valid ? "valid" : "invalid",

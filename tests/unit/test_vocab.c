@@ -168,6 +168,114 @@ static void test_vocab_check_cases(void **state) {
   vocab_free(v);
 }
 
+/* vocab_check_all: every problem of a call, each with the argument it concerns ("-" = the call as a whole) */
+struct all_case {
+  const char *tool, *args;
+  int count;
+  const char *want[5][2]; /* {arg, substring of the message}, in report order */
+};
+
+static const struct all_case all_cases[] = {
+    {"set_track", "{\"track_id\": \"t1\", \"mute\": true}", 0, {{NULL}}},
+    {"set_track",
+     "{\"track_id\": \"t1\", \"pan\": 2, \"volume_db\": 40, \"mute\": \"perhaps\", \"color\": \"red\"}",
+     4,
+     {{"pan", "pan is 2; it must be at most 1 (range -1 to 1)"},
+      {"volume_db", "volume_db is 40; it must be at most 12"},
+      {"mute", "mute must be a boolean, not a string: \"perhaps\""},
+      {"color", "unknown argument 'color' (expected: track_id, "}}},
+    /* missing required arguments come first, each with its description */
+    {"create_track", "{\"colour\": \"blue\"}", 3,
+     {{"name", "missing required argument 'name'"},
+      {"type", "missing required argument 'type' (midi or audio)"},
+      {"colour", "unknown argument 'colour' (expected: name, type, instrument)"}}},
+    /* one problem per argument: the first inside its value, with the path */
+    {"create_midi_clip",
+     "{\"track_id\": \"t1\", \"start_time\": -1, \"duration\": 4, \"notes\": [{\"n\": 60}, {\"n\": 500}]}", 2,
+     {{"start_time", "start_time is -1; it must be at least 0"}, {"notes", "notes[0]: missing required argument"}}},
+    {"set_track", "{\"track_id\": \"t1\"}", 1, {{"-", "nothing to change"}}},
+    {"transport", "{\"action\": \"PLAY\"}", 1, {{"action", "action must be one of [\"play\""}, {"action", "not \"PLAY\""}}},
+    {"get_notes", "[]", 1, {{"-", "arguments must be a JSON object"}}},
+};
+
+struct got_problems {
+  json_t *list; /* [[arg, message], ...] */
+};
+
+static void collect(void *data, const char *arg, const char *message) {
+  struct got_problems *g = data;
+  assert_non_null(message);
+  assert_null(strstr(message, "set_track:")); /* the tool's name is the caller's to add */
+  json_array_append_new(g->list, json_pack("[s,s]", arg ? arg : "-", message));
+}
+
+static void test_vocab_check_all_cases(void **state) {
+  (void)state;
+  char err[512];
+  vocab_t *v = NULL;
+  assert_int_equal(vocab_load(NULL, &v, err, sizeof err), 0);
+  for (size_t i = 0; i < sizeof all_cases / sizeof all_cases[0]; i++) {
+    const struct all_case *c = &all_cases[i];
+    json_error_t je;
+    json_t *a = json_loads(c->args, JSON_DECODE_ANY, &je);
+    assert_non_null(a);
+    struct got_problems g = {json_array()};
+    enum vocab_tool t = (enum vocab_tool)vocab_lookup(c->tool);
+    int n = vocab_check_all(v, t, a, collect, &g);
+    char *dump = json_dumps(g.list, JSON_COMPACT);
+    if (n != c->count || json_array_size(g.list) != (size_t)c->count)
+      fail_msg("case %zu %s %s: %d problems, expected %d: %s", i, c->tool, c->args, n, c->count, dump);
+    for (size_t k = 0, at = 0; k < 5 && c->want[k][0]; k++) {
+      /* in report order; two wants may describe the same problem */
+      while (at < json_array_size(g.list)) {
+        const json_t *p = json_array_get(g.list, at);
+        if (!strcmp(json_string_value(json_array_get(p, 0)), c->want[k][0]) &&
+            strstr(json_string_value(json_array_get(p, 1)), c->want[k][1]))
+          break;
+        at++;
+      }
+      if (at == json_array_size(g.list))
+        fail_msg("case %zu %s: no problem (%s) \"%s\" in order: %s", i, c->tool, c->want[k][0], c->want[k][1], dump);
+    }
+    /* vocab_check is the first of them, with the tool's name */
+    int rc = vocab_check(v, t, a, err, sizeof err);
+    assert_int_equal(rc, c->count ? VOCAB_EARGS : 0);
+    if (c->count) {
+      char first[600];
+      snprintf(first, sizeof first, "%s: %s", c->tool, json_string_value(json_array_get(json_array_get(g.list, 0), 1)));
+      assert_string_equal(err, first);
+    }
+    assert_int_equal(vocab_check_all(v, t, a, NULL, NULL), c->count); /* counting only */
+    free(dump);
+    json_decref(g.list);
+    json_decref(a);
+  }
+  json_t *empty = json_object();
+  assert_int_equal(vocab_check_all(v, VOCAB__COUNT, empty, collect, NULL), VOCAB_EUNKNOWN);
+  json_decref(empty);
+  vocab_free(v);
+}
+
+/* vocab_suggest: the names models write for a tool, typos, shared words; nothing for what resembles no tool */
+static void test_vocab_suggest_cases(void **state) {
+  (void)state;
+  static const struct {
+    const char *in, *want; /* want NULL: no suggestion */
+  } c[] = {
+      {"add_track", "create_track"}, {"create_clip", "create_midi_clip"}, {"set_volume", "set_track"},
+      {"play", "transport"},         {"delete_effect", "remove_effect"},  {"get_note", "get_notes"},
+      {"crete_track", "create_track"}, {"marker", "add_marker"},         {"set_effect_parm", "set_effect_param"},
+      {"transprot", "transport"},    {"zzzzzzzzzzzzzzzzzzzz", NULL},      {"make me a sandwich please", NULL},
+      {"", NULL},                    {"__", NULL},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    const char *got = vocab_suggest(c[i].in);
+    if (c[i].want ? !got || strcmp(got, c[i].want) : got != NULL)
+      fail_msg("suggest(%s) = %s, expected %s", c[i].in, got ? got : "(none)", c[i].want ? c[i].want : "(none)");
+  }
+  assert_null(vocab_suggest(NULL));
+}
+
 /* a catalog that disagrees with the table is refused at load with a message naming what */
 static void test_vocab_load_refuses_disagreement(void **state) {
   (void)state;
@@ -229,7 +337,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_vocab_table_and_schemas_agree),   cmocka_unit_test(test_vocab_lookup),
       cmocka_unit_test(test_vocab_mcp_annotations),           cmocka_unit_test(test_vocab_check_cases),
-      cmocka_unit_test(test_vocab_load_refuses_disagreement),
+      cmocka_unit_test(test_vocab_load_refuses_disagreement), cmocka_unit_test(test_vocab_check_all_cases),
+      cmocka_unit_test(test_vocab_suggest_cases),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
