@@ -22,7 +22,7 @@ exe=${1:?usage: live_ardour_real.sh DAWBRIDGE_EXE SOURCE_DIR [PORT]}
 src=${2:?usage: live_ardour_real.sh DAWBRIDGE_EXE SOURCE_DIR [PORT]}
 PORT=${3:-3960}
 IDLE_S=${LIVEREAL_IDLE_S:-60}
-LUASESSION=/usr/lib/ardour7/luasession
+. "$src/tests/support/ardour-lib.sh"
 tmp=$(mktemp -d /tmp/dawbridge-live-ardour-XXXXXX)
 SESS_NAME=live
 SESS_DIR=$tmp/session
@@ -34,24 +34,13 @@ TICK=$(getconf CLK_TCK)
 
 log() { echo "live_ardour_real: $*" >&2; }
 
-stop_pid() { # stop_pid PID: SIGTERM, then SIGKILL after 10 s
-  local p=$1
-  [[ -n $p ]] && kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-  log "PID $p did not stop on SIGTERM; SIGKILL"
-  kill -KILL "$p" 2>/dev/null || true
-}
 stop_ardour() { # by the companion's stop file, then by PID
-  [[ -n $APID ]] && kill -0 "$APID" 2>/dev/null || { APID=""; return 0; }
-  touch "$SPOOL/ardour.stop"
-  for _ in $(seq 1 100); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
-  stop_pid "$APID"
+  ardour_stop "$APID" "$SPOOL/ardour.stop" 100
   APID=""
 }
 cleanup() {
-  stop_pid "$SPID"
-  stop_pid "$DPID"
+  ardour_stop "$SPID"
+  ardour_stop "$DPID"
   stop_ardour
   if [[ ${LIVEREAL_KEEP:-0} == 1 ]]; then log "kept $tmp"; else rm -rf "$tmp"; fi
 }
@@ -88,50 +77,28 @@ wait_for() { # wait_for SECONDS FILE REGEX
   return 1
 }
 
-[[ -x $LUASESSION ]] && dpkg -s ardour >/dev/null 2>&1 || fail "Ardour ($LUASESSION, Debian package 'ardour') is not installed"
+ardour_installed || fail "Ardour ($ARDOUR_LUASESSION, Debian package 'ardour') is not installed"
 command -v python3 >/dev/null || fail "python3 not found"
-for p in "$PORT" $((PORT + 1)); do
-  [[ -z "$(ss -H -uln "sport = :$p" 2>/dev/null)" ]] || fail "UDP port $p is busy"
-done
+ardour_udp_busy "$PORT" $((PORT + 1)) && fail "UDP port $PORT or $((PORT + 1)) is busy"
 
-export LD_LIBRARY_PATH=/usr/lib/ardour7${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export ARDOUR_DATA_PATH=/usr/share/ardour7 ARDOUR_CONFIG_PATH=/etc/ardour7 ARDOUR_DLL_PATH=/usr/lib/ardour7
-export VAMP_PATH=/usr/lib/ardour7/vamp
-export XDG_RUNTIME_DIR=$tmp/run XDG_CONFIG_HOME=$tmp/xdg-config XDG_CACHE_HOME=$tmp/xdg-cache XDG_DATA_HOME=$tmp/data
-mkdir -p "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$SPOOL/in" "$SPOOL/out"
+ardour_env "$tmp"
+export XDG_RUNTIME_DIR=$tmp/run XDG_DATA_HOME=$tmp/data
+mkdir -p "$SPOOL/in" "$SPOOL/out"
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 
 # a fresh session with one audio track, Ardour's OSC surface on
-cat >"$tmp/create.lua" <<EOF
-AudioEngine:set_backend ("None (Dummy)", "", "")
-local s = create_session ("$SESS_DIR", "$SESS_NAME", 48000)
-assert (s, "create_session failed")
-Session:new_audio_track (1, 2, nil, 1, "Audio", ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true)
-Session:save_state ("", false, false, false, false, false)
-close_session ()
-quit ()
-EOF
-timeout 120 "$LUASESSION" "$tmp/create.lua" >"$tmp/create.log" 2>&1 || { cat "$tmp/create.log" >&2; fail "session creation failed"; }
-F=$SESS_DIR/$SESS_NAME.ardour
-sed -i 's|<Protocol name="Open Sound Control (OSC)" active="0"/>|<Protocol name="Open Sound Control (OSC)" active="1"/>|' "$F"
-grep -q '<Protocol name="Open Sound Control (OSC)" active="1"' "$F" || fail "could not enable OSC in $F"
+ardour_create_session "$SESS_DIR" "$SESS_NAME" \
+  'Session:new_audio_track (1, 2, nil, 1, "Audio", ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true)' ||
+  fail "session creation failed"
 
 start_ardour() {
   : >"$tmp/ardour.log"
-  DAWBRIDGE_SPOOL=$SPOOL DAWBRIDGE_ARDOUR_OSC_PORT=$PORT \
-    setsid "$LUASESSION" -X "$src/osc-maps/companions/ardour/dawbridge.lua" "$SESS_DIR" "$SESS_NAME" \
-    >>"$tmp/ardour.log" 2>&1 </dev/null &
-  APID=$!
-  for _ in $(seq 1 600); do
-    kill -0 "$APID" 2>/dev/null || { APID=""; cat "$tmp/ardour.log" >&2; fail "Ardour exited during startup"; }
-    if grep -q "dawbridge: READY" "$tmp/ardour.log" &&
-      [[ -n "$(ss -H -ulnp "sport = :$PORT" 2>/dev/null | grep "pid=$APID,")" ]]; then
-      log "Ardour PID $APID ready (OSC udp $PORT)"
-      return 0
-    fi
-    sleep 0.1
-  done
-  fail "Ardour not ready within 60 s"
+  local rc=0
+  ardour_start_companion "$PORT" "$SPOOL" "$SESS_DIR" "$SESS_NAME" "$tmp/ardour.log" \
+    "$src/osc-maps/companions/ardour/dawbridge.lua" || rc=1
+  APID=$ARDOUR_PID   # also on failure: cleanup stops it
+  ((rc == 0)) || fail "Ardour did not start"
+  log "Ardour PID $APID ready (OSC udp $PORT)"
 }
 start_ardour
 
@@ -234,9 +201,7 @@ awk -v t="$daemon_idle" -v hz="$TICK" 'BEGIN { exit !(t / hz < 0.1) }' ||
 
 # 3. Ardour goes away (stopped by PID), the daemon notices, Ardour comes back, the daemon re-syncs
 old=$APID
-kill -TERM "$APID"
-for _ in $(seq 1 100); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
-stop_pid "$APID"
+ardour_stop "$APID"
 APID=""
 log "Ardour PID $old stopped"
 # a request finds the DAW gone: exit 2, and the subscriber sees the connection lost
