@@ -565,6 +565,38 @@ test("GUI hook: loads the core once via load(io.open(p):read('a'))(), polls, nev
   broken(47, nil); broken(47, nil)   -- must not raise
 end)
 
+test("GUI hook: skips Ardour's full collection after an idle tick only (its idle cost), keeps it after work", function ()
+  -- Ardour's hook manager calls collectgarbage() (a full collection, ~1 ms) after every 100 ms callback; the hook
+  -- wraps the global of its own Lua state. Here the hook gets a private environment with a counting collector.
+  local src = assert(io.open(DIR .. "/dawbridge_hook.lua")):read("a")
+  local full = 0
+  local env = setmetatable({}, { __index = _G })
+  env.collectgarbage = function (opt, ...)
+    if opt == nil or opt == "collect" then full = full + 1; return 0 end
+    return collectgarbage(opt, ...)
+  end
+  local real_getenv = os.getenv
+  os.getenv = function (k) if k == "DAWBRIDGE_SPOOL" then return SPOOL end return real_getenv(k) end
+  local hook = assert(load((src:gsub("@DAWBRIDGE_CORE@", CORE)), "=hook", "t", env))()
+  local manager_gc = env.collectgarbage   -- what Ardour's manager calls after each callback
+  truthy(manager_gc ~= nil, "collectgarbage still a function")
+  hook(47, nil); manager_gc()             -- first tick: loads the core, answers nothing
+  local before = full
+  for _ = 1, 20 do hook(47, nil); manager_gc() end
+  eq(full, before, "no full collection after 20 idle ticks")
+  manager_gc(); eq(full, before + 1, "a second call (not right after an idle tick) collects")
+  env.collectgarbage("collect"); eq(full, before + 2, "an explicit collect always collects")
+  local c = cmd("ping"); write_cmd(c)
+  hook(47, nil); manager_gc()
+  eq(read_reply(c.id).ok, true, "answered through the hook")
+  eq(full, before + 3, "a full collection after a tick that did work")
+  local idle0 = full
+  for _ = 1, 700 do hook(47, nil); manager_gc() end
+  os.getenv = real_getenv
+  eq(full, idle0 + 1, "at least one full collection every 600 idle ticks (60 s)")
+  eq(collectgarbage, _G.collectgarbage, "the test's own global untouched")
+end)
+
 test("headless entry: loads the session, polls, exits on the stop file", function ()
   local real_getenv = os.getenv
   local stop = SPOOL .. "/ardour.stop"
