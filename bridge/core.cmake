@@ -40,7 +40,8 @@ endif()
 if(DAWBRIDGE_TESTS)
   add_library(dbtest_wire STATIC tests/support/wire_fixture.c)
   target_include_directories(dbtest_wire PUBLIC ${DAWBRIDGE_SOURCE_DIR}/tests/support)
-  target_link_libraries(dbtest_wire PUBLIC dbcore dbmock dbtestutil)
+  # the DAW facade too (dbagent): facade tests use the fixture's loop, log and result with their own daw_t
+  target_link_libraries(dbtest_wire PUBLIC dbcore dbmock dbagent dbtestutil dbtest_osc_client PkgConfig::CMOCKA)
 endif()
 db_add_test(test_wire SOURCES tests/integration/test_wire.c LIBS dbtest_wire dbtest_osc_client LABELS integration TIMEOUT 300)
 # `dawbridge call` end to end against a mock-daw process: exit codes of the three outcomes, loss, nothing listening

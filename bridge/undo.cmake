@@ -5,7 +5,7 @@ target_link_libraries(dbundo PUBLIC dbagent dbhistory)
 
 db_add_test(test_undo
   SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/integration/test_undo.c
-  LIBS dbundo
+  LIBS dbundo dbtest_wire
   LABELS integration
   TIMEOUT 300)
 db_add_test(test_history_cli

@@ -38,6 +38,8 @@ static int hosts_delete_tracks(const char *dialect) {
 }
 
 /* The wire fixture's loop, mock and log, with a daw_t in place of its bare sync. */
+#define WAIT_MS 60000
+
 struct tc {
   struct wire w;
   daw_t *d;
@@ -45,34 +47,6 @@ struct tc {
   char spool[512];
   int closed;
 };
-
-static void tc_log(int level, const char *module, const char *text, void *data) {
-  struct wire *w = data;
-  size_t n = strlen(w->log);
-  if (n > sizeof w->log - 600) {
-    memmove(w->log, w->log + n / 2, n - n / 2 + 1);
-    n = strlen(w->log);
-  }
-  snprintf(w->log + n, sizeof w->log - n, "[%d] %s: %s\n", level, module, text);
-  if (getenv("WIRE_VERBOSE")) fprintf(stderr, "[%d] %s: %s\n", level, module, text);
-}
-
-static void on_daw(int status, const json_t *result, const char *message, void *data) {
-  struct wire *w = data;
-  w->done = 1;
-  w->status = status;
-  json_decref(w->result);
-  w->result = result ? json_deep_copy(result) : NULL;
-  snprintf(w->message, sizeof w->message, "%s", message ? message : "");
-}
-
-static int is_done(struct wire *w) { return w->done; }
-
-static int wait_daw(struct tc *t) {
-  if (!wire_run_until(&t->w, is_done, 60000)) return -999;
-  if (t->w.status && getenv("WIRE_VERBOSE")) fprintf(stderr, "status %d: %s\n", t->w.status, t->w.message);
-  return t->w.status;
-}
 
 static void make_spool(struct tc *t) {
   const char *tmp = getenv("TMPDIR");
@@ -86,6 +60,7 @@ struct open_opts {
   int mock_companion;   /* the mock runs the companion (else: companion absent) */
   int timeout_ms;       /* companion per-attempt timeout, 0 = default */
   const char *stale_id; /* a command file of a "previous run" placed before the bridge starts */
+  const char *spool;    /* the spool of an earlier run to start on (else a new one) */
 };
 
 static void write_cmd(const char *spool, const char *id, const char *op, const char *args, long long deadline) {
@@ -110,7 +85,10 @@ static int tc_open(struct tc *t, const struct open_opts *o) {
   memset(t, 0, sizeof *t);
   t->w.dialect = o->dialect;
   uv_loop_init(&t->w.loop);
-  make_spool(t);
+  if (o->spool)
+    snprintf(t->spool, sizeof t->spool, "%s", o->spool);
+  else
+    make_spool(t);
   if (o->stale_id)
     write_cmd(t->spool, o->stale_id, "create_track", "{\"name\":\"Ghost\",\"type\":\"audio\"}", now_ms() - 60000);
   struct daw_config cfg = {.dialect = o->dialect,
@@ -121,11 +99,11 @@ static int tc_open(struct tc *t, const struct open_opts *o) {
                            .refresh_interval_ms = 0,
                            .spool_dir = t->spool,
                            .companion_timeout_ms = o->timeout_ms,
-                           .log = {.fn = tc_log, .data = &t->w, .level = LOG_DEBUG}};
+                           .log = {.fn = wire_log, .data = &t->w, .level = LOG_DEBUG}};
   char err[512];
   int rc = daw_open(&t->w.loop, &cfg, &t->d, err, sizeof err);
-  if (rc) fprintf(stderr, "daw_open: %s\n", err);
-  assert_int_equal(rc, 0);
+  if (rc) fail_msg("daw_open: %s", err);
+  t->w.daw = t->d;
   struct mock_config mc = {.dialect = o->dialect,
                            .port = 0,
                            .feedback_port = sync_listen_port(daw_sync(t->d)),
@@ -133,12 +111,11 @@ static int tc_open(struct tc *t, const struct open_opts *o) {
                            .spool_dir = o->mock_companion ? t->spool : NULL,
                            .quiet = !getenv("WIRE_VERBOSE")};
   rc = mock_new(&t->w.loop, &mc, &t->w.mock, err, sizeof err);
-  if (rc) fprintf(stderr, "mock: %s\n", err);
-  assert_int_equal(rc, 0);
+  if (rc) fail_msg("mock: %s", err);
   sync_set_daw(daw_sync(t->d), "127.0.0.1", mock_port(t->w.mock));
   t->w.done = 0;
-  assert_int_equal(daw_start(t->d, on_daw, &t->w), 0);
-  rc = wait_daw(t);
+  assert_int_equal(daw_start(t->d, wire_on_result, &t->w), 0);
+  rc = wire_wait(&t->w, WAIT_MS);
   if (rc) fprintf(stderr, "start: %s\nlog:\n%s\n", t->w.message, t->w.log);
   if (getenv("WIRE_VERBOSE")) {
     char *js = json_dumps(t->w.result, 0);
@@ -180,24 +157,6 @@ static void tc_close(struct tc *t) {
   json_decref(t->w.result);
   t->w.result = NULL;
   if (t->spool[0]) rm_spool(t->spool);
-}
-
-static int call(struct tc *t, const char *tool, const char *fmt, ...) {
-  char buf[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  json_error_t je;
-  json_t *args = json_loads(buf, 0, &je);
-  if (!args) fail_msg("bad test JSON %s: %s", buf, je.text);
-  t->w.done = 0;
-  int rc = daw_call(t->d, tool, args, on_daw, &t->w);
-  json_decref(args);
-  if (rc) return rc;
-  rc = wait_daw(t);
-  if (rc && getenv("WIRE_VERBOSE")) fprintf(stderr, "%s -> %d %s\n", tool, rc, t->w.message);
-  return rc;
 }
 
 static const char *rs(struct tc *t, const char *key) { return json_string_value(json_object_get(t->w.result, key)); }
@@ -248,11 +207,9 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     /* host ids of the existing tracks came from the companion's state */
     assert_non_null(session_track_host_id(daw_session(t.d), 1));
 
-    t.w.done = 0;
-    assert_int_equal(daw_begin_request(t.d, "add a kick", on_daw, &t.w), 0);
-    expect_ok(&t, wait_daw(&t), "begin_request");
+    expect_ok(&t, wire_begin_request(&t.w, "add a kick"), "begin_request");
 
-    expect_ok(&t, call(&t, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\",\"instrument\":\"synth\"}"),
+    expect_ok(&t, wire_callf(&t.w, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\",\"instrument\":\"synth\"}"),
               "create_track");
     assert_string_equal(rs(&t, "status"), "confirmed");
     assert_string_equal(rs(&t, "via"), "companion");
@@ -265,7 +222,7 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     assert_non_null(rs(&t, "instrument"));
 
     expect_ok(&t,
-              call(&t, "create_midi_clip",
+              wire_callf(&t.w, "create_midi_clip",
                    "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":4,\"name\":\"kick\",\"notes\":"
                    "[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110},{\"n\":36,\"s\":2,\"d\":0.5,\"v\":100}]}",
                    track_id),
@@ -276,14 +233,12 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     assert_true(clip_id[0] == 'c');
     assert_string_equal(rs(&t, "track_id"), track_id);
 
-    expect_ok(&t, call(&t, "add_effect", "{\"track_id\":\"%s\",\"effect_name\":\"reverb\"}", track_id), "add_effect");
+    expect_ok(&t, wire_callf(&t.w, "add_effect", "{\"track_id\":\"%s\",\"effect_name\":\"reverb\"}", track_id), "add_effect");
     assert_int_equal(json_integer_value(json_object_get(t.w.result, "effect_index")), 2); /* the synth is 1 */
     assert_non_null(strstr(rs(&t, "name"), di == 0 ? "ReaVerbate" : "ACE Reverb"));
     assert_string_equal(rs(&t, "confirmed_by"), "osc");
 
-    t.w.done = 0;
-    assert_int_equal(daw_end_request(t.d, on_daw, &t.w), 0);
-    expect_ok(&t, wait_daw(&t), "end_request");
+    expect_ok(&t, wire_end_request(&t.w), "end_request");
 
     /* the replies came the way the dialect's map says: REAPER by file, Ardour by OSC on the bridge's socket */
     struct companion_stats cst;
@@ -328,13 +283,13 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
 
     /* the rest of the companion's tools: edit (add + remove), transpose, remove_effect, delete_clip, delete_track */
     expect_ok(&t,
-              call(&t, "edit_clip",
+              wire_callf(&t.w, "edit_clip",
                    "{\"clip_id\":\"%s\",\"add_notes\":[{\"n\":38,\"s\":1,\"d\":0.5,\"v\":90}],"
                    "\"remove_notes\":[{\"n\":36,\"s\":2}]}",
                    clip_id),
               "edit_clip");
     assert_int_equal(json_integer_value(json_object_get(t.w.result, "notes")), 2);
-    expect_ok(&t, call(&t, "edit_clip", "{\"clip_id\":\"%s\",\"transpose\":12}", clip_id), "edit_clip transpose");
+    expect_ok(&t, wire_callf(&t.w, "edit_clip", "{\"clip_id\":\"%s\",\"transpose\":12}", clip_id), "edit_clip transpose");
     ms = mock_state(t.w.mock);
     notes = json_object_get(json_array_get(json_object_get(mock_track_named(ms, "Kick"), "clips"), 0), "notes");
     assert_int_equal(json_array_size(notes), 2);
@@ -342,13 +297,13 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     assert_int_equal(json_integer_value(json_object_get(json_array_get(notes, 1), "n")), 50);
     json_decref(ms);
     /* a note that is not there: the companion's words, nothing changed */
-    assert_int_equal(call(&t, "edit_clip", "{\"clip_id\":\"%s\",\"remove_notes\":[{\"n\":99,\"s\":0}]}", clip_id),
+    assert_int_equal(wire_callf(&t.w, "edit_clip", "{\"clip_id\":\"%s\",\"remove_notes\":[{\"n\":99,\"s\":0}]}", clip_id),
                      DAW_EREJECTED);
     assert_non_null(strstr(t.w.message, "99"));
 
-    expect_ok(&t, call(&t, "remove_effect", "{\"track_id\":\"%s\",\"effect_index\":2}", track_id), "remove_effect");
+    expect_ok(&t, wire_callf(&t.w, "remove_effect", "{\"track_id\":\"%s\",\"effect_index\":2}", track_id), "remove_effect");
     assert_int_equal(session_track_fx_count(daw_session(t.d), ti), 1);
-    expect_ok(&t, call(&t, "delete_clip", "{\"clip_id\":\"%s\"}", clip_id), "delete_clip");
+    expect_ok(&t, wire_callf(&t.w, "delete_clip", "{\"clip_id\":\"%s\"}", clip_id), "delete_clip");
     assert_null(session_clip_find(daw_session(t.d), clip_id, NULL));
     ms = mock_state(t.w.mock);
     assert_int_equal(json_array_size(json_object_get(mock_track_named(ms, "Kick"), "clips")), 0);
@@ -364,10 +319,10 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     json_decref(dcaps);
     assert_int_equal(offered, deletes);
     if (deletes) {
-      expect_ok(&t, call(&t, "delete_track", "{\"track_id\":\"%s\"}", track_id), "delete_track");
+      expect_ok(&t, wire_callf(&t.w, "delete_track", "{\"track_id\":\"%s\"}", track_id), "delete_track");
       assert_int_equal(session_track_count(daw_session(t.d)), 2);
     } else {
-      assert_int_equal(call(&t, "delete_track", "{\"track_id\":\"%s\"}", track_id), DAW_EUNSUPPORTED);
+      assert_int_equal(wire_callf(&t.w, "delete_track", "{\"track_id\":\"%s\"}", track_id), DAW_EUNSUPPORTED);
       assert_non_null(strstr(t.w.message, "Ardour 7.3 cannot delete tracks"));
       assert_int_equal(session_track_count(daw_session(t.d)), 3);
     }
@@ -378,7 +333,7 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
       assert_non_null(mock_track_named(ms, "Kick"));
     json_decref(ms);
     /* an unknown clip is refused before anything is sent */
-    assert_int_equal(call(&t, "delete_clip", "{\"clip_id\":\"c999\"}"), DAW_ENOTRACK);
+    assert_int_equal(wire_callf(&t.w, "delete_clip", "{\"clip_id\":\"c999\"}"), DAW_ENOTRACK);
     tc_close(&t);
   }
 }
@@ -416,22 +371,20 @@ static void test_companion_absent_clear_error_and_fewer_capabilities(void **st) 
     assert_int_equal(has_track, di == 0); /* REAPER can still insert a track natively; Ardour cannot */
     assert_non_null(strstr(daw_unavailable_reason(t.d, "add_effect"), "install it like this"));
     assert_int_equal(
-        call(&t, "create_midi_clip",
+        wire_callf(&t.w, "create_midi_clip",
              "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1}]}"),
         DAW_EUNSUPPORTED);
     assert_non_null(strstr(t.w.message, "install"));
     if (di == 0) {
       /* the native fallback: a plain track without the companion */
-      expect_ok(&t, call(&t, "create_track", "{\"name\":\"Plain\",\"type\":\"audio\"}"), "native create_track");
+      expect_ok(&t, wire_callf(&t.w, "create_track", "{\"name\":\"Plain\",\"type\":\"audio\"}"), "native create_track");
       assert_string_equal(rs(&t, "via"), "osc");
       /* an instrument needs the companion */
-      assert_int_equal(call(&t, "create_track", "{\"name\":\"K\",\"type\":\"midi\",\"instrument\":\"synth\"}"),
+      assert_int_equal(wire_callf(&t.w, "create_track", "{\"name\":\"K\",\"type\":\"midi\",\"instrument\":\"synth\"}"),
                        DAW_EUNSUPPORTED);
     }
     /* begin/end request without a companion: no-ops */
-    t.w.done = 0;
-    assert_int_equal(daw_begin_request(t.d, "x", on_daw, &t.w), 0);
-    assert_int_equal(wait_daw(&t), 0);
+    assert_int_equal(wire_begin_request(&t.w, "x"), 0);
     tc_close(&t);
   }
 }
@@ -491,18 +444,18 @@ static void test_companion_get_notes_both_dialects(void **st) {
     json_decref(caps);
     assert_true(has);
 
-    expect_ok(&t, call(&t, "create_track", "{\"name\":\"Keys\",\"type\":\"midi\"}"), "create_track");
+    expect_ok(&t, wire_callf(&t.w, "create_track", "{\"name\":\"Keys\",\"type\":\"midi\"}"), "create_track");
     char tid[16];
     snprintf(tid, sizeof tid, "%s", rs(&t, "track_id"));
     expect_ok(&t,
-              call(&t, "create_midi_clip", "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":8,\"notes\":%s}", tid,
+              wire_callf(&t.w, "create_midi_clip", "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":8,\"notes\":%s}", tid,
                    written),
               "create_midi_clip");
     char cid[32];
     snprintf(cid, sizeof cid, "%s", rs(&t, "clip_id"));
     expect_ok(
         &t,
-        call(&t, "create_midi_clip",
+        wire_callf(&t.w, "create_midi_clip",
              "{\"track_id\":\"%s\",\"start_time\":16,\"duration\":4,\"notes\":[{\"n\":48,\"s\":0,\"d\":4,\"v\":60}]}",
              tid),
         "second clip");
@@ -530,7 +483,7 @@ static void test_companion_get_notes_both_dialects(void **st) {
     }
 
     /* one clip */
-    expect_ok(&t, call(&t, "get_notes", "{\"track_id\":\"%s\",\"clip_id\":\"%s\"}", tid, cid), "get_notes clip");
+    expect_ok(&t, wire_callf(&t.w, "get_notes", "{\"track_id\":\"%s\",\"clip_id\":\"%s\"}", tid, cid), "get_notes clip");
     assert_string_equal(rs(&t, "status"), "confirmed");
     assert_string_equal(rs(&t, "via"), "companion");
     assert_string_equal(rs(&t, "track_id"), tid);
@@ -545,7 +498,7 @@ static void test_companion_get_notes_both_dialects(void **st) {
     assert_string_equal(got, want); /* the mirror took what was read */
 
     /* every clip of the track (by name), from the companion's state */
-    expect_ok(&t, call(&t, "get_notes", "{\"track_id\":\"Keys\"}"), "get_notes track");
+    expect_ok(&t, wire_callf(&t.w, "get_notes", "{\"track_id\":\"Keys\"}"), "get_notes track");
     clips = json_object_get(t.w.result, "clips");
     assert_int_equal(json_array_size(clips), 2);
     assert_int_equal(json_integer_value(json_object_get(t.w.result, "note_count")), 5);
@@ -564,7 +517,7 @@ static void test_companion_get_notes_both_dialects(void **st) {
     assert_int_equal(seen, 3);
 
     /* a range in beats from the project start: notes starting in [5, 11) -> s 1 and 2.5 of the first clip */
-    expect_ok(&t, call(&t, "get_notes", "{\"track_id\":\"%s\",\"start\":5,\"end\":11}", tid), "get_notes range");
+    expect_ok(&t, wire_callf(&t.w, "get_notes", "{\"track_id\":\"%s\",\"start\":5,\"end\":11}", tid), "get_notes range");
     assert_int_equal(json_integer_value(json_object_get(t.w.result, "note_count")), 2);
     clips = json_object_get(t.w.result, "clips");
     json_array_foreach(clips, i, v) {
@@ -581,22 +534,22 @@ static void test_companion_get_notes_both_dialects(void **st) {
     assert_string_equal(daw, want);
 
     /* bad arguments: clear errors, nothing sent */
-    assert_int_equal(call(&t, "get_notes", "{\"track_id\":\"%s\",\"start\":8,\"end\":8}", tid), DAW_EINVAL);
+    assert_int_equal(wire_callf(&t.w, "get_notes", "{\"track_id\":\"%s\",\"start\":8,\"end\":8}", tid), DAW_EINVAL);
     assert_non_null(strstr(t.w.message, "end (8) must be after start (8)"));
-    assert_int_equal(call(&t, "get_notes", "{\"track_id\":\"t1\",\"clip_id\":\"%s\"}", cid), DAW_EINVAL);
+    assert_int_equal(wire_callf(&t.w, "get_notes", "{\"track_id\":\"t1\",\"clip_id\":\"%s\"}", cid), DAW_EINVAL);
     assert_non_null(strstr(t.w.message, "is on track"));
-    assert_int_equal(call(&t, "get_notes", "{\"track_id\":\"%s\",\"clip_id\":\"c999\"}", tid), DAW_ENOTRACK);
-    assert_int_equal(call(&t, "get_notes", "{\"clip_id\":\"%s\"}", cid), DAW_EINVAL);
+    assert_int_equal(wire_callf(&t.w, "get_notes", "{\"track_id\":\"%s\",\"clip_id\":\"c999\"}", tid), DAW_ENOTRACK);
+    assert_int_equal(wire_callf(&t.w, "get_notes", "{\"clip_id\":\"%s\"}", cid), DAW_EINVAL);
     assert_non_null(strstr(t.w.message, "missing required argument 'track_id'"));
-    assert_int_equal(call(&t, "get_notes", "{\"track_id\":\"%s\",\"bars\":[1,2]}", tid), DAW_EINVAL);
+    assert_int_equal(wire_callf(&t.w, "get_notes", "{\"track_id\":\"%s\",\"bars\":[1,2]}", tid), DAW_EINVAL);
 
     /* get_state of one track */
-    expect_ok(&t, call(&t, "get_state", "{\"track_id\":\"%s\"}", tid), "get_state track");
+    expect_ok(&t, wire_callf(&t.w, "get_state", "{\"track_id\":\"%s\"}", tid), "get_state track");
     assert_string_equal(json_string_value(json_object_get(json_object_get(t.w.result, "track"), "name")), "Keys");
     json_t *tracks = json_object_get(json_object_get(json_object_get(t.w.result, "state"), "session"), "tracks");
     assert_int_equal(json_array_size(tracks), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(tracks, 0), "id")), tid);
-    expect_ok(&t, call(&t, "get_state", "{}"), "get_state all");
+    expect_ok(&t, wire_callf(&t.w, "get_state", "{}"), "get_state all");
     tracks = json_object_get(json_object_get(json_object_get(t.w.result, "state"), "session"), "tracks");
     assert_int_equal(json_array_size(tracks), 3);
     tc_close(&t);
@@ -609,7 +562,7 @@ static void test_companion_get_notes_both_dialects(void **st) {
     json_array_foreach(caps, i, v) has |= !strcmp(json_string_value(v), "get_notes");
     json_decref(caps);
     assert_false(has);
-    assert_int_equal(call(&t, "get_notes", "{\"track_id\":\"t1\"}"), DAW_EUNSUPPORTED);
+    assert_int_equal(wire_callf(&t.w, "get_notes", "{\"track_id\":\"t1\"}"), DAW_EUNSUPPORTED);
     assert_non_null(strstr(t.w.message, "companion"));
     tc_close(&t);
   }
@@ -629,13 +582,11 @@ static void test_companion_absent_remembered_no_wait(void **st) {
     struct companion_stats a, b;
     companion_get_stats(daw_companion(t.d), &a);
     for (int i = 0; i < 3; i++) {
-      t.w.done = 0;
-      assert_int_equal(daw_refresh(t.d, on_daw, &t.w), 0);
-      expect_ok(&t, wait_daw(&t), "refresh");
+      expect_ok(&t, wire_refresh(&t.w), "refresh");
       assert_true(json_is_false(json_object_get(t.w.result, "companion")));
     }
-    expect_ok(&t, call(&t, "set_track", "{\"track_id\":\"t1\",\"mute\":true}"), "set_track");
-    assert_int_equal(call(&t, "add_effect", "{\"track_id\":\"t1\",\"effect_name\":\"reverb\"}"), DAW_EUNSUPPORTED);
+    expect_ok(&t, wire_callf(&t.w, "set_track", "{\"track_id\":\"t1\",\"mute\":true}"), "set_track");
+    assert_int_equal(wire_callf(&t.w, "add_effect", "{\"track_id\":\"t1\",\"effect_name\":\"reverb\"}"), DAW_EUNSUPPORTED);
     companion_get_stats(daw_companion(t.d), &b);
     assert_int_equal(b.sent, a.sent); /* no ping per refresh or per command */
     assert_int_equal(b.attempts, a.attempts);
@@ -653,27 +604,8 @@ static void test_companion_absent_remembered_no_wait(void **st) {
     t.spool[0] = 0;
     tc_close(&t);
     struct tc t2;
-    memset(&t2, 0, sizeof t2);
-    t2.w.dialect = dialects[di];
-    uv_loop_init(&t2.w.loop);
-    snprintf(t2.spool, sizeof t2.spool, "%s", keep);
-    struct daw_config cfg = {.dialect = dialects[di],
-                             .port = 9,
-                             .listen_port = 0,
-                             .confirm_timeout_ms = -1,
-                             .retries = -1,
-                             .refresh_interval_ms = 0,
-                             .spool_dir = t2.spool,
-                             .log = {.fn = tc_log, .data = &t2.w, .level = LOG_DEBUG}};
-    char err[512];
-    assert_int_equal(daw_open(&t2.w.loop, &cfg, &t2.d, err, sizeof err), 0);
-    struct mock_config mc = {
-        .dialect = dialects[di], .port = 0, .feedback_port = sync_listen_port(daw_sync(t2.d)), .tracks = 2, .quiet = 1};
-    assert_int_equal(mock_new(&t2.w.loop, &mc, &t2.w.mock, err, sizeof err), 0);
-    sync_set_daw(daw_sync(t2.d), "127.0.0.1", mock_port(t2.w.mock));
-    t2.w.done = 0;
-    assert_int_equal(daw_start(t2.d, on_daw, &t2.w), 0);
-    expect_ok(&t2, wait_daw(&t2), "second start");
+    struct open_opts o2 = {.dialect = dialects[di], .tracks = 2, .spool = keep};
+    expect_ok(&t2, tc_open(&t2, &o2), "second start");
     struct companion_stats c2;
     companion_get_stats(daw_companion(t2.d), &c2);
     assert_int_equal(c2.attempts, di == 1 ? 1 : 1);
@@ -695,7 +627,7 @@ static void test_companion_lost_reply_retried_without_duplicate(void **st) {
     assert_int_equal(mock_companion_drop_replies(t.w.mock, 1), MOCK_OK);
     expect_ok(
         &t,
-        call(&t, "create_midi_clip",
+        wire_callf(&t.w, "create_midi_clip",
              "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}"),
         "create_midi_clip after a lost reply");
     companion_get_stats(daw_companion(t.d), &after);
@@ -718,7 +650,7 @@ static void test_companion_no_reply_is_uncertain(void **st) {
     assert_int_equal(tc_open(&t, &o), 0);
     assert_int_equal(mock_companion_drop_replies(t.w.mock, 3), MOCK_OK); /* the first attempt and both retries */
     int rc =
-        call(&t, "create_midi_clip",
+        wire_callf(&t.w, "create_midi_clip",
              "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}");
     if (rc) fail_msg("%s: expected status 0 (uncertain), got %d: %s", t.w.dialect, rc, t.w.message);
     assert_string_equal(rs(&t, "status"), "uncertain");
@@ -751,7 +683,7 @@ static void test_companion_stale_command_not_executed(void **st) {
      * answers "expired" and does not execute it, while the next real command runs */
     write_cmd(t.spool, "19990101T000000.000-1-000002", "create_track", "{\"name\":\"Ghost\",\"type\":\"audio\"}",
               now_ms() - 60000);
-    expect_ok(&t, call(&t, "create_track", "{\"name\":\"Real\",\"type\":\"midi\"}"), "create_track");
+    expect_ok(&t, wire_callf(&t.w, "create_track", "{\"name\":\"Real\",\"type\":\"midi\"}"), "create_track");
     wire_run_for(&t.w, 200);
     json_t *ms = mock_state(t.w.mock);
     assert_int_equal(count_named(ms, "Ghost"), 0);
@@ -774,17 +706,18 @@ static void test_companion_embedded_mock_runs_the_protocol(void **st) {
                              .confirm_timeout_ms = -1,
                              .retries = -1,
                              .refresh_interval_ms = 0,
-                             .log = {.fn = tc_log, .data = &t.w, .level = LOG_DEBUG}};
+                             .log = {.fn = wire_log, .data = &t.w, .level = LOG_DEBUG}};
     struct mock_embed_config mc = {.tracks = -1, .companion = 1, .quiet = 1};
     char err[512];
     assert_int_equal(mock_embed_open(&t.w.loop, &cfg, &mc, &t.d, &t.embed, err, sizeof err), 0);
+    t.w.daw = t.d;
     assert_string_equal(mock_embed_spool(t.embed), daw_spool_dir(t.d));
     char spool[1024];
     snprintf(spool, sizeof spool, "%s", daw_spool_dir(t.d));
     assert_int_equal(access(spool, F_OK), 0);
     t.w.done = 0;
-    assert_int_equal(daw_start(t.d, on_daw, &t.w), 0);
-    expect_ok(&t, wait_daw(&t), "start");
+    assert_int_equal(daw_start(t.d, wire_on_result, &t.w), 0);
+    expect_ok(&t, wire_wait(&t.w, WAIT_MS), "start");
     assert_true(json_is_true(json_object_get(t.w.result, "companion")));
     /* the demo session's Drums clip came in through the companion's state, notes included */
     int ti = session_track_index_by_name(daw_session(t.d), "Drums");
@@ -796,7 +729,7 @@ static void test_companion_embedded_mock_runs_the_protocol(void **st) {
     size_t nclips = json_array_size(clips);
     json_decref(mj);
     expect_ok(&t,
-              call(&t, "create_midi_clip",
+              wire_callf(&t.w, "create_midi_clip",
                    "{\"track_id\":\"Drums\",\"start_time\":8,\"duration\":2,\"notes\":[{\"n\":38,\"s\":1,\"d\":0.25,"
                    "\"v\":100}]}"),
               "create_midi_clip");

@@ -20,6 +20,7 @@
 #include "statediff.h"
 #include "undo.h"
 #include "db_test_util.h"
+#include "wire_fixture.h"
 
 static const char *const dialects[] = {"reaper", "ardour"};
 
@@ -38,70 +39,42 @@ static int deletes_tracks(const char *dialect) {
   return 0;
 }
 
+/* The wire fixture's loop, log and last result (tests/support/wire_fixture.h) around a daw_t with the embedded mock
+ * DAW behind it. */
 struct fx {
-  uv_loop_t loop;
+  struct wire w;
   daw_t *d;
   mock_embed_t *mock; /* the in-process mock DAW behind d (app/mock_embed.h) */
-  int done, status;
-  json_t *result;
-  char msg[1024];
   int closed;
 };
 
-static void on_result(int status, const json_t *result, const char *message, void *data) {
-  struct fx *f = data;
-  f->done = 1;
-  f->status = status;
-  json_decref(f->result);
-  f->result = result ? json_deep_copy(result) : NULL;
-  snprintf(f->msg, sizeof f->msg, "%s", message ? message : "");
-}
+#define WAIT_MS 60000
 
-static void on_deadline(uv_timer_t *t) { *(int *)t->data = 1; }
-
-static int wait_done(struct fx *f) {
-  uv_timer_t t;
-  int expired = 0;
-  uv_timer_init(&f->loop, &t);
-  t.data = &expired;
-  uv_timer_start(&t, on_deadline, 60000, 0);
-  while (!f->done && !expired) uv_run(&f->loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
-  if (!f->done) {
-    snprintf(f->msg, sizeof f->msg, "no result within 60 s");
-    return -999;
-  }
-  return f->status;
-}
-
-static void quiet_log(int level, const char *module, const char *text, void *data) {
-  (void)data;
-  if (getenv("UNDO_VERBOSE")) fprintf(stderr, "[%d] %s: %s\n", level, module, text);
+static void print_result(struct fx *f, const char *what) {
+  char *s = f->w.result ? json_dumps(f->w.result, JSON_INDENT(1)) : NULL;
+  fprintf(stderr, "%s: undo status %d (%s)\n%s\n", what, f->w.status, f->w.message, s ? s : "(no result)");
+  free(s);
 }
 
 static void fx_open(struct fx *f, const char *dialect, int companion) {
   memset(f, 0, sizeof *f);
-  uv_loop_init(&f->loop);
-  struct daw_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.dialect = dialect;
-  cfg.listen_port = -1;
-  cfg.confirm_timeout_ms = -1;
-  cfg.retries = -1;
-  cfg.refresh_interval_ms = 0;
-  cfg.log.fn = quiet_log;
-  cfg.log.level = getenv("UNDO_VERBOSE") ? LOG_DEBUG : LOG_ERROR;
+  uv_loop_init(&f->w.loop);
+  f->w.dialect = dialect;
+  struct daw_config cfg = {.dialect = dialect,
+                           .listen_port = -1,
+                           .confirm_timeout_ms = -1,
+                           .retries = -1,
+                           .refresh_interval_ms = 0,
+                           .log = {.fn = wire_log, .data = &f->w, .level = LOG_DEBUG}};
   char err[512];
   struct mock_embed_config mc = {.tracks = -1, .companion = companion, .quiet = 1};
-  int rc = mock_embed_open(&f->loop, &cfg, &mc, &f->d, &f->mock, err, sizeof err);
-  if (rc) fprintf(stderr, "mock_embed_open: %s\n", err);
-  assert_int_equal(rc, 0);
-  f->done = 0;
-  assert_int_equal(daw_start(f->d, on_result, f), 0);
-  rc = wait_done(f);
-  if (rc) fprintf(stderr, "daw_start: %s\n", f->msg);
-  assert_int_equal(rc, 0);
+  int rc = mock_embed_open(&f->w.loop, &cfg, &mc, &f->d, &f->mock, err, sizeof err);
+  if (rc) fail_msg("mock_embed_open: %s", err);
+  f->w.daw = f->d;
+  f->w.done = 0;
+  assert_int_equal(daw_start(f->d, wire_on_result, &f->w), 0);
+  rc = wire_wait(&f->w, WAIT_MS);
+  if (rc) fail_msg("daw_start: %d %s", rc, f->w.message);
 }
 
 static void on_closed(void *data) { ((struct fx *)data)->closed++; }
@@ -109,54 +82,29 @@ static void on_closed(void *data) { ((struct fx *)data)->closed++; }
 static void fx_close(struct fx *f) {
   daw_close(f->d, on_closed, f);
   mock_embed_close(f->mock, on_closed, f);
-  while (f->closed < 2) uv_run(&f->loop, UV_RUN_ONCE);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  json_decref(f->result);
-  f->result = NULL;
-  assert_int_equal(uv_loop_close(&f->loop), 0);
+  while (f->closed < 2) uv_run(&f->w.loop, UV_RUN_ONCE);
+  uv_run(&f->w.loop, UV_RUN_DEFAULT);
+  json_decref(f->w.result);
+  f->w.result = NULL;
+  assert_int_equal(uv_loop_close(&f->w.loop), 0);
+  assert_int_equal(f->w.internal_errors, 0);
 }
 
-/* One tool call; returns its status; result in f->result. */
-static int call(struct fx *f, const char *tool, const char *json_args) {
-  json_error_t je;
-  json_t *args = json_loads(json_args, 0, &je);
-  if (!args) fprintf(stderr, "bad test JSON %s: %s\n", json_args, je.text);
-  assert_non_null(args);
-  f->done = 0;
-  int rc = daw_call(f->d, tool, args, on_result, f);
-  json_decref(args);
-  if (rc) return rc;
-  rc = wait_done(f);
-  if (rc) fprintf(stderr, "%s %s: %d %s\n", tool, json_args, rc, f->msg);
-  return rc;
-}
-
-static int refresh(struct fx *f) {
-  f->done = 0;
-  assert_int_equal(daw_refresh(f->d, on_result, f), 0);
-  return wait_done(f);
-}
+/* One tool call through the DAW facade; returns its status; result in f->w.result. */
+static int call(struct fx *f, const char *tool, const char *json_args) { return wire_call(&f->w, tool, json_args); }
+static int refresh(struct fx *f) { return wire_refresh(&f->w); }
 
 static json_t *mirror(struct fx *f) { return session_to_json(daw_session(f->d)); }
 
 static int undo_to(struct fx *f, const json_t *target) {
-  f->done = 0;
-  int rc = undo_to_state(f->d, target, on_result, f);
+  f->w.done = 0;
+  int rc = undo_to_state(f->d, target, wire_on_result, &f->w);
   if (rc) return rc;
-  rc = wait_done(f);
-  if (getenv("UNDO_VERBOSE") || (rc && rc != UNDO_EPARTIAL)) {
-    char *s = f->result ? json_dumps(f->result, JSON_INDENT(1)) : NULL;
-    fprintf(stderr, "undo: %d %s\n%s\n", rc, f->msg, s ? s : "(no result)");
-    free(s);
-  }
+  rc = wire_wait(&f->w, WAIT_MS);
+  if (getenv("WIRE_VERBOSE") || (rc && rc != UNDO_EPARTIAL)) print_result(f, "undo");
   return rc;
 }
 
-static void print_result(struct fx *f, const char *what) {
-  char *s = f->result ? json_dumps(f->result, JSON_INDENT(1)) : NULL;
-  fprintf(stderr, "%s: undo status %d (%s)\n%s\n", what, f->status, f->msg, s ? s : "(no result)");
-  free(s);
-}
 
 /* The mock's own track named `name` (borrowed from state), or NULL. */
 static json_t *daw_track(json_t *state, const char *name) {
@@ -233,10 +181,10 @@ static void test_undo_set_track_each_property(void **st) {
         int rc = undo_to(&f, target);
         if (rc) print_result(&f, args);
         assert_int_equal(rc, UNDO_OK);
-        assert_true(json_array_size(json_object_get(f.result, "applied")) >= 1);
-        assert_int_equal(json_array_size(json_object_get(f.result, "failed")), 0);
-        assert_true(json_is_true(json_object_get(f.result, "complete")));
-        assert_string_equal(json_string_value(json_object_get(f.result, "remaining_diff")), "");
+        assert_true(json_array_size(json_object_get(f.w.result, "applied")) >= 1);
+        assert_int_equal(json_array_size(json_object_get(f.w.result, "failed")), 0);
+        assert_true(json_is_true(json_object_get(f.w.result, "complete")));
+        assert_string_equal(json_string_value(json_object_get(f.w.result, "remaining_diff")), "");
 
         json_t *after = mock_embed_state(f.mock);
         json_t *b = daw_track(after, "Bass");
@@ -291,14 +239,14 @@ static void test_undo_ardour_tempo_unsupported_rest_done(void **st) {
   json_decref(s0);
   assert_int_equal(call(&f, "set_track", args), 0);
   assert_int_equal(undo_to(&f, target), UNDO_EPARTIAL);
-  json_t *u = json_object_get(f.result, "unsupported");
+  json_t *u = json_object_get(f.w.result, "unsupported");
   assert_int_equal(json_array_size(u), 1);
   const char *what = json_string_value(json_object_get(json_array_get(u, 0), "what"));
   const char *why = json_string_value(json_object_get(json_array_get(u, 0), "reason"));
   assert_non_null(strstr(what, "set_tempo"));
   assert_non_null(strstr(why, "tempo"));
-  assert_non_null(strstr(json_string_value(json_object_get(f.result, "remaining_diff")), "tempo"));
-  assert_false(json_is_true(json_object_get(f.result, "complete")));
+  assert_non_null(strstr(json_string_value(json_object_get(f.w.result, "remaining_diff")), "tempo"));
+  assert_false(json_is_true(json_object_get(f.w.result, "complete")));
   s0 = mock_embed_state(f.mock);
   assert_true(close_to(json_number_value(json_object_get(daw_track(s0, "Vocals"), "volume_db")), vol0));
   json_decref(s0);
@@ -327,11 +275,11 @@ static void test_undo_markers(void **st) {
     int rc = undo_to(&f, target);
     if (reaper) {
       assert_int_equal(rc, UNDO_EPARTIAL);
-      json_t *u = json_object_get(f.result, "unsupported");
+      json_t *u = json_object_get(f.w.result, "unsupported");
       assert_int_equal(json_array_size(u), 1);
       assert_non_null(strstr(json_string_value(json_object_get(json_array_get(u, 0), "what")), "Chorus"));
       assert_non_null(strstr(json_string_value(json_object_get(json_array_get(u, 0), "reason")), "marker"));
-      assert_non_null(strstr(json_string_value(json_object_get(f.result, "remaining_diff")), "Chorus"));
+      assert_non_null(strstr(json_string_value(json_object_get(f.w.result, "remaining_diff")), "Chorus"));
     } else {
       assert_int_equal(json_array_size(json_object_get(target, "markers")), 0);
       assert_int_equal(rc, UNDO_OK);
@@ -437,13 +385,13 @@ static void test_undo_reaper_without_companion_reports_and_does_the_rest(void **
   assert_int_equal(call(&f, "set_track", args), 0);
   assert_int_equal(call(&f, "set_tempo", "{\"bpm\": 140}"), 0);
   assert_int_equal(undo_to(&f, target), UNDO_EPARTIAL);
-  json_t *u = json_object_get(f.result, "unsupported");
+  json_t *u = json_object_get(f.w.result, "unsupported");
   assert_int_equal(json_array_size(u), 1);
   assert_string_equal(json_string_value(json_object_get(json_array_get(u, 0), "what")), "delete track \"Pad\"");
   assert_non_null(strstr(json_string_value(json_object_get(json_array_get(u, 0), "reason")), "companion"));
-  assert_int_equal(json_array_size(json_object_get(f.result, "failed")), 0);
-  assert_true(json_array_size(json_object_get(f.result, "applied")) >= 2);
-  assert_non_null(strstr(json_string_value(json_object_get(f.result, "remaining_diff")), "Pad"));
+  assert_int_equal(json_array_size(json_object_get(f.w.result, "failed")), 0);
+  assert_true(json_array_size(json_object_get(f.w.result, "applied")) >= 2);
+  assert_non_null(strstr(json_string_value(json_object_get(f.w.result, "remaining_diff")), "Pad"));
   json_t *s = mock_embed_state(f.mock);
   assert_int_equal(daw_track_count(s), n0 + 1); /* the new track is still there, as reported */
   json_t *dr = daw_track(s, "Drums");
@@ -521,17 +469,17 @@ static json_t *without_track(json_t *state, const char *name) {
 static void assert_track_not_reversible(struct fx *f, int rc, const char *name) {
   if (rc != UNDO_EPARTIAL) print_result(f, name);
   assert_int_equal(rc, UNDO_EPARTIAL);
-  assert_int_equal(json_array_size(json_object_get(f->result, "failed")), 0);
-  json_t *u = json_object_get(f->result, "unsupported");
+  assert_int_equal(json_array_size(json_object_get(f->w.result, "failed")), 0);
+  json_t *u = json_object_get(f->w.result, "unsupported");
   assert_int_equal(json_array_size(u), 1);
   char what[160];
   snprintf(what, sizeof what, "delete track \"%s\"", name);
   assert_string_equal(json_string_value(json_object_get(json_array_get(u, 0), "what")), what);
   assert_non_null(
       strstr(json_string_value(json_object_get(json_array_get(u, 0), "reason")), "Ardour 7.3 cannot delete tracks"));
-  assert_false(json_is_true(json_object_get(f->result, "complete")));
-  assert_non_null(strstr(f->msg, "not reversible here: "));
-  assert_non_null(strstr(f->msg, what));
+  assert_false(json_is_true(json_object_get(f->w.result, "complete")));
+  assert_non_null(strstr(f->w.message, "not reversible here: "));
+  assert_non_null(strstr(f->w.message, what));
 }
 
 static void test_undo_companion_tools(void **st) {
@@ -569,7 +517,7 @@ static void test_undo_companion_tools(void **st) {
       int rc = call(&f, c->tool, args);
       if (!deletes && !strcmp(c->tool, "delete_track")) { /* refused with the host's reason, the DAW unchanged */
         assert_int_equal(rc, DAW_EUNSUPPORTED);
-        assert_non_null(strstr(f.msg, "Ardour 7.3 cannot delete tracks"));
+        assert_non_null(strstr(f.w.message, "Ardour 7.3 cannot delete tracks"));
         json_t *daw1 = mock_embed_state(f.mock);
         assert_int_equal(differences(daw0, daw1, 1), 0);
         json_decref(daw1);
@@ -578,7 +526,7 @@ static void test_undo_companion_tools(void **st) {
         fx_close(&f);
         continue;
       }
-      if (rc) fprintf(stderr, "%s %s: %s\n", dialects[d], c->name, f.msg);
+      if (rc) fprintf(stderr, "%s %s: %s\n", dialects[d], c->name, f.w.message);
       assert_int_equal(rc, 0);
       json_t *daw1 = mock_embed_state(f.mock);
       assert_true(differences(daw0, daw1, 0) > 0);
@@ -601,8 +549,8 @@ static void test_undo_companion_tools(void **st) {
       }
       if (rc) print_result(&f, c->name);
       assert_int_equal(rc, UNDO_OK);
-      assert_int_equal(json_array_size(json_object_get(f.result, "failed")), 0);
-      assert_int_equal(json_array_size(json_object_get(f.result, "unsupported")), 0);
+      assert_int_equal(json_array_size(json_object_get(f.w.result, "failed")), 0);
+      assert_int_equal(json_array_size(json_object_get(f.w.result, "unsupported")), 0);
       /* the DAW's own state has the same music as before (re-created things get new ids) */
       json_t *daw2 = mock_embed_state(f.mock);
       size_t nd = differences(daw2, daw0, 1);
@@ -703,8 +651,8 @@ static void test_undo_restore_across_iterations(void **st) {
 
     /* restoring the state we are in changes nothing */
     assert_int_equal(restore(&f, h, n2), UNDO_OK);
-    assert_int_equal(json_array_size(json_object_get(f.result, "applied")), 0);
-    assert_int_equal(json_integer_value(json_object_get(f.result, "calls")), 0);
+    assert_int_equal(json_array_size(json_object_get(f.w.result, "applied")), 0);
+    assert_int_equal(json_integer_value(json_object_get(f.w.result, "calls")), 0);
 
     fx_close(&f);
     history_free(h);
@@ -733,7 +681,7 @@ static void test_undo_restore_across_iterations_companion(void **st) {
     json_t *daw_1 = mock_embed_state(f.mock);
     assert_int_equal(call(&f, "create_track", "{\"name\": \"Keys\", \"type\": \"midi\"}"), 0);
     char args[512];
-    const char *keys = json_string_value(json_object_get(f.result, "track_id"));
+    const char *keys = json_string_value(json_object_get(f.w.result, "track_id"));
     assert_non_null(keys);
     snprintf(
         args, sizeof args,
@@ -799,28 +747,24 @@ static void test_undo_fast_path_uses_the_daws_undo(void **st) {
     need_companion(&f);
     assert_int_equal(refresh(&f), 0);
     json_t *before = mirror(&f);
-    f.done = 0;
-    assert_int_equal(daw_begin_request(f.d, "add a kick", on_result, &f), 0);
-    assert_int_equal(wait_done(&f), 0);
+    assert_int_equal(wire_begin_request(&f.w, "add a kick"), 0);
     assert_int_equal(call(&f, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\"}"), 0);
     char args[160];
     snprintf(args, sizeof args,
              "{\"track_id\":\"%s\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110}]}",
-             json_string_value(json_object_get(f.result, "track_id")));
+             json_string_value(json_object_get(f.w.result, "track_id")));
     assert_int_equal(call(&f, "create_midi_clip", args), 0);
-    f.done = 0;
-    assert_int_equal(daw_end_request(f.d, on_result, &f), 0);
-    assert_int_equal(wait_done(&f), 0);
-    f.done = 0;
-    assert_int_equal(undo_last_request(f.d, before, on_result, &f), 0);
-    int rc = wait_done(&f);
-    json_t *fp = json_object_get(f.result, "fast_path");
-    if (rc || !json_is_true(json_object_get(fp, "ok")) || getenv("UNDO_VERBOSE")) print_result(&f, dialects[d]);
+    assert_int_equal(wire_end_request(&f.w), 0);
+    f.w.done = 0;
+    assert_int_equal(undo_last_request(f.d, before, wire_on_result, &f.w), 0);
+    int rc = wire_wait(&f.w, WAIT_MS);
+    json_t *fp = json_object_get(f.w.result, "fast_path");
+    if (rc || !json_is_true(json_object_get(fp, "ok")) || getenv("WIRE_VERBOSE")) print_result(&f, dialects[d]);
     assert_non_null(fp);
     json_t *daw = mock_embed_state(f.mock);
     if (deletes_tracks(dialects[d])) {
       /* the mirror equals the state before the request, whatever the fast path managed */
-      assert_true(json_is_true(json_object_get(f.result, "complete")));
+      assert_true(json_is_true(json_object_get(f.w.result, "complete")));
       assert_null(daw_track(daw, "Kick"));
     } else {
       /* Ardour 7.3: the companion's undo removes the request's clip but cannot remove the track (nor can a tool
@@ -828,7 +772,7 @@ static void test_undo_fast_path_uses_the_daws_undo(void **st) {
       assert_track_not_reversible(&f, rc, "Kick");
       assert_non_null(daw_track(daw, "Kick"));
       assert_int_equal(json_array_size(json_object_get(daw_track(daw, "Kick"), "clips")), 0);
-      assert_int_equal(json_array_size(json_object_get(f.result, "remaining")), 1);
+      assert_int_equal(json_array_size(json_object_get(f.w.result, "remaining")), 1);
     }
     json_decref(daw);
     json_decref(before);
@@ -840,11 +784,11 @@ static void test_undo_fast_path_uses_the_daws_undo(void **st) {
 /* ---- three-way undo: the musician's later edits stay ---- */
 
 static int undo3(struct fx *f, const json_t *base, const json_t *result, unsigned flags) {
-  f->done = 0;
-  int rc = undo_three_way(f->d, base, result, flags, on_result, f);
+  f->w.done = 0;
+  int rc = undo_three_way(f->d, base, result, flags, wire_on_result, &f->w);
   if (rc) return rc;
-  rc = wait_done(f);
-  if (getenv("UNDO_VERBOSE")) print_result(f, "undo3");
+  rc = wire_wait(&f->w, WAIT_MS);
+  if (getenv("WIRE_VERBOSE")) print_result(f, "undo3");
   return rc;
 }
 
@@ -872,7 +816,7 @@ static json_t *ai_iteration(struct fx *f) {
   snprintf(args, sizeof args,
            "{\"track_id\":\"%s\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110},"
            "{\"n\":36,\"s\":2,\"d\":0.5,\"v\":100}]}",
-           json_string_value(json_object_get(f->result, "track_id")));
+           json_string_value(json_object_get(f->w.result, "track_id")));
   assert_int_equal(call(f, "create_midi_clip", args), 0);
   snprintf(args, sizeof args,
            "{\"track_id\":\"%s\",\"start_time\":12,\"duration\":4,\"notes\":[{\"n\":40,\"s\":0,\"d\":1,\"v\":100}]}",
@@ -936,8 +880,8 @@ static void test_undo_keeps_the_musicians_edits(void **st) {
       if (rc) print_result(&f, dialects[d]);
       assert_int_equal(rc, UNDO_OK);
     }
-    assert_int_equal(json_array_size(json_object_get(f.result, "conflicts")), 0);
-    assert_null(json_object_get(f.result, "fast_path")); /* the session changed since: never the DAW's undo */
+    assert_int_equal(json_array_size(json_object_get(f.w.result, "conflicts")), 0);
+    assert_null(json_object_get(f.w.result, "fast_path")); /* the session changed since: never the DAW's undo */
     json_t *s = mock_embed_state(f.mock);
     /* the AI's changes are gone (Ardour: but for the track it cannot remove, reported as failed above) */
     if (no_delete)
@@ -955,7 +899,7 @@ static void test_undo_keeps_the_musicians_edits(void **st) {
     assert_int_equal(clips_at(s, "Kit", 0), drums_at0 - 1);
     assert_int_equal(daw_track_count(s), daw_track_count(daw0) + (size_t)no_delete);
     /* and "kept" names them */
-    assert_true(json_array_size(json_object_get(f.result, "kept")) >= 3);
+    assert_true(json_array_size(json_object_get(f.w.result, "kept")) >= 3);
     json_decref(s);
     json_decref(daw0);
     json_decref(base);
@@ -983,7 +927,7 @@ static void test_undo_conflict_stops_and_force_reverts(void **st) {
 
     int rc = undo3(&f, base, result, UNDO_FAST_PATH);
     assert_int_equal(rc, UNDO_ECONFLICT);
-    json_t *conf = json_object_get(f.result, "conflicts");
+    json_t *conf = json_object_get(f.w.result, "conflicts");
     assert_int_equal(json_array_size(conf), 1);
     json_t *c0 = json_array_get(conf, 0);
     assert_string_equal(json_string_value(json_object_get(c0, "where")), "track \"Bass\"");
@@ -991,7 +935,7 @@ static void test_undo_conflict_stops_and_force_reverts(void **st) {
     assert_true(close_to(json_number_value(json_object_get(c0, "iteration")), -3));
     assert_true(close_to(json_number_value(json_object_get(c0, "now")), -10));
     assert_true(close_to(json_number_value(json_object_get(c0, "before")), bass0));
-    assert_non_null(strstr(f.msg, "--force"));
+    assert_non_null(strstr(f.w.message, "--force"));
     /* nothing was sent: the AI's track and the musician's volume are both still there */
     json_t *s = mock_embed_state(f.mock);
     assert_non_null(daw_track(s, "Kick"));
@@ -1007,8 +951,8 @@ static void test_undo_conflict_stops_and_force_reverts(void **st) {
       if (rc) print_result(&f, dialects[d]);
       assert_int_equal(rc, UNDO_OK);
     }
-    assert_int_equal(json_array_size(json_object_get(f.result, "conflicts")), 1);
-    assert_true(json_is_true(json_object_get(f.result, "forced")));
+    assert_int_equal(json_array_size(json_object_get(f.w.result, "conflicts")), 1);
+    assert_true(json_is_true(json_object_get(f.w.result, "forced")));
     s = mock_embed_state(f.mock);
     assert_true(close_to(track_volume(s, "Bass"), bass0));
     assert_int_equal(clips_at(s, "Bass", 12), 0);
@@ -1036,15 +980,11 @@ static void test_undo_three_way_fast_path_only_when_untouched(void **st) {
     assert_int_equal(refresh(&f), 0);
     json_t *base = mirror(&f);
     json_t *daw0 = mock_embed_state(f.mock);
-    f.done = 0;
-    assert_int_equal(daw_begin_request(f.d, "add a kick", on_result, &f), 0);
-    assert_int_equal(wait_done(&f), 0);
+    assert_int_equal(wire_begin_request(&f.w, "add a kick"), 0);
     json_t *result = ai_iteration(&f);
-    f.done = 0;
-    assert_int_equal(daw_end_request(f.d, on_result, &f), 0);
-    assert_int_equal(wait_done(&f), 0);
+    assert_int_equal(wire_end_request(&f.w), 0);
     int rc = undo3(&f, base, result, UNDO_FAST_PATH);
-    assert_non_null(json_object_get(f.result, "fast_path"));
+    assert_non_null(json_object_get(f.w.result, "fast_path"));
     json_t *s = mock_embed_state(f.mock);
     if (deletes_tracks(dialects[d])) {
       if (rc) print_result(&f, dialects[d]);
@@ -1105,9 +1045,9 @@ static void test_undo_bad_arguments(void **st) {
   struct fx f;
   fx_open(&f, "reaper", 0);
   json_t *notobj = json_array();
-  assert_int_equal(undo_to_state(f.d, notobj, on_result, &f), UNDO_EINVAL);
+  assert_int_equal(undo_to_state(f.d, notobj, wire_on_result, &f.w), UNDO_EINVAL);
   json_t *notstate = json_pack("{s:i}", "tempo", 3);
-  assert_int_equal(undo_to_state(f.d, notstate, on_result, &f), UNDO_EINVAL);
+  assert_int_equal(undo_to_state(f.d, notstate, wire_on_result, &f.w), UNDO_EINVAL);
   json_decref(notobj);
   json_decref(notstate);
   assert_string_equal(undo_strerror(UNDO_EPARTIAL), "only partly restored");

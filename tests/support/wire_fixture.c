@@ -10,11 +10,17 @@
 #include "db_test_util.h"
 
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void fixture_log(int level, const char *module, const char *text, void *data) {
+#include <cmocka.h>
+
+void wire_log(int level, const char *module, const char *text, void *data) {
   struct wire *w = data;
   size_t n = strlen(w->log);
   if (n > sizeof w->log - 600) {
@@ -30,7 +36,7 @@ static void fixture_log(int level, const char *module, const char *text, void *d
   if (getenv("WIRE_VERBOSE")) fprintf(stderr, "[%d] %s: %s\n", level, module, text);
 }
 
-static void on_result(int status, const json_t *result, const char *message, void *data) {
+void wire_on_result(int status, const json_t *result, const char *message, void *data) {
   struct wire *w = data;
   w->done = 1;
   w->status = status;
@@ -61,13 +67,15 @@ static int never(struct wire *w) {
 
 void wire_run_for(struct wire *w, int ms) { wire_run_until(w, never, ms); }
 
-static int wait_result(struct wire *w) {
-  if (!wire_run_until(w, is_done, 60000)) {
-    snprintf(w->message, sizeof w->message, "no result within 60 s");
-    return -999;
+int wire_wait(struct wire *w, int timeout_ms) {
+  if (!wire_run_until(w, is_done, timeout_ms)) {
+    snprintf(w->message, sizeof w->message, "no result within %d ms", timeout_ms);
+    return WIRE_ENORESULT;
   }
   return w->status;
 }
+
+static int wait_result(struct wire *w) { return wire_wait(w, 60000); }
 
 static void on_exit_cb(uv_process_t *p, int64_t status, int sig) {
   struct wire *w = p->data;
@@ -148,7 +156,7 @@ int wire_open(struct wire *w, const struct wire_opts *o) {
                            .bank_size = o->bank_size,
                            .silence_ms = o->silence_ms,
                            .probe_ms = o->probe_ms,
-                           .log = {.fn = fixture_log, .data = w, .level = LOG_DEBUG}};
+                           .log = {.fn = wire_log, .data = w, .level = LOG_DEBUG}};
   if (sync_new(&w->loop, w->map, w->ses, &sc, &w->sync, err, sizeof err)) {
     fprintf(stderr, "sync: %s\n", err);
     return -1;
@@ -176,29 +184,55 @@ int wire_open(struct wire *w, const struct wire_opts *o) {
   }
   sync_set_daw(w->sync, "127.0.0.1", w->daw_port);
   w->done = 0;
-  sync_start(w->sync, on_result, w);
+  sync_start(w->sync, wire_on_result, w);
   return wait_result(w);
 }
 
 int wire_call(struct wire *w, const char *tool, const char *json_args) {
   json_error_t je;
   json_t *args = json_loads(json_args, 0, &je);
-  if (!args) {
-    fprintf(stderr, "bad test JSON: %s: %s\n", json_args, je.text);
-    return -998;
-  }
+  if (!args) fail_msg("bad test JSON %s: %s", json_args, je.text);
   w->done = 0;
-  int rc = sync_call(w->sync, tool, args, on_result, w);
+  int rc = w->daw ? daw_call(w->daw, tool, args, wire_on_result, w) : sync_call(w->sync, tool, args, wire_on_result, w);
   json_decref(args);
   if (rc) return rc;
-  return wait_result(w);
+  rc = wait_result(w);
+  if (rc && getenv("WIRE_VERBOSE")) fprintf(stderr, "%s %s -> %d %s\n", tool, json_args, rc, w->message);
+  return rc;
+}
+
+int wire_callf(struct wire *w, const char *tool, const char *fmt, ...) {
+  char buf[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof buf) fail_msg("%s: test arguments longer than %zu bytes", tool, sizeof buf);
+  return wire_call(w, tool, buf);
 }
 
 int wire_refresh(struct wire *w) {
   w->done = 0;
-  int rc = sync_refresh(w->sync, on_result, w);
+  int rc = w->daw ? daw_refresh(w->daw, wire_on_result, w) : sync_refresh(w->sync, wire_on_result, w);
   if (rc) return rc;
   return wait_result(w);
+}
+
+static daw_t *facade(struct wire *w) {
+  if (!w->daw) fail_msg("the wire fixture has no daw_t (set w->daw)");
+  return w->daw;
+}
+
+int wire_begin_request(struct wire *w, const char *name) {
+  w->done = 0;
+  int rc = daw_begin_request(facade(w), name, wire_on_result, w);
+  return rc ? rc : wait_result(w);
+}
+
+int wire_end_request(struct wire *w) {
+  w->done = 0;
+  int rc = daw_end_request(facade(w), wire_on_result, w);
+  return rc ? rc : wait_result(w);
 }
 
 json_t *wire_daw_state(struct wire *w) {

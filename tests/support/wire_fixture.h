@@ -1,11 +1,17 @@
 /* wire_fixture: a bridge (map + session + sync) and an in-process mock DAW on one loop, over real UDP on
- * 127.0.0.1, for integration tests. Each helper runs the loop until its result arrives or a deadline passes. */
+ * 127.0.0.1, for integration tests. Each helper runs the loop until its result arrives or a deadline passes.
+ *
+ * Tests of the DAW facade (daw_t: native OSC + companion) use the same struct for its loop, log and last result:
+ * they open their daw_t themselves (daw_open or mock_embed_open on w->loop, with wire_log as its log), set w->daw,
+ * and then wire_call/wire_callf/wire_refresh go through it; wire_on_result + wire_wait serve any other call
+ * (daw_start, daw_begin_request, undo_to_state, ...). They close their daw_t themselves (not wire_close). */
 #ifndef DAWBRIDGE_WIRE_FIXTURE_H
 #define DAWBRIDGE_WIRE_FIXTURE_H
 
 #include <jansson.h>
 #include <uv.h>
 
+#include "daw.h"
 #include "mock.h"
 #include "oscmap.h"
 #include "session.h"
@@ -23,6 +29,7 @@ struct wire {
   int proc_running, proc_exit;
   int daw_port;
   struct osc_client *insp; /* inspection client (/mock/state, /mock/restart) */
+  daw_t *daw;              /* set by a facade test: calls and refreshes go through daw_call/daw_refresh (not owned) */
   /* last result */
   int done, status;
   json_t *result;
@@ -51,9 +58,28 @@ int wire_open(struct wire *w, const struct wire_opts *o);
  * sync state transition, say), else nonzero. */
 int wire_close(struct wire *w);
 
-/* One tool call; returns its status (0 = confirmed/unchanged), result in w->result (new ref held by w). */
+/* No result within the deadline (wire_wait, and the calls below). */
+#define WIRE_ENORESULT (-999)
+
+/* The result callback of every bridge call (sync_cb and daw_cb have this shape); data is the struct wire. Records
+ * done/status/message and a copy of result in w->result (held by w). The caller sets w->done = 0 before the call. */
+void wire_on_result(int status, const json_t *result, const char *message, void *data);
+/* Runs the loop until the pending result arrives (w->done); returns its status, or WIRE_ENORESULT with
+ * "no result within N ms" in w->message. */
+int wire_wait(struct wire *w, int timeout_ms);
+/* The bridge's log callback (data is the struct wire): keeps the last lines in w->log, counts "internal:" errors
+ * (wire_close fails on them), prints everything when WIRE_VERBOSE is set. */
+void wire_log(int level, const char *module, const char *text, void *data);
+
+/* One tool call; returns its status (0 = confirmed/unchanged), result in w->result (new ref held by w). Bad JSON
+ * in json_args fails the running test. */
 int wire_call(struct wire *w, const char *tool, const char *json_args);
+/* The same with the arguments formatted printf-style (at most 4 KiB). */
+int wire_callf(struct wire *w, const char *tool, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int wire_refresh(struct wire *w);
+/* A facade test's request bracket (daw_begin_request / daw_end_request on w->daw): the status. */
+int wire_begin_request(struct wire *w, const char *name);
+int wire_end_request(struct wire *w);
 /* Runs the loop for ms. */
 void wire_run_for(struct wire *w, int ms);
 /* Runs until pred(w) or timeout; returns 1 if pred became true. */
