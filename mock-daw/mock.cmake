@@ -18,12 +18,19 @@ if(DAWBRIDGE_TESTS AND NOT TARGET dbtest_osc_client)
   target_link_libraries(dbtest_osc_client PUBLIC PkgConfig::LIBLO PkgConfig::LIBUV)
 endif()
 
+# the mock tests' fixture (tests/support/mock_fixture.h): the mock and an OSC client on one loop
+if(DAWBRIDGE_TESTS)
+  add_library(dbtest_mockfx STATIC ${DAWBRIDGE_SOURCE_DIR}/tests/support/mock_fixture.c)
+  target_include_directories(dbtest_mockfx PUBLIC ${DAWBRIDGE_SOURCE_DIR}/tests/support)
+  target_link_libraries(dbtest_mockfx PUBLIC dbmock dbtest_osc_client dbtestutil PkgConfig::CMOCKA)
+endif()
+
 db_add_test(test_mock_reaper SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_mock_reaper.c
-            LIBS dbmock dbtest_osc_client LABELS mock)
+            LIBS dbtest_mockfx LABELS mock)
 db_add_test(test_mock_ardour SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_mock_ardour.c
-            LIBS dbmock dbtest_osc_client LABELS mock)
+            LIBS dbtest_mockfx LABELS mock)
 db_add_test(test_mock_companion SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_mock_companion.c
-            LIBS dbmock dbtest_osc_client LABELS mock)
+            LIBS dbtest_mockfx LABELS mock)
 if(DAWBRIDGE_TESTS)
   add_dependencies(test_mock_reaper mock-daw)
 endif()

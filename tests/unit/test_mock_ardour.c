@@ -11,8 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mock.h"
-#include "osc_client.h"
+#include "mock_fixture.h"
 
 #define T_MS 3000
 
@@ -22,61 +21,19 @@ static const char *SESSION = "{\"project\":\"osctest\",\"tracks\":["
                              "{\"name\":\"Audio 2\",\"type\":\"audio\"},"
                              "{\"name\":\"MIDI 1\",\"type\":\"midi\",\"instrument\":\"ACE Reasonable Synth\"}]}";
 
-struct fx {
-  uv_loop_t loop;
-  mock_t *m;
-  osc_client_t *c;   /* the surface */
-  osc_client_t *p8k; /* stands in for port 8000 (the reply port before /set_surface) */
-  int port;
-  char sess[64];
-};
-
-static void start_with(struct fx *f, const char *session_json, int tracks) {
-  assert_int_equal(uv_loop_init(&f->loop), 0);
-  assert_int_equal(osc_client_new(&f->loop, 0, &f->c), 0);
-  assert_int_equal(osc_client_new(&f->loop, 0, &f->p8k), 0);
-  struct mock_config cfg = {0};
-  cfg.dialect = "ardour";
-  cfg.feedback_port = osc_client_port(f->p8k);
-  cfg.quiet = 1;
-  cfg.project = "osctest";
-  cfg.tracks = tracks;
-  f->sess[0] = 0;
-  if (session_json) {
-    snprintf(f->sess, sizeof f->sess, "/tmp/test_mock_ardour_XXXXXX");
-    int fd = mkstemp(f->sess);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, session_json, strlen(session_json)), (ssize_t)strlen(session_json));
-    close(fd);
-    cfg.session_file = f->sess;
-  }
-  char err[256];
-  assert_int_equal(mock_new(&f->loop, &cfg, &f->m, err, sizeof err), MOCK_OK);
-  f->port = mock_port(f->m);
+/* the fixture's second client f->fb stands in for port 8000 (the reply port before /set_surface) */
+static int setup_with(void **state, const char *session_json) {
+  struct mock_config cfg = {.dialect = "ardour", .quiet = 1, .project = "osctest"};
+  return mock_fx_setup_with(state, &cfg, session_json, MOCK_FX_FEEDBACK_CLIENT);
 }
-static void start(struct fx *f) { start_with(f, SESSION, 0); }
+static int setup(void **state) { return setup_with(state, SESSION); }
+static int setup_midi_only(void **state) { return setup_with(state, "{\"tracks\":[{\"name\":\"MIDI 1\",\"type\":\"midi\"}]}"); }
 
-static void sync_mock(struct fx *f) {
-  size_t from = osc_client_count(f->c);
-  osc_client_send(f->c, f->port, "/mock/ping", "");
-  for (int i = 0; i < 100; i++) {
-    if (osc_client_find(f->c, "/mock/pong", from)) {
-      /* drop the pong so exact message lists stay clean */
-      return;
-    }
-    osc_client_run_for(f->c, 30);
-  }
-  fail_msg("no /mock/pong");
+/* /set_surface bank 0, strip types 159, FEEDBACK, GAINMODE, reply port PORT (0 = the sender's) */
+static void set_surface_port(struct mock_fx *f, int feedback, int gainmode, int port) {
+  osc_client_send(f->c, f->port, "/set_surface", "iiiiiiiii", 0, 159, feedback, gainmode, 0, 0, port, 0, 0);
 }
-
-static void stop(struct fx *f) {
-  if (f->sess[0]) unlink(f->sess);
-  mock_close(f->m, NULL, NULL);
-  osc_client_close(f->c, NULL, NULL);
-  osc_client_close(f->p8k, NULL, NULL);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&f->loop), 0);
-}
+static void set_surface(struct mock_fx *f, int feedback, int gainmode) { set_surface_port(f, feedback, gainmode, 0); }
 
 /* expected message: path, types, args as text ("1", "0.0", "\"Audio 1\"") */
 struct exp {
@@ -115,7 +72,7 @@ static void fmt_args(const struct osc_rx *r, char *b, size_t n) {
 }
 
 /* the messages from index `from` (skipping /mock/pong) must be exactly `e` */
-static size_t expect_seq(struct fx *f, size_t from, const struct exp *e, size_t n) {
+static size_t expect_seq(struct mock_fx *f, size_t from, const struct exp *e, size_t n) {
   size_t i = from;
   for (size_t k = 0; k < n; k++, i++) {
     const struct osc_rx *r = osc_client_get(f->c, i);
@@ -135,13 +92,14 @@ static size_t expect_seq(struct fx *f, size_t from, const struct exp *e, size_t 
   return i;
 }
 
-static size_t count_real(struct fx *f) { /* received, without /mock/pong */
+static size_t count_real(struct mock_fx *f) { /* received, without /mock/pong */
   return osc_client_count(f->c) - osc_client_count_path(f->c, "/mock/pong");
 }
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ------------------------------------------------------------------------------------------------ */
+/* strip 1's dump (gainmode 0) up to its trim: then DUMP_TRIM_PAN1, DUMP_EXPAND1 */
 static const struct exp DUMP_AUDIO1[] = {
     {"/strip/select", "if", "1 0.0"},
     {"/strip/name", "is", "1 \"Audio 1\""},
@@ -161,6 +119,9 @@ static const struct exp DUMP_AUDIO1[] = {
     {"/strip/gain", "if", "1 0.0"},
     {"/strip/gain/automation", "if", "1 0.0"},
     {"/strip/gain/automation_name", "is", "1 \"Manual\""},
+};
+/* the trim and pan part of strip 1's dump, the same in every gain mode */
+static const struct exp DUMP_TRIM_PAN1[] = {
     {"/strip/trimdB/automation", "if", "1 0.0"},
     {"/strip/trimdB/automation_name", "is", "1 \"Manual\""},
     {"/strip/trimdB", "if", "1 0.0"},
@@ -171,132 +132,125 @@ static const struct exp DUMP_AUDIO1[] = {
     {"/strip/pan_stereo_width", "if", "1 0.5"},
     {"/strip/pan_stereo_width/automation", "if", "1 0.0"},
     {"/strip/pan_stereo_width/automation_name", "is", "1 \"Manual\""},
-    {"/strip/expand", "if", "1 0.0"},
 };
+static const struct exp DUMP_EXPAND1[] = {{"/strip/expand", "if", "1 0.0"}};
+
+/* strip 1's whole dump (gainmode 0) from message `from`; returns the index after it */
+static size_t expect_dump_audio1(struct mock_fx *f, size_t from) {
+  size_t i = expect_seq(f, from, DUMP_AUDIO1, N(DUMP_AUDIO1));
+  i = expect_seq(f, i, DUMP_TRIM_PAN1, N(DUMP_TRIM_PAN1));
+  return expect_seq(f, i, DUMP_EXPAND1, N(DUMP_EXPAND1));
+}
 
 static void test_mock_ardour_replies_to_8000_before_set_surface(void **state) {
-  (void)state;
-  struct fx f;
-  start(&f);
-  osc_client_send(f.c, f.port, "/strip/list", "");
-  assert_true(osc_client_wait_path(f.p8k, "#reply", T_MS));
-  sync_mock(&f);
-  assert_null(osc_client_find(f.c, "#reply", 0)); /* not to the sender's port */
-  stop(&f);
+  struct mock_fx *f = *state;
+  osc_client_send(f->c, f->port, "/strip/list", "");
+  assert_true(osc_client_wait_path(f->fb, "#reply", T_MS));
+  mock_fx_sync(f);
+  assert_null(osc_client_find(f->c, "#reply", 0)); /* not to the sender's port */
 }
 
 static void test_mock_ardour_set_surface_dump_twice(void **state) {
-  (void)state;
-  struct fx f;
-  start(&f);
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 3, 0, 0, 0, 0, 0, 0);
-  sync_mock(&f);
-  assert_int_equal(count_real(&f), 2 * 3 * 29); /* 29 per strip, every strip, twice */
-  expect_seq(&f, 0, DUMP_AUDIO1, N(DUMP_AUDIO1));
-  expect_seq(&f, 3 * 29, DUMP_AUDIO1, N(DUMP_AUDIO1));
-  const struct osc_rx *r = osc_client_get(f.c, 2 * 29 + 21);
+  struct mock_fx *f = *state;
+  set_surface(f, 3, 0);
+  mock_fx_sync(f);
+  assert_int_equal(count_real(f), 2 * 3 * 29); /* 29 per strip, every strip, twice */
+  expect_dump_audio1(f, 0);
+  expect_dump_audio1(f, 3 * 29);
+  const struct osc_rx *r = osc_client_get(f->c, 2 * 29 + 21);
   assert_string_equal(r->path, "/strip/pan_type");
   assert_string_equal(osc_rx_s(r, 1), "panner_balance"); /* MIDI track with a synth */
   /* feedback 0: no reply at all */
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 0, 0, 0, 0, 0, 0, 0);
-  sync_mock(&f);
-  assert_int_equal(count_real(&f), 0);
+  osc_client_clear(f->c);
+  set_surface(f, 0, 0);
+  mock_fx_sync(f);
+  assert_int_equal(count_real(f), 0);
   /* no arguments: the current settings */
-  osc_client_send(f.c, f.port, "/set_surface", "");
-  sync_mock(&f);
+  osc_client_send(f->c, f->port, "/set_surface", "");
+  mock_fx_sync(f);
   static const struct exp q[] = {{"/set_surface", "iiiiiiiii", "0 159 0 0 0 0 0 1 0"}};
-  expect_seq(&f, 0, q, 1);
-  stop(&f);
+  expect_seq(f, 0, q, 1);
 }
 
 static void test_mock_ardour_strip_list(void **state) {
-  (void)state;
-  struct fx f;
-  start(&f);
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 0, 0, 0, 0, 0, 0, 0);
-  osc_client_send(f.c, f.port, "/strip/list", "");
-  sync_mock(&f);
+  struct mock_fx *f = *state;
+  set_surface(f, 0, 0);
+  osc_client_send(f->c, f->port, "/strip/list", "");
+  mock_fx_sync(f);
   static const struct exp list[] = {
       {"#reply", "ssiiiiii", "\"AT\" \"Audio 1\" 1 2 0 0 1 0"},
       {"#reply", "ssiiiiii", "\"AT\" \"Audio 2\" 1 2 0 0 2 0"},
       {"#reply", "ssiiiiii", "\"MT\" \"MIDI 1\" 0 2 0 0 3 0"},
       {"#reply", "shhi", "\"end_route_list\" 48000 0 0"},
   };
-  expect_seq(&f, 0, list, N(list));
-  assert_int_equal(count_real(&f), 4);
+  expect_seq(f, 0, list, N(list));
+  assert_int_equal(count_real(f), 4);
   /* feedback 0: changes are applied silently, and the list shows the live state */
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/strip/gain", "if", 1, -6.0);
-  osc_client_send(f.c, f.port, "/strip/mute", "ii", 1, 1);
-  sync_mock(&f);
-  assert_int_equal(count_real(&f), 0);
-  osc_client_send(f.c, f.port, "/strip/list", "");
-  sync_mock(&f);
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/strip/gain", "if", 1, -6.0);
+  osc_client_send(f->c, f->port, "/strip/mute", "ii", 1, 1);
+  mock_fx_sync(f);
+  assert_int_equal(count_real(f), 0);
+  osc_client_send(f->c, f->port, "/strip/list", "");
+  mock_fx_sync(f);
   static const struct exp l2[] = {{"#reply", "ssiiiiii", "\"AT\" \"Audio 1\" 1 2 1 0 1 0"}};
-  expect_seq(&f, 0, l2, 1);
+  expect_seq(f, 0, l2, 1);
   /* feedback 16384: /reply instead of #reply */
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 16384, 0, 0, 0, 0, 0, 0);
-  osc_client_send(f.c, f.port, "/strip/list", "");
-  sync_mock(&f);
+  osc_client_clear(f->c);
+  set_surface(f, 16384, 0);
+  osc_client_send(f->c, f->port, "/strip/list", "");
+  mock_fx_sync(f);
   static const struct exp l3[] = {{"/reply", "ssiiiiii", "\"AT\" \"Audio 1\" 1 2 1 0 1 0"}};
-  expect_seq(&f, 0, l3, 1);
-  assert_non_null(osc_client_find(f.c, "/reply", 3));
-  assert_string_equal(osc_rx_s(osc_client_get(f.c, 3), 0), "end_route_list");
+  expect_seq(f, 0, l3, 1);
+  assert_non_null(osc_client_find(f->c, "/reply", 3));
+  assert_string_equal(osc_rx_s(osc_client_get(f->c, 3), 0), "end_route_list");
   /* with feedback on, the list is followed by the strip dump (once) */
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 3, 0, 0, 0, 0, 0, 0);
-  sync_mock(&f);
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/strip/list", "");
-  sync_mock(&f);
-  assert_int_equal(count_real(&f), 4 + 3 * 29);
-  stop(&f);
+  osc_client_clear(f->c);
+  set_surface(f, 3, 0);
+  mock_fx_sync(f);
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/strip/list", "");
+  mock_fx_sync(f);
+  assert_int_equal(count_real(f), 4 + 3 * 29);
 }
 
 static void test_mock_ardour_midi_track_ports(void **state) {
-  (void)state;
-  struct fx f;
-  start_with(&f, "{\"tracks\":[{\"name\":\"MIDI 1\",\"type\":\"midi\"}]}", 0);
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 0, 0, 0, 0, 0, 0, 0);
-  osc_client_send(f.c, f.port, "/strip/list", "");
-  sync_mock(&f);
+  struct mock_fx *f = *state;
+  set_surface(f, 0, 0);
+  osc_client_send(f->c, f->port, "/strip/list", "");
+  mock_fx_sync(f);
   static const struct exp list[] = {{"#reply", "ssiiiiii", "\"MT\" \"MIDI 1\" 0 0 0 0 1 0"}}; /* no synth: 0 0 */
-  expect_seq(&f, 0, list, 1);
-  stop(&f);
+  expect_seq(f, 0, list, 1);
 }
 
 static void test_mock_ardour_strip_control(void **state) {
-  (void)state;
-  struct fx f;
-  start(&f);
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 3, 0, 0, 0, 0, 0, 0);
-  sync_mock(&f);
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/strip/gain", "if", 1, -6.0);
-  osc_client_send(f.c, f.port, "/strip/mute", "ii", 1, 1);
-  osc_client_send(f.c, f.port, "/strip/name", "is", 2, "Bass");
-  sync_mock(&f);
+  struct mock_fx *f = *state;
+  set_surface(f, 3, 0);
+  mock_fx_sync(f);
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/strip/gain", "if", 1, -6.0);
+  osc_client_send(f->c, f->port, "/strip/mute", "ii", 1, 1);
+  osc_client_send(f->c, f->port, "/strip/name", "is", 2, "Bass");
+  mock_fx_sync(f);
   static const struct exp e3[] = {
       {"/strip/gain", "if", "1 -6.0"},
       {"/strip/mute", "if", "1 1.0"}, /* float back, although sent as int */
       {"/strip/name", "is", "2 \"Bass\""},
   };
-  expect_seq(&f, 0, e3, N(e3));
+  expect_seq(f, 0, e3, N(e3));
   /* feedback 7: ssid in the path */
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 7, 0, 0, 0, 0, 0, 0);
-  sync_mock(&f);
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/strip/gain", "if", 2, -12.5);
-  osc_client_send(f.c, f.port, "/strip/fader", "if", 2, 0.5);
-  osc_client_send(f.c, f.port, "/strip/mute", "ii", 3, 1);
-  osc_client_send(f.c, f.port, "/strip/solo", "ii", 1, 1);
-  osc_client_send(f.c, f.port, "/strip/recenable", "ii", 1, 1);
-  osc_client_send(f.c, f.port, "/strip/pan_stereo_position", "if", 1, 0.2);
-  osc_client_send(f.c, f.port, "/strip/name", "is", 1, "Drums");
-  osc_client_send(f.c, f.port, "/strip/gain", "if", 9, -3.0); /* no such strip: no reply */
-  sync_mock(&f);
+  set_surface(f, 7, 0);
+  mock_fx_sync(f);
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/strip/gain", "if", 2, -12.5);
+  osc_client_send(f->c, f->port, "/strip/fader", "if", 2, 0.5);
+  osc_client_send(f->c, f->port, "/strip/mute", "ii", 3, 1);
+  osc_client_send(f->c, f->port, "/strip/solo", "ii", 1, 1);
+  osc_client_send(f->c, f->port, "/strip/recenable", "ii", 1, 1);
+  osc_client_send(f->c, f->port, "/strip/pan_stereo_position", "if", 1, 0.2);
+  osc_client_send(f->c, f->port, "/strip/name", "is", 1, "Drums");
+  osc_client_send(f->c, f->port, "/strip/gain", "if", 9, -3.0); /* no such strip: no reply */
+  mock_fx_sync(f);
   static const struct exp e7[] = {
       {"/strip/gain/2", "f", "-12.500001"},
       {"/strip/gain/2", "f", "-10.469021"}, /* gainmode 0: fader position answered as dB */
@@ -306,9 +260,9 @@ static void test_mock_ardour_strip_control(void **state) {
       {"/strip/pan_stereo_position/1", "f", "0.2"},
       {"/strip/name/1", "s", "\"Drums\""},
   };
-  expect_seq(&f, 0, e7, N(e7));
-  assert_int_equal(count_real(&f), N(e7));
-  json_t *st = mock_state(f.m);
+  expect_seq(f, 0, e7, N(e7));
+  assert_int_equal(count_real(f), N(e7));
+  json_t *st = mock_state(f->m);
   json_t *t1 = json_array_get(json_object_get(st, "tracks"), 0);
   assert_string_equal(json_string_value(json_object_get(t1, "name")), "Drums");
   assert_true(json_is_true(json_object_get(t1, "solo")));
@@ -317,15 +271,12 @@ static void test_mock_ardour_strip_control(void **state) {
   assert_true(fabs(json_number_value(json_object_get(json_array_get(json_object_get(st, "tracks"), 1), "volume_db")) +
                    10.469021) < 1e-5);
   json_decref(st);
-  stop(&f);
 }
 
 static void test_mock_ardour_transport_markers_session(void **state) {
-  (void)state;
-  struct fx f;
-  start(&f);
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 16, 0, 0, 0, 0, 0, 0);
-  sync_mock(&f);
+  struct mock_fx *f = *state;
+  set_surface(f, 16, 0);
+  mock_fx_sync(f);
   static const struct exp g[] = {
       {"/master/name", "s", "\"Master\""},
       {"/master/mute", "f", "0.0"},
@@ -351,77 +302,74 @@ static void test_mock_ardour_transport_markers_session(void **state) {
       {"/jog/mode/name", "s", "\"Jog\""},
       {"/jog/mode", "i", "0"},
   };
-  expect_seq(&f, 0, g, N(g));
-  assert_int_equal(count_real(&f), N(g));
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/transport_play", "");
-  sync_mock(&f);
+  expect_seq(f, 0, g, N(g));
+  assert_int_equal(count_real(f), N(g));
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/transport_play", "");
+  mock_fx_sync(f);
   static const struct exp play[] = {
       {"/loop_toggle", "f", "0.0"},    {"/transport_play", "f", "1.0"}, {"/toggle_roll", "f", "1.0"},
       {"/transport_stop", "f", "0.0"}, {"/rewind", "f", "0.0"},         {"/ffwd", "f", "0.0"},
       {"/loop_toggle", "f", "0.0"},    {"/transport_play", "f", "1.0"}, {"/toggle_roll", "f", "1.0"},
       {"/transport_stop", "f", "0.0"}, {"/rewind", "f", "0.0"},         {"/ffwd", "f", "0.0"},
   };
-  expect_seq(&f, 0, play, N(play));
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/transport_stop", "");
-  sync_mock(&f);
+  expect_seq(f, 0, play, N(play));
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/transport_stop", "");
+  mock_fx_sync(f);
   static const struct exp stp[] = {
       {"/loop_toggle", "f", "0.0"},    {"/transport_play", "f", "0.0"}, {"/toggle_roll", "f", "0.0"},
       {"/transport_stop", "f", "1.0"}, {"/rewind", "f", "0.0"},         {"/ffwd", "f", "0.0"},
   };
-  expect_seq(&f, 0, stp, N(stp));
-  assert_int_equal(count_real(&f), N(stp));
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/add_marker", "");
-  osc_client_send(f.c, f.port, "/add_marker", ""); /* real Ardour 7.3 adds a second one at the same position */
-  osc_client_send(f.c, f.port, "/save_state", "");
-  sync_mock(&f);
+  expect_seq(f, 0, stp, N(stp));
+  assert_int_equal(count_real(f), N(stp));
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/add_marker", "");
+  osc_client_send(f->c, f->port, "/add_marker", ""); /* real Ardour 7.3 adds a second one at the same position */
+  osc_client_send(f->c, f->port, "/save_state", "");
+  mock_fx_sync(f);
   static const struct exp mk[] = {{"/marker", "s", "\"mark1\""}, {"/session_name", "s", "\"osctest\""}};
-  expect_seq(&f, 0, mk, N(mk));
-  assert_int_equal(count_real(&f), N(mk));
-  json_t *st = mock_state(f.m);
+  expect_seq(f, 0, mk, N(mk));
+  assert_int_equal(count_real(f), N(mk));
+  json_t *st = mock_state(f->m);
   assert_int_equal(json_array_size(json_object_get(st, "markers")), 2);
   json_decref(st);
   /* /undo and /access_action: no effect headless */
-  osc_client_send(f.c, f.port, "/undo", "");
-  osc_client_send(f.c, f.port, "/access_action", "s", "Main/AddTrackBus");
-  sync_mock(&f);
-  st = mock_state(f.m);
+  osc_client_send(f->c, f->port, "/undo", "");
+  osc_client_send(f->c, f->port, "/access_action", "s", "Main/AddTrackBus");
+  mock_fx_sync(f);
+  st = mock_state(f->m);
   assert_int_equal(json_array_size(json_object_get(st, "markers")), 2);
   assert_int_equal(json_array_size(json_object_get(st, "tracks")), 3);
   json_decref(st);
   /* master gain, rec-enable, position in samples with bit 1024 */
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 16 | 1024, 0, 0, 0, 0, 0, 0);
-  sync_mock(&f);
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/master/gain", "f", -3.0);
-  osc_client_send(f.c, f.port, "/rec_enable_toggle", "");
-  osc_client_send(f.c, f.port, "/locate", "ii", 96000, 0);
-  osc_client_send(f.c, f.port, "/transport_frame", "");
-  osc_client_send(f.c, f.port, "/goto_start", "");
-  sync_mock(&f);
+  set_surface(f, 16 | 1024, 0);
+  mock_fx_sync(f);
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/master/gain", "f", -3.0);
+  osc_client_send(f->c, f->port, "/rec_enable_toggle", "");
+  osc_client_send(f->c, f->port, "/locate", "ii", 96000, 0);
+  osc_client_send(f->c, f->port, "/transport_frame", "");
+  osc_client_send(f->c, f->port, "/goto_start", "");
+  mock_fx_sync(f);
   static const struct exp misc[] = {
       {"/master/gain", "f", "-3.0"},           {"/rec_enable_toggle", "f", "1.0"}, {"/record_tally", "f", "1.0"},
       {"/position/samples", "s", "\"96000\""}, {"/marker", "s", "\"mark1 <-\""},   {"/transport_frame", "h", "96000"},
       {"/position/samples", "s", "\"0\""},     {"/marker", "s", "\"mark1\""},
   };
-  expect_seq(&f, 0, misc, N(misc));
-  stop(&f);
+  expect_seq(f, 0, misc, N(misc));
 }
 
 static void test_mock_ardour_plugins(void **state) {
-  (void)state;
-  struct fx f;
-  start(&f);
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 0, 0, 0, 0, 0, 0, 0);
-  osc_client_send(f.c, f.port, "/strip/plugin/list", "i", 1);
-  osc_client_send(f.c, f.port, "/strip/plugin/list", "i", 2);
-  osc_client_send(f.c, f.port, "/strip/plugin/list", "i", 3);
-  osc_client_send(f.c, f.port, "/strip/plugin/list", "i", 9);
-  osc_client_send(f.c, f.port, "/strip/plugin/descriptor", "ii", 1, 1);
-  osc_client_send(f.c, f.port, "/strip/plugin/descriptor", "ii", 3, 1);
-  sync_mock(&f);
+  struct mock_fx *f = *state;
+  set_surface(f, 0, 0);
+  osc_client_send(f->c, f->port, "/strip/plugin/list", "i", 1);
+  osc_client_send(f->c, f->port, "/strip/plugin/list", "i", 2);
+  osc_client_send(f->c, f->port, "/strip/plugin/list", "i", 3);
+  osc_client_send(f->c, f->port, "/strip/plugin/list", "i", 9);
+  osc_client_send(f->c, f->port, "/strip/plugin/descriptor", "ii", 1, 1);
+  osc_client_send(f->c, f->port, "/strip/plugin/descriptor", "ii", 3, 1);
+  mock_fx_sync(f);
   static const struct exp e[] = {
       {"/strip/plugin/list", "iisi", "1 1 \"ACE Compressor\" 1"},
       {"/strip/plugin/list", "i", "2"},
@@ -440,158 +388,136 @@ static void test_mock_ardour_plugins(void **state) {
       {"/strip/plugin/descriptor_end", "ii", "1 1"},
       {"/strip/plugin/descriptor_end", "ii", "3 1"},
   };
-  expect_seq(&f, 0, e, N(e));
-  assert_int_equal(count_real(&f), N(e));
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/strip/plugin/parameter", "iiif", 1, 1, 4, 8.0); /* no reply */
-  osc_client_send(f.c, f.port, "/strip/plugin/deactivate", "ii", 1, 1);          /* no reply */
-  osc_client_send(f.c, f.port, "/strip/plugin/list", "i", 1);
-  osc_client_send(f.c, f.port, "/strip/plugin/activate", "ii", 1, 1);
-  osc_client_send(f.c, f.port, "/strip/plugin/list", "i", 1);
-  osc_client_send(f.c, f.port, "/strip/plugin/descriptor", "ii", 1, 1);
-  sync_mock(&f);
+  expect_seq(f, 0, e, N(e));
+  assert_int_equal(count_real(f), N(e));
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/strip/plugin/parameter", "iiif", 1, 1, 4, 8.0); /* no reply */
+  osc_client_send(f->c, f->port, "/strip/plugin/deactivate", "ii", 1, 1);          /* no reply */
+  osc_client_send(f->c, f->port, "/strip/plugin/list", "i", 1);
+  osc_client_send(f->c, f->port, "/strip/plugin/activate", "ii", 1, 1);
+  osc_client_send(f->c, f->port, "/strip/plugin/list", "i", 1);
+  osc_client_send(f->c, f->port, "/strip/plugin/descriptor", "ii", 1, 1);
+  mock_fx_sync(f);
   static const struct exp e2[] = {
       {"/strip/plugin/list", "iisi", "1 1 \"ACE Compressor\" 0"},
       {"/strip/plugin/list", "iisi", "1 1 \"ACE Compressor\" 1"},
   };
-  expect_seq(&f, 0, e2, N(e2));
-  const struct osc_rx *r = osc_client_find(f.c, "/strip/plugin/descriptor", 0);
-  r = osc_client_get(f.c, osc_client_find_index(f.c, "/strip/plugin/descriptor", 0) + 3);
+  expect_seq(f, 0, e2, N(e2));
+  const struct osc_rx *r = osc_client_find(f->c, "/strip/plugin/descriptor", 0);
+  r = osc_client_get(f->c, osc_client_find_index(f->c, "/strip/plugin/descriptor", 0) + 3);
   assert_int_equal(osc_rx_i(r, 2), 4);
   assert_true(fabs(osc_rx_d(r, 10) - 8.0) < 1e-9); /* the current value */
-  stop(&f);
 }
 
 static void test_mock_ardour_fixed_reply_port(void **state) {
-  (void)state;
-  struct fx f;
-  start(&f);
+  struct mock_fx *f = *state;
   /* port N: replies go to N, whoever sent */
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 0, 0, 0, 0, osc_client_port(f.p8k), 0, 0);
-  osc_client_send(f.c, f.port, "/strip/list", "");
-  assert_true(osc_client_wait_path(f.p8k, "#reply", T_MS));
-  sync_mock(&f);
-  assert_null(osc_client_find(f.c, "#reply", 0));
+  set_surface_port(f, 0, 0, osc_client_port(f->fb));
+  osc_client_send(f->c, f->port, "/strip/list", "");
+  assert_true(osc_client_wait_path(f->fb, "#reply", T_MS));
+  mock_fx_sync(f);
+  assert_null(osc_client_find(f->c, "#reply", 0));
   /* /set_surface/port 0 switches back to "reply to the source port" */
-  osc_client_send(f.c, f.port, "/set_surface/port", "i", 0);
-  osc_client_send(f.c, f.port, "/strip/list", "");
-  sync_mock(&f);
-  assert_non_null(osc_client_find(f.c, "#reply", 0));
-  stop(&f);
+  osc_client_send(f->c, f->port, "/set_surface/port", "i", 0);
+  osc_client_send(f->c, f->port, "/strip/list", "");
+  mock_fx_sync(f);
+  assert_non_null(osc_client_find(f->c, "#reply", 0));
 }
 
 static void test_mock_ardour_gainmode_fader(void **state) {
-  (void)state;
-  struct fx f;
-  start(&f);
+  struct mock_fx *f = *state;
   /* feedback 2, gainmode 1: fader position, the dB shown as the name, fader/automation (observed on 7.3) */
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 2, 1, 0, 0, 0, 0, 0);
-  sync_mock(&f);
+  set_surface(f, 2, 1);
+  mock_fx_sync(f);
   static const struct exp dump[] = {
       {"/strip/select", "if", "1 0.0"},
       {"/strip/fader", "if", "1 0.781787"},
       {"/strip/name", "is", "1 \"0.00\""},
       {"/strip/fader/automation", "if", "1 0.0"},
       {"/strip/fader/automation_name", "is", "1 \"Manual\""},
-      {"/strip/trimdB/automation", "if", "1 0.0"},
-      {"/strip/trimdB/automation_name", "is", "1 \"Manual\""},
-      {"/strip/trimdB", "if", "1 0.0"},
-      {"/strip/pan_type", "is", "1 \"panner_1in2out\""},
-      {"/strip/pan_stereo_position", "if", "1 0.5"},
-      {"/strip/pan_stereo_position/automation", "if", "1 0.0"},
-      {"/strip/pan_stereo_position/automation_name", "is", "1 \"Manual\""},
-      {"/strip/pan_stereo_width", "if", "1 0.5"},
-      {"/strip/pan_stereo_width/automation", "if", "1 0.0"},
-      {"/strip/pan_stereo_width/automation_name", "is", "1 \"Manual\""},
-      {"/strip/select", "if", "2 0.0"},
   };
-  expect_seq(&f, 0, dump, N(dump));
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/strip/fader", "if", 1, 0.5);
-  osc_client_send(f.c, f.port, "/strip/gain", "if", 1, -6.0);
-  sync_mock(&f);
+  static const struct exp next[] = {{"/strip/select", "if", "2 0.0"}};
+  size_t i = expect_seq(f, 0, dump, N(dump));
+  expect_seq(f, expect_seq(f, i, DUMP_TRIM_PAN1, N(DUMP_TRIM_PAN1)), next, 1);
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/strip/fader", "if", 1, 0.5);
+  osc_client_send(f->c, f->port, "/strip/gain", "if", 1, -6.0);
+  mock_fx_sync(f);
   static const struct exp e1[] = {
       {"/strip/fader", "if", "1 0.5"},
       {"/strip/name", "is", "1 \"-10.47\""},
       {"/strip/fader", "if", "1 0.606968"},
       {"/strip/name", "is", "1 \"-6.00\""},
   };
-  expect_seq(&f, 0, e1, N(e1));
+  expect_seq(f, 0, e1, N(e1));
   /* gainmode 2: fader and gain */
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 2, 2, 0, 0, 0, 0, 0);
-  sync_mock(&f);
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/strip/gain", "if", 1, -3.0);
-  sync_mock(&f);
+  set_surface(f, 2, 2);
+  mock_fx_sync(f);
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/strip/gain", "if", 1, -3.0);
+  mock_fx_sync(f);
   static const struct exp e2[] = {{"/strip/fader", "if", "1 0.689543"}, {"/strip/gain", "if", "1 -3.0"}};
-  expect_seq(&f, 0, e2, N(e2));
+  expect_seq(f, 0, e2, N(e2));
   /* /set_surface/feedback dumps once */
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 0, 0, 0, 0, 0, 0, 0);
-  sync_mock(&f);
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/set_surface/feedback", "i", 3);
-  sync_mock(&f);
-  assert_int_equal(count_real(&f), 3 * 29);
-  stop(&f);
+  set_surface(f, 0, 0);
+  mock_fx_sync(f);
+  osc_client_clear(f->c);
+  osc_client_send(f->c, f->port, "/set_surface/feedback", "i", 3);
+  mock_fx_sync(f);
+  assert_int_equal(count_real(f), 3 * 29);
 }
 
 static void test_mock_ardour_malformed(void **state) {
-  (void)state;
-  struct fx f;
-  start(&f);
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 3, 0, 0, 0, 0, 0, 0);
-  sync_mock(&f);
-  osc_client_clear(f.c);
+  struct mock_fx *f = *state;
+  set_surface(f, 3, 0);
+  mock_fx_sync(f);
+  osc_client_clear(f->c);
   struct mock_stats s0, s1;
-  mock_get_stats(f.m, &s0);
-  osc_client_send_raw(f.c, f.port, "/strip/gain\0,if\0\0\0", 17);
-  osc_client_send_raw(f.c, f.port, "\0\0\0\0", 4);
-  osc_client_send_raw(f.c, f.port, "#bundle\0", 8);
-  osc_client_send(f.c, f.port, "/strip/gain", "");          /* wrong arg count */
-  osc_client_send(f.c, f.port, "/strip/gain", "s", "loud"); /* wrong type */
-  osc_client_send(f.c, f.port, "/strip/name", "ii", 1, 2);  /* wrong type */
-  osc_client_send(f.c, f.port, "/strip/mute", "ii", -4, 1); /* no such strip */
-  osc_client_send(f.c, f.port, "/no/such/thing", "fff", 1.0, 2.0, 3.0);
-  osc_client_send(f.c, f.port, "/strip/plugin/parameter", "iiif", 1, 7, 1, 1.0); /* no such plugin */
-  sync_mock(&f);
-  mock_get_stats(f.m, &s1);
+  mock_get_stats(f->m, &s0);
+  osc_client_send_raw(f->c, f->port, "/strip/gain\0,if\0\0\0", 17);
+  osc_client_send_raw(f->c, f->port, "\0\0\0\0", 4);
+  osc_client_send_raw(f->c, f->port, "#bundle\0", 8);
+  osc_client_send(f->c, f->port, "/strip/gain", "");          /* wrong arg count */
+  osc_client_send(f->c, f->port, "/strip/gain", "s", "loud"); /* wrong type */
+  osc_client_send(f->c, f->port, "/strip/name", "ii", 1, 2);  /* wrong type */
+  osc_client_send(f->c, f->port, "/strip/mute", "ii", -4, 1); /* no such strip */
+  osc_client_send(f->c, f->port, "/no/such/thing", "fff", 1.0, 2.0, 3.0);
+  osc_client_send(f->c, f->port, "/strip/plugin/parameter", "iiif", 1, 7, 1, 1.0); /* no such plugin */
+  mock_fx_sync(f);
+  mock_get_stats(f->m, &s1);
   assert_true(s1.malformed - s0.malformed >= 3);
-  assert_int_equal(count_real(&f), 0);
-  json_t *st = mock_state(f.m);
+  assert_int_equal(count_real(f), 0);
+  json_t *st = mock_state(f->m);
   assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(st, "tracks"), 0), "name")),
                       "Audio 1");
   json_decref(st);
-  stop(&f);
 }
 
 static void test_mock_ardour_restart_forgets_surface(void **state) {
-  (void)state;
-  struct fx f;
-  start(&f);
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 0, 0, 0, 0, 0, 0, 0);
-  osc_client_send(f.c, f.port, "/strip/name", "is", 1, "Kept");
-  sync_mock(&f);
-  assert_int_equal(mock_restart(f.m, 1, 30), MOCK_OK);
-  osc_client_run_for(f.c, 100);
-  osc_client_send(f.c, f.port, "/strip/list", "");
-  assert_true(osc_client_wait_path(f.p8k, "#reply", T_MS)); /* unregistered again: port 8000 */
-  assert_string_equal(osc_rx_s(osc_client_find(f.p8k, "#reply", 0), 1), "Kept");
-  stop(&f);
+  struct mock_fx *f = *state;
+  set_surface(f, 0, 0);
+  osc_client_send(f->c, f->port, "/strip/name", "is", 1, "Kept");
+  mock_fx_sync(f);
+  assert_int_equal(mock_restart(f->m, 1, 30), MOCK_OK);
+  osc_client_run_for(f->c, 100);
+  osc_client_send(f->c, f->port, "/strip/list", "");
+  assert_true(osc_client_wait_path(f->fb, "#reply", T_MS)); /* unregistered again: port 8000 */
+  assert_string_equal(osc_rx_s(osc_client_find(f->fb, "#reply", 0), 1), "Kept");
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_mock_ardour_replies_to_8000_before_set_surface),
-      cmocka_unit_test(test_mock_ardour_set_surface_dump_twice),
-      cmocka_unit_test(test_mock_ardour_strip_list),
-      cmocka_unit_test(test_mock_ardour_midi_track_ports),
-      cmocka_unit_test(test_mock_ardour_strip_control),
-      cmocka_unit_test(test_mock_ardour_transport_markers_session),
-      cmocka_unit_test(test_mock_ardour_plugins),
-      cmocka_unit_test(test_mock_ardour_fixed_reply_port),
-      cmocka_unit_test(test_mock_ardour_gainmode_fader),
-      cmocka_unit_test(test_mock_ardour_malformed),
-      cmocka_unit_test(test_mock_ardour_restart_forgets_surface),
+      cmocka_unit_test_setup_teardown(test_mock_ardour_replies_to_8000_before_set_surface, setup, mock_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mock_ardour_set_surface_dump_twice, setup, mock_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mock_ardour_strip_list, setup, mock_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mock_ardour_midi_track_ports, setup_midi_only, mock_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mock_ardour_strip_control, setup, mock_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mock_ardour_transport_markers_session, setup, mock_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mock_ardour_plugins, setup, mock_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mock_ardour_fixed_reply_port, setup, mock_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mock_ardour_gainmode_fader, setup, mock_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mock_ardour_malformed, setup, mock_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mock_ardour_restart_forgets_surface, setup, mock_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
