@@ -17,6 +17,7 @@
 #include "ctl_client.h"
 #include "live.h"
 #include "mcp.h"
+#include "strbuf.h"
 #include "vocab.h"
 
 #define MCP_READ_CHUNK 65536
@@ -40,8 +41,7 @@ struct mcp_cmd {
   } in, out;
   uv_handle_type in_kind, out_kind;
   int in_open, out_open;
-  char *line; /* the line being read */
-  size_t len, cap;
+  strbuf_t line; /* the line being read */
   int skipping; /* an oversized line: dropped up to its newline */
   size_t skipped;
   int eof;
@@ -157,44 +157,38 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(b, b ? MCP_READ_CHUNK : 0);
 }
 
+/* The line so far (size bytes with what arrived now) is dropped up to its newline, and answered now: the client
+ * need not wait for the end. */
+static void drop_line(struct mcp_cmd *x, size_t size) {
+  x->skipping = 1;
+  x->skipped = size;
+  strbuf_reset(&x->line);
+  mcp_server_oversized(x->srv, size);
+}
+
 static void add_bytes(struct mcp_cmd *x, const char *p, size_t n) {
   while (n) {
     const char *nl = memchr(p, '\n', n);
     size_t take = nl ? (size_t)(nl - p) : n;
+    size_t size = x->line.len + take;
     if (x->skipping) {
       x->skipped += take;
-    } else if (x->len + take > MCP_FRAME_MAX) {
-      /* too long: answered now (the client need not wait for the end), the rest of the line dropped */
-      x->skipping = 1;
-      x->skipped = x->len + take;
-      x->len = 0;
-      mcp_server_oversized(x->srv, x->skipped);
+    } else if (size > MCP_FRAME_MAX) {
+      drop_line(x, size);
       log_msg(&(struct log_sink){cli_log_stderr, NULL, x->c->o.log_level}, LOG_WARN, "mcp",
               "dropped a frame of more than %u bytes", MCP_FRAME_MAX);
     } else {
-      if (x->len + take > x->cap) {
-        size_t nc = x->cap ? x->cap : 4096;
-        while (nc < x->len + take) nc *= 2;
-        char *t = realloc(x->line, nc);
-        if (!t) {
-          fprintf(stderr, "dawbridge mcp: out of memory reading a frame\n");
-          x->skipping = 1;
-          x->skipped = x->len + take;
-          x->len = 0;
-          mcp_server_oversized(x->srv, x->skipped);
-          goto next;
-        }
-        x->line = t, x->cap = nc;
+      strbuf_append(&x->line, p, take);
+      if (x->line.oom) {
+        fprintf(stderr, "dawbridge mcp: out of memory reading a frame\n");
+        drop_line(x, size);
       }
-      memcpy(x->line + x->len, p, take);
-      x->len += take;
     }
-  next:
     if (!nl) return;
-    if (!x->skipping) mcp_server_frame(x->srv, x->line ? x->line : "", x->len);
+    if (!x->skipping) mcp_server_frame(x->srv, x->line.s ? x->line.s : "", x->line.len);
     x->skipping = 0;
     x->skipped = 0;
-    x->len = 0;
+    strbuf_clear(&x->line);
     p = nl + 1;
     n -= take + 1;
     if (x->paused && n) {
@@ -224,8 +218,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread < 0) {
     if (nread != UV_EOF) fprintf(stderr, "dawbridge mcp: reading stdin: %s\n", uv_strerror((int)nread));
     /* a last line without its newline is still a frame */
-    if (x->len && !x->skipping) mcp_server_frame(x->srv, x->line, x->len);
-    x->len = 0;
+    if (x->line.len && !x->skipping) mcp_server_frame(x->srv, x->line.s, x->line.len);
+    strbuf_clear(&x->line);
     x->eof = 1;
     close_input(x);
     maybe_finish(x);
@@ -362,7 +356,7 @@ static void free_cmd(void *p) {
   struct mcp_cmd *x = p;
   mcp_server_free(x->srv);
   vocab_free(x->vocab);
-  free(x->line);
+  strbuf_reset(&x->line);
   free(x->stash);
   free(x);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mcp.h"
+#include "strbuf.h"
 
 static const char *const supported_versions[] = {MCP_PROTOCOL_LATEST, "2025-06-18", "2025-03-26", "2024-11-05", NULL};
 
@@ -330,58 +331,41 @@ static json_t *call_result(mcp_server_t *s, struct pending *p, const json_t *don
   if (words) json_object_set_new(sc, "response", json_string(words));
 
   /* the short text for the model: the summary, each step, the reasons */
-  size_t cap = 4096, len = 0;
-  char *text = malloc(cap);
-  if (!text) return NULL;
-  text[0] = 0;
-#define APPEND(str)                                                                                                    \
-  do {                                                                                                                 \
-    const char *a_ = (str);                                                                                            \
-    size_t l_ = strlen(a_);                                                                                            \
-    if (len + l_ + 2 > cap) {                                                                                          \
-      size_t nc_ = (len + l_ + 2) * 2;                                                                                 \
-      char *t_ = realloc(text, nc_);                                                                                   \
-      if (!t_) break;                                                                                                  \
-      text = t_, cap = nc_;                                                                                            \
-    }                                                                                                                  \
-    memcpy(text + len, a_, l_ + 1);                                                                                    \
-    len += l_;                                                                                                         \
-  } while (0)
+  strbuf_t t = STRBUF_INIT;
   char line[1024];
   const char *summary = json_string_value(json_object_get(done, "summary"));
   /* one direct call: its step line says it all ("create_track: confirmed (track t4)") */
   int single = json_array_size(p->steps) == 1 && !p->plan;
   if (!single) {
-    snprintf(line, sizeof line, "%s%s%s", outcome, summary ? ": " : "", summary ? summary : "");
-    APPEND(line);
+    strbuf_appendf(&t, "%s%s%s", outcome, summary ? ": " : "", summary ? summary : "");
   }
   size_t i;
   json_t *v;
   json_array_foreach(p->steps, i, v) {
     text_step(v, line, sizeof line);
-    if (!single || i) APPEND("\n");
-    APPEND(line);
+    if (!single || i) strbuf_puts(&t, "\n");
+    strbuf_puts(&t, line);
     /* a read's result is what the model asked for: the data itself */
     json_t *res = json_object_get(v, "result");
     json_t *st = json_object_get(res, "state");
     if (st) {
       char *dump = json_dumps(st, JSON_COMPACT);
       if (dump) {
-        APPEND("\n");
-        APPEND(dump);
+        strbuf_puts(&t, "\n");
+        strbuf_puts(&t, dump);
         free(dump);
       }
     }
   }
   json_array_foreach(p->errors, i, v) {
-    APPEND("\n");
-    APPEND(json_string_value(v));
+    strbuf_puts(&t, "\n");
+    strbuf_puts(&t, json_string_value(v));
   }
   if (words) {
-    APPEND("\n");
-    APPEND(words);
+    strbuf_puts(&t, "\n");
+    strbuf_puts(&t, words);
   }
-#undef APPEND
+  char *text = strbuf_take(&t, NULL); /* NULL when out of memory: json_pack fails, r is NULL */
   int is_error = !strcmp(outcome, "failed") || !strcmp(outcome, "refused") || !strcmp(outcome, "cancelled");
   json_t *r = json_pack("{s[{ssss}] so sb}", "content", "type", "text", "text", text, "structuredContent", sc,
                         "isError", is_error);

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "errfmt.h"
+#include "strbuf.h"
 
 #define REPL_OWN_MAX (LIVE_QUEUE_MAX + 8)
 #define REPL_HISTORY_LINES 1000
@@ -36,8 +37,7 @@ struct repl {
   /* stage-1 text as it streams: complete lines are printed, the rest waits here */
   int delta_req;
   int delta_seen;
-  char *delta;
-  size_t delta_len, delta_cap;
+  strbuf_t delta; /* the streamed stage-1 text not yet printed */
   void (*on_quit)(int exit_code, void *data);
   void *data;
   void (*close_cb)(void *data);
@@ -164,41 +164,36 @@ static int jint(const json_t *o, const char *k) { return (int)json_integer_value
 static void delta_reset(repl_t *r, int req) {
   r->delta_req = req;
   r->delta_seen = 0;
-  r->delta_len = 0;
+  if (r->delta.oom)
+    strbuf_reset(&r->delta);
+  else
+    strbuf_clear(&r->delta);
 }
 
 /* Prints the complete lines of the streamed stage-1 text (all of it when flush). */
 static void delta_print(repl_t *r, int flush) {
   size_t start = 0;
-  if (!r->delta_len) return;
+  strbuf_t *d = &r->delta;
+  if (!d->len) return;
   out_begin(r);
-  for (size_t i = 0; i < r->delta_len; i++)
-    if (r->delta[i] == '\n') {
-      printf("  %.*s\n", (int)(i - start), r->delta + start);
+  for (size_t i = 0; i < d->len; i++)
+    if (d->s[i] == '\n') {
+      printf("  %.*s\n", (int)(i - start), d->s + start);
       start = i + 1;
     }
-  if (flush && start < r->delta_len) {
-    printf("  %.*s\n", (int)(r->delta_len - start), r->delta + start);
-    start = r->delta_len;
+  if (flush && start < d->len) {
+    printf("  %.*s\n", (int)(d->len - start), d->s + start);
+    start = d->len;
   }
-  memmove(r->delta, r->delta + start, r->delta_len - start);
-  r->delta_len -= start;
+  memmove(d->s, d->s + start, d->len - start + 1); /* the NUL too */
+  d->len -= start;
   out_end(r);
 }
 
 static void delta_add(repl_t *r, int req, const char *text) {
   if (req != r->delta_req) delta_reset(r, req);
   size_t n = strlen(text);
-  if (r->delta_len + n + 1 > r->delta_cap) {
-    size_t cap = r->delta_cap ? r->delta_cap : 1024;
-    while (cap < r->delta_len + n + 1) cap *= 2;
-    char *p = realloc(r->delta, cap);
-    if (!p) return;
-    r->delta = p;
-    r->delta_cap = cap;
-  }
-  memcpy(r->delta + r->delta_len, text, n);
-  r->delta_len += n;
+  strbuf_append(&r->delta, text, n);
   r->delta_seen = 1;
   if (memchr(text, '\n', n)) delta_print(r, 0);
 }
@@ -251,7 +246,7 @@ static void on_event(const json_t *ev, void *data) {
           jint(ev, "position"));
   } else if (!strcmp(type, "stage")) {
     const char *st = jstr(ev, "stage", "?");
-    if (r->delta_req == id && r->delta_len) delta_print(r, 1); /* the plan text's last line before the stage */
+    if (r->delta_req == id && r->delta.len) delta_print(r, 1); /* the plan text's last line before the stage */
     if (!strcmp(st, "planning")) delta_reset(r, id);
     say(r, "%c%s...", st[0] >= 'a' && st[0] <= 'z' ? st[0] - 'a' + 'A' : st[0], st[0] ? st + 1 : "");
   } else if (!strcmp(type, "plan_delta")) {
@@ -600,7 +595,7 @@ static void on_handle_closed(uv_handle_t *h) {
   void (*cb)(void *) = r->close_cb;
   void *data = r->close_data;
   if (the_repl == r) the_repl = NULL;
-  free(r->delta);
+  strbuf_reset(&r->delta);
   free(r->prompt);
   free(r->history_path);
   free(r);

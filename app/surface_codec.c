@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "errfmt.h"
+#include "strbuf.h"
 
 const char *surface_strerror(int code) {
   switch (code) {
@@ -206,27 +207,9 @@ static int jint(const json_t *o, const char *k) {
   return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int)v;
 }
 
-/* Appends to a growing text, never past max bytes (the rest is cut by cut_text). */
-struct text {
-  char *s;
-  size_t len, cap;
-};
-static void text_add(struct text *t, const char *s) {
-  size_t n = strlen(s);
-  if (t->len + n + 1 > t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 512;
-    while (cap < t->len + n + 1) cap *= 2;
-    char *p = realloc(t->s, cap);
-    if (!p) return;
-    t->s = p;
-    t->cap = cap;
-  }
-  memcpy(t->s + t->len, s, n + 1);
-  t->len += n;
-}
-
+/* The text grows past SURFACE_PLAN_MAX by one line at most: cut_text cuts the rest. */
 static void encode_plan(const json_t *ev, surface_emit_fn emit, void *data) {
-  struct text t = {0};
+  strbuf_t t = STRBUF_INIT;
   const json_t *steps = json_object_get(json_object_get(ev, "plan"), "steps");
   size_t i;
   const json_t *st;
@@ -234,29 +217,29 @@ static void encode_plan(const json_t *ev, surface_emit_fn emit, void *data) {
   json_array_foreach(steps, i, st) {
     snprintf(line, sizeof line, "%s%d %s: %s", i ? "\n" : "", jint(st, "step"), jstr(st, "tool", "?"),
              jstr(st, "description", ""));
-    text_add(&t, line);
+    strbuf_puts(&t, line);
     if (t.len > SURFACE_PLAN_MAX) break;
   }
-  if (!json_array_size(steps)) text_add(&t, jstr(ev, "text", "(no plan)"));
+  if (!json_array_size(steps)) strbuf_puts(&t, jstr(ev, "text", "(no plan)"));
   const json_t *errors = json_object_get(ev, "errors");
   if (json_array_size(errors)) {
-    text_add(&t, "\nplan errors:");
+    strbuf_puts(&t, "\nplan errors:");
     json_array_foreach(errors, i, st) {
       const char *e = json_is_string(st) ? json_string_value(st) : jstr(st, "message", "?");
       snprintf(line, sizeof line, "\n- %s", e);
-      text_add(&t, line);
+      strbuf_puts(&t, line);
       if (t.len > SURFACE_PLAN_MAX) break;
     }
   }
   char *buf = malloc(SURFACE_PLAN_MAX + 1);
   lo_message m = buf ? lo_message_new() : NULL;
   if (m) {
-    cut_text(t.s ? t.s : "", buf, SURFACE_PLAN_MAX + 1);
+    cut_text(t.s ? t.s : "", buf, SURFACE_PLAN_MAX + 1); /* on oom: the part that fitted */
     lo_message_add_string(m, buf);
     emit_msg(m, "/dawbridge/plan", emit, data);
   }
   free(buf);
-  free(t.s);
+  strbuf_reset(&t);
 }
 
 int surface_encode_event(const json_t *ev, surface_emit_fn emit, void *data) {

@@ -17,6 +17,7 @@
 
 #include "datadir.h"
 #include "statediff.h"
+#include "strbuf.h"
 #include "web_req.h"
 
 /* a WebSocket client that reads slower than events come is dropped beyond these (it reconnects and re-reads) */
@@ -49,8 +50,7 @@ struct pss {
   enum conn_kind kind;
   unsigned id;                 /* connection serial, for the live request's client name "web:ID" */
   struct webreq_target target; /* the HTTP request being answered */
-  char *body;                  /* POST body so far */
-  size_t body_len;
+  strbuf_t body;               /* POST body so far */
   int body_over;       /* more than the limit arrived: answer 413 */
   unsigned char *resp; /* LWS_PRE + resp_len: the JSON body waiting for HTTP_WRITEABLE */
   size_t resp_len;
@@ -97,9 +97,7 @@ static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'sel
 /* ---- HTTP responses ---- */
 
 static void pss_reset_http(struct pss *s) {
-  free(s->body);
-  s->body = NULL;
-  s->body_len = 0;
+  strbuf_reset(&s->body);
   s->body_over = 0;
   free(s->resp);
   s->resp = NULL;
@@ -280,7 +278,7 @@ static int api_post(struct web *w, struct lws *wsi, struct pss *s) {
     return respond_error(wsi, s, 413, msg);
   }
   int status =
-      webreq_body(&w->policy, s->target.route, s->body ? s->body : "", s->body_len, &b, &json, msg, sizeof msg);
+      webreq_body(&w->policy, s->target.route, s->body.s ? s->body.s : "", s->body.len, &b, &json, msg, sizeof msg);
   if (status) return respond_error(wsi, s, (unsigned)status, msg);
   char client[32];
   client_name(s, client, sizeof client);
@@ -431,22 +429,13 @@ static int web_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
   case LWS_CALLBACK_HTTP_BODY:
     if (!w || !s) return -1;
     if (s->answered) return 0;
-    if (s->body_over || s->body_len + len > w->policy.max_body) {
+    if (s->body_over || s->body.len + len > w->policy.max_body) {
       s->body_over = 1;
-      free(s->body);
-      s->body = NULL;
-      s->body_len = 0;
+      strbuf_reset(&s->body);
       return 0;
     }
-    {
-      char *nb = realloc(s->body, s->body_len + len + 1);
-      if (!nb) return -1;
-      s->body = nb;
-      memcpy(s->body + s->body_len, in, len);
-      s->body_len += len;
-      s->body[s->body_len] = 0;
-    }
-    return 0;
+    strbuf_append(&s->body, in, len);
+    return s->body.oom ? -1 : 0;
   case LWS_CALLBACK_HTTP_BODY_COMPLETION:
     if (!w || !s) return -1;
     if (s->answered) return 0;

@@ -373,27 +373,26 @@ static const json_t *obj_get_ci(const json_t *obj, const char *key) {
   return NULL;
 }
 
-/* GM program by name ("Electric Piano 1", "electric piano 1") */
-static int gm_program_by_name(const json_t *roles, const char *w) {
+/* The index in roles[list] of the entry whose normalized "name" is w, or -1. */
+static int index_by_name(const json_t *roles, const char *list, const char *w) {
   size_t i;
   const json_t *p;
   char n[128];
-  json_array_foreach(json_object_get(roles, "programs"), i, p) {
+  json_array_foreach(json_object_get(roles, list), i, p) {
     normalize(json_string_value(json_object_get(p, "name")), n, sizeof n);
-    if (!strcmp(n, w)) return (int)i + 1;
-  }
-  return 0;
-}
-
-static int gm_drum_by_name(const json_t *roles, const char *w) {
-  size_t i;
-  const json_t *p;
-  char n[128];
-  json_array_foreach(json_object_get(roles, "drum_notes"), i, p) {
-    normalize(json_string_value(json_object_get(p, "name")), n, sizeof n);
-    if (!strcmp(n, w)) return (int)json_integer_value(json_object_get(p, "note"));
+    if (!strcmp(n, w)) return (int)i;
   }
   return -1;
+}
+
+/* GM program by name ("Electric Piano 1", "electric piano 1"): 1-based, 0 for none */
+static int gm_program_by_name(const json_t *roles, const char *w) { return index_by_name(roles, "programs", w) + 1; }
+
+static int gm_drum_by_name(const json_t *roles, const char *w) {
+  int i = index_by_name(roles, "drum_notes", w);
+  if (i < 0) return -1;
+  const json_t *entry = json_array_get(json_object_get(roles, "drum_notes"), (size_t)i);
+  return (int)json_integer_value(json_object_get(entry, "note"));
 }
 
 static int family_index(const json_t *roles, const char *w) {

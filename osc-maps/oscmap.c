@@ -262,6 +262,22 @@ static int check_step(const char *file, const char *where, const json_t *st, cha
   return 0;
 }
 
+/* Checks each step of a tool's "fields" or "variants" object (key = group), named "<w>.<group>.<key>". */
+static int check_step_group(const char *file, const char *w, const char *group, const json_t *steps, char *err,
+                            size_t errlen) {
+  if (!json_is_object(steps) || !json_object_size(steps))
+    return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.%s must be a non-empty object", file, w, group);
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)steps, k, v) {
+    char w2[200];
+    snprintf(w2, sizeof w2, "%s.%s.%s", w, group, k);
+    int rc = check_step(file, w2, v, err, errlen);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 static int check_tool(const char *file, const char *name, const json_t *t, char *err, size_t errlen) {
   char w[160];
   snprintf(w, sizeof w, "tools.%s", name);
@@ -272,48 +288,13 @@ static int check_tool(const char *file, const char *name, const json_t *t, char 
   json_t *fields = json_object_get(t, "fields");
   json_t *variants = json_object_get(t, "variants");
   json_t *native = json_object_get(t, "native");
-  if (fields) {
-    if (!json_is_object(fields) || !json_object_size(fields))
-      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.fields must be a non-empty object", file, w);
-    const char *k;
-    json_t *v;
-    json_object_foreach(fields, k, v) {
-      char w2[200];
-      snprintf(w2, sizeof w2, "%s.fields.%s", w, k);
-      int rc = check_step(file, w2, v, err, errlen);
-      if (rc) return rc;
-    }
-    return 0;
-  }
+  if (fields) return check_step_group(file, w, "fields", fields, err, errlen);
   if (variants) {
     if (!json_is_string(json_object_get(t, "by")))
       return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s has variants but no \"by\" naming the argument", file, w);
-    if (!json_is_object(variants) || !json_object_size(variants))
-      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.variants must be a non-empty object", file, w);
-    const char *k;
-    json_t *v;
-    json_object_foreach(variants, k, v) {
-      char w2[200];
-      snprintf(w2, sizeof w2, "%s.variants.%s", w, k);
-      int rc = check_step(file, w2, v, err, errlen);
-      if (rc) return rc;
-    }
-    return 0;
+    return check_step_group(file, w, "variants", variants, err, errlen);
   }
-  json_t *seq = json_object_get(t, "sequence");
-  if (seq) {
-    if (!json_is_array(seq) || !json_array_size(seq))
-      return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.sequence must be a non-empty array of steps", file, w);
-    size_t i;
-    json_t *st;
-    json_array_foreach(seq, i, st) {
-      char w2[200];
-      snprintf(w2, sizeof w2, "%s.sequence[%zu]", w, i);
-      int rc = check_step(file, w2, st, err, errlen);
-      if (rc) return rc;
-    }
-    return 0;
-  }
+  if (json_object_get(t, "sequence")) return check_step(file, w, t, err, errlen); /* a step that is a sequence */
   if (native) {
     snprintf(w, sizeof w, "tools.%s.native", name);
     return check_step(file, w, native, err, errlen);
