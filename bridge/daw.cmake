@@ -24,7 +24,7 @@ db_add_test(test_companion_bulk SOURCES tests/integration/test_companion_bulk.c 
 # tests/companions/ardour_e2e.sh, which runs this program in place of its Python driver).
 if(DAWBRIDGE_TESTS AND DAWBRIDGE_REAL_ARDOUR)
   add_executable(test_companion_real tests/integration/test_companion_real.c)
-  target_link_libraries(test_companion_real PRIVATE dbagent PkgConfig::CMOCKA)
+  target_link_libraries(test_companion_real PRIVATE dbagent dbtest_wire PkgConfig::CMOCKA)
   add_test(NAME companion_bridge_real
            COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/tests/companions/ardour_e2e.sh 3933)
   set_tests_properties(companion_bridge_real PROPERTIES
