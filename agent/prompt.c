@@ -467,6 +467,14 @@ char *prompt_plan_text(const json_t *plan_json) {
     strbuf_appendf(&b, "  arguments: %s\n", aj ? aj : "{}");
     free(aj);
   }
+  /* the validator's warnings about steps (not the parser's about missing sections): the plan runs anyway */
+  int head = 0;
+  json_array_foreach(json_object_get(plan_json, "warnings"), i, st) {
+    const char *w = json_string_value(st);
+    if (!w || strncmp(w, "Step ", 5)) continue;
+    if (!head++) strbuf_appendf(&b, "Validator warnings (the plan runs as written; they are for your information):\n");
+    strbuf_appendf(&b, "- %s\n", w);
+  }
   char *s = strbuf_take(&b, NULL);
   if (s) trim_trailing_newlines(s);
   return s;

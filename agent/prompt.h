@@ -116,7 +116,8 @@ char *prompt_tools_text(const json_t *tools);
 /* "instruments: ReaSynth (synth, pad), ...\neffects: ..." with names quoted as JSON strings. */
 char *prompt_catalog_text(const json_t *catalog);
 /* The validated plan for stage 2: "Step N: tool - description\n  arguments: {...}" with references written as
- * "[track_id from Step N]". */
+ * "[track_id from Step N]", then the validator's warnings about steps (plan_json's "warnings" that begin with
+ * "Step ", e.g. a create_track naming a track that already exists) under "Validator warnings". */
 char *prompt_plan_text(const json_t *plan_json);
 /* Tool arguments as a conversation turn shows them: a new copy with plan references as "[track_id from Step N]"
  * text and every array longer than 8 items replaced by the string "[N items]" (v borrowed). */

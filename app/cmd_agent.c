@@ -198,6 +198,11 @@ static void on_plan(agent_t *a, int attempt, const json_t *plan, const json_t *e
     printf("%sPlan valid: %zu step%s.\n", sep, json_array_size(json_object_get(plan, "steps")),
            json_array_size(json_object_get(plan, "steps")) == 1 ? "" : "s");
   }
+  size_t wi;
+  json_t *w; /* the validator's warnings about steps (issue 13: a track name that already exists) */
+  json_array_foreach(json_object_get(plan, "warnings"), wi, w) {
+    if (json_is_string(w) && !strncmp(json_string_value(w), "Step ", 5)) printf("Warning: %s\n", json_string_value(w));
+  }
   x->streamed = 1; /* a re-plan gets its own header */
   fflush(stdout);
 }

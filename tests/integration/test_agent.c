@@ -892,6 +892,35 @@ static void assert_refused(json_t *x) {
   assert_non_null(strstr(json_string_value(json_object_get(x, "error")), "refused: not in the plan"));
 }
 
+/* Issue 13: the plan creates "Bass" where the session (the demo's) already has a track "Bass": the validator warns
+ * (the planner may have meant the existing track), the plan still runs, and the warning is in the result's plan. */
+static void test_agent_existing_track_name_warned(void **state) {
+  (void)state;
+  struct fx f;
+  struct fx_opts o = {.dialect = "reaper",
+                      .tracks = -1,
+                      .transcript = "tests/fixtures/agent/existing_name.json",
+                      .executor = AGENT_EXEC_DIRECT};
+  assert_int_equal(fx_open(&f, &o), 0);
+  fx_ask(&f, "add a bass track with a walking line");
+  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  assert_int_equal(json_array_size(json_object_get(f.resp, "actions_executed")), 2);
+  const json_t *warnings = json_object_get(json_object_get(f.resp, "plan"), "warnings");
+  int found = 0;
+  size_t i;
+  json_t *w;
+  json_array_foreach(warnings, i, w) found += strstr(json_string_value(w), "Step 1: a track named \"Bass\" already "
+                                                                             "exists (t2)") != NULL;
+  if (found != 1) {
+    char *d = json_dumps(warnings, JSON_COMPACT);
+    fail_msg("the existing-name warning is not in the result's plan once: %s", d);
+  }
+  json_t *ms = mock_embed_state(f.mock);
+  assert_int_equal(count_tracks_named(ms, "Bass"), 2); /* a warning, not a refusal */
+  json_decref(ms);
+  fx_close(&f);
+}
+
 /* Read tools are free in stage 2 (agent.h): get_state of one track and get_notes run outside the plan, use up no
  * step and are never refused; the notes the model reads are the DAW's; the plan's steps are all confirmed. */
 static void test_agent_stage2_read_tools_are_free(void **state) {
@@ -1338,36 +1367,45 @@ static void test_agent_sigint_saves_partial_iteration(void **state) {
 }
 
 /* The CLI: `dawbridge ask` with a stage 2 that deletes the musician's track exits 7 and says so. */
-static void test_agent_cli_refusal_exit_7(void **state) {
-  (void)state;
+/* dawbridge --daw mock (the embedded demo session) --transcript FIXTURE --data-dir TMP COMMAND TEXT: its exit code,
+ * stdout in p (a temporary directory, removed). */
+static int run_mock_cli(struct proc *p, const char *transcript, const char *command, const char *text) {
   char dir[256], data[300], errpath[300], tr[1200], exe[600];
-  snprintf(dir, sizeof dir, "/tmp/dawbridge-test-refuse-XXXXXX");
+  snprintf(dir, sizeof dir, "/tmp/dawbridge-test-cli-XXXXXX");
   assert_non_null(mkdtemp(dir));
   snprintf(data, sizeof data, "%s/data", dir);
   snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
-  snprintf(tr, sizeof tr, "%s/tests/fixtures/agent/outside_plan.json", src_dir());
+  snprintf(tr, sizeof tr, "%s/%s", src_dir(), transcript);
   snprintf(exe, sizeof exe, "%s/dawbridge", bin_dir());
-  char *argv[] = {exe,
-                  "--daw",
-                  "mock",
-                  "--transcript",
-                  tr,
-                  "--data-dir",
-                  data,
-                  "--composition",
-                  "refuse",
-                  "ask",
-                  "a kick track with two hits and reverb",
-                  NULL};
+  char *argv[] = {exe,  "--daw",         "mock", "--transcript",   tr, "--data-dir",
+                  data, "--composition", "cli",  (char *)command, (char *)text, NULL};
+  proc_start(p, argv, errpath);
+  int code = proc_exit(p);
+  if (code == 127) show_proc(p);
+  db_test_rm_rf(dir);
+  return code;
+}
+
+static void test_agent_cli_refusal_exit_7(void **state) {
+  (void)state;
   struct proc p;
-  proc_start(&p, argv, errpath);
-  int code = proc_exit(&p);
+  int code = run_mock_cli(&p, "tests/fixtures/agent/outside_plan.json", "ask", "a kick track with two hits and reverb");
   if (code != 7 || !strstr(p.text, "REFUSED   delete_track") || strstr(p.text, "matches the plan") ||
       !strstr(p.text, "Steps: 3 of 6 confirmed, 0 uncertain, 3 failed (3 calls refused: not in the plan)")) {
-    show_proc(&p);
+    fprintf(stderr, "stdout:\n%s\n", p.text);
     fail_msg("exit %d", code);
   }
-  db_test_rm_rf(dir);
+}
+
+/* Issue 13: `dawbridge plan` prints the validator's warning (the demo session already has "Bass"); exit 0. */
+static void test_agent_cli_plan_prints_existing_name_warning(void **state) {
+  (void)state;
+  struct proc p;
+  int code = run_mock_cli(&p, "tests/fixtures/agent/existing_name.json", "plan", "add a bass track with a walking line");
+  if (code != 0 || !strstr(p.text, "Plan valid: 2 steps.\nWarning: Step 1: a track named \"Bass\" already exists (t2)")) {
+    fprintf(stderr, "stdout:\n%s\n", p.text);
+    fail_msg("exit %d", code);
+  }
 }
 
 static void test_agent_second_sigint_exits_at_once(void **state) {
@@ -1830,6 +1868,7 @@ int main(void) {
       cmocka_unit_test(test_agent_cancel_while_executing),
       cmocka_unit_test(test_agent_full_disk_still_reports),
       cmocka_unit_test(test_agent_exec_plan_file),
+      cmocka_unit_test(test_agent_existing_track_name_warned),
       cmocka_unit_test(test_agent_stage2_refuses_calls_outside_the_plan),
       cmocka_unit_test(test_agent_stage2_read_tools_are_free),
       cmocka_unit_test(test_agent_stage2_refinements_accepted),
@@ -1840,6 +1879,7 @@ int main(void) {
       cmocka_unit_test(test_agent_sigint_saves_partial_iteration),
       cmocka_unit_test(test_agent_second_sigint_exits_at_once),
       cmocka_unit_test(test_agent_cli_refusal_exit_7),
+      cmocka_unit_test(test_agent_cli_plan_prints_existing_name_warning),
   };
   if (getenv("AGENT_TEST")) cmocka_set_test_filter(getenv("AGENT_TEST"));
   return cmocka_run_group_tests(tests, NULL, NULL);

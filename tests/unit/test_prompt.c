@@ -147,7 +147,16 @@ static void test_prompt_stage2_plan_text_and_rules(void **state) {
   char *pt = prompt_plan_text(pj);
   assert_non_null(strstr(pt, "Step 1: create_track - kick\n  arguments: {\"name\":\"Kick\",\"type\":\"midi\"}"));
   assert_non_null(strstr(pt, "\"track_id\":\"[track_id from Step 1]\""));
+  assert_null(strstr(pt, "Validator warnings")); /* the parser's warnings (no ANALYSIS section) are not shown */
   free(pt);
+  /* a validator warning about a step is shown to stage 2 (issue 13) */
+  json_t *pw = json_deep_copy(pj);
+  json_array_append_new(json_object_get(pw, "warnings"), json_string("Step 1: a track named \"Kick\" already exists"));
+  pt = prompt_plan_text(pw);
+  assert_non_null(strstr(pt, "\nValidator warnings (the plan runs as written; they are for your information):\n"
+                             "- Step 1: a track named \"Kick\" already exists"));
+  free(pt);
+  json_decref(pw);
   json_t *st = state_with_name("Lead"), *tl = tools();
   struct prompt_stage2 in = {.dialect = "ardour", .request = "quiet kick", .plan = pj, .state = st, .tools = tl};
   struct prompt_text out;
