@@ -15,58 +15,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mock.h"
-#include "osc_client.h"
+#include "mock_fixture.h"
 #include "db_test_util.h"
 
 #define T_MS 3000
 #define CMD_ID "_RSdawbridgemock0000000000000000000000000000"
 
+/* the mock with a fresh spool directory (f->x.spool), its feedback to f->x.c */
 struct fx {
-  uv_loop_t loop;
-  mock_t *m;
-  osc_client_t *c;
-  int port;
-  int reaper;
-  char spool[64];
-  int seq;
+  struct mock_fx x;
+  int reaper; /* REAPER: commands run on the /action/str trigger; Ardour: the companion polls */
+  int seq;    /* command ids */
 };
 
 static void start(struct fx *f, const char *dialect, int tracks) {
-  memset(f, 0, sizeof *f);
-  assert_int_equal(uv_loop_init(&f->loop), 0);
-  assert_int_equal(osc_client_new(&f->loop, 0, &f->c), 0);
-  snprintf(f->spool, sizeof f->spool, "/tmp/test_mock_companion_XXXXXX");
-  assert_non_null(mkdtemp(f->spool));
+  struct mock_config cfg = {.dialect = dialect, .tracks = tracks, .quiet = 1};
+  mock_fx_start(&f->x, &cfg, NULL, MOCK_FX_SPOOL);
   f->reaper = !strcmp(dialect, "reaper");
-  struct mock_config cfg = {0};
-  cfg.dialect = dialect;
-  cfg.feedback_port = osc_client_port(f->c);
-  cfg.tracks = tracks;
-  cfg.spool_dir = f->spool;
-  cfg.quiet = 1;
-  char err[256];
-  assert_int_equal(mock_new(&f->loop, &cfg, &f->m, err, sizeof err), MOCK_OK);
-  f->port = mock_port(f->m);
+  f->seq = 0;
 }
-
-static void stop(struct fx *f) {
-  mock_close(f->m, NULL, NULL);
-  osc_client_close(f->c, NULL, NULL);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&f->loop), 0);
-  db_test_rm_rf(f->spool);
-}
-
-static void sync_mock(struct fx *f) {
-  size_t from = osc_client_count(f->c);
-  osc_client_send(f->c, f->port, "/mock/ping", "");
-  for (int i = 0; i < 100; i++) {
-    if (osc_client_find(f->c, "/mock/pong", from)) return;
-    osc_client_run_for(f->c, 30);
-  }
-  fail_msg("no /mock/pong");
-}
+static void stop(struct fx *f) { mock_fx_stop(&f->x); }
 
 static long long now_ms(void) {
   struct timespec ts;
@@ -77,10 +45,10 @@ static long long now_ms(void) {
 /* writes in/<id>.json atomically; returns the id */
 static void put_cmd(struct fx *f, const char *id, const char *op, json_t *args /* steals */, long long deadline) {
   json_t *c = json_pack("{s:s,s:s,s:o,s:I,s:i}", "id", id, "op", op, "args", args ? args : json_object(), "deadline_ms",
-                        (json_int_t)deadline, "reply_port", osc_client_port(f->c));
+                        (json_int_t)deadline, "reply_port", osc_client_port(f->x.c));
   char tmp[256], dst[256];
-  snprintf(tmp, sizeof tmp, "%s/in/%s.json.tmp", f->spool, id);
-  snprintf(dst, sizeof dst, "%s/in/%s.json", f->spool, id);
+  snprintf(tmp, sizeof tmp, "%s/in/%s.json.tmp", f->x.spool, id);
+  snprintf(dst, sizeof dst, "%s/in/%s.json", f->x.spool, id);
   assert_int_equal(json_dump_file(c, tmp, 0), 0);
   assert_int_equal(rename(tmp, dst), 0);
   json_decref(c);
@@ -88,7 +56,7 @@ static void put_cmd(struct fx *f, const char *id, const char *op, json_t *args /
 
 static json_t *read_reply_file(struct fx *f, const char *id) {
   char p[256];
-  snprintf(p, sizeof p, "%s/out/%s.json", f->spool, id);
+  snprintf(p, sizeof p, "%s/out/%s.json", f->x.spool, id);
   json_t *j = json_load_file(p, 0, NULL);
   if (j) unlink(p);
   return j;
@@ -102,12 +70,12 @@ static json_t *run_cmd(struct fx *f, const char *op, json_t *args, char *idout) 
   put_cmd(f, id, op, args, now_ms() + 60000);
   json_t *r = NULL;
   if (f->reaper) {
-    osc_client_send(f->c, f->port, "/action/str", "s", CMD_ID);
-    sync_mock(f);
+    osc_client_send(f->x.c, f->x.port, "/action/str", "s", CMD_ID);
+    mock_fx_sync(&f->x);
     r = read_reply_file(f, id);
   } else {
     for (int i = 0; i < 100 && !r; i++) {
-      osc_client_run_for(f->c, 20);
+      osc_client_run_for(f->x.c, 20);
       r = read_reply_file(f, id);
     }
   }
@@ -118,8 +86,8 @@ static json_t *run_cmd(struct fx *f, const char *op, json_t *args, char *idout) 
 
 /* the #reply whose string argument k equals v (NULL if none) */
 static const struct osc_rx *find_reply(struct fx *f, int k, const char *v) {
-  for (size_t i = 0; i < osc_client_count(f->c); i++) {
-    const struct osc_rx *r = osc_client_get(f->c, i);
+  for (size_t i = 0; i < osc_client_count(f->x.c); i++) {
+    const struct osc_rx *r = osc_client_get(f->x.c, i);
     if (!strcmp(r->path, "#reply") && r->argc > k && r->types[k] == 's' && !strcmp(osc_rx_s(r, k), v)) return r;
   }
   return NULL;
@@ -128,6 +96,12 @@ static const struct osc_rx *find_reply(struct fx *f, int k, const char *v) {
 static json_t *ok(json_t *r) { /* borrowed result of an ok reply */
   if (!json_is_true(json_object_get(r, "ok"))) fail_msg("error: %s", json_string_value(json_object_get(r, "error")));
   return json_object_get(r, "result");
+}
+/* runs one command that must succeed (its result unused) */
+static void run_ok(struct fx *f, const char *op, json_t *args) {
+  json_t *r = run_cmd(f, op, args, NULL);
+  ok(r);
+  json_decref(r);
 }
 static const char *error_of(json_t *r) {
   assert_false(json_is_true(json_object_get(r, "ok")));
@@ -140,7 +114,7 @@ static void test_mock_companion_reaper_publish_and_ping(void **state) {
   struct fx f;
   start(&f, "reaper", 2);
   char p[256];
-  snprintf(p, sizeof p, "%s/companion.json", f.spool);
+  snprintf(p, sizeof p, "%s/companion.json", f.x.spool);
   json_t *pub = json_load_file(p, 0, NULL);
   assert_non_null(pub);
   assert_string_equal(json_string_value(json_object_get(pub, "host")), "reaper");
@@ -149,7 +123,7 @@ static void test_mock_companion_reaper_publish_and_ping(void **state) {
   json_decref(pub);
   /* nothing runs without the trigger */
   put_cmd(&f, "a-untriggered", "ping", NULL, now_ms() + 60000);
-  sync_mock(&f);
+  mock_fx_sync(&f.x);
   assert_null(read_reply_file(&f, "a-untriggered"));
   json_t *r = run_cmd(&f, "ping", NULL, NULL);
   json_t *res = ok(r);
@@ -163,13 +137,13 @@ static void test_mock_companion_reaper_publish_and_ping(void **state) {
   json_decref(r);
   /* the /action/_RS... form triggers too */
   put_cmd(&f, "b-path-form", "ping", NULL, now_ms() + 60000);
-  osc_client_send(f.c, f.port, "/action/" CMD_ID, "");
-  sync_mock(&f);
+  osc_client_send(f.x.c, f.x.port, "/action/" CMD_ID, "");
+  mock_fx_sync(&f.x);
   r = read_reply_file(&f, "b-path-form");
   assert_non_null(r);
   json_decref(r);
   /* command files are deleted after the reply */
-  snprintf(p, sizeof p, "%s/in/b-path-form.json", f.spool);
+  snprintf(p, sizeof p, "%s/in/b-path-form.json", f.x.spool);
   assert_int_not_equal(access(p, F_OK), 0);
   stop(&f);
 }
@@ -179,12 +153,10 @@ static void test_mock_companion_reaper_seed_workflow(void **state) {
   (void)state;
   struct fx f;
   start(&f, "reaper", 3);
-  sync_mock(&f);
-  json_t *r = run_cmd(&f, "begin_undo", json_pack("{s:s}", "name", "add a kick"), NULL);
-  ok(r);
-  json_decref(r);
-  osc_client_clear(f.c);
-  r = run_cmd(&f, "create_track", json_pack("{s:s,s:s,s:s}", "name", "Kick", "type", "midi", "instrument", "ReaSynth"),
+  mock_fx_sync(&f.x);
+  run_ok(&f, "begin_undo", json_pack("{s:s}", "name", "add a kick"));
+  osc_client_clear(f.x.c);
+  json_t *r = run_cmd(&f, "create_track", json_pack("{s:s,s:s,s:s}", "name", "Kick", "type", "midi", "instrument", "ReaSynth"),
               NULL);
   json_t *res = ok(r);
   assert_int_equal(json_integer_value(json_object_get(res, "index")), 4);
@@ -194,10 +166,10 @@ static void test_mock_companion_reaper_seed_workflow(void **state) {
   assert_true(track[0] == '{');
   json_decref(r);
   /* native feedback shows the new track in the bank */
-  const struct osc_rx *x = osc_client_last(f.c, "/track/4/name");
+  const struct osc_rx *x = osc_client_last(f.x.c, "/track/4/name");
   assert_non_null(x);
   assert_string_equal(osc_rx_s(x, 0), "Kick");
-  assert_string_equal(osc_rx_s(osc_client_last(f.c, "/track/4/fxinst/name"), 0), "ReaSynth (Cockos)");
+  assert_string_equal(osc_rx_s(osc_client_last(f.x.c, "/track/4/fxinst/name"), 0), "ReaSynth (Cockos)");
   r = run_cmd(&f, "create_midi_clip",
               json_pack("{s:s,s:f,s:f,s:s,s:[{s:i,s:f,s:f,s:i},{s:i,s:f,s:f,s:i}]}", "track", track, "start", 0.0,
                         "length", 4.0, "name", "kick", "notes", "n", 36, "s", 1.0, "d", 0.5, "v", 110, "n", 36, "s",
@@ -208,19 +180,19 @@ static void test_mock_companion_reaper_seed_workflow(void **state) {
   char clip[64];
   snprintf(clip, sizeof clip, "%s", json_string_value(json_object_get(res, "host_id")));
   json_decref(r);
-  osc_client_clear(f.c);
+  osc_client_clear(f.x.c);
   r = run_cmd(&f, "add_effect", json_pack("{s:i,s:s,s:[s]}", "track", 4, "name", "Reverb", "aliases", "ReaVerbate"),
               NULL);
   res = ok(r);
   assert_int_equal(json_integer_value(json_object_get(res, "index")), 2); /* chain position: ReaSynth is 1 */
   assert_string_equal(json_string_value(json_object_get(res, "name")), "VST: ReaVerbate (Cockos)");
   json_decref(r);
-  assert_string_equal(osc_rx_s(osc_client_last(f.c, "/track/4/fx/2/name"), 0), "ReaVerbate (Cockos)");
+  assert_string_equal(osc_rx_s(osc_client_last(f.x.c, "/track/4/fx/2/name"), 0), "ReaVerbate (Cockos)");
   r = run_cmd(&f, "end_undo", NULL, NULL);
   assert_string_equal(json_string_value(json_object_get(ok(r), "name")), "add a kick");
   json_decref(r);
   /* the state dump: notes sorted by s */
-  json_t *st = mock_state(f.m);
+  json_t *st = mock_state(f.x.m);
   json_t *t = json_array_get(json_object_get(st, "tracks"), 3);
   assert_string_equal(json_string_value(json_object_get(t, "host_id")), track);
   assert_string_equal(json_string_value(json_object_get(t, "type")), "midi");
@@ -246,9 +218,9 @@ static void test_mock_companion_reaper_seed_workflow(void **state) {
   assert_int_equal(json_array_size(json_object_get(ok(r), "tracks")), 4);
   json_decref(r);
   /* one undo step for the whole request: REAPER's own undo (40029) reverts it */
-  osc_client_send(f.c, f.port, "/action", "i", 40029);
-  sync_mock(&f);
-  st = mock_state(f.m);
+  osc_client_send(f.x.c, f.x.port, "/action", "i", 40029);
+  mock_fx_sync(&f.x);
+  st = mock_state(f.x.m);
   assert_int_equal(json_array_size(json_object_get(st, "tracks")), 3);
   json_decref(st);
   stop(&f);
@@ -293,17 +265,17 @@ static void test_mock_companion_errors(void **state) {
   }
   /* a broken command file gets an error reply too */
   char p[256];
-  snprintf(p, sizeof p, "%s/in/zz-broken.json", f.spool);
+  snprintf(p, sizeof p, "%s/in/zz-broken.json", f.x.spool);
   FILE *fp = fopen(p, "w");
   fputs("{not json", fp);
   fclose(fp);
-  osc_client_send(f.c, f.port, "/action/str", "s", CMD_ID);
-  sync_mock(&f);
+  osc_client_send(f.x.c, f.x.port, "/action/str", "s", CMD_ID);
+  mock_fx_sync(&f.x);
   json_t *r = read_reply_file(&f, "zz-broken");
   assert_non_null(r);
   assert_false(json_is_true(json_object_get(r, "ok")));
   json_decref(r);
-  json_t *st = mock_state(f.m);
+  json_t *st = mock_state(f.x.m);
   assert_int_equal(json_array_size(json_object_get(st, "tracks")), 2); /* nothing changed */
   json_decref(st);
   stop(&f);
@@ -318,26 +290,26 @@ static void test_mock_companion_duplicates_and_deadlines(void **state) {
   ok(r1);
   /* the same id again: the stored reply, not a second track */
   put_cmd(&f, id, "create_track", json_pack("{s:s,s:s}", "name", "Once", "type", "audio"), now_ms() + 60000);
-  osc_client_send(f.c, f.port, "/action/str", "s", CMD_ID);
-  sync_mock(&f);
+  osc_client_send(f.x.c, f.x.port, "/action/str", "s", CMD_ID);
+  mock_fx_sync(&f.x);
   json_t *r2 = read_reply_file(&f, id);
   assert_non_null(r2);
   assert_true(json_equal(r1, r2));
   json_decref(r1);
   json_decref(r2);
-  json_t *st = mock_state(f.m);
+  json_t *st = mock_state(f.x.m);
   assert_int_equal(json_array_size(json_object_get(st, "tracks")), 1);
   json_decref(st);
   /* a command read after its deadline is not executed */
   put_cmd(&f, "old-run-0001", "create_track", json_pack("{s:s,s:s}", "name", "Stale", "type", "audio"),
           now_ms() - 1000);
-  osc_client_send(f.c, f.port, "/action/str", "s", CMD_ID);
-  sync_mock(&f);
+  osc_client_send(f.x.c, f.x.port, "/action/str", "s", CMD_ID);
+  mock_fx_sync(&f.x);
   json_t *r = read_reply_file(&f, "old-run-0001");
   assert_non_null(r);
   assert_non_null(strstr(error_of(r), "expired"));
   json_decref(r);
-  st = mock_state(f.m);
+  st = mock_state(f.x.m);
   assert_int_equal(json_array_size(json_object_get(st, "tracks")), 1);
   json_decref(st);
   stop(&f);
@@ -382,19 +354,15 @@ static void test_mock_companion_edit_delete_undo(void **state) {
   assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(ok(r), "notes"), 0), "n")), 60);
   json_decref(r);
   /* add/remove effect, delete clip, delete track */
-  r = run_cmd(&f, "add_effect", json_pack("{s:i,s:s}", "track", 1, "name", "ReaComp"), NULL);
-  ok(r);
-  json_decref(r);
+  run_ok(&f, "add_effect", json_pack("{s:i,s:s}", "track", 1, "name", "ReaComp"));
   r = run_cmd(&f, "remove_effect", json_pack("{s:i,s:i}", "track", 1, "index", 1), NULL);
   assert_string_equal(json_string_value(json_object_get(ok(r), "removed")), "VST: ReaComp (Cockos)");
   json_decref(r);
   r = run_cmd(&f, "delete_clip", json_pack("{s:s}", "clip", clip), NULL);
   assert_string_equal(json_string_value(json_object_get(ok(r), "deleted")), clip);
   json_decref(r);
-  r = run_cmd(&f, "delete_track", json_pack("{s:i}", "track", 1), NULL);
-  ok(r);
-  json_decref(r);
-  json_t *st = mock_state(f.m);
+  run_ok(&f, "delete_track", json_pack("{s:i}", "track", 1));
+  json_t *st = mock_state(f.x.m);
   assert_int_equal(json_array_size(json_object_get(st, "tracks")), 0);
   json_decref(st);
   stop(&f);
@@ -405,21 +373,21 @@ static void test_mock_companion_ardour(void **state) {
   (void)state;
   struct fx f;
   start(&f, "ardour", 2); /* Track 1 midi, Track 2 audio */
-  osc_client_send(f.c, f.port, "/set_surface", "iiiiiiiii", 0, 159, 0, 0, 0, 0, 0, 0, 0);
-  sync_mock(&f);
-  osc_client_clear(f.c);
+  osc_client_send(f.x.c, f.x.port, "/set_surface", "iiiiiiiii", 0, 159, 0, 0, 0, 0, 0, 0, 0);
+  mock_fx_sync(&f.x);
+  osc_client_clear(f.x.c);
   json_t *r = run_cmd(&f, "ping", NULL, NULL);
   json_t *res = ok(r);
   assert_string_equal(json_string_value(json_object_get(res, "host")), "ardour");
   assert_true(json_is_null(json_object_get(res, "command_id")));
   assert_string_equal(json_string_value(json_object_get(res, "undo")), "companion");
   json_decref(r);
-  assert_true(osc_client_wait_path(f.c, "/dawbridge/reply", T_MS));
-  const struct osc_rx *x = osc_client_find(f.c, "/dawbridge/reply", 0);
+  assert_true(osc_client_wait_path(f.x.c, "/dawbridge/reply", T_MS));
+  const struct osc_rx *x = osc_client_find(f.x.c, "/dawbridge/reply", 0);
   json_t *oscr = json_loads(osc_rx_s(x, 0), 0, NULL);
   assert_true(json_is_true(json_object_get(oscr, "ok")));
   json_decref(oscr);
-  osc_client_clear(f.c);
+  osc_client_clear(f.x.c);
   r = run_cmd(&f, "create_track",
               json_pack("{s:s,s:s,s:s,s:[s]}", "name", "Keys", "type", "midi", "instrument", "a-Reasonable Synth",
                         "instrument_aliases", "ACE Reasonable Synth"),
@@ -428,22 +396,22 @@ static void test_mock_companion_ardour(void **state) {
   assert_string_equal(json_string_value(json_object_get(res, "instrument")), "ACE Reasonable Synth");
   assert_int_equal(json_integer_value(json_object_get(res, "index")), 3);
   json_decref(r);
-  assert_true(osc_client_wait_path(f.c, "/strip/list", T_MS));
-  x = osc_client_find(f.c, "/strip/list", 0);
+  assert_true(osc_client_wait_path(f.x.c, "/strip/list", T_MS));
+  x = osc_client_find(f.x.c, "/strip/list", 0);
   assert_int_equal(x->argc, 0);
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/strip/list", "");
-  sync_mock(&f);
+  osc_client_clear(f.x.c);
+  osc_client_send(f.x.c, f.x.port, "/strip/list", "");
+  mock_fx_sync(&f.x);
   x = find_reply(&f, 1, "Keys");
   assert_non_null(x);
   assert_int_equal(osc_rx_i(x, 3), 2); /* MIDI track with a synth: 0 2 */
   r = run_cmd(&f, "add_effect", json_pack("{s:i,s:s}", "track", 3, "name", "ACE Reverb"), NULL);
   assert_string_equal(json_string_value(json_object_get(ok(r), "name")), "ACE Reverb");
   json_decref(r);
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/strip/plugin/list", "i", 3);
-  sync_mock(&f);
-  x = osc_client_find(f.c, "/strip/plugin/list", 0);
+  osc_client_clear(f.x.c);
+  osc_client_send(f.x.c, f.x.port, "/strip/plugin/list", "i", 3);
+  mock_fx_sync(&f.x);
+  x = osc_client_find(f.x.c, "/strip/plugin/list", 0);
   assert_string_equal(x->types, "iisiisi");
   assert_string_equal(osc_rx_s(x, 2), "ACE Reasonable Synth");
   assert_string_equal(osc_rx_s(x, 5), "ACE Reverb");
@@ -459,119 +427,112 @@ static void test_mock_companion_ardour(void **state) {
   for (const char *p = hid; *p; p++) assert_true(*p >= '0' && *p <= '9'); /* Ardour ids are numbers */
   json_decref(r);
   /* end_route_list reports the session end in samples: 4 beats at 120 bpm = 2 s */
-  osc_client_clear(f.c);
-  osc_client_send(f.c, f.port, "/strip/list", "");
-  sync_mock(&f);
+  osc_client_clear(f.x.c);
+  osc_client_send(f.x.c, f.x.port, "/strip/list", "");
+  mock_fx_sync(&f.x);
   x = find_reply(&f, 0, "end_route_list");
   assert_non_null(x);
   assert_int_equal(osc_rx_h(x, 2), 96000);
   /* companion undo in a headless session */
-  r = run_cmd(&f, "undo", NULL, NULL);
-  ok(r);
-  json_decref(r);
-  json_t *st = mock_state(f.m);
+  run_ok(&f, "undo", NULL);
+  json_t *st = mock_state(f.x.m);
   assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(st, "tracks"), 2), "clips")), 0);
   json_decref(st);
   stop(&f);
 }
 
+/* the two companions' hosts: REAPER deletes tracks, Ardour 7.3's Lua cannot */
+static const struct {
+  const char *dialect;
+  int deletes;
+} HOSTS[] = {{"reaper", 1}, {"ardour", 0}};
+
+/* runs body on a fresh 2-track mock of each host */
+static void each_host(void (*body)(struct fx *f, int deletes)) {
+  for (size_t h = 0; h < sizeof HOSTS / sizeof *HOSTS; h++) {
+    struct fx f;
+    start(&f, HOSTS[h].dialect, 2);
+    body(&f, HOSTS[h].deletes);
+    stop(&f);
+  }
+}
+
 /* The hosts' limits, as the real companions behave: Ardour 7.3's Lua cannot remove a route, so the Ardour
  * companion finds the track and answers delete_track with an error naming it (the real companion's words), and
  * nothing changes (no undo step either); REAPER deletes. An unknown track is still an error naming the track. */
+static void ardour_refuses_delete_track_on(struct fx *f, int deletes) {
+  json_t *st0 = mock_state(f->x.m);
+  const char *name = json_string_value(json_object_get(json_array_get(json_object_get(st0, "tracks"), 0), "name"));
+  json_t *r = run_cmd(f, "delete_track", json_pack("{s:i}", "track", 1), NULL);
+  json_t *st = mock_state(f->x.m);
+  if (deletes) {
+    ok(r);
+    assert_int_equal(json_array_size(json_object_get(st, "tracks")), 1);
+  } else {
+    char want[256];
+    snprintf(want, sizeof want,
+             "delete_track is not available: Ardour's Lua bindings (7.3) cannot remove a track; remove '%s' by hand",
+             name);
+    assert_string_equal(error_of(r), want);
+    assert_true(json_equal(st, st0));
+    json_t *u = run_cmd(f, "undo", NULL, NULL);
+    assert_non_null(strstr(error_of(u), "nothing to undo"));
+    json_decref(u);
+  }
+  json_decref(r);
+  json_decref(st);
+  json_decref(st0);
+  r = run_cmd(f, "delete_track", json_pack("{s:i}", "track", 9), NULL);
+  assert_non_null(strstr(error_of(r), "9"));
+  json_decref(r);
+}
 static void test_mock_companion_ardour_refuses_delete_track(void **state) {
   (void)state;
-  static const struct {
-    const char *dialect;
-    int deletes;
-  } hosts[] = {{"reaper", 1}, {"ardour", 0}};
-  for (size_t h = 0; h < sizeof hosts / sizeof *hosts; h++) {
-    struct fx f;
-    start(&f, hosts[h].dialect, 2);
-    json_t *st0 = mock_state(f.m);
-    const char *name = json_string_value(json_object_get(json_array_get(json_object_get(st0, "tracks"), 0), "name"));
-    json_t *r = run_cmd(&f, "delete_track", json_pack("{s:i}", "track", 1), NULL);
-    json_t *st = mock_state(f.m);
-    if (hosts[h].deletes) {
-      ok(r);
-      assert_int_equal(json_array_size(json_object_get(st, "tracks")), 1);
-    } else {
-      char want[256];
-      snprintf(want, sizeof want,
-               "delete_track is not available: Ardour's Lua bindings (7.3) cannot remove a track; remove '%s' by hand",
-               name);
-      assert_string_equal(error_of(r), want);
-      assert_true(json_equal(st, st0));
-      json_t *u = run_cmd(&f, "undo", NULL, NULL);
-      assert_non_null(strstr(error_of(u), "nothing to undo"));
-      json_decref(u);
-    }
-    json_decref(r);
-    json_decref(st);
-    json_decref(st0);
-    r = run_cmd(&f, "delete_track", json_pack("{s:i}", "track", 9), NULL);
-    assert_non_null(strstr(error_of(r), "9"));
-    json_decref(r);
-    stop(&f);
-  }
+  each_host(ardour_refuses_delete_track_on);
 }
 
 /* The companion's undo of a request that created a track: REAPER's undo removes it; Ardour 7.3's companion cannot
  * remove a route, so the track stays (same id and instrument), named in not_undone, without the request's clips
  * and effects; the rest of the request is reverted. */
+static void ardour_undo_keeps_created_track_on(struct fx *f, int deletes) {
+  json_t *st0 = mock_state(f->x.m);
+  run_ok(f, "begin_undo", json_pack("{s:s}", "name", "add keys"));
+  json_t *r = run_cmd(f, "create_track", json_pack("{s:s,s:s}", "name", "Keys", "type", "midi"), NULL);
+  char hid[64];
+  snprintf(hid, sizeof hid, "%s", json_string_value(json_object_get(ok(r), "host_id")));
+  json_decref(r);
+  run_ok(f, "create_midi_clip",
+              json_pack("{s:s,s:f,s:f,s:[{s:i,s:f,s:f,s:i}]}", "track", hid, "start", 0.0, "length", 4.0, "notes",
+                        "n", 60, "s", 0.0, "d", 1.0, "v", 100));
+  run_ok(f, "create_midi_clip", json_pack("{s:i,s:f,s:f}", "track", 1, "start", 8.0, "length", 4.0));
+  run_ok(f, "end_undo", NULL);
+  r = run_cmd(f, "undo", NULL, NULL);
+  json_t *res = ok(r);
+  json_t *st = mock_state(f->x.m);
+  json_t *tracks = json_object_get(st, "tracks");
+  if (deletes) {
+    assert_null(json_object_get(res, "not_undone"));
+    assert_true(json_equal(tracks, json_object_get(st0, "tracks")));
+  } else {
+    json_t *nu = json_object_get(res, "not_undone");
+    assert_int_equal(json_array_size(nu), 1);
+    assert_non_null(strstr(json_string_value(json_array_get(nu, 0)), "Keys"));
+    assert_int_equal(json_array_size(tracks), 3);
+    json_t *k = json_array_get(tracks, 2);
+    assert_string_equal(json_string_value(json_object_get(k, "name")), "Keys");
+    assert_string_equal(json_string_value(json_object_get(k, "host_id")), hid);
+    assert_int_equal(json_array_size(json_object_get(k, "clips")), 0);
+    /* the rest is reverted: the first two tracks are as before */
+    json_array_remove(tracks, 2);
+    assert_true(json_equal(tracks, json_object_get(st0, "tracks")));
+  }
+  json_decref(st);
+  json_decref(r);
+  json_decref(st0);
+}
 static void test_mock_companion_ardour_undo_keeps_created_track(void **state) {
   (void)state;
-  static const struct {
-    const char *dialect;
-    int deletes;
-  } hosts[] = {{"reaper", 1}, {"ardour", 0}};
-  for (size_t h = 0; h < sizeof hosts / sizeof *hosts; h++) {
-    struct fx f;
-    start(&f, hosts[h].dialect, 2);
-    json_t *st0 = mock_state(f.m);
-    json_t *r = run_cmd(&f, "begin_undo", json_pack("{s:s}", "name", "add keys"), NULL);
-    ok(r);
-    json_decref(r);
-    r = run_cmd(&f, "create_track", json_pack("{s:s,s:s}", "name", "Keys", "type", "midi"), NULL);
-    char hid[64];
-    snprintf(hid, sizeof hid, "%s", json_string_value(json_object_get(ok(r), "host_id")));
-    json_decref(r);
-    r = run_cmd(&f, "create_midi_clip",
-                json_pack("{s:s,s:f,s:f,s:[{s:i,s:f,s:f,s:i}]}", "track", hid, "start", 0.0, "length", 4.0, "notes",
-                          "n", 60, "s", 0.0, "d", 1.0, "v", 100),
-                NULL);
-    ok(r);
-    json_decref(r);
-    r = run_cmd(&f, "create_midi_clip", json_pack("{s:i,s:f,s:f}", "track", 1, "start", 8.0, "length", 4.0), NULL);
-    ok(r);
-    json_decref(r);
-    r = run_cmd(&f, "end_undo", NULL, NULL);
-    ok(r);
-    json_decref(r);
-    r = run_cmd(&f, "undo", NULL, NULL);
-    json_t *res = ok(r);
-    json_t *st = mock_state(f.m);
-    json_t *tracks = json_object_get(st, "tracks");
-    if (hosts[h].deletes) {
-      assert_null(json_object_get(res, "not_undone"));
-      assert_true(json_equal(tracks, json_object_get(st0, "tracks")));
-    } else {
-      json_t *nu = json_object_get(res, "not_undone");
-      assert_int_equal(json_array_size(nu), 1);
-      assert_non_null(strstr(json_string_value(json_array_get(nu, 0)), "Keys"));
-      assert_int_equal(json_array_size(tracks), 3);
-      json_t *k = json_array_get(tracks, 2);
-      assert_string_equal(json_string_value(json_object_get(k, "name")), "Keys");
-      assert_string_equal(json_string_value(json_object_get(k, "host_id")), hid);
-      assert_int_equal(json_array_size(json_object_get(k, "clips")), 0);
-      /* the rest is reverted: the first two tracks are as before */
-      json_array_remove(tracks, 2);
-      assert_true(json_equal(tracks, json_object_get(st0, "tracks")));
-    }
-    json_decref(st);
-    json_decref(r);
-    json_decref(st0);
-    stop(&f);
-  }
+  each_host(ardour_undo_keeps_created_track_on);
 }
 
 int main(void) {
