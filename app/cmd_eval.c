@@ -117,12 +117,10 @@ static const char *created_track(const json_t *acts, const char *name, const jso
 
 static void fail_check(json_t *fails, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail_check(json_t *fails, const char *fmt, ...) {
-  char m[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(m, sizeof m, fmt, ap);
+  json_array_append_new(fails, json_vsprintf(fmt, ap));
   va_end(ap);
-  json_array_append_new(fails, json_string(m));
 }
 
 /* Runs the case's checks on the confirmed actions; returns the number of checks, failures appended. */

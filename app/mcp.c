@@ -361,6 +361,17 @@ static void free_cmd(void *p) {
   free(x);
 }
 
+/* The protocol server for x; on failure (out of memory) the command ends with exit 5 and -1 is returned. */
+static int new_server(struct mcp_cmd *x, const struct mcp_server_config *sc) {
+  if (!mcp_server_new(sc, &x->srv)) return 0;
+  fprintf(stderr, "dawbridge mcp: out of memory\n");
+  x->exit_code = CLI_EXIT_CONFIG;
+  x->eof = 1;
+  close_input(x);
+  maybe_finish(x);
+  return -1;
+}
+
 /* The in-process core: our own live_t (DAW link, agent, history). */
 static int start_inprocess(struct mcp_cmd *x) {
   struct cli *c = x->c;
@@ -403,14 +414,7 @@ static int start_inprocess(struct mcp_cmd *x) {
       .send_data = x,
       .log = {cli_log_stderr, NULL, c->o.log_level},
   };
-  if (mcp_server_new(&sc, &x->srv)) {
-    fprintf(stderr, "dawbridge mcp: out of memory\n");
-    x->exit_code = CLI_EXIT_CONFIG;
-    x->eof = 1;
-    close_input(x);
-    maybe_finish(x);
-    return 0;
-  }
+  if (new_server(x, &sc)) return 0;
   x->sub = live_subscribe(x->live, on_event, x);
   uv_signal_start(&c->sigint, on_signal, SIGINT);
   uv_signal_start(&c->sigterm, on_signal, SIGTERM);
@@ -472,14 +476,7 @@ static void on_ctl_ready(int status, void *data) {
   mcp_ctl_backend(x->ctl, &sc.backend);
   sc.backend.tools = be_tools;
   sc.backend.tools_data = x;
-  if (mcp_server_new(&sc, &x->srv)) {
-    fprintf(stderr, "dawbridge mcp: out of memory\n");
-    x->exit_code = CLI_EXIT_CONFIG;
-    x->eof = 1;
-    close_input(x);
-    maybe_finish(x);
-    return;
-  }
+  if (new_server(x, &sc)) return;
   mcp_ctl_set_server(x->ctl, x->srv);
   start_reading(x);
 }

@@ -517,6 +517,14 @@ static void value_text(strbuf_t *b, const json_t *v, int mind, int maxd) {
   }
 }
 
+/* "<from> → <to>" and the end of the line. */
+static void change_text(strbuf_t *b, const json_t *from, const json_t *to, int mind, int maxd) {
+  value_text(b, from, mind, maxd);
+  strbuf_puts(b, " → ");
+  value_text(b, to, mind, maxd);
+  strbuf_puts(b, "\n");
+}
+
 static char op_char(const char *op) { return strcmp(op, "add") == 0 ? '+' : strcmp(op, "remove") == 0 ? '-' : '~'; }
 
 static const char *id_or(const json_t *c, const char *k, const char *def) { return str(c, k, def); }
@@ -554,10 +562,7 @@ static void text_change(strbuf_t *b, const json_t *c) {
                      beat_s(b1, sizeof b1, num(to, "start", 0)), beat_s(b2, sizeof b2, num(to, "end", 0)));
     } else {
       strbuf_appendf(b, "~ %s ", key ? key : "?");
-      value_text(b, from, 0, 3);
-      strbuf_puts(b, " → ");
-      value_text(b, to, 0, 3);
-      strbuf_puts(b, "\n");
+      change_text(b, from, to, 0, 3);
     }
   } else if (strcmp(kind, "marker") == 0) {
     if (sign != '~') {
@@ -565,20 +570,14 @@ static void text_change(strbuf_t *b, const json_t *c) {
                      beat_s(b1, sizeof b1, num(c, "position", 0)));
     } else {
       strbuf_appendf(b, "~ marker \"%s\" %s ", str(c, "name", ""), key ? key : "?");
-      value_text(b, from, 0, 3);
-      strbuf_puts(b, " → ");
-      value_text(b, to, 0, 3);
-      strbuf_puts(b, "\n");
+      change_text(b, from, to, 0, 3);
     }
   } else if (strcmp(kind, "track") == 0) {
     if (sign != '~') {
       strbuf_appendf(b, "%c track %s \"%s\" (%s)\n", sign, track, str(c, "name", ""), str(c, "type", "midi"));
     } else {
       strbuf_appendf(b, "~ %s %s ", track, key ? key : "?");
-      value_text(b, from, 1, 3);
-      strbuf_puts(b, " → ");
-      value_text(b, to, 1, 3);
-      strbuf_puts(b, "\n");
+      change_text(b, from, to, 1, 3);
     }
   } else if (strcmp(kind, "clip") == 0) {
     const char *cid = str(c, "clip", NULL);
@@ -588,10 +587,7 @@ static void text_change(strbuf_t *b, const json_t *c) {
                      beat_s(b1, sizeof b1, num(c, "start", 0)), (int)n, n == 1 ? "" : "s");
     } else {
       strbuf_appendf(b, "~ clip%s%s on %s %s ", cid ? " " : "", cid ? cid : "", track, key ? key : "?");
-      value_text(b, from, 0, 3);
-      strbuf_puts(b, " → ");
-      value_text(b, to, 0, 3);
-      strbuf_puts(b, "\n");
+      change_text(b, from, to, 0, 3);
     }
   } else if (strcmp(kind, "notes") == 0) {
     const char *cid = str(c, "clip", NULL);
@@ -610,10 +606,7 @@ static void text_change(strbuf_t *b, const json_t *c) {
       strbuf_appendf(b, "%c fx \"%s\" on %s\n", sign, str(c, "name", ""), track);
     } else {
       strbuf_appendf(b, "~ fx \"%s\" on %s %s ", str(c, "name", ""), track, key ? key : "?");
-      value_text(b, from, 0, 4);
-      strbuf_puts(b, " → ");
-      value_text(b, to, 0, 4);
-      strbuf_puts(b, "\n");
+      change_text(b, from, to, 0, 4);
     }
   } else if (strcmp(kind, "fx_param") == 0) {
     const char *pn = str(c, "param_name", "");
@@ -622,10 +615,7 @@ static void text_change(strbuf_t *b, const json_t *c) {
       strbuf_appendf(b, "\"%s\" ", pn);
     else
       strbuf_appendf(b, "%d ", (int)json_integer_value(json_object_get(c, "param")));
-    value_text(b, from, 1, 4);
-    strbuf_puts(b, " → ");
-    value_text(b, to, 1, 4);
-    strbuf_puts(b, "\n");
+    change_text(b, from, to, 1, 4);
   } else {
     strbuf_appendf(b, "%c %s\n", sign, kind);
   }
@@ -648,12 +638,11 @@ static json_t *call(const char *tool, json_t *args /*steals*/) {
 static json_t *ref(size_t k) { return json_pack("{s:{s:I}}", "$ref", "call", (json_int_t)k); }
 
 static void unsupported(json_t *u, const char *reason, const char *fmt, ...) {
-  char what[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
+  json_t *what = json_vsprintf(fmt, ap);
   va_end(ap);
-  json_array_append_new(u, json_pack("{s:s, s:s}", "what", what, "reason", reason));
+  json_array_append_new(u, json_pack("{s:o, s:s}", "what", what, "reason", reason));
 }
 
 static json_t *clip_create_args(json_t *track_id /*steals*/, const json_t *clip) {
@@ -1056,12 +1045,11 @@ static void text_value(char *buf, size_t len, const json_t *v) {
  * for "absent"), and a sentence. */
 static void conflict(struct merge *m, const char *where, const char *what, const json_t *b, const json_t *r,
                      const json_t *c, const char *fmt, ...) {
-  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  json_t *msg = json_vsprintf(fmt, ap);
   va_end(ap);
-  json_t *o = json_pack("{s:s, s:s, s:s}", "where", where, "what", what, "message", msg);
+  json_t *o = json_pack("{s:s, s:s, s:o}", "where", where, "what", what, "message", msg);
   json_object_set_new(o, "before", b ? json_deep_copy(b) : json_null());
   json_object_set_new(o, "iteration", r ? json_deep_copy(r) : json_null());
   json_object_set_new(o, "now", c ? json_deep_copy(c) : json_null());

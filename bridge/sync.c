@@ -1150,6 +1150,12 @@ static void call_uncertain(sync_t *s, struct op *o, int unchanged, const char *f
   json_decref(res);
 }
 
+/* A create sent as often as the retries allow, and each read-back shows it absent: the call failed. */
+static void fail_absent(sync_t *s, struct op *o, const char *why) {
+  finish(s, o, SYNC_ETIMEDOUT, NULL, "%s failed: sent %d times, and each time the DAW's read-back shows it absent (%s)",
+         o->tool, o->create_sends, why);
+}
+
 static void on_op_timeout(uv_timer_t *t) {
   sync_t *s = t->data;
   struct op *o = s->head;
@@ -1313,10 +1319,7 @@ static void on_op_timeout(uv_timer_t *t) {
         call_send(s, o);
         return;
       }
-      finish(s, o, SYNC_ETIMEDOUT, NULL,
-             "%s failed: sent %d times, and each time the DAW's read-back shows it absent "
-             "(%s)",
-             o->tool, o->create_sends, why);
+      fail_absent(s, o, why);
       return;
     }
     call_uncertain(s, o, 0, "sent once; the DAW neither confirmed it nor answered the read-back (%s)", why);
@@ -1332,10 +1335,7 @@ static void on_op_timeout(uv_timer_t *t) {
         restart_sequence(s, o);
         return;
       }
-      finish(s, o, SYNC_ETIMEDOUT, NULL,
-             "%s failed: sent %d times, and each time the DAW's read-back shows it absent "
-             "(%s)",
-             o->tool, o->create_sends, why);
+      fail_absent(s, o, why);
       return;
     }
     if (fresh_fail) {

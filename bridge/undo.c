@@ -148,31 +148,33 @@ static const char *ref_value(struct undo_op *op, const json_t *x, long *dep) {
 
 /* Replaces every $ref in v (a deep copy the caller owns) in place. Returns 0, or -1 with *dep = the call index
  * whose result is missing (or -2 for a malformed reference). */
+static int resolve(struct undo_op *op, json_t *v, long *dep);
+
+/* One member or element x of a value being resolved: a reference gives its string in *out (new reference, for the
+ * caller to put in x's place); anything else is resolved in place (*out NULL). 0, or -1 as resolve. */
+static int resolve_child(struct undo_op *op, json_t *x, long *dep, json_t **out) {
+  *out = NULL;
+  if (!is_ref(x)) return resolve(op, x, dep);
+  const char *val = ref_value(op, x, dep);
+  if (!val) return -1;
+  *out = json_string(val);
+  return 0;
+}
+
 static int resolve(struct undo_op *op, json_t *v, long *dep) {
+  json_t *x, *r;
   if (json_is_object(v)) {
     const char *k;
-    json_t *x;
     void *tmp;
     json_object_foreach_safe(v, tmp, k, x) {
-      if (is_ref(x)) {
-        const char *val = ref_value(op, x, dep);
-        if (!val) return -1;
-        json_object_set_new(v, k, json_string(val));
-      } else if (resolve(op, x, dep)) {
-        return -1;
-      }
+      if (resolve_child(op, x, dep, &r)) return -1;
+      if (r) json_object_set_new(v, k, r);
     }
   } else if (json_is_array(v)) {
     size_t i;
-    json_t *x;
     json_array_foreach(v, i, x) {
-      if (is_ref(x)) {
-        const char *val = ref_value(op, x, dep);
-        if (!val) return -1;
-        json_array_set_new(v, i, json_string(val));
-      } else if (resolve(op, x, dep)) {
-        return -1;
-      }
+      if (resolve_child(op, x, dep, &r)) return -1;
+      if (r) json_array_set_new(v, i, r);
     }
   }
   return 0;
