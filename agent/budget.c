@@ -67,14 +67,8 @@ size_t budget_tokens(const char *s) { return s ? budget_tokens_n(s, strlen(s)) :
 
 /* ---- JSON into a strbuf (util/strbuf.h) ------------------------------------------------------ */
 
-/* JSON (compact) with '<' '>' '`' escaped: they only occur inside strings, so the JSON stays valid. */
-static void sb_json(strbuf_t *b, const json_t *j) {
-  char *d = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6) | JSON_ENCODE_ANY);
-  if (!d) {
-    b->oom = 1;
-    return;
-  }
-  for (const char *p = d; *p; p++) {
+void budget_append_escaped(strbuf_t *b, const char *s) {
+  for (const char *p = s ? s : ""; *p; p++) {
     if (*p == '<')
       strbuf_puts(b, "\\u003c");
     else if (*p == '>')
@@ -82,12 +76,27 @@ static void sb_json(strbuf_t *b, const json_t *j) {
     else if (*p == '`')
       strbuf_puts(b, "\\u0060");
     else {
-      const char *q = p;
-      while (q[1] && q[1] != '<' && q[1] != '>' && q[1] != '`') q++;
-      strbuf_append(b, p, (size_t)(q - p + 1));
-      p = q;
+      size_t run = strcspn(p, "<>`");
+      strbuf_append(b, p, run);
+      p += run - 1;
     }
   }
+}
+
+char *budget_escape(const char *s) {
+  strbuf_t b = STRBUF_INIT;
+  budget_append_escaped(&b, s);
+  return strbuf_take(&b, NULL);
+}
+
+/* JSON (compact), escaped (budget_append_escaped). */
+static void sb_json(strbuf_t *b, const json_t *j) {
+  char *d = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6) | JSON_ENCODE_ANY);
+  if (!d) {
+    b->oom = 1;
+    return;
+  }
+  budget_append_escaped(b, d);
   free(d);
 }
 
@@ -428,20 +437,9 @@ static char *context_without_tracks(const json_t *analysis) {
   json_object_del(c, "tracks");
   char *s = context_to_text(c);
   json_decref(c);
-  if (!s) return NULL;
-  strbuf_t b = STRBUF_INIT;
-  for (const char *p = s; *p; p++) {
-    if (*p == '<')
-      strbuf_puts(&b, "\\u003c");
-    else if (*p == '>')
-      strbuf_puts(&b, "\\u003e");
-    else if (*p == '`')
-      strbuf_puts(&b, "\\u0060");
-    else
-      strbuf_append(&b, p, 1);
-  }
+  char *e = s ? budget_escape(s) : NULL;
   free(s);
-  return strbuf_take(&b, NULL);
+  return e;
 }
 
 /* Cut text to whole lines within max tokens, ending with a line saying so. */

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "strbuf.h"
+
 #define BUDGET_DEFAULT_TOKENS 6000
 
 enum {
@@ -35,6 +37,12 @@ enum {
   BUDGET_ERR_NOMEM = -2,
 };
 const char *budget_strerror(int code);
+
+/* Appends s (NULL = "") to b with '<', '>' and '`' written as \u003c, \u003e, \u0060: the one escaping of data
+ * (JSON) put into a prompt, so a track name cannot open a tag or a code fence; JSON stays valid, as those bytes only
+ * occur inside its strings. budget_escape: the same as a new malloc'd string (NULL when out of memory). */
+void budget_append_escaped(strbuf_t *b, const char *s);
+char *budget_escape(const char *s);
 
 /* Estimated tokens of s (NULL = 0) / of its first n bytes. */
 size_t budget_tokens(const char *s);

@@ -217,22 +217,6 @@ static int render_pair(const struct tmpl *t, const json_t *vars, const char *wha
 
 /* ---- building blocks ---- */
 
-/* '<', '>' and '`' only occur inside JSON strings, so replacing them by \u escapes keeps the JSON valid. */
-static char *escape_data(const char *json) {
-  strbuf_t b = STRBUF_INIT;
-  for (const char *p = json; *p; p++) {
-    if (*p == '<')
-      strbuf_puts(&b, "\\u003c");
-    else if (*p == '>')
-      strbuf_puts(&b, "\\u003e");
-    else if (*p == '`')
-      strbuf_puts(&b, "\\u0060");
-    else
-      strbuf_append(&b, p, 1);
-  }
-  return strbuf_take(&b, NULL);
-}
-
 static char *dump_compact(const json_t *j) {
   return json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6) | JSON_ENCODE_ANY);
 }
@@ -293,7 +277,7 @@ char *prompt_state_json(const json_t *state) {
   json_decref(s);
   char *raw = strbuf_take(&b, NULL);
   if (!raw) return NULL;
-  char *out = escape_data(raw);
+  char *out = budget_escape(raw);
   free(raw);
   return out;
 }
@@ -420,7 +404,7 @@ char *prompt_catalog_text(const json_t *catalog) {
   char *raw = strbuf_take(&b, NULL);
   if (!raw) return NULL;
   trim_trailing_newlines(raw);
-  char *out = escape_data(raw);
+  char *out = budget_escape(raw);
   free(raw);
   return out;
 }
@@ -574,7 +558,7 @@ static char *turn_line(const json_t *turn, size_t number, int full) {
   }
   char *d = dump_compact(o);
   json_decref(o);
-  char *e = d ? escape_data(d) : NULL;
+  char *e = d ? budget_escape(d) : NULL;
   free(d);
   return e;
 }
@@ -786,7 +770,7 @@ int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in_arg, struct 
     /* no budget: the whole state as JSON and the full analysis */
     char *ctx = context_to_text(an);
     oom |= set_taken(vars, "state", prompt_state_json(in->state));
-    oom |= set_taken(vars, "context", ctx ? escape_data(ctx) : NULL);
+    oom |= set_taken(vars, "context", ctx ? budget_escape(ctx) : NULL);
     free(ctx);
   } else {
     /* what the instructions, tools and catalog cost, then the session in what is left */
@@ -848,7 +832,7 @@ int prompt_stage2(const prompt_t *p, const struct prompt_stage2 *in, struct prom
   oom |= set_taken(vars, "state", prompt_state_json(in->state));
   oom |= set_taken(vars, "tools", prompt_tools_text(in->tools));
   char *pt = prompt_plan_text(in->plan);
-  oom |= set_taken(vars, "plan", pt ? escape_data(pt) : NULL);
+  oom |= set_taken(vars, "plan", pt ? budget_escape(pt) : NULL);
   free(pt);
   if (oom) {
     json_decref(vars);
@@ -866,7 +850,7 @@ int prompt_replan(const prompt_t *p, const json_t *errors, const json_t *tools, 
   json_t *vars = json_object();
   int oom = 0;
   char *et = plan_format_errors(errors);
-  oom |= set_taken(vars, "errors", et ? escape_data(et) : NULL);
+  oom |= set_taken(vars, "errors", et ? budget_escape(et) : NULL);
   free(et);
   oom |= set_taken(vars, "tools_names", tool_names(tools));
   if (oom) {
@@ -905,8 +889,8 @@ int prompt_fix(const prompt_t *p, const json_t *violations, const json_t *create
   char *tt = strbuf_take(&t, NULL);
   json_t *vars = json_object();
   int oom = 0;
-  oom |= set_taken(vars, "violations", vt ? escape_data(vt) : NULL);
-  oom |= set_taken(vars, "tracks", tt ? escape_data(tt) : NULL);
+  oom |= set_taken(vars, "violations", vt ? budget_escape(vt) : NULL);
+  oom |= set_taken(vars, "tracks", tt ? budget_escape(tt) : NULL);
   free(vt);
   free(tt);
   if (oom) {
