@@ -16,6 +16,12 @@
 
 static const char *const dialects[] = {"reaper", "ardour"};
 
+/* a mock of `tracks` tracks (-1: the demo session) in `dialect`, every timing the map's default */
+static struct wire_opts opts(const char *dialect, int tracks) {
+  return (struct wire_opts){
+      .dialect = dialect, .tracks = tracks, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+}
+
 static void open_or_fail(struct wire *w, struct wire_opts *o) {
   int rc = wire_open(w, o);
   if (rc) fprintf(stderr, "sync failed: %s\nlog:\n%s\n", w->message, w->log);
@@ -30,8 +36,7 @@ static json_t *daw_track(struct wire *w, json_t *state, int index) {
 static void test_wire_full_sync_matches_daw(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {
-        .dialect = dialects[d], .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+    struct wire_opts o = opts(dialects[d], -1);
     open_or_fail(&w, &o);
     char diff[256];
     int rc = wire_compare(&w, diff, sizeof diff);
@@ -47,13 +52,8 @@ static void test_wire_full_sync_of_1000_tracks(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
     /* the DAW is a separate process, as a real one is: its bursts are read while they are sent */
-    struct wire_opts o = {.dialect = dialects[d],
-                          .tracks = 1000,
-                          .confirm_ms = -1,
-                          .retries = -1,
-                          .silence_ms = -1,
-                          .probe_ms = -1,
-                          .process = 1};
+    struct wire_opts o = opts(dialects[d], 1000);
+    o.process = 1;
     open_or_fail(&w, &o);
     assert_int_equal(session_track_count(w.ses), 1000);
     char diff[256];
@@ -151,8 +151,7 @@ static int json_close_to(const json_t *a, const json_t *b) {
 static void test_wire_every_native_tool_confirmed_and_in_daw_state(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {
-        .dialect = dialects[d], .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+    struct wire_opts o = opts(dialects[d], -1);
     open_or_fail(&w, &o);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
       const struct tool_case *c = &cases[i];
@@ -191,13 +190,8 @@ static void test_wire_every_native_tool_confirmed_and_in_daw_state(void **st) {
 /* REAPER: a track outside the first bank is addressed by paging; ids stay. */
 static void test_wire_reaper_bank_paging(void **st) {
   struct wire w;
-  struct wire_opts o = {.dialect = "reaper",
-                        .tracks = 20,
-                        .bank_size = 8,
-                        .confirm_ms = -1,
-                        .retries = -1,
-                        .silence_ms = -1,
-                        .probe_ms = -1};
+  struct wire_opts o = opts("reaper", 20);
+  o.bank_size = 8;
   open_or_fail(&w, &o);
   assert_int_equal(session_track_count(w.ses), 20);
   assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t19\",\"volume_db\":-12}"), 0);
@@ -218,8 +212,7 @@ static void test_wire_reaper_bank_paging(void **st) {
 /* REAPER: create_track without a companion uses its insert-track action; other tracks keep their ids. */
 static void test_wire_reaper_create_track_native(void **st) {
   struct wire w;
-  struct wire_opts o = {
-      .dialect = "reaper", .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+  struct wire_opts o = opts("reaper", -1);
   open_or_fail(&w, &o);
   int n = session_track_count(w.ses);
   char *names[64];
@@ -251,15 +244,8 @@ static void test_wire_reaper_create_track_native(void **st) {
 static void test_wire_packet_loss_every_call_accounted(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {.dialect = dialects[d],
-                          .tracks = 12,
-                          .drop = 0.10,
-                          .seed = 7,
-                          .bank_size = 8,
-                          .confirm_ms = 150,
-                          .retries = 4,
-                          .silence_ms = -1,
-                          .probe_ms = -1};
+    struct wire_opts o = opts(dialects[d], 12);
+    o.drop = 0.10; o.seed = 7; o.bank_size = 8; o.confirm_ms = 150; o.retries = 4;
     open_or_fail(&w, &o);
     int ok = 0, failed = 0;
     for (int i = 0; i < 40; i++) {
@@ -307,13 +293,8 @@ static int resynced_after_restart(struct wire *w) {
 static void test_wire_daw_restart_resyncs(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {.dialect = dialects[d],
-                          .tracks = 3,
-                          .confirm_ms = -1,
-                          .retries = -1,
-                          .silence_ms = 400,
-                          .probe_ms = 100,
-                          .process = 1};
+    struct wire_opts o = opts(dialects[d], 3);
+    o.silence_ms = 400; o.probe_ms = 100; o.process = 1;
     open_or_fail(&w, &o);
     assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t1\",\"name\":\"Changed\"}"), 0);
     assert_int_equal(wire_restart_daw(&w, 0, 700), 0);
@@ -335,8 +316,7 @@ static void test_wire_daw_restart_resyncs(void **st) {
 static void test_wire_malformed_osc_ignored(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {
-        .dialect = dialects[d], .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+    struct wire_opts o = opts(dialects[d], -1);
     open_or_fail(&w, &o);
     json_t *before = wire_mirror(&w);
     osc_client_t *c;
@@ -381,8 +361,7 @@ static void test_wire_malformed_osc_ignored(void **st) {
 
 static void test_wire_bad_requests_are_clear_errors(void **st) {
   struct wire w;
-  struct wire_opts o = {
-      .dialect = "ardour", .tracks = -1, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+  struct wire_opts o = opts("ardour", -1);
   open_or_fail(&w, &o);
   assert_int_equal(wire_call(&w, "set_tempo", "{\"bpm\":100}"), SYNC_ENOTOOL);
   assert_non_null(strstr(w.message, "no tempo message"));
@@ -401,22 +380,22 @@ static void test_wire_bad_requests_are_clear_errors(void **st) {
   (void)st;
 }
 
+/* a bridge (map, session, sync) with no DAW and no mock: the test points it somewhere itself (sync_set_daw) */
+static void open_without_daw(struct wire *w, const char *dialect, int confirm_ms, int retries) {
+  memset(w, 0, sizeof *w);
+  assert_int_equal(uv_loop_init(&w->loop), 0);
+  char path[1024], err[256];
+  oscmap_find(dialect, path, sizeof path);
+  assert_int_equal(oscmap_load(path, &w->map, err, sizeof err), 0);
+  w->ses = session_new(dialect);
+  struct sync_config sc = {
+      .daw_port = 9, .confirm_timeout_ms = confirm_ms, .retries = retries, .silence_ms = -1, .probe_ms = -1};
+  assert_int_equal(sync_new(&w->loop, w->map, w->ses, &sc, &w->sync, err, sizeof err), 0);
+}
+
 static void test_wire_unreachable_daw_fails_clearly(void **st) {
   struct wire w;
-  memset(&w, 0, sizeof w);
-  uv_loop_init(&w.loop);
-  char path[1024], err[256];
-  oscmap_find("reaper", path, sizeof path);
-  assert_int_equal(oscmap_load(path, &w.map, err, sizeof err), 0);
-  w.ses = session_new("reaper");
-  struct sync_config sc = {.daw_port = 9,
-                           .listen_port = 0,
-                           .refresh_interval_ms = 0,
-                           .confirm_timeout_ms = 50,
-                           .retries = 1,
-                           .silence_ms = -1,
-                           .probe_ms = -1};
-  assert_int_equal(sync_new(&w.loop, w.map, w.ses, &sc, &w.sync, err, sizeof err), 0);
+  open_without_daw(&w, "reaper", 50, 1);
   /* a port nobody listens on */
   sync_set_daw(w.sync, "127.0.0.1", 1);
   int rc = wire_refresh(&w);
@@ -443,13 +422,8 @@ static void on_spoof(uv_timer_t *t) {
  * (before: "confirmed", exit 0), and the spoofed datagrams are counted as foreign. */
 static void test_wire_foreign_feedback_never_confirms(void **st) {
   struct wire w;
-  struct wire_opts o = {.dialect = "reaper",
-                        .tracks = 3,
-                        .confirm_ms = 100,
-                        .retries = 2,
-                        .silence_ms = -1,
-                        .probe_ms = -1,
-                        .process = 1};
+  struct wire_opts o = opts("reaper", 3);
+  o.confirm_ms = 100; o.retries = 2; o.process = 1;
   open_or_fail(&w, &o);
   assert_int_equal(wire_daw_fault(&w, 1.0, 0), 0); /* the DAW is away: it drops everything */
   struct spoof sp = {.port = sync_listen_port(w.sync), .path = "/track/1/mute"};
@@ -479,13 +453,8 @@ static void test_wire_foreign_feedback_never_confirms(void **st) {
 static void test_wire_unchanged_needs_fresh_feedback(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
-    struct wire_opts o = {.dialect = dialects[d],
-                          .tracks = 3,
-                          .confirm_ms = 150,
-                          .retries = 1,
-                          .silence_ms = -1,
-                          .probe_ms = -1,
-                          .process = 1};
+    struct wire_opts o = opts(dialects[d], 3);
+    o.confirm_ms = 150; o.retries = 1; o.process = 1;
     open_or_fail(&w, &o);
     assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t2\",\"mute\":true}"), 0);
     assert_string_equal(json_string_value(json_object_get(w.result, "status")), "confirmed");
@@ -507,8 +476,7 @@ static void test_wire_unchanged_needs_fresh_feedback(void **st) {
 /* REAPER actions send no feedback: save is "uncertain", never confirmed. */
 static void test_wire_unconfirmable_is_uncertain(void **st) {
   struct wire w;
-  struct wire_opts o = {
-      .dialect = "reaper", .tracks = 2, .confirm_ms = -1, .retries = -1, .silence_ms = -1, .probe_ms = -1};
+  struct wire_opts o = opts("reaper", 2);
   open_or_fail(&w, &o);
   assert_int_equal(wire_call(&w, "save_project", "{}"), 0);
   assert_string_equal(json_string_value(json_object_get(w.result, "status")), "uncertain");
@@ -534,15 +502,8 @@ static void test_wire_creates_no_duplicate_under_loss(void **st) {
   for (int d = 0; d < 2; d++)
     for (int k = 0; k < 2; k++) {
       struct wire w;
-      struct wire_opts o = {.dialect = dialects[d],
-                            .tracks = 4,
-                            .drop = drops[k],
-                            .seed = 11 + (unsigned)k,
-                            .confirm_ms = 120,
-                            .retries = 3,
-                            .silence_ms = -1,
-                            .probe_ms = -1,
-                            .process = 1};
+      struct wire_opts o = opts(dialects[d], 4);
+      o.drop = drops[k]; o.seed = 11 + (unsigned)k; o.confirm_ms = 120; o.retries = 3; o.process = 1;
       open_or_fail(&w, &o);
       const int n = d == 0 ? 6 : 12;
       int rcs[12], conf = 0, unc = 0, fail = 0;
@@ -587,21 +548,8 @@ static void test_wire_creates_no_duplicate_under_loss(void **st) {
 /* Nothing listening at the DAW's port: a clear error at once (ICMP), not after the refresh's timeouts. */
 static void test_wire_nothing_listening_fails_fast(void **st) {
   struct wire w;
-  memset(&w, 0, sizeof w);
-  uv_loop_init(&w.loop);
-  char path[1024], err[256];
-  oscmap_find("ardour", path, sizeof path);
-  assert_int_equal(oscmap_load(path, &w.map, err, sizeof err), 0);
-  w.ses = session_new("ardour");
   /* long timeouts: only the "nothing listening" path can end this quickly with that message */
-  struct sync_config sc = {.daw_port = 9,
-                           .listen_port = 0,
-                           .refresh_interval_ms = 0,
-                           .confirm_timeout_ms = 5000,
-                           .retries = 3,
-                           .silence_ms = -1,
-                           .probe_ms = -1};
-  assert_int_equal(sync_new(&w.loop, w.map, w.ses, &sc, &w.sync, err, sizeof err), 0);
+  open_without_daw(&w, "ardour", 5000, 3);
   osc_client_t *c; /* a port that was just free: bind, note it, close */
   assert_int_equal(osc_client_new(&w.loop, 0, &c), 0);
   int dead = osc_client_port(c);
