@@ -1,6 +1,7 @@
 /* cli: shared helpers of the commands (see cli.h). */
 #include "cli.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,20 @@ void cli_log_stderr(int level, const char *module, const char *text, void *data)
   fprintf(stderr, "dawbridge: %s: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], module, text);
 }
 
+int cli_is_loopback(const char *addr) {
+  struct in_addr a;
+  return !addr || (inet_pton(AF_INET, addr, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127);
+}
+
+void cli_choose_listen(struct cli_opts *o, FILE *warn) {
+  if (o->listen || cli_is_loopback(o->host) || !strcmp(o->daw, "mock")) return;
+  o->listen = "0.0.0.0";
+  if (warn)
+    fprintf(warn, "dawbridge: warning: the DAW at %s is not on this machine: listening for its feedback on every "
+                  "interface (0.0.0.0); OSC has no authentication, choose one with --listen ADDR\n",
+            o->host);
+}
+
 void cli_daw_config(const struct cli *c, struct daw_config *cfg) {
   const struct cli_opts *o = &c->o;
   memset(cfg, 0, sizeof *cfg);
@@ -19,6 +34,7 @@ void cli_daw_config(const struct cli *c, struct daw_config *cfg) {
   cfg->dialect = mock ? o->dialect : o->daw;
   cfg->map_path = o->map_path;
   cfg->host = o->host;
+  cfg->listen_host = o->listen; /* main.c chose it (cli_choose_listen) */
   cfg->port = o->port;
   cfg->listen_port = o->listen_port;
   cfg->bank_size = o->bank_size;

@@ -9,6 +9,7 @@
 #define DAWBRIDGE_CLI_H
 
 #include <jansson.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "daw.h"
@@ -83,6 +84,12 @@ struct cli {
 };
 
 void cli_log_stderr(int level, const char *module, const char *text, void *data);
+/* 1 when addr (IPv4 text; NULL = the default 127.0.0.1) is a loopback address (127.0.0.0/8). */
+int cli_is_loopback(const char *addr);
+/* The address the DAW's feedback arrives on, when --listen (or the config's "listen") did not say: 127.0.0.1 for a
+ * DAW on loopback (o->listen stays NULL), else 0.0.0.0 with a one-line warning to warn (NULL: none) that OSC has no
+ * authentication. The link drops every datagram not from the DAW's address and port either way. */
+void cli_choose_listen(struct cli_opts *o, FILE *warn);
 /* The DAW configuration the options describe. */
 void cli_daw_config(const struct cli *c, struct daw_config *cfg);
 /* --daw mock: fills mc (tracks, companion unless --no-companion) and returns 1; else 0. */

@@ -51,7 +51,7 @@ enum conn { CONN_DOWN = 0, CONN_UP, CONN_CHECKING };
 struct live {
   uv_loop_t *loop;
   struct live_config cfg;
-  char *s_dialect, *s_map, *s_host, *s_spool, *s_llm, *s_model, *s_url, *s_transcript, *s_exec, *s_data, *s_comp;
+  char *s_dialect, *s_map, *s_host, *s_listen, *s_spool, *s_llm, *s_model, *s_url, *s_transcript, *s_exec, *s_data, *s_comp;
   struct llm_config lcfg;
   int llm_ok; /* lcfg resolved (or probed) */
   char llm_err[1024];
@@ -910,6 +910,7 @@ int live_new(uv_loop_t *loop, const struct live_config *cfg, live_t **out, char 
   l->s_dialect = dupnull(cfg->daw.dialect ? cfg->daw.dialect : "reaper");
   l->s_map = dupnull(cfg->daw.map_path);
   l->s_host = dupnull(cfg->daw.host);
+  l->s_listen = dupnull(cfg->daw.listen_host);
   l->s_spool = dupnull(cfg->daw.spool_dir);
   l->s_llm = dupnull(cfg->llm);
   l->s_model = dupnull(cfg->model);
@@ -921,6 +922,7 @@ int live_new(uv_loop_t *loop, const struct live_config *cfg, live_t **out, char 
   l->cfg.daw.dialect = l->s_dialect;
   l->cfg.daw.map_path = l->s_map;
   l->cfg.daw.host = l->s_host;
+  l->cfg.daw.listen_host = l->s_listen;
   l->cfg.daw.spool_dir = l->s_spool;
   l->cfg.llm = l->s_llm;
   l->cfg.model = l->s_model;
@@ -1023,6 +1025,7 @@ static void free_live(live_t *l) {
   free(l->s_dialect);
   free(l->s_map);
   free(l->s_host);
+  free(l->s_listen);
   free(l->s_spool);
   free(l->s_llm);
   free(l->s_model);

@@ -50,6 +50,7 @@ int mock_embed_open(uv_loop_t *loop, const struct daw_config *cfg, const struct 
   /* the daw talks to 127.0.0.1 from an ephemeral port; its DAW address is known once the mock has bound */
   struct daw_config dc = *cfg;
   dc.host = "127.0.0.1";
+  dc.listen_host = NULL; /* the mock is on loopback and answers there */
   dc.port = 9;
   dc.listen_port = 0;
   dc.spool_dir = e->spool; /* "" = no companion */

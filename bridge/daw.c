@@ -165,6 +165,7 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
   }
   d->ses = session_new(oscmap_dialect(d->map));
   struct sync_config sc = {.daw_host = cfg->host,
+                           .listen_host = cfg->listen_host,
                            .daw_port = cfg->port,
                            .listen_port = cfg->listen_port,
                            .refresh_interval_ms = cfg->refresh_interval_ms,

@@ -54,6 +54,7 @@ struct daw_config {
   const char *dialect;      /* "reaper" | "ardour" */
   const char *map_path;     /* NULL = osc-maps/<dialect>.json */
   const char *host;         /* DAW address, default 127.0.0.1 */
+  const char *listen_host;  /* the address we receive feedback on; NULL = 127.0.0.1 */
   int port;                 /* 0 = map default */
   int listen_port;          /* -1 = map default */
   int bank_size;            /* 0 = map default */

@@ -21,6 +21,7 @@ static void usage(FILE *f) {
           "  --session FILE           initial session from a session JSON (docs/session-json.md)\n"
           "  --spool DIR              companion spool directory (default: companion absent)\n"
           "  --project NAME           project/session name (default \"mock\")\n"
+          "  --host ADDR              listen on this IPv4 address instead of 127.0.0.1 (e.g. 127.0.0.2)\n"
           "  --quiet                  no log lines\n"
           "  --help                   this text\n"
           "Signals: SIGINT/SIGTERM stop cleanly; SIGHUP restarts the socket keeping the state.\n"
@@ -105,6 +106,8 @@ int main(int argc, char **argv) {
       cfg.spool_dir = v;
     else if (!strcmp(o, "--project"))
       cfg.project = v;
+    else if (!strcmp(o, "--host"))
+      cfg.host = v;
     else {
       fprintf(stderr, "mock-daw: bad option or value: %s %s (see --help)\n", o, v);
       return 2;

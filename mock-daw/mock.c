@@ -1049,6 +1049,7 @@ static int open_socket(mock_t *m, int port, char *err, size_t errlen) {
   u->data = m;
   struct sockaddr_in a;
   mk_addr(&a, port);
+  a.sin_addr.s_addr = m->bind_addr;
   int r = uv_udp_bind(u, (const struct sockaddr *)&a, 0);
   if (r != 0) {
     if (err) snprintf(err, errlen, "cannot bind UDP 127.0.0.1:%d: %s", port, uv_strerror(r));
@@ -1136,10 +1137,17 @@ int mock_new(uv_loop_t *loop, const struct mock_config *cfg, mock_t **out, char 
     snprintf(err, errlen, "bad configuration value (drop 0..1, delay >= 0, ports 0..65535, tracks >= -1)");
     return MOCK_EINVAL;
   }
+  struct in_addr bind_addr = {htonl(INADDR_LOOPBACK)};
+  if (cfg->host && inet_pton(AF_INET, cfg->host, &bind_addr) != 1) {
+    snprintf(err, errlen, "--host must be an IPv4 address, not '%.60s'", cfg->host);
+    return MOCK_EINVAL;
+  }
   mock_t *m = calloc(1, sizeof *m);
   if (!m) return MOCK_ENOMEM;
   m->loop = loop;
   m->cfg = *cfg;
+  m->cfg.host = NULL; /* kept as bind_addr */
+  m->bind_addr = bind_addr.s_addr;
   m->dialect = strcmp(cfg->dialect, "reaper") == 0 ? MK_REAPER : MK_ARDOUR;
   m->cfg.dialect = m->dialect == MK_REAPER ? "reaper" : "ardour";
   if (!m->cfg.feedback_port) m->cfg.feedback_port = m->dialect == MK_REAPER ? 9000 : 8000;

@@ -29,6 +29,7 @@ typedef struct mock mock_t;
 struct mock_config {
   const char *dialect;      /* "reaper" | "ardour" */
   int port;                 /* UDP listen port on 127.0.0.1; 0 = ephemeral */
+  const char *host;         /* IPv4 address to listen on instead of 127.0.0.1 (NULL = 127.0.0.1) */
   int feedback_port;        /* REAPER: device port feedback goes to (0 = default 9000);
                                Ardour: reply port before /set_surface (0 = default 8000) */
   double drop;              /* fault: probability to drop each message, both directions, 0..1 */

@@ -192,6 +192,7 @@ struct mock {
   struct mock_config cfg; /* strings below are owned copies */
   char *project;
   char *spool;
+  uint32_t bind_addr; /* network order: cfg.host, 127.0.0.1 by default */
   struct mk_state *st, *initial;
   uv_udp_t *udp; /* NULL while down */
   uv_timer_t *restart_timer;

@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +40,21 @@ static pid_t start_mock(const char *dialect, int port, int fport, int tracks, do
   if (pid == 0) {
     execl(exe, exe, "--dialect", dialect, "--port", p, "--feedback-port", fp, "--tracks", t, "--drop", d, "--seed", s,
           "--quiet", (char *)NULL);
+    _exit(127);
+  }
+  usleep(300 * 1000); /* test set-up only: let the mock bind */
+  return pid;
+}
+
+/* Starts mock-daw listening on host (--host); returns its pid. */
+static pid_t start_mock_at(const char *dialect, const char *host, int port, int fport) {
+  char p[16], fp[16], exe[1024];
+  snprintf(p, sizeof p, "%d", port);
+  snprintf(fp, sizeof fp, "%d", fport);
+  snprintf(exe, sizeof exe, "%s/mock-daw", bindir());
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(exe, exe, "--dialect", dialect, "--host", host, "--port", p, "--feedback-port", fp, "--quiet", (char *)NULL);
     _exit(127);
   }
   usleep(300 * 1000); /* test set-up only: let the mock bind */
@@ -150,12 +167,79 @@ static void test_call_cli_nothing_listening_is_exit_2(void **state) {
   (void)state;
 }
 
+/* A DAW at another address (issue 13): the mock DAW on 127.0.0.2, us on 127.0.0.1. --listen chooses where its
+ * feedback arrives: the REAPER mock sends feedback to 127.0.0.1:FPORT (its configured device), so --listen
+ * 127.0.0.1 hears it (exit 0) and --listen 127.0.0.3 does not (exit 2, "not answering"): the option is honoured.
+ * The Ardour mock answers the sender, wherever we listen. A loopback DAW gets no warning. */
+static void test_call_cli_listen_address(void **state) {
+  char err[4096];
+  const char *set = "call set_track '{\"track_id\":\"t1\",\"mute\":true}'";
+  int port = db_test_free_udp_port(), fport = db_test_free_udp_port();
+  pid_t m = start_mock_at("reaper", "127.0.0.2", port, fport);
+  int rc = run(err, sizeof err, "--daw reaper --host 127.0.0.2 --port %d --listen 127.0.0.1 --listen-port %d "
+               "--no-companion %s", port, fport, set);
+  if (rc) fprintf(stderr, "%s", err);
+  assert_int_equal(rc, 0);
+  assert_null(strstr(err, "warning"));
+  rc = run(err, sizeof err, "--daw reaper --host 127.0.0.2 --port %d --listen 127.0.0.3 --listen-port %d "
+           "--no-companion --timeout-ms 200 --retries 1 %s", port, fport, set);
+  assert_int_equal(rc, 2);
+  stop_mock(m);
+  port = db_test_free_udp_port();
+  m = start_mock_at("ardour", "127.0.0.2", port, 0);
+  for (int i = 0; i < 3; i++) {
+    const char *listen = i == 0 ? "" : i == 1 ? "--listen 127.0.0.1" : "--listen 127.0.0.3";
+    rc = run(err, sizeof err, "--daw ardour --host 127.0.0.2 --port %d %s --no-companion %s", port, listen, set);
+    if (rc) fprintf(stderr, "ardour %s: %s", listen, err);
+    assert_int_equal(rc, 0);
+  }
+  /* not an IPv4 address: a clear error, exit 5 (link configuration), nothing sent */
+  rc = run(err, sizeof err, "--daw ardour --host 127.0.0.2 --port %d --listen nowhere --no-companion %s", port, set);
+  assert_int_equal(rc, 5);
+  assert_non_null(strstr(err, "nowhere"));
+  stop_mock(m);
+  (void)state;
+}
+
+/* Remote-style: the DAW at this machine's own non-loopback address (as a DAW on the LAN would be). Without --listen
+ * dawbridge listens on every interface, says so once (OSC has no authentication) and hears the DAW; with --listen it
+ * says nothing. Needs a non-loopback IPv4 address on this machine (skip policy otherwise). */
+static void test_call_cli_remote_daw_listens_everywhere_with_warning(void **state) {
+  char addr[INET_ADDRSTRLEN] = "", err[4096];
+  struct ifaddrs *ifs = NULL;
+  if (getifaddrs(&ifs) == 0) {
+    for (struct ifaddrs *i = ifs; i && !addr[0]; i = i->ifa_next)
+      if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !(i->ifa_flags & IFF_LOOPBACK) &&
+          (i->ifa_flags & IFF_UP))
+        inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr, sizeof addr);
+    freeifaddrs(ifs);
+  }
+  if (!addr[0]) skip(); /* no network interface but loopback here */
+  const char *set = "call set_track '{\"track_id\":\"t1\",\"mute\":true}'";
+  int port = db_test_free_udp_port();
+  pid_t m = start_mock_at("ardour", addr, port, 0);
+  int rc = run(err, sizeof err, "--daw ardour --host %s --port %d --no-companion %s", addr, port, set);
+  if (rc) fprintf(stderr, "%s", err);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(err, "warning: the DAW at"));
+  assert_non_null(strstr(err, "0.0.0.0"));
+  assert_non_null(strstr(err, "--listen"));
+  rc = run(err, sizeof err, "--daw ardour --host %s --port %d --listen %s --no-companion %s", addr, port, addr, set);
+  if (rc) fprintf(stderr, "%s", err);
+  assert_int_equal(rc, 0);
+  assert_null(strstr(err, "warning"));
+  stop_mock(m);
+  (void)state;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_call_cli_exit_codes_follow_outcomes),
       cmocka_unit_test(test_call_cli_accepts_plan_notation),
       cmocka_unit_test(test_call_cli_loss_never_unknown_track),
       cmocka_unit_test(test_call_cli_nothing_listening_is_exit_2),
+      cmocka_unit_test(test_call_cli_listen_address),
+      cmocka_unit_test(test_call_cli_remote_daw_listens_everywhere_with_warning),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
