@@ -3,7 +3,7 @@
 # (pure: liblo as codec + jansson) so the unit test and the fuzz target need no live session.
 pkg_check_modules(LIBEDIT REQUIRED IMPORTED_TARGET libedit)
 add_library(dbsurfacecodec STATIC ${DAWBRIDGE_SOURCE_DIR}/app/surface_codec.c)
-target_include_directories(dbsurfacecodec PUBLIC ${DAWBRIDGE_SOURCE_DIR}/app)
+target_include_directories(dbsurfacecodec PUBLIC ${DAWBRIDGE_SOURCE_DIR}/app PRIVATE ${DAWBRIDGE_SOURCE_DIR}/osc-maps)
 target_link_libraries(dbsurfacecodec PUBLIC dbutil PkgConfig::LIBLO PkgConfig::JANSSON)
 
 target_sources(dawbridge PRIVATE ${DAWBRIDGE_SOURCE_DIR}/app/surface.c ${DAWBRIDGE_SOURCE_DIR}/app/repl.c

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "errfmt.h"
+#include "oscarg.h"
 #include "strbuf.h"
 
 const char *surface_strerror(int code) {
@@ -52,31 +53,8 @@ static int utf8_valid(const char *s, size_t n) {
 
 /* Value of a numeric/boolean argument: 1 nonzero, 0 zero, -1 not a number. */
 static int button_value(char type, lo_arg *a) {
-  switch (type) {
-  case 'T': return 1;
-  case 'F': return 0;
-  case 'i': {
-    int32_t v;
-    memcpy(&v, a, sizeof v);
-    return v != 0;
-  }
-  case 'f': {
-    float v;
-    memcpy(&v, a, sizeof v);
-    return v != 0.0f; /* NaN counts as a press: it is not a release */
-  }
-  case 'h': {
-    int64_t v;
-    memcpy(&v, a, sizeof v);
-    return v != 0;
-  }
-  case 'd': {
-    double v;
-    memcpy(&v, a, sizeof v);
-    return v != 0.0;
-  }
-  default: return -1;
-  }
+  if (!oscarg_is_num(type) && type != 'T' && type != 'F') return -1;
+  return oscarg_num(type, a) != 0; /* a NaN float counts as a press: it is not a release */
 }
 
 static const struct {

@@ -2,6 +2,7 @@
 #include "oscmap.h"
 #include "datadir.h"
 #include "errfmt.h"
+#include "oscarg.h"
 #include "strbuf.h"
 #include "vocab.h"
 
@@ -691,25 +692,6 @@ static int parse_string_value(const char *conv, const char *sv, double *out) {
   return 0;
 }
 
-static int arg_is_num(char t) { return t == 'i' || t == 'f' || t == 'd' || t == 'h'; }
-
-/* liblo packs arguments on 4-byte boundaries: copy out instead of dereferencing (8-byte types are misaligned) */
-static double arg_num(char t, const lo_arg *a) {
-  int32_t i;
-  float f;
-  double d;
-  int64_t h;
-  switch (t) {
-  case 'i': memcpy(&i, a, sizeof i); return i;
-  case 'f': memcpy(&f, a, sizeof f); return f;
-  case 'd': memcpy(&d, a, sizeof d); return d;
-  case 'h': memcpy(&h, a, sizeof h); return (double)h;
-  case 'T': return 1;
-  case 'F': return 0;
-  default: return NAN;
-  }
-}
-
 /* Expected type compatible with actual: f accepts d, i accepts h (wire widths differ between hosts). */
 static int types_match(const char *want, const char *got) {
   if (!want) return 1;
@@ -739,9 +721,9 @@ static int loc_value(const char *ref, const int *wild, const char *types, lo_arg
     return 1;
   }
   int k = argidx(ref, argc);
-  if (k < 0 || !arg_is_num(types[k])) return -1;
+  if (k < 0 || !oscarg_is_num(types[k])) return -1;
   /* a DAW's index is an int; anything else (a 64-bit 'h', NaN, a huge float) is not a location: no match */
-  double v = arg_num(types[k], argv[k]);
+  double v = oscarg_num(types[k], argv[k]);
   if (!(v >= INT_MIN && v <= INT_MAX)) return -1;
   *out = (int)v;
   return 1;
@@ -749,9 +731,9 @@ static int loc_value(const char *ref, const int *wild, const char *types, lo_arg
 
 static json_t *arg_json(char t, lo_arg *a) {
   if (t == 's' || t == 'S') return json_string((const char *)a); /* not &a->s: args are only 4-byte aligned */
-  if (t == 'i' || t == 'h') return json_integer((json_int_t)arg_num(t, a));
+  if (t == 'i' || t == 'h') return json_integer((json_int_t)oscarg_num(t, a));
   if (t == 'T' || t == 'F') return json_boolean(t == 'T');
-  if (arg_is_num(t)) return json_real(arg_num(t, a));
+  if (oscarg_is_num(t)) return json_real(oscarg_num(t, a));
   return json_null();
 }
 
@@ -840,16 +822,16 @@ int oscmap_match(const oscmap_t *m, const char *path, const char *types, lo_arg 
             continue; /* text where a number belongs: not this pattern */
           }           /* "" = an empty slot (REAPER's unused marker/track slots): matched, no number */
         }
-      } else if (arg_is_num(types[k]) || types[k] == 'T' || types[k] == 'F') {
-        double v = arg_num(types[k], argv[k]);
+      } else if (oscarg_is_num(types[k]) || types[k] == 'T' || types[k] == 'F') {
+        double v = oscarg_num(types[k], argv[k]);
         mm->has_num = 1;
         if (f->convert && !strcmp(f->convert, "range_to_norm")) {
           int lo = argidx(json_string_value(json_array_get(f->range, 0)), argc);
           int hi = argidx(json_string_value(json_array_get(f->range, 1)), argc);
-          if (lo < 0 || hi < 0 || !arg_is_num(types[lo]) || !arg_is_num(types[hi])) continue;
+          if (lo < 0 || hi < 0 || !oscarg_is_num(types[lo]) || !oscarg_is_num(types[hi])) continue;
           mm->has_range = 1;
-          mm->range_min = arg_num(types[lo], argv[lo]);
-          mm->range_max = arg_num(types[hi], argv[hi]);
+          mm->range_min = oscarg_num(types[lo], argv[lo]);
+          mm->range_max = oscarg_num(types[hi], argv[hi]);
           json_t *ctx = json_pack("{sfsf}", "param_min", mm->range_min, "param_max", mm->range_max);
           oscmap_convert("range_to_norm", v, ctx, &mm->num);
           json_decref(ctx);
