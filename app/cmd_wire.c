@@ -41,6 +41,8 @@ void cli_print_call_result(const char *tool, const json_t *result, int json) {
            (long long)json_integer_value(json_object_get(result, "ms")));
     const char *reason = json_string_value(json_object_get(result, "reason"));
     if (reason) printf("  note: %s\n", reason);
+    const char *warning = json_string_value(json_object_get(result, "warning"));
+    if (warning) printf("  warning: %s\n", warning);
   }
 }
 

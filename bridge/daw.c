@@ -12,6 +12,7 @@
 
 #include "companion.h"
 #include "instmap.h"
+#include "notes_packed.h"
 #include "vocab.h"
 #include "errfmt.h"
 
@@ -44,6 +45,7 @@ struct pending_call {
   void *data;
   char tool[48];
   char only_track[16]; /* get_state {track_id}: the bridge id of the one track to report, "" = all */
+  char warning[300];   /* added to the result as "warning" (create_track: the name is taken already) */
 };
 
 const char *daw_strerror(int code) {
@@ -251,11 +253,27 @@ static void on_sync_result(int status, const json_t *result, const char *message
       json_t *r = json_deep_copy(result);
       if (json_is_object(r) && json_object_get(r, "tool")) json_object_set_new(r, "via", json_string("osc"));
       if (p->only_track[0]) only_one_track(r, p->only_track);
+      if (p->warning[0] && json_is_object(r)) json_object_set_new(r, "warning", json_string(p->warning));
       p->cb(0, r, NULL, p->data);
       json_decref(r);
     }
   }
   free(p);
+}
+
+/* create_track: a track of that name exists already (case-insensitive). The track is made anyway (names need not be
+ * unique), and the result says so in "warning", so a second "Bass" does not go unnoticed. "" when the name is free. */
+static void name_taken(const daw_t *d, const char *name, char *out, size_t outlen) {
+  out[0] = 0;
+  if (!name) return;
+  int n = session_track_count(d->ses);
+  for (int i = 1; i <= n; i++) {
+    const char *tn = session_track_name(d->ses, i);
+    if (tn && !strcasecmp(tn, name)) {
+      snprintf(out, outlen, "a track named \"%s\" already exists (track_id %s)", tn, session_track_id(d->ses, i));
+      return;
+    }
+  }
 }
 
 static struct pending_call *pend(daw_t *d, const char *tool, daw_cb cb, void *data) {
@@ -697,6 +715,9 @@ struct ccall {
   json_t *rest_rm;   /* bulk edits: notes to remove, sent in chunks before the adds */
   size_t sent_rm;
   size_t chunks;   /* companion commands that carried notes */
+  size_t per_cmd;  /* notes per companion command: more when the companion takes them packed */
+  int packed;      /* the companion takes and gives packed notes (its ping's "bulk"; PROTOCOL.md) */
+  char dup[300];   /* create_track: the name is taken already (name_taken), "" = free */
   int change_sent; /* a command that changes the DAW went out: from now on no answer means "uncertain" */
   json_t *inst;    /* create_track: the resolved instrument (instmap_resolve) */
   json_t *out;     /* the result being built */
@@ -746,10 +767,35 @@ static void cc_ok(struct ccall *cc) {
   cc_free(cc);
 }
 
+/* The most notes one packed companion reply may carry: a reply file is at most 16 MiB (companion.c), a packed note
+ * at least 10 bytes. */
+#define PACKED_READ_MAX_NOTES ((16u << 20) / 10)
+
 static void on_cc_comp(int status, const json_t *res, const char *msg, void *data) {
   struct ccall *cc = data;
   if (status == COMPANION_ECANCELED || cc->d->closing) {
     cc_fail(cc, DAW_ECANCELED, "%s: canceled", cc->tool);
+    return;
+  }
+  const json_t *packed = status ? NULL : json_object_get(res, "notes_packed");
+  if (packed) {
+    /* packed notes back (read_clip / edit_clip with "packed"): the steps see them as "notes", as from JSON */
+    json_t *notes = NULL;
+    char why[300] = "\"notes_packed\" is not a string";
+    int rc = json_is_string(packed) ? packed_decode(json_string_value(packed), json_string_length(packed),
+                                                    PACKED_READ_MAX_NOTES, &notes, why, sizeof why)
+                                    : PACKED_EINVAL;
+    json_t *r = rc ? NULL : json_copy((json_t *)res);
+    if (!r) {
+      json_decref(notes);
+      cc_fail(cc, rc == PACKED_ENOMEM || !rc ? DAW_ENOMEM : DAW_EREJECTED,
+              "%s: the companion's reply cannot be read (not confirmed): %s", cc->tool, rc ? why : "out of memory");
+      return;
+    }
+    json_object_del(r, "notes_packed");
+    json_object_set_new(r, "notes", notes);
+    cc->next(cc, 0, r, msg);
+    json_decref(r);
     return;
   }
   cc->next(cc, status, res, msg);
@@ -1071,6 +1117,12 @@ static void ct_refreshed(struct ccall *cc, int status, const json_t *res, const 
     else if (warn)
       json_object_set_new(cc->out, "warning", json_string(warn));
   }
+  if (cc->dup[0]) {
+    const char *w = json_string_value(json_object_get(cc->out, "warning"));
+    char all[1000];
+    snprintf(all, sizeof all, "%s%s%s", cc->dup, w ? "; " : "", w ? w : "");
+    json_object_set_new(cc->out, "warning", json_string(all));
+  }
   cc_ok(cc);
 }
 
@@ -1089,6 +1141,7 @@ static void ct_created(struct ccall *cc, int status, const json_t *res, const ch
 
 static void start_create_track(struct ccall *cc) {
   json_t *a = cc->args;
+  name_taken(cc->d, json_string_value(json_object_get(a, "name")), cc->dup, sizeof cc->dup);
   json_t *ca = json_pack("{s:O,s:O}", "name", json_object_get(a, "name"), "type", json_object_get(a, "type"));
   const char *ins = json_string_value(json_object_get(a, "instrument"));
   if (ins && cc->d->inst) {
@@ -1164,10 +1217,23 @@ static void mc_read(struct ccall *cc, int status, const json_t *res, const char 
   cc_ok(cc);
 }
 
-/* Bulk notes: a clip's notes go to the companion in commands of at most NOTES_PER_COMMAND notes (the clip is
- * created with the first chunk, edit_clip adds the rest), and the whole clip is read back once and compared with
- * everything that was asked for: one tool call, confirmed as one. */
+/* Bulk notes: a clip's notes go to the companion in commands of at most cc->per_cmd notes (the clip is created with
+ * the first chunk, edit_clip adds the rest), and the whole clip is read back once and compared with everything
+ * that was asked for: one tool call, confirmed as one. JSON notes: NOTES_PER_COMMAND a command. A companion whose
+ * ping offers the packed form (PROTOCOL.md "Bulk notes") gets every note list packed, up to PACKED_PER_COMMAND (or
+ * its own max_notes) a command, gives the read-back packed, and answers the intermediate edit_clip chunks "brief"
+ * (no note list back). Removals are always JSON, NOTES_PER_COMMAND a command (each is matched against the clip). */
 #define NOTES_PER_COMMAND 2000
+#define PACKED_PER_COMMAND 10000
+
+/* The packed capability of the companion's last ping ({"bulk": {"packed": true, "max_notes": N}}): notes per
+ * command, or 0 when it takes JSON notes only. */
+static size_t comp_packed(const daw_t *d) {
+  const json_t *b = json_object_get(d->comp ? companion_info(d->comp) : NULL, "bulk");
+  json_int_t m = json_integer_value(json_object_get(b, "max_notes"));
+  if (!json_is_true(json_object_get(b, "packed")) || m < 1) return 0;
+  return m < PACKED_PER_COMMAND ? (size_t)m : PACKED_PER_COMMAND;
+}
 
 static json_t *chunk_of(const json_t *notes, size_t from) {
   json_t *a = json_array();
@@ -1176,22 +1242,70 @@ static json_t *chunk_of(const json_t *notes, size_t from) {
   return a;
 }
 
-/* Sends the next chunk of cc->rest to the clip cc->host with edit_clip, or returns 0 when all went out. */
-static int send_next_chunk(struct ccall *cc, cstep next) {
-  if (cc->sent_rm < json_array_size(cc->rest_rm)) { /* removals first, each command atomic on the companion */
+/* notes[from, from + count) into the command's args: under key as JSON notes, or under pkey as one packed string
+ * when the companion takes it. Returns how many went in, or -1 with cc->err set (a note the packed form cannot
+ * carry; the vocabulary's check makes that unreachable). */
+static long put_notes(struct ccall *cc, json_t *ca, const char *key, const char *pkey, const json_t *notes, size_t from,
+                      size_t count) {
+  size_t n = json_array_size(notes), end = from + count < n ? from + count : n;
+  if (from > end) from = end;
+  if (!cc->packed) {
+    json_t *a = json_array();
+    for (size_t i = from; i < end; i++) json_array_append(a, json_array_get(notes, i));
+    json_object_set_new(ca, key, a);
+    return (long)(end - from);
+  }
+  strbuf_t b = STRBUF_INIT;
+  char why[200];
+  int rc = packed_encode(notes, from, end - from, &b, why, sizeof why);
+  if (!rc && json_object_set_new(ca, pkey, json_stringn(b.s ? b.s : "", b.len))) rc = PACKED_ENOMEM;
+  strbuf_reset(&b);
+  if (rc) {
+    snprintf(cc->err, sizeof cc->err, "%s: %s", cc->tool, rc == PACKED_ENOMEM ? "out of memory" : why);
+    return -1;
+  }
+  return (long)(end - from);
+}
+
+/* A packed-capable companion answers an edit_clip with the clip's notes packed ("packed"), or without them
+ * ("brief") where the bridge does not need them; others answer as always (JSON notes). */
+static void reply_form(struct ccall *cc, json_t *ca, int notes_back) {
+  if (cc->packed) json_object_set_new(ca, notes_back ? "packed" : "brief", json_true());
+}
+
+/* read_clip's arguments: the clip, packed when the companion can. */
+static json_t *read_args(struct ccall *cc, const char *hid) {
+  json_t *ra = json_pack("{s:s}", "clip", hid ? hid : "");
+  if (cc->packed) json_object_set_new(ra, "packed", json_true());
+  return ra;
+}
+
+/* Sends the next chunk (removals of cc->rest_rm, then additions of cc->rest) to the clip cc->host with edit_clip,
+ * or returns 0 when all went out. notes_back: the last command's reply must carry the clip's notes. */
+static int send_next_chunk(struct ccall *cc, cstep next, int notes_back) {
+  size_t nrm = json_array_size(cc->rest_rm), n = json_array_size(cc->rest);
+  if (cc->sent_rm < nrm) { /* removals first, each command atomic on the companion */
     json_t *ch = chunk_of(cc->rest_rm, cc->sent_rm);
     cc->sent_rm += json_array_size(ch);
     cc->chunks++;
-    cc_send(cc, "edit_clip", json_pack("{s:s,s:o}", "clip", cc->host, "remove", ch), next);
+    json_t *ca = json_pack("{s:s,s:o}", "clip", cc->host, "remove", ch);
+    reply_form(cc, ca, notes_back && cc->sent_rm >= nrm && cc->sent >= n);
+    cc_send(cc, "edit_clip", ca, next);
     return 1;
   }
-  size_t n = json_array_size(cc->rest);
   if (cc->sent >= n) return 0;
-  json_t *ch = chunk_of(cc->rest, cc->sent);
+  json_t *ca = json_pack("{s:s}", "clip", cc->host);
+  long k = put_notes(cc, ca, "add", "add_packed", cc->rest, cc->sent, cc->per_cmd);
+  if (k < 0) {
+    json_decref(ca);
+    cc_fail(cc, DAW_EINVAL, "%s", cc->err);
+    return 1;
+  }
   cc->chunk_from = cc->sent;
-  cc->sent += json_array_size(ch);
+  cc->sent += (size_t)k;
   cc->chunks++;
-  cc_send(cc, "edit_clip", json_pack("{s:s,s:o}", "clip", cc->host, "add", ch), next);
+  reply_form(cc, ca, notes_back && cc->sent >= n);
+  cc_send(cc, "edit_clip", ca, next);
   return 1;
 }
 
@@ -1209,8 +1323,8 @@ static void mc_chunk_added(struct ccall *cc, int status, const json_t *res, cons
             msg ? msg : companion_strerror(status));
     return;
   }
-  if (send_next_chunk(cc, mc_chunk_added)) return;
-  cc_send(cc, "read_clip", json_pack("{s:s}", "clip", cc->host), mc_read);
+  if (send_next_chunk(cc, mc_chunk_added, 0)) return;
+  cc_send(cc, "read_clip", read_args(cc, cc->host), mc_read);
 }
 
 static void mc_created(struct ccall *cc, int status, const json_t *res, const char *msg) {
@@ -1219,26 +1333,27 @@ static void mc_created(struct ccall *cc, int status, const json_t *res, const ch
   const char *hid = json_string_value(json_object_get(res, "host_id"));
   if (cc->rest && hid) {
     snprintf(cc->host, sizeof cc->host, "%s", hid);
-    if (send_next_chunk(cc, mc_chunk_added)) return;
+    if (send_next_chunk(cc, mc_chunk_added, 0)) return;
   }
-  cc_send(cc, "read_clip", json_pack("{s:O}", "clip", json_object_get(res, "host_id")), mc_read);
+  cc_send(cc, "read_clip", read_args(cc, hid), mc_read);
 }
 
 static void start_create_midi_clip(struct ccall *cc) {
   int t = session_track_resolve(cc->d->ses, json_string_value(json_object_get(cc->args, "track_id")));
   cc->want = notes_for_companion(json_object_get(cc->args, "notes"));
-  json_t *first = cc->want;
-  if (json_array_size(cc->want) > NOTES_PER_COMMAND) {
+  json_t *ca = json_pack("{s:o,s:O,s:O}", "track", track_ref(cc, t), "start", json_object_get(cc->args, "start_time"),
+                         "length", json_object_get(cc->args, "duration"));
+  long k = put_notes(cc, ca, "notes", "notes_packed", cc->want, 0, cc->per_cmd);
+  if (k < 0) {
+    json_decref(ca);
+    cc_fail(cc, DAW_EINVAL, "%s", cc->err);
+    return;
+  }
+  if (json_array_size(cc->want) > (size_t)k) {
     cc->rest = json_incref(cc->want);
-    first = chunk_of(cc->want, 0);
-    cc->sent = json_array_size(first);
-  } else {
-    json_incref(first);
+    cc->sent = (size_t)k;
   }
   cc->chunks = 1;
-  json_t *ca =
-      json_pack("{s:o,s:O,s:O,s:o}", "track", track_ref(cc, t), "start", json_object_get(cc->args, "start_time"),
-                "length", json_object_get(cc->args, "duration"), "notes", first);
   if (json_object_get(cc->args, "name")) json_object_set(ca, "name", json_object_get(cc->args, "name"));
   cc_send(cc, "create_midi_clip", ca, mc_created);
 }
@@ -1272,11 +1387,11 @@ static void ec_edited(struct ccall *cc, int status, const json_t *res, const cha
     return;
   }
   if (cc_check(cc, status, msg)) return;
-  if (send_next_chunk(cc, ec_edited)) return;
+  if (send_next_chunk(cc, ec_edited, 1)) return;
   json_decref(cc->reply);
   cc->reply = json_deep_copy(res);
   if (!cc->want) cc->want = json_deep_copy(json_object_get(res, "notes"));
-  cc_send(cc, "read_clip", json_pack("{s:s}", "clip", cc->host), ec_read_back);
+  cc_send(cc, "read_clip", read_args(cc, cc->host), ec_read_back);
 }
 
 static void ec_transform(struct ccall *cc, int status, const json_t *res, const char *msg) {
@@ -1333,15 +1448,25 @@ static void ec_transform(struct ccall *cc, int status, const json_t *res, const 
   json_array_foreach(cur, i, n)
       json_array_append_new(rm, json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s")));
   cc->want = json_deep_copy(out);
-  if (json_array_size(rm) + json_array_size(out) > NOTES_PER_COMMAND) {
+  if (json_array_size(rm) > NOTES_PER_COMMAND || json_array_size(out) > cc->per_cmd ||
+      (!cc->packed && json_array_size(rm) + json_array_size(out) > NOTES_PER_COMMAND)) {
     /* a big clip: the removals, then the additions, in bounded commands; the read-back compares the whole clip */
     cc->rest_rm = rm;
     cc->rest = out;
     cc->chunks = 0;
-    send_next_chunk(cc, ec_edited);
+    send_next_chunk(cc, ec_edited, 1);
     return;
   }
-  cc_send(cc, "edit_clip", json_pack("{s:s,s:o,s:o}", "clip", cc->host, "remove", rm, "add", out), ec_edited);
+  json_t *ca = json_pack("{s:s,s:o}", "clip", cc->host, "remove", rm);
+  if (put_notes(cc, ca, "add", "add_packed", out, 0, json_array_size(out)) < 0) {
+    json_decref(ca);
+    json_decref(out);
+    cc_fail(cc, DAW_EINVAL, "%s", cc->err);
+    return;
+  }
+  json_decref(out);
+  reply_form(cc, ca, 1);
+  cc_send(cc, "edit_clip", ca, ec_edited);
 }
 
 static int start_edit_clip(struct ccall *cc) {
@@ -1355,21 +1480,26 @@ static int start_edit_clip(struct ccall *cc) {
   cc->track = ti;
   snprintf(cc->track_id, sizeof cc->track_id, "%s", session_track_id(cc->d->ses, ti));
   if (json_object_get(cc->args, "transpose") || json_object_get(cc->args, "quantize")) {
-    cc_send(cc, "read_clip", json_pack("{s:s}", "clip", hid), ec_transform);
+    cc_send(cc, "read_clip", read_args(cc, hid), ec_transform);
     return 0;
   }
   json_t *ca = json_pack("{s:s}", "clip", hid);
   cc->chunks = 1;
+  json_t *add = NULL;
   if (json_object_get(cc->args, "add_notes")) {
-    json_t *add = notes_for_companion(json_object_get(cc->args, "add_notes"));
-    if (json_array_size(add) > NOTES_PER_COMMAND) {
-      /* bulk: the first chunk with the removals, then edit_clip adds of the rest; the last reply's notes are
-       * what the read-back must show */
-      cc->rest = add;
-      add = chunk_of(cc->rest, 0);
-      cc->sent = json_array_size(add);
+    /* bulk: the first chunk with the removals, then edit_clip adds of the rest; the last reply's notes are
+     * what the read-back must show */
+    add = notes_for_companion(json_object_get(cc->args, "add_notes"));
+    long k = put_notes(cc, ca, "add", "add_packed", add, 0, cc->per_cmd);
+    if (k < 0) {
+      json_decref(add);
+      json_decref(ca);
+      return DAW_EINVAL;
     }
-    json_object_set_new(ca, "add", add);
+    if (json_array_size(add) > (size_t)k) {
+      cc->rest = json_incref(add);
+      cc->sent = (size_t)k;
+    }
   }
   if (json_object_get(cc->args, "remove_notes")) {
     json_t *rm = json_array();
@@ -1379,17 +1509,19 @@ static int start_edit_clip(struct ccall *cc) {
         json_array_append_new(rm, json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s")));
     if (json_array_size(rm) > NOTES_PER_COMMAND) {
       /* many removals: in bounded commands before the additions */
-      json_t *add = json_object_get(ca, "add");
       if (add && !cc->rest) cc->rest = json_incref(add);
+      json_decref(add);
       cc->sent = 0;
       cc->rest_rm = rm;
       cc->chunks = 0;
       json_decref(ca);
-      send_next_chunk(cc, ec_edited);
+      send_next_chunk(cc, ec_edited, 1);
       return 0;
     }
     json_object_set_new(ca, "remove", rm);
   }
+  reply_form(cc, ca, !cc->rest);
+  json_decref(add);
   cc_send(cc, "edit_clip", ca, ec_edited);
   return 0;
 }
@@ -1655,7 +1787,7 @@ static int start_get_notes(struct ccall *cc) {
     return DAW_EINVAL;
   }
   snprintf(cc->host, sizeof cc->host, "%s", hid);
-  cc_send(cc, "read_clip", json_pack("{s:s}", "clip", hid), gn_clip_read);
+  cc_send(cc, "read_clip", read_args(cc, hid), gn_clip_read);
   return 0;
 }
 
@@ -1667,6 +1799,9 @@ static int companion_route(daw_t *d, enum vocab_tool t, const json_t *args, daw_
   cc->data = data;
   cc->args = json_deep_copy(args);
   cc->t0 = uv_now(d->loop);
+  cc->per_cmd = comp_packed(d);
+  cc->packed = cc->per_cmd > 0;
+  if (!cc->packed) cc->per_cmd = NOTES_PER_COMMAND;
   const char *tool = vocab_name(t);
   snprintf(cc->tool, sizeof cc->tool, "%s", tool);
   int rc = 0;
@@ -1787,6 +1922,8 @@ static int call_checked(daw_t *d, const char *tool, const json_t *args, daw_cb c
   }
   struct pending_call *p = pend(d, tool, cb, data);
   if (!p) return DAW_ENOMEM;
+  if (t == VOCAB_CREATE_TRACK)
+    name_taken(d, json_string_value(json_object_get(args, "name")), p->warning, sizeof p->warning);
   if (t == VOCAB_GET_STATE && json_object_get(args, "track_id")) {
     int ti = session_track_resolve(d->ses, json_string_value(json_object_get(args, "track_id")));
     snprintf(p->only_track, sizeof p->only_track, "%s", session_track_id(d->ses, ti));

@@ -3,6 +3,7 @@
 add_library(dbagent STATIC
   bridge/daw.c
   bridge/companion.c
+  bridge/notes_packed.c
 )
 target_include_directories(dbagent PUBLIC ${DAWBRIDGE_SOURCE_DIR}/bridge)
 target_link_libraries(dbagent PUBLIC dbvocab dbcore PkgConfig::JANSSON)
@@ -16,6 +17,8 @@ db_add_test(test_companion SOURCES tests/integration/test_companion.c LIBS dbtes
             LABELS integration TIMEOUT 300)
 # the spool's security and request-id matching (companion_t alone, the test plays the companion / another user)
 db_add_test(test_companion_spool SOURCES tests/integration/test_companion_spool.c LIBS dbagent LABELS integration companion)
+# the packed note list of the companion protocol (bridge/notes_packed.c): decode/encode, bad input refused
+db_add_test(test_notes_packed SOURCES tests/unit/test_notes_packed.c LIBS dbagent)
 # bulk notes: a 20,000-note clip as one tool call, in bounded companion commands, read back whole (both dialects)
 db_add_test(test_companion_bulk SOURCES tests/integration/test_companion_bulk.c LIBS dbagentcore LABELS integration companion
             TIMEOUT 300)

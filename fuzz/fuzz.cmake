@@ -50,6 +50,7 @@ db_fuzz_target(budget SOURCES fuzz/fuzz_budget.c LIBS dbmusic)
 db_fuzz_target(instmap SOURCES fuzz/fuzz_instmap.c LIBS dbinstmap)
 db_fuzz_target(vocab SOURCES fuzz/fuzz_vocab.c LIBS dbvocab)
 db_fuzz_target(llm_response SOURCES fuzz/fuzz_llm_response.c LIBS dbllm)
+db_fuzz_target(packed SOURCES fuzz/fuzz_packed.c LIBS dbagent)
 # each input waits for the command file the bridge writes (a few ms of file I/O): fewer mutations
 db_fuzz_target(companion_reply SOURCES fuzz/fuzz_companion_reply.c LIBS dbagent ROUNDS 500)
 db_fuzz_target(surface SOURCES fuzz/fuzz_surface.c LIBS dbsurfacecodec)

@@ -31,6 +31,7 @@ struct mk_companion {
   } mem[MEMORY];
   int nmem, memhead;
   int drop_replies; /* fault: the next N replies are lost (the command still runs and is remembered) */
+  int legacy;       /* plays a companion from before the packed form: no "bulk" in ping, no packed notes */
   void (*close_cb)(void *);
   void *close_data;
 };
@@ -183,6 +184,119 @@ static int parse_notes(json_t *arr, double length, int match_only, struct mk_not
   return 0;
 }
 
+/* PROTOCOL.md "Bulk notes": one command carries at most this many notes (either form) */
+#define MAX_NOTES 50000
+#define TICKS 1920
+
+/* packed notes "n s d v c;..." (s, d in ticks of 1/1920 beat) -> notes, checked like the JSON form */
+static int parse_packed(json_t *js, double length, struct mk_note **out, int *count, char *err, size_t errlen) {
+  *out = NULL;
+  *count = 0;
+  if (!json_is_string(js)) {
+    snprintf(err, errlen, "packed notes must be a string \"n s d v c;...\"");
+    return -1;
+  }
+  const char *p = json_string_value(js);
+  size_t cap = 0;
+  int n = 0;
+  struct mk_note *notes = NULL;
+  while (*p) {
+    long long v[5];
+    char *end;
+    for (int k = 0; k < 5; k++) {
+      while (*p == ' ') p++;
+      if (*p < '0' || *p > '9') { /* digits only: no sign, no fraction */
+        snprintf(err, errlen, "bad packed note %d (want \"n s d v c\" integers, ';' between)", n + 1);
+        free(notes);
+        return -1;
+      }
+      v[k] = strtoll(p, &end, 10);
+      p = end;
+      if (v[k] > 2000000000LL) {
+        snprintf(err, errlen, "packed note %d: value out of range", n + 1);
+        free(notes);
+        return -1;
+      }
+    }
+    while (*p == ' ') p++;
+    if (*p == ';')
+      p++;
+    else if (*p) {
+      snprintf(err, errlen, "bad packed note %d (want ';' after it)", n + 1);
+      free(notes);
+      return -1;
+    }
+    if (n >= MAX_NOTES) {
+      snprintf(err, errlen, "more than %d notes in one command: send the rest with edit_clip 'add'", MAX_NOTES);
+      free(notes);
+      return -1;
+    }
+    if ((size_t)n == cap) {
+      cap = cap ? cap * 2 : 256;
+      struct mk_note *g = realloc(notes, cap * sizeof *notes);
+      if (!g) {
+        free(notes);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      notes = g;
+    }
+    struct mk_note *x = &notes[n];
+    x->n = (int)v[0];
+    x->s = (double)v[1] / TICKS;
+    x->d = (double)v[2] / TICKS;
+    x->v = (int)v[3];
+    x->c = (int)v[4];
+    if (x->n > 127 || x->v < 1 || x->v > 127 || v[2] < 1 || x->c > 15 || (length > 0 && x->s >= length)) {
+      snprintf(err, errlen, "packed note %d {n:%d, s:%lld, d:%lld, v:%d, c:%d} out of range", n + 1, x->n, v[1], v[2],
+               x->v, x->c);
+      free(notes);
+      return -1;
+    }
+    n++;
+  }
+  *out = notes;
+  *count = n;
+  return 0;
+}
+
+/* the notes of a command: JSON under key, or packed under pkey (not both); at most MAX_NOTES */
+static int command_notes(struct mk_companion *c, json_t *args, const char *key, const char *pkey, double length,
+                         struct mk_note **out, int *count, char *err, size_t errlen) {
+  json_t *pk = c->legacy ? NULL : json_object_get(args, pkey);
+  int rc;
+  if (pk && json_object_get(args, key)) {
+    snprintf(err, errlen, "give '%s' or '%s', not both", key, pkey);
+    return -1;
+  }
+  rc = pk ? parse_packed(pk, length, out, count, err, errlen)
+          : parse_notes(json_object_get(args, key), length, 0, out, count, err, errlen);
+  if (!rc && *count > MAX_NOTES) {
+    free(*out);
+    *out = NULL;
+    snprintf(err, errlen, "%d notes in one command (at most %d): send the rest with edit_clip 'add'", *count,
+             MAX_NOTES);
+    return -1;
+  }
+  return rc;
+}
+
+/* a clip's notes packed (ticks rounded to the nearest) */
+static json_t *packed_json(const struct mk_clip *cl) {
+  size_t cap = (size_t)cl->nnotes * 40 + 1, len = 0;
+  char *b = malloc(cap);
+  if (!b) return json_null();
+  b[0] = 0;
+  for (int i = 0; i < cl->nnotes; i++) {
+    const struct mk_note *x = &cl->notes[i];
+    len += (size_t)snprintf(b + len, cap - len, "%s%d %lld %lld %d %d", i ? ";" : "", x->n,
+                            (long long)floor(x->s * TICKS + 0.5), (long long)floor(x->d * TICKS + 0.5), x->v, x->c);
+  }
+  json_t *j = json_stringn(b, len);
+  free(b);
+  return j;
+}
+
 static void clip_add_notes(struct mk_clip *c, const struct mk_note *notes, int n) {
   if (n <= 0) return; /* nothing to add (notes may be NULL) */
   if (c->nnotes + n > c->cap) {
@@ -289,10 +403,12 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
   mock_t *m = c->m;
   struct mk_state *s = m->st;
   if (!strcmp(op, "ping")) {
-    return json_pack("{s:s,s:i,s:s,s:o,s:s}", "companion", "dawbridge", "version", 1, "host",
-                     m->dialect == MK_REAPER ? "reaper" : "ardour", "command_id",
-                     m->dialect == MK_REAPER ? json_string(MK_REAPER_COMMAND_ID) : json_null(), "undo",
-                     m->dialect == MK_REAPER ? "native" : "companion");
+    json_t *r = json_pack("{s:s,s:i,s:s,s:o,s:s}", "companion", "dawbridge", "version", 1, "host",
+                          m->dialect == MK_REAPER ? "reaper" : "ardour", "command_id",
+                          m->dialect == MK_REAPER ? json_string(MK_REAPER_COMMAND_ID) : json_null(), "undo",
+                          m->dialect == MK_REAPER ? "native" : "companion");
+    if (!c->legacy) json_object_set_new(r, "bulk", json_pack("{s:b,s:i}", "packed", 1, "max_notes", MAX_NOTES));
+    return r;
   }
   if (!strcmp(op, "state")) {
     json_t *tr = json_array();
@@ -363,7 +479,7 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     if (m->dialect == MK_ARDOUR && t->type != MK_MIDI) FAIL("create_midi_clip: track %s is not a MIDI track", t->name);
     struct mk_note *notes;
     int nn;
-    if (parse_notes(json_object_get(args, "notes"), json_number_value(jl), 0, &notes, &nn, err, errlen)) return NULL;
+    if (command_notes(c, args, "notes", "notes_packed", json_number_value(jl), &notes, &nn, err, errlen)) return NULL;
     mk_undo_push(m, "create_midi_clip");
     t->clips = realloc(t->clips, sizeof *t->clips * (size_t)(t->nclips + 1));
     struct mk_clip *cl = &t->clips[t->nclips++];
@@ -384,15 +500,16 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     struct mk_track *t = NULL;
     struct mk_clip *cl = find_clip(m, json_object_get(args, "clip"), &t, err, errlen);
     if (!cl) return NULL;
+    int packed = !c->legacy && json_is_true(json_object_get(args, "packed"));
     return json_pack("{s:s,s:s,s:f,s:f,s:o}", "host_id", cl->host_id, "track", t->host_id, "start", cl->start, "length",
-                     cl->length, "notes", mk_notes_json(cl));
+                     cl->length, packed ? "notes_packed" : "notes", packed ? packed_json(cl) : mk_notes_json(cl));
   }
   if (!strcmp(op, "edit_clip")) {
     struct mk_clip *cl = find_clip(m, json_object_get(args, "clip"), NULL, err, errlen);
     if (!cl) return NULL;
     struct mk_note *add, *rem;
     int na, nr;
-    if (parse_notes(json_object_get(args, "add"), cl->length, 0, &add, &na, err, errlen)) return NULL;
+    if (command_notes(c, args, "add", "add_packed", cl->length, &add, &na, err, errlen)) return NULL;
     if (parse_notes(json_object_get(args, "remove"), 0, 1, &rem, &nr, err, errlen)) {
       free(add);
       return NULL;
@@ -429,7 +546,12 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     free(idx);
     free(taken);
     s->saved = 0;
-    return json_pack("{s:i,s:i,s:o}", "added", na, "removed", nr, "notes", mk_notes_json(cl));
+    json_t *r = json_pack("{s:i,s:i}", "added", na, "removed", nr);
+    if (c->legacy || !json_is_true(json_object_get(args, "brief")))
+      json_object_set_new(r, !c->legacy && json_is_true(json_object_get(args, "packed")) ? "notes_packed" : "notes",
+                          !c->legacy && json_is_true(json_object_get(args, "packed")) ? packed_json(cl)
+                                                                                      : mk_notes_json(cl));
+    return r;
   }
   if (!strcmp(op, "add_effect")) {
     struct mk_track *t = find_track(m, json_object_get(args, "track"), err, errlen);
@@ -629,6 +751,7 @@ static void process_file(struct mk_companion *c, const char *fname) {
 }
 
 void mk_companion_drop_replies(struct mk_companion *c, int n) { c->drop_replies = n > 0 ? n : 0; }
+void mk_companion_legacy(struct mk_companion *c, int on) { c->legacy = on; }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 

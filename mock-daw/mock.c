@@ -147,6 +147,12 @@ int mock_companion_drop_replies(mock_t *m, int n) {
   return MOCK_OK;
 }
 
+int mock_companion_legacy(mock_t *m, int on) {
+  if (!m->comp) return MOCK_ESTATE;
+  mk_companion_legacy(m->comp, on);
+  return MOCK_OK;
+}
+
 const char *mock_strerror(int code) {
   switch (code) {
   case MOCK_OK: return "ok";

@@ -75,6 +75,9 @@ int mock_restart(mock_t *m, int keep_state, int down_ms);
 /* Companion fault: the next n commands are executed (and remembered) but their replies are lost, file and OSC
  * alike, as if the reply never reached the bridge. Returns MOCK_OK, or MOCK_ESTATE without a companion. */
 int mock_companion_drop_replies(mock_t *m, int n);
+/* Companion: on = 1 plays a companion from before the packed bulk form (PROTOCOL.md "Bulk notes"): its ping offers
+ * no "bulk", and it takes and gives JSON notes only. Set before the bridge pings. MOCK_OK or MOCK_ESTATE. */
+int mock_companion_legacy(mock_t *m, int on);
 
 /* Closes every handle; memory is freed in the close callbacks; then cb(data) (cb may be NULL). */
 void mock_close(mock_t *m, void (*cb)(void *data), void *data);

@@ -1,7 +1,9 @@
 /* Bulk notes (issue 11): a clip of 20,000 notes goes through daw_call as one tool call, split into bounded
- * companion commands (create with the first 2,000 notes, then edit_clip adds of 2,000), confirmed as one by
- * reading the whole clip back and comparing; the mock DAW's own state dump holds every note exactly. Both dialects,
- * the embedded mock DAW with its companion over a real spool and real UDP. */
+ * companion commands, confirmed as one by reading the whole clip back and comparing; the mock DAW's own state dump
+ * holds every note exactly. A companion whose ping offers the packed form (PROTOCOL.md "Bulk notes") gets the notes
+ * packed, 10,000 a command, and gives the read-back packed; an older companion gets JSON notes, 2,000 a command
+ * (create with the first chunk, then edit_clip adds). Both dialects, the embedded mock DAW with its companion over a
+ * real spool and real UDP. Also: create_track names a track of the same name in its result's "warning". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,7 +109,10 @@ static const json_t *mock_clip(json_t *st, const char *track, size_t k) {
 
 static void test_companion_bulk_notes_20000_one_call(void **st) {
   (void)st;
-  for (int di = 0; di < 2; di++) {
+  for (int run = 0; run < 4; run++) {
+    int di = run % 2, legacy = run / 2;
+    /* companion commands: packed 10,000 notes a command (removals JSON, 2,000 a command); legacy 2,000 */
+    const int cmds_create = legacy ? 10 : 2, cmds_add = legacy ? 3 : 1, cmds_transpose = legacy ? 26 : 13 + 3;
     struct ctx x;
     memset(&x, 0, sizeof x);
     uv_loop_init(&x.loop);
@@ -120,9 +125,13 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     struct mock_embed_config mcfg = {.tracks = -1, .companion = 1, .quiet = 1};
     char err[512];
     assert_int_equal(mock_embed_open(&x.loop, &cfg, &mcfg, &x.d, &x.mock, err, sizeof err), 0);
+    assert_int_equal(mock_companion_legacy(mock_embed_mock(x.mock), legacy), MOCK_OK);
     assert_int_equal(daw_start(x.d, on_daw, &x), 0);
     assert_int_equal(wait_done(&x, 30000), 0);
     assert_true(daw_has_companion(x.d));
+    /* the ping's capability as the bridge saw it */
+    const json_t *bulk = json_object_get(companion_info(daw_companion(x.d)), "bulk");
+    assert_int_equal(json_is_true(json_object_get(bulk, "packed")), !legacy);
     int ti = session_track_index_by_name(daw_session(x.d), "Bass");
     assert_true(ti > 0);
     size_t before = 0;
@@ -137,11 +146,12 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     x.done = 0;
     assert_int_equal(daw_call(x.d, "create_midi_clip", args, on_daw, &x), 0);
     json_decref(args);
-    if (wait_done(&x, 120000)) fail_msg("%s: create_midi_clip of 20,000 notes: %s", dialects[di], x.msg);
+    if (wait_done(&x, 120000))
+      fail_msg("%s%s: create_midi_clip of 20,000 notes: %s", dialects[di], legacy ? " (legacy)" : "", x.msg);
     assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
     assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 20000);
     assert_int_equal(json_integer_value(json_object_get(x.result, "notes_added")), 20000);
-    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 10); /* bounded commands */
+    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), cmds_create);
     char clip_id[32];
     snprintf(clip_id, sizeof clip_id, "%s", json_string_value(json_object_get(x.result, "clip_id")));
     /* the DAW's own state: exactly those notes, in one clip */
@@ -166,7 +176,8 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
     assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 24500);
     assert_int_equal(json_integer_value(json_object_get(x.result, "added")), 4500);
-    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 3);
+    /* (a call that took one command reports no "companion_commands") */
+    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), cmds_add > 1 ? cmds_add : 0);
     ms = mock_embed_state(x.mock);
     json_array_extend(notes, more);
     expect_same_notes(notes, json_object_get(mock_clip(ms, "Bass", before), "notes"));
@@ -180,7 +191,7 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     if (wait_done(&x, 120000)) fail_msg("%s: transposing 24,500 notes: %s", dialects[di], x.msg);
     assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
     assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 24500);
-    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 26); /* 13 + 13 */
+    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), cmds_transpose);
     size_t i;
     json_t *o;
     json_array_foreach(notes, i, o)
@@ -272,7 +283,7 @@ static void test_companion_bulk_plan_20000_notes(void **st) {
   assert_int_equal(daw_call(x.d, plan_step_tool(plan, 0), args, on_daw, &x), 0);
   if (wait_done(&x, 120000)) fail_msg("the plan's create_midi_clip: %s", x.msg);
   assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
-  assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 10);
+  assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 2);
   json_t *ms = mock_embed_state(x.mock);
   size_t k = 0;
   const json_t *c, *found = NULL;
@@ -327,7 +338,7 @@ static void test_cli_call_args_from_file_and_stdin(void **st) {
       if (!r) fail_msg("%s: no JSON result: %s\n%s", cmd, je.text, out);
       assert_string_equal(json_string_value(json_object_get(r, "status")), "confirmed");
       assert_int_equal(json_integer_value(json_object_get(r, "notes")), 20000);
-      assert_int_equal(json_integer_value(json_object_get(r, "companion_commands")), 10);
+      assert_int_equal(json_integer_value(json_object_get(r, "companion_commands")), 2); /* packed, 10,000 each */
       json_decref(r);
     }
   }
@@ -342,11 +353,75 @@ static void test_cli_call_args_from_file_and_stdin(void **st) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* create_track with a name a track has already: the track is made (names need not be unique), and the result's
+ * "warning" names the existing one; a free name gets no warning. Through the companion (both dialects) and through
+ * REAPER's native OSC (no companion); and the CLI prints the warning. */
+static void test_companion_bulk_create_track_name_taken(void **st) {
+  (void)st;
+  static const struct {
+    const char *dialect;
+    int companion;
+  } runs[] = {{"reaper", 1}, {"ardour", 1}, {"reaper", 0}};
+  for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+    struct ctx x;
+    memset(&x, 0, sizeof x);
+    uv_loop_init(&x.loop);
+    struct daw_config cfg = {.dialect = runs[r].dialect,
+                             .listen_port = -1,
+                             .confirm_timeout_ms = -1,
+                             .retries = -1,
+                             .refresh_interval_ms = 0,
+                             .log = {.level = LOG_ERROR}};
+    struct mock_embed_config mcfg = {.tracks = -1, .companion = runs[r].companion, .quiet = 1};
+    char err[512];
+    assert_int_equal(mock_embed_open(&x.loop, &cfg, &mcfg, &x.d, &x.mock, err, sizeof err), 0);
+    assert_int_equal(daw_start(x.d, on_daw, &x), 0);
+    assert_int_equal(wait_done(&x, 30000), 0);
+    assert_int_equal(daw_has_companion(x.d), runs[r].companion);
+    int ti = session_track_index_by_name(daw_session(x.d), "Bass");
+    assert_true(ti > 0);
+    char want[200];
+    snprintf(want, sizeof want, "a track named \"Bass\" already exists (track_id %s)",
+             session_track_id(daw_session(x.d), ti));
+    static const char *const names[] = {"bass", "Brand New Track"};
+    for (int k = 0; k < 2; k++) {
+      json_t *args = json_pack("{s:s,s:s}", "name", names[k], "type", "midi");
+      x.done = 0;
+      assert_int_equal(daw_call(x.d, "create_track", args, on_daw, &x), 0);
+      json_decref(args);
+      if (wait_done(&x, 30000)) fail_msg("%s: create_track %s: %s", runs[r].dialect, names[k], x.msg);
+      assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
+      const char *w = json_string_value(json_object_get(x.result, "warning"));
+      if (k == 0 && (!w || !strstr(w, want)))
+        fail_msg("%s%s: warning '%s', want '%s'", runs[r].dialect, runs[r].companion ? "" : " (native)",
+                 w ? w : "(none)", want);
+      if (k == 1 && w) fail_msg("%s: a free name got the warning '%s'", runs[r].dialect, w);
+    }
+    daw_close(x.d, on_closed, &x);
+    mock_embed_close(x.mock, on_closed, &x);
+    uv_run(&x.loop, UV_RUN_DEFAULT);
+    assert_int_equal(x.closed, 2);
+    json_decref(x.result);
+    assert_int_equal(uv_loop_close(&x.loop), 0);
+  }
+  /* the CLI prints it */
+  const char *bin = getenv("DAWBRIDGE_BINARY_DIR");
+  if (!bin) fail_msg("DAWBRIDGE_BINARY_DIR is not set (run through ctest)");
+  char cmd[1024], out[1 << 14];
+  snprintf(cmd, sizeof cmd,
+           "'%s/dawbridge' --daw mock --dialect ardour call create_track '{\"name\":\"Bass\",\"type\":\"midi\"}' 2>&1",
+           bin);
+  int rc = run_cli(cmd, out, sizeof out);
+  if (rc != 0) fail_msg("%s: exit %d:\n%s", cmd, rc, out);
+  if (!strstr(out, "warning: a track named \"Bass\" already exists (track_id t")) fail_msg("no warning printed:\n%s", out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_companion_bulk_notes_20000_one_call),
       cmocka_unit_test(test_companion_bulk_plan_20000_notes),
       cmocka_unit_test(test_cli_call_args_from_file_and_stdin),
+      cmocka_unit_test(test_companion_bulk_create_track_name_taken),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
