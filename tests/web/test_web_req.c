@@ -81,35 +81,43 @@ static const struct check_case check_cases[] = {
      401, 0},
 };
 
+/* the policy of every case: the token TOK, the page on port 8765, loopback only */
+static const struct webreq_policy POL = {.token = TOK, .port = 8765};
+
+/* runs every case (case_fails(i) prints what is wrong and returns 1); the test fails after all ran if any did */
+static void run_cases(size_t n, int (*case_fails)(size_t i)) {
+  int failures = 0;
+  for (size_t i = 0; i < n; i++) failures += case_fails(i);
+  assert_int_equal(failures, 0);
+}
+
+static int check_case_fails(size_t i) {
+  const struct check_case *c = &check_cases[i];
+  struct webreq r = {c->method, c->path, c->query, c->host, c->origin, c->auth, c->websocket, c->clen};
+  struct webreq_target t;
+  char msg[256] = "";
+  int st = webreq_check(&POL, &r, &t, msg, sizeof msg);
+  if (st == c->status && (st != 0 || t.route == c->route) && (!st || msg[0])) return 0;
+  printf("case \"%s\": status %d (want %d), route %d (want %d), message \"%s\"\n", c->name, st, c->status,
+         (int)t.route, (int)c->route, msg);
+  return 1;
+}
+
 static void test_web_req_check_table(void **state) {
   (void)state;
-  struct webreq_policy pol = {.token = TOK, .port = 8765};
-  int failures = 0;
-  for (size_t i = 0; i < sizeof check_cases / sizeof check_cases[0]; i++) {
-    const struct check_case *c = &check_cases[i];
-    struct webreq r = {c->method, c->path, c->query, c->host, c->origin, c->auth, c->websocket, c->clen};
-    struct webreq_target t;
-    char msg[256] = "";
-    int st = webreq_check(&pol, &r, &t, msg, sizeof msg);
-    if (st != c->status || (st == 0 && t.route != c->route) || (st && !msg[0])) {
-      printf("case \"%s\": status %d (want %d), route %d (want %d), message \"%s\"\n", c->name, st, c->status,
-             (int)t.route, (int)c->route, msg);
-      failures++;
-    }
-  }
-  assert_int_equal(failures, 0);
+  run_cases(sizeof check_cases / sizeof check_cases[0], check_case_fails);
 }
 
 static void test_web_req_static_names(void **state) {
   (void)state;
-  struct webreq_policy pol = {.token = TOK, .port = 8765};
+  const struct webreq_policy *pol = &POL;
   struct webreq r = {.method = WEBREQ_GET, .path = "/", .host = "127.0.0.1:8765", .content_length = -1};
   struct webreq_target t;
   char msg[128];
-  assert_int_equal(webreq_check(&pol, &r, &t, msg, sizeof msg), 0);
+  assert_int_equal(webreq_check(pol, &r, &t, msg, sizeof msg), 0);
   assert_string_equal(t.file, "index.html");
   r.path = "/style.css";
-  assert_int_equal(webreq_check(&pol, &r, &t, msg, sizeof msg), 0);
+  assert_int_equal(webreq_check(pol, &r, &t, msg, sizeof msg), 0);
   assert_string_equal(t.file, "style.css");
   assert_string_equal(webreq_mime("style.css"), "text/css; charset=utf-8");
   assert_string_equal(webreq_mime("app.js"), "text/javascript; charset=utf-8");
@@ -120,7 +128,7 @@ static void test_web_req_static_names(void **state) {
   memset(longname + 1, 'a', WEBREQ_NAME_MAX + 1);
   longname[WEBREQ_NAME_MAX + 2] = 0;
   r.path = longname;
-  assert_int_equal(webreq_check(&pol, &r, &t, msg, sizeof msg), 404);
+  assert_int_equal(webreq_check(pol, &r, &t, msg, sizeof msg), 404);
 }
 
 /* --web-listen widens Host: the named address, or any IP literal for a wildcard; never a DNS name */
@@ -186,33 +194,30 @@ static const struct body_case body_cases[] = {
     {"state takes no body", WEBREQ_STATE, "{}", 400, NULL, NULL, 0, 0, 0},
 };
 
+static int body_case_fails(size_t i) {
+  const struct body_case *c = &body_cases[i];
+  struct webreq_body b;
+  json_t *json = NULL;
+  char msg[256] = "";
+  int st = webreq_body(&POL, c->route, c->body, strlen(c->body), &b, &json, msg, sizeof msg);
+  int bad = st != c->status || (c->msg_contains && !strstr(msg, c->msg_contains)) || (st && !msg[0]);
+  if (!st && !c->status)
+    bad |= (c->text ? !b.text || strcmp(b.text, c->text) : b.text != NULL) || b.iteration != c->iteration ||
+           b.force != c->force || b.request != c->request;
+  if (st && json) bad = 1;
+  if (bad) printf("body case \"%s\": status %d (want %d), message \"%s\"\n", c->name, st, c->status, msg);
+  json_decref(json);
+  return bad;
+}
+
 static void test_web_req_body_table(void **state) {
   (void)state;
-  struct webreq_policy pol = {.token = TOK, .port = 8765};
-  int failures = 0;
-  for (size_t i = 0; i < sizeof body_cases / sizeof body_cases[0]; i++) {
-    const struct body_case *c = &body_cases[i];
-    struct webreq_body b;
-    json_t *json = NULL;
-    char msg[256] = "";
-    int st = webreq_body(&pol, c->route, c->body, strlen(c->body), &b, &json, msg, sizeof msg);
-    int bad = st != c->status || (c->msg_contains && !strstr(msg, c->msg_contains)) || (st && !msg[0]);
-    if (!st && !c->status)
-      bad |= (c->text ? !b.text || strcmp(b.text, c->text) : b.text != NULL) || b.iteration != c->iteration ||
-             b.force != c->force || b.request != c->request;
-    if (st && json) bad = 1;
-    if (bad) {
-      printf("body case \"%s\": status %d (want %d), message \"%s\"\n", c->name, st, c->status, msg);
-      failures++;
-    }
-    json_decref(json);
-  }
-  assert_int_equal(failures, 0);
+  run_cases(sizeof body_cases / sizeof body_cases[0], body_case_fails);
 }
 
 static void test_web_req_body_limit(void **state) {
   (void)state;
-  struct webreq_policy pol = {.token = TOK, .port = 8765};
+  struct webreq_policy pol = POL;
   static char big[WEBREQ_MAX_BODY + 2];
   memset(big, ' ', sizeof big - 1);
   struct webreq_body b;
