@@ -26,6 +26,7 @@
 #include "history.h"
 #include "datadir.h"
 #include "llm.h"
+#include "rmtree.h"
 
 enum kind { K_ASK, K_PLAN, K_EXEC, K_DEMO };
 
@@ -60,6 +61,8 @@ struct acmd {
 static void acmd_free(void *data) {
   struct acmd *x = data;
   if (!x) return;
+  /* the demo's own temporary history (no --data-dir): nothing is left in $TMPDIR */
+  if (x->demo_dir[0]) rmtree(x->demo_dir);
   free(x->text);
   free(x->label);
   json_decref(x->response);
@@ -251,7 +254,7 @@ static void print_demo_tail(struct acmd *x, const json_t *resp) {
   if (!h) return;
   json_t *list = NULL;
   if (history_list(h, &list, NULL, err, sizeof err) == HISTORY_OK) {
-    printf("\nSaved iterations (%s):\n", history_dir(h));
+    printf("\nSaved iterations (%s):\n", x->c->o.data_dir ? history_dir(h) : "in a temporary directory");
     size_t i;
     json_t *e;
     json_array_foreach(list, i, e) {
@@ -266,8 +269,13 @@ static void print_demo_tail(struct acmd *x, const json_t *resp) {
   }
   json_decref(list);
   history_free(h);
-  printf("\nInspect it with: dawbridge --data-dir %s --composition demo history show %lld\n",
-         x->c->o.data_dir ? x->c->o.data_dir : x->demo_dir, (long long)json_integer_value(it));
+  if (x->c->o.data_dir)
+    printf("\nInspect it with: dawbridge --data-dir %s --composition demo history show %lld\n", x->c->o.data_dir,
+           (long long)json_integer_value(it));
+  else
+    printf("\nThis history was in a temporary directory, removed as the demo ends. To keep it:\n"
+           "  dawbridge demo --data-dir DIR, then: dawbridge --data-dir DIR --composition demo history show %lld\n",
+           (long long)json_integer_value(it));
 }
 
 static void on_done(agent_t *a, int status, const json_t *resp, const char *message, void *data) {

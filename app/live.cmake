@@ -34,6 +34,13 @@ if(DAWBRIDGE_TESTS)
   add_dependencies(bench_live_idle dawbridge)
 endif()
 
+# `dawbridge demo` removes its temporary directories (a shell script driving the real binary).
+if(DAWBRIDGE_TESTS)
+  add_test(NAME test_demo_tmp COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/tests/live/test_demo_tmp.sh $<TARGET_FILE:dawbridge>)
+  set_tests_properties(test_demo_tmp PROPERTIES LABELS "integration;live;mock" TIMEOUT 120
+    ENVIRONMENT "DAWBRIDGE_SOURCE_DIR=${DAWBRIDGE_SOURCE_DIR};DAWBRIDGE_BINARY_DIR=${CMAKE_BINARY_DIR}")
+endif()
+
 # The CLI through a running `dawbridge run` (a shell script driving the real binary).
 if(DAWBRIDGE_TESTS)
   add_test(NAME test_live_cli COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/tests/live/test_live_cli.sh

@@ -1,7 +1,6 @@
 /* mock_embed: an in-process mock DAW behind a daw_t. See mock_embed.h. */
 #include "mock_embed.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 
 #include "sync.h"
 #include "errfmt.h"
+#include "rmtree.h"
 
 struct mock_embed {
   mock_t *mock;
@@ -17,21 +17,6 @@ struct mock_embed {
   void (*close_cb)(void *);
   void *close_data;
 };
-
-static void rm_tree(const char *dir) {
-  DIR *dd = opendir(dir);
-  if (dd) {
-    struct dirent *e;
-    char p[1400];
-    while ((e = readdir(dd)) != NULL) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-      if (unlink(p) != 0) rm_tree(p);
-    }
-    closedir(dd);
-  }
-  rmdir(dir);
-}
 
 int mock_embed_open(uv_loop_t *loop, const struct daw_config *cfg, const struct mock_embed_config *mc, daw_t **daw,
                     mock_embed_t **out, char *err, size_t errlen) {
@@ -57,7 +42,7 @@ int mock_embed_open(uv_loop_t *loop, const struct daw_config *cfg, const struct 
   daw_t *d = NULL;
   int rc = daw_open(loop, &dc, &d, err, errlen);
   if (rc) {
-    if (e->spool[0]) rm_tree(e->spool);
+    if (e->spool[0]) rmtree(e->spool);
     free(e);
     return rc;
   }
@@ -72,7 +57,7 @@ int mock_embed_open(uv_loop_t *loop, const struct daw_config *cfg, const struct 
   char merr[512];
   if (mock_new(loop, &m, &e->mock, merr, sizeof merr)) {
     daw_close(d, NULL, NULL); /* frees in its close callbacks: the caller runs the loop */
-    if (e->spool[0]) rm_tree(e->spool);
+    if (e->spool[0]) rmtree(e->spool);
     free(e);
     return errfmt(err, errlen, DAW_ECONFIG, "cannot start the mock DAW: %s", merr);
   }
@@ -90,7 +75,7 @@ static void on_mock_closed(void *data) {
   mock_embed_t *e = data;
   void (*cb)(void *) = e->close_cb;
   void *cd = e->close_data;
-  if (e->spool[0]) rm_tree(e->spool);
+  if (e->spool[0]) rmtree(e->spool);
   free(e);
   if (cb) cb(cd);
 }
