@@ -376,16 +376,21 @@ static void undo_slot_free(char *name, struct mk_state *s) {
   mk_state_free(s);
 }
 
+/* Puts (name, s) on top of a stack of *n snapshots (taking both), dropping the oldest when it is full. */
+static void snapshot_push(struct mk_snapshot *stack, int *n, char *name, struct mk_state *s) {
+  if (*n == MK_UNDO_MAX) {
+    undo_slot_free(stack[0].name, stack[0].s);
+    memmove(&stack[0], &stack[1], sizeof stack[0] * (MK_UNDO_MAX - 1));
+    (*n)--;
+  }
+  stack[*n].name = name;
+  stack[*n].s = s;
+  (*n)++;
+}
+
 void mk_undo_push(mock_t *m, const char *name) {
   if (m->group_open) return; /* the open group's snapshot covers it */
-  if (m->nundo == 64) {
-    undo_slot_free(m->undo[0].name, m->undo[0].s);
-    memmove(&m->undo[0], &m->undo[1], sizeof m->undo[0] * 63);
-    m->nundo--;
-  }
-  m->undo[m->nundo].name = mk_strdup(name);
-  m->undo[m->nundo].s = mk_state_clone(m->st);
-  m->nundo++;
+  snapshot_push(m->undo, &m->nundo, mk_strdup(name), mk_state_clone(m->st));
   while (m->nredo) {
     m->nredo--;
     undo_slot_free(m->redo[m->nredo].name, m->redo[m->nredo].s);
@@ -396,14 +401,7 @@ int mk_undo(mock_t *m, char *name, size_t namelen) {
   if (!m->nundo) return -1;
   m->nundo--;
   if (name) snprintf(name, namelen, "%s", m->undo[m->nundo].name);
-  if (m->nredo == 64) {
-    undo_slot_free(m->redo[0].name, m->redo[0].s);
-    memmove(&m->redo[0], &m->redo[1], sizeof m->redo[0] * 63);
-    m->nredo--;
-  }
-  m->redo[m->nredo].name = m->undo[m->nundo].name;
-  m->redo[m->nredo].s = m->st;
-  m->nredo++;
+  snapshot_push(m->redo, &m->nredo, m->undo[m->nundo].name, m->st);
   m->st = m->undo[m->nundo].s;
   return 0;
 }
@@ -411,9 +409,7 @@ int mk_undo(mock_t *m, char *name, size_t namelen) {
 int mk_redo(mock_t *m) {
   if (!m->nredo) return -1;
   m->nredo--;
-  m->undo[m->nundo].name = m->redo[m->nredo].name;
-  m->undo[m->nundo].s = m->st;
-  m->nundo++;
+  snapshot_push(m->undo, &m->nundo, m->redo[m->nredo].name, m->st);
   m->st = m->redo[m->nredo].s;
   return 0;
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#define MK_UNDO_MAX 64 /* undo (and redo) steps kept; the oldest is dropped beyond */
+
 /* liblo's argv points into 4-byte aligned data while lo_arg contains 8-byte members: read through memcpy
  * (direct member access is undefined behaviour that UBSan reports) */
 static inline int32_t mk_ai(lo_arg **a, int i) {
@@ -209,12 +211,12 @@ struct mock {
   struct mock_stats stats;
   char rxbuf[65536];
   int in_packet;
-  /* undo */
+  /* undo: two stacks of whole-state snapshots, the newest last (mock.c keeps at most MK_UNDO_MAX in each) */
   int nundo, nredo;
-  struct {
-    char *name;
-    struct mk_state *s;
-  } undo[64], redo[64];
+  struct mk_snapshot {
+    char *name;         /* the undo step's name (owned) */
+    struct mk_state *s; /* the state before it (undo) or after it (redo) (owned) */
+  } undo[MK_UNDO_MAX], redo[MK_UNDO_MAX];
   int group_open;
   char *group_name;
   struct mk_state *group_snap;
