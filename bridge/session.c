@@ -639,6 +639,16 @@ double session_track_number(const session_t *s, int index, enum session_field f)
   }
 }
 
+/* The track fields session_lookup reads as numbers ("track.<name>"), through session_track_number. */
+static const struct {
+  const char *name;
+  enum session_field f;
+} track_numbers[] = {
+    {"volume_db", SF_TRACK_VOLUME_DB}, {"pan", SF_TRACK_PAN},           {"mute", SF_TRACK_MUTE},
+    {"solo", SF_TRACK_SOLO},           {"rec_arm", SF_TRACK_REC_ARM}, {"selected", SF_TRACK_SELECTED},
+    {"fx.count", SF_FX_COUNT},
+};
+
 int session_lookup(const session_t *s, const char *path, int index, int fx, int param, int marker, double *num,
                    const char **str) {
   *num = NAN;
@@ -668,13 +678,8 @@ int session_lookup(const session_t *s, const char *path, int index, int fx, int 
   if (!strcmp(f, "name")) return *str = t->name ? t->name : "", 1;
   if (!strcmp(f, "type")) return *str = t->type, 1;
   if (!strcmp(f, "instrument")) return *str = t->instrument ? t->instrument : "", 1;
-  if (!strcmp(f, "volume_db")) return *num = t->volume_db, 1;
-  if (!strcmp(f, "pan")) return *num = t->pan, 1;
-  if (!strcmp(f, "mute")) return *num = t->mute, 1;
-  if (!strcmp(f, "solo")) return *num = t->solo, 1;
-  if (!strcmp(f, "rec_arm")) return *num = t->rec_arm, 1;
-  if (!strcmp(f, "selected")) return *num = t->selected, 1;
-  if (!strcmp(f, "fx.count")) return *num = t->nfx, 1;
+  for (size_t k = 0; k < sizeof track_numbers / sizeof track_numbers[0]; k++)
+    if (!strcmp(f, track_numbers[k].name)) return *num = session_track_number(s, index, track_numbers[k].f), 1;
   if (!strcmp(f, "clip.count")) return *num = (double)json_array_size(t->clips), 1;
   if (!strncmp(f, "fx.", 3)) {
     if (fx < 1 || fx > t->nfx) return 0;
