@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import sys
 import tempfile
 import traceback
@@ -67,6 +68,31 @@ def transcript(path, plans):
     with open(path, "w") as f:
         json.dump({"responses": resp}, f)
     return path
+
+
+def pad(b):
+    """b padded with NULs to a multiple of 4 bytes (at least one NUL), as OSC strings are"""
+    return b + b"\0" * (4 - len(b) % 4)
+
+
+def osc(path, types="", *args):
+    """An OSC message with i/f/s arguments, encoded by hand (for the sockets the tests hold themselves)."""
+    out = pad(path.encode()) + pad(("," + types).encode())
+    for t, a in zip(types, args):
+        if t == "s":
+            out += pad(a.encode())
+        elif t == "i":
+            out += struct.pack(">i", a)
+        elif t == "f":
+            out += struct.pack(">f", a)
+    return out
+
+
+def mock_fault(port, drop, delay_ms):
+    """/mock/fault ,fi DROP DELAY_MS to the mock-daw program on 127.0.0.1:port."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(osc("/mock/fault", "fi", drop, delay_ms), ("127.0.0.1", port))
+    s.close()
 
 
 def free_udp_port(host="127.0.0.1"):

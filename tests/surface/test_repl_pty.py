@@ -9,15 +9,14 @@ import pty
 import re
 import select
 import signal
-import socket
 import stat
-import struct
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import BASS_PLAN, KICK_PLAN, TestDir, free_udp_port, mix_plan, run_tests, transcript  # noqa: E402
+from common import (BASS_PLAN, KICK_PLAN, TestDir, free_udp_port, mix_plan, mock_fault, run_tests,  # noqa: E402
+                    transcript)
 
 DAWBRIDGE, MOCK_DAW = sys.argv[1], sys.argv[2]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -65,6 +64,13 @@ class Pty:
     def send(self, s):
         os.write(self.fd, s.encode() if isinstance(s, str) else s)
 
+    def say(self, line, pattern, timeout=20):
+        """Types line and Enter, waits for pattern in what follows; returns where the output of line began."""
+        at = len(self.raw)
+        self.send(line + "\r")
+        self.expect(pattern, since=at, timeout=timeout)
+        return at
+
     def wait_exit(self, timeout=20):
         end = time.time() + timeout
         while time.time() < end:
@@ -105,9 +111,10 @@ def last_screen_line(text):
     return ANSI.sub("", shown)
 
 
-def start(d, plans, extra=(), env_extra=None):
-    tr = transcript(d("transcript.json"), plans)
-    env = {
+def pty_env(d):
+    """A minimal environment in the test directory d (home, state, config, runtime dir), TERM xterm."""
+    os.makedirs(d("run"), mode=0o700, exist_ok=True)
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": d("home"),
         "XDG_STATE_HOME": d("state"),
@@ -116,7 +123,11 @@ def start(d, plans, extra=(), env_extra=None):
         "TERM": "xterm",
         "DAWBRIDGE_SOURCE_DIR": os.environ.get("DAWBRIDGE_SOURCE_DIR", ""),
     }
-    os.makedirs(d("run"), mode=0o700, exist_ok=True)
+
+
+def start(d, plans, extra=(), env_extra=None):
+    tr = transcript(d("transcript.json"), plans)
+    env = pty_env(d)
     env.update(env_extra or {})
     args = [DAWBRIDGE, "--llm", "script", "--transcript", tr, "--executor", "direct", "--data-dir", d("data"),
             "--spool", d("spool")] + list(extra)
@@ -140,38 +151,22 @@ def test_repl_ask_streams_plan_and_outcomes():
         p.expect(r"Iteration 2 saved\.", since=f)
         assert "Step 1: create_track" in p.text(at), "the plan was not shown"
 
-        at = len(p.raw)
-        p.send("/state\r")
-        p.expect(r"Kick Drum", since=at)
+        at = p.say("/state", r"Kick Drum")
 
         # a second request goes on in the same conversation
-        at = len(p.raw)
-        p.send("and a sub bass\r")
-        p.expect(r"\[2/2\] confirmed create_midi_clip", since=at)
+        at = p.say("and a sub bass", r"\[2/2\] confirmed create_midi_clip")
         p.expect(r"Iteration 3 saved\.", since=at)
 
-        at = len(p.raw)
-        p.send("/undo\r")
-        p.expect(r"Iteration 4 saved\.", since=at, timeout=30)  # the undo is an iteration too
+        at = p.say("/undo", r"Iteration 4 saved\.", timeout=30)  # the undo is an iteration too
         p.pump(1.0)
-        at = len(p.raw)
-        p.send("/state\r")
-        p.expect(r"Kick Drum", since=at)
+        at = p.say("/state", r"Kick Drum")
         p.pump(0.5)
         assert "Sub Bass" not in p.text(at), "undo left the bass track:\n" + p.text(at)
 
-        at = len(p.raw)
-        p.send("/history\r")
-        p.expect(r"ai_iteration\s+3\s+add a kick drum with reverb", since=at)
-        at = len(p.raw)
-        p.send("/status\r")
-        p.expect(r"idle", since=at)
-        at = len(p.raw)
-        p.send("/nonsense\r")
-        p.expect(r"unknown command /nonsense \(try /help\)", since=at)
-        at = len(p.raw)
-        p.send("/help\r")
-        p.expect(r"/undo \[N\]", since=at)
+        at = p.say("/history", r"ai_iteration\s+3\s+add a kick drum with reverb")
+        at = p.say("/status", r"idle")
+        at = p.say("/nonsense", r"unknown command /nonsense \(try /help\)")
+        at = p.say("/help", r"/undo \[N\]")
 
         p.send("/quit\r")
         assert p.wait_exit() == 0, "exit code %s" % p.status
@@ -191,16 +186,6 @@ def test_repl_ask_streams_plan_and_outcomes():
     finally:
         p.kill()
         d.cleanup()
-
-
-def mock_fault(port, drop, delay_ms):
-    """/mock/fault ,fi DROP DELAY_MS to the mock-daw program."""
-    def pad(b):
-        return b + b"\0" * (4 - len(b) % 4)
-    msg = pad(b"/mock/fault") + pad(b",fi") + struct.pack(">fi", drop, delay_ms)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.sendto(msg, ("127.0.0.1", port))
-    s.close()
 
 
 def slow_daw(d):
@@ -236,9 +221,7 @@ def test_repl_ctrl_c_cancels_mid_run_and_keeps_the_prompt():
         # the typed text is still there: clear it (Ctrl-U) and use the prompt
         p.send("\x15/status\r")
         p.expect(r"idle", since=c)
-        at = len(p.raw)
-        p.send("/history\r")
-        p.expect(r"a slow fade", since=at)
+        at = p.say("/history", r"a slow fade")
         p.send("/quit\r")
         assert p.wait_exit() == 0, "exit code %s" % p.status
     finally:
@@ -286,21 +269,14 @@ def test_repl_run_on_a_terminal_opens_the_prompt():
     # `dawbridge run` in a terminal: the daemon with the prompt on it
     d = TestDir("repl-run")
     tr = transcript(d("transcript.json"), [("kick", KICK_PLAN)])
-    os.makedirs(d("run"), mode=0o700, exist_ok=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": d("home"), "XDG_STATE_HOME": d("state"),
-           "XDG_RUNTIME_DIR": d("run"), "TERM": "xterm",
-           "DAWBRIDGE_SOURCE_DIR": os.environ.get("DAWBRIDGE_SOURCE_DIR", "")}
+    env = pty_env(d)
     p = Pty([DAWBRIDGE, "--daw", "mock", "--llm", "script", "--transcript", tr, "--executor", "direct",
              "--data-dir", d("data"), "--spool", d("spool"), "run"], env)
     try:
         p.expect(r"dawbridge> ", timeout=30)
         p.expect(r"DAW connection connected", timeout=30)
-        at = len(p.raw)
-        p.send("add a kick drum with reverb\r")
-        p.expect(r"Steps: 3 of 3 confirmed", since=at)
-        at = len(p.raw)
-        p.send("/status\r")
-        p.expect(r"idle", since=at)
+        p.say("add a kick drum with reverb", r"Steps: 3 of 3 confirmed")
+        p.say("/status", r"idle")
         p.send("/quit\r")
         assert p.wait_exit() == 0, "exit code %s" % p.status
     finally:

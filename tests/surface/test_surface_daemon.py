@@ -16,28 +16,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import BASS_PLAN, KICK_PLAN, TestDir, free_udp_port, mix_plan, need, run_tests, transcript  # noqa
+from common import (BASS_PLAN, KICK_PLAN, TestDir, free_udp_port, mix_plan, mock_fault, need, osc,  # noqa: E402
+                    run_tests, transcript)
 
 DAWBRIDGE, MOCK_DAW = sys.argv[1], sys.argv[2]
 
 
 # ---- OSC by hand (for the sockets the tests hold themselves) ----
-
-def pad(b):
-    return b + b"\0" * (4 - len(b) % 4)
-
-
-def osc(path, types="", *args):
-    out = pad(path.encode()) + pad(("," + types).encode())
-    for t, a in zip(types, args):
-        if t == "s":
-            out += pad(a.encode())
-        elif t == "i":
-            out += struct.pack(">i", a)
-        elif t == "f":
-            out += struct.pack(">f", a)
-    return out
-
 
 def parse(data):
     """(path, [args]) of an OSC message with i/f/s arguments."""
@@ -90,6 +75,12 @@ class Client:
                 if m[0] == path:
                     return m, got
         raise AssertionError("no %s within %ss; got %r" % (path, timeout, got))
+
+    def status(self, port, timeout=5):
+        """/dawbridge/status to the surface on port: the arguments of the answer"""
+        self.send(port, osc("/dawbridge/status"))
+        (_, args), _ = self.wait_for("/dawbridge/status", timeout=timeout)
+        return args
 
     def close(self):
         self.s.close()
@@ -189,6 +180,15 @@ class OscDump:
         self.f.close()
 
 
+def finish(dm, *clients, d=None):
+    """Closes the clients, stops the daemon (it must exit 0) and removes the test directory d."""
+    for c in clients:
+        c.close()
+    assert dm.stop() == 0, dm.stderr()
+    if d:
+        d.cleanup()
+
+
 def oscsend(port, path, types="", *args):
     need("oscsend")
     r = subprocess.run(["oscsend", "127.0.0.1", str(port), path, types] + [str(a) for a in args],
@@ -236,12 +236,6 @@ def test_surface_ask_plan_steps_done_with_oscsend_oscdump():
         assert dm.stop() == 0, "daemon exit code %s: %s" % (dm.p.returncode, dm.stderr())
         dump.stop()
         d.cleanup()
-
-
-def mock_fault(port, drop, delay_ms):
-    c = Client()
-    c.send(port, osc("/mock/fault", "fi", drop, delay_ms))
-    c.close()
 
 
 def test_surface_busy_cancel_and_queue():
@@ -305,19 +299,15 @@ def test_surface_answers_the_sender_and_rejects_bad_messages():
             c.send(dm.port, data)
             (path, args), _ = c.wait_for("/dawbridge/error", timeout=5)
             assert words in args[0], (words, args)
-        c.send(dm.port, osc("/dawbridge/status"))
-        (path, args), _ = c.wait_for("/dawbridge/status", timeout=5)
+        args = c.status(dm.port)
         assert "idle" in args[0], args
         # the default allow-list is 127.0.0.0/8: a second local address is answered at its own address
         other = Client("127.0.0.2")
-        other.send(dm.port, osc("/dawbridge/status"))
-        (path, args), _ = other.wait_for("/dawbridge/status", timeout=5)
+        args = other.status(dm.port)
         other.close()
         assert dm.p.poll() is None
     finally:
-        c.close()
-        assert dm.stop() == 0, dm.stderr()
-        d.cleanup()
+        finish(dm, c, d=d)
 
 
 def test_surface_allow_list_ignores_other_senders():
@@ -332,8 +322,7 @@ def test_surface_allow_list_ignores_other_senders():
             other.send(dm.port, osc("/dawbridge/ask", "s", "add a kick"))
         got = other.recv_all(1.0)
         assert got == [], "a sender not on the allow-list got answers: %r" % got
-        mine.send(dm.port, osc("/dawbridge/status"))
-        (path, args), _ = mine.wait_for("/dawbridge/status", timeout=5)
+        args = mine.status(dm.port)
         assert "idle" in args[0], "the ignored ask must not have run: %r" % args
         log = dm.stderr()
         assert log.count("ignoring 127.0.0.2") == 1, "logged once per address:\n" + log
@@ -356,9 +345,7 @@ def test_surface_allow_list_ignores_other_senders():
         assert "listening on 0.0.0.0:%d" % dm.port in log and "no authentication" in log, log
         assert "ignoring 127.0.0.1" in log, log
     finally:
-        mine.close()
-        assert dm.stop() == 0, dm.stderr()
-        d.cleanup()
+        finish(dm, mine, d=d)
 
 
 def test_surface_flood_of_malformed_messages():
@@ -400,17 +387,14 @@ def test_surface_flood_of_malformed_messages():
         assert dm.p.poll() is None, "the daemon died: " + dm.stderr()
         assert not bad, "malformed input answered with something else than /dawbridge/error: %r" % bad[:5]
         assert replies > 0, "no /dawbridge/error answered during the flood"
-        c.send(dm.port, osc("/dawbridge/status"))
-        (path, args), _ = c.wait_for("/dawbridge/status", timeout=10)
+        args = c.status(dm.port, timeout=10)
         assert "idle" in args[0], args
         rss1 = dm.rss_kb()
         print("flood: 10000 malformed datagrams, %d /dawbridge/error replies (the rest dropped by the socket "
               "buffers), RSS %d -> %d kB" % (replies, rss0, rss1))
         assert rss1 - rss0 < 2048, "memory grew by %d kB over the flood" % (rss1 - rss0)
     finally:
-        c.close()
-        assert dm.stop() == 0, dm.stderr()
-        d.cleanup()
+        finish(dm, c, d=d)
 
 
 def test_surface_bad_options_are_refused():
