@@ -60,6 +60,7 @@ struct live {
   mock_embed_t *mock; /* cfg.embedded_mock: the in-process mock DAW behind daw */
   agent_t *agent;
   int started_once; /* daw_start succeeded once: later checks are refreshes */
+  int first_sync;   /* live_start called and its first sync has not ended: requests wait in the queue */
   enum conn conn;
   int reconnect_ms;
   void (*start_cb)(int, const char *, void *);
@@ -528,7 +529,7 @@ static void on_kick(uv_timer_t *t) {
     }
     return;
   }
-  if (!l->running && l->head && !l->closing && l->conn != CONN_CHECKING) {
+  if (!l->running && l->head && !l->closing && l->conn != CONN_CHECKING && !l->first_sync) {
     struct req *r = l->head;
     l->head = r->next;
     if (!l->head) l->tail = NULL;
@@ -670,8 +671,8 @@ json_t *live_status(live_t *l) {
     running = req_json(l->running);
     json_object_set_new(running, "stage", l->running->stage ? json_string(l->running->stage) : json_null());
   }
-  return json_pack("{s:o, s:o, s:b, s:s, s:I, s:s}", "running", running, "queue", q, "connected", l->conn == CONN_UP,
-                   "dialect", live_dialect(l), "conversation_turns", (json_int_t)json_array_size(l->turns), "model",
+  return json_pack("{s:o, s:o, s:b, s:b, s:s, s:I, s:s}", "running", running, "queue", q, "connected",
+                   l->conn == CONN_UP, "first_sync", l->first_sync, "dialect", live_dialect(l), "conversation_turns", (json_int_t)json_array_size(l->turns), "model",
                    l->llm ? llm_provider_name(l->lcfg.provider) : "none");
 }
 
@@ -799,6 +800,12 @@ static void make_agent(live_t *l) {
 static void start_done(live_t *l, int status, const char *message) {
   void (*cb)(int, const char *, void *) = l->start_cb;
   l->start_cb = NULL;
+  /* the first sync ended (its own deadline bounds it): the requests that waited for it run now, or end with "the
+   * DAW is not connected" */
+  if (l->first_sync) {
+    l->first_sync = 0;
+    kick(l);
+  }
   if (cb) cb(status, message, l->start_data);
 }
 
@@ -993,11 +1000,13 @@ int live_start(live_t *l, void (*cb)(int status, const char *message, void *data
   if (!l || l->closing) return LIVE_ECLOSED;
   l->start_cb = cb;
   l->start_data = data;
+  l->first_sync = 1;
   if (!l->llm_ok && llm_config_probe(l->loop, &l->lcfg, NULL, on_probe, l) == LLM_OK) return LIVE_OK;
   char err[1024];
   int rc = open_daw(l, err, sizeof err);
   if (rc == DAW_ECONFIG || rc == DAW_EINVAL) {
     l->start_cb = NULL;
+    l->first_sync = 0;
     lg(l, LOG_ERROR, "%s%s", err, NULL);
     return LIVE_ECONFIG;
   }

@@ -105,7 +105,9 @@ struct live_config {
 
 int live_new(uv_loop_t *loop, const struct live_config *cfg, live_t **out, char *err, size_t errlen);
 /* Connects and mirrors the DAW; cb(status, message) once the first sync ends (status < 0: not reachable — the
- * live session keeps retrying and emits "connection" events; requests end with LIVE_EDAW meanwhile). */
+ * live session keeps retrying and emits "connection" events; requests end with LIVE_EDAW meanwhile). Requests
+ * submitted before the first sync ends wait for it in the queue (bounded by the sync's own deadline), then run, or
+ * end with status "unreachable" (exit 2) when it failed; live_status says "first_sync": true meanwhile. */
 int live_start(live_t *l, void (*cb)(int status, const char *message, void *data), void *data);
 
 /* Queues a request; returns its id (> 0) or a negative live_err (then no event is emitted). */
@@ -115,7 +117,8 @@ int live_submit(live_t *l, const struct live_request *req);
 int live_cancel(live_t *l, int id);
 
 /* Reads (never queued; new references, caller decrefs): the mirror as session JSON; the history list;
- * {"running": {"request","kind","text","client","stage"}|null, "queue":[...], "connected":bool, "dialect":"...",
+ * {"running": {"request","kind","text","client","stage"}|null, "queue":[...], "connected":bool,
+ * "first_sync":bool, "dialect":"...",
  * "conversation_turns":n}. */
 json_t *live_state(live_t *l);
 json_t *live_history(live_t *l, char *err, size_t errlen);

@@ -46,6 +46,9 @@ struct fx {
   int proc_running;
   int daw_port, listen_port;
   int live_closed, ctl_closed, llm_closed;
+  /* a DAW that never answers: a UDP socket at daw_port that reads and drops everything */
+  uv_udp_t silent;
+  int silent_open;
 };
 
 static void on_guard(uv_timer_t *t) { (void)t; }
@@ -80,6 +83,9 @@ static int p_started(struct fx *f, void *a) {
 
 struct fx_opts {
   int process_daw;      /* the mock-daw executable instead of the embedded mock */
+  int delay_ms;         /* process_daw: mock-daw --delay-ms (every reply late) */
+  int silent_daw;       /* no DAW: a socket at the DAW's port that never answers */
+  int no_wait;          /* return right after live_start (the first sync still running) */
   const char *executor; /* "direct" default */
   int no_llm;
 };
@@ -91,13 +97,15 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
   uv_close((uv_handle_t *)p, NULL);
 }
 
-static void spawn_mock(struct fx *f) {
+static void spawn_mock_delayed(struct fx *f, int delay_ms) {
   const char *bin = getenv("DAWBRIDGE_BINARY_DIR");
-  char exe[600], port[16], fport[16];
+  char exe[600], port[16], fport[16], delay[16];
   snprintf(exe, sizeof exe, "%s/mock-daw", bin ? bin : ".");
   snprintf(port, sizeof port, "%d", f->daw_port);
   snprintf(fport, sizeof fport, "%d", f->listen_port);
-  char *args[] = {exe, "--dialect", "reaper", "--port", port, "--feedback-port", fport, "--quiet", NULL};
+  snprintf(delay, sizeof delay, "%d", delay_ms);
+  char *args[] = {exe,   "--dialect",  "reaper", "--port", port, "--feedback-port", fport, "--delay-ms",
+                  delay, "--quiet", NULL};
   /* no inherited output: a mock left behind by a failed assertion must not hold ctest's pipe open */
   uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_IGNORE}};
   uv_process_options_t po = {.file = exe, .args = args, .exit_cb = on_proc_exit, .stdio = stdio, .stdio_count = 3};
@@ -105,6 +113,28 @@ static void spawn_mock(struct fx *f) {
   int rc = uv_spawn(&f->loop, &f->proc, &po);
   if (rc) fail_msg("cannot start %s: %s", exe, uv_strerror(rc));
   f->proc_running = 1;
+}
+
+static void spawn_mock(struct fx *f) { spawn_mock_delayed(f, 0); }
+
+/* The DAW's port is taken (by the mock-daw process, or the silent socket): binding it again fails. */
+static int p_port_taken(struct fx *f, void *a) {
+  (void)a;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->daw_port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int taken = bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno == EADDRINUSE;
+  close(fd);
+  return taken;
+}
+
+static void silent_alloc(uv_handle_t *h, size_t sug, uv_buf_t *b) {
+  static char buf[65536];
+  (void)h, (void)sug;
+  *b = uv_buf_init(buf, sizeof buf);
+}
+static void silent_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct sockaddr *a, unsigned fl) {
+  (void)u, (void)n, (void)b, (void)a, (void)fl; /* heard, never answered */
 }
 
 static int p_proc_gone(struct fx *f, void *a) {
@@ -164,7 +194,21 @@ static void fx_open(struct fx *f, const struct fx_opts *o) {
     lc.daw.spool_dir = "";
     lc.daw.confirm_timeout_ms = 300;
     lc.daw.retries = 1;
-    spawn_mock(f);
+    spawn_mock_delayed(f, o->delay_ms);
+    if (o->no_wait) assert_true(run_until(f, p_port_taken, NULL, 10000)); /* listening before we start */
+  } else if (o->silent_daw) {
+    f->daw_port = db_test_free_udp_port();
+    lc.daw.port = f->daw_port;
+    lc.daw.host = "127.0.0.1";
+    lc.daw.spool_dir = "";
+    lc.daw.confirm_timeout_ms = 200;
+    lc.daw.retries = 1;
+    struct sockaddr_in sa;
+    uv_ip4_addr("127.0.0.1", f->daw_port, &sa);
+    assert_int_equal(uv_udp_init(&f->loop, &f->silent), 0);
+    f->silent_open = 1;
+    assert_int_equal(uv_udp_bind(&f->silent, (const struct sockaddr *)&sa, 0), 0);
+    assert_int_equal(uv_udp_recv_start(&f->silent, silent_alloc, silent_recv), 0);
   } else {
     lc.embedded_mock = 1; /* app/mock_embed.h */
     lc.mock.companion = 1;
@@ -199,6 +243,7 @@ static void fx_open(struct fx *f, const struct fx_opts *o) {
   assert_int_equal(stat(f->sock, &st), 0);
   assert_int_equal(st.st_mode & 0777, 0600);
   assert_int_equal(live_start(f->live, on_live_started, f), 0);
+  if (o->no_wait) return;
   assert_true(run_until(f, p_started, NULL, 30000));
   if (o->process_daw && f->start_status) {
     /* the mock process may not listen yet (slow sanitizer builds): the live session retries by itself */
@@ -227,6 +272,7 @@ static void fx_close(struct fx *f) {
   struct stat st;
   assert_int_not_equal(stat(f->sock, &st), 0); /* the socket file is removed */
   kill_mock(f);
+  if (f->silent_open) uv_close((uv_handle_t *)&f->silent, NULL);
   uv_close((uv_handle_t *)&f->guard, NULL);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -650,6 +696,60 @@ static void test_live_daw_restart(void **state) {
   fx_close(&f);
 }
 
+/* Issue 13: a request sent while the daemon's first sync is still running waits for it instead of failing at once.
+ * A slow DAW (every reply 150 ms late): the call is queued before the sync ends (its reply comes before the
+ * "connected" event), runs after it, and is confirmed (exit 0); status says "first_sync" meanwhile. */
+static void test_live_request_waits_for_first_sync(void **state) {
+  (void)state;
+  struct fx f;
+  fx_open(&f, &(struct fx_opts){.process_daw = 1, .no_llm = 1, .delay_ms = 150, .no_wait = 1});
+  struct client c;
+  client_open(&f, &c);
+  client_send_text(&c, "{\"op\":\"status\",\"id\":\"s1\"}");
+  const json_t *st = wait_msg(&f, (struct want){.c = &c, .type = "reply", .id = "s1"}, 10000);
+  int r = submit(&f, &c, "w1", "{\"kind\":\"call\",\"tool\":\"set_tempo\",\"args\":{\"bpm\":101}}");
+  const json_t *reply = wait_msg(&f, (struct want){.c = &c, .type = "reply", .id = "w1"}, 1000);
+  json_int_t submitted = seq_of(reply);
+  /* the test is only meaningful when the sync was still running: both before the "connected" event */
+  assert_null(find_msg(f.events, &(struct want){.type = "connection", .state = "connected"}));
+  assert_true(json_is_true(json_object_get(json_object_get(st, "result"), "first_sync")));
+  const json_t *d = wait_msg(&f, (struct want){.c = &c, .type = "done", .request = r}, 60000);
+  const json_t *conn = wait_msg(&f, (struct want){.type = "connection", .state = "connected"}, 1000);
+  assert_true(submitted < seq_of(conn));
+  assert_true(seq_of(conn) < seq_of(d));
+  if (json_integer_value(json_object_get(d, "exit_code")) != 0) {
+    char *t = json_dumps(d, JSON_COMPACT);
+    fail_msg("the waiting request did not succeed: %s", t);
+  }
+  assert_true(f.started);
+  assert_int_equal(f.start_status, 0);
+  client_close(&f, &c);
+  fx_close(&f);
+}
+
+/* ... and the wait is bounded: a DAW that never answers ends the first sync at its deadline, and the request that
+ * waited for it ends then with "the DAW is not connected", exit 2 (after the "lost" event, not at once). */
+static void test_live_request_wait_is_bounded(void **state) {
+  (void)state;
+  struct fx f;
+  fx_open(&f, &(struct fx_opts){.silent_daw = 1, .no_llm = 1, .no_wait = 1});
+  struct client c;
+  client_open(&f, &c);
+  int r = submit(&f, &c, "b1", "{\"kind\":\"call\",\"tool\":\"set_tempo\",\"args\":{\"bpm\":102}}");
+  assert_false(f.started);
+  const json_t *d = wait_msg(&f, (struct want){.c = &c, .type = "done", .request = r}, 60000);
+  assert_true(f.started);
+  assert_int_not_equal(f.start_status, 0);
+  const json_t *lost = wait_msg(&f, (struct want){.type = "connection", .state = "lost"}, 1000);
+  assert_true(seq_of(lost) < seq_of(d));
+  assert_int_equal(json_integer_value(json_object_get(d, "exit_code")), 2);
+  char *t = json_dumps(d, JSON_COMPACT);
+  if (!strstr(t, "not connected")) fail_msg("no 'not connected' in %s", t);
+  free(t);
+  client_close(&f, &c);
+  fx_close(&f);
+}
+
 /* Malformed lines get an error reply and the connection stays; an oversized line gets one and is closed; the
  * daemon serves the next client. The parser's cases as data. */
 static void test_ctl_bad_input(void **state) {
@@ -777,6 +877,8 @@ int main(void) {
       cmocka_unit_test(test_live_cancel_midrun),
       cmocka_unit_test(test_live_conversation_two_turns),
       cmocka_unit_test(test_live_daw_restart),
+      cmocka_unit_test(test_live_request_waits_for_first_sync),
+      cmocka_unit_test(test_live_request_wait_is_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
