@@ -52,6 +52,8 @@ test("ping: headless reports companion-level undo, GUI native undo; no command i
   local r = ok_result(call("ping"))
   eq(r.host, "ardour", "host"); eq(r.companion, "dawbridge", "companion"); eq(r.version, 1, "version")
   eq(r.command_id, json.null, "command_id"); eq(r.undo, "companion", "undo")
+  -- the bulk capability the bridge looks for (PROTOCOL.md "Bulk notes")
+  eq(r.bulk.packed, true, "bulk.packed"); eq(r.bulk.max_notes, C.MAX_NOTES, "bulk.max_notes")
   core = new_core("gui")
   eq(ok_result(call("ping")).undo, "native", "gui undo")
 end)
@@ -360,6 +362,16 @@ test("bulk notes: notes_packed in, read_clip/edit_clip packed out, same notes as
   eq(#back, 3000, "unpacked")
   local e = ok_result(call("edit_clip", { clip = r.host_id, add_packed = "100 0 1920 90 0", packed = true }))
   eq(e.added, 1, "edit add packed"); eq(e.notes, nil, "packed reply"); truthy(#e.notes_packed > 0, "packed notes")
+  -- a bulk add chunk: "brief" (no notes back), and the clip's notes are not read at all (nothing to remove)
+  local lists = fake.count("ARDOUR.LuaAPI.note_list")
+  local b = ok_result(call("edit_clip", { clip = r.host_id, add_packed = "101 0 1920 90 0;102 1 5 7 3", brief = true }))
+  eq(b.added, 2, "brief add"); eq(b.notes, nil, "brief: no notes"); eq(b.notes_packed, nil, "brief: no packed notes")
+  eq(fake.count("ARDOUR.LuaAPI.note_list"), lists, "a bulk add reads no note list")
+  -- the packed read-back carries every note exactly, sorted like the JSON notes
+  local p2 = ok_result(call("read_clip", { clip = r.host_id, packed = true }))
+  local j2 = ok_result(call("read_clip", { clip = r.host_id }))
+  eq(#j2.notes, 3003, "all notes"); eq(C.pack_notes(j2.notes), p2.notes_packed, "packed = the JSON notes after edits")
+  contains(p2.notes_packed, "102 1 5 7 3", "ticks exact")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 x 100 0" })), "bad packed note")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 7680 10 100 0" })), "outside the clip")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 10 100 0", notes = {} })), "not both")
@@ -388,6 +400,28 @@ test("lists are held while iterated: a collection inside every loop (gc_stress) 
     for _ in Session:get_tracks():iter() do collectgarbage() end
   end)
   truthy(failed, "the fake detects iterating a freed temporary list")
+end)
+
+test("the reply memory is bounded in bytes as well (bulk replies), the newest kept; big replies go by file only", function ()
+  core = C.new({ mode = "headless", spool = SPOOL, log = function () end, gc_stress = false })
+  local t = midi_track()
+  local packed = {}
+  for i = 0, 1999 do packed[#packed + 1] = string.format("%d %d 240 100 0", 30 + i % 90, i * 240) end
+  local r = ok_result(call("create_midi_clip", { track = t.host_id, start = 0, length = 300, notes_packed = table.concat(packed, ";") }))
+  truthy(core.memory_bytes and core.memory_bytes > 0, "memory counts bytes")
+  local osc_before = #fake.osc_sent
+  local big = ok_result(call("read_clip", { clip = r.host_id }))   -- ~90 KB of JSON notes
+  eq(#big.notes, 2000, "read")
+  eq(#fake.osc_sent, osc_before, "a reply over 60,000 bytes is not sent by OSC (the file carries it)")
+  local saved = C.MEMORY_BYTES
+  C.MEMORY_BYTES = 300000
+  for _ = 1, 6 do ok_result(call("read_clip", { clip = r.host_id })) end
+  truthy(core.memory_bytes <= 300000, "memory within the byte bound: " .. core.memory_bytes)
+  truthy(#core.memory_order <= 4, "old replies dropped: " .. #core.memory_order)
+  C.MEMORY_BYTES = 1
+  ok_result(call("ping"))
+  eq(#core.memory_order, 1, "the newest is always kept")
+  C.MEMORY_BYTES = saved
 end)
 
 test("duplicate id: stored reply, not executed again (also after a lost reply file)", function ()

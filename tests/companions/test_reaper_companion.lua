@@ -68,6 +68,8 @@ test("ping", function ()
   local r = ok_result(call("ping"))
   eq(r.companion, "dawbridge", "companion"); eq(r.host, "reaper", "host"); eq(r.version, 1, "version")
   eq(r.command_id, "_" .. fake.named_command, "command_id"); eq(r.undo, "native", "undo")
+  -- the bulk capability the bridge looks for (PROTOCOL.md "Bulk notes")
+  eq(r.bulk.packed, true, "bulk.packed"); eq(r.bulk.max_notes, 50000, "bulk.max_notes")
 end)
 
 test("create_track midi with instrument; reply names the inserted plugin", function ()
@@ -163,10 +165,32 @@ test("bulk notes: notes_packed in (one MIDI_Sort), packed read-back equals the J
   eq(M0.pack_notes(j.notes), p.notes_packed, "packed = the JSON notes")
   local e = ok_result(call("edit_clip", { clip = r.host_id, add_packed = "100 0 1920 90 0", packed = true }))
   eq(e.added, 1, "edit add packed"); eq(e.notes, nil, "packed reply")
+  -- a bulk add chunk: "brief" (no notes back), and the take's notes are not read (nothing to remove)
+  local gets = fake.count("MIDI_GetNote")
+  local b = ok_result(call("edit_clip", { clip = r.host_id, add_packed = "101 0 1920 90 0;102 1920 480 7 3", brief = true }))
+  eq(b.added, 2, "brief add"); eq(b.notes, nil, "brief: no notes"); eq(b.notes_packed, nil, "brief: no packed notes")
+  eq(fake.count("MIDI_GetNote"), gets, "a bulk add reads no note")
+  local p2 = ok_result(call("read_clip", { clip = r.host_id, packed = true }))
+  local j2 = ok_result(call("read_clip", { clip = r.host_id }))
+  eq(#j2.notes, 2003, "all notes"); eq(M0.pack_notes(j2.notes), p2.notes_packed, "packed = the JSON notes after edits")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 x 100 0" })), "bad packed note")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 10 100 0", notes = {} })), "not both")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 1,
     notes_packed = string.rep("60 0 10 100 0;", 50001) })), "at most 50000")
+end)
+
+test("the reply memory in ExtState is bounded in bytes as well (bulk replies), the newest kept", function ()
+  fresh()
+  local t = midi_track()
+  local packed = {}
+  for i = 0, 1999 do packed[#packed + 1] = string.format("%d %d 240 100 0", 30 + i % 90, i * 240) end
+  local r = ok_result(call("create_midi_clip", { track = t.host_id, start = 0, length = 300, notes_packed = table.concat(packed, ";") }))
+  for _ = 1, 14 do ok_result(call("read_clip", { clip = r.host_id })) end   -- ~90 KB each: 1.2 MB in all
+  local mem = json.decode(reaper.GetExtState(M0.EXT, "memory"))
+  local bytes = 0
+  for _, e in ipairs(mem) do bytes = bytes + #e[2] end
+  truthy(bytes <= M0.MEMORY_BYTES, "memory within " .. M0.MEMORY_BYTES .. " bytes: " .. bytes)
+  truthy(#mem >= 8 and #mem < 14, "old replies dropped, recent kept: " .. #mem)
 end)
 
 test("a triggered run starts no process (no io.popen / os.execute while handling commands)", function ()

@@ -56,6 +56,7 @@ local pack_notes, unpack_notes = D.pack_notes, D.unpack_notes
 C.json = json
 C.VERSION = D.VERSION
 C.MEMORY_MAX = D.MEMORY_MAX
+C.MEMORY_BYTES = D.MEMORY_BYTES
 C.TICKS = D.TICKS             -- Temporal ticks per beat (also the packed notes' unit)
 C.TOL_BEATS = 1 / 960         -- edit_clip matching tolerance (PROTOCOL.md)
 C.TAKEN_KEEP_MS = 3000        -- a taken doorbell file is re-read this long (late appends), then removed
@@ -201,21 +202,86 @@ local function region_offset (r)
   return 0
 end
 
+-- Walks the notes of a MIDI region: emit(ptr, n, s, d, v, c) for each note starting inside it, s (from the region
+-- start) and d in ticks. Returns false for a region that is not MIDI. The cost of a bulk read is in the LuaBridge
+-- calls per note, so (issue 11, 10,000 notes): the NotePtr and Beats methods are looked up once (LuaBridge walks the
+-- userdata's metatables on every `n:time ()`) and called as plain functions; a Beats time is turned into ticks from
+-- its "B:T" text (7.3 binds no integer accessor on Temporal::Beats), each distinct text parsed once. The note list is
+-- held in a local while it is iterated (see items); C.gc_stress collects inside the loop all the same.
+local function scan_notes (r, emit)
+  local mr = r:to_midiregion()
+  if mr:isnil() then return false end
+  local off = ticks(region_offset(r))
+  local _, len = region_span(r)
+  local lent = ticks(len)
+  local list = ARDOUR.LuaAPI.note_list(mr:model())
+  local f_time, f_len, f_note, f_vel, f_chan, f_str
+  local cache = {}
+  local match, tointeger = string.match, math.tointeger
+  for n in list:iter() do
+    if not f_time then f_time, f_len, f_note, f_vel, f_chan = n.time, n.length, n.note, n.velocity, n.channel end
+    local tb = f_time(n)
+    if not f_str then f_str = tb.str end
+    local ts, ls = f_str(tb), f_str(f_len(n))
+    local st, dt = cache[ts], cache[ls]
+    if not st then
+      local neg, b, t = match(ts, "^(%-?)(%d+):(%d+)$")
+      if not b then error("cannot parse beat time '" .. tostring(ts) .. "'") end
+      st = tointeger(b * C.TICKS + t)
+      if neg == "-" then st = -st end
+      cache[ts] = st
+    end
+    if not dt then
+      local b, t = match(ls, "^(%d+):(%d+)$")
+      if not b then error("cannot parse beat length '" .. tostring(ls) .. "'") end
+      dt = tointeger(b * C.TICKS + t)
+      cache[ls] = dt
+    end
+    st = st - off
+    if st >= 0 and st <= lent then emit(n, f_note(n), st, dt, f_vel(n), f_chan(n)) end
+    if C.gc_stress then collectgarbage() end
+  end
+  if C.gc_stress then collectgarbage() end
+  local _ = list  -- the list stays referenced (alive) up to here
+  return true
+end
+C.scan_notes = scan_notes
+
 -- notes of a MIDI region, times relative to the region start; each entry keeps its NotePtr in _ptr
 local function region_notes (r)
-  local mr = r:to_midiregion()
-  if mr:isnil() then return nil end
-  local off = region_offset(r)
-  local _, len = region_span(r)
   local notes = {}
-  for _, n in ipairs(items(ARDOUR.LuaAPI.note_list(mr:model()))) do
-    local s = beats_of(n:time():str()) - off
-    if s >= -1e-9 and s < len + 1e-9 then
-      notes[#notes + 1] = { n = n:note(), s = round6(s), d = round6(beats_of(n:length():str())),
-                            v = n:velocity(), c = n:channel(), _ptr = n }
-    end
-  end
+  local T = C.TICKS
+  local ok = scan_notes(r, function (p, n, st, dt, v, c)
+    notes[#notes + 1] = { n = n, s = round6(st / T), d = round6(dt / T), v = v, c = c, _ptr = p }
+  end)
+  if not ok then return nil end
   return sort_notes(notes)
+end
+
+-- the notes of a MIDI region packed (PROTOCOL.md, bulk notes), in one pass: no table per note, one string each,
+-- table.concat at the end; sorted (s, n, c) like the JSON notes (Ardour's list is in time order already: then
+-- no sort)
+local function region_packed (r)
+  local out, keys = {}, {}
+  local k, sorted, last = 0, true, -1
+  local ok = scan_notes(r, function (_, n, st, dt, v, c)
+    k = k + 1
+    out[k] = n .. " " .. st .. " " .. dt .. " " .. v .. " " .. c
+    local key = (st * 128 + n) * 16 + c
+    keys[k] = key
+    if key < last then sorted = false end
+    last = key
+  end)
+  if not ok then return nil end
+  if not sorted then
+    local idx = {}
+    for i = 1, k do idx[i] = i end
+    table.sort(idx, function (a, b) return keys[a] < keys[b] end)
+    local o2 = {}
+    for i = 1, k do o2[i] = out[idx[i]] end
+    out = o2
+  end
+  return table.concat(out, ";")
 end
 
 local function public_notes (notes)
@@ -480,7 +546,8 @@ C.CHANGES = CHANGES
 
 function ops.ping (self)
   return { companion = "dawbridge", version = C.VERSION, host = "ardour", command_id = json.null,
-           undo = self.mode == "gui" and "native" or "companion" }
+           undo = self.mode == "gui" and "native" or "companion",
+           bulk = { packed = true, max_notes = C.MAX_NOTES } }
 end
 
 function ops.state (self)
@@ -637,9 +704,10 @@ function ops.create_midi_clip (self, args)
   if #notes > 0 or #stray > 0 then
     local cmd = self:note_diff(model)
     for _, p in ipairs(stray) do cmd:remove(p) end
+    -- one new_noteptr and one add per note, the functions looked up once (10,000 notes: bulk)
+    local add, new_noteptr, bticks = cmd.add, ARDOUR.LuaAPI.new_noteptr, Temporal.Beats.ticks
     for _, nt in ipairs(notes) do
-      cmd:add(ARDOUR.LuaAPI.new_noteptr(nt.c, Temporal.Beats.ticks(ticks(nt.s)), Temporal.Beats.ticks(ticks(nt.d)),
-                                        nt.n, nt.v))
+      add(cmd, new_noteptr(nt.c, bticks(ticks(nt.s)), bticks(ticks(nt.d)), nt.n, nt.v))
     end
     self:apply_diff(model, cmd)
   end
@@ -661,22 +729,24 @@ end
 
 function ops.read_clip (self, args)
   local r = find_region(args.clip)
-  local notes = region_notes(r)
-  if not notes then fail("clip %s is not a MIDI clip", args.clip) end
+  local notes = args.packed == true or region_notes(r)
+  if not notes or r:to_midiregion():isnil() then fail("clip %s is not a MIDI clip", args.clip) end
   local start, len = region_span(r)
   local t = region_track(r)
   -- the name too: Ardour names a new region after its track, and a mirror without it differs from the next state dump
   local res = { host_id = id_of(r), track = t and id_of(t) or json.null, name = r:name(), start = round6(start),
                 length = round6(len) }
-  if args.packed == true then res.notes_packed = pack_notes(notes) else res.notes = public_notes(notes) end
+  if args.packed == true then res.notes_packed = region_packed(r) else res.notes = public_notes(notes) end
   return res
 end
 
 function ops.edit_clip (self, args)
   local ref = args.clip
   local r = find_region(ref)
-  local existing = region_notes(r)
-  if not existing then fail("clip %s is not a MIDI clip", ref) end
+  if r:to_midiregion():isnil() then fail("clip %s is not a MIDI clip", ref) end
+  -- the clip's notes are read only to find those to remove (a bulk add reads nothing)
+  local rm = args.remove
+  local existing = (rm ~= nil and rm ~= json.null and (type(rm) ~= "table" or next(rm) ~= nil)) and region_notes(r) or {}
   local _, len = region_span(r)
   local add, positions = D.edit_clip_notes(args, existing, len, ref, C.TOL_BEATS, C.MAX_NOTES)
   local victims = {}
@@ -686,11 +756,11 @@ function ops.edit_clip (self, args)
   local cmd = self:note_diff(model)
   local added = {}
   for _, p in ipairs(victims) do cmd:remove(p) end
+  local cmd_add, new_noteptr, bticks = cmd.add, ARDOUR.LuaAPI.new_noteptr, Temporal.Beats.ticks
   for _, nt in ipairs(add) do
-    local p = ARDOUR.LuaAPI.new_noteptr(nt.c, Temporal.Beats.ticks(ticks(nt.s + off)), Temporal.Beats.ticks(ticks(nt.d)),
-                                        nt.n, nt.v)
+    local p = new_noteptr(nt.c, bticks(ticks(nt.s + off)), bticks(ticks(nt.d)), nt.n, nt.v)
     added[#added + 1] = p
-    cmd:add(p)
+    cmd_add(cmd, p)
   end
   self:apply_diff(model, cmd)
   add_inverse(self.txn, function (core)
@@ -700,7 +770,9 @@ function ops.edit_clip (self, args)
     core:apply_diff(model, inv)
   end)
   local res = { added = #add, removed = #victims }
-  if args.packed == true then res.notes_packed = pack_notes(region_notes(r)) else res.notes = public_notes(region_notes(r)) end
+  -- "brief": the bridge does not need the clip's notes back (a chunk of a bulk add)
+  if args.brief == true then return res end
+  if args.packed == true then res.notes_packed = region_packed(r) else res.notes = public_notes(region_notes(r)) end
   return res
 end
 
@@ -816,11 +888,16 @@ function ops.undo (self)
 end
 
 -- ---- command processing --------------------------------------------------
+-- the last C.MEMORY_MAX replies, and at most C.MEMORY_BYTES of them (bulk replies are large), the newest always kept
 function Core:remember (id, text)
-  if self.memory[id] == nil then self.memory_order[#self.memory_order + 1] = id end
+  local old = self.memory[id]
+  if old == nil then self.memory_order[#self.memory_order + 1] = id end
+  self.memory_bytes = (self.memory_bytes or 0) + #text - (old and #old or 0)
   self.memory[id] = text
-  while #self.memory_order > C.MEMORY_MAX do
-    self.memory[table.remove(self.memory_order, 1)] = nil
+  while #self.memory_order > C.MEMORY_MAX or (#self.memory_order > 1 and self.memory_bytes > C.MEMORY_BYTES) do
+    local gone = table.remove(self.memory_order, 1)
+    self.memory_bytes = self.memory_bytes - #self.memory[gone]
+    self.memory[gone] = nil
   end
 end
 
@@ -980,7 +1057,8 @@ function Core:poll ()
           mkdir_p(outdir); self.outdir_made = true
           wok, werr = write_atomic(join(outdir, id .. ".json"), rtext)
         end
-        if port then self:send_osc(port, rtext) end
+        -- a reply too big for one UDP datagram goes by file only
+        if port and #rtext <= D.OSC_REPLY_MAX then self:send_osc(port, rtext) end
         if wok then
           os.remove(path)
         else

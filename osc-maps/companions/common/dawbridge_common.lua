@@ -267,6 +267,8 @@ D.VERSION = 1
 D.MEMORY_MAX = 256            -- remembered ids (with their replies)
 D.TICKS = 1920                -- packed notes: ticks per beat
 D.MAX_NOTES = 50000           -- notes in one command (bounded work per run / poll)
+D.MEMORY_BYTES = 8 * 1024 * 1024  -- remembered replies: at most this many bytes (the newest is always kept)
+D.OSC_REPLY_MAX = 60000       -- a reply longer than this goes by file only (one UDP datagram is at most 64 KiB)
 
 -- ---------------------------------------------------------------------------
 -- files

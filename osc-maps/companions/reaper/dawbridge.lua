@@ -64,6 +64,7 @@ M.MEMORY_MAX = D.MEMORY_MAX  -- remembered ids (with their replies)
 M.TICK_BEATS = 1 / 960       -- edit_clip matching tolerance (PROTOCOL.md)
 M.TICKS = D.TICKS            -- packed notes (PROTOCOL.md, bulk notes): ticks per beat
 M.MAX_NOTES = D.MAX_NOTES    -- notes in one command (bounded work per run)
+M.MEMORY_BYTES = 1024 * 1024  -- remembered replies: at most this many bytes (kept in ExtState, rewritten per command)
 M.spool_dir, M.fail, M.check_notes, M.pack_notes, M.unpack_notes, M.valid_id = D.spool_dir, fail, check_notes,
   D.pack_notes, D.unpack_notes, valid_id
 
@@ -218,7 +219,8 @@ end
 
 function ops.ping ()
   return { companion = "dawbridge", version = M.VERSION, host = "reaper",
-           command_id = M.command_id() or json.null, undo = "native" }
+           command_id = M.command_id() or json.null, undo = "native",
+           bulk = { packed = true, max_notes = M.MAX_NOTES } }
 end
 
 function ops.state ()
@@ -353,8 +355,10 @@ function ops.edit_clip (args)
   local item = find_item(ref)
   local take = midi_take(item, ref)
   local start, length = item_span(item)
-  -- find every note to remove first; if one is missing, change nothing
-  local existing = take_notes(take, start)
+  -- find every note to remove first; if one is missing, change nothing (a bulk add reads nothing)
+  local rm = args.remove
+  local existing = (rm ~= nil and rm ~= json.null and (type(rm) ~= "table" or next(rm) ~= nil))
+                   and take_notes(take, start) or {}
   local add, positions = D.edit_clip_notes(args, existing, length, ref, M.TICK_BEATS, M.MAX_NOTES)
   local victims = {}
   for i, k in ipairs(positions) do victims[i] = existing[k]._idx end
@@ -363,6 +367,8 @@ function ops.edit_clip (args)
   for _, idx in ipairs(victims) do reaper.MIDI_DeleteNote(take, idx) end
   insert_notes(take, start, add)
   local res = { added = #add, removed = #victims }
+  -- "brief": the bridge does not need the clip's notes back (a chunk of a bulk add)
+  if args.brief == true then return res end
   if args.packed == true then res.notes_packed = pack_notes(take_notes(take, start))
   else res.notes = public_notes(take_notes(take, start)) end
   return res
@@ -508,9 +514,16 @@ end
 local function memory_find (mem, id)
   for _, e in ipairs(mem) do if e[1] == id then return e[2] end end
 end
+-- the last M.MEMORY_MAX replies and at most M.MEMORY_BYTES of them (bulk replies are large, and the whole memory
+-- is written to ExtState after every command), the newest always kept
 local function memory_add (mem, id, reply)
   mem[#mem + 1] = json.array({ id, reply })
-  while #mem > M.MEMORY_MAX do table.remove(mem, 1) end
+  local bytes = 0
+  for _, e in ipairs(mem) do bytes = bytes + #e[2] end
+  while #mem > M.MEMORY_MAX or (#mem > 1 and bytes > M.MEMORY_BYTES) do
+    bytes = bytes - #mem[1][2]
+    table.remove(mem, 1)
+  end
   ext_set("memory", json.encode(json.array(mem)))
 end
 
