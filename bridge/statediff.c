@@ -44,19 +44,31 @@ static int str_eq(const char *a, const char *b) {
   return strcmp(a, b) == 0;
 }
 
-/* Values compared with a tolerance for numbers; NULL counts as json null. */
-static int jv_equal(const json_t *a, const json_t *b) {
+/* Values equal with numbers within eps, in arrays and objects too; the rest exactly. NULL counts as json null. */
+static int json_near(const json_t *a, const json_t *b, double eps) {
   if (!a) a = json_null();
   if (!b) b = json_null();
-  if (json_is_number(a) && json_is_number(b)) return feq(json_number_value(a), json_number_value(b));
+  if (json_is_number(a) && json_is_number(b)) return fabs(json_number_value(a) - json_number_value(b)) <= eps;
   if (json_is_array(a) && json_is_array(b)) {
     if (json_array_size(a) != json_array_size(b)) return 0;
     for (size_t i = 0; i < json_array_size(a); i++)
-      if (!jv_equal(json_array_get(a, i), json_array_get(b, i))) return 0;
+      if (!json_near(json_array_get(a, i), json_array_get(b, i), eps)) return 0;
+    return 1;
+  }
+  if (json_is_object(a) && json_is_object(b)) {
+    if (json_object_size(a) != json_object_size(b)) return 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)a, k, v) {
+      if (!json_near(v, json_object_get(b, k), eps)) return 0;
+    }
     return 1;
   }
   return json_equal((json_t *)a, (json_t *)b);
 }
+
+/* Values compared with a tolerance for numbers (EPS); NULL counts as json null. */
+static int jv_equal(const json_t *a, const json_t *b) { return json_near(a, b, EPS); }
 
 /* ---------------------------------------------------------------- properties with defaults */
 
@@ -1058,27 +1070,7 @@ static void conflict(struct merge *m, const char *where, const char *what, const
 
 /* Equality for the merge: numbers within 1e-3 (a value read back through OSC in another bridge process may
  * differ in the last float digits; no musical edit is that small), the rest exactly. */
-static int mv_equal(const json_t *a, const json_t *b) {
-  if (!a) a = json_null();
-  if (!b) b = json_null();
-  if (json_is_number(a) && json_is_number(b)) return fabs(json_number_value(a) - json_number_value(b)) <= 1e-3;
-  if (json_is_array(a) && json_is_array(b)) {
-    if (json_array_size(a) != json_array_size(b)) return 0;
-    for (size_t i = 0; i < json_array_size(a); i++)
-      if (!mv_equal(json_array_get(a, i), json_array_get(b, i))) return 0;
-    return 1;
-  }
-  if (json_is_object(a) && json_is_object(b)) {
-    if (json_object_size(a) != json_object_size(b)) return 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)a, k, v) {
-      if (!mv_equal(v, json_object_get(b, k))) return 0;
-    }
-    return 1;
-  }
-  return json_equal((json_t *)a, (json_t *)b);
-}
+static int mv_equal(const json_t *a, const json_t *b) { return json_near(a, b, 1e-3); }
 
 /* Three-way value: b (before the iteration), r (after it), c (now). New reference to the merged value. */
 static json_t *merge_value(struct merge *m, const char *where, const char *what, const json_t *b, const json_t *r,
