@@ -378,22 +378,8 @@ static int start_inprocess(struct mcp_cmd *x) {
   char err[512];
   int rc;
   struct live_config lc;
-  memset(&lc, 0, sizeof lc);
-  cli_daw_config(c, &lc.daw);
-  lc.embedded_mock = cli_mock_config(c, &lc.mock);
+  cli_live_config(c, &lc);
   lc.daw.refresh_interval_ms = -1; /* long-lived: the map's periodic refresh */
-  lc.llm = c->o.llm;
-  lc.model = c->o.model;
-  lc.llm_url = c->o.llm_url;
-  lc.transcript = c->o.transcript;
-  lc.executor = c->o.executor;
-  lc.max_turns = c->o.max_turns;
-  lc.context_budget = c->o.context_budget;
-  lc.profile = c->o.profile;
-  lc.data_dir = c->o.data_dir;
-  lc.composition = c->o.composition;
-  lc.log.fn = cli_log_stderr;
-  lc.log.level = c->o.log_level;
   if ((rc = live_new(c->loop, &lc, &x->live, err, sizeof err))) {
     fprintf(stderr, "dawbridge mcp: %s\n", err);
     close_input(x);
