@@ -56,6 +56,28 @@ const char *llm_finish_name(enum llm_finish f) {
   }
 }
 
+const char *llm_json_mode_name(enum llm_json_mode m) {
+  switch (m) {
+  case LLM_JSON_OFF: return "off";
+  case LLM_JSON_OBJECT: return "object";
+  case LLM_JSON_SCHEMA: return "schema";
+  default: return "auto";
+  }
+}
+
+int llm_json_mode_parse(const char *s) {
+  static const char *const names[] = {"auto", "off", "object", "schema"};
+  for (int i = 0; s && i < 4; i++)
+    if (!strcasecmp(s, names[i])) return i;
+  return -1;
+}
+
+enum llm_json_mode llm_json_mode_effective(const struct llm_config *cfg, int small_profile) {
+  if (cfg->json_mode != LLM_JSON_AUTO) return cfg->json_mode;
+  int wire = cfg->provider == LLM_PROVIDER_OPENAI || cfg->provider == LLM_PROVIDER_ANTHROPIC;
+  return small_profile && wire ? LLM_JSON_SCHEMA : LLM_JSON_OFF;
+}
+
 /* ---------- shared helpers (llm_provider.h) ---------- */
 
 int llm__buf_add(strbuf_t *b, const char *s, size_t n) {
@@ -238,6 +260,10 @@ json_t *llm_result_json(const struct llm_result *r) {
 
 struct llm_request {
   json_t *j; /* neutral form */
+  /* llm_request_count_tokens() cache: the messages are append-only, so only new ones are counted */
+  size_t (*cnt_fn)(const char *);
+  size_t cnt_msgs, cnt_tools;
+  long cnt_msg_tokens, cnt_tool_tokens, cnt_system;
 };
 
 llm_request_t *llm_request_new(void) {
@@ -245,6 +271,7 @@ llm_request_t *llm_request_new(void) {
   if (!q) return NULL;
   q->j = json_pack("{s:n,s:[],s:[],s:{s:n,s:i,s:b}}", "system", "messages", "tools", "options", "model", "max_tokens",
                    0, "stream", 0);
+  q->cnt_system = -1;
   if (!q->j) {
     free(q);
     return NULL;
@@ -262,6 +289,7 @@ json_t *llm_request_json(const llm_request_t *q) { return q->j; }
 
 int llm_request_set_system(llm_request_t *q, const char *text) {
   if (!text) return LLM_EINVAL;
+  q->cnt_system = -1;
   return json_object_set_new(q->j, "system", json_string(text)) ? LLM_EINVAL : LLM_OK;
 }
 
@@ -318,6 +346,74 @@ void llm_request_set_options(llm_request_t *q, const struct llm_options *o) {
   json_object_set_new(opts, "max_tokens", json_integer(o->max_tokens > 0 ? o->max_tokens : 0));
   json_object_set_new(opts, "stream", json_boolean(o->stream));
   json_object_set_new(q->j, "options", opts);
+}
+
+int llm_request_set_json(llm_request_t *q, enum llm_json_mode mode, const char *name, json_t *schema) {
+  if (mode != LLM_JSON_OBJECT && mode != LLM_JSON_SCHEMA) {
+    json_object_del(q->j, "json");
+    return LLM_OK;
+  }
+  size_t n = name ? strlen(name) : 0;
+  if (!n || n > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+    return LLM_EINVAL;
+  if ((schema && !json_is_object(schema)) || (mode == LLM_JSON_SCHEMA && !schema)) return LLM_EINVAL;
+  json_t *j = json_pack("{s:s,s:s}", "mode", llm_json_mode_name(mode), "name", name);
+  if (!j) return LLM_ENOMEM;
+  if (schema) json_object_set(j, "schema", schema);
+  return json_object_set_new(q->j, "json", j) ? LLM_ENOMEM : LLM_OK;
+}
+
+int llm_request_set_tool_choice(llm_request_t *q, const char *choice) {
+  if (!choice) {
+    json_object_del(q->j, "tool_choice");
+    return LLM_OK;
+  }
+  if (strcmp(choice, "auto") && strcmp(choice, "required") && strcmp(choice, "none")) return LLM_EINVAL;
+  return json_object_set_new(q->j, "tool_choice", json_string(choice)) ? LLM_ENOMEM : LLM_OK;
+}
+
+static long count_json(json_t *j, size_t (*count)(const char *)) {
+  char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+  long n = t ? (long)count(t) : 0;
+  free(t);
+  return n;
+}
+
+long llm_request_count_tokens(llm_request_t *q, size_t (*count)(const char *)) {
+  json_t *msgs = json_object_get(q->j, "messages"), *tools = json_object_get(q->j, "tools");
+  if (q->cnt_fn != count || json_array_size(msgs) < q->cnt_msgs) { /* another counter, or rebuilt: start over */
+    q->cnt_fn = count;
+    q->cnt_msgs = q->cnt_tools = 0;
+    q->cnt_msg_tokens = q->cnt_tool_tokens = 0;
+    q->cnt_system = -1;
+  }
+  for (; q->cnt_msgs < json_array_size(msgs); q->cnt_msgs++)
+    q->cnt_msg_tokens += count_json(json_array_get(msgs, q->cnt_msgs), count);
+  if (q->cnt_tools != json_array_size(tools)) {
+    q->cnt_tools = json_array_size(tools);
+    q->cnt_tool_tokens = q->cnt_tools ? count_json(tools, count) : 0;
+  }
+  if (q->cnt_system < 0) {
+    const char *sys = llm__jstr(q->j, "system", NULL);
+    q->cnt_system = sys ? (long)count(sys) : 0;
+  }
+  return q->cnt_system + q->cnt_msg_tokens + q->cnt_tool_tokens;
+}
+
+json_t *llm__neutral_snapshot(json_t *neutral) {
+  json_t *s = json_copy(neutral);
+  if (!s) return NULL;
+  static const char *const arrays[] = {"messages", "tools"};
+  for (size_t k = 0; k < 2; k++) {
+    json_t *a = json_object_get(neutral, arrays[k]);
+    if (!json_is_array(a)) continue;
+    json_t *c = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) json_array_append(c, v);
+    json_object_set_new(s, arrays[k], c);
+  }
+  return s;
 }
 
 llm_request_t *llm_request_from_json(json_t *neutral, char *err, size_t errlen) {
@@ -407,6 +503,16 @@ int llm_config_resolve(struct llm_config *c, const struct llm_flags *f, char *er
   if (!llm) llm = nonempty(getenv("DAWBRIDGE_LLM"));
   if (!model) model = nonempty(getenv("DAWBRIDGE_MODEL"));
   if (!url) url = nonempty(getenv("DAWBRIDGE_LLM_URL"));
+  const char *jm = nonempty(f->json_mode);
+  if (!jm) jm = nonempty(getenv("DAWBRIDGE_JSON_MODE"));
+  if (jm) {
+    int m = llm_json_mode_parse(jm);
+    if (m < 0) {
+      snprintf(err, errlen, "llm: json mode \"%.40s\" is not one of auto, schema, object, off (--json-mode)", jm);
+      return LLM_ECONFIG;
+    }
+    c->json_mode = (enum llm_json_mode)m;
+  }
   const char *okey = nonempty(getenv("OPENAI_API_KEY")), *akey = nonempty(getenv("ANTHROPIC_API_KEY"));
 
   enum llm_provider p = LLM_PROVIDER_NONE;
@@ -496,6 +602,8 @@ struct llm {
   size_t ncalls;
   int closing;
   int open;          /* call timers not yet closed + the http client */
+  int no_json;       /* a server rejected the JSON mode's field (HTTP 400): left out from then on */
+  int no_tool_choice; /* likewise tool_choice */
   unsigned long seq; /* request counter: synthesized ids */
   uint64_t rng;
   llm_close_cb close_cb;
@@ -508,6 +616,10 @@ struct llm_call {
   uv_timer_t timer; /* retry delays and asynchronous delivery; closed on release */
   char *body;
   size_t body_len;
+  json_t *neutral;    /* snapshot of the request, for encoding it again without a rejected field */
+  int sent_json;      /* the body carries the JSON mode's field / tool_choice */
+  int sent_tool_choice;
+  char json_tool[72]; /* Anthropic: the forced tool whose input is the answer, "" if none */
   int stream;
   int attempt;
   http_req_t *http;
@@ -598,6 +710,7 @@ static void on_call_closed(uv_handle_t *h) {
   reset_attempt(c);
   llm_result_free(c->pend_res);
   free(c->body);
+  json_decref(c->neutral);
   free(c);
   l->open--;
   maybe_finish_close(l);
@@ -706,6 +819,90 @@ static void start_attempt(struct llm_call *c);
 
 static void on_retry_timer(uv_timer_t *t) { start_attempt(t->data); }
 
+/* The wire body of c->neutral: under a JSON mode the schema's description (and, for OBJECT, the schema) is appended
+ * to the system text; fields this server rejected earlier are left out. LLM_OK or an error with err. */
+static int encode_body(struct llm_call *c, char *err, size_t errlen) {
+  llm_t *l = c->llm;
+  json_t *n = json_copy(c->neutral);
+  if (!n) return LLM_ENOMEM;
+  json_t *js = json_object_get(n, "json");
+  if (js) {
+    strbuf_t sys = STRBUF_INIT;
+    const char *s0 = llm__jstr(n, "system", NULL);
+    json_t *schema = json_object_get(js, "schema");
+    const char *desc = llm__jstr(schema, "description", NULL);
+    if (s0) strbuf_puts(&sys, s0);
+    if (desc) strbuf_appendf(&sys, "%s%s", sys.len ? "\n\n" : "", desc);
+    if (!strcmp(llm__jstr(js, "mode", ""), "object")) {
+      char *sj = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
+      strbuf_appendf(&sys, "%sAnswer with one JSON object only (no other text)%s%s", sys.len ? "\n\n" : "",
+                    sj ? ", following this JSON Schema: " : ".", sj ? sj : "");
+      free(sj);
+    }
+    if (sys.len) json_object_set_new(n, "system", json_stringn(sys.s, sys.len));
+    strbuf_reset(&sys);
+  }
+  if (l->no_json) json_object_del(n, "json");
+  if (l->no_tool_choice) json_object_del(n, "tool_choice");
+  c->sent_json = json_object_get(n, "json") != NULL;
+  c->sent_tool_choice = json_object_get(n, "tool_choice") != NULL;
+  c->json_tool[0] = '\0';
+  if (c->sent_json && l->ops->json_via_tool)
+    snprintf(c->json_tool, sizeof c->json_tool, "%s", llm__jstr(json_object_get(n, "json"), "name", ""));
+  const char *model = llm__jstr(json_object_get(n, "options"), "model", NULL);
+  json_t *body = l->ops->encode(n, model && *model ? model : l->cfg.model, err, errlen);
+  json_decref(n);
+  free(c->body);
+  c->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  json_decref(body);
+  if (!c->body) return body ? LLM_ENOMEM : LLM_EINVAL;
+  c->body_len = strlen(c->body);
+  return LLM_OK;
+}
+
+static int mentions(const char *msg, const char *word) {
+  size_t n = strlen(word);
+  for (; *msg; msg++)
+    if (!strncasecmp(msg, word, n)) return 1;
+  return 0;
+}
+
+/* A 400/422 that names a field this request added: "response_format" (the JSON mode) or "tool_choice"; NULL if
+ * none. The flag that leaves it out is set. */
+static const char *rejected_field(struct llm_call *c, long status, const char *pmsg) {
+  llm_t *l = c->llm;
+  if (status != 400 && status != 422) return NULL;
+  if (c->sent_json && (mentions(pmsg, "response_format") || mentions(pmsg, "json_schema") ||
+                       mentions(pmsg, "json_object") || (c->json_tool[0] && mentions(pmsg, "tool_choice")))) {
+    l->no_json = 1;
+    return c->json_tool[0] ? "the forced tool_choice of the JSON mode" : "response_format";
+  }
+  if (c->sent_tool_choice && mentions(pmsg, "tool_choice")) {
+    l->no_tool_choice = 1;
+    return "tool_choice";
+  }
+  return NULL;
+}
+
+/* Anthropic's JSON mode: the forced tool's input is the answer. Returns 1 when res was changed. */
+static int json_tool_to_text(struct llm_result *res, const char *name) {
+  for (size_t i = 0; i < res->ncalls; i++) {
+    struct llm_tool_call *tc = &res->calls[i];
+    if (strcmp(tc->name, name)) continue;
+    char *t = tc->args ? json_dumps(tc->args, JSON_COMPACT) : strdup(tc->raw_args ? tc->raw_args : "");
+    if (!t) return 0;
+    free(res->text);
+    res->text = t;
+    free(tc->id), free(tc->name), free(tc->raw_args);
+    json_decref(tc->args);
+    memmove(tc, tc + 1, (res->ncalls - i - 1) * sizeof *tc);
+    res->ncalls--;
+    if (!res->ncalls) res->finish = res->finish == LLM_STOP_LENGTH ? LLM_STOP_LENGTH : LLM_STOP_END;
+    return 1;
+  }
+  return 0;
+}
+
 static int retryable_http(int e) { return e == HTTP_ECONNECT || e == HTTP_EIO || e == HTTP_ETIMEDOUT; }
 
 static void on_http_done(http_req_t *req, const struct http_response *r, void *data) {
@@ -744,6 +941,18 @@ static void on_http_done(http_req_t *req, const struct http_response *r, void *d
              pmsg);
   } else if (r->status < 200 || r->status >= 300) {
     llm__error_message(body, blen, pmsg, sizeof pmsg);
+    const char *field = rejected_field(c, r->status, pmsg);
+    char eerr[512] = "";
+    if (field && !l->closing && encode_body(c, eerr, sizeof eerr) == LLM_OK) {
+      redact(l, pmsg);
+      llm_log(l, LLM_LOG_WARN,
+              "llm: %s at %.300s rejected %s (HTTP %ld: %.200s); sending the request again without it, and without "
+              "it for the rest of this session",
+              l->ops->name, l->endpoint, field, r->status, pmsg);
+      reset_attempt(c);
+      uv_timer_start(&c->timer, on_retry_timer, 0, 0);
+      return;
+    }
     status = (r->status == 401 || r->status == 403) ? LLM_EAUTH : LLM_EHTTP;
     snprintf(msg, sizeof msg, "%s: HTTP %ld from %.300s: %s%s", l->ops->name, r->status, l->endpoint,
              *pmsg ? pmsg : "(no error message)",
@@ -779,6 +988,13 @@ static void on_http_done(http_req_t *req, const struct http_response *r, void *d
     }
   }
 
+  if (!status && res && c->json_tool[0] && json_tool_to_text(res, c->json_tool) && c->stream && res->text[0]) {
+    emit_text(c, res->text, strlen(res->text)); /* the forced tool's input was not streamed as text */
+    if (c->released) {
+      llm_result_free(res);
+      return;
+    }
+  }
   if (status && retry && retry_after > (long)l->cfg.max_delay_ms) { /* honour it: don't hammer early */
     size_t n = strlen(msg);
     snprintf(msg + n, sizeof msg - n, " (server asks to retry after %ld s; not waiting that long)", retry_after / 1000);
@@ -911,15 +1127,12 @@ llm_call_t *llm_chat(llm_t *l, const llm_request_t *req, llm_delta_cb on_delta, 
     pend(c, rc, res, err);
     return c;
   }
-  const char *model = llm__jstr(json_object_get(neutral, "options"), "model", NULL);
-  json_t *body = l->ops->encode(neutral, model && *model ? model : l->cfg.model, err, sizeof err);
-  if (body) c->body = json_dumps(body, JSON_COMPACT);
-  json_decref(body);
-  if (!c->body) {
-    pend(c, body ? LLM_ENOMEM : LLM_EINVAL, NULL, err);
+  c->neutral = llm__neutral_snapshot(neutral);
+  int rc = c->neutral ? encode_body(c, err, sizeof err) : LLM_ENOMEM;
+  if (rc) {
+    pend(c, rc, NULL, rc == LLM_ENOMEM && !err[0] ? "llm: out of memory" : err);
     return c;
   }
-  c->body_len = strlen(c->body);
   start_attempt(c);
   return c;
 }

@@ -39,6 +39,21 @@ enum llm_finish { LLM_STOP_END = 0, LLM_STOP_TOOL, LLM_STOP_LENGTH, LLM_STOP_OTH
 const char *llm_finish_name(enum llm_finish f); /* "stop", "tool_calls", "length", "other" */
 
 enum llm_log_level { LLM_LOG_DEBUG = 0, LLM_LOG_INFO, LLM_LOG_WARN, LLM_LOG_ERROR };
+
+/* A stricter answer format for requests that ask for one JSON object (stage 1's plan), per wire format
+ * (docs/llm.md "JSON mode"):
+ *   SCHEMA  OpenAI-compatible: response_format {"type":"json_schema","json_schema":{"name","schema","strict":true}}
+ *           (the schema made strict: every object closed, every property required, optional ones nullable);
+ *           Anthropic: a forced tool (tool_choice {"type":"tool","name"}) whose input_schema is the schema — its
+ *           input comes back as the result's text.
+ *   OBJECT  OpenAI-compatible: response_format {"type":"json_object"} (the schema goes into the system prompt);
+ *           Anthropic: the forced tool with {"type":"object"}.
+ *   OFF     nothing is added.
+ *   AUTO    llm_json_mode_effective(): SCHEMA for the openai and anthropic providers under the small prompt
+ *           profile, OFF otherwise. */
+enum llm_json_mode { LLM_JSON_AUTO = 0, LLM_JSON_OFF, LLM_JSON_OBJECT, LLM_JSON_SCHEMA };
+const char *llm_json_mode_name(enum llm_json_mode m); /* "auto", "off", "object", "schema" */
+int llm_json_mode_parse(const char *s);               /* the mode, or -1 */
 /* line: one log line without newline, already redacted; borrowed. */
 typedef void (*llm_log_fn)(void *data, enum llm_log_level level, const char *line);
 
@@ -61,6 +76,7 @@ struct llm_config {
   llm_log_fn log;          /* optional */
   void *log_data;
   enum llm_log_level log_level; /* lines below this level are not emitted; default INFO */
+  enum llm_json_mode json_mode;  /* default AUTO (llm_json_mode_effective) */
 };
 
 /* Command-line values (NULL = not given). */
@@ -68,6 +84,7 @@ struct llm_flags {
   const char *llm;   /* --llm openai|anthropic|script */
   const char *model; /* --model */
   const char *url;   /* --llm-url */
+  const char *json_mode; /* --json-mode auto|schema|object|off */
 };
 
 /* Fill cfg with the defaults above (provider NONE, no key). */
@@ -85,6 +102,10 @@ int llm_config_resolve(struct llm_config *cfg, const struct llm_flags *flags, ch
 /* The endpoint a provider posts to for cfg (base URL completed with /v1/chat/completions or
  * /v1/messages). Writes into out; returns out. */
 const char *llm_config_endpoint(const struct llm_config *cfg, char *out, size_t outlen);
+
+/* The JSON mode a request for one JSON object gets: cfg->json_mode, AUTO resolved (small_profile: the small prompt
+ * profile is in use): SCHEMA for openai/anthropic under the small profile, else OFF. */
+enum llm_json_mode llm_json_mode_effective(const struct llm_config *cfg, int small_profile);
 
 /* When llm_config_resolve() found no provider: look for a local OpenAI-compatible server by
  * GETting {url}/v1/models on each candidate at once (urls: NULL-terminated list, NULL = the
@@ -128,7 +149,24 @@ int llm_request_add_tool_result(llm_request_t *req, const char *call_id, const c
 /* schema: JSON Schema object, borrowed (a reference is taken). */
 int llm_request_add_tool(llm_request_t *req, const char *name, const char *description, json_t *schema);
 void llm_request_set_options(llm_request_t *req, const struct llm_options *opts);
-/* Provider-neutral JSON form {system, messages, tools, options}: borrowed. */
+/* Ask for one JSON object as the answer (see enum llm_json_mode). mode OBJECT or SCHEMA; OFF/AUTO clears it.
+ * name: [A-Za-z0-9_-]{1,64}; schema (borrowed, a reference is taken): an object schema, required for SCHEMA,
+ * optional for OBJECT. A "description" at the schema's root is appended to the system prompt (it tells the model
+ * what to write: a local server's grammar constrains the answer but does not show the schema to the model); under
+ * OBJECT the schema itself is appended too. LLM_OK or LLM_EINVAL. The result's text is the JSON object.
+ * A server that rejects the field (HTTP 400 naming response_format / json_schema) gets the request again once
+ * without it, and the client leaves it out for the rest of its life (one WARN log line). */
+int llm_request_set_json(llm_request_t *req, enum llm_json_mode mode, const char *name, json_t *schema);
+/* Tool choice for a request with tools: "auto", "required" (OpenAI-compatible "required", Anthropic
+ * {"type":"any"}), "none"; NULL removes it (the provider's default). A 400 naming tool_choice drops it the same way
+ * as above. LLM_OK or LLM_EINVAL. */
+int llm_request_set_tool_choice(llm_request_t *req, const char *choice);
+/* An estimate of the request's input tokens: the sum of count() over the system text, each message as compact JSON
+ * and the tools as compact JSON. The messages are append-only, so the counts are cached in req and each call counts
+ * only what was added since (a growing conversation costs its new messages, not all of it again). count must be a
+ * pure function; another one starts the cache over. */
+long llm_request_count_tokens(llm_request_t *req, size_t (*count)(const char *text));
+/* Provider-neutral JSON form {system, messages, tools, options, json?, tool_choice?}: borrowed. */
 json_t *llm_request_json(const llm_request_t *req);
 /* Build from the neutral JSON form (borrowed); NULL with err on a shape error. */
 llm_request_t *llm_request_from_json(json_t *neutral, char *err, size_t errlen);

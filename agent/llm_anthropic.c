@@ -82,17 +82,29 @@ static json_t *encode(json_t *neutral, const char *model, char *err, size_t errl
   if (sys.len) json_object_set_new(body, "system", json_stringn(sys.s, sys.len));
   strbuf_reset(&sys);
   json_object_set_new(body, "messages", msgs);
-  json_t *tools = json_object_get(neutral, "tools");
-  if (json_array_size(tools)) {
-    json_t *arr = json_array(), *t;
-    json_array_foreach(tools, i, t) {
-      json_t *p = json_object_get(t, "parameters");
-      json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "name", llm__jstr(t, "name", ""), "description",
-                                           llm__jstr(t, "description", ""), "input_schema",
-                                           p ? json_incref(p) : json_pack("{s:s}", "type", "object")));
-    }
-    json_object_set_new(body, "tools", arr);
+  json_t *tools = json_object_get(neutral, "tools"), *js = json_object_get(neutral, "json");
+  json_t *arr = json_array(), *t;
+  json_array_foreach(tools, i, t) {
+    json_t *p = json_object_get(t, "parameters");
+    json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "name", llm__jstr(t, "name", ""), "description",
+                                         llm__jstr(t, "description", ""), "input_schema",
+                                         p ? json_incref(p) : json_pack("{s:s}", "type", "object")));
   }
+  const char *tc = llm__jstr(neutral, "tool_choice", NULL);
+  if (js) { /* no JSON mode in the Messages API: a forced tool whose input is the answer */
+    json_t *p = json_object_get(js, "schema");
+    const char *name = llm__jstr(js, "name", "answer");
+    json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "name", name, "description",
+                                         "Write your whole answer as this tool's input.", "input_schema",
+                                         p ? json_incref(p) : json_pack("{s:s}", "type", "object")));
+    json_object_set_new(body, "tool_choice", json_pack("{s:s,s:s}", "type", "tool", "name", name));
+  } else if (tc && json_array_size(arr)) {
+    json_object_set_new(body, "tool_choice", json_pack("{s:s}", "type", !strcmp(tc, "required") ? "any" : tc));
+  }
+  if (json_array_size(arr))
+    json_object_set_new(body, "tools", arr);
+  else
+    json_decref(arr);
   json_t *temp = json_object_get(opts, "temperature");
   if (json_is_number(temp) && json_number_value(temp) >= 0)
     json_object_set_new(body, "temperature", json_real(json_number_value(temp)));
@@ -351,6 +363,7 @@ const struct llm_provider_ops *llm__anthropic_ops(void) {
       .path = "/v1/messages",
       .auth_fmt = "x-api-key: %s",
       .extra_header = "anthropic-version: 2023-06-01",
+      .json_via_tool = 1,
       .encode = encode,
       .decode = decode,
       .stream_new = stream_new,

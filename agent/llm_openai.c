@@ -13,6 +13,63 @@ static enum llm_finish map_finish(const char *f) {
   return LLM_STOP_OTHER;
 }
 
+/* OpenAI's strict structured outputs accept a subset of JSON Schema: every object closed (additionalProperties
+ * false) with every property in "required" (an optional one becomes nullable), no string length or object size
+ * keywords. A free-form object (no properties) cannot be strict: such an optional property is left out. New
+ * reference, or NULL for a free-form object. */
+static json_t *strict_schema(json_t *s, int nullable) {
+  static const char *const dropped[] = {"minLength", "maxLength", "minProperties", "maxProperties", "default"};
+  if (!json_is_object(s)) return json_incref(s);
+  json_t *o = json_deep_copy(s);
+  for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) json_object_del(o, dropped[i]);
+  json_t *type = json_object_get(o, "type");
+  const char *t = json_string_value(type);
+  json_t *props = json_object_get(s, "properties");
+  if (t && !strcmp(t, "object")) {
+    if (!json_object_size(props)) {
+      json_decref(o);
+      return NULL;
+    }
+    json_t *np = json_object(), *req = json_array(), *v;
+    json_t *was_req = json_object_get(s, "required");
+    const char *k;
+    json_object_foreach(props, k, v) {
+      int required = 0;
+      size_t i;
+      json_t *r;
+      json_array_foreach(was_req, i, r) required |= json_is_string(r) && !strcmp(json_string_value(r), k);
+      json_t *sv = strict_schema(v, !required);
+      if (!sv) continue;
+      json_object_set_new(np, k, sv);
+      json_array_append_new(req, json_string(k));
+    }
+    json_object_set_new(o, "properties", np);
+    json_object_set_new(o, "required", req);
+    json_object_set_new(o, "additionalProperties", json_false());
+  } else if (t && !strcmp(t, "array") && json_is_object(json_object_get(s, "items"))) {
+    json_t *it = strict_schema(json_object_get(s, "items"), 0);
+    json_object_set_new(o, "items", it ? it : json_pack("{s:s}", "type", "string"));
+  }
+  json_t *any = json_object_get(s, "anyOf");
+  if (json_is_array(any)) {
+    json_t *na = json_array(), *v;
+    size_t i;
+    json_array_foreach(any, i, v) {
+      json_t *sv = strict_schema(v, 0);
+      if (sv) json_array_append_new(na, sv);
+    }
+    if (nullable) json_array_append_new(na, json_pack("{s:s}", "type", "null"));
+    json_object_set_new(o, "anyOf", na);
+    return o;
+  }
+  if (nullable && t) {
+    json_object_set_new(o, "type", json_pack("[s,s]", t, "null"));
+    json_t *en = json_object_get(o, "enum");
+    if (json_is_array(en)) json_array_append_new(en, json_null());
+  }
+  return o;
+}
+
 static json_t *encode(json_t *neutral, const char *model, char *err, size_t errlen) {
   json_t *body = json_object(), *msgs = json_array();
   json_t *opts = json_object_get(neutral, "options");
@@ -89,6 +146,18 @@ static json_t *encode(json_t *neutral, const char *model, char *err, size_t errl
   if (json_is_true(json_object_get(opts, "stream"))) {
     json_object_set_new(body, "stream", json_true());
     json_object_set_new(body, "stream_options", json_pack("{s:b}", "include_usage", 1));
+  }
+  const char *tc = llm__jstr(neutral, "tool_choice", NULL);
+  if (tc && json_array_size(tools)) json_object_set_new(body, "tool_choice", json_string(tc));
+  json_t *js = json_object_get(neutral, "json");
+  if (js && !strcmp(llm__jstr(js, "mode", ""), "schema")) {
+    json_t *schema = strict_schema(json_object_get(js, "schema"), 0);
+    json_object_set_new(body, "response_format",
+                        json_pack("{s:s,s:{s:s,s:o,s:b}}", "type", "json_schema", "json_schema", "name",
+                                  llm__jstr(js, "name", "answer"), "schema",
+                                  schema ? schema : json_pack("{s:s}", "type", "object"), "strict", 1));
+  } else if (js) {
+    json_object_set_new(body, "response_format", json_pack("{s:s}", "type", "json_object"));
   }
   return body;
 }

@@ -26,6 +26,7 @@ struct llm_provider_ops {
   const char *path;         /* appended to a base URL, e.g. "/v1/chat/completions" */
   const char *auth_fmt;     /* header carrying the key, "%s" = key; used only when a key is set */
   const char *extra_header; /* constant header or NULL */
+  int json_via_tool;        /* the JSON mode is a forced tool whose input is the answer (llm.c turns it into text) */
   /* neutral request → wire body. model: the effective model. New reference, NULL + err. */
   json_t *(*encode)(json_t *neutral, const char *model, char *err, size_t errlen);
   /* wire response body → *res (new). LLM_OK or LLM_EPROTO/LLM_EPROVIDER + err. */
@@ -58,6 +59,10 @@ void llm__result_normalize(struct llm_result *res);
  * result normalized and handed to *out. Returns LLM_OK or rc. */
 int llm__stream_result(struct llm_result *res, int rc, const char *provider, long in_tok, long out_tok,
                        const char *model, struct llm_result **out, char *err, size_t errlen);
+/* A copy of a neutral request that later appends to the request do not change: the object and its "messages" and
+ * "tools" arrays are new, their elements shared (messages and tools are never changed once added). O(messages), not
+ * O(bytes). New reference or NULL. */
+json_t *llm__neutral_snapshot(json_t *neutral);
 /* ids for calls that have none: "call_<seq>_<i>" */
 int llm__result_fill_ids(struct llm_result *res, unsigned long seq);
 /* The provider's error message out of an error body ({"error":{"message"}}, {"error":"..."},
@@ -71,7 +76,7 @@ struct llm_script;
 /* transcript: borrowed (a reference is taken) or NULL to read path. */
 struct llm_script *llm__script_new(json_t *transcript, const char *path, char *err, size_t errlen);
 void llm__script_free(struct llm_script *s);
-/* Record neutral (borrowed, deep-copied) and produce the next response (new) or an error. */
+/* Record neutral (borrowed; llm__neutral_snapshot) and produce the next response (new) or an error. */
 int llm__script_next(struct llm_script *s, json_t *neutral, struct llm_result **res, char *err, size_t errlen);
 json_t *llm__script_requests(struct llm_script *s);
 struct llm_script *llm__get_script(llm_t *llm);

@@ -84,7 +84,7 @@ static const char *last_input(json_t *neutral) {
 
 int llm__script_next(struct llm_script *s, json_t *neutral, struct llm_result **out, char *err, size_t errlen) {
   *out = NULL;
-  json_array_append_new(s->requests, json_deep_copy(neutral));
+  json_array_append_new(s->requests, llm__neutral_snapshot(neutral)); /* not a deep copy: O(messages) per turn */
   const char *last = last_input(neutral);
   size_t n = json_array_size(s->responses);
   if (s->next >= n) {
