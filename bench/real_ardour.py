@@ -7,7 +7,11 @@ PID in the environment. Prints one "name value unit" line per figure (and --json
   native confirm latency: /strip/mute toggled, until Ardour's own feedback shows the new value: median, p95
   10,000 notes: create_midi_clip + read_clip of the whole clip, compared note by note (JSON notes, then the
     packed bulk form)
-  state: the companion's `state` op with 8, 64 and 256 tracks
+  state: the companion's `state` op with 8, 64 and 256 tracks; the same sessions through a running daemon
+    (`dawbridge run`, one process holding the link): its control socket's state op (one connection held) and
+    `dawbridge state --json` as a client of it; and `dawbridge state --json` one-shot (a new process: connect, sync)
+  native confirm in-process: bench_real_ardour_confirm (the bridge's sync, set_track mute until the DAW's own
+    feedback confirms it, one process holding the link), real Ardour and the mock from the same code
   idle CPU of the host process over --idle-s seconds (nothing sent)
 Every wait is bounded. Python 3 standard library only."""
 import argparse, json, os, random, socket, statistics, subprocess, sys, time
@@ -82,6 +86,138 @@ def surface_feedback_off(daw_port, from_port):
         s.close()
 
 
+def find_binary(env, name):
+    """a built binary of this tree: $env, else build*/name (the first that is executable)"""
+    p = os.environ.get(env)
+    if p:
+        return p if os.access(p, os.X_OK) else None
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    for d in sorted(os.listdir(root)):
+        c = os.path.join(root, d, name)
+        if d.startswith("build") and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+def run_lines(cmd, timeout):
+    """runs a bench program; returns {name: value} of its "name value unit" lines (printed as they are)"""
+    out = {}
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print("%s: no answer within %d s" % (os.path.basename(cmd[0]), timeout)); return out
+    for line in p.stdout.splitlines():
+        f = line.split(None, 2)
+        if len(f) >= 2:
+            try:
+                out[f[0]] = float(f[1])
+            except ValueError:
+                continue
+            OUT[f[0]] = out[f[0]]
+            print(line, flush=True)
+    if p.returncode != 0:
+        print("%s exited %d: %s" % (os.path.basename(cmd[0]), p.returncode, p.stderr.strip()[-400:]))
+    return out
+
+
+class Daemon:
+    """`dawbridge --daw ardour --port P --spool S run` in a private XDG_RUNTIME_DIR (its control socket), config and
+    data dir; stopped by PID (SIGTERM, bounded wait, then SIGKILL)"""
+
+    def __init__(self, exe, port, spool, tmp):
+        self.exe, self.tmp = exe, tmp
+        self.env = dict(os.environ, XDG_RUNTIME_DIR=os.path.join(tmp, "run"), XDG_CONFIG_HOME=os.path.join(tmp, "cfg"),
+                        XDG_DATA_HOME=os.path.join(tmp, "data"))
+        os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o700, exist_ok=True)
+        self.sock_path = os.path.join(self.env["XDG_RUNTIME_DIR"], "dawbridge", "ardour.sock")
+        self.listen_port = free_udp_port()
+        self.log = open(os.path.join(tmp, "daemon.log"), "w+")
+        t = time.perf_counter()
+        self.p = subprocess.Popen([exe, "--daw", "ardour", "--port", str(port), "--listen-port", str(self.listen_port),
+                                   "--spool", spool, "--log-level", "info", "run"], env=self.env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.conn, buf, end = None, b"", time.time() + 120
+        while time.time() < end and self.p.poll() is None:
+            self.log.seek(0)
+            if os.path.exists(self.sock_path) and '"state":"connected"' in self.log.read():
+                break
+            time.sleep(0.05)
+        self.start_ms = (time.perf_counter() - t) * 1000.0
+        if self.p.poll() is not None or not os.path.exists(self.sock_path):
+            self.log.seek(0)
+            raise RuntimeError("the daemon did not connect within 120 s: " + self.log.read()[-400:])
+        self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.conn.settimeout(60)
+        self.conn.connect(self.sock_path)
+        self.buf = buf
+
+    def op(self, obj):
+        self.conn.sendall((json.dumps(obj) + "\n").encode())
+        while b"\n" not in self.buf:
+            b = self.conn.recv(1 << 20)
+            if not b:
+                raise RuntimeError("the daemon closed the control socket")
+            self.buf += b
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def stop(self):
+        if self.conn:
+            self.conn.close()
+        self.p.terminate()
+        try:
+            self.p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.p.kill(); self.p.wait(timeout=15)
+        self.log.close()
+        return self.p.returncode
+
+
+def daemon_state(L, exe, port, spool, size, rounds):
+    """state of `size` tracks through a running daemon: the control socket's op, and `dawbridge state --json` as
+    its client (median of `rounds` each)"""
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="dawbridge-bench-daemon.")
+    d = None
+    try:
+        d = Daemon(exe, port, spool, tmp)
+        emit("%s.daemon_start_sync_%d_tracks" % (L, size), d.start_ms, "ms (dawbridge run: start until connected)")
+        lat, ntracks = [], -1
+        for _ in range(rounds):
+            t = time.perf_counter()
+            r = d.op({"op": "state", "id": "s"})
+            lat.append((time.perf_counter() - t) * 1000.0)
+            if not r.get("ok"):
+                print("%s: the daemon's state op failed: %s" % (L, r)); return
+            ntracks = len((r.get("result") or {}).get("tracks") or [])
+        emit("%s.daemon_state_op_%d_tracks" % (L, size), statistics.median(lat),
+             "ms (control socket state op, median of %d; %d tracks in it)" % (rounds, ntracks))
+        cli, rc = [], 0
+        for _ in range(max(3, rounds // 4)):
+            t = time.perf_counter()
+            rc = subprocess.run([exe, "--daw", "ardour", "state", "--json"], env=d.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, timeout=120).returncode
+            cli.append((time.perf_counter() - t) * 1000.0)
+        emit("%s.daemon_cli_state_%d_tracks" % (L, size), statistics.median(cli),
+             "ms (dawbridge state --json through the daemon, median of %d, exit %d)" % (len(cli), rc))
+        start = []
+        for _ in range(len(cli)):
+            t = time.perf_counter()
+            subprocess.run([exe, "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            start.append((time.perf_counter() - t) * 1000.0)
+        emit("%s.cli_process_start" % L, statistics.median(start),
+             "ms (dawbridge --version: the process start alone, the client's floor)")
+    except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
+        print("%s: daemon state with %d tracks: %s" % (L, size, e))
+    finally:
+        if d:
+            d.stop()
+            # Ardour 7.3 crashes when routes are added after a client with strip feedback went (issue 11 finding):
+            # switch that surface off from its port, in case the bridge did not on exit
+            surface_feedback_off(port, d.listen_port)
+        subprocess.run(["rm", "-rf", tmp])
+
+
 def native_confirm(port, ssid, rounds):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
@@ -148,6 +284,8 @@ def main():
             have += 1
         lat = [timed(c, "state", None, 120)[0] for _ in range(3)]
         emit("%s.companion_state_%d_tracks" % (L, have), statistics.median(lat), "ms (median of 3; 16 notes in it)")
+        if dawbridge and os.access(dawbridge, os.X_OK) and o.osc_port:
+            daemon_state(L, dawbridge, o.osc_port, o.spool, have, 12)
         if dawbridge and os.access(dawbridge, os.X_OK) and L.startswith("ardour"):
             # the bridge's own `state` (a fresh process each time: connect, native sync, companion state merged)
             cli = []
@@ -212,6 +350,11 @@ def main():
         if lat:
             emit("%s.native_confirm_median" % L, statistics.median(lat), "ms (%d unconfirmed)" % misses)
             emit("%s.native_confirm_p95" % L, pct(lat, 95), "ms")
+    confirm = find_binary("BENCH_CONFIRM_BIN", "bench_real_ardour_confirm")
+    if o.osc_port and confirm:
+        run_lines([confirm, "--port", str(o.osc_port), "--label", L, "-n", str(max(50, o.rounds * 2)), "-w", "10"], 300)
+    elif o.osc_port:
+        print("%s: no bench_real_ardour_confirm binary (build the tree, or set BENCH_CONFIRM_BIN)" % L)
     if o.json:
         with open(o.json, "w") as f:
             json.dump(OUT, f, indent=1, sort_keys=True)

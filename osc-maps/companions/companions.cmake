@@ -98,7 +98,7 @@ if(DAWBRIDGE_REAL_ARDOUR)
   add_test(NAME bench_real_ardour
            COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/bench/real_ardour.sh 3917)
   set_tests_properties(bench_real_ardour PROPERTIES
-    ENVIRONMENT "BENCH_ROUNDS=30;BENCH_IDLE_S=5;BENCH_GUI=0;MOCK_DAW=$<TARGET_FILE:mock-daw>;DAWBRIDGE_BIN=$<TARGET_FILE:dawbridge>"
+    ENVIRONMENT "BENCH_ROUNDS=30;BENCH_IDLE_S=5;BENCH_GUI=0;MOCK_DAW=$<TARGET_FILE:mock-daw>;DAWBRIDGE_BIN=$<TARGET_FILE:dawbridge>;BENCH_CONFIRM_BIN=$<TARGET_FILE:bench_real_ardour_confirm>"
     LABELS "real-ardour;bench" SKIP_RETURN_CODE 77 TIMEOUT 900 RUN_SERIAL TRUE
     DEPENDS companion_ardour_soak)
 endif()

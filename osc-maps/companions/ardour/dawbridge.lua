@@ -7,6 +7,9 @@
 --   DAWBRIDGE_ARDOUR_SNAPSHOT  snapshot name (default: the directory's base name)
 --   DAWBRIDGE_ARDOUR_BACKEND   audio backend (default "None (Dummy)": no audio hardware needed)
 --   DAWBRIDGE_ARDOUR_OSC_PORT  if set, Ardour's own OSC surface listens on this UDP port (if enabled in the session)
+--   DAWBRIDGE_ARDOUR_BUFFER    if set, the backend's buffer size in samples (Dummy's default: 1024 = 21 ms at 48 kHz;
+--                              Ardour applies an OSC change such as a mute at the next cycle, so this bounds how soon
+--                              its feedback can confirm it)
 --   DAWBRIDGE_SPOOL            spool directory (else ~/.config/dawbridge/spool, else the default, see PROTOCOL.md)
 --   DAWBRIDGE_STOP_FILE        the loop exits when this file exists (default <spool>/ardour.stop; it is removed)
 --   DAWBRIDGE_SAVE_ON_STOP     1 = save the session before exiting
@@ -30,7 +33,11 @@ assert(sess_dir and sess_dir ~= "", "dawbridge: give the session directory (argu
 sess_dir = sess_dir:gsub("[/\\]+$", "")
 local snapshot = (arg and arg[2]) or os.getenv("DAWBRIDGE_ARDOUR_SNAPSHOT") or sess_dir:match("([^/\\]+)$")
 
-AudioEngine:set_backend(os.getenv("DAWBRIDGE_ARDOUR_BACKEND") or "None (Dummy)", "", "")
+local backend = AudioEngine:set_backend(os.getenv("DAWBRIDGE_ARDOUR_BACKEND") or "None (Dummy)", "", "")
+local buffer = math.tointeger(tonumber(os.getenv("DAWBRIDGE_ARDOUR_BUFFER") or ""))
+if buffer and backend and not backend:isnil() then
+  if backend:set_buffer_size(buffer) ~= 0 then print("dawbridge: the backend refused buffer size " .. buffer) end
+end
 local osc_port = tonumber(os.getenv("DAWBRIDGE_ARDOUR_OSC_PORT") or "")
 if osc_port then ARDOUR.config():set_osc_port(math.tointeger(osc_port)) end
 local s = load_session(sess_dir, snapshot)
