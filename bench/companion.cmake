@@ -3,4 +3,8 @@
 if(TARGET dbagent)
   add_executable(bench_companion_latency ${DAWBRIDGE_SOURCE_DIR}/bench/companion_latency.c)
   target_link_libraries(bench_companion_latency PRIVATE dbagent)
+  # 10,000 notes through the bridge against a running DAW with its companion (run by tests/companions/ardour_e2e.sh
+  # with ARDOUR_E2E_RUN; figures in docs/benchmarks.md, issue 11)
+  add_executable(bench_real_ardour_bulk ${DAWBRIDGE_SOURCE_DIR}/bench/real_ardour_bulk.c)
+  target_link_libraries(bench_real_ardour_bulk PRIVATE dbagent)
 endif()

@@ -320,6 +320,17 @@ static int mirror_index_of_host(daw_t *d, const char *hid) {
 }
 
 /* clips as the mirror keeps them: {host_id, name, start, length, notes} */
+/* {n, s, d, v} from borrowed values (NULL left out): built directly, not through json_pack's format parser (a bulk
+ * clip makes 10,000s of them) */
+static json_t *note_obj(json_t *n, json_t *s, json_t *d, json_t *v) {
+  json_t *o = json_object();
+  if (n) json_object_set(o, "n", n);
+  if (s) json_object_set(o, "s", s);
+  if (d) json_object_set(o, "d", d);
+  if (v) json_object_set(o, "v", v);
+  return o;
+}
+
 static json_t *mirror_clip(const json_t *c, const json_t *notes) {
   json_t *o =
       json_pack("{s:O?,s:O?,s:O?,s:O?}", "host_id", json_object_get(c, "host_id"), "name", json_object_get(c, "name"),
@@ -328,8 +339,8 @@ static json_t *mirror_clip(const json_t *c, const json_t *notes) {
   size_t i;
   json_t *n;
   json_array_foreach(notes ? notes : json_object_get(c, "notes"), i, n) {
-    json_array_append_new(ns, json_pack("{s:O,s:O,s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s"),
-                                        "d", json_object_get(n, "d"), "v", json_object_get(n, "v")));
+    json_array_append_new(ns, note_obj(json_object_get(n, "n"), json_object_get(n, "s"), json_object_get(n, "d"),
+                                       json_object_get(n, "v")));
   }
   json_object_set_new(o, "notes", ns);
   return o;
@@ -942,7 +953,7 @@ static json_t *notes_for_companion(const json_t *notes) {
   json_t *n;
   json_array_foreach(notes, i, n) {
     json_t *v = json_object_get(n, "v"), *dd = json_object_get(n, "d");
-    json_t *o = json_pack("{s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s"));
+    json_t *o = note_obj(json_object_get(n, "n"), json_object_get(n, "s"), NULL, NULL);
     json_object_set_new(o, "d", dd ? json_incref(dd) : json_real(0.25));
     json_object_set_new(o, "v", json_is_integer(v) ? json_incref(v) : json_integer(100));
     json_array_append_new(a, o);
@@ -1201,7 +1212,7 @@ static void mc_read(struct ccall *cc, int status, const json_t *res, const char 
     cc_fail(cc, DAW_ETIMEDOUT, "create_midi_clip: not confirmed: %s", why);
     return;
   }
-  json_t *clip = json_deep_copy(res);
+  json_t *clip = json_copy((json_t *)res); /* shallow: only "name" changes */
   if (json_object_get(cc->args, "name")) json_object_set(clip, "name", json_object_get(cc->args, "name"));
   clip_into_mirror(cc, clip, json_object_get(res, "notes"));
   json_decref(clip);
@@ -1711,9 +1722,8 @@ static json_t *gn_clip(const struct ccall *cc, const char *clip_id, const json_t
     double at = cs + json_number_value(json_object_get(n, "s"));
     if (from && at < json_number_value(from) - 1e-9) continue;
     if (to && at >= json_number_value(to) - 1e-9) continue;
-    json_array_append_new(notes,
-                          json_pack("{s:O,s:O,s:O,s:O}", "n", json_object_get(n, "n"), "s", json_object_get(n, "s"),
-                                    "d", json_object_get(n, "d"), "v", json_object_get(n, "v")));
+    json_array_append_new(notes, note_obj(json_object_get(n, "n"), json_object_get(n, "s"), json_object_get(n, "d"),
+                                          json_object_get(n, "v")));
   }
   return json_pack("{s:s,s:O?,s:O?,s:o}", "clip_id", clip_id ? clip_id : "", "start", json_object_get(c, "start"),
                    "length", json_object_get(c, "length"), "notes", notes);

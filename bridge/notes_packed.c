@@ -77,8 +77,14 @@ int packed_decode(const char *text, size_t len, size_t max_notes, json_t **out, 
                       field[k], v[k], lo[k], hi[k]);
       }
     }
-    json_t *o = json_pack("{s:I,s:f,s:f,s:I,s:I}", "n", (json_int_t)v[0], "s", beats_of(v[1]), "d", beats_of(v[2]),
-                          "v", (json_int_t)v[3], "c", (json_int_t)v[4]);
+    /* built directly (not json_pack: its format is parsed per call, and a bulk read has 10,000s of notes) */
+    json_t *o = json_object();
+    if (o && (json_object_set_new(o, "n", json_integer(v[0])) || json_object_set_new(o, "s", json_real(beats_of(v[1]))) ||
+              json_object_set_new(o, "d", json_real(beats_of(v[2]))) || json_object_set_new(o, "v", json_integer(v[3])) ||
+              json_object_set_new(o, "c", json_integer(v[4])))) {
+      json_decref(o);
+      o = NULL;
+    }
     if (!o || json_array_append_new(a, o)) {
       json_decref(a);
       return errfmt(err, errlen, PACKED_ENOMEM, "packed notes: out of memory");
