@@ -245,15 +245,26 @@ static void on_close_ended(int status, const json_t *result, const char *message
   close_now(a);
 }
 
+/* Ends the DAW request the job began, if any: 1 = cb will be called (the caller returns), 0 = nothing to wait for. */
+static int end_daw_request(agent_t *a, daw_cb cb) {
+  if (!a->request_begun) return 0;
+  a->daw_pending = 1;
+  if (daw_end_request(a->cfg.daw, cb, a) == DAW_OK) return 1;
+  a->daw_pending = 0;
+  a->request_begun = 0;
+  return 0;
+}
+
+/* Stops the model call in flight, if any. */
+static void cancel_llm_call(agent_t *a) {
+  if (!a->call) return;
+  llm_cancel(a->call);
+  a->call = NULL;
+}
+
 /* Called when closing and nothing is in flight any more. */
 static void close_continue(agent_t *a) {
-  if (a->daw_pending) return;
-  if (a->request_begun) {
-    a->daw_pending = 1;
-    if (daw_end_request(a->cfg.daw, on_close_ended, a) == DAW_OK) return;
-    a->daw_pending = 0;
-    a->request_begun = 0;
-  }
+  if (a->daw_pending || end_daw_request(a, on_close_ended)) return;
   close_now(a);
 }
 
@@ -264,10 +275,7 @@ void agent_close(agent_t *a, void (*cb)(void *data), void *data) {
   a->close_data = data;
   a->next = NULL;
   uv_timer_stop(&a->timer);
-  if (a->call) {
-    llm_cancel(a->call);
-    a->call = NULL;
-  }
+  cancel_llm_call(a);
   a->canceled = 1;
   close_continue(a);
 }
@@ -314,12 +322,7 @@ static void cancel_finish(agent_t *a) {
   a->cancel_finishing = 1;
   uv_timer_stop(&a->timer);
   a->next = NULL;
-  if (a->request_begun) {
-    a->daw_pending = 1;
-    if (daw_end_request(a->cfg.daw, on_cancel_ended, a) == DAW_OK) return;
-    a->daw_pending = 0;
-    a->request_begun = 0;
-  }
+  if (end_daw_request(a, on_cancel_ended)) return;
   cancel_done(a);
 }
 
@@ -340,10 +343,7 @@ void agent_cancel(agent_t *a) {
   if (!a || !a->busy || a->canceled || a->closing) return;
   a->canceled = 1;
   agent_log(a, LOG_INFO, "canceling (%s)", agent_stage_name(a->stage));
-  if (a->call) {
-    llm_cancel(a->call);
-    a->call = NULL;
-  }
+  cancel_llm_call(a);
   if (a->daw_pending) return; /* the callback finishes the cancel */
   uv_timer_stop(&a->timer);
   schedule(a, cancel_finish);

@@ -13,6 +13,7 @@ if(DAWBRIDGE_TESTS)
   db_add_test(test_prompt SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_prompt.c
               LIBS dbagentcore LABELS unit agent)
   db_add_test(test_agent SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/integration/test_agent.c
+              ${DAWBRIDGE_SOURCE_DIR}/tests/integration/agent_fixture.c
               LIBS dbagentcore dbmockllm LABELS integration agent TIMEOUT 600)
 endif()
 

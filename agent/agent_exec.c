@@ -761,11 +761,9 @@ static void s2_start(agent_t *a) {
 }
 
 static void on_s2_done(llm_call_t *call, int status, const struct llm_result *res, const char *errmsg, void *data) {
-  agent_t *a = data;
   (void)call;
-  a->call = NULL;
-  agent_count_usage(a, status ? NULL : res);
-  if (agent_stop_if_canceled(a)) return;
+  agent_t *a = agent_call_ended(data, status, res);
+  if (!a) return;
   if (status) {
     a->llm_status = status;
     snprintf(a->llm_msg, sizeof a->llm_msg, "%s", errmsg && *errmsg ? errmsg : llm_strerror(status));
@@ -802,6 +800,12 @@ void agent_s2_turn(agent_t *a) {
   }
   a->turns++;
   a->total_turns++;
+  /* under a JSON mode (the small profile): a tool call is required while steps of the plan are open */
+  if (llm_json_mode_effective(llm_get_config(a->cfg.llm), a->cfg.profile == PROMPT_PROFILE_SMALL) != LLM_JSON_OFF) {
+    char open[128];
+    s2_open_list(a, open, sizeof open);
+    llm_request_set_tool_choice(a->req, strncmp(open, "none:", 5) ? "required" : "auto");
+  }
   a->call = llm_chat(a->cfg.llm, a->req, NULL, on_s2_done, a);
   if (!a->call) {
     a->llm_status = LLM_ENOMEM;

@@ -120,6 +120,9 @@ void agent_set_llm_options(agent_t *a, llm_request_t *req, int stream);
 /* Counts one model call in the job's usage (res NULL: the call failed); an unreported figure is estimated. Call it
  * before the answer is appended to the request. */
 void agent_count_usage(agent_t *a, const struct llm_result *res);
+/* The start of every model call's callback (data: the agent): the call is over and its usage counted (res NULL
+ * when status is nonzero). Returns the agent, or NULL when the job was canceled meanwhile (then it has ended). */
+agent_t *agent_call_ended(void *data, int status, const struct llm_result *res);
 /* agent_ask/agent_plan, from the timer: the tools available, the state, the stage-1 prompt, the model call. */
 void agent_start_planning(agent_t *a);
 /* agent_exec_plan, from the timer: validate the plan text, then agent_go_confirm. */

@@ -8,6 +8,7 @@
 
 #include "budget.h"
 #include "context.h"
+#include "plan_json.h"
 #include "session.h"
 
 static void on_plan_done(llm_call_t *call, int status, const struct llm_result *res, const char *errmsg, void *data);
@@ -91,9 +92,9 @@ void agent_count_usage(agent_t *a, const struct llm_result *res) {
   if (res->usage.input_tokens >= 0) {
     a->use_in += res->usage.input_tokens;
   } else {
-    char *q = a->req ? json_dumps(llm_request_json(a->req), JSON_COMPACT) : NULL;
-    a->use_in += q ? (long)budget_tokens(q) : 0;
-    free(q);
+    /* counted per message and cached in the request: only what was added since the last call (not the whole
+     * conversation dumped again each turn, which made the estimate quadratic in the turns) */
+    a->use_in += a->req ? llm_request_count_tokens(a->req, budget_tokens) : 0;
     a->use_estimated++;
   }
   if (res->usage.output_tokens >= 0) {
@@ -109,12 +110,17 @@ void agent_count_usage(agent_t *a, const struct llm_result *res) {
   }
 }
 
-static void on_plan_done(llm_call_t *call, int status, const struct llm_result *res, const char *errmsg, void *data) {
+agent_t *agent_call_ended(void *data, int status, const struct llm_result *res) {
   agent_t *a = data;
-  (void)call;
   a->call = NULL;
   agent_count_usage(a, status ? NULL : res);
-  if (agent_stop_if_canceled(a)) return;
+  return agent_stop_if_canceled(a) ? NULL : a;
+}
+
+static void on_plan_done(llm_call_t *call, int status, const struct llm_result *res, const char *errmsg, void *data) {
+  (void)call;
+  agent_t *a = agent_call_ended(data, status, res);
+  if (!a) return;
   if (status) {
     llm_failed(a, status, errmsg, "planning");
     return;
@@ -197,6 +203,14 @@ void agent_start_planning(agent_t *a) {
   }
   prompt_text_free(&pt);
   agent_set_llm_options(a, a->req, a->cfg.stream && a->cfg.cb.on_plan_delta);
+  /* a JSON mode (--json-mode; auto: the small profile): the plan as one JSON object of plan_json_schema() */
+  enum llm_json_mode jm = llm_json_mode_effective(llm_get_config(a->cfg.llm), a->cfg.profile == PROMPT_PROFILE_SMALL);
+  if (jm == LLM_JSON_OBJECT || jm == LLM_JSON_SCHEMA) {
+    json_t *schema = plan_json_schema(a->tools_avail);
+    if (schema && llm_request_set_json(a->req, jm, "plan", schema) == LLM_OK)
+      agent_log(a, LOG_INFO, "JSON mode %s: the plan as one JSON object", llm_json_mode_name(jm));
+    json_decref(schema);
+  }
   start_plan_call(a);
 }
 

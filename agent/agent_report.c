@@ -116,6 +116,18 @@ void agent_tally(agent_t *a, struct agent_tally *t, json_t **steps_out) {
   if (steps_out) *steps_out = out;
 }
 
+/* obj.outcomes (the tally's counts) and obj.step_outcomes: the same in the response and in the saved iteration. */
+static void set_outcomes(agent_t *a, json_t *obj) {
+  struct agent_tally t;
+  json_t *so = NULL;
+  agent_tally(a, &t, &so);
+  json_object_set_new(obj, "outcomes",
+                      json_pack("{sisisisisisisi}", "confirmed", t.confirmed, "uncertain", t.uncertain, "failed",
+                                t.failed, "refused", t.refused, "not_run", t.not_run, "steps", t.steps, "total",
+                                t.total));
+  json_object_set_new(obj, "step_outcomes", so);
+}
+
 static char *generated_response(agent_t *a, int status) {
   char buf[2048];
   size_t o = 0;
@@ -184,14 +196,7 @@ json_t *agent_build_response(agent_t *a, int status, const char *message) {
   json_object_set_new(r, "plan_errors", a->plan_errors ? json_incref(a->plan_errors) : json_array());
   json_object_set_new(r, "violations", a->violations ? json_incref(a->violations) : json_array());
   if (a->exec_started) {
-    struct agent_tally t;
-    json_t *so = NULL;
-    agent_tally(a, &t, &so);
-    json_object_set_new(r, "outcomes",
-                        json_pack("{sisisisisisisi}", "confirmed", t.confirmed, "uncertain", t.uncertain, "failed",
-                                  t.failed, "refused", t.refused, "not_run", t.not_run, "steps", t.steps, "total",
-                                  t.total));
-    json_object_set_new(r, "step_outcomes", so);
+    set_outcomes(a, r);
   }
   if (status == AGENT_ECANCELED) json_object_set_new(r, "interrupted", json_true());
   if (a->violations_first && json_array_size(a->violations_first))
@@ -341,14 +346,7 @@ int agent_save_iteration(agent_t *a, int partial) {
                            a->plan_json ? a->plan_json : json_null(), "actions", a->actions);
   json_object_set_new(meta, "executor", json_string(agent_is_direct(a) ? "direct" : "llm"));
   if (json_array_size(a->violations)) json_object_set(meta, "violations", a->violations);
-  struct agent_tally t;
-  json_t *so = NULL;
-  agent_tally(a, &t, &so);
-  json_object_set_new(meta, "outcomes",
-                      json_pack("{sisisisisisisi}", "confirmed", t.confirmed, "uncertain", t.uncertain, "failed",
-                                t.failed, "refused", t.refused, "not_run", t.not_run, "steps", t.steps, "total",
-                                t.total));
-  json_object_set_new(meta, "step_outcomes", so);
+  set_outcomes(a, meta);
   if (partial) json_object_set_new(meta, "partial", json_true());
   int num = 0;
   rc = history_save(h, after, meta, &num, err, sizeof err);

@@ -85,49 +85,35 @@ static int parse_root(const char **p, int upper_only) {
 }
 
 int notation_parse_note(const char *name, int *midi, char *err, size_t errlen) {
-  if (!name || !*name) {
-    errmsg(err, errlen, "empty note name");
-    return NOTATION_ERR_SYNTAX;
-  }
+  if (!name || !*name)
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "empty note name");
   const char *p = name;
   int pc = parse_root(&p, 0);
-  if (pc == -100) {
-    errmsg(err, errlen, "bad note name '%s': expected a letter A-G, accidentals (#, b) and an octave -1..9", name);
-    return NOTATION_ERR_SYNTAX;
-  }
-  if (pc == -101) {
-    errmsg(err, errlen, "bad accidentals in note name '%s' (at most two, not both # and b)", name);
-    return NOTATION_ERR_SYNTAX;
-  }
+  if (pc == -100)
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad note name '%s': expected a letter A-G, accidentals (#, b) and an octave -1..9", name);
+  if (pc == -101)
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad accidentals in note name '%s' (at most two, not both # and b)", name);
   int neg = 0;
   if (*p == '-') {
     neg = 1;
     p++;
   }
-  if (!isdigit((unsigned char)*p)) {
-    errmsg(err, errlen, "note name '%s' needs an octave -1..9 (C4 = 60)", name);
-    return NOTATION_ERR_SYNTAX;
-  }
+  if (!isdigit((unsigned char)*p))
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "note name '%s' needs an octave -1..9 (C4 = 60)", name);
   int oct = 0;
   while (isdigit((unsigned char)*p)) {
     oct = oct * 10 + (*p - '0');
     if (oct > 100) break;
     p++;
   }
-  if (*p) {
-    errmsg(err, errlen, "bad note name '%s': unexpected '%s' after the octave", name, p);
-    return NOTATION_ERR_SYNTAX;
-  }
+  if (*p)
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad note name '%s': unexpected '%s' after the octave", name, p);
   if (neg) oct = -oct;
-  if (oct < -1 || oct > 9) {
-    errmsg(err, errlen, "octave %d of note '%s' is outside -1..9", oct, name);
-    return NOTATION_ERR_RANGE;
-  }
+  if (oct < -1 || oct > 9)
+    return errfmt(err, errlen, NOTATION_ERR_RANGE, "octave %d of note '%s' is outside -1..9", oct, name);
   int m = (oct + 1) * 12 + pc;
-  if (m < 0 || m > 127) {
-    errmsg(err, errlen, "note '%s' is outside MIDI 0..127 (would be %d)", name, m);
-    return NOTATION_ERR_RANGE;
-  }
+  if (m < 0 || m > 127)
+    return errfmt(err, errlen, NOTATION_ERR_RANGE, "note '%s' is outside MIDI 0..127 (would be %d)", name, m);
   *midi = m;
   return NOTATION_OK;
 }
@@ -215,10 +201,8 @@ static int word_in_list(const char *word, const char *list) {
 
 int notation_drum(const char *name, int *midi, char *err, size_t errlen) {
   char norm[64], gm[64];
-  if (!name || !*name || strlen(name) >= sizeof norm) {
-    errmsg(err, errlen, "unknown drum name '%s'", name ? name : "");
-    return NOTATION_ERR_UNKNOWN;
-  }
+  if (!name || !*name || strlen(name) >= sizeof norm)
+    return errfmt(err, errlen, NOTATION_ERR_UNKNOWN, "unknown drum name '%s'", name ? name : "");
   normalize_name(name, norm, sizeof norm);
   for (size_t i = 0; i < sizeof drums / sizeof drums[0]; i++) {
     normalize_name(drums[i].gm, gm, sizeof gm);
@@ -248,9 +232,8 @@ int notation_pitch(const char *symbol, int *midi, char *err, size_t errlen) {
     return rc;
   }
   if (symbol && notation_drum(symbol, midi, NULL, 0) == NOTATION_OK) return NOTATION_OK;
-  errmsg(err, errlen, "unknown pitch '%s': not a note name (C4 = 60) or a drum name (kick, snare, closed hat)",
+  return errfmt(err, errlen, NOTATION_ERR_UNKNOWN, "unknown pitch '%s': not a note name (C4 = 60) or a drum name (kick, snare, closed hat)",
          symbol ? symbol : "");
-  return NOTATION_ERR_UNKNOWN;
 }
 
 /* ---- chords --------------------------------------------------------------------------------- */
@@ -309,25 +292,17 @@ static const quality_t *find_quality(const char *q, size_t qlen) {
 
 int notation_chord(const char *symbol, int octave, int *notes, size_t max, size_t *count, char *err, size_t errlen) {
   *count = 0;
-  if (!symbol || !*symbol) {
-    errmsg(err, errlen, "empty chord symbol");
-    return NOTATION_ERR_SYNTAX;
-  }
+  if (!symbol || !*symbol)
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "empty chord symbol");
   if (octave == NOTATION_OCTAVE_DEFAULT) octave = 4;
-  if (octave < -1 || octave > 9) {
-    errmsg(err, errlen, "chord octave %d is outside -1..9", octave);
-    return NOTATION_ERR_RANGE;
-  }
+  if (octave < -1 || octave > 9)
+    return errfmt(err, errlen, NOTATION_ERR_RANGE, "chord octave %d is outside -1..9", octave);
   const char *p = symbol;
   int root = parse_root(&p, 1);
-  if (root == -100) {
-    errmsg(err, errlen, "bad chord symbol \"%s\": it must start with a root A-G (upper case)", symbol);
-    return NOTATION_ERR_SYNTAX;
-  }
-  if (root == -101) {
-    errmsg(err, errlen, "bad accidentals in chord root of \"%s\"", symbol);
-    return NOTATION_ERR_SYNTAX;
-  }
+  if (root == -100)
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad chord symbol \"%s\": it must start with a root A-G (upper case)", symbol);
+  if (root == -101)
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad accidentals in chord root of \"%s\"", symbol);
   /* quality runs to the last '/' whose rest is a root; else to the end ("6/9") */
   const char *qend = p + strlen(p);
   int bass = -100;
@@ -339,16 +314,13 @@ int notation_chord(const char *symbol, int octave, int *notes, size_t max, size_
       bass = bpc;
       qend = slash;
     } else if (!find_quality(p, strlen(p))) {
-      errmsg(err, errlen, "bad slash bass '%s' in \"%s\": expected a note letter A-G with optional # or b", slash + 1,
+      return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad slash bass '%s' in \"%s\": expected a note letter A-G with optional # or b", slash + 1,
              symbol);
-      return NOTATION_ERR_SYNTAX;
     }
   }
   const quality_t *q = find_quality(p, (size_t)(qend - p));
-  if (!q) {
-    errmsg(err, errlen, "unknown chord quality '%.*s' in \"%s\"", (int)(qend - p), p, symbol);
-    return NOTATION_ERR_UNKNOWN;
-  }
+  if (!q)
+    return errfmt(err, errlen, NOTATION_ERR_UNKNOWN, "unknown chord quality '%.*s' in \"%s\"", (int)(qend - p), p, symbol);
   int base = (octave + 1) * 12 + root;
   int tmp[NOTATION_CHORD_MAX];
   size_t n = 0;
@@ -360,15 +332,11 @@ int notation_chord(const char *symbol, int octave, int *notes, size_t max, size_
   }
   for (int i = 0; i < q->n; i++) tmp[n++] = base + q->iv[i];
   for (size_t i = 0; i < n; i++) {
-    if (tmp[i] < 0 || tmp[i] > 127) {
-      errmsg(err, errlen, "chord \"%s\" in octave %d goes outside MIDI 0..127 (%d)", symbol, octave, tmp[i]);
-      return NOTATION_ERR_RANGE;
-    }
+    if (tmp[i] < 0 || tmp[i] > 127)
+      return errfmt(err, errlen, NOTATION_ERR_RANGE, "chord \"%s\" in octave %d goes outside MIDI 0..127 (%d)", symbol, octave, tmp[i]);
   }
-  if (n > max) {
-    errmsg(err, errlen, "chord \"%s\" has %zu notes, room for %zu", symbol, n, max);
-    return NOTATION_ERR_RANGE;
-  }
+  if (n > max)
+    return errfmt(err, errlen, NOTATION_ERR_RANGE, "chord \"%s\" has %zu notes, room for %zu", symbol, n, max);
   memcpy(notes, tmp, n * sizeof(int));
   *count = n;
   return NOTATION_OK;
@@ -393,18 +361,12 @@ int notation_pattern(const char *pattern, int pitch, double grid, double start, 
     notation_opts_default(&defs);
     opts = &defs;
   }
-  if (!pattern) {
-    errmsg(err, errlen, "missing step pattern");
-    return NOTATION_ERR_SYNTAX;
-  }
-  if (!(grid > 0) || grid > 64) {
-    errmsg(err, errlen, "pattern grid %g must be > 0 beats (0.25 = sixteenth notes)", grid);
-    return NOTATION_ERR_RANGE;
-  }
-  if (pitch < 0 || pitch > 127) {
-    errmsg(err, errlen, "pattern pitch %d is outside MIDI 0..127", pitch);
-    return NOTATION_ERR_RANGE;
-  }
+  if (!pattern)
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "missing step pattern");
+  if (!(grid > 0) || grid > 64)
+    return errfmt(err, errlen, NOTATION_ERR_RANGE, "pattern grid %g must be > 0 beats (0.25 = sixteenth notes)", grid);
+  if (pitch < 0 || pitch > 127)
+    return errfmt(err, errlen, NOTATION_ERR_RANGE, "pattern pitch %d is outside MIDI 0..127", pitch);
   if (!(duration > 0)) duration = grid;
   int step = 0;
   for (const char *p = pattern; *p; p++) {
@@ -437,10 +399,8 @@ int notation_pattern(const char *pattern, int pitch, double grid, double start, 
     }
     step++;
   }
-  if (step == 0) {
-    errmsg(err, errlen, "empty step pattern \"%s\"", pattern);
-    return NOTATION_ERR_SYNTAX;
-  }
+  if (step == 0)
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "empty step pattern \"%s\"", pattern);
   return NOTATION_OK;
 }
 

@@ -282,6 +282,8 @@ char *prompt_state_json(const json_t *state) {
   return out;
 }
 
+static void props_text(strbuf_t *b, const json_t *schema, int typed);
+
 static void type_text(strbuf_t *b, const json_t *sch) {
   const json_t *en = json_object_get(sch, "enum");
   if (json_is_array(en)) {
@@ -299,19 +301,8 @@ static void type_text(strbuf_t *b, const json_t *sch) {
     const json_t *items = json_object_get(sch, "items");
     const json_t *props = json_object_get(items, "properties");
     if (json_is_object(props)) {
-      const json_t *req = json_object_get(items, "required");
       strbuf_puts(b, "[{");
-      const char *k;
-      json_t *v;
-      int first = 1;
-      json_object_foreach((json_t *)props, k, v) {
-        int r = 0;
-        size_t i;
-        json_t *x;
-        json_array_foreach(req, i, x) if (json_string_value(x) && !strcmp(json_string_value(x), k)) r = 1;
-        strbuf_appendf(b, "%s%s%s", first ? "" : ", ", k, r ? "" : "?");
-        first = 0;
-      }
+      props_text(b, items, 0);
       strbuf_puts(b, "}, ...]");
     } else {
       strbuf_puts(b, "array");
@@ -331,6 +322,23 @@ static void type_text(strbuf_t *b, const json_t *sch) {
     strbuf_appendf(b, " <= %g", json_number_value(mx));
 }
 
+/* An object schema's properties as "name, duration?" ('?': optional), with typed: "name: string, ..." */
+static void props_text(strbuf_t *b, const json_t *schema, int typed) {
+  const json_t *req = json_object_get(schema, "required");
+  const char *k;
+  json_t *v;
+  int first = 1;
+  json_object_foreach(json_object_get(schema, "properties"), k, v) {
+    int r = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(req, i, x) r |= json_string_value(x) && !strcmp(json_string_value(x), k);
+    strbuf_appendf(b, "%s%s%s%s", first ? "" : ", ", k, r ? "" : "?", typed ? ": " : "");
+    if (typed) type_text(b, v);
+    first = 0;
+  }
+}
+
 char *prompt_tools_text(const json_t *tools) {
   strbuf_t b = STRBUF_INIT;
   size_t i;
@@ -338,22 +346,8 @@ char *prompt_tools_text(const json_t *tools) {
   json_array_foreach(tools, i, t) {
     const char *name = json_string_value(json_object_get(t, "name"));
     const char *desc = json_string_value(json_object_get(t, "description"));
-    const json_t *params = json_object_get(t, "parameters");
-    const json_t *props = json_object_get(params, "properties");
-    const json_t *req = json_object_get(params, "required");
     strbuf_appendf(&b, "- %s {", name ? name : "?");
-    const char *k;
-    json_t *v;
-    int first = 1;
-    json_object_foreach((json_t *)props, k, v) {
-      int r = 0;
-      size_t j;
-      json_t *x;
-      json_array_foreach(req, j, x) if (json_string_value(x) && !strcmp(json_string_value(x), k)) r = 1;
-      strbuf_appendf(&b, "%s%s%s: ", first ? "" : ", ", k, r ? "" : "?");
-      type_text(&b, v);
-      first = 0;
-    }
+    props_text(&b, json_object_get(t, "parameters"), 1);
     strbuf_appendf(&b, desc && *desc ? "} - %s\n" : "}%s\n", desc && *desc ? desc : "");
   }
   char *s = strbuf_take(&b, NULL);

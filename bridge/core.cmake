@@ -14,8 +14,8 @@ target_link_libraries(dbinstmap PUBLIC dbutil dbdatadir PkgConfig::JANSSON)
 db_add_test(test_instmap SOURCES tests/unit/test_instmap.c LIBS dbinstmap LABELS unit)
 db_add_test(test_plan_instruments SOURCES tests/unit/test_plan_instruments.c LIBS dbmusic dbinstmap LABELS unit music)
 # the reference request end to end (agent, direct executor) against the embedded mock DAW + companion, both dialects
-db_add_test(test_instruments SOURCES tests/integration/test_instruments.c LIBS dbagentcore
-            LABELS integration mock TIMEOUT 300)
+db_add_test(test_instruments SOURCES tests/integration/test_instruments.c tests/integration/agent_fixture.c
+            LIBS dbagentcore dbmockllm LABELS integration mock TIMEOUT 300)
 
 add_library(dbcore STATIC
   bridge/session.c

@@ -29,259 +29,12 @@
 #include "mock_llm_server.h"
 #include "db_test_util.h"
 
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
+#include "agent_fixture.h"
 
-static const char *src_dir(void) {
-  const char *d = getenv("DAWBRIDGE_SOURCE_DIR");
-  return d && *d ? d : DAWBRIDGE_SOURCE_DIR;
-}
-
-static json_t *load_fixture(const char *rel) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", src_dir(), rel);
-  json_error_t je;
-  json_t *j = json_load_file(path, 0, &je);
-  if (!j) fail_msg("cannot load %s: %s (line %d)", path, je.text, je.line);
-  return j;
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-
-struct fx {
-  uv_loop_t loop;
-  daw_t *daw;
-  mock_embed_t *mock; /* the in-process mock DAW behind daw (app/mock_embed.h) */
-  llm_t *llm;
-  agent_t *agent;
-  mock_llm_t *mllm;
-  int started, start_status;
-  char start_msg[512];
-  int done, status;
-  json_t *resp;
-  char msg[512];
-  char data_dir[256];
-  char log[65536];
-  int nstages[AGENT_DONE + 1];
-  int confirm_answer;       /* -1: do not answer */
-  int cancel_after_results; /* > 0: agent_cancel after that many tool results */
-  int nresults;
-  int nviolations;
-  int limit_fsize; /* full disk while saving */
-  int limit_stage; /* the stage at which the limit starts (0 = AGENT_SAVING) */
-  struct rlimit old_fsize;
-  int closed;
-};
-
-static void logf_(int level, const char *module, const char *text, void *data) {
-  struct fx *f = data;
-  if (getenv("AGENT_VERBOSE") && strcmp(module, "agent")) fprintf(stderr, "[%d] %s: %s\n", level, module, text);
-  if (strcmp(module, "agent")) return; /* the agent's lines only: the wire's are many */
-  size_t n = strlen(f->log);
-  if (n + strlen(text) + 64 > sizeof f->log) return;
-  snprintf(f->log + n, sizeof f->log - n, "[%d] %s: %s\n", level, module, text);
-  if (getenv("AGENT_VERBOSE")) fprintf(stderr, "[%d] %s: %s\n", level, module, text);
-}
-
-static void on_started(int status, const json_t *result, const char *message, void *data) {
-  struct fx *f = data;
-  (void)result;
-  f->started = 1;
-  f->start_status = status;
-  snprintf(f->start_msg, sizeof f->start_msg, "%s", message ? message : "");
-}
-
-static void cb_stage(agent_t *a, enum agent_stage st, void *data) {
-  struct fx *f = data;
-  (void)a;
-  f->nstages[st]++;
-  if (st == (f->limit_stage ? (enum agent_stage)f->limit_stage : AGENT_SAVING) && f->limit_fsize) {
-    getrlimit(RLIMIT_FSIZE, &f->old_fsize);
-    struct rlimit rl = {.rlim_cur = 64, .rlim_max = f->old_fsize.rlim_max};
-    setrlimit(RLIMIT_FSIZE, &rl);
-  }
-}
-
-static void cb_confirm(agent_t *a, const json_t *plan, void *data) {
-  struct fx *f = data;
-  assert_non_null(plan);
-  if (f->confirm_answer >= 0) agent_confirm(a, f->confirm_answer);
-}
-
-static void cb_result(agent_t *a, const char *tool, const json_t *args, int status, const json_t *result,
-                      const char *message, void *data) {
-  struct fx *f = data;
-  (void)tool, (void)args, (void)status, (void)result, (void)message;
-  f->nresults++;
-  if (f->cancel_after_results && f->nresults == f->cancel_after_results) agent_cancel(a);
-}
-
-static void cb_violation(agent_t *a, const json_t *v, void *data) {
-  struct fx *f = data;
-  (void)a, (void)v;
-  f->nviolations++;
-}
-
-static void cb_done(agent_t *a, int status, const json_t *resp, const char *message, void *data) {
-  struct fx *f = data;
-  (void)a;
-  if (f->limit_fsize) setrlimit(RLIMIT_FSIZE, &f->old_fsize);
-  f->done++;
-  if (f->done > 1)
-    fprintf(stderr, "on_done called %d times (status %d, %s); log:\n%s\n", f->done, status, message ? message : "",
-            f->log);
-  f->status = status;
-  json_decref(f->resp);
-  f->resp = json_deep_copy(resp);
-  snprintf(f->msg, sizeof f->msg, "%s", message ? message : "");
-}
-
-static void on_deadline(uv_timer_t *t) { *(int *)t->data = 1; }
-
-static int run_until(struct fx *f, int *flag, int timeout_ms) {
-  uv_timer_t t;
-  int expired = 0;
-  uv_timer_init(&f->loop, &t);
-  t.data = &expired;
-  uv_timer_start(&t, on_deadline, (uint64_t)timeout_ms, 0);
-  while (!*flag && !expired) uv_run(&f->loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
-  return *flag;
-}
-
-struct fx_opts {
-  const char *dialect;
-  int tracks; /* -1 demo session */
-  double drop;
-  unsigned seed;
-  const char *transcript; /* fixture path relative to the source dir; NULL = no model */
-  int openai_http;        /* replay the transcript through the mock LLM server in OpenAI format */
-  enum agent_executor executor;
-  int max_turns;
-  int confirm;
-  int no_fix;
-};
-
-/* Returns 0, or the daw_start status (a DAW that cannot start with drops is an explicit failure). */
-static int fx_open(struct fx *f, const struct fx_opts *o) {
-  memset(f, 0, sizeof *f);
-  f->confirm_answer = -1;
-  assert_int_equal(uv_loop_init(&f->loop), 0);
-  snprintf(f->data_dir, sizeof f->data_dir, "/tmp/dawbridge-test-agent-XXXXXX");
-  assert_non_null(mkdtemp(f->data_dir));
-  struct daw_config dc;
-  memset(&dc, 0, sizeof dc);
-  dc.dialect = o->dialect;
-  dc.listen_port = -1;
-  dc.confirm_timeout_ms = -1;
-  dc.retries = -1;
-  dc.log.fn = logf_;
-  dc.log.data = f;
-  dc.log.level = getenv("AGENT_VERBOSE") ? LOG_DEBUG : LOG_INFO;
-  char err[512];
-  struct mock_embed_config mc = {.tracks = o->tracks, .drop = o->drop, .seed = o->seed, .companion = 1, .quiet = 1};
-  int rc = mock_embed_open(&f->loop, &dc, &mc, &f->daw, &f->mock, err, sizeof err);
-  if (rc) fail_msg("mock_embed_open: %s", err);
-  assert_int_equal(daw_start(f->daw, on_started, f), 0);
-  run_until(f, &f->started, 60000);
-  assert_true(f->started);
-  if (f->start_status) return f->start_status;
-  if (o->transcript) {
-    struct llm_config lc;
-    llm_config_defaults(&lc);
-    json_t *tr = load_fixture(o->transcript);
-    if (o->openai_http) {
-      f->mllm = mock_llm_new(&f->loop, 0, err, sizeof err);
-      if (!f->mllm) fail_msg("mock_llm_new: %s", err);
-      size_t i;
-      json_t *r;
-      json_array_foreach(json_object_get(tr, "responses"), i, r) {
-        json_t *spec = json_deep_copy(r);
-        json_object_del(spec, "match");
-        mock_llm_push(f->mllm, spec);
-      }
-      lc.provider = LLM_PROVIDER_OPENAI;
-      snprintf(lc.url, sizeof lc.url, "http://127.0.0.1:%d", mock_llm_port(f->mllm));
-      snprintf(lc.model, sizeof lc.model, "mock-model");
-      lc.max_attempts = 1;
-    } else {
-      lc.provider = LLM_PROVIDER_SCRIPT;
-      lc.script = tr;
-    }
-    f->llm = llm_new(&f->loop, &lc, err, sizeof err);
-    json_decref(tr);
-    if (!f->llm) fail_msg("llm_new: %s", err);
-  }
-  struct agent_config ac;
-  memset(&ac, 0, sizeof ac);
-  ac.daw = f->daw;
-  ac.llm = f->llm;
-  ac.executor = o->executor;
-  ac.max_turns = o->max_turns;
-  ac.confirm = o->confirm;
-  ac.stream = 1;
-  ac.no_fix = o->no_fix;
-  ac.data_dir = f->data_dir;
-  ac.composition = "test";
-  ac.log.fn = logf_;
-  ac.log.data = f;
-  ac.log.level = LOG_DEBUG;
-  ac.cb.on_stage = cb_stage;
-  ac.cb.on_confirm = cb_confirm;
-  ac.cb.on_tool_result = cb_result;
-  ac.cb.on_violation = cb_violation;
-  ac.cb.on_done = cb_done;
-  ac.cb.data = f;
-  rc = agent_new(&f->loop, &ac, &f->agent, err, sizeof err);
-  if (rc) fail_msg("agent_new: %s", err);
-  return 0;
-}
-
-static void on_closed(void *data) { (*(int *)data)++; }
-
-static void fx_close(struct fx *f) {
-  int n = 0, want = 0;
-  if (f->agent) agent_close(f->agent, on_closed, &n), want++;
-  while (n < want) uv_run(&f->loop, UV_RUN_ONCE);
-  if (f->llm) llm_close(f->llm, on_closed, &n), want++;
-  if (f->mllm) mock_llm_close(f->mllm, on_closed, &n), want++;
-  if (f->daw) daw_close(f->daw, on_closed, &n), want++;
-  if (f->mock) mock_embed_close(f->mock, on_closed, &n), want++;
-  while (n < want) uv_run(&f->loop, UV_RUN_ONCE);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&f->loop), 0);
-  json_decref(f->resp);
-  db_test_rm_rf(f->data_dir);
-}
-
-static void fx_wait(struct fx *f) {
-  if (!run_until(f, &f->done, 120000)) fail_msg("the agent did not finish within 120 s; log:\n%s", f->log);
-  assert_int_equal(f->done, 1);
-  if (getenv("AGENT_VERBOSE")) {
-    char *s = json_dumps(f->resp, JSON_INDENT(1));
-    fprintf(stderr, "response: %s\n", s);
-    free(s);
-  }
-}
-
-static void fx_ask(struct fx *f, const char *request) {
-  assert_int_equal(agent_ask(f->agent, request), AGENT_OK);
-  assert_int_equal(f->done, 0); /* never synchronous */
-  fx_wait(f);
-}
-
-/* ---- the mock DAW's own state ---- */
-
-static json_t *mock_track(json_t *ms, const char *name) {
-  size_t i;
-  json_t *t;
-  json_array_foreach(json_object_get(ms, "tracks"), i, t) {
-    const char *n = json_string_value(json_object_get(t, "name"));
-    if (n && !strcmp(n, name)) return t;
-  }
-  return NULL;
+/* The REAPER demo session, a transcript, and the request most transcripts answer; fx_run's status check. */
+static void fx_kick(struct fx *f, const char *transcript, int want_status) {
+  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = transcript};
+  fx_run(f, &o, "a kick track with two hits and reverb", want_status);
 }
 
 static int has_fx(const json_t *t, const char *name) {
@@ -364,9 +117,7 @@ static const char *msg_content(json_t *req, size_t i) {
 static void seed_example(const char *dialect, enum agent_executor ex) {
   struct fx f;
   struct fx_opts o = {.dialect = dialect, .tracks = -1, .transcript = "examples/demo-transcript.json", .executor = ex};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
-  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  fx_run(&f, &o, "Add a kick drum track with a two-note pattern and some reverb", AGENT_OK);
   json_t *r = f.resp;
   assert_string_equal(json_string_value(json_object_get(r, "status")), "ok");
   assert_int_equal(json_array_size(json_object_get(r, "actions_executed")), 3);
@@ -400,30 +151,11 @@ static void seed_example(const char *dialect, enum agent_executor ex) {
   fx_close(&f);
 }
 
-static void test_agent_seed_example_reaper(void **state) {
-  (void)state;
-  seed_example("reaper", AGENT_EXEC_LLM);
-}
-static void test_agent_seed_example_ardour(void **state) {
-  (void)state;
-  seed_example("ardour", AGENT_EXEC_LLM);
-}
-static void test_agent_seed_example_direct_reaper(void **state) {
-  (void)state;
-  seed_example("reaper", AGENT_EXEC_DIRECT);
-}
-static void test_agent_seed_example_direct_ardour(void **state) {
-  (void)state;
-  seed_example("ardour", AGENT_EXEC_DIRECT);
-}
-
 static void multi_track(const char *dialect, enum agent_executor ex) {
   struct fx f;
   struct fx_opts o = {
       .dialect = dialect, .tracks = 0, .transcript = "tests/fixtures/agent/multi_track.json", .executor = ex};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "add drums, bass and chords in A minor, 4 bars, with effects");
-  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  fx_run(&f, &o, "add drums, bass and chords in A minor, 4 bars, with effects", AGENT_OK);
   json_t *ms = mock_embed_state(f.mock);
   json_t *drums = mock_track(ms, "Drums"), *bass = mock_track(ms, "Bass"), *chords = mock_track(ms, "Chords");
   assert_non_null(drums);
@@ -444,26 +176,29 @@ static void multi_track(const char *dialect, enum agent_executor ex) {
   fx_close(&f);
 }
 
-static void test_agent_multi_track_reaper(void **state) {
-  (void)state;
-  multi_track("reaper", AGENT_EXEC_LLM);
+/* The same scenario per dialect and executor: one test function, the case as cmocka's initial state. */
+struct run_case {
+  const char *dialect;
+  enum agent_executor executor;
+};
+
+static void test_agent_seed_example(void **state) {
+  const struct run_case *c = *state;
+  seed_example(c->dialect, c->executor);
 }
-static void test_agent_multi_track_ardour(void **state) {
-  (void)state;
-  multi_track("ardour", AGENT_EXEC_LLM);
+
+static void test_agent_multi_track(void **state) {
+  const struct run_case *c = *state;
+  multi_track(c->dialect, c->executor);
 }
-static void test_agent_multi_track_direct(void **state) {
-  (void)state;
-  multi_track("reaper", AGENT_EXEC_DIRECT);
-}
+
+static const struct run_case reaper_llm = {"reaper", AGENT_EXEC_LLM}, ardour_llm = {"ardour", AGENT_EXEC_LLM},
+                             reaper_direct = {"reaper", AGENT_EXEC_DIRECT}, ardour_direct = {"ardour", AGENT_EXEC_DIRECT};
 
 static void test_agent_invalid_plan_replan_succeeds(void **state) {
   (void)state;
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/replan.json"};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "a kick track with two hits and reverb");
-  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  fx_kick(&f, "tests/fixtures/agent/replan.json", AGENT_OK);
   json_t *reqs = requests(&f);
   /* request 2 is the re-plan: the previous plan as the assistant turn, then the errors quoted */
   json_t *r2 = json_array_get(reqs, 1);
@@ -512,9 +247,7 @@ static void test_agent_empty_track_violation_fixed(void **state) {
   (void)state;
   struct fx f;
   struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/empty_track.json"};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "a kick track with two hits");
-  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  fx_run(&f, &o, "a kick track with two hits", AGENT_OK);
   assert_non_null(strstr(f.log, "violation: AI CREATED EMPTY TRACKS"));
   assert_non_null(strstr(f.log, "corrective round"));
   assert_int_equal(f.nstages[AGENT_FIXING], 1);
@@ -544,12 +277,9 @@ static void test_agent_empty_track_violation_fixed(void **state) {
 static void test_agent_hallucinated_tool_and_bad_args_recover(void **state) {
   (void)state;
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/hallucinated.json"};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "a kick track with two hits and reverb");
   /* the made-up tool is a call outside the plan: refused, so the run reports a failure (exit 7) although the
    * plan's steps were all carried out; the two bad create_track attempts were retried with success */
-  if (f.status != AGENT_EINCOMPLETE) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  fx_kick(&f, "tests/fixtures/agent/hallucinated.json", AGENT_EINCOMPLETE);
   assert_int_equal(agent_exit_code(f.status), 7);
   {
     json_t *acts = json_object_get(f.resp, "actions_executed");
@@ -596,10 +326,7 @@ static void test_agent_hallucinated_tool_and_bad_args_recover(void **state) {
 static void test_agent_early_stop_caught_by_verification(void **state) {
   (void)state;
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/early_stop.json"};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "a kick track with two hits and reverb");
-  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  fx_kick(&f, "tests/fixtures/agent/early_stop.json", AGENT_OK);
   assert_non_null(strstr(f.log, "violation: Step 3: the effect \"ReaVerbate\" is not on \"Kick\" (t4)"));
   assert_int_equal(json_integer_value(json_object_get(f.resp, "violations_fixed")), 1);
   check_seed_state(&f, "reaper");
@@ -611,9 +338,7 @@ static void test_agent_early_stop_without_fix_is_incomplete(void **state) {
   struct fx f;
   struct fx_opts o = {
       .dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/early_stop.json", .no_fix = 1};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "a kick track with two hits and reverb");
-  assert_int_equal(f.status, AGENT_EINCOMPLETE);
+  fx_run(&f, &o, "a kick track with two hits and reverb", AGENT_EINCOMPLETE);
   assert_int_equal(agent_exit_code(f.status), 7); /* a step not carried out is failed */
   assert_string_equal(
       json_string_value(json_object_get(json_array_get(json_object_get(f.resp, "step_outcomes"), 2), "outcome")),
@@ -632,9 +357,7 @@ static void test_agent_turn_limit(void **state) {
   struct fx f;
   struct fx_opts o = {
       .dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/turn_limit.json", .max_turns = 2};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "a kick track with two hits and reverb");
-  assert_int_equal(f.status, AGENT_EINCOMPLETE);
+  fx_run(&f, &o, "a kick track with two hits and reverb", AGENT_EINCOMPLETE);
   assert_true(json_is_true(json_object_get(f.resp, "turn_limit_reached")));
   assert_int_equal(json_integer_value(json_object_get(f.resp, "model_turns")), 4); /* 2 + 2 in the fix round */
   assert_int_equal(json_array_size(requests(&f)), 1 + 4);
@@ -732,9 +455,7 @@ static void test_agent_openai_http_end_to_end(void **state) {
   struct fx f;
   struct fx_opts o = {
       .dialect = "reaper", .tracks = -1, .transcript = "examples/demo-transcript.json", .openai_http = 1};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
-  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  fx_run(&f, &o, "Add a kick drum track with a two-note pattern and some reverb", AGENT_OK);
   check_seed_state(&f, "reaper");
   json_t *reqs = mock_llm_requests(f.mllm);
   assert_int_equal(json_array_size(reqs), 5);
@@ -901,9 +622,7 @@ static void test_agent_existing_track_name_warned(void **state) {
                       .tracks = -1,
                       .transcript = "tests/fixtures/agent/existing_name.json",
                       .executor = AGENT_EXEC_DIRECT};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "add a bass track with a walking line");
-  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  fx_run(&f, &o, "add a bass track with a walking line", AGENT_OK);
   assert_int_equal(json_array_size(json_object_get(f.resp, "actions_executed")), 2);
   const json_t *warnings = json_object_get(json_object_get(f.resp, "plan"), "warnings");
   int found = 0;
@@ -926,10 +645,7 @@ static void test_agent_existing_track_name_warned(void **state) {
 static void test_agent_stage2_read_tools_are_free(void **state) {
   (void)state;
   struct fx f;
-  struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/read_notes.json"};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "a kick track with two hits and reverb");
-  if (f.status != AGENT_OK) fail_msg("status %d; log:\n%s", f.status, f.log);
+  fx_kick(&f, "tests/fixtures/agent/read_notes.json", AGENT_OK);
   assert_int_equal(agent_exit_code(f.status), 0);
   json_t *acts = json_object_get(f.resp, "actions_executed");
   json_t *gn = find_action(acts, "get_notes", 0, 0), *gs = find_action(acts, "get_state", 0, 0);
@@ -1023,9 +739,7 @@ static void test_agent_stage2_refinements_accepted(void **state) {
   (void)state;
   struct fx f;
   struct fx_opts o = {.dialect = "reaper", .tracks = -1, .transcript = "tests/fixtures/agent/refinements.json"};
-  assert_int_equal(fx_open(&f, &o), 0);
-  fx_ask(&f, "a snare fill after the first bar, and the bass a bit lower");
-  if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+  fx_run(&f, &o, "a snare fill after the first bar, and the bass a bit lower", AGENT_OK);
   json_t *oc = json_object_get(f.resp, "outcomes");
   assert_int_equal(json_integer_value(json_object_get(oc, "confirmed")), 2);
   assert_int_equal(json_integer_value(json_object_get(oc, "total")), 2);
@@ -1265,12 +979,26 @@ static void sig_env_open(struct sig_env *e, int delay_ms) {
   char exe[600], delay[16];
   snprintf(exe, sizeof exe, "%s/mock-daw", bin_dir());
   snprintf(delay, sizeof delay, "%d", delay_ms);
+  char mlog[320];
+  snprintf(mlog, sizeof mlog, "%s/mock-daw.log", e->dir);
   e->mock = fork();
   assert_true(e->mock >= 0);
   if (e->mock == 0) {
+    int fd = open(mlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) dup2(fd, 2);
     execl(exe, exe, "--dialect", "reaper", "--port", e->port, "--feedback-port", e->fport, "--delay-ms", delay,
-          "--quiet", (char *)NULL);
+          (char *)NULL);
     _exit(127);
+  }
+  /* dawbridge says at once when nothing listens at the port: start it only once the mock says it listens (its
+   * log line; a file, so its later lines never block it) */
+  for (int waited = 0;; waited += 20) {
+    char *text = db_test_slurp(mlog, NULL);
+    int up = text && strstr(text, "listening on 127.0.0.1:");
+    free(text);
+    if (up) break;
+    if (waited > 20000 || waitpid(e->mock, NULL, WNOHANG) == e->mock) fail_msg("mock-daw did not start");
+    poll(NULL, 0, 20);
   }
 }
 
@@ -1693,9 +1421,7 @@ static void test_agent_usage_summed_over_model_calls(void **state) {
                         .tracks = -1,
                         .transcript = "examples/demo-transcript.json",
                         .executor = ex ? AGENT_EXEC_DIRECT : AGENT_EXEC_LLM};
-    assert_int_equal(fx_open(&f, &o), 0);
-    fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
-    if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
+    fx_run(&f, &o, "Add a kick drum track with a two-note pattern and some reverb", AGENT_OK);
     json_t *u = json_object_get(f.resp, "usage");
     char *d = json_dumps(u, JSON_COMPACT);
     fprintf(stderr, "%s executor: usage %s\n", ex ? "direct" : "llm", d ? d : "null");
@@ -1838,6 +1564,9 @@ static void test_agent_readback_finds_lost_creates(void **state) {
   json_decref(after);
 }
 
+/* A table case under its own name (test_agent_seed_example_reaper, ...), so AGENT_TEST selects it. */
+#define RUN_CASE(fn, suffix, c) {#fn #suffix, fn, NULL, NULL, (void *)&(c)}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_agent_readback_finds_lost_creates),
@@ -1847,13 +1576,13 @@ int main(void) {
       cmocka_unit_test(test_agent_exec_plan_20000_notes),
       cmocka_unit_test(test_agent_verify_big_clip_finds_missing_notes),
       cmocka_unit_test(test_agent_verify_reports_and_proposes_fixes),
-      cmocka_unit_test(test_agent_seed_example_reaper),
-      cmocka_unit_test(test_agent_seed_example_ardour),
-      cmocka_unit_test(test_agent_seed_example_direct_reaper),
-      cmocka_unit_test(test_agent_seed_example_direct_ardour),
-      cmocka_unit_test(test_agent_multi_track_reaper),
-      cmocka_unit_test(test_agent_multi_track_ardour),
-      cmocka_unit_test(test_agent_multi_track_direct),
+      RUN_CASE(test_agent_seed_example, _reaper, reaper_llm),
+      RUN_CASE(test_agent_seed_example, _ardour, ardour_llm),
+      RUN_CASE(test_agent_seed_example, _direct_reaper, reaper_direct),
+      RUN_CASE(test_agent_seed_example, _direct_ardour, ardour_direct),
+      RUN_CASE(test_agent_multi_track, _reaper, reaper_llm),
+      RUN_CASE(test_agent_multi_track, _ardour, ardour_llm),
+      RUN_CASE(test_agent_multi_track, _direct, reaper_direct),
       cmocka_unit_test(test_agent_invalid_plan_replan_succeeds),
       cmocka_unit_test(test_agent_invalid_twice_not_executed),
       cmocka_unit_test(test_agent_empty_track_violation_fixed),

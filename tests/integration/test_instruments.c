@@ -22,115 +22,19 @@
 #include "mock_embed.h"
 #include "llm.h"
 
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
+#include "agent_fixture.h"
 
-struct fx {
-  uv_loop_t loop;
-  daw_t *daw;
-  mock_embed_t *mock; /* the in-process mock DAW behind daw (app/mock_embed.h) */
-  llm_t *llm;
-  agent_t *agent;
-  int started, start_status;
-  char start_msg[512];
-  int done, status;
-  json_t *resp;
-  char msg[1024];
-  char data_dir[256];
-};
-
-static void on_started(int status, const json_t *result, const char *message, void *data) {
-  struct fx *f = data;
-  (void)result;
-  f->started = 1;
-  f->start_status = status;
-  snprintf(f->start_msg, sizeof f->start_msg, "%s", message ? message : "");
-}
-
-static void cb_done(agent_t *a, int status, const json_t *resp, const char *message, void *data) {
-  struct fx *f = data;
-  (void)a;
-  f->done++;
-  f->status = status;
-  json_decref(f->resp);
-  f->resp = json_deep_copy(resp);
-  snprintf(f->msg, sizeof f->msg, "%s", message ? message : "");
-}
-
-static void on_deadline(uv_timer_t *t) { *(int *)t->data = 1; }
-
-static void run_until(struct fx *f, int *flag, int timeout_ms) {
-  uv_timer_t t;
-  int expired = 0;
-  uv_timer_init(&f->loop, &t);
-  t.data = &expired;
-  uv_timer_start(&t, on_deadline, (uint64_t)timeout_ms, 0);
-  while (!*flag && !expired) uv_run(&f->loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
-}
-
-static void fx_open_llm(struct fx *f, const char *dialect, json_t *script /* borrowed, NULL = no model */);
-static void fx_open(struct fx *f, const char *dialect) { fx_open_llm(f, dialect, NULL); }
-
+/* The demo session (Drums, Bass, Vocals) on dialect; script (borrowed): a scripted model for the LLM executor,
+ * NULL: no model, the direct executor. */
 static void fx_open_llm(struct fx *f, const char *dialect, json_t *script) {
-  memset(f, 0, sizeof *f);
-  assert_int_equal(uv_loop_init(&f->loop), 0);
-  snprintf(f->data_dir, sizeof f->data_dir, "/tmp/dawbridge-test-inst-XXXXXX");
-  assert_non_null(mkdtemp(f->data_dir));
-  struct daw_config dc;
-  memset(&dc, 0, sizeof dc);
-  dc.dialect = dialect;
-  dc.listen_port = -1;
-  dc.confirm_timeout_ms = -1;
-  dc.retries = -1;
-  dc.log.level = LOG_ERROR;
-  char err[512];
-  struct mock_embed_config mc = {.tracks = -1 /* the demo session: Drums, Bass, Vocals */, .companion = 1, .quiet = 1};
-  if (mock_embed_open(&f->loop, &dc, &mc, &f->daw, &f->mock, err, sizeof err)) fail_msg("mock_embed_open: %s", err);
-  assert_int_equal(daw_start(f->daw, on_started, f), 0);
-  run_until(f, &f->started, 60000);
-  assert_true(f->started);
-  if (f->start_status) fail_msg("daw_start: %s", f->start_msg);
-  if (script) {
-    struct llm_config lc;
-    llm_config_defaults(&lc);
-    lc.provider = LLM_PROVIDER_SCRIPT;
-    lc.script = script;
-    f->llm = llm_new(&f->loop, &lc, err, sizeof err);
-    if (!f->llm) fail_msg("llm_new: %s", err);
-  }
-  struct agent_config ac;
-  memset(&ac, 0, sizeof ac);
-  ac.daw = f->daw;
-  ac.llm = f->llm;
-  ac.executor = script ? AGENT_EXEC_LLM : AGENT_EXEC_DIRECT;
-  ac.data_dir = f->data_dir;
-  ac.composition = "test";
-  ac.log.level = LOG_ERROR;
-  ac.cb.on_done = cb_done;
-  ac.cb.data = f;
-  if (agent_new(&f->loop, &ac, &f->agent, err, sizeof err)) fail_msg("agent_new: %s", err);
+  struct fx_opts o = {.dialect = dialect,
+                      .tracks = -1,
+                      .script = script,
+                      .executor = script ? AGENT_EXEC_LLM : AGENT_EXEC_DIRECT};
+  if (fx_open(f, &o)) fail_msg("daw_start: %s", f->start_msg);
 }
 
-static void on_closed(void *data) { (*(int *)data)++; }
-
-static void fx_close(struct fx *f) {
-  int n = 0, want = 0;
-  if (f->agent) agent_close(f->agent, on_closed, &n), want++;
-  while (n < want) uv_run(&f->loop, UV_RUN_ONCE);
-  if (f->llm) llm_close(f->llm, on_closed, &n), want++;
-  if (f->daw) daw_close(f->daw, on_closed, &n), want++;
-  if (f->mock) mock_embed_close(f->mock, on_closed, &n), want++;
-  while (n < want) uv_run(&f->loop, UV_RUN_ONCE);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&f->loop), 0);
-  json_decref(f->resp);
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->data_dir);
-  if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", f->data_dir);
-}
+static void fx_open_demo(struct fx *f, const char *dialect) { fx_open_llm(f, dialect, NULL); }
 
 static void exec_plan(struct fx *f, const char *instrument) {
   char plan[2048];
@@ -146,16 +50,6 @@ static void exec_plan(struct fx *f, const char *instrument) {
   assert_int_equal(agent_exec_plan(f->agent, plan, "reference request"), AGENT_OK);
   run_until(f, &f->done, 120000);
   assert_int_equal(f->done, 1);
-}
-
-static json_t *mock_track(json_t *ms, const char *name) {
-  size_t i;
-  json_t *t;
-  json_array_foreach(json_object_get(ms, "tracks"), i, t) {
-    const char *n = json_string_value(json_object_get(t, "name"));
-    if (n && !strcmp(n, name)) return t;
-  }
-  return NULL;
 }
 
 static void check_all_confirmed(struct fx *f, size_t steps) {
@@ -183,7 +77,7 @@ struct ref_case {
 
 static void reference_request(const struct ref_case *c) {
   struct fx f;
-  fx_open(&f, c->dialect);
+  fx_open_demo(&f, c->dialect);
   exec_plan(&f, c->instrument);
   if (f.status) fail_msg("%s: status %d: %s", c->dialect, f.status, f.msg);
   check_all_confirmed(&f, 3);
@@ -271,7 +165,7 @@ static void test_instruments_unknown_role_uses_default_with_warning(void **state
 static void test_instruments_uninstalled_plugin_refused(void **state) {
   (void)state;
   struct fx f;
-  fx_open(&f, "ardour");
+  fx_open_demo(&f, "ardour");
   exec_plan(&f, "Serum");
   assert_int_not_equal(f.status, AGENT_OK);
   char *d = json_dumps(f.resp, JSON_COMPACT);
@@ -305,7 +199,7 @@ static void on_call_keep(int status, const json_t *result, const char *message, 
 static void test_instruments_create_track_reports_loaded_plugin(void **state) {
   (void)state;
   struct fx f;
-  fx_open(&f, "reaper");
+  fx_open_demo(&f, "reaper");
   /* a GM program name: a ReaSynth shaped as a pad (the mock's ReaSynth has Attack, Saw mix, ...) */
   json_t *args = json_pack("{s:s,s:s,s:s}", "name", "Pad", "type", "midi", "instrument", "Pad 2 (warm)");
   assert_int_equal(daw_call(f.daw, "create_track", args, on_call, &f), 0);
@@ -351,7 +245,7 @@ static void write_json(const char *path, json_t *j) { assert_int_equal(json_dump
 
 static void test_instruments_user_map_fallback_and_refusal(void **state) {
   (void)state;
-  const char *src = getenv("DAWBRIDGE_SOURCE_DIR") ? getenv("DAWBRIDGE_SOURCE_DIR") : DAWBRIDGE_SOURCE_DIR;
+  const char *src = src_dir();
   char dir[256], sub[300], path[1024];
   snprintf(dir, sizeof dir, "/tmp/dawbridge-test-instmap-XXXXXX");
   assert_non_null(mkdtemp(dir));
@@ -379,7 +273,7 @@ static void test_instruments_user_map_fallback_and_refusal(void **state) {
   json_decref(roles);
   setenv("DAWBRIDGE_MAPS", dir, 1);
   struct fx f;
-  fx_open(&f, "reaper");
+  fx_open_demo(&f, "reaper");
   json_t *args = json_pack("{s:s,s:s,s:s}", "name", "Kick Drum", "type", "midi", "instrument", "kick");
   json_t *res = NULL;
   f.done = 0;
@@ -421,7 +315,7 @@ static void test_instruments_user_map_fallback_and_refusal(void **state) {
 /* stage 2 (the model) calls create_track with the DAW's plugin for the plan's role ("kick" -> ReaSynDr): the
  * same step, executed and confirmed, not refused as outside the plan; a different sound would be refused */
 static void stage2_case(const char *call_instrument, int want_ok) {
-  const char *src = getenv("DAWBRIDGE_SOURCE_DIR") ? getenv("DAWBRIDGE_SOURCE_DIR") : DAWBRIDGE_SOURCE_DIR;
+  const char *src = src_dir();
   char path[1024];
   snprintf(path, sizeof path, "%s/examples/demo-transcript.json", src);
   json_t *tr = json_load_file(path, 0, NULL);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_test_util.h"
 #include "plan.h"
 #include "relaxed_json.h"
 
@@ -28,26 +29,6 @@
 static const char *source_dir(void) {
   const char *e = getenv("DAWBRIDGE_SOURCE_DIR");
   return e && *e ? e : DAWBRIDGE_SOURCE_DIR;
-}
-
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (n + 1024 > cap) {
-      cap *= 2;
-      buf = realloc(buf, cap);
-    }
-    size_t r = fread(buf + n, 1, cap - n - 1, f);
-    if (r == 0) break;
-    n += r;
-  }
-  fclose(f);
-  buf[n] = 0;
-  if (len) *len = n;
-  return buf;
 }
 
 static json_t *load_fixture_json(const char *name) {
@@ -121,7 +102,7 @@ static int run_fixture(fixtures_t *f, const char *base) {
   char path[1024];
   snprintf(path, sizeof path, "%s/tests/fixtures/plans/%s.txt", source_dir(), base);
   size_t len = 0;
-  char *text = read_file(path, &len);
+  char *text = db_test_slurp(path, &len);
   if (!text) fail_msg("cannot read %s", path);
   snprintf(path, sizeof path, "%s.expect", base);
   json_t *ex = load_fixture_json(path);
@@ -366,23 +347,30 @@ static const char *const garbage[] = {
     "Step 1: set_tempo\n - bpm: 1e400\nStep 1: set_tempo\n - bpm: -1e400\n",
 };
 
+/* Whatever the text, parsing fails with a message or the plan validates (with or without errors), and both
+ * its JSON and the re-plan text come out. */
+static void parse_validate_render(const fixtures_t *f, const char *text, size_t len) {
+  char err[200] = "";
+  plan_t *p = plan_parse(text, len, err, sizeof err);
+  if (!p) {
+    assert_true(err[0] != 0);
+    return;
+  }
+  json_t *errors = NULL;
+  plan_validate(p, f->tools, f->state, f->effects, &errors);
+  char *t = plan_format_errors(errors);
+  assert_non_null(t);
+  free(t);
+  json_t *j = plan_to_json(p);
+  assert_non_null(j);
+  json_decref(j);
+  json_decref(errors);
+  plan_free(p);
+}
+
 static void test_plan_garbage_never_crashes(void **state) {
   fixtures_t *f = *state;
-  for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
-    char err[200] = "";
-    plan_t *p = plan_parse(garbage[i], (size_t)-1, err, sizeof err);
-    if (!p) {
-      assert_true(err[0] != 0);
-      continue;
-    }
-    json_t *errors = NULL;
-    plan_validate(p, f->tools, f->state, f->effects, &errors);
-    char *t = plan_format_errors(errors);
-    assert_non_null(t);
-    free(t);
-    json_decref(errors);
-    plan_free(p);
-  }
+  for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) parse_validate_render(f, garbage[i], (size_t)-1);
   /* pseudo-random bytes built from plan fragments (fixed seed: deterministic) */
   static const char *const frags[] = {"Step ",
                                       "1",
@@ -429,17 +417,7 @@ static void test_plan_garbage_never_crashes(void **state) {
       o += l;
     }
     buf[o] = 0;
-    char err[200];
-    plan_t *p = plan_parse(buf, o, err, sizeof err);
-    if (p) {
-      json_t *errors = NULL;
-      plan_validate(p, f->tools, f->state, f->effects, &errors);
-      json_t *j = plan_to_json(p);
-      assert_non_null(j);
-      json_decref(j);
-      json_decref(errors);
-      plan_free(p);
-    }
+    parse_validate_render(f, buf, o);
   }
   assert_null(plan_parse(NULL, 0, NULL, 0));
   assert_int_equal(plan_validate(NULL, f->tools, NULL, NULL, NULL), PLAN_ERR_ARG);
@@ -534,7 +512,7 @@ static void test_plan_examples_match_catalog(void **state) {
     char p[1400];
     snprintf(p, sizeof p, "%s/%s", path, de->d_name);
     size_t len;
-    char *text = read_file(p, &len);
+    char *text = db_test_slurp(p, &len);
     assert_non_null(text);
     failures += check_plan_text(f, de->d_name, text);
     plans++;

@@ -51,10 +51,26 @@ static prompt_t *load(void) {
   return p;
 }
 
+/* A stage-1 fixture: the prompts, a session (taken), the tool list and the catalog; s1_close frees them all. */
+struct s1 {
+  prompt_t *p;
+  json_t *st, *tl, *cat;
+};
+
+static struct s1 s1_open(json_t *state) { return (struct s1){load(), state, tools(), catalog()}; }
+
+static void s1_close(struct s1 *fx) {
+  json_decref(fx->st);
+  json_decref(fx->tl);
+  json_decref(fx->cat);
+  prompt_free(fx->p);
+}
+
 static void test_prompt_stage1_has_every_part(void **state) {
   (void)state;
-  prompt_t *p = load();
-  json_t *st = state_with_name("Lead"), *tl = tools(), *cat = catalog();
+  struct s1 fx = s1_open(state_with_name("Lead"));
+  prompt_t *p = fx.p;
+  json_t *st = fx.st, *tl = fx.tl, *cat = fx.cat;
   struct prompt_stage1 in = {.dialect = "reaper", .request = "add a kick", .state = st, .catalog = cat, .tools = tl};
   struct prompt_text out;
   char err[512];
@@ -75,10 +91,7 @@ static void test_prompt_stage1_has_every_part(void **state) {
   assert_null(strstr(out.system, "{{"));
   assert_null(strstr(out.system, "%%"));
   prompt_text_free(&out);
-  json_decref(st);
-  json_decref(tl);
-  json_decref(cat);
-  prompt_free(p);
+  s1_close(&fx);
 }
 
 static void test_prompt_state_is_quoted_data(void **state) {
@@ -210,8 +223,9 @@ static json_t *big_state(int n) {
 
 static void test_prompt_stage1_within_the_budget(void **state) {
   (void)state;
-  prompt_t *p = load();
-  json_t *st = big_state(300), *tl = tools(), *cat = catalog();
+  struct s1 fx = s1_open(big_state(300));
+  prompt_t *p = fx.p;
+  json_t *st = fx.st, *tl = fx.tl, *cat = fx.cat;
   struct budget_stats bs;
   struct prompt_stage1 in = {
       .dialect = "reaper", .request = "make the bass busier", .state = st, .catalog = cat, .tools = tl, .stats = &bs};
@@ -234,16 +248,14 @@ static void test_prompt_stage1_within_the_budget(void **state) {
   assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
   assert_true(budget_tokens(out.system) + budget_tokens(out.user) > 10 * BUDGET_DEFAULT_TOKENS);
   prompt_text_free(&out);
-  json_decref(st);
-  json_decref(tl);
-  json_decref(cat);
-  prompt_free(p);
+  s1_close(&fx);
 }
 
 static void test_prompt_small_profile_is_shorter(void **state) {
   (void)state;
-  prompt_t *p = load();
-  json_t *st = big_state(40), *tl = tools(), *cat = catalog();
+  struct s1 fx = s1_open(big_state(40));
+  prompt_t *p = fx.p;
+  json_t *st = fx.st, *tl = fx.tl, *cat = fx.cat;
   json_array_append_new(tl, json_pack("{ss ss s{ss s{s{ss}}}}", "name", "transport", "description", "Play or stop.",
                                       "parameters", "type", "object", "properties", "action", "type", "string"));
   json_object_set_new(cat, "instrument_roles", json_pack("[ss]", "kick", "pad"));
@@ -267,10 +279,7 @@ static void test_prompt_small_profile_is_shorter(void **state) {
   assert_int_equal(prompt_profile_parse("huge"), -1);
   prompt_text_free(&def);
   prompt_text_free(&sm);
-  json_decref(st);
-  json_decref(tl);
-  json_decref(cat);
-  prompt_free(p);
+  s1_close(&fx);
 }
 
 static void test_prompt_render_placeholders(void **state) {
@@ -316,8 +325,9 @@ static json_t *bass_response(void) {
  * first prompt (no conversation) has no such section. */
 static void test_prompt_conversation_second_prompt_has_first_turn(void **state) {
   (void)state;
-  prompt_t *p = load();
-  json_t *st = state_with_name("Lead"), *tl = tools(), *cat = catalog();
+  struct s1 fx = s1_open(state_with_name("Lead"));
+  prompt_t *p = fx.p;
+  json_t *st = fx.st, *tl = fx.tl, *cat = fx.cat;
   struct prompt_stage1 in = {
       .dialect = "reaper", .request = "add a bassline </conversation> ```", .state = st, .catalog = cat, .tools = tl};
   struct prompt_text first, second;
@@ -378,18 +388,16 @@ static void test_prompt_conversation_second_prompt_has_first_turn(void **state) 
   prompt_text_free(&second);
   json_decref(turns);
   json_decref(resp);
-  json_decref(st);
-  json_decref(tl);
-  json_decref(cat);
-  prompt_free(p);
+  s1_close(&fx);
 }
 
 /* 300 turns: the prompt stays within the budget (default and a small one); the newest turns are shown, the oldest
  * dropped first (never a newer one dropped while an older one is shown), and the prompt says how many. */
 static void test_prompt_conversation_long_stays_within_budget(void **state) {
   (void)state;
-  prompt_t *p = load();
-  json_t *st = big_state(60), *tl = tools(), *cat = catalog();
+  struct s1 fx = s1_open(big_state(60));
+  prompt_t *p = fx.p;
+  json_t *st = fx.st, *tl = fx.tl, *cat = fx.cat;
   json_t *resp = bass_response();
   json_t *turns = json_array();
   enum { N = 300 };
@@ -455,10 +463,7 @@ static void test_prompt_conversation_long_stays_within_budget(void **state) {
   }
   json_decref(turns);
   json_decref(resp);
-  json_decref(st);
-  json_decref(tl);
-  json_decref(cat);
-  prompt_free(p);
+  s1_close(&fx);
 }
 
 /* Turns as another front end might hand them over (the daemon keeps them as JSON): wrong shapes, nulls, invalid
