@@ -384,23 +384,25 @@ local SessionObj = setmetatable({}, {
   end,
 })
 
+-- one recorded command of a transaction, applied backwards (undo) or forwards (redo)
+local function apply_command (c, undo)
+  if c.kind == "NoteDiffCommand" then diff_apply(c.cmd, undo)
+  elseif c.region then c.region._name = undo and c.before_name or c.after_name
+  else
+    local pl = c.playlist
+    for _, r in ipairs(pl._regions) do r._playlist = nil end
+    pl._regions = {}
+    for k, r in ipairs(undo and c.before or c.after) do pl._regions[k] = r; r._playlist = pl end
+  end
+end
+
 -- native undo of the last committed transaction (what Ardour's GUI Edit > Undo does)
 fake.redo_list = {}
 function fake.native_undo ()
   local t = table.remove(fake.history)
   if not t then return nil end
   fake.redo_list[#fake.redo_list + 1] = t
-  for i = #t.commands, 1, -1 do
-    local c = t.commands[i]
-    if c.kind == "NoteDiffCommand" then diff_apply(c.cmd, true)
-    elseif c.region then c.region._name = c.before_name
-    else
-      local pl = c.playlist
-      for _, r in ipairs(pl._regions) do r._playlist = nil end
-      pl._regions = {}
-      for k, r in ipairs(c.before) do pl._regions[k] = r; r._playlist = pl end
-    end
-  end
+  for i = #t.commands, 1, -1 do apply_command(t.commands[i], true) end
   return t.name
 end
 
@@ -409,16 +411,7 @@ function fake.native_redo ()
   local t = table.remove(fake.redo_list)
   if not t then return nil end
   fake.history[#fake.history + 1] = t
-  for _, c in ipairs(t.commands) do
-    if c.kind == "NoteDiffCommand" then diff_apply(c.cmd, false)
-    elseif c.region then c.region._name = c.after_name
-    else
-      local pl = c.playlist
-      for _, r in ipairs(pl._regions) do r._playlist = nil end
-      pl._regions = {}
-      for k, r in ipairs(c.after) do pl._regions[k] = r; r._playlist = pl end
-    end
-  end
+  for _, c in ipairs(t.commands) do apply_command(c, false) end
   return t.name
 end
 
