@@ -85,3 +85,10 @@ double bench_pct(double *v, int n, double q) {
   size_t k = (size_t)(q * (n - 1) + 0.5);
   return v[k];
 }
+
+int bench_clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+int bench_usage_exit(const char *arg, void (*usage)(void)) {
+  usage();
+  return strcmp(arg, "-h") && strcmp(arg, "--help") ? 2 : 0;
+}

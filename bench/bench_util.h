@@ -15,6 +15,11 @@ pid_t bench_spawn_mock(const char *exe, const char *dialect, int port, int fport
 /* Blocks (a bench, not the product) until the mock answers /mock/ping with /mock/pong: 0, or -1 after ~10 s. */
 int bench_wait_ping(int port);
 
+/* v limited to lo..hi (a command-line count). */
+int bench_clamp(int v, int lo, int hi);
+/* For an argument main did not recognise: prints the usage; returns main's exit code (0 for -h / --help, else 2). */
+int bench_usage_exit(const char *arg, void (*usage)(void));
+
 /* The median of v[0..n-1] (v is not changed; 0 for n <= 0). */
 double bench_median(const double *v, int n);
 /* The q-quantile (0..1, nearest rank) of v[0..n-1]; sorts v. 0 for n <= 0. */

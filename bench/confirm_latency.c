@@ -80,6 +80,16 @@ static void on_started(int status, const json_t *result, const char *message, vo
 
 static void start_call(struct bench *b);
 
+/* one round trip done in t us: recorded after the warm-up; then the next one (again), or the run is done */
+static void next(struct bench *b, double t, void (*again)(struct bench *b)) {
+  if (b->i >= b->warm) b->lat[b->nlat++] = t;
+  b->i++;
+  if (b->i < b->total)
+    again(b);
+  else
+    b->done = 1;
+}
+
 static void on_called(int status, const json_t *result, const char *message, void *data) {
   struct bench *b = data;
   double t = now_us() - b->t0;
@@ -92,12 +102,7 @@ static void on_called(int status, const json_t *result, const char *message, voi
   } else if (json_integer_value(json_object_get(result, "attempts")) > 1) {
     b->not_first_attempt++;
   }
-  if (b->i >= b->warm) b->lat[b->nlat++] = t;
-  b->i++;
-  if (b->i < b->total)
-    start_call(b);
-  else
-    b->done = 1;
+  next(b, t, start_call);
 }
 
 static void start_call(struct bench *b) {
@@ -128,12 +133,7 @@ static void ping_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct 
   (void)addr, (void)flags;
   if (n < 10 || memcmp(buf->base, "/mock/pong", 10)) return;
   double t = now_us() - b->t0;
-  if (b->i >= b->warm) b->lat[b->nlat++] = t;
-  b->i++;
-  if (b->i < b->total)
-    ping_send(b);
-  else
-    b->done = 1;
+  next(b, t, ping_send);
 }
 
 static void on_closed(void *data) { (void)data; }
@@ -282,15 +282,12 @@ int main(int argc, char **argv) {
         usage();
         return 2;
       }
-    } else {
-      usage();
-      return strcmp(argv[i], "-h") && strcmp(argv[i], "--help") ? 2 : 0;
-    }
+    } else
+      return bench_usage_exit(argv[i], usage);
   }
   if (n < 10) n = 10;
   if (warm < 0) warm = 0;
-  if (reps < 1) reps = 1;
-  if (reps > MAX_REPS) reps = MAX_REPS;
+  reps = bench_clamp(reps, 1, MAX_REPS);
   char exe[PATH_MAX];
   db_test_exe_path(exe, sizeof exe, "mock-daw", mock_arg);
   signal(SIGPIPE, SIG_IGN);

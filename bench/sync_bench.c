@@ -166,13 +166,10 @@ int main(int argc, char **argv) {
       only = argv[++i];
     else if (!strcmp(argv[i], "-v"))
       verbose++;
-    else {
-      usage();
-      return strcmp(argv[i], "-h") && strcmp(argv[i], "--help") ? 2 : 0;
-    }
+    else
+      return bench_usage_exit(argv[i], usage);
   }
-  if (reps < 1) reps = 1;
-  if (reps > 64) reps = 64;
+  reps = bench_clamp(reps, 1, 64);
   char exe[PATH_MAX];
   db_test_exe_path(exe, sizeof exe, "mock-daw", mock_arg);
   signal(SIGPIPE, SIG_IGN);
