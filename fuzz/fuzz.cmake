@@ -52,7 +52,7 @@ db_fuzz_target(vocab SOURCES fuzz/fuzz_vocab.c LIBS dbvocab)
 db_fuzz_target(llm_response SOURCES fuzz/fuzz_llm_response.c LIBS dbllm)
 db_fuzz_target(packed SOURCES fuzz/fuzz_packed.c LIBS dbagent)
 # each input waits for the command file the bridge writes (a few ms of file I/O): fewer mutations
-db_fuzz_target(companion_reply SOURCES fuzz/fuzz_companion_reply.c LIBS dbagent ROUNDS 500)
+db_fuzz_target(companion_reply SOURCES fuzz/fuzz_companion_reply.c LIBS dbagent dbtestutil ROUNDS 500)
 db_fuzz_target(surface SOURCES fuzz/fuzz_surface.c LIBS dbsurfacecodec)
 db_fuzz_target(web SOURCES fuzz/fuzz_web.c LIBS dbwebreq)
 db_fuzz_target(mcp SOURCES fuzz/fuzz_mcp.c app/mcp_server.c LIBS dblive dbvocab)

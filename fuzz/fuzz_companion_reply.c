@@ -3,9 +3,7 @@
  * the file the bridge wrote into the spool's in/, replaces every "@ID@" in the input with that id, and feeds
  * the text as a reply. Invariants: no crash/sanitizer report; the command ends at most once, with status 0 and a
  * result object, or < 0 with a message; a command left waiting is then ended by a valid reply. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <dirent.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +12,11 @@
 #include <uv.h>
 
 #include "companion.h"
+#include "db_test_util.h"
 
 static uv_loop_t loop;
 static companion_t *comp;
-static char spool[256];
+static char *spool; /* the spool directory (malloc'd) */
 
 struct done {
   int calls;
@@ -30,22 +29,15 @@ static void on_done(int status, const json_t *result, const char *message, void 
   if (status < 0 && (!message || !*message)) abort();
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
 /* the spool goes at exit (the replay returns from main; libFuzzer exits) */
 static void remove_spool(void) {
-  if (spool[0]) nftw(spool, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+  if (spool) db_test_rm_rf(spool);
+  free(spool);
 }
 
 static void setup(void) {
-  const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-  snprintf(spool, sizeof spool, "%s/dbfuzz-spool-XXXXXX", base);
-  if (!mkdtemp(spool)) abort();
+  spool = db_test_tmpdir("fuzz-spool");
+  if (!spool) abort();
   atexit(remove_spool);
   uv_loop_init(&loop);
   struct companion_config cfg = {

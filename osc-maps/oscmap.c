@@ -221,24 +221,16 @@ static int check_step(const char *file, const char *where, const json_t *st, cha
     }
     return 0;
   }
+  /* the message templates a step may send */
+  static const char *const sent[] = {"send", "query", "read_back"};
+  for (size_t k = 0; k < sizeof sent / sizeof sent[0]; k++) {
+    json_t *t = json_object_get(st, sent[k]);
+    if (!t) continue;
+    snprintf(w, sizeof w, "%s.%s", where, sent[k]);
+    int rc = check_templates(file, w, t, err, errlen);
+    if (rc) return rc;
+  }
   json_t *send = json_object_get(st, "send");
-  if (send) {
-    snprintf(w, sizeof w, "%s.send", where);
-    int rc = check_templates(file, w, send, err, errlen);
-    if (rc) return rc;
-  }
-  json_t *q = json_object_get(st, "query");
-  if (q) {
-    snprintf(w, sizeof w, "%s.query", where);
-    int rc = check_templates(file, w, q, err, errlen);
-    if (rc) return rc;
-  }
-  json_t *rb = json_object_get(st, "read_back");
-  if (rb) {
-    snprintf(w, sizeof w, "%s.read_back", where);
-    int rc = check_templates(file, w, rb, err, errlen);
-    if (rc) return rc;
-  }
   json_t *cr = json_object_get(st, "create");
   if (cr && !json_is_boolean(cr))
     return errfmt(err, errlen, OSCMAP_EINVALID, "%s: %s.create must be true or false", file, where);
@@ -1038,6 +1030,7 @@ int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars
         d = strtod(sv, &end);
         if (*end || end == sv) d = NAN;
       }
+      const char *unsendable = NULL; /* why the value cannot be this argument */
       if (type == 's') {
         const char *s = val ? (json_is_string(val) ? json_string_value(val) : NULL) : sv;
         char nb[64];
@@ -1046,24 +1039,13 @@ int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars
           s = nb;
         }
         lo_message_add_string(msg, s ? s : "");
-      } else if (isnan(d) || isinf(d)) {
-        errfmt(err, errlen, OSCMAP_ERENDER, "%s: argument %zu is not a number", path, k + 1);
-        json_decref(val);
-        free(sv);
-        lo_message_free(msg);
-        free(path);
-        goto bad;
-      } else if (type == 'i') {
-        if (d < -2147483648.0 || d > 2147483647.0) {
-          errfmt(err, errlen, OSCMAP_ERENDER, "%s: argument %zu out of int32 range", path, k + 1);
-          json_decref(val);
-          free(sv);
-          lo_message_free(msg);
-          free(path);
-          goto bad;
-        }
+      } else if (isnan(d) || isinf(d))
+        unsendable = "is not a number";
+      else if (type == 'i' && (d < -2147483648.0 || d > 2147483647.0))
+        unsendable = "out of int32 range";
+      else if (type == 'i')
         lo_message_add_int32(msg, (int32_t)lrint(d));
-      } else if (type == 'f')
+      else if (type == 'f')
         lo_message_add_float(msg, (float)d);
       else if (type == 'd')
         lo_message_add_double(msg, d);
@@ -1071,6 +1053,12 @@ int oscmap_render(const oscmap_t *m, const json_t *templates, const json_t *vars
         lo_message_add_int64(msg, (int64_t)llrint(d));
       json_decref(val);
       free(sv);
+      if (unsendable) {
+        errfmt(err, errlen, OSCMAP_ERENDER, "%s: argument %zu %s", path, k + 1, unsendable);
+        lo_message_free(msg);
+        free(path);
+        goto bad;
+      }
     }
     paths[n] = path;
     msgs[n] = msg;
