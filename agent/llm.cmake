@@ -21,6 +21,8 @@ if(DAWBRIDGE_TESTS)
   db_add_test(test_sse SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_sse.c LIBS dbllm LABELS unit llm)
   db_add_test(test_llm_codec SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_llm_codec.c LIBS dbllm LABELS unit llm)
   db_add_test(test_llm_script SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_llm_script.c LIBS dbllm LABELS unit llm)
+  db_add_test(test_plan_json SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_plan_json.c LIBS dbmusic dbllm
+              LABELS unit llm)
   db_add_test(test_llm_http SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/integration/test_llm_http.c
               LIBS dbllm dbmockllm LABELS integration llm TIMEOUT 180)
 endif()

@@ -3,6 +3,7 @@ add_library(dbmusic STATIC
   ${DAWBRIDGE_SOURCE_DIR}/agent/notation.c
   ${DAWBRIDGE_SOURCE_DIR}/agent/relaxed_json.c
   ${DAWBRIDGE_SOURCE_DIR}/agent/plan.c
+  ${DAWBRIDGE_SOURCE_DIR}/agent/plan_json.c
   ${DAWBRIDGE_SOURCE_DIR}/agent/context.c
   ${DAWBRIDGE_SOURCE_DIR}/agent/budget.c)
 target_include_directories(dbmusic PUBLIC ${DAWBRIDGE_SOURCE_DIR}/agent)

@@ -2,6 +2,7 @@
  * instrument/effect catalog. */
 #include "plan.h"
 #include "instmap.h"
+#include "plan_json.h"
 
 #include "notation.h"
 #include "relaxed_json.h"
@@ -597,6 +598,12 @@ plan_t *plan_parse(const char *text, size_t len, char *err, size_t errlen) {
     return NULL;
   }
   if (len == (size_t)-1) len = strlen(text);
+  char *from_json = plan_json_to_text(text, len); /* a plan written as one JSON object (a JSON mode; plan_json.h) */
+  if (from_json) {
+    plan_t *p = plan_parse(from_json, (size_t)-1, err, errlen);
+    free(from_json);
+    return p;
+  }
   plan_t *plan = calloc(1, sizeof *plan);
   if (!plan) {
     errmsg(err, errlen, "out of memory");

@@ -768,6 +768,192 @@ static void test_llm_http_probe_finds_local_server(void **state) {
   assert_int_equal(cfg.provider, LLM_PROVIDER_NONE);
 }
 
+
+/* ---------- JSON mode (issue 16): the wire shape per provider, checked by the mock as the real APIs define it ---------- */
+
+static json_t *plan_schema(void) {
+  return json_pack("{s:s,s:s,s:{s:{s:s},s:{s:s,s:{s:s,s:{s:{s:s,s:i},s:{s:s}},s:[s]}}},s:[s,s]}", "description",
+                   "Write the plan as JSON.", "type", "object", "properties", "analysis", "type", "string", "steps",
+                   "type", "array", "items", "type", "object", "properties", "tool", "type", "string", "minLength", 1,
+                   "note", "type", "string", "required", "tool", "required", "analysis", "steps");
+}
+
+static llm_request_t *json_request(enum llm_json_mode mode, int stream) {
+  llm_request_t *q = llm_request_new();
+  llm_request_set_system(q, "You plan music.");
+  llm_request_add_user(q, "a kick");
+  struct llm_options o = {.temperature = -1, .stream = stream};
+  llm_request_set_options(q, &o);
+  json_t *schema = plan_schema();
+  assert_int_equal(llm_request_set_json(q, mode, "plan", schema), LLM_OK);
+  json_decref(schema);
+  return q;
+}
+
+static void json_chat(struct fx *f, enum llm_json_mode mode, int stream, struct done *d) {
+  llm_request_t *q = json_request(mode, stream);
+  d->fx = f;
+  assert_non_null(llm_chat(f->llm, q, on_delta, on_done, d));
+  llm_request_free(q);
+  run_until(&f->loop, &d->called);
+}
+
+#define PLAN_JSON "{\"analysis\":\"empty\",\"steps\":[{\"tool\":\"create_track\",\"note\":null}]}"
+
+static void test_llm_http_json_schema_openai(void **state) {
+  struct fx *f = *state;
+  for (int stream = 0; stream <= 1; stream++) {
+    struct done d = {0};
+    mock_llm_push(f->mock, json_pack("{s:s}", "text", PLAN_JSON));
+    json_chat(f, LLM_JSON_SCHEMA, stream, &d);
+    if (d.status) fail_msg("%s", d.msg);
+    assert_string_equal(json_string_value(json_object_get(d.res, "text")), PLAN_JSON);
+    json_t *body = json_object_get(last_request(f), "body");
+    json_t *rf = json_object_get(body, "response_format");
+    assert_string_equal(json_string_value(json_object_get(rf, "type")), "json_schema");
+    json_t *js = json_object_get(rf, "json_schema");
+    assert_string_equal(json_string_value(json_object_get(js, "name")), "plan");
+    assert_true(json_is_true(json_object_get(js, "strict")));
+    /* made strict: closed objects, every property required, the optional one nullable, minLength gone */
+    json_t *item = json_object_get(json_object_get(json_object_get(js, "schema"), "properties"), "steps");
+    item = json_object_get(item, "items");
+    assert_true(json_is_false(json_object_get(item, "additionalProperties")));
+    assert_int_equal(json_array_size(json_object_get(item, "required")), 2);
+    json_t *note = json_object_get(json_object_get(item, "properties"), "note");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(note, "type"), 1)), "null");
+    assert_null(json_object_get(json_object_get(json_object_get(item, "properties"), "tool"), "minLength"));
+    /* the schema's description reaches the model through the system prompt */
+    const char *sys = json_string_value(json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
+    assert_non_null(strstr(sys, "You plan music.\n\nWrite the plan as JSON."));
+    assert_null(json_object_get(body, "tool_choice"));
+  }
+}
+
+static void test_llm_http_json_object_openai(void **state) {
+  struct fx *f = *state;
+  struct done d = {0};
+  mock_llm_push(f->mock, json_pack("{s:s}", "text", PLAN_JSON));
+  json_chat(f, LLM_JSON_OBJECT, 0, &d);
+  if (d.status) fail_msg("%s", d.msg);
+  json_t *body = json_object_get(last_request(f), "body");
+  json_t *rf = json_object_get(body, "response_format");
+  assert_string_equal(json_string_value(json_object_get(rf, "type")), "json_object");
+  assert_int_equal(json_object_size(rf), 1);
+  /* json_object needs the word JSON in the messages (the mock refuses it otherwise, like OpenAI): the schema is there */
+  const char *sys = json_string_value(json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
+  assert_non_null(strstr(sys, "Answer with one JSON object only"));
+  assert_non_null(strstr(sys, "\"analysis\""));
+}
+
+static void test_llm_http_json_forced_tool_anthropic(void **state) {
+  struct fx *f = *state;
+  make_llm(f, LLM_PROVIDER_ANTHROPIC);
+  for (int stream = 0; stream <= 1; stream++) {
+    struct done d = {0};
+    json_t *args = json_loads(PLAN_JSON, 0, NULL);
+    mock_llm_push(f->mock, json_pack("{s:[{s:s,s:s,s:o}]}", "tool_calls", "id", "toolu_1", "name", "plan", "arguments", args));
+    json_chat(f, LLM_JSON_SCHEMA, stream, &d);
+    if (d.status) fail_msg("%s", d.msg);
+    /* the forced tool's input is the answer's text; no tool call, finish stop */
+    json_t *want = json_loads(PLAN_JSON, 0, NULL);
+    json_t *got = json_loads(json_string_value(json_object_get(d.res, "text")), 0, NULL);
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    assert_int_equal(json_array_size(json_object_get(d.res, "tool_calls")), 0);
+    assert_string_equal(json_string_value(json_object_get(d.res, "finish")), "stop");
+    if (stream) assert_true(d.ndeltas >= 1); /* shown once, whole, when streamed */
+    json_t *body = json_object_get(last_request(f), "body");
+    json_t *tc = json_object_get(body, "tool_choice");
+    assert_string_equal(json_string_value(json_object_get(tc, "type")), "tool");
+    assert_string_equal(json_string_value(json_object_get(tc, "name")), "plan");
+    json_t *tool = json_array_get(json_object_get(body, "tools"), 0);
+    assert_string_equal(json_string_value(json_object_get(tool, "name")), "plan");
+    assert_non_null(json_object_get(json_object_get(json_object_get(tool, "input_schema"), "properties"), "steps"));
+    assert_null(json_object_get(body, "response_format"));
+  }
+}
+
+static void test_llm_http_tool_choice_required(void **state) {
+  struct fx *f = *state;
+  for (int p = 0; p < 2; p++) {
+    make_llm(f, p ? LLM_PROVIDER_ANTHROPIC : LLM_PROVIDER_OPENAI);
+    struct done d = {0};
+    mock_llm_push(f->mock, json_pack("{s:[{s:s,s:{s:s}}]}", "tool_calls", "name", "create_track", "arguments", "name", "Kick"));
+    llm_request_t *q = simple_request(0);
+    assert_int_equal(llm_request_set_tool_choice(q, "required"), LLM_OK);
+    assert_int_equal(llm_request_set_tool_choice(q, "sometimes"), LLM_EINVAL);
+    d.fx = f;
+    assert_non_null(llm_chat(f->llm, q, on_delta, on_done, &d));
+    llm_request_free(q);
+    run_until(&f->loop, &d.called);
+    if (d.status) fail_msg("%s", d.msg);
+    json_t *tc = json_object_get(json_object_get(last_request(f), "body"), "tool_choice");
+    if (p)
+      assert_string_equal(json_string_value(json_object_get(tc, "type")), "any");
+    else
+      assert_string_equal(json_string_value(tc), "required");
+  }
+}
+
+/* A server that does not know response_format: HTTP 400 naming it → the same request once more without it (one WARN
+ * line), and the client leaves it out from then on; the answer is still the JSON text. */
+static void test_llm_http_json_rejected_field_falls_back(void **state) {
+  struct fx *f = *state;
+  mock_llm_reject_fields(f->mock, json_pack("[s]", "response_format"));
+  for (int k = 0; k < 2; k++) {
+    struct done d = {0};
+    mock_llm_push(f->mock, json_pack("{s:s}", "text", PLAN_JSON));
+    json_chat(f, LLM_JSON_SCHEMA, k, &d);
+    if (d.status) fail_msg("%s", d.msg);
+    assert_string_equal(json_string_value(json_object_get(d.res, "text")), PLAN_JSON);
+    json_t *body = json_object_get(last_request(f), "body");
+    assert_null(json_object_get(body, "response_format"));
+    /* the instruction stays in the prompt */
+    const char *sys = json_string_value(json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
+    assert_non_null(strstr(sys, "Write the plan as JSON."));
+  }
+  assert_int_equal(mock_llm_rejected(f->mock), 1);            /* rejected once, never sent again */
+  assert_int_equal(json_array_size(mock_llm_requests(f->mock)), 3); /* 400, its retry, the second call */
+  size_t i, warns = 0;
+  json_t *l;
+  json_array_foreach(f->logs, i, l) warns += strstr(json_string_value(l), "rejected response_format") != NULL;
+  assert_int_equal(warns, 1);
+  /* tool_choice likewise, on its own */
+  mock_llm_reject_fields(f->mock, json_pack("[s]", "tool_choice"));
+  for (int k = 0; k < 2; k++) {
+    struct done d = {0};
+    mock_llm_push(f->mock, json_pack("{s:s}", "text", "ok"));
+    llm_request_t *q = simple_request(0);
+    llm_request_set_tool_choice(q, "required");
+    d.fx = f;
+    assert_non_null(llm_chat(f->llm, q, on_delta, on_done, &d));
+    llm_request_free(q);
+    run_until(&f->loop, &d.called);
+    if (d.status) fail_msg("%s", d.msg);
+    assert_null(json_object_get(json_object_get(last_request(f), "body"), "tool_choice"));
+  }
+  assert_int_equal(mock_llm_rejected(f->mock), 2);
+}
+
+/* A 400 that names nothing this client added is reported as it is, once (no retry). */
+static void test_llm_http_json_bad_schema_is_reported(void **state) {
+  struct fx *f = *state;
+  struct done d = {0};
+  llm_request_t *q = llm_request_new();
+  llm_request_add_user(q, "json please");
+  assert_int_equal(llm_request_set_json(q, LLM_JSON_SCHEMA, "bad name!", NULL), LLM_EINVAL);
+  assert_int_equal(llm_request_set_json(q, LLM_JSON_SCHEMA, "plan", NULL), LLM_EINVAL);
+  mock_llm_push(f->mock, json_pack("{s:i,s:s}", "status", 400, "error_message", "context length exceeded"));
+  d.fx = f;
+  assert_non_null(llm_chat(f->llm, q, on_delta, on_done, &d));
+  llm_request_free(q);
+  run_until(&f->loop, &d.called);
+  assert_int_equal(d.status, LLM_EHTTP);
+  assert_non_null(strstr(d.msg, "context length exceeded"));
+  assert_int_equal(json_array_size(mock_llm_requests(f->mock)), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_llm_http_openai_plain, setup, teardown),
@@ -786,6 +972,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_llm_http_close_from_callbacks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_llm_http_tls_failure_is_clear, setup, teardown),
       cmocka_unit_test_setup_teardown(test_llm_http_probe_finds_local_server, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_json_schema_openai, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_json_object_openai, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_json_forced_tool_anthropic, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_tool_choice_required, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_json_rejected_field_falls_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_llm_http_json_bad_schema_is_reported, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,8 @@ struct mock_llm {
   json_t *queue;
   json_t *def;
   json_t *requests;
+  json_t *reject; /* top-level body fields answered with 400 (mock_llm_reject_fields) */
+  size_t rejected;
   struct mock_conn *conns;
   size_t nconn_total;
   int closing;
@@ -83,6 +85,7 @@ static void maybe_done(mock_llm_t *m) {
   json_decref(m->queue);
   json_decref(m->def);
   json_decref(m->requests);
+  json_decref(m->reject);
   free(m);
   if (cb) cb(data);
 }
@@ -424,6 +427,134 @@ static const char *reason(int status) {
   }
 }
 
+/* ---------- the wire shape of the JSON mode and tool_choice, as the real APIs define it ---------- */
+
+static int fail(char *why, size_t n, const char *fmt, const char *a, const char *b) {
+  snprintf(why, n, fmt, a, b);
+  return -1;
+}
+
+static int has_type(json_t *s, const char *t) {
+  json_t *ty = json_object_get(s, "type"), *v;
+  size_t i;
+  if (json_is_string(ty)) return !strcmp(json_string_value(ty), t);
+  json_array_foreach(ty, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), t)) return 1;
+  return 0;
+}
+
+/* OpenAI strict mode: every object closed with every property required; no length/size keywords. */
+static int strict_ok(json_t *s, const char *path, char *why, size_t n) {
+  static const char *const unsupported[] = {"minLength", "maxLength", "minProperties", "maxProperties"};
+  char sub[512];
+  if (!json_is_object(s)) return fail(why, n, "%s%s: not a schema object", path, "");
+  for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+    if (json_object_get(s, unsupported[i])) return fail(why, n, "%s: '%s' is not permitted in strict mode", path, unsupported[i]);
+  json_t *any = json_object_get(s, "anyOf"), *v;
+  size_t i;
+  json_array_foreach(any, i, v) {
+    snprintf(sub, sizeof sub, "%s/anyOf/%zu", path, i);
+    if (strict_ok(v, sub, why, n)) return -1;
+  }
+  if (has_type(s, "object")) {
+    json_t *props = json_object_get(s, "properties"), *req = json_object_get(s, "required");
+    if (!json_is_object(props)) return fail(why, n, "%s%s: an object needs 'properties'", path, "");
+    if (!json_is_false(json_object_get(s, "additionalProperties")))
+      return fail(why, n, "%s%s: 'additionalProperties' is required to be supplied and to be false", path, "");
+    const char *k;
+    json_object_foreach(props, k, v) {
+      int listed = 0;
+      size_t j;
+      json_t *r;
+      json_array_foreach(req, j, r) listed |= json_is_string(r) && !strcmp(json_string_value(r), k);
+      if (!listed) return fail(why, n, "%s: 'required' must include every key in properties; missing '%s'", path, k);
+      snprintf(sub, sizeof sub, "%s/properties/%s", path, k);
+      if (strict_ok(v, sub, why, n)) return -1;
+    }
+  }
+  if (has_type(s, "array") && json_object_get(s, "items")) {
+    snprintf(sub, sizeof sub, "%s/items", path);
+    if (strict_ok(json_object_get(s, "items"), sub, why, n)) return -1;
+  }
+  return 0;
+}
+
+static int tool_named(json_t *tools, int anthropic, const char *name) {
+  size_t i;
+  json_t *t;
+  json_array_foreach(tools, i, t) {
+    const char *tn = anthropic ? jstr(t, "name", "") : jstr(json_object_get(t, "function"), "name", "");
+    if (name && !strcmp(tn, name)) return 1;
+  }
+  return 0;
+}
+
+static int mentions_json(json_t *body) {
+  char *d = json_dumps(json_object_get(body, "messages"), JSON_COMPACT);
+  int found = 0;
+  for (const char *p = d; p && *p && !found; p++) found = !strncasecmp(p, "json", 4);
+  free(d);
+  return found;
+}
+
+/* 0 when the body's response_format / tool_choice have the shape the real API accepts, else -1 and the error text
+ * the API would give (close to it). */
+static int check_wire(json_t *body, int anthropic, char *why, size_t n) {
+  json_t *tools = json_object_get(body, "tools"), *tc = json_object_get(body, "tool_choice");
+  if (anthropic) {
+    if (json_object_get(body, "response_format")) return fail(why, n, "response_format: Extra inputs are not permitted%s%s", "", "");
+    if (!tc) return 0;
+    const char *t = jstr(tc, "type", "");
+    if (!json_is_object(tc) || (strcmp(t, "auto") && strcmp(t, "any") && strcmp(t, "tool") && strcmp(t, "none")))
+      return fail(why, n, "tool_choice: Input tag '%s' found using 'type' does not match any of the expected tags%s", t, "");
+    if (!json_array_size(tools) && strcmp(t, "none")) return fail(why, n, "tool_choice: tools must be set%s%s", "", "");
+    if (!strcmp(t, "tool") && !tool_named(tools, 1, jstr(tc, "name", NULL)))
+      return fail(why, n, "tool_choice: no tool named '%s'%s", jstr(tc, "name", "(none)"), "");
+    return 0;
+  }
+  if (tc) {
+    if (!json_array_size(tools)) return fail(why, n, "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.%s%s", "", "");
+    if (json_is_string(tc)) {
+      const char *v = json_string_value(tc);
+      if (strcmp(v, "none") && strcmp(v, "auto") && strcmp(v, "required"))
+        return fail(why, n, "Invalid value for 'tool_choice': '%s'%s", v, "");
+    } else if (!json_is_object(tc) || strcmp(jstr(tc, "type", ""), "function") ||
+               !tool_named(tools, 0, jstr(json_object_get(tc, "function"), "name", NULL))) {
+      return fail(why, n, "Invalid value for 'tool_choice'%s%s", "", "");
+    }
+  }
+  json_t *rf = json_object_get(body, "response_format");
+  if (!rf) return 0;
+  const char *t = jstr(rf, "type", "");
+  if (!strcmp(t, "json_object")) {
+    if (json_object_size(rf) != 1) return fail(why, n, "Invalid 'response_format': json_object takes no other field%s%s", "", "");
+    if (!mentions_json(body))
+      return fail(why, n, "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.%s%s", "", "");
+    return 0;
+  }
+  if (strcmp(t, "json_schema")) return fail(why, n, "Invalid value for 'response_format.type': '%s'%s", t, "");
+  json_t *js = json_object_get(rf, "json_schema");
+  const char *name = jstr(js, "name", "");
+  size_t nl = strlen(name);
+  if (json_object_size(rf) != 2 || !json_is_object(js))
+    return fail(why, n, "Missing required parameter: 'response_format.json_schema'%s%s", "", "");
+  if (!nl || nl > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != nl)
+    return fail(why, n, "Invalid 'response_format.json_schema.name': '%s'%s", name, "");
+  const char *k;
+  json_t *v;
+  json_object_foreach(js, k, v) if (strcmp(k, "name") && strcmp(k, "schema") && strcmp(k, "strict") && strcmp(k, "description"))
+    return fail(why, n, "Unrecognized parameter 'response_format.json_schema.%s'%s", k, "");
+  json_t *schema = json_object_get(js, "schema"), *strict = json_object_get(js, "strict");
+  if (!json_is_object(schema)) return fail(why, n, "Invalid 'response_format.json_schema.schema'%s%s", "", "");
+  if (strict && !json_is_boolean(strict)) return fail(why, n, "Invalid 'response_format.json_schema.strict'%s%s", "", "");
+  if (json_is_true(strict)) {
+    char w[400];
+    if (!has_type(schema, "object") || json_object_get(schema, "anyOf"))
+      return fail(why, n, "Invalid schema for response_format '%s': the root must be an object, not anyOf%s", name, "");
+    if (strict_ok(schema, "", w, sizeof w)) return fail(why, n, "Invalid schema for response_format '%s': %s", name, w);
+  }
+  return 0;
+}
+
 /* ---------- one request ---------- */
 
 static void respond(struct mock_conn *c, json_t *req) {
@@ -450,8 +581,21 @@ static void respond(struct mock_conn *c, json_t *req) {
   }
   int stream = json_is_true(json_object_get(body, "stream"));
   const char *model = jstr(body, "model", "mock-model");
-  json_t *spec = json_incref(json_array_get(m->queue, 0));
-  if (spec)
+  char wire_err[600] = "";
+  size_t ri;
+  json_t *rfield;
+  json_array_foreach(m->reject, ri, rfield) { /* a server without the field: 400, the queue untouched */
+    if (json_is_string(rfield) && json_object_get(body, json_string_value(rfield)) && !wire_err[0]) {
+      snprintf(wire_err, sizeof wire_err, "Unrecognized request argument supplied: %s", json_string_value(rfield));
+      m->rejected++;
+    }
+  }
+  if (!wire_err[0]) check_wire(body, anthropic, wire_err, sizeof wire_err);
+  json_t *spec = wire_err[0] ? json_pack("{s:i,s:s}", "status", 400, "error_message", wire_err)
+                             : json_incref(json_array_get(m->queue, 0));
+  if (wire_err[0])
+    ;
+  else if (spec)
     json_array_remove(m->queue, 0);
   else if (m->def)
     spec = json_incref(m->def);
@@ -690,6 +834,13 @@ mock_llm_t *mock_llm_new(uv_loop_t *loop, int port, char *err, size_t errlen) {
 }
 
 int mock_llm_port(const mock_llm_t *m) { return m->port; }
+
+void mock_llm_reject_fields(mock_llm_t *m, json_t *fields) {
+  json_decref(m->reject);
+  m->reject = fields;
+}
+
+size_t mock_llm_rejected(const mock_llm_t *m) { return m->rejected; }
 size_t mock_llm_pending(const mock_llm_t *m) { return json_array_size(m->queue); }
 json_t *mock_llm_requests(mock_llm_t *m) { return m->requests; }
 size_t mock_llm_connections(const mock_llm_t *m) { return m->nconn_total; }

@@ -21,6 +21,11 @@
  * With the queue empty the default spec is used if set, else HTTP 500 "mock: no scripted
  * response". A GET of …/models lists one model ("mock-model") without using the queue. A
  * connection that does not start with an HTTP method (e.g. a TLS handshake) is closed.
+ * Every request's response_format / tool_choice is checked against the real APIs' shape (OpenAI: json_object with
+ * the word "json" in the messages, json_schema {name, schema, strict?} and under strict every object closed with all
+ * properties required and no length keywords; tool_choice auto|none|required|{function} only with tools;
+ * Anthropic: no response_format, tool_choice {type auto|any|tool|none}, a "tool" one naming a tool): a wrong shape
+ * is answered with HTTP 400 and the API's kind of message, without using the queue.
  */
 #ifndef DAWBRIDGE_MOCK_LLM_SERVER_H
 #define DAWBRIDGE_MOCK_LLM_SERVER_H
@@ -46,6 +51,11 @@ size_t mock_llm_pending(const mock_llm_t *m);
  * "raw": text}] — borrowed. */
 json_t *mock_llm_requests(mock_llm_t *m);
 size_t mock_llm_connections(const mock_llm_t *m); /* accepted so far */
+/* A server that does not know some fields: a request whose body has one of these top-level keys (fields: array
+ * of strings, stolen; NULL clears) gets HTTP 400 "Unrecognized request argument supplied: <key>" in the provider's
+ * error format, without using the queue. mock_llm_rejected() counts those answers. */
+void mock_llm_reject_fields(mock_llm_t *m, json_t *fields);
+size_t mock_llm_rejected(const mock_llm_t *m);
 /* Close the listener and every connection; cb after all handles are closed and m is freed. */
 void mock_llm_close(mock_llm_t *m, mock_llm_close_cb cb, void *data);
 

@@ -295,6 +295,145 @@ static void test_llm_codec_result_roundtrip_into_request(void **state) {
   free(body);
 }
 
+
+/* JSON mode and tool_choice, per mode and wire format (issue 16). */
+static void test_llm_codec_json_mode_bodies(void **state) {
+  (void)state;
+  char err[256];
+  json_t *schema = json_pack("{s:s,s:{s:{s:s,s:i},s:{s:s,s:[s,s]},s:{s:s}},s:[s]}", "type", "object", "properties", "name",
+                             "type", "string", "maxLength", 8, "kind", "type", "string", "enum", "a", "b", "params",
+                             "type", "object", "required", "name");
+  static const struct {
+    enum llm_json_mode mode;
+    const char *provider;
+  } cases[] = {{LLM_JSON_SCHEMA, "openai"}, {LLM_JSON_OBJECT, "openai"}, {LLM_JSON_SCHEMA, "anthropic"},
+               {LLM_JSON_OBJECT, "anthropic"}, {LLM_JSON_OFF, "openai"}, {LLM_JSON_OFF, "anthropic"}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    llm_request_t *q = llm_request_new();
+    llm_request_add_user(q, "a kick");
+    assert_int_equal(llm_request_set_json(q, cases[k].mode, "plan", schema), LLM_OK);
+    json_t *body = ops_for(cases[k].provider)->encode(llm_request_json(q), "m", err, sizeof err);
+    assert_non_null(body);
+    json_t *rf = json_object_get(body, "response_format"), *tc = json_object_get(body, "tool_choice");
+    if (cases[k].mode == LLM_JSON_OFF) {
+      assert_null(rf);
+      assert_null(tc);
+      assert_null(json_object_get(body, "tools"));
+    } else if (!strcmp(cases[k].provider, "openai")) {
+      assert_null(tc);
+      if (cases[k].mode == LLM_JSON_OBJECT) {
+        assert_string_equal(json_string_value(json_object_get(rf, "type")), "json_object");
+        assert_int_equal(json_object_size(rf), 1);
+      } else {
+        json_t *js = json_object_get(rf, "json_schema");
+        assert_string_equal(json_string_value(json_object_get(rf, "type")), "json_schema");
+        assert_true(json_is_true(json_object_get(js, "strict")));
+        json_t *sc = json_object_get(js, "schema"), *props = json_object_get(sc, "properties");
+        assert_true(json_is_false(json_object_get(sc, "additionalProperties")));
+        assert_int_equal(json_array_size(json_object_get(sc, "required")), 2); /* name, kind (nullable); params gone */
+        assert_null(json_object_get(props, "params"));                        /* free-form: cannot be strict */
+        assert_null(json_object_get(json_object_get(props, "name"), "maxLength"));
+        json_t *kind = json_object_get(props, "kind");
+        assert_string_equal(json_string_value(json_array_get(json_object_get(kind, "type"), 1)), "null");
+        assert_true(json_is_null(json_array_get(json_object_get(kind, "enum"), 2)));
+        /* the caller's schema is untouched */
+        assert_non_null(json_object_get(json_object_get(json_object_get(schema, "properties"), "name"), "maxLength"));
+      }
+    } else {
+      assert_null(rf);
+      assert_string_equal(json_string_value(json_object_get(tc, "type")), "tool");
+      assert_string_equal(json_string_value(json_object_get(tc, "name")), "plan");
+      json_t *tool = json_array_get(json_object_get(body, "tools"), 0);
+      assert_string_equal(json_string_value(json_object_get(tool, "name")), "plan");
+      if (cases[k].mode == LLM_JSON_SCHEMA) assert_true(json_equal(json_object_get(tool, "input_schema"), schema));
+    }
+    json_decref(body);
+    llm_request_free(q);
+  }
+  json_decref(schema);
+  /* tool_choice: only with tools; "required" is Anthropic's {"type":"any"} */
+  llm_request_t *q = llm_request_new();
+  llm_request_add_user(q, "a kick");
+  assert_int_equal(llm_request_set_tool_choice(q, "required"), LLM_OK);
+  json_t *oa = llm__openai_ops()->encode(llm_request_json(q), "m", err, sizeof err);
+  assert_null(json_object_get(oa, "tool_choice"));
+  json_decref(oa);
+  llm_request_add_tool(q, "create_track", "Create a track", NULL);
+  oa = llm__openai_ops()->encode(llm_request_json(q), "m", err, sizeof err);
+  assert_string_equal(json_string_value(json_object_get(oa, "tool_choice")), "required");
+  json_decref(oa);
+  json_t *an = llm__anthropic_ops()->encode(llm_request_json(q), "m", err, sizeof err);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(an, "tool_choice"), "type")), "any");
+  json_decref(an);
+  assert_int_equal(llm_request_set_tool_choice(q, NULL), LLM_OK);
+  assert_null(json_object_get(llm_request_json(q), "tool_choice"));
+  llm_request_free(q);
+}
+
+static void test_llm_codec_json_mode_config(void **state) {
+  (void)state;
+  static const char *const names[] = {"auto", "off", "object", "schema"};
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(llm_json_mode_parse(names[i]), i);
+    assert_string_equal(llm_json_mode_name((enum llm_json_mode)i), names[i]);
+  }
+  assert_int_equal(llm_json_mode_parse("strict"), -1);
+  assert_int_equal(llm_json_mode_parse(NULL), -1);
+  struct llm_config c;
+  llm_config_defaults(&c);
+  assert_int_equal(c.json_mode, LLM_JSON_AUTO);
+  c.provider = LLM_PROVIDER_OPENAI;
+  assert_int_equal(llm_json_mode_effective(&c, 1), LLM_JSON_SCHEMA);
+  assert_int_equal(llm_json_mode_effective(&c, 0), LLM_JSON_OFF);
+  c.provider = LLM_PROVIDER_ANTHROPIC;
+  assert_int_equal(llm_json_mode_effective(&c, 1), LLM_JSON_SCHEMA);
+  c.provider = LLM_PROVIDER_SCRIPT;
+  assert_int_equal(llm_json_mode_effective(&c, 1), LLM_JSON_OFF);
+  c.json_mode = LLM_JSON_OBJECT;
+  assert_int_equal(llm_json_mode_effective(&c, 0), LLM_JSON_OBJECT);
+  /* --json-mode / DAWBRIDGE_JSON_MODE: the flag wins, a bad value is a configuration error */
+  char err[512];
+  setenv("DAWBRIDGE_JSON_MODE", "object", 1);
+  struct llm_flags fl = {.llm = "openai", .url = "http://127.0.0.1:9"};
+  llm_config_defaults(&c);
+  assert_int_equal(llm_config_resolve(&c, &fl, err, sizeof err), LLM_OK);
+  assert_int_equal(c.json_mode, LLM_JSON_OBJECT);
+  fl.json_mode = "off";
+  assert_int_equal(llm_config_resolve(&c, &fl, err, sizeof err), LLM_OK);
+  assert_int_equal(c.json_mode, LLM_JSON_OFF);
+  fl.json_mode = "strictest";
+  assert_int_equal(llm_config_resolve(&c, &fl, err, sizeof err), LLM_ECONFIG);
+  assert_non_null(strstr(err, "auto, schema, object, off"));
+  unsetenv("DAWBRIDGE_JSON_MODE");
+}
+
+static size_t count_chars(const char *s) { return strlen(s); }
+
+/* llm_request_count_tokens: cached per message, equal to counting everything again */
+static void test_llm_codec_count_tokens_incremental(void **state) {
+  (void)state;
+  llm_request_t *q = llm_request_new();
+  llm_request_set_system(q, "sys");
+  llm_request_add_tool(q, "t", "d", NULL);
+  long prev = 0;
+  for (int i = 0; i < 20; i++) {
+    char text[64];
+    snprintf(text, sizeof text, "message %d", i);
+    llm_request_add_user(q, text);
+    long n = llm_request_count_tokens(q, count_chars);
+    /* from scratch: a copy of the request has no cache */
+    char err[64];
+    llm_request_t *fresh = llm_request_from_json(llm_request_json(q), err, sizeof err);
+    assert_int_equal(llm_request_count_tokens(fresh, count_chars), n);
+    llm_request_free(fresh);
+    assert_true(n > prev);
+    prev = n;
+  }
+  llm_request_set_system(q, "a longer system text");
+  assert_int_equal(llm_request_count_tokens(q, count_chars), prev + 17);
+  llm_request_free(q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_llm_codec_fixture_cases),
@@ -305,6 +444,9 @@ int main(void) {
       cmocka_unit_test(test_llm_codec_error_bodies),
       cmocka_unit_test(test_llm_codec_stream_errors),
       cmocka_unit_test(test_llm_codec_result_roundtrip_into_request),
+      cmocka_unit_test(test_llm_codec_json_mode_bodies),
+      cmocka_unit_test(test_llm_codec_json_mode_config),
+      cmocka_unit_test(test_llm_codec_count_tokens_incremental),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
