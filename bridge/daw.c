@@ -1334,17 +1334,31 @@ static void mc_chunk_added(struct ccall *cc, int status, const json_t *res, cons
             msg ? msg : companion_strerror(status));
     return;
   }
-  if (send_next_chunk(cc, mc_chunk_added, 0)) return;
+  if (send_next_chunk(cc, mc_chunk_added, 1)) return;
+  if (cc->packed && json_is_array(json_object_get(res, "notes"))) {
+    /* a packed companion read the clip back with the last chunk: that is the read-back */
+    json_t *r = json_copy(cc->reply);
+    json_object_set(r, "notes", json_object_get(res, "notes"));
+    mc_read(cc, 0, r, msg);
+    json_decref(r);
+    return;
+  }
   cc_send(cc, "read_clip", read_args(cc, cc->host), mc_read);
 }
 
 static void mc_created(struct ccall *cc, int status, const json_t *res, const char *msg) {
   if (cc_check(cc, status, msg)) return;
-  cc->reply = json_deep_copy(res);
+  cc->reply = json_copy((json_t *)res); /* shallow */
+  json_object_del(cc->reply, "notes");
   const char *hid = json_string_value(json_object_get(res, "host_id"));
   if (cc->rest && hid) {
     snprintf(cc->host, sizeof cc->host, "%s", hid);
-    if (send_next_chunk(cc, mc_chunk_added, 0)) return;
+    if (send_next_chunk(cc, mc_chunk_added, 1)) return;
+  }
+  if (cc->packed && !cc->rest && json_is_array(json_object_get(res, "notes"))) {
+    /* a packed companion read the new clip back in the same command: that is the read-back */
+    mc_read(cc, 0, res, msg);
+    return;
   }
   cc_send(cc, "read_clip", read_args(cc, hid), mc_read);
 }
@@ -1366,6 +1380,7 @@ static void start_create_midi_clip(struct ccall *cc) {
   }
   cc->chunks = 1;
   if (json_object_get(cc->args, "name")) json_object_set(ca, "name", json_object_get(cc->args, "name"));
+  if (cc->packed && !cc->rest) json_object_set_new(ca, "packed", json_true()); /* the read-back comes with it */
   cc_send(cc, "create_midi_clip", ca, mc_created);
 }
 

@@ -372,6 +372,11 @@ test("bulk notes: notes_packed in, read_clip/edit_clip packed out, same notes as
   local j2 = ok_result(call("read_clip", { clip = r.host_id }))
   eq(#j2.notes, 3003, "all notes"); eq(C.pack_notes(j2.notes), p2.notes_packed, "packed = the JSON notes after edits")
   contains(p2.notes_packed, "102 1 5 7 3", "ticks exact")
+  -- create_midi_clip "packed": the new clip's notes read back in the same reply (one command for a bulk clip)
+  local c = ok_result(call("create_midi_clip", { track = t.host_id, start = 500, length = 400, packed = true,
+                                                  notes_packed = table.concat(packed, ";") }))
+  eq(c.notes_packed, ok_result(call("read_clip", { clip = c.host_id, packed = true })).notes_packed, "create reads back")
+  truthy(c.name, "name")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 x 100 0" })), "bad packed note")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 7680 10 100 0" })), "outside the clip")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 10 100 0", notes = {} })), "not both")

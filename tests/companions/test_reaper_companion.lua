@@ -173,6 +173,10 @@ test("bulk notes: notes_packed in (one MIDI_Sort), packed read-back equals the J
   local p2 = ok_result(call("read_clip", { clip = r.host_id, packed = true }))
   local j2 = ok_result(call("read_clip", { clip = r.host_id }))
   eq(#j2.notes, 2003, "all notes"); eq(M0.pack_notes(j2.notes), p2.notes_packed, "packed = the JSON notes after edits")
+  -- create_midi_clip "packed": the new clip's notes read back in the same reply
+  local c = ok_result(call("create_midi_clip", { track = t.host_id, start = 300, length = 200, packed = true,
+                                                  notes_packed = table.concat(packed, ";") }))
+  eq(c.notes_packed, ok_result(call("read_clip", { clip = c.host_id, packed = true })).notes_packed, "create reads back")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 x 100 0" })), "bad packed note")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 10 100 0", notes = {} })), "not both")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 1,

@@ -63,6 +63,7 @@ C.TAKEN_KEEP_MS = 3000        -- a taken doorbell file is re-read this long (lat
 C.MAX_NOTES = D.MAX_NOTES     -- notes in one command (bounded work per poll: the GUI thread runs it)
 C.TXN_IDLE_S = 600            -- an open request with no command for this long is committed anyway
 C.gc_stress = os.getenv("DAWBRIDGE_GC_STRESS") == "1"  -- full collection inside every list loop (tests)
+C.timing = os.getenv("DAWBRIDGE_TIMING") == "1"  -- log each command's time in the companion (benches)
 C.fail, C.check_notes, C.valid_id, C.pack_notes, C.unpack_notes = fail, check_notes, valid_id, pack_notes, unpack_notes
 C.spool_dir = D.spool_dir
 
@@ -724,7 +725,11 @@ function ops.create_midi_clip (self, args)
     core:touch_playlist(pl)
     pl:remove_region(region)
   end)
-  return { host_id = id_of(region), track = id_of(track), start = start, length = length, notes_added = #notes }
+  local res = { host_id = id_of(region), track = id_of(track), start = start, length = length, notes_added = #notes }
+  -- "packed": the new clip's notes as read back from Ardour after the change (the bridge's read-back in the same
+  -- command: one round trip for a bulk clip)
+  if args.packed == true then res.notes_packed = region_packed(region); res.name = region:name() end
+  return res
 end
 
 function ops.read_clip (self, args)
@@ -1046,7 +1051,9 @@ function Core:poll ()
     else
       local text = read_file(path)
       if text then
+        local t0 = C.timing and ARDOUR.LuaAPI.monotonic_time()
         local ok, rtext, _, port = pcall(self.handle_text, self, id, text)
+        local t1 = t0 and ARDOUR.LuaAPI.monotonic_time()
         if not ok then
           rtext = json.encode({ id = id, ok = false, error = "internal error: " .. tostring(rtext) })
           port = nil
@@ -1059,6 +1066,10 @@ function Core:poll ()
         end
         -- a reply too big for one UDP datagram goes by file only
         if port and #rtext <= D.OSC_REPLY_MAX then self:send_osc(port, rtext) end
+        if t0 then
+          self.log(string.format("timing: %s: %d bytes in, %d out: %.1f ms handled, %.1f ms with the reply written",
+                                 id, #text, #rtext, (t1 - t0) / 1000, (ARDOUR.LuaAPI.monotonic_time() - t0) / 1000))
+        end
         if wok then
           os.remove(path)
         else

@@ -334,8 +334,11 @@ function ops.create_midi_clip (args)
   if not take then fail("the new MIDI item has no take") end
   if name then reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", name, true) end
   insert_notes(take, start, notes)
-  return { host_id = item_guid(item), track = track_guid(tr), start = start, length = length,
-           notes_added = #notes }
+  local res = { host_id = item_guid(item), track = track_guid(tr), start = start, length = length,
+                notes_added = #notes }
+  -- "packed": the new clip's notes as read back after the change (the bridge's read-back in the same command)
+  if args.packed == true then res.notes_packed = pack_notes(take_notes(take, start)) end
+  return res
 end
 
 function ops.read_clip (args)
