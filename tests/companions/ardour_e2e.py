@@ -23,48 +23,9 @@ def check(cond, what):
     return cond
 
 
-# ---- OSC (minimal) ----
-def _pad(b):
-    return b + b"\0" * (4 - len(b) % 4)
-
-
-def osc_msg(addr, tags="", *args):
-    out = _pad(addr.encode()) + _pad(("," + tags).encode())
-    for t, a in zip(tags, args):
-        if t == "i":
-            out += struct.pack(">i", int(a))
-        elif t == "f":
-            out += struct.pack(">f", float(a))
-        elif t == "s":
-            out += _pad(a.encode())
-    return out
-
-
-def _rd_str(b, o):
-    e = b.index(b"\0", o)
-    return b[o:e].decode("utf-8", "replace"), (e // 4 + 1) * 4
-
-
-def osc_parse(b):
-    addr, o = _rd_str(b, 0)
-    if o >= len(b):
-        return addr, []
-    tags, o = _rd_str(b, o)
-    args = []
-    for t in tags[1:]:
-        if t == "i":
-            args.append(struct.unpack(">i", b[o:o + 4])[0]); o += 4
-        elif t == "f":
-            args.append(struct.unpack(">f", b[o:o + 4])[0]); o += 4
-        elif t == "h":
-            args.append(struct.unpack(">q", b[o:o + 8])[0]); o += 8
-        elif t == "d":
-            args.append(struct.unpack(">d", b[o:o + 8])[0]); o += 8
-        elif t == "s":
-            s, o = _rd_str(b, o); args.append(s)
-        elif t in "TF":
-            args.append(t == "T")
-    return addr, args
+# ---- OSC (minimal): tests/support/oscmsg.py ----
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from oscmsg import osc as osc_msg, parse as osc_parse  # noqa: E402
 
 
 class Companion:

@@ -5,10 +5,14 @@ import json
 import os
 import shutil
 import socket
-import struct
 import sys
 import tempfile
 import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import oscmsg  # noqa: E402
+
+osc, parse = oscmsg.osc, oscmsg.parse  # OSC by hand, for the surface tests
 
 KICK_PLAN = """**ANALYSIS:** A kick track with two hits and reverb.
 
@@ -68,24 +72,6 @@ def transcript(path, plans):
     with open(path, "w") as f:
         json.dump({"responses": resp}, f)
     return path
-
-
-def pad(b):
-    """b padded with NULs to a multiple of 4 bytes (at least one NUL), as OSC strings are"""
-    return b + b"\0" * (4 - len(b) % 4)
-
-
-def osc(path, types="", *args):
-    """An OSC message with i/f/s arguments, encoded by hand (for the sockets the tests hold themselves)."""
-    out = pad(path.encode()) + pad(("," + types).encode())
-    for t, a in zip(types, args):
-        if t == "s":
-            out += pad(a.encode())
-        elif t == "i":
-            out += struct.pack(">i", a)
-        elif t == "f":
-            out += struct.pack(">f", a)
-    return out
 
 
 def mock_fault(port, drop, delay_ms):

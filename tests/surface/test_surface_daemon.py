@@ -10,39 +10,15 @@ import re
 import select
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (BASS_PLAN, KICK_PLAN, TestDir, free_udp_port, mix_plan, mock_fault, need, osc,  # noqa: E402
-                    run_tests, transcript)
+                    parse, run_tests, transcript)
 
 DAWBRIDGE, MOCK_DAW = sys.argv[1], sys.argv[2]
-
-
-# ---- OSC by hand (for the sockets the tests hold themselves) ----
-
-def parse(data):
-    """(path, [args]) of an OSC message with i/f/s arguments."""
-    def cstr(b, o):
-        e = b.index(b"\0", o)
-        return b[o:e].decode("utf-8", "replace"), (e + 4) & ~3
-    path, o = cstr(data, 0)
-    types, o = cstr(data, o)
-    args = []
-    for t in types[1:]:
-        if t == "s":
-            s, o = cstr(data, o)
-            args.append(s)
-        elif t == "i":
-            args.append(struct.unpack(">i", data[o:o + 4])[0])
-            o += 4
-        elif t == "f":
-            args.append(struct.unpack(">f", data[o:o + 4])[0])
-            o += 4
-    return path, args
 
 
 class Client:
