@@ -45,6 +45,7 @@ struct cli_opts {
   int no_companion;
   /* agent */
   const char *llm, *model, *llm_url; /* NULL = env/config/defaults */
+  const char *json_mode;             /* --json-mode auto|schema|object|off (docs/llm.md); NULL = env/config/auto */
   const char *transcript;            /* script provider transcript file */
   const char *executor;              /* "llm" (default) | "direct" */
   int confirm;                       /* show the plan and wait for approval */
@@ -130,6 +131,8 @@ int cli_start_web(struct cli *c, struct live *live, const struct log_sink *log, 
                   struct web **out);
 int cmd_run(struct cli *c);           /* cmd_run.c: the live daemon */
 int cmd_daemon_status(struct cli *c); /* cmd_client.c: `dawbridge status` without a daemon */
+/* cmd_wire.c: `dawbridge tools` from live_tools()'s object (one-shot, or the daemon's answer). */
+void cli_print_tools(const json_t *tools, int json);
 /* Prints a history undo/restore report (app/histop.h) as `dawbridge history undo|restore` does (cmd_history.c). */
 void cli_print_histop_report(const json_t *report, int json);
 /* cmd_wire.c: `call`'s arguments (argv[1]: JSON, @FILE or -) into *out (new reference, NULL when none); 0 or an
@@ -141,7 +144,8 @@ char *cli_read_small_file(const char *path, char *err, size_t errlen);
 /* cmd_run.c: the control socket's name for these options ("reaper", "ardour", "mock"). */
 const char *cli_socket_name(const struct cli *c);
 /* cmd_client.c: runs the command through the live daemon for this DAW when one answers on its control socket
- * (ask, plan, exec, call, state, history list|show|undo|restore, status), else fn (one-shot). Returns like a
+ * (ask, plan, exec, call, state, tools, history list|show|diff|export|undo|restore|save, status), else fn
+ * (one-shot). Returns like a
  * command function. */
 int cli_dispatch(struct cli *c, int (*fn)(struct cli *c));
 /* cmd_client.c: 0 when the options describe another DAW link, model or data place than a daemon's own (--host,

@@ -1,5 +1,6 @@
 /* The CLI as a client of the live daemon (issue 13). While `dawbridge run` serves this DAW (its control socket
- * answers, app/ctl.h), ask | plan | exec | call | state | history list|show|undo|restore | status go through it:
+ * answers, app/ctl.h), ask | plan | exec | call | state | tools | history list|show|undo|restore|save | status go
+ * through it, and history show|diff|export read the daemon's history files (its place asked first):
  * the request is queued behind the daemon's others, its progress is printed as it comes (like the one-shot
  * commands), and the exit code is the done event's. Without a daemon (no socket, or nobody answers) the
  * command runs one-shot as before. Ctrl-C cancels the request in the daemon (the confirmed part is kept as a
@@ -17,7 +18,8 @@
 #include "ctl_client.h"
 #include "live.h"
 
-enum what { W_NONE = 0, W_SUBMIT, W_STATE, W_HISTORY, W_ITERATION, W_STATUS };
+/* W_PLACE: history show|diff|export read the daemon's history files themselves (below); W_TOOLS: `tools`. */
+enum what { W_NONE = 0, W_SUBMIT, W_STATE, W_HISTORY, W_ITERATION, W_STATUS, W_TOOLS, W_PLACE };
 
 struct ccmd {
   struct cli *c;
@@ -33,6 +35,7 @@ struct ccmd {
   int signals;
   int streamed;
   char sock[512];
+  char *place_dir, *place_comp; /* W_PLACE: the daemon's data directory and composition */
 };
 
 static void free_json(void *p) { json_decref((json_t *)p); }
@@ -41,6 +44,8 @@ static void ccmd_free(void *p) {
   struct ccmd *x = p;
   if (!x) return;
   json_decref(x->submit);
+  free(x->place_dir);
+  free(x->place_comp);
   free(x);
 }
 
@@ -170,6 +175,16 @@ static void print_done(struct ccmd *x, const json_t *ev) {
       fprintf(stderr, "dawbridge: %s\n", summary ? summary : "failed");
     return;
   }
+  if (!strcmp(kind, "save")) {
+    if (json && json_is_object(resp))
+      cli_print_json(resp);
+    else if (!code)
+      printf("%s (user%s%s)\n", summary ? summary : "saved", x->c->o.message ? ": " : "",
+             x->c->o.message ? x->c->o.message : "");
+    else
+      fprintf(stderr, "dawbridge: history save: %s\n", summary ? summary : "failed");
+    return;
+  }
   if (!strcmp(kind, "undo") || !strcmp(kind, "restore")) {
     if (json_is_object(resp)) cli_print_histop_report(resp, json);
     if (code && summary && (!json_is_object(resp) || code != CLI_EXIT_UNCERTAIN))
@@ -236,6 +251,44 @@ static void print_history(struct ccmd *x, const json_t *h) {
   }
 }
 
+/* ---- history show|diff|export: the daemon's files, read here ----
+ * They only read complete iteration files (history.c creates each one whole, by linking a finished file to its
+ * final name, and never rewrites one), so they cannot conflict with the daemon's writes. They run in this process
+ * (export writes FILE.mid relative to the user's directory, not the daemon's), on the daemon's data directory and
+ * composition, which the "history" op tells: the same history `history list` shows through the daemon. */
+
+static void on_place_closed(void *data) {
+  struct ccmd *x = data;
+  struct cli *c = x->c;
+  int (*fn)(struct cli *) = x->oneshot;
+  const char *dd = c->o.data_dir, *comp = c->o.composition;
+  c->o.data_dir = x->place_dir;
+  c->o.composition = x->place_comp;
+  c->cmd_data = NULL;
+  c->cmd_free = NULL;
+  uv_signal_stop(&c->sigint);
+  uv_signal_stop(&c->sigterm);
+  int rc = fn(c); /* cmd_history copies both and ends before it returns (file operations only) */
+  c->o.data_dir = dd;
+  c->o.composition = comp;
+  ccmd_free(x);
+  if (rc > 0 && !c->finished) cli_finish(c, rc);
+}
+
+static void place_known(struct ccmd *x, const json_t *h) {
+  const char *dd = sget(h, "data_dir"), *comp = sget(h, "composition");
+  if (!dd || !*dd || !comp) {
+    fprintf(stderr, "dawbridge: the daemon did not say where its history is\n");
+    end(x, CLI_EXIT_CONFIG);
+    return;
+  }
+  x->place_dir = strdup(dd);
+  x->place_comp = strdup(comp);
+  x->ending = 1;
+  ctl_client_close(x->cl, on_place_closed, x);
+  x->cl = NULL;
+}
+
 /* ---- the conversation with the daemon ---- */
 
 static void on_message(ctl_client_t *cl, const json_t *m, void *data) {
@@ -280,6 +333,13 @@ static void on_message(ctl_client_t *cl, const json_t *m, void *data) {
       else
         print_status(res);
       end(x, CLI_EXIT_OK);
+      return;
+    case W_TOOLS:
+      cli_print_tools(res, x->c->o.json);
+      end(x, CLI_EXIT_OK);
+      return;
+    case W_PLACE:
+      place_known(x, res);
       return;
     default: return;
     }
@@ -341,6 +401,8 @@ static void on_connect(ctl_client_t *cl, int status, void *data) {
   case W_HISTORY: send_op(x, json_pack("{s:s}", "op", "history")); break;
   case W_ITERATION: send_op(x, json_pack("{s:s, s:i}", "op", "iteration", "number", atoi(x->c->argv[1]))); break;
   case W_STATUS: send_op(x, json_pack("{s:s}", "op", "status")); break;
+  case W_TOOLS: send_op(x, json_pack("{s:s}", "op", "tools")); break;
+  case W_PLACE: send_op(x, json_pack("{s:s}", "op", "history")); break;
   default: end(x, CLI_EXIT_USAGE); break;
   }
 }
@@ -377,12 +439,21 @@ static int plan_request(struct ccmd *x) {
     x->what = W_STATE;
   } else if (!strcmp(cmd, "status")) {
     x->what = W_STATUS;
+  } else if (!strcmp(cmd, "tools") && c->argc == 0) {
+    x->what = W_TOOLS;
   } else if (!strcmp(cmd, "history") && c->argc >= 1) {
     const char *sub = c->argv[0];
     if (!strcmp(sub, "list") && c->argc == 1)
       x->what = W_HISTORY;
     else if (!strcmp(sub, "show") && c->argc == 2 && c->o.json && atoi(c->argv[1]) > 0)
       x->what = W_ITERATION;
+    else if ((!strcmp(sub, "show") && c->argc == 2) || (!strcmp(sub, "diff") && c->argc == 3) ||
+             (!strcmp(sub, "export") && c->argc == 3))
+      x->what = W_PLACE;
+    else if (!strcmp(sub, "save") && c->argc == 1) {
+      x->submit = json_pack("{s:s, s:s}", "kind", "save", "text", c->o.message ? c->o.message : "");
+      x->what = W_SUBMIT;
+    }
     else if (!strcmp(sub, "undo") && c->argc == 1) {
       x->submit = json_pack("{s:s, s:b}", "kind", "undo", "force", c->o.force);
       x->what = W_SUBMIT;

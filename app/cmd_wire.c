@@ -123,29 +123,29 @@ int cmd_call(struct cli *c) {
   return 0;
 }
 
+void cli_print_tools(const json_t *tools, int json) {
+  if (json) {
+    cli_print_json(tools);
+    return;
+  }
+  printf("%s, companion %s\n  available now:", json_string_value(json_object_get(tools, "dialect")),
+         json_is_true(json_object_get(tools, "companion")) ? "answering" : "not answering");
+  size_t i;
+  json_t *v;
+  json_array_foreach(json_object_get(tools, "available"), i, v) printf(" %s", json_string_value(v));
+  printf("\n");
+  json_array_foreach(json_object_get(tools, "unavailable"), i, v) {
+    printf("  not now: %s (%s)\n", json_string_value(json_object_get(v, "tool")),
+           json_string_value(json_object_get(v, "reason")));
+  }
+}
+
 static void on_ready_tools(int status, const json_t *result, const char *message, void *data) {
   struct cli *c = data;
-  (void)status, (void)message;
-  json_t *caps = daw_capabilities(c->daw);
-  if (c->o.json) {
-    json_t *o = json_pack("{sOsb}", "available", caps, "companion", daw_has_companion(c->daw));
-    cli_print_json(o);
-    json_decref(o);
-  } else {
-    printf("%s, companion %s\n  available now:", daw_dialect(c->daw),
-           daw_has_companion(c->daw) ? "answering" : "not answering");
-    size_t i;
-    json_t *v;
-    json_array_foreach(caps, i, v) printf(" %s", json_string_value(v));
-    printf("\n");
-    for (int k = 0; k < VOCAB__COUNT; k++) { /* every tool of the vocabulary */
-      const char *name = vocab_name((enum vocab_tool)k);
-      const char *why = daw_unavailable_reason(c->daw, name);
-      if (why) printf("  not now: %s (%s)\n", name, why);
-    }
-  }
-  (void)result;
-  json_decref(caps);
+  (void)status, (void)message, (void)result;
+  json_t *tools = live_tools_of(c->daw); /* the same object the daemon's "tools" op answers */
+  cli_print_tools(tools, c->o.json);
+  json_decref(tools);
   cli_finish(c, CLI_EXIT_OK);
 }
 

@@ -74,7 +74,8 @@ void ctl_msg_clear(struct ctl_msg *m) {
   memset(m, 0, sizeof *m);
 }
 
-static const char *const op_names[] = {"submit", "cancel", "state", "history", "iteration", "status", "subscribe"};
+static const char *const op_names[] = {"submit", "cancel", "state", "history", "iteration", "status", "subscribe",
+                                       "tools"};
 
 static int opt_string(const json_t *o, const char *k, const char **out, char *err, size_t errlen) {
   const json_t *v = json_object_get(o, k);
@@ -114,7 +115,7 @@ int ctl_parse_line(const char *line, size_t len, struct ctl_msg *m, char *err, s
   if (k == sizeof op_names / sizeof *op_names)
     return errfmt(err, errlen, CTL_EINVAL,
                   "unknown op \"%.64s\" (submit, cancel, state, history, iteration, status, "
-                  "subscribe)",
+                  "subscribe, tools)",
                   op);
   m->op = (enum ctl_op)k;
   if (m->op == CTL_OP_CANCEL) return int_field(m->root, "request", 0, 0x7fffffff, &m->number, 1, err, errlen);
@@ -125,7 +126,7 @@ int ctl_parse_line(const char *line, size_t len, struct ctl_msg *m, char *err, s
   const char *kind = json_string_value(json_object_get(r, "kind"));
   int kd = live_kind_parse(kind);
   if (kd < 0)
-    return errfmt(err, errlen, CTL_EINVAL, "unknown request kind \"%.64s\" (ask, plan, exec, call, undo, restore, new)",
+    return errfmt(err, errlen, CTL_EINVAL, "unknown request kind \"%.64s\" (ask, plan, exec, call, undo, restore, new, save)",
                   kind ? kind : "");
   m->req.kind = (enum live_kind)kd;
   int rc = opt_string(r, "text", &m->req.text, err, errlen);
@@ -338,6 +339,10 @@ static void handle_line(struct conn *c, const char *line, size_t len) {
   case CTL_OP_SUBSCRIBE:
     c->subscribed = 1;
     res = json_pack("{s:b}", "subscribed", 1);
+    break;
+  case CTL_OP_TOOLS:
+    res = live_tools(s->live, err, sizeof err);
+    if (!res) error = err;
     break;
   }
   reply(c, m.id, res, error);

@@ -6,14 +6,15 @@
  *
  * PROTOCOL: newline-delimited JSON both ways, one object per line (UTF-8, at most CTL_LINE_MAX bytes a line).
  * Client → daemon ("id" optional, any string, echoed in the reply):
- *   {"op":"submit","id":"c1","request":{"kind":"ask"|"plan"|"exec"|"call"|"undo"|"restore"|"new",
+ *   {"op":"submit","id":"c1","request":{"kind":"ask"|"plan"|"exec"|"call"|"undo"|"restore"|"new"|"save",
  *        "text":"...", "label":"...", "tool":"...", "args":{...}, "iteration":N, "force":true}}
  *        → result {"request": N}; then the events of request N come on this connection.
  *   {"op":"cancel","id":..,"request":N}          N = 0: the running request      → result {"request": N}
  *   {"op":"state"}                                → result: the mirror (session JSON)
- *   {"op":"history"}                              → result: {"composition","dir","iterations","warnings"}
+ *   {"op":"history"}                              → result: {"composition","data_dir","dir","iterations","warnings"}
  *   {"op":"iteration","number":N}                 → result: the iteration object
  *   {"op":"status"}                               → result: live_status()
+ *   {"op":"tools"}                                → result: live_tools() (error while the DAW is not connected)
  *   {"op":"subscribe"}                            → result {"subscribed": true}; every event from now on
  * Daemon → client: {"type":"reply","id":..,"ok":true,"result":...} | {"type":"reply","id":..,"ok":false,
  *   "error":"..."}, and the live events (live.h) as they happen: the events of the client's own requests, and
@@ -57,7 +58,8 @@ enum ctl_op {
   CTL_OP_HISTORY,
   CTL_OP_ITERATION,
   CTL_OP_STATUS,
-  CTL_OP_SUBSCRIBE
+  CTL_OP_SUBSCRIBE,
+  CTL_OP_TOOLS
 };
 struct ctl_msg {
   enum ctl_op op;

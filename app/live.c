@@ -105,7 +105,7 @@ const char *live_strerror(int code) {
   }
 }
 
-static const char *const kind_names[] = {"ask", "plan", "exec", "call", "undo", "restore", "new"};
+static const char *const kind_names[] = {"ask", "plan", "exec", "call", "undo", "restore", "new", "save"};
 
 const char *live_kind_name(enum live_kind k) {
   return (unsigned)k < sizeof kind_names / sizeof *kind_names ? kind_names[k] : "?";
@@ -439,6 +439,39 @@ static void composition(live_t *l, char *buf, size_t len) {
   json_decref(st);
 }
 
+static history_t *open_history(live_t *l, char *err, size_t errlen);
+
+/* LIVE_SAVE: the mirror as it is between requests, saved as a "user" iteration (`dawbridge history save`). */
+static void save_snapshot(live_t *l, struct req *r) {
+  char err[1024], comp[256];
+  history_t *h = open_history(l, err, sizeof err);
+  if (!h) {
+    finish_simple(l, r, "failed", CLI_EXIT_SAVE, err);
+    return;
+  }
+  composition(l, comp, sizeof comp);
+  json_t *st = session_to_json(daw_session(l->daw));
+  json_t *meta =
+      json_pack("{s:s, s:o}", "source", "user", "user_message", r->text && *r->text ? json_string(r->text) : json_null());
+  int num = 0;
+  int rc = history_save(h, st, meta, &num, err, sizeof err);
+  json_decref(meta);
+  json_decref(st);
+  if (rc) {
+    history_free(h);
+    char m[1200];
+    snprintf(m, sizeof m, "cannot save the snapshot: %s", err);
+    finish_simple(l, r, "failed", CLI_EXIT_SAVE, m);
+    return;
+  }
+  json_t *resp =
+      json_pack("{s:s, s:i, s:s, s:s}", "composition", comp, "saved", num, "source", "user", "dir", history_dir(h));
+  history_free(h);
+  char m[300];
+  snprintf(m, sizeof m, "saved iteration %d of \"%.200s\"", num, comp);
+  finish(l, r, "ok", 0, 0, 0, 0, 0, m, json_integer(num), resp);
+}
+
 static void run(live_t *l, struct req *r) {
   l->running = r;
   json_t *ev = req_event("started", r);
@@ -513,6 +546,7 @@ static void run(live_t *l, struct req *r) {
     if (rc) finish_simple(l, r, rc == CLI_EXIT_INVALID ? "invalid" : "failed", rc, err);
     return;
   }
+  case LIVE_SAVE: save_snapshot(l, r); return;
   default: finish_simple(l, r, "invalid", CLI_EXIT_USAGE, "unknown request kind"); return;
   }
 }
@@ -548,7 +582,7 @@ static void kick(live_t *l) {
 int live_submit(live_t *l, const struct live_request *q) {
   if (!l || !q) return LIVE_EINVAL;
   if (l->closing) return LIVE_ECLOSED;
-  if ((unsigned)q->kind > LIVE_NEW) return LIVE_EINVAL;
+  if ((unsigned)q->kind > LIVE_SAVE) return LIVE_EINVAL;
   if ((q->kind == LIVE_ASK || q->kind == LIVE_PLAN || q->kind == LIVE_EXEC) && (!q->text || !q->text[0]))
     return LIVE_EINVAL;
   if (q->kind == LIVE_CALL && (!q->tool || !q->tool[0] || (q->args && !json_is_object(q->args)))) return LIVE_EINVAL;
@@ -634,11 +668,32 @@ json_t *live_history(live_t *l, char *err, size_t errlen) {
   if (!rc) {
     char comp[256];
     composition(l, comp, sizeof comp);
-    out = json_pack("{s:s, s:s, s:o, s:o}", "composition", comp, "dir", history_dir(h), "iterations", list, "warnings",
-                    warnings ? warnings : json_array());
+    char *dd = data_dir(l) ? NULL : history_default_data_dir();
+    out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "composition", comp, "data_dir", data_dir(l) ? data_dir(l) : dd ? dd : "",
+                    "dir", history_dir(h), "iterations", list, "warnings", warnings ? warnings : json_array());
+    free(dd);
   }
   history_free(h);
   return out;
+}
+
+json_t *live_tools_of(daw_t *d) {
+  json_t *un = json_array();
+  for (int k = 0; k < VOCAB__COUNT; k++) { /* every tool of the vocabulary */
+    const char *name = vocab_name((enum vocab_tool)k);
+    const char *why = daw_unavailable_reason(d, name);
+    if (why) json_array_append_new(un, json_pack("{s:s, s:s}", "tool", name, "reason", why));
+  }
+  return json_pack("{s:s, s:b, s:o, s:o}", "dialect", daw_dialect(d), "companion", daw_has_companion(d), "available",
+                   daw_capabilities(d), "unavailable", un);
+}
+
+json_t *live_tools(live_t *l, char *err, size_t errlen) {
+  if (!l->daw || l->conn == CONN_DOWN) {
+    errfmt(err, errlen, LIVE_EDAW, "the DAW is not connected (retrying in the background)");
+    return NULL;
+  }
+  return live_tools_of(l->daw);
 }
 
 json_t *live_iteration(live_t *l, int number, char *err, size_t errlen) {

@@ -72,6 +72,7 @@ enum live_kind {
   LIVE_UNDO,    /* iteration: 0 = the last; flags LIVE_FORCE: revert conflicting edits of the musician too */
   LIVE_RESTORE, /* iteration N; flags LIVE_FORCE */
   LIVE_NEW,     /* start a new conversation (runs in queue order) */
+  LIVE_SAVE,    /* text (optional): the message; a snapshot of the mirror saved as a "user" iteration */
 };
 #define LIVE_FORCE 1u
 
@@ -123,6 +124,10 @@ int live_cancel(live_t *l, int id);
 json_t *live_state(live_t *l);
 json_t *live_history(live_t *l, char *err, size_t errlen);
 json_t *live_status(live_t *l);
+/* The tools of the DAW now (new reference): {"dialect", "companion": bool, "available": [names], "unavailable":
+ * [{"tool", "reason"}]} — of the daemon's DAW (NULL with err when it is not connected), or of any daw_t. */
+json_t *live_tools(live_t *l, char *err, size_t errlen);
+json_t *live_tools_of(daw_t *d);
 /* One iteration of the history (new reference) or NULL with err. */
 json_t *live_iteration(live_t *l, int number, char *err, size_t errlen);
 

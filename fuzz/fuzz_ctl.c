@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc) {
     if (rc != CTL_EINVAL || !err[0]) abort();
   } else {
-    if ((unsigned)m.op > CTL_OP_SUBSCRIBE || !json_is_object(m.root)) abort();
+    if ((unsigned)m.op > CTL_OP_TOOLS || !json_is_object(m.root)) abort();
     if (m.op == CTL_OP_SUBMIT) {
       const char *name = live_kind_name(m.req.kind);
       if (!name || live_kind_parse(name) != (int)m.req.kind) abort();

@@ -82,6 +82,32 @@ has "$tmp/hist" "Add a kick drum track"
 run 0 "$tmp/undo" --daw mock history undo
 has "$tmp/undo" "undo of iteration"
 has "$tmp/undo" "saved as iteration"
+# history save, diff, show, export and tools through the daemon (issue 13): save is queued in the daemon (a
+# snapshot of its mirror, source "user"); show/diff/export read the daemon's own history (composition "live", which
+# a one-shot run here would not find: it would look at "default"); tools answers from the daemon's DAW
+run 0 "$tmp/save" --daw mock --log-level info -m "my own mix" history save
+has "$tmp/save" "through the running daemon"
+has "$tmp/save" 'saved iteration [0-9]+ of "live" \(user: my own mix\)'
+has "$tmp/daemon.log" '"kind":"save"'
+run 0 "$tmp/hist2" --daw mock history list
+has "$tmp/hist2" "user +0 +my own mix"
+n=$(grep -oE '^ +[0-9]+ .*my own mix' "$tmp/hist2" | awk '{print $1}')
+[[ -n $n ]] || fail "the saved iteration is not in the list"
+run 0 "$tmp/diff" --daw mock history diff 1 "$n"
+has "$tmp/diff" "tempo|bpm|Kick Drum|track"
+run 0 "$tmp/show" --daw mock history show 2
+has "$tmp/show" "Add a kick drum track"
+run 0 "$tmp/export" --daw mock history export 2 "$tmp/it2.mid"
+[[ $(head -c 4 "$tmp/it2.mid") == MThd ]] || fail "history export through the daemon wrote no MIDI file"
+run 0 "$tmp/tools" --daw mock --log-level info tools
+has "$tmp/tools" "through the running daemon"
+has "$tmp/tools" "companion answering"
+has "$tmp/tools" "available now:.*create_midi_clip"
+run 0 "$tmp/toolsj" --daw mock --json tools
+has "$tmp/toolsj" '"unavailable"'
+# without the daemon's place, the same diff finds no history of "live" here: it really went through the daemon
+run 4 "$tmp/diff1" --daw mock --composition default history diff 1 "$n"
+
 # ask --new: a new conversation first (the script has no second plan: the model's end is an error, exit 2 or 5)
 "$exe" --daw mock ask --new "another one" >"$tmp/new" 2>&1 </dev/null
 has "$tmp/new" "a new conversation"
