@@ -46,6 +46,18 @@ static void got_s(struct mock_fx *f, const char *path, const char *v) {
   assert_string_equal(r->types, "s");
   assert_string_equal(osc_rx_s(r, 0), v);
 }
+/* an expected feedback value: the string s, or the float v when s is NULL */
+struct fb {
+  const char *path, *s;
+  double v;
+};
+static void got_all(struct mock_fx *f, const struct fb *want, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (want[i].s)
+      got_s(f, want[i].path, want[i].s);
+    else
+      got_f(f, want[i].path, want[i].v);
+}
 static void absent(struct mock_fx *f, const char *path) {
   if (osc_client_find(f->c, path, 0)) {
     osc_client_dump(f->c);
@@ -71,27 +83,30 @@ static double track_num(struct mock_fx *f, int idx1, const char *key) {
 /* ------------------------------------------------------------------------------------------------ */
 static void test_mock_reaper_startup_refresh(void **state) {
   struct mock_fx *f = *state;
-  got_s(f, "/track/1/name", "Track 1");
-  got_s(f, "/track/3/number/str", "3");
-  /* empty bank slots look like tracks (reaper-notes.md §1) */
-  got_s(f, "/track/8/name", "Track 8");
-  got_s(f, "/track/8/number/str", "8");
-  got_f(f, "/track/8/volume", 0.0);
-  got_f(f, "/track/8/mute", 0.0);
-  got_f(f, "/track/8/pan", 0.5);
-  got_s(f, "/track/8/pan/str", "C");
-  got_f(f, "/track/1/volume/db", 0.0);
-  got_s(f, "/track/1/fx/8/name", "");
-  got_f(f, "/track/1/fx/1/bypass", 0.0);
-  got_f(f, "/master/volume", pow(10.0, -12.0 / 80.0));
-  got_f(f, "/stop", 1.0);
-  got_f(f, "/play", 0.0);
-  got_f(f, "/record", 0.0);
-  got_f(f, "/pause", 0.0);
-  got_f(f, "/tempo/raw", 120.0);
-  got_s(f, "/tempo/str", "120 bpm");
-  got_s(f, "/track/name", "MASTER"); /* device-selected track starts at the master */
-  got_s(f, "/track/number/str", "0");
+  const struct fb want[] = {
+      {"/track/1/name", "Track 1", 0},
+      {"/track/3/number/str", "3", 0},
+      /* empty bank slots look like tracks (reaper-notes.md §1) */
+      {"/track/8/name", "Track 8", 0},
+      {"/track/8/number/str", "8", 0},
+      {"/track/8/volume", NULL, 0.0},
+      {"/track/8/mute", NULL, 0.0},
+      {"/track/8/pan", NULL, 0.5},
+      {"/track/8/pan/str", "C", 0},
+      {"/track/1/volume/db", NULL, 0.0},
+      {"/track/1/fx/8/name", "", 0},
+      {"/track/1/fx/1/bypass", NULL, 0.0},
+      {"/master/volume", NULL, pow(10.0, -12.0 / 80.0)},
+      {"/stop", NULL, 1.0},
+      {"/play", NULL, 0.0},
+      {"/record", NULL, 0.0},
+      {"/pause", NULL, 0.0},
+      {"/tempo/raw", NULL, 120.0},
+      {"/tempo/str", "120 bpm", 0},
+      {"/track/name", "MASTER", 0}, /* device-selected track starts at the master */
+      {"/track/number/str", "0", 0},
+  };
+  got_all(f, want, sizeof want / sizeof *want);
   absent(f, "/track/9/name");
   absent(f, "/master/name");
   absent(f, "/marker/1/name"); /* DEVICE_MARKER_COUNT 0 */
@@ -372,11 +387,14 @@ static void test_mock_reaper_markers(void **state) {
 static void test_mock_reaper_fx_feedback(void **state) {
   struct mock_fx *f = *state;
   /* demo session: Drums (ReaSynth), Bass (ReaSynth), Vocals (ReaVerbate); prefixes stripped in feedback */
-  got_s(f, "/track/1/fxinst/name", "ReaSynth (Cockos)");
-  got_s(f, "/track/1/fx/1/name", "ReaSynth (Cockos)");
-  got_s(f, "/track/3/fx/1/name", "ReaVerbate (Cockos)");
-  got_s(f, "/track/3/fx/1/number/str", "1");
-  got_f(f, "/track/3/fx/1/bypass", 1.0); /* value = enabled */
+  const struct fb want[] = {
+      {"/track/1/fxinst/name", "ReaSynth (Cockos)", 0},
+      {"/track/1/fx/1/name", "ReaSynth (Cockos)", 0},
+      {"/track/3/fx/1/name", "ReaVerbate (Cockos)", 0},
+      {"/track/3/fx/1/number/str", "1", 0},
+      {"/track/3/fx/1/bypass", NULL, 1.0}, /* value = enabled */
+  };
+  got_all(f, want, sizeof want / sizeof *want);
   osc_client_clear(f->c);
   osc_client_send(f->c, f->port, "/track/3/fx/1/bypass", "i", 0);
   osc_client_send(f->c, f->port, "/track/3/fx/1/fxparam/1/value", "f", 0.25);
