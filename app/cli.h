@@ -46,6 +46,7 @@ struct cli_opts {
   /* agent */
   const char *llm, *model, *llm_url; /* NULL = env/config/defaults */
   const char *json_mode;             /* --json-mode auto|schema|object|off (docs/llm.md); NULL = env/config/auto */
+  const char *json_mode;             /* --json-mode auto|schema|object|off (docs/llm.md); NULL = env/config/auto */
   const char *transcript;            /* script provider transcript file */
   const char *executor;              /* "llm" (default) | "direct" */
   int confirm;                       /* show the plan and wait for approval */

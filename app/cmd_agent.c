@@ -519,7 +519,7 @@ static int setup_llm(struct acmd *x) {
                       : c->o.log_level >= LOG_INFO ? LLM_LOG_INFO
                       : c->o.log_level >= LOG_WARN ? LLM_LOG_WARN
                                                    : LLM_LOG_ERROR;
-  struct llm_flags fl = {.llm = c->o.llm, .model = c->o.model, .url = c->o.llm_url};
+  struct llm_flags fl = {.llm = c->o.llm, .model = c->o.model, .url = c->o.llm_url, .json_mode = c->o.json_mode};
   if (c->o.transcript) {
     if (c->o.llm && strcmp(c->o.llm, "script")) {
       fprintf(stderr, "dawbridge: --transcript is for --llm script, not --llm %s\n", c->o.llm);

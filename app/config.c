@@ -41,6 +41,7 @@ static const char *const llms[] = {"openai", "openai-compatible", "ollama", "lla
                                    "lmstudio", "anthropic", "claude", "script", NULL};
 static const char *const executors[] = {"llm", "direct", NULL};
 static const char *const profiles[] = {"default", "small", NULL};
+static const char *const json_modes[] = {"auto", "schema", "object", "off", NULL};
 static const char *const levels[] = {"error", "warn", "info", "debug", NULL}; /* = enum log_level */
 
 #define F(m) offsetof(struct cli_opts, m)
@@ -66,6 +67,7 @@ static const struct key keys[] = {
     {"context_budget", K_LONG, 500, 2000000, NULL, F(context_budget), 0, NULL,
      "500-2000000: stage-1 prompt tokens (--context-budget)"},
     {"profile", K_INDEX, 0, 0, profiles, F(profile), 0, NULL, "default|small (--profile)"},
+    {"json_mode", K_WORD, 0, 0, json_modes, F(json_mode), 0, "DAWBRIDGE_JSON_MODE", "auto|schema|object|off (--json-mode)"},
     {"log_level", K_INDEX, 0, 0, levels, F(log_level), -1, NULL, "error|warn|info|debug (--log-level)"},
     {"data_dir", K_STR, 0, 0, NULL, F(data_dir), 0, NULL, "where the history lives (--data-dir)"},
     {"composition", K_STR, 0, 0, NULL, F(composition), 0, NULL, "the composition's name (--composition)"},

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "llm.h"
 #include "version.h"
 
 static const struct {
@@ -92,6 +93,8 @@ static void usage(FILE *f) {
         "  --executor llm|direct      stage 2 by the model (default) or run the parsed plan directly\n"
         "  --context-budget TOKENS    stage-1 prompt size limit (default 6000; README, prompt budget)\n"
         "  --profile default|small    small: for small local models (shorter prompt, fewer tools, 3000 tokens)\n"
+        "  --json-mode auto|schema|object|off  the plan as one JSON object, enforced by the server where it can\n"
+        "                             (auto: schema under --profile small; docs/llm.md)\n"
         "  --confirm                  show the plan and wait for approval before executing\n"
         "  --max-turns N              stage-2 turn limit\n"
         "History options:\n"
@@ -167,6 +170,7 @@ int main(int argc, char **argv) {
     O_LLM,
     O_MODEL,
     O_LLMURL,
+    O_JSONMODE,
     O_TRANSCRIPT,
     O_EXECUTOR,
     O_CONFIRM,
@@ -202,6 +206,7 @@ int main(int argc, char **argv) {
                                         {"llm", required_argument, 0, O_LLM},
                                         {"model", required_argument, 0, O_MODEL},
                                         {"llm-url", required_argument, 0, O_LLMURL},
+                                        {"json-mode", required_argument, 0, O_JSONMODE},
                                         {"transcript", required_argument, 0, O_TRANSCRIPT},
                                         {"executor", required_argument, 0, O_EXECUTOR},
                                         {"confirm", no_argument, 0, O_CONFIRM},
@@ -258,6 +263,13 @@ int main(int argc, char **argv) {
     case O_LLM: o->llm = optarg; break;
     case O_MODEL: o->model = optarg; break;
     case O_LLMURL: o->llm_url = optarg; break;
+    case O_JSONMODE:
+      if (llm_json_mode_parse(optarg) < 0) {
+        fprintf(stderr, "dawbridge: --json-mode must be auto, schema, object or off\n");
+        return CLI_EXIT_USAGE;
+      }
+      o->json_mode = optarg;
+      break;
     case O_TRANSCRIPT: o->transcript = optarg; break;
     case O_EXECUTOR:
       if (strcmp(optarg, "llm") && strcmp(optarg, "direct")) {
