@@ -46,7 +46,6 @@ struct cli_opts {
   /* agent */
   const char *llm, *model, *llm_url; /* NULL = env/config/defaults */
   const char *json_mode;             /* --json-mode auto|schema|object|off (docs/llm.md); NULL = env/config/auto */
-  const char *json_mode;             /* --json-mode auto|schema|object|off (docs/llm.md); NULL = env/config/auto */
   const char *transcript;            /* script provider transcript file */
   const char *executor;              /* "llm" (default) | "direct" */
   int confirm;                       /* show the plan and wait for approval */
@@ -140,8 +139,6 @@ void cli_print_histop_report(const json_t *report, int json);
  * exit code after a message. And one call's result printed as `dawbridge call` does. */
 int cli_call_args(struct cli *c, json_t **out);
 void cli_print_call_result(const char *tool, const json_t *result, int json);
-/* cmd_agent.c: a plan file's text (malloc'd; NULL with err). */
-char *cli_read_small_file(const char *path, char *err, size_t errlen);
 /* cmd_run.c: the control socket's name for these options ("reaper", "ardour", "mock"). */
 const char *cli_socket_name(const struct cli *c);
 /* cmd_client.c: runs the command through the live daemon for this DAW when one answers on its control socket

@@ -23,6 +23,7 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "config.h"
 #include "history.h"
 #include "datadir.h"
 #include "llm.h"
@@ -571,42 +572,6 @@ static int start_text_cmd(struct cli *c, enum kind k) {
 int cmd_ask(struct cli *c) { return start_text_cmd(c, K_ASK); }
 int cmd_plan(struct cli *c) { return start_text_cmd(c, K_PLAN); }
 
-char *cli_read_small_file(const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  size_t cap = 4096, n = 0;
-  char *s = malloc(cap);
-  size_t r;
-  while (s && (r = fread(s + n, 1, cap - n - 1, f)) > 0) {
-    n += r;
-    if (n + 1 >= cap) {
-      if (cap >= (8u << 20)) {
-        snprintf(err, errlen, "%s: larger than 8 MiB; not a plan", path);
-        free(s);
-        fclose(f);
-        return NULL;
-      }
-      char *ns = realloc(s, cap * 2);
-      if (!ns) {
-        free(s);
-        s = NULL;
-        break;
-      }
-      s = ns;
-      cap *= 2;
-    }
-  }
-  fclose(f);
-  if (!s) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
-  s[n] = 0;
-  return s;
-}
 
 int cmd_exec(struct cli *c) {
   if (c->argc != 1) {
@@ -614,7 +579,7 @@ int cmd_exec(struct cli *c) {
     return CLI_EXIT_USAGE;
   }
   char err[1200];
-  char *text = cli_read_small_file(c->argv[0], err, sizeof err);
+  char *text = app_config_read_file(c->argv[0], (size_t)8 << 20, NULL, err, sizeof err);
   if (!text) {
     fprintf(stderr, "dawbridge: %s\n", err);
     return CLI_EXIT_USAGE;

@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "config.h"
 #include "ctl.h"
 #include "ctl_client.h"
 #include "live.h"
@@ -421,7 +422,7 @@ static int plan_request(struct ccmd *x) {
   } else if (!strcmp(cmd, "exec")) {
     if (c->argc != 1) return -1;
     char err[1200];
-    char *text = cli_read_small_file(c->argv[0], err, sizeof err);
+    char *text = app_config_read_file(c->argv[0], (size_t)8 << 20, NULL, err, sizeof err);
     if (!text) return -1;
     char label[1100];
     snprintf(label, sizeof label, "exec %s", c->argv[0]);

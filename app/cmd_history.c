@@ -26,6 +26,7 @@
 #include "history.h"
 #include "midifile.h"
 #include "statediff.h"
+#include "strbuf.h"
 #include "histop.h"
 #include "undo.h"
 
@@ -87,29 +88,22 @@ static char *other_compositions(const struct hcmd *x) {
   snprintf(p, sizeof p, "%s/compositions", x->data_dir);
   DIR *d = opendir(p);
   if (!d) return NULL;
-  size_t cap = 256, n = 0;
-  char *out = calloc(1, cap);
+  strbuf_t out = STRBUF_INIT;
   struct dirent *e;
-  while (out && (e = readdir(d))) {
+  while ((e = readdir(d))) {
     if (e->d_name[0] == '.' || !strcmp(e->d_name, x->composition)) continue;
     char hp[8192];
     struct stat st;
     if ((size_t)snprintf(hp, sizeof hp, "%s/%s/history", p, e->d_name) >= sizeof hp) continue;
     if (stat(hp, &st) || !S_ISDIR(st.st_mode)) continue;
-    size_t l = strlen(e->d_name);
-    if (n + l + 3 > cap) {
-      char *o2 = realloc(out, cap = (n + l + 3) * 2);
-      if (!o2) break;
-      out = o2;
-    }
-    n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? ", " : "", e->d_name);
+    strbuf_appendf(&out, "%s%s", out.len ? ", " : "", e->d_name);
   }
   closedir(d);
-  if (out && !n) {
-    free(out);
+  if (!out.len) {
+    strbuf_reset(&out);
     return NULL;
   }
-  return out;
+  return strbuf_take(&out, NULL);
 }
 
 /* Sets data_dir and composition (NULL project = none known); returns 0 or an exit code after a message. */

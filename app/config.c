@@ -296,6 +296,36 @@ void app_config_default_path(char *out, size_t n) {
     snprintf(out, n, "%s/.config/dawbridge/config.json", h && *h ? h : ".");
 }
 
+char *app_config_read_file(const char *path, size_t max, size_t *lenp, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    int e = errno;
+    errmsg(err, errlen, "cannot read %s: %s", path, strerror(e));
+    errno = e;
+    return NULL;
+  }
+  strbuf_t b = STRBUF_INIT;
+  char chunk[4096];
+  size_t n;
+  while (b.len <= max && (n = fread(chunk, 1, sizeof chunk, f)) > 0) strbuf_append(&b, chunk, n);
+  int bad = ferror(f), e = EIO;
+  fclose(f);
+  if (b.len > max) {
+    errmsg(err, errlen, "%s: larger than %zu bytes", path, max);
+    e = EFBIG;
+  } else if (bad) {
+    errmsg(err, errlen, "cannot read %s: read error", path);
+  } else {
+    char *s = strbuf_take(&b, lenp);
+    if (s) return s;
+    errmsg(err, errlen, "%s: out of memory", path);
+    e = ENOMEM;
+  }
+  strbuf_reset(&b);
+  errno = e;
+  return NULL;
+}
+
 int app_config_load(const char *path, app_config_t **out, char *err, size_t errlen) {
   char def[1024];
   *out = NULL;
@@ -303,27 +333,14 @@ int app_config_load(const char *path, app_config_t **out, char *err, size_t errl
     app_config_default_path(def, sizeof def);
     path = def;
   }
-  FILE *f = fopen(path, "rb");
-  if (!f) {
+  size_t len = 0;
+  char *text = app_config_read_file(path, (size_t)1 << 20, &len, err, errlen);
+  if (!text) {
     if (errno == ENOENT || errno == ENOTDIR) return app_config_parse("{}", 2, path, out, err, errlen);
-    return errfmt(err, errlen, APP_CONFIG_EIO, "%s: %s", path, strerror(errno));
+    return errno == ENOMEM ? APP_CONFIG_ENOMEM : APP_CONFIG_EIO;
   }
-  strbuf_t b = STRBUF_INIT;
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) strbuf_append(&b, chunk, n);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    strbuf_clear(&b);
-    return errfmt(err, errlen, APP_CONFIG_EIO, "%s: read error", path);
-  }
-  if (strbuf_reserve(&b, 1)) {
-    strbuf_clear(&b);
-    return errfmt(err, errlen, APP_CONFIG_ENOMEM, "%s: out of memory", path);
-  }
-  int rc = app_config_parse(b.s ? b.s : "", b.len, path, out, err, errlen);
-  strbuf_clear(&b);
+  int rc = app_config_parse(text, len, path, out, err, errlen);
+  free(text);
   return rc;
 }
 

@@ -58,4 +58,9 @@ const char *app_config_key(size_t i, const char **description);
 
 void app_config_free(app_config_t *c);
 
+/* A whole small file (the config file, a plan file): malloc'd, NUL-terminated, *lenp its length (if lenp); NULL with
+ * err ("cannot read PATH: why", "PATH: larger than MAX bytes") and errno from the failure (ENOENT: no such file,
+ * EFBIG: too large, ENOMEM). */
+char *app_config_read_file(const char *path, size_t max, size_t *lenp, char *err, size_t errlen);
+
 #endif

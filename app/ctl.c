@@ -163,8 +163,7 @@ struct conn {
   uv_pipe_t pipe;
   struct ctl *ctl;
   int n;     /* connection number, for "ctl:N" */
-  char *buf; /* the line being read */
-  size_t len, cap;
+  strbuf_t in; /* what was read and not yet handled: the line being read */
   int subscribed;
   int *owned; /* request ids of this client still running */
   int nowned, ownedcap;
@@ -205,7 +204,7 @@ static void on_conn_closed(uv_handle_t *h) {
   while (*pp && *pp != c) pp = &(*pp)->next;
   if (*pp) *pp = c->next;
   s->nconns--;
-  free(c->buf);
+  strbuf_reset(&c->in);
   free(c->owned);
   free(c);
   s->open_handles--;
@@ -349,19 +348,37 @@ static void handle_line(struct conn *c, const char *line, size_t len) {
   ctl_msg_clear(&m);
 }
 
+void ctl_line_alloc(strbuf_t *b, uv_buf_t *out) {
+  if (b->cap - b->len < 65536 && b->len <= CTL_LINE_MAX) strbuf_reserve(b, 65536);
+  *out = b->oom || !b->s ? uv_buf_init(NULL, 0) : uv_buf_init(b->s + b->len, (unsigned)(b->cap - b->len - 1));
+}
+
+int ctl_line_feed(strbuf_t *b, size_t n, int (*line)(void *data, const char *text, size_t len), void *data) {
+  size_t start = 0, from = b->len;
+  b->len += n;
+  b->s[b->len] = '\0';
+  for (size_t i = from; i < b->len; i++) {
+    if (b->s[i] != '\n') continue;
+    size_t at = start;
+    start = i + 1;
+    if (line(data, b->s + at, i - at)) return 1;
+  }
+  memmove(b->s, b->s + start, b->len - start);
+  b->len -= start;
+  b->s[b->len] = '\0';
+  return b->len > CTL_LINE_MAX ? -1 : 0;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   struct conn *c = h->data;
   (void)suggested;
-  if (c->cap - c->len < 65536) {
-    size_t cap = c->cap ? c->cap * 2 : 65536;
-    if (cap > CTL_LINE_MAX + 65536) cap = CTL_LINE_MAX + 65536;
-    char *n = cap > c->cap ? realloc(c->buf, cap) : NULL;
-    if (n) {
-      c->buf = n;
-      c->cap = cap;
-    }
-  }
-  *buf = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
+  ctl_line_alloc(&c->in, buf);
+}
+
+static int conn_line(void *data, const char *text, size_t len) {
+  struct conn *c = data;
+  handle_line(c, text, len);
+  return c->closing;
 }
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
@@ -371,17 +388,9 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
-  c->len += (size_t)n;
-  size_t start = 0;
-  for (size_t i = c->len - (size_t)n; i < c->len && !c->closing; i++) {
-    if (c->buf[i] != '\n') continue;
-    handle_line(c, c->buf + start, i - start);
-    start = i + 1;
-  }
-  if (c->closing) return;
-  memmove(c->buf, c->buf + start, c->len - start);
-  c->len -= start;
-  if (c->len > CTL_LINE_MAX) {
+  int rc = ctl_line_feed(&c->in, (size_t)n, conn_line, c);
+  if (rc > 0 || c->closing) return;
+  if (rc < 0) {
     char e[128];
     snprintf(e, sizeof e, "request line longer than %u bytes: connection closed", CTL_LINE_MAX);
     log_msg(&c->ctl->log, LOG_WARN, "ctl", "ctl:%d: %s", c->n, e);

@@ -32,6 +32,7 @@
 
 #include "live.h"
 #include "log.h"
+#include "strbuf.h"
 
 #define CTL_LINE_MAX (1u << 20)
 #define CTL_BACKLOG_MAX (16u << 20)
@@ -49,6 +50,15 @@ const char *ctl_strerror(int code);
 /* The socket path for name (see above) into buf. mkdir: create the directory (0700) if missing, and check it.
  * Returns 0 or a negative ctl_err with err. */
 int ctl_socket_path(const char *name, char *buf, size_t len, int mkdir, char *err, size_t errlen);
+
+/* ---- reading lines: the server's connections and the client (ctl_client.c) share this ---- */
+/* libuv's alloc callback for a connection whose unread bytes are in b: room at b's end for the next read (64 KiB
+ * more, never past CTL_LINE_MAX + 64 KiB in all; an empty buffer when memory ran out, so the read fails). */
+void ctl_line_alloc(strbuf_t *b, uv_buf_t *out);
+/* After a read of n bytes into that room: calls line(data, text, len) for each complete line (without its newline)
+ * until it returns non-zero, then keeps the unfinished rest in b. Returns 1 when line() stopped it, -1 when the rest
+ * is longer than CTL_LINE_MAX (the caller closes the connection), else 0. */
+int ctl_line_feed(strbuf_t *b, size_t n, int (*line)(void *data, const char *text, size_t len), void *data);
 
 /* ---- the request-line parser (pure; fuzz/fuzz_ctl.c) ---- */
 enum ctl_op {

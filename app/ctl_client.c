@@ -11,8 +11,7 @@ struct ctl_client {
   uv_pipe_t pipe;
   uv_connect_t creq;
   struct ctl_client_callbacks cb;
-  char *buf;
-  size_t len, cap;
+  strbuf_t in; /* read and not yet handled */
   int connected, closing, failed;
   void (*close_cb)(void *);
   void *close_data;
@@ -27,7 +26,7 @@ static void on_closed(uv_handle_t *h) {
   ctl_client_t *c = h->data;
   void (*cb)(void *) = c->close_cb;
   void *data = c->close_data;
-  free(c->buf);
+  strbuf_reset(&c->in);
   free(c);
   if (cb) cb(data);
 }
@@ -42,16 +41,21 @@ static void gone(ctl_client_t *c, const char *why) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   ctl_client_t *c = h->data;
   (void)suggested;
-  if (c->cap - c->len < 65536) {
-    size_t cap = c->cap ? c->cap * 2 : 65536;
-    if (cap > CTL_LINE_MAX + 65536) cap = CTL_LINE_MAX + 65536;
-    char *n = cap > c->cap ? realloc(c->buf, cap) : NULL;
-    if (n) {
-      c->buf = n;
-      c->cap = cap;
-    }
+  ctl_line_alloc(&c->in, buf);
+}
+
+static int client_line(void *data, const char *text, size_t len) {
+  ctl_client_t *c = data;
+  json_error_t je;
+  json_t *m = json_loadb(text, len, 0, &je);
+  if (!json_is_object(m)) {
+    json_decref(m);
+    gone(c, "the daemon sent a line that is not a JSON object");
+    return 1;
   }
-  *buf = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
+  if (c->cb.on_message) c->cb.on_message(c, m, c->cb.data);
+  json_decref(m);
+  return c->closing || c->failed;
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
@@ -61,25 +65,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     gone(c, n == UV_EOF ? "the daemon closed the connection" : uv_strerror((int)n));
     return;
   }
-  c->len += (size_t)n;
-  size_t start = 0;
-  for (size_t i = c->len - (size_t)n; i < c->len && !c->closing && !c->failed; i++) {
-    if (c->buf[i] != '\n') continue;
-    json_error_t je;
-    json_t *m = json_loadb(c->buf + start, i - start, 0, &je);
-    start = i + 1;
-    if (!json_is_object(m)) {
-      json_decref(m);
-      gone(c, "the daemon sent a line that is not a JSON object");
-      return;
-    }
-    if (c->cb.on_message) c->cb.on_message(c, m, c->cb.data);
-    json_decref(m);
-  }
-  if (c->closing || c->failed) return;
-  memmove(c->buf, c->buf + start, c->len - start);
-  c->len -= start;
-  if (c->len > CTL_LINE_MAX) gone(c, "the daemon sent a line longer than the limit");
+  if (ctl_line_feed(&c->in, (size_t)n, client_line, c) < 0) gone(c, "the daemon sent a line longer than the limit");
 }
 
 static void on_connected(uv_connect_t *req, int status) {
