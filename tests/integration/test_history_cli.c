@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -35,27 +36,17 @@ struct env {
   char *stdout_text, *stderr_text;
 };
 
+/* The whole file, or "" when it cannot be read (the command wrote nothing). */
 static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return strdup("");
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = 0;
-  fclose(f);
-  return s;
+  char *s = db_test_slurp(path, NULL);
+  return s ? s : strdup("");
 }
 
 /* Runs "dawbridge --data-dir DATA ARGS" through the shell (prefix: shell code before it, e.g. ulimit).
  * Returns the exit code; output in e->stdout_text / e->stderr_text. */
-static int run(struct env *e, const char *prefix, const char *fmt, ...) {
+static int vrun(struct env *e, const char *prefix, const char *fmt, va_list ap) {
   char args[4096], cmd[8192];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
   snprintf(cmd, sizeof cmd, "%s exec '%s' --data-dir '%s' %s >'%s' 2>'%s'", prefix ? prefix : "", e->exe, e->data, args,
            e->out, e->err);
   int st = system(cmd);
@@ -66,6 +57,15 @@ static int run(struct env *e, const char *prefix, const char *fmt, ...) {
   int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   if (getenv("CLI_VERBOSE"))
     fprintf(stderr, "$ dawbridge %s\n[exit %d]\n%s%s", args, code, e->stdout_text, e->stderr_text);
+  return code;
+}
+
+static int run(struct env *e, const char *prefix, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int run(struct env *e, const char *prefix, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int code = vrun(e, prefix, fmt, ap);
+  va_end(ap);
   return code;
 }
 
@@ -88,8 +88,7 @@ static void env_open(struct env *e) {
   snprintf(e->data, sizeof e->data, "%s/data", e->dir);
   snprintf(e->out, sizeof e->out, "%s/stdout", e->dir);
   snprintf(e->err, sizeof e->err, "%s/stderr", e->dir);
-  const char *bd = getenv("DAWBRIDGE_BINARY_DIR");
-  snprintf(e->exe, sizeof e->exe, "%s/dawbridge", bd ? bd : ".");
+  db_test_exe_path(e->exe, sizeof e->exe, "dawbridge", NULL);
   assert_int_equal(access(e->exe, X_OK), 0);
 }
 
@@ -97,6 +96,53 @@ static void env_close(struct env *e) {
   free(e->stdout_text);
   free(e->stderr_text);
   db_test_rm_rf(e->dir);
+}
+
+/* A mock-daw process speaking REAPER's dialect, which keeps its state between commands; opts gets the options
+ * that reach it. Returns once it answers `dawbridge state` (the test fails if it never does). */
+static pid_t start_mock_daw(struct env *e, char *opts, size_t optslen) {
+  int port = db_test_free_udp_port(), fb = db_test_free_udp_port();
+  char exe[1024], ps[16], fs[16];
+  db_test_exe_path(exe, sizeof exe, "mock-daw", NULL);
+  snprintf(ps, sizeof ps, "%d", port);
+  snprintf(fs, sizeof fs, "%d", fb);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* a failed test (which returns early) leaves no mock-daw behind */
+    execl(exe, exe, "--dialect", "reaper", "--port", ps, "--feedback-port", fs, "--quiet", (char *)NULL);
+    _exit(127);
+  }
+  snprintf(opts, optslen, "--daw reaper --port %d --listen-port %d --no-companion --timeout-ms 300", port, fb);
+  int code = 1;
+  for (int i = 0; i < 50 && code; i++) {
+    code = run(e, NULL, "%s state", opts);
+    if (code) usleep(100000); /* a separate process starting: no loop event to wait on here */
+  }
+  expect(e, code, 0, "state");
+  return pid;
+}
+
+static void stop_mock_daw(pid_t pid) {
+  kill(pid, SIGTERM);
+  int status;
+  waitpid(pid, &status, 0);
+}
+
+/* Runs the command, expects exit code `want`, and parses its standard output as JSON (new reference; the test
+ * fails if it is not JSON). */
+static json_t *run_json(struct env *e, int want, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static json_t *run_json(struct env *e, int want, const char *what, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int code = vrun(e, NULL, fmt, ap);
+  va_end(ap);
+  expect(e, code, want, what);
+  json_error_t je;
+  json_t *j = json_loads(e->stdout_text, 0, &je);
+  if (!j) fail_msg("%s: the output is not JSON (%s):\n%s", what, je.text, e->stdout_text);
+  return j;
 }
 
 static history_t *hist(struct env *e, const char *composition) {
@@ -165,9 +211,7 @@ static void test_history_cli_usage_and_empty(void **st) {
   env_open(&e);
   expect(&e, run(&e, NULL, "history list"), 0, "list (empty)");
   has(e.stdout_text, "no iterations");
-  expect(&e, run(&e, NULL, "--json history list"), 0, "list --json (empty)");
-  json_t *j = json_loads(e.stdout_text, 0, NULL);
-  assert_non_null(j);
+  json_t *j = run_json(&e, 0, "list --json (empty)", "--json history list");
   assert_int_equal(json_array_size(json_object_get(j, "iterations")), 0);
   json_decref(j);
   expect(&e, run(&e, NULL, "history show 1"), 4, "show of a missing iteration");
@@ -210,9 +254,7 @@ static void test_history_cli_save_list_show_diff(void **st) {
   has(e.stdout_text, "user");
   has(e.stderr_text, "warning: 0007.json");
   has(e.stderr_text, "notes.txt");
-  expect(&e, run(&e, NULL, "--json history list"), 0, "list --json");
-  json_t *j = json_loads(e.stdout_text, 0, NULL);
-  assert_non_null(j);
+  json_t *j = run_json(&e, 0, "list --json", "--json history list");
   assert_int_equal(json_array_size(json_object_get(j, "iterations")), 2);
   assert_int_equal(
       json_integer_value(json_object_get(json_array_get(json_object_get(j, "iterations"), 1), "actions_count")), 1);
@@ -224,9 +266,7 @@ static void test_history_cli_save_list_show_diff(void **st) {
   has(e.stdout_text, "request: quieter bass, mute the drums");
   has(e.stdout_text, "set_track");
   has(e.stdout_text, "Bass");
-  expect(&e, run(&e, NULL, "history show 2 --json"), 0, "show 2 --json");
-  j = json_loads(e.stdout_text, 0, NULL);
-  assert_non_null(j);
+  j = run_json(&e, 0, "show 2 --json", "history show 2 --json");
   assert_int_equal(json_integer_value(json_object_get(j, "number")), 2);
   assert_string_equal(json_string_value(json_object_get(j, "source")), "ai_iteration");
   json_decref(j);
@@ -243,9 +283,7 @@ static void test_history_cli_save_list_show_diff(void **st) {
   has(e.stdout_text, "clip");
   expect(&e, run(&e, NULL, "history diff 2 2"), 0, "diff of the same");
   has(e.stdout_text, "no changes");
-  expect(&e, run(&e, NULL, "--json history diff 1 2"), 0, "diff --json");
-  j = json_loads(e.stdout_text, 0, NULL);
-  assert_non_null(j);
+  j = run_json(&e, 0, "diff --json", "--json history diff 1 2");
   assert_true(json_array_size(json_object_get(j, "changes")) >= 4);
   json_decref(j);
   expect(&e, run(&e, NULL, "history diff 1 9"), 4, "diff with a missing iteration");
@@ -412,9 +450,7 @@ static void test_history_cli_restore_and_undo_embedded_mock(void **st) {
     has(e.stdout_text, "done: set_track");
     has(e.stdout_text, "saved as iteration 4 (restore)");
     if (reaper) has(e.stdout_text, "set_tempo");
-    expect(&e, run(&e, NULL, "--composition %s history show 4 --json", comp), 0, "show 4");
-    json_t *j = json_loads(e.stdout_text, 0, NULL);
-    assert_non_null(j);
+    json_t *j = run_json(&e, 0, "show 4", "--composition %s history show 4 --json", comp);
     assert_string_equal(json_string_value(json_object_get(j, "source")), "restore");
     assert_int_equal(json_integer_value(json_object_get(j, "restored_from")), 2);
     assert_true(json_integer_value(json_object_get(j, "actions_count")) >= 2);
@@ -427,9 +463,7 @@ static void test_history_cli_restore_and_undo_embedded_mock(void **st) {
 
     /* undo of 4 (a restore): back to 3 (a fresh mock already is); then back to 2 (the change again), then to 1
      * (a fresh mock already is), then nothing left */
-    expect(&e, run(&e, NULL, "--json %s history undo", opts), 0, "undo 1");
-    j = json_loads(e.stdout_text, 0, NULL);
-    assert_non_null(j);
+    j = run_json(&e, 0, "undo 1", "--json %s history undo", opts);
     assert_int_equal(json_integer_value(json_object_get(j, "undone")), 4);
     assert_int_equal(json_integer_value(json_object_get(j, "target")), 3);
     assert_int_equal(json_integer_value(json_object_get(j, "saved")), 5);
@@ -449,8 +483,7 @@ static void test_history_cli_restore_and_undo_embedded_mock(void **st) {
     expect(&e, run(&e, NULL, "--composition %s history list", comp), 0, "list");
     has(e.stdout_text, "restore iteration 2");
     has(e.stdout_text, "undo of iteration 4, back to 3");
-    expect(&e, run(&e, NULL, "--composition %s history show 7 --json", comp), 0, "show 7");
-    j = json_loads(e.stdout_text, 0, NULL);
+    j = run_json(&e, 0, "show 7", "--composition %s history show 7 --json", comp);
     assert_string_equal(json_string_value(json_object_get(j, "source")), "undo");
     assert_int_equal(json_integer_value(json_object_get(j, "restored_from")), 1);
     assert_int_equal(json_integer_value(json_object_get(j, "undone")), 6);
@@ -526,8 +559,7 @@ static void test_history_cli_full_disk_exit_6(void **st) {
   assert_null(strstr(e.stdout_text, "done: set_track"));
   expect(&e, run(&e, "trap '' XFSZ; ulimit -f 2;", "%s history save -m x", opts), 6, "save on a full disk");
   /* nothing earlier is lost */
-  expect(&e, run(&e, NULL, "--json history list"), 0, "list");
-  json_t *j = json_loads(e.stdout_text, 0, NULL);
+  json_t *j = run_json(&e, 0, "list", "--json history list");
   assert_int_equal(json_array_size(json_object_get(j, "iterations")), 3);
   assert_int_equal(json_array_size(json_object_get(j, "warnings")), 0);
   json_decref(j);
@@ -587,27 +619,8 @@ static void test_history_cli_restore_clip_with_companion(void **st) {
 static void test_history_cli_undo_in_a_running_daw(void **st) {
   struct env e;
   env_open(&e);
-  int port = db_test_free_udp_port(), fb = db_test_free_udp_port();
-  char exe[1024], ps[16], fs[16];
-  const char *bd = getenv("DAWBRIDGE_BINARY_DIR");
-  snprintf(exe, sizeof exe, "%s/mock-daw", bd ? bd : ".");
-  snprintf(ps, sizeof ps, "%d", port);
-  snprintf(fs, sizeof fs, "%d", fb);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    execl(exe, exe, "--dialect", "reaper", "--port", ps, "--feedback-port", fs, "--quiet", (char *)NULL);
-    _exit(127);
-  }
   char opts[256];
-  snprintf(opts, sizeof opts, "--daw reaper --port %d --listen-port %d --no-companion --timeout-ms 300", port, fb);
-  /* wait until it answers */
-  int code = 1;
-  for (int i = 0; i < 50 && code; i++) {
-    code = run(&e, NULL, "%s state", opts);
-    if (code) usleep(100000);
-  }
-  expect(&e, code, 0, "state");
+  pid_t pid = start_mock_daw(&e, opts, sizeof opts);
   expect(&e, run(&e, NULL, "%s history save -m baseline", opts), 0, "save baseline");
   expect(&e, run(&e, NULL, "%s call set_track '{\"track_id\":\"t2\",\"volume_db\":-1,\"mute\":true}'", opts), 0,
          "call set_track");
@@ -616,9 +629,7 @@ static void test_history_cli_undo_in_a_running_daw(void **st) {
   expect(&e, run(&e, NULL, "%s history undo", opts), 0, "undo");
   has(e.stdout_text, "undo of iteration 2: back to iteration 1");
   has(e.stdout_text, "saved as iteration 3 (undo)");
-  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state after undo");
-  json_t *j = json_loads(e.stdout_text, 0, NULL);
-  assert_non_null(j);
+  json_t *j = run_json(&e, 0, "state after undo", "--json %s state", opts);
   json_t *bass = track_named(j, "Bass");
   assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 6) < 0.02);
   assert_false(json_is_true(json_object_get(bass, "mute")));
@@ -626,16 +637,13 @@ static void test_history_cli_undo_in_a_running_daw(void **st) {
   json_decref(j);
   /* restore 2 brings the change back */
   expect(&e, run(&e, NULL, "%s history restore 2", opts), 0, "restore 2");
-  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state after restore");
-  j = json_loads(e.stdout_text, 0, NULL);
+  j = run_json(&e, 0, "state after restore", "--json %s state", opts);
   bass = track_named(j, "Bass");
   assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 1) < 0.02);
   assert_true(json_is_true(json_object_get(bass, "mute")));
   assert_true(fabs(json_number_value(json_object_get(j, "tempo")) - 90) < 0.01);
   json_decref(j);
-  kill(pid, SIGTERM);
-  int status;
-  waitpid(pid, &status, 0);
+  stop_mock_daw(pid);
   env_close(&e);
   (void)st;
 }
@@ -646,29 +654,9 @@ static void test_history_cli_undo_in_a_running_daw(void **st) {
 static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   struct env e;
   env_open(&e);
-  int port = db_test_free_udp_port(), fb = db_test_free_udp_port();
-  char exe[1024], ps[16], fs[16];
-  const char *bd = getenv("DAWBRIDGE_BINARY_DIR");
-  snprintf(exe, sizeof exe, "%s/mock-daw", bd ? bd : ".");
-  snprintf(ps, sizeof ps, "%d", port);
-  snprintf(fs, sizeof fs, "%d", fb);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    execl(exe, exe, "--dialect", "reaper", "--port", ps, "--feedback-port", fs, "--quiet", (char *)NULL);
-    _exit(127);
-  }
   char opts[256];
-  snprintf(opts, sizeof opts, "--daw reaper --port %d --listen-port %d --no-companion --timeout-ms 300", port, fb);
-  int code = 1;
-  for (int i = 0; i < 50 && code; i++) {
-    code = run(&e, NULL, "%s state", opts);
-    if (code) usleep(100000);
-  }
-  expect(&e, code, 0, "state");
-  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state before");
-  json_t *j = json_loads(e.stdout_text, 0, NULL);
-  assert_non_null(j);
+  pid_t pid = start_mock_daw(&e, opts, sizeof opts);
+  json_t *j = run_json(&e, 0, "state before", "--json %s state", opts);
   double bass0 = json_number_value(json_object_get(track_named(j, "Bass"), "volume_db"));
   assert_non_null(track_named(j, "Drums"));
   json_decref(j);
@@ -687,8 +675,7 @@ static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   expect(&e, run(&e, NULL, "history show 3"), 0, "show the undo");
   has(e.stdout_text, "kept (edits made since iteration 2, not by it)");
   has(e.stdout_text, "\"Kit\"");
-  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state after undo");
-  j = json_loads(e.stdout_text, 0, NULL);
+  j = run_json(&e, 0, "state after undo", "--json %s state", opts);
   assert_true(fabs(json_number_value(json_object_get(track_named(j, "Bass"), "volume_db")) - bass0) < 0.02);
   assert_non_null(track_named(j, "Kit"));
   assert_null(track_named(j, "Drums"));
@@ -708,24 +695,19 @@ static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   has(e.stdout_text, "conflict: track \"Bass\" volume_db");
   has(e.stdout_text, "--force");
   has(e.stdout_text, "nothing was changed");
-  expect(&e, run(&e, NULL, "--json %s history list", opts), 0, "list after the conflict");
-  j = json_loads(e.stdout_text, 0, NULL);
+  j = run_json(&e, 0, "list after the conflict", "--json %s history list", opts);
   assert_int_equal(json_array_size(json_object_get(j, "iterations")), 4); /* nothing saved by the refusal */
   json_decref(j);
-  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state after the conflict");
-  j = json_loads(e.stdout_text, 0, NULL);
+  j = run_json(&e, 0, "state after the conflict", "--json %s state", opts);
   assert_true(fabs(json_number_value(json_object_get(track_named(j, "Bass"), "volume_db")) + 9) < 0.02);
   json_decref(j);
   expect(&e, run(&e, NULL, "--force %s history undo", opts), 0, "undo --force");
   has(e.stdout_text, "forced: track \"Bass\" volume_db");
-  expect(&e, run(&e, NULL, "--json %s state", opts), 0, "state after --force");
-  j = json_loads(e.stdout_text, 0, NULL);
+  j = run_json(&e, 0, "state after --force", "--json %s state", opts);
   assert_true(fabs(json_number_value(json_object_get(track_named(j, "Bass"), "volume_db")) - bass0) < 0.02);
   assert_non_null(track_named(j, "Kit"));
   json_decref(j);
-  kill(pid, SIGTERM);
-  int status;
-  waitpid(pid, &status, 0);
+  stop_mock_daw(pid);
   env_close(&e);
   (void)st;
 }
@@ -778,8 +760,7 @@ static void test_history_cli_concurrent_saves_none_lost(void **st) {
   pclose(p);
   assert_int_equal(saved, N);
   assert_int_equal(dups, 0);
-  expect(&e, run(&e, NULL, "--json history list"), 0, "list");
-  json_t *j = json_loads(e.stdout_text, 0, NULL);
+  json_t *j = run_json(&e, 0, "list", "--json history list");
   assert_int_equal(json_array_size(json_object_get(j, "iterations")), N);
   assert_int_equal(json_array_size(json_object_get(j, "warnings")), 0);
   json_decref(j);
