@@ -2,7 +2,8 @@
  * to vocab_check. The input is "tool\nJSON": the JSON (any value) is checked against that tool's schema and against
  * every tool's. Invariants: no crash/sanitizer report; the result is 0, VOCAB_EARGS or VOCAB_EUNKNOWN; a refusal
  * has a message that starts with the tool's name (EARGS) or says "unknown tool" (EUNKNOWN); a known name is
- * looked up to its own row. */
+ * looked up to its own row; vocab_check_all reports as many problems (each with a message) as its result says,
+ * none exactly when vocab_check accepts; vocab_suggest names a real tool or none. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,21 @@
 
 #include "vocab.h"
 
+static void count_problem(void *data, const char *arg, const char *message) {
+  (void)arg;
+  if (!message || !*message) abort();
+  (*(int *)data)++;
+}
+
 static void check(const vocab_t *v, const char *tool, const json_t *args) {
   char err[512] = "";
   int rc = vocab_check_name(v, tool, args, err, sizeof err);
   int t = vocab_lookup(tool);
+  /* vocab_check_all: every problem once, through the callback; none exactly when vocab_check accepts */
+  int seen = 0, n = t >= 0 ? vocab_check_all(v, (enum vocab_tool)t, args, count_problem, &seen) : 0;
+  if (n < 0 || n != seen || (t >= 0 && (n == 0) != (rc == 0))) abort();
+  const char *sug = vocab_suggest(tool);
+  if (sug && vocab_lookup(sug) < 0) abort();
   if (t >= 0 && strcmp(vocab_name((enum vocab_tool)t), tool)) abort();
   if (rc == 0) {
     if (t < 0 || !json_is_object(args)) abort();
