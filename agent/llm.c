@@ -160,19 +160,62 @@ void llm__result_normalize(struct llm_result *r) {
   if (r->ncalls && r->finish != LLM_STOP_LENGTH) r->finish = LLM_STOP_TOOL;
 }
 
-int llm__stream_result(struct llm_result *res, int rc, const char *provider, long in_tok, long out_tok,
-                       const char *model, struct llm_result **out, char *err, size_t errlen) {
+void *llm__stream_new(void) {
+  struct llm_stream *s = calloc(1, sizeof *s);
+  if (s) s->in_tok = s->out_tok = -1;
+  return s;
+}
+
+void llm__stream_free(void *p) {
+  struct llm_stream *s = p;
+  if (!s) return;
+  for (size_t i = 0; i < s->nparts; i++) {
+    free(s->parts[i].id);
+    free(s->parts[i].name);
+    strbuf_reset(&s->parts[i].buf);
+    json_decref(s->parts[i].obj);
+  }
+  free(s->parts);
+  strbuf_reset(&s->text);
+  free(s->finish);
+  free(s->model);
+  free(s);
+}
+
+struct llm_part *llm__stream_part(struct llm_stream *s, size_t idx) {
+  if (idx >= LLM_STREAM_MAX_PARTS) return NULL;
+  if (idx >= s->nparts) {
+    struct llm_part *n = realloc(s->parts, (idx + 1) * sizeof *n);
+    if (!n) return NULL;
+    memset(n + s->nparts, 0, (idx + 1 - s->nparts) * sizeof *n);
+    s->parts = n;
+    s->nparts = idx + 1;
+  }
+  return &s->parts[idx];
+}
+
+void llm__set_str(char **dst, const char *v) {
+  if (!v) return;
+  free(*dst);
+  *dst = strdup(v);
+}
+
+void llm__usage(json_t *u, const char *in_key, const char *out_key, long *in, long *out) {
+  json_t *a = json_object_get(u, in_key), *b = json_object_get(u, out_key);
+  if (json_is_integer(a)) *in = (long)json_integer_value(a);
+  if (json_is_integer(b)) *out = (long)json_integer_value(b);
+}
+
+int llm__stream_result(struct llm_result *res, int rc, const char *provider, const struct llm_stream *s,
+                       struct llm_result **out, char *err, size_t errlen) {
   if (rc) {
     llm_result_free(res);
     snprintf(err, errlen, "%s: out of memory", provider);
     return rc;
   }
-  res->usage.input_tokens = in_tok;
-  res->usage.output_tokens = out_tok;
-  if (model) {
-    free(res->model);
-    res->model = strdup(model);
-  }
+  res->usage.input_tokens = s->in_tok;
+  res->usage.output_tokens = s->out_tok;
+  if (s->model) llm__set_str(&res->model, s->model);
   llm__result_normalize(res);
   *out = res;
   return LLM_OK;

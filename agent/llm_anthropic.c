@@ -171,13 +171,9 @@ static int decode(const char *body, size_t len, struct llm_result **out, char *e
     snprintf(err, errlen, "anthropic: out of memory");
     return rc;
   }
-  json_t *u = json_object_get(root, "usage");
-  if (json_is_integer(json_object_get(u, "input_tokens")))
-    res->usage.input_tokens = (long)json_integer_value(json_object_get(u, "input_tokens"));
-  if (json_is_integer(json_object_get(u, "output_tokens")))
-    res->usage.output_tokens = (long)json_integer_value(json_object_get(u, "output_tokens"));
-  free(res->model);
-  res->model = strdup(llm__jstr(root, "model", ""));
+  llm__usage(json_object_get(root, "usage"), "input_tokens", "output_tokens", &res->usage.input_tokens,
+             &res->usage.output_tokens);
+  llm__set_str(&res->model, llm__jstr(root, "model", ""));
   llm__result_normalize(res);
   json_decref(root);
   *out = res;
@@ -186,68 +182,16 @@ static int decode(const char *body, size_t len, struct llm_result **out, char *e
 
 /* ---------- streaming ---------- */
 
-struct an_block {
-  int is_tool;
-  int active;
-  char *id, *name;
-  strbuf_t buf;  /* text, or partial_json for tool_use */
-  json_t *input; /* parsed at content_block_stop (or from the start block) */
-};
-
-struct an_stream {
-  struct an_block *blocks;
-  size_t nblocks;
-  char *stop;
-  char *model;
-  long in_tok, out_tok;
-  int done;
-};
-
-static void *stream_new(void) {
-  struct an_stream *s = calloc(1, sizeof *s);
-  if (s) s->in_tok = s->out_tok = -1;
-  return s;
-}
-
-static void stream_free(void *p) {
-  struct an_stream *s = p;
-  if (!s) return;
-  for (size_t i = 0; i < s->nblocks; i++) {
-    free(s->blocks[i].id);
-    free(s->blocks[i].name);
-    strbuf_reset(&s->blocks[i].buf);
-    json_decref(s->blocks[i].input);
-  }
-  free(s->blocks);
-  free(s->stop);
-  free(s->model);
-  free(s);
-}
-
-static struct an_block *block_at(struct an_stream *s, json_t *root) {
+/* the content block an event's "index" names (a tool_use block's buf is its partial_json, obj its input) */
+static struct llm_part *block_at(struct llm_stream *s, json_t *root) {
   json_t *ji = json_object_get(root, "index");
-  if (!json_is_integer(ji) || json_integer_value(ji) < 0 || json_integer_value(ji) > 4096) return NULL;
-  size_t idx = (size_t)json_integer_value(ji);
-  if (idx >= s->nblocks) {
-    struct an_block *n = realloc(s->blocks, (idx + 1) * sizeof *n);
-    if (!n) return NULL;
-    memset(n + s->nblocks, 0, (idx + 1 - s->nblocks) * sizeof *n);
-    s->blocks = n;
-    s->nblocks = idx + 1;
-  }
-  return &s->blocks[idx];
-}
-
-static void usage_from(struct an_stream *s, json_t *u) {
-  if (json_is_integer(json_object_get(u, "input_tokens")))
-    s->in_tok = (long)json_integer_value(json_object_get(u, "input_tokens"));
-  if (json_is_integer(json_object_get(u, "output_tokens")))
-    s->out_tok = (long)json_integer_value(json_object_get(u, "output_tokens"));
+  if (!json_is_integer(ji) || json_integer_value(ji) < 0) return NULL;
+  return llm__stream_part(s, (size_t)json_integer_value(ji));
 }
 
 static int stream_event(void *p, const char *event, const char *data, size_t len, llm_text_fn emit, void *ctx,
                         char *err, size_t errlen) {
-  struct an_stream *s = p;
+  struct llm_stream *s = p;
   json_error_t je;
   json_t *root = json_loadb(data, len, 0, &je);
   if (!json_is_object(root)) {
@@ -262,11 +206,10 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
     rc = LLM_EPROVIDER;
   } else if (!strcmp(type, "message_start")) {
     json_t *m = json_object_get(root, "message");
-    const char *model = llm__jstr(m, "model", NULL);
-    if (model && !s->model) s->model = strdup(model);
-    usage_from(s, json_object_get(m, "usage"));
+    if (!s->model) llm__set_str(&s->model, llm__jstr(m, "model", NULL));
+    llm__usage(json_object_get(m, "usage"), "input_tokens", "output_tokens", &s->in_tok, &s->out_tok);
   } else if (!strcmp(type, "content_block_start")) {
-    struct an_block *b = block_at(s, root);
+    struct llm_part *b = block_at(s, root);
     json_t *cb = json_object_get(root, "content_block");
     if (!b) {
       rc = LLM_EPROTO;
@@ -281,7 +224,7 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
         b->id = strdup(llm__jstr(cb, "id", ""));
         b->name = strdup(llm__jstr(cb, "name", ""));
         json_t *in = json_object_get(cb, "input");
-        if (json_is_object(in) && json_object_size(in)) b->input = json_incref(in);
+        if (json_is_object(in) && json_object_size(in)) b->obj = json_incref(in);
       } else if (!strcmp(bt, "text")) {
         const char *t = llm__jstr(cb, "text", "");
         if (*t) {
@@ -293,7 +236,7 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
       }
     }
   } else if (!strcmp(type, "content_block_delta")) {
-    struct an_block *b = block_at(s, root);
+    struct llm_part *b = block_at(s, root);
     json_t *d = json_object_get(root, "delta");
     const char *dt = llm__jstr(d, "type", "");
     if (b && b->active) {
@@ -309,18 +252,14 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
       }
     }
   } else if (!strcmp(type, "content_block_stop")) {
-    struct an_block *b = block_at(s, root);
+    struct llm_part *b = block_at(s, root);
     if (b && b->is_tool && b->buf.len) {
-      json_decref(b->input);
-      b->input = llm__parse_args(b->buf.s, b->buf.len);
+      json_decref(b->obj);
+      b->obj = llm__parse_args(b->buf.s, b->buf.len);
     }
   } else if (!strcmp(type, "message_delta")) {
-    const char *sr = llm__jstr(json_object_get(root, "delta"), "stop_reason", NULL);
-    if (sr) {
-      free(s->stop);
-      s->stop = strdup(sr);
-    }
-    usage_from(s, json_object_get(root, "usage"));
+    llm__set_str(&s->finish, llm__jstr(json_object_get(root, "delta"), "stop_reason", NULL));
+    llm__usage(json_object_get(root, "usage"), "input_tokens", "output_tokens", &s->in_tok, &s->out_tok);
   } else if (!strcmp(type, "message_stop")) {
     s->done = 1;
     rc = 1;
@@ -331,7 +270,7 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
 }
 
 static int stream_finish(void *p, struct llm_result **out, char *err, size_t errlen) {
-  struct an_stream *s = p;
+  struct llm_stream *s = p;
   *out = NULL;
   if (!s->done) {
     snprintf(err, errlen, "anthropic: stream ended before message_stop");
@@ -340,11 +279,11 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
   struct llm_result *res = llm__result_new();
   strbuf_t text = STRBUF_INIT;
   int rc = res ? 0 : LLM_ENOMEM;
-  for (size_t i = 0; !rc && i < s->nblocks; i++) {
-    struct an_block *b = &s->blocks[i];
+  for (size_t i = 0; !rc && i < s->nparts; i++) {
+    struct llm_part *b = &s->parts[i];
     if (!b->active) continue;
     if (b->is_tool) {
-      json_t *in = b->input ? json_incref(b->input) : b->buf.len ? NULL : json_object();
+      json_t *in = b->obj ? json_incref(b->obj) : b->buf.len ? NULL : json_object();
       rc = llm__result_add_call(res, b->id && *b->id ? b->id : NULL, b->name ? b->name : "", in,
                                 b->buf.len ? b->buf.s : NULL);
     } else if (b->buf.len) {
@@ -353,8 +292,8 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
   }
   if (!rc) rc = llm__result_set_text(res, text.s ? text.s : "", text.len);
   strbuf_reset(&text);
-  if (!rc) rc = llm__result_set_finish(res, map_stop(s->stop), s->stop ? s->stop : "");
-  return llm__stream_result(res, rc, "anthropic", s->in_tok, s->out_tok, s->model, out, err, errlen);
+  if (!rc) rc = llm__result_set_finish(res, map_stop(s->finish), s->finish ? s->finish : "");
+  return llm__stream_result(res, rc, "anthropic", s, out, err, errlen);
 }
 
 const struct llm_provider_ops *llm__anthropic_ops(void) {
@@ -366,10 +305,10 @@ const struct llm_provider_ops *llm__anthropic_ops(void) {
       .json_via_tool = 1,
       .encode = encode,
       .decode = decode,
-      .stream_new = stream_new,
+      .stream_new = llm__stream_new,
       .stream_event = stream_event,
       .stream_finish = stream_finish,
-      .stream_free = stream_free,
+      .stream_free = llm__stream_free,
   };
   return &ops;
 }

@@ -194,13 +194,6 @@ static int add_call(struct llm_result *res, json_t *c) {
   return rc;
 }
 
-static void usage_from(struct llm_result *res, json_t *u) {
-  if (!json_is_object(u)) return;
-  json_t *p = json_object_get(u, "prompt_tokens"), *c = json_object_get(u, "completion_tokens");
-  if (json_is_integer(p)) res->usage.input_tokens = (long)json_integer_value(p);
-  if (json_is_integer(c)) res->usage.output_tokens = (long)json_integer_value(c);
-}
-
 static int error_obj(json_t *root, char *err, size_t errlen) {
   json_t *e = json_object_get(root, "error");
   if (!e) return 0;
@@ -247,9 +240,9 @@ static int decode(const char *body, size_t len, struct llm_result **out, char *e
   const char *fr = llm__jstr(choice, "finish_reason", "");
   if (!rc) rc = llm__result_set_finish(res, map_finish(fr), fr);
   if (!rc) {
-    usage_from(res, json_object_get(root, "usage"));
-    free(res->model);
-    res->model = strdup(llm__jstr(root, "model", ""));
+    llm__usage(json_object_get(root, "usage"), "prompt_tokens", "completion_tokens", &res->usage.input_tokens,
+               &res->usage.output_tokens);
+    llm__set_str(&res->model, llm__jstr(root, "model", ""));
     llm__result_normalize(res);
   }
   json_decref(root);
@@ -264,70 +257,25 @@ static int decode(const char *body, size_t len, struct llm_result **out, char *e
 
 /* ---------- streaming ---------- */
 
-struct oa_slot {
-  char *id, *name;
-  strbuf_t args;
-  json_t *obj_args; /* arguments that arrived as an object */
-};
-
-struct oa_stream {
-  strbuf_t text;
-  struct oa_slot *slots;
-  size_t nslots;
-  char *finish;
-  char *model;
-  long in_tok, out_tok;
-  int done;
-};
-
-static void *stream_new(void) {
-  struct oa_stream *s = calloc(1, sizeof *s);
-  if (s) s->in_tok = s->out_tok = -1;
-  return s;
-}
-
-static void stream_free(void *p) {
-  struct oa_stream *s = p;
-  if (!s) return;
-  for (size_t i = 0; i < s->nslots; i++) {
-    free(s->slots[i].id);
-    free(s->slots[i].name);
-    strbuf_reset(&s->slots[i].args);
-    json_decref(s->slots[i].obj_args);
-  }
-  free(s->slots);
-  strbuf_reset(&s->text);
-  free(s->finish);
-  free(s->model);
-  free(s);
-}
-
-static struct oa_slot *slot_for(struct oa_stream *s, json_t *tc) {
+static struct llm_part *slot_for(struct llm_stream *s, json_t *tc) {
   json_t *ji = json_object_get(tc, "index");
   const char *id = llm__jstr(tc, "id", NULL);
   size_t idx;
   if (json_is_integer(ji) && json_integer_value(ji) >= 0 && json_integer_value(ji) < 1024) {
     idx = (size_t)json_integer_value(ji);
   } else if (id) { /* no index: a new id starts a new call */
-    idx = s->nslots;
-    for (size_t i = 0; i < s->nslots; i++)
-      if (s->slots[i].id && !strcmp(s->slots[i].id, id)) idx = i;
+    idx = s->nparts;
+    for (size_t i = 0; i < s->nparts; i++)
+      if (s->parts[i].id && !strcmp(s->parts[i].id, id)) idx = i;
   } else {
-    idx = s->nslots ? s->nslots - 1 : 0;
+    idx = s->nparts ? s->nparts - 1 : 0;
   }
-  if (idx >= s->nslots) {
-    struct oa_slot *n = realloc(s->slots, (idx + 1) * sizeof *n);
-    if (!n) return NULL;
-    memset(n + s->nslots, 0, (idx + 1 - s->nslots) * sizeof *n);
-    s->slots = n;
-    s->nslots = idx + 1;
-  }
-  return &s->slots[idx];
+  return llm__stream_part(s, idx);
 }
 
 static int stream_event(void *p, const char *event, const char *data, size_t len, llm_text_fn emit, void *ctx,
                         char *err, size_t errlen) {
-  struct oa_stream *s = p;
+  struct llm_stream *s = p;
   (void)event;
   if (len == 6 && !memcmp(data, "[DONE]", 6)) {
     s->done = 1;
@@ -344,14 +292,8 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
     json_decref(root);
     return LLM_EPROVIDER;
   }
-  const char *model = llm__jstr(root, "model", NULL);
-  if (model && !s->model) s->model = strdup(model);
-  json_t *u = json_object_get(root, "usage");
-  if (json_is_object(u)) {
-    json_t *a = json_object_get(u, "prompt_tokens"), *b = json_object_get(u, "completion_tokens");
-    if (json_is_integer(a)) s->in_tok = (long)json_integer_value(a);
-    if (json_is_integer(b)) s->out_tok = (long)json_integer_value(b);
-  }
+  if (!s->model) llm__set_str(&s->model, llm__jstr(root, "model", NULL));
+  llm__usage(json_object_get(root, "usage"), "prompt_tokens", "completion_tokens", &s->in_tok, &s->out_tok);
   int rc = 0;
   size_t i;
   json_t *ch;
@@ -367,7 +309,7 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
     size_t j;
     json_t *tc;
     json_array_foreach(json_object_get(d, "tool_calls"), j, tc) {
-      struct oa_slot *sl = slot_for(s, tc);
+      struct llm_part *sl = slot_for(s, tc);
       if (!sl) {
         rc = LLM_ENOMEM;
         break;
@@ -379,17 +321,13 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
       if (name && *name && !sl->name) sl->name = strdup(name);
       json_t *a = json_object_get(fn, "arguments");
       if (json_is_string(a)) {
-        if (llm__buf_add(&sl->args, json_string_value(a), json_string_length(a))) rc = LLM_ENOMEM;
+        if (llm__buf_add(&sl->buf, json_string_value(a), json_string_length(a))) rc = LLM_ENOMEM;
       } else if (json_is_object(a)) {
-        json_decref(sl->obj_args);
-        sl->obj_args = json_incref(a);
+        json_decref(sl->obj);
+        sl->obj = json_incref(a);
       }
     }
-    const char *fr = llm__jstr(ch, "finish_reason", NULL);
-    if (fr) {
-      free(s->finish);
-      s->finish = strdup(fr);
-    }
+    llm__set_str(&s->finish, llm__jstr(ch, "finish_reason", NULL));
   }
   json_decref(root);
   if (rc) snprintf(err, errlen, "openai: out of memory");
@@ -397,7 +335,7 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
 }
 
 static int stream_finish(void *p, struct llm_result **out, char *err, size_t errlen) {
-  struct oa_stream *s = p;
+  struct llm_stream *s = p;
   *out = NULL;
   if (!s->done) {
     snprintf(err, errlen, "openai: stream ended before [DONE]");
@@ -405,15 +343,15 @@ static int stream_finish(void *p, struct llm_result **out, char *err, size_t err
   }
   struct llm_result *res = llm__result_new();
   int rc = res ? llm__result_set_text(res, s->text.s ? s->text.s : "", s->text.len) : LLM_ENOMEM;
-  for (size_t i = 0; !rc && i < s->nslots; i++) {
-    struct oa_slot *sl = &s->slots[i];
-    if (!sl->name && !sl->args.len && !sl->obj_args) continue; /* gap in indices */
-    json_t *args = sl->obj_args && !sl->args.len ? json_incref(sl->obj_args)
-                                                 : llm__parse_args(sl->args.s ? sl->args.s : "", sl->args.len);
-    rc = llm__result_add_call(res, sl->id, sl->name ? sl->name : "", args, sl->args.len ? sl->args.s : NULL);
+  for (size_t i = 0; !rc && i < s->nparts; i++) {
+    struct llm_part *sl = &s->parts[i];
+    if (!sl->name && !sl->buf.len && !sl->obj) continue; /* gap in indices */
+    json_t *args =
+        sl->obj && !sl->buf.len ? json_incref(sl->obj) : llm__parse_args(sl->buf.s ? sl->buf.s : "", sl->buf.len);
+    rc = llm__result_add_call(res, sl->id, sl->name ? sl->name : "", args, sl->buf.len ? sl->buf.s : NULL);
   }
   if (!rc) rc = llm__result_set_finish(res, map_finish(s->finish), s->finish ? s->finish : "");
-  return llm__stream_result(res, rc, "openai", s->in_tok, s->out_tok, s->model, out, err, errlen);
+  return llm__stream_result(res, rc, "openai", s, out, err, errlen);
 }
 
 const struct llm_provider_ops *llm__openai_ops(void) {
@@ -424,10 +362,10 @@ const struct llm_provider_ops *llm__openai_ops(void) {
       .extra_header = NULL,
       .encode = encode,
       .decode = decode,
-      .stream_new = stream_new,
+      .stream_new = llm__stream_new,
       .stream_event = stream_event,
       .stream_finish = stream_finish,
-      .stream_free = stream_free,
+      .stream_free = llm__stream_free,
   };
   return &ops;
 }

@@ -54,11 +54,38 @@ int llm__result_set_finish(struct llm_result *res, enum llm_finish f, const char
 json_t *llm__parse_args(const char *raw, size_t len);
 /* any tool call makes the finish TOOL (unless LENGTH): non-empty tool_calls are authoritative */
 void llm__result_normalize(struct llm_result *res);
+/* ---- streaming state, shared by the providers (llm.c) ---- */
+/* One part of a streamed answer: an OpenAI tool-call slot (buf: the argument text, obj: arguments that arrived as
+ * an object) or an Anthropic content block (buf: its text or partial_json, obj: the parsed tool input). */
+struct llm_part {
+  char *id, *name;
+  strbuf_t buf;
+  json_t *obj;
+  int is_tool, active; /* Anthropic: a tool_use block; a block that belongs to the result */
+};
+struct llm_stream {
+  strbuf_t text;          /* OpenAI: the text deltas */
+  struct llm_part *parts; /* by the index the provider gives */
+  size_t nparts;
+  char *finish;           /* finish_reason / stop_reason as sent, NULL if none */
+  char *model;
+  long in_tok, out_tok;   /* -1 = not reported */
+  int done;               /* the end marker was seen */
+};
+#define LLM_STREAM_MAX_PARTS 4096
+void *llm__stream_new(void);   /* a struct llm_stream with the token counts unknown */
+void llm__stream_free(void *st);
+/* The part at idx, the array grown (new parts zeroed) as needed; NULL beyond LLM_STREAM_MAX_PARTS or out of memory. */
+struct llm_part *llm__stream_part(struct llm_stream *s, size_t idx);
+/* *dst = a copy of v (the old value freed); v NULL leaves it. */
+void llm__set_str(char **dst, const char *v);
+/* The integer u[in_key] / u[out_key] into *in / *out when present. */
+void llm__usage(json_t *u, const char *in_key, const char *out_key, long *in, long *out);
 /* The end of a streamed response, shared by the providers: rc (0 or an error from assembling res) decides —
- * on error res is freed and err says "<provider>: out of memory"; else the usage and model are recorded, the
+ * on error res is freed and err says "<provider>: out of memory"; else s's usage and model are recorded, the
  * result normalized and handed to *out. Returns LLM_OK or rc. */
-int llm__stream_result(struct llm_result *res, int rc, const char *provider, long in_tok, long out_tok,
-                       const char *model, struct llm_result **out, char *err, size_t errlen);
+int llm__stream_result(struct llm_result *res, int rc, const char *provider, const struct llm_stream *s,
+                       struct llm_result **out, char *err, size_t errlen);
 /* A copy of a neutral request that later appends to the request do not change: the object and its "messages" and
  * "tools" arrays are new, their elements shared (messages and tools are never changed once added). O(messages), not
  * O(bytes). New reference or NULL. */

@@ -134,13 +134,9 @@ int llm__script_next(struct llm_script *s, json_t *neutral, struct llm_result **
     snprintf(err, errlen, "script: out of memory");
     return rc;
   }
-  json_t *u = json_object_get(r, "usage");
-  if (json_is_integer(json_object_get(u, "input_tokens")))
-    res->usage.input_tokens = (long)json_integer_value(json_object_get(u, "input_tokens"));
-  if (json_is_integer(json_object_get(u, "output_tokens")))
-    res->usage.output_tokens = (long)json_integer_value(json_object_get(u, "output_tokens"));
-  free(res->model);
-  res->model = strdup("script");
+  llm__usage(json_object_get(r, "usage"), "input_tokens", "output_tokens", &res->usage.input_tokens,
+             &res->usage.output_tokens);
+  llm__set_str(&res->model, "script");
   llm__result_normalize(res);
   *out = res;
   return LLM_OK;
