@@ -248,6 +248,24 @@ json_t *llm__parse_args(const char *raw, size_t len) {
   return v;
 }
 
+json_t *llm__load_object(const char *body, size_t len, const char *what, int (*error_obj)(json_t *, char *, size_t),
+                         int *rc, char *err, size_t errlen) {
+  json_error_t je;
+  json_t *root = json_loadb(body, len, 0, &je);
+  if (!json_is_object(root)) {
+    snprintf(err, errlen, "%s (%s at byte %d)", what, root ? "not an object" : je.text, root ? 0 : je.position);
+    json_decref(root);
+    *rc = LLM_EPROTO;
+    return NULL;
+  }
+  if (error_obj && error_obj(root, err, errlen)) {
+    json_decref(root);
+    *rc = LLM_EPROVIDER;
+    return NULL;
+  }
+  return root;
+}
+
 void llm__error_message(const char *body, size_t len, char *out, size_t outlen) {
   out[0] = '\0';
   if (!body || !len) return;

@@ -128,18 +128,10 @@ static json_t *input_of(json_t *blk) {
 }
 
 static int decode(const char *body, size_t len, struct llm_result **out, char *err, size_t errlen) {
-  json_error_t je;
-  json_t *root = json_loadb(body, len, 0, &je);
+  int lrc;
   *out = NULL;
-  if (!json_is_object(root)) {
-    snprintf(err, errlen, "anthropic: response is not a JSON object (%s)", root ? "wrong type" : je.text);
-    json_decref(root);
-    return LLM_EPROTO;
-  }
-  if (error_obj(root, err, errlen)) {
-    json_decref(root);
-    return LLM_EPROVIDER;
-  }
+  json_t *root = llm__load_object(body, len, "anthropic: response is not a JSON object", error_obj, &lrc, err, errlen);
+  if (!root) return lrc;
   json_t *content = json_object_get(root, "content");
   if (!json_is_array(content)) {
     snprintf(err, errlen, "anthropic: response has no content array");
@@ -192,13 +184,9 @@ static struct llm_part *block_at(struct llm_stream *s, json_t *root) {
 static int stream_event(void *p, const char *event, const char *data, size_t len, llm_text_fn emit, void *ctx,
                         char *err, size_t errlen) {
   struct llm_stream *s = p;
-  json_error_t je;
-  json_t *root = json_loadb(data, len, 0, &je);
-  if (!json_is_object(root)) {
-    snprintf(err, errlen, "anthropic: bad stream event: %s", root ? "not an object" : je.text);
-    json_decref(root);
-    return LLM_EPROTO;
-  }
+  int lrc;
+  json_t *root = llm__load_object(data, len, "anthropic: bad stream event", NULL, &lrc, err, errlen);
+  if (!root) return lrc;
   const char *type = llm__jstr(root, "type", event && strcmp(event, "message") ? event : "");
   int rc = 0;
   if (!strcmp(type, "error")) {

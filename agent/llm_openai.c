@@ -207,19 +207,10 @@ static int error_obj(json_t *root, char *err, size_t errlen) {
 }
 
 static int decode(const char *body, size_t len, struct llm_result **out, char *err, size_t errlen) {
-  json_error_t je;
-  json_t *root = json_loadb(body, len, 0, &je);
+  int lrc;
   *out = NULL;
-  if (!json_is_object(root)) {
-    snprintf(err, errlen, "openai: response is not a JSON object (%s at byte %d)", root ? "wrong type" : je.text,
-             root ? 0 : je.position);
-    json_decref(root);
-    return LLM_EPROTO;
-  }
-  if (error_obj(root, err, errlen)) {
-    json_decref(root);
-    return LLM_EPROVIDER;
-  }
+  json_t *root = llm__load_object(body, len, "openai: response is not a JSON object", error_obj, &lrc, err, errlen);
+  if (!root) return lrc;
   json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
   json_t *msg = json_object_get(choice, "message");
   if (!json_is_object(msg)) {
@@ -281,17 +272,9 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
     s->done = 1;
     return 1;
   }
-  json_error_t je;
-  json_t *root = json_loadb(data, len, 0, &je);
-  if (!json_is_object(root)) {
-    snprintf(err, errlen, "openai: bad stream chunk: %s", root ? "not an object" : je.text);
-    json_decref(root);
-    return LLM_EPROTO;
-  }
-  if (error_obj(root, err, errlen)) {
-    json_decref(root);
-    return LLM_EPROVIDER;
-  }
+  int lrc;
+  json_t *root = llm__load_object(data, len, "openai: bad stream chunk", error_obj, &lrc, err, errlen);
+  if (!root) return lrc;
   if (!s->model) llm__set_str(&s->model, llm__jstr(root, "model", NULL));
   llm__usage(json_object_get(root, "usage"), "prompt_tokens", "completion_tokens", &s->in_tok, &s->out_tok);
   int rc = 0;

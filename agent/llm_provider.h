@@ -95,6 +95,11 @@ int llm__result_fill_ids(struct llm_result *res, unsigned long seq);
 /* The provider's error message out of an error body ({"error":{"message"}}, {"error":"..."},
  * or text); writes "" if nothing useful. */
 void llm__error_message(const char *body, size_t len, char *out, size_t outlen);
+/* A response body or stream event as a JSON object (new reference). NULL: *rc is LLM_EPROTO and err says
+ * "<what> (<why> at byte N)", or LLM_EPROVIDER when error_obj (the provider's error reader: 1 and err filled when
+ * the object is an error report; NULL = none) found one. */
+json_t *llm__load_object(const char *body, size_t len, const char *what, int (*error_obj)(json_t *, char *, size_t),
+                         int *rc, char *err, size_t errlen);
 /* the string value of o[key] or def */
 const char *llm__jstr(json_t *o, const char *key, const char *def);
 
