@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "history.h"
+#include "db_test_util.h"
 
 #define MAX_KILLS 500
 #define TIME_BUDGET_SEC 18.0
@@ -135,15 +136,10 @@ static void test_history_crash_kill9_loop_leaves_readable_history(void **state) 
   int kills = 0, exited_early = 0, mid_write = 0, in_flight_survived = 0;
 
   for (int run = 1; run <= MAX_KILLS && now_sec() - start < TIME_BUDGET_SEC; run++) {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
+    int fd; /* the child reports each completed save on it */
+    pid_t pid = db_test_fork_piped(&fd);
     assert_true(pid >= 0);
-    if (pid == 0) {
-      close(fds[0]);
-      child_loop(tmp, run, fds[1]);
-    }
-    close(fds[1]);
+    if (pid == 0) child_loop(tmp, run, fd);
     size_t nrec = 0, reccap = 64;
     struct done_rec *recs = malloc(reccap * sizeof *recs);
     /* random moment: sometimes immediately (during open / first write), else after 0..3 completed saves
@@ -151,7 +147,7 @@ static void test_history_crash_kill9_loop_leaves_readable_history(void **state) 
     int r = rand_r(&rnd) % 100;
     int wait_saves = r < 10 ? 0 : rand_r(&rnd) % 4;
     useconds_t delay = r < 10 ? 0 : (useconds_t)(rand_r(&rnd) % 3000);
-    while ((int)nrec < wait_saves && read(fds[0], &recs[nrec], sizeof *recs) == (ssize_t)sizeof *recs) nrec++;
+    while ((int)nrec < wait_saves && read(fd, &recs[nrec], sizeof *recs) == (ssize_t)sizeof *recs) nrec++;
     if (delay) usleep(delay);
     kill(pid, SIGKILL);
     int status = 0;
@@ -163,12 +159,12 @@ static void test_history_crash_kill9_loop_leaves_readable_history(void **state) 
     /* the other saves the child completed (the pipe holds every report: the writer is gone) */
     for (;;) {
       if (nrec == reccap) recs = realloc(recs, (reccap *= 2) * sizeof *recs);
-      ssize_t got = read(fds[0], &recs[nrec], sizeof *recs);
+      ssize_t got = read(fd, &recs[nrec], sizeof *recs);
       if (got == 0) break;
       assert_int_equal(got, sizeof *recs);
       nrec++;
     }
-    close(fds[0]);
+    close(fd);
 
     int tmps = count_tmp(dir);
     if (tmps > 0) mid_write++; /* killed while a temporary file existed */

@@ -134,3 +134,19 @@ void db_test_exe_path(char *out, size_t len, const char *name, const char *given
   }
   snprintf(out, len, "%s/%s", db_test_binary_dir(), name);
 }
+
+pid_t db_test_fork_piped(int *fd) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(fds[0]);
+    close(fds[1]);
+    errno = e;
+    return -1;
+  }
+  close(fds[pid == 0 ? 0 : 1]);
+  *fd = fds[pid == 0 ? 1 : 0];
+  return pid;
+}

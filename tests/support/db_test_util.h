@@ -5,6 +5,7 @@
 #define DAWBRIDGE_DB_TEST_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* A loopback port that was free a moment ago (the kernel's pick for a bound, then closed socket). -1 on error. */
 int db_test_free_udp_port(void);
@@ -20,6 +21,11 @@ int db_test_rm_rf(const char *path);
 
 /* The whole file, NUL-terminated, malloc'd (caller frees); *len (if given) = its size. NULL if unreadable. */
 char *db_test_slurp(const char *path, size_t *len);
+
+/* fork() with a pipe from the child to the parent: returns the child's pid in the parent, 0 in the child, -1 on
+ * error (errno set, nothing left open). *fd is the pipe's write end in the child and its read end in the parent;
+ * the other end is closed on each side, so the parent reads end-of-file once the child is gone. */
+pid_t db_test_fork_piped(int *fd);
 
 /* Milliseconds of CLOCK_MONOTONIC (benches' figures, tests' deadlines: never asserted on). */
 double db_test_now_ms(void);

@@ -140,26 +140,17 @@ int osc_client_send(osc_client_t *c, int port, const char *path, const char *typ
   return r;
 }
 
-int32_t osc_rx_i(const struct osc_rx *r, int k) {
-  int32_t v;
-  memcpy(&v, r->argv[k], 4);
-  return v;
-}
-float osc_rx_f(const struct osc_rx *r, int k) {
-  float v;
-  memcpy(&v, r->argv[k], 4);
-  return v;
-}
-int64_t osc_rx_h(const struct osc_rx *r, int k) {
-  int64_t v;
-  memcpy(&v, r->argv[k], 8);
-  return v;
-}
-double osc_rx_d(const struct osc_rx *r, int k) {
-  double v;
-  memcpy(&v, r->argv[k], 8);
-  return v;
-}
+/* liblo packs arguments on 4-byte boundaries: copy them out (a direct load is misaligned, UBSan reports it) */
+#define OSC_RX_GETTER(name, type)                                                                                    \
+  type name(const struct osc_rx *r, int k) {                                                                         \
+    type v;                                                                                                          \
+    memcpy(&v, r->argv[k], sizeof v);                                                                                \
+    return v;                                                                                                        \
+  }
+OSC_RX_GETTER(osc_rx_i, int32_t)
+OSC_RX_GETTER(osc_rx_f, float)
+OSC_RX_GETTER(osc_rx_h, int64_t)
+OSC_RX_GETTER(osc_rx_d, double)
 const char *osc_rx_s(const struct osc_rx *r, int k) { return (const char *)r->argv[k]; }
 
 size_t osc_client_count(const osc_client_t *c) { return c->n; }

@@ -418,35 +418,38 @@ static void test_history_default_data_dir_from_xdg(void **state) {
   free(old_home);
 }
 
-/* Runs fn in a child; the child writes its error message to a pipe and exits with the save's code
- * (negated). Returns the code; msg receives the message. */
-typedef int (*child_fn)(const char *tmp, char *err, size_t errlen);
+/* Runs fn in a child (for what must not happen to the test process itself: a file-size limit, a private mount
+ * namespace). Returns what fn returned; msg receives fn's message. The test fails if the child dies first. */
+typedef int (*child_fn)(const char *tmp, char *msg, size_t msglen);
 
 static int run_child(child_fn fn, const char *tmp, char *msg, size_t msglen) {
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  pid_t pid = fork();
+  int fd;
+  pid_t pid = db_test_fork_piped(&fd);
   assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    char err[1024] = "";
-    int rc = fn(tmp, err, sizeof err);
-    ssize_t w = write(fds[1], err, strlen(err));
+  if (pid == 0) { /* reports fn's code, then its message */
+    char m[2048] = "";
+    int rc = fn(tmp, m, sizeof m);
+    ssize_t w = write(fd, &rc, sizeof rc);
+    w = write(fd, m, strlen(m));
     (void)w;
-    close(fds[1]);
-    _exit(rc <= 0 ? -rc : 100);
+    close(fd);
+    _exit(0);
   }
-  close(fds[1]);
+  char buf[sizeof(int) + 2048];
   size_t n = 0;
   ssize_t r;
-  while (n < msglen - 1 && (r = read(fds[0], msg + n, msglen - 1 - n)) > 0) n += (size_t)r;
-  msg[n] = '\0';
-  close(fds[0]);
+  while (n < sizeof buf && (r = read(fd, buf + n, sizeof buf - n)) > 0) n += (size_t)r;
+  close(fd);
   int status = 0;
   assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  int code = WEXITSTATUS(status);
-  return code == 100 ? 1 : -code;
+  if (!WIFEXITED(status) || n < sizeof(int))
+    fail_msg("child died before it reported (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  int rc;
+  memcpy(&rc, buf, sizeof rc);
+  size_t mlen = n - sizeof(int) < msglen - 1 ? n - sizeof(int) : msglen - 1;
+  memcpy(msg, buf + sizeof(int), mlen);
+  msg[mlen] = '\0';
+  return rc;
 }
 
 static json_t *big_snapshot(void) {
@@ -591,35 +594,12 @@ static int enter_private_mounts(char *why, size_t len) {
   return 0;
 }
 
-/* Runs fn in a child; fn returns 0 when every check passed, else a nonzero step number with its reason in
- * msg. The test fails with that reason. */
-typedef int (*ns_fn)(const char *tmp, char *msg, size_t msglen);
-
-static void run_checked_child(ns_fn fn, const char *tmp) {
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    char msg[2048] = "";
-    int rc = fn(tmp, msg, sizeof msg);
-    ssize_t w = write(fds[1], msg, strlen(msg));
-    (void)w;
-    close(fds[1]);
-    _exit(rc < 0 || rc > 200 ? 201 : rc);
-  }
-  close(fds[1]);
+/* fn (run in a child) returns 0 when every check passed, else a nonzero step number with its reason in msg. The
+ * test fails with that reason. */
+static void run_checked_child(child_fn fn, const char *tmp) {
   char msg[2048];
-  size_t n = 0;
-  ssize_t r;
-  while (n < sizeof msg - 1 && (r = read(fds[0], msg + n, sizeof msg - 1 - n)) > 0) n += (size_t)r;
-  msg[n] = '\0';
-  close(fds[0]);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  if (!WIFEXITED(status)) fail_msg("child died (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  if (WEXITSTATUS(status) != 0) fail_msg("step %d: %s", WEXITSTATUS(status), msg);
+  int step = run_child(fn, tmp, msg, sizeof msg);
+  if (step) fail_msg("step %d: %s", step, msg);
 }
 
 #define CHECK(step, cond, ...)                                                                                         \

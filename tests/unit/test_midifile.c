@@ -67,6 +67,15 @@ static void tmp_setup(struct tmpd *t) {
   snprintf(t->path, sizeof t->path, "%s/out.mid", t->dir);
 }
 
+/* The demo snapshot (SNAPSHOT) written to a fresh t->path. */
+static void write_snapshot(struct tmpd *t) {
+  tmp_setup(t);
+  json_t *snap = J(SNAPSHOT);
+  char err[512] = "";
+  if (midifile_write(snap, t->path, err, sizeof err) != MIDIFILE_OK) fail_msg("midifile_write: %s", err);
+  json_decref(snap);
+}
+
 static void tmp_teardown(struct tmpd *t) { nftw(t->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS); }
 
 static int cmp_note6(const void *a, const void *b) {
@@ -81,11 +90,8 @@ static int cmp_note6(const void *a, const void *b) {
 static void test_midifile_notes_ticks_velocities_exact(void **state) {
   (void)state;
   struct tmpd t;
-  tmp_setup(&t);
-  json_t *snap = J(SNAPSHOT);
   char err[512] = "";
-  assert_int_equal(midifile_write(snap, t.path, err, sizeof err), MIDIFILE_OK);
-  json_decref(snap);
+  write_snapshot(&t);
 
   smf_t smf;
   if (smf_read(t.path, &smf, err, sizeof err) != 0) fail_msg("reader: %s", err);
@@ -269,11 +275,7 @@ static void test_midifile_python_stdlib_cross_check(void **state) {
     skip();
   }
   struct tmpd t;
-  tmp_setup(&t);
-  json_t *snap = J(SNAPSHOT);
-  char err[512] = "";
-  assert_int_equal(midifile_write(snap, t.path, err, sizeof err), MIDIFILE_OK);
-  json_decref(snap);
+  write_snapshot(&t);
   char *out = run_python(t.path);
   if (!out) fail_msg("python3 could not parse %s", t.path);
   char expect[4096];
