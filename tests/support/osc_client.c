@@ -111,11 +111,9 @@ int osc_client_send_raw(osc_client_t *c, int port, const void *buf, size_t len) 
   return r < 0 ? r : 0;
 }
 
-int osc_client_send(osc_client_t *c, int port, const char *path, const char *types, ...) {
+lo_message osc_message_vnew(const char *types, va_list ap) {
   lo_message m = lo_message_new();
-  va_list ap;
-  va_start(ap, types);
-  for (const char *t = types; *t; t++) {
+  for (const char *t = types; m && *t; t++) {
     switch (*t) {
     case 'i': lo_message_add_int32(m, va_arg(ap, int)); break;
     case 'f': lo_message_add_float(m, (float)va_arg(ap, double)); break;
@@ -124,13 +122,19 @@ int osc_client_send(osc_client_t *c, int port, const char *path, const char *typ
     case 'd': lo_message_add_double(m, va_arg(ap, double)); break;
     case 'T': lo_message_add_true(m); break;
     case 'F': lo_message_add_false(m); break;
-    default:
-      va_end(ap);
-      lo_message_free(m);
-      return -1;
+    case 'N': lo_message_add_nil(m); break;
+    default: lo_message_free(m); return NULL;
     }
   }
+  return m;
+}
+
+int osc_client_send(osc_client_t *c, int port, const char *path, const char *types, ...) {
+  va_list ap;
+  va_start(ap, types);
+  lo_message m = osc_message_vnew(types, ap);
   va_end(ap);
+  if (!m) return -1;
   size_t len = 0;
   void *data = lo_message_serialise(m, path, NULL, &len);
   lo_message_free(m);

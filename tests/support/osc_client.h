@@ -16,6 +16,7 @@
 #define DAWBRIDGE_OSC_CLIENT_H
 
 #include <lo/lo.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -47,6 +48,9 @@ int osc_client_new(uv_loop_t *loop, int port, osc_client_t **out);
 int osc_client_port(const osc_client_t *c);
 /* Sends one message to 127.0.0.1:port. Returns 0 or a negative error. */
 int osc_client_send(osc_client_t *c, int port, const char *path, const char *types, ...);
+/* A liblo message from type tags and C values, as osc_client_send takes them ('N' adds a nil too). New message
+ * (lo_message_free), or NULL for an unknown tag. */
+lo_message osc_message_vnew(const char *types, va_list ap);
 /* Sends raw bytes (for malformed packets and hand-made bundles). */
 int osc_client_send_raw(osc_client_t *c, int port, const void *buf, size_t len);
 

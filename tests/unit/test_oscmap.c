@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "oscmap.h"
+#include "osc_client.h"
 #include "db_test_json.h"
 
 static oscmap_t *load_real(const char *dialect) {
@@ -409,23 +410,11 @@ struct msg {
 };
 
 static struct msg mk(const char *types, ...) {
-  lo_message out = lo_message_new();
   va_list ap;
   va_start(ap, types);
-  for (const char *t = types; *t; t++) {
-    switch (*t) {
-    case 'i': lo_message_add_int32(out, va_arg(ap, int)); break;
-    case 'f': lo_message_add_float(out, (float)va_arg(ap, double)); break;
-    case 'd': lo_message_add_double(out, va_arg(ap, double)); break;
-    case 'h': lo_message_add_int64(out, va_arg(ap, int64_t)); break;
-    case 's': lo_message_add_string(out, va_arg(ap, const char *)); break;
-    case 'T': lo_message_add_true(out); break;
-    case 'F': lo_message_add_false(out); break;
-    case 'N': lo_message_add_nil(out); break;
-    default: fail_msg("mk: type %c", *t);
-    }
-  }
+  lo_message out = osc_message_vnew(types, ap);
   va_end(ap);
+  if (!out) fail_msg("mk: bad type tags %s", types);
   size_t len = 0;
   void *data = lo_message_serialise(out, "/x", NULL, &len);
   lo_message_free(out);
