@@ -27,6 +27,15 @@ void cli_choose_listen(struct cli_opts *o, FILE *warn) {
             o->host);
 }
 
+void *cli_cmd_new(struct cli *c, size_t size, void (*cmd_free)(void *cmd_data)) {
+  void *x = calloc(1, size);
+  if (x) {
+    c->cmd_data = x;
+    c->cmd_free = cmd_free;
+  }
+  return x;
+}
+
 void cli_daw_config(const struct cli *c, struct daw_config *cfg) {
   const struct cli_opts *o = &c->o;
   memset(cfg, 0, sizeof *cfg);

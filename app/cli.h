@@ -91,6 +91,8 @@ int cli_is_loopback(const char *addr);
  * DAW on loopback (o->listen stays NULL), else 0.0.0.0 with a one-line warning to warn (NULL: none) that OSC has no
  * authentication. The link drops every datagram not from the DAW's address and port either way. */
 void cli_choose_listen(struct cli_opts *o, FILE *warn);
+/* A command's state: size zeroed bytes, made c->cmd_data with cmd_free (called after the loop ends); NULL on OOM. */
+void *cli_cmd_new(struct cli *c, size_t size, void (*cmd_free)(void *cmd_data));
 /* The DAW configuration the options describe. */
 void cli_daw_config(const struct cli *c, struct daw_config *cfg);
 /* --daw mock: fills mc (tracks, companion unless --no-companion) and returns 1; else 0. */

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "history.h"
 #include "datadir.h"
+#include "live.h"
 #include "llm.h"
 #include "rmtree.h"
 
@@ -422,20 +423,14 @@ static void start_agent(struct acmd *x) {
       return;
     }
   }
+  struct live_config lc; /* the options as the daemon would take them */
+  cli_live_config(c, &lc);
   struct agent_config ac;
-  memset(&ac, 0, sizeof ac);
-  ac.daw = c->daw;
-  ac.llm = x->llm;
-  ac.executor = c->o.executor && !strcmp(c->o.executor, "direct") ? AGENT_EXEC_DIRECT : AGENT_EXEC_LLM;
-  ac.max_turns = c->o.max_turns;
-  ac.context_budget = c->o.context_budget;
-  ac.profile = c->o.profile;
+  live_agent_config(&lc, c->daw, x->llm, &ac);
   ac.confirm = c->o.confirm;
   ac.stream = !c->o.json;
-  ac.data_dir = c->o.data_dir ? c->o.data_dir : x->demo_dir[0] ? x->demo_dir : NULL;
-  ac.composition = c->o.composition ? c->o.composition : x->kind == K_DEMO ? "demo" : NULL;
-  ac.log.fn = cli_log_stderr;
-  ac.log.level = c->o.log_level;
+  if (!ac.data_dir && x->demo_dir[0]) ac.data_dir = x->demo_dir;
+  if (!ac.composition && x->kind == K_DEMO) ac.composition = "demo";
   ac.cb.on_stage = on_stage;
   ac.cb.on_plan_delta = on_plan_delta;
   ac.cb.on_plan = on_plan;
@@ -496,12 +491,10 @@ static void on_probe(int status, struct llm_config *cfg, const char *msg, void *
 }
 
 static struct acmd *acmd_new(struct cli *c, enum kind k) {
-  struct acmd *x = calloc(1, sizeof *x);
+  struct acmd *x = cli_cmd_new(c, sizeof *x, acmd_free);
   if (!x) return NULL;
   x->c = c;
   x->kind = k;
-  c->cmd_data = x;
-  c->cmd_free = acmd_free;
   uv_signal_start(&c->sigint, on_signal, SIGINT);
   uv_signal_start(&c->sigterm, on_signal, SIGTERM);
   /* a file size limit makes the history's write fail with an error (reported, checked before the DAW is changed)

@@ -520,12 +520,10 @@ int cmd_history(struct cli *c) {
   if (!strcmp(sub, "diff") && parse_number(c->argv[2], &n2))
     return usage_error("'%s' is not an iteration number", c->argv[2]);
 
-  struct hcmd *x = calloc(1, sizeof *x);
+  struct hcmd *x = cli_cmd_new(c, sizeof *x, hcmd_free);
   if (!x) return CLI_EXIT_CONFIG;
   x->c = c;
   x->sub = sub;
-  c->cmd_data = x;
-  c->cmd_free = hcmd_free;
 
   if (!strcmp(sub, "save") || !strcmp(sub, "undo") || !strcmp(sub, "restore")) {
     x->target = n1;

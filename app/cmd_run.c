@@ -151,11 +151,9 @@ int cmd_run(struct cli *c) {
     fprintf(stderr, "dawbridge: run takes no arguments (dawbridge --daw reaper|ardour|mock run)\n");
     return CLI_EXIT_USAGE;
   }
-  struct runcmd *x = calloc(1, sizeof *x);
+  struct runcmd *x = cli_cmd_new(c, sizeof *x, free);
   if (!x) return CLI_EXIT_CONFIG;
   x->c = c;
-  c->cmd_data = x;
-  c->cmd_free = free;
   /* a file-size limit is a reported save error, not a signal */
   signal(SIGXFSZ, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "editdist.h"
 #include "errfmt.h"
 #include "strbuf.h"
 
@@ -112,30 +113,11 @@ static const struct key *find_key(const char *name) {
   return NULL;
 }
 
-/* Edit distance, for "did you mean"; names longer than 31 bytes are never near a key. */
-static size_t distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b), row[32];
-  if (la > 31 || lb > 31) return 99;
-  for (size_t j = 0; j <= lb; j++) row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < best) best = up + 1;
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      diag = up;
-      row[j] = best;
-    }
-  }
-  return row[lb];
-}
-
 static const char *nearest_key(const char *name) {
   const char *best = NULL;
   size_t bd = 3; /* at most 2 edits */
   for (size_t i = 0; i < NKEYS; i++) {
-    size_t d = distance(name, keys[i].name);
+    size_t d = edit_distance(name, keys[i].name);
     if (d < bd) bd = d, best = keys[i].name;
   }
   return best;

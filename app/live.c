@@ -820,6 +820,20 @@ static void llm_log(void *data, enum llm_log_level level, const char *line) {
   log_msg(&l->cfg.log, lv, "llm", "%s", line);
 }
 
+void live_agent_config(const struct live_config *cfg, daw_t *daw, llm_t *llm, struct agent_config *ac) {
+  memset(ac, 0, sizeof *ac);
+  ac->daw = daw;
+  ac->llm = llm;
+  ac->executor = cfg->executor && !strcmp(cfg->executor, "direct") ? AGENT_EXEC_DIRECT : AGENT_EXEC_LLM;
+  ac->max_turns = cfg->max_turns;
+  ac->context_budget = cfg->context_budget;
+  ac->profile = cfg->profile;
+  ac->stream = 1;
+  ac->data_dir = cfg->data_dir;
+  ac->composition = cfg->composition;
+  ac->log = cfg->log;
+}
+
 static void make_agent(live_t *l) {
   if (l->agent) return;
   if (l->llm_ok && !l->llm) {
@@ -827,17 +841,7 @@ static void make_agent(live_t *l) {
     if (!l->llm) lg(l, LOG_WARN, "the model client cannot start: %s%s", l->llm_err, NULL);
   }
   struct agent_config ac;
-  memset(&ac, 0, sizeof ac);
-  ac.daw = l->daw;
-  ac.llm = l->llm;
-  ac.executor = l->cfg.executor && !strcmp(l->cfg.executor, "direct") ? AGENT_EXEC_DIRECT : AGENT_EXEC_LLM;
-  ac.max_turns = l->cfg.max_turns;
-  ac.context_budget = l->cfg.context_budget;
-  ac.profile = l->cfg.profile;
-  ac.stream = 1;
-  ac.data_dir = l->cfg.data_dir;
-  ac.composition = l->cfg.composition;
-  ac.log = l->cfg.log;
+  live_agent_config(&l->cfg, l->daw, l->llm, &ac);
   ac.cb.on_stage = on_stage;
   ac.cb.on_plan_delta = on_plan_delta;
   ac.cb.on_plan = on_plan;

@@ -105,6 +105,13 @@ struct live_config {
 };
 
 int live_new(uv_loop_t *loop, const struct live_config *cfg, live_t **out, char *err, size_t errlen);
+
+/* The agent's configuration for cfg's options (executor, turns, prompt budget, profile, data place, log; streaming
+ * on) with daw and llm (borrowed); the callbacks, confirm and any override are the caller's. The daemon and the
+ * one-shot commands (app/cmd_agent.c) build their agents with it. */
+struct agent_config;
+struct llm;
+void live_agent_config(const struct live_config *cfg, daw_t *daw, struct llm *llm, struct agent_config *ac);
 /* Connects and mirrors the DAW; cb(status, message) once the first sync ends (status < 0: not reachable — the
  * live session keeps retrying and emits "connection" events; requests end with LIVE_EDAW meanwhile). Requests
  * submitted before the first sync ends wait for it in the queue (bounded by the sync's own deadline), then run, or

@@ -1,5 +1,6 @@
 /* vocab: the tool table, the schemas of vocab/tools.json, and the argument validator. See vocab.h. */
 #include "vocab.h"
+#include "editdist.h"
 #include "errfmt.h"
 
 #include <math.h>
@@ -91,25 +92,6 @@ const char *vocab_kind_name(enum vocab_kind k) {
   return "change";
 }
 
-static size_t lev(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 64 || lb > 64) return 99;
-  size_t row[65];
-  for (size_t j = 0; j <= lb; j++) row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t up = row[j], m = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < m) m = up + 1;
-      if (row[j - 1] + 1 < m) m = row[j - 1] + 1;
-      row[j] = m;
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
 /* How many of name's '_'-separated words are whole words of tool ("set_volume" and "set_track" share "set"). */
 static int shared_words(const char *name, const char *tool) {
   int n = 0;
@@ -154,7 +136,7 @@ const char *vocab_suggest(const char *name) {
   size_t best_dist = 1000;
   for (int i = 0; i < VOCAB__COUNT; i++) {
     int sh = shared_words(name, rows[i].name);
-    size_t d = lev(name, rows[i].name);
+    size_t d = edit_distance(name, rows[i].name);
     if (sh > best_shared || (sh == best_shared && d < best_dist)) {
       best = rows[i].name;
       best_shared = sh;
