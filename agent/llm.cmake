@@ -23,6 +23,10 @@ if(DAWBRIDGE_TESTS)
   db_add_test(test_llm_script SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_llm_script.c LIBS dbllm LABELS unit llm)
   db_add_test(test_plan_json SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_plan_json.c LIBS dbmusic dbllm
               LABELS unit llm)
+  # issue 16 end to end: --profile small asks for the plan as one JSON object (the mock refuses a wrong shape)
+  add_test(NAME llm_json_mode_cli COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/tests/llm/json_mode_cli.sh
+           $<TARGET_FILE:dawbridge> $<TARGET_FILE:mock-llm>)
+  set_tests_properties(llm_json_mode_cli PROPERTIES LABELS "integration;llm" TIMEOUT 120)
   db_add_test(test_llm_http SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/integration/test_llm_http.c
               LIBS dbllm dbmockllm LABELS integration llm TIMEOUT 180)
 endif()
