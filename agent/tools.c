@@ -1,6 +1,7 @@
 /* tools: the agent's view of the vocabulary (vocab/vocab.h) plus the session reference check. See tools.h. */
 #include "tools.h"
 #include "errfmt.h"
+#include "strbuf.h"
 
 #include <stdlib.h>
 
@@ -70,11 +71,26 @@ const char *tools_suggest(const tools_t *t, const char *name) {
   return vocab_suggest(name);
 }
 
+static void join_problem(void *data, const char *arg, const char *message) {
+  (void)arg;
+  strbuf_t *b = data;
+  strbuf_appendf(b, "%s%s", b->len ? "; " : "", message);
+}
+
 int tools_check(const tools_t *t, const char *tool, const json_t *args, const session_t *session, char *err,
                 size_t errlen) {
-  int rc = vocab_check_name(t->v, tool, args, err, errlen);
-  if (rc == VOCAB_EUNKNOWN) return TOOLS_EUNKNOWN;
-  if (rc) return TOOLS_EARGS;
+  int k = vocab_lookup(tool);
+  if (k < 0) {
+    vocab_check_name(t->v, tool, args, err, errlen); /* "unknown tool 'x' (did you mean y?)" */
+    return TOOLS_EUNKNOWN;
+  }
+  strbuf_t b = STRBUF_INIT; /* every problem at once, so one retry can fix them all */
+  if (vocab_check_all(t->v, (enum vocab_tool)k, args, join_problem, &b) > 0) {
+    errmsg(err, errlen, "%s: %s", tool, b.s && !b.oom ? b.s : "invalid arguments");
+    strbuf_reset(&b);
+    return TOOLS_EARGS;
+  }
+  strbuf_reset(&b);
   if (session) {
     const char *tr = json_string_value(json_object_get(args, "track_id"));
     if (tr && !session_track_resolve(session, tr))

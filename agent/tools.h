@@ -39,7 +39,8 @@ const json_t *tools_get(const tools_t *t, const char *name);
 json_t *tools_subset(const tools_t *t, const json_t *names);
 
 /* Checks args (borrowed) for tool. session may be NULL (no reference checks). Returns 0 or a negative
- * tools_err with a one-line message naming the problem. */
+ * tools_err with a one-line message: "tool: " and every problem of the arguments (vocab_check_all), joined by
+ * "; ", so a model can correct them all in one retry. */
 int tools_check(const tools_t *t, const char *tool, const json_t *args, const session_t *session, char *err,
                 size_t errlen);
 

@@ -298,6 +298,11 @@ static const struct arg_case arg_cases[] = {
      {"unknown argument 'velocity'"}},
     /* nothing to change */
     {"set_track", "{'track_id': 't1'}", TOOLS_EARGS, {"set_track: ", "nothing to change"}},
+    /* every problem at once (vocab_check_all), joined by "; " */
+    {"set_track",
+     "{'track_id': 't1', 'pan': 3, 'mute': 1}",
+     TOOLS_EARGS,
+     {"set_track: pan is 3; it must be at most 1 (range -1 to 1); mute must be a boolean, not an integer: 1"}},
     /* not an object */
     {"set_tempo", "[120]", TOOLS_EARGS, {"set_tempo: arguments must be a JSON object"}},
     {"get_state", "null", TOOLS_EARGS, {"arguments must be a JSON object"}},
