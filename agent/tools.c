@@ -12,15 +12,13 @@ struct tools {
 };
 
 const char *tools_strerror(int code) {
-  switch (code) {
-  case TOOLS_OK: return "ok";
-  case TOOLS_EUNKNOWN: return "unknown tool";
-  case TOOLS_EARGS: return "invalid arguments";
+  switch (code) { /* the codes it shares with the vocabulary (unknown tool, invalid arguments) read the same */
   case TOOLS_ENOTRACK: return "unknown track or clip";
   case TOOLS_ELOAD: return "cannot load the tool catalog";
   case TOOLS_EUNSUPPORTED: return "not supported by the connected DAW";
-  default: return "unknown tools error";
+  default: return vocab_strerror(code);
   }
+}
 }
 
 int tools_load(const char *path, tools_t **out, char *err, size_t errlen) {
