@@ -32,6 +32,7 @@ void cli_live_config(const struct cli *c, struct live_config *lc) {
   lc->llm_url = c->o.llm_url;
   lc->transcript = c->o.transcript;
   lc->executor = c->o.executor;
+  lc->json_mode = c->o.json_mode;
   lc->max_turns = c->o.max_turns;
   lc->context_budget = c->o.context_budget;
   lc->profile = c->o.profile;

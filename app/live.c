@@ -48,10 +48,19 @@ struct sub {
 
 enum conn { CONN_DOWN = 0, CONN_UP, CONN_CHECKING };
 
+/* The strings of struct live_config that live_new copies. */
+#define LC(m) offsetof(struct live_config, m)
+static const size_t copied_strings[] = {LC(daw.dialect), LC(daw.map_path), LC(daw.host),   LC(daw.listen_host),
+                                        LC(daw.spool_dir), LC(llm),        LC(model),      LC(llm_url),
+                                        LC(transcript),    LC(executor),   LC(data_dir),   LC(composition),
+                                        LC(json_mode)};
+#undef LC
+#define LIVE_NSTRINGS (sizeof copied_strings / sizeof copied_strings[0])
+
 struct live {
   uv_loop_t *loop;
   struct live_config cfg;
-  char *s_dialect, *s_map, *s_host, *s_listen, *s_spool, *s_llm, *s_model, *s_url, *s_transcript, *s_exec, *s_data, *s_comp;
+  char *owned[LIVE_NSTRINGS]; /* copies of cfg's strings (copied_strings) */
   struct llm_config lcfg;
   int llm_ok; /* lcfg resolved (or probed) */
   char llm_err[1024];
@@ -731,7 +740,7 @@ json_t *live_status(live_t *l) {
                    l->llm ? llm_provider_name(l->lcfg.provider) : "none");
 }
 
-const char *live_dialect(const live_t *l) { return l->s_dialect ? l->s_dialect : "reaper"; }
+const char *live_dialect(const live_t *l) { return l->cfg.daw.dialect; }
 daw_t *live_daw(live_t *l) { return l->daw; }
 
 /* ---- the mirror's changes → "state" events ---- */
@@ -966,6 +975,8 @@ static void check_link(live_t *l) {
 
 /* ---- life cycle ---- */
 
+static void free_live(live_t *l);
+
 int live_new(uv_loop_t *loop, const struct live_config *cfg, live_t **out, char *err, size_t errlen) {
   if (!loop || !cfg || !out) return errfmt(err, errlen, LIVE_EINVAL, "live_new: bad arguments");
   *out = NULL;
@@ -973,35 +984,20 @@ int live_new(uv_loop_t *loop, const struct live_config *cfg, live_t **out, char 
   if (!l) return errfmt(err, errlen, LIVE_ENOMEM, "out of memory");
   l->loop = loop;
   l->cfg = *cfg;
-  l->s_dialect = dupnull(cfg->daw.dialect ? cfg->daw.dialect : "reaper");
-  l->s_map = dupnull(cfg->daw.map_path);
-  l->s_host = dupnull(cfg->daw.host);
-  l->s_listen = dupnull(cfg->daw.listen_host);
-  l->s_spool = dupnull(cfg->daw.spool_dir);
-  l->s_llm = dupnull(cfg->llm);
-  l->s_model = dupnull(cfg->model);
-  l->s_url = dupnull(cfg->llm_url);
-  l->s_transcript = dupnull(cfg->transcript);
-  l->s_exec = dupnull(cfg->executor);
-  l->s_data = dupnull(cfg->data_dir);
-  l->s_comp = dupnull(cfg->composition);
-  l->cfg.daw.dialect = l->s_dialect;
-  l->cfg.daw.map_path = l->s_map;
-  l->cfg.daw.host = l->s_host;
-  l->cfg.daw.listen_host = l->s_listen;
-  l->cfg.daw.spool_dir = l->s_spool;
-  l->cfg.llm = l->s_llm;
-  l->cfg.model = l->s_model;
-  l->cfg.llm_url = l->s_url;
-  l->cfg.transcript = l->s_transcript;
-  l->cfg.executor = l->s_exec;
-  l->cfg.data_dir = l->s_data;
-  l->cfg.composition = l->s_comp;
+  if (!l->cfg.daw.dialect) l->cfg.daw.dialect = "reaper";
+  for (size_t i = 0; i < LIVE_NSTRINGS; i++) { /* the caller's strings may go away: our copies */
+    const char **f = (const char **)((char *)&l->cfg + copied_strings[i]);
+    if (*f && !(l->owned[i] = strdup(*f))) {
+      free_live(l);
+      return errfmt(err, errlen, LIVE_ENOMEM, "out of memory");
+    }
+    *f = l->owned[i];
+  }
   l->reconnect_ms = cfg->reconnect_ms > 0 ? cfg->reconnect_ms : 1000;
   l->turns = json_array();
   l->pending = json_array();
   if (cfg->composition && !history_composition_valid(cfg->composition)) {
-    free(l);
+    free_live(l);
     return errfmt(err, errlen, LIVE_ECONFIG, "composition '%s' is not a usable name", cfg->composition);
   }
   /* the model: the same resolution as the one-shot CLI */
@@ -1013,7 +1009,7 @@ int live_new(uv_loop_t *loop, const struct live_config *cfg, live_t **out, char 
                       : lv >= LOG_INFO ? LLM_LOG_INFO
                       : lv >= LOG_WARN ? LLM_LOG_WARN
                                        : LLM_LOG_ERROR;
-  struct llm_flags fl = {.llm = l->cfg.llm, .model = l->cfg.model, .url = l->cfg.llm_url};
+  struct llm_flags fl = {.llm = l->cfg.llm, .model = l->cfg.model, .url = l->cfg.llm_url, .json_mode = l->cfg.json_mode};
   if (l->cfg.transcript) {
     fl.llm = "script";
     fl.url = l->cfg.transcript;
@@ -1090,18 +1086,7 @@ static void free_live(live_t *l) {
   json_decref(l->pending);
   json_decref(l->last_state);
   free(l->subs);
-  free(l->s_dialect);
-  free(l->s_map);
-  free(l->s_host);
-  free(l->s_listen);
-  free(l->s_spool);
-  free(l->s_llm);
-  free(l->s_model);
-  free(l->s_url);
-  free(l->s_transcript);
-  free(l->s_exec);
-  free(l->s_data);
-  free(l->s_comp);
+  for (size_t i = 0; i < LIVE_NSTRINGS; i++) free(l->owned[i]);
   free(l);
   if (cb) cb(data);
 }

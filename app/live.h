@@ -94,7 +94,8 @@ struct live_config {
   struct mock_embed_config mock;
   /* the model: the same resolution as the CLI (llm_config_resolve); NULL fields = env/config/defaults */
   const char *llm, *model, *llm_url, *transcript;
-  const char *executor; /* "llm" (default) | "direct" */
+  const char *executor;  /* "llm" (default) | "direct" */
+  const char *json_mode; /* --json-mode auto|schema|object|off; NULL = DAWBRIDGE_JSON_MODE / auto (agent/llm.h) */
   int max_turns;
   long context_budget;
   int profile;
