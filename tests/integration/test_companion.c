@@ -20,6 +20,7 @@
 #include "companion.h"
 #include "daw.h"
 #include "mock_embed.h"
+#include "db_test_json.h"
 #include "wire_fixture.h"
 
 static const char *const dialects[] = {"reaper", "ardour"};
@@ -161,15 +162,6 @@ static void tc_close(struct tc *t) {
 
 static const char *rs(struct tc *t, const char *key) { return json_string_value(json_object_get(t->w.result, key)); }
 
-static json_t *mock_track_named(json_t *st, const char *name) {
-  size_t i;
-  json_t *tr;
-  json_array_foreach(json_object_get(st, "tracks"), i, tr) {
-    if (!strcmp(json_string_value(json_object_get(tr, "name")), name)) return tr;
-  }
-  return NULL;
-}
-
 static int count_named(json_t *st, const char *name) {
   int n = 0;
   size_t i;
@@ -194,16 +186,8 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     assert_true(json_is_true(json_object_get(t.w.result, "companion")));
     assert_true(daw_has_companion(t.d));
     /* the capability list offers the companion's tools */
-    json_t *caps = daw_capabilities(t.d);
-    int has_clip = 0, has_fx = 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(caps, i, v) {
-      has_clip |= !strcmp(json_string_value(v), "create_midi_clip");
-      has_fx |= !strcmp(json_string_value(v), "add_effect");
-    }
-    json_decref(caps);
-    assert_true(has_clip && has_fx);
+    assert_true(wire_offers(&t.w, "create_midi_clip"));
+    assert_true(wire_offers(&t.w, "add_effect"));
     /* host ids of the existing tracks came from the companion's state */
     assert_non_null(session_track_host_id(daw_session(t.d), 1));
 
@@ -249,7 +233,7 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
       assert_true(cst.replies_osc > 0);
     /* the DAW's own state: the track, its instrument, the exact notes, the chain */
     json_t *ms = mock_state(t.w.mock);
-    json_t *kick = mock_track_named(ms, "Kick");
+    json_t *kick = db_test_json_track(ms, "Kick");
     assert_non_null(kick);
     assert_string_equal(json_string_value(json_object_get(kick, "type")), "midi");
     assert_non_null(json_string_value(json_object_get(kick, "instrument")));
@@ -291,7 +275,7 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     assert_int_equal(json_integer_value(json_object_get(t.w.result, "notes")), 2);
     expect_ok(&t, wire_callf(&t.w, "edit_clip", "{\"clip_id\":\"%s\",\"transpose\":12}", clip_id), "edit_clip transpose");
     ms = mock_state(t.w.mock);
-    notes = json_object_get(json_array_get(json_object_get(mock_track_named(ms, "Kick"), "clips"), 0), "notes");
+    notes = json_object_get(json_array_get(json_object_get(db_test_json_track(ms, "Kick"), "clips"), 0), "notes");
     assert_int_equal(json_array_size(notes), 2);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(notes, 0), "n")), 48);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(notes, 1), "n")), 50);
@@ -306,18 +290,12 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     expect_ok(&t, wire_callf(&t.w, "delete_clip", "{\"clip_id\":\"%s\"}", clip_id), "delete_clip");
     assert_null(session_clip_find(daw_session(t.d), clip_id, NULL));
     ms = mock_state(t.w.mock);
-    assert_int_equal(json_array_size(json_object_get(mock_track_named(ms, "Kick"), "clips")), 0);
+    assert_int_equal(json_array_size(json_object_get(db_test_json_track(ms, "Kick"), "clips")), 0);
     json_decref(ms);
     /* delete_track: REAPER deletes; Ardour 7.3's Lua cannot remove a track, so it is not offered and a call is
      * refused with the host's reason, the track untouched */
     int deletes = hosts_delete_tracks(dialects[di]);
-    json_t *dcaps = daw_capabilities(t.d);
-    int offered = 0;
-    size_t ci;
-    json_t *cv;
-    json_array_foreach(dcaps, ci, cv) offered |= !strcmp(json_string_value(cv), "delete_track");
-    json_decref(dcaps);
-    assert_int_equal(offered, deletes);
+    assert_int_equal(wire_offers(&t.w, "delete_track"), deletes);
     if (deletes) {
       expect_ok(&t, wire_callf(&t.w, "delete_track", "{\"track_id\":\"%s\"}", track_id), "delete_track");
       assert_int_equal(session_track_count(daw_session(t.d)), 2);
@@ -328,9 +306,9 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     }
     ms = mock_state(t.w.mock);
     if (deletes)
-      assert_null(mock_track_named(ms, "Kick"));
+      assert_null(db_test_json_track(ms, "Kick"));
     else
-      assert_non_null(mock_track_named(ms, "Kick"));
+      assert_non_null(db_test_json_track(ms, "Kick"));
     json_decref(ms);
     /* an unknown clip is refused before anything is sent */
     assert_int_equal(wire_callf(&t.w, "delete_clip", "{\"clip_id\":\"c999\"}"), DAW_ENOTRACK);
@@ -354,21 +332,11 @@ static void test_companion_absent_clear_error_and_fewer_capabilities(void **st) 
     assert_non_null(strstr(e, di == 0 ? "Load ReaScript" : "install-gui-hook.sh"));
     assert_non_null(strstr(e, t.spool));
     assert_false(daw_has_companion(t.d));
-    json_t *caps = daw_capabilities(t.d);
-    int has_clip = 0, has_fx = 0, has_track = 0, has_set = 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(caps, i, v) {
-      has_clip |= !strcmp(json_string_value(v), "create_midi_clip");
-      has_fx |= !strcmp(json_string_value(v), "add_effect");
-      has_track |= !strcmp(json_string_value(v), "create_track");
-      has_set |= !strcmp(json_string_value(v), "set_track");
-    }
-    json_decref(caps);
-    assert_false(has_clip);
-    assert_false(has_fx);
-    assert_true(has_set);
-    assert_int_equal(has_track, di == 0); /* REAPER can still insert a track natively; Ardour cannot */
+    assert_false(wire_offers(&t.w, "create_midi_clip"));
+    assert_false(wire_offers(&t.w, "add_effect"));
+    assert_true(wire_offers(&t.w, "set_track"));
+    /* REAPER can still insert a track natively; Ardour cannot */
+    assert_int_equal(wire_offers(&t.w, "create_track"), di == 0);
     assert_non_null(strstr(daw_unavailable_reason(t.d, "add_effect"), "install it like this"));
     assert_int_equal(
         wire_callf(&t.w, "create_midi_clip",
@@ -412,7 +380,7 @@ static void notes_key(const json_t *notes, char *out, size_t outlen) {
 /* The notes of the mock's clip that starts at `start` on the track named `track` (the DAW's own state). */
 static void mock_clip_notes(struct tc *t, const char *track, double start, char *out, size_t outlen) {
   json_t *st = mock_state(t->w.mock);
-  json_t *tr = mock_track_named(st, track);
+  json_t *tr = db_test_json_track(st, track);
   assert_non_null(tr);
   size_t i;
   json_t *c;
@@ -436,13 +404,7 @@ static void test_companion_get_notes_both_dialects(void **st) {
     struct tc t;
     struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 1};
     assert_int_equal(tc_open(&t, &o), 0);
-    json_t *caps = daw_capabilities(t.d);
-    int has = 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(caps, i, v) has |= !strcmp(json_string_value(v), "get_notes");
-    json_decref(caps);
-    assert_true(has);
+    assert_true(wire_offers(&t.w, "get_notes"));
 
     expect_ok(&t, wire_callf(&t.w, "create_track", "{\"name\":\"Keys\",\"type\":\"midi\"}"), "create_track");
     char tid[16];
@@ -503,6 +465,8 @@ static void test_companion_get_notes_both_dialects(void **st) {
     assert_int_equal(json_array_size(clips), 2);
     assert_int_equal(json_integer_value(json_object_get(t.w.result, "note_count")), 5);
     int seen = 0;
+    size_t i;
+    json_t *v;
     json_array_foreach(clips, i, v) {
       const char *c = json_string_value(json_object_get(v, "clip_id"));
       notes_key(json_object_get(v, "notes"), got, sizeof got);
@@ -557,11 +521,7 @@ static void test_companion_get_notes_both_dialects(void **st) {
     /* without the companion: not offered, and a call says what to install */
     struct open_opts o2 = {.dialect = dialects[di], .tracks = 2, .mock_companion = 0};
     assert_int_equal(tc_open(&t, &o2), 0);
-    caps = daw_capabilities(t.d);
-    has = 0;
-    json_array_foreach(caps, i, v) has |= !strcmp(json_string_value(v), "get_notes");
-    json_decref(caps);
-    assert_false(has);
+    assert_false(wire_offers(&t.w, "get_notes"));
     assert_int_equal(wire_callf(&t.w, "get_notes", "{\"track_id\":\"t1\"}"), DAW_EUNSUPPORTED);
     assert_non_null(strstr(t.w.message, "companion"));
     tc_close(&t);
@@ -735,7 +695,7 @@ static void test_companion_embedded_mock_runs_the_protocol(void **st) {
               "create_midi_clip");
     json_t *ms = mock_embed_state(t.embed);
     assert_non_null(ms);
-    json_t *dr = mock_track_named(ms, "Drums");
+    json_t *dr = db_test_json_track(ms, "Drums");
     assert_int_equal(json_array_size(json_object_get(dr, "clips")), nclips + 1);
     json_decref(ms);
     t.spool[0] = 0; /* the embedded mock owns this spool */

@@ -26,6 +26,7 @@
 
 #include "history.h"
 #include "smf_reader.h"
+#include "db_test_json.h"
 #include "db_test_util.h"
 
 struct env {
@@ -153,15 +154,6 @@ static history_t *hist(struct env *e, const char *composition) {
   return h;
 }
 
-static json_t *track_named(json_t *state, const char *name) {
-  size_t i;
-  json_t *t;
-  json_array_foreach(json_object_get(state, "tracks"), i, t) {
-    if (!strcmp(json_string_value(json_object_get(t, "name")), name)) return t;
-  }
-  return NULL;
-}
-
 /* Saves an "AI" iteration: the state of iteration `base` with the Bass at -3 dB, Drums muted, and per flags:
  * tempo 100, no markers, an add_marker action, a bass clip with notes. Returns its number. */
 enum { AI_TEMPO = 1, AI_DROP_MARKER = 2, AI_MARKER_ACTION = 4, AI_CLIP = 8, AI_PARAM_ACTION = 16 };
@@ -173,7 +165,7 @@ static int save_ai_iteration(history_t *h, int base, int flags) {
   assert_int_equal(history_load(h, base, &it, err, sizeof err), HISTORY_OK);
   json_t *st = json_deep_copy(json_object_get(it, "state"));
   json_decref(it);
-  json_t *bass = track_named(st, "Bass"), *drums = track_named(st, "Drums");
+  json_t *bass = db_test_json_track(st, "Bass"), *drums = db_test_json_track(st, "Drums");
   assert_non_null(bass);
   assert_non_null(drums);
   json_object_set_new(bass, "volume_db", json_real(-3.0));
@@ -454,9 +446,9 @@ static void test_history_cli_restore_and_undo_embedded_mock(void **st) {
     assert_string_equal(json_string_value(json_object_get(j, "source")), "restore");
     assert_int_equal(json_integer_value(json_object_get(j, "restored_from")), 2);
     assert_true(json_integer_value(json_object_get(j, "actions_count")) >= 2);
-    json_t *bass = track_named(json_object_get(j, "state"), "Bass");
+    json_t *bass = db_test_json_track(json_object_get(j, "state"), "Bass");
     assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 3) < 0.02);
-    assert_true(json_is_true(json_object_get(track_named(json_object_get(j, "state"), "Drums"), "mute")));
+    assert_true(json_is_true(json_object_get(db_test_json_track(json_object_get(j, "state"), "Drums"), "mute")));
     if (reaper)
       assert_true(fabs(json_number_value(json_object_get(json_object_get(j, "state"), "tempo")) - 100) < 0.01);
     json_decref(j);
@@ -630,7 +622,7 @@ static void test_history_cli_undo_in_a_running_daw(void **st) {
   has(e.stdout_text, "undo of iteration 2: back to iteration 1");
   has(e.stdout_text, "saved as iteration 3 (undo)");
   json_t *j = run_json(&e, 0, "state after undo", "--json %s state", opts);
-  json_t *bass = track_named(j, "Bass");
+  json_t *bass = db_test_json_track(j, "Bass");
   assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 6) < 0.02);
   assert_false(json_is_true(json_object_get(bass, "mute")));
   assert_true(fabs(json_number_value(json_object_get(j, "tempo")) - 120) < 0.01);
@@ -638,7 +630,7 @@ static void test_history_cli_undo_in_a_running_daw(void **st) {
   /* restore 2 brings the change back */
   expect(&e, run(&e, NULL, "%s history restore 2", opts), 0, "restore 2");
   j = run_json(&e, 0, "state after restore", "--json %s state", opts);
-  bass = track_named(j, "Bass");
+  bass = db_test_json_track(j, "Bass");
   assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 1) < 0.02);
   assert_true(json_is_true(json_object_get(bass, "mute")));
   assert_true(fabs(json_number_value(json_object_get(j, "tempo")) - 90) < 0.01);
@@ -657,8 +649,8 @@ static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   char opts[256];
   pid_t pid = start_mock_daw(&e, opts, sizeof opts);
   json_t *j = run_json(&e, 0, "state before", "--json %s state", opts);
-  double bass0 = json_number_value(json_object_get(track_named(j, "Bass"), "volume_db"));
-  assert_non_null(track_named(j, "Drums"));
+  double bass0 = json_number_value(json_object_get(db_test_json_track(j, "Bass"), "volume_db"));
+  assert_non_null(db_test_json_track(j, "Drums"));
   json_decref(j);
   expect(&e, run(&e, NULL, "%s history save -m baseline", opts), 0, "save baseline");
   /* the change to undo */
@@ -676,9 +668,9 @@ static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   has(e.stdout_text, "kept (edits made since iteration 2, not by it)");
   has(e.stdout_text, "\"Kit\"");
   j = run_json(&e, 0, "state after undo", "--json %s state", opts);
-  assert_true(fabs(json_number_value(json_object_get(track_named(j, "Bass"), "volume_db")) - bass0) < 0.02);
-  assert_non_null(track_named(j, "Kit"));
-  assert_null(track_named(j, "Drums"));
+  assert_true(fabs(json_number_value(json_object_get(db_test_json_track(j, "Bass"), "volume_db")) - bass0) < 0.02);
+  assert_non_null(db_test_json_track(j, "Kit"));
+  assert_null(db_test_json_track(j, "Drums"));
   json_t *t3 = NULL, *t;
   size_t i;
   json_array_foreach(json_object_get(j, "tracks"), i, t) if (!strcmp(json_string_value(json_object_get(t, "id")), "t3"))
@@ -699,13 +691,13 @@ static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   assert_int_equal(json_array_size(json_object_get(j, "iterations")), 4); /* nothing saved by the refusal */
   json_decref(j);
   j = run_json(&e, 0, "state after the conflict", "--json %s state", opts);
-  assert_true(fabs(json_number_value(json_object_get(track_named(j, "Bass"), "volume_db")) + 9) < 0.02);
+  assert_true(fabs(json_number_value(json_object_get(db_test_json_track(j, "Bass"), "volume_db")) + 9) < 0.02);
   json_decref(j);
   expect(&e, run(&e, NULL, "--force %s history undo", opts), 0, "undo --force");
   has(e.stdout_text, "forced: track \"Bass\" volume_db");
   j = run_json(&e, 0, "state after --force", "--json %s state", opts);
-  assert_true(fabs(json_number_value(json_object_get(track_named(j, "Bass"), "volume_db")) - bass0) < 0.02);
-  assert_non_null(track_named(j, "Kit"));
+  assert_true(fabs(json_number_value(json_object_get(db_test_json_track(j, "Bass"), "volume_db")) - bass0) < 0.02);
+  assert_non_null(db_test_json_track(j, "Kit"));
   json_decref(j);
   stop_mock_daw(pid);
   env_close(&e);

@@ -20,6 +20,7 @@
 #include "statediff.h"
 #include "undo.h"
 #include "db_test_util.h"
+#include "db_test_json.h"
 #include "wire_fixture.h"
 
 static const char *const dialects[] = {"reaper", "ardour"};
@@ -106,16 +107,6 @@ static int undo_to(struct fx *f, const json_t *target) {
 }
 
 
-/* The mock's own track named `name` (borrowed from state), or NULL. */
-static json_t *daw_track(json_t *state, const char *name) {
-  size_t i;
-  json_t *t;
-  json_array_foreach(json_object_get(state, "tracks"), i, t) {
-    if (!strcmp(json_string_value(json_object_get(t, "name")), name)) return t;
-  }
-  return NULL;
-}
-
 static size_t daw_track_count(json_t *state) { return json_array_size(json_object_get(state, "tracks")); }
 
 static const char *mirror_track_id(struct fx *f, const char *name) {
@@ -163,7 +154,7 @@ static void test_undo_set_track_each_property(void **st) {
       struct fx f;
       fx_open(&f, dialects[d], comp);
       json_t *before_daw = mock_embed_state(f.mock);
-      json_t *bass0 = json_deep_copy(daw_track(before_daw, "Bass"));
+      json_t *bass0 = json_deep_copy(db_test_json_track(before_daw, "Bass"));
       assert_non_null(bass0);
       for (size_t i = 0; i < sizeof mix_cases / sizeof *mix_cases; i++) {
         const struct mix_case *c = &mix_cases[i];
@@ -173,7 +164,7 @@ static void test_undo_set_track_each_property(void **st) {
         snprintf(args, sizeof args, c->args, mirror_track_id(&f, "Bass"));
         assert_int_equal(call(&f, "set_track", args), 0);
         json_t *changed = mock_embed_state(f.mock);
-        json_t *t = daw_track(changed, c->changed_name ? c->changed_name : "Bass");
+        json_t *t = db_test_json_track(changed, c->changed_name ? c->changed_name : "Bass");
         assert_non_null(t);
         assert_false(json_equal(json_object_get(t, c->key), json_object_get(bass0, c->key)));
         json_decref(changed);
@@ -187,7 +178,7 @@ static void test_undo_set_track_each_property(void **st) {
         assert_string_equal(json_string_value(json_object_get(f.w.result, "remaining_diff")), "");
 
         json_t *after = mock_embed_state(f.mock);
-        json_t *b = daw_track(after, "Bass");
+        json_t *b = db_test_json_track(after, "Bass");
         assert_non_null(b);
         assert_true(close_to(json_number_value(json_object_get(b, "volume_db")),
                              json_number_value(json_object_get(bass0, "volume_db"))));
@@ -235,7 +226,7 @@ static void test_undo_ardour_tempo_unsupported_rest_done(void **st) {
   char args[128];
   snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"volume_db\":-20}", mirror_track_id(&f, "Vocals"));
   json_t *s0 = mock_embed_state(f.mock);
-  double vol0 = json_number_value(json_object_get(daw_track(s0, "Vocals"), "volume_db"));
+  double vol0 = json_number_value(json_object_get(db_test_json_track(s0, "Vocals"), "volume_db"));
   json_decref(s0);
   assert_int_equal(call(&f, "set_track", args), 0);
   assert_int_equal(undo_to(&f, target), UNDO_EPARTIAL);
@@ -248,7 +239,7 @@ static void test_undo_ardour_tempo_unsupported_rest_done(void **st) {
   assert_non_null(strstr(json_string_value(json_object_get(f.w.result, "remaining_diff")), "tempo"));
   assert_false(json_is_true(json_object_get(f.w.result, "complete")));
   s0 = mock_embed_state(f.mock);
-  assert_true(close_to(json_number_value(json_object_get(daw_track(s0, "Vocals"), "volume_db")), vol0));
+  assert_true(close_to(json_number_value(json_object_get(db_test_json_track(s0, "Vocals"), "volume_db")), vol0));
   json_decref(s0);
   json_decref(target);
   fx_close(&f);
@@ -285,7 +276,7 @@ static void test_undo_markers(void **st) {
       assert_int_equal(rc, UNDO_OK);
     }
     json_t *s = mock_embed_state(f.mock);
-    assert_false(json_is_true(json_object_get(daw_track(s, "Drums"), "mute")));
+    assert_false(json_is_true(json_object_get(db_test_json_track(s, "Drums"), "mute")));
     assert_int_equal(json_array_size(json_object_get(s, "markers")), nm + 1); /* still there */
     json_decref(s);
     json_decref(target);
@@ -325,7 +316,7 @@ static void test_undo_effect_param_and_bypass(void **st) {
     fx_open(&f, dialects[d], 0);
     json_t *target = mirror(&f);
     json_t *s0 = mock_embed_state(f.mock);
-    json_t *fx0 = json_deep_copy(json_array_get(json_object_get(daw_track(s0, "Vocals"), "fx"), 0));
+    json_t *fx0 = json_deep_copy(json_array_get(json_object_get(db_test_json_track(s0, "Vocals"), "fx"), 0));
     json_decref(s0);
     assert_non_null(fx0);
     double p0 = json_number_value(json_object_get(json_array_get(json_object_get(fx0, "params"), 0), "value"));
@@ -337,7 +328,7 @@ static void test_undo_effect_param_and_bypass(void **st) {
     snprintf(args, sizeof args, "{\"track_id\":\"%s\",\"effect_index\":1,\"enabled\":false}", voc);
     assert_int_equal(call(&f, "set_effect_enabled", args), 0);
     json_t *s1 = mock_embed_state(f.mock);
-    json_t *fx1 = json_array_get(json_object_get(daw_track(s1, "Vocals"), "fx"), 0);
+    json_t *fx1 = json_array_get(json_object_get(db_test_json_track(s1, "Vocals"), "fx"), 0);
     assert_false(json_is_true(json_object_get(fx1, "enabled")));
     assert_false(
         close_to(json_number_value(json_object_get(json_array_get(json_object_get(fx1, "params"), 0), "value")), p0));
@@ -347,7 +338,7 @@ static void test_undo_effect_param_and_bypass(void **st) {
     if (rc) print_result(&f, "fx param + bypass");
     assert_int_equal(rc, UNDO_OK);
     json_t *s2 = mock_embed_state(f.mock);
-    json_t *fx2 = json_array_get(json_object_get(daw_track(s2, "Vocals"), "fx"), 0);
+    json_t *fx2 = json_array_get(json_object_get(db_test_json_track(s2, "Vocals"), "fx"), 0);
     assert_true(json_is_true(json_object_get(fx2, "enabled")));
     double p2 = json_number_value(json_object_get(json_array_get(json_object_get(fx2, "params"), 0), "value"));
     if (d == 0) {
@@ -394,7 +385,7 @@ static void test_undo_reaper_without_companion_reports_and_does_the_rest(void **
   assert_non_null(strstr(json_string_value(json_object_get(f.w.result, "remaining_diff")), "Pad"));
   json_t *s = mock_embed_state(f.mock);
   assert_int_equal(daw_track_count(s), n0 + 1); /* the new track is still there, as reported */
-  json_t *dr = daw_track(s, "Drums");
+  json_t *dr = db_test_json_track(s, "Drums");
   assert_true(close_to(json_number_value(json_object_get(dr, "volume_db")), 0));
   assert_false(json_is_true(json_object_get(dr, "solo")));
   assert_true(close_to(json_number_value(json_object_get(s, "tempo")), 120));
@@ -507,13 +498,7 @@ static void test_undo_companion_tools(void **st) {
                catalog_name(&f, "effects", 1), vocals ? vocals : "?", vfx);
       int deletes = deletes_tracks(dialects[d]);
       /* the planner is offered delete_track only where the host can do it */
-      json_t *caps = daw_capabilities(f.d);
-      int offered = 0;
-      size_t ci;
-      json_t *cv;
-      json_array_foreach(caps, ci, cv) offered |= !strcmp(json_string_value(cv), "delete_track");
-      json_decref(caps);
-      assert_int_equal(offered, deletes);
+      assert_int_equal(wire_offers(&f.w, "delete_track"), deletes);
       int rc = call(&f, c->tool, args);
       if (!deletes && !strcmp(c->tool, "delete_track")) { /* refused with the host's reason, the DAW unchanged */
         assert_int_equal(rc, DAW_EUNSUPPORTED);
@@ -536,7 +521,7 @@ static void test_undo_companion_tools(void **st) {
       if (!deletes && c->new_track) { /* reported, not pretended: the new track stays, nothing else differs */
         assert_track_not_reversible(&f, rc, c->new_track);
         json_t *daw2 = mock_embed_state(f.mock);
-        assert_non_null(daw_track(daw2, c->new_track));
+        assert_non_null(db_test_json_track(daw2, c->new_track));
         assert_int_equal(daw_track_count(daw2), daw_track_count(daw0) + 1);
         json_t *rest = without_track(daw2, c->new_track);
         assert_int_equal(differences(rest, daw0, 1), 0);
@@ -620,28 +605,28 @@ static void test_undo_restore_across_iterations(void **st) {
     if (rc) print_result(&f, "restore 1");
     assert_int_equal(rc, UNDO_OK);
     json_t *s = mock_embed_state(f.mock);
-    json_t *b = daw_track(s, "Bass"), *dr = daw_track(s, "Drums");
+    json_t *b = db_test_json_track(s, "Bass"), *dr = db_test_json_track(s, "Drums");
     assert_non_null(b);
     assert_non_null(dr);
     assert_true(close_to(json_number_value(json_object_get(b, "volume_db")), -6));
     assert_true(close_to(json_number_value(json_object_get(b, "pan")), 0));
     assert_false(json_is_true(json_object_get(dr, "mute")));
-    assert_null(daw_track(s, "Kit"));
+    assert_null(db_test_json_track(s, "Kit"));
     assert_true(close_to(json_number_value(json_object_get(s, "tempo")), 120));
     json_decref(s);
 
     /* restore 3 (forward again), then 2 */
     assert_int_equal(restore(&f, h, n3), UNDO_OK);
     s = mock_embed_state(f.mock);
-    assert_non_null(daw_track(s, "Kit"));
-    assert_true(json_is_true(json_object_get(daw_track(s, "Kit"), "mute")));
-    assert_true(close_to(json_number_value(json_object_get(daw_track(s, "Bass"), "volume_db")), -3));
+    assert_non_null(db_test_json_track(s, "Kit"));
+    assert_true(json_is_true(json_object_get(db_test_json_track(s, "Kit"), "mute")));
+    assert_true(close_to(json_number_value(json_object_get(db_test_json_track(s, "Bass"), "volume_db")), -3));
     if (reaper) assert_true(close_to(json_number_value(json_object_get(s, "tempo")), 132));
     json_decref(s);
     assert_int_equal(restore(&f, h, n2), UNDO_OK);
     s = mock_embed_state(f.mock);
-    b = daw_track(s, "Bass");
-    dr = daw_track(s, "Drums");
+    b = db_test_json_track(s, "Bass");
+    dr = db_test_json_track(s, "Drums");
     assert_non_null(dr);
     assert_false(json_is_true(json_object_get(dr, "mute")));
     assert_true(close_to(json_number_value(json_object_get(b, "volume_db")), -12));
@@ -708,15 +693,15 @@ static void test_undo_restore_across_iterations_companion(void **st) {
       if (rc) print_result(&f, "restore 1");
       assert_int_equal(rc, UNDO_OK);
       assert_int_equal(differences(s, daw_1, 1), 0);
-      assert_null(daw_track(s, "Keys"));
+      assert_null(db_test_json_track(s, "Keys"));
     } else { /* Keys stays, named; the effect is removed */
       assert_track_not_reversible(&f, rc, "Keys");
-      assert_non_null(daw_track(s, "Keys"));
+      assert_non_null(db_test_json_track(s, "Keys"));
       json_t *rest = without_track(s, "Keys");
       assert_int_equal(differences(rest, daw_1, 1), 0);
       json_decref(rest);
     }
-    assert_non_null(daw_track(s, "Vocals"));
+    assert_non_null(db_test_json_track(s, "Vocals"));
     json_decref(s);
 
     rc = restore(&f, h, n2);
@@ -724,7 +709,7 @@ static void test_undo_restore_across_iterations_companion(void **st) {
     assert_int_equal(rc, UNDO_OK);
     s = mock_embed_state(f.mock);
     assert_int_equal(differences(s, daw_2, 1), 0);
-    json_t *k = daw_track(s, "Keys");
+    json_t *k = db_test_json_track(s, "Keys");
     assert_non_null(k);
     assert_int_equal(json_array_size(json_object_get(clip_of(k, 0), "notes")), 3);
     json_decref(s);
@@ -765,13 +750,13 @@ static void test_undo_fast_path_uses_the_daws_undo(void **st) {
     if (deletes_tracks(dialects[d])) {
       /* the mirror equals the state before the request, whatever the fast path managed */
       assert_true(json_is_true(json_object_get(f.w.result, "complete")));
-      assert_null(daw_track(daw, "Kick"));
+      assert_null(db_test_json_track(daw, "Kick"));
     } else {
       /* Ardour 7.3: the companion's undo removes the request's clip but cannot remove the track (nor can a tool
        * call): partial, the track named; nothing else is left */
       assert_track_not_reversible(&f, rc, "Kick");
-      assert_non_null(daw_track(daw, "Kick"));
-      assert_int_equal(json_array_size(json_object_get(daw_track(daw, "Kick"), "clips")), 0);
+      assert_non_null(db_test_json_track(daw, "Kick"));
+      assert_int_equal(json_array_size(json_object_get(db_test_json_track(daw, "Kick"), "clips")), 0);
       assert_int_equal(json_array_size(json_object_get(f.w.result, "remaining")), 1);
     }
     json_decref(daw);
@@ -793,14 +778,14 @@ static int undo3(struct fx *f, const json_t *base, const json_t *result, unsigne
 }
 
 static double track_volume(json_t *state, const char *name) {
-  json_t *t = daw_track(state, name);
+  json_t *t = db_test_json_track(state, name);
   assert_non_null(t);
   return json_number_value(json_object_get(t, "volume_db"));
 }
 
 /* Number of clips of the DAW's track `name` starting at `start` (beats). */
 static size_t clips_at(json_t *state, const char *name, double start) {
-  json_t *t = daw_track(state, name);
+  json_t *t = db_test_json_track(state, name);
   size_t n = 0, i;
   json_t *c;
   json_array_foreach(json_object_get(t, "clips"), i, c) n +=
@@ -885,14 +870,14 @@ static void test_undo_keeps_the_musicians_edits(void **st) {
     json_t *s = mock_embed_state(f.mock);
     /* the AI's changes are gone (Ardour: but for the track it cannot remove, reported as failed above) */
     if (no_delete)
-      assert_non_null(daw_track(s, "Kick"));
+      assert_non_null(db_test_json_track(s, "Kick"));
     else
-      assert_null(daw_track(s, "Kick"));
+      assert_null(db_test_json_track(s, "Kick"));
     assert_int_equal(clips_at(s, "Bass", 12), 0);
     assert_true(close_to(track_volume(s, "Bass"), bass0));
     /* the musician's stay */
-    assert_null(daw_track(s, "Drums"));
-    assert_non_null(daw_track(s, "Kit"));
+    assert_null(db_test_json_track(s, "Drums"));
+    assert_non_null(db_test_json_track(s, "Kit"));
     assert_true(close_to(track_volume(s, "Vocals"), -10));
     assert_false(close_to(vocals0, -10));
     assert_int_equal(clips_at(s, "Kit", 8), 1);
@@ -938,7 +923,7 @@ static void test_undo_conflict_stops_and_force_reverts(void **st) {
     assert_non_null(strstr(f.w.message, "--force"));
     /* nothing was sent: the AI's track and the musician's volume are both still there */
     json_t *s = mock_embed_state(f.mock);
-    assert_non_null(daw_track(s, "Kick"));
+    assert_non_null(db_test_json_track(s, "Kick"));
     assert_true(close_to(track_volume(s, "Bass"), -10));
     json_decref(s);
 
@@ -957,9 +942,9 @@ static void test_undo_conflict_stops_and_force_reverts(void **st) {
     assert_true(close_to(track_volume(s, "Bass"), bass0));
     assert_int_equal(clips_at(s, "Bass", 12), 0);
     if (no_delete) {
-      assert_non_null(daw_track(s, "Kick"));
+      assert_non_null(db_test_json_track(s, "Kick"));
     } else {
-      assert_null(daw_track(s, "Kick"));
+      assert_null(db_test_json_track(s, "Kick"));
       assert_int_equal(differences(s, daw0, 1), 0);
     }
     json_decref(s);
@@ -1029,9 +1014,9 @@ static void test_undo_restore_keeps_the_musicians_edits(void **st) {
     assert_int_equal(rc, UNDO_OK);
     json_t *s = mock_embed_state(f.mock);
     assert_true(close_to(track_volume(s, "Bass"), track_volume(daw0, "Bass")));
-    assert_false(json_is_true(json_object_get(daw_track(s, "Drums"), "mute")));
-    assert_non_null(daw_track(s, "Voice"));
-    assert_null(daw_track(s, "Vocals"));
+    assert_false(json_is_true(json_object_get(db_test_json_track(s, "Drums"), "mute")));
+    assert_non_null(db_test_json_track(s, "Voice"));
+    assert_null(db_test_json_track(s, "Vocals"));
     json_decref(s);
     json_decref(daw0);
     json_decref(one);

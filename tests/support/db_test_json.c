@@ -21,3 +21,13 @@ json_t *db_test_json(const char *single_quoted) {
   free(c);
   return v;
 }
+
+json_t *db_test_json_track(const json_t *state, const char *name) {
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(state, "tracks"), i, t) {
+    const char *n = json_string_value(json_object_get(t, "name"));
+    if (n && !strcmp(n, name)) return t;
+  }
+  return NULL;
+}

@@ -11,4 +11,8 @@
 json_t *db_test_json(const char *single_quoted);
 #define J(s) db_test_json(s)
 
+/* The track named `name` in a session state (a mirror's or a mock DAW's: {"tracks": [{"name": ...}, ...]}), borrowed
+ * from state; NULL if there is none. */
+json_t *db_test_json_track(const json_t *state, const char *name);
+
 #endif

@@ -223,6 +223,16 @@ static daw_t *facade(struct wire *w) {
   return w->daw;
 }
 
+int wire_offers(struct wire *w, const char *tool) {
+  json_t *caps = daw_capabilities(facade(w));
+  int has = 0;
+  size_t i;
+  json_t *v;
+  json_array_foreach(caps, i, v) has |= !strcmp(json_string_value(v), tool);
+  json_decref(caps);
+  return has;
+}
+
 int wire_begin_request(struct wire *w, const char *name) {
   w->done = 0;
   int rc = daw_begin_request(facade(w), name, wire_on_result, w);

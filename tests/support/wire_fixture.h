@@ -77,6 +77,8 @@ int wire_call(struct wire *w, const char *tool, const char *json_args);
 /* The same with the arguments formatted printf-style (at most 4 KiB). */
 int wire_callf(struct wire *w, const char *tool, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int wire_refresh(struct wire *w);
+/* 1 if the DAW facade (w->daw) offers `tool` in its capability list (what the planner is shown), else 0. */
+int wire_offers(struct wire *w, const char *tool);
 /* A facade test's request bracket (daw_begin_request / daw_end_request on w->daw): the status. */
 int wire_begin_request(struct wire *w, const char *name);
 int wire_end_request(struct wire *w);
