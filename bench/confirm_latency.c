@@ -195,14 +195,19 @@ static void teardown(struct bench *b) {
   json_decref(b->args[1]);
 }
 
-/* Runs `n` measured calls after `warm`; fills lat. Returns failures. */
-static int run_calls(struct bench *b, int n, int warm, double *lat) {
+/* a run of n measured round trips after warm unmeasured ones, latencies into lat */
+static void begin_run(struct bench *b, int n, int warm, double *lat) {
   b->total = n + warm;
   b->warm = warm;
   b->i = 0;
   b->done = 0;
   b->lat = lat;
   b->nlat = 0;
+}
+
+/* Runs `n` measured calls after `warm`; fills lat. Returns failures. */
+static int run_calls(struct bench *b, int n, int warm, double *lat) {
+  begin_run(b, n, warm, lat);
   start_call(b);
   while (!b->done) uv_run(&b->loop, UV_RUN_ONCE);
   if (b->failures) fprintf(stderr, "%d failed calls; first: %s\n", b->failures, b->firsterr);
@@ -220,12 +225,7 @@ static int run_pings(struct bench *b, int n, int warm, double *lat) {
   lo_message m = lo_message_new();
   b->ping = lo_message_serialise(m, "/mock/ping", NULL, &b->ping_len);
   lo_message_free(m);
-  b->total = n + warm;
-  b->warm = warm;
-  b->i = 0;
-  b->done = 0;
-  b->lat = lat;
-  b->nlat = 0;
+  begin_run(b, n, warm, lat);
   uv_udp_recv_start(&b->udp, ping_alloc, ping_recv);
   ping_send(b);
   while (!b->done) uv_run(&b->loop, UV_RUN_ONCE);
