@@ -19,7 +19,6 @@ const char *tools_strerror(int code) {
   default: return vocab_strerror(code);
   }
 }
-}
 
 int tools_load(const char *path, tools_t **out, char *err, size_t errlen) {
   *out = NULL;
