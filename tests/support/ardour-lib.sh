@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # ardour-lib.sh - shell functions shared by the scripts that run a REAL Ardour 7 (Debian 12 package) for tests:
 # tests/support/ardour-runner.sh, tests/integration/ardour_sized_session.sh, tests/integration/live_ardour_real.sh,
 # tests/companions/ardour_e2e.sh and ardour_gui_e2e.sh. Source it (bash):
