@@ -13,12 +13,17 @@
  * daw_call() to the "confirmed" result -- the companion commands that carry the notes, the whole clip read back and
  * compared note by note with what was sent; then get_notes of that clip (a read alone: read_clip and the decode).
  * Prints "name value unit" lines: bulk.packed (1/0: the companion's ping offered the packed form),
- * bulk.write_read_ms (each round), bulk.write_read_median, bulk.read_median, bulk.companion_commands.
+ * bulk.write_read_ms (each round, with the CPU time the bridge and the DAW spent on it), bulk.write_read_median,
+ * bulk.read_median, bulk.write_read_cpu_bridge_median, bulk.write_read_cpu_daw_median (DAWBRIDGE_ARDOUR_PID: the
+ * DAW's process, all threads), bulk.companion_commands. On a loaded machine the CPU times show the work, the wall
+ * times mostly the wait for a core.
  * Exit 0 when every round was confirmed with every note, 1 otherwise, 2 on bad usage or no DAW. Every wait is bounded
  * by the bridge's own deadlines (companion timeouts, retries). Noisy on a shared machine: give the load with it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "companion.h"
 #include "daw.h"
@@ -53,6 +58,30 @@ static int wait(struct ctx *x) {
 }
 
 static double now_ms(void) { return (double)uv_hrtime() / 1e6; }
+
+/* CPU time (user + system, ms) of this process, and of the DAW's process when DAWBRIDGE_ARDOUR_PID names it (-1
+ * otherwise): the work done, whatever the load made the wall time */
+static double self_cpu_ms(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static double daw_cpu_ms(void) {
+  const char *pid = getenv("DAWBRIDGE_ARDOUR_PID");
+  char path[64], buf[2048];
+  if (!pid) return -1;
+  snprintf(path, sizeof path, "/proc/%d/stat", atoi(pid));
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *p = strrchr(buf, ')'); /* the command name may hold spaces: fields count from after it */
+  unsigned long long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return -1;
+  return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
+}
 
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -120,14 +149,17 @@ int main(int argc, char **argv) {
   snprintf(track, sizeof track, "%s", json_string_value(json_object_get(x.result, "track_id")));
   json_t *notes = make_notes(nnotes);
   double *wr = calloc((size_t)rounds, sizeof *wr), *rd = calloc((size_t)rounds, sizeof *rd);
+  double *cb = calloc((size_t)rounds, sizeof *cb), *cd = calloc((size_t)rounds, sizeof *cd);
   long long commands = 0;
   for (int i = 0; i < rounds; i++) {
     json_t *args = json_pack("{s:s,s:f,s:f,s:O}", "track_id", track, "start_time", 300.0 * i, "duration", 256.0,
                              "notes", notes);
     x.done = 0;
-    double t0 = now_ms();
+    double c0 = self_cpu_ms(), a0 = daw_cpu_ms(), t0 = now_ms();
     rc = daw_call(x.d, "create_midi_clip", args, on_res, &x) ? -1 : wait(&x);
     wr[i] = now_ms() - t0;
+    cb[i] = self_cpu_ms() - c0;
+    cd[i] = a0 < 0 ? -1 : daw_cpu_ms() - a0;
     json_decref(args);
     const char *st = json_string_value(json_object_get(x.result, "status"));
     if (rc || !st || strcmp(st, "confirmed") || json_integer_value(json_object_get(x.result, "notes")) != nnotes) {
@@ -139,7 +171,9 @@ int main(int argc, char **argv) {
     commands = json_integer_value(json_object_get(x.result, "companion_commands"));
     char clip[32];
     snprintf(clip, sizeof clip, "%s", json_string_value(json_object_get(x.result, "clip_id")));
-    printf("bulk.write_read_ms %.1f ms (round %d: %d notes written, read back, compared)\n", wr[i], i + 1, nnotes);
+    printf("bulk.write_read_ms %.1f ms (round %d: %d notes written, read back, compared; CPU: bridge %.0f ms, DAW %.0f "
+           "ms)\n",
+           wr[i], i + 1, nnotes, cb[i], cd[i]);
     json_t *ga = json_pack("{s:s,s:s}", "track_id", track, "clip_id", clip);
     x.done = 0;
     t0 = now_ms();
@@ -159,11 +193,18 @@ int main(int argc, char **argv) {
     printf("bulk.write_read_median %.1f ms (%d rounds, min %.1f, max %.1f)\n", wr[rounds / 2], rounds, wr[0],
            wr[rounds - 1]);
     printf("bulk.read_median %.1f ms\n", rd[rounds / 2]);
+    qsort(cb, (size_t)rounds, sizeof *cb, cmp_d);
+    qsort(cd, (size_t)rounds, sizeof *cd, cmp_d);
+    printf("bulk.write_read_cpu_bridge_median %.0f ms (CPU time of this process: the bridge)\n", cb[rounds / 2]);
+    printf("bulk.write_read_cpu_daw_median %.0f ms (CPU time of the DAW process, all its threads; -1 = unknown)\n",
+           cd[rounds / 2]);
     printf("bulk.companion_commands %lld commands (create + adds + read_clip; 0 = one command and the read)\n",
            commands);
   }
   free(wr);
   free(rd);
+  free(cb);
+  free(cd);
   json_decref(notes);
 out:
   daw_close(x.d, on_closed, &x);

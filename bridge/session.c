@@ -490,7 +490,7 @@ int session_apply(session_t *s, const struct session_update *u, char *err, size_
     break;
   }
   case SF_CLIP_PUT: {
-    json_t *in = json_deep_copy(u->json);
+    json_t *in = json_copy((json_t *)u->json); /* shallow: only "id" is set here; clip_normalise copies deeply */
     if (!in) return errfmt(err, errlen, SESSION_EINVAL, "clip must be an object");
     const char *hid = json_string_value(json_object_get(in, "host_id"));
     const char *bid = json_string_value(json_object_get(in, "id"));
