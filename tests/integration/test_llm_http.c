@@ -826,6 +826,7 @@ static void test_llm_http_json_schema_openai(void **state) {
     const char *sys = json_string_value(json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
     assert_non_null(strstr(sys, "You plan music.\n\nWrite the plan as JSON."));
     assert_null(json_object_get(body, "tool_choice"));
+    json_decref(d.res);
   }
 }
 
@@ -843,6 +844,7 @@ static void test_llm_http_json_object_openai(void **state) {
   const char *sys = json_string_value(json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
   assert_non_null(strstr(sys, "Answer with one JSON object only"));
   assert_non_null(strstr(sys, "\"analysis\""));
+  json_decref(d.res);
 }
 
 static void test_llm_http_json_forced_tool_anthropic(void **state) {
@@ -871,6 +873,7 @@ static void test_llm_http_json_forced_tool_anthropic(void **state) {
     assert_string_equal(json_string_value(json_object_get(tool, "name")), "plan");
     assert_non_null(json_object_get(json_object_get(json_object_get(tool, "input_schema"), "properties"), "steps"));
     assert_null(json_object_get(body, "response_format"));
+    json_decref(d.res);
   }
 }
 
@@ -893,6 +896,7 @@ static void test_llm_http_tool_choice_required(void **state) {
       assert_string_equal(json_string_value(json_object_get(tc, "type")), "any");
     else
       assert_string_equal(json_string_value(tc), "required");
+    json_decref(d.res);
   }
 }
 
@@ -912,6 +916,7 @@ static void test_llm_http_json_rejected_field_falls_back(void **state) {
     /* the instruction stays in the prompt */
     const char *sys = json_string_value(json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
     assert_non_null(strstr(sys, "Write the plan as JSON."));
+    json_decref(d.res);
   }
   assert_int_equal(mock_llm_rejected(f->mock), 1);            /* rejected once, never sent again */
   assert_int_equal(json_array_size(mock_llm_requests(f->mock)), 3); /* 400, its retry, the second call */
@@ -932,6 +937,7 @@ static void test_llm_http_json_rejected_field_falls_back(void **state) {
     run_until(&f->loop, &d.called);
     if (d.status) fail_msg("%s", d.msg);
     assert_null(json_object_get(json_object_get(last_request(f), "body"), "tool_choice"));
+    json_decref(d.res);
   }
   assert_int_equal(mock_llm_rejected(f->mock), 2);
 }

@@ -593,14 +593,14 @@ static void respond(struct mock_conn *c, json_t *req) {
   if (!wire_err[0]) check_wire(body, anthropic, wire_err, sizeof wire_err);
   json_t *spec = wire_err[0] ? json_pack("{s:i,s:s}", "status", 400, "error_message", wire_err)
                              : json_incref(json_array_get(m->queue, 0));
-  if (wire_err[0])
-    ;
-  else if (spec)
-    json_array_remove(m->queue, 0);
-  else if (m->def)
-    spec = json_incref(m->def);
-  else
-    spec = json_pack("{s:i,s:s}", "status", 500, "error_message", "mock: no scripted response");
+  if (!wire_err[0]) {
+    if (spec)
+      json_array_remove(m->queue, 0);
+    else if (m->def)
+      spec = json_incref(m->def);
+    else
+      spec = json_pack("{s:i,s:s}", "status", 500, "error_message", "mock: no scripted response");
+  }
   if (json_is_true(json_object_get(spec, "ignore_stream"))) stream = 0;
 
   int status =
