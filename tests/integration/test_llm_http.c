@@ -798,6 +798,11 @@ static void json_chat(struct fx *f, enum llm_json_mode mode, int stream, struct 
   run_until(&f->loop, &d->called);
 }
 
+/* the system text an OpenAI-format body carries (its first message) */
+static const char *sent_system(json_t *body) {
+  return json_string_value(json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
+}
+
 #define PLAN_JSON "{\"analysis\":\"empty\",\"steps\":[{\"tool\":\"create_track\",\"note\":null}]}"
 
 static void test_llm_http_json_schema_openai(void **state) {
@@ -823,7 +828,7 @@ static void test_llm_http_json_schema_openai(void **state) {
     assert_string_equal(json_string_value(json_array_get(json_object_get(note, "type"), 1)), "null");
     assert_null(json_object_get(json_object_get(json_object_get(item, "properties"), "tool"), "minLength"));
     /* the schema's description reaches the model through the system prompt */
-    const char *sys = json_string_value(json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
+    const char *sys = sent_system(body);
     assert_non_null(strstr(sys, "You plan music.\n\nWrite the plan as JSON."));
     assert_null(json_object_get(body, "tool_choice"));
     json_decref(d.res);
@@ -841,7 +846,7 @@ static void test_llm_http_json_object_openai(void **state) {
   assert_string_equal(json_string_value(json_object_get(rf, "type")), "json_object");
   assert_int_equal(json_object_size(rf), 1);
   /* json_object needs the word JSON in the messages (the mock refuses it otherwise, like OpenAI): the schema is there */
-  const char *sys = json_string_value(json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
+  const char *sys = sent_system(body);
   assert_non_null(strstr(sys, "Answer with one JSON object only"));
   assert_non_null(strstr(sys, "\"analysis\""));
   json_decref(d.res);
@@ -914,7 +919,7 @@ static void test_llm_http_json_rejected_field_falls_back(void **state) {
     json_t *body = json_object_get(last_request(f), "body");
     assert_null(json_object_get(body, "response_format"));
     /* the instruction stays in the prompt */
-    const char *sys = json_string_value(json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
+    const char *sys = sent_system(body);
     assert_non_null(strstr(sys, "Write the plan as JSON."));
     json_decref(d.res);
   }
