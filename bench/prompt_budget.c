@@ -19,18 +19,9 @@
 #include <time.h>
 
 #include "budget.h"
+#include "db_test_util.h"
 #include "context.h"
 #include "prompt.h"
-
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static double cpu_ms(void) {
   struct timespec ts;
@@ -38,14 +29,9 @@ static double cpu_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static const char *src_dir(void) {
-  const char *s = getenv("DAWBRIDGE_SOURCE_DIR");
-  return s && *s ? s : DAWBRIDGE_SOURCE_DIR;
-}
-
 static json_t *load(const char *rel) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/%s", src_dir(), rel);
+  snprintf(path, sizeof path, "%s/%s", db_test_source_dir(), rel);
   json_error_t e;
   json_t *j = json_load_file(path, 0, &e);
   if (!j) fprintf(stderr, "cannot load %s: %s\n", path, e.text);
@@ -112,9 +98,9 @@ static int measure(prompt_t *p, const json_t *sess, const json_t *tools, const j
   double *t = calloc((size_t)runs, sizeof *t), *tp = calloc((size_t)runs, sizeof *tp),
          *tc = calloc((size_t)runs, sizeof *tc);
   for (int r = 0; r < runs; r++) {
-    double t0 = now_ms();
+    double t0 = db_test_now_ms();
     json_t *an = context_analyze(sess);
-    double t1 = now_ms(), c1 = cpu_ms();
+    double t1 = db_test_now_ms(), c1 = cpu_ms();
     struct prompt_stage1 in = {.dialect = "reaper",
                                .request = "make the bass busier in bars 5-8",
                                .state = sess,
@@ -133,8 +119,8 @@ static int measure(prompt_t *p, const json_t *sess, const json_t *tools, const j
       free(tc);
       return -1;
     }
-    t[r] = now_ms() - t0;
-    tp[r] = now_ms() - t1;
+    t[r] = db_test_now_ms() - t0;
+    tp[r] = db_test_now_ms() - t1;
     tc[r] = cpu_ms() - c1;
     f->tokens = budget_tokens(out.system) + budget_tokens(out.user);
     f->chars = strlen(out.system ? out.system : "") + strlen(out.user ? out.user : "");

@@ -12,18 +12,9 @@
 #include "agent_fixture.h"
 #include "db_test_util.h"
 
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
-
-const char *src_dir(void) {
-  const char *d = getenv("DAWBRIDGE_SOURCE_DIR");
-  return d && *d ? d : DAWBRIDGE_SOURCE_DIR;
-}
-
 json_t *load_fixture(const char *rel) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/%s", src_dir(), rel);
+  snprintf(path, sizeof path, "%s/%s", db_test_source_dir(), rel);
   json_error_t je;
   json_t *j = json_load_file(path, 0, &je);
   if (!j) fail_msg("cannot load %s: %s (line %d)", path, je.text, je.line);

@@ -12,10 +12,7 @@
 #include "agent.h"
 #include "mock_embed.h"
 #include "mock_llm_server.h"
-
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
+#include "db_test_util.h"
 
 struct fx {
   uv_loop_t loop;
@@ -56,9 +53,8 @@ struct fx_opts {
   int no_fix;
 };
 
-/* The source tree ($DAWBRIDGE_SOURCE_DIR, else the compiled-in one) and a JSON file in it (rel: relative path; a
- * missing or bad file fails the test). New reference. */
-const char *src_dir(void);
+/* A JSON file of the source tree (db_test_source_dir; rel: relative path; a missing or bad file fails the test).
+ * New reference. */
 json_t *load_fixture(const char *rel);
 /* A daw_cb that records status and message in f->started / start_status / start_msg (data: the fx). */
 void on_started(int status, const json_t *result, const char *message, void *data);

@@ -564,7 +564,7 @@ static void test_agent_exec_plan_file(void **state) {
   struct fx_opts o = {.dialect = "ardour", .tracks = -1};
   assert_int_equal(fx_open(&f, &o), 0);
   char path[1024];
-  snprintf(path, sizeof path, "%s/examples/kick-reverb.plan", src_dir());
+  snprintf(path, sizeof path, "%s/examples/kick-reverb.plan", db_test_source_dir());
   FILE *fp = fopen(path, "r");
   assert_non_null(fp);
   char text[8192];
@@ -1103,7 +1103,7 @@ static int run_mock_cli(struct proc *p, const char *transcript, const char *comm
   assert_non_null(mkdtemp(dir));
   snprintf(data, sizeof data, "%s/data", dir);
   snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
-  snprintf(tr, sizeof tr, "%s/%s", src_dir(), transcript);
+  snprintf(tr, sizeof tr, "%s/%s", db_test_source_dir(), transcript);
   snprintf(exe, sizeof exe, "%s/dawbridge", bin_dir());
   char *argv[] = {exe,  "--daw",         "mock", "--transcript",   tr, "--data-dir",
                   data, "--composition", "cli",  (char *)command, (char *)text, NULL};

@@ -245,7 +245,7 @@ static void write_json(const char *path, json_t *j) { assert_int_equal(json_dump
 
 static void test_instruments_user_map_fallback_and_refusal(void **state) {
   (void)state;
-  const char *src = src_dir();
+  const char *src = db_test_source_dir();
   char dir[256], sub[300], path[1024];
   snprintf(dir, sizeof dir, "/tmp/dawbridge-test-instmap-XXXXXX");
   assert_non_null(mkdtemp(dir));
@@ -315,7 +315,7 @@ static void test_instruments_user_map_fallback_and_refusal(void **state) {
 /* stage 2 (the model) calls create_track with the DAW's plugin for the plan's role ("kick" -> ReaSynDr): the
  * same step, executed and confirmed, not refused as outside the plan; a different sound would be refused */
 static void stage2_case(const char *call_instrument, int want_ok) {
-  const char *src = src_dir();
+  const char *src = db_test_source_dir();
   char path[1024];
   snprintf(path, sizeof path, "%s/examples/demo-transcript.json", src);
   json_t *tr = json_load_file(path, 0, NULL);

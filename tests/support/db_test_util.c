@@ -106,6 +106,16 @@ double db_test_now_ms(void) {
   return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+const char *db_test_source_dir(void) {
+  const char *s = getenv("DAWBRIDGE_SOURCE_DIR");
+  if (s && *s) return s;
+#ifdef DAWBRIDGE_SOURCE_DIR
+  return DAWBRIDGE_SOURCE_DIR;
+#else
+  return ".";
+#endif
+}
+
 const char *db_test_binary_dir(void) {
   const char *b = getenv("DAWBRIDGE_BINARY_DIR");
   if (b && *b) return b;

@@ -32,6 +32,8 @@ double db_test_now_ms(void);
 
 /* The build directory: $DAWBRIDGE_BINARY_DIR (set by ctest), else the compile-time one, else ".". */
 const char *db_test_binary_dir(void);
+/* The source tree: $DAWBRIDGE_SOURCE_DIR (set by ctest), else the compile-time one, else ".". */
+const char *db_test_source_dir(void);
 
 /* The path of a built program `name` (e.g. "mock-daw"): `given` if not NULL, else the one next to this executable
  * if it is there, else <binary dir>/<name>. */

@@ -3,7 +3,8 @@
 # db_add_test links it into every test; benches link it themselves.
 add_library(dbtestutil STATIC ${DAWBRIDGE_SOURCE_DIR}/tests/support/db_test_util.c)
 target_include_directories(dbtestutil PUBLIC ${DAWBRIDGE_SOURCE_DIR}/tests/support)
-target_compile_definitions(dbtestutil PRIVATE DAWBRIDGE_BINARY_DIR="${CMAKE_BINARY_DIR}")
+target_compile_definitions(dbtestutil PRIVATE DAWBRIDGE_BINARY_DIR="${CMAKE_BINARY_DIR}"
+                                               DAWBRIDGE_SOURCE_DIR="${DAWBRIDGE_SOURCE_DIR}")
 # dbtestjson: JSON helpers that fail the running cmocka test (tests/support/db_test_json.h); db_add_test links it.
 if(DAWBRIDGE_TESTS)
   add_library(dbtestjson STATIC ${DAWBRIDGE_SOURCE_DIR}/tests/support/db_test_json.c)

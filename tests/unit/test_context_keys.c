@@ -13,20 +13,16 @@
 #include <string.h>
 
 #include "context.h"
+#include "db_test_util.h"
 #include "notation.h"
-
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
 
 /* The floor the key accuracy must not drop below (the measured figure is in docs/benchmarks.md). */
 #define KEY_ACCURACY_FLOOR 0.90
 #define HOLDOUT_ACCURACY_FLOOR 0.75
 
 static json_t *load_table(const char *file) {
-  const char *src = getenv("DAWBRIDGE_SOURCE_DIR");
   char path[1024];
-  snprintf(path, sizeof path, "%s/tests/fixtures/keys/%s", src && *src ? src : DAWBRIDGE_SOURCE_DIR, file);
+  snprintf(path, sizeof path, "%s/tests/fixtures/keys/%s", db_test_source_dir(), file);
   json_error_t e;
   json_t *t = json_load_file(path, 0, &e);
   if (!t) fail_msg("cannot load %s: %s (line %d)", path, e.text, e.line);

@@ -22,18 +22,9 @@
 #include "plan.h"
 #include "relaxed_json.h"
 
-#ifndef DAWBRIDGE_SOURCE_DIR
-#define DAWBRIDGE_SOURCE_DIR "."
-#endif
-
-static const char *source_dir(void) {
-  const char *e = getenv("DAWBRIDGE_SOURCE_DIR");
-  return e && *e ? e : DAWBRIDGE_SOURCE_DIR;
-}
-
 static json_t *load_fixture_json(const char *name) {
   char path[2048];
-  snprintf(path, sizeof path, "%s/tests/fixtures/plans/%s", source_dir(), name);
+  snprintf(path, sizeof path, "%s/tests/fixtures/plans/%s", db_test_source_dir(), name);
   json_error_t jerr;
   json_t *j = json_load_file(path, 0, &jerr);
   if (!j) fail_msg("cannot load %s: %s (line %d)", path, jerr.text, jerr.line);
@@ -48,7 +39,7 @@ static int setup(void **state) {
   fixtures_t *f = calloc(1, sizeof *f);
   /* the real tool catalog, so the fixtures cannot drift from what the agent validates against */
   char path[1024];
-  snprintf(path, sizeof path, "%s/vocab/tools.json", source_dir());
+  snprintf(path, sizeof path, "%s/vocab/tools.json", db_test_source_dir());
   json_error_t jerr;
   json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
   if (!root) fail_msg("cannot load %s: %s (line %d)", path, jerr.text, jerr.line);
@@ -100,7 +91,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 static int run_fixture(fixtures_t *f, const char *base) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/tests/fixtures/plans/%s.txt", source_dir(), base);
+  snprintf(path, sizeof path, "%s/tests/fixtures/plans/%s.txt", db_test_source_dir(), base);
   size_t len = 0;
   char *text = db_test_slurp(path, &len);
   if (!text) fail_msg("cannot read %s", path);
@@ -236,7 +227,7 @@ static int run_fixture(fixtures_t *f, const char *base) {
 static void test_plan_fixture_table(void **state) {
   fixtures_t *f = *state;
   char dir[1024];
-  snprintf(dir, sizeof dir, "%s/tests/fixtures/plans", source_dir());
+  snprintf(dir, sizeof dir, "%s/tests/fixtures/plans", db_test_source_dir());
   DIR *d = opendir(dir);
   assert_non_null(d);
   char *names[256];
@@ -502,7 +493,7 @@ static void test_plan_examples_match_catalog(void **state) {
   fixtures_t *f = *state;
   char path[1024];
   int failures = 0, plans = 0, calls = 0;
-  snprintf(path, sizeof path, "%s/examples", source_dir());
+  snprintf(path, sizeof path, "%s/examples", db_test_source_dir());
   DIR *d = opendir(path);
   assert_non_null(d);
   struct dirent *de;
@@ -519,7 +510,7 @@ static void test_plan_examples_match_catalog(void **state) {
     free(text);
   }
   closedir(d);
-  snprintf(path, sizeof path, "%s/examples/demo-transcript.json", source_dir());
+  snprintf(path, sizeof path, "%s/examples/demo-transcript.json", db_test_source_dir());
   json_error_t jerr;
   json_t *tr = json_load_file(path, 0, &jerr);
   if (!tr) fail_msg("%s: %s", path, jerr.text);

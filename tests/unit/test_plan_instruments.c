@@ -11,17 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_test_util.h"
 #include "instmap.h"
 #include "plan.h"
 
-static const char *srcdir(void) {
-  const char *s = getenv("DAWBRIDGE_SOURCE_DIR");
-  return s && *s ? s : DAWBRIDGE_SOURCE_DIR;
-}
-
 static json_t *tools(void) {
   char p[1024];
-  snprintf(p, sizeof p, "%s/vocab/tools.json", srcdir());
+  snprintf(p, sizeof p, "%s/vocab/tools.json", db_test_source_dir());
   json_t *j = json_load_file(p, 0, NULL);
   assert_non_null(j);
   json_t *t = json_incref(json_object_get(j, "tools"));

@@ -10,18 +10,14 @@
 
 #include <cmocka.h>
 
+#include "db_test_util.h"
 #include "vocab.h"
-
-static const char *srcdir(void) {
-  const char *s = getenv("DAWBRIDGE_SOURCE_DIR");
-  return s ? s : DAWBRIDGE_SOURCE_DIR;
-}
 
 /* every enum row has exactly one schema and every schema a row, in the same order, built-in and file alike */
 static void test_vocab_table_and_schemas_agree(void **state) {
   (void)state;
   char err[512], path[1024];
-  snprintf(path, sizeof path, "%s/vocab/tools.json", srcdir());
+  snprintf(path, sizeof path, "%s/vocab/tools.json", db_test_source_dir());
   const char *paths[] = {NULL, path};
   for (int p = 0; p < 2; p++) {
     vocab_t *v = NULL;
@@ -280,7 +276,7 @@ static void test_vocab_suggest_cases(void **state) {
 static void test_vocab_load_refuses_disagreement(void **state) {
   (void)state;
   char path[1024], err[512];
-  snprintf(path, sizeof path, "%s/vocab/tools.json", srcdir());
+  snprintf(path, sizeof path, "%s/vocab/tools.json", db_test_source_dir());
   json_error_t je;
   json_t *good = json_load_file(path, 0, &je);
   assert_non_null(good);
