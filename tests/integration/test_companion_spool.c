@@ -122,6 +122,17 @@ static companion_t *open_comp(uv_loop_t *loop, const char *spool, long owner, co
   return c;
 }
 
+/* A companion of this user on a fresh loop over `spool` (REAPER's trigger when section is given); the test fails,
+ * with the companion's words, if it is refused. */
+static companion_t *start_comp(uv_loop_t *loop, const char *spool, const json_t *section, int timeout_ms) {
+  uv_loop_init(loop);
+  char err[2048];
+  int rc;
+  companion_t *c = open_comp(loop, spool, 0, section, timeout_ms, err, sizeof err, &rc);
+  if (rc) fail_msg("companion on %s refused: %d %s", spool, rc, err);
+  return c;
+}
+
 static int closed;
 static void on_closed(void *d) {
   (void)d;
@@ -332,12 +343,8 @@ static void test_companion_spool_foreign_files_removed_never_run(void **st) {
     assert_int_equal(chown(p, 65534, 65534), 0);
   }
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  char err[2048];
-  int rc;
   logbuf[0] = 0;
-  companion_t *c = open_comp(&loop, spool, 0, NULL, 0, err, sizeof err, &rc);
-  assert_int_equal(rc, 0);
+  companion_t *c = start_comp(&loop, spool, NULL, 0);
   struct companion_stats cs;
   companion_get_stats(c, &cs);
   assert_int_equal(cs.foreign_files, geteuid() == 0 ? 2 : 1);
@@ -358,11 +365,7 @@ static void test_companion_spool_planted_reply_link_not_followed(void **st) {
   char spool[1024], p[1200], fake[1024];
   pathf(spool, sizeof spool, "replies");
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  char err[2048];
-  int rc;
-  companion_t *c = open_comp(&loop, spool, 0, NULL, 5000, err, sizeof err, &rc);
-  assert_int_equal(rc, 0);
+  companion_t *c = start_comp(&loop, spool, NULL, 5000);
   struct res r = {0};
   json_t *args = json_pack("{s:s,s:s}", "name", "Kick", "type", "midi");
   assert_int_equal(companion_call(c, "create_track", args, NULL, on_res, &r), 0);
@@ -500,11 +503,7 @@ static void test_companion_reply_late_duplicate_unknown(void **st) {
   char spool[1024], p[1200];
   pathf(spool, sizeof spool, "ids");
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  char err[2048];
-  int rc;
-  companion_t *c = open_comp(&loop, spool, 0, NULL, 150, err, sizeof err, &rc);
-  assert_int_equal(rc, 0);
+  companion_t *c = start_comp(&loop, spool, NULL, 150);
   struct res r = {0};
   json_t *args = json_pack("{s:s,s:s}", "name", "Bass", "type", "midi");
   assert_int_equal(companion_call(c, "create_track", args, "a bass", on_res, &r), 0);
@@ -552,11 +551,7 @@ static void test_companion_reply_token_checked(void **st) {
   char spool[1024], p[1200];
   pathf(spool, sizeof spool, "tokens");
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  char err[2048];
-  int rc;
-  companion_t *c = open_comp(&loop, spool, 0, NULL, 5000, err, sizeof err, &rc);
-  assert_int_equal(rc, 0);
+  companion_t *c = start_comp(&loop, spool, NULL, 5000);
   struct res r = {0};
   assert_int_equal(companion_call(c, "read_clip", NULL, NULL, on_res, &r), 0);
   struct wait_cmd w = {.spool = spool};
