@@ -18,23 +18,15 @@
 
 #include "oscmap.h"
 #include "osc_client.h"
+#include "db_test_map.h"
 #include "db_test_json.h"
-
-static oscmap_t *load_real(const char *dialect) {
-  char path[1024], err[512] = "";
-  if (oscmap_find(dialect, path, sizeof path)) fail_msg("cannot find the %s map (%s)", dialect, path);
-  oscmap_t *m = NULL;
-  int rc = oscmap_load(path, &m, err, sizeof err);
-  if (rc) fail_msg("%s: %d %s", path, rc, err);
-  return m;
-}
 
 /* ---- loading ---- */
 
 static void test_oscmap_real_maps_load(void **state) {
   (void)state;
-  oscmap_t *r = load_real("reaper");
-  oscmap_t *a = load_real("ardour");
+  oscmap_t *r = db_test_load_map("reaper");
+  oscmap_t *a = db_test_load_map("ardour");
   assert_string_equal(oscmap_dialect(r), "reaper");
   assert_string_equal(oscmap_dialect(a), "ardour");
   assert_true(oscmap_timing(r, "confirm_timeout_ms", -1) > 0);
@@ -434,7 +426,7 @@ static int match(const oscmap_t *m, const char *path, struct msg msg, struct osc
 
 static void test_oscmap_match_reaper(void **state) {
   (void)state;
-  oscmap_t *m = load_real("reaper");
+  oscmap_t *m = db_test_load_map("reaper");
   struct oscmap_match mm[4];
   char err[256] = "";
   struct msg msg;
@@ -574,7 +566,7 @@ static const struct str_case reaper_strings[] = {
 
 static void test_oscmap_match_reaper_strings(void **state) {
   (void)state;
-  oscmap_t *m = load_real("reaper");
+  oscmap_t *m = db_test_load_map("reaper");
   struct oscmap_match mm[4];
   char err[256];
   for (size_t i = 0; i < sizeof reaper_strings / sizeof *reaper_strings; i++) {
@@ -606,7 +598,7 @@ static void test_oscmap_match_reaper_strings(void **state) {
 
 static void test_oscmap_match_ardour_lists(void **state) {
   (void)state;
-  oscmap_t *m = load_real("ardour");
+  oscmap_t *m = db_test_load_map("ardour");
   struct oscmap_match mm[4];
   char err[256] = "";
   struct msg msg;
@@ -696,7 +688,7 @@ static void test_oscmap_match_ardour_lists(void **state) {
 
 static void test_oscmap_match_ardour_strips(void **state) {
   (void)state;
-  oscmap_t *m = load_real("ardour");
+  oscmap_t *m = db_test_load_map("ardour");
   struct oscmap_match mm[4];
   char err[256] = "";
   struct msg msg;
@@ -876,7 +868,7 @@ static void free_rendered(char **paths, lo_message *msgs, int n) {
 
 static void test_oscmap_render_templates(void **state) {
   (void)state;
-  oscmap_t *m = load_real("reaper");
+  oscmap_t *m = db_test_load_map("reaper");
   char *paths[4];
   lo_message msgs[4];
   char err[256] = "";
@@ -978,7 +970,7 @@ static const struct render_err render_errs[] = {
 
 static void test_oscmap_render_errors(void **state) {
   (void)state;
-  oscmap_t *m = load_real("reaper");
+  oscmap_t *m = db_test_load_map("reaper");
   char *paths[4];
   lo_message msgs[4];
   for (size_t i = 0; i < sizeof render_errs / sizeof *render_errs; i++) {

@@ -16,6 +16,7 @@
 #include "oscmap.h"
 #include "session.h"
 #include "db_test_json.h"
+#include "db_test_map.h"
 
 /* A value inside a JSON document by a dotted path ("tracks.0.fx.1.name"); borrowed. */
 static const json_t *at(const json_t *j, const char *path) {
@@ -1531,10 +1532,7 @@ static void test_session_lookup_covers_dialect_maps(void **state) {
   apply_ok(s, (struct session_update){.field = SF_PROJECT, .str = "P"});
   const char *dialects[] = {"reaper", "ardour"};
   for (int d = 0; d < 2; d++) {
-    char path[1024], err[512] = "";
-    assert_int_equal(oscmap_find(dialects[d], path, sizeof path), 0);
-    oscmap_t *m = NULL;
-    if (oscmap_load(path, &m, err, sizeof err)) fail_msg("%s", err);
+    oscmap_t *m = db_test_load_map(dialects[d]);
     json_t *fields = json_object();
     size_t i;
     json_t *e;

@@ -16,6 +16,7 @@
 #include "session.h"
 #include "tools.h"
 #include "db_test_json.h"
+#include "db_test_map.h"
 
 static int setup(void **state) {
   tools_t *t = NULL;
@@ -79,10 +80,7 @@ static void test_tools_catalog_covers_dialect_maps(void **state) {
   const tools_t *t = *state;
   const char *dialects[] = {"reaper", "ardour"};
   for (int d = 0; d < 2; d++) {
-    char path[1024], err[512] = "";
-    assert_int_equal(oscmap_find(dialects[d], path, sizeof path), 0);
-    oscmap_t *m = NULL;
-    if (oscmap_load(path, &m, err, sizeof err)) fail_msg("%s", err);
+    oscmap_t *m = db_test_load_map(dialects[d]);
     const char *k;
     json_t *v;
     json_object_foreach(json_object_get(oscmap_json(m), "tools"), k, v) {
