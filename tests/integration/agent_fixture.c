@@ -10,16 +10,8 @@
 #include <string.h>
 
 #include "agent_fixture.h"
+#include "db_test_json.h"
 #include "db_test_util.h"
-
-json_t *load_fixture(const char *rel) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", db_test_source_dir(), rel);
-  json_error_t je;
-  json_t *j = json_load_file(path, 0, &je);
-  if (!j) fail_msg("cannot load %s: %s (line %d)", path, je.text, je.line);
-  return j;
-}
 
 static void logf_(int level, const char *module, const char *text, void *data) {
   struct fx *f = data;
@@ -125,7 +117,7 @@ int fx_open(struct fx *f, const struct fx_opts *o) {
   if (o->transcript || o->script) {
     struct llm_config lc;
     llm_config_defaults(&lc);
-    json_t *tr = o->transcript ? load_fixture(o->transcript) : json_incref(o->script);
+    json_t *tr = o->transcript ? db_test_source_json(o->transcript) : json_incref(o->script);
     if (o->openai_http) {
       f->mllm = mock_llm_new(&f->loop, 0, err, sizeof err);
       if (!f->mllm) fail_msg("mock_llm_new: %s", err);
@@ -214,13 +206,4 @@ void fx_run(struct fx *f, const struct fx_opts *o, const char *request, int want
     fail_msg("status %d, expected %d (%s); log:\n%s", f->status, want_status, f->msg, f->log);
 }
 
-json_t *mock_track(json_t *ms, const char *name) {
-  size_t i;
-  json_t *t;
-  json_array_foreach(json_object_get(ms, "tracks"), i, t) {
-    const char *n = json_string_value(json_object_get(t, "name"));
-    if (n && !strcmp(n, name)) return t;
-  }
-  return NULL;
-}
 

@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "mock_embed.h"
 #include "mock_llm_server.h"
+#include "db_test_json.h"
 #include "db_test_util.h"
 
 struct fx {
@@ -53,9 +54,6 @@ struct fx_opts {
   int no_fix;
 };
 
-/* A JSON file of the source tree (db_test_source_dir; rel: relative path; a missing or bad file fails the test).
- * New reference. */
-json_t *load_fixture(const char *rel);
 /* A daw_cb that records status and message in f->started / start_status / start_msg (data: the fx). */
 void on_started(int status, const json_t *result, const char *message, void *data);
 /* Runs f's loop until *flag is set or timeout_ms pass; returns *flag. */
@@ -70,7 +68,5 @@ void fx_wait(struct fx *f);
 void fx_ask(struct fx *f, const char *request);
 /* fx_open, fx_ask(request), and a failure with the agent's log unless the run ends with want_status. */
 void fx_run(struct fx *f, const struct fx_opts *o, const char *request, int want_status);
-/* The track named name (exact) in a mock_embed_state dump (borrowed from ms), or NULL. */
-json_t *mock_track(json_t *ms, const char *name);
 
 #endif

@@ -59,14 +59,14 @@ static const char *reverb_name(const char *dialect) { return !strcmp(dialect, "a
 static void check_seed_state(struct fx *f, const char *dialect) {
   json_t *ms = mock_embed_state(f->mock);
   assert_non_null(ms);
-  json_t *t = mock_track(ms, "Kick Drum");
+  json_t *t = db_test_json_track(ms, "Kick Drum");
   if (t) {
     const char *ins = json_string_value(json_object_get(t, "instrument"));
     const char *drum = !strcmp(dialect, "ardour") ? "Black Pearl Drumkit" : "ReaSynDr";
     if (!ins || !strstr(ins, drum))
       fail_msg("Kick Drum's instrument is %s, not %s; log:\n%s", ins ? ins : "none", drum, f->log);
   } else {
-    t = mock_track(ms, "Kick");
+    t = db_test_json_track(ms, "Kick");
   }
   if (!t) fail_msg("no Kick track in the mock DAW; log:\n%s", f->log);
   if (json_array_size(json_object_get(t, "clips")) != 1) {
@@ -157,7 +157,7 @@ static void multi_track(const char *dialect, enum agent_executor ex) {
       .dialect = dialect, .tracks = 0, .transcript = "tests/fixtures/agent/multi_track.json", .executor = ex};
   fx_run(&f, &o, "add drums, bass and chords in A minor, 4 bars, with effects", AGENT_OK);
   json_t *ms = mock_embed_state(f.mock);
-  json_t *drums = mock_track(ms, "Drums"), *bass = mock_track(ms, "Bass"), *chords = mock_track(ms, "Chords");
+  json_t *drums = db_test_json_track(ms, "Drums"), *bass = db_test_json_track(ms, "Bass"), *chords = db_test_json_track(ms, "Chords");
   assert_non_null(drums);
   assert_non_null(bass);
   assert_non_null(chords);
@@ -232,7 +232,7 @@ static void test_agent_invalid_twice_not_executed(void **state) {
   json_t *after = mock_embed_state(f.mock);
   assert_int_equal(json_array_size(json_object_get(after, "tracks")),
                    json_array_size(json_object_get(before, "tracks")));
-  assert_null(mock_track(after, "Kick"));
+  assert_null(db_test_json_track(after, "Kick"));
   json_decref(before);
   json_decref(after);
   /* nothing saved */
@@ -263,7 +263,7 @@ static void test_agent_empty_track_violation_fixed(void **state) {
   assert_non_null(strstr(fixmsg, "t4"));
   /* the DAW has the clip now */
   json_t *ms = mock_embed_state(f.mock);
-  json_t *t = mock_track(ms, "Kick");
+  json_t *t = db_test_json_track(ms, "Kick");
   assert_non_null(t);
   assert_int_equal(json_array_size(json_object_get(t, "clips")), 1);
   assert_int_equal(clip_notes(t, 0), 2);
@@ -420,7 +420,7 @@ static void test_agent_prompt_injection_in_track_name(void **state) {
   assert_true(run_until(&f, &f.started, 30000));
   assert_int_equal(f.start_status, 0);
   json_t *ms0 = mock_embed_state(f.mock);
-  assert_non_null(mock_track(ms0, evil));
+  assert_non_null(db_test_json_track(ms0, evil));
   json_decref(ms0);
   fx_ask(&f, "Add a kick drum track with a two-note pattern and some reverb");
   if (f.status) fail_msg("status %d (%s); log:\n%s", f.status, f.msg, f.log);
@@ -444,8 +444,8 @@ static void test_agent_prompt_injection_in_track_name(void **state) {
   assert_int_equal(json_array_size(steps), 3);
   assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 0), "tool")), "create_track");
   json_t *ms = mock_embed_state(f.mock);
-  assert_non_null(mock_track(ms, evil));
-  assert_non_null(mock_track(ms, "Drums"));
+  assert_non_null(db_test_json_track(ms, evil));
+  assert_non_null(db_test_json_track(ms, "Drums"));
   json_decref(ms);
   fx_close(&f);
 }
@@ -486,7 +486,7 @@ static void test_agent_confirm_reject_and_approve(void **state) {
   assert_int_equal(f.nstages[AGENT_CONFIRMING], 1);
   assert_int_equal(f.nstages[AGENT_EXECUTING], 0);
   json_t *ms = mock_embed_state(f.mock);
-  assert_null(mock_track(ms, "Kick Drum"));
+  assert_null(db_test_json_track(ms, "Kick Drum"));
   json_decref(ms);
   fx_close(&f);
 
@@ -656,7 +656,7 @@ static void test_agent_stage2_read_tools_are_free(void **state) {
   assert_int_equal(json_integer_value(json_object_get(gn, "step")), 0); /* no plan step */
   /* what the model read is the DAW's Drums clip */
   json_t *ms = mock_embed_state(f.mock);
-  json_t *drums = mock_track(ms, "Drums");
+  json_t *drums = db_test_json_track(ms, "Drums");
   json_int_t daw_notes =
       (json_int_t)json_array_size(json_object_get(json_array_get(json_object_get(drums, "clips"), 0), "notes"));
   assert_true(daw_notes > 0);
@@ -682,7 +682,7 @@ static void test_agent_stage2_refuses_calls_outside_the_plan(void **state) {
   fx_ask(&f, "a kick track with two hits and reverb");
   /* the DAW: Bass (the musician's track) is still there, one Kick, Vocals not muted; the plan's steps were done */
   json_t *ms = mock_embed_state(f.mock);
-  json_t *bass = mock_track(ms, "Bass"), *vocals = mock_track(ms, "Vocals"), *kick = mock_track(ms, "Kick");
+  json_t *bass = db_test_json_track(ms, "Bass"), *vocals = db_test_json_track(ms, "Vocals"), *kick = db_test_json_track(ms, "Kick");
   if (!bass || !kick) fail_msg("Bass %p Kick %p; log:\n%s", (void *)bass, (void *)kick, f.log);
   assert_int_equal(count_tracks_named(ms, "Kick"), 1);
   assert_false(json_is_true(json_object_get(vocals, "mute")));
@@ -751,7 +751,7 @@ static void test_agent_stage2_refinements_accepted(void **state) {
   assert_non_null(strstr(s, "matches the plan"));
   free(s);
   json_t *ms = mock_embed_state(f.mock);
-  json_t *bass = mock_track(ms, "Bass"), *drums = mock_track(ms, "Drums");
+  json_t *bass = db_test_json_track(ms, "Bass"), *drums = db_test_json_track(ms, "Drums");
   assert_true(fabs(json_number_value(json_object_get(bass, "volume_db")) + 8) < 0.1);
   assert_true(fabs(json_number_value(json_object_get(bass, "pan")) - 0.2) < 0.02);
   assert_int_equal(json_array_size(json_object_get(drums, "clips")), 2);
@@ -767,8 +767,8 @@ static void test_agent_fix_round_only_plan_steps(void **state) {
   fx_ask(&f, "a kick track with two hits and reverb");
   assert_int_equal(f.nstages[AGENT_FIXING], 1);
   json_t *ms = mock_embed_state(f.mock);
-  assert_non_null(mock_track(ms, "Drums")); /* the corrective round could not delete it */
-  json_t *kick = mock_track(ms, "Kick");
+  assert_non_null(db_test_json_track(ms, "Drums")); /* the corrective round could not delete it */
+  json_t *kick = db_test_json_track(ms, "Kick");
   assert_non_null(kick);
   assert_true(has_fx(kick, "ReaVerbate")); /* the missing step was done */
   json_decref(ms);
@@ -861,7 +861,7 @@ static void test_agent_storage_checked_before_any_change(void **state) {
   assert_int_equal(f.nstages[AGENT_EXECUTING], 1); /* only the first job executed */
   assert_int_equal(json_array_size(json_object_get(f.resp, "actions_executed")), 0);
   json_t *after = mock_embed_state(f.mock);
-  assert_false(json_is_true(json_object_get(mock_track(after, "Bass"), "mute")));
+  assert_false(json_is_true(json_object_get(db_test_json_track(after, "Bass"), "mute")));
   assert_true(fabs(json_number_value(json_object_get(after, "tempo")) -
                    json_number_value(json_object_get(before, "tempo"))) < 0.01);
   json_decref(before);
@@ -1285,7 +1285,7 @@ static void exec_big_clip(const char *dialect) {
   assert_int_equal(f.nstages[AGENT_FIXING], 0);
   /* the DAW holds all 20,000 notes */
   json_t *ms = mock_embed_state(f.mock);
-  json_t *t = mock_track(ms, "Bass");
+  json_t *t = db_test_json_track(ms, "Bass");
   assert_non_null(t);
   size_t k, found = 0;
   json_t *c;
@@ -1406,7 +1406,7 @@ static void test_agent_conversation_two_turns(void **state) {
   assert_true(conv < strstr(p2, "REQUEST (from the musician):\nmake it louder"));
   assert_non_null(strstr(f.log, "conversation: 1 earlier turn (1 in full, 0 on one line, 0 dropped)"));
   json_t *ms = mock_embed_state(f.mock);
-  json_t *kick = mock_track(ms, "Kick Drum");
+  json_t *kick = db_test_json_track(ms, "Kick Drum");
   assert_non_null(kick);
   assert_true(fabs(json_number_value(json_object_get(kick, "volume_db")) + 3.0) < 0.2);
   json_decref(ms);
@@ -1478,8 +1478,8 @@ static int loss_case(enum agent_executor ex, double drop, unsigned seed) {
   json_t *ms = mock_embed_state(f.mock);
   assert_non_null(ms);
   int tracks = count_tracks_named(ms, "Kick Drum") + count_tracks_named(ms, "Kick");
-  json_t *t = mock_track(ms, "Kick Drum");
-  if (!t) t = mock_track(ms, "Kick");
+  json_t *t = db_test_json_track(ms, "Kick Drum");
+  if (!t) t = db_test_json_track(ms, "Kick");
   size_t clips = t ? json_array_size(json_object_get(t, "clips")) : 0;
   int fx = t ? count_fx_named(t, "ReaVerbate") : 0;
   int dup = tracks > 1 || clips > 1 || fx > 1;

@@ -91,7 +91,7 @@ static void reference_request(const struct ref_case *c) {
   /* what the DAW holds (the mock's own dump, not the bridge's mirror) */
   json_t *ms = mock_embed_state(f.mock);
   assert_non_null(ms);
-  json_t *t = mock_track(ms, "Kick Drum");
+  json_t *t = db_test_json_track(ms, "Kick Drum");
   assert_non_null(t);
   assert_string_equal(json_string_value(json_object_get(t, "type")), "midi");
   const char *ins = json_string_value(json_object_get(t, "instrument"));
@@ -173,7 +173,7 @@ static void test_instruments_uninstalled_plugin_refused(void **state) {
                             "ACE Reasonable Synth, Black Pearl Drumkit"));
   free(d);
   json_t *ms = mock_embed_state(f.mock);
-  assert_null(mock_track(ms, "Kick Drum"));
+  assert_null(db_test_json_track(ms, "Kick Drum"));
   json_decref(ms);
   fx_close(&f);
 }
@@ -207,7 +207,7 @@ static void test_instruments_create_track_reports_loaded_plugin(void **state) {
   assert_int_equal(f.status, 0);
   json_decref(args);
   json_t *ms = mock_embed_state(f.mock);
-  json_t *t = mock_track(ms, "Pad");
+  json_t *t = db_test_json_track(ms, "Pad");
   assert_non_null(t);
   assert_non_null(strstr(json_string_value(json_object_get(t, "instrument")), "ReaSynth"));
   /* the family's parameters were set on the plugin: Attack 0.6 for a pad */
@@ -234,7 +234,7 @@ static void test_instruments_create_track_reports_loaded_plugin(void **state) {
   assert_non_null(strstr(f.msg, "not installed in reaper; available instruments: ReaSynth"));
   assert_non_null(strstr(f.msg, "(the DAW: "));
   ms = mock_embed_state(f.mock);
-  assert_null(mock_track(ms, "X"));
+  assert_null(db_test_json_track(ms, "X"));
   json_decref(ms);
   fx_close(&f);
 }
@@ -303,7 +303,7 @@ static void test_instruments_user_map_fallback_and_refusal(void **state) {
   assert_int_not_equal(f.status, 0);
   assert_non_null(strstr(f.msg, "no instrument plugin named My Kit"));
   json_t *ms = mock_embed_state(f.mock);
-  assert_null(mock_track(ms, "Zap"));
+  assert_null(db_test_json_track(ms, "Zap"));
   json_decref(ms);
   fx_close(&f);
   unsetenv("DAWBRIDGE_MAPS");
@@ -338,13 +338,13 @@ static void stage2_case(const char *call_instrument, int want_ok) {
     assert_null(json_object_get(a0, "refused"));
     assert_string_equal(json_string_value(json_object_get(json_object_get(a0, "result"), "status")), "confirmed");
     json_t *ms = mock_embed_state(f.mock);
-    json_t *t = mock_track(ms, "Kick Drum");
+    json_t *t = db_test_json_track(ms, "Kick Drum");
     assert_non_null(t);
     assert_non_null(strstr(json_string_value(json_object_get(t, "instrument")), "ReaSynDr"));
     json_decref(ms);
   } else {
     json_t *ms = mock_embed_state(f.mock);
-    json_t *t = mock_track(ms, "Kick Drum");
+    json_t *t = db_test_json_track(ms, "Kick Drum");
     /* never a track with the other sound */
     if (t) assert_null(strstr(json_string_value(json_object_get(t, "instrument")), "ReaSynth"));
     json_decref(ms);

@@ -1,11 +1,13 @@
 /* db_test_json: see db_test_json.h */
 #include "db_test_json.h"
+#include "db_test_util.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -30,4 +32,13 @@ json_t *db_test_json_track(const json_t *state, const char *name) {
     if (n && !strcmp(n, name)) return t;
   }
   return NULL;
+}
+
+json_t *db_test_source_json(const char *rel) {
+  char path[2048];
+  snprintf(path, sizeof path, "%s/%s", db_test_source_dir(), rel);
+  json_error_t je;
+  json_t *j = json_load_file(path, 0, &je);
+  if (!j) fail_msg("cannot load %s: %s (line %d)", path, je.text, je.line);
+  return j;
 }

@@ -9,6 +9,6 @@ target_compile_definitions(dbtestutil PRIVATE DAWBRIDGE_BINARY_DIR="${CMAKE_BINA
 if(DAWBRIDGE_TESTS)
   add_library(dbtestjson STATIC ${DAWBRIDGE_SOURCE_DIR}/tests/support/db_test_json.c)
   target_include_directories(dbtestjson PUBLIC ${DAWBRIDGE_SOURCE_DIR}/tests/support)
-  target_link_libraries(dbtestjson PUBLIC PkgConfig::JANSSON PkgConfig::CMOCKA)
+  target_link_libraries(dbtestjson PUBLIC dbtestutil PkgConfig::JANSSON PkgConfig::CMOCKA)
 endif()
 db_add_test(test_support SOURCES ${DAWBRIDGE_SOURCE_DIR}/tests/unit/test_support.c LABELS unit)

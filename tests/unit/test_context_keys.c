@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "context.h"
-#include "db_test_util.h"
+#include "db_test_json.h"
 #include "notation.h"
 
 /* The floor the key accuracy must not drop below (the measured figure is in docs/benchmarks.md). */
@@ -21,12 +21,9 @@
 #define HOLDOUT_ACCURACY_FLOOR 0.75
 
 static json_t *load_table(const char *file) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/tests/fixtures/keys/%s", db_test_source_dir(), file);
-  json_error_t e;
-  json_t *t = json_load_file(path, 0, &e);
-  if (!t) fail_msg("cannot load %s: %s (line %d)", path, e.text, e.line);
-  return t;
+  char rel[512];
+  snprintf(rel, sizeof rel, "tests/fixtures/keys/%s", file);
+  return db_test_source_json(rel);
 }
 
 static void add_note(json_t *arr, int n, double s, double d) {

@@ -18,17 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_test_json.h"
 #include "db_test_util.h"
 #include "plan.h"
 #include "relaxed_json.h"
 
 static json_t *load_fixture_json(const char *name) {
-  char path[2048];
-  snprintf(path, sizeof path, "%s/tests/fixtures/plans/%s", db_test_source_dir(), name);
-  json_error_t jerr;
-  json_t *j = json_load_file(path, 0, &jerr);
-  if (!j) fail_msg("cannot load %s: %s (line %d)", path, jerr.text, jerr.line);
-  return j;
+  char rel[1100];
+  snprintf(rel, sizeof rel, "tests/fixtures/plans/%s", name);
+  return db_test_source_json(rel);
 }
 
 typedef struct {
@@ -95,8 +93,9 @@ static int run_fixture(fixtures_t *f, const char *base) {
   size_t len = 0;
   char *text = db_test_slurp(path, &len);
   if (!text) fail_msg("cannot read %s", path);
-  snprintf(path, sizeof path, "%s.expect", base);
-  json_t *ex = load_fixture_json(path);
+  char expect[512];
+  snprintf(expect, sizeof expect, "%s.expect", base);
+  json_t *ex = load_fixture_json(expect);
   int failures = 0;
 #define CHECK(cond, ...)                                                                                               \
   do {                                                                                                                 \
