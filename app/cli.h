@@ -150,8 +150,8 @@ const char *cli_socket_name(const struct cli *c);
 int cli_dispatch(struct cli *c, int (*fn)(struct cli *c));
 /* cmd_client.c: 0 when the options describe another DAW link, model or data place than a daemon's own (--host,
  * --port, --listen-port, --map, --spool, --no-companion, --mock-tracks, --timeout-ms, --retries, --bank-size, --llm,
- * --model, --llm-url, --transcript, --executor, --max-turns, --context-budget, --profile, --data-dir, --composition,
- * --confirm, --listen) on the command line (c->given; the daemon read the same config file): then commands run
+ * --model, --llm-url, --json-mode, --transcript, --executor, --max-turns, --context-budget, --profile, --data-dir,
+ * --composition, --confirm, --listen) on the command line (c->given; the daemon read the same config file): then commands run
  * one-shot even while a daemon runs. */
 int cli_daemon_applies(const struct cli *c);
 

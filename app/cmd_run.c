@@ -38,49 +38,35 @@ const char *cli_socket_name(const struct cli *c) {
   return c->o.dialect && !strcmp(c->o.dialect, "ardour") ? "mock-ardour" : "mock-reaper";
 }
 
-static void on_live_closed(void *data) {
+/* Stopping closes the faces one after the other, then the live session, then ends the command: each step closes
+ * the next one still open, and its close callback is this function again. */
+static void close_next(void *data) {
   struct runcmd *x = data;
-  x->live = NULL;
-  cli_finish(x->c, x->code);
-}
-
-static void on_ctl_closed(void *data) {
-  struct runcmd *x = data;
-  x->ctl = NULL;
-  if (x->live) {
-    if (x->sub > 0) live_unsubscribe(x->live, x->sub);
+  if (x->repl) {
+    repl_t *r = x->repl;
+    x->repl = NULL;
+    repl_close(r, close_next, x);
+  } else if (x->web) {
+    web_t *w = x->web;
+    x->web = NULL;
+    web_close(w, close_next, x);
+  } else if (x->surface) {
+    surface_t *s = x->surface;
+    x->surface = NULL;
+    surface_close(s, close_next, x);
+  } else if (x->ctl) {
+    ctl_t *t = x->ctl;
+    x->ctl = NULL;
+    ctl_close(t, close_next, x);
+  } else if (x->live) {
+    live_t *l = x->live;
+    x->live = NULL;
+    if (x->sub > 0) live_unsubscribe(l, x->sub);
     x->sub = 0;
-    live_close(x->live, on_live_closed, x);
+    live_close(l, close_next, x);
   } else {
     cli_finish(x->c, x->code);
   }
-}
-
-static void on_surface_closed(void *data) {
-  struct runcmd *x = data;
-  x->surface = NULL;
-  if (x->ctl)
-    ctl_close(x->ctl, on_ctl_closed, x);
-  else
-    on_ctl_closed(x);
-}
-
-static void on_web_closed(void *data) {
-  struct runcmd *x = data;
-  x->web = NULL;
-  if (x->surface)
-    surface_close(x->surface, on_surface_closed, x);
-  else
-    on_surface_closed(x);
-}
-
-static void on_repl_closed(void *data) {
-  struct runcmd *x = data;
-  x->repl = NULL;
-  if (x->web)
-    web_close(x->web, on_web_closed, x);
-  else
-    on_web_closed(x);
 }
 
 static void stop(struct runcmd *x, int code) {
@@ -88,10 +74,7 @@ static void stop(struct runcmd *x, int code) {
   x->stopping = 1;
   x->code = code;
   log_msg(&x->log, LOG_INFO, "run", "stopping");
-  if (x->repl)
-    repl_close(x->repl, on_repl_closed, x);
-  else
-    on_repl_closed(x);
+  close_next(x);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -173,9 +156,7 @@ int cmd_run(struct cli *c) {
   if (!rc) rc = ctl_new(c->loop, x->live, path, &x->log, &x->ctl, err, sizeof err);
   if (rc) {
     fprintf(stderr, "dawbridge: run: %s\n", err);
-    x->stopping = 1;
-    x->code = CLI_EXIT_CONFIG;
-    live_close(x->live, on_live_closed, x);
+    stop(x, CLI_EXIT_CONFIG);
     return 0;
   }
   if (isatty(0) && isatty(1)) {
