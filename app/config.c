@@ -197,7 +197,7 @@ static int check_value(const struct key *k, const json_t *v, const char *where, 
     strbuf_t b = STRBUF_INIT;
     words_list(k->words, &b);
     errmsg(err, errlen, "%s: unknown %s '%.60s' (use %s)", where, k->name, s, b.s ? b.s : "?");
-    strbuf_clear(&b);
+    strbuf_reset(&b);
     return APP_CONFIG_EVALUE;
   }
   return 0;
