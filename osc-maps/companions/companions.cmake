@@ -101,4 +101,11 @@ if(DAWBRIDGE_REAL_ARDOUR)
     ENVIRONMENT "BENCH_ROUNDS=30;BENCH_IDLE_S=5;BENCH_GUI=0;MOCK_DAW=$<TARGET_FILE:mock-daw>;DAWBRIDGE_BIN=$<TARGET_FILE:dawbridge>;BENCH_CONFIRM_BIN=$<TARGET_FILE:bench_real_ardour_confirm>"
     LABELS "real-ardour;bench" SKIP_RETURN_CODE 77 TIMEOUT 900 RUN_SERIAL TRUE
     DEPENDS companion_ardour_soak)
+  # 10,000 notes written + read back through the bridge (bench/real_ardour_bulk.sh; 3 rounds in ctest)
+  add_test(NAME bench_real_ardour_bulk
+           COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/bench/real_ardour_bulk.sh 3917 3)
+  set_tests_properties(bench_real_ardour_bulk PROPERTIES
+    ENVIRONMENT "BUILD_DIR=${CMAKE_BINARY_DIR}"
+    LABELS "real-ardour;bench" SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE
+    DEPENDS bench_real_ardour)
 endif()
