@@ -662,10 +662,10 @@ struct llm {
   struct llm_call *calls;
   size_t ncalls;
   int closing;
-  int open;          /* call timers not yet closed + the http client */
-  int no_json;       /* a server rejected the JSON mode's field (HTTP 400): left out from then on */
+  int open;           /* call timers not yet closed + the http client */
+  int no_json;        /* a server rejected the JSON mode's field (HTTP 400): left out from then on */
   int no_tool_choice; /* likewise tool_choice */
-  unsigned long seq; /* request counter: synthesized ids */
+  unsigned long seq;  /* request counter: synthesized ids */
   uint64_t rng;
   llm_close_cb close_cb;
   void *close_data;
@@ -677,8 +677,8 @@ struct llm_call {
   uv_timer_t timer; /* retry delays and asynchronous delivery; closed on release */
   char *body;
   size_t body_len;
-  json_t *neutral;    /* snapshot of the request, for encoding it again without a rejected field */
-  int sent_json;      /* the body carries the JSON mode's field / tool_choice */
+  json_t *neutral; /* snapshot of the request, for encoding it again without a rejected field */
+  int sent_json;   /* the body carries the JSON mode's field / tool_choice */
   int sent_tool_choice;
   char json_tool[72]; /* Anthropic: the forced tool whose input is the answer, "" if none */
   int stream;
@@ -897,7 +897,7 @@ static int encode_body(struct llm_call *c, char *err, size_t errlen) {
     if (!strcmp(llm__jstr(js, "mode", ""), "object")) {
       char *sj = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
       strbuf_appendf(&sys, "%sAnswer with one JSON object only (no other text)%s%s", sys.len ? "\n\n" : "",
-                    sj ? ", following this JSON Schema: " : ".", sj ? sj : "");
+                     sj ? ", following this JSON Schema: " : ".", sj ? sj : "");
       free(sj);
     }
     if (sys.len) json_object_set_new(n, "system", json_stringn(sys.s, sys.len));

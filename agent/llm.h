@@ -76,14 +76,14 @@ struct llm_config {
   llm_log_fn log;          /* optional */
   void *log_data;
   enum llm_log_level log_level; /* lines below this level are not emitted; default INFO */
-  enum llm_json_mode json_mode;  /* default AUTO (llm_json_mode_effective) */
+  enum llm_json_mode json_mode; /* default AUTO (llm_json_mode_effective) */
 };
 
 /* Command-line values (NULL = not given). */
 struct llm_flags {
-  const char *llm;   /* --llm openai|anthropic|script */
-  const char *model; /* --model */
-  const char *url;   /* --llm-url */
+  const char *llm;       /* --llm openai|anthropic|script */
+  const char *model;     /* --model */
+  const char *url;       /* --llm-url */
   const char *json_mode; /* --json-mode auto|schema|object|off */
 };
 

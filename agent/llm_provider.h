@@ -67,13 +67,13 @@ struct llm_stream {
   strbuf_t text;          /* OpenAI: the text deltas */
   struct llm_part *parts; /* by the index the provider gives */
   size_t nparts;
-  char *finish;           /* finish_reason / stop_reason as sent, NULL if none */
+  char *finish; /* finish_reason / stop_reason as sent, NULL if none */
   char *model;
-  long in_tok, out_tok;   /* -1 = not reported */
-  int done;               /* the end marker was seen */
+  long in_tok, out_tok; /* -1 = not reported */
+  int done;             /* the end marker was seen */
 };
 #define LLM_STREAM_MAX_PARTS 4096
-void *llm__stream_new(void);   /* a struct llm_stream with the token counts unknown */
+void *llm__stream_new(void); /* a struct llm_stream with the token counts unknown */
 void llm__stream_free(void *st);
 /* The part at idx, the array grown (new parts zeroed) as needed; NULL beyond LLM_STREAM_MAX_PARTS or out of memory. */
 struct llm_part *llm__stream_part(struct llm_stream *s, size_t idx);

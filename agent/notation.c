@@ -85,14 +85,15 @@ static int parse_root(const char **p, int upper_only) {
 }
 
 int notation_parse_note(const char *name, int *midi, char *err, size_t errlen) {
-  if (!name || !*name)
-    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "empty note name");
+  if (!name || !*name) return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "empty note name");
   const char *p = name;
   int pc = parse_root(&p, 0);
   if (pc == -100)
-    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad note name '%s': expected a letter A-G, accidentals (#, b) and an octave -1..9", name);
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX,
+                  "bad note name '%s': expected a letter A-G, accidentals (#, b) and an octave -1..9", name);
   if (pc == -101)
-    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad accidentals in note name '%s' (at most two, not both # and b)", name);
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad accidentals in note name '%s' (at most two, not both # and b)",
+                  name);
   int neg = 0;
   if (*p == '-') {
     neg = 1;
@@ -232,8 +233,9 @@ int notation_pitch(const char *symbol, int *midi, char *err, size_t errlen) {
     return rc;
   }
   if (symbol && notation_drum(symbol, midi, NULL, 0) == NOTATION_OK) return NOTATION_OK;
-  return errfmt(err, errlen, NOTATION_ERR_UNKNOWN, "unknown pitch '%s': not a note name (C4 = 60) or a drum name (kick, snare, closed hat)",
-         symbol ? symbol : "");
+  return errfmt(err, errlen, NOTATION_ERR_UNKNOWN,
+                "unknown pitch '%s': not a note name (C4 = 60) or a drum name (kick, snare, closed hat)",
+                symbol ? symbol : "");
 }
 
 /* ---- chords --------------------------------------------------------------------------------- */
@@ -292,17 +294,16 @@ static const quality_t *find_quality(const char *q, size_t qlen) {
 
 int notation_chord(const char *symbol, int octave, int *notes, size_t max, size_t *count, char *err, size_t errlen) {
   *count = 0;
-  if (!symbol || !*symbol)
-    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "empty chord symbol");
+  if (!symbol || !*symbol) return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "empty chord symbol");
   if (octave == NOTATION_OCTAVE_DEFAULT) octave = 4;
   if (octave < -1 || octave > 9)
     return errfmt(err, errlen, NOTATION_ERR_RANGE, "chord octave %d is outside -1..9", octave);
   const char *p = symbol;
   int root = parse_root(&p, 1);
   if (root == -100)
-    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad chord symbol \"%s\": it must start with a root A-G (upper case)", symbol);
-  if (root == -101)
-    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad accidentals in chord root of \"%s\"", symbol);
+    return errfmt(err, errlen, NOTATION_ERR_SYNTAX,
+                  "bad chord symbol \"%s\": it must start with a root A-G (upper case)", symbol);
+  if (root == -101) return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad accidentals in chord root of \"%s\"", symbol);
   /* quality runs to the last '/' whose rest is a root; else to the end ("6/9") */
   const char *qend = p + strlen(p);
   int bass = -100;
@@ -314,13 +315,15 @@ int notation_chord(const char *symbol, int octave, int *notes, size_t max, size_
       bass = bpc;
       qend = slash;
     } else if (!find_quality(p, strlen(p))) {
-      return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "bad slash bass '%s' in \"%s\": expected a note letter A-G with optional # or b", slash + 1,
-             symbol);
+      return errfmt(err, errlen, NOTATION_ERR_SYNTAX,
+                    "bad slash bass '%s' in \"%s\": expected a note letter A-G with optional # or b", slash + 1,
+                    symbol);
     }
   }
   const quality_t *q = find_quality(p, (size_t)(qend - p));
   if (!q)
-    return errfmt(err, errlen, NOTATION_ERR_UNKNOWN, "unknown chord quality '%.*s' in \"%s\"", (int)(qend - p), p, symbol);
+    return errfmt(err, errlen, NOTATION_ERR_UNKNOWN, "unknown chord quality '%.*s' in \"%s\"", (int)(qend - p), p,
+                  symbol);
   int base = (octave + 1) * 12 + root;
   int tmp[NOTATION_CHORD_MAX];
   size_t n = 0;
@@ -333,7 +336,8 @@ int notation_chord(const char *symbol, int octave, int *notes, size_t max, size_
   for (int i = 0; i < q->n; i++) tmp[n++] = base + q->iv[i];
   for (size_t i = 0; i < n; i++) {
     if (tmp[i] < 0 || tmp[i] > 127)
-      return errfmt(err, errlen, NOTATION_ERR_RANGE, "chord \"%s\" in octave %d goes outside MIDI 0..127 (%d)", symbol, octave, tmp[i]);
+      return errfmt(err, errlen, NOTATION_ERR_RANGE, "chord \"%s\" in octave %d goes outside MIDI 0..127 (%d)", symbol,
+                    octave, tmp[i]);
   }
   if (n > max)
     return errfmt(err, errlen, NOTATION_ERR_RANGE, "chord \"%s\" has %zu notes, room for %zu", symbol, n, max);
@@ -361,8 +365,7 @@ int notation_pattern(const char *pattern, int pitch, double grid, double start, 
     notation_opts_default(&defs);
     opts = &defs;
   }
-  if (!pattern)
-    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "missing step pattern");
+  if (!pattern) return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "missing step pattern");
   if (!(grid > 0) || grid > 64)
     return errfmt(err, errlen, NOTATION_ERR_RANGE, "pattern grid %g must be > 0 beats (0.25 = sixteenth notes)", grid);
   if (pitch < 0 || pitch > 127)
@@ -399,8 +402,7 @@ int notation_pattern(const char *pattern, int pitch, double grid, double start, 
     }
     step++;
   }
-  if (step == 0)
-    return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "empty step pattern \"%s\"", pattern);
+  if (step == 0) return errfmt(err, errlen, NOTATION_ERR_SYNTAX, "empty step pattern \"%s\"", pattern);
   return NOTATION_OK;
 }
 

@@ -487,8 +487,10 @@ static void warn(plan_t *plan, const char *fmt, ...) {
   size_t i;
   const json_t *e;
   json_array_foreach(plan->warnings, i, e) if (json_equal(e, w)) break; /* validating twice warns once */
-  if (i < json_array_size(plan->warnings)) json_decref(w);
-  else json_array_append_new(plan->warnings, w);
+  if (i < json_array_size(plan->warnings))
+    json_decref(w);
+  else
+    json_array_append_new(plan->warnings, w);
 }
 
 static step_t *add_step(plan_t *plan, int number, const char *tool, const char *desc) {
@@ -1334,7 +1336,7 @@ static void warn_existing_track_name(vctx_t *v, const step_t *st) {
   do {                                                                                                                 \
     size_t n0_ = json_array_size((v)->errors);                                                                         \
     call;                                                                                                              \
-    if (json_array_size((v)->errors) > n0_) json_object_set_new((reported), (key), json_true());                     \
+    if (json_array_size((v)->errors) > n0_) json_object_set_new((reported), (key), json_true());                       \
   } while (0)
 
 static void check_step(vctx_t *v, step_t *st) {

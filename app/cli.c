@@ -22,8 +22,9 @@ void cli_choose_listen(struct cli_opts *o, FILE *warn) {
   if (o->listen || cli_is_loopback(o->host) || !strcmp(o->daw, "mock")) return;
   o->listen = "0.0.0.0";
   if (warn)
-    fprintf(warn, "dawbridge: warning: the DAW at %s is not on this machine: listening for its feedback on every "
-                  "interface (0.0.0.0); OSC has no authentication, choose one with --listen ADDR\n",
+    fprintf(warn,
+            "dawbridge: warning: the DAW at %s is not on this machine: listening for its feedback on every "
+            "interface (0.0.0.0); OSC has no authentication, choose one with --listen ADDR\n",
             o->host);
 }
 

@@ -565,7 +565,6 @@ static int start_text_cmd(struct cli *c, enum kind k) {
 int cmd_ask(struct cli *c) { return start_text_cmd(c, K_ASK); }
 int cmd_plan(struct cli *c) { return start_text_cmd(c, K_PLAN); }
 
-
 int cmd_exec(struct cli *c) {
   if (c->argc != 1) {
     fprintf(stderr, "dawbridge: exec needs one plan file (docs/plan-format.md), e.g. dawbridge exec song.plan\n");

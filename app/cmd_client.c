@@ -339,9 +339,7 @@ static void on_message(ctl_client_t *cl, const json_t *m, void *data) {
       cli_print_tools(res, x->c->o.json);
       end(x, CLI_EXIT_OK);
       return;
-    case W_PLACE:
-      place_known(x, res);
-      return;
+    case W_PLACE: place_known(x, res); return;
     default: return;
     }
   }
@@ -454,8 +452,7 @@ static int plan_request(struct ccmd *x) {
     else if (!strcmp(sub, "save") && c->argc == 1) {
       x->submit = json_pack("{s:s, s:s}", "kind", "save", "text", c->o.message ? c->o.message : "");
       x->what = W_SUBMIT;
-    }
-    else if (!strcmp(sub, "undo") && c->argc == 1) {
+    } else if (!strcmp(sub, "undo") && c->argc == 1) {
       x->submit = json_pack("{s:s, s:b}", "kind", "undo", "force", c->o.force);
       x->what = W_SUBMIT;
     } else if (!strcmp(sub, "restore") && c->argc == 2 && atoi(c->argv[1]) > 0) {
@@ -471,10 +468,9 @@ int cli_daemon_applies(const struct cli *c) {
   const struct cli_opts *o = &c->given;
   /* options that describe another DAW link, model or data place than the daemon's own ask for a one-shot run */
   return !(o->data_dir || o->composition || o->confirm || o->host || o->listen || o->port || o->listen_port != -1 ||
-           o->map_path ||
-           o->spool_dir || o->no_companion || o->mock_tracks != -1 || o->timeout_ms != -1 || o->retries != -1 ||
-           o->bank_size || o->llm || o->model || o->llm_url || o->json_mode || o->transcript || o->executor || o->max_turns ||
-           o->context_budget || o->profile);
+           o->map_path || o->spool_dir || o->no_companion || o->mock_tracks != -1 || o->timeout_ms != -1 ||
+           o->retries != -1 || o->bank_size || o->llm || o->model || o->llm_url || o->json_mode || o->transcript ||
+           o->executor || o->max_turns || o->context_budget || o->profile);
 }
 
 int cli_dispatch(struct cli *c, int (*fn)(struct cli *c)) {

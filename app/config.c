@@ -15,31 +15,31 @@
 #include "strbuf.h"
 
 enum ktype {
-  K_STR,  /* any non-empty string -> const char * */
-  K_ADDR, /* an IPv4 address -> const char * */
-  K_WORD, /* one of words -> const char * */
+  K_STR,   /* any non-empty string -> const char * */
+  K_ADDR,  /* an IPv4 address -> const char * */
+  K_WORD,  /* one of words -> const char * */
   K_INDEX, /* one of words -> int (its index) */
-  K_INT,  /* integer in lo..hi -> int */
-  K_LONG, /* integer in lo..hi -> long */
-  K_BOOL, /* true/false -> int 0/1 */
+  K_INT,   /* integer in lo..hi -> int */
+  K_LONG,  /* integer in lo..hi -> long */
+  K_BOOL,  /* true/false -> int 0/1 */
 };
 
 struct key {
   const char *name;
   enum ktype type;
-  long lo, hi;               /* K_INT, K_LONG */
-  const char *const *words;  /* K_WORD, K_INDEX: NULL-terminated */
-  size_t field;              /* offsetof(struct cli_opts, ...) */
-  long unset;                /* the field's "not given" value (ints; strings: NULL) */
-  const char *env;           /* an environment variable that wins over the file, or NULL */
-  const char *what;          /* one-line description */
+  long lo, hi;              /* K_INT, K_LONG */
+  const char *const *words; /* K_WORD, K_INDEX: NULL-terminated */
+  size_t field;             /* offsetof(struct cli_opts, ...) */
+  long unset;               /* the field's "not given" value (ints; strings: NULL) */
+  const char *env;          /* an environment variable that wins over the file, or NULL */
+  const char *what;         /* one-line description */
 };
 
 static const char *const daws[] = {"reaper", "ardour", "mock", NULL};
 static const char *const dialects[] = {"reaper", "ardour", NULL};
 /* the provider names agent/llm.c accepts (llm_config_resolve) */
-static const char *const llms[] = {"openai", "openai-compatible", "ollama", "llama.cpp", "llamacpp", "vllm",
-                                   "lmstudio", "anthropic", "claude", "script", NULL};
+static const char *const llms[] = {"openai",   "openai-compatible", "ollama", "llama.cpp", "llamacpp", "vllm",
+                                   "lmstudio", "anthropic",         "claude", "script",    NULL};
 static const char *const executors[] = {"llm", "direct", NULL};
 static const char *const profiles[] = {"default", "small", NULL};
 static const char *const json_modes[] = {"auto", "schema", "object", "off", NULL};
@@ -68,11 +68,13 @@ static const struct key keys[] = {
     {"context_budget", K_LONG, 500, 2000000, NULL, F(context_budget), 0, NULL,
      "500-2000000: stage-1 prompt tokens (--context-budget)"},
     {"profile", K_INDEX, 0, 0, profiles, F(profile), 0, NULL, "default|small (--profile)"},
-    {"json_mode", K_WORD, 0, 0, json_modes, F(json_mode), 0, "DAWBRIDGE_JSON_MODE", "auto|schema|object|off (--json-mode)"},
+    {"json_mode", K_WORD, 0, 0, json_modes, F(json_mode), 0, "DAWBRIDGE_JSON_MODE",
+     "auto|schema|object|off (--json-mode)"},
     {"log_level", K_INDEX, 0, 0, levels, F(log_level), -1, NULL, "error|warn|info|debug (--log-level)"},
     {"data_dir", K_STR, 0, 0, NULL, F(data_dir), 0, NULL, "where the history lives (--data-dir)"},
     {"composition", K_STR, 0, 0, NULL, F(composition), 0, NULL, "the composition's name (--composition)"},
-    {"surface_port", K_INT, 1, 65535, NULL, F(surface_port), 0, NULL, "1-65535: the OSC control surface (--surface-port)"},
+    {"surface_port", K_INT, 1, 65535, NULL, F(surface_port), 0, NULL,
+     "1-65535: the OSC control surface (--surface-port)"},
     {"surface_reply", K_STR, 0, 0, NULL, F(surface_reply), 0, NULL, "HOST:PORT for the surface's answers"},
     {"web_port", K_INT, 1, 65535, NULL, F(web_port), 0, NULL, "1-65535: the web page (--web-port)"},
     {"web_listen", K_ADDR, 0, 0, NULL, F(web_listen), 0, NULL, "IPv4 address of the web page (--web-listen)"},
@@ -129,15 +131,20 @@ static void find_key_lines(const char *t, size_t n, json_t *lines) {
   int depth = 0, line = 1;
   for (size_t i = 0; i < n; i++) {
     char ch = t[i];
-    if (ch == '\n') line++;
-    else if (ch == '{' || ch == '[') depth++;
-    else if (ch == '}' || ch == ']') depth--;
+    if (ch == '\n')
+      line++;
+    else if (ch == '{' || ch == '[')
+      depth++;
+    else if (ch == '}' || ch == ']')
+      depth--;
     else if (ch == '"') {
       size_t start = ++i;
       int kline = line;
       while (i < n && t[i] != '"') {
-        if (t[i] == '\\') i++;
-        else if (t[i] == '\n') line++;
+        if (t[i] == '\\')
+          i++;
+        else if (t[i] == '\n')
+          line++;
         i++;
       }
       if (i >= n) return;
@@ -164,8 +171,8 @@ static int word_index(const char *const *w, const char *s) {
 
 /* Checks one value against its key; 0 or an error with "where: ..." in err. */
 static int check_value(const struct key *k, const json_t *v, const char *where, char *err, size_t errlen) {
-  static const char *const tnames[] = {"a string", "an IPv4 address (a string)", "a string", "a string",
-                                       "an integer", "an integer", "true or false"};
+  static const char *const tnames[] = {
+      "a string", "an IPv4 address (a string)", "a string", "a string", "an integer", "an integer", "true or false"};
   int ok;
   switch (k->type) {
   case K_STR:

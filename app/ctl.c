@@ -74,8 +74,8 @@ void ctl_msg_clear(struct ctl_msg *m) {
   memset(m, 0, sizeof *m);
 }
 
-static const char *const op_names[] = {"submit", "cancel", "state", "history", "iteration", "status", "subscribe",
-                                       "tools"};
+static const char *const op_names[] = {"submit",    "cancel", "state",     "history",
+                                       "iteration", "status", "subscribe", "tools"};
 
 static int opt_string(const json_t *o, const char *k, const char **out, char *err, size_t errlen) {
   const json_t *v = json_object_get(o, k);
@@ -126,8 +126,8 @@ int ctl_parse_line(const char *line, size_t len, struct ctl_msg *m, char *err, s
   const char *kind = json_string_value(json_object_get(r, "kind"));
   int kd = live_kind_parse(kind);
   if (kd < 0)
-    return errfmt(err, errlen, CTL_EINVAL, "unknown request kind \"%.64s\" (ask, plan, exec, call, undo, restore, new, save)",
-                  kind ? kind : "");
+    return errfmt(err, errlen, CTL_EINVAL,
+                  "unknown request kind \"%.64s\" (ask, plan, exec, call, undo, restore, new, save)", kind ? kind : "");
   m->req.kind = (enum live_kind)kd;
   int rc = opt_string(r, "text", &m->req.text, err, errlen);
   if (!rc) rc = opt_string(r, "label", &m->req.label, err, errlen);
@@ -162,7 +162,7 @@ int ctl_parse_line(const char *line, size_t len, struct ctl_msg *m, char *err, s
 struct conn {
   uv_pipe_t pipe;
   struct ctl *ctl;
-  int n;     /* connection number, for "ctl:N" */
+  int n;       /* connection number, for "ctl:N" */
   strbuf_t in; /* what was read and not yet handled: the line being read */
   int subscribed;
   int *owned; /* request ids of this client still running */

@@ -50,10 +50,9 @@ enum conn { CONN_DOWN = 0, CONN_UP, CONN_CHECKING };
 
 /* The strings of struct live_config that live_new copies. */
 #define LC(m) offsetof(struct live_config, m)
-static const size_t copied_strings[] = {LC(daw.dialect), LC(daw.map_path), LC(daw.host),   LC(daw.listen_host),
-                                        LC(daw.spool_dir), LC(llm),        LC(model),      LC(llm_url),
-                                        LC(transcript),    LC(executor),   LC(data_dir),   LC(composition),
-                                        LC(json_mode)};
+static const size_t copied_strings[] = {
+    LC(daw.dialect), LC(daw.map_path), LC(daw.host), LC(daw.listen_host), LC(daw.spool_dir), LC(llm),      LC(model),
+    LC(llm_url),     LC(transcript),   LC(executor), LC(data_dir),        LC(composition),   LC(json_mode)};
 #undef LC
 #define LIVE_NSTRINGS (sizeof copied_strings / sizeof copied_strings[0])
 
@@ -460,8 +459,8 @@ static void save_snapshot(live_t *l, struct req *r) {
   }
   composition(l, comp, sizeof comp);
   json_t *st = session_to_json(daw_session(l->daw));
-  json_t *meta =
-      json_pack("{s:s, s:o}", "source", "user", "user_message", r->text && *r->text ? json_string(r->text) : json_null());
+  json_t *meta = json_pack("{s:s, s:o}", "source", "user", "user_message",
+                           r->text && *r->text ? json_string(r->text) : json_null());
   int num = 0;
   int rc = history_save(h, st, meta, &num, err, sizeof err);
   json_decref(meta);
@@ -678,7 +677,10 @@ json_t *live_history(live_t *l, char *err, size_t errlen) {
     char comp[256];
     composition(l, comp, sizeof comp);
     char *dd = data_dir(l) ? NULL : history_default_data_dir();
-    out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "composition", comp, "data_dir", data_dir(l) ? data_dir(l) : dd ? dd : "",
+    out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "composition", comp, "data_dir",
+                    data_dir(l) ? data_dir(l)
+                    : dd        ? dd
+                                : "",
                     "dir", history_dir(h), "iterations", list, "warnings", warnings ? warnings : json_array());
     free(dd);
   }
@@ -736,7 +738,8 @@ json_t *live_status(live_t *l) {
     json_object_set_new(running, "stage", l->running->stage ? json_string(l->running->stage) : json_null());
   }
   return json_pack("{s:o, s:o, s:b, s:b, s:s, s:I, s:s}", "running", running, "queue", q, "connected",
-                   l->conn == CONN_UP, "first_sync", l->first_sync, "dialect", live_dialect(l), "conversation_turns", (json_int_t)json_array_size(l->turns), "model",
+                   l->conn == CONN_UP, "first_sync", l->first_sync, "dialect", live_dialect(l), "conversation_turns",
+                   (json_int_t)json_array_size(l->turns), "model",
                    l->llm ? llm_provider_name(l->lcfg.provider) : "none");
 }
 
@@ -1009,7 +1012,8 @@ int live_new(uv_loop_t *loop, const struct live_config *cfg, live_t **out, char 
                       : lv >= LOG_INFO ? LLM_LOG_INFO
                       : lv >= LOG_WARN ? LLM_LOG_WARN
                                        : LLM_LOG_ERROR;
-  struct llm_flags fl = {.llm = l->cfg.llm, .model = l->cfg.model, .url = l->cfg.llm_url, .json_mode = l->cfg.json_mode};
+  struct llm_flags fl = {
+      .llm = l->cfg.llm, .model = l->cfg.model, .url = l->cfg.llm_url, .json_mode = l->cfg.json_mode};
   if (l->cfg.transcript) {
     fl.llm = "script";
     fl.url = l->cfg.transcript;

@@ -42,7 +42,7 @@ struct mcp_cmd {
   uv_handle_type in_kind, out_kind;
   int in_open, out_open;
   strbuf_t line; /* the line being read */
-  int skipping; /* an oversized line: dropped up to its newline */
+  int skipping;  /* an oversized line: dropped up to its newline */
   size_t skipped;
   int eof;
   int paused;  /* stdin not read while stdout's backlog is too big */

@@ -51,8 +51,8 @@ struct pss {
   unsigned id;                 /* connection serial, for the live request's client name "web:ID" */
   struct webreq_target target; /* the HTTP request being answered */
   strbuf_t body;               /* POST body so far */
-  int body_over;       /* more than the limit arrived: answer 413 */
-  unsigned char *resp; /* LWS_PRE + resp_len: the JSON body waiting for HTTP_WRITEABLE */
+  int body_over;               /* more than the limit arrived: answer 413 */
+  unsigned char *resp;         /* LWS_PRE + resp_len: the JSON body waiting for HTTP_WRITEABLE */
   size_t resp_len;
   int close_after; /* the request's body was not read: close instead of keep-alive */
   int answered;    /* answered before its body (refused, or no body): what follows is ignored */

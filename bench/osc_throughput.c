@@ -311,13 +311,13 @@ static void on_link_closed(void *data) { (void)data; }
 
 /* sends n messages with SEND between two readings of the clock (t0, t1) and of this process's CPU time (c0, c1);
  * a macro, not a callback, so the measured loop stays a plain loop */
-#define TIMED_SENDS(SEND)                                      \
-  do {                                                         \
-    c0 = cpu_ns(RUSAGE_SELF);                                  \
-    t0 = now_ns();                                             \
-    for (long i = 0; i < n; i++) SEND;                         \
-    t1 = now_ns();                                             \
-    c1 = cpu_ns(RUSAGE_SELF);                                  \
+#define TIMED_SENDS(SEND)                                                                                              \
+  do {                                                                                                                 \
+    c0 = cpu_ns(RUSAGE_SELF);                                                                                          \
+    t0 = now_ns();                                                                                                     \
+    for (long i = 0; i < n; i++) SEND;                                                                                 \
+    t1 = now_ns();                                                                                                     \
+    c1 = cpu_ns(RUSAGE_SELF);                                                                                          \
   } while (0)
 
 static void run_e2e(enum tx_mode tx, enum rx_mode rx, long n, int sink_port, struct shm *sh, struct e2e_result *res) {

@@ -152,8 +152,8 @@ int main(int argc, char **argv) {
   double *cb = calloc((size_t)rounds, sizeof *cb), *cd = calloc((size_t)rounds, sizeof *cd);
   long long commands = 0;
   for (int i = 0; i < rounds; i++) {
-    json_t *args = json_pack("{s:s,s:f,s:f,s:O}", "track_id", track, "start_time", 300.0 * i, "duration", 256.0,
-                             "notes", notes);
+    json_t *args =
+        json_pack("{s:s,s:f,s:f,s:O}", "track_id", track, "start_time", 300.0 * i, "duration", 256.0, "notes", notes);
     x.done = 0;
     double c0 = self_cpu_ms(), a0 = daw_cpu_ms(), t0 = now_ms();
     rc = daw_call(x.d, "create_midi_clip", args, on_res, &x) ? -1 : wait(&x);
@@ -163,8 +163,8 @@ int main(int argc, char **argv) {
     json_decref(args);
     const char *st = json_string_value(json_object_get(x.result, "status"));
     if (rc || !st || strcmp(st, "confirmed") || json_integer_value(json_object_get(x.result, "notes")) != nnotes) {
-      fprintf(stderr, "bench_real_ardour_bulk: round %d: create_midi_clip not confirmed: %s %s\n", i + 1,
-              st ? st : "", x.msg);
+      fprintf(stderr, "bench_real_ardour_bulk: round %d: create_midi_clip not confirmed: %s %s\n", i + 1, st ? st : "",
+              x.msg);
       exitc = 1;
       break;
     }

@@ -45,7 +45,7 @@ if(DAWBRIDGE_TESTS)
 endif()
 db_add_test(test_wire SOURCES tests/integration/test_wire.c LIBS dbtest_wire dbtest_osc_client LABELS integration TIMEOUT 300)
 # `dawbridge call` end to end against a mock-daw process: exit codes of the three outcomes, loss, nothing listening
-db_add_test(test_call_cli SOURCES tests/integration/test_call_cli.c LABELS integration mock TIMEOUT 300)
+db_add_test(test_call_cli SOURCES tests/integration/test_call_cli.c LABELS integration mock TIMEOUT 600)
 
 # Real Ardour: ctest starts one headless Ardour for these tests and stops it by PID afterwards.
 if(DAWBRIDGE_TESTS AND DAWBRIDGE_REAL_ARDOUR)

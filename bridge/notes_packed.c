@@ -79,9 +79,10 @@ int packed_decode(const char *text, size_t len, size_t max_notes, json_t **out, 
     }
     /* built directly (not json_pack: its format is parsed per call, and a bulk read has 10,000s of notes) */
     json_t *o = json_object();
-    if (o && (json_object_set_new(o, "n", json_integer(v[0])) || json_object_set_new(o, "s", json_real(beats_of(v[1]))) ||
-              json_object_set_new(o, "d", json_real(beats_of(v[2]))) || json_object_set_new(o, "v", json_integer(v[3])) ||
-              json_object_set_new(o, "c", json_integer(v[4])))) {
+    if (o &&
+        (json_object_set_new(o, "n", json_integer(v[0])) || json_object_set_new(o, "s", json_real(beats_of(v[1]))) ||
+         json_object_set_new(o, "d", json_real(beats_of(v[2]))) || json_object_set_new(o, "v", json_integer(v[3])) ||
+         json_object_set_new(o, "c", json_integer(v[4])))) {
       json_decref(o);
       o = NULL;
     }
@@ -94,8 +95,8 @@ int packed_decode(const char *text, size_t len, size_t max_notes, json_t **out, 
     if (p >= end) break;
     if (*p != ';') {
       json_decref(a);
-      return errfmt(err, errlen, PACKED_EINVAL, "packed notes: note %zu: want ';' after it, bad text at byte %zu", count,
-                    (size_t)(p - text));
+      return errfmt(err, errlen, PACKED_EINVAL, "packed notes: note %zu: want ';' after it, bad text at byte %zu",
+                    count, (size_t)(p - text));
     }
     p++;
   }

@@ -644,7 +644,7 @@ static const struct {
   const char *name;
   enum session_field f;
 } track_numbers[] = {
-    {"volume_db", SF_TRACK_VOLUME_DB}, {"pan", SF_TRACK_PAN},           {"mute", SF_TRACK_MUTE},
+    {"volume_db", SF_TRACK_VOLUME_DB}, {"pan", SF_TRACK_PAN},         {"mute", SF_TRACK_MUTE},
     {"solo", SF_TRACK_SOLO},           {"rec_arm", SF_TRACK_REC_ARM}, {"selected", SF_TRACK_SELECTED},
     {"fx.count", SF_FX_COUNT},
 };

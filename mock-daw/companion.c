@@ -496,7 +496,8 @@ static json_t *op_exec(struct mk_companion *c, const char *op, json_t *args, cha
     json_t *r = json_pack("{s:s,s:s,s:f,s:f,s:i}", "host_id", cl->host_id, "track", t->host_id, "start", cl->start,
                           "length", cl->length, "notes_added", nn);
     /* "packed": the new clip's notes read back in the same reply (PROTOCOL.md "Bulk notes") */
-    if (!c->legacy && json_is_true(json_object_get(args, "packed"))) json_object_set_new(r, "notes_packed", packed_json(cl));
+    if (!c->legacy && json_is_true(json_object_get(args, "packed")))
+      json_object_set_new(r, "notes_packed", packed_json(cl));
     return r;
   }
   if (!strcmp(op, "read_clip")) {

@@ -182,7 +182,7 @@ struct mk_companion;
 int mk_companion_new(mock_t *m, const char *spool, struct mk_companion **out, char *err, size_t errlen);
 void mk_companion_run(struct mk_companion *c);                 /* drain in/ once */
 void mk_companion_drop_replies(struct mk_companion *c, int n); /* fault: execute, but lose the next n replies */
-void mk_companion_legacy(struct mk_companion *c, int on);     /* a companion without the packed form (PROTOCOL.md) */
+void mk_companion_legacy(struct mk_companion *c, int on);      /* a companion without the packed form (PROTOCOL.md) */
 void mk_companion_close(struct mk_companion *c, void (*cb)(void *), void *data);
 extern const char MK_REAPER_COMMAND_ID[];
 

@@ -113,17 +113,28 @@ static int shared_words(const char *name, const char *tool) {
 static const struct {
   const char *from;
   enum vocab_tool to;
-} synonyms[] = {{"add_track", VOCAB_CREATE_TRACK},        {"new_track", VOCAB_CREATE_TRACK},
-                {"insert_track", VOCAB_CREATE_TRACK},     {"create_clip", VOCAB_CREATE_MIDI_CLIP},
-                {"add_clip", VOCAB_CREATE_MIDI_CLIP},     {"add_midi_clip", VOCAB_CREATE_MIDI_CLIP},
-                {"insert_midi", VOCAB_CREATE_MIDI_CLIP},  {"add_notes", VOCAB_EDIT_CLIP},
-                {"add_fx", VOCAB_ADD_EFFECT},             {"insert_fx", VOCAB_ADD_EFFECT},
-                {"add_plugin", VOCAB_ADD_EFFECT},         {"set_volume", VOCAB_SET_TRACK},
-                {"set_pan", VOCAB_SET_TRACK},             {"mute_track", VOCAB_SET_TRACK},
-                {"rename_track", VOCAB_SET_TRACK},        {"set_bpm", VOCAB_SET_TEMPO},
-                {"play", VOCAB_TRANSPORT},                {"stop", VOCAB_TRANSPORT},
-                {"record", VOCAB_TRANSPORT},              {"remove_track", VOCAB_DELETE_TRACK},
-                {"remove_clip", VOCAB_DELETE_CLIP},       {"delete_effect", VOCAB_REMOVE_EFFECT}};
+} synonyms[] = {{"add_track", VOCAB_CREATE_TRACK},
+                {"new_track", VOCAB_CREATE_TRACK},
+                {"insert_track", VOCAB_CREATE_TRACK},
+                {"create_clip", VOCAB_CREATE_MIDI_CLIP},
+                {"add_clip", VOCAB_CREATE_MIDI_CLIP},
+                {"add_midi_clip", VOCAB_CREATE_MIDI_CLIP},
+                {"insert_midi", VOCAB_CREATE_MIDI_CLIP},
+                {"add_notes", VOCAB_EDIT_CLIP},
+                {"add_fx", VOCAB_ADD_EFFECT},
+                {"insert_fx", VOCAB_ADD_EFFECT},
+                {"add_plugin", VOCAB_ADD_EFFECT},
+                {"set_volume", VOCAB_SET_TRACK},
+                {"set_pan", VOCAB_SET_TRACK},
+                {"mute_track", VOCAB_SET_TRACK},
+                {"rename_track", VOCAB_SET_TRACK},
+                {"set_bpm", VOCAB_SET_TEMPO},
+                {"play", VOCAB_TRANSPORT},
+                {"stop", VOCAB_TRANSPORT},
+                {"record", VOCAB_TRANSPORT},
+                {"remove_track", VOCAB_DELETE_TRACK},
+                {"remove_clip", VOCAB_DELETE_CLIP},
+                {"delete_effect", VOCAB_REMOVE_EFFECT}};
 
 /* A synonym first; else the tool sharing the most words with name, the nearest by edit distance among those;
  * accepted when a word is shared or the distance is at most half of name's length. */

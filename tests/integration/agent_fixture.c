@@ -205,5 +205,3 @@ void fx_run(struct fx *f, const struct fx_opts *o, const char *request, int want
   if (f->status != want_status)
     fail_msg("status %d, expected %d (%s); log:\n%s", f->status, want_status, f->msg, f->log);
 }
-
-

@@ -157,7 +157,8 @@ static void multi_track(const char *dialect, enum agent_executor ex) {
       .dialect = dialect, .tracks = 0, .transcript = "tests/fixtures/agent/multi_track.json", .executor = ex};
   fx_run(&f, &o, "add drums, bass and chords in A minor, 4 bars, with effects", AGENT_OK);
   json_t *ms = mock_embed_state(f.mock);
-  json_t *drums = db_test_json_track(ms, "Drums"), *bass = db_test_json_track(ms, "Bass"), *chords = db_test_json_track(ms, "Chords");
+  json_t *drums = db_test_json_track(ms, "Drums"), *bass = db_test_json_track(ms, "Bass"),
+         *chords = db_test_json_track(ms, "Chords");
   assert_non_null(drums);
   assert_non_null(bass);
   assert_non_null(chords);
@@ -193,7 +194,8 @@ static void test_agent_multi_track(void **state) {
 }
 
 static const struct run_case reaper_llm = {"reaper", AGENT_EXEC_LLM}, ardour_llm = {"ardour", AGENT_EXEC_LLM},
-                             reaper_direct = {"reaper", AGENT_EXEC_DIRECT}, ardour_direct = {"ardour", AGENT_EXEC_DIRECT};
+                             reaper_direct = {"reaper", AGENT_EXEC_DIRECT},
+                             ardour_direct = {"ardour", AGENT_EXEC_DIRECT};
 
 static void test_agent_invalid_plan_replan_succeeds(void **state) {
   (void)state;
@@ -629,7 +631,7 @@ static void test_agent_existing_track_name_warned(void **state) {
   size_t i;
   json_t *w;
   json_array_foreach(warnings, i, w) found += strstr(json_string_value(w), "Step 1: a track named \"Bass\" already "
-                                                                             "exists (t2)") != NULL;
+                                                                           "exists (t2)") != NULL;
   if (found != 1) {
     char *d = json_dumps(warnings, JSON_COMPACT);
     fail_msg("the existing-name warning is not in the result's plan once: %s", d);
@@ -682,7 +684,8 @@ static void test_agent_stage2_refuses_calls_outside_the_plan(void **state) {
   fx_ask(&f, "a kick track with two hits and reverb");
   /* the DAW: Bass (the musician's track) is still there, one Kick, Vocals not muted; the plan's steps were done */
   json_t *ms = mock_embed_state(f.mock);
-  json_t *bass = db_test_json_track(ms, "Bass"), *vocals = db_test_json_track(ms, "Vocals"), *kick = db_test_json_track(ms, "Kick");
+  json_t *bass = db_test_json_track(ms, "Bass"), *vocals = db_test_json_track(ms, "Vocals"),
+         *kick = db_test_json_track(ms, "Kick");
   if (!bass || !kick) fail_msg("Bass %p Kick %p; log:\n%s", (void *)bass, (void *)kick, f.log);
   assert_int_equal(count_tracks_named(ms, "Kick"), 1);
   assert_false(json_is_true(json_object_get(vocals, "mute")));
@@ -1105,7 +1108,7 @@ static int run_mock_cli(struct proc *p, const char *transcript, const char *comm
   snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
   snprintf(tr, sizeof tr, "%s/%s", db_test_source_dir(), transcript);
   snprintf(exe, sizeof exe, "%s/dawbridge", bin_dir());
-  char *argv[] = {exe,  "--daw",         "mock", "--transcript",   tr, "--data-dir",
+  char *argv[] = {exe,  "--daw",         "mock", "--transcript",  tr,           "--data-dir",
                   data, "--composition", "cli",  (char *)command, (char *)text, NULL};
   proc_start(p, argv, errpath);
   int code = proc_exit(p);
@@ -1129,8 +1132,10 @@ static void test_agent_cli_refusal_exit_7(void **state) {
 static void test_agent_cli_plan_prints_existing_name_warning(void **state) {
   (void)state;
   struct proc p;
-  int code = run_mock_cli(&p, "tests/fixtures/agent/existing_name.json", "plan", "add a bass track with a walking line");
-  if (code != 0 || !strstr(p.text, "Plan valid: 2 steps.\nWarning: Step 1: a track named \"Bass\" already exists (t2)")) {
+  int code =
+      run_mock_cli(&p, "tests/fixtures/agent/existing_name.json", "plan", "add a bass track with a walking line");
+  if (code != 0 ||
+      !strstr(p.text, "Plan valid: 2 steps.\nWarning: Step 1: a track named \"Bass\" already exists (t2)")) {
     fprintf(stderr, "stdout:\n%s\n", p.text);
     fail_msg("exit %d", code);
   }
@@ -1565,7 +1570,8 @@ static void test_agent_readback_finds_lost_creates(void **state) {
 }
 
 /* A table case under its own name (test_agent_seed_example_reaper, ...), so AGENT_TEST selects it. */
-#define RUN_CASE(fn, suffix, c) {#fn #suffix, fn, NULL, NULL, (void *)&(c)}
+#define RUN_CASE(fn, suffix, c)                                                                                        \
+  { #fn #suffix, fn, NULL, NULL, (void *)&(c) }
 
 int main(void) {
   const struct CMUnitTest tests[] = {

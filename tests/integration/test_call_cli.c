@@ -176,13 +176,17 @@ static void test_call_cli_listen_address(void **state) {
   const char *set = "call set_track '{\"track_id\":\"t1\",\"mute\":true}'";
   int port = db_test_free_udp_port(), fport = db_test_free_udp_port();
   pid_t m = start_mock_at("reaper", "127.0.0.2", port, fport);
-  int rc = run(err, sizeof err, "--daw reaper --host 127.0.0.2 --port %d --listen 127.0.0.1 --listen-port %d "
-               "--no-companion %s", port, fport, set);
+  int rc = run(err, sizeof err,
+               "--daw reaper --host 127.0.0.2 --port %d --listen 127.0.0.1 --listen-port %d "
+               "--no-companion %s",
+               port, fport, set);
   if (rc) fprintf(stderr, "%s", err);
   assert_int_equal(rc, 0);
   assert_null(strstr(err, "warning"));
-  rc = run(err, sizeof err, "--daw reaper --host 127.0.0.2 --port %d --listen 127.0.0.3 --listen-port %d "
-           "--no-companion --timeout-ms 200 --retries 1 %s", port, fport, set);
+  rc = run(err, sizeof err,
+           "--daw reaper --host 127.0.0.2 --port %d --listen 127.0.0.3 --listen-port %d "
+           "--no-companion --timeout-ms 200 --retries 1 %s",
+           port, fport, set);
   assert_int_equal(rc, 2);
   stop_mock(m);
   port = db_test_free_udp_port();
@@ -209,8 +213,7 @@ static void test_call_cli_remote_daw_listens_everywhere_with_warning(void **stat
   struct ifaddrs *ifs = NULL;
   if (getifaddrs(&ifs) == 0) {
     for (struct ifaddrs *i = ifs; i && !addr[0]; i = i->ifa_next)
-      if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !(i->ifa_flags & IFF_LOOPBACK) &&
-          (i->ifa_flags & IFF_UP))
+      if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !(i->ifa_flags & IFF_LOOPBACK) && (i->ifa_flags & IFF_UP))
         inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr, sizeof addr);
     freeifaddrs(ifs);
   }

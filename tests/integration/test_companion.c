@@ -207,9 +207,9 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
 
     expect_ok(&t,
               wire_callf(&t.w, "create_midi_clip",
-                   "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":4,\"name\":\"kick\",\"notes\":"
-                   "[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110},{\"n\":36,\"s\":2,\"d\":0.5,\"v\":100}]}",
-                   track_id),
+                         "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":4,\"name\":\"kick\",\"notes\":"
+                         "[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110},{\"n\":36,\"s\":2,\"d\":0.5,\"v\":100}]}",
+                         track_id),
               "create_midi_clip");
     assert_string_equal(rs(&t, "status"), "confirmed");
     char clip_id[32];
@@ -217,7 +217,8 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     assert_true(clip_id[0] == 'c');
     assert_string_equal(rs(&t, "track_id"), track_id);
 
-    expect_ok(&t, wire_callf(&t.w, "add_effect", "{\"track_id\":\"%s\",\"effect_name\":\"reverb\"}", track_id), "add_effect");
+    expect_ok(&t, wire_callf(&t.w, "add_effect", "{\"track_id\":\"%s\",\"effect_name\":\"reverb\"}", track_id),
+              "add_effect");
     assert_int_equal(json_integer_value(json_object_get(t.w.result, "effect_index")), 2); /* the synth is 1 */
     assert_non_null(strstr(rs(&t, "name"), di == 0 ? "ReaVerbate" : "ACE Reverb"));
     assert_string_equal(rs(&t, "confirmed_by"), "osc");
@@ -268,12 +269,13 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     /* the rest of the companion's tools: edit (add + remove), transpose, remove_effect, delete_clip, delete_track */
     expect_ok(&t,
               wire_callf(&t.w, "edit_clip",
-                   "{\"clip_id\":\"%s\",\"add_notes\":[{\"n\":38,\"s\":1,\"d\":0.5,\"v\":90}],"
-                   "\"remove_notes\":[{\"n\":36,\"s\":2}]}",
-                   clip_id),
+                         "{\"clip_id\":\"%s\",\"add_notes\":[{\"n\":38,\"s\":1,\"d\":0.5,\"v\":90}],"
+                         "\"remove_notes\":[{\"n\":36,\"s\":2}]}",
+                         clip_id),
               "edit_clip");
     assert_int_equal(json_integer_value(json_object_get(t.w.result, "notes")), 2);
-    expect_ok(&t, wire_callf(&t.w, "edit_clip", "{\"clip_id\":\"%s\",\"transpose\":12}", clip_id), "edit_clip transpose");
+    expect_ok(&t, wire_callf(&t.w, "edit_clip", "{\"clip_id\":\"%s\",\"transpose\":12}", clip_id),
+              "edit_clip transpose");
     ms = mock_state(t.w.mock);
     notes = json_object_get(json_array_get(json_object_get(db_test_json_track(ms, "Kick"), "clips"), 0), "notes");
     assert_int_equal(json_array_size(notes), 2);
@@ -281,11 +283,13 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
     assert_int_equal(json_integer_value(json_object_get(json_array_get(notes, 1), "n")), 50);
     json_decref(ms);
     /* a note that is not there: the companion's words, nothing changed */
-    assert_int_equal(wire_callf(&t.w, "edit_clip", "{\"clip_id\":\"%s\",\"remove_notes\":[{\"n\":99,\"s\":0}]}", clip_id),
-                     DAW_EREJECTED);
+    assert_int_equal(
+        wire_callf(&t.w, "edit_clip", "{\"clip_id\":\"%s\",\"remove_notes\":[{\"n\":99,\"s\":0}]}", clip_id),
+        DAW_EREJECTED);
     assert_non_null(strstr(t.w.message, "99"));
 
-    expect_ok(&t, wire_callf(&t.w, "remove_effect", "{\"track_id\":\"%s\",\"effect_index\":2}", track_id), "remove_effect");
+    expect_ok(&t, wire_callf(&t.w, "remove_effect", "{\"track_id\":\"%s\",\"effect_index\":2}", track_id),
+              "remove_effect");
     assert_int_equal(session_track_fx_count(daw_session(t.d), ti), 1);
     expect_ok(&t, wire_callf(&t.w, "delete_clip", "{\"clip_id\":\"%s\"}", clip_id), "delete_clip");
     assert_null(session_clip_find(daw_session(t.d), clip_id, NULL));
@@ -340,7 +344,7 @@ static void test_companion_absent_clear_error_and_fewer_capabilities(void **st) 
     assert_non_null(strstr(daw_unavailable_reason(t.d, "add_effect"), "install it like this"));
     assert_int_equal(
         wire_callf(&t.w, "create_midi_clip",
-             "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1}]}"),
+                   "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1}]}"),
         DAW_EUNSUPPORTED);
     assert_non_null(strstr(t.w.message, "install"));
     if (di == 0) {
@@ -410,16 +414,17 @@ static void test_companion_get_notes_both_dialects(void **st) {
     char tid[16];
     snprintf(tid, sizeof tid, "%s", rs(&t, "track_id"));
     expect_ok(&t,
-              wire_callf(&t.w, "create_midi_clip", "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":8,\"notes\":%s}", tid,
-                   written),
+              wire_callf(&t.w, "create_midi_clip", "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":8,\"notes\":%s}",
+                         tid, written),
               "create_midi_clip");
     char cid[32];
     snprintf(cid, sizeof cid, "%s", rs(&t, "clip_id"));
     expect_ok(
         &t,
-        wire_callf(&t.w, "create_midi_clip",
-             "{\"track_id\":\"%s\",\"start_time\":16,\"duration\":4,\"notes\":[{\"n\":48,\"s\":0,\"d\":4,\"v\":60}]}",
-             tid),
+        wire_callf(
+            &t.w, "create_midi_clip",
+            "{\"track_id\":\"%s\",\"start_time\":16,\"duration\":4,\"notes\":[{\"n\":48,\"s\":0,\"d\":4,\"v\":60}]}",
+            tid),
         "second clip");
     char cid2[32];
     snprintf(cid2, sizeof cid2, "%s", rs(&t, "clip_id"));
@@ -445,7 +450,8 @@ static void test_companion_get_notes_both_dialects(void **st) {
     }
 
     /* one clip */
-    expect_ok(&t, wire_callf(&t.w, "get_notes", "{\"track_id\":\"%s\",\"clip_id\":\"%s\"}", tid, cid), "get_notes clip");
+    expect_ok(&t, wire_callf(&t.w, "get_notes", "{\"track_id\":\"%s\",\"clip_id\":\"%s\"}", tid, cid),
+              "get_notes clip");
     assert_string_equal(rs(&t, "status"), "confirmed");
     assert_string_equal(rs(&t, "via"), "companion");
     assert_string_equal(rs(&t, "track_id"), tid);
@@ -481,7 +487,8 @@ static void test_companion_get_notes_both_dialects(void **st) {
     assert_int_equal(seen, 3);
 
     /* a range in beats from the project start: notes starting in [5, 11) -> s 1 and 2.5 of the first clip */
-    expect_ok(&t, wire_callf(&t.w, "get_notes", "{\"track_id\":\"%s\",\"start\":5,\"end\":11}", tid), "get_notes range");
+    expect_ok(&t, wire_callf(&t.w, "get_notes", "{\"track_id\":\"%s\",\"start\":5,\"end\":11}", tid),
+              "get_notes range");
     assert_int_equal(json_integer_value(json_object_get(t.w.result, "note_count")), 2);
     clips = json_object_get(t.w.result, "clips");
     json_array_foreach(clips, i, v) {
@@ -546,7 +553,8 @@ static void test_companion_absent_remembered_no_wait(void **st) {
       assert_true(json_is_false(json_object_get(t.w.result, "companion")));
     }
     expect_ok(&t, wire_callf(&t.w, "set_track", "{\"track_id\":\"t1\",\"mute\":true}"), "set_track");
-    assert_int_equal(wire_callf(&t.w, "add_effect", "{\"track_id\":\"t1\",\"effect_name\":\"reverb\"}"), DAW_EUNSUPPORTED);
+    assert_int_equal(wire_callf(&t.w, "add_effect", "{\"track_id\":\"t1\",\"effect_name\":\"reverb\"}"),
+                     DAW_EUNSUPPORTED);
     companion_get_stats(daw_companion(t.d), &b);
     assert_int_equal(b.sent, a.sent); /* no ping per refresh or per command */
     assert_int_equal(b.attempts, a.attempts);
@@ -587,8 +595,9 @@ static void test_companion_lost_reply_retried_without_duplicate(void **st) {
     assert_int_equal(mock_companion_drop_replies(t.w.mock, 1), MOCK_OK);
     expect_ok(
         &t,
-        wire_callf(&t.w, "create_midi_clip",
-             "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}"),
+        wire_callf(
+            &t.w, "create_midi_clip",
+            "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}"),
         "create_midi_clip after a lost reply");
     companion_get_stats(daw_companion(t.d), &after);
     assert_true(after.retries >= before.retries + 1);
@@ -609,9 +618,9 @@ static void test_companion_no_reply_is_uncertain(void **st) {
     struct open_opts o = {.dialect = dialects[di], .tracks = 2, .mock_companion = 1, .timeout_ms = 300};
     assert_int_equal(tc_open(&t, &o), 0);
     assert_int_equal(mock_companion_drop_replies(t.w.mock, 3), MOCK_OK); /* the first attempt and both retries */
-    int rc =
-        wire_callf(&t.w, "create_midi_clip",
-             "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}");
+    int rc = wire_callf(
+        &t.w, "create_midi_clip",
+        "{\"track_id\":\"t1\",\"start_time\":0,\"duration\":4,\"notes\":[{\"n\":60,\"s\":0,\"d\":1,\"v\":90}]}");
     if (rc) fail_msg("%s: expected status 0 (uncertain), got %d: %s", t.w.dialect, rc, t.w.message);
     assert_string_equal(rs(&t, "status"), "uncertain");
     assert_non_null(strstr(rs(&t, "reason"), "no reply"));
@@ -688,11 +697,12 @@ static void test_companion_embedded_mock_runs_the_protocol(void **st) {
     assert_true(json_array_size(json_object_get(json_array_get(clips, 0), "notes")) >= 1);
     size_t nclips = json_array_size(clips);
     json_decref(mj);
-    expect_ok(&t,
-              wire_callf(&t.w, "create_midi_clip",
+    expect_ok(
+        &t,
+        wire_callf(&t.w, "create_midi_clip",
                    "{\"track_id\":\"Drums\",\"start_time\":8,\"duration\":2,\"notes\":[{\"n\":38,\"s\":1,\"d\":0.25,"
                    "\"v\":100}]}"),
-              "create_midi_clip");
+        "create_midi_clip");
     json_t *ms = mock_embed_state(t.embed);
     assert_non_null(ms);
     json_t *dr = db_test_json_track(ms, "Drums");

@@ -413,7 +413,8 @@ static void test_companion_bulk_create_track_name_taken(void **st) {
            bin);
   int rc = run_cli(cmd, out, sizeof out);
   if (rc != 0) fail_msg("%s: exit %d:\n%s", cmd, rc, out);
-  if (!strstr(out, "warning: a track named \"Bass\" already exists (track_id t")) fail_msg("no warning printed:\n%s", out);
+  if (!strstr(out, "warning: a track named \"Bass\" already exists (track_id t"))
+    fail_msg("no warning printed:\n%s", out);
 }
 
 int main(void) {

@@ -50,7 +50,8 @@ static void test_companion_real_ardour_seed_workflow(void **st) {
   int n0 = session_track_count(daw_session(d));
 
   expect_ok(&t, wire_begin_request(&t, "add a kick"), "begin_request");
-  expect_ok(&t, wire_callf(&t, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\",\"instrument\":\"synth\"}"), "create_track");
+  expect_ok(&t, wire_callf(&t, "create_track", "{\"name\":\"Kick\",\"type\":\"midi\",\"instrument\":\"synth\"}"),
+            "create_track");
   assert_string_equal(rs(&t, "status"), "confirmed");
   assert_string_equal(rs(&t, "instrument"), "ACE Reasonable Synth");
   char track_id[16];
@@ -59,16 +60,18 @@ static void test_companion_real_ardour_seed_workflow(void **st) {
   assert_int_equal(ti, n0 + 1);
   assert_non_null(session_track_host_id(daw_session(d), ti));
 
-  expect_ok(&t, wire_callf(&t, "create_midi_clip",
-                        "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":4,\"name\":\"kick\",\"notes\":"
-                        "[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110},{\"n\":36,\"s\":2,\"d\":0.5,\"v\":100}]}",
-                        track_id),
-                   "create_midi_clip");
+  expect_ok(&t,
+            wire_callf(&t, "create_midi_clip",
+                       "{\"track_id\":\"%s\",\"start_time\":4,\"duration\":4,\"name\":\"kick\",\"notes\":"
+                       "[{\"n\":36,\"s\":0,\"d\":0.5,\"v\":110},{\"n\":36,\"s\":2,\"d\":0.5,\"v\":100}]}",
+                       track_id),
+            "create_midi_clip");
   assert_string_equal(rs(&t, "status"), "confirmed"); /* read back with read_clip, note by note */
   char clip_id[32];
   snprintf(clip_id, sizeof clip_id, "%s", rs(&t, "clip_id"));
 
-  expect_ok(&t, wire_callf(&t, "add_effect", "{\"track_id\":\"%s\",\"effect_name\":\"reverb\"}", track_id), "add_effect");
+  expect_ok(&t, wire_callf(&t, "add_effect", "{\"track_id\":\"%s\",\"effect_name\":\"reverb\"}", track_id),
+            "add_effect");
   assert_int_equal(json_integer_value(json_object_get(t.result, "effect_index")), 2); /* the synth is plugin 1 */
   assert_string_equal(rs(&t, "name"), "ACE Reverb");
   assert_string_equal(rs(&t, "confirmed_by"), "osc"); /* seen in /strip/plugin/list */

@@ -27,10 +27,8 @@
 /* The demo session (Drums, Bass, Vocals) on dialect; script (borrowed): a scripted model for the LLM executor,
  * NULL: no model, the direct executor. */
 static void fx_open_llm(struct fx *f, const char *dialect, json_t *script) {
-  struct fx_opts o = {.dialect = dialect,
-                      .tracks = -1,
-                      .script = script,
-                      .executor = script ? AGENT_EXEC_LLM : AGENT_EXEC_DIRECT};
+  struct fx_opts o = {
+      .dialect = dialect, .tracks = -1, .script = script, .executor = script ? AGENT_EXEC_LLM : AGENT_EXEC_DIRECT};
   if (fx_open(f, &o)) fail_msg("daw_start: %s", f->start_msg);
 }
 

@@ -104,8 +104,8 @@ static void spawn_mock_delayed(struct fx *f, int delay_ms) {
   snprintf(port, sizeof port, "%d", f->daw_port);
   snprintf(fport, sizeof fport, "%d", f->listen_port);
   snprintf(delay, sizeof delay, "%d", delay_ms);
-  char *args[] = {exe,   "--dialect",  "reaper", "--port", port, "--feedback-port", fport, "--delay-ms",
-                  delay, "--quiet", NULL};
+  char *args[] = {exe,   "--dialect",  "reaper", "--port",  port, "--feedback-port",
+                  fport, "--delay-ms", delay,    "--quiet", NULL};
   /* no inherited output: a mock left behind by a failed assertion must not hold ctest's pipe open */
   uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_IGNORE}};
   uv_process_options_t po = {.file = exe, .args = args, .exit_cb = on_proc_exit, .stdio = stdio, .stdio_count = 3};

@@ -768,7 +768,6 @@ static void test_llm_http_probe_finds_local_server(void **state) {
   assert_int_equal(cfg.provider, LLM_PROVIDER_NONE);
 }
 
-
 /* ---------- JSON mode (issue 16): the wire shape per provider, checked by the mock as the real APIs define it ---------- */
 
 static json_t *plan_schema(void) {
@@ -858,7 +857,8 @@ static void test_llm_http_json_forced_tool_anthropic(void **state) {
   for (int stream = 0; stream <= 1; stream++) {
     struct done d = {0};
     json_t *args = json_loads(PLAN_JSON, 0, NULL);
-    mock_llm_push(f->mock, json_pack("{s:[{s:s,s:s,s:o}]}", "tool_calls", "id", "toolu_1", "name", "plan", "arguments", args));
+    mock_llm_push(f->mock,
+                  json_pack("{s:[{s:s,s:s,s:o}]}", "tool_calls", "id", "toolu_1", "name", "plan", "arguments", args));
     json_chat(f, LLM_JSON_SCHEMA, stream, &d);
     if (d.status) fail_msg("%s", d.msg);
     /* the forced tool's input is the answer's text; no tool call, finish stop */
@@ -887,7 +887,8 @@ static void test_llm_http_tool_choice_required(void **state) {
   for (int p = 0; p < 2; p++) {
     make_llm(f, p ? LLM_PROVIDER_ANTHROPIC : LLM_PROVIDER_OPENAI);
     struct done d = {0};
-    mock_llm_push(f->mock, json_pack("{s:[{s:s,s:{s:s}}]}", "tool_calls", "name", "create_track", "arguments", "name", "Kick"));
+    mock_llm_push(f->mock,
+                  json_pack("{s:[{s:s,s:{s:s}}]}", "tool_calls", "name", "create_track", "arguments", "name", "Kick"));
     llm_request_t *q = simple_request(0);
     assert_int_equal(llm_request_set_tool_choice(q, "required"), LLM_OK);
     assert_int_equal(llm_request_set_tool_choice(q, "sometimes"), LLM_EINVAL);
@@ -923,7 +924,7 @@ static void test_llm_http_json_rejected_field_falls_back(void **state) {
     assert_non_null(strstr(sys, "Write the plan as JSON."));
     json_decref(d.res);
   }
-  assert_int_equal(mock_llm_rejected(f->mock), 1);            /* rejected once, never sent again */
+  assert_int_equal(mock_llm_rejected(f->mock), 1);                  /* rejected once, never sent again */
   assert_int_equal(json_array_size(mock_llm_requests(f->mock)), 3); /* 400, its retry, the second call */
   size_t i, warns = 0;
   json_t *l;

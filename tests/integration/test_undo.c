@@ -106,7 +106,6 @@ static int undo_to(struct fx *f, const json_t *target) {
   return rc;
 }
 
-
 static size_t daw_track_count(json_t *state) { return json_array_size(json_object_get(state, "tracks")); }
 
 static const char *mirror_track_id(struct fx *f, const char *name) {

@@ -245,7 +245,11 @@ static void test_wire_packet_loss_every_call_accounted(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
     struct wire_opts o = opts(dialects[d], 12);
-    o.drop = 0.10; o.seed = 7; o.bank_size = 8; o.confirm_ms = 150; o.retries = 4;
+    o.drop = 0.10;
+    o.seed = 7;
+    o.bank_size = 8;
+    o.confirm_ms = 150;
+    o.retries = 4;
     open_or_fail(&w, &o);
     int ok = 0, failed = 0;
     for (int i = 0; i < 40; i++) {
@@ -294,7 +298,9 @@ static void test_wire_daw_restart_resyncs(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
     struct wire_opts o = opts(dialects[d], 3);
-    o.silence_ms = 400; o.probe_ms = 100; o.process = 1;
+    o.silence_ms = 400;
+    o.probe_ms = 100;
+    o.process = 1;
     open_or_fail(&w, &o);
     assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t1\",\"name\":\"Changed\"}"), 0);
     assert_int_equal(wire_restart_daw(&w, 0, 700), 0);
@@ -423,7 +429,9 @@ static void on_spoof(uv_timer_t *t) {
 static void test_wire_foreign_feedback_never_confirms(void **st) {
   struct wire w;
   struct wire_opts o = opts("reaper", 3);
-  o.confirm_ms = 100; o.retries = 2; o.process = 1;
+  o.confirm_ms = 100;
+  o.retries = 2;
+  o.process = 1;
   open_or_fail(&w, &o);
   assert_int_equal(wire_daw_fault(&w, 1.0, 0), 0); /* the DAW is away: it drops everything */
   struct spoof sp = {.port = sync_listen_port(w.sync), .path = "/track/1/mute"};
@@ -454,7 +462,9 @@ static void test_wire_unchanged_needs_fresh_feedback(void **st) {
   for (int d = 0; d < 2; d++) {
     struct wire w;
     struct wire_opts o = opts(dialects[d], 3);
-    o.confirm_ms = 150; o.retries = 1; o.process = 1;
+    o.confirm_ms = 150;
+    o.retries = 1;
+    o.process = 1;
     open_or_fail(&w, &o);
     assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t2\",\"mute\":true}"), 0);
     assert_string_equal(json_string_value(json_object_get(w.result, "status")), "confirmed");
@@ -503,7 +513,11 @@ static void test_wire_creates_no_duplicate_under_loss(void **st) {
     for (int k = 0; k < 2; k++) {
       struct wire w;
       struct wire_opts o = opts(dialects[d], 4);
-      o.drop = drops[k]; o.seed = 11 + (unsigned)k; o.confirm_ms = 120; o.retries = 3; o.process = 1;
+      o.drop = drops[k];
+      o.seed = 11 + (unsigned)k;
+      o.confirm_ms = 120;
+      o.retries = 3;
+      o.process = 1;
       open_or_fail(&w, &o);
       const int n = d == 0 ? 6 : 12;
       int rcs[12], conf = 0, unc = 0, fail = 0;

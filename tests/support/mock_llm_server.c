@@ -448,7 +448,8 @@ static int strict_ok(json_t *s, const char *path, char *why, size_t n) {
   char sub[512];
   if (!json_is_object(s)) return fail(why, n, "%s%s: not a schema object", path, "");
   for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
-    if (json_object_get(s, unsupported[i])) return fail(why, n, "%s: '%s' is not permitted in strict mode", path, unsupported[i]);
+    if (json_object_get(s, unsupported[i]))
+      return fail(why, n, "%s: '%s' is not permitted in strict mode", path, unsupported[i]);
   json_t *any = json_object_get(s, "anyOf"), *v;
   size_t i;
   json_array_foreach(any, i, v) {
@@ -501,18 +502,23 @@ static int mentions_json(json_t *body) {
 static int check_wire(json_t *body, int anthropic, char *why, size_t n) {
   json_t *tools = json_object_get(body, "tools"), *tc = json_object_get(body, "tool_choice");
   if (anthropic) {
-    if (json_object_get(body, "response_format")) return fail(why, n, "response_format: Extra inputs are not permitted%s%s", "", "");
+    if (json_object_get(body, "response_format"))
+      return fail(why, n, "response_format: Extra inputs are not permitted%s%s", "", "");
     if (!tc) return 0;
     const char *t = jstr(tc, "type", "");
     if (!json_is_object(tc) || (strcmp(t, "auto") && strcmp(t, "any") && strcmp(t, "tool") && strcmp(t, "none")))
-      return fail(why, n, "tool_choice: Input tag '%s' found using 'type' does not match any of the expected tags%s", t, "");
+      return fail(why, n, "tool_choice: Input tag '%s' found using 'type' does not match any of the expected tags%s", t,
+                  "");
     if (!json_array_size(tools) && strcmp(t, "none")) return fail(why, n, "tool_choice: tools must be set%s%s", "", "");
     if (!strcmp(t, "tool") && !tool_named(tools, 1, jstr(tc, "name", NULL)))
       return fail(why, n, "tool_choice: no tool named '%s'%s", jstr(tc, "name", "(none)"), "");
     return 0;
   }
   if (tc) {
-    if (!json_array_size(tools)) return fail(why, n, "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.%s%s", "", "");
+    if (!json_array_size(tools))
+      return fail(why, n,
+                  "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.%s%s", "",
+                  "");
     if (json_is_string(tc)) {
       const char *v = json_string_value(tc);
       if (strcmp(v, "none") && strcmp(v, "auto") && strcmp(v, "required"))
@@ -526,9 +532,13 @@ static int check_wire(json_t *body, int anthropic, char *why, size_t n) {
   if (!rf) return 0;
   const char *t = jstr(rf, "type", "");
   if (!strcmp(t, "json_object")) {
-    if (json_object_size(rf) != 1) return fail(why, n, "Invalid 'response_format': json_object takes no other field%s%s", "", "");
+    if (json_object_size(rf) != 1)
+      return fail(why, n, "Invalid 'response_format': json_object takes no other field%s%s", "", "");
     if (!mentions_json(body))
-      return fail(why, n, "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.%s%s", "", "");
+      return fail(
+          why, n,
+          "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.%s%s",
+          "", "");
     return 0;
   }
   if (strcmp(t, "json_schema")) return fail(why, n, "Invalid value for 'response_format.type': '%s'%s", t, "");
@@ -541,11 +551,15 @@ static int check_wire(json_t *body, int anthropic, char *why, size_t n) {
     return fail(why, n, "Invalid 'response_format.json_schema.name': '%s'%s", name, "");
   const char *k;
   json_t *v;
-  json_object_foreach(js, k, v) if (strcmp(k, "name") && strcmp(k, "schema") && strcmp(k, "strict") && strcmp(k, "description"))
-    return fail(why, n, "Unrecognized parameter 'response_format.json_schema.%s'%s", k, "");
+  json_object_foreach(
+      js, k, v) if (strcmp(k, "name") && strcmp(k, "schema") && strcmp(k, "strict") &&
+                    strcmp(k, "description")) return fail(why, n,
+                                                          "Unrecognized parameter 'response_format.json_schema.%s'%s",
+                                                          k, "");
   json_t *schema = json_object_get(js, "schema"), *strict = json_object_get(js, "strict");
   if (!json_is_object(schema)) return fail(why, n, "Invalid 'response_format.json_schema.schema'%s%s", "", "");
-  if (strict && !json_is_boolean(strict)) return fail(why, n, "Invalid 'response_format.json_schema.strict'%s%s", "", "");
+  if (strict && !json_is_boolean(strict))
+    return fail(why, n, "Invalid 'response_format.json_schema.strict'%s%s", "", "");
   if (json_is_true(strict)) {
     char w[400];
     if (!has_type(schema, "object") || json_object_get(schema, "anyOf"))

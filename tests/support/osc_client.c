@@ -145,11 +145,11 @@ int osc_client_send(osc_client_t *c, int port, const char *path, const char *typ
 }
 
 /* liblo packs arguments on 4-byte boundaries: copy them out (a direct load is misaligned, UBSan reports it) */
-#define OSC_RX_GETTER(name, type)                                                                                    \
-  type name(const struct osc_rx *r, int k) {                                                                         \
-    type v;                                                                                                          \
-    memcpy(&v, r->argv[k], sizeof v);                                                                                \
-    return v;                                                                                                        \
+#define OSC_RX_GETTER(name, type)                                                                                      \
+  type name(const struct osc_rx *r, int k) {                                                                           \
+    type v;                                                                                                            \
+    memcpy(&v, r->argv[k], sizeof v);                                                                                  \
+    return v;                                                                                                          \
   }
 OSC_RX_GETTER(osc_rx_i, int32_t)
 OSC_RX_GETTER(osc_rx_f, float)

@@ -30,7 +30,8 @@ static const struct {
     {"{\n  \"daw\": \"ardour\",\n\n\n\n\n  \"modle\": \"x\"\n}", APP_CONFIG_EKEY,
      "cfg.json:7: unknown key 'modle' (did you mean 'model'?)"},
     {"{\"llm_ulr\": \"http://x\"}", APP_CONFIG_EKEY, "cfg.json:1: unknown key 'llm_ulr' (did you mean 'llm_url'?)"},
-    {"{\n\"listen-port\": 9000}", APP_CONFIG_EKEY, "cfg.json:2: unknown key 'listen-port' (did you mean 'listen_port'?)"},
+    {"{\n\"listen-port\": 9000}", APP_CONFIG_EKEY,
+     "cfg.json:2: unknown key 'listen-port' (did you mean 'listen_port'?)"},
     {"{\"colour\": 1}", APP_CONFIG_EKEY, "cfg.json:1: unknown key 'colour' (README"},
     /* a nested object's key is not a top-level key: the line is the top-level key's */
     {"{\"x\": {\"model\": 1},\n \"model\": 2}", APP_CONFIG_EKEY, "cfg.json:1: unknown key 'x'"},
@@ -45,7 +46,8 @@ static const struct {
     {"{\"port\": 0}", APP_CONFIG_EVALUE, "'port' must be 1-65535, not 0"},
     {"{\"listen_port\": -1}", APP_CONFIG_EVALUE, "'listen_port' must be 0-65535, not -1"},
     {"{\"context_budget\": 99999999999}", APP_CONFIG_EVALUE, "'context_budget' must be 500-2000000"},
-    {"{\n\n\n\n  \"daw\": \"cubase\"}", APP_CONFIG_EVALUE, "cfg.json:5: unknown daw 'cubase' (use reaper, ardour or mock)"},
+    {"{\n\n\n\n  \"daw\": \"cubase\"}", APP_CONFIG_EVALUE,
+     "cfg.json:5: unknown daw 'cubase' (use reaper, ardour or mock)"},
     {"{\"llm\": \"gemini\"}", APP_CONFIG_EVALUE, "unknown llm 'gemini' (use openai,"},
     {"{\"log_level\": \"loud\"}", APP_CONFIG_EVALUE, "unknown log_level 'loud' (use error, warn, info or debug)"},
     {"{\"host\": \"daw.local\"}", APP_CONFIG_EVALUE, "'host' must be an IPv4 address like"},
@@ -67,8 +69,8 @@ static void test_config_table_of_files(void **state) {
     char err[1024] = "";
     int rc = app_config_parse(cases[i].text, strlen(cases[i].text), "cfg.json", &c, err, sizeof err);
     if (rc != cases[i].rc || !strstr(err, cases[i].msg)) {
-      print_error("case %zu: %s\n  rc %d (want %d), err \"%s\" (want \"%s\")\n", i, cases[i].text, rc, cases[i].rc,
-                  err, cases[i].msg);
+      print_error("case %zu: %s\n  rc %d (want %d), err \"%s\" (want \"%s\")\n", i, cases[i].text, rc, cases[i].rc, err,
+                  cases[i].msg);
       fail();
     }
     if (rc) {
@@ -84,10 +86,11 @@ static void test_config_table_of_files(void **state) {
 
 static void test_config_fills_only_what_is_unset(void **state) {
   (void)state;
-  const char *text = "{\n \"daw\": \"ardour\",\n \"port\": 3819,\n \"host\": \"10.0.0.5\",\n \"listen\": \"10.0.0.2\",\n"
-                     " \"model\": \"file-model\",\n \"llm\": \"ollama\",\n \"profile\": \"small\",\n"
-                     " \"log_level\": \"info\",\n \"context_budget\": 4000,\n \"no_companion\": true,\n"
-                     " \"listen_port\": 9001\n}\n";
+  const char *text =
+      "{\n \"daw\": \"ardour\",\n \"port\": 3819,\n \"host\": \"10.0.0.5\",\n \"listen\": \"10.0.0.2\",\n"
+      " \"model\": \"file-model\",\n \"llm\": \"ollama\",\n \"profile\": \"small\",\n"
+      " \"log_level\": \"info\",\n \"context_budget\": 4000,\n \"no_companion\": true,\n"
+      " \"listen_port\": 9001\n}\n";
   app_config_t *c = NULL;
   char err[512];
   assert_int_equal(app_config_parse(text, strlen(text), "cfg.json", &c, err, sizeof err), 0);

@@ -295,19 +295,18 @@ static void test_llm_codec_result_roundtrip_into_request(void **state) {
   free(body);
 }
 
-
 /* JSON mode and tool_choice, per mode and wire format (issue 16). */
 static void test_llm_codec_json_mode_bodies(void **state) {
   (void)state;
   char err[256];
-  json_t *schema = json_pack("{s:s,s:{s:{s:s,s:i},s:{s:s,s:[s,s]},s:{s:s}},s:[s]}", "type", "object", "properties", "name",
-                             "type", "string", "maxLength", 8, "kind", "type", "string", "enum", "a", "b", "params",
-                             "type", "object", "required", "name");
+  json_t *schema = json_pack("{s:s,s:{s:{s:s,s:i},s:{s:s,s:[s,s]},s:{s:s}},s:[s]}", "type", "object", "properties",
+                             "name", "type", "string", "maxLength", 8, "kind", "type", "string", "enum", "a", "b",
+                             "params", "type", "object", "required", "name");
   static const struct {
     enum llm_json_mode mode;
     const char *provider;
-  } cases[] = {{LLM_JSON_SCHEMA, "openai"}, {LLM_JSON_OBJECT, "openai"}, {LLM_JSON_SCHEMA, "anthropic"},
-               {LLM_JSON_OBJECT, "anthropic"}, {LLM_JSON_OFF, "openai"}, {LLM_JSON_OFF, "anthropic"}};
+  } cases[] = {{LLM_JSON_SCHEMA, "openai"},    {LLM_JSON_OBJECT, "openai"}, {LLM_JSON_SCHEMA, "anthropic"},
+               {LLM_JSON_OBJECT, "anthropic"}, {LLM_JSON_OFF, "openai"},    {LLM_JSON_OFF, "anthropic"}};
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     llm_request_t *q = llm_request_new();
     llm_request_add_user(q, "a kick");
@@ -331,7 +330,7 @@ static void test_llm_codec_json_mode_bodies(void **state) {
         json_t *sc = json_object_get(js, "schema"), *props = json_object_get(sc, "properties");
         assert_true(json_is_false(json_object_get(sc, "additionalProperties")));
         assert_int_equal(json_array_size(json_object_get(sc, "required")), 2); /* name, kind (nullable); params gone */
-        assert_null(json_object_get(props, "params"));                        /* free-form: cannot be strict */
+        assert_null(json_object_get(props, "params"));                         /* free-form: cannot be strict */
         assert_null(json_object_get(json_object_get(props, "name"), "maxLength"));
         json_t *kind = json_object_get(props, "kind");
         assert_string_equal(json_string_value(json_array_get(json_object_get(kind, "type"), 1)), "null");

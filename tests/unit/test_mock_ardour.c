@@ -27,7 +27,9 @@ static int setup_with(void **state, const char *session_json) {
   return mock_fx_setup_with(state, &cfg, session_json, MOCK_FX_FEEDBACK_CLIENT);
 }
 static int setup(void **state) { return setup_with(state, SESSION); }
-static int setup_midi_only(void **state) { return setup_with(state, "{\"tracks\":[{\"name\":\"MIDI 1\",\"type\":\"midi\"}]}"); }
+static int setup_midi_only(void **state) {
+  return setup_with(state, "{\"tracks\":[{\"name\":\"MIDI 1\",\"type\":\"midi\"}]}");
+}
 
 /* /set_surface bank 0, strip types 159, FEEDBACK, GAINMODE, reply port PORT (0 = the sender's) */
 static void set_surface_port(struct mock_fx *f, int feedback, int gainmode, int port) {

@@ -156,8 +156,8 @@ static void test_mock_companion_reaper_seed_workflow(void **state) {
   mock_fx_sync(&f.x);
   run_ok(&f, "begin_undo", json_pack("{s:s}", "name", "add a kick"));
   osc_client_clear(f.x.c);
-  json_t *r = run_cmd(&f, "create_track", json_pack("{s:s,s:s,s:s}", "name", "Kick", "type", "midi", "instrument", "ReaSynth"),
-              NULL);
+  json_t *r = run_cmd(&f, "create_track",
+                      json_pack("{s:s,s:s,s:s}", "name", "Kick", "type", "midi", "instrument", "ReaSynth"), NULL);
   json_t *res = ok(r);
   assert_int_equal(json_integer_value(json_object_get(res, "index")), 4);
   assert_string_equal(json_string_value(json_object_get(res, "instrument")), "VSTi: ReaSynth (Cockos)");
@@ -502,8 +502,8 @@ static void ardour_undo_keeps_created_track_on(struct fx *f, int deletes) {
   snprintf(hid, sizeof hid, "%s", json_string_value(json_object_get(ok(r), "host_id")));
   json_decref(r);
   run_ok(f, "create_midi_clip",
-              json_pack("{s:s,s:f,s:f,s:[{s:i,s:f,s:f,s:i}]}", "track", hid, "start", 0.0, "length", 4.0, "notes",
-                        "n", 60, "s", 0.0, "d", 1.0, "v", 100));
+         json_pack("{s:s,s:f,s:f,s:[{s:i,s:f,s:f,s:i}]}", "track", hid, "start", 0.0, "length", 4.0, "notes", "n", 60,
+                   "s", 0.0, "d", 1.0, "v", 100));
   run_ok(f, "create_midi_clip", json_pack("{s:i,s:f,s:f}", "track", 1, "start", 8.0, "length", 4.0));
   run_ok(f, "end_undo", NULL);
   r = run_cmd(f, "undo", NULL, NULL);

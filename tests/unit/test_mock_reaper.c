@@ -26,7 +26,8 @@ static int setup(void **state) {
   mock_fx_sync(*state);
   return 0;
 }
-#define TEST_WITH_TRACKS(t, n) cmocka_unit_test_prestate_setup_teardown(t, setup, mock_fx_teardown, (void *)(intptr_t)(n))
+#define TEST_WITH_TRACKS(t, n)                                                                                         \
+  cmocka_unit_test_prestate_setup_teardown(t, setup, mock_fx_teardown, (void *)(intptr_t)(n))
 
 static const struct osc_rx *got(struct mock_fx *f, const char *path) {
   const struct osc_rx *r = osc_client_last(f->c, path);

@@ -86,8 +86,8 @@ static void test_notes_packed_encode_round_trip(void **st) {
   (void)st;
   json_t *notes = json_array();
   for (int i = 0; i < 5000; i++)
-    json_array_append_new(notes, json_pack("{s:i,s:f,s:f,s:i}", "n", 20 + i % 100, "s", i * 0.0625 + (i % 3) / 3.0,
-                                           "d", 0.125 + (i % 5) * 0.1, "v", 1 + i % 127));
+    json_array_append_new(notes, json_pack("{s:i,s:f,s:f,s:i}", "n", 20 + i % 100, "s", i * 0.0625 + (i % 3) / 3.0, "d",
+                                           0.125 + (i % 5) * 0.1, "v", 1 + i % 127));
   json_array_append_new(notes, json_pack("{s:i,s:f,s:f,s:i,s:i}", "n", 60, "s", 0.0, "d", 1e-6, "v", 64, "c", 9));
   strbuf_t b = STRBUF_INIT;
   char err[256];

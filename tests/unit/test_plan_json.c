@@ -34,8 +34,8 @@ static void test_plan_json_schema_from_catalog(void **state) {
   json_t *s = plan_json_schema(tools);
   assert_non_null(s);
   assert_non_null(strstr(json_string_value(json_object_get(s, "description")), "[track from Step N]"));
-  json_t *any = json_object_get(json_object_get(json_object_get(json_object_get(s, "properties"), "steps"), "items"),
-                                "anyOf");
+  json_t *any =
+      json_object_get(json_object_get(json_object_get(json_object_get(s, "properties"), "steps"), "items"), "anyOf");
   assert_int_equal(json_array_size(any), json_array_size(tools));
   size_t i;
   json_t *br;
@@ -58,8 +58,9 @@ static void test_plan_json_schema_from_catalog(void **state) {
 static void check_strict(json_t *s, const char *path) {
   if (!json_is_object(s)) return;
   json_t *type = json_object_get(s, "type"), *v;
-  int object = json_is_string(type) ? !strcmp(json_string_value(type), "object")
-                                    : json_is_array(type) && !strcmp(json_string_value(json_array_get(type, 0)), "object");
+  int object = json_is_string(type)
+                   ? !strcmp(json_string_value(type), "object")
+                   : json_is_array(type) && !strcmp(json_string_value(json_array_get(type, 0)), "object");
   if (object) {
     if (!json_is_false(json_object_get(s, "additionalProperties"))) fail_msg("%s: not closed", path);
     if (json_array_size(json_object_get(s, "required")) != json_object_size(json_object_get(s, "properties")))
@@ -106,7 +107,8 @@ static void test_plan_json_to_text_parses(void **state) {
       "{\"tool\": \"create_track\", \"description\": \"Kick\", \"args\": {\"name\": \"Kick: 909\", \"type\": \"midi\","
       " \"instrument\": null}},"
       "{\"tool\": \"create_midi_clip\", \"description\": \"Four\\non the floor\", \"args\": {\"track_id\": \"[track "
-      "from Step 1]\", \"start_time\": 0, \"duration\": 4, \"notes\": [{\"n\": 36, \"s\": 0, \"d\": 0.5, \"v\": 110}]}}],"
+      "from Step 1]\", \"start_time\": 0, \"duration\": 4, \"notes\": [{\"n\": 36, \"s\": 0, \"d\": 0.5, \"v\": "
+      "110}]}}],"
       " \"reasoning\": \"Pulse.\"}\n```";
   char *t = plan_json_to_text(answer, (size_t)-1);
   assert_non_null(t);

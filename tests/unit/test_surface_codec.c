@@ -202,9 +202,12 @@ static void encoded_text(const char *ev, char *out, size_t len) {
   for (int i = 0; i < g.n; i++) {
     o += (size_t)snprintf(out + o, len - o, "%s%s %s", i ? "\n" : "", g.path[i], g.types[i]);
     for (int k = 0; g.types[i][k] && o < len; k++) {
-      if (g.types[i][k] == 'i') o += (size_t)snprintf(out + o, len - o, " %d", (int)arg_i(g.m[i], k));
-      else if (g.types[i][k] == 's') o += (size_t)snprintf(out + o, len - o, " \"%s\"", arg_s(g.m[i], k));
-      else o += (size_t)snprintf(out + o, len - o, " ?");
+      if (g.types[i][k] == 'i')
+        o += (size_t)snprintf(out + o, len - o, " %d", (int)arg_i(g.m[i], k));
+      else if (g.types[i][k] == 's')
+        o += (size_t)snprintf(out + o, len - o, " \"%s\"", arg_s(g.m[i], k));
+      else
+        o += (size_t)snprintf(out + o, len - o, " ?");
     }
     assert_true(o < len);
   }

@@ -181,16 +181,22 @@ static const struct all_case all_cases[] = {
       {"mute", "mute must be a boolean, not a string: \"perhaps\""},
       {"color", "unknown argument 'color' (expected: track_id, "}}},
     /* missing required arguments come first, each with its description */
-    {"create_track", "{\"colour\": \"blue\"}", 3,
+    {"create_track",
+     "{\"colour\": \"blue\"}",
+     3,
      {{"name", "missing required argument 'name'"},
       {"type", "missing required argument 'type' (midi or audio)"},
       {"colour", "unknown argument 'colour' (expected: name, type, instrument)"}}},
     /* one problem per argument: the first inside its value, with the path */
     {"create_midi_clip",
-     "{\"track_id\": \"t1\", \"start_time\": -1, \"duration\": 4, \"notes\": [{\"n\": 60}, {\"n\": 500}]}", 2,
+     "{\"track_id\": \"t1\", \"start_time\": -1, \"duration\": 4, \"notes\": [{\"n\": 60}, {\"n\": 500}]}",
+     2,
      {{"start_time", "start_time is -1; it must be at least 0"}, {"notes", "notes[0]: missing required argument"}}},
     {"set_track", "{\"track_id\": \"t1\"}", 1, {{"-", "nothing to change"}}},
-    {"transport", "{\"action\": \"PLAY\"}", 1, {{"action", "action must be one of [\"play\""}, {"action", "not \"PLAY\""}}},
+    {"transport",
+     "{\"action\": \"PLAY\"}",
+     1,
+     {{"action", "action must be one of [\"play\""}, {"action", "not \"PLAY\""}}},
     {"get_notes", "[]", 1, {{"-", "arguments must be a JSON object"}}},
 };
 
@@ -258,11 +264,20 @@ static void test_vocab_suggest_cases(void **state) {
   static const struct {
     const char *in, *want; /* want NULL: no suggestion */
   } c[] = {
-      {"add_track", "create_track"}, {"create_clip", "create_midi_clip"}, {"set_volume", "set_track"},
-      {"play", "transport"},         {"delete_effect", "remove_effect"},  {"get_note", "get_notes"},
-      {"crete_track", "create_track"}, {"marker", "add_marker"},         {"set_effect_parm", "set_effect_param"},
-      {"transprot", "transport"},    {"zzzzzzzzzzzzzzzzzzzz", NULL},      {"make me a sandwich please", NULL},
-      {"", NULL},                    {"__", NULL},
+      {"add_track", "create_track"},
+      {"create_clip", "create_midi_clip"},
+      {"set_volume", "set_track"},
+      {"play", "transport"},
+      {"delete_effect", "remove_effect"},
+      {"get_note", "get_notes"},
+      {"crete_track", "create_track"},
+      {"marker", "add_marker"},
+      {"set_effect_parm", "set_effect_param"},
+      {"transprot", "transport"},
+      {"zzzzzzzzzzzzzzzzzzzz", NULL},
+      {"make me a sandwich please", NULL},
+      {"", NULL},
+      {"__", NULL},
   };
   for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
     const char *got = vocab_suggest(c[i].in);
@@ -331,9 +346,12 @@ static void test_vocab_load_refuses_disagreement(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_vocab_table_and_schemas_agree),   cmocka_unit_test(test_vocab_lookup),
-      cmocka_unit_test(test_vocab_mcp_annotations),           cmocka_unit_test(test_vocab_check_cases),
-      cmocka_unit_test(test_vocab_load_refuses_disagreement), cmocka_unit_test(test_vocab_check_all_cases),
+      cmocka_unit_test(test_vocab_table_and_schemas_agree),
+      cmocka_unit_test(test_vocab_lookup),
+      cmocka_unit_test(test_vocab_mcp_annotations),
+      cmocka_unit_test(test_vocab_check_cases),
+      cmocka_unit_test(test_vocab_load_refuses_disagreement),
+      cmocka_unit_test(test_vocab_check_all_cases),
       cmocka_unit_test(test_vocab_suggest_cases),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

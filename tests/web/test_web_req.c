@@ -98,8 +98,8 @@ static int check_case_fails(size_t i) {
   char msg[256] = "";
   int st = webreq_check(&POL, &r, &t, msg, sizeof msg);
   if (st == c->status && (st != 0 || t.route == c->route) && (!st || msg[0])) return 0;
-  printf("case \"%s\": status %d (want %d), route %d (want %d), message \"%s\"\n", c->name, st, c->status,
-         (int)t.route, (int)c->route, msg);
+  printf("case \"%s\": status %d (want %d), route %d (want %d), message \"%s\"\n", c->name, st, c->status, (int)t.route,
+         (int)c->route, msg);
   return 1;
 }
 
