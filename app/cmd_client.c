@@ -139,6 +139,11 @@ static void print_event(struct ccmd *x, const json_t *ev) {
       size_t k = json_array_size(json_object_get(json_object_get(ev, "plan"), "steps"));
       printf("\nPlan valid: %zu step%s.\n", k, k == 1 ? "" : "s");
     }
+    size_t wi;
+    json_t *w; /* the validator's warnings about steps, as the one-shot path prints them (app/cmd_agent.c) */
+    json_array_foreach(json_object_get(json_object_get(ev, "plan"), "warnings"), wi, w) {
+      if (json_is_string(w) && !strncmp(json_string_value(w), "Step ", 5)) printf("Warning: %s\n", json_string_value(w));
+    }
     x->streamed = 1;
   } else if (!strcmp(type, "step")) {
     const char *oc = sget(ev, "outcome");

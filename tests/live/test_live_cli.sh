@@ -130,4 +130,28 @@ echo '{"bpm": 91}' | "$exe" --daw mock call set_tempo - >"$tmp/stale" 2>&1
 rc=$?
 [[ $rc == 0 ]] || { cat "$tmp/stale" >&2; fail "call from stdin with a stale socket exited $rc"; }
 has "$tmp/stale" "set_tempo: confirmed"
+
+# plan through the daemon prints the validator's warnings like one-shot (issue 13): a second daemon whose script
+# creates a track named "Bass", which the demo session already has
+export XDG_RUNTIME_DIR=$tmp/run2
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+sock=$XDG_RUNTIME_DIR/dawbridge/mock-reaper.sock
+"$exe" --daw mock --transcript "$src/tests/fixtures/agent/existing_name.json" --composition warn --log-level info \
+  run </dev/null >"$tmp/daemon2.out" 2>"$tmp/daemon.log" &
+daemon=$!
+for _ in $(seq 1 200); do
+  [[ -S $sock ]] && grep -q '"state":"connected"' "$tmp/daemon.log" && break
+  sleep 0.05
+done
+[[ -S $sock ]] || fail "no control socket at $sock (second daemon)"
+run 0 "$tmp/planw" --daw mock --log-level info plan "add a bass track with a walking line"
+has "$tmp/planw" "through the running daemon"
+has "$tmp/planw" "Plan valid: 2 steps"
+has "$tmp/planw" '^Warning: Step 1: a track named "Bass" already exists \(t[0-9]+\)'
+has "$tmp/planw" "Nothing was sent to the DAW"
+kill -TERM "$daemon"
+wait "$daemon"
+rc=$?
+daemon=
+[[ $rc == 0 ]] || fail "the second daemon exited $rc on SIGTERM"
 echo "test_live_cli: ok"
