@@ -51,7 +51,8 @@ struct cli_opts {
   int confirm;                       /* show the plan and wait for approval */
   int max_turns;                     /* stage-2 turn limit, 0 = default */
   long context_budget;               /* --context-budget: stage-1 prompt tokens, 0 = default (6,000) */
-  int profile;                       /* --profile: 0 default, 1 small (PROMPT_PROFILE_SMALL) */
+  int profile;                       /* --profile: 0 default, 1 small (PROMPT_PROFILE_SMALL); -1 not given
+                                      (main: the file fills it, else 0) */
   /* history */
   const char *data_dir;    /* NULL = XDG */
   const char *composition; /* NULL = from the DAW project, else "default" */

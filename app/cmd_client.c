@@ -475,7 +475,7 @@ int cli_daemon_applies(const struct cli *c) {
   return !(o->data_dir || o->composition || o->confirm || o->host || o->listen || o->port || o->listen_port != -1 ||
            o->map_path || o->spool_dir || o->no_companion || o->mock_tracks != -1 || o->timeout_ms != -1 ||
            o->retries != -1 || o->bank_size || o->llm || o->model || o->llm_url || o->json_mode || o->transcript ||
-           o->executor || o->max_turns || o->context_budget || o->profile);
+           o->executor || o->max_turns || o->context_budget || o->profile != -1);
 }
 
 int cli_dispatch(struct cli *c, int (*fn)(struct cli *c)) {

@@ -67,7 +67,7 @@ static const struct key keys[] = {
     {"max_turns", K_INT, 1, 1000, NULL, F(max_turns), 0, NULL, "1-1000: stage-2 turn limit (--max-turns)"},
     {"context_budget", K_LONG, 500, 2000000, NULL, F(context_budget), 0, NULL,
      "500-2000000: stage-1 prompt tokens (--context-budget)"},
-    {"profile", K_INDEX, 0, 0, profiles, F(profile), 0, NULL, "default|small (--profile)"},
+    {"profile", K_INDEX, 0, 0, profiles, F(profile), -1, NULL, "default|small (--profile)"},
     {"json_mode", K_WORD, 0, 0, json_modes, F(json_mode), 0, "DAWBRIDGE_JSON_MODE",
      "auto|schema|object|off (--json-mode)"},
     {"log_level", K_INDEX, 0, 0, levels, F(log_level), -1, NULL, "error|warn|info|debug (--log-level)"},

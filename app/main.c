@@ -152,6 +152,7 @@ int main(int argc, char **argv) {
   o->timeout_ms = -1;
   o->retries = -1;
   o->mock_tracks = -1;
+  o->profile = -1; /* 0 is "--profile default", which the file must not override */
   enum {
     O_DAW = 256,
     O_DIALECT,
@@ -351,6 +352,7 @@ int main(int argc, char **argv) {
   if (!o->daw) o->daw = getenv("DAWBRIDGE_DAW") && *getenv("DAWBRIDGE_DAW") ? getenv("DAWBRIDGE_DAW") : "reaper";
   if (!o->dialect) o->dialect = "reaper";
   if (o->log_level < 0) o->log_level = LOG_WARN;
+  if (o->profile < 0) o->profile = 0;
   /* a DAW on another machine: its feedback must reach us (README "A DAW on another machine") */
   cli_choose_listen(o, o->log_level >= LOG_WARN ? stderr : NULL);
   if (strcmp(o->daw, "reaper") && strcmp(o->daw, "ardour") && strcmp(o->daw, "mock")) {

@@ -20,13 +20,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!c) abort();
   struct cli_opts o;
   memset(&o, 0, sizeof o);
-  o.listen_port = o.log_level = o.timeout_ms = o.retries = -1;
+  o.listen_port = o.log_level = o.timeout_ms = o.retries = o.profile = -1;
   app_config_apply(c, &o);
   for (size_t i = 0; i < app_config_nkeys(); i++) {
     const char *k = app_config_key(i, NULL);
     if (app_config_line(c, k) < 0) abort();
   }
-  if (o.port < 0 || o.port > 65535 || o.listen_port < -1 || o.listen_port > 65535 || o.log_level > 3) abort();
+  if (o.port < 0 || o.port > 65535 || o.listen_port < -1 || o.listen_port > 65535 || o.log_level > 3 || o.profile < -1 || o.profile > 1) abort();
   app_config_free(c);
   return 0;
 }

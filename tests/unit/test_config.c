@@ -107,6 +107,7 @@ static void test_config_fills_only_what_is_unset(void **state) {
   o.log_level = -1;
   o.timeout_ms = -1;
   o.retries = -1;
+  o.profile = -1;
   o.port = 8000; /* given on the command line */
   app_config_apply(c, &o);
   assert_string_equal(o.daw, "ardour");
@@ -124,6 +125,37 @@ static void test_config_fills_only_what_is_unset(void **state) {
   assert_null(o.map_path);
   unsetenv("DAWBRIDGE_MODEL");
   app_config_free(c);
+}
+
+/* --profile on the command line (-1: not given, as app/main.c starts it) against "profile" in the file: 0 is
+ * "--profile default", which the file's "small" must not override. */
+static void test_config_profile_command_line_wins(void **state) {
+  (void)state;
+  static const struct {
+    int given;
+    const char *file;
+    int want;
+  } pc[] = {
+      {-1, "{\"profile\": \"small\"}", 1},  {-1, "{\"profile\": \"default\"}", 0}, {-1, "{}", -1},
+      {0, "{\"profile\": \"small\"}", 0},   {1, "{\"profile\": \"default\"}", 1},  {0, "{}", 0},
+      {1, "{\"profile\": \"small\"}", 1},
+  };
+  for (size_t i = 0; i < sizeof pc / sizeof pc[0]; i++) {
+    app_config_t *c = NULL;
+    char err[512];
+    assert_int_equal(app_config_parse(pc[i].file, strlen(pc[i].file), "cfg.json", &c, err, sizeof err), 0);
+    struct cli_opts o;
+    memset(&o, 0, sizeof o);
+    o.listen_port = o.log_level = o.timeout_ms = o.retries = -1;
+    o.profile = pc[i].given;
+    app_config_apply(c, &o);
+    if (o.profile != pc[i].want) {
+      print_error("case %zu: given %d, file %s: profile %d, want %d\n", i, pc[i].given, pc[i].file, o.profile,
+                  pc[i].want);
+      fail();
+    }
+    app_config_free(c);
+  }
 }
 
 static void test_config_loads_the_xdg_file(void **state) {
@@ -201,6 +233,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_table_of_files),
       cmocka_unit_test(test_config_fills_only_what_is_unset),
+      cmocka_unit_test(test_config_profile_command_line_wins),
       cmocka_unit_test(test_config_loads_the_xdg_file),
       cmocka_unit_test(test_config_every_key_in_readme),
   };
