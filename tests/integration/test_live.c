@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ struct fx {
   /* mock-daw process */
   uv_process_t proc;
   int proc_running;
+  int *child_pid; /* the test's state (child_setup): the running mock-daw's pid for child_teardown, else 0 */
   int daw_port, listen_port;
   int live_closed, ctl_closed, llm_closed;
   /* a DAW that never answers: a UDP socket at daw_port that reads and drops everything */
@@ -88,12 +90,14 @@ struct fx_opts {
   int no_wait;          /* return right after live_start (the first sync still running) */
   const char *executor; /* "direct" default */
   int no_llm;
+  int *child_pid; /* process_daw: *state of a test registered with child_setup/child_teardown */
 };
 
 static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
   struct fx *f = p->data;
   (void)status, (void)sig;
   f->proc_running = 0;
+  if (f->child_pid) *f->child_pid = 0;
   uv_close((uv_handle_t *)p, NULL);
 }
 
@@ -113,9 +117,27 @@ static void spawn_mock_delayed(struct fx *f, int delay_ms) {
   int rc = uv_spawn(&f->loop, &f->proc, &po);
   if (rc) fail_msg("cannot start %s: %s", exe, uv_strerror(rc));
   f->proc_running = 1;
+  if (f->child_pid) *f->child_pid = f->proc.pid;
 }
 
 static void spawn_mock(struct fx *f) { spawn_mock_delayed(f, 0); }
+
+/* A test that starts the mock-daw process keeps its pid in *state: a failed assertion (cmocka leaves the test
+ * function at once, fx_close never runs) must not leave the mock running; the teardown kills it by that pid. */
+static int child_setup(void **state) {
+  *state = calloc(1, sizeof(int));
+  return *state ? 0 : -1;
+}
+
+static int child_teardown(void **state) {
+  int *pid = *state;
+  if (pid && *pid > 0) {
+    kill(*pid, SIGKILL);
+    waitpid(*pid, NULL, 0);
+  }
+  free(pid);
+  return 0;
+}
 
 /* The DAW's port is taken (by the mock-daw process, or the silent socket): binding it again fails. */
 static int p_port_taken(struct fx *f, void *a) {
@@ -185,6 +207,7 @@ static void fx_open(struct fx *f, const struct fx_opts *o) {
   lc.daw.retries = -1;
   lc.daw.refresh_interval_ms = 0;
   lc.mock.tracks = -1;
+  f->child_pid = o->child_pid;
   if (o->process_daw) {
     f->daw_port = db_test_free_udp_port();
     f->listen_port = db_test_free_udp_port();
@@ -669,9 +692,8 @@ static void test_live_cancel_midrun(void **state) {
 /* The mock DAW process dies mid-session: a request ends unreachable, "lost"; the DAW comes back: "resynced", and
  * the next request works (no restart of the daemon). */
 static void test_live_daw_restart(void **state) {
-  (void)state;
   struct fx f;
-  fx_open(&f, &(struct fx_opts){.process_daw = 1, .no_llm = 1});
+  fx_open(&f, &(struct fx_opts){.process_daw = 1, .no_llm = 1, .child_pid = *state});
   wait_msg(&f, (struct want){.type = "connection", .state = "connected"}, 5000);
   struct client c;
   client_open(&f, &c);
@@ -700,9 +722,8 @@ static void test_live_daw_restart(void **state) {
  * A slow DAW (every reply 150 ms late): the call is queued before the sync ends (its reply comes before the
  * "connected" event), runs after it, and is confirmed (exit 0); status says "first_sync" meanwhile. */
 static void test_live_request_waits_for_first_sync(void **state) {
-  (void)state;
   struct fx f;
-  fx_open(&f, &(struct fx_opts){.process_daw = 1, .no_llm = 1, .delay_ms = 150, .no_wait = 1});
+  fx_open(&f, &(struct fx_opts){.process_daw = 1, .no_llm = 1, .delay_ms = 150, .no_wait = 1, .child_pid = *state});
   struct client c;
   client_open(&f, &c);
   client_send_text(&c, "{\"op\":\"status\",\"id\":\"s1\"}");
@@ -876,8 +897,8 @@ int main(void) {
       cmocka_unit_test(test_live_queue_two_clients),
       cmocka_unit_test(test_live_cancel_midrun),
       cmocka_unit_test(test_live_conversation_two_turns),
-      cmocka_unit_test(test_live_daw_restart),
-      cmocka_unit_test(test_live_request_waits_for_first_sync),
+      cmocka_unit_test_setup_teardown(test_live_daw_restart, child_setup, child_teardown),
+      cmocka_unit_test_setup_teardown(test_live_request_waits_for_first_sync, child_setup, child_teardown),
       cmocka_unit_test(test_live_request_wait_is_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
