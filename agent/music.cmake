@@ -28,4 +28,8 @@ if(DAWBRIDGE_TESTS)
   set_tests_properties(eval_offline PROPERTIES PASS_REGULAR_EXPRESSION "33 of 33 cases passed")
   set_tests_properties(eval_selftest_catches_failures PROPERTIES PASS_REGULAR_EXPRESSION
     "0 of 4 cases passed; plan valid first time 3/4; steps confirmed 4/4; checks 1/9")
+  # the child runs get the model options eval resolved (--profile, also over the config file; --json-mode)
+  add_test(NAME test_eval_args COMMAND bash ${DAWBRIDGE_SOURCE_DIR}/tests/eval/test_eval_args.sh
+           $<TARGET_FILE:dawbridge> ${DAWBRIDGE_SOURCE_DIR})
+  set_tests_properties(test_eval_args PROPERTIES LABELS "agent;cli;eval" TIMEOUT 300)
 endif()

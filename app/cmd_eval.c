@@ -385,6 +385,11 @@ static void score_case(struct ev *e) {
       (int)calls, "tokens_in", tin >= 0 ? json_integer(tin) : json_null(), "tokens_out",
       tout >= 0 ? json_integer(tout) : json_null(), "ms", ms, "exit", (json_int_t)e->exit_status, "failures", fails);
   json_object_set_new(r, "stage1_prompt_tokens_est", prompt_est >= 0 ? json_integer(prompt_est) : json_null());
+  /* the JSON mode the child asked the model for (it logs "JSON mode schema: ..."); "off" when it asked for none */
+  char jmode[16] = "off";
+  const char *jl = e->eb.s ? strstr(e->eb.s, "JSON mode ") : NULL;
+  if (jl) sscanf(jl + strlen("JSON mode "), "%15[a-z]", jmode);
+  json_object_set_new(r, "json_mode", json_string(jmode));
   if (json_array_size(json_object_get(cs, "tags"))) json_object_set(r, "tags", json_object_get(cs, "tags"));
   json_array_append_new(e->results, r);
   if (!e->c->o.json) {
@@ -476,7 +481,7 @@ static void finish(struct ev *e) {
       (int)checks, "checks_passed", (int)(checks - cfail), "model_calls", (json_int_t)calls, "wall_ms", ms);
   json_object_set_new(summary, "stage1_prompt_tokens_est_mean",
                       prompt_n ? json_integer((json_int_t)(prompt_sum / prompt_n + 0.5)) : json_null());
-  json_object_set_new(summary, "profile", json_string(e->c->o.profile ? "small" : "default"));
+  json_object_set_new(summary, "profile", json_string(e->c->o.profile == 1 ? "small" : "default"));
   /* per tag: cases passed / run */
   json_t *tags = json_object();
   json_array_foreach(e->results, i, r) {
@@ -567,7 +572,10 @@ static void start_case(struct ev *e) {
   args[n++] = ddir;
   args[n++] = "--executor";
   args[n++] = e->c->o.executor ? e->c->o.executor : e->real_model ? "llm" : "direct";
-  if (e->c->o.profile) args[n++] = "--profile", args[n++] = "small";
+  /* the resolved model options, always explicit: the child reads the same configuration file, which must not
+   * undo a --profile default or --json-mode given here */
+  args[n++] = "--profile", args[n++] = e->c->o.profile == 1 ? "small" : "default";
+  if (e->c->o.json_mode) args[n++] = "--json-mode", args[n++] = e->c->o.json_mode;
   if (e->c->o.context_budget > 0) {
     snprintf(budget, sizeof budget, "%ld", e->c->o.context_budget);
     args[n++] = "--context-budget", args[n++] = budget;
