@@ -142,7 +142,8 @@ static void print_event(struct ccmd *x, const json_t *ev) {
     size_t wi;
     json_t *w; /* the validator's warnings about steps, as the one-shot path prints them (app/cmd_agent.c) */
     json_array_foreach(json_object_get(json_object_get(ev, "plan"), "warnings"), wi, w) {
-      if (json_is_string(w) && !strncmp(json_string_value(w), "Step ", 5)) printf("Warning: %s\n", json_string_value(w));
+      if (json_is_string(w) && !strncmp(json_string_value(w), "Step ", 5))
+        printf("Warning: %s\n", json_string_value(w));
     }
     x->streamed = 1;
   } else if (!strcmp(type, "step")) {

@@ -26,7 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *k = app_config_key(i, NULL);
     if (app_config_line(c, k) < 0) abort();
   }
-  if (o.port < 0 || o.port > 65535 || o.listen_port < -1 || o.listen_port > 65535 || o.log_level > 3 || o.profile < -1 || o.profile > 1) abort();
+  if (o.port < 0 || o.port > 65535 || o.listen_port < -1 || o.listen_port > 65535 || o.log_level > 3 ||
+      o.profile < -1 || o.profile > 1)
+    abort();
   app_config_free(c);
   return 0;
 }

@@ -54,6 +54,7 @@ o=$(get over stage1_prompt_tokens_est)
 [[ $o == "$d" ]] || fail "--profile default over the file's small: the child's prompt is $o tokens, the default's $d"
 f=$(get file stage1_prompt_tokens_est)
 [[ $f == "$s" ]] || fail "the file's small profile: the child's prompt is $f tokens, the small profile's $s"
-[[ $(get def json_mode) == off ]] || fail "without --json-mode the scripted child asked for JSON mode $(get def json_mode)"
+j=$(get def json_mode)
+[[ $j == off ]] || fail "without --json-mode the scripted child asked for JSON mode $j"
 [[ $(get jm json_mode) == object ]] || fail "eval --json-mode object: the child asked for JSON mode $(get jm json_mode)"
 echo "test_eval_args: ok (prompt: default $d, small $s tokens)"
