@@ -136,8 +136,8 @@ static void test_config_profile_command_line_wins(void **state) {
     const char *file;
     int want;
   } pc[] = {
-      {-1, "{\"profile\": \"small\"}", 1},  {-1, "{\"profile\": \"default\"}", 0}, {-1, "{}", -1},
-      {0, "{\"profile\": \"small\"}", 0},   {1, "{\"profile\": \"default\"}", 1},  {0, "{}", 0},
+      {-1, "{\"profile\": \"small\"}", 1}, {-1, "{\"profile\": \"default\"}", 0}, {-1, "{}", -1},
+      {0, "{\"profile\": \"small\"}", 0},  {1, "{\"profile\": \"default\"}", 1},  {0, "{}", 0},
       {1, "{\"profile\": \"small\"}", 1},
   };
   for (size_t i = 0; i < sizeof pc / sizeof pc[0]; i++) {
