@@ -236,12 +236,15 @@ def test_surface_busy_cancel_and_queue():
         c.send(dm.port, osc("/dawbridge/status"))
         st, got = c.wait_for("/dawbridge/status")
         assert "running" in st[1][0] and "1 queued" in st[1][0], st
+        # the fault ends before the cancel: the queued request starts as soon as the cancelled one ends, and its
+        # feedback must not be late (the running step's feedback is already on its 300 ms way, so the first request
+        # is still mid-run when the cancel arrives)
+        mock_fault(mport, 0.0, 0)
         c.send(dm.port, osc("/dawbridge/cancel", "i", 1))  # a button press
         done, got = c.wait_for("/dawbridge/done", timeout=30)
         assert done[1][1] == 12 and 1 <= done[1][0] < 12, "cancelled mid-run: %r" % (done,)
         err, got = c.wait_for("/dawbridge/error")
         assert "130" in err[1][0], err
-        mock_fault(mport, 0.0, 0)
         # the queued request runs after the cancelled one
         done2, got = c.wait_for("/dawbridge/done", timeout=30)
         assert done2[1][:2] == [2, 2], done2
