@@ -782,6 +782,8 @@ static void cc_ok(struct ccall *cc) {
  * at least 10 bytes. */
 #define PACKED_READ_MAX_NOTES ((16u << 20) / 10)
 
+static void cc_uncertain(struct ccall *cc, const char *msg);
+
 static void on_cc_comp(int status, const json_t *res, const char *msg, void *data) {
   struct ccall *cc = data;
   if (status == COMPANION_ECANCELED || cc->d->closing) {
@@ -797,6 +799,16 @@ static void on_cc_comp(int status, const json_t *res, const char *msg, void *dat
                                                     PACKED_READ_MAX_NOTES, &notes, why, sizeof why)
                                     : PACKED_EINVAL;
     json_t *r = rc ? NULL : json_copy((json_t *)res);
+    if (!r && cc->change_sent) {
+      /* the reply of a command that changed the DAW (a new clip, an edit): the change may well be there, so it is
+       * "uncertain", never a refusal that invites sending it again */
+      char m[400];
+      snprintf(m, sizeof m, "%s: sent, but the companion's reply cannot be read: %s", cc->tool,
+               rc ? why : "out of memory");
+      json_decref(notes);
+      cc_uncertain(cc, m);
+      return;
+    }
     if (!r) {
       json_decref(notes);
       cc_fail(cc, rc == PACKED_ENOMEM || !rc ? DAW_ENOMEM : DAW_EREJECTED,

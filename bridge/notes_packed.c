@@ -44,7 +44,7 @@ int packed_decode(const char *text, size_t len, size_t max_notes, json_t **out, 
   if (!text && len) return errfmt(err, errlen, PACKED_EINVAL, "packed notes: no text");
   json_t *a = json_array();
   if (!a) return errfmt(err, errlen, PACKED_ENOMEM, "packed notes: out of memory");
-  const char *p = text, *end = text + len;
+  const char *p = text, *end = text ? text + len : text; /* no arithmetic on a NULL pointer */
   size_t count = 0;
   for (;;) {
     while (p < end && is_space(*p)) p++;

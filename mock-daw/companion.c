@@ -281,16 +281,36 @@ static int command_notes(struct mk_companion *c, json_t *args, const char *key, 
   return rc;
 }
 
-/* a clip's notes packed (ticks rounded to the nearest) */
+/* ticks of a time in beats, rounded to the nearest; clamped so that any double converts defined */
+static long long ticks_of(double beats) {
+  double t = floor(beats * TICKS + 0.5);
+  if (!(t > -9e15)) return (long long)-9e15; /* NaN too */
+  return t < 9e15 ? (long long)t : (long long)9e15;
+}
+
+/* a clip's notes packed (ticks rounded to the nearest); the buffer grows as the notes need (no fixed size per note) */
 static json_t *packed_json(const struct mk_clip *cl) {
-  size_t cap = (size_t)cl->nnotes * 40 + 1, len = 0;
+  size_t cap = (size_t)cl->nnotes * 24 + 64, len = 0;
   char *b = malloc(cap);
   if (!b) return json_null();
-  b[0] = 0;
   for (int i = 0; i < cl->nnotes; i++) {
     const struct mk_note *x = &cl->notes[i];
-    len += (size_t)snprintf(b + len, cap - len, "%s%d %lld %lld %d %d", i ? ";" : "", x->n,
-                            (long long)floor(x->s * TICKS + 0.5), (long long)floor(x->d * TICKS + 0.5), x->v, x->c);
+    char one[128];
+    int n = snprintf(one, sizeof one, "%s%d %lld %lld %d %d", i ? ";" : "", x->n, ticks_of(x->s), ticks_of(x->d), x->v,
+                     x->c);
+    if (n < 0 || (size_t)n >= sizeof one) continue; /* cannot happen with these bounds; never write past */
+    if (len + (size_t)n + 1 > cap) {
+      size_t ncap = (cap + (size_t)n + 1) * 2;
+      char *nb = realloc(b, ncap);
+      if (!nb) {
+        free(b);
+        return json_null();
+      }
+      b = nb;
+      cap = ncap;
+    }
+    memcpy(b + len, one, (size_t)n);
+    len += (size_t)n;
   }
   json_t *j = json_stringn(b, len);
   free(b);

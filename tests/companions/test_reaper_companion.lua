@@ -176,7 +176,11 @@ test("bulk notes: notes_packed in (one MIDI_Sort), packed read-back equals the J
   -- create_midi_clip "packed": the new clip's notes read back in the same reply
   local c = ok_result(call("create_midi_clip", { track = t.host_id, start = 300, length = 200, packed = true,
                                                   notes_packed = table.concat(packed, ";") }))
-  eq(c.notes_packed, ok_result(call("read_clip", { clip = c.host_id, packed = true })).notes_packed, "create reads back")
+  local rc = ok_result(call("read_clip", { clip = c.host_id, packed = true }))
+  eq(c.notes_packed, rc.notes_packed, "create reads back")
+  -- the span and name as the host has them, as read_clip gives them (not the request's words)
+  eq(c.start, rc.start, "create: start as read back"); eq(c.length, rc.length, "create: length as read back")
+  eq(c.name, rc.name, "create: name as read back")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 x 100 0" })), "bad packed note")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 10 100 0", notes = {} })), "not both")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 1,

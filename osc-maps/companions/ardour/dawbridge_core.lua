@@ -728,7 +728,12 @@ function ops.create_midi_clip (self, args)
   local res = { host_id = id_of(region), track = id_of(track), start = start, length = length, notes_added = #notes }
   -- "packed": the new clip's notes as read back from Ardour after the change (the bridge's read-back in the same
   -- command: one round trip for a bulk clip)
-  if args.packed == true then res.notes_packed = region_packed(region); res.name = region:name() end
+  -- (and the clip's span and name as Ardour has them, as read_clip gives them: Ardour rounds to whole samples)
+  if args.packed == true then
+    local s, l = region_span(region)
+    res.start, res.length, res.name = round6(s), round6(l), region:name()
+    res.notes_packed = region_packed(region)
+  end
   return res
 end
 

@@ -337,7 +337,13 @@ function ops.create_midi_clip (args)
   local res = { host_id = item_guid(item), track = track_guid(tr), start = start, length = length,
                 notes_added = #notes }
   -- "packed": the new clip's notes as read back after the change (the bridge's read-back in the same command)
-  if args.packed == true then res.notes_packed = pack_notes(take_notes(take, start)) end
+  -- (and the item's span and take name as REAPER has them, as read_clip gives them)
+  if args.packed == true then
+    local s, l = item_span(item)
+    local _, tn = reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", "", false)
+    res.start, res.length, res.name = round6(s), round6(l), tn or ""
+    res.notes_packed = pack_notes(take_notes(take, s))
+  end
   return res
 end
 
@@ -346,8 +352,10 @@ function ops.read_clip (args)
   local item = find_item(ref)
   local take = midi_take(item, ref)
   local start, length = item_span(item)
-  local res = { host_id = ref, track = track_guid(reaper.GetMediaItem_Track(item)), start = round6(start),
-                length = round6(length) }
+  local _, tn = reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", "", false)
+  -- the take's name too, as the state dump has it (a mirror without it would differ from the next dump)
+  local res = { host_id = ref, track = track_guid(reaper.GetMediaItem_Track(item)), name = tn or "",
+                start = round6(start), length = round6(length) }
   if args.packed == true then res.notes_packed = pack_notes(take_notes(take, start))
   else res.notes = public_notes(take_notes(take, start)) end
   return res
