@@ -18,14 +18,14 @@ int cli_is_loopback(const char *addr) {
   return !addr || (inet_pton(AF_INET, addr, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127);
 }
 
-void cli_choose_listen(struct cli_opts *o, FILE *warn) {
-  if (o->listen || cli_is_loopback(o->host) || !strcmp(o->daw, "mock")) return;
-  o->listen = "0.0.0.0";
+const char *cli_choose_listen(const struct cli_opts *o, FILE *warn) {
+  if (o->listen || cli_is_loopback(o->host) || !strcmp(o->daw, "mock")) return o->listen;
   if (warn)
     fprintf(warn,
             "dawbridge: warning: the DAW at %s is not on this machine: listening for its feedback on every "
             "interface (0.0.0.0); OSC has no authentication, choose one with --listen ADDR\n",
             o->host);
+  return "0.0.0.0";
 }
 
 void *cli_cmd_new(struct cli *c, size_t size, void (*cmd_free)(void *cmd_data)) {
@@ -44,7 +44,9 @@ void cli_daw_config(const struct cli *c, struct daw_config *cfg) {
   cfg->dialect = mock ? o->dialect : o->daw;
   cfg->map_path = o->map_path;
   cfg->host = o->host;
-  cfg->listen_host = o->listen; /* main.c chose it (cli_choose_listen) */
+  /* chosen (and warned about) only where a command opens the DAW: a command served by a daemon or one that never
+   * talks to the DAW (history list) says nothing about it */
+  cfg->listen_host = cli_choose_listen(o, o->log_level >= LOG_WARN ? stderr : NULL);
   cfg->port = o->port;
   cfg->listen_port = o->listen_port;
   cfg->bank_size = o->bank_size;

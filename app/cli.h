@@ -88,10 +88,10 @@ struct cli {
 void cli_log_stderr(int level, const char *module, const char *text, void *data);
 /* 1 when addr (IPv4 text; NULL = the default 127.0.0.1) is a loopback address (127.0.0.0/8). */
 int cli_is_loopback(const char *addr);
-/* The address the DAW's feedback arrives on, when --listen (or the config's "listen") did not say: 127.0.0.1 for a
- * DAW on loopback (o->listen stays NULL), else 0.0.0.0 with a one-line warning to warn (NULL: none) that OSC has no
- * authentication. The link drops every datagram not from the DAW's address and port either way. */
-void cli_choose_listen(struct cli_opts *o, FILE *warn);
+/* The address the DAW's feedback arrives on: --listen (or the config's "listen") when given; else NULL (127.0.0.1)
+ * for a DAW on loopback, or "0.0.0.0" with a one-line warning to warn (NULL: none) that OSC has no authentication.
+ * The link drops every datagram not from the DAW's address and port either way. Called by cli_daw_config. */
+const char *cli_choose_listen(const struct cli_opts *o, FILE *warn);
 /* A command's state: size zeroed bytes, made c->cmd_data with cmd_free (called after the loop ends); NULL on OOM. */
 void *cli_cmd_new(struct cli *c, size_t size, void (*cmd_free)(void *cmd_data));
 /* The DAW configuration the options describe. */

@@ -291,6 +291,11 @@ static void place_known(struct ccmd *x, const json_t *h) {
   }
   x->place_dir = strdup(dd);
   x->place_comp = strdup(comp);
+  if (!x->place_dir || !x->place_comp) { /* never fall back to this client's own default history */
+    fprintf(stderr, "dawbridge: out of memory\n");
+    end(x, CLI_EXIT_CONFIG);
+    return;
+  }
   x->ending = 1;
   ctl_client_close(x->cl, on_place_closed, x);
   x->cl = NULL;

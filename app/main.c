@@ -353,8 +353,6 @@ int main(int argc, char **argv) {
   if (!o->dialect) o->dialect = "reaper";
   if (o->log_level < 0) o->log_level = LOG_WARN;
   if (o->profile < 0) o->profile = 0;
-  /* a DAW on another machine: its feedback must reach us (README "A DAW on another machine") */
-  cli_choose_listen(o, o->log_level >= LOG_WARN ? stderr : NULL);
   if (strcmp(o->daw, "reaper") && strcmp(o->daw, "ardour") && strcmp(o->daw, "mock")) {
     fprintf(stderr, "dawbridge: --daw must be reaper, ardour or mock\n");
     app_config_free(conf);
