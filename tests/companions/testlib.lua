@@ -39,7 +39,7 @@ end
 function T.finish (spool)
   if spool then os.execute("rm -rf '" .. spool .. "'") end
   print(string.format("%d passed, %d failed", passed, failed))
-  os.exit(failed == 0 and 0 or 1)
+  os.exit((failed == 0 and passed > 0) and 0 or 1) -- a run where no test ran is a failure too
 end
 
 -- a spool client. opts: spool (directory), json (the companion's codec: encode/decode), run_once (runs the companion

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,11 +39,12 @@ static pid_t start_mock(const char *dialect, int port, int fport, int tracks, do
   snprintf(exe, sizeof exe, "%s/mock-daw", bindir());
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* a failed assertion ends the test: the mock goes with it */
     execl(exe, exe, "--dialect", dialect, "--port", p, "--feedback-port", fp, "--tracks", t, "--drop", d, "--seed", s,
           "--quiet", (char *)NULL);
     _exit(127);
   }
-  usleep(300 * 1000); /* test set-up only: let the mock bind */
+  assert_int_equal(db_test_wait_udp_bound("127.0.0.1", port, 10000), 0); /* the mock has bound its port */
   return pid;
 }
 
@@ -54,10 +56,11 @@ static pid_t start_mock_at(const char *dialect, const char *host, int port, int 
   snprintf(exe, sizeof exe, "%s/mock-daw", bindir());
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     execl(exe, exe, "--dialect", dialect, "--host", host, "--port", p, "--feedback-port", fp, "--quiet", (char *)NULL);
     _exit(127);
   }
-  usleep(300 * 1000); /* test set-up only: let the mock bind */
+  assert_int_equal(db_test_wait_udp_bound(host, port, 10000), 0);
   return pid;
 }
 

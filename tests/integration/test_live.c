@@ -215,7 +215,8 @@ static void fx_open(struct fx *f, const struct fx_opts *o) {
     lc.daw.listen_port = f->listen_port;
     lc.daw.host = "127.0.0.1";
     lc.daw.spool_dir = "";
-    lc.daw.confirm_timeout_ms = 300;
+    /* a slow DAW (delay_ms) keeps the first sync running; its replies must not also race the confirm window */
+    lc.daw.confirm_timeout_ms = o->delay_ms > 0 ? 2000 : 300;
     lc.daw.retries = 1;
     spawn_mock_delayed(f, o->delay_ms);
     if (o->no_wait) assert_true(run_until(f, p_port_taken, NULL, 10000)); /* listening before we start */

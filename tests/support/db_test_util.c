@@ -28,6 +28,22 @@ static int free_port(int type) {
 int db_test_free_udp_port(void) { return free_port(SOCK_DGRAM); }
 int db_test_free_tcp_port(void) { return free_port(SOCK_STREAM); }
 
+int db_test_wait_udp_bound(const char *host, int port, int timeout_ms) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  if (port <= 0 || port > 65535 || inet_pton(AF_INET, host ? host : "127.0.0.1", &a.sin_addr) != 1) return -1;
+  for (int waited = 0; waited <= timeout_ms; waited += 5) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0) return -1;
+    int r = bind(fd, (struct sockaddr *)&a, sizeof a), e = errno;
+    close(fd);
+    if (r != 0 && e == EADDRINUSE) return 0;
+    if (r != 0) return -1;
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return -1;
+}
+
 char *db_test_tmpdir(const char *tag) {
   const char *base = getenv("TMPDIR");
   char tmpl[PATH_MAX];

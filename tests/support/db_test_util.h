@@ -27,6 +27,11 @@ char *db_test_slurp(const char *path, size_t *len);
  * the other end is closed on each side, so the parent reads end-of-file once the child is gone. */
 pid_t db_test_fork_piped(int *fd);
 
+/* Waits until another process has bound the UDP port host:port (IPv4; our own bind of it fails with EADDRINUSE),
+ * checking every 5 ms for at most timeout_ms: a started server is ready without a fixed sleep. 0 when bound, -1 on
+ * timeout or error. */
+int db_test_wait_udp_bound(const char *host, int port, int timeout_ms);
+
 /* Milliseconds of CLOCK_MONOTONIC (benches' figures, tests' deadlines: never asserted on). */
 double db_test_now_ms(void);
 

@@ -225,7 +225,9 @@ def test_surface_busy_cancel_and_queue():
     c = Client()
     try:
         dm.wait_ready()
-        mock_fault(mport, 0.0, 300)  # every feedback packet 300 ms late: the first request is still running below
+        # every feedback packet 120 ms late, inside the 250 ms confirm window: the 12-step request takes ≥ 1.4 s, so it
+        # is still running below, and the queued one (which starts as soon as it ends) is confirmed too
+        mock_fault(mport, 0.0, 120)
         c.send(dm.port, osc("/dawbridge/ask", "s", "a slow fade"))
         c.wait_for("/dawbridge/plan")
         step, _ = c.wait_for("/dawbridge/step")
@@ -236,10 +238,6 @@ def test_surface_busy_cancel_and_queue():
         c.send(dm.port, osc("/dawbridge/status"))
         st, got = c.wait_for("/dawbridge/status")
         assert "running" in st[1][0] and "1 queued" in st[1][0], st
-        # the fault ends before the cancel: the queued request starts as soon as the cancelled one ends, and its
-        # feedback must not be late (the running step's feedback is already on its 300 ms way, so the first request
-        # is still mid-run when the cancel arrives)
-        mock_fault(mport, 0.0, 0)
         c.send(dm.port, osc("/dawbridge/cancel", "i", 1))  # a button press
         done, got = c.wait_for("/dawbridge/done", timeout=30)
         assert done[1][1] == 12 and 1 <= done[1][0] < 12, "cancelled mid-run: %r" % (done,)
@@ -248,6 +246,7 @@ def test_surface_busy_cancel_and_queue():
         # the queued request runs after the cancelled one
         done2, got = c.wait_for("/dawbridge/done", timeout=30)
         assert done2[1][:2] == [2, 2], done2
+        mock_fault(mport, 0.0, 0)
         c.send(dm.port, osc("/dawbridge/cancel"))  # nothing runs now
         err, got = c.wait_for("/dawbridge/error")
         assert "nothing to cancel" in err[1][0], err
