@@ -273,7 +273,7 @@ static char *clip_summary(const json_t *clip, double bpb, int drums) {
   size_t i;
   const json_t *n;
   json_array_foreach(notes, i, n) {
-    int p = (int)jnum_or(json_object_get(n, "n"), -1);
+    int p = jint_in(json_object_get(n, "n"), 0, 127, -1);
     double s = jnum_or(json_object_get(n, "s"), -1), d = jnum_or(json_object_get(n, "d"), 0);
     if (p < 0 || p > 127 || !(s >= 0) || !(d > 0) || s > CONTEXT_MAX_TIME || d > CONTEXT_MAX_TIME) continue;
     if (p < lo) lo = p;
@@ -416,8 +416,8 @@ static char *render_full(const trk_t *tk, size_t max_notes, double from, double 
       double s = jnum_or(json_object_get(n, "s"), 0);
       if (to >= 0 && (cs + s < from || cs + s >= to)) continue;
       if (*shown >= max_notes) break;
-      strbuf_appendf(&b, "%s[%d,%g,%g,%d]", here ? "," : "", (int)jnum_or(json_object_get(n, "n"), 0), s,
-                     jnum_or(json_object_get(n, "d"), 0), (int)jnum_or(json_object_get(n, "v"), 0));
+      strbuf_appendf(&b, "%s[%d,%g,%g,%d]", here ? "," : "", jint_in(json_object_get(n, "n"), 0, 127, 0), s,
+                     jnum_or(json_object_get(n, "d"), 0), jint_in(json_object_get(n, "v"), 0, 127, 0));
       here++;
       (*shown)++;
     }
@@ -482,7 +482,7 @@ int budget_session(const json_t *state, const json_t *analysis, const char *requ
   if (!analysis) analysis = own = context_analyze(state);
   if (!analysis) return BUDGET_ERR_NOMEM;
   double bpb = jnum_or(json_object_get(analysis, "beats_per_bar"), 4);
-  if (!(bpb > 0)) bpb = 4;
+  if (!(bpb >= 0.25 && bpb <= 64)) bpb = 4; /* bars are ints: a caller's analysis must not overflow them */
 
   char *ctx = context_without_tracks(analysis);
   if (!ctx) {

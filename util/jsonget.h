@@ -13,4 +13,11 @@ static inline double jget_num(const json_t *o, const char *key, double def) {
   return jnum_or(json_object_get(o, key), def);
 }
 
+/* v's value as an int when v is a JSON number in [lo, hi]; def otherwise. Converting an out-of-range double to
+ * int is undefined behaviour, so a model's or a DAW's 1e12 must never reach a plain cast. */
+static inline int jint_in(const json_t *v, int lo, int hi, int def) {
+  double x = jnum_or(v, (double)def);
+  return x >= lo && x <= hi ? (int)x : def;
+}
+
 #endif

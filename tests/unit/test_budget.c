@@ -136,12 +136,42 @@ static void test_budget_tiny_budget_elides_everything_but_says_so(void **state) 
   json_decref(s);
 }
 
+/* A mirror holding numbers no DAW sends (a pitch of 1e12, a velocity of -1e300, a bar length of 1e-300 in the
+ * caller's analysis) is rendered without undefined behaviour: the bad note is left out of the summary, the bad
+ * velocity shows as 0, the bars stay counted in 4/4. Under UBSan this failed before the range checks. */
+static void test_budget_hostile_numbers_are_bounded(void **state) {
+  (void)state;
+  json_t *s = json_loads("{\"tracks\":[{\"id\":\"t1\",\"name\":\"Pad\",\"clips\":[{\"id\":\"c1\",\"start\":0,"
+                         "\"length\":4,\"notes\":[{\"n\":1e12,\"s\":0,\"d\":1,\"v\":1e12},"
+                         "{\"n\":60,\"s\":1,\"d\":1,\"v\":-1e300}]}]}]}",
+                         0, NULL);
+  assert_non_null(s);
+  json_t *an = json_pack("{s:f}", "beats_per_bar", 1e-300);
+  char *st = NULL, *ctx = NULL;
+  struct budget_stats bs;
+  for (int with_analysis = 0; with_analysis < 2; with_analysis++) {
+    assert_int_equal(budget_session(s, with_analysis ? an : NULL, "the pad", 4000, &st, &ctx, &bs), BUDGET_OK);
+    assert_non_null(strstr(st, "[60,1,1,0]"));
+    assert_null(strstr(st, "1e+12"));
+    free(st);
+    free(ctx);
+  }
+  /* the summary level (a budget too small for the notes) leaves the pitch out of the range it reports */
+  assert_int_equal(budget_session(s, NULL, "the pad", 120, &st, &ctx, &bs), BUDGET_OK);
+  assert_null(strstr(st, "1e+12"));
+  free(st);
+  free(ctx);
+  json_decref(an);
+  json_decref(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_budget_tokens_rules),
       cmocka_unit_test(test_budget_request_bars),
       cmocka_unit_test(test_budget_big_session_within_budget),
       cmocka_unit_test(test_budget_tiny_budget_elides_everything_but_says_so),
+      cmocka_unit_test(test_budget_hostile_numbers_are_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
