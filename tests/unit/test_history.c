@@ -25,10 +25,44 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static char *make_tmpdir(void) {
-  char *d = db_test_tmpdir("history");
-  assert_non_null(d);
-  return d;
+/* The fixture of most tests: *state is a fresh temporary data directory (char *), removed after the test. */
+static int tmpdir_setup(void **state) {
+  *state = db_test_tmpdir("history");
+  return *state ? 0 : -1;
+}
+
+static int tmpdir_teardown(void **state) {
+  db_test_rm_rf(*state);
+  free(*state);
+  return 0;
+}
+
+/* Opens composition `name` in the data directory tmp; the test fails with history's message if it does not open. */
+static history_t *open_ok(const char *tmp, const char *name) {
+  char err[512] = "";
+  history_t *h = history_open(tmp, name, err, sizeof err);
+  if (!h) fail_msg("history_open(%s, %s): %s", tmp, name, err);
+  return h;
+}
+
+/* Saves s (no metadata) into h; the save must succeed and get iteration number want. */
+static void save_expect(history_t *h, const json_t *s, int want) {
+  char err[512] = "";
+  int num = 0;
+  int rc = history_save(h, s, NULL, &num, err, sizeof err);
+  if (rc != HISTORY_OK) fail_msg("history_save: %d (%s)", rc, err);
+  assert_int_equal(num, want);
+}
+
+/* Lists h; the listing must succeed with nlist entries and nwarn warnings. */
+static void assert_list_sizes(history_t *h, size_t nlist, size_t nwarn) {
+  char err[512] = "";
+  json_t *list = NULL, *warn = NULL;
+  assert_int_equal(history_list(h, &list, &warn, err, sizeof err), HISTORY_OK);
+  assert_int_equal(json_array_size(list), nlist);
+  assert_int_equal(json_array_size(warn), nwarn);
+  json_decref(list);
+  json_decref(warn);
 }
 
 static char *pathf(const char *fmt, ...) {
@@ -87,11 +121,9 @@ static int count_files(const char *dir, const char *suffix) {
 /* ---------------------------------------------------------------- tests */
 
 static void test_history_save_list_load_round_trip(void **state) {
-  (void)state;
-  char *tmp = make_tmpdir();
+  const char *tmp = *state;
   char err[512] = "";
-  history_t *h = history_open(tmp, "My Song", err, sizeof err);
-  assert_non_null(h);
+  history_t *h = open_ok(tmp, "My Song");
   char *expect_dir = pathf("%s/compositions/My Song/history", tmp);
   assert_string_equal(history_dir(h), expect_dir);
   free(expect_dir);
@@ -167,8 +199,7 @@ static void test_history_save_list_load_round_trip(void **state) {
   /* defaults and validation */
   json_t *s = snapshot(0);
   int num = 0;
-  assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-  assert_int_equal(num, 4);
+  save_expect(h, s, 4);
   assert_int_equal(history_load(h, 4, &it, err, sizeof err), HISTORY_OK);
   assert_string_equal(json_string_value(json_object_get(it, "source")), "ai_iteration");
   assert_int_equal(json_integer_value(json_object_get(it, "actions_count")), 0);
@@ -183,90 +214,67 @@ static void test_history_save_list_load_round_trip(void **state) {
   assert_int_equal(count_files(history_dir(h), ".tmp"), 0);
 
   history_free(h);
-  db_test_rm_rf(tmp);
-  free(tmp);
 }
 
 static void test_history_empty_history(void **state) {
-  (void)state;
-  char *tmp = make_tmpdir();
   char err[512];
-  history_t *h = history_open(tmp, "default", err, sizeof err);
-  assert_non_null(h);
-  json_t *list = NULL, *warn = NULL;
-  assert_int_equal(history_list(h, &list, &warn, err, sizeof err), HISTORY_OK);
-  assert_int_equal(json_array_size(list), 0);
-  json_decref(list);
-  json_decref(warn);
+  history_t *h = open_ok(*state, "default");
+  assert_list_sizes(h, 0, 0);
   assert_int_equal(history_latest(h, NULL, err, sizeof err), HISTORY_ENOENT);
   history_free(h);
-  db_test_rm_rf(tmp);
-  free(tmp);
+}
+
+/* Opens "song" in tmp, saves s with the iteration number want, closes it again. */
+static void reopen_save_expect(const char *tmp, const json_t *s, int want) {
+  history_t *h = open_ok(tmp, "song");
+  save_expect(h, s, want);
+  history_free(h);
+}
+
+/* Saves s as iterations 1..n of "song" in tmp; returns the history directory (malloc'd). */
+static char *save_first(const char *tmp, const json_t *s, int n) {
+  history_t *h = open_ok(tmp, "song");
+  for (int i = 1; i <= n; i++) save_expect(h, s, i);
+  char *dir = strdup(history_dir(h));
+  history_free(h);
+  return dir;
 }
 
 static void test_history_numbers_never_reused_across_reopen(void **state) {
-  (void)state;
-  char *tmp = make_tmpdir();
-  char err[512];
+  const char *tmp = *state;
   json_t *s = snapshot(0);
-  int num = 0;
-  history_t *h = history_open(tmp, "song", err, sizeof err);
-  assert_non_null(h);
-  for (int i = 1; i <= 3; i++) {
-    assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-    assert_int_equal(num, i);
-  }
-  char *dir = strdup(history_dir(h));
-  history_free(h);
+  char *dir = save_first(tmp, s, 3);
 
   /* the newest file is deleted: its number stays taken (counter) */
   char *p3 = pathf("%s/0003.json", dir);
   assert_int_equal(unlink(p3), 0);
-  h = history_open(tmp, "song", err, sizeof err);
-  assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-  assert_int_equal(num, 4);
-  history_free(h);
+  reopen_save_expect(tmp, s, 4);
 
   /* the counter is lost: the files still give max + 1 */
   char *pc = pathf("%s/next", dir);
   assert_int_equal(unlink(pc), 0);
-  h = history_open(tmp, "song", err, sizeof err);
-  assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-  assert_int_equal(num, 5);
-  history_free(h);
+  reopen_save_expect(tmp, s, 5);
 
   /* the counter is garbage: ignored; the counter ahead of the files wins */
   spit(pc, "garbage", 7);
-  h = history_open(tmp, "song", err, sizeof err);
-  assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-  assert_int_equal(num, 6);
-  history_free(h);
+  reopen_save_expect(tmp, s, 6);
   spit(pc, "42\n", 3);
-  h = history_open(tmp, "song", err, sizeof err);
-  assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-  assert_int_equal(num, 42);
-  assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-  assert_int_equal(num, 43);
+  history_t *h = open_ok(tmp, "song");
+  save_expect(h, s, 42);
+  save_expect(h, s, 43);
   history_free(h);
 
   json_decref(s);
   free(p3);
   free(pc);
   free(dir);
-  db_test_rm_rf(tmp);
-  free(tmp);
 }
 
 static void test_history_corrupt_and_foreign_files_skipped(void **state) {
-  (void)state;
-  char *tmp = make_tmpdir();
+  const char *tmp = *state;
   char err[512];
   json_t *s = snapshot(0);
-  int num = 0;
-  history_t *h = history_open(tmp, "song", err, sizeof err);
-  for (int i = 1; i <= 3; i++) assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-  char *dir = strdup(history_dir(h));
-  history_free(h);
+  char *dir = save_first(tmp, s, 3);
 
   char *p2 = pathf("%s/0002.json", dir);
   size_t len = 0;
@@ -279,7 +287,6 @@ static void test_history_corrupt_and_foreign_files_skipped(void **state) {
   char *p5 = pathf("%s/0005.json", dir);
   text = db_test_slurp(p2, &len);
   free(text);
-  h = NULL;
   {
     /* valid JSON of our format but its number does not match the name */
     json_t *it = json_pack("{s:s, s:i, s:s, s:s, s:o}", "format", HISTORY_FORMAT, "number", 9, "source", "user",
@@ -298,8 +305,7 @@ static void test_history_corrupt_and_foreign_files_skipped(void **state) {
   char *plive = pathf("%s/.0009.json.%d.tmp", dir, (int)getppid()); /* temp of a live process: left alone */
   spit(plive, "{\"form", 6);
 
-  h = history_open(tmp, "song", err, sizeof err);
-  assert_non_null(h);
+  history_t *h = open_ok(tmp, "song");
   assert_int_equal(access(pstale, F_OK), -1);
   assert_int_equal(access(plive, F_OK), 0);
 
@@ -330,26 +336,22 @@ static void test_history_corrupt_and_foreign_files_skipped(void **state) {
   assert_int_equal(history_previous(h, 7, NULL, err, sizeof err), 3);
 
   /* corrupt and in-flight numbers stay taken: 0009 is being written by a live process */
-  assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-  assert_int_equal(num, 10);
+  save_expect(h, s, 10);
   history_free(h);
 
   json_decref(s);
   char *paths[] = {p2, p4, p5, p6, pn, pd, pstale, plive, dir};
   for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) free(paths[i]);
-  db_test_rm_rf(tmp);
-  free(tmp);
 }
 
 static void test_history_invalid_composition_names(void **state) {
-  (void)state;
+  const char *tmp = *state;
   const char *bad[] = {"",          ".",         "..",        "../etc", "a/b", "a\\b",  ".hidden", "-rf",
                        "trailing.", "trailing ", "tab\there", "star*",  "q?",  "pipe|", "colon:"};
   const char *good[] = {"default", "My Song", "Lied für Anna", "song_2 (take 3)", "a.b"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_false(history_composition_valid(bad[i]));
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) assert_true(history_composition_valid(good[i]));
   char err[512] = "";
-  char *tmp = make_tmpdir();
   assert_null(history_open(tmp, "../escape", err, sizeof err));
   assert_non_null(strstr(err, "invalid composition name"));
   char *esc = pathf("%s/escape", tmp);
@@ -361,12 +363,10 @@ static void test_history_invalid_composition_names(void **state) {
   assert_null(history_open(file, "song", err, sizeof err));
   assert_non_null(strstr(err, file));
   free(file);
-  db_test_rm_rf(tmp);
-  free(tmp);
 }
 
 static void test_history_default_data_dir_from_xdg(void **state) {
-  (void)state;
+  const char *tmp = *state;
   char *old_xdg = getenv("XDG_DATA_HOME") ? strdup(getenv("XDG_DATA_HOME")) : NULL;
   char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
 
@@ -394,11 +394,8 @@ static void test_history_default_data_dir_from_xdg(void **state) {
   free(d);
 
   /* history_open(NULL, ...) uses it */
-  char *tmp = make_tmpdir();
   setenv("XDG_DATA_HOME", tmp, 1);
-  char err[512];
-  history_t *h = history_open(NULL, "song", err, sizeof err);
-  assert_non_null(h);
+  history_t *h = open_ok(NULL, "song");
   char *expect = pathf("%s/dawbridge/compositions/song/history", tmp);
   assert_string_equal(history_dir(h), expect);
   struct stat st;
@@ -406,8 +403,6 @@ static void test_history_default_data_dir_from_xdg(void **state) {
   assert_true(S_ISDIR(st.st_mode));
   free(expect);
   history_free(h);
-  db_test_rm_rf(tmp);
-  free(tmp);
 
   if (old_xdg)
     setenv("XDG_DATA_HOME", old_xdg, 1);
@@ -478,16 +473,9 @@ static int child_save_with_fsize_limit(const char *tmp, char *err, size_t errlen
 
 /* Saves 2 iterations, returns their texts for later comparison. */
 static void save_two(const char *tmp, char **t1, char **t2, char **dir_out) {
-  char err[512];
-  history_t *h = history_open(tmp, "song", err, sizeof err);
-  assert_non_null(h);
   json_t *s = snapshot(0);
-  int num;
-  assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-  assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
+  *dir_out = save_first(tmp, s, 2);
   json_decref(s);
-  *dir_out = strdup(history_dir(h));
-  history_free(h);
   char *p1 = pathf("%s/0001.json", *dir_out), *p2 = pathf("%s/0002.json", *dir_out);
   *t1 = db_test_slurp(p1, NULL);
   *t2 = db_test_slurp(p2, NULL);
@@ -510,8 +498,7 @@ static void assert_two_intact(const char *dir, const char *t1, const char *t2) {
 }
 
 static void test_history_full_disk_keeps_earlier_and_reserves_number(void **state) {
-  (void)state;
-  char *tmp = make_tmpdir();
+  const char *tmp = *state;
   char *t1, *t2, *dir;
   save_two(tmp, &t1, &t2, &dir);
 
@@ -528,25 +515,15 @@ static void test_history_full_disk_keeps_earlier_and_reserves_number(void **stat
   free(p3);
 
   /* number 3 was reserved by the failed write: the next save gets 4 */
-  char err[512];
-  history_t *h = history_open(tmp, "song", err, sizeof err);
+  history_t *h = open_ok(tmp, "song");
   json_t *s = snapshot(1);
-  int num = 0;
-  assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-  assert_int_equal(num, 4);
-  json_t *list = NULL, *warn = NULL;
-  assert_int_equal(history_list(h, &list, &warn, err, sizeof err), HISTORY_OK);
-  assert_int_equal(json_array_size(list), 3);
-  assert_int_equal(json_array_size(warn), 0);
-  json_decref(list);
-  json_decref(warn);
+  save_expect(h, s, 4);
+  assert_list_sizes(h, 3, 0);
   json_decref(s);
   history_free(h);
   free(t1);
   free(t2);
   free(dir);
-  db_test_rm_rf(tmp);
-  free(tmp);
 }
 
 /* ---- conditions produced in a private mount namespace (work as root and as an ordinary user) ---- */
@@ -638,28 +615,22 @@ static int ns_read_only(const char *tmp, char *msg, size_t msglen) {
 }
 
 static void test_history_read_only_dir_clear_error(void **state) {
-  (void)state;
-  char *tmp = make_tmpdir();
+  const char *tmp = *state;
   char *t1, *t2, *dir;
   save_two(tmp, &t1, &t2, &dir);
   run_checked_child(ns_read_only, tmp);
   assert_two_intact(dir, t1, t2);
   /* outside the namespace the directory is writable again: the next save works */
   char err[512];
-  history_t *h = history_open(tmp, "song", err, sizeof err);
-  assert_non_null(h);
+  history_t *h = open_ok(tmp, "song");
   assert_int_equal(history_check_writable(h, err, sizeof err), HISTORY_OK);
   json_t *s = snapshot(1);
-  int num = 0;
-  assert_int_equal(history_save(h, s, NULL, &num, err, sizeof err), HISTORY_OK);
-  assert_int_equal(num, 3);
+  save_expect(h, s, 3);
   json_decref(s);
   history_free(h);
   free(t1);
   free(t2);
   free(dir);
-  db_test_rm_rf(tmp);
-  free(tmp);
 }
 
 /* In the child: a 512 KiB tmpfs as the data directory; two iterations saved; a file fills the rest. Then the
@@ -727,22 +698,14 @@ static int ns_full_disk(const char *tmp, char *msg, size_t msglen) {
   return 0;
 }
 
-static void test_history_full_disk_tmpfs_clear_error(void **state) {
-  (void)state;
-  char *tmp = make_tmpdir();
-  run_checked_child(ns_full_disk, tmp);
-  db_test_rm_rf(tmp);
-  free(tmp);
-}
+static void test_history_full_disk_tmpfs_clear_error(void **state) { run_checked_child(ns_full_disk, *state); }
 
 static void test_history_check_writable_leaves_nothing(void **state) {
-  (void)state;
-  char *tmp = make_tmpdir();
+  const char *tmp = *state;
   char *t1, *t2, *dir;
   save_two(tmp, &t1, &t2, &dir);
   char err[512];
-  history_t *h = history_open(tmp, "song", err, sizeof err);
-  assert_non_null(h);
+  history_t *h = open_ok(tmp, "song");
   assert_int_equal(history_check_writable(h, err, sizeof err), HISTORY_OK);
   assert_two_intact(dir, t1, t2);
   assert_int_equal(count_files(dir, ""), 5); /* . .. next 0001 0002 */
@@ -757,8 +720,6 @@ static void test_history_check_writable_leaves_nothing(void **state) {
   free(pc);
   history_free(h);
   free(t1), free(t2), free(dir);
-  db_test_rm_rf(tmp);
-  free(tmp);
 }
 
 /* In the child: /proc hidden (an empty tmpfs over it), so an unnamed file cannot be linked through
@@ -787,24 +748,16 @@ static int ns_no_proc(const char *tmp, char *msg, size_t msglen) {
   return 0;
 }
 
-static void test_history_saves_without_proc(void **state) {
-  (void)state;
-  char *tmp = make_tmpdir();
-  run_checked_child(ns_no_proc, tmp);
-  db_test_rm_rf(tmp);
-  free(tmp);
-}
+static void test_history_saves_without_proc(void **state) { run_checked_child(ns_no_proc, *state); }
 
 /* ---- concurrency ---- */
 
 #define CONCURRENT_SAVERS 400
 
 static void test_history_concurrent_saves_all_kept(void **state) {
-  (void)state;
-  char *tmp = make_tmpdir();
+  const char *tmp = *state;
   char err[512];
-  history_t *h = history_open(tmp, "song", err, sizeof err);
-  assert_non_null(h);
+  history_t *h = open_ok(tmp, "song");
   char *dir = strdup(history_dir(h));
   int go[2], out[2];
   assert_int_equal(pipe(go), 0);
@@ -873,19 +826,15 @@ static void test_history_concurrent_saves_all_kept(void **state) {
   free(seen_num);
   history_free(h);
   free(dir);
-  db_test_rm_rf(tmp);
-  free(tmp);
 }
 
 /* Two writers save in a loop; one is killed with SIGKILL at random moments, again and again. No temporary
  * file is ever left in the directory (not even before the next open), every number is distinct, and every
  * iteration is readable. */
 static void test_history_kill9_leaves_no_temp_file(void **state) {
-  (void)state;
-  char *tmp = make_tmpdir();
+  const char *tmp = *state;
   char err[512];
-  history_t *h = history_open(tmp, "song", err, sizeof err);
-  assert_non_null(h);
+  history_t *h = open_ok(tmp, "song");
   char *dir = strdup(history_dir(h));
   int probe = open(dir, O_TMPFILE | O_WRONLY, 0600);
   int unnamed_ok = probe >= 0;
@@ -925,8 +874,7 @@ static void test_history_kill9_leaves_no_temp_file(void **state) {
   kill(steady, SIGKILL);
   waitpid(steady, NULL, 0);
   if (unnamed_ok) assert_int_equal(left_after_kill, 0);
-  history_t *h2 = history_open(tmp, "song", err, sizeof err); /* removes a dead writer's leftovers, if any */
-  assert_non_null(h2);
+  history_t *h2 = open_ok(tmp, "song"); /* removes a dead writer's leftovers, if any */
   assert_int_equal(count_files(dir, ".tmp"), 0);
   json_t *list = NULL, *warn = NULL;
   assert_int_equal(history_list(h2, &list, &warn, err, sizeof err), HISTORY_OK);
@@ -939,25 +887,23 @@ static void test_history_kill9_leaves_no_temp_file(void **state) {
   history_free(h2);
   history_free(h);
   free(dir);
-  db_test_rm_rf(tmp);
-  free(tmp);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_history_save_list_load_round_trip),
-      cmocka_unit_test(test_history_empty_history),
-      cmocka_unit_test(test_history_numbers_never_reused_across_reopen),
-      cmocka_unit_test(test_history_corrupt_and_foreign_files_skipped),
-      cmocka_unit_test(test_history_invalid_composition_names),
-      cmocka_unit_test(test_history_default_data_dir_from_xdg),
-      cmocka_unit_test(test_history_full_disk_keeps_earlier_and_reserves_number),
-      cmocka_unit_test(test_history_read_only_dir_clear_error),
-      cmocka_unit_test(test_history_full_disk_tmpfs_clear_error),
-      cmocka_unit_test(test_history_check_writable_leaves_nothing),
-      cmocka_unit_test(test_history_saves_without_proc),
-      cmocka_unit_test(test_history_concurrent_saves_all_kept),
-      cmocka_unit_test(test_history_kill9_leaves_no_temp_file),
+      cmocka_unit_test_setup_teardown(test_history_save_list_load_round_trip, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_empty_history, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_numbers_never_reused_across_reopen, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_corrupt_and_foreign_files_skipped, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_invalid_composition_names, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_default_data_dir_from_xdg, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_full_disk_keeps_earlier_and_reserves_number, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_read_only_dir_clear_error, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_full_disk_tmpfs_clear_error, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_check_writable_leaves_nothing, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_saves_without_proc, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_concurrent_saves_all_kept, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_kill9_leaves_no_temp_file, tmpdir_setup, tmpdir_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
