@@ -352,38 +352,13 @@ test("bulk notes: notes_packed in, read_clip/edit_clip packed out, same notes as
     list[#list + 1] = nt
     packed[#packed + 1] = string.format("%d %d %d %d %d", nt.n, math.floor(nt.s * 1920 + 0.5), 240, nt.v, nt.c)
   end
-  local r = ok_result(call("create_midi_clip", { track = t.host_id, start = 0, length = 400, notes_packed = table.concat(packed, ";") }))
-  eq(r.notes_added, 3000, "added")
-  local j = ok_result(call("read_clip", { clip = r.host_id }))
-  local p = ok_result(call("read_clip", { clip = r.host_id, packed = true }))
-  eq(#j.notes, 3000, "json notes"); eq(j.notes_packed, nil, "no packed unless asked")
-  eq(C.pack_notes(j.notes), p.notes_packed, "packed = the JSON notes")
-  local back = C.unpack_notes(p.notes_packed, "x")
-  eq(#back, 3000, "unpacked")
-  local e = ok_result(call("edit_clip", { clip = r.host_id, add_packed = "100 0 1920 90 0", packed = true }))
-  eq(e.added, 1, "edit add packed"); eq(e.notes, nil, "packed reply"); truthy(#e.notes_packed > 0, "packed notes")
-  -- a bulk add chunk: "brief" (no notes back), and the clip's notes are not read at all (nothing to remove)
-  local lists = fake.count("ARDOUR.LuaAPI.note_list")
-  local b = ok_result(call("edit_clip", { clip = r.host_id, add_packed = "101 0 1920 90 0;102 1 5 7 3", brief = true }))
-  eq(b.added, 2, "brief add"); eq(b.notes, nil, "brief: no notes"); eq(b.notes_packed, nil, "brief: no packed notes")
-  eq(fake.count("ARDOUR.LuaAPI.note_list"), lists, "a bulk add reads no note list")
+  local _, p, p2 = T.check_bulk_notes(K, { track = t.host_id, packed = packed, length = 400, start2 = 500,
+                                        pack_notes = C.pack_notes, brief_add = "101 0 1920 90 0;102 1 5 7 3",
+                                        note_reads = function () return fake.count("ARDOUR.LuaAPI.note_list") end })
+  eq(#C.unpack_notes(p.notes_packed, "x"), 3000, "unpacked")
   -- the packed read-back carries every note exactly, sorted like the JSON notes
-  local p2 = ok_result(call("read_clip", { clip = r.host_id, packed = true }))
-  local j2 = ok_result(call("read_clip", { clip = r.host_id }))
-  eq(#j2.notes, 3003, "all notes"); eq(C.pack_notes(j2.notes), p2.notes_packed, "packed = the JSON notes after edits")
   contains(p2.notes_packed, "102 1 5 7 3", "ticks exact")
-  -- create_midi_clip "packed": the new clip's notes read back in the same reply (one command for a bulk clip)
-  local c = ok_result(call("create_midi_clip", { track = t.host_id, start = 500, length = 400, packed = true,
-                                                  notes_packed = table.concat(packed, ";") }))
-  local rc = ok_result(call("read_clip", { clip = c.host_id, packed = true }))
-  eq(c.notes_packed, rc.notes_packed, "create reads back")
-  -- the span and name as the host has them, as read_clip gives them (not the request's words)
-  eq(c.start, rc.start, "create: start as read back"); eq(c.length, rc.length, "create: length as read back")
-  eq(c.name, rc.name, "create: name as read back")
-  truthy(c.name, "name")
-  contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 x 100 0" })), "bad packed note")
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 7680 10 100 0" })), "outside the clip")
-  contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 10 100 0", notes = {} })), "not both")
   local saved = C.MAX_NOTES
   C.MAX_NOTES = 10
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = string.rep("60 0 10 100 0;", 11) })), "at most 10")

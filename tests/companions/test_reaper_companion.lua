@@ -157,32 +157,10 @@ test("bulk notes: notes_packed in (one MIDI_Sort), packed read-back equals the J
   for i = 0, 1999 do
     packed[#packed + 1] = string.format("%d %d %d %d %d", 30 + i % 90, (i % 400) * 480 + (i // 400) * 7, 240, 1 + i % 127, i % 16)
   end
-  local r = ok_result(call("create_midi_clip", { track = t.host_id, start = 0, length = 200, notes_packed = table.concat(packed, ";") }))
-  eq(r.notes_added, 2000, "added"); eq(fake.count("MIDI_Sort"), 1, "MIDI_Sort once for 2,000 notes")
-  local j = ok_result(call("read_clip", { clip = r.host_id }))
-  local p = ok_result(call("read_clip", { clip = r.host_id, packed = true }))
-  eq(#j.notes, 2000, "json notes"); eq(j.notes_packed, nil, "no packed unless asked")
-  eq(M0.pack_notes(j.notes), p.notes_packed, "packed = the JSON notes")
-  local e = ok_result(call("edit_clip", { clip = r.host_id, add_packed = "100 0 1920 90 0", packed = true }))
-  eq(e.added, 1, "edit add packed"); eq(e.notes, nil, "packed reply")
-  -- a bulk add chunk: "brief" (no notes back), and the take's notes are not read (nothing to remove)
-  local gets = fake.count("MIDI_GetNote")
-  local b = ok_result(call("edit_clip", { clip = r.host_id, add_packed = "101 0 1920 90 0;102 1920 480 7 3", brief = true }))
-  eq(b.added, 2, "brief add"); eq(b.notes, nil, "brief: no notes"); eq(b.notes_packed, nil, "brief: no packed notes")
-  eq(fake.count("MIDI_GetNote"), gets, "a bulk add reads no note")
-  local p2 = ok_result(call("read_clip", { clip = r.host_id, packed = true }))
-  local j2 = ok_result(call("read_clip", { clip = r.host_id }))
-  eq(#j2.notes, 2003, "all notes"); eq(M0.pack_notes(j2.notes), p2.notes_packed, "packed = the JSON notes after edits")
-  -- create_midi_clip "packed": the new clip's notes read back in the same reply
-  local c = ok_result(call("create_midi_clip", { track = t.host_id, start = 300, length = 200, packed = true,
-                                                  notes_packed = table.concat(packed, ";") }))
-  local rc = ok_result(call("read_clip", { clip = c.host_id, packed = true }))
-  eq(c.notes_packed, rc.notes_packed, "create reads back")
-  -- the span and name as the host has them, as read_clip gives them (not the request's words)
-  eq(c.start, rc.start, "create: start as read back"); eq(c.length, rc.length, "create: length as read back")
-  eq(c.name, rc.name, "create: name as read back")
-  contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 x 100 0" })), "bad packed note")
-  contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 10 100 0", notes = {} })), "not both")
+  T.check_bulk_notes(K, { track = t.host_id, packed = packed, length = 200, start2 = 300, pack_notes = M0.pack_notes,
+                          brief_add = "101 0 1920 90 0;102 1920 480 7 3",
+                          note_reads = function () return fake.count("MIDI_GetNote") end,
+                          created = function () eq(fake.count("MIDI_Sort"), 1, "MIDI_Sort once for 2,000 notes") end })
   contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 1,
     notes_packed = string.rep("60 0 10 100 0;", 50001) })), "at most 50000")
 end)

@@ -90,4 +90,51 @@ function T.client (opts)
   return K
 end
 
+-- The bulk-notes contract of the shared companion code (osc-maps/companions/common, PROTOCOL.md "Bulk notes"), run
+-- against one host: a clip made from notes_packed reads back the same notes as JSON and packed; edit_clip adds packed
+-- notes and answers packed; a "brief" add answers without notes and reads none of the host's notes; a clip created
+-- with "packed" reads its notes back in the same reply, its span and name as read_clip gives them; a bad packed note
+-- and notes with notes_packed are refused. K: a T.client. o: track (host id), packed (the note strings), length (of
+-- each clip), start2 (where the second clip starts), pack_notes (the companion's encoder), brief_add (the add_packed
+-- text of the brief add: two notes), note_reads (returns how often the host's notes have been read so far), created
+-- (optional: called with the first create's reply, for the host's own checks). Returns the first clip's create
+-- reply, its first packed read-back and its packed read-back after the edits.
+function T.check_bulk_notes (K, o)
+  local call, ok_result, err_of = K.call, K.ok_result, K.err_of
+  local n = #o.packed
+  local r = ok_result(call("create_midi_clip", { track = o.track, start = 0, length = o.length,
+                                                 notes_packed = table.concat(o.packed, ";") }))
+  T.eq(r.notes_added, n, "added")
+  if o.created then o.created(r) end
+  local j = ok_result(call("read_clip", { clip = r.host_id }))
+  local p = ok_result(call("read_clip", { clip = r.host_id, packed = true }))
+  T.eq(#j.notes, n, "json notes"); T.eq(j.notes_packed, nil, "no packed unless asked")
+  T.eq(o.pack_notes(j.notes), p.notes_packed, "packed = the JSON notes")
+  local e = ok_result(call("edit_clip", { clip = r.host_id, add_packed = "100 0 1920 90 0", packed = true }))
+  T.eq(e.added, 1, "edit add packed"); T.eq(e.notes, nil, "packed reply"); T.truthy(#e.notes_packed > 0, "packed notes")
+  -- a bulk add chunk: "brief" (no notes back), and the clip's notes are not read at all (nothing to remove)
+  local reads = o.note_reads()
+  local b = ok_result(call("edit_clip", { clip = r.host_id, add_packed = o.brief_add, brief = true }))
+  T.eq(b.added, 2, "brief add"); T.eq(b.notes, nil, "brief: no notes"); T.eq(b.notes_packed, nil, "brief: no packed notes")
+  T.eq(o.note_reads(), reads, "a bulk add reads no notes")
+  local p2 = ok_result(call("read_clip", { clip = r.host_id, packed = true }))
+  local j2 = ok_result(call("read_clip", { clip = r.host_id }))
+  T.eq(#j2.notes, n + 3, "all notes")
+  T.eq(o.pack_notes(j2.notes), p2.notes_packed, "packed = the JSON notes after edits")
+  -- create_midi_clip "packed": the new clip's notes read back in the same reply (one command for a bulk clip)
+  local c = ok_result(call("create_midi_clip", { track = o.track, start = o.start2, length = o.length, packed = true,
+                                                  notes_packed = table.concat(o.packed, ";") }))
+  local rc = ok_result(call("read_clip", { clip = c.host_id, packed = true }))
+  T.eq(c.notes_packed, rc.notes_packed, "create reads back")
+  -- the span and name as the host has them, as read_clip gives them (not the request's words)
+  T.eq(c.start, rc.start, "create: start as read back"); T.eq(c.length, rc.length, "create: length as read back")
+  T.eq(c.name, rc.name, "create: name as read back")
+  T.truthy(c.name, "name")
+  T.contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 x 100 0" })),
+             "bad packed note")
+  T.contains(err_of(call("create_midi_clip", { track = 1, start = 0, length = 4, notes_packed = "60 0 10 100 0",
+                                               notes = {} })), "not both")
+  return r, p, p2
+end
+
 return T
