@@ -327,15 +327,44 @@ static const struct dcase CASES[] = {
      NULL, 0, NULL},
 };
 
-static void check_case(const struct dcase *c) {
-  json_t *from = J(c->from), *to = J(c->to);
+/* The diff text (statediff_to_text) from `from` to `to`; malloc'd, the caller frees it. */
+static char *diff_text(const json_t *from, const json_t *to) {
   json_t *diff = statediff_compute(from, to);
   assert_non_null(diff);
   char *text = statediff_to_text(diff);
+  assert_non_null(text);
+  json_decref(diff);
+  return text;
+}
+
+/* How many changes lie between a and b (0: the same state). */
+static size_t nchanges(const json_t *a, const json_t *b) {
+  json_t *diff = statediff_compute(a, b);
+  assert_non_null(diff);
+  size_t n = json_array_size(json_object_get(diff, "changes"));
+  json_decref(diff);
+  return n;
+}
+
+/* Applies calls to a copy of start in the model (tracks it creates numbered from first_id) and returns the diff
+ * text of what is left between the result and target, malloc'd: "no changes\n" when the calls reproduce target.
+ * Then the diff back, from target to the result, must be empty as well. */
+static char *residual_after(const json_t *start, json_t *calls, const json_t *target, int first_id) {
+  struct model m = {json_deep_copy(start), json_array(), first_id};
+  model_apply(&m, calls);
+  char *rest = diff_text(m.state, target);
+  if (strcmp(rest, "no changes\n") == 0) assert_int_equal(nchanges(target, m.state), 0);
+  json_decref(m.state);
+  json_decref(m.created);
+  return rest;
+}
+
+static void check_case(const struct dcase *c) {
+  json_t *from = J(c->from), *to = J(c->to);
+  char *text = diff_text(from, to);
   if (strcmp(text, c->text) != 0)
     fail_msg("case \"%s\": diff text\n--- got\n%s--- expected\n%s", c->name, text, c->text);
   free(text);
-  json_decref(diff);
 
   json_t *unsup = NULL;
   json_t *calls = statediff_inverse_calls(to, from, &unsup);
@@ -358,17 +387,11 @@ static void check_case(const struct dcase *c) {
     assert_true(json_is_string(json_object_get(json_array_get(unsup, i), "reason")));
   }
 
-  struct model m = {json_deep_copy(to), json_array(), 100};
-  model_apply(&m, calls);
-  json_t *rest = statediff_compute(m.state, from);
-  char *rtext = statediff_to_text(rest);
+  char *rtext = residual_after(to, calls, from, 100);
   const char *want = c->residual ? c->residual : "no changes\n";
   if (strcmp(rtext, want) != 0)
     fail_msg("case \"%s\": after applying the inverse calls\n--- got\n%s--- expected\n%s", c->name, rtext, want);
   free(rtext);
-  json_decref(rest);
-  json_decref(m.state);
-  json_decref(m.created);
   json_decref(calls);
   json_decref(unsup);
   json_decref(from);
@@ -388,16 +411,10 @@ static void test_statediff_cases_reversed_reproduce(void **state) {
     json_t *from = J(CASES[i].to), *to = J(CASES[i].from);
     json_t *unsup = NULL;
     json_t *calls = statediff_inverse_calls(to, from, &unsup);
-    struct model m = {json_deep_copy(to), json_array(), 100};
-    model_apply(&m, calls);
-    json_t *rest = statediff_compute(m.state, from);
-    char *rtext = statediff_to_text(rest);
+    char *rtext = residual_after(to, calls, from, 100);
     if (json_array_size(unsup) == 0 && strcmp(rtext, "no changes\n") != 0)
       fail_msg("reversed case \"%s\": after applying the inverse calls\n%s", CASES[i].name, rtext);
     free(rtext);
-    json_decref(rest);
-    json_decref(m.state);
-    json_decref(m.created);
     json_decref(calls);
     json_decref(unsup);
     json_decref(from);
@@ -409,8 +426,7 @@ static void test_statediff_accepts_iterations(void **state) {
   (void)state;
   json_t *a = J("{'format':'dawbridge.iteration/1','number':1,'state':{'tempo':100.0}}");
   json_t *b = J("{'format':'dawbridge.iteration/1','number':2,'state':{'tempo':110.0}}");
-  json_t *d = statediff_compute(a, b);
-  char *t = statediff_to_text(d);
+  char *t = diff_text(a, b);
   assert_string_equal(t, "~ tempo 100 → 110\n");
   free(t);
   json_t *calls = statediff_inverse_calls(b, a, NULL);
@@ -418,7 +434,6 @@ static void test_statediff_accepts_iterations(void **state) {
   assert_true(same(calls, exp));
   json_decref(exp);
   json_decref(calls);
-  json_decref(d);
   json_decref(a);
   json_decref(b);
 }
@@ -431,12 +446,10 @@ static void test_statediff_many_notes_text_is_bounded(void **state) {
       json_array_get(json_object_get(json_array_get(json_object_get(to, "tracks"), 0), "clips"), 0), "notes");
   for (int i = 0; i < 100; i++)
     json_array_append_new(notes, json_pack("{s:i, s:f, s:f, s:i}", "n", 60, "s", i * 0.5, "d", 0.5, "v", 100));
-  json_t *d = statediff_compute(from, to);
-  char *t = statediff_to_text(d);
+  char *t = diff_text(from, to);
   assert_non_null(strstr(t, "~ clip c1 on t1 notes: +100 -0\n"));
   assert_non_null(strstr(t, "… and 76 more\n"));
   free(t);
-  json_decref(d);
   json_decref(from);
   json_decref(to);
 }
@@ -545,23 +558,14 @@ static void test_statediff_random_states_undo_reproduces(void **state) {
       if (json_array_size(u) > 0) {
         unsupported++;
       } else {
-        struct model m = {json_deep_copy(cur), json_array(), 1000};
-        model_apply(&m, calls);
-        json_t *rest = statediff_compute(m.state, target);
-        char *rtext = statediff_to_text(rest);
+        /* the diff of the result against the target is empty both ways (residual_after checks the way back) */
+        char *rtext = residual_after(cur, calls, target, 1000);
         if (strcmp(rtext, "no changes\n") != 0) {
           char *a = json_dumps(cur, JSON_COMPACT), *b = json_dumps(target, JSON_COMPACT),
                *c = json_dumps(calls, JSON_COMPACT);
           fail_msg("round %d dir %d: left over\n%s\ncurrent %s\ntarget %s\ncalls %s", round, dir, rtext, a, b, c);
         }
-        /* and the diff of the result against the target is empty both ways */
-        json_t *back = statediff_compute(target, m.state);
-        assert_int_equal(json_array_size(json_object_get(back, "changes")), 0);
-        json_decref(back);
         free(rtext);
-        json_decref(rest);
-        json_decref(m.state);
-        json_decref(m.created);
         checked++;
       }
       json_decref(calls);
@@ -727,10 +731,7 @@ static void test_statediff_merge3_cases(void **state) {
     }
     /* nothing changed since the iteration: the merge is exactly the base */
     json_t *m = statediff_merge3(b, r, r, 0, NULL);
-    json_t *d = statediff_compute(m, b);
-    if (json_array_size(json_object_get(d, "changes")))
-      fail_msg("%s: merge with nothing changed since is not the base", c->name);
-    json_decref(d);
+    if (nchanges(m, b)) fail_msg("%s: merge with nothing changed since is not the base", c->name);
     json_decref(m);
     json_decref(b), json_decref(r), json_decref(cur);
   }
@@ -767,10 +768,8 @@ static void test_statediff_merge3_random_states(void **state) {
     /* an iteration that changed nothing: the merge is the session now, whatever was edited since */
     json_t *conf = NULL;
     json_t *m = statediff_merge3(b, b, r, 0, &conf);
-    json_t *d = statediff_compute(m, r);
-    if (json_array_size(json_object_get(d, "changes")) || json_array_size(conf))
+    if (nchanges(m, r) || json_array_size(conf))
       fail_msg("round %d: an empty iteration's merge is not the session now", round);
-    json_decref(d);
     json_decref(conf);
     json_decref(m);
     json_decref(b);
