@@ -31,6 +31,17 @@ static double now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* The wire fixture against the real Ardour listening on `port`: every timing and retry at the program's default. */
+static struct wire_opts real_ardour(int port) {
+  return (struct wire_opts){.dialect = "ardour",
+                            .tracks = -1,
+                            .confirm_ms = -1,
+                            .retries = -1,
+                            .silence_ms = -1,
+                            .probe_ms = -1,
+                            .external_port = port};
+}
+
 /* A big session syncs completely: every track with its name and its plugin list. */
 static void test_real_ardour_sync_sized_session(void **state) {
   int port = env_int("DAWBRIDGE_ARDOUR_SIZED_PORT"), n = env_int("DAWBRIDGE_ARDOUR_SIZED_TRACKS");
@@ -40,13 +51,7 @@ static void test_real_ardour_sync_sized_session(void **state) {
   }
   for (int round = 0; round < 2; round++) {
     struct wire w;
-    struct wire_opts o = {.dialect = "ardour",
-                          .tracks = -1,
-                          .confirm_ms = -1,
-                          .retries = -1,
-                          .silence_ms = -1,
-                          .probe_ms = -1,
-                          .external_port = port};
+    struct wire_opts o = real_ardour(port);
     double t0 = now_ms();
     int rc = wire_open(&w, &o);
     double ms = now_ms() - t0;
@@ -90,13 +95,7 @@ static void test_real_ardour_add_marker_exactly_one(void **state) {
     skip();
   }
   struct wire w;
-  struct wire_opts o = {.dialect = "ardour",
-                        .tracks = -1,
-                        .confirm_ms = -1,
-                        .retries = -1,
-                        .silence_ms = -1,
-                        .probe_ms = -1,
-                        .external_port = port};
+  struct wire_opts o = real_ardour(port);
   int rc = wire_open(&w, &o);
   if (rc) fprintf(stderr, "sync with Ardour on %d failed: %s\n%s\n", port, w.message, w.log);
   assert_int_equal(rc, 0);
