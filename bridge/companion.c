@@ -2,6 +2,7 @@
  * osc-maps/companions/PROTOCOL.md. */
 #include "companion.h"
 #include "errfmt.h"
+#include "utctime.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -317,20 +318,24 @@ struct job {
 
 static void job_next(uv_fs_t *req);
 
+/* The last handle closed and the last file job ended after companion_close(): frees c, then calls the close
+ * callback. */
+static void closed_free(companion_t *c) {
+  void (*cb)(void *) = c->close_cb;
+  void *d = c->close_data;
+  json_decref(c->info);
+  close_fds(c);
+  free(c);
+  if (cb) cb(d);
+}
+
 static void job_finish(struct job *j) {
   companion_t *c = j->c;
   if (j->done) j->done(j);
   free(j->buf);
   free(j);
   c->inflight--;
-  if (c->closing && !c->inflight && !c->handles_open) {
-    void (*cb)(void *) = c->close_cb;
-    void *d = c->close_data;
-    json_decref(c->info);
-    close_fds(c);
-    free(c);
-    if (cb) cb(d);
-  }
+  if (c->closing && !c->inflight && !c->handles_open) closed_free(c);
 }
 
 static struct job *job_new(companion_t *c, enum job_kind k, const char *path, const char *id) {
@@ -855,13 +860,9 @@ static int start_cmd(companion_t *c, const char *op, const json_t *args, const c
   if (!op || !*op) return COMPANION_EINVAL;
   struct cmd *k = calloc(1, sizeof *k);
   if (!k) return COMPANION_ENOMEM;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
   char tb[32];
-  strftime(tb, sizeof tb, "%Y%m%dT%H%M%S", &tm);
-  snprintf(k->id, sizeof k->id, "%s.%03ld-%d-%06u", tb, ts.tv_nsec / 1000000, (int)getpid(), ++c->counter);
+  utc_now_ms(tb, sizeof tb, "%Y%m%dT%H%M%S");
+  snprintf(k->id, sizeof k->id, "%s-%d-%06u", tb, (int)getpid(), ++c->counter);
   snprintf(k->op, sizeof k->op, "%s", op);
   k->cb = cb;
   k->data = data;
@@ -1077,12 +1078,7 @@ static void on_handle_closed(uv_handle_t *h) {
   companion_t *c = h->data;
   if (--c->handles_open) return;
   if (c->inflight) return; /* the last file job frees */
-  void (*cb)(void *) = c->close_cb;
-  void *d = c->close_data;
-  json_decref(c->info);
-  close_fds(c);
-  free(c);
-  if (cb) cb(d);
+  closed_free(c);
 }
 
 void companion_close(companion_t *c, void (*cb)(void *data), void *data) {

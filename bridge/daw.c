@@ -918,6 +918,33 @@ static int cc_check(struct ccall *cc, int status, const char *msg) {
   return 1;
 }
 
+/* A change the companion answered: keep its reply (a copy) and refresh the native view, then `next`. */
+static void cc_changed_refresh(struct ccall *cc, int status, const json_t *res, const char *msg, cstep next) {
+  if (cc_check(cc, status, msg)) return;
+  cc->reply = json_deep_copy(res);
+  cc_refresh(cc, next);
+}
+
+/* The refresh after a change failed (status != 0): fails the call with `what` (the tool, what the companion did,
+ * that the refresh failed) and the refresh's message, and returns 1; else returns 0. */
+static int cc_refresh_failed(struct ccall *cc, int status, const char *msg, const char *what) {
+  if (!status) return 0;
+  cc_fail(cc, status, "%s: %s", what, msg ? msg : "");
+  return 1;
+}
+
+/* The changed track's mirror index after a refresh: found by its host id when it has one (a refresh may have moved
+ * it), else (or when not found) where it was. */
+static int cc_track_now(struct ccall *cc) {
+  int mi = cc->host[0] ? mirror_index_of_host(cc->d, cc->host) : cc->track;
+  return mi ? mi : cc->track;
+}
+
+/* The mirror index of the call's "track_id" argument (0 when unknown). */
+static int cc_arg_track(const struct ccall *cc) {
+  return session_track_resolve(cc->d->ses, json_string_value(json_object_get(cc->args, "track_id")));
+}
+
 /* The track argument as the companion wants it: the host id when known, else the 1-based position. */
 static json_t *track_ref(struct ccall *cc, int index) {
   const char *h = session_track_host_id(cc->d->ses, index);
@@ -1074,11 +1101,9 @@ static const char *ct_loaded(const struct ccall *cc) {
 static void ct_refreshed(struct ccall *cc, int status, const json_t *res, const char *msg) {
   (void)res;
   daw_t *d = cc->d;
-  if (status) {
-    cc_fail(cc, status, "create_track: the companion created the track, but the refresh that should show it failed: %s",
-            msg ? msg : "");
+  if (cc_refresh_failed(cc, status, msg,
+                        "create_track: the companion created the track, but the refresh that should show it failed"))
     return;
-  }
   const char *name = json_string_value(json_object_get(cc->reply, "name"));
   const char *hid = json_string_value(json_object_get(cc->reply, "host_id"));
   int idx = (int)json_integer_value(json_object_get(cc->reply, "index"));
@@ -1157,9 +1182,7 @@ static void ct_created(struct ccall *cc, int status, const json_t *res, const ch
             msg ? msg : companion_strerror(status));
     return;
   }
-  if (cc_check(cc, status, msg)) return;
-  cc->reply = json_deep_copy(res);
-  cc_refresh(cc, ct_refreshed);
+  cc_changed_refresh(cc, status, res, msg, ct_refreshed);
 }
 
 static void start_create_track(struct ccall *cc) {
@@ -1376,7 +1399,7 @@ static void mc_created(struct ccall *cc, int status, const json_t *res, const ch
 }
 
 static void start_create_midi_clip(struct ccall *cc) {
-  int t = session_track_resolve(cc->d->ses, json_string_value(json_object_get(cc->args, "track_id")));
+  int t = cc_arg_track(cc);
   cc->want = notes_for_companion(json_object_get(cc->args, "notes"));
   json_t *ca = json_pack("{s:o,s:O,s:O}", "track", track_ref(cc, t), "start", json_object_get(cc->args, "start_time"),
                          "length", json_object_get(cc->args, "duration"));
@@ -1568,13 +1591,10 @@ static int start_edit_clip(struct ccall *cc) {
 static void ae_refreshed(struct ccall *cc, int status, const json_t *res, const char *msg) {
   (void)res;
   daw_t *d = cc->d;
-  if (status) {
-    cc_fail(cc, status, "add_effect: inserted by the companion, but the refresh that should show it failed: %s",
-            msg ? msg : "");
+  if (cc_refresh_failed(cc, status, msg,
+                        "add_effect: inserted by the companion, but the refresh that should show it failed"))
     return;
-  }
-  int mi = cc->host[0] ? mirror_index_of_host(d, cc->host) : cc->track;
-  if (!mi) mi = cc->track;
+  int mi = cc_track_now(cc);
   int idx = (int)json_integer_value(json_object_get(cc->reply, "index"));
   const char *name = json_string_value(json_object_get(cc->reply, "name"));
   const char *seen = session_track_fx_name(d->ses, mi, idx);
@@ -1601,13 +1621,11 @@ static void ae_refreshed(struct ccall *cc, int status, const json_t *res, const 
 }
 
 static void ae_added(struct ccall *cc, int status, const json_t *res, const char *msg) {
-  if (cc_check(cc, status, msg)) return;
-  cc->reply = json_deep_copy(res);
-  cc_refresh(cc, ae_refreshed);
+  cc_changed_refresh(cc, status, res, msg, ae_refreshed);
 }
 
 static void start_add_effect(struct ccall *cc) {
-  int t = session_track_resolve(cc->d->ses, json_string_value(json_object_get(cc->args, "track_id")));
+  int t = cc_arg_track(cc);
   json_t *ca = json_pack("{s:o}", "track", track_ref(cc, t));
   put_names(ca, "name", "aliases", cc->d, "effects", json_string_value(json_object_get(cc->args, "effect_name")));
   cc_send(cc, "add_effect", ca, ae_added);
@@ -1616,12 +1634,8 @@ static void start_add_effect(struct ccall *cc) {
 static void re_refreshed(struct ccall *cc, int status, const json_t *res, const char *msg) {
   (void)res;
   daw_t *d = cc->d;
-  if (status) {
-    cc_fail(cc, status, "remove_effect: removed by the companion, but the refresh failed: %s", msg ? msg : "");
-    return;
-  }
-  int mi = cc->host[0] ? mirror_index_of_host(d, cc->host) : cc->track;
-  if (!mi) mi = cc->track;
+  if (cc_refresh_failed(cc, status, msg, "remove_effect: removed by the companion, but the refresh failed")) return;
+  int mi = cc_track_now(cc);
   int now = session_track_fx_count(d->ses, mi);
   if (now != cc->old_count - 1) {
     if (cc->old_count > 0 && now == cc->old_count) {
@@ -1641,13 +1655,11 @@ static void re_refreshed(struct ccall *cc, int status, const json_t *res, const 
 }
 
 static void re_removed(struct ccall *cc, int status, const json_t *res, const char *msg) {
-  if (cc_check(cc, status, msg)) return;
-  cc->reply = json_deep_copy(res);
-  cc_refresh(cc, re_refreshed);
+  cc_changed_refresh(cc, status, res, msg, re_refreshed);
 }
 
 static void start_remove_effect(struct ccall *cc) {
-  int t = session_track_resolve(cc->d->ses, json_string_value(json_object_get(cc->args, "track_id")));
+  int t = cc_arg_track(cc);
   cc->old_count = session_track_fx_count(cc->d->ses, t);
   json_t *ca = json_pack("{s:o,s:O}", "track", track_ref(cc, t), "index", json_object_get(cc->args, "effect_index"));
   cc_send(cc, "remove_effect", ca, re_removed);
@@ -1656,10 +1668,7 @@ static void start_remove_effect(struct ccall *cc) {
 /* --- delete_track / delete_clip --- */
 static void dt_refreshed(struct ccall *cc, int status, const json_t *res, const char *msg) {
   (void)res;
-  if (status) {
-    cc_fail(cc, status, "delete_track: deleted by the companion, but the refresh failed: %s", msg ? msg : "");
-    return;
-  }
+  if (cc_refresh_failed(cc, status, msg, "delete_track: deleted by the companion, but the refresh failed")) return;
   if ((cc->host[0] && mirror_index_of_host(cc->d, cc->host)) || session_track_count(cc->d->ses) != cc->old_count - 1) {
     if (cc_refresh_later(cc, dt_refreshed)) return;
     int still = cc->host[0] ? mirror_index_of_host(cc->d, cc->host) : 0;
@@ -1685,12 +1694,11 @@ static void dt_deleted(struct ccall *cc, int status, const json_t *res, const ch
     cc_check(cc, status, msg);
     return;
   }
-  cc->reply = json_deep_copy(res);
-  cc_refresh(cc, dt_refreshed);
+  cc_changed_refresh(cc, status, res, msg, dt_refreshed);
 }
 
 static void start_delete_track(struct ccall *cc) {
-  int t = session_track_resolve(cc->d->ses, json_string_value(json_object_get(cc->args, "track_id")));
+  int t = cc_arg_track(cc);
   cc->old_count = session_track_count(cc->d->ses);
   json_t *ref = track_ref(cc, t);
   /* the track leaves the mirror now: the DAW's positional feedback about the tracks after it (REAPER renumbers,

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* O_TMPFILE, linkat AT_EMPTY_PATH */
 #include "history.h"
 #include "errfmt.h"
+#include "utctime.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -411,13 +412,9 @@ static int highest_on_disk(const char *dir, char *err, size_t errlen) {
 /* ---- saving ---- */
 
 static void iso8601_now(char *buf, size_t len) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char base[32];
-  strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf, len, "%s.%03ldZ", base, (long)(ts.tv_nsec / 1000000));
+  char base[40];
+  utc_now_ms(base, sizeof base, "%Y-%m-%dT%H:%M:%S");
+  snprintf(buf, len, "%sZ", base);
 }
 
 static int source_valid(const char *s) {
