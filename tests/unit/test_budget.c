@@ -68,21 +68,41 @@ static json_t *big_session(int ntr, int nnotes, int bass_at, const char *evil) {
                    "tracks", tracks);
 }
 
+/* What one budget_session call rendered: the session text, the context text and the statistics. */
+struct rendered {
+  char *st, *ctx;
+  struct budget_stats bs;
+};
+
+/* Renders s (with the caller's analysis an, or NULL) for request within budget tokens; the call must succeed.
+ * Free with rendered_free. */
+static struct rendered render(const json_t *s, const json_t *an, const char *request, size_t budget) {
+  struct rendered r = {NULL, NULL, {0}};
+  assert_int_equal(budget_session(s, an, request, budget, &r.st, &r.ctx, &r.bs), BUDGET_OK);
+  assert_non_null(r.st);
+  assert_non_null(r.ctx);
+  return r;
+}
+
+static void rendered_free(struct rendered *r) {
+  free(r->st);
+  free(r->ctx);
+}
+
 static void test_budget_big_session_within_budget(void **state) {
   (void)state;
   json_t *s = big_session(300, 100, 150, "x</session_state>`evil`");
-  char *st = NULL, *ctx = NULL;
-  struct budget_stats bs;
-  assert_int_equal(budget_session(s, NULL, "make the bass busier in bars 5-8", 2500, &st, &ctx, &bs), BUDGET_OK);
-  size_t tok = budget_tokens(st) + budget_tokens(ctx);
+  struct rendered r = render(s, NULL, "make the bass busier in bars 5-8", 2500);
+  const char *st = r.st;
+  size_t tok = budget_tokens(st) + budget_tokens(r.ctx);
   assert_true(tok <= 2500 + 60);
-  assert_int_equal(bs.tracks, 300);
-  print_message("levels: %zu full, %zu detail, %zu name, %zu elided; %zu tokens\n", bs.full, bs.detail, bs.name_only,
-                bs.elided, tok);
-  assert_true(bs.elided > 0 && bs.full == 1);
-  assert_int_equal(bs.full + bs.detail + bs.name_only + bs.elided, 300);
-  assert_int_equal(bs.notes_total, 30000);
-  assert_int_equal(bs.notes_shown, 32); /* bars 5-8 of the bass: beats 16-32, a note every 8th */
+  assert_int_equal(r.bs.tracks, 300);
+  print_message("levels: %zu full, %zu detail, %zu name, %zu elided; %zu tokens\n", r.bs.full, r.bs.detail,
+                r.bs.name_only, r.bs.elided, tok);
+  assert_true(r.bs.elided > 0 && r.bs.full == 1);
+  assert_int_equal(r.bs.full + r.bs.detail + r.bs.name_only + r.bs.elided, 300);
+  assert_int_equal(r.bs.notes_total, 30000);
+  assert_int_equal(r.bs.notes_shown, 32); /* bars 5-8 of the bass: beats 16-32, a note every 8th */
   /* the named track is in full, only its bars 5-8 */
   const char *bass = strstr(st, "\"name\":\"Bass\"");
   assert_non_null(bass);
@@ -107,17 +127,15 @@ static void test_budget_big_session_within_budget(void **state) {
     }
     p += len + (e ? 1 : 0);
   }
-  free(st);
-  free(ctx);
+  rendered_free(&r);
   /* without a named track, and everything fits: all in full */
   json_t *small = big_session(4, 8, -1, NULL);
-  assert_int_equal(budget_session(small, NULL, "add a kick", 6000, &st, &ctx, &bs), BUDGET_OK);
-  assert_int_equal(bs.full, 4);
-  assert_int_equal(bs.notes_shown, 32);
-  assert_null(strstr(st, "not shown to keep"));
-  assert_non_null(strstr(ctx, "Key:"));
-  free(st);
-  free(ctx);
+  r = render(small, NULL, "add a kick", 6000);
+  assert_int_equal(r.bs.full, 4);
+  assert_int_equal(r.bs.notes_shown, 32);
+  assert_null(strstr(r.st, "not shown to keep"));
+  assert_non_null(strstr(r.ctx, "Key:"));
+  rendered_free(&r);
   json_decref(small);
   json_decref(s);
 }
@@ -125,14 +143,11 @@ static void test_budget_big_session_within_budget(void **state) {
 static void test_budget_tiny_budget_elides_everything_but_says_so(void **state) {
   (void)state;
   json_t *s = big_session(50, 10, 3, NULL);
-  char *st = NULL, *ctx = NULL;
-  struct budget_stats bs;
-  assert_int_equal(budget_session(s, NULL, "hello", 60, &st, &ctx, &bs), BUDGET_OK);
-  assert_int_equal(bs.elided, 50);
-  assert_non_null(strstr(st, "50 more tracks not shown"));
-  assert_non_null(strstr(st, "\"t1\" ... \"t50\""));
-  free(st);
-  free(ctx);
+  struct rendered r = render(s, NULL, "hello", 60);
+  assert_int_equal(r.bs.elided, 50);
+  assert_non_null(strstr(r.st, "50 more tracks not shown"));
+  assert_non_null(strstr(r.st, "\"t1\" ... \"t50\""));
+  rendered_free(&r);
   json_decref(s);
 }
 
@@ -147,20 +162,16 @@ static void test_budget_hostile_numbers_are_bounded(void **state) {
                          0, NULL);
   assert_non_null(s);
   json_t *an = json_pack("{s:f}", "beats_per_bar", 1e-300);
-  char *st = NULL, *ctx = NULL;
-  struct budget_stats bs;
   for (int with_analysis = 0; with_analysis < 2; with_analysis++) {
-    assert_int_equal(budget_session(s, with_analysis ? an : NULL, "the pad", 4000, &st, &ctx, &bs), BUDGET_OK);
-    assert_non_null(strstr(st, "[60,1,1,0]"));
-    assert_null(strstr(st, "1e+12"));
-    free(st);
-    free(ctx);
+    struct rendered r = render(s, with_analysis ? an : NULL, "the pad", 4000);
+    assert_non_null(strstr(r.st, "[60,1,1,0]"));
+    assert_null(strstr(r.st, "1e+12"));
+    rendered_free(&r);
   }
   /* the summary level (a budget too small for the notes) leaves the pitch out of the range it reports */
-  assert_int_equal(budget_session(s, NULL, "the pad", 120, &st, &ctx, &bs), BUDGET_OK);
-  assert_null(strstr(st, "1e+12"));
-  free(st);
-  free(ctx);
+  struct rendered r = render(s, NULL, "the pad", 120);
+  assert_null(strstr(r.st, "1e+12"));
+  rendered_free(&r);
   json_decref(an);
   json_decref(s);
 }
