@@ -42,7 +42,7 @@ endif()
 # since two real Ardours on 2 cores starve each other. COMMAND and its WORKDIR (optional), ENV (the environment, one
 # VAR=value an argument), LABELS ("real-ardour;..."), TIMEOUT (s); exit 77 is a skip (no Ardour, no Xvfb).
 function(_db_real_ardour_test name)
-  cmake_parse_arguments(A "" "WORKDIR;LABELS;TIMEOUT;AFTER" "COMMAND;ENV" ${ARGN})
+  cmake_parse_arguments(A "" "WORKDIR;TIMEOUT;AFTER" "COMMAND;ENV;LABELS" ${ARGN})
   if(A_WORKDIR)
     add_test(NAME ${name} COMMAND ${A_COMMAND} WORKING_DIRECTORY ${A_WORKDIR})
   else()
