@@ -777,14 +777,9 @@ static void on_call_closed(uv_handle_t *h) {
   maybe_finish_close(l);
 }
 
-static void release(struct llm_call *c) {
-  if (c->released) return;
+/* Takes a released call out of its client's list and closes its timer; on_call_closed frees it. */
+static void unlink_call(struct llm_call *c) {
   llm_t *l = c->llm;
-  c->released = 1;
-  if (c->http) {
-    http_cancel(c->http);
-    c->http = NULL;
-  }
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -793,6 +788,16 @@ static void release(struct llm_call *c) {
   l->ncalls--;
   uv_timer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->timer, on_call_closed);
+}
+
+static void release(struct llm_call *c) {
+  if (c->released) return;
+  c->released = 1;
+  if (c->http) {
+    http_cancel(c->http);
+    c->http = NULL;
+  }
+  unlink_call(c);
 }
 
 static void finish(struct llm_call *c, int status, struct llm_result *res, const char *msg) {
@@ -1219,13 +1224,7 @@ void llm_close(llm_t *l, llm_close_cb cb, void *data) {
     struct llm_call *c = l->calls;
     if (c->in_done) { /* llm_close from inside this call's on_done: finish() releases it */
       c->released = 1;
-      if (c->prev)
-        c->prev->next = c->next;
-      else
-        l->calls = c->next;
-      if (c->next) c->next->prev = c->prev;
-      l->ncalls--;
-      uv_close((uv_handle_t *)&c->timer, on_call_closed);
+      unlink_call(c);
       continue;
     }
     if (c->http) {
