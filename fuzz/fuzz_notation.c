@@ -12,9 +12,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > 8192) return 0;
-  char *text = malloc(size + 1);
-  memcpy(text, data, size);
-  text[size] = 0;
+  char *text = strndup((const char *)data, size); /* the input as a C string: the parsers read up to a NUL */
+  if (!text) return 0;
   json_t *spec = json_loads(text, JSON_DECODE_ANY, NULL);
   if (!spec) spec = json_string(text); /* NULL when not UTF-8 */
   char err[512];

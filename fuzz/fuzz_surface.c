@@ -40,9 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   surface_cmd_clear(&c);
   free(dgram);
 
-  char *text = malloc(size + 1);
-  memcpy(text, data, size);
-  text[size] = 0;
+  char *text = strndup((const char *)data, size); /* the input as a C string: the parsers read up to a NUL */
+  if (!text) return 0;
   json_t *ev = json_loads(text, 0, NULL);
   if (ev) {
     int n = 0;
