@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "llm.h"
+#include "db_test_text.h"
 
 #define KEY "sk-script-test-SECRET-987654321"
 
@@ -262,12 +263,9 @@ static void test_llm_config_nothing_configured_explains(void **state) {
   write_config(NULL);
   llm_config_defaults(&c);
   assert_int_equal(llm_config_resolve(&c, NULL, err, sizeof err), LLM_ECONFIG);
-  assert_non_null(strstr(err, "OPENAI_API_KEY"));
-  assert_non_null(strstr(err, "ANTHROPIC_API_KEY"));
-  assert_non_null(strstr(err, "http://localhost:11434"));
-  assert_non_null(strstr(err, "http://localhost:8080"));
-  assert_non_null(strstr(err, "config.json"));
-  assert_non_null(strstr(err, "DAWBRIDGE_LLM_URL"));
+  db_test_contains_all(err, (const char *const[]){
+      "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "http://localhost:11434", "http://localhost:8080", "config.json",
+      "DAWBRIDGE_LLM_URL", NULL});
 }
 
 static void test_llm_config_precedence(void **state) {

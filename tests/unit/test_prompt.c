@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "plan.h"
 #include "prompt.h"
+#include "db_test_text.h"
 
 static json_t *state_with_name(const char *name) {
   json_t *s =
@@ -79,12 +80,10 @@ static void test_prompt_stage1_has_every_part(void **state) {
   assert_non_null(out.user);
   assert_non_null(strstr(out.system, "**PLAN:**"));            /* the plan format */
   assert_non_null(strstr(out.system, "instrument: ReaSynth")); /* its example uses this DAW's catalog */
-  assert_non_null(strstr(out.system, "- create_track {name: string, type: \"midi\"|\"audio\"}"));
-  assert_non_null(strstr(out.system, "bpm: number 20..999"));
-  assert_non_null(strstr(out.system, "\"ReaVerbate\" (reverb)"));
-  assert_non_null(strstr(out.user, "add a kick"));
-  assert_non_null(strstr(out.user, "<session_state>"));
-  assert_non_null(strstr(out.user, "\"name\":\"Lead\""));
+  db_test_contains_all(out.system, (const char *const[]){
+      "- create_track {name: string, type: \"midi\"|\"audio\"}", "bpm: number 20..999", "\"ReaVerbate\" (reverb)",
+      NULL});
+  db_test_contains_all(out.user, (const char *const[]){"add a kick", "<session_state>", "\"name\":\"Lead\"", NULL});
   assert_null(strstr(out.user, "GUID")); /* host ids are not for the model */
   assert_non_null(strstr(out.user, "<musical_context>"));
   assert_null(strstr(out.user, "{{"));
@@ -174,10 +173,8 @@ static void test_prompt_stage2_plan_text_and_rules(void **state) {
   struct prompt_stage2 in = {.dialect = "ardour", .request = "quiet kick", .plan = pj, .state = st, .tools = tl};
   struct prompt_text out;
   assert_int_equal(prompt_stage2(p, &in, &out, err, sizeof err), PROMPT_OK);
-  assert_non_null(strstr(out.system, "Do not skip steps"));
-  assert_non_null(strstr(out.system, "exact values"));
-  assert_non_null(strstr(out.system, "[track_id from Step 1]"));
-  assert_non_null(strstr(out.system, "ardour"));
+  db_test_contains_all(out.system, (const char *const[]){
+      "Do not skip steps", "exact values", "[track_id from Step 1]", "ardour", NULL});
   assert_non_null(strstr(out.user, "quiet kick"));
   prompt_text_free(&out);
   /* replan and fix */
