@@ -28,6 +28,14 @@ static void open_or_fail(struct wire *w, struct wire_opts *o) {
   assert_int_equal(rc, 0);
 }
 
+/* the bridge's mirror equals the DAW's own state (wire_compare); the difference is printed, after `label`, if not */
+static void assert_mirror_matches_daw(struct wire *w, const char *label) {
+  char diff[256];
+  int rc = wire_compare(w, diff, sizeof diff);
+  if (rc) fprintf(stderr, "%s: %s\n", label, diff);
+  assert_int_equal(rc, 0);
+}
+
 static json_t *daw_track(struct wire *w, json_t *state, int index) {
   (void)w;
   return json_array_get(json_object_get(state, "tracks"), (size_t)index - 1);
@@ -38,10 +46,7 @@ static void test_wire_full_sync_matches_daw(void **st) {
     struct wire w;
     struct wire_opts o = opts(dialects[d], -1);
     open_or_fail(&w, &o);
-    char diff[256];
-    int rc = wire_compare(&w, diff, sizeof diff);
-    if (rc) fprintf(stderr, "%s: %s\n", dialects[d], diff);
-    assert_int_equal(rc, 0);
+    assert_mirror_matches_daw(&w, dialects[d]);
     assert_true(session_track_count(w.ses) >= 2);
     assert_int_equal(wire_close(&w), 0);
   }
@@ -56,10 +61,7 @@ static void test_wire_full_sync_of_1000_tracks(void **st) {
     o.process = 1;
     open_or_fail(&w, &o);
     assert_int_equal(session_track_count(w.ses), 1000);
-    char diff[256];
-    int rc = wire_compare(&w, diff, sizeof diff);
-    if (rc) fprintf(stderr, "%s: %s\n", dialects[d], diff);
-    assert_int_equal(rc, 0);
+    assert_mirror_matches_daw(&w, dialects[d]);
     /* stable ids: t1..t1000 in order */
     assert_string_equal(session_track_id(w.ses, 1), "t1");
     assert_string_equal(session_track_id(w.ses, 1000), "t1000");
@@ -177,11 +179,8 @@ static void test_wire_every_native_tool_confirmed_and_in_daw_state(void **st) {
       json_decref(want);
       json_decref(state);
     }
-    char diff[256];
     assert_int_equal(wire_refresh(&w), 0);
-    int rc = wire_compare(&w, diff, sizeof diff);
-    if (rc) fprintf(stderr, "%s after tools: %s\n", dialects[d], diff);
-    assert_int_equal(rc, 0);
+    assert_mirror_matches_daw(&w, dialects[d]);
     assert_int_equal(wire_close(&w), 0);
   }
   (void)st;
@@ -202,9 +201,8 @@ static void test_wire_reaper_bank_paging(void **st) {
   assert_true(json_is_true(json_object_get(daw_track(&w, s, 3), "mute")));
   assert_string_equal(json_string_value(json_object_get(daw_track(&w, s, 17), "name")), "Far away");
   json_decref(s);
-  char diff[256];
   assert_int_equal(wire_refresh(&w), 0);
-  assert_int_equal(wire_compare(&w, diff, sizeof diff), 0);
+  assert_mirror_matches_daw(&w, "reaper");
   assert_int_equal(wire_close(&w), 0);
   (void)st;
 }
@@ -278,10 +276,7 @@ static void test_wire_packet_loss_every_call_accounted(void **st) {
     /* stop the loss, refresh: the mirror equals the DAW */
     assert_int_equal(wire_daw_fault(&w, 0.0, 0), 0);
     assert_int_equal(wire_refresh(&w), 0);
-    char diff[256];
-    int rc = wire_compare(&w, diff, sizeof diff);
-    if (rc) fprintf(stderr, "%s: %s\n", dialects[d], diff);
-    assert_int_equal(rc, 0);
+    assert_mirror_matches_daw(&w, dialects[d]);
     assert_int_equal(wire_close(&w), 0);
   }
   (void)st;
@@ -310,8 +305,7 @@ static void test_wire_daw_restart_resyncs(void **st) {
     wire_run_for(&w, 300);
     /* the restarted DAW lost the rename: the mirror must say so */
     assert_string_not_equal(session_track_name(w.ses, 1), "Changed");
-    char diff[256];
-    assert_int_equal(wire_compare(&w, diff, sizeof diff), 0);
+    assert_mirror_matches_daw(&w, dialects[d]);
     assert_int_equal(wire_call(&w, "set_track", "{\"track_id\":\"t2\",\"mute\":true}"), 0);
     assert_int_equal(wire_close(&w), 0);
   }
