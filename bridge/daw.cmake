@@ -20,7 +20,7 @@ db_add_test(test_companion_spool SOURCES tests/integration/test_companion_spool.
 # the packed note list of the companion protocol (bridge/notes_packed.c): decode/encode, bad input refused
 db_add_test(test_notes_packed SOURCES tests/unit/test_notes_packed.c LIBS dbagent)
 # bulk notes: a 20,000-note clip as one tool call, in bounded companion commands, read back whole (both dialects)
-db_add_test(test_companion_bulk SOURCES tests/integration/test_companion_bulk.c LIBS dbagentcore LABELS integration companion
+db_add_test(test_companion_bulk SOURCES tests/integration/test_companion_bulk.c LIBS dbagentcore dbtest_wire LABELS integration companion
             TIMEOUT 300)
 
 # The seed workflow through the bridge against a real headless Ardour running the companion (started and stopped by

@@ -21,42 +21,57 @@
 #include "plan.h"
 #include "mock_embed.h"
 #include "tools.h"
+#include "db_test_json.h"
+#include "wire_fixture.h"
 
 static const char *const dialects[] = {"reaper", "ardour"};
 
+/* The DAW facade over the embedded mock DAW on the wire fixture's loop, with its last result
+ * (tests/support/wire_fixture.h). */
 struct ctx {
-  uv_loop_t loop;
+  struct wire w;
   daw_t *d;
   mock_embed_t *mock;
-  int done, status, closed;
-  json_t *result;
-  char msg[2048];
+  int closed;
 };
 
-static void on_daw(int status, const json_t *result, const char *message, void *data) {
-  struct ctx *x = data;
-  x->done = 1;
-  x->status = status;
-  json_decref(x->result);
-  x->result = result ? json_deep_copy(result) : NULL;
-  snprintf(x->msg, sizeof x->msg, "%s", message ? message : "");
+/* Opens the embedded mock DAW of `dialect` (with its companion or not) and starts the facade on it; legacy = 1: the
+ * companion plays one from before the packed bulk form (set before the bridge pings it). */
+static void ctx_open(struct ctx *x, const char *dialect, int companion, int legacy) {
+  memset(x, 0, sizeof *x);
+  uv_loop_init(&x->w.loop);
+  struct daw_config cfg = {.dialect = dialect,
+                           .listen_port = -1,
+                           .confirm_timeout_ms = -1,
+                           .retries = -1,
+                           .refresh_interval_ms = 0,
+                           .log = {.level = LOG_ERROR}};
+  struct mock_embed_config mcfg = {.tracks = -1, .companion = companion, .quiet = 1};
+  char err[512];
+  assert_int_equal(mock_embed_open(&x->w.loop, &cfg, &mcfg, &x->d, &x->mock, err, sizeof err), 0);
+  if (companion) assert_int_equal(mock_companion_legacy(mock_embed_mock(x->mock), legacy), MOCK_OK);
+  x->w.daw = x->d;
+  assert_int_equal(daw_start(x->d, wire_on_result, &x->w), 0);
+  assert_int_equal(wire_wait(&x->w, 30000), 0);
 }
 
-static void keepalive(uv_timer_t *t) { (void)t; }
-
-static int wait_done(struct ctx *x, int ms) {
-  uv_timer_t t;
-  uv_timer_init(&x->loop, &t);
-  uv_timer_start(&t, keepalive, 10, 10);
-  uint64_t end = uv_now(&x->loop) + (uint64_t)ms;
-  while (!x->done && uv_now(&x->loop) < end) uv_run(&x->loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&x->loop, UV_RUN_NOWAIT);
-  if (!x->done) fail_msg("no result within %d ms", ms);
-  return x->status;
+/* One tool call through the facade, `args` borrowed, waiting at most ms: its status, the result in x->w.result. */
+static int ctx_call(struct ctx *x, const char *tool, const json_t *args, int ms) {
+  x->w.done = 0;
+  assert_int_equal(daw_call(x->d, tool, args, wire_on_result, &x->w), 0);
+  return wire_wait(&x->w, ms);
 }
 
 static void on_closed(void *data) { ((struct ctx *)data)->closed++; }
+
+static void ctx_close(struct ctx *x) {
+  daw_close(x->d, on_closed, x);
+  mock_embed_close(x->mock, on_closed, x);
+  uv_run(&x->w.loop, UV_RUN_DEFAULT);
+  assert_int_equal(x->closed, 2);
+  json_decref(x->w.result);
+  assert_int_equal(uv_loop_close(&x->w.loop), 0);
+}
 
 /* n notes over 16 pitches and n/4 beats: every note distinct, velocities and lengths varied */
 static json_t *make_notes(size_t n, int pitch0) {
@@ -97,14 +112,9 @@ static void expect_same_notes(const json_t *want, const json_t *got) {
   free(b);
 }
 
+/* The k-th clip of the track `track` in the mock's state dump st (borrowed), NULL if there is none. */
 static const json_t *mock_clip(json_t *st, const char *track, size_t k) {
-  size_t i;
-  json_t *tr;
-  json_array_foreach(json_object_get(st, "tracks"), i, tr) {
-    if (!strcmp(json_string_value(json_object_get(tr, "name")), track))
-      return json_array_get(json_object_get(tr, "clips"), k);
-  }
-  return NULL;
+  return json_array_get(json_object_get(db_test_json_track(st, track), "clips"), k);
 }
 
 static void test_companion_bulk_notes_20000_one_call(void **st) {
@@ -114,20 +124,7 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     /* companion commands: packed 10,000 notes a command (removals JSON, 2,000 a command); legacy 2,000 */
     const int cmds_create = legacy ? 10 : 2, cmds_add = legacy ? 3 : 1, cmds_transpose = legacy ? 26 : 13 + 3;
     struct ctx x;
-    memset(&x, 0, sizeof x);
-    uv_loop_init(&x.loop);
-    struct daw_config cfg = {.dialect = dialects[di],
-                             .listen_port = -1,
-                             .confirm_timeout_ms = -1,
-                             .retries = -1,
-                             .refresh_interval_ms = 0,
-                             .log = {.level = LOG_ERROR}};
-    struct mock_embed_config mcfg = {.tracks = -1, .companion = 1, .quiet = 1};
-    char err[512];
-    assert_int_equal(mock_embed_open(&x.loop, &cfg, &mcfg, &x.d, &x.mock, err, sizeof err), 0);
-    assert_int_equal(mock_companion_legacy(mock_embed_mock(x.mock), legacy), MOCK_OK);
-    assert_int_equal(daw_start(x.d, on_daw, &x), 0);
-    assert_int_equal(wait_done(&x, 30000), 0);
+    ctx_open(&x, dialects[di], 1, legacy);
     assert_true(daw_has_companion(x.d));
     /* the ping's capability as the bridge saw it */
     const json_t *bulk = json_object_get(companion_info(daw_companion(x.d)), "bulk");
@@ -143,17 +140,15 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     json_t *notes = make_notes(20000, 36);
     json_t *args = json_pack("{s:s,s:f,s:f,s:O}", "track_id", session_track_id(daw_session(x.d), ti), "start_time",
                              64.0, "duration", 5000.0, "notes", notes);
-    x.done = 0;
-    assert_int_equal(daw_call(x.d, "create_midi_clip", args, on_daw, &x), 0);
+    if (ctx_call(&x, "create_midi_clip", args, 120000))
+      fail_msg("%s%s: create_midi_clip of 20,000 notes: %s", dialects[di], legacy ? " (legacy)" : "", x.w.message);
     json_decref(args);
-    if (wait_done(&x, 120000))
-      fail_msg("%s%s: create_midi_clip of 20,000 notes: %s", dialects[di], legacy ? " (legacy)" : "", x.msg);
-    assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
-    assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 20000);
-    assert_int_equal(json_integer_value(json_object_get(x.result, "notes_added")), 20000);
-    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), cmds_create);
+    assert_string_equal(json_string_value(json_object_get(x.w.result, "status")), "confirmed");
+    assert_int_equal(json_integer_value(json_object_get(x.w.result, "notes")), 20000);
+    assert_int_equal(json_integer_value(json_object_get(x.w.result, "notes_added")), 20000);
+    assert_int_equal(json_integer_value(json_object_get(x.w.result, "companion_commands")), cmds_create);
     char clip_id[32];
-    snprintf(clip_id, sizeof clip_id, "%s", json_string_value(json_object_get(x.result, "clip_id")));
+    snprintf(clip_id, sizeof clip_id, "%s", json_string_value(json_object_get(x.w.result, "clip_id")));
     /* the DAW's own state: exactly those notes, in one clip */
     ms = mock_embed_state(x.mock);
     const json_t *clip = mock_clip(ms, "Bass", before);
@@ -169,15 +164,13 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     /* edit_clip adds 4,500 more: three commands, the whole clip read back */
     json_t *more = make_notes(4500, 70);
     args = json_pack("{s:s,s:O}", "clip_id", clip_id, "add_notes", more);
-    x.done = 0;
-    assert_int_equal(daw_call(x.d, "edit_clip", args, on_daw, &x), 0);
+    if (ctx_call(&x, "edit_clip", args, 120000)) fail_msg("%s: edit_clip adding 4,500 notes: %s", dialects[di], x.w.message);
     json_decref(args);
-    if (wait_done(&x, 120000)) fail_msg("%s: edit_clip adding 4,500 notes: %s", dialects[di], x.msg);
-    assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
-    assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 24500);
-    assert_int_equal(json_integer_value(json_object_get(x.result, "added")), 4500);
+    assert_string_equal(json_string_value(json_object_get(x.w.result, "status")), "confirmed");
+    assert_int_equal(json_integer_value(json_object_get(x.w.result, "notes")), 24500);
+    assert_int_equal(json_integer_value(json_object_get(x.w.result, "added")), 4500);
     /* (a call that took one command reports no "companion_commands") */
-    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), cmds_add > 1 ? cmds_add : 0);
+    assert_int_equal(json_integer_value(json_object_get(x.w.result, "companion_commands")), cmds_add > 1 ? cmds_add : 0);
     ms = mock_embed_state(x.mock);
     json_array_extend(notes, more);
     expect_same_notes(notes, json_object_get(mock_clip(ms, "Bass", before), "notes"));
@@ -185,13 +178,11 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
 
     /* transpose all 24,500 notes: removals and additions in bounded commands, the whole clip read back */
     args = json_pack("{s:s,s:i}", "clip_id", clip_id, "transpose", 1);
-    x.done = 0;
-    assert_int_equal(daw_call(x.d, "edit_clip", args, on_daw, &x), 0);
+    if (ctx_call(&x, "edit_clip", args, 120000)) fail_msg("%s: transposing 24,500 notes: %s", dialects[di], x.w.message);
     json_decref(args);
-    if (wait_done(&x, 120000)) fail_msg("%s: transposing 24,500 notes: %s", dialects[di], x.msg);
-    assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
-    assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 24500);
-    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), cmds_transpose);
+    assert_string_equal(json_string_value(json_object_get(x.w.result, "status")), "confirmed");
+    assert_int_equal(json_integer_value(json_object_get(x.w.result, "notes")), 24500);
+    assert_int_equal(json_integer_value(json_object_get(x.w.result, "companion_commands")), cmds_transpose);
     size_t i;
     json_t *o;
     json_array_foreach(notes, i, o)
@@ -203,13 +194,11 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
 
     /* remove the 4,500 again: three removal commands */
     args = json_pack("{s:s,s:O}", "clip_id", clip_id, "remove_notes", more);
-    x.done = 0;
-    assert_int_equal(daw_call(x.d, "edit_clip", args, on_daw, &x), 0);
+    if (ctx_call(&x, "edit_clip", args, 120000)) fail_msg("%s: removing 4,500 notes: %s", dialects[di], x.w.message);
     json_decref(args);
-    if (wait_done(&x, 120000)) fail_msg("%s: removing 4,500 notes: %s", dialects[di], x.msg);
-    assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
-    assert_int_equal(json_integer_value(json_object_get(x.result, "notes")), 20000);
-    assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 3);
+    assert_string_equal(json_string_value(json_object_get(x.w.result, "status")), "confirmed");
+    assert_int_equal(json_integer_value(json_object_get(x.w.result, "notes")), 20000);
+    assert_int_equal(json_integer_value(json_object_get(x.w.result, "companion_commands")), 3);
     json_t *kept = json_array();
     for (i = 0; i < 20000; i++) json_array_append(kept, json_array_get(notes, i));
     ms = mock_embed_state(x.mock);
@@ -219,12 +208,7 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     json_decref(more);
     json_decref(notes);
 
-    daw_close(x.d, on_closed, &x);
-    mock_embed_close(x.mock, on_closed, &x);
-    uv_run(&x.loop, UV_RUN_DEFAULT);
-    assert_int_equal(x.closed, 2);
-    json_decref(x.result);
-    assert_int_equal(uv_loop_close(&x.loop), 0);
+    ctx_close(&x);
   }
 }
 
@@ -255,18 +239,7 @@ static void test_companion_bulk_plan_20000_notes(void **st) {
   assert_int_equal(tools_load(NULL, &tools, err, sizeof err), 0);
 
   struct ctx x;
-  memset(&x, 0, sizeof x);
-  uv_loop_init(&x.loop);
-  struct daw_config cfg = {.dialect = "ardour",
-                           .listen_port = -1,
-                           .confirm_timeout_ms = -1,
-                           .retries = -1,
-                           .refresh_interval_ms = 0,
-                           .log = {.level = LOG_ERROR}};
-  struct mock_embed_config mcfg = {.tracks = -1, .companion = 1, .quiet = 1};
-  assert_int_equal(mock_embed_open(&x.loop, &cfg, &mcfg, &x.d, &x.mock, err, sizeof err), 0);
-  assert_int_equal(daw_start(x.d, on_daw, &x), 0);
-  assert_int_equal(wait_done(&x, 30000), 0);
+  ctx_open(&x, "ardour", 1, 0);
   json_t *state = session_to_json(daw_session(x.d));
   json_t *errors = NULL;
   int rc = plan_validate(plan, tools_catalog(tools), state, NULL, &errors);
@@ -279,11 +252,9 @@ static void test_companion_bulk_plan_20000_notes(void **st) {
   assert_int_equal(plan_step_count(plan), 1);
   json_t *args = plan_step_args(plan, 0);
   assert_int_equal(json_array_size(json_object_get(args, "notes")), 20000);
-  x.done = 0;
-  assert_int_equal(daw_call(x.d, plan_step_tool(plan, 0), args, on_daw, &x), 0);
-  if (wait_done(&x, 120000)) fail_msg("the plan's create_midi_clip: %s", x.msg);
-  assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
-  assert_int_equal(json_integer_value(json_object_get(x.result, "companion_commands")), 2);
+  if (ctx_call(&x, plan_step_tool(plan, 0), args, 120000)) fail_msg("the plan's create_midi_clip: %s", x.w.message);
+  assert_string_equal(json_string_value(json_object_get(x.w.result, "status")), "confirmed");
+  assert_int_equal(json_integer_value(json_object_get(x.w.result, "companion_commands")), 2);
   json_t *ms = mock_embed_state(x.mock);
   size_t k = 0;
   const json_t *c, *found = NULL;
@@ -295,12 +266,7 @@ static void test_companion_bulk_plan_20000_notes(void **st) {
   json_decref(want);
   plan_free(plan);
   tools_free(tools);
-  daw_close(x.d, on_closed, &x);
-  mock_embed_close(x.mock, on_closed, &x);
-  uv_run(&x.loop, UV_RUN_DEFAULT);
-  assert_int_equal(x.closed, 2);
-  json_decref(x.result);
-  assert_int_equal(uv_loop_close(&x.loop), 0);
+  ctx_close(&x);
 }
 
 /* The CLI: arguments too big for one command-line argument (Linux: 128 KiB) come from a file or stdin. */
@@ -364,19 +330,7 @@ static void test_companion_bulk_create_track_name_taken(void **st) {
   } runs[] = {{"reaper", 1}, {"ardour", 1}, {"reaper", 0}};
   for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
     struct ctx x;
-    memset(&x, 0, sizeof x);
-    uv_loop_init(&x.loop);
-    struct daw_config cfg = {.dialect = runs[r].dialect,
-                             .listen_port = -1,
-                             .confirm_timeout_ms = -1,
-                             .retries = -1,
-                             .refresh_interval_ms = 0,
-                             .log = {.level = LOG_ERROR}};
-    struct mock_embed_config mcfg = {.tracks = -1, .companion = runs[r].companion, .quiet = 1};
-    char err[512];
-    assert_int_equal(mock_embed_open(&x.loop, &cfg, &mcfg, &x.d, &x.mock, err, sizeof err), 0);
-    assert_int_equal(daw_start(x.d, on_daw, &x), 0);
-    assert_int_equal(wait_done(&x, 30000), 0);
+    ctx_open(&x, runs[r].dialect, runs[r].companion, 0);
     assert_int_equal(daw_has_companion(x.d), runs[r].companion);
     int ti = session_track_index_by_name(daw_session(x.d), "Bass");
     assert_true(ti > 0);
@@ -386,23 +340,16 @@ static void test_companion_bulk_create_track_name_taken(void **st) {
     static const char *const names[] = {"bass", "Brand New Track"};
     for (int k = 0; k < 2; k++) {
       json_t *args = json_pack("{s:s,s:s}", "name", names[k], "type", "midi");
-      x.done = 0;
-      assert_int_equal(daw_call(x.d, "create_track", args, on_daw, &x), 0);
+      if (ctx_call(&x, "create_track", args, 30000)) fail_msg("%s: create_track %s: %s", runs[r].dialect, names[k], x.w.message);
       json_decref(args);
-      if (wait_done(&x, 30000)) fail_msg("%s: create_track %s: %s", runs[r].dialect, names[k], x.msg);
-      assert_string_equal(json_string_value(json_object_get(x.result, "status")), "confirmed");
-      const char *w = json_string_value(json_object_get(x.result, "warning"));
+      assert_string_equal(json_string_value(json_object_get(x.w.result, "status")), "confirmed");
+      const char *w = json_string_value(json_object_get(x.w.result, "warning"));
       if (k == 0 && (!w || !strstr(w, want)))
         fail_msg("%s%s: warning '%s', want '%s'", runs[r].dialect, runs[r].companion ? "" : " (native)",
                  w ? w : "(none)", want);
       if (k == 1 && w) fail_msg("%s: a free name got the warning '%s'", runs[r].dialect, w);
     }
-    daw_close(x.d, on_closed, &x);
-    mock_embed_close(x.mock, on_closed, &x);
-    uv_run(&x.loop, UV_RUN_DEFAULT);
-    assert_int_equal(x.closed, 2);
-    json_decref(x.result);
-    assert_int_equal(uv_loop_close(&x.loop), 0);
+    ctx_close(&x);
   }
   /* the CLI prints it */
   const char *bin = getenv("DAWBRIDGE_BINARY_DIR");
