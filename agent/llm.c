@@ -206,6 +206,15 @@ void llm__usage(json_t *u, const char *in_key, const char *out_key, long *in, lo
   if (json_is_integer(b)) *out = (long)json_integer_value(b);
 }
 
+struct llm_stream *llm__stream_ended(void *st, const char *provider, const char *end, struct llm_result **out,
+                                    char *err, size_t errlen) {
+  struct llm_stream *s = st;
+  *out = NULL;
+  if (s->done) return s;
+  snprintf(err, errlen, "%s: stream ended before %s", provider, end);
+  return NULL;
+}
+
 int llm__stream_result(struct llm_result *res, int rc, const char *provider, const struct llm_stream *s,
                        struct llm_result **out, char *err, size_t errlen) {
   if (rc) {

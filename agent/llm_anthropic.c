@@ -258,12 +258,8 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
 }
 
 static int stream_finish(void *p, struct llm_result **out, char *err, size_t errlen) {
-  struct llm_stream *s = p;
-  *out = NULL;
-  if (!s->done) {
-    snprintf(err, errlen, "anthropic: stream ended before message_stop");
-    return LLM_EPROTO;
-  }
+  struct llm_stream *s = llm__stream_ended(p, "anthropic", "message_stop", out, err, errlen);
+  if (!s) return LLM_EPROTO;
   struct llm_result *res = llm__result_new();
   strbuf_t text = STRBUF_INIT;
   int rc = res ? 0 : LLM_ENOMEM;

@@ -318,12 +318,8 @@ static int stream_event(void *p, const char *event, const char *data, size_t len
 }
 
 static int stream_finish(void *p, struct llm_result **out, char *err, size_t errlen) {
-  struct llm_stream *s = p;
-  *out = NULL;
-  if (!s->done) {
-    snprintf(err, errlen, "openai: stream ended before [DONE]");
-    return LLM_EPROTO;
-  }
+  struct llm_stream *s = llm__stream_ended(p, "openai", "[DONE]", out, err, errlen);
+  if (!s) return LLM_EPROTO;
   struct llm_result *res = llm__result_new();
   int rc = res ? llm__result_set_text(res, s->text.s ? s->text.s : "", s->text.len) : LLM_ENOMEM;
   for (size_t i = 0; !rc && i < s->nparts; i++) {
