@@ -117,6 +117,21 @@ static const json_t *mock_clip(json_t *st, const char *track, size_t k) {
   return json_array_get(json_object_get(db_test_json_track(st, track), "clips"), k);
 }
 
+/* The mock DAW's own clip k of "Bass" holds exactly the notes `want`. */
+static void expect_daw_bass_clip(struct ctx *x, size_t k, const json_t *want) {
+  json_t *ms = mock_embed_state(x->mock);
+  expect_same_notes(want, json_object_get(mock_clip(ms, "Bass", k), "notes"));
+  json_decref(ms);
+}
+
+/* The last call's result: confirmed, the clip holding `notes` notes, sent in `commands` companion commands (0: in
+ * one, which a result does not count). */
+static void expect_confirmed(struct ctx *x, json_int_t notes, json_int_t commands) {
+  assert_string_equal(json_string_value(json_object_get(x->w.result, "status")), "confirmed");
+  assert_int_equal(json_integer_value(json_object_get(x->w.result, "notes")), notes);
+  assert_int_equal(json_integer_value(json_object_get(x->w.result, "companion_commands")), commands);
+}
+
 static void test_companion_bulk_notes_20000_one_call(void **st) {
   (void)st;
   for (int run = 0; run < 4; run++) {
@@ -143,10 +158,8 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     if (ctx_call(&x, "create_midi_clip", args, 120000))
       fail_msg("%s%s: create_midi_clip of 20,000 notes: %s", dialects[di], legacy ? " (legacy)" : "", x.w.message);
     json_decref(args);
-    assert_string_equal(json_string_value(json_object_get(x.w.result, "status")), "confirmed");
-    assert_int_equal(json_integer_value(json_object_get(x.w.result, "notes")), 20000);
+    expect_confirmed(&x, 20000, cmds_create);
     assert_int_equal(json_integer_value(json_object_get(x.w.result, "notes_added")), 20000);
-    assert_int_equal(json_integer_value(json_object_get(x.w.result, "companion_commands")), cmds_create);
     char clip_id[32];
     snprintf(clip_id, sizeof clip_id, "%s", json_string_value(json_object_get(x.w.result, "clip_id")));
     /* the DAW's own state: exactly those notes, in one clip */
@@ -166,44 +179,31 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     args = json_pack("{s:s,s:O}", "clip_id", clip_id, "add_notes", more);
     if (ctx_call(&x, "edit_clip", args, 120000)) fail_msg("%s: edit_clip adding 4,500 notes: %s", dialects[di], x.w.message);
     json_decref(args);
-    assert_string_equal(json_string_value(json_object_get(x.w.result, "status")), "confirmed");
-    assert_int_equal(json_integer_value(json_object_get(x.w.result, "notes")), 24500);
+    expect_confirmed(&x, 24500, cmds_add > 1 ? cmds_add : 0);
     assert_int_equal(json_integer_value(json_object_get(x.w.result, "added")), 4500);
-    /* (a call that took one command reports no "companion_commands") */
-    assert_int_equal(json_integer_value(json_object_get(x.w.result, "companion_commands")), cmds_add > 1 ? cmds_add : 0);
-    ms = mock_embed_state(x.mock);
     json_array_extend(notes, more);
-    expect_same_notes(notes, json_object_get(mock_clip(ms, "Bass", before), "notes"));
-    json_decref(ms);
+    expect_daw_bass_clip(&x, before, notes);
 
     /* transpose all 24,500 notes: removals and additions in bounded commands, the whole clip read back */
     args = json_pack("{s:s,s:i}", "clip_id", clip_id, "transpose", 1);
     if (ctx_call(&x, "edit_clip", args, 120000)) fail_msg("%s: transposing 24,500 notes: %s", dialects[di], x.w.message);
     json_decref(args);
-    assert_string_equal(json_string_value(json_object_get(x.w.result, "status")), "confirmed");
-    assert_int_equal(json_integer_value(json_object_get(x.w.result, "notes")), 24500);
-    assert_int_equal(json_integer_value(json_object_get(x.w.result, "companion_commands")), cmds_transpose);
+    expect_confirmed(&x, 24500, cmds_transpose);
     size_t i;
     json_t *o;
     json_array_foreach(notes, i, o)
         json_object_set_new(o, "n", json_integer(json_integer_value(json_object_get(o, "n")) + 1));
     /* (the objects of `more` are in `notes` too: shifted once above) */
-    ms = mock_embed_state(x.mock);
-    expect_same_notes(notes, json_object_get(mock_clip(ms, "Bass", before), "notes"));
-    json_decref(ms);
+    expect_daw_bass_clip(&x, before, notes);
 
     /* remove the 4,500 again: three removal commands */
     args = json_pack("{s:s,s:O}", "clip_id", clip_id, "remove_notes", more);
     if (ctx_call(&x, "edit_clip", args, 120000)) fail_msg("%s: removing 4,500 notes: %s", dialects[di], x.w.message);
     json_decref(args);
-    assert_string_equal(json_string_value(json_object_get(x.w.result, "status")), "confirmed");
-    assert_int_equal(json_integer_value(json_object_get(x.w.result, "notes")), 20000);
-    assert_int_equal(json_integer_value(json_object_get(x.w.result, "companion_commands")), 3);
+    expect_confirmed(&x, 20000, 3);
     json_t *kept = json_array();
     for (i = 0; i < 20000; i++) json_array_append(kept, json_array_get(notes, i));
-    ms = mock_embed_state(x.mock);
-    expect_same_notes(kept, json_object_get(mock_clip(ms, "Bass", before), "notes"));
-    json_decref(ms);
+    expect_daw_bass_clip(&x, before, kept);
     json_decref(kept);
     json_decref(more);
     json_decref(notes);
