@@ -38,6 +38,14 @@ static void apply_ok(session_t *s, struct session_update u) {
   if (rc != 0) fail_msg("apply field %d failed: %d %s", (int)u.field, rc, err);
 }
 
+/* Applies an update that carries JSON (field SF_CLIP_PUT or SF_CLIPS_SET on track index), given as single-quoted
+ * JSON text (J); it must succeed. */
+static void apply_json_ok(session_t *s, enum session_field field, int index, const char *json_text) {
+  json_t *j = J(json_text);
+  apply_ok(s, (struct session_update){.field = field, .index = index, .json = j});
+  json_decref(j);
+}
+
 static double lookup_num(const session_t *s, const char *path, int index, int fx, int param, int marker) {
   double num;
   const char *str;
@@ -759,11 +767,9 @@ static void test_session_clip_put_replaces_by_host_id_and_sorts(void **state) {
   (void)state;
   session_t *s = session_new("reaper");
   apply_ok(s, (struct session_update){.field = SF_TRACK_COUNT, .num = 1});
-  json_t *c =
-      J("{'host_id': 'h1', 'name': 'a', 'start': 8, 'length': 4, 'notes': ["
-        "{'n': 64, 's': 1, 'd': 1, 'v': 100}, {'n': 60, 's': 1, 'd': 0.5, 'v': 90}, {'n': 40, 's': 0, 'd': 1}]}");
-  apply_ok(s, (struct session_update){.field = SF_CLIP_PUT, .index = 1, .json = c});
-  json_decref(c);
+  apply_json_ok(s, SF_CLIP_PUT, 1,
+                "{'host_id': 'h1', 'name': 'a', 'start': 8, 'length': 4, 'notes': ["
+                "{'n': 64, 's': 1, 'd': 1, 'v': 100}, {'n': 60, 's': 1, 'd': 0.5, 'v': 90}, {'n': 40, 's': 0, 'd': 1}]}");
   json_t *d = session_to_json(s);
   json_t *want =
       J("{'id': 'c1', 'host_id': 'h1', 'name': 'a', 'start': 8, 'length': 4, 'notes': ["
@@ -773,9 +779,7 @@ static void test_session_clip_put_replaces_by_host_id_and_sorts(void **state) {
   json_decref(d);
 
   /* same host id: replaced in place, bridge id kept */
-  c = J("{'host_id': 'h1', 'name': 'b', 'start': 8, 'length': 8}");
-  apply_ok(s, (struct session_update){.field = SF_CLIP_PUT, .index = 1, .json = c});
-  json_decref(c);
+  apply_json_ok(s, SF_CLIP_PUT, 1, "{'host_id': 'h1', 'name': 'b', 'start': 8, 'length': 8}");
   d = session_to_json(s);
   assert_int_equal(json_array_size(at(d, "tracks.0.clips")), 1);
   assert_string_equal(json_string_value(at(d, "tracks.0.clips.0.id")), "c1");
@@ -784,12 +788,8 @@ static void test_session_clip_put_replaces_by_host_id_and_sorts(void **state) {
   json_decref(d);
 
   /* a new host id is added with a new bridge id; a put by bridge id replaces that clip */
-  c = J("{'host_id': 'h2'}");
-  apply_ok(s, (struct session_update){.field = SF_CLIP_PUT, .index = 1, .json = c});
-  json_decref(c);
-  c = J("{'id': 'c2', 'host_id': 'h2', 'name': 'renamed'}");
-  apply_ok(s, (struct session_update){.field = SF_CLIP_PUT, .index = 1, .json = c});
-  json_decref(c);
+  apply_json_ok(s, SF_CLIP_PUT, 1, "{'host_id': 'h2'}");
+  apply_json_ok(s, SF_CLIP_PUT, 1, "{'id': 'c2', 'host_id': 'h2', 'name': 'renamed'}");
   d = session_to_json(s);
   assert_int_equal(json_array_size(at(d, "tracks.0.clips")), 2);
   assert_string_equal(json_string_value(at(d, "tracks.0.clips.1.id")), "c2");
@@ -797,10 +797,9 @@ static void test_session_clip_put_replaces_by_host_id_and_sorts(void **state) {
   json_decref(d);
 
   /* notes sorted by s, then n, whatever the input order */
-  c = J("{'host_id': 'h3', 'notes': [{'n': 67, 's': 2, 'd': 1}, {'n': 62, 's': 0.5, 'd': 1}, {'n': 60, 's': 2, 'd': 1},"
-        " {'n': 48, 's': 0.5, 'd': 1}]}");
-  apply_ok(s, (struct session_update){.field = SF_CLIP_PUT, .index = 1, .json = c});
-  json_decref(c);
+  apply_json_ok(s, SF_CLIP_PUT, 1,
+                "{'host_id': 'h3', 'notes': [{'n': 67, 's': 2, 'd': 1}, {'n': 62, 's': 0.5, 'd': 1}, "
+                "{'n': 60, 's': 2, 'd': 1}, {'n': 48, 's': 0.5, 'd': 1}]}");
   d = session_to_json(s);
   const int order[] = {48, 62, 60, 67};
   for (int k = 0; k < 4; k++) {
@@ -849,10 +848,9 @@ static void test_session_clip_invalid_notes_rejected(void **state) {
   }
   /* the edges are valid */
   session_t *s = fixture();
-  json_t *c =
-      J("{'host_id': 'edge', 'notes': [{'n': 0, 's': 0, 'd': 0.001, 'v': 1}, {'n': 127, 's': 0, 'd': 1, 'v': 127}]}");
-  apply_ok(s, (struct session_update){.field = SF_CLIP_PUT, .index = 1, .json = c});
-  json_decref(c);
+  apply_json_ok(s, SF_CLIP_PUT, 1,
+                "{'host_id': 'edge', 'notes': [{'n': 0, 's': 0, 'd': 0.001, 'v': 1}, "
+                "{'n': 127, 's': 0, 'd': 1, 'v': 127}]}");
   session_free(s);
 }
 
@@ -860,18 +858,14 @@ static void test_session_clips_set_keeps_ids_for_known_host_ids(void **state) {
   (void)state;
   session_t *s = session_new("reaper");
   apply_ok(s, (struct session_update){.field = SF_TRACK_COUNT, .num = 2});
-  json_t *c = J("[{'host_id': 'A', 'name': 'a'}, {'host_id': 'B', 'name': 'b'}]");
-  apply_ok(s, (struct session_update){.field = SF_CLIPS_SET, .index = 1, .json = c});
-  json_decref(c);
+  apply_json_ok(s, SF_CLIPS_SET, 1, "[{'host_id': 'A', 'name': 'a'}, {'host_id': 'B', 'name': 'b'}]");
   json_t *d = session_to_json(s);
   assert_string_equal(json_string_value(at(d, "tracks.0.clips.0.id")), "c1");
   assert_string_equal(json_string_value(at(d, "tracks.0.clips.1.id")), "c2");
   json_decref(d);
 
   /* B kept under its id, A gone, C new: c3 (c1 is not reused) */
-  c = J("[{'host_id': 'C', 'name': 'c'}, {'host_id': 'B', 'name': 'b2'}]");
-  apply_ok(s, (struct session_update){.field = SF_CLIPS_SET, .index = 1, .json = c});
-  json_decref(c);
+  apply_json_ok(s, SF_CLIPS_SET, 1, "[{'host_id': 'C', 'name': 'c'}, {'host_id': 'B', 'name': 'b2'}]");
   d = session_to_json(s);
   assert_int_equal(json_array_size(at(d, "tracks.0.clips")), 2);
   assert_string_equal(json_string_value(at(d, "tracks.0.clips.0.id")), "c3");
@@ -880,9 +874,7 @@ static void test_session_clips_set_keeps_ids_for_known_host_ids(void **state) {
   json_decref(d);
 
   /* host ids are per track: the same host id on track 2 is a different clip */
-  c = J("[{'host_id': 'B'}]");
-  apply_ok(s, (struct session_update){.field = SF_CLIPS_SET, .index = 2, .json = c});
-  json_decref(c);
+  apply_json_ok(s, SF_CLIPS_SET, 2, "[{'host_id': 'B'}]");
   d = session_to_json(s);
   assert_string_equal(json_string_value(at(d, "tracks.1.clips.0.id")), "c4");
   json_decref(d);
@@ -1028,9 +1020,7 @@ static void test_session_from_json_keeps_counters_growing(void **state) {
   json_decref(j);
   apply_ok(s, (struct session_update){.field = SF_TRACK_INSERT, .index = 2, .str = "B"});
   assert_string_equal(session_track_id(s, 2), "t8");
-  json_t *c = J("{'host_id': 'y'}");
-  apply_ok(s, (struct session_update){.field = SF_CLIP_PUT, .index = 1, .json = c});
-  json_decref(c);
+  apply_json_ok(s, SF_CLIP_PUT, 1, "{'host_id': 'y'}");
   apply_ok(s, (struct session_update){.field = SF_MARKER, .marker = 2, .str = "N", .num = 1});
   json_t *d = session_to_json(s);
   assert_string_equal(json_string_value(at(d, "tracks.0.clips.1.id")), "c10");
