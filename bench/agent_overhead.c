@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "bench_util.h"
 #include "daw.h"
 #include "mock_embed.h"
 
@@ -218,16 +219,6 @@ static void close_daw(struct bench *b) {
   b->daw = NULL;
 }
 
-static int cmp_dbl(const void *x, const void *y) {
-  double a = *(const double *)x, c = *(const double *)y;
-  return a < c ? -1 : a > c;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_dbl);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 enum way { RAW, RAWU, DIRECT, LLM, NWAYS };
 
 struct agents {
@@ -320,23 +311,23 @@ static void scenario(struct bench *b, int seed, int runs, const char *dir) {
     over[RAW][r] = (t[NWAYS][r] - t[DIRECT][r]);
     over[RAWU][r] = t[RAWU][r] - t[RAW][r];
   }
-  double rawu = median(t[RAWU], runs);
-  double raw = median(t[RAW], runs), direct = median(t[DIRECT], runs), llm = median(t[LLM], runs);
-  double save = median(t[NWAYS], runs);
+  double rawu = bench_median(t[RAWU], runs);
+  double raw = bench_median(t[RAW], runs), direct = bench_median(t[DIRECT], runs), llm = bench_median(t[LLM], runs);
+  double save = bench_median(t[NWAYS], runs);
   printf("%s: %d tool calls per request (%s)%s\n", seed ? "seed" : "mix", ncalls,
          seed ? "create_track + create_midi_clip + add_effect, via the companion"
               : "create_track + 20 set_track, native OSC",
          b->failures ? " [some requests failed]" : "");
   printf("  raw daw_call sequence     %8.2f ms/request  %7.3f ms/call\n", raw, raw / ncalls);
   printf("  raw + undo block          %8.2f ms/request  (the block: %+.2f ms/request)\n", rawu,
-         median(over[RAWU], runs));
+         bench_median(over[RAWU], runs));
   printf("  direct executor           %8.2f ms/request  agent overhead %+7.3f ms/call  ratio %.2f vs raw+undo\n",
-         direct, median(over[DIRECT], runs), direct / rawu);
+         direct, bench_median(over[DIRECT], runs), direct / rawu);
   printf("  llm executor (scripted)   %8.2f ms/request  agent overhead %+7.3f ms/call  ratio %.2f vs raw+undo, %.2f vs "
          "direct\n",
-         llm, median(over[LLM], runs), llm / rawu, llm / direct);
+         llm, bench_median(over[LLM], runs), llm / rawu, llm / direct);
   printf("  direct + history save     %8.2f ms/request  (the save: %+.2f ms/request)\n\n", save,
-         median(over[RAW], runs));
+         bench_median(over[RAW], runs));
   for (int w = 0; w <= NWAYS; w++) free(t[w]);
   for (int w = 0; w < NWAYS; w++) free(over[w]);
   int n = 0;

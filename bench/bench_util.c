@@ -68,12 +68,16 @@ static int cmp_dbl(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+void bench_sort(double *v, int n) {
+  if (n > 0) qsort(v, (size_t)n, sizeof *v, cmp_dbl);
+}
+
 double bench_median(const double *v, int n) {
   if (n <= 0) return 0;
   double *t = malloc(sizeof *t * (size_t)n);
   if (!t) return 0;
   memcpy(t, v, sizeof *v * (size_t)n);
-  qsort(t, (size_t)n, sizeof *t, cmp_dbl);
+  bench_sort(t, n);
   double m = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
   free(t);
   return m;
@@ -81,7 +85,7 @@ double bench_median(const double *v, int n) {
 
 double bench_pct(double *v, int n, double q) {
   if (n <= 0) return 0;
-  qsort(v, (size_t)n, sizeof *v, cmp_dbl);
+  bench_sort(v, n);
   size_t k = (size_t)(q * (n - 1) + 0.5);
   return v[k];
 }

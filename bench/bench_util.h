@@ -20,6 +20,8 @@ int bench_clamp(int v, int lo, int hi);
 /* For an argument main did not recognise: prints the usage; returns main's exit code (0 for -h / --help, else 2). */
 int bench_usage_exit(const char *arg, void (*usage)(void));
 
+/* Sorts v[0..n-1] ascending (then v[n / 2] is the upper median, v[0] and v[n - 1] the extremes). */
+void bench_sort(double *v, int n);
 /* The median of v[0..n-1] (v is not changed; 0 for n <= 0). */
 double bench_median(const double *v, int n);
 /* The q-quantile (0..1, nearest rank) of v[0..n-1]; sorts v. 0 for n <= 0. */

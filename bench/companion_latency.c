@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_daw.h"
+#include "bench_util.h"
 #include "companion.h"
 #include "daw.h"
 #include "mock_embed.h"
@@ -19,39 +21,11 @@
 struct ctx {
   uv_loop_t loop;
   daw_t *d;
-  int done, status;
-  char msg[1024];
-  json_t *result;
+  struct bench_daw_result r;
 };
 
-static void on_res(int status, const json_t *result, const char *message, void *data) {
-  struct ctx *x = data;
-  x->done = 1;
-  x->status = status;
-  snprintf(x->msg, sizeof x->msg, "%s", message ? message : "");
-  json_decref(x->result);
-  x->result = result ? json_deep_copy(result) : NULL;
-}
-
-static void keepalive(uv_timer_t *t) { (void)t; }
-
-static int wait(struct ctx *x) {
-  uv_timer_t t;
-  uv_timer_init(&x->loop, &t);
-  uv_timer_start(&t, keepalive, 1000, 1000);
-  while (!x->done) uv_run(&x->loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&x->loop, UV_RUN_NOWAIT);
-  return x->status;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static void stats(double *v, int n, double *med, double *p95) {
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  bench_sort(v, n);
   *med = v[n / 2];
   *p95 = v[(int)(n * 0.95) < n ? (int)(n * 0.95) : n - 1];
 }
@@ -74,15 +48,15 @@ static void closed(void *data) { *(int *)data = 1; }
 /* One call run to its result: daw_call(tool, args) or, with tool NULL, a raw companion "ping". Its milliseconds;
  * the bench ends (exit 1) when it fails. Steals args. */
 static double timed(struct ctx *x, const char *tool, json_t *args) {
-  x->done = 0;
+  x->r.done = 0;
   double t0 = now_ms(&x->loop);
   if (tool)
-    daw_call(x->d, tool, args, on_res, x);
+    daw_call(x->d, tool, args, bench_daw_on_result, &x->r);
   else
-    companion_call(daw_companion(x->d), "ping", NULL, NULL, on_res, x);
+    companion_call(daw_companion(x->d), "ping", NULL, NULL, bench_daw_on_result, &x->r);
   json_decref(args);
-  if (wait(x)) {
-    fprintf(stderr, "%s: %s\n", tool ? tool : "ping", x->msg);
+  if (bench_daw_wait(&x->loop, &x->r)) {
+    fprintf(stderr, "%s: %s\n", tool ? tool : "ping", x->r.msg);
     exit(1);
   }
   return now_ms(&x->loop) - t0;
@@ -108,9 +82,9 @@ static mock_embed_t *open_embedded(struct ctx *x, const char *dialect) {
     exit(1);
   }
   double t0 = now_ms(&x->loop);
-  daw_start(x->d, on_res, x);
-  if (wait(x) || !daw_has_companion(x->d)) {
-    fprintf(stderr, "start: %s\n", x->msg);
+  daw_start(x->d, bench_daw_on_result, &x->r);
+  if (bench_daw_wait(&x->loop, &x->r) || !daw_has_companion(x->d)) {
+    fprintf(stderr, "start: %s\n", x->r.msg);
     exit(1);
   }
   printf("%-7s %-34s %10.2f %10s\n", dialect, "start (sync + ping + state)", now_ms(&x->loop) - t0, "-");
@@ -138,7 +112,7 @@ int main(int argc, char **argv) {
     double ms = timed(&x, "create_midi_clip",
                       json_pack("{s:s,s:f,s:f,s:o}", "track_id", "Drums", "start_time", 2000.0, "duration", 2600.0,
                                 "notes", notes(10000)));
-    json_t *cmds = json_object_get(x.result, "companion_commands"); /* absent: the call took one command */
+    json_t *cmds = json_object_get(x.r.result, "companion_commands"); /* absent: the call took one command */
     printf("%-7s %-34s %10.2f %10s  (%lld companion commands + read-back)\n", dialects[di],
            "10,000 notes written + read back", ms, "-", cmds ? (long long)json_integer_value(cmds) : 1LL);
     /* native command with the companion loaded */
@@ -150,7 +124,7 @@ int main(int argc, char **argv) {
     daw_close(x.d, closed, &c);
     mock_embed_close(mock, closed, &c);
     uv_run(&x.loop, UV_RUN_DEFAULT);
-    json_decref(x.result);
+    json_decref(x.r.result);
     uv_loop_close(&x.loop);
   }
   return 0;

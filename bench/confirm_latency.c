@@ -28,6 +28,7 @@
 
 #include <lo/lo.h>
 
+#include "bench_sync.h"
 #include "bench_util.h"
 #include "db_test_util.h"
 #include "mock.h"
@@ -149,14 +150,7 @@ static int setup(struct bench *b, const char *dialect, int inproc, int proc_port
   }
   b->ses = session_new(dialect);
   int reaper = !strcmp(dialect, "reaper");
-  struct sync_config sc = {.daw_port = inproc ? 9 : proc_port,
-                           .listen_port = !inproc && reaper ? fport : 0,
-                           .refresh_interval_ms = 0,
-                           .confirm_timeout_ms = -1,
-                           .retries = -1,
-                           .bank_size = 0,
-                           .silence_ms = -1,
-                           .probe_ms = -1};
+  struct sync_config sc = bench_sync_config(inproc ? 9 : proc_port, !inproc && reaper ? fport : 0);
   if (sync_new(&b->loop, b->map, b->ses, &sc, &b->sync, err, sizeof err)) {
     fprintf(stderr, "sync: %s\n", err);
     return -1;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "budget.h"
 #include "db_test_util.h"
 #include "context.h"
@@ -81,11 +82,6 @@ static json_t *make_session(int ntr, int nnotes) {
                    "end", 0.0, "markers", "tracks", tracks);
 }
 
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 struct fig {
   size_t tokens, chars;
   double ms, prompt_ms; /* analysis + prompt; the prompt alone (analysis given, as the agent does) */
@@ -128,9 +124,9 @@ static int measure(prompt_t *p, const json_t *sess, const json_t *tools, const j
     prompt_text_free(&out);
     json_decref(an);
   }
-  qsort(t, (size_t)runs, sizeof *t, cmp_d);
-  qsort(tp, (size_t)runs, sizeof *tp, cmp_d);
-  qsort(tc, (size_t)runs, sizeof *tc, cmp_d);
+  bench_sort(t, runs);
+  bench_sort(tp, runs);
+  bench_sort(tc, runs);
   f->ms = t[runs / 2];
   f->prompt_ms = tp[runs / 2];
   f->prompt_cpu_ms = tc[runs / 2];

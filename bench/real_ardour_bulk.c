@@ -25,37 +25,17 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench_daw.h"
+#include "bench_util.h"
 #include "companion.h"
 #include "daw.h"
 
 struct ctx {
   uv_loop_t loop;
   daw_t *d;
-  int done, status, closed;
-  char msg[2048];
-  json_t *result;
+  struct bench_daw_result r;
+  int closed;
 };
-
-static void on_res(int status, const json_t *result, const char *message, void *data) {
-  struct ctx *x = data;
-  x->done = 1;
-  x->status = status;
-  snprintf(x->msg, sizeof x->msg, "%s", message ? message : "");
-  json_decref(x->result);
-  x->result = result ? json_copy((json_t *)result) : NULL; /* shallow: the bench reads counts only */
-}
-
-static void keepalive(uv_timer_t *t) { (void)t; }
-
-static int wait(struct ctx *x) {
-  uv_timer_t t;
-  uv_timer_init(&x->loop, &t);
-  uv_timer_start(&t, keepalive, 1000, 1000);
-  while (!x->done) uv_run(&x->loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&x->loop, UV_RUN_NOWAIT);
-  return x->status;
-}
 
 static double now_ms(void) { return (double)uv_hrtime() / 1e6; }
 
@@ -81,11 +61,6 @@ static double daw_cpu_ms(void) {
   unsigned long long ut = 0, st = 0;
   if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return -1;
   return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 /* n distinct notes: 1,024 slots of 1/4 beat (256 beats), layers of 8 pitches; lengths and velocities varied */
@@ -129,24 +104,24 @@ int main(int argc, char **argv) {
     return 2;
   }
   int exitc = 0;
-  if (daw_start(x.d, on_res, &x) || wait(&x) || !daw_has_companion(x.d)) {
-    fprintf(stderr, "bench_real_ardour_bulk: no DAW or no companion: %s\n", x.msg);
+  if (daw_start(x.d, bench_daw_on_result, &x.r) || bench_daw_wait(&x.loop, &x.r) || !daw_has_companion(x.d)) {
+    fprintf(stderr, "bench_real_ardour_bulk: no DAW or no companion: %s\n", x.r.msg);
     exitc = 2;
     goto out;
   }
   const json_t *bulk = json_object_get(companion_info(daw_companion(x.d)), "bulk");
   printf("bulk.packed %d flag\n", json_is_true(json_object_get(bulk, "packed")));
   json_t *ta = json_pack("{s:s,s:s}", "name", "Bulk bench", "type", "midi");
-  x.done = 0;
-  if (daw_call(x.d, "create_track", ta, on_res, &x) || wait(&x)) {
-    fprintf(stderr, "bench_real_ardour_bulk: create_track: %s\n", x.msg);
+  x.r.done = 0;
+  if (daw_call(x.d, "create_track", ta, bench_daw_on_result, &x.r) || bench_daw_wait(&x.loop, &x.r)) {
+    fprintf(stderr, "bench_real_ardour_bulk: create_track: %s\n", x.r.msg);
     json_decref(ta);
     exitc = 2;
     goto out;
   }
   json_decref(ta);
   char track[32];
-  snprintf(track, sizeof track, "%s", json_string_value(json_object_get(x.result, "track_id")));
+  snprintf(track, sizeof track, "%s", json_string_value(json_object_get(x.r.result, "track_id")));
   json_t *notes = make_notes(nnotes);
   double *wr = calloc((size_t)rounds, sizeof *wr), *rd = calloc((size_t)rounds, sizeof *rd);
   double *cb = calloc((size_t)rounds, sizeof *cb), *cd = calloc((size_t)rounds, sizeof *cd);
@@ -154,47 +129,47 @@ int main(int argc, char **argv) {
   for (int i = 0; i < rounds; i++) {
     json_t *args =
         json_pack("{s:s,s:f,s:f,s:O}", "track_id", track, "start_time", 300.0 * i, "duration", 256.0, "notes", notes);
-    x.done = 0;
+    x.r.done = 0;
     double c0 = self_cpu_ms(), a0 = daw_cpu_ms(), t0 = now_ms();
-    rc = daw_call(x.d, "create_midi_clip", args, on_res, &x) ? -1 : wait(&x);
+    rc = daw_call(x.d, "create_midi_clip", args, bench_daw_on_result, &x.r) ? -1 : bench_daw_wait(&x.loop, &x.r);
     wr[i] = now_ms() - t0;
     cb[i] = self_cpu_ms() - c0;
     cd[i] = a0 < 0 ? -1 : daw_cpu_ms() - a0;
     json_decref(args);
-    const char *st = json_string_value(json_object_get(x.result, "status"));
-    if (rc || !st || strcmp(st, "confirmed") || json_integer_value(json_object_get(x.result, "notes")) != nnotes) {
+    const char *st = json_string_value(json_object_get(x.r.result, "status"));
+    if (rc || !st || strcmp(st, "confirmed") || json_integer_value(json_object_get(x.r.result, "notes")) != nnotes) {
       fprintf(stderr, "bench_real_ardour_bulk: round %d: create_midi_clip not confirmed: %s %s\n", i + 1, st ? st : "",
-              x.msg);
+              x.r.msg);
       exitc = 1;
       break;
     }
-    commands = json_integer_value(json_object_get(x.result, "companion_commands"));
+    commands = json_integer_value(json_object_get(x.r.result, "companion_commands"));
     char clip[32];
-    snprintf(clip, sizeof clip, "%s", json_string_value(json_object_get(x.result, "clip_id")));
+    snprintf(clip, sizeof clip, "%s", json_string_value(json_object_get(x.r.result, "clip_id")));
     printf("bulk.write_read_ms %.1f ms (round %d: %d notes written, read back, compared; CPU: bridge %.0f ms, DAW %.0f "
            "ms)\n",
            wr[i], i + 1, nnotes, cb[i], cd[i]);
     json_t *ga = json_pack("{s:s,s:s}", "track_id", track, "clip_id", clip);
-    x.done = 0;
+    x.r.done = 0;
     t0 = now_ms();
-    rc = daw_call(x.d, "get_notes", ga, on_res, &x) ? -1 : wait(&x);
+    rc = daw_call(x.d, "get_notes", ga, bench_daw_on_result, &x.r) ? -1 : bench_daw_wait(&x.loop, &x.r);
     rd[i] = now_ms() - t0;
     json_decref(ga);
-    if (rc || json_integer_value(json_object_get(x.result, "note_count")) != nnotes) {
-      fprintf(stderr, "bench_real_ardour_bulk: round %d: get_notes: %s\n", i + 1, x.msg);
+    if (rc || json_integer_value(json_object_get(x.r.result, "note_count")) != nnotes) {
+      fprintf(stderr, "bench_real_ardour_bulk: round %d: get_notes: %s\n", i + 1, x.r.msg);
       exitc = 1;
       break;
     }
     printf("bulk.read_ms %.1f ms (round %d: get_notes of that clip)\n", rd[i], i + 1);
   }
   if (!exitc) {
-    qsort(wr, (size_t)rounds, sizeof *wr, cmp_d);
-    qsort(rd, (size_t)rounds, sizeof *rd, cmp_d);
+    bench_sort(wr, rounds);
+    bench_sort(rd, rounds);
     printf("bulk.write_read_median %.1f ms (%d rounds, min %.1f, max %.1f)\n", wr[rounds / 2], rounds, wr[0],
            wr[rounds - 1]);
     printf("bulk.read_median %.1f ms\n", rd[rounds / 2]);
-    qsort(cb, (size_t)rounds, sizeof *cb, cmp_d);
-    qsort(cd, (size_t)rounds, sizeof *cd, cmp_d);
+    bench_sort(cb, rounds);
+    bench_sort(cd, rounds);
     printf("bulk.write_read_cpu_bridge_median %.0f ms (CPU time of this process: the bridge)\n", cb[rounds / 2]);
     printf("bulk.write_read_cpu_daw_median %.0f ms (CPU time of the DAW process, all its threads; -1 = unknown)\n",
            cd[rounds / 2]);
@@ -209,7 +184,7 @@ int main(int argc, char **argv) {
 out:
   daw_close(x.d, on_closed, &x);
   while (!x.closed) uv_run(&x.loop, UV_RUN_ONCE);
-  json_decref(x.result);
+  json_decref(x.r.result);
   uv_run(&x.loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&x.loop)) fprintf(stderr, "bench_real_ardour_bulk: loop not closed\n");
   return exitc;

@@ -16,18 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_sync.h"
 #include "bench_util.h"
+#include "db_test_util.h"
 #include "oscmap.h"
 #include "session.h"
 #include "sync.h"
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 struct run {
   uv_loop_t loop;
@@ -50,7 +45,7 @@ static void start_call(struct run *r);
 
 static void on_called(int status, const json_t *result, const char *message, void *data) {
   struct run *r = data;
-  double t = now_ms() - r->t0;
+  double t = db_test_now_ms() - r->t0;
   const char *st = json_string_value(json_object_get(result, "status"));
   if (status || !st || strcmp(st, "confirmed")) {
     if (!r->failed)
@@ -67,7 +62,7 @@ static void on_called(int status, const json_t *result, const char *message, voi
 }
 
 static void start_call(struct run *r) {
-  r->t0 = now_ms();
+  r->t0 = db_test_now_ms();
   int rc = sync_call(r->sync, "set_track", r->args[r->i % 2], on_called, r);
   if (rc) {
     snprintf(r->err, sizeof r->err, "sync_call: %s", sync_strerror(rc));
@@ -124,21 +119,14 @@ int main(int argc, char **argv) {
   session_t *ses = session_new("ardour");
   static struct run r;
   uv_loop_init(&r.loop);
-  struct sync_config sc = {.daw_port = port,
-                           .listen_port = 0,
-                           .refresh_interval_ms = 0,
-                           .confirm_timeout_ms = -1,
-                           .retries = -1,
-                           .bank_size = 0,
-                           .silence_ms = -1,
-                           .probe_ms = -1};
+  struct sync_config sc = bench_sync_config(port, 0);
   int rc = 0;
   if (sync_new(&r.loop, map, ses, &sc, &r.sync, err, sizeof err)) {
     fprintf(stderr, "bench_real_ardour_confirm: %s\n", err);
     rc = 2;
     goto out;
   }
-  double t = now_ms();
+  double t = db_test_now_ms();
   sync_start(r.sync, on_started, &r);
   while (!r.done) uv_run(&r.loop, UV_RUN_ONCE);
   if (r.start_status) {
@@ -146,7 +134,7 @@ int main(int argc, char **argv) {
     rc = 2;
     goto out;
   }
-  emit(label, "native_sync_ms", now_ms() - t, "ms (full sync of the session, in-process)");
+  emit(label, "native_sync_ms", db_test_now_ms() - t, "ms (full sync of the session, in-process)");
   r.args[0] = json_pack("{s:s, s:b}", "track_id", track, "mute", 1);
   r.args[1] = json_pack("{s:s, s:b}", "track_id", track, "mute", 0);
   r.lat = calloc((size_t)n, sizeof *r.lat);

@@ -25,6 +25,7 @@
 
 #include <lo/lo.h>
 
+#include "bench_sync.h"
 #include "bench_util.h"
 #include "db_test_util.h"
 #include "oscmap.h"
@@ -103,15 +104,9 @@ static double one_sync(struct cfg *c, int verbose, unsigned long *msgs, double *
     exit(1);
   }
   session_t *ses = session_new(c->dialect);
-  struct sync_config sc = {.daw_port = c->mock_port,
-                           .listen_port = c->listen_port,
-                           .refresh_interval_ms = 0,
-                           .confirm_timeout_ms = -1,
-                           .retries = -1,
-                           .bank_size = c->bank,
-                           .silence_ms = -1,
-                           .probe_ms = -1,
-                           .log = {.fn = verbose ? log_stderr : NULL, .level = verbose > 1 ? LOG_DEBUG : LOG_INFO}};
+  struct sync_config sc = bench_sync_config(c->mock_port, c->listen_port);
+  sc.bank_size = c->bank;
+  sc.log = (struct log_sink){.fn = verbose ? log_stderr : NULL, .level = verbose > 1 ? LOG_DEBUG : LOG_INFO};
   sync_t *s = NULL;
   if (sync_new(&loop, map, ses, &sc, &s, err, sizeof err)) {
     fprintf(stderr, "sync: %s\n", err);
