@@ -560,6 +560,25 @@ static void test_undo_companion_tools(void **st) {
 
 /* ---- restore across iterations ---- */
 
+/* A history in a fresh temporary directory, for the restore cases. */
+struct temp_history {
+  char dir[64];
+  history_t *h;
+};
+
+static void temp_history_open(struct temp_history *t) {
+  snprintf(t->dir, sizeof t->dir, "/tmp/dawbridge-test-undo-XXXXXX");
+  assert_non_null(mkdtemp(t->dir));
+  char err[512];
+  t->h = history_open(t->dir, "restore-test", err, sizeof err);
+  if (!t->h) fail_msg("history_open: %s", err);
+}
+
+static void temp_history_close(struct temp_history *t) {
+  history_free(t->h);
+  db_test_rm_rf(t->dir);
+}
+
 static void save_iteration(history_t *h, struct fx *f, const char *msg, int *num) {
   assert_int_equal(refresh(f), 0);
   json_t *s = mirror(f);
@@ -584,11 +603,9 @@ static int restore(struct fx *f, history_t *h, int num) {
 static void test_undo_restore_across_iterations(void **st) {
   for (int d = 0; d < 2; d++) {
     int reaper = !strcmp(dialects[d], "reaper");
-    char dir[] = "/tmp/dawbridge-test-undo-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char err[512];
-    history_t *h = history_open(dir, "restore-test", err, sizeof err);
-    assert_non_null(h);
+    struct temp_history th;
+    temp_history_open(&th);
+    history_t *h = th.h;
     struct fx f;
     fx_open(&f, dialects[d], 0);
     const char *bass = mirror_track_id(&f, "Bass"), *drums = mirror_track_id(&f, "Drums");
@@ -646,8 +663,7 @@ static void test_undo_restore_across_iterations(void **st) {
     assert_int_equal(json_integer_value(json_object_get(f.w.result, "calls")), 0);
 
     fx_close(&f);
-    history_free(h);
-    db_test_rm_rf(dir);
+    temp_history_close(&th);
   }
   (void)st;
 }
@@ -655,16 +671,13 @@ static void test_undo_restore_across_iterations(void **st) {
 /* With the companion: restore across iterations that add and remove tracks, clips and effects. */
 static void test_undo_restore_across_iterations_companion(void **st) {
   for (int d = 0; d < 2; d++) {
-    char dir[] = "/tmp/dawbridge-test-undo-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char err[512];
-    history_t *h = history_open(dir, "restore-test", err, sizeof err);
-    assert_non_null(h);
+    struct temp_history th;
+    temp_history_open(&th);
+    history_t *h = th.h;
     struct fx f;
     fx_open(&f, dialects[d], 1);
     if (!daw_has_companion(f.d)) {
-      history_free(h);
-      db_test_rm_rf(dir);
+      temp_history_close(&th);
       need_companion(&f);
     }
     int n1, n2, n3;
@@ -719,8 +732,7 @@ static void test_undo_restore_across_iterations_companion(void **st) {
     json_decref(daw_1);
     json_decref(daw_2);
     fx_close(&f);
-    history_free(h);
-    db_test_rm_rf(dir);
+    temp_history_close(&th);
   }
   (void)st;
 }
