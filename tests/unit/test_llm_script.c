@@ -73,23 +73,43 @@ static void finish_loop(uv_loop_t *loop, llm_t *l) {
   assert_int_equal(uv_loop_close(loop), 0);
 }
 
+/* The fixture of the script tests: a script LLM (inline transcript, or NULL for the demo transcript file) on a loop
+ * of its own, and a request holding one user message. */
+struct script_fx {
+  uv_loop_t loop;
+  llm_t *l;
+  llm_request_t *q;
+};
+
+static void script_open(struct script_fx *fx, json_t *inline_transcript, const char *user) {
+  assert_int_equal(uv_loop_init(&fx->loop), 0);
+  fx->l = script_llm(&fx->loop, inline_transcript);
+  fx->q = llm_request_new();
+  assert_non_null(fx->q);
+  llm_request_add_user(fx->q, user);
+}
+
+/* Frees the request, closes the LLM and runs the loop until it can be closed. */
+static void script_close(struct script_fx *fx) {
+  llm_request_free(fx->q);
+  finish_loop(&fx->loop, fx->l);
+}
+
 static void test_llm_script_replays_in_order(void **state) {
   (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  llm_t *l = script_llm(&loop, NULL);
-  llm_request_t *q = llm_request_new();
+  struct script_fx fx;
+  script_open(&fx, NULL, "add a kick please");
+  llm_request_t *q = fx.q;
   llm_request_set_system(q, "sys");
-  llm_request_add_user(q, "add a kick please");
   struct done d1 = {0}, d2 = {0}, d3 = {0};
-  run_chat(&loop, l, q, &d1, 1);
+  run_chat(&fx.loop, fx.l, q, &d1, 1);
   assert_int_equal(d1.status, LLM_OK);
   assert_non_null(strstr(json_string_value(json_object_get(d1.res, "text")), "**PLAN:**"));
   assert_string_equal(d1.text, json_string_value(json_object_get(d1.res, "text"))); /* streamed as a delta */
   assert_int_equal(json_integer_value(json_object_get(json_object_get(d1.res, "usage"), "input_tokens")), 120);
 
   llm_request_add_user(q, "execute it");
-  run_chat(&loop, l, q, &d2, 0);
+  run_chat(&fx.loop, fx.l, q, &d2, 0);
   assert_int_equal(d2.status, LLM_OK);
   json_t *calls = json_object_get(d2.res, "tool_calls");
   assert_int_equal(json_array_size(calls), 2);
@@ -104,12 +124,12 @@ static void test_llm_script_replays_in_order(void **state) {
   /* the tool round trip: results go back, the match checks the tool message */
   llm_request_add_assistant(q, "Creating the track.", NULL, 0);
   llm_request_add_tool_result(q, id0, "create_track", "{\"track_id\":\"t1\"}", 0);
-  run_chat(&loop, l, q, &d3, 0);
+  run_chat(&fx.loop, fx.l, q, &d3, 0);
   assert_int_equal(d3.status, LLM_OK);
   assert_string_equal(json_string_value(json_object_get(d3.res, "finish")), "stop");
 
   /* the requests were recorded for assertions */
-  json_t *reqs = llm_script_requests(l);
+  json_t *reqs = llm_script_requests(fx.l);
   assert_int_equal(json_array_size(reqs), 3);
   json_t *last = json_array_get(reqs, 2);
   assert_string_equal(json_string_value(json_object_get(last, "system")), "sys");
@@ -119,80 +139,68 @@ static void test_llm_script_replays_in_order(void **state) {
 
   /* out of responses: a clear error */
   struct done d4 = {0};
-  run_chat(&loop, l, q, &d4, 0);
+  run_chat(&fx.loop, fx.l, q, &d4, 0);
   assert_int_equal(d4.status, LLM_ESCRIPT);
   assert_non_null(strstr(d4.msg, "exhausted"));
   assert_non_null(strstr(d4.msg, "3 responses"));
   json_decref(d1.res);
   json_decref(d2.res);
   json_decref(d3.res);
-  llm_request_free(q);
-  finish_loop(&loop, l);
+  script_close(&fx);
 }
 
 static void test_llm_script_match_failure(void **state) {
   (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  llm_t *l = script_llm(&loop, NULL);
-  llm_request_t *q = llm_request_new();
-  llm_request_add_user(q, "make a snare");
+  struct script_fx fx;
+  script_open(&fx, NULL, "make a snare");
   struct done d = {0};
-  run_chat(&loop, l, q, &d, 0);
+  run_chat(&fx.loop, fx.l, fx.q, &d, 0);
   assert_int_equal(d.status, LLM_ESCRIPT);
   assert_non_null(strstr(d.msg, "\"kick\""));
   assert_non_null(strstr(d.msg, "make a snare"));
-  llm_request_free(q);
-  finish_loop(&loop, l);
+  script_close(&fx);
 }
 
 static void test_llm_script_inline_transcript_and_errors(void **state) {
   (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
+  struct script_fx fx;
   json_t *t = json_pack("{s:[{s:s},{s:s,s:s}]}", "responses", "error", "overloaded", "text", "cut", "finish", "length");
-  llm_t *l = script_llm(&loop, t);
+  script_open(&fx, t, "x");
   json_decref(t);
-  llm_request_t *q = llm_request_new();
-  llm_request_add_user(q, "x");
   struct done d = {0}, d2 = {0};
-  run_chat(&loop, l, q, &d, 0);
+  run_chat(&fx.loop, fx.l, fx.q, &d, 0);
   assert_int_equal(d.status, LLM_EPROVIDER);
   assert_non_null(strstr(d.msg, "overloaded"));
-  run_chat(&loop, l, q, &d2, 0);
+  run_chat(&fx.loop, fx.l, fx.q, &d2, 0);
   assert_int_equal(d2.status, LLM_OK);
   assert_string_equal(json_string_value(json_object_get(d2.res, "finish")), "length");
   json_decref(d2.res);
   /* empty request: rejected (asynchronously) */
   llm_request_t *empty = llm_request_new();
   struct done d3 = {0};
-  run_chat(&loop, l, empty, &d3, 0);
+  run_chat(&fx.loop, fx.l, empty, &d3, 0);
   assert_int_equal(d3.status, LLM_EINVAL);
   llm_request_free(empty);
-  llm_request_free(q);
-  finish_loop(&loop, l);
+  script_close(&fx);
 }
 
 static void test_llm_script_cancel_and_close(void **state) {
   (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  llm_t *l = script_llm(&loop, NULL);
-  llm_request_t *q = llm_request_new();
-  llm_request_add_user(q, "kick");
+  struct script_fx fx;
+  script_open(&fx, NULL, "kick");
   struct done d = {0}, d2 = {0};
-  llm_call_t *c = llm_chat(l, q, NULL, on_done, &d);
+  llm_call_t *c = llm_chat(fx.l, fx.q, NULL, on_done, &d);
   llm_cancel(c);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  uv_run(&loop, UV_RUN_NOWAIT);
+  uv_run(&fx.loop, UV_RUN_NOWAIT);
+  uv_run(&fx.loop, UV_RUN_NOWAIT);
   assert_int_equal(d.called, 0);
-  llm_chat(l, q, NULL, on_done, &d2);
-  llm_close(l, NULL, NULL); /* in flight: completes with ECANCELED */
+  llm_chat(fx.l, fx.q, NULL, on_done, &d2);
+  llm_close(fx.l, NULL, NULL); /* in flight: completes with ECANCELED */
   assert_int_equal(d2.called, 1);
   assert_int_equal(d2.status, LLM_ECANCELED);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&loop), 0);
-  llm_request_free(q);
+  uv_run(&fx.loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&fx.loop), 0);
+  llm_request_free(fx.q);
 }
 
 static void test_llm_script_bad_transcript(void **state) {
