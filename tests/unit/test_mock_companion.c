@@ -62,6 +62,22 @@ static json_t *read_reply_file(struct fx *f, const char *id) {
   return j;
 }
 
+/* REAPER: triggers the companion (/action/str), waits until the mock has run it, and reads the reply file of command
+ * id (new reference, NULL if there is none) */
+static json_t *trigger_reply(struct fx *f, const char *id) {
+  osc_client_send(f->x.c, f->x.port, "/action/str", "s", CMD_ID);
+  mock_fx_sync(&f->x);
+  return read_reply_file(f, id);
+}
+
+/* how many tracks the mock DAW has now */
+static size_t mock_track_count(struct fx *f) {
+  json_t *st = mock_state(f->x.m);
+  size_t n = json_array_size(json_object_get(st, "tracks"));
+  json_decref(st);
+  return n;
+}
+
 /* runs one command: REAPER -> trigger by /action/str; Ardour -> wait for the poll. Returns the reply (new ref). */
 static json_t *run_cmd(struct fx *f, const char *op, json_t *args, char *idout) {
   char id[64];
@@ -70,9 +86,7 @@ static json_t *run_cmd(struct fx *f, const char *op, json_t *args, char *idout) 
   put_cmd(f, id, op, args, now_ms() + 60000);
   json_t *r = NULL;
   if (f->reaper) {
-    osc_client_send(f->x.c, f->x.port, "/action/str", "s", CMD_ID);
-    mock_fx_sync(&f->x);
-    r = read_reply_file(f, id);
+    r = trigger_reply(f, id);
   } else {
     for (int i = 0; i < 100 && !r; i++) {
       osc_client_run_for(f->x.c, 20);
@@ -220,9 +234,7 @@ static void test_mock_companion_reaper_seed_workflow(void **state) {
   /* one undo step for the whole request: REAPER's own undo (40029) reverts it */
   osc_client_send(f.x.c, f.x.port, "/action", "i", 40029);
   mock_fx_sync(&f.x);
-  st = mock_state(f.x.m);
-  assert_int_equal(json_array_size(json_object_get(st, "tracks")), 3);
-  json_decref(st);
+  assert_int_equal(mock_track_count(&f), 3);
   stop(&f);
 }
 
@@ -269,15 +281,11 @@ static void test_mock_companion_errors(void **state) {
   FILE *fp = fopen(p, "w");
   fputs("{not json", fp);
   fclose(fp);
-  osc_client_send(f.x.c, f.x.port, "/action/str", "s", CMD_ID);
-  mock_fx_sync(&f.x);
-  json_t *r = read_reply_file(&f, "zz-broken");
+  json_t *r = trigger_reply(&f, "zz-broken");
   assert_non_null(r);
   assert_false(json_is_true(json_object_get(r, "ok")));
   json_decref(r);
-  json_t *st = mock_state(f.x.m);
-  assert_int_equal(json_array_size(json_object_get(st, "tracks")), 2); /* nothing changed */
-  json_decref(st);
+  assert_int_equal(mock_track_count(&f), 2); /* nothing changed */
   stop(&f);
 }
 
@@ -290,28 +298,20 @@ static void test_mock_companion_duplicates_and_deadlines(void **state) {
   ok(r1);
   /* the same id again: the stored reply, not a second track */
   put_cmd(&f, id, "create_track", json_pack("{s:s,s:s}", "name", "Once", "type", "audio"), now_ms() + 60000);
-  osc_client_send(f.x.c, f.x.port, "/action/str", "s", CMD_ID);
-  mock_fx_sync(&f.x);
-  json_t *r2 = read_reply_file(&f, id);
+  json_t *r2 = trigger_reply(&f, id);
   assert_non_null(r2);
   assert_true(json_equal(r1, r2));
   json_decref(r1);
   json_decref(r2);
-  json_t *st = mock_state(f.x.m);
-  assert_int_equal(json_array_size(json_object_get(st, "tracks")), 1);
-  json_decref(st);
+  assert_int_equal(mock_track_count(&f), 1);
   /* a command read after its deadline is not executed */
   put_cmd(&f, "old-run-0001", "create_track", json_pack("{s:s,s:s}", "name", "Stale", "type", "audio"),
           now_ms() - 1000);
-  osc_client_send(f.x.c, f.x.port, "/action/str", "s", CMD_ID);
-  mock_fx_sync(&f.x);
-  json_t *r = read_reply_file(&f, "old-run-0001");
+  json_t *r = trigger_reply(&f, "old-run-0001");
   assert_non_null(r);
   assert_non_null(strstr(error_of(r), "expired"));
   json_decref(r);
-  st = mock_state(f.x.m);
-  assert_int_equal(json_array_size(json_object_get(st, "tracks")), 1);
-  json_decref(st);
+  assert_int_equal(mock_track_count(&f), 1);
   stop(&f);
 }
 
@@ -362,9 +362,7 @@ static void test_mock_companion_edit_delete_undo(void **state) {
   assert_string_equal(json_string_value(json_object_get(ok(r), "deleted")), clip);
   json_decref(r);
   run_ok(&f, "delete_track", json_pack("{s:i}", "track", 1));
-  json_t *st = mock_state(f.x.m);
-  assert_int_equal(json_array_size(json_object_get(st, "tracks")), 0);
-  json_decref(st);
+  assert_int_equal(mock_track_count(&f), 0);
   stop(&f);
 }
 
