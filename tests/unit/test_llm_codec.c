@@ -14,37 +14,35 @@
 #include "llm.h"
 #include "llm_provider.h"
 #include "sse.h"
+#include "db_test_json.h"
+#include "db_test_util.h"
 
-static const char *src_dir(void) {
-  const char *d = getenv("DAWBRIDGE_SOURCE_DIR");
-  return d && *d ? d : DAWBRIDGE_SOURCE_DIR;
-}
-
+/* The fixture tests/fixtures/llm/<name>, whole and NUL-terminated (malloc'd); *len its size. Fails if unreadable. */
 static char *read_fixture(const char *name, size_t *len) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/tests/fixtures/llm/%s", src_dir(), name);
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-  buf[n] = '\0';
-  fclose(f);
-  *len = (size_t)n;
+  snprintf(path, sizeof path, "%s/tests/fixtures/llm/%s", db_test_source_dir(), name);
+  char *buf = db_test_slurp(path, len);
+  if (!buf) fail_msg("cannot read %s", path);
   return buf;
 }
 
+/* The JSON fixture tests/fixtures/llm/<name> (new reference). */
 static json_t *load_fixture(const char *name) {
+  char rel[512];
+  snprintf(rel, sizeof rel, "tests/fixtures/llm/%s", name);
+  return db_test_source_json(rel);
+}
+
+/* The response fixture <name> decoded by ops; the decode must succeed. Free with llm_result_free. */
+static struct llm_result *decode_fixture(const struct llm_provider_ops *ops, const char *name) {
   size_t len;
-  char *s = read_fixture(name, &len);
-  json_error_t je;
-  json_t *j = json_loadb(s, len, 0, &je);
-  if (!j) fail_msg("%s: %s", name, je.text);
-  free(s);
-  return j;
+  char *body = read_fixture(name, &len);
+  struct llm_result *res = NULL;
+  char err[128] = "";
+  int rc = ops->decode(body, len, &res, err, sizeof err);
+  if (rc != LLM_OK) fail_msg("%s: decode %d (%s)", name, rc, err);
+  free(body);
+  return res;
 }
 
 static const struct llm_provider_ops *ops_for(const char *p) {
@@ -141,20 +139,23 @@ static void test_llm_codec_fixture_cases(void **state) {
   json_decref(all);
 }
 
+/* ops encodes the neutral request for model exactly as the fixture <want_fixture> says. */
+static void assert_encodes(const struct llm_provider_ops *ops, json_t *neutral, const char *model,
+                           const char *want_fixture) {
+  char err[256] = "";
+  json_t *got = ops->encode(neutral, model, err, sizeof err);
+  if (!got) fail_msg("%s: encode failed (%s)", want_fixture, err);
+  json_t *want = load_fixture(want_fixture);
+  assert_json_eq(got, want, want_fixture);
+  json_decref(got);
+  json_decref(want);
+}
+
 static void test_llm_codec_encode_both_formats(void **state) {
   (void)state;
   json_t *neutral = load_fixture("request_neutral.json");
-  char err[256];
-  json_t *oa = llm__openai_ops()->encode(neutral, "gpt-test", err, sizeof err);
-  json_t *want = load_fixture("request_openai.json");
-  assert_json_eq(oa, want, "openai request");
-  json_decref(oa);
-  json_decref(want);
-  json_t *an = llm__anthropic_ops()->encode(neutral, "claude-test", err, sizeof err);
-  want = load_fixture("request_anthropic.json");
-  assert_json_eq(an, want, "anthropic request");
-  json_decref(an);
-  json_decref(want);
+  assert_encodes(llm__openai_ops(), neutral, "gpt-test", "request_openai.json");
+  assert_encodes(llm__anthropic_ops(), neutral, "claude-test", "request_anthropic.json");
   json_decref(neutral);
 }
 
@@ -192,11 +193,7 @@ static void test_llm_codec_request_builder_matches_neutral(void **state) {
 
 static void test_llm_codec_missing_ids_are_synthesized(void **state) {
   (void)state;
-  size_t len;
-  char *body = read_fixture("oa_ollama_object_args.json", &len);
-  struct llm_result *res = NULL;
-  char err[128];
-  assert_int_equal(llm__openai_ops()->decode(body, len, &res, err, sizeof err), LLM_OK);
+  struct llm_result *res = decode_fixture(llm__openai_ops(), "oa_ollama_object_args.json");
   assert_int_equal(res->ncalls, 2);
   assert_null(res->calls[0].id);
   assert_int_equal(res->finish, LLM_STOP_TOOL); /* finish_reason "stop", but tool_calls win */
@@ -205,7 +202,6 @@ static void test_llm_codec_missing_ids_are_synthesized(void **state) {
   assert_string_equal(res->calls[1].id, "call_7_1");
   assert_string_equal(res->calls[0].raw_args, "{\"bpm\":120}");
   llm_result_free(res);
-  free(body);
 }
 
 static void test_llm_codec_invalid_arguments_kept_raw(void **state) {
@@ -273,11 +269,7 @@ static void test_llm_codec_stream_errors(void **state) {
 
 static void test_llm_codec_result_roundtrip_into_request(void **state) {
   (void)state;
-  size_t len;
-  char *body = read_fixture("an_tool_use.json", &len);
-  struct llm_result *res = NULL;
-  char err[128];
-  assert_int_equal(llm__anthropic_ops()->decode(body, len, &res, err, sizeof err), LLM_OK);
+  struct llm_result *res = decode_fixture(llm__anthropic_ops(), "an_tool_use.json");
   struct llm_result *dup = llm_result_dup(res);
   json_t *a = llm_result_json(res), *b = llm_result_json(dup);
   assert_json_eq(b, a, "dup");
@@ -292,7 +284,6 @@ static void test_llm_codec_result_roundtrip_into_request(void **state) {
   llm_request_free(q);
   llm_result_free(dup);
   llm_result_free(res);
-  free(body);
 }
 
 /* JSON mode and tool_choice, per mode and wire format (issue 16). */
