@@ -165,10 +165,7 @@ test("create_midi_clip: empty-range bounce, exact notes, region copy looked up, 
   local rc = ok_result(call("read_clip", { clip = r.host_id }))
   eq(rc.start, 4, "start"); eq(rc.length, 4, "length"); eq(rc.track, t.host_id, "track")
   eq(rc.name, "verse", "name (the mirror needs it: the next state dump has it)")
-  for i, nt in ipairs(notes) do
-    eq(rc.notes[i].n, nt.n, "n"); eq(rc.notes[i].s, nt.s, "s"); eq(rc.notes[i].d, nt.d, "d")
-    eq(rc.notes[i].v, nt.v, "v"); eq(rc.notes[i].c, nt.c or 0, "c")
-  end
+  T.eq_notes(rc.notes, notes, "read_clip notes")
 end)
 
 test("create_midi_clip twice at the same place: notes are added, the first clip is never replaced", function ()

@@ -143,11 +143,8 @@ test("create_midi_clip writes exact notes (ppq) and read_clip reads them back", 
   eq(item.take.notes[2].c, 1, "note 2 channel")
   eq(fake.count("MIDI_Sort"), 1, "MIDI_Sort once")
   local rc = ok_result(call("read_clip", { clip = r.host_id }))
-  eq(rc.start, 4, "start"); eq(rc.length, 4, "length"); eq(#rc.notes, 3, "notes")
-  for i, nt in ipairs(notes) do
-    eq(rc.notes[i].n, nt.n, "n"); eq(rc.notes[i].s, nt.s, "s"); eq(rc.notes[i].d, nt.d, "d")
-    eq(rc.notes[i].v, nt.v, "v"); eq(rc.notes[i].c, nt.c or 0, "c")
-  end
+  eq(rc.start, 4, "start"); eq(rc.length, 4, "length")
+  T.eq_notes(rc.notes, notes, "read_clip notes")
 end)
 
 test("bulk notes: notes_packed in (one MIDI_Sort), packed read-back equals the JSON notes; bounded per command", function ()

@@ -27,6 +27,17 @@ function T.contains (s, sub, what)
   end
 end
 
+-- notes read back (read_clip's "notes") are exactly the notes written: as many, each with the same n, s, d, v and c
+-- (a note written without a channel reads back as channel 0)
+function T.eq_notes (got, want, what)
+  T.eq(#got, #want, (what or "notes") .. ": count")
+  for i, nt in ipairs(want) do
+    local g, w = got[i], string.format("%s[%d].", what or "notes", i)
+    T.eq(g.n, nt.n, w .. "n"); T.eq(g.s, nt.s, w .. "s"); T.eq(g.d, nt.d, w .. "d")
+    T.eq(g.v, nt.v, w .. "v"); T.eq(g.c, nt.c or 0, w .. "c")
+  end
+end
+
 -- a new private spool directory with in/ and out/; T.finish removes it
 function T.new_spool ()
   local dir = os.tmpname()
