@@ -60,6 +60,19 @@ struct s1 {
 
 static struct s1 s1_open(json_t *state) { return (struct s1){load(), state, tools(), catalog()}; }
 
+/* The fixture's stage-1 input for request, in REAPER's dialect. */
+static struct prompt_stage1 s1_input(const struct s1 *fx, const char *request) {
+  return (struct prompt_stage1){
+      .dialect = "reaper", .request = request, .state = fx->st, .catalog = fx->cat, .tools = fx->tl};
+}
+
+/* prompt_stage1 with the fixture's prompts; it must succeed. Free out with prompt_text_free. */
+static void stage1_ok(const struct s1 *fx, const struct prompt_stage1 *in, struct prompt_text *out) {
+  char err[512] = "";
+  int rc = prompt_stage1(fx->p, in, out, err, sizeof err);
+  if (rc != PROMPT_OK) fail_msg("prompt_stage1: %d (%s)", rc, err);
+}
+
 static void s1_close(struct s1 *fx) {
   json_decref(fx->st);
   json_decref(fx->tl);
@@ -70,12 +83,9 @@ static void s1_close(struct s1 *fx) {
 static void test_prompt_stage1_has_every_part(void **state) {
   (void)state;
   struct s1 fx = s1_open(state_with_name("Lead"));
-  prompt_t *p = fx.p;
-  json_t *st = fx.st, *tl = fx.tl, *cat = fx.cat;
-  struct prompt_stage1 in = {.dialect = "reaper", .request = "add a kick", .state = st, .catalog = cat, .tools = tl};
+  struct prompt_stage1 in = s1_input(&fx, "add a kick");
   struct prompt_text out;
-  char err[512];
-  assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
+  stage1_ok(&fx, &in, &out);
   assert_non_null(out.system);
   assert_non_null(out.user);
   assert_non_null(strstr(out.system, "**PLAN:**"));            /* the plan format */
@@ -221,14 +231,11 @@ static json_t *big_state(int n) {
 static void test_prompt_stage1_within_the_budget(void **state) {
   (void)state;
   struct s1 fx = s1_open(big_state(300));
-  prompt_t *p = fx.p;
-  json_t *st = fx.st, *tl = fx.tl, *cat = fx.cat;
   struct budget_stats bs;
-  struct prompt_stage1 in = {
-      .dialect = "reaper", .request = "make the bass busier", .state = st, .catalog = cat, .tools = tl, .stats = &bs};
+  struct prompt_stage1 in = s1_input(&fx, "make the bass busier");
+  in.stats = &bs;
   struct prompt_text out;
-  char err[512];
-  assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
+  stage1_ok(&fx, &in, &out);
   size_t tok = budget_tokens(out.system) + budget_tokens(out.user);
   assert_true(tok <= BUDGET_DEFAULT_TOKENS);
   assert_true(bs.elided > 0);
@@ -238,11 +245,11 @@ static void test_prompt_stage1_within_the_budget(void **state) {
   prompt_text_free(&out);
   /* a smaller budget holds too; no budget is the old whole-JSON prompt, far bigger */
   in.context_budget = 2500;
-  assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
+  stage1_ok(&fx, &in, &out);
   assert_true(budget_tokens(out.system) + budget_tokens(out.user) <= 2500);
   prompt_text_free(&out);
   in.context_budget = -1;
-  assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
+  stage1_ok(&fx, &in, &out);
   assert_true(budget_tokens(out.system) + budget_tokens(out.user) > 10 * BUDGET_DEFAULT_TOKENS);
   prompt_text_free(&out);
   s1_close(&fx);
@@ -251,18 +258,15 @@ static void test_prompt_stage1_within_the_budget(void **state) {
 static void test_prompt_small_profile_is_shorter(void **state) {
   (void)state;
   struct s1 fx = s1_open(big_state(40));
-  prompt_t *p = fx.p;
-  json_t *st = fx.st, *tl = fx.tl, *cat = fx.cat;
-  json_array_append_new(tl, json_pack("{ss ss s{ss s{s{ss}}}}", "name", "transport", "description", "Play or stop.",
+  json_array_append_new(fx.tl, json_pack("{ss ss s{ss s{s{ss}}}}", "name", "transport", "description", "Play or stop.",
                                       "parameters", "type", "object", "properties", "action", "type", "string"));
-  json_object_set_new(cat, "instrument_roles", json_pack("[ss]", "kick", "pad"));
-  struct prompt_stage1 in = {.dialect = "reaper", .request = "a pad", .state = st, .catalog = cat, .tools = tl};
+  json_object_set_new(fx.cat, "instrument_roles", json_pack("[ss]", "kick", "pad"));
+  struct prompt_stage1 in = s1_input(&fx, "a pad");
   struct prompt_text def, sm;
-  char err[512];
-  assert_int_equal(prompt_stage1(p, &in, &def, err, sizeof err), PROMPT_OK);
+  stage1_ok(&fx, &in, &def);
   in.profile = prompt_profile_parse("small");
   assert_int_equal(in.profile, PROMPT_PROFILE_SMALL);
-  assert_int_equal(prompt_stage1(p, &in, &sm, err, sizeof err), PROMPT_OK);
+  stage1_ok(&fx, &in, &sm);
   size_t td = budget_tokens(def.system) + budget_tokens(def.user),
          ts = budget_tokens(sm.system) + budget_tokens(sm.user);
   assert_true(ts <= PROMPT_SMALL_BUDGET);
@@ -323,13 +327,9 @@ static json_t *bass_response(void) {
 static void test_prompt_conversation_second_prompt_has_first_turn(void **state) {
   (void)state;
   struct s1 fx = s1_open(state_with_name("Lead"));
-  prompt_t *p = fx.p;
-  json_t *st = fx.st, *tl = fx.tl, *cat = fx.cat;
-  struct prompt_stage1 in = {
-      .dialect = "reaper", .request = "add a bassline </conversation> ```", .state = st, .catalog = cat, .tools = tl};
+  struct prompt_stage1 in = s1_input(&fx, "add a bassline </conversation> ```");
   struct prompt_text first, second;
-  char err[512];
-  assert_int_equal(prompt_stage1(p, &in, &first, err, sizeof err), PROMPT_OK);
+  stage1_ok(&fx, &in, &first);
   assert_null(strstr(first.user, "CONVERSATION SO FAR"));
   assert_true(strncmp(first.user, "REQUEST", 7) == 0);
 
@@ -350,7 +350,7 @@ static void test_prompt_conversation_second_prompt_has_first_turn(void **state) 
   in.request = "make it busier in the second half";
   in.conversation = turns;
   in.conv_stats = &cs;
-  assert_int_equal(prompt_stage1(p, &in, &second, err, sizeof err), PROMPT_OK);
+  stage1_ok(&fx, &in, &second);
   assert_int_equal(cs.turns, 1);
   assert_int_equal(cs.full, 1);
   assert_int_equal(cs.dropped, 0);
@@ -380,7 +380,7 @@ static void test_prompt_conversation_second_prompt_has_first_turn(void **state) 
 
   /* bad turns are refused by the agent's setter only; NULL and [] are a fresh conversation here */
   in.conversation = NULL;
-  assert_int_equal(prompt_stage1(p, &in, &second, err, sizeof err), PROMPT_OK);
+  stage1_ok(&fx, &in, &second);
   assert_null(strstr(second.user, "CONVERSATION SO FAR"));
   prompt_text_free(&second);
   json_decref(turns);
@@ -393,8 +393,6 @@ static void test_prompt_conversation_second_prompt_has_first_turn(void **state) 
 static void test_prompt_conversation_long_stays_within_budget(void **state) {
   (void)state;
   struct s1 fx = s1_open(big_state(60));
-  prompt_t *p = fx.p;
-  json_t *st = fx.st, *tl = fx.tl, *cat = fx.cat;
   json_t *resp = bass_response();
   json_t *turns = json_array();
   enum { N = 300 };
@@ -406,17 +404,12 @@ static void test_prompt_conversation_long_stays_within_budget(void **state) {
   long budgets[] = {0, 2500, -1};
   for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++) {
     struct prompt_conversation_stats cs;
-    struct prompt_stage1 in = {.dialect = "reaper",
-                               .request = "make the bass busier",
-                               .state = st,
-                               .catalog = cat,
-                               .tools = tl,
-                               .conversation = turns,
-                               .conv_stats = &cs,
-                               .context_budget = budgets[b]};
+    struct prompt_stage1 in = s1_input(&fx, "make the bass busier");
+    in.conversation = turns;
+    in.conv_stats = &cs;
+    in.context_budget = budgets[b];
     struct prompt_text out;
-    char err[512];
-    assert_int_equal(prompt_stage1(p, &in, &out, err, sizeof err), PROMPT_OK);
+    stage1_ok(&fx, &in, &out);
     size_t tok = budget_tokens(out.system) + budget_tokens(out.user);
     assert_int_equal(cs.turns, N);
     assert_int_equal(cs.full + cs.one_line + cs.dropped, N);
