@@ -142,6 +142,16 @@ static int load_instruments(daw_t *d, char *err, size_t errlen) {
   return 0;
 }
 
+/* Frees d and what it owns besides sync and the companion (closed, or closing, by the caller). */
+static void daw_free(daw_t *d) {
+  session_free(d->ses);
+  vocab_free(d->vocab);
+  oscmap_free(d->map);
+  instmap_free(d->inst);
+  json_decref(d->catalog);
+  free(d);
+}
+
 int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *err, size_t errlen) {
   *out = NULL;
   daw_t *d = calloc(1, sizeof *d);
@@ -212,12 +222,7 @@ int daw_open(uv_loop_t *loop, const struct daw_config *cfg, daw_t **out, char *e
     /* sync_close/companion_close free asynchronously; the caller runs the loop to finish */
     if (d->comp) companion_close(d->comp, NULL, NULL);
     sync_close(d->sync, NULL, NULL);
-    session_free(d->ses);
-    vocab_free(d->vocab);
-    oscmap_free(d->map);
-    instmap_free(d->inst);
-    json_decref(d->catalog);
-    free(d);
+    daw_free(d);
     return DAW_ECONFIG;
   }
   *out = d;
@@ -2073,12 +2078,7 @@ static void on_part_closed(void *data) {
   if (--d->pending) return;
   void (*cb)(void *) = d->close_cb;
   void *cd = d->close_data;
-  session_free(d->ses);
-  vocab_free(d->vocab);
-  oscmap_free(d->map);
-  instmap_free(d->inst);
-  json_decref(d->catalog);
-  free(d);
+  daw_free(d);
   if (cb) cb(cd);
 }
 
