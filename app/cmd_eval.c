@@ -631,11 +631,9 @@ int cmd_eval(struct cli *c) {
     fprintf(stderr, "dawbridge: eval takes at most one argument, the suite (default examples/eval/suite.json)\n");
     return CLI_EXIT_USAGE;
   }
-  struct ev *e = calloc(1, sizeof *e);
+  struct ev *e = cli_cmd_new(c, sizeof *e, ev_free);
   if (!e) return CLI_EXIT_CONFIG;
   e->c = c;
-  c->cmd_data = e;
-  c->cmd_free = ev_free;
   char derr[600];
   if (c->argc == 1)
     snprintf(e->suite_path, sizeof e->suite_path, "%s", c->argv[0]);

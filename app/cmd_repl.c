@@ -59,38 +59,32 @@ int cli_start_surface(struct cli *c, live_t *live, const struct log_sink *log, s
   return 0;
 }
 
-static void on_live_closed(void *data) {
+/* Closing takes the surface, then the prompt, then the live session, and ends the command: each step closes the
+ * next one still open, and its close callback is this function again. */
+static void close_next(void *data) {
   struct replcmd *x = data;
-  x->live = NULL;
-  cli_finish(x->c, x->code);
-}
-
-static void on_repl_closed(void *data) {
-  struct replcmd *x = data;
-  x->repl = NULL;
-  if (x->live)
-    live_close(x->live, on_live_closed, x);
-  else
+  if (x->surface) {
+    surface_t *s = x->surface;
+    x->surface = NULL;
+    surface_close(s, close_next, x);
+  } else if (x->repl) {
+    repl_t *r = x->repl;
+    x->repl = NULL;
+    repl_close(r, close_next, x);
+  } else if (x->live) {
+    live_t *l = x->live;
+    x->live = NULL;
+    live_close(l, close_next, x);
+  } else {
     cli_finish(x->c, x->code);
-}
-
-static void on_surface_closed(void *data) {
-  struct replcmd *x = data;
-  x->surface = NULL;
-  if (x->repl)
-    repl_close(x->repl, on_repl_closed, x);
-  else
-    on_repl_closed(x);
+  }
 }
 
 static void shut_down(struct replcmd *x, int code) {
   if (x->quitting) return;
   x->quitting = 1;
   x->code = code;
-  if (x->surface)
-    surface_close(x->surface, on_surface_closed, x);
-  else
-    on_surface_closed(x);
+  close_next(x);
 }
 
 static void on_quit(int exit_code, void *data) { shut_down(data, exit_code); }
@@ -119,11 +113,9 @@ static void on_started(int status, const char *message, void *data) {
 }
 
 int cmd_repl(struct cli *c) {
-  struct replcmd *x = calloc(1, sizeof *x);
+  struct replcmd *x = cli_cmd_new(c, sizeof *x, free);
   if (!x) return CLI_EXIT_CONFIG;
   x->c = c;
-  c->cmd_data = x;
-  c->cmd_free = free;
   struct live_config lc;
   cli_live_config(c, &lc);
   lc.log = (struct log_sink){log_line, x, c->o.log_level};
@@ -138,9 +130,8 @@ int cmd_repl(struct cli *c) {
   rc = repl_new(c->loop, x->live, &rcfg, &x->repl, err, sizeof err);
   if (rc) {
     fprintf(stderr, "dawbridge: %s\n", err);
-    x->quitting = 1;
-    x->code = CLI_EXIT_USAGE;
-    live_close(x->live, on_live_closed, x);
+    x->repl = NULL;
+    shut_down(x, CLI_EXIT_USAGE);
     return 0;
   }
   /* Ctrl-C and SIGTERM belong to the prompt now: Ctrl-C cancels a request, never the program */

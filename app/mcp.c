@@ -474,11 +474,9 @@ int cmd_mcp(struct cli *c) {
   }
   /* a client that went away must not kill us with SIGPIPE: writes fail with EPIPE instead */
   signal(SIGPIPE, SIG_IGN);
-  struct mcp_cmd *x = calloc(1, sizeof *x);
+  struct mcp_cmd *x = cli_cmd_new(c, sizeof *x, free_cmd);
   if (!x) return CLI_EXIT_CONFIG;
   x->c = c;
-  c->cmd_data = x;
-  c->cmd_free = free_cmd;
   char err[512];
   if (vocab_load(NULL, &x->vocab, err, sizeof err)) {
     fprintf(stderr, "dawbridge mcp: %s\n", err);
