@@ -808,45 +808,7 @@ static void on_poll(uv_timer_t *t) {
   if (!c->m->down) mk_companion_run(c);
 }
 
-int mk_companion_new(mock_t *m, const char *spool, struct mk_companion **out, char *err, size_t errlen) {
-  struct mk_companion *c = calloc(1, sizeof *c);
-  if (!c) return MOCK_ENOMEM;
-  c->m = m;
-  c->spool = mk_strdup(spool);
-  size_t l = strlen(spool) + 8;
-  c->in = malloc(l);
-  c->out = malloc(l);
-  snprintf(c->in, l, "%s/in", spool);
-  snprintf(c->out, l, "%s/out", spool);
-  if ((mkdir(c->in, 0755) != 0 && errno != EEXIST) || (mkdir(c->out, 0755) != 0 && errno != EEXIST)) {
-    snprintf(err, errlen, "cannot create %s/in and out: %s", spool, strerror(errno));
-    free(c->spool);
-    free(c->in);
-    free(c->out);
-    free(c);
-    return MOCK_ESPOOL;
-  }
-  if (m->dialect == MK_REAPER) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "{\"host\":\"reaper\",\"version\":1,\"command_id\":\"%s\"}\n", MK_REAPER_COMMAND_ID);
-    if (write_file_atomic(spool, "companion.json", buf) != 0) {
-      snprintf(err, errlen, "cannot write %s/companion.json: %s", spool, strerror(errno));
-      free(c->spool);
-      free(c->in);
-      free(c->out);
-      free(c);
-      return MOCK_ESPOOL;
-    }
-  } else {
-    c->timer = malloc(sizeof *c->timer);
-    uv_timer_init(m->loop, c->timer);
-    c->timer->data = c;
-    uv_timer_start(c->timer, on_poll, 50, 50);
-  }
-  *out = c;
-  return MOCK_OK;
-}
-
+/* Frees c and all it owns (also a half-made one, from mk_companion_new), then calls its close callback if any. */
 static void comp_free(struct mk_companion *c) {
   for (int i = 0; i < c->nmem; i++) {
     free(c->mem[i].id);
@@ -859,6 +821,39 @@ static void comp_free(struct mk_companion *c) {
   void *data = c->close_data;
   free(c);
   if (cb) cb(data);
+}
+
+int mk_companion_new(mock_t *m, const char *spool, struct mk_companion **out, char *err, size_t errlen) {
+  struct mk_companion *c = calloc(1, sizeof *c);
+  if (!c) return MOCK_ENOMEM;
+  c->m = m;
+  c->spool = mk_strdup(spool);
+  size_t l = strlen(spool) + 8;
+  c->in = malloc(l);
+  c->out = malloc(l);
+  snprintf(c->in, l, "%s/in", spool);
+  snprintf(c->out, l, "%s/out", spool);
+  if ((mkdir(c->in, 0755) != 0 && errno != EEXIST) || (mkdir(c->out, 0755) != 0 && errno != EEXIST)) {
+    snprintf(err, errlen, "cannot create %s/in and out: %s", spool, strerror(errno));
+    comp_free(c);
+    return MOCK_ESPOOL;
+  }
+  if (m->dialect == MK_REAPER) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "{\"host\":\"reaper\",\"version\":1,\"command_id\":\"%s\"}\n", MK_REAPER_COMMAND_ID);
+    if (write_file_atomic(spool, "companion.json", buf) != 0) {
+      snprintf(err, errlen, "cannot write %s/companion.json: %s", spool, strerror(errno));
+      comp_free(c);
+      return MOCK_ESPOOL;
+    }
+  } else {
+    c->timer = malloc(sizeof *c->timer);
+    uv_timer_init(m->loop, c->timer);
+    c->timer->data = c;
+    uv_timer_start(c->timer, on_poll, 50, 50);
+  }
+  *out = c;
+  return MOCK_OK;
 }
 
 static void on_timer_closed(uv_handle_t *h) {
