@@ -105,6 +105,20 @@ static void check_iterations(struct fx *f, int want_iteration, int want_actions)
   history_free(h);
 }
 
+/* Iteration `num` of the run's history (new reference); latest = 1: it must also be the last one saved. */
+static json_t *saved_iteration(struct fx *f, int num, int latest) {
+  char err[512];
+  history_t *h = history_open(f->data_dir, "test", err, sizeof err);
+  if (!h) fail_msg("history_open: %s", err);
+  json_t *it = NULL;
+  if (latest)
+    assert_int_equal(history_latest(h, &it, err, sizeof err), num);
+  else
+    assert_int_equal(history_load(h, num, &it, err, sizeof err), HISTORY_OK);
+  history_free(h);
+  return it;
+}
+
 /* The requests the scripted model received (borrowed). */
 static json_t *requests(struct fx *f) { return llm_script_requests(f->llm); }
 
@@ -518,15 +532,11 @@ static void cancel_while_executing(enum agent_executor ex) {
   assert_null(strstr(sum, "matches the plan"));
   assert_non_null(strstr(sum, "interrupted: 1 of 3 steps"));
   free(sum);
-  char err[512];
-  history_t *h = history_open(f.data_dir, "test", err, sizeof err);
-  json_t *it = NULL;
-  assert_int_equal(history_latest(h, &it, err, sizeof err), 2);
+  json_t *it = saved_iteration(&f, 2, 1);
   assert_true(json_is_true(json_object_get(it, "partial")));
   assert_string_equal(json_string_value(json_object_get(it, "source")), "ai_iteration");
   assert_int_equal(json_array_size(json_object_get(it, "actions")), 1);
   json_decref(it);
-  history_free(h);
   if (ex == AGENT_EXEC_LLM) assert_int_equal(json_array_size(requests(&f)), 2); /* stage 1 + the first turn */
   /* the agent takes the next request */
   fx_close(&f);
@@ -724,16 +734,11 @@ static void test_agent_stage2_refuses_calls_outside_the_plan(void **state) {
   assert_non_null(strstr(last, "refused: not in the plan"));
   assert_non_null(strstr(last, "Step 2 create_midi_clip"));
   /* the iteration records each action's outcome */
-  char err[512];
-  history_t *h = history_open(f.data_dir, "test", err, sizeof err);
-  assert_non_null(h);
-  json_t *it = NULL;
-  assert_int_equal(history_load(h, json_integer_value(json_object_get(r, "iteration")), &it, err, sizeof err), 0);
+  json_t *it = saved_iteration(&f, (int)json_integer_value(json_object_get(r, "iteration")), 0);
   json_t *hacts = json_object_get(it, "actions");
   assert_refused(find_action(hacts, "delete_track", 1, 0));
   assert_int_equal(json_integer_value(json_object_get(json_object_get(it, "outcomes"), "refused")), 3);
   json_decref(it);
-  history_free(h);
   fx_close(&f);
 }
 
@@ -825,15 +830,11 @@ static void test_agent_uncertain_step_exits_3(void **state) {
   assert_null(strstr(s, "matches the plan"));
   free(s);
   /* the history entry records the outcomes */
-  char err[512];
-  history_t *h = history_open(f.data_dir, "test", err, sizeof err);
-  json_t *it = NULL;
-  assert_int_equal(history_load(h, 2, &it, err, sizeof err), HISTORY_OK);
+  json_t *it = saved_iteration(&f, 2, 0);
   assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(it, "actions"), 1), "outcome")),
                       "uncertain");
   assert_int_equal(json_integer_value(json_object_get(json_object_get(it, "outcomes"), "uncertain")), 1);
   json_decref(it);
-  history_free(h);
   fx_close(&f);
 }
 
@@ -1037,18 +1038,23 @@ static void start_exec(struct proc *p, struct sig_env *e, const char *cmd, const
   proc_start(p, argv, e->errpath);
 }
 
+/* `dawbridge exec` of the mix plan (slow DAW: 400 ms a reply), sent SIGINT once its first step is confirmed. */
+static void exec_interrupted_after_first_step(struct proc *p, struct sig_env *e) {
+  sig_env_open(e, 400);
+  start_exec(p, e, "exec", e->plan);
+  if (!proc_wait_for(p, "confirmed set_track", 60000)) {
+    show_proc(p);
+    kill(p->pid, SIGKILL);
+    fail_msg("dawbridge did not confirm a first step");
+  }
+  kill(p->pid, SIGINT);
+}
+
 static void test_agent_sigint_saves_partial_iteration(void **state) {
   (void)state;
   struct sig_env e;
-  sig_env_open(&e, 400);
   struct proc p;
-  start_exec(&p, &e, "exec", e.plan);
-  if (!proc_wait_for(&p, "confirmed set_track", 60000)) {
-    show_proc(&p);
-    kill(p.pid, SIGKILL);
-    fail_msg("dawbridge did not confirm a first step");
-  }
-  kill(p.pid, SIGINT);
+  exec_interrupted_after_first_step(&p, &e);
   int code = proc_exit(&p);
   if (code != 130) show_proc(&p);
   assert_int_equal(code, 130);
@@ -1144,15 +1150,8 @@ static void test_agent_cli_plan_prints_existing_name_warning(void **state) {
 static void test_agent_second_sigint_exits_at_once(void **state) {
   (void)state;
   struct sig_env e;
-  sig_env_open(&e, 400);
   struct proc p;
-  start_exec(&p, &e, "exec", e.plan);
-  if (!proc_wait_for(&p, "confirmed set_track", 60000)) {
-    show_proc(&p);
-    kill(p.pid, SIGKILL);
-    fail_msg("dawbridge did not confirm a first step");
-  }
-  kill(p.pid, SIGINT);
+  exec_interrupted_after_first_step(&p, &e);
   /* the second one after the first was taken (signals of one kind do not queue) */
   char cmd0[400];
   snprintf(cmd0, sizeof cmd0, "grep -q 'no further step is sent' '%s'", e.errpath);
