@@ -403,8 +403,9 @@ char *prompt_catalog_text(const json_t *catalog) {
   return out;
 }
 
-/* Replace {"$ref": ...} values by "<track_id from Step N>" strings (a copy). */
-static json_t *refs_to_text(const json_t *v, const char *key) {
+/* A copy of tool arguments as the model reads them: {"$ref": ...} values become "[track_id from Step N]" text and,
+ * when max_array > 0, every array longer than max_array becomes "[N items]". key: v's key in its object, or NULL. */
+static json_t *args_as_text(const json_t *v, const char *key, size_t max_array) {
   const char *kind;
   int n = plan_ref_step(v, &kind);
   if (n > 0) {
@@ -417,14 +418,19 @@ static json_t *refs_to_text(const json_t *v, const char *key) {
     json_t *o = json_object();
     const char *k;
     json_t *x;
-    json_object_foreach((json_t *)v, k, x) json_object_set_new(o, k, refs_to_text(x, k));
+    json_object_foreach((json_t *)v, k, x) json_object_set_new(o, k, args_as_text(x, k, max_array));
     return o;
   }
   if (json_is_array(v)) {
+    if (max_array > 0 && json_array_size(v) > max_array) {
+      char buf[48];
+      snprintf(buf, sizeof buf, "[%zu items]", json_array_size(v));
+      return json_string(buf);
+    }
     json_t *a = json_array();
     size_t i;
     json_t *x;
-    json_array_foreach(v, i, x) json_array_append_new(a, refs_to_text(x, key));
+    json_array_foreach(v, i, x) json_array_append_new(a, args_as_text(x, key, max_array));
     return a;
   }
   return json_deep_copy(v);
@@ -439,7 +445,7 @@ char *prompt_plan_text(const json_t *plan_json) {
     const char *desc = json_string_value(json_object_get(st, "description"));
     json_int_t n = json_integer_value(json_object_get(st, "step"));
     strbuf_appendf(&b, "Step %lld: %s - %s\n", (long long)n, tool ? tool : "?", desc ? desc : "");
-    json_t *args = refs_to_text(json_object_get(st, "args"), NULL);
+    json_t *args = args_as_text(json_object_get(st, "args"), NULL, 0);
     char *aj = dump_compact(args);
     json_decref(args);
     strbuf_appendf(&b, "  arguments: %s\n", aj ? aj : "{}");
@@ -465,31 +471,9 @@ char *prompt_plan_text(const json_t *plan_json) {
 #define CONV_MAX_ACTIONS 24 /* actions shown per turn in full */
 
 /* A copy of v with references as text and every array longer than CONV_MAX_ARRAY replaced by "[N items]". */
-static json_t *shorten_args(const json_t *v, const char *key) {
-  if (plan_ref_step(v, NULL) > 0) return refs_to_text(v, key);
-  if (json_is_object(v)) {
-    json_t *o = json_object();
-    const char *k;
-    json_t *x;
-    json_object_foreach((json_t *)v, k, x) json_object_set_new(o, k, shorten_args(x, k));
-    return o;
-  }
-  if (json_is_array(v)) {
-    if (json_array_size(v) > CONV_MAX_ARRAY) {
-      char buf[48];
-      snprintf(buf, sizeof buf, "[%zu items]", json_array_size(v));
-      return json_string(buf);
-    }
-    json_t *a = json_array();
-    size_t i;
-    json_t *x;
-    json_array_foreach(v, i, x) json_array_append_new(a, shorten_args(x, key));
-    return a;
-  }
-  return json_deep_copy(v);
-}
+static json_t *shorten_args(const json_t *v) { return args_as_text(v, NULL, CONV_MAX_ARRAY); }
 
-json_t *prompt_args_short(const json_t *v) { return v ? shorten_args(v, NULL) : json_object(); }
+json_t *prompt_args_short(const json_t *v) { return v ? shorten_args(v) : json_object(); }
 
 /* A string value cut to CONV_MAX_TEXT bytes (on a UTF-8 boundary) with "..." appended, as a new JSON string. */
 static json_t *cut_text(const json_t *v) {
@@ -530,7 +514,7 @@ static char *turn_line(const json_t *turn, size_t number, int full) {
         json_object_set(s, "tool", json_object_get(st, "tool") ? json_object_get(st, "tool") : json_null());
         if (json_is_string(json_object_get(st, "description")))
           json_object_set_new(s, "description", cut_text(json_object_get(st, "description")));
-        json_object_set_new(s, "args", shorten_args(json_object_get(st, "args"), NULL));
+        json_object_set_new(s, "args", shorten_args(json_object_get(st, "args")));
         json_array_append_new(ps, s);
       }
       json_object_set_new(o, "plan", ps);
@@ -542,7 +526,7 @@ static char *turn_line(const json_t *turn, size_t number, int full) {
       json_t *x;
       json_array_foreach(acts, i, x) {
         if (i >= CONV_MAX_ACTIONS) break;
-        json_array_append_new(as, shorten_args(x, NULL));
+        json_array_append_new(as, shorten_args(x));
       }
       json_object_set_new(o, "actions", as);
       if (json_array_size(acts) > CONV_MAX_ACTIONS)
