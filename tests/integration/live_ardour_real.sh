@@ -53,15 +53,8 @@ fail() {
   [[ -f $tmp/ardour.log ]] && { echo "--- Ardour log (tail):"; tail -15 "$tmp/ardour.log"; } >&2
   exit 1
 }
-run() { # run WANT_EXIT OUTFILE ARGS...: dawbridge ARGS must exit WANT_EXIT
-  local want=$1 out=$2
-  shift 2
-  "$exe" "$@" >"$out" 2>&1 </dev/null
-  local rc=$?
-  [[ $rc == "$want" ]] || { cat "$out" >&2; fail "dawbridge $* exited $rc, want $want"; }
-}
-has() { grep -qE -- "$2" "$1" || { cat "$1" >&2; fail "no line matching '$2' in $1"; }; }
-hasnt() { if grep -qE -- "$2" "$1"; then cat "$1" >&2; fail "a line matches '$2' in $1"; fi; }
+# run WANT_EXIT OUTFILE ARGS..., has FILE ERE, hasnt FILE ERE
+. "$src/tests/support/cli-check.sh"
 cpu_ticks() { # utime+stime of PID (all its threads), in clock ticks
   local s
   s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo -1; return; }

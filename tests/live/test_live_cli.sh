@@ -17,29 +17,37 @@ trap cleanup EXIT
 export XDG_RUNTIME_DIR=$tmp/run XDG_CONFIG_HOME=$tmp XDG_DATA_HOME=$tmp/data
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 fail() { echo "FAIL: $*" >&2; [[ -f $tmp/daemon.log ]] && { echo "--- daemon log:"; tail -40 "$tmp/daemon.log"; } >&2; exit 1; }
-run() { # run WANT_EXIT OUTFILE ARGS...: the command's exit code must be WANT_EXIT
-  local want=$1 out=$2
-  shift 2
-  "$exe" "$@" >"$out" 2>&1 </dev/null
-  local rc=$?
-  [[ $rc == "$want" ]] || { cat "$out" >&2; fail "dawbridge $* exited $rc, want $want"; }
+# run WANT_EXIT OUTFILE ARGS..., has FILE ERE, hasnt FILE ERE
+. "$src/tests/support/cli-check.sh"
+# start_daemon OUTFILE ARGS...: `dawbridge --daw mock ARGS... run` in the background (no stdin, stdout to OUTFILE, stderr
+# to daemon.log), its pid in $daemon; waits until its control socket $sock is there and it has logged the connected DAW
+start_daemon() {
+  local out=$1
+  shift
+  "$exe" --daw mock "$@" run </dev/null >"$out" 2>"$tmp/daemon.log" &
+  daemon=$!
+  for _ in $(seq 1 200); do
+    [[ -S $sock ]] && grep -q '"state":"connected"' "$tmp/daemon.log" && break
+    sleep 0.05
+  done
+  [[ -S $sock ]] || fail "no control socket at $sock"
 }
-has() { grep -qE -- "$2" "$1" || { cat "$1" >&2; fail "no line matching '$2' in $1"; }; }
+# stop_daemon NAME: SIGTERM ends the daemon with exit 0
+stop_daemon() {
+  kill -TERM "$daemon"
+  wait "$daemon"
+  local rc=$?
+  daemon=
+  [[ $rc == 0 ]] || fail "$1 exited $rc on SIGTERM"
+}
 
 # no daemon: status says so (exit 2)
 run 2 "$tmp/status0" --daw mock status
 has "$tmp/status0" "no daemon runs for mock"
 
 # the daemon (no terminal: one line per event on stderr)
-"$exe" --daw mock --transcript "$src/examples/demo-transcript.json" --composition live --log-level info run \
-  </dev/null >"$tmp/daemon.out" 2>"$tmp/daemon.log" &
-daemon=$!
 sock=$XDG_RUNTIME_DIR/dawbridge/mock-reaper.sock
-for _ in $(seq 1 200); do
-  [[ -S $sock ]] && grep -q '"state":"connected"' "$tmp/daemon.log" && break
-  sleep 0.05
-done
-[[ -S $sock ]] || fail "no control socket at $sock"
+start_daemon "$tmp/daemon.out" --transcript "$src/examples/demo-transcript.json" --composition live --log-level info
 [[ $(stat -c %a "$sock") == 600 ]] || fail "the socket's mode is $(stat -c %a "$sock"), not 600"
 [[ $(stat -c %a "$XDG_RUNTIME_DIR/dawbridge") == 700 ]] || fail "the socket's directory is not 0700"
 
@@ -114,11 +122,7 @@ has "$tmp/new" "a new conversation"
 has "$tmp/daemon.log" '"type":"conversation","state":"new"'
 
 # a clean stop on SIGTERM: exit 0, the socket is gone, commands are one-shot again
-kill -TERM "$daemon"
-wait "$daemon"
-rc=$?
-daemon=
-[[ $rc == 0 ]] || fail "the daemon exited $rc on SIGTERM"
+stop_daemon "the daemon"
 grep -q "handles still open" "$tmp/daemon.log" && fail "the daemon left handles open"
 [[ -e $sock ]] && fail "the socket is still there after the daemon stopped"
 run 0 "$tmp/oneshot" --daw mock call set_tempo '{"bpm": 99}'
@@ -136,22 +140,12 @@ has "$tmp/stale" "set_tempo: confirmed"
 export XDG_RUNTIME_DIR=$tmp/run2
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 sock=$XDG_RUNTIME_DIR/dawbridge/mock-reaper.sock
-"$exe" --daw mock --transcript "$src/tests/fixtures/agent/existing_name.json" --composition warn --log-level info \
-  run </dev/null >"$tmp/daemon2.out" 2>"$tmp/daemon.log" &
-daemon=$!
-for _ in $(seq 1 200); do
-  [[ -S $sock ]] && grep -q '"state":"connected"' "$tmp/daemon.log" && break
-  sleep 0.05
-done
-[[ -S $sock ]] || fail "no control socket at $sock (second daemon)"
+start_daemon "$tmp/daemon2.out" --transcript "$src/tests/fixtures/agent/existing_name.json" --composition warn \
+  --log-level info
 run 0 "$tmp/planw" --daw mock --log-level info plan "add a bass track with a walking line"
 has "$tmp/planw" "through the running daemon"
 has "$tmp/planw" "Plan valid: 2 steps"
 has "$tmp/planw" '^Warning: Step 1: a track named "Bass" already exists \(t[0-9]+\)'
 has "$tmp/planw" "Nothing was sent to the DAW"
-kill -TERM "$daemon"
-wait "$daemon"
-rc=$?
-daemon=
-[[ $rc == 0 ]] || fail "the second daemon exited $rc on SIGTERM"
+stop_daemon "the second daemon"
 echo "test_live_cli: ok"
