@@ -1020,14 +1020,14 @@ static void test_undo_restore_keeps_the_musicians_edits(void **st) {
 }
 
 static void test_undo_bad_arguments(void **st) {
+  static const char *const bad_targets[] = {"[]", "{'tempo': 3}"}; /* not an object; not a session state */
   struct fx f;
   fx_open(&f, "reaper", 0);
-  json_t *notobj = json_array();
-  assert_int_equal(undo_to_state(f.d, notobj, wire_on_result, &f.w), UNDO_EINVAL);
-  json_t *notstate = json_pack("{s:i}", "tempo", 3);
-  assert_int_equal(undo_to_state(f.d, notstate, wire_on_result, &f.w), UNDO_EINVAL);
-  json_decref(notobj);
-  json_decref(notstate);
+  for (size_t i = 0; i < sizeof bad_targets / sizeof *bad_targets; i++) {
+    json_t *target = J(bad_targets[i]);
+    assert_int_equal(undo_to_state(f.d, target, wire_on_result, &f.w), UNDO_EINVAL);
+    json_decref(target);
+  }
   assert_string_equal(undo_strerror(UNDO_EPARTIAL), "only partly restored");
   fx_close(&f);
   (void)st;
