@@ -13,18 +13,28 @@ struct log_sink {
   int level; /* lines above this level are dropped before formatting */
 };
 
+/* Formats one line (cut at 1023 bytes) and gives it to the sink, unless the sink is silent or level is above its
+ * level; the va_list form, for a module's own printf-like log function. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 0)))
+#endif
+static inline void
+log_vmsg(const struct log_sink *s, int level, const char *module, const char *fmt, va_list ap) {
+  if (!s || !s->fn || level > s->level) return;
+  char buf[1024];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  s->fn(level, module, buf, s->data);
+}
+
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
 static inline void
 log_msg(const struct log_sink *s, int level, const char *module, const char *fmt, ...) {
-  if (!s || !s->fn || level > s->level) return;
-  char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  log_vmsg(s, level, module, fmt, ap);
   va_end(ap);
-  s->fn(level, module, buf, s->data);
 }
 
 /* Parses "error|warn|info|debug"; returns -1 if unknown. */
