@@ -232,6 +232,18 @@ static void expect_refused(const char *spool, long owner, const char *path_in_ms
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The spool is accepted: the companion opens on it and closes again (else the test fails naming `what`). */
+static void expect_accepted(const char *spool, const char *what) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char err[2048];
+  int rc;
+  companion_t *c = open_comp(&loop, spool, 0, NULL, 0, err, sizeof err, &rc);
+  if (rc) fail_msg("%s was refused: %s", what, err);
+  close_comp(&loop, c);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_companion_spool_refuses_group_or_world_writable(void **st) {
   (void)st;
   char spool[1024], in[1100];
@@ -256,14 +268,7 @@ static void test_companion_spool_refuses_group_or_world_writable(void **st) {
   expect_refused(sp2, 0, parent, "not sticky");
   /* the same parent, sticky: fine (that is /tmp) */
   assert_int_equal(chmod(parent, 01777), 0);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  char err[2048];
-  int rc;
-  companion_t *c = open_comp(&loop, sp2, 0, NULL, 0, err, sizeof err, &rc);
-  if (rc) fail_msg("a private spool in a sticky directory was refused: %s", err);
-  close_comp(&loop, c);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  expect_accepted(sp2, "a private spool in a sticky directory");
 }
 
 static void test_companion_spool_refuses_other_owner(void **st) {
@@ -308,14 +313,7 @@ static void test_companion_spool_refuses_symlinked_dirs(void **st) {
   assert_int_equal(mkdir(target, 0700), 0);
   pathf(lnk, sizeof lnk, "spool-link");
   assert_int_equal(symlink(target, lnk), 0);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  char err[2048];
-  int rc;
-  companion_t *c = open_comp(&loop, lnk, 0, NULL, 0, err, sizeof err, &rc);
-  if (rc) fail_msg("the user's own link to a private spool was refused: %s", err);
-  close_comp(&loop, c);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  expect_accepted(lnk, "the user's own link to a private spool");
   if (geteuid() == 0) {
     assert_int_equal(lchown(lnk, 65534, 65534), 0);
     expect_refused(lnk, 0, lnk, "symbolic link owned by uid 65534");

@@ -442,6 +442,14 @@ static int has_type(json_t *s, const char *t) {
   return 0;
 }
 
+/* 1 if the schema's "required" array lists the property `key`. */
+static int is_required(const json_t *required, const char *key) {
+  size_t i;
+  json_t *r;
+  json_array_foreach(required, i, r) if (json_is_string(r) && !strcmp(json_string_value(r), key)) return 1;
+  return 0;
+}
+
 /* OpenAI strict mode: every object closed with every property required; no length/size keywords. */
 static int strict_ok(json_t *s, const char *path, char *why, size_t n) {
   static const char *const unsupported[] = {"minLength", "maxLength", "minProperties", "maxProperties"};
@@ -463,11 +471,7 @@ static int strict_ok(json_t *s, const char *path, char *why, size_t n) {
       return fail(why, n, "%s%s: 'additionalProperties' is required to be supplied and to be false", path, "");
     const char *k;
     json_object_foreach(props, k, v) {
-      int listed = 0;
-      size_t j;
-      json_t *r;
-      json_array_foreach(req, j, r) listed |= json_is_string(r) && !strcmp(json_string_value(r), k);
-      if (!listed) return fail(why, n, "%s: 'required' must include every key in properties; missing '%s'", path, k);
+      if (!is_required(req, k)) return fail(why, n, "%s: 'required' must include every key in properties; missing '%s'", path, k);
       snprintf(sub, sizeof sub, "%s/properties/%s", path, k);
       if (strict_ok(v, sub, why, n)) return -1;
     }
