@@ -120,18 +120,22 @@ local function find_item (ref)
   fail("no clip with id %s", ref)
 end
 
-local function midi_take (item, ref)
-  local take = reaper.GetActiveTake(item)
-  if not take or not reaper.TakeIsMIDI(take) then fail("clip %s is not a MIDI clip", ref) end
-  return take
-end
-
 local function item_span (item)
   local pos = reaper.GetMediaItemInfo_Value(item, "D_POSITION")
   local len = reaper.GetMediaItemInfo_Value(item, "D_LENGTH")
   local qs = reaper.TimeMap_timeToQN(pos)
   local qe = reaper.TimeMap_timeToQN(pos + len)
   return qs, qe - qs
+end
+
+-- The MIDI clip with id `ref`: its item, active take and span (start, length in beats); fails when there is no such
+-- clip or it is not a MIDI clip.
+local function midi_clip (ref)
+  local item = find_item(ref)
+  local take = reaper.GetActiveTake(item)
+  if not take or not reaper.TakeIsMIDI(take) then fail("clip %s is not a MIDI clip", ref) end
+  local start, length = item_span(item)
+  return item, take, start, length
 end
 
 local function take_notes (take, start_qn)
@@ -349,9 +353,7 @@ end
 
 function ops.read_clip (args)
   local ref = args.clip
-  local item = find_item(ref)
-  local take = midi_take(item, ref)
-  local start, length = item_span(item)
+  local item, take, start, length = midi_clip(ref)
   local _, tn = reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", "", false)
   -- the take's name too, as the state dump has it (a mirror without it would differ from the next dump)
   local res = { host_id = ref, track = track_guid(reaper.GetMediaItem_Track(item)), name = tn or "",
@@ -363,9 +365,7 @@ end
 
 function ops.edit_clip (args)
   local ref = args.clip
-  local item = find_item(ref)
-  local take = midi_take(item, ref)
-  local start, length = item_span(item)
+  local item, take, start, length = midi_clip(ref)
   -- find every note to remove first; if one is missing, change nothing (a bulk add reads nothing)
   local rm = args.remove
   local existing = (rm ~= nil and rm ~= json.null and (type(rm) ~= "table" or next(rm) ~= nil))
