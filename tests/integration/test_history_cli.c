@@ -198,6 +198,18 @@ static int save_ai_iteration(history_t *h, int base, int flags) {
   return num;
 }
 
+/* After the baseline (iteration 1): the "AI" iteration 2 (save_ai_iteration's flags) in `composition`'s history, then
+ * `dawbridge OPTS history save` records the fresh embedded mock each command starts (iteration 3, the state of 1), so
+ * that restoring 2 reverts the change from 2 to 3 (restore keeps edits made after the latest iteration). Returns
+ * 2's number. */
+static int ai_iteration_then_fresh_save(struct env *e, const char *opts, const char *composition, int flags) {
+  history_t *h = hist(e, composition);
+  int n2 = save_ai_iteration(h, 1, flags);
+  history_free(h);
+  expect(e, run(e, NULL, "%s history save", opts), 0, "save 3 (a fresh mock)");
+  return n2;
+}
+
 static void test_history_cli_usage_and_empty(void **st) {
   struct env e;
   env_open(&e);
@@ -206,16 +218,24 @@ static void test_history_cli_usage_and_empty(void **st) {
   json_t *j = run_json(&e, 0, "list --json (empty)", "--json history list");
   assert_int_equal(json_array_size(json_object_get(j, "iterations")), 0);
   json_decref(j);
-  expect(&e, run(&e, NULL, "history show 1"), 4, "show of a missing iteration");
-  has(e.stderr_text, "no iterations");
-  expect(&e, run(&e, NULL, "--daw mock history undo"), 4, "undo with no history");
-  has(e.stderr_text, "nothing to undo");
-  expect(&e, run(&e, NULL, "history show x"), 1, "show x");
-  has(e.stderr_text, "not an iteration number");
-  expect(&e, run(&e, NULL, "history frob"), 1, "unknown subcommand");
-  expect(&e, run(&e, NULL, "history diff 1"), 1, "diff with one number");
-  expect(&e, run(&e, NULL, "history"), 1, "no subcommand");
-  expect(&e, run(&e, NULL, "--composition ../x history list"), 1, "unsafe composition");
+  /* what cannot be done on an empty history (exit 4) or is not a command (exit 1), and what stderr says */
+  static const struct {
+    const char *args, *what;
+    int exit;
+    const char *says; /* NULL: not checked */
+  } refused[] = {
+      {"history show 1", "show of a missing iteration", 4, "no iterations"},
+      {"--daw mock history undo", "undo with no history", 4, "nothing to undo"},
+      {"history show x", "show x", 1, "not an iteration number"},
+      {"history frob", "unknown subcommand", 1, NULL},
+      {"history diff 1", "diff with one number", 1, NULL},
+      {"history", "no subcommand", 1, NULL},
+      {"--composition ../x history list", "unsafe composition", 1, NULL},
+  };
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    expect(&e, run(&e, NULL, "%s", refused[i].args), refused[i].exit, refused[i].what);
+    if (refused[i].says) has(e.stderr_text, refused[i].says);
+  }
   env_close(&e);
   (void)st;
 }
@@ -431,12 +451,7 @@ static void test_history_cli_restore_and_undo_embedded_mock(void **st) {
     char want[128];
     snprintf(want, sizeof want, "of \"%s\"", comp);
     has(e.stdout_text, want);
-    history_t *h = hist(&e, comp);
-    int n2 = save_ai_iteration(h, 1, reaper ? AI_TEMPO : 0);
-    history_free(h);
-    /* each command starts a fresh embedded mock (the state of iteration 1): record that as the latest state, so
-     * that restoring 2 reverts the change from 2 to 3 (restore keeps edits made after the latest iteration) */
-    expect(&e, run(&e, NULL, "%s history save -m 'back to the start'", opts), 0, "save 3");
+    int n2 = ai_iteration_then_fresh_save(&e, opts, comp, reaper ? AI_TEMPO : 0);
 
     expect(&e, run(&e, NULL, "%s history restore %d", opts, n2), 0, "restore 2");
     has(e.stdout_text, "done: set_track");
@@ -492,12 +507,10 @@ static void test_history_cli_partial_restore_reported(void **st) {
   struct env e;
   env_open(&e);
   /* REAPER: the iteration lacks the demo's marker, and no tool removes one */
-  expect(&e, run(&e, NULL, "--daw mock --no-companion history save"), 0, "save");
-  history_t *h = hist(&e, "default");
-  int n2 = save_ai_iteration(h, 1, AI_TEMPO | AI_DROP_MARKER);
-  history_free(h);
-  expect(&e, run(&e, NULL, "--daw mock --no-companion history save"), 0, "save 3 (a fresh mock)");
-  expect(&e, run(&e, NULL, "--daw mock --no-companion history restore %d", n2), 3, "partial restore (reaper)");
+  const char *reaper = "--daw mock --no-companion";
+  expect(&e, run(&e, NULL, "%s history save", reaper), 0, "save");
+  int n2 = ai_iteration_then_fresh_save(&e, reaper, "default", AI_TEMPO | AI_DROP_MARKER);
+  expect(&e, run(&e, NULL, "%s history restore %d", reaper, n2), 3, "partial restore (reaper)");
   has(e.stdout_text, "done: set_track");
   has(e.stdout_text, "done: set_tempo");
   has(e.stdout_text, "not reversible with reaper: remove marker \"Intro\"");
@@ -509,10 +522,7 @@ static void test_history_cli_partial_restore_reported(void **st) {
    * parameter the undone request changed is named from the iteration's actions */
   const char *opts = "--daw mock --dialect ardour --no-companion";
   expect(&e, run(&e, NULL, "%s history save", opts), 0, "save");
-  h = hist(&e, "mock");
-  n2 = save_ai_iteration(h, 1, AI_TEMPO | AI_MARKER_ACTION | AI_PARAM_ACTION);
-  history_free(h);
-  expect(&e, run(&e, NULL, "%s history save", opts), 0, "save 3 (a fresh mock)");
+  n2 = ai_iteration_then_fresh_save(&e, opts, "mock", AI_TEMPO | AI_MARKER_ACTION | AI_PARAM_ACTION);
   expect(&e, run(&e, NULL, "%s history restore %d", opts, n2), 3, "partial restore (ardour)");
   has(e.stdout_text, "done: set_track");
   has(e.stdout_text, "not reversible with ardour: set_tempo");
@@ -539,10 +549,7 @@ static void test_history_cli_full_disk_exit_6(void **st) {
   env_open(&e);
   const char *opts = "--daw mock --no-companion";
   expect(&e, run(&e, NULL, "%s history save", opts), 0, "save");
-  history_t *h = hist(&e, "default");
-  int n2 = save_ai_iteration(h, 1, AI_TEMPO);
-  history_free(h);
-  expect(&e, run(&e, NULL, "%s history save", opts), 0, "save 3 (a fresh mock)");
+  int n2 = ai_iteration_then_fresh_save(&e, opts, "default", AI_TEMPO);
   /* 2 KiB: enough for the command's output, not for an iteration with the whole session: found before the DAW is
    * changed (nothing sent), exit 6 */
   expect(&e, run(&e, "trap '' XFSZ; ulimit -f 2;", "%s history restore %d", opts, n2), 6, "restore on a full disk");
@@ -571,10 +578,7 @@ static void test_history_cli_restore_clip_with_companion(void **st) {
     skip();
   }
   expect(&e, run(&e, NULL, "--daw mock history save -m baseline"), 0, "save");
-  history_t *h = hist(&e, "default");
-  int n2 = save_ai_iteration(h, 1, AI_TEMPO | AI_CLIP);
-  history_free(h);
-  expect(&e, run(&e, NULL, "--daw mock history save"), 0, "save 3 (a fresh mock)");
+  int n2 = ai_iteration_then_fresh_save(&e, "--daw mock", "default", AI_TEMPO | AI_CLIP);
   expect(&e, run(&e, NULL, "--daw mock history restore %d", n2), 0, "restore with the companion");
   has(e.stdout_text, "done: create_midi_clip");
   has(e.stdout_text, "saved as iteration 4 (restore)");
