@@ -821,11 +821,8 @@ end
 
 function ops.remove_effect (self, args)
   local track = find_track(args.track)
-  local index = as_int(args.index)
-  if not index or index < 1 then fail("argument 'index' must be an integer >= 1") end
   local all = plugin_list(track)
-  local p = all[index]
-  if not p then fail("no effect at index %d (the track has %d plugins in its chain)", index, #all) end
+  local index, p = D.chain_entry(args, all)
   local name = p:display_name()
   local pos = 0
   for k, q in ipairs(all) do if id_of(q) == id_of(p) then pos = k - 1 end end

@@ -547,6 +547,15 @@ function D.create_track_args (args)
   return name, ttype, inst, aliases, params, get_string(args, "preset", true)
 end
 
+-- remove_effect's argument 'index' (1-based) into `chain`, the track's plugins as a list: the index and its entry
+function D.chain_entry (args, chain)
+  local index = as_int(args.index)
+  if not index or index < 1 then fail("argument 'index' must be an integer >= 1") end
+  local entry = chain[index]
+  if not entry then fail("no effect at index %d (the track has %d plugins in its chain)", index, #chain) end
+  return index, entry
+end
+
 -- ---------------------------------------------------------------------------
 -- the command envelope (PROTOCOL.md): decode, deadline, dispatch, reply
 -- ---------------------------------------------------------------------------

@@ -52,8 +52,7 @@ end
 local D = load_common()
 local json = D.json
 local join, read_file, write_atomic = D.join, D.read_file, D.write_atomic
-local fail, get_string, get_number, as_int, get_string_list = D.fail, D.get_string, D.get_number, D.as_int,
-  D.get_string_list
+local fail, get_string, get_number, get_string_list = D.fail, D.get_string, D.get_number, D.get_string_list
 local check_notes, pack_notes, round6, sort_notes = D.check_notes, D.pack_notes, D.round6, D.sort_notes
 local one_line, valid_id = D.one_line, D.valid_id
 
@@ -400,11 +399,7 @@ end
 
 function ops.remove_effect (args)
   local tr = find_track(args.track)
-  local index = as_int(args.index)
-  if not index or index < 1 then fail("argument 'index' must be an integer >= 1") end
-  local slots = effect_slots(tr)
-  local sl = slots[index]
-  if not sl then fail("no effect at index %d (the track has %d plugins in its chain)", index, #slots) end
+  local index, sl = D.chain_entry(args, effect_slots(tr))
   local name = fx_name(tr, sl.chain)
   M.changing()
   if not reaper.TrackFX_Delete(tr, sl.chain) then fail("REAPER could not remove effect %d (%s)", index, name) end
