@@ -1245,13 +1245,20 @@ static void clip_into_mirror(struct ccall *cc, const json_t *clip, const json_t 
   if (mi >= 1) snprintf(cc->track_id, sizeof cc->track_id, "%s", session_track_id(d->ses, mi));
 }
 
-static void mc_read(struct ccall *cc, int status, const json_t *res, const char *msg) {
-  if (cc_check(cc, status, msg)) return;
+/* A clip read back after the change: 1 when it holds the notes wanted (cc->want); else fails the call (the
+ * companion's error, or "<tool>: not confirmed: <why>") and returns 0. */
+static int cc_read_back_ok(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (cc_check(cc, status, msg)) return 0;
   char why[256];
   if (!notes_equal(cc->want, json_object_get(res, "notes"), why, sizeof why)) {
-    cc_fail(cc, DAW_ETIMEDOUT, "create_midi_clip: not confirmed: %s", why);
-    return;
+    cc_fail(cc, DAW_ETIMEDOUT, "%s: not confirmed: %s", cc->tool, why);
+    return 0;
   }
+  return 1;
+}
+
+static void mc_read(struct ccall *cc, int status, const json_t *res, const char *msg) {
+  if (!cc_read_back_ok(cc, status, res, msg)) return;
   json_t *clip = json_copy((json_t *)res); /* shallow: only "name" changes */
   if (json_object_get(cc->args, "name")) json_object_set(clip, "name", json_object_get(cc->args, "name"));
   clip_into_mirror(cc, clip, json_object_get(res, "notes"));
@@ -1426,12 +1433,7 @@ static void start_create_midi_clip(struct ccall *cc) {
 
 /* --- edit_clip: add/remove given notes (transpose/quantize: read first, then replace by the result) --- */
 static void ec_read_back(struct ccall *cc, int status, const json_t *res, const char *msg) {
-  if (cc_check(cc, status, msg)) return;
-  char why[256];
-  if (!notes_equal(cc->want, json_object_get(res, "notes"), why, sizeof why)) {
-    cc_fail(cc, DAW_ETIMEDOUT, "edit_clip: not confirmed: %s", why);
-    return;
-  }
+  if (!cc_read_back_ok(cc, status, res, msg)) return;
   clip_into_mirror(cc, res, json_object_get(res, "notes"));
   cc->out = json_pack("{s:s,s:s,s:O?,s:O?,s:I}", "clip_id", cc->clip_id, "track_id", cc->track_id, "added",
                       json_object_get(cc->reply, "added"), "removed", json_object_get(cc->reply, "removed"), "notes",
@@ -1535,16 +1537,23 @@ static void ec_transform(struct ccall *cc, int status, const json_t *res, const 
   cc_send(cc, "edit_clip", ca, ec_edited);
 }
 
-static int start_edit_clip(struct ccall *cc) {
-  const char *ref = json_string_value(json_object_get(cc->args, "clip_id"));
+/* The call's "clip_id" argument as the mirror has it, with a host id: fills cc's host, clip_id, track and track_id
+ * and returns the host id (borrowed from the mirror); NULL when the mirror has no such clip. */
+static const char *cc_arg_clip(struct ccall *cc) {
   int ti = 0;
-  const json_t *c = session_clip_find(cc->d->ses, ref, &ti);
+  const json_t *c = session_clip_find(cc->d->ses, json_string_value(json_object_get(cc->args, "clip_id")), &ti);
   const char *hid = json_string_value(json_object_get(c, "host_id"));
-  if (!c || !hid) return DAW_ENOTRACK;
+  if (!c || !hid) return NULL;
   snprintf(cc->host, sizeof cc->host, "%s", hid);
   snprintf(cc->clip_id, sizeof cc->clip_id, "%s", json_string_value(json_object_get(c, "id")));
   cc->track = ti;
   snprintf(cc->track_id, sizeof cc->track_id, "%s", session_track_id(cc->d->ses, ti));
+  return hid;
+}
+
+static int start_edit_clip(struct ccall *cc) {
+  const char *hid = cc_arg_clip(cc);
+  if (!hid) return DAW_ENOTRACK;
   if (json_object_get(cc->args, "transpose") || json_object_get(cc->args, "quantize")) {
     cc_send(cc, "read_clip", read_args(cc, hid), ec_transform);
     return 0;
@@ -1737,14 +1746,8 @@ static void dc_deleted(struct ccall *cc, int status, const json_t *res, const ch
 }
 
 static int start_delete_clip(struct ccall *cc) {
-  int ti = 0;
-  const json_t *c = session_clip_find(cc->d->ses, json_string_value(json_object_get(cc->args, "clip_id")), &ti);
-  const char *hid = json_string_value(json_object_get(c, "host_id"));
-  if (!c || !hid) return DAW_ENOTRACK;
-  snprintf(cc->host, sizeof cc->host, "%s", hid);
-  snprintf(cc->clip_id, sizeof cc->clip_id, "%s", json_string_value(json_object_get(c, "id")));
-  cc->track = ti;
-  snprintf(cc->track_id, sizeof cc->track_id, "%s", session_track_id(cc->d->ses, ti));
+  const char *hid = cc_arg_clip(cc);
+  if (!hid) return DAW_ENOTRACK;
   cc_send(cc, "delete_clip", json_pack("{s:s}", "clip", hid), dc_deleted);
   return 0;
 }

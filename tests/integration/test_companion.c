@@ -274,6 +274,7 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
                          clip_id),
               "edit_clip");
     assert_int_equal(json_integer_value(json_object_get(t.w.result, "notes")), 2);
+    assert_string_equal(json_string_value(json_object_get(t.w.result, "track_id")), track_id); /* the clip's track */
     expect_ok(&t, wire_callf(&t.w, "edit_clip", "{\"clip_id\":\"%s\",\"transpose\":12}", clip_id),
               "edit_clip transpose");
     ms = mock_state(t.w.mock);
@@ -292,6 +293,7 @@ static void test_companion_seed_workflow_both_dialects(void **st) {
               "remove_effect");
     assert_int_equal(session_track_fx_count(daw_session(t.d), ti), 1);
     expect_ok(&t, wire_callf(&t.w, "delete_clip", "{\"clip_id\":\"%s\"}", clip_id), "delete_clip");
+    assert_string_equal(json_string_value(json_object_get(t.w.result, "track_id")), track_id);
     assert_null(session_clip_find(daw_session(t.d), clip_id, NULL));
     ms = mock_state(t.w.mock);
     assert_int_equal(json_array_size(json_object_get(db_test_json_track(ms, "Kick"), "clips")), 0);
