@@ -132,6 +132,28 @@ int cli_start_surface(struct cli *c, struct live *live, const struct log_sink *l
 struct web;
 int cli_start_web(struct cli *c, struct live *live, const struct log_sink *log, const char *runtime_dir,
                   struct web **out);
+/* cmd_repl.c: the faces a command opened over its live session (NULL: not open; all borrowed by the command) and
+ * how it ends. */
+struct ctl;
+struct repl;
+struct cli_faces {
+  struct cli *c;
+  struct live *live;
+  struct ctl *ctl;
+  struct surface *surface;
+  struct web *web;
+  struct repl *repl;
+  int sub;     /* live_subscribe id, 0 = none */
+  int code;    /* the exit code cli_faces_close was given */
+  int closing; /* cli_faces_close was called */
+};
+/* Closes the open faces one after the other (prompt, web page, surface, control socket), then the live session
+ * (unsubscribing sub first), each from the previous one's close callback; then cli_finish(f->c, code). Once: a later
+ * call does nothing. f must live until then. */
+void cli_faces_close(struct cli_faces *f, int code);
+/* A log_sink fn for data = a struct cli_faces: a line goes through the prompt (not garbling the line being typed)
+ * while it is open, else to stderr. */
+void cli_faces_log(int level, const char *module, const char *text, void *data);
 int cmd_run(struct cli *c);           /* cmd_run.c: the live daemon */
 int cmd_daemon_status(struct cli *c); /* cmd_client.c: `dawbridge status` without a daemon */
 /* cmd_wire.c: `dawbridge tools` from live_tools()'s object (one-shot, or the daemon's answer). */

@@ -4,24 +4,18 @@
  *   live_new → repl_new (+ surface_new) → live_start ... /quit → surface_close → repl_close → live_close →
  *   cli_finish(exit code)
  *
- * Also cli_surface_config / cli_live_config for `dawbridge run` (cmd_run) to start the same faces. */
+ * Also cli_surface_config / cli_live_config for `dawbridge run` (cmd_run) to start the same faces, and
+ * cli_faces_close / cli_faces_log for both to close and log through them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "ctl.h"
 #include "live.h"
 #include "repl.h"
 #include "surface.h"
-
-struct replcmd {
-  struct cli *c;
-  live_t *live;
-  repl_t *repl;
-  surface_t *surface;
-  int code;
-  int quitting;
-};
+#include "web.h"
 
 void cli_live_config(const struct cli *c, struct live_config *lc) {
   memset(lc, 0, sizeof *lc);
@@ -59,48 +53,56 @@ int cli_start_surface(struct cli *c, live_t *live, const struct log_sink *log, s
   return 0;
 }
 
-/* Closing takes the surface, then the prompt, then the live session, and ends the command: each step closes the
- * next one still open, and its close callback is this function again. */
+/* Each step closes the next face still open; its close callback is this function again. */
 static void close_next(void *data) {
-  struct replcmd *x = data;
-  if (x->surface) {
-    surface_t *s = x->surface;
-    x->surface = NULL;
-    surface_close(s, close_next, x);
-  } else if (x->repl) {
-    repl_t *r = x->repl;
-    x->repl = NULL;
-    repl_close(r, close_next, x);
-  } else if (x->live) {
-    live_t *l = x->live;
-    x->live = NULL;
-    live_close(l, close_next, x);
+  struct cli_faces *f = data;
+  if (f->repl) {
+    repl_t *r = f->repl;
+    f->repl = NULL;
+    repl_close(r, close_next, f);
+  } else if (f->web) {
+    web_t *w = f->web;
+    f->web = NULL;
+    web_close(w, close_next, f);
+  } else if (f->surface) {
+    surface_t *s = f->surface;
+    f->surface = NULL;
+    surface_close(s, close_next, f);
+  } else if (f->ctl) {
+    ctl_t *t = f->ctl;
+    f->ctl = NULL;
+    ctl_close(t, close_next, f);
+  } else if (f->live) {
+    live_t *l = f->live;
+    f->live = NULL;
+    if (f->sub > 0) live_unsubscribe(l, f->sub);
+    f->sub = 0;
+    live_close(l, close_next, f);
   } else {
-    cli_finish(x->c, x->code);
+    cli_finish(f->c, f->code);
   }
 }
 
-static void shut_down(struct replcmd *x, int code) {
-  if (x->quitting) return;
-  x->quitting = 1;
-  x->code = code;
-  close_next(x);
+void cli_faces_close(struct cli_faces *f, int code) {
+  if (f->closing) return;
+  f->closing = 1;
+  f->code = code;
+  close_next(f);
 }
 
-static void on_quit(int exit_code, void *data) { shut_down(data, exit_code); }
-
-/* Log lines go through the prompt (not garbling the line being typed) once it exists. */
-static void log_line(int level, const char *module, const char *text, void *data) {
-  struct replcmd *x = data;
-  if (x->repl)
-    repl_log(level, module, text, x->repl);
+void cli_faces_log(int level, const char *module, const char *text, void *data) {
+  struct cli_faces *f = data;
+  if (f->repl)
+    repl_log(level, module, text, f->repl);
   else
     cli_log_stderr(level, module, text, NULL);
 }
 
+static void on_quit(int exit_code, void *data) { cli_faces_close(data, exit_code); }
+
 static void on_started(int status, const char *message, void *data) {
-  struct replcmd *x = data;
-  if (!x->repl) return;
+  struct cli_faces *f = data;
+  if (!f->repl) return;
   char line[1200];
   if (status < 0)
     snprintf(line, sizeof line,
@@ -109,40 +111,40 @@ static void on_started(int status, const char *message, void *data) {
              message ? message : "");
   else
     snprintf(line, sizeof line, "Type a request, or /help.");
-  repl_notice(x->repl, line);
+  repl_notice(f->repl, line);
 }
 
 int cmd_repl(struct cli *c) {
-  struct replcmd *x = cli_cmd_new(c, sizeof *x, free);
-  if (!x) return CLI_EXIT_CONFIG;
-  x->c = c;
+  struct cli_faces *f = cli_cmd_new(c, sizeof *f, free); /* the live session, the prompt, the surface */
+  if (!f) return CLI_EXIT_CONFIG;
+  f->c = c;
   struct live_config lc;
   cli_live_config(c, &lc);
-  lc.log = (struct log_sink){log_line, x, c->o.log_level};
+  lc.log = (struct log_sink){cli_faces_log, f, c->o.log_level};
   char err[1024];
-  int rc = live_new(c->loop, &lc, &x->live, err, sizeof err);
+  int rc = live_new(c->loop, &lc, &f->live, err, sizeof err);
   if (rc) {
     fprintf(stderr, "dawbridge: %s\n", err);
-    x->live = NULL;
+    f->live = NULL;
     return rc == LIVE_EDAW ? CLI_EXIT_UNREACHABLE : CLI_EXIT_CONFIG;
   }
-  struct repl_config rcfg = {.on_quit = on_quit, .data = x};
-  rc = repl_new(c->loop, x->live, &rcfg, &x->repl, err, sizeof err);
+  struct repl_config rcfg = {.on_quit = on_quit, .data = f};
+  rc = repl_new(c->loop, f->live, &rcfg, &f->repl, err, sizeof err);
   if (rc) {
     fprintf(stderr, "dawbridge: %s\n", err);
-    x->repl = NULL;
-    shut_down(x, CLI_EXIT_USAGE);
+    f->repl = NULL;
+    cli_faces_close(f, CLI_EXIT_USAGE);
     return 0;
   }
   /* Ctrl-C and SIGTERM belong to the prompt now: Ctrl-C cancels a request, never the program */
   uv_signal_stop(&c->sigint);
   uv_signal_stop(&c->sigterm);
-  rc = cli_start_surface(c, x->live, &lc.log, &x->surface);
+  rc = cli_start_surface(c, f->live, &lc.log, &f->surface);
   if (rc) {
-    shut_down(x, rc);
+    cli_faces_close(f, rc);
     return 0;
   }
-  repl_notice(x->repl, "dawbridge: connecting to the DAW...");
-  live_start(x->live, on_started, x);
+  repl_notice(f->repl, "dawbridge: connecting to the DAW...");
+  live_start(f->live, on_started, f);
   return 0;
 }

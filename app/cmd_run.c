@@ -20,15 +20,7 @@
 #include "web.h"
 
 struct runcmd {
-  struct cli *c;
-  live_t *live;
-  ctl_t *ctl;
-  surface_t *surface;
-  web_t *web;
-  repl_t *repl;
-  int sub;
-  int code;
-  int stopping;
+  struct cli_faces f; /* the live session and its faces: control socket, surface, web page, prompt */
   struct log_sink log;
 };
 
@@ -38,43 +30,10 @@ const char *cli_socket_name(const struct cli *c) {
   return c->o.dialect && !strcmp(c->o.dialect, "ardour") ? "mock-ardour" : "mock-reaper";
 }
 
-/* Stopping closes the faces one after the other, then the live session, then ends the command: each step closes
- * the next one still open, and its close callback is this function again. */
-static void close_next(void *data) {
-  struct runcmd *x = data;
-  if (x->repl) {
-    repl_t *r = x->repl;
-    x->repl = NULL;
-    repl_close(r, close_next, x);
-  } else if (x->web) {
-    web_t *w = x->web;
-    x->web = NULL;
-    web_close(w, close_next, x);
-  } else if (x->surface) {
-    surface_t *s = x->surface;
-    x->surface = NULL;
-    surface_close(s, close_next, x);
-  } else if (x->ctl) {
-    ctl_t *t = x->ctl;
-    x->ctl = NULL;
-    ctl_close(t, close_next, x);
-  } else if (x->live) {
-    live_t *l = x->live;
-    x->live = NULL;
-    if (x->sub > 0) live_unsubscribe(l, x->sub);
-    x->sub = 0;
-    live_close(l, close_next, x);
-  } else {
-    cli_finish(x->c, x->code);
-  }
-}
-
 static void stop(struct runcmd *x, int code) {
-  if (x->stopping) return;
-  x->stopping = 1;
-  x->code = code;
+  if (x->f.closing) return;
   log_msg(&x->log, LOG_INFO, "run", "stopping");
-  close_next(x);
+  cli_faces_close(&x->f, code); /* the faces one after the other, then the live session, then the command ends */
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -86,29 +45,21 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 static void on_quit(int exit_code, void *data) { stop(data, exit_code); }
 
-static void log_line(int level, const char *module, const char *text, void *data) {
-  struct runcmd *x = data;
-  if (x->repl)
-    repl_log(level, module, text, x->repl);
-  else
-    cli_log_stderr(level, module, text, NULL);
-}
-
 /* One line per event at --log-level info; "done" and "connection" already at warn (the default), the streamed
  * plan text only at debug; the prompt shows the events its own way (here only at debug). */
 static void on_event(const json_t *ev, void *data) {
   struct runcmd *x = data;
   const char *type = json_string_value(json_object_get(ev, "type"));
   if (!type) type = "";
-  int level = !strcmp(type, "plan_delta") || x->repl                 ? LOG_DEBUG
+  int level = !strcmp(type, "plan_delta") || x->f.repl                 ? LOG_DEBUG
               : !strcmp(type, "done") || !strcmp(type, "connection") ? LOG_WARN
                                                                      : LOG_INFO;
-  if (level > x->c->o.log_level) return;
+  if (level > x->f.c->o.log_level) return;
   char *s = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
   if (!s) return;
   if (strlen(s) > 2000) strcpy(s + 1990, "...");
-  if (x->repl)
-    repl_log(LOG_DEBUG, "event", s, x->repl);
+  if (x->f.repl)
+    repl_log(LOG_DEBUG, "event", s, x->f.repl);
   else
     fprintf(stderr, "dawbridge: event: %s\n", s);
   free(s);
@@ -121,10 +72,10 @@ static void on_started(int status, const char *message, void *data) {
     snprintf(line, sizeof line, "the DAW is not answering: %s (retrying; requests end with exit 2 meanwhile)",
              message ? message : "");
   else
-    snprintf(line, sizeof line, "connected to %s%s%s", live_dialect(x->live), message && *message ? ": " : "",
+    snprintf(line, sizeof line, "connected to %s%s%s", live_dialect(x->f.live), message && *message ? ": " : "",
              message ? message : "");
-  if (x->repl)
-    repl_notice(x->repl, line);
+  if (x->f.repl)
+    repl_notice(x->f.repl, line);
   else
     fprintf(stderr, "dawbridge: run: %s\n", line);
 }
@@ -136,24 +87,24 @@ int cmd_run(struct cli *c) {
   }
   struct runcmd *x = cli_cmd_new(c, sizeof *x, free);
   if (!x) return CLI_EXIT_CONFIG;
-  x->c = c;
+  x->f.c = c;
   /* a file-size limit is a reported save error, not a signal */
   signal(SIGXFSZ, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   struct live_config lc;
   cli_live_config(c, &lc);
-  x->log = (struct log_sink){log_line, x, c->o.log_level};
+  x->log = (struct log_sink){cli_faces_log, &x->f, c->o.log_level};
   lc.log = x->log;
   char err[1024];
-  int rc = live_new(c->loop, &lc, &x->live, err, sizeof err);
+  int rc = live_new(c->loop, &lc, &x->f.live, err, sizeof err);
   if (rc) {
     fprintf(stderr, "dawbridge: %s\n", err);
-    x->live = NULL;
+    x->f.live = NULL;
     return CLI_EXIT_CONFIG;
   }
   char path[512];
   rc = ctl_socket_path(cli_socket_name(c), path, sizeof path, 1, err, sizeof err);
-  if (!rc) rc = ctl_new(c->loop, x->live, path, &x->log, &x->ctl, err, sizeof err);
+  if (!rc) rc = ctl_new(c->loop, x->f.live, path, &x->log, &x->f.ctl, err, sizeof err);
   if (rc) {
     fprintf(stderr, "dawbridge: run: %s\n", err);
     stop(x, CLI_EXIT_CONFIG);
@@ -161,12 +112,12 @@ int cmd_run(struct cli *c) {
   }
   if (isatty(0) && isatty(1)) {
     struct repl_config rcfg = {.on_quit = on_quit, .data = x};
-    if (repl_new(c->loop, x->live, &rcfg, &x->repl, err, sizeof err)) {
-      x->repl = NULL;
+    if (repl_new(c->loop, x->f.live, &rcfg, &x->f.repl, err, sizeof err)) {
+      x->f.repl = NULL;
       fprintf(stderr, "dawbridge: run: no prompt: %s\n", err);
     }
   }
-  if (!x->repl) {
+  if (!x->f.repl) {
     /* SIGINT/SIGTERM: a clean stop (the prompt takes them itself) */
     uv_signal_start(&c->sigint, on_signal, SIGINT);
     uv_signal_start(&c->sigterm, on_signal, SIGTERM);
@@ -174,8 +125,8 @@ int cmd_run(struct cli *c) {
     uv_signal_stop(&c->sigint);
     uv_signal_stop(&c->sigterm);
   }
-  x->sub = live_subscribe(x->live, on_event, x);
-  rc = cli_start_surface(c, x->live, &x->log, &x->surface);
+  x->f.sub = live_subscribe(x->f.live, on_event, x);
+  rc = cli_start_surface(c, x->f.live, &x->log, &x->f.surface);
   if (rc) {
     stop(x, rc);
     return 0;
@@ -186,13 +137,13 @@ int cmd_run(struct cli *c) {
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
-    rc = cli_start_web(c, x->live, &x->log, slash ? dir : NULL, &x->web);
+    rc = cli_start_web(c, x->f.live, &x->log, slash ? dir : NULL, &x->f.web);
     if (rc) {
       stop(x, rc);
       return 0;
     }
   }
   fprintf(stderr, "dawbridge: run: control socket %s; connecting to the DAW...\n", path);
-  live_start(x->live, on_started, x);
+  live_start(x->f.live, on_started, x);
   return 0;
 }
