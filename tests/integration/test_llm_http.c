@@ -804,15 +804,21 @@ static const char *sent_system(json_t *body) {
 
 #define PLAN_JSON "{\"analysis\":\"empty\",\"steps\":[{\"tool\":\"create_track\",\"note\":null}]}"
 
+/* One chat in JSON mode `mode` that the model answers with PLAN_JSON: it succeeds with that text. Returns the body of
+ * the request the mock received (borrowed). */
+static json_t *plan_json_chat(struct fx *f, enum llm_json_mode mode, int stream, struct done *d) {
+  mock_llm_push(f->mock, json_pack("{s:s}", "text", PLAN_JSON));
+  json_chat(f, mode, stream, d);
+  if (d->status) fail_msg("%s", d->msg);
+  assert_string_equal(json_string_value(json_object_get(d->res, "text")), PLAN_JSON);
+  return json_object_get(last_request(f), "body");
+}
+
 static void test_llm_http_json_schema_openai(void **state) {
   struct fx *f = *state;
   for (int stream = 0; stream <= 1; stream++) {
     struct done d = {0};
-    mock_llm_push(f->mock, json_pack("{s:s}", "text", PLAN_JSON));
-    json_chat(f, LLM_JSON_SCHEMA, stream, &d);
-    if (d.status) fail_msg("%s", d.msg);
-    assert_string_equal(json_string_value(json_object_get(d.res, "text")), PLAN_JSON);
-    json_t *body = json_object_get(last_request(f), "body");
+    json_t *body = plan_json_chat(f, LLM_JSON_SCHEMA, stream, &d);
     json_t *rf = json_object_get(body, "response_format");
     assert_string_equal(json_string_value(json_object_get(rf, "type")), "json_schema");
     json_t *js = json_object_get(rf, "json_schema");
@@ -837,10 +843,7 @@ static void test_llm_http_json_schema_openai(void **state) {
 static void test_llm_http_json_object_openai(void **state) {
   struct fx *f = *state;
   struct done d = {0};
-  mock_llm_push(f->mock, json_pack("{s:s}", "text", PLAN_JSON));
-  json_chat(f, LLM_JSON_OBJECT, 0, &d);
-  if (d.status) fail_msg("%s", d.msg);
-  json_t *body = json_object_get(last_request(f), "body");
+  json_t *body = plan_json_chat(f, LLM_JSON_OBJECT, 0, &d);
   json_t *rf = json_object_get(body, "response_format");
   assert_string_equal(json_string_value(json_object_get(rf, "type")), "json_object");
   assert_int_equal(json_object_size(rf), 1);
@@ -913,11 +916,7 @@ static void test_llm_http_json_rejected_field_falls_back(void **state) {
   mock_llm_reject_fields(f->mock, json_pack("[s]", "response_format"));
   for (int k = 0; k < 2; k++) {
     struct done d = {0};
-    mock_llm_push(f->mock, json_pack("{s:s}", "text", PLAN_JSON));
-    json_chat(f, LLM_JSON_SCHEMA, k, &d);
-    if (d.status) fail_msg("%s", d.msg);
-    assert_string_equal(json_string_value(json_object_get(d.res, "text")), PLAN_JSON);
-    json_t *body = json_object_get(last_request(f), "body");
+    json_t *body = plan_json_chat(f, LLM_JSON_SCHEMA, k, &d);
     assert_null(json_object_get(body, "response_format"));
     /* the instruction stays in the prompt */
     const char *sys = sent_system(body);
