@@ -117,26 +117,31 @@ function json.decode (text)
     if v ~= v or v == math.huge or v == -math.huge then fail("number out of range") end
     return v
   end
-  local function parse_array (depth)
+  -- at the opening bracket of an array or object: past it; true (the closing bracket `close` consumed) when empty
+  local function open_empty (close)
     pos = pos + 1
-    local arr = json.array({})
     skip_ws()
-    if string.sub(text, pos, pos) == "]" then pos = pos + 1; return arr end
-    while true do
-      arr[#arr + 1] = parse_value(depth + 1)
-      skip_ws()
-      local ch = string.sub(text, pos, pos)
-      if ch == "," then pos = pos + 1
-      elseif ch == "]" then pos = pos + 1; return arr
-      else fail("expected ',' or ']' in array") end
-    end
+    if string.sub(text, pos, pos) == close then pos = pos + 1; return true end
+    return false
+  end
+  -- after an item of an array or object (`what`): true at its closing bracket `close`, false at a ',' (consumed)
+  local function item_was_last (close, what)
+    skip_ws()
+    local ch = string.sub(text, pos, pos)
+    if ch == "," then pos = pos + 1; return false end
+    if ch == close then pos = pos + 1; return true end
+    fail("expected ',' or '" .. close .. "' in " .. what)
+  end
+  local function parse_array (depth)
+    local arr = json.array({})
+    if open_empty("]") then return arr end
+    repeat arr[#arr + 1] = parse_value(depth + 1) until item_was_last("]", "array")
+    return arr
   end
   local function parse_object (depth)
-    pos = pos + 1
     local obj = {}
-    skip_ws()
-    if string.sub(text, pos, pos) == "}" then pos = pos + 1; return obj end
-    while true do
+    if open_empty("}") then return obj end
+    repeat
       skip_ws()
       if string.sub(text, pos, pos) ~= '"' then fail("expected string key in object") end
       local key = parse_string()
@@ -145,12 +150,8 @@ function json.decode (text)
       pos = pos + 1
       if obj[key] ~= nil then fail("duplicate key '" .. key .. "'") end
       obj[key] = parse_value(depth + 1)
-      skip_ws()
-      local ch = string.sub(text, pos, pos)
-      if ch == "," then pos = pos + 1
-      elseif ch == "}" then pos = pos + 1; return obj
-      else fail("expected ',' or '}' in object") end
-    end
+    until item_was_last("}", "object")
+    return obj
   end
   parse_value = function (depth)
     if depth > MAX_DEPTH then fail("nesting too deep") end
