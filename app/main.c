@@ -226,18 +226,35 @@ int main(int argc, char **argv) {
                                         {"help", no_argument, 0, 'h'},
                                         {"version", no_argument, 0, 'V'},
                                         {0, 0, 0, 0}};
+  /* the integer options: their range and where the value goes */
+  const struct {
+    int opt, lo, hi;
+    const char *name;
+    int *out;
+  } ints[] = {
+      {O_PORT, 1, 65535, "--port", &o->port},
+      {O_LISTEN, 0, 65535, "--listen-port", &o->listen_port},
+      {O_BANK, 1, 4096, "--bank-size", &o->bank_size},
+      {O_TIMEOUT, 1, 600000, "--timeout-ms", &o->timeout_ms},
+      {O_RETRIES, 0, 100, "--retries", &o->retries},
+      {O_MTRACKS, 0, 100000, "--mock-tracks", &o->mock_tracks},
+      {O_MAXTURNS, 1, 1000, "--max-turns", &o->max_turns},
+      {O_SURFPORT, 1, 65535, "--surface-port", &o->surface_port},
+      {O_WEBPORT, 1, 65535, "--web-port", &o->web_port},
+  };
+  const size_t nints = sizeof ints / sizeof ints[0];
   int ch, help = 0;
   while ((ch = getopt_long(argc, argv, "hm:", lopts, NULL)) != -1) {
+    size_t k = 0;
+    while (k < nints && ints[k].opt != ch) k++;
+    if (k < nints) {
+      if (parse_int(optarg, ints[k].lo, ints[k].hi, ints[k].name, ints[k].out)) return CLI_EXIT_USAGE;
+      continue;
+    }
     switch (ch) {
     case O_DAW: o->daw = optarg; break;
     case O_DIALECT: o->dialect = optarg; break;
     case O_HOST: o->host = optarg; break;
-    case O_PORT:
-      if (parse_int(optarg, 1, 65535, "--port", &o->port)) return CLI_EXIT_USAGE;
-      break;
-    case O_LISTEN:
-      if (parse_int(optarg, 0, 65535, "--listen-port", &o->listen_port)) return CLI_EXIT_USAGE;
-      break;
     case O_LISTENADDR: o->listen = optarg; break;
     case O_MAP: o->map_path = optarg; break;
     case O_JSON: o->json = 1; break;
@@ -246,18 +263,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dawbridge: --log-level must be error, warn, info or debug\n");
         return CLI_EXIT_USAGE;
       }
-      break;
-    case O_BANK:
-      if (parse_int(optarg, 1, 4096, "--bank-size", &o->bank_size)) return CLI_EXIT_USAGE;
-      break;
-    case O_TIMEOUT:
-      if (parse_int(optarg, 1, 600000, "--timeout-ms", &o->timeout_ms)) return CLI_EXIT_USAGE;
-      break;
-    case O_RETRIES:
-      if (parse_int(optarg, 0, 100, "--retries", &o->retries)) return CLI_EXIT_USAGE;
-      break;
-    case O_MTRACKS:
-      if (parse_int(optarg, 0, 100000, "--mock-tracks", &o->mock_tracks)) return CLI_EXIT_USAGE;
       break;
     case O_SPOOL: o->spool_dir = optarg; break;
     case O_NOCOMP: o->no_companion = 1; break;
@@ -280,18 +285,12 @@ int main(int argc, char **argv) {
       o->executor = optarg;
       break;
     case O_CONFIRM: o->confirm = 1; break;
-    case O_MAXTURNS:
-      if (parse_int(optarg, 1, 1000, "--max-turns", &o->max_turns)) return CLI_EXIT_USAGE;
-      break;
     case O_CTXBUDGET: {
       int v;
       if (parse_int(optarg, 500, 2000000, "--context-budget", &v)) return CLI_EXIT_USAGE;
       o->context_budget = v;
       break;
     }
-    case O_SURFPORT:
-      if (parse_int(optarg, 1, 65535, "--surface-port", &o->surface_port)) return CLI_EXIT_USAGE;
-      break;
     case O_SURFALLOW:
       if (o->surface_allow_n >= 32) {
         fprintf(stderr, "dawbridge: --surface-allow: at most 32 entries\n");
@@ -311,9 +310,6 @@ int main(int argc, char **argv) {
     case O_COMPOSITION: o->composition = optarg; break;
     case O_FORCE: o->force = 1; break;
     case O_NEWCONV: o->new_conversation = 1; break;
-    case O_WEBPORT:
-      if (parse_int(optarg, 1, 65535, "--web-port", &o->web_port)) return CLI_EXIT_USAGE;
-      break;
     case O_WEBLISTEN: o->web_listen = optarg; break;
     case 'm': o->message = optarg; break;
     case 'h': help = 1; break;
