@@ -349,23 +349,23 @@ local ArgError = {}
 local function fail (fmt, ...) error(setmetatable({ msg = string.format(fmt, ...) }, ArgError), 0) end
 D.fail = fail
 
-local function get_string (args, key, optional)
+-- args[key] when given (neither nil nor null); else nil when `optional`, or a failure naming the `kind` wanted
+local function given (args, key, optional, kind)
   local v = args[key]
-  if v == nil or v == json.null then
-    if optional then return nil end
-    fail("missing argument '%s' (a string)", key)
-  end
-  if type(v) ~= "string" or v == "" then fail("argument '%s' must be a non-empty string", key) end
+  if v ~= nil and v ~= json.null then return v end
+  if not optional then fail("missing argument '%s' (%s)", key, kind) end
+  return nil
+end
+
+local function get_string (args, key, optional)
+  local v = given(args, key, optional, "a string")
+  if v ~= nil and (type(v) ~= "string" or v == "") then fail("argument '%s' must be a non-empty string", key) end
   return v
 end
 
 local function get_number (args, key, optional)
-  local v = args[key]
-  if v == nil or v == json.null then
-    if optional then return nil end
-    fail("missing argument '%s' (a number)", key)
-  end
-  if type(v) ~= "number" then fail("argument '%s' must be a number", key) end
+  local v = given(args, key, optional, "a number")
+  if v ~= nil and type(v) ~= "number" then fail("argument '%s' must be a number", key) end
   return v
 end
 
