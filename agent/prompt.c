@@ -215,6 +215,14 @@ static int render_pair(const struct tmpl *t, const json_t *vars, const char *wha
   return PROMPT_OK;
 }
 
+/* render_pair with a prompt's variables, which it frees; oom: one of them could not be made, nothing is rendered. */
+static int render_vars(const struct tmpl *t, json_t *vars, int oom, const char *what, struct prompt_text *out,
+                       char *err, size_t errlen) {
+  int rc = oom ? errfmt(err, errlen, PROMPT_ENOMEM, "out of memory") : render_pair(t, vars, what, out, err, errlen);
+  json_decref(vars);
+  return rc;
+}
+
 /* ---- building blocks ---- */
 
 static char *dump_compact(const json_t *j) {
@@ -790,13 +798,7 @@ int prompt_stage1(const prompt_t *p, const struct prompt_stage1 *in_arg, struct 
     return PROMPT_OK;
   }
   json_decref(an);
-  if (oom) {
-    json_decref(vars);
-    return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
-  }
-  int rc = render_pair(&p->t[T_STAGE1], vars, "stage1.txt", out, err, errlen);
-  json_decref(vars);
-  return rc;
+  return render_vars(&p->t[T_STAGE1], vars, oom, "stage1.txt", out, err, errlen);
 }
 
 int prompt_stage2(const prompt_t *p, const struct prompt_stage2 *in, struct prompt_text *out, char *err,
@@ -812,13 +814,7 @@ int prompt_stage2(const prompt_t *p, const struct prompt_stage2 *in, struct prom
   char *pt = prompt_plan_text(in->plan);
   oom |= set_taken(vars, "plan", pt ? budget_escape(pt) : NULL);
   free(pt);
-  if (oom) {
-    json_decref(vars);
-    return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
-  }
-  int rc = render_pair(&p->t[T_STAGE2], vars, "stage2.txt", out, err, errlen);
-  json_decref(vars);
-  return rc;
+  return render_vars(&p->t[T_STAGE2], vars, oom, "stage2.txt", out, err, errlen);
 }
 
 int prompt_replan(const prompt_t *p, const json_t *errors, const json_t *tools, struct prompt_text *out, char *err,
@@ -831,13 +827,7 @@ int prompt_replan(const prompt_t *p, const json_t *errors, const json_t *tools, 
   oom |= set_taken(vars, "errors", et ? budget_escape(et) : NULL);
   free(et);
   oom |= set_taken(vars, "tools_names", tool_names(tools));
-  if (oom) {
-    json_decref(vars);
-    return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
-  }
-  int rc = render_pair(&p->t[T_REPLAN], vars, "replan.txt", out, err, errlen);
-  json_decref(vars);
-  return rc;
+  return render_vars(&p->t[T_REPLAN], vars, oom, "replan.txt", out, err, errlen);
 }
 
 int prompt_fix(const prompt_t *p, const json_t *violations, const json_t *created_tracks, struct prompt_text *out,
@@ -871,11 +861,5 @@ int prompt_fix(const prompt_t *p, const json_t *violations, const json_t *create
   oom |= set_taken(vars, "tracks", tt ? budget_escape(tt) : NULL);
   free(vt);
   free(tt);
-  if (oom) {
-    json_decref(vars);
-    return errfmt(err, errlen, PROMPT_ENOMEM, "out of memory");
-  }
-  int rc = render_pair(&p->t[T_FIX], vars, "fix.txt", out, err, errlen);
-  json_decref(vars);
-  return rc;
+  return render_vars(&p->t[T_FIX], vars, oom, "fix.txt", out, err, errlen);
 }
