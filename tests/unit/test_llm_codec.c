@@ -227,17 +227,21 @@ static void test_llm_codec_error_bodies(void **state) {
   (void)state;
   char m[256];
   const char *oa = "{\"error\":{\"message\":\"Invalid model 'x'\",\"type\":\"invalid_request_error\"}}";
-  llm__error_message(oa, strlen(oa), m, sizeof m);
-  assert_string_equal(m, "Invalid model 'x'");
   const char *an = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
-  llm__error_message(an, strlen(an), m, sizeof m);
-  assert_string_equal(m, "Overloaded");
-  const char *ol = "{\"error\":\"model \\\"llama9\\\" not found\"}";
-  llm__error_message(ol, strlen(ol), m, sizeof m);
-  assert_string_equal(m, "model \"llama9\" not found");
-  const char *txt = "Bad Gateway\n";
-  llm__error_message(txt, strlen(txt), m, sizeof m);
-  assert_string_equal(m, "Bad Gateway ");
+  /* the message of an error body: OpenAI's, Anthropic's, Ollama's, and a plain text one */
+  const struct {
+    const char *body, *message;
+  } cases[] = {
+      {oa, "Invalid model 'x'"},
+      {an, "Overloaded"},
+      {"{\"error\":\"model \\\"llama9\\\" not found\"}", "model \"llama9\" not found"},
+      {"Bad Gateway\n", "Bad Gateway "},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    llm__error_message(cases[i].body, strlen(cases[i].body), m, sizeof m);
+    if (strcmp(m, cases[i].message) != 0)
+      fail_msg("error body %s: \"%s\", want \"%s\"", cases[i].body, m, cases[i].message);
+  }
   /* a 200 body carrying an error is a provider error, not a result */
   struct llm_result *res = NULL;
   assert_int_equal(llm__openai_ops()->decode(oa, strlen(oa), &res, m, sizeof m), LLM_EPROVIDER);
