@@ -34,6 +34,13 @@ json_t *db_test_json_track(const json_t *state, const char *name) {
   return NULL;
 }
 
+json_t *db_test_json_clip_notes(const json_t *state, size_t track, size_t clip) {
+  json_t *t = json_array_get(json_object_get(state, "tracks"), track);
+  json_t *notes = json_object_get(json_array_get(json_object_get(t, "clips"), clip), "notes");
+  if (!json_is_array(notes)) fail_msg("the state has no notes array in clip %zu of track %zu", clip, track);
+  return notes;
+}
+
 json_t *db_test_source_json(const char *rel) {
   char path[2048];
   snprintf(path, sizeof path, "%s/%s", db_test_source_dir(), rel);

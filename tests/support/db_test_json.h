@@ -15,6 +15,10 @@ json_t *db_test_json(const char *single_quoted);
  * from state; NULL if there is none. */
 json_t *db_test_json_track(const json_t *state, const char *name);
 
+/* The notes array of clip `clip` of track `track` (both 0-based, in array order) in a session state, borrowed from
+ * state; the test fails if there is none. */
+json_t *db_test_json_clip_notes(const json_t *state, size_t track, size_t clip);
+
 /* The JSON file at rel in the source tree (db_test_source_dir()). New reference; a missing or bad file fails the
  * test with its path, line and jansson's message. */
 json_t *db_test_source_json(const char *rel);

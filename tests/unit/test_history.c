@@ -22,6 +22,7 @@
 
 #include "history.h"
 #include "db_test_util.h"
+#include "db_test_json.h"
 #include "db_test_text.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -447,8 +448,7 @@ static int run_child(child_fn fn, const char *tmp, char *msg, size_t msglen) {
 
 static json_t *big_snapshot(void) {
   json_t *s = snapshot(0);
-  json_t *notes = json_object_get(
-      json_array_get(json_object_get(json_array_get(json_object_get(s, "tracks"), 0), "clips"), 0), "notes");
+  json_t *notes = db_test_json_clip_notes(s, 0, 0);
   for (int i = 0; i < 2000; i++)
     json_array_append_new(notes,
                           json_pack("{s:i, s:f, s:f, s:i}", "n", 40 + i % 40, "s", i * 0.25, "d", 0.25, "v", 90));

@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "plan.h"
 #include "prompt.h"
+#include "db_test_json.h"
 #include "db_test_text.h"
 
 static json_t *state_with_name(const char *name) {
@@ -141,17 +142,13 @@ static void test_prompt_state_is_quoted_data(void **state) {
 static void test_prompt_many_notes_are_cut(void **state) {
   (void)state;
   json_t *st = state_with_name("Arp");
-  json_t *notes = json_object_get(
-      json_array_get(json_object_get(json_array_get(json_object_get(st, "tracks"), 0), "clips"), 0), "notes");
+  json_t *notes = db_test_json_clip_notes(st, 0, 0);
   for (int i = 0; i < 200; i++)
     json_array_append_new(notes, json_pack("{sisfsfsi}", "n", 60 + i % 12, "s", i * 0.25, "d", 0.25, "v", 90));
   char *s = prompt_state_json(st);
   assert_non_null(strstr(s, "\"notes_total\":201"));
   json_t *back = json_loads(s, 0, NULL);
-  assert_int_equal(
-      json_array_size(json_object_get(
-          json_array_get(json_object_get(json_array_get(json_object_get(back, "tracks"), 0), "clips"), 0), "notes")),
-      64);
+  assert_int_equal(json_array_size(db_test_json_clip_notes(back, 0, 0)), 64);
   json_decref(back);
   free(s);
   json_decref(st);

@@ -442,8 +442,7 @@ static void test_statediff_many_notes_text_is_bounded(void **state) {
   (void)state;
   json_t *from = J("{'tracks':[{'id':'t1','name':'P','clips':[{'id':'c1','start':0.0,'length':64.0,'notes':[]}]}]}");
   json_t *to = json_deep_copy(from);
-  json_t *notes = json_object_get(
-      json_array_get(json_object_get(json_array_get(json_object_get(to, "tracks"), 0), "clips"), 0), "notes");
+  json_t *notes = db_test_json_clip_notes(to, 0, 0);
   for (int i = 0; i < 100; i++)
     json_array_append_new(notes, json_pack("{s:i, s:f, s:f, s:i}", "n", 60, "s", i * 0.5, "d", 0.5, "v", 100));
   char *t = diff_text(from, to);
