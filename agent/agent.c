@@ -349,23 +349,19 @@ void agent_cancel(agent_t *a) {
   schedule(a, cancel_finish);
 }
 
-int agent_ask(agent_t *a, const char *request) {
+/* agent_ask and agent_plan: a job of mode m for the request, which starts with planning (stage 1) */
+static int start_request(agent_t *a, const char *request, enum mode m) {
   if (!a || !request || !a->cfg.llm) return AGENT_EINVAL;
-  int rc = job_start(a, MODE_ASK);
+  int rc = job_start(a, m);
   if (rc) return rc;
   a->request = strdup(request);
   schedule(a, agent_start_planning);
   return AGENT_OK;
 }
 
-int agent_plan(agent_t *a, const char *request) {
-  if (!a || !request || !a->cfg.llm) return AGENT_EINVAL;
-  int rc = job_start(a, MODE_PLAN);
-  if (rc) return rc;
-  a->request = strdup(request);
-  schedule(a, agent_start_planning);
-  return AGENT_OK;
-}
+int agent_ask(agent_t *a, const char *request) { return start_request(a, request, MODE_ASK); }
+
+int agent_plan(agent_t *a, const char *request) { return start_request(a, request, MODE_PLAN); }
 
 int agent_exec_plan(agent_t *a, const char *plan_text, const char *label) {
   if (!a || !plan_text) return AGENT_EINVAL;
