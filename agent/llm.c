@@ -207,7 +207,7 @@ void llm__usage(json_t *u, const char *in_key, const char *out_key, long *in, lo
 }
 
 struct llm_stream *llm__stream_ended(void *st, const char *provider, const char *end, struct llm_result **out,
-                                    char *err, size_t errlen) {
+                                     char *err, size_t errlen) {
   struct llm_stream *s = st;
   *out = NULL;
   if (s->done) return s;

@@ -84,7 +84,7 @@ void llm__usage(json_t *u, const char *in_key, const char *out_key, long *in, lo
 /* The start of a provider's stream_finish: *out = NULL; st as the stream, or NULL (err "<provider>: stream ended
  * before <end>") when the provider's end marker was not seen. */
 struct llm_stream *llm__stream_ended(void *st, const char *provider, const char *end, struct llm_result **out,
-                                    char *err, size_t errlen);
+                                     char *err, size_t errlen);
 /* The end of a streamed response, shared by the providers: rc (0 or an error from assembling res) decides —
  * on error res is freed and err says "<provider>: out of memory"; else s's usage and model are recorded, the
  * result normalized and handed to *out. Returns LLM_OK or rc. */

@@ -51,7 +51,7 @@ static void on_event(const json_t *ev, void *data) {
   struct runcmd *x = data;
   const char *type = json_string_value(json_object_get(ev, "type"));
   if (!type) type = "";
-  int level = !strcmp(type, "plan_delta") || x->f.repl                 ? LOG_DEBUG
+  int level = !strcmp(type, "plan_delta") || x->f.repl               ? LOG_DEBUG
               : !strcmp(type, "done") || !strcmp(type, "connection") ? LOG_WARN
                                                                      : LOG_INFO;
   if (level > x->f.c->o.log_level) return;

@@ -19,7 +19,8 @@ static json_t *state;
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2), noreturn))
 #endif
-static void fail(const char *fmt, ...) {
+static void
+fail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fputs("fuzz: ", stderr);

@@ -177,7 +177,8 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
     /* edit_clip adds 4,500 more: three commands, the whole clip read back */
     json_t *more = make_notes(4500, 70);
     args = json_pack("{s:s,s:O}", "clip_id", clip_id, "add_notes", more);
-    if (ctx_call(&x, "edit_clip", args, 120000)) fail_msg("%s: edit_clip adding 4,500 notes: %s", dialects[di], x.w.message);
+    if (ctx_call(&x, "edit_clip", args, 120000))
+      fail_msg("%s: edit_clip adding 4,500 notes: %s", dialects[di], x.w.message);
     json_decref(args);
     expect_confirmed(&x, 24500, cmds_add > 1 ? cmds_add : 0);
     assert_int_equal(json_integer_value(json_object_get(x.w.result, "added")), 4500);
@@ -186,7 +187,8 @@ static void test_companion_bulk_notes_20000_one_call(void **st) {
 
     /* transpose all 24,500 notes: removals and additions in bounded commands, the whole clip read back */
     args = json_pack("{s:s,s:i}", "clip_id", clip_id, "transpose", 1);
-    if (ctx_call(&x, "edit_clip", args, 120000)) fail_msg("%s: transposing 24,500 notes: %s", dialects[di], x.w.message);
+    if (ctx_call(&x, "edit_clip", args, 120000))
+      fail_msg("%s: transposing 24,500 notes: %s", dialects[di], x.w.message);
     json_decref(args);
     expect_confirmed(&x, 24500, cmds_transpose);
     size_t i;
@@ -340,7 +342,8 @@ static void test_companion_bulk_create_track_name_taken(void **st) {
     static const char *const names[] = {"bass", "Brand New Track"};
     for (int k = 0; k < 2; k++) {
       json_t *args = json_pack("{s:s,s:s}", "name", names[k], "type", "midi");
-      if (ctx_call(&x, "create_track", args, 30000)) fail_msg("%s: create_track %s: %s", runs[r].dialect, names[k], x.w.message);
+      if (ctx_call(&x, "create_track", args, 30000))
+        fail_msg("%s: create_track %s: %s", runs[r].dialect, names[k], x.w.message);
       json_decref(args);
       assert_string_equal(json_string_value(json_object_get(x.w.result, "status")), "confirmed");
       const char *w = json_string_value(json_object_get(x.w.result, "warning"));

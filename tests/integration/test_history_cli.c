@@ -261,7 +261,8 @@ static void test_history_cli_save_list_show_diff(void **st) {
   fclose(f);
 
   expect(&e, run(&e, NULL, "history list"), 0, "list");
-  db_test_contains_all(e.stdout_text, (const char *const[]){"before the bass", "quieter bass, mute the drums", "ai_iteration", "user", NULL});
+  db_test_contains_all(e.stdout_text, (const char *const[]){"before the bass", "quieter bass, mute the drums",
+                                                            "ai_iteration", "user", NULL});
   has(e.stderr_text, "warning: 0007.json");
   has(e.stderr_text, "notes.txt");
   json_t *j = run_json(&e, 0, "list --json", "--json history list");
@@ -272,7 +273,8 @@ static void test_history_cli_save_list_show_diff(void **st) {
   json_decref(j);
 
   expect(&e, run(&e, NULL, "history show 2"), 0, "show 2");
-  db_test_contains_all(e.stdout_text, (const char *const[]){"iteration 2", "request: quieter bass, mute the drums", "set_track", "Bass", NULL});
+  db_test_contains_all(e.stdout_text, (const char *const[]){"iteration 2", "request: quieter bass, mute the drums",
+                                                            "set_track", "Bass", NULL});
   j = run_json(&e, 0, "show 2 --json", "history show 2 --json");
   assert_int_equal(json_integer_value(json_object_get(j, "number")), 2);
   assert_string_equal(json_string_value(json_object_get(j, "source")), "ai_iteration");
@@ -468,7 +470,8 @@ static void test_history_cli_restore_and_undo_embedded_mock(void **st) {
     assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
     json_decref(j);
     expect(&e, run(&e, NULL, "%s history undo", opts), 0, "undo 2");
-    db_test_contains_all(e.stdout_text, (const char *const[]){"back to iteration 2", "done: set_track", "saved as iteration 6 (undo)", NULL});
+    db_test_contains_all(e.stdout_text, (const char *const[]){"back to iteration 2", "done: set_track",
+                                                              "saved as iteration 6 (undo)", NULL});
     expect(&e, run(&e, NULL, "%s history undo", opts), 0, "undo 3");
     has(e.stdout_text, "back to iteration 1");
     has(e.stdout_text, "nothing to change"); /* a fresh mock is already in iteration 1's state */
@@ -500,8 +503,10 @@ static void test_history_cli_partial_restore_reported(void **st) {
   expect(&e, run(&e, NULL, "%s history save", reaper), 0, "save");
   int n2 = ai_iteration_then_fresh_save(&e, reaper, "default", AI_TEMPO | AI_DROP_MARKER);
   expect(&e, run(&e, NULL, "%s history restore %d", reaper, n2), 3, "partial restore (reaper)");
-  db_test_contains_all(e.stdout_text, (const char *const[]){"done: set_track", "done: set_tempo", "not reversible with reaper: remove marker \"Intro\"",
-          "still different from iteration 2", "partly restored", "saved as iteration 4 (restore)", NULL});
+  db_test_contains_all(e.stdout_text, (const char *const[]){"done: set_track", "done: set_tempo",
+                                                            "not reversible with reaper: remove marker \"Intro\"",
+                                                            "still different from iteration 2", "partly restored",
+                                                            "saved as iteration 4 (restore)", NULL});
 
   /* Ardour: no tempo over OSC; and its OSC lists neither markers nor plugin parameter values, so a marker or a
    * parameter the undone request changed is named from the iteration's actions */
@@ -509,15 +514,18 @@ static void test_history_cli_partial_restore_reported(void **st) {
   expect(&e, run(&e, NULL, "%s history save", opts), 0, "save");
   n2 = ai_iteration_then_fresh_save(&e, opts, "mock", AI_TEMPO | AI_MARKER_ACTION | AI_PARAM_ACTION);
   expect(&e, run(&e, NULL, "%s history restore %d", opts, n2), 3, "partial restore (ardour)");
-  db_test_contains_all(e.stdout_text, (const char *const[]){"done: set_track", "not reversible with ardour: set_tempo", "still different from iteration 2",
-          "saved as iteration 4 (restore)", NULL});
+  db_test_contains_all(e.stdout_text, (const char *const[]){"done: set_track", "not reversible with ardour: set_tempo",
+                                                            "still different from iteration 2",
+                                                            "saved as iteration 4 (restore)", NULL});
   /* undo of 4 (the restore) goes back to 3 (a fresh mock is), the next to 2 (the tempo), the next to 1: the
    * marker of 2 is named */
   expect(&e, run(&e, NULL, "%s history undo", opts), 0, "undo to 3");
   expect(&e, run(&e, NULL, "%s history undo", opts), 3, "undo to 2 (ardour: tempo)");
   expect(&e, run(&e, NULL, "%s history undo", opts), 3, "undo to 1 (ardour: the marker)");
-  db_test_contains_all(e.stdout_text, (const char *const[]){"back to iteration 1", "remove marker \"Chorus\" at beat 16 (added in iteration 2)",
-          "does not list markers",
+  db_test_contains_all(
+      e.stdout_text,
+      (const char *const[]){
+          "back to iteration 1", "remove marker \"Chorus\" at beat 16 (added in iteration 2)", "does not list markers",
           "set parameter 1 of effect 1 (\"ACE Reverb\") on track \"Vocals\" back (changed in iteration 2)",
           "does not report plugin parameter values", NULL});
   env_close(&e);
@@ -646,8 +654,9 @@ static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   expect(&e, run(&e, NULL, "%s call set_track '{\"track_id\":\"t1\",\"name\":\"Kit\"}'", opts), 0, "rename");
   expect(&e, run(&e, NULL, "%s call set_track '{\"track_id\":\"t3\",\"volume_db\":-10}'", opts), 0, "volume t3");
   expect(&e, run(&e, NULL, "%s history undo", opts), 0, "undo keeping the edits");
-  db_test_contains_all(e.stdout_text, (const char *const[]){"undo of iteration 2: back to iteration 1", "done: set_track {\"track_id\":\"t2\"",
-          "kept (your edits since iteration 2", "\"Kit\"", NULL});
+  db_test_contains_all(e.stdout_text, (const char *const[]){"undo of iteration 2: back to iteration 1",
+                                                            "done: set_track {\"track_id\":\"t2\"",
+                                                            "kept (your edits since iteration 2", "\"Kit\"", NULL});
   expect(&e, run(&e, NULL, "history show 3"), 0, "show the undo");
   has(e.stdout_text, "kept (edits made since iteration 2, not by it)");
   has(e.stdout_text, "\"Kit\"");
@@ -668,7 +677,8 @@ static void test_history_cli_undo_keeps_edits_and_names_conflicts(void **st) {
   expect(&e, run(&e, NULL, "%s history save -m 'bass at -2'", opts), 0, "save 4");
   expect(&e, run(&e, NULL, "%s call set_track '{\"track_id\":\"t2\",\"volume_db\":-9}'", opts), 0, "own volume");
   expect(&e, run(&e, NULL, "%s history undo", opts), 7, "undo with a conflict");
-  db_test_contains_all(e.stdout_text, (const char *const[]){"conflict: track \"Bass\" volume_db", "--force", "nothing was changed", NULL});
+  db_test_contains_all(e.stdout_text, (const char *const[]){"conflict: track \"Bass\" volume_db", "--force",
+                                                            "nothing was changed", NULL});
   j = run_json(&e, 0, "list after the conflict", "--json %s history list", opts);
   assert_int_equal(json_array_size(json_object_get(j, "iterations")), 4); /* nothing saved by the refusal */
   json_decref(j);

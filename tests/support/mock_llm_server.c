@@ -471,7 +471,8 @@ static int strict_ok(json_t *s, const char *path, char *why, size_t n) {
       return fail(why, n, "%s%s: 'additionalProperties' is required to be supplied and to be false", path, "");
     const char *k;
     json_object_foreach(props, k, v) {
-      if (!is_required(req, k)) return fail(why, n, "%s: 'required' must include every key in properties; missing '%s'", path, k);
+      if (!is_required(req, k))
+        return fail(why, n, "%s: 'required' must include every key in properties; missing '%s'", path, k);
       snprintf(sub, sizeof sub, "%s/properties/%s", path, k);
       if (strict_ok(v, sub, why, n)) return -1;
     }

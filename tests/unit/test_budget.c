@@ -110,8 +110,8 @@ static void test_budget_big_session_within_budget(void **state) {
   const char *line_end = strchr(bass, '\n');
   const char *nsdv = strstr(bass, "notes_nsdv");
   assert_true(nsdv && (!line_end || nsdv < line_end));
-  db_test_contains_all(st, (const char *const[]){
-      "\"notes_shown\":32", "more tracks not shown", "notes in full only for bars 5-8", NULL});
+  db_test_contains_all(st, (const char *const[]){"\"notes_shown\":32", "more tracks not shown",
+                                                 "notes in full only for bars 5-8", NULL});
   /* names stay data */
   assert_null(strchr(st, '<'));
   assert_null(strchr(st, '`'));

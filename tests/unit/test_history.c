@@ -319,8 +319,8 @@ static void test_history_corrupt_and_foreign_files_skipped(void **state) {
   /* 0002 truncated, 0004 foreign, 0005 mismatch, 0006 empty, notes.txt, 7.json */
   assert_int_equal(json_array_size(warn), 6);
   char *wtext = json_dumps(warn, JSON_COMPACT);
-  db_test_contains_all(wtext, (const char *const[]){
-      "0002.json", "corrupt or truncated", "foreign", "does not match", "notes.txt", NULL});
+  db_test_contains_all(wtext, (const char *const[]){"0002.json", "corrupt or truncated", "foreign", "does not match",
+                                                    "notes.txt", NULL});
   assert_null(strstr(wtext, ".tmp"));
   free(wtext);
   json_decref(list);
@@ -895,7 +895,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_history_corrupt_and_foreign_files_skipped, tmpdir_setup, tmpdir_teardown),
       cmocka_unit_test_setup_teardown(test_history_invalid_composition_names, tmpdir_setup, tmpdir_teardown),
       cmocka_unit_test_setup_teardown(test_history_default_data_dir_from_xdg, tmpdir_setup, tmpdir_teardown),
-      cmocka_unit_test_setup_teardown(test_history_full_disk_keeps_earlier_and_reserves_number, tmpdir_setup, tmpdir_teardown),
+      cmocka_unit_test_setup_teardown(test_history_full_disk_keeps_earlier_and_reserves_number, tmpdir_setup,
+                                      tmpdir_teardown),
       cmocka_unit_test_setup_teardown(test_history_read_only_dir_clear_error, tmpdir_setup, tmpdir_teardown),
       cmocka_unit_test_setup_teardown(test_history_full_disk_tmpfs_clear_error, tmpdir_setup, tmpdir_teardown),
       cmocka_unit_test_setup_teardown(test_history_check_writable_leaves_nothing, tmpdir_setup, tmpdir_teardown),

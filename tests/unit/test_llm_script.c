@@ -271,9 +271,8 @@ static void test_llm_config_nothing_configured_explains(void **state) {
   write_config(NULL);
   llm_config_defaults(&c);
   assert_int_equal(llm_config_resolve(&c, NULL, err, sizeof err), LLM_ECONFIG);
-  db_test_contains_all(err, (const char *const[]){
-      "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "http://localhost:11434", "http://localhost:8080", "config.json",
-      "DAWBRIDGE_LLM_URL", NULL});
+  db_test_contains_all(err, (const char *const[]){"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "http://localhost:11434",
+                                                  "http://localhost:8080", "config.json", "DAWBRIDGE_LLM_URL", NULL});
 }
 
 static void test_llm_config_precedence(void **state) {

@@ -586,9 +586,8 @@ static void test_plan_format_errors_text(void **state) {
                              "'notes': bad", "step", 0, "message", "the plan has no steps");
   char *t = plan_format_errors(errors);
   assert_non_null(t);
-  db_test_contains_all(t, (const char *const[]){
-      "2 problems", "- Step 2 (create_midi_clip): 'notes': bad\n", "- Plan: the plan has no steps\n", "**ANALYSIS:**",
-      NULL});
+  db_test_contains_all(t, (const char *const[]){"2 problems", "- Step 2 (create_midi_clip): 'notes': bad\n",
+                                                "- Plan: the plan has no steps\n", "**ANALYSIS:**", NULL});
   free(t);
   json_decref(errors);
   assert_string_equal(plan_strerror(PLAN_ERR_NOSTEPS), "no plan steps found");

@@ -91,9 +91,8 @@ static void test_prompt_stage1_has_every_part(void **state) {
   assert_non_null(out.user);
   assert_non_null(strstr(out.system, "**PLAN:**"));            /* the plan format */
   assert_non_null(strstr(out.system, "instrument: ReaSynth")); /* its example uses this DAW's catalog */
-  db_test_contains_all(out.system, (const char *const[]){
-      "- create_track {name: string, type: \"midi\"|\"audio\"}", "bpm: number 20..999", "\"ReaVerbate\" (reverb)",
-      NULL});
+  db_test_contains_all(out.system, (const char *const[]){"- create_track {name: string, type: \"midi\"|\"audio\"}",
+                                                         "bpm: number 20..999", "\"ReaVerbate\" (reverb)", NULL});
   db_test_contains_all(out.user, (const char *const[]){"add a kick", "<session_state>", "\"name\":\"Lead\"", NULL});
   assert_null(strstr(out.user, "GUID")); /* host ids are not for the model */
   assert_non_null(strstr(out.user, "<musical_context>"));
@@ -180,8 +179,8 @@ static void test_prompt_stage2_plan_text_and_rules(void **state) {
   struct prompt_stage2 in = {.dialect = "ardour", .request = "quiet kick", .plan = pj, .state = st, .tools = tl};
   struct prompt_text out;
   assert_int_equal(prompt_stage2(p, &in, &out, err, sizeof err), PROMPT_OK);
-  db_test_contains_all(out.system, (const char *const[]){
-      "Do not skip steps", "exact values", "[track_id from Step 1]", "ardour", NULL});
+  db_test_contains_all(
+      out.system, (const char *const[]){"Do not skip steps", "exact values", "[track_id from Step 1]", "ardour", NULL});
   assert_non_null(strstr(out.user, "quiet kick"));
   prompt_text_free(&out);
   /* replan and fix */
@@ -256,7 +255,7 @@ static void test_prompt_small_profile_is_shorter(void **state) {
   (void)state;
   struct s1 fx = s1_open(big_state(40));
   json_array_append_new(fx.tl, json_pack("{ss ss s{ss s{s{ss}}}}", "name", "transport", "description", "Play or stop.",
-                                      "parameters", "type", "object", "properties", "action", "type", "string"));
+                                         "parameters", "type", "object", "properties", "action", "type", "string"));
   json_object_set_new(fx.cat, "instrument_roles", json_pack("[ss]", "kick", "pad"));
   struct prompt_stage1 in = s1_input(&fx, "a pad");
   struct prompt_text def, sm;

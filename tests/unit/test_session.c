@@ -767,9 +767,10 @@ static void test_session_clip_put_replaces_by_host_id_and_sorts(void **state) {
   (void)state;
   session_t *s = session_new("reaper");
   apply_ok(s, (struct session_update){.field = SF_TRACK_COUNT, .num = 1});
-  apply_json_ok(s, SF_CLIP_PUT, 1,
-                "{'host_id': 'h1', 'name': 'a', 'start': 8, 'length': 4, 'notes': ["
-                "{'n': 64, 's': 1, 'd': 1, 'v': 100}, {'n': 60, 's': 1, 'd': 0.5, 'v': 90}, {'n': 40, 's': 0, 'd': 1}]}");
+  apply_json_ok(
+      s, SF_CLIP_PUT, 1,
+      "{'host_id': 'h1', 'name': 'a', 'start': 8, 'length': 4, 'notes': ["
+      "{'n': 64, 's': 1, 'd': 1, 'v': 100}, {'n': 60, 's': 1, 'd': 0.5, 'v': 90}, {'n': 40, 's': 0, 'd': 1}]}");
   json_t *d = session_to_json(s);
   json_t *want =
       J("{'id': 'c1', 'host_id': 'h1', 'name': 'a', 'start': 8, 'length': 4, 'notes': ["
