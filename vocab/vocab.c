@@ -298,7 +298,7 @@ static int check_value(const json_t *schema, const json_t *x, const char *where,
 static int object_problems(const json_t *schema, const json_t *x, const char *where, problem_fn fn, void *ctx) {
   json_t *props = json_object_get(schema, "properties");
   const char *sep = *where ? ": " : "";
-  char msg[400];
+  char msg[512]; /* w (159) and the names (255) fit */
   size_t i;
   json_t *r;
   json_array_foreach(json_object_get(schema, "required"), i, r) {
