@@ -70,14 +70,10 @@ const char *agent_stage_name(enum agent_stage s) {
 __attribute__((format(printf, 3, 4)))
 #endif
 void agent_log(agent_t *a, int level, const char *fmt, ...) {
-  const struct log_sink *s = &a->cfg.log;
-  if (!s->fn || level > s->level) return;
-  char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  log_vmsg(&a->cfg.log, level, MOD, fmt, ap);
   va_end(ap);
-  s->fn(level, MOD, buf, s->data);
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
